@@ -1,0 +1,225 @@
+"""The mathematics of the model ``ŷ = softmax(B·A·x)``, as small pure functions.
+
+Notation (shared by every docstring in this module):
+
+- ``X``: n×p non-negative count matrix (scipy ``csr_array``), one document per row.
+- ``A``: d×p input embedding matrix; ``B``: c×d output matrix.
+- ``s``: length-n row scales (``1/‖x‖₁``, ``1/‖x‖₂`` or ``1``), so that ``X̃ = diag(s)·X``.
+- ``H = X̃·Aᵀ``: n×d hidden document vectors (fastText averages the word vectors).
+- ``S = H·Bᵀ``: n×c class scores; ``P``: n×c probabilities.
+- ``Y``: n×c targets (one-hot, soft or multi-hot); ``w``: length-n sample weights.
+- ``G = ∂(Σᵢ wᵢ ℓᵢ)/∂S``: n×c gradient of the *summed* weighted loss w.r.t. the scores.
+
+The loss reported and differentiated is the weighted mean ``L = Σᵢ wᵢ ℓᵢ / Σᵢ wᵢ``; its
+gradients are ``∂L/∂B = Gᵀ·H / Σw`` and ``∂L/∂A = (G·B)ᵀ·X̃ / Σw``.  Training steps use the
+*summed* gradients (``Gᵀ·H`` and ``(G·B)ᵀ·X̃``) so that one example moves the parameters exactly
+as one fastText update does.
+
+Nothing here does I/O or keeps state; every function works for float32 and float64.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+Normalize = Literal["l1", "l2"] | None
+
+try:  # scipy's compiled sparse×dense kernels, called without per-call validation overhead
+    from scipy.sparse import _sparsetools as _st
+
+    _csr_matvecs = _st.csr_matvecs
+    _csc_matvecs = _st.csc_matvecs
+except (ImportError, AttributeError):  # pragma: no cover - depends on scipy internals
+    _csr_matvecs = _csc_matvecs = None
+
+
+def row_scale(X: sp.csr_array, normalize: Normalize, dtype=np.float64) -> np.ndarray:
+    """Per-document scale ``s`` with ``X̃ = diag(s)·X``.
+
+    ``s_i = 1/‖x_i‖₁`` for ``'l1'`` (fastText's average of word vectors), ``1/‖x_i‖₂`` for
+    ``'l2'`` and ``1`` for ``None``.  Empty documents (``‖x_i‖ = 0``) get ``s_i = 0``, so their
+    hidden vector is zero and the model predicts ``softmax(0) = uniform`` for them.
+    """
+    X = sp.csr_array(X)
+    n = X.shape[0]
+    if normalize is None:
+        return np.ones(n, dtype=dtype)
+    values = np.abs(X.data) if normalize == "l1" else np.square(X.data, dtype=np.float64)
+    sums = np.bincount(_row_ids(X.indptr), weights=values, minlength=n)
+    if normalize == "l2":
+        sums = np.sqrt(sums)
+    elif normalize != "l1":
+        raise ValueError(f"normalize must be 'l1', 'l2' or None, got {normalize!r}")
+    with np.errstate(divide="ignore"):
+        scale = np.where(sums > 0, 1.0 / np.where(sums > 0, sums, 1.0), 0.0)
+    return scale.astype(dtype, copy=False)
+
+
+def scale_rows(X: sp.csr_array, scale: np.ndarray, dtype=None) -> sp.csr_array:
+    """Return ``X̃ = diag(s)·X`` as a new canonical ``csr_array`` (``X`` is not modified)."""
+    X = sp.csr_array(X)
+    dtype = X.dtype if dtype is None else dtype
+    data = (X.data * np.repeat(scale, np.diff(X.indptr))).astype(dtype, copy=False)
+    return sp.csr_array((data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
+
+
+def hidden(X_scaled: sp.csr_array, A: np.ndarray) -> np.ndarray:
+    """Hidden document vectors ``H = X̃·Aᵀ`` (n×d), with ``X̃ = diag(s)·X`` already scaled."""
+    return np.asarray(X_scaled @ A.T)
+
+
+def scores(H: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Class scores ``S = H·Bᵀ`` (n×c)."""
+    return H @ B.T
+
+
+def log_softmax(S: np.ndarray) -> np.ndarray:
+    """Row-wise ``log softmax(S)_ik = S_ik − m_i − log Σ_j exp(S_ij − m_i)``, ``m_i = max_j S_ij``.
+
+    Subtracting the row maximum (log-sum-exp) keeps it finite for any finite scores.
+    """
+    shifted = S - S.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(S: np.ndarray) -> np.ndarray:
+    """Row-wise ``softmax(S)_ik = exp(S_ik − m_i) / Σ_j exp(S_ij − m_i)``; rows sum to 1."""
+    E = np.exp(S - S.max(axis=1, keepdims=True))
+    E /= E.sum(axis=1, keepdims=True)
+    return E
+
+
+def log_sigmoid(S: np.ndarray) -> np.ndarray:
+    """Element-wise ``log σ(S) = −log(1 + exp(−S)) = min(S, 0) − log1p(exp(−|S|))`` (stable)."""
+    return np.minimum(S, 0) - np.log1p(np.exp(-np.abs(S)))
+
+
+def sigmoid(S: np.ndarray) -> np.ndarray:
+    """Element-wise ``σ(S) = 1 / (1 + exp(−S))``, evaluated as ``exp(log σ(S))`` (stable)."""
+    return np.exp(log_sigmoid(S))
+
+
+def _weights(n: int, sample_weight: np.ndarray | None, dtype) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(n, dtype=dtype)
+    return np.asarray(sample_weight, dtype=dtype)
+
+
+def softmax_loss(S: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """Weighted mean cross-entropy ``L = Σᵢ wᵢ ℓᵢ / Σᵢ wᵢ``,
+    ``ℓᵢ = −Σ_k Y_ik log softmax(S)_ik``."""
+    w = _weights(S.shape[0], sample_weight, np.float64)
+    per_doc = -(Y * log_softmax(S)).sum(axis=1)
+    return float(w @ per_doc / w.sum())
+
+
+def ova_loss(S: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """Weighted mean one-vs-all binary cross-entropy ``L = Σᵢ wᵢ ℓᵢ / Σᵢ wᵢ`` with
+    ``ℓᵢ = −Σ_k [Y_ik log σ(S_ik) + (1 − Y_ik) log σ(−S_ik)]``."""
+    w = _weights(S.shape[0], sample_weight, np.float64)
+    per_doc = -(Y * log_sigmoid(S) + (1 - Y) * log_sigmoid(-S)).sum(axis=1)
+    return float(w @ per_doc / w.sum())
+
+
+def softmax_score_gradient(
+    P: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """``G = ∂(Σᵢ wᵢ ℓᵢ)/∂S`` for the softmax loss: ``G_i = wᵢ (P_i · Σ_k Y_ik − Y_i)``.
+
+    ``P = softmax(S)``.  For one-hot (or any row-normalised) targets this is ``wᵢ (P_i − Y_i)``.
+    """
+    G = P * Y.sum(axis=1, keepdims=True) - Y
+    if sample_weight is not None:
+        G *= np.asarray(sample_weight, dtype=G.dtype)[:, None]
+    return G
+
+
+def ova_score_gradient(
+    S: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """``G = ∂(Σᵢ wᵢ ℓᵢ)/∂S`` for the one-vs-all loss: ``G_i = wᵢ (σ(S_i) − Y_i)``."""
+    G = sigmoid(S) - Y
+    if sample_weight is not None:
+        G *= np.asarray(sample_weight, dtype=G.dtype)[:, None]
+    return G
+
+
+def gradient_B(G: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """Summed-loss gradient for the output matrix: ``∂/∂B = Gᵀ·H`` (c×d)."""
+    return G.T @ H
+
+
+def gradient_A(G: np.ndarray, B: np.ndarray, X_scaled: sp.csr_array) -> np.ndarray:
+    """Summed-loss gradient for the input matrix as a dense d×p array: ``∂/∂A = (G·B)ᵀ·X̃``.
+
+    Only for checks and small problems: training never materialises it (see
+    :func:`add_scaled_gradient_A`).
+    """
+    return np.asarray((X_scaled.T @ (G @ B)).T)
+
+
+def touched_columns_gradient_A(
+    G: np.ndarray, B: np.ndarray, X_scaled: sp.csr_array
+) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero part of ``∂/∂A = (G·B)ᵀ·X̃``: ``(cols, D)`` with ``∂/∂A[:, cols] = Dᵀ``.
+
+    ``cols`` are the sorted distinct features present in the batch (the only columns of A with a
+    non-zero gradient) and ``D = X̃[:, cols]ᵀ·(G·B)`` (|cols|×d).
+    """
+    X_scaled = sp.csr_array(X_scaled)
+    cols, local = np.unique(X_scaled.indices, return_inverse=True)
+    compact = sp.csr_array(
+        (X_scaled.data, local.reshape(-1), X_scaled.indptr), shape=(X_scaled.shape[0], cols.size)
+    )
+    return cols, np.asarray(compact.T @ (G @ B))
+
+
+def sparse_hidden_into(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    W: np.ndarray,
+    out: np.ndarray,
+) -> np.ndarray:
+    """``out += X̃_b·W`` for a batch ``X̃_b`` given by raw CSR arrays and ``W = Aᵀ`` (p×d).
+
+    With ``out`` zeroed this is the batch's hidden matrix ``H_b = X̃_b·Aᵀ``.  ``W`` and ``out``
+    must be C-contiguous and share ``data``'s dtype; ``indptr`` must start at 0.
+    """
+    n, d = out.shape
+    if _csr_matvecs is not None:
+        _csr_matvecs(n, W.shape[0], d, indptr, indices, data, W.reshape(-1), out.reshape(-1))
+    else:  # pragma: no cover - fallback without scipy's private kernels
+        rows = np.repeat(np.arange(n), np.diff(indptr))
+        np.add.at(out, rows, data[:, None] * W[indices])
+    return out
+
+
+def add_scaled_gradient_A(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    GB: np.ndarray,
+    W: np.ndarray,
+) -> np.ndarray:
+    """In-place sparse update ``W += X̃_bᵀ·GB`` with ``W = Aᵀ`` (p×d), i.e. ``A += (GB)ᵀ·X̃_b``.
+
+    Passing ``GB = −η·G·B`` performs the SGD step ``A ← A − η·∂/∂A`` while touching only the
+    rows of ``W`` (columns of ``A``) of features present in the batch: O(nnz·d) work, no p×d
+    temporary.  ``W`` and ``GB`` must be C-contiguous and share ``data``'s dtype.
+    """
+    n, d = GB.shape
+    if _csc_matvecs is not None:
+        # The CSR arrays of X̃_b (n×p) are the CSC arrays of X̃_bᵀ (p×n).
+        _csc_matvecs(W.shape[0], n, d, indptr, indices, data, GB.reshape(-1), W.reshape(-1))
+    else:  # pragma: no cover - fallback without scipy's private kernels
+        rows = np.repeat(np.arange(n), np.diff(indptr))
+        np.add.at(W, indices, data[:, None] * GB[rows])
+    return W
+
+
+def _row_ids(indptr: np.ndarray) -> np.ndarray:
+    return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
