@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import compute_class_weight
@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     check_non_negative,
+    column_or_1d,
     validate_data,
 )
 
@@ -43,7 +44,7 @@ class TrainingDivergedError(FloatingPointError):
     """Training produced a non-finite loss (the learning rate is too high for this data)."""
 
 
-class BowClassifier(ClassifierMixin, BaseEstimator):
+class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """fastText-style linear text classifier ``ŷ = softmax(B·A·x)`` over count vectors.
 
     Each document's count vector ``x`` (p features) is scaled (``normalize``), embedded by
@@ -198,7 +199,21 @@ class BowClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.positive_only = True
         tags.classifier_tags.multi_label = True
         tags.target_tags.single_output = True
+        # The model has no intercept and (by default) averages l1-normalised rows, as fastText
+        # does: on the dense 2-feature blobs of scikit-learn's generic accuracy checks even an
+        # exact logistic regression on l1-normalised rows scores 0.78 < 0.83.
+        tags.classifier_tags.poor_score = True
+        # transform() returns the float32 embeddings the model computes with.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "A_")
+
+    def _forget_fit(self) -> None:
+        """Drop every learned attribute (after a failed fit nothing half-trained survives)."""
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, attr)
 
     # ------------------------------------------------------------------ input checks
     def _check_X(self, X, *, reset: bool) -> sp.csr_array:
@@ -211,13 +226,25 @@ class BowClassifier(ClassifierMixin, BaseEstimator):
         )
         return _as_count_matrix(X, type(self).__name__)
 
+    def _check_X_y(self, X, y, *, reset: bool) -> tuple[sp.csr_array, np.ndarray]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float32, np.float64],
+            multi_output=True,
+            reset=reset,
+        )
+        return _as_count_matrix(X, type(self).__name__), y
+
     def _encode_targets(self, y, *, first_call: bool, classes=None) -> tuple[sp.csr_array, int]:
         """Turn ``y`` into a CSR target matrix ``Y`` (n×c) and return ``(Y, n_rows)``."""
         if sp.issparse(y):
             y = y.toarray()
         y_arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
         if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            y_arr = y_arr.ravel()
+            y_arr = column_or_1d(y_arr, warn=True)
         check_classification_targets(y_arr)
         kind = type_of_target(y_arr)
         multilabel = kind == "multilabel-indicator"
@@ -319,11 +346,7 @@ class BowClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : BowClassifier
         """
-        X = self._check_X(X, reset=True)
-        if X.shape[0] != _num_samples(y):
-            raise ValueError(
-                f"X has {X.shape[0]} rows but y has {_num_samples(y)} labels: lengths must match"
-            )
+        X, y = self._check_X_y(X, y, reset=True)
         warm = self.warm_start and hasattr(self, "A_")
         old = (self.classes_, self.multilabel_, self.A_, self.B_, self.t_) if warm else None
         Y, n = self._encode_targets(y, first_call=True)
@@ -401,13 +424,9 @@ class BowClassifier(ClassifierMixin, BaseEstimator):
         self : BowClassifier
         """
         first = not hasattr(self, "A_")
-        if first and classes is None and type_of_target(np.asarray(y)) != "multilabel-indicator":
+        X, y = self._check_X_y(X, y, reset=first)
+        if first and classes is None and type_of_target(y) != "multilabel-indicator":
             raise ValueError("classes must be passed on the first call to partial_fit")
-        X = self._check_X(X, reset=first)
-        if X.shape[0] != _num_samples(y):
-            raise ValueError(
-                f"X has {X.shape[0]} rows but y has {_num_samples(y)} labels: lengths must match"
-            )
         if (
             not first
             and classes is not None
@@ -466,10 +485,16 @@ class BowClassifier(ClassifierMixin, BaseEstimator):
             self.A_ = W.T
         B = self.B_
         schedule_fn = LinearDecay(self.lr, epochs * n) if schedule else LinearDecay(self.lr, None)
-        best = (-np.inf, None)
-        no_improve = 0
         clock = _Progress(callback, epochs)
         self.n_iter_ = 0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            # Overflow shows up as a non-finite batch loss, reported by _check_finite.
+            self._epochs(X, Y, w, rng, W, B, epochs, schedule_fn, val, clock)
+
+    def _epochs(self, X, Y, w, rng, W, B, epochs, schedule_fn, val, clock) -> None:
+        n = X.shape[0]
+        best = (-np.inf, None)
+        no_improve = 0
         for epoch in range(epochs):
             order = rng.permutation(n)
             loss_sum = 0.0
@@ -480,8 +505,7 @@ class BowClassifier(ClassifierMixin, BaseEstimator):
                 lr = schedule_fn(epoch * n + batch.start)
                 batch_loss = self._sgd_step(batch, W, B, lr)
                 if not np.isfinite(batch_loss):
-                    for attr in ("A_", "B_"):
-                        self.__dict__.pop(attr, None)
+                    self._forget_fit()
                     raise TrainingDivergedError(
                         f"training diverged (non-finite loss at epoch {epoch + 1}) with "
                         f"lr={self.lr:g}: lower the learning rate (e.g. lr={self.lr / 10:g})"
@@ -774,12 +798,6 @@ def _codes(Y: sp.csr_array, multilabel: bool) -> np.ndarray | None:
     if multilabel:
         return None
     return Y.indices.astype(np.intp)
-
-
-def _num_samples(y) -> int:
-    if hasattr(y, "shape") and len(y.shape) > 0:
-        return int(y.shape[0])
-    return len(y)
 
 
 def _seed_from(random_state) -> int | None:

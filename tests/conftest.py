@@ -1,0 +1,57 @@
+"""Shared fixtures: small deterministic corpora made in-process (tests never read ../shared)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+_TOPICS = {
+    "sports": "match team goal score coach league season player win referee stadium cup",
+    "tech": "software laptop update bug server app install crash battery screen code cloud",
+    "food": "recipe dinner bake flavour kitchen chef spicy sauce taste menu fresh oven",
+}
+_COMMON = "the a of and to in is it was for on with this that very really quite just".split()
+
+
+def make_texts(n: int = 600, seed: int = 0, noise: float = 0.1) -> tuple[list[str], list[str]]:
+    """A 3-class topical corpus: topic words mixed with common words and some label noise."""
+    rng = np.random.default_rng(seed)
+    labels = list(_TOPICS)
+    vocab = {k: v.split() for k, v in _TOPICS.items()}
+    texts, y = [], []
+    for _ in range(n):
+        label = labels[rng.integers(len(labels))]
+        length = int(rng.integers(4, 20))
+        words = []
+        for _ in range(length):
+            r = rng.random()
+            if r < 0.35:
+                words.append(vocab[label][rng.integers(12)])
+            elif r < 0.45:  # a word of another topic
+                other = labels[rng.integers(len(labels))]
+                words.append(vocab[other][rng.integers(12)])
+            else:
+                words.append(_COMMON[rng.integers(len(_COMMON))])
+        if rng.random() < noise:
+            label = labels[rng.integers(len(labels))]
+        texts.append(" ".join(words))
+        y.append(label)
+    return texts, y
+
+
+@pytest.fixture(scope="session")
+def text_data():
+    """(train_texts, train_labels, test_texts, test_labels)."""
+    tr = make_texts(900, seed=0)
+    te = make_texts(300, seed=1, noise=0.0)
+    return tr[0], tr[1], te[0], te[1]
+
+
+@pytest.fixture(scope="session")
+def count_data(text_data):
+    """The text fixture as CountVectorizer counts: (X_train, y_train, X_test, y_test)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    Xtr, ytr, Xte, yte = text_data
+    cv = CountVectorizer().fit(Xtr)
+    return cv.transform(Xtr), np.array(ytr), cv.transform(Xte), np.array(yte)

@@ -1,0 +1,144 @@
+"""Finite-difference checks of the model's analytic gradients (float64)."""
+
+import zlib
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from bowclf import _math
+
+N, P, D, C = 7, 11, 4, 3
+
+
+def _problem(rng, target, normalize, weighted):
+    X = sp.random_array((N, P), density=0.35, format="csr", rng=rng, dtype=np.float64)
+    X.data = np.ceil(X.data * 4)  # counts 1..4
+    dense = X.toarray()
+    dense[0] = 0  # an empty document
+    X = sp.csr_array(dense)
+    A = rng.normal(scale=0.5, size=(D, P))
+    B = rng.normal(scale=0.5, size=(C, D))
+    if target == "onehot":
+        Y = np.eye(C)[rng.integers(0, C, N)]
+    elif target == "soft":
+        Y = rng.dirichlet(np.ones(C), size=N)
+    else:  # multi-hot, un-normalised (Σy up to C)
+        Y = (rng.random((N, C)) < 0.5).astype(float)
+        Y[Y.sum(axis=1) == 0, 0] = 1
+    w = rng.uniform(0.2, 3.0, N) if weighted else None
+    scale = _math.row_scale(X, normalize)
+    return _math.scale_rows(X, scale), A, B, Y, w
+
+
+def _loss(loss, Xs, A, B, Y, w):
+    S = _math.scores(_math.hidden(Xs, A), B)
+    return _math.softmax_loss(S, Y, w) if loss == "softmax" else _math.ova_loss(S, Y, w)
+
+
+def _analytic(loss, Xs, A, B, Y, w):
+    H = _math.hidden(Xs, A)
+    S = _math.scores(H, B)
+    if loss == "softmax":
+        G = _math.softmax_score_gradient(_math.softmax(S), Y, w)
+    else:
+        G = _math.ova_score_gradient(S, Y, w)
+    total = N if w is None else w.sum()
+    return _math.gradient_A(G, B, Xs) / total, _math.gradient_B(G, H) / total, G
+
+
+def _numeric(f, M, eps=1e-6):
+    grad = np.zeros_like(M)
+    for idx in np.ndindex(M.shape):
+        old = M[idx]
+        M[idx] = old + eps
+        up = f()
+        M[idx] = old - eps
+        down = f()
+        M[idx] = old
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
+def _rel_err(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+@pytest.mark.parametrize("loss", ["softmax", "ova"])
+@pytest.mark.parametrize("target", ["onehot", "soft", "multihot"])
+@pytest.mark.parametrize("normalize", ["l1", "l2", None])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gradients_match_finite_differences(loss, target, normalize, weighted):
+    rng = np.random.default_rng(zlib.crc32(repr((loss, target, normalize, weighted)).encode()))
+    Xs, A, B, Y, w = _problem(rng, target, normalize, weighted)
+    dA, dB, _ = _analytic(loss, Xs, A, B, Y, w)
+    num_dA = _numeric(lambda: _loss(loss, Xs, A, B, Y, w), A)
+    num_dB = _numeric(lambda: _loss(loss, Xs, A, B, Y, w), B)
+    assert _rel_err(dA, num_dA) < 1e-6
+    assert _rel_err(dB, num_dB) < 1e-6
+    # Features absent from every document have an exactly zero gradient column.
+    unused = np.setdiff1d(np.arange(P), Xs.indices)
+    assert np.all(dA[:, unused] == 0)
+
+
+def test_touched_columns_gradient_is_the_nonzero_part_of_the_dense_one():
+    rng = np.random.default_rng(1)
+    Xs, A, B, Y, w = _problem(rng, "onehot", "l1", True)
+    _, _, G = _analytic("softmax", Xs, A, B, Y, w)
+    dense = _math.gradient_A(G, B, Xs)
+    cols, D_cols = _math.touched_columns_gradient_A(G, B, Xs)
+    np.testing.assert_allclose(dense[:, cols], D_cols.T, rtol=1e-12)
+    mask = np.ones(P, bool)
+    mask[cols] = False
+    assert np.all(dense[:, mask] == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inplace_sparse_kernels_match_dense_algebra(dtype):
+    rng = np.random.default_rng(2)
+    Xs, A, B, Y, _ = _problem(rng, "onehot", "l1", False)
+    Xs = sp.csr_array(Xs.astype(dtype))
+    W = np.ascontiguousarray(A.T.astype(dtype))
+    H = np.zeros((N, D), dtype=dtype)
+    _math.sparse_hidden_into(Xs.indptr, Xs.indices, Xs.data, W, H)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(H, Xs @ W, rtol=tol, atol=tol)
+    GB = rng.normal(size=(N, D)).astype(dtype)
+    expected = W + Xs.T @ GB
+    _math.add_scaled_gradient_A(Xs.indptr, Xs.indices, Xs.data, GB, W)
+    np.testing.assert_allclose(W, expected, rtol=tol, atol=tol)
+
+
+def test_softmax_and_losses_are_stable_for_huge_scores():
+    S = np.array([[1e4, 0.0, -1e4], [-1e30, 1e30, 0.0], [0.0, 0.0, 0.0]])
+    P = _math.softmax(S)
+    assert np.all(np.isfinite(P))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.exp(_math.log_softmax(S)), P, atol=1e-300)
+    Y = np.eye(3)
+    assert np.isfinite(_math.softmax_loss(S, Y))
+    assert np.isfinite(_math.ova_loss(S, Y))
+    s = _math.sigmoid(np.array([-1e4, 0.0, 1e4]))
+    np.testing.assert_allclose(s, [0.0, 0.5, 1.0])
+    assert np.all(np.isfinite(_math.log_sigmoid(np.array([-1e4, 1e4]))))
+
+
+def test_softmax_gradient_reduces_to_p_minus_y_for_one_hot():
+    rng = np.random.default_rng(3)
+    S = rng.normal(size=(5, 4))
+    Y = np.eye(4)[[0, 1, 2, 3, 0]]
+    P = _math.softmax(S)
+    np.testing.assert_allclose(_math.softmax_score_gradient(P, Y), P - Y)
+
+
+@pytest.mark.parametrize("normalize", ["l1", "l2", None])
+def test_row_scale_definitions(normalize):
+    X = sp.csr_array(np.array([[1.0, 3.0, 0.0], [0.0, 0.0, 0.0], [4.0, 0.0, 3.0]]))
+    s = _math.row_scale(X, normalize)
+    expected = {"l1": [1 / 4, 0, 1 / 7], "l2": [1 / np.sqrt(10), 0, 1 / 5], None: [1, 1, 1]}
+    np.testing.assert_allclose(s, expected[normalize])
+
+
+def test_row_scale_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="normalize"):
+        _math.row_scale(sp.csr_array(np.ones((1, 2))), "max")
