@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
 from . import _math
 from .optim import LinearDecay
 
-__all__ = ["BowClassifier", "TrainingDivergedError"]
+__all__ = ["BowClassifier", "InMemoryData", "TrainingDivergedError", "sgd_pass"]
 
 #: Progress callbacks receive one dict per report; see :meth:`BowClassifier.fit`.
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -473,53 +473,70 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             self.threshold_ = 1.0 / (1.0 + max(mean_labels, 1.0))
 
     def _train(self, X, Y, w, rng, *, epochs, schedule, val, callback) -> None:
-        """Run ``epochs`` shuffled passes of minibatch SGD (the shared training routine)."""
-        X = _math.scale_rows(X, _math.row_scale(X, self.normalize), dtype=_DTYPE)
-        X = _canonical_int_dtype(X)
-        if self.loss == "softmax" and self.multilabel_:
-            Y = _row_normalize(Y)
-        n = X.shape[0]
+        """Run ``epochs`` shuffled passes of minibatch SGD over in-memory data."""
+        source = InMemoryData(
+            X, Y, w, normalize=self.normalize, loss=self.loss, multilabel=self.multilabel_
+        )
+        self._train_source(
+            source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback
+        )
+
+    def _train_source(self, source, rng, *, epochs, schedule, val, callback) -> None:
+        """The shared training routine: ``epochs`` passes over ``source.blocks(rng)``.
+
+        ``source`` is any object with ``n`` (examples per epoch) and ``blocks(rng)`` yielding
+        prepared ``(X̃, Y, w)`` blocks in a shuffled order (see :class:`InMemoryData`).
+        """
         W = self.A_.T
         if not W.flags.c_contiguous:  # e.g. after a user assigned a C-ordered A_
             W = np.ascontiguousarray(W)
             self.A_ = W.T
         B = self.B_
+        n = source.n
         schedule_fn = LinearDecay(self.lr, epochs * n) if schedule else LinearDecay(self.lr, None)
         clock = _Progress(callback, epochs)
         self.n_iter_ = 0
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            # Overflow shows up as a non-finite batch loss, reported by _check_finite.
-            self._epochs(X, Y, w, rng, W, B, epochs, schedule_fn, val, clock)
-
-    def _epochs(self, X, Y, w, rng, W, B, epochs, schedule_fn, val, clock) -> None:
-        n = X.shape[0]
         best = (-np.inf, None)
         no_improve = 0
         for epoch in range(epochs):
-            order = rng.permutation(n)
-            loss_sum = 0.0
-            weight_sum = 0.0
-            for batch in _batches(
-                _canonical_int_dtype(X[order]), Y[order], w[order], self.batch_size
-            ):
-                lr = schedule_fn(epoch * n + batch.start)
-                batch_loss = self._sgd_step(batch, W, B, lr)
-                if not np.isfinite(batch_loss):
+            done = 0
+            loss_sum = weight_sum = 0.0
+            for Xb, Yb, wb in source.blocks(rng):
+                offset = epoch * n + done
+
+                def report(
+                    batch, lr, ls, ws, offset=offset, epoch=epoch, prior=(loss_sum, weight_sum)
+                ):
+                    self.t_ += batch.n
+                    clock.batch(
+                        epoch,
+                        (offset + batch.start + batch.n) / (epochs * n),
+                        (prior[0] + ls) / max(prior[1] + ws, 1e-12),
+                        lr,
+                        batch,
+                    )
+
+                try:
+                    ls, ws = sgd_pass(
+                        W,
+                        B,
+                        Xb,
+                        Yb,
+                        wb,
+                        loss=self.loss,
+                        batch_size=self.batch_size,
+                        lr_at=lambda i, offset=offset: schedule_fn(offset + i),
+                        on_batch=report,
+                    )
+                except TrainingDivergedError:
                     self._forget_fit()
                     raise TrainingDivergedError(
                         f"training diverged (non-finite loss at epoch {epoch + 1}) with "
                         f"lr={self.lr:g}: lower the learning rate (e.g. lr={self.lr / 10:g})"
-                    )
-                loss_sum += batch_loss
-                weight_sum += float(batch.w.sum())
-                self.t_ += batch.n
-                clock.batch(
-                    epoch,
-                    (epoch * n + batch.start + batch.n) / (epochs * n),
-                    loss_sum / max(weight_sum, 1e-12),
-                    lr,
-                    batch,
-                )
+                    ) from None
+                loss_sum += ls
+                weight_sum += ws
+                done += Xb.shape[0]
             epoch_loss = loss_sum / max(weight_sum, 1e-12)
             self.loss_curve_.append(epoch_loss)
             self.n_iter_ = epoch + 1
@@ -528,7 +545,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 val_score = self._score_targets(*val)
                 self.validation_scores_.append(val_score)
                 if val_score > best[0] + self.tol:
-                    best = (val_score, (W.copy(), B.copy()))
+                    best = (val_score, (W.copy(), B.copy()) if self.early_stopping else None)
                     no_improve = 0
                 else:
                     no_improve += 1
@@ -546,27 +563,6 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.early_stopping and best[1] is not None:
             W[...] = best[1][0]
             B[...] = best[1][1]
-
-    def _sgd_step(self, batch: _Batch, W: np.ndarray, B: np.ndarray, lr: float) -> float:
-        """One summed-gradient SGD step on a batch; returns the batch's summed weighted loss."""
-        H = np.zeros((batch.n, W.shape[1]), dtype=_DTYPE)
-        _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
-        S = _math.scores(H, B)
-        Yb = batch.targets(B.shape[0])
-        if self.loss == "softmax":
-            log_P = _math.log_softmax(S)
-            loss = -float(batch.w @ (Yb * log_P).sum(axis=1))
-            G = _math.softmax_score_gradient(np.exp(log_P), Yb, batch.w)
-        else:
-            loss = -float(
-                batch.w @ (Yb * _math.log_sigmoid(S) + (1 - Yb) * _math.log_sigmoid(-S)).sum(axis=1)
-            )
-            G = _math.ova_score_gradient(S, Yb, batch.w)
-        GB = G @ B  # uses B before its update, like fastText
-        GB *= -lr
-        B -= lr * _math.gradient_B(G, H)
-        _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
-        return loss
 
     # ------------------------------------------------------------------ prediction
     def _forward(self, X: sp.csr_array) -> Iterator[np.ndarray]:
@@ -681,6 +677,100 @@ def topk_from_proba(
     labels[:, :kk] = np.where(keep, classes[idx].astype(object), None)
     proba[:, :kk] = np.where(keep, top, np.nan)
     return labels, proba
+
+
+# ---------------------------------------------------------------------- training kernels
+class InMemoryData:
+    """Training data held in memory, prepared once: rows scaled (``X̃ = diag(s)·X``, float32,
+    one shared index dtype) and softmax multi-label targets normalised to sum to 1.
+
+    ``blocks(rng)`` yields the whole data set as one block in a fresh random row order.
+    """
+
+    def __init__(self, X, Y, w, *, normalize, loss: str, multilabel: bool) -> None:
+        self.X = prepare_counts(X, normalize)
+        self.Y = prepare_targets(Y, loss=loss, multilabel=multilabel)
+        self.w = np.asarray(w, dtype=_DTYPE)
+        self.n = self.X.shape[0]
+
+    def blocks(self, rng: np.random.Generator):
+        order = rng.permutation(self.n)
+        yield _canonical_int_dtype(self.X[order]), self.Y[order], self.w[order]
+
+
+def prepare_counts(X: sp.csr_array, normalize) -> sp.csr_array:
+    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`."""
+    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=_DTYPE)
+    return _canonical_int_dtype(X)
+
+
+def prepare_targets(Y: sp.csr_array, *, loss: str, multilabel: bool) -> sp.csr_array:
+    """Targets for training: softmax multi-label rows are normalised to sum to 1."""
+    if loss == "softmax" and multilabel:
+        return _row_normalize(Y)
+    return sp.csr_array(Y, dtype=_DTYPE)
+
+
+def sgd_pass(
+    W: np.ndarray,
+    B: np.ndarray,
+    X: sp.csr_array,
+    Y: sp.csr_array,
+    w: np.ndarray,
+    *,
+    loss: str,
+    batch_size: int,
+    lr_at: Callable[[int], float],
+    on_batch: Callable | None = None,
+) -> tuple[float, float]:
+    """One SGD pass over the rows of ``(X̃, Y, w)`` in their stored order, updating ``W = Aᵀ``
+    and ``B`` in place; returns ``(Σ wᵢ ℓᵢ, Σ wᵢ)`` over the pass.
+
+    Each batch ``b`` takes the summed-gradient step (see :mod:`bowclf._math`)::
+
+        η = lr_at(index of the batch's first row)
+        B ← B − η·Gᵀ·H          A ← A − η·(G·B_old)ᵀ·X̃_b   (only the columns used by b)
+
+    ``X̃`` must come from :func:`prepare_counts` and ``Y`` from :func:`prepare_targets`.
+
+    Raises
+    ------
+    TrainingDivergedError
+        As soon as a batch's loss is not finite.
+    """
+    loss_sum = weight_sum = 0.0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for batch in _batches(X, Y, w, batch_size):
+            lr = lr_at(batch.start)
+            batch_loss = _sgd_step(batch, W, B, lr, loss)
+            if not np.isfinite(batch_loss):
+                raise TrainingDivergedError("non-finite training loss")
+            loss_sum += batch_loss
+            weight_sum += float(batch.w.sum())
+            if on_batch is not None:
+                on_batch(batch, lr, loss_sum, weight_sum)
+    return loss_sum, weight_sum
+
+
+def _sgd_step(batch: _Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: str) -> float:
+    """One summed-gradient SGD step on a batch; returns the batch's summed weighted loss."""
+    H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
+    _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
+    S = _math.scores(H, B)
+    Yb = batch.targets(B.shape[0])
+    if loss == "softmax":
+        log_P = _math.log_softmax(S)
+        batch_loss = -float(batch.w @ (Yb * log_P).sum(axis=1))
+        G = _math.softmax_score_gradient(np.exp(log_P), Yb, batch.w)
+    else:
+        log_p, log_q = _math.log_sigmoid(S), _math.log_sigmoid(-S)
+        batch_loss = -float(batch.w @ (Yb * log_p + (1 - Yb) * log_q).sum(axis=1))
+        G = _math.ova_score_gradient(S, Yb, batch.w)
+    GB = G @ B  # uses B before its update, like fastText
+    GB *= -lr
+    B -= lr * _math.gradient_B(G, H)
+    _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
+    return batch_loss
 
 
 # ---------------------------------------------------------------------- helpers
