@@ -89,7 +89,7 @@ def test_pipeline_gridsearch_cross_val_and_pickle(text_data):
 def test_partial_fit_in_chunks_matches_fit(count_data):
     Xtr, ytr, Xte, yte = count_data
     full = BowClassifier(epochs=5, random_state=0).fit(Xtr, ytr)
-    inc = BowClassifier(random_state=0)
+    inc = BowClassifier(total_examples=5 * Xtr.shape[0], random_state=0)
     chunks = np.array_split(np.arange(Xtr.shape[0]), 10)
     for _ in range(5):
         for rows in chunks:
@@ -97,6 +97,9 @@ def test_partial_fit_in_chunks_matches_fit(count_data):
     assert abs(inc.score(Xte, yte) - full.score(Xte, yte)) <= 0.01 + 1e-9
     assert inc.t_ == 5 * Xtr.shape[0]
     assert len(inc.loss_curve_) == 50
+    # Without total_examples the rate stays constant at lr.
+    const = BowClassifier(random_state=0).partial_fit(Xtr, ytr, classes=np.unique(ytr))
+    assert const.t_ == Xtr.shape[0]
 
 
 def test_partial_fit_errors(count_data):
