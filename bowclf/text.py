@@ -1,0 +1,381 @@
+"""``TextClassifier``: raw text in, labels out — :class:`BowVectorizer` + :class:`BowClassifier`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .classifier import BowClassifier, ProgressCallback, topk_from_proba
+from .vectorizer import BowVectorizer
+
+__all__ = ["TextClassifier"]
+
+_CLASSIFIER_PARAMS = (
+    "dim",
+    "epochs",
+    "lr",
+    "batch_size",
+    "normalize",
+    "loss",
+    "class_weight",
+    "threshold",
+    "early_stopping",
+    "validation_fraction",
+    "n_iter_no_change",
+    "tol",
+    "random_state",
+    "verbose",
+)
+_VECTORIZER_PARAMS = (
+    "lowercase",
+    "tokenizer",
+    "token_pattern",
+    "min_count",
+    "max_features",
+    "ngrams",
+    "buckets",
+    "minn",
+    "maxn",
+)
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """fastText-style text classifier on raw documents: hashed bag of n-grams + ``B·A·x``.
+
+    One estimator with the parameters of both parts (so ``GridSearchCV`` can tune
+    ``ngrams`` and ``dim`` together): the documents are turned into counts by
+    :class:`~bowclf.BowVectorizer` and classified by :class:`~bowclf.BowClassifier`.
+    This is the object the command line trains, saves and loads.
+
+    Features that never occur in the training data (hash buckets no training n-gram fell
+    into) are dropped when ``prune_features=True``: their embeddings would never be trained,
+    so keeping them would only add random noise to predictions and memory to the model file.
+
+    Parameters
+    ----------
+    dim, epochs, lr, batch_size, normalize, loss, class_weight, threshold, early_stopping, \
+validation_fraction, n_iter_no_change, tol, random_state, verbose
+        Passed to :class:`~bowclf.BowClassifier` (see there).
+    lowercase, tokenizer, token_pattern, min_count, max_features, ngrams, buckets, minn, maxn
+        Passed to :class:`~bowclf.BowVectorizer` (see there).  ``ngrams=2`` (unigrams and
+        bigrams) is the default because it beats unigrams on the benchmarks (bench/RESULTS.md).
+    prune_features : bool, default=True
+        Keep only the feature columns seen in training (see above).
+
+    Attributes
+    ----------
+    vectorizer_ : BowVectorizer
+    classifier_ : BowClassifier
+    classes_ : ndarray
+        Class labels (for multi-label models, every label seen in training).
+    multilabel_ : bool
+        Whether the model was trained on label sets (``y`` items are collections).
+    feature_columns_ : ndarray of int or None
+        Vectorizer columns kept by ``prune_features`` (classifier feature j is vectorizer
+        column ``feature_columns_[j]``); ``None`` when every column is kept.
+    training_summary_ : dict
+        Documents, features, classes, epochs, seconds, final loss and validation score of the
+        last fit.
+
+    Examples
+    --------
+    >>> from bowclf import TextClassifier
+    >>> texts = ["great film", "loved it", "boring film", "hated it"] * 20
+    >>> labels = ["pos", "pos", "neg", "neg"] * 20
+    >>> clf = TextClassifier(epochs=20, random_state=0).fit(texts, labels)
+    >>> clf.predict(["loved this film"]).tolist()
+    ['pos']
+    """
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in BowClassifier._parameter_constraints.items() if k != "warm_start"},
+        "lowercase": ["boolean"],
+        "tokenizer": [StrOptions({"default", "whitespace"}), callable],
+        "token_pattern": [str, None],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "ngrams": [Interval(Integral, 1, None, closed="left")],
+        "buckets": [Interval(Integral, 0, None, closed="left")],
+        "minn": [Interval(Integral, 0, None, closed="left")],
+        "maxn": [Interval(Integral, 0, None, closed="left")],
+        "prune_features": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        dim: int = 100,
+        epochs: int = 5,
+        lr: float = 0.25,
+        batch_size: int = 16,
+        normalize: str | None = "l1",
+        loss: str = "softmax",
+        class_weight: dict | str | None = None,
+        threshold: float | None = None,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 3,
+        tol: float = 1e-4,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        lowercase: bool = True,
+        tokenizer: Any = "default",
+        token_pattern: str | None = None,
+        min_count: int = 1,
+        max_features: int | None = None,
+        ngrams: int = 2,
+        buckets: int = 2_000_000,
+        minn: int = 0,
+        maxn: int = 0,
+        prune_features: bool = True,
+    ) -> None:
+        self.dim = dim
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.loss = loss
+        self.class_weight = class_weight
+        self.threshold = threshold
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.lowercase = lowercase
+        self.tokenizer = tokenizer
+        self.token_pattern = token_pattern
+        self.min_count = min_count
+        self.max_features = max_features
+        self.ngrams = ngrams
+        self.buckets = buckets
+        self.minn = minn
+        self.maxn = maxn
+        self.prune_features = prune_features
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "classifier_")
+
+    # ------------------------------------------------------------------ construction
+    def _make_vectorizer(self) -> BowVectorizer:
+        return BowVectorizer(**{k: getattr(self, k) for k in _VECTORIZER_PARAMS})
+
+    def _make_classifier(self) -> BowClassifier:
+        return BowClassifier(**{k: getattr(self, k) for k in _CLASSIFIER_PARAMS})
+
+    # ------------------------------------------------------------------ targets
+    def _encode_y(self, y, *, fit: bool):
+        """Single labels pass through; label collections become an indicator matrix."""
+        if sp.issparse(y) or (isinstance(y, np.ndarray) and y.ndim == 2):
+            if fit:
+                self._binarizer = None
+                self.multilabel_ = True
+            return y
+        items = list(y) if not isinstance(y, np.ndarray) else y
+        is_sets = len(items) > 0 and all(
+            isinstance(v, (list, tuple, set, frozenset)) for v in items
+        )
+        if fit:
+            self.multilabel_ = is_sets
+            self._binarizer = MultiLabelBinarizer() if is_sets else None
+            if is_sets:
+                return self._binarizer.fit_transform(items)
+            return np.asarray(items)
+        if self.multilabel_ != is_sets:
+            raise ValueError(
+                "y must be label collections for a multi-label model"
+                if self.multilabel_
+                else "y must hold one label per document for this single-label model"
+            )
+        if is_sets:
+            return self._binarizer.transform(items)
+        return np.asarray(items)
+
+    def _decode_indicator(self, indicator: np.ndarray) -> list[tuple]:
+        return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in indicator]
+
+    # ------------------------------------------------------------------ features
+    def _features(self, texts) -> sp.csr_array:
+        X = self.vectorizer_.transform(_check_texts(texts))
+        return self._select_columns(X)
+
+    def _select_columns(self, X: sp.csr_array) -> sp.csr_array:
+        if self.feature_columns_ is None:
+            return X
+        new_index = self._column_lookup[X.indices]
+        keep = new_index >= 0
+        kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before position i
+        indptr = kept_before[X.indptr].astype(X.indptr.dtype)
+        return sp.csr_array(
+            (X.data[keep], new_index[keep].astype(X.indices.dtype), indptr),
+            shape=(X.shape[0], self.feature_columns_.size),
+        )
+
+    def _set_feature_columns(self, columns: np.ndarray | None, width: int) -> None:
+        self.feature_columns_ = columns
+        if columns is None:
+            self._column_lookup = None
+            return
+        lookup = np.full(width, -1, dtype=np.int64)
+        lookup[columns] = np.arange(columns.size)
+        self._column_lookup = lookup
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(
+        self,
+        X: Iterable[str],
+        y,
+        sample_weight=None,
+        *,
+        X_val: Iterable[str] | None = None,
+        y_val=None,
+        callback: ProgressCallback | None = None,
+    ) -> TextClassifier:
+        """Learn the vocabulary and train the model on documents ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw documents.
+        y : sequence
+            One label per document, or a collection of labels per document (multi-label), or
+            a 0/1 indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+        X_val, y_val : optional
+            Validation documents and labels, scored after every epoch (and used for early
+            stopping when ``early_stopping=True``).
+        callback : callable, optional
+            Progress reports, see :meth:`BowClassifier.fit`.
+
+        Returns
+        -------
+        self : TextClassifier
+        """
+        start = time.perf_counter()
+        texts = _check_texts(X)
+        Y = self._encode_y(y, fit=True)
+        if len(texts) != Y.shape[0]:
+            raise ValueError(
+                f"{len(texts)} documents but {Y.shape[0]} labels: the lengths must match"
+            )
+        self.vectorizer_ = self._make_vectorizer()
+        Xc = self.vectorizer_.fit_transform(texts)
+        width = Xc.shape[1]
+        columns = None
+        if self.prune_features:
+            used = np.unique(Xc.indices)
+            if used.size < width:
+                columns = used
+        self._set_feature_columns(columns, width)
+        Xc = self._select_columns(Xc)
+        fit_kw: dict[str, Any] = {"callback": callback}
+        if X_val is not None:
+            fit_kw["X_val"] = self._features(X_val)
+            fit_kw["y_val"] = self._encode_y(y_val, fit=False)
+        self.classifier_ = self._make_classifier().fit(Xc, Y, sample_weight, **fit_kw)
+        if self._binarizer is not None:  # plain str/int array, not an object array of np.str_
+            self.classes_ = np.asarray(self._binarizer.classes_.tolist())
+        else:
+            self.classes_ = self.classifier_.classes_
+        clf = self.classifier_
+        self.training_summary_ = {
+            "documents": len(texts),
+            "features": int(Xc.nnz),
+            "tokens": int(Xc.sum()),
+            "classes": int(len(self.classes_)),
+            "vocabulary": int(len(self.vectorizer_.vocabulary_)),
+            "columns": int(Xc.shape[1]),
+            "epochs": int(clf.n_iter_),
+            "seconds": round(time.perf_counter() - start, 3),
+            "loss": float(clf.loss_curve_[-1]),
+            "validation_score": clf.best_validation_score_,
+        }
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def decision_function(self, X: Iterable[str]) -> np.ndarray:
+        """Class scores ``B·A·x̃`` per document (see :meth:`BowClassifier.decision_function`)."""
+        check_is_fitted(self)
+        return self.classifier_.decision_function(self._features(X))
+
+    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
+        """Class probabilities (n×c), columns in the order of ``classes_``."""
+        check_is_fitted(self)
+        return self.classifier_.predict_proba(self._features(X))
+
+    def predict_log_proba(self, X: Iterable[str]) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`, computed stably."""
+        check_is_fitted(self)
+        return self.classifier_.predict_log_proba(self._features(X))
+
+    def predict(self, X: Iterable[str]):
+        """Predicted label per document (ndarray); for multi-label models a list of label
+        tuples (or an indicator matrix when the model was trained on one)."""
+        check_is_fitted(self)
+        pred = self.classifier_.predict(self._features(X))
+        if self.multilabel_ and self._binarizer is not None:
+            return self._decode_indicator(pred)
+        return pred
+
+    def predict_topk(
+        self, X: Iterable[str], k: int = 1, threshold: float = 0.0
+    ) -> list[list[tuple[Any, float]]]:
+        """The up-to-``k`` most probable labels of each document with probability ≥ threshold.
+
+        Returns one list per document of ``(label, probability)`` pairs, most probable first.
+        """
+        P = self.predict_proba(X)
+        labels, proba = topk_from_proba(P, np.asarray(self.classes_), k, threshold)
+        return [
+            [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
+            for row_l, row_p in zip(labels, proba, strict=True)
+        ]
+
+    def transform(self, X: Iterable[str]) -> np.ndarray:
+        """Document embeddings ``h = A·x̃`` (n×dim)."""
+        check_is_fitted(self)
+        return self.classifier_.transform(self._features(X))
+
+    def score(self, X: Iterable[str], y, sample_weight=None) -> float:
+        """Accuracy (single-label) or subset accuracy (multi-label) on ``(X, y)``."""
+        check_is_fitted(self)
+        pred = self.classifier_.predict(self._features(X))
+        if self.multilabel_:
+            return float(
+                accuracy_score(self._encode_y(y, fit=False), pred, sample_weight=sample_weight)
+            )
+        return float(accuracy_score(np.asarray(y), pred, sample_weight=sample_weight))
+
+
+def _check_texts(X) -> Sequence[str]:
+    """Materialise ``X`` as a list of str with clear errors for the common mistakes."""
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            "expected an iterable of documents (e.g. a list of str), got a single string"
+        )
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        raise ValueError(f"expected a 1-d sequence of documents, got an array of shape {X.shape}")
+    texts = X if isinstance(X, list) else list(X)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ValueError(f"document {i} is {type(t).__name__}, not str")
+    return texts

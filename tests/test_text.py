@@ -1,0 +1,127 @@
+"""TextClassifier: raw text end to end, tuning both parts, top-k, multi-label, persistence."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from bowclf import TextClassifier, load, save
+
+
+def test_fit_predict_score(text_data):
+    Xtr, ytr, Xte, yte = text_data
+    clf = TextClassifier(random_state=0).fit(Xtr, ytr)
+    assert clf.score(Xte, yte) > 0.9
+    assert list(clf.classes_) == ["food", "sports", "tech"]
+    P = clf.predict_proba(Xte)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(clf.classes_[P.argmax(axis=1)], clf.predict(Xte))
+    summary = clf.training_summary_
+    assert summary["documents"] == len(Xtr) and summary["classes"] == 3
+    assert summary["epochs"] == 5
+    assert clf.transform(Xte[:4]).shape == (4, 100)
+
+
+def test_generators_and_unknown_words(text_data):
+    Xtr, ytr, Xte, _ = text_data
+    clf = TextClassifier(random_state=0).fit((t for t in Xtr), ytr)
+    np.testing.assert_array_equal(clf.predict(iter(Xte[:20])), clf.predict(Xte[:20]))
+    P = clf.predict_proba(["", "zzz qqq never seen words"])
+    np.testing.assert_allclose(P, 1 / 3)  # nothing known: uniform
+
+
+def test_bigrams_add_features_and_pruning_keeps_only_seen_columns(text_data):
+    Xtr, ytr, _, _ = text_data
+    uni = TextClassifier(ngrams=1, random_state=0).fit(Xtr, ytr)
+    bi = TextClassifier(ngrams=2, buckets=100_000, random_state=0).fit(Xtr, ytr)
+    assert uni.feature_columns_ is None
+    assert bi.classifier_.n_features_in_ > uni.classifier_.n_features_in_
+    assert bi.classifier_.n_features_in_ < len(bi.vectorizer_.vocabulary_) + 100_000
+    full = TextClassifier(ngrams=2, buckets=1000, prune_features=False, random_state=0)
+    full.fit(Xtr, ytr)
+    assert full.classifier_.n_features_in_ == len(full.vectorizer_.vocabulary_) + 1000
+
+
+def test_predict_topk(text_data):
+    Xtr, ytr, Xte, _ = text_data
+    clf = TextClassifier(random_state=0).fit(Xtr, ytr)
+    top = clf.predict_topk(Xte[:10], k=2)
+    assert all(len(row) == 2 for row in top)
+    assert [row[0][0] for row in top] == list(clf.predict(Xte[:10]))
+    assert all(row[0][1] >= row[1][1] for row in top)
+    strict = clf.predict_topk(Xte[:10], k=3, threshold=0.5)
+    assert all(len(row) <= 1 and all(p >= 0.5 for _, p in row) for row in strict)
+
+
+def test_gridsearch_over_both_parts_and_cross_val(text_data):
+    Xtr, ytr, _, _ = text_data
+    grid = GridSearchCV(
+        TextClassifier(random_state=0), {"ngrams": [1, 2], "dim": [8, 32]}, cv=3
+    ).fit(Xtr, ytr)
+    assert set(grid.cv_results_["param_ngrams"]) == {1, 2}
+    assert grid.best_score_ > 0.8  # 10% label noise in the training fixture
+    assert cross_val_score(TextClassifier(random_state=0), Xtr, ytr, cv=3).min() > 0.75
+
+
+def test_reproducible_and_picklable(text_data):
+    Xtr, ytr, Xte, _ = text_data
+    a = TextClassifier(random_state=7).fit(Xtr, ytr)
+    b = TextClassifier(random_state=7).fit(Xtr, ytr)
+    assert a.predict_proba(Xte).tobytes() == b.predict_proba(Xte).tobytes()
+    c = pickle.loads(pickle.dumps(a))
+    assert a.predict_proba(Xte).tobytes() == c.predict_proba(Xte).tobytes()
+
+
+def test_save_load_round_trip(text_data, tmp_path):
+    Xtr, ytr, Xte, _ = text_data
+    clf = TextClassifier(ngrams=2, buckets=50_000, random_state=0).fit(Xtr, ytr)
+    path = save(clf, tmp_path / "m.bowclf")
+    again = load(path)
+    assert again.predict_proba(Xte).tobytes() == clf.predict_proba(Xte).tobytes()
+    assert again.get_params() == clf.get_params()
+    assert again.training_summary_ == clf.training_summary_
+
+
+def test_multilabel_label_sets(tmp_path):
+    rng = np.random.default_rng(0)
+    topics = {"a": "alpha apple acorn", "b": "beta banana bread", "c": "gamma cherry cake"}
+    texts, labels = [], []
+    for _ in range(600):
+        chosen = sorted(rng.choice(list(topics), size=rng.integers(1, 3), replace=False))
+        words = [w for t in chosen for w in topics[t].split()] + ["the", "and", "of"]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(tuple(chosen))
+    for loss in ("softmax", "ova"):
+        clf = TextClassifier(loss=loss, epochs=20, random_state=0).fit(texts, labels)
+        assert clf.multilabel_ and list(clf.classes_) == ["a", "b", "c"]
+        pred = clf.predict(texts[:100])
+        assert all(isinstance(p, tuple) for p in pred)
+        exact = np.mean([p == t for p, t in zip(pred, labels[:100], strict=True)])
+        assert exact > 0.9, (loss, exact)
+        assert clf.score(texts[:100], labels[:100]) == pytest.approx(exact)
+        P = clf.predict_proba(texts[:100])
+        assert np.all((P >= 0) & (P <= 1))
+        if loss == "softmax":
+            np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
+        again = load(save(clf, tmp_path / f"{loss}.bowclf"))
+        assert again.predict(texts[:100]) == pred
+
+
+@pytest.mark.parametrize(
+    "texts, message",
+    [("just one string", "single string"), ([1, 2, 3], "not str")],
+)
+def test_bad_documents(texts, message):
+    with pytest.raises(ValueError, match=message):
+        TextClassifier().fit(texts, ["a", "b", "a"])
+
+
+def test_length_mismatch_and_one_class():
+    with pytest.raises(ValueError, match="lengths must match"):
+        TextClassifier().fit(["a b", "c d"], ["x"])
+    with pytest.raises(ValueError, match="only one class"):
+        TextClassifier().fit(["a b", "c d"], ["x", "x"])
