@@ -334,6 +334,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         X_val=None,
         y_val=None,
         callback: ProgressCallback | None = None,
+        A_init: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> BowClassifier:
         """Train the model on counts ``X`` (n×p, non-negative) and labels ``y``.
 
@@ -353,6 +354,10 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             ``epochs``, ``progress`` in [0, 1], ``loss``, ``lr``, ``examples``, ``features``,
             ``seconds``, ``features_per_second``, and at epoch ends ``val_score``) at most
             ~10 times a second and at every epoch end.
+        A_init : (columns, vectors), optional
+            Pretrained embeddings: after the random initialisation, column ``columns[i]`` of
+            ``A`` is set to ``vectors[i]`` (shape ``len(columns)×dim``).  Ignored with
+            ``warm_start`` continuing a previous fit.
 
         Returns
         -------
@@ -385,6 +390,18 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             X, Y, w, val = self._split_validation(X, Y, w, rng)
         if not warm:
             self._initialize(X.shape[1], rng)
+            if A_init is not None:
+                columns, vectors = A_init
+                columns = np.asarray(columns, dtype=np.int64)
+                vectors = np.asarray(vectors, dtype=_DTYPE)
+                if vectors.shape != (columns.size, self.dim):
+                    raise ValueError(
+                        f"A_init vectors have shape {vectors.shape}, expected "
+                        f"({columns.size}, {self.dim})"
+                    )
+                if columns.size and (columns.min() < 0 or columns.max() >= X.shape[1]):
+                    raise ValueError("A_init columns outside the feature range")
+                self.A_.T[columns] = vectors
         self._set_threshold(Y)
         self.loss_curve_ = []
         self.validation_scores_ = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Sequence
 from numbers import Integral
@@ -71,6 +72,9 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         bigrams) is the default because it beats unigrams on the benchmarks (bench/RESULTS.md).
     prune_features : bool, default=True
         Keep only the feature columns seen in training (see above).
+    pretrained_vectors : path or None, default=None
+        A fastText ``.vec`` / word2vec text file (optionally compressed): the embeddings of
+        vocabulary words found there initialise their columns of ``A`` (``dim`` must match).
 
     Attributes
     ----------
@@ -109,6 +113,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         "minn": [Interval(Integral, 0, None, closed="left")],
         "maxn": [Interval(Integral, 0, None, closed="left")],
         "prune_features": ["boolean"],
+        "pretrained_vectors": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -138,6 +143,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         minn: int = 0,
         maxn: int = 0,
         prune_features: bool = True,
+        pretrained_vectors: str | os.PathLike | None = None,
     ) -> None:
         self.dim = dim
         self.epochs = epochs
@@ -163,6 +169,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         self.minn = minn
         self.maxn = maxn
         self.prune_features = prune_features
+        self.pretrained_vectors = pretrained_vectors
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -291,6 +298,8 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         if X_val is not None:
             fit_kw["X_val"] = self._features(X_val)
             fit_kw["y_val"] = self._encode_y(y_val, fit=False)
+        if self.pretrained_vectors is not None:
+            fit_kw["A_init"] = self._pretrained_columns()
         self.classifier_ = self._make_classifier().fit(Xc, Y, sample_weight, **fit_kw)
         if self._binarizer is not None:  # plain str/int array, not an object array of np.str_
             self.classes_ = np.asarray(self._binarizer.classes_.tolist())
@@ -310,6 +319,18 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             "validation_score": clf.best_validation_score_,
         }
         return self
+
+    def _pretrained_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pretrained vectors of vocabulary words, keyed by classifier feature column."""
+        from .vectors import read_word_vectors
+
+        vocabulary = self.vectorizer_.vocabulary_
+        if self._column_lookup is not None:
+            lookup = self._column_lookup
+            vocabulary = {w: int(lookup[j]) for w, j in vocabulary.items() if lookup[j] >= 0}
+        columns, vectors = read_word_vectors(self.pretrained_vectors, vocabulary, self.dim)
+        self.n_pretrained_ = int(columns.size)
+        return columns, vectors
 
     # ------------------------------------------------------------------ prediction
     def decision_function(self, X: Iterable[str]) -> np.ndarray:

@@ -125,3 +125,39 @@ def test_length_mismatch_and_one_class():
         TextClassifier().fit(["a b", "c d"], ["x"])
     with pytest.raises(ValueError, match="only one class"):
         TextClassifier().fit(["a b", "c d"], ["x", "x"])
+
+
+def test_pretrained_vectors_initialise_known_words(text_data, tmp_path):
+    import gzip
+
+    Xtr, ytr, _, _ = text_data
+    vec = tmp_path / "words.vec.gz"
+    with gzip.open(vec, "wt", encoding="utf-8") as f:
+        f.write("3 4\n")
+        f.write("recipe 1 2 3 4\n")
+        f.write("unknownword 9 9 9 9\n")
+        f.write("match 0.5 0.5 0.5 0.5\n")
+    clf = TextClassifier(dim=4, epochs=1, lr=1e-9, pretrained_vectors=str(vec), random_state=0)
+    clf.fit(Xtr, ytr)
+    assert clf.n_pretrained_ == 2
+    A = clf.classifier_.A_
+    col = clf.vectorizer_.vocabulary_["recipe"]
+    np.testing.assert_allclose(A[:, col], [1, 2, 3, 4], rtol=1e-6)  # barely moved at lr≈0
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("2 5\nrecipe 1 2 3 4 5\n", "dimension 5"),
+        ("recipe 1 2 3\n", "line 1: expected a word and 4 numbers"),
+        ("recipe 1 2 x 4\n", "line 1: not a number"),
+    ],
+)
+def test_pretrained_vectors_errors(text_data, tmp_path, content, message):
+    from bowclf.vectors import VectorsError
+
+    Xtr, ytr, _, _ = text_data
+    vec = tmp_path / "bad.vec"
+    vec.write_text(content, encoding="utf-8")
+    with pytest.raises(VectorsError, match=message):
+        TextClassifier(dim=4, pretrained_vectors=str(vec)).fit(Xtr, ytr)
