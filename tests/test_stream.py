@@ -1,0 +1,87 @@
+"""Out-of-core training: same model quality as in memory, bounded cache, clean-up."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from bowclf import TextClassifier
+from bowclf.stream import fit_stream
+
+
+@pytest.fixture
+def corpus_file(tmp_path, text_data):
+    Xtr, ytr, _, _ = text_data
+    path = tmp_path / "train.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label", "text"])
+        w.writerows(zip(ytr, Xtr, strict=True))
+    return path
+
+
+def test_out_of_core_matches_in_memory(corpus_file, text_data, tmp_path):
+    Xtr, ytr, Xte, yte = text_data
+    mem = TextClassifier(random_state=0).fit(Xtr, ytr)
+    ooc = fit_stream(
+        TextClassifier(random_state=0),
+        corpus_file,
+        block_docs=128,
+        chunk_size=100,
+        cache_dir=tmp_path,
+    )
+    assert abs(ooc.score(Xte, yte) - mem.score(Xte, yte)) <= 0.01
+    assert list(ooc.classes_) == list(mem.classes_)
+    assert ooc.vectorizer_.vocabulary_ == mem.vectorizer_.vocabulary_
+    np.testing.assert_array_equal(ooc.feature_columns_, mem.feature_columns_)
+    s = ooc.training_summary_
+    assert s["out_of_core"] and s["documents"] == len(Xtr) and s["epochs"] == 5
+    assert s["cache"] is None
+    assert list(tmp_path.iterdir()) == [corpus_file]  # the cache is gone
+
+
+def test_out_of_core_is_reproducible_and_can_keep_its_cache(corpus_file, text_data, tmp_path):
+    _, _, Xte, _ = text_data
+    a = fit_stream(TextClassifier(random_state=3), corpus_file, block_docs=100)
+    b = fit_stream(
+        TextClassifier(random_state=3),
+        corpus_file,
+        block_docs=100,
+        keep_cache=True,
+        cache_dir=tmp_path,
+    )
+    assert a.predict_proba(Xte).tobytes() == b.predict_proba(Xte).tobytes()
+    cache = b.training_summary_["cache"]
+    assert cache and (tmp_path / cache).exists()
+
+
+def test_out_of_core_multilabel(tmp_path):
+    rng = np.random.default_rng(0)
+    topics = {"a": "alpha apple acorn", "b": "beta banana bread", "c": "gamma cherry cake"}
+    path = tmp_path / "ml.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["labels", "text"])
+        for _ in range(500):
+            chosen = sorted(rng.choice(list(topics), size=rng.integers(1, 3), replace=False))
+            words = [x for t in chosen for x in topics[t].split()] + ["the", "of"]
+            w.writerow([" ".join(chosen), " ".join(words)])
+    model = fit_stream(
+        TextClassifier(loss="ova", epochs=20, random_state=0),
+        path,
+        corpus_kw={"label_sep": " "},
+        block_docs=64,
+    )
+    assert model.multilabel_ and list(model.classes_) == ["a", "b", "c"]
+    assert model.predict(["alpha apple beta banana"]) == [("a", "b")]
+
+
+def test_out_of_core_errors(tmp_path, corpus_file):
+    one = tmp_path / "one.csv"
+    one.write_text("label,text\nx,hello there\nx,general kenobi\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="only one class"):
+        fit_stream(TextClassifier(), one)
+    with pytest.raises(ValueError, match="class_weight"):
+        fit_stream(TextClassifier(class_weight="balanced"), corpus_file)
