@@ -763,10 +763,14 @@ def open_text(
 
 def _open_path(path: str | bytes, name: str) -> IO[bytes]:
     try:
-        if os.path.isdir(path):
-            raise CorpusError(
-                "is a directory, not a file (give the path of a corpus file)", source=name
-            )
+        is_dir = os.path.isdir(path)
+    except ValueError:  # e.g. embedded NUL in the path; open() below reports it
+        is_dir = False
+    if is_dir:  # outside the try: a CorpusError is a ValueError, not an "invalid path"
+        raise CorpusError(
+            "is a directory, not a file (give the path of a corpus file)", source=name
+        )
+    try:
         return open(path, "rb")
     except FileNotFoundError:
         raise CorpusError("no such file (check the path)", source=name) from None

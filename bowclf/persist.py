@@ -1,0 +1,786 @@
+"""Safe model files: one zip archive of ``.npy`` arrays plus a JSON header, never pickle.
+
+Layout of a ``.bowclf`` file (format version 1)::
+
+    header.json              JSON: format, format_version, bowclf_version, created, kind,
+                             params, fitted scalars, training summary, and a manifest of every
+                             array member with its dtype and shape
+    classifier/A             Aᵀ, float32, shape (p, dim) (one row per feature)
+    classifier/B             B, float32, shape (c, dim)
+    classifier/classes       class labels (unicode, integer, float or bool dtype)
+    vectorizer/<name>        the fitted vectorizer state (TextClassifier only):
+                             version, words, word_counts, n_tokens
+    text/classes             label names of multi-label models trained on label sets
+    text/feature_columns     vectorizer columns kept by prune_features (if any)
+
+Every member except the header is one array in ``.npy`` format.
+
+Writing is atomic: the archive is written to a temporary file ``.NAME.XXXX.tmp`` beside the
+target, flushed to disk and renamed over it, so an interrupted or failed save never leaves a
+truncated model and never destroys an existing one.  Non-finite parameters are refused.
+
+Loading trusts nothing in the file.  In this order it checks: the file is a regular file and a
+zip archive (a pickle, a text file or a truncated archive is named as such); the header is
+small, valid JSON with the right format tag and a format version this bowclf can read (a newer
+one asks to upgrade); the manifest names exactly the members the archive holds, every one of
+them on an allow-list of names (so ``../evil`` or absolute paths are refused; nothing is ever
+extracted to disk anyway) with an allowed dtype (never ``object``) and number of dimensions;
+every declared size is plausible *before* anything is allocated (below a hard cap, and
+consistent with the member's stored and compressed size, so a tiny file cannot make the loader
+allocate gigabytes); each ``.npy`` header agrees with the manifest; the data is read with
+``allow_pickle=False`` into a buffer of exactly the declared size and its CRC is verified; and
+the arrays must fit together (A and B share ``dim``, B has one row per class, finite values,
+sorted unique classes, the vectorizer's width matches A) and give finite probabilities on a
+smoke test.  Anything else is refused with a :class:`ModelFileError` whose one-line message
+names the file and the problem.  No code from the file is ever executed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+
+__all__ = ["FORMAT_VERSION", "ModelFileError", "info", "load", "save"]
+
+FORMAT = "bowclf-model"
+FORMAT_VERSION = 1
+_HEADER = "header.json"
+_MAX_HEADER_BYTES = 16 * 2**20  # the header holds no large data; refuse anything bigger
+_MAX_ARRAY_BYTES = 32 * 2**30  # hard cap on one array's declared size, checked before reading
+_MAX_NPY_HEADER = 65536  # room for the .npy header inside a member, beyond the data
+_MAX_DEFLATE_RATIO = 1100  # deflate cannot expand more than ~1032:1: more means a zip bomb
+# The vectorizer's width (vocabulary + hash buckets): TextClassifier builds a dense int64
+# lookup of this many entries when it loads pruned features, so a header may not ask for more
+# than 2 GiB of it (the default 2M buckets need 16 MiB).
+_MAX_FEATURES = 2**28
+_READ_CHUNK = 1 << 20
+_MEMBER_NAME = re.compile(r"^(classifier|vectorizer|text)/[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+
+# member name -> (allowed dtype kinds, number of dimensions); nothing else may be in a file.
+_SCHEMA: dict[str, tuple[str, int]] = {
+    "classifier/A": ("f", 2),
+    "classifier/B": ("f", 2),
+    "classifier/classes": ("Uiubf", 1),
+    "text/classes": ("Uiub", 1),
+    "text/feature_columns": ("iu", 1),
+    "vectorizer/version": ("iu", 1),
+    "vectorizer/words": ("U", 1),
+    "vectorizer/word_counts": ("iu", 1),
+    "vectorizer/n_tokens": ("iu", 1),
+}
+_CLASSIFIER_MEMBERS = ("classifier/A", "classifier/B", "classifier/classes")
+_VECTORIZER_MEMBERS = (
+    "vectorizer/version",
+    "vectorizer/words",
+    "vectorizer/word_counts",
+    "vectorizer/n_tokens",
+)
+
+_CLASSIFIER_SCALARS = (
+    "n_features_in_",
+    "multilabel_",
+    "threshold_",
+    "n_iter_",
+    "t_",
+    "loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+)
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, unreadable, corrupt, of the wrong kind or from a newer bowclf.
+
+    The message is one line that starts with the file's path.
+    """
+
+
+class _Invalid(Exception):
+    """Internal: a consistency problem; :func:`load` prefixes the path."""
+
+
+# ---------------------------------------------------------------------- saving
+def save(model, path: str | os.PathLike) -> Path:
+    """Write a fitted :class:`~bowclf.TextClassifier` or :class:`~bowclf.BowClassifier` to
+    ``path`` atomically (temporary file + rename) and return the path.
+
+    Raises
+    ------
+    ValueError
+        If the model is not fitted, has non-finite parameters or holds something a model file
+        cannot represent safely (a callable tokenizer, labels of mixed types).
+    OSError
+        If the file cannot be written; an existing file at ``path`` is then left unchanged and
+        no temporary file remains.
+    """
+    header, arrays = _to_members(model)
+    for name in ("classifier/A", "classifier/B"):
+        if not np.isfinite(arrays[name]).all():
+            raise ValueError("the model's parameters contain NaN or infinity; it was not saved")
+    header["arrays"] = {
+        name: {"dtype": arr.dtype.str, "shape": list(arr.shape)} for name, arr in arrays.items()
+    }
+    header_bytes = json.dumps(header, indent=1, sort_keys=True, allow_nan=False).encode("utf-8")
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        # os.replace would put the model in place of a directory, a device or a FIFO
+        raise ValueError(f"{path}: exists and is not a regular file; not replaced")
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with zipfile.ZipFile(raw, "w") as zf:
+                header_info = zipfile.ZipInfo(_HEADER, date_time=(1980, 1, 1, 0, 0, 0))
+                header_info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(header_info, header_bytes)
+                for name, arr in arrays.items():
+                    member_info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                    # Numbers barely compress; vocabularies (unicode arrays) do.
+                    member_info.compress_type = (
+                        zipfile.ZIP_DEFLATED if arr.dtype.kind == "U" else zipfile.ZIP_STORED
+                    )
+                    with zf.open(member_info, "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, arr, allow_pickle=False)
+            raw.flush()
+            os.fsync(raw.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp_name, 0o666 & ~mask)
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    _fsync_directory(directory)
+    return path
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    from .classifier import BowClassifier
+    from .text import TextClassifier
+
+    if isinstance(model, TextClassifier):
+        if not hasattr(model, "classifier_"):
+            raise ValueError("the model is not fitted: call fit() before saving it")
+        if callable(model.tokenizer):
+            raise ValueError(
+                "a model with a custom tokenizer function cannot be saved safely (the file "
+                "format stores no code); use tokenizer='default' or 'whitespace' or a "
+                "token_pattern"
+            )
+        header, arrays = _classifier_members(model.classifier_)
+        header["kind"] = "TextClassifier"
+        header["params"] = _json_params(model.get_params())
+        header["text"] = {
+            "multilabel": bool(model.multilabel_),
+            "binarized": model._binarizer is not None,
+            "training_summary": _jsonable(getattr(model, "training_summary_", {})),
+        }
+        if model._binarizer is not None:  # label sets: classes live in the binarizer
+            arrays["text/classes"] = _label_array(model.classes_)
+        for key, value in model.vectorizer_.get_fitted_state().items():
+            name = f"vectorizer/{key}"
+            if name not in _SCHEMA:
+                raise ValueError(
+                    f"unknown vectorizer state {key!r}: the model file format "
+                    "cannot store it (update bowclf.persist._SCHEMA)"
+                )
+            arrays[name] = np.asarray(value)
+        if model.feature_columns_ is not None:
+            arrays["text/feature_columns"] = np.asarray(model.feature_columns_, dtype=np.int64)
+        return header, arrays
+    if isinstance(model, BowClassifier):
+        header, arrays = _classifier_members(model)
+        header["kind"] = "BowClassifier"
+        header["params"] = _json_params(model.get_params())
+        return header, arrays
+    raise TypeError(f"cannot save a {type(model).__name__}: expected a bowclf model")
+
+
+def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    if not hasattr(clf, "A_"):
+        raise ValueError("the model is not fitted: call fit() before saving it")
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "bowclf_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "classifier": {
+            "params": _json_params(clf.get_params()),
+            "fitted": {k: _jsonable(getattr(clf, k)) for k in _CLASSIFIER_SCALARS},
+        },
+    }
+    arrays = {
+        "classifier/A": np.ascontiguousarray(clf.A_.T, dtype=np.float32),
+        "classifier/B": np.ascontiguousarray(clf.B_, dtype=np.float32),
+        "classifier/classes": _label_array(clf.classes_),
+    }
+    return header, arrays
+
+
+def _label_array(labels) -> np.ndarray:
+    arr = np.asarray(labels)
+    if arr.dtype.kind == "O":
+        kinds = {type(v) for v in arr.tolist()}
+        if kinds <= {str}:
+            arr = arr.astype(str)
+        else:
+            raise ValueError(
+                f"class labels of types {sorted(k.__name__ for k in kinds)} cannot be stored; "
+                "use str or int labels"
+            )
+    return arr
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, np.random.RandomState | np.random.Generator):
+            value = None  # the fitted arrays are saved; the generator's state is not needed
+        elif isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        out[key] = _jsonable(value)
+    return out
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN; a non-finite summary value is not worth keeping
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, type):  # e.g. a dtype class such as numpy.float32
+        return np.dtype(value).name
+    if isinstance(value, np.dtype):
+        return value.name
+    raise ValueError(f"cannot store parameter value {value!r} in a model file")
+
+
+# ---------------------------------------------------------------------- loading
+def info(path: str | os.PathLike) -> dict[str, Any]:
+    """The validated JSON header of a model file (the arrays' data is not read, only their
+    ``.npy`` headers are checked against the manifest).
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load`, for every problem that can be seen without reading the arrays.
+    """
+    with _open_archive(path) as zf:
+        header = _read_header(zf, path)
+        _peek_arrays(zf, header, path)
+        return header
+
+
+def load(path: str | os.PathLike):
+    """Load a model saved by :func:`save`, validating every member; no code is executed.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not a bowclf model, corrupt, truncated, from a newer format
+        version, or holds members, dtypes, shapes or values that do not fit together.
+    """
+    with _open_archive(path) as zf:
+        header = _read_header(zf, path)
+        arrays = {
+            name: _read_array(zf, name, spec, path) for name, spec in header["arrays"].items()
+        }
+    try:
+        if header["kind"] == "BowClassifier":
+            model = _build_classifier(header, arrays)
+        else:
+            model = _build_text_classifier(header, arrays)
+        _smoke_test(model, header["kind"])
+        return model
+    except MemoryError:
+        raise
+    except ModelFileError:
+        raise
+    except _Invalid as exc:
+        raise ModelFileError(f"{path}: inconsistent model file: {exc}") from None
+    except Exception as exc:  # anything a hostile header can provoke in the constructors
+        raise ModelFileError(f"{path}: inconsistent model file ({_short(exc)})") from None
+
+
+def _open_archive(path) -> zipfile.ZipFile:
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read model file ({_reason(exc)})") from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise ModelFileError(f"{path}: invalid path ({exc})") from None
+    if p.is_dir():
+        raise ModelFileError(f"{path}: is a directory, not a model file")
+    if not p.is_file():
+        raise ModelFileError(f"{path}: not a regular file, so not a model file")
+    try:
+        with open(p, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read model file ({_reason(exc)})") from None
+    try:
+        return zipfile.ZipFile(p, "r")
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read model file ({_reason(exc)})") from None
+    except MemoryError:
+        raise
+    except Exception:  # BadZipFile, and struct/overflow/value errors from damaged records
+        raise ModelFileError(f"{path}: {_not_a_zip(head, st.st_size)}") from None
+
+
+def _not_a_zip(head: bytes, size: int) -> str:
+    if size == 0:
+        return "empty file, not a bowclf model file"
+    if head.startswith(b"PK\x03\x04"):
+        return "truncated or corrupt model file (a zip archive without a valid directory)"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return (
+            "is a Python pickle, not a bowclf model file (bowclf never loads pickles; model "
+            "files are zip archives of .npy arrays)"
+        )
+    return "not a bowclf model file (not a zip archive)"
+
+
+def _check(condition: bool, path, message: str) -> None:
+    if not condition:
+        raise ModelFileError(f"{path}: {message}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
+    infos = zf.infolist()
+    names = [i.filename for i in infos]
+    _check(len(names) == len(set(names)), path, "duplicate members in model file")
+    _check(_HEADER in names, path, f"not a bowclf model file (no {_HEADER})")
+    hinfo = zf.getinfo(_HEADER)
+    _check(
+        hinfo.file_size <= _MAX_HEADER_BYTES,
+        path,
+        f"header is implausibly large ({hinfo.file_size} bytes)",
+    )
+    _check_member_sizes(hinfo, path)
+    try:
+        header = json.loads(_read_member(zf, hinfo, path).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: header is not valid JSON ({_short(exc)})") from None
+    _check(
+        isinstance(header, dict) and header.get("format") == FORMAT,
+        path,
+        "not a bowclf model file (wrong format tag)",
+    )
+    version = header.get("format_version")
+    _check(_is_int(version), path, "header has no valid format_version")
+    if version > FORMAT_VERSION:
+        written_by = header.get("bowclf_version")
+        written_by = " ".join(written_by.split())[:40] if isinstance(written_by, str) else "?"
+        raise ModelFileError(
+            f"{path}: written by a newer bowclf ({written_by}, model format "
+            f"{version}); this bowclf {__version__} reads format {FORMAT_VERSION}: upgrade with "
+            "pip install -U bowclf"
+        )
+    _check(version >= 1, path, f"unknown model format version {version}")
+    kind = header.get("kind")
+    _check(
+        kind in ("TextClassifier", "BowClassifier"),
+        path,
+        f"unknown model kind {_short(kind, 40)}",
+    )
+    _check(isinstance(header.get("params"), dict), path, "header has no params")
+    section = header.get("classifier")
+    _check(
+        isinstance(section, dict)
+        and isinstance(section.get("params"), dict)
+        and isinstance(section.get("fitted"), dict),
+        path,
+        "header has no classifier section",
+    )
+    _check_fitted(section["fitted"], path)
+    required = set(_CLASSIFIER_MEMBERS)
+    allowed = set(_CLASSIFIER_MEMBERS)
+    if kind == "TextClassifier":
+        text = header.get("text")
+        _check(
+            isinstance(text, dict)
+            and isinstance(text.get("multilabel"), bool)
+            and isinstance(text.get("binarized"), bool)
+            and isinstance(text.get("training_summary", {}), dict),
+            path,
+            "header has no valid text section",
+        )
+        required |= set(_VECTORIZER_MEMBERS)
+        allowed |= set(_VECTORIZER_MEMBERS) | {"text/feature_columns"}
+        if text["binarized"]:
+            required.add("text/classes")
+            allowed.add("text/classes")
+    manifest = header.get("arrays")
+    _check(isinstance(manifest, dict), path, "header has no array manifest")
+    for name in names:
+        if name != _HEADER and not _MEMBER_NAME.match(name):
+            raise ModelFileError(f"{path}: illegal member name {_short(name, 80)} in model file")
+    unexpected = sorted(((set(names) - {_HEADER}) | set(manifest)) - allowed)
+    if unexpected:
+        raise ModelFileError(f"{path}: unexpected member {_short(unexpected[0], 80)} in model file")
+    unlisted = sorted(set(names) - set(manifest) - {_HEADER})
+    if unlisted:
+        raise ModelFileError(f"{path}: member {unlisted[0]!r} is not in the header's manifest")
+    missing = sorted((required | set(manifest)) - set(names))
+    if missing:
+        raise ModelFileError(
+            f"{path}: missing member {missing[0]!r} (truncated or incomplete file?)"
+        )
+    for name, spec in manifest.items():
+        dtype, shape = _check_spec(name, spec, path)
+        nbytes = dtype.itemsize * math.prod(shape)
+        _check(
+            nbytes <= _MAX_ARRAY_BYTES,
+            path,
+            f"{name!r} declares an absurd size ({shape}, {nbytes:,} bytes)",
+        )
+        member = zf.getinfo(name)
+        _check_member_sizes(member, path)
+        _check(
+            nbytes <= member.file_size <= nbytes + _MAX_NPY_HEADER,
+            path,
+            f"{name!r} holds {member.file_size:,} bytes, which does not match its declared "
+            f"shape {shape} (truncated or altered file?)",
+        )
+    _check_shapes(header, {name: spec["shape"] for name, spec in manifest.items()}, path)
+    return header
+
+
+def _check_shapes(header: dict, shapes: dict[str, list[int]], path) -> None:
+    """The declared shapes must fit together (before any array is read)."""
+    A, B = shapes["classifier/A"], shapes["classifier/B"]
+    n_classes = shapes["classifier/classes"][0]
+
+    def fail(message: str) -> None:
+        raise ModelFileError(f"{path}: inconsistent model file: {message}")
+
+    if A[1] != B[1]:
+        fail(f"A has dim {A[1]} but B has dim {B[1]}")
+    if B[0] != n_classes:
+        fail(f"B has {B[0]} rows but there are {n_classes} classes")
+    if n_classes < 1 or A[1] < 1:
+        fail("the model has no classes or dim 0")
+    n_in = header["classifier"]["fitted"]["n_features_in_"]
+    if n_in != A[0]:
+        fail(f"n_features_in_ is {n_in} but A has {A[0]} rows")
+    columns = shapes.get("text/feature_columns")
+    if columns is not None and columns[0] != A[0]:
+        fail(f"{columns[0]} feature columns but A has {A[0]} rows")
+    labels = shapes.get("text/classes")
+    if labels is not None and labels[0] != n_classes:
+        fail(f"{labels[0]} label names but {n_classes} classifier outputs")
+    if "vectorizer/words" in shapes:
+        if shapes["vectorizer/word_counts"] != shapes["vectorizer/words"]:
+            fail("the vectorizer has a different number of words and word counts")
+        if shapes["vectorizer/version"] != [1] or shapes["vectorizer/n_tokens"] != [1]:
+            fail("the vectorizer's version and n_tokens must have shape [1]")
+
+
+def _check_fitted(fitted: dict, path) -> None:
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    ok = (
+        _is_int(fitted.get("n_features_in_"))
+        and isinstance(fitted.get("multilabel_"), bool)
+        and number(fitted.get("threshold_"))
+        and 0.0 <= fitted["threshold_"] <= 1.0
+        and all(k in fitted for k in _CLASSIFIER_SCALARS)
+        and isinstance(fitted.get("loss_curve_"), list)
+        and isinstance(fitted.get("validation_scores_"), list)
+    )
+    _check(ok, path, "header has invalid fitted values")
+
+
+def _check_member_sizes(member: zipfile.ZipInfo, path) -> None:
+    name = member.filename
+    _check(
+        member.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED),
+        path,
+        f"{name!r} uses an unsupported compression method ({member.compress_type})",
+    )
+    _check(not member.flag_bits & 0x1, path, f"{name!r} is encrypted")
+    if member.compress_type == zipfile.ZIP_STORED:
+        _check(
+            member.compress_size == member.file_size,
+            path,
+            f"{name!r} has inconsistent sizes (corrupt file)",
+        )
+    else:
+        _check(
+            member.file_size <= max(member.compress_size, 1) * _MAX_DEFLATE_RATIO,
+            path,
+            f"{name!r} declares an implausible uncompressed size (corrupt file or zip bomb)",
+        )
+
+
+def _check_spec(name: str, spec: Any, path) -> tuple[np.dtype, list[int]]:
+    kinds, ndim = _SCHEMA[name]
+    _check(
+        isinstance(spec, dict)
+        and isinstance(spec.get("dtype"), str)
+        and len(spec["dtype"]) <= 32
+        and isinstance(spec.get("shape"), list)
+        and all(_is_int(s) and s >= 0 for s in spec["shape"]),
+        path,
+        f"bad manifest entry for {name!r}",
+    )
+    try:
+        dtype = np.dtype(spec["dtype"])
+    except Exception:
+        raise ModelFileError(
+            f"{path}: bad dtype {_short(spec['dtype'], 40)} for {name!r}"
+        ) from None
+    _check(
+        dtype.kind in kinds and not dtype.hasobject and dtype.fields is None,
+        path,
+        f"dtype {_short(spec['dtype'], 40)} is not allowed for {name!r}",
+    )
+    _check(dtype.kind != "f" or dtype.itemsize in (4, 8), path, f"dtype {dtype} for {name!r}")
+    _check(
+        len(spec["shape"]) == ndim,
+        path,
+        f"{name!r} must have {ndim} dimension(s), not {len(spec['shape'])}",
+    )
+    return dtype, spec["shape"]
+
+
+def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, path) -> bytes:
+    try:
+        return zf.read(member)
+    except MemoryError:
+        raise
+    except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError, OSError, ...
+        raise ModelFileError(
+            f"{path}: corrupt member {member.filename!r} ({_short(exc)})"
+        ) from None
+
+
+def _read_npy_header(f, name: str, spec: dict, path) -> tuple[tuple, bool, np.dtype]:
+    """Parse a member's ``.npy`` header (never its data) and check it against the manifest."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise
+    except Exception as exc:  # ValueError/TypeError/SyntaxError on bad .npy headers
+        raise ModelFileError(
+            f"{path}: {name!r} is not a valid .npy array ({_short(exc)})"
+        ) from None
+    _check(
+        not dtype.hasobject and dtype.kind in _SCHEMA[name][0] and dtype.fields is None,
+        path,
+        f"{name!r} holds a disallowed dtype {dtype}"
+        + (" (pickled objects are never loaded)" if dtype.hasobject else ""),
+    )
+    _check(
+        dtype == np.dtype(spec["dtype"]) and list(shape) == spec["shape"],
+        path,
+        f"{name!r} is {dtype.str} {list(shape)} but the header says "
+        f"{spec['dtype']} {spec['shape']}",
+    )
+    return shape, fortran, dtype
+
+
+def _peek_arrays(zf: zipfile.ZipFile, header: dict, path) -> None:
+    """Check every member's ``.npy`` header against the manifest without reading data."""
+    for name, spec in header["arrays"].items():
+        try:
+            with zf.open(name) as f:
+                _read_npy_header(f, name, spec, path)
+        except (ModelFileError, MemoryError):
+            raise
+        except Exception as exc:  # BadZipFile, zlib.error, EOFError, OSError, ...
+            raise ModelFileError(f"{path}: corrupt member {name!r} ({_short(exc)})") from None
+
+
+def _read_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray:
+    """Read one ``.npy`` member into a buffer of exactly the declared size (no pickle)."""
+    try:
+        with zf.open(name) as f:
+            shape, fortran, dtype = _read_npy_header(f, name, spec, path)
+            nbytes = dtype.itemsize * math.prod(shape)
+            buf = np.empty(nbytes, dtype=np.uint8)
+            pos = 0
+            while pos < nbytes:
+                chunk = f.read(min(_READ_CHUNK, nbytes - pos))
+                if not chunk:
+                    raise ModelFileError(f"{path}: {name!r} is truncated")
+                buf[pos : pos + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+                pos += len(chunk)
+            _check(not f.read(1), path, f"{name!r} has trailing data")
+    except (ModelFileError, MemoryError):
+        raise
+    except Exception as exc:  # BadZipFile (bad CRC), zlib.error, EOFError, OSError, ...
+        raise ModelFileError(f"{path}: corrupt member {name!r} ({_short(exc)})") from None
+    arr = buf.view(dtype)
+    if fortran:
+        return arr.reshape(tuple(shape)[::-1]).T
+    return arr.reshape(shape)
+
+
+def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
+    from sklearn.preprocessing import LabelEncoder
+
+    from .classifier import BowClassifier
+
+    section = header["classifier"]
+    known = BowClassifier().get_params()
+    clf = BowClassifier(**{k: v for k, v in section["params"].items() if k in known})
+    clf._validate_params()
+    W = np.ascontiguousarray(arrays["classifier/A"], dtype=np.float32)
+    B = np.ascontiguousarray(arrays["classifier/B"], dtype=np.float32)
+    classes = arrays["classifier/classes"]
+    if W.shape[1] != B.shape[1]:
+        raise _Invalid(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
+    if B.shape[0] != classes.size:
+        raise _Invalid(f"B has {B.shape[0]} rows but there are {classes.size} classes")
+    if classes.size < 1 or W.shape[1] < 1:
+        raise _Invalid("the model has no classes or dim 0")
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise _Invalid("class labels contain NaN or infinity")
+    if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
+        raise _Invalid("class labels are not sorted and unique")
+    if not (np.isfinite(W).all() and np.isfinite(B).all()):
+        raise _Invalid("model parameters contain NaN or infinity")
+    fitted = section["fitted"]
+    if fitted["n_features_in_"] != W.shape[0]:
+        raise _Invalid(f"n_features_in_ is {fitted['n_features_in_']} but A has {W.shape[0]} rows")
+    clf.A_ = W.T
+    clf.B_ = B
+    clf.classes_ = classes
+    for key in _CLASSIFIER_SCALARS:
+        setattr(clf, key, fitted[key])
+    clf.multilabel_ = bool(clf.multilabel_)
+    clf.threshold_ = float(clf.threshold_)
+    if clf.multilabel_:
+        if classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(classes.size)):
+            raise _Invalid("a multi-label classifier's classes must be 0..c-1")
+    else:
+        clf._label_encoder = LabelEncoder()
+        clf._label_encoder.classes_ = classes
+    return clf
+
+
+def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray]):
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    from .text import TextClassifier
+
+    known = TextClassifier().get_params()
+    model = TextClassifier(**{k: v for k, v in header["params"].items() if k in known})
+    model._validate_params()
+    if not isinstance(model.buckets, int) or model.buckets > _MAX_FEATURES:
+        raise _Invalid(f"implausible number of buckets {model.buckets!r}")
+    model.classifier_ = _build_classifier(header, arrays)
+    vec_state = {
+        name.split("/", 1)[1]: arr for name, arr in arrays.items() if name.startswith("vectorizer/")
+    }
+    model.vectorizer_ = model._make_vectorizer().set_fitted_state(vec_state)
+    section = header["text"]
+    model.multilabel_ = section["multilabel"]
+    if section["binarized"]:
+        if not (model.multilabel_ and model.classifier_.multilabel_):
+            raise _Invalid("label sets stored for a single-label model")
+        labels = arrays["text/classes"]
+        if labels.size > 1 and not (labels[1:] > labels[:-1]).all():
+            raise _Invalid("label set is not sorted and unique")
+        model._binarizer = MultiLabelBinarizer(classes=labels.tolist()).fit([])
+        model.classes_ = model._binarizer.classes_
+        if model.classes_.size != model.classifier_.classes_.size:
+            raise _Invalid("label set does not match the classifier's outputs")
+    else:
+        if model.multilabel_ != model.classifier_.multilabel_:
+            raise _Invalid("multi-label flags of the text model and its classifier disagree")
+        model._binarizer = None
+        model.classes_ = model.classifier_.classes_
+    columns = arrays.get("text/feature_columns")
+    width = int(model.vectorizer_.n_features_out_)
+    if width > _MAX_FEATURES:
+        raise _Invalid(f"the vectorizer declares an implausible {width} features")
+    n_in = model.classifier_.n_features_in_
+    if columns is not None:
+        columns = columns.astype(np.int64)
+        if columns.size != n_in:
+            raise _Invalid(f"{columns.size} feature columns but the classifier expects {n_in}")
+        if columns.size and (columns[0] < 0 or columns[-1] >= width):
+            raise _Invalid("feature_columns points outside the vectorizer's features")
+        if columns.size > 1 and not (columns[1:] > columns[:-1]).all():
+            raise _Invalid("feature_columns are not sorted and unique")
+    elif width != n_in:
+        raise _Invalid(f"the vectorizer makes {width} features but the classifier expects {n_in}")
+    model._set_feature_columns(columns, width)
+    model.training_summary_ = section.get("training_summary", {})
+    return model
+
+
+def _smoke_test(model, kind: str) -> None:
+    """Predict two tiny documents: a loaded model must give finite probabilities."""
+    if kind == "TextClassifier":
+        P = model.predict_proba(["", "a b"])
+    else:
+        import scipy.sparse as sp
+
+        P = model.predict_proba(sp.csr_array((1, model.n_features_in_), dtype=np.float64))
+    if not np.isfinite(P).all():
+        raise _Invalid("it predicts non-finite probabilities")
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _short(exc: Any, limit: int = 200) -> str:
+    if isinstance(exc, BaseException):
+        text = " ".join(str(exc).split()) or type(exc).__name__
+    else:
+        text = repr(exc)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,577 @@
+"""One test per row of docs/failure-modes.md: bad input, interruptions, hostile model files.
+
+Every failing row asserts the documented exit code, that stderr has no traceback and that it
+is a single clear line ``bowclf: error: ...`` (the Ctrl-C rows: the one line after the progress
+lines).  Rows that succeed assert exit code 0 and an empty stderr (``-q``).
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import make_texts
+
+from bowclf.cli import cli
+from bowclf.persist import load
+
+FIT = ["--dim", "8", "--buckets", "5000", "--epochs", "5", "-q"]
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def bowclf_argv(*args) -> list[str]:
+    return [sys.executable, "-m", "bowclf.cli", *[str(a) for a in args]]
+
+
+def assert_error(code: int, exit_code: int, stderr: str, pattern: str) -> str:
+    """The row's exit code, no traceback, and stderr is exactly one 'bowclf: error:' line."""
+    assert exit_code == code, (exit_code, stderr)
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("bowclf: error: "), lines[0]
+    assert re.search(pattern, lines[0]), lines[0]
+    return lines[0]
+
+
+def fails(result, code: int, pattern: str) -> str:
+    return assert_error(code, result.exit_code, result.stderr, pattern)
+
+
+def succeeds(result):
+    assert result.exit_code == 0, (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr == ""
+    return result
+
+
+def no_temp_files(directory: Path) -> bool:
+    return not [p.name for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
+def write(path: Path, data: str | bytes) -> Path:
+    if isinstance(data, str):
+        data = data.encode()
+    path.write_bytes(data)
+    return path
+
+
+def topic_csv(n: int = 120, seed: int = 0) -> str:
+    texts, y = make_texts(n, seed=seed, noise=0.0)
+    return "label,text\n" + "".join(f"{lab},{text}\n" for lab, text in zip(y, texts, strict=True))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("robust")
+    path = tmp / "m.bowclf"
+    succeeds(run("fit", write(tmp / "c.csv", topic_csv(300)), "-o", path, *FIT))
+    return path
+
+
+# ---------------------------------------------------------------------- input files
+@pytest.mark.parametrize("command", ["fit", "predict", "evaluate"])
+def test_missing_file(model, tmp_path, command):
+    args = {"fit": ["fit"], "predict": ["predict", model], "evaluate": ["evaluate", model]}
+    result = run(*args[command], tmp_path / "nope.csv")
+    fails(result, 1, r"nope\.csv: no such file")
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_directory_instead_of_file(model, tmp_path, command):
+    args = ["fit", tmp_path, "-o", tmp_path / "m.bowclf"] if command == "fit" else []
+    result = run(*args) if args else run("predict", model, tmp_path)
+    fails(result, 1, "is a directory")
+
+
+def test_empty_file(tmp_path):
+    fails(run("fit", write(tmp_path / "e.csv", ""), *FIT), 1, r"e\.csv: contains no documents")
+
+
+def test_empty_input_to_predict(model, tmp_path):
+    result = succeeds(run("predict", model, write(tmp_path / "e.txt", "")))
+    assert result.stdout == ""
+
+
+def test_header_only(tmp_path):
+    result = run("fit", write(tmp_path / "h.csv", "label,text\n"), *FIT)
+    fails(result, 1, "contains no documents .*only a header row")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "extra", "pattern"),
+    [
+        ("no-text.csv", "id,label,note\n1,a,x\n2,b,y\n", [], "which column holds the text"),
+        ("no-label.csv", "id,text,note\n1,x,n\n2,y,n\n", [], "no label column found"),
+        ("no-key.jsonl", '{"note": "x", "label": "a", "id": 1}\n', [], "no text key"),
+        ("named.csv", "label,text\na,x\nb,y\n", ["--text-column", "body"], "'body' not found"),
+    ],
+)
+def test_missing_text_or_label_column(tmp_path, name, content, extra, pattern):
+    fails(run("fit", write(tmp_path / name, content), *extra, *FIT), 1, pattern)
+
+
+def test_ragged_rows(tmp_path):
+    data = "label,text\na,one\nb,two,three\n"
+    fails(run("fit", write(tmp_path / "r.csv", data), *FIT), 1, "line 3: expected 2 fields")
+
+
+def test_unterminated_quote(tmp_path):
+    data = 'label,text\na,fine\nb,"never closed\nc,more\n'
+    result = run("fit", write(tmp_path / "q.csv", data), *FIT)
+    fails(result, 1, "line 3: unterminated quoted field")
+
+
+def test_nul_bytes_are_removed(model, tmp_path):
+    data = topic_csv().replace("match", "ma\x00tch", 5)
+    out = tmp_path / "m.bowclf"
+    succeeds(run("fit", write(tmp_path / "nul.csv", data), "-o", out, *FIT))
+    assert "ma\x00tch" not in load(out).vectorizer_.words_.tolist()
+    result = succeeds(run("predict", model, "--proba", input="a\x00b\n\x00\n"))
+    assert len(result.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize("encoding", [None, "latin-1"])
+def test_non_utf8_bytes(tmp_path, encoding):
+    data = topic_csv().encode() + "food,caf\xe9 cr\xe8me br\xfbl\xe9e\n".encode("latin-1")
+    path = write(tmp_path / "latin.csv", data)
+    out = tmp_path / "m.bowclf"
+    if encoding is None:
+        line = fails(run("fit", path, "-o", out, *FIT), 1, "cannot decode byte")
+        assert "line 122" in line and "--encoding latin-1" in line
+        assert not out.exists()
+    else:
+        succeeds(run("fit", path, "-o", out, "--encoding", encoding, *FIT))
+        assert "café" in load(out).vectorizer_.words_.tolist()
+
+
+def test_unknown_encoding(tmp_path):
+    path = write(tmp_path / "c.csv", topic_csv())
+    fails(run("fit", path, "--encoding", "klingon", *FIT), 1, "unknown encoding 'klingon'")
+
+
+@pytest.mark.parametrize("bom", ["utf-8-sig", "utf-16"])
+def test_byte_order_mark(tmp_path, bom):
+    path = write(tmp_path / "bom.csv", topic_csv().encode(bom))
+    out = tmp_path / "m.bowclf"
+    succeeds(run("fit", path, "-o", out, *FIT))  # the header is found despite the BOM
+    assert load(out).classes_.tolist() == ["food", "sports", "tech"]
+
+
+def test_crlf_line_ends(model, tmp_path):
+    path = write(tmp_path / "crlf.csv", topic_csv().replace("\n", "\r\n"))
+    out = tmp_path / "m.bowclf"
+    succeeds(run("fit", path, "-o", out, *FIT))
+    assert not any("\r" in w for w in load(out).vectorizer_.words_.tolist())
+    result = succeeds(run("predict", model, input="a b\r\n\r\nc\r\n"))
+    assert len(result.stdout.splitlines()) == 3
+
+
+def test_blank_and_whitespace_only_documents(tmp_path):
+    data = topic_csv() + "food,\nsports,   \ntech,\t\n"
+    succeeds(run("fit", write(tmp_path / "b.csv", data), "-o", tmp_path / "m.bowclf", *FIT))
+    all_blank = "label,text\na,\nb,   \n"
+    result = run("fit", write(tmp_path / "blank.csv", all_blank), "-o", tmp_path / "x", *FIT)
+    fails(result, 1, r"blank\.csv: cannot train: empty vocabulary")
+
+
+def test_empty_labels(tmp_path):
+    data = "label,text\na,one\n ,two\n"
+    fails(run("fit", write(tmp_path / "l.csv", data), *FIT), 1, "line 3: empty label")
+
+
+def test_one_class_only(tmp_path):
+    data = "label,text\nspam,buy now\nspam,cheap pills\n"
+    fails(run("fit", write(tmp_path / "one.csv", data), *FIT), 1, "only one class \\('spam'\\)")
+
+
+@pytest.mark.parametrize("extra", [[], ["--valid-fraction", "0.2"]])
+def test_label_seen_once(tmp_path, extra):
+    data = topic_csv() + "unicorn,a sparkly horn\n"
+    out = tmp_path / "m.bowclf"
+    succeeds(run("fit", write(tmp_path / "once.csv", data), "-o", out, *extra, *FIT))
+    assert "unicorn" in load(out).classes_.tolist()
+
+
+LONG_LINE_MB = 10  # 100 MB was run by hand: see docs/failure-modes.md
+
+
+def test_extremely_long_line(model, tmp_path):
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(5000)] + ["match", "team", "recipe"]
+    size = LONG_LINE_MB * 10**6
+    parts, n = [], 0
+    while n < size:
+        parts.append(rng.choice(words))
+        n += len(parts[-1]) + 1
+    path = write(tmp_path / "long.txt", "first line\n" + " ".join(parts) + "\nlast line\n")
+    result = succeeds(run("predict", model, path, "--format", "jsonl"))
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 3
+    assert all(abs(sum(r["probabilities"]) - 1) < 1e-3 for r in rows if len(r["labels"]) > 1)
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "not-gzip"])
+def test_corrupt_gzip(model, tmp_path, kind):
+    if kind == "corrupt":
+        data = bytearray(gzip.compress(topic_csv(400).encode()))
+        data[len(data) // 2 :] = b"\x00" * (len(data) - len(data) // 2)
+        pattern = "corrupt or truncated gzip data"
+    else:
+        data = topic_csv().encode()
+        pattern = "not a valid gzip file"
+    path = write(tmp_path / "c.csv.gz", bytes(data))
+    fails(run("fit", path, "-o", tmp_path / "m.bowclf", *FIT), 1, pattern)
+    fails(run("predict", model, path), 1, pattern)
+
+
+# ---------------------------------------------------------------------- pipes
+@pytest.mark.parametrize("case", ["closed", "early-eof", "empty"])
+def test_stdin_closed(model, case):
+    """stdin not open at all (fd 0 closed), a producer that stops without a final newline
+    (both real processes), and an empty stdin."""
+    if case == "empty":
+        result = succeeds(run("predict", model, input=""))
+        assert result.stdout == ""
+        return
+    if case == "closed":
+        proc = subprocess.run(
+            bowclf_argv("predict", model),
+            preexec_fn=lambda: os.close(0),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert_error(1, proc.returncode, proc.stderr, "<stdin>: standard input is not available")
+        return
+    proc = subprocess.run(
+        bowclf_argv("predict", model),
+        input="first doc\n\nlast doc without newline",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert len(proc.stdout.splitlines()) == 3
+
+
+def test_broken_pipe_on_output(model, tmp_path):
+    """``bowclf predict ... | head -1`` with real pipes: exit 141, nothing on stderr."""
+    path = write(tmp_path / "docs.txt", "the match was a win\n" * 60_000)
+    producer = subprocess.Popen(
+        bowclf_argv("predict", model, path, "--proba", "-k", "3"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = subprocess.Popen(["head", "-1"], stdin=producer.stdout, stdout=subprocess.PIPE)
+    producer.stdout.close()  # only head holds the read end now
+    first, _ = head.communicate(timeout=120)
+    err = producer.stderr.read().decode()
+    producer.wait(timeout=120)
+    assert len(first.decode().split()) == 6  # three labels with their probabilities
+    assert producer.returncode == 141
+    assert err == ""
+
+
+# ---------------------------------------------------------------------- evaluate
+def test_test_labels_the_model_never_saw(model, tmp_path):
+    data = topic_csv(60, seed=2) + "unicorn,a sparkly horn\nunicorn,rainbow horn\n"
+    result = run("evaluate", model, write(tmp_path / "t.csv", data), "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+    report = json.loads(result.stdout)
+    assert report["unseen_labels"]["n_documents"] == 2
+    assert report["unseen_labels"]["labels"] == [{"label": "unicorn", "count": 2}]
+    text = run("evaluate", model, tmp_path / "t.csv", "--no-color")
+    assert text.exit_code == 0 and "unicorn" in text.stdout
+
+
+# ---------------------------------------------------------------------- output files
+@pytest.mark.parametrize("where", ["fit: model write (simulated)", "predict: -o /dev/full"])
+def test_disk_full(model, tmp_path, monkeypatch, where):
+    if where.startswith("fit"):
+        out = tmp_path / "m.bowclf"
+        shutil.copy(model, out)
+        before = out.read_bytes()
+
+        def full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(np.lib.format, "write_array", full)
+        result = run("fit", write(tmp_path / "c.csv", topic_csv()), "-o", out, *FIT)
+        fails(result, 1, r"m\.bowclf: cannot write the model \(No space left on device\); an "
+              "existing file is unchanged")  # fmt: skip
+        assert out.read_bytes() == before
+        assert no_temp_files(tmp_path)
+    else:
+        if not os.path.exists("/dev/full"):
+            pytest.skip("no /dev/full")
+        fails(run("predict", model, "-o", "/dev/full", input="a\n"), 1, "/dev/full: No space left")
+
+
+@pytest.mark.parametrize("how", ["real", "simulated EROFS"])
+def test_read_only_output_directory(model, tmp_path, monkeypatch, how):
+    corpus = write(tmp_path / "c.csv", topic_csv())
+    if how == "real":
+        if os.geteuid() == 0:  # root ignores permissions: use a directory nobody can write
+            out = Path("/sys/bowclf-test.bowclf")
+            if os.access("/sys", os.W_OK) and Path("/sys").is_dir():
+                try:
+                    fd = os.open("/sys/.bowclf-probe", os.O_CREAT | os.O_WRONLY, 0o600)
+                except OSError:
+                    pass
+                else:
+                    os.close(fd)
+                    os.unlink("/sys/.bowclf-probe")
+                    pytest.skip("/sys is writable here")
+            fails(run("fit", corpus, "-o", out, *FIT), 1, "/sys: cannot write there")
+            assert not out.exists()
+            return
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        out = ro / "m.bowclf"
+        shutil.copy(model, out)
+        before = out.read_bytes()
+        ro.chmod(0o555)
+        try:
+            fails(run("fit", corpus, "-o", out, *FIT), 1, "cannot write there")
+            fails(run("predict", model, "-o", ro / "p.txt", input="a\n"), 1, "cannot write")
+        finally:
+            ro.chmod(0o755)
+        assert out.read_bytes() == before
+        return
+    out = tmp_path / "m.bowclf"
+    shutil.copy(model, out)
+    before = out.read_bytes()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr("tempfile.mkstemp", read_only)
+    fails(run("fit", corpus, "-o", out, *FIT), 1, "cannot write there \\(Read-only file system")
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("case", ["directory", "missing directory", "device"])
+def test_bad_output_path(model, tmp_path, case):
+    corpus = write(tmp_path / "c.csv", topic_csv())
+    target = {
+        "directory": (tmp_path, "is a directory", 2),
+        "missing directory": (tmp_path / "no" / "m.bowclf", "output directory does not exist", 1),
+        "device": ("/dev/null", "not a regular file", 1),
+    }[case]
+    fails(run("fit", corpus, "-o", target[0], *FIT), target[2], target[1])
+    assert Path("/dev/null").is_char_device()
+
+
+# ---------------------------------------------------------------------- training
+def test_divergence(tmp_path):
+    out = tmp_path / "m.bowclf"
+    result = run("fit", write(tmp_path / "c.csv", topic_csv()), "-o", out, "--lr", "1e9", *FIT)
+    fails(result, 1, "training diverged .*lower the learning rate")
+    assert not out.exists()
+    assert no_temp_files(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["--dim", "0"], "'--dim': 0 is not in the range x>=1"),
+        (["--epochs", "-1"], "'--epochs': -1 is not in the range x>=1"),
+        (["--lr", "0"], "'--lr': 0.0 is not in the range x>0"),
+        (["--lr", "nan"], "'--lr': 'nan' is not a finite number"),
+        (["--lr", "inf"], "'--lr': 'inf' is not a finite number"),
+        (["--batch-size", "0"], "'--batch-size'"),
+        (["--ngrams", "0"], "'--ngrams'"),
+        (["--min-count", "0"], "'--min-count'"),
+        (["--buckets", "-5"], "'--buckets'"),
+        (["--valid-fraction", "1.5"], "'--valid-fraction'"),
+        (["--threshold", "2"], "'--threshold'"),
+        (["--loss", "hinge"], "'--loss'"),
+        (["--minn", "5", "--maxn", "3"], "--minn 5 is larger than --maxn 3"),
+        (["--dim", "ten"], "'ten' is not a valid integer"),
+        (["--no-such-option"], "No such option '--no-such-option'"),
+    ],
+)
+def test_invalid_hyper_parameters(tmp_path, args, pattern):
+    out = tmp_path / "m.bowclf"
+    result = run("fit", write(tmp_path / "c.csv", topic_csv()), "-o", out, *args)
+    line = fails(result, 2, re.escape(pattern))
+    assert line.endswith("(see 'bowclf fit --help')")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [(["-k", "0"], "'-k': 0 is not in the range"), (["--format", "xml"], "'--format'")],
+)
+def test_invalid_predict_options(model, args, pattern):
+    fails(run("predict", model, *args, input="a\n"), 2, re.escape(pattern))
+
+
+SIGNALS = {
+    "SIGINT": (signal.SIGINT, 130, "bowclf: interrupted"),
+    "SIGTERM": (signal.SIGTERM, 143, "bowclf: terminated"),
+    "SIGKILL": (signal.SIGKILL, -signal.SIGKILL, None),
+}
+
+
+def _default_sigint():  # a parent that ignores SIGINT must not make the child ignore it
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def interrupted_fits(model, tmp_path_factory):
+    """One ``bowclf fit -o m.bowclf`` per signal over an existing m.bowclf, started together
+    (they spend most of their time importing), each signalled once its progress started."""
+    corpus = write(tmp_path_factory.mktemp("signals") / "big.csv", topic_csv(4000, seed=7))
+    runs = {}
+    for name in SIGNALS:
+        directory = tmp_path_factory.mktemp(name)
+        out = directory / "m.bowclf"
+        shutil.copy(model, out)
+        proc = subprocess.Popen(
+            bowclf_argv("fit", corpus, "-o", out, "--epochs", "100000", "--dim", "32"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_default_sigint,
+        )
+        runs[name] = (proc, directory, out, out.read_bytes())
+    results = {}
+    for name, (proc, directory, out, before) in runs.items():
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait for the progress to start
+            line = proc.stderr.readline()
+            lines.append(line)
+            if not line or line.startswith("epoch 1/"):
+                break
+        if lines[-1].startswith("epoch 1/"):
+            proc.send_signal(SIGNALS[name][0])
+        else:
+            proc.kill()
+        _, rest = proc.communicate(timeout=60)
+        results[name] = (lines, proc.returncode, rest, directory, out, before)
+    return results
+
+
+@pytest.mark.parametrize("name", list(SIGNALS))
+def test_interrupted_fit(interrupted_fits, name):
+    """Ctrl-C (and SIGTERM, SIGKILL) while training: the existing model is byte-identical
+    and no temporary file is left."""
+    _, code, last_line = SIGNALS[name]
+    lines, returncode, rest, directory, out, before = interrupted_fits[name]
+    assert lines[-1].startswith("epoch 1/"), lines
+    assert returncode == code, rest
+    assert "Traceback" not in rest
+    if last_line is not None:
+        *progress, final = rest.splitlines()
+        assert final == last_line
+        assert all(p.startswith("epoch ") for p in progress)
+    assert out.read_bytes() == before
+    assert [p.name for p in directory.iterdir() if p.name != "m.bowclf"] == []
+
+
+def test_interrupted_while_saving(model, tmp_path, monkeypatch):
+    """Ctrl-C in the middle of writing the model file (simulated at the second array)."""
+    out = tmp_path / "m.bowclf"
+    shutil.copy(model, out)
+    before = out.read_bytes()
+    real = np.lib.format.write_array
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", interrupted)
+    result = run("fit", write(tmp_path / "c.csv", topic_csv()), "-o", out, *FIT)
+    assert result.exit_code == 130
+    assert result.stderr == "bowclf: interrupted\n"
+    assert out.read_bytes() == before
+    assert no_temp_files(tmp_path)
+
+
+# ---------------------------------------------------------------------- numbers
+def test_documents_with_zero_known_tokens(tmp_path):
+    """Training documents left with no feature (every word below --min-count) and prediction
+    documents made only of unknown words give finite probabilities that sum to 1."""
+    rng = random.Random(0)
+    unique = ["".join(rng.choices("qxzjv", k=12)) for _ in range(40)]
+    data = topic_csv() + "".join(f"tech,{w}\n" for w in unique)
+    out = tmp_path / "m.bowclf"
+    succeeds(run("fit", write(tmp_path / "z.csv", data), "-o", out, "--min-count", "2",
+                 "--ngrams", "1", *FIT))  # fmt: skip
+    P = load(out).predict_proba(unique[:3] + ["never seen words", ""])
+    assert np.isfinite(P).all()
+    np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_empty_strings_in_predict_input(model):
+    result = succeeds(run("predict", model, "--format", "jsonl", "-k", "3", input="\n \n\t\nx\n"))
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 4
+    for row in rows:
+        assert len(row["labels"]) == 3
+        assert all(np.isfinite(row["probabilities"]))
+        assert abs(sum(row["probabilities"]) - 1) < 1e-4
+
+
+# ---------------------------------------------------------------------- model files
+MODEL_FILE_CASES = [
+    "no such file",
+    "a directory",
+    "empty file",
+    "renamed text file",
+    "raw pickle renamed .bowclf",
+    "object .npy member (pickle payload)",
+    "truncated file",
+    "A and B dims disagree",
+    "manifest shape differs from the .npy shape",
+    "absurd declared size",
+    "path traversal member ../evil",
+    "NaN parameter",
+    "newer format version",
+]
+
+
+@pytest.fixture(scope="module")
+def bad_models(model, tmp_path_factory):
+    from test_persist import _hostile_cases
+
+    tmp = tmp_path_factory.mktemp("bad-models")
+    marker = tmp / "MARKER-code-was-executed"
+    return _hostile_cases(model.read_bytes(), tmp, str(marker)), marker
+
+
+@pytest.mark.parametrize("case", MODEL_FILE_CASES)
+@pytest.mark.parametrize("command", ["predict", "info"])
+def test_bad_model_file(bad_models, case, command):
+    cases, marker = bad_models
+    path, pattern = cases[case]
+    args = [command, path] + (["-"] if command == "predict" else [])
+    result = run(*args, input="hello\n")
+    if command == "info" and case == "NaN parameter":
+        assert result.exit_code == 0  # info does not read the arrays' data; predict does
+        return
+    line = fails(result, 1, pattern)
+    assert str(path) in line
+    assert not marker.exists()
