@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .classifier import BowClassifier, _canonical_int_dtype, prepare_counts, prepare_targets
+from .classifier import (
+    BowClassifier,
+    _canonical_int_dtype,
+    prepare_counts,
+    prepare_targets,
+    resolve_epochs,
+)
 from .corpus import CorpusError, iter_chunks
 
 __all__ = ["fit_stream"]
@@ -367,7 +373,8 @@ def _fit_classifier_on(
                 shape=(codes.size, classes.size),
             )
         val = (Xv, Yv)
-    clf._train_source(data, rng, epochs=clf.epochs, schedule=True, val=val, callback=callback)
+    epochs = resolve_epochs(clf.epochs, data.n)
+    clf._train_source(data, rng, epochs=epochs, schedule=True, val=val, callback=callback)
 
 
 def _mean_labels(data: DiskData) -> float:

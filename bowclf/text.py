@@ -120,7 +120,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         self,
         *,
         dim: int = 100,
-        epochs: int = 5,
+        epochs: int | str = "auto",
         lr: float = 0.25,
         batch_size: int = 16,
         normalize: str | None = "l1",

@@ -491,3 +491,15 @@ def test_fit_stream_usage_errors(tmp_path, args, message):
     result = run("fit", *args, "-o", tmp_path / "m.bowclf", input="")
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_fit_option_defaults_match_the_estimator():
+    """The CLI's defaults are TextClassifier's, so the two never drift apart."""
+    from bowclf.cli import fit
+    from bowclf.text import TextClassifier
+
+    defaults = TextClassifier().get_params()
+    options = {p.name: p.default for p in fit.params}
+    for name in ("dim", "epochs", "lr", "batch_size", "ngrams", "buckets", "min_count", "minn",
+                 "maxn", "loss"):
+        assert options[name] == defaults[name], name

@@ -37,7 +37,7 @@ def test_out_of_core_matches_in_memory(corpus_file, text_data, tmp_path):
     assert ooc.vectorizer_.vocabulary_ == mem.vectorizer_.vocabulary_
     np.testing.assert_array_equal(ooc.feature_columns_, mem.feature_columns_)
     s = ooc.training_summary_
-    assert s["out_of_core"] and s["documents"] == len(Xtr) and s["epochs"] == 5
+    assert s["out_of_core"] and s["documents"] == len(Xtr) and s["epochs"] == 10
     assert s["cache"] is None
     assert list(tmp_path.iterdir()) == [corpus_file]  # the cache is gone
 
