@@ -295,6 +295,13 @@ def fit_stream(
             multilabel=multilabel,
             block_docs=block_docs,
         )
+        model.multilabel_ = multilabel  # needed to encode validation labels
+        if multilabel:
+            from sklearn.preprocessing import MultiLabelBinarizer
+
+            model._binarizer = MultiLabelBinarizer(classes=classes.tolist()).fit([])
+        else:
+            model._binarizer = None
         clf = model._make_classifier()
         _fit_classifier_on(clf, data, classes, multilabel, model, X_val, y_val, callback)
         t3 = time.perf_counter()
@@ -302,15 +309,7 @@ def fit_stream(
         if not keep_cache:
             shutil.rmtree(directory, ignore_errors=True)
     model.classifier_ = clf
-    model.multilabel_ = multilabel
-    if multilabel:
-        from sklearn.preprocessing import MultiLabelBinarizer
-
-        model._binarizer = MultiLabelBinarizer(classes=classes.tolist()).fit([])
-        model.classes_ = classes
-    else:
-        model._binarizer = None
-        model.classes_ = clf.classes_
+    model.classes_ = classes if multilabel else clf.classes_
     epochs_seconds = t3 - (t2 + pass2)
     model.training_summary_ = {
         "documents": n_docs,

@@ -85,3 +85,20 @@ def test_out_of_core_errors(tmp_path, corpus_file):
         fit_stream(TextClassifier(), one)
     with pytest.raises(ValueError, match="class_weight"):
         fit_stream(TextClassifier(class_weight="balanced"), corpus_file)
+
+
+def test_out_of_core_multilabel_with_validation(tmp_path):
+    path = tmp_path / "ml.csv"
+    rows = [("a b", "alpha beta"), ("a", "alpha"), ("b", "beta"), ("c", "gamma")] * 50
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["labels", "text"])
+        w.writerows(rows)
+    model = fit_stream(
+        TextClassifier(loss="ova", epochs=3, random_state=0),
+        path,
+        corpus_kw={"label_sep": " "},
+        X_val=["alpha", "gamma"],
+        y_val=[("a",), ("c",)],
+    )
+    assert len(model.classifier_.validation_scores_) == 3
