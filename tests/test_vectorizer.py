@@ -1,0 +1,589 @@
+"""Tests of bowclf.vectorizer (offline, fast)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+import bowclf.vectorizer as vz
+from bowclf.vectorizer import BowVectorizer, token_hash, token_hashes
+
+CORPUS = [
+    "The cat sat on the mat!",
+    "The dog ate my homework... didn't it?",
+    "",
+    "State-of-the-art results, don't you think? I'm not sure.",
+    "Naïve café über straße — l’homme ÉTÉ",
+    "我爱北京天安门 日本語のテキストです",
+    "Great movie ❤️👍🏽 #blessed @user 10/10",
+    "   ",
+    "the the the cat",
+]
+
+HYP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PIECES = st.sampled_from(
+    list("abcXYZ019_ '-!?.,#@\t\n\x00\x01\x1c\xa0\u3000")
+    + ["é", "e\u0301", "ß", "İ", "Σ", "日", "の", "👍", "🏽", "\ufe0f", "\u200d", "’"]
+    + ["\uffff", "𝐀"]
+    + [" the ", " don't ", "state-of-the-art", "--"]
+)
+TEXTS = st.lists(st.lists(PIECES, max_size=25).map("".join), max_size=12)
+
+
+def _equal(a: sp.csr_array, b: sp.csr_array) -> bool:
+    return (
+        a.shape == b.shape
+        and a.dtype == b.dtype
+        and np.array_equal(a.indptr, b.indptr)
+        and np.array_equal(a.indices, b.indices)
+        and np.array_equal(a.data, b.data)
+    )
+
+
+def _is_canonical(x: sp.csr_array) -> bool:
+    for i in range(x.shape[0]):
+        row = x.indices[x.indptr[i] : x.indptr[i + 1]]
+        if np.any(np.diff(row) <= 0):
+            return False
+    return True
+
+
+def _signed64(h: int) -> int:
+    """fastText widens the uint32 hash through int32 into uint64."""
+    return (h - (1 << 32) if h >= 1 << 31 else h) % (1 << 64)
+
+
+def _ref_word_ngram_cols(tokens: list[str], n_max: int, buckets: int, n_vocab: int) -> list[int]:
+    t = [_signed64(token_hash(w)) for w in tokens]
+    out = []
+    for i in range(len(t)):
+        h = t[i]
+        for j in range(i + 1, min(len(t), i + n_max)):
+            h = (h * 116049371 + t[j]) % (1 << 64)
+            out.append(n_vocab + h % buckets)
+    return out
+
+
+def _ref_char_cols(token: str, minn: int, maxn: int, buckets: int, n_vocab: int) -> list[int]:
+    s = f"<{token}>"
+    out = []
+    for i in range(len(s)):
+        for n in range(minn, maxn + 1):
+            if i + n > len(s) or (n == 1 and (i == 0 or i == len(s) - 1)):
+                continue
+            out.append(n_vocab + token_hash(s[i : i + n]) % buckets)
+    return out
+
+
+def _row_counts(x: sp.csr_array, i: int) -> dict[int, float]:
+    lo, hi = x.indptr[i], x.indptr[i + 1]
+    return dict(zip(x.indices[lo:hi].tolist(), x.data[lo:hi].tolist(), strict=True))
+
+
+def _counter(cols: list[int]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for c in cols:
+        out[c] = out.get(c, 0.0) + 1.0
+    return out
+
+
+# ---------------------------------------------------------------- hashing
+
+
+def test_token_hash_pinned_values() -> None:
+    # Standard FNV-1a-32 test vectors (ASCII: the sign quirk does not apply).
+    assert token_hash("") == 0x811C9DC5
+    assert token_hash("a") == 0xE40C292C
+    assert token_hash("foobar") == 0xBF9CF968
+    # Non-ASCII: bytes are sign-extended as in fastText (regression pins).
+    assert token_hash("é") == 1023043777
+    assert token_hash("naïve") == 3440832043
+    assert token_hash("日本") == 4164387409
+    assert token_hash("👍") == 789718138
+    assert token_hash("</s>") == 3617362777
+    # the plain (unsigned-byte) FNV-1a of "é" differs: the quirk is real
+    assert token_hash("é") != 513665217
+
+
+@HYP
+@given(st.lists(st.text(max_size=30), max_size=30))
+def test_token_hashes_match_reference(tokens: list[str]) -> None:
+    got = token_hashes(tokens)
+    assert got.dtype == np.uint32
+    assert got.tolist() == [token_hash(t) for t in tokens]
+
+
+def test_word_ngram_and_char_ngram_columns_match_reference() -> None:
+    docs = ["a b c d", "b c zzz a"]
+    v = BowVectorizer(ngrams=3, buckets=1009, minn=2, maxn=3, min_count=1).fit(docs[:1])
+    x = v.transform(docs)
+    n_vocab = len(v.words_)
+    assert x.shape == (2, n_vocab + 1009)
+    for i, doc in enumerate(docs):
+        tokens = doc.split()
+        cols = [v.vocabulary_[w] for w in tokens if w in v.vocabulary_]
+        cols += _ref_word_ngram_cols(tokens, 3, 1009, n_vocab)
+        for w in tokens:
+            cols += _ref_char_cols(w, 2, 3, 1009, n_vocab)
+        assert _row_counts(x, i) == _counter(cols)
+
+
+def test_oov_words_take_part_in_ngrams_only() -> None:
+    v = BowVectorizer(ngrams=2, buckets=97).fit(["a b"])
+    x = v.transform(["a unknown b"])
+    n_vocab = len(v.words_)
+    expected = [v.vocabulary_["a"], v.vocabulary_["b"]]
+    expected += _ref_word_ngram_cols(["a", "unknown", "b"], 2, 97, n_vocab)
+    assert _row_counts(x, 0) == _counter(expected)
+
+
+def test_pinned_ngram_columns() -> None:
+    v = BowVectorizer(ngrams=2, buckets=2_000_000).fit(["hello world"])
+    x = v.transform(["hello world"])
+    # vocabulary: hello, world (count 1 each, code-point order) + one bigram
+    assert v.words_.tolist() == ["hello", "world"]
+    assert x.indices.tolist() == [0, 1, 2 + 1_485_020]
+
+
+def test_char_ngrams_skip_lone_boundary_markers() -> None:
+    v = BowVectorizer(minn=1, maxn=1, buckets=10_007).fit(["ab"])
+    x = v.transform(["ab"])
+    cols = [0] + [1 + token_hash(c) % 10_007 for c in "ab"]  # not "<" nor ">"
+    assert _row_counts(x, 0) == _counter(cols)
+
+
+def test_matches_real_fasttext_ids() -> None:
+    fasttext = pytest.importorskip("fasttext")
+    lines = ["the cat sat on the mat", "naïve café über", "日本 語 👍 é", "the dog ate the cat"]
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bowclf_ft_{os.getpid()}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        # repeated: fastText misbehaves (NaN) on very small inputs
+        f.write("".join(f"__label__{i % 2} {line}\n" for i, line in enumerate(lines)) * 25)
+    try:
+        configs = ({"wordNgrams": 3, "minn": 0, "maxn": 0}, {"wordNgrams": 1, "minn": 2, "maxn": 4})
+        for kw in configs:
+            for _attempt in range(10):  # fastText sporadically reports NaN on 4 lines
+                try:
+                    m = fasttext.train_supervised(
+                        path, bucket=1000, dim=4, epoch=1, lr=0.0, minCount=1, verbose=0,
+                        thread=1, **kw,
+                    )
+                    break
+                except RuntimeError:
+                    continue
+            # training on 4 lines leaves garbage rows: use a known input matrix
+            shape = m.get_input_matrix().shape
+            rng = np.random.default_rng(0)
+            m.set_matrices(rng.standard_normal(shape).astype(np.float32), m.get_output_matrix())
+            nwords = len(m.get_words())
+            inp = m.get_input_matrix()
+            # fastText appends "</s>" to every line: add it as a literal token
+            docs = [f"{line} </s>" for line in lines] + ["the unknownword cat </s>"]
+            v = BowVectorizer(
+                tokenizer="whitespace", lowercase=False, ngrams=kw["wordNgrams"],
+                buckets=1000, minn=kw["minn"], maxn=kw["maxn"],
+            ).fit(docs[:-1])
+            x = v.transform(docs).toarray()
+            if kw["maxn"]:  # fastText gives "</s>" no subwords
+                eos = v.transform(["</s>"]).toarray()[0]
+                eos[v.vocabulary_["</s>"]] = 0
+                x = x - eos
+            rows = np.concatenate([[m.get_word_id(w) for w in v.words_], nwords + np.arange(1000)])
+            for doc, counts in zip(docs, x, strict=True):
+                ours = counts @ inp[rows] / counts.sum()
+                theirs = m.get_sentence_vector(doc[: -len(" </s>")])
+                np.testing.assert_allclose(
+                    ours, theirs, rtol=1e-5, atol=1e-5, err_msg=f"{kw} {doc!r}"
+                )
+    finally:
+        os.remove(path)
+
+
+def test_ngram_ids_identical_across_hash_seeds() -> None:
+    code = textwrap.dedent(
+        """
+        import hashlib, sys
+        from bowclf.vectorizer import BowVectorizer
+        docs = [f"w{i % 13} w{i % 7} é{i % 5} 日本 {'x' * (i % 4)} !" for i in range(300)]
+        v = BowVectorizer(ngrams=3, buckets=10007, minn=2, maxn=4, min_count=2, max_features=9)
+        x = v.fit_transform(docs)
+        h = hashlib.sha256()
+        for a in (x.indptr, x.indices, x.data):
+            h.update(a.tobytes())
+        h.update("|".join(v.words_.tolist()).encode())
+        print(h.hexdigest())
+        """
+    )
+    digests = []
+    for seed in ("0", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        digests.append(out.stdout.strip())
+    assert digests[0] == digests[1]
+    assert len(digests[0]) == 64
+
+
+# ---------------------------------------------------------------- chunking
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 10_000])
+def test_chunking_and_generators_do_not_change_output(chunk_size: int) -> None:
+    params = {"ngrams": 3, "buckets": 5003, "minn": 2, "maxn": 3}
+    ref = BowVectorizer(**params).fit(CORPUS)
+    want = ref.transform(CORPUS)
+    v = BowVectorizer(chunk_size=chunk_size, **params)
+    assert _equal(v.fit_transform(iter(CORPUS)), want)
+    assert _equal(v.fit(d for d in CORPUS).transform(d for d in CORPUS), want)
+    assert v.vocabulary_ == ref.vocabulary_
+    assert np.array_equal(v.word_counts_, ref.word_counts_)
+
+
+def test_character_batches_do_not_change_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = BowVectorizer(ngrams=2, buckets=101)
+    want = v.fit_transform(CORPUS * 3)
+    monkeypatch.setattr(vz, "_MAX_BATCH_CHARS", 10)
+    assert _equal(v.fit_transform(CORPUS * 3), want)
+    assert _equal(v.transform(CORPUS * 3), want)
+
+
+@HYP
+@given(TEXTS, st.integers(1, 5), st.sampled_from(["default", "whitespace"]))
+def test_chunking_invariance_random_texts(docs: list[str], chunk_size: int, tok: str) -> None:
+    params = {"tokenizer": tok, "ngrams": 2, "buckets": 31, "minn": 1, "maxn": 2}
+    whole = BowVectorizer(**params)
+    try:
+        want = whole.fit_transform(docs)
+    except ValueError:  # corpus without any token
+        assert whole.count_tokens(docs) == 0
+        return
+    chunked = BowVectorizer(chunk_size=chunk_size, **params)
+    assert _equal(chunked.fit_transform(iter(docs)), want)
+    assert _equal(chunked.transform(iter(docs)), want)
+    assert _equal(whole.transform(docs), want)
+    # one document at a time gives the same rows
+    rows = sp.vstack([whole.transform([d]) for d in docs], format="csr")
+    assert np.array_equal(rows.toarray(), want.toarray())
+    assert whole.count_tokens(docs) == sum(len(whole.tokenize(d)) for d in docs)
+
+
+# ---------------------------------------------------------------- tokenisation
+
+
+def test_default_tokenisation_examples() -> None:
+    tok = BowVectorizer().tokenize
+    assert tok("Don’t stop: State-of-the-art!! -- it's 'quoted' a--b") == [
+        "don't", "stop", "state-of-the-art", "!", "!", "it's", "quoted", "a", "b",
+    ]
+    assert tok("Naïve CAFÉ über straße, l'homme") == ["naïve", "café", "über", "straße", "l'homme"]
+    assert tok("cafe\u0301 हिन्दी") == ["cafe\u0301", "हिन्दी"]  # combining marks stay in words
+    assert tok("我爱北京 日本語のテキスト") == list("我爱北京日本語のテキスト")
+    assert tok("love ❤️👍🏽 it ‍") == ["love", "❤", "👍", "🏽", "it"]
+    assert tok("#blessed @user 10/10 ¿qué? ！") == ["blessed", "user", "10", "10", "qué", "?", "！"]
+    assert tok("한국어 텍스트") == ["한국어", "텍스트"]
+    assert BowVectorizer(lowercase=False).tokenize("The CAT") == ["The", "CAT"]
+
+
+@HYP
+@given(st.lists(st.text(st.characters(max_codepoint=127), max_size=60), max_size=6), st.booleans())
+def test_ascii_fast_path_equals_regex(docs: list[str], lowercase: bool) -> None:
+    tk = vz._Tokenizer(lowercase, "default", None)
+    public = vz._default_pattern()
+    want = [public.findall(d.lower() if lowercase else d) for d in docs]
+    segments = tk.tokenize_batch(docs)
+    got: list[list[str]] = [[] for _ in docs]
+    for seg in segments:
+        where = range(len(docs)) if seg.docs is None else seg.docs.tolist()
+        if seg.lens is None:
+            split: list[list[str]] = [[]]
+            for t in seg.tokens:
+                if t == seg.sep:
+                    split.append([])
+                else:
+                    split[-1].append(t)
+        else:
+            bounds = np.cumsum(np.concatenate([[0], seg.lens]))
+            split = [seg.tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        for i, toks in zip(where, split, strict=True):
+            got[i] = toks
+    assert got == want
+
+
+def _ref_whitespace(doc: str) -> list[str]:
+    out, cur = [], []
+    for c in doc:
+        if c in " \t\n\v\f\r\0":
+            if cur:
+                out.append("".join(cur))
+                cur = []
+        else:
+            cur.append(c)
+    if cur:
+        out.append("".join(cur))
+    return out
+
+
+@HYP
+@given(TEXTS)
+def test_whitespace_mode_matches_fasttext_rule(docs: list[str]) -> None:
+    v = BowVectorizer(tokenizer="whitespace", lowercase=False)
+    assert [v.tokenize(d) for d in docs] == [_ref_whitespace(d) for d in docs]
+    low = BowVectorizer(tokenizer="whitespace")
+    assert [low.tokenize(d) for d in docs] == [_ref_whitespace(d.lower()) for d in docs]
+
+
+def test_whitespace_mode_keeps_punctuation_and_unicode_spaces() -> None:
+    v = BowVectorizer(tokenizer="whitespace", lowercase=False)
+    assert v.tokenize("Hi,\u00a0there!\x00x\u3000y\x1cz") == ["Hi,\u00a0there!", "x\u3000y\x1cz"]
+    x = v.fit_transform(["a b", "b\tc"])
+    assert v.words_.tolist() == ["b", "a", "c"]
+    assert x.toarray().tolist() == [[1, 1, 0], [1, 0, 1]]
+
+
+def test_custom_token_pattern_and_callable() -> None:
+    v = BowVectorizer(token_pattern=r"(?u)\b\w\w+\b").fit(["a bb ccc bb"])
+    assert v.words_.tolist() == ["bb", "ccc"]
+    v = BowVectorizer(token_pattern=r"<(\w+)>").fit(["<x> y <z>"])
+    assert sorted(v.vocabulary_) == ["x", "z"]
+    v = BowVectorizer(tokenizer=lambda s: s.split("|"), lowercase=False).fit(["A|b", "b|"])
+    assert v.words_.tolist() == ["b", "", "A"]
+
+
+# ---------------------------------------------------------------- vocabulary
+
+
+def test_vocabulary_order_min_count_max_features() -> None:
+    docs = ["b a c a", "c d b a", "e"]
+    v = BowVectorizer().fit(docs)
+    assert v.words_.tolist() == ["a", "b", "c", "d", "e"]
+    assert v.word_counts_.tolist() == [3, 2, 2, 1, 1]
+    assert v.word_counts_.dtype == np.int64 and v.words_.dtype.kind == "U"
+    assert v.vocabulary_ == {"a": 0, "b": 1, "c": 2, "d": 3, "e": 4}
+    assert v.n_tokens_ == 9 and v.n_features_out_ == 5
+    assert BowVectorizer(min_count=2).fit(docs).words_.tolist() == ["a", "b", "c"]
+    # ties at the cut are broken by code-point order
+    assert BowVectorizer(max_features=2).fit(docs).words_.tolist() == ["a", "b"]
+    assert BowVectorizer(max_features=4).fit(docs).words_.tolist() == ["a", "b", "c", "d"]
+    assert BowVectorizer(max_features=50).fit(docs).words_.tolist() == ["a", "b", "c", "d", "e"]
+    assert BowVectorizer(min_count=2, max_features=1).fit(docs).words_.tolist() == ["a"]
+    # document order does not matter
+    assert BowVectorizer().fit(docs[::-1]).words_.tolist() == v.words_.tolist()
+
+
+def test_unknown_words_dropped_and_unigram_width() -> None:
+    v = BowVectorizer(buckets=123).fit(["a b"])  # buckets unused without n-grams
+    x = v.transform(["a z z b b"])
+    assert x.shape == (1, 2)
+    assert x.toarray().tolist() == [[1, 2]]
+    assert v.get_feature_names_out().tolist() == ["a", "b"]
+
+
+def test_feature_names_with_buckets() -> None:
+    v = BowVectorizer(ngrams=2, buckets=3).fit(["x y"])
+    assert v.get_feature_names_out().tolist() == ["x", "y", "ngram#0", "ngram#1", "ngram#2"]
+    assert v.n_features_out_ == 5
+
+
+# ---------------------------------------------------------------- empty input
+
+
+def test_empty_documents_give_empty_rows() -> None:
+    v = BowVectorizer(ngrams=2, buckets=11, minn=2, maxn=3)
+    x = v.fit_transform(["", "a b", "  ", "!?...", ""])
+    assert x.shape[0] == 5
+    assert np.diff(x.indptr).tolist()[0] == 0 and x[[0, 2, 4]].nnz == 0
+    assert v.transform([]).shape == (0, v.n_features_out_)
+    assert v.transform(["", "zzz"])[[0]].nnz == 0
+
+
+@pytest.mark.parametrize("docs", [[], [""], ["", "   ", "..."]])
+def test_fit_without_tokens_raises(docs: list[str]) -> None:
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        BowVectorizer().fit(docs)
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        BowVectorizer().fit_transform(docs)
+
+
+def test_min_count_too_high_raises() -> None:
+    with pytest.raises(ValueError, match="min_count"):
+        BowVectorizer(min_count=5).fit(["a b"])
+
+
+# ---------------------------------------------------------------- output format
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, "uint16"])
+def test_output_format(dtype: object) -> None:
+    v = BowVectorizer(ngrams=2, buckets=1000, dtype=dtype)
+    for x in (v.fit_transform(CORPUS), v.transform(CORPUS)):
+        assert isinstance(x, sp.csr_array) and not isinstance(x, sp.spmatrix)
+        assert x.dtype == np.dtype(dtype)
+        assert x.indices.dtype == np.int32 and x.indptr.dtype == np.int32
+        assert x.has_canonical_format and _is_canonical(x)
+        assert x.shape == (len(CORPUS), v.n_features_out_)
+
+
+def test_counts_and_duplicates_summed() -> None:
+    v = BowVectorizer().fit(["a a a b"])
+    assert v.transform(["a b a", "b"]).toarray().tolist() == [[2, 1], [0, 1]]
+
+
+def test_sklearn_pipeline() -> None:
+    docs = ["good great fun", "bad awful boring", "great fun", "boring bad"] * 5
+    y = [1, 0, 1, 0] * 5
+    pipe = make_pipeline(BowVectorizer(ngrams=2, buckets=64), LogisticRegression())
+    assert pipe.fit(docs, y).score(docs, y) == 1.0
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_input_errors() -> None:
+    v = BowVectorizer()
+    with pytest.raises(ValueError, match="Iterable over raw text documents expected"):
+        v.fit("just one string")
+    v.fit(["a"])
+    with pytest.raises(ValueError, match="Iterable over raw text documents expected"):
+        v.transform("a")
+    with pytest.raises(TypeError, match="item 1 is int"):
+        v.transform(["a", 3])
+    with pytest.raises(TypeError, match="item 0 is bytes"):
+        BowVectorizer().fit([b"a"])
+    with pytest.raises(TypeError, match="iterable of str"):
+        BowVectorizer().fit(42)
+    with pytest.raises(NotFittedError):
+        BowVectorizer().transform(["a"])
+    assert not hasattr(BowVectorizer(), "n_features_out_")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ngrams": 0},
+        {"buckets": -1},
+        {"tokenizer": "spaces"},
+        {"min_count": 0},
+        {"max_features": 0},
+        {"minn": -1},
+        {"chunk_size": 0},
+        {"lowercase": "yes"},
+        {"token_pattern": 3},
+        {"buckets": 0, "ngrams": 2},
+        {"buckets": 0, "minn": 1, "maxn": 2},
+        {"minn": 3, "maxn": 2},
+        {"minn": 0, "maxn": 2},
+        {"minn": 2, "maxn": 0},
+        {"token_pattern": r"\w+", "tokenizer": "whitespace"},
+        {"token_pattern": r"(a)(b)"},
+        {"token_pattern": r"("},
+        {"dtype": object},
+        {"dtype": np.float16},  # not supported by scipy.sparse
+        {"dtype": "not a dtype"},
+    ],
+)
+def test_bad_params_raise(params: dict) -> None:
+    with pytest.raises(ValueError):
+        BowVectorizer(**params).fit(["a b"])
+
+
+def test_bad_params_raise_outside_fit() -> None:
+    with pytest.raises(ValueError):
+        BowVectorizer(ngrams=0).tokenize("a")
+    with pytest.raises(ValueError):
+        BowVectorizer(tokenizer="spaces").count_tokens(["a"])
+    v = BowVectorizer().fit(["a"])
+    v.set_params(min_count=0)
+    with pytest.raises(ValueError):
+        v.transform(["a"])
+
+
+def test_params_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        BowVectorizer(False)  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- sklearn / state
+
+
+def test_clone_and_get_params() -> None:
+    v = BowVectorizer(ngrams=2, buckets=10, min_count=2, tokenizer="whitespace")
+    params = v.get_params()
+    assert params["ngrams"] == 2 and params["tokenizer"] == "whitespace"
+    assert params["dtype"] is np.float32
+    c = clone(v)
+    assert c.get_params() == params and not hasattr(c, "vocabulary_")
+    v.fit(["a a b"])
+    assert not hasattr(clone(v), "vocabulary_")
+
+
+def test_fitted_state_round_trip() -> None:
+    params = {"ngrams": 2, "buckets": 101, "minn": 2, "maxn": 3}
+    v = BowVectorizer(**params).fit(CORPUS)
+    state = v.get_fitted_state()
+    assert set(state) == {"version", "words", "word_counts", "n_tokens"}
+    for arr in state.values():
+        assert isinstance(arr, np.ndarray) and arr.dtype.kind in "iuU"
+    # simulate a save/load without pickle
+    state = {k: np.array(a.tolist(), dtype=a.dtype) for k, a in state.items()}
+    w = BowVectorizer(**params).set_fitted_state(state)
+    assert w.vocabulary_ == v.vocabulary_ and w.n_tokens_ == v.n_tokens_
+    assert np.array_equal(w.words_, v.words_)
+    assert np.array_equal(w.word_counts_, v.word_counts_)
+    assert _equal(w.transform(CORPUS), v.transform(CORPUS))
+    assert np.array_equal(w.get_feature_names_out(), v.get_feature_names_out())
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda s: s.pop("words"),
+        lambda s: s.update(version=np.array([99])),
+        lambda s: s.update(words=s["words"].astype(object)),
+        lambda s: s.update(words=np.array(["a", "a"])),
+        lambda s: s.update(word_counts=s["word_counts"][:1]),
+        lambda s: s.update(n_tokens=np.array(3.0)),
+    ],
+)
+def test_bad_fitted_state_raises(mutate) -> None:
+    state = dict(BowVectorizer().fit(["a b b"]).get_fitted_state())
+    mutate(state)
+    with pytest.raises(ValueError):
+        BowVectorizer().set_fitted_state(state)
+
+
+def test_word_table_matches_unicode_database() -> None:
+    import unicodedata
+
+    if unicodedata.unidata_version != vz._WORD_RANGES_UNICODE:
+        pytest.skip("the frozen word table is for another Unicode version")
+    assert vz._scan_word_ranges() == vz._parse_ranges(vz._WORD_RANGES)
+
+
+@pytest.mark.parametrize("tok", ["default", "whitespace"])
+def test_documents_containing_batch_separators(tok: str) -> None:
+    docs = ["a \uffff b", "c \x01 d", "plain text", "\uffff", "\x01", "e\x01f", "日 \x01"]
+    v = BowVectorizer(tokenizer=tok, ngrams=2, buckets=53)
+    x = v.fit_transform(docs)
+    assert _equal(v.transform(docs), x)
+    one_by_one = sp.vstack([v.transform([d]) for d in docs], format="csr")
+    assert np.array_equal(one_by_one.toarray(), x.toarray())
+    if tok == "default":
+        assert [v.tokenize(d) for d in docs] == [
+            ["a", "b"], ["c", "d"], ["plain", "text"], [], [], ["e", "f"], ["日"],
+        ]
+    else:
+        assert [v.tokenize(d) for d in docs] == [_ref_whitespace(d) for d in docs]
+    assert v.count_tokens(docs) == sum(len(v.tokenize(d)) for d in docs)
