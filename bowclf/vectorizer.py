@@ -104,12 +104,17 @@ _FASTTEXT_WHITESPACE_RE = re.compile("[^ \t\n\v\f\r\x00]+")
 _SPLIT_UNSAFE_RE = re.compile(
     "[\x00\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
-# ASCII fast path of the default rule: every ASCII character that is neither a
-# word character, a joiner (' -), ! ? nor the separator becomes a space ...
+# ASCII fast path of the default rule: whitespace becomes a space and every other
+# character that is neither a word character, a joiner (' -) nor the separator
+# becomes a token of its own (surrounded by spaces) ...
 _ASCII_TABLE = str.maketrans(
-    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c in "_'-!?\x01")}
+    {
+        c: (" " if c.isspace() or not c.isprintable() else f" {c} ")
+        for c in map(chr, range(128))
+        if not (c.isalnum() or c in "_'-\x01")
+    }
 )
-# ... then joiners not between two word characters become spaces too.
+# ... then joiners not between two word characters become tokens of their own too.
 _ASCII_JOINER_RE = re.compile(r"['\-](?:['\-]+|(?<![^ ]['\-])|(?![^ ]))")
 
 # Ideographic scripts written without spaces: every character is a token.
@@ -125,7 +130,7 @@ _CJK_RANGES = (
     (0x20000, 0x3134F),  # CJK Extensions B..G, compatibility supplement
 )
 # Emoji and pictographs: every code point is a token (skin-tone modifiers and
-# regional indicators included); ZWJ and variation selectors are dropped.
+# regional indicators included); ZWJ and variation selectors are tokens of their own.
 _EMOJI_RANGES = (
     (0x2300, 0x23FF),
     (0x2600, 0x27BF),
@@ -355,8 +360,9 @@ def _ranges_class(ranges: Iterable[tuple[int, int]]) -> str:
 def _default_pattern(batch: bool = False) -> re.Pattern[str]:
     """The default token regex; ``batch=True`` also matches the separator.
 
-    ``word(['-]word)* | one CJK/emoji/!? character | astral-plane word``
-    where ``word`` is a run of :data:`_WORD_RANGES` characters.  sre stores
+    ``word(['-]word)* | one CJK/emoji character | astral-plane word | any other
+    character but white space and control characters`` where ``word`` is a run of
+    :data:`_WORD_RANGES` characters.  sre stores
     BMP character sets as a bitmap but scans astral ranges linearly, so the hot
     class is BMP-only and the rare astral one sits behind a cheap lookahead.
     Compiled on first use (ASCII-only corpora never need it).
@@ -366,8 +372,13 @@ def _default_pattern(batch: bool = False) -> re.Pattern[str]:
     astral_ranges = [(max(a, 0x10000), b) for a, b in ranges if b > 0xFFFF]
     astral = f"(?=[\\U00010000-\\U0001ffff])[{_ranges_class(astral_ranges)}]+"
     single = f"[{_ranges_class(_CJK_RANGES)}{_ranges_class(_EMOJI_RANGES)}{_SINGLE_PUNCT}]"
-    public = f"{bmp}+(?:['\\-]{bmp}+)*|{single}|{astral}"
+    public = f"{bmp}+(?:['\\-]{bmp}+)*|{single}|{astral}|[^\\s\\x00-\\x1f\\x7f-\\x9f\\uffff]"
     return re.compile(f"{public}|{re.escape(_SEP)}" if batch else public)
+
+
+def _isolate_joiners(match: re.Match[str]) -> str:
+    """``--`` → `` - - ``: joiners outside words are tokens, one per character."""
+    return " " + " ".join(match.group()) + " "
 
 
 class _Segment(NamedTuple):
@@ -450,12 +461,8 @@ class _Tokenizer:
         if self.lowercase:
             text = text.lower()
         text = text.translate(_ASCII_TABLE)
-        if "!" in text:
-            text = text.replace("!", " ! ")
-        if "?" in text:
-            text = text.replace("?", " ? ")
         if "'" in text or "-" in text:
-            text = _ASCII_JOINER_RE.sub(" ", text)
+            text = _ASCII_JOINER_RE.sub(_isolate_joiners, text)
         return text.split()
 
     def _joined_tokens(self, docs: list[str]) -> list[str] | None:
@@ -810,16 +817,17 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
           normalised to ``'``;
         * one CJK ideograph or kana (Chinese/Japanese have no spaces;
           Hangul stays word-based);
-        * one emoji/pictograph code point (skin-tone modifiers and regional
-          indicators are separate tokens; ZWJ and variation selectors are
-          dropped);
-        * ``!`` or ``?`` (and full-width ``！ ？``), one token per mark,
-          since they carry sentiment.
+        * one emoji/pictograph code point (skin-tone modifiers and
+          regional indicators are separate tokens);
+        * every other character — punctuation, symbols (``#``, ``@``, ``$``,
+          ``%``), variation selectors, ZWJ — one token per character: they
+          carry signal (``!`` for sentiment, ``#``/``@`` and emoji residue in
+          tweets: tweeteval 28% → 41% accuracy, bench/RESULTS.md).
 
-        Everything else (spaces, other punctuation, ``#``, ``@``...) only
-        separates tokens.  Words mixing BMP and astral-plane letters are
-        split at the plane change; scripts without spaces other than CJK
-        (Thai, Lao, Khmer...) give one token per space-separated run.
+        White space and control characters only separate tokens.  Words
+        mixing BMP and astral-plane letters are split at the plane change;
+        scripts without spaces other than CJK (Thai, Lao, Khmer...) give one
+        token per space-separated run.
         ``'whitespace'``: fastText-compatible, tokens are the maximal runs
         of characters other than space, ``\t \n \v \f \r`` and ``\0``
         (nothing else is special).  A callable maps a (lower-cased) document
