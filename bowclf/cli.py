@@ -553,6 +553,13 @@ def cli(debug: bool) -> None:
     default=None,
     help="Directory for the --stream token cache (deleted afterwards) [default: the temp dir].",
 )
+@click.option(
+    "--dask-scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Train data-parallel on a Dask cluster, e.g. tcp://host:8786 (needs bowclf[dask]; "
+    "see docs/dask.md).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
 def fit(
     corpus,
@@ -586,6 +593,7 @@ def fit(
     seed,
     stream,
     cache_dir,
+    dask_scheduler,
     quiet,
 ) -> None:
     """Train a model on CORPUS (CSV, TSV, JSON Lines or fastText format; '-' for stdin).
@@ -651,7 +659,9 @@ def fit(
         random_state=seed,
     )
     progress = _Progress(enabled=not quiet)
-    if stream:
+    if dask_scheduler is not None:
+        val_texts, val_y = _fit_dask(model, corpus, kw, valid_path, dask_scheduler, progress)
+    elif stream:
         val_texts, val_y = _fit_stream(
             model, corpus, kw, label_sep, valid_path, cache_dir, progress, quiet, epochs, dim
         )
@@ -705,6 +715,36 @@ def _file_size(path: str) -> int:
         return os.stat(path).st_size
     except (OSError, ValueError):
         return 0  # the corpus reader reports a missing file
+
+
+def _fit_dask(model, corpus, kw, valid_path, scheduler, progress):
+    """Train on a Dask cluster through :func:`bowclf.dask.fit_dask_file`."""
+    from .corpus import read_corpus
+    from .dask import fit_dask_file
+
+    if corpus == "-":
+        raise click.UsageError("--dask-scheduler reads CORPUS twice, so it cannot be stdin")
+    val_texts = val_y = None
+    if valid_path is not None:
+        valid = read_corpus(valid_path, **kw)
+        val_texts, val_y, _ = _labels_of(valid, kw.get("label_sep"))
+    try:
+        fit_dask_file(
+            model,
+            corpus,
+            scheduler,
+            corpus_kw=kw,
+            X_val=val_texts,
+            y_val=val_y,
+            callback=progress,
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot use the Dask scheduler at {scheduler} ({_one_line(exc)})"
+        ) from None
+    finally:
+        progress.close()
+    return val_texts, val_y
 
 
 def _fit_in_memory(
