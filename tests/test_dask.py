@@ -1,0 +1,265 @@
+"""Distributed vocabulary, training and prediction on a 2-worker Dask cluster.
+
+One ``LocalCluster`` (2 processes × 1 thread) serves the whole module; every test that needs
+it is skipped when ``dask.distributed`` is not installed (``pip install 'bowclf[dask]'``).
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+from bowclf import BowVectorizer, TextClassifier
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("dask.distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    with cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def parts(text_data):
+    """The training fixture as 4 uneven partitions, one of them empty."""
+    Xtr, ytr, _, _ = text_data
+    cuts = [0, 250, 250, 520, len(Xtr)]
+    texts = [Xtr[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    labels = [ytr[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def local_model(text_data):
+    Xtr, ytr, _, _ = text_data
+    return TextClassifier(random_state=0).fit(Xtr, ytr)
+
+
+@pytest.fixture(scope="module")
+def dask_model(client, parts):
+    from bowclf.dask import fit_dask
+
+    return fit_dask(TextClassifier(random_state=0), *parts, client=client)
+
+
+def test_module_imports_without_dask_and_names_the_extra():
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["dask"] = None
+        sys.modules["distributed"] = None
+        import bowclf.dask as bd
+        try:
+            bd.fit_dask(None, [])  # the extra is checked first
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'bowclf[dask]'" in out.stdout
+
+
+@pytest.mark.parametrize("params", [{}, {"min_count": 3}, {"max_features": 25, "lowercase": False}])
+def test_vocabulary_equals_local_fit(client, parts, text_data, params):
+    import dask.bag as db
+
+    from bowclf.dask import fit_vectorizer_dask, used_columns_dask
+
+    Xtr = text_data[0]
+    local = BowVectorizer(ngrams=2, buckets=1000, **params).fit(Xtr)
+    for texts in (parts[0], db.from_sequence(Xtr, npartitions=3)):
+        vec = fit_vectorizer_dask(BowVectorizer(ngrams=2, buckets=1000, **params), texts)
+        mine, ref = vec.get_fitted_state(), local.get_fitted_state()
+        assert mine.keys() == ref.keys()
+        for key in ref:
+            np.testing.assert_array_equal(mine[key], ref[key])
+            assert mine[key].dtype.kind == ref[key].dtype.kind
+        assert vec.vocabulary_ == local.vocabulary_
+    used = used_columns_dask(local, parts[0])
+    np.testing.assert_array_equal(used, np.unique(local.transform(Xtr).indices))
+
+
+def test_one_shard_reproduces_the_local_fit_bit_for_bit(client, parts, text_data, local_model):
+    from bowclf.dask import fit_dask
+
+    Xte = text_data[2]
+    one = fit_dask(TextClassifier(random_state=0), *parts, client=client, n_shards=1)
+    assert one.predict_proba(Xte).tobytes() == local_model.predict_proba(Xte).tobytes()
+    np.testing.assert_array_equal(one.classifier_.A_, local_model.classifier_.A_)
+    assert one.classifier_.loss_curve_ == local_model.classifier_.loss_curve_
+
+
+def test_distributed_fit_matches_local_accuracy_and_attributes(
+    dask_model, local_model, text_data, tmp_path
+):
+    from bowclf import load, save
+
+    _, _, Xte, yte = text_data
+    assert abs(dask_model.score(Xte, yte) - local_model.score(Xte, yte)) <= 0.02
+    assert dask_model.training_summary_["distributed"]["shards"] == 2
+    assert list(dask_model.classes_) == list(local_model.classes_)
+    assert not dask_model.multilabel_
+    assert dask_model.vectorizer_.vocabulary_ == local_model.vectorizer_.vocabulary_
+    np.testing.assert_array_equal(dask_model.feature_columns_, local_model.feature_columns_)
+    for key in local_model.training_summary_:
+        assert key in dask_model.training_summary_
+    s = dask_model.training_summary_
+    assert s["documents"] == len(text_data[0]) and s["epochs"] == local_model.classifier_.n_iter_
+    path = save(dask_model, tmp_path / "m.bowclf")
+    again = load(path)
+    assert again.predict_proba(Xte).tobytes() == dask_model.predict_proba(Xte).tobytes()
+
+
+def test_distributed_fit_is_deterministic(client, parts, dask_model, text_data):
+    import dask.bag as db
+
+    from bowclf.dask import fit_dask
+
+    Xtr, ytr, Xte, _ = text_data
+    again = fit_dask(TextClassifier(random_state=0), *parts, client=client)
+    assert again.predict_proba(Xte).tobytes() == dask_model.predict_proba(Xte).tobytes()
+    # the same partitioning as a Bag of (text, label) pairs
+    pairs = db.from_sequence(list(zip(Xtr, ytr, strict=True)), npartitions=1)
+    bags = db.concat([pairs, db.from_sequence(list(zip(Xtr, ytr, strict=True)), npartitions=1)])
+    assert bags.npartitions == 2
+    other = fit_dask(TextClassifier(random_state=0, epochs=2), bags, client=client)
+    assert other.training_summary_["documents"] == 2 * len(Xtr)
+
+
+@pytest.mark.parametrize("npartitions", [1, 3, 7])
+def test_distributed_prediction_equals_local_exactly(dask_model, text_data, npartitions):
+    import dask.bag as db
+
+    from bowclf.dask import predict_dask, predict_proba_dask
+
+    Xte = text_data[2][:-1] + ["", "unseen words only"]
+    bag = db.from_sequence(Xte, npartitions=npartitions)
+    P = predict_proba_dask(dask_model, bag).compute()
+    assert P.tobytes() == dask_model.predict_proba(Xte).tobytes()
+    assert predict_dask(dask_model, bag).compute() == dask_model.predict(Xte).tolist()
+
+
+def test_prediction_blocks_follow_the_local_row_blocks():
+    from bowclf.dask import _pieces
+
+    # rows 5..20 of a 30-row input predicted in blocks of 8: [0,8) [8,16) [16,24) [24,30)
+    assert _pieces(5, 15, 8, 30) == [(0, 3, 5, 8), (3, 11, 0, 8), (11, 15, 0, 8)]
+    assert _pieces(24, 6, 8, 30) == [(0, 6, 0, 6)]
+
+
+def test_distributed_prediction_of_a_dataframe_column(dask_model, text_data):
+    pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    from bowclf.dask import predict_dask, predict_proba_dask
+
+    Xte = text_data[2]
+    df = dd.from_pandas(pd.DataFrame({"text": Xte}, index=np.arange(len(Xte)) * 2), npartitions=3)
+    pred = predict_dask(dask_model, df["text"]).compute()
+    assert pred.tolist() == dask_model.predict(Xte).tolist()
+    assert pred.index.tolist() == (np.arange(len(Xte)) * 2).tolist()
+    P = predict_proba_dask(dask_model, df["text"]).compute()
+    assert P.tobytes() == dask_model.predict_proba(Xte).tobytes()
+
+
+def test_training_on_dataframe_columns(client, text_data, dask_model):
+    pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    from bowclf.dask import fit_dask
+
+    Xtr, ytr, Xte, _ = text_data
+    cuts = [0, 250, 520, len(Xtr)]  # the partitions of the `parts` fixture (empty one aside)
+    frames = [
+        pd.DataFrame({"text": Xtr[a:b], "label": ytr[a:b]}, index=range(a, b))
+        for a, b in zip(cuts, cuts[1:], strict=False)
+    ]
+    df = dd.from_pandas(pd.concat(frames), npartitions=1).repartition(divisions=[0, 250, 520, 899])
+    model = fit_dask(TextClassifier(random_state=0), df["text"], df["label"], client=client)
+    assert model.predict_proba(Xte).tobytes() == dask_model.predict_proba(Xte).tobytes()
+
+
+def test_multilabel_training(client):
+    from bowclf.dask import fit_dask
+
+    rng = np.random.default_rng(0)
+    topics = {"a": "alpha apple acorn", "b": "beta banana bread", "c": "gamma cherry cake"}
+    texts, labels = [], []
+    for _ in range(400):
+        chosen = tuple(sorted(rng.choice(list(topics), size=rng.integers(1, 3), replace=False)))
+        texts.append(" ".join([x for t in chosen for x in topics[t].split()] + ["the", "of"]))
+        labels.append(chosen)
+    model = fit_dask(
+        TextClassifier(loss="ova", epochs=20, random_state=0),
+        [texts[:200], texts[200:]],
+        [labels[:200], labels[200:]],
+        client=client,
+    )
+    assert model.multilabel_ and list(model.classes_) == ["a", "b", "c"]
+    assert model.predict(["alpha apple beta banana"]) == [("a", "b")]
+
+
+def test_fit_from_a_corpus_file_and_a_scheduler_address(client, text_data, tmp_path):
+    from bowclf.dask import fit_dask_file
+
+    Xtr, ytr, Xte, yte = text_data
+    path = tmp_path / "train.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label", "text"])
+        w.writerows(zip(ytr, Xtr, strict=True))
+    model = fit_dask_file(
+        TextClassifier(random_state=0), path, client.scheduler.address, partitions=3
+    )
+    assert model.training_summary_["distributed"]["partitions"] == 3
+    assert model.training_summary_["documents"] == len(Xtr)
+    assert model.score(Xte, yte) >= 0.9
+
+
+def test_read_labelled_text_parses_on_the_workers(client, tmp_path):
+    from bowclf.corpus import read_corpus
+    from bowclf.dask import read_labelled_text
+
+    rows = [("pos", 'a "quoted", text'), ("neg", "plain text"), ("pos", "x y z")] * 50
+    path = tmp_path / "c.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label", "text"])
+        w.writerows(rows)
+    bag = read_labelled_text(str(path), blocksize=300)
+    assert bag.npartitions > 1
+    ref = read_corpus(path)
+    assert bag.compute() == [(t, labs[0]) for t, labs in zip(ref.texts, ref.labels, strict=True)]
+    ft = tmp_path / "c.ft"
+    ft.write_text("__label__a __label__b some text\n__label__c more text\n", encoding="utf-8")
+    assert read_labelled_text(str(ft), format="fasttext", multilabel=True).compute() == [
+        ("some text", ("a", "b")),
+        ("more text", ("c",)),
+    ]
+
+
+def test_input_errors(client, parts):
+    from bowclf.dask import fit_dask
+
+    texts, labels = parts
+    with pytest.raises(ValueError, match="partition"):
+        fit_dask(TextClassifier(), texts, labels[:-1], client=client)
+    with pytest.raises(ValueError, match="only one class"):
+        fit_dask(TextClassifier(), [["a b", "c d"]], [["x", "x"]], client=client)
+    with pytest.raises(ValueError, match="merge"):
+        fit_dask(TextClassifier(), texts, labels, client=client, merge="median")
+    with pytest.raises(TypeError, match="partitions"):
+        fit_dask(TextClassifier(), ["a", "b"], ["x", "y"], client=client)
