@@ -1,0 +1,340 @@
+"""Raw result storage and the markdown report (``bench/RESULTS.md``).
+
+Raw records are kept in ``bench/out/<report name>.raw.json`` (gitignored): the dataset suite's
+records are replaced by every run of it; scaling records are merged point by point, so that a
+separate ``python -m bench scaling --max-tokens 100M`` run adds its 100M-token rows to the
+report of the main command (and vice versa) — every section names the command that made it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from bench import envinfo, scaling, tables
+from bench.prep import CACHE_DIR
+from bench.systems import BY_NAME, SYSTEMS
+
+Raw = dict[str, Any]
+
+
+# ---------------------------------------------------------------------- storage
+def raw_path(out: Path) -> Path:
+    return CACHE_DIR / f"{Path(out).stem}.raw.json"
+
+
+def load_raw(out: Path) -> Raw:
+    path = raw_path(out)
+    if path.exists():
+        return json.loads(path.read_text())
+    return {}
+
+
+def save_raw(out: Path, raw: Raw) -> None:
+    path = raw_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(raw, indent=1))
+    tmp.replace(path)
+
+
+def merge_scaling(raw: Raw, run: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    """Add a scaling run: its records replace older ones of the same (point, system)."""
+    sc = raw.setdefault("scaling", {"runs": [], "records": []})
+    run_id = max((r["id"] for r in sc["runs"]), default=0) + 1
+    run = {**run, "id": run_id}
+    keys = {(json.dumps(r["point"], sort_keys=True), r["system"]) for r in records}
+    sc["records"] = [r for r in sc["records"]
+                     if (json.dumps(r["point"], sort_keys=True), r["system"]) not in keys]
+    sc["records"] += [{**r, "run": run_id} for r in records]
+    used = {r["run"] for r in sc["records"]}
+    sc["runs"] = [r for r in sc["runs"] if r["id"] in used] + [run]
+
+
+# ---------------------------------------------------------------------- rendering
+def _label(name: str) -> str:
+    s = BY_NAME.get(name)
+    return s.label if s else name
+
+
+def _systems(names: list[str]) -> list[Any]:
+    order = [s.name for s in SYSTEMS]
+    return [BY_NAME[n] for n in sorted(set(names), key=order.index) if n in BY_NAME]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def _setup(raw: Raw) -> list[str]:
+    out = ["## Setup", ""]
+    ds = raw.get("datasets")
+    runs = [("datasets", ds)] if ds else []
+    runs += [("scaling", r) for r in raw.get("scaling", {}).get("runs", [])
+             if not ds or (r["command"], r["info"]["date"]) != (ds["command"],
+                                                                 ds["info"]["date"])]
+    seen_info = None
+    for _, run in runs:
+        info = run["info"]
+        key = (info["cpu"], info["nproc"], json.dumps(info["versions"], sort_keys=True))
+        if key != seen_info:
+            out.append(envinfo.markdown(info))
+            seen_info = key
+    out.append("Commands (wall time of the whole command, including data preparation):")
+    out.append("")
+    for _, run in runs:
+        out.append(f"- `{run['command']}` — {_duration(run['seconds'])} "
+                   f"({run['info']['date']})")
+    out.append("")
+    return out
+
+
+def _dataset_sections(ds: Raw) -> tuple[list[str], list[str]]:
+    records, systems = ds["records"], _systems(ds["systems"])
+    datasets = [(d, bool(m)) for d, m in ds["datasets"]]
+    out = []
+    single = [d for d, m in datasets if not m]
+    multi = [d for d, m in datasets if m]
+    if single:
+        rows = [r for d in single for r in tables.single_rows(records, d, systems)]
+        out += ["## Single-label datasets", "",
+                "Medians of the repeats; ag_news is the mean over its 5 cross-validation folds. "
+                "Columns: see bench/README.md.", "",
+                tables.md_table(tables.SINGLE_HEADER, rows), ""]
+        rrows = [r for d in single for r in tables.ratio_rows(records, d, systems)]
+        if rrows:
+            out += ["### bowclf against fastText with the same hyper-parameters", "",
+                    "Pair by pair in the same run (fastText: bigrams, dim 100, 5 epochs, "
+                    "lr 0.1, thread=2). Δ > 0: bowclf more accurate; speed > 1: bowclf "
+                    "faster; RSS ratio < 1: bowclf smaller.", "",
+                    tables.md_table(tables.RATIO_HEADER, rrows), ""]
+    if multi:
+        rows = [r for d in multi for r in tables.multi_rows(records, d, systems)]
+        out += ["## Multi-label: Reuters-21578 (ModApte, 90 topics)", "",
+                "Label sets: bowclf's own decision rule (ova: p ≥ 0.5; softmax: p ≥ 1/(1+m) "
+                "plus the top label, m = mean labels per training document), the same rule "
+                "applied to fastText's probabilities; scikit-learn: OneVsRest decisions. "
+                "P@1: the top label is one of the document's labels.", "",
+                tables.md_table(tables.MULTI_HEADER, rows), ""]
+        rrows = [r for d in multi for r in tables.ratio_rows(records, d, systems)]
+        if rrows:
+            header = list(tables.RATIO_HEADER)
+            header[2] = "Δ micro-F1 (points)"
+            out += ["Against fastText (softmax, bigrams, same hyper-parameters):", "",
+                    tables.md_table(header, rrows), ""]
+    behind = tables.behind_summary(records, datasets, systems, "bowclf", _label)
+    cli_vs_ft = tables.behind_summary(
+        records, datasets, [s for s in systems if s.name == "fasttext"], "bowclf-cli", _label)
+    behind_lines = []
+    best = tables.best_peer_rows(records, datasets, systems)
+    if best:
+        behind_lines += ["### Quality against the best peer", "",
+                         tables.md_table(tables.BEST_HEADER, best, "llrllrr"), ""]
+    if behind or cli_vs_ft:
+        behind_lines += ["### Real datasets, peer by peer", "",
+                         "Computed from the tables above: quality differences in points "
+                         "(accuracy; micro-F1 on Reuters), fit-time, tokens/s and peak-RSS "
+                         "ratios are bowclf ÷ peer per dataset (fit time > 1 and tokens/s < 1 "
+                         "mean bowclf is slower).", "", *behind, *cli_vs_ft, ""]
+    return out, behind_lines
+
+
+def _scaling_agg(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        p = scaling.Point(**r["point"])
+        groups.setdefault((p.key(), r["system"]), []).append(r)
+    agg = {}
+    for key, recs in groups.items():
+        ok = [tables.with_rates(r) for r in recs if r["status"] == "ok"]
+        if not ok:
+            agg[key] = {"status": f"failed: {recs[0].get('error', recs[0]['status'])}"}
+            continue
+        row: dict[str, Any] = {"status": "ok", "runs": f"{len(ok)}/{len(recs)}",
+                               "vocab_used": recs[0].get("vocab_used")}
+        for m in ("fit_s", "tokens_per_s", "fit_rss_mb", "peak_rss_mb", "accuracy",
+                  "predict_s", "model_mb"):
+            vals = [r[m] for r in ok if isinstance(r.get(m), (int, float))]
+            if vals:
+                row[m] = statistics.median(vals)
+        agg[key] = row
+    return agg
+
+
+SCALING_HEADER = ["scan value", "system", "fit s", "train tokens/s", "fit peak RSS MB",
+                  "test accuracy %", "bowclf speed ÷ fastText 2t", "bowclf speed ÷ fastText 1t",
+                  "bowclf RSS ÷ fastText 2t", "runs"]
+
+
+def _count(x: int) -> str:
+    """``1000000`` → ``1M``, ``10000`` → ``10k``."""
+    for div, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if x >= div and x % div == 0:
+            return f"{x // div}{suffix}"
+    return f"{x:,}"
+
+
+def _scaling_value(scan: str, p: scaling.Point, vocab_used: int | None) -> str:
+    x = scaling.scan_x(scan, p)
+    text = _count(x) if scan in ("tokens", "vocab") else str(x)
+    if scan == "vocab" and vocab_used:
+        text += f" ({vocab_used:,} used)"
+    return text
+
+
+def _scaling_rows(scan: str, agg: dict[tuple[str, str], dict[str, Any]]
+                  ) -> list[list[str]]:
+    rows = []
+    points = sorted({scaling.Point(*map(int, _parse_key(k))) for k, _ in agg})
+    points = [p for p in points if p in _scan_set(scan)]
+    for p in points:
+        ft2 = agg.get((p.key(), "fasttext"), {})
+        ft1 = agg.get((p.key(), "fasttext-1t"), {})
+        for system in scaling.systems_for(scan, stream=True):
+            row = agg.get((p.key(), system))
+            if row is None:
+                continue
+            label = scaling.SCALING_SYSTEMS[system]
+            value = _scaling_value(scan, p, row.get("vocab_used"))
+            if row["status"] != "ok":
+                rows.append([value, label, row["status"], *[""] * 6, ""])
+                continue
+            r2 = r1 = m2 = ""
+            if system.startswith("bowclf"):
+                r2 = _ratio(row, ft2, "tokens_per_s")
+                r1 = _ratio(row, ft1, "tokens_per_s")
+                m2 = _ratio(row, ft2, "fit_rss_mb")
+            rows.append([value, label, tables.fmt_num(row.get("fit_s")),
+                         tables.fmt_rate(row.get("tokens_per_s")),
+                         tables.fmt_num(row.get("fit_rss_mb"), 0),
+                         tables.fmt_pct(row.get("accuracy")), r2, r1, m2,
+                         row["runs"]])
+    return rows
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any], key: str) -> str:
+    if a.get(key) and b.get(key):
+        return tables.fmt_ratio(a[key] / b[key])
+    return ""
+
+
+def _parse_key(key: str) -> list[str]:
+    return [part[1:] for part in key.split("_")]
+
+
+_SCAN_CACHE: dict[str, set[scaling.Point]] = {}
+
+
+def _scan_set(scan: str) -> set[scaling.Point]:
+    if scan not in _SCAN_CACHE:
+        _SCAN_CACHE[scan] = set(scaling.scan_points(scan, 10**12))
+    return _SCAN_CACHE[scan]
+
+
+def scaling_sections(sc: Raw) -> tuple[list[str], list[str]]:
+    agg = _scaling_agg(sc["records"])
+    out = ["## Scaling on synthetic corpora", "",
+           "bench/synth.py corpora (Zipfian background + class topics; test set = another "
+           "document stream of the same model). Both systems get fastText's hyper-parameters "
+           "(word bigrams, 5 epochs, lr 0.1, dim 100 unless scanned) so that they do the same "
+           "work. bowclf: `bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 --epochs 5 --lr 0.1 "
+           "--ngrams 2 --dim D` — wall time of the whole process (start-up, reading the CSV, "
+           "vectorizing, training, saving) and that process's peak RSS. fastText: "
+           "`train_supervised` — wall time of the call (reading the file, building the "
+           "dictionary, training) and the child's peak RSS after training. Medians of the "
+           "repeats (see *runs*).", ""]
+    for scan in scaling.SCANS:
+        rows = _scaling_rows(scan, agg)
+        if len({r[0] for r in rows}) > 1 or (scan == "tokens" and rows):
+            out += [f"### {scaling.SCAN_TITLES[scan]}", "",
+                    tables.md_table(SCALING_HEADER, rows), ""]
+    return out, _scaling_behind(agg)
+
+
+def _scaling_behind(agg: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    lines = []
+    for scan in scaling.SCANS:
+        items = []
+        for p in sorted(_scan_set(scan)):
+            b, f = agg.get((p.key(), "bowclf-cli"), {}), agg.get((p.key(), "fasttext"), {})
+            if b.get("tokens_per_s") and f.get("tokens_per_s"):
+                speed = b["tokens_per_s"] / f["tokens_per_s"]
+                mem = (b.get("fit_rss_mb") or 0) / (f.get("fit_rss_mb") or 1)
+                acc = 100 * ((b.get("accuracy") or 0) - (f.get("accuracy") or 0))
+                items.append(f"{_scaling_value(scan, p, None)}: speed {speed:.2f}×, "
+                             f"RSS {mem:.2f}×, accuracy {acc:+.2f} pts")
+        if len(items) > 1 or (scan == "tokens" and items):
+            lines.append(f"- **{scaling.SCAN_TITLES[scan]}** — bowclf CLI ÷ fastText "
+                         f"(thread=2): " + "; ".join(items) + ".")
+    if lines:
+        lines = ["### Synthetic scaling", "", *lines, ""]
+    return lines
+
+
+NOTES = """## Notes on method
+
+- Every system runs in its own child process (`python -m bench.worker`), one at a time; the
+  parent reads a JSON result from the child's stdout. Peak RSS is the child's own
+  `ru_maxrss` (`resource.getrusage(RUSAGE_SELF)`), so it includes the Python interpreter,
+  the imported libraries and the loaded data. For the bowclf CLI the worker starts
+  `bowclf fit` and `bowclf evaluate` as separate processes and takes each one's wall time and
+  `ru_maxrss` from `os.wait4`; *fit s* is then the whole `bowclf fit` process (start-up,
+  reading the CSV, training, saving the model) and *predict s* the whole `bowclf evaluate`
+  process, so the CLI rows carry ~2–4 s of interpreter and import start-up per command.
+- *fit s* for the Python API and scikit-learn is the `fit` call on texts already in memory;
+  for fastText and VW it is the training call on their input file (they stream it).
+- Training tokens/s = whitespace tokens of the training texts × epochs ÷ fit s, with the
+  same token count for every system. Epochs: bowclf and fastText 5; VW its 5 passes;
+  scikit-learn's `n_iter_` (SGD epochs until its `tol` stopping rule; LogisticRegression's
+  lbfgs iterations, each a pass over the data). Compare fit seconds where epochs differ.
+- fastText input is lower-cased and whitespace-normalised (`__label__L text`); fastText
+  tokenises on whitespace only, so punctuation stays attached to words, whereas bowclf's
+  default tokenizer extracts Unicode words. VW gets the same text with `|` and `:` replaced
+  (they are special in VW's format) and classes numbered 1..K; it uses its defaults
+  otherwise (18-bit feature hash).
+- fastText runs with `thread=2` (the machine's cores). fastText initialises only
+  `thread/10` of the rows of its input matrix uniformly when thread < 10 (the rest stay 0;
+  upstream issues facebookresearch/fastText#935 and #1061), so its accuracy depends on the
+  thread count; with thread=2 most bigram buckets start at zero. Hogwild training also makes
+  multi-threaded fastText non-deterministic: its accuracy varies a little between repeats.
+- The bigram run allocates and initialises fastText's 2M-bucket input matrix, which costs a
+  few seconds and ~0.5 GB whatever the corpus size; small corpora are dominated by it.
+- ag_news: the official 120k training split is not available, so the 7,600-document test
+  split is cross-validated (stratified 5 folds, shuffled with seed 0; each fold is one run
+  per system, the folds serving as repeats). Datasets with a dev split: dev is ignored.
+- Timings come from a 2-core machine shared with other work (see the load average above):
+  treat differences under ~20 % as noise; ratios are measured within the same run.
+"""
+
+
+def render(raw: Raw) -> str:
+    """The whole markdown report."""
+    out = ["# bowclf benchmark results", "",
+           "Generated by `python -m bench` (bench/run.py) — do not edit by hand; see "
+           "bench/README.md for how to run it and what the columns mean.", ""]
+    out += _setup(raw)
+    behind: list[str] = []
+    if raw.get("datasets"):
+        sec, b = _dataset_sections(raw["datasets"])
+        out += sec
+        behind += b
+    if raw.get("scaling", {}).get("records"):
+        sec, b = scaling_sections(raw["scaling"])
+        out += sec
+        behind += b
+    if behind:
+        out += ["## Where bowclf is behind", "", *behind]
+    notes = []
+    if raw.get("datasets"):
+        ds = raw["datasets"]
+        notes += tables.params_notes(ds["records"], _systems(ds["systems"]))
+        notes += [n for n in ds.get("notes") or [] if "defaults at run time" not in n
+                  and "CLI defaults differ" not in n]
+    if raw.get("scaling", {}).get("records"):
+        sc = [dict(r, dataset=f"synthetic ({r['point']['tokens']:,} tokens)")
+              for r in raw["scaling"]["records"]]
+        notes += ["Scaling: " + n for n in tables.params_notes(sc, [BY_NAME["bowclf-cli"]])]
+    out += [NOTES.rstrip(), *[f"- {n}" for n in notes], ""]
+    return "\n".join(out).rstrip() + "\n"

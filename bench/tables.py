@@ -1,0 +1,395 @@
+"""Aggregation of benchmark records into medians, ratios, markdown tables and the
+"Where bowclf is behind" summary.
+
+A *record* is one child run: ``{"dataset", "pair", "system", "repeat", "status", "error",
+"train_tokens", <metrics>}`` with ``status`` one of ``ok``, ``failed``, ``not installed``.
+Per pair the repeats are reduced to medians; a dataset with several pairs (cross-validation
+folds) reports the mean of the per-pair medians (geometric mean for ratios).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+Record = dict[str, Any]
+Row = dict[str, Any]
+
+METRICS = ["accuracy", "macro_f1", "micro_f1", "p_at_1", "subset_accuracy", "fit_s",
+           "predict_s", "tokens_per_s", "peak_rss_mb", "fit_rss_mb", "epochs",
+           "ft_test_p_at_1", "model_mb", "base_rss_mb"]
+REF_SYSTEM = "fasttext"
+OURS = ("bowclf", "bowclf-ft", "bowclf-cli", "bowclf-ova")
+
+
+# ---------------------------------------------------------------------- aggregation
+def with_rates(rec: Record) -> Record:
+    """``rec`` plus ``tokens_per_s = train_tokens × epochs / fit_s`` when computable."""
+    out = dict(rec)
+    if rec.get("status") == "ok" and rec.get("fit_s") and rec.get("epochs") is not None:
+        out["tokens_per_s"] = rec["train_tokens"] * rec["epochs"] / rec["fit_s"]
+    return out
+
+
+def _median_metrics(recs: Sequence[Record]) -> dict[str, float]:
+    out = {}
+    for key in METRICS:
+        vals = [r[key] for r in recs if isinstance(r.get(key), (int, float))]
+        if vals:
+            out[key] = float(statistics.median(vals))
+    return out
+
+
+def pair_medians(records: Iterable[Record], dataset: str, system: str
+                 ) -> tuple[dict[str, dict[str, float]], list[Record]]:
+    """Per pair, the medians of the successful repeats; and the failed/skipped records."""
+    ok: dict[str, list[Record]] = {}
+    bad: list[Record] = []
+    for r in records:
+        if r["dataset"] != dataset or r["system"] != system:
+            continue
+        if r["status"] == "ok":
+            ok.setdefault(r["pair"], []).append(with_rates(r))
+        else:
+            bad.append(r)
+    return {pair: _median_metrics(recs) for pair, recs in ok.items()}, bad
+
+
+def summarise(records: Sequence[Record], dataset: str, system: str) -> Row | None:
+    """One table row: mean over pairs of the per-pair medians, or a status."""
+    per_pair, bad = pair_medians(records, dataset, system)
+    n_runs = sum(1 for r in records if r["dataset"] == dataset and r["system"] == system)
+    if n_runs == 0:
+        return None
+    if not per_pair:
+        first = bad[0]
+        status = first["status"]
+        if status == "failed":
+            status = f"failed: {first.get('error', '?')}"
+        return {"status": status, "runs": f"0/{n_runs}"}
+    row: Row = {"status": "ok", "runs": f"{n_runs - len(bad)}/{n_runs}",
+                "pairs": len(per_pair)}
+    for key in METRICS:
+        vals = [m[key] for m in per_pair.values() if key in m]
+        if vals:
+            row[key] = statistics.fmean(vals)
+    if bad:
+        row["note"] = f"{len(bad)} run(s) failed: {bad[0].get('error', bad[0]['status'])}"
+    return row
+
+
+def _geomean(values: Sequence[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def ratios(records: Sequence[Record], dataset: str, system: str, ref: str = REF_SYSTEM
+           ) -> Row | None:
+    """``system`` against ``ref`` pair by pair (same run): accuracy / macro-F1 differences in
+    points, tokens/s, fit-time and peak-RSS ratios (mean / geometric mean over pairs)."""
+    ours, _ = pair_medians(records, dataset, system)
+    theirs, _ = pair_medians(records, dataset, ref)
+    common = [p for p in ours if p in theirs]
+    if not common:
+        return None
+    out: Row = {"pairs": len(common)}
+    for key in ("accuracy", "macro_f1", "micro_f1", "p_at_1"):
+        diffs = [100 * (ours[p][key] - theirs[p][key]) for p in common
+                 if key in ours[p] and key in theirs[p]]
+        if diffs:
+            out[f"d_{key}"] = statistics.fmean(diffs)
+    for key, name in (("tokens_per_s", "speed"), ("fit_s", "fit_time"),
+                      ("peak_rss_mb", "memory")):
+        vals = [ours[p][key] / theirs[p][key] for p in common
+                if ours[p].get(key) and theirs[p].get(key)]
+        if vals:
+            out[name] = _geomean(vals)
+    return out
+
+
+# ---------------------------------------------------------------------- formatting
+def fmt_pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.2f}"
+
+
+def fmt_num(x: float | None, digits: int = 2) -> str:
+    if x is None:
+        return ""
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.{digits}f}"
+
+
+def fmt_epochs(x: float | None) -> str:
+    """Whole epochs without decimals (``10``), fractional ones (means over folds) with one."""
+    if x is None:
+        return ""
+    return f"{x:.0f}" if abs(x - round(x)) < 1e-9 else f"{x:.1f}"
+
+
+def fmt_rate(x: float | None) -> str:
+    """Tokens per second as ``1.23M`` / ``845k``."""
+    if x is None:
+        return ""
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if x >= 1e3:
+        return f"{x / 1e3:.0f}k"
+    return f"{x:.0f}"
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "" if x is None else (f"{x:.2f}×" if x < 10 else f"{x:.0f}×")
+
+
+def fmt_diff(x: float | None) -> str:
+    return "" if x is None else f"{x:+.2f}"
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> str:
+    """A markdown table; ``align`` holds ``l``/``r`` per column (default: first 2 left)."""
+    align = align or "ll" + "r" * (len(header) - 2)
+    sep = ["---" if a == "l" else "---:" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |"
+              for row in rows]
+    return "\n".join(lines)
+
+
+def _status_cells(row: Row, width: int) -> list[str]:
+    return [row["status"]] + [""] * (width - 1)
+
+
+SINGLE_HEADER = ["dataset", "system", "accuracy %", "macro-F1 %", "fit s", "predict s",
+                 "train tokens/s", "peak RSS MB", "epochs", "runs"]
+MULTI_HEADER = ["dataset", "system", "micro-F1 %", "macro-F1 %", "P@1 %", "subset acc %",
+                "fit s", "predict s", "train tokens/s", "peak RSS MB", "runs"]
+
+
+def single_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]
+                ) -> list[list[str]]:
+    """Rows of the single-label table for one dataset (``systems``: System objects)."""
+    rows = []
+    for s in systems:
+        row = summarise(records, dataset, s.name)
+        if row is None:
+            continue
+        if row["status"] != "ok":
+            rows.append([dataset, s.label, *_status_cells(row, 7), row["runs"]])
+            continue
+        rows.append([dataset, s.label, fmt_pct(row.get("accuracy")),
+                     fmt_pct(row.get("macro_f1")), fmt_num(row.get("fit_s")),
+                     fmt_num(row.get("predict_s")), fmt_rate(row.get("tokens_per_s")),
+                     fmt_num(row.get("peak_rss_mb"), 0), fmt_epochs(row.get("epochs")),
+                     row["runs"]])
+    return rows
+
+
+def multi_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]
+               ) -> list[list[str]]:
+    """Rows of the multi-label table for one dataset."""
+    rows = []
+    for s in systems:
+        row = summarise(records, dataset, s.name)
+        if row is None:
+            continue
+        if row["status"] != "ok":
+            rows.append([dataset, s.label, *_status_cells(row, 8), row["runs"]])
+            continue
+        rows.append([dataset, s.label, fmt_pct(row.get("micro_f1")),
+                     fmt_pct(row.get("macro_f1")), fmt_pct(row.get("p_at_1")),
+                     fmt_pct(row.get("subset_accuracy")), fmt_num(row.get("fit_s")),
+                     fmt_num(row.get("predict_s")), fmt_rate(row.get("tokens_per_s")),
+                     fmt_num(row.get("peak_rss_mb"), 0), row["runs"]])
+    return rows
+
+
+RATIO_HEADER = ["dataset", "bowclf system", "Δ accuracy (points)", "Δ macro-F1 (points)",
+                "speed (tokens/s ÷ fastText's)", "fit time ÷ fastText's",
+                "peak RSS ÷ fastText's"]
+
+
+def ratio_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any],
+               ref: str = REF_SYSTEM) -> list[list[str]]:
+    """bowclf systems against fastText (same hyper-parameters) for one dataset."""
+    rows = []
+    for s in systems:
+        if s.family != "bowclf":
+            continue
+        r = ratios(records, dataset, s.name, ref)
+        if r is None:
+            continue
+        acc = r.get("d_accuracy", r.get("d_micro_f1"))
+        rows.append([dataset, s.label, fmt_diff(acc), fmt_diff(r.get("d_macro_f1")),
+                     fmt_ratio(r.get("speed")), fmt_ratio(r.get("fit_time")),
+                     fmt_ratio(r.get("memory"))])
+    return rows
+
+
+# ---------------------------------------------------------------------- where behind
+def _quality_key(multilabel: bool) -> str:
+    return "micro_f1" if multilabel else "accuracy"
+
+
+BEST_HEADER = ["dataset", "metric", "bowclf (defaults)", "best bowclf variant", "best peer",
+               "best peer's score", "gap (points)"]
+
+
+def best_peer_rows(records: Sequence[Record], datasets: Sequence[tuple[str, bool]],
+                   systems: Sequence[Any], ours: str = "bowclf") -> list[list[str]]:
+    """Per dataset: bowclf's quality, its best variant, and the best peer's (gap > 0 means
+    the best peer is ahead of bowclf's defaults)."""
+    rows = []
+    for name, multilabel in datasets:
+        key = _quality_key(multilabel)
+        scored = []
+        for s in systems:
+            row = summarise(records, name, s.name)
+            if row and row["status"] == "ok" and key in row:
+                scored.append((s, row[key]))
+        mine = [(s, v) for s, v in scored if s.family == "bowclf"]
+        peers = [(s, v) for s, v in scored if s.family != "bowclf"]
+        base = next((v for s, v in mine if s.name == ours), None)
+        if base is None or not peers:
+            continue
+        best_mine = max(mine, key=lambda sv: sv[1])
+        best_peer = max(peers, key=lambda sv: sv[1])
+        rows.append([name, key.replace("_", "-"), fmt_pct(base),
+                     f"{best_mine[0].label}: {fmt_pct(best_mine[1])}", best_peer[0].label,
+                     fmt_pct(best_peer[1]), fmt_diff(100 * (best_peer[1] - base))])
+    return rows
+
+
+def behind_summary(records: Sequence[Record], datasets: Sequence[tuple[str, bool]],
+                   systems: Sequence[Any], ours: str = "bowclf",
+                   label_of: Callable[[str], str] | None = None) -> list[str]:
+    """Bullet points: for every peer, where ``ours`` is less accurate, slower or bigger.
+
+    ``datasets`` is ``[(name, multilabel)]``. Quality is accuracy (micro-F1 for multi-label
+    data); speed is the ratio of fit times (bowclf ÷ peer, > 1 = bowclf slower) and of
+    training tokens/s; memory the ratio of peak RSS.
+    """
+    label_of = label_of or (lambda n: n)
+    bullets = []
+    for peer in systems:
+        if peer.family == "bowclf":
+            continue
+        gaps, fit_r, tps_r, mem_r = [], [], [], []
+        for name, multilabel in datasets:
+            a, b = summarise(records, name, ours), summarise(records, name, peer.name)
+            if not a or not b or a["status"] != "ok" or b["status"] != "ok":
+                continue
+            key = _quality_key(multilabel)
+            if key in a and key in b:
+                gaps.append((name, 100 * (b[key] - a[key]), key))
+            r = ratios(records, name, ours, peer.name) or {}
+            if "fit_time" in r:
+                fit_r.append((name, r["fit_time"]))
+            if "speed" in r:
+                tps_r.append((name, r["speed"]))
+            if "memory" in r:
+                mem_r.append((name, r["memory"]))
+        if not gaps:
+            continue
+        bullets.append(_peer_bullet(peer.label, label_of(ours), gaps, fit_r, tps_r, mem_r))
+    return bullets
+
+
+def _peer_bullet(peer: str, ours: str, gaps: list[tuple[str, float, str]],
+                 fit_r: list[tuple[str, float]], tps_r: list[tuple[str, float]],
+                 mem_r: list[tuple[str, float]]) -> str:
+    behind = sorted((g for g in gaps if g[1] > 0), key=lambda g: -g[1])
+    ahead = [g for g in gaps if g[1] < 0]
+    ties = len(gaps) - len(behind) - len(ahead)
+    parts = [f"**{peer}**"]
+    if behind:
+        detail = ", ".join(f"{n} −{d:.2f}" + (" (micro-F1)" if k == "micro_f1" else "")
+                           for n, d, k in behind)
+        parts.append(f"accuracy: bowclf is behind on {len(behind)} of {len(gaps)} datasets "
+                     f"by {detail} points")
+    else:
+        parts.append(f"accuracy: bowclf is not behind on any of {len(gaps)} datasets")
+    if ahead:
+        best = min(ahead, key=lambda g: g[1])
+        parts.append(f"ahead on {len(ahead)} (most on {best[0]}: +{-best[1]:.2f})")
+    if ties:
+        parts.append(f"equal on {ties}")
+    if fit_r:
+        slower = [f"{n} {r:.2f}×" for n, r in sorted(fit_r, key=lambda x: -x[1]) if r > 1]
+        gm = _geomean([r for _, r in fit_r])
+        text = f"fit time: bowclf takes {gm:.2f}× the peer's (geometric mean"
+        text += f"; slower on {len(slower)} of {len(fit_r)}: {', '.join(slower)})" if slower \
+            else f"; faster on all {len(fit_r)})"
+        parts.append(text)
+    if tps_r:
+        gm = _geomean([r for _, r in tps_r])
+        parts.append(f"training tokens/s ratio {gm:.2f}× (range "
+                     f"{min(r for _, r in tps_r):.2f}–{max(r for _, r in tps_r):.2f}×)")
+    if mem_r:
+        more = [f"{n} {r:.2f}×" for n, r in sorted(mem_r, key=lambda x: -x[1]) if r > 1]
+        gm = _geomean([r for _, r in mem_r])
+        text = f"peak RSS: {gm:.2f}× the peer's (geometric mean"
+        text += f"; more on {len(more)} of {len(mem_r)}: {', '.join(more)})" if more \
+            else f"; less on all {len(mem_r)})"
+        parts.append(text)
+    return f"- {parts[0]} vs {ours}: " + "; ".join(parts[1:]) + "."
+
+
+# ---------------------------------------------------------------------- parameters used
+def params_notes(records: Sequence[Record], systems: Sequence[Any]) -> list[str]:
+    """What each bowclf system actually ran with (``params_used`` of its records); a warning
+    when that changed during the run (bowclf's defaults changed under the benchmark)."""
+    notes = []
+    for s in systems:
+        if s.family != "bowclf":
+            continue
+        seen: dict[str, list[str]] = {}
+        for r in records:
+            if r["system"] == s.name and r.get("params_used"):
+                key = ", ".join(f"{k}={v!r}" for k, v in r["params_used"].items())
+                datasets = seen.setdefault(key, [])
+                if r["dataset"] not in datasets:
+                    datasets.append(r["dataset"])
+        if len(seen) == 1:
+            notes.append(f"*{s.label}* ran with {next(iter(seen))}.")
+        elif seen:
+            variants = "; ".join(f"{k} ({', '.join(v)})" for k, v in seen.items())
+            notes.append(f"**Warning:** bowclf changed during the run — *{s.label}* ran with "
+                         f"{variants}.")
+    notes += _code_notes(records)
+    return notes
+
+
+def _code_notes(records: Sequence[Record]) -> list[str]:
+    """A warning naming the bowclf source files whose hash differed between runs."""
+    versions: dict[str, dict[str, list[str]]] = {}  # file -> hash -> datasets
+    for r in records:
+        for name, digest in (r.get("bowclf_files") or {}).items():
+            where = versions.setdefault(name, {}).setdefault(digest, [])
+            if r["dataset"] not in where:
+                where.append(r["dataset"])
+    changed = {n: v for n, v in versions.items() if len(v) > 1}
+    combined: dict[str, list[str]] = {}  # records of older runs: one hash of all files
+    for r in records:
+        if r.get("bowclf_code") and not r.get("bowclf_files"):
+            where = combined.setdefault(r["bowclf_code"], [])
+            if r["dataset"] not in where:
+                where.append(r["dataset"])
+    if len(combined) > 1:
+        variants = "; ".join(f"{k} ({', '.join(v)})" for k, v in combined.items())
+        return ["**Warning:** bowclf's source changed during the run (sha1 of all "
+                f"bowclf/*.py): {variants}; the files are not known."]
+    if not changed:
+        return []
+    parts = []
+    for name, hashes in sorted(changed.items()):
+        first = next(iter(hashes.values()))
+        later = sorted({d for ds in list(hashes.values())[1:] for d in ds})
+        parts.append(f"{name} (first version on {', '.join(first)}; changed by "
+                     f"{', '.join(later)})")
+    return ["**Warning:** bowclf's source changed during the run: " + "; ".join(parts)
+            + ". Rows of different datasets may come from different versions of these "
+              "files; irrelevant if they are not on the benchmarked code path."]
