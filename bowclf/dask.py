@@ -1003,18 +1003,13 @@ def _fit(
     else:
         model._binarizer = None
         model.classes_ = clf.classes_
-    model.training_summary_ = {
-        "documents": n,
-        "features": int(nnz),
-        "tokens": int(tokens),
-        "classes": int(classes.size),
-        "vocabulary": int(len(vectorizer.vocabulary_)),
-        "columns": p,
-        "epochs": int(clf.n_iter_),
-        "seconds": round(time.perf_counter() - started, 3),
-        "loss": float(clf.loss_curve_[-1]),
-        "validation_score": clf.best_validation_score_,
-        "distributed": {
+    model.training_summary_ = model._summary(
+        documents=n,
+        features=nnz,
+        tokens=tokens,
+        columns=p,
+        started=started,
+        distributed={
             "workers": len(workers),
             "partitions": len(sizes),
             "shards": K,
@@ -1024,7 +1019,7 @@ def _fit(
             "pass_seconds": [round(pass1, 3), round(pass2, 3)],
             "epoch_seconds": round(epochs_seconds, 3),
         },
-    }
+    )
     return model
 
 

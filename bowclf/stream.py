@@ -311,22 +311,17 @@ def fit_stream(
     model.classifier_ = clf
     model.classes_ = classes if multilabel else clf.classes_
     epochs_seconds = t3 - (t2 + pass2)
-    model.training_summary_ = {
-        "documents": n_docs,
-        "features": int(writer.nnz),
-        "tokens": tokens,
-        "classes": int(classes.size),
-        "vocabulary": int(len(vectorizer.vocabulary_)),
-        "columns": n_features,
-        "epochs": int(clf.n_iter_),
-        "seconds": round(time.perf_counter() - started, 3),
-        "loss": float(clf.loss_curve_[-1]),
-        "validation_score": clf.best_validation_score_,
-        "out_of_core": True,
-        "pass_seconds": [round(pass1, 3), round(pass2, 3)],
-        "epoch_seconds": round(epochs_seconds, 3),
-        "cache": str(directory) if keep_cache else None,
-    }
+    model.training_summary_ = model._summary(
+        documents=n_docs,
+        features=writer.nnz,
+        tokens=tokens,
+        columns=n_features,
+        started=started,
+        out_of_core=True,
+        pass_seconds=[round(pass1, 3), round(pass2, 3)],
+        epoch_seconds=round(epochs_seconds, 3),
+        cache=str(directory) if keep_cache else None,
+    )
     return model
 
 

@@ -305,20 +305,32 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             self.classes_ = np.asarray(self._binarizer.classes_.tolist())
         else:
             self.classes_ = self.classifier_.classes_
+        self.training_summary_ = self._summary(
+            documents=len(texts),
+            features=Xc.nnz,
+            tokens=Xc.sum(),
+            columns=Xc.shape[1],
+            started=start,
+        )
+        return self
+
+    def _summary(self, *, documents, features, tokens, columns, started, **extra) -> dict:
+        """``training_summary_`` of a finished fit (shared by in-memory, out-of-core and Dask
+        training; ``extra`` adds their own keys)."""
         clf = self.classifier_
-        self.training_summary_ = {
-            "documents": len(texts),
-            "features": int(Xc.nnz),
-            "tokens": int(Xc.sum()),
+        return {
+            "documents": int(documents),
+            "features": int(features),
+            "tokens": int(tokens),
             "classes": int(len(self.classes_)),
             "vocabulary": int(len(self.vectorizer_.vocabulary_)),
-            "columns": int(Xc.shape[1]),
+            "columns": int(columns),
             "epochs": int(clf.n_iter_),
-            "seconds": round(time.perf_counter() - start, 3),
+            "seconds": round(time.perf_counter() - started, 3),
             "loss": float(clf.loss_curve_[-1]),
             "validation_score": clf.best_validation_score_,
+            **extra,
         }
-        return self
 
     def _pretrained_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """Pretrained vectors of vocabulary words, keyed by classifier feature column."""
