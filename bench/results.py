@@ -244,7 +244,10 @@ def scaling_sections(sc: Raw) -> tuple[list[str], list[str]]:
            "vectorizing, training, saving) and that process's peak RSS. fastText: "
            "`train_supervised` — wall time of the call (reading the file, building the "
            "dictionary, training) and the child's peak RSS after training. Medians of the "
-           "repeats (see *runs*).", ""]
+           "repeats (see *runs*). At 1M tokens 5 epochs at lr 0.1 learn little (accuracy far "
+           "below the 10M and 100M points; with 200 or 1000 classes both systems predict the "
+           "majority class): the 1M scans measure cost, for both systems alike.", ""]
+    out += _scaling_provenance(sc)
     for scan in scaling.SCANS:
         rows = _scaling_rows(scan, agg)
         if len({r[0] for r in rows}) > 1 or (scan == "tokens" and rows):
@@ -253,24 +256,74 @@ def scaling_sections(sc: Raw) -> tuple[list[str], list[str]]:
     return out, _scaling_behind(agg)
 
 
+def _point_label(point: dict[str, int]) -> str:
+    p = scaling.Point(**point)
+    return f"{_count(p.tokens)} tokens/{p.classes} classes/dim {p.dim}/{_count(p.vocab)} words"
+
+
+def _scaling_notes(sc: Raw) -> list[str]:
+    """Parameters and source-change warnings of the scaling runs, per command (the scanned
+    ``dim`` left out of the parameters)."""
+    notes = []
+    runs = {r["id"]: r for r in sc.get("runs", [])}
+    for run_id, run in runs.items():
+        recs = []
+        for r in sc["records"]:
+            if r.get("run") != run_id:
+                continue
+            used = {k: v for k, v in (r.get("params_used") or {}).items() if k != "dim"}
+            recs.append(dict(r, dataset=_point_label(r["point"]), params_used=used))
+        systems = [BY_NAME["bowclf-cli"]]
+        notes += [f"Scaling (`{run['command']}`): {n}"
+                  for n in tables.params_notes(recs, systems)]
+    return notes
+
+
+def _scaling_provenance(sc: Raw) -> list[str]:
+    """Which command produced which rows, when several did."""
+    runs = {r["id"]: r for r in sc.get("runs", [])}
+    if len(runs) < 2:
+        return []
+    lines = ["Rows come from several commands:", ""]
+    for run_id, run in runs.items():
+        recs = [r for r in sc["records"] if r.get("run") == run_id]
+        points = {json.dumps(r["point"], sort_keys=True) for r in recs}
+        sizes = sorted({r["point"]["tokens"] for r in recs})
+        lines.append(f"- `{run['command']}` ({run['info']['date']}): {len(points)} points "
+                     f"({', '.join(_count(n) for n in sizes)} tokens)")
+    return [*lines, ""]
+
+
 def _scaling_behind(agg: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
     lines = []
     for scan in scaling.SCANS:
-        items = []
-        for p in sorted(_scan_set(scan)):
-            b, f = agg.get((p.key(), "bowclf-cli"), {}), agg.get((p.key(), "fasttext"), {})
-            if b.get("tokens_per_s") and f.get("tokens_per_s"):
-                speed = b["tokens_per_s"] / f["tokens_per_s"]
-                mem = (b.get("fit_rss_mb") or 0) / (f.get("fit_rss_mb") or 1)
-                acc = 100 * ((b.get("accuracy") or 0) - (f.get("accuracy") or 0))
-                items.append(f"{_scaling_value(scan, p, None)}: speed {speed:.2f}×, "
-                             f"RSS {mem:.2f}×, accuracy {acc:+.2f} pts")
-        if len(items) > 1 or (scan == "tokens" and items):
-            lines.append(f"- **{scaling.SCAN_TITLES[scan]}** — bowclf CLI ÷ fastText "
-                         f"(thread=2): " + "; ".join(items) + ".")
+        for ours, peer in (("bowclf-cli", "fasttext"), ("bowclf-stream", "fasttext"),
+                           ("bowclf-cli", "fasttext-1t")):
+            items = _scaling_items(agg, scan, ours, peer)
+            if len(items) > 1 or (scan == "tokens" and items):
+                lines.append(f"- **{scaling.SCAN_TITLES[scan]}** — "
+                             f"{scaling.SCALING_SYSTEMS[ours]} ÷ {scaling.SCALING_SYSTEMS[peer]}: "
+                             + "; ".join(items) + ".")
     if lines:
-        lines = ["### Synthetic scaling", "", *lines, ""]
+        lines = ["### Synthetic scaling", "",
+                 "Speed = training tokens/s ratio (< 1: bowclf slower); RSS = peak-RSS ratio "
+                 "during fit (> 1: bowclf bigger); accuracy difference in points.", "",
+                 *lines, ""]
     return lines
+
+
+def _scaling_items(agg: dict[tuple[str, str], dict[str, Any]], scan: str, ours: str,
+                   peer: str) -> list[str]:
+    items = []
+    for p in sorted(_scan_set(scan)):
+        b, f = agg.get((p.key(), ours), {}), agg.get((p.key(), peer), {})
+        if b.get("tokens_per_s") and f.get("tokens_per_s"):
+            speed = b["tokens_per_s"] / f["tokens_per_s"]
+            mem = (b.get("fit_rss_mb") or 0) / (f.get("fit_rss_mb") or 1)
+            acc = 100 * ((b.get("accuracy") or 0) - (f.get("accuracy") or 0))
+            items.append(f"{_scaling_value(scan, p, None)}: speed {speed:.2f}×, "
+                         f"RSS {mem:.2f}×, accuracy {acc:+.2f} pts")
+    return items
 
 
 NOTES = """## Notes on method
@@ -286,12 +339,15 @@ NOTES = """## Notes on method
 - *fit s* for the Python API and scikit-learn is the `fit` call on texts already in memory;
   for fastText and VW it is the training call on their input file (they stream it).
 - Training tokens/s = whitespace tokens of the training texts × epochs ÷ fit s, with the
-  same token count for every system. Epochs: bowclf and fastText 5; VW its 5 passes;
+  same token count for every system. Epochs: those bowclf actually ran (its default
+  `epochs='auto'` chooses them from the corpus size; see the *epochs* column), fastText 5,
+  VW its 5 passes;
   scikit-learn's `n_iter_` (SGD epochs until its `tol` stopping rule; LogisticRegression's
   lbfgs iterations, each a pass over the data). Compare fit seconds where epochs differ.
 - fastText input is lower-cased and whitespace-normalised (`__label__L text`); fastText
-  tokenises on whitespace only, so punctuation stays attached to words, whereas bowclf's
-  default tokenizer extracts Unicode words. VW gets the same text with `|` and `:` replaced
+  tokenises on whitespace only, so punctuation stays attached to words; bowclf and
+  scikit-learn use their own tokenizers on the raw text. VW gets the same text as fastText
+  with `|` and `:` replaced
   (they are special in VW's format) and classes numbered 1..K; it uses its defaults
   otherwise (18-bit feature hash).
 - fastText runs with `thread=2` (the machine's cores). fastText initialises only
@@ -299,8 +355,9 @@ NOTES = """## Notes on method
   upstream issues facebookresearch/fastText#935 and #1061), so its accuracy depends on the
   thread count; with thread=2 most bigram buckets start at zero. Hogwild training also makes
   multi-threaded fastText non-deterministic: its accuracy varies a little between repeats.
-- The bigram run allocates and initialises fastText's 2M-bucket input matrix, which costs a
-  few seconds and ~0.5 GB whatever the corpus size; small corpora are dominated by it.
+- The bigram run allocates fastText's 2M-bucket input matrix (800 MB at dim 100, of which
+  0.4–1 GB ends up resident), which costs about a second whatever the corpus size; small
+  corpora are dominated by it.
 - ag_news: the official 120k training split is not available, so the 7,600-document test
   split is cross-validated (stratified 5 folds, shuffled with seed 0; each fold is one run
   per system, the folds serving as repeats). Datasets with a dev split: dev is ignored.
@@ -333,8 +390,6 @@ def render(raw: Raw) -> str:
         notes += [n for n in ds.get("notes") or [] if "defaults at run time" not in n
                   and "CLI defaults differ" not in n]
     if raw.get("scaling", {}).get("records"):
-        sc = [dict(r, dataset=f"synthetic ({r['point']['tokens']:,} tokens)")
-              for r in raw["scaling"]["records"]]
-        notes += ["Scaling: " + n for n in tables.params_notes(sc, [BY_NAME["bowclf-cli"]])]
+        notes += _scaling_notes(raw["scaling"])
     out += [NOTES.rstrip(), *[f"- {n}" for n in notes], ""]
     return "\n".join(out).rstrip() + "\n"

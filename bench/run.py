@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", metavar="D",
                    help="datasets (default: every corpus in the datasets folder)")
     p.add_argument("--systems", nargs="+", metavar="S", choices=[s.name for s in SYSTEMS],
-                   help="systems (default: all); one of: %(choices)s")
+                   help="systems (default: all but bowclf-ws); one of: %(choices)s")
     p.add_argument("--repeats", type=int, default=None,
                    help="runs per system and pair; medians are reported (default 3, quick 1)")
     p.add_argument("--big-repeats", type=int, default=1,

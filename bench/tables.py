@@ -386,10 +386,9 @@ def _code_notes(records: Sequence[Record]) -> list[str]:
         return []
     parts = []
     for name, hashes in sorted(changed.items()):
-        first = next(iter(hashes.values()))
-        later = sorted({d for ds in list(hashes.values())[1:] for d in ds})
-        parts.append(f"{name} (first version on {', '.join(first)}; changed by "
-                     f"{', '.join(later)})")
+        versions_seen = [f"version {i + 1} on {', '.join(ds)}"
+                         for i, ds in enumerate(hashes.values())]
+        parts.append(f"{name} ({'; '.join(versions_seen)})")
     return ["**Warning:** bowclf's source changed during the run: " + "; ".join(parts)
-            + ". Rows of different datasets may come from different versions of these "
-              "files; irrelevant if they are not on the benchmarked code path."]
+            + ". Such rows may come from different versions of these files (harmless if they "
+              "are not on the benchmarked code path)."]
