@@ -36,6 +36,39 @@ except (ImportError, AttributeError):  # pragma: no cover - depends on scipy int
     _csr_matvecs = _csc_matvecs = None
 
 
+def idf_weights(document_frequency: np.ndarray, n_documents: int) -> np.ndarray:
+    """Smoothed inverse document frequency of every feature (scikit-learn's ``smooth_idf``).
+
+    ``idf_j = ln((1 + n) / (1 + df_j)) + 1`` for ``n`` training documents of which ``df_j``
+    contain feature ``j``.  Always ≥ 1 for ``df_j ≤ n``, so the weighted counts stay
+    non-negative; a feature in every document keeps weight 1, a feature in one document of
+    ``n`` gets ``ln((1 + n)/2) + 1``.  Returned as float32 (the dtype of the parameters).
+    """
+    df = np.asarray(document_frequency, dtype=np.float64)
+    if df.size and (df.min() < 0 or df.max() > n_documents):
+        raise ValueError("document frequencies must lie in [0, n_documents]")
+    return (np.log((1.0 + n_documents) / (1.0 + df)) + 1.0).astype(np.float32)
+
+
+def weight_terms(
+    X: sp.csr_array, column_weights: np.ndarray | None, sublinear: bool = False
+) -> sp.csr_array:
+    """Term weighting of a count matrix: ``X'_ij = f(X_ij) · w_j``.
+
+    ``f(c) = 1 + ln c`` when ``sublinear`` (for counts ``c ≥ 1``; zeros stay zero), else
+    ``f(c) = c``; ``w`` is one weight per column (e.g. :func:`idf_weights`) or ``None`` for
+    ``w = 1``.  Returns a new ``csr_array`` of float32 (the input is not modified).
+    """
+    X = sp.csr_array(X)
+    data = X.data.astype(np.float32, copy=True)
+    if sublinear:
+        positive = data > 0
+        data[positive] = 1.0 + np.log(data[positive])
+    if column_weights is not None:
+        data *= column_weights[X.indices]
+    return sp.csr_array((data, X.indices, X.indptr), shape=X.shape)
+
+
 def row_scale(X: sp.csr_array, normalize: Normalize, dtype=np.float64) -> np.ndarray:
     """Per-document scale ``s`` with ``X̃ = diag(s)·X``.
 

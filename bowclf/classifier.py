@@ -98,8 +98,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     threshold : float or None, default=None
         Multi-label decision threshold on predicted probabilities.  ``None`` means 0.5 for
         ``loss='ova'`` and ``1/(1 + m)`` for ``loss='softmax'``, where m is the mean number of
-        labels per training document.  For softmax the most probable label is always
-        predicted too, so no document gets an empty label set.
+        labels per training document.  The most probable label is predicted too (so no
+        document gets an empty label set) for softmax, and for ova when every training
+        document had a label (see :func:`multilabel_decision_rule`).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified), score it after each
         epoch, stop after ``n_iter_no_change`` epochs without an improvement of ``tol`` and
@@ -136,6 +137,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Whether ``y`` was a multi-label indicator matrix.
     threshold_ : float
         Decision threshold used by :meth:`predict` for multi-label models.
+    top_label_ : bool
+        Whether multi-label :meth:`predict` always includes the most probable label.
     n_iter_ : int
         Epochs run by the last ``fit`` (fewer than ``epochs`` after early stopping).
     t_ : int
@@ -499,6 +502,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             self.loss_curve_ = []
             self.validation_scores_ = []
             self.best_validation_score_ = None
+        elif self.multilabel_ and self.top_label_ and self.loss == "ova" and n:
+            if _labels_per_row(Y).min() == 0:  # an unlabelled document: empty
+                self.top_label_ = False  # predictions can be right, stop forcing the top label
         self._train(X, Y, w, rng, epochs=1, schedule=False, val=None, callback=callback)
         return self
 
@@ -514,13 +520,15 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.t_ = 0
 
     def _set_threshold(self, Y: sp.csr_array) -> None:
-        if self.threshold is not None:
-            self.threshold_ = float(self.threshold)
-        elif self.loss == "ova" or not self.multilabel_:
-            self.threshold_ = 0.5
-        else:
-            mean_labels = float(Y.sum()) / max(Y.shape[0], 1)
-            self.threshold_ = 1.0 / (1.0 + max(mean_labels, 1.0))
+        labels_per_row = _labels_per_row(Y) if self.multilabel_ else None
+        n = Y.shape[0]
+        self.threshold_, self.top_label_ = multilabel_decision_rule(
+            self.threshold,
+            self.loss,
+            self.multilabel_,
+            mean_labels=float(labels_per_row.sum()) / max(n, 1) if n and self.multilabel_ else 1.0,
+            every_row_labelled=bool(n == 0 or labels_per_row is None or labels_per_row.min() > 0),
+        )
 
     def _train(self, X, Y, w, rng, *, epochs, schedule, val, callback) -> None:
         """Run ``epochs`` shuffled passes of minibatch SGD over in-memory data."""
@@ -676,8 +684,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: the most probable class, or for multi-label models an indicator
-        matrix of labels with probability ≥ ``threshold_`` (softmax models always include
-        their most probable label)."""
+        matrix of labels with probability ≥ ``threshold_`` (plus the most probable label when
+        ``top_label_``)."""
         check_is_fitted(self)
         S = self._scores(self._check_X(X, reset=False))
         if not self.multilabel_:
@@ -686,7 +694,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _multilabel_decision(self, P: np.ndarray) -> np.ndarray:
         pred = (P >= self.threshold_).astype(np.int64)
-        if self.loss == "softmax" and P.shape[0]:
+        if getattr(self, "top_label_", self.loss == "softmax") and P.shape[0]:
             pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = 1
         return pred
 
@@ -723,6 +731,46 @@ def resolve_epochs(epochs: int | str, n_samples: int) -> int:
     if epochs == "auto":
         return int(min(10, max(5, -(-200_000 // max(n_samples, 1)))))
     return int(epochs)
+
+
+def _labels_per_row(Y) -> np.ndarray:
+    """Number of positive targets in each row of a (sparse or dense) target matrix."""
+    if sp.issparse(Y):
+        Y = sp.csr_array(Y)
+        return np.bincount(_row_of_entries(Y.indptr)[Y.data > 0], minlength=Y.shape[0])
+    return np.count_nonzero(np.asarray(Y) > 0, axis=1)
+
+
+def _row_of_entries(indptr: np.ndarray) -> np.ndarray:
+    return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+
+
+def multilabel_decision_rule(
+    threshold: float | None,
+    loss: str,
+    multilabel: bool,
+    *,
+    mean_labels: float,
+    every_row_labelled: bool,
+) -> tuple[float, bool]:
+    """``(threshold_, top_label_)``: how a multi-label model turns probabilities into sets.
+
+    A label is predicted when its probability is ≥ ``threshold_``: the user's ``threshold``,
+    else 0.5 for ``loss='ova'`` (each sigmoid is a yes/no probability) and ``1/(1 + m)`` for
+    ``loss='softmax'`` (``m`` = mean labels per training document: a label holding its share
+    of the distribution).  ``top_label_``: the most probable label is predicted as well, so no
+    document gets an empty set — always for softmax, and for ova when every training document
+    had at least one label (then an empty prediction is never right).  Single-label models
+    predict the arg-max and ignore both.
+    """
+    if threshold is not None:
+        value = float(threshold)
+    elif loss == "ova" or not multilabel:
+        value = 0.5
+    else:
+        value = 1.0 / (1.0 + max(mean_labels, 1.0))
+    top = multilabel and (loss == "softmax" or every_row_labelled)
+    return value, bool(top)
 
 
 def topk_from_proba(

@@ -464,6 +464,18 @@ def cli(debug: bool) -> None:
     help="Row scaling of counts (l1 = average, as fastText).",
 )
 @click.option(
+    "--idf/--no-idf",
+    "use_idf",
+    default=True,
+    show_default=True,
+    help="Weight counts by inverse document frequency (--no-idf: raw counts, as fastText).",
+)
+@click.option(
+    "--sublinear-tf",
+    is_flag=True,
+    help="Use 1 + ln(count) instead of the count.",
+)
+@click.option(
     "--ngrams",
     type=click.IntRange(min=1),
     default=2,
@@ -579,6 +591,8 @@ def fit(
     batch_size,
     loss,
     normalize,
+    use_idf,
+    sublinear_tf,
     ngrams,
     buckets,
     min_count,
@@ -643,6 +657,8 @@ def fit(
         batch_size=batch_size,
         loss=loss,
         normalize=None if normalize == "none" else normalize,
+        use_idf=use_idf,
+        sublinear_tf=sublinear_tf,
         ngrams=ngrams,
         buckets=buckets,
         min_count=min_count,

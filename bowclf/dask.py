@@ -385,11 +385,13 @@ def _partition_stats(index: int, part: tuple[list[str], list], vectorizer: BowVe
     kind = _label_kind(labels, index)
     label_counts: Counter = Counter()
     n_label_items = 0
+    unlabelled = 0
     if kind:
         for labs in labels:
             distinct = set(labs)
             label_counts.update(distinct)
             n_label_items += len(distinct)
+            unlabelled += not distinct
     else:
         label_counts.update(labels)
         n_label_items = len(labels)
@@ -399,6 +401,7 @@ def _partition_stats(index: int, part: tuple[list[str], list], vectorizer: BowVe
         "kinds": set() if kind is None else {kind},
         "labels": label_counts,
         "label_items": n_label_items,
+        "unlabelled": unlabelled,
         "words": (words, counts, n_tokens),
     }
 
@@ -412,6 +415,7 @@ def _merge_stats(*stats: dict) -> dict:
         "kinds": set().union(*(s["kinds"] for s in stats)),
         "labels": labels,
         "label_items": sum(s["label_items"] for s in stats),
+        "unlabelled": sum(s["unlabelled"] for s in stats),
         "words": _merge_words(*(s["words"] for s in stats)),
     }
 
@@ -462,7 +466,7 @@ class _ShardTrainer:
 
         self.shard = shard
         self.config = config
-        Xs = [featurizer._select_columns(p["X"]) for p in parts]
+        Xs = [featurizer.classifier_input(p["X"]) for p in parts]
         X = sp.csr_array(sp.vstack(Xs, format="csr")) if len(Xs) > 1 else Xs[0]
         Ys = [p["Y"] for p in parts]
         Y = sp.csr_array(sp.vstack(Ys, format="csr")) if len(Ys) > 1 else Ys[0]
@@ -843,7 +847,12 @@ def _fit(
     from sklearn.preprocessing import LabelEncoder, MultiLabelBinarizer
     from sklearn.utils.multiclass import check_classification_targets
 
-    from .classifier import TrainingDivergedError, _seed_from, resolve_epochs
+    from .classifier import (
+        TrainingDivergedError,
+        _seed_from,
+        multilabel_decision_rule,
+        resolve_epochs,
+    )
 
     started = time.perf_counter()
     workers = _workers(client)
@@ -910,6 +919,7 @@ def _fit(
     p = width if columns is None else int(columns.size)
     if columns is None:  # document frequency of every classifier column
         df = np.bincount(used, weights=df, minlength=width)
+    model._set_idf(df, n)
     hot = np.sort(np.argsort(-df, kind="stable")[:hot_features])
     pass2 = time.perf_counter() - t2
     if callback is not None:
@@ -955,13 +965,12 @@ def _fit(
     }
     W, B, _ = _initial_parameters(config)
     clf.A_, clf.B_, clf.t_ = W.T, B, 0
-    mean_labels = total["label_items"] / n
-    clf.threshold_ = (
-        float(clf.threshold)
-        if clf.threshold is not None
-        else 0.5
-        if (clf.loss == "ova" or not multilabel)
-        else 1.0 / (1.0 + max(mean_labels, 1.0))
+    clf.threshold_, clf.top_label_ = multilabel_decision_rule(
+        clf.threshold,
+        clf.loss,
+        multilabel,
+        mean_labels=total["label_items"] / n,
+        every_row_labelled=total["unlabelled"] == 0,
     )
     clf.loss_curve_, clf.validation_scores_, clf.best_validation_score_ = [], [], None
     clf.n_iter_ = 0
@@ -1024,16 +1033,20 @@ def _fit(
 
 
 class _Featurizer:
-    """The column selection of a model with fitted features (pickled to the workers)."""
+    """The column selection and term weighting of a model with fitted features (pickled to
+    the workers): vectorizer counts in, classifier input out."""
 
     def __init__(self, model: TextClassifier) -> None:
         self.feature_columns_ = model.feature_columns_
         self._column_lookup = model._column_lookup
+        self.idf_ = model.idf_
+        self.sublinear_tf = model.sublinear_tf
 
-    def _select_columns(self, X: sp.csr_array) -> sp.csr_array:
+    def classifier_input(self, X: sp.csr_array) -> sp.csr_array:
         from .text import TextClassifier
 
-        return TextClassifier._select_columns(self, X)  # type: ignore[arg-type]
+        X = TextClassifier._select_columns(self, X)  # type: ignore[arg-type]
+        return TextClassifier._weigh(self, X)  # type: ignore[arg-type]
 
 
 def _validation(model, classes, multilabel, X_val, y_val):

@@ -12,6 +12,7 @@ Layout of a ``.bowclf`` file (format version 1)::
                              version, words, word_counts, n_tokens
     text/classes             label names of multi-label models trained on label sets
     text/feature_columns     vectorizer columns kept by prune_features (if any)
+    text/idf                 float32 weight of every classifier feature (use_idf models)
 
 Every member except the header is one array in ``.npy`` format.
 
@@ -74,6 +75,7 @@ _SCHEMA: dict[str, tuple[str, int]] = {
     "classifier/classes": ("Uiubf", 1),
     "text/classes": ("Uiub", 1),
     "text/feature_columns": ("iu", 1),
+    "text/idf": ("f", 1),
     "vectorizer/version": ("iu", 1),
     "vectorizer/words": ("U", 1),
     "vectorizer/word_counts": ("iu", 1),
@@ -97,6 +99,8 @@ _CLASSIFIER_SCALARS = (
     "validation_scores_",
     "best_validation_score_",
 )
+# Fitted values added after format version 1 was released: absent from older files.
+_OPTIONAL_SCALARS = ("top_label_",)
 
 
 class ModelFileError(ValueError):
@@ -215,6 +219,8 @@ def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             arrays[name] = np.asarray(value)
         if model.feature_columns_ is not None:
             arrays["text/feature_columns"] = np.asarray(model.feature_columns_, dtype=np.int64)
+        if model.idf_ is not None:
+            arrays["text/idf"] = np.asarray(model.idf_, dtype=np.float32)
         return header, arrays
     if isinstance(model, BowClassifier):
         header, arrays = _classifier_members(model)
@@ -234,7 +240,9 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "classifier": {
             "params": _json_params(clf.get_params()),
-            "fitted": {k: _jsonable(getattr(clf, k)) for k in _CLASSIFIER_SCALARS},
+            "fitted": {
+                k: _jsonable(getattr(clf, k)) for k in _CLASSIFIER_SCALARS + _OPTIONAL_SCALARS
+            },
         },
     }
     arrays = {
@@ -449,7 +457,7 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
             "header has no valid text section",
         )
         required |= set(_VECTORIZER_MEMBERS)
-        allowed |= set(_VECTORIZER_MEMBERS) | {"text/feature_columns"}
+        allowed |= set(_VECTORIZER_MEMBERS) | {"text/feature_columns", "text/idf"}
         if text["binarized"]:
             required.add("text/classes")
             allowed.add("text/classes")
@@ -509,6 +517,9 @@ def _check_shapes(header: dict, shapes: dict[str, list[int]], path) -> None:
     columns = shapes.get("text/feature_columns")
     if columns is not None and columns[0] != A[0]:
         fail(f"{columns[0]} feature columns but A has {A[0]} rows")
+    idf = shapes.get("text/idf")
+    if idf is not None and idf[0] != A[0]:
+        fail(f"{idf[0]} idf weights but A has {A[0]} rows")
     labels = shapes.get("text/classes")
     if labels is not None and labels[0] != n_classes:
         fail(f"{labels[0]} label names but {n_classes} classifier outputs")
@@ -531,6 +542,7 @@ def _check_fitted(fitted: dict, path) -> None:
         and all(k in fitted for k in _CLASSIFIER_SCALARS)
         and isinstance(fitted.get("loss_curve_"), list)
         and isinstance(fitted.get("validation_scores_"), list)
+        and isinstance(fitted.get("top_label_", False), bool)
     )
     _check(ok, path, "header has invalid fitted values")
 
@@ -701,6 +713,8 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
         setattr(clf, key, fitted[key])
     clf.multilabel_ = bool(clf.multilabel_)
     clf.threshold_ = float(clf.threshold_)
+    # Files from before top_label_ existed: softmax multi-label models forced the top label.
+    clf.top_label_ = fitted.get("top_label_", clf.multilabel_ and clf.loss == "softmax")
     if clf.multilabel_:
         if classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(classes.size)):
             raise _Invalid("a multi-label classifier's classes must be 0..c-1")
@@ -716,7 +730,10 @@ def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray]):
     from .text import TextClassifier
 
     known = TextClassifier().get_params()
-    model = TextClassifier(**{k: v for k, v in header["params"].items() if k in known})
+    params = header["params"]
+    model = TextClassifier(**{k: v for k, v in params.items() if k in known})
+    if "use_idf" not in params:  # files written before idf weighting existed hold raw counts
+        model.use_idf = False
     model._validate_params()
     if not isinstance(model.buckets, int) or model.buckets > _MAX_FEATURES:
         raise _Invalid(f"implausible number of buckets {model.buckets!r}")
@@ -758,6 +775,15 @@ def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray]):
     elif width != n_in:
         raise _Invalid(f"the vectorizer makes {width} features but the classifier expects {n_in}")
     model._set_feature_columns(columns, width)
+    idf = arrays.get("text/idf")
+    if idf is not None:
+        if not model.use_idf:
+            raise _Invalid("idf weights stored for a model with use_idf=False")
+        if not (np.isfinite(idf).all() and (idf > 0).all()):
+            raise _Invalid("idf weights must be finite and positive")
+    elif model.use_idf:
+        raise _Invalid("a use_idf model without its idf weights")
+    model.idf_ = None if idf is None else idf.astype(np.float32)
     model.training_summary_ = section.get("training_summary", {})
     return model
 

@@ -31,9 +31,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._math import weight_terms
 from .classifier import (
     BowClassifier,
     _canonical_int_dtype,
+    multilabel_decision_rule,
     prepare_counts,
     prepare_targets,
     resolve_epochs,
@@ -91,6 +93,8 @@ class DiskData:
         n_features: int,
         n_classes: int,
         column_lookup: np.ndarray | None,
+        column_weights: np.ndarray | None = None,
+        sublinear_tf: bool = False,
         normalize,
         loss: str,
         multilabel: bool,
@@ -101,6 +105,8 @@ class DiskData:
         self.n_features = n_features
         self.n_classes = n_classes
         self.lookup = column_lookup
+        self.column_weights = column_weights
+        self.sublinear_tf = sublinear_tf
         self.normalize = normalize
         self.loss = loss
         self.multilabel = multilabel
@@ -143,6 +149,8 @@ class DiskData:
             kept_before = np.concatenate([[0], np.cumsum(keep)])
             indptr, indices, data = kept_before[indptr], new[keep], data[keep]
         X = sp.csr_array((data, indices, indptr), shape=(last - first, self.n_features))
+        if self.column_weights is not None or self.sublinear_tf:
+            X = weight_terms(X, self.column_weights, sublinear=self.sublinear_tf)
         lptr = self._read(self.label_start, np.int64, first, last + 1)
         codes = self._read(d / "labels.bin", np.int32, int(lptr[0]), int(lptr[-1]))
         Y = sp.csr_array(
@@ -253,13 +261,13 @@ def fit_stream(
         code = {label: i for i, label in enumerate(classes.tolist())}
         writer = _CacheWriter(directory)
         width = int(vectorizer.n_features_out_)
-        used = np.zeros(width, dtype=bool)
+        df = np.zeros(width, dtype=np.int64)  # document frequency of every column
         tokens = 0
         t2 = time.perf_counter()
         try:
             for texts, labels in iter_chunks(source, chunk_size=chunk_size, **corpus_kw):
                 X = vectorizer.transform(texts)
-                used[X.indices] = True
+                df += np.bincount(X.indices, minlength=width)
                 tokens += int(X.data.sum())
                 writer.append(X, [[code[lab] for lab in labs] for labs in labels])
         finally:
@@ -278,11 +286,13 @@ def fit_stream(
                 }
             )
 
-        columns = np.flatnonzero(used) if model.prune_features else None
+        columns = np.flatnonzero(df) if model.prune_features else None
         if columns is not None and columns.size == width:
             columns = None
         model.vectorizer_ = vectorizer
         model._set_feature_columns(columns, width)
+        model._set_idf(df if columns is None else df[columns], n_docs)
+        del df
         n_features = width if columns is None else int(columns.size)
         data = DiskData(
             directory,
@@ -290,6 +300,8 @@ def fit_stream(
             n_features=n_features,
             n_classes=classes.size,
             column_lookup=model._column_lookup,
+            column_weights=model.idf_,
+            sublinear_tf=model.sublinear_tf,
             normalize=model.normalize,
             loss=model.loss,
             multilabel=multilabel,
@@ -339,12 +351,13 @@ def _fit_classifier_on(
         clf._label_encoder = LabelEncoder()
         clf._label_encoder.classes_ = classes
     clf._initialize(data.n_features, rng)
-    clf.threshold_ = (
-        float(clf.threshold)
-        if clf.threshold is not None
-        else 0.5
-        if (clf.loss == "ova" or not multilabel)
-        else 1.0 / (1.0 + max(_mean_labels(data), 1.0))
+    mean_labels, every_row_labelled = _label_stats(data)
+    clf.threshold_, clf.top_label_ = multilabel_decision_rule(
+        clf.threshold,
+        clf.loss,
+        multilabel,
+        mean_labels=mean_labels,
+        every_row_labelled=every_row_labelled,
     )
     clf.loss_curve_ = []
     clf.validation_scores_ = []
@@ -371,11 +384,19 @@ def _fit_classifier_on(
     clf._train_source(data, rng, epochs=epochs, schedule=True, val=val, callback=callback)
 
 
-def _mean_labels(data: DiskData) -> float:
-    with open(data.label_start, "rb") as f:
-        f.seek(data.n * 8)
-        total = np.fromfile(f, dtype=np.int64, count=1)
-    return float(total[0]) / max(data.n, 1) if total.size else 1.0
+def _label_stats(data: DiskData) -> tuple[float, bool]:
+    """Mean labels per document, and whether every document has one, from the cache."""
+    offsets = np.memmap(data.label_start, dtype=np.int64, mode="r")
+    mean = float(offsets[-1]) / max(data.n, 1) if offsets.size else 1.0
+    every = True
+    step = 1 << 20
+    for first in range(0, max(offsets.size - 1, 0), step):
+        block = np.asarray(offsets[first : first + step + 1])
+        if (np.diff(block) == 0).any():
+            every = False
+            break
+    del offsets
+    return mean, every
 
 
 def _seed(random_state):

@@ -501,5 +501,17 @@ def test_fit_option_defaults_match_the_estimator():
     defaults = TextClassifier().get_params()
     options = {p.name: p.default for p in fit.params}
     for name in ("dim", "epochs", "lr", "batch_size", "ngrams", "buckets", "min_count", "minn",
-                 "maxn", "loss"):
+                 "maxn", "loss", "use_idf", "sublinear_tf"):
         assert options[name] == defaults[name], name
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_fit_term_weighting_options(tmp_path, stream):
+    model = tmp_path / "m.bowclf"
+    args = ["--dim", "8", "--buckets", "20000", "--epochs", "2", "-q"]
+    ok(run("fit", TRAIN, "-o", model, *args, *(["--stream"] if stream else [])))
+    assert load(model).idf_ is not None  # idf weighting is on by default
+    ok(run("fit", TRAIN, "-o", model, "--no-idf", "--sublinear-tf", *args,
+           *(["--stream"] if stream else [])))  # fmt: skip
+    raw = load(model)
+    assert raw.idf_ is None and raw.use_idf is False and raw.sublinear_tf is True

@@ -112,6 +112,7 @@ def test_distributed_fit_matches_local_accuracy_and_attributes(
     assert not dask_model.multilabel_
     assert dask_model.vectorizer_.vocabulary_ == local_model.vectorizer_.vocabulary_
     np.testing.assert_array_equal(dask_model.feature_columns_, local_model.feature_columns_)
+    np.testing.assert_array_equal(dask_model.idf_, local_model.idf_)
     for key in local_model.training_summary_:
         assert key in dask_model.training_summary_
     s = dask_model.training_summary_

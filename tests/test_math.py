@@ -142,3 +142,24 @@ def test_row_scale_definitions(normalize):
 def test_row_scale_rejects_unknown_mode():
     with pytest.raises(ValueError, match="normalize"):
         _math.row_scale(sp.csr_array(np.ones((1, 2))), "max")
+
+
+def test_idf_weights_formula():
+    w = _math.idf_weights(np.array([0, 1, 4, 10]), 10)
+    assert w.dtype == np.float32
+    np.testing.assert_allclose(w, np.log(11 / np.array([1, 2, 5, 11])) + 1, rtol=1e-6)
+    assert w[-1] == pytest.approx(1.0)  # a feature in every document keeps weight 1
+    with pytest.raises(ValueError, match="document frequencies"):
+        _math.idf_weights(np.array([11]), 10)
+
+
+def test_weight_terms_scales_columns_and_applies_sublinear_tf():
+    X = sp.csr_array(np.array([[1.0, 3.0, 0.0], [0.0, 0.0, 0.0], [4.0, 0.0, 1.0]]))
+    w = np.array([2.0, 0.5, 1.0], dtype=np.float32)
+    np.testing.assert_allclose(_math.weight_terms(X, w).toarray(), X.toarray() * w)
+    expected = np.where(X.toarray() > 0, 1 + np.log(np.maximum(X.toarray(), 1)), 0) * w
+    np.testing.assert_allclose(
+        _math.weight_terms(X, w, sublinear=True).toarray(), expected, rtol=1e-6
+    )
+    np.testing.assert_array_equal(_math.weight_terms(X, None).toarray(), X.toarray())
+    assert X[0, 1] == 3.0  # the input is not modified

@@ -470,6 +470,30 @@ def _hostile_cases(model_bytes: bytes, tmp: Path, marker: str) -> dict[str, tupl
         variant(model_bytes, tmp / "cols.bowclf", replace={"text/feature_columns": npy(cols)}),
         "outside the vectorizer",
     )
+    idf = read_npy(items["text/idf"])
+    add(
+        "negative idf weight",
+        variant(model_bytes, tmp / "idfneg.bowclf", replace={"text/idf": npy(-idf)}),
+        "idf weights must be finite and positive",
+    )
+
+    def forget_idf(h):
+        del h["arrays"]["text/idf"]
+
+    add(
+        "idf model without its weights",
+        variant(model_bytes, tmp / "noidf.bowclf", header=forget_idf, drop=("text/idf",)),
+        "without its idf weights",
+    )
+
+    def idf_off(h):
+        h["params"]["use_idf"] = False
+
+    add(
+        "idf weights of a use_idf=False model",
+        variant(model_bytes, tmp / "idfoff.bowclf", header=idf_off),
+        "use_idf=False",
+    )
     directory = tmp / "dir.bowclf"
     directory.mkdir()
     add("a directory", directory, "is a directory")
@@ -515,6 +539,9 @@ HOSTILE = [
     "huge number of hash buckets",
     "missing text section",
     "feature column out of range",
+    "negative idf weight",
+    "idf model without its weights",
+    "idf weights of a use_idf=False model",
     "a directory",
     "a FIFO",
     "no such file",
@@ -693,3 +720,16 @@ def test_fuzz_array_members(tiny_model_bytes, tmp_path, data):
     items[name] = bytes(blob)
     path = build_zip(tmp_path / "fuzz.bowclf", items)
     _check_outcome(path)
+
+
+def test_files_from_before_idf_weighting_load_as_raw_count_models(model_bytes, tmp_path):
+    """A version-1 file written before ``use_idf`` existed has neither the parameter nor the
+    weights: it must load as the raw-count model it is, predicting as before."""
+
+    def old_header(h):
+        del h["params"]["use_idf"], h["params"]["sublinear_tf"], h["arrays"]["text/idf"]
+        del h["classifier"]["fitted"]["top_label_"]
+
+    old = load(variant(model_bytes, tmp_path / "old.bowclf", header=old_header, drop=("text/idf",)))
+    assert old.use_idf is False and old.idf_ is None and old.classifier_.top_label_ is False
+    assert_usable(old)

@@ -36,6 +36,7 @@ def test_out_of_core_matches_in_memory(corpus_file, text_data, tmp_path):
     assert list(ooc.classes_) == list(mem.classes_)
     assert ooc.vectorizer_.vocabulary_ == mem.vectorizer_.vocabulary_
     np.testing.assert_array_equal(ooc.feature_columns_, mem.feature_columns_)
+    np.testing.assert_array_equal(ooc.idf_, mem.idf_)  # document frequencies from the cache
     s = ooc.training_summary_
     assert s["out_of_core"] and s["documents"] == len(Xtr) and s["epochs"] == 10
     assert s["cache"] is None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
-from bowclf import TextClassifier, load, save
+from bowclf import BowClassifier, TextClassifier, load, save
 
 
 def test_fit_predict_score(text_data):
@@ -161,3 +163,55 @@ def test_pretrained_vectors_errors(text_data, tmp_path, content, message):
     vec.write_text(content, encoding="utf-8")
     with pytest.raises(VectorsError, match=message):
         TextClassifier(dim=4, pretrained_vectors=str(vec)).fit(Xtr, ytr)
+
+
+def test_idf_weighting_is_what_the_classifier_sees(text_data, tmp_path):
+    Xtr, ytr, Xte, _ = text_data
+    clf = TextClassifier(random_state=0).fit(Xtr, ytr)
+    counts = clf._select_columns(clf.vectorizer_.transform(Xtr))
+    n, df = counts.shape[0], np.bincount(counts.indices, minlength=counts.shape[1])
+    np.testing.assert_allclose(clf.idf_, np.log((1 + n) / (1 + df)) + 1, rtol=1e-6)
+    # The same classifier trained by hand on idf-weighted counts gives the same model.
+    weighted = sp.csr_array(counts.astype(np.float32) @ sp.diags_array(clf.idf_))
+    by_hand = BowClassifier(random_state=0).fit(weighted, ytr)
+    np.testing.assert_allclose(clf.classifier_.B_, by_hand.B_, rtol=1e-5, atol=1e-6)
+    again = load(save(clf, tmp_path / "idf.bowclf"))
+    np.testing.assert_array_equal(again.idf_, clf.idf_)
+    np.testing.assert_array_equal(again.predict_proba(Xte), clf.predict_proba(Xte))
+
+
+def test_raw_counts_and_sublinear_tf(text_data, tmp_path):
+    Xtr, ytr, Xte, _ = text_data
+    raw = TextClassifier(use_idf=False, random_state=0).fit(Xtr, ytr)
+    assert raw.idf_ is None
+    counts = raw._select_columns(raw.vectorizer_.transform(Xtr))
+    by_hand = BowClassifier(random_state=0).fit(counts, ytr)
+    np.testing.assert_array_equal(raw.classifier_.B_, by_hand.B_)
+    with zipfile.ZipFile(save(raw, tmp_path / "raw.bowclf")) as zf:
+        assert "text/idf" not in zf.namelist()
+    assert load(tmp_path / "raw.bowclf").idf_ is None
+    sub = TextClassifier(use_idf=False, sublinear_tf=True, random_state=0).fit(Xtr, ytr)
+    X = sub._features(["win win win team"])
+    assert X.data.max() == pytest.approx(1 + np.log(3))
+    assert load(save(sub, tmp_path / "sub.bowclf")).predict(Xte).tolist() == sub.predict(
+        Xte
+    ).tolist()
+
+
+def test_ova_predicts_at_least_one_label_when_training_documents_all_have_one():
+    rng = np.random.default_rng(1)
+    topics = {"a": "alpha apple acorn", "b": "beta banana bread", "c": "gamma cherry cake"}
+    texts, labels = [], []
+    for _ in range(300):
+        chosen = sorted(rng.choice(list(topics), size=rng.integers(1, 3), replace=False))
+        texts.append(" ".join(w for t in chosen for w in topics[t].split()))
+        labels.append(tuple(chosen))
+    # One epoch at a tiny rate: every probability stays near 0.5 or below, so only the
+    # top-label rule can fill the sets.
+    clf = TextClassifier(loss="ova", epochs=1, lr=0.01, threshold=0.99, random_state=0)
+    clf.fit(texts, labels)
+    assert clf.classifier_.top_label_
+    assert all(len(p) == 1 for p in clf.predict(["alpha apple", "zzz"]))
+    clf.fit(texts + ["nothing here"], labels + [()])  # an unlabelled document: no forcing
+    assert not clf.classifier_.top_label_
+    assert clf.predict(["alpha apple", "zzz"]) == [(), ()]
