@@ -53,6 +53,32 @@ def merge_scaling(raw: Raw, run: dict[str, Any], records: list[dict[str, Any]]) 
     sc["runs"] = [r for r in sc["runs"] if r["id"] in used] + [run]
 
 
+def estimate_seconds(raw: Raw, dataset_runs: list[tuple[str, str]],
+                     scaling_runs: list[tuple[scaling.Point, str, int]]
+                     ) -> tuple[float, int]:
+    """Seconds the planned child runs took when this report was last made: a (dataset,
+    system) counts the sum of its runs in the last dataset suite, a (point, system) the median
+    of its runs × the planned repeats; and how many of them have no earlier timing."""
+    ds_time: dict[tuple[str, str], float] = {}
+    for r in (raw.get("datasets") or {}).get("records", []):
+        key = (r["dataset"], r["system"])
+        ds_time[key] = ds_time.get(key, 0.0) + (r.get("child_wall_s") or 0.0)
+    sc_time: dict[tuple[str, str], list[float]] = {}
+    for r in (raw.get("scaling") or {}).get("records", []):
+        if r.get("child_wall_s"):
+            key = (scaling.Point(**r["point"]).key(), r["system"])
+            sc_time.setdefault(key, []).append(r["child_wall_s"])
+    total, unknown = 0.0, 0
+    for key in dataset_runs:
+        total += ds_time.get(key, 0.0)
+        unknown += key not in ds_time
+    for p, system, repeats in scaling_runs:
+        times = sc_time.get((p.key(), system))
+        total += statistics.median(times) * repeats if times else 0.0
+        unknown += not times
+    return total, unknown
+
+
 # ---------------------------------------------------------------------- rendering
 def _label(name: str) -> str:
     s = BY_NAME.get(name)
@@ -110,6 +136,7 @@ def _dataset_sections(ds: Raw) -> tuple[list[str], list[str]]:
                     "lr 0.1, thread=2). Δ > 0: bowclf more accurate; speed > 1: bowclf "
                     "faster; RSS ratio < 1: bowclf smaller.", "",
                     tables.md_table(tables.RATIO_HEADER, rrows), ""]
+    out += ablation_section(records, single)
     if multi:
         rows = [r for d in multi for r in tables.multi_rows(records, d, systems)]
         out += ["## Multi-label: Reuters-21578 (ModApte, 90 topics)", "",
@@ -139,6 +166,23 @@ def _dataset_sections(ds: Raw) -> tuple[list[str], list[str]]:
                          "ratios are bowclf ÷ peer per dataset (fit time > 1 and tokens/s < 1 "
                          "mean bowclf is slower).", "", *behind, *cli_vs_ft, ""]
     return out, behind_lines
+
+
+def ablation_section(records: list[dict[str, Any]], datasets: list[str]) -> list[str]:
+    """"Bigrams vs unigrams": bowclf's defaults against ``bowclf-uni`` (empty without
+    ``bowclf-uni`` records)."""
+    rows, verdict = tables.ablation_rows(records, datasets)
+    if not rows:
+        return []
+    return ["## Bigrams vs unigrams", "",
+            "bowclf's defaults (`TextClassifier(random_state=0)`: word bigrams; the *bowclf "
+            "(API, defaults)* rows above) against the same model with `ngrams=1` (*bowclf-uni*), "
+            "pair by pair in the same run: train → test splits, and ag_news's 5 "
+            "cross-validation folds (the folds of the table above; mean over folds, min–max in "
+            "brackets). Δ > 0: bigrams more accurate. Fit seconds: the `fit` call (medians of "
+            "the repeats; mean over folds).", "",
+            tables.md_table(tables.ablation_header(records), rows, "llrrrrlrr"), "",
+            verdict, ""]
 
 
 def _scaling_agg(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
@@ -238,15 +282,19 @@ def scaling_sections(sc: Raw) -> tuple[list[str], list[str]]:
     out = ["## Scaling on synthetic corpora", "",
            "bench/synth.py corpora (Zipfian background + class topics; test set = another "
            "document stream of the same model). Both systems get fastText's hyper-parameters "
-           "(word bigrams, 5 epochs, lr 0.1, dim 100 unless scanned) so that they do the same "
-           "work. bowclf: `bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 --epochs 5 --lr 0.1 "
-           "--ngrams 2 --dim D` — wall time of the whole process (start-up, reading the CSV, "
-           "vectorizing, training, saving) and that process's peak RSS. fastText: "
+           "(word bigrams, raw counts, 5 epochs, lr 0.1, dim 100 unless scanned) so that "
+           "they do the same work. bowclf: `bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 "
+           "--epochs 5 --lr 0.1 --ngrams 2 --no-idf --dim D` — wall time of the whole "
+           "process (start-up, reading the CSV, vectorizing, training, saving) and that "
+           "process's peak RSS. fastText: "
            "`train_supervised` — wall time of the call (reading the file, building the "
            "dictionary, training) and the child's peak RSS after training. Medians of the "
            "repeats (see *runs*). At 1M tokens 5 epochs at lr 0.1 learn little (accuracy far "
            "below the 10M and 100M points; with 200 or 1000 classes both systems predict the "
-           "majority class): the 1M scans measure cost, for both systems alike.", ""]
+           "majority class): the 1M scans measure cost, for both systems alike. *bowclf CLI* "
+           "trains the way `bowclf fit` chooses itself (in memory, or out of core for files "
+           "above its size threshold); *bowclf CLI --stream* forces out-of-core training.", ""]
+    out += _generation_note(sc["records"])
     out += _scaling_provenance(sc)
     for scan in scaling.SCANS:
         rows = _scaling_rows(scan, agg)
@@ -254,6 +302,19 @@ def scaling_sections(sc: Raw) -> tuple[list[str], list[str]]:
             out += [f"### {scaling.SCAN_TITLES[scan]}", "",
                     tables.md_table(SCALING_HEADER, rows), ""]
     return out, _scaling_behind(agg)
+
+
+def _generation_note(records: list[dict[str, Any]]) -> list[str]:
+    """How long generating the largest corpus took (recorded with the corpus, when made)."""
+    recs = [r for r in records if r.get("generate_s")]
+    if not recs:
+        return []
+    r = max(recs, key=lambda r: r["point"]["tokens"])
+    size = r.get("corpus_bytes") or 0
+    size_text = f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+    return [f"The corpora are generated once and cached in bench/out/synth (not part of the "
+            f"timings): the {_count(r['point']['tokens'])}-token one (train and test, CSV and "
+            f"fastText: {size_text}) took {_duration(r['generate_s'])} to generate.", ""]
 
 
 def _point_label(point: dict[str, int]) -> str:
@@ -276,6 +337,14 @@ def _scaling_notes(sc: Raw) -> list[str]:
         systems = [BY_NAME["bowclf-cli"]]
         notes += [f"Scaling (`{run['command']}`): {n}"
                   for n in tables.params_notes(recs, systems)]
+        limit = run.get("extended_max_tokens")
+        if limit and any(r["point"]["tokens"] > limit for r in recs):
+            extended = " and ".join(f"*{scaling.SCALING_SYSTEMS[s]}*" for s in scaling.EXTENDED)
+            notes.append(f"`{run['command']}` ran {extended} only up to {_count(limit)} tokens "
+                         "(time budget: at 100M tokens they take ~6–7 min each); "
+                         "`python -m bench scaling --scans tokens --systems bowclf-stream "
+                         "fasttext-1t` runs them at every size, and its rows are kept in the "
+                         "report beside the main command's.")
     return notes
 
 
@@ -289,8 +358,11 @@ def _scaling_provenance(sc: Raw) -> list[str]:
         recs = [r for r in sc["records"] if r.get("run") == run_id]
         points = {json.dumps(r["point"], sort_keys=True) for r in recs}
         sizes = sorted({r["point"]["tokens"] for r in recs})
+        names = [n for n in scaling.SCALING_SYSTEMS if any(r["system"] == n for r in recs)]
         lines.append(f"- `{run['command']}` ({run['info']['date']}): {len(points)} points "
-                     f"({', '.join(_count(n) for n in sizes)} tokens)")
+                     f"({', '.join(_count(n) for n in sizes)} tokens: "
+                     + ", ".join(scaling.SCALING_SYSTEMS[n].replace(", ", " ") for n in names)
+                     + ")")
     return [*lines, ""]
 
 
@@ -363,7 +435,26 @@ NOTES = """## Notes on method
   per system, the folds serving as repeats). Datasets with a dev split: dev is ignored.
 - Timings come from a 2-core machine shared with other work (see the load average above):
   treat differences under ~20 % as noise; ratios are measured within the same run.
+- Time budget: `python -m bench` is built to produce this whole report in under 30 minutes
+  on this machine. To fit, pairs of ≥ 500k training tokens (imdb, tweeteval_emoji, reuters21578) and
+  every scaling point run once, fastText thread=1 and `bowclf fit --stream` run up to 10M
+  tokens only (the 100M point has bowclf CLI and fastText thread=2), and a system far slower
+  than every other on one dataset may be skipped there (named below); bench/README.md lists
+  the commands that run the rest.
 """
+
+
+def _skip_notes(records: list[dict[str, Any]]) -> list[str]:
+    """Which systems the suite skipped where, and the command that runs them."""
+    skipped: dict[str, list[str]] = {}
+    for r in records:
+        if r["status"] == "skipped" and r["dataset"] not in skipped.get(r["system"], []):
+            skipped.setdefault(r["system"], []).append(r["dataset"])
+    return [f"*{_label(name)}* was skipped on {', '.join(ds)} to keep `python -m bench` within "
+            f"its time budget: its fit there is far slower than every other system's (see "
+            f"bench/README.md); `python -m bench --systems {name} --datasets {' '.join(ds)} "
+            f"--no-scaling --out bench/out/extra.md` runs it (in a report of its own)."
+            for name, ds in skipped.items()]
 
 
 def render(raw: Raw) -> str:
@@ -387,6 +478,7 @@ def render(raw: Raw) -> str:
     if raw.get("datasets"):
         ds = raw["datasets"]
         notes += tables.params_notes(ds["records"], _systems(ds["systems"]))
+        notes += _skip_notes(ds["records"])
         notes += [n for n in ds.get("notes") or [] if "defaults at run time" not in n
                   and "CLI defaults differ" not in n]
     if raw.get("scaling", {}).get("records"):

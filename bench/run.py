@@ -1,16 +1,20 @@
 """``python -m bench``: bowclf against fastText, scikit-learn and Vowpal Wabbit.
 
     python -m bench [--quick] [--datasets D ...] [--systems S ...] [--repeats N]
-                    [--big-repeats N] [--max-tokens 10M] [--no-scaling] [--out bench/RESULTS.md]
+                    [--big-repeats N] [--max-tokens 100M] [--extended-max-tokens 10M]
+                    [--scans tokens classes dim vocab] [--no-scaling] [--out bench/RESULTS.md]
     python -m bench scaling [--max-tokens 100M] [--repeats N] [--scans tokens classes ...]
+                            [--systems bowclf-cli bowclf-stream fasttext fasttext-1t]
+    python -m bench render [--out bench/RESULTS.md]
 
 The first form runs every system on every train/test pair of the benchmark corpora (each run
 in its own child process, ``--repeats`` times — ``--big-repeats`` times for pairs of at least
-500k training tokens), then the synthetic corpus-size scan up to ``--max-tokens`` training
-tokens, prints the tables as they complete and writes the markdown report. The second form
-runs the scaling scans (corpus size up to 100M tokens, classes, dim, vocabulary), which do not
-fit the main command's 30-minute budget, and merges them into the same report.
-See bench/README.md.
+500k training tokens), the bigrams-vs-unigrams ablation, then the four synthetic scaling scans
+(corpus size up to ``--max-tokens`` training tokens; fastText thread=1 and ``bowclf fit
+--stream`` only up to ``--extended-max-tokens``), prints the tables as they complete and writes
+the whole markdown report — in under 30 minutes on the 2-core benchmark machine. The second
+form runs scaling scans only, by default with every system at every size, and merges them into
+the same report. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,10 +33,11 @@ from typing import Any
 from bench import envinfo, results, scaling, subproc, tables
 from bench.common import REPO
 from bench.metrics import Scorer
-from bench.prep import QUICK_DATASETS, available_datasets
+from bench.prep import MULTILABEL_DATASETS, QUICK_DATASETS, available_datasets
 from bench.subproc import run_child
 from bench.systems import (
     BOWCLF_FT_PARAMS,
+    BUDGET_SKIP,
     BY_NAME,
     SHOWN_PARAMS,
     SYSTEMS,
@@ -58,8 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Subcommands: 'python -m bench scaling --help' (synthetic scaling scans), "
                "'python -m bench render' (rewrite the report from the stored raw records).")
     p.add_argument("--quick", action="store_true",
-                   help=f"small datasets ({', '.join(QUICK_DATASETS)}), 1 repeat, scaling "
-                        f"at 1M tokens only; report to {QUICK_OUT.relative_to(REPO)}")
+                   help=f"small datasets ({', '.join(QUICK_DATASETS)}), 1 repeat, corpus-size "
+                        f"scan at 1M tokens only; report to {QUICK_OUT.relative_to(REPO)}")
     p.add_argument("--datasets", nargs="+", metavar="D",
                    help="datasets (default: every corpus in the datasets folder)")
     p.add_argument("--systems", nargs="+", metavar="S", choices=[s.name for s in SYSTEMS],
@@ -70,8 +75,11 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"runs per system for pairs of at least {BIG_TOKENS:,} training tokens "
                         "and per scaling point (default %(default)s)")
     p.add_argument("--max-tokens", default=None,
-                   help="largest corpus of the corpus-size scan (default 10M; quick 1M)")
-    p.add_argument("--no-scaling", action="store_true", help="skip the corpus-size scan")
+                   help="largest corpus of the corpus-size scan (default 100M; quick 1M)")
+    _extended_option(p, "10M")
+    p.add_argument("--scans", nargs="+", choices=scaling.SCANS, default=None,
+                   help="scaling scans (default: all four; quick: tokens)")
+    p.add_argument("--no-scaling", action="store_true", help="skip the scaling scans")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help="seconds before a child process is killed (default %(default)s)")
     _memory_option(p)
@@ -85,7 +93,10 @@ def _scaling_parser() -> argparse.ArgumentParser:
         prog="python -m bench scaling",
         description="Synthetic scaling scans: bowclf CLI vs fastText (see bench/scaling.py).")
     p.add_argument("--max-tokens", default="100M", help="largest corpus (default 100M)")
+    _extended_option(p, None)
     p.add_argument("--scans", nargs="+", choices=scaling.SCANS, default=scaling.SCANS)
+    p.add_argument("--systems", nargs="+", choices=list(scaling.SCALING_SYSTEMS), default=None,
+                   help="only these systems (default: all); one of: %(choices)s")
     p.add_argument("--repeats", type=int, default=1,
                    help="runs per point below 100M tokens (default 1)")
     p.add_argument("--big-repeats", type=int, default=1,
@@ -96,6 +107,12 @@ def _scaling_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help=f"markdown report (default {DEFAULT_OUT.relative_to(REPO)})")
     return p
+
+
+def _extended_option(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument("--extended-max-tokens", default=default, metavar="N",
+                   help="largest corpus at which fastText thread=1 and bowclf fit --stream also "
+                        "run (default: " + (default or "--max-tokens") + ")")
 
 
 def _memory_option(p: argparse.ArgumentParser) -> None:
@@ -193,9 +210,9 @@ def select_systems(names: list[str] | None) -> tuple[list[System], list[str]]:
     if not names and api and all(api.get(k) == v for k, v in BOWCLF_FT_PARAMS.items()):
         chosen = [s for s in chosen if s.name != "bowclf-ft"]
         notes.append("bowclf's defaults equal fastText's hyper-parameters (dim 100, 5 epochs, "
-                     "lr 0.1, word bigrams), so the *bowclf (API, defaults)* rows are also the "
-                     "same-hyper-parameter comparison; the separate `bowclf-ft` variant was "
-                     "not run.")
+                     "lr 0.1, word bigrams, raw counts), so the *bowclf (API, defaults)* rows "
+                     "are also the same-hyper-parameter comparison; the separate `bowclf-ft` "
+                     "variant was not run.")
     return chosen, notes
 
 
@@ -238,21 +255,26 @@ def repeats_for(pair: dict[str, Any], repeats: int, big_repeats: int) -> int:
 
 
 def run_dataset(name: str, systems: list[System], repeats: tuple[int, int], run_job: RunJob,
-                timeout: float) -> tuple[list[dict[str, Any]], bool]:
-    """All runs of one dataset (repeats interleaved across systems)."""
+                timeout: float, explicit: bool = False) -> tuple[list[dict[str, Any]], bool]:
+    """All runs of one dataset (repeats interleaved across systems). ``explicit``: the systems
+    were named with --systems, so their dataset restrictions and budget skips do not apply."""
     t0 = time.perf_counter()
     pairs = json_child(["-m", "bench.prep", name], 3600)
     multilabel = bool(pairs[0]["multilabel"])
     took = time.perf_counter() - t0
     if took > 2:
         _progress(f"  prepared {name} in {took:.0f} s")
-    todo = [s for s in systems if (s.multi if multilabel else s.single)]
+    todo = [s for s in systems if s.selected(name, multilabel, explicit)]
     records = []
     for pair in pairs:
         base = {"dataset": name, "pair": pair["pair"], "train_tokens": pair["train_tokens"]}
         for r in range(repeats_for(pair, *repeats)):
             for s in todo:
-                if not available(s):
+                if s.skipped(name, explicit):
+                    if r:
+                        continue
+                    rec = {"status": "skipped", "error": BUDGET_SKIP}
+                elif not available(s):
                     rec = {"status": "not installed"}
                 else:
                     params = s.multi_params if multilabel and s.multi_params else s.params
@@ -262,6 +284,13 @@ def run_dataset(name: str, systems: list[System], repeats: tuple[int, int], run_
                 records.append(rec)
                 _progress(f"  {pair['pair']:<18} {s.name:<13} #{r + 1}  {_describe(rec)}")
     return records, multilabel
+
+
+def dataset_plan(datasets: list[str], systems: list[System], explicit: bool
+                 ) -> list[tuple[str, str]]:
+    """The (dataset, system) combinations :func:`run_dataset` will run."""
+    return [(d, s.name) for d in datasets for s in systems
+            if s.selected(d, d in MULTILABEL_DATASETS, explicit) and not s.skipped(d, explicit)]
 
 
 def print_dataset_table(records: list[dict[str, Any]], name: str, multilabel: bool,
@@ -279,19 +308,65 @@ def print_dataset_table(records: list[dict[str, Any]], name: str, multilabel: bo
 
 
 # ---------------------------------------------------------------------- scaling
-def run_scaling_suite(max_tokens: int, repeats: int, scans: list[str], big_repeats: int,
-                      run_job: RunJob) -> list[dict[str, Any]]:
+@dataclass
+class ScalingPlan:
+    """What a scaling run does (see :func:`bench.scaling.plan`)."""
+
+    max_tokens: int
+    scans: list[str]
+    repeats: int
+    big_repeats: int
+    extended_max: int | None = None
+    systems: list[str] | None = None
+    stream: bool = False
+
+    def runs(self) -> list[tuple[scaling.Point, str, int]]:
+        """(point, system, repeats) of every planned run."""
+        return [(p, s, scaling.repeats_at(p, self.repeats, self.big_repeats))
+                for p, s in scaling.plan(self.max_tokens, self.scans, self.stream,
+                                         self.extended_max, self.systems)]
+
+
+def scaling_plan(max_tokens: str, scans: list[str], repeats: int, big_repeats: int,
+                 extended_max: str | None = None, systems: list[str] | None = None
+                 ) -> ScalingPlan:
+    """A :class:`ScalingPlan`; whether the installed CLI has ``--stream`` is asked here."""
+    stream = _cli_has_stream()
+    if stream:
+        _progress("  (bowclf fit has --stream: the corpus-size scan also runs it)")
+    return ScalingPlan(scaling.parse_tokens(max_tokens), scans, repeats, big_repeats,
+                       scaling.parse_tokens(extended_max) if extended_max else None, systems,
+                       stream)
+
+
+def run_scaling_suite(plan: ScalingPlan, run_job: RunJob) -> list[dict[str, Any]]:
     """Scaling runs, with progress lines."""
     def on_point(rec: dict[str, Any]) -> None:
         p = scaling.Point(**rec["point"])
         _progress(f"  synth {p.key():<28} {rec['system']:<12} #{rec['repeat'] + 1}  "
                   f"{_describe(rec)}")
 
-    stream = _cli_has_stream()
-    if stream:
-        _progress("  (bowclf fit has --stream: the corpus-size scan also runs it)")
-    return scaling.run_scaling(max_tokens, repeats, run_job, _make_pair, scans, big_repeats,
-                               on_point, stream=stream)
+    return scaling.run_scaling(plan.max_tokens, plan.repeats, run_job, _make_pair, plan.scans,
+                               plan.big_repeats, on_point, stream=plan.stream,
+                               extended_max=plan.extended_max, systems=plan.systems)
+
+
+def _print_estimate(raw: results.Raw, dataset_runs: list[tuple[str, str]],
+                    plan: ScalingPlan | None) -> None:
+    """The expected wall time, from the child times recorded for this report, and the time to
+    generate the synthetic corpora that are not cached yet."""
+    runs = plan.runs() if plan else []
+    seconds, unknown = results.estimate_seconds(raw, dataset_runs, runs)
+    points = sorted({p for p, _, _ in runs if not scaling.corpus_cached(p)})
+    gen = [scaling.generation_estimate(p) for p in points]
+    text = f"[plan] {len(dataset_runs) + len(runs)} (dataset or point, system) combinations"
+    if seconds:
+        text += (f"; ≈ {_duration(seconds)} by the times recorded for this report"
+                 + (f" ({unknown} without an earlier time, not counted)" if unknown else ""))
+    if gen:
+        text += (f"; + about {_duration(sum(g[0] for g in gen))} to generate "
+                 f"{len(gen)} synthetic corpora ({sum(g[1] for g in gen):.1f} GB)")
+    _progress(text)
 
 
 def _cli_has_stream() -> bool:
@@ -303,6 +378,13 @@ def _cli_has_stream() -> bool:
 def _print_scaling(raw: results.Raw) -> None:
     sec, _ = results.scaling_sections(raw["scaling"])
     print("\n".join(sec), flush=True)
+
+
+def _print_ablation(ds_run: dict[str, Any]) -> None:
+    names = [d for d, multilabel in ds_run["datasets"] if not multilabel]
+    lines = results.ablation_section(ds_run["records"], names)
+    if lines:
+        print("\n".join(lines), flush=True)
 
 
 # ---------------------------------------------------------------------- commands
@@ -333,8 +415,14 @@ def main_suite(argv: list[str]) -> int:
     if unknown:
         _parser().error(f"unknown datasets {unknown}; available: {known}")
     systems, notes = select_systems(args.systems)
+    explicit = bool(args.systems)
+    plan = None if args.no_scaling else scaling_plan(
+        args.max_tokens or ("1M" if args.quick else "100M"),
+        args.scans or (["tokens"] if args.quick else list(scaling.SCANS)),
+        min(repeats, args.big_repeats), args.big_repeats, args.extended_max_tokens)
     info = envinfo.collect()
     raw = results.load_raw(out)
+    _print_estimate(raw, dataset_plan(datasets, systems, explicit), plan)
     command = _command(argv)
     ds_run: dict[str, Any] = {"info": info, "command": command, "seconds": 0.0,
                               "records": [], "systems": [s.name for s in systems],
@@ -345,18 +433,19 @@ def main_suite(argv: list[str]) -> int:
         for name in datasets:
             _progress(f"[{name}]")
             recs, multilabel = run_dataset(name, systems, (repeats, args.big_repeats),
-                                           run_job, args.timeout)
+                                           run_job, args.timeout, explicit)
             ds_run["records"] += recs
             ds_run["datasets"].append([name, multilabel])
             print_dataset_table(ds_run["records"], name, multilabel, systems)
             ds_run["seconds"] = time.perf_counter() - started
             _write(out, raw)
-        if not args.no_scaling:
-            max_tokens = scaling.parse_tokens(args.max_tokens or ("1M" if args.quick else "10M"))
-            _progress(f"[scaling: corpus size up to {max_tokens:,} tokens]")
-            recs = run_scaling_suite(max_tokens, min(repeats, args.big_repeats), ["tokens"],
-                                     args.big_repeats, run_job)
-            results.merge_scaling(raw, {"info": info, "command": command, "seconds": 0.0}, recs)
+        _print_ablation(ds_run)
+        if plan is not None:
+            _progress(f"[scaling: {', '.join(plan.scans)}; corpus size up to "
+                      f"{plan.max_tokens:,} tokens]")
+            recs = run_scaling_suite(plan, run_job)
+            results.merge_scaling(raw, {"info": info, "command": command, "seconds": 0.0,
+                                        "extended_max_tokens": plan.extended_max}, recs)
             _print_scaling(raw)
     ds_run["seconds"] = time.perf_counter() - started
     for run in raw.get("scaling", {}).get("runs", []):
@@ -373,15 +462,17 @@ def scaling_command(argv: list[str]) -> int:
     _set_memory_limit(args.max_memory)
     started = time.perf_counter()
     info = envinfo.collect()
-    max_tokens = scaling.parse_tokens(args.max_tokens)
+    plan = scaling_plan(args.max_tokens, args.scans, args.repeats, args.big_repeats,
+                        args.extended_max_tokens, args.systems)
+    _print_estimate(results.load_raw(args.out), [], plan)
     with Scorer() as scorer:
         run_job = partial(run_worker, scorer=scorer, fixed_timeout=args.timeout)
-        recs = run_scaling_suite(max_tokens, args.repeats, args.scans, args.big_repeats,
-                                 run_job)
+        recs = run_scaling_suite(plan, run_job)
     raw = results.load_raw(args.out)
     seconds = time.perf_counter() - started
     results.merge_scaling(raw, {"info": info, "command": _command(["scaling", *argv]),
-                                "seconds": seconds}, recs)
+                                "seconds": seconds, "extended_max_tokens": plan.extended_max},
+                          recs)
     _print_scaling(raw)
     _write(args.out, raw)
     _progress(f"done in {_duration(seconds)}; report: {args.out}")

@@ -31,17 +31,25 @@ from typing import Any
 
 from bench.prep import normalise, read_csv_gz
 
-__all__ = ["SYSTEMS", "FT_PARAMS", "System", "available", "bowclf_cli_argv", "get_runner"]
+__all__ = ["ABLATION_DATASETS", "SYSTEMS", "FT_PARAMS", "System", "available", "bowclf_cli_argv",
+           "get_runner"]
 
 #: fastText's hyper-parameters for the "same hyper-parameters" comparison.
 FT_PARAMS: dict[str, Any] = {"dim": 100, "epoch": 5, "lr": 0.1, "wordNgrams": 2, "thread": 2,
                              "seed": 0}
 #: The same, spelled as bowclf parameters.
-BOWCLF_FT_PARAMS: dict[str, Any] = {"dim": 100, "epochs": 5, "lr": 0.1, "ngrams": 2}
+#: fastText's hyper-parameters for bowclf.  fastText feeds raw counts, so idf weighting is off:
+#: the same model doing the same work (idf also needs more than 5 epochs at lr 0.1 to pay).
+BOWCLF_FT_PARAMS: dict[str, Any] = {"dim": 100, "epochs": 5, "lr": 0.1, "ngrams": 2,
+                                    "use_idf": False}
 VW_PASSES = 5
 #: bowclf parameters recorded with every bowclf run (bowclf's defaults may change over time).
 SHOWN_PARAMS = ["dim", "epochs", "lr", "ngrams", "batch_size", "normalize", "buckets",
-                "min_count", "tokenizer", "loss"]
+                "min_count", "tokenizer", "loss", "use_idf", "sublinear_tf"]
+#: Datasets of the bigrams-vs-unigrams ablation (``bowclf`` against ``bowclf-uni``).
+ABLATION_DATASETS = ("sst2", "trec", "ag_news")
+#: Why a system is left out of a dataset of the default suite (``System.budget_skip``).
+BUDGET_SKIP = "time budget"
 
 Metrics = dict[str, Any]
 Runner = Callable[[dict[str, Any], dict[str, Any], Path], Metrics]
@@ -61,11 +69,29 @@ class System:
     params: dict[str, Any] = field(default_factory=dict)
     multi_params: dict[str, Any] | None = None  #: parameter overrides for multi-label data
     default: bool = True  #: part of the default suite (others only with --systems)
+    #: run only on these datasets (None: all) unless named with --systems
+    datasets: tuple[str, ...] | None = None
+    #: datasets where the default suite records it as skipped (its fit is far slower than every
+    #: other system's there and would break the 30-minute budget); --systems runs it anyway
+    budget_skip: tuple[str, ...] = ()
+
+    def selected(self, dataset: str, multilabel: bool, explicit: bool = False) -> bool:
+        """Whether it has a row for ``dataset`` (``explicit``: named with --systems)."""
+        if not (self.multi if multilabel else self.single):
+            return False
+        return explicit or self.datasets is None or dataset in self.datasets
+
+    def skipped(self, dataset: str, explicit: bool = False) -> bool:
+        """Whether the default suite skips it on ``dataset`` (see :attr:`budget_skip`)."""
+        return not explicit and dataset in self.budget_skip
 
 
 SYSTEMS: list[System] = [
     System("bowclf", "bowclf (API, defaults)", "bowclf_api", "bowclf", "bowclf.text",
            multi=True, params={"random_state": 0}),
+    System("bowclf-uni", "bowclf (API, defaults but unigrams: ngrams=1)", "bowclf_api",
+           "bowclf", "bowclf.text", params={"ngrams": 1, "random_state": 0},
+           datasets=ABLATION_DATASETS),
     System("bowclf-ft", "bowclf (API, fastText's hyper-parameters)", "bowclf_api", "bowclf",
            "bowclf.text", params={**BOWCLF_FT_PARAMS, "random_state": 0}),
     System("bowclf-ws", "bowclf (API, defaults, whitespace tokenizer)", "bowclf_api", "bowclf",
@@ -73,6 +99,10 @@ SYSTEMS: list[System] = [
            default=False),
     System("bowclf-ova", "bowclf (API, loss=ova)", "bowclf_api", "bowclf", "bowclf.text",
            single=False, multi=True, params={"loss": "ova", "random_state": 0}),
+    System("bowclf-ml", "bowclf (API, ova recipe: l2, lr 0.2, batch 4, 50 epochs)", "bowclf_api",
+           "bowclf", "bowclf.text", single=False, multi=True,
+           params={"loss": "ova", "normalize": "l2", "lr": 0.2, "batch_size": 4, "epochs": 50,
+                   "random_state": 0}),
     System("bowclf-cli", "bowclf (CLI fit + evaluate)", "bowclf_cli", "bowclf", "bowclf.cli",
            multi=True, params={"seed": 0}),
     System("fasttext", "fastText (bigrams, thread=2)", "fasttext", "fasttext", "fasttext",
@@ -84,7 +114,7 @@ SYSTEMS: list[System] = [
     System("sk-tfidf-sgd", "sklearn tf-idf(1,2) + SGD", "sk_tfidf_sgd", "sklearn", "sklearn"),
     System("sk-hash-sgd", "sklearn hashing(1,2) + SGD", "sk_hash_sgd", "sklearn", "sklearn"),
     System("sk-tfidf-lr", "sklearn tf-idf(1,2) + LogisticRegression", "sk_tfidf_lr", "sklearn",
-           "sklearn"),
+           "sklearn", budget_skip=("tweeteval_emoji",)),
     System("sk-ovr-sgd", "sklearn tf-idf(1,2) + OneVsRest(SGD)", "sk_ovr_sgd", "sklearn",
            "sklearn", single=False, multi=True),
     System("vw", f"Vowpal Wabbit (--oaa --ngram 2, {VW_PASSES} passes)", "vw", "vw",
@@ -117,6 +147,19 @@ def _load(pair: dict[str, Any], split: str) -> tuple[list[str], list[Any]]:
     return texts, labels
 
 
+def _fit_predict(model: Any, X: Any, y: Any, Xt: Any) -> tuple[Any, Metrics]:
+    """``model.fit(X, y)`` then ``model.predict(Xt)``: the predictions and ``fit_s``,
+    ``predict_s`` and ``fit_rss_mb`` (peak RSS after fitting)."""
+    t0 = time.perf_counter()
+    model.fit(X, y)
+    fit_s = time.perf_counter() - t0
+    fit_rss = _rss_mb()
+    t0 = time.perf_counter()
+    pred = model.predict(Xt)
+    predict_s = time.perf_counter() - t0
+    return pred, {"fit_s": fit_s, "predict_s": predict_s, "fit_rss_mb": fit_rss}
+
+
 # ---------------------------------------------------------------------- bowclf
 def run_bowclf_api(pair: dict[str, Any], params: dict[str, Any], workdir: Path) -> Metrics:
     """``TextClassifier(**params).fit(texts, labels)`` then ``predict``."""
@@ -124,16 +167,10 @@ def run_bowclf_api(pair: dict[str, Any], params: dict[str, Any], workdir: Path) 
 
     X, y = _load(pair, "train")
     Xt, _ = _load(pair, "test")
-    t0 = time.perf_counter()
-    model = TextClassifier(**params).fit(X, y)
-    fit_s = time.perf_counter() - t0
-    fit_rss = _rss_mb()
-    t0 = time.perf_counter()
-    pred = model.predict(Xt)
-    predict_s = time.perf_counter() - t0
-    out: Metrics = {"fit_s": fit_s, "predict_s": predict_s, "fit_rss_mb": fit_rss,
-                    "epochs": int(model.training_summary_["epochs"]),
-                    "params_used": _shown(model.get_params())}
+    model = TextClassifier(**params)
+    pred, out = _fit_predict(model, X, y, Xt)
+    out.update({"epochs": int(model.training_summary_["epochs"]),
+                "params_used": _shown(model.get_params())})
     if pair["multilabel"]:
         import numpy as np
 
@@ -165,7 +202,9 @@ def _cli_flags(params: dict[str, Any]) -> list[str]:
     flags = []
     for key, value in params.items():
         flag = f"--{key.replace('_', '-')}"
-        if value is True:
+        if key == "use_idf":  # the CLI's --idf/--no-idf switch
+            flags.append("--idf" if value else "--no-idf")
+        elif value is True:
             flags.append(flag)
         elif value is not False and value is not None:
             flags += [flag, str(value)]
@@ -286,16 +325,8 @@ def _sk_run(pair: dict[str, Any], make: Callable[[], Any], epochs: Callable[[Any
     X, y = _load(pair, "train")
     Xt, _ = _load(pair, "test")
     model = make()
-    t0 = time.perf_counter()
-    model.fit(X, y)
-    fit_s = time.perf_counter() - t0
-    fit_rss = _rss_mb()
-    t0 = time.perf_counter()
-    pred = model.predict(Xt)
-    predict_s = time.perf_counter() - t0
-    out: Metrics = {"fit_s": fit_s, "predict_s": predict_s, "fit_rss_mb": fit_rss,
-                    "epochs": float(epochs(model[-1])), "pred": [str(p) for p in pred]}
-    return out
+    pred, out = _fit_predict(model, X, y, Xt)
+    return {**out, "epochs": float(epochs(model[-1])), "pred": [str(p) for p in pred]}
 
 
 def _n_iter(clf: Any) -> float:
@@ -354,18 +385,11 @@ def run_sk_ovr_sgd(pair: dict[str, Any], params: dict[str, Any], workdir: Path) 
     Y = mlb.fit_transform(y)
     model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
                           OneVsRestClassifier(SGDClassifier(random_state=0, **params)))
-    t0 = time.perf_counter()
-    model.fit(X, Y)
-    fit_s = time.perf_counter() - t0
-    fit_rss = _rss_mb()
-    t0 = time.perf_counter()
-    P = model.predict(Xt)
-    predict_s = time.perf_counter() - t0
+    P, out = _fit_predict(model, X, Y, Xt)
     top1 = mlb.classes_[model.decision_function(Xt).argmax(axis=1)].tolist()
     pred_sets = [list(mlb.classes_[np.flatnonzero(row)]) for row in P]
     iters = [getattr(e, "n_iter_", 0) for e in model[-1].estimators_]
-    return {"fit_s": fit_s, "predict_s": predict_s, "fit_rss_mb": fit_rss,
-            "epochs": float(np.mean(iters)), "top1": [str(t) for t in top1],
+    return {**out, "epochs": float(np.mean(iters)), "top1": [str(t) for t in top1],
             "pred_sets": [[str(c) for c in p] for p in pred_sets]}
 
 

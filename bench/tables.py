@@ -21,7 +21,7 @@ METRICS = ["accuracy", "macro_f1", "micro_f1", "p_at_1", "subset_accuracy", "fit
            "predict_s", "tokens_per_s", "peak_rss_mb", "fit_rss_mb", "epochs",
            "ft_test_p_at_1", "model_mb", "base_rss_mb"]
 REF_SYSTEM = "fasttext"
-OURS = ("bowclf", "bowclf-ft", "bowclf-cli", "bowclf-ova")
+OURS = ("bowclf", "bowclf-uni", "bowclf-ft", "bowclf-cli", "bowclf-ova", "bowclf-ml")
 
 
 # ---------------------------------------------------------------------- aggregation
@@ -66,9 +66,9 @@ def summarise(records: Sequence[Record], dataset: str, system: str) -> Row | Non
     if not per_pair:
         first = bad[0]
         status = first["status"]
-        if status == "failed":
-            status = f"failed: {first.get('error', '?')}"
-        return {"status": status, "runs": f"0/{n_runs}"}
+        if status in ("failed", "skipped"):
+            status = f"{status}: {first.get('error', '?')}"
+        return {"status": status, "runs": "—" if first["status"] == "skipped" else f"0/{n_runs}"}
     row: Row = {"status": "ok", "runs": f"{n_runs - len(bad)}/{n_runs}",
                 "pairs": len(per_pair)}
     for key in METRICS:
@@ -169,42 +169,36 @@ MULTI_HEADER = ["dataset", "system", "micro-F1 %", "macro-F1 %", "P@1 %", "subse
                 "fit s", "predict s", "train tokens/s", "peak RSS MB", "runs"]
 
 
-def single_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]
-                ) -> list[list[str]]:
-    """Rows of the single-label table for one dataset (``systems``: System objects)."""
+def _rows(records: Sequence[Record], dataset: str, systems: Sequence[Any], width: int,
+          cells: Callable[[Row], list[str]]) -> list[list[str]]:
+    """One row per system that ran on ``dataset``: dataset, label, ``cells(row)`` (or the
+    status across ``width`` cells), runs."""
     rows = []
     for s in systems:
         row = summarise(records, dataset, s.name)
-        if row is None:
-            continue
-        if row["status"] != "ok":
-            rows.append([dataset, s.label, *_status_cells(row, 7), row["runs"]])
-            continue
-        rows.append([dataset, s.label, fmt_pct(row.get("accuracy")),
-                     fmt_pct(row.get("macro_f1")), fmt_num(row.get("fit_s")),
-                     fmt_num(row.get("predict_s")), fmt_rate(row.get("tokens_per_s")),
-                     fmt_num(row.get("peak_rss_mb"), 0), fmt_epochs(row.get("epochs")),
-                     row["runs"]])
+        if row is not None:
+            body = cells(row) if row["status"] == "ok" else _status_cells(row, width)
+            rows.append([dataset, s.label, *body, row["runs"]])
     return rows
+
+
+def single_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]
+                ) -> list[list[str]]:
+    """Rows of the single-label table for one dataset (``systems``: System objects)."""
+    return _rows(records, dataset, systems, len(SINGLE_HEADER) - 3, lambda row: [
+        fmt_pct(row.get("accuracy")), fmt_pct(row.get("macro_f1")), fmt_num(row.get("fit_s")),
+        fmt_num(row.get("predict_s")), fmt_rate(row.get("tokens_per_s")),
+        fmt_num(row.get("peak_rss_mb"), 0), fmt_epochs(row.get("epochs"))])
 
 
 def multi_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]
                ) -> list[list[str]]:
     """Rows of the multi-label table for one dataset."""
-    rows = []
-    for s in systems:
-        row = summarise(records, dataset, s.name)
-        if row is None:
-            continue
-        if row["status"] != "ok":
-            rows.append([dataset, s.label, *_status_cells(row, 8), row["runs"]])
-            continue
-        rows.append([dataset, s.label, fmt_pct(row.get("micro_f1")),
-                     fmt_pct(row.get("macro_f1")), fmt_pct(row.get("p_at_1")),
-                     fmt_pct(row.get("subset_accuracy")), fmt_num(row.get("fit_s")),
-                     fmt_num(row.get("predict_s")), fmt_rate(row.get("tokens_per_s")),
-                     fmt_num(row.get("peak_rss_mb"), 0), row["runs"]])
-    return rows
+    return _rows(records, dataset, systems, len(MULTI_HEADER) - 3, lambda row: [
+        fmt_pct(row.get("micro_f1")), fmt_pct(row.get("macro_f1")), fmt_pct(row.get("p_at_1")),
+        fmt_pct(row.get("subset_accuracy")), fmt_num(row.get("fit_s")),
+        fmt_num(row.get("predict_s")), fmt_rate(row.get("tokens_per_s")),
+        fmt_num(row.get("peak_rss_mb"), 0)])
 
 
 RATIO_HEADER = ["dataset", "bowclf system", "Δ accuracy (points)", "Δ macro-F1 (points)",
@@ -227,6 +221,70 @@ def ratio_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any],
                      fmt_ratio(r.get("speed")), fmt_ratio(r.get("fit_time")),
                      fmt_ratio(r.get("memory"))])
     return rows
+
+
+# ---------------------------------------------------------------------- n-gram ablation
+def _ngrams_used(records: Sequence[Record], system: str) -> Any:
+    return next((r["params_used"]["ngrams"] for r in records if r["system"] == system
+                 and "ngrams" in (r.get("params_used") or {})), None)
+
+
+def ablation_header(records: Sequence[Record], base: str = "bowclf",
+                    variant: str = "bowclf-uni") -> list[str]:
+    """Header of :func:`ablation_rows`, naming the n-gram orders the two systems ran with."""
+    a, b = _ngrams_used(records, base), _ngrams_used(records, variant)
+    a_txt, b_txt = (f"ngrams={a}" if a is not None else "defaults",
+                    f"ngrams={b}" if b is not None else variant)
+    return ["dataset", "evaluation", f"{a_txt} accuracy %", f"{b_txt} accuracy %",
+            "Δ accuracy (points)", "Δ per fold (min … max)", "more accurate on",
+            f"{a_txt} fit s", f"{b_txt} fit s"]
+
+
+def _mean_of(per_pair: dict[str, dict[str, float]], pairs: Sequence[str], key: str
+             ) -> float | None:
+    vals = [per_pair[p][key] for p in pairs if key in per_pair[p]]
+    return statistics.fmean(vals) if vals else None
+
+
+def _mean_range(per_pair: dict[str, dict[str, float]], pairs: Sequence[str], key: str) -> str:
+    """``mean (min–max)`` of a percentage over several pairs, the value of a single one."""
+    vals = [per_pair[p][key] for p in pairs]
+    mean = fmt_pct(statistics.fmean(vals))
+    return f"{mean} ({fmt_pct(min(vals))}–{fmt_pct(max(vals))})" if len(vals) > 1 else mean
+
+
+def ablation_rows(records: Sequence[Record], datasets: Sequence[str], base: str = "bowclf",
+                  variant: str = "bowclf-uni") -> tuple[list[list[str]], str]:
+    """``base`` (bowclf's defaults: bigrams) against ``variant`` (unigrams) pair by pair:
+    accuracy (mean over cross-validation folds, min–max in brackets), the difference in
+    points, on how many pairs ``base`` is ahead, fit seconds; and a one-line verdict."""
+    rows, verdict = [], []
+    for name in datasets:
+        ours, _ = pair_medians(records, name, base)
+        theirs, _ = pair_medians(records, name, variant)
+        common = [p for p in ours if "accuracy" in ours[p] and "accuracy" in theirs.get(p, {})]
+        if not common:
+            continue
+        diffs = [100 * (ours[p]["accuracy"] - theirs[p]["accuracy"]) for p in common]
+        ahead = sum(d > 0 for d in diffs)
+        cv = len(common) > 1
+        mean_diff = statistics.fmean(diffs)
+        rows.append([name, f"{len(common)}-fold CV (mean)" if cv else "train → test",
+                     _mean_range(ours, common, "accuracy"),
+                     _mean_range(theirs, common, "accuracy"), fmt_diff(mean_diff),
+                     f"{min(diffs):+.2f} … {max(diffs):+.2f}" if cv else "",
+                     f"{ahead}/{len(common)} folds" if cv else ("yes" if ahead else "no"),
+                     fmt_num(_mean_of(ours, common, "fit_s")),
+                     fmt_num(_mean_of(theirs, common, "fit_s"))])
+        verdict.append((name, mean_diff, f"{ahead} of {len(common)} folds" if cv else ""))
+    if not verdict:
+        return rows, ""
+    wins = [v for v in verdict if v[1] > 0]
+    detail = ", ".join(f"{n} {d:+.2f}" for n, d, _ in verdict)
+    folds = "".join(f"; {n}: ahead on {f}" for n, _, f in verdict if f)
+    text = (f"bowclf's defaults are more accurate than the unigram model on {len(wins)} of "
+            f"{len(verdict)} datasets: {detail} points{folds}.")
+    return rows, text
 
 
 # ---------------------------------------------------------------------- where behind

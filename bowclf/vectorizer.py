@@ -114,6 +114,12 @@ _ASCII_TABLE = str.maketrans(
         if not (c.isalnum() or c in "_'-\x01")
     }
 )
+# The same rule in two fast steps: a 1:1 table (str.translate's fast path) blanks the
+# separators, then each punctuation character present is spaced out with str.replace.  A
+# table with multi-character values sends str.translate down a per-character slow path
+# (three times slower on imdb).
+_ASCII_BLANKS = str.maketrans({c: " " for c, v in _ASCII_TABLE.items() if v == " "})
+_ASCII_PUNCT = tuple(chr(c) for c, v in _ASCII_TABLE.items() if v != " ")
 # ... then joiners not between two word characters become tokens of their own too.
 _ASCII_JOINER_RE = re.compile(r"['\-](?:['\-]+|(?<![^ ]['\-])|(?![^ ]))")
 
@@ -460,7 +466,10 @@ class _Tokenizer:
             return None
         if self.lowercase:
             text = text.lower()
-        text = text.translate(_ASCII_TABLE)
+        text = text.translate(_ASCII_BLANKS)
+        for mark in _ASCII_PUNCT:
+            if mark in text:
+                text = text.replace(mark, f" {mark} ")
         if "'" in text or "-" in text:
             text = _ASCII_JOINER_RE.sub(_isolate_joiners, text)
         return text.split()
