@@ -238,3 +238,31 @@ def test_multilabel_indicator_targets(loss):
     pred = model.predict(X)
     assert pred.shape == (n, c) and set(np.unique(pred)) <= {0, 1}
     assert (pred == Y).all(axis=1).mean() > 0.7
+
+
+def test_training_holds_blas_to_one_thread(monkeypatch):
+    """The per-batch products are tiny: a threaded BLAS would spend its time handing work
+    between threads (1000 classes trained 5-10x slower) and make results depend on the core
+    count.  Training runs with one BLAS thread; the caller's setting is restored after."""
+    from threadpoolctl import threadpool_info
+
+    import bowclf.classifier as classifier
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    seen = []
+    step = classifier._sgd_step
+
+    def spy(*args, **kwargs):
+        if len(seen) < 3:
+            seen.append(blas_threads())
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(classifier, "_sgd_step", spy)
+    rng = np.random.default_rng(0)
+    X = sp.csr_array(rng.poisson(0.3, size=(64, 30)).astype(float))
+    BowClassifier(epochs=1, random_state=0).fit(X, rng.integers(0, 5, 64))
+    assert len(seen) == 3 and all(s <= {1} for s in seen), seen
+    assert blas_threads() == before
