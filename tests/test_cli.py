@@ -473,7 +473,7 @@ def test_fit_streams_large_files_by_itself(tmp_path, monkeypatch):
     assert "Training out of core" in result.stderr
     result = run("fit", TRAIN, "-o", tmp_path / "m.bowclf", "--valid-fraction", "0.1")
     assert result.exit_code == 2
-    assert "over 1 GiB" in result.stderr and "--in-memory" in result.stderr
+    assert "over 256 MiB" in result.stderr and "--in-memory" in result.stderr
     result = ok(run("fit", TRAIN, "-o", tmp_path / "m.bowclf", "--in-memory", "--dim", "4",
                     "--epochs", "1"))  # fmt: skip
     assert "Training on 2,400 documents" in result.stderr
@@ -515,3 +515,14 @@ def test_fit_term_weighting_options(tmp_path, stream):
            *(["--stream"] if stream else [])))  # fmt: skip
     raw = load(model)
     assert raw.idf_ is None and raw.use_idf is False and raw.sublinear_tf is True
+
+
+def test_compressed_corpora_count_four_times_their_size(tmp_path):
+    from bowclf.cli import _text_size_estimate
+
+    plain, packed = tmp_path / "a.csv", tmp_path / "a.csv.GZ"
+    plain.write_bytes(b"x" * 100)
+    packed.write_bytes(b"x" * 100)
+    assert _text_size_estimate(str(plain)) == 100
+    assert _text_size_estimate(str(packed)) == 400
+    assert _text_size_estimate(str(tmp_path / "missing.csv")) == 0
