@@ -619,8 +619,9 @@ def fit(
     --label-sep) makes a multi-label model. gzip, bzip2 and xz input is decompressed.
 
     Corpora over 256 MiB of text (compressed files count four times their size) are trained
-    out of core (--stream): memory then stays bounded whatever the corpus size. Progress goes to stderr (a bar on a terminal, one line per epoch
-    otherwise), then the path of the model file written.
+    out of core (--stream): memory then stays bounded whatever the corpus size. Progress goes
+    to stderr (a bar on a terminal, one line per epoch otherwise), then the path of the model
+    file written.
     """
     if valid_path is not None and valid_fraction is not None:
         raise click.UsageError("use either --valid or --valid-fraction, not both")
@@ -1318,7 +1319,12 @@ def evaluate(
         test_path, **_corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
     )
     texts, y, _ = _labels_of(test, label_sep, multilabel=multilabel)
-    report = evaluate_model(model, texts, y, k=tuple(ks) or (1, 5))
+    started = time.perf_counter()
+    P = model.predict_proba(texts)  # once, for the report and the misclassified file
+    report = evaluate_model(
+        model, texts, y, k=tuple(ks) or (1, 5), proba=P,
+        predict_seconds=time.perf_counter() - started,
+    )
     if as_json:
         click.echo(report.to_json())
     else:
@@ -1334,7 +1340,6 @@ def evaluate(
 
         from .report import write_misclassified
 
-        P = model.predict_proba(texts)
         pred = np.asarray(model.classes_)[P.argmax(axis=1)]
         with _OutputFile(misclassified) as f:
             n = write_misclassified(f, texts, y, pred, P, model.classes_)

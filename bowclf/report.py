@@ -1077,6 +1077,7 @@ def evaluate(
     y: Any,
     *,
     k: int | Iterable[int] = (1, 5),
+    proba: np.ndarray | None = None,
     **kwargs: Any,
 ) -> Report:
     """Predict ``texts`` with ``model`` (timed) and report against ``y``.
@@ -1094,6 +1095,9 @@ def evaluate(
         True labels (see :func:`compute_report`).
     k : int or iterable of int, default (1, 5)
         The ``k`` of top-k accuracy, ``P@k`` and ``R@k``.
+    proba : ndarray of shape (n_documents, n_classes), optional
+        ``model.predict_proba(texts)`` when the caller has it already (pass the time it took
+        as ``predict_seconds``); computed here otherwise.
     **kwargs
         Passed on to :func:`compute_report` (e.g. ``n_bins``,
         ``top_confusions``).
@@ -1106,7 +1110,8 @@ def evaluate(
     texts = list(texts)
     classes = list(model.classes_)
     start = time.perf_counter()
-    proba = model.predict_proba(texts)
+    if proba is None:
+        proba = model.predict_proba(texts)
     seconds = time.perf_counter() - start
     multilabel = bool(getattr(model, "multilabel_", False))
     kwargs.setdefault("predict_seconds", seconds)
