@@ -21,14 +21,20 @@ def dataset_path(name: str, split: str) -> Path:
     return datasets_dir() / name / f"{split}.csv.gz"
 
 
-def load_dataset(name: str, split: str) -> tuple[list[str], list[str]]:
-    """``(texts, labels)`` of one split of a ``label,text`` gzipped CSV corpus."""
+def read_csv_gz(path: str | Path) -> tuple[list[str], list[str]]:
+    """``(texts, labels)`` of a gzipped (or plain) ``label,text`` CSV file with a header."""
     csv.field_size_limit(sys.maxsize)
+    opener = gzip.open if str(path).endswith(".gz") else open
     texts, labels = [], []
-    with gzip.open(dataset_path(name, split), "rt", encoding="utf-8", newline="") as f:
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         next(reader)
         for label, text in reader:
             labels.append(label)
             texts.append(text)
     return texts, labels
+
+
+def load_dataset(name: str, split: str) -> tuple[list[str], list[str]]:
+    """``(texts, labels)`` of one split of a ``label,text`` gzipped CSV corpus."""
+    return read_csv_gz(dataset_path(name, split))

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, dataset_path, datasets_dir
+from bench.common import REPO, dataset_path, datasets_dir, read_csv_gz
 
 __all__ = [
     "CACHE_DIR",
@@ -71,20 +71,6 @@ def available_datasets() -> list[str]:
                 names.append(d.name)
     order = {n: i for i, n in enumerate(_PREFERRED_ORDER)}
     return sorted(names, key=lambda n: (order.get(n, len(order)), n))
-
-
-def read_csv_gz(path: str | Path) -> tuple[list[str], list[str]]:
-    """``(texts, labels)`` of a gzipped (or plain) ``label,text`` CSV file with a header."""
-    csv.field_size_limit(sys.maxsize)
-    opener = gzip.open if str(path).endswith(".gz") else open
-    texts, labels = [], []
-    with opener(path, "rt", encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for label, text in reader:
-            labels.append(label)
-            texts.append(text)
-    return texts, labels
 
 
 def normalise(text: str) -> str:
