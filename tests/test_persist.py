@@ -548,11 +548,16 @@ HOSTILE = [
 ]
 
 
+def hostile_files(model_bytes: bytes, tmp: Path) -> tuple[dict[str, tuple[Path, str]], Path]:
+    """The hostile variants of a model file, written into ``tmp``, and the marker file that
+    would appear if loading one of them executed code."""
+    marker = tmp / "MARKER-code-was-executed"
+    return _hostile_cases(model_bytes, tmp, str(marker)), marker
+
+
 @pytest.fixture(scope="module")
 def hostile(model_bytes, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hostile")
-    marker = tmp / "MARKER-code-was-executed"
-    cases = _hostile_cases(model_bytes, tmp, str(marker))
+    cases, marker = hostile_files(model_bytes, tmp_path_factory.mktemp("hostile"))
     assert sorted(cases) == sorted(HOSTILE)
     return cases, marker
 

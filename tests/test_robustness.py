@@ -555,11 +555,9 @@ MODEL_FILE_CASES = [
 
 @pytest.fixture(scope="module")
 def bad_models(model, tmp_path_factory):
-    from test_persist import _hostile_cases
+    from test_persist import hostile_files
 
-    tmp = tmp_path_factory.mktemp("bad-models")
-    marker = tmp / "MARKER-code-was-executed"
-    return _hostile_cases(model.read_bytes(), tmp, str(marker)), marker
+    return hostile_files(model.read_bytes(), tmp_path_factory.mktemp("bad-models"))
 
 
 @pytest.mark.parametrize("case", MODEL_FILE_CASES)
