@@ -48,12 +48,18 @@ Unicode 14.0, so the tokens (and a saved model) do not change with the
 Python version (``str.lower`` aside).
 
 How it is fast: documents are processed in batches of about a million
-characters; a batch is joined with a separator token and tokenised by one
-regex call (ASCII documents by ``str.translate`` + ``str.split``, about twice
-as fast as the regex and giving the same tokens); tokens become integer ids
-through one C-level ``map`` over a ``dict``; token hashes, n-gram hashes and
-the sparse matrix are computed with numpy over whole batches; distinct
-tokens are hashed once per call.  Output blocks are appended in place to
+characters.  With the default rule a batch is joined with ``"\n"`` and its
+tokens are found with numpy on the character codes (bytes for ASCII
+documents, UTF-32 code points otherwise) through a class table: no string is
+created per token.  A token of at most 8 ASCII characters is keyed by its bytes
+packed into an ``uint64`` (a token of one non-ASCII character by its code
+point) and finds its integer id in a direct-mapped cache (every hit is
+checked against the key of the id, so the result is exact); only the
+distinct missed keys and the other tokens (longer, or non-ASCII words) become
+strings looked up in a ``dict``.  (Other tokenizers: one regex call
+per batch, ids through one C-level ``map`` over the ``dict``.)  Token hashes,
+n-gram hashes and the sparse matrix are computed with numpy over whole
+batches; distinct tokens are hashed once per call.  Output blocks are appended in place to
 arrays grown by ``realloc``, so the peak memory is about 1.25x the output.
 """
 
@@ -122,6 +128,30 @@ _ASCII_BLANKS = str.maketrans({c: " " for c, v in _ASCII_TABLE.items() if v == "
 _ASCII_PUNCT = tuple(chr(c) for c, v in _ASCII_TABLE.items() if v != " ")
 # ... then joiners not between two word characters become tokens of their own too.
 _ASCII_JOINER_RE = re.compile(r"['\-](?:['\-]+|(?<![^ ]['\-])|(?![^ ]))")
+
+# Vectorised default rule: character classes (of ASCII bytes here, of all code
+# points in _unicode_classes; lowercasing does not change an ASCII class).  A
+# token is a maximal run of BMP word characters and *internal* joiners (a
+# joiner between two of them), a maximal run of astral-plane word characters,
+# or one character of class _JOINER or _PUNCT; blanks only separate tokens.
+_BLANK, _WORD, _JOINER, _PUNCT, _ASTRAL = 0, 1, 2, 3, 4  # _ASTRAL: astral-plane word
+_ASCII_CLASS = np.zeros(256, np.uint8)
+for _c in map(chr, range(128)):
+    if _c.isalnum() or _c == "_":
+        _ASCII_CLASS[ord(_c)] = _WORD
+    elif _c in "'-":
+        _ASCII_CLASS[ord(_c)] = _JOINER
+    elif not (_c.isspace() or not _c.isprintable()):
+        _ASCII_CLASS[ord(_c)] = _PUNCT
+# Tokens of at most 8 bytes are keyed by their bytes packed little-endian into
+# an uint64 (exact: tokens hold no NUL byte, so the zero padding marks the end).
+_KEY_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
+_NO_KEY = np.uint64(2**64 - 1)  # key of ids not known by key (0xFF is not ASCII)
+# Tokens of one non-ASCII character are keyed by code point + 2**63 (packed ASCII
+# keys are < 2**63: their bytes are < 0x80).
+_CHAR_KEY = np.uint64(1 << 63)
+_SLOT_BITS = 18  # size of the key -> id cache (a hint, checked on use)
+_SLOT_MULT = np.uint64(0x9E3779B97F4A7C15)
 
 # Ideographic scripts written without spaces: every character is a token.
 _CJK_RANGES = (
@@ -399,10 +429,39 @@ class _Segment(NamedTuple):
     docs: np.ndarray | None
     lens: np.ndarray | None
     sep: str
+    spans: _Spans | None = None  # instead of ``tokens`` (then empty)
+
+
+class _Spans(NamedTuple):
+    """Tokens of the vectorised default rule as spans of the joined documents.
+
+    ``text`` is the prepared (lower-cased) ``"\\n"``-joined text, token ``i``
+    is ``text[starts[i]:ends[i]]``; ``buf`` holds one byte per character (its
+    code if ASCII, else ``0xFF``) followed by 8 zero bytes.
+    """
+
+    text: str
+    buf: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    strings: np.ndarray | None  # tokens to look up as strings (non-ASCII ones)
+    codes: np.ndarray | None  # code points (if not all ASCII)
+
+    def tokens(self, which: np.ndarray | None = None) -> list[str]:
+        """Token strings (those at positions ``which`` if given)."""
+        starts, ends = (self.starts, self.ends) if which is None else (
+            self.starts[which], self.ends[which]
+        )
+        return list(map(self.text.__getitem__, map(slice, starts.tolist(), ends.tolist())))
 
 
 class _Tokenizer:
     """Immutable tokenisation rule derived from the vectorizer's parameters."""
+
+    #: Default rule by :meth:`_ascii_spans` / :meth:`_unicode_spans` (numpy on
+    #: character codes); ``False``: by the previous string paths
+    #: :meth:`_ascii_tokens` / :meth:`_joined_tokens`, kept as the tests' reference.
+    vectorised = True
 
     def __init__(
         self,
@@ -455,11 +514,51 @@ class _Tokenizer:
         assert self.pattern is not None
         return self._split(doc, self.pattern)
 
+    def _ascii_spans(self, docs: list[str]) -> tuple[_Spans, np.ndarray]:
+        """Default-rule tokens of ASCII documents, found with numpy on bytes.
+
+        Returns the spans and the number of tokens of each document.  Same
+        tokens as the regex and as :meth:`_ascii_tokens` (checked by the tests),
+        without creating one string per token.
+        """
+        text = "\n".join(docs)  # "\n" is a blank: no token spans two documents
+        if self.lowercase:
+            text = text.lower()
+        n = len(text)
+        buf = np.zeros(n + 8, np.uint8)
+        raw = buf[:n]
+        raw[:] = np.frombuffer(text.encode("ascii"), np.uint8)
+        starts, ends = _token_bounds(_ASCII_CLASS[raw])
+        return _Spans(text, buf, starts, ends, None, None), _doc_lens(docs, starts)
+
+    def _unicode_spans(self, docs: list[str]) -> tuple[_Spans, np.ndarray]:
+        """:meth:`_ascii_spans` for any documents, on UTF-32 code points.
+
+        Tokens holding a non-ASCII character are looked up as strings.
+        """
+        text = self._prepare("\n".join(docs))
+        cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4")
+        n = len(cp)
+        doc_ends = np.fromiter(map(len, docs), np.intp, len(docs))
+        if n != int(doc_ends.sum()) + len(docs) - 1:  # str.lower changed lengths
+            doc_ends = np.fromiter(map(len, map(self._prepare, docs)), np.intp, len(docs))
+        starts, ends = _token_bounds(_unicode_classes()[cp])
+        buf = np.zeros(n + 8, np.uint8)
+        non_ascii = cp >= 128
+        np.copyto(buf[:n], cp, casting="unsafe")
+        buf[:n][non_ascii] = 0xFF
+        seen = np.zeros(n + 1, np.intp)
+        np.cumsum(non_ascii, out=seen[1:])
+        strings = seen[ends] != seen[starts]
+        spans = _Spans(text, buf, starts, ends, strings, cp)
+        return spans, _lens_from_ends(doc_ends, starts)
+
     def _ascii_tokens(self, docs: list[str]) -> list[str] | None:
         """Default-rule tokens of ASCII documents with str.translate/split.
 
-        Same tokens as the regex (checked by the tests), about twice as fast.
-        Returns ``None`` if a document contains the separator.
+        The previous fast path, kept as a reference for :meth:`_ascii_spans`
+        (the tests check that both give the regex's tokens).  Returns ``None``
+        if a document contains the separator.
         """
         text = _ASCII_JOIN.join(docs)
         if text.count(_ASCII_SEP) != len(docs) - 1:
@@ -502,13 +601,75 @@ class _Tokenizer:
                 continue
             part = docs if where.size == len(docs) else [docs[i] for i in where.tolist()]
             pos = None if where.size == len(docs) else where
-            if flag and (tokens := self._ascii_tokens(part)) is not None:
+            if flag and self.vectorised:
+                spans, lens = self._ascii_spans(part)
+                segments.append(_Segment([], pos, lens, _ASCII_SEP, spans))
+            elif flag and (tokens := self._ascii_tokens(part)) is not None:
                 segments.append(_Segment(tokens, pos, None, _ASCII_SEP))
+            elif not flag and self.vectorised:
+                spans, lens = self._unicode_spans(part)
+                segments.append(_Segment([], pos, lens, _SEP, spans))
             elif not flag and (tokens := self._joined_tokens(part)) is not None:
                 segments.append(_Segment(tokens, pos, None, _SEP))
             else:
                 segments.append(self._one_by_one(part, pos))
         return segments
+
+
+def _token_bounds(cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Token starts and ends from character classes (see :data:`_ASCII_CLASS`)."""
+    n = len(cls)
+    word = np.zeros(n + 2, bool)
+    np.equal(cls, _WORD, out=word[1:-1])
+    # internal joiners join words; other joiners and punctuation are single tokens
+    inner = cls == _JOINER
+    inner &= word[:-2]
+    inner &= word[2:]
+    single = (cls == _JOINER) | (cls == _PUNCT)
+    single ^= inner
+    inword = word
+    inword[1:-1] |= inner
+    run = inword[1:-1]
+    first = single | (run & ~inword[:-2])
+    last = single | (run & ~inword[2:])
+    if len(cls) and cls.max() == _ASTRAL:
+        astral = np.zeros(n + 2, bool)
+        np.equal(cls, _ASTRAL, out=astral[1:-1])
+        mid = astral[1:-1]
+        first |= mid & ~astral[:-2]
+        last |= mid & ~astral[2:]
+    starts = np.flatnonzero(first)
+    ends = np.flatnonzero(last)
+    ends += 1
+    return starts, ends
+
+
+def _doc_lens(docs: list[str], starts: np.ndarray) -> np.ndarray:
+    """Tokens per document of ``"\\n".join(docs)`` given the token starts."""
+    doc_ends = np.fromiter(map(len, docs), np.intp, len(docs))
+    return _lens_from_ends(doc_ends, starts)
+
+
+def _lens_from_ends(doc_ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    doc_ends += 1
+    np.cumsum(doc_ends, out=doc_ends)
+    return np.diff(np.searchsorted(starts, doc_ends), prepend=0)
+
+
+@functools.cache
+def _unicode_classes() -> np.ndarray:
+    """Class of every code point under the default rule (``_WORD`` for BMP words)."""
+    cls = np.full(0x110000, _PUNCT, np.uint8)
+    for a, b in _parse_ranges(_WORD_RANGES):
+        cls[a : b + 1] = _WORD if b <= 0xFFFF else _ASTRAL
+    cls[:128] = _ASCII_CLASS[:128]
+    head = 0x3001  # no white space above U+3000
+    space = np.fromiter(map(str.isspace, map(chr, range(head))), bool, head)
+    cls[:head][space] = _BLANK
+    cls[0x00:0x20] = _BLANK
+    cls[0x7F:0xA0] = _BLANK
+    cls[0xFFFF] = _BLANK
+    return cls
 
 
 def _compile_token_pattern(token_pattern: str) -> re.Pattern[str]:
@@ -581,6 +742,10 @@ class _TokenTable:
             self.cg_start = _Growable(np.int64)
             self.cg_len = _Growable(np.int64)
             self.cg_data = _Growable(np.int64)
+        # vectorised path: key of each id (``_NO_KEY`` if unknown) and a
+        # direct-mapped cache key -> id whose hits are checked against it
+        self._key_of_id = _Growable(np.uint64)
+        self._slots: np.ndarray | None = None
         for sep in (_SEP, _ASCII_SEP):
             self._get(sep)
         self._register([_SEP, _ASCII_SEP])
@@ -589,6 +754,7 @@ class _TokenTable:
         return len(self.lookup)
 
     def _register(self, new_tokens: list[str]) -> None:
+        self._key_of_id.extend(np.full(len(new_tokens), _NO_KEY))
         if self.vocab_ids is not None:
             assert self._vocabulary is not None
             get = self._vocabulary.get
@@ -608,6 +774,63 @@ class _TokenTable:
             flat = list(chain.from_iterable(grams))
             self.cg_data.extend(token_hashes(flat).astype(np.int64) % self._buckets)
 
+    def _register_new(self, tokens: list[str], ids: np.ndarray, old: int) -> None:
+        """Register the ids ``>= old`` that ``tokens`` (with local ``ids``) created."""
+        n_new = len(self.lookup) - old
+        if n_new:
+            pos = np.flatnonzero(ids >= old)[::-1]
+            first = np.empty(n_new, np.intp)
+            first[ids[pos] - old] = pos  # reversed: the first occurrence wins
+            pick = itemgetter(*first.tolist())
+            self._register([pick(tokens)] if n_new == 1 else list(pick(tokens)))
+
+    def _encode_spans(self, spans: _Spans) -> np.ndarray:
+        """Local ids of the tokens of a vectorised segment.
+
+        Tokens of at most 8 ASCII bytes (packed) and tokens of one non-ASCII
+        character (code point) are looked up by key in a direct-mapped cache
+        of ids, each hit checked against the key of the id found (exact); only
+        the distinct missed keys and the other tokens become strings looked up
+        in ``self.lookup``.
+        """
+        starts, ends = spans.starts, spans.ends
+        lens = ends - starts
+        short = lens <= 8
+        if spans.strings is not None:
+            short &= ~spans.strings
+        windows = np.ndarray((len(spans.buf) - 7,), "<u8", spans.buf, 0, (1,))
+        keys = windows[starts]
+        keys &= _KEY_MASKS[np.minimum(lens, 8)]
+        keys[~short] = 0  # matches no id
+        if spans.strings is not None:
+            # one non-ASCII character (CJK, emoji...): key = code point + _CHAR_KEY
+            char = np.flatnonzero(spans.strings & (lens == 1))
+            keys[char] = spans.codes[starts[char]].astype(np.uint64) + _CHAR_KEY
+            short[char] = True
+        if self._slots is None:
+            self._slots = np.zeros(1 << _SLOT_BITS, np.intp)
+        shift = np.uint64(64 - _SLOT_BITS)
+        ids = self._slots[(keys * _SLOT_MULT) >> shift]
+        miss = np.flatnonzero(self._key_of_id.array[ids] != keys)
+        if miss.size == 0:
+            return ids
+        old = len(self.lookup)
+        is_short = short[miss]
+        spos, lpos = miss[is_short], miss[~is_short]
+        ukeys, inv = np.unique(keys[spos], return_inverse=True)
+        n_ascii = int(np.searchsorted(ukeys, _CHAR_KEY))  # character keys sort last
+        words = ukeys[:n_ascii].view("S8").astype("U8").tolist()  # trailing NULs dropped
+        words += map(chr, (ukeys[n_ascii:] - _CHAR_KEY).tolist())
+        uids = np.fromiter(map(self._get, words), np.intp, len(words))
+        ids[spos] = uids[inv]
+        longs = spans.tokens(lpos)
+        lids = np.fromiter(map(self._get, longs), np.intp, len(longs))
+        ids[lpos] = lids
+        self._register_new(words + longs, np.concatenate([uids, lids]), old)
+        self._key_of_id.array[uids] = ukeys
+        self._slots[(ukeys * _SLOT_MULT) >> shift] = uids
+        return ids
+
     def encode(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Local token ids of a batch and the batch position of each token's document.
 
@@ -617,17 +840,14 @@ class _TokenTable:
         all_ids = []
         all_docs = []
         for seg in self.tokenizer.tokenize_batch(docs):
-            old = len(self.lookup)
-            tokens = seg.tokens
-            ids = np.fromiter(map(self._get, tokens), np.intp, len(tokens))
-            n_new = len(self.lookup) - old
-            if n_new:
-                pos = np.flatnonzero(ids >= old)[::-1]
-                first = np.empty(n_new, np.intp)
-                first[ids[pos] - old] = pos  # reversed: the first occurrence wins
-                pick = itemgetter(*first.tolist())
-                self._register([pick(tokens)] if n_new == 1 else list(pick(tokens)))
-            del tokens
+            if seg.spans is not None:
+                ids = self._encode_spans(seg.spans)
+            else:
+                old = len(self.lookup)
+                tokens = seg.tokens
+                ids = np.fromiter(map(self._get, tokens), np.intp, len(tokens))
+                self._register_new(tokens, ids, old)
+                del tokens
             if seg.lens is None:
                 is_sep = ids == self.lookup[seg.sep]
                 doc = np.cumsum(is_sep, dtype=np.intp)
@@ -1001,7 +1221,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             for seg in tok.tokenize_batch(batch):
                 if seg.lens is None:  # minus the separators
                     total -= len(batch if seg.docs is None else seg.docs) - 1
-                total += len(seg.tokens)
+                total += len(seg.tokens) if seg.spans is None else len(seg.spans.starts)
         return total
 
     @_fit_context(prefer_skip_nested_validation=True)

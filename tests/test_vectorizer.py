@@ -304,29 +304,150 @@ def test_default_tokenisation_examples() -> None:
     assert BowVectorizer(lowercase=False).tokenize("The CAT") == ["The", "CAT"]
 
 
-@HYP
-@given(st.lists(st.text(st.characters(max_codepoint=127), max_size=60), max_size=6), st.booleans())
-def test_ascii_fast_path_equals_regex(docs: list[str], lowercase: bool) -> None:
-    tk = vz._Tokenizer(lowercase, "default", None)
-    public = vz._default_pattern()
-    want = [public.findall(d.lower() if lowercase else d) for d in docs]
-    segments = tk.tokenize_batch(docs)
+def _batch_tokens(tk: vz._Tokenizer, docs: list[str]) -> list[list[str]]:
+    """Tokens of each document from one ``tokenize_batch`` call."""
     got: list[list[str]] = [[] for _ in docs]
-    for seg in segments:
+    for seg in tk.tokenize_batch(docs):
         where = range(len(docs)) if seg.docs is None else seg.docs.tolist()
+        tokens = seg.tokens if seg.spans is None else seg.spans.tokens()
         if seg.lens is None:
             split: list[list[str]] = [[]]
-            for t in seg.tokens:
+            for t in tokens:
                 if t == seg.sep:
                     split.append([])
                 else:
                     split[-1].append(t)
         else:
             bounds = np.cumsum(np.concatenate([[0], seg.lens]))
-            split = [seg.tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            split = [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         for i, toks in zip(where, split, strict=True):
             got[i] = toks
-    assert got == want
+    return got
+
+
+def _string_path_tokenizer(lowercase: bool) -> vz._Tokenizer:
+    """The previous (reference) tokenizer: str.translate/split and one regex call."""
+    ref = vz._Tokenizer(lowercase, "default", None)
+    ref.vectorised = False
+    return ref
+
+
+# ASCII pieces around the fast path's edge cases: joiners, punctuation, blanks,
+# the old separators, tokens of exactly 8 / more than 8 bytes, upper case
+ASCII_PIECES = st.sampled_from(
+    list("aZ09_ '-!?.,#@~\t\n\x00\x01\x1c\x1f\x7f")
+    + ["--", "-'", "''", "_-_", "don't", "x-y-z", "\x01 ", " \x01 ", "abcdefgh", "ABCDEFGH"]
+    + ["abcdefghi", "12345678", "123456789", "Hello-World's", "state-of-the-art", "a" * 17]
+    + ["ab", "abc", "ba", "abcd", "abcdefg", "th", "the", "them"]  # shared prefixes
+)
+ASCII_TEXTS = st.lists(st.lists(ASCII_PIECES, max_size=20).map("".join), max_size=12)
+
+
+@HYP
+@given(st.lists(st.text(st.characters(max_codepoint=127), max_size=60), max_size=6), st.booleans())
+def test_ascii_fast_path_equals_regex(docs: list[str], lowercase: bool) -> None:
+    tk = vz._Tokenizer(lowercase, "default", None)
+    public = vz._default_pattern()
+    want = [public.findall(d.lower() if lowercase else d) for d in docs]
+    assert _batch_tokens(tk, docs) == want
+    assert _batch_tokens(_string_path_tokenizer(lowercase), docs) == want
+
+
+@HYP
+@given(st.one_of(ASCII_TEXTS, TEXTS), st.booleans())
+def test_vectorised_tokens_equal_string_paths_and_regex(docs: list[str], lowercase: bool) -> None:
+    tk = vz._Tokenizer(lowercase, "default", None)
+    want = [tk.tokenize(d) for d in docs]  # one regex call per document
+    assert _batch_tokens(tk, docs) == want
+    assert _batch_tokens(_string_path_tokenizer(lowercase), docs) == want
+    if docs:
+        assert [len(t) for t in want] == _batch_lens(tk, docs)
+
+
+def _batch_lens(tk: vz._Tokenizer, docs: list[str]) -> list[int]:
+    out = [0] * len(docs)
+    for seg in tk.tokenize_batch(docs):
+        if seg.lens is not None:
+            where = range(len(docs)) if seg.docs is None else seg.docs.tolist()
+            for i, n in zip(where, seg.lens.tolist(), strict=True):
+                out[i] = n
+    return out
+
+
+def _fitted_outputs(docs: list[str], other: list[str], params: dict) -> list[object]:
+    v = BowVectorizer(**params)
+    try:
+        x = v.fit_transform(docs)
+    except ValueError:
+        return ["no tokens", v.count_tokens(docs)]
+    out: list[object] = [x, v.transform(docs), v.transform(other)]
+    out += [list(v.vocabulary_.items()), v.word_counts_.tolist(), v.n_tokens_]
+    w = BowVectorizer(**params).fit(docs)
+    out += [list(w.vocabulary_.items()), w.transform(other), v.count_tokens(docs + other)]
+    return out
+
+
+def _same_outputs(a: list[object], b: list[object]) -> bool:
+    return len(a) == len(b) and all(
+        _equal(x, y) if sp.issparse(x) else x == y for x, y in zip(a, b, strict=True)
+    )
+
+
+@HYP
+@given(
+    st.one_of(ASCII_TEXTS, TEXTS),
+    st.one_of(ASCII_TEXTS, TEXTS),
+    st.sampled_from([1, 7, 50, 1 << 20]),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_vectorised_path_equals_string_path(
+    docs: list[str], other: list[str], batch_chars: int, slot_bits: int, lowercase: bool
+) -> None:
+    """Same matrices, vocabulary and counts as the previous string path, with many
+    batches and a tiny key cache (collisions and evictions on every batch)."""
+    params = {"lowercase": lowercase, "ngrams": 2, "buckets": 31, "minn": 1, "maxn": 3}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vz._Tokenizer, "vectorised", False)
+        want = _fitted_outputs(docs, other, params)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vz, "_MAX_BATCH_CHARS", batch_chars)
+        mp.setattr(vz, "_SLOT_BITS", slot_bits)
+        got = _fitted_outputs(docs, other, params)
+    assert _same_outputs(got, want)
+
+
+@pytest.mark.parametrize("slot_bits", [1, 3, 18])
+def test_vectorised_path_many_batches(slot_bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    words = ["a", "bb", "the", "don't", "Eight888", "nine99999", "café", "日本", "x-y", "Σας"]
+    words += ["ab", "abc", "abcd", "b", "ba", "th", "them", "them-all", "eight888", "eight8888"]
+    words += ["é", "👍🏽", "\ud83d", "ü-b", "日", "本"]  # one-character keys, a lone surrogate
+    rng = np.random.default_rng(0)
+    docs = [
+        " ".join(rng.choice(words, size=rng.integers(0, 30)).tolist()) + rng.choice([".", "!", ""])
+        for _ in range(300)
+    ]
+    params = {"ngrams": 3, "buckets": 1009, "minn": 2, "maxn": 4}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vz._Tokenizer, "vectorised", False)
+        want = _fitted_outputs(docs, docs[::-1], params)
+    monkeypatch.setattr(vz, "_MAX_BATCH_CHARS", 200)
+    monkeypatch.setattr(vz, "_SLOT_BITS", slot_bits)
+    assert _same_outputs(_fitted_outputs(docs, docs[::-1], params), want)
+
+
+def test_packed_keys_and_long_tokens() -> None:
+    tk = vz._Tokenizer(True, "default", None)
+    docs = ["ABCDEFGH abcdefghi a", "", "\x01", "abcdefgh ABCDEFGHI don't-stop", "café abcdefgh"]
+    assert _batch_tokens(tk, docs) == [
+        ["abcdefgh", "abcdefghi", "a"], [], [], ["abcdefgh", "abcdefghi", "don't-stop"],
+        ["café", "abcdefgh"],
+    ]
+    v = BowVectorizer().fit(docs)
+    assert v.vocabulary_ == {"abcdefgh": 0, "abcdefghi": 1, "a": 2, "café": 3, "don't-stop": 4}
+    assert v.transform(docs).toarray().tolist() == [
+        [1, 1, 1, 0, 0], [0] * 5, [0] * 5, [1, 1, 0, 0, 1], [1, 0, 0, 1, 0],
+    ]
 
 
 def _ref_whitespace(doc: str) -> list[str]:
