@@ -473,6 +473,7 @@ def cli(debug: bool) -> None:
 @click.option(
     "--sublinear-tf",
     is_flag=True,
+    default=False,
     help="Use 1 + ln(count) instead of the count.",
 )
 @click.option(
