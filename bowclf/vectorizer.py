@@ -47,10 +47,11 @@ Tokenisation (``tokenizer='default'``) is described in
 Unicode 14.0, so the tokens (and a saved model) do not change with the
 Python version (``str.lower`` aside).
 
-How it is fast: documents are processed in batches of about a million
-characters.  With the default rule a batch is joined with ``"\n"`` and its
-tokens are found with numpy on the character codes (bytes for ASCII
-documents, UTF-32 code points otherwise) through a class table: no string is
+How it is fast: documents are processed in batches of about half a million
+characters (which bounds the temporaries, about 10 bytes per character).
+With the default rule a batch is joined with ``"\n"`` and its tokens are found
+with numpy on the character codes (bytes for ASCII documents, UTF-32 code
+points otherwise) through a class table: no string is
 created per token.  A token of at most 8 ASCII characters is keyed by its bytes
 packed into an ``uint64`` (a token of one non-ASCII character by its code
 point) and finds its integer id in a direct-mapped cache (every hit is
@@ -61,6 +62,9 @@ per batch, ids through one C-level ``map`` over the ``dict``.)  Token hashes,
 n-gram hashes and the sparse matrix are computed with numpy over whole
 batches; distinct tokens are hashed once per call.  Output blocks are appended in place to
 arrays grown by ``realloc``, so the peak memory is about 1.25x the output.
+Transform forgets the strings of tokens outside the vocabulary after each
+batch (their ids stay valid), so its token table does not grow with the
+rare words of the input.
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ _SEP = "\uffff"  # a Unicode non-character
 _SEP_JOIN = " \uffff "
 _ASCII_SEP = "\x01"  # separator of the ASCII fast path (never a default token)
 _ASCII_JOIN = " \x01 "
-_MAX_BATCH_CHARS = 1 << 20  # bounds the number of live token strings
+_MAX_BATCH_CHARS = 1 << 19  # bounds the live token strings and the temporaries
 _FASTTEXT_WHITESPACE_RE = re.compile("[^ \t\n\v\f\r\x00]+")
 # Characters that str.split() treats as whitespace but fastText does not, plus
 # NUL, which fastText treats as whitespace but str.split() does not.
@@ -445,7 +449,7 @@ class _Spans(NamedTuple):
     starts: np.ndarray
     ends: np.ndarray
     strings: np.ndarray | None  # tokens to look up as strings (non-ASCII ones)
-    codes: np.ndarray | None  # code points (if not all ASCII)
+    codes: np.ndarray | None  # first code point of each token (if not all ASCII)
 
     def tokens(self, which: np.ndarray | None = None) -> list[str]:
         """Token strings (those at positions ``which`` if given)."""
@@ -547,10 +551,16 @@ class _Tokenizer:
         non_ascii = cp >= 128
         np.copyto(buf[:n], cp, casting="unsafe")
         buf[:n][non_ascii] = 0xFF
-        seen = np.zeros(n + 1, np.intp)
-        np.cumsum(non_ascii, out=seen[1:])
+        codes = cp[starts]  # only tokens' first code points are needed later
+        del cp  # frees the UTF-32 copy of the batch
+        # int32 positions when they fit: half the memory of intp
+        pos = np.int32 if n < np.iinfo(np.int32).max else np.intp
+        seen = np.zeros(n + 1, pos)
+        np.cumsum(non_ascii, dtype=pos, out=seen[1:])
+        del non_ascii
         strings = seen[ends] != seen[starts]
-        spans = _Spans(text, buf, starts, ends, strings, cp)
+        del seen
+        spans = _Spans(text, buf, starts, ends, strings, codes)
         return spans, _lens_from_ends(doc_ends, starts)
 
     def _ascii_tokens(self, docs: list[str]) -> list[str] | None:
@@ -586,34 +596,44 @@ class _Tokenizer:
 
     def tokenize_batch(self, docs: list[str]) -> list[_Segment]:
         """Tokens of all ``docs`` as segments (see :class:`_Segment`)."""
+        return list(self.iter_segments(docs))
+
+    def iter_segments(self, docs: list[str]) -> Iterator[_Segment]:
+        """:meth:`tokenize_batch` one segment at a time, so that a consumer can
+        free a segment (ASCII documents) before the next one is tokenised."""
         if not self.default and self._batch_pattern is None:
-            return [self._one_by_one(docs, None)]
+            yield self._one_by_one(docs, None)
+            return
         if not self.default:
             tokens = self._joined_tokens(docs)
             if tokens is None:
-                return [self._one_by_one(docs, None)]
-            return [_Segment(tokens, None, None, _SEP)]
+                yield self._one_by_one(docs, None)
+            else:
+                yield _Segment(tokens, None, None, _SEP)
+            return
         is_ascii = np.fromiter(map(str.isascii, docs), bool, len(docs))
-        segments = []
+        spans = tokens = None
         for flag in (True, False):
             where = np.flatnonzero(is_ascii == flag)
             if where.size == 0:
                 continue
             part = docs if where.size == len(docs) else [docs[i] for i in where.tolist()]
-            pos = None if where.size == len(docs) else where
+            pos = None if where.size == len(docs) else where.astype(np.int32)
             if flag and self.vectorised:
                 spans, lens = self._ascii_spans(part)
-                segments.append(_Segment([], pos, lens, _ASCII_SEP, spans))
+                seg = _Segment([], pos, lens, _ASCII_SEP, spans)
             elif flag and (tokens := self._ascii_tokens(part)) is not None:
-                segments.append(_Segment(tokens, pos, None, _ASCII_SEP))
+                seg = _Segment(tokens, pos, None, _ASCII_SEP)
             elif not flag and self.vectorised:
                 spans, lens = self._unicode_spans(part)
-                segments.append(_Segment([], pos, lens, _SEP, spans))
+                seg = _Segment([], pos, lens, _SEP, spans)
             elif not flag and (tokens := self._joined_tokens(part)) is not None:
-                segments.append(_Segment(tokens, pos, None, _SEP))
+                seg = _Segment(tokens, pos, None, _SEP)
             else:
-                segments.append(self._one_by_one(part, pos))
-        return segments
+                seg = self._one_by_one(part, pos)
+            part = spans = tokens = None
+            yield seg
+            del seg
 
 
 def _token_bounds(cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -622,16 +642,21 @@ def _token_bounds(cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     word = np.zeros(n + 2, bool)
     np.equal(cls, _WORD, out=word[1:-1])
     # internal joiners join words; other joiners and punctuation are single tokens
-    inner = cls == _JOINER
-    inner &= word[:-2]
+    # in-place steps: few temporaries of one byte per character
+    single = cls == _JOINER
+    inner = single & word[:-2]
     inner &= word[2:]
-    single = (cls == _JOINER) | (cls == _PUNCT)
+    single |= cls == _PUNCT
     single ^= inner
     inword = word
     inword[1:-1] |= inner
+    del inner
     run = inword[1:-1]
-    first = single | (run & ~inword[:-2])
-    last = single | (run & ~inword[2:])
+    first = np.greater(run, inword[:-2])  # run & ~previous (booleans: True > False)
+    first |= single
+    last = np.greater(run, inword[2:])
+    last |= single
+    del single
     if len(cls) and cls.max() == _ASTRAL:
         astral = np.zeros(n + 2, bool)
         np.equal(cls, _ASTRAL, out=astral[1:-1])
@@ -734,7 +759,8 @@ class _TokenTable:
         self.lookup: defaultdict[str, int] = defaultdict(count().__next__)
         self._get = self.lookup.__getitem__
         self._vocabulary = vocabulary
-        self.vocab_ids = _Growable(np.int64) if vocabulary is not None else None
+        # vocabulary columns: int32, like the output's indices (so no copy there)
+        self.vocab_ids = _Growable(np.int32) if vocabulary is not None else None
         self.hashes = _Growable(np.uint64) if hashes else None
         self.char_ngrams = char_ngrams
         self._buckets = buckets
@@ -749,9 +775,36 @@ class _TokenTable:
         for sep in (_SEP, _ASCII_SEP):
             self._get(sep)
         self._register([_SEP, _ASCII_SEP])
+        self._dropped = 0  # ids whose token was removed from ``lookup``
+        self._mark = len(self)  # ids below were checked by forget_unknown
 
     def __len__(self) -> int:
-        return len(self.lookup)
+        """Number of ids assigned (some tokens may have left ``lookup``)."""
+        return len(self.lookup) + self._dropped
+
+    def forget_unknown(self) -> None:
+        """Remove from ``lookup`` the tokens, added since the last call, that are
+        not in the vocabulary.
+
+        Transform keeps only the strings it may need again cheaply: unknown
+        tokens (mostly rare words) would otherwise pile up batch after batch.
+        Their ids stay valid (per-id data and the key cache keep them, a key
+        hit is still exact); a forgotten token seen again gets a new id with
+        the same data.  ``lookup`` then no longer maps every id.
+        """
+        assert self.vocab_ids is not None
+        end = len(self)
+        if end == self._mark:
+            return
+        # the entries of ids >= _mark are the last ones of lookup, in id order
+        unknown = np.flatnonzero(self.vocab_ids.array[self._mark : end][::-1] < 0)
+        if unknown.size:
+            newest = list(islice(reversed(self.lookup), end - self._mark))
+            lookup = self.lookup
+            for token in map(newest.__getitem__, unknown.tolist()):
+                del lookup[token]
+            self._dropped += unknown.size
+        self._mark = end
 
     def _register(self, new_tokens: list[str]) -> None:
         self._key_of_id.extend(np.full(len(new_tokens), _NO_KEY))
@@ -759,7 +812,7 @@ class _TokenTable:
             assert self._vocabulary is not None
             get = self._vocabulary.get
             self.vocab_ids.extend(
-                np.fromiter(map(get, new_tokens, repeat(-1)), np.int64, len(new_tokens))
+                np.fromiter(map(get, new_tokens, repeat(-1)), np.int32, len(new_tokens))
             )
         if self.hashes is not None:
             self.hashes.extend(_sign_extend(token_hashes(new_tokens)))
@@ -776,7 +829,7 @@ class _TokenTable:
 
     def _register_new(self, tokens: list[str], ids: np.ndarray, old: int) -> None:
         """Register the ids ``>= old`` that ``tokens`` (with local ``ids``) created."""
-        n_new = len(self.lookup) - old
+        n_new = len(self) - old
         if n_new:
             pos = np.flatnonzero(ids >= old)[::-1]
             first = np.empty(n_new, np.intp)
@@ -805,16 +858,19 @@ class _TokenTable:
         if spans.strings is not None:
             # one non-ASCII character (CJK, emoji...): key = code point + _CHAR_KEY
             char = np.flatnonzero(spans.strings & (lens == 1))
-            keys[char] = spans.codes[starts[char]].astype(np.uint64) + _CHAR_KEY
+            keys[char] = spans.codes[char].astype(np.uint64) + _CHAR_KEY
             short[char] = True
         if self._slots is None:
-            self._slots = np.zeros(1 << _SLOT_BITS, np.intp)
+            self._slots = np.zeros(1 << _SLOT_BITS, np.int32)  # ids: int32 (half of intp)
         shift = np.uint64(64 - _SLOT_BITS)
-        ids = self._slots[(keys * _SLOT_MULT) >> shift]
+        slot = keys * _SLOT_MULT
+        slot >>= shift
+        ids = self._slots[slot]
+        del slot
         miss = np.flatnonzero(self._key_of_id.array[ids] != keys)
         if miss.size == 0:
             return ids
-        old = len(self.lookup)
+        old = len(self)
         is_short = short[miss]
         spos, lpos = miss[is_short], miss[~is_short]
         ukeys, inv = np.unique(keys[spos], return_inverse=True)
@@ -839,11 +895,11 @@ class _TokenTable:
         """
         all_ids = []
         all_docs = []
-        for seg in self.tokenizer.tokenize_batch(docs):
+        for seg in self.tokenizer.iter_segments(docs):
             if seg.spans is not None:
                 ids = self._encode_spans(seg.spans)
             else:
-                old = len(self.lookup)
+                old = len(self)
                 tokens = seg.tokens
                 ids = np.fromiter(map(self._get, tokens), np.intp, len(tokens))
                 self._register_new(tokens, ids, old)
@@ -854,9 +910,10 @@ class _TokenTable:
                 keep = ~is_sep
                 ids, doc = ids[keep], doc[keep]
             else:
-                doc = np.repeat(np.arange(len(seg.lens), dtype=np.intp), seg.lens)
+                doc = np.repeat(np.arange(len(seg.lens), dtype=np.int32), seg.lens)
             all_ids.append(ids)
             all_docs.append(doc if seg.docs is None else seg.docs[doc])
+            del seg, ids, doc  # free this segment before the next one is tokenised
         if len(all_ids) == 1:
             return all_ids[0], all_docs[0]
         return np.concatenate(all_ids), np.concatenate(all_docs)
@@ -892,16 +949,20 @@ def _hashed_entries(
 
 def _counts_csr(
     rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype: Any,
-    data: np.ndarray | None = None,
+    data: np.ndarray | None = None, compact: bool = True,
 ) -> sp.csr_array:
-    """Canonical CSR (sorted columns, duplicates summed) from COO entries."""
+    """Canonical CSR (sorted columns, duplicates summed) from COO entries.
+
+    ``compact=False`` may return views of longer arrays (for a block that is
+    copied at once, e.g. by :class:`_CsrBuilder`, so no copy is needed here).
+    """
     if data is None:
         data = np.ones(len(rows), dtype)
     if max(shape[1], len(rows)) <= np.iinfo(np.int32).max:  # 8 instead of 12 bytes per entry
         rows = rows.astype(np.int32, copy=False)
         cols = cols.astype(np.int32, copy=False)
     out = sp.csr_array((data, (rows, cols)), shape=shape, dtype=dtype)
-    if out.data.base is not None:  # summing duplicates left views of longer arrays
+    if compact and out.data.base is not None:  # summing duplicates left views of longer arrays
         out.data = out.data.copy()
         out.indices = out.indices.copy()
     out.has_canonical_format = True  # coo -> csr sorts and sums duplicates
@@ -953,7 +1014,7 @@ class _CsrBuilder:
 
 
 def _batches(raw_documents: Iterable[str], chunk_size: int) -> Iterator[list[str]]:
-    """Lists of at most ``chunk_size`` documents and about 1 M characters."""
+    """Lists of at most ``chunk_size`` documents and about ``_MAX_BATCH_CHARS`` characters."""
     if isinstance(raw_documents, str | bytes):
         raise ValueError(
             "Iterable over raw text documents expected, "
@@ -1081,7 +1142,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         Dtype of the output values.
     chunk_size : int, default=10_000
         Documents taken from the input at a time; each chunk is processed in
-        batches of about one million characters, so generators are never
+        batches of about half a million characters, so generators are never
         materialised and memory stays bounded.
 
     Attributes
@@ -1218,7 +1279,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         tok = self._make_tokenizer()
         total = 0
         for batch in _batches(raw_documents, self.chunk_size):
-            for seg in tok.tokenize_batch(batch):
+            for seg in tok.iter_segments(batch):
                 if seg.lens is None:  # minus the separators
                     total -= len(batch if seg.docs is None else seg.docs) - 1
                 total += len(seg.tokens) if seg.spans is None else len(seg.spans.starts)
@@ -1317,6 +1378,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         out = _CsrBuilder(p, dtype)
         for batch in _batches(raw_documents, self.chunk_size):
             ids, doc = table.encode(batch)
+            table.forget_unknown()
             assert table.vocab_ids is not None
             cols = table.vocab_ids.array[ids]
             keep = cols >= 0
@@ -1327,6 +1389,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
                     _cat([cols[keep], *(c + n_vocab for c in hcols)]),
                     (len(batch), p),
                     dtype,
+                    compact=False,  # the builder copies the block
                 )
             )
         return out.finish()

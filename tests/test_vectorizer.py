@@ -436,6 +436,40 @@ def test_vectorised_path_many_batches(slot_bits: int, monkeypatch: pytest.Monkey
     assert _same_outputs(_fitted_outputs(docs, docs[::-1], params), want)
 
 
+@pytest.mark.parametrize("slot_bits", [1, 18])
+@pytest.mark.parametrize("vectorised", [True, False])
+def test_transform_forgets_unknown_tokens_between_batches(
+    slot_bits: int, vectorised: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transform drops unknown tokens from its table after each batch; unknown
+    tokens seen again in later batches (through the key cache or the dict) give
+    the same rows as one document per call (a fresh table each time)."""
+    known = ["a", "the", "don't", "café", "日", "eight888", "nine99999"]
+    unknown = ["b", "zz", "won't", "naïve", "本", "eight8888", "ten1234567", "👍🏽", "x-y"]
+    rng = np.random.default_rng(1)
+    docs = [" ".join(rng.choice(known + unknown, size=rng.integers(0, 12)).tolist())
+            for _ in range(200)]
+    monkeypatch.setattr(vz._Tokenizer, "vectorised", vectorised)
+    monkeypatch.setattr(vz, "_SLOT_BITS", slot_bits)
+    for params in ({}, {"ngrams": 3, "buckets": 1009, "minn": 2, "maxn": 4}):
+        v = BowVectorizer(**params).fit([" ".join(known)])
+        want = sp.vstack([v.transform([d]) for d in docs], format="csr")
+        monkeypatch.setattr(vz, "_MAX_BATCH_CHARS", 60)  # many batches
+        assert _equal(v.transform(docs), want)
+        monkeypatch.setattr(vz, "_MAX_BATCH_CHARS", 1 << 19)
+    # the table keeps the ids (and their data) but not the unknown strings
+    tk = vz._Tokenizer(True, "default", None)
+    table = vz._TokenTable(tk, vocabulary=v.vocabulary_, hashes=True)
+    ids, _ = table.encode(docs[:50])
+    n_ids = len(table)
+    table.forget_unknown()
+    assert len(table) == n_ids
+    assert set(table.lookup) <= set(v.vocabulary_) | {vz._SEP, vz._ASCII_SEP}
+    again, _ = table.encode(docs[:50])
+    assert np.array_equal(table.vocab_ids.array[again], table.vocab_ids.array[ids])
+    assert np.array_equal(table.hashes.array[again], table.hashes.array[ids])
+
+
 def test_packed_keys_and_long_tokens() -> None:
     tk = vz._Tokenizer(True, "default", None)
     docs = ["ABCDEFGH abcdefghi a", "", "\x01", "abcdefgh ABCDEFGHI don't-stop", "café abcdefgh"]
