@@ -522,14 +522,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.t_ = 0
 
     def _set_threshold(self, Y: sp.csr_array) -> None:
-        labels_per_row = _labels_per_row(Y) if self.multilabel_ else None
-        n = Y.shape[0]
+        labels_per_row = _labels_per_row(Y)
         self.threshold_, self.top_label_ = multilabel_decision_rule(
             self.threshold,
             self.loss,
             self.multilabel_,
-            mean_labels=float(labels_per_row.sum()) / max(n, 1) if n and self.multilabel_ else 1.0,
-            every_row_labelled=bool(n == 0 or labels_per_row is None or labels_per_row.min() > 0),
+            mean_labels=float(labels_per_row.mean()) if labels_per_row.size else 1.0,
+            every_row_labelled=bool(labels_per_row.size == 0 or labels_per_row.min() > 0),
         )
 
     def _train(self, X, Y, w, rng, *, epochs, schedule, val, callback) -> None:
@@ -735,16 +734,9 @@ def resolve_epochs(epochs: int | str, n_samples: int) -> int:
     return int(epochs)
 
 
-def _labels_per_row(Y) -> np.ndarray:
-    """Number of positive targets in each row of a (sparse or dense) target matrix."""
-    if sp.issparse(Y):
-        Y = sp.csr_array(Y)
-        return np.bincount(_row_of_entries(Y.indptr)[Y.data > 0], minlength=Y.shape[0])
-    return np.count_nonzero(np.asarray(Y) > 0, axis=1)
-
-
-def _row_of_entries(indptr: np.ndarray) -> np.ndarray:
-    return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+def _labels_per_row(Y: sp.csr_array) -> np.ndarray:
+    """Number of positive targets in each row of a CSR target matrix."""
+    return np.bincount(_math._row_ids(Y.indptr)[Y.data > 0], minlength=Y.shape[0])
 
 
 def multilabel_decision_rule(

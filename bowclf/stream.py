@@ -386,17 +386,15 @@ def _fit_classifier_on(
 
 def _label_stats(data: DiskData) -> tuple[float, bool]:
     """Mean labels per document, and whether every document has one, from the cache."""
-    offsets = np.memmap(data.label_start, dtype=np.int64, mode="r")
-    mean = float(offsets[-1]) / max(data.n, 1) if offsets.size else 1.0
-    every = True
-    step = 1 << 20
-    for first in range(0, max(offsets.size - 1, 0), step):
-        block = np.asarray(offsets[first : first + step + 1])
-        if (np.diff(block) == 0).any():
-            every = False
-            break
-    del offsets
-    return mean, every
+    if data.n == 0:
+        return 1.0, True
+    # Labels per document, as the cache writer stored them (int32, one per document);
+    # memory-mapped, so the scan does not hold the file in memory.
+    counts = np.memmap(data.directory / "label_count.bin", dtype=np.int32, mode="r")
+    every = bool(counts.min() > 0)
+    del counts
+    total = np.fromfile(data.label_start, dtype=np.int64, count=1, offset=data.n * 8)
+    return float(total[0]) / data.n, every
 
 
 def _seed(random_state):

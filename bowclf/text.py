@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,6 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import MultiLabelBinarizer
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _math
@@ -120,15 +118,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
 
     _parameter_constraints: dict = {
         **{k: v for k, v in BowClassifier._parameter_constraints.items() if k != "warm_start"},
-        "lowercase": ["boolean"],
-        "tokenizer": [StrOptions({"default", "whitespace"}), callable],
-        "token_pattern": [str, None],
-        "min_count": [Interval(Integral, 1, None, closed="left")],
-        "max_features": [Interval(Integral, 1, None, closed="left"), None],
-        "ngrams": [Interval(Integral, 1, None, closed="left")],
-        "buckets": [Interval(Integral, 0, None, closed="left")],
-        "minn": [Interval(Integral, 0, None, closed="left")],
-        "maxn": [Interval(Integral, 0, None, closed="left")],
+        **{k: BowVectorizer._parameter_constraints[k] for k in _VECTORIZER_PARAMS},
         "use_idf": ["boolean"],
         "sublinear_tf": ["boolean"],
         "prune_features": ["boolean"],
