@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +14,15 @@ _TOPICS = {
     "food": "recipe dinner bake flavour kitchen chef spicy sauce taste menu fresh oven",
 }
 _COMMON = "the a of and to in is it was for on with this that very really quite just".split()
+
+
+def write_label_text_csv(path: Path, texts, labels) -> Path:
+    """A ``label,text`` CSV file with a header row."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label", "text"])
+        w.writerows(zip(labels, texts, strict=True))
+    return path
 
 
 def make_texts(n: int = 600, seed: int = 0, noise: float = 0.1) -> tuple[list[str], list[str]]:

@@ -6,7 +6,6 @@ it is skipped when ``dask.distributed`` is not installed (``pip install 'bowclf[
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import write_label_text_csv
 
 from bowclf import BowVectorizer, TextClassifier
 
@@ -217,11 +217,7 @@ def test_fit_from_a_corpus_file_and_a_scheduler_address(client, text_data, tmp_p
     from bowclf.dask import fit_dask_file
 
     Xtr, ytr, Xte, yte = text_data
-    path = tmp_path / "train.csv"
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["label", "text"])
-        w.writerows(zip(ytr, Xtr, strict=True))
+    path = write_label_text_csv(tmp_path / "train.csv", Xtr, ytr)
     model = fit_dask_file(
         TextClassifier(random_state=0), path, client.scheduler.address, partitions=3
     )
@@ -235,11 +231,8 @@ def test_read_labelled_text_parses_on_the_workers(client, tmp_path):
     from bowclf.dask import read_labelled_text
 
     rows = [("pos", 'a "quoted", text'), ("neg", "plain text"), ("pos", "x y z")] * 50
-    path = tmp_path / "c.csv"
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["label", "text"])
-        w.writerows(rows)
+    labels, texts = zip(*rows, strict=True)
+    path = write_label_text_csv(tmp_path / "c.csv", texts, labels)
     bag = read_labelled_text(str(path), blocksize=300)
     assert bag.npartitions > 1
     ref = read_corpus(path)

@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+from conftest import write_label_text_csv
 
 from bowclf import TextClassifier
 from bowclf.stream import fit_stream
@@ -14,12 +15,7 @@ from bowclf.stream import fit_stream
 @pytest.fixture
 def corpus_file(tmp_path, text_data):
     Xtr, ytr, _, _ = text_data
-    path = tmp_path / "train.csv"
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["label", "text"])
-        w.writerows(zip(ytr, Xtr, strict=True))
-    return path
+    return write_label_text_csv(tmp_path / "train.csv", Xtr, ytr)
 
 
 def test_out_of_core_matches_in_memory(corpus_file, text_data, tmp_path):
