@@ -47,24 +47,27 @@ Tokenisation (``tokenizer='default'``) is described in
 Unicode 14.0, so the tokens (and a saved model) do not change with the
 Python version (``str.lower`` aside).
 
-How it is fast: documents are processed in batches of about half a million
-characters (which bounds the temporaries, about 10 bytes per character).
-With the default rule a batch is joined with ``"\n"`` and its tokens are found
-with numpy on the character codes (bytes for ASCII documents, UTF-32 code
-points otherwise) through a class table: no string is
-created per token.  A token of at most 8 ASCII characters is keyed by its bytes
-packed into an ``uint64`` (a token of one non-ASCII character by its code
-point) and finds its integer id in a direct-mapped cache (every hit is
-checked against the key of the id, so the result is exact); only the
+How it is fast: documents are processed in batches of about a quarter of a
+million characters (which bounds the temporaries, about 10 bytes per
+character; non-ASCII documents go in quarter batches, as UTF-32 takes 4 bytes
+a character).  With the default rule a batch is joined with ``"\n"`` and its
+tokens are found with numpy on the character codes (bytes for ASCII
+documents, UTF-32 code points otherwise) through a class table: no string is
+created per token.  An ASCII token of at most 16 characters is keyed by its
+bytes packed into one or two ``uint64`` (a token of one non-ASCII character
+by its code point) and finds its integer id in a direct-mapped cache (every
+hit is checked against the key of the id, so the result is exact); only the
 distinct missed keys and the other tokens (longer, or non-ASCII words) become
-strings looked up in a ``dict``.  (Other tokenizers: one regex call
-per batch, ids through one C-level ``map`` over the ``dict``.)  Token hashes,
-n-gram hashes and the sparse matrix are computed with numpy over whole
-batches; distinct tokens are hashed once per call.  Output blocks are appended in place to
-arrays grown by ``realloc``, so the peak memory is about 1.25x the output.
-Transform forgets the strings of tokens outside the vocabulary after each
-batch (their ids stay valid), so its token table does not grow with the
-rare words of the input.
+strings looked up in a ``dict``.  (Other tokenizers: one regex call per batch,
+ids through one C-level ``map`` over the ``dict``.)  Token hashes, n-gram
+hashes and the sparse matrix are computed with numpy over whole batches;
+distinct tokens are hashed once per call.  Output blocks are appended in place
+to arrays grown by ``realloc`` (reserved at once when the number of documents
+is known), so the peak memory is about 1.05-1.25x the output.  Transform
+looks words up in the vocabulary itself (a word's id is its column) and
+forgets the strings of tokens outside the vocabulary after each batch (their
+ids stay valid), so its token table does not grow with the rare words of the
+input.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from itertools import chain, count, islice, repeat
 from numbers import Integral
 from operator import itemgetter
@@ -107,7 +110,7 @@ _SEP = "\uffff"  # a Unicode non-character
 _SEP_JOIN = " \uffff "
 _ASCII_SEP = "\x01"  # separator of the ASCII fast path (never a default token)
 _ASCII_JOIN = " \x01 "
-_MAX_BATCH_CHARS = 1 << 19  # bounds the live token strings and the temporaries
+_MAX_BATCH_CHARS = 1 << 18  # bounds the live token strings and the temporaries
 _FASTTEXT_WHITESPACE_RE = re.compile("[^ \t\n\v\f\r\x00]+")
 # Characters that str.split() treats as whitespace but fastText does not, plus
 # NUL, which fastText treats as whitespace but str.split() does not.
@@ -134,7 +137,7 @@ _ASCII_PUNCT = tuple(chr(c) for c, v in _ASCII_TABLE.items() if v != " ")
 _ASCII_JOINER_RE = re.compile(r"['\-](?:['\-]+|(?<![^ ]['\-])|(?![^ ]))")
 
 # Vectorised default rule: character classes (of ASCII bytes here, of all code
-# points in _unicode_classes; lowercasing does not change an ASCII class).  A
+# points in _bmp_classes; lowercasing does not change an ASCII class).  A
 # token is a maximal run of BMP word characters and *internal* joiners (a
 # joiner between two of them), a maximal run of astral-plane word characters,
 # or one character of class _JOINER or _PUNCT; blanks only separate tokens.
@@ -154,8 +157,13 @@ _NO_KEY = np.uint64(2**64 - 1)  # key of ids not known by key (0xFF is not ASCII
 # Tokens of one non-ASCII character are keyed by code point + 2**63 (packed ASCII
 # keys are < 2**63: their bytes are < 0x80).
 _CHAR_KEY = np.uint64(1 << 63)
+# ASCII tokens of 9 to 16 bytes are keyed by two words: their first 8 bytes
+# + 2**63 (>= 2**63 + 2**56: no NUL byte, so never a character key) and their
+# other bytes packed (the second key of every other id is 0).
+_LONG_KEY = _CHAR_KEY
 _SLOT_BITS = 18  # size of the key -> id cache (a hint, checked on use)
 _SLOT_MULT = np.uint64(0x9E3779B97F4A7C15)
+_SLOT_MULT2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
 # Ideographic scripts written without spaces: every character is a token.
 _CJK_RANGES = (
@@ -546,20 +554,21 @@ class _Tokenizer:
         doc_ends = np.fromiter(map(len, docs), np.intp, len(docs))
         if n != int(doc_ends.sum()) + len(docs) - 1:  # str.lower changed lengths
             doc_ends = np.fromiter(map(len, map(self._prepare, docs)), np.intp, len(docs))
-        starts, ends = _token_bounds(_unicode_classes()[cp])
+        cls = _code_point_classes(cp)
+        starts, ends = _token_bounds(cls)
         buf = np.zeros(n + 8, np.uint8)
         non_ascii = cp >= 128
         np.copyto(buf[:n], cp, casting="unsafe")
         buf[:n][non_ascii] = 0xFF
         codes = cp[starts]  # only tokens' first code points are needed later
         del cp  # frees the UTF-32 copy of the batch
-        # int32 positions when they fit: half the memory of intp
-        pos = np.int32 if n < np.iinfo(np.int32).max else np.intp
-        seen = np.zeros(n + 1, pos)
-        np.cumsum(non_ascii, dtype=pos, out=seen[1:])
+        # every non-blank character is in a token: the token of a non-blank
+        # non-ASCII character is the last one starting at or before it
+        non_ascii &= cls != _BLANK
+        del cls
+        strings = np.zeros(len(starts), bool)
+        strings[np.searchsorted(starts, np.flatnonzero(non_ascii), side="right") - 1] = True
         del non_ascii
-        strings = seen[ends] != seen[starts]
-        del seen
         spans = _Spans(text, buf, starts, ends, strings, codes)
         return spans, _lens_from_ends(doc_ends, starts)
 
@@ -617,7 +626,7 @@ class _Tokenizer:
             where = np.flatnonzero(is_ascii == flag)
             if where.size == 0:
                 continue
-            part = docs if where.size == len(docs) else [docs[i] for i in where.tolist()]
+            part = docs if where.size == len(docs) else list(map(docs.__getitem__, where.tolist()))
             pos = None if where.size == len(docs) else where.astype(np.int32)
             if flag and self.vectorised:
                 spans, lens = self._ascii_spans(part)
@@ -625,8 +634,12 @@ class _Tokenizer:
             elif flag and (tokens := self._ascii_tokens(part)) is not None:
                 seg = _Segment(tokens, pos, None, _ASCII_SEP)
             elif not flag and self.vectorised:
-                spans, lens = self._unicode_spans(part)
-                seg = _Segment([], pos, lens, _SEP, spans)
+                # UTF-32 takes 4 bytes a character: a quarter of the batch at a time
+                for sub, sub_pos in _split_chars(part, pos, _MAX_BATCH_CHARS // 4):
+                    spans, lens = self._unicode_spans(sub)
+                    yield _Segment([], sub_pos, lens, _SEP, spans)
+                    spans = None
+                continue
             elif not flag and (tokens := self._joined_tokens(part)) is not None:
                 seg = _Segment(tokens, pos, None, _SEP)
             else:
@@ -634,6 +647,25 @@ class _Tokenizer:
             part = spans = tokens = None
             yield seg
             del seg
+
+
+def _split_chars(
+    docs: list[str], pos: np.ndarray | None, max_chars: int
+) -> Iterator[tuple[list[str], np.ndarray | None]]:
+    """``docs`` (at batch positions ``pos``) in runs of about ``max_chars`` characters."""
+    ends = np.cumsum(np.fromiter(map(len, docs), np.intp, len(docs)))
+    if not len(docs) or ends[-1] <= max_chars:
+        yield docs, pos
+        return
+    if pos is None:
+        pos = np.arange(len(docs), dtype=np.int32)
+    begin = 0
+    while begin < len(docs):
+        # at least one document, then up to max_chars characters
+        done = ends[begin - 1] if begin else 0
+        end = max(begin + 1, int(np.searchsorted(ends, done + max_chars, side="right")))
+        yield docs[begin:end], pos[begin:end]
+        begin = end
 
 
 def _token_bounds(cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -663,8 +695,11 @@ def _token_bounds(cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mid = astral[1:-1]
         first |= mid & ~astral[:-2]
         last |= mid & ~astral[2:]
-    starts = np.flatnonzero(first)
-    ends = np.flatnonzero(last)
+    # int32 positions when they fit: half the memory of intp
+    pos = np.int32 if n < np.iinfo(np.int32).max else np.intp
+    starts = np.flatnonzero(first).astype(pos, copy=False)
+    del first
+    ends = np.flatnonzero(last).astype(pos, copy=False)
     ends += 1
     return starts, ends
 
@@ -682,11 +717,12 @@ def _lens_from_ends(doc_ends: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 @functools.cache
-def _unicode_classes() -> np.ndarray:
-    """Class of every code point under the default rule (``_WORD`` for BMP words)."""
-    cls = np.full(0x110000, _PUNCT, np.uint8)
+def _bmp_classes() -> np.ndarray:
+    """Class of every BMP code point under the default rule (64 KiB)."""
+    cls = np.full(0x10000, _PUNCT, np.uint8)
     for a, b in _parse_ranges(_WORD_RANGES):
-        cls[a : b + 1] = _WORD if b <= 0xFFFF else _ASTRAL
+        if a <= 0xFFFF:  # no range crosses the BMP boundary (checked by the tests)
+            cls[a : b + 1] = _WORD
     cls[:128] = _ASCII_CLASS[:128]
     head = 0x3001  # no white space above U+3000
     space = np.fromiter(map(str.isspace, map(chr, range(head))), bool, head)
@@ -694,6 +730,28 @@ def _unicode_classes() -> np.ndarray:
     cls[0x00:0x20] = _BLANK
     cls[0x7F:0xA0] = _BLANK
     cls[0xFFFF] = _BLANK
+    return cls
+
+
+@functools.cache
+def _astral_word_ranges() -> tuple[np.ndarray, np.ndarray]:
+    """First and last code points of the word ranges above the BMP, sorted."""
+    ranges = [(a, b) for a, b in _parse_ranges(_WORD_RANGES) if a > 0xFFFF]
+    first, last = np.array(ranges, np.uint32).T
+    return first, last
+
+
+def _code_point_classes(cp: np.ndarray) -> np.ndarray:
+    """Class of each code point: the BMP table, then ``_ASTRAL`` (astral words)
+    or ``_PUNCT`` above it (a 64 KiB table instead of one of 1.1 MB)."""
+    cls = np.take(_bmp_classes(), cp, mode="clip")  # clipped: U+FFFF, fixed below
+    above = np.flatnonzero(cp > 0xFFFF)
+    if above.size:
+        first, last = _astral_word_ranges()
+        c = cp[above]
+        i = np.searchsorted(first, c, side="right") - 1
+        word = (i >= 0) & (c <= last[np.maximum(i, 0)])
+        cls[above] = np.where(word, _ASTRAL, _PUNCT)
     return cls
 
 
@@ -721,14 +779,26 @@ class _Growable:
         self._buf = np.empty(256, dtype)
         self._size = 0
 
-    def extend(self, values: np.ndarray) -> None:
-        end = self._size + len(values)
+    def _reserve(self, end: int) -> None:
         if end > len(self._buf):
             buf = np.empty(max(end, 2 * len(self._buf)), self._buf.dtype)
             buf[: self._size] = self._buf[: self._size]
             self._buf = buf
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self._size + len(values)
+        self._reserve(end)
         self._buf[self._size : end] = values
         self._size = end
+
+    def put(self, index: np.ndarray, values: Any) -> None:
+        """``array[index] = values``, growing the array to ``index.max() + 1``
+        (positions not written stay undefined)."""
+        if index.size:
+            end = max(self._size, int(index.max()) + 1)
+            self._reserve(end)
+            self._size = end
+            self._buf[index] = values
 
     @property
     def array(self) -> np.ndarray:
@@ -736,12 +806,16 @@ class _Growable:
 
 
 class _TokenTable:
-    """Token string -> local id (first-occurrence order) for one fit/transform call.
+    """Token string -> integer id for one fit/transform call.
 
-    Ids are assigned by a ``defaultdict`` whose factory is a counter, so
-    mapping a token list is a single C-level ``map``.  Per-id data (vocabulary
-    column, token hash, character n-gram buckets) is computed once per
-    distinct token, in batches.
+    With a ``vocabulary`` (transform), a word's id is its vocabulary column:
+    it is looked up in the vocabulary itself, so the table holds no copy of
+    the vocabulary's strings.  Other tokens get ids ``len(vocabulary)``,
+    ``len(vocabulary) + 1``... in first-occurrence order, assigned by a
+    ``defaultdict`` whose factory is a counter, so mapping a token list is a
+    C-level ``map``.  Without a vocabulary (fit) every token is such a token.
+    Per-id data (key, token hash, character n-gram buckets) is computed once
+    per distinct token, in batches, when the token is first seen.
     """
 
     def __init__(
@@ -754,13 +828,13 @@ class _TokenTable:
         buckets: int = 0,
     ) -> None:
         self.tokenizer = tokenizer
-        # ids 0, 1, 2... in insertion order (a counter, not self.__len__,
-        # so that no reference cycle delays freeing the table)
-        self.lookup: defaultdict[str, int] = defaultdict(count().__next__)
-        self._get = self.lookup.__getitem__
         self._vocabulary = vocabulary
-        # vocabulary columns: int32, like the output's indices (so no copy there)
-        self.vocab_ids = _Growable(np.int32) if vocabulary is not None else None
+        self.n_known = len(vocabulary) if vocabulary is not None else 0
+        # ids n_known, n_known + 1... in insertion order (a counter, not
+        # self.__len__, so that no reference cycle delays freeing the table)
+        self._ids = count(self.n_known)
+        self.lookup: defaultdict[str, int] = defaultdict(self._ids.__next__)
+        self._get = self.lookup.__getitem__
         self.hashes = _Growable(np.uint64) if hashes else None
         self.char_ngrams = char_ngrams
         self._buckets = buckets
@@ -768,23 +842,57 @@ class _TokenTable:
             self.cg_start = _Growable(np.int64)
             self.cg_len = _Growable(np.int64)
             self.cg_data = _Growable(np.int64)
+        # vocabulary ids whose per-id data is computed (needed for n-grams only)
+        self._known: np.ndarray | None = None
+        if self.n_known and (hashes or char_ngrams is not None):
+            self._known = np.zeros(self.n_known, bool)
         # vectorised path: key of each id (``_NO_KEY`` if unknown) and a
         # direct-mapped cache key -> id whose hits are checked against it
         self._key_of_id = _Growable(np.uint64)
+        self._key_of_id.extend(np.full(self.n_known, _NO_KEY))
+        self._key2_of_id = _Growable(np.uint64)  # second word (9- to 16-byte tokens)
+        self._key2_of_id.extend(np.zeros(self.n_known, np.uint64))
         self._slots: np.ndarray | None = None
-        for sep in (_SEP, _ASCII_SEP):
-            self._get(sep)
-        self._register([_SEP, _ASCII_SEP])
-        self._dropped = 0  # ids whose token was removed from ``lookup``
-        self._mark = len(self)  # ids below were checked by forget_unknown
+        # a cache for about twice the vocabulary (transform), else the full size
+        self._slot_bits = _SLOT_BITS
+        if self.n_known:
+            self._slot_bits = min(_SLOT_BITS, max(12, (2 * self.n_known).bit_length()))
+        self._unlisted = 0  # ids whose token is not (or no longer) in ``lookup``
+        seps = [_SEP, _ASCII_SEP]
+        sep_ids = self.ids_of(seps)
+        self._register_new(seps, sep_ids, self.n_known)
+        self.sep_ids = dict(zip(seps, sep_ids.tolist(), strict=True))
+        self._kept = {t: i for t, i in self.sep_ids.items() if t in self.lookup}
 
     def __len__(self) -> int:
         """Number of ids assigned (some tokens may have left ``lookup``)."""
-        return len(self.lookup) + self._dropped
+        return self.n_known + len(self.lookup) + self._unlisted
+
+    def ids_of(self, tokens: list[str], distinct_keyed: bool = False) -> np.ndarray:
+        """Ids of ``tokens``, assigning new ids to the new ones (not registered).
+
+        ``distinct_keyed``: the tokens are distinct and found by key from now
+        on, so with a vocabulary the ones outside it take fresh ids without
+        entering ``lookup`` (which forgets them after the batch anyway).
+        """
+        if self._vocabulary is None:
+            return np.fromiter(map(self._get, tokens), np.intp, len(tokens))
+        ids = np.fromiter(map(self._vocabulary.get, tokens, repeat(-1)), np.intp, len(tokens))
+        unknown = np.flatnonzero(ids < 0)
+        if unknown.size and distinct_keyed:
+            ids[unknown] = np.fromiter(islice(self._ids, unknown.size), np.intp, unknown.size)
+            self._unlisted += unknown.size
+        elif unknown.size:
+            others = map(tokens.__getitem__, unknown.tolist())
+            ids[unknown] = np.fromiter(map(self._get, others), np.intp, unknown.size)
+        return ids
+
+    def columns(self, ids: np.ndarray) -> np.ndarray:
+        """Vocabulary column of each id, ``-1`` for tokens outside the vocabulary."""
+        return np.where(ids < self.n_known, ids, -1)
 
     def forget_unknown(self) -> None:
-        """Remove from ``lookup`` the tokens, added since the last call, that are
-        not in the vocabulary.
+        """Remove from ``lookup`` the tokens outside the vocabulary.
 
         Transform keeps only the strings it may need again cheaply: unknown
         tokens (mostly rare words) would otherwise pile up batch after batch.
@@ -792,99 +900,125 @@ class _TokenTable:
         hit is still exact); a forgotten token seen again gets a new id with
         the same data.  ``lookup`` then no longer maps every id.
         """
-        assert self.vocab_ids is not None
-        end = len(self)
-        if end == self._mark:
-            return
-        # the entries of ids >= _mark are the last ones of lookup, in id order
-        unknown = np.flatnonzero(self.vocab_ids.array[self._mark : end][::-1] < 0)
-        if unknown.size:
-            newest = list(islice(reversed(self.lookup), end - self._mark))
-            lookup = self.lookup
-            for token in map(newest.__getitem__, unknown.tolist()):
-                del lookup[token]
-            self._dropped += unknown.size
-        self._mark = end
+        assert self._vocabulary is not None
+        n = len(self.lookup) - len(self._kept)
+        if n:
+            self.lookup.clear()
+            self.lookup.update(self._kept)
+            self._unlisted += n
 
-    def _register(self, new_tokens: list[str]) -> None:
-        self._key_of_id.extend(np.full(len(new_tokens), _NO_KEY))
-        if self.vocab_ids is not None:
-            assert self._vocabulary is not None
-            get = self._vocabulary.get
-            self.vocab_ids.extend(
-                np.fromiter(map(get, new_tokens, repeat(-1)), np.int32, len(new_tokens))
-            )
+    def _register(self, new_tokens: list[str], new_ids: np.ndarray) -> None:
+        unknown = new_ids[new_ids >= self.n_known]
+        self._key_of_id.put(unknown, _NO_KEY)
+        self._key2_of_id.put(unknown, 0)
         if self.hashes is not None:
-            self.hashes.extend(_sign_extend(token_hashes(new_tokens)))
+            self.hashes.put(new_ids, _sign_extend(token_hashes(new_tokens)))
         if self.char_ngrams is not None:
             minn, maxn = self.char_ngrams
             grams = [_char_ngrams(t, minn, maxn) for t in new_tokens]
             lens = np.fromiter(map(len, grams), np.int64, len(grams))
             starts = np.zeros(len(grams), np.int64)
             np.cumsum(lens[:-1], out=starts[1:])
-            self.cg_start.extend(starts + len(self.cg_data.array))
-            self.cg_len.extend(lens)
+            self.cg_start.put(new_ids, starts + len(self.cg_data.array))
+            self.cg_len.put(new_ids, lens)
             flat = list(chain.from_iterable(grams))
             self.cg_data.extend(token_hashes(flat).astype(np.int64) % self._buckets)
 
     def _register_new(self, tokens: list[str], ids: np.ndarray, old: int) -> None:
-        """Register the ids ``>= old`` that ``tokens`` (with local ``ids``) created."""
-        n_new = len(self) - old
-        if n_new:
-            pos = np.flatnonzero(ids >= old)[::-1]
-            first = np.empty(n_new, np.intp)
-            first[ids[pos] - old] = pos  # reversed: the first occurrence wins
-            pick = itemgetter(*first.tolist())
-            self._register([pick(tokens)] if n_new == 1 else list(pick(tokens)))
+        """Register the ids first seen in ``tokens`` (with ``ids``): ids ``>= old``
+        and, when n-grams need their data, vocabulary ids not registered yet."""
+        pos = np.flatnonzero(ids >= old)
+        if self._known is not None:
+            known = np.flatnonzero(ids < self.n_known)
+            known = known[~self._known[ids[known]]]
+            pos = np.concatenate([pos, known])
+        if pos.size:
+            new_ids, first = np.unique(ids[pos], return_index=True)
+            pick = itemgetter(*pos[first].tolist())
+            self._register([pick(tokens)] if len(new_ids) == 1 else list(pick(tokens)), new_ids)
+            if self._known is not None:
+                self._known[new_ids[new_ids < self.n_known]] = True
 
     def _encode_spans(self, spans: _Spans) -> np.ndarray:
-        """Local ids of the tokens of a vectorised segment.
+        """Ids of the tokens of a vectorised segment.
 
-        Tokens of at most 8 ASCII bytes (packed) and tokens of one non-ASCII
-        character (code point) are looked up by key in a direct-mapped cache
-        of ids, each hit checked against the key of the id found (exact); only
-        the distinct missed keys and the other tokens become strings looked up
-        in ``self.lookup``.
+        ASCII tokens of at most 16 bytes (packed into one or two ``uint64``)
+        and tokens of one non-ASCII character (code point) are looked up by key
+        in a direct-mapped cache of ids, each hit checked against the key of
+        the id found (exact); only the distinct missed keys and the other
+        tokens (longer, or non-ASCII words) become strings looked up as such.
         """
         starts, ends = spans.starts, spans.ends
         lens = ends - starts
-        short = lens <= 8
+        keyed = lens <= 16
         if spans.strings is not None:
-            short &= ~spans.strings
+            keyed &= ~spans.strings
         windows = np.ndarray((len(spans.buf) - 7,), "<u8", spans.buf, 0, (1,))
         keys = windows[starts]
         keys &= _KEY_MASKS[np.minimum(lens, 8)]
-        keys[~short] = 0  # matches no id
+        two = np.flatnonzero(keyed & (lens > 8))  # tokens of two words
+        keys2 = windows[starts[two] + 8]
+        keys2 &= _KEY_MASKS[lens[two] - 8]
+        keys[two] |= _LONG_KEY
+        keys[~keyed] = 0  # matches no id
         if spans.strings is not None:
             # one non-ASCII character (CJK, emoji...): key = code point + _CHAR_KEY
             char = np.flatnonzero(spans.strings & (lens == 1))
             keys[char] = spans.codes[char].astype(np.uint64) + _CHAR_KEY
-            short[char] = True
+            keyed[char] = True
+        del lens
         if self._slots is None:
-            self._slots = np.zeros(1 << _SLOT_BITS, np.int32)  # ids: int32 (half of intp)
-        shift = np.uint64(64 - _SLOT_BITS)
-        slot = keys * _SLOT_MULT
-        slot >>= shift
-        ids = self._slots[slot]
-        del slot
-        miss = np.flatnonzero(self._key_of_id.array[ids] != keys)
+            self._slots = np.zeros(1 << self._slot_bits, np.int32)  # ids: int32 (half of intp)
+        shift = np.uint64(64 - self._slot_bits)
+        mixed = keys.copy()
+        mixed[two] ^= keys2 * _SLOT_MULT2
+        mixed *= _SLOT_MULT
+        mixed >>= shift
+        ids = self._slots[mixed]
+        del mixed
+        bad = self._key_of_id.array[ids] != keys
+        bad[two] |= self._key2_of_id.array[ids[two]] != keys2
+        miss = np.flatnonzero(bad)
+        del bad
         if miss.size == 0:
             return ids
         old = len(self)
-        is_short = short[miss]
-        spos, lpos = miss[is_short], miss[~is_short]
+        is_two = np.zeros(len(keys), bool)
+        is_two[two] = True
+        del two, keys2
+        kmiss = miss[keyed[miss]]
+        lpos = miss[~keyed[miss]]
+        tpos = kmiss[is_two[kmiss]]
+        spos = kmiss[~is_two[kmiss]]
+        del is_two, kmiss, miss
+        # one-word keys
         ukeys, inv = np.unique(keys[spos], return_inverse=True)
         n_ascii = int(np.searchsorted(ukeys, _CHAR_KEY))  # character keys sort last
         words = ukeys[:n_ascii].view("S8").astype("U8").tolist()  # trailing NULs dropped
         words += map(chr, (ukeys[n_ascii:] - _CHAR_KEY).tolist())
-        uids = np.fromiter(map(self._get, words), np.intp, len(words))
+        uids = self.ids_of(words, distinct_keyed=True)
         ids[spos] = uids[inv]
+        # two-word keys: the token's 16 bytes (zero-padded) as one b"..." value
+        pairs = np.empty((len(tpos), 2), np.uint64)
+        pairs[:, 0] = keys[tpos] ^ _LONG_KEY
+        pairs[:, 1] = windows[starts[tpos] + 8] & _KEY_MASKS[ends[tpos] - starts[tpos] - 8]
+        upairs, tinv = np.unique(pairs.view("S16").ravel(), return_inverse=True)
+        twos = upairs.astype("U16").tolist()
+        tids = self.ids_of(twos, distinct_keyed=True)
+        ids[tpos] = tids[tinv]
+        # the others
         longs = spans.tokens(lpos)
-        lids = np.fromiter(map(self._get, longs), np.intp, len(longs))
+        lids = self.ids_of(longs)
         ids[lpos] = lids
-        self._register_new(words + longs, np.concatenate([uids, lids]), old)
+        self._register_new(words + twos + longs, np.concatenate([uids, tids, lids]), old)
         self._key_of_id.array[uids] = ukeys
         self._slots[(ukeys * _SLOT_MULT) >> shift] = uids
+        if len(tids):
+            upairs = upairs.view(np.uint64).reshape(-1, 2)
+            self._key_of_id.array[tids] = upairs[:, 0] | _LONG_KEY
+            self._key2_of_id.array[tids] = upairs[:, 1]
+            mixed = (upairs[:, 0] | _LONG_KEY) ^ (upairs[:, 1] * _SLOT_MULT2)
+            self._slots[(mixed * _SLOT_MULT) >> shift] = tids
         return ids
 
     def encode(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -901,11 +1035,11 @@ class _TokenTable:
             else:
                 old = len(self)
                 tokens = seg.tokens
-                ids = np.fromiter(map(self._get, tokens), np.intp, len(tokens))
+                ids = self.ids_of(tokens)
                 self._register_new(tokens, ids, old)
                 del tokens
             if seg.lens is None:
-                is_sep = ids == self.lookup[seg.sep]
+                is_sep = ids == self.sep_ids[seg.sep]
                 doc = np.cumsum(is_sep, dtype=np.intp)
                 keep = ~is_sep
                 ids, doc = ids[keep], doc[keep]
@@ -972,26 +1106,34 @@ def _counts_csr(
 class _CsrBuilder:
     """Row-wise concatenation of canonical CSR blocks into one ``csr_array``.
 
-    ``data`` and ``indices`` grow in place by 25 % steps with
-    ``ndarray.resize`` (``realloc``, i.e. ``mremap`` for large arrays, so no
-    copy of the data filled so far), and each block can be freed as soon as it
-    is appended: the peak is about 1.25 x the output plus one block, instead
-    of 2 x for collect-then-concatenate.  Indices are int32 when the width
-    allows (int64 otherwise, or if the total nnz needs it).
+    ``data`` and ``indices`` grow in place with ``ndarray.resize``
+    (``realloc``, i.e. ``mremap`` for large arrays, so no copy of the data
+    filled so far), and each block can be freed as soon as it is appended.
+    When the number of rows to come is known, the first growth reserves the
+    whole output at the density seen so far (plus 5 %), so that the arrays are
+    allocated about once; otherwise they grow by 25 % steps.  The peak is about
+    1.25 x the output plus one block, instead of 2 x for
+    collect-then-concatenate.  Indices are int32 when the width allows (int64
+    otherwise, or if the total nnz needs it).
     """
 
-    def __init__(self, n_cols: int, dtype: Any) -> None:
+    def __init__(self, n_cols: int, dtype: Any, n_rows: int | None = None) -> None:
         self.n_cols = n_cols
+        self.n_rows = n_rows  # rows expected in all (None: unknown)
         idx = np.int32 if n_cols <= np.iinfo(np.int32).max else np.int64
         self.data = np.empty(0, dtype)
         self.indices = np.empty(0, idx)
         self.nnz = 0
+        self.rows = 0
         self.indptr: list[np.ndarray] = [np.zeros(1, np.int64)]
 
     def append(self, block: sp.csr_array) -> None:
         k, m = self.nnz, block.nnz
+        self.rows += block.shape[0]
         if k + m > len(self.data):
             size = max(k + m, len(self.data) * 5 // 4 + 4096)
+            if self.n_rows is not None and self.rows < self.n_rows:
+                size = max(size, (k + m) * self.n_rows * 21 // (20 * self.rows) + 4096)
             self.data.resize(size, refcheck=False)
             self.indices.resize(size, refcheck=False)
         self.data[k : k + m] = block.data
@@ -1036,13 +1178,16 @@ def _batches(raw_documents: Iterable[str], chunk_size: int) -> Iterator[list[str
                 f"{type(chunk[i]).__name__}"
             )
         start += len(chunk)
-        size = 0
+        # cut after the document that brings a batch to _MAX_BATCH_CHARS characters
+        ends = np.cumsum(np.fromiter(map(len, chunk), np.int64, len(chunk)))
         begin = 0
-        for i, d in enumerate(chunk):
-            size += len(d)
-            if size >= _MAX_BATCH_CHARS:
-                yield chunk[begin : i + 1]
-                begin, size = i + 1, 0
+        while begin < len(chunk):
+            done = int(ends[begin - 1]) if begin else 0
+            end = int(np.searchsorted(ends, done + _MAX_BATCH_CHARS, side="left")) + 1
+            if end >= len(chunk):
+                break
+            yield chunk[begin:end]
+            begin = end
         if begin < len(chunk):
             yield chunk[begin:] if begin else chunk
 
@@ -1305,7 +1450,9 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         for batch in _batches(raw_documents, self.chunk_size):
             ids, _ = table.encode(batch)
             counts = _add_counts(counts, ids, len(table))
-        self._set_vocabulary(table, counts)
+        tokens = list(table.lookup)
+        del table  # so that the vocabulary is allocated after the table is freed
+        self._set_vocabulary(tokens, counts)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -1329,12 +1476,12 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             rows, cols = _hashed_entries(table, ids, doc, self.ngrams, width)
             hashed = _counts_csr(_cat(rows), _cat(cols), (n, max(width, 1)), dtype)
             parts.append((uni, hashed))
-        self._set_vocabulary(table, counts)
+        self._set_vocabulary(list(table.lookup), counts)
         remap = np.full(len(table), -1, np.int64)
         n_vocab = len(self.vocabulary_)
         remap[[table.lookup[w] for w in self.vocabulary_]] = np.arange(n_vocab)
         del table, counts
-        out = _CsrBuilder(n_vocab + width, dtype)
+        out = _CsrBuilder(n_vocab + width, dtype, sum(uni.shape[0] for uni, _ in parts))
         parts.reverse()
         while parts:
             uni, hashed = parts.pop()
@@ -1375,18 +1522,17 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         n_vocab = len(self.vocabulary_)
         width = self._hash_width()
         p = n_vocab + width
-        out = _CsrBuilder(p, dtype)
+        n_rows = len(raw_documents) if isinstance(raw_documents, Sized) else None
+        out = _CsrBuilder(p, dtype, n_rows)
         for batch in _batches(raw_documents, self.chunk_size):
             ids, doc = table.encode(batch)
             table.forget_unknown()
-            assert table.vocab_ids is not None
-            cols = table.vocab_ids.array[ids]
-            keep = cols >= 0
+            keep = ids < n_vocab  # vocabulary ids are the columns
             rows, hcols = _hashed_entries(table, ids, doc, self.ngrams, width)
             out.append(
                 _counts_csr(
                     _cat([doc[keep], *rows]),
-                    _cat([cols[keep], *(c + n_vocab for c in hcols)]),
+                    _cat([ids[keep], *(c + n_vocab for c in hcols)]),
                     (len(batch), p),
                     dtype,
                     compact=False,  # the builder copies the block
@@ -1483,14 +1629,13 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     # -- helpers ------------------------------------------------------------
 
-    def _set_vocabulary(self, table: _TokenTable, counts: np.ndarray) -> None:
-        counts = counts[: len(table)]
+    def _set_vocabulary(self, tokens: list[str], counts: np.ndarray) -> None:
+        """Vocabulary from the tokens of a table (in id order) and their counts."""
+        counts = counts[: len(tokens)]
         n_tokens = int(counts.sum())
         if n_tokens == 0:
             raise ValueError("empty vocabulary: the documents contain no tokens")
-        words, word_counts = _select_vocabulary(
-            list(table.lookup), counts, self.min_count, self.max_features
-        )
+        words, word_counts = _select_vocabulary(tokens, counts, self.min_count, self.max_features)
         if not words:
             raise ValueError(
                 f"empty vocabulary: no token occurs at least min_count={self.min_count} times"
@@ -1503,13 +1648,23 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
 def _fresh_copies(words: list[str]) -> list[str]:
     """Equal strings allocated together, so that the vocabulary does not pin
-    the memory of the token batches it was picked from."""
-    if not words:
-        return []
-    joined = "\n".join(words)
-    if joined.count("\n") == len(words) - 1:
-        return joined.split("\n")
-    return [w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") for w in words]
+    the memory of the token batches it was picked from.
+
+    Joined and split a few thousand words at a time: one joined string of the
+    whole vocabulary (4 bytes a character with one emoji in it) would be a
+    large short-lived block, after which the C allocator keeps more memory.
+    """
+    out: list[str] = []
+    step = 4096
+    for i in range(0, len(words), step):
+        part = words[i : i + step]
+        joined = "\n".join(part)
+        if joined.count("\n") == len(part) - 1:
+            out += joined.split("\n")
+        else:
+            out += [w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+                    for w in part]
+    return out
 
 
 def _add_counts(counts: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:

@@ -422,6 +422,9 @@ def test_vectorised_path_many_batches(slot_bits: int, monkeypatch: pytest.Monkey
     words = ["a", "bb", "the", "don't", "Eight888", "nine99999", "café", "日本", "x-y", "Σας"]
     words += ["ab", "abc", "abcd", "b", "ba", "th", "them", "them-all", "eight888", "eight8888"]
     words += ["é", "👍🏽", "\ud83d", "ü-b", "日", "本"]  # one-character keys, a lone surrogate
+    # two-word keys (9 to 16 bytes) sharing their first 8 bytes, and longer tokens
+    words += ["abcdefgh", "abcdefghi", "abcdefghij", "abcdefghijklmnop", "abcdefghijklmnopq"]
+    words += ["abcdefgh-ijklmnop", "Abcdefghijklmno", "nine99999-nine99999", "eight888eight888"]
     rng = np.random.default_rng(0)
     docs = [
         " ".join(rng.choice(words, size=rng.integers(0, 30)).tolist()) + rng.choice([".", "!", ""])
@@ -464,9 +467,9 @@ def test_transform_forgets_unknown_tokens_between_batches(
     n_ids = len(table)
     table.forget_unknown()
     assert len(table) == n_ids
-    assert set(table.lookup) <= set(v.vocabulary_) | {vz._SEP, vz._ASCII_SEP}
+    assert set(table.lookup) <= {vz._SEP, vz._ASCII_SEP}  # vocabulary words are not copied
     again, _ = table.encode(docs[:50])
-    assert np.array_equal(table.vocab_ids.array[again], table.vocab_ids.array[ids])
+    assert np.array_equal(table.columns(again), table.columns(ids))
     assert np.array_equal(table.hashes.array[again], table.hashes.array[ids])
 
 
@@ -732,6 +735,24 @@ def test_word_table_matches_unicode_database() -> None:
     if unicodedata.unidata_version != vz._WORD_RANGES_UNICODE:
         pytest.skip("the frozen word table is for another Unicode version")
     assert vz._scan_word_ranges() == vz._parse_ranges(vz._WORD_RANGES)
+
+
+def test_code_point_classes_cover_every_code_point() -> None:
+    """The BMP table plus the astral ranges give each code point the class of
+    the rule written out over all 0x110000 code points."""
+    ranges = vz._parse_ranges(vz._WORD_RANGES)
+    assert not [(a, b) for a, b in ranges if a <= 0xFFFF < b]  # none crosses the BMP edge
+    want = np.full(0x110000, vz._PUNCT, np.uint8)
+    for a, b in ranges:
+        want[a : b + 1] = vz._WORD if b <= 0xFFFF else vz._ASTRAL
+    want[:128] = vz._ASCII_CLASS[:128]
+    for c in range(0x3001):
+        if chr(c).isspace():
+            want[c] = vz._BLANK
+    want[0x00:0x20] = want[0x7F:0xA0] = want[0xFFFF] = vz._BLANK
+    cp = np.arange(0x110000, dtype=np.uint32)
+    assert np.array_equal(vz._code_point_classes(cp), want)
+    assert np.array_equal(vz._code_point_classes(cp[::-7]), want[::-7])
 
 
 @pytest.mark.parametrize("tok", ["default", "whitespace"])
