@@ -63,11 +63,17 @@ ids through one C-level ``map`` over the ``dict``.)  Token hashes, n-gram
 hashes and the sparse matrix are computed with numpy over whole batches;
 distinct tokens are hashed once per call.  Output blocks are appended in place
 to arrays grown by ``realloc`` (reserved at once when the number of documents
-is known), so the peak memory is about 1.05-1.25x the output.  Transform
-looks words up in the vocabulary itself (a word's id is its column) and
-forgets the strings of tokens outside the vocabulary after each batch (their
-ids stay valid), so its token table does not grow with the rare words of the
-input.
+is known), so the peak memory is about 1.05-1.25x the output.
+
+Transform of unigrams needs no per-token table: fit also builds an exact hash
+index (open addressing, probed with numpy) from the keys of the vocabulary's
+words to their columns, so a keyed token finds its column, or that it is
+unknown, without a string; only the other tokens are looked up in
+``vocabulary_``.  With n-grams or subwords every distinct token needs a hash,
+so transform uses a token table as fit does; it looks words up in the
+vocabulary itself (a word's id is its column) and forgets the strings of
+tokens outside the vocabulary after each batch (their ids stay valid), so the
+table does not grow with the rare words of the input.
 """
 
 from __future__ import annotations
@@ -949,24 +955,7 @@ class _TokenTable:
         tokens (longer, or non-ASCII words) become strings looked up as such.
         """
         starts, ends = spans.starts, spans.ends
-        lens = ends - starts
-        keyed = lens <= 16
-        if spans.strings is not None:
-            keyed &= ~spans.strings
-        windows = np.ndarray((len(spans.buf) - 7,), "<u8", spans.buf, 0, (1,))
-        keys = windows[starts]
-        keys &= _KEY_MASKS[np.minimum(lens, 8)]
-        two = np.flatnonzero(keyed & (lens > 8))  # tokens of two words
-        keys2 = windows[starts[two] + 8]
-        keys2 &= _KEY_MASKS[lens[two] - 8]
-        keys[two] |= _LONG_KEY
-        keys[~keyed] = 0  # matches no id
-        if spans.strings is not None:
-            # one non-ASCII character (CJK, emoji...): key = code point + _CHAR_KEY
-            char = np.flatnonzero(spans.strings & (lens == 1))
-            keys[char] = spans.codes[char].astype(np.uint64) + _CHAR_KEY
-            keyed[char] = True
-        del lens
+        keys, keyed, two, keys2 = _span_keys(spans)
         if self._slots is None:
             self._slots = np.zeros(1 << self._slot_bits, np.int32)  # ids: int32 (half of intp)
         shift = np.uint64(64 - self._slot_bits)
@@ -999,6 +988,7 @@ class _TokenTable:
         uids = self.ids_of(words, distinct_keyed=True)
         ids[spos] = uids[inv]
         # two-word keys: the token's 16 bytes (zero-padded) as one b"..." value
+        windows = _windows(spans.buf)
         pairs = np.empty((len(tpos), 2), np.uint64)
         pairs[:, 0] = keys[tpos] ^ _LONG_KEY
         pairs[:, 1] = windows[starts[tpos] + 8] & _KEY_MASKS[ends[tpos] - starts[tpos] - 8]
@@ -1051,6 +1041,122 @@ class _TokenTable:
         if len(all_ids) == 1:
             return all_ids[0], all_docs[0]
         return np.concatenate(all_ids), np.concatenate(all_docs)
+
+
+def _windows(buf: np.ndarray) -> np.ndarray:
+    """The 8-byte little-endian word starting at each position of ``buf``."""
+    return np.ndarray((len(buf) - 7,), "<u8", buf, 0, (1,))
+
+
+def _span_keys(spans: _Spans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Keys of the tokens of a vectorised segment (see :data:`_KEY_MASKS`).
+
+    Returns ``keys`` (one per token: the packed bytes of an ASCII token of at
+    most 8 bytes, the first 8 bytes + ``_LONG_KEY`` of one of 9 to 16 bytes,
+    code point + ``_CHAR_KEY`` for one non-ASCII character, 0 otherwise),
+    ``keyed`` (the tokens with a key), ``two`` (positions of the 9- to 16-byte
+    tokens) and ``keys2`` (their other bytes, packed).
+    """
+    starts, ends = spans.starts, spans.ends
+    lens = ends - starts
+    keyed = lens <= 16
+    if spans.strings is not None:
+        keyed &= ~spans.strings
+    windows = _windows(spans.buf)
+    keys = windows[starts]
+    keys &= _KEY_MASKS[np.minimum(lens, 8)]
+    two = np.flatnonzero(keyed & (lens > 8))  # tokens of two words
+    keys2 = windows[starts[two] + 8]
+    keys2 &= _KEY_MASKS[lens[two] - 8]
+    keys[two] |= _LONG_KEY
+    keys[~keyed] = 0  # matches no id
+    if spans.strings is not None:
+        # one non-ASCII character (CJK, emoji...): key = code point + _CHAR_KEY
+        char = np.flatnonzero(spans.strings & (lens == 1))
+        keys[char] = spans.codes[char].astype(np.uint64) + _CHAR_KEY
+        keyed[char] = True
+    return keys, keyed, two, keys2
+
+
+def _word_keys(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The keys :func:`_span_keys` gives these words as tokens.
+
+    Returns ``key1`` (``_NO_KEY`` for a word without a key: longer, non-ASCII
+    or empty) and ``key2`` (the second word of a 9- to 16-byte word, else 0).
+    """
+    n = len(words)
+    key1 = np.full(n, _NO_KEY)
+    key2 = np.zeros(n, np.uint64)
+    lens = np.fromiter(map(len, words), np.intp, n)
+    is_ascii = np.fromiter(map(str.isascii, words), bool, n)
+    one = np.flatnonzero(is_ascii & (lens >= 1) & (lens <= 8))
+    if one.size:
+        key1[one] = np.array(list(map(words.__getitem__, one.tolist())), "S8").view("<u8")
+    two = np.flatnonzero(is_ascii & (lens > 8) & (lens <= 16))
+    if two.size:
+        packed = np.array(list(map(words.__getitem__, two.tolist())), "S16")
+        pairs = packed.view("<u8").reshape(-1, 2)
+        key1[two] = pairs[:, 0] | _LONG_KEY
+        key2[two] = pairs[:, 1]
+    char = np.flatnonzero(~is_ascii & (lens == 1))
+    if char.size:
+        codes = map(ord, map(words.__getitem__, char.tolist()))
+        key1[char] = np.fromiter(codes, np.uint64, char.size) + _CHAR_KEY
+    return key1, key2
+
+
+class _KeyIndex:
+    """Exact hash index (open addressing, linear probing) from the keys of
+    the vocabulary's words to their columns, queried with numpy.
+
+    Built once per vocabulary with at most one word per two slots; a query
+    probes from the key's home slot until it finds the key (checked against
+    ``key1``/``key2`` of the column found) or an empty slot (unknown).
+    """
+
+    def __init__(self, key1: np.ndarray, key2: np.ndarray) -> None:
+        self.key1 = key1
+        self.key2 = key2
+        cols = np.flatnonzero(key1 != _NO_KEY)
+        bits = max(4, (2 * len(cols)).bit_length())
+        self._mask = (1 << bits) - 1
+        self._shift = np.uint64(64 - bits)
+        self.table = np.full(1 << bits, -1, np.int32)
+        slots = self._home(key1[cols], key2[cols])
+        while cols.size:  # place, per free slot, the first key that wants it
+            free = np.flatnonzero(self.table[slots] < 0)
+            won_slots, first = np.unique(slots[free], return_index=True)
+            won = free[first]
+            self.table[won_slots] = cols[won]
+            rest = np.ones(len(cols), bool)
+            rest[won] = False
+            cols = cols[rest]
+            slots = (slots[rest] + 1) & self._mask
+
+    def _home(self, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
+        mixed = key2 * _SLOT_MULT2
+        mixed ^= key1
+        mixed *= _SLOT_MULT
+        mixed >>= self._shift
+        return mixed.astype(np.int32 if self._mask < 2**31 else np.intp)
+
+    def columns(self, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
+        """Column of each key (``key1[i]``, ``key2[i]``), -1 if not a vocabulary word's."""
+        out = np.full(len(key1), -1, np.int32)
+        pos = np.arange(len(key1), dtype=np.int32 if len(key1) < 2**31 else np.intp)
+        slots = self._home(key1, key2)
+        while pos.size:
+            col = self.table[slots]
+            found = col >= 0
+            at = np.flatnonzero(found)
+            c = col[at]
+            p = pos[at]
+            same = (self.key1[c] == key1[p]) & (self.key2[c] == key2[p])
+            out[p[same]] = c[same]
+            found[at[same]] = False  # settled: found, or an empty slot (unknown)
+            pos = pos[found]
+            slots = (slots[found] + 1) & self._mask
+        return out
 
 
 def _hashed_entries(
@@ -1155,8 +1261,13 @@ class _CsrBuilder:
         return out
 
 
-def _batches(raw_documents: Iterable[str], chunk_size: int) -> Iterator[list[str]]:
-    """Lists of at most ``chunk_size`` documents and about ``_MAX_BATCH_CHARS`` characters."""
+def _batches(
+    raw_documents: Iterable[str], chunk_size: int, max_chars: int | None = None
+) -> Iterator[list[str]]:
+    """Lists of at most ``chunk_size`` documents and about ``max_chars`` characters
+    (default ``_MAX_BATCH_CHARS``)."""
+    if max_chars is None:
+        max_chars = _MAX_BATCH_CHARS
     if isinstance(raw_documents, str | bytes):
         raise ValueError(
             "Iterable over raw text documents expected, "
@@ -1183,7 +1294,7 @@ def _batches(raw_documents: Iterable[str], chunk_size: int) -> Iterator[list[str
         begin = 0
         while begin < len(chunk):
             done = int(ends[begin - 1]) if begin else 0
-            end = int(np.searchsorted(ends, done + _MAX_BATCH_CHARS, side="left")) + 1
+            end = max(begin, int(np.searchsorted(ends, done + max_chars, side="left"))) + 1
             if end >= len(chunk):
                 break
             yield chunk[begin:end]
@@ -1208,7 +1319,7 @@ def _select_vocabulary(
         above = cand[c > kth]
         tied = sorted(cand[c == kth].tolist(), key=tokens.__getitem__)
         cand = np.concatenate([above, np.asarray(tied[: max_features - above.size], np.intp)])
-    words = [tokens[i] for i in cand.tolist()]
+    words = list(map(tokens.__getitem__, cand.tolist()))
     if not all(map(isinstance, words, repeat(str))):
         bad = next(w for w in words if not isinstance(w, str))
         raise TypeError(f"tokenizer must return str tokens, got {type(bad).__name__}")
@@ -1218,7 +1329,7 @@ def _select_vocabulary(
     cnt = counts[cand].astype(np.int64)
     order = np.asarray(sorted(range(len(words)), key=words.__getitem__), np.intp)
     order = order[np.argsort(-cnt[order], kind="stable")]
-    return [words[i] for i in order.tolist()], cnt[order]
+    return list(map(words.__getitem__, order.tolist())), cnt[order]
 
 
 # --------------------------------------------------------------------------
@@ -1518,12 +1629,15 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         self._validate_params()
         self._check_params()
         dtype = np.dtype(self.dtype)
-        table = self._make_table(self.vocabulary_, self._make_tokenizer())
+        tokenizer = self._make_tokenizer()
         n_vocab = len(self.vocabulary_)
         width = self._hash_width()
         p = n_vocab + width
         n_rows = len(raw_documents) if isinstance(raw_documents, Sized) else None
         out = _CsrBuilder(p, dtype, n_rows)
+        if self._by_key_index(tokenizer):
+            return self._transform_by_key(raw_documents, tokenizer, out)
+        table = self._make_table(self.vocabulary_, tokenizer)
         for batch in _batches(raw_documents, self.chunk_size):
             ids, doc = table.encode(batch)
             table.forget_unknown()
@@ -1535,6 +1649,74 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
                     _cat([ids[keep], *(c + n_vocab for c in hcols)]),
                     (len(batch), p),
                     dtype,
+                    compact=False,  # the builder copies the block
+                )
+            )
+        return out.finish()
+
+    def _by_key_index(self, tokenizer: _Tokenizer) -> bool:
+        """Whether transform finds columns by key alone: vectorised default
+        tokens and unigrams only (n-grams need a per-token table of hashes)."""
+        return tokenizer.default and tokenizer.vectorised and not self._uses_buckets()
+
+    def _new_key_index(self, words: list[str]) -> _KeyIndex | None:
+        """The :class:`_KeyIndex` of these vocabulary words (in column order),
+        if transform uses one under the current parameters."""
+        if not self._by_key_index(self._make_tokenizer()):
+            return None
+        return _KeyIndex(*_word_keys(words))
+
+    def _key_index(self) -> _KeyIndex:
+        """The :class:`_KeyIndex` of ``vocabulary_``: the one made by fit (or
+        :meth:`set_fitted_state`), else (parameters changed since) a new one."""
+        vocabulary, index = getattr(self, "_key_index_cache", (None, None))
+        if index is None or vocabulary is not self.vocabulary_:
+            index = _KeyIndex(*_word_keys(list(self.vocabulary_)))
+        return index
+
+    def _transform_by_key(
+        self, raw_documents: Iterable[str], tokenizer: _Tokenizer, out: _CsrBuilder
+    ) -> sp.csr_array:
+        """Unigram transform without a token table: keyed tokens find their
+        column in the vocabulary's key index, the others (longer or non-ASCII
+        words) by string in ``vocabulary_``; no id is given to unknown tokens."""
+        index = self._key_index()
+        get = self.vocabulary_.get
+        dtype = np.dtype(self.dtype)
+        # half batches: no token table to amortise, and half the temporaries
+        for batch in _batches(raw_documents, self.chunk_size, _MAX_BATCH_CHARS // 2):
+            # per segment: the tokens found by string; keys of the others,
+            # looked up in the index once per batch
+            docs, cols, keys, seconds, keyed = [], [], [], [], []
+            for seg in tokenizer.iter_segments(batch):
+                spans = seg.spans
+                assert spans is not None and seg.lens is not None
+                key, is_keyed, two, key2 = _span_keys(spans)
+                col = np.full(len(key), -1, np.int32)
+                other = np.flatnonzero(~is_keyed)
+                if other.size:
+                    words = spans.tokens(other)
+                    col[other] = np.fromiter(map(get, words, repeat(-1)), np.int32, other.size)
+                at = np.flatnonzero(is_keyed).astype(np.int32)
+                second = np.zeros(len(at), np.uint64)
+                second[np.searchsorted(at, two)] = key2  # two-word tokens are keyed
+                keys.append(key[at])
+                seconds.append(second)
+                keyed.append(at + sum(map(len, cols)))
+                doc = np.repeat(np.arange(len(seg.lens), dtype=np.int32), seg.lens)
+                docs.append(doc if seg.docs is None else seg.docs[doc])
+                cols.append(col)
+                del seg, spans, key, second, col, doc
+            col = _cat(cols)
+            del cols
+            at = _cat(keyed)
+            if at.size:
+                col[at] = index.columns(_cat(keys), _cat(seconds))
+            del keys, seconds, at
+            keep = col >= 0
+            out.append(
+                _counts_csr(
+                    _cat(docs)[keep], col[keep], (len(batch), out.n_cols), dtype,
                     compact=False,  # the builder copies the block
                 )
             )
@@ -1619,6 +1801,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         self.vocabulary_ = vocabulary
         self.word_counts_ = counts.astype(np.int64)
         self.n_tokens_ = int(n_tokens[0])
+        self._key_index_cache = (vocabulary, self._new_key_index(list(vocabulary)))
         return self
 
     def __sklearn_tags__(self):  # noqa: D105
@@ -1641,9 +1824,11 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
                 f"empty vocabulary: no token occurs at least min_count={self.min_count} times"
             )
         words = _fresh_copies(words)
+        index = self._new_key_index(words)
         self.vocabulary_ = dict(zip(words, range(len(words)), strict=True))
         self.word_counts_ = word_counts
         self.n_tokens_ = n_tokens
+        self._key_index_cache = (self.vocabulary_, index)
 
 
 def _fresh_copies(words: list[str]) -> list[str]:

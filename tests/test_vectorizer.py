@@ -405,16 +405,20 @@ def test_vectorised_path_equals_string_path(
     docs: list[str], other: list[str], batch_chars: int, slot_bits: int, lowercase: bool
 ) -> None:
     """Same matrices, vocabulary and counts as the previous string path, with many
-    batches and a tiny key cache (collisions and evictions on every batch)."""
-    params = {"lowercase": lowercase, "ngrams": 2, "buckets": 31, "minn": 1, "maxn": 3}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(vz._Tokenizer, "vectorised", False)
-        want = _fitted_outputs(docs, other, params)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(vz, "_MAX_BATCH_CHARS", batch_chars)
-        mp.setattr(vz, "_SLOT_BITS", slot_bits)
-        got = _fitted_outputs(docs, other, params)
-    assert _same_outputs(got, want)
+    batches and a tiny key cache (collisions and evictions on every batch); for
+    unigrams (transform by key index) and with n-grams (transform by token table)."""
+    for params in (
+        {"lowercase": lowercase},
+        {"lowercase": lowercase, "ngrams": 2, "buckets": 31, "minn": 1, "maxn": 3},
+    ):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(vz._Tokenizer, "vectorised", False)
+            want = _fitted_outputs(docs, other, params)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(vz, "_MAX_BATCH_CHARS", batch_chars)
+            mp.setattr(vz, "_SLOT_BITS", slot_bits)
+            got = _fitted_outputs(docs, other, params)
+        assert _same_outputs(got, want)
 
 
 @pytest.mark.parametrize("slot_bits", [1, 3, 18])
@@ -430,13 +434,69 @@ def test_vectorised_path_many_batches(slot_bits: int, monkeypatch: pytest.Monkey
         " ".join(rng.choice(words, size=rng.integers(0, 30)).tolist()) + rng.choice([".", "!", ""])
         for _ in range(300)
     ]
-    params = {"ngrams": 3, "buckets": 1009, "minn": 2, "maxn": 4}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(vz._Tokenizer, "vectorised", False)
-        want = _fitted_outputs(docs, docs[::-1], params)
-    monkeypatch.setattr(vz, "_MAX_BATCH_CHARS", 200)
-    monkeypatch.setattr(vz, "_SLOT_BITS", slot_bits)
-    assert _same_outputs(_fitted_outputs(docs, docs[::-1], params), want)
+    for params in ({}, {"ngrams": 3, "buckets": 1009, "minn": 2, "maxn": 4}):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(vz._Tokenizer, "vectorised", False)
+            want = _fitted_outputs(docs, docs[::-1], params)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(vz, "_MAX_BATCH_CHARS", 200)
+            mp.setattr(vz, "_SLOT_BITS", slot_bits)
+            assert _same_outputs(_fitted_outputs(docs, docs[::-1], params), want)
+
+
+def test_batches_cut_by_characters() -> None:
+    docs = ["", "", "abc", "", "defgh", "i", ""]
+    for max_chars in (0, 1, 3, 4, 100):
+        batches = list(vz._batches(docs, 10, max_chars))
+        assert sum(batches, []) == docs and all(batches)
+        # a batch ends at the first document that brings it to max_chars characters
+        for b in batches[:-1]:
+            assert sum(map(len, b)) >= max_chars and sum(map(len, b[:-1])) < max(max_chars, 1)
+    assert [len(b) for b in vz._batches(docs, 2, 100)] == [2, 2, 2, 1]
+
+
+def test_word_keys_are_the_token_keys() -> None:
+    """The key index is built from the words with the keys their tokens get."""
+    words = ["a", "ab", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq",
+             "don't", "x-y", "!", "é", "日", "👍", "café", "naïve-ish", "0123456789"]
+    tk = vz._Tokenizer(True, "default", None)
+    for doc in (" ".join(words), " ".join(words) + " 日本"):  # ASCII-only and Unicode segments
+        seg = next(s for s in tk.iter_segments([doc]) if s.spans is not None)
+        assert seg.spans.tokens()[: len(words)] == words
+        keys, keyed, two, keys2 = vz._span_keys(seg.spans)
+        second = np.zeros(len(keys), np.uint64)
+        second[two] = keys2
+        key1, key2 = vz._word_keys(words)
+        n = len(words)
+        assert np.array_equal(np.where(keyed[:n], keys[:n], vz._NO_KEY), key1)
+        assert np.array_equal(second[:n], key2)
+    assert (key1 != vz._NO_KEY).sum() == 12  # all but café, naïve-ish and the 17-byte word
+
+
+def test_key_index_finds_every_word_and_nothing_else() -> None:
+    rng = np.random.default_rng(3)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
+    words = sorted({"".join(rng.choice(letters, rng.integers(1, 20))) for _ in range(3000)})
+    words += ["é", "日", "👍"]
+    key1, key2 = vz._word_keys(words)
+    index = vz._KeyIndex(key1, key2)
+    keyed = np.flatnonzero(key1 != vz._NO_KEY)
+    assert np.array_equal(index.columns(key1[keyed], key2[keyed]), keyed)  # every keyed word
+    others = [w + "z" for w in words[:500]] + ["zz" + w for w in words[:500]] + ["ü"]
+    others = [w for w in others if w not in set(words)]
+    o1, o2 = vz._word_keys(others)
+    at = o1 != vz._NO_KEY
+    assert (index.columns(o1[at], o2[at]) == -1).all()
+    assert len(index.table) >= 2 * len(keyed)  # at most half full
+
+
+def test_transform_uses_the_index_of_the_current_vocabulary() -> None:
+    v = BowVectorizer().fit(["a b c"])
+    assert v.transform(["c a"]).toarray().tolist() == [[1, 0, 1]]
+    v.fit(["c c b"])  # a new vocabulary: c, b
+    assert v.transform(["c a b"]).toarray().tolist() == [[1, 1]]
+    w = BowVectorizer().set_fitted_state(BowVectorizer().fit(["x y y"]).get_fitted_state())
+    assert w.transform(["y x z"]).toarray().tolist() == [[1, 1]]
 
 
 @pytest.mark.parametrize("slot_bits", [1, 18])
