@@ -893,6 +893,11 @@ class _TokenTable:
             ids[unknown] = np.fromiter(map(self._get, others), np.intp, unknown.size)
         return ids
 
+    def keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Key and second key word of each id (see :func:`_span_keys`), as
+        found by the vectorised default rule (``_NO_KEY`` for other tokens)."""
+        return self._key_of_id.array, self._key2_of_id.array
+
     def columns(self, ids: np.ndarray) -> np.ndarray:
         """Vocabulary column of each id, ``-1`` for tokens outside the vocabulary."""
         return np.where(ids < self.n_known, ids, -1)
@@ -1312,6 +1317,14 @@ def _select_vocabulary(
     ``min_count`` are dropped; of the rest the ``max_features`` most frequent
     are kept (ties at the cut broken by code-point order).
     """
+    pos = _vocabulary_positions(tokens, counts, min_count, max_features)
+    return list(map(tokens.__getitem__, pos.tolist())), counts[pos].astype(np.int64)
+
+
+def _vocabulary_positions(
+    tokens: list[str], counts: np.ndarray, min_count: int, max_features: int | None
+) -> np.ndarray:
+    """Positions in ``tokens`` of the words :func:`_select_vocabulary` keeps, in order."""
     cand = np.flatnonzero(counts >= min_count)
     if max_features is not None and cand.size > max_features:
         c = counts[cand]
@@ -1326,10 +1339,9 @@ def _select_vocabulary(
     if "\x00" in "".join(words) and any(w.endswith("\x00") for w in words):
         # numpy '<U' arrays (words_, the fitted state) would drop the NUL
         raise ValueError("tokens ending with '\\x00' cannot be stored in a vocabulary")
-    cnt = counts[cand].astype(np.int64)
     order = np.asarray(sorted(range(len(words)), key=words.__getitem__), np.intp)
-    order = order[np.argsort(-cnt[order], kind="stable")]
-    return list(map(words.__getitem__, order.tolist())), cnt[order]
+    order = order[np.argsort(-counts[cand][order], kind="stable")]
+    return cand[order]
 
 
 # --------------------------------------------------------------------------
@@ -1398,8 +1410,8 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         Dtype of the output values.
     chunk_size : int, default=10_000
         Documents taken from the input at a time; each chunk is processed in
-        batches of about half a million characters, so generators are never
-        materialised and memory stays bounded.
+        batches of about a quarter of a million characters, so generators are
+        never materialised and memory stays bounded.
 
     Attributes
     ----------
@@ -1562,8 +1574,9 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             ids, _ = table.encode(batch)
             counts = _add_counts(counts, ids, len(table))
         tokens = list(table.lookup)
+        keys = table.keys()
         del table  # so that the vocabulary is allocated after the table is freed
-        self._set_vocabulary(tokens, counts)
+        self._set_vocabulary(tokens, counts, keys)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -1587,7 +1600,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             rows, cols = _hashed_entries(table, ids, doc, self.ngrams, width)
             hashed = _counts_csr(_cat(rows), _cat(cols), (n, max(width, 1)), dtype)
             parts.append((uni, hashed))
-        self._set_vocabulary(list(table.lookup), counts)
+        self._set_vocabulary(list(table.lookup), counts, table.keys())
         remap = np.full(len(table), -1, np.int64)
         n_vocab = len(self.vocabulary_)
         remap[[table.lookup[w] for w in self.vocabulary_]] = np.arange(n_vocab)
@@ -1812,19 +1825,25 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     # -- helpers ------------------------------------------------------------
 
-    def _set_vocabulary(self, tokens: list[str], counts: np.ndarray) -> None:
-        """Vocabulary from the tokens of a table (in id order) and their counts."""
+    def _set_vocabulary(
+        self, tokens: list[str], counts: np.ndarray, keys: tuple[np.ndarray, np.ndarray]
+    ) -> None:
+        """Vocabulary from the tokens of a table (in id order), their counts
+        and their keys (:meth:`_TokenTable.keys`)."""
         counts = counts[: len(tokens)]
         n_tokens = int(counts.sum())
         if n_tokens == 0:
             raise ValueError("empty vocabulary: the documents contain no tokens")
-        words, word_counts = _select_vocabulary(tokens, counts, self.min_count, self.max_features)
-        if not words:
+        pos = _vocabulary_positions(tokens, counts, self.min_count, self.max_features)
+        if not pos.size:
             raise ValueError(
                 f"empty vocabulary: no token occurs at least min_count={self.min_count} times"
             )
-        words = _fresh_copies(words)
-        index = self._new_key_index(words)
+        words = _fresh_copies(list(map(tokens.__getitem__, pos.tolist())))
+        word_counts = counts[pos].astype(np.int64)
+        index = None
+        if self._by_key_index(self._make_tokenizer()):  # the table found the tokens' keys
+            index = _KeyIndex(keys[0][pos], keys[1][pos])
         self.vocabulary_ = dict(zip(words, range(len(words)), strict=True))
         self.word_counts_ = word_counts
         self.n_tokens_ = n_tokens
