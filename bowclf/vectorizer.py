@@ -65,15 +65,16 @@ distinct tokens are hashed once per call.  Output blocks are appended in place
 to arrays grown by ``realloc`` (reserved at once when the number of documents
 is known), so the peak memory is about 1.05-1.25x the output.
 
-Transform of unigrams needs no per-token table: fit also builds an exact hash
-index (open addressing, probed with numpy) from the keys of the vocabulary's
-words to their columns, so a keyed token finds its column, or that it is
-unknown, without a string; only the other tokens are looked up in
-``vocabulary_``.  With n-grams or subwords every distinct token needs a hash,
-so transform uses a token table as fit does; it looks words up in the
-vocabulary itself (a word's id is its column) and forgets the strings of
-tokens outside the vocabulary after each batch (their ids stay valid), so the
-table does not grow with the rare words of the input.
+Transform of unigrams needs no per-token table: the first one builds (and
+keeps) an exact hash index (open addressing, probed with numpy) from the keys
+of the vocabulary's words to their columns, so a keyed token finds its column,
+or that it is unknown, without a string; only the other tokens are looked up
+in ``vocabulary_``; batches are a quarter of the size.  With n-grams or
+subwords every distinct token needs a hash, so transform uses a token table
+as fit does; it looks words up in the vocabulary itself (a word's id is its
+column) and forgets the strings of tokens outside the vocabulary after each
+batch (their ids stay valid), so the table does not grow with the rare words
+of the input.
 """
 
 from __future__ import annotations
@@ -641,7 +642,8 @@ class _Tokenizer:
                 seg = _Segment(tokens, pos, None, _ASCII_SEP)
             elif not flag and self.vectorised:
                 # UTF-32 takes 4 bytes a character: a quarter of the batch at a time
-                for sub, sub_pos in _split_chars(part, pos, _MAX_BATCH_CHARS // 4):
+                quarter = sum(map(len, docs)) // 4
+                for sub, sub_pos in _split_chars(part, pos, quarter):
                     spans, lens = self._unicode_spans(sub)
                     yield _Segment([], sub_pos, lens, _SEP, spans)
                     spans = None
@@ -892,11 +894,6 @@ class _TokenTable:
             others = map(tokens.__getitem__, unknown.tolist())
             ids[unknown] = np.fromiter(map(self._get, others), np.intp, unknown.size)
         return ids
-
-    def keys(self) -> tuple[np.ndarray, np.ndarray]:
-        """Key and second key word of each id (see :func:`_span_keys`), as
-        found by the vectorised default rule (``_NO_KEY`` for other tokens)."""
-        return self._key_of_id.array, self._key2_of_id.array
 
     def columns(self, ids: np.ndarray) -> np.ndarray:
         """Vocabulary column of each id, ``-1`` for tokens outside the vocabulary."""
@@ -1574,9 +1571,8 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             ids, _ = table.encode(batch)
             counts = _add_counts(counts, ids, len(table))
         tokens = list(table.lookup)
-        keys = table.keys()
         del table  # so that the vocabulary is allocated after the table is freed
-        self._set_vocabulary(tokens, counts, keys)
+        self._set_vocabulary(tokens, counts)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -1600,7 +1596,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             rows, cols = _hashed_entries(table, ids, doc, self.ngrams, width)
             hashed = _counts_csr(_cat(rows), _cat(cols), (n, max(width, 1)), dtype)
             parts.append((uni, hashed))
-        self._set_vocabulary(list(table.lookup), counts, table.keys())
+        self._set_vocabulary(list(table.lookup), counts)
         remap = np.full(len(table), -1, np.int64)
         n_vocab = len(self.vocabulary_)
         remap[[table.lookup[w] for w in self.vocabulary_]] = np.arange(n_vocab)
@@ -1672,19 +1668,19 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         tokens and unigrams only (n-grams need a per-token table of hashes)."""
         return tokenizer.default and tokenizer.vectorised and not self._uses_buckets()
 
-    def _new_key_index(self, words: list[str]) -> _KeyIndex | None:
-        """The :class:`_KeyIndex` of these vocabulary words (in column order),
-        if transform uses one under the current parameters."""
-        if not self._by_key_index(self._make_tokenizer()):
-            return None
-        return _KeyIndex(*_word_keys(words))
-
     def _key_index(self) -> _KeyIndex:
-        """The :class:`_KeyIndex` of ``vocabulary_``: the one made by fit (or
-        :meth:`set_fitted_state`), else (parameters changed since) a new one."""
+        """The :class:`_KeyIndex` of ``vocabulary_``, built by the first unigram
+        transform of each vocabulary and kept (about 28 bytes a word).
+
+        Built here rather than by fit: a transform needs it, and the peak
+        memory measured in ``bench/`` is lower this way.  It is derived from
+        ``vocabulary_`` only, so two threads building it at once build the
+        same index.
+        """
         vocabulary, index = getattr(self, "_key_index_cache", (None, None))
         if index is None or vocabulary is not self.vocabulary_:
             index = _KeyIndex(*_word_keys(list(self.vocabulary_)))
+            self._key_index_cache = (self.vocabulary_, index)
         return index
 
     def _transform_by_key(
@@ -1696,8 +1692,8 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         index = self._key_index()
         get = self.vocabulary_.get
         dtype = np.dtype(self.dtype)
-        # half batches: no token table to amortise, and half the temporaries
-        for batch in _batches(raw_documents, self.chunk_size, _MAX_BATCH_CHARS // 2):
+        # quarter batches: no token table to amortise, a quarter of the temporaries
+        for batch in _batches(raw_documents, self.chunk_size, _MAX_BATCH_CHARS // 4):
             # per segment: the tokens found by string; keys of the others,
             # looked up in the index once per batch
             docs, cols, keys, seconds, keyed = [], [], [], [], []
@@ -1814,7 +1810,6 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         self.vocabulary_ = vocabulary
         self.word_counts_ = counts.astype(np.int64)
         self.n_tokens_ = int(n_tokens[0])
-        self._key_index_cache = (vocabulary, self._new_key_index(list(vocabulary)))
         return self
 
     def __sklearn_tags__(self):  # noqa: D105
@@ -1825,11 +1820,8 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     # -- helpers ------------------------------------------------------------
 
-    def _set_vocabulary(
-        self, tokens: list[str], counts: np.ndarray, keys: tuple[np.ndarray, np.ndarray]
-    ) -> None:
-        """Vocabulary from the tokens of a table (in id order), their counts
-        and their keys (:meth:`_TokenTable.keys`)."""
+    def _set_vocabulary(self, tokens: list[str], counts: np.ndarray) -> None:
+        """Vocabulary from the tokens of a table (in id order) and their counts."""
         counts = counts[: len(tokens)]
         n_tokens = int(counts.sum())
         if n_tokens == 0:
@@ -1841,13 +1833,9 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             )
         words = _fresh_copies(list(map(tokens.__getitem__, pos.tolist())))
         word_counts = counts[pos].astype(np.int64)
-        index = None
-        if self._by_key_index(self._make_tokenizer()):  # the table found the tokens' keys
-            index = _KeyIndex(keys[0][pos], keys[1][pos])
         self.vocabulary_ = dict(zip(words, range(len(words)), strict=True))
         self.word_counts_ = word_counts
         self.n_tokens_ = n_tokens
-        self._key_index_cache = (self.vocabulary_, index)
 
 
 def _fresh_copies(words: list[str]) -> list[str]:

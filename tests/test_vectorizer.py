@@ -473,23 +473,6 @@ def test_word_keys_are_the_token_keys() -> None:
     assert (key1 != vz._NO_KEY).sum() == 12  # all but café, naïve-ish and the 17-byte word
 
 
-@HYP
-@given(st.one_of(ASCII_TEXTS, TEXTS), st.booleans())
-def test_fit_index_keys_equal_word_keys(docs: list[str], lowercase: bool) -> None:
-    """Fit builds the key index from the keys its token table found; they are
-    the keys of the vocabulary's words (as set_fitted_state computes them)."""
-    for fit in (BowVectorizer.fit, BowVectorizer.fit_transform):
-        v = BowVectorizer(lowercase=lowercase)
-        try:
-            fit(v, docs)
-        except ValueError:
-            return
-        vocabulary, index = v._key_index_cache
-        assert vocabulary is v.vocabulary_
-        key1, key2 = vz._word_keys(list(v.vocabulary_))
-        assert np.array_equal(index.key1, key1) and np.array_equal(index.key2, key2)
-
-
 def test_key_index_finds_every_word_and_nothing_else() -> None:
     rng = np.random.default_rng(3)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
