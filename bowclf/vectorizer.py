@@ -168,9 +168,20 @@ _CHAR_KEY = np.uint64(1 << 63)
 # + 2**63 (>= 2**63 + 2**56: no NUL byte, so never a character key) and their
 # other bytes packed (the second key of every other id is 0).
 _LONG_KEY = _CHAR_KEY
+_NO_SECOND = np.uint64(0)  # second key word of one-word keys
 _SLOT_BITS = 18  # size of the key -> id cache (a hint, checked on use)
 _SLOT_MULT = np.uint64(0x9E3779B97F4A7C15)
 _SLOT_MULT2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _slot_hash(key1: np.ndarray, key2: np.ndarray | np.uint64, shift: np.uint64) -> np.ndarray:
+    """Slot of keys in a table of ``2**(64 - shift)``: ``((key1 ^ key2·M2)·M) >> shift``
+    (multiplicative hashing; ``key2`` is 0 for one-word keys)."""
+    mixed = key2 * _SLOT_MULT2
+    mixed ^= key1
+    mixed *= _SLOT_MULT
+    mixed >>= shift
+    return mixed
 
 # Ideographic scripts written without spaces: every character is a token.
 _CJK_RANGES = (
@@ -450,6 +461,12 @@ class _Segment(NamedTuple):
     sep: str
     spans: _Spans | None = None  # instead of ``tokens`` (then empty)
 
+    def token_docs(self) -> np.ndarray:
+        """Batch position of each token's document (segments with ``lens``)."""
+        assert self.lens is not None
+        doc = np.repeat(np.arange(len(self.lens), dtype=np.int32), self.lens)
+        return doc if self.docs is None else self.docs[doc]
+
 
 class _Spans(NamedTuple):
     """Tokens of the vectorised default rule as spans of the joined documents.
@@ -657,23 +674,32 @@ class _Tokenizer:
             del seg
 
 
+def _char_runs(lengths: Iterable[int], max_chars: int) -> Iterator[tuple[int, int]]:
+    """``(begin, end)`` of consecutive runs of documents of these lengths: a run
+    ends with the document that brings it to ``max_chars`` characters (or with
+    the last document)."""
+    ends = np.cumsum(np.fromiter(lengths, np.int64))
+    begin = 0
+    while begin < len(ends):
+        done = int(ends[begin - 1]) if begin else 0
+        end = max(begin, int(np.searchsorted(ends, done + max_chars, side="left"))) + 1
+        end = min(end, len(ends))
+        yield begin, end
+        begin = end
+
+
 def _split_chars(
     docs: list[str], pos: np.ndarray | None, max_chars: int
 ) -> Iterator[tuple[list[str], np.ndarray | None]]:
     """``docs`` (at batch positions ``pos``) in runs of about ``max_chars`` characters."""
-    ends = np.cumsum(np.fromiter(map(len, docs), np.intp, len(docs)))
-    if not len(docs) or ends[-1] <= max_chars:
+    runs = list(_char_runs(map(len, docs), max_chars))
+    if len(runs) <= 1:
         yield docs, pos
         return
     if pos is None:
         pos = np.arange(len(docs), dtype=np.int32)
-    begin = 0
-    while begin < len(docs):
-        # at least one document, then up to max_chars characters
-        done = ends[begin - 1] if begin else 0
-        end = max(begin + 1, int(np.searchsorted(ends, done + max_chars, side="right")))
+    for begin, end in runs:
         yield docs[begin:end], pos[begin:end]
-        begin = end
 
 
 def _token_bounds(cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -895,10 +921,6 @@ class _TokenTable:
             ids[unknown] = np.fromiter(map(self._get, others), np.intp, unknown.size)
         return ids
 
-    def columns(self, ids: np.ndarray) -> np.ndarray:
-        """Vocabulary column of each id, ``-1`` for tokens outside the vocabulary."""
-        return np.where(ids < self.n_known, ids, -1)
-
     def forget_unknown(self) -> None:
         """Remove from ``lookup`` the tokens outside the vocabulary.
 
@@ -956,17 +978,14 @@ class _TokenTable:
         the id found (exact); only the distinct missed keys and the other
         tokens (longer, or non-ASCII words) become strings looked up as such.
         """
-        starts, ends = spans.starts, spans.ends
         keys, keyed, two, keys2 = _span_keys(spans)
         if self._slots is None:
             self._slots = np.zeros(1 << self._slot_bits, np.int32)  # ids: int32 (half of intp)
         shift = np.uint64(64 - self._slot_bits)
-        mixed = keys.copy()
-        mixed[two] ^= keys2 * _SLOT_MULT2
-        mixed *= _SLOT_MULT
-        mixed >>= shift
-        ids = self._slots[mixed]
-        del mixed
+        slot = _slot_hash(keys, _NO_SECOND, shift)
+        slot[two] = _slot_hash(keys[two], keys2, shift)
+        ids = self._slots[slot]
+        del slot
         bad = self._key_of_id.array[ids] != keys
         bad[two] |= self._key2_of_id.array[ids[two]] != keys2
         miss = np.flatnonzero(bad)
@@ -976,7 +995,6 @@ class _TokenTable:
         old = len(self)
         is_two = np.zeros(len(keys), bool)
         is_two[two] = True
-        del two, keys2
         kmiss = miss[keyed[miss]]
         lpos = miss[~keyed[miss]]
         tpos = kmiss[is_two[kmiss]]
@@ -990,10 +1008,10 @@ class _TokenTable:
         uids = self.ids_of(words, distinct_keyed=True)
         ids[spos] = uids[inv]
         # two-word keys: the token's 16 bytes (zero-padded) as one b"..." value
-        windows = _windows(spans.buf)
         pairs = np.empty((len(tpos), 2), np.uint64)
         pairs[:, 0] = keys[tpos] ^ _LONG_KEY
-        pairs[:, 1] = windows[starts[tpos] + 8] & _KEY_MASKS[ends[tpos] - starts[tpos] - 8]
+        pairs[:, 1] = keys2[np.searchsorted(two, tpos)]  # tpos: some of the ``two``
+        del two, keys2
         upairs, tinv = np.unique(pairs.view("S16").ravel(), return_inverse=True)
         twos = upairs.astype("U16").tolist()
         tids = self.ids_of(twos, distinct_keyed=True)
@@ -1004,13 +1022,13 @@ class _TokenTable:
         ids[lpos] = lids
         self._register_new(words + twos + longs, np.concatenate([uids, tids, lids]), old)
         self._key_of_id.array[uids] = ukeys
-        self._slots[(ukeys * _SLOT_MULT) >> shift] = uids
+        self._slots[_slot_hash(ukeys, _NO_SECOND, shift)] = uids
         if len(tids):
             upairs = upairs.view(np.uint64).reshape(-1, 2)
-            self._key_of_id.array[tids] = upairs[:, 0] | _LONG_KEY
+            first = upairs[:, 0] | _LONG_KEY
+            self._key_of_id.array[tids] = first
             self._key2_of_id.array[tids] = upairs[:, 1]
-            mixed = (upairs[:, 0] | _LONG_KEY) ^ (upairs[:, 1] * _SLOT_MULT2)
-            self._slots[(mixed * _SLOT_MULT) >> shift] = tids
+            self._slots[_slot_hash(first, upairs[:, 1], shift)] = tids
         return ids
 
     def encode(self, docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -1035,19 +1053,16 @@ class _TokenTable:
                 doc = np.cumsum(is_sep, dtype=np.intp)
                 keep = ~is_sep
                 ids, doc = ids[keep], doc[keep]
+                if seg.docs is not None:
+                    doc = seg.docs[doc]
             else:
-                doc = np.repeat(np.arange(len(seg.lens), dtype=np.int32), seg.lens)
+                doc = seg.token_docs()
             all_ids.append(ids)
-            all_docs.append(doc if seg.docs is None else seg.docs[doc])
+            all_docs.append(doc)
             del seg, ids, doc  # free this segment before the next one is tokenised
         if len(all_ids) == 1:
             return all_ids[0], all_docs[0]
         return np.concatenate(all_ids), np.concatenate(all_docs)
-
-
-def _windows(buf: np.ndarray) -> np.ndarray:
-    """The 8-byte little-endian word starting at each position of ``buf``."""
-    return np.ndarray((len(buf) - 7,), "<u8", buf, 0, (1,))
 
 
 def _span_keys(spans: _Spans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -1064,7 +1079,8 @@ def _span_keys(spans: _Spans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     keyed = lens <= 16
     if spans.strings is not None:
         keyed &= ~spans.strings
-    windows = _windows(spans.buf)
+    # the 8-byte little-endian word starting at each character
+    windows = np.ndarray((len(spans.buf) - 7,), "<u8", spans.buf, 0, (1,))
     keys = windows[starts]
     keys &= _KEY_MASKS[np.minimum(lens, 8)]
     two = np.flatnonzero(keyed & (lens > 8))  # tokens of two words
@@ -1136,11 +1152,8 @@ class _KeyIndex:
             slots = (slots[rest] + 1) & self._mask
 
     def _home(self, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
-        mixed = key2 * _SLOT_MULT2
-        mixed ^= key1
-        mixed *= _SLOT_MULT
-        mixed >>= self._shift
-        return mixed.astype(np.int32 if self._mask < 2**31 else np.intp)
+        slot = _slot_hash(key1, key2, self._shift)
+        return slot.astype(np.int32 if self._mask < 2**31 else np.intp)
 
     def columns(self, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
         """Column of each key (``key1[i]``, ``key2[i]``), -1 if not a vocabulary word's."""
@@ -1291,18 +1304,8 @@ def _batches(
                 f"{type(chunk[i]).__name__}"
             )
         start += len(chunk)
-        # cut after the document that brings a batch to _MAX_BATCH_CHARS characters
-        ends = np.cumsum(np.fromiter(map(len, chunk), np.int64, len(chunk)))
-        begin = 0
-        while begin < len(chunk):
-            done = int(ends[begin - 1]) if begin else 0
-            end = max(begin, int(np.searchsorted(ends, done + max_chars, side="left"))) + 1
-            if end >= len(chunk):
-                break
-            yield chunk[begin:end]
-            begin = end
-        if begin < len(chunk):
-            yield chunk[begin:] if begin else chunk
+        for begin, end in _char_runs(map(len, chunk), max_chars):
+            yield chunk if end - begin == len(chunk) else chunk[begin:end]
 
 
 def _select_vocabulary(
@@ -1314,14 +1317,6 @@ def _select_vocabulary(
     ``min_count`` are dropped; of the rest the ``max_features`` most frequent
     are kept (ties at the cut broken by code-point order).
     """
-    pos = _vocabulary_positions(tokens, counts, min_count, max_features)
-    return list(map(tokens.__getitem__, pos.tolist())), counts[pos].astype(np.int64)
-
-
-def _vocabulary_positions(
-    tokens: list[str], counts: np.ndarray, min_count: int, max_features: int | None
-) -> np.ndarray:
-    """Positions in ``tokens`` of the words :func:`_select_vocabulary` keeps, in order."""
     cand = np.flatnonzero(counts >= min_count)
     if max_features is not None and cand.size > max_features:
         c = counts[cand]
@@ -1336,9 +1331,10 @@ def _vocabulary_positions(
     if "\x00" in "".join(words) and any(w.endswith("\x00") for w in words):
         # numpy '<U' arrays (words_, the fitted state) would drop the NUL
         raise ValueError("tokens ending with '\\x00' cannot be stored in a vocabulary")
+    cnt = counts[cand].astype(np.int64)
     order = np.asarray(sorted(range(len(words)), key=words.__getitem__), np.intp)
-    order = order[np.argsort(-counts[cand][order], kind="stable")]
-    return cand[order]
+    order = order[np.argsort(-cnt[order], kind="stable")]
+    return list(map(words.__getitem__, order.tolist())), cnt[order]
 
 
 # --------------------------------------------------------------------------
@@ -1712,10 +1708,9 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
                 keys.append(key[at])
                 seconds.append(second)
                 keyed.append(at + sum(map(len, cols)))
-                doc = np.repeat(np.arange(len(seg.lens), dtype=np.int32), seg.lens)
-                docs.append(doc if seg.docs is None else seg.docs[doc])
+                docs.append(seg.token_docs())
                 cols.append(col)
-                del seg, spans, key, second, col, doc
+                del seg, spans, key, second, col
             col = _cat(cols)
             del cols
             at = _cat(keyed)
@@ -1826,13 +1821,12 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         n_tokens = int(counts.sum())
         if n_tokens == 0:
             raise ValueError("empty vocabulary: the documents contain no tokens")
-        pos = _vocabulary_positions(tokens, counts, self.min_count, self.max_features)
-        if not pos.size:
+        words, word_counts = _select_vocabulary(tokens, counts, self.min_count, self.max_features)
+        if not words:
             raise ValueError(
                 f"empty vocabulary: no token occurs at least min_count={self.min_count} times"
             )
-        words = _fresh_copies(list(map(tokens.__getitem__, pos.tolist())))
-        word_counts = counts[pos].astype(np.int64)
+        words = _fresh_copies(words)
         self.vocabulary_ = dict(zip(words, range(len(words)), strict=True))
         self.word_counts_ = word_counts
         self.n_tokens_ = n_tokens
