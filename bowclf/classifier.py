@@ -7,11 +7,8 @@ The estimator works on any non-negative count matrix (sparse or dense): pair it 
 from __future__ import annotations
 
 import functools
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from numbers import Integral, Real
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,28 +25,32 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
-from threadpoolctl import ThreadpoolController
 
 from . import _math
-from .optim import LinearDecay
+from .backends.memory import InMemoryData
+from .losses import LOSSES, Loss, get_loss
+from .optim import SGD, LinearDecay
+from .training import (
+    CorpusStats,
+    ProgressCallback,
+    Setup,
+    TrainingDivergedError,
+    initial_parameters,
+    resolve_epochs,
+    train,
+)
 
 __all__ = [
+    "PREDICT_CHUNK",
     "BowClassifier",
-    "InMemoryData",
     "TrainingDivergedError",
     "resolve_epochs",
-    "sgd_pass",
+    "split_indices",
+    "topk_from_proba",
 ]
 
-#: Progress callbacks receive one dict per report; see :meth:`BowClassifier.fit`.
-ProgressCallback = Callable[[dict[str, Any]], None]
-
-_PREDICT_CHUNK = 8192  # rows per forward pass when predicting (bounds the n×d temporaries)
+PREDICT_CHUNK = 8192  # rows per forward pass when predicting (bounds the n×d temporaries)
 _DTYPE = np.float32
-
-
-class TrainingDivergedError(FloatingPointError):
-    """Training produced a non-finite loss (the learning rate is too high for this data)."""
 
 
 class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -170,7 +171,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "normalize": [StrOptions({"l1", "l2"}), None],
-        "loss": [StrOptions({"softmax", "ova"})],
+        "loss": [StrOptions(set(LOSSES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "threshold": [Interval(Real, 0, 1, closed="both"), None],
         "early_stopping": ["boolean"],
@@ -320,6 +321,29 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             Y = sp.csr_array((np.ones(n, dtype=_DTYPE), codes, np.arange(n + 1)), shape=(n, c))
         return Y, n
 
+    def _encode_validation(self, y_val) -> sp.csr_array:
+        """Validation targets as a CSR matrix over the fitted classes."""
+        try:
+            return self._encode_targets(y_val, first_call=False)[0]
+        except ValueError as exc:
+            if "unknown to the model" not in str(exc):
+                raise
+            unknown = np.setdiff1d(np.unique(np.asarray(y_val)), self.classes_)
+            raise ValueError(
+                f"validation labels not in the training data: {unknown[:5].tolist()}"
+            ) from None
+
+    def _class_weights(self, class_counts: np.ndarray | None) -> np.ndarray | None:
+        """Weight of each class (``class_weight``), from the training documents per class."""
+        if self.class_weight is None:
+            return None
+        if self.multilabel_:
+            raise ValueError("class_weight is not supported for multi-label targets")
+        if self.class_weight == "balanced":
+            counts = np.asarray(class_counts, dtype=np.float64)
+            return counts.sum() / (self.classes_.size * counts)
+        return np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
+
     def _example_weights(self, y_codes: np.ndarray | None, sample_weight, n: int, X):
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if np.any(w < 0):
@@ -327,15 +351,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.class_weight is not None:
             if self.multilabel_:
                 raise ValueError("class_weight is not supported for multi-label targets")
-            cw = (
-                compute_class_weight(
-                    self.class_weight, classes=np.arange(self.classes_.size), y=y_codes
+            if self.class_weight == "balanced":
+                cw = compute_class_weight(
+                    "balanced", classes=np.arange(self.classes_.size), y=y_codes
                 )
-                if self.class_weight == "balanced"
-                else np.array(
-                    [self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64
-                )
-            )
+            else:
+                cw = self._class_weights(None)
             w = w * cw[y_codes]
         return w.astype(_DTYPE)
 
@@ -369,7 +390,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             Called with a dict about progress (keys ``event`` ('batch' or 'epoch'), ``epoch``,
             ``epochs``, ``progress`` in [0, 1], ``loss``, ``lr``, ``examples``, ``features``,
             ``seconds``, ``features_per_second``, and at epoch ends ``val_score``) at most
-            ~10 times a second and at every epoch end.
+            ~10 times a second and at every epoch end; after early stopping once more with
+            ``event='early_stop'``, ``best_epoch`` (whose parameters were kept),
+            ``epochs_run`` and ``val_score``.
         A_init : (columns, vectors), optional
             Pretrained embeddings: after the random initialisation, column ``columns[i]`` of
             ``A`` is set to ``vectors[i]`` (shape ``len(columns)×dim``).  Ignored with
@@ -396,65 +419,29 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     "warm_start needs the same classes, features and dim as the previous fit"
                 )
             self.A_, self.B_, self.t_ = old[2], old[3], old[4]
-        rng = np.random.default_rng(_seed_from(self.random_state))
+        seed = _seed_from(self.random_state)
+        rng = np.random.default_rng(seed)
         val = None
         if X_val is not None:
-            X_val = self._check_X(X_val, reset=False)
-            Y_val, _ = self._encode_targets(y_val, first_call=False)
-            val = (X_val, Y_val)
+            val = (self._check_X(X_val, reset=False), self._encode_validation(y_val))
         elif self.early_stopping:
             X, Y, w, val = self._split_validation(X, Y, w, rng)
         if not warm:
-            self._initialize(X.shape[1], rng)
-            if A_init is not None:
-                columns, vectors = A_init
-                columns = np.asarray(columns, dtype=np.int64)
-                vectors = np.asarray(vectors, dtype=_DTYPE)
-                if vectors.shape != (columns.size, self.dim):
-                    raise ValueError(
-                        f"A_init vectors have shape {vectors.shape}, expected "
-                        f"({columns.size}, {self.dim})"
-                    )
-                if columns.size and (columns.min() < 0 or columns.max() >= X.shape[1]):
-                    raise ValueError("A_init columns outside the feature range")
-                self.A_.T[columns] = vectors
-        self._set_threshold(Y)
-        self.loss_curve_ = []
-        self.validation_scores_ = []
-        self.best_validation_score_ = None
-        self._train(
-            X,
-            Y,
-            w,
-            rng,
-            epochs=resolve_epochs(self.epochs, X.shape[0]),
-            schedule=True,
-            val=val,
-            callback=callback,
+            self._initialize(X.shape[1], rng, A_init)
+        self._set_decision_rule(_label_stats(Y))
+        self._reset_history()
+        source = InMemoryData(
+            X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
+        epochs = resolve_epochs(self.epochs, X.shape[0])
+        self._train(source, rng, epochs=epochs, schedule=LinearDecay(self.lr, epochs * X.shape[0]),
+                    val=val, callback=callback)  # fmt: skip
         return self
 
     def _split_validation(self, X, Y, w, rng):
-        n = X.shape[0]
         codes = None if self.multilabel_ else _codes(Y, False)
-        stratify = None
-        if codes is not None and np.bincount(codes).min() >= 2:
-            stratify = codes
-        n_val = int(np.ceil(self.validation_fraction * n))
-        if n_val < 1 or n - n_val < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves an empty training or "
-                f"validation set for {n} samples"
-            )
-        seed = int(rng.integers(2**31 - 1))
-        try:
-            tr, va = train_test_split(
-                np.arange(n), test_size=n_val, stratify=stratify, random_state=seed
-            )
-        except ValueError:  # too few samples per class for a stratified split
-            tr, va = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
-        tr.sort()
-        va.sort()
+        seed = int(rng.integers(2**31 - 1)) if X.shape[0] else 0
+        tr, va = split_indices(X.shape[0], self.validation_fraction, codes, seed)
         return X[tr], Y[tr], w[tr], (X[va], Y[va])
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -500,159 +487,190 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
         if first:
             self._initialize(X.shape[1], rng)
-            self._set_threshold(Y)
-            self.loss_curve_ = []
-            self.validation_scores_ = []
-            self.best_validation_score_ = None
-        elif self.multilabel_ and self.top_label_ and self.loss == "ova" and n:
-            if _labels_per_row(Y).min() == 0:  # an unlabelled document: empty
-                self.top_label_ = False  # predictions can be right, stop forcing the top label
-        self._train(X, Y, w, rng, epochs=1, schedule=False, val=None, callback=callback)
+            self._set_decision_rule(_label_stats(Y))
+            self._reset_history()
+        elif self.multilabel_ and self.top_label_ and n and not _label_stats(Y)[1]:
+            # an unlabelled document: empty predictions can be right, stop forcing the top label
+            self.top_label_ = self._loss().decision_rule(
+                self.threshold, True, mean_labels=1.0, every_row_labelled=False
+            )[1]
+        source = InMemoryData(
+            X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
+        )
+        self._train(source, rng, epochs=1, schedule=self._incremental_schedule(), val=None,
+                    callback=callback)  # fmt: skip
         return self
 
-    def _initialize(self, n_features: int, rng: np.random.Generator) -> None:
-        """``A ~ U(−1/d, 1/d)`` over the whole matrix, ``B = 0``."""
-        d = self.dim
-        W = np.empty((n_features, d), dtype=_DTYPE)  # W = Aᵀ, C-ordered: one row per feature
-        rng.random(out=W, dtype=_DTYPE)
-        W *= 2.0 / d
-        W -= 1.0 / d
+    def _incremental_schedule(self) -> LinearDecay:
+        """``partial_fit``'s rate: the decay over ``total_examples`` continued from ``t_``."""
+        return LinearDecay(self.lr, self.total_examples, start=self.t_)
+
+    # ------------------------------------------------------------------ fitted state
+    def _loss(self) -> Loss:
+        return get_loss(self.loss)
+
+    def _initialize(self, n_features: int, rng: np.random.Generator, A_init=None) -> None:
+        """``A ~ U(−1/d, 1/d)`` over the whole matrix (then ``A_init``), ``B = 0``."""
+        if A_init is not None:
+            A_init = _check_A_init(A_init, self.dim, n_features)
+        W, self.B_ = initial_parameters(
+            n_features, self.dim, self._loss().output_shape(self.classes_.size, self.dim), rng,
+            A_init,
+        )  # fmt: skip
         self.A_ = W.T
-        self.B_ = np.zeros((self.classes_.size, d), dtype=_DTYPE)
         self.t_ = 0
 
-    def _set_threshold(self, Y: sp.csr_array) -> None:
-        labels_per_row = _labels_per_row(Y)
-        self.threshold_, self.top_label_ = multilabel_decision_rule(
+    def _set_decision_rule(self, label_stats: tuple[float, bool]) -> None:
+        self.threshold_, self.top_label_ = self._loss().decision_rule(
             self.threshold,
-            self.loss,
             self.multilabel_,
-            mean_labels=float(labels_per_row.mean()) if labels_per_row.size else 1.0,
-            every_row_labelled=bool(labels_per_row.size == 0 or labels_per_row.min() > 0),
+            mean_labels=label_stats[0],
+            every_row_labelled=label_stats[1],
         )
 
-    def _train(self, X, Y, w, rng, *, epochs, schedule, val, callback) -> None:
-        """Run ``epochs`` shuffled passes of minibatch SGD over in-memory data."""
-        source = InMemoryData(
-            X, Y, w, normalize=self.normalize, loss=self.loss, multilabel=self.multilabel_
-        )
-        self._train_source(
-            source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback
-        )
+    def _reset_history(self) -> None:
+        self.loss_curve_ = []
+        self.validation_scores_ = []
+        self.best_validation_score_ = None
 
-    def _train_source(self, source, rng, *, epochs, schedule, val, callback) -> None:
-        """The shared training routine: ``epochs`` passes over ``source.blocks(rng)``.
+    def _set_classes(self, classes: np.ndarray, multilabel: bool) -> None:
+        self.multilabel_ = bool(multilabel)
+        if multilabel:
+            self.classes_ = np.arange(classes.size)
+        else:
+            self._label_encoder = LabelEncoder()
+            self._label_encoder.classes_ = self.classes_ = np.asarray(classes)
 
-        ``source`` is any object with ``n`` (examples per epoch) and ``blocks(rng)`` yielding
-        prepared ``(X̃, Y, w)`` blocks in a shuffled order (see :class:`InMemoryData`).
-        """
+    def _fit_source(
+        self,
+        source,
+        stats: CorpusStats,
+        *,
+        n_features: int,
+        X_val=None,
+        y_val=None,
+        callback: ProgressCallback | None = None,
+        A_init=None,
+    ) -> BowClassifier:
+        """Fit on a backend's ``source`` of prepared data described by ``stats`` (the
+        out-of-core and Dask routes; ``X_val`` are classifier features)."""
+        stats.check_classes()
+        self._set_classes(np.asarray(stats.classes), stats.multilabel)
+        self.n_features_in_ = int(n_features)
+        seed = _seed_from(self.random_state)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy)
+        rng = np.random.default_rng(seed)
+        self._initialize(n_features, rng, A_init)
+        self._set_decision_rule((stats.mean_labels, stats.every_row_labelled))
+        self._reset_history()
+        val = None
+        if X_val is not None:
+            val = (sp.csr_array(X_val), self._encode_validation(y_val))
+        epochs = resolve_epochs(self.epochs, stats.documents)
+        setup = Setup(
+            W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
+            optimizer=SGD(), batch_size=int(self.batch_size), epochs=epochs,
+            schedule=LinearDecay(self.lr, epochs * source.n),
+            class_weights=self._class_weights(stats.class_counts),
+        )  # fmt: skip
+        self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val,
+                    callback=callback, setup=setup)  # fmt: skip
+        return self
+
+    def _train(self, source, rng, *, epochs, schedule, val, callback, setup=None) -> None:
+        """Run ``epochs`` passes of ``source`` through the training loop and keep the record."""
         W = self.A_.T
         if not W.flags.c_contiguous:  # e.g. after a user assigned a C-ordered A_
             W = np.ascontiguousarray(W)
             self.A_ = W.T
-        B = self.B_
-        n = source.n
-        if schedule:
-            schedule_fn = LinearDecay(self.lr, epochs * n)
-        elif self.total_examples is not None:  # incremental run: continue the decay from t_
-            t0 = self.t_
-            decay = LinearDecay(self.lr, self.total_examples)
-            schedule_fn = lambda t: decay(t0 + t)  # noqa: E731
-        else:
-            schedule_fn = LinearDecay(self.lr, None)
-        clock = _Progress(callback, epochs)
-        self.n_iter_ = 0
-        best = (-np.inf, None)
-        no_improve = 0
-        for epoch in range(epochs):
-            done = 0
-            loss_sum = weight_sum = 0.0
-            for Xb, Yb, wb in source.blocks(rng):
-                offset = epoch * n + done
+        try:
+            history = train(
+                source, W, self.B_, epochs=epochs, rng=rng, schedule=schedule,
+                loss=self._loss(), batch_size=self.batch_size, lr=self.lr,
+                optimizer=None if setup is None else setup.optimizer,
+                validate=None if val is None else functools.partial(self._score_targets, *val),
+                early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol, callback=callback, verbose=self.verbose, setup=setup,
+            )  # fmt: skip
+        except TrainingDivergedError:
+            self._forget_fit()
+            raise
+        self.t_ += history.examples
+        self.n_iter_ = history.n_iter
+        self.loss_curve_.extend(history.loss_curve)
+        self.validation_scores_.extend(history.validation_scores)
+        if self.validation_scores_:
+            self.best_validation_score_ = max(self.validation_scores_)
+        self.best_epoch_ = history.best_epoch
 
-                def report(
-                    batch, lr, ls, ws, offset=offset, epoch=epoch, prior=(loss_sum, weight_sum)
-                ):
-                    self.t_ += batch.n
-                    clock.batch(
-                        epoch,
-                        (offset + batch.start + batch.n) / (epochs * n),
-                        (prior[0] + ls) / max(prior[1] + ws, 1e-12),
-                        lr,
-                        batch,
-                    )
-
-                try:
-                    ls, ws = sgd_pass(
-                        W,
-                        B,
-                        Xb,
-                        Yb,
-                        wb,
-                        loss=self.loss,
-                        batch_size=self.batch_size,
-                        lr_at=lambda i, offset=offset: schedule_fn(offset + i),
-                        on_batch=report,
-                    )
-                except TrainingDivergedError:
-                    self._forget_fit()
-                    raise TrainingDivergedError(
-                        f"training diverged (loss exploded at epoch {epoch + 1}) with "
-                        f"lr={self.lr:g}: lower the learning rate (e.g. lr={self.lr / 10:g})"
-                    ) from None
-                loss_sum += ls
-                weight_sum += ws
-                done += Xb.shape[0]
-            epoch_loss = loss_sum / max(weight_sum, 1e-12)
-            self.loss_curve_.append(epoch_loss)
-            self.n_iter_ = epoch + 1
-            val_score = None
-            if val is not None:
-                val_score = self._score_targets(*val)
-                self.validation_scores_.append(val_score)
-                if val_score > best[0] + self.tol:
-                    best = (val_score, (W.copy(), B.copy()) if self.early_stopping else None)
-                    no_improve = 0
-                else:
-                    no_improve += 1
-                self.best_validation_score_ = max(self.validation_scores_)
-            clock.epoch(epoch, epoch_loss, val_score)
-            if self.verbose:
-                extra = "" if val_score is None else f", validation score {val_score:.4f}"
-                print(
-                    f"-- Epoch {epoch + 1}/{epochs}: loss {epoch_loss:.4f}{extra}",
-                    file=sys.stdout,
-                    flush=True,
-                )
-            if self.early_stopping and val is not None and no_improve >= self.n_iter_no_change:
-                break
-        if self.early_stopping and best[1] is not None:
-            W[...] = best[1][0]
-            B[...] = best[1][1]
+    @classmethod
+    def _restore(
+        cls, params: dict, fitted: dict, W: np.ndarray, B: np.ndarray, classes: np.ndarray
+    ) -> BowClassifier:
+        """A fitted model from saved state (the model-file loader's one entry point): the
+        parameters, the fitted scalars, ``W = Aᵀ``, ``B`` and the classes, checked to fit
+        together (``ValueError`` otherwise)."""
+        known = cls().get_params()
+        clf = cls(**{k: v for k, v in params.items() if k in known})
+        clf._validate_params()
+        W = np.ascontiguousarray(W, dtype=_DTYPE)
+        B = np.ascontiguousarray(B, dtype=_DTYPE)
+        loss = clf._loss()
+        if W.shape[1] != B.shape[1]:
+            raise ValueError(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
+        if B.shape != loss.output_shape(classes.size, W.shape[1]):
+            raise ValueError(f"B has {B.shape[0]} rows but there are {classes.size} classes")
+        if classes.size < 1 or W.shape[1] < 1:
+            raise ValueError("the model has no classes or dim 0")
+        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+            raise ValueError("class labels contain NaN or infinity")
+        if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
+            raise ValueError("class labels are not sorted and unique")
+        if not (np.isfinite(W).all() and np.isfinite(B).all()):
+            raise ValueError("model parameters contain NaN or infinity")
+        if fitted["n_features_in_"] != W.shape[0]:
+            raise ValueError(
+                f"n_features_in_ is {fitted['n_features_in_']} but A has {W.shape[0]} rows"
+            )
+        multilabel = bool(fitted["multilabel_"])
+        if multilabel and (
+            classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(classes.size))
+        ):
+            raise ValueError("a multi-label classifier's classes must be 0..c-1")
+        clf._set_classes(classes, multilabel)
+        clf.A_, clf.B_ = W.T, B
+        for key in ("n_features_in_", "n_iter_", "t_", "loss_curve_", "validation_scores_",
+                    "best_validation_score_"):  # fmt: skip
+            setattr(clf, key, fitted[key])
+        clf.threshold_ = float(fitted["threshold_"])
+        # Files from before top_label_ existed: the loss's rule of the time.
+        clf.top_label_ = bool(fitted.get("top_label_", loss.legacy_top_label(multilabel)))
+        clf.best_epoch_ = fitted.get("best_epoch_")
+        return clf
 
     # ------------------------------------------------------------------ prediction
-    def _forward(self, X: sp.csr_array) -> Iterator[np.ndarray]:
-        """Yield scores ``S = B·A·x̃`` for consecutive row chunks of ``X``."""
+    def _hidden_chunks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
+        """Yield hidden vectors ``H = X̃·Aᵀ`` for consecutive row chunks of ``X``."""
         scale = _math.row_scale(X, self.normalize)
-        for start in range(0, X.shape[0], _PREDICT_CHUNK):
-            rows = slice(start, start + _PREDICT_CHUNK)
-            Xs = _math.scale_rows(X[rows], scale[rows], dtype=_DTYPE)
-            yield _math.scores(_math.hidden(Xs, self.A_), self.B_)
+        for start in range(0, X.shape[0], PREDICT_CHUNK):
+            rows = slice(start, start + PREDICT_CHUNK)
+            yield _math.hidden(_math.scale_rows(X[rows], scale[rows], dtype=_DTYPE), self.A_)
 
-    def _scores(self, X: sp.csr_array) -> np.ndarray:
-        parts = list(self._forward(X))
+    def _stack(self, parts: list[np.ndarray], dtype) -> np.ndarray:
         if not parts:
-            return np.zeros((0, self.classes_.size), dtype=_DTYPE)
+            return np.zeros((0, self.classes_.size), dtype=dtype)
         return np.vstack(parts)
 
-    def _proba_from_scores(self, S: np.ndarray) -> np.ndarray:
-        S = S.astype(np.float64)
-        if self.loss == "softmax":
-            return _math.softmax(S)
-        P = _math.sigmoid(S)
-        if not self.multilabel_:  # one label per document: normalise like OneVsRestClassifier
-            P /= P.sum(axis=1, keepdims=True)
-        return P
+    def _scores(self, X: sp.csr_array) -> np.ndarray:
+        return self._stack([_math.scores(H, self.B_) for H in self._hidden_chunks(X)], _DTYPE)
+
+    def _proba(self, X: sp.csr_array) -> np.ndarray:
+        loss = self._loss()
+        parts = [
+            loss.proba_from_hidden(H, self.B_, self.multilabel_) for H in self._hidden_chunks(X)
+        ]
+        return self._stack(parts, np.float64)
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores ``S = B·A·x̃`` (n×c); for two classes ``s₁ − s₀`` (shape (n,))."""
@@ -667,35 +685,34 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         For single-label ``'ova'`` models the sigmoids are normalised to sum to 1, as
         scikit-learn's ``OneVsRestClassifier`` does; multi-label ``'ova'`` models return the
-        independent per-label probabilities in [0, 1].
+        independent per-label probabilities in [0, 1].  See :mod:`bowclf.losses`.
         """
         check_is_fitted(self)
-        return self._proba_from_scores(self._scores(self._check_X(X, reset=False)))
+        return self._proba(self._check_X(X, reset=False))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`, computed stably (log-softmax / log-sigmoid)."""
         check_is_fitted(self)
-        S = self._scores(self._check_X(X, reset=False)).astype(np.float64)
-        if self.loss == "softmax":
-            return _math.log_softmax(S)
-        log_P = _math.log_sigmoid(S)
-        if not self.multilabel_:
-            log_P = log_P - np.logaddexp.reduce(log_P, axis=1, keepdims=True)
-        return log_P
+        loss = self._loss()
+        parts = [
+            loss.log_proba_from_hidden(H, self.B_, self.multilabel_)
+            for H in self._hidden_chunks(self._check_X(X, reset=False))
+        ]
+        return self._stack(parts, np.float64)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: the most probable class, or for multi-label models an indicator
         matrix of labels with probability ≥ ``threshold_`` (plus the most probable label when
         ``top_label_``)."""
         check_is_fitted(self)
-        S = self._scores(self._check_X(X, reset=False))
+        X = self._check_X(X, reset=False)
         if not self.multilabel_:
-            return self.classes_[np.argmax(S, axis=1)]
-        return self._multilabel_decision(self._proba_from_scores(S))
+            return self.classes_[np.argmax(self._scores(X), axis=1)]
+        return self._multilabel_decision(self._proba(X))
 
     def _multilabel_decision(self, P: np.ndarray) -> np.ndarray:
         pred = (P >= self.threshold_).astype(np.int64)
-        if getattr(self, "top_label_", self.loss == "softmax") and P.shape[0]:
+        if self.top_label_ and P.shape[0]:
             pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = 1
         return pred
 
@@ -717,54 +734,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _score_targets(self, X: sp.csr_array, Y: sp.csr_array) -> float:
         """Accuracy (single-label) or micro-F1 (multi-label) of the model on CSR targets."""
-        S = self._scores(X)
         if not self.multilabel_:
-            return float(np.mean(np.argmax(S, axis=1) == _codes(Y, False)))
-        pred = self._multilabel_decision(self._proba_from_scores(S))
+            return float(np.mean(np.argmax(self._scores(X), axis=1) == _codes(Y, False)))
+        pred = self._multilabel_decision(self._proba(X))
         truth = Y.toarray() > 0
         tp = float(np.sum((pred > 0) & truth))
         denom = float(pred.sum() + truth.sum())
         return 2 * tp / denom if denom else 1.0
-
-
-def resolve_epochs(epochs: int | str, n_samples: int) -> int:
-    """The number of passes for ``epochs`` (``'auto'``: ``min(10, max(5, ⌈200000/n⌉))``)."""
-    if epochs == "auto":
-        return int(min(10, max(5, -(-200_000 // max(n_samples, 1)))))
-    return int(epochs)
-
-
-def _labels_per_row(Y: sp.csr_array) -> np.ndarray:
-    """Number of positive targets in each row of a CSR target matrix."""
-    return np.bincount(_math._row_ids(Y.indptr)[Y.data > 0], minlength=Y.shape[0])
-
-
-def multilabel_decision_rule(
-    threshold: float | None,
-    loss: str,
-    multilabel: bool,
-    *,
-    mean_labels: float,
-    every_row_labelled: bool,
-) -> tuple[float, bool]:
-    """``(threshold_, top_label_)``: how a multi-label model turns probabilities into sets.
-
-    A label is predicted when its probability is ≥ ``threshold_``: the user's ``threshold``,
-    else 0.5 for ``loss='ova'`` (each sigmoid is a yes/no probability) and ``1/(1 + m)`` for
-    ``loss='softmax'`` (``m`` = mean labels per training document: a label holding its share
-    of the distribution).  ``top_label_``: the most probable label is predicted as well, so no
-    document gets an empty set — always for softmax, and for ova when every training document
-    had at least one label (then an empty prediction is never right).  Single-label models
-    predict the arg-max and ignore both.
-    """
-    if threshold is not None:
-        value = float(threshold)
-    elif loss == "ova" or not multilabel:
-        value = 0.5
-    else:
-        value = 1.0 / (1.0 + max(mean_labels, 1.0))
-    top = multilabel and (loss == "softmax" or every_row_labelled)
-    return value, bool(top)
 
 
 def topk_from_proba(
@@ -785,202 +761,48 @@ def topk_from_proba(
     return labels, proba
 
 
-# ---------------------------------------------------------------------- training kernels
-class InMemoryData:
-    """Training data held in memory, prepared once: rows scaled (``X̃ = diag(s)·X``, float32,
-    one shared index dtype) and softmax multi-label targets normalised to sum to 1.
-
-    ``blocks(rng)`` yields the whole data set as one block in a fresh random row order.
-    """
-
-    def __init__(self, X, Y, w, *, normalize, loss: str, multilabel: bool) -> None:
-        self.X = prepare_counts(X, normalize)
-        self.Y = prepare_targets(Y, loss=loss, multilabel=multilabel)
-        self.w = np.asarray(w, dtype=_DTYPE)
-        self.n = self.X.shape[0]
-
-    def blocks(self, rng: np.random.Generator):
-        order = rng.permutation(self.n)
-        yield _canonical_int_dtype(self.X[order]), self.Y[order], self.w[order]
-
-
-def prepare_counts(X: sp.csr_array, normalize) -> sp.csr_array:
-    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`."""
-    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=_DTYPE)
-    return _canonical_int_dtype(X)
-
-
-def prepare_targets(Y: sp.csr_array, *, loss: str, multilabel: bool) -> sp.csr_array:
-    """Targets for training: softmax multi-label rows are normalised to sum to 1."""
-    if loss == "softmax" and multilabel:
-        return _row_normalize(Y)
-    return sp.csr_array(Y, dtype=_DTYPE)
-
-
-def sgd_pass(
-    W: np.ndarray,
-    B: np.ndarray,
-    X: sp.csr_array,
-    Y: sp.csr_array,
-    w: np.ndarray,
-    *,
-    loss: str,
-    batch_size: int,
-    lr_at: Callable[[int], float],
-    on_batch: Callable | None = None,
-) -> tuple[float, float]:
-    """One SGD pass over the rows of ``(X̃, Y, w)`` in their stored order, updating ``W = Aᵀ``
-    and ``B`` in place; returns ``(Σ wᵢ ℓᵢ, Σ wᵢ)`` over the pass.
-
-    Each batch ``b`` takes the summed-gradient step (see :mod:`bowclf._math`)::
-
-        η = lr_at(index of the batch's first row)
-        B ← B − η·Gᵀ·H          A ← A − η·(G·B_old)ᵀ·X̃_b   (only the columns used by b)
-
-    ``X̃`` must come from :func:`prepare_counts` and ``Y`` from :func:`prepare_targets`.
-
-    BLAS is held to one thread during the pass.  The batch products (``n_b×d`` by ``d×c``) are
-    far too small to be worth splitting, but OpenBLAS splits them across threads from about
-    ``n_b·c·d ≥ 5·10⁵`` (c ≥ 328 classes at d = 100, batch 16), and the hand-off then costs
-    more than the product, many times more when the other cores are busy: 1000 classes on a
-    shared 2-core machine trained in 67–93 s instead of 11–18 s.  One thread also makes the
-    result independent of the number of cores.
-
-    Raises
-    ------
-    TrainingDivergedError
-        As soon as a batch's loss is not finite, or its mean exceeds the initial loss by 100
-        nats (the parameters are blowing up).
-    """
-    loss_sum = weight_sum = 0.0
-    # A mean loss 100 nats above the initial log(c) only comes from parameters blowing up.
-    explode = 100.0 + np.log(B.shape[0]) * (B.shape[0] if loss == "ova" else 1)
-    with (
-        _blas_controller().limit(limits=1, user_api="blas"),
-        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-    ):
-        for batch in _batches(X, Y, w, batch_size):
-            lr = lr_at(batch.start)
-            batch_loss = _sgd_step(batch, W, B, lr, loss)
-            if not np.isfinite(batch_loss) or batch_loss > explode * float(batch.w.sum()):
-                raise TrainingDivergedError("non-finite or exploding training loss")
-            loss_sum += batch_loss
-            weight_sum += float(batch.w.sum())
-            if on_batch is not None:
-                on_batch(batch, lr, loss_sum, weight_sum)
-    return loss_sum, weight_sum
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """The BLAS/OpenMP libraries of the process, looked up once (a lookup costs milliseconds)."""
-    return ThreadpoolController()
-
-
-def _sgd_step(batch: _Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: str) -> float:
-    """One summed-gradient SGD step on a batch; returns the batch's summed weighted loss."""
-    H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
-    _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
-    S = _math.scores(H, B)
-    Yb = batch.targets(B.shape[0])
-    if loss == "softmax":
-        log_P = _math.log_softmax(S)
-        batch_loss = -float(batch.w @ (Yb * log_P).sum(axis=1))
-        # exp of log-probabilities below −80 is < 2e-35: flush to 0 (float32 denormals are slow)
-        G = _math.softmax_score_gradient(np.exp(np.maximum(log_P, -80.0)), Yb, batch.w)
-    else:
-        log_p, log_q = _math.log_sigmoid(S), _math.log_sigmoid(-S)
-        batch_loss = -float(batch.w @ (Yb * log_p + (1 - Yb) * log_q).sum(axis=1))
-        G = _math.ova_score_gradient(S, Yb, batch.w)
-    GB = G @ B  # uses B before its update, like fastText
-    GB *= -lr
-    B -= lr * _math.gradient_B(G, H)
-    _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
-    return batch_loss
+def split_indices(
+    n: int, fraction: float, stratify: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(train, validation)`` row indices holding out ``⌈fraction·n⌉`` rows, stratified
+    by ``stratify`` (class codes) when every class has two rows, else at random."""
+    n_val = int(np.ceil(fraction * n))
+    if n_val < 1 or n - n_val < 1:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves an empty training or validation set for "
+            f"{n} samples"
+        )
+    if stratify is not None and np.bincount(stratify).min() < 2:
+        stratify = None
+    try:
+        tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
+                                  random_state=seed)  # fmt: skip
+    except ValueError:  # too few samples per class for a stratified split
+        tr, va = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
+    tr.sort()
+    va.sort()
+    return tr, va
 
 
 # ---------------------------------------------------------------------- helpers
-class _Batch:
-    """A contiguous run of rows of the (already shuffled) training data, as raw CSR arrays."""
-
-    __slots__ = ("start", "n", "indptr", "indices", "data", "y_indptr", "y_indices", "y_data", "w")
-
-    def __init__(self, start, n, indptr, indices, data, y_indptr, y_indices, y_data, w):
-        self.start, self.n = start, n
-        self.indptr, self.indices, self.data = indptr, indices, data
-        self.y_indptr, self.y_indices, self.y_data = y_indptr, y_indices, y_data
-        self.w = w
-
-    def targets(self, n_classes: int) -> np.ndarray:
-        Y = np.zeros((self.n, n_classes), dtype=_DTYPE)
-        rows = np.repeat(np.arange(self.n), np.diff(self.y_indptr))
-        Y[rows, self.y_indices] = self.y_data
-        return Y
+def _label_stats(Y: sp.csr_array) -> tuple[float, bool]:
+    """Mean labels per row and whether every row has one, of a CSR target matrix."""
+    per_row = np.bincount(_math._row_ids(Y.indptr)[Y.data > 0], minlength=Y.shape[0])
+    if not per_row.size:
+        return 1.0, True
+    return float(per_row.mean()), bool(per_row.min() > 0)
 
 
-def _batches(X: sp.csr_array, Y: sp.csr_array, w: np.ndarray, size: int) -> Iterator[_Batch]:
-    n = X.shape[0]
-    xp, xi, xd = X.indptr, X.indices, X.data
-    yp, yi, yd = Y.indptr, Y.indices, Y.data
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        a, b = xp[start], xp[stop]
-        ya, yb = yp[start], yp[stop]
-        yield _Batch(
-            start,
-            stop - start,
-            xp[start : stop + 1] - a,
-            xi[a:b],
-            xd[a:b],
-            yp[start : stop + 1] - ya,
-            yi[ya:yb],
-            yd[ya:yb],
-            w[start:stop],
+def _check_A_init(A_init, dim: int, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    columns = np.asarray(A_init[0], dtype=np.int64)
+    vectors = np.asarray(A_init[1], dtype=_DTYPE)
+    if vectors.shape != (columns.size, dim):
+        raise ValueError(
+            f"A_init vectors have shape {vectors.shape}, expected ({columns.size}, {dim})"
         )
-
-
-class _Progress:
-    """Throttled progress reports for a callback (at most ~10 per second, plus epoch ends)."""
-
-    def __init__(self, callback: ProgressCallback | None, epochs: int) -> None:
-        self.callback = callback
-        self.epochs = epochs
-        self.t0 = time.perf_counter()
-        self.last = self.t0
-        self.examples = 0
-        self.features = 0.0
-
-    def _info(self, event, epoch, progress, loss, lr):
-        seconds = time.perf_counter() - self.t0
-        return {
-            "event": event,
-            "epoch": epoch + 1,
-            "epochs": self.epochs,
-            "progress": min(progress, 1.0),
-            "loss": loss,
-            "lr": lr,
-            "examples": self.examples,
-            "features": int(self.features),
-            "seconds": seconds,
-            "features_per_second": self.features / seconds if seconds > 0 else 0.0,
-        }
-
-    def batch(self, epoch, progress, loss, lr, batch: _Batch) -> None:
-        if self.callback is None:
-            return
-        self.examples += batch.n
-        self.features += float(batch.data.size)
-        now = time.perf_counter()
-        if now - self.last >= 0.1:
-            self.last = now
-            self.callback(self._info("batch", epoch, progress, loss, lr))
-
-    def epoch(self, epoch, loss, val_score) -> None:
-        if self.callback is None:
-            return
-        info = self._info("epoch", epoch, (epoch + 1) / self.epochs, loss, None)
-        info["val_score"] = val_score
-        self.callback(info)
+    if columns.size and (columns.min() < 0 or columns.max() >= n_features):
+        raise ValueError("A_init columns outside the feature range")
+    return columns, vectors
 
 
 def _as_count_matrix(X, whom: str) -> sp.csr_array:
@@ -990,23 +812,6 @@ def _as_count_matrix(X, whom: str) -> sp.csr_array:
         X = X.copy()
         X.sum_duplicates()
     return X
-
-
-def _canonical_int_dtype(X: sp.csr_array) -> sp.csr_array:
-    """Give ``indptr`` and ``indices`` one shared integer dtype (the compiled kernels need it)."""
-    idx_dtype = np.int32 if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max else np.int64
-    if X.indptr.dtype == idx_dtype and X.indices.dtype == idx_dtype:
-        return X
-    return sp.csr_array(
-        (X.data, X.indices.astype(idx_dtype), X.indptr.astype(idx_dtype)), shape=X.shape
-    )
-
-
-def _row_normalize(Y: sp.csr_array) -> sp.csr_array:
-    """Scale target rows to sum to 1 (soft targets for the softmax loss); empty rows stay 0."""
-    sums = np.asarray(Y.sum(axis=1)).ravel()
-    inv = np.divide(1.0, sums, out=np.zeros_like(sums, dtype=np.float64), where=sums > 0)
-    return _math.scale_rows(Y, inv, dtype=_DTYPE)
 
 
 def _codes(Y: sp.csr_array, multilabel: bool) -> np.ndarray | None:

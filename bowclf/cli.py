@@ -952,6 +952,13 @@ class _Progress:
                 f"in {info.get('seconds', 0.0):.1f}s"
             )
             return
+        if info.get("event") == "early_stop":
+            self.close()
+            _stderr(
+                f"early stopping after epoch {info['epochs_run']}: kept the weights of epoch "
+                f"{info['best_epoch']} (best validation score {info['val_score']:.4f})"
+            )
+            return
         status = (
             f"epoch {info['epoch']}/{info['epochs']}  loss {info['loss']:.4f}  "
             f"{info['features_per_second'] / 1e6:.2f}M features/s"

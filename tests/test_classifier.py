@@ -246,21 +246,21 @@ def test_training_holds_blas_to_one_thread(monkeypatch):
     count.  Training runs with one BLAS thread; the caller's setting is restored after."""
     from threadpoolctl import threadpool_info
 
-    import bowclf.classifier as classifier
+    import bowclf.training as training
 
     def blas_threads() -> set[int]:
         return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
 
     before = blas_threads()
     seen = []
-    step = classifier._sgd_step
+    step = training.sgd_step
 
     def spy(*args, **kwargs):
         if len(seen) < 3:
             seen.append(blas_threads())
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(classifier, "_sgd_step", spy)
+    monkeypatch.setattr(training, "sgd_step", spy)
     rng = np.random.default_rng(0)
     X = sp.csr_array(rng.poisson(0.3, size=(64, 30)).astype(float))
     BowClassifier(epochs=1, random_state=0).fit(X, rng.integers(0, 5, 64))

@@ -1,0 +1,494 @@
+"""The one training loop: schedule, minibatches, validation, early stopping, progress, divergence.
+
+Every backend (in memory, on-disk token cache, Dask) feeds :func:`train` through a *source*: an
+object with ``n`` (examples per epoch) and ``epoch(ctx)``, which runs one pass over its data
+through the :class:`Epoch` context ``ctx``: either locally, block by block
+(``ctx.train_block(X̃, Y, w)`` runs minibatch SGD on the loop's parameters), or remotely (the
+Dask backend trains replicas and reports each round with ``ctx.record``).  Optional source hooks:
+``start(setup)`` before the first epoch and ``sync()`` before the parameters are read
+(validation, the end of training).
+
+The loop never writes estimator attributes: it updates the parameter arrays it is given in
+place and returns a :class:`History`, which the estimator stores.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
+
+from . import _math
+from .losses import Loss, get_loss
+from .optim import SGD
+
+__all__ = [
+    "CorpusStats",
+    "Epoch",
+    "History",
+    "ProgressCallback",
+    "Setup",
+    "TrainingDivergedError",
+    "canonical_int_dtype",
+    "initial_parameters",
+    "prepare_counts",
+    "resolve_epochs",
+    "sgd_pass",
+    "train",
+]
+
+#: Progress callbacks receive one dict per report; see :meth:`BowClassifier.fit`.
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+DTYPE = np.float32
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a non-finite loss (the learning rate is too high for this data)."""
+
+
+def resolve_epochs(epochs: int | str, n_samples: int) -> int:
+    """The number of passes for ``epochs`` (``'auto'``: ``min(10, max(5, ⌈200000/n⌉))``)."""
+    if epochs == "auto":
+        return int(min(10, max(5, -(-200_000 // max(n_samples, 1)))))
+    return int(epochs)
+
+
+@dataclass
+class CorpusStats:
+    """What a backend learned about a training corpus before training.
+
+    ``classes``: sorted labels (for multi-label data, the label names); ``mean_labels``: labels
+    per document; ``class_counts``: documents per class (single-label); ``document_frequency``:
+    documents containing each feature column (``None`` when unknown); ``tokens`` and ``nnz``:
+    total counts and non-zeros of the count matrix.
+    """
+
+    documents: int
+    classes: np.ndarray
+    multilabel: bool
+    mean_labels: float = 1.0
+    every_row_labelled: bool = True
+    class_counts: np.ndarray | None = None
+    document_frequency: np.ndarray | None = None
+    tokens: int = 0
+    nnz: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def check_classes(self) -> None:
+        """The one place that says a classifier needs two classes."""
+        if len(self.classes) < 2:
+            raise ValueError(
+                "The target y contains only one class "
+                f"({np.asarray(self.classes).tolist()}): a classifier needs at least 2 classes."
+            )
+
+
+@dataclass
+class Setup:
+    """Everything a source needs to train replicas of the parameters (the Dask backend)."""
+
+    W: np.ndarray
+    B: np.ndarray
+    seed: int | None
+    A_init: tuple[np.ndarray, np.ndarray] | None
+    loss: Loss
+    optimizer: Any
+    batch_size: int
+    epochs: int
+    schedule: Callable[[float], float]
+    class_weights: np.ndarray | None = None
+
+
+@dataclass
+class History:
+    """What a training run did: per-epoch loss and validation scores, examples seen."""
+
+    loss_curve: list[float] = field(default_factory=list)
+    validation_scores: list[float] = field(default_factory=list)
+    n_iter: int = 0
+    examples: int = 0
+    best_epoch: int | None = None
+
+
+def initial_parameters(
+    n_features: int,
+    dim: int,
+    output_shape: tuple[int, int],
+    rng: np.random.Generator,
+    A_init: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``W = Aᵀ`` (p×d, C-ordered) with ``A ~ U(−1/d, 1/d)`` and ``B = 0``; ``A_init``
+    ``(columns, vectors)`` then overwrites columns of ``A`` with pretrained vectors."""
+    W = np.empty((n_features, dim), dtype=DTYPE)
+    rng.random(out=W, dtype=DTYPE)
+    W *= 2.0 / dim
+    W -= 1.0 / dim
+    if A_init is not None:
+        W[A_init[0]] = A_init[1]
+    return W, np.zeros(output_shape, dtype=DTYPE)
+
+
+# ---------------------------------------------------------------------- data preparation
+def canonical_int_dtype(X: sp.csr_array) -> sp.csr_array:
+    """Give ``indptr`` and ``indices`` one shared integer dtype (the compiled kernels need it)."""
+    idx_dtype = np.int32 if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max else np.int64
+    if X.indptr.dtype == idx_dtype and X.indices.dtype == idx_dtype:
+        return X
+    return sp.csr_array(
+        (X.data, X.indices.astype(idx_dtype), X.indptr.astype(idx_dtype)), shape=X.shape
+    )
+
+
+def prepare_counts(X: sp.csr_array, normalize) -> sp.csr_array:
+    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`."""
+    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=DTYPE)
+    return canonical_int_dtype(X)
+
+
+# ---------------------------------------------------------------------- minibatch SGD
+class Batch:
+    """A contiguous run of rows of the (already shuffled) training data, as raw CSR arrays."""
+
+    __slots__ = ("start", "n", "indptr", "indices", "data", "y_indptr", "y_indices", "y_data", "w")
+
+    def __init__(self, start, n, indptr, indices, data, y_indptr, y_indices, y_data, w):
+        self.start, self.n = start, n
+        self.indptr, self.indices, self.data = indptr, indices, data
+        self.y_indptr, self.y_indices, self.y_data = y_indptr, y_indices, y_data
+        self.w = w
+
+    def targets(self, n_classes: int) -> np.ndarray:
+        Y = np.zeros((self.n, n_classes), dtype=DTYPE)
+        rows = np.repeat(np.arange(self.n), np.diff(self.y_indptr))
+        Y[rows, self.y_indices] = self.y_data
+        return Y
+
+
+def iter_batches(X: sp.csr_array, Y: sp.csr_array, w: np.ndarray, size: int) -> Iterator[Batch]:
+    """Consecutive batches of ``size`` rows of ``(X̃, Y, w)``."""
+    n = X.shape[0]
+    xp, xi, xd = X.indptr, X.indices, X.data
+    yp, yi, yd = Y.indptr, Y.indices, Y.data
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        a, b = xp[start], xp[stop]
+        ya, yb = yp[start], yp[stop]
+        yield Batch(
+            start,
+            stop - start,
+            xp[start : stop + 1] - a,
+            xi[a:b],
+            xd[a:b],
+            yp[start : stop + 1] - ya,
+            yi[ya:yb],
+            yd[ya:yb],
+            w[start:stop],
+        )
+
+
+def sgd_step(batch: Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: Loss, optimizer) -> float:
+    """One step on a batch: ``H = X̃_b·Aᵀ``, the loss's gradients, the optimiser's update;
+    returns the batch's summed weighted loss."""
+    H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
+    _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
+    grads = loss.batch_gradients(H, B, batch.targets(loss.n_targets(B)), batch.w)
+    optimizer.step(W, B, batch, grads, lr)
+    return grads.loss
+
+
+def sgd_pass(
+    W: np.ndarray,
+    B: np.ndarray,
+    X: sp.csr_array,
+    Y: sp.csr_array,
+    w: np.ndarray,
+    *,
+    loss: Loss | str,
+    batch_size: int,
+    lr_at: Callable[[int], float],
+    on_batch: Callable | None = None,
+    optimizer=None,
+) -> tuple[float, float]:
+    """One pass over the rows of ``(X̃, Y, w)`` in their stored order, updating ``W = Aᵀ``
+    and ``B`` in place; returns ``(Σ wᵢ ℓᵢ, Σ wᵢ)`` over the pass.
+
+    Each batch ``b`` takes a summed-gradient step (see :mod:`bowclf._math`) with
+    ``η = lr_at(index of the batch's first row)``; with plain SGD::
+
+        B ← B − η·Gᵀ·H          A ← A − η·(G·B_old)ᵀ·X̃_b   (only the columns used by b)
+
+    ``X̃`` must come from :func:`prepare_counts` and ``Y`` from the loss's
+    ``prepare_targets``.
+
+    BLAS is held to one thread during the pass.  The batch products (``n_b×d`` by ``d×c``) are
+    far too small to be worth splitting, but OpenBLAS splits them across threads from about
+    ``n_b·c·d ≥ 5·10⁵`` (c ≥ 328 classes at d = 100, batch 16), and the hand-off then costs
+    more than the product, many times more when the other cores are busy.  One thread also
+    makes the result independent of the number of cores.
+
+    Raises
+    ------
+    TrainingDivergedError
+        As soon as a batch's loss is not finite, or its mean exceeds the loss's divergence
+        bound (the parameters are blowing up).
+    """
+    loss = get_loss(loss)
+    optimizer = SGD() if optimizer is None else optimizer
+    loss_sum = weight_sum = 0.0
+    explode = loss.divergence_bound(loss.n_targets(B))
+    with (
+        _blas_controller().limit(limits=1, user_api="blas"),
+        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+    ):
+        for batch in iter_batches(X, Y, w, batch_size):
+            lr = lr_at(batch.start)
+            batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
+            if not np.isfinite(batch_loss) or batch_loss > explode * float(batch.w.sum()):
+                raise TrainingDivergedError("non-finite or exploding training loss")
+            loss_sum += batch_loss
+            weight_sum += float(batch.w.sum())
+            if on_batch is not None:
+                on_batch(batch, lr, loss_sum, weight_sum)
+    return loss_sum, weight_sum
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The BLAS/OpenMP libraries of the process, looked up once (a lookup costs milliseconds)."""
+    return ThreadpoolController()
+
+
+# ---------------------------------------------------------------------- progress
+class Progress:
+    """Throttled progress reports for a callback (at most ~10 per second, plus epoch ends)."""
+
+    def __init__(self, callback: ProgressCallback | None, epochs: int) -> None:
+        self.callback = callback
+        self.epochs = epochs
+        self.t0 = time.perf_counter()
+        self.last = self.t0
+        self.examples = 0
+        self.features = 0.0
+
+    def _info(self, event, epoch, progress, loss, lr) -> dict[str, Any]:
+        seconds = time.perf_counter() - self.t0
+        return {
+            "event": event,
+            "epoch": epoch + 1,
+            "epochs": self.epochs,
+            "progress": min(progress, 1.0),
+            "loss": loss,
+            "lr": lr,
+            "examples": self.examples,
+            "features": int(self.features),
+            "seconds": seconds,
+            "features_per_second": self.features / seconds if seconds > 0 else 0.0,
+        }
+
+    def batch(self, epoch, progress, loss, lr, examples, features, *, every: bool = False):
+        """Count ``examples`` and ``features``; report (``every``: without throttling)."""
+        if self.callback is None:
+            return
+        self.examples += examples
+        self.features += float(features)
+        now = time.perf_counter()
+        if every or now - self.last >= 0.1:
+            self.last = now
+            self.callback(self._info("batch", epoch, progress, loss, lr))
+
+    def epoch(self, epoch, loss, val_score) -> None:
+        if self.callback is None:
+            return
+        info = self._info("epoch", epoch, (epoch + 1) / self.epochs, loss, None)
+        info["val_score"] = val_score
+        self.callback(info)
+
+    def event(self, event: str, **info: Any) -> None:
+        if self.callback is not None:
+            self.callback({"event": event, **info})
+
+
+# ---------------------------------------------------------------------- the loop
+class Epoch:
+    """One pass in progress: the context a source's ``epoch(ctx)`` trains through."""
+
+    def __init__(self, loop: _Loop, index: int) -> None:
+        self.loop = loop
+        self.index = index
+        self.epochs = loop.epochs
+        self.n = loop.n
+        self.rng = loop.rng
+        self.schedule = loop.schedule
+        self.done = 0
+        self.loss_sum = 0.0
+        self.weight_sum = 0.0
+
+    def train_block(self, X: sp.csr_array, Y: sp.csr_array, w: np.ndarray) -> None:
+        """Minibatch SGD on a prepared block, at its place in the epoch's schedule."""
+        loop = self.loop
+        offset = self.index * self.n + self.done
+        prior = (self.loss_sum, self.weight_sum)
+        total = loop.epochs * self.n
+
+        def report(batch, lr, ls, ws):
+            loop.history.examples += batch.n
+            loop.progress.batch(
+                self.index,
+                (offset + batch.start + batch.n) / total,
+                (prior[0] + ls) / max(prior[1] + ws, 1e-12),
+                lr,
+                batch.n,
+                batch.data.size,
+            )
+
+        ls, ws = sgd_pass(
+            loop.W,
+            loop.B,
+            X,
+            Y,
+            w,
+            loss=loop.loss,
+            batch_size=loop.batch_size,
+            lr_at=lambda i: self.schedule(offset + i),
+            on_batch=report,
+            optimizer=loop.optimizer,
+        )
+        self.loss_sum += ls
+        self.weight_sum += ws
+        self.done += X.shape[0]
+
+    def record(self, *, examples, features, loss_sum, weight_sum, lr, progress) -> None:
+        """Account for examples trained elsewhere (e.g. on Dask workers) and report them."""
+        self.loss_sum += loss_sum
+        self.weight_sum += weight_sum
+        self.done += examples
+        self.loop.history.examples += examples
+        self.loop.progress.batch(
+            self.index,
+            progress,
+            self.loss_sum / max(self.weight_sum, 1e-12),
+            lr,
+            examples,
+            features,
+            every=True,
+        )
+
+
+@dataclass
+class _Loop:
+    W: np.ndarray
+    B: np.ndarray
+    n: int
+    epochs: int
+    rng: np.random.Generator
+    schedule: Callable[[float], float]
+    loss: Loss
+    optimizer: Any
+    batch_size: int
+    progress: Progress
+    history: History
+
+
+def train(
+    source,
+    W: np.ndarray,
+    B: np.ndarray,
+    *,
+    epochs: int,
+    rng: np.random.Generator,
+    schedule: Callable[[float], float],
+    loss: Loss,
+    batch_size: int,
+    lr: float,
+    optimizer=None,
+    validate: Callable[[], float] | None = None,
+    early_stopping: bool = False,
+    n_iter_no_change: int = 3,
+    tol: float = 0.0,
+    callback: ProgressCallback | None = None,
+    verbose: int = 0,
+    setup: Setup | None = None,
+) -> History:
+    """Run ``epochs`` passes of ``source`` over ``W = Aᵀ`` and ``B`` (updated in place).
+
+    ``schedule(t)`` is the learning rate at example ``t`` of this run.  After every epoch
+    ``validate()`` (if given) scores the current parameters; with ``early_stopping`` training
+    stops after ``n_iter_no_change`` epochs without an improvement over ``tol`` and the best
+    epoch's parameters are restored (``History.best_epoch``, 1-based).
+
+    Raises
+    ------
+    TrainingDivergedError
+        With a message naming the epoch and a lower learning rate to try.
+    """
+    optimizer = SGD() if optimizer is None else optimizer
+    optimizer.start(W, B)
+    loop = _Loop(
+        W, B, source.n, epochs, rng, schedule, loss, optimizer, batch_size,
+        Progress(callback, epochs), History(),
+    )  # fmt: skip
+    if setup is not None and hasattr(source, "start"):
+        source.start(setup)
+    best_score, best = -np.inf, None
+    no_improve = 0
+    synced = False
+    for index in range(epochs):
+        ctx = Epoch(loop, index)
+        try:
+            source.epoch(ctx)
+        except TrainingDivergedError:
+            raise TrainingDivergedError(
+                f"training diverged (loss exploded at epoch {index + 1}) with "
+                f"lr={lr:g}: lower the learning rate (e.g. lr={lr / 10:g})"
+            ) from None
+        epoch_loss = ctx.loss_sum / max(ctx.weight_sum, 1e-12)
+        loop.history.loss_curve.append(epoch_loss)
+        loop.history.n_iter = index + 1
+        val_score, synced = None, False
+        if validate is not None:
+            synced = _sync(source)
+            val_score = validate()
+            loop.history.validation_scores.append(val_score)
+            if val_score > best_score + tol:
+                best_score, no_improve = val_score, 0
+                best = (W.copy(), B.copy()) if early_stopping else None
+                loop.history.best_epoch = index + 1
+            else:
+                no_improve += 1
+        loop.progress.epoch(index, epoch_loss, val_score)
+        if verbose:
+            extra = "" if val_score is None else f", validation score {val_score:.4f}"
+            print(
+                f"-- Epoch {index + 1}/{epochs}: loss {epoch_loss:.4f}{extra}",
+                file=sys.stdout,
+                flush=True,
+            )
+        if early_stopping and validate is not None and no_improve >= n_iter_no_change:
+            break
+    if not synced:
+        _sync(source)
+    if early_stopping and best is not None:
+        W[...] = best[0]
+        B[...] = best[1]
+        loop.progress.event(
+            "early_stop",
+            best_epoch=loop.history.best_epoch,
+            epochs_run=loop.history.n_iter,
+            val_score=best_score,
+        )
+    return loop.history
+
+
+def _sync(source) -> bool:
+    sync = getattr(source, "sync", None)
+    if sync is not None:
+        sync()
+    return True

@@ -1,0 +1,65 @@
+"""The fitting protocol: losses as objects, the one training loop, backends, old model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bowclf import load
+from bowclf.losses import LOSSES, get_loss
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_model_files_written_at_4640339_still_load_and_predict_the_same():
+    """Files written by the code before the fitting refactor (tests/data, generated at commit
+    4640339) load, and predict exactly what that code predicted."""
+    expected = np.load(DATA / "legacy-4640339-expected.npz")
+    docs = ["good film", "boring plot", ""]
+    text = load(DATA / "legacy-4640339-text.bowclf")
+    np.testing.assert_array_equal(text.predict_proba(docs), expected["text_proba"])
+    multi = load(DATA / "legacy-4640339-multilabel-ova.bowclf")
+    np.testing.assert_array_equal(multi.predict_proba(docs), expected["ml_proba"])
+    assert multi.multilabel_ and multi.classifier_.loss == "ova"
+    bow = load(DATA / "legacy-4640339-bow.bowclf")
+    np.testing.assert_array_equal(bow.predict_proba(expected["bow_X"]), expected["bow_proba"])
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_gradient_matches_finite_differences(name):
+    """Each loss object's score gradient is the derivative of its summed weighted loss."""
+    loss = get_loss(name)
+    rng = np.random.default_rng(0)
+    S = rng.normal(size=(5, 4))
+    Y = np.eye(4)[rng.integers(0, 4, 5)]
+    w = rng.uniform(0.5, 2.0, 5)
+    G = loss.score_gradient(S, Y, w)
+    eps = 1e-6
+    numeric = np.zeros_like(S)
+    for idx in np.ndindex(*S.shape):
+        up, down = S.copy(), S.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        numeric[idx] = (loss.loss(up, Y, w) - loss.loss(down, Y, w)) * w.sum() / (2 * eps)
+    np.testing.assert_allclose(G, numeric, rtol=1e-5, atol=1e-7)
+    batch_loss, G_batch = loss.batch_loss_and_score_gradient(S, Y, w)
+    assert batch_loss == pytest.approx(loss.loss(S, Y, w) * w.sum())
+    np.testing.assert_allclose(G_batch, G, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_loss_probabilities_and_log_probabilities_agree(name):
+    loss = get_loss(name)
+    S = np.random.default_rng(1).normal(size=(6, 3)) * 5
+    for multilabel in (False, True):
+        P = loss.proba(S.copy(), multilabel)
+        np.testing.assert_allclose(np.log(P), loss.log_proba(S.copy(), multilabel), rtol=1e-10)
+        if not multilabel:
+            np.testing.assert_allclose(P.sum(axis=1), 1.0)
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        get_loss("hinge")
