@@ -7,6 +7,7 @@ The estimator works on any non-negative count matrix (sparse or dense): pair it 
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Iterator
 from numbers import Integral, Real
 
@@ -21,7 +22,6 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
-    check_non_negative,
     column_or_1d,
     validate_data,
 )
@@ -84,12 +84,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         0.860); 0.5 is best on small corpora but overfits noisy ones (tweeteval 0.267 vs
         0.289 at 0.1); 0.25 is within 1–4 points of the best on every benchmark corpus
         (bench/RESULTS.md).
-    batch_size : int, default=16
-        Documents per SGD step.  Chosen by measurement (``bench/bench_batch.py``): up to 16
-        the accuracy equals per-example SGD within noise on sst2, trec, sms_spam and imdb,
-        while numpy's per-step overhead is amortised.  The batch's gradients are summed, so
+    batch_size : int or 'auto', default='auto'
+        Documents per SGD step.  ``'auto'``: 16, or 1 when the rows are dense (on average more
+        than half of the features non-zero).  The batch's gradients are summed, so
         ``batch_size × lr`` bounds stability where documents share features: on dense data
-        (every row using the same few columns) products above ~4 diverge.
+        (every row using the same few columns) batches of 16 at ``lr=0.25`` diverge, while
+        on sparse text 16 matches per-example SGD (``bench/bench_batch.py``) and amortises
+        numpy's per-step overhead.
     normalize : {'l1', 'l2'} or None, default='l1'
         Row scaling of ``x`` before embedding: ``x/‖x‖₁`` (average of word vectors, fastText),
         ``x/‖x‖₂``, or raw counts.
@@ -115,7 +116,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     tol : float, default=1e-4
         Minimum validation-score improvement that counts.
     warm_start : bool, default=False
-        Continue ``fit`` from the current parameters (same classes and features).
+        Continue ``fit`` from the current parameters (same classes and features).  The
+        learning-rate schedule restarts: the new fit decays from ``lr`` to 0 again.
     total_examples : int or None, default=None
         For :meth:`partial_fit` only: the number of examples the whole incremental run will
         process (e.g. passes × corpus size).  The learning rate then decays linearly from
@@ -152,6 +154,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Validation scores per epoch (with early stopping or ``fit(..., X_val=, y_val=)``).
     best_validation_score_ : float or None
         Best of ``validation_scores_``.
+    best_epoch_ : int or None
+        With early stopping: the epoch (1-based) whose parameters were kept.
+    class_prior_ : ndarray of shape (n_classes,) or None
+        Share of the training documents with each class (``None`` for models saved before it
+        existed); decides the prediction for documents with no known feature.
 
     Examples
     --------
@@ -169,7 +176,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         "dim": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "normalize": [StrOptions({"l1", "l2"}), None],
         "loss": [StrOptions(set(LOSSES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
@@ -190,7 +197,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         dim: int = 100,
         epochs: int | str = "auto",
         lr: float = 0.25,
-        batch_size: int = 16,
+        batch_size: int | str = "auto",
         normalize: str | None = "l1",
         loss: str = "softmax",
         class_weight: dict | str | None = None,
@@ -225,7 +232,6 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.input_tags.positive_only = True
         tags.classifier_tags.multi_label = True
         tags.target_tags.single_output = True
         # The model has no intercept and (by default) averages l1-normalised rows, as fastText
@@ -253,7 +259,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             dtype=[np.float32, np.float64],
             reset=reset,
         )
-        return _as_count_matrix(X, type(self).__name__)
+        return _as_count_matrix(X)
 
     def _check_X_y(self, X, y, *, reset: bool) -> tuple[sp.csr_array, np.ndarray]:
         X, y = validate_data(
@@ -265,7 +271,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             multi_output=True,
             reset=reset,
         )
-        return _as_count_matrix(X, type(self).__name__), y
+        return _as_count_matrix(X), y
 
     def _encode_targets(self, y, *, first_call: bool, classes=None) -> tuple[sp.csr_array, int]:
         """Turn ``y`` into a CSR target matrix ``Y`` (n×c) and return ``(Y, n_rows)``."""
@@ -342,6 +348,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.class_weight == "balanced":
             counts = np.asarray(class_counts, dtype=np.float64)
             return counts.sum() / (self.classes_.size * counts)
+        unknown = [k for k in self.class_weight if not np.isin(k, self.classes_).item()]
+        if unknown:
+            raise ValueError(
+                f"class_weight has keys that are not classes: {unknown[:5]!r} "
+                f"(the classes are {self.classes_[:10].tolist()!r})"
+            )
         return np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
 
     def _example_weights(self, y_codes: np.ndarray | None, sample_weight, n: int, X):
@@ -359,6 +371,15 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 cw = self._class_weights(None)
             w = w * cw[y_codes]
         return w.astype(_DTYPE)
+
+    @staticmethod
+    def _mean_one(w: np.ndarray) -> np.ndarray:
+        """Weights scaled to mean 1 (``w·n/Σw``), so they set the relative importance of the
+        examples and ``lr`` the step size (all-equal weights become exactly 1)."""
+        total = float(np.sum(w, dtype=np.float64))
+        if not total > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to train on")
+        return (w.astype(np.float64) * (w.size / total)).astype(_DTYPE)
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -382,7 +403,10 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Labels of any hashable type, or a 0/1 multi-label indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative per-example weights (multiply each example's loss and step).
+            Non-negative per-example weights, scaled to mean 1 over the training set: they
+            set the examples' relative importance (each example's loss and step are multiplied
+            by its scaled weight) and ``lr`` sets the step size.  ``class_weight`` multiplies
+            them before the scaling.
         X_val, y_val : optional
             External validation data scored after each epoch (accuracy, or micro-F1 for
             multi-label); used for early stopping instead of a held-out split when given.
@@ -406,7 +430,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "A_")
         old = (self.classes_, self.multilabel_, self.A_, self.B_, self.t_) if warm else None
         Y, n = self._encode_targets(y, first_call=True)
-        w = self._example_weights(_codes(Y, self.multilabel_), sample_weight, n, X)
+        w = self._mean_one(self._example_weights(_codes(Y, self.multilabel_), sample_weight, n, X))
         if warm:
             same = (
                 old[1] == self.multilabel_
@@ -429,14 +453,22 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if not warm:
             self._initialize(X.shape[1], rng, A_init)
         self._set_decision_rule(_label_stats(Y))
+        self.class_prior_ = _label_frequencies(Y)
         self._reset_history()
         source = InMemoryData(
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
         epochs = resolve_epochs(self.epochs, X.shape[0])
         self._train(source, rng, epochs=epochs, schedule=LinearDecay(self.lr, epochs * X.shape[0]),
-                    val=val, callback=callback)  # fmt: skip
+                    val=val, callback=callback, batch_size=self._batch_size(X))  # fmt: skip
         return self
+
+    def _batch_size(self, X: sp.csr_array) -> int:
+        """``batch_size``, with ``'auto'`` resolved for the rows of ``X`` (see the class doc)."""
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        dense = X.shape[0] and X.nnz > 0.5 * X.shape[0] * X.shape[1]
+        return 1 if dense else 16
 
     def _split_validation(self, X, Y, w, rng):
         codes = None if self.multilabel_ else _codes(Y, False)
@@ -459,12 +491,22 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         The first call must name every class in ``classes`` (single-label targets); later calls
         must use labels among them and the same number of features.  The learning rate is
         ``lr·(1 − t_/total_examples)`` when ``total_examples`` is set (fastText's linear decay
-        over the whole incremental run), else the constant ``lr``.
+        over the whole incremental run), else the constant ``lr``.  Past ``total_examples``
+        the rate is 0: further calls do not change the parameters (a warning says so).
+        ``sample_weight`` multiplies each example's step as given (one call does not see
+        the whole data set's weights, so they are not rescaled); ``class_weight='balanced'``
+        is refused for the same reason.
 
         Returns
         -------
         self : BowClassifier
         """
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one call sees one "
+                "chunk's class counts; pass the weights as a dict computed over all the data "
+                "(sklearn.utils.compute_class_weight), or use fit"
+            )
         first = not hasattr(self, "A_")
         X, y = self._check_X_y(X, y, reset=first)
         if first and classes is None and type_of_target(y) != "multilabel-indicator":
@@ -489,16 +531,28 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             self._initialize(X.shape[1], rng)
             self._set_decision_rule(_label_stats(Y))
             self._reset_history()
+            self.class_prior_ = _label_frequencies(Y)
+        elif getattr(self, "class_prior_", None) is not None and n:  # running frequencies
+            seen = self.t_  # one pass per call: the examples seen are the documents seen
+            self.class_prior_ = (self.class_prior_ * seen + _label_frequencies(Y) * n) / (seen + n)
         elif self.multilabel_ and self.top_label_ and n and not _label_stats(Y)[1]:
             # an unlabelled document: empty predictions can be right, stop forcing the top label
             self.top_label_ = self._loss().decision_rule(
                 self.threshold, True, mean_labels=1.0, every_row_labelled=False
             )[1]
+        if self.total_examples is not None and self.t_ >= self.total_examples:
+            warnings.warn(
+                f"partial_fit past total_examples={self.total_examples} (t_={self.t_}): the "
+                "learning rate is 0, so the model does not change; raise total_examples to "
+                "train further",
+                UserWarning,
+                stacklevel=2,
+            )
         source = InMemoryData(
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
         self._train(source, rng, epochs=1, schedule=self._incremental_schedule(), val=None,
-                    callback=callback)  # fmt: skip
+                    callback=callback, batch_size=self._batch_size(X))  # fmt: skip
         return self
 
     def _incremental_schedule(self) -> LinearDecay:
@@ -563,6 +617,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         rng = np.random.default_rng(seed)
         self._initialize(n_features, rng, A_init)
         self._set_decision_rule((stats.mean_labels, stats.every_row_labelled))
+        self.class_prior_ = (
+            None
+            if stats.class_counts is None
+            else np.asarray(stats.class_counts, dtype=np.float64) / max(stats.documents, 1)
+        )
         self._reset_history()
         val = None
         if X_val is not None:
@@ -570,15 +629,18 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         epochs = resolve_epochs(self.epochs, stats.documents)
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
-            optimizer=SGD(), batch_size=int(self.batch_size), epochs=epochs,
+            optimizer=SGD(), batch_size=16 if self.batch_size == "auto" else int(self.batch_size),
+            epochs=epochs,
             schedule=LinearDecay(self.lr, epochs * source.n),
             class_weights=self._class_weights(stats.class_counts),
         )  # fmt: skip
         self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val,
-                    callback=callback, setup=setup)  # fmt: skip
+                    callback=callback, batch_size=setup.batch_size, setup=setup)  # fmt: skip
         return self
 
-    def _train(self, source, rng, *, epochs, schedule, val, callback, setup=None) -> None:
+    def _train(
+        self, source, rng, *, epochs, schedule, val, callback, batch_size, setup=None
+    ) -> None:
         """Run ``epochs`` passes of ``source`` through the training loop and keep the record."""
         W = self.A_.T
         if not W.flags.c_contiguous:  # e.g. after a user assigned a C-ordered A_
@@ -587,7 +649,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         try:
             history = train(
                 source, W, self.B_, epochs=epochs, rng=rng, schedule=schedule,
-                loss=self._loss(), batch_size=self.batch_size, lr=self.lr,
+                loss=self._loss(), batch_size=batch_size, lr=self.lr,
                 optimizer=None if setup is None else setup.optimizer,
                 validate=None if val is None else functools.partial(self._score_targets, *val),
                 early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
@@ -646,7 +708,16 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         clf.threshold_ = float(fitted["threshold_"])
         # Files from before top_label_ existed: the loss's rule of the time.
         clf.top_label_ = bool(fitted.get("top_label_", loss.legacy_top_label(multilabel)))
-        clf.best_epoch_ = fitted.get("best_epoch_")
+        prior = fitted.get("class_prior_")
+        if prior is not None:
+            prior = np.asarray(prior, dtype=np.float64)
+            if prior.shape != (classes.size,) or not ((prior >= 0) & (prior <= 1)).all():
+                raise ValueError("class_prior_ must hold one frequency in [0, 1] per class")
+        clf.class_prior_ = prior
+        best = fitted.get("best_epoch_")
+        if best is not None and not (isinstance(best, int) and 1 <= best <= clf.n_iter_):
+            raise ValueError(f"best_epoch_ {best!r} is not one of the epochs run")
+        clf.best_epoch_ = best
         return clf
 
     # ------------------------------------------------------------------ prediction
@@ -673,9 +744,14 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return self._stack(parts, np.float64)
 
     def decision_function(self, X) -> np.ndarray:
-        """Class scores ``S = B·A·x̃`` (n×c); for two classes ``s₁ − s₀`` (shape (n,))."""
+        """Class scores ``S = B·A·x̃`` (n×c, float64 products of the float32 hidden vectors and
+        ``B``); for two classes ``s₁ − s₀`` (shape (n,))."""
         check_is_fitted(self)
-        S = self._scores(self._check_X(X, reset=False)).astype(np.float64)
+        B = self.B_.astype(np.float64)
+        parts = [
+            H.astype(np.float64) @ B.T for H in self._hidden_chunks(self._check_X(X, reset=False))
+        ]
+        S = self._stack(parts, np.float64)
         if S.shape[1] == 2 and not self.multilabel_:
             return S[:, 1] - S[:, 0]
         return S
@@ -694,26 +770,48 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Logarithm of :meth:`predict_proba`, computed stably (log-softmax / log-sigmoid)."""
         check_is_fitted(self)
         loss = self._loss()
+        X = self._check_X(X, reset=False)
         parts = [
-            loss.log_proba_from_hidden(H, self.B_, self.multilabel_)
-            for H in self._hidden_chunks(self._check_X(X, reset=False))
+            loss.log_proba_from_hidden(H, self.B_, self.multilabel_) for H in self._hidden_chunks(X)
         ]
         return self._stack(parts, np.float64)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: the most probable class, or for multi-label models an indicator
         matrix of labels with probability ≥ ``threshold_`` (plus the most probable label when
-        ``top_label_``)."""
+        ``top_label_``).
+
+        A document with no known feature (an all-zero row: its scores are 0, so softmax is
+        uniform and every one-vs-all probability 0.5) is given the most frequent training
+        class; multi-label models give it the most frequent label when ``top_label_``, else
+        an empty set.  Models saved before ``class_prior_`` existed predict the arg-max.
+        """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         if not self.multilabel_:
-            return self.classes_[np.argmax(self._scores(X), axis=1)]
-        return self._multilabel_decision(self._proba(X))
+            return self.classes_[self._argmax(X)]
+        return self._multilabel_decision(self._proba(X), _empty_rows(X))
 
-    def _multilabel_decision(self, P: np.ndarray) -> np.ndarray:
+    def _argmax(self, X: sp.csr_array) -> np.ndarray:
+        """Index of the most probable class of each row (the most frequent training class for
+        rows with no known feature)."""
+        best = np.argmax(self._scores(X), axis=1)
+        if getattr(self, "class_prior_", None) is not None and best.size:
+            best[_empty_rows(X)] = np.argmax(self.class_prior_)
+        return best
+
+    def _multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
+        """Labels with probability ≥ ``threshold_`` (plus the most probable one when
+        ``top_label_``).  A document with no known feature (``empty``) has no evidence for
+        any label: it gets the most frequent training label when ``top_label_``, else none."""
         pred = (P >= self.threshold_).astype(np.int64)
         if self.top_label_ and P.shape[0]:
             pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = 1
+        prior = getattr(self, "class_prior_", None)
+        if prior is not None and empty.any():
+            pred[empty] = 0
+            if self.top_label_:
+                pred[np.flatnonzero(empty), np.argmax(prior)] = 1
         return pred
 
     def predict_topk(self, X, k: int = 1, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -735,8 +833,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _score_targets(self, X: sp.csr_array, Y: sp.csr_array) -> float:
         """Accuracy (single-label) or micro-F1 (multi-label) of the model on CSR targets."""
         if not self.multilabel_:
-            return float(np.mean(np.argmax(self._scores(X), axis=1) == _codes(Y, False)))
-        pred = self._multilabel_decision(self._proba(X))
+            return float(np.mean(self._argmax(X) == _codes(Y, False)))
+        pred = self._multilabel_decision(self._proba(X), _empty_rows(X))
         truth = Y.toarray() > 0
         tp = float(np.sum((pred > 0) & truth))
         denom = float(pred.sum() + truth.sum())
@@ -785,6 +883,17 @@ def split_indices(
 
 
 # ---------------------------------------------------------------------- helpers
+def _label_frequencies(Y: sp.csr_array) -> np.ndarray:
+    """Share of the rows of a CSR target matrix that have each label (float64)."""
+    counts = np.bincount(Y.indices[Y.data > 0], minlength=Y.shape[1]).astype(np.float64)
+    return counts / max(Y.shape[0], 1)
+
+
+def _empty_rows(X: sp.csr_array) -> np.ndarray:
+    """Rows of ``X`` without a non-zero value (documents with no known feature)."""
+    return np.bincount(_math._row_ids(X.indptr), weights=np.abs(X.data), minlength=X.shape[0]) == 0
+
+
 def _label_stats(Y: sp.csr_array) -> tuple[float, bool]:
     """Mean labels per row and whether every row has one, of a CSR target matrix."""
     per_row = np.bincount(_math._row_ids(Y.indptr)[Y.data > 0], minlength=Y.shape[0])
@@ -805,9 +914,10 @@ def _check_A_init(A_init, dim: int, n_features: int) -> tuple[np.ndarray, np.nda
     return columns, vectors
 
 
-def _as_count_matrix(X, whom: str) -> sp.csr_array:
+def _as_count_matrix(X) -> sp.csr_array:
+    """``X`` as canonical CSR.  Any real values are accepted: the model ``B·A·x̃`` is defined
+    for them (``'l1'`` scaling divides by ``Σ|x_j|``); counts are the usual input."""
     X = sp.csr_array(X) if sp.issparse(X) else sp.csr_array(np.asarray(X))
-    check_non_negative(X, whom)
     if not X.has_canonical_format:
         X = X.copy()
         X.sum_duplicates()

@@ -205,11 +205,11 @@ class OneVsAll(Loss):
     name = "ova"
 
     def proba(self, S: np.ndarray, multilabel: bool) -> np.ndarray:
-        """``σ(S)``; single-label: ``σ(S_ik) / Σ_j σ(S_ij)``."""
-        P = _math.sigmoid(S)
+        """``σ(S)``; single-label: ``σ(S_ik) / Σ_j σ(S_ij)``, evaluated as the exponential of
+        :meth:`log_proba` (finite even when every ``σ(S_ij)`` underflows to 0)."""
         if not multilabel:
-            P /= P.sum(axis=1, keepdims=True)
-        return P
+            return np.exp(self.log_proba(S, False))
+        return _math.sigmoid(S)
 
     def log_proba(self, S: np.ndarray, multilabel: bool) -> np.ndarray:
         """``log σ(S)``; single-label: ``log σ(S_ik) − log Σ_j σ(S_ij)`` (log-sum-exp)."""

@@ -100,7 +100,7 @@ _CLASSIFIER_SCALARS = (
     "best_validation_score_",
 )
 # Fitted values added after format version 1 was released: absent from older files.
-_OPTIONAL_SCALARS = ("top_label_",)
+_OPTIONAL_SCALARS = ("top_label_", "class_prior_", "best_epoch_")
 
 
 class ModelFileError(ValueError):
