@@ -284,8 +284,10 @@ def fit_dask_file(
     -------
     TextClassifier
     """
+    from .backends.disk import check_rereadable
     from .corpus import CorpusError, iter_chunks
 
+    check_rereadable(path)  # read twice: a pipe would hang
     corpus_kw = dict(corpus_kw or {})
     client, own = get_client(client, scheduler_address)
     try:

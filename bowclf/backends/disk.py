@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,10 +31,56 @@ from ..corpus import CorpusError, iter_chunks
 from ..losses import Loss
 from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
 
-__all__ = ["CACHE_PREFIX", "DiskCorpus", "DiskData"]
+__all__ = ["CACHE_PREFIX", "DiskCorpus", "DiskData", "check_rereadable", "remove_stale_caches"]
 
 #: Name prefix of the cache directories (stale ones are removed by :func:`remove_stale_caches`).
 CACHE_PREFIX = "bowclf-cache-"
+_OWNER = "owner.pid"  # the process that made a cache directory
+
+
+def check_rereadable(path: str | os.PathLike) -> None:
+    """Refuse a corpus that cannot be read twice (a pipe: a FIFO, ``<(…)``, stdin), before
+    anything opens it: the second pass would hang or find the pipe empty."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # missing files are reported by the corpus reader
+    if not stat.S_ISREG(mode):
+        raise CorpusError(
+            f"{path}: not a regular file (a pipe or device) so it can be read only once, but "
+            "out-of-core training reads the corpus twice: train in memory, or save it to a "
+            "file first"
+        )
+
+
+def remove_stale_caches(directory: str | os.PathLike | None = None) -> list[Path]:
+    """Delete the token caches in ``directory`` (default: the temporary directory) left by
+    processes that no longer run (killed by SIGKILL, SIGHUP or SIGQUIT before their cleanup).
+
+    Only directories named ``bowclf-cache-*`` holding an ``owner.pid`` file whose process is
+    gone are removed; returns them.
+    """
+    parent = Path(directory if directory is not None else tempfile.gettempdir())
+    removed = []
+    for cache in parent.glob(CACHE_PREFIX + "*"):
+        try:
+            pid = int((cache / _OWNER).read_text().strip())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if pid != os.getpid() and not _running(pid):
+            shutil.rmtree(cache, ignore_errors=True)
+            removed.append(cache)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # alive but another user's, or unknown: leave it
+    return True
 
 
 class _CacheWriter:
@@ -190,6 +237,7 @@ class DiskCorpus:
 
     def scan(self, vectorizer, callback: Callable | None = None) -> CorpusStats:
         """Fit ``vectorizer`` (pass 1), write the token cache (pass 2), describe the corpus."""
+        check_rereadable(self.path)
         started = time.perf_counter()
         labels_seen: set[str] = set()
         multi_seen = False
@@ -220,7 +268,9 @@ class DiskCorpus:
         stats.check_classes()
         if callback is not None:
             callback({"event": "pass", "pass": 1, "documents": n_docs, "seconds": pass1})
+        remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))
+        (self.directory / _OWNER).write_text(str(os.getpid()))
         self._tokenise(vectorizer, stats)
         self.summary["pass_seconds"] = [round(pass1, 3), self.summary.pop("pass2")]
         self.summary["cache"] = str(self.directory) if self.keep_cache else None
