@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _math
+from . import _math, defaults
 from .backends.memory import InMemoryData
 from .losses import LOSSES, Loss, get_loss
 from .optim import SGD, LinearDecay
@@ -35,6 +35,7 @@ from .training import (
     ProgressCallback,
     Setup,
     TrainingDivergedError,
+    check_classes,
     initial_parameters,
     resolve_epochs,
     train,
@@ -46,6 +47,8 @@ __all__ = [
     "TrainingDivergedError",
     "resolve_epochs",
     "split_indices",
+    "split_validation",
+    "unknown_labels",
     "topk_from_proba",
 ]
 
@@ -194,18 +197,18 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        dim: int = 100,
-        epochs: int | str = "auto",
-        lr: float = 0.25,
+        dim: int = defaults.DIM,
+        epochs: int | str = defaults.EPOCHS,
+        lr: float = defaults.LR,
         batch_size: int | str = "auto",
-        normalize: str | None = "l1",
-        loss: str = "softmax",
+        normalize: str | None = defaults.NORMALIZE,
+        loss: str = defaults.LOSS,
         class_weight: dict | str | None = None,
         threshold: float | None = None,
         early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 3,
-        tol: float = 1e-4,
+        validation_fraction: float = defaults.VALIDATION_FRACTION,
+        n_iter_no_change: int = defaults.N_ITER_NO_CHANGE,
+        tol: float = defaults.TOL,
         warm_start: bool = False,
         total_examples: int | None = None,
         random_state: int | np.random.RandomState | None = None,
@@ -298,11 +301,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 else:
                     self.classes_ = np.unique(y_arr)
                     self._label_encoder.classes_ = self.classes_
-                if self.classes_.size < 2:
-                    raise ValueError(
-                        "The target y contains only one class "
-                        f"({self.classes_.tolist()}): a classifier needs at least 2 classes."
-                    )
+                check_classes(self.classes_, y_arr.shape[0])
         elif multilabel != self.multilabel_:
             raise ValueError(
                 "y is multi-label but the model was fitted on single labels"
@@ -329,15 +328,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _encode_validation(self, y_val) -> sp.csr_array:
         """Validation targets as a CSR matrix over the fitted classes."""
-        try:
-            return self._encode_targets(y_val, first_call=False)[0]
-        except ValueError as exc:
-            if "unknown to the model" not in str(exc):
-                raise
-            unknown = np.setdiff1d(np.unique(np.asarray(y_val)), self.classes_)
-            raise ValueError(
-                f"validation labels not in the training data: {unknown[:5].tolist()}"
-            ) from None
+        if not self.multilabel_:
+            unknown_labels(y_val, self.classes_)
+        return self._encode_targets(y_val, first_call=False)[0]
 
     def _class_weights(self, class_counts: np.ndarray | None) -> np.ndarray | None:
         """Weight of each class (``class_weight``), from the training documents per class."""
@@ -879,6 +872,48 @@ def split_indices(
         tr, va = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
     tr.sort()
     va.sort()
+    return tr, va
+
+
+def unknown_labels(y, classes, *, multilabel: bool = False) -> None:
+    """Raise ``ValueError`` naming the validation labels (or label-collection members) of
+    ``y`` that are not among the training ``classes``."""
+    seen = {label for labels in y for label in labels} if multilabel else set(np.unique(y).tolist())
+    unknown = sorted(seen - set(np.asarray(classes).tolist()), key=str)
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ValueError(
+            f"validation labels not in the training data: {', '.join(map(repr, unknown[:5]))}{more}"
+        )
+
+
+def split_validation(
+    y, fraction: float, seed: int, *, multilabel: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(train, validation)`` indices of labelled documents ``y`` (labels, or label
+    collections when ``multilabel``) holding out ``⌈fraction·n⌉`` of them, stratified when
+    every class has two documents (:func:`split_indices`).
+
+    A held-out document with a label that no training document has stays in training (a
+    model cannot be validated on classes it cannot predict); ``ValueError`` when no
+    validation document is left.
+    """
+    n = len(y)
+    stratify = None
+    if not multilabel and n:
+        _, stratify = np.unique(np.asarray(y), return_inverse=True)
+    tr, va = split_indices(n, fraction, stratify, seed)
+    sets = [set(labels) for labels in y] if multilabel else [{label} for label in y]
+    known = set().union(*(sets[i] for i in tr))
+    unseen = [i for i in va if not sets[i] <= known]
+    if unseen:
+        tr = np.sort(np.concatenate([tr, unseen]))
+        va = np.setdiff1d(va, unseen)
+    if va.size == 0:
+        raise ValueError(
+            f"validation_fraction={fraction:g}: no validation documents left (every held-out "
+            "document has a label seen only there); use more data or a validation file"
+        )
     return tr, va
 
 

@@ -14,10 +14,10 @@ from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils.validation import check_is_fitted
 
-from . import _math
-from .classifier import BowClassifier, topk_from_proba
+from . import _math, defaults
+from .classifier import BowClassifier, topk_from_proba, unknown_labels
 from .losses import get_loss
-from .training import ProgressCallback
+from .training import ProgressCallback, check_classes
 from .vectorizer import BowVectorizer
 
 __all__ = ["FeatureMap", "TextClassifier"]
@@ -130,32 +130,32 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
     def __init__(
         self,
         *,
-        dim: int = 100,
-        epochs: int | str = "auto",
-        lr: float = 0.25,
-        batch_size: int = 16,
-        normalize: str | None = "l1",
-        loss: str = "softmax",
+        dim: int = defaults.DIM,
+        epochs: int | str = defaults.EPOCHS,
+        lr: float = defaults.LR,
+        batch_size: int | str = defaults.BATCH_SIZE,
+        normalize: str | None = defaults.NORMALIZE,
+        loss: str = defaults.LOSS,
         class_weight: dict | str | None = None,
         threshold: float | None = None,
         early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 3,
-        tol: float = 1e-4,
+        validation_fraction: float = defaults.VALIDATION_FRACTION,
+        n_iter_no_change: int = defaults.N_ITER_NO_CHANGE,
+        tol: float = defaults.TOL,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
         lowercase: bool = True,
-        tokenizer: Any = "default",
+        tokenizer: Any = defaults.TOKENIZER,
         token_pattern: str | None = None,
-        min_count: int = 1,
+        min_count: int = defaults.MIN_COUNT,
         max_features: int | None = None,
-        ngrams: int = 2,
-        buckets: int = 2_000_000,
-        minn: int = 0,
-        maxn: int = 0,
-        use_idf: bool = True,
-        sublinear_tf: bool = False,
-        prune_features: bool = True,
+        ngrams: int = defaults.NGRAMS,
+        buckets: int = defaults.BUCKETS,
+        minn: int = defaults.MINN,
+        maxn: int = defaults.MAXN,
+        use_idf: bool = defaults.USE_IDF,
+        sublinear_tf: bool = defaults.SUBLINEAR_TF,
+        prune_features: bool = defaults.PRUNE_FEATURES,
         pretrained_vectors: str | os.PathLike | None = None,
     ) -> None:
         self.dim = dim
@@ -231,6 +231,12 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             return self._binarizer.transform(items)
         return np.asarray(items)
 
+    def _encode_validation_y(self, y_val):
+        """Validation labels encoded like training labels; labels unseen in training raise."""
+        if self._binarizer is not None and not sp.issparse(y_val):
+            unknown_labels(list(y_val), self._binarizer.classes_, multilabel=True)
+        return self._encode_y(y_val, fit=False)
+
     def _decode_indicator(self, indicator: np.ndarray) -> list[tuple]:
         return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in indicator]
 
@@ -299,6 +305,10 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         start = time.perf_counter()
         texts = _check_texts(X)
         Y = self._encode_y(y, fit=True)
+        if self._binarizer is not None:
+            check_classes(self._binarizer.classes_, len(texts))
+        elif np.ndim(Y) == 1:
+            check_classes(np.unique(Y), len(texts))
         if len(texts) != Y.shape[0]:
             raise ValueError(
                 f"{len(texts)} documents but {Y.shape[0]} labels: the lengths must match"
@@ -311,7 +321,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         fit_kw: dict[str, Any] = {"callback": callback}
         if X_val is not None:
             fit_kw["X_val"] = self._features(X_val)
-            fit_kw["y_val"] = self._encode_y(y_val, fit=False)
+            fit_kw["y_val"] = self._encode_validation_y(y_val)
         if self.pretrained_vectors is not None:
             fit_kw["A_init"] = self._pretrained_columns()
         self.classifier_ = self._make_classifier().fit(Xc, Y, sample_weight, **fit_kw)
@@ -350,7 +360,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         clf._fit_source(
             source, stats, n_features=p, callback=callback,
             X_val=None if X_val is None else self._features(X_val),
-            y_val=None if X_val is None else self._encode_y(y_val, fit=False),
+            y_val=None if X_val is None else self._encode_validation_y(y_val),
             A_init=self._pretrained_columns() if self.pretrained_vectors is not None else None,
         )  # fmt: skip
         self.classifier_ = clf

@@ -32,6 +32,8 @@ from .optim import SGD
 __all__ = [
     "CorpusStats",
     "Epoch",
+    "OneClassError",
+    "check_classes",
     "History",
     "ProgressCallback",
     "Setup",
@@ -61,6 +63,21 @@ def resolve_epochs(epochs: int | str, n_samples: int) -> int:
     return int(epochs)
 
 
+class OneClassError(ValueError):
+    """The training labels hold a single class."""
+
+
+def check_classes(classes, n_documents: int | None = None) -> None:
+    """The one place that says a classifier needs at least two classes."""
+    classes = np.asarray(classes).tolist()
+    if len(classes) < 2:
+        where = "" if n_documents is None else f" in {n_documents:,} documents"
+        shown = ", ".join(map(repr, classes)) or "none"
+        raise OneClassError(
+            f"only one class ({shown}){where}: a classifier needs at least 2 classes"
+        )
+
+
 @dataclass
 class CorpusStats:
     """What a backend learned about a training corpus before training.
@@ -83,12 +100,8 @@ class CorpusStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check_classes(self) -> None:
-        """The one place that says a classifier needs two classes."""
-        if len(self.classes) < 2:
-            raise ValueError(
-                "The target y contains only one class "
-                f"({np.asarray(self.classes).tolist()}): a classifier needs at least 2 classes."
-            )
+        """A classifier needs two classes (see :func:`check_classes`)."""
+        check_classes(self.classes, self.documents)
 
 
 @dataclass
