@@ -14,7 +14,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -28,7 +27,7 @@ from sklearn.utils.validation import (
 
 from . import _math, defaults
 from .backends.memory import InMemoryData
-from .losses import LOSSES, Loss, get_loss
+from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import SGD, LinearDecay
 from .training import (
     CorpusStats,
@@ -38,7 +37,10 @@ from .training import (
     check_classes,
     initial_parameters,
     resolve_epochs,
+    split_indices,
+    split_validation,
     train,
+    unknown_labels,
 )
 
 __all__ = [
@@ -814,7 +816,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         whose probability is below ``threshold`` (or beyond the number of classes) are masked:
         label ``None`` in an object array and probability ``nan``.
         """
-        return topk_from_proba(self.predict_proba(X), self.classes_, k, threshold)
+        return self._loss().topk(self.predict_proba(X), self.classes_, k, threshold)
 
     def transform(self, X) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×d, float32)."""
@@ -832,89 +834,6 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         tp = float(np.sum((pred > 0) & truth))
         denom = float(pred.sum() + truth.sum())
         return 2 * tp / denom if denom else 1.0
-
-
-def topk_from_proba(
-    P: np.ndarray, classes: np.ndarray, k: int, threshold: float = 0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` labels and probabilities per row of ``P`` (masked below ``threshold``)."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    n, c = P.shape
-    kk = min(k, c)
-    idx = np.argsort(-P, axis=1, kind="stable")[:, :kk]
-    top = np.take_along_axis(P, idx, axis=1)
-    labels = np.full((n, k), None, dtype=object)
-    proba = np.full((n, k), np.nan)
-    keep = top >= threshold
-    labels[:, :kk] = np.where(keep, classes[idx].astype(object), None)
-    proba[:, :kk] = np.where(keep, top, np.nan)
-    return labels, proba
-
-
-def split_indices(
-    n: int, fraction: float, stratify: np.ndarray | None, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted ``(train, validation)`` row indices holding out ``⌈fraction·n⌉`` rows, stratified
-    by ``stratify`` (class codes) when every class has two rows, else at random."""
-    n_val = int(np.ceil(fraction * n))
-    if n_val < 1 or n - n_val < 1:
-        raise ValueError(
-            f"validation_fraction={fraction} leaves an empty training or validation set for "
-            f"{n} samples"
-        )
-    if stratify is not None and np.bincount(stratify).min() < 2:
-        stratify = None
-    try:
-        tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
-                                  random_state=seed)  # fmt: skip
-    except ValueError:  # too few samples per class for a stratified split
-        tr, va = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
-    tr.sort()
-    va.sort()
-    return tr, va
-
-
-def unknown_labels(y, classes, *, multilabel: bool = False) -> None:
-    """Raise ``ValueError`` naming the validation labels (or label-collection members) of
-    ``y`` that are not among the training ``classes``."""
-    seen = {label for labels in y for label in labels} if multilabel else set(np.unique(y).tolist())
-    unknown = sorted(seen - set(np.asarray(classes).tolist()), key=str)
-    if unknown:
-        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        raise ValueError(
-            f"validation labels not in the training data: {', '.join(map(repr, unknown[:5]))}{more}"
-        )
-
-
-def split_validation(
-    y, fraction: float, seed: int, *, multilabel: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted ``(train, validation)`` indices of labelled documents ``y`` (labels, or label
-    collections when ``multilabel``) holding out ``⌈fraction·n⌉`` of them, stratified when
-    every class has two documents (:func:`split_indices`).
-
-    A held-out document with a label that no training document has stays in training (a
-    model cannot be validated on classes it cannot predict); ``ValueError`` when no
-    validation document is left.
-    """
-    n = len(y)
-    stratify = None
-    if not multilabel and n:
-        _, stratify = np.unique(np.asarray(y), return_inverse=True)
-    tr, va = split_indices(n, fraction, stratify, seed)
-    sets = [set(labels) for labels in y] if multilabel else [{label} for label in y]
-    known = set().union(*(sets[i] for i in tr))
-    unseen = [i for i in va if not sets[i] <= known]
-    if unseen:
-        tr = np.sort(np.concatenate([tr, unseen]))
-        va = np.setdiff1d(va, unseen)
-    if va.size == 0:
-        raise ValueError(
-            f"validation_fraction={fraction:g}: no validation documents left (every held-out "
-            "document has a label seen only there); use more data or a validation file"
-        )
-    return tr, va
 
 
 # ---------------------------------------------------------------------- helpers

@@ -742,9 +742,8 @@ def _fit_dask(model, o: _FitOptions, kw: dict, progress):
 
 
 def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
-    from .classifier import split_validation
     from .corpus import read_corpus
-    from .training import resolve_epochs
+    from .training import resolve_epochs, split_validation
 
     train = read_corpus(o.corpus, **kw)
     texts, y, multilabel = _labels_of(train, o.label_sep)
@@ -819,6 +818,11 @@ class _Progress:
 
     def __call__(self, info: dict[str, Any]) -> None:
         if not self.enabled:
+            return
+        if info.get("event") == "vectorize":  # a status line: the vectorizer has no progress
+            what = "Vectorising" if info["seconds"] is None else "Vectorised"
+            done = "" if info["seconds"] is None else f" in {info['seconds']:.1f}s"
+            _stderr(f"{what} {info['documents']:,} documents{done}")
             return
         if info.get("event") == "pass":  # out-of-core training read the corpus
             what = "vocabulary" if info.get("pass") == 1 else "token cache"

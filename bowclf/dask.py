@@ -223,14 +223,7 @@ def fit_dask(
     if not isinstance(model, TextClassifier):
         raise TypeError("fit_dask trains a TextClassifier")
     model._validate_params()
-    if merge not in MERGES:
-        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
-    if sync_per_epoch is not None and (not isinstance(sync_per_epoch, int) or sync_per_epoch < 1):
-        raise ValueError(f"sync_per_epoch must be a positive integer, got {sync_per_epoch!r}")
-    if not isinstance(hot_features, int) or hot_features < 0:
-        raise ValueError(f"hot_features must be a non-negative integer, got {hot_features!r}")
-    if n_shards is not None and (not isinstance(n_shards, int) or n_shards < 1):
-        raise ValueError(f"n_shards must be a positive integer, got {n_shards!r}")
+    _check_options(n_shards, sync_per_epoch, merge, hot_features)
     if model.early_stopping and X_val is None:
         raise ValueError("early_stopping with fit_dask needs X_val and y_val")
     client, own = get_client(client, scheduler_address)
@@ -243,6 +236,17 @@ def fit_dask(
     finally:
         if own:
             client.close()
+
+
+def _check_options(n_shards, sync_per_epoch, merge, hot_features) -> None:
+    if merge not in MERGES:
+        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+    if sync_per_epoch is not None and (not isinstance(sync_per_epoch, int) or sync_per_epoch < 1):
+        raise ValueError(f"sync_per_epoch must be a positive integer, got {sync_per_epoch!r}")
+    if not isinstance(hot_features, int) or hot_features < 0:
+        raise ValueError(f"hot_features must be a non-negative integer, got {hot_features!r}")
+    if n_shards is not None and (not isinstance(n_shards, int) or n_shards < 1):
+        raise ValueError(f"n_shards must be a positive integer, got {n_shards!r}")
 
 
 # ---------------------------------------------------------------------- corpus files

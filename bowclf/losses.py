@@ -20,7 +20,15 @@ import scipy.sparse as sp
 
 from . import _math
 
-__all__ = ["LOSSES", "BatchGradients", "Loss", "OneVsAll", "Softmax", "get_loss"]
+__all__ = [
+    "LOSSES",
+    "BatchGradients",
+    "Loss",
+    "OneVsAll",
+    "Softmax",
+    "get_loss",
+    "topk_from_proba",
+]
 
 _DTYPE = np.float32
 
@@ -131,6 +139,11 @@ class Loss:
     def legacy_top_label(self, multilabel: bool) -> bool:
         """``top_label_`` of model files written before it was stored."""
         return False
+
+    def topk(self, P: np.ndarray, classes: np.ndarray, k: int, threshold: float = 0.0):
+        """Top-``k`` labels and probabilities of probability rows ``P`` (see
+        :func:`topk_from_proba`); a loss that never materialises ``P`` overrides it."""
+        return topk_from_proba(P, classes, k, threshold)
 
 
 class Softmax(Loss):
@@ -256,3 +269,21 @@ def get_loss(name: str | Loss) -> Loss:
         return LOSSES[name]()
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}") from None
+
+
+def topk_from_proba(
+    P: np.ndarray, classes: np.ndarray, k: int, threshold: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` labels and probabilities per row of ``P`` (masked below ``threshold``)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    n, c = P.shape
+    kk = min(k, c)
+    idx = np.argsort(-P, axis=1, kind="stable")[:, :kk]
+    top = np.take_along_axis(P, idx, axis=1)
+    labels = np.full((n, k), None, dtype=object)
+    proba = np.full((n, k), np.nan)
+    keep = top >= threshold
+    labels[:, :kk] = np.where(keep, classes[idx].astype(object), None)
+    proba[:, :kk] = np.where(keep, top, np.nan)
+    return labels, proba

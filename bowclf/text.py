@@ -15,9 +15,9 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils.validation import check_is_fitted
 
 from . import _math, defaults
-from .classifier import BowClassifier, topk_from_proba, unknown_labels
+from .classifier import BowClassifier
 from .losses import get_loss
-from .training import ProgressCallback, check_classes
+from .training import ProgressCallback, check_classes, unknown_labels
 from .vectorizer import BowVectorizer
 
 __all__ = ["FeatureMap", "TextClassifier"]
@@ -296,7 +296,9 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             Validation documents and labels, scored after every epoch (and used for early
             stopping when ``early_stopping=True``).
         callback : callable, optional
-            Progress reports, see :meth:`BowClassifier.fit`.
+            Progress reports, see :meth:`BowClassifier.fit`; before training also
+            ``event='vectorize'`` with ``documents`` when the vectorizer starts (``seconds``
+            ``None``) and when it is done (``seconds`` taken).
 
         Returns
         -------
@@ -305,16 +307,21 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         start = time.perf_counter()
         texts = _check_texts(X)
         Y = self._encode_y(y, fit=True)
-        if self._binarizer is not None:
-            check_classes(self._binarizer.classes_, len(texts))
-        elif np.ndim(Y) == 1:
-            check_classes(np.unique(Y), len(texts))
         if len(texts) != Y.shape[0]:
             raise ValueError(
                 f"{len(texts)} documents but {Y.shape[0]} labels: the lengths must match"
             )
+        if self._binarizer is not None:
+            check_classes(self._binarizer.classes_, len(texts))
+        elif np.ndim(Y) == 1:
+            check_classes(np.unique(Y), len(texts))
+        if callback is not None:
+            callback({"event": "vectorize", "documents": len(texts), "seconds": None})
         self.vectorizer_ = self._make_vectorizer()
         Xc = self.vectorizer_.fit_transform(texts)
+        if callback is not None:
+            seconds = time.perf_counter() - start
+            callback({"event": "vectorize", "documents": len(texts), "seconds": seconds})
         self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0])
         tokens = Xc.sum()
         Xc = self._feature_map()(Xc)
@@ -511,7 +518,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         Returns one list per document of ``(label, probability)`` pairs, most probable first.
         """
         P = self.predict_proba(X)
-        labels, proba = topk_from_proba(P, np.asarray(self.classes_), k, threshold)
+        labels, proba = get_loss(self.loss).topk(P, np.asarray(self.classes_), k, threshold)
         return [
             [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
             for row_l, row_p in zip(labels, proba, strict=True)

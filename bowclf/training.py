@@ -15,7 +15,6 @@ place and returns a :class:`History`, which the estimator stores.
 from __future__ import annotations
 
 import functools
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
 from threadpoolctl import ThreadpoolController
 
 from . import _math
@@ -43,7 +43,10 @@ __all__ = [
     "prepare_counts",
     "resolve_epochs",
     "sgd_pass",
+    "split_indices",
+    "split_validation",
     "train",
+    "unknown_labels",
 ]
 
 #: Progress callbacks receive one dict per report; see :meth:`BowClassifier.fit`.
@@ -147,6 +150,72 @@ def initial_parameters(
     if A_init is not None:
         W[A_init[0]] = A_init[1]
     return W, np.zeros(output_shape, dtype=DTYPE)
+
+
+# ---------------------------------------------------------------------- validation data
+def split_indices(
+    n: int, fraction: float, stratify: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(train, validation)`` row indices holding out ``⌈fraction·n⌉`` rows, stratified
+    by ``stratify`` (class codes) when every class has two rows, else at random."""
+    n_val = int(np.ceil(fraction * n))
+    if n_val < 1 or n - n_val < 1:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves an empty training or validation set for "
+            f"{n} samples"
+        )
+    if stratify is not None and np.bincount(stratify).min() < 2:
+        stratify = None
+    try:
+        tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
+                                  random_state=seed)  # fmt: skip
+    except ValueError:  # too few samples per class for a stratified split
+        tr, va = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
+    tr.sort()
+    va.sort()
+    return tr, va
+
+
+def unknown_labels(y, classes, *, multilabel: bool = False) -> None:
+    """Raise ``ValueError`` naming the validation labels (or label-collection members) of
+    ``y`` that are not among the training ``classes``."""
+    seen = {label for labels in y for label in labels} if multilabel else set(np.unique(y).tolist())
+    unknown = sorted(seen - set(np.asarray(classes).tolist()), key=str)
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ValueError(
+            f"validation labels not in the training data: {', '.join(map(repr, unknown[:5]))}{more}"
+        )
+
+
+def split_validation(
+    y, fraction: float, seed: int, *, multilabel: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(train, validation)`` indices of labelled documents ``y`` (labels, or label
+    collections when ``multilabel``) holding out ``⌈fraction·n⌉`` of them, stratified when
+    every class has two documents (:func:`split_indices`).
+
+    A held-out document with a label that no training document has stays in training (a
+    model cannot be validated on classes it cannot predict); ``ValueError`` when no
+    validation document is left.
+    """
+    n = len(y)
+    stratify = None
+    if not multilabel and n:
+        _, stratify = np.unique(np.asarray(y), return_inverse=True)
+    tr, va = split_indices(n, fraction, stratify, seed)
+    sets = [set(labels) for labels in y] if multilabel else [{label} for label in y]
+    known = set().union(*(sets[i] for i in tr))
+    unseen = [i for i in va if not sets[i] <= known]
+    if unseen:
+        tr = np.sort(np.concatenate([tr, unseen]))
+        va = np.setdiff1d(va, unseen)
+    if va.size == 0:
+        raise ValueError(
+            f"validation_fraction={fraction:g}: no validation documents left (every held-out "
+            "document has a label seen only there); use more data or a validation file"
+        )
+    return tr, va
 
 
 # ---------------------------------------------------------------------- data preparation
@@ -450,8 +519,7 @@ def train(
     )  # fmt: skip
     if setup is not None and hasattr(source, "start"):
         source.start(setup)
-    best_score, best = -np.inf, None
-    no_improve = 0
+    tracker = _BestEpoch(W, B, keep=early_stopping, tol=tol)
     synced = False
     for index in range(epochs):
         ctx = Epoch(loop, index)
@@ -470,34 +538,43 @@ def train(
             synced = _sync(source)
             val_score = validate()
             loop.history.validation_scores.append(val_score)
-            if val_score > best_score + tol:
-                best_score, no_improve = val_score, 0
-                best = (W.copy(), B.copy()) if early_stopping else None
-                loop.history.best_epoch = index + 1
-            else:
-                no_improve += 1
+            tracker.update(val_score, index + 1)
         loop.progress.epoch(index, epoch_loss, val_score)
         if verbose:
             extra = "" if val_score is None else f", validation score {val_score:.4f}"
-            print(
-                f"-- Epoch {index + 1}/{epochs}: loss {epoch_loss:.4f}{extra}",
-                file=sys.stdout,
-                flush=True,
-            )
-        if early_stopping and validate is not None and no_improve >= n_iter_no_change:
+            print(f"-- Epoch {index + 1}/{epochs}: loss {epoch_loss:.4f}{extra}", flush=True)
+        if early_stopping and validate is not None and tracker.stale >= n_iter_no_change:
             break
     if not synced:
         _sync(source)
-    if early_stopping and best is not None:
-        W[...] = best[0]
-        B[...] = best[1]
-        loop.progress.event(
-            "early_stop",
-            best_epoch=loop.history.best_epoch,
-            epochs_run=loop.history.n_iter,
-            val_score=best_score,
-        )
+    if tracker.restore():
+        loop.history.best_epoch = tracker.epoch
+        loop.progress.event("early_stop", best_epoch=tracker.epoch,
+                            epochs_run=loop.history.n_iter, val_score=tracker.score)  # fmt: skip
     return loop.history
+
+
+class _BestEpoch:
+    """The best validation score so far and (with ``keep``) a copy of its parameters."""
+
+    def __init__(self, W: np.ndarray, B: np.ndarray, *, keep: bool, tol: float) -> None:
+        self.W, self.B, self.keep, self.tol = W, B, keep, tol
+        self.score, self.epoch, self.stale = -np.inf, None, 0
+        self.saved: tuple[np.ndarray, np.ndarray] | None = None
+
+    def update(self, score: float, epoch: int) -> None:
+        if score > self.score + self.tol:
+            self.score, self.epoch, self.stale = score, epoch, 0
+            self.saved = (self.W.copy(), self.B.copy()) if self.keep else None
+        else:
+            self.stale += 1
+
+    def restore(self) -> bool:
+        """Put the best epoch's parameters back (early stopping); whether it did."""
+        if self.saved is None:
+            return False
+        self.W[...], self.B[...] = self.saved
+        return True
 
 
 def _sync(source) -> bool:

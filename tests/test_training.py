@@ -63,3 +63,31 @@ def test_loss_probabilities_and_log_probabilities_agree(name):
 def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         get_loss("hinge")
+
+
+def test_progress_reports_vectorising_and_the_kept_epoch(text_data, tmp_path):
+    """Issue 20 item 15: a status line while vectorising, and early stopping names the epoch
+    whose weights were kept — from the callback to the command line's stderr."""
+    from click.testing import CliRunner
+    from conftest import write_label_text_csv
+
+    from bowclf import TextClassifier
+    from bowclf.cli import cli
+
+    Xtr, ytr, Xte, yte = text_data
+    events = []
+    TextClassifier(dim=4, epochs=1).fit(Xtr, ytr, callback=events.append)
+    vectorize = [e for e in events if e["event"] == "vectorize"]
+    assert [e["seconds"] is None for e in vectorize] == [True, False]
+    assert events.index(vectorize[1]) < next(i for i, e in enumerate(events)
+                                             if e["event"] == "epoch")  # fmt: skip
+    train = write_label_text_csv(tmp_path / "t.csv", Xtr, ytr)
+    valid = write_label_text_csv(tmp_path / "v.csv", Xte, yte)
+    result = CliRunner().invoke(cli, [
+        "fit", str(train), "--valid", str(valid), "--early-stopping", "--patience", "1",
+        "--epochs", "30", "--dim", "8", "-o", str(tmp_path / "m.bowclf")])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert f"Vectorising {len(Xtr):,} documents" in result.stderr
+    model = load(tmp_path / "m.bowclf")
+    line = f"kept the weights of epoch {model.classifier_.best_epoch_} "
+    assert "early stopping after epoch" in result.stderr and line in result.stderr
