@@ -12,8 +12,9 @@ Notation (shared by every docstring in this module):
 
 The loss reported and differentiated is the weighted mean ``L = Σᵢ wᵢ ℓᵢ / Σᵢ wᵢ``; its
 gradients are ``∂L/∂B = Gᵀ·H / Σw`` and ``∂L/∂A = (G·B)ᵀ·X̃ / Σw``.  Training steps use the
-*summed* gradients (``Gᵀ·H`` and ``(G·B)ᵀ·X̃``) so that one example moves the parameters exactly
-as one fastText update does.
+*summed* gradients (``Gᵀ·H`` and ``(G·B)ᵀ·X̃``): with batches of one example a step is one
+fastText update (up to the learning-rate schedule: fastText decays it by tokens, bowclf by
+examples); a larger batch sums its examples' updates, all taken from the parameters before it.
 
 Nothing here does I/O or keeps state; every function works for float32 and float64.
 """

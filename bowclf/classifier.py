@@ -1,6 +1,6 @@
 """``BowClassifier``: the model ``ŷ = softmax(B·A·x)`` as a scikit-learn classifier.
 
-The estimator works on any non-negative count matrix (sparse or dense): pair it with
+The estimator works on any count matrix (sparse or dense; real values are accepted): pair it with
 :class:`bowclf.BowVectorizer` (or scikit-learn's ``CountVectorizer``) for text.
 """
 
@@ -68,9 +68,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     sigmoids ``σ(s)`` trained with binary cross-entropy per class.
 
     Training is minibatch SGD over shuffled rows with fastText's schedule: the learning rate
-    decays linearly from ``lr`` to 0 over all ``epochs``; the gradients of a batch are *summed*
-    (not averaged), so every example moves the parameters as one fastText update would.  Only the
-    columns of ``A`` used by a batch are touched.  ``A`` starts ``U(−1/d, 1/d)``, ``B`` at zero.
+    decays linearly from ``lr`` to 0 over all ``epochs`` (by examples; fastText decays it by
+    tokens); the gradients of a batch are *summed* (not averaged), so with ``batch_size=1`` an
+    example moves the parameters as one fastText update would, and a larger batch takes the
+    batch's updates at once, from the parameters before it.  Only the columns of ``A`` used by a
+    batch are touched.  ``A`` starts ``U(−1/d, 1/d)``, ``B`` at zero.
 
     Parameters
     ----------
@@ -129,7 +131,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``lr`` to 0 over them, as in :meth:`fit`; ``None`` keeps it constant at ``lr``.
     random_state : int, RandomState or None, default=None
         Seeds the initialisation of ``A``, the shuffling and the validation split.  A fixed
-        value makes ``fit`` bit-for-bit reproducible.
+        value makes ``fit`` reproducible bit for bit on the same CPU kernels and library
+        builds (numpy, scipy, BLAS), whatever the number of threads: training holds BLAS to
+        one thread.
     verbose : int, default=0
         Print one line per epoch to stdout when > 0.
 
@@ -389,12 +393,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         callback: ProgressCallback | None = None,
         A_init: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> BowClassifier:
-        """Train the model on counts ``X`` (n×p, non-negative) and labels ``y``.
+        """Train the model on counts ``X`` (n×p; any real values) and labels ``y``.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Non-negative counts (any sparse format; CSR is used internally).
+            Counts or other real-valued features (any sparse format; CSR is used inside).
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Labels of any hashable type, or a 0/1 multi-label indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None

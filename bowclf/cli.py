@@ -554,7 +554,8 @@ def cli(debug: bool) -> None:
     type=int,
     default=0,
     show_default=True,
-    help="Random seed: the same seed gives the same model, bit for bit.",
+    help="Random seed: the same seed gives the same model, bit for bit on the same CPU and "
+    "library builds (any thread count).",
 )
 @click.option(
     "--stream/--in-memory",
