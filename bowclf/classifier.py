@@ -15,7 +15,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
@@ -359,15 +358,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if np.any(w < 0):
             raise ValueError("sample_weight must be non-negative")
-        if self.class_weight is not None:
-            if self.multilabel_:
-                raise ValueError("class_weight is not supported for multi-label targets")
-            if self.class_weight == "balanced":
-                cw = compute_class_weight(
-                    "balanced", classes=np.arange(self.classes_.size), y=y_codes
-                )
-            else:
-                cw = self._class_weights(None)
+        cw = self._class_weights(None if y_codes is None else np.bincount(y_codes))
+        if cw is not None:
             w = w * cw[y_codes]
         return w.astype(_DTYPE)
 

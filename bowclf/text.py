@@ -247,6 +247,14 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
     def _feature_map(self) -> FeatureMap:
         return FeatureMap(self.feature_columns_, self._column_lookup, self.idf_, self.sublinear_tf)
 
+    def _set_columns(self, columns: np.ndarray | None, width: int) -> None:
+        """``feature_columns_`` and its lookup (vectorizer column → classifier column or −1)."""
+        self.feature_columns_ = columns
+        self._column_lookup = None
+        if columns is not None:
+            self._column_lookup = np.full(width, -1, dtype=np.int64)
+            self._column_lookup[columns] = np.arange(columns.size)
+
     def _select_columns(self, X: sp.csr_array) -> sp.csr_array:
         """Vectorizer counts restricted to the classifier's columns (no term weighting)."""
         return FeatureMap(self.feature_columns_, self._column_lookup, None, False)(X)
@@ -261,11 +269,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             used = np.flatnonzero(document_frequency)
             if used.size < width:
                 columns = used
-        self.feature_columns_ = columns
-        self._column_lookup = None
-        if columns is not None:
-            self._column_lookup = np.full(width, -1, dtype=np.int64)
-            self._column_lookup[columns] = np.arange(columns.size)
+        self._set_columns(columns, width)
         df = document_frequency if columns is None else document_frequency[columns]
         self.idf_ = _math.idf_weights(df, n_documents) if self.use_idf else None
         return width if columns is None else int(columns.size)
@@ -478,11 +482,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
                 raise ValueError("idf weights must be finite and positive")
         elif self.use_idf:
             raise ValueError("a use_idf model without its idf weights")
-        self.feature_columns_ = columns
-        self._column_lookup = None
-        if columns is not None:
-            self._column_lookup = np.full(width, -1, dtype=np.int64)
-            self._column_lookup[columns] = np.arange(columns.size)
+        self._set_columns(columns, width)
         self.idf_ = None if idf is None else idf.astype(np.float32)
 
     # ------------------------------------------------------------------ prediction
