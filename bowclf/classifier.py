@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
 from . import _math, defaults
 from .backends.memory import InMemoryData
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
-from .optim import SGD, LinearDecay
+from .optim import LinearDecay, get_optimizer
 from .training import (
     CorpusStats,
     ProgressCallback,
@@ -554,6 +554,10 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _loss(self) -> Loss:
         return get_loss(self.loss)
 
+    def _optimizer(self):
+        """The optimiser of a training run (plain SGD; see :mod:`bowclf.optim`)."""
+        return get_optimizer("sgd")
+
     def _initialize(self, n_features: int, rng: np.random.Generator, A_init=None) -> None:
         """``A ~ U(−1/d, 1/d)`` over the whole matrix (then ``A_init``), ``B = 0``."""
         if A_init is not None:
@@ -620,8 +624,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         epochs = resolve_epochs(self.epochs, stats.documents)
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
-            optimizer=SGD(), batch_size=16 if self.batch_size == "auto" else int(self.batch_size),
-            epochs=epochs,
+            optimizer=self._optimizer(), epochs=epochs,
+            batch_size=16 if self.batch_size == "auto" else int(self.batch_size),
             schedule=LinearDecay(self.lr, epochs * source.n),
             class_weights=self._class_weights(stats.class_counts),
         )  # fmt: skip
@@ -641,7 +645,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             history = train(
                 source, W, self.B_, epochs=epochs, rng=rng, schedule=schedule,
                 loss=self._loss(), batch_size=batch_size, lr=self.lr,
-                optimizer=None if setup is None else setup.optimizer,
+                optimizer=self._optimizer() if setup is None else setup.optimizer,
                 validate=None if val is None else functools.partial(self._score_targets, *val),
                 early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol, callback=callback, verbose=self.verbose, setup=setup,

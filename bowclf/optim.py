@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _math
 
-__all__ = ["SGD", "LinearDecay"]
+__all__ = ["OPTIMIZERS", "SGD", "LinearDecay", "get_optimizer"]
 
 
 class LinearDecay:
@@ -59,3 +59,17 @@ class SGD:
         else:
             np.subtract.at(B, grads.B_rows, lr * grads.B)
         _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
+
+
+#: Optimiser name → class (a new optimiser: a class here and its name in the estimators).
+OPTIMIZERS: dict[str, type] = {"sgd": SGD}
+
+
+def get_optimizer(name: str = "sgd"):
+    """A fresh optimiser object for ``name``."""
+    try:
+        return OPTIMIZERS[name]()
+    except KeyError:
+        raise ValueError(
+            f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}"
+        ) from None

@@ -91,3 +91,26 @@ def test_progress_reports_vectorising_and_the_kept_epoch(text_data, tmp_path):
     model = load(tmp_path / "m.bowclf")
     line = f"kept the weights of epoch {model.classifier_.best_epoch_} "
     assert "early stopping after epoch" in result.stderr and line in result.stderr
+
+
+def test_an_optimiser_plugs_into_the_loop(count_data):
+    """The loop drives any object with start/step: a wrapper around SGD that counts its steps
+    trains the very same model as the built-in optimiser."""
+    from bowclf import BowClassifier
+    from bowclf.optim import SGD
+
+    class Counting(SGD):
+        steps = 0
+
+        def step(self, W, B, batch, grads, lr):
+            Counting.steps += 1
+            super().step(W, B, batch, grads, lr)
+
+    Xtr, ytr, _, _ = count_data
+    plain = BowClassifier(epochs=2, batch_size=16, random_state=0).fit(Xtr, ytr)
+    counted = BowClassifier(epochs=2, batch_size=16, random_state=0)
+    counted._optimizer = Counting
+    counted.fit(Xtr, ytr)
+    assert Counting.steps == 2 * -(-Xtr.shape[0] // 16)
+    np.testing.assert_array_equal(counted.B_, plain.B_)
+    np.testing.assert_array_equal(counted.A_, plain.A_)
