@@ -82,7 +82,7 @@ def row_scale(X: sp.csr_array, normalize: Normalize, dtype=np.float64) -> np.nda
     if normalize is None:
         return np.ones(n, dtype=dtype)
     values = np.abs(X.data) if normalize == "l1" else np.square(X.data, dtype=np.float64)
-    sums = np.bincount(_row_ids(X.indptr), weights=values, minlength=n)
+    sums = np.bincount(row_ids(X.indptr), weights=values, minlength=n)
     if normalize == "l2":
         sums = np.sqrt(sums)
     elif normalize != "l1":
@@ -255,5 +255,6 @@ def add_scaled_gradient_A(
     return W
 
 
-def _row_ids(indptr: np.ndarray) -> np.ndarray:
+def row_ids(indptr: np.ndarray) -> np.ndarray:
+    """The row of every stored entry of a CSR matrix with row pointers ``indptr``."""
     return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))

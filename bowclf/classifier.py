@@ -25,7 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _math, defaults
-from .backends.memory import InMemoryData
+from .backends.memory import InMemoryData, describe_targets
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import LinearDecay, get_optimizer
 from .training import (
@@ -36,15 +36,18 @@ from .training import (
     check_classes,
     initial_parameters,
     resolve_epochs,
+    sgd_pass,
     split_indices,
     split_validation,
     train,
     unknown_labels,
 )
 
-__all__ = [
+__all__ = [  # InMemoryData and sgd_pass: re-exported from their new homes (backends, training)
     "PREDICT_CHUNK",
     "BowClassifier",
+    "InMemoryData",
+    "sgd_pass",
     "TrainingDivergedError",
     "resolve_epochs",
     "split_indices",
@@ -443,8 +446,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             X, Y, w, val = self._split_validation(X, Y, w, rng)
         if not warm:
             self._initialize(X.shape[1], rng, A_init)
-        self._set_decision_rule(_label_stats(Y))
-        self.class_prior_ = _label_frequencies(Y)
+        self._describe(describe_targets(Y, self.multilabel_))
         self._reset_history()
         source = InMemoryData(
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
@@ -518,19 +520,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             if self.random_state is None
             else (_seed_from(self.random_state), self.t_ if not first else 0)
         )
+        stats = describe_targets(Y, self.multilabel_)
         if first:
             self._initialize(X.shape[1], rng)
-            self._set_decision_rule(_label_stats(Y))
             self._reset_history()
-            self.class_prior_ = _label_frequencies(Y)
-        elif getattr(self, "class_prior_", None) is not None and n:  # running frequencies
-            seen = self.t_  # one pass per call: the examples seen are the documents seen
-            self.class_prior_ = (self.class_prior_ * seen + _label_frequencies(Y) * n) / (seen + n)
-        elif self.multilabel_ and self.top_label_ and n and not _label_stats(Y)[1]:
-            # an unlabelled document: empty predictions can be right, stop forcing the top label
-            self.top_label_ = self._loss().decision_rule(
-                self.threshold, True, mean_labels=1.0, every_row_labelled=False
-            )[1]
+            self._describe(stats)
+        elif n:
+            self._describe_more(stats)
         if self.total_examples is not None and self.t_ >= self.total_examples:
             warnings.warn(
                 f"partial_fit past total_examples={self.total_examples} (t_={self.t_}): the "
@@ -569,13 +565,30 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.A_ = W.T
         self.t_ = 0
 
-    def _set_decision_rule(self, label_stats: tuple[float, bool]) -> None:
+    def _describe(self, stats: CorpusStats) -> None:
+        """What the model keeps from the corpus description: the decision rule and the label
+        frequencies."""
         self.threshold_, self.top_label_ = self._loss().decision_rule(
             self.threshold,
             self.multilabel_,
-            mean_labels=label_stats[0],
-            every_row_labelled=label_stats[1],
+            mean_labels=stats.mean_labels,
+            every_row_labelled=stats.every_row_labelled,
         )
+        self.class_prior_ = None
+        if stats.class_counts is not None:
+            self.class_prior_ = np.asarray(stats.class_counts, np.float64) / max(stats.documents, 1)
+
+    def _describe_more(self, stats: CorpusStats) -> None:
+        """``partial_fit``: running label frequencies; an unlabelled document means empty
+        predictions can be right, so a multi-label model stops forcing the top label."""
+        if getattr(self, "class_prior_", None) is not None:
+            seen, n = self.t_, stats.documents  # one pass per call: examples are documents
+            frequencies = np.asarray(stats.class_counts, np.float64) / n
+            self.class_prior_ = (self.class_prior_ * seen + frequencies * n) / (seen + n)
+        if self.multilabel_ and self.top_label_ and not stats.every_row_labelled:
+            self.top_label_ = self._loss().decision_rule(
+                self.threshold, True, mean_labels=1.0, every_row_labelled=False
+            )[1]
 
     def _reset_history(self) -> None:
         self.loss_curve_ = []
@@ -611,12 +624,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             seed = int(np.random.SeedSequence().entropy)
         rng = np.random.default_rng(seed)
         self._initialize(n_features, rng, A_init)
-        self._set_decision_rule((stats.mean_labels, stats.every_row_labelled))
-        self.class_prior_ = (
-            None
-            if stats.class_counts is None
-            else np.asarray(stats.class_counts, dtype=np.float64) / max(stats.documents, 1)
-        )
+        self._describe(stats)
         self._reset_history()
         val = None
         if X_val is not None:
@@ -837,23 +845,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
 
 # ---------------------------------------------------------------------- helpers
-def _label_frequencies(Y: sp.csr_array) -> np.ndarray:
-    """Share of the rows of a CSR target matrix that have each label (float64)."""
-    counts = np.bincount(Y.indices[Y.data > 0], minlength=Y.shape[1]).astype(np.float64)
-    return counts / max(Y.shape[0], 1)
-
-
 def _empty_rows(X: sp.csr_array) -> np.ndarray:
     """Rows of ``X`` without a non-zero value (documents with no known feature)."""
-    return np.bincount(_math._row_ids(X.indptr), weights=np.abs(X.data), minlength=X.shape[0]) == 0
-
-
-def _label_stats(Y: sp.csr_array) -> tuple[float, bool]:
-    """Mean labels per row and whether every row has one, of a CSR target matrix."""
-    per_row = np.bincount(_math._row_ids(Y.indptr)[Y.data > 0], minlength=Y.shape[0])
-    if not per_row.size:
-        return 1.0, True
-    return float(per_row.mean()), bool(per_row.min() > 0)
+    return np.bincount(_math.row_ids(X.indptr), weights=np.abs(X.data), minlength=X.shape[0]) == 0
 
 
 def _check_A_init(A_init, dim: int, n_features: int) -> tuple[np.ndarray, np.ndarray]:

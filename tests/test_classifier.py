@@ -395,3 +395,18 @@ def test_early_stopping_records_and_saves_the_kept_epoch(count_data, tmp_path):
     assert stop == [{"event": "early_stop", "best_epoch": 1, "epochs_run": 2,
                      "val_score": model.validation_scores_[0]}]  # fmt: skip
     assert load(save(model, tmp_path / "m.bowclf")).best_epoch_ == 1
+
+
+def test_partial_fit_keeps_label_frequencies_and_the_top_label_rule():
+    """Later partial_fit calls update the running label frequencies, and an unlabelled
+    document still stops a one-vs-all model from forcing the top label."""
+    rng = np.random.default_rng(0)
+    X = sp.csr_array(rng.poisson(0.5, size=(60, 10)).astype(float))
+    Y = np.zeros((60, 3), int)
+    Y[np.arange(60), rng.integers(0, 3, 60)] = 1
+    model = BowClassifier(loss="ova", random_state=0).partial_fit(X[:30], Y[:30])
+    assert model.top_label_
+    Y[45] = 0  # an unlabelled document in the second chunk
+    model.partial_fit(X[30:], Y[30:])
+    assert not model.top_label_
+    np.testing.assert_allclose(model.class_prior_, Y.sum(axis=0) / 60)

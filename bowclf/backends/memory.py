@@ -5,10 +5,27 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .. import _math
 from ..losses import Loss
-from ..training import DTYPE, Epoch, canonical_int_dtype, prepare_counts
+from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
 
-__all__ = ["InMemoryData"]
+__all__ = ["InMemoryData", "describe_targets"]
+
+
+def describe_targets(Y: sp.csr_array, multilabel: bool) -> CorpusStats:
+    """The corpus description of a CSR target matrix (n×c): documents, labels per document,
+    whether every document has one, and documents per class."""
+    positive = Y.data > 0
+    per_row = np.bincount(_math.row_ids(Y.indptr)[positive], minlength=Y.shape[0])
+    counts = np.bincount(Y.indices[positive], minlength=Y.shape[1])
+    return CorpusStats(
+        documents=Y.shape[0],
+        classes=np.arange(Y.shape[1]),
+        multilabel=multilabel,
+        mean_labels=float(per_row.mean()) if per_row.size else 1.0,
+        every_row_labelled=bool(per_row.size == 0 or per_row.min() > 0),
+        class_counts=counts,
+    )
 
 
 class InMemoryData:
