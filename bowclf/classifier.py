@@ -736,9 +736,6 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return np.zeros((0, self.classes_.size), dtype=dtype)
         return np.vstack(parts)
 
-    def _scores(self, X: sp.csr_array) -> np.ndarray:
-        return self._stack([_math.scores(H, self.B_) for H in self._hidden_chunks(X)], _DTYPE)
-
     def _proba(self, X: sp.csr_array) -> np.ndarray:
         loss = self._loss()
         parts = [
@@ -750,11 +747,10 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Class scores ``S = B·A·x̃`` (n×c, float64 products of the float32 hidden vectors and
         ``B``); for two classes ``s₁ − s₀`` (shape (n,))."""
         check_is_fitted(self)
-        B = self.B_.astype(np.float64)
-        parts = [
-            H.astype(np.float64) @ B.T for H in self._hidden_chunks(self._check_X(X, reset=False))
-        ]
-        S = self._stack(parts, np.float64)
+        loss = self._loss()
+        X = self._check_X(X, reset=False)
+        S = self._stack([loss.decision_from_hidden(H, self.B_) for H in self._hidden_chunks(X)],
+                        np.float64)  # fmt: skip
         if S.shape[1] == 2 and not self.multilabel_:
             return S[:, 1] - S[:, 0]
         return S
@@ -798,7 +794,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _argmax(self, X: sp.csr_array) -> np.ndarray:
         """Index of the most probable class of each row (the most frequent training class for
         rows with no known feature)."""
-        best = np.argmax(self._scores(X), axis=1)
+        loss = self._loss()
+        parts = [loss.argmax_from_hidden(H, self.B_) for H in self._hidden_chunks(X)]
+        best = np.concatenate(parts) if parts else np.zeros(0, np.intp)
         if getattr(self, "class_prior_", None) is not None and best.size:
             best[_empty_rows(X)] = np.argmax(self.class_prior_)
         return best
@@ -824,7 +822,16 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         whose probability is below ``threshold`` (or beyond the number of classes) are masked:
         label ``None`` in an object array and probability ``nan``.
         """
-        return self._loss().topk(self.predict_proba(X), self.classes_, k, threshold)
+        check_is_fitted(self)
+        return self._topk(self._check_X(X, reset=False), self.classes_, k, threshold)
+
+    def _topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
+        loss, parts = self._loss(), []
+        for H in self._hidden_chunks(X):
+            parts.append(loss.topk_from_hidden(H, self.B_, classes, k, threshold, self.multilabel_))
+        if not parts:
+            return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
+        return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
 
     def transform(self, X) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×d, float32)."""

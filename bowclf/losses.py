@@ -140,10 +140,19 @@ class Loss:
         """``top_label_`` of model files written before it was stored."""
         return False
 
-    def topk(self, P: np.ndarray, classes: np.ndarray, k: int, threshold: float = 0.0):
-        """Top-``k`` labels and probabilities of probability rows ``P`` (see
-        :func:`topk_from_proba`); a loss that never materialises ``P`` overrides it."""
-        return topk_from_proba(P, classes, k, threshold)
+    def topk_from_hidden(self, H, B, classes, k: int, threshold: float, multilabel: bool):
+        """Top-``k`` labels and probabilities of hidden vectors ``H`` (see
+        :func:`topk_from_proba`); a loss that never materialises n×c probabilities overrides
+        it."""
+        return topk_from_proba(self.proba_from_hidden(H, B, multilabel), classes, k, threshold)
+
+    def argmax_from_hidden(self, H: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """Index of the most probable class of each hidden vector: ``argmax_k S_ik``."""
+        return np.argmax(_math.scores(H, B), axis=1)
+
+    def decision_from_hidden(self, H: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """Scores ``S = H·Bᵀ`` in float64 (``decision_function``)."""
+        return H.astype(np.float64) @ B.astype(np.float64).T
 
 
 class Softmax(Loss):

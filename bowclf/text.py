@@ -517,8 +517,9 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
 
         Returns one list per document of ``(label, probability)`` pairs, most probable first.
         """
-        P = self.predict_proba(X)
-        labels, proba = get_loss(self.loss).topk(P, np.asarray(self.classes_), k, threshold)
+        check_is_fitted(self)
+        features = self._features(X)
+        labels, proba = self.classifier_._topk(features, np.asarray(self.classes_), k, threshold)
         return [
             [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
             for row_l, row_p in zip(labels, proba, strict=True)
