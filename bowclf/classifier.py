@@ -33,6 +33,7 @@ from .training import (
     ProgressCallback,
     Setup,
     TrainingDivergedError,
+    check_A_init,
     check_classes,
     initial_parameters,
     resolve_epochs,
@@ -444,9 +445,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             val = (self._check_X(X_val, reset=False), self._encode_validation(y_val))
         elif self.early_stopping:
             X, Y, w, val = self._split_validation(X, Y, w, rng)
+        self._describe(describe_targets(Y, self.multilabel_))  # before A, B: the loss shapes B
         if not warm:
             self._initialize(X.shape[1], rng, A_init)
-        self._describe(describe_targets(Y, self.multilabel_))
         self._reset_history()
         source = InMemoryData(
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
@@ -522,9 +523,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
         stats = describe_targets(Y, self.multilabel_)
         if first:
+            self._describe(stats)
             self._initialize(X.shape[1], rng)
             self._reset_history()
-            self._describe(stats)
         elif n:
             self._describe_more(stats)
         if self.total_examples is not None and self.t_ >= self.total_examples:
@@ -548,6 +549,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitted state
     def _loss(self) -> Loss:
+        """The loss object of this model: the one prepared for the training corpus (a loss
+        may keep state, e.g. a tree over the classes), else a fresh one for ``loss``."""
+        fitted = self.__dict__.get("_fitted_loss")
+        if fitted is not None and fitted.name == self.loss:
+            return fitted
         return get_loss(self.loss)
 
     def _optimizer(self):
@@ -557,7 +563,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _initialize(self, n_features: int, rng: np.random.Generator, A_init=None) -> None:
         """``A ~ U(−1/d, 1/d)`` over the whole matrix (then ``A_init``), ``B = 0``."""
         if A_init is not None:
-            A_init = _check_A_init(A_init, self.dim, n_features)
+            A_init = check_A_init(A_init, self.dim, n_features)
         W, self.B_ = initial_parameters(
             n_features, self.dim, self._loss().output_shape(self.classes_.size, self.dim), rng,
             A_init,
@@ -568,6 +574,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _describe(self, stats: CorpusStats) -> None:
         """What the model keeps from the corpus description: the decision rule and the label
         frequencies."""
+        self._fitted_loss = get_loss(self.loss).for_corpus(stats)
         self.threshold_, self.top_label_ = self._loss().decision_rule(
             self.threshold,
             self.multilabel_,
@@ -623,8 +630,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)
         rng = np.random.default_rng(seed)
-        self._initialize(n_features, rng, A_init)
         self._describe(stats)
+        self._initialize(n_features, rng, A_init)
         self._reset_history()
         val = None
         if X_val is not None:
@@ -855,18 +862,6 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 def _empty_rows(X: sp.csr_array) -> np.ndarray:
     """Rows of ``X`` without a non-zero value (documents with no known feature)."""
     return np.bincount(_math.row_ids(X.indptr), weights=np.abs(X.data), minlength=X.shape[0]) == 0
-
-
-def _check_A_init(A_init, dim: int, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    columns = np.asarray(A_init[0], dtype=np.int64)
-    vectors = np.asarray(A_init[1], dtype=_DTYPE)
-    if vectors.shape != (columns.size, dim):
-        raise ValueError(
-            f"A_init vectors have shape {vectors.shape}, expected ({columns.size}, {dim})"
-        )
-    if columns.size and (columns.min() < 0 or columns.max() >= n_features):
-        raise ValueError("A_init columns outside the feature range")
-    return columns, vectors
 
 
 def _as_count_matrix(X) -> sp.csr_array:

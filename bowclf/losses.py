@@ -68,6 +68,11 @@ class Loss:
         """Number of target columns (classes) of a model whose output matrix is ``B``."""
         return B.shape[0]
 
+    def for_corpus(self, stats) -> Loss:
+        """The loss prepared for a training corpus (:class:`bowclf.training.CorpusStats`:
+        class counts, labels per document); stateless losses return themselves."""
+        return self
+
     def state(self) -> dict[str, np.ndarray]:
         """Extra arrays a model file must store for this loss (none by default)."""
         return {}

@@ -39,6 +39,7 @@ __all__ = [
     "Setup",
     "TrainingDivergedError",
     "canonical_int_dtype",
+    "check_A_init",
     "initial_parameters",
     "prepare_counts",
     "resolve_epochs",
@@ -216,6 +217,19 @@ def split_validation(
             "document has a label seen only there); use more data or a validation file"
         )
     return tr, va
+
+
+def check_A_init(A_init, dim: int, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pretrained embeddings ``(columns, vectors)`` checked against ``dim`` and the features."""
+    columns = np.asarray(A_init[0], dtype=np.int64)
+    vectors = np.asarray(A_init[1], dtype=DTYPE)
+    if vectors.shape != (columns.size, dim):
+        raise ValueError(
+            f"A_init vectors have shape {vectors.shape}, expected ({columns.size}, {dim})"
+        )
+    if columns.size and (columns.min() < 0 or columns.max() >= n_features):
+        raise ValueError("A_init columns outside the feature range")
+    return columns, vectors
 
 
 # ---------------------------------------------------------------------- data preparation

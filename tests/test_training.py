@@ -114,3 +114,24 @@ def test_an_optimiser_plugs_into_the_loop(count_data):
     assert Counting.steps == 2 * -(-Xtr.shape[0] // 16)
     np.testing.assert_array_equal(counted.B_, plain.B_)
     np.testing.assert_array_equal(counted.A_, plain.A_)
+
+
+def test_a_loss_prepared_for_the_corpus_is_the_one_the_model_uses(count_data, monkeypatch):
+    """A loss may keep state built from the corpus description (hierarchical softmax: a tree
+    from the class counts): the model trains and predicts with the object for_corpus made."""
+    from bowclf import BowClassifier
+    from bowclf.losses import Softmax
+
+    seen = []
+
+    def for_corpus(self, stats):
+        prepared = Softmax()
+        prepared.class_counts = stats.class_counts
+        seen.append(prepared)
+        return prepared
+
+    monkeypatch.setattr(Softmax, "for_corpus", for_corpus)
+    Xtr, ytr, _, _ = count_data
+    model = BowClassifier(epochs=1, random_state=0).fit(Xtr, ytr)
+    assert len(seen) == 1 and model._loss() is seen[0]
+    np.testing.assert_array_equal(seen[0].class_counts, np.unique(ytr, return_counts=True)[1])
