@@ -121,6 +121,7 @@ def test_stale_caches_of_dead_processes_are_removed(corpus_file, tmp_path):
     """A cache left by a killed process (SIGKILL/SIGHUP/SIGQUIT skip the clean-up) is removed
     by the next out-of-core fit in the same directory; live and foreign ones are kept."""
     import os
+    import socket
     import subprocess
     import sys
 
@@ -128,8 +129,10 @@ def test_stale_caches_of_dead_processes_are_removed(corpus_file, tmp_path):
                           capture_output=True, text=True, check=True)  # fmt: skip
     caches = tmp_path / "caches"
     caches.mkdir()
-    for name, owner in [("stale", dead.stdout.strip()), ("live", str(os.getppid())),
-                        ("foreign", None)]:  # fmt: skip
+    host, gone = socket.gethostname(), dead.stdout.strip()
+    owners = {"stale": f"{gone} {host}", "live": f"{os.getppid()} {host}",
+              "other-host": f"{gone} elsewhere", "foreign": None}  # fmt: skip
+    for name, owner in owners.items():
         folder = caches / f"bowclf-cache-{name}"
         folder.mkdir()
         (folder / "data.bin").write_bytes(b"x" * 100)
@@ -137,7 +140,7 @@ def test_stale_caches_of_dead_processes_are_removed(corpus_file, tmp_path):
             (folder / "owner.pid").write_text(owner)
     fit_stream(TextClassifier(dim=4, epochs=1), corpus_file, cache_dir=caches)
     left = sorted(p.name for p in caches.iterdir())
-    assert left == ["bowclf-cache-foreign", "bowclf-cache-live"]
+    assert left == ["bowclf-cache-foreign", "bowclf-cache-live", "bowclf-cache-other-host"]
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")

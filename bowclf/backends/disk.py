@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import tempfile
 import time
@@ -57,17 +58,19 @@ def remove_stale_caches(directory: str | os.PathLike | None = None) -> list[Path
     """Delete the token caches in ``directory`` (default: the temporary directory) left by
     processes that no longer run (killed by SIGKILL, SIGHUP or SIGQUIT before their cleanup).
 
-    Only directories named ``bowclf-cache-*`` holding an ``owner.pid`` file whose process is
-    gone are removed; returns them.
+    Only directories named ``bowclf-cache-*`` holding an ``owner.pid`` file written on this
+    host (process ids of other hosts or containers sharing the directory mean nothing here)
+    whose process is gone are removed; returns them.
     """
     parent = Path(directory if directory is not None else tempfile.gettempdir())
     removed = []
     for cache in parent.glob(CACHE_PREFIX + "*"):
         try:
-            pid = int((cache / _OWNER).read_text().strip())
+            pid_text, host = (cache / _OWNER).read_text().split(maxsplit=1)
+            pid = int(pid_text)
         except (OSError, ValueError):
             continue  # not ours, or still being created
-        if pid != os.getpid() and not _running(pid):
+        if host.strip() == socket.gethostname() and pid != os.getpid() and not _running(pid):
             shutil.rmtree(cache, ignore_errors=True)
             removed.append(cache)
     return removed
@@ -270,7 +273,7 @@ class DiskCorpus:
             callback({"event": "pass", "pass": 1, "documents": n_docs, "seconds": pass1})
         remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))
-        (self.directory / _OWNER).write_text(str(os.getpid()))
+        (self.directory / _OWNER).write_text(f"{os.getpid()} {socket.gethostname()}")
         self._tokenise(vectorizer, stats)
         self.summary["pass_seconds"] = [round(pass1, 3), self.summary.pop("pass2")]
         self.summary["cache"] = str(self.directory) if self.keep_cache else None
