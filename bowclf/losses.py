@@ -33,7 +33,7 @@ __all__ = [
 _DTYPE = np.float32
 
 
-@dataclass
+@dataclass(slots=True)
 class BatchGradients:
     """Summed gradients of one training batch, computed before any parameter moves.
 

@@ -445,6 +445,11 @@ class Epoch:
                 batch.data.size,
             )
 
+        history = loop.history
+
+        def count(batch, lr, ls, ws):
+            history.examples += batch.n
+
         ls, ws = sgd_pass(
             loop.W,
             loop.B,
@@ -454,7 +459,7 @@ class Epoch:
             loss=loop.loss,
             batch_size=loop.batch_size,
             lr_at=lambda i: self.schedule(offset + i),
-            on_batch=report,
+            on_batch=count if loop.progress.callback is None else report,
             optimizer=loop.optimizer,
         )
         self.loss_sum += ls
