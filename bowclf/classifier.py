@@ -30,7 +30,7 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import ThreadpoolController
 
-from . import _math
+from . import _limits, _math
 from .optim import LinearDecay
 
 __all__ = [
@@ -165,7 +165,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "dim": [Interval(Integral, 1, None, closed="left")],
+        "dim": [Interval(Integral, 1, _limits.MAX_DIM, closed="both")],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -775,7 +775,7 @@ def topk_from_proba(
         raise ValueError(f"k must be >= 1, got {k}")
     n, c = P.shape
     kk = min(k, c)
-    idx = np.argsort(-P, axis=1, kind="stable")[:, :kk]
+    idx = _math.top_k(P, kk)
     top = np.take_along_axis(P, idx, axis=1)
     labels = np.full((n, k), None, dtype=object)
     proba = np.full((n, k), np.nan)

@@ -270,6 +270,11 @@ def _lookup_encoding(encoding: str) -> str:
             f"unknown encoding {_short(encoding)} (use a Python codec name such as "
             "utf-8, latin-1, cp1252 or utf-16)"
         ) from None
+    if info.name == "undefined":  # a codec that exists only to refuse every use
+        raise CorpusError(
+            f"unknown encoding {_short(encoding)} (use a Python codec name such as "
+            "utf-8, latin-1, cp1252 or utf-16)"
+        )
     if not getattr(info, "_is_text_encoding", True):
         raise CorpusError(f"{_short(encoding)} is not a text encoding (use e.g. utf-8 or latin-1)")
     return info.name
@@ -860,7 +865,9 @@ def _looks_like_header(cells: Sequence[str]) -> bool:
     )
 
 
-def detect_format(path_or_name: object, first_lines: Sequence[str]) -> str:
+def detect_format(
+    path_or_name: object, first_lines: Sequence[str], *, guess_tabs: bool = True
+) -> str:
     """Guess a corpus format from its name and first lines.
 
     Parameters
@@ -879,8 +886,9 @@ def detect_format(path_or_name: object, first_lines: Sequence[str]) -> str:
         ``'fasttext'`` if a line starts with ``__label__``; for ``.txt`` then
         ``'text'``; else ``'jsonl'`` if the first line is a JSON object (or
         array), ``'csv'``/``'tsv'`` if the first row is a header with a known column
-        name, ``'tsv'`` if at least two lines all have the same number of tabs,
-        and ``'text'`` otherwise.
+        name, ``'tsv'`` if at least two lines all have the same number of tabs
+        (not with ``guess_tabs=False``: plain text to predict may hold tabs), and
+        ``'text'`` otherwise.
     """
     ext = _format_extension(path_or_name)
     if ext in _EXT_FORMATS:
@@ -910,7 +918,7 @@ def detect_format(path_or_name: object, first_lines: Sequence[str]) -> str:
         if _looks_like_header(header):
             return "tsv" if delim == "\t" else "csv"
     tabs = {line.count("\t") for line in lines}
-    if len(lines) >= 2 and len(tabs) == 1 and min(tabs) >= 1:
+    if guess_tabs and len(lines) >= 2 and len(tabs) == 1 and min(tabs) >= 1:
         return "tsv"
     return "text"
 
@@ -1016,9 +1024,12 @@ def iter_records(
     ----------
     source : str, path-like or file object
         See :func:`open_text` (``'-'`` is standard input).
-    format : {'csv', 'tsv', 'jsonl', 'fasttext', 'text'}, optional
+    format : {'csv', 'tsv', 'jsonl', 'fasttext', 'text', 'auto-text'}, optional
         Input format (aliases: 'json', 'ndjson', 'txt'); detected with
-        :func:`detect_format` when omitted.
+        :func:`detect_format` when omitted. ``'auto-text'`` detects too but reads
+        plain text unless the content says otherwise (a CSV/TSV header naming a
+        known column, JSON objects, ``__label__`` lines): for documents to predict
+        arriving on standard input.
     text_column, label_column : str or int, optional
         CSV/TSV: a header name or a 0-based index (a string of digits is an index
         unless the header has a column of that name). JSONL: a key name. By
@@ -1061,7 +1072,7 @@ def iter_records(
     error. Calling this raises the process-wide ``csv.field_size_limit`` to the
     maximum so that fields of any size can be read.
     """
-    fmt = _check_format(format)
+    fmt = "auto-text" if format == "auto-text" else _check_format(format)
     _check_column(text_column, "text_column")
     _check_column(label_column, "label_column")
     if label_sep is not None and (not isinstance(label_sep, str) or not label_sep):
@@ -1097,7 +1108,7 @@ def _iter_records(
         name = stream.name
         sample: list[str] = []
         truncated = False
-        if fmt in (None, "csv", "tsv"):
+        if fmt in (None, "auto-text", "csv", "tsv"):
             total = 0
             while line := stream.readline():
                 sample.append(line)
@@ -1105,8 +1116,8 @@ def _iter_records(
                 if len(sample) >= _SAMPLE_LINES or total >= _SAMPLE_CHARS:
                     truncated = True
                     break
-        if fmt is None:
-            fmt = detect_format(name, sample)
+        if fmt in (None, "auto-text"):
+            fmt = detect_format(name, sample, guess_tabs=fmt is None)
             if fmt == "jsonl":
                 _check_json_columns(opts.text_column, opts.label_column, name)
         if fmt in ("csv", "tsv"):

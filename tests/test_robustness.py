@@ -391,7 +391,7 @@ def test_divergence(tmp_path):
 @pytest.mark.parametrize(
     ("args", "pattern"),
     [
-        (["--dim", "0"], "'--dim': 0 is not in the range x>=1"),
+        (["--dim", "0"], "'--dim': 0 is not in the range 1<=x<=16384"),
         (["--epochs", "-1"], "'--epochs': -1 is not in the range x>=1"),
         (["--lr", "0"], "'--lr': 0.0 is not in the range x>0"),
         (["--lr", "nan"], "'--lr': 'nan' is not a finite number"),

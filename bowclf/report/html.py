@@ -21,7 +21,7 @@ from .schema import DENSE_CONFUSION_MAX
 if TYPE_CHECKING:
     from .schema import Report
 
-__all__ = ["render_html"]
+__all__ = ["figures_available", "render_html"]
 
 _CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --soft:#f6f8fa;
@@ -102,6 +102,12 @@ def _load_matplotlib() -> tuple[Any, Any] | None:
     except ImportError:
         return None
     return Figure, FigureCanvasAgg
+
+
+def figures_available() -> bool:
+    """Whether :func:`render_html` can draw figures (matplotlib, the ``bowclf[report]``
+    extra, is installed)."""
+    return _load_matplotlib() is not None
 
 
 _HTTP = re.compile(r"(htt)(p)", re.IGNORECASE)
