@@ -989,9 +989,25 @@ def _finish_labels(labels: list[str], require: bool, name: str, line: int) -> tu
                 line=line,
             )
         return ()
+    for label in labels:
+        if not label.isprintable():
+            raise CorpusError(_label_problem(label), source=name, line=line)
     if len(labels) == 1:
         return (labels[0],)
     return tuple(dict.fromkeys(labels))
+
+
+def _label_problem(label: str) -> str:
+    """Why a label with an unprintable character is refused: predictions are printed one
+    line per document, so a label may not hold a line break, an escape code or an unpaired
+    surrogate (which cannot even be written as UTF-8)."""
+    shown = _short(label)
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in label):
+        return f"label {shown} is not valid Unicode text (an unpaired surrogate); fix the label"
+    return (
+        f"label {shown} contains a line break or another control character (predictions are "
+        "printed one line per document); fix the label"
+    )
 
 
 def _clean_text(text: str) -> str:
@@ -1338,8 +1354,10 @@ def _csv_records(
                 labels: tuple[str, ...] = ()
             elif label_sep is None:
                 label = row[label_idx].strip()
-                if label:
+                if label and label.isprintable():
                     labels = (label,)
+                elif label:
+                    raise CorpusError(_label_problem(label), source=name, line=start)
                 else:
                     labels = _finish_labels([], require, name, start)
             else:
