@@ -99,8 +99,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Weights multiplying each example's loss by its class (single-label only).
     threshold : float or None, default=None
         Multi-label decision threshold on predicted probabilities.  ``None`` means 0.5 for
-        ``loss='ova'`` and ``1/(1 + m)`` for ``loss='softmax'``, where m is the mean number of
-        labels per training document.  The most probable label is predicted too (so no
+        ``loss='ova'`` and ``1/(1 + max(m, 1))`` for ``loss='softmax'``, where m is the mean
+        number of labels per training document.  The most probable label is predicted too (so no
         document gets an empty label set) for softmax, and for ova when every training
         document had a label (see :func:`multilabel_decision_rule`).
     early_stopping : bool, default=False
@@ -361,7 +361,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Labels of any hashable type, or a 0/1 multi-label indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative per-example weights (multiply each example's loss and step).
+            Non-negative per-example weights, not normalised: each multiplies its example's
+            loss and step, so weights summing to 1 train as if ``lr`` were divided by n.
         X_val, y_val : optional
             External validation data scored after each epoch (accuracy, or micro-F1 for
             multi-label); used for early stopping instead of a held-out split when given.
@@ -750,12 +751,12 @@ def multilabel_decision_rule(
     """``(threshold_, top_label_)``: how a multi-label model turns probabilities into sets.
 
     A label is predicted when its probability is ≥ ``threshold_``: the user's ``threshold``,
-    else 0.5 for ``loss='ova'`` (each sigmoid is a yes/no probability) and ``1/(1 + m)`` for
-    ``loss='softmax'`` (``m`` = mean labels per training document: a label holding its share
-    of the distribution).  ``top_label_``: the most probable label is predicted as well, so no
-    document gets an empty set — always for softmax, and for ova when every training document
-    had at least one label (then an empty prediction is never right).  Single-label models
-    predict the arg-max and ignore both.
+    else 0.5 for ``loss='ova'`` (each sigmoid is a yes/no probability) and
+    ``1/(1 + max(m, 1))`` for ``loss='softmax'`` (``m`` = mean labels per training document: a
+    label holding its share of the distribution).  ``top_label_``: the most probable label is
+    predicted as well, so no document gets an empty set — always for softmax, and for ova when
+    every training document had at least one label (then an empty prediction is never right).
+    Single-label models predict the arg-max and ignore both.
     """
     if threshold is not None:
         value = float(threshold)
