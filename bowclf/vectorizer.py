@@ -185,6 +185,7 @@ def _slot_hash(key1: np.ndarray, key2: np.ndarray | np.uint64, shift: np.uint64)
     mixed >>= shift
     return mixed
 
+
 # Ideographic scripts written without spaces: every character is a token.
 _CJK_RANGES = (
     (0x3005, 0x3005),  # 々
@@ -487,8 +488,8 @@ class _Spans(NamedTuple):
 
     def tokens(self, which: np.ndarray | None = None) -> list[str]:
         """Token strings (those at positions ``which`` if given)."""
-        starts, ends = (self.starts, self.ends) if which is None else (
-            self.starts[which], self.ends[which]
+        starts, ends = (
+            (self.starts, self.ends) if which is None else (self.starts[which], self.ends[which])
         )
         return list(map(self.text.__getitem__, map(slice, starts.tolist(), ends.tolist())))
 
@@ -1205,8 +1206,12 @@ def _hashed_entries(
 
 
 def _counts_csr(
-    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype: Any,
-    data: np.ndarray | None = None, compact: bool = True,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    shape: tuple[int, int],
+    dtype: Any,
+    data: np.ndarray | None = None,
+    compact: bool = True,
 ) -> sp.csr_array:
     """Canonical CSR (sorted columns, duplicates summed) from COO entries.
 
@@ -1294,8 +1299,7 @@ def _batches(
         it = iter(raw_documents)
     except TypeError:
         raise TypeError(
-            "raw_documents must be an iterable of str, "
-            f"got {type(raw_documents).__name__}"
+            f"raw_documents must be an iterable of str, got {type(raw_documents).__name__}"
         ) from None
     start = 0
     while chunk := list(islice(it, chunk_size)):
@@ -1722,7 +1726,10 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             keep = col >= 0
             out.append(
                 _counts_csr(
-                    _cat(docs)[keep], col[keep], (len(batch), out.n_cols), dtype,
+                    _cat(docs)[keep],
+                    col[keep],
+                    (len(batch), out.n_cols),
+                    dtype,
                     compact=False,  # the builder copies the block
                 )
             )
@@ -1850,8 +1857,9 @@ def _fresh_copies(words: list[str]) -> list[str]:
         if joined.count("\n") == len(part) - 1:
             out += joined.split("\n")
         else:
-            out += [w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
-                    for w in part]
+            out += [
+                w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") for w in part
+            ]
     return out
 
 

@@ -500,8 +500,20 @@ def test_fit_option_defaults_match_the_estimator():
 
     defaults = TextClassifier().get_params()
     options = {p.name: p.default for p in fit.params}
-    for name in ("dim", "epochs", "lr", "batch_size", "ngrams", "buckets", "min_count", "minn",
-                 "maxn", "loss", "use_idf", "sublinear_tf"):
+    for name in (
+        "dim",
+        "epochs",
+        "lr",
+        "batch_size",
+        "ngrams",
+        "buckets",
+        "min_count",
+        "minn",
+        "maxn",
+        "loss",
+        "use_idf",
+        "sublinear_tf",
+    ):
         assert options[name] == defaults[name], name
 
 
