@@ -124,3 +124,79 @@ def safe_pattern_constraint() -> Any:
             )
 
     return SafePattern()
+
+
+# header params -> (minimum, maximum) of the integers fit accepts
+_INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "ngrams": (1, MAX_NGRAMS),
+    "minn": (0, MAX_CHAR_NGRAM),
+    "maxn": (0, MAX_CHAR_NGRAM),
+    "buckets": (0, MAX_BUCKETS),
+    "dim": (1, MAX_DIM),
+    "max_features": (1, MAX_VOCABULARY),
+    "min_count": (1, 2**63 - 1),
+}
+_BOUND_NAMES = {"buckets": "number of buckets", "dim": "dimension dim"}
+
+
+def param_problem(params: dict) -> str | None:
+    """What in a model file's ``params`` ``fit`` would refuse, or None."""
+    for key, (low, high) in _INT_BOUNDS.items():
+        value = params.get(key)
+        if key not in params or (value is None and key == "max_features"):
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            shown = repr(value)[:40]
+            return f"implausible {_BOUND_NAMES.get(key, key)} {shown} (fit accepts {low}..{high})"
+    pattern = params.get("token_pattern")
+    if pattern is not None:
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            return f"token_pattern {repr(pattern)[:60]} {problem}"
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process now (Linux MemAvailable, else free
+    physical pages), or None when it cannot be told."""
+    import os
+
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+#: Largest bound ``max|A|·max|B|·dim`` on the scores of a loaded model.  Rows are scaled to
+#: unit l1 (or l2) norm, so this bounds every score of an l1 model; float32 overflows at
+#: 3.4e38, so even unnormalised documents of 10⁸ tokens stay finite.  Training diverges (and
+#: is refused) long before weights this large.
+MAX_SCORE_BOUND = 1e30
+
+
+def weight_problem(A: Any, B: Any) -> str | None:
+    """Why the weights ``A`` (p×d) and ``B`` (c×d) cannot be used, or None."""
+    import math
+
+    import numpy as np
+
+    if not (A.size and B.size):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = float(np.max(np.abs(A)))
+        b = float(np.max(np.abs(B)))
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return "model parameters contain NaN or infinity"
+    if a * b * A.shape[1] > MAX_SCORE_BOUND:
+        return (
+            f"its weights are so large that scores overflow (max |A| {a:.3g}, max |B| "
+            f"{b:.3g}); fit never writes such a model"
+        )
+    return None

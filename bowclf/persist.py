@@ -618,58 +618,14 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number in strict JSON")
 
 
-# header params -> (minimum, maximum) for integers; what fit's parameter validation allows
-_INT_BOUNDS: dict[str, tuple[int, int]] = {
-    "ngrams": (1, _limits.MAX_NGRAMS),
-    "minn": (0, _limits.MAX_CHAR_NGRAM),
-    "maxn": (0, _limits.MAX_CHAR_NGRAM),
-    "buckets": (0, _limits.MAX_BUCKETS),
-    "dim": (1, _limits.MAX_DIM),
-    "max_features": (1, _limits.MAX_VOCABULARY),
-    "min_count": (1, 2**63 - 1),
-}
-
-
-_BOUND_NAMES = {"buckets": "number of buckets", "dim": "dimension dim"}
-
-
 def _check_params(params: dict, path) -> None:
     """Every bounded parameter in the header lies where ``fit`` accepts it (so a hostile
     header cannot make prediction run for minutes or allocate gigabytes)."""
-    for key, (low, high) in _INT_BOUNDS.items():
-        value = params.get(key)
-        if key not in params or (value is None and key == "max_features"):
-            continue
-        _check(
-            _is_int(value) and low <= value <= high,
-            path,
-            f"inconsistent model file: implausible {_BOUND_NAMES.get(key, key)} "
-            f"{_short(value, 40)} (fit accepts {low}..{high})",
-        )
-    pattern = params.get("token_pattern")
-    if pattern is not None:
-        problem = _limits.pattern_problem(pattern)
-        _check(
-            problem is None,
-            path,
-            f"inconsistent model file: token_pattern {_short(pattern, 60)} {problem}",
-        )
+    problem = _limits.param_problem(params)
+    _check(problem is None, path, f"inconsistent model file: {problem}")
 
 
-def _available_memory() -> int | None:
-    """Bytes of memory available to this process now (Linux MemAvailable, else free
-    physical pages), or None when it cannot be told."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+_available_memory = _limits.available_memory
 
 
 def _memory_needed(header: dict) -> int:
@@ -695,31 +651,9 @@ def _check_memory(header: dict, path) -> None:
         )
 
 
-# Largest |score| bound max|A|·max|B|·dim a loaded model may have.  Rows are scaled to unit
-# l1 (or l2) norm, so this bounds every score of an l1 model; float32 overflows at 3.4e38,
-# so even unnormalised documents of 10⁸ tokens stay finite.  Training diverges (and is
-# refused) long before weights this large.
-_MAX_SCORE_BOUND = 1e30
-
-
 def _check_weight_scale(arrays: dict[str, np.ndarray], path) -> None:
-    A, B = arrays["classifier/A"], arrays["classifier/B"]
-    if not (A.size and B.size):
-        return
-    with np.errstate(over="ignore", invalid="ignore"):
-        a = float(np.max(np.abs(A)))
-        b = float(np.max(np.abs(B)))
-        bound = a * b * A.shape[1]
-    if not (math.isfinite(a) and math.isfinite(b)):
-        raise ModelFileError(
-            f"{path}: inconsistent model file: model parameters contain NaN or infinity"
-        )
-    _check(
-        bound <= _MAX_SCORE_BOUND,
-        path,
-        "inconsistent model file: its weights are so large that scores overflow (max |A| "
-        f"{a:.3g}, max |B| {b:.3g}); fit never writes such a model",
-    )
+    problem = _limits.weight_problem(arrays["classifier/A"], arrays["classifier/B"])
+    _check(problem is None, path, f"inconsistent model file: {problem}")
 
 
 def _check_fitted(fitted: dict, path) -> None:

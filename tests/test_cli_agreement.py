@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import make_texts
@@ -107,3 +108,61 @@ def test_cli_probabilities_keep_their_digits(models):
     line = _run("predict", path, "--format", "jsonl", "-k", "5", input="zzz\n")
     probabilities = json.loads(line)["probabilities"]
     assert probabilities == [p for _, p in load(path).predict_topk(["zzz"], k=5)[0]]
+
+
+def test_many_classes_predict_in_bounded_chunks(models, monkeypatch):
+    """Issue 20 item 10: one chunk's n×c probabilities stay bounded whatever c (and -k uses
+    argpartition, not a full sort); chunking never changes the output."""
+    import bowclf.cli as cli_module
+
+    class Model:
+        classes_ = list(range(100_000))
+
+    assert cli_module._chunk_limit(Model(), 10_000) == 2**24 // 100_000
+    path = models["softmax", "multi"]
+    data = "\n".join(PROBE) + "\n"
+    whole = _run("predict", path, "--format", "jsonl", "-k", "2", input=data).splitlines()
+    monkeypatch.setattr(cli_module, "_PROBA_CELLS", 7)  # 7 // c = 1 document per chunk
+    chunked = _run("predict", path, "--format", "jsonl", "-k", "2", input=data).splitlines()
+    assert len(chunked) == len(whole) == len(PROBE)
+    for a, b in zip(map(json.loads, whole), map(json.loads, chunked), strict=True):
+        # BLAS blocking differs with the batch size: the last bits of a probability may too
+        np.testing.assert_allclose(a["probabilities"], b["probabilities"], rtol=1e-6)
+        if abs(a["probabilities"][0] - a["probabilities"][1]) > 1e-6:
+            assert a["labels"] == b["labels"]
+
+
+def test_top_k_matches_a_stable_sort():
+    from bowclf._math import top_k
+
+    rng = np.random.default_rng(1)
+    P = rng.random((50, 500))
+    P[:, 40:60] = P[:, [7]]  # ties straddling the k-th place
+    for k in (1, 3, 20, 499, 500, 600):
+        expected = np.argsort(-P, axis=1, kind="stable")[:, :k]
+        assert np.array_equal(top_k(P, k), expected)
+
+
+def test_labels_with_control_characters_stay_on_one_line(tmp_path):
+    """Issue 20 item 12: a model trained in Python on a label with a tab or line break prints
+    it escaped in text output (csv/tsv/jsonl quote it), one line per document."""
+    texts, y, _ = _docs()
+    labels = [lab if lab != y[0] else "two\nlines" for lab in y]
+    model = TextClassifier(dim=4, epochs=3, random_state=0).fit(texts, labels)
+    path = save(model, tmp_path / "ctl.bowclf")
+    out = _run("predict", path, input="\n".join(texts[:30]) + "\n").splitlines()
+    assert len(out) == 30
+    assert "two\nlines" in model.predict(texts[:30]).tolist()
+    assert "two\\nlines" in out
+    data = "\n".join(texts[:30]) + "\n"
+    lines = _run("predict", path, "--format", "jsonl", input=data).splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["labels"][0] for r in rows] == model.predict(texts[:30]).tolist()
+
+
+def test_full_cache_dir_message():
+    """Issue 20 item 14: numpy's short-write OSError becomes an intelligible line."""
+    from bowclf.cli import _one_line
+
+    line = _one_line(OSError("187345 requested and 0 written"))
+    assert "OSError" not in line and "--cache-dir full" in line
