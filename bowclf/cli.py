@@ -1021,13 +1021,17 @@ def _isatty(stream) -> bool:
 # ---------------------------------------------------------------------- predict
 _PREDICT_EPILOG = (
     "Output: one line (row) per input document, in input order; every line of plain-text "
-    "input is a document, so a blank line gets a prediction too.\n\n"
+    "input is a document, so a blank line gets a prediction too. Without -k and --threshold "
+    "the labels are the model's own prediction (model.predict in Python: the most probable "
+    "class, or a multi-label model's label set, in class order); with either, the most "
+    "probable labels first (model.predict_topk).\n\n"
     "\b\n"
     "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
     "  csv    a header row, then label[,probability] for k=1, or\n"
-    "         label_1[,probability_1],...,label_k[,probability_k] for k>1, cells left\n"
-    "         empty when fewer labels pass --threshold; multi-label models without -k\n"
-    "         use k = the number of classes; --no-header leaves the header row out\n"
+    "         label_1[,probability_1],...,label_k[,probability_k] for k>1 (k at most the\n"
+    "         number of classes), cells left empty when fewer labels are predicted;\n"
+    "         multi-label models without -k use k = the number of classes;\n"
+    "         --no-header leaves the header row out\n"
     "  tsv    as csv, tab-separated\n"
     '  jsonl  {"labels": [...], "probabilities": [...]}, always with probabilities\n'
     "\n" + _EPILOG
@@ -1042,8 +1046,8 @@ _PREDICT_EPILOG = (
     "k",
     type=click.IntRange(min=1),
     default=None,
-    help="Print the k most probable labels [default: 1; multi-label models print "
-    "every label whose probability reaches the model's threshold].",
+    help="Print the k most probable labels [default: the model's own prediction: its most "
+    "probable label, or a multi-label model's label set (its threshold, else its top label)].",
 )
 @click.option(
     "--threshold",
@@ -1080,9 +1084,14 @@ _PREDICT_EPILOG = (
     default="auto",
     show_default=True,
     help="text: one document per line; csv/tsv/jsonl: the text column; fasttext: the text "
-    "after the labels. 'auto': the extension and content of a file; stdin is text.",
+    "after the labels. 'auto': the extension and content of a file; stdin is text unless it "
+    "starts with a CSV/TSV header, JSON Lines or fastText lines.",
 )
-@click.option("--text-column", default=None, help="Text column (name or 0-based index).")
+@click.option(
+    "--text-column",
+    default=None,
+    help="Text column (name or 0-based index) [default: the one given to fit, else found by name].",
+)
 @click.option(
     "--encoding",
     default="utf-8",
@@ -1095,7 +1104,8 @@ _PREDICT_EPILOG = (
     default=10_000,
     show_default=True,
     help="Documents predicted at a time: memory is bounded by this, not by the input "
-    "(1 when stdin is a terminal, so each line is answered at once).",
+    "(fewer for models with many classes, so that a chunk's probabilities stay under "
+    "128 MiB; 1 when stdin is a terminal, so each line is answered at once).",
 )
 def predict(
     model_path,
