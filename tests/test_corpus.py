@@ -451,12 +451,12 @@ def test_permission_denied(tmp_path):
 
 
 def test_permission_denied_simulated(tmp_path, monkeypatch):
-    import bowclf.corpus as corpus
+    import bowclf.textio as textio  # where corpus files are opened
 
     def deny(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(corpus, "open", deny, raising=False)
+    monkeypatch.setattr(textio, "open", deny, raising=False)
     p = write(tmp_path / "d.csv", "a,b\n")
     assert error(p) == f"{p}: permission denied (check the file's permissions)"
 
