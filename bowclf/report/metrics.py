@@ -9,6 +9,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
@@ -266,21 +267,25 @@ def compute_report(
     texts = _check_options(
         k, n_bins, top_confusions, examples_per_confusion, texts, n, predict_seconds
     )
-    args = dict(
-        classes=classes_list,
-        texts=texts,
-        ks=_check_k(k),
-        n_bins=int(n_bins),
-        top_confusions=int(top_confusions),
-        examples_per_confusion=int(examples_per_confusion),
-    )
-    if multilabel:
-        report = _multilabel_report(y_true, proba_arr, y_pred=y_pred, **args)
-    else:
-        report = _single_label_report(y_true, proba_arr, y_pred=y_pred, **args)
+    ks, n_bins, top_confusions = _check_k(k), int(n_bins), int(top_confusions)
+    how = _Settings(classes_list, texts, ks, n_bins, top_confusions, int(examples_per_confusion))
+    build = _multilabel_report if multilabel else _single_label_report
+    report = build(y_true, proba_arr, y_pred, how)
     report.unseen_counts = _merge_unseen(Counter(report.unseen_counts), unseen_labels)
     report.predict_seconds = None if predict_seconds is None else float(predict_seconds)
     return report
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What both report builders need besides the labels and probabilities."""
+
+    classes: list[Label]
+    texts: list[Any] | None
+    ks: list[int]
+    n_bins: int
+    top_confusions: int
+    examples_per_confusion: int
 
 
 def _check_proba(classes: Any, proba: Any) -> tuple[list[Label], np.ndarray]:
@@ -351,19 +356,10 @@ def _class_indices(y_true: Any, y_pred: Any, proba: np.ndarray, classes: list[La
     return y_idx, np.array([index[v] for v in pred_list], dtype=np.int64), unseen
 
 
-def _single_label_report(
-    y_true: Any,
-    proba: np.ndarray,
-    *,
-    y_pred: Any,
-    classes: list[Label],
-    texts: list[Any] | None,
-    ks: list[int],
-    n_bins: int,
-    top_confusions: int,
-    examples_per_confusion: int,
-) -> Report:
+def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settings) -> Report:
     n, c = proba.shape
+    classes, texts, ks, n_bins = how.classes, how.texts, how.ks, how.n_bins
+    top_confusions, examples_per_confusion = how.top_confusions, how.examples_per_confusion
     y_idx, p_idx, unseen = _class_indices(y_true, y_pred, proba, classes)
     known = y_idx >= 0
     n_known = int(known.sum())
@@ -374,10 +370,7 @@ def _single_label_report(
         y_idx, p_idx, labels=labels, average=None, zero_division=0
     )
     predicted = np.bincount(p_idx, minlength=c)
-    per_class = [
-        ClassMetrics(classes[i], _f(p[i]), _f(r[i]), _f(f[i]), int(s[i]), int(predicted[i]))
-        for i in range(c)
-    ]
+    per_class = _per_class(classes, p, r, f, s, predicted)
     yk, pk = y_idx[known], proba[known]
     log_loss = None
     if n_known and c >= 2:
@@ -408,6 +401,11 @@ def _single_label_report(
         unseen_documents=n - n_known,
         unseen_counts=dict(unseen),
     )
+
+
+def _per_class(classes, precision, recall, f1, support, predicted) -> list[ClassMetrics]:
+    rows = zip(classes, precision, recall, f1, support, predicted, strict=True)
+    return [ClassMetrics(lab, _f(p), _f(r), _f(f), int(n), int(m)) for lab, p, r, f, n, m in rows]
 
 
 def _confusion(y_idx: np.ndarray, p_idx: np.ndarray, c: int) -> sp.csr_array:
@@ -470,19 +468,10 @@ def _top_confusions(cm, y_idx, p_idx, proba, classes, top, examples) -> list[Con
     return out
 
 
-def _multilabel_report(
-    y_true: Any,
-    proba: np.ndarray,
-    *,
-    y_pred: Any,
-    classes: list[Label],
-    texts: list[Any] | None,
-    ks: list[int],
-    n_bins: int,
-    top_confusions: int,
-    examples_per_confusion: int,
-) -> Report:
+def _multilabel_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settings) -> Report:
     n, c = proba.shape
+    classes, texts, ks, n_bins = how.classes, how.texts, how.ks, how.n_bins
+    top_confusions, examples_per_confusion = how.top_confusions, how.examples_per_confusion
     Y, unseen_rows = _to_indicator(y_true, classes, n, "y_true", allow_unseen=True)
     if y_pred is None:
         P = (proba >= 0.5).astype(np.int8)
@@ -492,10 +481,7 @@ def _multilabel_report(
     unseen = Counter(_json_label(lab) for u in unseen_rows for lab in u)
     p, r, f, s = skm.precision_recall_fscore_support(Y, P, average=None, zero_division=0)
     predicted = P.sum(axis=0)
-    per_class = [
-        ClassMetrics(classes[i], _f(p[i]), _f(r[i]), _f(f[i]), int(s[i]), int(predicted[i]))
-        for i in range(c)
-    ]
+    per_class = _per_class(classes, p, r, f, s, predicted)
     labels = list(range(c))
     clean = n_unseen == 0  # documents with an unseen gold label are never exactly right
     exact = skm.accuracy_score(Y[clean], P[clean], normalize=False) if clean.any() else 0.0
