@@ -1139,8 +1139,6 @@ def predict(
     model, conventions = _load_model(load_with_header, model_path)
     if not _given("text_column"):
         text_column = conventions.get("text_column")
-    if not _given("encoding"):
-        encoding = conventions.get("encoding") or "utf-8"
     tty = "-" in sources and _isatty(sys.stdin)
     chunk_size = 1 if tty else _chunk_limit(model, chunk_size)
     with_proba = proba or out_format == "jsonl"
@@ -1474,12 +1472,12 @@ def evaluate(
 
 
 # corpus option of fit remembered in the model file -> the click parameter that overrides it
+# (not the encoding: that is a property of each file, and a wrong guess garbles text silently)
 _REMEMBERED = {
     "format": "fmt",
     "text_column": "text_column",
     "label_column": "label_column",
     "label_sep": "label_sep",
-    "encoding": "encoding",
 }
 
 
