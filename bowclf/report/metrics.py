@@ -374,7 +374,7 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
     yk, pk = y_idx[known], proba[known]
     log_loss = None
     if n_known and c >= 2:
-        log_loss = _f(skm.log_loss(yk, pk / pk.sum(axis=1, keepdims=True), labels=labels))
+        log_loss = _log_loss(yk, pk)
     cm = _confusion(yk, p_idx[known], c)
     top1 = np.argmax(proba, axis=1)
     examples = (texts, examples_per_confusion)
@@ -401,6 +401,16 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
         unseen_documents=n - n_known,
         unseen_counts=dict(unseen),
     )
+
+
+def _log_loss(y_idx: np.ndarray, proba: np.ndarray) -> float:
+    """Cross-entropy of the true classes, ``−mean log p(yᵢ)`` with rows renormalised and
+    ``p`` clipped to ``[ε, 1−ε]`` as ``sklearn.metrics.log_loss`` does, in ``O(n)`` memory
+    (scikit-learn builds an n×c one-hot matrix and several n×c copies)."""
+    rows = np.arange(y_idx.size)
+    p_true = proba[rows, y_idx] / proba.sum(axis=1)
+    eps = np.finfo(np.float64).eps
+    return float(-np.mean(np.log(np.clip(p_true, eps, 1 - eps))))
 
 
 def _per_class(classes, precision, recall, f1, support, predicted) -> list[ClassMetrics]:
