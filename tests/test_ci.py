@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +27,7 @@ def test_ci_runs_ruff_and_the_tests():
     assert test_extra and '"ruff==' in test_extra.group(1)
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
+@pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
 @pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]])
 def test_tree_is_ruff_clean(command):
     proc = subprocess.run(
