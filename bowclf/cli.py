@@ -1128,7 +1128,6 @@ def predict(
     streamed: any number of documents can be predicted in bounded memory.
     """
     from .corpus import iter_chunks
-    from .persist import load_with_header
 
     sources = list(inputs) or ["-"]
     if output is not None:
@@ -1136,7 +1135,7 @@ def predict(
     else:
         _require_stdout()
     out_format = out_format or _format_from_extension(output)
-    model, conventions = _load_model(load_with_header, model_path)
+    model, conventions = _load_model(model_path)
     if not _given("text_column"):
         text_column = conventions.get("text_column")
     tty = "-" in sources and _isatty(sys.stdin)
@@ -1191,9 +1190,11 @@ def _given(name: str) -> bool:
     return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
-def _load_model(loader, model_path: str):
+def _load_model(model_path: str):
     """``(model, corpus conventions)`` of a model file: how its training corpus was read."""
-    model, header = loader(model_path)
+    from .persist import load_with_header
+
+    model, header = load_with_header(model_path)
     conventions = (header.get("text") or {}).get("corpus") or {}
     return model, conventions
 
@@ -1427,14 +1428,13 @@ def evaluate(
     as errors), not an error.
     """
     from .corpus import read_corpus
-    from .persist import load_with_header
     from .report import evaluate as evaluate_model
 
     _require_stdout()
     for path in (html_path, misclassified):
         if path is not None:
             _check_output_path(path, model_path, test_path)
-    model, conventions = _load_model(load_with_header, model_path)
+    model, conventions = _load_model(model_path)
     multilabel = bool(getattr(model, "multilabel_", False))
     if misclassified and multilabel:
         raise click.UsageError("--misclassified is for single-label models")
