@@ -216,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
             for system, runs in cell.items():
                 rows.append(
                     {
-                        "dataset": name, "n": n, "system": system,
-                        "train_tokens": n_train, "test_tokens": n_test,
+                        "dataset": name,
+                        "n": n,
+                        "system": system,
+                        "train_tokens": n_train,
+                        "test_tokens": n_test,
                         "fit_s": _median(runs, "fit_s"),
                         "transform_s": _median(runs, "transform_s"),
                         "fit_cpu_s": _median(runs, "fit_cpu_s"),
@@ -244,7 +247,9 @@ def render(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         vocab = "—" if r["n_features"] is None else f"{int(r['n_features']):,}"
         fit = (
-            "—" if r["fit_s"] is None else f"{_fmt_rate(r['train_tokens'], r['fit_s'])} / "
+            "—"
+            if r["fit_s"] is None
+            else f"{_fmt_rate(r['train_tokens'], r['fit_s'])} / "
             f"{_fmt_rate(r['train_tokens'], r['fit_cpu_s'])}"
         )
         tr = (

@@ -95,6 +95,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from . import _limits
+
 __all__ = [
     "BowVectorizer",
     "FNV_OFFSET_BASIS",
@@ -182,6 +184,7 @@ def _slot_hash(key1: np.ndarray, key2: np.ndarray | np.uint64, shift: np.uint64)
     mixed *= _SLOT_MULT
     mixed >>= shift
     return mixed
+
 
 # Ideographic scripts written without spaces: every character is a token.
 _CJK_RANGES = (
@@ -485,8 +488,8 @@ class _Spans(NamedTuple):
 
     def tokens(self, which: np.ndarray | None = None) -> list[str]:
         """Token strings (those at positions ``which`` if given)."""
-        starts, ends = (self.starts, self.ends) if which is None else (
-            self.starts[which], self.ends[which]
+        starts, ends = (
+            (self.starts, self.ends) if which is None else (self.starts[which], self.ends[which])
         )
         return list(map(self.text.__getitem__, map(slice, starts.tolist(), ends.tolist())))
 
@@ -1203,8 +1206,12 @@ def _hashed_entries(
 
 
 def _counts_csr(
-    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype: Any,
-    data: np.ndarray | None = None, compact: bool = True,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    shape: tuple[int, int],
+    dtype: Any,
+    data: np.ndarray | None = None,
+    compact: bool = True,
 ) -> sp.csr_array:
     """Canonical CSR (sorted columns, duplicates summed) from COO entries.
 
@@ -1292,8 +1299,7 @@ def _batches(
         it = iter(raw_documents)
     except TypeError:
         raise TypeError(
-            "raw_documents must be an iterable of str, "
-            f"got {type(raw_documents).__name__}"
+            f"raw_documents must be an iterable of str, got {type(raw_documents).__name__}"
         ) from None
     start = 0
     while chunk := list(islice(it, chunk_size)):
@@ -1442,13 +1448,13 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "lowercase": ["boolean"],
         "tokenizer": [StrOptions({"default", "whitespace"}), callable],
-        "token_pattern": [str, None],
+        "token_pattern": [_limits.safe_pattern_constraint(), None],
         "min_count": [Interval(Integral, 1, None, closed="left")],
-        "max_features": [Interval(Integral, 1, None, closed="left"), None],
-        "ngrams": [Interval(Integral, 1, None, closed="left")],
-        "buckets": [Interval(Integral, 0, None, closed="left")],
-        "minn": [Interval(Integral, 0, None, closed="left")],
-        "maxn": [Interval(Integral, 0, None, closed="left")],
+        "max_features": [Interval(Integral, 1, _limits.MAX_VOCABULARY, closed="both"), None],
+        "ngrams": [Interval(Integral, 1, _limits.MAX_NGRAMS, closed="both")],
+        "buckets": [Interval(Integral, 0, _limits.MAX_BUCKETS, closed="both")],
+        "minn": [Interval(Integral, 0, _limits.MAX_CHAR_NGRAM, closed="both")],
+        "maxn": [Interval(Integral, 0, _limits.MAX_CHAR_NGRAM, closed="both")],
         "dtype": "no_validation",
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
     }
@@ -1720,7 +1726,10 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
             keep = col >= 0
             out.append(
                 _counts_csr(
-                    _cat(docs)[keep], col[keep], (len(batch), out.n_cols), dtype,
+                    _cat(docs)[keep],
+                    col[keep],
+                    (len(batch), out.n_cols),
+                    dtype,
                     compact=False,  # the builder copies the block
                 )
             )
@@ -1848,8 +1857,9 @@ def _fresh_copies(words: list[str]) -> list[str]:
         if joined.count("\n") == len(part) - 1:
             out += joined.split("\n")
         else:
-            out += [w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
-                    for w in part]
+            out += [
+                w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") for w in part
+            ]
     return out
 
 

@@ -177,8 +177,15 @@ def test_matches_real_fasttext_ids() -> None:
             for _attempt in range(10):  # fastText sporadically reports NaN on 4 lines
                 try:
                     m = fasttext.train_supervised(
-                        path, bucket=1000, dim=4, epoch=1, lr=0.0, minCount=1, verbose=0,
-                        thread=1, **kw,
+                        path,
+                        bucket=1000,
+                        dim=4,
+                        epoch=1,
+                        lr=0.0,
+                        minCount=1,
+                        verbose=0,
+                        thread=1,
+                        **kw,
                     )
                     break
                 except RuntimeError:
@@ -192,8 +199,12 @@ def test_matches_real_fasttext_ids() -> None:
             # fastText appends "</s>" to every line: add it as a literal token
             docs = [f"{line} </s>" for line in lines] + ["the unknownword cat </s>"]
             v = BowVectorizer(
-                tokenizer="whitespace", lowercase=False, ngrams=kw["wordNgrams"],
-                buckets=1000, minn=kw["minn"], maxn=kw["maxn"],
+                tokenizer="whitespace",
+                lowercase=False,
+                ngrams=kw["wordNgrams"],
+                buckets=1000,
+                minn=kw["minn"],
+                maxn=kw["maxn"],
             ).fit(docs[:-1])
             x = v.transform(docs).toarray()
             if kw["maxn"]:  # fastText gives "</s>" no subwords
@@ -286,18 +297,47 @@ def test_chunking_invariance_random_texts(docs: list[str], chunk_size: int, tok:
 def test_default_tokenisation_examples() -> None:
     tok = BowVectorizer().tokenize
     assert tok("Don’t stop: State-of-the-art!! -- it's 'quoted' a--b") == [
-        "don't", "stop", ":", "state-of-the-art", "!", "!", "-", "-", "it's", "'", "quoted",
-        "'", "a", "-", "-", "b",
+        "don't",
+        "stop",
+        ":",
+        "state-of-the-art",
+        "!",
+        "!",
+        "-",
+        "-",
+        "it's",
+        "'",
+        "quoted",
+        "'",
+        "a",
+        "-",
+        "-",
+        "b",
     ]
     assert tok("Naïve CAFÉ über straße, l'homme") == [
-        "naïve", "café", "über", "straße", ",", "l'homme",
+        "naïve",
+        "café",
+        "über",
+        "straße",
+        ",",
+        "l'homme",
     ]
     assert tok("cafe\u0301 हिन्दी") == ["cafe\u0301", "हिन्दी"]  # combining marks stay in words
     assert tok("我爱北京 日本語のテキスト") == list("我爱北京日本語のテキスト")
     # symbols, variation selectors and ZWJ are tokens too (they carry signal in tweets)
     assert tok("love ❤️👍🏽 it ‍") == ["love", "❤", "\ufe0f", "👍", "🏽", "it", "\u200d"]
     assert tok("#blessed @user 10/10 ¿qué? ！") == [
-        "#", "blessed", "@", "user", "10", "/", "10", "¿", "qué", "?", "！",
+        "#",
+        "blessed",
+        "@",
+        "user",
+        "10",
+        "/",
+        "10",
+        "¿",
+        "qué",
+        "?",
+        "！",
     ]
     assert tok("tab\tbell\x07nul\x00end") == ["tab", "bell", "nul", "end"]  # controls separate
     assert tok("한국어 텍스트") == ["한국어", "텍스트"]
@@ -457,8 +497,23 @@ def test_batches_cut_by_characters() -> None:
 
 def test_word_keys_are_the_token_keys() -> None:
     """The key index is built from the words with the keys their tokens get."""
-    words = ["a", "ab", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq",
-             "don't", "x-y", "!", "é", "日", "👍", "café", "naïve-ish", "0123456789"]
+    words = [
+        "a",
+        "ab",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghijklmnop",
+        "abcdefghijklmnopq",
+        "don't",
+        "x-y",
+        "!",
+        "é",
+        "日",
+        "👍",
+        "café",
+        "naïve-ish",
+        "0123456789",
+    ]
     tk = vz._Tokenizer(True, "default", None)
     for doc in (" ".join(words), " ".join(words) + " 日本"):  # ASCII-only and Unicode segments
         seg = next(s for s in tk.iter_segments([doc]) if s.spans is not None)
@@ -510,8 +565,9 @@ def test_transform_forgets_unknown_tokens_between_batches(
     known = ["a", "the", "don't", "café", "日", "eight888", "nine99999"]
     unknown = ["b", "zz", "won't", "naïve", "本", "eight8888", "ten1234567", "👍🏽", "x-y"]
     rng = np.random.default_rng(1)
-    docs = [" ".join(rng.choice(known + unknown, size=rng.integers(0, 12)).tolist())
-            for _ in range(200)]
+    docs = [
+        " ".join(rng.choice(known + unknown, size=rng.integers(0, 12)).tolist()) for _ in range(200)
+    ]
     monkeypatch.setattr(vz._Tokenizer, "vectorised", vectorised)
     monkeypatch.setattr(vz, "_SLOT_BITS", slot_bits)
     for params in ({}, {"ngrams": 3, "buckets": 1009, "minn": 2, "maxn": 4}):
@@ -529,6 +585,7 @@ def test_transform_forgets_unknown_tokens_between_batches(
     assert len(table) == n_ids
     assert set(table.lookup) <= {vz._SEP, vz._ASCII_SEP}  # vocabulary words are not copied
     again, _ = table.encode(docs[:50])
+
     def columns(i: np.ndarray) -> np.ndarray:  # vocabulary column, -1 outside it
         return np.where(i < table.n_known, i, -1)
 
@@ -540,13 +597,20 @@ def test_packed_keys_and_long_tokens() -> None:
     tk = vz._Tokenizer(True, "default", None)
     docs = ["ABCDEFGH abcdefghi a", "", "\x01", "abcdefgh ABCDEFGHI don't-stop", "café abcdefgh"]
     assert _batch_tokens(tk, docs) == [
-        ["abcdefgh", "abcdefghi", "a"], [], [], ["abcdefgh", "abcdefghi", "don't-stop"],
+        ["abcdefgh", "abcdefghi", "a"],
+        [],
+        [],
+        ["abcdefgh", "abcdefghi", "don't-stop"],
         ["café", "abcdefgh"],
     ]
     v = BowVectorizer().fit(docs)
     assert v.vocabulary_ == {"abcdefgh": 0, "abcdefghi": 1, "a": 2, "café": 3, "don't-stop": 4}
     assert v.transform(docs).toarray().tolist() == [
-        [1, 1, 1, 0, 0], [0] * 5, [0] * 5, [1, 1, 0, 0, 1], [1, 0, 0, 1, 0],
+        [1, 1, 1, 0, 0],
+        [0] * 5,
+        [0] * 5,
+        [1, 1, 0, 0, 1],
+        [1, 0, 0, 1, 0],
     ]
 
 
@@ -828,7 +892,13 @@ def test_documents_containing_batch_separators(tok: str) -> None:
     assert np.array_equal(one_by_one.toarray(), x.toarray())
     if tok == "default":
         assert [v.tokenize(d) for d in docs] == [
-            ["a", "b"], ["c", "d"], ["plain", "text"], [], [], ["e", "f"], ["日"],
+            ["a", "b"],
+            ["c", "d"],
+            ["plain", "text"],
+            [],
+            [],
+            ["e", "f"],
+            ["日"],
         ]
     else:
         assert [v.tokenize(d) for d in docs] == [_ref_whitespace(d) for d in docs]
