@@ -1682,11 +1682,21 @@ def serve(
         max_batch=max(max_batch, 1),
         batch_window=batch_window_ms / 1000.0,
     )
-    # uvicorn handles SIGTERM/SIGINT itself (graceful shutdown), then re-raises the signal to
-    # the handler it found: a no-op here, so a requested stop exits 0.
-    previous = {
-        s: signal.signal(s, lambda signum, frame: None) for s in (signal.SIGTERM, signal.SIGINT)
-    }
+    # uvicorn handles SIGTERM/SIGINT itself while it serves (graceful shutdown), then re-raises
+    # the signal to the handler it found: ignored once the server ran, so a requested stop
+    # exits 0; before that (model still loading) the usual handler ends the command.
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum, frame):
+        if server.SERVING.is_set():
+            return
+        handler = previous.get(signum)
+        if callable(handler):
+            handler(signum, frame)
+        raise SystemExit(128 + signum)
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        previous[s] = signal.signal(s, on_signal)
     try:
         server.run(config, host=host, port=port, workers=workers, log_level=log_level)
     finally:

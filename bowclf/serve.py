@@ -43,6 +43,7 @@ import asyncio
 import json
 import math
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -63,6 +64,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 __all__ = ["OPENAPI", "ServeConfig", "app_from_environment", "create_app", "run"]
 
 ENV_CONFIG = "BOWCLF_SERVE_CONFIG"
+
+#: Set once an app's lifespan started in this process: uvicorn's own signal handlers are in
+#: place from before that point until it has shut down (then it re-raises the signal).
+SERVING = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -277,6 +282,7 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
         await batcher.call(lambda: model.predict(["warm up"]))  # build lazy caches now
         batcher.start()
         state["batcher"] = batcher
+        SERVING.set()
         try:
             yield
         finally:
