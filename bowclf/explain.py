@@ -36,6 +36,7 @@ probably each class) and :func:`neighbors` (nearest words by the cosine of their
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
 
 from . import _math
 from .vectorizer import NGRAM_MULTIPLIER, token_hash, token_hashes
@@ -99,6 +101,12 @@ def linear_heads(classifier) -> np.ndarray:
             f"loss={loss!r} has no linear class score to split"
         )
     return classifier.B_
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries, looked up once (a lookup costs milliseconds)."""
+    return ThreadpoolController()
 
 
 # ---------------------------------------------------------------------- feature names
@@ -271,44 +279,50 @@ def explain_documents(
     Xs = scaled_inputs(X, clf.normalize)
     S = _math.scores(_math.hidden(Xs, clf.A_), B)  # the model's own forward pass
     P = clf.predict_proba(X)
+    if labels is None:
+        which = np.argsort(-P, axis=1, kind="stable")[:, : min(k, classes.size)]
+    else:
+        which = np.broadcast_to(fixed, (len(texts), fixed.size))
     fc = getattr(model, "feature_columns_", None)
     vec = model.vectorizer_
-    out = []
-    for i, text in enumerate(texts):
-        lo, hi = Xs.indptr[i], Xs.indptr[i + 1]
-        cols = Xs.indices[lo:hi].astype(np.int64)
-        vals = Xs.data[lo:hi]
-        vec_cols = cols if fc is None else np.asarray(fc)[cols]
-        tokens = vec.tokenize(text)
-        names, token_share = _name_features(vec, tokens, vec_cols)
-        if labels is not None:
-            which = fixed
-        else:
-            which = np.argsort(-P[i], kind="stable")[: min(k, classes.size)]
-        C = contributions(vals, cols, clf.A_, B[which])
-        per_token = C @ token_share if token_share.size else np.zeros((len(which), 0))
-        covered = token_share.sum(axis=1) > 0 if token_share.size else np.zeros(len(cols), bool)
-        out.append(
-            Explanation(
-                text=text,
-                tokens=list(tokens),
-                features=names,
-                columns=cols,
-                values=vals.astype(np.float64),
-                classes=[
-                    ClassExplanation(
-                        label=classes[c].item() if hasattr(classes[c], "item") else classes[c],
-                        score=float(S[i, c]),
-                        probability=float(P[i, c]),
-                        contributions=C[r],
-                        token_contributions=per_token[r],
-                        unattributed=float(C[r, ~covered].sum()),
-                    )
-                    for r, c in enumerate(which.tolist())
-                ],
+    # one small product per document: BLAS threads only add synchronisation (10-100x slower
+    # on a loaded machine), so they are limited to one here
+    with _blas().limit(limits=1, user_api="blas"):
+        return [
+            _explain_one(vec, text, Xs, i, fc, clf.A_, B, which[i], S[i], P[i], classes)
+            for i, text in enumerate(texts)
+        ]
+
+
+def _explain_one(vec, text, Xs, i, fc, A, B, which, s, p, classes) -> Explanation:
+    """The explanation of document ``i`` (row ``i`` of ``Xs``; ``s``, ``p`` its scores and
+    probabilities; ``which`` the class indices explained)."""
+    lo, hi = Xs.indptr[i], Xs.indptr[i + 1]
+    cols = Xs.indices[lo:hi].astype(np.int64)
+    vals = Xs.data[lo:hi]
+    tokens = vec.tokenize(text)
+    names, token_share = _name_features(vec, tokens, cols if fc is None else fc[cols])
+    C = contributions(vals, cols, A, B[which])
+    per_token = C @ token_share
+    uncovered = token_share.sum(axis=1) == 0
+    return Explanation(
+        text=text,
+        tokens=list(tokens),
+        features=names,
+        columns=cols,
+        values=vals.astype(np.float64),
+        classes=[
+            ClassExplanation(
+                label=_plain(classes[c]),
+                score=float(s[c]),
+                probability=float(p[c]),
+                contributions=C[r],
+                token_contributions=per_token[r],
+                unattributed=float(C[r, uncovered].sum()),
             )
-        )
-    return out
+            for r, c in enumerate(which.tolist())
+        ],
+    )
 
 
 def _name_features(vectorizer, tokens: list[str], vec_cols: np.ndarray):
