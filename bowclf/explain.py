@@ -52,6 +52,7 @@ from .vectorizer import NGRAM_MULTIPLIER, token_hash, token_hashes
 __all__ = [
     "ClassExplanation",
     "Explanation",
+    "confusion_explainer",
     "contributions",
     "document_occurrences",
     "explain_documents",
@@ -537,3 +538,27 @@ def explanations_page(
         f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{legend}{''.join(blocks)}</body></html>\n"
     )
+
+
+def confusion_explainer(model, *, top: int = 5) -> Any:
+    """The evaluation report's hook: ``explain(example, confusion) -> HTML fragment``.
+
+    ``example`` has ``text``; ``confusion`` has ``pred`` and ``true`` (labels, or ``None``
+    for the multi-label "nothing extra" / "none missed" sides).  The fragment explains the
+    predicted label and then the true one (each a :func:`explanation_html` block), so a
+    reader sees which words pulled the document to the wrong class and which held it back.
+    """
+    known = {_plain(c) for c in np.asarray(model.classes_).tolist()}
+
+    def explain(example, confusion) -> str:
+        labels = [
+            lab
+            for lab in dict.fromkeys((confusion.pred, confusion.true))
+            if lab is not None and _plain(lab) in known
+        ]
+        if not labels:
+            return ""
+        (ex,) = model.explain([example.text], labels=labels)
+        return "".join(explanation_html(ex, top=top, which=w) for w in range(len(labels)))
+
+    return explain

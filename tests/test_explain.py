@@ -297,3 +297,21 @@ def test_cli_neighbors_and_top_features(model_file):
         assert f"  {label}: " + ", ".join(f"{n} {p:.3f}" for n, p, _ in rows) in info
     data = json.loads(_run("info", path, "--json", "--top-features", "2").stdout)
     assert data["top_features"] == {str(k): [[n, p, s] for n, p, s in v] for k, v in table.items()}
+
+
+def test_confusion_explainer_explains_predicted_then_true_label(corpus):
+    from bowclf.explain import confusion_explainer
+    from bowclf.report import evaluate
+
+    tr, y, _ = corpus
+    model = _fit(corpus, {}, False)
+    texts, labels = make_texts(120, seed=7, noise=0.3)
+    report = evaluate(model, texts, labels)
+    explain = confusion_explainer(model, top=3)
+    conf = next(c for c in report.confusions if c.examples)
+    example = conf.examples[0]
+    frag = explain(example, conf)
+    assert frag.count('class="bx-doc"') == 2
+    assert frag.index(f"<b>{conf.pred}</b>") < frag.index(f"<b>{conf.true}</b>")
+    (ex,) = model.explain([example.text], labels=[conf.pred])
+    assert f"score {ex.classes[0].score:+.4f}" in frag
