@@ -8,10 +8,12 @@ document's features::
     s_k = Σ_j x̃_j · (B·A[:, j])_k        contrib_jk = x̃_j · (B·A[:, j])_k
 
 for every class ``k`` — no sampling and no approximation (unlike LIME or SHAP): the
-contributions sum to the score the model computes, up to float32 rounding (checked to 1e-5
-relative by the tests).  The probabilities are the model's own (``softmax(s)`` for
-``loss='softmax'``, ``σ(s_k)`` for ``loss='ova'``, normalised for single-label ova models),
-which are monotone in each class's score.
+contributions (computed in float64) sum to the score the model computes in float32, up to that
+rounding: ``|Σ_j contrib_jk − s_k| ≤ 1e-5·max(|s_k|, Σ_j |contrib_jk|)``, checked by the tests
+and on every benchmark corpus by ``bench/bench_explain.py`` (relative to ``|s_k|`` alone only a
+score that nearly cancels, ``|s_k| ≪ Σ_j |contrib_jk|``, can miss 1e-5).  The probabilities
+are the model's own (``softmax(s)`` for ``loss='softmax'``, ``σ(s_k)`` for ``loss='ova'``,
+normalised for single-label ova models), which are monotone in each class's score.
 
 Each feature is named by what it counts in the document: a vocabulary word, or for a hashed
 column (word n-grams, character n-grams) the n-gram texts of *this document* that fall into the
