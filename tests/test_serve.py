@@ -280,3 +280,45 @@ def test_serve_refuses_a_bad_model_file(tmp_path):
     result = CliRunner().invoke(cli, ["serve", str(bad), "--port", str(_free_port())])
     assert result.exit_code == 1
     assert result.stderr.startswith("bowclf: error:") and "Traceback" not in result.stderr
+
+
+def test_multilabel_and_integer_labels_in_a_server_thread():
+    """The app on uvicorn in a thread of this process: multi-label label sets and integer
+    classes come back as the library gives them."""
+    import threading
+
+    import uvicorn
+
+    from bowclf.serve import ServeConfig, create_app
+
+    texts, y = make_texts(200, seed=2)
+    multi = [(lab,) + (("extra",) if i % 3 == 0 else ()) for i, lab in enumerate(y)]
+    ints = [["sports", "tech", "food"].index(lab) for lab in y]
+    for labels in (multi, ints):
+        model = TextClassifier(dim=8, epochs=3, buckets=2000, random_state=0).fit(texts, labels)
+        app = create_app(ServeConfig(model_path="m.bowclf"), model=model)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            docs = texts[:20]
+            got = httpx.post(url + "/predict", json={"texts": docs}).json()["predictions"]
+            expected = model.predict(docs)
+            if model.multilabel_:
+                assert [tuple(p["labels"]) for p in got] == expected
+            else:
+                assert [p["labels"] for p in got] == [[int(v)] for v in expected]
+            first = model.classes_[0].item()
+            r = httpx.post(url + "/explain", json={"texts": docs[:2], "labels": [first]})
+            assert r.status_code == 200
+            assert r.json()["explanations"][0]["classes"][0]["label"] == first
+            assert httpx.get(url + "/info").json()["multilabel"] == model.multilabel_
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+        assert not thread.is_alive()
