@@ -54,6 +54,32 @@ from bowclf.persist import load, save  # noqa: E402
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process and its children (uvicorn workers)."""
+    import psutil
+
+    procs = [psutil.Process(pid)]
+    procs += procs[0].children(recursive=True)
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _health(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+        return json.load(r)
+
+
+def _client_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -236,30 +262,54 @@ def main() -> None:
             requests = [_request(b) for b in batches]
             asyncio.run(_closed_loop(port, requests, min(50, n), 4))  # warm-up
             for conc in args.concurrency:
+                cpu0, ccpu0, h0 = _cpu_seconds(proc.pid), _client_cpu(), _health(port)
                 seconds, lat, bodies = asyncio.run(_closed_loop(port, requests, n, conc))
+                server_ms = (_cpu_seconds(proc.pid) - cpu0) / n * 1e3
+                client_ms = (_client_cpu() - ccpu0) / n * 1e3
+                h1 = _health(port)
+                batch = (h1["documents"] - h0["documents"]) / max(h1["batches"] - h0["batches"], 1)
                 _check(bodies, batches, model)
                 rps = n / seconds
-                rows.append((size, conc, n, rps, rps * size, *np.percentile(lat, [50, 99]) * 1e3))
+                p50, p99 = np.percentile(lat, [50, 99]) * 1e3
+                rows.append((size, conc, n, rps, rps * size, p50, p99, server_ms, client_ms, batch))
                 if size == 1:
                     best_1 = max(best_1, rps)
                 print(
                     f"  {size:>3} doc/request  {conc:>2} connections  {n:>5} requests  "
                     f"{rps:>8,.0f} req/s  {rps * size:>9,.0f} docs/s  "
-                    f"p50 {rows[-1][5]:6.1f} ms  p99 {rows[-1][6]:6.1f} ms",
+                    f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+                    f"CPU/request server {server_ms:.2f} ms client {client_ms:.2f} ms  "
+                    f"docs/batch {batch:.1f}",
                     flush=True,
                 )
         requests = [_request([t]) for t in pool[:400]]
-        rate = best_1 / 2
-        seconds, lat = asyncio.run(_open_loop(port, requests, args.requests, rate))
-        p50, p99 = np.percentile(lat, [50, 99]) * 1e3
+        open_rows = []
+        for share in (0.25, 0.5):
+            rate = best_1 * share
+            seconds, lat = asyncio.run(_open_loop(port, requests, args.requests, rate))
+            p50, p99 = np.percentile(lat, [50, 99]) * 1e3
+            open_rows.append((share, rate, args.requests / seconds, p50, p99))
+            print(
+                f"  open loop at {share:.0%} of the best 1-document throughput: {rate:,.0f} req/s "
+                f"offered, {args.requests / seconds:,.0f} achieved, p50 {p50:.1f} ms, "
+                f"p99 {p99:.1f} ms",
+                flush=True,
+            )
         print(
-            f"\nopen loop at half of the best 1-document throughput ({rate:,.0f} req/s "
-            f"offered, {args.requests / seconds:,.0f} achieved): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            "\n| docs/request | connections | requests | req/s | docs/s | p50 ms | p99 ms "
+            "| server CPU ms/request | client CPU ms/request | docs/batch |"
         )
-        print("\n| docs/request | connections | requests | req/s | docs/s | p50 ms | p99 ms |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
-        for size, conc, n, rps, dps, p50_, p99_ in rows:
-            print(f"| {size} | {conc} | {n} | {rps:,.0f} | {dps:,.0f} | {p50_:.1f} | {p99_:.1f} |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for size, conc, n, rps, dps, p50_, p99_, sms, cms, b in rows:
+            print(
+                f"| {size} | {conc} | {n} | {rps:,.0f} | {dps:,.0f} | {p50_:.1f} | {p99_:.1f} "
+                f"| {sms:.2f} | {cms:.2f} | {b:.1f} |"
+            )
+        print("\n| open loop (share of best 1-doc req/s) | offered | achieved | p50 ms | p99 ms |")
+        print("|---:|---:|---:|---:|---:|")
+        for share, rate, got, p50_, p99_ in open_rows:
+            print(f"| {share:.0%} | {rate:,.0f} | {got:,.0f} | {p50_:.1f} | {p99_:.1f} |")
+        p99 = open_rows[-1][4]
         one32 = [r for r in rows if r[0] == 1 and r[1] == 32]
         best100 = max((r[4] for r in rows if r[0] == 100), default=0.0)
         batched = list(base.values())[-1]
