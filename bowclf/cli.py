@@ -1639,9 +1639,10 @@ def _top_features_lines(model_path: str, n: int) -> tuple[dict, list[str]]:
 @click.option(
     "--batch-window-ms",
     type=_FiniteFloat(0, 1000),
-    default=0.0,
+    default=2.0,
     show_default=True,
-    help="Wait this long for more requests before a batch (0: take what is queued).",
+    help="Under concurrent load, wait this long for more requests before a batch (a lone "
+    "client is not delayed; 0: take only what is queued).",
 )
 @click.option(
     "--log-level",

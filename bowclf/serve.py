@@ -24,8 +24,9 @@ Errors are JSON ``{"error": "..."}``: 400 malformed JSON, 413 body or document c
 limits, 422 wrong types or values, 404/405 unknown route or method; never a traceback.
 
 Micro-batching: requests are queued; one task takes everything queued (up to ``max_batch``
-documents, after waiting ``batch_window`` seconds for more to arrive) and makes one library
-call per distinct operation on the concatenated texts, in a single worker thread (so the
+documents; while requests arrive together, after waiting ``batch_window`` seconds for more)
+and makes one library call per distinct operation on the concatenated texts, in a single
+worker thread (so the
 model, whose vectorizer builds caches lazily, is never used by two threads at once, and the
 event loop stays free to answer ``/health``).  The library computes each row independently,
 so a batched answer is exactly the per-request one.  While one batch is computed the next
@@ -77,14 +78,16 @@ class ServeConfig:
     ``max_body_bytes``: largest request body; ``max_texts``: most documents in one request;
     ``max_batch``: most documents in one library call (requests are never split, so a batch
     holds at least one request); ``batch_window``: seconds the batcher waits for more
-    requests once one arrived (0: only those already queued).
+    requests once one arrived, while requests arrive together (the previous batch held more
+    than one, or more are queued); a lone client is never delayed (0: only those already
+    queued).
     """
 
     model_path: str
     max_body_bytes: int = 4 << 20
     max_texts: int = 1000
     max_batch: int = 2048
-    batch_window: float = 0.0
+    batch_window: float = 0.002
 
 
 class _ClientError(Exception):
@@ -107,6 +110,7 @@ class _Batcher:
         self.task: asyncio.Task | None = None
         self.batches = 0
         self.documents = 0
+        self.concurrent = False
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._loop())
@@ -136,7 +140,7 @@ class _Batcher:
                 break
             batch = [item]
             size = len(item[1])
-            if self.window > 0 and size < self.max_batch:
+            if self.window > 0 and size < self.max_batch and self.concurrent:
                 await asyncio.sleep(self.window)
             while size < self.max_batch and not self.queue.empty():
                 nxt = self.queue.get_nowait()
@@ -158,6 +162,8 @@ class _Batcher:
                     fut.set_result(res)
             self.batches += 1
             self.documents += size
+            # wait for company only while requests come together: a lone client is not delayed
+            self.concurrent = len(batch) > 1 or not self.queue.empty()
 
     def _compute(self, batch: list) -> list:
         """One library call per distinct operation; results split back per request."""
@@ -274,7 +280,7 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
     classes = [_plain(c) for c in np.asarray(model.classes_).tolist()]
     n_classes = len(classes)
     info = _model_info(model, config, classes)
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"in_flight": 0}
 
     @asynccontextmanager
     async def lifespan(app):
@@ -288,6 +294,19 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
         finally:
             await batcher.stop()
 
+    def counted(handler):
+        """Count the requests inside ``handler`` (reported as ``in_flight`` by /health)."""
+
+        async def wrapper(request: Request) -> JSONResponse:
+            state["in_flight"] += 1
+            try:
+                return await handler(request)
+            finally:
+                state["in_flight"] -= 1
+
+        return wrapper
+
+    @counted
     async def predict(request: Request) -> JSONResponse:
         data = await _read_json(request, config.max_body_bytes)
         _check_keys(data, {"texts", "k", "threshold", "proba"})
@@ -322,6 +341,7 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
                 pred["proba"] = row
         return JSONResponse(out)
 
+    @counted
     async def explain(request: Request) -> JSONResponse:
         data = await _read_json(request, config.max_body_bytes)
         _check_keys(data, {"texts", "k", "labels", "top"})
@@ -353,6 +373,7 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
         return JSONResponse(
             {
                 "status": "ok",
+                "in_flight": state["in_flight"],
                 "queued": 0 if b is None else b.queue.qsize(),
                 "batches": 0 if b is None else b.batches,
                 "documents": 0 if b is None else b.documents,
@@ -596,6 +617,7 @@ OPENAPI: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "status": {"type": "string"},
+                    "in_flight": {"type": "integer", "description": "/predict, /explain calls"},
                     "queued": {"type": "integer"},
                     "batches": {"type": "integer"},
                     "documents": {"type": "integer"},

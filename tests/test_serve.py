@@ -59,8 +59,8 @@ class Server:
         self.stop()
         raise RuntimeError("server did not start")
 
-    def stop(self) -> tuple[int, str]:
-        if self.proc.poll() is None:
+    def stop(self, signal_it: bool = True) -> tuple[int, str]:
+        if signal_it and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
             _, err = self.proc.communicate(timeout=30)
@@ -249,7 +249,10 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(model_path, model, doc
     clients = [socket.create_connection(("127.0.0.1", srv.port), timeout=30) for _ in range(3)]
     for c in clients:  # requests in flight: all but the last byte of the body sent
         c.sendall(head + body[:-1])
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while httpx.get(srv.url + "/health").json()["in_flight"] < len(clients):
+        assert time.monotonic() < deadline, "the requests never reached the handler"
+        time.sleep(0.05)
     srv.proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     for c in clients:
@@ -263,7 +266,7 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(model_path, model, doc
         status, _, payload = raw.partition(b"\r\n\r\n")
         assert status.startswith(b"HTTP/1.1 200"), raw[:200]
         assert [p["labels"] for p in json.loads(payload)["predictions"]] == expected
-    code, err = srv.stop()
+    code, err = srv.stop(signal_it=False)  # one SIGTERM only
     assert code == 0, err
     assert "Traceback" not in err
     with pytest.raises(httpx.TransportError):
