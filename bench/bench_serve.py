@@ -236,7 +236,7 @@ def main() -> None:
     ap.add_argument("--requests-100", type=int, default=200, help="100-document requests")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--window-ms", type=float, default=0.0)
+    ap.add_argument("--window-ms", type=float, default=2.0, help="server --batch-window-ms")
     args = ap.parse_args()
     try:
         import uvloop
