@@ -1700,6 +1700,11 @@ def serve(
         previous[s] = signal.signal(s, on_signal)
     try:
         server.run(config, host=host, port=port, workers=workers, log_level=log_level)
+    except SystemExit as exc:  # uvicorn's start-up failure (e.g. the port is taken), logged
+        if exc.code not in (0, None):
+            raise click.ClickException(
+                f"the server could not start on {host}:{port} (see the log line above)"
+            ) from None
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -325,3 +325,19 @@ def test_multilabel_and_integer_labels_in_a_server_thread():
             server.should_exit = True
             thread.join(timeout=30)
         assert not thread.is_alive()
+
+
+def test_serve_on_a_taken_port_fails_with_one_line(model_path):
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["serve", str(model_path), "--port", str(port), "--log-level", "critical"]
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1].startswith("bowclf: error: the server could not start")
+    assert "Traceback" not in result.stderr
