@@ -65,6 +65,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 __all__ = ["OPENAPI", "ServeConfig", "app_from_environment", "create_app", "run"]
 
 ENV_CONFIG = "BOWCLF_SERVE_CONFIG"
+_MAX_K = 1_000_000  # largest k accepted (any k >= the number of classes means all of them)
 
 #: Set once an app's lifespan started in this process: uvicorn's own signal handlers are in
 #: place from before that point until it has shut down (then it re-raises the signal).
@@ -311,7 +312,7 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
         data = await _read_json(request, config.max_body_bytes)
         _check_keys(data, {"texts", "k", "threshold", "proba"})
         texts = _texts(data, config.max_texts)
-        k = _int(data, "k", None, 1, max(n_classes, 1))
+        k = _int(data, "k", None, 1, _MAX_K)
         threshold = data.get("threshold")
         if threshold is not None and (
             isinstance(threshold, bool)
@@ -328,7 +329,8 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
             rows = await batcher.submit(("predict",), texts)
             preds = [{"labels": r} for r in rows]
         else:
-            op = ("topk", n_classes if k is None else k, float(threshold or 0.0))
+            # k beyond the number of classes gives what k = that number gives (library rule)
+            op = ("topk", min(n_classes if k is None else k, n_classes), float(threshold or 0.0))
             rows = await batcher.submit(op, texts)
             preds = [
                 {"labels": [_plain(lab) for lab, _ in r], "probabilities": [p for _, p in r]}
@@ -346,7 +348,7 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
         data = await _read_json(request, config.max_body_bytes)
         _check_keys(data, {"texts", "k", "labels", "top"})
         texts = _texts(data, config.max_texts)
-        k = _int(data, "k", 1, 1, max(n_classes, 1))
+        k = min(_int(data, "k", 1, 1, _MAX_K), n_classes)
         top = _int(data, "top", 10, 1, 1_000_000) if data.get("top", 10) is not None else None
         labels = data.get("labels")
         if labels is not None:

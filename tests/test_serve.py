@@ -122,6 +122,10 @@ def test_predictions_equal_the_library(server, model, docs):
         len(row) for row in model.predict_topk(docs[:5], k=3, threshold=0.2)
     ]
     assert _post(server, "/predict", {"texts": []}).json() == {"predictions": []}
+    r = _post(server, "/predict", {"texts": docs[:5], "k": 50})  # more than the classes
+    assert [
+        list(zip(p["labels"], p["probabilities"], strict=True)) for p in r.json()["predictions"]
+    ] == [list(row) for row in model.predict_topk(docs[:5], k=50)]
 
 
 def test_concurrent_requests_are_batched_and_exact(server, model, docs):
