@@ -531,7 +531,9 @@ def _word_keys_full(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def _find(index: ki._KeyIndex, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
     two = np.flatnonzero(key2)
-    return index.find(key1, two, key2[two])
+    ids, missing = index.find(key1, two, key2[two])
+    assert np.array_equal(missing, np.flatnonzero(ids < 0))
+    return ids
 
 
 def test_word_keys_are_the_token_keys() -> None:
@@ -585,13 +587,14 @@ def test_key_index_finds_every_word_and_nothing_else(grow: bool) -> None:
         index = ki._KeyIndex.of_words(words)
     assert index.size == len(keyed)
     assert np.array_equal(_find(index, key1[keyed], key2[keyed]), keyed)  # every keyed word
-    assert (_find(index, key1, key2)[key1 == ki._NO_KEY] == -1).all()  # words without a key
+    unkeyed = np.where(key1 == ki._NO_KEY, ki._UNKEYED, key1)  # words without a key
+    assert (_find(index, unkeyed, key2)[key1 == ki._NO_KEY] == -1).all()
     others = [w + "z" for w in words[:500]] + ["zz" + w for w in words[:500]] + ["ü"]
     others = [w for w in others if w not in set(words)]
     o1, o2 = _word_keys_full(others)
     at = o1 != ki._NO_KEY
     assert (_find(index, o1[at], o2[at]) == -1).all()
-    assert len(index.slot_entries) >= 2 * len(keyed)  # at most half full
+    assert len(index.slots) >= 2 * len(keyed)  # at most half full
 
 
 def test_transform_uses_the_index_of_the_current_vocabulary() -> None:

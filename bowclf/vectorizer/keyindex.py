@@ -10,7 +10,8 @@ from the bytes of the batch, so that no string is created per token:
   (at least ``2**63 + 2**56``) and its other bytes packed (never 0);
 * a token of one non-ASCII character: its code point + ``2**63``.
 
-Other tokens (longer, or non-ASCII words) have no key (:data:`_NO_KEY`).
+Other tokens (longer, or non-ASCII words) have no key (:data:`_UNKEYED` as
+tokens, :data:`_NO_KEY` as words).
 :class:`_KeyIndex` maps keys to ids exactly; the same class serves the
 vocabulary (words -> columns, built once per vocabulary) and the token table
 of one fit/transform call (grown as tokens are first seen).
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from .tokenizer import _Spans
 
 _KEY_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
-_NO_KEY = np.uint64(2**64 - 1)  # key of tokens without one; marks empty slots (0xFF is not ASCII)
+_NO_KEY = np.uint64(2**64 - 1)  # key of words without one and of empty slots (0xFF: not ASCII)
+_UNKEYED = np.uint64(2**64 - 2)  # key of tokens without one: matches no slot, not even empty ones
 _CHAR_KEY = np.uint64(1 << 63)  # + code point: tokens of one non-ASCII character
 _LONG_KEY = _CHAR_KEY  # + first 8 bytes: first key word of 9- to 16-byte tokens
 _MIN_BITS = 4  # smallest index: 16 slots
@@ -50,7 +52,7 @@ def _slot_hash(key1: np.ndarray, key2: np.ndarray | None, shift: np.uint64) -> n
 def _span_keys(spans: _Spans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Keys of the tokens of a segment (see the module docstring).
 
-    Returns ``keys`` (first key word of each token, :data:`_NO_KEY` for tokens
+    Returns ``keys`` (first key word of each token, :data:`_UNKEYED` for tokens
     without a key), ``keyed`` (the tokens with a key), ``two`` (positions of the
     9- to 16-byte tokens) and ``keys2`` (their second key words).
     """
@@ -67,7 +69,7 @@ def _span_keys(spans: _Spans) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     keys2 = windows[starts[two] + 8]
     keys2 &= _KEY_MASKS[lens[two] - 8]
     keys[two] |= _LONG_KEY
-    keys[~keyed] = _NO_KEY
+    keys[~keyed] = _UNKEYED
     if spans.strings is not None:
         # one non-ASCII character (CJK, emoji...): key = code point + _CHAR_KEY
         char = np.flatnonzero(spans.strings & (lens == 1))
@@ -116,38 +118,39 @@ def _take_two(two: np.ndarray, key2: np.ndarray, at: np.ndarray) -> tuple[np.nda
 class _KeyIndex:
     """Exact hash index from keys to integer ids (open addressing, linear probing).
 
-    Keys are stored as *entries*, in insertion order: ``key1``, ``key2`` (0 for
-    one-word keys) and the id of each.  The slot table holds entry numbers (-1:
-    empty), is kept at most half full and doubles when needed.  A query probes
-    from the key's home slot until it finds the key or an empty slot (absent),
-    all queries of a batch at once with numpy; the keys it compares are read
-    from the entry arrays, where the frequent tokens (seen first) sit together,
-    so most reads hit the CPU cache.  Keys are given as ``key1`` (one per key),
-    ``two`` (positions of the two-word keys) and ``key2`` (their second words).
+    The slot table holds ids minus ``base`` ("local ids", -1: empty), is kept at
+    most half full and doubles when needed; the keys are stored per local id
+    (``key1``, and ``key2``, 0 for one-word keys) with one spare element last,
+    the sentinel read for an empty slot (key :data:`_NO_KEY`, which no query
+    has).  A query probes from the key's home slot until it finds the key or an
+    empty slot (absent), all queries of a batch at once with numpy.  Ids are in
+    first-seen order (by column for the vocabulary: by frequency), so the keys
+    of the frequent tokens sit together and most key reads hit the CPU cache.
+    Keys are given as ``key1`` (one per key), ``two`` (positions of the two-word
+    keys) and ``key2`` (their second words).
     """
 
-    def __init__(self, bits: int = 0) -> None:
-        """An empty index of ``2**bits`` slots (at least ``2**_MIN_BITS``)."""
+    def __init__(self, bits: int = 0, base: int = 0) -> None:
+        """An empty index of ``2**bits`` slots (at least ``2**_MIN_BITS``) for
+        ids from ``base`` on."""
         self.size = 0
-        # entry arrays with one spare element, the sentinel read for entry -1
-        # (an empty slot): key _NO_KEY, id -1
+        self._base = base
         self._key1 = np.full(1, _NO_KEY)
         self._key2 = np.zeros(1, np.uint64)
-        self._ids = np.full(1, -1, np.int32)
         self._alloc(max(bits, _MIN_BITS))
 
     def _alloc(self, bits: int) -> None:
         self._mask = (1 << bits) - 1
         self._shift = np.uint64(64 - bits)
-        self.slot_entries = np.full(1 << bits, -1, np.int32)
+        self.slots = np.full(1 << bits, -1, np.int32)
 
     @classmethod
     def of_words(cls, words: list[str]) -> _KeyIndex:
         """Index of the words that have a key, each to its position in ``words``."""
         key1, two, key2 = _word_keys(words)
         at = np.flatnonzero(key1 != _NO_KEY)
-        index = cls((2 * len(at)).bit_length())
-        index.add(key1[at], *_take_two(two, key2, at), at.astype(np.int32))
+        index = cls((4 * len(at)).bit_length())
+        index.add(key1[at], *_take_two(two, key2, at), at)
         return index
 
     def _home(self, key1: np.ndarray, two: np.ndarray, key2: np.ndarray) -> np.ndarray:
@@ -156,76 +159,92 @@ class _KeyIndex:
             slots[two] = _slot_hash(key1[two], key2, self._shift)
         return slots
 
-    def find(self, key1: np.ndarray, two: np.ndarray, key2: np.ndarray) -> np.ndarray:
-        """Id of each key (int32), -1 if absent (always for :data:`_NO_KEY`)."""
+    def find(
+        self, key1: np.ndarray, two: np.ndarray, key2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Id of each key (int32, -1 if absent) and the positions of the absent ones."""
         slots = self._home(key1, two, key2)
-        entries = self.slot_entries[slots]
-        miss = self._key1[entries] != key1
+        ids = self.slots[slots]
+        miss = self._key1[ids] != key1
         if two.size:
-            miss[two] |= self._key2[entries[two]] != key2
-        ids = self._ids[entries]
-        pending = np.flatnonzero(miss)
+            miss[two] |= self._key2[ids[two]] != key2
+        pending = np.flatnonzero(miss)  # all keys but those found at their home slot
         del miss
-        if pending.size:
-            occupied = entries[pending] >= 0  # by another key: probe on
-            ids[pending] = -1
-            pending = pending[occupied]
-            pending = pending[key1[pending] != _NO_KEY]
-        if pending.size:
-            sub_two, sub_key2 = _take_two(two, key2, pending)
-            second = np.zeros(len(pending), np.uint64)
+        if self._base:
+            ids += self._base
+        if not pending.size:
+            return ids, pending
+        probe = pending[(ids[pending] >= self._base) & (key1[pending] != _UNKEYED)]
+        ids[pending] = -1
+        if probe.size:  # home slot taken by another key: probe on
+            sub_two, sub_key2 = _take_two(two, key2, probe)
+            second = np.zeros(len(probe), np.uint64)
             second[sub_two] = sub_key2
-            ids[pending] = self._probe(key1[pending], second, slots[pending])
-        return ids
+            ids[probe] = self._probe(key1[probe], second, slots[probe])
+        return ids, pending[ids[pending] < 0]
 
     def _probe(self, key1: np.ndarray, key2: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """:meth:`find` of keys not at their (occupied) home ``slots``."""
+        """Ids of keys not at their (occupied) home ``slots``, -1 if absent; the
+        last few (long probe chains) one at a time."""
         out = np.full(len(key1), -1, np.int32)
         pos = np.arange(len(key1))
-        while pos.size:
+        while len(pos) > 8:
             slots = (slots + 1) & self._mask
-            entries = self.slot_entries[slots]
-            same = (self._key1[entries] == key1) & (self._key2[entries] == key2)
-            out[pos[same]] = self._ids[entries[same]]
-            more = ~same & (entries >= 0)  # settled: found, or an empty slot (absent)
+            local = self.slots[slots]
+            same = (self._key1[local] == key1) & (self._key2[local] == key2)
+            out[pos[same]] = local[same] + self._base
+            more = ~same & (local >= 0)  # settled: found, or an empty slot (absent)
             pos, slots, key1, key2 = pos[more], slots[more], key1[more], key2[more]
+        table, stored1, stored2 = self.slots, self._key1, self._key2
+        for p, slot, k1, k2 in zip(pos.tolist(), slots.tolist(), key1, key2, strict=True):
+            while True:
+                slot = (slot + 1) & self._mask
+                local = int(table[slot])
+                if local < 0:
+                    break
+                if stored1[local] == k1 and stored2[local] == k2:
+                    out[p] = local + self._base
+                    break
         return out
 
     def add(self, key1: np.ndarray, two: np.ndarray, key2: np.ndarray, ids: np.ndarray) -> None:
         """Insert distinct keys that are not in the index yet, with their ``ids``."""
-        start, end = self.size, self.size + len(ids)
-        if end + 1 > len(self._ids):  # grow the entry arrays, keeping the sentinel last
-            cap = max(end + 1, 2 * len(self._ids))
-            self._key1 = np.concatenate([self._key1[:start], np.full(cap - start, _NO_KEY)])
-            self._key2 = np.concatenate([self._key2[:start], np.zeros(cap - start, np.uint64)])
-            self._ids = np.concatenate([self._ids[:start], np.full(cap - start, -1, np.int32)])
-        self._key1[start:end] = key1
-        self._key2[start + two] = key2
-        self._ids[start:end] = ids
-        self.size = end
-        if 2 * end >= len(self.slot_entries):
-            self._alloc((2 * end).bit_length())
-            start = 0  # place every entry again
-        self._place(np.arange(start, end, dtype=np.int32))
+        if not len(ids):
+            return
+        local = (ids - self._base).astype(np.int32)
+        end = int(local.max()) + 1
+        if end + 1 > len(self._key1):  # grow the key arrays, the sentinel stays last
+            cap = max(end + 1, 2 * len(self._key1))
+            n = len(self._key1) - 1
+            self._key1 = np.concatenate([self._key1[:n], np.full(cap - n, _NO_KEY)])
+            self._key2 = np.concatenate([self._key2[:n], np.zeros(cap - n, np.uint64)])
+        self._key1[local] = key1
+        self._key2[local[two]] = key2
+        self.size += len(local)
+        if 4 * self.size >= len(self.slots):  # double (or more), then place every key again
+            self._alloc((4 * self.size).bit_length())
+            local = np.flatnonzero(self._key1[:-1] != _NO_KEY).astype(np.int32)
+        self._place(local)
 
-    def _place(self, entries: np.ndarray) -> None:
-        """Put each entry in the first free slot from its key's home on: per round,
-        the first entry that wants a free slot takes it, the others try the next
-        slot; the last few go one at a time."""
-        key2 = self._key2[entries]
+    def _place(self, local: np.ndarray) -> None:
+        """Put each local id in the first free slot from its key's home on: per
+        round, one of the ids that want a free slot takes it, the others try the
+        next slot; the last few go one at a time."""
+        key2 = self._key2[local]
         two = np.flatnonzero(key2)
-        slots = self._home(self._key1[entries], two, key2[two])
-        table = self.slot_entries
-        while len(entries) > 32:
+        slots = self._home(self._key1[local], two, key2[two])
+        table = self.slots
+        while len(local) > 32:
             free = np.flatnonzero(table[slots] < 0)
-            won_slots, first = np.unique(slots[free], return_index=True)
-            won = free[first]
-            table[won_slots] = entries[won]
-            rest = np.ones(len(entries), bool)
+            # the last write to a slot stays: in reverse, the first id (most
+            # frequent token) gets the slot and is found at its first probe
+            table[slots[free[::-1]]] = local[free[::-1]]
+            won = free[table[slots[free]] == local[free]]
+            rest = np.ones(len(local), bool)
             rest[won] = False
-            entries = entries[rest]
+            local = local[rest]
             slots = (slots[rest] + 1) & self._mask
-        for entry, slot in zip(entries.tolist(), slots.tolist(), strict=True):
+        for i, slot in zip(local.tolist(), slots.tolist(), strict=True):
             while table[slot] >= 0:
                 slot = (slot + 1) & self._mask
-            table[slot] = entry
+            table[slot] = i

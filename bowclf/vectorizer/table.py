@@ -91,7 +91,7 @@ class _TokenTable:
         self._ids = count(self.n_known)
         self.lookup: defaultdict[str, int] = defaultdict(self._ids.__next__)
         self._get = self.lookup.__getitem__
-        self.index = _KeyIndex()  # keys of the tokens given ids by this table
+        self.index = _KeyIndex(base=self.n_known)  # keys of the tokens given ids here
         self.hashes = _Growable(np.uint64) if hashes else None
         self.char_ngrams = char_ngrams
         self._buckets = buckets
@@ -193,16 +193,19 @@ class _TokenTable:
         self._register(strings_of(pos[first]), new_ids)
         return new_ids
 
-    def _find(self, keys: np.ndarray, two: np.ndarray, keys2: np.ndarray) -> np.ndarray:
+    def _find(
+        self, keys: np.ndarray, two: np.ndarray, keys2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Ids of keyed tokens from the vocabulary's index then the table's own
-        (-1: not found, and for tokens without a key)."""
+        (-1: not found, and for tokens without a key), and the positions of -1."""
         if self._vocabulary_index is None:
             return self.index.find(keys, two, keys2)
-        ids = self._vocabulary_index.find(keys, two, keys2)
-        if self.index.size:
-            miss = np.flatnonzero(ids < 0)
-            ids[miss] = self.index.find(keys[miss], *_take_two(two, keys2, miss))
-        return ids
+        ids, miss = self._vocabulary_index.find(keys, two, keys2)
+        if self.index.size and miss.size:
+            found, still = self.index.find(keys[miss], *_take_two(two, keys2, miss))
+            ids[miss] = found
+            miss = miss[still]
+        return ids, miss
 
     def _encode_spans(self, spans: _Spans) -> np.ndarray:
         """Ids of the tokens of a default-rule segment (int32).
@@ -211,8 +214,9 @@ class _TokenTable:
         found and the tokens without a key become strings looked up as such.
         """
         keys, keyed, two, keys2 = _span_keys(spans)
-        ids = self._find(keys, two, keys2)
-        miss = np.flatnonzero(ids < 0)
+        ids, miss = self._find(keys, two, keys2)
+        if miss.size == 0 and self._known is None:
+            return ids
         kmiss = miss[keyed[miss]]
         lpos = miss[~keyed[miss]]
         del miss, keyed
@@ -220,7 +224,7 @@ class _TokenTable:
         if kmiss.size and self._new_ids:
             # with a vocabulary index, keyed tokens not found are outside the vocabulary
             words, *new_keys, uids = self._new_keyed(keys, two, keys2, kmiss, ids)
-            self.index.add(*new_keys, uids.astype(np.int32))
+            self.index.add(*new_keys, uids)
         else:
             words, uids = [], np.empty(0, np.intp)
         del keys, two, keys2, kmiss
