@@ -378,7 +378,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     def _key_index(self) -> _KeyIndex:
         """The :class:`_KeyIndex` of ``vocabulary_`` (word keys -> columns), built
-        by the first transform of each vocabulary and kept (about 40 bytes a word).
+        by the first transform of each vocabulary and kept (about 32 bytes a word).
 
         Built here rather than by fit: a transform needs it, and the peak
         memory measured in ``bench/`` is lower this way.  It is derived from

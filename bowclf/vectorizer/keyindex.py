@@ -119,11 +119,12 @@ class _KeyIndex:
     """Exact hash index from keys to integer ids (open addressing, linear probing).
 
     The slot table holds ids minus ``base`` ("local ids", -1: empty), is kept at
-    most half full and doubles when needed; the keys are stored per local id
-    (``key1``, and ``key2``, 0 for one-word keys) with one spare element last,
-    the sentinel read for an empty slot (key :data:`_NO_KEY`, which no query
-    has).  A query probes from the key's home slot until it finds the key or an
-    empty slot (absent), all queries of a batch at once with numpy.  Ids are in
+    most a quarter full (short probe chains) and doubles when needed; the keys
+    are stored per local id (``key1``, and ``key2``, 0 for one-word keys) with
+    one spare element last, the sentinel read for an empty slot (key
+    :data:`_NO_KEY`, which no query has).  A query probes from the key's home
+    slot until it finds the key or an empty slot (absent), all queries of a
+    batch at once with numpy.  Ids are in
     first-seen order (by column for the vocabulary: by frequency), so the keys
     of the frequent tokens sit together and most key reads hit the CPU cache.
     Keys are given as ``key1`` (one per key), ``two`` (positions of the two-word
