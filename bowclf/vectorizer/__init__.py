@@ -48,37 +48,23 @@ Unicode 14.0, so the tokens (and a saved model) do not change with the
 Python version (``str.lower`` aside).
 
 How it is fast: documents are processed in batches of about a quarter of a
-million characters (which bounds the temporaries, about 10 bytes per
-character; non-ASCII documents go in quarter batches, as UTF-32 takes 4 bytes
-a character).  With the default rule a batch is joined with ``"\n"`` and its
-tokens are found with numpy on the character codes through a class table
-(:mod:`.tokenizer`, :mod:`.charclass`): no string is created per token.  A
-token of at most 16 ASCII bytes, or of one non-ASCII character, is keyed by an
-integer and finds its id in an exact hash index probed with numpy
-(:mod:`.keyindex`); only the distinct keys not seen before and the other tokens
-(longer, or non-ASCII words) become strings looked up in a ``dict``
-(:mod:`.table`).  (Other tokenizers: one ``str.split``/regex call per batch or
-one call per document, ids through one C-level ``map`` over the ``dict``.)
-Token hashes, n-gram hashes and the sparse matrix are computed with numpy over
-whole batches; distinct tokens are hashed once per call.  Output blocks are
-appended in place to arrays grown by ``realloc`` (reserved at once when the
-number of documents is known), so the peak memory is about 1.05-1.25x the
-output (:mod:`.csr`).
-
-Transform looks words up in the vocabulary itself (a word's id is its column):
-keyed words in the vocabulary's key index, built by the first transform and
-kept with the estimator, the others in ``vocabulary_``.  Unigrams need no id for
-unknown tokens (and go in quarter batches); with n-grams or subwords every
-distinct token needs a hash, so unknown tokens get ids too, and the strings of
-those without a key are forgotten after each batch (their ids stay valid), so
-the table does not grow with the rare words of the input.
+million characters (bounded temporaries); default-rule tokens are found with
+numpy on the character codes, without a string per token (:mod:`.tokenizer`);
+short tokens find their ids by integer key in an exact hash index probed with
+numpy (:mod:`.keyindex`), the others through a ``dict`` (:mod:`.table`);
+hashes and the sparse matrix are computed with numpy over whole batches, and
+the output grows in place (:mod:`.csr`), so the peak memory is about
+1.05-1.25x the output.  Transform finds words by key in the vocabulary's
+index (built by the first transform, kept with the estimator), or by string;
+unigrams need no id for unknown tokens.
 
 Modules: :mod:`.hashing` (fastText's hashes), :mod:`.charclass` and
 :mod:`.tokenizer` (tokenisation), :mod:`.keyindex` and :mod:`.table` (token ids),
 :mod:`.csr` (output blocks), :mod:`.estimator` (:class:`BowVectorizer`).
 """
 
-from .estimator import STATE_VERSION, BowVectorizer, _select_vocabulary
+from .estimator import STATE_VERSION, BowVectorizer
+from .estimator import _select_vocabulary as _select_vocabulary  # for bowclf.dask
 from .hashing import FNV_OFFSET_BASIS, FNV_PRIME, NGRAM_MULTIPLIER, token_hash, token_hashes
 
 __all__ = [
@@ -90,6 +76,3 @@ __all__ = [
     "token_hash",
     "token_hashes",
 ]
-# ``_select_vocabulary`` is re-exported for bowclf.dask (which merges the counts
-# of partitions into a vocabulary with the rule of fit).
-_ = _select_vocabulary
