@@ -23,18 +23,20 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import stat
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from . import __version__
+from . import __version__, _limits, defaults
 
 EXIT_OK = 0
 EXIT_DATA = 1
@@ -175,7 +177,10 @@ class _Group(click.Group):
             "0",
         )
         try:
-            rv = super().invoke(ctx)
+            with warnings.catch_warnings():
+                if not debug:  # numpy/scikit-learn warnings are not for the command line
+                    warnings.simplefilter("ignore")
+                rv = super().invoke(ctx)
             _flush_stdout()
             return rv
         except (click.exceptions.Exit, click.exceptions.Abort):
@@ -240,11 +245,27 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, MemoryError):
         return "out of memory (try a smaller --buckets or --dim, or a smaller corpus)"
     if isinstance(exc, OSError) and exc.strerror:
-        where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror}"
+        if exc.filename:
+            return f"{exc.filename}: {exc.strerror}"
+        if exc.errno in _WRITE_ERRNOS:  # files are named where they are written: stdout
+            return f"<stdout>: {exc.strerror}"
+        return exc.strerror
+    if isinstance(exc, OSError) and _SHORT_WRITE.search(text):
+        return "a temporary file could not be written (is the disk or --cache-dir full?)"
     if isinstance(exc, ValueError | FloatingPointError | TypeError):
         return text  # CorpusError, ModelFileError, VectorsError, TrainingDivergedError, ...
     return f"{type(exc).__name__}: {text}"
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# numpy's message when a write to a full disk comes up short (an OSError without errno)
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
+def _require_stdout() -> None:
+    """Fail with one line when stdout is closed (``>&-``) rather than print nothing."""
+    if sys.stdout is None:
+        raise click.ClickException("<stdout> is closed: nothing could be printed (or use -o FILE)")
 
 
 def _stderr(message: str) -> None:
@@ -420,17 +441,21 @@ def cli(debug: bool) -> None:
 @click.option(
     "--patience",
     type=click.IntRange(min=1),
-    default=3,
+    default=defaults.N_ITER_NO_CHANGE,
     show_default=True,
     help="Epochs without improvement before early stopping.",
 )
 @click.option(
-    "--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Embedding dimension."
+    "--dim",
+    type=click.IntRange(1, _limits.MAX_DIM),
+    default=defaults.DIM,
+    show_default=True,
+    help="Embedding dimension.",
 )
 @click.option(
     "--epochs",
     type=_EPOCHS,
-    default="auto",
+    default=defaults.EPOCHS,
     show_default=True,
     help="Passes over the training data, or 'auto': 10 for small corpora down to 5 from "
     "40,000 documents.",
@@ -438,89 +463,89 @@ def cli(debug: bool) -> None:
 @click.option(
     "--lr",
     type=_FiniteFloat(min=0, min_open=True),
-    default=0.25,
+    default=defaults.LR,
     show_default=True,
     help="Initial learning rate (decays linearly to 0).",
 )
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=16,
+    default=defaults.BATCH_SIZE,
     show_default=True,
     help="Documents per SGD step.",
 )
 @click.option(
     "--loss",
     type=click.Choice(["softmax", "ova"]),
-    default="softmax",
+    default=defaults.LOSS,
     show_default=True,
     help="softmax: one distribution; ova: independent sigmoids.",
 )
 @click.option(
     "--normalize",
     type=click.Choice(["l1", "l2", "none"]),
-    default="l1",
+    default=defaults.NORMALIZE,
     show_default=True,
     help="Row scaling of counts (l1 = average, as fastText).",
 )
 @click.option(
     "--idf/--no-idf",
     "use_idf",
-    default=True,
+    default=defaults.USE_IDF,
     show_default=True,
     help="Weight counts by inverse document frequency (--no-idf: raw counts, as fastText).",
 )
 @click.option(
     "--sublinear-tf",
     is_flag=True,
-    default=False,
+    default=defaults.SUBLINEAR_TF,
     help="Use 1 + ln(count) instead of the count.",
 )
 @click.option(
     "--ngrams",
-    type=click.IntRange(min=1),
-    default=2,
+    type=click.IntRange(1, _limits.MAX_NGRAMS),
+    default=defaults.NGRAMS,
     show_default=True,
     help="Longest word n-gram (1 = unigrams only).",
 )
 @click.option(
     "--buckets",
-    type=click.IntRange(min=0),
-    default=2_000_000,
+    type=click.IntRange(0, _limits.MAX_BUCKETS),
+    default=defaults.BUCKETS,
     show_default=True,
     help="Hash buckets for n-grams and subwords.",
 )
 @click.option(
     "--min-count",
     type=click.IntRange(min=1),
-    default=1,
+    default=defaults.MIN_COUNT,
     show_default=True,
     help="Minimum corpus frequency of a vocabulary word.",
 )
 @click.option(
     "--max-features",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, _limits.MAX_VOCABULARY),
     default=None,
     help="Keep at most this many vocabulary words (most frequent).",
 )
 @click.option(
     "--minn",
-    type=click.IntRange(min=0),
-    default=0,
+    type=click.IntRange(0, _limits.MAX_CHAR_NGRAM),
+    default=defaults.MINN,
     show_default=True,
     help="Shortest character n-gram of words (0 = none).",
 )
 @click.option(
     "--maxn",
-    type=click.IntRange(min=0),
-    default=0,
+    type=click.IntRange(0, _limits.MAX_CHAR_NGRAM),
+    default=defaults.MAXN,
     show_default=True,
     help="Longest character n-gram of words (0 = none).",
 )
 @click.option(
     "--tokenizer",
     type=click.Choice(["default", "whitespace"]),
-    default="default",
+    default=defaults.TOKENIZER,
     show_default=True,
     help="default: Unicode words; whitespace: fastText's split.",
 )
@@ -550,7 +575,8 @@ def cli(debug: bool) -> None:
     type=int,
     default=0,
     show_default=True,
-    help="Random seed: the same seed gives the same model, bit for bit.",
+    help="Random seed: the same seed gives the same model, bit for bit on the same CPU and "
+    "library builds (any thread count).",
 )
 @click.option(
     "--stream/--in-memory",
@@ -575,43 +601,7 @@ def cli(debug: bool) -> None:
     "see docs/dask.md).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
-def fit(
-    corpus,
-    output,
-    fmt,
-    text_column,
-    label_column,
-    label_sep,
-    encoding,
-    valid_path,
-    valid_fraction,
-    early_stopping,
-    patience,
-    dim,
-    epochs,
-    lr,
-    batch_size,
-    loss,
-    normalize,
-    use_idf,
-    sublinear_tf,
-    ngrams,
-    buckets,
-    min_count,
-    max_features,
-    minn,
-    maxn,
-    tokenizer,
-    lowercase,
-    class_weight,
-    threshold,
-    pretrained_vectors,
-    seed,
-    stream,
-    cache_dir,
-    dask_scheduler,
-    quiet,
-) -> None:
+def fit(**opts: Any) -> None:
     """Train a model on CORPUS (CSV, TSV, JSON Lines or fastText format; '-' for stdin).
 
     Labels and texts are found by header name (label/text, case-insensitive), or given with
@@ -624,245 +614,199 @@ def fit(
     to stderr (a bar on a terminal, one line per epoch otherwise), then the path of the model
     file written.
     """
-    if valid_path is not None and valid_fraction is not None:
+    o = _FitOptions(**opts)
+    started = time.perf_counter()
+    _check_fit_usage(o)
+    if o.output is None:
+        o.output = str(_default_model_path(o.corpus))
+    _check_output_path(o.output, o.corpus, o.valid_path, o.pretrained_vectors, regular_only=True)
+    stream = _use_stream(o)
+    kw = _corpus_kwargs(o.fmt, o.text_column, o.label_column, o.label_sep, o.encoding)
+    from .text import TextClassifier
+
+    model = TextClassifier(**_model_params(o))
+    progress = _Progress(enabled=not o.quiet)
+    try:
+        if o.dask_scheduler is not None:
+            val = _fit_dask(model, o, kw, progress)
+        elif stream:
+            val = _fit_stream(model, o, kw, progress)
+        else:
+            val = _fit_in_memory(model, o, kw, progress)
+    finally:
+        progress.close()
+    _save_model(model, o.output, kw)
+    if not o.quiet:
+        _print_fit_summary(model, o.output, val, started)
+
+
+class _FitOptions:
+    """The parsed options of ``fit`` (attribute access instead of 35 parameters)."""
+
+    def __init__(self, **opts: Any) -> None:
+        self.__dict__.update(opts)
+
+
+def _check_fit_usage(o: _FitOptions) -> None:
+    """Usage errors that need several options together (checked before any work)."""
+    if o.valid_path is not None and o.valid_fraction is not None:
         raise click.UsageError("use either --valid or --valid-fraction, not both")
-    if early_stopping and valid_path is None and valid_fraction is None:
+    if o.early_stopping and o.valid_path is None and o.valid_fraction is None:
         raise click.UsageError("--early-stopping needs --valid FILE or --valid-fraction F")
-    if minn > maxn:
-        raise click.UsageError(f"--minn {minn} is larger than --maxn {maxn}")
-    if output is None:
-        if corpus == "-":
-            raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
-        output = str(_default_model_path(corpus))
-    _check_output_path(output, corpus, valid_path, pretrained_vectors, regular_only=True)
-    if stream is None:
-        stream = corpus != "-" and _text_size_estimate(corpus) > _STREAM_BYTES
+    if o.minn > o.maxn:
+        raise click.UsageError(f"--minn {o.minn} is larger than --maxn {o.maxn}")
+    if o.output is None and o.corpus == "-":
+        raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
+
+
+def _use_stream(o: _FitOptions) -> bool:
+    """``--stream``/``--in-memory``, or the library's choice by the corpus's size."""
+    from .backends import prefers_out_of_core
+
+    if o.stream is None:
+        stream = prefers_out_of_core(o.corpus)
         why = "CORPUS is over 256 MiB, so it is trained out of core (--stream)"
     else:
-        why = "--stream"
+        stream, why = o.stream, "--stream"
     if stream:
-        if corpus == "-":
+        if o.corpus == "-":
             raise click.UsageError("--stream reads CORPUS twice, so it cannot be stdin")
-        if valid_fraction is not None:
+        if o.valid_fraction is not None:
             raise click.UsageError(
                 f"{why}: --valid-fraction is not supported; use --valid FILE (or --in-memory)"
             )
-        if class_weight != "none":
+        if o.class_weight != "none":
             raise click.UsageError(f"{why}: --class-weight is not supported (or --in-memory)")
-    kw = _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
-    started = time.perf_counter()
-    from .text import TextClassifier
+    return stream
 
-    model = TextClassifier(
-        dim=dim,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        loss=loss,
-        normalize=None if normalize == "none" else normalize,
-        use_idf=use_idf,
-        sublinear_tf=sublinear_tf,
-        ngrams=ngrams,
-        buckets=buckets,
-        min_count=min_count,
-        max_features=max_features,
-        minn=minn,
-        maxn=maxn,
-        tokenizer=tokenizer,
-        lowercase=lowercase,
-        class_weight=None if class_weight == "none" else class_weight,
-        threshold=threshold,
-        early_stopping=early_stopping,
-        n_iter_no_change=patience,
-        pretrained_vectors=pretrained_vectors,
-        random_state=seed,
-    )
-    progress = _Progress(enabled=not quiet)
-    if dask_scheduler is not None:
-        val_texts, val_y = _fit_dask(model, corpus, kw, valid_path, dask_scheduler, progress)
-    elif stream:
-        val_texts, val_y = _fit_stream(
-            model, corpus, kw, label_sep, valid_path, cache_dir, progress, quiet, epochs, dim
-        )
-    else:
-        val_texts, val_y = _fit_in_memory(
-            model,
-            corpus,
-            kw,
-            label_sep,
-            valid_path,
-            valid_fraction,
-            seed,
-            progress,
-            quiet,
-            epochs,
-            dim,
-        )
+
+def _model_params(o: _FitOptions) -> dict[str, Any]:
+    """TextClassifier parameters from the options (names and 'none' spellings differ)."""
+    same = ("dim", "epochs", "lr", "batch_size", "loss", "use_idf", "sublinear_tf", "ngrams",
+            "buckets", "min_count", "max_features", "minn", "maxn", "tokenizer", "lowercase",
+            "threshold", "early_stopping", "pretrained_vectors")  # fmt: skip
+    return {
+        **{name: getattr(o, name) for name in same},
+        "normalize": None if o.normalize == "none" else o.normalize,
+        "class_weight": None if o.class_weight == "none" else o.class_weight,
+        "n_iter_no_change": o.patience,
+        "random_state": o.seed,
+    }
+
+
+def _save_model(model, output: str, corpus: dict[str, Any]) -> None:
     from .persist import save
 
     try:
-        save(model, output)
+        save(model, output, corpus=corpus)  # remembered for evaluate and predict
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise click.ClickException(
             f"{output}: cannot write the model ({reason}); an existing file is unchanged"
         ) from None
-    if not quiet:
-        seconds = time.perf_counter() - started
-        clf = model.classifier_
-        documents = model.training_summary_.get("documents", "?")
-        line = (
-            f"Trained {clf.n_iter_} epochs on {documents:,} documents "
-            f"({len(model.vectorizer_.vocabulary_):,} words, {clf.n_features_in_:,} features) "
-            f"in {seconds:.1f}s; final loss {clf.loss_curve_[-1]:.4f}"
-        )
-        if clf.best_validation_score_ is not None:
-            line += f", best validation score {clf.best_validation_score_:.4f}"
-        _stderr(line)
-        if val_texts is not None:
-            from .report import evaluate
-
-            _stderr(_summary_line(evaluate(model, val_texts, val_y)))
-        _stderr(f"Model written to {output}")
 
 
-# fit trains out of core (--stream) on corpora with more text than this.  In memory, a fit
-# peaks at ~17-30x the CSV's size (100M tokens: 518 MB of CSV, 9.1 GB peak RSS; out of core
-# 1.4 GB at 4% less speed, bench/RESULTS.md), so 256 MiB keeps in-memory fits under ~5-8 GB.
-_STREAM_BYTES = 256 * 2**20
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
-_COMPRESSION_FACTOR = 4  # text is typically 3-5x its gzip/bzip2/xz size
+def _print_fit_summary(model, output: str, val, started: float) -> None:
+    seconds = time.perf_counter() - started
+    clf = model.classifier_
+    documents = model.training_summary_.get("documents", "?")
+    line = (
+        f"Trained {clf.n_iter_} epochs on {documents:,} documents "
+        f"({len(model.vectorizer_.vocabulary_):,} words, {clf.n_features_in_:,} features) "
+        f"in {seconds:.1f}s; final loss {clf.loss_curve_[-1]:.4f}"
+    )
+    if clf.best_validation_score_ is not None:
+        line += f", best validation score {clf.best_validation_score_:.4f}"
+    _stderr(line)
+    if val is not None:
+        from .report import evaluate
+
+        _stderr(_summary_line(evaluate(model, *val)))
+    _stderr(f"Model written to {output}")
 
 
-def _file_size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except (OSError, ValueError):
-        return 0  # the corpus reader reports a missing file
-
-
-def _text_size_estimate(path: str) -> int:
-    """Bytes of text in a corpus file: its size, times 4 when it is compressed."""
-    size = _file_size(path)
-    return size * _COMPRESSION_FACTOR if path.lower().endswith(_COMPRESSED_SUFFIXES) else size
-
-
-def _fit_dask(model, corpus, kw, valid_path, scheduler, progress):
-    """Train on a Dask cluster through :func:`bowclf.dask.fit_dask_file`."""
+def _validation_file(o: _FitOptions, kw: dict, multilabel: bool | None = None):
+    """``(texts, labels)`` of ``--valid FILE``, or ``None``."""
+    if o.valid_path is None:
+        return None
     from .corpus import read_corpus
+
+    texts, y, _ = _labels_of(read_corpus(o.valid_path, **kw), o.label_sep, multilabel)
+    return texts, y
+
+
+def _cannot_train(corpus: str, exc: ValueError) -> click.ClickException:
+    """The one error line of a failed fit; a corpus error keeps its own (it names the file)."""
+    from .corpus import CorpusError
+    from .training import OneClassError
+
+    if isinstance(exc, CorpusError):
+        return exc  # type: ignore[return-value]
+    hint = " (check --label-column)" if isinstance(exc, OneClassError) else ""
+    return click.ClickException(f"{corpus}: cannot train: {_one_line(exc)}{hint}")
+
+
+def _fit_dask(model, o: _FitOptions, kw: dict, progress):
+    """Train on a Dask cluster through :func:`bowclf.dask.fit_dask_file`."""
     from .dask import fit_dask_file
 
-    if corpus == "-":
+    if o.corpus == "-":
         raise click.UsageError("--dask-scheduler reads CORPUS twice, so it cannot be stdin")
-    val_texts = val_y = None
-    if valid_path is not None:
-        valid = read_corpus(valid_path, **kw)
-        val_texts, val_y, _ = _labels_of(valid, kw.get("label_sep"))
+    val = _validation_file(o, kw)
     try:
-        fit_dask_file(
-            model,
-            corpus,
-            scheduler,
-            corpus_kw=kw,
-            X_val=val_texts,
-            y_val=val_y,
-            callback=progress,
-        )
+        fit_dask_file(model, o.corpus, o.dask_scheduler, corpus_kw=kw, callback=progress,
+                      X_val=val and val[0], y_val=val and val[1])  # fmt: skip
     except OSError as exc:
         raise click.ClickException(
-            f"cannot use the Dask scheduler at {scheduler} ({_one_line(exc)})"
+            f"cannot use the Dask scheduler at {o.dask_scheduler} ({_one_line(exc)})"
         ) from None
-    finally:
-        progress.close()
-    return val_texts, val_y
+    return val
 
 
-def _fit_in_memory(
-    model, corpus, kw, label_sep, valid_path, valid_fraction, seed, progress, quiet, epochs, dim
-):
+def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
     from .corpus import read_corpus
+    from .training import resolve_epochs, split_validation
 
-    train = read_corpus(corpus, **kw)
-    texts, y, multilabel = _labels_of(train, label_sep)
-    known = _known_labels(y, multilabel)
-    if len(known) < 2:
-        raise click.ClickException(
-            f"{train.name}: only one class ({next(iter(known))!r}) in {len(texts):,} "
-            f"document{'s' if len(texts) != 1 else ''}; a classifier needs at least two "
-            "(check --label-column)"
-        )
-    val_texts = val_y = None
-    if valid_path is not None:
-        valid = read_corpus(valid_path, **kw)
-        val_texts, val_y, _ = _labels_of(valid, label_sep, multilabel=multilabel)
-        unseen = sorted({lab for labs in valid.labels for lab in labs} - known)
-        if unseen:
-            more = f" and {len(unseen) - 5} more" if len(unseen) > 5 else ""
-            raise click.ClickException(
-                f"{valid.name}: labels not in the training data: "
-                f"{', '.join(map(repr, unseen[:5]))}{more}"
-            )
-    elif valid_fraction is not None:
-        texts, y, val_texts, val_y = _split(texts, y, valid_fraction, seed, multilabel)
-    if not quiet:
+    train = read_corpus(o.corpus, **kw)
+    texts, y, multilabel = _labels_of(train, o.label_sep)
+    val = _validation_file(o, kw, multilabel)
+    if o.valid_fraction is not None:
+        try:
+            tr, va = split_validation(y, o.valid_fraction, o.seed, multilabel=multilabel)
+        except ValueError as exc:
+            raise _cannot_train(train.name, exc) from None
+        val = [texts[i] for i in va], [y[i] for i in va]
+        texts, y = [texts[i] for i in tr], [y[i] for i in tr]
+    if not o.quiet:
+        n_classes = len({lab for labs in y for lab in labs} if multilabel else set(y))
         what = "multi-label, " if multilabel else ""
-        valid_note = f", {len(val_texts):,} for validation" if val_texts is not None else ""
+        valid_note = f", {len(val[0]):,} for validation" if val is not None else ""
         _stderr(
-            f"Training on {len(texts):,} documents{valid_note} ({what}{len(known)} classes): "
-            f"{resolve_epochs(epochs, len(texts))} epochs, dim {dim}"
+            f"Training on {len(texts):,} documents{valid_note} ({what}{n_classes} classes): "
+            f"{resolve_epochs(o.epochs, len(texts))} epochs, dim {o.dim}"
         )
     try:
-        model.fit(texts, y, X_val=val_texts, y_val=val_y, callback=progress)
+        model.fit(texts, y, X_val=val and val[0], y_val=val and val[1], callback=progress)
     except ValueError as exc:  # e.g. an empty vocabulary: say which corpus
-        raise click.ClickException(f"{train.name}: cannot train: {_one_line(exc)}") from None
-    finally:
-        progress.close()
-    return val_texts, val_y
+        raise _cannot_train(train.name, exc) from None
+    return val
 
 
-def resolve_epochs(epochs, n_documents: int) -> int:
-    from .classifier import resolve_epochs as resolve
-
-    return resolve(epochs, n_documents)
-
-
-def _fit_stream(model, corpus, kw, label_sep, valid_path, cache_dir, progress, quiet, epochs, dim):
-    from .corpus import read_corpus
+def _fit_stream(model, o: _FitOptions, kw: dict, progress):
     from .stream import fit_stream
 
-    val_texts = val_y = None
-    multilabel = True if label_sep is not None else None
-    if valid_path is not None:
-        if label_sep is not None:
-            raise click.UsageError("--stream with --valid is for single-label data")
-        valid = read_corpus(valid_path, **kw)
-        val_texts, val_y, _ = _labels_of(valid, None, multilabel=False)
-        multilabel = False
-    if not quiet:
+    val = _validation_file(o, kw)
+    if not o.quiet:
         _stderr(
-            f"Training out of core on {corpus} (read twice, tokens cached on disk): "
-            f"{epochs} epochs, dim {dim}".replace("auto epochs", "'auto' epochs")
+            f"Training out of core on {o.corpus} (read twice, tokens cached on disk): "
+            f"{o.epochs} epochs, dim {o.dim}".replace("auto epochs", "'auto' epochs")
         )
     try:
-        fit_stream(
-            model,
-            corpus,
-            corpus_kw=kw,
-            multilabel=multilabel,
-            X_val=val_texts,
-            y_val=val_y,
-            cache_dir=cache_dir,
-            callback=progress,
-        )
-    except ValueError as exc:  # CorpusError keeps its own message (it names the file)
-        from .corpus import CorpusError
-
-        if isinstance(exc, CorpusError):
-            raise
-        raise click.ClickException(f"{corpus}: cannot train: {_one_line(exc)}") from None
-    finally:
-        progress.close()
-    return val_texts, val_y
+        fit_stream(model, o.corpus, corpus_kw=kw, X_val=val and val[0], y_val=val and val[1],
+                   cache_dir=o.cache_dir, callback=progress)  # fmt: skip
+    except ValueError as exc:
+        raise _cannot_train(o.corpus, exc) from None
+    return val
 
 
 def _default_model_path(corpus: str) -> Path:
@@ -885,54 +829,6 @@ def _labels_of(corpus, label_sep, multilabel: bool | None = None):
     return corpus.texts, corpus.y, False
 
 
-def _known_labels(y, multilabel: bool) -> set:
-    if multilabel:
-        return {lab for labs in y for lab in labs}
-    return set(y)
-
-
-def _split(texts, y, fraction: float, seed: int, multilabel: bool):
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
-    n = len(texts)
-    n_val = math.ceil(fraction * n)
-    if n_val < 1 or n - n_val < 1:
-        raise click.ClickException(
-            f"--valid-fraction {fraction:g} of {n} documents leaves no training or no "
-            "validation data"
-        )
-    idx = np.arange(n)
-    stratify = None
-    if not multilabel:
-        _, counts = np.unique(np.asarray(y), return_counts=True)
-        if counts.min() >= 2:
-            stratify = np.asarray(y)
-    try:
-        tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=stratify)
-    except ValueError:  # too few documents per class for a stratified split
-        tr, va = train_test_split(idx, test_size=n_val, random_state=seed)
-    # Documents whose labels would be missing from the training part (a label seen once)
-    # stay in training: a model cannot be validated on classes it cannot predict.
-    known = _known_labels([y[i] for i in tr], multilabel)
-    unseen = [i for i in va if not _known_labels([y[i]], multilabel) <= known]
-    if unseen:
-        tr = np.concatenate([tr, unseen])
-        va = np.setdiff1d(va, unseen)
-    if va.size == 0:
-        raise click.ClickException(
-            f"--valid-fraction {fraction:g}: no validation documents left (every held-out "
-            "document has a label seen only there); use more data or --valid FILE"
-        )
-    tr.sort()
-    va.sort()
-
-    def pick(seq, rows):
-        return [seq[i] for i in rows]
-
-    return pick(texts, tr), pick(y, tr), pick(texts, va), pick(y, va)
-
-
 class _Progress:
     """Training progress on stderr: a bar on a terminal, else one line per epoch (for logs)."""
 
@@ -945,11 +841,23 @@ class _Progress:
     def __call__(self, info: dict[str, Any]) -> None:
         if not self.enabled:
             return
+        if info.get("event") == "vectorize":  # a status line: the vectorizer has no progress
+            what = "Vectorising" if info["seconds"] is None else "Vectorised"
+            done = "" if info["seconds"] is None else f" in {info['seconds']:.1f}s"
+            _stderr(f"{what} {info['documents']:,} documents{done}")
+            return
         if info.get("event") == "pass":  # out-of-core training read the corpus
             what = "vocabulary" if info.get("pass") == 1 else "token cache"
             _stderr(
                 f"pass {info.get('pass')}/2 ({what}): {info.get('documents', 0):,} documents "
                 f"in {info.get('seconds', 0.0):.1f}s"
+            )
+            return
+        if info.get("event") == "early_stop":
+            self.close()
+            _stderr(
+                f"early stopping after epoch {info['epochs_run']}: kept the weights of epoch "
+                f"{info['best_epoch']} (best validation score {info['val_score']:.4f})"
             )
             return
         status = (
@@ -996,13 +904,17 @@ def _isatty(stream) -> bool:
 # ---------------------------------------------------------------------- predict
 _PREDICT_EPILOG = (
     "Output: one line (row) per input document, in input order; every line of plain-text "
-    "input is a document, so a blank line gets a prediction too.\n\n"
+    "input is a document, so a blank line gets a prediction too. Without -k and --threshold "
+    "the labels are the model's own prediction (model.predict in Python: the most probable "
+    "class, or a multi-label model's label set, in class order); with either, the most "
+    "probable labels first (model.predict_topk).\n\n"
     "\b\n"
     "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
     "  csv    a header row, then label[,probability] for k=1, or\n"
-    "         label_1[,probability_1],...,label_k[,probability_k] for k>1, cells left\n"
-    "         empty when fewer labels pass --threshold; multi-label models without -k\n"
-    "         use k = the number of classes; --no-header leaves the header row out\n"
+    "         label_1[,probability_1],...,label_k[,probability_k] for k>1 (k at most the\n"
+    "         number of classes), cells left empty when fewer labels are predicted;\n"
+    "         multi-label models without -k use k = the number of classes;\n"
+    "         --no-header leaves the header row out\n"
     "  tsv    as csv, tab-separated\n"
     '  jsonl  {"labels": [...], "probabilities": [...]}, always with probabilities\n'
     "\n" + _EPILOG
@@ -1017,8 +929,8 @@ _PREDICT_EPILOG = (
     "k",
     type=click.IntRange(min=1),
     default=None,
-    help="Print the k most probable labels [default: 1; multi-label models print "
-    "every label whose probability reaches the model's threshold].",
+    help="Print the k most probable labels [default: the model's own prediction: its most "
+    "probable label, or a multi-label model's label set (its threshold, else its top label)].",
 )
 @click.option(
     "--threshold",
@@ -1031,9 +943,9 @@ _PREDICT_EPILOG = (
     "--format",
     "out_format",
     type=click.Choice(["text", "csv", "tsv", "jsonl"]),
-    default="text",
-    show_default=True,
-    help="Output format (see below).",
+    default=None,
+    help="Output format (see below) [default: from the extension of -o (.csv, .tsv, "
+    ".jsonl), else text].",
 )
 @click.option(
     "--header/--no-header",
@@ -1055,9 +967,14 @@ _PREDICT_EPILOG = (
     default="auto",
     show_default=True,
     help="text: one document per line; csv/tsv/jsonl: the text column; fasttext: the text "
-    "after the labels. 'auto': the extension and content of a file; stdin is text.",
+    "after the labels. 'auto': the extension and content of a file; stdin is text unless it "
+    "starts with a CSV/TSV header, JSON Lines or fastText lines.",
 )
-@click.option("--text-column", default=None, help="Text column (name or 0-based index).")
+@click.option(
+    "--text-column",
+    default=None,
+    help="Text column (name or 0-based index) [default: the one given to fit, else found by name].",
+)
 @click.option(
     "--encoding",
     default="utf-8",
@@ -1070,7 +987,8 @@ _PREDICT_EPILOG = (
     default=10_000,
     show_default=True,
     help="Documents predicted at a time: memory is bounded by this, not by the input "
-    "(1 when stdin is a terminal, so each line is answered at once).",
+    "(fewer for models with many classes, so that a chunk's probabilities stay under "
+    "128 MiB; 1 when stdin is a terminal, so each line is answered at once).",
 )
 def predict(
     model_path,
@@ -1093,32 +1011,79 @@ def predict(
     streamed: any number of documents can be predicted in bounded memory.
     """
     from .corpus import iter_chunks
-    from .persist import load
 
     sources = list(inputs) or ["-"]
     if output is not None:
         _check_output_path(output, model_path, *sources)
-    model = load(model_path)
-    if "-" in sources and _isatty(sys.stdin):
-        chunk_size = 1
+    else:
+        _require_stdout()
+    out_format = out_format or _format_from_extension(output)
+    model, conventions = _load_model(model_path)
+    if not _given("text_column"):
+        text_column = conventions.get("text_column")
+    tty = "-" in sources and _isatty(sys.stdin)
+    chunk_size = 1 if tty else _chunk_limit(model, chunk_size)
+    with_proba = proba or out_format == "jsonl"
     try:
         with _output(output) as out:
             writer = _PredictionWriter(out, out_format, proba, _columns_k(model, k), header)
             for source in sources:
                 kw = {
-                    "format": ("text" if source == "-" else None) if fmt == "auto" else fmt,
+                    "format": _predict_format(source, fmt, tty),
                     "text_column": text_column,
                     "encoding": encoding,
                     "require_labels": False,
                 }
                 for texts, _labels in iter_chunks(source, chunk_size=chunk_size, **kw):
-                    writer.write(_predict_rows(model, texts, k, threshold))
+                    writer.write(_predict_rows(model, texts, k, threshold, with_proba))
                     out.flush()
             writer.close()
     except OSError as exc:  # input errors arrive as CorpusError: this is the output failing
-        if _is_broken_pipe(exc) or not exc.strerror:
+        if _is_broken_pipe(exc):
             raise
-        raise click.ClickException(f"{output or '<stdout>'}: {exc.strerror}") from None
+        raise click.ClickException(f"{output or '<stdout>'}: {_os_reason(exc)}") from None
+
+
+def _predict_format(source: str, fmt: str, tty: bool) -> str | None:
+    """The corpus reader's format for one INPUT: files are detected; stdin is plain text
+    unless its first lines are a CSV/TSV header, JSON Lines or fastText (not on a terminal,
+    where each line is answered as it is typed)."""
+    if fmt != "auto":
+        return fmt
+    if source != "-":
+        return None
+    return "text" if tty else "auto-text"
+
+
+_OUTPUT_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _format_from_extension(output: str | None) -> str:
+    """--format when not given: from the -o file's extension, else text."""
+    if output is None:
+        return "text"
+    return _OUTPUT_EXTENSIONS.get(os.path.splitext(output)[1].lower(), "text")
+
+
+def _given(name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or in the environment)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _load_model(model_path: str):
+    """``(model, corpus conventions)`` of a model file: how its training corpus was read."""
+    from .persist import load_with_header
+
+    model, header = load_with_header(model_path)
+    conventions = (header.get("text") or {}).get("corpus") or {}
+    return model, conventions
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
 
 
 class _output:  # noqa: N801 - used like open()
@@ -1138,48 +1103,85 @@ class _output:  # noqa: N801 - used like open()
 
 
 def _columns_k(model, k: int | None) -> int:
-    """How many label columns csv/tsv output has."""
+    """How many label columns csv/tsv output has: never more than the model has classes."""
+    c = len(model.classes_)
     if k is not None:
-        return k
-    if getattr(model, "multilabel_", False):
-        return len(model.classes_)
-    return 1
+        return min(k, c)
+    return c if getattr(model, "multilabel_", False) else 1
 
 
-def _predict_rows(model, texts: Sequence[str], k, threshold) -> list[list[tuple[Any, float]]]:
-    """``(label, probability)`` pairs per document, most probable first (vectorised: the
-    per-document Python work is only building the pairs)."""
+def _chunk_limit(model, chunk_size: int) -> int:
+    """Documents per chunk so that one chunk's n×c probabilities stay under ~128 MiB."""
+    return max(1, min(chunk_size, _PROBA_CELLS // max(len(model.classes_), 1)))
+
+
+_PROBA_CELLS = 2**24  # float64 cells of one chunk's probability matrix (128 MiB)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the equivalent Python scalar (for str() and JSON)."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+
+
+def _predict_rows(
+    model, texts: Sequence[str], k: int | None, threshold: float | None, with_proba: bool
+) -> list[list[tuple[Any, float | None]]]:
+    """``(label, probability)`` pairs per document, exactly as the Python API gives them.
+
+    Without ``-k`` and ``--threshold`` the labels are ``model.predict`` (the model's own
+    decision rule: the arg-max, or for multi-label models its threshold and fallback), with
+    ``predict_proba`` probabilities when they are printed; otherwise ``model.predict_topk``.
+    """
+    if k is None and threshold is None:
+        predicted = model.predict(texts)
+        classes = [_plain(c) for c in model.classes_]
+        if getattr(model, "multilabel_", False):
+            if hasattr(predicted, "ndim") and predicted.ndim == 2:  # an indicator matrix
+                rows = [[classes[j] for j in row.nonzero()[0]] for row in predicted]
+            else:
+                rows = [[_plain(lab) for lab in labels] for labels in predicted]
+        else:
+            rows = [[_plain(lab)] for lab in predicted]
+        if not with_proba:
+            return [[(lab, None) for lab in row] for row in rows]
+        P = _finite(model.predict_proba(texts))
+        column = {lab: j for j, lab in enumerate(classes)}
+        return [[(lab, float(P[i, column[lab]])) for lab in row] for i, row in enumerate(rows)]
+    if k is None:
+        k = len(model.classes_) if getattr(model, "multilabel_", False) else 1
+    rows = model.predict_topk(texts, k=k, threshold=0.0 if threshold is None else threshold)
+    return [[(_plain(lab), float(p)) for lab, p in row] for row in rows]
+
+
+def _finite(P):
     import numpy as np
 
-    P = model.predict_proba(texts)
-    labels = np.asarray(model.classes_).tolist()
-    n, c = P.shape
-    multilabel = k is None and getattr(model, "multilabel_", False)
-    kk = c if multilabel else min(k or 1, c)
-    if kk == 1:
-        order = P.argmax(axis=1)[:, None]  # the first maximum, as a stable sort would give
-    else:
-        order = np.argsort(-P, axis=1, kind="stable")[:, :kk]
-    top = np.take_along_axis(P, order, axis=1)
-    if multilabel:
-        clf = model.classifier_
-        keep = top >= (clf.threshold_ if threshold is None else threshold)
-        if clf.loss == "softmax" and threshold is None:
-            keep[:, 0] = True  # softmax models always predict their most probable label
-    elif threshold:
-        keep = top >= threshold
-    else:
-        keep = None
-    order_rows, top_rows = order.tolist(), top.tolist()
-    if keep is None:
-        return [
-            [(labels[j], p) for j, p in zip(o, t, strict=True)]
-            for o, t in zip(order_rows, top_rows, strict=True)
-        ]
-    return [
-        [(labels[j], p) for j, p, m in zip(o, t, m_row, strict=True) if m]
-        for o, t, m_row in zip(order_rows, top_rows, keep.tolist(), strict=True)
-    ]
+    bad = ~np.isfinite(P).all(axis=1)
+    if bad.any():
+        raise click.ClickException(
+            f"the model gives non-finite probabilities for document {int(bad.argmax()) + 1} of "
+            "this chunk (its weights overflow); it cannot be used for prediction"
+        )
+    return P
+
+
+def _format_p(p: float) -> str:
+    """A probability with 6 significant digits, more when 6 would round it to 1 or 0."""
+    text = f"{p:.6g}"
+    digits = 6
+    while digits < 17 and (text == "1" and p < 1.0 or text == "0" and p > 0.0):
+        digits += 1
+        text = f"{p:.{digits}g}"
+    return text
+
+
+def _text_cell(label: Any) -> str:
+    """A label as one token of a line: line breaks and other control characters escaped
+    (a label could otherwise split one document's line in two)."""
+    text = str(label)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 class _PredictionWriter:
@@ -1217,9 +1219,10 @@ class _PredictionWriter:
                     dumps(
                         {
                             "labels": [lab for lab, _ in row],
-                            "probabilities": [round(p, 6) for _, p in row],
+                            "probabilities": [p for _, p in row],
                         },
                         ensure_ascii=False,
+                        allow_nan=False,
                     )
                     + "\n"
                     for row in rows
@@ -1227,9 +1230,11 @@ class _PredictionWriter:
             )
         elif self.fmt == "text":
             if self.proba:
-                lines = [" ".join(f"{lab} {p:.6g}" for lab, p in row) for row in rows]
+                lines = [
+                    " ".join(f"{_text_cell(lab)} {_format_p(p)}" for lab, p in row) for row in rows
+                ]
             else:
-                lines = [" ".join(str(lab) for lab, _ in row) for row in rows]
+                lines = [" ".join(_text_cell(lab) for lab, _ in row) for row in rows]
             self.out.write("".join(line + "\n" for line in lines))
         else:
             self._write_header()
@@ -1239,7 +1244,7 @@ class _PredictionWriter:
                 for lab, p in row[: self.k]:
                     cells.append(lab)
                     if self.proba:
-                        cells.append(f"{p:.6g}")
+                        cells.append(_format_p(p))
                 cells.extend([""] * (width - len(cells)))
                 self.csv.writerow(cells)
             self._drain()
@@ -1306,45 +1311,106 @@ def evaluate(
     as errors), not an error.
     """
     from .corpus import read_corpus
-    from .persist import load
     from .report import evaluate as evaluate_model
 
+    _require_stdout()
     for path in (html_path, misclassified):
         if path is not None:
             _check_output_path(path, model_path, test_path)
-    model = load(model_path)
+    model, conventions = _load_model(model_path)
     multilabel = bool(getattr(model, "multilabel_", False))
     if misclassified and multilabel:
         raise click.UsageError("--misclassified is for single-label models")
-    test = read_corpus(
-        test_path, **_corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
-    )
-    texts, y, _ = _labels_of(test, label_sep, multilabel=multilabel)
+    kw = _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
+    for key, option in _REMEMBERED.items():  # what the user left out, as the model was fit
+        if not _given(option) and conventions.get(key) is not None:
+            kw[key] = conventions[key]
+    test = read_corpus(test_path, **kw)
+    texts, y, _ = _labels_of(test, kw["label_sep"], multilabel=multilabel)
+    if multilabel and kw["label_sep"] is None:
+        _check_label_cells(test.name, y, model.classes_)
     started = time.perf_counter()
     P = model.predict_proba(texts)  # once, for the report and the misclassified file
     report = evaluate_model(
-        model, texts, y, k=tuple(ks) or (1, 5), proba=P,
+        model,
+        texts,
+        y,
+        k=tuple(ks) or (1, 5),
+        proba=P,
         predict_seconds=time.perf_counter() - started,
     )
     if as_json:
         click.echo(report.to_json())
     else:
-        click.echo(report.render_text(color=color))
+        click.echo(report.render_text(color=color), color=color)
     if html_path:
-        from .report import render_html
-
-        with _OutputFile(html_path) as f:
-            f.write(render_html(report))
-        _stderr(f"HTML report written to {html_path}")
+        _write_html(report, html_path)
     if misclassified:
-        import numpy as np
-
         from .report import write_misclassified
 
-        pred = np.asarray(model.classes_)[P.argmax(axis=1)]
-        with _OutputFile(misclassified) as f:
+        pred = model.predict(texts)  # the model's own decision rule
+        with _writing(misclassified), _OutputFile(misclassified) as f:
             n = write_misclassified(f, texts, y, pred, P, model.classes_)
         _stderr(f"{n:,} misclassified documents written to {misclassified}")
+
+
+# corpus option of fit remembered in the model file -> the click parameter that overrides it
+# (not the encoding: that is a property of each file, and a wrong guess garbles text silently)
+_REMEMBERED = {
+    "format": "fmt",
+    "text_column": "text_column",
+    "label_column": "label_column",
+    "label_sep": "label_sep",
+}
+
+
+def _check_label_cells(name: str, y, classes) -> None:
+    """A multi-label model read without a separator: refuse label cells such as 'a b' that
+    are not classes but split into classes (they would all be scored as unseen labels)."""
+    known = {str(c) for c in classes}
+    for labels in y:
+        for label in labels:
+            if label in known:
+                continue
+            for sep in (" ", ",", ";", "|"):
+                parts = [p.strip() for p in str(label).split(sep) if p.strip()]
+                if len(parts) > 1 and all(p in known for p in parts):
+                    shown = " ".join(str(label).split())[:60]
+                    raise click.UsageError(
+                        f"{name}: the label cell {shown!r} is not a class of this multi-label "
+                        f"model, but its parts are: pass --label-sep {sep!r}"
+                    )
+
+
+def _write_html(report, html_path: str) -> None:
+    from .report import render_html
+    from .report.html import figures_available
+
+    if not figures_available():
+        _stderr(
+            "note: the HTML report has no figures: they need matplotlib "
+            "(pip install 'bowclf[report]')"
+        )
+    with _writing(html_path), _OutputFile(html_path) as f:
+        f.write(render_html(report))
+    _stderr(f"HTML report written to {html_path}")
+
+
+class _writing:  # noqa: N801 - a context manager used like a function
+    """Turn an OSError while writing ``path`` (disk full, ...) into one line naming it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not _is_broken_pipe(exc):
+            raise click.ClickException(
+                f"{self.path}: cannot write ({_os_reason(exc)}); an existing file is unchanged"
+            ) from None
+        return False
 
 
 def _summary_line(report) -> str:
@@ -1375,35 +1441,94 @@ def info(model_path, as_json) -> None:
     'evaluate' to load the whole model.
     """
     from .persist import info as read_info
+    from .persist import read_classes
 
+    _require_stdout()
     header = read_info(model_path)
     if as_json:
-        click.echo(json.dumps(header, indent=2, sort_keys=True))
+        click.echo(json.dumps(header, indent=2, sort_keys=True, allow_nan=False))
         return
     arrays = header["arrays"]
-    classes_shape = arrays.get("text/classes", arrays["classifier/classes"])["shape"]
     A_shape = arrays["classifier/A"]["shape"]
+    classes = read_classes(model_path).tolist()
+    text = header.get("text") or {}
     lines = [
-        f"File:            {model_path} ({_human_size(os.path.getsize(model_path))})",
-        f"Format:          {header['format']} v{header['format_version']} "
-        f"(written by bowclf {header.get('bowclf_version')})",
-        f"Created:         {header.get('created')}",
-        f"Kind:            {header['kind']}",
-        f"Classes:         {classes_shape[0]}",
-        f"Features:        {A_shape[0]:,} columns of A, dim {A_shape[1]}",
+        ("File", f"{model_path} ({_human_size(os.path.getsize(model_path))})"),
+        (
+            "Format",
+            f"{header['format']} v{header['format_version']} "
+            f"(written by bowclf {header.get('bowclf_version')})",
+        ),
+        ("Created", header.get("created")),
+        ("Kind", header["kind"]),
+        ("Classes", _class_list(classes)),
+        ("Features", f"{A_shape[0]:,} columns of A, dim {A_shape[1]}"),
     ]
     words = arrays.get("vectorizer/words")
     if words is not None:
-        lines.append(f"Vocabulary:      {words['shape'][0]:,} words")
-    text = header.get("text") or {}
+        lines.append(("Vocabulary", f"{words['shape'][0]:,} words"))
     if text:
-        lines.append(f"Multi-label:     {'yes' if text.get('multilabel') else 'no'}")
-        summary = text.get("training_summary") or {}
-        if summary:
-            lines.append("Training:        " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+        lines.append(("Multi-label", _multilabel_line(text, header)))
+        if text.get("training_summary"):
+            lines.append(("Training", _training_line(text["training_summary"])))
+        if text.get("corpus"):
+            lines.append(("Corpus read as", _corpus_line(text["corpus"])))
     params = header.get("params", {})
-    lines.append("Parameters:      " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())))
-    click.echo("\n".join(lines))
+    lines.append(("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(params.items()))))
+    click.echo("\n".join(f"{name + ':':<17}{_printable(str(value))}" for name, value in lines))
+
+
+def _printable(text: str) -> str:
+    """Header strings as shown on a terminal: control characters (escape codes, line
+    breaks) escaped, never sent raw."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
+def _class_list(classes: list, shown: int = 20) -> str:
+    names = ", ".join(str(c) for c in classes[:shown])
+    more = f", … ({len(classes) - shown:,} more)" if len(classes) > shown else ""
+    return f"{len(classes):,}: {names}{more}"
+
+
+def _multilabel_line(text: dict, header: dict) -> str:
+    if not text.get("multilabel"):
+        return "no"
+    fitted = header["classifier"]["fitted"]
+    fallback = ", else the most probable label" if fitted.get("top_label_") else ""
+    return f"yes (labels with probability >= {fitted['threshold_']:.4g}{fallback})"
+
+
+def _training_line(summary: dict) -> str:
+    def number(key: str, fmt: str = ",") -> str | None:
+        value = summary.get(key)
+        return format(value, fmt) if isinstance(value, int | float) else None
+
+    parts = [
+        f"{number('documents')} documents" if number("documents") else None,
+        f"{number('epochs')} epochs" if number("epochs") else None,
+        f"final loss {number('loss', '.4f')}" if number("loss", ".4f") else None,
+        f"validation score {number('validation_score', '.4f')}"
+        if number("validation_score", ".4f")
+        else None,
+        f"{number('seconds', '.1f')} s" if number("seconds", ".1f") else None,
+    ]
+    known = {"documents", "epochs", "loss", "validation_score", "seconds"}
+    parts += [f"{k} {v}" for k, v in sorted(summary.items()) if k not in known and v is not None]
+    return ", ".join(p for p in parts if p)
+
+
+def _corpus_line(corpus: dict) -> str:
+    names = {
+        "format": "format",
+        "label_sep": "label separator",
+        "text_column": "text column",
+        "label_column": "label column",
+        "encoding": "encoding",
+    }
+    parts = [f"{names[k]} {v!r}" for k, v in corpus.items() if k in names and v is not None]
+    return ", ".join(parts) or "defaults (format detected, one label per cell)"
 
 
 def _human_size(n: float) -> str:

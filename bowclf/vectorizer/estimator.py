@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _limits
 from .csr import _counts_csr, _CsrBuilder
 from .keyindex import _KeyIndex
 from .table import _hashed_entries, _TokenTable
@@ -152,13 +153,13 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "lowercase": ["boolean"],
         "tokenizer": [StrOptions({"default", "whitespace"}), callable],
-        "token_pattern": [str, None],
+        "token_pattern": [_limits.safe_pattern_constraint(), None],
         "min_count": [Interval(Integral, 1, None, closed="left")],
-        "max_features": [Interval(Integral, 1, None, closed="left"), None],
-        "ngrams": [Interval(Integral, 1, None, closed="left")],
-        "buckets": [Interval(Integral, 0, None, closed="left")],
-        "minn": [Interval(Integral, 0, None, closed="left")],
-        "maxn": [Interval(Integral, 0, None, closed="left")],
+        "max_features": [Interval(Integral, 1, _limits.MAX_VOCABULARY, closed="both"), None],
+        "ngrams": [Interval(Integral, 1, _limits.MAX_NGRAMS, closed="both")],
+        "buckets": [Interval(Integral, 0, _limits.MAX_BUCKETS, closed="both")],
+        "minn": [Interval(Integral, 0, _limits.MAX_CHAR_NGRAM, closed="both")],
+        "maxn": [Interval(Integral, 0, _limits.MAX_CHAR_NGRAM, closed="both")],
         "dtype": "no_validation",
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
     }
