@@ -256,3 +256,72 @@ def add_scaled_gradient_A(
 
 def _row_ids(indptr: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+
+
+# ---------------------------------------------------------------------- adaptive steps (AdaGrad)
+def adagrad_update_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    GB: np.ndarray,
+    W: np.ndarray,
+    accumulator: np.ndarray,
+    lr: float,
+    eps: float = 1e-8,
+) -> np.ndarray:
+    """Row-wise AdaGrad step on the rows of ``W = Aᵀ`` (p×d) a batch touches, in place.
+
+    ``GB = G·B`` (n_b×d, ``B`` before its update) is the gradient of the batch's summed loss
+    with respect to its hidden vectors; document ``i`` contributes ``x̃_ij·(G·B)_i`` to the
+    gradient of row ``j``.  Every feature keeps one accumulator ``a_j`` (``accumulator``,
+    length p, float64, updated in place): the sum over the examples seen so far of their
+    squared gradient of row ``j`` (mean over the d components), and moves by the batch's
+    summed gradient divided by its root::
+
+        a_j ← a_j + Σ_{i∈b} x̃_ij² · ‖(G·B)_i‖² / d
+        W_j ← W_j − η / (√a_j + ε) · Σ_{i∈b} x̃_ij · (G·B)_i
+
+    The accumulator sums *per-example* squares, so it does not depend on the batch size, and
+    with one document per batch this is exactly row-wise AdaGrad.  Scaling a feature's
+    gradients by a constant leaves its steps unchanged (up to ``ε``): a word moves as far in a
+    1,000-token document (``x̃_j ≈ 1/1000`` with ``l1``) as in a 10-token one, and features
+    seen in every batch take ever smaller steps.  Cost O(nnz·d) with no p×d or nnz×d
+    temporary: the step is :func:`add_scaled_gradient_A` with the batch's entries reweighted
+    by ``−η/(√a_j + ε)``.  ``W`` and ``GB`` must be C-contiguous and share ``data``'s dtype.
+    """
+    n, d = GB.shape
+    row_sq = np.einsum("ij,ij->i", GB, GB, dtype=np.float64) / d  # ‖(G·B)_i‖² / d
+    sq = np.square(data, dtype=np.float64)
+    if _csc_matvecs is not None:  # a += (X̃_b²)ᵀ·row_sq, the CSR arrays read as X̃_bᵀ's CSC
+        _csc_matvecs(accumulator.size, n, 1, indptr, indices, sq, row_sq, accumulator)
+    else:  # pragma: no cover - fallback without scipy's private kernels
+        np.add.at(accumulator, indices, sq * np.repeat(row_sq, np.diff(indptr)))
+    step = data * (-lr / (np.sqrt(accumulator[indices]) + eps)).astype(data.dtype)
+    return add_scaled_gradient_A(indptr, indices, step, GB, W)
+
+
+def adagrad_update_B(
+    G: np.ndarray,
+    H: np.ndarray,
+    B: np.ndarray,
+    accumulator: np.ndarray,
+    lr: float,
+    eps: float = 1e-8,
+) -> np.ndarray:
+    """Row-wise AdaGrad step on the output matrix ``B`` (c×d), in place.
+
+    One accumulator per class ``k`` (``accumulator``, length c, float64, updated in place),
+    summing the per-example squared gradients of row ``k`` of ``B`` (mean over d)::
+
+        b_k ← b_k + Σ_{i∈b} G_ik² · ‖H_i‖² / d
+        B_k ← B_k − η / (√b_k + ε) · (Gᵀ·H)_k
+
+    (``∂ℓᵢ/∂B_k = G_ik·H_i``.)  Classes seen rarely keep large steps; the scale of the hidden
+    vectors (hence of the documents' lengths and normalisation) cancels out.
+    """
+    d = H.shape[1]
+    h_sq = np.einsum("ij,ij->i", H, H, dtype=np.float64) / d
+    accumulator += np.square(G, dtype=np.float64).T @ h_sq
+    scale = (-lr / (np.sqrt(accumulator) + eps)).astype(B.dtype)
+    B += scale[:, None] * gradient_B(G, H)
+    return B
