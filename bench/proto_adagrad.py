@@ -24,6 +24,9 @@ from bench.devsuite import GENERATORS, _score, _shared_pairs, generate_corpus
 
 MODE_A = os.environ.get("PROTO_A", "adagrad")
 MODE_B = os.environ.get("PROTO_B", "adagrad")
+KAPPA = float(os.environ.get("PROTO_KAPPA", "64"))
+LR0 = float(os.environ.get("PROTO_LR0", "0.05"))
+KA = float(os.environ.get("PROTO_KA", "1"))
 SGD_LR = float(os.environ.get("PROTO_SGD_LR", "0.25"))
 
 
@@ -37,10 +40,10 @@ def install(acc0: float = 0.0, eps: float = 1e-8) -> None:
         key = id(W)
         st = state.get(key)
         if st is None or st[0] is not W:
-            st = (W, np.full(W.shape[0], acc0), np.full(B.shape[0], acc0))
+            st = (W, np.full(W.shape[0], acc0), np.full(B.shape[0], acc0), np.zeros(1))
             state.clear()
             state[key] = st
-        _, accA, accB = st
+        _, accA, accB, accG = st
         H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
         _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
         S = _math.scores(H, B)
@@ -57,8 +60,26 @@ def install(acc0: float = 0.0, eps: float = 1e-8) -> None:
         if MODE_B == "sgd":
             B -= SGD_LR * _math.gradient_B(G, H)
         else:
-            _math.adagrad_update_B(G, H, B, accB, lr, eps)
-        if MODE_A == "sgd":
+            _math.adagrad_update_B(_math.gradient_B(G, H), B, accB, lr, eps=eps)
+        if MODE_A == "hybrid":  # SGD, boosted to NLMS for documents of > KAPPA features
+            rows = np.repeat(np.arange(batch.n), np.diff(batch.indptr))
+            nrm = np.bincount(rows, np.square(batch.data, dtype=np.float64), minlength=batch.n)
+            boost = np.maximum(1.0, 1.0 / (KAPPA * np.where(nrm > 0, nrm, np.inf)))
+            GB *= (-SGD_LR * lr / LR0 * boost).astype(GB.dtype)[:, None]
+            _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
+        elif MODE_A == "nlms":  # per-document step lr_A/‖x̃_i‖² (normalised LMS)
+            rows = np.repeat(np.arange(batch.n), np.diff(batch.indptr))
+            nrm = np.bincount(rows, np.square(batch.data, dtype=np.float64), minlength=batch.n)
+            f = np.where(nrm > 0, -lr * KA / np.where(nrm > 0, nrm, 1.0), 0.0)
+            GB *= f.astype(GB.dtype)[:, None]
+            _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
+        elif MODE_A == "global":  # one accumulator for all of A: mean per-entry squared gradient
+            row_sq = np.einsum("ij,ij->i", GB, GB, dtype=np.float64) / GB.shape[1]
+            sq = np.square(batch.data, dtype=np.float64) * np.repeat(row_sq, np.diff(batch.indptr))
+            accG[0] += sq.sum() / max(sq.size, 1) * batch.n
+            GB *= -lr / (np.sqrt(accG[0]) + eps)
+            _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
+        elif MODE_A == "sgd":
             GB *= -SGD_LR
             _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
         else:
@@ -66,6 +87,29 @@ def install(acc0: float = 0.0, eps: float = 1e-8) -> None:
         return batch_loss
 
     classifier._sgd_step = step
+
+
+MIN_DF = int(os.environ.get("PROTO_MIN_DF", "1"))
+
+
+def install_min_df() -> None:
+    """Prune features found in fewer than PROTO_MIN_DF training documents (prototype)."""
+    from bowclf import text
+
+    real_unique = np.unique
+
+    class _NP:
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def unique(a, *args, **kwargs):
+            if args or kwargs:
+                return real_unique(a, *args, **kwargs)
+            cols, counts = real_unique(a, return_counts=True)
+            return cols[counts >= MIN_DF]
+
+    text.np = _NP()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not args.sgd:
         install(args.acc0)
+    if MIN_DF > 1:
+        install_min_df()
     from bowclf import TextClassifier
 
     pairs = [generate_corpus(c) for c in args.corpora] + _shared_pairs(args.shared)

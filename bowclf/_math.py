@@ -301,27 +301,74 @@ def adagrad_update_rows(
 
 
 def adagrad_update_B(
-    G: np.ndarray,
-    H: np.ndarray,
+    grad: np.ndarray,
     B: np.ndarray,
     accumulator: np.ndarray,
     lr: float,
+    rows: np.ndarray | None = None,
     eps: float = 1e-8,
 ) -> np.ndarray:
     """Row-wise AdaGrad step on the output matrix ``B`` (c×d), in place.
 
-    One accumulator per class ``k`` (``accumulator``, length c, float64, updated in place),
-    summing the per-example squared gradients of row ``k`` of ``B`` (mean over d)::
+    ``grad`` is the batch's summed gradient ``g = ∂/∂B = Gᵀ·H`` for the rows ``rows`` of
+    ``B`` (``None``: every row).  One accumulator per row ``k`` (``accumulator``, length c,
+    float64, updated in place)::
 
-        b_k ← b_k + Σ_{i∈b} G_ik² · ‖H_i‖² / d
-        B_k ← B_k − η / (√b_k + ε) · (Gᵀ·H)_k
+        b_k ← b_k + ‖g_k‖² / d
+        B_k ← B_k − η / (√b_k + ε) · g_k
 
-    (``∂ℓᵢ/∂B_k = G_ik·H_i``.)  Classes seen rarely keep large steps; the scale of the hidden
-    vectors (hence of the documents' lengths and normalisation) cancels out.
+    Rows of rare classes keep large steps (their accumulators grow slowly), and the scale
+    of the hidden vectors (hence of the documents' lengths and normalisation) cancels out.
     """
-    d = H.shape[1]
-    h_sq = np.einsum("ij,ij->i", H, H, dtype=np.float64) / d
-    accumulator += np.square(G, dtype=np.float64).T @ h_sq
-    scale = (-lr / (np.sqrt(accumulator) + eps)).astype(B.dtype)
-    B += scale[:, None] * gradient_B(G, H)
+    d = B.shape[1]
+    g_sq = np.einsum("ij,ij->i", grad, grad, dtype=np.float64) / d
+    if rows is None:
+        accumulator += g_sq
+        acc = accumulator
+    else:
+        np.add.at(accumulator, rows, g_sq)
+        acc = accumulator[rows]
+    scale = (-lr / (np.sqrt(acc) + eps)).astype(B.dtype)
+    if rows is None:
+        B += scale[:, None] * grad
+    else:
+        np.add.at(B, rows, scale[:, None] * grad)
     return B
+
+
+def normalized_update_A(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    GB: np.ndarray,
+    W: np.ndarray,
+    lr: float,
+    floor: float | None = None,
+) -> np.ndarray:
+    """Per-document normalised step on the rows of ``W = Aᵀ`` a batch touches, in place.
+
+    With ``GB = G·B`` (n_b×d, ``B`` before its update; row ``i`` is ``∂ℓᵢ/∂hᵢ``) plain SGD
+    (:func:`add_scaled_gradient_A` with ``−η·G·B``) moves a document's own hidden vector
+    ``h_i = Σ_j x̃_ij W_j`` by ``−η·‖x̃_i‖²·(G·B)_i`` — and ``‖x̃_i‖² ≈ 1/length`` with ``l1``
+    rows, so long documents barely move.  Here document ``i``'s share of the step is scaled
+    by ``s_i``::
+
+        W_j ← W_j − η · Σ_{i∈b} s_i · x̃_ij · (G·B)_i
+
+        s_i = 1 / ‖x̃_i‖²                    (floor=None: normalised LMS)
+        s_i = max(1, floor / ‖x̃_i‖²)        (floor=φ: plain SGD, but h_i moves ≥ η·φ·‖∂ℓ/∂h‖)
+
+    With ``floor=None`` a document alone in its batch moves its hidden vector by exactly
+    ``−η·(G·B)_i``, whatever its length, term weights and normalisation; with a floor φ,
+    documents with ``‖x̃_i‖² ≥ φ`` (short ones) take plain SGD steps and longer ones are
+    raised to that hidden-space step.  Empty documents do not move ``W``.  Cost O(nnz·d)
+    plus O(nnz); stateless.
+    """
+    n = GB.shape[0]
+    norms = np.bincount(_row_ids(indptr), weights=np.square(data, dtype=np.float64), minlength=n)
+    top = 1.0 if floor is None else float(floor)
+    scale = np.divide(top, norms, out=np.zeros(n), where=norms > 0)
+    if floor is not None:
+        scale = np.maximum(scale, 1.0)
+    factor = (-lr * scale).astype(GB.dtype)
+    return add_scaled_gradient_A(indptr, indices, data, GB * factor[:, None], W)

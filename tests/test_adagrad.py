@@ -92,25 +92,72 @@ def test_adagrad_rows_step_does_not_depend_on_document_length():
     assert np.abs(moves[0][1]).max() > 0.1
 
 
-def test_adagrad_B_matches_reference():
+@pytest.mark.parametrize("sparse_rows", [False, True])
+def test_adagrad_B_matches_reference(sparse_rows):
     rng = np.random.default_rng(2)
-    n, c, d = 6, 4, 5
-    G = rng.normal(size=(n, c)).astype(np.float32)
-    H = rng.normal(size=(n, d)).astype(np.float32)
+    c, d = 6, 5
     B = rng.normal(size=(c, d)).astype(np.float32)
     acc = rng.random(c)
+    rows = np.array([4, 1, 4]) if sparse_rows else None  # a row may repeat (summed)
+    grad = rng.normal(size=(3 if sparse_rows else c, d)).astype(np.float32)
     want_B, want_acc = B.astype(np.float64), acc.copy()
-    for k in range(c):
-        grad = np.zeros(d)
-        for i in range(n):
-            want_acc[k] += float(G[i, k]) ** 2 * float(H[i] @ H[i]) / d
-            grad += float(G[i, k]) * H[i].astype(np.float64)
-        want_B[k] -= 0.2 / (np.sqrt(want_acc[k]) + 1e-8) * grad
+    targets = rows if sparse_rows else np.arange(c)
+    summed = {}
+    for r, g in zip(targets, grad.astype(np.float64), strict=True):
+        summed.setdefault(int(r), []).append(g)
+    for k, gs in summed.items():
+        for g in gs:
+            want_acc[k] += float(g @ g) / d
+        for g in gs:
+            want_B[k] -= 0.2 / (np.sqrt(want_acc[k]) + 1e-8) * g
     got_acc = acc.copy()
-    got_B = _math.adagrad_update_B(G, H, B.copy(), got_acc, 0.2)
-    np.testing.assert_allclose(got_acc, want_acc, rtol=1e-5)
+    got_B = _math.adagrad_update_B(grad, B.copy(), got_acc, 0.2, rows=rows)
+    np.testing.assert_allclose(got_acc, want_acc, rtol=1e-6)
     np.testing.assert_allclose(got_B, want_B, rtol=1e-5, atol=1e-6)
     assert got_B.dtype == np.float32
+
+
+def _reference_normalized(X, GB, W, lr, floor=None):
+    W = W.astype(np.float64).copy()
+    Xd = X.toarray().astype(np.float64)
+    for i in range(Xd.shape[0]):
+        norm = float(Xd[i] @ Xd[i])
+        if norm == 0:
+            continue
+        s = 1 / norm if floor is None else max(1.0, floor / norm)
+        for j in np.flatnonzero(Xd[i]):
+            W[j] -= lr * s * Xd[i, j] * GB[i]
+    return W
+
+
+@pytest.mark.parametrize("floor", [None, 0.2])
+def test_normalized_update_matches_reference(floor):
+    rng = np.random.default_rng(4)
+    X = _batch(rng, n=8, p=30, density=0.25)
+    X = sp.csr_array(sp.vstack([X, sp.csr_array((1, 30), dtype=np.float32)]))  # + an empty doc
+    X = sp.csr_array((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)), shape=X.shape)
+    GB = rng.normal(size=(X.shape[0], 4)).astype(np.float32)
+    W = rng.normal(size=(30, 4)).astype(np.float32)
+    want = _reference_normalized(X, GB.astype(np.float64), W, 0.3, floor)
+    got = _math.normalized_update_A(X.indptr, X.indices, X.data, GB, W.copy(), 0.3, floor)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_normalized_update_moves_the_hidden_vector_by_the_step():
+    """A document alone in its batch: ``h`` moves by exactly ``−η·∂ℓ/∂h``, at any length."""
+    rng = np.random.default_rng(5)
+    for length in (3, 300):
+        x = np.zeros((1, 1000))
+        x[0, rng.choice(1000, length, replace=False)] = rng.integers(1, 4, length)
+        X = _math.scale_rows(sp.csr_array(x), _math.row_scale(sp.csr_array(x), "l1"))
+        X = sp.csr_array(
+            (X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)), shape=X.shape
+        )
+        W = rng.normal(size=(1000, 4))
+        GB = rng.normal(size=(1, 4))
+        h0 = X @ W
+        _math.normalized_update_A(X.indptr, X.indices, X.data, GB, W, 0.5)
+        np.testing.assert_allclose(X @ W - h0, -0.5 * GB, rtol=1e-9, atol=1e-12)
 
 
 def test_adagrad_zero_gradient_changes_nothing():
@@ -123,3 +170,14 @@ def test_adagrad_zero_gradient_changes_nothing():
     out = _math.adagrad_update_rows(X.indptr, X.indices, X.data, GB, W.copy(), acc, 0.5)
     np.testing.assert_array_equal(out, W)
     assert not acc.any()
+
+
+def test_floored_update_is_plain_sgd_for_short_documents():
+    """Documents with ``‖x̃‖² ≥ floor`` take exactly the plain SGD step."""
+    rng = np.random.default_rng(6)
+    X = _batch(rng, n=6, p=12, density=0.3)  # ≤ ~4 features a row: ‖x̃‖² ≥ 1/4 with l1
+    GB = rng.normal(size=(6, 3)).astype(np.float32)
+    W = rng.normal(size=(12, 3)).astype(np.float32)
+    sgd = _math.add_scaled_gradient_A(X.indptr, X.indices, X.data, -0.25 * GB, W.copy())
+    got = _math.normalized_update_A(X.indptr, X.indices, X.data, GB, W.copy(), 0.25, 1 / 64)
+    np.testing.assert_allclose(got, sgd, rtol=1e-6, atol=1e-7)
