@@ -364,11 +364,15 @@ def normalized_update_A(
     raised to that hidden-space step.  Empty documents do not move ``W``.  Cost O(nnz·d)
     plus O(nnz); stateless.
     """
-    n = GB.shape[0]
-    norms = np.bincount(_row_ids(indptr), weights=np.square(data, dtype=np.float64), minlength=n)
+    sums = np.empty(data.size + 1)
+    sums[0] = 0.0
+    np.cumsum(np.square(data, dtype=np.float64), out=sums[1:])
+    norms = sums[indptr[1:]] - sums[indptr[:-1]]  # ‖x̃_i‖² per document
+    if floor is not None and norms.min(initial=np.inf) >= floor:  # all short: plain SGD
+        return add_scaled_gradient_A(indptr, indices, data, GB * np.asarray(-lr, GB.dtype), W)
     top = 1.0 if floor is None else float(floor)
-    scale = np.divide(top, norms, out=np.zeros(n), where=norms > 0)
+    scale = np.divide(top, norms, out=np.zeros(norms.size), where=norms > 0)
     if floor is not None:
-        scale = np.maximum(scale, 1.0)
+        np.maximum(scale, 1.0, out=scale, where=norms > 0)
     factor = (-lr * scale).astype(GB.dtype)
     return add_scaled_gradient_A(indptr, indices, data, GB * factor[:, None], W)
