@@ -45,7 +45,14 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from .text import TextClassifier
 
-__all__ = ["METRICS", "SEARCH_SPACE", "AutotuneResult", "autotune", "parse_duration"]
+__all__ = [
+    "METRICS",
+    "SEARCH_SPACE",
+    "AutotuneResult",
+    "autotune",
+    "parse_duration",
+    "trials_table",
+]
 
 #: Metrics a search can maximise (``p@k``: precision of the k most probable labels).
 METRICS = ("accuracy", "macro-f1", "micro-f1", "p@k")
@@ -329,6 +336,24 @@ def autotune(
     )
     result.seconds = time.perf_counter() - start
     return result
+
+
+def trials_table(result: AutotuneResult, limit: int | None = 20) -> str:
+    """The trials as a plain-text table, best first (``limit`` rows; ``None``: all)."""
+    rows = sorted(result.trials, key=lambda t: (-t["score"], -t["epochs"]))
+    shown = rows if limit is None else rows[:limit]
+    keys = sorted({k for t in shown for k in t["params"]})
+    head = ["round", "epochs", result.metric] + keys
+    body = [
+        [str(t["round"]), str(t["epochs"]), f"{t['score']:.4f}"]
+        + [str(t["params"].get(k, "")) for k in keys]
+        for t in shown
+    ]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *body]]
+    if len(rows) > len(shown):
+        lines.append(f"... {len(rows) - len(shown)} more trials")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- helpers

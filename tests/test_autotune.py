@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bowclf import TextClassifier
-from bowclf.autotune import _plan, autotune, parse_duration
+from bowclf.autotune import _plan, autotune, parse_duration, trials_table
 
 
 def _corpus(n=300, seed=0):
@@ -48,6 +48,10 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
         assert result.model.get_params()[key] == value
     summary = result.summary()
     assert summary["metric"] == "accuracy" and summary["trials"] == len(result.trials)
+    table = trials_table(result, limit=None).splitlines()
+    assert table[0].split()[:3] == ["round", "epochs", "accuracy"]
+    assert len(table) == 1 + len(result.trials)
+    assert float(table[1].split()[2]) == pytest.approx(result.best_score, abs=1e-4)
 
 
 def test_autotune_first_candidate_is_the_base_configuration():
