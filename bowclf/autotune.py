@@ -50,6 +50,7 @@ __all__ = [
     "SEARCH_SPACE",
     "AutotuneResult",
     "autotune",
+    "check_options",
     "parse_duration",
     "trials_table",
 ]
@@ -180,9 +181,10 @@ def autotune(
     time_budget : float or str, default=300
         Seconds (or a duration such as ``"5m"``, see :func:`parse_duration`) for the
         whole call, refit included.
-    metric : {'accuracy', 'macro-f1', 'micro-f1', 'p@k'}, default='accuracy'
-        What the search maximises on the validation data.  For multi-label data
-        ``accuracy`` is the share of documents whose predicted label set is exact.
+    metric : {'accuracy', 'macro-f1', 'micro-f1', 'p@k'} or 'p@K', default='accuracy'
+        What the search maximises on the validation data (``'p@5'`` is ``'p@k'`` with
+        k=5).  For multi-label data ``accuracy`` is the share of documents whose predicted
+        label set is exact.
     k : int, default=1
         ``k`` of ``p@k``.
     params : dict, optional
@@ -198,14 +200,14 @@ def autotune(
     Returns
     -------
     AutotuneResult
+        Its model's ``training_summary_`` gains an ``"autotune"`` entry
+        (:meth:`AutotuneResult.summary`), saved with the model and shown by ``bowclf info``.
     """
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingGridSearchCV, PredefinedSplit
 
     start = time.perf_counter()
-    budget = parse_duration(time_budget)
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    budget, metric, k = _checked(time_budget, metric, k)
     if not 0 < valid_fraction < 1:
         raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
     say = (log or print) if verbose else (lambda _msg: None)
@@ -328,13 +330,17 @@ def autotune(
         model=model,
         best_params={**best["params"], "epochs": best["epochs"]},
         best_score=float(best["score"]),
-        metric=metric,
+        metric=f"p@{k}" if metric == "p@k" else metric,
         trials=trials,
         budget=budget,
         interrupted=interrupted,
         refitted=refitted,
     )
     result.seconds = time.perf_counter() - start
+    # the choice travels with the model (model files keep the training summary)
+    summary = getattr(model, "training_summary_", None)
+    if isinstance(summary, dict):
+        summary["autotune"] = result.summary()
     return result
 
 
@@ -356,7 +362,27 @@ def trials_table(result: AutotuneResult, limit: int | None = 20) -> str:
     return "\n".join(lines)
 
 
+def check_options(time_budget: str | float, metric: str) -> None:
+    """Raise ``ValueError`` (one line) for a budget or metric :func:`autotune` refuses."""
+    _checked(time_budget, metric, 1)
+
+
 # ---------------------------------------------------------------------- helpers
+def _checked(time_budget, metric: str, k: int) -> tuple[float, str, int]:
+    """``(seconds, metric, k)``; ``'p@5'`` is ``('p@k', 5)``."""
+    budget = parse_duration(time_budget)
+    match = re.fullmatch(r"p@(\d+)", str(metric))
+    if match:
+        metric, k = "p@k", int(match.group(1))
+    if metric not in METRICS:
+        raise ValueError(
+            f"metric must be accuracy, macro-f1, micro-f1 or p@K (e.g. p@1), got {metric!r}"
+        )
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    return budget, metric, k
+
+
 def _split(X, y, fraction, random_state, multilabel):
     stratify = None
     if not multilabel:

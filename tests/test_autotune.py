@@ -72,7 +72,7 @@ def test_autotune_metrics(metric):
     X, y = _corpus(150)
     result = autotune(X, y, time_budget=3, metric=metric, k=1, valid_fraction=0.3)
     assert 0.0 <= result.best_score <= 1.0
-    assert result.metric == metric
+    assert result.metric == ("p@1" if metric == "p@k" else metric)
 
 
 def test_autotune_multilabel_p_at_k():
@@ -130,3 +130,28 @@ def test_plan_fits_the_budget():
     ) + 1.1 * (1.0 + epochs * 0.2)
     assert n >= 3 ** (rounds - 1) and cost <= 60
     assert _plan(remaining=0.1, t_fixed=1.0, t_epoch=1.0, grow=1.0) == (1, 1, 3)
+
+
+def test_cli_fit_autotune_writes_the_tuned_model_and_info_shows_it(tmp_path):
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli as main
+
+    X, y = _corpus(200)
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("label,text\n" + "".join(f"{b},{a}\n" for a, b in zip(X, y, strict=True)))
+    model = tmp_path / "m.bowclf"
+    runner = CliRunner()
+    t0 = time.perf_counter()
+    res = runner.invoke(
+        main,
+        ["fit", str(corpus), "-o", str(model), "--autotune", "--autotune-time", "4s",
+         "--autotune-metric", "p@1", "--valid-fraction", "0.2"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert time.perf_counter() - t0 < 8
+    assert "Chosen" in res.output and "p@1" in res.output
+    info = runner.invoke(main, ["info", str(model)])
+    assert info.exit_code == 0 and "autotune" in info.output
+    bad = runner.invoke(main, ["fit", str(corpus), "--autotune", "--autotune-metric", "auc"])
+    assert bad.exit_code == 2 and "p@K" in bad.output
