@@ -40,11 +40,11 @@ FT_PARAMS: dict[str, Any] = {"dim": 100, "epoch": 5, "lr": 0.1, "wordNgrams": 2,
 #: The same, spelled as bowclf parameters.
 #: fastText's hyper-parameters for bowclf.  fastText feeds raw counts, so idf weighting is off:
 #: the same model doing the same work (idf also needs more than 5 epochs at lr 0.1 to pay).
-BOWCLF_FT_PARAMS: dict[str, Any] = {"dim": 100, "epochs": 5, "lr": 0.1, "ngrams": 2,
-                                    "use_idf": False}
+BOWCLF_FT_PARAMS: dict[str, Any] = {"dim": 100, "epochs": 5, "lr": 0.1, "optimizer": "sgd",
+                                    "ngrams": 2, "use_idf": False}
 VW_PASSES = 5
 #: bowclf parameters recorded with every bowclf run (bowclf's defaults may change over time).
-SHOWN_PARAMS = ["dim", "epochs", "lr", "ngrams", "batch_size", "normalize", "buckets",
+SHOWN_PARAMS = ["dim", "epochs", "lr", "optimizer", "ngrams", "batch_size", "normalize", "buckets",
                 "min_count", "tokenizer", "loss", "use_idf", "sublinear_tf"]
 #: Datasets of the bigrams-vs-unigrams ablation (``bowclf`` against ``bowclf-uni``).
 ABLATION_DATASETS = ("sst2", "trec", "ag_news")
