@@ -255,6 +255,14 @@ def add_scaled_gradient_A(
     return W
 
 
+def _row_sums(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over each row of a CSR structure (0 for empty rows)."""
+    padded = np.append(values, np.zeros(1, values.dtype))  # every row start is a valid index
+    sums = np.add.reduceat(padded, indptr[:-1])
+    sums[indptr[1:] == indptr[:-1]] = 0  # reduceat gives an empty row the next value
+    return sums
+
+
 def row_ids(indptr: np.ndarray) -> np.ndarray:
     """The row of every stored entry of a CSR matrix with row pointers ``indptr``."""
     return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
@@ -322,18 +330,15 @@ def adagrad_update_B(
     Rows of rare classes keep large steps (their accumulators grow slowly), and the scale
     of the hidden vectors (hence of the documents' lengths and normalisation) cancels out.
     """
-    d = B.shape[1]
-    g_sq = np.einsum("ij,ij->i", grad, grad, dtype=np.float64) / d
+    g_sq = np.einsum("ij,ij->i", grad, grad) / B.shape[1]
     if rows is None:
         accumulator += g_sq
-        acc = accumulator
+        scale = (-lr / (np.sqrt(accumulator) + eps)).astype(B.dtype)
+        grad = grad * scale[:, None]
+        B += grad
     else:
         np.add.at(accumulator, rows, g_sq)
-        acc = accumulator[rows]
-    scale = (-lr / (np.sqrt(acc) + eps)).astype(B.dtype)
-    if rows is None:
-        B += scale[:, None] * grad
-    else:
+        scale = (-lr / (np.sqrt(accumulator[rows]) + eps)).astype(B.dtype)
         np.add.at(B, rows, scale[:, None] * grad)
     return B
 
@@ -366,10 +371,7 @@ def normalized_update_A(
     raised to that hidden-space step.  Empty documents do not move ``W``.  Cost O(nnz·d)
     plus O(nnz); stateless.
     """
-    sums = np.empty(data.size + 1)
-    sums[0] = 0.0
-    np.cumsum(np.square(data, dtype=np.float64), out=sums[1:])
-    norms = sums[indptr[1:]] - sums[indptr[:-1]]  # ‖x̃_i‖² per document
+    norms = _row_sums(indptr, np.square(data, dtype=np.float64))  # ‖x̃_i‖² per document
     if floor is not None and norms.min(initial=np.inf) >= floor:  # all short: plain SGD
         return add_scaled_gradient_A(indptr, indices, data, GB * np.asarray(-lr, GB.dtype), W)
     top = 1.0 if floor is None else float(floor)
