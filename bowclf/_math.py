@@ -257,9 +257,12 @@ def add_scaled_gradient_A(
 
 def _row_sums(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Sum of ``values`` over each row of a CSR structure (0 for empty rows)."""
+    starts = indptr[:-1]
+    if values.size and starts[-1] < values.size and (np.diff(indptr) > 0).all():
+        return np.add.reduceat(values, starts)  # the common case: no empty row
     padded = np.append(values, np.zeros(1, values.dtype))  # every row start is a valid index
-    sums = np.add.reduceat(padded, indptr[:-1])
-    sums[indptr[1:] == indptr[:-1]] = 0  # reduceat gives an empty row the next value
+    sums = np.add.reduceat(padded, starts)
+    sums[indptr[1:] == starts] = 0  # reduceat gives an empty row the next value
     return sums
 
 
@@ -330,12 +333,13 @@ def adagrad_update_B(
     Rows of rare classes keep large steps (their accumulators grow slowly), and the scale
     of the hidden vectors (hence of the documents' lengths and normalisation) cancels out.
     """
-    g_sq = np.einsum("ij,ij->i", grad, grad) / B.shape[1]
+    g_sq = np.einsum("ij,ij->i", grad, grad)
+    g_sq /= B.shape[1]
     if rows is None:
         accumulator += g_sq
-        scale = (-lr / (np.sqrt(accumulator) + eps)).astype(B.dtype)
-        grad = grad * scale[:, None]
-        B += grad
+        scale = np.sqrt(accumulator)
+        scale += eps
+        B -= grad * (lr / scale).astype(B.dtype)[:, None]
     else:
         np.add.at(accumulator, rows, g_sq)
         scale = (-lr / (np.sqrt(accumulator[rows]) + eps)).astype(B.dtype)
@@ -371,7 +375,7 @@ def normalized_update_A(
     raised to that hidden-space step.  Empty documents do not move ``W``.  Cost O(nnz·d)
     plus O(nnz); stateless.
     """
-    norms = _row_sums(indptr, np.square(data, dtype=np.float64))  # ‖x̃_i‖² per document
+    norms = _row_sums(indptr, data * data)  # ‖x̃_i‖² per document
     if floor is not None and norms.min(initial=np.inf) >= floor:  # all short: plain SGD
         return add_scaled_gradient_A(indptr, indices, data, GB * np.asarray(-lr, GB.dtype), W)
     top = 1.0 if floor is None else float(floor)
