@@ -95,8 +95,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         0.289 at 0.1); 0.25 is within 1–4 points of the best on every benchmark corpus
         (bench/RESULTS.md).  With ``optimizer='adaptive'`` it is the rate of ``A``'s SGD step
         and ``B``'s AdaGrad rate is ``0.2·lr``; with ``'adagrad'`` both rates are ``0.2·lr``.
-    optimizer : {'adaptive', 'adagrad', 'sgd'}, default='adaptive'
-        How a batch's gradients move the parameters (:mod:`bowclf.optim`).  ``'sgd'``:
+    optimizer : {'auto', 'adaptive', 'adagrad', 'sgd'}, default='auto'
+        How a batch's gradients move the parameters (:mod:`bowclf.optim`).  ``'auto'``:
+        ``'adaptive'`` for ``loss='softmax'``, ``'sgd'`` for ``loss='ova'`` (on Reuters'
+        90 one-vs-all sigmoids AdaGrad on ``B`` lost 4.8 micro-F1 points to plain SGD, while
+        softmax gained 6.7; bench/RESULTS-devsuite.md).  ``'sgd'``:
         fastText's plain SGD, which moves a document's hidden vector by ``lr·‖x̃‖²·∂ℓ/∂h`` —
         ``‖x̃‖² ≈ 1/length`` with ``l1`` rows, so documents of hundreds of words barely train
         ``A``, and with many classes the rows of ``B`` (starting at 0) barely move either
@@ -207,7 +210,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         "dim": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "optimizer": [StrOptions(set(OPTIMIZERS) | {"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "normalize": [StrOptions({"l1", "l2"}), None],
         "loss": [StrOptions(set(LOSSES))],
@@ -578,10 +581,16 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return fitted
         return get_loss(self.loss)
 
+    def _optimizer_name(self) -> str:
+        """The optimiser ``optimizer='auto'`` stands for with this model's loss."""
+        if self.optimizer != "auto":
+            return self.optimizer
+        return "sgd" if self.loss == "ova" else "adaptive"
+
     def _optimizer(self):
         """The optimiser of a training run (see :mod:`bowclf.optim`), continuing from
         ``optimizer_state_`` (empty after :meth:`_initialize`)."""
-        optimizer = get_optimizer(self.optimizer)
+        optimizer = get_optimizer(self._optimizer_name())
         state = getattr(self, "optimizer_state_", None)
         if state:
             optimizer.resume(state)

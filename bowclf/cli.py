@@ -448,11 +448,11 @@ def cli(debug: bool) -> None:
 )
 @click.option(
     "--optimizer",
-    type=click.Choice(["adaptive", "adagrad", "sgd"]),
+    type=click.Choice(["auto", "adaptive", "adagrad", "sgd"]),
     default=defaults.OPTIMIZER,
     show_default=True,
     help="adaptive: SGD raised for long documents + AdaGrad on the output layer; adagrad: "
-    "AdaGrad on both; sgd: fastText's plain SGD.",
+    "AdaGrad on both; sgd: fastText's plain SGD; auto: adaptive, or sgd with --loss ova.",
 )
 @click.option(
     "--autotune",

@@ -169,3 +169,15 @@ def test_optimizer_objects_resume_their_state():
     wrong.start(W, B)
     np.testing.assert_array_equal(wrong.B_accumulator, np.zeros(3))
     assert wrong.A_accumulator is None
+
+
+def test_auto_is_adaptive_for_softmax_and_sgd_for_ova(count_data):
+    Xtr, ytr, _, _ = count_data
+    soft = BowClassifier(epochs=1, random_state=0).fit(Xtr, ytr)
+    ova = BowClassifier(loss="ova", epochs=1, random_state=0).fit(Xtr, ytr)
+    assert soft.optimizer == "auto" and set(soft.optimizer_state_) == {"B_accumulator"}
+    explicit = BowClassifier(optimizer="adaptive", epochs=1, random_state=0).fit(Xtr, ytr)
+    np.testing.assert_array_equal(soft.B_, explicit.B_)
+    assert ova.optimizer_state_ == {}
+    sgd = BowClassifier(loss="ova", optimizer="sgd", epochs=1, random_state=0).fit(Xtr, ytr)
+    np.testing.assert_array_equal(ova.B_, sgd.B_)
