@@ -191,8 +191,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     optimizer_state_ : dict of str to ndarray
         What the optimiser needs to continue the run (``partial_fit``, ``warm_start``):
         ``B_accumulator`` (one per class) for ``'adaptive'`` and ``'adagrad'``, plus
-        ``A_accumulator`` (one per feature) for ``'adagrad'``; empty for ``'sgd'``, for models
-        saved before it existed, and after Dask training (whose shards keep their own).
+        ``A_accumulator`` (one per feature) for ``'adagrad'``; empty for ``'sgd'`` and for
+        models saved before it existed.  After Dask training the accumulators are zeros: each
+        shard adapts its own copy and only the parameters are merged.
 
     Examples
     --------
