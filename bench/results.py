@@ -354,9 +354,10 @@ def scaling_sections(sc: Raw) -> tuple[list[str], list[str]]:
         "",
         "bench/synth.py corpora (Zipfian background + class topics; test set = another "
         "document stream of the same model). Both systems get fastText's hyper-parameters "
-        "(word bigrams, raw counts, 5 epochs, lr 0.1, dim 100 unless scanned) so that "
-        "they do the same work. bowclf: `bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 "
-        "--epochs 5 --lr 0.1 --ngrams 2 --no-idf --dim D` — wall time of the whole "
+        "(word bigrams, raw counts, plain SGD, 5 epochs, lr 0.1, dim 100 unless scanned) "
+        "so that they do the same work. bowclf: `bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 "
+        "--epochs 5 --lr 0.1 --optimizer sgd --ngrams 2 --no-idf --dim D` — wall time of "
+        "the whole "
         "process (start-up, reading the CSV, vectorizing, training, saving) and that "
         "process's peak RSS. fastText: "
         "`train_supervised` — wall time of the call (reading the file, building the "

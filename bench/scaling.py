@@ -11,10 +11,11 @@ Scans (every point is one synthetic train/test pair; the base point is 1M traini
 * ``dim``: 10, 50, 100, 300 at 1M tokens;
 * ``vocab``: 10k, 100k, 1M-word vocabularies at 1M tokens.
 
-bowclf runs as ``bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 --epochs 5 --lr 0.1 --ngrams 2
---no-idf --dim D`` (the way big corpora are trained; fastText's hyper-parameters, so that both
-do the same work) and ``bowclf evaluate``; fastText as ``train_supervised`` with the same
-hyper-parameters (bigrams, dim, 5 epochs, lr 0.1, thread=2). Each in its own process; fit
+bowclf runs as ``bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 --epochs 5 --lr 0.1
+--optimizer sgd --ngrams 2 --no-idf --dim D`` (the way big corpora are trained; fastText's
+hyper-parameters, so that both do the same work) and ``bowclf evaluate``; fastText as
+``train_supervised`` with the same hyper-parameters (bigrams, dim, 5 epochs, lr 0.1,
+thread=2). Each in its own process; fit
 seconds, training tokens/s (tokens × 5 epochs ÷ fit s), peak RSS of the fit process (bowclf)
 or of the whole child (fastText) and test accuracy are recorded. Corpora are generated once
 into ``bench/out/synth`` (uncompressed, ``label,text`` CSV for bowclf and ``__label__`` lines

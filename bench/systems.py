@@ -57,6 +57,7 @@ BOWCLF_FT_PARAMS: dict[str, Any] = {
     "dim": 100,
     "epochs": 5,
     "lr": 0.1,
+    "optimizer": "sgd",
     "ngrams": 2,
     "use_idf": False,
 }
@@ -66,6 +67,7 @@ SHOWN_PARAMS = [
     "dim",
     "epochs",
     "lr",
+    "optimizer",
     "ngrams",
     "batch_size",
     "normalize",

@@ -255,6 +255,17 @@ def add_scaled_gradient_A(
     return W
 
 
+def _row_sums(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over each row of a CSR structure (0 for empty rows)."""
+    starts = indptr[:-1]
+    if values.size and starts[-1] < values.size and (np.diff(indptr) > 0).all():
+        return np.add.reduceat(values, starts)  # the common case: no empty row
+    padded = np.append(values, np.zeros(1, values.dtype))  # every row start is a valid index
+    sums = np.add.reduceat(padded, starts)
+    sums[indptr[1:] == starts] = 0  # reduceat gives an empty row the next value
+    return sums
+
+
 def row_ids(indptr: np.ndarray) -> np.ndarray:
     """The row of every stored entry of a CSR matrix with row pointers ``indptr``."""
     return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
@@ -282,3 +293,118 @@ def top_k(P: np.ndarray, k: int) -> np.ndarray:
     if tied.size:
         part[tied] = np.argsort(-P[tied], axis=1, kind="stable")[:, :k]
     return part
+
+
+# ---------------------------------------------------------------------- adaptive steps (AdaGrad)
+def adagrad_update_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    GB: np.ndarray,
+    W: np.ndarray,
+    accumulator: np.ndarray,
+    lr: float,
+    eps: float = 1e-8,
+) -> np.ndarray:
+    """Row-wise AdaGrad step on the rows of ``W = Aᵀ`` (p×d) a batch touches, in place.
+
+    ``GB = G·B`` (n_b×d, ``B`` before its update) is the gradient of the batch's summed loss
+    with respect to its hidden vectors; document ``i`` contributes ``x̃_ij·(G·B)_i`` to the
+    gradient of row ``j``.  Every feature keeps one accumulator ``a_j`` (``accumulator``,
+    length p, float64, updated in place): the sum over the examples seen so far of their
+    squared gradient of row ``j`` (mean over the d components), and moves by the batch's
+    summed gradient divided by its root::
+
+        a_j ← a_j + Σ_{i∈b} x̃_ij² · ‖(G·B)_i‖² / d
+        W_j ← W_j − η / (√a_j + ε) · Σ_{i∈b} x̃_ij · (G·B)_i
+
+    The accumulator sums *per-example* squares, so it does not depend on the batch size, and
+    with one document per batch this is exactly row-wise AdaGrad.  Scaling a feature's
+    gradients by a constant leaves its steps unchanged (up to ``ε``): a word moves as far in a
+    1,000-token document (``x̃_j ≈ 1/1000`` with ``l1``) as in a 10-token one, and features
+    seen in every batch take ever smaller steps.  Cost O(nnz·d) with no p×d or nnz×d
+    temporary: the step is :func:`add_scaled_gradient_A` with the batch's entries reweighted
+    by ``−η/(√a_j + ε)``.  ``W`` and ``GB`` must be C-contiguous and share ``data``'s dtype.
+    """
+    n, d = GB.shape
+    row_sq = np.einsum("ij,ij->i", GB, GB, dtype=np.float64) / d  # ‖(G·B)_i‖² / d
+    sq = np.square(data, dtype=np.float64)
+    if _csc_matvecs is not None:  # a += (X̃_b²)ᵀ·row_sq, the CSR arrays read as X̃_bᵀ's CSC
+        _csc_matvecs(accumulator.size, n, 1, indptr, indices, sq, row_sq, accumulator)
+    else:  # pragma: no cover - fallback without scipy's private kernels
+        np.add.at(accumulator, indices, sq * np.repeat(row_sq, np.diff(indptr)))
+    step = data * (-lr / (np.sqrt(accumulator[indices]) + eps)).astype(data.dtype)
+    return add_scaled_gradient_A(indptr, indices, step, GB, W)
+
+
+def adagrad_update_B(
+    grad: np.ndarray,
+    B: np.ndarray,
+    accumulator: np.ndarray,
+    lr: float,
+    rows: np.ndarray | None = None,
+    eps: float = 1e-8,
+) -> np.ndarray:
+    """Row-wise AdaGrad step on the output matrix ``B`` (c×d), in place.
+
+    ``grad`` is the batch's summed gradient ``g = ∂/∂B = Gᵀ·H`` for the rows ``rows`` of
+    ``B`` (``None``: every row).  One accumulator per row ``k`` (``accumulator``, length c,
+    float64, updated in place)::
+
+        b_k ← b_k + ‖g_k‖² / d
+        B_k ← B_k − η / (√b_k + ε) · g_k
+
+    Rows of rare classes keep large steps (their accumulators grow slowly), and the scale
+    of the hidden vectors (hence of the documents' lengths and normalisation) cancels out.
+    """
+    g_sq = np.einsum("ij,ij->i", grad, grad)
+    g_sq /= B.shape[1]
+    if rows is None:
+        accumulator += g_sq
+        scale = np.sqrt(accumulator)
+        scale += eps
+        B -= grad * (lr / scale).astype(B.dtype)[:, None]
+    else:
+        np.add.at(accumulator, rows, g_sq)
+        scale = (-lr / (np.sqrt(accumulator[rows]) + eps)).astype(B.dtype)
+        np.add.at(B, rows, scale[:, None] * grad)
+    return B
+
+
+def normalized_update_A(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    GB: np.ndarray,
+    W: np.ndarray,
+    lr: float,
+    floor: float | None = None,
+) -> np.ndarray:
+    """Per-document normalised step on the rows of ``W = Aᵀ`` a batch touches, in place.
+
+    With ``GB = G·B`` (n_b×d, ``B`` before its update; row ``i`` is ``∂ℓᵢ/∂hᵢ``) plain SGD
+    (:func:`add_scaled_gradient_A` with ``−η·G·B``) moves a document's own hidden vector
+    ``h_i = Σ_j x̃_ij W_j`` by ``−η·‖x̃_i‖²·(G·B)_i`` — and ``‖x̃_i‖² ≈ 1/length`` with ``l1``
+    rows, so long documents barely move.  Here document ``i``'s share of the step is scaled
+    by ``s_i``::
+
+        W_j ← W_j − η · Σ_{i∈b} s_i · x̃_ij · (G·B)_i
+
+        s_i = 1 / ‖x̃_i‖²                    (floor=None: normalised LMS)
+        s_i = max(1, floor / ‖x̃_i‖²)        (floor=φ: plain SGD, but h_i moves ≥ η·φ·‖∂ℓ/∂h‖)
+
+    With ``floor=None`` a document alone in its batch moves its hidden vector by exactly
+    ``−η·(G·B)_i``, whatever its length, term weights and normalisation; with a floor φ,
+    documents with ``‖x̃_i‖² ≥ φ`` (short ones) take plain SGD steps and longer ones are
+    raised to that hidden-space step.  Empty documents do not move ``W``.  Cost O(nnz·d)
+    plus O(nnz); stateless.
+    """
+    norms = _row_sums(indptr, data * data)  # ‖x̃_i‖² per document
+    if floor is not None and norms.min(initial=np.inf) >= floor:  # all short: plain SGD
+        return add_scaled_gradient_A(indptr, indices, data, GB * np.asarray(-lr, GB.dtype), W)
+    top = 1.0 if floor is None else float(floor)
+    scale = np.divide(top, norms, out=np.zeros(norms.size), where=norms > 0)
+    if floor is not None:
+        np.maximum(scale, 1.0, out=scale, where=norms > 0)
+    factor = (-lr * scale).astype(GB.dtype)
+    return add_scaled_gradient_A(indptr, indices, data, GB * factor[:, None], W)

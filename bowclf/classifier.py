@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
 from . import _limits, _math, defaults
 from .backends.memory import InMemoryData, describe_targets
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
-from .optim import LinearDecay, get_optimizer
+from .optim import OPTIMIZERS, LinearDecay, get_optimizer
 from .training import (
     CorpusStats,
     ProgressCallback,
@@ -93,7 +93,24 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         small corpora barely trained after 5 epochs (bundled tickets: 30% accuracy, imdb
         0.860); 0.5 is best on small corpora but overfits noisy ones (tweeteval 0.267 vs
         0.289 at 0.1); 0.25 is within 1–4 points of the best on every benchmark corpus
-        (bench/RESULTS.md).
+        (bench/RESULTS.md).  With ``optimizer='adaptive'`` it is the rate of ``A``'s SGD step
+        and ``B``'s AdaGrad rate is ``0.2·lr``; with ``'adagrad'`` both rates are ``0.2·lr``.
+    optimizer : {'auto', 'adaptive', 'adagrad', 'sgd'}, default='auto'
+        How a batch's gradients move the parameters (:mod:`bowclf.optim`).  ``'auto'``:
+        ``'adaptive'`` for ``loss='softmax'``, ``'sgd'`` for ``loss='ova'`` (on Reuters'
+        90 one-vs-all sigmoids AdaGrad on ``B`` lost 4.8 micro-F1 points to plain SGD, while
+        softmax gained 6.7; bench/RESULTS-devsuite.md).  ``'sgd'``:
+        fastText's plain SGD, which moves a document's hidden vector by ``lr·‖x̃‖²·∂ℓ/∂h`` —
+        ``‖x̃‖² ≈ 1/length`` with ``l1`` rows, so documents of hundreds of words barely train
+        ``A``, and with many classes the rows of ``B`` (starting at 0) barely move either
+        (20 classes of 600-token posts: 23 % accuracy; 100 classes: 30 %; bench/devsuite.py).
+        ``'adaptive'``: the same SGD step on ``A`` for short documents, raised for long ones to
+        at least ``lr/32·∂ℓ/∂h`` in hidden space, and row-wise AdaGrad on ``B`` (one
+        accumulator per class) — within noise of ``'sgd'`` on short-text corpora, far ahead on
+        long documents, many classes and imbalanced ones (bench/RESULTS-devsuite.md).
+        ``'adagrad'``: row-wise AdaGrad on both (one accumulator per feature and per class).
+        The accumulators are kept in ``optimizer_state_`` (and in model files) so that
+        ``partial_fit`` and ``warm_start`` continue a run.
     batch_size : int or 'auto', default='auto'
         Documents per SGD step.  ``'auto'``: 16, or 1 when the rows are dense (on average more
         than half of the features non-zero).  The batch's gradients are summed, so
@@ -171,6 +188,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     class_prior_ : ndarray of shape (n_classes,) or None
         Share of the training documents with each class (``None`` for models saved before it
         existed); decides the prediction for documents with no known feature.
+    optimizer_state_ : dict of str to ndarray
+        What the optimiser needs to continue the run (``partial_fit``, ``warm_start``):
+        ``B_accumulator`` (one per class) for ``'adaptive'`` and ``'adagrad'``, plus
+        ``A_accumulator`` (one per feature) for ``'adagrad'``; empty for ``'sgd'`` and for
+        models saved before it existed.  After Dask training the accumulators are zeros: each
+        shard adapts its own copy and only the parameters are merged.
 
     Examples
     --------
@@ -188,6 +211,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         "dim": [Interval(Integral, 1, _limits.MAX_DIM, closed="both")],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS) | {"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "normalize": [StrOptions({"l1", "l2"}), None],
         "loss": [StrOptions(set(LOSSES))],
@@ -209,6 +233,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         dim: int = defaults.DIM,
         epochs: int | str = defaults.EPOCHS,
         lr: float = defaults.LR,
+        optimizer: str = defaults.OPTIMIZER,
         batch_size: int | str = "auto",
         normalize: str | None = defaults.NORMALIZE,
         loss: str = defaults.LOSS,
@@ -226,6 +251,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.dim = dim
         self.epochs = epochs
         self.lr = lr
+        self.optimizer = optimizer
         self.batch_size = batch_size
         self.normalize = normalize
         self.loss = loss
@@ -556,9 +582,20 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return fitted
         return get_loss(self.loss)
 
+    def _optimizer_name(self) -> str:
+        """The optimiser ``optimizer='auto'`` stands for with this model's loss."""
+        if self.optimizer != "auto":
+            return self.optimizer
+        return "sgd" if self.loss == "ova" else "adaptive"
+
     def _optimizer(self):
-        """The optimiser of a training run (plain SGD; see :mod:`bowclf.optim`)."""
-        return get_optimizer("sgd")
+        """The optimiser of a training run (see :mod:`bowclf.optim`), continuing from
+        ``optimizer_state_`` (empty after :meth:`_initialize`)."""
+        optimizer = get_optimizer(self._optimizer_name())
+        state = getattr(self, "optimizer_state_", None)
+        if state:
+            optimizer.resume(state)
+        return optimizer
 
     def _initialize(self, n_features: int, rng: np.random.Generator, A_init=None) -> None:
         """``A ~ U(−1/d, 1/d)`` over the whole matrix (then ``A_init``), ``B = 0``."""
@@ -570,6 +607,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )  # fmt: skip
         self.A_ = W.T
         self.t_ = 0
+        self.optimizer_state_ = {}
 
     def _describe(self, stats: CorpusStats) -> None:
         """What the model keeps from the corpus description: the decision rule and the label
@@ -656,11 +694,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if not W.flags.c_contiguous:  # e.g. after a user assigned a C-ordered A_
             W = np.ascontiguousarray(W)
             self.A_ = W.T
+        optimizer = self._optimizer() if setup is None else setup.optimizer
         try:
             history = train(
                 source, W, self.B_, epochs=epochs, rng=rng, schedule=schedule,
-                loss=self._loss(), batch_size=batch_size, lr=self.lr,
-                optimizer=self._optimizer() if setup is None else setup.optimizer,
+                loss=self._loss(), batch_size=batch_size, lr=self.lr, optimizer=optimizer,
                 validate=None if val is None else functools.partial(self._score_targets, *val),
                 early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol, callback=callback, verbose=self.verbose, setup=setup,
@@ -668,6 +706,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         except TrainingDivergedError:
             self._forget_fit()
             raise
+        self.optimizer_state_ = optimizer.state()
         self.t_ += history.examples
         self.n_iter_ = history.n_iter
         self.loss_curve_.extend(history.loss_curve)
@@ -678,13 +717,22 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     @classmethod
     def _restore(
-        cls, params: dict, fitted: dict, W: np.ndarray, B: np.ndarray, classes: np.ndarray
+        cls,
+        params: dict,
+        fitted: dict,
+        W: np.ndarray,
+        B: np.ndarray,
+        classes: np.ndarray,
+        optimizer_state: dict | None = None,
     ) -> BowClassifier:
         """A fitted model from saved state (the model-file loader's one entry point): the
-        parameters, the fitted scalars, ``W = Aᵀ``, ``B`` and the classes, checked to fit
-        together (``ValueError`` otherwise)."""
+        parameters, the fitted scalars, ``W = Aᵀ``, ``B``, the classes and the optimiser's
+        accumulators, checked to fit together (``ValueError`` otherwise).  Files written
+        before ``optimizer`` existed were trained with plain SGD and continue with it."""
         known = cls().get_params()
         clf = cls(**{k: v for k, v in params.items() if k in known})
+        if "optimizer" not in params:
+            clf.optimizer = "sgd"
         clf._validate_params()
         W = np.ascontiguousarray(W, dtype=_DTYPE)
         B = np.ascontiguousarray(B, dtype=_DTYPE)
@@ -728,6 +776,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if best is not None and not (isinstance(best, int) and 1 <= best <= clf.n_iter_):
             raise ValueError(f"best_epoch_ {best!r} is not one of the epochs run")
         clf.best_epoch_ = best
+        clf.optimizer_state_ = _checked_optimizer_state(optimizer_state or {}, W, B)
         return clf
 
     # ------------------------------------------------------------------ prediction
@@ -897,3 +946,17 @@ def _seed_from(random_state) -> int | None:
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(np.iinfo(np.int32).max))
     return int(random_state)
+
+
+def _checked_optimizer_state(state: dict, W: np.ndarray, B: np.ndarray) -> dict:
+    """Saved accumulators: one finite, non-negative float per feature / row of ``B``."""
+    sizes = {"A_accumulator": W.shape[0], "B_accumulator": B.shape[0]}
+    out = {}
+    for key, value in state.items():
+        value = np.asarray(value, dtype=np.float64)
+        if key not in sizes or value.shape != (sizes[key],):
+            raise ValueError(f"optimizer state {key!r} of shape {value.shape} does not fit")
+        if not (np.isfinite(value).all() and (value >= 0).all()):
+            raise ValueError(f"optimizer state {key!r} must be finite and non-negative")
+        out[key] = value
+    return out

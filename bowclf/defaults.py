@@ -8,6 +8,7 @@ numpy or scikit-learn.  The reasons for each value are in the estimators' docstr
 DIM = 100
 EPOCHS = "auto"
 LR = 0.25
+OPTIMIZER = "auto"  # "adaptive" for softmax, "sgd" (fastText's plain SGD) for ova
 BATCH_SIZE = 16  # TextClassifier's; BowClassifier defaults to 'auto' (1 on dense rows)
 LOSS = "softmax"
 NORMALIZE = "l1"

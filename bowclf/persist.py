@@ -8,6 +8,8 @@ Layout of a ``.bowclf`` file (format version 1)::
     classifier/A             Aᵀ, float32, shape (p, dim) (one row per feature)
     classifier/B             B, float32, shape (c, dim)
     classifier/classes       class labels (unicode, integer, float or bool dtype)
+    classifier/A_accumulator optional: the optimiser's accumulator per feature, float64 (p,)
+    classifier/B_accumulator optional: the optimiser's accumulator per row of B, float64 (c,)
     vectorizer/<name>        the fitted vectorizer state (TextClassifier only):
                              version, words, word_counts, n_tokens
     text/classes             label names of multi-label models trained on label sets
@@ -81,6 +83,8 @@ _SCHEMA: dict[str, tuple[str, int]] = {
     "classifier/A": ("f", 2),
     "classifier/B": ("f", 2),
     "classifier/classes": ("Uiubf", 1),
+    "classifier/A_accumulator": ("f", 1),
+    "classifier/B_accumulator": ("f", 1),
     "text/classes": ("Uiub", 1),
     "text/feature_columns": ("iu", 1),
     "text/idf": ("f", 1),
@@ -90,6 +94,8 @@ _SCHEMA: dict[str, tuple[str, int]] = {
     "vectorizer/n_tokens": ("iu", 1),
 }
 _CLASSIFIER_MEMBERS = ("classifier/A", "classifier/B", "classifier/classes")
+# The optimiser's accumulators (optimizer_state_), written since optimizer= exists; optional.
+_OPTIMIZER_MEMBERS = ("classifier/A_accumulator", "classifier/B_accumulator")
 _VECTORIZER_MEMBERS = (
     "vectorizer/version",
     "vectorizer/words",
@@ -267,6 +273,8 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "classifier/B": np.ascontiguousarray(clf.B_, dtype=np.float32),
         "classifier/classes": _label_array(clf.classes_),
     }
+    for key, value in getattr(clf, "optimizer_state_", {}).items():  # optimiser accumulators
+        arrays[f"classifier/{key}"] = np.ascontiguousarray(value, dtype=np.float64)
     return header, arrays
 
 
@@ -528,7 +536,7 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
     """The text section, the manifest and the archive's members agree; sizes plausible."""
     kind = header["kind"]
     required = set(_CLASSIFIER_MEMBERS)
-    allowed = set(_CLASSIFIER_MEMBERS)
+    allowed = set(_CLASSIFIER_MEMBERS) | set(_OPTIMIZER_MEMBERS)
     if kind == "TextClassifier":
         text = header.get("text")
         _check(
@@ -597,6 +605,9 @@ def _check_shapes(header: dict, shapes: dict[str, list[int]], path) -> None:
     n_in = header["classifier"]["fitted"]["n_features_in_"]
     if n_in != A[0]:
         fail(f"n_features_in_ is {n_in} but A has {A[0]} rows")
+    for name, rows in (("classifier/A_accumulator", A[0]), ("classifier/B_accumulator", B[0])):
+        if name in shapes and shapes[name] != [rows]:
+            fail(f"{name} has shape {shapes[name]} but its matrix has {rows} rows")
     columns = shapes.get("text/feature_columns")
     if columns is not None and columns[0] != A[0]:
         fail(f"{columns[0]} feature columns but A has {A[0]} rows")
@@ -814,6 +825,8 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
         return BowClassifier._restore(
             section["params"], section["fitted"], arrays["classifier/A"],
             arrays["classifier/B"], arrays["classifier/classes"],
+            {k: arrays[f"classifier/{k}"] for k in ("A_accumulator", "B_accumulator")
+             if f"classifier/{k}" in arrays},
         )  # fmt: skip
     except ValueError as exc:
         raise _Invalid(str(exc)) from None

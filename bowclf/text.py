@@ -26,6 +26,7 @@ _CLASSIFIER_PARAMS = (
     "dim",
     "epochs",
     "lr",
+    "optimizer",
     "batch_size",
     "normalize",
     "loss",
@@ -74,8 +75,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    dim, epochs, lr, batch_size, normalize, loss, class_weight, threshold, early_stopping, \
-validation_fraction, n_iter_no_change, tol, random_state, verbose
+    dim, epochs, lr, optimizer, batch_size, normalize, loss, class_weight, threshold, \
+early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbose
         Passed to :class:`~bowclf.BowClassifier` (see there).
     lowercase, tokenizer, token_pattern, min_count, max_features, ngrams, buckets, minn, maxn
         Passed to :class:`~bowclf.BowVectorizer` (see there).  ``ngrams=2`` (unigrams and
@@ -133,6 +134,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         dim: int = defaults.DIM,
         epochs: int | str = defaults.EPOCHS,
         lr: float = defaults.LR,
+        optimizer: str = defaults.OPTIMIZER,
         batch_size: int | str = defaults.BATCH_SIZE,
         normalize: str | None = defaults.NORMALIZE,
         loss: str = defaults.LOSS,
@@ -161,6 +163,7 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         self.dim = dim
         self.epochs = epochs
         self.lr = lr
+        self.optimizer = optimizer
         self.batch_size = batch_size
         self.normalize = normalize
         self.loss = loss
@@ -435,6 +438,8 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         model = cls(**{k: v for k, v in params.items() if k in known})
         if "use_idf" not in params:  # files written before idf weighting existed: raw counts
             model.use_idf = False
+        if "optimizer" not in params:  # files written before optimizer= existed: plain SGD
+            model.optimizer = "sgd"
         model._validate_params()
         model.classifier_ = classifier
         model.vectorizer_ = model._make_vectorizer().set_fitted_state(vectorizer_state)

@@ -107,8 +107,8 @@ def test_an_optimiser_plugs_into_the_loop(count_data):
             super().step(W, B, batch, grads, lr)
 
     Xtr, ytr, _, _ = count_data
-    plain = BowClassifier(epochs=2, batch_size=16, random_state=0).fit(Xtr, ytr)
-    counted = BowClassifier(epochs=2, batch_size=16, random_state=0)
+    plain = BowClassifier(epochs=2, batch_size=16, optimizer="sgd", random_state=0).fit(Xtr, ytr)
+    counted = BowClassifier(epochs=2, batch_size=16, optimizer="sgd", random_state=0)
     counted._optimizer = Counting
     counted.fit(Xtr, ytr)
     assert Counting.steps == 2 * -(-Xtr.shape[0] // 16)

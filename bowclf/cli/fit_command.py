@@ -88,6 +88,34 @@ from .app import (
     help="Initial learning rate (decays linearly to 0).",
 )
 @click.option(
+    "--optimizer",
+    type=click.Choice(["auto", "adaptive", "adagrad", "sgd"]),
+    default=defaults.OPTIMIZER,
+    show_default=True,
+    help="adaptive: SGD raised for long documents + AdaGrad on the output layer; adagrad: "
+    "AdaGrad on both; sgd: fastText's plain SGD; auto: adaptive, or sgd with --loss ova.",
+)
+@click.option(
+    "--autotune",
+    is_flag=True,
+    help="Search the hyper-parameters (successive halving over epochs, scored on --valid or "
+    "--valid-fraction, default 0.1) within --autotune-time, then refit the best on all data.",
+)
+@click.option(
+    "--autotune-time",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="Time budget of --autotune, refit included (e.g. 90s, 5m, 1h).",
+)
+@click.option(
+    "--autotune-metric",
+    default="accuracy",
+    show_default=True,
+    metavar="METRIC",
+    help="What --autotune maximises: accuracy, macro-f1, micro-f1 or p@K (e.g. p@1).",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=defaults.BATCH_SIZE,
@@ -247,7 +275,9 @@ def fit(**opts: Any) -> None:
     model = TextClassifier(**_model_params(o))
     progress = _Progress(enabled=not o.quiet)
     try:
-        if o.dask_scheduler is not None:
+        if o.autotune:
+            model, val = _fit_autotune(o, kw)
+        elif o.dask_scheduler is not None:
             val = _fit_dask(model, o, kw, progress)
         elif stream:
             val = _fit_stream(model, o, kw, progress)
@@ -277,6 +307,18 @@ def _check_fit_usage(o: _FitOptions) -> None:
         raise click.UsageError(f"--minn {o.minn} is larger than --maxn {o.maxn}")
     if o.output is None and o.corpus == "-":
         raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
+    if o.autotune:
+        from ..autotune import check_options
+
+        try:
+            check_options(o.autotune_time, o.autotune_metric)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        if o.stream or o.dask_scheduler is not None or o.early_stopping:
+            raise click.UsageError(
+                "--autotune trains in memory: not with --stream, --dask-scheduler or "
+                "--early-stopping"
+            )
 
 
 def _use_stream(o: _FitOptions) -> bool:
@@ -302,9 +344,9 @@ def _use_stream(o: _FitOptions) -> bool:
 
 def _model_params(o: _FitOptions) -> dict[str, Any]:
     """TextClassifier parameters from the options (names and 'none' spellings differ)."""
-    same = ("dim", "epochs", "lr", "batch_size", "loss", "use_idf", "sublinear_tf", "ngrams",
-            "buckets", "min_count", "max_features", "minn", "maxn", "tokenizer", "lowercase",
-            "threshold", "early_stopping", "pretrained_vectors")  # fmt: skip
+    same = ("dim", "epochs", "lr", "optimizer", "batch_size", "loss", "use_idf", "sublinear_tf",
+            "ngrams", "buckets", "min_count", "max_features", "minn", "maxn", "tokenizer",
+            "lowercase", "threshold", "early_stopping", "pretrained_vectors")  # fmt: skip
     return {
         **{name: getattr(o, name) for name in same},
         "normalize": None if o.normalize == "none" else o.normalize,
@@ -410,6 +452,32 @@ def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
     except ValueError as exc:  # e.g. an empty vocabulary: say which corpus
         raise _cannot_train(train.name, exc) from None
     return val
+
+
+def _fit_autotune(o: _FitOptions, kw: dict):
+    """``--autotune``: read the corpus (and --valid), call :func:`bowclf.autotune.autotune`
+    with the other options as the base configuration; print the trials and the choice."""
+    from ..autotune import autotune, trials_table
+    from ..corpus import read_corpus
+
+    train = read_corpus(o.corpus, **kw)
+    texts, y, multilabel = _labels_of(train, o.label_sep)
+    val = _validation_file(o, kw, multilabel)
+    say = (lambda _msg: None) if o.quiet else _stderr
+    try:
+        result = autotune(
+            texts, y, X_valid=val and val[0], y_valid=val and val[1],
+            valid_fraction=o.valid_fraction or 0.1, time_budget=o.autotune_time,
+            metric=o.autotune_metric, params=_model_params(o), random_state=o.seed,
+            verbose=0 if o.quiet else 1, log=say,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise _cannot_train(train.name, exc) from None
+    say(trials_table(result))
+    note = " (interrupted: the best model so far, not refitted)" if result.interrupted else ""
+    say(f"Chosen{note}: {result.best_params}; validation {result.metric} "
+        f"{result.best_score:.4f}; {result.seconds:.1f}s of {result.budget:.0f}s")  # fmt: skip
+    return result.model, None
 
 
 def _fit_stream(model, o: _FitOptions, kw: dict, progress):

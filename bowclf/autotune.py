@@ -1,0 +1,487 @@
+"""Hyper-parameter search for :class:`~bowclf.TextClassifier` within a time budget.
+
+fastText's ``-autotune-validation -autotune-duration`` is the model: a random search over
+the learning rate, epochs, dimension, word n-grams and buckets, scored on validation data,
+that stops when the time is up.  Here the search is scikit-learn's successive halving
+(:class:`~sklearn.model_selection.HalvingGridSearchCV`) with **epochs as the resource**:
+many candidates are trained for a few epochs, the best third of them three times as long,
+and so on, so most of the budget goes to the promising configurations.  The candidates
+are bowclf's defaults plus configurations drawn at random
+(:class:`~sklearn.model_selection.ParameterSampler`) from :data:`SEARCH_SPACE`; the grid
+search over that explicit list is what guarantees the defaults are among them, so the
+winner scores at least as well as the defaults on the validation data.
+
+The budget is planned, then enforced:
+
+1. a probe fits the base configuration for one epoch and measures the time of vectorising
+   and of one epoch;
+2. the time of the final refit (the winner on all the data) is set aside, and the number of
+   candidates is chosen so that the halving rounds fit in what is left;
+3. a progress callback stops any fit that would run past the search's deadline (that trial
+   scores ``nan`` and is ranked last), so a mis-estimate costs at most the length of one
+   callback interval, not a whole fit.
+
+Ctrl-C (``KeyboardInterrupt``) during the search or the refit returns the best model
+trained so far (fitted on the training part only when the refit did not finish), with
+``interrupted=True``.  The number of candidates depends on the machine's speed, so results
+are reproducible for a fixed ``random_state`` only up to that number.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import loguniform
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import ParameterSampler, train_test_split
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from .text import TextClassifier
+
+__all__ = [
+    "METRICS",
+    "SEARCH_SPACE",
+    "AutotuneResult",
+    "autotune",
+    "check_options",
+    "parse_duration",
+    "trials_table",
+]
+
+#: Metrics a search can maximise (``p@k``: precision of the k most probable labels).
+METRICS = ("accuracy", "macro-f1", "micro-f1", "p@k")
+
+#: What the search draws from (distributions or lists, as in ``ParameterSampler``); the
+#: learning rate is drawn around the base configuration's ``lr`` (× 1/5 … × 5).
+SEARCH_SPACE: dict[str, Any] = {
+    "dim": [25, 50, 100, 200],
+    "ngrams": [1, 2, 3],
+    "buckets": [500_000, 2_000_000, 4_000_000],
+    "min_count": [1, 1, 2, 3],
+    "normalize": ["l1", "l2"],
+    "use_idf": [True, False],
+    "sublinear_tf": [False, True],
+}
+_FACTOR = 3  # successive halving: keep the best third, give it three times the epochs
+_MIN_EPOCHS = 1
+_MAX_EPOCHS = 27
+_SAFETY = 1.25  # refit-time estimate margin
+
+
+class _OutOfTime(Exception):
+    """Raised by the progress callback of a trial that would run past the deadline."""
+
+
+@dataclass
+class AutotuneResult:
+    """What :func:`autotune` found.
+
+    Attributes
+    ----------
+    model : TextClassifier
+        The winner refitted on all the data (training + validation), or, after Ctrl-C, the
+        best model trained so far.
+    best_params : dict
+        The winner's parameters that differ from the base configuration, with ``epochs``.
+    best_score : float
+        Its validation score (``metric``).
+    metric : str
+    trials : list of dict
+        One row per trained candidate and round: ``round``, ``epochs``, ``score``,
+        ``seconds`` and the candidate's ``params``.
+    seconds : float
+        Wall time of the whole call.
+    budget : float
+        The time budget in seconds.
+    interrupted : bool
+        Whether Ctrl-C ended the search early.
+    refitted : bool
+        Whether ``model`` was refitted on all the data.
+    """
+
+    model: TextClassifier
+    best_params: dict[str, Any]
+    best_score: float
+    metric: str
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    budget: float = 0.0
+    interrupted: bool = False
+    refitted: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-safe digest (stored with the model: ``bowclf info`` shows it)."""
+        return {
+            "metric": self.metric,
+            "best_score": float(self.best_score),
+            "best_params": _jsonable(self.best_params),
+            "trials": len(self.trials),
+            "seconds": round(self.seconds, 1),
+            "budget_seconds": round(self.budget, 1),
+            "interrupted": bool(self.interrupted),
+            "refitted": bool(self.refitted),
+        }
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds of ``"90"``, ``"90s"``, ``"5m"``, ``"1.5h"`` or ``"1h30m"``.
+
+    Raises
+    ------
+    ValueError
+        For anything else, or a duration that is not positive.
+    """
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        s = str(text).strip().lower()
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", s)
+        if not s or parts is None:
+            raise ValueError(f"not a duration: {text!r} (e.g. 90s, 5m, 1h)")
+        h, m, sec = (float(g) if g else 0.0 for g in parts.groups())
+        seconds = 3600 * h + 60 * m + sec
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"the duration must be positive, got {text!r}")
+    return seconds
+
+
+def autotune(
+    X: Sequence[str],
+    y: Sequence[Any],
+    *,
+    X_valid: Sequence[str] | None = None,
+    y_valid: Sequence[Any] | None = None,
+    valid_fraction: float = 0.1,
+    time_budget: float | str = 300.0,
+    metric: str = "accuracy",
+    k: int = 1,
+    params: dict[str, Any] | None = None,
+    search_space: dict[str, Any] | None = None,
+    random_state: int | None = 0,
+    verbose: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> AutotuneResult:
+    """Search :class:`~bowclf.TextClassifier` hyper-parameters by successive halving over
+    epochs within ``time_budget``, then refit the winner on all the data.
+
+    Parameters
+    ----------
+    X, y : documents and their labels (label collections for multi-label data).
+    X_valid, y_valid : optional
+        Validation data scoring the candidates.  Without them a stratified
+        ``valid_fraction`` of ``(X, y)`` is held out (random split for multi-label data).
+    valid_fraction : float, default=0.1
+    time_budget : float or str, default=300
+        Seconds (or a duration such as ``"5m"``, see :func:`parse_duration`) for the
+        whole call, refit included.
+    metric : {'accuracy', 'macro-f1', 'micro-f1', 'p@k'} or 'p@K', default='accuracy'
+        What the search maximises on the validation data (``'p@5'`` is ``'p@k'`` with
+        k=5).  For multi-label data ``accuracy`` is the share of documents whose predicted
+        label set is exact.
+    k : int, default=1
+        ``k`` of ``p@k``.
+    params : dict, optional
+        The base configuration (``TextClassifier`` parameters; its defaults otherwise): the
+        first candidate, and fixed for the others except where the search space varies them.
+    search_space : dict, optional
+        Replaces :data:`SEARCH_SPACE` (plus ``lr``, which is always searched).
+    random_state : int or None, default=0
+        Seeds the candidates' sampling, the validation split and every fit.
+    verbose : int, default=0
+        When > 0, one line per trial through ``log`` (default: ``print``).
+
+    Returns
+    -------
+    AutotuneResult
+        Its model's ``training_summary_`` gains an ``"autotune"`` entry
+        (:meth:`AutotuneResult.summary`), saved with the model and shown by ``bowclf info``.
+    """
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV, PredefinedSplit
+
+    start = time.perf_counter()
+    budget, metric, k = _checked(time_budget, metric, k)
+    if not 0 < valid_fraction < 1:
+        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
+    say = (log or print) if verbose else (lambda _msg: None)
+    base = {**(params or {}), "random_state": random_state}
+    base.pop("epochs", None)
+    X, y = list(X), list(y)
+    multilabel = bool(y) and not isinstance(y[0], (str, bytes)) and isinstance(y[0], Sequence)
+    if X_valid is None:
+        X_tr, X_va, y_tr, y_va = _split(X, y, valid_fraction, random_state, multilabel)
+    else:
+        if y_valid is None:
+            raise ValueError("X_valid needs y_valid")
+        X_tr, y_tr, X_va, y_va = X, y, list(X_valid), list(y_valid)
+    X_all, y_all = X_tr + X_va, y_tr + y_va
+    cv = PredefinedSplit(np.r_[np.full(len(X_tr), -1), np.zeros(len(X_va), dtype=int)])
+    score = _scorer(metric, k)
+
+    # 1. probe: vectorising + one epoch of the base configuration
+    probe_times: dict[str, float] = {}
+
+    def probe_cb(info: dict[str, Any]) -> None:
+        if info["event"] == "epoch" and "epoch" not in probe_times:
+            probe_times["epoch"] = info["seconds"]
+
+    t0 = time.perf_counter()
+    probe = TextClassifier(**base, epochs=_MIN_EPOCHS).fit(X_tr, y_tr, callback=probe_cb)
+    t_fit = time.perf_counter() - t0
+    t_epoch = max(probe_times.get("epoch", t_fit / 2), 1e-3) / _MIN_EPOCHS
+    t_fixed = max(t_fit - t_epoch * _MIN_EPOCHS, 1e-3)
+    t_score = _timed(lambda: score(probe, X_va, y_va))
+    grow = len(X_all) / max(len(X_tr), 1)
+
+    # 2. plan: the refit is set aside, the halving rounds fill the rest
+    remaining = budget - (time.perf_counter() - start)
+    rounds, n_candidates, max_epochs = _plan(remaining, t_fixed + t_score, t_epoch, grow)
+    rng_seed = None if random_state is None else int(random_state)
+    space = dict(search_space if search_space is not None else SEARCH_SPACE)
+    lr0 = float(base.get("lr", TextClassifier().lr))
+    space.setdefault("lr", loguniform(lr0 / 5, lr0 * 5))
+    drawn = list(ParameterSampler(space, max(n_candidates - 1, 0), random_state=rng_seed))
+    candidates = [{}] + [_rounded(c) for c in drawn]
+    grid = [{key: [value] for key, value in c.items()} for c in candidates]
+    say(
+        f"autotune: {len(candidates)} candidates, {rounds} rounds of successive halving up to "
+        f"{max_epochs} epochs; probe: {t_fixed:.1f} s to vectorise, {t_epoch:.2f} s per epoch"
+    )
+
+    trials: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"score": -np.inf, "model": probe, "params": {}, "epochs": 1}
+    refit_reserve = _SAFETY * grow * (t_fixed + max_epochs * t_epoch)
+    deadline = start + budget - refit_reserve
+
+    defaults = TextClassifier(**base).get_params()
+    varied = _varied(candidates)
+
+    def trial_scorer(estimator: TextClassifier, Xs, ys) -> float:
+        value = score(estimator, Xs, ys)
+        est_params = estimator.get_params()
+        row = {
+            "round": None,
+            "epochs": int(est_params["epochs"]),
+            "score": float(value),
+            "seconds": float(estimator.training_summary_["seconds"]),
+            "params": {key: est_params[key] for key in varied},
+        }
+        trials.append(row)
+        say(
+            f"  trial {len(trials):3d}: {metric} {value:.4f}  epochs {row['epochs']:3d}  "
+            f"{row['params']}"
+        )
+        if value > best["score"]:
+            changed = {key: est_params[key] for key in varied if est_params[key] != defaults[key]}
+            best.update(score=value, model=estimator, params=changed, epochs=row["epochs"])
+        return value
+
+    def deadline_cb(info: dict[str, Any]) -> None:
+        if time.perf_counter() > deadline:
+            raise _OutOfTime("time budget reached")
+
+    interrupted = False
+    search = HalvingGridSearchCV(
+        TextClassifier(**base),
+        grid,
+        factor=_FACTOR,
+        resource="epochs",
+        min_resources=max(1, max_epochs // _FACTOR ** (rounds - 1)),
+        max_resources=max_epochs,
+        aggressive_elimination=False,
+        cv=cv,
+        scoring=trial_scorer,
+        refit=False,
+        error_score=np.nan,
+        return_train_score=False,  # the scorer records validation trials only
+        n_jobs=1,
+    )
+    if len(candidates) > 1 or rounds > 0:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                search.fit(X_all, y_all, callback=deadline_cb)
+        except KeyboardInterrupt:
+            interrupted = True
+        except ValueError as exc:  # every fit of a round stopped by the deadline
+            if "fits failed" not in str(exc) or not trials:
+                raise
+        if hasattr(search, "n_resources_"):
+            _number_rounds(trials, search)
+    if best["score"] == -np.inf:  # nothing finished: the probe is all there is
+        best["score"] = score(probe, X_va, y_va)
+
+    # 3. refit the winner on all the data
+    model, refitted = best["model"], False
+    if not interrupted:
+        try:
+            winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
+            model, refitted = winner.fit(X_all, y_all), True
+        except KeyboardInterrupt:
+            interrupted = True
+    result = AutotuneResult(
+        model=model,
+        best_params={**best["params"], "epochs": best["epochs"]},
+        best_score=float(best["score"]),
+        metric=f"p@{k}" if metric == "p@k" else metric,
+        trials=trials,
+        budget=budget,
+        interrupted=interrupted,
+        refitted=refitted,
+    )
+    result.seconds = time.perf_counter() - start
+    # the choice travels with the model (model files keep the training summary)
+    summary = getattr(model, "training_summary_", None)
+    if isinstance(summary, dict):
+        summary["autotune"] = result.summary()
+    return result
+
+
+def trials_table(result: AutotuneResult, limit: int | None = 20) -> str:
+    """The trials as a plain-text table, best first (``limit`` rows; ``None``: all)."""
+    rows = sorted(result.trials, key=lambda t: (-t["score"], -t["epochs"]))
+    shown = rows if limit is None else rows[:limit]
+    keys = sorted({k for t in shown for k in t["params"]})
+    head = ["round", "epochs", result.metric] + keys
+    body = [
+        [str(t["round"]), str(t["epochs"]), f"{t['score']:.4f}"]
+        + [str(t["params"].get(k, "")) for k in keys]
+        for t in shown
+    ]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *body]]
+    if len(rows) > len(shown):
+        lines.append(f"... {len(rows) - len(shown)} more trials")
+    return "\n".join(lines)
+
+
+def check_options(time_budget: str | float, metric: str) -> None:
+    """Raise ``ValueError`` (one line) for a budget or metric :func:`autotune` refuses."""
+    _checked(time_budget, metric, 1)
+
+
+# ---------------------------------------------------------------------- helpers
+def _checked(time_budget, metric: str, k: int) -> tuple[float, str, int]:
+    """``(seconds, metric, k)``; ``'p@5'`` is ``('p@k', 5)``."""
+    budget = parse_duration(time_budget)
+    match = re.fullmatch(r"p@(\d+)", str(metric))
+    if match:
+        metric, k = "p@k", int(match.group(1))
+    if metric not in METRICS:
+        raise ValueError(
+            f"metric must be accuracy, macro-f1, micro-f1 or p@K (e.g. p@1), got {metric!r}"
+        )
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    return budget, metric, k
+
+
+def _split(X, y, fraction, random_state, multilabel):
+    stratify = None
+    if not multilabel:
+        _, counts = np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)
+        n_valid = math.ceil(fraction * len(y))
+        if counts.min() >= 2 and n_valid >= counts.size and len(y) - n_valid >= counts.size:
+            stratify = y
+    X_tr, X_va, y_tr, y_va = train_test_split(
+        X, y, test_size=fraction, random_state=random_state, stratify=stratify
+    )
+    return list(X_tr), list(X_va), list(y_tr), list(y_va)
+
+
+def _plan(remaining: float, t_fixed: float, t_epoch: float, grow: float) -> tuple[int, int, int]:
+    """``(rounds, candidates, max_epochs)`` whose halving rounds and refit fit ``remaining``.
+
+    Round ``i`` trains ``n/3^i`` candidates for ``e·3^(i−R+1)`` epochs (``e``: the last
+    round's epochs), each costing ``t_fixed + epochs·t_epoch``; the refit costs
+    ``grow·(t_fixed + e·t_epoch)`` (with a margin).  The most rounds (up to 4) and epochs
+    (up to 27) that still leave room for ``3^(R−1)`` candidates win.
+    """
+    for rounds in (4, 3, 2, 1):
+        for max_epochs in (_MAX_EPOCHS, 9, 3):
+            if max_epochs < _FACTOR ** (rounds - 1):
+                continue
+            refit = _SAFETY * grow * (t_fixed + max_epochs * t_epoch)
+            per_candidate = sum(
+                (t_fixed + max_epochs / _FACTOR ** (rounds - 1 - i) * t_epoch) / _FACTOR**i
+                for i in range(rounds)
+            )
+            n = int((remaining - refit) / (_SAFETY * per_candidate))
+            if n >= _FACTOR ** (rounds - 1):
+                return rounds, min(n, 500), max_epochs
+    return 1, 1, 3
+
+
+def _rounded(candidate: dict[str, Any]) -> dict[str, Any]:
+    return {k: (float(f"{v:.3g}") if isinstance(v, float) else v) for k, v in candidate.items()}
+
+
+def _varied(candidates: list[dict[str, Any]]) -> list[str]:
+    return sorted({key for c in candidates for key in c})
+
+
+def _number_rounds(trials: list[dict[str, Any]], search) -> None:
+    """Label each trial with its halving round (from the search's ``n_resources_``)."""
+    by_epochs = {int(r): i for i, r in enumerate(search.n_resources_)}
+    for row in trials:
+        row["round"] = by_epochs.get(row["epochs"])
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _scorer(metric: str, k: int) -> Callable[[TextClassifier, Sequence[str], Sequence], float]:
+    """``score(model, X, y)`` for ``metric`` (single- or multi-label ``y``)."""
+
+    def score(model: TextClassifier, X, y) -> float:
+        classes = np.asarray(model.classes_)
+        if model.multilabel_:
+            mlb = MultiLabelBinarizer(classes=classes.tolist())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # labels unseen in training
+                Y = mlb.fit_transform([tuple(labels) for labels in y])
+            if metric == "p@k":
+                P = model.predict_proba(X)
+                top = np.argsort(-P, axis=1, kind="stable")[:, :k]
+                return float(np.take_along_axis(Y, top, axis=1).sum() / (k * len(X)))
+            pred = mlb.transform(model.predict(X))
+            if metric == "accuracy":
+                return float(accuracy_score(Y, pred))
+            return float(f1_score(Y, pred, average=metric.split("-")[0], zero_division=0))
+        if metric == "p@k":  # share of documents whose label is among the k most probable
+            P = model.predict_proba(X)
+            top = np.argsort(-P, axis=1, kind="stable")[:, :k]
+            index = {label: i for i, label in enumerate(classes.tolist())}
+            truth = np.array([index.get(label, -1) for label in np.asarray(y).tolist()])
+            return float((top == truth[:, None]).any(axis=1).mean())
+        pred = model.predict(X)
+        if metric == "accuracy":
+            return float(accuracy_score(y, pred))
+        return float(
+            f1_score(
+                np.asarray(y, dtype=object).astype(str),
+                np.asarray(pred, dtype=object).astype(str),
+                average=metric.split("-")[0],
+                zero_division=0,
+            )
+        )
+
+    return score
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,157 @@
+"""bowclf.autotune: successive halving within a time budget."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from bowclf import TextClassifier
+from bowclf.autotune import _plan, autotune, parse_duration, trials_table
+
+
+def _corpus(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    words = {
+        "pos": ["great", "good", "fine", "lovely", "superb"],
+        "neg": ["bad", "awful", "poor", "boring", "dull"],
+    }
+    noise = [f"w{i}" for i in range(60)]
+    X, y = [], []
+    for _ in range(n):
+        label = "pos" if rng.random() < 0.5 else "neg"
+        doc = list(rng.choice(noise, 6)) + [str(rng.choice(words[label]))]
+        if rng.random() < 0.1:
+            label = "neg" if label == "pos" else "pos"
+        X.append(" ".join(rng.permutation(doc)))
+        y.append(label)
+    return X, y
+
+
+def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
+    X, y = _corpus()
+    t0 = time.perf_counter()
+    result = autotune(X, y, time_budget=5, random_state=0)
+    elapsed = time.perf_counter() - t0
+    assert elapsed <= 5.5
+    assert result.seconds <= 5.5
+    assert result.refitted and not result.interrupted
+    assert isinstance(result.model, TextClassifier)
+    assert len(result.model.predict(["great film", "awful film"])) == 2
+    assert result.trials, "at least one candidate was trained"
+    assert result.best_score == max(t["score"] for t in result.trials)
+    assert result.best_params["epochs"] >= 1
+    # the refit used the winner's parameters, on training + validation data
+    assert result.model.training_summary_["documents"] == len(X)
+    for key, value in result.best_params.items():
+        assert result.model.get_params()[key] == value
+    summary = result.summary()
+    assert summary["metric"] == "accuracy" and summary["trials"] == len(result.trials)
+    table = trials_table(result, limit=None).splitlines()
+    assert table[0].split()[:3] == ["round", "epochs", "accuracy"]
+    assert len(table) == 1 + len(result.trials)
+    assert float(table[1].split()[2]) == pytest.approx(result.best_score, abs=1e-4)
+
+
+def test_autotune_first_candidate_is_the_base_configuration():
+    X, y = _corpus(200)
+    Xv, yv = _corpus(100, seed=1)
+    result = autotune(X, y, X_valid=Xv, y_valid=yv, time_budget=4, metric="macro-f1")
+    first = result.trials[0]
+    assert first["round"] == 0
+    defaults = TextClassifier().get_params()
+    assert all(first["params"][k] == defaults[k] for k in first["params"] if k != "lr") or (
+        first["params"].get("lr") == defaults["lr"]
+    )
+    assert 0.0 <= result.best_score <= 1.0
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "micro-f1", "p@k"])
+def test_autotune_metrics(metric):
+    X, y = _corpus(150)
+    result = autotune(X, y, time_budget=3, metric=metric, k=1, valid_fraction=0.3)
+    assert 0.0 <= result.best_score <= 1.0
+    assert result.metric == ("p@1" if metric == "p@k" else metric)
+
+
+def test_autotune_multilabel_p_at_k():
+    X, y = _corpus(200)
+    y = [(label, "any") if i % 3 else (label,) for i, label in enumerate(y)]
+    result = autotune(X, y, time_budget=3, metric="p@k", k=2)
+    assert result.model.multilabel_
+    assert 0.0 <= result.best_score <= 1.0
+
+
+def test_autotune_rejects_bad_arguments():
+    X, y = _corpus(50)
+    with pytest.raises(ValueError, match="metric"):
+        autotune(X, y, metric="auc")
+    with pytest.raises(ValueError, match="valid_fraction"):
+        autotune(X, y, valid_fraction=1.5)
+    with pytest.raises(ValueError, match="duration"):
+        autotune(X, y, time_budget="soon")
+
+
+def test_autotune_ctrl_c_keeps_the_best_model_so_far(monkeypatch):
+    X, y = _corpus(200)
+    calls = {"n": 0}
+    real_fit = TextClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the probe, then two trials, then Ctrl-C
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextClassifier, "fit", fit)
+    result = autotune(X, y, time_budget=30)
+    assert result.interrupted and not result.refitted
+    assert len(result.trials) == 2
+    assert result.best_score == max(t["score"] for t in result.trials)
+    assert len(result.model.predict(["great"])) == 1
+
+
+def test_parse_duration():
+    assert parse_duration("90") == 90
+    assert parse_duration("90s") == 90
+    assert parse_duration("5m") == 300
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration(2.5) == 2.5
+    for bad in ("", "5x", "-1", "0"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_plan_fits_the_budget():
+    rounds, n, epochs = _plan(remaining=60, t_fixed=1.0, t_epoch=0.2, grow=1.1)
+    cost = sum(
+        n / 3**i * (1.0 + epochs / 3 ** (rounds - 1 - i) * 0.2) for i in range(rounds)
+    ) + 1.1 * (1.0 + epochs * 0.2)
+    assert n >= 3 ** (rounds - 1) and cost <= 60
+    assert _plan(remaining=0.1, t_fixed=1.0, t_epoch=1.0, grow=1.0) == (1, 1, 3)
+
+
+def test_cli_fit_autotune_writes_the_tuned_model_and_info_shows_it(tmp_path):
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli as main
+
+    X, y = _corpus(200)
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("label,text\n" + "".join(f"{b},{a}\n" for a, b in zip(X, y, strict=True)))
+    model = tmp_path / "m.bowclf"
+    runner = CliRunner()
+    t0 = time.perf_counter()
+    res = runner.invoke(
+        main,
+        ["fit", str(corpus), "-o", str(model), "--autotune", "--autotune-time", "4s",
+         "--autotune-metric", "p@1", "--valid-fraction", "0.2"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert time.perf_counter() - t0 < 8
+    assert "Chosen" in res.output and "p@1" in res.output
+    info = runner.invoke(main, ["info", str(model)])
+    assert info.exit_code == 0 and "autotune" in info.output
+    bad = runner.invoke(main, ["fit", str(corpus), "--autotune", "--autotune-metric", "auc"])
+    assert bad.exit_code == 2 and "p@K" in bad.output
