@@ -203,9 +203,6 @@ def autotune(
         Its model's ``training_summary_`` gains an ``"autotune"`` entry
         (:meth:`AutotuneResult.summary`), saved with the model and shown by ``bowclf info``.
     """
-    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
-    from sklearn.model_selection import HalvingGridSearchCV, PredefinedSplit
-
     start = time.perf_counter()
     budget, metric, k = _checked(time_budget, metric, k)
     if not 0 < valid_fraction < 1:
@@ -213,6 +210,36 @@ def autotune(
     say = (log or print) if verbose else (lambda _msg: None)
     base = {**(params or {}), "random_state": random_state}
     base.pop("epochs", None)
+    data = _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state)
+    score = _scorer(metric, k)
+    # 1. probe: vectorising + one epoch; 2. plan: the refit is set aside, the rounds fill the rest
+    probe, plan = _plan_budget(base, data, score, start, budget)
+    candidates = _candidates(base, search_space, plan.n_candidates, random_state)
+    say(
+        f"autotune: {len(candidates)} candidates, {plan.rounds} rounds of successive halving up "
+        f"to {plan.max_epochs} epochs; probe: {plan.t_fixed:.1f} s to vectorise, "
+        f"{plan.t_epoch:.2f} s per epoch"
+    )
+    trials, best, interrupted = _search(base, candidates, plan, data, score, metric, say, probe)
+    # 3. refit the winner on all the data
+    model, refitted, interrupted = _refit_winner(base, best, data, interrupted)
+    return _result(model, best, metric, k, trials, budget, interrupted, refitted, start)
+
+
+@dataclass
+class _Budget:
+    """The search's shape and timing, planned from the probe fit."""
+
+    rounds: int
+    n_candidates: int
+    max_epochs: int
+    t_fixed: float
+    t_epoch: float
+    deadline: float
+
+
+def _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state) -> tuple:
+    """``(X_tr, y_tr, X_va, y_va)``: the given validation data, or a split of ``(X, y)``."""
     X, y = list(X), list(y)
     multilabel = bool(y) and not isinstance(y[0], (str, bytes)) and isinstance(y[0], Sequence)
     if X_valid is None:
@@ -221,11 +248,12 @@ def autotune(
         if y_valid is None:
             raise ValueError("X_valid needs y_valid")
         X_tr, y_tr, X_va, y_va = X, y, list(X_valid), list(y_valid)
-    X_all, y_all = X_tr + X_va, y_tr + y_va
-    cv = PredefinedSplit(np.r_[np.full(len(X_tr), -1), np.zeros(len(X_va), dtype=int)])
-    score = _scorer(metric, k)
+    return X_tr, y_tr, X_va, y_va
 
-    # 1. probe: vectorising + one epoch of the base configuration
+
+def _plan_budget(base, data, score, start: float, budget: float) -> tuple[TextClassifier, _Budget]:
+    """Fit and time the probe (one epoch of ``base``), then plan the search around it."""
+    X_tr, y_tr, X_va, y_va = data
     probe_times: dict[str, float] = {}
 
     def probe_cb(info: dict[str, Any]) -> None:
@@ -238,28 +266,26 @@ def autotune(
     t_epoch = max(probe_times.get("epoch", t_fit / 2), 1e-3) / _MIN_EPOCHS
     t_fixed = max(t_fit - t_epoch * _MIN_EPOCHS, 1e-3)
     t_score = _timed(lambda: score(probe, X_va, y_va))
-    grow = len(X_all) / max(len(X_tr), 1)
-
-    # 2. plan: the refit is set aside, the halving rounds fill the rest
+    grow = (len(X_tr) + len(X_va)) / max(len(X_tr), 1)
     remaining = budget - (time.perf_counter() - start)
     rounds, n_candidates, max_epochs = _plan(remaining, t_fixed + t_score, t_epoch, grow)
+    refit_reserve = _SAFETY * grow * (t_fixed + max_epochs * t_epoch)
+    deadline = start + budget - refit_reserve
+    return probe, _Budget(rounds, n_candidates, max_epochs, t_fixed, t_epoch, deadline)
+
+
+def _candidates(base, search_space, n_candidates: int, random_state) -> list[dict[str, Any]]:
+    """The base configuration (``{}``) then ``n_candidates - 1`` draws from the space."""
     rng_seed = None if random_state is None else int(random_state)
     space = dict(search_space if search_space is not None else SEARCH_SPACE)
     lr0 = float(base.get("lr", TextClassifier().lr))
     space.setdefault("lr", loguniform(lr0 / 5, lr0 * 5))
     drawn = list(ParameterSampler(space, max(n_candidates - 1, 0), random_state=rng_seed))
-    candidates = [{}] + [_rounded(c) for c in drawn]
-    grid = [{key: [value] for key, value in c.items()} for c in candidates]
-    say(
-        f"autotune: {len(candidates)} candidates, {rounds} rounds of successive halving up to "
-        f"{max_epochs} epochs; probe: {t_fixed:.1f} s to vectorise, {t_epoch:.2f} s per epoch"
-    )
+    return [{}] + [_rounded(c) for c in drawn]
 
-    trials: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"score": -np.inf, "model": probe, "params": {}, "epochs": 1}
-    refit_reserve = _SAFETY * grow * (t_fixed + max_epochs * t_epoch)
-    deadline = start + budget - refit_reserve
 
+def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Callable:
+    """A search scorer that also records each trial and keeps the best model in ``best``."""
     defaults = TextClassifier(**base).get_params()
     varied = _varied(candidates)
 
@@ -283,8 +309,23 @@ def autotune(
             best.update(score=value, model=estimator, params=changed, epochs=row["epochs"])
         return value
 
+    return trial_scorer
+
+
+def _search(base, candidates, plan: _Budget, data, score, metric, say, probe) -> tuple:
+    """Run the halving search until ``plan.deadline``: ``(trials, best, interrupted)``."""
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV, PredefinedSplit
+
+    X_tr, y_tr, X_va, y_va = data
+    cv = PredefinedSplit(np.r_[np.full(len(X_tr), -1), np.zeros(len(X_va), dtype=int)])
+    grid = [{key: [value] for key, value in c.items()} for c in candidates]
+    trials: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"score": -np.inf, "model": probe, "params": {}, "epochs": 1}
+    trial_scorer = _recording_scorer(score, metric, say, base, candidates, trials, best)
+
     def deadline_cb(info: dict[str, Any]) -> None:
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > plan.deadline:
             raise _OutOfTime("time budget reached")
 
     interrupted = False
@@ -293,8 +334,8 @@ def autotune(
         grid,
         factor=_FACTOR,
         resource="epochs",
-        min_resources=max(1, max_epochs // _FACTOR ** (rounds - 1)),
-        max_resources=max_epochs,
+        min_resources=max(1, plan.max_epochs // _FACTOR ** (plan.rounds - 1)),
+        max_resources=plan.max_epochs,
         aggressive_elimination=False,
         cv=cv,
         scoring=trial_scorer,
@@ -303,11 +344,11 @@ def autotune(
         return_train_score=False,  # the scorer records validation trials only
         n_jobs=1,
     )
-    if len(candidates) > 1 or rounds > 0:
+    if len(candidates) > 1 or plan.rounds > 0:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                search.fit(X_all, y_all, callback=deadline_cb)
+                search.fit(X_tr + X_va, y_tr + y_va, callback=deadline_cb)
         except KeyboardInterrupt:
             interrupted = True
         except ValueError as exc:  # every fit of a round stopped by the deadline
@@ -317,15 +358,24 @@ def autotune(
             _number_rounds(trials, search)
     if best["score"] == -np.inf:  # nothing finished: the probe is all there is
         best["score"] = score(probe, X_va, y_va)
+    return trials, best, interrupted
 
-    # 3. refit the winner on all the data
+
+def _refit_winner(base, best, data, interrupted: bool) -> tuple[TextClassifier, bool, bool]:
+    """Refit the winner on all the data unless interrupted: ``(model, refitted, interrupted)``."""
+    X_tr, y_tr, X_va, y_va = data
     model, refitted = best["model"], False
     if not interrupted:
         try:
             winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
-            model, refitted = winner.fit(X_all, y_all), True
+            model, refitted = winner.fit(X_tr + X_va, y_tr + y_va), True
         except KeyboardInterrupt:
             interrupted = True
+    return model, refitted, interrupted
+
+
+def _result(model, best, metric, k, trials, budget, interrupted, refitted, start) -> AutotuneResult:
+    """Assemble the :class:`AutotuneResult`, recording its summary in the model's."""
     result = AutotuneResult(
         model=model,
         best_params={**best["params"], "epochs": best["epochs"]},
