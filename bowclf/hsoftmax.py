@@ -49,6 +49,7 @@ __all__ = [
     "path_gradient_B",
     "path_gradient_H",
     "path_loss",
+    "path_loss_and_gradient",
     "path_pairs",
     "path_score_gradient",
     "path_scores",
@@ -60,6 +61,7 @@ __all__ = [
 #: ~91 deep (its depth grows like the Fibonacci index of the total count), so deeper trees
 #: only come from corrupt files, whose O(c·depth) path arrays could be huge.
 MAX_DEPTH = 128
+GROW = 4  # rounds between doublings of the best-first step (top_k)
 
 
 # ---------------------------------------------------------------------- the tree
@@ -267,6 +269,24 @@ def path_score_gradient(z: np.ndarray, codes: np.ndarray, weights: np.ndarray) -
     return (weights * (_math.sigmoid(z) - codes)).astype(z.dtype, copy=False)
 
 
+def path_loss_and_gradient(
+    z: np.ndarray, codes: np.ndarray, weights: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """:func:`path_loss` and :func:`path_score_gradient` from one ``log σ``.
+
+    With ``s = 2b − 1`` and ``t = s·z``: ``ℓ = −log σ(t)`` and
+    ``σ(z) − b = −s·σ(−t) = −s·(1 − exp(log σ(t)))``, so
+    ``L = −Σ_m ω_m log σ(t_m)`` and ``g_m = −ω_m s_m (1 − exp(log σ(t_m)))``.
+    """
+    s = 2 * codes - 1
+    log_p = _math.log_sigmoid(s * z)
+    loss = -float(weights @ log_p)
+    g = np.expm1(log_p)
+    g *= weights
+    g *= s
+    return loss, g.astype(z.dtype, copy=False)
+
+
 def path_gradient_H(
     g: np.ndarray, B: np.ndarray, indptr: np.ndarray, nodes: np.ndarray
 ) -> np.ndarray:
@@ -329,8 +349,7 @@ def sgd_step(
     _math.sparse_hidden_into(x_indptr, x_indices, x_data, W, H)
     indptr, nodes, codes, weights = path_pairs(tree, y_indptr, y_indices, y_data, sample_weight)
     z = path_scores(H, B, indptr, nodes)
-    loss = path_loss(z, codes, weights)
-    g = path_score_gradient(z, codes, weights)
+    loss, g = path_loss_and_gradient(z, codes, weights)
     GB = path_gradient_H(g, B, indptr, nodes)  # uses B before its update, like fastText
     GB *= -lr
     H *= -lr
@@ -367,7 +386,7 @@ def top_k(
     k: int,
     threshold: float = 0.0,
     *,
-    beam: int | None = None,
+    step: int = 4,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The exact ``k`` most probable labels per document, without scoring every label.
 
@@ -375,14 +394,15 @@ def top_k(
     smaller label first); slots without a label (probability below ``threshold``, or fewer
     than k labels) hold label −1 and ``−inf``.
 
-    Search: a beam of at most ``beam`` open inner nodes per document descends the tree level by
-    level, all documents at once.  A node's probability bounds every label below it, so a node
-    is dropped for good when it is below ``threshold`` (as fastText's ``dfs``) or not above the
-    k-th best label found so far.  Nodes that only lose their place in the beam are remembered
-    (the best such probability); when that exceeds the final k-th best, the document's answer
-    might be incomplete and the document is searched again with a 4× wider beam, until none is
-    — so the result is exact, and a beam of c − 1 would be an exhaustive search.  Memory is
-    O(n·beam·d) per level, never O(n·c).
+    Best-first search, for all documents at once: every document keeps its open inner nodes
+    and its k best labels so far; each round expands the ``step`` most probable open nodes of
+    every document (one gathered dot product per node).  A node's probability bounds every
+    label below it, so a node is dropped as soon as it is below ``threshold`` (as fastText's
+    ``dfs``) or not above the document's k-th best label; a document is done when no open node
+    is left.  The step doubles every :data:`GROW` rounds, so the few documents with a flat
+    distribution (many open nodes) finish in few rounds.  The result is exact; the nodes
+    expanded are those more probable than the k-th best label plus the rest of each round's
+    step, and memory is O(n·(open nodes + k)), never O(n·c).
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -390,57 +410,65 @@ def top_k(
     labels = np.full((n, k), -1, dtype=np.int64)
     log_p = np.full((n, k), -np.inf)
     log_threshold = np.log(threshold) if threshold > 0 else -np.inf
-    width = max(2 * k, 8) if beam is None else int(beam)
-    todo = np.arange(n)
-    chunk = max(1, (1 << 22) // max(1, width * B.shape[1]))  # ≈16 MB of gathered rows per step
-    while todo.size:
-        unsure = []
-        for a in range(0, todo.size, chunk):
-            rows = todo[a : a + chunk]
-            got, lp, exact = _beam_search(H[rows], B, tree, k, log_threshold, width)
-            labels[rows], log_p[rows] = got, lp
-            unsure.append(rows[~exact])
-        todo = np.concatenate(unsure)
-        width *= 4
+    chunk = max(1, (1 << 20) // max(1, step * B.shape[1]))  # bounds the gathered rows per round
+    for a in range(0, n, chunk):
+        rows = slice(a, min(n, a + chunk))
+        labels[rows], log_p[rows] = _best_first(H[rows], B, tree, k, log_threshold, step)
     return labels, log_p
 
 
-def _beam_search(H, B, tree: HuffmanTree, k: int, log_threshold: float, width: int):
-    """One beam pass of :func:`top_k` over the rows of ``H``: ``(labels, log_p, exact)``."""
+def _best_first(H, B, tree: HuffmanTree, k: int, log_threshold: float, step: int):
+    """:func:`top_k` over the rows of ``H`` (see there)."""
     n, c = H.shape[0], tree.n_classes
-    open_node = np.full((n, 1), c - 2, dtype=np.int64)  # inner-node index (row of B)
-    open_lp = np.zeros((n, 1))
     best = np.full((n, k), -1, dtype=np.int64)
     best_lp = np.full((n, k), -np.inf)
-    dropped = np.full(n, -np.inf)  # best probability lost to the beam's width
-    rows = np.arange(n)[:, None]
-    while open_node.shape[1]:
-        z = np.einsum("nbd,nd->nb", B[open_node], H).astype(np.float64)
-        kids = tree.children[open_node]  # n × b × 2
-        kid_lp = np.stack([open_lp + _math.log_sigmoid(-z), open_lp + _math.log_sigmoid(z)], 2)
-        kids, kid_lp = kids.reshape(n, -1), kid_lp.reshape(n, -1)
+    active = np.arange(n)  # documents with open nodes; rows of the arrays below
+    open_node = np.full((n, 1), c - 2, dtype=np.int64)  # inner-node index (row of B)
+    open_lp = np.zeros((n, 1))
+    Ha = H
+    rounds = 0
+    while active.size:
+        # pop the `step` most probable open nodes of every active document; the step doubles
+        # every 4 rounds so that the few documents with many open nodes finish in few rounds
+        take = min(step << (rounds // GROW), open_lp.shape[1])
+        rounds += 1
+        if take < open_lp.shape[1]:
+            pick = np.argpartition(-open_lp, take - 1, axis=1)[:, :take]
+        else:
+            pick = np.broadcast_to(np.arange(take), (active.size, take))
+        rows = np.arange(active.size)[:, None]
+        node, lp = open_node[rows, pick], open_lp[rows, pick]
+        open_lp[rows, pick] = -np.inf
+        z = np.einsum("nbd,nd->nb", B[node], Ha).astype(np.float64)
+        kids = tree.children[node].reshape(active.size, -1)
+        kid_lp = np.stack([lp + _math.log_sigmoid(-z), lp + _math.log_sigmoid(z)], 2)
+        kid_lp = kid_lp.reshape(active.size, -1)
         kid_lp[kid_lp < log_threshold] = -np.inf
         leaf = kids < c
         # leaves: merge into the k best so far
-        cand = np.concatenate([best, np.where(leaf, kids, -1)], axis=1)
-        cand_lp = np.concatenate([best_lp, np.where(leaf, kid_lp, -np.inf)], axis=1)
-        pick = np.argsort(-cand_lp, axis=1, kind="stable")[:, :k]
-        best, best_lp = cand[rows, pick], cand_lp[rows, pick]
-        # inner nodes: keep those that can still beat the k-th best, at most `width` of them
-        inner_lp = np.where(~leaf & (kid_lp > best_lp[:, -1:]), kid_lp, -np.inf)
-        live = int((inner_lp > -np.inf).sum(axis=1).max(initial=0))
-        keep = min(width, live)
-        order = np.argsort(-inner_lp, axis=1, kind="stable")
-        if live > keep:
-            lost = inner_lp[rows[:, 0], order[:, keep]]
-            dropped = np.maximum(dropped, lost)
-        order = order[:, :keep]
-        open_lp = inner_lp[rows, order]
-        open_node = kids[rows, order] - c
-        open_node[open_lp == -np.inf] = 0  # padding: a valid row of B, probability 0
-    exact = dropped <= best_lp[:, -1]
+        cand = np.concatenate([best[active], np.where(leaf, kids, -1)], axis=1)
+        cand_lp = np.concatenate([best_lp[active], np.where(leaf, kid_lp, -np.inf)], axis=1)
+        top = np.argsort(-cand_lp, axis=1, kind="stable")[:, :k]
+        best[active], best_lp[active] = cand[rows, top], cand_lp[rows, top]
+        kth = best_lp[active, -1:]
+        # inner children join the open nodes; nodes not above the k-th best are dropped
+        open_node = np.concatenate([open_node, np.where(leaf, 0, kids - c)], axis=1)
+        open_lp = np.concatenate([open_lp, np.where(leaf, -np.inf, kid_lp)], axis=1)
+        open_lp[open_lp <= kth] = -np.inf
+        live = open_lp > -np.inf
+        n_live = live.sum(axis=1)
+        keep_rows = n_live > 0
+        width = int(n_live.max(initial=0))
+        if not keep_rows.all() or width < open_lp.shape[1] // 2:
+            # compact: drop finished documents and dead columns (live nodes first, stable)
+            order = np.argsort(~live[keep_rows], axis=1, kind="stable")[:, :width]
+            r = np.arange(order.shape[0])[:, None]
+            open_node = open_node[keep_rows][r, order]
+            open_lp = open_lp[keep_rows][r, order]
+            active, Ha = active[keep_rows], Ha[keep_rows]
     # deterministic order: decreasing probability, then smaller label
+    rows = np.arange(n)[:, None]
     order = np.lexsort((np.where(best < 0, np.iinfo(np.int64).max, best), -best_lp), axis=1)
     best, best_lp = best[rows, order], best_lp[rows, order]
     best[best_lp == -np.inf] = -1
-    return best, best_lp, exact
+    return best, best_lp

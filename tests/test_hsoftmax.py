@@ -215,6 +215,17 @@ def test_score_gradient_by_finite_differences():
         assert g[m] == pytest.approx(fd, rel=1e-5, abs=1e-8)
 
 
+def test_path_loss_and_gradient_agree_with_the_separate_functions():
+    rng = np.random.default_rng(9)
+    z = (rng.normal(size=200) * 10).astype(np.float32)
+    codes = rng.integers(0, 2, 200).astype(np.float32)
+    weights = rng.random(200).astype(np.float32)
+    loss, g = hs.path_loss_and_gradient(z, codes, weights)
+    assert loss == pytest.approx(hs.path_loss(z, codes, weights), rel=1e-5)
+    np.testing.assert_allclose(g, hs.path_score_gradient(z, codes, weights), atol=1e-6)
+    assert g.dtype == np.float32
+
+
 def test_gradients_for_B_and_H_by_finite_differences():
     tree, H, B, Y, w = _batch(2)
     indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
@@ -318,7 +329,7 @@ def _reference_top_k(L, k, threshold=0.0):
     return labels, lp
 
 
-@pytest.mark.parametrize("beam", [None, 1, 2])
+@pytest.mark.parametrize("beam", [4, 1, 2, 64])
 @pytest.mark.parametrize("k", [1, 3, 10, 40])
 def test_top_k_is_exact_even_with_a_narrow_beam(k, beam):
     rng = np.random.default_rng(k)
@@ -326,7 +337,7 @@ def test_top_k_is_exact_even_with_a_narrow_beam(k, beam):
     tree = _random_tree(c, k)
     H = rng.normal(size=(50, d)).astype(np.float32)
     B = (rng.normal(size=(c - 1, d)) * 2).astype(np.float32)
-    labels, lp = hs.top_k(H, B, tree, k, beam=beam)
+    labels, lp = hs.top_k(H, B, tree, k, step=beam)
     L = hs.log_proba(H, B, tree)
     want, want_lp = _reference_top_k(L, k)
     np.testing.assert_allclose(lp, want_lp, atol=1e-5)
