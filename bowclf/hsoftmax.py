@@ -439,7 +439,10 @@ def _best_first(H, B, tree: HuffmanTree, k: int, log_threshold: float, step: int
         rows = np.arange(active.size)[:, None]
         node, lp = open_node[rows, pick], open_lp[rows, pick]
         open_lp[rows, pick] = -np.inf
-        z = np.einsum("nbd,nd->nb", B[node], Ha).astype(np.float64)
+        valid = lp > -np.inf  # rows with fewer open nodes than the step pad with −inf
+        r_valid = np.broadcast_to(rows, valid.shape)[valid]
+        z = np.zeros(valid.shape)
+        z[valid] = np.einsum("md,md->m", B[node[valid]], Ha[r_valid])
         kids = tree.children[node].reshape(active.size, -1)
         kid_lp = np.stack([lp + _math.log_sigmoid(-z), lp + _math.log_sigmoid(z)], 2)
         kid_lp = kid_lp.reshape(active.size, -1)
