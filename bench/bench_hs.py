@@ -73,9 +73,9 @@ t = time.perf_counter()
 model.fit(texts, y)
 fit_s = time.perf_counter() - t
 t = time.perf_counter()
-top, _ = model.predict_topk(test_texts, k=5)
+top = model.predict_topk(test_texts, k=5)
 predict_s = time.perf_counter() - t
-top = [[str(x) for x in row if x is not None] for row in top]
+top = [[str(label) for label, _ in row] for row in top]
 print(json.dumps({{"fit_s": fit_s, "predict_s": predict_s, **scores(top, test_labels),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -192,7 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bowclf-hs"))
     ap.add_argument("--json", type=Path, default=None, help="append one JSON line per run")
+    ap.add_argument(
+        "--table-from",
+        type=Path,
+        default=None,
+        help="only print the table of the runs in this JSON-lines file",
+    )
     args = ap.parse_args(argv)
+    if args.table_from:
+        print(table([json.loads(line) for line in args.table_from.read_text().splitlines()]))
+        return 0
     rows = []
     for c in map(parse_count, args.labels):
         pair = corpus(c, args)

@@ -36,7 +36,6 @@ tree's arrays.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import _math
 
@@ -213,6 +212,7 @@ class HuffmanTree:
             codes[at] = self.code[cur[live]]
             cur[live] = self.parent[cur[live]]
         self.path_indptr, self.path_nodes, self.path_codes = indptr, nodes, codes
+        self.path_length = np.diff(indptr)
 
 
 # ---------------------------------------------------------------------- training math
@@ -232,7 +232,7 @@ def path_pairs(
     """
     labels = np.asarray(y_indices)
     start = tree.path_indptr[labels]
-    length = tree.path_indptr[labels + 1] - start
+    length = tree.path_length[labels]
     idx = tree.path_indptr.dtype
     ends = np.zeros(labels.size + 1, dtype=idx)
     np.cumsum(length, out=ends[1:])
@@ -307,8 +307,10 @@ def path_gradient_B(
     zero gradient) and ``D_r = Σ_{m: v(m) = r} g_m H_{i(m)}``.
     """
     rows, local = np.unique(nodes, return_inverse=True)
-    G = sp.csr_array((g, local.reshape(-1), indptr), shape=(indptr.size - 1, rows.size))
-    return rows, np.asarray(G.T @ H)
+    D = np.zeros((rows.size, H.shape[1]), dtype=H.dtype)
+    local = local.reshape(-1).astype(indptr.dtype, copy=False)
+    H = np.ascontiguousarray(H)
+    return rows, _math.add_scaled_gradient_A(indptr, local, g.astype(H.dtype, copy=False), H, D)
 
 
 def add_scaled_path_gradient_B(
