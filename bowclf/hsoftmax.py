@@ -60,6 +60,7 @@ __all__ = [
 #: ~91 deep (its depth grows like the Fibonacci index of the total count), so deeper trees
 #: only come from corrupt files, whose O(c·depth) path arrays could be huge.
 MAX_DEPTH = 128
+CHUNK = 512  # documents per best-first search (top_k): memory O(CHUNK·open nodes)
 GROW = 4  # rounds between doublings of the best-first step (top_k)
 
 
@@ -404,7 +405,9 @@ def top_k(
     is left.  The step doubles every :data:`GROW` rounds, so the few documents with a flat
     distribution (many open nodes) finish in few rounds.  The result is exact; the nodes
     expanded are those more probable than the k-th best label plus the rest of each round's
-    step, and memory is O(n·(open nodes + k)), never O(n·c).
+    step.  Documents are searched :data:`CHUNK` at a time, so memory is O(CHUNK·(open nodes +
+    k)), never O(n·c); the open nodes are those above the k-th best label, few for a trained
+    model (at most c − 1 for a uniform one).
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -412,7 +415,7 @@ def top_k(
     labels = np.full((n, k), -1, dtype=np.int64)
     log_p = np.full((n, k), -np.inf)
     log_threshold = np.log(threshold) if threshold > 0 else -np.inf
-    chunk = max(1, (1 << 20) // max(1, step * B.shape[1]))  # bounds the gathered rows per round
+    chunk = CHUNK  # documents searched together (a flat distribution leaves many nodes open)
     for a in range(0, n, chunk):
         rows = slice(a, min(n, a + chunk))
         labels[rows], log_p[rows] = _best_first(H[rows], B, tree, k, log_threshold, step)
@@ -464,7 +467,7 @@ def _best_first(H, B, tree: HuffmanTree, k: int, log_threshold: float, step: int
         n_live = live.sum(axis=1)
         keep_rows = n_live > 0
         width = int(n_live.max(initial=0))
-        if not keep_rows.all() or width < open_lp.shape[1] // 2:
+        if not keep_rows.all() or width < 0.75 * open_lp.shape[1]:
             # compact: drop finished documents and dead columns (live nodes first, stable)
             order = np.argsort(~live[keep_rows], axis=1, kind="stable")[:, :width]
             r = np.arange(order.shape[0])[:, None]
