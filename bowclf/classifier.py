@@ -678,17 +678,24 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     @classmethod
     def _restore(
-        cls, params: dict, fitted: dict, W: np.ndarray, B: np.ndarray, classes: np.ndarray
+        cls,
+        params: dict,
+        fitted: dict,
+        W: np.ndarray,
+        B: np.ndarray,
+        classes: np.ndarray,
+        loss_state: dict[str, np.ndarray] | None = None,
     ) -> BowClassifier:
         """A fitted model from saved state (the model-file loader's one entry point): the
-        parameters, the fitted scalars, ``W = Aᵀ``, ``B`` and the classes, checked to fit
-        together (``ValueError`` otherwise)."""
+        parameters, the fitted scalars, ``W = Aᵀ``, ``B``, the classes and the loss's arrays
+        (hierarchical softmax: its label tree), checked to fit together (``ValueError``
+        otherwise)."""
         known = cls().get_params()
         clf = cls(**{k: v for k, v in params.items() if k in known})
         clf._validate_params()
         W = np.ascontiguousarray(W, dtype=_DTYPE)
         B = np.ascontiguousarray(B, dtype=_DTYPE)
-        loss = clf._loss()
+        loss = clf._fitted_loss = get_loss(clf.loss).restored(loss_state or {}, classes.size)
         if W.shape[1] != B.shape[1]:
             raise ValueError(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
         if B.shape != loss.output_shape(classes.size, W.shape[1]):

@@ -73,6 +73,8 @@ _SCHEMA: dict[str, tuple[str, int]] = {
     "classifier/A": ("f", 2),
     "classifier/B": ("f", 2),
     "classifier/classes": ("Uiubf", 1),
+    "classifier/hs_parent": ("i", 1),  # loss='hs': the label tree (bowclf.hsoftmax)
+    "classifier/hs_code": ("u", 1),
     "text/classes": ("Uiub", 1),
     "text/feature_columns": ("iu", 1),
     "text/idf": ("f", 1),
@@ -250,6 +252,8 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "classifier/B": np.ascontiguousarray(clf.B_, dtype=np.float32),
         "classifier/classes": _label_array(clf.classes_),
     }
+    for name, value in clf._loss().state().items():  # e.g. hierarchical softmax's tree
+        arrays[f"classifier/{name}"] = value
     return header, arrays
 
 
@@ -446,6 +450,9 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     _check_fitted(section["fitted"], path)
     required = set(_CLASSIFIER_MEMBERS)
     allowed = set(_CLASSIFIER_MEMBERS)
+    if section["params"].get("loss") == "hs":  # the label tree of hierarchical softmax
+        required |= {"classifier/hs_parent", "classifier/hs_code"}
+        allowed |= {"classifier/hs_parent", "classifier/hs_code"}
     if kind == "TextClassifier":
         text = header.get("text")
         _check(
@@ -507,8 +514,12 @@ def _check_shapes(header: dict, shapes: dict[str, list[int]], path) -> None:
 
     if A[1] != B[1]:
         fail(f"A has dim {A[1]} but B has dim {B[1]}")
-    if B[0] != n_classes:
+    hs = header["classifier"]["params"].get("loss") == "hs"
+    if B[0] != n_classes - hs:
         fail(f"B has {B[0]} rows but there are {n_classes} classes")
+    for name in ("classifier/hs_parent", "classifier/hs_code"):
+        if (name in shapes) != hs or (hs and shapes[name] != [2 * n_classes - 1]):
+            fail(f"{name} must hold 2c - 1 = {2 * n_classes - 1} tree nodes for loss='hs' only")
     if n_classes < 1 or A[1] < 1:
         fail("the model has no classes or dim 0")
     n_in = header["classifier"]["fitted"]["n_features_in_"]
@@ -688,6 +699,11 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
         return BowClassifier._restore(
             section["params"], section["fitted"], arrays["classifier/A"],
             arrays["classifier/B"], arrays["classifier/classes"],
+            loss_state={
+                n.split("/", 1)[1]: a
+                for n, a in arrays.items()
+                if n.startswith("classifier/") and n not in _CLASSIFIER_MEMBERS
+            },
         )  # fmt: skip
     except ValueError as exc:
         raise _Invalid(str(exc)) from None
