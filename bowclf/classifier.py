@@ -104,9 +104,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     normalize : {'l1', 'l2'} or None, default='l1'
         Row scaling of ``x`` before embedding: ``x/‖x‖₁`` (average of word vectors, fastText),
         ``x/‖x‖₂``, or raw counts.
-    loss : {'softmax', 'ova'}, default='softmax'
+    loss : {'softmax', 'ova', 'hs'}, default='softmax'
         ``'softmax'``: cross-entropy on ``softmax(B·A·x)``; multi-label targets are normalised
         to sum to 1.  ``'ova'``: independent sigmoids, one binary cross-entropy per class.
+        ``'hs'``: hierarchical softmax over a Huffman tree of the training labels (fastText's
+        ``-loss hs``; ``B`` is (c−1)×d, O(d·log c) per example, pruned top-k prediction), for
+        thousands of labels — see :class:`bowclf.losses.HierarchicalSoftmax`.
     class_weight : dict, 'balanced' or None, default=None
         Weights multiplying each example's loss by its class (single-label only).
     threshold : float or None, default=None
