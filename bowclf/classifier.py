@@ -426,7 +426,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """
         X, y = self._check_X_y(X, y, reset=True)
         warm = self.warm_start and hasattr(self, "A_")
-        old = (self.classes_, self.multilabel_, self.A_, self.B_, self.t_) if warm else None
+        old = (
+            (self.classes_, self.multilabel_, self.A_, self.B_, self.t_, self._trained_loss())
+            if warm
+            else None
+        )
         Y, n = self._encode_targets(y, first_call=True)
         w = self._mean_one(self._example_weights(_codes(Y, self.multilabel_), sample_weight, n, X))
         if warm:
@@ -435,10 +439,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 and np.array_equal(old[0], self.classes_)
                 and old[2].shape[1] == X.shape[1]
                 and old[2].shape[0] == self.dim
+                and old[5].name == self.loss
             )
             if not same:
                 raise ValueError(
-                    "warm_start needs the same classes, features and dim as the previous fit"
+                    "warm_start needs the same classes, features, dim and loss as the previous fit"
                 )
             self.A_, self.B_, self.t_ = old[2], old[3], old[4]
         seed = _seed_from(self.random_state)
@@ -449,7 +454,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         elif self.early_stopping:
             X, Y, w, val = self._split_validation(X, Y, w, rng)
         self._describe(describe_targets(Y, self.multilabel_))  # before A, B: the loss shapes B
-        if not warm:
+        if warm:  # the trained B belongs to the previous fit's loss (hs: its label tree)
+            self._fitted_loss = old[5]
+        else:
             self._initialize(X.shape[1], rng, A_init)
         self._reset_history()
         source = InMemoryData(
@@ -558,6 +565,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if fitted is not None and fitted.name == self.loss:
             return fitted
         return get_loss(self.loss)
+
+    def _trained_loss(self) -> Loss:
+        """The loss ``B_`` was trained with, whatever ``loss`` says now (warm starts)."""
+        fitted = self.__dict__.get("_fitted_loss")
+        return fitted if fitted is not None else get_loss(self.loss)
 
     def _optimizer(self):
         """The optimiser of a training run (plain SGD; see :mod:`bowclf.optim`)."""

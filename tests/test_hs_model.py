@@ -217,3 +217,23 @@ def test_dask_training_uses_the_fitted_tree():
     assert isinstance(model.classifier_._loss(), HierarchicalSoftmax)
     assert model.classifier_.B_.shape == (len(set(labels)) - 1, 100)
     assert model.score(texts, labels) > 0.9
+
+
+def test_warm_start_and_partial_fit_keep_the_tree_their_output_layer_was_trained_on():
+    X, y = _tags(30, 600, seed=5)
+    model = BowClassifier(loss="hs", epochs=5, lr=0.5, warm_start=True, random_state=0)
+    model.fit(X, y)
+    parent = model._loss().tree.parent.copy()
+    shifted = (y + 7) % 30  # other label frequencies would give another Huffman tree
+    assert not np.array_equal(hs.huffman_tree(np.bincount(shifted))[0], parent)
+    model.fit(X, shifted)
+    assert np.array_equal(model._loss().tree.parent, parent)
+    with pytest.raises(ValueError, match="loss"):
+        model.set_params(loss="softmax").fit(X, y)
+    inc = BowClassifier(loss="hs", random_state=0)
+    inc.partial_fit(X[:300], y[:300], classes=np.arange(30))
+    first = inc._loss().tree.parent.copy()
+    for _ in range(5):
+        inc.partial_fit(X[300:], y[300:])
+    assert np.array_equal(inc._loss().tree.parent, first)
+    assert inc.B_.shape == (29, 100) and inc.score(X, y) > 0.5
