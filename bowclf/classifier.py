@@ -121,9 +121,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     normalize : {'l1', 'l2'} or None, default='l1'
         Row scaling of ``x`` before embedding: ``x/‖x‖₁`` (average of word vectors, fastText),
         ``x/‖x‖₂``, or raw counts.
-    loss : {'softmax', 'ova'}, default='softmax'
+    loss : {'softmax', 'ova', 'hs'}, default='softmax'
         ``'softmax'``: cross-entropy on ``softmax(B·A·x)``; multi-label targets are normalised
         to sum to 1.  ``'ova'``: independent sigmoids, one binary cross-entropy per class.
+        ``'hs'``: hierarchical softmax over a Huffman tree of the training labels (fastText's
+        ``-loss hs``; ``B`` is (c−1)×d, O(d·log c) per example, pruned top-k prediction), for
+        thousands of labels — see :class:`bowclf.losses.HierarchicalSoftmax`.
     class_weight : dict, 'balanced' or None, default=None
         Weights multiplying each example's loss by its class (single-label only).
     threshold : float or None, default=None
@@ -449,7 +452,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """
         X, y = self._check_X_y(X, y, reset=True)
         warm = self.warm_start and hasattr(self, "A_")
-        old = (self.classes_, self.multilabel_, self.A_, self.B_, self.t_) if warm else None
+        old = (
+            (self.classes_, self.multilabel_, self.A_, self.B_, self.t_, self._trained_loss())
+            if warm
+            else None
+        )
         Y, n = self._encode_targets(y, first_call=True)
         w = self._mean_one(self._example_weights(_codes(Y, self.multilabel_), sample_weight, n, X))
         if warm:
@@ -458,10 +465,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 and np.array_equal(old[0], self.classes_)
                 and old[2].shape[1] == X.shape[1]
                 and old[2].shape[0] == self.dim
+                and old[5].name == self.loss
             )
             if not same:
                 raise ValueError(
-                    "warm_start needs the same classes, features and dim as the previous fit"
+                    "warm_start needs the same classes, features, dim and loss as the previous fit"
                 )
             self.A_, self.B_, self.t_ = old[2], old[3], old[4]
         seed = _seed_from(self.random_state)
@@ -472,7 +480,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         elif self.early_stopping:
             X, Y, w, val = self._split_validation(X, Y, w, rng)
         self._describe(describe_targets(Y, self.multilabel_))  # before A, B: the loss shapes B
-        if not warm:
+        if warm:  # the trained B belongs to the previous fit's loss (hs: its label tree)
+            self._fitted_loss = old[5]
+        else:
             self._initialize(X.shape[1], rng, A_init)
         self._reset_history()
         source = InMemoryData(
@@ -587,6 +597,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.optimizer != "auto":
             return self.optimizer
         return "sgd" if self.loss == "ova" else "adaptive"
+
+    def _trained_loss(self) -> Loss:
+        """The loss ``B_`` was trained with, whatever ``loss`` says now (warm starts)."""
+        fitted = self.__dict__.get("_fitted_loss")
+        return fitted if fitted is not None else get_loss(self.loss)
 
     def _optimizer(self):
         """The optimiser of a training run (see :mod:`bowclf.optim`), continuing from
@@ -724,11 +739,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         B: np.ndarray,
         classes: np.ndarray,
         optimizer_state: dict | None = None,
+        loss_state: dict[str, np.ndarray] | None = None,
     ) -> BowClassifier:
         """A fitted model from saved state (the model-file loader's one entry point): the
-        parameters, the fitted scalars, ``W = Aᵀ``, ``B``, the classes and the optimiser's
-        accumulators, checked to fit together (``ValueError`` otherwise).  Files written
-        before ``optimizer`` existed were trained with plain SGD and continue with it."""
+        parameters, the fitted scalars, ``W = Aᵀ``, ``B``, the classes, the optimiser's
+        accumulators and the loss's arrays (hierarchical softmax: its label tree), checked to
+        fit together (``ValueError`` otherwise).  Files written before ``optimizer`` existed
+        were trained with plain SGD and continue with it."""
         known = cls().get_params()
         clf = cls(**{k: v for k, v in params.items() if k in known})
         if "optimizer" not in params:
@@ -736,7 +753,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         clf._validate_params()
         W = np.ascontiguousarray(W, dtype=_DTYPE)
         B = np.ascontiguousarray(B, dtype=_DTYPE)
-        loss = clf._loss()
+        loss = clf._fitted_loss = get_loss(clf.loss).restored(loss_state or {}, classes.size)
         if W.shape[1] != B.shape[1]:
             raise ValueError(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
         if B.shape != loss.output_shape(classes.size, W.shape[1]):

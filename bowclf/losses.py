@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from . import _math
+from . import _math, hsoftmax
+from .hsoftmax import HuffmanTree
 
 __all__ = [
     "LOSSES",
     "BatchGradients",
+    "HierarchicalSoftmax",
     "Loss",
     "OneVsAll",
     "Softmax",
@@ -159,6 +161,15 @@ class Loss:
         """Scores ``S = H·Bᵀ`` in float64 (``decision_function``)."""
         return H.astype(np.float64) @ B.astype(np.float64).T
 
+    def restored(self, state: dict[str, np.ndarray], n_classes: int) -> Loss:
+        """The loss of a model file from the arrays :meth:`state` stored (validated);
+        stateless losses return themselves."""
+        return self
+
+    def batch_targets(self, batch, B: np.ndarray):
+        """A training batch's targets as :meth:`batch_gradients` takes them (dense n×c)."""
+        return batch.targets(self.n_targets(B))
+
 
 class Softmax(Loss):
     """Cross-entropy on ``P = softmax(S)``: ``ℓᵢ = −Σ_k Y_ik log P_ik``.
@@ -271,8 +282,141 @@ class OneVsAll(Loss):
         return value, bool(multilabel and every_row_labelled)
 
 
+class HierarchicalSoftmax(Loss):
+    """Hierarchical softmax over a Huffman tree of the labels (fastText's ``-loss hs``).
+
+    ``P(k | h) = Π_{v ∈ path(k)} σ(s_kv · B_v·h)``: one row of ``B`` per inner node of the
+    tree (``B`` is (c−1)×d), ``s_kv = ±1`` the branch label k's path takes at node v; the c
+    probabilities sum to 1.  Loss ``ℓᵢ = −Σ_k Y_ik log P(k | hᵢ)``: a training example costs
+    O(d·depth) instead of O(d·c) and only the rows of ``B`` on its labels' paths move.
+    Multi-label targets are normalised to sum to 1, so a document trains on the paths of all
+    its labels with weight 1/|labels| each — the expectation of fastText's one random label
+    per example.  Prediction never scores every label: the arg-max and the top k come from a
+    pruned best-first search of the tree.  Formulas: :mod:`bowclf.hsoftmax`.
+
+    The tree is Huffman's over the training label counts (:meth:`for_corpus`); model files store
+    it (:meth:`state`) and loading validates it (:meth:`restored`).
+    """
+
+    name = "hs"
+
+    def __init__(self, tree: HuffmanTree | None = None) -> None:
+        self.tree = tree
+
+    def _tree(self) -> HuffmanTree:
+        if self.tree is None:
+            raise ValueError("loss='hs' needs its label tree: fit the model first")
+        return self.tree
+
+    # ---------------------------------------------------------------- shape and state
+    def for_corpus(self, stats) -> HierarchicalSoftmax:
+        """The loss over the Huffman tree of the corpus's label counts
+        (:class:`bowclf.training.CorpusStats`; unknown counts give a balanced tree)."""
+        n_classes = len(stats.classes)
+        counts = stats.class_counts
+        return HierarchicalSoftmax(
+            HuffmanTree.from_counts(np.ones(n_classes) if counts is None else counts)
+        )
+
+    def restored(self, state: dict[str, np.ndarray], n_classes: int) -> HierarchicalSoftmax:
+        """The loss of a model file: its stored tree, validated (``ValueError`` if malformed,
+        deeper than :data:`bowclf.hsoftmax.MAX_DEPTH` or not over ``n_classes`` labels)."""
+        if "hs_parent" not in state or "hs_code" not in state:
+            raise ValueError("a loss='hs' model needs its label tree (hs_parent, hs_code)")
+        tree = HuffmanTree(state["hs_parent"], state["hs_code"])
+        if tree.n_classes != n_classes:
+            raise ValueError(f"the label tree has {tree.n_classes} leaves for {n_classes} classes")
+        return HierarchicalSoftmax(tree)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The tree: ``hs_parent`` (int32) and ``hs_code`` (uint8), 2c − 1 entries each."""
+        tree = self._tree()
+        return {"hs_parent": tree.parent.astype(np.int32), "hs_code": tree.code}
+
+    def output_shape(self, n_classes: int, dim: int) -> tuple[int, int]:
+        """One row of ``B`` per inner node of the tree: (c − 1)×d."""
+        return (n_classes - 1, dim)
+
+    def n_targets(self, B: np.ndarray) -> int:
+        """c = rows of ``B`` + 1."""
+        return B.shape[0] + 1
+
+    # ---------------------------------------------------------------- probabilities
+    def log_proba_from_hidden(self, H, B, multilabel) -> np.ndarray:
+        """Exact ``log P(k | h)`` of every label, in one top-down pass (n×c)."""
+        return hsoftmax.log_proba(H, B, self._tree())
+
+    def proba_from_hidden(self, H, B, multilabel) -> np.ndarray:
+        """``P(k | h)`` of every label (n×c); rows sum to 1."""
+        return np.exp(self.log_proba_from_hidden(H, B, multilabel))
+
+    def argmax_from_hidden(self, H, B) -> np.ndarray:
+        """The most probable label of each row, by the pruned search (no n×c scores)."""
+        return hsoftmax.top_k(H, B, self._tree(), 1)[0][:, 0]
+
+    def decision_from_hidden(self, H, B) -> np.ndarray:
+        """``log P(k | h)``: the tree has no per-class scores, and log-probabilities rank
+        the classes as the probabilities do."""
+        return self.log_proba_from_hidden(H, B, False)
+
+    def topk_from_hidden(self, H, B, classes, k, threshold, multilabel):
+        """Top-``k`` labels and probabilities by :func:`bowclf.hsoftmax.top_k` (pruned by the
+        k-th best and by ``threshold``, never n×c), masked like :func:`topk_from_proba`."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        idx, log_p = hsoftmax.top_k(H, B, self._tree(), k, threshold)
+        found = idx >= 0
+        labels = np.full(idx.shape, None, dtype=object)
+        labels[found] = np.asarray(classes)[idx[found]].astype(object)
+        proba = np.where(found, np.exp(log_p), np.nan)
+        return labels, proba
+
+    # ---------------------------------------------------------------- training
+    def prepare_targets(self, Y: sp.csr_array, multilabel: bool) -> sp.csr_array:
+        """As softmax: multi-label rows scaled to sum to 1."""
+        return Softmax.prepare_targets(self, Y, multilabel)
+
+    def batch_targets(self, batch, B):
+        """The batch itself: :meth:`batch_gradients` reads its CSR targets (no n×c array)."""
+        return batch
+
+    def batch_gradients(self, H, B, Y, w) -> BatchGradients:
+        """Path pairs of the batch's targets ``Y`` (a training batch, see
+        :meth:`batch_targets`); ``∂/∂H = G·B``, ``∂/∂B`` on the rows of the paths only."""
+        tree = self._tree()
+        indptr, nodes, codes, weights = hsoftmax.path_pairs(
+            tree, Y.y_indptr, Y.y_indices, Y.y_data, w
+        )
+        z = hsoftmax.path_scores(H, B, indptr, nodes)
+        loss, g = hsoftmax.path_loss_and_gradient(z, codes, weights)
+        rows, dB = hsoftmax.path_gradient_B(g, H, indptr, nodes)
+        return BatchGradients(loss, hsoftmax.path_gradient_H(g, B, indptr, nodes), dB, rows)
+
+    def divergence_bound(self, n_classes: int) -> float:
+        """``100 + depth·log 2`` (the all-zero output layer costs at most depth·log 2)."""
+        return 100.0 + self._tree().depth * np.log(2.0)
+
+    # ---------------------------------------------------------------- decisions
+    def decision_rule(self, threshold, multilabel, *, mean_labels, every_row_labelled):
+        """As softmax: the probabilities are one distribution over the labels."""
+        return Softmax.decision_rule(
+            self,
+            threshold,
+            multilabel,
+            mean_labels=mean_labels,
+            every_row_labelled=every_row_labelled,
+        )
+
+    def legacy_top_label(self, multilabel: bool) -> bool:
+        return bool(multilabel)
+
+
 #: Loss name → class.  Adding a loss: a class here and its name in ``_parameter_constraints``.
-LOSSES: dict[str, type[Loss]] = {Softmax.name: Softmax, OneVsAll.name: OneVsAll}
+LOSSES: dict[str, type[Loss]] = {
+    Softmax.name: Softmax,
+    OneVsAll.name: OneVsAll,
+    HierarchicalSoftmax.name: HierarchicalSoftmax,
+}
 
 
 def get_loss(name: str | Loss) -> Loss:

@@ -85,6 +85,8 @@ _SCHEMA: dict[str, tuple[str, int]] = {
     "classifier/classes": ("Uiubf", 1),
     "classifier/A_accumulator": ("f", 1),
     "classifier/B_accumulator": ("f", 1),
+    "classifier/hs_parent": ("i", 1),  # loss='hs': the label tree (bowclf.hsoftmax)
+    "classifier/hs_code": ("u", 1),
     "text/classes": ("Uiub", 1),
     "text/feature_columns": ("iu", 1),
     "text/idf": ("f", 1),
@@ -275,6 +277,8 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     }
     for key, value in getattr(clf, "optimizer_state_", {}).items():  # optimiser accumulators
         arrays[f"classifier/{key}"] = np.ascontiguousarray(value, dtype=np.float64)
+    for name, value in clf._loss().state().items():  # e.g. hierarchical softmax's tree
+        arrays[f"classifier/{name}"] = value
     return header, arrays
 
 
@@ -537,6 +541,9 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
     kind = header["kind"]
     required = set(_CLASSIFIER_MEMBERS)
     allowed = set(_CLASSIFIER_MEMBERS) | set(_OPTIMIZER_MEMBERS)
+    if header["classifier"]["params"].get("loss") == "hs":  # the tree of hierarchical softmax
+        required |= {"classifier/hs_parent", "classifier/hs_code"}
+        allowed |= {"classifier/hs_parent", "classifier/hs_code"}
     if kind == "TextClassifier":
         text = header.get("text")
         _check(
@@ -598,8 +605,12 @@ def _check_shapes(header: dict, shapes: dict[str, list[int]], path) -> None:
 
     if A[1] != B[1]:
         fail(f"A has dim {A[1]} but B has dim {B[1]}")
-    if B[0] != n_classes:
+    hs = header["classifier"]["params"].get("loss") == "hs"
+    if B[0] != n_classes - hs:
         fail(f"B has {B[0]} rows but there are {n_classes} classes")
+    for name in ("classifier/hs_parent", "classifier/hs_code"):
+        if (name in shapes) != hs or (hs and shapes[name] != [2 * n_classes - 1]):
+            fail(f"{name} must hold 2c - 1 = {2 * n_classes - 1} tree nodes for loss='hs' only")
     if n_classes < 1 or A[1] < 1:
         fail("the model has no classes or dim 0")
     n_in = header["classifier"]["fitted"]["n_features_in_"]
@@ -827,6 +838,11 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
             arrays["classifier/B"], arrays["classifier/classes"],
             {k: arrays[f"classifier/{k}"] for k in ("A_accumulator", "B_accumulator")
              if f"classifier/{k}" in arrays},
+            loss_state={
+                n.split("/", 1)[1]: a
+                for n, a in arrays.items()
+                if n.startswith("classifier/") and n not in _CLASSIFIER_MEMBERS + _OPTIMIZER_MEMBERS
+            },
         )  # fmt: skip
     except ValueError as exc:
         raise _Invalid(str(exc)) from None

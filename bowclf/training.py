@@ -295,7 +295,7 @@ def sgd_step(batch: Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: Loss, 
     returns the batch's summed weighted loss."""
     H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
     _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
-    grads = loss.batch_gradients(H, B, batch.targets(loss.n_targets(B)), batch.w)
+    grads = loss.batch_gradients(H, B, loss.batch_targets(batch, B), batch.w)
     optimizer.step(W, B, batch, grads, lr)
     return grads.loss
 

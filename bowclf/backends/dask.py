@@ -792,6 +792,7 @@ class DaskData:
             "n_features": setup.W.shape[0], "output_shape": setup.B.shape,
             "class_weights": setup.class_weights, "schedule": setup.schedule,
             "optimizer": setup.optimizer, "batch_size": setup.batch_size,
+            "loss": setup.loss,  # the fitted loss (hierarchical softmax: with its tree)
         }  # fmt: skip
         client = self.client
         features = client.scatter(self.features, broadcast=True, hash=False)

@@ -124,10 +124,11 @@ from .app import (
 )
 @click.option(
     "--loss",
-    type=click.Choice(["softmax", "ova"]),
+    type=click.Choice(["softmax", "ova", "hs"]),
     default=defaults.LOSS,
     show_default=True,
-    help="softmax: one distribution; ova: independent sigmoids.",
+    help="softmax: one distribution; ova: independent sigmoids; hs: hierarchical softmax "
+    "(a Huffman tree over the labels, for thousands of labels).",
 )
 @click.option(
     "--normalize",

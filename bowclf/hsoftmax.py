@@ -1,0 +1,488 @@
+"""Hierarchical softmax over a Huffman tree of the labels (fastText's ``-loss hs``).
+
+The c labels are the leaves of a binary tree with c − 1 inner nodes; inner node ``v`` has a
+row ``B_v`` of the output matrix (B is (c−1)×d) and sends a document with hidden vector ``h``
+to its right child with probability ``σ(z_v)``, ``z_v = B_v·h``, and to its left child with
+probability ``σ(−z_v)``.  The probability of a label is the product along its path from the
+root::
+
+    P(k | h) = Π_{v ∈ path(k)} σ(s_kv · z_v),      s_kv = 2·b_kv − 1 ∈ {−1, +1}
+
+where ``b_kv`` ∈ {0, 1} is the code of the branch the path takes at ``v`` (1 = right).  Since
+``σ(z) + σ(−z) = 1`` at every node, the c probabilities sum to 1.  Training a document costs
+O(d·depth) instead of O(d·c); the tree is Huffman's over the label frequencies, so frequent
+labels have short paths.
+
+Node numbering (shared by every function here): leaves are the class indices ``0 … c−1``, inner
+node ``v`` (row ``v`` of B) is node ``c + v``; inner nodes are created bottom-up, so every
+node's parent has a larger number and the root is ``2c − 2``.
+
+Notation for a minibatch (as in :mod:`bowclf._math`): ``H`` n×d hidden vectors, ``Y`` n×c
+targets as CSR, ``w`` sample weights.  A *path pair* ``m = (i, v, b, ω)`` says "document i
+meets inner node v and should take branch b, with weight ω"; a batch expands every target
+``(i, k, y_ik)`` into the pairs of k's path with ``ω = wᵢ·y_ik`` (:func:`path_pairs`).  Pairs
+are kept grouped by document, as a CSR matrix ``G`` (n × (c−1)) whose row i lists the pairs of
+document i.
+
+Multi-label targets: fastText trains each example on *one* gold label drawn at random; here a
+document trains on the paths of all its gold labels at once, each weighted by its target value
+(``y`` row-normalised to sum to 1 by the softmax-style target preparation), which is the
+expectation of fastText's draw and needs no random numbers.
+
+Nothing here does I/O or keeps state besides :class:`HuffmanTree`, an immutable bundle of the
+tree's arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _math
+
+__all__ = [
+    "MAX_DEPTH",
+    "HuffmanTree",
+    "add_scaled_path_gradient_B",
+    "huffman_tree",
+    "log_proba",
+    "path_gradient_B",
+    "path_gradient_H",
+    "path_loss",
+    "path_loss_and_gradient",
+    "path_pairs",
+    "path_score_gradient",
+    "path_scores",
+    "sgd_step",
+    "top_k",
+]
+
+#: Deepest path accepted from a stored tree.  A Huffman tree over counts below 2⁶³ is at most
+#: ~91 deep (its depth grows like the Fibonacci index of the total count), so deeper trees
+#: only come from corrupt files, whose O(c·depth) path arrays could be huge.
+MAX_DEPTH = 128
+CHUNK = 512  # documents per best-first search (top_k): memory O(CHUNK·open nodes)
+GROW = 4  # rounds between doublings of the best-first step (top_k)
+
+
+# ---------------------------------------------------------------------- the tree
+def huffman_tree(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Huffman tree over label counts: ``(parent, code)``, each of length 2c − 1.
+
+    ``parent[j]`` is the parent node of node j (−1 for the root ``2c − 2``) and ``code[j]``
+    whether j is its parent's right child (1) or left child (0).  Counts below 1 (labels never
+    seen) count as 1.
+
+    Construction, as fastText's ``buildTree``: the leaves are queued by decreasing count (ties:
+    smaller class index first) and consumed from the rarest end; the inner nodes are created in
+    order, so their counts never decrease and they form a second queue.  Each new inner node
+    takes the two smallest heads of the two queues — a leaf only when strictly smaller than the
+    next inner node — as its left then right child.  Deterministic for given counts; O(c) after
+    the sort.
+    """
+    counts = np.asarray(counts, dtype=np.float64).ravel()
+    c = counts.size
+    if c < 2:
+        raise ValueError(f"a Huffman tree needs at least 2 labels, got {c}")
+    if not np.all(np.isfinite(counts)):
+        raise ValueError("label counts must be finite")
+    counts = np.maximum(counts, 1.0)
+    order = np.argsort(-counts, kind="stable")  # order[q]: label at queue position q
+    leaf_label = order.tolist()
+    leaf_count = counts[order].tolist()
+    inner_count = [0.0] * (c - 1)
+    parent = [-1] * (2 * c - 1)
+    code = [0] * (2 * c - 1)
+    leaf, node = c - 1, 0  # next leaf (from the rare end), next unmerged inner node
+    for i in range(c - 1):
+        total = 0.0
+        for side in (0, 1):
+            if leaf >= 0 and (node >= i or leaf_count[leaf] < inner_count[node]):
+                child, total = leaf_label[leaf], total + leaf_count[leaf]
+                leaf -= 1
+            else:
+                child, total = c + node, total + inner_count[node]
+                node += 1
+            parent[child] = c + i
+            code[child] = side
+        inner_count[i] = total
+    return np.asarray(parent, dtype=np.int64), np.asarray(code, dtype=np.uint8)
+
+
+def _depths(parent: np.ndarray, c: int) -> np.ndarray:
+    """Depth of every node (root 0), top-down in O(c): parents are numbered above children."""
+    depth = np.zeros(2 * c - 1, dtype=np.int64)
+    # Vectorised by blocks would need the levels; a reversed scan over ≤ 2·10⁶ ints is cheap
+    # next to building the tree and keeps a malformed file from costing O(c·depth).
+    par = parent.tolist()
+    dep = [0] * (2 * c - 1)
+    for j in range(2 * c - 3, -1, -1):
+        dep[j] = dep[par[j]] + 1
+    depth[:] = dep
+    return depth
+
+
+class HuffmanTree:
+    """A validated label tree and the arrays the hierarchical-softmax functions need.
+
+    Parameters
+    ----------
+    parent, code : array of shape (2c − 1,)
+        As returned by :func:`huffman_tree` (or read from a model file).
+
+    Attributes
+    ----------
+    n_classes : int
+        c, the number of leaves.
+    parent, code : ndarray
+        The validated inputs (int64, uint8).
+    children : ndarray of shape (c − 1, 2)
+        Left and right child of every inner node (node numbers).
+    path_indptr, path_nodes, path_codes : ndarray
+        CSR paths: label k's path is ``path_nodes[path_indptr[k]:path_indptr[k+1]]`` (inner
+        node indices 0…c−2, i.e. rows of B, from the leaf's parent up to the root) with the
+        branch codes ``path_codes`` (float32 0/1) taken there.
+    levels : list of ndarray
+        Inner nodes (rows of B) by depth, root first: the order of a top-down pass.
+
+    Raises
+    ------
+    ValueError
+        If the arrays do not describe a binary tree with the numbering above (every inner node
+        exactly one left and one right child, parents numbered above children, the root last)
+        or the tree is deeper than :data:`MAX_DEPTH`.
+    """
+
+    def __init__(self, parent: np.ndarray, code: np.ndarray) -> None:
+        parent = np.asarray(parent)
+        code = np.asarray(code)
+        if parent.ndim != 1 or code.shape != parent.shape or parent.size % 2 != 1:
+            raise ValueError("tree arrays must be two vectors of the same odd length 2c − 1")
+        if parent.size < 3:
+            raise ValueError("a label tree needs at least 2 labels")
+        if not (np.issubdtype(parent.dtype, np.integer) and np.issubdtype(code.dtype, np.integer)):
+            raise ValueError("tree arrays must be integers")
+        c = (parent.size + 1) // 2
+        parent = parent.astype(np.int64)
+        code = code.astype(np.uint8) if code.min() >= 0 and code.max() <= 1 else None
+        if code is None:
+            raise ValueError("tree branch codes must be 0 or 1")
+        j = np.arange(2 * c - 2)
+        if parent[-1] != -1 or np.any(parent[:-1] <= j) or np.any(parent[:-1] < c):
+            raise ValueError("tree parents must be inner nodes numbered above their children")
+        if np.any(parent[:-1] > 2 * c - 2):
+            raise ValueError("tree parent out of range")
+        rights = np.bincount(parent[:-1] - c, weights=code[:-1], minlength=c - 1)
+        kids = np.bincount(parent[:-1] - c, minlength=c - 1)
+        if np.any(kids != 2) or np.any(rights != 1):
+            raise ValueError("every inner node of the tree needs one left and one right child")
+        depth = _depths(parent, c)
+        if depth.max() > MAX_DEPTH:
+            raise ValueError(f"tree deeper than {MAX_DEPTH} levels")
+        self.n_classes = c
+        self.parent, self.code = parent, code
+        self.children = np.empty((c - 1, 2), dtype=np.int64)
+        self.children[parent[:-1] - c, code[:-1]] = j
+        self._build_paths(depth[:c])
+        inner_depth = depth[c:]
+        by_depth = np.argsort(inner_depth, kind="stable")
+        bounds = np.searchsorted(inner_depth[by_depth], np.arange(inner_depth.max() + 2))
+        self.levels = [by_depth[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    @classmethod
+    def from_counts(cls, counts: np.ndarray) -> HuffmanTree:
+        """The Huffman tree of :func:`huffman_tree` over ``counts``."""
+        return cls(*huffman_tree(counts))
+
+    @property
+    def depth(self) -> int:
+        """Length of the longest path."""
+        return len(self.levels)
+
+    def _build_paths(self, leaf_depth: np.ndarray) -> None:
+        c = self.n_classes
+        idx = np.int32 if leaf_depth.sum() < np.iinfo(np.int32).max else np.int64
+        indptr = np.zeros(c + 1, dtype=idx)
+        np.cumsum(leaf_depth, out=indptr[1:])
+        nodes = np.empty(int(indptr[-1]), dtype=idx)
+        codes = np.empty(int(indptr[-1]), dtype=np.float32)
+        cur = np.arange(c)
+        for step in range(int(leaf_depth.max())):
+            live = leaf_depth > step
+            at = indptr[:-1][live] + step
+            nodes[at] = self.parent[cur[live]] - c
+            codes[at] = self.code[cur[live]]
+            cur[live] = self.parent[cur[live]]
+        self.path_indptr, self.path_nodes, self.path_codes = indptr, nodes, codes
+        self.path_length = np.diff(indptr)
+
+
+# ---------------------------------------------------------------------- training math
+def path_pairs(
+    tree: HuffmanTree,
+    y_indptr: np.ndarray,
+    y_indices: np.ndarray,
+    y_data: np.ndarray,
+    sample_weight: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Expand a batch's CSR targets into path pairs: ``(indptr, nodes, codes, weights)``.
+
+    Target ``(i, k, y_ik)`` contributes one pair per inner node v on k's path, with code
+    ``b_kv`` and weight ``ω = wᵢ·y_ik``; the pairs of document i are
+    ``indptr[i]:indptr[i+1]``, so ``(weights, nodes, indptr)`` is the CSR matrix ``G``
+    (n × (c−1)) once the weights are replaced by gradients.
+    """
+    labels = np.asarray(y_indices)
+    start = tree.path_indptr[labels]
+    length = tree.path_length[labels]
+    idx = tree.path_indptr.dtype
+    ends = np.zeros(labels.size + 1, dtype=idx)
+    np.cumsum(length, out=ends[1:])
+    indptr = ends[np.asarray(y_indptr)]
+    # pair j of target e sits at path_indptr[label_e] + (j − ends[e])
+    at = np.repeat(start - ends[:-1], length)
+    at += np.arange(at.size, dtype=at.dtype)
+    target_w = np.asarray(y_data, dtype=np.float32) * np.repeat(
+        np.asarray(sample_weight, dtype=np.float32), np.diff(y_indptr)
+    )
+    return indptr, tree.path_nodes[at], tree.path_codes[at], np.repeat(target_w, length)
+
+
+def path_scores(H: np.ndarray, B: np.ndarray, indptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Scores of the path pairs: ``z_m = H_{i(m)}·B_{v(m)}`` (length m, dtype of ``H``)."""
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    return np.einsum("md,md->m", H[rows], B[nodes])
+
+
+def path_loss(z: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> float:
+    """Summed weighted path loss ``L = Σ_m ω_m · ℓ(z_m, b_m)`` with
+    ``ℓ(z, b) = −b·log σ(z) − (1 − b)·log σ(−z) = −log σ((2b − 1)·z)``.
+
+    For one document and one label this is ``−log P(k | h)``; summed over the pairs of a batch
+    it is ``Σᵢ wᵢ Σ_k y_ik (−log P(k | hᵢ))``.
+    """
+    signed = (2.0 * codes.astype(np.float64) - 1.0) * z
+    return float(-(weights.astype(np.float64) @ _math.log_sigmoid(signed)))
+
+
+def path_score_gradient(z: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``g_m = ∂L/∂z_m = ω_m (σ(z_m) − b_m)`` (the binary-logistic gradient at each pair)."""
+    return (weights * (_math.sigmoid(z) - codes)).astype(z.dtype, copy=False)
+
+
+def path_loss_and_gradient(
+    z: np.ndarray, codes: np.ndarray, weights: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """:func:`path_loss` and :func:`path_score_gradient` from one ``log σ``.
+
+    With ``s = 2b − 1`` and ``t = s·z``: ``ℓ = −log σ(t)`` and
+    ``σ(z) − b = −s·σ(−t) = −s·(1 − exp(log σ(t)))``, so
+    ``L = −Σ_m ω_m log σ(t_m)`` and ``g_m = −ω_m s_m (1 − exp(log σ(t_m)))``.
+    """
+    s = 2 * codes - 1
+    log_p = _math.log_sigmoid(s * z)
+    loss = -float(weights @ log_p)
+    g = np.expm1(log_p)
+    g *= weights
+    g *= s
+    return loss, g.astype(z.dtype, copy=False)
+
+
+def path_gradient_H(
+    g: np.ndarray, B: np.ndarray, indptr: np.ndarray, nodes: np.ndarray
+) -> np.ndarray:
+    """``∂L/∂H = G·B``: row i is ``Σ_{m ∈ i} g_m B_{v(m)}`` (n×d).
+
+    The gradient for ``A`` follows by the chain rule, ``∂L/∂A = (G·B)ᵀ·X̃``.
+    """
+    out = np.zeros((indptr.size - 1, B.shape[1]), dtype=B.dtype)
+    return _math.sparse_hidden_into(indptr, nodes, g.astype(B.dtype, copy=False), B, out)
+
+
+def path_gradient_B(
+    g: np.ndarray, H: np.ndarray, indptr: np.ndarray, nodes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero part of ``∂L/∂B = Gᵀ·H``: ``(rows, D)`` with ``∂L/∂B[rows] = D``.
+
+    ``rows`` are the sorted distinct inner nodes met by the batch (every other row of B has a
+    zero gradient) and ``D_r = Σ_{m: v(m) = r} g_m H_{i(m)}``.
+    """
+    # np.unique(nodes, return_inverse=True), spelled out: 4x faster on a batch's few pairs
+    order = np.argsort(nodes, kind="stable")
+    sorted_nodes = nodes[order]
+    new = np.empty(sorted_nodes.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(sorted_nodes[1:], sorted_nodes[:-1], out=new[1:])
+    rows = sorted_nodes[new]
+    local = np.empty(nodes.size, dtype=indptr.dtype)
+    local[order] = np.cumsum(new) - 1
+    D = np.zeros((rows.size, H.shape[1]), dtype=H.dtype)
+    H = np.ascontiguousarray(H)
+    return rows, _math.add_scaled_gradient_A(indptr, local, g.astype(H.dtype, copy=False), H, D)
+
+
+def add_scaled_path_gradient_B(
+    g: np.ndarray, H_scaled: np.ndarray, indptr: np.ndarray, nodes: np.ndarray, B: np.ndarray
+) -> np.ndarray:
+    """In place ``B += Gᵀ·H'``: with ``H' = −η·H`` the SGD step ``B ← B − η·∂L/∂B``.
+
+    Touches only the rows of B on the batch's paths: O(m·d) work for m pairs.  ``B`` and
+    ``H_scaled`` must be C-contiguous and of ``g``'s dtype; ``indptr`` and ``nodes`` must share
+    one integer dtype.
+    """
+    return _math.add_scaled_gradient_A(indptr, nodes, g, H_scaled, B)
+
+
+def sgd_step(
+    tree: HuffmanTree,
+    x_indptr: np.ndarray,
+    x_indices: np.ndarray,
+    x_data: np.ndarray,
+    y_indptr: np.ndarray,
+    y_indices: np.ndarray,
+    y_data: np.ndarray,
+    sample_weight: np.ndarray,
+    W: np.ndarray,
+    B: np.ndarray,
+    lr: float,
+) -> float:
+    """One summed-gradient SGD step of hierarchical softmax on a batch; returns its loss.
+
+    ``X̃_b`` (already row-scaled) and the targets come as raw CSR arrays, ``W = Aᵀ`` (p×d) and
+    ``B`` ((c−1)×d) are updated in place::
+
+        H = X̃_b·Aᵀ      z, g from the path pairs      B ← B − η·Gᵀ·H      A ← A − η·(G·B_old)ᵀ·X̃_b
+
+    Only the columns of A used by the batch and the rows of B on its paths are touched.
+    """
+    H = np.zeros((len(x_indptr) - 1, W.shape[1]), dtype=W.dtype)
+    _math.sparse_hidden_into(x_indptr, x_indices, x_data, W, H)
+    indptr, nodes, codes, weights = path_pairs(tree, y_indptr, y_indices, y_data, sample_weight)
+    z = path_scores(H, B, indptr, nodes)
+    loss, g = path_loss_and_gradient(z, codes, weights)
+    GB = path_gradient_H(g, B, indptr, nodes)  # uses B before its update, like fastText
+    GB *= -lr
+    H *= -lr
+    add_scaled_path_gradient_B(g, H, indptr, nodes, B)
+    _math.add_scaled_gradient_A(x_indptr, x_indices, x_data, GB, W)
+    return loss
+
+
+# ---------------------------------------------------------------------- prediction
+def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
+    """Exact ``log P(k | hᵢ)`` of every label (n×c, float64): rows of ``exp`` sum to 1.
+
+    One top-down pass: ``log p(root) = 0`` and, for inner node v with children l, r,
+    ``log p(r) = log p(v) + log σ(z_v)``, ``log p(l) = log p(v) + log σ(−z_v)`` with
+    ``Z = H·Bᵀ``.  Costs O(n·c·d); callers chunk the rows (the result is n×c anyway).
+    """
+    c = tree.n_classes
+    Z = H.astype(np.float64) @ B.T.astype(np.float64)  # row-wise exact: subset-invariant
+    L = np.empty((H.shape[0], 2 * c - 1), dtype=np.float64)
+    L[:, 2 * c - 2] = 0.0
+    for level in tree.levels:
+        z = Z[:, level]
+        here = L[:, c + level]
+        left, right = tree.children[level, 0], tree.children[level, 1]
+        L[:, left] = here + _math.log_sigmoid(-z)
+        L[:, right] = here + _math.log_sigmoid(z)
+    return L[:, :c]
+
+
+def top_k(
+    H: np.ndarray,
+    B: np.ndarray,
+    tree: HuffmanTree,
+    k: int,
+    threshold: float = 0.0,
+    *,
+    step: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The exact ``k`` most probable labels per document, without scoring every label.
+
+    Returns ``(labels, log_p)`` of shape (n, k), ordered by decreasing probability (ties:
+    smaller label first); slots without a label (probability below ``threshold``, or fewer
+    than k labels) hold label −1 and ``−inf``.
+
+    Best-first search, for all documents at once: every document keeps its open inner nodes
+    and its k best labels so far; each round expands the ``step`` most probable open nodes of
+    every document (one gathered dot product per node).  A node's probability bounds every
+    label below it, so a node is dropped as soon as it is below ``threshold`` (as fastText's
+    ``dfs``) or not above the document's k-th best label; a document is done when no open node
+    is left.  The step doubles every :data:`GROW` rounds, so the few documents with a flat
+    distribution (many open nodes) finish in few rounds.  The result is exact; the nodes
+    expanded are those more probable than the k-th best label plus the rest of each round's
+    step.  Documents are searched :data:`CHUNK` at a time, so memory is O(CHUNK·(open nodes +
+    k)), never O(n·c); the open nodes are those above the k-th best label, few for a trained
+    model (at most c − 1 for a uniform one).
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    n = H.shape[0]
+    labels = np.full((n, k), -1, dtype=np.int64)
+    log_p = np.full((n, k), -np.inf)
+    log_threshold = np.log(threshold) if threshold > 0 else -np.inf
+    chunk = CHUNK  # documents searched together (a flat distribution leaves many nodes open)
+    for a in range(0, n, chunk):
+        rows = slice(a, min(n, a + chunk))
+        labels[rows], log_p[rows] = _best_first(H[rows], B, tree, k, log_threshold, step)
+    return labels, log_p
+
+
+def _best_first(H, B, tree: HuffmanTree, k: int, log_threshold: float, step: int):
+    """:func:`top_k` over the rows of ``H`` (see there)."""
+    n, c = H.shape[0], tree.n_classes
+    best = np.full((n, k), -1, dtype=np.int64)
+    best_lp = np.full((n, k), -np.inf)
+    active = np.arange(n)  # documents with open nodes; rows of the arrays below
+    open_node = np.full((n, 1), c - 2, dtype=np.int64)  # inner-node index (row of B)
+    open_lp = np.zeros((n, 1))
+    Ha = H
+    rounds = 0
+    while active.size:
+        # pop the `step` most probable open nodes of every active document; the step doubles
+        # every 4 rounds so that the few documents with many open nodes finish in few rounds
+        take = min(step << (rounds // GROW), open_lp.shape[1])
+        rounds += 1
+        if take < open_lp.shape[1]:
+            pick = np.argpartition(-open_lp, take - 1, axis=1)[:, :take]
+        else:
+            pick = np.broadcast_to(np.arange(take), (active.size, take))
+        rows = np.arange(active.size)[:, None]
+        node, lp = open_node[rows, pick], open_lp[rows, pick]
+        open_lp[rows, pick] = -np.inf
+        valid = lp > -np.inf  # rows with fewer open nodes than the step pad with −inf
+        r_valid = np.broadcast_to(rows, valid.shape)[valid]
+        z = np.zeros(valid.shape)
+        z[valid] = np.einsum("md,md->m", B[node[valid]], Ha[r_valid])
+        kids = tree.children[node].reshape(active.size, -1)
+        kid_lp = np.stack([lp + _math.log_sigmoid(-z), lp + _math.log_sigmoid(z)], 2)
+        kid_lp = kid_lp.reshape(active.size, -1)
+        kid_lp[kid_lp < log_threshold] = -np.inf
+        leaf = kids < c
+        # leaves: merge into the k best so far
+        cand = np.concatenate([best[active], np.where(leaf, kids, -1)], axis=1)
+        cand_lp = np.concatenate([best_lp[active], np.where(leaf, kid_lp, -np.inf)], axis=1)
+        top = np.argsort(-cand_lp, axis=1, kind="stable")[:, :k]
+        best[active], best_lp[active] = cand[rows, top], cand_lp[rows, top]
+        kth = best_lp[active, -1:]
+        # inner children join the open nodes; nodes not above the k-th best are dropped
+        open_node = np.concatenate([open_node, np.where(leaf, 0, kids - c)], axis=1)
+        open_lp = np.concatenate([open_lp, np.where(leaf, -np.inf, kid_lp)], axis=1)
+        open_lp[open_lp <= kth] = -np.inf
+        live = open_lp > -np.inf
+        n_live = live.sum(axis=1)
+        keep_rows = n_live > 0
+        width = int(n_live.max(initial=0))
+        if not keep_rows.all() or width < 0.75 * open_lp.shape[1]:
+            # compact: drop finished documents and dead columns (live nodes first, stable)
+            order = np.argsort(~live[keep_rows], axis=1, kind="stable")[:, :width]
+            r = np.arange(order.shape[0])[:, None]
+            open_node = open_node[keep_rows][r, order]
+            open_lp = open_lp[keep_rows][r, order]
+            active, Ha = active[keep_rows], Ha[keep_rows]
+    # deterministic order: decreasing probability, then smaller label
+    rows = np.arange(n)[:, None]
+    order = np.lexsort((np.where(best < 0, np.iinfo(np.int64).max, best), -best_lp), axis=1)
+    best, best_lp = best[rows, order], best_lp[rows, order]
+    best[best_lp == -np.inf] = -1
+    return best, best_lp

@@ -1,0 +1,376 @@
+"""Hierarchical softmax: the Huffman tree, the path loss and its gradients, exact
+probabilities and the pruned top-k search (bowclf.hsoftmax)."""
+
+from __future__ import annotations
+
+import heapq
+import tracemalloc
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from bowclf import _math
+from bowclf import hsoftmax as hs
+
+
+def _random_tree(c: int, seed: int = 0) -> hs.HuffmanTree:
+    counts = np.random.default_rng(seed).integers(1, 50, c)
+    return hs.HuffmanTree.from_counts(counts)
+
+
+def _targets(rows_labels, c, weights=None):
+    indptr = np.zeros(len(rows_labels) + 1, dtype=np.int32)
+    indptr[1:] = np.cumsum([len(r) for r in rows_labels])
+    indices = np.concatenate([np.asarray(r, dtype=np.int32) for r in rows_labels])
+    data = np.ones(indices.size, dtype=np.float32) if weights is None else weights
+    return sp.csr_array((data, indices, indptr), shape=(len(rows_labels), c))
+
+
+def _naive_log_proba(H, B, tree):
+    """log P(k | h) by walking each label's path (independent of the top-down pass)."""
+    c = tree.n_classes
+    out = np.zeros((H.shape[0], c))
+    for k in range(c):
+        j = k
+        while tree.parent[j] >= 0:
+            v = tree.parent[j] - c
+            sign = 1.0 if tree.code[j] else -1.0
+            out[:, k] += _math.log_sigmoid(sign * (H @ B[v]).astype(np.float64))
+            j = tree.parent[j]
+    return out
+
+
+# ---------------------------------------------------------------------- the tree
+def _optimal_cost(counts):
+    """Σ count·depth of an optimal prefix code (textbook Huffman with a heap)."""
+    heap = [float(x) for x in counts]
+    heapq.heapify(heap)
+    cost = 0.0
+    while len(heap) > 1:
+        a, b = heapq.heappop(heap), heapq.heappop(heap)
+        cost += a + b
+        heapq.heappush(heap, a + b)
+    return cost
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_huffman_tree_is_optimal(seed):
+    counts = np.random.default_rng(seed).integers(1, 1000, 57)
+    tree = hs.HuffmanTree.from_counts(counts)
+    depth = np.diff(tree.path_indptr)
+    assert counts @ depth == pytest.approx(_optimal_cost(counts))
+
+
+def test_huffman_tree_small_example_and_tie_breaking():
+    # counts 4,3,2,1: merge 1+2 → n0(3); then leaf 3 is not < n0 3, so n0 then leaf 3 → n1(6);
+    # then leaf 4 < 6 → n2 = (4, n1).  Node numbers: leaves 0..3, inner 4, 5, 6.
+    parent, code = hs.huffman_tree([4, 3, 2, 1])
+    assert parent.tolist() == [6, 5, 4, 4, 5, 6, -1]
+    assert code.tolist() == [0, 1, 1, 0, 0, 1, 0]
+    # equal counts: label order decides, identically on every call
+    a = hs.huffman_tree([5, 5, 5, 5, 5])
+    b = hs.huffman_tree(np.array([5, 5, 5, 5, 5], dtype=np.float32))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    # unseen labels count as 1: a balanced tree, not a chain
+    tree = hs.HuffmanTree.from_counts(np.zeros(1024))
+    assert tree.depth == 10
+
+
+def test_huffman_tree_frequent_labels_get_short_paths():
+    counts = 1e6 / np.arange(1, 2001)
+    tree = hs.HuffmanTree.from_counts(counts)
+    depth = np.diff(tree.path_indptr)
+    assert depth[0] <= 3 and depth[-1] > 10
+    assert np.all(np.diff(depth) >= 0)  # counts decrease, depths never do
+
+
+def test_huffman_tree_rejects_bad_counts():
+    with pytest.raises(ValueError, match="at least 2"):
+        hs.huffman_tree([3])
+    with pytest.raises(ValueError, match="finite"):
+        hs.huffman_tree([1, np.nan])
+
+
+def test_tree_paths_children_and_levels_agree():
+    tree = _random_tree(31)
+    c = tree.n_classes
+    for k in range(c):
+        nodes = tree.path_nodes[tree.path_indptr[k] : tree.path_indptr[k + 1]]
+        codes = tree.path_codes[tree.path_indptr[k] : tree.path_indptr[k + 1]]
+        j = k
+        for v, b in zip(nodes, codes, strict=True):
+            assert tree.children[v, int(b)] == j
+            j = c + v
+        assert j == 2 * c - 2
+    assert tree.levels[0].tolist() == [c - 2]
+    assert sorted(np.concatenate(tree.levels).tolist()) == list(range(c - 1))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda p, b: (p[:-1], b[:-1]), "odd length"),
+        (lambda p, b: (p.astype(float), b), "integers"),
+        (lambda p, b: (p, b * 2), "0 or 1"),
+        (lambda p, b: (np.where(np.arange(p.size) == 0, 0, p), b), "numbered above"),
+        (lambda p, b: (np.where(np.arange(p.size) == p.size - 1, 3, p), b), "numbered above"),
+        (lambda p, b: (p, np.ones_like(b)), "one left and one right"),
+    ],
+)
+def test_tree_validation_rejects_malformed_arrays(mutate, message):
+    parent, code = hs.huffman_tree([5, 4, 3, 2, 1])
+    with pytest.raises(ValueError, match=message):
+        hs.HuffmanTree(*mutate(parent.copy(), code.copy()))
+
+
+def _chain(c):
+    """A valid tree shaped as a chain: every inner node has a leaf and an inner child."""
+    parent = np.full(2 * c - 1, -1, dtype=np.int64)
+    code = np.zeros(2 * c - 1, dtype=np.uint8)
+    parent[0], parent[1], code[1] = c, c, 1
+    for i in range(1, c - 1):
+        parent[i + 1], parent[c + i - 1], code[c + i - 1] = c + i, c + i, 1
+    return parent, code
+
+
+def test_tree_validation_bounds_the_depth():
+    with pytest.raises(ValueError, match="deeper"):
+        hs.HuffmanTree(*_chain(hs.MAX_DEPTH + 3))
+    assert hs.HuffmanTree(*_chain(20)).depth == 19  # a shorter chain is accepted
+
+
+# ---------------------------------------------------------------------- loss and gradients
+def _batch(seed=0, n=6, d=5, c=13, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    tree = _random_tree(c, seed)
+    H = rng.normal(size=(n, d)).astype(dtype)
+    B = rng.normal(size=(c - 1, d)).astype(dtype)
+    rows = [rng.choice(c, size=rng.integers(1, 4), replace=False) for _ in range(n)]
+    rows[2] = np.array([], dtype=np.int64)  # a document without labels contributes nothing
+    Y = _targets(rows, c, rng.random(sum(len(r) for r in rows)).astype(np.float32))
+    w = rng.random(n).astype(np.float32) + 0.5
+    return tree, H, B, Y, w
+
+
+def _total_loss(H, B, tree, Y, w):
+    indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
+    return hs.path_loss(hs.path_scores(H, B, indptr, nodes), codes, weights)
+
+
+def test_path_pairs_match_the_labels_paths():
+    tree, H, B, Y, w = _batch()
+    indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
+    for i in range(Y.shape[0]):
+        want = []
+        for k, y in zip(
+            Y.indices[Y.indptr[i] : Y.indptr[i + 1]],
+            Y.data[Y.indptr[i] : Y.indptr[i + 1]],
+            strict=True,
+        ):
+            a, b = tree.path_indptr[k], tree.path_indptr[k + 1]
+            want += [
+                (v, cd, w[i] * y)
+                for v, cd in zip(tree.path_nodes[a:b], tree.path_codes[a:b], strict=True)
+            ]
+        got = list(
+            zip(
+                nodes[indptr[i] : indptr[i + 1]],
+                codes[indptr[i] : indptr[i + 1]],
+                weights[indptr[i] : indptr[i + 1]],
+                strict=True,
+            )
+        )
+        assert [(int(v), float(c)) for v, c, _ in got] == [(int(v), float(c)) for v, c, _ in want]
+        np.testing.assert_allclose([x[2] for x in got], [x[2] for x in want], rtol=1e-6)
+
+
+def test_path_loss_is_the_weighted_negative_log_likelihood():
+    tree, H, B, Y, w = _batch()
+    L = _naive_log_proba(H, B, tree)
+    want = -sum(
+        w[i] * y * L[i, k]
+        for i in range(Y.shape[0])
+        for k, y in zip(
+            Y.indices[Y.indptr[i] : Y.indptr[i + 1]],
+            Y.data[Y.indptr[i] : Y.indptr[i + 1]],
+            strict=True,
+        )
+    )
+    assert _total_loss(H, B, tree, Y, w) == pytest.approx(want, rel=1e-9)
+
+
+def test_score_gradient_by_finite_differences():
+    tree, H, B, Y, w = _batch(1)
+    indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
+    z = hs.path_scores(H, B, indptr, nodes)
+    g = hs.path_score_gradient(z, codes, weights)
+    eps = 1e-6
+    for m in range(z.size):
+        dz = np.zeros_like(z)
+        dz[m] = eps
+        fd = (hs.path_loss(z + dz, codes, weights) - hs.path_loss(z - dz, codes, weights)) / (
+            2 * eps
+        )
+        assert g[m] == pytest.approx(fd, rel=1e-5, abs=1e-8)
+
+
+def test_path_loss_and_gradient_agree_with_the_separate_functions():
+    rng = np.random.default_rng(9)
+    z = (rng.normal(size=200) * 10).astype(np.float32)
+    codes = rng.integers(0, 2, 200).astype(np.float32)
+    weights = rng.random(200).astype(np.float32)
+    loss, g = hs.path_loss_and_gradient(z, codes, weights)
+    assert loss == pytest.approx(hs.path_loss(z, codes, weights), rel=1e-5)
+    np.testing.assert_allclose(g, hs.path_score_gradient(z, codes, weights), atol=1e-6)
+    assert g.dtype == np.float32
+
+
+def test_gradients_for_B_and_H_by_finite_differences():
+    tree, H, B, Y, w = _batch(2)
+    indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
+    g = hs.path_score_gradient(hs.path_scores(H, B, indptr, nodes), codes, weights)
+    rows, D = hs.path_gradient_B(g, H, indptr, nodes)
+    dense_B = np.zeros_like(B)
+    dense_B[rows] = D
+    assert set(rows.tolist()) == set(nodes.tolist())  # only rows on the paths
+    GH = hs.path_gradient_H(g, B, indptr, nodes)
+    eps = 1e-6
+    for P, grad, name in ((B, dense_B, "B"), (H, GH, "H")):
+        fd = np.zeros_like(P)
+        for idx in np.ndindex(*P.shape):
+            old = P[idx]
+            P[idx] = old + eps
+            up = _total_loss(H, B, tree, Y, w)
+            P[idx] = old - eps
+            down = _total_loss(H, B, tree, Y, w)
+            P[idx] = old
+            fd[idx] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_add_scaled_path_gradient_B_touches_only_path_rows():
+    tree, H, B, Y, w = _batch(3)
+    indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
+    g = hs.path_score_gradient(hs.path_scores(H, B, indptr, nodes), codes, weights)
+    rows, D = hs.path_gradient_B(g, H, indptr, nodes)
+    want = B.copy()
+    want[rows] -= 0.1 * D
+    got = B.copy()
+    hs.add_scaled_path_gradient_B(
+        g.astype(B.dtype), np.ascontiguousarray(-0.1 * H), indptr, nodes.astype(indptr.dtype), got
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    untouched = np.setdiff1d(np.arange(B.shape[0]), rows)
+    assert np.array_equal(got[untouched], B[untouched])
+
+
+def test_sgd_step_matches_the_dense_chain_rule():
+    rng = np.random.default_rng(4)
+    tree, _, B, Y, w = _batch(4, n=5, d=4, c=11)
+    p = 9
+    X = sp.random_array((5, p), density=0.5, rng=rng, format="csr", dtype=np.float64)
+    X = sp.csr_array((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)), shape=X.shape)
+    W = rng.normal(size=(p, 4))
+    H = np.asarray(X @ W)
+    indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
+    z = hs.path_scores(H, B, indptr, nodes)
+    g = hs.path_score_gradient(z, codes, weights)
+    rows, D = hs.path_gradient_B(g, H, indptr, nodes)
+    want_B = B.copy()
+    want_B[rows] -= 0.3 * D
+    want_W = W - 0.3 * np.asarray(X.T @ hs.path_gradient_H(g, B, indptr, nodes))
+    loss = hs.sgd_step(tree, X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data, w, W, B, 0.3)
+    assert loss == pytest.approx(hs.path_loss(z, codes, weights))
+    np.testing.assert_allclose(B, want_B, rtol=1e-12)
+    np.testing.assert_allclose(W, want_W, rtol=1e-12)
+
+
+def test_sgd_step_lowers_the_loss_in_float32():
+    rng = np.random.default_rng(5)
+    c, p, d = 40, 30, 8
+    tree = hs.HuffmanTree.from_counts(rng.integers(1, 20, c))
+    X = _math.scale_rows(
+        sp.random_array((20, p), density=0.3, rng=rng, format="csr"), np.ones(20), np.float32
+    )
+    X = sp.csr_array((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)), shape=X.shape)
+    Y = _targets([[i % c] for i in range(20)], c)
+    w = np.ones(20, dtype=np.float32)
+    W = rng.normal(scale=0.1, size=(p, d)).astype(np.float32)
+    B = np.zeros((c - 1, d), dtype=np.float32)
+    losses = [
+        hs.sgd_step(tree, X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data, w, W, B, 0.05)
+        for _ in range(30)
+    ]
+    assert losses[-1] < 0.5 * losses[0]
+    assert W.dtype == B.dtype == np.float32
+
+
+# ---------------------------------------------------------------------- prediction
+@pytest.mark.parametrize("c", [2, 3, 17, 64])
+def test_log_proba_is_exact_and_rows_sum_to_one(c):
+    rng = np.random.default_rng(c)
+    tree = _random_tree(c, c)
+    H, B = rng.normal(size=(7, 6)), rng.normal(size=(c - 1, 6))
+    L = hs.log_proba(H, B, tree)
+    np.testing.assert_allclose(L, _naive_log_proba(H, B, tree), atol=1e-10)
+    np.testing.assert_allclose(np.exp(L).sum(axis=1), 1.0, rtol=1e-12)
+
+
+def _reference_top_k(L, k, threshold=0.0):
+    n, c = L.shape
+    labels = np.full((n, k), -1)
+    lp = np.full((n, k), -np.inf)
+    for i in range(n):
+        order = sorted(range(c), key=lambda j: (-L[i, j], j))[:k]
+        order = [j for j in order if L[i, j] >= np.log(threshold)] if threshold > 0 else order
+        labels[i, : len(order)] = order
+        lp[i, : len(order)] = L[i, order]
+    return labels, lp
+
+
+@pytest.mark.parametrize("beam", [4, 1, 2, 64])
+@pytest.mark.parametrize("k", [1, 3, 10, 40])
+def test_top_k_is_exact_even_with_a_narrow_beam(k, beam):
+    rng = np.random.default_rng(k)
+    c, d = 37, 6
+    tree = _random_tree(c, k)
+    H = rng.normal(size=(50, d)).astype(np.float32)
+    B = (rng.normal(size=(c - 1, d)) * 2).astype(np.float32)
+    labels, lp = hs.top_k(H, B, tree, k, step=beam)
+    L = hs.log_proba(H, B, tree)
+    want, want_lp = _reference_top_k(L, k)
+    np.testing.assert_allclose(lp, want_lp, atol=1e-5)
+    # labels agree wherever the probabilities are not numerically tied
+    gap = np.abs(np.diff(np.sort(L, axis=1), axis=1)).min(axis=1) > 1e-4
+    assert np.array_equal(labels[gap], want[gap])
+    assert np.all(labels[:, c:] == -1) if k > c else True
+
+
+@pytest.mark.parametrize("threshold", [0.01, 0.1, 0.3])
+def test_top_k_threshold_prunes_like_fasttext(threshold):
+    rng = np.random.default_rng(7)
+    c = 25
+    tree = _random_tree(c, 7)
+    H = rng.normal(size=(40, 5)).astype(np.float32)
+    B = (rng.normal(size=(c - 1, 5)) * 3).astype(np.float32)
+    labels, lp = hs.top_k(H, B, tree, 5, threshold)
+    want, want_lp = _reference_top_k(hs.log_proba(H, B, tree), 5, threshold)
+    assert np.array_equal(labels == -1, want == -1)
+    np.testing.assert_allclose(lp, want_lp, atol=1e-5)
+    assert np.all(np.exp(lp[labels >= 0]) >= threshold - 1e-6)
+
+
+def test_top_k_never_builds_a_documents_by_labels_array():
+    rng = np.random.default_rng(8)
+    c, n, d = 20_000, 2_000, 16
+    tree = hs.HuffmanTree.from_counts(1e5 / np.arange(1, c + 1))
+    H = rng.normal(size=(n, d)).astype(np.float32)
+    B = rng.normal(scale=0.5, size=(c - 1, d)).astype(np.float32)
+    tracemalloc.start()
+    labels, lp = hs.top_k(H, B, tree, 5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < n * c  # an n×c float64 matrix would take 8·n·c bytes
+    L = hs.log_proba(H[:20], B, tree)
+    np.testing.assert_allclose(lp[:20], np.sort(L, axis=1)[:, ::-1][:, :5], atol=1e-4)
