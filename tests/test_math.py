@@ -163,3 +163,13 @@ def test_weight_terms_scales_columns_and_applies_sublinear_tf():
     )
     np.testing.assert_array_equal(_math.weight_terms(X, None).toarray(), X.toarray())
     assert X[0, 1] == 3.0  # the input is not modified
+
+
+def test_row_sums_match_a_per_row_loop_with_empty_rows_anywhere():
+    rng = np.random.default_rng(4)
+    dense = rng.random((9, 6)) * (rng.random((9, 6)) < 0.4)
+    dense[[0, 4, 8]] = 0.0  # empty first, middle and last rows
+    X = sp.csr_array(dense)
+    np.testing.assert_allclose(_math.row_sums(X.indptr, X.data), dense.sum(axis=1))
+    empty = sp.csr_array((3, 4))
+    np.testing.assert_array_equal(_math.row_sums(empty.indptr, empty.data), np.zeros(3))
