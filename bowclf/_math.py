@@ -12,8 +12,9 @@ Notation (shared by every docstring in this module):
 
 The loss reported and differentiated is the weighted mean ``L = Σᵢ wᵢ ℓᵢ / Σᵢ wᵢ``; its
 gradients are ``∂L/∂B = Gᵀ·H / Σw`` and ``∂L/∂A = (G·B)ᵀ·X̃ / Σw``.  Training steps use the
-*summed* gradients (``Gᵀ·H`` and ``(G·B)ᵀ·X̃``) so that one example moves the parameters exactly
-as one fastText update does.
+*summed* gradients (``Gᵀ·H`` and ``(G·B)ᵀ·X̃``): with batches of one example a step is one
+fastText update (up to the learning-rate schedule: fastText decays it by tokens, bowclf by
+examples); a larger batch sums its examples' updates, all taken from the parameters before it.
 
 Nothing here does I/O or keeps state; every function works for float32 and float64.
 """
@@ -267,5 +268,6 @@ def add_scaled_gradient_A(
     return W
 
 
-def _row_ids(indptr: np.ndarray) -> np.ndarray:
+def row_ids(indptr: np.ndarray) -> np.ndarray:
+    """The row of every stored entry of a CSR matrix with row pointers ``indptr``."""
     return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))

@@ -1,55 +1,64 @@
 """``BowClassifier``: the model ``ŷ = softmax(B·A·x)`` as a scikit-learn classifier.
 
-The estimator works on any non-negative count matrix (sparse or dense): pair it with
+The estimator works on any count matrix (sparse or dense; real values are accepted): pair it with
 :class:`bowclf.BowVectorizer` (or scikit-learn's ``CountVectorizer``) for text.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
-import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Iterator
 from numbers import Integral, Real
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
-    check_non_negative,
     column_or_1d,
     validate_data,
 )
-from threadpoolctl import ThreadpoolController
 
-from . import _math
-from .optim import LinearDecay
+from . import _math, defaults
+from .backends.memory import InMemoryData, describe_targets
+from .losses import LOSSES, Loss, get_loss, topk_from_proba
+from .optim import LinearDecay, get_optimizer
+from .training import (
+    CorpusStats,
+    ProgressCallback,
+    Setup,
+    TrainingDivergedError,
+    check_A_init,
+    check_classes,
+    initial_parameters,
+    resolve_epochs,
+    sgd_pass,
+    split_indices,
+    split_validation,
+    train,
+    unknown_labels,
+)
 
-__all__ = [
+__all__ = [  # InMemoryData and sgd_pass: re-exported from their new homes (backends, training)
+    "PREDICT_CHUNK",
     "BowClassifier",
     "InMemoryData",
+    "sgd_pass",
     "TrainingDivergedError",
     "resolve_epochs",
-    "sgd_pass",
+    "split_indices",
+    "split_validation",
+    "unknown_labels",
+    "topk_from_proba",
 ]
 
-#: Progress callbacks receive one dict per report; see :meth:`BowClassifier.fit`.
-ProgressCallback = Callable[[dict[str, Any]], None]
-
-_PREDICT_CHUNK = 8192  # rows per forward pass when predicting (bounds the n×d temporaries)
+PREDICT_CHUNK = 8192  # rows per forward pass when predicting (bounds the n×d temporaries)
 _DTYPE = np.float32
-
-
-class TrainingDivergedError(FloatingPointError):
-    """Training produced a non-finite loss (the learning rate is too high for this data)."""
 
 
 class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -62,9 +71,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     sigmoids ``σ(s)`` trained with binary cross-entropy per class.
 
     Training is minibatch SGD over shuffled rows with fastText's schedule: the learning rate
-    decays linearly from ``lr`` to 0 over all ``epochs``; the gradients of a batch are *summed*
-    (not averaged), so every example moves the parameters as one fastText update would.  Only the
-    columns of ``A`` used by a batch are touched.  ``A`` starts ``U(−1/d, 1/d)``, ``B`` at zero.
+    decays linearly from ``lr`` to 0 over all ``epochs`` (by examples; fastText decays it by
+    tokens); the gradients of a batch are *summed* (not averaged), so with ``batch_size=1`` an
+    example moves the parameters as one fastText update would, and a larger batch takes the
+    batch's updates at once, from the parameters before it.  Only the columns of ``A`` used by a
+    batch are touched.  ``A`` starts ``U(−1/d, 1/d)``, ``B`` at zero.
 
     Parameters
     ----------
@@ -83,12 +94,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         0.860); 0.5 is best on small corpora but overfits noisy ones (tweeteval 0.267 vs
         0.289 at 0.1); 0.25 is within 1–4 points of the best on every benchmark corpus
         (bench/RESULTS.md).
-    batch_size : int, default=16
-        Documents per SGD step.  Chosen by measurement (``bench/bench_batch.py``): up to 16
-        the accuracy equals per-example SGD within noise on sst2, trec, sms_spam and imdb,
-        while numpy's per-step overhead is amortised.  The batch's gradients are summed, so
+    batch_size : int or 'auto', default='auto'
+        Documents per SGD step.  ``'auto'``: 16, or 1 when the rows are dense (on average more
+        than half of the features non-zero).  The batch's gradients are summed, so
         ``batch_size × lr`` bounds stability where documents share features: on dense data
-        (every row using the same few columns) products above ~4 diverge.
+        (every row using the same few columns) batches of 16 at ``lr=0.25`` diverge, while
+        on sparse text 16 matches per-example SGD (``bench/bench_batch.py``) and amortises
+        numpy's per-step overhead.
     normalize : {'l1', 'l2'} or None, default='l1'
         Row scaling of ``x`` before embedding: ``x/‖x‖₁`` (average of word vectors, fastText),
         ``x/‖x‖₂``, or raw counts.
@@ -114,14 +126,17 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     tol : float, default=1e-4
         Minimum validation-score improvement that counts.
     warm_start : bool, default=False
-        Continue ``fit`` from the current parameters (same classes and features).
+        Continue ``fit`` from the current parameters (same classes and features).  The
+        learning-rate schedule restarts: the new fit decays from ``lr`` to 0 again.
     total_examples : int or None, default=None
         For :meth:`partial_fit` only: the number of examples the whole incremental run will
         process (e.g. passes × corpus size).  The learning rate then decays linearly from
         ``lr`` to 0 over them, as in :meth:`fit`; ``None`` keeps it constant at ``lr``.
     random_state : int, RandomState or None, default=None
         Seeds the initialisation of ``A``, the shuffling and the validation split.  A fixed
-        value makes ``fit`` bit-for-bit reproducible.
+        value makes ``fit`` reproducible bit for bit on the same CPU kernels and library
+        builds (numpy, scipy, BLAS), whatever the number of threads: training holds BLAS to
+        one thread.
     verbose : int, default=0
         Print one line per epoch to stdout when > 0.
 
@@ -151,6 +166,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Validation scores per epoch (with early stopping or ``fit(..., X_val=, y_val=)``).
     best_validation_score_ : float or None
         Best of ``validation_scores_``.
+    best_epoch_ : int or None
+        With early stopping: the epoch (1-based) whose parameters were kept.
+    class_prior_ : ndarray of shape (n_classes,) or None
+        Share of the training documents with each class (``None`` for models saved before it
+        existed); decides the prediction for documents with no known feature.
 
     Examples
     --------
@@ -168,9 +188,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         "dim": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "normalize": [StrOptions({"l1", "l2"}), None],
-        "loss": [StrOptions({"softmax", "ova"})],
+        "loss": [StrOptions(set(LOSSES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "threshold": [Interval(Real, 0, 1, closed="both"), None],
         "early_stopping": ["boolean"],
@@ -186,18 +206,18 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        dim: int = 100,
-        epochs: int | str = "auto",
-        lr: float = 0.25,
-        batch_size: int = 16,
-        normalize: str | None = "l1",
-        loss: str = "softmax",
+        dim: int = defaults.DIM,
+        epochs: int | str = defaults.EPOCHS,
+        lr: float = defaults.LR,
+        batch_size: int | str = "auto",
+        normalize: str | None = defaults.NORMALIZE,
+        loss: str = defaults.LOSS,
         class_weight: dict | str | None = None,
         threshold: float | None = None,
         early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 3,
-        tol: float = 1e-4,
+        validation_fraction: float = defaults.VALIDATION_FRACTION,
+        n_iter_no_change: int = defaults.N_ITER_NO_CHANGE,
+        tol: float = defaults.TOL,
         warm_start: bool = False,
         total_examples: int | None = None,
         random_state: int | np.random.RandomState | None = None,
@@ -224,7 +244,6 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.input_tags.positive_only = True
         tags.classifier_tags.multi_label = True
         tags.target_tags.single_output = True
         # The model has no intercept and (by default) averages l1-normalised rows, as fastText
@@ -252,7 +271,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             dtype=[np.float32, np.float64],
             reset=reset,
         )
-        return _as_count_matrix(X, type(self).__name__)
+        return _as_count_matrix(X)
 
     def _check_X_y(self, X, y, *, reset: bool) -> tuple[sp.csr_array, np.ndarray]:
         X, y = validate_data(
@@ -264,7 +283,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             multi_output=True,
             reset=reset,
         )
-        return _as_count_matrix(X, type(self).__name__), y
+        return _as_count_matrix(X), y
 
     def _encode_targets(self, y, *, first_call: bool, classes=None) -> tuple[sp.csr_array, int]:
         """Turn ``y`` into a CSR target matrix ``Y`` (n×c) and return ``(Y, n_rows)``."""
@@ -291,11 +310,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 else:
                     self.classes_ = np.unique(y_arr)
                     self._label_encoder.classes_ = self.classes_
-                if self.classes_.size < 2:
-                    raise ValueError(
-                        "The target y contains only one class "
-                        f"({self.classes_.tolist()}): a classifier needs at least 2 classes."
-                    )
+                check_classes(self.classes_, y_arr.shape[0])
         elif multilabel != self.multilabel_:
             raise ValueError(
                 "y is multi-label but the model was fitted on single labels"
@@ -320,24 +335,46 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             Y = sp.csr_array((np.ones(n, dtype=_DTYPE), codes, np.arange(n + 1)), shape=(n, c))
         return Y, n
 
+    def _encode_validation(self, y_val) -> sp.csr_array:
+        """Validation targets as a CSR matrix over the fitted classes."""
+        if not self.multilabel_:
+            unknown_labels(y_val, self.classes_)
+        return self._encode_targets(y_val, first_call=False)[0]
+
+    def _class_weights(self, class_counts: np.ndarray | None) -> np.ndarray | None:
+        """Weight of each class (``class_weight``), from the training documents per class."""
+        if self.class_weight is None:
+            return None
+        if self.multilabel_:
+            raise ValueError("class_weight is not supported for multi-label targets")
+        if self.class_weight == "balanced":
+            counts = np.asarray(class_counts, dtype=np.float64)
+            return counts.sum() / (self.classes_.size * counts)
+        unknown = [k for k in self.class_weight if not np.isin(k, self.classes_).item()]
+        if unknown:
+            raise ValueError(
+                f"class_weight has keys that are not classes: {unknown[:5]!r} "
+                f"(the classes are {self.classes_[:10].tolist()!r})"
+            )
+        return np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
+
     def _example_weights(self, y_codes: np.ndarray | None, sample_weight, n: int, X):
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if np.any(w < 0):
             raise ValueError("sample_weight must be non-negative")
-        if self.class_weight is not None:
-            if self.multilabel_:
-                raise ValueError("class_weight is not supported for multi-label targets")
-            cw = (
-                compute_class_weight(
-                    self.class_weight, classes=np.arange(self.classes_.size), y=y_codes
-                )
-                if self.class_weight == "balanced"
-                else np.array(
-                    [self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64
-                )
-            )
+        cw = self._class_weights(None if y_codes is None else np.bincount(y_codes))
+        if cw is not None:
             w = w * cw[y_codes]
         return w.astype(_DTYPE)
+
+    @staticmethod
+    def _mean_one(w: np.ndarray) -> np.ndarray:
+        """Weights scaled to mean 1 (``w·n/Σw``), so they set the relative importance of the
+        examples and ``lr`` the step size (all-equal weights become exactly 1)."""
+        total = float(np.sum(w, dtype=np.float64))
+        if not total > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to train on")
+        return (w.astype(np.float64) * (w.size / total)).astype(_DTYPE)
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -352,16 +389,19 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         callback: ProgressCallback | None = None,
         A_init: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> BowClassifier:
-        """Train the model on counts ``X`` (n×p, non-negative) and labels ``y``.
+        """Train the model on counts ``X`` (n×p; any real values) and labels ``y``.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Non-negative counts (any sparse format; CSR is used internally).
+            Counts or other real-valued features (any sparse format; CSR is used inside).
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Labels of any hashable type, or a 0/1 multi-label indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative per-example weights (multiply each example's loss and step).
+            Non-negative per-example weights, scaled to mean 1 over the training set: they
+            set the examples' relative importance (each example's loss and step are multiplied
+            by its scaled weight) and ``lr`` sets the step size.  ``class_weight`` multiplies
+            them before the scaling.
         X_val, y_val : optional
             External validation data scored after each epoch (accuracy, or micro-F1 for
             multi-label); used for early stopping instead of a held-out split when given.
@@ -369,7 +409,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             Called with a dict about progress (keys ``event`` ('batch' or 'epoch'), ``epoch``,
             ``epochs``, ``progress`` in [0, 1], ``loss``, ``lr``, ``examples``, ``features``,
             ``seconds``, ``features_per_second``, and at epoch ends ``val_score``) at most
-            ~10 times a second and at every epoch end.
+            ~10 times a second and at every epoch end; after early stopping once more with
+            ``event='early_stop'``, ``best_epoch`` (whose parameters were kept),
+            ``epochs_run`` and ``val_score``.
         A_init : (columns, vectors), optional
             Pretrained embeddings: after the random initialisation, column ``columns[i]`` of
             ``A`` is set to ``vectors[i]`` (shape ``len(columns)×dim``).  Ignored with
@@ -383,7 +425,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "A_")
         old = (self.classes_, self.multilabel_, self.A_, self.B_, self.t_) if warm else None
         Y, n = self._encode_targets(y, first_call=True)
-        w = self._example_weights(_codes(Y, self.multilabel_), sample_weight, n, X)
+        w = self._mean_one(self._example_weights(_codes(Y, self.multilabel_), sample_weight, n, X))
         if warm:
             same = (
                 old[1] == self.multilabel_
@@ -396,65 +438,36 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     "warm_start needs the same classes, features and dim as the previous fit"
                 )
             self.A_, self.B_, self.t_ = old[2], old[3], old[4]
-        rng = np.random.default_rng(_seed_from(self.random_state))
+        seed = _seed_from(self.random_state)
+        rng = np.random.default_rng(seed)
         val = None
         if X_val is not None:
-            X_val = self._check_X(X_val, reset=False)
-            Y_val, _ = self._encode_targets(y_val, first_call=False)
-            val = (X_val, Y_val)
+            val = (self._check_X(X_val, reset=False), self._encode_validation(y_val))
         elif self.early_stopping:
             X, Y, w, val = self._split_validation(X, Y, w, rng)
+        self._describe(describe_targets(Y, self.multilabel_))  # before A, B: the loss shapes B
         if not warm:
-            self._initialize(X.shape[1], rng)
-            if A_init is not None:
-                columns, vectors = A_init
-                columns = np.asarray(columns, dtype=np.int64)
-                vectors = np.asarray(vectors, dtype=_DTYPE)
-                if vectors.shape != (columns.size, self.dim):
-                    raise ValueError(
-                        f"A_init vectors have shape {vectors.shape}, expected "
-                        f"({columns.size}, {self.dim})"
-                    )
-                if columns.size and (columns.min() < 0 or columns.max() >= X.shape[1]):
-                    raise ValueError("A_init columns outside the feature range")
-                self.A_.T[columns] = vectors
-        self._set_threshold(Y)
-        self.loss_curve_ = []
-        self.validation_scores_ = []
-        self.best_validation_score_ = None
-        self._train(
-            X,
-            Y,
-            w,
-            rng,
-            epochs=resolve_epochs(self.epochs, X.shape[0]),
-            schedule=True,
-            val=val,
-            callback=callback,
+            self._initialize(X.shape[1], rng, A_init)
+        self._reset_history()
+        source = InMemoryData(
+            X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
+        epochs = resolve_epochs(self.epochs, X.shape[0])
+        self._train(source, rng, epochs=epochs, schedule=LinearDecay(self.lr, epochs * X.shape[0]),
+                    val=val, callback=callback, batch_size=self._batch_size(X))  # fmt: skip
         return self
 
+    def _batch_size(self, X: sp.csr_array) -> int:
+        """``batch_size``, with ``'auto'`` resolved for the rows of ``X`` (see the class doc)."""
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        dense = X.shape[0] and X.nnz > 0.5 * X.shape[0] * X.shape[1]
+        return 1 if dense else 16
+
     def _split_validation(self, X, Y, w, rng):
-        n = X.shape[0]
         codes = None if self.multilabel_ else _codes(Y, False)
-        stratify = None
-        if codes is not None and np.bincount(codes).min() >= 2:
-            stratify = codes
-        n_val = int(np.ceil(self.validation_fraction * n))
-        if n_val < 1 or n - n_val < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves an empty training or "
-                f"validation set for {n} samples"
-            )
-        seed = int(rng.integers(2**31 - 1))
-        try:
-            tr, va = train_test_split(
-                np.arange(n), test_size=n_val, stratify=stratify, random_state=seed
-            )
-        except ValueError:  # too few samples per class for a stratified split
-            tr, va = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
-        tr.sort()
-        va.sort()
+        seed = int(rng.integers(2**31 - 1)) if X.shape[0] else 0
+        tr, va = split_indices(X.shape[0], self.validation_fraction, codes, seed)
         return X[tr], Y[tr], w[tr], (X[va], Y[va])
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -472,12 +485,22 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         The first call must name every class in ``classes`` (single-label targets); later calls
         must use labels among them and the same number of features.  The learning rate is
         ``lr·(1 − t_/total_examples)`` when ``total_examples`` is set (fastText's linear decay
-        over the whole incremental run), else the constant ``lr``.
+        over the whole incremental run), else the constant ``lr``.  Past ``total_examples``
+        the rate is 0: further calls do not change the parameters (a warning says so).
+        ``sample_weight`` multiplies each example's step as given (one call does not see
+        the whole data set's weights, so they are not rescaled); ``class_weight='balanced'``
+        is refused for the same reason.
 
         Returns
         -------
         self : BowClassifier
         """
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one call sees one "
+                "chunk's class counts; pass the weights as a dict computed over all the data "
+                "(sklearn.utils.compute_class_weight), or use fit"
+            )
         first = not hasattr(self, "A_")
         X, y = self._check_X_y(X, y, reset=first)
         if first and classes is None and type_of_target(y) != "multilabel-indicator":
@@ -498,166 +521,243 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             if self.random_state is None
             else (_seed_from(self.random_state), self.t_ if not first else 0)
         )
+        stats = describe_targets(Y, self.multilabel_)
         if first:
+            self._describe(stats)
             self._initialize(X.shape[1], rng)
-            self._set_threshold(Y)
-            self.loss_curve_ = []
-            self.validation_scores_ = []
-            self.best_validation_score_ = None
-        elif self.multilabel_ and self.top_label_ and self.loss == "ova" and n:
-            if _labels_per_row(Y).min() == 0:  # an unlabelled document: empty
-                self.top_label_ = False  # predictions can be right, stop forcing the top label
-        self._train(X, Y, w, rng, epochs=1, schedule=False, val=None, callback=callback)
+            self._reset_history()
+        elif n:
+            self._describe_more(stats)
+        if self.total_examples is not None and self.t_ >= self.total_examples:
+            warnings.warn(
+                f"partial_fit past total_examples={self.total_examples} (t_={self.t_}): the "
+                "learning rate is 0, so the model does not change; raise total_examples to "
+                "train further",
+                UserWarning,
+                stacklevel=2,
+            )
+        source = InMemoryData(
+            X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
+        )
+        self._train(source, rng, epochs=1, schedule=self._incremental_schedule(), val=None,
+                    callback=callback, batch_size=self._batch_size(X))  # fmt: skip
         return self
 
-    def _initialize(self, n_features: int, rng: np.random.Generator) -> None:
-        """``A ~ U(−1/d, 1/d)`` over the whole matrix, ``B = 0``."""
-        d = self.dim
-        W = np.empty((n_features, d), dtype=_DTYPE)  # W = Aᵀ, C-ordered: one row per feature
-        rng.random(out=W, dtype=_DTYPE)
-        W *= 2.0 / d
-        W -= 1.0 / d
+    def _incremental_schedule(self) -> LinearDecay:
+        """``partial_fit``'s rate: the decay over ``total_examples`` continued from ``t_``."""
+        return LinearDecay(self.lr, self.total_examples, start=self.t_)
+
+    # ------------------------------------------------------------------ fitted state
+    def _loss(self) -> Loss:
+        """The loss object of this model: the one prepared for the training corpus (a loss
+        may keep state, e.g. a tree over the classes), else a fresh one for ``loss``."""
+        fitted = self.__dict__.get("_fitted_loss")
+        if fitted is not None and fitted.name == self.loss:
+            return fitted
+        return get_loss(self.loss)
+
+    def _optimizer(self):
+        """The optimiser of a training run (plain SGD; see :mod:`bowclf.optim`)."""
+        return get_optimizer("sgd")
+
+    def _initialize(self, n_features: int, rng: np.random.Generator, A_init=None) -> None:
+        """``A ~ U(−1/d, 1/d)`` over the whole matrix (then ``A_init``), ``B = 0``."""
+        if A_init is not None:
+            A_init = check_A_init(A_init, self.dim, n_features)
+        W, self.B_ = initial_parameters(
+            n_features, self.dim, self._loss().output_shape(self.classes_.size, self.dim), rng,
+            A_init,
+        )  # fmt: skip
         self.A_ = W.T
-        self.B_ = np.zeros((self.classes_.size, d), dtype=_DTYPE)
         self.t_ = 0
 
-    def _set_threshold(self, Y: sp.csr_array) -> None:
-        labels_per_row = _labels_per_row(Y)
-        self.threshold_, self.top_label_ = multilabel_decision_rule(
+    def _describe(self, stats: CorpusStats) -> None:
+        """What the model keeps from the corpus description: the decision rule and the label
+        frequencies."""
+        self._fitted_loss = get_loss(self.loss).for_corpus(stats)
+        self.threshold_, self.top_label_ = self._loss().decision_rule(
             self.threshold,
-            self.loss,
             self.multilabel_,
-            mean_labels=float(labels_per_row.mean()) if labels_per_row.size else 1.0,
-            every_row_labelled=bool(labels_per_row.size == 0 or labels_per_row.min() > 0),
+            mean_labels=stats.mean_labels,
+            every_row_labelled=stats.every_row_labelled,
         )
+        self.class_prior_ = None
+        if stats.class_counts is not None:
+            self.class_prior_ = np.asarray(stats.class_counts, np.float64) / max(stats.documents, 1)
 
-    def _train(self, X, Y, w, rng, *, epochs, schedule, val, callback) -> None:
-        """Run ``epochs`` shuffled passes of minibatch SGD over in-memory data."""
-        source = InMemoryData(
-            X, Y, w, normalize=self.normalize, loss=self.loss, multilabel=self.multilabel_
-        )
-        self._train_source(
-            source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback
-        )
+    def _describe_more(self, stats: CorpusStats) -> None:
+        """``partial_fit``: running label frequencies; an unlabelled document means empty
+        predictions can be right, so a multi-label model stops forcing the top label."""
+        if getattr(self, "class_prior_", None) is not None:
+            seen, n = self.t_, stats.documents  # one pass per call: examples are documents
+            frequencies = np.asarray(stats.class_counts, np.float64) / n
+            self.class_prior_ = (self.class_prior_ * seen + frequencies * n) / (seen + n)
+        if self.multilabel_ and self.top_label_ and not stats.every_row_labelled:
+            self.top_label_ = self._loss().decision_rule(
+                self.threshold, True, mean_labels=1.0, every_row_labelled=False
+            )[1]
 
-    def _train_source(self, source, rng, *, epochs, schedule, val, callback) -> None:
-        """The shared training routine: ``epochs`` passes over ``source.blocks(rng)``.
+    def _reset_history(self) -> None:
+        self.loss_curve_ = []
+        self.validation_scores_ = []
+        self.best_validation_score_ = None
 
-        ``source`` is any object with ``n`` (examples per epoch) and ``blocks(rng)`` yielding
-        prepared ``(X̃, Y, w)`` blocks in a shuffled order (see :class:`InMemoryData`).
-        """
+    def _set_classes(self, classes: np.ndarray, multilabel: bool) -> None:
+        self.multilabel_ = bool(multilabel)
+        if multilabel:
+            self.classes_ = np.arange(classes.size)
+        else:
+            self._label_encoder = LabelEncoder()
+            self._label_encoder.classes_ = self.classes_ = np.asarray(classes)
+
+    def _fit_source(
+        self,
+        source,
+        stats: CorpusStats,
+        *,
+        n_features: int,
+        X_val=None,
+        y_val=None,
+        callback: ProgressCallback | None = None,
+        A_init=None,
+    ) -> BowClassifier:
+        """Fit on a backend's ``source`` of prepared data described by ``stats`` (the
+        out-of-core and Dask routes; ``X_val`` are classifier features)."""
+        stats.check_classes()
+        self._set_classes(np.asarray(stats.classes), stats.multilabel)
+        self.n_features_in_ = int(n_features)
+        seed = _seed_from(self.random_state)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy)
+        rng = np.random.default_rng(seed)
+        self._describe(stats)
+        self._initialize(n_features, rng, A_init)
+        self._reset_history()
+        val = None
+        if X_val is not None:
+            val = (sp.csr_array(X_val), self._encode_validation(y_val))
+        epochs = resolve_epochs(self.epochs, stats.documents)
+        setup = Setup(
+            W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
+            optimizer=self._optimizer(), epochs=epochs,
+            batch_size=16 if self.batch_size == "auto" else int(self.batch_size),
+            schedule=LinearDecay(self.lr, epochs * source.n),
+            class_weights=self._class_weights(stats.class_counts),
+        )  # fmt: skip
+        self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val,
+                    callback=callback, batch_size=setup.batch_size, setup=setup)  # fmt: skip
+        return self
+
+    def _train(
+        self, source, rng, *, epochs, schedule, val, callback, batch_size, setup=None
+    ) -> None:
+        """Run ``epochs`` passes of ``source`` through the training loop and keep the record."""
         W = self.A_.T
         if not W.flags.c_contiguous:  # e.g. after a user assigned a C-ordered A_
             W = np.ascontiguousarray(W)
             self.A_ = W.T
-        B = self.B_
-        n = source.n
-        if schedule:
-            schedule_fn = LinearDecay(self.lr, epochs * n)
-        elif self.total_examples is not None:  # incremental run: continue the decay from t_
-            t0 = self.t_
-            decay = LinearDecay(self.lr, self.total_examples)
-            schedule_fn = lambda t: decay(t0 + t)  # noqa: E731
-        else:
-            schedule_fn = LinearDecay(self.lr, None)
-        clock = _Progress(callback, epochs)
-        self.n_iter_ = 0
-        best = (-np.inf, None)
-        no_improve = 0
-        for epoch in range(epochs):
-            done = 0
-            loss_sum = weight_sum = 0.0
-            for Xb, Yb, wb in source.blocks(rng):
-                offset = epoch * n + done
+        try:
+            history = train(
+                source, W, self.B_, epochs=epochs, rng=rng, schedule=schedule,
+                loss=self._loss(), batch_size=batch_size, lr=self.lr,
+                optimizer=self._optimizer() if setup is None else setup.optimizer,
+                validate=None if val is None else functools.partial(self._score_targets, *val),
+                early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol, callback=callback, verbose=self.verbose, setup=setup,
+            )  # fmt: skip
+        except TrainingDivergedError:
+            self._forget_fit()
+            raise
+        self.t_ += history.examples
+        self.n_iter_ = history.n_iter
+        self.loss_curve_.extend(history.loss_curve)
+        self.validation_scores_.extend(history.validation_scores)
+        if self.validation_scores_:
+            self.best_validation_score_ = max(self.validation_scores_)
+        self.best_epoch_ = history.best_epoch
 
-                def report(
-                    batch, lr, ls, ws, offset=offset, epoch=epoch, prior=(loss_sum, weight_sum)
-                ):
-                    self.t_ += batch.n
-                    clock.batch(
-                        epoch,
-                        (offset + batch.start + batch.n) / (epochs * n),
-                        (prior[0] + ls) / max(prior[1] + ws, 1e-12),
-                        lr,
-                        batch,
-                    )
-
-                try:
-                    ls, ws = sgd_pass(
-                        W,
-                        B,
-                        Xb,
-                        Yb,
-                        wb,
-                        loss=self.loss,
-                        batch_size=self.batch_size,
-                        lr_at=lambda i, offset=offset: schedule_fn(offset + i),
-                        on_batch=report,
-                    )
-                except TrainingDivergedError:
-                    self._forget_fit()
-                    raise TrainingDivergedError(
-                        f"training diverged (loss exploded at epoch {epoch + 1}) with "
-                        f"lr={self.lr:g}: lower the learning rate (e.g. lr={self.lr / 10:g})"
-                    ) from None
-                loss_sum += ls
-                weight_sum += ws
-                done += Xb.shape[0]
-            epoch_loss = loss_sum / max(weight_sum, 1e-12)
-            self.loss_curve_.append(epoch_loss)
-            self.n_iter_ = epoch + 1
-            val_score = None
-            if val is not None:
-                val_score = self._score_targets(*val)
-                self.validation_scores_.append(val_score)
-                if val_score > best[0] + self.tol:
-                    best = (val_score, (W.copy(), B.copy()) if self.early_stopping else None)
-                    no_improve = 0
-                else:
-                    no_improve += 1
-                self.best_validation_score_ = max(self.validation_scores_)
-            clock.epoch(epoch, epoch_loss, val_score)
-            if self.verbose:
-                extra = "" if val_score is None else f", validation score {val_score:.4f}"
-                print(
-                    f"-- Epoch {epoch + 1}/{epochs}: loss {epoch_loss:.4f}{extra}",
-                    file=sys.stdout,
-                    flush=True,
-                )
-            if self.early_stopping and val is not None and no_improve >= self.n_iter_no_change:
-                break
-        if self.early_stopping and best[1] is not None:
-            W[...] = best[1][0]
-            B[...] = best[1][1]
+    @classmethod
+    def _restore(
+        cls, params: dict, fitted: dict, W: np.ndarray, B: np.ndarray, classes: np.ndarray
+    ) -> BowClassifier:
+        """A fitted model from saved state (the model-file loader's one entry point): the
+        parameters, the fitted scalars, ``W = Aᵀ``, ``B`` and the classes, checked to fit
+        together (``ValueError`` otherwise)."""
+        known = cls().get_params()
+        clf = cls(**{k: v for k, v in params.items() if k in known})
+        clf._validate_params()
+        W = np.ascontiguousarray(W, dtype=_DTYPE)
+        B = np.ascontiguousarray(B, dtype=_DTYPE)
+        loss = clf._loss()
+        if W.shape[1] != B.shape[1]:
+            raise ValueError(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
+        if B.shape != loss.output_shape(classes.size, W.shape[1]):
+            raise ValueError(f"B has {B.shape[0]} rows but there are {classes.size} classes")
+        if classes.size < 1 or W.shape[1] < 1:
+            raise ValueError("the model has no classes or dim 0")
+        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+            raise ValueError("class labels contain NaN or infinity")
+        if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
+            raise ValueError("class labels are not sorted and unique")
+        if not (np.isfinite(W).all() and np.isfinite(B).all()):
+            raise ValueError("model parameters contain NaN or infinity")
+        if fitted["n_features_in_"] != W.shape[0]:
+            raise ValueError(
+                f"n_features_in_ is {fitted['n_features_in_']} but A has {W.shape[0]} rows"
+            )
+        multilabel = bool(fitted["multilabel_"])
+        if multilabel and (
+            classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(classes.size))
+        ):
+            raise ValueError("a multi-label classifier's classes must be 0..c-1")
+        clf._set_classes(classes, multilabel)
+        clf.A_, clf.B_ = W.T, B
+        for key in ("n_features_in_", "n_iter_", "t_", "loss_curve_", "validation_scores_",
+                    "best_validation_score_"):  # fmt: skip
+            setattr(clf, key, fitted[key])
+        clf.threshold_ = float(fitted["threshold_"])
+        # Files from before top_label_ existed: the loss's rule of the time.
+        clf.top_label_ = bool(fitted.get("top_label_", loss.legacy_top_label(multilabel)))
+        prior = fitted.get("class_prior_")
+        if prior is not None:
+            prior = np.asarray(prior, dtype=np.float64)
+            if prior.shape != (classes.size,) or not ((prior >= 0) & (prior <= 1)).all():
+                raise ValueError("class_prior_ must hold one frequency in [0, 1] per class")
+        clf.class_prior_ = prior
+        best = fitted.get("best_epoch_")
+        if best is not None and not (isinstance(best, int) and 1 <= best <= clf.n_iter_):
+            raise ValueError(f"best_epoch_ {best!r} is not one of the epochs run")
+        clf.best_epoch_ = best
+        return clf
 
     # ------------------------------------------------------------------ prediction
-    def _forward(self, X: sp.csr_array) -> Iterator[np.ndarray]:
-        """Yield scores ``S = B·A·x̃`` for consecutive row chunks of ``X``."""
+    def _hidden_chunks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
+        """Yield hidden vectors ``H = X̃·Aᵀ`` for consecutive row chunks of ``X``."""
         scale = _math.row_scale(X, self.normalize)
-        for start in range(0, X.shape[0], _PREDICT_CHUNK):
-            rows = slice(start, start + _PREDICT_CHUNK)
-            Xs = _math.scale_rows(X[rows], scale[rows], dtype=_DTYPE)
-            yield _math.scores(_math.hidden(Xs, self.A_), self.B_)
+        for start in range(0, X.shape[0], PREDICT_CHUNK):
+            rows = slice(start, start + PREDICT_CHUNK)
+            yield _math.hidden(_math.scale_rows(X[rows], scale[rows], dtype=_DTYPE), self.A_)
 
-    def _scores(self, X: sp.csr_array) -> np.ndarray:
-        parts = list(self._forward(X))
+    def _stack(self, parts: list[np.ndarray], dtype) -> np.ndarray:
         if not parts:
-            return np.zeros((0, self.classes_.size), dtype=_DTYPE)
+            return np.zeros((0, self.classes_.size), dtype=dtype)
         return np.vstack(parts)
 
-    def _proba_from_scores(self, S: np.ndarray) -> np.ndarray:
-        S = S.astype(np.float64)
-        if self.loss == "softmax":
-            return _math.softmax(S)
-        P = _math.sigmoid(S)
-        if not self.multilabel_:  # one label per document: normalise like OneVsRestClassifier
-            P /= P.sum(axis=1, keepdims=True)
-        return P
+    def _proba(self, X: sp.csr_array) -> np.ndarray:
+        loss = self._loss()
+        parts = [
+            loss.proba_from_hidden(H, self.B_, self.multilabel_) for H in self._hidden_chunks(X)
+        ]
+        return self._stack(parts, np.float64)
 
     def decision_function(self, X) -> np.ndarray:
-        """Class scores ``S = B·A·x̃`` (n×c); for two classes ``s₁ − s₀`` (shape (n,))."""
+        """Class scores ``S = B·A·x̃`` (n×c, float64 products of the float32 hidden vectors and
+        ``B``); for two classes ``s₁ − s₀`` (shape (n,))."""
         check_is_fitted(self)
-        S = self._scores(self._check_X(X, reset=False)).astype(np.float64)
+        loss = self._loss()
+        X = self._check_X(X, reset=False)
+        S = self._stack([loss.decision_from_hidden(H, self.B_) for H in self._hidden_chunks(X)],
+                        np.float64)  # fmt: skip
         if S.shape[1] == 2 and not self.multilabel_:
             return S[:, 1] - S[:, 0]
         return S
@@ -667,36 +767,59 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         For single-label ``'ova'`` models the sigmoids are normalised to sum to 1, as
         scikit-learn's ``OneVsRestClassifier`` does; multi-label ``'ova'`` models return the
-        independent per-label probabilities in [0, 1].
+        independent per-label probabilities in [0, 1].  See :mod:`bowclf.losses`.
         """
         check_is_fitted(self)
-        return self._proba_from_scores(self._scores(self._check_X(X, reset=False)))
+        return self._proba(self._check_X(X, reset=False))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`, computed stably (log-softmax / log-sigmoid)."""
         check_is_fitted(self)
-        S = self._scores(self._check_X(X, reset=False)).astype(np.float64)
-        if self.loss == "softmax":
-            return _math.log_softmax(S)
-        log_P = _math.log_sigmoid(S)
-        if not self.multilabel_:
-            log_P = log_P - np.logaddexp.reduce(log_P, axis=1, keepdims=True)
-        return log_P
+        loss = self._loss()
+        X = self._check_X(X, reset=False)
+        parts = [
+            loss.log_proba_from_hidden(H, self.B_, self.multilabel_) for H in self._hidden_chunks(X)
+        ]
+        return self._stack(parts, np.float64)
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: the most probable class, or for multi-label models an indicator
         matrix of labels with probability ≥ ``threshold_`` (plus the most probable label when
-        ``top_label_``)."""
-        check_is_fitted(self)
-        S = self._scores(self._check_X(X, reset=False))
-        if not self.multilabel_:
-            return self.classes_[np.argmax(S, axis=1)]
-        return self._multilabel_decision(self._proba_from_scores(S))
+        ``top_label_``).
 
-    def _multilabel_decision(self, P: np.ndarray) -> np.ndarray:
+        A document with no known feature (an all-zero row: its scores are 0, so softmax is
+        uniform and every one-vs-all probability 0.5) is given the most frequent training
+        class; multi-label models give it the most frequent label when ``top_label_``, else
+        an empty set.  Models saved before ``class_prior_`` existed predict the arg-max.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        if not self.multilabel_:
+            return self.classes_[self._argmax(X)]
+        return self._multilabel_decision(self._proba(X), _empty_rows(X))
+
+    def _argmax(self, X: sp.csr_array) -> np.ndarray:
+        """Index of the most probable class of each row (the most frequent training class for
+        rows with no known feature)."""
+        loss = self._loss()
+        parts = [loss.argmax_from_hidden(H, self.B_) for H in self._hidden_chunks(X)]
+        best = np.concatenate(parts) if parts else np.zeros(0, np.intp)
+        if getattr(self, "class_prior_", None) is not None and best.size:
+            best[_empty_rows(X)] = np.argmax(self.class_prior_)
+        return best
+
+    def _multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
+        """Labels with probability ≥ ``threshold_`` (plus the most probable one when
+        ``top_label_``).  A document with no known feature (``empty``) has no evidence for
+        any label: it gets the most frequent training label when ``top_label_``, else none."""
         pred = (P >= self.threshold_).astype(np.int64)
-        if getattr(self, "top_label_", self.loss == "softmax") and P.shape[0]:
+        if self.top_label_ and P.shape[0]:
             pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = 1
+        prior = getattr(self, "class_prior_", None)
+        if prior is not None and empty.any():
+            pred[empty] = 0
+            if self.top_label_:
+                pred[np.flatnonzero(empty), np.argmax(prior)] = 1
         return pred
 
     def predict_topk(self, X, k: int = 1, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -706,7 +829,16 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         whose probability is below ``threshold`` (or beyond the number of classes) are masked:
         label ``None`` in an object array and probability ``nan``.
         """
-        return topk_from_proba(self.predict_proba(X), self.classes_, k, threshold)
+        check_is_fitted(self)
+        return self._topk(self._check_X(X, reset=False), self.classes_, k, threshold)
+
+    def _topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
+        loss, parts = self._loss(), []
+        for H in self._hidden_chunks(X):
+            parts.append(loss.topk_from_hidden(H, self.B_, classes, k, threshold, self.multilabel_))
+        if not parts:
+            return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
+        return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
 
     def transform(self, X) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×d, float32)."""
@@ -717,296 +849,29 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _score_targets(self, X: sp.csr_array, Y: sp.csr_array) -> float:
         """Accuracy (single-label) or micro-F1 (multi-label) of the model on CSR targets."""
-        S = self._scores(X)
         if not self.multilabel_:
-            return float(np.mean(np.argmax(S, axis=1) == _codes(Y, False)))
-        pred = self._multilabel_decision(self._proba_from_scores(S))
+            return float(np.mean(self._argmax(X) == _codes(Y, False)))
+        pred = self._multilabel_decision(self._proba(X), _empty_rows(X))
         truth = Y.toarray() > 0
         tp = float(np.sum((pred > 0) & truth))
         denom = float(pred.sum() + truth.sum())
         return 2 * tp / denom if denom else 1.0
 
 
-def resolve_epochs(epochs: int | str, n_samples: int) -> int:
-    """The number of passes for ``epochs`` (``'auto'``: ``min(10, max(5, ⌈200000/n⌉))``)."""
-    if epochs == "auto":
-        return int(min(10, max(5, -(-200_000 // max(n_samples, 1)))))
-    return int(epochs)
-
-
-def _labels_per_row(Y: sp.csr_array) -> np.ndarray:
-    """Number of positive targets in each row of a CSR target matrix."""
-    return np.bincount(_math._row_ids(Y.indptr)[Y.data > 0], minlength=Y.shape[0])
-
-
-def multilabel_decision_rule(
-    threshold: float | None,
-    loss: str,
-    multilabel: bool,
-    *,
-    mean_labels: float,
-    every_row_labelled: bool,
-) -> tuple[float, bool]:
-    """``(threshold_, top_label_)``: how a multi-label model turns probabilities into sets.
-
-    A label is predicted when its probability is ≥ ``threshold_``: the user's ``threshold``,
-    else 0.5 for ``loss='ova'`` (each sigmoid is a yes/no probability) and ``1/(1 + m)`` for
-    ``loss='softmax'`` (``m`` = mean labels per training document: a label holding its share
-    of the distribution).  ``top_label_``: the most probable label is predicted as well, so no
-    document gets an empty set — always for softmax, and for ova when every training document
-    had at least one label (then an empty prediction is never right).  Single-label models
-    predict the arg-max and ignore both.
-    """
-    if threshold is not None:
-        value = float(threshold)
-    elif loss == "ova" or not multilabel:
-        value = 0.5
-    else:
-        value = 1.0 / (1.0 + max(mean_labels, 1.0))
-    top = multilabel and (loss == "softmax" or every_row_labelled)
-    return value, bool(top)
-
-
-def topk_from_proba(
-    P: np.ndarray, classes: np.ndarray, k: int, threshold: float = 0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` labels and probabilities per row of ``P`` (masked below ``threshold``)."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    n, c = P.shape
-    kk = min(k, c)
-    idx = np.argsort(-P, axis=1, kind="stable")[:, :kk]
-    top = np.take_along_axis(P, idx, axis=1)
-    labels = np.full((n, k), None, dtype=object)
-    proba = np.full((n, k), np.nan)
-    keep = top >= threshold
-    labels[:, :kk] = np.where(keep, classes[idx].astype(object), None)
-    proba[:, :kk] = np.where(keep, top, np.nan)
-    return labels, proba
-
-
-# ---------------------------------------------------------------------- training kernels
-class InMemoryData:
-    """Training data held in memory, prepared once: rows scaled (``X̃ = diag(s)·X``, float32,
-    one shared index dtype) and softmax multi-label targets normalised to sum to 1.
-
-    ``blocks(rng)`` yields the whole data set as one block in a fresh random row order.
-    """
-
-    def __init__(self, X, Y, w, *, normalize, loss: str, multilabel: bool) -> None:
-        self.X = prepare_counts(X, normalize)
-        self.Y = prepare_targets(Y, loss=loss, multilabel=multilabel)
-        self.w = np.asarray(w, dtype=_DTYPE)
-        self.n = self.X.shape[0]
-
-    def blocks(self, rng: np.random.Generator):
-        order = rng.permutation(self.n)
-        yield _canonical_int_dtype(self.X[order]), self.Y[order], self.w[order]
-
-
-def prepare_counts(X: sp.csr_array, normalize) -> sp.csr_array:
-    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`."""
-    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=_DTYPE)
-    return _canonical_int_dtype(X)
-
-
-def prepare_targets(Y: sp.csr_array, *, loss: str, multilabel: bool) -> sp.csr_array:
-    """Targets for training: softmax multi-label rows are normalised to sum to 1."""
-    if loss == "softmax" and multilabel:
-        return _row_normalize(Y)
-    return sp.csr_array(Y, dtype=_DTYPE)
-
-
-def sgd_pass(
-    W: np.ndarray,
-    B: np.ndarray,
-    X: sp.csr_array,
-    Y: sp.csr_array,
-    w: np.ndarray,
-    *,
-    loss: str,
-    batch_size: int,
-    lr_at: Callable[[int], float],
-    on_batch: Callable | None = None,
-) -> tuple[float, float]:
-    """One SGD pass over the rows of ``(X̃, Y, w)`` in their stored order, updating ``W = Aᵀ``
-    and ``B`` in place; returns ``(Σ wᵢ ℓᵢ, Σ wᵢ)`` over the pass.
-
-    Each batch ``b`` takes the summed-gradient step (see :mod:`bowclf._math`)::
-
-        η = lr_at(index of the batch's first row)
-        B ← B − η·Gᵀ·H          A ← A − η·(G·B_old)ᵀ·X̃_b   (only the columns used by b)
-
-    ``X̃`` must come from :func:`prepare_counts` and ``Y`` from :func:`prepare_targets`.
-
-    BLAS is held to one thread during the pass.  The batch products (``n_b×d`` by ``d×c``) are
-    far too small to be worth splitting, but OpenBLAS splits them across threads from about
-    ``n_b·c·d ≥ 5·10⁵`` (c ≥ 328 classes at d = 100, batch 16), and the hand-off then costs
-    more than the product, many times more when the other cores are busy: 1000 classes on a
-    shared 2-core machine trained in 67–93 s instead of 11–18 s.  One thread also makes the
-    result independent of the number of cores.
-
-    Raises
-    ------
-    TrainingDivergedError
-        As soon as a batch's loss is not finite, or its mean exceeds the initial loss by 100
-        nats (the parameters are blowing up).
-    """
-    loss_sum = weight_sum = 0.0
-    # A mean loss 100 nats above the initial log(c) only comes from parameters blowing up.
-    explode = 100.0 + np.log(B.shape[0]) * (B.shape[0] if loss == "ova" else 1)
-    with (
-        _blas_controller().limit(limits=1, user_api="blas"),
-        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-    ):
-        for batch in _batches(X, Y, w, batch_size):
-            lr = lr_at(batch.start)
-            batch_loss = _sgd_step(batch, W, B, lr, loss)
-            if not np.isfinite(batch_loss) or batch_loss > explode * float(batch.w.sum()):
-                raise TrainingDivergedError("non-finite or exploding training loss")
-            loss_sum += batch_loss
-            weight_sum += float(batch.w.sum())
-            if on_batch is not None:
-                on_batch(batch, lr, loss_sum, weight_sum)
-    return loss_sum, weight_sum
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """The BLAS/OpenMP libraries of the process, looked up once (a lookup costs milliseconds)."""
-    return ThreadpoolController()
-
-
-def _sgd_step(batch: _Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: str) -> float:
-    """One summed-gradient SGD step on a batch; returns the batch's summed weighted loss."""
-    H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
-    _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
-    S = _math.scores(H, B)
-    Yb = batch.targets(B.shape[0])
-    if loss == "softmax":
-        log_P = _math.log_softmax(S)
-        batch_loss = -float(batch.w @ (Yb * log_P).sum(axis=1))
-        # exp of log-probabilities below −80 is < 2e-35: flush to 0 (float32 denormals are slow)
-        G = _math.softmax_score_gradient(np.exp(np.maximum(log_P, -80.0)), Yb, batch.w)
-    else:
-        log_p, log_q = _math.log_sigmoid(S), _math.log_sigmoid(-S)
-        batch_loss = -float(batch.w @ (Yb * log_p + (1 - Yb) * log_q).sum(axis=1))
-        G = _math.ova_score_gradient(S, Yb, batch.w)
-    GB = G @ B  # uses B before its update, like fastText
-    GB *= -lr
-    B -= lr * _math.gradient_B(G, H)
-    _math.add_scaled_gradient_A(batch.indptr, batch.indices, batch.data, GB, W)
-    return batch_loss
-
-
 # ---------------------------------------------------------------------- helpers
-class _Batch:
-    """A contiguous run of rows of the (already shuffled) training data, as raw CSR arrays."""
-
-    __slots__ = ("start", "n", "indptr", "indices", "data", "y_indptr", "y_indices", "y_data", "w")
-
-    def __init__(self, start, n, indptr, indices, data, y_indptr, y_indices, y_data, w):
-        self.start, self.n = start, n
-        self.indptr, self.indices, self.data = indptr, indices, data
-        self.y_indptr, self.y_indices, self.y_data = y_indptr, y_indices, y_data
-        self.w = w
-
-    def targets(self, n_classes: int) -> np.ndarray:
-        Y = np.zeros((self.n, n_classes), dtype=_DTYPE)
-        rows = np.repeat(np.arange(self.n), np.diff(self.y_indptr))
-        Y[rows, self.y_indices] = self.y_data
-        return Y
+def _empty_rows(X: sp.csr_array) -> np.ndarray:
+    """Rows of ``X`` without a non-zero value (documents with no known feature)."""
+    return np.bincount(_math.row_ids(X.indptr), weights=np.abs(X.data), minlength=X.shape[0]) == 0
 
 
-def _batches(X: sp.csr_array, Y: sp.csr_array, w: np.ndarray, size: int) -> Iterator[_Batch]:
-    n = X.shape[0]
-    xp, xi, xd = X.indptr, X.indices, X.data
-    yp, yi, yd = Y.indptr, Y.indices, Y.data
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        a, b = xp[start], xp[stop]
-        ya, yb = yp[start], yp[stop]
-        yield _Batch(
-            start,
-            stop - start,
-            xp[start : stop + 1] - a,
-            xi[a:b],
-            xd[a:b],
-            yp[start : stop + 1] - ya,
-            yi[ya:yb],
-            yd[ya:yb],
-            w[start:stop],
-        )
-
-
-class _Progress:
-    """Throttled progress reports for a callback (at most ~10 per second, plus epoch ends)."""
-
-    def __init__(self, callback: ProgressCallback | None, epochs: int) -> None:
-        self.callback = callback
-        self.epochs = epochs
-        self.t0 = time.perf_counter()
-        self.last = self.t0
-        self.examples = 0
-        self.features = 0.0
-
-    def _info(self, event, epoch, progress, loss, lr):
-        seconds = time.perf_counter() - self.t0
-        return {
-            "event": event,
-            "epoch": epoch + 1,
-            "epochs": self.epochs,
-            "progress": min(progress, 1.0),
-            "loss": loss,
-            "lr": lr,
-            "examples": self.examples,
-            "features": int(self.features),
-            "seconds": seconds,
-            "features_per_second": self.features / seconds if seconds > 0 else 0.0,
-        }
-
-    def batch(self, epoch, progress, loss, lr, batch: _Batch) -> None:
-        if self.callback is None:
-            return
-        self.examples += batch.n
-        self.features += float(batch.data.size)
-        now = time.perf_counter()
-        if now - self.last >= 0.1:
-            self.last = now
-            self.callback(self._info("batch", epoch, progress, loss, lr))
-
-    def epoch(self, epoch, loss, val_score) -> None:
-        if self.callback is None:
-            return
-        info = self._info("epoch", epoch, (epoch + 1) / self.epochs, loss, None)
-        info["val_score"] = val_score
-        self.callback(info)
-
-
-def _as_count_matrix(X, whom: str) -> sp.csr_array:
+def _as_count_matrix(X) -> sp.csr_array:
+    """``X`` as canonical CSR.  Any real values are accepted: the model ``B·A·x̃`` is defined
+    for them (``'l1'`` scaling divides by ``Σ|x_j|``); counts are the usual input."""
     X = sp.csr_array(X) if sp.issparse(X) else sp.csr_array(np.asarray(X))
-    check_non_negative(X, whom)
     if not X.has_canonical_format:
         X = X.copy()
         X.sum_duplicates()
     return X
-
-
-def _canonical_int_dtype(X: sp.csr_array) -> sp.csr_array:
-    """Give ``indptr`` and ``indices`` one shared integer dtype (the compiled kernels need it)."""
-    idx_dtype = np.int32 if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max else np.int64
-    if X.indptr.dtype == idx_dtype and X.indices.dtype == idx_dtype:
-        return X
-    return sp.csr_array(
-        (X.data, X.indices.astype(idx_dtype), X.indptr.astype(idx_dtype)), shape=X.shape
-    )
-
-
-def _row_normalize(Y: sp.csr_array) -> sp.csr_array:
-    """Scale target rows to sum to 1 (soft targets for the softmax loss); empty rows stay 0."""
-    sums = np.asarray(Y.sum(axis=1)).ravel()
-    inv = np.divide(1.0, sums, out=np.zeros_like(sums, dtype=np.float64), where=sums > 0)
-    return _math.scale_rows(Y, inv, dtype=_DTYPE)
 
 
 def _codes(Y: sp.csr_array, multilabel: bool) -> np.ndarray | None:

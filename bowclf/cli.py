@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import click
 
-from . import __version__
+from . import __version__, defaults
 
 EXIT_OK = 0
 EXIT_DATA = 1
@@ -420,17 +420,21 @@ def cli(debug: bool) -> None:
 @click.option(
     "--patience",
     type=click.IntRange(min=1),
-    default=3,
+    default=defaults.N_ITER_NO_CHANGE,
     show_default=True,
     help="Epochs without improvement before early stopping.",
 )
 @click.option(
-    "--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Embedding dimension."
+    "--dim",
+    type=click.IntRange(min=1),
+    default=defaults.DIM,
+    show_default=True,
+    help="Embedding dimension.",
 )
 @click.option(
     "--epochs",
     type=_EPOCHS,
-    default="auto",
+    default=defaults.EPOCHS,
     show_default=True,
     help="Passes over the training data, or 'auto': 10 for small corpora down to 5 from "
     "40,000 documents.",
@@ -438,62 +442,62 @@ def cli(debug: bool) -> None:
 @click.option(
     "--lr",
     type=_FiniteFloat(min=0, min_open=True),
-    default=0.25,
+    default=defaults.LR,
     show_default=True,
     help="Initial learning rate (decays linearly to 0).",
 )
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=16,
+    default=defaults.BATCH_SIZE,
     show_default=True,
     help="Documents per SGD step.",
 )
 @click.option(
     "--loss",
     type=click.Choice(["softmax", "ova"]),
-    default="softmax",
+    default=defaults.LOSS,
     show_default=True,
     help="softmax: one distribution; ova: independent sigmoids.",
 )
 @click.option(
     "--normalize",
     type=click.Choice(["l1", "l2", "none"]),
-    default="l1",
+    default=defaults.NORMALIZE,
     show_default=True,
     help="Row scaling of counts (l1 = average, as fastText).",
 )
 @click.option(
     "--idf/--no-idf",
     "use_idf",
-    default=True,
+    default=defaults.USE_IDF,
     show_default=True,
     help="Weight counts by inverse document frequency (--no-idf: raw counts, as fastText).",
 )
 @click.option(
     "--sublinear-tf",
     is_flag=True,
-    default=False,
+    default=defaults.SUBLINEAR_TF,
     help="Use 1 + ln(count) instead of the count.",
 )
 @click.option(
     "--ngrams",
     type=click.IntRange(min=1),
-    default=2,
+    default=defaults.NGRAMS,
     show_default=True,
     help="Longest word n-gram (1 = unigrams only).",
 )
 @click.option(
     "--buckets",
     type=click.IntRange(min=0),
-    default=2_000_000,
+    default=defaults.BUCKETS,
     show_default=True,
     help="Hash buckets for n-grams and subwords.",
 )
 @click.option(
     "--min-count",
     type=click.IntRange(min=1),
-    default=1,
+    default=defaults.MIN_COUNT,
     show_default=True,
     help="Minimum corpus frequency of a vocabulary word.",
 )
@@ -506,21 +510,21 @@ def cli(debug: bool) -> None:
 @click.option(
     "--minn",
     type=click.IntRange(min=0),
-    default=0,
+    default=defaults.MINN,
     show_default=True,
     help="Shortest character n-gram of words (0 = none).",
 )
 @click.option(
     "--maxn",
     type=click.IntRange(min=0),
-    default=0,
+    default=defaults.MAXN,
     show_default=True,
     help="Longest character n-gram of words (0 = none).",
 )
 @click.option(
     "--tokenizer",
     type=click.Choice(["default", "whitespace"]),
-    default="default",
+    default=defaults.TOKENIZER,
     show_default=True,
     help="default: Unicode words; whitespace: fastText's split.",
 )
@@ -550,7 +554,8 @@ def cli(debug: bool) -> None:
     type=int,
     default=0,
     show_default=True,
-    help="Random seed: the same seed gives the same model, bit for bit.",
+    help="Random seed: the same seed gives the same model, bit for bit on the same CPU and "
+    "library builds (any thread count).",
 )
 @click.option(
     "--stream/--in-memory",
@@ -575,43 +580,7 @@ def cli(debug: bool) -> None:
     "see docs/dask.md).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
-def fit(
-    corpus,
-    output,
-    fmt,
-    text_column,
-    label_column,
-    label_sep,
-    encoding,
-    valid_path,
-    valid_fraction,
-    early_stopping,
-    patience,
-    dim,
-    epochs,
-    lr,
-    batch_size,
-    loss,
-    normalize,
-    use_idf,
-    sublinear_tf,
-    ngrams,
-    buckets,
-    min_count,
-    max_features,
-    minn,
-    maxn,
-    tokenizer,
-    lowercase,
-    class_weight,
-    threshold,
-    pretrained_vectors,
-    seed,
-    stream,
-    cache_dir,
-    dask_scheduler,
-    quiet,
-) -> None:
+def fit(**opts: Any) -> None:
     """Train a model on CORPUS (CSV, TSV, JSON Lines or fastText format; '-' for stdin).
 
     Labels and texts are found by header name (label/text, case-insensitive), or given with
@@ -624,80 +593,87 @@ def fit(
     to stderr (a bar on a terminal, one line per epoch otherwise), then the path of the model
     file written.
     """
-    if valid_path is not None and valid_fraction is not None:
+    o = _FitOptions(**opts)
+    started = time.perf_counter()
+    _check_fit_usage(o)
+    if o.output is None:
+        o.output = str(_default_model_path(o.corpus))
+    _check_output_path(o.output, o.corpus, o.valid_path, o.pretrained_vectors, regular_only=True)
+    stream = _use_stream(o)
+    kw = _corpus_kwargs(o.fmt, o.text_column, o.label_column, o.label_sep, o.encoding)
+    from .text import TextClassifier
+
+    model = TextClassifier(**_model_params(o))
+    progress = _Progress(enabled=not o.quiet)
+    try:
+        if o.dask_scheduler is not None:
+            val = _fit_dask(model, o, kw, progress)
+        elif stream:
+            val = _fit_stream(model, o, kw, progress)
+        else:
+            val = _fit_in_memory(model, o, kw, progress)
+    finally:
+        progress.close()
+    _save_model(model, o.output)
+    if not o.quiet:
+        _print_fit_summary(model, o.output, val, started)
+
+
+class _FitOptions:
+    """The parsed options of ``fit`` (attribute access instead of 35 parameters)."""
+
+    def __init__(self, **opts: Any) -> None:
+        self.__dict__.update(opts)
+
+
+def _check_fit_usage(o: _FitOptions) -> None:
+    """Usage errors that need several options together (checked before any work)."""
+    if o.valid_path is not None and o.valid_fraction is not None:
         raise click.UsageError("use either --valid or --valid-fraction, not both")
-    if early_stopping and valid_path is None and valid_fraction is None:
+    if o.early_stopping and o.valid_path is None and o.valid_fraction is None:
         raise click.UsageError("--early-stopping needs --valid FILE or --valid-fraction F")
-    if minn > maxn:
-        raise click.UsageError(f"--minn {minn} is larger than --maxn {maxn}")
-    if output is None:
-        if corpus == "-":
-            raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
-        output = str(_default_model_path(corpus))
-    _check_output_path(output, corpus, valid_path, pretrained_vectors, regular_only=True)
-    if stream is None:
-        stream = corpus != "-" and _text_size_estimate(corpus) > _STREAM_BYTES
+    if o.minn > o.maxn:
+        raise click.UsageError(f"--minn {o.minn} is larger than --maxn {o.maxn}")
+    if o.output is None and o.corpus == "-":
+        raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
+
+
+def _use_stream(o: _FitOptions) -> bool:
+    """``--stream``/``--in-memory``, or the library's choice by the corpus's size."""
+    from .backends import prefers_out_of_core
+
+    if o.stream is None:
+        stream = prefers_out_of_core(o.corpus)
         why = "CORPUS is over 256 MiB, so it is trained out of core (--stream)"
     else:
-        why = "--stream"
+        stream, why = o.stream, "--stream"
     if stream:
-        if corpus == "-":
+        if o.corpus == "-":
             raise click.UsageError("--stream reads CORPUS twice, so it cannot be stdin")
-        if valid_fraction is not None:
+        if o.valid_fraction is not None:
             raise click.UsageError(
                 f"{why}: --valid-fraction is not supported; use --valid FILE (or --in-memory)"
             )
-        if class_weight != "none":
+        if o.class_weight != "none":
             raise click.UsageError(f"{why}: --class-weight is not supported (or --in-memory)")
-    kw = _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
-    started = time.perf_counter()
-    from .text import TextClassifier
+    return stream
 
-    model = TextClassifier(
-        dim=dim,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        loss=loss,
-        normalize=None if normalize == "none" else normalize,
-        use_idf=use_idf,
-        sublinear_tf=sublinear_tf,
-        ngrams=ngrams,
-        buckets=buckets,
-        min_count=min_count,
-        max_features=max_features,
-        minn=minn,
-        maxn=maxn,
-        tokenizer=tokenizer,
-        lowercase=lowercase,
-        class_weight=None if class_weight == "none" else class_weight,
-        threshold=threshold,
-        early_stopping=early_stopping,
-        n_iter_no_change=patience,
-        pretrained_vectors=pretrained_vectors,
-        random_state=seed,
-    )
-    progress = _Progress(enabled=not quiet)
-    if dask_scheduler is not None:
-        val_texts, val_y = _fit_dask(model, corpus, kw, valid_path, dask_scheduler, progress)
-    elif stream:
-        val_texts, val_y = _fit_stream(
-            model, corpus, kw, label_sep, valid_path, cache_dir, progress, quiet, epochs, dim
-        )
-    else:
-        val_texts, val_y = _fit_in_memory(
-            model,
-            corpus,
-            kw,
-            label_sep,
-            valid_path,
-            valid_fraction,
-            seed,
-            progress,
-            quiet,
-            epochs,
-            dim,
-        )
+
+def _model_params(o: _FitOptions) -> dict[str, Any]:
+    """TextClassifier parameters from the options (names and 'none' spellings differ)."""
+    same = ("dim", "epochs", "lr", "batch_size", "loss", "use_idf", "sublinear_tf", "ngrams",
+            "buckets", "min_count", "max_features", "minn", "maxn", "tokenizer", "lowercase",
+            "threshold", "early_stopping", "pretrained_vectors")  # fmt: skip
+    return {
+        **{name: getattr(o, name) for name in same},
+        "normalize": None if o.normalize == "none" else o.normalize,
+        "class_weight": None if o.class_weight == "none" else o.class_weight,
+        "n_iter_no_change": o.patience,
+        "random_state": o.seed,
+    }
+
+
+def _save_model(model, output: str) -> None:
     from .persist import save
 
     try:
@@ -707,162 +683,109 @@ def fit(
         raise click.ClickException(
             f"{output}: cannot write the model ({reason}); an existing file is unchanged"
         ) from None
-    if not quiet:
-        seconds = time.perf_counter() - started
-        clf = model.classifier_
-        documents = model.training_summary_.get("documents", "?")
-        line = (
-            f"Trained {clf.n_iter_} epochs on {documents:,} documents "
-            f"({len(model.vectorizer_.vocabulary_):,} words, {clf.n_features_in_:,} features) "
-            f"in {seconds:.1f}s; final loss {clf.loss_curve_[-1]:.4f}"
-        )
-        if clf.best_validation_score_ is not None:
-            line += f", best validation score {clf.best_validation_score_:.4f}"
-        _stderr(line)
-        if val_texts is not None:
-            from .report import evaluate
-
-            _stderr(_summary_line(evaluate(model, val_texts, val_y)))
-        _stderr(f"Model written to {output}")
 
 
-# fit trains out of core (--stream) on corpora with more text than this.  In memory, a fit
-# peaks at ~17-30x the CSV's size (100M tokens: 518 MB of CSV, 9.1 GB peak RSS; out of core
-# 1.4 GB at 4% less speed, bench/RESULTS.md), so 256 MiB keeps in-memory fits under ~5-8 GB.
-_STREAM_BYTES = 256 * 2**20
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
-_COMPRESSION_FACTOR = 4  # text is typically 3-5x its gzip/bzip2/xz size
+def _print_fit_summary(model, output: str, val, started: float) -> None:
+    seconds = time.perf_counter() - started
+    clf = model.classifier_
+    documents = model.training_summary_.get("documents", "?")
+    line = (
+        f"Trained {clf.n_iter_} epochs on {documents:,} documents "
+        f"({len(model.vectorizer_.vocabulary_):,} words, {clf.n_features_in_:,} features) "
+        f"in {seconds:.1f}s; final loss {clf.loss_curve_[-1]:.4f}"
+    )
+    if clf.best_validation_score_ is not None:
+        line += f", best validation score {clf.best_validation_score_:.4f}"
+    _stderr(line)
+    if val is not None:
+        from .report import evaluate
+
+        _stderr(_summary_line(evaluate(model, *val)))
+    _stderr(f"Model written to {output}")
 
 
-def _file_size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except (OSError, ValueError):
-        return 0  # the corpus reader reports a missing file
-
-
-def _text_size_estimate(path: str) -> int:
-    """Bytes of text in a corpus file: its size, times 4 when it is compressed."""
-    size = _file_size(path)
-    return size * _COMPRESSION_FACTOR if path.lower().endswith(_COMPRESSED_SUFFIXES) else size
-
-
-def _fit_dask(model, corpus, kw, valid_path, scheduler, progress):
-    """Train on a Dask cluster through :func:`bowclf.dask.fit_dask_file`."""
+def _validation_file(o: _FitOptions, kw: dict, multilabel: bool | None = None):
+    """``(texts, labels)`` of ``--valid FILE``, or ``None``."""
+    if o.valid_path is None:
+        return None
     from .corpus import read_corpus
+
+    texts, y, _ = _labels_of(read_corpus(o.valid_path, **kw), o.label_sep, multilabel)
+    return texts, y
+
+
+def _cannot_train(corpus: str, exc: ValueError) -> click.ClickException:
+    """The one error line of a failed fit; a corpus error keeps its own (it names the file)."""
+    from .corpus import CorpusError
+    from .training import OneClassError
+
+    if isinstance(exc, CorpusError):
+        return exc  # type: ignore[return-value]
+    hint = " (check --label-column)" if isinstance(exc, OneClassError) else ""
+    return click.ClickException(f"{corpus}: cannot train: {_one_line(exc)}{hint}")
+
+
+def _fit_dask(model, o: _FitOptions, kw: dict, progress):
+    """Train on a Dask cluster through :func:`bowclf.dask.fit_dask_file`."""
     from .dask import fit_dask_file
 
-    if corpus == "-":
+    if o.corpus == "-":
         raise click.UsageError("--dask-scheduler reads CORPUS twice, so it cannot be stdin")
-    val_texts = val_y = None
-    if valid_path is not None:
-        valid = read_corpus(valid_path, **kw)
-        val_texts, val_y, _ = _labels_of(valid, kw.get("label_sep"))
+    val = _validation_file(o, kw)
     try:
-        fit_dask_file(
-            model,
-            corpus,
-            scheduler,
-            corpus_kw=kw,
-            X_val=val_texts,
-            y_val=val_y,
-            callback=progress,
-        )
+        fit_dask_file(model, o.corpus, o.dask_scheduler, corpus_kw=kw, callback=progress,
+                      X_val=val and val[0], y_val=val and val[1])  # fmt: skip
     except OSError as exc:
         raise click.ClickException(
-            f"cannot use the Dask scheduler at {scheduler} ({_one_line(exc)})"
+            f"cannot use the Dask scheduler at {o.dask_scheduler} ({_one_line(exc)})"
         ) from None
-    finally:
-        progress.close()
-    return val_texts, val_y
+    return val
 
 
-def _fit_in_memory(
-    model, corpus, kw, label_sep, valid_path, valid_fraction, seed, progress, quiet, epochs, dim
-):
+def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
     from .corpus import read_corpus
+    from .training import resolve_epochs, split_validation
 
-    train = read_corpus(corpus, **kw)
-    texts, y, multilabel = _labels_of(train, label_sep)
-    known = _known_labels(y, multilabel)
-    if len(known) < 2:
-        raise click.ClickException(
-            f"{train.name}: only one class ({next(iter(known))!r}) in {len(texts):,} "
-            f"document{'s' if len(texts) != 1 else ''}; a classifier needs at least two "
-            "(check --label-column)"
-        )
-    val_texts = val_y = None
-    if valid_path is not None:
-        valid = read_corpus(valid_path, **kw)
-        val_texts, val_y, _ = _labels_of(valid, label_sep, multilabel=multilabel)
-        unseen = sorted({lab for labs in valid.labels for lab in labs} - known)
-        if unseen:
-            more = f" and {len(unseen) - 5} more" if len(unseen) > 5 else ""
-            raise click.ClickException(
-                f"{valid.name}: labels not in the training data: "
-                f"{', '.join(map(repr, unseen[:5]))}{more}"
-            )
-    elif valid_fraction is not None:
-        texts, y, val_texts, val_y = _split(texts, y, valid_fraction, seed, multilabel)
-    if not quiet:
+    train = read_corpus(o.corpus, **kw)
+    texts, y, multilabel = _labels_of(train, o.label_sep)
+    val = _validation_file(o, kw, multilabel)
+    if o.valid_fraction is not None:
+        try:
+            tr, va = split_validation(y, o.valid_fraction, o.seed, multilabel=multilabel)
+        except ValueError as exc:
+            raise _cannot_train(train.name, exc) from None
+        val = [texts[i] for i in va], [y[i] for i in va]
+        texts, y = [texts[i] for i in tr], [y[i] for i in tr]
+    if not o.quiet:
+        n_classes = len({lab for labs in y for lab in labs} if multilabel else set(y))
         what = "multi-label, " if multilabel else ""
-        valid_note = f", {len(val_texts):,} for validation" if val_texts is not None else ""
+        valid_note = f", {len(val[0]):,} for validation" if val is not None else ""
         _stderr(
-            f"Training on {len(texts):,} documents{valid_note} ({what}{len(known)} classes): "
-            f"{resolve_epochs(epochs, len(texts))} epochs, dim {dim}"
+            f"Training on {len(texts):,} documents{valid_note} ({what}{n_classes} classes): "
+            f"{resolve_epochs(o.epochs, len(texts))} epochs, dim {o.dim}"
         )
     try:
-        model.fit(texts, y, X_val=val_texts, y_val=val_y, callback=progress)
+        model.fit(texts, y, X_val=val and val[0], y_val=val and val[1], callback=progress)
     except ValueError as exc:  # e.g. an empty vocabulary: say which corpus
-        raise click.ClickException(f"{train.name}: cannot train: {_one_line(exc)}") from None
-    finally:
-        progress.close()
-    return val_texts, val_y
+        raise _cannot_train(train.name, exc) from None
+    return val
 
 
-def resolve_epochs(epochs, n_documents: int) -> int:
-    from .classifier import resolve_epochs as resolve
-
-    return resolve(epochs, n_documents)
-
-
-def _fit_stream(model, corpus, kw, label_sep, valid_path, cache_dir, progress, quiet, epochs, dim):
-    from .corpus import read_corpus
+def _fit_stream(model, o: _FitOptions, kw: dict, progress):
     from .stream import fit_stream
 
-    val_texts = val_y = None
-    multilabel = True if label_sep is not None else None
-    if valid_path is not None:
-        if label_sep is not None:
-            raise click.UsageError("--stream with --valid is for single-label data")
-        valid = read_corpus(valid_path, **kw)
-        val_texts, val_y, _ = _labels_of(valid, None, multilabel=False)
-        multilabel = False
-    if not quiet:
+    val = _validation_file(o, kw)
+    if not o.quiet:
         _stderr(
-            f"Training out of core on {corpus} (read twice, tokens cached on disk): "
-            f"{epochs} epochs, dim {dim}".replace("auto epochs", "'auto' epochs")
+            f"Training out of core on {o.corpus} (read twice, tokens cached on disk): "
+            f"{o.epochs} epochs, dim {o.dim}".replace("auto epochs", "'auto' epochs")
         )
     try:
-        fit_stream(
-            model,
-            corpus,
-            corpus_kw=kw,
-            multilabel=multilabel,
-            X_val=val_texts,
-            y_val=val_y,
-            cache_dir=cache_dir,
-            callback=progress,
-        )
-    except ValueError as exc:  # CorpusError keeps its own message (it names the file)
-        from .corpus import CorpusError
-
-        if isinstance(exc, CorpusError):
-            raise
-        raise click.ClickException(f"{corpus}: cannot train: {_one_line(exc)}") from None
-    finally:
-        progress.close()
-    return val_texts, val_y
+        fit_stream(model, o.corpus, corpus_kw=kw, X_val=val and val[0], y_val=val and val[1],
+                   cache_dir=o.cache_dir, callback=progress)  # fmt: skip
+    except ValueError as exc:
+        raise _cannot_train(o.corpus, exc) from None
+    return val
 
 
 def _default_model_path(corpus: str) -> Path:
@@ -885,54 +808,6 @@ def _labels_of(corpus, label_sep, multilabel: bool | None = None):
     return corpus.texts, corpus.y, False
 
 
-def _known_labels(y, multilabel: bool) -> set:
-    if multilabel:
-        return {lab for labs in y for lab in labs}
-    return set(y)
-
-
-def _split(texts, y, fraction: float, seed: int, multilabel: bool):
-    import numpy as np
-    from sklearn.model_selection import train_test_split
-
-    n = len(texts)
-    n_val = math.ceil(fraction * n)
-    if n_val < 1 or n - n_val < 1:
-        raise click.ClickException(
-            f"--valid-fraction {fraction:g} of {n} documents leaves no training or no "
-            "validation data"
-        )
-    idx = np.arange(n)
-    stratify = None
-    if not multilabel:
-        _, counts = np.unique(np.asarray(y), return_counts=True)
-        if counts.min() >= 2:
-            stratify = np.asarray(y)
-    try:
-        tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=stratify)
-    except ValueError:  # too few documents per class for a stratified split
-        tr, va = train_test_split(idx, test_size=n_val, random_state=seed)
-    # Documents whose labels would be missing from the training part (a label seen once)
-    # stay in training: a model cannot be validated on classes it cannot predict.
-    known = _known_labels([y[i] for i in tr], multilabel)
-    unseen = [i for i in va if not _known_labels([y[i]], multilabel) <= known]
-    if unseen:
-        tr = np.concatenate([tr, unseen])
-        va = np.setdiff1d(va, unseen)
-    if va.size == 0:
-        raise click.ClickException(
-            f"--valid-fraction {fraction:g}: no validation documents left (every held-out "
-            "document has a label seen only there); use more data or --valid FILE"
-        )
-    tr.sort()
-    va.sort()
-
-    def pick(seq, rows):
-        return [seq[i] for i in rows]
-
-    return pick(texts, tr), pick(y, tr), pick(texts, va), pick(y, va)
-
-
 class _Progress:
     """Training progress on stderr: a bar on a terminal, else one line per epoch (for logs)."""
 
@@ -945,11 +820,23 @@ class _Progress:
     def __call__(self, info: dict[str, Any]) -> None:
         if not self.enabled:
             return
+        if info.get("event") == "vectorize":  # a status line: the vectorizer has no progress
+            what = "Vectorising" if info["seconds"] is None else "Vectorised"
+            done = "" if info["seconds"] is None else f" in {info['seconds']:.1f}s"
+            _stderr(f"{what} {info['documents']:,} documents{done}")
+            return
         if info.get("event") == "pass":  # out-of-core training read the corpus
             what = "vocabulary" if info.get("pass") == 1 else "token cache"
             _stderr(
                 f"pass {info.get('pass')}/2 ({what}): {info.get('documents', 0):,} documents "
                 f"in {info.get('seconds', 0.0):.1f}s"
+            )
+            return
+        if info.get("event") == "early_stop":
+            self.close()
+            _stderr(
+                f"early stopping after epoch {info['epochs_run']}: kept the weights of epoch "
+                f"{info['best_epoch']} (best validation score {info['val_score']:.4f})"
             )
             return
         status = (

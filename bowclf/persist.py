@@ -100,7 +100,7 @@ _CLASSIFIER_SCALARS = (
     "best_validation_score_",
 )
 # Fitted values added after format version 1 was released: absent from older files.
-_OPTIONAL_SCALARS = ("top_label_",)
+_OPTIONAL_SCALARS = ("top_label_", "class_prior_", "best_epoch_")
 
 
 class ModelFileError(ValueError):
@@ -680,112 +680,39 @@ def _read_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray:
 
 
 def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
-    from sklearn.preprocessing import LabelEncoder
-
+    """The classifier of a file, restored by :meth:`BowClassifier._restore`."""
     from .classifier import BowClassifier
 
     section = header["classifier"]
-    known = BowClassifier().get_params()
-    clf = BowClassifier(**{k: v for k, v in section["params"].items() if k in known})
-    clf._validate_params()
-    W = np.ascontiguousarray(arrays["classifier/A"], dtype=np.float32)
-    B = np.ascontiguousarray(arrays["classifier/B"], dtype=np.float32)
-    classes = arrays["classifier/classes"]
-    if W.shape[1] != B.shape[1]:
-        raise _Invalid(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
-    if B.shape[0] != classes.size:
-        raise _Invalid(f"B has {B.shape[0]} rows but there are {classes.size} classes")
-    if classes.size < 1 or W.shape[1] < 1:
-        raise _Invalid("the model has no classes or dim 0")
-    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
-        raise _Invalid("class labels contain NaN or infinity")
-    if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
-        raise _Invalid("class labels are not sorted and unique")
-    if not (np.isfinite(W).all() and np.isfinite(B).all()):
-        raise _Invalid("model parameters contain NaN or infinity")
-    fitted = section["fitted"]
-    if fitted["n_features_in_"] != W.shape[0]:
-        raise _Invalid(f"n_features_in_ is {fitted['n_features_in_']} but A has {W.shape[0]} rows")
-    clf.A_ = W.T
-    clf.B_ = B
-    clf.classes_ = classes
-    for key in _CLASSIFIER_SCALARS:
-        setattr(clf, key, fitted[key])
-    clf.multilabel_ = bool(clf.multilabel_)
-    clf.threshold_ = float(clf.threshold_)
-    # Files from before top_label_ existed: softmax multi-label models forced the top label.
-    clf.top_label_ = fitted.get("top_label_", clf.multilabel_ and clf.loss == "softmax")
-    if clf.multilabel_:
-        if classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(classes.size)):
-            raise _Invalid("a multi-label classifier's classes must be 0..c-1")
-    else:
-        clf._label_encoder = LabelEncoder()
-        clf._label_encoder.classes_ = classes
-    return clf
+    try:
+        return BowClassifier._restore(
+            section["params"], section["fitted"], arrays["classifier/A"],
+            arrays["classifier/B"], arrays["classifier/classes"],
+        )  # fmt: skip
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray]):
-    from sklearn.preprocessing import MultiLabelBinarizer
-
+    """A text model, restored by :meth:`TextClassifier._restore`."""
     from .text import TextClassifier
 
-    known = TextClassifier().get_params()
-    params = header["params"]
-    model = TextClassifier(**{k: v for k, v in params.items() if k in known})
-    if "use_idf" not in params:  # files written before idf weighting existed hold raw counts
-        model.use_idf = False
-    model._validate_params()
-    if not isinstance(model.buckets, int) or model.buckets > _MAX_FEATURES:
-        raise _Invalid(f"implausible number of buckets {model.buckets!r}")
-    model.classifier_ = _build_classifier(header, arrays)
-    vec_state = {
-        name.split("/", 1)[1]: arr for name, arr in arrays.items() if name.startswith("vectorizer/")
-    }
-    model.vectorizer_ = model._make_vectorizer().set_fitted_state(vec_state)
+    buckets = header["params"].get("buckets", 0)
+    if not isinstance(buckets, int) or buckets > _MAX_FEATURES:
+        raise _Invalid(f"implausible number of buckets {buckets!r}")
+    classifier = _build_classifier(header, arrays)
     section = header["text"]
-    model.multilabel_ = section["multilabel"]
-    if section["binarized"]:
-        if not (model.multilabel_ and model.classifier_.multilabel_):
-            raise _Invalid("label sets stored for a single-label model")
-        labels = arrays["text/classes"]
-        if labels.size > 1 and not (labels[1:] > labels[:-1]).all():
-            raise _Invalid("label set is not sorted and unique")
-        model._binarizer = MultiLabelBinarizer(classes=labels.tolist()).fit([])
-        model.classes_ = model._binarizer.classes_
-        if model.classes_.size != model.classifier_.classes_.size:
-            raise _Invalid("label set does not match the classifier's outputs")
-    else:
-        if model.multilabel_ != model.classifier_.multilabel_:
-            raise _Invalid("multi-label flags of the text model and its classifier disagree")
-        model._binarizer = None
-        model.classes_ = model.classifier_.classes_
-    columns = arrays.get("text/feature_columns")
-    width = int(model.vectorizer_.n_features_out_)
-    if width > _MAX_FEATURES:
-        raise _Invalid(f"the vectorizer declares an implausible {width} features")
-    n_in = model.classifier_.n_features_in_
-    if columns is not None:
-        columns = columns.astype(np.int64)
-        if columns.size != n_in:
-            raise _Invalid(f"{columns.size} feature columns but the classifier expects {n_in}")
-        if columns.size and (columns[0] < 0 or columns[-1] >= width):
-            raise _Invalid("feature_columns points outside the vectorizer's features")
-        if columns.size > 1 and not (columns[1:] > columns[:-1]).all():
-            raise _Invalid("feature_columns are not sorted and unique")
-    elif width != n_in:
-        raise _Invalid(f"the vectorizer makes {width} features but the classifier expects {n_in}")
-    model._set_feature_columns(columns, width)
-    idf = arrays.get("text/idf")
-    if idf is not None:
-        if not model.use_idf:
-            raise _Invalid("idf weights stored for a model with use_idf=False")
-        if not (np.isfinite(idf).all() and (idf > 0).all()):
-            raise _Invalid("idf weights must be finite and positive")
-    elif model.use_idf:
-        raise _Invalid("a use_idf model without its idf weights")
-    model.idf_ = None if idf is None else idf.astype(np.float32)
-    model.training_summary_ = section.get("training_summary", {})
-    return model
+    try:
+        return TextClassifier._restore(
+            header["params"], classifier,
+            {n.split("/", 1)[1]: a for n, a in arrays.items() if n.startswith("vectorizer/")},
+            multilabel=section["multilabel"],
+            label_set=arrays["text/classes"] if section["binarized"] else None,
+            feature_columns=arrays.get("text/feature_columns"), idf=arrays.get("text/idf"),
+            training_summary=section.get("training_summary", {}), max_columns=_MAX_FEATURES,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def _smoke_test(model, kind: str) -> None:

@@ -14,11 +14,13 @@ from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils.validation import check_is_fitted
 
-from . import _math
-from .classifier import BowClassifier, ProgressCallback, topk_from_proba
+from . import _math, defaults
+from .classifier import BowClassifier
+from .losses import get_loss
+from .training import ProgressCallback, check_classes, unknown_labels
 from .vectorizer import BowVectorizer
 
-__all__ = ["TextClassifier"]
+__all__ = ["FeatureMap", "TextClassifier"]
 
 _CLASSIFIER_PARAMS = (
     "dim",
@@ -128,32 +130,32 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
     def __init__(
         self,
         *,
-        dim: int = 100,
-        epochs: int | str = "auto",
-        lr: float = 0.25,
-        batch_size: int = 16,
-        normalize: str | None = "l1",
-        loss: str = "softmax",
+        dim: int = defaults.DIM,
+        epochs: int | str = defaults.EPOCHS,
+        lr: float = defaults.LR,
+        batch_size: int | str = defaults.BATCH_SIZE,
+        normalize: str | None = defaults.NORMALIZE,
+        loss: str = defaults.LOSS,
         class_weight: dict | str | None = None,
         threshold: float | None = None,
         early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 3,
-        tol: float = 1e-4,
+        validation_fraction: float = defaults.VALIDATION_FRACTION,
+        n_iter_no_change: int = defaults.N_ITER_NO_CHANGE,
+        tol: float = defaults.TOL,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
         lowercase: bool = True,
-        tokenizer: Any = "default",
+        tokenizer: Any = defaults.TOKENIZER,
         token_pattern: str | None = None,
-        min_count: int = 1,
+        min_count: int = defaults.MIN_COUNT,
         max_features: int | None = None,
-        ngrams: int = 2,
-        buckets: int = 2_000_000,
-        minn: int = 0,
-        maxn: int = 0,
-        use_idf: bool = True,
-        sublinear_tf: bool = False,
-        prune_features: bool = True,
+        ngrams: int = defaults.NGRAMS,
+        buckets: int = defaults.BUCKETS,
+        minn: int = defaults.MINN,
+        maxn: int = defaults.MAXN,
+        use_idf: bool = defaults.USE_IDF,
+        sublinear_tf: bool = defaults.SUBLINEAR_TF,
+        prune_features: bool = defaults.PRUNE_FEATURES,
         pretrained_vectors: str | os.PathLike | None = None,
     ) -> None:
         self.dim = dim
@@ -229,48 +231,48 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             return self._binarizer.transform(items)
         return np.asarray(items)
 
+    def _encode_validation_y(self, y_val):
+        """Validation labels encoded like training labels; labels unseen in training raise."""
+        if self._binarizer is not None and not sp.issparse(y_val):
+            unknown_labels(list(y_val), self._binarizer.classes_, multilabel=True)
+        return self._encode_y(y_val, fit=False)
+
     def _decode_indicator(self, indicator: np.ndarray) -> list[tuple]:
         return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in indicator]
 
     # ------------------------------------------------------------------ features
     def _features(self, texts) -> sp.csr_array:
-        X = self.vectorizer_.transform(_check_texts(texts))
-        return self._weigh(self._select_columns(X))
+        return self._feature_map()(self.vectorizer_.transform(_check_texts(texts)))
 
-    def _weigh(self, X: sp.csr_array) -> sp.csr_array:
-        """Classifier input from pruned counts: sublinear tf and idf weights, if enabled."""
-        if self.idf_ is None and not self.sublinear_tf:
-            return X
-        return _math.weight_terms(X, self.idf_, sublinear=self.sublinear_tf)
+    def _feature_map(self) -> FeatureMap:
+        return FeatureMap(self.feature_columns_, self._column_lookup, self.idf_, self.sublinear_tf)
 
-    def _set_idf(self, document_frequency: np.ndarray | None, n_documents: int) -> None:
-        """``idf_`` from the training documents' feature document frequencies."""
-        self.idf_ = (
-            _math.idf_weights(document_frequency, n_documents)
-            if self.use_idf and document_frequency is not None
-            else None
-        )
+    def _set_columns(self, columns: np.ndarray | None, width: int) -> None:
+        """``feature_columns_`` and its lookup (vectorizer column → classifier column or −1)."""
+        self.feature_columns_ = columns
+        self._column_lookup = None
+        if columns is not None:
+            self._column_lookup = np.full(width, -1, dtype=np.int64)
+            self._column_lookup[columns] = np.arange(columns.size)
 
     def _select_columns(self, X: sp.csr_array) -> sp.csr_array:
-        if self.feature_columns_ is None:
-            return X
-        new_index = self._column_lookup[X.indices]
-        keep = new_index >= 0
-        kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before position i
-        indptr = kept_before[X.indptr].astype(X.indptr.dtype)
-        return sp.csr_array(
-            (X.data[keep], new_index[keep].astype(X.indices.dtype), indptr),
-            shape=(X.shape[0], self.feature_columns_.size),
-        )
+        """Vectorizer counts restricted to the classifier's columns (no term weighting)."""
+        return FeatureMap(self.feature_columns_, self._column_lookup, None, False)(X)
 
-    def _set_feature_columns(self, columns: np.ndarray | None, width: int) -> None:
-        self.feature_columns_ = columns
-        if columns is None:
-            self._column_lookup = None
-            return
-        lookup = np.full(width, -1, dtype=np.int64)
-        lookup[columns] = np.arange(columns.size)
-        self._column_lookup = lookup
+    def _set_features(self, document_frequency: np.ndarray, n_documents: int) -> int:
+        """``feature_columns_`` (with ``prune_features``: the columns used in training) and
+        ``idf_`` from the document frequency of every vectorizer column; returns the number
+        of classifier features."""
+        width = document_frequency.size
+        columns = None
+        if self.prune_features:
+            used = np.flatnonzero(document_frequency)
+            if used.size < width:
+                columns = used
+        self._set_columns(columns, width)
+        df = document_frequency if columns is None else document_frequency[columns]
+        self.idf_ = _math.idf_weights(df, n_documents) if self.use_idf else None
+        return width if columns is None else int(columns.size)
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -298,7 +300,9 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             Validation documents and labels, scored after every epoch (and used for early
             stopping when ``early_stopping=True``).
         callback : callable, optional
-            Progress reports, see :meth:`BowClassifier.fit`.
+            Progress reports, see :meth:`BowClassifier.fit`; before training also
+            ``event='vectorize'`` with ``documents`` when the vectorizer starts (``seconds``
+            ``None``) and when it is done (``seconds`` taken).
 
         Returns
         -------
@@ -311,23 +315,24 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             raise ValueError(
                 f"{len(texts)} documents but {Y.shape[0]} labels: the lengths must match"
             )
+        if self._binarizer is not None:
+            check_classes(self._binarizer.classes_, len(texts))
+        elif np.ndim(Y) == 1:
+            check_classes(np.unique(Y), len(texts))
+        if callback is not None:
+            callback({"event": "vectorize", "documents": len(texts), "seconds": None})
         self.vectorizer_ = self._make_vectorizer()
         Xc = self.vectorizer_.fit_transform(texts)
-        width = Xc.shape[1]
-        columns = None
-        if self.prune_features:
-            used = np.unique(Xc.indices)
-            if used.size < width:
-                columns = used
-        self._set_feature_columns(columns, width)
-        Xc = self._select_columns(Xc)
+        if callback is not None:
+            seconds = time.perf_counter() - start
+            callback({"event": "vectorize", "documents": len(texts), "seconds": seconds})
+        self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0])
         tokens = Xc.sum()
-        self._set_idf(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0])
-        Xc = self._weigh(Xc)
+        Xc = self._feature_map()(Xc)
         fit_kw: dict[str, Any] = {"callback": callback}
         if X_val is not None:
             fit_kw["X_val"] = self._features(X_val)
-            fit_kw["y_val"] = self._encode_y(y_val, fit=False)
+            fit_kw["y_val"] = self._encode_validation_y(y_val)
         if self.pretrained_vectors is not None:
             fit_kw["A_init"] = self._pretrained_columns()
         self.classifier_ = self._make_classifier().fit(Xc, Y, sample_weight, **fit_kw)
@@ -342,6 +347,41 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
             columns=Xc.shape[1],
             started=start,
         )
+        return self
+
+    def _fit_backend(self, backend, *, X_val=None, y_val=None, callback=None) -> TextClassifier:
+        """Fit on a corpus held by a backend (:mod:`bowclf.backends`): the backend fits the
+        vectorizer and describes the corpus; this model sets its fitted state from that."""
+        self._validate_params()
+        started = time.perf_counter()
+        vectorizer = self._make_vectorizer()
+        stats = backend.scan(vectorizer, callback)
+        self.vectorizer_ = vectorizer
+        p = self._set_features(stats.document_frequency, stats.documents)
+        self.multilabel_ = stats.multilabel
+        self._binarizer = None
+        if stats.multilabel:
+            self._binarizer = MultiLabelBinarizer(classes=stats.classes.tolist()).fit([])
+        clf = self._make_classifier()
+        kept = stats.document_frequency
+        if self.feature_columns_ is not None:
+            kept = kept[self.feature_columns_]
+        source = backend.source(self._feature_map(), stats, n_features=p, document_frequency=kept,
+                                normalize=self.normalize, loss=get_loss(self.loss))  # fmt: skip
+        clf._fit_source(
+            source, stats, n_features=p, callback=callback,
+            X_val=None if X_val is None else self._features(X_val),
+            y_val=None if X_val is None else self._encode_validation_y(y_val),
+            A_init=self._pretrained_columns() if self.pretrained_vectors is not None else None,
+        )  # fmt: skip
+        self.classifier_ = clf
+        self.classes_ = (
+            np.asarray(self._binarizer.classes_.tolist()) if stats.multilabel else clf.classes_
+        )
+        self.training_summary_ = self._summary(
+            documents=stats.documents, features=stats.nnz, tokens=stats.tokens, columns=p,
+            started=started, **backend.finish(),
+        )  # fmt: skip
         return self
 
     def _summary(self, *, documents, features, tokens, columns, started, **extra) -> dict:
@@ -373,6 +413,77 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
         columns, vectors = read_word_vectors(self.pretrained_vectors, vocabulary, self.dim)
         self.n_pretrained_ = int(columns.size)
         return columns, vectors
+
+    @classmethod
+    def _restore(
+        cls,
+        params: dict,
+        classifier: BowClassifier,
+        vectorizer_state: dict,
+        *,
+        multilabel: bool,
+        label_set: np.ndarray | None,
+        feature_columns: np.ndarray | None,
+        idf: np.ndarray | None,
+        training_summary: dict,
+        max_columns: int,
+    ) -> TextClassifier:
+        """A fitted model from saved state (the model-file loader's one entry point), checked
+        to fit together (``ValueError`` otherwise); ``label_set``: the labels of a model
+        trained on label collections."""
+        known = cls().get_params()
+        model = cls(**{k: v for k, v in params.items() if k in known})
+        if "use_idf" not in params:  # files written before idf weighting existed: raw counts
+            model.use_idf = False
+        model._validate_params()
+        model.classifier_ = classifier
+        model.vectorizer_ = model._make_vectorizer().set_fitted_state(vectorizer_state)
+        model.multilabel_ = bool(multilabel)
+        model._binarizer = None
+        if label_set is not None:
+            if not (model.multilabel_ and classifier.multilabel_):
+                raise ValueError("label sets stored for a single-label model")
+            if label_set.size > 1 and not (label_set[1:] > label_set[:-1]).all():
+                raise ValueError("label set is not sorted and unique")
+            model._binarizer = MultiLabelBinarizer(classes=label_set.tolist()).fit([])
+            model.classes_ = model._binarizer.classes_
+            if model.classes_.size != classifier.classes_.size:
+                raise ValueError("label set does not match the classifier's outputs")
+        else:
+            if model.multilabel_ != classifier.multilabel_:
+                raise ValueError("multi-label flags of the text model and its classifier disagree")
+            model.classes_ = classifier.classes_
+        width = int(model.vectorizer_.n_features_out_)
+        if width > max_columns:
+            raise ValueError(f"the vectorizer declares an implausible {width} features")
+        model._restore_features(feature_columns, idf, width, classifier.n_features_in_)
+        model.training_summary_ = training_summary
+        return model
+
+    def _restore_features(self, columns, idf, width: int, n_in: int) -> None:
+        if columns is not None:
+            columns = columns.astype(np.int64)
+            if columns.size != n_in:
+                raise ValueError(
+                    f"{columns.size} feature columns but the classifier expects {n_in}"
+                )
+            if columns.size and (columns[0] < 0 or columns[-1] >= width):
+                raise ValueError("feature_columns points outside the vectorizer's features")
+            if columns.size > 1 and not (columns[1:] > columns[:-1]).all():
+                raise ValueError("feature_columns are not sorted and unique")
+        elif width != n_in:
+            raise ValueError(
+                f"the vectorizer makes {width} features but the classifier expects {n_in}"
+            )
+        if idf is not None:
+            if not self.use_idf:
+                raise ValueError("idf weights stored for a model with use_idf=False")
+            if not (np.isfinite(idf).all() and (idf > 0).all()):
+                raise ValueError("idf weights must be finite and positive")
+        elif self.use_idf:
+            raise ValueError("a use_idf model without its idf weights")
+        self._set_columns(columns, width)
+        self.idf_ = None if idf is None else idf.astype(np.float32)
 
     # ------------------------------------------------------------------ prediction
     def decision_function(self, X: Iterable[str]) -> np.ndarray:
@@ -406,8 +517,9 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
 
         Returns one list per document of ``(label, probability)`` pairs, most probable first.
         """
-        P = self.predict_proba(X)
-        labels, proba = topk_from_proba(P, np.asarray(self.classes_), k, threshold)
+        check_is_fitted(self)
+        features = self._features(X)
+        labels, proba = self.classifier_._topk(features, np.asarray(self.classes_), k, threshold)
         return [
             [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
             for row_l, row_p in zip(labels, proba, strict=True)
@@ -427,6 +539,32 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose
                 accuracy_score(self._encode_y(y, fit=False), pred, sample_weight=sample_weight)
             )
         return float(accuracy_score(np.asarray(y), pred, sample_weight=sample_weight))
+
+
+class FeatureMap:
+    """Vectorizer counts to classifier input: keep the ``columns`` training used (``lookup``:
+    vectorizer column → classifier column or −1), then ``f(c)·idf_j`` term weights (``f(c) =
+    1 + ln c`` when ``sublinear``, else ``c``; :func:`bowclf._math.weight_terms`)."""
+
+    def __init__(self, columns, lookup, idf, sublinear: bool) -> None:
+        self.columns = columns
+        self.lookup = lookup
+        self.idf = idf
+        self.sublinear = sublinear
+
+    def __call__(self, X: sp.csr_array) -> sp.csr_array:
+        if self.columns is not None:
+            new_index = self.lookup[X.indices]
+            keep = new_index >= 0
+            kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before i
+            indptr = kept_before[X.indptr].astype(X.indptr.dtype)
+            X = sp.csr_array(
+                (X.data[keep], new_index[keep].astype(X.indices.dtype), indptr),
+                shape=(X.shape[0], self.columns.size),
+            )
+        if self.idf is None and not self.sublinear:
+            return X
+        return _math.weight_terms(X, self.idf, sublinear=self.sublinear)
 
 
 def _check_texts(X) -> Sequence[str]:

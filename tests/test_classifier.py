@@ -20,18 +20,43 @@ EXPECTED_FAILED_CHECKS = {
     # a repeated row is two steps at two positions, so the fits differ (as for SGDClassifier).
     "check_sample_weight_equivalence_on_dense_data": "stochastic training: weights are steps",
     "check_sample_weight_equivalence_on_sparse_data": "stochastic training: weights are steps",
-    # These two checks feed negative features regardless of the positive_only tag; the model
-    # takes non-negative counts and rejects negative input with a ValueError by design.
-    "check_class_weight_classifiers": "feeds negative features; counts must be >= 0",
-    "check_decision_proba_consistency": "feeds negative features; counts must be >= 0",
 }
 
 
 @parametrize_with_checks(
-    [BowClassifier(random_state=0)], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+    [BowClassifier(random_state=0), BowClassifier(loss="ova", random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    """Every scikit-learn check passes for both losses, negative and dense features included,
+    except the two sample-weight equivalence checks (issue 20, item 6)."""
     check(estimator)
+
+
+@pytest.mark.parametrize("loss", ["softmax", "ova"])
+def test_negative_features_are_accepted_and_used(loss):
+    """The model B·A·x̃ is defined for any real x: the sign of a feature carries the class."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    model = BowClassifier(loss=loss, random_state=0).fit(X, y)
+    assert model.score(X, y) > 0.9
+    assert model._batch_size(sp.csr_array(X)) == 1  # dense rows: per-example steps
+
+
+@pytest.mark.parametrize("loss", ["softmax", "ova"])
+def test_dense_data_with_the_defaults_does_not_diverge(loss):
+    """Dense rows share every feature, so batches of 16 summed steps diverged at lr=0.25 with
+    loss='ova' (issue 20, item 6); batch_size='auto' takes per-example steps on dense rows."""
+    from sklearn.datasets import make_blobs
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_blobs(n_samples=300, random_state=0)  # scikit-learn's check_classifiers_train
+    X = StandardScaler().fit_transform(X)
+    model = BowClassifier(loss=loss, random_state=0).fit(X, y)
+    assert np.isfinite(model.loss_curve_).all() and model.score(X, y) > 0.8
+    with pytest.raises(TrainingDivergedError):  # the old fixed batch of 16 diverged
+        BowClassifier(loss="ova", batch_size=16, random_state=0).fit(X, y)
 
 
 def test_learns_the_text_fixture(count_data):
@@ -118,7 +143,6 @@ def test_partial_fit_errors(count_data):
 @pytest.mark.parametrize(
     "X, message",
     [
-        (np.array([[1.0, -1.0], [0.0, 1.0], [1.0, 0.0]]), "Negative values"),
         (np.array([[1.0, np.nan], [0.0, 1.0], [1.0, 0.0]]), "NaN"),
         (np.array([[1.0, np.inf], [0.0, 1.0], [1.0, 0.0]]), "infinity"),
     ],
@@ -246,23 +270,143 @@ def test_training_holds_blas_to_one_thread(monkeypatch):
     count.  Training runs with one BLAS thread; the caller's setting is restored after."""
     from threadpoolctl import threadpool_info
 
-    import bowclf.classifier as classifier
+    import bowclf.training as training
 
     def blas_threads() -> set[int]:
         return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
 
     before = blas_threads()
     seen = []
-    step = classifier._sgd_step
+    step = training.sgd_step
 
     def spy(*args, **kwargs):
         if len(seen) < 3:
             seen.append(blas_threads())
         return step(*args, **kwargs)
 
-    monkeypatch.setattr(classifier, "_sgd_step", spy)
+    monkeypatch.setattr(training, "sgd_step", spy)
     rng = np.random.default_rng(0)
     X = sp.csr_array(rng.poisson(0.3, size=(64, 30)).astype(float))
     BowClassifier(epochs=1, random_state=0).fit(X, rng.integers(0, 5, 64))
     assert len(seen) == 3 and all(s <= {1} for s in seen), seen
     assert blas_threads() == before
+
+
+# ---------------------------------------------------------------------- issue 20, items 2-5
+def test_single_label_ova_probabilities_stay_finite_when_every_sigmoid_underflows(count_data):
+    """σ(S) of every class underflows to 0 for very negative scores (long documents with
+    normalize=None): normalising in log space keeps the probabilities finite (item 2)."""
+    Xtr, ytr, Xte, _ = count_data
+    model = BowClassifier(loss="ova", normalize=None, lr=0.001, epochs=1, random_state=0)
+    model.fit(Xtr, ytr)
+    model.A_[...] = 1.0
+    model.B_[...] = -1.0
+    model.B_[1] = -1.5  # class 1 is the least likely, the others tie
+    X = sp.csr_array(np.full((2, Xtr.shape[1]), 10.0))  # scores around −10⁵: σ = 0
+    P = model.predict_proba(X)
+    assert np.isfinite(P).all()
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(P, np.exp(model.predict_log_proba(X)))
+    assert (P[:, 1] < 1e-100).all()
+
+
+def test_empty_documents_get_the_most_frequent_class(count_data):
+    """A document with no known feature has no evidence: single-label models predict the most
+    frequent training class, not classes_[0] (item 3); probabilities stay the model's own."""
+    Xtr, ytr, _, _ = count_data
+    food, other = np.flatnonzero(ytr == "food"), np.flatnonzero(ytr != "food")
+    keep = np.sort(np.concatenate([food[:5], other]))  # "food" (classes_[0]) is now the rarest
+    X, y = Xtr[keep], ytr[keep]
+    counts = {c: int((y == c).sum()) for c in np.unique(y)}
+    most = max(counts, key=counts.get)
+    assert most != np.unique(y)[0]
+    model = BowClassifier(epochs=2, random_state=0).fit(X, y)
+    empty = sp.csr_array((2, X.shape[1]))
+    assert model.predict(empty).tolist() == [most, most]
+    np.testing.assert_allclose(model.predict_proba(empty), 1 / len(counts))
+
+
+@pytest.mark.parametrize("every_row_labelled", [True, False])
+def test_multilabel_ova_does_not_predict_every_label_for_an_empty_document(every_row_labelled):
+    """σ(0) = 0.5 ≥ 0.5 used to put every label on an empty document (item 3): it now gets the
+    most frequent label when the model forces the top label, else no label."""
+    rng = np.random.default_rng(0)
+    X = sp.csr_array(rng.poisson(0.5, size=(120, 20)).astype(float))
+    Y = (rng.random((120, 4)) < [0.6, 0.3, 0.2, 0.1]).astype(int)
+    Y[:, 0] |= Y.sum(axis=1) == 0 if every_row_labelled else 0
+    model = BowClassifier(loss="ova", epochs=2, random_state=0).fit(X, Y)
+    assert model.top_label_ is every_row_labelled
+    pred = model.predict(sp.csr_array((1, 20)))
+    assert pred.tolist() == ([[1, 0, 0, 0]] if every_row_labelled else [[0, 0, 0, 0]])
+
+
+def test_partial_fit_refuses_balanced_class_weights(count_data):
+    """One chunk's class counts are not the data's: 'balanced' is refused, as scikit-learn's
+    SGDClassifier does (item 4); a dict of weights works."""
+    Xtr, ytr, _, _ = count_data
+    classes = np.unique(ytr)
+    with pytest.raises(ValueError, match="not supported by partial_fit"):
+        BowClassifier(class_weight="balanced").partial_fit(Xtr[:10], ytr[:10], classes=classes)
+    weights = {c: 1.0 + i for i, c in enumerate(classes)}
+    BowClassifier(class_weight=weights).partial_fit(Xtr[:10], ytr[:10], classes=classes)
+
+
+def test_class_weight_keys_must_be_classes(count_data):
+    """A class_weight key that is not a class is a typo, not something to ignore (item 5)."""
+    Xtr, ytr, _, _ = count_data
+    with pytest.raises(ValueError, match="class_weight has keys that are not classes: \\['fod'\\]"):
+        BowClassifier(class_weight={"fod": 2.0}).fit(Xtr, ytr)
+
+
+def test_sample_weights_are_relative(count_data):
+    """Weights are scaled to mean 1: they set the examples' relative importance and lr the step
+    (weights summing to 1 used to leave the model untrained)."""
+    Xtr, ytr, _, _ = count_data
+    plain = BowClassifier(epochs=2, random_state=0).fit(Xtr, ytr)
+    tiny = BowClassifier(epochs=2, random_state=0).fit(
+        Xtr, ytr, sample_weight=np.full(Xtr.shape[0], 1 / Xtr.shape[0])
+    )
+    np.testing.assert_allclose(tiny.B_, plain.B_, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        BowClassifier().fit(Xtr, ytr, sample_weight=np.zeros(Xtr.shape[0]))
+
+
+def test_partial_fit_past_total_examples_warns(count_data):
+    """Past total_examples the learning rate is 0: say so instead of training silently at 0."""
+    Xtr, ytr, _, _ = count_data
+    model = BowClassifier(total_examples=40, random_state=0)
+    model.partial_fit(Xtr[:40], ytr[:40], classes=np.unique(ytr))
+    B = model.B_.copy()
+    with pytest.warns(UserWarning, match="past total_examples=40"):
+        model.partial_fit(Xtr[40:80], ytr[40:80])
+    np.testing.assert_array_equal(model.B_, B)
+
+
+def test_early_stopping_records_and_saves_the_kept_epoch(count_data, tmp_path):
+    from bowclf import load, save
+
+    Xtr, ytr, Xte, yte = count_data
+    events = []
+    model = BowClassifier(
+        early_stopping=True, n_iter_no_change=1, tol=0.5, epochs=6, random_state=0
+    ).fit(Xtr, ytr, X_val=Xte, y_val=yte, callback=events.append)
+    stop = [e for e in events if e["event"] == "early_stop"]
+    assert model.n_iter_ == 2 and model.best_epoch_ == 1
+    assert stop == [{"event": "early_stop", "best_epoch": 1, "epochs_run": 2,
+                     "val_score": model.validation_scores_[0]}]  # fmt: skip
+    assert load(save(model, tmp_path / "m.bowclf")).best_epoch_ == 1
+
+
+def test_partial_fit_keeps_label_frequencies_and_the_top_label_rule():
+    """Later partial_fit calls update the running label frequencies, and an unlabelled
+    document still stops a one-vs-all model from forcing the top label."""
+    rng = np.random.default_rng(0)
+    X = sp.csr_array(rng.poisson(0.5, size=(60, 10)).astype(float))
+    Y = np.zeros((60, 3), int)
+    Y[np.arange(60), rng.integers(0, 3, 60)] = 1
+    model = BowClassifier(loss="ova", random_state=0).partial_fit(X[:30], Y[:30])
+    assert model.top_label_
+    Y[45] = 0  # an unlabelled document in the second chunk
+    model.partial_fit(X[30:], Y[30:])
+    assert not model.top_label_
+    np.testing.assert_allclose(model.class_prior_, Y.sum(axis=0) / 60)

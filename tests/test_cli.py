@@ -468,7 +468,7 @@ def test_fit_stream(tmp_path):
 
 
 def test_fit_streams_large_files_by_itself(tmp_path, monkeypatch):
-    monkeypatch.setattr("bowclf.cli._STREAM_BYTES", 1000)
+    monkeypatch.setattr("bowclf.defaults.STREAM_BYTES", 1000)
     result = ok(run("fit", TRAIN, "-o", tmp_path / "m.bowclf", "--dim", "4", "--epochs", "1"))
     assert "Training out of core" in result.stderr
     result = run("fit", TRAIN, "-o", tmp_path / "m.bowclf", "--valid-fraction", "0.1")
@@ -518,7 +518,7 @@ def test_fit_term_weighting_options(tmp_path, stream):
 
 
 def test_compressed_corpora_count_four_times_their_size(tmp_path):
-    from bowclf.cli import _text_size_estimate
+    from bowclf.backends import text_size_estimate as _text_size_estimate
 
     plain, packed = tmp_path / "a.csv", tmp_path / "a.csv.GZ"
     plain.write_bytes(b"x" * 100)

@@ -99,3 +99,60 @@ def test_out_of_core_multilabel_with_validation(tmp_path):
         y_val=[("a",), ("c",)],
     )
     assert len(model.classifier_.validation_scores_) == 3
+
+
+# ---------------------------------------------------------------------- issue 20, item 13
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")
+def test_a_pipe_is_refused_before_it_is_opened(tmp_path):
+    """A FIFO (or `<(…)`) can be read once; the second pass used to hang.  It is refused up
+    front, without opening it (nothing writes to this one: opening it would block)."""
+    import os
+
+    from bowclf.corpus import CorpusError
+
+    fifo = tmp_path / "corpus.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(CorpusError, match="can be read only once"):
+        fit_stream(TextClassifier(), fifo, cache_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.fifo"]
+
+
+def test_stale_caches_of_dead_processes_are_removed(corpus_file, tmp_path):
+    """A cache left by a killed process (SIGKILL/SIGHUP/SIGQUIT skip the clean-up) is removed
+    by the next out-of-core fit in the same directory; live and foreign ones are kept."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    caches = tmp_path / "caches"
+    caches.mkdir()
+    host, gone = socket.gethostname(), dead.stdout.strip()
+    owners = {"stale": f"{gone} {host}", "live": f"{os.getppid()} {host}",
+              "other-host": f"{gone} elsewhere", "foreign": None}  # fmt: skip
+    for name, owner in owners.items():
+        folder = caches / f"bowclf-cache-{name}"
+        folder.mkdir()
+        (folder / "data.bin").write_bytes(b"x" * 100)
+        if owner is not None:
+            (folder / "owner.pid").write_text(owner)
+    fit_stream(TextClassifier(dim=4, epochs=1), corpus_file, cache_dir=caches)
+    left = sorted(p.name for p in caches.iterdir())
+    assert left == ["bowclf-cache-foreign", "bowclf-cache-live", "bowclf-cache-other-host"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")
+def test_cli_fit_stream_on_a_pipe_fails_with_one_line(tmp_path):
+    import os
+
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+
+    fifo = tmp_path / "corpus.fifo"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(cli, ["fit", str(fifo), "--stream", "-o", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "can be read only once" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,31 @@
+"""Default hyper-parameters, in one place for the estimators and the command line.
+
+A tiny module with no imports, so the command line can show its defaults without loading
+numpy or scikit-learn.  The reasons for each value are in the estimators' docstrings
+(:class:`bowclf.BowClassifier`, :class:`bowclf.TextClassifier`).
+"""
+
+DIM = 100
+EPOCHS = "auto"
+LR = 0.25
+BATCH_SIZE = 16  # TextClassifier's; BowClassifier defaults to 'auto' (1 on dense rows)
+LOSS = "softmax"
+NORMALIZE = "l1"
+N_ITER_NO_CHANGE = 3
+VALIDATION_FRACTION = 0.1
+TOL = 1e-4
+NGRAMS = 2
+BUCKETS = 2_000_000
+MIN_COUNT = 1
+MINN = 0
+MAXN = 0
+TOKENIZER = "default"
+USE_IDF = True
+SUBLINEAR_TF = False
+PRUNE_FEATURES = True
+
+#: Corpora with more text than this are trained out of core by ``bowclf fit``.  In memory a
+#: fit peaks at ~17-30x the CSV's size (100M tokens: 518 MB of CSV, 9.1 GB peak RSS; out of
+#: core 1.4 GB at 4% less speed, bench/RESULTS.md), so 256 MiB keeps in-memory fits under
+#: ~5-8 GB.
+STREAM_BYTES = 256 * 2**20

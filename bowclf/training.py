@@ -1,0 +1,603 @@
+"""The one training loop: schedule, minibatches, validation, early stopping, progress, divergence.
+
+Every backend (in memory, on-disk token cache, Dask) feeds :func:`train` through a *source*: an
+object with ``n`` (examples per epoch) and ``epoch(ctx)``, which runs one pass over its data
+through the :class:`Epoch` context ``ctx``: either locally, block by block
+(``ctx.train_block(X̃, Y, w)`` runs minibatch SGD on the loop's parameters), or remotely (the
+Dask backend trains replicas and reports each round with ``ctx.record``).  Optional source hooks:
+``start(setup)`` before the first epoch and ``sync()`` before the parameters are read
+(validation, the end of training).
+
+The loop never writes estimator attributes: it updates the parameter arrays it is given in
+place and returns a :class:`History`, which the estimator stores.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
+from threadpoolctl import ThreadpoolController
+
+from . import _math
+from .losses import Loss, get_loss
+from .optim import SGD
+
+__all__ = [
+    "CorpusStats",
+    "Epoch",
+    "OneClassError",
+    "check_classes",
+    "History",
+    "ProgressCallback",
+    "Setup",
+    "TrainingDivergedError",
+    "canonical_int_dtype",
+    "check_A_init",
+    "initial_parameters",
+    "prepare_counts",
+    "resolve_epochs",
+    "sgd_pass",
+    "split_indices",
+    "split_validation",
+    "train",
+    "unknown_labels",
+]
+
+#: Progress callbacks receive one dict per report; see :meth:`BowClassifier.fit`.
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+DTYPE = np.float32
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a non-finite loss (the learning rate is too high for this data)."""
+
+
+def resolve_epochs(epochs: int | str, n_samples: int) -> int:
+    """The number of passes for ``epochs`` (``'auto'``: ``min(10, max(5, ⌈200000/n⌉))``)."""
+    if epochs == "auto":
+        return int(min(10, max(5, -(-200_000 // max(n_samples, 1)))))
+    return int(epochs)
+
+
+class OneClassError(ValueError):
+    """The training labels hold a single class."""
+
+
+def check_classes(classes, n_documents: int | None = None) -> None:
+    """The one place that says a classifier needs at least two classes."""
+    classes = np.asarray(classes).tolist()
+    if len(classes) < 2:
+        where = "" if n_documents is None else f" in {n_documents:,} documents"
+        shown = ", ".join(map(repr, classes)) or "none"
+        raise OneClassError(
+            f"only one class ({shown}){where}: a classifier needs at least 2 classes"
+        )
+
+
+@dataclass
+class CorpusStats:
+    """What a backend learned about a training corpus before training.
+
+    ``classes``: sorted labels (for multi-label data, the label names); ``mean_labels``: labels
+    per document; ``class_counts``: documents per class (single-label); ``document_frequency``:
+    documents containing each feature column (``None`` when unknown); ``tokens`` and ``nnz``:
+    total counts and non-zeros of the count matrix.
+    """
+
+    documents: int
+    classes: np.ndarray
+    multilabel: bool
+    mean_labels: float = 1.0
+    every_row_labelled: bool = True
+    class_counts: np.ndarray | None = None
+    document_frequency: np.ndarray | None = None
+    tokens: int = 0
+    nnz: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def check_classes(self) -> None:
+        """A classifier needs two classes (see :func:`check_classes`)."""
+        check_classes(self.classes, self.documents)
+
+
+@dataclass
+class Setup:
+    """Everything a source needs to train replicas of the parameters (the Dask backend)."""
+
+    W: np.ndarray
+    B: np.ndarray
+    seed: int | None
+    A_init: tuple[np.ndarray, np.ndarray] | None
+    loss: Loss
+    optimizer: Any
+    batch_size: int
+    epochs: int
+    schedule: Callable[[float], float]
+    class_weights: np.ndarray | None = None
+
+
+@dataclass
+class History:
+    """What a training run did: per-epoch loss and validation scores, examples seen."""
+
+    loss_curve: list[float] = field(default_factory=list)
+    validation_scores: list[float] = field(default_factory=list)
+    n_iter: int = 0
+    examples: int = 0
+    best_epoch: int | None = None
+
+
+def initial_parameters(
+    n_features: int,
+    dim: int,
+    output_shape: tuple[int, int],
+    rng: np.random.Generator,
+    A_init: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``W = Aᵀ`` (p×d, C-ordered) with ``A ~ U(−1/d, 1/d)`` and ``B = 0``; ``A_init``
+    ``(columns, vectors)`` then overwrites columns of ``A`` with pretrained vectors."""
+    W = np.empty((n_features, dim), dtype=DTYPE)
+    rng.random(out=W, dtype=DTYPE)
+    W *= 2.0 / dim
+    W -= 1.0 / dim
+    if A_init is not None:
+        W[A_init[0]] = A_init[1]
+    return W, np.zeros(output_shape, dtype=DTYPE)
+
+
+# ---------------------------------------------------------------------- validation data
+def split_indices(
+    n: int, fraction: float, stratify: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(train, validation)`` row indices holding out ``⌈fraction·n⌉`` rows, stratified
+    by ``stratify`` (class codes) when every class has two rows, else at random."""
+    n_val = int(np.ceil(fraction * n))
+    if n_val < 1 or n - n_val < 1:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves an empty training or validation set for "
+            f"{n} samples"
+        )
+    if stratify is not None and np.bincount(stratify).min() < 2:
+        stratify = None
+    try:
+        tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
+                                  random_state=seed)  # fmt: skip
+    except ValueError:  # too few samples per class for a stratified split
+        tr, va = train_test_split(np.arange(n), test_size=n_val, random_state=seed)
+    tr.sort()
+    va.sort()
+    return tr, va
+
+
+def unknown_labels(y, classes, *, multilabel: bool = False) -> None:
+    """Raise ``ValueError`` naming the validation labels (or label-collection members) of
+    ``y`` that are not among the training ``classes``."""
+    seen = {label for labels in y for label in labels} if multilabel else set(np.unique(y).tolist())
+    unknown = sorted(seen - set(np.asarray(classes).tolist()), key=str)
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ValueError(
+            f"validation labels not in the training data: {', '.join(map(repr, unknown[:5]))}{more}"
+        )
+
+
+def split_validation(
+    y, fraction: float, seed: int, *, multilabel: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ``(train, validation)`` indices of labelled documents ``y`` (labels, or label
+    collections when ``multilabel``) holding out ``⌈fraction·n⌉`` of them, stratified when
+    every class has two documents (:func:`split_indices`).
+
+    A held-out document with a label that no training document has stays in training (a
+    model cannot be validated on classes it cannot predict); ``ValueError`` when no
+    validation document is left.
+    """
+    n = len(y)
+    stratify = None
+    if not multilabel and n:
+        _, stratify = np.unique(np.asarray(y), return_inverse=True)
+    tr, va = split_indices(n, fraction, stratify, seed)
+    sets = [set(labels) for labels in y] if multilabel else [{label} for label in y]
+    known = set().union(*(sets[i] for i in tr))
+    unseen = [i for i in va if not sets[i] <= known]
+    if unseen:
+        tr = np.sort(np.concatenate([tr, unseen]))
+        va = np.setdiff1d(va, unseen)
+    if va.size == 0:
+        raise ValueError(
+            f"validation_fraction={fraction:g}: no validation documents left (every held-out "
+            "document has a label seen only there); use more data or a validation file"
+        )
+    return tr, va
+
+
+def check_A_init(A_init, dim: int, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pretrained embeddings ``(columns, vectors)`` checked against ``dim`` and the features."""
+    columns = np.asarray(A_init[0], dtype=np.int64)
+    vectors = np.asarray(A_init[1], dtype=DTYPE)
+    if vectors.shape != (columns.size, dim):
+        raise ValueError(
+            f"A_init vectors have shape {vectors.shape}, expected ({columns.size}, {dim})"
+        )
+    if columns.size and (columns.min() < 0 or columns.max() >= n_features):
+        raise ValueError("A_init columns outside the feature range")
+    return columns, vectors
+
+
+# ---------------------------------------------------------------------- data preparation
+def canonical_int_dtype(X: sp.csr_array) -> sp.csr_array:
+    """Give ``indptr`` and ``indices`` one shared integer dtype (the compiled kernels need it)."""
+    idx_dtype = np.int32 if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max else np.int64
+    if X.indptr.dtype == idx_dtype and X.indices.dtype == idx_dtype:
+        return X
+    return sp.csr_array(
+        (X.data, X.indices.astype(idx_dtype), X.indptr.astype(idx_dtype)), shape=X.shape
+    )
+
+
+def prepare_counts(X: sp.csr_array, normalize) -> sp.csr_array:
+    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`."""
+    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=DTYPE)
+    return canonical_int_dtype(X)
+
+
+# ---------------------------------------------------------------------- minibatch SGD
+class Batch:
+    """A contiguous run of rows of the (already shuffled) training data, as raw CSR arrays."""
+
+    __slots__ = ("start", "n", "indptr", "indices", "data", "y_indptr", "y_indices", "y_data", "w")
+
+    def __init__(self, start, n, indptr, indices, data, y_indptr, y_indices, y_data, w):
+        self.start, self.n = start, n
+        self.indptr, self.indices, self.data = indptr, indices, data
+        self.y_indptr, self.y_indices, self.y_data = y_indptr, y_indices, y_data
+        self.w = w
+
+    def targets(self, n_classes: int) -> np.ndarray:
+        Y = np.zeros((self.n, n_classes), dtype=DTYPE)
+        rows = np.repeat(np.arange(self.n), np.diff(self.y_indptr))
+        Y[rows, self.y_indices] = self.y_data
+        return Y
+
+
+def iter_batches(X: sp.csr_array, Y: sp.csr_array, w: np.ndarray, size: int) -> Iterator[Batch]:
+    """Consecutive batches of ``size`` rows of ``(X̃, Y, w)``."""
+    n = X.shape[0]
+    xp, xi, xd = X.indptr, X.indices, X.data
+    yp, yi, yd = Y.indptr, Y.indices, Y.data
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        a, b = xp[start], xp[stop]
+        ya, yb = yp[start], yp[stop]
+        yield Batch(
+            start,
+            stop - start,
+            xp[start : stop + 1] - a,
+            xi[a:b],
+            xd[a:b],
+            yp[start : stop + 1] - ya,
+            yi[ya:yb],
+            yd[ya:yb],
+            w[start:stop],
+        )
+
+
+def sgd_step(batch: Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: Loss, optimizer) -> float:
+    """One step on a batch: ``H = X̃_b·Aᵀ``, the loss's gradients, the optimiser's update;
+    returns the batch's summed weighted loss."""
+    H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
+    _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
+    grads = loss.batch_gradients(H, B, batch.targets(loss.n_targets(B)), batch.w)
+    optimizer.step(W, B, batch, grads, lr)
+    return grads.loss
+
+
+def sgd_pass(
+    W: np.ndarray,
+    B: np.ndarray,
+    X: sp.csr_array,
+    Y: sp.csr_array,
+    w: np.ndarray,
+    *,
+    loss: Loss | str,
+    batch_size: int,
+    lr_at: Callable[[int], float],
+    on_batch: Callable | None = None,
+    optimizer=None,
+) -> tuple[float, float]:
+    """One pass over the rows of ``(X̃, Y, w)`` in their stored order, updating ``W = Aᵀ``
+    and ``B`` in place; returns ``(Σ wᵢ ℓᵢ, Σ wᵢ)`` over the pass.
+
+    Each batch ``b`` takes a summed-gradient step (see :mod:`bowclf._math`) with
+    ``η = lr_at(index of the batch's first row)``; with plain SGD::
+
+        B ← B − η·Gᵀ·H          A ← A − η·(G·B_old)ᵀ·X̃_b   (only the columns used by b)
+
+    ``X̃`` must come from :func:`prepare_counts` and ``Y`` from the loss's
+    ``prepare_targets``.
+
+    BLAS is held to one thread during the pass.  The batch products (``n_b×d`` by ``d×c``) are
+    far too small to be worth splitting, but OpenBLAS splits them across threads from about
+    ``n_b·c·d ≥ 5·10⁵`` (c ≥ 328 classes at d = 100, batch 16), and the hand-off then costs
+    more than the product, many times more when the other cores are busy.  One thread also
+    makes the result independent of the number of cores.
+
+    Raises
+    ------
+    TrainingDivergedError
+        As soon as a batch's loss is not finite, or its mean exceeds the loss's divergence
+        bound (the parameters are blowing up).
+    """
+    loss = get_loss(loss)
+    optimizer = SGD() if optimizer is None else optimizer
+    loss_sum = weight_sum = 0.0
+    explode = loss.divergence_bound(loss.n_targets(B))
+    with (
+        _blas_controller().limit(limits=1, user_api="blas"),
+        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+    ):
+        for batch in iter_batches(X, Y, w, batch_size):
+            lr = lr_at(batch.start)
+            batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
+            if not np.isfinite(batch_loss) or batch_loss > explode * float(batch.w.sum()):
+                raise TrainingDivergedError("non-finite or exploding training loss")
+            loss_sum += batch_loss
+            weight_sum += float(batch.w.sum())
+            if on_batch is not None:
+                on_batch(batch, lr, loss_sum, weight_sum)
+    return loss_sum, weight_sum
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The BLAS/OpenMP libraries of the process, looked up once (a lookup costs milliseconds)."""
+    return ThreadpoolController()
+
+
+# ---------------------------------------------------------------------- progress
+class Progress:
+    """Throttled progress reports for a callback (at most ~10 per second, plus epoch ends)."""
+
+    def __init__(self, callback: ProgressCallback | None, epochs: int) -> None:
+        self.callback = callback
+        self.epochs = epochs
+        self.t0 = time.perf_counter()
+        self.last = self.t0
+        self.examples = 0
+        self.features = 0.0
+
+    def _info(self, event, epoch, progress, loss, lr) -> dict[str, Any]:
+        seconds = time.perf_counter() - self.t0
+        return {
+            "event": event,
+            "epoch": epoch + 1,
+            "epochs": self.epochs,
+            "progress": min(progress, 1.0),
+            "loss": loss,
+            "lr": lr,
+            "examples": self.examples,
+            "features": int(self.features),
+            "seconds": seconds,
+            "features_per_second": self.features / seconds if seconds > 0 else 0.0,
+        }
+
+    def batch(self, epoch, progress, loss, lr, examples, features, *, every: bool = False):
+        """Count ``examples`` and ``features``; report (``every``: without throttling)."""
+        if self.callback is None:
+            return
+        self.examples += examples
+        self.features += float(features)
+        now = time.perf_counter()
+        if every or now - self.last >= 0.1:
+            self.last = now
+            self.callback(self._info("batch", epoch, progress, loss, lr))
+
+    def epoch(self, epoch, loss, val_score) -> None:
+        if self.callback is None:
+            return
+        info = self._info("epoch", epoch, (epoch + 1) / self.epochs, loss, None)
+        info["val_score"] = val_score
+        self.callback(info)
+
+    def event(self, event: str, **info: Any) -> None:
+        if self.callback is not None:
+            self.callback({"event": event, **info})
+
+
+# ---------------------------------------------------------------------- the loop
+class Epoch:
+    """One pass in progress: the context a source's ``epoch(ctx)`` trains through."""
+
+    def __init__(self, loop: _Loop, index: int) -> None:
+        self.loop = loop
+        self.index = index
+        self.epochs = loop.epochs
+        self.n = loop.n
+        self.rng = loop.rng
+        self.schedule = loop.schedule
+        self.done = 0
+        self.loss_sum = 0.0
+        self.weight_sum = 0.0
+
+    def train_block(self, X: sp.csr_array, Y: sp.csr_array, w: np.ndarray) -> None:
+        """Minibatch SGD on a prepared block, at its place in the epoch's schedule."""
+        loop = self.loop
+        offset = self.index * self.n + self.done
+        prior = (self.loss_sum, self.weight_sum)
+        total = loop.epochs * self.n
+
+        def report(batch, lr, ls, ws):
+            loop.history.examples += batch.n
+            loop.progress.batch(
+                self.index,
+                (offset + batch.start + batch.n) / total,
+                (prior[0] + ls) / max(prior[1] + ws, 1e-12),
+                lr,
+                batch.n,
+                batch.data.size,
+            )
+
+        history = loop.history
+
+        def count(batch, lr, ls, ws):
+            history.examples += batch.n
+
+        ls, ws = sgd_pass(
+            loop.W,
+            loop.B,
+            X,
+            Y,
+            w,
+            loss=loop.loss,
+            batch_size=loop.batch_size,
+            lr_at=lambda i: self.schedule(offset + i),
+            on_batch=count if loop.progress.callback is None else report,
+            optimizer=loop.optimizer,
+        )
+        self.loss_sum += ls
+        self.weight_sum += ws
+        self.done += X.shape[0]
+
+    def record(self, *, examples, features, loss_sum, weight_sum, lr, progress) -> None:
+        """Account for examples trained elsewhere (e.g. on Dask workers) and report them."""
+        self.loss_sum += loss_sum
+        self.weight_sum += weight_sum
+        self.done += examples
+        self.loop.history.examples += examples
+        self.loop.progress.batch(
+            self.index,
+            progress,
+            self.loss_sum / max(self.weight_sum, 1e-12),
+            lr,
+            examples,
+            features,
+            every=True,
+        )
+
+
+@dataclass
+class _Loop:
+    W: np.ndarray
+    B: np.ndarray
+    n: int
+    epochs: int
+    rng: np.random.Generator
+    schedule: Callable[[float], float]
+    loss: Loss
+    optimizer: Any
+    batch_size: int
+    progress: Progress
+    history: History
+
+
+def train(
+    source,
+    W: np.ndarray,
+    B: np.ndarray,
+    *,
+    epochs: int,
+    rng: np.random.Generator,
+    schedule: Callable[[float], float],
+    loss: Loss,
+    batch_size: int,
+    lr: float,
+    optimizer=None,
+    validate: Callable[[], float] | None = None,
+    early_stopping: bool = False,
+    n_iter_no_change: int = 3,
+    tol: float = 0.0,
+    callback: ProgressCallback | None = None,
+    verbose: int = 0,
+    setup: Setup | None = None,
+) -> History:
+    """Run ``epochs`` passes of ``source`` over ``W = Aᵀ`` and ``B`` (updated in place).
+
+    ``schedule(t)`` is the learning rate at example ``t`` of this run.  After every epoch
+    ``validate()`` (if given) scores the current parameters; with ``early_stopping`` training
+    stops after ``n_iter_no_change`` epochs without an improvement over ``tol`` and the best
+    epoch's parameters are restored (``History.best_epoch``, 1-based).
+
+    Raises
+    ------
+    TrainingDivergedError
+        With a message naming the epoch and a lower learning rate to try.
+    """
+    optimizer = SGD() if optimizer is None else optimizer
+    optimizer.start(W, B)
+    loop = _Loop(
+        W, B, source.n, epochs, rng, schedule, loss, optimizer, batch_size,
+        Progress(callback, epochs), History(),
+    )  # fmt: skip
+    if setup is not None and hasattr(source, "start"):
+        source.start(setup)
+    tracker = _BestEpoch(W, B, keep=early_stopping, tol=tol)
+    synced = False
+    for index in range(epochs):
+        ctx = Epoch(loop, index)
+        try:
+            source.epoch(ctx)
+        except TrainingDivergedError:
+            raise TrainingDivergedError(
+                f"training diverged (loss exploded at epoch {index + 1}) with "
+                f"lr={lr:g}: lower the learning rate (e.g. lr={lr / 10:g})"
+            ) from None
+        epoch_loss = ctx.loss_sum / max(ctx.weight_sum, 1e-12)
+        loop.history.loss_curve.append(epoch_loss)
+        loop.history.n_iter = index + 1
+        val_score, synced = None, False
+        if validate is not None:
+            synced = _sync(source)
+            val_score = validate()
+            loop.history.validation_scores.append(val_score)
+            tracker.update(val_score, index + 1)
+        loop.progress.epoch(index, epoch_loss, val_score)
+        if verbose:
+            extra = "" if val_score is None else f", validation score {val_score:.4f}"
+            print(f"-- Epoch {index + 1}/{epochs}: loss {epoch_loss:.4f}{extra}", flush=True)
+        if early_stopping and validate is not None and tracker.stale >= n_iter_no_change:
+            break
+    if not synced:
+        _sync(source)
+    if tracker.restore():
+        loop.history.best_epoch = tracker.epoch
+        loop.progress.event("early_stop", best_epoch=tracker.epoch,
+                            epochs_run=loop.history.n_iter, val_score=tracker.score)  # fmt: skip
+    return loop.history
+
+
+class _BestEpoch:
+    """The best validation score so far and (with ``keep``) a copy of its parameters."""
+
+    def __init__(self, W: np.ndarray, B: np.ndarray, *, keep: bool, tol: float) -> None:
+        self.W, self.B, self.keep, self.tol = W, B, keep, tol
+        self.score, self.epoch, self.stale = -np.inf, None, 0
+        self.saved: tuple[np.ndarray, np.ndarray] | None = None
+
+    def update(self, score: float, epoch: int) -> None:
+        if score > self.score + self.tol:
+            self.score, self.epoch, self.stale = score, epoch, 0
+            self.saved = (self.W.copy(), self.B.copy()) if self.keep else None
+        else:
+            self.stale += 1
+
+    def restore(self) -> bool:
+        """Put the best epoch's parameters back (early stopping); whether it did."""
+        if self.saved is None:
+            return False
+        self.W[...], self.B[...] = self.saved
+        return True
+
+
+def _sync(source) -> bool:
+    sync = getattr(source, "sync", None)
+    if sync is not None:
+        sync()
+    return True

@@ -1,0 +1,121 @@
+"""TextClassifier follows scikit-learn's conventions (check_estimator runs one check on an
+estimator of raw text: this battery covers the rest by hand; issue 20, item 6)."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from bowclf import TextClassifier
+
+SMALL = {"dim": 8, "epochs": 3, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def fitted(text_data):
+    Xtr, ytr, _, _ = text_data
+    return TextClassifier(**SMALL).fit(Xtr, ytr)
+
+
+def test_is_a_classifier_with_consistent_params():
+    model = TextClassifier(dim=7, loss="ova", ngrams=1)
+    assert is_classifier(model)
+    params = model.get_params()
+    assert params["dim"] == 7 and params["loss"] == "ova" and params["ngrams"] == 1
+    assert TextClassifier(**params).get_params() == params
+    assert model.set_params(dim=9, minn=2, maxn=3) is model and model.get_params()["dim"] == 9
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        model.set_params(no_such_parameter=1)
+
+
+def test_constructor_and_clone_keep_params_untouched():
+    model = TextClassifier(dim=5, class_weight={"a": 2.0})
+    twin = clone(model)
+    assert twin is not model and twin.get_params() == model.get_params()
+    assert twin.class_weight == {"a": 2.0} and twin.class_weight is not model.class_weight
+    assert not hasattr(twin, "classifier_")
+
+
+def test_invalid_params_fail_at_fit_not_construction(text_data):
+    Xtr, ytr, _, _ = text_data
+    model = TextClassifier(dim=-1)  # __init__ does no validation
+    with pytest.raises(ValueError, match="dim"):
+        model.fit(Xtr, ytr)
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function",
+               "transform", "predict_topk"],
+)  # fmt: skip
+def test_not_fitted_errors(method):
+    with pytest.raises(NotFittedError):
+        getattr(TextClassifier(), method)(["a document"])
+    with pytest.raises(NotFittedError):
+        TextClassifier().score(["a"], ["b"])
+
+
+def test_fit_returns_self_and_is_deterministic(text_data, fitted):
+    Xtr, ytr, Xte, _ = text_data
+    model = TextClassifier(**SMALL)
+    assert model.fit(Xtr, ytr) is model
+    np.testing.assert_array_equal(model.predict_proba(Xte), fitted.predict_proba(Xte))
+
+
+def test_fit_does_not_modify_its_inputs(text_data):
+    Xtr, ytr, _, _ = text_data
+    texts, labels = list(Xtr), list(ytr)
+    TextClassifier(**SMALL).fit(texts, labels)
+    assert texts == list(Xtr) and labels == list(ytr)
+
+
+def test_refit_forgets_the_previous_fit(text_data, fitted):
+    Xtr, ytr, Xte, _ = text_data
+    model = TextClassifier(**SMALL).fit(Xtr[:100], ["x" if i % 2 else "y" for i in range(100)])
+    assert model.classes_.tolist() == ["x", "y"]
+    model.fit(Xtr, ytr)
+    assert model.classes_.tolist() == fitted.classes_.tolist()
+    np.testing.assert_array_equal(model.predict_proba(Xte), fitted.predict_proba(Xte))
+
+
+def test_pickle_and_deepcopy_round_trip(text_data, fitted):
+    _, _, Xte, _ = text_data
+    for twin in (pickle.loads(pickle.dumps(fitted)), copy.deepcopy(fitted)):
+        np.testing.assert_array_equal(twin.predict_proba(Xte), fitted.predict_proba(Xte))
+        assert twin.predict(Xte).tolist() == fitted.predict(Xte).tolist()
+
+
+def test_prediction_shapes_and_consistency(text_data, fitted):
+    _, _, Xte, yte = text_data
+    P = fitted.predict_proba(Xte)
+    assert P.shape == (len(Xte), len(fitted.classes_))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.exp(fitted.predict_log_proba(Xte)), P, rtol=1e-10)
+    assert fitted.predict(Xte).tolist() == fitted.classes_[P.argmax(axis=1)].tolist()
+    assert fitted.decision_function(Xte).shape == P.shape
+    assert fitted.transform(Xte).shape == (len(Xte), SMALL["dim"])
+    assert 0.0 <= fitted.score(Xte, yte) <= 1.0
+    # A subset is predicted as in the whole batch.
+    np.testing.assert_allclose(fitted.predict_proba(Xte[5:9]), P[5:9], rtol=1e-6)
+
+
+def test_works_inside_model_selection(text_data):
+    Xtr, ytr, _, _ = text_data
+    scores = cross_val_score(TextClassifier(**SMALL), Xtr, ytr, cv=2)
+    assert scores.shape == (2,) and (scores > 0.5).all()
+    search = GridSearchCV(TextClassifier(**SMALL), {"dim": [4, 8]}, cv=2).fit(Xtr, ytr)
+    assert search.best_params_["dim"] in (4, 8)
+
+
+def test_bad_inputs_are_clear_value_errors():
+    with pytest.raises(ValueError, match="single string"):
+        TextClassifier(**SMALL).fit("one document", ["a"])
+    with pytest.raises(ValueError, match="lengths must match"):
+        TextClassifier(**SMALL).fit(["a b", "c d"], ["x"])
+    with pytest.raises(ValueError, match="only one class"):
+        TextClassifier(**SMALL).fit(["a b", "c d"], ["x", "x"])
