@@ -1,7 +1,8 @@
 """Whole-process ``bowclf fit``/``bowclf predict`` against fastText (thread=2), with threads.
 
-    python bench/bench_threads.py [--corpora imdb synth10M] [--threads 1 2] [--repeats 1]
+    python bench/bench_threads.py [--corpora imdb synth10M] [--threads 1 2]
                                   [--no-defaults] [--no-predict] [--out bench/out/threads.md]
+    python bench/bench_threads.py accuracy [--corpora trec sst2 imdb] [--seeds 0 1 2]
 
 Every measurement is a child process (``bench.subproc.run_child``: wall seconds and the
 child's own peak RSS from ``os.wait4``), one after the other:
@@ -16,6 +17,10 @@ child's own peak RSS from ``os.wait4``), one after the other:
 * accuracy: ``bowclf evaluate MODEL TEST.csv --json`` and fastText's ``model.test`` (not timed);
 * predict (imdb): ``bowclf predict MODEL TEST.csv`` (25k reviews) against a fastText child
   that loads its model and predicts every test line, both whole processes: documents/s.
+
+``accuracy``: ``TextClassifier(n_jobs=1)`` against ``n_jobs=2`` in this process, with
+fastText's hyper-parameters and with bowclf's defaults, test accuracy (mean over ``--seeds``;
+imdb one seed) and ``fit`` seconds (median).
 
 Ratios > 1 mean bowclf is faster (speed = fastText's wall ÷ bowclf's).  Corpora: imdb from the
 shared datasets (fastText files prepared by ``bench/prep.py`` into ``bench/out/data``) and the
@@ -168,7 +173,46 @@ def _predict_rows(pair, bow_model: str, ft_model: str, workdir: Path) -> list[st
     ]
 
 
+def accuracy(argv: list[str]) -> int:
+    """1 thread against 2: accuracy and fit seconds of the API (see the module docstring)."""
+    import statistics
+
+    from bench.common import load_dataset
+    from bowclf import TextClassifier
+
+    parser = argparse.ArgumentParser(prog="bench_threads.py accuracy")
+    parser.add_argument("--corpora", nargs="+", default=["trec", "sst2", "imdb"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    same = {"dim": 100, "epochs": 5, "lr": 0.1, "ngrams": 2, "use_idf": False}
+    print("| corpus | parameters | n_jobs | accuracy % (mean) | per seed | fit s (median) |")
+    print("| --- | --- | ---: | ---: | --- | ---: |")
+    for name in args.corpora:
+        tr_x, tr_y = load_dataset(name, "train")
+        te_x, te_y = load_dataset(name, "test")
+        seeds = args.seeds[:1] if name == "imdb" else args.seeds
+        for label, params in (("fastText's", same), ("defaults", {})):
+            for n_jobs in (1, 2):
+                accs, secs = [], []
+                for seed in seeds:
+                    model = TextClassifier(random_state=seed, n_jobs=n_jobs, **params)
+                    t = time.perf_counter()
+                    model.fit(tr_x, tr_y)
+                    secs.append(time.perf_counter() - t)
+                    accs.append(100 * model.score(te_x, te_y))
+                each = " ".join(f"{a:.2f}" for a in accs)
+                print(
+                    f"| {name} | {label} | {n_jobs} | {statistics.mean(accs):.2f} | {each} "
+                    f"| {statistics.median(secs):.2f} |",
+                    flush=True,
+                )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["accuracy"]:
+        return accuracy(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", nargs="+", default=["imdb", "synth10M"])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])

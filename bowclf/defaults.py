@@ -8,7 +8,8 @@ numpy or scikit-learn.  The reasons for each value are in the estimators' docstr
 DIM = 100
 EPOCHS = "auto"
 LR = 0.25
-BATCH_SIZE = 16  # TextClassifier's; BowClassifier defaults to 'auto' (1 on dense rows)
+BATCH_SIZE = "auto"  # 1 on dense rows, else SPARSE_BATCH
+SPARSE_BATCH = 32
 LOSS = "softmax"
 NORMALIZE = "l1"
 N_ITER_NO_CHANGE = 3

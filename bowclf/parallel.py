@@ -28,35 +28,42 @@ than ``round_nnz``) is trained piece after piece on one thread, in order — sti
 Bookkeeping per round, on the calling thread: two passes of integer writes over the round's
 non-zeros (first and last piece using each feature, to find the shared rows) and the merge of
 the shared rows.  Memory: ``K·min(p, round_nnz)`` spare rows of ``W`` (allocated with the
-parameters, see :func:`spare_rows`) and ``16 + 4K`` bytes per feature of index tables.
+parameters, see :func:`spare_rows`) and ``8 + 4K`` bytes per feature of index tables.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "MAX_DENSITY",
+    "MIN_ROW_NNZ",
     "ROUND_DOCS",
     "ROUND_NNZ",
     "SharedRowRounds",
+    "prefetch",
     "resolve_n_jobs",
     "spare_rows",
+    "threads_for",
     "with_spare_rows",
 ]
 
 #: Rows per piece (per thread and round): how long shared rows and ``B`` go without seeing the
-#: other threads' updates; 64 is also the Dask backend's default synchronisation interval.
-#: Chosen by measurement (bench/RESULTS-threads.md: accuracy against one thread for 64, 128
-#: and 256).
-ROUND_DOCS = 64
-#: Non-zeros per piece: bounds the shared rows a thread may need (its spare rows) and keeps
-#: rounds of long documents short.
-ROUND_NNZ = 1 << 15
+#: other threads' updates.  Shorter rounds stay closer to one thread's accuracy, longer ones
+#: spend less on the per-round bookkeeping and hand-offs; bench/RESULTS-threads.md has the
+#: measurements behind 128.
+ROUND_DOCS = 128
+#: Non-zeros per piece: bounds the shared rows a thread may need (its spare rows: 64 Ki rows of
+#: ``W``, 25 MiB per thread at d = 100) and keeps rounds of long documents short.
+ROUND_NNZ = 1 << 16
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
@@ -68,6 +75,30 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     if n_jobs < 0:
         return max(1, cores + 1 + n_jobs)
     return max(1, int(n_jobs))
+
+
+#: Rows with fewer non-zeros than this on average train on one thread: their steps are mostly
+#: numpy call overhead, which holds the GIL, so threads only add the rounds' bookkeeping
+#: (bench/RESULTS-threads.md: trec and sst2, ~20 non-zeros a row, trained slower on two threads).
+MIN_ROW_NNZ = 50
+#: Rows using more than this share of the features on average train on one thread: with a small
+#: vocabulary every round's rows are shared, and summing the threads' updates of them acts like
+#: a batch n_jobs times larger (small dense problems diverged on two threads, not on one).
+MAX_DENSITY = 0.01
+
+
+def threads_for(n_jobs: int | None, rows: tuple[int, int, int] | None = None) -> int:
+    """Training threads for ``n_jobs`` (:func:`resolve_n_jobs`) and training rows
+    ``(n_rows, n_features, nnz)``: 1 for short rows (< :data:`MIN_ROW_NNZ` non-zeros a row on
+    average) or dense ones (> :data:`MAX_DENSITY` of the features); ``rows=None``: the most
+    it can be."""
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 is not a number of threads: use None (every core) or >= 1")
+    if rows is not None:
+        n, p, nnz = rows
+        if nnz < MIN_ROW_NNZ * n or nnz > MAX_DENSITY * n * p:
+            return 1
+    return resolve_n_jobs(n_jobs)
 
 
 def spare_rows(n_features: int, n_jobs: int, round_nnz: int = ROUND_NNZ) -> int:
@@ -99,6 +130,53 @@ def with_spare_rows(W: np.ndarray, rows: int) -> np.ndarray:
     return big
 
 
+T = TypeVar("T")
+
+
+def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Yield ``items`` in their order while a background thread already produces the next
+    ``depth`` of them (e.g. reads and prepares the next block of an out-of-core corpus while
+    the current one trains).  An exception of the producer is raised here; if the consumer
+    stops early the producer is stopped before its next item and joined."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((True, done))
+        except BaseException as exc:  # handed to the consumer
+            q.put((False, exc))
+
+    worker = threading.Thread(target=produce, name="bowclf-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # free a producer blocked on a full queue
+            try:
+                q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
+
+
 #: ``train_rows(a, b, indptr, indices, lo, W, B) -> (loss_sum, weight_sum)``: minibatch steps
 #: over rows ``a … b−1`` of the block with the rebased ``indptr`` (``b − a + 1`` entries), the
 #: column ``indices`` of those rows (possibly redirected to spare rows) and their data starting
@@ -117,9 +195,9 @@ class _Span:
 
 
 class SharedRowRounds:
-    """The state of multi-threaded passes over ``W`` with ``n_features`` rows: the thread pool
-    and the index tables (see the module docstring).  Use as a context manager around the
-    passes of one fit; :meth:`run` makes one pass over a block."""
+    """The state of multi-threaded passes over ``W`` with ``n_features`` rows: the index
+    tables (see the module docstring).  :meth:`run` makes one pass over a block on the calling
+    thread and a pool of ``n_jobs − 1`` threads that lives as long as the pass."""
 
     def __init__(
         self,
@@ -136,8 +214,8 @@ class SharedRowRounds:
         self.round_docs = int(round_docs)
         self.round_nnz = int(round_nnz)
         self.cap = min(self.p, self.round_nnz)  # spare rows per thread
-        self._first = np.full(self.p, -1, dtype=np.int64)  # code of the first piece using a row
-        self._last = np.full(self.p, -1, dtype=np.int64)  # … and of the last one
+        self._first = np.full(self.p, -1, dtype=np.int32)  # code of the first piece using a row
+        self._last = np.full(self.p, -1, dtype=np.int32)  # … and of the last one
         self._slot = [
             np.zeros(
                 self.p, dtype=np.int64 if self.p + self.n_jobs * self.cap > 2**31 - 1 else np.int32
@@ -145,16 +223,6 @@ class SharedRowRounds:
             for _ in range(self.n_jobs)
         ]
         self._round = 0
-        self._pool: ThreadPoolExecutor | None = None
-
-    def __enter__(self) -> SharedRowRounds:
-        self._pool = ThreadPoolExecutor(self.n_jobs, thread_name_prefix="bowclf-sgd")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
 
     def pieces(self, indptr: np.ndarray) -> list[tuple[int, int]]:
         """Consecutive ``(start, stop)`` row ranges of at most ``round_docs`` rows and
@@ -183,8 +251,6 @@ class SharedRowRounds:
         ``on_round(span, loss_sum, weight_sum)`` is called after each round with the rows it
         covered (``span.start``, ``span.n``, ``span.data``) and the pass's running sums.
         """
-        if self._pool is None:
-            raise RuntimeError("SharedRowRounds.run needs the context manager (the thread pool)")
         K, p, cap = self.n_jobs, self.p, self.cap
         if W.shape[0] < p + K * cap:
             raise ValueError(f"W needs {K * cap} spare rows after its {p} rows")
@@ -192,6 +258,11 @@ class SharedRowRounds:
         if xi.dtype == np.int32 and W.shape[0] > np.iinfo(np.int32).max:  # spare row ids
             xp, xi = xp.astype(np.int64), xi.astype(np.int64)
         pieces = self.pieces(xp)
+        with ThreadPoolExecutor(K - 1, thread_name_prefix="bowclf-sgd") as pool:
+            return self._rounds(pool, pieces, W, B, X, xp, xi, train_rows, on_round)
+
+    def _rounds(self, pool, pieces, W, B, X, xp, xi, train_rows, on_round):
+        K, p, cap = self.n_jobs, self.p, self.cap
         loss_sum = weight_sum = 0.0
         for q in range(0, len(pieces), K):
             bounds = pieces[q : q + K]
@@ -199,11 +270,12 @@ class SharedRowRounds:
                 results = [self._alone(a, b, xp, xi, W, B, train_rows) for a, b in bounds]
             else:
                 self._mark(bounds, xp, xi)
-                jobs = [
-                    self._pool.submit(self._train_piece, k, piece, xp, xi, W, B, train_rows)
-                    for k, piece in enumerate(bounds)
+                jobs = [  # pieces 1 … K−1 on the pool, piece 0 on this thread meanwhile
+                    pool.submit(self._train_piece, k, bounds[k], xp, xi, W, B, train_rows)
+                    for k in range(1, len(bounds))
                 ]
-                results = [job.result() for job in jobs]
+                first = self._train_piece(0, bounds[0], xp, xi, W, B, train_rows)
+                results = [first, *(job.result() for job in jobs)]
                 Wp = W[:p]
                 for U, D, DB, _, _ in results:  # the merge, in the fixed thread order
                     Wp[U] += D
@@ -219,6 +291,10 @@ class SharedRowRounds:
     def _mark(self, bounds, xp, xi) -> None:
         """Record, for every row used in the round, the first and the last piece using it."""
         self._round += 1
+        if (self._round + 1) * self.n_jobs > np.iinfo(np.int32).max:  # codes wrap: start again
+            self._first.fill(-1)
+            self._last.fill(-1)
+            self._round = 1
         base = self._round * self.n_jobs
         for k, (a, b) in enumerate(bounds):
             self._last[xi[xp[a] : xp[b]]] = base + k
