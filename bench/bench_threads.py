@@ -3,6 +3,7 @@
     python bench/bench_threads.py [--corpora imdb synth10M] [--threads 1 2]
                                   [--no-defaults] [--no-predict] [--out bench/out/threads.md]
     python bench/bench_threads.py accuracy [--corpora trec sst2 imdb] [--seeds 0 1 2]
+    python bench/bench_threads.py kernels
 
 Every measurement is a child process (``bench.subproc.run_child``: wall seconds and the
 child's own peak RSS from ``os.wait4``), one after the other:
@@ -21,6 +22,10 @@ child's own peak RSS from ``os.wait4``), one after the other:
 ``accuracy``: ``TextClassifier(n_jobs=1)`` against ``n_jobs=2`` in this process, with
 fastText's hyper-parameters and with bowclf's defaults, test accuracy (mean over ``--seeds``;
 imdb one seed) and ``fit`` seconds (median).
+
+``kernels``: scipy's ``csr_matvecs`` (the hidden-vector kernel) on a random 4000×2M matrix
+with 460 non-zeros a row and a 2M×100 float32 ``W``, five products twice on one thread and
+then once each on two threads: whether two threads get twice the throughput right now.
 
 Ratios > 1 mean bowclf is faster (speed = fastText's wall ÷ bowclf's).  Corpora: imdb from the
 shared datasets (fastText files prepared by ``bench/prep.py`` into ``bench/out/data``) and the
@@ -209,10 +214,48 @@ def accuracy(argv: list[str]) -> int:
     return 0
 
 
+def kernels() -> int:
+    """Throughput of scipy's sparse×dense kernel on one thread and on two (module docstring)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import scipy.sparse as sp
+    from scipy.sparse import _sparsetools
+
+    p, d, n = 2_000_000, 100, 4000
+    rng = np.random.default_rng(0)
+    W = rng.random((p, d), dtype=np.float32)
+    X = sp.random_array((n, p), density=460 / p, format="csr", dtype=np.float32, rng=rng)
+    indptr, indices = X.indptr.astype(np.int32), X.indices.astype(np.int32)
+
+    def job(_):
+        H = np.zeros((n, d), np.float32)
+        for _ in range(5):
+            _sparsetools.csr_matvecs(n, p, d, indptr, indices, X.data, W.ravel(), H.ravel())
+
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(2):
+            t = time.perf_counter()
+            job(0)
+            job(1)
+            one = time.perf_counter() - t
+            t = time.perf_counter()
+            list(pool.map(job, range(2)))
+            two = time.perf_counter() - t
+            print(
+                f"one thread {one:.2f} s, two threads {two:.2f} s: {one / two:.2f}x "
+                f"(load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["accuracy"]:
         return accuracy(argv[1:])
+    if argv[:1] == ["kernels"]:
+        return kernels()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", nargs="+", default=["imdb", "synth10M"])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
