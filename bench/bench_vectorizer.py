@@ -4,6 +4,7 @@ Usage::
 
     python bench/bench_vectorizer.py [--quick] [--datasets imdb tweeteval_emoji]
                                      [--repeats 3] [--ngrams 1 2]
+                                     [--trees before=/path/to/old/checkout after=.]
 
 For every dataset and n-gram order ``n`` the systems
 
@@ -12,7 +13,8 @@ For every dataset and n-gram order ``n`` the systems
 * ``HashingVectorizer(ngram_range=(1, n), norm=None, alternate_sign=False)``
   (stateless: it has no fit, so only its transform is timed)
 
-are fitted on ``train.csv.gz`` and transform ``test.csv.gz``.  Every run is a
+are fitted on ``train.csv.gz`` and transform ``test.csv.gz``; bowclf also
+times ``fit_transform`` of the training set (what ``TextClassifier.fit`` calls).  Every run is a
 fresh child process, so imports, caches and the heap start cold and the peak
 resident set size is that of one system: the child reports its peak RSS
 (``VmHWM``) during fit, resets it (``/proc/self/clear_refs``) and reports the
@@ -26,6 +28,12 @@ speed.  The datasets directory is ``$BOWCLF_DATASETS`` or
 ``../shared/datasets`` beside the repository (gzipped CSV ``label,text``).
 The machine may be shared: wall-clock times are noisy, see the load average
 printed with the table.
+
+``--trees name=path ...`` compares versions of bowclf instead (e.g. before and
+after a change): the bowclf children of each tree run with ``PYTHONPATH=path``,
+interleaved (tree A, tree B, tree A...) so that a change in the machine's load
+affects every tree alike, and a second table gives each tree's medians as
+ratios to the first tree's.
 """
 
 from __future__ import annotations
@@ -139,18 +147,37 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     out["transform_peak_mb"] = _peak_rss_mb() if resettable else float("nan")
     out["nnz"] = int(x.nnz)
     out["shape"] = list(x.shape)
+    if spec["system"] == "bowclf":  # last: the figures above are those of a fresh process
+        del x, vec
+        vec = _make(spec["system"], spec["n"])
+        gc.collect()
+        resettable = _reset_peak_rss()
+        t, c = time.perf_counter(), time.process_time()
+        vec.fit_transform(train)
+        out["fit_transform_s"] = time.perf_counter() - t
+        out["fit_transform_cpu_s"] = time.process_time() - c
+        out["fit_transform_peak_mb"] = _peak_rss_mb() if resettable else float("nan")
     return out
 
 
 # ---------------------------------------------------------------- parent side
 
 
-def run_child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+def run_child(spec: dict[str, Any], timeout: float, tree: str | None = None) -> dict[str, Any]:
+    env = None
+    if tree is not None:  # this checkout of bowclf first on the path
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(
+                [str(Path(tree).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+            ),
+        )
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"child {spec} failed:\n{proc.stderr[-2000:]}")
@@ -178,11 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--repeats", type=int, default=None, help="children per cell (default 3)")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--trees", nargs="+", metavar="NAME=PATH", help="compare bowclf checkouts (see above)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return 0
+    if args.trees:
+        return compare_trees(args)
 
     repeats = args.repeats or (1 if args.quick else 3)
     limit = QUICK_DOCS if args.quick else None
@@ -216,8 +248,11 @@ def main(argv: list[str] | None = None) -> int:
             for system, runs in cell.items():
                 rows.append(
                     {
-                        "dataset": name, "n": n, "system": system,
-                        "train_tokens": n_train, "test_tokens": n_test,
+                        "dataset": name,
+                        "n": n,
+                        "system": system,
+                        "train_tokens": n_train,
+                        "test_tokens": n_test,
                         "fit_s": _median(runs, "fit_s"),
                         "transform_s": _median(runs, "transform_s"),
                         "fit_cpu_s": _median(runs, "fit_cpu_s"),
@@ -233,6 +268,69 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def compare_trees(args: argparse.Namespace) -> int:
+    """``--trees``: bowclf children of each checkout, interleaved; medians and ratios."""
+    trees = dict(t.split("=", 1) for t in args.trees)
+    repeats = args.repeats or (1 if args.quick else 3)
+    limit = QUICK_DOCS if args.quick else None
+    keys = ("fit_transform", "fit", "transform")
+    print(f"load average before: {os.getloadavg()[0]:.2f}; trees {trees}", file=sys.stderr)
+    lines = [
+        "| dataset | n-grams | tree | fit_transform s (wall / CPU) | fit s (wall / CPU) | "
+        "transform s (wall / CPU) | fit_transform peak RSS MB | fit peak RSS MB | "
+        "transform peak RSS MB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios = [
+        "| dataset | n-grams | tree | fit_transform time | fit time | transform time | "
+        "fit_transform peak RSS | fit peak RSS | transform peak RSS |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in args.datasets:
+        for n in args.ngrams:
+            spec = {"dataset": name, "system": "bowclf", "n": n, "limit": limit}
+            runs: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
+            for _ in range(repeats):
+                for tree, path in trees.items():
+                    runs[tree].append(run_child(spec, args.timeout, path))
+                    print(f"  {name} n={n} {tree}: {runs[tree][-1]}", file=sys.stderr, flush=True)
+            med = {t: {k: _median(r, k) for k in r[0]} for t, r in runs.items()}
+            first = med[next(iter(trees))]
+            for tree, m in med.items():
+                times = " | ".join(f"{m[k + '_s']:.2f} / {m[k + '_cpu_s']:.2f}" for k in keys)
+                lines.append(
+                    f"| {name} | 1..{n} | {tree} | {times} | "
+                    f"{_fmt_mb(m['fit_transform_peak_mb'])} | {_fmt_mb(m['fit_peak_mb'])} | "
+                    f"{_fmt_mb(m['transform_peak_mb'])} |"
+                )
+                rel = " | ".join(
+                    f"{m[k + '_s'] / first[k + '_s']:.2f}× / "
+                    f"{m[k + '_cpu_s'] / first[k + '_cpu_s']:.2f}×"
+                    for k in keys
+                )
+                mem = " | ".join(
+                    f"{m[k] / first[k]:.2f}×"
+                    for k in ("fit_transform_peak_mb", "fit_peak_mb", "transform_peak_mb")
+                )
+                ratios.append(f"| {name} | 1..{n} | {tree} | {rel} | {mem} |")
+    print(
+        "\n".join(
+            lines
+            + [
+                "",
+                *ratios,
+                "",
+                (
+                    f"Medians of {repeats} fresh child process(es) per tree, interleaved; "
+                    "times wall / CPU; ratios to the first tree (< 1: faster or smaller)."
+                ),
+            ]
+        )
+    )
+    print(f"load average after: {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    return 0
+
+
 def render(rows: list[dict[str, Any]]) -> str:
     """Markdown tables: throughput and peak RSS, then bowclf/sklearn ratios."""
     lines = [
@@ -244,7 +342,9 @@ def render(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         vocab = "—" if r["n_features"] is None else f"{int(r['n_features']):,}"
         fit = (
-            "—" if r["fit_s"] is None else f"{_fmt_rate(r['train_tokens'], r['fit_s'])} / "
+            "—"
+            if r["fit_s"] is None
+            else f"{_fmt_rate(r['train_tokens'], r['fit_s'])} / "
             f"{_fmt_rate(r['train_tokens'], r['fit_cpu_s'])}"
         )
         tr = (

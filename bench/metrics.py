@@ -34,12 +34,15 @@ def single_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> Metrics:
     """Accuracy and macro-F1 (scikit-learn)."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+    }
 
 
-def multi_metrics(true_sets: Sequence[Sequence[str]], pred_sets: Sequence[Sequence[str]],
-                  top1: Sequence[str]) -> Metrics:
+def multi_metrics(
+    true_sets: Sequence[Sequence[str]], pred_sets: Sequence[Sequence[str]], top1: Sequence[str]
+) -> Metrics:
     """Micro/macro-F1 and subset accuracy of label sets, and P@1 of the top label."""
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.preprocessing import MultiLabelBinarizer
@@ -48,10 +51,12 @@ def multi_metrics(true_sets: Sequence[Sequence[str]], pred_sets: Sequence[Sequen
     mlb.fit(list(true_sets) + list(pred_sets))
     Y, P = mlb.transform(true_sets), mlb.transform(pred_sets)
     p1 = sum(t in set(ys) for t, ys in zip(top1, true_sets, strict=True)) / max(len(top1), 1)
-    return {"micro_f1": float(f1_score(Y, P, average="micro", zero_division=0)),
-            "macro_f1": float(f1_score(Y, P, average="macro", zero_division=0)),
-            "subset_accuracy": float(accuracy_score(Y, P)),
-            "p_at_1": float(p1)}
+    return {
+        "micro_f1": float(f1_score(Y, P, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(Y, P, average="macro", zero_division=0)),
+        "subset_accuracy": float(accuracy_score(Y, P)),
+        "p_at_1": float(p1),
+    }
 
 
 def score(rec: dict[str, Any], pair: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +75,9 @@ class Scorer:
     """A one-process pool that runs :func:`score`; use as a context manager."""
 
     def __init__(self) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=1,
-                                         mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
 
     def score(self, rec: dict[str, Any], pair: dict[str, Any]) -> dict[str, Any]:
         """:func:`score` in the scorer process (records without predictions pass through)."""

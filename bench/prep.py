@@ -54,8 +54,15 @@ CV_FOLDS = 5
 #: datasets whose label cells hold space-separated label sets.
 MULTILABEL_DATASETS = {"reuters21578"}
 QUICK_DATASETS = ["trec", "sms_spam"]
-_PREFERRED_ORDER = ["sst2", "trec", "sms_spam", "ag_news", "imdb", "tweeteval_emoji",
-                    "reuters21578"]
+_PREFERRED_ORDER = [
+    "sst2",
+    "trec",
+    "sms_spam",
+    "ag_news",
+    "imdb",
+    "tweeteval_emoji",
+    "reuters21578",
+]
 _VW_ESCAPES = str.maketrans({"|": "\u00a6", ":": "\uff1a"})
 
 
@@ -122,8 +129,9 @@ def _cv_fold(texts: list[str], labels: list[str], fold: int) -> tuple[list[int],
     return train_idx.tolist(), test_idx.tolist()
 
 
-def _build_pair(pair_id: str, train_src: Path, test_src: Path | None, out: Path,
-                multilabel: bool) -> dict[str, Any]:
+def _build_pair(
+    pair_id: str, train_src: Path, test_src: Path | None, out: Path, multilabel: bool
+) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if test_src is None:  # a cross-validation fold
         texts, labels = read_csv_gz(train_src)
@@ -137,19 +145,22 @@ def _build_pair(pair_id: str, train_src: Path, test_src: Path | None, out: Path,
     else:
         train, test = read_csv_gz(train_src), read_csv_gz(test_src)
         train_csv, test_csv = train_src, test_src
-    label_set = sorted({lab for cell in train[1] + test[1]
-                        for lab in (cell.split() if multilabel else [cell])})
+    label_set = sorted(
+        {lab for cell in train[1] + test[1] for lab in (cell.split() if multilabel else [cell])}
+    )
     index = {lab: i + 1 for i, lab in enumerate(label_set)}
     files: dict[str, Any] = {"train_csv": str(train_csv), "test_csv": str(test_csv)}
     for split, (texts, labels) in (("train", train), ("test", test)):
         ft = out / f"{split}.ft.txt"
-        _write_lines(ft, (ft_line(lab, t, multilabel) for t, lab in zip(texts, labels,
-                                                                         strict=True)))
+        _write_lines(
+            ft, (ft_line(lab, t, multilabel) for t, lab in zip(texts, labels, strict=True))
+        )
         files[f"{split}_ft"] = str(ft)
         if not multilabel:
             vw = out / f"{split}.vw"
-            _write_lines(vw, (f"{index[lab]} |t {vw_text(t)}" for t, lab in zip(texts, labels,
-                                                                               strict=True)))
+            _write_lines(
+                vw, (f"{index[lab]} |t {vw_text(t)}" for t, lab in zip(texts, labels, strict=True))
+            )
             files[f"{split}_vw"] = str(vw)
     return {
         "pair": pair_id,
@@ -172,9 +183,13 @@ def prepare_pairs(name: str, cache: Path = CACHE_DIR) -> list[dict[str, Any]]:
         meta_path = out / "meta.json"
         stamp = _stamp([p for p in (train_src, test_src) if p is not None])
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
-        if (meta is None or meta.get("stamp") != stamp
-                or not all(Path(v).exists() for k, v in meta.items() if k.endswith(
-                    ("_csv", "_ft", "_vw")))):
+        if (
+            meta is None
+            or meta.get("stamp") != stamp
+            or not all(
+                Path(v).exists() for k, v in meta.items() if k.endswith(("_csv", "_ft", "_vw"))
+            )
+        ):
             meta = _build_pair(pair_id, train_src, test_src, out, multilabel)
             meta["stamp"] = stamp
             meta_path.write_text(json.dumps(meta, indent=1))

@@ -46,16 +46,21 @@ def merge_scaling(raw: Raw, run: dict[str, Any], records: list[dict[str, Any]]) 
     run_id = max((r["id"] for r in sc["runs"]), default=0) + 1
     run = {**run, "id": run_id}
     keys = {(json.dumps(r["point"], sort_keys=True), r["system"]) for r in records}
-    sc["records"] = [r for r in sc["records"]
-                     if (json.dumps(r["point"], sort_keys=True), r["system"]) not in keys]
+    sc["records"] = [
+        r
+        for r in sc["records"]
+        if (json.dumps(r["point"], sort_keys=True), r["system"]) not in keys
+    ]
     sc["records"] += [{**r, "run": run_id} for r in records]
     used = {r["run"] for r in sc["records"]}
     sc["runs"] = [r for r in sc["runs"] if r["id"] in used] + [run]
 
 
-def estimate_seconds(raw: Raw, dataset_runs: list[tuple[str, str]],
-                     scaling_runs: list[tuple[scaling.Point, str, int]]
-                     ) -> tuple[float, int]:
+def estimate_seconds(
+    raw: Raw,
+    dataset_runs: list[tuple[str, str]],
+    scaling_runs: list[tuple[scaling.Point, str, int]],
+) -> tuple[float, int]:
     """Seconds the planned child runs took when this report was last made: a (dataset,
     system) counts the sum of its runs in the last dataset suite, a (point, system) the median
     of its runs × the planned repeats; and how many of them have no earlier timing."""
@@ -98,9 +103,11 @@ def _setup(raw: Raw) -> list[str]:
     out = ["## Setup", ""]
     ds = raw.get("datasets")
     runs = [("datasets", ds)] if ds else []
-    runs += [("scaling", r) for r in raw.get("scaling", {}).get("runs", [])
-             if not ds or (r["command"], r["info"]["date"]) != (ds["command"],
-                                                                 ds["info"]["date"])]
+    runs += [
+        ("scaling", r)
+        for r in raw.get("scaling", {}).get("runs", [])
+        if not ds or (r["command"], r["info"]["date"]) != (ds["command"], ds["info"]["date"])
+    ]
     seen_info = None
     for _, run in runs:
         info = run["info"]
@@ -111,8 +118,7 @@ def _setup(raw: Raw) -> list[str]:
     out.append("Commands (wall time of the whole command, including data preparation):")
     out.append("")
     for _, run in runs:
-        out.append(f"- `{run['command']}` — {_duration(run['seconds'])} "
-                   f"({run['info']['date']})")
+        out.append(f"- `{run['command']}` — {_duration(run['seconds'])} ({run['info']['date']})")
     out.append("")
     return out
 
@@ -125,64 +131,101 @@ def _dataset_sections(ds: Raw) -> tuple[list[str], list[str]]:
     multi = [d for d, m in datasets if m]
     if single:
         rows = [r for d in single for r in tables.single_rows(records, d, systems)]
-        out += ["## Single-label datasets", "",
-                "Medians of the repeats; ag_news is the mean over its 5 cross-validation folds. "
-                "Columns: see bench/README.md.", "",
-                tables.md_table(tables.SINGLE_HEADER, rows), ""]
+        out += [
+            "## Single-label datasets",
+            "",
+            "Medians of the repeats; ag_news is the mean over its 5 cross-validation folds. "
+            "Columns: see bench/README.md.",
+            "",
+            tables.md_table(tables.SINGLE_HEADER, rows),
+            "",
+        ]
         rrows = [r for d in single for r in tables.ratio_rows(records, d, systems)]
         if rrows:
-            out += ["### bowclf against fastText with the same hyper-parameters", "",
-                    "Pair by pair in the same run (fastText: bigrams, dim 100, 5 epochs, "
-                    "lr 0.1, thread=2). Δ > 0: bowclf more accurate; speed > 1: bowclf "
-                    "faster; RSS ratio < 1: bowclf smaller.", "",
-                    tables.md_table(tables.RATIO_HEADER, rrows), ""]
+            out += [
+                "### bowclf against fastText with the same hyper-parameters",
+                "",
+                "Pair by pair in the same run (fastText: bigrams, dim 100, 5 epochs, "
+                "lr 0.1, thread=2). Δ > 0: bowclf more accurate; speed > 1: bowclf "
+                "faster; RSS ratio < 1: bowclf smaller.",
+                "",
+                tables.md_table(tables.RATIO_HEADER, rrows),
+                "",
+            ]
     out += ablation_section(records, single)
     if multi:
         rows = [r for d in multi for r in tables.multi_rows(records, d, systems)]
-        out += ["## Multi-label: Reuters-21578 (ModApte, 90 topics)", "",
-                "Label sets: bowclf's own decision rule (ova: p ≥ 0.5; softmax: p ≥ 1/(1+m) "
-                "plus the top label, m = mean labels per training document), the same rule "
-                "applied to fastText's probabilities; scikit-learn: OneVsRest decisions. "
-                "P@1: the top label is one of the document's labels.", "",
-                tables.md_table(tables.MULTI_HEADER, rows), ""]
+        out += [
+            "## Multi-label: Reuters-21578 (ModApte, 90 topics)",
+            "",
+            "Label sets: bowclf's own decision rule (ova: p ≥ 0.5; softmax: p ≥ 1/(1+m) "
+            "plus the top label, m = mean labels per training document), the same rule "
+            "applied to fastText's probabilities; scikit-learn: OneVsRest decisions. "
+            "P@1: the top label is one of the document's labels.",
+            "",
+            tables.md_table(tables.MULTI_HEADER, rows),
+            "",
+        ]
         rrows = [r for d in multi for r in tables.ratio_rows(records, d, systems)]
         if rrows:
             header = list(tables.RATIO_HEADER)
             header[2] = "Δ micro-F1 (points)"
-            out += ["Against fastText (softmax, bigrams, same hyper-parameters):", "",
-                    tables.md_table(header, rrows), ""]
+            out += [
+                "Against fastText (softmax, bigrams, same hyper-parameters):",
+                "",
+                tables.md_table(header, rrows),
+                "",
+            ]
     behind = tables.behind_summary(records, datasets, systems, "bowclf", _label)
     cli_vs_ft = tables.behind_summary(
-        records, datasets, [s for s in systems if s.name == "fasttext"], "bowclf-cli", _label)
+        records, datasets, [s for s in systems if s.name == "fasttext"], "bowclf-cli", _label
+    )
     behind_lines = []
     best = tables.best_peer_rows(records, datasets, systems)
     if best:
-        behind_lines += ["### Quality against the best peer", "",
-                         tables.md_table(tables.BEST_HEADER, best, "llrllrr"), ""]
+        behind_lines += [
+            "### Quality against the best peer",
+            "",
+            tables.md_table(tables.BEST_HEADER, best, "llrllrr"),
+            "",
+        ]
     if behind or cli_vs_ft:
-        behind_lines += ["### Real datasets, peer by peer", "",
-                         "Computed from the tables above: quality differences in points "
-                         "(accuracy; micro-F1 on Reuters), fit-time, tokens/s and peak-RSS "
-                         "ratios are bowclf ÷ peer per dataset (fit time > 1 and tokens/s < 1 "
-                         "mean bowclf is slower).", "", *behind, *cli_vs_ft, ""]
+        behind_lines += [
+            "### Real datasets, peer by peer",
+            "",
+            "Computed from the tables above: quality differences in points "
+            "(accuracy; micro-F1 on Reuters), fit-time, tokens/s and peak-RSS "
+            "ratios are bowclf ÷ peer per dataset (fit time > 1 and tokens/s < 1 "
+            "mean bowclf is slower).",
+            "",
+            *behind,
+            *cli_vs_ft,
+            "",
+        ]
     return out, behind_lines
 
 
 def ablation_section(records: list[dict[str, Any]], datasets: list[str]) -> list[str]:
-    """"Bigrams vs unigrams": bowclf's defaults against ``bowclf-uni`` (empty without
+    """ "Bigrams vs unigrams": bowclf's defaults against ``bowclf-uni`` (empty without
     ``bowclf-uni`` records)."""
     rows, verdict = tables.ablation_rows(records, datasets)
     if not rows:
         return []
-    return ["## Bigrams vs unigrams", "",
-            "bowclf's defaults (`TextClassifier(random_state=0)`: word bigrams; the *bowclf "
-            "(API, defaults)* rows above) against the same model with `ngrams=1` (*bowclf-uni*), "
-            "pair by pair in the same run: train → test splits, and ag_news's 5 "
-            "cross-validation folds (the folds of the table above; mean over folds, min–max in "
-            "brackets). Δ > 0: bigrams more accurate. Fit seconds: the `fit` call (medians of "
-            "the repeats; mean over folds).", "",
-            tables.md_table(tables.ablation_header(records), rows, "llrrrrlrr"), "",
-            verdict, ""]
+    return [
+        "## Bigrams vs unigrams",
+        "",
+        "bowclf's defaults (`TextClassifier(random_state=0)`: word bigrams; the *bowclf "
+        "(API, defaults)* rows above) against the same model with `ngrams=1` (*bowclf-uni*), "
+        "pair by pair in the same run: train → test splits, and ag_news's 5 "
+        "cross-validation folds (the folds of the table above; mean over folds, min–max in "
+        "brackets). Δ > 0: bigrams more accurate. Fit seconds: the `fit` call (medians of "
+        "the repeats; mean over folds).",
+        "",
+        tables.md_table(tables.ablation_header(records), rows, "llrrrrlrr"),
+        "",
+        verdict,
+        "",
+    ]
 
 
 def _scaling_agg(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
@@ -196,10 +239,20 @@ def _scaling_agg(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[st
         if not ok:
             agg[key] = {"status": f"failed: {recs[0].get('error', recs[0]['status'])}"}
             continue
-        row: dict[str, Any] = {"status": "ok", "runs": f"{len(ok)}/{len(recs)}",
-                               "vocab_used": recs[0].get("vocab_used")}
-        for m in ("fit_s", "tokens_per_s", "fit_rss_mb", "peak_rss_mb", "accuracy",
-                  "predict_s", "model_mb"):
+        row: dict[str, Any] = {
+            "status": "ok",
+            "runs": f"{len(ok)}/{len(recs)}",
+            "vocab_used": recs[0].get("vocab_used"),
+        }
+        for m in (
+            "fit_s",
+            "tokens_per_s",
+            "fit_rss_mb",
+            "peak_rss_mb",
+            "accuracy",
+            "predict_s",
+            "model_mb",
+        ):
             vals = [r[m] for r in ok if isinstance(r.get(m), (int, float))]
             if vals:
                 row[m] = statistics.median(vals)
@@ -207,9 +260,18 @@ def _scaling_agg(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[st
     return agg
 
 
-SCALING_HEADER = ["scan value", "system", "fit s", "train tokens/s", "fit peak RSS MB",
-                  "test accuracy %", "bowclf speed ÷ fastText 2t", "bowclf speed ÷ fastText 1t",
-                  "bowclf RSS ÷ fastText 2t", "runs"]
+SCALING_HEADER = [
+    "scan value",
+    "system",
+    "fit s",
+    "train tokens/s",
+    "fit peak RSS MB",
+    "test accuracy %",
+    "bowclf speed ÷ fastText 2t",
+    "bowclf speed ÷ fastText 1t",
+    "bowclf RSS ÷ fastText 2t",
+    "runs",
+]
 
 
 def _count(x: int) -> str:
@@ -228,8 +290,7 @@ def _scaling_value(scan: str, p: scaling.Point, vocab_used: int | None) -> str:
     return text
 
 
-def _scaling_rows(scan: str, agg: dict[tuple[str, str], dict[str, Any]]
-                  ) -> list[list[str]]:
+def _scaling_rows(scan: str, agg: dict[tuple[str, str], dict[str, Any]]) -> list[list[str]]:
     rows = []
     points = sorted({scaling.Point(*map(int, _parse_key(k))) for k, _ in agg})
     points = [p for p in points if p in _scan_set(scan)]
@@ -250,11 +311,20 @@ def _scaling_rows(scan: str, agg: dict[tuple[str, str], dict[str, Any]]
                 r2 = _ratio(row, ft2, "tokens_per_s")
                 r1 = _ratio(row, ft1, "tokens_per_s")
                 m2 = _ratio(row, ft2, "fit_rss_mb")
-            rows.append([value, label, tables.fmt_num(row.get("fit_s")),
-                         tables.fmt_rate(row.get("tokens_per_s")),
-                         tables.fmt_num(row.get("fit_rss_mb"), 0),
-                         tables.fmt_pct(row.get("accuracy")), r2, r1, m2,
-                         row["runs"]])
+            rows.append(
+                [
+                    value,
+                    label,
+                    tables.fmt_num(row.get("fit_s")),
+                    tables.fmt_rate(row.get("tokens_per_s")),
+                    tables.fmt_num(row.get("fit_rss_mb"), 0),
+                    tables.fmt_pct(row.get("accuracy")),
+                    r2,
+                    r1,
+                    m2,
+                    row["runs"],
+                ]
+            )
     return rows
 
 
@@ -279,28 +349,36 @@ def _scan_set(scan: str) -> set[scaling.Point]:
 
 def scaling_sections(sc: Raw) -> tuple[list[str], list[str]]:
     agg = _scaling_agg(sc["records"])
-    out = ["## Scaling on synthetic corpora", "",
-           "bench/synth.py corpora (Zipfian background + class topics; test set = another "
-           "document stream of the same model). Both systems get fastText's hyper-parameters "
-           "(word bigrams, raw counts, 5 epochs, lr 0.1, dim 100 unless scanned) so that "
-           "they do the same work. bowclf: `bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 "
-           "--epochs 5 --lr 0.1 --ngrams 2 --no-idf --dim D` — wall time of the whole "
-           "process (start-up, reading the CSV, vectorizing, training, saving) and that "
-           "process's peak RSS. fastText: "
-           "`train_supervised` — wall time of the call (reading the file, building the "
-           "dictionary, training) and the child's peak RSS after training. Medians of the "
-           "repeats (see *runs*). At 1M tokens 5 epochs at lr 0.1 learn little (accuracy far "
-           "below the 10M and 100M points; with 200 or 1000 classes both systems predict the "
-           "majority class): the 1M scans measure cost, for both systems alike. *bowclf CLI* "
-           "trains the way `bowclf fit` chooses itself (in memory, or out of core for files "
-           "above its size threshold); *bowclf CLI --stream* forces out-of-core training.", ""]
+    out = [
+        "## Scaling on synthetic corpora",
+        "",
+        "bench/synth.py corpora (Zipfian background + class topics; test set = another "
+        "document stream of the same model). Both systems get fastText's hyper-parameters "
+        "(word bigrams, raw counts, 5 epochs, lr 0.1, dim 100 unless scanned) so that "
+        "they do the same work. bowclf: `bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 "
+        "--epochs 5 --lr 0.1 --ngrams 2 --no-idf --dim D` — wall time of the whole "
+        "process (start-up, reading the CSV, vectorizing, training, saving) and that "
+        "process's peak RSS. fastText: "
+        "`train_supervised` — wall time of the call (reading the file, building the "
+        "dictionary, training) and the child's peak RSS after training. Medians of the "
+        "repeats (see *runs*). At 1M tokens 5 epochs at lr 0.1 learn little (accuracy far "
+        "below the 10M and 100M points; with 200 or 1000 classes both systems predict the "
+        "majority class): the 1M scans measure cost, for both systems alike. *bowclf CLI* "
+        "trains the way `bowclf fit` chooses itself (in memory, or out of core for files "
+        "above its size threshold); *bowclf CLI --stream* forces out-of-core training.",
+        "",
+    ]
     out += _generation_note(sc["records"])
     out += _scaling_provenance(sc)
     for scan in scaling.SCANS:
         rows = _scaling_rows(scan, agg)
         if len({r[0] for r in rows}) > 1 or (scan == "tokens" and rows):
-            out += [f"### {scaling.SCAN_TITLES[scan]}", "",
-                    tables.md_table(SCALING_HEADER, rows), ""]
+            out += [
+                f"### {scaling.SCAN_TITLES[scan]}",
+                "",
+                tables.md_table(SCALING_HEADER, rows),
+                "",
+            ]
     return out, _scaling_behind(agg)
 
 
@@ -312,9 +390,12 @@ def _generation_note(records: list[dict[str, Any]]) -> list[str]:
     r = max(recs, key=lambda r: r["point"]["tokens"])
     size = r.get("corpus_bytes") or 0
     size_text = f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
-    return [f"The corpora are generated once and cached in bench/out/synth (not part of the "
-            f"timings): the {_count(r['point']['tokens'])}-token one (train and test, CSV and "
-            f"fastText: {size_text}) took {_duration(r['generate_s'])} to generate.", ""]
+    return [
+        f"The corpora are generated once and cached in bench/out/synth (not part of the "
+        f"timings): the {_count(r['point']['tokens'])}-token one (train and test, CSV and "
+        f"fastText: {size_text}) took {_duration(r['generate_s'])} to generate.",
+        "",
+    ]
 
 
 def _point_label(point: dict[str, int]) -> str:
@@ -335,16 +416,17 @@ def _scaling_notes(sc: Raw) -> list[str]:
             used = {k: v for k, v in (r.get("params_used") or {}).items() if k != "dim"}
             recs.append(dict(r, dataset=_point_label(r["point"]), params_used=used))
         systems = [BY_NAME["bowclf-cli"]]
-        notes += [f"Scaling (`{run['command']}`): {n}"
-                  for n in tables.params_notes(recs, systems)]
+        notes += [f"Scaling (`{run['command']}`): {n}" for n in tables.params_notes(recs, systems)]
         limit = run.get("extended_max_tokens")
         if limit and any(r["point"]["tokens"] > limit for r in recs):
             extended = " and ".join(f"*{scaling.SCALING_SYSTEMS[s]}*" for s in scaling.EXTENDED)
-            notes.append(f"`{run['command']}` ran {extended} only up to {_count(limit)} tokens "
-                         "(time budget: at 100M tokens they take ~6–7 min each); "
-                         "`python -m bench scaling --scans tokens --systems bowclf-stream "
-                         "fasttext-1t` runs them at every size, and its rows are kept in the "
-                         "report beside the main command's.")
+            notes.append(
+                f"`{run['command']}` ran {extended} only up to {_count(limit)} tokens "
+                "(time budget: at 100M tokens they take ~6–7 min each); "
+                "`python -m bench scaling --scans tokens --systems bowclf-stream "
+                "fasttext-1t` runs them at every size, and its rows are kept in the "
+                "report beside the main command's."
+            )
     return notes
 
 
@@ -359,33 +441,47 @@ def _scaling_provenance(sc: Raw) -> list[str]:
         points = {json.dumps(r["point"], sort_keys=True) for r in recs}
         sizes = sorted({r["point"]["tokens"] for r in recs})
         names = [n for n in scaling.SCALING_SYSTEMS if any(r["system"] == n for r in recs)]
-        lines.append(f"- `{run['command']}` ({run['info']['date']}): {len(points)} points "
-                     f"({', '.join(_count(n) for n in sizes)} tokens: "
-                     + ", ".join(scaling.SCALING_SYSTEMS[n].replace(", ", " ") for n in names)
-                     + ")")
+        lines.append(
+            f"- `{run['command']}` ({run['info']['date']}): {len(points)} points "
+            f"({', '.join(_count(n) for n in sizes)} tokens: "
+            + ", ".join(scaling.SCALING_SYSTEMS[n].replace(", ", " ") for n in names)
+            + ")"
+        )
     return [*lines, ""]
 
 
 def _scaling_behind(agg: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
     lines = []
     for scan in scaling.SCANS:
-        for ours, peer in (("bowclf-cli", "fasttext"), ("bowclf-stream", "fasttext"),
-                           ("bowclf-cli", "fasttext-1t")):
+        for ours, peer in (
+            ("bowclf-cli", "fasttext"),
+            ("bowclf-stream", "fasttext"),
+            ("bowclf-cli", "fasttext-1t"),
+        ):
             items = _scaling_items(agg, scan, ours, peer)
             if len(items) > 1 or (scan == "tokens" and items):
-                lines.append(f"- **{scaling.SCAN_TITLES[scan]}** — "
-                             f"{scaling.SCALING_SYSTEMS[ours]} ÷ {scaling.SCALING_SYSTEMS[peer]}: "
-                             + "; ".join(items) + ".")
+                lines.append(
+                    f"- **{scaling.SCAN_TITLES[scan]}** — "
+                    f"{scaling.SCALING_SYSTEMS[ours]} ÷ {scaling.SCALING_SYSTEMS[peer]}: "
+                    + "; ".join(items)
+                    + "."
+                )
     if lines:
-        lines = ["### Synthetic scaling", "",
-                 "Speed = training tokens/s ratio (< 1: bowclf slower); RSS = peak-RSS ratio "
-                 "during fit (> 1: bowclf bigger); accuracy difference in points.", "",
-                 *lines, ""]
+        lines = [
+            "### Synthetic scaling",
+            "",
+            "Speed = training tokens/s ratio (< 1: bowclf slower); RSS = peak-RSS ratio "
+            "during fit (> 1: bowclf bigger); accuracy difference in points.",
+            "",
+            *lines,
+            "",
+        ]
     return lines
 
 
-def _scaling_items(agg: dict[tuple[str, str], dict[str, Any]], scan: str, ours: str,
-                   peer: str) -> list[str]:
+def _scaling_items(
+    agg: dict[tuple[str, str], dict[str, Any]], scan: str, ours: str, peer: str
+) -> list[str]:
     items = []
     for p in sorted(_scan_set(scan)):
         b, f = agg.get((p.key(), ours), {}), agg.get((p.key(), peer), {})
@@ -393,8 +489,10 @@ def _scaling_items(agg: dict[tuple[str, str], dict[str, Any]], scan: str, ours: 
             speed = b["tokens_per_s"] / f["tokens_per_s"]
             mem = (b.get("fit_rss_mb") or 0) / (f.get("fit_rss_mb") or 1)
             acc = 100 * ((b.get("accuracy") or 0) - (f.get("accuracy") or 0))
-            items.append(f"{_scaling_value(scan, p, None)}: speed {speed:.2f}×, "
-                         f"RSS {mem:.2f}×, accuracy {acc:+.2f} pts")
+            items.append(
+                f"{_scaling_value(scan, p, None)}: speed {speed:.2f}×, "
+                f"RSS {mem:.2f}×, accuracy {acc:+.2f} pts"
+            )
     return items
 
 
@@ -450,18 +548,24 @@ def _skip_notes(records: list[dict[str, Any]]) -> list[str]:
     for r in records:
         if r["status"] == "skipped" and r["dataset"] not in skipped.get(r["system"], []):
             skipped.setdefault(r["system"], []).append(r["dataset"])
-    return [f"*{_label(name)}* was skipped on {', '.join(ds)} to keep `python -m bench` within "
-            f"its time budget: its fit there is far slower than every other system's (see "
-            f"bench/README.md); `python -m bench --systems {name} --datasets {' '.join(ds)} "
-            f"--no-scaling --out bench/out/extra.md` runs it (in a report of its own)."
-            for name, ds in skipped.items()]
+    return [
+        f"*{_label(name)}* was skipped on {', '.join(ds)} to keep `python -m bench` within "
+        f"its time budget: its fit there is far slower than every other system's (see "
+        f"bench/README.md); `python -m bench --systems {name} --datasets {' '.join(ds)} "
+        f"--no-scaling --out bench/out/extra.md` runs it (in a report of its own)."
+        for name, ds in skipped.items()
+    ]
 
 
 def render(raw: Raw) -> str:
     """The whole markdown report."""
-    out = ["# bowclf benchmark results", "",
-           "Generated by `python -m bench` (bench/run.py) — do not edit by hand; see "
-           "bench/README.md for how to run it and what the columns mean.", ""]
+    out = [
+        "# bowclf benchmark results",
+        "",
+        "Generated by `python -m bench` (bench/run.py) — do not edit by hand; see "
+        "bench/README.md for how to run it and what the columns mean.",
+        "",
+    ]
     out += _setup(raw)
     behind: list[str] = []
     if raw.get("datasets"):
@@ -479,8 +583,11 @@ def render(raw: Raw) -> str:
         ds = raw["datasets"]
         notes += tables.params_notes(ds["records"], _systems(ds["systems"]))
         notes += _skip_notes(ds["records"])
-        notes += [n for n in ds.get("notes") or [] if "defaults at run time" not in n
-                  and "CLI defaults differ" not in n]
+        notes += [
+            n
+            for n in ds.get("notes") or []
+            if "defaults at run time" not in n and "CLI defaults differ" not in n
+        ]
     if raw.get("scaling", {}).get("records"):
         notes += _scaling_notes(raw["scaling"])
     out += [NOTES.rstrip(), *[f"- {n}" for n in notes], ""]

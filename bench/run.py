@@ -61,64 +61,129 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark bowclf against fastText, scikit-learn and Vowpal Wabbit.",
         epilog="Subcommands: 'python -m bench scaling --help' (synthetic scaling scans), "
-               "'python -m bench render' (rewrite the report from the stored raw records).")
-    p.add_argument("--quick", action="store_true",
-                   help=f"small datasets ({', '.join(QUICK_DATASETS)}), 1 repeat, corpus-size "
-                        f"scan at 1M tokens only; report to {QUICK_OUT.relative_to(REPO)}")
-    p.add_argument("--datasets", nargs="+", metavar="D",
-                   help="datasets (default: every corpus in the datasets folder)")
-    p.add_argument("--systems", nargs="+", metavar="S", choices=[s.name for s in SYSTEMS],
-                   help="systems (default: all but bowclf-ws); one of: %(choices)s")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="runs per system and pair; medians are reported (default 3, quick 1)")
-    p.add_argument("--big-repeats", type=int, default=1,
-                   help=f"runs per system for pairs of at least {BIG_TOKENS:,} training tokens "
-                        "and per scaling point (default %(default)s)")
-    p.add_argument("--max-tokens", default=None,
-                   help="largest corpus of the corpus-size scan (default 100M; quick 1M)")
+        "'python -m bench render' (rewrite the report from the stored raw records).",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small datasets ({', '.join(QUICK_DATASETS)}), 1 repeat, corpus-size "
+        f"scan at 1M tokens only; report to {QUICK_OUT.relative_to(REPO)}",
+    )
+    p.add_argument(
+        "--datasets",
+        nargs="+",
+        metavar="D",
+        help="datasets (default: every corpus in the datasets folder)",
+    )
+    p.add_argument(
+        "--systems",
+        nargs="+",
+        metavar="S",
+        choices=[s.name for s in SYSTEMS],
+        help="systems (default: all but bowclf-ws); one of: %(choices)s",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="runs per system and pair; medians are reported (default 3, quick 1)",
+    )
+    p.add_argument(
+        "--big-repeats",
+        type=int,
+        default=1,
+        help=f"runs per system for pairs of at least {BIG_TOKENS:,} training tokens "
+        "and per scaling point (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-tokens",
+        default=None,
+        help="largest corpus of the corpus-size scan (default 100M; quick 1M)",
+    )
     _extended_option(p, "10M")
-    p.add_argument("--scans", nargs="+", choices=scaling.SCANS, default=None,
-                   help="scaling scans (default: all four; quick: tokens)")
+    p.add_argument(
+        "--scans",
+        nargs="+",
+        choices=scaling.SCANS,
+        default=None,
+        help="scaling scans (default: all four; quick: tokens)",
+    )
     p.add_argument("--no-scaling", action="store_true", help="skip the scaling scans")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help="seconds before a child process is killed (default %(default)s)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds before a child process is killed (default %(default)s)",
+    )
     _memory_option(p)
-    p.add_argument("--out", type=Path, default=None,
-                   help=f"markdown report (default {DEFAULT_OUT.relative_to(REPO)})")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"markdown report (default {DEFAULT_OUT.relative_to(REPO)})",
+    )
     return p
 
 
 def _scaling_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench scaling",
-        description="Synthetic scaling scans: bowclf CLI vs fastText (see bench/scaling.py).")
+        description="Synthetic scaling scans: bowclf CLI vs fastText (see bench/scaling.py).",
+    )
     p.add_argument("--max-tokens", default="100M", help="largest corpus (default 100M)")
     _extended_option(p, None)
     p.add_argument("--scans", nargs="+", choices=scaling.SCANS, default=scaling.SCANS)
-    p.add_argument("--systems", nargs="+", choices=list(scaling.SCALING_SYSTEMS), default=None,
-                   help="only these systems (default: all); one of: %(choices)s")
-    p.add_argument("--repeats", type=int, default=1,
-                   help="runs per point below 100M tokens (default 1)")
-    p.add_argument("--big-repeats", type=int, default=1,
-                   help="runs per point at 100M tokens and more (default 1)")
-    p.add_argument("--timeout", type=float, default=None,
-                   help="seconds before a child is killed (default: scaled to the corpus)")
+    p.add_argument(
+        "--systems",
+        nargs="+",
+        choices=list(scaling.SCALING_SYSTEMS),
+        default=None,
+        help="only these systems (default: all); one of: %(choices)s",
+    )
+    p.add_argument(
+        "--repeats", type=int, default=1, help="runs per point below 100M tokens (default 1)"
+    )
+    p.add_argument(
+        "--big-repeats",
+        type=int,
+        default=1,
+        help="runs per point at 100M tokens and more (default 1)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds before a child is killed (default: scaled to the corpus)",
+    )
     _memory_option(p)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"markdown report (default {DEFAULT_OUT.relative_to(REPO)})")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"markdown report (default {DEFAULT_OUT.relative_to(REPO)})",
+    )
     return p
 
 
 def _extended_option(p: argparse.ArgumentParser, default: str | None) -> None:
-    p.add_argument("--extended-max-tokens", default=default, metavar="N",
-                   help="largest corpus at which fastText thread=1 and bowclf fit --stream also "
-                        "run (default: " + (default or "--max-tokens") + ")")
+    p.add_argument(
+        "--extended-max-tokens",
+        default=default,
+        metavar="N",
+        help="largest corpus at which fastText thread=1 and bowclf fit --stream also "
+        "run (default: " + (default or "--max-tokens") + ")",
+    )
 
 
 def _memory_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-memory", type=float, default=None, metavar="GB",
-                   help="kill a child whose processes use more resident memory than this "
-                        "(default: 75%% of the memory available at start; needs psutil)")
+    p.add_argument(
+        "--max-memory",
+        type=float,
+        default=None,
+        metavar="GB",
+        help="kill a child whose processes use more resident memory than this "
+        "(default: 75%% of the memory available at start; needs psutil)",
+    )
 
 
 def _set_memory_limit(gb: float | None) -> None:
@@ -127,8 +192,9 @@ def _set_memory_limit(gb: float | None) -> None:
 
 def render_command(argv: list[str]) -> int:
     """``python -m bench render [--out FILE]``: rewrite the report from the raw records."""
-    p = argparse.ArgumentParser(prog="python -m bench render",
-                                description="Rewrite the report from its stored raw records.")
+    p = argparse.ArgumentParser(
+        prog="python -m bench render", description="Rewrite the report from its stored raw records."
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     raw = results.load_raw(args.out)
@@ -140,17 +206,22 @@ def render_command(argv: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------- children
-def run_worker(job: dict[str, Any], timeout: float, scorer: Scorer,
-               fixed_timeout: float | None = None) -> dict[str, Any]:
+def run_worker(
+    job: dict[str, Any], timeout: float, scorer: Scorer, fixed_timeout: float | None = None
+) -> dict[str, Any]:
     """Run one worker child and score its predictions; its metrics, or ``status: failed``
     with a one-line error."""
-    res = run_child([sys.executable, "-m", "bench.worker", json.dumps(job)],
-                    fixed_timeout or timeout, env=child_env(), cwd=str(REPO))
+    res = run_child(
+        [sys.executable, "-m", "bench.worker", json.dumps(job)],
+        fixed_timeout or timeout,
+        env=child_env(),
+        cwd=str(REPO),
+    )
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith(MARKER)]
     rec: dict[str, Any] = {"child_wall_s": res.wall_s, "child_rss_mb": res.maxrss_mb}
     if res.timed_out or not lines:
         return {**rec, "status": "failed", "error": res.error_line()}
-    data = json.loads(lines[-1][len(MARKER):])
+    data = json.loads(lines[-1][len(MARKER) :])
     if not data.pop("ok"):
         return {**rec, "status": "failed", "error": data.get("error", "?")}
     try:
@@ -186,8 +257,10 @@ def _describe(rec: dict[str, Any]) -> str:
         return rec.get("error") or rec["status"]
     q = rec.get("accuracy", rec.get("micro_f1"))
     rate = tables.with_rates(rec).get("tokens_per_s")
-    return (f"quality {100 * q:.2f}  fit {rec['fit_s']:.2f}s  "
-            f"{tables.fmt_rate(rate)} tok/s  RSS {rec.get('peak_rss_mb', 0):.0f} MB")
+    return (
+        f"quality {100 * q:.2f}  fit {rec['fit_s']:.2f}s  "
+        f"{tables.fmt_rate(rate)} tok/s  RSS {rec.get('peak_rss_mb', 0):.0f} MB"
+    )
 
 
 # ---------------------------------------------------------------------- dataset suite
@@ -197,22 +270,29 @@ def select_systems(names: list[str] | None) -> tuple[list[System], list[str]]:
     notes = []
     if api:
         shown = {k: api[k] for k in _SHOWN_PARAMS if k in api}
-        notes.append("bowclf `TextClassifier` defaults at run time: "
-                     + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ".")
-        differ = {k: (cli[k], api[k]) for k in _SHOWN_PARAMS
-                  if k in cli and k in api and cli[k] != api[k]}
+        notes.append(
+            "bowclf `TextClassifier` defaults at run time: "
+            + ", ".join(f"{k}={v!r}" for k, v in shown.items())
+            + "."
+        )
+        differ = {
+            k: (cli[k], api[k]) for k in _SHOWN_PARAMS if k in cli and k in api and cli[k] != api[k]
+        }
         if differ:
-            notes.append("The `bowclf fit` CLI defaults differ from the API's: "
-                         + ", ".join(f"{k} {c!r} (CLI) vs {a!r} (API)"
-                                     for k, (c, a) in differ.items())
-                         + "; the CLI rows use the CLI defaults.")
+            notes.append(
+                "The `bowclf fit` CLI defaults differ from the API's: "
+                + ", ".join(f"{k} {c!r} (CLI) vs {a!r} (API)" for k, (c, a) in differ.items())
+                + "; the CLI rows use the CLI defaults."
+            )
     chosen = [BY_NAME[n] for n in names] if names else [s for s in SYSTEMS if s.default]
     if not names and api and all(api.get(k) == v for k, v in BOWCLF_FT_PARAMS.items()):
         chosen = [s for s in chosen if s.name != "bowclf-ft"]
-        notes.append("bowclf's defaults equal fastText's hyper-parameters (dim 100, 5 epochs, "
-                     "lr 0.1, word bigrams, raw counts), so the *bowclf (API, defaults)* rows "
-                     "are also the same-hyper-parameter comparison; the separate `bowclf-ft` "
-                     "variant was not run.")
+        notes.append(
+            "bowclf's defaults equal fastText's hyper-parameters (dim 100, 5 epochs, "
+            "lr 0.1, word bigrams, raw counts), so the *bowclf (API, defaults)* rows "
+            "are also the same-hyper-parameter comparison; the separate `bowclf-ft` "
+            "variant was not run."
+        )
     return chosen, notes
 
 
@@ -254,8 +334,14 @@ def repeats_for(pair: dict[str, Any], repeats: int, big_repeats: int) -> int:
     return min(repeats, big_repeats) if pair["train_tokens"] >= BIG_TOKENS else repeats
 
 
-def run_dataset(name: str, systems: list[System], repeats: tuple[int, int], run_job: RunJob,
-                timeout: float, explicit: bool = False) -> tuple[list[dict[str, Any]], bool]:
+def run_dataset(
+    name: str,
+    systems: list[System],
+    repeats: tuple[int, int],
+    run_job: RunJob,
+    timeout: float,
+    explicit: bool = False,
+) -> tuple[list[dict[str, Any]], bool]:
     """All runs of one dataset (repeats interleaved across systems). ``explicit``: the systems
     were named with --systems, so their dataset restrictions and budget skips do not apply."""
     t0 = time.perf_counter()
@@ -278,29 +364,33 @@ def run_dataset(name: str, systems: list[System], repeats: tuple[int, int], run_
                     rec = {"status": "not installed"}
                 else:
                     params = s.multi_params if multilabel and s.multi_params else s.params
-                    rec = run_job({"runner": s.runner, "params": params, "pair": pair},
-                                  timeout)
+                    rec = run_job({"runner": s.runner, "params": params, "pair": pair}, timeout)
                 rec.update({**base, "system": s.name, "repeat": r})
                 records.append(rec)
                 _progress(f"  {pair['pair']:<18} {s.name:<13} #{r + 1}  {_describe(rec)}")
     return records, multilabel
 
 
-def dataset_plan(datasets: list[str], systems: list[System], explicit: bool
-                 ) -> list[tuple[str, str]]:
+def dataset_plan(
+    datasets: list[str], systems: list[System], explicit: bool
+) -> list[tuple[str, str]]:
     """The (dataset, system) combinations :func:`run_dataset` will run."""
-    return [(d, s.name) for d in datasets for s in systems
-            if s.selected(d, d in MULTILABEL_DATASETS, explicit) and not s.skipped(d, explicit)]
+    return [
+        (d, s.name)
+        for d in datasets
+        for s in systems
+        if s.selected(d, d in MULTILABEL_DATASETS, explicit) and not s.skipped(d, explicit)
+    ]
 
 
-def print_dataset_table(records: list[dict[str, Any]], name: str, multilabel: bool,
-                        systems: list[System]) -> None:
+def print_dataset_table(
+    records: list[dict[str, Any]], name: str, multilabel: bool, systems: list[System]
+) -> None:
     """The dataset's rows (and ratios to fastText) on stdout."""
     if multilabel:
         text = tables.md_table(tables.MULTI_HEADER, tables.multi_rows(records, name, systems))
     else:
-        text = tables.md_table(tables.SINGLE_HEADER,
-                               tables.single_rows(records, name, systems))
+        text = tables.md_table(tables.SINGLE_HEADER, tables.single_rows(records, name, systems))
     ratio = tables.ratio_rows(records, name, systems)
     if ratio:
         text += "\n\n" + tables.md_table(tables.RATIO_HEADER, ratio)
@@ -322,37 +412,63 @@ class ScalingPlan:
 
     def runs(self) -> list[tuple[scaling.Point, str, int]]:
         """(point, system, repeats) of every planned run."""
-        return [(p, s, scaling.repeats_at(p, self.repeats, self.big_repeats))
-                for p, s in scaling.plan(self.max_tokens, self.scans, self.stream,
-                                         self.extended_max, self.systems)]
+        return [
+            (p, s, scaling.repeats_at(p, self.repeats, self.big_repeats))
+            for p, s in scaling.plan(
+                self.max_tokens, self.scans, self.stream, self.extended_max, self.systems
+            )
+        ]
 
 
-def scaling_plan(max_tokens: str, scans: list[str], repeats: int, big_repeats: int,
-                 extended_max: str | None = None, systems: list[str] | None = None
-                 ) -> ScalingPlan:
+def scaling_plan(
+    max_tokens: str,
+    scans: list[str],
+    repeats: int,
+    big_repeats: int,
+    extended_max: str | None = None,
+    systems: list[str] | None = None,
+) -> ScalingPlan:
     """A :class:`ScalingPlan`; whether the installed CLI has ``--stream`` is asked here."""
     stream = _cli_has_stream()
     if stream:
         _progress("  (bowclf fit has --stream: the corpus-size scan also runs it)")
-    return ScalingPlan(scaling.parse_tokens(max_tokens), scans, repeats, big_repeats,
-                       scaling.parse_tokens(extended_max) if extended_max else None, systems,
-                       stream)
+    return ScalingPlan(
+        scaling.parse_tokens(max_tokens),
+        scans,
+        repeats,
+        big_repeats,
+        scaling.parse_tokens(extended_max) if extended_max else None,
+        systems,
+        stream,
+    )
 
 
 def run_scaling_suite(plan: ScalingPlan, run_job: RunJob) -> list[dict[str, Any]]:
     """Scaling runs, with progress lines."""
+
     def on_point(rec: dict[str, Any]) -> None:
         p = scaling.Point(**rec["point"])
-        _progress(f"  synth {p.key():<28} {rec['system']:<12} #{rec['repeat'] + 1}  "
-                  f"{_describe(rec)}")
+        _progress(
+            f"  synth {p.key():<28} {rec['system']:<12} #{rec['repeat'] + 1}  {_describe(rec)}"
+        )
 
-    return scaling.run_scaling(plan.max_tokens, plan.repeats, run_job, _make_pair, plan.scans,
-                               plan.big_repeats, on_point, stream=plan.stream,
-                               extended_max=plan.extended_max, systems=plan.systems)
+    return scaling.run_scaling(
+        plan.max_tokens,
+        plan.repeats,
+        run_job,
+        _make_pair,
+        plan.scans,
+        plan.big_repeats,
+        on_point,
+        stream=plan.stream,
+        extended_max=plan.extended_max,
+        systems=plan.systems,
+    )
 
 
-def _print_estimate(raw: results.Raw, dataset_runs: list[tuple[str, str]],
-                    plan: ScalingPlan | None) -> None:
+def _print_estimate(
+    raw: results.Raw, dataset_runs: list[tuple[str, str]], plan: ScalingPlan | None
+) -> None:
     """The expected wall time, from the child times recorded for this report, and the time to
     generate the synthetic corpora that are not cached yet."""
     runs = plan.runs() if plan else []
@@ -361,11 +477,14 @@ def _print_estimate(raw: results.Raw, dataset_runs: list[tuple[str, str]],
     gen = [scaling.generation_estimate(p) for p in points]
     text = f"[plan] {len(dataset_runs) + len(runs)} (dataset or point, system) combinations"
     if seconds:
-        text += (f"; ≈ {_duration(seconds)} by the times recorded for this report"
-                 + (f" ({unknown} without an earlier time, not counted)" if unknown else ""))
+        text += f"; ≈ {_duration(seconds)} by the times recorded for this report" + (
+            f" ({unknown} without an earlier time, not counted)" if unknown else ""
+        )
     if gen:
-        text += (f"; + about {_duration(sum(g[0] for g in gen))} to generate "
-                 f"{len(gen)} synthetic corpora ({sum(g[1] for g in gen):.1f} GB)")
+        text += (
+            f"; + about {_duration(sum(g[0] for g in gen))} to generate "
+            f"{len(gen)} synthetic corpora ({sum(g[1] for g in gen):.1f} GB)"
+        )
     _progress(text)
 
 
@@ -416,24 +535,38 @@ def main_suite(argv: list[str]) -> int:
         _parser().error(f"unknown datasets {unknown}; available: {known}")
     systems, notes = select_systems(args.systems)
     explicit = bool(args.systems)
-    plan = None if args.no_scaling else scaling_plan(
-        args.max_tokens or ("1M" if args.quick else "100M"),
-        args.scans or (["tokens"] if args.quick else list(scaling.SCANS)),
-        min(repeats, args.big_repeats), args.big_repeats, args.extended_max_tokens)
+    plan = (
+        None
+        if args.no_scaling
+        else scaling_plan(
+            args.max_tokens or ("1M" if args.quick else "100M"),
+            args.scans or (["tokens"] if args.quick else list(scaling.SCANS)),
+            min(repeats, args.big_repeats),
+            args.big_repeats,
+            args.extended_max_tokens,
+        )
+    )
     info = envinfo.collect()
     raw = results.load_raw(out)
     _print_estimate(raw, dataset_plan(datasets, systems, explicit), plan)
     command = _command(argv)
-    ds_run: dict[str, Any] = {"info": info, "command": command, "seconds": 0.0,
-                              "records": [], "systems": [s.name for s in systems],
-                              "datasets": [], "notes": notes}
+    ds_run: dict[str, Any] = {
+        "info": info,
+        "command": command,
+        "seconds": 0.0,
+        "records": [],
+        "systems": [s.name for s in systems],
+        "datasets": [],
+        "notes": notes,
+    }
     raw["datasets"] = ds_run
     with Scorer() as scorer:
         run_job = partial(run_worker, scorer=scorer)
         for name in datasets:
             _progress(f"[{name}]")
-            recs, multilabel = run_dataset(name, systems, (repeats, args.big_repeats),
-                                           run_job, args.timeout, explicit)
+            recs, multilabel = run_dataset(
+                name, systems, (repeats, args.big_repeats), run_job, args.timeout, explicit
+            )
             ds_run["records"] += recs
             ds_run["datasets"].append([name, multilabel])
             print_dataset_table(ds_run["records"], name, multilabel, systems)
@@ -441,11 +574,20 @@ def main_suite(argv: list[str]) -> int:
             _write(out, raw)
         _print_ablation(ds_run)
         if plan is not None:
-            _progress(f"[scaling: {', '.join(plan.scans)}; corpus size up to "
-                      f"{plan.max_tokens:,} tokens]")
+            _progress(
+                f"[scaling: {', '.join(plan.scans)}; corpus size up to {plan.max_tokens:,} tokens]"
+            )
             recs = run_scaling_suite(plan, run_job)
-            results.merge_scaling(raw, {"info": info, "command": command, "seconds": 0.0,
-                                        "extended_max_tokens": plan.extended_max}, recs)
+            results.merge_scaling(
+                raw,
+                {
+                    "info": info,
+                    "command": command,
+                    "seconds": 0.0,
+                    "extended_max_tokens": plan.extended_max,
+                },
+                recs,
+            )
             _print_scaling(raw)
     ds_run["seconds"] = time.perf_counter() - started
     for run in raw.get("scaling", {}).get("runs", []):
@@ -462,17 +604,30 @@ def scaling_command(argv: list[str]) -> int:
     _set_memory_limit(args.max_memory)
     started = time.perf_counter()
     info = envinfo.collect()
-    plan = scaling_plan(args.max_tokens, args.scans, args.repeats, args.big_repeats,
-                        args.extended_max_tokens, args.systems)
+    plan = scaling_plan(
+        args.max_tokens,
+        args.scans,
+        args.repeats,
+        args.big_repeats,
+        args.extended_max_tokens,
+        args.systems,
+    )
     _print_estimate(results.load_raw(args.out), [], plan)
     with Scorer() as scorer:
         run_job = partial(run_worker, scorer=scorer, fixed_timeout=args.timeout)
         recs = run_scaling_suite(plan, run_job)
     raw = results.load_raw(args.out)
     seconds = time.perf_counter() - started
-    results.merge_scaling(raw, {"info": info, "command": _command(["scaling", *argv]),
-                                "seconds": seconds, "extended_max_tokens": plan.extended_max},
-                          recs)
+    results.merge_scaling(
+        raw,
+        {
+            "info": info,
+            "command": _command(["scaling", *argv]),
+            "seconds": seconds,
+            "extended_max_tokens": plan.extended_max,
+        },
+        recs,
+    )
     _print_scaling(raw)
     _write(args.out, raw)
     _progress(f"done in {_duration(seconds)}; report: {args.out}")

@@ -132,18 +132,29 @@ def corpus_pair(p: Point, cache: Path = CACHE_DIR) -> dict[str, Any]:
     from bench.synth import train_test_paths
 
     out = cache / "synth"
-    common = {"train_tokens": p.tokens, "test_tokens": test_tokens(p.tokens),
-              "n_classes": p.classes, "vocab_size": p.vocab, "seed": 0, "compress": False}
+    common = {
+        "train_tokens": p.tokens,
+        "test_tokens": test_tokens(p.tokens),
+        "n_classes": p.classes,
+        "vocab_size": p.vocab,
+        "seed": 0,
+        "compress": False,
+    }
     csv = train_test_paths(out, name=_stem(p) + "_csv", fmt="csv", **common)
     ft = train_test_paths(out, name=_stem(p) + "_ft", fmt="fasttext", **common)
     stats = csv["train_stats"]
     parts = [v[f"{split}_stats"] for v in (csv, ft) for split in ("train", "test")]
     return {
-        "pair": p.key(), "dataset": "synth", "multilabel": False,
+        "pair": p.key(),
+        "dataset": "synth",
+        "multilabel": False,
         "labels": [str(c) for c in range(p.classes)],
-        "train_csv": str(csv["train"]), "test_csv": str(csv["test"]),
-        "train_ft": str(ft["train"]), "test_ft": str(ft["test"]),
-        "train_tokens": int(stats["n_tokens"]), "train_docs": int(stats["n_docs"]),
+        "train_csv": str(csv["train"]),
+        "test_csv": str(csv["test"]),
+        "train_ft": str(ft["train"]),
+        "test_ft": str(ft["test"]),
+        "train_tokens": int(stats["n_tokens"]),
+        "train_docs": int(stats["n_docs"]),
         "vocab_used": int(stats["vocab_used"]),
         "generate_s": sum(float(s.get("seconds") or 0) for s in parts),
         "corpus_bytes": sum(int(s.get("bytes") or 0) for s in parts),
@@ -153,8 +164,12 @@ def corpus_pair(p: Point, cache: Path = CACHE_DIR) -> dict[str, Any]:
 def job_for(system: str, p: Point, pair: dict[str, Any]) -> dict[str, Any]:
     """The worker job of ``system`` at point ``p``."""
     if system in ("bowclf-cli", "bowclf-stream"):
-        params: dict[str, Any] = {"seed": 0, **CLI_SAME_PARAMS, "dim": p.dim,
-                                  "stream": system == "bowclf-stream"}
+        params: dict[str, Any] = {
+            "seed": 0,
+            **CLI_SAME_PARAMS,
+            "dim": p.dim,
+            "stream": system == "bowclf-stream",
+        }
         return {"runner": "bowclf_cli", "params": params, "pair": pair}
     params = {**FT_PARAMS, "dim": p.dim}
     if system == "fasttext-1t":
@@ -167,9 +182,13 @@ def timeout_for(p: Point) -> float:
     return 600.0 + 60.0 * p.tokens / 1e6 * max(1.0, p.classes * p.dim / 2000.0)
 
 
-def plan(max_tokens: int, scans: Iterable[str] = SCANS, stream: bool = False,
-         extended_max: int | None = None, systems: Iterable[str] | None = None
-         ) -> list[tuple[Point, str]]:
+def plan(
+    max_tokens: int,
+    scans: Iterable[str] = SCANS,
+    stream: bool = False,
+    extended_max: int | None = None,
+    systems: Iterable[str] | None = None,
+) -> list[tuple[Point, str]]:
     """Unique (point, system) runs over the requested scans, smallest first; the
     :data:`EXTENDED` systems only up to ``extended_max`` tokens (None: every size); only
     ``systems`` if given."""
@@ -190,11 +209,18 @@ def repeats_at(p: Point, repeats: int, big_repeats: int) -> int:
     return big_repeats if p.tokens >= 100_000_000 else repeats
 
 
-def run_scaling(max_tokens: int, repeats: int, run_job: Callable[..., dict[str, Any]],
-                make_pair: Callable[[Point], dict[str, Any]], scans: Iterable[str] = SCANS,
-                big_repeats: int = 1, on_point: Callable[[dict[str, Any]], None] | None = None,
-                stream: bool = False, extended_max: int | None = None,
-                systems: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def run_scaling(
+    max_tokens: int,
+    repeats: int,
+    run_job: Callable[..., dict[str, Any]],
+    make_pair: Callable[[Point], dict[str, Any]],
+    scans: Iterable[str] = SCANS,
+    big_repeats: int = 1,
+    on_point: Callable[[dict[str, Any]], None] | None = None,
+    stream: bool = False,
+    extended_max: int | None = None,
+    systems: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
     """Run every (point, system) ``repeats`` times (``big_repeats`` at ≥ 100M tokens).
 
     ``run_job(job, timeout)`` runs one worker child and returns its record fields;
@@ -206,21 +232,34 @@ def run_scaling(max_tokens: int, repeats: int, run_job: Callable[..., dict[str, 
         if p not in pairs:
             seconds, gb = generation_estimate(p)
             if seconds > 10 and not corpus_cached(p):
-                print(f"  generating synthetic corpus {p.key()} (CSV + fastText, ~{gb:.1f} GB "
-                      f"in bench/out/synth): about {seconds:.0f} s", file=sys.stderr, flush=True)
+                print(
+                    f"  generating synthetic corpus {p.key()} (CSV + fastText, ~{gb:.1f} GB "
+                    f"in bench/out/synth): about {seconds:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             t0 = time.perf_counter()
             pairs[p] = make_pair(p)
             took = time.perf_counter() - t0
             if took > 1:
-                print(f"  generated synthetic corpus {p.key()} in {took:.0f} s", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"  generated synthetic corpus {p.key()} in {took:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         for r in range(repeats_at(p, repeats, big_repeats)):
             rec = run_job(job_for(system, p, pairs[p]), timeout_for(p))
-            rec.update({"system": system, "repeat": r, "point": asdict(p),
-                        "train_tokens": pairs[p]["train_tokens"],
-                        "vocab_used": pairs[p]["vocab_used"],
-                        "generate_s": pairs[p].get("generate_s"),
-                        "corpus_bytes": pairs[p].get("corpus_bytes")})
+            rec.update(
+                {
+                    "system": system,
+                    "repeat": r,
+                    "point": asdict(p),
+                    "train_tokens": pairs[p]["train_tokens"],
+                    "vocab_used": pairs[p]["vocab_used"],
+                    "generate_s": pairs[p].get("generate_s"),
+                    "corpus_bytes": pairs[p].get("corpus_bytes"),
+                }
+            )
             records.append(rec)
             if on_point is not None:
                 on_point(rec)

@@ -65,8 +65,10 @@ class ChildResult:
     def error_line(self) -> str:
         """One line describing why the child failed (last non-empty stderr line)."""
         if self.rss_killed_mb is not None:
-            return (f"killed: its processes used {self.rss_killed_mb / 1024:.1f} GB, above the "
-                    f"memory limit")
+            return (
+                f"killed: its processes used {self.rss_killed_mb / 1024:.1f} GB, above the "
+                f"memory limit"
+            )
         if self.timed_out:
             return f"timed out after {self.wall_s:.0f} s"
         lines = [ln.strip() for ln in self.stderr.splitlines() if ln.strip()]
@@ -113,8 +115,11 @@ def run_child(
         over: list[float] = []
         done = threading.Event()
         if MEMORY_LIMIT_MB is not None and new_session:
-            threading.Thread(target=_watch_memory, args=(proc.pid, MEMORY_LIMIT_MB, done, over,
-                                                         _kill), daemon=True).start()
+            threading.Thread(
+                target=_watch_memory,
+                args=(proc.pid, MEMORY_LIMIT_MB, done, over, _kill),
+                daemon=True,
+            ).start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # e.g. Ctrl-C in the parent: do not leave the child running
@@ -139,8 +144,9 @@ def run_child(
         )
 
 
-def _watch_memory(pid: int, limit_mb: float, done: threading.Event, over: list[float],
-                  kill: Callable[[], None]) -> None:
+def _watch_memory(
+    pid: int, limit_mb: float, done: threading.Event, over: list[float], kill: Callable[[], None]
+) -> None:
     """Poll the resident size of ``pid`` and its descendants; kill them above ``limit_mb``."""
     try:
         import psutil  # noqa: F401 - optional (bench extra)

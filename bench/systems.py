@@ -31,21 +31,51 @@ from typing import Any
 
 from bench.prep import normalise, read_csv_gz
 
-__all__ = ["ABLATION_DATASETS", "SYSTEMS", "FT_PARAMS", "System", "available", "bowclf_cli_argv",
-           "get_runner"]
+__all__ = [
+    "ABLATION_DATASETS",
+    "SYSTEMS",
+    "FT_PARAMS",
+    "System",
+    "available",
+    "bowclf_cli_argv",
+    "get_runner",
+]
 
 #: fastText's hyper-parameters for the "same hyper-parameters" comparison.
-FT_PARAMS: dict[str, Any] = {"dim": 100, "epoch": 5, "lr": 0.1, "wordNgrams": 2, "thread": 2,
-                             "seed": 0}
+FT_PARAMS: dict[str, Any] = {
+    "dim": 100,
+    "epoch": 5,
+    "lr": 0.1,
+    "wordNgrams": 2,
+    "thread": 2,
+    "seed": 0,
+}
 #: The same, spelled as bowclf parameters.
 #: fastText's hyper-parameters for bowclf.  fastText feeds raw counts, so idf weighting is off:
 #: the same model doing the same work (idf also needs more than 5 epochs at lr 0.1 to pay).
-BOWCLF_FT_PARAMS: dict[str, Any] = {"dim": 100, "epochs": 5, "lr": 0.1, "ngrams": 2,
-                                    "use_idf": False}
+BOWCLF_FT_PARAMS: dict[str, Any] = {
+    "dim": 100,
+    "epochs": 5,
+    "lr": 0.1,
+    "ngrams": 2,
+    "use_idf": False,
+}
 VW_PASSES = 5
 #: bowclf parameters recorded with every bowclf run (bowclf's defaults may change over time).
-SHOWN_PARAMS = ["dim", "epochs", "lr", "ngrams", "batch_size", "normalize", "buckets",
-                "min_count", "tokenizer", "loss", "use_idf", "sublinear_tf"]
+SHOWN_PARAMS = [
+    "dim",
+    "epochs",
+    "lr",
+    "ngrams",
+    "batch_size",
+    "normalize",
+    "buckets",
+    "min_count",
+    "tokenizer",
+    "loss",
+    "use_idf",
+    "sublinear_tf",
+]
 #: Datasets of the bigrams-vs-unigrams ablation (``bowclf`` against ``bowclf-uni``).
 ABLATION_DATASETS = ("sst2", "trec", "ag_news")
 #: Why a system is left out of a dataset of the default suite (``System.budget_skip``).
@@ -87,38 +117,127 @@ class System:
 
 
 SYSTEMS: list[System] = [
-    System("bowclf", "bowclf (API, defaults)", "bowclf_api", "bowclf", "bowclf.text",
-           multi=True, params={"random_state": 0}),
-    System("bowclf-uni", "bowclf (API, defaults but unigrams: ngrams=1)", "bowclf_api",
-           "bowclf", "bowclf.text", params={"ngrams": 1, "random_state": 0},
-           datasets=ABLATION_DATASETS),
-    System("bowclf-ft", "bowclf (API, fastText's hyper-parameters)", "bowclf_api", "bowclf",
-           "bowclf.text", params={**BOWCLF_FT_PARAMS, "random_state": 0}),
-    System("bowclf-ws", "bowclf (API, defaults, whitespace tokenizer)", "bowclf_api", "bowclf",
-           "bowclf.text", multi=True, params={"tokenizer": "whitespace", "random_state": 0},
-           default=False),
-    System("bowclf-ova", "bowclf (API, loss=ova)", "bowclf_api", "bowclf", "bowclf.text",
-           single=False, multi=True, params={"loss": "ova", "random_state": 0}),
-    System("bowclf-ml", "bowclf (API, ova recipe: l2, lr 0.2, batch 4, 50 epochs)", "bowclf_api",
-           "bowclf", "bowclf.text", single=False, multi=True,
-           params={"loss": "ova", "normalize": "l2", "lr": 0.2, "batch_size": 4, "epochs": 50,
-                   "random_state": 0}),
-    System("bowclf-cli", "bowclf (CLI fit + evaluate)", "bowclf_cli", "bowclf", "bowclf.cli",
-           multi=True, params={"seed": 0}),
-    System("fasttext", "fastText (bigrams, thread=2)", "fasttext", "fasttext", "fasttext",
-           multi=True, params=dict(FT_PARAMS)),
-    System("fasttext-ova", "fastText (bigrams, -loss ova)", "fasttext", "fasttext", "fasttext",
-           single=False, multi=True, params={**FT_PARAMS, "loss": "ova"}),
-    System("fasttext-uni", "fastText (defaults: unigrams, thread=2)", "fasttext", "fasttext",
-           "fasttext", params={"thread": 2, "seed": 0}),
+    System(
+        "bowclf",
+        "bowclf (API, defaults)",
+        "bowclf_api",
+        "bowclf",
+        "bowclf.text",
+        multi=True,
+        params={"random_state": 0},
+    ),
+    System(
+        "bowclf-uni",
+        "bowclf (API, defaults but unigrams: ngrams=1)",
+        "bowclf_api",
+        "bowclf",
+        "bowclf.text",
+        params={"ngrams": 1, "random_state": 0},
+        datasets=ABLATION_DATASETS,
+    ),
+    System(
+        "bowclf-ft",
+        "bowclf (API, fastText's hyper-parameters)",
+        "bowclf_api",
+        "bowclf",
+        "bowclf.text",
+        params={**BOWCLF_FT_PARAMS, "random_state": 0},
+    ),
+    System(
+        "bowclf-ws",
+        "bowclf (API, defaults, whitespace tokenizer)",
+        "bowclf_api",
+        "bowclf",
+        "bowclf.text",
+        multi=True,
+        params={"tokenizer": "whitespace", "random_state": 0},
+        default=False,
+    ),
+    System(
+        "bowclf-ova",
+        "bowclf (API, loss=ova)",
+        "bowclf_api",
+        "bowclf",
+        "bowclf.text",
+        single=False,
+        multi=True,
+        params={"loss": "ova", "random_state": 0},
+    ),
+    System(
+        "bowclf-ml",
+        "bowclf (API, ova recipe: l2, lr 0.2, batch 4, 50 epochs)",
+        "bowclf_api",
+        "bowclf",
+        "bowclf.text",
+        single=False,
+        multi=True,
+        params={
+            "loss": "ova",
+            "normalize": "l2",
+            "lr": 0.2,
+            "batch_size": 4,
+            "epochs": 50,
+            "random_state": 0,
+        },
+    ),
+    System(
+        "bowclf-cli",
+        "bowclf (CLI fit + evaluate)",
+        "bowclf_cli",
+        "bowclf",
+        "bowclf.cli",
+        multi=True,
+        params={"seed": 0},
+    ),
+    System(
+        "fasttext",
+        "fastText (bigrams, thread=2)",
+        "fasttext",
+        "fasttext",
+        "fasttext",
+        multi=True,
+        params=dict(FT_PARAMS),
+    ),
+    System(
+        "fasttext-ova",
+        "fastText (bigrams, -loss ova)",
+        "fasttext",
+        "fasttext",
+        "fasttext",
+        single=False,
+        multi=True,
+        params={**FT_PARAMS, "loss": "ova"},
+    ),
+    System(
+        "fasttext-uni",
+        "fastText (defaults: unigrams, thread=2)",
+        "fasttext",
+        "fasttext",
+        "fasttext",
+        params={"thread": 2, "seed": 0},
+    ),
     System("sk-tfidf-sgd", "sklearn tf-idf(1,2) + SGD", "sk_tfidf_sgd", "sklearn", "sklearn"),
     System("sk-hash-sgd", "sklearn hashing(1,2) + SGD", "sk_hash_sgd", "sklearn", "sklearn"),
-    System("sk-tfidf-lr", "sklearn tf-idf(1,2) + LogisticRegression", "sk_tfidf_lr", "sklearn",
-           "sklearn", budget_skip=("tweeteval_emoji",)),
-    System("sk-ovr-sgd", "sklearn tf-idf(1,2) + OneVsRest(SGD)", "sk_ovr_sgd", "sklearn",
-           "sklearn", single=False, multi=True),
-    System("vw", f"Vowpal Wabbit (--oaa --ngram 2, {VW_PASSES} passes)", "vw", "vw",
-           "vowpalwabbit"),
+    System(
+        "sk-tfidf-lr",
+        "sklearn tf-idf(1,2) + LogisticRegression",
+        "sk_tfidf_lr",
+        "sklearn",
+        "sklearn",
+        budget_skip=("tweeteval_emoji",),
+    ),
+    System(
+        "sk-ovr-sgd",
+        "sklearn tf-idf(1,2) + OneVsRest(SGD)",
+        "sk_ovr_sgd",
+        "sklearn",
+        "sklearn",
+        single=False,
+        multi=True,
+    ),
+    System(
+        "vw", f"Vowpal Wabbit (--oaa --ngram 2, {VW_PASSES} passes)", "vw", "vw", "vowpalwabbit"
+    ),
 ]
 BY_NAME = {s.name: s for s in SYSTEMS}
 
@@ -169,8 +288,12 @@ def run_bowclf_api(pair: dict[str, Any], params: dict[str, Any], workdir: Path) 
     Xt, _ = _load(pair, "test")
     model = TextClassifier(**params)
     pred, out = _fit_predict(model, X, y, Xt)
-    out.update({"epochs": int(model.training_summary_["epochs"]),
-                "params_used": _shown(model.get_params())})
+    out.update(
+        {
+            "epochs": int(model.training_summary_["epochs"]),
+            "params_used": _shown(model.get_params()),
+        }
+    )
     if pair["multilabel"]:
         import numpy as np
 
@@ -184,8 +307,11 @@ def run_bowclf_api(pair: dict[str, Any], params: dict[str, Any], workdir: Path) 
 
 def _shown(params: dict[str, Any]) -> dict[str, Any]:
     """The :data:`SHOWN_PARAMS` of a parameter dict, JSON-safe."""
-    return {k: (params[k] if isinstance(params[k], (int, float, str, type(None)))
-                else repr(params[k])) for k in SHOWN_PARAMS if k in params}
+    return {
+        k: (params[k] if isinstance(params[k], (int, float, str, type(None))) else repr(params[k]))
+        for k in SHOWN_PARAMS
+        if k in params
+    }
 
 
 def bowclf_cli_argv() -> list[str]:
@@ -211,8 +337,9 @@ def _cli_flags(params: dict[str, Any]) -> list[str]:
     return flags
 
 
-def run_bowclf_cli(pair: dict[str, Any], params: dict[str, Any], workdir: Path,
-                   timeout: float = 3600.0) -> Metrics:
+def run_bowclf_cli(
+    pair: dict[str, Any], params: dict[str, Any], workdir: Path, timeout: float = 3600.0
+) -> Metrics:
     """``bowclf fit TRAIN -o MODEL --quiet`` then ``bowclf evaluate MODEL TEST --json``.
 
     Each command is its own process: wall time and peak RSS (``os.wait4``) are theirs.
@@ -222,30 +349,47 @@ def run_bowclf_cli(pair: dict[str, Any], params: dict[str, Any], workdir: Path,
     model = workdir / "model.bowclf"
     sep = ["--label-sep", " "] if pair["multilabel"] else []
     exe = bowclf_cli_argv()
-    fit = run_child([*exe, "fit", pair["train_csv"], "-o", str(model), "--quiet", *sep,
-                     *_cli_flags(params)], timeout, new_session=False)
+    fit = run_child(
+        [*exe, "fit", pair["train_csv"], "-o", str(model), "--quiet", *sep, *_cli_flags(params)],
+        timeout,
+        new_session=False,
+    )
     if fit.returncode != 0 or fit.timed_out:
         raise RuntimeError(f"bowclf fit: {fit.error_line()}")
-    ev = run_child([*exe, "evaluate", str(model), pair["test_csv"], "--json", *sep], timeout,
-                   new_session=False)
+    ev = run_child(
+        [*exe, "evaluate", str(model), pair["test_csv"], "--json", *sep], timeout, new_session=False
+    )
     if ev.returncode != 0 or ev.timed_out:
         raise RuntimeError(f"bowclf evaluate: {ev.error_line()}")
     report = json.loads(ev.stdout)
     epochs, used = _cli_model_info(exe, model, params)
-    out: Metrics = {"fit_s": fit.wall_s, "predict_s": ev.wall_s, "fit_rss_mb": fit.maxrss_mb,
-                    "peak_rss_mb": max(fit.maxrss_mb, ev.maxrss_mb), "epochs": epochs,
-                    "params_used": used, "model_mb": model.stat().st_size / 2**20}
+    out: Metrics = {
+        "fit_s": fit.wall_s,
+        "predict_s": ev.wall_s,
+        "fit_rss_mb": fit.maxrss_mb,
+        "peak_rss_mb": max(fit.maxrss_mb, ev.maxrss_mb),
+        "epochs": epochs,
+        "params_used": used,
+        "model_mb": model.stat().st_size / 2**20,
+    }
     macro, micro = report.get("macro") or {}, report.get("micro") or {}
     if pair["multilabel"]:
-        out.update({"micro_f1": micro.get("f1"), "macro_f1": macro.get("f1"),
-                    "subset_accuracy": report.get("accuracy"), "p_at_1": _cli_p_at_1(report)})
+        out.update(
+            {
+                "micro_f1": micro.get("f1"),
+                "macro_f1": macro.get("f1"),
+                "subset_accuracy": report.get("accuracy"),
+                "p_at_1": _cli_p_at_1(report),
+            }
+        )
     else:
         out.update({"accuracy": report.get("accuracy"), "macro_f1": macro.get("f1")})
     return out
 
 
-def _cli_model_info(exe: list[str], model: Path, params: dict[str, Any]
-                    ) -> tuple[float, dict[str, Any]]:
+def _cli_model_info(
+    exe: list[str], model: Path, params: dict[str, Any]
+) -> tuple[float, dict[str, Any]]:
     """Epochs actually run and the model's parameters, from ``bowclf info MODEL --json``
     (epochs may be ``'auto'``); falls back to the options given (5 epochs by default)."""
     from bench.subproc import run_child
@@ -286,9 +430,14 @@ def run_fasttext(pair: dict[str, Any], params: dict[str, Any], workdir: Path) ->
     predict_s = time.perf_counter() - t0
     top1 = [_ft_labels(row)[0] if len(row) else "" for row in labels]
     n, p1, _ = model.test(pair["test_ft"])
-    out: Metrics = {"fit_s": fit_s, "predict_s": predict_s, "fit_rss_mb": fit_rss,
-                    "epochs": int(params.get("epoch", 5)), "ft_test_p_at_1": float(p1),
-                    "ft_test_n": int(n)}
+    out: Metrics = {
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "fit_rss_mb": fit_rss,
+        "epochs": int(params.get("epoch", 5)),
+        "ft_test_p_at_1": float(p1),
+        "ft_test_n": int(n),
+    }
     if pair["multilabel"]:
         out["top1"] = top1
         out["pred_sets"] = _ft_multilabel_sets(model, texts, top1, pair, params)
@@ -297,8 +446,9 @@ def run_fasttext(pair: dict[str, Any], params: dict[str, Any], workdir: Path) ->
     return out
 
 
-def _ft_multilabel_sets(model: Any, texts: list[str], top1: list[str], pair: dict[str, Any],
-                        params: dict[str, Any]) -> list[list[str]]:
+def _ft_multilabel_sets(
+    model: Any, texts: list[str], top1: list[str], pair: dict[str, Any], params: dict[str, Any]
+) -> list[list[str]]:
     """Label sets with bowclf's decision rule: ova → p ≥ 0.5; softmax → p ≥ 1/(1+m) plus the
     most probable label (m = mean labels per training document)."""
     if params.get("loss") == "ova":
@@ -306,8 +456,10 @@ def _ft_multilabel_sets(model: Any, texts: list[str], top1: list[str], pair: dic
         return [_ft_labels(row) for row in labels]
     m = _mean_labels(pair["train_ft"])
     labels, _ = model.predict(texts, k=-1, threshold=1.0 / (1.0 + max(m, 1.0)))
-    return [sorted(set(_ft_labels(row)) | ({t} if t else set()))
-            for row, t in zip(labels, top1, strict=True)]
+    return [
+        sorted(set(_ft_labels(row)) | ({t} if t else set()))
+        for row, t in zip(labels, top1, strict=True)
+    ]
 
 
 def _mean_labels(ft_path: str) -> float:
@@ -320,8 +472,9 @@ def _mean_labels(ft_path: str) -> float:
 
 
 # ---------------------------------------------------------------------- scikit-learn
-def _sk_run(pair: dict[str, Any], make: Callable[[], Any], epochs: Callable[[Any], float]
-            ) -> Metrics:
+def _sk_run(
+    pair: dict[str, Any], make: Callable[[], Any], epochs: Callable[[Any], float]
+) -> Metrics:
     X, y = _load(pair, "train")
     Xt, _ = _load(pair, "test")
     model = make()
@@ -341,9 +494,14 @@ def run_sk_tfidf_sgd(pair: dict[str, Any], params: dict[str, Any], workdir: Path
     from sklearn.linear_model import SGDClassifier
     from sklearn.pipeline import make_pipeline
 
-    return _sk_run(pair, lambda: make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-        SGDClassifier(random_state=0, **params)), _n_iter)
+    return _sk_run(
+        pair,
+        lambda: make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            SGDClassifier(random_state=0, **params),
+        ),
+        _n_iter,
+    )
 
 
 def run_sk_hash_sgd(pair: dict[str, Any], params: dict[str, Any], workdir: Path) -> Metrics:
@@ -352,9 +510,14 @@ def run_sk_hash_sgd(pair: dict[str, Any], params: dict[str, Any], workdir: Path)
     from sklearn.linear_model import SGDClassifier
     from sklearn.pipeline import make_pipeline
 
-    return _sk_run(pair, lambda: make_pipeline(
-        HashingVectorizer(ngram_range=(1, 2), alternate_sign=False),
-        SGDClassifier(random_state=0, **params)), _n_iter)
+    return _sk_run(
+        pair,
+        lambda: make_pipeline(
+            HashingVectorizer(ngram_range=(1, 2), alternate_sign=False),
+            SGDClassifier(random_state=0, **params),
+        ),
+        _n_iter,
+    )
 
 
 def run_sk_tfidf_lr(pair: dict[str, Any], params: dict[str, Any], workdir: Path) -> Metrics:
@@ -364,9 +527,14 @@ def run_sk_tfidf_lr(pair: dict[str, Any], params: dict[str, Any], workdir: Path)
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    return _sk_run(pair, lambda: make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-        LogisticRegression(max_iter=1000, **params)), _n_iter)
+    return _sk_run(
+        pair,
+        lambda: make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            LogisticRegression(max_iter=1000, **params),
+        ),
+        _n_iter,
+    )
 
 
 def run_sk_ovr_sgd(pair: dict[str, Any], params: dict[str, Any], workdir: Path) -> Metrics:
@@ -383,14 +551,20 @@ def run_sk_ovr_sgd(pair: dict[str, Any], params: dict[str, Any], workdir: Path) 
     Xt, _ = _load(pair, "test")
     mlb = MultiLabelBinarizer()
     Y = mlb.fit_transform(y)
-    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                          OneVsRestClassifier(SGDClassifier(random_state=0, **params)))
+    model = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+        OneVsRestClassifier(SGDClassifier(random_state=0, **params)),
+    )
     P, out = _fit_predict(model, X, Y, Xt)
     top1 = mlb.classes_[model.decision_function(Xt).argmax(axis=1)].tolist()
     pred_sets = [list(mlb.classes_[np.flatnonzero(row)]) for row in P]
     iters = [getattr(e, "n_iter_", 0) for e in model[-1].estimators_]
-    return {**out, "epochs": float(np.mean(iters)), "top1": [str(t) for t in top1],
-            "pred_sets": [[str(c) for c in p] for p in pred_sets]}
+    return {
+        **out,
+        "epochs": float(np.mean(iters)),
+        "top1": [str(t) for t in top1],
+        "pred_sets": [[str(c) for c in p] for p in pred_sets],
+    }
 
 
 # ---------------------------------------------------------------------- Vowpal Wabbit
@@ -404,8 +578,10 @@ def run_vw(pair: dict[str, Any], params: dict[str, Any], workdir: Path) -> Metri
     passes = int(params.get("passes", VW_PASSES))
     extra = params.get("extra", "")
     t0 = time.perf_counter()
-    ws = Workspace(f"--oaa {len(labels)} --ngram 2 --quiet -d {pair['train_vw']} -f {model} "
-                   f"--passes {passes} -c --cache_file {cache} -k --holdout_off {extra}")
+    ws = Workspace(
+        f"--oaa {len(labels)} --ngram 2 --quiet -d {pair['train_vw']} -f {model} "
+        f"--passes {passes} -c --cache_file {cache} -k --holdout_off {extra}"
+    )
     ws.run_parser()
     ws.finish()
     fit_s = time.perf_counter() - t0
@@ -417,8 +593,13 @@ def run_vw(pair: dict[str, Any], params: dict[str, Any], workdir: Path) -> Metri
     predict_s = time.perf_counter() - t0
     with open(preds, encoding="utf-8") as f:
         pred = [labels[int(float(line.split()[0])) - 1] for line in f if line.strip()]
-    return {"fit_s": fit_s, "predict_s": predict_s, "fit_rss_mb": fit_rss, "epochs": passes,
-            "pred": pred}
+    return {
+        "fit_s": fit_s,
+        "predict_s": predict_s,
+        "fit_rss_mb": fit_rss,
+        "epochs": passes,
+        "pred": pred,
+    }
 
 
 _RUNNERS: dict[str, Runner] = {

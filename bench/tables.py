@@ -17,9 +17,22 @@ from typing import Any
 Record = dict[str, Any]
 Row = dict[str, Any]
 
-METRICS = ["accuracy", "macro_f1", "micro_f1", "p_at_1", "subset_accuracy", "fit_s",
-           "predict_s", "tokens_per_s", "peak_rss_mb", "fit_rss_mb", "epochs",
-           "ft_test_p_at_1", "model_mb", "base_rss_mb"]
+METRICS = [
+    "accuracy",
+    "macro_f1",
+    "micro_f1",
+    "p_at_1",
+    "subset_accuracy",
+    "fit_s",
+    "predict_s",
+    "tokens_per_s",
+    "peak_rss_mb",
+    "fit_rss_mb",
+    "epochs",
+    "ft_test_p_at_1",
+    "model_mb",
+    "base_rss_mb",
+]
 REF_SYSTEM = "fasttext"
 OURS = ("bowclf", "bowclf-uni", "bowclf-ft", "bowclf-cli", "bowclf-ova", "bowclf-ml")
 
@@ -42,8 +55,9 @@ def _median_metrics(recs: Sequence[Record]) -> dict[str, float]:
     return out
 
 
-def pair_medians(records: Iterable[Record], dataset: str, system: str
-                 ) -> tuple[dict[str, dict[str, float]], list[Record]]:
+def pair_medians(
+    records: Iterable[Record], dataset: str, system: str
+) -> tuple[dict[str, dict[str, float]], list[Record]]:
     """Per pair, the medians of the successful repeats; and the failed/skipped records."""
     ok: dict[str, list[Record]] = {}
     bad: list[Record] = []
@@ -69,8 +83,7 @@ def summarise(records: Sequence[Record], dataset: str, system: str) -> Row | Non
         if status in ("failed", "skipped"):
             status = f"{status}: {first.get('error', '?')}"
         return {"status": status, "runs": "—" if first["status"] == "skipped" else f"0/{n_runs}"}
-    row: Row = {"status": "ok", "runs": f"{n_runs - len(bad)}/{n_runs}",
-                "pairs": len(per_pair)}
+    row: Row = {"status": "ok", "runs": f"{n_runs - len(bad)}/{n_runs}", "pairs": len(per_pair)}
     for key in METRICS:
         vals = [m[key] for m in per_pair.values() if key in m]
         if vals:
@@ -84,8 +97,9 @@ def _geomean(values: Sequence[float]) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
-def ratios(records: Sequence[Record], dataset: str, system: str, ref: str = REF_SYSTEM
-           ) -> Row | None:
+def ratios(
+    records: Sequence[Record], dataset: str, system: str, ref: str = REF_SYSTEM
+) -> Row | None:
     """``system`` against ``ref`` pair by pair (same run): accuracy / macro-F1 differences in
     points, tokens/s, fit-time and peak-RSS ratios (mean / geometric mean over pairs)."""
     ours, _ = pair_medians(records, dataset, system)
@@ -95,14 +109,17 @@ def ratios(records: Sequence[Record], dataset: str, system: str, ref: str = REF_
         return None
     out: Row = {"pairs": len(common)}
     for key in ("accuracy", "macro_f1", "micro_f1", "p_at_1"):
-        diffs = [100 * (ours[p][key] - theirs[p][key]) for p in common
-                 if key in ours[p] and key in theirs[p]]
+        diffs = [
+            100 * (ours[p][key] - theirs[p][key])
+            for p in common
+            if key in ours[p] and key in theirs[p]
+        ]
         if diffs:
             out[f"d_{key}"] = statistics.fmean(diffs)
-    for key, name in (("tokens_per_s", "speed"), ("fit_s", "fit_time"),
-                      ("peak_rss_mb", "memory")):
-        vals = [ours[p][key] / theirs[p][key] for p in common
-                if ours[p].get(key) and theirs[p].get(key)]
+    for key, name in (("tokens_per_s", "speed"), ("fit_s", "fit_time"), ("peak_rss_mb", "memory")):
+        vals = [
+            ours[p][key] / theirs[p][key] for p in common if ours[p].get(key) and theirs[p].get(key)
+        ]
         if vals:
             out[name] = _geomean(vals)
     return out
@@ -154,8 +171,7 @@ def md_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = 
     align = align or "ll" + "r" * (len(header) - 2)
     sep = ["---" if a == "l" else "---:" for a in align]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |"
-              for row in rows]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -163,14 +179,40 @@ def _status_cells(row: Row, width: int) -> list[str]:
     return [row["status"]] + [""] * (width - 1)
 
 
-SINGLE_HEADER = ["dataset", "system", "accuracy %", "macro-F1 %", "fit s", "predict s",
-                 "train tokens/s", "peak RSS MB", "epochs", "runs"]
-MULTI_HEADER = ["dataset", "system", "micro-F1 %", "macro-F1 %", "P@1 %", "subset acc %",
-                "fit s", "predict s", "train tokens/s", "peak RSS MB", "runs"]
+SINGLE_HEADER = [
+    "dataset",
+    "system",
+    "accuracy %",
+    "macro-F1 %",
+    "fit s",
+    "predict s",
+    "train tokens/s",
+    "peak RSS MB",
+    "epochs",
+    "runs",
+]
+MULTI_HEADER = [
+    "dataset",
+    "system",
+    "micro-F1 %",
+    "macro-F1 %",
+    "P@1 %",
+    "subset acc %",
+    "fit s",
+    "predict s",
+    "train tokens/s",
+    "peak RSS MB",
+    "runs",
+]
 
 
-def _rows(records: Sequence[Record], dataset: str, systems: Sequence[Any], width: int,
-          cells: Callable[[Row], list[str]]) -> list[list[str]]:
+def _rows(
+    records: Sequence[Record],
+    dataset: str,
+    systems: Sequence[Any],
+    width: int,
+    cells: Callable[[Row], list[str]],
+) -> list[list[str]]:
     """One row per system that ran on ``dataset``: dataset, label, ``cells(row)`` (or the
     status across ``width`` cells), runs."""
     rows = []
@@ -182,32 +224,59 @@ def _rows(records: Sequence[Record], dataset: str, systems: Sequence[Any], width
     return rows
 
 
-def single_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]
-                ) -> list[list[str]]:
+def single_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]) -> list[list[str]]:
     """Rows of the single-label table for one dataset (``systems``: System objects)."""
-    return _rows(records, dataset, systems, len(SINGLE_HEADER) - 3, lambda row: [
-        fmt_pct(row.get("accuracy")), fmt_pct(row.get("macro_f1")), fmt_num(row.get("fit_s")),
-        fmt_num(row.get("predict_s")), fmt_rate(row.get("tokens_per_s")),
-        fmt_num(row.get("peak_rss_mb"), 0), fmt_epochs(row.get("epochs"))])
+    return _rows(
+        records,
+        dataset,
+        systems,
+        len(SINGLE_HEADER) - 3,
+        lambda row: [
+            fmt_pct(row.get("accuracy")),
+            fmt_pct(row.get("macro_f1")),
+            fmt_num(row.get("fit_s")),
+            fmt_num(row.get("predict_s")),
+            fmt_rate(row.get("tokens_per_s")),
+            fmt_num(row.get("peak_rss_mb"), 0),
+            fmt_epochs(row.get("epochs")),
+        ],
+    )
 
 
-def multi_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]
-               ) -> list[list[str]]:
+def multi_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any]) -> list[list[str]]:
     """Rows of the multi-label table for one dataset."""
-    return _rows(records, dataset, systems, len(MULTI_HEADER) - 3, lambda row: [
-        fmt_pct(row.get("micro_f1")), fmt_pct(row.get("macro_f1")), fmt_pct(row.get("p_at_1")),
-        fmt_pct(row.get("subset_accuracy")), fmt_num(row.get("fit_s")),
-        fmt_num(row.get("predict_s")), fmt_rate(row.get("tokens_per_s")),
-        fmt_num(row.get("peak_rss_mb"), 0)])
+    return _rows(
+        records,
+        dataset,
+        systems,
+        len(MULTI_HEADER) - 3,
+        lambda row: [
+            fmt_pct(row.get("micro_f1")),
+            fmt_pct(row.get("macro_f1")),
+            fmt_pct(row.get("p_at_1")),
+            fmt_pct(row.get("subset_accuracy")),
+            fmt_num(row.get("fit_s")),
+            fmt_num(row.get("predict_s")),
+            fmt_rate(row.get("tokens_per_s")),
+            fmt_num(row.get("peak_rss_mb"), 0),
+        ],
+    )
 
 
-RATIO_HEADER = ["dataset", "bowclf system", "Δ accuracy (points)", "Δ macro-F1 (points)",
-                "speed (tokens/s ÷ fastText's)", "fit time ÷ fastText's",
-                "peak RSS ÷ fastText's"]
+RATIO_HEADER = [
+    "dataset",
+    "bowclf system",
+    "Δ accuracy (points)",
+    "Δ macro-F1 (points)",
+    "speed (tokens/s ÷ fastText's)",
+    "fit time ÷ fastText's",
+    "peak RSS ÷ fastText's",
+]
 
 
-def ratio_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any],
-               ref: str = REF_SYSTEM) -> list[list[str]]:
+def ratio_rows(
+    records: Sequence[Record], dataset: str, systems: Sequence[Any], ref: str = REF_SYSTEM
+) -> list[list[str]]:
     """bowclf systems against fastText (same hyper-parameters) for one dataset."""
     rows = []
     for s in systems:
@@ -217,31 +286,55 @@ def ratio_rows(records: Sequence[Record], dataset: str, systems: Sequence[Any],
         if r is None:
             continue
         acc = r.get("d_accuracy", r.get("d_micro_f1"))
-        rows.append([dataset, s.label, fmt_diff(acc), fmt_diff(r.get("d_macro_f1")),
-                     fmt_ratio(r.get("speed")), fmt_ratio(r.get("fit_time")),
-                     fmt_ratio(r.get("memory"))])
+        rows.append(
+            [
+                dataset,
+                s.label,
+                fmt_diff(acc),
+                fmt_diff(r.get("d_macro_f1")),
+                fmt_ratio(r.get("speed")),
+                fmt_ratio(r.get("fit_time")),
+                fmt_ratio(r.get("memory")),
+            ]
+        )
     return rows
 
 
 # ---------------------------------------------------------------------- n-gram ablation
 def _ngrams_used(records: Sequence[Record], system: str) -> Any:
-    return next((r["params_used"]["ngrams"] for r in records if r["system"] == system
-                 and "ngrams" in (r.get("params_used") or {})), None)
+    return next(
+        (
+            r["params_used"]["ngrams"]
+            for r in records
+            if r["system"] == system and "ngrams" in (r.get("params_used") or {})
+        ),
+        None,
+    )
 
 
-def ablation_header(records: Sequence[Record], base: str = "bowclf",
-                    variant: str = "bowclf-uni") -> list[str]:
+def ablation_header(
+    records: Sequence[Record], base: str = "bowclf", variant: str = "bowclf-uni"
+) -> list[str]:
     """Header of :func:`ablation_rows`, naming the n-gram orders the two systems ran with."""
     a, b = _ngrams_used(records, base), _ngrams_used(records, variant)
-    a_txt, b_txt = (f"ngrams={a}" if a is not None else "defaults",
-                    f"ngrams={b}" if b is not None else variant)
-    return ["dataset", "evaluation", f"{a_txt} accuracy %", f"{b_txt} accuracy %",
-            "Δ accuracy (points)", "Δ per fold (min … max)", "more accurate on",
-            f"{a_txt} fit s", f"{b_txt} fit s"]
+    a_txt, b_txt = (
+        f"ngrams={a}" if a is not None else "defaults",
+        f"ngrams={b}" if b is not None else variant,
+    )
+    return [
+        "dataset",
+        "evaluation",
+        f"{a_txt} accuracy %",
+        f"{b_txt} accuracy %",
+        "Δ accuracy (points)",
+        "Δ per fold (min … max)",
+        "more accurate on",
+        f"{a_txt} fit s",
+        f"{b_txt} fit s",
+    ]
 
 
-def _mean_of(per_pair: dict[str, dict[str, float]], pairs: Sequence[str], key: str
-             ) -> float | None:
+def _mean_of(per_pair: dict[str, dict[str, float]], pairs: Sequence[str], key: str) -> float | None:
     vals = [per_pair[p][key] for p in pairs if key in per_pair[p]]
     return statistics.fmean(vals) if vals else None
 
@@ -253,8 +346,12 @@ def _mean_range(per_pair: dict[str, dict[str, float]], pairs: Sequence[str], key
     return f"{mean} ({fmt_pct(min(vals))}–{fmt_pct(max(vals))})" if len(vals) > 1 else mean
 
 
-def ablation_rows(records: Sequence[Record], datasets: Sequence[str], base: str = "bowclf",
-                  variant: str = "bowclf-uni") -> tuple[list[list[str]], str]:
+def ablation_rows(
+    records: Sequence[Record],
+    datasets: Sequence[str],
+    base: str = "bowclf",
+    variant: str = "bowclf-uni",
+) -> tuple[list[list[str]], str]:
     """``base`` (bowclf's defaults: bigrams) against ``variant`` (unigrams) pair by pair:
     accuracy (mean over cross-validation folds, min–max in brackets), the difference in
     points, on how many pairs ``base`` is ahead, fit seconds; and a one-line verdict."""
@@ -269,21 +366,29 @@ def ablation_rows(records: Sequence[Record], datasets: Sequence[str], base: str 
         ahead = sum(d > 0 for d in diffs)
         cv = len(common) > 1
         mean_diff = statistics.fmean(diffs)
-        rows.append([name, f"{len(common)}-fold CV (mean)" if cv else "train → test",
-                     _mean_range(ours, common, "accuracy"),
-                     _mean_range(theirs, common, "accuracy"), fmt_diff(mean_diff),
-                     f"{min(diffs):+.2f} … {max(diffs):+.2f}" if cv else "",
-                     f"{ahead}/{len(common)} folds" if cv else ("yes" if ahead else "no"),
-                     fmt_num(_mean_of(ours, common, "fit_s")),
-                     fmt_num(_mean_of(theirs, common, "fit_s"))])
+        rows.append(
+            [
+                name,
+                f"{len(common)}-fold CV (mean)" if cv else "train → test",
+                _mean_range(ours, common, "accuracy"),
+                _mean_range(theirs, common, "accuracy"),
+                fmt_diff(mean_diff),
+                f"{min(diffs):+.2f} … {max(diffs):+.2f}" if cv else "",
+                f"{ahead}/{len(common)} folds" if cv else ("yes" if ahead else "no"),
+                fmt_num(_mean_of(ours, common, "fit_s")),
+                fmt_num(_mean_of(theirs, common, "fit_s")),
+            ]
+        )
         verdict.append((name, mean_diff, f"{ahead} of {len(common)} folds" if cv else ""))
     if not verdict:
         return rows, ""
     wins = [v for v in verdict if v[1] > 0]
     detail = ", ".join(f"{n} {d:+.2f}" for n, d, _ in verdict)
     folds = "".join(f"; {n}: ahead on {f}" for n, _, f in verdict if f)
-    text = (f"bowclf's defaults are more accurate than the unigram model on {len(wins)} of "
-            f"{len(verdict)} datasets: {detail} points{folds}.")
+    text = (
+        f"bowclf's defaults are more accurate than the unigram model on {len(wins)} of "
+        f"{len(verdict)} datasets: {detail} points{folds}."
+    )
     return rows, text
 
 
@@ -292,12 +397,23 @@ def _quality_key(multilabel: bool) -> str:
     return "micro_f1" if multilabel else "accuracy"
 
 
-BEST_HEADER = ["dataset", "metric", "bowclf (defaults)", "best bowclf variant", "best peer",
-               "best peer's score", "gap (points)"]
+BEST_HEADER = [
+    "dataset",
+    "metric",
+    "bowclf (defaults)",
+    "best bowclf variant",
+    "best peer",
+    "best peer's score",
+    "gap (points)",
+]
 
 
-def best_peer_rows(records: Sequence[Record], datasets: Sequence[tuple[str, bool]],
-                   systems: Sequence[Any], ours: str = "bowclf") -> list[list[str]]:
+def best_peer_rows(
+    records: Sequence[Record],
+    datasets: Sequence[tuple[str, bool]],
+    systems: Sequence[Any],
+    ours: str = "bowclf",
+) -> list[list[str]]:
     """Per dataset: bowclf's quality, its best variant, and the best peer's (gap > 0 means
     the best peer is ahead of bowclf's defaults)."""
     rows = []
@@ -315,15 +431,27 @@ def best_peer_rows(records: Sequence[Record], datasets: Sequence[tuple[str, bool
             continue
         best_mine = max(mine, key=lambda sv: sv[1])
         best_peer = max(peers, key=lambda sv: sv[1])
-        rows.append([name, key.replace("_", "-"), fmt_pct(base),
-                     f"{best_mine[0].label}: {fmt_pct(best_mine[1])}", best_peer[0].label,
-                     fmt_pct(best_peer[1]), fmt_diff(100 * (best_peer[1] - base))])
+        rows.append(
+            [
+                name,
+                key.replace("_", "-"),
+                fmt_pct(base),
+                f"{best_mine[0].label}: {fmt_pct(best_mine[1])}",
+                best_peer[0].label,
+                fmt_pct(best_peer[1]),
+                fmt_diff(100 * (best_peer[1] - base)),
+            ]
+        )
     return rows
 
 
-def behind_summary(records: Sequence[Record], datasets: Sequence[tuple[str, bool]],
-                   systems: Sequence[Any], ours: str = "bowclf",
-                   label_of: Callable[[str], str] | None = None) -> list[str]:
+def behind_summary(
+    records: Sequence[Record],
+    datasets: Sequence[tuple[str, bool]],
+    systems: Sequence[Any],
+    ours: str = "bowclf",
+    label_of: Callable[[str], str] | None = None,
+) -> list[str]:
     """Bullet points: for every peer, where ``ours`` is less accurate, slower or bigger.
 
     ``datasets`` is ``[(name, multilabel)]``. Quality is accuracy (micro-F1 for multi-label
@@ -356,18 +484,26 @@ def behind_summary(records: Sequence[Record], datasets: Sequence[tuple[str, bool
     return bullets
 
 
-def _peer_bullet(peer: str, ours: str, gaps: list[tuple[str, float, str]],
-                 fit_r: list[tuple[str, float]], tps_r: list[tuple[str, float]],
-                 mem_r: list[tuple[str, float]]) -> str:
+def _peer_bullet(
+    peer: str,
+    ours: str,
+    gaps: list[tuple[str, float, str]],
+    fit_r: list[tuple[str, float]],
+    tps_r: list[tuple[str, float]],
+    mem_r: list[tuple[str, float]],
+) -> str:
     behind = sorted((g for g in gaps if g[1] > 0), key=lambda g: -g[1])
     ahead = [g for g in gaps if g[1] < 0]
     ties = len(gaps) - len(behind) - len(ahead)
     parts = [f"**{peer}**"]
     if behind:
-        detail = ", ".join(f"{n} −{d:.2f}" + (" (micro-F1)" if k == "micro_f1" else "")
-                           for n, d, k in behind)
-        parts.append(f"accuracy: bowclf is behind on {len(behind)} of {len(gaps)} datasets "
-                     f"by {detail} points")
+        detail = ", ".join(
+            f"{n} −{d:.2f}" + (" (micro-F1)" if k == "micro_f1" else "") for n, d, k in behind
+        )
+        parts.append(
+            f"accuracy: bowclf is behind on {len(behind)} of {len(gaps)} datasets "
+            f"by {detail} points"
+        )
     else:
         parts.append(f"accuracy: bowclf is not behind on any of {len(gaps)} datasets")
     if ahead:
@@ -379,19 +515,27 @@ def _peer_bullet(peer: str, ours: str, gaps: list[tuple[str, float, str]],
         slower = [f"{n} {r:.2f}×" for n, r in sorted(fit_r, key=lambda x: -x[1]) if r > 1]
         gm = _geomean([r for _, r in fit_r])
         text = f"fit time: bowclf takes {gm:.2f}× the peer's (geometric mean"
-        text += f"; slower on {len(slower)} of {len(fit_r)}: {', '.join(slower)})" if slower \
+        text += (
+            f"; slower on {len(slower)} of {len(fit_r)}: {', '.join(slower)})"
+            if slower
             else f"; faster on all {len(fit_r)})"
+        )
         parts.append(text)
     if tps_r:
         gm = _geomean([r for _, r in tps_r])
-        parts.append(f"training tokens/s ratio {gm:.2f}× (range "
-                     f"{min(r for _, r in tps_r):.2f}–{max(r for _, r in tps_r):.2f}×)")
+        parts.append(
+            f"training tokens/s ratio {gm:.2f}× (range "
+            f"{min(r for _, r in tps_r):.2f}–{max(r for _, r in tps_r):.2f}×)"
+        )
     if mem_r:
         more = [f"{n} {r:.2f}×" for n, r in sorted(mem_r, key=lambda x: -x[1]) if r > 1]
         gm = _geomean([r for _, r in mem_r])
         text = f"peak RSS: {gm:.2f}× the peer's (geometric mean"
-        text += f"; more on {len(more)} of {len(mem_r)}: {', '.join(more)})" if more \
+        text += (
+            f"; more on {len(more)} of {len(mem_r)}: {', '.join(more)})"
+            if more
             else f"; less on all {len(mem_r)})"
+        )
         parts.append(text)
     return f"- {parts[0]} vs {ours}: " + "; ".join(parts[1:]) + "."
 
@@ -415,8 +559,9 @@ def params_notes(records: Sequence[Record], systems: Sequence[Any]) -> list[str]
             notes.append(f"*{s.label}* ran with {next(iter(seen))}.")
         elif seen:
             variants = "; ".join(f"{k} ({', '.join(v)})" for k, v in seen.items())
-            notes.append(f"**Warning:** bowclf changed during the run — *{s.label}* ran with "
-                         f"{variants}.")
+            notes.append(
+                f"**Warning:** bowclf changed during the run — *{s.label}* ran with {variants}."
+            )
     notes += _code_notes(records)
     return notes
 
@@ -438,15 +583,21 @@ def _code_notes(records: Sequence[Record]) -> list[str]:
                 where.append(r["dataset"])
     if len(combined) > 1:
         variants = "; ".join(f"{k} ({', '.join(v)})" for k, v in combined.items())
-        return ["**Warning:** bowclf's source changed during the run (sha1 of all "
-                f"bowclf/*.py): {variants}; the files are not known."]
+        return [
+            "**Warning:** bowclf's source changed during the run (sha1 of all "
+            f"bowclf/*.py): {variants}; the files are not known."
+        ]
     if not changed:
         return []
     parts = []
     for name, hashes in sorted(changed.items()):
-        versions_seen = [f"version {i + 1} on {', '.join(ds)}"
-                         for i, ds in enumerate(hashes.values())]
+        versions_seen = [
+            f"version {i + 1} on {', '.join(ds)}" for i, ds in enumerate(hashes.values())
+        ]
         parts.append(f"{name} ({'; '.join(versions_seen)})")
-    return ["**Warning:** bowclf's source changed during the run: " + "; ".join(parts)
-            + ". Such rows may come from different versions of these files (harmless if they "
-              "are not on the benchmarked code path)."]
+    return [
+        "**Warning:** bowclf's source changed during the run: "
+        + "; ".join(parts)
+        + ". Such rows may come from different versions of these files (harmless if they "
+        "are not on the benchmarked code path)."
+    ]

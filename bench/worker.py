@@ -56,9 +56,11 @@ def bowclf_fingerprint() -> dict[str, str]:
     spec = importlib.util.find_spec("bowclf")
     if spec is None or not spec.submodule_search_locations:
         return {}
-    return {path.name: hashlib.sha1(path.read_bytes()).hexdigest()[:8]
-            for root in spec.submodule_search_locations
-            for path in sorted(Path(root).glob("*.py"))}
+    return {
+        path.name: hashlib.sha1(path.read_bytes()).hexdigest()[:8]
+        for root in spec.submodule_search_locations
+        for path in sorted(Path(root).glob("*.py"))
+    }
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:

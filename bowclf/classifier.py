@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _math, defaults
+from . import _limits, _math, defaults
 from .backends.memory import InMemoryData, describe_targets
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import LinearDecay, get_optimizer
@@ -111,10 +111,10 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Weights multiplying each example's loss by its class (single-label only).
     threshold : float or None, default=None
         Multi-label decision threshold on predicted probabilities.  ``None`` means 0.5 for
-        ``loss='ova'`` and ``1/(1 + m)`` for ``loss='softmax'``, where m is the mean number of
-        labels per training document.  The most probable label is predicted too (so no
+        ``loss='ova'`` and ``1/(1 + max(m, 1))`` for ``loss='softmax'``, where m is the mean
+        number of labels per training document.  The most probable label is predicted too (so no
         document gets an empty label set) for softmax, and for ova when every training
-        document had a label (see :func:`multilabel_decision_rule`).
+        document had a label (see the loss objects' ``decision_rule`` in :mod:`bowclf.losses`).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified), score it after each
         epoch, stop after ``n_iter_no_change`` epochs without an improvement of ``tol`` and
@@ -188,7 +188,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "dim": [Interval(Integral, 1, None, closed="left")],
+        "dim": [Interval(Integral, 1, _limits.MAX_DIM, closed="both")],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -847,7 +847,20 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             parts.append(loss.topk_from_hidden(H, self.B_, classes, k, threshold, self.multilabel_))
         if not parts:
             return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
-        return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+        labels, proba = np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+        self._rank_empty_rows_by_prior(X, classes, labels, proba)
+        return labels, proba
+
+    def _rank_empty_rows_by_prior(self, X, classes, labels, proba) -> None:
+        """A document with no known feature has tied probabilities: rank its labels by
+        training frequency, so its top label is the one :meth:`predict` gives."""
+        prior = getattr(self, "class_prior_", None)
+        empty = np.flatnonzero(_empty_rows(X))
+        if prior is None or not empty.size:
+            return
+        order = np.argsort(-prior, kind="stable")[: min(labels.shape[1], classes.size)]
+        kept = ~np.isnan(proba[empty, : order.size])
+        labels[empty, : order.size] = np.where(kept, classes[order].astype(object), None)
 
     def transform(self, X) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×d, float32)."""

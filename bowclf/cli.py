@@ -23,18 +23,20 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import stat
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from . import __version__, defaults
+from . import __version__, _limits, defaults
 
 EXIT_OK = 0
 EXIT_DATA = 1
@@ -175,7 +177,10 @@ class _Group(click.Group):
             "0",
         )
         try:
-            rv = super().invoke(ctx)
+            with warnings.catch_warnings():
+                if not debug:  # numpy/scikit-learn warnings are not for the command line
+                    warnings.simplefilter("ignore")
+                rv = super().invoke(ctx)
             _flush_stdout()
             return rv
         except (click.exceptions.Exit, click.exceptions.Abort):
@@ -240,11 +245,27 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, MemoryError):
         return "out of memory (try a smaller --buckets or --dim, or a smaller corpus)"
     if isinstance(exc, OSError) and exc.strerror:
-        where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror}"
+        if exc.filename:
+            return f"{exc.filename}: {exc.strerror}"
+        if exc.errno in _WRITE_ERRNOS:  # files are named where they are written: stdout
+            return f"<stdout>: {exc.strerror}"
+        return exc.strerror
+    if isinstance(exc, OSError) and _SHORT_WRITE.search(text):
+        return "a temporary file could not be written (is the disk or --cache-dir full?)"
     if isinstance(exc, ValueError | FloatingPointError | TypeError):
         return text  # CorpusError, ModelFileError, VectorsError, TrainingDivergedError, ...
     return f"{type(exc).__name__}: {text}"
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# numpy's message when a write to a full disk comes up short (an OSError without errno)
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
+def _require_stdout() -> None:
+    """Fail with one line when stdout is closed (``>&-``) rather than print nothing."""
+    if sys.stdout is None:
+        raise click.ClickException("<stdout> is closed: nothing could be printed (or use -o FILE)")
 
 
 def _stderr(message: str) -> None:
@@ -426,7 +447,7 @@ def cli(debug: bool) -> None:
 )
 @click.option(
     "--dim",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, _limits.MAX_DIM),
     default=defaults.DIM,
     show_default=True,
     help="Embedding dimension.",
@@ -482,14 +503,14 @@ def cli(debug: bool) -> None:
 )
 @click.option(
     "--ngrams",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, _limits.MAX_NGRAMS),
     default=defaults.NGRAMS,
     show_default=True,
     help="Longest word n-gram (1 = unigrams only).",
 )
 @click.option(
     "--buckets",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, _limits.MAX_BUCKETS),
     default=defaults.BUCKETS,
     show_default=True,
     help="Hash buckets for n-grams and subwords.",
@@ -503,20 +524,20 @@ def cli(debug: bool) -> None:
 )
 @click.option(
     "--max-features",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, _limits.MAX_VOCABULARY),
     default=None,
     help="Keep at most this many vocabulary words (most frequent).",
 )
 @click.option(
     "--minn",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, _limits.MAX_CHAR_NGRAM),
     default=defaults.MINN,
     show_default=True,
     help="Shortest character n-gram of words (0 = none).",
 )
 @click.option(
     "--maxn",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, _limits.MAX_CHAR_NGRAM),
     default=defaults.MAXN,
     show_default=True,
     help="Longest character n-gram of words (0 = none).",
@@ -620,7 +641,7 @@ def fit(**opts: Any) -> None:
             val = _fit_in_memory(model, o, kw, progress)
     finally:
         progress.close()
-    _save_model(model, o.output)
+    _save_model(model, o.output, kw)
     if not o.quiet:
         _print_fit_summary(model, o.output, val, started)
 
@@ -680,11 +701,11 @@ def _model_params(o: _FitOptions) -> dict[str, Any]:
     }
 
 
-def _save_model(model, output: str) -> None:
+def _save_model(model, output: str, corpus: dict[str, Any]) -> None:
     from .persist import save
 
     try:
-        save(model, output)
+        save(model, output, corpus=corpus)  # remembered for evaluate and predict
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise click.ClickException(
@@ -890,13 +911,17 @@ def _isatty(stream) -> bool:
 # ---------------------------------------------------------------------- predict
 _PREDICT_EPILOG = (
     "Output: one line (row) per input document, in input order; every line of plain-text "
-    "input is a document, so a blank line gets a prediction too.\n\n"
+    "input is a document, so a blank line gets a prediction too. Without -k and --threshold "
+    "the labels are the model's own prediction (model.predict in Python: the most probable "
+    "class, or a multi-label model's label set, in class order); with either, the most "
+    "probable labels first (model.predict_topk).\n\n"
     "\b\n"
     "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
     "  csv    a header row, then label[,probability] for k=1, or\n"
-    "         label_1[,probability_1],...,label_k[,probability_k] for k>1, cells left\n"
-    "         empty when fewer labels pass --threshold; multi-label models without -k\n"
-    "         use k = the number of classes; --no-header leaves the header row out\n"
+    "         label_1[,probability_1],...,label_k[,probability_k] for k>1 (k at most the\n"
+    "         number of classes), cells left empty when fewer labels are predicted;\n"
+    "         multi-label models without -k use k = the number of classes;\n"
+    "         --no-header leaves the header row out\n"
     "  tsv    as csv, tab-separated\n"
     '  jsonl  {"labels": [...], "probabilities": [...]}, always with probabilities\n'
     "\n" + _EPILOG
@@ -911,8 +936,8 @@ _PREDICT_EPILOG = (
     "k",
     type=click.IntRange(min=1),
     default=None,
-    help="Print the k most probable labels [default: 1; multi-label models print "
-    "every label whose probability reaches the model's threshold].",
+    help="Print the k most probable labels [default: the model's own prediction: its most "
+    "probable label, or a multi-label model's label set (its threshold, else its top label)].",
 )
 @click.option(
     "--threshold",
@@ -925,9 +950,9 @@ _PREDICT_EPILOG = (
     "--format",
     "out_format",
     type=click.Choice(["text", "csv", "tsv", "jsonl"]),
-    default="text",
-    show_default=True,
-    help="Output format (see below).",
+    default=None,
+    help="Output format (see below) [default: from the extension of -o (.csv, .tsv, "
+    ".jsonl), else text].",
 )
 @click.option(
     "--header/--no-header",
@@ -949,9 +974,14 @@ _PREDICT_EPILOG = (
     default="auto",
     show_default=True,
     help="text: one document per line; csv/tsv/jsonl: the text column; fasttext: the text "
-    "after the labels. 'auto': the extension and content of a file; stdin is text.",
+    "after the labels. 'auto': the extension and content of a file; stdin is text unless it "
+    "starts with a CSV/TSV header, JSON Lines or fastText lines.",
 )
-@click.option("--text-column", default=None, help="Text column (name or 0-based index).")
+@click.option(
+    "--text-column",
+    default=None,
+    help="Text column (name or 0-based index) [default: the one given to fit, else found by name].",
+)
 @click.option(
     "--encoding",
     default="utf-8",
@@ -964,7 +994,8 @@ _PREDICT_EPILOG = (
     default=10_000,
     show_default=True,
     help="Documents predicted at a time: memory is bounded by this, not by the input "
-    "(1 when stdin is a terminal, so each line is answered at once).",
+    "(fewer for models with many classes, so that a chunk's probabilities stay under "
+    "128 MiB; 1 when stdin is a terminal, so each line is answered at once).",
 )
 def predict(
     model_path,
@@ -987,32 +1018,79 @@ def predict(
     streamed: any number of documents can be predicted in bounded memory.
     """
     from .corpus import iter_chunks
-    from .persist import load
 
     sources = list(inputs) or ["-"]
     if output is not None:
         _check_output_path(output, model_path, *sources)
-    model = load(model_path)
-    if "-" in sources and _isatty(sys.stdin):
-        chunk_size = 1
+    else:
+        _require_stdout()
+    out_format = out_format or _format_from_extension(output)
+    model, conventions = _load_model(model_path)
+    if not _given("text_column"):
+        text_column = conventions.get("text_column")
+    tty = "-" in sources and _isatty(sys.stdin)
+    chunk_size = 1 if tty else _chunk_limit(model, chunk_size)
+    with_proba = proba or out_format == "jsonl"
     try:
         with _output(output) as out:
             writer = _PredictionWriter(out, out_format, proba, _columns_k(model, k), header)
             for source in sources:
                 kw = {
-                    "format": ("text" if source == "-" else None) if fmt == "auto" else fmt,
+                    "format": _predict_format(source, fmt, tty),
                     "text_column": text_column,
                     "encoding": encoding,
                     "require_labels": False,
                 }
                 for texts, _labels in iter_chunks(source, chunk_size=chunk_size, **kw):
-                    writer.write(_predict_rows(model, texts, k, threshold))
+                    writer.write(_predict_rows(model, texts, k, threshold, with_proba))
                     out.flush()
             writer.close()
     except OSError as exc:  # input errors arrive as CorpusError: this is the output failing
-        if _is_broken_pipe(exc) or not exc.strerror:
+        if _is_broken_pipe(exc):
             raise
-        raise click.ClickException(f"{output or '<stdout>'}: {exc.strerror}") from None
+        raise click.ClickException(f"{output or '<stdout>'}: {_os_reason(exc)}") from None
+
+
+def _predict_format(source: str, fmt: str, tty: bool) -> str | None:
+    """The corpus reader's format for one INPUT: files are detected; stdin is plain text
+    unless its first lines are a CSV/TSV header, JSON Lines or fastText (not on a terminal,
+    where each line is answered as it is typed)."""
+    if fmt != "auto":
+        return fmt
+    if source != "-":
+        return None
+    return "text" if tty else "auto-text"
+
+
+_OUTPUT_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _format_from_extension(output: str | None) -> str:
+    """--format when not given: from the -o file's extension, else text."""
+    if output is None:
+        return "text"
+    return _OUTPUT_EXTENSIONS.get(os.path.splitext(output)[1].lower(), "text")
+
+
+def _given(name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or in the environment)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _load_model(model_path: str):
+    """``(model, corpus conventions)`` of a model file: how its training corpus was read."""
+    from .persist import load_with_header
+
+    model, header = load_with_header(model_path)
+    conventions = (header.get("text") or {}).get("corpus") or {}
+    return model, conventions
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
 
 
 class _output:  # noqa: N801 - used like open()
@@ -1032,48 +1110,85 @@ class _output:  # noqa: N801 - used like open()
 
 
 def _columns_k(model, k: int | None) -> int:
-    """How many label columns csv/tsv output has."""
+    """How many label columns csv/tsv output has: never more than the model has classes."""
+    c = len(model.classes_)
     if k is not None:
-        return k
-    if getattr(model, "multilabel_", False):
-        return len(model.classes_)
-    return 1
+        return min(k, c)
+    return c if getattr(model, "multilabel_", False) else 1
 
 
-def _predict_rows(model, texts: Sequence[str], k, threshold) -> list[list[tuple[Any, float]]]:
-    """``(label, probability)`` pairs per document, most probable first (vectorised: the
-    per-document Python work is only building the pairs)."""
+def _chunk_limit(model, chunk_size: int) -> int:
+    """Documents per chunk so that one chunk's n×c probabilities stay under ~128 MiB."""
+    return max(1, min(chunk_size, _PROBA_CELLS // max(len(model.classes_), 1)))
+
+
+_PROBA_CELLS = 2**24  # float64 cells of one chunk's probability matrix (128 MiB)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the equivalent Python scalar (for str() and JSON)."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+
+
+def _predict_rows(
+    model, texts: Sequence[str], k: int | None, threshold: float | None, with_proba: bool
+) -> list[list[tuple[Any, float | None]]]:
+    """``(label, probability)`` pairs per document, exactly as the Python API gives them.
+
+    Without ``-k`` and ``--threshold`` the labels are ``model.predict`` (the model's own
+    decision rule: the arg-max, or for multi-label models its threshold and fallback), with
+    ``predict_proba`` probabilities when they are printed; otherwise ``model.predict_topk``.
+    """
+    if k is None and threshold is None:
+        predicted = model.predict(texts)
+        classes = [_plain(c) for c in model.classes_]
+        if getattr(model, "multilabel_", False):
+            if hasattr(predicted, "ndim") and predicted.ndim == 2:  # an indicator matrix
+                rows = [[classes[j] for j in row.nonzero()[0]] for row in predicted]
+            else:
+                rows = [[_plain(lab) for lab in labels] for labels in predicted]
+        else:
+            rows = [[_plain(lab)] for lab in predicted]
+        if not with_proba:
+            return [[(lab, None) for lab in row] for row in rows]
+        P = _finite(model.predict_proba(texts))
+        column = {lab: j for j, lab in enumerate(classes)}
+        return [[(lab, float(P[i, column[lab]])) for lab in row] for i, row in enumerate(rows)]
+    if k is None:
+        k = len(model.classes_) if getattr(model, "multilabel_", False) else 1
+    rows = model.predict_topk(texts, k=k, threshold=0.0 if threshold is None else threshold)
+    return [[(_plain(lab), float(p)) for lab, p in row] for row in rows]
+
+
+def _finite(P):
     import numpy as np
 
-    P = model.predict_proba(texts)
-    labels = np.asarray(model.classes_).tolist()
-    n, c = P.shape
-    multilabel = k is None and getattr(model, "multilabel_", False)
-    kk = c if multilabel else min(k or 1, c)
-    if kk == 1:
-        order = P.argmax(axis=1)[:, None]  # the first maximum, as a stable sort would give
-    else:
-        order = np.argsort(-P, axis=1, kind="stable")[:, :kk]
-    top = np.take_along_axis(P, order, axis=1)
-    if multilabel:
-        clf = model.classifier_
-        keep = top >= (clf.threshold_ if threshold is None else threshold)
-        if clf.loss == "softmax" and threshold is None:
-            keep[:, 0] = True  # softmax models always predict their most probable label
-    elif threshold:
-        keep = top >= threshold
-    else:
-        keep = None
-    order_rows, top_rows = order.tolist(), top.tolist()
-    if keep is None:
-        return [
-            [(labels[j], p) for j, p in zip(o, t, strict=True)]
-            for o, t in zip(order_rows, top_rows, strict=True)
-        ]
-    return [
-        [(labels[j], p) for j, p, m in zip(o, t, m_row, strict=True) if m]
-        for o, t, m_row in zip(order_rows, top_rows, keep.tolist(), strict=True)
-    ]
+    bad = ~np.isfinite(P).all(axis=1)
+    if bad.any():
+        raise click.ClickException(
+            f"the model gives non-finite probabilities for document {int(bad.argmax()) + 1} of "
+            "this chunk (its weights overflow); it cannot be used for prediction"
+        )
+    return P
+
+
+def _format_p(p: float) -> str:
+    """A probability with 6 significant digits, more when 6 would round it to 1 or 0."""
+    text = f"{p:.6g}"
+    digits = 6
+    while digits < 17 and (text == "1" and p < 1.0 or text == "0" and p > 0.0):
+        digits += 1
+        text = f"{p:.{digits}g}"
+    return text
+
+
+def _text_cell(label: Any) -> str:
+    """A label as one token of a line: line breaks and other control characters escaped
+    (a label could otherwise split one document's line in two)."""
+    text = str(label)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 class _PredictionWriter:
@@ -1111,9 +1226,10 @@ class _PredictionWriter:
                     dumps(
                         {
                             "labels": [lab for lab, _ in row],
-                            "probabilities": [round(p, 6) for _, p in row],
+                            "probabilities": [p for _, p in row],
                         },
                         ensure_ascii=False,
+                        allow_nan=False,
                     )
                     + "\n"
                     for row in rows
@@ -1121,9 +1237,11 @@ class _PredictionWriter:
             )
         elif self.fmt == "text":
             if self.proba:
-                lines = [" ".join(f"{lab} {p:.6g}" for lab, p in row) for row in rows]
+                lines = [
+                    " ".join(f"{_text_cell(lab)} {_format_p(p)}" for lab, p in row) for row in rows
+                ]
             else:
-                lines = [" ".join(str(lab) for lab, _ in row) for row in rows]
+                lines = [" ".join(_text_cell(lab) for lab, _ in row) for row in rows]
             self.out.write("".join(line + "\n" for line in lines))
         else:
             self._write_header()
@@ -1133,7 +1251,7 @@ class _PredictionWriter:
                 for lab, p in row[: self.k]:
                     cells.append(lab)
                     if self.proba:
-                        cells.append(f"{p:.6g}")
+                        cells.append(_format_p(p))
                 cells.extend([""] * (width - len(cells)))
                 self.csv.writerow(cells)
             self._drain()
@@ -1200,45 +1318,113 @@ def evaluate(
     as errors), not an error.
     """
     from .corpus import read_corpus
-    from .persist import load
     from .report import evaluate as evaluate_model
 
+    _require_stdout()
     for path in (html_path, misclassified):
         if path is not None:
             _check_output_path(path, model_path, test_path)
-    model = load(model_path)
+    model, conventions = _load_model(model_path)
     multilabel = bool(getattr(model, "multilabel_", False))
     if misclassified and multilabel:
         raise click.UsageError("--misclassified is for single-label models")
-    test = read_corpus(
-        test_path, **_corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
-    )
-    texts, y, _ = _labels_of(test, label_sep, multilabel=multilabel)
+    kw = _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
+    for key, option in _REMEMBERED.items():  # what the user left out, as the model was fit
+        if not _given(option) and conventions.get(key) is not None:
+            kw[key] = conventions[key]
+    test = read_corpus(test_path, **kw)
+    texts, y, _ = _labels_of(test, kw["label_sep"], multilabel=multilabel)
+    if multilabel and kw["label_sep"] is None:
+        _check_label_cells(test.name, y, model.classes_)
     started = time.perf_counter()
     P = model.predict_proba(texts)  # once, for the report and the misclassified file
     report = evaluate_model(
-        model, texts, y, k=tuple(ks) or (1, 5), proba=P,
+        model,
+        texts,
+        y,
+        k=tuple(ks) or (1, 5),
+        proba=P,
         predict_seconds=time.perf_counter() - started,
     )
     if as_json:
         click.echo(report.to_json())
     else:
-        click.echo(report.render_text(color=color))
+        click.echo(report.render_text(color=color), color=color)
     if html_path:
-        from .report import render_html
-
-        with _OutputFile(html_path) as f:
-            f.write(render_html(report))
-        _stderr(f"HTML report written to {html_path}")
+        _write_html(report, html_path, model)
     if misclassified:
-        import numpy as np
-
         from .report import write_misclassified
 
-        pred = np.asarray(model.classes_)[P.argmax(axis=1)]
-        with _OutputFile(misclassified) as f:
+        pred = model.predict(texts)  # the model's own decision rule
+        with _writing(misclassified), _OutputFile(misclassified) as f:
             n = write_misclassified(f, texts, y, pred, P, model.classes_)
         _stderr(f"{n:,} misclassified documents written to {misclassified}")
+
+
+# corpus option of fit remembered in the model file -> the click parameter that overrides it
+# (not the encoding: that is a property of each file, and a wrong guess garbles text silently)
+_REMEMBERED = {
+    "format": "fmt",
+    "text_column": "text_column",
+    "label_column": "label_column",
+    "label_sep": "label_sep",
+}
+
+
+def _check_label_cells(name: str, y, classes) -> None:
+    """A multi-label model read without a separator: refuse label cells such as 'a b' that
+    are not classes but split into classes (they would all be scored as unseen labels)."""
+    known = {str(c) for c in classes}
+    for labels in y:
+        for label in labels:
+            if label in known:
+                continue
+            for sep in (" ", ",", ";", "|"):
+                parts = [p.strip() for p in str(label).split(sep) if p.strip()]
+                if len(parts) > 1 and all(p in known for p in parts):
+                    shown = " ".join(str(label).split())[:60]
+                    raise click.UsageError(
+                        f"{name}: the label cell {shown!r} is not a class of this multi-label "
+                        f"model, but its parts are: pass --label-sep {sep!r}"
+                    )
+
+
+def _write_html(report, html_path: str, model) -> None:
+    from .explain import LINEAR_LOSSES, confusion_explainer
+    from .report import render_html
+    from .report.html import figures_available
+
+    if not figures_available():
+        _stderr(
+            "note: the HTML report has no figures: they need matplotlib "
+            "(pip install 'bowclf[report]')"
+        )
+    with _writing(html_path), _OutputFile(html_path) as f:
+        clf = getattr(model, "classifier_", None)
+        explain = (
+            confusion_explainer(model)
+            if hasattr(model, "explain") and getattr(clf, "loss", None) in LINEAR_LOSSES
+            else None
+        )
+        f.write(render_html(report, explain=explain))
+    _stderr(f"HTML report written to {html_path}")
+
+
+class _writing:  # noqa: N801 - a context manager used like a function
+    """Turn an OSError while writing ``path`` (disk full, ...) into one line naming it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not _is_broken_pipe(exc):
+            raise click.ClickException(
+                f"{self.path}: cannot write ({_os_reason(exc)}); an existing file is unchanged"
+            ) from None
+        return False
 
 
 def _summary_line(report) -> str:
@@ -1262,42 +1448,112 @@ def _summary_line(report) -> str:
 @cli.command(epilog=_EPILOG)
 @click.argument("model_path", metavar="MODEL", type=str)
 @click.option("--json", "as_json", is_flag=True, help="Print the validated header as JSON.")
-def info(model_path, as_json) -> None:
+@click.option(
+    "--top-features",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also show the N most indicative features per class (loads the whole model).",
+)
+def info(model_path, as_json, top_features=None) -> None:
     """Show a model file's format, parameters, classes and training summary.
 
     Only the header is read (validated as by every command); use 'bowclf predict' or
     'evaluate' to load the whole model.
     """
     from .persist import info as read_info
+    from .persist import read_classes
 
+    _require_stdout()
     header = read_info(model_path)
+    top = _top_features_lines(model_path, top_features) if top_features else None
     if as_json:
-        click.echo(json.dumps(header, indent=2, sort_keys=True))
+        if top is not None:
+            header = {**header, "top_features": top[0]}
+        click.echo(json.dumps(header, indent=2, sort_keys=True, allow_nan=False))
         return
     arrays = header["arrays"]
-    classes_shape = arrays.get("text/classes", arrays["classifier/classes"])["shape"]
     A_shape = arrays["classifier/A"]["shape"]
+    classes = read_classes(model_path).tolist()
+    text = header.get("text") or {}
     lines = [
-        f"File:            {model_path} ({_human_size(os.path.getsize(model_path))})",
-        f"Format:          {header['format']} v{header['format_version']} "
-        f"(written by bowclf {header.get('bowclf_version')})",
-        f"Created:         {header.get('created')}",
-        f"Kind:            {header['kind']}",
-        f"Classes:         {classes_shape[0]}",
-        f"Features:        {A_shape[0]:,} columns of A, dim {A_shape[1]}",
+        ("File", f"{model_path} ({_human_size(os.path.getsize(model_path))})"),
+        (
+            "Format",
+            f"{header['format']} v{header['format_version']} "
+            f"(written by bowclf {header.get('bowclf_version')})",
+        ),
+        ("Created", header.get("created")),
+        ("Kind", header["kind"]),
+        ("Classes", _class_list(classes)),
+        ("Features", f"{A_shape[0]:,} columns of A, dim {A_shape[1]}"),
     ]
     words = arrays.get("vectorizer/words")
     if words is not None:
-        lines.append(f"Vocabulary:      {words['shape'][0]:,} words")
-    text = header.get("text") or {}
+        lines.append(("Vocabulary", f"{words['shape'][0]:,} words"))
     if text:
-        lines.append(f"Multi-label:     {'yes' if text.get('multilabel') else 'no'}")
-        summary = text.get("training_summary") or {}
-        if summary:
-            lines.append("Training:        " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+        lines.append(("Multi-label", _multilabel_line(text, header)))
+        if text.get("training_summary"):
+            lines.append(("Training", _training_line(text["training_summary"])))
+        if text.get("corpus"):
+            lines.append(("Corpus read as", _corpus_line(text["corpus"])))
     params = header.get("params", {})
-    lines.append("Parameters:      " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())))
-    click.echo("\n".join(lines))
+    lines.append(("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(params.items()))))
+    click.echo("\n".join(f"{name + ':':<17}{_printable(str(value))}" for name, value in lines))
+    if top is not None:
+        click.echo("\n".join(top[1]))
+
+
+def _printable(text: str) -> str:
+    """Header strings as shown on a terminal: control characters (escape codes, line
+    breaks) escaped, never sent raw."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
+def _class_list(classes: list, shown: int = 20) -> str:
+    names = ", ".join(str(c) for c in classes[:shown])
+    more = f", … ({len(classes) - shown:,} more)" if len(classes) > shown else ""
+    return f"{len(classes):,}: {names}{more}"
+
+
+def _multilabel_line(text: dict, header: dict) -> str:
+    if not text.get("multilabel"):
+        return "no"
+    fitted = header["classifier"]["fitted"]
+    fallback = ", else the most probable label" if fitted.get("top_label_") else ""
+    return f"yes (labels with probability >= {fitted['threshold_']:.4g}{fallback})"
+
+
+def _training_line(summary: dict) -> str:
+    def number(key: str, fmt: str = ",") -> str | None:
+        value = summary.get(key)
+        return format(value, fmt) if isinstance(value, int | float) else None
+
+    parts = [
+        f"{number('documents')} documents" if number("documents") else None,
+        f"{number('epochs')} epochs" if number("epochs") else None,
+        f"final loss {number('loss', '.4f')}" if number("loss", ".4f") else None,
+        f"validation score {number('validation_score', '.4f')}"
+        if number("validation_score", ".4f")
+        else None,
+        f"{number('seconds', '.1f')} s" if number("seconds", ".1f") else None,
+    ]
+    known = {"documents", "epochs", "loss", "validation_score", "seconds"}
+    parts += [f"{k} {v}" for k, v in sorted(summary.items()) if k not in known and v is not None]
+    return ", ".join(p for p in parts if p)
+
+
+def _corpus_line(corpus: dict) -> str:
+    names = {
+        "format": "format",
+        "label_sep": "label separator",
+        "text_column": "text column",
+        "label_column": "label column",
+        "encoding": "encoding",
+    }
+    parts = [f"{names[k]} {v!r}" for k, v in corpus.items() if k in names and v is not None]
+    return ", ".join(parts) or "defaults (format detected, one label per cell)"
 
 
 def _human_size(n: float) -> str:
@@ -1311,6 +1567,286 @@ def _human_size(n: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (exits with the documented exit code)."""
     cli.main(args=argv)
+
+
+# ---------------------------------------------------------------------- explain, neighbors, serve
+def _text_model(model_path: str):
+    """Load a model that reads raw text (a TextClassifier), or fail with one line."""
+    from .persist import load
+
+    model = load(model_path)
+    if not hasattr(model, "vectorizer_"):
+        raise click.ClickException(
+            f"{model_path}: a BowClassifier model has no vectorizer; this command needs a text "
+            "model (trained by 'bowclf fit')"
+        )
+    return model
+
+
+def _label_values(model, labels: Sequence[str]) -> list | None:
+    """Command-line label strings as the model's class values (int classes stay ints)."""
+    if not labels:
+        return None
+    by_text = {str(c): c for c in model.classes_.tolist()}
+    missing = [lab for lab in labels if lab not in by_text]
+    if missing:
+        raise click.ClickException(
+            f"unknown label(s) {', '.join(missing)}; the model's classes are "
+            + ", ".join(sorted(by_text))
+        )
+    return [by_text[lab] for lab in labels]
+
+
+def _short_text(text: str, width: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command(epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.argument("inputs", metavar="[INPUT]...", nargs=-1, type=str)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Explain the k most probable classes of each document.",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    help="Explain this class instead (repeatable); overrides -k.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Features shown per sign and class (0: every feature, in --json).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document (JSON Lines).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write an HTML page highlighting each document's words (written atomically).",
+)
+@click.option(
+    "--input-format",
+    "fmt",
+    type=click.Choice(["auto", "text", "csv", "tsv", "jsonl", "fasttext"]),
+    default="auto",
+    show_default=True,
+    help="As for 'bowclf predict'.",
+)
+@click.option("--text-column", default=None, help="Text column (name or 0-based index).")
+@click.option("--encoding", default="utf-8", show_default=True, help="Input text encoding.")
+def explain(model_path, inputs, k, labels, top, as_json, html_path, fmt, text_column, encoding):
+    """Explain the predictions for the documents in INPUT files (or stdin) exactly.
+
+    Each class score is B·A·x̃, linear in the document's features, so every word, n-gram and
+    subword gets its exact contribution; they sum to the score. Prints the top positive and
+    negative contributions per document and class.
+    """
+    from .corpus import iter_chunks
+    from .explain import explanations_page
+
+    sources = list(inputs) or ["-"]
+    if html_path is not None:
+        _check_output_path(html_path, model_path, *sources)
+    model = _text_model(model_path)
+    wanted = _label_values(model, labels)
+    pages = []
+    n_doc = 0
+    for source in sources:
+        kw = {
+            "format": ("text" if source == "-" else None) if fmt == "auto" else fmt,
+            "text_column": text_column,
+            "encoding": encoding,
+            "require_labels": False,
+        }
+        for texts, _ in iter_chunks(source, chunk_size=1000, **kw):
+            explanations = model.explain(texts, k=k, labels=wanted)
+            if html_path is not None:
+                pages.extend(explanations)
+            out = []
+            for ex in explanations:
+                n_doc += 1
+                if as_json:
+                    out.append(json.dumps(ex.to_dict(top=top or None), ensure_ascii=False))
+                    continue
+                out.append(f"#{n_doc} “{_short_text(ex.text)}”")
+                for ce in ex.classes:
+                    out.append(
+                        f"  {ce.label}  p {ce.probability:.4f}  score {ce.score:+.4f} "
+                        f"= Σ {len(ex.features)} contributions"
+                    )
+                    for sign, pairs in (
+                        ("+", ce.top(top or 5)),
+                        ("-", ce.top(top or 5, negative=True)),
+                    ):
+                        if pairs:
+                            terms = "  ".join(f"{ex.features[j]} {v:+.4f}" for j, v in pairs)
+                            out.append(f"    {sign} {terms}")
+            click.echo("\n".join(out))
+    if html_path is not None:
+        with _OutputFile(html_path) as f:
+            f.write(
+                explanations_page(
+                    pages, title=f"Explanations: {os.path.basename(model_path)}", top=top or 5
+                )
+            )
+        _stderr(f"bowclf: wrote {html_path} ({n_doc} document{'s' if n_doc != 1 else ''})")
+
+
+@cli.command(epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.argument("word", type=str)
+@click.option(
+    "-n",
+    "n",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Number of neighbours.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of [word, cosine].")
+def neighbors(model_path, word, n, as_json):
+    """The vocabulary words nearest to WORD by the cosine of the model's embeddings.
+
+    A word's embedding is the model's embedding of the one-word document (its column of A,
+    averaged with its subwords' when the model has character n-grams).
+    """
+    from .explain import neighbors as nearest
+
+    model = _text_model(model_path)
+    pairs = nearest(model, word, n)
+    if as_json:
+        click.echo(json.dumps([[w, s] for w, s in pairs], ensure_ascii=False))
+        return
+    width = max((len(w) for w, _ in pairs), default=0)
+    click.echo("\n".join(f"{w:<{width}}  {s:.4f}" for w, s in pairs))
+
+
+def _top_features_lines(model_path: str, n: int) -> tuple[dict, list[str]]:
+    """``info --top-features``: the JSON value and the terminal lines."""
+    from .explain import top_features
+
+    table = top_features(_text_model(model_path), n)
+    data = {str(label): [[name, p, s] for name, p, s in rows] for label, rows in table.items()}
+    lines = ["Top features:    (p of the class for a document of the feature alone)"]
+    for label, rows in table.items():
+        lines.append(f"  {label}: " + ", ".join(f"{name} {p:.3f}" for name, p, _ in rows))
+    return data, lines
+
+
+@cli.command(epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes, each loading the model once.",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=4 << 20,
+    show_default=True,
+    help="Largest request body (413 above).",
+)
+@click.option(
+    "--max-texts",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Most documents per request (413 above).",
+)
+@click.option(
+    "--max-batch",
+    type=click.IntRange(min=1),
+    default=2048,
+    show_default=True,
+    help="Most documents per batched model call.",
+)
+@click.option(
+    "--batch-window-ms",
+    type=_FiniteFloat(0, 1000),
+    default=2.0,
+    show_default=True,
+    help="Under concurrent load, wait this long for more requests before a batch (a lone "
+    "client is not delayed; 0: take only what is queued).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+def serve(
+    model_path,
+    host,
+    port,
+    workers,
+    max_body_bytes,
+    max_texts,
+    max_batch,
+    batch_window_ms,
+    log_level,
+):
+    """Serve MODEL over HTTP: POST /predict, POST /explain, GET /health, GET /info.
+
+    Needs the 'serve' extra (pip install 'bowclf[serve]'). Concurrent requests are batched
+    together; SIGTERM or Ctrl-C stops the server gracefully (requests in flight are
+    answered) with exit code 0. The OpenAPI schema is at /openapi.json.
+    """
+    try:
+        from . import serve as server
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    from .persist import info as read_info
+
+    header = read_info(model_path)  # a clear one-line error before binding the port
+    if header["kind"] != "TextClassifier":
+        raise click.ClickException(f"{model_path}: only text models (TextClassifier) can be served")
+    config = server.ServeConfig(
+        model_path=os.path.abspath(model_path),
+        max_body_bytes=max_body_bytes,
+        max_texts=max_texts,
+        max_batch=max(max_batch, 1),
+        batch_window=batch_window_ms / 1000.0,
+    )
+    # uvicorn handles SIGTERM/SIGINT itself while it serves (graceful shutdown), then re-raises
+    # the signal to the handler it found: ignored once the server ran, so a requested stop
+    # exits 0; before that (model still loading) the usual handler ends the command.
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum, frame):
+        if server.SERVING.is_set():
+            return
+        handler = previous.get(signum)
+        if callable(handler):
+            handler(signum, frame)
+        raise SystemExit(128 + signum)
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        previous[s] = signal.signal(s, on_signal)
+    try:
+        server.run(config, host=host, port=port, workers=workers, log_level=log_level)
+    except SystemExit as exc:  # uvicorn's start-up failure (e.g. the port is taken), logged
+        if exc.code not in (0, None):
+            raise click.ClickException(
+                f"the server could not start on {host}:{port} (see the log line above)"
+            ) from None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

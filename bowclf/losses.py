@@ -293,7 +293,7 @@ def topk_from_proba(
         raise ValueError(f"k must be >= 1, got {k}")
     n, c = P.shape
     kk = min(k, c)
-    idx = np.argsort(-P, axis=1, kind="stable")[:, :kk]
+    idx = _math.top_k(P, kk)
     top = np.take_along_axis(P, idx, axis=1)
     labels = np.full((n, k), None, dtype=object)
     proba = np.full((n, k), np.nan)

@@ -50,9 +50,17 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _limits
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "info", "load", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "info",
+    "load",
+    "load_with_header",
+    "read_classes",
+    "save",
+]
 
 FORMAT = "bowclf-model"
 FORMAT_VERSION = 1
@@ -115,9 +123,14 @@ class _Invalid(Exception):
 
 
 # ---------------------------------------------------------------------- saving
-def save(model, path: str | os.PathLike) -> Path:
+def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None) -> Path:
     """Write a fitted :class:`~bowclf.TextClassifier` or :class:`~bowclf.BowClassifier` to
     ``path`` atomically (temporary file + rename) and return the path.
+
+    ``corpus`` records how the training corpus was read (keys ``format``, ``text_column``,
+    ``label_column``, ``label_sep``, ``encoding``; str, int or None values) so that
+    ``bowclf evaluate`` and ``predict`` read test data the same way by default.  It is
+    stored in the header's ``text`` section (files without it still load).
 
     Raises
     ------
@@ -129,6 +142,10 @@ def save(model, path: str | os.PathLike) -> Path:
         no temporary file remains.
     """
     header, arrays = _to_members(model)
+    if corpus is not None:
+        if "text" not in header:
+            raise ValueError("corpus conventions are stored for TextClassifier models only")
+        header["text"]["corpus"] = _corpus_section(corpus)
     for name in ("classifier/A", "classifier/B"):
         if not np.isfinite(arrays[name]).all():
             raise ValueError("the model's parameters contain NaN or infinity; it was not saved")
@@ -253,8 +270,42 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return header, arrays
 
 
+def _corpus_section(corpus: dict[str, Any]) -> dict[str, Any]:
+    problem = _corpus_problem(corpus)
+    if problem:
+        raise ValueError(f"corpus conventions: {problem}")
+    return dict(corpus)
+
+
+_CORPUS_KEYS = ("format", "text_column", "label_column", "label_sep", "encoding")
+
+
+def _corpus_problem(corpus: Any) -> str | None:
+    if not isinstance(corpus, dict):
+        return "not a mapping"
+    for key, value in corpus.items():
+        if key not in _CORPUS_KEYS:
+            return f"unknown key {_short(key, 40)}"
+        if value is not None and not (
+            (isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable())
+            or (_is_int(value) and 0 <= value < 2**31)
+        ):
+            return f"bad value for {key}"
+    return None
+
+
 def _label_array(labels) -> np.ndarray:
     arr = np.asarray(labels)
+    if arr.dtype.kind in "UO":
+        for value in arr.ravel().tolist():
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError(
+                        f"class label {value!r} is not valid Unicode text (it holds an unpaired "
+                        "surrogate), so it could never be printed; fix the labels"
+                    ) from None
     if arr.dtype.kind == "O":
         kinds = {type(v) for v in arr.tolist()}
         if kinds <= {str}:
@@ -314,6 +365,15 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
         return header
 
 
+def read_classes(path: str | os.PathLike) -> np.ndarray:
+    """The class labels of a model file (validated as by :func:`info`; only that member's
+    data is read)."""
+    with _open_archive(path) as zf:
+        header = _read_header(zf, path)
+        name = "text/classes" if "text/classes" in header["arrays"] else "classifier/classes"
+        return _read_array(zf, name, header["arrays"][name], path)
+
+
 def load(path: str | os.PathLike):
     """Load a model saved by :func:`save`, validating every member; no code is executed.
 
@@ -321,13 +381,25 @@ def load(path: str | os.PathLike):
     ------
     ModelFileError
         If the file is missing, not a bowclf model, corrupt, truncated, from a newer format
-        version, or holds members, dtypes, shapes or values that do not fit together.
+        version, holds members, dtypes, shapes or values that do not fit together or that
+        ``fit`` could never have produced, or needs more memory than is available.
     """
+    return load_with_header(path)[0]
+
+
+def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """:func:`load` the model and also return its validated header (see :func:`info`)."""
     with _open_archive(path) as zf:
         header = _read_header(zf, path)
+        _check_memory(header, path)
         arrays = {
             name: _read_array(zf, name, spec, path) for name, spec in header["arrays"].items()
         }
+    _check_weight_scale(arrays, path)
+    return _build(header, arrays, path), header
+
+
+def _build(header: dict, arrays: dict[str, np.ndarray], path):
     try:
         if header["kind"] == "BowClassifier":
             model = _build_classifier(header, arrays)
@@ -409,7 +481,9 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     )
     _check_member_sizes(hinfo, path)
     try:
-        header = json.loads(_read_member(zf, hinfo, path).decode("utf-8"))
+        header = json.loads(
+            _read_member(zf, hinfo, path).decode("utf-8"), parse_constant=_no_constant
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"{path}: header is not valid JSON ({_short(exc)})") from None
     _check(
@@ -435,6 +509,7 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         f"unknown model kind {_short(kind, 40)}",
     )
     _check(isinstance(header.get("params"), dict), path, "header has no params")
+    _check_params(header["params"], path)
     section = header.get("classifier")
     _check(
         isinstance(section, dict)
@@ -444,6 +519,14 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         "header has no classifier section",
     )
     _check_fitted(section["fitted"], path)
+    _check_params(section["params"], path)
+    _check_members(zf, header, names, path)
+    return header
+
+
+def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) -> None:
+    """The text section, the manifest and the archive's members agree; sizes plausible."""
+    kind = header["kind"]
     required = set(_CLASSIFIER_MEMBERS)
     allowed = set(_CLASSIFIER_MEMBERS)
     if kind == "TextClassifier":
@@ -452,7 +535,8 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
             isinstance(text, dict)
             and isinstance(text.get("multilabel"), bool)
             and isinstance(text.get("binarized"), bool)
-            and isinstance(text.get("training_summary", {}), dict),
+            and isinstance(text.get("training_summary", {}), dict)
+            and _corpus_problem(text.get("corpus", {})) is None,
             path,
             "header has no valid text section",
         )
@@ -494,7 +578,6 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
             f"shape {shape} (truncated or altered file?)",
         )
     _check_shapes(header, {name: spec["shape"] for name, spec in manifest.items()}, path)
-    return header
 
 
 def _check_shapes(header: dict, shapes: dict[str, list[int]], path) -> None:
@@ -528,6 +611,49 @@ def _check_shapes(header: dict, shapes: dict[str, list[int]], path) -> None:
             fail("the vectorizer has a different number of words and word counts")
         if shapes["vectorizer/version"] != [1] or shapes["vectorizer/n_tokens"] != [1]:
             fail("the vectorizer's version and n_tokens must have shape [1]")
+
+
+# ---------------------------------------------------------------------- bounds
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in strict JSON")
+
+
+def _check_params(params: dict, path) -> None:
+    """Every bounded parameter in the header lies where ``fit`` accepts it (so a hostile
+    header cannot make prediction run for minutes or allocate gigabytes)."""
+    problem = _limits.param_problem(params)
+    _check(problem is None, path, f"inconsistent model file: {problem}")
+
+
+_available_memory = _limits.available_memory
+
+
+def _memory_needed(header: dict) -> int:
+    """Bytes a load will allocate: the arrays (read, then converted at most once) and the
+    column lookup of a pruned vectorizer (8 bytes per vocabulary word and hash bucket)."""
+    arrays = header["arrays"]
+    total = 0
+    for spec in arrays.values():
+        total += 2 * np.dtype(spec["dtype"]).itemsize * math.prod(spec["shape"])
+    if "text/feature_columns" in arrays:
+        words = arrays["vectorizer/words"]["shape"][0]
+        total += 8 * (words + int(header["params"].get("buckets") or 0))
+    return total
+
+
+def _check_memory(header: dict, path) -> None:
+    needed = _memory_needed(header)
+    available = _available_memory()
+    if available is not None and needed > available:
+        raise ModelFileError(
+            f"{path}: loading this model needs about {needed / 2**30:.1f} GiB of memory but "
+            f"only {available / 2**30:.1f} GiB is available"
+        )
+
+
+def _check_weight_scale(arrays: dict[str, np.ndarray], path) -> None:
+    problem = _limits.weight_problem(arrays["classifier/A"], arrays["classifier/B"])
+    _check(problem is None, path, f"inconsistent model file: {problem}")
 
 
 def _check_fitted(fitted: dict, path) -> None:

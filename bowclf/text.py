@@ -528,6 +528,20 @@ validation_fraction, n_iter_no_change, tol, random_state, verbose, n_jobs
             for row_l, row_p in zip(labels, proba, strict=True)
         ]
 
+    def explain(self, X: Iterable[str], k: int = 1, labels: Sequence[Any] | None = None) -> list:
+        """Exact per-feature contributions to the class scores of each document.
+
+        Returns one :class:`bowclf.explain.Explanation` per document, explaining its ``k``
+        most probable classes (or the given ``labels``): every feature's contribution
+        ``x̃_j·(B·A[:, j])_k`` (they sum to the score), the score and the probability.
+        See :mod:`bowclf.explain`.
+        """
+        from .explain import explain_documents
+
+        check_is_fitted(self)
+        texts = _check_texts(X)
+        return explain_documents(self, texts, self._features(texts), k=k, labels=labels)
+
     def transform(self, X: Iterable[str]) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×dim)."""
         check_is_fitted(self)

@@ -410,3 +410,16 @@ def test_partial_fit_keeps_label_frequencies_and_the_top_label_rule():
     model.partial_fit(X[30:], Y[30:])
     assert not model.top_label_
     np.testing.assert_allclose(model.class_prior_, Y.sum(axis=0) / 60)
+
+
+def test_topk_of_an_empty_document_starts_with_the_predicted_class():
+    """predict gives a document with no known feature the most frequent class; predict_topk
+    ranks its tied probabilities the same way, so the CLI's -k column 1 equals predict."""
+    X = sp.csr_array(np.array([[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]]))
+    y = np.array(["a", "b", "b", "c", "b"])
+    clf = BowClassifier(dim=3, epochs=2, random_state=0).fit(X[:4], y[:4])
+    empty = sp.csr_array((1, 3), dtype=np.int64)
+    labels, proba = clf.predict_topk(empty, k=3)
+    assert clf.predict(empty)[0] == "b" == labels[0, 0]
+    assert sorted(labels[0]) == ["a", "b", "c"]
+    np.testing.assert_allclose(proba[0], 1 / 3)

@@ -451,12 +451,12 @@ def test_permission_denied(tmp_path):
 
 
 def test_permission_denied_simulated(tmp_path, monkeypatch):
-    import bowclf.corpus as corpus
+    import bowclf.textio as textio  # where corpus files are opened
 
     def deny(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(corpus, "open", deny, raising=False)
+    monkeypatch.setattr(textio, "open", deny, raising=False)
     p = write(tmp_path / "d.csv", "a,b\n")
     assert error(p) == f"{p}: permission denied (check the file's permissions)"
 
@@ -625,8 +625,9 @@ def _expected_text(text: str) -> str:
     return "" if text.isspace() else text
 
 
+# Labels are printable (issue 20 item 12: control characters in labels are refused).
 LABELS = st.text(min_size=1, max_size=12).filter(
-    lambda s: "\x00" not in s and s.strip() == s and s != ""
+    lambda s: "\x00" not in s and s.strip() == s and s != "" and s.isprintable()
 )
 
 
@@ -662,3 +663,25 @@ def test_fuzz_jsonl_round_trip(fuzz_dir, rows):
     got = pairs(path)
     # a JSON "\u0000" escape is a character, not a NUL byte in the file: it is kept
     assert got == [("" if text.isspace() else text, (label,)) for label, text in rows]
+
+
+@pytest.mark.parametrize(
+    ("cell", "pattern"),
+    [
+        ('"a\nb"', "line break or another control character"),
+        ('"esc\x1b[31mred"', "line break or another control character"),
+    ],
+)
+def test_unprintable_labels_are_refused(tmp_path, cell, pattern):
+    """Issue 20 item 12: a label may not break the one-line-per-document output."""
+    path = tmp_path / "c.csv"
+    path.write_text(f"label,text\n{cell},some text\nok,more text\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=pattern):
+        read_corpus(path)
+
+
+def test_lone_surrogate_label_in_jsonl_is_refused(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"label": "\\ud800", "text": "x"}\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match="unpaired surrogate"):
+        read_corpus(path)

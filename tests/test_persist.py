@@ -738,3 +738,107 @@ def test_files_from_before_idf_weighting_load_as_raw_count_models(model_bytes, t
     old = load(variant(model_bytes, tmp_path / "old.bowclf", header=old_header, drop=("text/idf",)))
     assert old.use_idf is False and old.idf_ is None and old.classifier_.top_label_ is False
     assert_usable(old)
+
+
+# ---------------------------------------------------------------------- issue 20: bounds
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [
+        (lambda h: h["params"].update(ngrams=10**6), "implausible ngrams"),
+        (lambda h: h["params"].update(maxn=10**6), "implausible maxn"),
+        (lambda h: h["params"].update(minn=-1), "implausible minn"),
+        (lambda h: h["params"].update(buckets=2**28 + 1), "implausible number of buckets"),
+        (lambda h: h["params"].update(token_pattern="(a+)+$"), "token_pattern .* nests"),
+        (lambda h: h["params"].update(token_pattern="x" * 5000), "token_pattern .* longer"),
+        (lambda h: h["classifier"]["params"].update(dim=10**7), "implausible dimension"),
+    ],
+    ids=["ngrams", "maxn", "minn", "buckets", "catastrophic pattern", "long pattern", "dim"],
+)
+def test_header_values_are_bounded_by_what_fit_accepts(model_bytes, tmp_path, edit, pattern):
+    """Issue 20 item 8: every header value is bounded before anything is built."""
+    path = variant(model_bytes, tmp_path / "bounds.bowclf", header=edit)
+    with pytest.raises(ModelFileError, match=pattern):
+        load(path)
+    with pytest.raises(ModelFileError, match=pattern):
+        info(path)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ngrams": 17},
+        {"maxn": 33},
+        {"buckets": 2**28 + 1},
+        {"dim": 2**14 + 1},
+        {"token_pattern": "(a+)+$"},
+    ],
+)
+def test_fit_refuses_what_load_would(params):
+    """Issue 20 item 9: the bounds are the estimators' parameter constraints too."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError):
+        TextClassifier(**params).fit(["a b", "c d"], ["x", "y"])
+
+
+def test_load_checks_memory_before_allocating(model_bytes, tmp_path, monkeypatch):
+    """Issue 20 item 8: a small file declaring a huge feature lookup is refused up front."""
+    import bowclf.persist as persist
+
+    def many_buckets(h):
+        h["params"]["buckets"] = 2**28  # a 2 GiB dense lookup for a ~100 KB file
+
+    path = variant(model_bytes, tmp_path / "lookup.bowclf", header=many_buckets)
+    monkeypatch.setattr(persist, "_available_memory", lambda: 256 * 2**20)
+    allocated = []
+    real_full = np.full
+    monkeypatch.setattr(np, "full", lambda *a, **k: allocated.append(a) or real_full(*a, **k))
+    with pytest.raises(ModelFileError, match=r"needs about 2\.\d GiB of memory"):
+        load(path)
+    assert not allocated
+    monkeypatch.setattr(persist, "_available_memory", lambda: 256 * 2**20)
+    assert_usable(load(variant(model_bytes, tmp_path / "ok.bowclf")))  # the real one fits
+
+
+def test_huge_finite_weights_are_refused(model_bytes, tmp_path):
+    """Issue 20 item 11: weights whose scores overflow to inf (NaN probabilities)."""
+    A = read_npy(members(model_bytes)["classifier/A"]) * np.float32(1e37)
+    assert np.isfinite(A).all()
+    path = variant(model_bytes, tmp_path / "huge.bowclf", replace={"classifier/A": npy(A)})
+    with pytest.raises(ModelFileError, match="scores overflow"):
+        load(path)
+
+
+def test_nan_in_header_is_refused(model_bytes, tmp_path):
+    """Issue 20 item 11: `info --json` must never re-emit NaN/Infinity from a header."""
+    items = members(model_bytes)
+    head = json.loads(items["header.json"])
+    head["text"]["training_summary"]["loss"] = float("nan")
+    items["header.json"] = json.dumps(head).encode()  # Python writes NaN (not strict JSON)
+    path = build_zip(tmp_path / "nan.bowclf", items)
+    with pytest.raises(ModelFileError, match="not valid JSON .*NaN"):
+        info(path)
+
+
+def test_lone_surrogate_labels_are_not_saved(tmp_path):
+    """Issue 20 item 12: a label that can never be printed is refused when saving."""
+    model = TextClassifier(dim=2, epochs=1, random_state=0).fit(
+        ["a b", "c d"] * 3, ["\ud800", "x"] * 3
+    )
+    with pytest.raises(ValueError, match="unpaired surrogate"):
+        save(model, tmp_path / "s.bowclf")
+    assert not (tmp_path / "s.bowclf").exists()
+
+
+def test_corpus_conventions_round_trip_and_old_files_load(text_model, tmp_path):
+    """Issue 20 item 7: the header remembers how the corpus was read; optional."""
+    from bowclf.persist import load_with_header
+
+    corpus = {"format": "csv", "label_sep": " ", "text_column": "body", "encoding": "utf-8"}
+    path = save(text_model, tmp_path / "c.bowclf", corpus=corpus)
+    _, header = load_with_header(path)
+    assert header["text"]["corpus"] == corpus
+    _, old = load_with_header(save(text_model, tmp_path / "old.bowclf"))
+    assert "corpus" not in old["text"]
+    with pytest.raises(ValueError, match="unknown key"):
+        save(text_model, tmp_path / "bad.bowclf", corpus={"command": "rm -rf"})

@@ -385,12 +385,17 @@ def test_json_round_trip_single_label(case6):
     rep = compute_report(y, p, classes, texts=texts, predict_seconds=0.25)
     d = json.loads(rep.to_json())
     assert set(d) == TOP_KEYS
-    assert d["schema_version"] == 1
+    assert d["schema_version"] == 2
     assert set(d["macro"]) == {"precision", "recall", "f1"}
     assert set(d["top_k"]) == {"1", "5"}
     assert set(d["top_k"]["5"]) == {"k", "k_effective", "accuracy", "precision", "recall"}
     assert set(d["per_class"][0]) == {"label", "precision", "recall", "f1", "support", "predicted"}
-    assert set(d["confusion_matrix"]) == {"labels", "matrix"}
+    assert set(d["confusion_matrix"]) == {"labels", "matrix", "cells"}
+    cells = d["confusion_matrix"]["cells"]
+    dense = np.zeros((len(classes), len(classes)), dtype=int)
+    for i, j, count in cells:
+        dense[i, j] = count
+    assert dense.tolist() == d["confusion_matrix"]["matrix"] and all(n > 0 for *_, n in cells)
     assert set(d["calibration"]) == {"kind", "n_bins", "ece", "mce", "bins"}
     assert set(d["calibration"]["bins"][0]) == {
         "lower", "upper", "count", "mean_confidence", "accuracy",
@@ -524,7 +529,7 @@ def test_html_multilabel_and_many_classes():
 def test_png_data_uri_never_spells_http():
     import base64
 
-    from bowclf import _render
+    from bowclf.report import html as _render
 
     payload = base64.b64decode("AAAAhttpHTTPAAAA")  # bytes whose base64 spells "http"
 
@@ -794,3 +799,37 @@ def test_multilabel_label_collections_as_object_array():
     rep = evaluate(model, ["x", "y"], np.array([["a", "b"], ["c", "a"]]))
     assert [r.support for r in rep.per_class] == [2, 1, 1]
     assert [r.predicted for r in rep.per_class] == [1, 1, 0]
+
+
+def test_many_classes_keep_confusion_data_sparse():
+    """Issue 20 item 10: 30,000 classes would be a 7 GB dense confusion matrix."""
+    c, n = 30_000, 40
+    classes = [f"c{i}" for i in range(c)]
+    proba = np.full((n, c), 0.5 / (c - 1))
+    truth = [classes[(7 * i) % c] for i in range(n)]
+    best = [(7 * i + (i % 3)) % c for i in range(n)]  # a third right, the rest confused
+    proba[np.arange(n), best] = 0.5
+    rep = compute_report(truth, proba, classes, texts=[f"doc {i}" for i in range(n)])
+    labels, matrix = rep.confusion_matrix
+    assert matrix is None and len(labels) == c
+    assert len(rep.confusion_cells) <= n
+    assert sum(count for *_, count in rep.confusion_cells) == n
+    d = json.loads(rep.to_json())
+    assert d["confusion_matrix"]["matrix"] is None
+    assert Report.from_dict(d) == rep
+    assert rep.accuracy == pytest.approx(np.mean([b == (7 * i) % c for i, b in enumerate(best)]))
+    text = render_text(rep, color=False, width=100)
+    assert "most confused of 30000 classes" in text
+    assert "The full matrix is in the JSON report" in render_html(rep)
+
+
+def test_numeric_classes_are_listed_numerically():
+    """Issue 20 item 15: labels '2' and '10' are listed 2 before 10, not as strings."""
+    classes = ["1", "10", "2", "3"]
+    y = ["1", "10", "2", "3"] * 5
+    proba = np.eye(4)[[0, 1, 2, 3] * 5]
+    text = render_text(compute_report(y, proba, classes), color=False, width=100)
+    grid = text.split("Confusion matrix")[1].splitlines()[1]
+    assert grid.split() == ["1", "2", "3", "10"]
+    per_class = text.split("Per-class metrics")[1].splitlines()[2:6]
+    assert [row.split()[0] for row in per_class] == ["1", "2", "3", "10"]

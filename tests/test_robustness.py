@@ -391,7 +391,7 @@ def test_divergence(tmp_path):
 @pytest.mark.parametrize(
     ("args", "pattern"),
     [
-        (["--dim", "0"], "'--dim': 0 is not in the range x>=1"),
+        (["--dim", "0"], "'--dim': 0 is not in the range 1<=x<=16384"),
         (["--epochs", "-1"], "'--epochs': -1 is not in the range x>=1"),
         (["--lr", "0"], "'--lr': 0.0 is not in the range x>0"),
         (["--lr", "nan"], "'--lr': 'nan' is not a finite number"),
@@ -573,3 +573,230 @@ def test_bad_model_file(bad_models, case, command):
     line = fails(result, 1, pattern)
     assert str(path) in line
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------------- issue 20 (cliio)
+def _multilabel_csv(n: int = 150) -> str:
+    texts, y = make_texts(n, seed=7, noise=0.0)
+    rows = [
+        f"{lab}{' extra' if i % 3 == 0 else ''},{text}"
+        for i, (lab, text) in enumerate(zip(y, texts, strict=True))
+    ]
+    return "label,text\n" + "\n".join(rows) + "\n"
+
+
+def test_evaluate_multilabel_uses_the_models_label_separator(tmp_path):
+    """Row 34 (item 7): the separator given to fit is remembered by the model."""
+    corpus = write(tmp_path / "ml.csv", _multilabel_csv())
+    model = tmp_path / "ml.bowclf"
+    succeeds(run("fit", corpus, "-o", model, "--label-sep", " ", *FIT))
+    remembered = json.loads(succeeds(run("evaluate", model, corpus, "--json")).stdout)
+    given = json.loads(
+        succeeds(run("evaluate", model, corpus, "--json", "--label-sep", " ")).stdout
+    )
+    assert remembered["unseen_labels"]["n_documents"] == 0
+    for d in (remembered, given):
+        d.pop("throughput")
+    assert remembered == given
+    assert "label separator ' '" in succeeds(run("info", model)).stdout
+
+
+def test_evaluate_multilabel_without_separator_is_refused(tmp_path):
+    """Row 34 (item 7): a model file from before conventions were stored, label cells 'a b'."""
+    from bowclf.persist import save
+
+    corpus = write(tmp_path / "ml.csv", _multilabel_csv())
+    model = tmp_path / "ml.bowclf"
+    succeeds(run("fit", corpus, "-o", model, "--label-sep", " ", *FIT))
+    old = save(load(model), tmp_path / "old.bowclf")  # no corpus conventions in the header
+    fails(run("evaluate", old, corpus), 2, r"ml\.csv: the label cell '\w+ extra' is not a class "
+          r"of this multi-label model, but its parts are: pass --label-sep ' '")  # fmt: skip
+
+
+def test_predict_csv_on_stdin(model, tmp_path):
+    """Row 35 (item 7): CSV on stdin (header, label column) is read as CSV, as fit - does."""
+    data = topic_csv(20, seed=3)
+    path = write(tmp_path / "t.csv", data)
+    from_file = succeeds(run("predict", model, path)).stdout
+    from_stdin = succeeds(run("predict", model, input=data)).stdout
+    assert from_stdin == from_file and len(from_stdin.splitlines()) == 20
+    plain = "first, plain line\nsecond line\n"  # commas but no header: plain text
+    assert len(succeeds(run("predict", model, input=plain)).stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "pattern"),
+    [
+        ("ngrams", 10**6, "implausible ngrams 1000000"),
+        ("maxn", 10**4, "implausible maxn 10000"),
+        ("token_pattern", "(\\w+\\s?)+$", "token_pattern .* nests a repeat"),
+        ("buckets", 2**28 + 1, "implausible number of buckets"),
+    ],
+)
+def test_hostile_header_values(model, tmp_path, key, value, pattern):
+    """Row 36 (item 8): header values fit could never have written are refused up front."""
+    import zipfile
+
+    with zipfile.ZipFile(model) as zf:
+        items = {i.filename: zf.read(i) for i in zf.infolist()}
+    header = json.loads(items["header.json"])
+    header["params"][key] = value
+    items["header.json"] = json.dumps(header).encode()
+    hostile = tmp_path / "hostile.bowclf"
+    with zipfile.ZipFile(hostile, "w") as zf:
+        for name, data in items.items():
+            zf.writestr(name, data)
+    for command in ("predict", "info"):
+        fails(run(command, hostile, input="a b\n"), 1, pattern)
+
+
+def test_fit_refuses_what_the_loader_would(model, tmp_path):
+    """Row 37 (item 9): --buckets 300000000 is a usage error; the old model is kept."""
+    out = tmp_path / "m.bowclf"
+    shutil.copy(model, out)
+    before = out.read_bytes()
+    corpus = write(tmp_path / "c.csv", topic_csv())
+    result = run("fit", corpus, "-o", out, "--buckets", "300000000", "-q")
+    fails(result, 2, r"'--buckets': 300000000 is not in the range 0<=x<=268435456")
+    assert out.read_bytes() == before
+    fails(run("fit", corpus, "-o", out, "--ngrams", "17", "-q"), 2, "'--ngrams': 17")
+
+
+def test_warnings_do_not_leak(model):
+    """Row 38 (item 11): numpy/scikit-learn warnings are not printed (--debug shows them)."""
+    code = (
+        "import sys, warnings\n"
+        "from bowclf.text import TextClassifier\n"
+        "real = TextClassifier.predict_proba\n"
+        "def noisy(self, X):\n"
+        "    warnings.warn('overflow encountered in exp', RuntimeWarning, stacklevel=1)\n"
+        "    return real(self, X)\n"
+        "TextClassifier.predict_proba = noisy\n"
+        "from bowclf.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    for debug in ([], ["--debug"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *debug, "predict", str(model), "--proba"],
+            input="a b\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0
+        assert ("overflow" in proc.stderr) == bool(debug), proc.stderr
+
+
+def test_huge_weights_and_nan_headers(model, tmp_path):
+    """Row 38 (item 11): finite weights whose scores overflow; NaN in a header."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(model) as zf:
+        items = {i.filename: zf.read(i) for i in zf.infolist()}
+    A = np.load(io.BytesIO(items["classifier/A"])) * np.float32(1e37)
+    buf = io.BytesIO()
+    np.save(buf, A)
+    huge = dict(items, **{"classifier/A": buf.getvalue()})
+    header = json.loads(items["header.json"])
+    header["text"]["training_summary"]["loss"] = float("inf")
+    nan = dict(items, **{"header.json": json.dumps(header).encode()})
+    for name, members in (("huge", huge), ("nan", nan)):
+        with zipfile.ZipFile(tmp_path / f"{name}.bowclf", "w") as zf:
+            for member, data in members.items():
+                zf.writestr(member, data)
+    fails(run("predict", tmp_path / "huge.bowclf", input="a\n"), 1, "scores overflow")
+    fails(run("info", "--json", tmp_path / "nan.bowclf"), 1, "Infinity is not a number")
+
+
+@pytest.mark.parametrize(
+    ("data", "pattern"),
+    [
+        ('label,text\n"spam\nham",a b\nok,c d\n', "line 2: label 'spam\\\\nham' contains a line"),
+        ('{"label": "\\ud800", "text": "a"}\n{"label": "b", "text": "c"}\n', "unpaired surrogate"),
+    ],
+    ids=["newline in a label", "lone surrogate"],
+)
+def test_unprintable_labels(tmp_path, data, pattern):
+    """Row 39 (item 12): labels that cannot be printed one per line are refused by fit."""
+    name = "c.jsonl" if data.startswith("{") else "c.csv"
+    fails(run("fit", write(tmp_path / name, data), "-o", tmp_path / "m.bowclf", *FIT), 1, pattern)
+
+
+def test_info_escapes_control_characters(model, tmp_path):
+    """Row 39 (item 12): header strings never reach the terminal raw."""
+    import zipfile
+
+    with zipfile.ZipFile(model) as zf:
+        items = {i.filename: zf.read(i) for i in zf.infolist()}
+    header = json.loads(items["header.json"])
+    header["created"] = "\x1b[2J\x1b[31mgotcha\n"
+    items["header.json"] = json.dumps(header).encode()
+    path = tmp_path / "esc.bowclf"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in items.items():
+            zf.writestr(name, data)
+    out = succeeds(run("info", path)).stdout
+    assert "\x1b" not in out and "\\x1b[2J" in out and "gotcha\\n" in out
+
+
+@pytest.mark.parametrize("where", ["--html", "--misclassified"])
+def test_disk_full_while_evaluating(model, tmp_path, monkeypatch, where):
+    """Row 40 (item 14): the error names the file being written."""
+    import bowclf.cli as cli_module
+
+    def full(self):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cli_module._OutputFile, "__enter__", full)
+    test = write(tmp_path / "t.csv", topic_csv(40, seed=1))
+    target = tmp_path / "out.file"
+    fails(
+        run("evaluate", model, test, where, target),
+        1,
+        r"out\.file: cannot write \(No space left on device\); an existing file is unchanged",
+    )
+
+
+def test_stdout_full_or_closed(model):
+    """Row 40 (item 14): `info > /dev/full` and `info >&-` name stdout."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(bowclf_argv("info", model), stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120)  # fmt: skip
+    assert_error(1, proc.returncode, proc.stderr, "<stdout>: No space left on device")
+    proc = subprocess.run(bowclf_argv("info", model), preexec_fn=lambda: os.close(1),
+                          stderr=subprocess.PIPE, text=True, timeout=120)  # fmt: skip
+    assert_error(1, proc.returncode, proc.stderr, "<stdout> is closed")
+
+
+def test_undefined_encoding(model):
+    """Row 40 (item 14): Python's 'undefined' codec is an unknown encoding, not a crash."""
+    fails(run("predict", model, "--encoding", "undefined", input="a\n"), 1,
+          "unknown encoding 'undefined'")  # fmt: skip
+
+
+def test_interface_details(model, tmp_path):
+    """Row 41 (item 15): -o FILE.jsonl infers the format; --color is kept when piped;
+    HTML without figures says which extra adds them; a typo gets a hint."""
+    out = tmp_path / "p.jsonl"
+    succeeds(run("predict", model, "-o", out, input="a b\n"))
+    assert json.loads(out.read_text())["labels"]
+    test = write(tmp_path / "t.csv", topic_csv(40, seed=1))
+    assert "\x1b[" in succeeds(run("evaluate", model, test, "--color")).stdout
+    assert "\x1b[" not in succeeds(run("evaluate", model, test)).stdout
+    import bowclf.report.html as html
+
+    real = html._load_matplotlib
+    try:
+        html._load_matplotlib = lambda: None
+        result = run("evaluate", model, test, "--html", tmp_path / "r.html")
+    finally:
+        html._load_matplotlib = real
+    assert result.exit_code == 0
+    assert "pip install 'bowclf[report]'" in result.stderr
+    fails(run("fit", test, "--ngram", "2"), 2, "Did you mean .*'--ngrams'")
+    info = succeeds(run("info", model)).stdout
+    assert re.search(r"Classes: +\d+: \w+, \w+", info)
+    assert re.search(r"Training: +300 documents, 5 epochs, final loss \d", info)

@@ -193,9 +193,9 @@ def test_raw_counts_and_sublinear_tf(text_data, tmp_path):
     sub = TextClassifier(use_idf=False, sublinear_tf=True, random_state=0).fit(Xtr, ytr)
     X = sub._features(["win win win team"])
     assert X.data.max() == pytest.approx(1 + np.log(3))
-    assert load(save(sub, tmp_path / "sub.bowclf")).predict(Xte).tolist() == sub.predict(
-        Xte
-    ).tolist()
+    assert (
+        load(save(sub, tmp_path / "sub.bowclf")).predict(Xte).tolist() == sub.predict(Xte).tolist()
+    )
 
 
 def test_ova_predicts_at_least_one_label_when_training_documents_all_have_one():

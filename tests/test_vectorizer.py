@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import _reference_tokenizer as ref
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -17,8 +18,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-import bowclf.vectorizer as vz
 from bowclf.vectorizer import BowVectorizer, token_hash, token_hashes
+from bowclf.vectorizer import charclass as cc
+from bowclf.vectorizer import keyindex as ki
+from bowclf.vectorizer import table as tb
+from bowclf.vectorizer import tokenizer as tz
 
 CORPUS = [
     "The cat sat on the mat!",
@@ -177,8 +181,15 @@ def test_matches_real_fasttext_ids() -> None:
             for _attempt in range(10):  # fastText sporadically reports NaN on 4 lines
                 try:
                     m = fasttext.train_supervised(
-                        path, bucket=1000, dim=4, epoch=1, lr=0.0, minCount=1, verbose=0,
-                        thread=1, **kw,
+                        path,
+                        bucket=1000,
+                        dim=4,
+                        epoch=1,
+                        lr=0.0,
+                        minCount=1,
+                        verbose=0,
+                        thread=1,
+                        **kw,
                     )
                     break
                 except RuntimeError:
@@ -192,8 +203,12 @@ def test_matches_real_fasttext_ids() -> None:
             # fastText appends "</s>" to every line: add it as a literal token
             docs = [f"{line} </s>" for line in lines] + ["the unknownword cat </s>"]
             v = BowVectorizer(
-                tokenizer="whitespace", lowercase=False, ngrams=kw["wordNgrams"],
-                buckets=1000, minn=kw["minn"], maxn=kw["maxn"],
+                tokenizer="whitespace",
+                lowercase=False,
+                ngrams=kw["wordNgrams"],
+                buckets=1000,
+                minn=kw["minn"],
+                maxn=kw["maxn"],
             ).fit(docs[:-1])
             x = v.transform(docs).toarray()
             if kw["maxn"]:  # fastText gives "</s>" no subwords
@@ -255,7 +270,7 @@ def test_chunking_and_generators_do_not_change_output(chunk_size: int) -> None:
 def test_character_batches_do_not_change_output(monkeypatch: pytest.MonkeyPatch) -> None:
     v = BowVectorizer(ngrams=2, buckets=101)
     want = v.fit_transform(CORPUS * 3)
-    monkeypatch.setattr(vz, "_MAX_BATCH_CHARS", 10)
+    monkeypatch.setattr(tz, "_MAX_BATCH_CHARS", 10)
     assert _equal(v.fit_transform(CORPUS * 3), want)
     assert _equal(v.transform(CORPUS * 3), want)
 
@@ -286,34 +301,63 @@ def test_chunking_invariance_random_texts(docs: list[str], chunk_size: int, tok:
 def test_default_tokenisation_examples() -> None:
     tok = BowVectorizer().tokenize
     assert tok("Don’t stop: State-of-the-art!! -- it's 'quoted' a--b") == [
-        "don't", "stop", ":", "state-of-the-art", "!", "!", "-", "-", "it's", "'", "quoted",
-        "'", "a", "-", "-", "b",
+        "don't",
+        "stop",
+        ":",
+        "state-of-the-art",
+        "!",
+        "!",
+        "-",
+        "-",
+        "it's",
+        "'",
+        "quoted",
+        "'",
+        "a",
+        "-",
+        "-",
+        "b",
     ]
     assert tok("Naïve CAFÉ über straße, l'homme") == [
-        "naïve", "café", "über", "straße", ",", "l'homme",
+        "naïve",
+        "café",
+        "über",
+        "straße",
+        ",",
+        "l'homme",
     ]
     assert tok("cafe\u0301 हिन्दी") == ["cafe\u0301", "हिन्दी"]  # combining marks stay in words
     assert tok("我爱北京 日本語のテキスト") == list("我爱北京日本語のテキスト")
     # symbols, variation selectors and ZWJ are tokens too (they carry signal in tweets)
     assert tok("love ❤️👍🏽 it ‍") == ["love", "❤", "\ufe0f", "👍", "🏽", "it", "\u200d"]
     assert tok("#blessed @user 10/10 ¿qué? ！") == [
-        "#", "blessed", "@", "user", "10", "/", "10", "¿", "qué", "?", "！",
+        "#",
+        "blessed",
+        "@",
+        "user",
+        "10",
+        "/",
+        "10",
+        "¿",
+        "qué",
+        "?",
+        "！",
     ]
     assert tok("tab\tbell\x07nul\x00end") == ["tab", "bell", "nul", "end"]  # controls separate
     assert tok("한국어 텍스트") == ["한국어", "텍스트"]
     assert BowVectorizer(lowercase=False).tokenize("The CAT") == ["The", "CAT"]
 
 
-def _batch_tokens(tk: vz._Tokenizer, docs: list[str]) -> list[list[str]]:
-    """Tokens of each document from one ``tokenize_batch`` call."""
+def _batch_tokens(tk: tz._Tokenizer, docs: list[str]) -> list[list[str]]:
+    """Tokens of each document from one ``iter_segments`` call."""
     got: list[list[str]] = [[] for _ in docs]
-    for seg in tk.tokenize_batch(docs):
+    for seg in tk.iter_segments(docs):
         where = range(len(docs)) if seg.docs is None else seg.docs.tolist()
         tokens = seg.tokens if seg.spans is None else seg.spans.tokens()
         if seg.lens is None:
             split: list[list[str]] = [[]]
             for t in tokens:
-                if t == seg.sep:
+                if t == tz._SEP:
                     split.append([])
                 else:
                     split[-1].append(t)
@@ -325,11 +369,33 @@ def _batch_tokens(tk: vz._Tokenizer, docs: list[str]) -> list[list[str]]:
     return got
 
 
-def _string_path_tokenizer(lowercase: bool) -> vz._Tokenizer:
+def _string_path_tokenizer(lowercase: bool) -> tz._Tokenizer:
     """The previous (reference) tokenizer: str.translate/split and one regex call."""
-    ref = vz._Tokenizer(lowercase, "default", None)
-    ref.vectorised = False
-    return ref
+    return ref.ReferenceTokenizer(lowercase, "default", None)
+
+
+def _use_string_paths(mp: pytest.MonkeyPatch) -> None:
+    """Make BowVectorizer tokenise with :func:`_string_path_tokenizer`'s routes."""
+
+    def make(self: BowVectorizer) -> tz._Tokenizer:
+        return ref.ReferenceTokenizer(self.lowercase, self.tokenizer, self.token_pattern)
+
+    mp.setattr(BowVectorizer, "_make_tokenizer", make)
+
+
+def _crowd_key_index(mp: pytest.MonkeyPatch, level: int) -> None:
+    """Stress the key index: level 1-2 start it at 2 or 4 slots (it grows on
+    almost every batch), level 1 and 3 also put every key at one of two home
+    slots (long probe chains); level 4 leaves it as it is."""
+    if level <= 2:
+        mp.setattr(ki, "_MIN_BITS", level)
+    if level in (1, 3):
+
+        def crowded(key1: np.ndarray, key2: np.ndarray | None, shift: np.uint64) -> np.ndarray:
+            mixed = key1 if key2 is None else key1 ^ key2
+            return (mixed & np.uint64(1)).view(np.int64)
+
+        mp.setattr(ki, "_slot_hash", crowded)
 
 
 # ASCII pieces around the fast path's edge cases: joiners, punctuation, blanks,
@@ -346,8 +412,8 @@ ASCII_TEXTS = st.lists(st.lists(ASCII_PIECES, max_size=20).map("".join), max_siz
 @HYP
 @given(st.lists(st.text(st.characters(max_codepoint=127), max_size=60), max_size=6), st.booleans())
 def test_ascii_fast_path_equals_regex(docs: list[str], lowercase: bool) -> None:
-    tk = vz._Tokenizer(lowercase, "default", None)
-    public = vz._default_pattern()
+    tk = tz._Tokenizer(lowercase, "default", None)
+    public = ref.default_pattern()
     want = [public.findall(d.lower() if lowercase else d) for d in docs]
     assert _batch_tokens(tk, docs) == want
     assert _batch_tokens(_string_path_tokenizer(lowercase), docs) == want
@@ -356,7 +422,7 @@ def test_ascii_fast_path_equals_regex(docs: list[str], lowercase: bool) -> None:
 @HYP
 @given(st.one_of(ASCII_TEXTS, TEXTS), st.booleans())
 def test_vectorised_tokens_equal_string_paths_and_regex(docs: list[str], lowercase: bool) -> None:
-    tk = vz._Tokenizer(lowercase, "default", None)
+    tk = tz._Tokenizer(lowercase, "default", None)
     want = [tk.tokenize(d) for d in docs]  # one regex call per document
     assert _batch_tokens(tk, docs) == want
     assert _batch_tokens(_string_path_tokenizer(lowercase), docs) == want
@@ -364,9 +430,9 @@ def test_vectorised_tokens_equal_string_paths_and_regex(docs: list[str], lowerca
         assert [len(t) for t in want] == _batch_lens(tk, docs)
 
 
-def _batch_lens(tk: vz._Tokenizer, docs: list[str]) -> list[int]:
+def _batch_lens(tk: tz._Tokenizer, docs: list[str]) -> list[int]:
     out = [0] * len(docs)
-    for seg in tk.tokenize_batch(docs):
+    for seg in tk.iter_segments(docs):
         if seg.lens is not None:
             where = range(len(docs)) if seg.docs is None else seg.docs.tolist()
             for i, n in zip(where, seg.lens.tolist(), strict=True):
@@ -402,27 +468,27 @@ def _same_outputs(a: list[object], b: list[object]) -> bool:
     st.booleans(),
 )
 def test_vectorised_path_equals_string_path(
-    docs: list[str], other: list[str], batch_chars: int, slot_bits: int, lowercase: bool
+    docs: list[str], other: list[str], batch_chars: int, crowding: int, lowercase: bool
 ) -> None:
     """Same matrices, vocabulary and counts as the previous string path, with many
-    batches and a tiny key cache (collisions and evictions on every batch); for
-    unigrams (transform by key index) and with n-grams (transform by token table)."""
+    batches and a crowded key index (growth and long probe chains); for unigrams
+    (no ids for unknown tokens) and with n-grams (ids for every token)."""
     for params in (
         {"lowercase": lowercase},
         {"lowercase": lowercase, "ngrams": 2, "buckets": 31, "minn": 1, "maxn": 3},
     ):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(vz._Tokenizer, "vectorised", False)
+            _use_string_paths(mp)
             want = _fitted_outputs(docs, other, params)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(vz, "_MAX_BATCH_CHARS", batch_chars)
-            mp.setattr(vz, "_SLOT_BITS", slot_bits)
+            mp.setattr(tz, "_MAX_BATCH_CHARS", batch_chars)
+            _crowd_key_index(mp, crowding)
             got = _fitted_outputs(docs, other, params)
         assert _same_outputs(got, want)
 
 
-@pytest.mark.parametrize("slot_bits", [1, 3, 18])
-def test_vectorised_path_many_batches(slot_bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("crowding", [1, 2, 3, 4])
+def test_vectorised_path_many_batches(crowding: int, monkeypatch: pytest.MonkeyPatch) -> None:
     words = ["a", "bb", "the", "don't", "Eight888", "nine99999", "café", "日本", "x-y", "Σας"]
     words += ["ab", "abc", "abcd", "b", "ba", "th", "them", "them-all", "eight888", "eight8888"]
     words += ["é", "👍🏽", "\ud83d", "ü-b", "日", "本"]  # one-character keys, a lone surrogate
@@ -436,58 +502,99 @@ def test_vectorised_path_many_batches(slot_bits: int, monkeypatch: pytest.Monkey
     ]
     for params in ({}, {"ngrams": 3, "buckets": 1009, "minn": 2, "maxn": 4}):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(vz._Tokenizer, "vectorised", False)
+            _use_string_paths(mp)
             want = _fitted_outputs(docs, docs[::-1], params)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(vz, "_MAX_BATCH_CHARS", 200)
-            mp.setattr(vz, "_SLOT_BITS", slot_bits)
+            mp.setattr(tz, "_MAX_BATCH_CHARS", 200)
+            _crowd_key_index(mp, crowding)
             assert _same_outputs(_fitted_outputs(docs, docs[::-1], params), want)
 
 
 def test_batches_cut_by_characters() -> None:
     docs = ["", "", "abc", "", "defgh", "i", ""]
     for max_chars in (0, 1, 3, 4, 100):
-        batches = list(vz._batches(docs, 10, max_chars))
+        batches = list(tz._batches(docs, 10, max_chars))
         assert sum(batches, []) == docs and all(batches)
         # a batch ends at the first document that brings it to max_chars characters
         for b in batches[:-1]:
             assert sum(map(len, b)) >= max_chars and sum(map(len, b[:-1])) < max(max_chars, 1)
-    assert [len(b) for b in vz._batches(docs, 2, 100)] == [2, 2, 2, 1]
+    assert [len(b) for b in tz._batches(docs, 2, 100)] == [2, 2, 2, 1]
+
+
+def _word_keys_full(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``key1`` and the second key word of every word (0 for one-word keys)."""
+    key1, two, key2 = ki._word_keys(words)
+    second = np.zeros(len(words), np.uint64)
+    second[two] = key2
+    return key1, second
+
+
+def _find(index: ki._KeyIndex, key1: np.ndarray, key2: np.ndarray) -> np.ndarray:
+    two = np.flatnonzero(key2)
+    ids, missing = index.find(key1, two, key2[two])
+    assert np.array_equal(missing, np.flatnonzero(ids < 0))
+    return ids
 
 
 def test_word_keys_are_the_token_keys() -> None:
     """The key index is built from the words with the keys their tokens get."""
-    words = ["a", "ab", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq",
-             "don't", "x-y", "!", "é", "日", "👍", "café", "naïve-ish", "0123456789"]
-    tk = vz._Tokenizer(True, "default", None)
+    words = [
+        "a",
+        "ab",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghijklmnop",
+        "abcdefghijklmnopq",
+        "don't",
+        "x-y",
+        "!",
+        "é",
+        "日",
+        "👍",
+        "café",
+        "naïve-ish",
+        "0123456789",
+    ]
+    tk = tz._Tokenizer(True, "default", None)
     for doc in (" ".join(words), " ".join(words) + " 日本"):  # ASCII-only and Unicode segments
         seg = next(s for s in tk.iter_segments([doc]) if s.spans is not None)
         assert seg.spans.tokens()[: len(words)] == words
-        keys, keyed, two, keys2 = vz._span_keys(seg.spans)
+        keys, keyed, two, keys2 = ki._span_keys(seg.spans)
         second = np.zeros(len(keys), np.uint64)
         second[two] = keys2
-        key1, key2 = vz._word_keys(words)
+        key1, key2 = _word_keys_full(words)
         n = len(words)
-        assert np.array_equal(np.where(keyed[:n], keys[:n], vz._NO_KEY), key1)
+        assert np.array_equal(np.where(keyed[:n], keys[:n], ki._NO_KEY), key1)
         assert np.array_equal(second[:n], key2)
-    assert (key1 != vz._NO_KEY).sum() == 12  # all but café, naïve-ish and the 17-byte word
+    assert (key1 != ki._NO_KEY).sum() == 12  # all but café, naïve-ish and the 17-byte word
 
 
-def test_key_index_finds_every_word_and_nothing_else() -> None:
+@pytest.mark.parametrize("grow", [False, True])
+def test_key_index_finds_every_word_and_nothing_else(grow: bool) -> None:
     rng = np.random.default_rng(3)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
     words = sorted({"".join(rng.choice(letters, rng.integers(1, 20))) for _ in range(3000)})
     words += ["é", "日", "👍"]
-    key1, key2 = vz._word_keys(words)
-    index = vz._KeyIndex(key1, key2)
-    keyed = np.flatnonzero(key1 != vz._NO_KEY)
-    assert np.array_equal(index.columns(key1[keyed], key2[keyed]), keyed)  # every keyed word
+    key1, key2 = _word_keys_full(words)
+    keyed = np.flatnonzero(key1 != ki._NO_KEY)
+    if grow:  # added in steps of growing size, from the smallest index
+        index = ki._KeyIndex()
+        for part in np.array_split(keyed, [1, 3, 10, 100, 1000]):
+            k2 = key2[part]
+            two = np.flatnonzero(k2)
+            index.add(key1[part], two, k2[two], part.astype(np.int32))
+    else:
+        index = ki._KeyIndex.of_words(words)
+    assert index.size == len(keyed)
+    assert np.array_equal(_find(index, key1[keyed], key2[keyed]), keyed)  # every keyed word
+    unkeyed = np.where(key1 == ki._NO_KEY, ki._UNKEYED, key1)  # words without a key
+    assert (_find(index, unkeyed, key2)[key1 == ki._NO_KEY] == -1).all()
     others = [w + "z" for w in words[:500]] + ["zz" + w for w in words[:500]] + ["ü"]
     others = [w for w in others if w not in set(words)]
-    o1, o2 = vz._word_keys(others)
-    at = o1 != vz._NO_KEY
-    assert (index.columns(o1[at], o2[at]) == -1).all()
-    assert len(index.table) >= 2 * len(keyed)  # at most half full
+    o1, o2 = _word_keys_full(others)
+    at = o1 != ki._NO_KEY
+    assert (_find(index, o1[at], o2[at]) == -1).all()
+    assert len(index.slots) >= 4 * len(keyed)  # at most a quarter full
 
 
 def test_transform_uses_the_index_of_the_current_vocabulary() -> None:
@@ -499,10 +606,10 @@ def test_transform_uses_the_index_of_the_current_vocabulary() -> None:
     assert w.transform(["y x z"]).toarray().tolist() == [[1, 1]]
 
 
-@pytest.mark.parametrize("slot_bits", [1, 18])
+@pytest.mark.parametrize("crowding", [1, 4])
 @pytest.mark.parametrize("vectorised", [True, False])
 def test_transform_forgets_unknown_tokens_between_batches(
-    slot_bits: int, vectorised: bool, monkeypatch: pytest.MonkeyPatch
+    crowding: int, vectorised: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Transform drops unknown tokens from its table after each batch; unknown
     tokens seen again in later batches (through the key cache or the dict) give
@@ -510,25 +617,28 @@ def test_transform_forgets_unknown_tokens_between_batches(
     known = ["a", "the", "don't", "café", "日", "eight888", "nine99999"]
     unknown = ["b", "zz", "won't", "naïve", "本", "eight8888", "ten1234567", "👍🏽", "x-y"]
     rng = np.random.default_rng(1)
-    docs = [" ".join(rng.choice(known + unknown, size=rng.integers(0, 12)).tolist())
-            for _ in range(200)]
-    monkeypatch.setattr(vz._Tokenizer, "vectorised", vectorised)
-    monkeypatch.setattr(vz, "_SLOT_BITS", slot_bits)
+    docs = [
+        " ".join(rng.choice(known + unknown, size=rng.integers(0, 12)).tolist()) for _ in range(200)
+    ]
+    if not vectorised:
+        _use_string_paths(monkeypatch)
+    _crowd_key_index(monkeypatch, crowding)
     for params in ({}, {"ngrams": 3, "buckets": 1009, "minn": 2, "maxn": 4}):
         v = BowVectorizer(**params).fit([" ".join(known)])
         want = sp.vstack([v.transform([d]) for d in docs], format="csr")
-        monkeypatch.setattr(vz, "_MAX_BATCH_CHARS", 60)  # many batches
+        monkeypatch.setattr(tz, "_MAX_BATCH_CHARS", 60)  # many batches
         assert _equal(v.transform(docs), want)
-        monkeypatch.setattr(vz, "_MAX_BATCH_CHARS", 1 << 19)
+        monkeypatch.setattr(tz, "_MAX_BATCH_CHARS", 1 << 19)
     # the table keeps the ids (and their data) but not the unknown strings
-    tk = vz._Tokenizer(True, "default", None)
-    table = vz._TokenTable(tk, vocabulary=v.vocabulary_, hashes=True)
+    tk = tz._Tokenizer(True, "default", None)
+    table = tb._TokenTable(tk, vocabulary=v.vocabulary_, hashes=True)
     ids, _ = table.encode(docs[:50])
     n_ids = len(table)
     table.forget_unknown()
     assert len(table) == n_ids
-    assert set(table.lookup) <= {vz._SEP, vz._ASCII_SEP}  # vocabulary words are not copied
+    assert set(table.lookup) <= {tz._SEP, ref._ASCII_SEP}  # vocabulary words are not copied
     again, _ = table.encode(docs[:50])
+
     def columns(i: np.ndarray) -> np.ndarray:  # vocabulary column, -1 outside it
         return np.where(i < table.n_known, i, -1)
 
@@ -537,16 +647,23 @@ def test_transform_forgets_unknown_tokens_between_batches(
 
 
 def test_packed_keys_and_long_tokens() -> None:
-    tk = vz._Tokenizer(True, "default", None)
+    tk = tz._Tokenizer(True, "default", None)
     docs = ["ABCDEFGH abcdefghi a", "", "\x01", "abcdefgh ABCDEFGHI don't-stop", "café abcdefgh"]
     assert _batch_tokens(tk, docs) == [
-        ["abcdefgh", "abcdefghi", "a"], [], [], ["abcdefgh", "abcdefghi", "don't-stop"],
+        ["abcdefgh", "abcdefghi", "a"],
+        [],
+        [],
+        ["abcdefgh", "abcdefghi", "don't-stop"],
         ["café", "abcdefgh"],
     ]
     v = BowVectorizer().fit(docs)
     assert v.vocabulary_ == {"abcdefgh": 0, "abcdefghi": 1, "a": 2, "café": 3, "don't-stop": 4}
     assert v.transform(docs).toarray().tolist() == [
-        [1, 1, 1, 0, 0], [0] * 5, [0] * 5, [1, 1, 0, 0, 1], [1, 0, 0, 1, 0],
+        [1, 1, 1, 0, 0],
+        [0] * 5,
+        [0] * 5,
+        [1, 1, 0, 0, 1],
+        [1, 0, 0, 1, 0],
     ]
 
 
@@ -795,27 +912,27 @@ def test_bad_fitted_state_raises(mutate) -> None:
 def test_word_table_matches_unicode_database() -> None:
     import unicodedata
 
-    if unicodedata.unidata_version != vz._WORD_RANGES_UNICODE:
+    if unicodedata.unidata_version != cc._WORD_RANGES_UNICODE:
         pytest.skip("the frozen word table is for another Unicode version")
-    assert vz._scan_word_ranges() == vz._parse_ranges(vz._WORD_RANGES)
+    assert ref.scan_word_ranges() == cc._parse_ranges(cc._WORD_RANGES)
 
 
 def test_code_point_classes_cover_every_code_point() -> None:
     """The BMP table plus the astral ranges give each code point the class of
     the rule written out over all 0x110000 code points."""
-    ranges = vz._parse_ranges(vz._WORD_RANGES)
+    ranges = cc._parse_ranges(cc._WORD_RANGES)
     assert not [(a, b) for a, b in ranges if a <= 0xFFFF < b]  # none crosses the BMP edge
-    want = np.full(0x110000, vz._PUNCT, np.uint8)
+    want = np.full(0x110000, cc._PUNCT, np.uint8)
     for a, b in ranges:
-        want[a : b + 1] = vz._WORD if b <= 0xFFFF else vz._ASTRAL
-    want[:128] = vz._ASCII_CLASS[:128]
+        want[a : b + 1] = cc._WORD if b <= 0xFFFF else cc._ASTRAL
+    want[:128] = cc._ASCII_CLASS[:128]
     for c in range(0x3001):
         if chr(c).isspace():
-            want[c] = vz._BLANK
-    want[0x00:0x20] = want[0x7F:0xA0] = want[0xFFFF] = vz._BLANK
+            want[c] = cc._BLANK
+    want[0x00:0x20] = want[0x7F:0xA0] = want[0xFFFF] = cc._BLANK
     cp = np.arange(0x110000, dtype=np.uint32)
-    assert np.array_equal(vz._code_point_classes(cp), want)
-    assert np.array_equal(vz._code_point_classes(cp[::-7]), want[::-7])
+    assert np.array_equal(cc._code_point_classes(cp), want)
+    assert np.array_equal(cc._code_point_classes(cp[::-7]), want[::-7])
 
 
 @pytest.mark.parametrize("tok", ["default", "whitespace"])
@@ -828,7 +945,13 @@ def test_documents_containing_batch_separators(tok: str) -> None:
     assert np.array_equal(one_by_one.toarray(), x.toarray())
     if tok == "default":
         assert [v.tokenize(d) for d in docs] == [
-            ["a", "b"], ["c", "d"], ["plain", "text"], [], [], ["e", "f"], ["日"],
+            ["a", "b"],
+            ["c", "d"],
+            ["plain", "text"],
+            [],
+            [],
+            ["e", "f"],
+            ["日"],
         ]
     else:
         assert [v.tokenize(d) for d in docs] == [_ref_whitespace(d) for d in docs]

@@ -1,0 +1,703 @@
+"""The numbers of a report: :func:`compute_report` from labels and probabilities,
+:func:`evaluate` from a model, :func:`write_misclassified` for the errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn import metrics as skm
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from .._math import top_k
+from .schema import (
+    DENSE_CONFUSION_MAX,
+    EXAMPLE_CHARS,
+    Averages,
+    Calibration,
+    CalibrationBin,
+    ClassMetrics,
+    Confusion,
+    Example,
+    Label,
+    Report,
+    TopK,
+    _as_list,
+    _json_label,
+    _py,
+)
+
+
+def _f(x: Any) -> float:
+    return float(x)
+
+
+def _clean_text(text: Any, limit: int = EXAMPLE_CHARS) -> str:
+    """Collapse whitespace and cut ``text`` to about ``limit`` characters."""
+    s = " ".join(str(text).split())
+    if len(s) > limit:
+        s = s[: limit - 1].rstrip() + "…"
+    return s
+
+
+def _check_k(k: int | Iterable[int]) -> list[int]:
+    ks = [k] if isinstance(k, (int, np.integer)) else list(k)
+    out = []
+    for v in ks:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"k must be positive integers, got {v!r}")
+        out.append(int(v))
+    if not out:
+        raise ValueError("k must name at least one value")
+    return sorted(set(out))
+
+
+def _rank(proba: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores per row (ties: lower index first)."""
+    return top_k(proba, k)
+
+
+def _averages(y_true: Any, y_pred: Any, labels: Any, average: str) -> Averages:
+    p, r, f, _ = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=average, zero_division=0
+    )
+    return Averages(_f(p), _f(r), _f(f))
+
+
+def _calibration(conf: np.ndarray, correct: np.ndarray, n_bins: int, kind: str) -> Calibration:
+    """Equal-width reliability table and ECE/MCE (bins as in sklearn's calibration_curve)."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.searchsorted(edges[1:-1], conf, side="right")
+    counts = np.bincount(idx, minlength=n_bins)
+    sum_conf = np.bincount(idx, weights=conf, minlength=n_bins)
+    sum_acc = np.bincount(idx, weights=correct.astype(float), minlength=n_bins)
+    n = max(len(conf), 1)
+    bins = []
+    ece = 0.0
+    mce = 0.0
+    for b in range(n_bins):
+        cnt = int(counts[b])
+        if cnt:
+            mc = float(sum_conf[b] / cnt)
+            acc = float(sum_acc[b] / cnt)
+            gap = abs(acc - mc)
+            ece += cnt / n * gap
+            mce = max(mce, gap)
+        else:
+            mc = acc = None
+        bins.append(CalibrationBin(float(edges[b]), float(edges[b + 1]), cnt, mc, acc))
+    return Calibration(kind=kind, n_bins=n_bins, ece=float(ece), mce=float(mce), bins=bins)
+
+
+def _examples(
+    rows: np.ndarray,
+    texts: Sequence[Any] | None,
+    proba_pred: np.ndarray | None,
+    proba_true: np.ndarray | None,
+    limit: int,
+) -> list[Example]:
+    """The ``limit`` most confident (highest ``proba_pred``) rows, as examples."""
+    if texts is None or limit <= 0 or len(rows) == 0:
+        return []
+    if proba_pred is not None:
+        order = np.lexsort((rows, -proba_pred))
+    elif proba_true is not None:
+        order = np.lexsort((rows, proba_true))
+    else:
+        order = np.argsort(rows, kind="stable")
+    out = []
+    for j in order[:limit]:
+        out.append(
+            Example(
+                index=int(rows[j]),
+                text=_clean_text(texts[int(rows[j])]),
+                proba=None if proba_pred is None else float(proba_pred[j]),
+                true_proba=None if proba_true is None else float(proba_true[j]),
+            )
+        )
+    return out
+
+
+def _is_indicator(y: Any, n_classes: int) -> bool:
+    if sp.issparse(y):
+        return True
+    if isinstance(y, np.ndarray):
+        return y.ndim == 2 and y.dtype.kind in "biuf"
+    try:
+        rows = list(y)
+    except TypeError:
+        return False
+    if not rows:
+        return False
+    for row in rows:
+        if isinstance(row, (str, bytes, set, frozenset)) or not hasattr(row, "__len__"):
+            return False
+        if len(row) != n_classes:
+            return False
+        for v in row:
+            if isinstance(v, (bool, np.bool_)):
+                continue
+            if not isinstance(v, (int, np.integer)) or v not in (0, 1):
+                return False
+    return True
+
+
+def _to_indicator(
+    y: Any, classes: list[Label], n: int, what: str, allow_unseen: bool
+) -> tuple[np.ndarray, list[list[Label]]]:
+    """Indicator matrix for ``y`` plus, per row, the labels not in ``classes``."""
+    c = len(classes)
+    if _is_indicator(y, c):
+        arr = y.toarray() if sp.issparse(y) else np.asarray(y)
+        if arr.ndim != 2 or arr.shape != (n, c):
+            raise ValueError(f"{what} indicator must have shape ({n}, {c}), got {arr.shape}")
+        if not np.isin(arr, (0, 1)).all():
+            raise ValueError(f"{what} indicator must hold only 0 and 1")
+        return arr.astype(np.int8), [[] for _ in range(n)]
+    rows = [list(r) if not isinstance(r, str) else [r] for r in y]
+    if len(rows) != n:
+        raise ValueError(f"{what} has {len(rows)} rows, expected {n}")
+    known = {(_py(lab)): i for i, lab in enumerate(classes)}
+    unseen = [[_py(lab) for lab in r if _py(lab) not in known] for r in rows]
+    if not allow_unseen and any(unseen):
+        bad = sorted({str(lab) for r in unseen for lab in r})
+        raise ValueError(f"{what} contains labels not in classes: {bad[:5]}")
+    kept = [[_py(lab) for lab in r if _py(lab) in known] for r in rows]
+    mlb = MultiLabelBinarizer(classes=classes)
+    arr = mlb.fit_transform(kept)
+    return np.asarray(arr, dtype=np.int8), unseen
+
+
+def _cardinality(counts: np.ndarray) -> dict[str, Any]:
+    hist = np.bincount(counts) if len(counts) else np.zeros(1, dtype=int)
+    return {
+        "mean": float(counts.mean()) if len(counts) else 0.0,
+        "min": int(counts.min()) if len(counts) else 0,
+        "max": int(counts.max()) if len(counts) else 0,
+        "histogram": {str(i): int(v) for i, v in enumerate(hist) if v},
+    }
+
+
+def _merge_unseen(
+    counter: Counter, extra: Mapping[Any, int] | Iterable[Any] | None
+) -> dict[Any, int]:
+    if isinstance(extra, Mapping):
+        for lab, cnt in extra.items():
+            counter[_json_label(lab)] += int(cnt)
+    elif extra is not None:
+        for lab in extra:
+            counter[_json_label(lab)] += 1
+    return dict(counter)
+
+
+# ---------------------------------------------------------------------------
+# compute_report
+# ---------------------------------------------------------------------------
+
+
+def compute_report(
+    y_true: Any,
+    proba: Any,
+    classes: Sequence[Label] | np.ndarray,
+    *,
+    y_pred: Any = None,
+    texts: Sequence[Any] | None = None,
+    k: int | Iterable[int] = (1, 5),
+    multilabel: bool = False,
+    n_bins: int = 10,
+    top_confusions: int = 10,
+    examples_per_confusion: int = 3,
+    predict_seconds: float | None = None,
+    unseen_labels: Mapping[Label, int] | Iterable[Label] | None = None,
+) -> Report:
+    """Compute an evaluation report from true labels and predicted probabilities.
+
+    Parameters
+    ----------
+    y_true : array-like
+        Single-label: one label per document (labels outside ``classes`` are
+        unseen labels, see :mod:`bowclf.report` for how they count).
+        Multi-label: an ``(n, c)`` 0/1 indicator (array, sparse matrix or list of
+        length-``c`` lists of 0/1) or a sequence of label collections (unseen labels
+        are counted); sets are always label collections (use them, or a numpy
+        indicator, when integer classes make it ambiguous).
+    proba : array-like of shape (n, c)
+        Predicted probabilities, columns aligned with ``classes``. Single-label
+        rows must sum to 1; multi-label entries are per-label probabilities.
+    classes : sequence
+        The model's classes (e.g. ``model.classes_``).
+    y_pred : array-like, optional
+        Predicted labels (default argmax of ``proba``) or, multi-label, an indicator
+        or label collections (default ``proba >= 0.5``).
+    texts : sequence of str, optional
+        The documents, used for the examples of the top confusions.
+    k : int or iterable of int, default (1, 5)
+        The ``k`` of top-k accuracy, ``P@k`` and ``R@k``.
+    multilabel : bool, default False
+        Treat the task as multi-label.
+    n_bins, top_confusions, examples_per_confusion : int, default 10, 10, 3
+        Equal-width calibration bins; most frequent confusions listed; example
+        documents per confusion (only when ``texts`` is given).
+    predict_seconds : float, optional
+        Time spent predicting, for the throughput.
+    unseen_labels : mapping or iterable, optional
+        Extra unseen-label occurrences known to the caller (``label -> count`` or one
+        item per occurrence), added to the ``unseen_labels`` counts only.
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    ValueError
+        On inconsistent shapes, invalid probabilities or parameters, or predicted
+        labels that are not classes.
+    """
+    classes_list, proba_arr = _check_proba(classes, proba)
+    n = proba_arr.shape[0]
+    texts = _check_options(
+        k, n_bins, top_confusions, examples_per_confusion, texts, n, predict_seconds
+    )
+    ks, n_bins, top_confusions = _check_k(k), int(n_bins), int(top_confusions)
+    how = _Settings(classes_list, texts, ks, n_bins, top_confusions, int(examples_per_confusion))
+    build = _multilabel_report if multilabel else _single_label_report
+    report = build(y_true, proba_arr, y_pred, how)
+    report.unseen_counts = _merge_unseen(Counter(report.unseen_counts), unseen_labels)
+    report.predict_seconds = None if predict_seconds is None else float(predict_seconds)
+    return report
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What both report builders need besides the labels and probabilities."""
+
+    classes: list[Label]
+    texts: list[Any] | None
+    ks: list[int]
+    n_bins: int
+    top_confusions: int
+    examples_per_confusion: int
+
+
+def _check_proba(classes: Any, proba: Any) -> tuple[list[Label], np.ndarray]:
+    classes_list = _as_list(classes)
+    c = len(classes_list)
+    if c == 0:
+        raise ValueError("classes is empty")
+    if len(set(classes_list)) != c:
+        raise ValueError("classes contains duplicates")
+    proba_arr = np.asarray(proba, dtype=np.float64)
+    if proba_arr.ndim != 2 or proba_arr.shape[1] != c:
+        raise ValueError(f"proba must have shape (n_documents, {c}), got {proba_arr.shape}")
+    if proba_arr.shape[0] == 0:
+        raise ValueError("no documents to evaluate")
+    if not np.isfinite(proba_arr).all():
+        raise ValueError("proba contains NaN or infinite values")
+    if proba_arr.min() < -1e-6 or proba_arr.max() > 1 + 1e-6:
+        raise ValueError("proba values must lie in [0, 1]")
+    return classes_list, np.clip(proba_arr, 0.0, 1.0)
+
+
+def _check_options(
+    k: Any, n_bins: Any, top_confusions: int, examples: int, texts: Any, n: int, predict_seconds
+) -> list[Any] | None:
+    _check_k(k)
+    if predict_seconds is not None and predict_seconds < 0:
+        raise ValueError("predict_seconds must be >= 0")
+    if not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    if top_confusions < 0 or examples < 0:
+        raise ValueError("top_confusions and examples_per_confusion must be >= 0")
+    if texts is None:
+        return None
+    texts = list(texts)
+    if len(texts) != n:
+        raise ValueError(f"texts has {len(texts)} items, expected {n}")
+    return texts
+
+
+def _class_indices(y_true: Any, y_pred: Any, proba: np.ndarray, classes: list[Label]):
+    """``(y_idx, p_idx, unseen)``: true and predicted class indices (-1: a label the model
+    never saw) and the unseen labels' counts."""
+    n = proba.shape[0]
+    one_per_doc = "y_true must be one label per document (pass multilabel=True otherwise)"
+    if sp.issparse(y_true) or (isinstance(y_true, np.ndarray) and y_true.ndim != 1):
+        raise ValueError(one_per_doc)
+    y_list = _as_list(y_true)
+    if any(isinstance(v, (list, tuple, set, frozenset, dict, np.ndarray)) for v in y_list):
+        raise ValueError(one_per_doc)
+    if len(y_list) != n:
+        raise ValueError(f"y_true has {len(y_list)} labels, expected {n}")
+    if np.abs(proba.sum(axis=1) - 1.0).max() > 1e-3:
+        raise ValueError(
+            "rows of proba must sum to 1 for single-label data "
+            "(pass multilabel=True for per-label probabilities)"
+        )
+    index = {lab: i for i, lab in enumerate(classes)}
+    y_idx = np.array([index.get(v, -1) for v in y_list], dtype=np.int64)
+    unseen = Counter(_json_label(v) for v, i in zip(y_list, y_idx.tolist(), strict=True) if i < 0)
+    if y_pred is None:
+        return y_idx, np.argmax(proba, axis=1), unseen
+    pred_list = _as_list(y_pred)
+    if len(pred_list) != n:
+        raise ValueError(f"y_pred has {len(pred_list)} labels, expected {n}")
+    missing = sorted({str(v) for v in pred_list if v not in index})
+    if missing:
+        raise ValueError(f"y_pred contains labels that are not classes: {missing[:5]}")
+    return y_idx, np.array([index[v] for v in pred_list], dtype=np.int64), unseen
+
+
+def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settings) -> Report:
+    n, c = proba.shape
+    classes, texts, ks, n_bins = how.classes, how.texts, how.ks, how.n_bins
+    top_confusions, examples_per_confusion = how.top_confusions, how.examples_per_confusion
+    y_idx, p_idx, unseen = _class_indices(y_true, y_pred, proba, classes)
+    known = y_idx >= 0
+    n_known = int(known.sum())
+    labels = list(range(c))
+    # Unseen rows carry the index -1: never equal to a prediction (an error),
+    # a false positive for the predicted class, outside every class's support.
+    p, r, f, s = skm.precision_recall_fscore_support(
+        y_idx, p_idx, labels=labels, average=None, zero_division=0
+    )
+    predicted = np.bincount(p_idx, minlength=c)
+    per_class = _per_class(classes, p, r, f, s, predicted)
+    yk, pk = y_idx[known], proba[known]
+    log_loss = None
+    if n_known and c >= 2:
+        log_loss = _log_loss(yk, pk)
+    cm = _confusion(yk, p_idx[known], c)
+    top1 = np.argmax(proba, axis=1)
+    examples = (texts, examples_per_confusion)
+    return Report(
+        n_documents=n,
+        n_classes=c,
+        multilabel=False,
+        accuracy=_f(skm.accuracy_score(y_idx, p_idx)),
+        macro=_averages(y_idx, p_idx, labels, "macro"),
+        micro=_averages(y_idx, p_idx, labels, "micro"),
+        weighted=_averages(y_idx, p_idx, labels, "weighted"),
+        samples=None,
+        log_loss=log_loss,
+        hamming_loss=None,
+        top_k={kk: _single_label_top_k(y_idx, proba, kk) for kk in ks},
+        per_class=per_class,
+        confusion_matrix=(
+            [_json_label(x) for x in classes],
+            cm.toarray().tolist() if c <= DENSE_CONFUSION_MAX else None,
+        ),
+        confusion_cells=_cells(cm),
+        calibration=_calibration(proba[np.arange(n), top1], top1 == y_idx, n_bins, "top1"),
+        confusions=_top_confusions(cm, y_idx, p_idx, proba, classes, top_confusions, examples),
+        unseen_documents=n - n_known,
+        unseen_counts=dict(unseen),
+    )
+
+
+def _log_loss(y_idx: np.ndarray, proba: np.ndarray) -> float:
+    """Cross-entropy of the true classes, ``−mean log p(yᵢ)`` with rows renormalised and
+    ``p`` clipped to ``[ε, 1−ε]`` as ``sklearn.metrics.log_loss`` does, in ``O(n)`` memory
+    (scikit-learn builds an n×c one-hot matrix and several n×c copies)."""
+    rows = np.arange(y_idx.size)
+    p_true = proba[rows, y_idx] / proba.sum(axis=1)
+    eps = np.finfo(np.float64).eps
+    return float(-np.mean(np.log(np.clip(p_true, eps, 1 - eps))))
+
+
+def _per_class(classes, precision, recall, f1, support, predicted) -> list[ClassMetrics]:
+    rows = zip(classes, precision, recall, f1, support, predicted, strict=True)
+    return [ClassMetrics(lab, _f(p), _f(r), _f(f), int(n), int(m)) for lab, p, r, f, n, m in rows]
+
+
+def _confusion(y_idx: np.ndarray, p_idx: np.ndarray, c: int) -> sp.csr_array:
+    """Sparse confusion counts (rows: true class), ``O(documents)`` memory whatever ``c``."""
+    ones = np.ones(y_idx.size, dtype=np.int64)
+    cm = sp.csr_array((ones, (y_idx, p_idx)), shape=(c, c))
+    cm.sum_duplicates()
+    return cm
+
+
+def _cells(cm: sp.csr_array) -> list[tuple[int, int, int]]:
+    coo = cm.tocoo()
+    order = np.lexsort((coo.col, coo.row))
+    rows, cols, counts = coo.row[order], coo.col[order], coo.data[order]
+    return list(zip(rows.tolist(), cols.tolist(), counts.tolist(), strict=True))
+
+
+def _single_label_top_k(y_idx: np.ndarray, proba: np.ndarray, kk: int) -> TopK:
+    n, c = proba.shape
+    known = y_idx >= 0
+    n_known = int(known.sum())
+    keff = min(kk, c)
+    yk, pk = y_idx[known], proba[known]
+    labels = list(range(c))
+    if n_known == 0:
+        hits_sk = 0.0
+    elif keff >= c:
+        hits_sk = float(n_known)  # every class is in the top k
+    elif c == 2:  # binary: sklearn wants the positive-class score
+        hits_sk = skm.top_k_accuracy_score(yk, pk[:, 1], k=keff, labels=labels, normalize=False)
+    else:
+        hits_sk = skm.top_k_accuracy_score(yk, pk, k=keff, labels=labels, normalize=False)
+    # fastText P@k/R@k: count correct labels among the k best of every
+    # document (ties broken like argmax, by lower class index).
+    ranked = _rank(proba, keff)
+    correct = int((ranked == y_idx[:, None]).any(axis=1).sum())
+    return TopK(
+        k=kk,
+        k_effective=keff,
+        accuracy=float(hits_sk) / n,
+        precision=correct / (n * keff),
+        recall=correct / n,
+    )
+
+
+def _top_confusions(cm, y_idx, p_idx, proba, classes, top, examples) -> list[Confusion]:
+    """The ``top`` most frequent off-diagonal cells, with example documents."""
+    if not top:
+        return []
+    texts, per_confusion = examples
+    coo = cm.tocoo()
+    off = coo.row != coo.col
+    ti, pi, counts = coo.row[off], coo.col[off], coo.data[off]
+    out = []
+    for j in np.lexsort((pi, ti, -counts))[:top]:
+        t, q = int(ti[j]), int(pi[j])
+        rows = np.flatnonzero((y_idx == t) & (p_idx == q))
+        found = _examples(rows, texts, proba[rows, q], proba[rows, t], per_confusion)
+        out.append(Confusion(classes[t], classes[q], int(counts[j]), found))
+    return out
+
+
+def _multilabel_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settings) -> Report:
+    n, c = proba.shape
+    classes, texts, ks, n_bins = how.classes, how.texts, how.ks, how.n_bins
+    top_confusions, examples_per_confusion = how.top_confusions, how.examples_per_confusion
+    Y, unseen_rows = _to_indicator(y_true, classes, n, "y_true", allow_unseen=True)
+    if y_pred is None:
+        P = (proba >= 0.5).astype(np.int8)
+    else:
+        P, _ = _to_indicator(y_pred, classes, n, "y_pred", allow_unseen=False)
+    n_unseen = np.array([len(u) for u in unseen_rows], dtype=np.int64)
+    unseen = Counter(_json_label(lab) for u in unseen_rows for lab in u)
+    p, r, f, s = skm.precision_recall_fscore_support(Y, P, average=None, zero_division=0)
+    predicted = P.sum(axis=0)
+    per_class = _per_class(classes, p, r, f, s, predicted)
+    labels = list(range(c))
+    clean = n_unseen == 0  # documents with an unseen gold label are never exactly right
+    exact = skm.accuracy_score(Y[clean], P[clean], normalize=False) if clean.any() else 0.0
+    gold = Y.sum(axis=1) + n_unseen
+    examples = (texts, examples_per_confusion)
+    return Report(
+        n_documents=n,
+        n_classes=c,
+        multilabel=True,
+        accuracy=float(exact) / n,
+        macro=_averages(Y, P, labels, "macro"),
+        micro=_averages(Y, P, labels, "micro"),
+        weighted=_averages(Y, P, labels, "weighted"),
+        samples=_averages(Y, P, labels, "samples"),
+        log_loss=_f(skm.log_loss(Y.ravel(), proba.ravel(), labels=[0, 1])),
+        hamming_loss=_f(skm.hamming_loss(Y, P)),
+        top_k={kk: _multilabel_top_k(Y, gold, proba, kk) for kk in ks},
+        per_class=per_class,
+        confusion_matrix=None,
+        calibration=_calibration(proba.ravel(), Y.ravel().astype(bool), n_bins, "per_label"),
+        confusions=_multilabel_confusions(Y, P, proba, classes, top_confusions, examples),
+        unseen_documents=int((n_unseen > 0).sum()),
+        unseen_counts=dict(unseen),
+        label_cardinality={"true": _cardinality(gold), "pred": _cardinality(P.sum(axis=1))},
+    )
+
+
+def _multilabel_top_k(Y: np.ndarray, gold: np.ndarray, proba: np.ndarray, kk: int) -> TopK:
+    keff = min(kk, proba.shape[1])
+    counted = gold > 0  # fastText skips documents without labels
+    hits = np.take_along_axis(Y, _rank(proba, keff), axis=1).sum(axis=1)
+    n_pred = int(counted.sum()) * keff
+    n_gold = int(gold[counted].sum())
+    correct = int(hits[counted].sum())
+    return TopK(
+        k=kk,
+        k_effective=keff,
+        accuracy=None,
+        precision=correct / n_pred if n_pred else None,  # undefined without gold labels
+        recall=correct / n_gold if n_gold else None,
+    )
+
+
+def _multilabel_confusions(Y, P, proba, classes, top, examples) -> list[Confusion]:
+    """Per document, each missed gold label paired with each wrongly predicted label (-1
+    when a document only misses or only adds labels); the ``top`` most frequent pairs."""
+    if not top:
+        return []
+    texts, per_confusion = examples
+    missed = (Y == 1) & (P == 0)
+    extra = (Y == 0) & (P == 1)
+    pairs: Counter[tuple[int, int]] = Counter()
+    rows_of: dict[tuple[int, int], list[int]] = {}
+    for i in np.flatnonzero(missed.any(axis=1) | extra.any(axis=1)):
+        ms = np.flatnonzero(missed[i]).tolist() or [-1]
+        es = np.flatnonzero(extra[i]).tolist() or [-1]
+        for t in ms:
+            for q in es:
+                pairs[(t, q)] += 1
+                rows_of.setdefault((t, q), []).append(int(i))
+    out = []
+    for (t, q), cnt in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
+        rows = np.asarray(rows_of[(t, q)], dtype=np.int64)
+        pp = proba[rows, q] if q >= 0 else None
+        pt = proba[rows, t] if t >= 0 else None
+        found = _examples(rows, texts, pp, pt, per_confusion)
+        out.append(
+            Confusion(
+                classes[t] if t >= 0 else None, classes[q] if q >= 0 else None, int(cnt), found
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# evaluate / write_misclassified
+# ---------------------------------------------------------------------------
+
+
+def evaluate(
+    model: Any,
+    texts: Sequence[Any],
+    y: Any,
+    *,
+    k: int | Iterable[int] = (1, 5),
+    proba: np.ndarray | None = None,
+    **kwargs: Any,
+) -> Report:
+    """Predict ``texts`` with ``model`` (timed) and report against ``y``.
+
+    Parameters
+    ----------
+    model : object
+        Anything with ``predict_proba(texts)`` and ``classes_``. If it has an
+        attribute ``multilabel_`` that is true, the task is multi-label and
+        ``model.predict(texts)`` (label collections or an indicator) gives
+        ``y_pred``.
+    texts : sequence of str
+        The documents.
+    y : array-like
+        True labels (see :func:`compute_report`).
+    k : int or iterable of int, default (1, 5)
+        The ``k`` of top-k accuracy, ``P@k`` and ``R@k``.
+    proba : ndarray of shape (n_documents, n_classes), optional
+        ``model.predict_proba(texts)`` when the caller has it already (pass the time it took
+        as ``predict_seconds``); computed here otherwise.
+    **kwargs
+        Passed on to :func:`compute_report` (e.g. ``n_bins``,
+        ``top_confusions``).
+
+    Returns
+    -------
+    Report
+        With ``throughput`` from the time spent in ``predict_proba``.
+    """
+    texts = list(texts)
+    classes = list(model.classes_)
+    start = time.perf_counter()
+    if proba is None:
+        proba = model.predict_proba(texts)
+    seconds = time.perf_counter() - start
+    multilabel = bool(getattr(model, "multilabel_", False))
+    kwargs.setdefault("predict_seconds", seconds)
+    kwargs.setdefault("texts", texts)
+    if multilabel and "y_pred" not in kwargs:
+        pred = model.predict(texts)
+        kwargs["y_pred"], _ = _to_indicator(
+            pred, [_py(x) for x in classes], len(texts), "model.predict", allow_unseen=False
+        )
+    return compute_report(y, proba, classes, k=k, multilabel=multilabel, **kwargs)
+
+
+def write_misclassified(
+    path_or_file: str | os.PathLike[str] | IO[str],
+    texts: Sequence[Any],
+    y_true: Any,
+    y_pred: Any,
+    proba: Any,
+    classes: Sequence[Label] | np.ndarray,
+) -> int:
+    """Write the misclassified documents of a single-label task as CSV.
+
+    Columns: ``index`` (row in the input), ``text``, ``true_label``,
+    ``predicted_label``, ``predicted_proba`` (probability of the predicted
+    label) and ``true_proba`` (probability of the true label; empty when the
+    true label is not a class). Rows keep the input order.
+
+    Parameters
+    ----------
+    path_or_file : str, path-like or text file
+        Where to write; a path is opened with UTF-8 encoding.
+    texts : sequence of str
+        The documents.
+    y_true, y_pred : array-like
+        True and predicted labels, one per document.
+    proba : array-like of shape (n, c)
+        Predicted probabilities, columns aligned with ``classes``.
+    classes : sequence
+        The model's classes.
+
+    Returns
+    -------
+    int
+        The number of rows written (excluding the header).
+    """
+    classes_list = _as_list(classes)
+    index = {lab: i for i, lab in enumerate(classes_list)}
+    proba_arr = np.asarray(proba, dtype=np.float64)
+    texts = list(texts)
+    yt = _as_list(y_true)
+    yp = _as_list(y_pred)
+    n = len(texts)
+    if not (len(yt) == len(yp) == proba_arr.shape[0] == n):
+        raise ValueError("texts, y_true, y_pred and proba must have the same length")
+    if proba_arr.ndim != 2 or proba_arr.shape[1] != len(classes_list):
+        raise ValueError(f"proba must have shape (n, {len(classes_list)})")
+
+    def fmt(x: float) -> str:
+        return f"{x:.6g}"
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(
+        ["index", "text", "true_label", "predicted_label", "predicted_proba", "true_proba"]
+    )
+    written = 0
+    for i in range(n):
+        if yt[i] == yp[i]:
+            continue
+        q = index.get(yp[i])
+        t = index.get(yt[i])
+        writer.writerow(
+            [
+                i,
+                texts[i],
+                yt[i],
+                yp[i],
+                "" if q is None else fmt(proba_arr[i, q]),
+                "" if t is None else fmt(proba_arr[i, t]),
+            ]
+        )
+        written += 1
+    data = buf.getvalue()
+    if isinstance(path_or_file, (str, os.PathLike)):
+        with open(path_or_file, "w", encoding="utf-8", newline="") as fh:
+            fh.write(data)
+    else:
+        path_or_file.write(data)
+    return written

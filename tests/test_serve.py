@@ -1,0 +1,347 @@
+"""The HTTP server (bowclf/serve.py): a real ``bowclf serve`` process on a free loopback port,
+called over HTTP — predictions equal to the library's, 4xx JSON errors, health under load,
+graceful SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_texts
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+from bowclf import TextClassifier  # noqa: E402
+from bowclf.persist import load, save  # noqa: E402
+
+MAX_BODY = 50_000
+MAX_TEXTS = 300
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``bowclf serve MODEL`` in a subprocess; ``url`` once /health answers."""
+
+    def __init__(self, model_path: Path, *extra: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bowclf.cli", "serve", str(model_path),
+             "--port", str(self.port), "--log-level", "warning", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stderr.read().decode())
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not start")
+
+    def stop(self, signal_it: bool = True) -> tuple[int, str]:
+        if signal_it and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return self.proc.returncode, err.decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    texts, y = make_texts(300, seed=0)
+    model = TextClassifier(dim=8, epochs=4, buckets=5000, random_state=0).fit(texts, y)
+    path = tmp_path_factory.mktemp("serve") / "m.bowclf"
+    save(model, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    return load(model_path)
+
+
+@pytest.fixture(scope="module")
+def server(model_path):
+    srv = Server(model_path, "--max-body-bytes", str(MAX_BODY), "--max-texts", str(MAX_TEXTS))
+    yield srv
+    code, err = srv.stop()
+    assert code == 0, err
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return make_texts(120, seed=5)[0] + ["", "unknown words only", "goal!! 😀"]
+
+
+def _post(server, path, payload, **kw):
+    return httpx.post(server.url + path, json=payload, timeout=30, **kw)
+
+
+def test_predictions_equal_the_library(server, model, docs):
+    r = _post(server, "/predict", {"texts": docs})
+    assert r.status_code == 200
+    assert [p["labels"] for p in r.json()["predictions"]] == [[x] for x in model.predict(docs)]
+    r = _post(server, "/predict", {"texts": docs, "k": 2, "threshold": 0.3, "proba": True})
+    body = r.json()
+    expected = model.predict_topk(docs, k=2, threshold=0.3)
+    assert [
+        list(zip(p["labels"], p["probabilities"], strict=True)) for p in body["predictions"]
+    ] == [[(lab, prob) for lab, prob in row] for row in expected]
+    assert body["classes"] == model.classes_.tolist()
+    np.testing.assert_array_equal(
+        [p["proba"] for p in body["predictions"]], model.predict_proba(docs)
+    )
+    # threshold alone: every label at least that probable
+    r = _post(server, "/predict", {"texts": docs[:5], "threshold": 0.2})
+    assert [len(p["labels"]) for p in r.json()["predictions"]] == [
+        len(row) for row in model.predict_topk(docs[:5], k=3, threshold=0.2)
+    ]
+    assert _post(server, "/predict", {"texts": []}).json() == {"predictions": []}
+    r = _post(server, "/predict", {"texts": docs[:5], "k": 50})  # more than the classes
+    assert [
+        list(zip(p["labels"], p["probabilities"], strict=True)) for p in r.json()["predictions"]
+    ] == [list(row) for row in model.predict_topk(docs[:5], k=50)]
+
+
+def test_concurrent_requests_are_batched_and_exact(server, model, docs):
+    before = httpx.get(server.url + "/health").json()
+
+    def one(i):
+        with httpx.Client(timeout=30) as c:
+            chunk = docs[i % 10 :: 10]
+            r = c.post(server.url + "/predict", json={"texts": chunk, "k": 1})
+            return chunk, r.json()["predictions"]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(64)))
+    for chunk, preds in results:
+        assert [(p["labels"][0], p["probabilities"][0]) for p in preds] == [
+            row[0] for row in model.predict_topk(chunk, k=1)
+        ]
+    after = httpx.get(server.url + "/health").json()
+    assert after["documents"] - before["documents"] == sum(len(c) for c, _ in results)
+    assert after["batches"] - before["batches"] <= 64
+
+
+def test_explain_endpoint_equals_the_library(server, model):
+    texts = ["goal match team", "bake oven code"]
+    r = _post(server, "/explain", {"texts": texts, "k": 2, "top": 3})
+    assert r.status_code == 200
+    expected = [json.loads(json.dumps(e.to_dict(top=3))) for e in model.explain(texts, k=2)]
+    assert r.json()["explanations"] == expected
+    r = _post(server, "/explain", {"texts": texts[:1], "labels": ["tech"], "top": None})
+    (got,) = r.json()["explanations"]
+    assert got["classes"][0]["label"] == "tech"
+    assert sum(f["contribution"] for f in got["classes"][0]["features"]) == pytest.approx(
+        got["classes"][0]["score"], rel=1e-5
+    )
+
+
+def test_info_health_openapi(server, model):
+    info = httpx.get(server.url + "/info").json()
+    assert info["classes"] == model.classes_.tolist()
+    assert info["limits"]["max_texts"] == MAX_TEXTS
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/predict", "/explain", "/health", "/info"} <= set(spec["paths"])
+    assert httpx.get(server.url + "/health").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b'{"texts": ["a"', 400, "malformed JSON"),
+        (b"", 400, "malformed JSON"),
+        (b"\xff\xfe{", 400, "malformed JSON"),
+        (b"[1, 2]", 422, "JSON object"),
+        (b'{"texts": "one string"}', 422, "list of strings"),
+        (b'{"texts": ["a", 3]}', 422, "texts[1] must be a string"),
+        (b'{"texts": ["a"], "k": "2"}', 422, "'k'"),
+        (b'{"texts": ["a"], "k": 0}', 422, "'k'"),
+        (b'{"texts": ["a"], "k": true}', 422, "'k'"),
+        (b'{"texts": ["a"], "threshold": 2}', 422, "'threshold'"),
+        (b'{"texts": ["a"], "threshold": NaN}', 422, "'threshold'"),
+        (b'{"texts": ["a"], "proba": "yes"}', 422, "'proba'"),
+        (b'{"texts": ["a"], "kk": 1}', 422, "unknown field"),
+        (json.dumps({"texts": ["a"] * (MAX_TEXTS + 1)}).encode(), 413, "exceed the limit"),
+        (json.dumps({"texts": ["word " * 20_000]}).encode(), 413, "exceeds"),
+    ],
+)
+def test_bad_requests_get_clear_4xx_json(server, body, status, message):
+    r = httpx.post(server.url + "/predict", content=body, timeout=30)
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"]
+    assert "Traceback" not in r.text
+
+
+def test_deep_nesting_and_explain_errors(server):
+    r = httpx.post(server.url + "/predict", content=b"[" * 5000 + b"]" * 5000)
+    assert r.status_code in (400, 422) and "error" in r.json()
+    r = _post(server, "/explain", {"texts": ["a"], "labels": ["nope"]})
+    assert r.status_code == 422 and "unknown label" in r.json()["error"]
+    r = _post(server, "/explain", {"texts": ["a"], "top": 0})
+    assert r.status_code == 422
+
+
+def test_unknown_routes_and_methods_and_chunked_bodies(server):
+    assert httpx.get(server.url + "/nope").json() == {"error": "Not Found"}
+    r = httpx.get(server.url + "/predict")
+    assert r.status_code == 405 and "error" in r.json()
+    big = iter([b'{"texts": ["', b"x" * (MAX_BODY // 2), b"x" * (MAX_BODY // 2), b'"]}'])
+    r = httpx.post(server.url + "/predict", content=big)  # chunked: no Content-Length
+    assert r.status_code == 413 and "exceeds" in r.json()["error"]
+
+
+def test_health_answers_during_load(server, docs):
+    stop = time.monotonic() + 2.0
+    big = {"texts": (docs * 3)[: MAX_TEXTS // 2], "proba": True}
+
+    def load_loop(_):
+        n = 0
+        with httpx.Client(timeout=30) as c:
+            while time.monotonic() < stop:
+                assert c.post(server.url + "/predict", json=big).status_code == 200
+                n += 1
+        return n
+
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(load_loop, i) for i in range(6)]
+        slowest = 0.0
+        time.sleep(0.3)
+        while time.monotonic() < stop:
+            t = time.monotonic()
+            assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+            slowest = max(slowest, time.monotonic() - t)
+            time.sleep(0.05)
+        assert sum(f.result() for f in futures) >= 6
+    assert slowest < 2.0
+
+
+def test_sigterm_finishes_requests_in_flight_then_exits_0(model_path, model, docs):
+    srv = Server(model_path)
+    texts = (docs * 4)[:400]
+    body = json.dumps({"texts": texts}).encode()
+    head = (
+        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    clients = [socket.create_connection(("127.0.0.1", srv.port), timeout=30) for _ in range(3)]
+    for c in clients:  # requests in flight: all but the last byte of the body sent
+        c.sendall(head + body[:-1])
+    deadline = time.monotonic() + 20
+    while httpx.get(srv.url + "/health").json()["in_flight"] < len(clients):
+        assert time.monotonic() < deadline, "the requests never reached the handler"
+        time.sleep(0.05)
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    for c in clients:
+        c.sendall(body[-1:])
+    expected = [[x] for x in model.predict(texts)]
+    for c in clients:
+        raw = b""
+        while chunk := c.recv(1 << 16):
+            raw += chunk
+        c.close()
+        status, _, payload = raw.partition(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 200"), raw[:200]
+        assert [p["labels"] for p in json.loads(payload)["predictions"]] == expected
+    code, err = srv.stop(signal_it=False)  # one SIGTERM only
+    assert code == 0, err
+    assert "Traceback" not in err
+    with pytest.raises(httpx.TransportError):
+        httpx.get(srv.url + "/health", timeout=2)
+
+
+def test_serve_refuses_a_bad_model_file(tmp_path):
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+
+    bad = tmp_path / "bad.bowclf"
+    bad.write_bytes(b"not a model")
+    result = CliRunner().invoke(cli, ["serve", str(bad), "--port", str(_free_port())])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("bowclf: error:") and "Traceback" not in result.stderr
+
+
+def test_multilabel_and_integer_labels_in_a_server_thread():
+    """The app on uvicorn in a thread of this process: multi-label label sets and integer
+    classes come back as the library gives them."""
+    import threading
+
+    import uvicorn
+
+    from bowclf.serve import ServeConfig, create_app
+
+    texts, y = make_texts(200, seed=2)
+    multi = [(lab,) + (("extra",) if i % 3 == 0 else ()) for i, lab in enumerate(y)]
+    ints = [["sports", "tech", "food"].index(lab) for lab in y]
+    for labels in (multi, ints):
+        model = TextClassifier(dim=8, epochs=3, buckets=2000, random_state=0).fit(texts, labels)
+        app = create_app(ServeConfig(model_path="m.bowclf"), model=model)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            docs = texts[:20]
+            got = httpx.post(url + "/predict", json={"texts": docs}).json()["predictions"]
+            expected = model.predict(docs)
+            if model.multilabel_:
+                assert [tuple(p["labels"]) for p in got] == expected
+            else:
+                assert [p["labels"] for p in got] == [[int(v)] for v in expected]
+            first = model.classes_[0].item()
+            r = httpx.post(url + "/explain", json={"texts": docs[:2], "labels": [first]})
+            assert r.status_code == 200
+            assert r.json()["explanations"][0]["classes"][0]["label"] == first
+            assert httpx.get(url + "/info").json()["multilabel"] == model.multilabel_
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+        assert not thread.is_alive()
+
+
+def test_serve_on_a_taken_port_fails_with_one_line(model_path):
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["serve", str(model_path), "--port", str(port), "--log-level", "critical"]
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1].startswith("bowclf: error: the server could not start")
+    assert "Traceback" not in result.stderr
