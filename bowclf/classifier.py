@@ -848,19 +848,16 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if not parts:
             return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
         labels, proba = np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
-        self._rank_empty_rows_by_prior(X, classes, labels, proba)
-        return labels, proba
+        return self._rank_empty_rows_by_prior(X, classes, labels, proba)
 
-    def _rank_empty_rows_by_prior(self, X, classes, labels, proba) -> None:
-        """A document with no known feature has tied probabilities: rank its labels by
-        training frequency, so its top label is the one :meth:`predict` gives."""
-        prior = getattr(self, "class_prior_", None)
-        empty = np.flatnonzero(_empty_rows(X))
-        if prior is None or not empty.size:
-            return
-        order = np.argsort(-prior, kind="stable")[: min(labels.shape[1], classes.size)]
-        kept = ~np.isnan(proba[empty, : order.size])
-        labels[empty, : order.size] = np.where(kept, classes[order].astype(object), None)
+    def _rank_empty_rows_by_prior(self, X, classes, labels, proba):
+        """Rank the tied labels of featureless documents by frequency, as :meth:`predict`."""
+        prior, empty = getattr(self, "class_prior_", None), np.flatnonzero(_empty_rows(X))
+        if prior is not None and empty.size:
+            order = np.argsort(-prior, kind="stable")[: min(labels.shape[1], classes.size)]
+            kept = ~np.isnan(proba[empty, : order.size])
+            labels[empty, : order.size] = np.where(kept, classes[order].astype(object), None)
+        return labels, proba
 
     def transform(self, X) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×d, float32)."""
@@ -875,8 +872,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return float(np.mean(self._argmax(X) == _codes(Y, False)))
         pred = self._multilabel_decision(self._proba(X), _empty_rows(X))
         truth = Y.toarray() > 0
-        tp = float(np.sum((pred > 0) & truth))
-        denom = float(pred.sum() + truth.sum())
+        tp, denom = float(np.sum((pred > 0) & truth)), float(pred.sum() + truth.sum())
         return 2 * tp / denom if denom else 1.0
 
 
@@ -898,9 +894,7 @@ def _as_count_matrix(X) -> sp.csr_array:
 
 def _codes(Y: sp.csr_array, multilabel: bool) -> np.ndarray | None:
     """Class index of each row of a one-hot CSR target matrix (``None`` for multi-label)."""
-    if multilabel:
-        return None
-    return Y.indices.astype(np.intp)
+    return None if multilabel else Y.indices.astype(np.intp)
 
 
 def _seed_from(random_state) -> int | None:

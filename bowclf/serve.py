@@ -278,142 +278,155 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
         model = load(config.model_path)
     if not hasattr(model, "vectorizer_"):
         raise ValueError(f"{config.model_path}: a TextClassifier model is needed to serve text")
-    classes = [_plain(c) for c in np.asarray(model.classes_).tolist()]
-    n_classes = len(classes)
-    info = _model_info(model, config, classes)
-    state: dict[str, Any] = {"in_flight": 0}
+    service = _Service(model, config)
+    return Starlette(
+        routes=[
+            Route("/predict", service.counted(service.predict), methods=["POST"]),
+            Route("/explain", service.counted(service.explain), methods=["POST"]),
+            Route("/health", service.health, methods=["GET"]),
+            Route("/info", service.info, methods=["GET"]),
+            Route("/openapi.json", _openapi, methods=["GET"]),
+        ],
+        exception_handlers={
+            _ClientError: _client_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
+        lifespan=service.lifespan,
+    )
+
+
+class _Service:
+    """The routes' shared state: the model, its batcher, and the requests in flight."""
+
+    def __init__(self, model, config: ServeConfig) -> None:
+        self.model, self.config = model, config
+        self.classes = [_plain(c) for c in np.asarray(model.classes_).tolist()]
+        self.model_info = _model_info(model, config, self.classes)
+        self.in_flight = 0
+        self.batcher: _Batcher | None = None
 
     @asynccontextmanager
-    async def lifespan(app):
-        batcher = _Batcher(model, config.max_batch, config.batch_window)
-        await batcher.call(lambda: model.predict(["warm up"]))  # build lazy caches now
+    async def lifespan(self, app):
+        batcher = _Batcher(self.model, self.config.max_batch, self.config.batch_window)
+        await batcher.call(lambda: self.model.predict(["warm up"]))  # build lazy caches now
         batcher.start()
-        state["batcher"] = batcher
+        self.batcher = batcher
         SERVING.set()
         try:
             yield
         finally:
             await batcher.stop()
 
-    def counted(handler):
+    def counted(self, handler):
         """Count the requests inside ``handler`` (reported as ``in_flight`` by /health)."""
 
         async def wrapper(request: Request) -> JSONResponse:
-            state["in_flight"] += 1
+            self.in_flight += 1
             try:
                 return await handler(request)
             finally:
-                state["in_flight"] -= 1
+                self.in_flight -= 1
 
         return wrapper
 
-    @counted
-    async def predict(request: Request) -> JSONResponse:
-        data = await _read_json(request, config.max_body_bytes)
+    async def predict(self, request: Request) -> JSONResponse:
+        data = await _read_json(request, self.config.max_body_bytes)
         _check_keys(data, {"texts", "k", "threshold", "proba"})
-        texts = _texts(data, config.max_texts)
-        k = _int(data, "k", None, 1, _MAX_K)
-        threshold = data.get("threshold")
-        if threshold is not None and (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, int | float)
-            or not math.isfinite(threshold)
-            or not 0 <= threshold <= 1
-        ):
-            raise _ClientError(422, "'threshold' must be a number in [0, 1]")
-        proba = data.get("proba", False)
-        if not isinstance(proba, bool):
-            raise _ClientError(422, "'proba' must be true or false")
-        batcher: _Batcher = state["batcher"]
+        texts = _texts(data, self.config.max_texts)
+        k, threshold, proba = _predict_options(data)
+        n_classes = len(self.classes)
         if k is None and threshold is None:
-            rows = await batcher.submit(("predict",), texts)
+            rows = await self.batcher.submit(("predict",), texts)
             preds = [{"labels": r} for r in rows]
         else:
             # k beyond the number of classes gives what k = that number gives (library rule)
             op = ("topk", min(n_classes if k is None else k, n_classes), float(threshold or 0.0))
-            rows = await batcher.submit(op, texts)
+            rows = await self.batcher.submit(op, texts)
             preds = [
                 {"labels": [_plain(lab) for lab, _ in r], "probabilities": [p for _, p in r]}
                 for r in rows
             ]
         out: dict[str, Any] = {"predictions": preds}
         if proba:
-            out["classes"] = classes
-            for pred, row in zip(preds, await batcher.submit(("proba",), texts), strict=True):
+            out["classes"] = self.classes
+            for pred, row in zip(preds, await self.batcher.submit(("proba",), texts), strict=True):
                 pred["proba"] = row
         return JSONResponse(out)
 
-    @counted
-    async def explain(request: Request) -> JSONResponse:
-        data = await _read_json(request, config.max_body_bytes)
+    async def explain(self, request: Request) -> JSONResponse:
+        data = await _read_json(request, self.config.max_body_bytes)
         _check_keys(data, {"texts", "k", "labels", "top"})
-        texts = _texts(data, config.max_texts)
-        k = min(_int(data, "k", 1, 1, _MAX_K), n_classes)
+        texts = _texts(data, self.config.max_texts)
+        k = min(_int(data, "k", 1, 1, _MAX_K), len(self.classes))
         top = _int(data, "top", 10, 1, 1_000_000) if data.get("top", 10) is not None else None
         labels = data.get("labels")
         if labels is not None:
             if not isinstance(labels, list) or not labels:
                 raise _ClientError(422, "'labels' must be a non-empty list of class labels")
-            unknown = [lab for lab in labels if lab not in classes or isinstance(lab, bool)]
+            unknown = [lab for lab in labels if lab not in self.classes or isinstance(lab, bool)]
             if unknown:
                 raise _ClientError(422, f"unknown label(s) {unknown[:10]}; see GET /info")
 
         def run() -> list:
-            return (
-                [e.to_dict(top=top) for e in model.explain(texts, k=k, labels=labels)]
-                if texts
-                else []
-            )
+            if not texts:
+                return []
+            return [e.to_dict(top=top) for e in self.model.explain(texts, k=k, labels=labels)]
 
         try:
-            return JSONResponse({"explanations": await state["batcher"].call(run)})
+            return JSONResponse({"explanations": await self.batcher.call(run)})
         except ValueError as exc:  # e.g. a loss without linear scores
             raise _ClientError(422, str(exc)) from None
 
-    async def health(request: Request) -> JSONResponse:
-        b: _Batcher | None = state.get("batcher")
+    async def health(self, request: Request) -> JSONResponse:
+        b = self.batcher
         return JSONResponse(
             {
                 "status": "ok",
-                "in_flight": state["in_flight"],
+                "in_flight": self.in_flight,
                 "queued": 0 if b is None else b.queue.qsize(),
                 "batches": 0 if b is None else b.batches,
                 "documents": 0 if b is None else b.documents,
             }
         )
 
-    async def info_route(request: Request) -> JSONResponse:
-        return JSONResponse(info)
+    async def info(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.model_info)
 
-    async def openapi(request: Request) -> JSONResponse:
-        return JSONResponse(OPENAPI)
 
-    async def client_error(request: Request, exc: _ClientError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+def _predict_options(data: dict) -> tuple[int | None, float | None, bool]:
+    """``(k, threshold, proba)`` of a /predict request, each checked (422 otherwise)."""
+    k = _int(data, "k", None, 1, _MAX_K)
+    threshold = data.get("threshold")
+    if threshold is not None and (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not math.isfinite(threshold)
+        or not 0 <= threshold <= 1
+    ):
+        raise _ClientError(422, "'threshold' must be a number in [0, 1]")
+    proba = data.get("proba", False)
+    if not isinstance(proba, bool):
+        raise _ClientError(422, "'proba' must be true or false")
+    return k, threshold, proba
 
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-        )
 
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": "internal server error"}, status_code=500)
+async def _openapi(request: Request) -> JSONResponse:
+    return JSONResponse(OPENAPI)
 
-    return Starlette(
-        routes=[
-            Route("/predict", predict, methods=["POST"]),
-            Route("/explain", explain, methods=["POST"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/info", info_route, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
-        ],
-        exception_handlers={
-            _ClientError: client_error,
-            HTTPException: http_error,
-            Exception: server_error,
-        },
-        lifespan=lifespan,
+
+async def _client_error(request: Request, exc: _ClientError) -> JSONResponse:
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    return JSONResponse(
+        {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
     )
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "internal server error"}, status_code=500)
 
 
 def _model_info(model, config: ServeConfig, classes: list) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def test_cli_probabilities_keep_their_digits(models):
 def test_many_classes_predict_in_bounded_chunks(models, monkeypatch):
     """Issue 20 item 10: one chunk's n×c probabilities stay bounded whatever c (and -k uses
     argpartition, not a full sort); chunking never changes the output."""
-    import bowclf.cli as cli_module
+    import bowclf.cli.predict_command as cli_module
 
     class Model:
         classes_ = list(range(100_000))

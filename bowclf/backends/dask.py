@@ -195,11 +195,11 @@ def install_vocabulary(
     vectorizer: BowVectorizer, words: np.ndarray, counts: np.ndarray, n_tokens: int
 ) -> BowVectorizer:
     """Apply ``min_count``/``max_features`` exactly as :meth:`BowVectorizer.fit` does."""
-    from ..vectorizer import STATE_VERSION, _select_vocabulary
+    from ..vectorizer import STATE_VERSION, select_vocabulary
 
     if n_tokens == 0:
         raise ValueError("empty vocabulary: the documents contain no tokens")
-    kept, kept_counts = _select_vocabulary(
+    kept, kept_counts = select_vocabulary(
         words.tolist(), counts, vectorizer.min_count, vectorizer.max_features
     )
     if len(kept) == 0:

@@ -472,6 +472,36 @@ def _html_cardinality(report: Report) -> str:
     )
 
 
+def _html_confusion_matrix(report: Report, mpl: Any) -> str:
+    """The confusion-matrix section: a heatmap (with matplotlib) and a table up to 40 classes."""
+    if report.confusion_matrix is None:
+        return ""
+    fig = ""
+    if mpl is not None and report.n_classes <= DENSE_CONFUSION_MAX:
+        fig = (
+            f'<figure><img src="{_fig_confusion(report, mpl)}" alt="confusion matrix '
+            'heatmap"><figcaption>Confusion matrix, each row normalised by the number of '
+            "documents of its true class; numbers are counts.</figcaption></figure>"
+        )
+    table = ""
+    if report.n_classes <= 40:
+        open_attr = " open" if mpl is None else ""
+        table = (
+            f"<details{open_attr}><summary>Confusion matrix as a table</summary>"
+            f"<div style='overflow-x:auto'>{_html_cm_table(report)}</div></details>"
+        )
+    else:
+        table = (
+            "<p class='sub'>The full matrix is in the JSON report "
+            "(<code>confusion_matrix</code>: the non-zero <code>cells</code>); the top "
+            "confusions are listed below.</p>"
+        )
+    return (
+        f"<section><h2>Confusion matrix</h2><p class='sub'>Rows: true class; "
+        f"columns: predicted.</p>{fig}{table}</section>"
+    )
+
+
 def render_html(
     report: Report,
     *,
@@ -493,9 +523,8 @@ def render_html(
     title : str, default "bowclf evaluation report"
         Page title and heading.
     explain : callable, optional
-        ``explain(example, confusion) -> HTML fragment`` shown under each example of the
-        most frequent confusions (:func:`bowclf.explain.confusion_explainer` gives each
-        example's exact per-word contributions to the predicted and the true label).
+        ``explain(example, confusion) -> HTML`` shown under each top confusion example
+        (see :func:`bowclf.explain.confusion_explainer`).
 
     Returns
     -------
@@ -523,31 +552,7 @@ def render_html(
     parts.append(_html_unseen(report))
     parts.append(f"<section><h2>Summary</h2>{_html_cards(report)}{_html_topk(report)}</section>")
     parts.append(_html_per_class(report))
-    if report.confusion_matrix is not None:
-        fig = ""
-        if mpl is not None and report.n_classes <= DENSE_CONFUSION_MAX:
-            fig = (
-                f'<figure><img src="{_fig_confusion(report, mpl)}" alt="confusion matrix '
-                'heatmap"><figcaption>Confusion matrix, each row normalised by the number of '
-                "documents of its true class; numbers are counts.</figcaption></figure>"
-            )
-        table = ""
-        if report.n_classes <= 40:
-            open_attr = " open" if mpl is None else ""
-            table = (
-                f"<details{open_attr}><summary>Confusion matrix as a table</summary>"
-                f"<div style='overflow-x:auto'>{_html_cm_table(report)}</div></details>"
-            )
-        else:
-            table = (
-                "<p class='sub'>The full matrix is in the JSON report "
-                "(<code>confusion_matrix</code>: the non-zero <code>cells</code>); the top "
-                "confusions are listed below.</p>"
-            )
-        parts.append(
-            f"<section><h2>Confusion matrix</h2><p class='sub'>Rows: true class; "
-            f"columns: predicted.</p>{fig}{table}</section>"
-        )
+    parts.append(_html_confusion_matrix(report, mpl))
     parts.append(_html_cardinality(report))
     rel = _fig_reliability(report, mpl) if mpl is not None else None
     parts.append(_html_calibration(report, rel))

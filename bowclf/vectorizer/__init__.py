@@ -63,8 +63,7 @@ Modules: :mod:`.hashing` (fastText's hashes), :mod:`.charclass` and
 :mod:`.csr` (output blocks), :mod:`.estimator` (:class:`BowVectorizer`).
 """
 
-from .estimator import STATE_VERSION, BowVectorizer
-from .estimator import _select_vocabulary as _select_vocabulary  # for bowclf.dask
+from .estimator import STATE_VERSION, BowVectorizer, select_vocabulary
 from .hashing import FNV_OFFSET_BASIS, FNV_PRIME, NGRAM_MULTIPLIER, token_hash, token_hashes
 
 __all__ = [
@@ -74,5 +73,6 @@ __all__ = [
     "NGRAM_MULTIPLIER",
     "STATE_VERSION",
     "token_hash",
+    "select_vocabulary",
     "token_hashes",
 ]

@@ -23,7 +23,7 @@ from .tokenizer import _batches, _compile_token_pattern, _Tokenizer
 STATE_VERSION = 1
 
 
-def _select_vocabulary(
+def select_vocabulary(
     tokens: list[str], counts: np.ndarray, min_count: int, max_features: int | None
 ) -> tuple[list[str], np.ndarray]:
     """Vocabulary words and counts, by descending count then code-point order.
@@ -487,7 +487,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         n_tokens = int(counts.sum())
         if n_tokens == 0:
             raise ValueError("empty vocabulary: the documents contain no tokens")
-        words, word_counts = _select_vocabulary(tokens, counts, self.min_count, self.max_features)
+        words, word_counts = select_vocabulary(tokens, counts, self.min_count, self.max_features)
         if not words:
             raise ValueError(
                 f"empty vocabulary: no token occurs at least min_count={self.min_count} times"

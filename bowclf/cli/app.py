@@ -1,0 +1,426 @@
+"""The command group and what every command shares: exit codes, one-line errors, signals,
+output files, option types, corpus options."""
+
+from __future__ import annotations
+
+import errno
+import io
+import math
+import os
+import re
+import signal
+import stat
+import sys
+import tempfile
+import warnings
+from typing import IO, Any
+
+import click
+
+from .. import __version__
+
+EXIT_OK = 0
+EXIT_DATA = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+EXIT_TERMINATED = 143
+
+_EPILOG = (
+    "Exit codes: 0 success; 1 bad data, bad model file or failed training (one line "
+    "'bowclf: error: ...' on stderr; --debug or BOWCLF_DEBUG=1 shows the traceback); 2 usage "
+    "error; 130 interrupted by Ctrl-C (143 by SIGTERM): files being written are removed and an "
+    "existing model file is left unchanged; 141 output pipe closed early (e.g. '| head'), "
+    "silently."
+)
+
+
+class _FiniteFloat(click.FloatRange):
+    """A FloatRange that also refuses nan and inf (which compare false with any bound)."""
+
+    def convert(self, value, param, ctx):
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
+
+
+class _EpochsType(click.ParamType):
+    """A positive number of epochs, or 'auto'."""
+
+    name = "INTEGER|auto"
+
+    def convert(self, value, param, ctx):
+        if value == "auto" or (isinstance(value, int) and value >= 1):
+            return value
+        try:
+            number = int(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is neither a positive integer nor 'auto'", param, ctx)
+        if number < 1:
+            self.fail(f"{number} is not in the range x>=1", param, ctx)
+        return number
+
+
+_EPOCHS = _EpochsType()
+
+
+_CORPUS_OPTIONS = [
+    click.option(
+        "--input-format",
+        "fmt",
+        type=click.Choice(["auto", "csv", "tsv", "jsonl", "fasttext"]),
+        default="auto",
+        show_default=True,
+        help="Input format; 'auto' uses the file extension and the content.",
+    ),
+    click.option(
+        "--text-column", default=None, help="Text column: a header name or a 0-based index."
+    ),
+    click.option(
+        "--label-column", default=None, help="Label column: a header name or a 0-based index."
+    ),
+    click.option(
+        "--label-sep",
+        default=None,
+        help="Split label cells on this separator (multi-label data), e.g. ' ' or ','.",
+    ),
+    click.option(
+        "--encoding",
+        default="utf-8",
+        show_default=True,
+        help="Text encoding of the input: any Python codec, e.g. latin-1 or cp1252 (UTF-8 "
+        "accepts a BOM; a UTF-16/32 BOM switches to that encoding).",
+    ),
+]
+
+
+def _corpus_options(func):
+    for option in reversed(_CORPUS_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding) -> dict[str, Any]:
+    # Column options pass through as given: the corpus reader resolves a header name first
+    # and treats a string of digits as a 0-based index only when no column has that name.
+    return {
+        "format": None if fmt == "auto" else fmt,
+        "text_column": text_column,
+        "label_column": label_column,
+        "label_sep": label_sep,
+        "encoding": encoding,
+    }
+
+
+# ---------------------------------------------------------------------- errors and exit codes
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so cleanup code runs (``except Exception`` does not catch it)."""
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess
+    raise _Terminated()
+
+
+# click >= 8.2 raises this for a bare 'bowclf'; older versions print the help themselves.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class _Group(click.Group):
+    """Map every error a user can cause to one line on stderr and a documented exit code."""
+
+    def main(self, args=None, prog_name=None, **extra):  # type: ignore[override]
+        extra.pop("standalone_mode", None)
+        previous = _install_sigterm()
+        try:
+            try:
+                rv = super().main(
+                    args=args, prog_name=prog_name or "bowclf", standalone_mode=False, **extra
+                )
+            except _NO_ARGS_IS_HELP as exc:
+                exc.show()
+                sys.exit(EXIT_USAGE)
+            except click.ClickException as exc:  # usage errors while parsing the group's args
+                _stderr(_click_error_line(exc))
+                sys.exit(exc.exit_code)
+            except click.exceptions.Abort:
+                _stderr("bowclf: interrupted")
+                sys.exit(EXIT_INTERRUPTED)
+            except KeyboardInterrupt as exc:
+                sys.exit(_interrupted(exc))
+            sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+        finally:
+            _restore_sigterm(previous)
+
+    def invoke(self, ctx: click.Context):
+        debug = bool(ctx.params.get("debug")) or os.environ.get("BOWCLF_DEBUG", "") not in (
+            "",
+            "0",
+        )
+        try:
+            with warnings.catch_warnings():
+                if not debug:  # numpy/scikit-learn warnings are not for the command line
+                    warnings.simplefilter("ignore")
+                rv = super().invoke(ctx)
+            _flush_stdout()
+            return rv
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except click.ClickException as exc:
+            _stderr(_click_error_line(exc))
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except KeyboardInterrupt as exc:
+            raise click.exceptions.Exit(_interrupted(exc)) from None
+        except Exception as exc:
+            if _is_broken_pipe(exc):
+                _silence_stdout()
+                raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+            if debug:
+                raise
+            _stderr(f"bowclf: error: {_one_line(exc)}")
+            raise click.exceptions.Exit(EXIT_DATA) from None
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    if isinstance(exc, _Terminated):
+        _stderr("bowclf: terminated")
+        return EXIT_TERMINATED
+    _stderr("bowclf: interrupted")
+    return EXIT_INTERRUPTED
+
+
+def _install_sigterm():
+    try:
+        return signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no SIGTERM
+        return None
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is None:
+        return
+    try:
+        signal.signal(signal.SIGTERM, previous)
+    except (ValueError, OSError, TypeError):
+        pass
+
+
+def _is_broken_pipe(exc: BaseException) -> bool:
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and exc.errno == errno.EPIPE
+    )
+
+
+def _click_error_line(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, click.UsageError):
+        ctx = exc.ctx
+        path = ctx.command_path if ctx is not None else "bowclf"
+        return f"bowclf: error: {message} (see '{path} --help')"
+    return f"bowclf: error: {message}"
+
+
+def _one_line(exc: BaseException) -> str:
+    """One line for an error: the message of our own errors, the OS reason for OSErrors."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return "out of memory (try a smaller --buckets or --dim, or a smaller corpus)"
+    if isinstance(exc, OSError) and exc.strerror:
+        if exc.filename:
+            return f"{exc.filename}: {exc.strerror}"
+        if exc.errno in _WRITE_ERRNOS:  # files are named where they are written: stdout
+            return f"<stdout>: {exc.strerror}"
+        return exc.strerror
+    if isinstance(exc, OSError) and _SHORT_WRITE.search(text):
+        return "a temporary file could not be written (is the disk or --cache-dir full?)"
+    if isinstance(exc, ValueError | FloatingPointError | TypeError):
+        return text  # CorpusError, ModelFileError, VectorsError, TrainingDivergedError, ...
+    return f"{type(exc).__name__}: {text}"
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# numpy's message when a write to a full disk comes up short (an OSError without errno)
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
+def _require_stdout() -> None:
+    """Fail with one line when stdout is closed (``>&-``) rather than print nothing."""
+    if sys.stdout is None:
+        raise click.ClickException("<stdout> is closed: nothing could be printed (or use -o FILE)")
+
+
+def _stderr(message: str) -> None:
+    try:
+        click.echo(message, err=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _flush_stdout() -> None:
+    stdout = sys.stdout
+    if stdout is not None:
+        stdout.flush()
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+
+
+# ---------------------------------------------------------------------- output files
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _check_output_path(output: str, *inputs: str | None, regular_only: bool = False) -> None:
+    """Fail before the work, not after it, when a file cannot be written where asked."""
+    for source in inputs:
+        if source not in (None, "-") and _same_file(output, source):
+            raise click.UsageError(f"the output {output} is also an input; choose another name")
+    if os.path.isdir(output):
+        raise click.ClickException(f"{output}: is a directory; give a file name")
+    if _is_special(output):
+        if regular_only:
+            raise click.ClickException(
+                f"{output}: not a regular file; a model file must be a regular file"
+            )
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise click.ClickException(f"{os.path.dirname(output)}: output directory does not exist")
+    try:  # a real probe: os.access() is wrong for root and for read-only file systems
+        fd, probe = tempfile.mkstemp(
+            prefix=f".{os.path.basename(output)}.", suffix=".tmp", dir=directory
+        )
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise click.ClickException(f"{directory}: cannot write there ({reason})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _is_special(path: str) -> bool:
+    """True for an existing non-regular file such as /dev/null, a FIFO or a terminal."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+class _OutputFile:
+    """A text file written atomically: to ``.NAME.XXXX.tmp`` beside it, renamed at the end.
+
+    If the work fails or is interrupted, the temporary file is removed and an existing file
+    is left unchanged.  Special files (``/dev/null``, FIFOs, terminals) are written directly.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.tmp: str | None = None
+        self.file: IO[str]
+
+    def __enter__(self) -> IO[str]:
+        if _is_special(self.path):
+            self.file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            return self.file
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, self.tmp = tempfile.mkstemp(
+            prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=directory
+        )
+        self.file = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.file.close()
+        except BaseException:
+            if exc_type is None:
+                self._discard()
+                raise
+        if self.tmp is None:
+            return
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(self.tmp, 0o666 & ~mask)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self._discard()
+            raise
+
+    def _discard(self) -> None:
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------- shared by commands
+def _summary_line(report) -> str:
+    d = report.to_dict()
+    parts = [f"Validation: {d['n_documents']:,} documents"]
+    if d.get("accuracy") is not None:
+        parts.append(f"accuracy {d['accuracy']:.4f}")
+    macro = d.get("macro") or {}
+    if macro.get("f1") is not None:
+        parts.append(f"macro-F1 {macro['f1']:.4f}")
+    micro = d.get("micro") or {}
+    if d.get("multilabel") and micro.get("f1") is not None:
+        parts.append(f"micro-F1 {micro['f1']:.4f}")
+    log_loss = d.get("log_loss")
+    if isinstance(log_loss, int | float) and math.isfinite(log_loss):
+        parts.append(f"log-loss {log_loss:.4f}")
+    return ", ".join(parts)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _labels_of(corpus, label_sep, multilabel: bool | None = None):
+    """``(texts, y, multilabel)``: single labels as str, label sets as tuples."""
+    if multilabel is None:
+        multilabel = label_sep is not None or corpus.is_multilabel
+    if multilabel:
+        return corpus.texts, [tuple(labels) for labels in corpus.labels], True
+    return corpus.texts, corpus.y, False
+
+
+# ---------------------------------------------------------------------- the group
+@click.group(
+    name="bowclf",
+    cls=_Group,
+    epilog=_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="bowclf")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors (for bug reports).")
+def cli(debug: bool) -> None:
+    """bowclf — fast, exact fastText-style text classification.
+
+    \b
+    Train:     bowclf fit data/tickets_train.csv
+    Evaluate:  bowclf evaluate data/tickets_train.bowclf data/tickets_test.csv
+    Predict:   echo "my parcel never arrived" | bowclf predict data/tickets_train.bowclf
+    Inspect:   bowclf info data/tickets_train.bowclf
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (exits with the documented exit code)."""
+    cli.main(args=argv)

@@ -1,0 +1,181 @@
+"""``bowclf evaluate``: a model's report on a labelled test file (terminal, JSON, HTML)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from .app import (
+    _EPILOG,
+    _check_output_path,
+    _corpus_kwargs,
+    _corpus_options,
+    _is_broken_pipe,
+    _labels_of,
+    _OutputFile,
+    _require_stdout,
+    _stderr,
+    cli,
+)
+from .predict_command import _given, _load_model, _os_reason
+
+
+# ---------------------------------------------------------------------- evaluate
+@cli.command(epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.argument("test_path", metavar="TEST", type=str)
+@_corpus_options
+@click.option(
+    "-k",
+    "ks",
+    type=click.IntRange(min=1),
+    multiple=True,
+    help="k for top-k accuracy / P@k / R@k (repeatable) [default: 1 and 5].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write a self-contained HTML report to this file.",
+)
+@click.option(
+    "--misclassified",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the wrongly predicted documents to this CSV file (single-label models).",
+)
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the terminal report [default: only on a terminal, and never with NO_COLOR set].",
+)
+def evaluate(
+    model_path,
+    test_path,
+    fmt,
+    text_column,
+    label_column,
+    label_sep,
+    encoding,
+    ks,
+    as_json,
+    html_path,
+    misclassified,
+    color,
+) -> None:
+    """Evaluate MODEL on the labelled TEST file and print a report.
+
+    Labels of TEST that the model never saw are counted and listed in the report (they count
+    as errors), not an error.
+    """
+    from ..corpus import read_corpus
+    from ..report import evaluate as evaluate_model
+
+    _require_stdout()
+    for path in (html_path, misclassified):
+        if path is not None:
+            _check_output_path(path, model_path, test_path)
+    model, conventions = _load_model(model_path)
+    multilabel = bool(getattr(model, "multilabel_", False))
+    if misclassified and multilabel:
+        raise click.UsageError("--misclassified is for single-label models")
+    kw = _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
+    for key, option in _REMEMBERED.items():  # what the user left out, as the model was fit
+        if not _given(option) and conventions.get(key) is not None:
+            kw[key] = conventions[key]
+    test = read_corpus(test_path, **kw)
+    texts, y, _ = _labels_of(test, kw["label_sep"], multilabel=multilabel)
+    if multilabel and kw["label_sep"] is None:
+        _check_label_cells(test.name, y, model.classes_)
+    started = time.perf_counter()
+    P = model.predict_proba(texts)  # once, for the report and the misclassified file
+    report = evaluate_model(
+        model,
+        texts,
+        y,
+        k=tuple(ks) or (1, 5),
+        proba=P,
+        predict_seconds=time.perf_counter() - started,
+    )
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        click.echo(report.render_text(color=color), color=color)
+    if html_path:
+        _write_html(report, html_path, model)
+    if misclassified:
+        from ..report import write_misclassified
+
+        pred = model.predict(texts)  # the model's own decision rule
+        with _writing(misclassified), _OutputFile(misclassified) as f:
+            n = write_misclassified(f, texts, y, pred, P, model.classes_)
+        _stderr(f"{n:,} misclassified documents written to {misclassified}")
+
+
+# corpus option of fit remembered in the model file -> the click parameter that overrides it
+# (not the encoding: that is a property of each file, and a wrong guess garbles text silently)
+_REMEMBERED = {
+    "format": "fmt",
+    "text_column": "text_column",
+    "label_column": "label_column",
+    "label_sep": "label_sep",
+}
+
+
+def _check_label_cells(name: str, y, classes) -> None:
+    """A multi-label model read without a separator: refuse label cells such as 'a b' that
+    are not classes but split into classes (they would all be scored as unseen labels)."""
+    known = {str(c) for c in classes}
+    for labels in y:
+        for label in labels:
+            if label in known:
+                continue
+            for sep in (" ", ",", ";", "|"):
+                parts = [p.strip() for p in str(label).split(sep) if p.strip()]
+                if len(parts) > 1 and all(p in known for p in parts):
+                    shown = " ".join(str(label).split())[:60]
+                    raise click.UsageError(
+                        f"{name}: the label cell {shown!r} is not a class of this multi-label "
+                        f"model, but its parts are: pass --label-sep {sep!r}"
+                    )
+
+
+def _write_html(report, html_path: str, model) -> None:
+    from ..explain import LINEAR_LOSSES, confusion_explainer
+    from ..report import render_html
+    from ..report.html import figures_available
+
+    if not figures_available():
+        _stderr(
+            "note: the HTML report has no figures: they need matplotlib "
+            "(pip install 'bowclf[report]')"
+        )
+    with _writing(html_path), _OutputFile(html_path) as f:
+        clf = getattr(model, "classifier_", None)
+        explain = (
+            confusion_explainer(model)
+            if hasattr(model, "explain") and getattr(clf, "loss", None) in LINEAR_LOSSES
+            else None
+        )
+        f.write(render_html(report, explain=explain))
+    _stderr(f"HTML report written to {html_path}")
+
+
+class _writing:  # noqa: N801 - a context manager used like a function
+    """Turn an OSError while writing ``path`` (disk full, ...) into one line naming it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not _is_broken_pipe(exc):
+            raise click.ClickException(
+                f"{self.path}: cannot write ({_os_reason(exc)}); an existing file is unchanged"
+            ) from None
+        return False

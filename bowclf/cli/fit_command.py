@@ -1,0 +1,512 @@
+"""``bowclf fit``: parse the options, call the library's fit, print a summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import _limits, defaults
+from .app import (
+    _EPILOG,
+    _EPOCHS,
+    _check_output_path,
+    _corpus_kwargs,
+    _corpus_options,
+    _FiniteFloat,
+    _isatty,
+    _labels_of,
+    _one_line,
+    _stderr,
+    _summary_line,
+    cli,
+)
+
+
+# ---------------------------------------------------------------------- fit
+@cli.command(epilog=_EPILOG)
+@click.argument("corpus", type=str)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Model file to write [default: CORPUS's name with .bowclf, beside it]. Written "
+    "atomically: an existing file is replaced only when the new model is complete.",
+)
+@_corpus_options
+@click.option(
+    "--valid",
+    "valid_path",
+    type=str,
+    default=None,
+    help="Validation file (same format options): scored after every epoch.",
+)
+@click.option(
+    "--valid-fraction",
+    type=_FiniteFloat(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Hold out this share of CORPUS (stratified) for validation.",
+)
+@click.option(
+    "--early-stopping/--no-early-stopping",
+    default=False,
+    show_default=True,
+    help="Stop when the validation score stops improving and keep the best epoch "
+    "(needs --valid or --valid-fraction).",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=defaults.N_ITER_NO_CHANGE,
+    show_default=True,
+    help="Epochs without improvement before early stopping.",
+)
+@click.option(
+    "--dim",
+    type=click.IntRange(1, _limits.MAX_DIM),
+    default=defaults.DIM,
+    show_default=True,
+    help="Embedding dimension.",
+)
+@click.option(
+    "--epochs",
+    type=_EPOCHS,
+    default=defaults.EPOCHS,
+    show_default=True,
+    help="Passes over the training data, or 'auto': 10 for small corpora down to 5 from "
+    "40,000 documents.",
+)
+@click.option(
+    "--lr",
+    type=_FiniteFloat(min=0, min_open=True),
+    default=defaults.LR,
+    show_default=True,
+    help="Initial learning rate (decays linearly to 0).",
+)
+@click.option(
+    "--batch-size",
+    type=_EPOCHS,  # a positive integer or 'auto'
+    default=defaults.BATCH_SIZE,
+    show_default=True,
+    help=f"Documents per SGD step, or 'auto': {defaults.SPARSE_BATCH} (1 for dense rows).",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(["softmax", "ova"]),
+    default=defaults.LOSS,
+    show_default=True,
+    help="softmax: one distribution; ova: independent sigmoids.",
+)
+@click.option(
+    "--normalize",
+    type=click.Choice(["l1", "l2", "none"]),
+    default=defaults.NORMALIZE,
+    show_default=True,
+    help="Row scaling of counts (l1 = average, as fastText).",
+)
+@click.option(
+    "--idf/--no-idf",
+    "use_idf",
+    default=defaults.USE_IDF,
+    show_default=True,
+    help="Weight counts by inverse document frequency (--no-idf: raw counts, as fastText).",
+)
+@click.option(
+    "--sublinear-tf",
+    is_flag=True,
+    default=defaults.SUBLINEAR_TF,
+    help="Use 1 + ln(count) instead of the count.",
+)
+@click.option(
+    "--ngrams",
+    type=click.IntRange(1, _limits.MAX_NGRAMS),
+    default=defaults.NGRAMS,
+    show_default=True,
+    help="Longest word n-gram (1 = unigrams only).",
+)
+@click.option(
+    "--buckets",
+    type=click.IntRange(0, _limits.MAX_BUCKETS),
+    default=defaults.BUCKETS,
+    show_default=True,
+    help="Hash buckets for n-grams and subwords.",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(min=1),
+    default=defaults.MIN_COUNT,
+    show_default=True,
+    help="Minimum corpus frequency of a vocabulary word.",
+)
+@click.option(
+    "--max-features",
+    type=click.IntRange(1, _limits.MAX_VOCABULARY),
+    default=None,
+    help="Keep at most this many vocabulary words (most frequent).",
+)
+@click.option(
+    "--minn",
+    type=click.IntRange(0, _limits.MAX_CHAR_NGRAM),
+    default=defaults.MINN,
+    show_default=True,
+    help="Shortest character n-gram of words (0 = none).",
+)
+@click.option(
+    "--maxn",
+    type=click.IntRange(0, _limits.MAX_CHAR_NGRAM),
+    default=defaults.MAXN,
+    show_default=True,
+    help="Longest character n-gram of words (0 = none).",
+)
+@click.option(
+    "--tokenizer",
+    type=click.Choice(["default", "whitespace"]),
+    default=defaults.TOKENIZER,
+    show_default=True,
+    help="default: Unicode words; whitespace: fastText's split.",
+)
+@click.option("--lowercase/--no-lowercase", default=True, show_default=True)
+@click.option(
+    "--class-weight",
+    type=click.Choice(["none", "balanced"]),
+    default="none",
+    show_default=True,
+    help="balanced: weight classes inversely to their frequency.",
+)
+@click.option(
+    "--threshold",
+    type=_FiniteFloat(0, 1),
+    default=None,
+    help="Multi-label decision threshold stored in the model.",
+)
+@click.option(
+    "--pretrained-vectors",
+    type=str,
+    default=None,
+    help="Word vectors (fastText .vec text format, may be compressed) to initialise A; their "
+    "dimension must equal --dim.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed: the same seed and --threads give the same model, bit for bit on the "
+    "same CPU and library builds.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training threads [default: every core]; the model depends on the number.",
+)
+@click.option(
+    "--stream/--in-memory",
+    "stream",
+    default=None,
+    help="Train out of core: read CORPUS twice (vocabulary, then a token cache on disk) so "
+    "memory does not grow with the corpus [default: --stream for corpora over 256 MiB of "
+    "text; compressed files count 4x their size]. Not "
+    "with stdin, --valid-fraction or --class-weight.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory for the --stream token cache (deleted afterwards) [default: the temp dir].",
+)
+@click.option(
+    "--dask-scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Train data-parallel on a Dask cluster, e.g. tcp://host:8786 (needs bowclf[dask]; "
+    "see docs/dask.md).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
+def fit(**opts: Any) -> None:
+    """Train a model on CORPUS (CSV, TSV, JSON Lines or fastText format; '-' for stdin).
+
+    Labels and texts are found by header name (label/text, case-insensitive), or given with
+    --label-column/--text-column; a headerless two-column file is label,text. A document
+    with several labels (fastText lines with several __label__s, or cells split with
+    --label-sep) makes a multi-label model. gzip, bzip2 and xz input is decompressed.
+
+    Corpora over 256 MiB of text (compressed files count four times their size) are trained
+    out of core (--stream): memory then stays bounded whatever the corpus size. Progress goes
+    to stderr (a bar on a terminal, one line per epoch otherwise), then the path of the model
+    file written.
+    """
+    o = _FitOptions(**opts)
+    started = time.perf_counter()
+    _check_fit_usage(o)
+    if o.output is None:
+        o.output = str(_default_model_path(o.corpus))
+    _check_output_path(o.output, o.corpus, o.valid_path, o.pretrained_vectors, regular_only=True)
+    stream = _use_stream(o)
+    kw = _corpus_kwargs(o.fmt, o.text_column, o.label_column, o.label_sep, o.encoding)
+    from ..text import TextClassifier
+
+    model = TextClassifier(**_model_params(o))
+    progress = _Progress(enabled=not o.quiet)
+    try:
+        if o.dask_scheduler is not None:
+            val = _fit_dask(model, o, kw, progress)
+        elif stream:
+            val = _fit_stream(model, o, kw, progress)
+        else:
+            val = _fit_in_memory(model, o, kw, progress)
+    finally:
+        progress.close()
+    _save_model(model, o.output, kw)
+    if not o.quiet:
+        _print_fit_summary(model, o.output, val, started)
+
+
+class _FitOptions:
+    """The parsed options of ``fit`` (attribute access instead of 35 parameters)."""
+
+    def __init__(self, **opts: Any) -> None:
+        self.__dict__.update(opts)
+
+
+def _check_fit_usage(o: _FitOptions) -> None:
+    """Usage errors that need several options together (checked before any work)."""
+    if o.valid_path is not None and o.valid_fraction is not None:
+        raise click.UsageError("use either --valid or --valid-fraction, not both")
+    if o.early_stopping and o.valid_path is None and o.valid_fraction is None:
+        raise click.UsageError("--early-stopping needs --valid FILE or --valid-fraction F")
+    if o.minn > o.maxn:
+        raise click.UsageError(f"--minn {o.minn} is larger than --maxn {o.maxn}")
+    if o.output is None and o.corpus == "-":
+        raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
+
+
+def _use_stream(o: _FitOptions) -> bool:
+    """``--stream``/``--in-memory``, or the library's choice by the corpus's size."""
+    from ..backends import prefers_out_of_core
+
+    if o.stream is None:
+        stream = prefers_out_of_core(o.corpus)
+        why = "CORPUS is over 256 MiB, so it is trained out of core (--stream)"
+    else:
+        stream, why = o.stream, "--stream"
+    if stream:
+        if o.corpus == "-":
+            raise click.UsageError("--stream reads CORPUS twice, so it cannot be stdin")
+        if o.valid_fraction is not None:
+            raise click.UsageError(
+                f"{why}: --valid-fraction is not supported; use --valid FILE (or --in-memory)"
+            )
+        if o.class_weight != "none":
+            raise click.UsageError(f"{why}: --class-weight is not supported (or --in-memory)")
+    return stream
+
+
+def _model_params(o: _FitOptions) -> dict[str, Any]:
+    """TextClassifier parameters from the options (names and 'none' spellings differ)."""
+    same = ("dim", "epochs", "lr", "batch_size", "loss", "use_idf", "sublinear_tf", "ngrams",
+            "buckets", "min_count", "max_features", "minn", "maxn", "tokenizer", "lowercase",
+            "threshold", "early_stopping", "pretrained_vectors")  # fmt: skip
+    return {
+        **{name: getattr(o, name) for name in same},
+        "normalize": None if o.normalize == "none" else o.normalize,
+        "class_weight": None if o.class_weight == "none" else o.class_weight,
+        "n_iter_no_change": o.patience,
+        "random_state": o.seed,
+        "n_jobs": o.threads,
+    }
+
+
+def _save_model(model, output: str, corpus: dict[str, Any]) -> None:
+    from ..persist import save
+
+    try:
+        save(model, output, corpus=corpus)  # remembered for evaluate and predict
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise click.ClickException(
+            f"{output}: cannot write the model ({reason}); an existing file is unchanged"
+        ) from None
+
+
+def _print_fit_summary(model, output: str, val, started: float) -> None:
+    seconds = time.perf_counter() - started
+    clf = model.classifier_
+    documents = model.training_summary_.get("documents", "?")
+    line = (
+        f"Trained {clf.n_iter_} epochs on {documents:,} documents "
+        f"({len(model.vectorizer_.vocabulary_):,} words, {clf.n_features_in_:,} features) "
+        f"in {seconds:.1f}s; final loss {clf.loss_curve_[-1]:.4f}"
+    )
+    if clf.best_validation_score_ is not None:
+        line += f", best validation score {clf.best_validation_score_:.4f}"
+    _stderr(line)
+    if val is not None:
+        from ..report import evaluate
+
+        _stderr(_summary_line(evaluate(model, *val)))
+    _stderr(f"Model written to {output}")
+
+
+def _validation_file(o: _FitOptions, kw: dict, multilabel: bool | None = None):
+    """``(texts, labels)`` of ``--valid FILE``, or ``None``."""
+    if o.valid_path is None:
+        return None
+    from ..corpus import read_corpus
+
+    texts, y, _ = _labels_of(read_corpus(o.valid_path, **kw), o.label_sep, multilabel)
+    return texts, y
+
+
+def _cannot_train(corpus: str, exc: ValueError) -> click.ClickException:
+    """The one error line of a failed fit; a corpus error keeps its own (it names the file)."""
+    from ..corpus import CorpusError
+    from ..training import OneClassError
+
+    if isinstance(exc, CorpusError):
+        return exc  # type: ignore[return-value]
+    hint = " (check --label-column)" if isinstance(exc, OneClassError) else ""
+    return click.ClickException(f"{corpus}: cannot train: {_one_line(exc)}{hint}")
+
+
+def _fit_dask(model, o: _FitOptions, kw: dict, progress):
+    """Train on a Dask cluster through :func:`bowclf.dask.fit_dask_file`."""
+    from ..dask import fit_dask_file
+
+    if o.corpus == "-":
+        raise click.UsageError("--dask-scheduler reads CORPUS twice, so it cannot be stdin")
+    val = _validation_file(o, kw)
+    try:
+        fit_dask_file(model, o.corpus, o.dask_scheduler, corpus_kw=kw, callback=progress,
+                      X_val=val and val[0], y_val=val and val[1])  # fmt: skip
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot use the Dask scheduler at {o.dask_scheduler} ({_one_line(exc)})"
+        ) from None
+    return val
+
+
+def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
+    from ..corpus import read_corpus
+    from ..training import resolve_epochs, split_validation
+
+    train = read_corpus(o.corpus, **kw)
+    texts, y, multilabel = _labels_of(train, o.label_sep)
+    val = _validation_file(o, kw, multilabel)
+    if o.valid_fraction is not None:
+        try:
+            tr, va = split_validation(y, o.valid_fraction, o.seed, multilabel=multilabel)
+        except ValueError as exc:
+            raise _cannot_train(train.name, exc) from None
+        val = [texts[i] for i in va], [y[i] for i in va]
+        texts, y = [texts[i] for i in tr], [y[i] for i in tr]
+    if not o.quiet:
+        n_classes = len({lab for labs in y for lab in labs} if multilabel else set(y))
+        what = "multi-label, " if multilabel else ""
+        valid_note = f", {len(val[0]):,} for validation" if val is not None else ""
+        _stderr(
+            f"Training on {len(texts):,} documents{valid_note} ({what}{n_classes} classes): "
+            f"{resolve_epochs(o.epochs, len(texts))} epochs, dim {o.dim}"
+        )
+    try:
+        model.fit(texts, y, X_val=val and val[0], y_val=val and val[1], callback=progress)
+    except ValueError as exc:  # e.g. an empty vocabulary: say which corpus
+        raise _cannot_train(train.name, exc) from None
+    return val
+
+
+def _fit_stream(model, o: _FitOptions, kw: dict, progress):
+    from ..stream import fit_stream
+
+    val = _validation_file(o, kw)
+    if not o.quiet:
+        _stderr(
+            f"Training out of core on {o.corpus} (read twice, tokens cached on disk): "
+            f"{o.epochs} epochs, dim {o.dim}".replace("auto epochs", "'auto' epochs")
+        )
+    try:
+        fit_stream(model, o.corpus, corpus_kw=kw, X_val=val and val[0], y_val=val and val[1],
+                   cache_dir=o.cache_dir, callback=progress)  # fmt: skip
+    except ValueError as exc:
+        raise _cannot_train(o.corpus, exc) from None
+    return val
+
+
+def _default_model_path(corpus: str) -> Path:
+    path = Path(corpus)
+    name = path.name
+    for ext in (".gz", ".gzip", ".bz2", ".xz"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+            break
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    return path.with_name(stem + ".bowclf")
+
+
+class _Progress:
+    """Training progress on stderr: a bar on a terminal, else one line per epoch (for logs)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = enabled and _isatty(sys.stderr)
+        self.bar = None
+        self.done = 0
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if info.get("event") == "vectorize":  # a status line: the vectorizer has no progress
+            what = "Vectorising" if info["seconds"] is None else "Vectorised"
+            done = "" if info["seconds"] is None else f" in {info['seconds']:.1f}s"
+            _stderr(f"{what} {info['documents']:,} documents{done}")
+            return
+        if info.get("event") == "pass":  # out-of-core training read the corpus
+            what = "vocabulary" if info.get("pass") == 1 else "token cache"
+            _stderr(
+                f"pass {info.get('pass')}/2 ({what}): {info.get('documents', 0):,} documents "
+                f"in {info.get('seconds', 0.0):.1f}s"
+            )
+            return
+        if info.get("event") == "early_stop":
+            self.close()
+            _stderr(
+                f"early stopping after epoch {info['epochs_run']}: kept the weights of epoch "
+                f"{info['best_epoch']} (best validation score {info['val_score']:.4f})"
+            )
+            return
+        status = (
+            f"epoch {info['epoch']}/{info['epochs']}  loss {info['loss']:.4f}  "
+            f"{info['features_per_second'] / 1e6:.2f}M features/s"
+        )
+        if info.get("val_score") is not None:
+            status += f"  validation {info['val_score']:.4f}"
+        if not self.tty:
+            if info.get("event") == "epoch":
+                _stderr(f"{status}  {info['seconds']:.1f}s")
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=1000,
+                label="Training",
+                file=sys.stderr,
+                show_eta=True,
+                show_percent=True,
+                item_show_func=lambda s: s,
+                width=24,
+            )
+            self.bar.__enter__()
+        target = int(info["progress"] * 1000)
+        self.bar.update(max(target - self.done, 0), current_item=status)
+        self.done = max(target, self.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            bar, self.bar = self.bar, None
+            try:
+                bar.__exit__(None, None, None)
+            except OSError:
+                pass

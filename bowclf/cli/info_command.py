@@ -1,0 +1,131 @@
+"""``bowclf info``: a model file's validated header, readable."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from .app import _EPILOG, _require_stdout, cli
+from .explain_commands import _top_features_lines
+
+
+# ---------------------------------------------------------------------- info
+@cli.command(epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.option("--json", "as_json", is_flag=True, help="Print the validated header as JSON.")
+@click.option(
+    "--top-features",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also show the N most indicative features per class (loads the whole model).",
+)
+def info(model_path, as_json, top_features=None) -> None:
+    """Show a model file's format, parameters, classes and training summary.
+
+    Only the header is read (validated as by every command); use 'bowclf predict' or
+    'evaluate' to load the whole model.
+    """
+    from ..persist import info as read_info
+    from ..persist import read_classes
+
+    _require_stdout()
+    header = read_info(model_path)
+    top = _top_features_lines(model_path, top_features) if top_features else None
+    if as_json:
+        if top is not None:
+            header = {**header, "top_features": top[0]}
+        click.echo(json.dumps(header, indent=2, sort_keys=True, allow_nan=False))
+        return
+    arrays = header["arrays"]
+    A_shape = arrays["classifier/A"]["shape"]
+    classes = read_classes(model_path).tolist()
+    text = header.get("text") or {}
+    lines = [
+        ("File", f"{model_path} ({_human_size(os.path.getsize(model_path))})"),
+        (
+            "Format",
+            f"{header['format']} v{header['format_version']} "
+            f"(written by bowclf {header.get('bowclf_version')})",
+        ),
+        ("Created", header.get("created")),
+        ("Kind", header["kind"]),
+        ("Classes", _class_list(classes)),
+        ("Features", f"{A_shape[0]:,} columns of A, dim {A_shape[1]}"),
+    ]
+    words = arrays.get("vectorizer/words")
+    if words is not None:
+        lines.append(("Vocabulary", f"{words['shape'][0]:,} words"))
+    if text:
+        lines.append(("Multi-label", _multilabel_line(text, header)))
+        if text.get("training_summary"):
+            lines.append(("Training", _training_line(text["training_summary"])))
+        if text.get("corpus"):
+            lines.append(("Corpus read as", _corpus_line(text["corpus"])))
+    params = header.get("params", {})
+    lines.append(("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(params.items()))))
+    click.echo("\n".join(f"{name + ':':<17}{_printable(str(value))}" for name, value in lines))
+    if top is not None:
+        click.echo("\n".join(top[1]))
+
+
+def _printable(text: str) -> str:
+    """Header strings as shown on a terminal: control characters (escape codes, line
+    breaks) escaped, never sent raw."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
+def _class_list(classes: list, shown: int = 20) -> str:
+    names = ", ".join(str(c) for c in classes[:shown])
+    more = f", … ({len(classes) - shown:,} more)" if len(classes) > shown else ""
+    return f"{len(classes):,}: {names}{more}"
+
+
+def _multilabel_line(text: dict, header: dict) -> str:
+    if not text.get("multilabel"):
+        return "no"
+    fitted = header["classifier"]["fitted"]
+    fallback = ", else the most probable label" if fitted.get("top_label_") else ""
+    return f"yes (labels with probability >= {fitted['threshold_']:.4g}{fallback})"
+
+
+def _training_line(summary: dict) -> str:
+    def number(key: str, fmt: str = ",") -> str | None:
+        value = summary.get(key)
+        return format(value, fmt) if isinstance(value, int | float) else None
+
+    parts = [
+        f"{number('documents')} documents" if number("documents") else None,
+        f"{number('epochs')} epochs" if number("epochs") else None,
+        f"final loss {number('loss', '.4f')}" if number("loss", ".4f") else None,
+        f"validation score {number('validation_score', '.4f')}"
+        if number("validation_score", ".4f")
+        else None,
+        f"{number('seconds', '.1f')} s" if number("seconds", ".1f") else None,
+    ]
+    known = {"documents", "epochs", "loss", "validation_score", "seconds"}
+    parts += [f"{k} {v}" for k, v in sorted(summary.items()) if k not in known and v is not None]
+    return ", ".join(p for p in parts if p)
+
+
+def _corpus_line(corpus: dict) -> str:
+    names = {
+        "format": "format",
+        "label_sep": "label separator",
+        "text_column": "text column",
+        "label_column": "label column",
+        "encoding": "encoding",
+    }
+    parts = [f"{names[k]} {v!r}" for k, v in corpus.items() if k in names and v is not None]
+    return ", ".join(parts) or "defaults (format detected, one label per cell)"
+
+
+def _human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

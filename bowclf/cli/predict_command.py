@@ -1,0 +1,382 @@
+"""``bowclf predict``: labels (and probabilities) of documents, by the model's own decision rule."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+import click
+
+from .app import (
+    _EPILOG,
+    _check_output_path,
+    _FiniteFloat,
+    _is_broken_pipe,
+    _isatty,
+    _OutputFile,
+    _require_stdout,
+    cli,
+)
+
+# ---------------------------------------------------------------------- predict
+_PREDICT_EPILOG = (
+    "Output: one line (row) per input document, in input order; every line of plain-text "
+    "input is a document, so a blank line gets a prediction too. Without -k and --threshold "
+    "the labels are the model's own prediction (model.predict in Python: the most probable "
+    "class, or a multi-label model's label set, in class order); with either, the most "
+    "probable labels first (model.predict_topk).\n\n"
+    "\b\n"
+    "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
+    "  csv    a header row, then label[,probability] for k=1, or\n"
+    "         label_1[,probability_1],...,label_k[,probability_k] for k>1 (k at most the\n"
+    "         number of classes), cells left empty when fewer labels are predicted;\n"
+    "         multi-label models without -k use k = the number of classes;\n"
+    "         --no-header leaves the header row out\n"
+    "  tsv    as csv, tab-separated\n"
+    '  jsonl  {"labels": [...], "probabilities": [...]}, always with probabilities\n'
+    "\n" + _EPILOG
+)
+
+
+@cli.command(epilog=_PREDICT_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.argument("inputs", metavar="[INPUT]...", nargs=-1, type=str)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Print the k most probable labels [default: the model's own prediction: its most "
+    "probable label, or a multi-label model's label set (its threshold, else its top label)].",
+)
+@click.option(
+    "--threshold",
+    type=_FiniteFloat(0, 1),
+    default=None,
+    help="Only print labels with at least this probability.",
+)
+@click.option("--proba", is_flag=True, help="Print probabilities next to the labels.")
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["text", "csv", "tsv", "jsonl"]),
+    default=None,
+    help="Output format (see below) [default: from the extension of -o (.csv, .tsv, "
+    ".jsonl), else text].",
+)
+@click.option(
+    "--header/--no-header",
+    default=True,
+    show_default=True,
+    help="Header row of csv/tsv output.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write predictions to this file (atomically) instead of stdout.",
+)
+@click.option(
+    "--input-format",
+    "fmt",
+    type=click.Choice(["auto", "text", "csv", "tsv", "jsonl", "fasttext"]),
+    default="auto",
+    show_default=True,
+    help="text: one document per line; csv/tsv/jsonl: the text column; fasttext: the text "
+    "after the labels. 'auto': the extension and content of a file; stdin is text unless it "
+    "starts with a CSV/TSV header, JSON Lines or fastText lines.",
+)
+@click.option(
+    "--text-column",
+    default=None,
+    help="Text column (name or 0-based index) [default: the one given to fit, else found by name].",
+)
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    help="Input text encoding (any Python codec, e.g. latin-1).",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Documents predicted at a time: memory is bounded by this, not by the input "
+    "(fewer for models with many classes, so that a chunk's probabilities stay under "
+    "128 MiB; 1 when stdin is a terminal, so each line is answered at once).",
+)
+def predict(
+    model_path,
+    inputs,
+    k,
+    threshold,
+    proba,
+    out_format,
+    header,
+    output,
+    fmt,
+    text_column,
+    encoding,
+    chunk_size,
+) -> None:
+    """Predict labels for the documents in INPUT files (or stdin: '-' or no INPUT).
+
+    Plain-text input has one document per line; CSV/TSV/JSONL input needs a text column
+    (found by name, or --text-column); gzip, bzip2 and xz input is decompressed. Input is
+    streamed: any number of documents can be predicted in bounded memory.
+    """
+    from ..corpus import iter_chunks
+
+    sources = list(inputs) or ["-"]
+    if output is not None:
+        _check_output_path(output, model_path, *sources)
+    else:
+        _require_stdout()
+    out_format = out_format or _format_from_extension(output)
+    model, conventions = _load_model(model_path)
+    if not _given("text_column"):
+        text_column = conventions.get("text_column")
+    tty = "-" in sources and _isatty(sys.stdin)
+    chunk_size = 1 if tty else _chunk_limit(model, chunk_size)
+    with_proba = proba or out_format == "jsonl"
+    try:
+        with _output(output) as out:
+            writer = _PredictionWriter(out, out_format, proba, _columns_k(model, k), header)
+            for source in sources:
+                kw = {
+                    "format": _predict_format(source, fmt, tty),
+                    "text_column": text_column,
+                    "encoding": encoding,
+                    "require_labels": False,
+                }
+                for texts, _labels in iter_chunks(source, chunk_size=chunk_size, **kw):
+                    writer.write(_predict_rows(model, texts, k, threshold, with_proba))
+                    out.flush()
+            writer.close()
+    except OSError as exc:  # input errors arrive as CorpusError: this is the output failing
+        if _is_broken_pipe(exc):
+            raise
+        raise click.ClickException(f"{output or '<stdout>'}: {_os_reason(exc)}") from None
+
+
+def _predict_format(source: str, fmt: str, tty: bool) -> str | None:
+    """The corpus reader's format for one INPUT: files are detected; stdin is plain text
+    unless its first lines are a CSV/TSV header, JSON Lines or fastText (not on a terminal,
+    where each line is answered as it is typed)."""
+    if fmt != "auto":
+        return fmt
+    if source != "-":
+        return None
+    return "text" if tty else "auto-text"
+
+
+_OUTPUT_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _format_from_extension(output: str | None) -> str:
+    """--format when not given: from the -o file's extension, else text."""
+    if output is None:
+        return "text"
+    return _OUTPUT_EXTENSIONS.get(os.path.splitext(output)[1].lower(), "text")
+
+
+def _given(name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or in the environment)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _load_model(model_path: str):
+    """``(model, corpus conventions)`` of a model file: how its training corpus was read."""
+    from ..persist import load_with_header
+
+    model, header = load_with_header(model_path)
+    conventions = (header.get("text") or {}).get("corpus") or {}
+    return model, conventions
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+
+
+class _output:  # noqa: N801 - used like open()
+    """stdout, or an atomically written file."""
+
+    def __init__(self, path: str | None) -> None:
+        self.inner = _OutputFile(path) if path is not None else None
+
+    def __enter__(self) -> IO[str]:
+        if self.inner is None:
+            return sys.stdout
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        if self.inner is not None:
+            self.inner.__exit__(*exc)
+
+
+def _columns_k(model, k: int | None) -> int:
+    """How many label columns csv/tsv output has: never more than the model has classes."""
+    c = len(model.classes_)
+    if k is not None:
+        return min(k, c)
+    return c if getattr(model, "multilabel_", False) else 1
+
+
+def _chunk_limit(model, chunk_size: int) -> int:
+    """Documents per chunk so that one chunk's n×c probabilities stay under ~128 MiB."""
+    return max(1, min(chunk_size, _PROBA_CELLS // max(len(model.classes_), 1)))
+
+
+_PROBA_CELLS = 2**24  # float64 cells of one chunk's probability matrix (128 MiB)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the equivalent Python scalar (for str() and JSON)."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+
+
+def _predict_rows(
+    model, texts: Sequence[str], k: int | None, threshold: float | None, with_proba: bool
+) -> list[list[tuple[Any, float | None]]]:
+    """``(label, probability)`` pairs per document, exactly as the Python API gives them.
+
+    Without ``-k`` and ``--threshold`` the labels are ``model.predict`` (the model's own
+    decision rule: the arg-max, or for multi-label models its threshold and fallback), with
+    ``predict_proba`` probabilities when they are printed; otherwise ``model.predict_topk``.
+    """
+    if k is None and threshold is None:
+        predicted = model.predict(texts)
+        classes = [_plain(c) for c in model.classes_]
+        if getattr(model, "multilabel_", False):
+            if hasattr(predicted, "ndim") and predicted.ndim == 2:  # an indicator matrix
+                rows = [[classes[j] for j in row.nonzero()[0]] for row in predicted]
+            else:
+                rows = [[_plain(lab) for lab in labels] for labels in predicted]
+        else:
+            rows = [[_plain(lab)] for lab in predicted]
+        if not with_proba:
+            return [[(lab, None) for lab in row] for row in rows]
+        P = _finite(model.predict_proba(texts))
+        column = {lab: j for j, lab in enumerate(classes)}
+        return [[(lab, float(P[i, column[lab]])) for lab in row] for i, row in enumerate(rows)]
+    if k is None:
+        k = len(model.classes_) if getattr(model, "multilabel_", False) else 1
+    rows = model.predict_topk(texts, k=k, threshold=0.0 if threshold is None else threshold)
+    return [[(_plain(lab), float(p)) for lab, p in row] for row in rows]
+
+
+def _finite(P):
+    import numpy as np
+
+    bad = ~np.isfinite(P).all(axis=1)
+    if bad.any():
+        raise click.ClickException(
+            f"the model gives non-finite probabilities for document {int(bad.argmax()) + 1} of "
+            "this chunk (its weights overflow); it cannot be used for prediction"
+        )
+    return P
+
+
+def _format_p(p: float) -> str:
+    """A probability with 6 significant digits, more when 6 would round it to 1 or 0."""
+    text = f"{p:.6g}"
+    digits = 6
+    while digits < 17 and (text == "1" and p < 1.0 or text == "0" and p > 0.0):
+        digits += 1
+        text = f"{p:.{digits}g}"
+    return text
+
+
+def _text_cell(label: Any) -> str:
+    """A label as one token of a line: line breaks and other control characters escaped
+    (a label could otherwise split one document's line in two)."""
+    text = str(label)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
+class _PredictionWriter:
+    def __init__(self, out, fmt: str, proba: bool, k: int, header: bool) -> None:
+        self.out = out
+        self.fmt = fmt
+        self.proba = proba
+        self.k = k
+        self.header = header and fmt in ("csv", "tsv")
+        if fmt in ("csv", "tsv"):
+            self.buf = io.StringIO()
+            self.csv = csv.writer(
+                self.buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\n"
+            )
+
+    def _write_header(self) -> None:
+        if not self.header:
+            return
+        self.header = False
+        if self.k == 1:
+            cells = ["label"] + (["probability"] if self.proba else [])
+        else:
+            cells = []
+            for i in range(1, self.k + 1):
+                cells.append(f"label_{i}")
+                if self.proba:
+                    cells.append(f"probability_{i}")
+        self.csv.writerow(cells)
+
+    def write(self, rows: list[list[tuple[Any, float]]]) -> None:
+        if self.fmt == "jsonl":
+            dumps = json.dumps
+            self.out.write(
+                "".join(
+                    dumps(
+                        {
+                            "labels": [lab for lab, _ in row],
+                            "probabilities": [p for _, p in row],
+                        },
+                        ensure_ascii=False,
+                        allow_nan=False,
+                    )
+                    + "\n"
+                    for row in rows
+                )
+            )
+        elif self.fmt == "text":
+            if self.proba:
+                lines = [
+                    " ".join(f"{_text_cell(lab)} {_format_p(p)}" for lab, p in row) for row in rows
+                ]
+            else:
+                lines = [" ".join(_text_cell(lab) for lab, _ in row) for row in rows]
+            self.out.write("".join(line + "\n" for line in lines))
+        else:
+            self._write_header()
+            width = self.k * (2 if self.proba else 1)
+            for row in rows:
+                cells: list[Any] = []
+                for lab, p in row[: self.k]:
+                    cells.append(lab)
+                    if self.proba:
+                        cells.append(_format_p(p))
+                cells.extend([""] * (width - len(cells)))
+                self.csv.writerow(cells)
+            self._drain()
+
+    def _drain(self) -> None:
+        self.out.write(self.buf.getvalue())
+        self.buf.seek(0)
+        self.buf.truncate()
+
+    def close(self) -> None:
+        if self.fmt in ("csv", "tsv"):
+            self._write_header()  # an empty input still gets its header row
+            self._drain()
