@@ -28,6 +28,7 @@ from . import _limits, _math, defaults
 from .backends.memory import InMemoryData, describe_targets
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import OPTIMIZERS, LinearDecay, get_optimizer
+from .parallel import spare_rows, threads_for, with_spare_rows
 from .training import (
     CorpusStats,
     ProgressCallback,
@@ -112,12 +113,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         The accumulators are kept in ``optimizer_state_`` (and in model files) so that
         ``partial_fit`` and ``warm_start`` continue a run.
     batch_size : int or 'auto', default='auto'
-        Documents per SGD step.  ``'auto'``: 16, or 1 when the rows are dense (on average more
+        Documents per SGD step.  ``'auto'``: 32, or 1 when the rows are dense (on average more
         than half of the features non-zero).  The batch's gradients are summed, so
-        ``batch_size × lr`` bounds stability where documents share features: on dense data
-        (every row using the same few columns) batches of 16 at ``lr=0.25`` diverge, while
-        on sparse text 16 matches per-example SGD (``bench/bench_batch.py``) and amortises
-        numpy's per-step overhead.
+        ``batch_size × lr`` bounds stability where documents share features.  On sparse text
+        32 is as accurate as 16 on every benchmark and dev-suite corpus and costs less per
+        document (bench/RESULTS-threads.md).
     normalize : {'l1', 'l2'} or None, default='l1'
         Row scaling of ``x`` before embedding: ``x/‖x‖₁`` (average of word vectors, fastText),
         ``x/‖x‖₂``, or raw counts.
@@ -154,11 +154,14 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``lr`` to 0 over them, as in :meth:`fit`; ``None`` keeps it constant at ``lr``.
     random_state : int, RandomState or None, default=None
         Seeds the initialisation of ``A``, the shuffling and the validation split.  A fixed
-        value makes ``fit`` reproducible bit for bit on the same CPU kernels and library
-        builds (numpy, scipy, BLAS), whatever the number of threads: training holds BLAS to
-        one thread.
+        value and ``n_jobs`` make ``fit`` reproducible bit for bit on the same CPU kernels and
+        library builds (numpy, scipy, BLAS), however the threads are scheduled.
     verbose : int, default=0
         Print one line per epoch to stdout when > 0.
+    n_jobs : int or None, default=None
+        Training threads (``None``: every core); the model depends on it (an integer gives the
+        same model on every machine).  Threads sum their updates of shared rows in a fixed
+        order (:mod:`bowclf.parallel`); short or dense rows train on one thread.
 
     Attributes
     ----------
@@ -228,6 +231,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         "total_examples": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -250,6 +254,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         total_examples: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        n_jobs: int | None = None,
     ) -> None:
         self.dim = dim
         self.epochs = epochs
@@ -268,6 +273,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.total_examples = total_examples
         self.random_state = random_state
         self.verbose = verbose
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ scikit-learn plumbing
     def __sklearn_tags__(self):
@@ -490,7 +496,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
         epochs = resolve_epochs(self.epochs, X.shape[0])
         self._train(source, rng, epochs=epochs, schedule=LinearDecay(self.lr, epochs * X.shape[0]),
-                    val=val, callback=callback, batch_size=self._batch_size(X))  # fmt: skip
+                    val=val, callback=callback, batch_size=self._batch_size(X),
+                    rows=(*X.shape, X.nnz))  # fmt: skip
         return self
 
     def _batch_size(self, X: sp.csr_array) -> int:
@@ -498,7 +505,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.batch_size != "auto":
             return int(self.batch_size)
         dense = X.shape[0] and X.nnz > 0.5 * X.shape[0] * X.shape[1]
-        return 1 if dense else 16
+        return 1 if dense else defaults.SPARSE_BATCH
 
     def _split_validation(self, X, Y, w, rng):
         codes = None if self.multilabel_ else _codes(Y, False)
@@ -576,7 +583,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
         self._train(source, rng, epochs=1, schedule=self._incremental_schedule(), val=None,
-                    callback=callback, batch_size=self._batch_size(X))  # fmt: skip
+                    callback=callback, batch_size=self._batch_size(X),
+                    rows=(*X.shape, X.nnz))  # fmt: skip
         return self
 
     def _incremental_schedule(self) -> LinearDecay:
@@ -618,7 +626,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             A_init = check_A_init(A_init, self.dim, n_features)
         W, self.B_ = initial_parameters(
             n_features, self.dim, self._loss().output_shape(self.classes_.size, self.dim), rng,
-            A_init,
+            A_init, spare_rows(n_features, threads_for(self.n_jobs)),
         )  # fmt: skip
         self.A_ = W.T
         self.t_ = 0
@@ -693,22 +701,22 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
             optimizer=self._optimizer(), epochs=epochs,
-            batch_size=16 if self.batch_size == "auto" else int(self.batch_size),
+            batch_size=defaults.SPARSE_BATCH if self.batch_size == "auto" else int(self.batch_size),
             schedule=LinearDecay(self.lr, epochs * source.n),
             class_weights=self._class_weights(stats.class_counts),
         )  # fmt: skip
         self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val,
-                    callback=callback, batch_size=setup.batch_size, setup=setup)  # fmt: skip
+                    callback=callback, batch_size=setup.batch_size,
+                    rows=(stats.documents, n_features, stats.nnz), setup=setup)  # fmt: skip
         return self
 
     def _train(
-        self, source, rng, *, epochs, schedule, val, callback, batch_size, setup=None
+        self, source, rng, *, epochs, schedule, val, callback, batch_size, rows, setup=None
     ) -> None:
-        """Run ``epochs`` passes of ``source`` through the training loop and keep the record."""
-        W = self.A_.T
-        if not W.flags.c_contiguous:  # e.g. after a user assigned a C-ordered A_
-            W = np.ascontiguousarray(W)
-            self.A_ = W.T
+        """Run ``epochs`` passes of ``source`` through the loop (``rows``: shape and nnz)."""
+        n_jobs, p = threads_for(self.n_jobs, rows), self.A_.shape[1]
+        W = with_spare_rows(self.A_.T, spare_rows(p, n_jobs))[:p]  # C-ordered; a copy when
+        self.A_ = W.T  # A_ was set by a user or loaded, or lacks the threads' spare rows
         optimizer = self._optimizer() if setup is None else setup.optimizer
         try:
             history = train(
@@ -717,6 +725,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 validate=None if val is None else functools.partial(self._score_targets, *val),
                 early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol, callback=callback, verbose=self.verbose, setup=setup,
+                n_jobs=n_jobs,
             )  # fmt: skip
         except TrainingDivergedError:
             self._forget_fit()

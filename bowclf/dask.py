@@ -57,10 +57,10 @@ The machinery lives in :mod:`bowclf.backends.dask`; the epochs run in the one tr
    examples, which divides the pace by ``K`` (``K²`` for the product ``B·A``) and loses
    accuracy (docs/dask.md).  Both are computed in float64 in a fixed shard order.
 
-With one shard every merge is a copy and training reproduces :meth:`TextClassifier.fit` bit
-for bit; with ``K`` shards the result is deterministic for a fixed ``random_state``, ``K``,
-``sync_per_epoch``, ``hot_features`` and partitioning (which worker runs which shard, and
-timing, do not matter).
+With one shard every merge is a copy and training reproduces :meth:`TextClassifier.fit`
+(``n_jobs=1``) bit for bit; with ``K`` shards the result is deterministic for a fixed
+``random_state``, ``K``, ``sync_per_epoch``, ``hot_features`` and partitioning (which worker
+runs which shard, and timing, do not matter).
 
 Prediction (:func:`predict_dask`, :func:`predict_proba_dask`)
 -------------------------------------------------------------

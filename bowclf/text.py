@@ -38,6 +38,7 @@ _CLASSIFIER_PARAMS = (
     "tol",
     "random_state",
     "verbose",
+    "n_jobs",
 )
 _VECTORIZER_PARAMS = (
     "lowercase",
@@ -76,7 +77,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     dim, epochs, lr, optimizer, batch_size, normalize, loss, class_weight, threshold, \
-early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbose
+early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbose, n_jobs
         Passed to :class:`~bowclf.BowClassifier` (see there).
     lowercase, tokenizer, token_pattern, min_count, max_features, ngrams, buckets, minn, maxn
         Passed to :class:`~bowclf.BowVectorizer` (see there).  ``ngrams=2`` (unigrams and
@@ -146,6 +147,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         tol: float = defaults.TOL,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        n_jobs: int | None = None,
         lowercase: bool = True,
         tokenizer: Any = defaults.TOKENIZER,
         token_pattern: str | None = None,
@@ -175,6 +177,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.n_jobs = n_jobs
         self.lowercase = lowercase
         self.tokenizer = tokenizer
         self.token_pattern = token_pattern
@@ -575,12 +578,18 @@ class FeatureMap:
         if self.columns is not None:
             new_index = self.lookup[X.indices]
             keep = new_index >= 0
-            kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before i
-            indptr = kept_before[X.indptr].astype(X.indptr.dtype)
-            X = sp.csr_array(
-                (X.data[keep], new_index[keep].astype(X.indices.dtype), indptr),
-                shape=(X.shape[0], self.columns.size),
-            )
+            if keep.all():  # e.g. the training documents: a relabelling of the columns
+                X = sp.csr_array(
+                    (X.data, new_index.astype(X.indices.dtype, copy=False), X.indptr),
+                    shape=(X.shape[0], self.columns.size),
+                )
+            else:
+                kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before i
+                indptr = kept_before[X.indptr].astype(X.indptr.dtype)
+                X = sp.csr_array(
+                    (X.data[keep], new_index[keep].astype(X.indices.dtype), indptr),
+                    shape=(X.shape[0], self.columns.size),
+                )
         if self.idf is None and not self.sublinear:
             return X
         return _math.weight_terms(X, self.idf, sublinear=self.sublinear)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from threadpoolctl import ThreadpoolController
 from . import _math
 from .losses import Loss, get_loss
 from .optim import SGD
+from .parallel import SharedRowRounds, spare_rows, with_spare_rows
 
 __all__ = [
     "CorpusStats",
@@ -54,6 +55,7 @@ __all__ = [
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 DTYPE = np.float32
+_INIT_CHUNK = 1 << 18  # parameters initialised per chunk (1 MiB of float32)
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -141,13 +143,23 @@ def initial_parameters(
     output_shape: tuple[int, int],
     rng: np.random.Generator,
     A_init: tuple[np.ndarray, np.ndarray] | None = None,
+    spare_rows: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``W = Aᵀ`` (p×d, C-ordered) with ``A ~ U(−1/d, 1/d)`` and ``B = 0``; ``A_init``
-    ``(columns, vectors)`` then overwrites columns of ``A`` with pretrained vectors."""
-    W = np.empty((n_features, dim), dtype=DTYPE)
-    rng.random(out=W, dtype=DTYPE)
-    W *= 2.0 / dim
-    W -= 1.0 / dim
+    ``(columns, vectors)`` then overwrites columns of ``A`` with pretrained vectors.
+
+    ``W`` is filled a few thousand rows at a time (the same values as one call: the
+    generator's stream is sequential) so that each chunk is drawn, scaled and shifted while it
+    is in cache.  With ``spare_rows``, ``W`` is the head of a ``(p + spare_rows)×d`` array
+    (the scratch rows of multi-threaded training, :mod:`bowclf.parallel`).
+    """
+    W = np.empty((n_features + spare_rows, dim), dtype=DTYPE)[:n_features]
+    step = max(1, _INIT_CHUNK // max(dim, 1))
+    for start in range(0, n_features, step):
+        chunk = W[start : start + step]
+        rng.random(out=chunk, dtype=DTYPE)
+        chunk *= 2.0 / dim
+        chunk -= 1.0 / dim
     if A_init is not None:
         W[A_init[0]] = A_init[1]
     return W, np.zeros(output_shape, dtype=DTYPE)
@@ -268,28 +280,6 @@ class Batch:
         return Y
 
 
-def iter_batches(X: sp.csr_array, Y: sp.csr_array, w: np.ndarray, size: int) -> Iterator[Batch]:
-    """Consecutive batches of ``size`` rows of ``(X̃, Y, w)``."""
-    n = X.shape[0]
-    xp, xi, xd = X.indptr, X.indices, X.data
-    yp, yi, yd = Y.indptr, Y.indices, Y.data
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        a, b = xp[start], xp[stop]
-        ya, yb = yp[start], yp[stop]
-        yield Batch(
-            start,
-            stop - start,
-            xp[start : stop + 1] - a,
-            xi[a:b],
-            xd[a:b],
-            yp[start : stop + 1] - ya,
-            yi[ya:yb],
-            yd[ya:yb],
-            w[start:stop],
-        )
-
-
 def sgd_step(batch: Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: Loss, optimizer) -> float:
     """One step on a batch: ``H = X̃_b·Aᵀ``, the loss's gradients, the optimiser's update;
     returns the batch's summed weighted loss."""
@@ -312,6 +302,7 @@ def sgd_pass(
     lr_at: Callable[[int], float],
     on_batch: Callable | None = None,
     optimizer=None,
+    rounds: SharedRowRounds | None = None,
 ) -> tuple[float, float]:
     """One pass over the rows of ``(X̃, Y, w)`` in their stored order, updating ``W = Aᵀ``
     and ``B`` in place; returns ``(Σ wᵢ ℓᵢ, Σ wᵢ)`` over the pass.
@@ -322,7 +313,9 @@ def sgd_pass(
         B ← B − η·Gᵀ·H          A ← A − η·(G·B_old)ᵀ·X̃_b   (only the columns used by b)
 
     ``X̃`` must come from :func:`prepare_counts` and ``Y`` from the loss's
-    ``prepare_targets``.
+    ``prepare_targets``.  With ``rounds`` (an entered :class:`bowclf.parallel.SharedRowRounds`)
+    the pass runs on its threads, ``W`` being the head of an array with its spare rows;
+    ``on_batch`` is then called once per round, with the round's rows as the batch.
 
     BLAS is held to one thread during the pass.  The batch products (``n_b×d`` by ``d×c``) are
     far too small to be worth splitting, but OpenBLAS splits them across threads from about
@@ -338,22 +331,47 @@ def sgd_pass(
     """
     loss = get_loss(loss)
     optimizer = SGD() if optimizer is None else optimizer
-    loss_sum = weight_sum = 0.0
     explode = loss.divergence_bound(loss.n_targets(B))
-    with (
-        _blas_controller().limit(limits=1, user_api="blas"),
-        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-    ):
-        for batch in iter_batches(X, Y, w, batch_size):
-            lr = lr_at(batch.start)
-            batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
-            if not np.isfinite(batch_loss) or batch_loss > explode * float(batch.w.sum()):
-                raise TrainingDivergedError("non-finite or exploding training loss")
-            loss_sum += batch_loss
-            weight_sum += float(batch.w.sum())
-            if on_batch is not None:
-                on_batch(batch, lr, loss_sum, weight_sum)
-    return loss_sum, weight_sum
+    xd = X.data
+    yp, yi, yd = Y.indptr, Y.indices, Y.data
+
+    def train_rows(a, b, indptr, indices, lo, W, B, report=None) -> tuple[float, float]:
+        """Batches over rows ``a … b−1`` (see :data:`bowclf.parallel.TrainRows`)."""
+        loss_sum = weight_sum = 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
+            for s in range(0, b - a, batch_size):
+                e = min(s + batch_size, b - a)
+                xa, xb = indptr[s], indptr[e]
+                ya, yb = yp[a + s], yp[a + e]
+                batch = Batch(
+                    a + s,
+                    e - s,
+                    indptr[s : e + 1] - xa,
+                    indices[xa:xb],
+                    xd[lo + xa : lo + xb],
+                    yp[a + s : a + e + 1] - ya,
+                    yi[ya:yb],
+                    yd[ya:yb],
+                    w[a + s : a + e],
+                )
+                lr = lr_at(batch.start)
+                batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
+                batch_weight = float(batch.w.sum())
+                if not np.isfinite(batch_loss) or batch_loss > explode * batch_weight:
+                    raise TrainingDivergedError("non-finite or exploding training loss")
+                loss_sum += batch_loss
+                weight_sum += batch_weight
+                if report is not None:
+                    report(batch, lr, loss_sum, weight_sum)
+        return loss_sum, weight_sum
+
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        if rounds is None:
+            return train_rows(0, X.shape[0], X.indptr, X.indices, 0, W, B, on_batch)
+        on_round = None
+        if on_batch is not None:
+            on_round = lambda span, ls, ws: on_batch(span, lr_at(span.start), ls, ws)  # noqa: E731
+        return rounds.run(W, B, X, train_rows, on_round)
 
 
 @functools.cache
@@ -451,7 +469,7 @@ class Epoch:
             history.examples += batch.n
 
         ls, ws = sgd_pass(
-            loop.W,
+            loop.W if loop.rounds is None else loop.W_spare,
             loop.B,
             X,
             Y,
@@ -461,6 +479,7 @@ class Epoch:
             lr_at=lambda i: self.schedule(offset + i),
             on_batch=count if loop.progress.callback is None else report,
             optimizer=loop.optimizer,
+            rounds=loop.rounds,
         )
         self.loss_sum += ls
         self.weight_sum += ws
@@ -496,6 +515,8 @@ class _Loop:
     batch_size: int
     progress: Progress
     history: History
+    rounds: SharedRowRounds | None = None
+    W_spare: np.ndarray | None = None  # W's rows followed by the threads' spare rows
 
 
 def train(
@@ -517,6 +538,7 @@ def train(
     callback: ProgressCallback | None = None,
     verbose: int = 0,
     setup: Setup | None = None,
+    n_jobs: int = 1,
 ) -> History:
     """Run ``epochs`` passes of ``source`` over ``W = Aᵀ`` and ``B`` (updated in place).
 
@@ -524,6 +546,12 @@ def train(
     ``validate()`` (if given) scores the current parameters; with ``early_stopping`` training
     stops after ``n_iter_no_change`` epochs without an improvement over ``tol`` and the best
     epoch's parameters are restored (``History.best_epoch``, 1-based).
+
+    With ``n_jobs > 1`` local blocks train on that many threads (:mod:`bowclf.parallel`:
+    deterministic for a given ``n_jobs``); ``W`` must then be the head of an array with
+    :func:`bowclf.parallel.spare_rows` rows after it (:func:`initial_parameters`'
+    ``spare_rows``).  Optimisers other than plain :class:`~bowclf.optim.SGD` may keep
+    per-row state and train on one thread.
 
     Raises
     ------
@@ -534,7 +562,7 @@ def train(
     optimizer.start(W, B)
     loop = _Loop(
         W, B, source.n, epochs, rng, schedule, loss, optimizer, batch_size,
-        Progress(callback, epochs), History(),
+        Progress(callback, epochs), History(), *_threads(W, n_jobs, optimizer),
     )  # fmt: skip
     if setup is not None and hasattr(source, "start"):
         source.start(setup)
@@ -594,6 +622,19 @@ class _BestEpoch:
             return False
         self.W[...], self.B[...] = self.saved
         return True
+
+
+def _threads(W: np.ndarray, n_jobs: int, optimizer) -> tuple[SharedRowRounds | None, Any]:
+    """The rounds and the spare-row array for ``n_jobs`` threads (``(None, None)``: one)."""
+    if n_jobs <= 1 or type(optimizer) is not SGD or W.shape[0] == 0:
+        return None, None
+    W_spare = with_spare_rows(W, spare_rows(W.shape[0], n_jobs))
+    if not np.shares_memory(W_spare, W):
+        raise ValueError(
+            "n_jobs > 1 needs W to be the head of an array with spare rows "
+            "(initial_parameters(..., spare_rows=spare_rows(p, n_jobs)))"
+        )
+    return SharedRowRounds(W.shape[0], n_jobs), W_spare
 
 
 def _sync(source) -> bool:

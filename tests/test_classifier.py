@@ -287,7 +287,7 @@ def test_training_holds_blas_to_one_thread(monkeypatch):
     monkeypatch.setattr(training, "sgd_step", spy)
     rng = np.random.default_rng(0)
     X = sp.csr_array(rng.poisson(0.3, size=(64, 30)).astype(float))
-    BowClassifier(epochs=1, random_state=0).fit(X, rng.integers(0, 5, 64))
+    BowClassifier(epochs=1, batch_size=16, random_state=0).fit(X, rng.integers(0, 5, 64))
     assert len(seen) == 3 and all(s <= {1} for s in seen), seen
     assert blas_threads() == before
 

@@ -43,7 +43,7 @@ def parts(text_data):
 @pytest.fixture(scope="module")
 def local_model(text_data):
     Xtr, ytr, _, _ = text_data
-    return TextClassifier(random_state=0).fit(Xtr, ytr)
+    return TextClassifier(random_state=0, n_jobs=1).fit(Xtr, ytr)  # one shard = one thread
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ def test_python_only_hyper_parameters_are_the_ones_listed():
         "random_state": "seed",
         "n_iter_no_change": "patience",
         "validation_fraction": "valid_fraction",
+        "n_jobs": "threads",
     }
     options = {p.name for p in fit.params}
     missing = {

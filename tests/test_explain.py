@@ -199,13 +199,12 @@ def test_top_features_are_the_most_probable_one_word_documents(corpus):
         probs = [p for _, p, _ in rows]
         assert probs == sorted(probs, reverse=True)
         for name, p, s in rows:
-            assert model.predict_proba([name])[0, k] == pytest.approx(
-                p, rel=1e-6
-            )  # the model computes in float32
+            # float32 scores: summation orders differ by ~1e-7, so p by up to ~1e-7·(1 − p)
+            assert model.predict_proba([name])[0, k] == pytest.approx(p, rel=1e-6)
             assert model.decision_function([name])[0, k] == pytest.approx(s, rel=1e-6)
         # nothing outside the list beats it
         words = list(model.vectorizer_.vocabulary_)
-        assert model.predict_proba(words)[:, k].max() == pytest.approx(probs[0], rel=1e-9)
+        assert model.predict_proba(words)[:, k].max() == pytest.approx(probs[0], rel=1e-6)
     assert set(table["sports"][0][0].split()) <= set(
         "match team goal score coach league season player win referee stadium cup".split()
     )

@@ -163,3 +163,26 @@ def test_weight_terms_scales_columns_and_applies_sublinear_tf():
     )
     np.testing.assert_array_equal(_math.weight_terms(X, None).toarray(), X.toarray())
     assert X[0, 1] == 3.0  # the input is not modified
+
+
+def test_row_sums_match_a_per_row_loop_with_empty_rows_anywhere():
+    rng = np.random.default_rng(4)
+    dense = rng.random((9, 6)) * (rng.random((9, 6)) < 0.4)
+    dense[[0, 4, 8]] = 0.0  # empty first, middle and last rows
+    X = sp.csr_array(dense)
+    np.testing.assert_allclose(_math.row_sums(X.indptr, X.data), dense.sum(axis=1))
+    empty = sp.csr_array((3, 4))
+    np.testing.assert_array_equal(_math.row_sums(empty.indptr, empty.data), np.zeros(3))
+
+
+def test_scale_rows_block_by_block_equals_the_one_shot_product(monkeypatch):
+    rng = np.random.default_rng(5)
+    X = sp.random_array((3000, 400), density=0.3, format="csr", rng=rng)
+    X.data = np.round(X.data * 10)
+    s = _math.row_scale(X, "l1")
+    expected = (X.data * np.repeat(s, np.diff(X.indptr))).astype(np.float32)
+    monkeypatch.setattr(_math, "_SCALE_BLOCK", 1000)  # many blocks of rows
+    Xs = _math.scale_rows(X, s, dtype=np.float32)
+    np.testing.assert_array_equal(Xs.data, expected)
+    assert Xs.dtype == np.float32 and np.shares_memory(Xs.indices, X.indices)
+    np.testing.assert_array_equal(_math.scale_rows(sp.csr_array((4, 3)), np.ones(4)).data, [])

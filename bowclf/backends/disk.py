@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from ..corpus import CorpusError, iter_chunks
 from ..losses import Loss
+from ..parallel import prefetch
 from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
 
 __all__ = ["CACHE_PREFIX", "DiskCorpus", "DiskData", "check_rereadable", "remove_stale_caches"]
@@ -197,7 +198,8 @@ class DiskData:
             yield canonical_int_dtype(X), Y, np.ones(X.shape[0], DTYPE)
 
     def epoch(self, ctx: Epoch) -> None:
-        for X, Y, w in self.blocks(ctx.rng):
+        # the next block is read and prepared on a background thread while this one trains
+        for X, Y, w in prefetch(self.blocks(ctx.rng)):
             ctx.train_block(X, Y, w)
 
 

@@ -117,10 +117,10 @@ from .app import (
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=1),
+    type=_EPOCHS,  # a positive integer or 'auto'
     default=defaults.BATCH_SIZE,
     show_default=True,
-    help="Documents per SGD step.",
+    help=f"Documents per SGD step, or 'auto': {defaults.SPARSE_BATCH} (1 for dense rows).",
 )
 @click.option(
     "--loss",
@@ -224,8 +224,14 @@ from .app import (
     type=int,
     default=0,
     show_default=True,
-    help="Random seed: the same seed gives the same model, bit for bit on the same CPU and "
-    "library builds (any thread count).",
+    help="Random seed: the same seed and --threads give the same model, bit for bit on the "
+    "same CPU and library builds.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training threads [default: every core]; the model depends on the number.",
 )
 @click.option(
     "--stream/--in-memory",
@@ -354,6 +360,7 @@ def _model_params(o: _FitOptions) -> dict[str, Any]:
         "class_weight": None if o.class_weight == "none" else o.class_weight,
         "n_iter_no_change": o.patience,
         "random_state": o.seed,
+        "n_jobs": o.threads,
     }
 
 
