@@ -1323,7 +1323,11 @@ def evaluate(
     started = time.perf_counter()
     P = model.predict_proba(texts)  # once, for the report and the misclassified file
     report = evaluate_model(
-        model, texts, y, k=tuple(ks) or (1, 5), proba=P,
+        model,
+        texts,
+        y,
+        k=tuple(ks) or (1, 5),
+        proba=P,
         predict_seconds=time.perf_counter() - started,
     )
     if as_json:
@@ -1421,3 +1425,29 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ---------------------------------------------------------------------- convert / quantize
+@cli.command(epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.option("-o", "--output", required=True, help="The bowclf model file to write.")
+@click.option(
+    "--label-prefix",
+    default="__label__",
+    show_default=True,
+    help="fastText's -label prefix (stripped from the label names).",
+)
+def convert(model_path, output, label_prefix) -> None:
+    """Convert a fastText supervised model (.bin or .ftz) to a bowclf model file.
+
+    The converted file predicts exactly what the fastText model predicts (same tokens, word
+    and character n-grams, hash buckets and output layer); bowclf can also use the .bin/.ftz
+    directly.
+    """
+    from .io.fasttext import load_fasttext
+    from .persist import save
+
+    _check_output_path(output, model_path)
+    model = load_fasttext(model_path, label_prefix=label_prefix)
+    save(model, output)
+    _stderr(f"{model_path} -> {output} ({_human_size(os.path.getsize(output))})")

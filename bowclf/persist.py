@@ -66,7 +66,7 @@ _MAX_DEFLATE_RATIO = 1100  # deflate cannot expand more than ~1032:1: more means
 # than 2 GiB of it (the default 2M buckets need 16 MiB).
 _MAX_FEATURES = 2**28
 _READ_CHUNK = 1 << 20
-_MEMBER_NAME = re.compile(r"^(classifier|vectorizer|text)/[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+_MEMBER_NAME = re.compile(r"^(classifier|vectorizer|text|fasttext)/[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
 # member name -> (allowed dtype kinds, number of dimensions); nothing else may be in a file.
 _SCHEMA: dict[str, tuple[str, int]] = {
@@ -80,7 +80,34 @@ _SCHEMA: dict[str, tuple[str, int]] = {
     "vectorizer/words": ("U", 1),
     "vectorizer/word_counts": ("iu", 1),
     "vectorizer/n_tokens": ("iu", 1),
+    # a product-quantised A (bowclf.quantize): replaces classifier/A, decoded at load
+    **{
+        f"classifier/A_{k}": v
+        for k, v in {
+            "codes": ("u", 2),
+            "centroids": ("f", 3),
+            "norm_codes": ("u", 1),
+            "norm_centroids": ("f", 1),
+        }.items()
+    },
+    # a converted fastText model (kind FastTextModel, bowclf.io.fasttext)
+    "fasttext/words": ("S", 1),
+    "fasttext/counts": ("i", 1),
+    "fasttext/prune": ("i", 2),
+    "fasttext/A": ("f", 2),
+    "fasttext/B": ("f", 2),
+    **{
+        f"fasttext/A_{k}": v
+        for k, v in {
+            "codes": ("u", 2),
+            "centroids": ("f", 3),
+            "norm_codes": ("u", 1),
+            "norm_centroids": ("f", 1),
+        }.items()
+    },
 }
+_QUANTIZED_A = ("classifier/A_codes", "classifier/A_centroids")
+_QUANTIZED_A_NORMS = ("classifier/A_norm_codes", "classifier/A_norm_centroids")
 _CLASSIFIER_MEMBERS = ("classifier/A", "classifier/B", "classifier/classes")
 _VECTORIZER_MEMBERS = (
     "vectorizer/version",
@@ -129,8 +156,8 @@ def save(model, path: str | os.PathLike) -> Path:
         no temporary file remains.
     """
     header, arrays = _to_members(model)
-    for name in ("classifier/A", "classifier/B"):
-        if not np.isfinite(arrays[name]).all():
+    for name in ("classifier/A", "classifier/B", "fasttext/A", "fasttext/B"):
+        if name in arrays and not np.isfinite(arrays[name]).all():
             raise ValueError("the model's parameters contain NaN or infinity; it was not saved")
     header["arrays"] = {
         name: {"dtype": arr.dtype.str, "shape": list(arr.shape)} for name, arr in arrays.items()
@@ -187,6 +214,29 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    if type(model).__name__ == "FastTextModel":
+        from .io.fasttext import FastTextModel, to_members
+
+        if isinstance(model, FastTextModel):
+            header, arrays = to_members(model)
+            return {**_base_header(), **header}, arrays
+    if getattr(model, "_quantized_A", None) is not None:  # bowclf.quantize output
+        from .quantize import quantized_members
+
+        return quantized_members(model, _to_members_dense(model))
+    return _to_members_dense(model)
+
+
+def _base_header() -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "bowclf_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _to_members_dense(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from .classifier import BowClassifier
     from .text import TextClassifier
 
@@ -308,6 +358,10 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
     ModelFileError
         As :func:`load`, for every problem that can be seen without reading the arrays.
     """
+    if _is_fasttext(path):
+        from .io.fasttext import fasttext_info
+
+        return fasttext_info(path)
     with _open_archive(path) as zf:
         header = _read_header(zf, path)
         _peek_arrays(zf, header, path)
@@ -323,12 +377,25 @@ def load(path: str | os.PathLike):
         If the file is missing, not a bowclf model, corrupt, truncated, from a newer format
         version, or holds members, dtypes, shapes or values that do not fit together.
     """
+    if _is_fasttext(path):  # a fastText .bin/.ftz: read by bowclf.io.fasttext
+        from .io.fasttext import load_fasttext
+
+        return load_fasttext(path)
     with _open_archive(path) as zf:
         header = _read_header(zf, path)
         arrays = {
             name: _read_array(zf, name, spec, path) for name, spec in header["arrays"].items()
         }
     try:
+        if header["kind"] == "FastTextModel":
+            from .io.fasttext import from_members
+
+            return from_members(header, arrays, path)
+        if "classifier/A_codes" in arrays:  # quantised A: decode it (bounded by the codes)
+            from .io.fasttext import decode_quantized
+
+            width = arrays["classifier/B"].shape[1]
+            arrays["classifier/A"] = decode_quantized(arrays, "classifier/A", width)
         if header["kind"] == "BowClassifier":
             model = _build_classifier(header, arrays)
         else:
@@ -343,6 +410,13 @@ def load(path: str | os.PathLike):
         raise ModelFileError(f"{path}: inconsistent model file: {exc}") from None
     except Exception as exc:  # anything a hostile header can provoke in the constructors
         raise ModelFileError(f"{path}: inconsistent model file ({_short(exc)})") from None
+
+
+def _is_fasttext(path) -> bool:
+    """Whether ``path`` starts with fastText's magic number (its models are not zip files)."""
+    from .io.fasttext import is_fasttext_file
+
+    return is_fasttext_file(path)
 
 
 def _open_archive(path) -> zipfile.ZipFile:
@@ -429,6 +503,8 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         )
     _check(version >= 1, path, f"unknown model format version {version}")
     kind = header.get("kind")
+    if kind == "FastTextModel":
+        return _read_fasttext_header(zf, header, path)
     _check(
         kind in ("TextClassifier", "BowClassifier"),
         path,
@@ -446,6 +522,9 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     _check_fitted(section["fitted"], path)
     required = set(_CLASSIFIER_MEMBERS)
     allowed = set(_CLASSIFIER_MEMBERS)
+    if isinstance(header.get("arrays"), dict) and "classifier/A_codes" in header["arrays"]:
+        required = required - {"classifier/A"} | set(_QUANTIZED_A)
+        allowed = allowed - {"classifier/A"} | set(_QUANTIZED_A) | set(_QUANTIZED_A_NORMS)
     if kind == "TextClassifier":
         text = header.get("text")
         _check(
@@ -493,7 +572,42 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
             f"{name!r} holds {member.file_size:,} bytes, which does not match its declared "
             f"shape {shape} (truncated or altered file?)",
         )
-    _check_shapes(header, {name: spec["shape"] for name, spec in manifest.items()}, path)
+    shapes = {name: spec["shape"] for name, spec in manifest.items()}
+    if "classifier/A_codes" in shapes:  # quantised: A has one row per code row
+        shapes["classifier/A"] = [shapes["classifier/A_codes"][0], shapes["classifier/B"][1]]
+    _check_shapes(header, shapes, path)
+    return header
+
+
+def _read_fasttext_header(zf: zipfile.ZipFile, header: dict, path) -> dict[str, Any]:
+    """Checks of a converted fastText model's manifest (its values are checked at load)."""
+    manifest = header.get("arrays")
+    _check(isinstance(manifest, dict), path, "header has no array manifest")
+    names = {i.filename for i in zf.infolist()} - {_HEADER}
+    allowed = {n for n in _SCHEMA if n.startswith("fasttext/")}
+    unexpected = sorted((names | set(manifest)) - allowed)
+    if unexpected:
+        raise ModelFileError(f"{path}: unexpected member {_short(unexpected[0], 80)} in model file")
+    _check(names == set(manifest), path, "the manifest does not list exactly the members")
+    dense = "fasttext/A" in names
+    quantized = {"fasttext/A_codes", "fasttext/A_centroids"} <= names
+    _check(
+        {"fasttext/words", "fasttext/counts", "fasttext/B"} <= names and dense != quantized,
+        path,
+        "missing fasttext members (truncated or incomplete file?)",
+    )
+    for name, spec in manifest.items():
+        dtype, shape = _check_spec(name, spec, path)
+        nbytes = dtype.itemsize * math.prod(shape)
+        _check(nbytes <= _MAX_ARRAY_BYTES, path, f"{name!r} declares an absurd size")
+        member = zf.getinfo(name)
+        _check_member_sizes(member, path)
+        _check(
+            nbytes <= member.file_size <= nbytes + _MAX_NPY_HEADER,
+            path,
+            f"{name!r} holds {member.file_size:,} bytes, which does not match its declared "
+            f"shape {shape} (truncated or altered file?)",
+        )
     return header
 
 

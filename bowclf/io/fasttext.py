@@ -754,7 +754,7 @@ class FastTextModel:
         return {
             "format": "fasttext",
             "format_version": self.version,
-            "bowclf_version": None,
+            "bowclf_version": "n/a (a fastText file)",
             "created": None,
             "kind": "FastTextModel",
             "params": {
@@ -844,3 +844,146 @@ def _check_texts(X) -> Sequence[str]:
         if not isinstance(t, str):
             raise ValueError(f"document {i} is {type(t).__name__}, not str")
     return texts
+
+
+# ---------------------------------------------------------------------- bowclf model files
+def quantized_members(prefix: str, q: _Quantized | dict) -> dict[str, np.ndarray]:
+    """The members storing a product-quantised matrix in a bowclf model file.
+
+    ``<prefix>_codes`` uint8 (rows, nsubq); ``<prefix>_centroids`` float32 (nsubq, 256, dsub),
+    the last sub-quantiser zero-padded to ``dsub``; with quantised norms also
+    ``<prefix>_norm_codes`` uint8 (rows,) and ``<prefix>_norm_centroids`` float32 (256,).
+    Row ``i`` is ``norm · concat_q centroids[q, codes[i, q]]`` cut to the matrix width.
+    """
+    if isinstance(q, dict):
+        return {f"{prefix}_{k}": v for k, v in q.items()}
+    dsub = q.dsub
+    cents = np.zeros((len(q.centroids), _KSUB, dsub), np.float32)
+    for j, c in enumerate(q.centroids):
+        cents[j, :, : c.shape[1]] = c
+    out = {f"{prefix}_codes": np.ascontiguousarray(q.codes), f"{prefix}_centroids": cents}
+    if q.norm_codes is not None:
+        out[f"{prefix}_norm_codes"] = np.ascontiguousarray(q.norm_codes)
+        out[f"{prefix}_norm_centroids"] = np.ascontiguousarray(q.norm_centroids, np.float32)
+    return out
+
+
+def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> np.ndarray:
+    """The dense float32 matrix (rows × width) stored by :func:`quantized_members`.
+
+    Raises ``ValueError`` when the members do not fit together (shapes, non-finite values).
+    """
+    codes = arrays[f"{prefix}_codes"]
+    cents = arrays[f"{prefix}_centroids"]
+    if codes.ndim != 2 or cents.ndim != 3 or cents.shape[1] != _KSUB:
+        raise ValueError(f"{prefix}: quantised members of shapes {codes.shape}, {cents.shape}")
+    nsubq, _, dsub = cents.shape
+    if codes.shape[1] != nsubq or not (nsubq - 1) * dsub < width <= nsubq * dsub:
+        raise ValueError(f"{prefix}: {nsubq} sub-quantisers of {dsub} cannot make width {width}")
+    if codes.dtype != np.uint8 or not np.isfinite(cents).all():
+        raise ValueError(f"{prefix}: codes must be uint8 and centroids finite")
+    rows = codes.shape[0]
+    out = np.empty((rows, width), np.float32)
+    step = max(1, (1 << 22) // max(width, 1))
+    q_index = np.arange(nsubq)
+    norm_codes = arrays.get(f"{prefix}_norm_codes")
+    norms = arrays.get(f"{prefix}_norm_centroids")
+    if (norm_codes is None) != (norms is None):
+        raise ValueError(f"{prefix}: norm codes without norm centroids (or the reverse)")
+    if norms is not None:
+        if norm_codes.shape != (rows,) or norms.shape != (_KSUB,) or not np.isfinite(norms).all():
+            raise ValueError(f"{prefix}: quantised norms of the wrong shape or not finite")
+    for start in range(0, rows, step):
+        block = cents[q_index, codes[start : start + step]]  # (b, nsubq, dsub)
+        dense = block.reshape(block.shape[0], nsubq * dsub)[:, :width]
+        if norms is not None:
+            dense = dense * norms[norm_codes[start : start + step]][:, None]
+        out[start : start + step] = dense
+    return out
+
+
+def to_members(model: FastTextModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Header and arrays of a bowclf model file holding ``model`` (kind ``FastTextModel``)."""
+    header = {
+        "kind": "FastTextModel",
+        "params": {},
+        "fasttext": {
+            "version": model.version,
+            "args": dict(model.args),
+            "label_prefix": model.label_prefix,
+            "nwords": model.nwords,
+            "ntokens": int(model.ntokens),
+            "qout": model.qout,
+        },
+    }
+    words = model.words + model.labels
+    arrays = {
+        "fasttext/words": np.array(words if words else [b""], dtype=np.bytes_)[: len(words)],
+        "fasttext/counts": np.asarray(model.counts, np.int64),
+        "fasttext/B": np.ascontiguousarray(model.B, np.float32),
+    }
+    if model.prune is not None:
+        arrays["fasttext/prune"] = np.stack(model.prune, axis=1).astype(np.int64).reshape(-1, 2)
+    if isinstance(model.A, _Quantized):
+        arrays.update(quantized_members("fasttext/A", model.A))
+    else:
+        arrays["fasttext/A"] = np.ascontiguousarray(model.A, np.float32)
+    return header, arrays
+
+
+def from_members(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> FastTextModel:
+    """Rebuild a :class:`FastTextModel` from a bowclf model file (checked like a ``.bin``)."""
+    section = header.get("fasttext")
+    if not isinstance(section, dict) or not isinstance(section.get("args"), dict):
+        raise _error(path, "header has no valid fasttext section")
+    args = section["args"]
+    if set(args) != set(_ARG_NAMES) | {"t"}:
+        raise _error(path, "the fasttext section has the wrong arguments")
+    for key in _ARG_NAMES:
+        if not isinstance(args[key], int) or isinstance(args[key], bool):
+            raise _error(path, f"fasttext argument {key} is not an integer")
+    if not isinstance(args["t"], int | float):
+        raise _error(path, "fasttext argument t is not a number")
+    words = [bytes(w) for w in arrays["fasttext/words"].tolist()]
+    counts = np.asarray(arrays["fasttext/counts"], np.int64)
+    nwords, prefix = section.get("nwords"), section.get("label_prefix")
+    if not isinstance(nwords, int) or not isinstance(prefix, str) or len(prefix) > 256:
+        raise _error(path, "the fasttext section has no valid nwords or label_prefix")
+    # Re-serialise to fastText's layout and let the one bounds-checked parser judge it.
+    blob = bytearray(struct.pack("<ii", MAGIC, 12))
+    blob += struct.pack("<12i", *(args[k] for k in _ARG_NAMES)) + struct.pack("<d", args["t"])
+    prune = arrays.get("fasttext/prune")
+    if counts.shape != (len(words),) or (prune is not None and prune.shape[1:] != (2,)):
+        raise _error(path, "inconsistent fasttext members (words, counts, prune index)")
+    blob += struct.pack(
+        "<iiiqq",
+        len(words),
+        nwords,
+        len(words) - nwords,
+        int(section.get("ntokens", 0)),
+        -1 if prune is None else prune.shape[0],
+    )
+    for i, (w, c) in enumerate(zip(words, counts.tolist(), strict=True)):
+        if b"\0" in w:
+            raise _error(path, "a fasttext word contains NUL")
+        blob += w + b"\0" + struct.pack("<qb", c, 0 if i < nwords else 1)
+    if prune is not None:
+        if prune.size and (prune.min() < -(2**31) or prune.max() >= 2**31):
+            raise _error(path, "fasttext prune index out of range")
+        blob += prune.astype("<i4").tobytes()
+    dim = args["dim"]
+    if "fasttext/A_codes" in arrays:
+        try:
+            dense = decode_quantized(arrays, "fasttext/A", dim)
+        except ValueError as exc:
+            raise _error(path, f"inconsistent model file: {exc}") from None
+    else:
+        dense = arrays["fasttext/A"]
+    B = arrays["fasttext/B"]
+    blob += b"\0" + struct.pack("<qq", *dense.shape) + np.asarray(dense, "<f4").tobytes()
+    blob += b"\0" + struct.pack("<qq", *B.shape) + np.asarray(B, "<f4").tobytes()
+    parts = _parse(bytes(blob), path)
+    if "fasttext/A_codes" in arrays:  # keep the codes: rows are decoded when needed
+        parts["quantized"] = True
+        parts["qout"] = bool(section.get("qout", False))
+    return FastTextModel(parts, label_prefix=prefix, source=os.fspath(path))
