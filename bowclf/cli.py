@@ -1323,11 +1323,7 @@ def evaluate(
     started = time.perf_counter()
     P = model.predict_proba(texts)  # once, for the report and the misclassified file
     report = evaluate_model(
-        model,
-        texts,
-        y,
-        k=tuple(ks) or (1, 5),
-        proba=P,
+        model, texts, y, k=tuple(ks) or (1, 5), proba=P,
         predict_seconds=time.perf_counter() - started,
     )
     if as_json:
