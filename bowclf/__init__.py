@@ -12,6 +12,7 @@ Public API (imported lazily, so ``import bowclf`` stays cheap):
 - :func:`save` / :func:`load` — safe, pickle-free model files.
 - :func:`evaluate` — evaluation reports.
 - :func:`load_fasttext` — run a fastText supervised ``.bin``/``.ftz`` model.
+- :func:`quantize` — a small copy of a model (pruned, product-quantised embeddings).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _LAZY = {
     "evaluate": "bowclf.report",
     "Report": "bowclf.report",
     "load_fasttext": "bowclf.io.fasttext",
+    "quantize": "bowclf.quantization",
     "FastTextModel": "bowclf.io.fasttext",
 }
 

@@ -1447,3 +1447,74 @@ def convert(model_path, output, label_prefix) -> None:
     model = load_fasttext(model_path, label_prefix=label_prefix)
     save(model, output)
     _stderr(f"{model_path} -> {output} ({_human_size(os.path.getsize(output))})")
+
+
+@cli.command(name="quantize", epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.option("-o", "--output", required=True, help="The small model file to write.")
+@click.option(
+    "--cutoff",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep this many features (largest embedding norms) [default: all].",
+)
+@click.option(
+    "--dsub",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Numbers per sub-vector: each is coded by one byte.",
+)
+@click.option("--qnorm", is_flag=True, help="Quantise the embedding norms separately.")
+@click.option(
+    "--retrain",
+    is_flag=True,
+    help="Re-fit the output layer on the pruned, quantised features of --input.",
+)
+@click.option("--input", "train_path", default=None, help="Training corpus (for --retrain).")
+@_corpus_options
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means.")
+def quantize_command(
+    model_path,
+    output,
+    cutoff,
+    dsub,
+    qnorm,
+    retrain,
+    train_path,
+    fmt,
+    text_column,
+    label_column,
+    label_sep,
+    encoding,
+    seed,
+) -> None:
+    """Write a small copy of MODEL: prune features, product-quantise the embeddings.
+
+    The output is an ordinary bowclf model file (predict, evaluate and info read it).
+    """
+    from .persist import load, save
+    from .quantization import quantize
+
+    if retrain and train_path is None:
+        raise click.UsageError("--retrain needs the training corpus: --input TRAIN")
+    _check_output_path(output, model_path, train_path)
+    model = load(model_path)
+    texts = y = None
+    if retrain:
+        from .corpus import read_corpus
+
+        corpus = read_corpus(
+            train_path, **_corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
+        )
+        texts, y, _ = _labels_of(corpus, label_sep, multilabel=False)
+    small = quantize(
+        model, cutoff=cutoff, dsub=dsub, qnorm=qnorm, retrain=retrain, X=texts, y=y,
+        random_state=seed,
+    )
+    save(small, output)
+    before, after = os.path.getsize(model_path), os.path.getsize(output)
+    _stderr(
+        f"{model_path} ({_human_size(before)}) -> {output} ({_human_size(after)}, "
+        f"{before / max(after, 1):.0f}x smaller)"
+    )

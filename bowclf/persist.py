@@ -221,7 +221,7 @@ def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             header, arrays = to_members(model)
             return {**_base_header(), **header}, arrays
     if getattr(model, "_quantized_A", None) is not None:  # bowclf.quantize output
-        from .quantize import quantized_members
+        from .quantization import quantized_members
 
         return quantized_members(model, _to_members_dense(model))
     return _to_members_dense(model)
@@ -365,7 +365,14 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
     with _open_archive(path) as zf:
         header = _read_header(zf, path)
         _peek_arrays(zf, header, path)
-        return header
+    arrays = header["arrays"]
+    if "classifier/A_codes" in arrays:  # quantised: describe the A that loading decodes
+        arrays["classifier/A"] = {
+            "dtype": "<f4",
+            "shape": [arrays["classifier/A_codes"]["shape"][0], arrays["classifier/B"]["shape"][1]],
+            "decoded_from": "classifier/A_codes",
+        }
+    return header
 
 
 def load(path: str | os.PathLike):
@@ -400,6 +407,13 @@ def load(path: str | os.PathLike):
             model = _build_classifier(header, arrays)
         else:
             model = _build_text_classifier(header, arrays)
+        if "classifier/A_codes" in arrays:  # saving it again keeps the codes
+            model._quantized_A = {
+                name.split("_", 1)[1]: arr
+                for name, arr in arrays.items()
+                if name.startswith("classifier/A_")
+            }
+            model._quantization = header.get("quantization", {})
         _smoke_test(model, header["kind"])
         return model
     except MemoryError:
