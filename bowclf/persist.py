@@ -391,8 +391,12 @@ def load(path: str | os.PathLike):
     with _open_archive(path) as zf:
         header = _read_header(zf, path)
         arrays = {
-            name: _read_array(zf, name, spec, path) for name, spec in header["arrays"].items()
+            name: _map_array(zf, name, spec, path) if name in _MAPPED else None
+            for name, spec in header["arrays"].items()
         }
+        for name, spec in header["arrays"].items():
+            if arrays[name] is None:
+                arrays[name] = _read_array(zf, name, spec, path)
     try:
         if header["kind"] == "FastTextModel":
             from .io.fasttext import from_members
@@ -807,6 +811,43 @@ def _read_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray:
     return arr.reshape(shape)
 
 
+# Large uncompressed float members are memory-mapped instead of read: a prediction then reads
+# only the rows of A it needs (the pages the OS brings in), and nothing is copied.  The
+# member's bounds are checked against the archive; its CRC is not (it would read it all).
+_MAPPED = ("classifier/A", "fasttext/A")
+_MAP_MIN_BYTES = 1 << 22
+
+
+def _map_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray | None:
+    """A read-only memory map of a stored (uncompressed) ``.npy`` member, or None when the
+    member is small, compressed or not laid out as a plain ``.npy`` inside the file."""
+    import struct
+
+    member = zf.getinfo(name)
+    if member.compress_type != zipfile.ZIP_STORED or member.file_size < _MAP_MIN_BYTES:
+        return None
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(member.header_offset)
+            local = f.read(30)
+            if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                return None
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            start = member.header_offset + 30 + name_len + extra_len
+            f.seek(start)
+            shape, fortran, dtype = _read_npy_header(f, name, spec, path)
+            offset = f.tell()
+    except OSError:
+        return None
+    nbytes = dtype.itemsize * math.prod(shape)
+    if fortran or offset + nbytes != start + member.file_size or start + member.file_size > size:
+        return None
+    if nbytes == 0:
+        return None
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape))
+
+
 def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
     from sklearn.preprocessing import LabelEncoder
 
@@ -829,7 +870,9 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
         raise _Invalid("class labels contain NaN or infinity")
     if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
         raise _Invalid("class labels are not sorted and unique")
-    if not (np.isfinite(W).all() and np.isfinite(B).all()):
+    # a memory-mapped A is not scanned (that would read it all): see _map_array
+    mapped = isinstance(arrays["classifier/A"], np.memmap)
+    if not (np.isfinite(B).all() and (mapped or np.isfinite(W).all())):
         raise _Invalid("model parameters contain NaN or infinity")
     fitted = section["fitted"]
     if fitted["n_features_in_"] != W.shape[0]:

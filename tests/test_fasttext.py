@@ -301,3 +301,13 @@ def test_fuzz_header_integers(tiny_bin, tmp_path, at, fmt, value):
     path = tmp_path / "fuzz.bin"
     path.write_bytes(bytes(data))
     _outcome(path)
+
+
+def test_special_files_are_never_opened(tmp_path):
+    fifo = tmp_path / "model.fifo"
+    os.mkfifo(fifo)
+    assert not is_fasttext_file(fifo)
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        load_fasttext(fifo)
+    with pytest.raises(ModelFileError, match="directory"):
+        load_fasttext(tmp_path)

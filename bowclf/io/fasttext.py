@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -104,8 +105,11 @@ def _error(path, message: str):
 
 
 def is_fasttext_file(path: str | os.PathLike) -> bool:
-    """Whether the file starts with fastText's magic number (nothing else is read)."""
+    """Whether ``path`` is a regular file that starts with fastText's magic number (nothing
+    else is read; a FIFO or device is never opened)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
             head = f.read(4)
     except (OSError, ValueError):
@@ -361,6 +365,11 @@ def _parse(buf, path) -> dict[str, Any]:
 
 def _open_map(path):
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            raise _error(path, "not a regular file, so not a model file")
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
