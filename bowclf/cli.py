@@ -1419,9 +1419,6 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
 
 # ---------------------------------------------------------------------- convert / quantize
 @cli.command(epilog=_EPILOG)
@@ -1518,3 +1515,7 @@ def quantize_command(
         f"{model_path} ({_human_size(before)}) -> {output} ({_human_size(after)}, "
         f"{before / max(after, 1):.0f}x smaller)"
     )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -148,3 +148,13 @@ def test_hostile_quantized_members(model, tmp_path):
             zf.writestr(name, blob)
     with pytest.raises(ModelFileError):
         load(tmp_path / "bad.bowclf")
+
+
+def test_commands_exist_when_run_as_a_module():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "bowclf.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "quantize" in out and "convert" in out
