@@ -27,7 +27,9 @@ File layout (little-endian; fastText's ``src/fasttext.cc``, ``args.cc``, ``dicti
 Every header value is bounded before anything is allocated: sizes must fit in the bytes the
 file holds, so a small hostile file cannot make the reader allocate much; arrays are
 memory-mapped views of the file (nothing is copied, and a prediction reads only the rows it
-needs).  Any problem raises :class:`bowclf.persist.ModelFileError` with a one-line message
+needs).  The output matrix, the codebooks and input matrices under 4 MiB are checked for
+NaN/infinity; a larger input matrix is not read at load (a bad value in it could only make
+the probabilities of the lines using that row NaN).  Any problem raises :class:`bowclf.persist.ModelFileError` with a one-line message
 that starts with the path.
 
 Featurisation of one line (fastText's ``Dictionary::getStringNoNewline`` and ``getLine``):
@@ -96,6 +98,7 @@ _MAX_NGRAMS = 64  # wordNgrams
 _MAX_CHARS = 64  # maxn
 _BATCH_ROWS = 1 << 18  # rows gathered at once when averaging (bounds the temporaries)
 _DOC_BATCH = 4096
+_SCAN_MAX_BYTES = 1 << 22  # input matrices up to this size are checked for NaN/inf at load
 
 
 def _error(path, message: str):
@@ -346,7 +349,9 @@ def _parse(buf, path) -> dict[str, Any]:
         )
     if not np.isfinite(B).all():
         raise _error(path, "invalid fastText model file (non-finite values in the output matrix)")
-    if isinstance(A, np.ndarray):
+    if isinstance(A, np.ndarray) and A.nbytes < _SCAN_MAX_BYTES:
+        # a large input matrix stays unread (memory-mapped): a non-finite value in it can only
+        # make the probabilities of the lines that use its row NaN
         _check_finite(A, path, "the input matrix")
     return {
         "version": version,
