@@ -265,4 +265,9 @@ def quantized_members(model, members: tuple[dict[str, Any], dict[str, np.ndarray
     for key, value in model._quantized_A.items():
         arrays[f"classifier/A_{key}"] = value
     header["quantization"] = dict(getattr(model, "_quantization", {}))
+    # small models: 32-bit integers where they fit (the loader widens them)
+    for name in ("text/feature_columns", "vectorizer/word_counts"):
+        arr = arrays.get(name)
+        if arr is not None and (arr.size == 0 or (arr.min() >= 0 and arr.max() < 2**31)):
+            arrays[name] = arr.astype(np.int32)
     return header, arrays
