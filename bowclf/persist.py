@@ -403,7 +403,7 @@ def load(path: str | os.PathLike):
 
             return from_members(header, arrays, path)
         if "classifier/A_codes" in arrays:  # quantised A: decode it (bounded by the codes)
-            from .io.fasttext import decode_quantized
+            from .io.quantized import decode_quantized
 
             width = arrays["classifier/B"].shape[1]
             arrays["classifier/A"] = decode_quantized(arrays, "classifier/A", width)

@@ -188,7 +188,7 @@ def _nearest(x: np.ndarray, book: np.ndarray) -> np.ndarray:
 
 
 def _decode(members: dict[str, np.ndarray], dim: int) -> np.ndarray:
-    from .io.fasttext import decode_quantized
+    from .io.quantized import decode_quantized
 
     return decode_quantized({f"A_{k}": v for k, v in members.items()}, "A", dim)
 

@@ -29,8 +29,8 @@ file holds, so a small hostile file cannot make the reader allocate much; arrays
 memory-mapped views of the file (nothing is copied, and a prediction reads only the rows it
 needs).  The output matrix, the codebooks and input matrices under 4 MiB are checked for
 NaN/infinity; a larger input matrix is not read at load (a bad value in it could only make
-the probabilities of the lines using that row NaN).  Any problem raises :class:`bowclf.persist.ModelFileError` with a one-line message
-that starts with the path.
+the probabilities of the lines using that row NaN).  Any problem raises
+:class:`bowclf.persist.ModelFileError` with a one-line message that starts with the path.
 
 Featurisation of one line (fastText's ``Dictionary::getStringNoNewline`` and ``getLine``):
 tokens are the maximal runs of bytes other than space, ``\\t \\n \\v \\f \\r \\0`` in the
@@ -67,6 +67,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from .quantized import decode_quantized, quantized_members
 
 __all__ = ["FastTextModel", "is_fasttext_file", "load_fasttext", "fasttext_info"]
 
@@ -427,21 +429,15 @@ def fasttext_info(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- hashing
-def _fnv_prefixes(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray):
-    """FNV-1a states after each byte of the strings ``flat[s : s+len]`` (sign-extended bytes).
-
-    Yields ``(k, active, h)``: after byte ``k`` (0-based) of the strings with
-    ``lengths > k`` (boolean mask ``active``), ``h`` their uint32 hashes so far.
-    """
+def _fnv1a(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """32-bit FNV-1a (sign-extended bytes) of the strings ``flat[s : s+len]`` (uint32)."""
     h = np.full(starts.size, _FNV_BASIS, dtype=np.uint32)
     sext = flat.view(np.int8).astype(np.int32).view(np.uint32)
     prime = np.uint32(_FNV_PRIME)
-    longest = int(lengths.max()) if lengths.size else 0
-    for k in range(longest):
-        active = lengths > k
-        idx = np.flatnonzero(active)
+    for k in range(int(lengths.max()) if lengths.size else 0):
+        idx = np.flatnonzero(lengths > k)
         h[idx] = (h[idx] ^ sext[starts[idx] + k]) * prime
-        yield k, active, h
+    return h
 
 
 # ---------------------------------------------------------------------- the model
@@ -530,9 +526,7 @@ class FastTextModel:
         flat = np.frombuffer(b"".join(tokens), dtype=np.uint8)
         starts = np.zeros(n, np.int64)
         np.cumsum(lengths[:-1], out=starts[1:])
-        h = np.full(n, _FNV_BASIS, np.uint32)
-        for _k, _active, state in _fnv_prefixes(flat, starts, lengths):
-            h = state
+        h = _fnv1a(flat, starts, lengths)
         hashes = h.view(np.int32).astype(np.int64)
         # rows per token: its dictionary row, then its character n-grams
         own_tok = np.flatnonzero((ids >= 0) & ~is_label)
@@ -861,61 +855,6 @@ def _check_texts(X) -> Sequence[str]:
 
 
 # ---------------------------------------------------------------------- bowclf model files
-def quantized_members(prefix: str, q: _Quantized | dict) -> dict[str, np.ndarray]:
-    """The members storing a product-quantised matrix in a bowclf model file.
-
-    ``<prefix>_codes`` uint8 (rows, nsubq); ``<prefix>_centroids`` float32 (nsubq, 256, dsub),
-    the last sub-quantiser zero-padded to ``dsub``; with quantised norms also
-    ``<prefix>_norm_codes`` uint8 (rows,) and ``<prefix>_norm_centroids`` float32 (256,).
-    Row ``i`` is ``norm · concat_q centroids[q, codes[i, q]]`` cut to the matrix width.
-    """
-    if isinstance(q, dict):
-        return {f"{prefix}_{k}": v for k, v in q.items()}
-    dsub = q.dsub
-    cents = np.zeros((len(q.centroids), _KSUB, dsub), np.float32)
-    for j, c in enumerate(q.centroids):
-        cents[j, :, : c.shape[1]] = c
-    out = {f"{prefix}_codes": np.ascontiguousarray(q.codes), f"{prefix}_centroids": cents}
-    if q.norm_codes is not None:
-        out[f"{prefix}_norm_codes"] = np.ascontiguousarray(q.norm_codes)
-        out[f"{prefix}_norm_centroids"] = np.ascontiguousarray(q.norm_centroids, np.float32)
-    return out
-
-
-def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> np.ndarray:
-    """The dense float32 matrix (rows × width) stored by :func:`quantized_members`.
-
-    Raises ``ValueError`` when the members do not fit together (shapes, non-finite values).
-    """
-    codes = arrays[f"{prefix}_codes"]
-    cents = arrays[f"{prefix}_centroids"]
-    if codes.ndim != 2 or cents.ndim != 3 or cents.shape[1] != _KSUB:
-        raise ValueError(f"{prefix}: quantised members of shapes {codes.shape}, {cents.shape}")
-    nsubq, _, dsub = cents.shape
-    if codes.shape[1] != nsubq or not (nsubq - 1) * dsub < width <= nsubq * dsub:
-        raise ValueError(f"{prefix}: {nsubq} sub-quantisers of {dsub} cannot make width {width}")
-    if codes.dtype != np.uint8 or not np.isfinite(cents).all():
-        raise ValueError(f"{prefix}: codes must be uint8 and centroids finite")
-    rows = codes.shape[0]
-    out = np.empty((rows, width), np.float32)
-    step = max(1, (1 << 22) // max(width, 1))
-    q_index = np.arange(nsubq)
-    norm_codes = arrays.get(f"{prefix}_norm_codes")
-    norms = arrays.get(f"{prefix}_norm_centroids")
-    if (norm_codes is None) != (norms is None):
-        raise ValueError(f"{prefix}: norm codes without norm centroids (or the reverse)")
-    if norms is not None:
-        if norm_codes.shape != (rows,) or norms.shape != (_KSUB,) or not np.isfinite(norms).all():
-            raise ValueError(f"{prefix}: quantised norms of the wrong shape or not finite")
-    for start in range(0, rows, step):
-        block = cents[q_index, codes[start : start + step]]  # (b, nsubq, dsub)
-        dense = block.reshape(block.shape[0], nsubq * dsub)[:, :width]
-        if norms is not None:
-            dense = dense * norms[norm_codes[start : start + step]][:, None]
-        out[start : start + step] = dense
-    return out
-
-
 def to_members(model: FastTextModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Header and arrays of a bowclf model file holding ``model`` (kind ``FastTextModel``)."""
     header = {
