@@ -68,6 +68,13 @@ _MAX_FEATURES = 2**28
 _READ_CHUNK = 1 << 20
 _MEMBER_NAME = re.compile(r"^(classifier|vectorizer|text|fasttext)/[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
+# members of a product-quantised matrix (bowclf.io.quantized), by suffix
+_QUANTIZED_SCHEMA = {
+    "codes": ("u", 2),
+    "centroids": ("f", 3),
+    "norm_codes": ("u", 1),
+    "norm_centroids": ("f", 1),
+}
 # member name -> (allowed dtype kinds, number of dimensions); nothing else may be in a file.
 _SCHEMA: dict[str, tuple[str, int]] = {
     "classifier/A": ("f", 2),
@@ -81,30 +88,14 @@ _SCHEMA: dict[str, tuple[str, int]] = {
     "vectorizer/word_counts": ("iu", 1),
     "vectorizer/n_tokens": ("iu", 1),
     # a product-quantised A (bowclf.quantize): replaces classifier/A, decoded at load
-    **{
-        f"classifier/A_{k}": v
-        for k, v in {
-            "codes": ("u", 2),
-            "centroids": ("f", 3),
-            "norm_codes": ("u", 1),
-            "norm_centroids": ("f", 1),
-        }.items()
-    },
+    **{f"classifier/A_{k}": v for k, v in _QUANTIZED_SCHEMA.items()},
     # a converted fastText model (kind FastTextModel, bowclf.io.fasttext)
     "fasttext/words": ("S", 1),
     "fasttext/counts": ("i", 1),
     "fasttext/prune": ("i", 2),
     "fasttext/A": ("f", 2),
     "fasttext/B": ("f", 2),
-    **{
-        f"fasttext/A_{k}": v
-        for k, v in {
-            "codes": ("u", 2),
-            "centroids": ("f", 3),
-            "norm_codes": ("u", 1),
-            "norm_centroids": ("f", 1),
-        }.items()
-    },
+    **{f"fasttext/A_{k}": v for k, v in _QUANTIZED_SCHEMA.items()},
 }
 _QUANTIZED_A = ("classifier/A_codes", "classifier/A_centroids")
 _QUANTIZED_A_NORMS = ("classifier/A_norm_codes", "classifier/A_norm_centroids")
@@ -574,6 +565,16 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         raise ModelFileError(
             f"{path}: missing member {missing[0]!r} (truncated or incomplete file?)"
         )
+    _check_declared_sizes(zf, manifest, path)
+    shapes = {name: spec["shape"] for name, spec in manifest.items()}
+    if "classifier/A_codes" in shapes:  # quantised: A has one row per code row
+        shapes["classifier/A"] = [shapes["classifier/A_codes"][0], shapes["classifier/B"][1]]
+    _check_shapes(header, shapes, path)
+    return header
+
+
+def _check_declared_sizes(zf: zipfile.ZipFile, manifest: dict, path) -> None:
+    """Every manifest entry is allowed and plausible, and its member holds that many bytes."""
     for name, spec in manifest.items():
         dtype, shape = _check_spec(name, spec, path)
         nbytes = dtype.itemsize * math.prod(shape)
@@ -590,11 +591,6 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
             f"{name!r} holds {member.file_size:,} bytes, which does not match its declared "
             f"shape {shape} (truncated or altered file?)",
         )
-    shapes = {name: spec["shape"] for name, spec in manifest.items()}
-    if "classifier/A_codes" in shapes:  # quantised: A has one row per code row
-        shapes["classifier/A"] = [shapes["classifier/A_codes"][0], shapes["classifier/B"][1]]
-    _check_shapes(header, shapes, path)
-    return header
 
 
 def _read_fasttext_header(zf: zipfile.ZipFile, header: dict, path) -> dict[str, Any]:
@@ -614,18 +610,7 @@ def _read_fasttext_header(zf: zipfile.ZipFile, header: dict, path) -> dict[str, 
         path,
         "missing fasttext members (truncated or incomplete file?)",
     )
-    for name, spec in manifest.items():
-        dtype, shape = _check_spec(name, spec, path)
-        nbytes = dtype.itemsize * math.prod(shape)
-        _check(nbytes <= _MAX_ARRAY_BYTES, path, f"{name!r} declares an absurd size")
-        member = zf.getinfo(name)
-        _check_member_sizes(member, path)
-        _check(
-            nbytes <= member.file_size <= nbytes + _MAX_NPY_HEADER,
-            path,
-            f"{name!r} holds {member.file_size:,} bytes, which does not match its declared "
-            f"shape {shape} (truncated or altered file?)",
-        )
+    _check_declared_sizes(zf, manifest, path)
     return header
 
 
