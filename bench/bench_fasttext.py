@@ -40,6 +40,7 @@ from bench.prep import normalise
 
 WORK = Path(os.environ.get("BOWCLF_BENCH_WORK", "/tmp/bowclf-bench-fasttext"))
 PY = sys.executable
+RETRAIN = os.environ.get("BOWCLF_BENCH_RETRAIN") == "1"  # also time --retrain (slow)
 FT_EPOCHS = 25  # fastText's 5 default epochs leave it far from converged on 6,000 documents
 
 
@@ -176,7 +177,10 @@ def quantisation(name: str, rows: list[str]) -> None:
     dim = json.loads(info)["arrays"]["classifier/B"]["shape"][1]
     # bytes per kept feature: codes ⌈dim/2⌉ + norm code 1 + column 8 + idf 4
     cutoff = max(256, int(size / 52 / (-(-dim // 2) + 9)))
-    for label, extra in (("", []), (" +retrain", ["--retrain", "--input", str(train_csv)])):
+    variants = [("", [])]
+    if RETRAIN:
+        variants.append((" +retrain", ["--retrain", "--input", str(train_csv)]))
+    for label, extra in variants:
         small = work / f"small{label.strip()}.bowclf"
         t0 = time.perf_counter()
         for _ in range(3):  # shrink the cutoff until the file is at most 1/50 of the model

@@ -8,10 +8,11 @@
    every kept n-gram still lands on its column).
 2. **product quantisation** — each kept embedding is cut into ``⌈dim/dsub⌉`` sub-vectors of
    ``dsub`` numbers (the last may be shorter); for each position a k-means codebook of up to
-   256 centroids is learnt (:class:`sklearn.cluster.KMeans`, on at most 65,536 sampled rows,
-   25 Lloyd iterations as fastText) and every sub-vector is replaced by the one-byte index of
-   its nearest centroid.  With ``qnorm=True`` the embeddings are first divided by their norms,
-   which get a one-dimensional codebook of their own (one more byte per feature).
+   256 centroids is learnt (:class:`sklearn.cluster.KMeans` started from random rows, on at
+   most 32,768 sampled rows, 25 Lloyd iterations as fastText) and every sub-vector is
+   replaced by the one-byte index of its nearest centroid.  With ``qnorm=True`` the
+   embeddings are first divided by their norms, which get a one-dimensional codebook of their
+   own (one more byte per feature).
 3. **retrain** (optional) — with training documents ``X, y``: the output matrix ``B`` is
    re-fitted on the hidden vectors of the pruned, quantised model (a logistic regression from
    scikit-learn without intercept: multinomial for ``softmax``, one binary model per class for
@@ -41,7 +42,7 @@ import numpy as np
 __all__ = ["quantize"]
 
 _KSUB = 256
-_MAX_POINTS = 256 * 256  # rows a codebook is learnt from (fastText's max_points_)
+_MAX_POINTS = 1 << 15  # rows a codebook is learnt from (fastText: 65,536)
 _N_ITER = 25  # Lloyd iterations per codebook (fastText's niter_)
 
 
@@ -167,6 +168,7 @@ def _codebook(x: np.ndarray, rng: np.random.RandomState) -> tuple[np.ndarray, np
         sample = x[rng.choice(n, _MAX_POINTS, replace=False)] if n > _MAX_POINTS else x
         km = KMeans(
             n_clusters=_KSUB,
+            init="random",  # random rows, as fastText (k-means++ costs 2-3x the whole fit)
             n_init=1,
             max_iter=_N_ITER,
             random_state=rng.randint(2**31 - 1),
