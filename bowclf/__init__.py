@@ -11,6 +11,8 @@ Public API (imported lazily, so ``import bowclf`` stays cheap):
 - :class:`TextClassifier` — vectorizer + classifier on raw text.
 - :func:`save` / :func:`load` — safe, pickle-free model files.
 - :func:`evaluate` — evaluation reports.
+- :func:`load_fasttext` — run a fastText supervised ``.bin``/``.ftz`` model.
+- :func:`quantize` — a small copy of a model (pruned, product-quantised embeddings).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ _LAZY = {
     "CorpusError": "bowclf.corpus",
     "evaluate": "bowclf.report",
     "Report": "bowclf.report",
+    "load_fasttext": "bowclf.io.fasttext",
+    "quantize": "bowclf.quantization",
+    "FastTextModel": "bowclf.io.fasttext",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -76,8 +76,15 @@ _MAX_DEFLATE_RATIO = 1100  # deflate cannot expand more than ~1032:1: more means
 # than 2 GiB of it (the default 2M buckets need 16 MiB).
 _MAX_FEATURES = 2**28
 _READ_CHUNK = 1 << 20
-_MEMBER_NAME = re.compile(r"^(classifier|vectorizer|text)/[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+_MEMBER_NAME = re.compile(r"^(classifier|vectorizer|text|fasttext)/[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
+# members of a product-quantised matrix (bowclf.io.quantized), by suffix
+_QUANTIZED_SCHEMA = {
+    "codes": ("u", 2),
+    "centroids": ("f", 3),
+    "norm_codes": ("u", 1),
+    "norm_centroids": ("f", 1),
+}
 # member name -> (allowed dtype kinds, number of dimensions); nothing else may be in a file.
 _SCHEMA: dict[str, tuple[str, int]] = {
     "classifier/A": ("f", 2),
@@ -94,7 +101,18 @@ _SCHEMA: dict[str, tuple[str, int]] = {
     "vectorizer/words": ("U", 1),
     "vectorizer/word_counts": ("iu", 1),
     "vectorizer/n_tokens": ("iu", 1),
+    # a product-quantised A (bowclf.quantize): replaces classifier/A, decoded at load
+    **{f"classifier/A_{k}": v for k, v in _QUANTIZED_SCHEMA.items()},
+    # a converted fastText model (kind FastTextModel, bowclf.io.fasttext)
+    "fasttext/words": ("S", 1),
+    "fasttext/counts": ("i", 1),
+    "fasttext/prune": ("i", 2),
+    "fasttext/A": ("f", 2),
+    "fasttext/B": ("f", 2),
+    **{f"fasttext/A_{k}": v for k, v in _QUANTIZED_SCHEMA.items()},
 }
+_QUANTIZED_A = ("classifier/A_codes", "classifier/A_centroids")
+_QUANTIZED_A_NORMS = ("classifier/A_norm_codes", "classifier/A_norm_centroids")
 _CLASSIFIER_MEMBERS = ("classifier/A", "classifier/B", "classifier/classes")
 # The optimiser's accumulators (optimizer_state_), written since optimizer= exists; optional.
 _OPTIMIZER_MEMBERS = ("classifier/A_accumulator", "classifier/B_accumulator")
@@ -154,8 +172,8 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
         if "text" not in header:
             raise ValueError("corpus conventions are stored for TextClassifier models only")
         header["text"]["corpus"] = _corpus_section(corpus)
-    for name in ("classifier/A", "classifier/B"):
-        if not np.isfinite(arrays[name]).all():
+    for name in ("classifier/A", "classifier/B", "fasttext/A", "fasttext/B"):
+        if name in arrays and not np.isfinite(arrays[name]).all():
             raise ValueError("the model's parameters contain NaN or infinity; it was not saved")
     header["arrays"] = {
         name: {"dtype": arr.dtype.str, "shape": list(arr.shape)} for name, arr in arrays.items()
@@ -212,6 +230,29 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    if type(model).__name__ == "FastTextModel":
+        from .io.fasttext import FastTextModel, to_members
+
+        if isinstance(model, FastTextModel):
+            header, arrays = to_members(model)
+            return {**_base_header(), **header}, arrays
+    if getattr(model, "_quantized_A", None) is not None:  # bowclf.quantize output
+        from .quantization import quantized_members
+
+        return quantized_members(model, _to_members_dense(model))
+    return _to_members_dense(model)
+
+
+def _base_header() -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "bowclf_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _to_members_dense(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from .classifier import BowClassifier
     from .text import TextClassifier
 
@@ -371,15 +412,30 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
     ModelFileError
         As :func:`load`, for every problem that can be seen without reading the arrays.
     """
+    if _is_fasttext(path):
+        from .io.fasttext import fasttext_info
+
+        return fasttext_info(path)
     with _open_archive(path) as zf:
         header = _read_header(zf, path)
         _peek_arrays(zf, header, path)
-        return header
+    arrays = header["arrays"]
+    if "classifier/A_codes" in arrays:  # quantised: describe the A that loading decodes
+        arrays["classifier/A"] = {
+            "dtype": "<f4",
+            "shape": [arrays["classifier/A_codes"]["shape"][0], arrays["classifier/B"]["shape"][1]],
+            "decoded_from": "classifier/A_codes",
+        }
+    return header
 
 
 def read_classes(path: str | os.PathLike) -> np.ndarray:
     """The class labels of a model file (validated as by :func:`info`; only that member's
-    data is read)."""
+    data is read; a fastText ``.bin``/``.ftz`` file's labels come from its dictionary)."""
+    if _is_fasttext(path):
+        from .io.fasttext import load_fasttext
+
+        return np.asarray(load_fasttext(path).classes_)
     with _open_archive(path) as zf:
         header = _read_header(zf, path)
         name = "text/classes" if "text/classes" in header["arrays"] else "classifier/classes"
@@ -400,23 +456,49 @@ def load(path: str | os.PathLike):
 
 
 def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
-    """:func:`load` the model and also return its validated header (see :func:`info`)."""
+    """:func:`load` the model and also return its validated header (see :func:`info`); a
+    fastText ``.bin``/``.ftz`` file (read by :mod:`bowclf.io.fasttext`) has none: ``{}``."""
+    if _is_fasttext(path):
+        from .io.fasttext import load_fasttext
+
+        return load_fasttext(path), {}
     with _open_archive(path) as zf:
         header = _read_header(zf, path)
         _check_memory(header, path)
         arrays = {
-            name: _read_array(zf, name, spec, path) for name, spec in header["arrays"].items()
+            name: _map_array(zf, name, spec, path) if name in _MAPPED else None
+            for name, spec in header["arrays"].items()
         }
-    _check_weight_scale(arrays, path)
+        for name, spec in header["arrays"].items():
+            if arrays[name] is None:
+                arrays[name] = _read_array(zf, name, spec, path)
     return _build(header, arrays, path), header
 
 
 def _build(header: dict, arrays: dict[str, np.ndarray], path):
+    """The model of a file's validated header and arrays (one-line errors otherwise)."""
     try:
+        if header["kind"] == "FastTextModel":
+            from .io.fasttext import from_members
+
+            return from_members(header, arrays, path)
+        if "classifier/A_codes" in arrays:  # quantised A: decode it (bounded by the codes)
+            from .io.quantized import decode_quantized
+
+            width = arrays["classifier/B"].shape[1]
+            arrays["classifier/A"] = decode_quantized(arrays, "classifier/A", width)
+        _check_weight_scale(arrays, path)
         if header["kind"] == "BowClassifier":
             model = _build_classifier(header, arrays)
         else:
             model = _build_text_classifier(header, arrays)
+        if "classifier/A_codes" in arrays:  # saving it again keeps the codes
+            model._quantized_A = {
+                name.split("_", 1)[1]: arr
+                for name, arr in arrays.items()
+                if name.startswith("classifier/A_")
+            }
+            model._quantization = header.get("quantization", {})
         _smoke_test(model, header["kind"])
         return model
     except MemoryError:
@@ -427,6 +509,13 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
         raise ModelFileError(f"{path}: inconsistent model file: {exc}") from None
     except Exception as exc:  # anything a hostile header can provoke in the constructors
         raise ModelFileError(f"{path}: inconsistent model file ({_short(exc)})") from None
+
+
+def _is_fasttext(path) -> bool:
+    """Whether ``path`` starts with fastText's magic number (its models are not zip files)."""
+    from .io.fasttext import is_fasttext_file
+
+    return is_fasttext_file(path)
 
 
 def _open_archive(path) -> zipfile.ZipFile:
@@ -515,6 +604,8 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         )
     _check(version >= 1, path, f"unknown model format version {version}")
     kind = header.get("kind")
+    if kind == "FastTextModel":
+        return _read_fasttext_header(zf, header, path)
     _check(
         kind in ("TextClassifier", "BowClassifier"),
         path,
@@ -544,6 +635,9 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
     if header["classifier"]["params"].get("loss") == "hs":  # the tree of hierarchical softmax
         required |= {"classifier/hs_parent", "classifier/hs_code"}
         allowed |= {"classifier/hs_parent", "classifier/hs_code"}
+    if isinstance(header.get("arrays"), dict) and "classifier/A_codes" in header["arrays"]:
+        required = required - {"classifier/A"} | set(_QUANTIZED_A)
+        allowed = allowed - {"classifier/A"} | set(_QUANTIZED_A) | set(_QUANTIZED_A_NORMS)
     if kind == "TextClassifier":
         text = header.get("text")
         _check(
@@ -576,6 +670,16 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
         raise ModelFileError(
             f"{path}: missing member {missing[0]!r} (truncated or incomplete file?)"
         )
+    _check_declared_sizes(zf, manifest, path)
+    shapes = {name: spec["shape"] for name, spec in manifest.items()}
+    if "classifier/A_codes" in shapes:  # quantised: A has one row per code row
+        shapes["classifier/A"] = [shapes["classifier/A_codes"][0], shapes["classifier/B"][1]]
+    _check_shapes(header, shapes, path)
+    return header
+
+
+def _check_declared_sizes(zf: zipfile.ZipFile, manifest: dict, path) -> None:
+    """Every manifest entry is allowed and plausible, and its member holds that many bytes."""
     for name, spec in manifest.items():
         dtype, shape = _check_spec(name, spec, path)
         nbytes = dtype.itemsize * math.prod(shape)
@@ -592,7 +696,27 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
             f"{name!r} holds {member.file_size:,} bytes, which does not match its declared "
             f"shape {shape} (truncated or altered file?)",
         )
-    _check_shapes(header, {name: spec["shape"] for name, spec in manifest.items()}, path)
+
+
+def _read_fasttext_header(zf: zipfile.ZipFile, header: dict, path) -> dict[str, Any]:
+    """Checks of a converted fastText model's manifest (its values are checked at load)."""
+    manifest = header.get("arrays")
+    _check(isinstance(manifest, dict), path, "header has no array manifest")
+    names = {i.filename for i in zf.infolist()} - {_HEADER}
+    allowed = {n for n in _SCHEMA if n.startswith("fasttext/")}
+    unexpected = sorted((names | set(manifest)) - allowed)
+    if unexpected:
+        raise ModelFileError(f"{path}: unexpected member {_short(unexpected[0], 80)} in model file")
+    _check(names == set(manifest), path, "the manifest does not list exactly the members")
+    dense = "fasttext/A" in names
+    quantized = {"fasttext/A_codes", "fasttext/A_centroids"} <= names
+    _check(
+        {"fasttext/words", "fasttext/counts", "fasttext/B"} <= names and dense != quantized,
+        path,
+        "missing fasttext members (truncated or incomplete file?)",
+    )
+    _check_declared_sizes(zf, manifest, path)
+    return header
 
 
 def _check_shapes(header: dict, shapes: dict[str, list[int]], path) -> None:
@@ -825,6 +949,43 @@ def _read_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray:
     if fortran:
         return arr.reshape(tuple(shape)[::-1]).T
     return arr.reshape(shape)
+
+
+# Large uncompressed float members are memory-mapped instead of read: a prediction then reads
+# only the rows of A it needs (the pages the OS brings in), and nothing is copied.  The
+# member's bounds are checked against the archive; its CRC is not (it would read it all).
+_MAPPED = ("classifier/A", "fasttext/A")
+_MAP_MIN_BYTES = 1 << 22
+
+
+def _map_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray | None:
+    """A read-only memory map of a stored (uncompressed) ``.npy`` member, or None when the
+    member is small, compressed or not laid out as a plain ``.npy`` inside the file."""
+    import struct
+
+    member = zf.getinfo(name)
+    if member.compress_type != zipfile.ZIP_STORED or member.file_size < _MAP_MIN_BYTES:
+        return None
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(member.header_offset)
+            local = f.read(30)
+            if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                return None
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            start = member.header_offset + 30 + name_len + extra_len
+            f.seek(start)
+            shape, fortran, dtype = _read_npy_header(f, name, spec, path)
+            offset = f.tell()
+    except OSError:
+        return None
+    nbytes = dtype.itemsize * math.prod(shape)
+    if fortran or offset + nbytes != start + member.file_size or start + member.file_size > size:
+        return None
+    if nbytes == 0:
+        return None
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape))
 
 
 def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):

@@ -1,4 +1,5 @@
-"""The ``bowclf`` command line: fit, predict, evaluate, info, explain, neighbors, serve.
+"""The ``bowclf`` command line: fit, predict, evaluate, info, explain, neighbors, serve,
+convert, quantize.
 
 Exit codes (the contract, also in every ``--help`` and in docs/failure-modes.md):
 
@@ -34,6 +35,7 @@ from .evaluate_command import evaluate
 from .explain_commands import explain, neighbors, serve
 from .fit_command import _default_model_path, fit
 from .info_command import info
+from .model_commands import convert, quantize_command
 from .predict_command import _format_p, predict
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "_format_p",
     "_one_line",
     "cli",
+    "convert",
     "evaluate",
     "explain",
     "fit",
@@ -55,5 +58,6 @@ __all__ = [
     "main",
     "neighbors",
     "predict",
+    "quantize_command",
     "serve",
 ]

@@ -1,0 +1,121 @@
+"""``bowclf convert`` and ``bowclf quantize``: model files from fastText's, and small ones."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .app import (
+    _EPILOG,
+    _check_output_path,
+    _corpus_kwargs,
+    _corpus_options,
+    _labels_of,
+    _stderr,
+    cli,
+)
+from .info_command import _human_size
+
+
+# ---------------------------------------------------------------------- convert / quantize
+@cli.command(epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.option("-o", "--output", required=True, help="The bowclf model file to write.")
+@click.option(
+    "--label-prefix",
+    default="__label__",
+    show_default=True,
+    help="fastText's -label prefix (stripped from the label names).",
+)
+def convert(model_path, output, label_prefix) -> None:
+    """Convert a fastText supervised model (.bin or .ftz) to a bowclf model file.
+
+    The converted file predicts exactly what the fastText model predicts (same tokens, word
+    and character n-grams, hash buckets and output layer); bowclf can also use the .bin/.ftz
+    directly.
+    """
+    from ..io.fasttext import load_fasttext
+    from ..persist import save
+
+    _check_output_path(output, model_path)
+    model = load_fasttext(model_path, label_prefix=label_prefix)
+    save(model, output)
+    _stderr(f"{model_path} -> {output} ({_human_size(os.path.getsize(output))})")
+
+
+@cli.command(name="quantize", epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL", type=str)
+@click.option("-o", "--output", required=True, help="The small model file to write.")
+@click.option(
+    "--cutoff",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep this many features (largest embedding norms) [default: all].",
+)
+@click.option(
+    "--dsub",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Numbers per sub-vector: each is coded by one byte.",
+)
+@click.option("--qnorm", is_flag=True, help="Quantise the embedding norms separately.")
+@click.option(
+    "--retrain",
+    is_flag=True,
+    help="Re-fit the output layer on the pruned, quantised features of --input.",
+)
+@click.option("--input", "train_path", default=None, help="Training corpus (for --retrain).")
+@_corpus_options
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means.")
+def quantize_command(
+    model_path,
+    output,
+    cutoff,
+    dsub,
+    qnorm,
+    retrain,
+    train_path,
+    fmt,
+    text_column,
+    label_column,
+    label_sep,
+    encoding,
+    seed,
+) -> None:
+    """Write a small copy of MODEL: prune features, product-quantise the embeddings.
+
+    The output is an ordinary bowclf model file (predict, evaluate and info read it).
+    """
+    from ..persist import load, save
+    from ..quantization import quantize
+
+    if retrain and train_path is None:
+        raise click.UsageError("--retrain needs the training corpus: --input TRAIN")
+    _check_output_path(output, model_path, train_path)
+    model = load(model_path)
+    texts = y = None
+    if retrain:
+        from ..corpus import read_corpus
+
+        corpus = read_corpus(
+            train_path, **_corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
+        )
+        texts, y, _ = _labels_of(corpus, label_sep, multilabel=False)
+    small = quantize(
+        model,
+        cutoff=cutoff,
+        dsub=dsub,
+        qnorm=qnorm,
+        retrain=retrain,
+        X=texts,
+        y=y,
+        random_state=seed,
+    )
+    save(small, output)
+    before, after = os.path.getsize(model_path), os.path.getsize(output)
+    _stderr(
+        f"{model_path} ({_human_size(before)}) -> {output} ({_human_size(after)}, "
+        f"{before / max(after, 1):.0f}x smaller)"
+    )

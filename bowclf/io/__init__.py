@@ -1,0 +1,1 @@
+"""Bytes to models and back: readers of foreign model formats (fastText ``.bin``/``.ftz``)."""

@@ -1,0 +1,942 @@
+"""Run fastText supervised models (``.bin`` and quantised ``.ftz``) without fastText.
+
+:func:`load_fasttext` parses the binary file written by fastText's ``save_model`` /
+``quantize`` and returns a :class:`FastTextModel`: an object with the prediction API of
+:class:`~bowclf.TextClassifier` (``predict``, ``predict_proba``, ``predict_topk``,
+``classes_``) that reproduces fastText's featurisation and output layers exactly.
+
+File layout (little-endian; fastText's ``src/fasttext.cc``, ``args.cc``, ``dictionary.cc``,
+``densematrix.cc``, ``quantmatrix.cc``, ``productquantizer.cc``)::
+
+    int32 magic = 793712314, int32 version (11 or 12)
+    args:       int32 dim, ws, epoch, minCount, neg, wordNgrams, loss, model, bucket, minn,
+                maxn, lrUpdateRate; float64 t          (loss: 1 hs, 2 ns, 3 softmax, 4 ova;
+                                                        model: 1 cbow, 2 sg, 3 supervised)
+    dictionary: int32 size, nwords, nlabels; int64 ntokens, prune_size;
+                size x (NUL-terminated bytes, int64 count, int8 type 0 word / 1 label);
+                prune_size x (int32 bucket, int32 row)       (prune_size -1: not pruned)
+    bool quantised input, then the input matrix, bool quantised output, the output matrix
+    dense matrix:     int64 rows m, int64 cols n, float32[m*n] row-major
+    quantised matrix: bool qnorm, int64 m, int64 n, int32 codesize (= m * nsubq),
+                      uint8 codes[codesize], product quantiser, and with qnorm:
+                      uint8 norm_codes[m], a product quantiser of dim 1
+    product quantiser: int32 dim, nsubq, dsub, lastdsub, float32 centroids[dim * 256]
+                       (sub-quantiser q < nsubq-1 at (q*256 + code)*dsub, the last one at
+                       q*256*dsub + code*lastdsub, lastdsub wide)
+
+Every header value is bounded before anything is allocated: sizes must fit in the bytes the
+file holds, so a small hostile file cannot make the reader allocate much; arrays are
+memory-mapped views of the file (nothing is copied, and a prediction reads only the rows it
+needs).  The output matrix, the codebooks and input matrices under 4 MiB are checked for
+NaN/infinity; a larger input matrix is not read at load (a bad value in it could only make
+the probabilities of the lines using that row NaN).  Any problem raises
+:class:`bowclf.persist.ModelFileError` with a one-line message that starts with the path.
+
+Featurisation of one line (fastText's ``Dictionary::getStringNoNewline`` and ``getLine``):
+tokens are the maximal runs of bytes other than space, ``\\t \\n \\v \\f \\r \\0`` in the
+UTF-8 text up to its first newline, followed by the end-of-line token ``</s>``.  A token
+that is a dictionary label, or an unknown token starting with the label prefix, is skipped.
+Every other token contributes its dictionary row (if known), the rows of its character
+n-grams (``minn..maxn`` characters of ``"<" + token + ">"``, not the lone ``<``/``>``, none
+for ``</s>``) at ``nwords + fnv1a(ngram) mod bucket``, and its 32-bit hash to the word
+n-grams: for ``k = 2..wordNgrams`` consecutive tokens ``g = h_i;  g = g * 116049371 + h_j``
+(64-bit, hashes sign-extended from int32) gives row ``nwords + g mod bucket``.  In a pruned
+(``.ftz`` with ``-cutoff``) model a hashed row ``b`` is replaced by ``nwords + prune[b]``
+and dropped when ``b`` is not kept.  FNV-1a uses sign-extended bytes (fastText's quirk).
+
+Output layers: the hidden vector is the mean of the rows (a quantised row is its centroids
+times its quantised norm); ``softmax`` gives ``softmax(B·h)``; ``ova`` (and ``ns``) give
+``σ(B·h)`` per label through fastText's 512-entry sigmoid table (what fastText predicts);
+``hs`` builds fastText's Huffman tree from the label counts and gives each label the
+product of ``σ(B_node·h)`` or ``1 − σ(B_node·h)`` along its path.  A line with no rows at
+all gets ``h = 0`` (fastText prints no label for it).
+
+fastText's ``predict`` reports ``exp(log(p + 1e-5))`` (``+1e-5`` inside its log) and for
+``hs`` the product of ``(σ + 1e-5)`` factors along the path: :meth:`FastTextModel.
+fasttext_scores` returns those numbers, :meth:`FastTextModel.predict_proba` the exact
+probabilities.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import stat
+import struct
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .quantized import decode_quantized, quantized_members
+
+__all__ = ["FastTextModel", "is_fasttext_file", "load_fasttext", "fasttext_info"]
+
+MAGIC = 793712314
+VERSIONS = (11, 12)
+EOS = b"</s>"
+_KSUB = 256
+_LOSSES = {1: "hs", 2: "ns", 3: "softmax", 4: "ova"}
+_MODELS = {1: "cbow", 2: "sg", 3: "supervised"}
+_ARG_NAMES = (
+    "dim",
+    "ws",
+    "epoch",
+    "minCount",
+    "neg",
+    "wordNgrams",
+    "loss",
+    "model",
+    "bucket",
+    "minn",
+    "maxn",
+    "lrUpdateRate",
+)
+_FNV_BASIS = 2166136261
+_FNV_PRIME = 16777619
+_NGRAM_PRIME = 116049371
+_MAX_DIM = 1 << 16  # fastText vectors are a few hundred wide
+_MAX_NGRAMS = 64  # wordNgrams
+_MAX_CHARS = 64  # maxn
+_BATCH_ROWS = 1 << 18  # rows gathered at once when averaging (bounds the temporaries)
+_DOC_BATCH = 4096
+_SCAN_MAX_BYTES = 1 << 22  # input matrices up to this size are checked for NaN/inf at load
+
+
+def _error(path, message: str):
+    from ..persist import ModelFileError
+
+    return ModelFileError(f"{path}: {message}")
+
+
+def is_fasttext_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a regular file that starts with fastText's magic number (nothing
+    else is read; a FIFO or device is never opened)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except (OSError, ValueError):
+        return False
+    return len(head) == 4 and struct.unpack("<i", head)[0] == MAGIC
+
+
+# ---------------------------------------------------------------------- parsing
+class _Reader:
+    """Bounds-checked little-endian reads from a memory-mapped file."""
+
+    def __init__(self, buf, path) -> None:
+        self.buf = buf
+        self.size = len(buf)
+        self.pos = 0
+        self.path = path
+
+    def need(self, nbytes: int, what: str) -> None:
+        if nbytes < 0 or self.pos + nbytes > self.size:
+            raise _error(self.path, f"truncated fastText model file (ends inside {what})")
+
+    def unpack(self, fmt: str, what: str) -> tuple:
+        n = struct.calcsize(fmt)
+        self.need(n, what)
+        out = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += n
+        return out
+
+    def array(self, dtype, count: int, what: str) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        self.need(count * dtype.itemsize, what)
+        out = np.frombuffer(self.buf, dtype=dtype, count=count, offset=self.pos)
+        self.pos += count * dtype.itemsize
+        return out
+
+    def flag(self, what: str) -> bool:
+        (value,) = self.unpack("<B", what)
+        if value > 1:
+            raise _error(self.path, f"invalid fastText model file ({what} flag is {value})")
+        return bool(value)
+
+    def remaining(self) -> int:
+        return self.size - self.pos
+
+
+class _Quantized:
+    """A product-quantised matrix: row ``i`` is ``norm_i · concat_q centroid_q[code_iq]``."""
+
+    def __init__(self, codes, centroids, dsub, lastdsub, norm_codes, norm_centroids) -> None:
+        self.codes = codes  # (m, nsubq) uint8
+        self.centroids = centroids  # list of (256, width_q) float32
+        self.dsub = dsub
+        self.lastdsub = lastdsub
+        self.norm_codes = norm_codes  # (m,) uint8 or None
+        self.norm_centroids = norm_centroids  # (256,) float32 or None
+        self.shape = (codes.shape[0], sum(c.shape[1] for c in centroids))
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Decode the rows ``ids`` (float32, shape (len(ids), dim))."""
+        codes = self.codes[ids]
+        out = np.concatenate([c[codes[:, q]] for q, c in enumerate(self.centroids)], axis=1)
+        if self.norm_codes is not None:
+            out *= self.norm_centroids[self.norm_codes[ids]][:, None]
+        return out
+
+    def dense(self) -> np.ndarray:
+        return self.rows(np.arange(self.shape[0]))
+
+
+def _read_dense(r: _Reader, what: str, dim: int) -> np.ndarray:
+    m, n = r.unpack("<qq", f"the {what} matrix header")
+    if n != dim or m < 0:
+        raise _error(r.path, f"invalid fastText model file ({what} matrix is {m}x{n}, dim {dim})")
+    if m * n * 4 > r.remaining():
+        raise _error(r.path, f"truncated fastText model file ({what} matrix of {m}x{n})")
+    return r.array("<f4", m * n, f"the {what} matrix").reshape(m, n)
+
+
+def _read_pq(r: _Reader, what: str, expect_dim: int) -> tuple[list[np.ndarray], int, int]:
+    dim, nsubq, dsub, lastdsub = r.unpack("<iiii", f"the {what} quantiser")
+    ok = (
+        dim == expect_dim
+        and 1 <= dsub <= dim
+        and nsubq == -(-dim // dsub)
+        and lastdsub == dim - (nsubq - 1) * dsub
+    )
+    if not ok:
+        raise _error(
+            r.path,
+            f"invalid fastText model file ({what} quantiser dim {dim}, {nsubq} sub-quantisers "
+            f"of {dsub}, last {lastdsub})",
+        )
+    flat = r.array("<f4", dim * _KSUB, f"the {what} centroids")
+    parts = []
+    for q in range(nsubq):
+        width = lastdsub if q == nsubq - 1 else dsub
+        start = q * _KSUB * dsub
+        parts.append(
+            np.ascontiguousarray(flat[start : start + _KSUB * width].reshape(_KSUB, width))
+        )
+    return parts, dsub, lastdsub
+
+
+def _read_quantized(r: _Reader, what: str, dim: int) -> _Quantized:
+    qnorm = r.flag(f"the {what} qnorm")
+    m, n, codesize = r.unpack("<qqi", f"the {what} matrix header")
+    if n != dim or m < 0:
+        raise _error(r.path, f"invalid fastText model file ({what} matrix is {m}x{n}, dim {dim})")
+    if codesize < 0 or codesize > r.remaining():
+        raise _error(r.path, f"truncated fastText model file ({what} codes)")
+    codes = r.array(np.uint8, codesize, f"the {what} codes")
+    centroids, dsub, lastdsub = _read_pq(r, what, dim)
+    nsubq = len(centroids)
+    if codesize != m * nsubq:
+        raise _error(
+            r.path, f"invalid fastText model file ({codesize} {what} codes for {m}x{nsubq})"
+        )
+    norm_codes = norm_centroids = None
+    if qnorm:
+        if m > r.remaining():
+            raise _error(r.path, f"truncated fastText model file ({what} norm codes)")
+        norm_codes = r.array(np.uint8, m, f"the {what} norm codes")
+        norm_parts, _, _ = _read_pq(r, f"{what} norm", 1)
+        norm_centroids = norm_parts[0][:, 0]
+    for c in centroids + ([norm_centroids] if qnorm else []):
+        if not np.isfinite(c).all():
+            raise _error(r.path, f"invalid fastText model file (non-finite {what} centroids)")
+    return _Quantized(
+        codes.reshape(m, nsubq), centroids, dsub, lastdsub, norm_codes, norm_centroids
+    )
+
+
+def _check_finite(matrix: np.ndarray, path, what: str) -> None:
+    step = max(1, (1 << 22) // max(matrix.shape[1], 1))
+    for start in range(0, matrix.shape[0], step):
+        if not np.isfinite(matrix[start : start + step]).all():
+            raise _error(path, f"invalid fastText model file (non-finite values in {what})")
+
+
+def _parse(buf, path) -> dict[str, Any]:
+    r = _Reader(buf, path)
+    if r.size == 0:
+        raise _error(path, "empty file, not a fastText model")
+    magic, version = r.unpack("<ii", "the magic number")
+    if magic != MAGIC:
+        raise _error(path, "not a fastText model file (wrong magic number)")
+    if version not in VERSIONS:
+        raise _error(path, f"unsupported fastText model version {version} (reads 11 and 12)")
+    values = r.unpack("<12i", "the arguments")
+    args: dict[str, Any] = dict(zip(_ARG_NAMES, values, strict=True))
+    (args["t"],) = r.unpack("<d", "the arguments")
+    if args["model"] != 3:
+        name = _MODELS.get(args["model"], f"unknown model type {args['model']}")
+        raise _error(path, f"a fastText {name} model (word vectors), not a classifier")
+    if args["loss"] not in _LOSSES:
+        raise _error(path, f"invalid fastText model file (unknown loss {args['loss']})")
+    if version == 11:  # fastText: supervised models of version 11 had no character n-grams
+        args["maxn"] = 0
+    dim, bucket = args["dim"], args["bucket"]
+    checks = (
+        (1 <= dim <= _MAX_DIM, f"dim {dim}"),
+        (1 <= args["wordNgrams"] <= _MAX_NGRAMS, f"wordNgrams {args['wordNgrams']}"),
+        (0 <= args["minn"] <= _MAX_CHARS and 0 <= args["maxn"] <= _MAX_CHARS, "minn/maxn"),
+        (bucket >= 0, f"bucket {bucket}"),
+        (bucket > 0 or (args["wordNgrams"] <= 1 and args["maxn"] <= 0), "bucket 0 with n-grams"),
+    )
+    for ok, what in checks:
+        if not ok:
+            raise _error(path, f"invalid fastText model file ({what})")
+
+    size, nwords, nlabels, ntokens, prune_size = r.unpack("<iiiqq", "the dictionary header")
+    if not (0 <= nwords and 1 <= nlabels and size == nwords + nlabels and ntokens >= 0):
+        raise _error(
+            path,
+            f"invalid fastText model file (dictionary of {size} entries: {nwords} words, "
+            f"{nlabels} labels)",
+        )
+    if size * 10 > r.remaining():  # each entry takes at least 10 bytes
+        raise _error(path, f"truncated fastText model file ({size} dictionary entries)")
+    if prune_size < -1 or prune_size * 8 > r.remaining():
+        raise _error(path, f"invalid fastText model file (prune index of {prune_size})")
+    words: list[bytes] = []
+    counts = np.empty(size, np.int64)
+    pos = r.pos
+    unpack_tail = struct.Struct("<qb").unpack_from
+    for i in range(size):
+        end = buf.find(b"\0", pos)
+        if end < 0 or end + 10 > r.size:
+            raise _error(path, "truncated fastText model file (inside the dictionary)")
+        count, kind = unpack_tail(buf, end + 1)
+        if kind != (0 if i < nwords else 1) or count < 0:
+            raise _error(
+                path,
+                f"invalid fastText model file (dictionary entry {i}: type {kind}, count {count})",
+            )
+        words.append(bytes(buf[pos:end]))
+        counts[i] = count
+        pos = end + 10
+    r.pos = pos
+    prune = None
+    if prune_size >= 0:
+        pairs = r.array("<i4", 2 * prune_size, "the prune index").reshape(-1, 2)
+        keys, rows = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+        if keys.size and (keys.min() < 0 or keys.max() >= max(bucket, 1) or rows.min() < 0):
+            raise _error(path, "invalid fastText model file (prune index out of range)")
+        # a later duplicate key wins, as in fastText's hash map
+        last = keys.size - 1 - np.unique(keys[::-1], return_index=True)[1]
+        prune = (keys[last], rows[last])
+
+    quant_input = r.flag("the quantised-input")
+    A = _read_quantized(r, "input", dim) if quant_input else _read_dense(r, "input", dim)
+    qout = r.flag("the quantised-output")
+    B = (
+        _read_quantized(r, "output", dim).dense()
+        if quant_input and qout
+        else _read_dense(r, "output", dim)
+    )
+    if r.remaining():
+        raise _error(path, f"invalid fastText model file ({r.remaining()} bytes of trailing data)")
+    if B.shape[0] != nlabels:
+        raise _error(
+            path, f"invalid fastText model file ({B.shape[0]} output rows, {nlabels} labels)"
+        )
+    hashed = args["wordNgrams"] > 1 or args["maxn"] > 0
+    needed = nwords
+    if prune is not None:
+        needed = nwords + (int(prune[1].max()) + 1 if prune[1].size else 0)
+    elif hashed:
+        needed = nwords + bucket
+    if A.shape[0] < needed:
+        raise _error(
+            path,
+            f"invalid fastText model file (input matrix has {A.shape[0]} rows, needs {needed})",
+        )
+    if not np.isfinite(B).all():
+        raise _error(path, "invalid fastText model file (non-finite values in the output matrix)")
+    if isinstance(A, np.ndarray) and A.nbytes < _SCAN_MAX_BYTES:
+        # a large input matrix stays unread (memory-mapped): a non-finite value in it can only
+        # make the probabilities of the lines that use its row NaN
+        _check_finite(A, path, "the input matrix")
+    return {
+        "version": version,
+        "args": args,
+        "words": words,
+        "counts": counts,
+        "nwords": nwords,
+        "ntokens": ntokens,
+        "prune": prune,
+        "A": A,
+        "B": np.asarray(B, dtype=np.float32),
+        "quantized": quant_input,
+        "qout": bool(quant_input and qout),
+    }
+
+
+def _open_map(path):
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            raise _error(path, "not a regular file, so not a model file")
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise _error(path, "empty file, not a fastText model")
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        raise _error(path, "no such model file") from None
+    except IsADirectoryError:
+        raise _error(path, "is a directory, not a model file") from None
+    except OSError as exc:
+        raise _error(path, f"cannot read model file ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise _error(path, f"invalid path ({exc})") from None
+
+
+def load_fasttext(path: str | os.PathLike, *, label_prefix: str = "__label__") -> FastTextModel:
+    """Load a fastText supervised model (``.bin`` or quantised ``.ftz``).
+
+    Parameters
+    ----------
+    path : path-like
+        The file written by fastText's ``save_model`` (after ``train_supervised``, optionally
+        ``quantize``).
+    label_prefix : str, default='__label__'
+        fastText's ``-label`` prefix (the file does not store it): stripped from the label
+        names in ``classes_``, and unknown tokens starting with it are skipped as labels.
+
+    Raises
+    ------
+    bowclf.persist.ModelFileError
+        If the file is missing, not a fastText supervised model, truncated or inconsistent
+        (one line naming the file and the problem).
+    """
+    buf = _open_map(path)
+    try:
+        parts = _parse(buf, path)
+    except BaseException:
+        try:
+            buf.close()
+        except BufferError:  # views into the map are still referenced: the GC closes it
+            pass
+        raise
+    return FastTextModel(parts, label_prefix=label_prefix, source=os.fspath(path), buffer=buf)
+
+
+def fasttext_info(path: str | os.PathLike) -> dict[str, Any]:
+    """A header dict describing a fastText model, shaped like :func:`bowclf.persist.info`."""
+    model = load_fasttext(path)
+    return model.header()
+
+
+# ---------------------------------------------------------------------- hashing
+def _fnv1a(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """32-bit FNV-1a (sign-extended bytes) of the strings ``flat[s : s+len]`` (uint32)."""
+    h = np.full(starts.size, _FNV_BASIS, dtype=np.uint32)
+    sext = flat.view(np.int8).astype(np.int32).view(np.uint32)
+    prime = np.uint32(_FNV_PRIME)
+    for k in range(int(lengths.max()) if lengths.size else 0):
+        idx = np.flatnonzero(lengths > k)
+        h[idx] = (h[idx] ^ sext[starts[idx] + k]) * prime
+    return h
+
+
+# ---------------------------------------------------------------------- the model
+class FastTextModel:
+    """A fastText supervised model, read from its ``.bin``/``.ftz`` file (see the module).
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+        Label names without the label prefix, in fastText's label order (most frequent first).
+    loss : str
+        ``'softmax'``, ``'ova'``, ``'ns'`` or ``'hs'``.
+    args : dict
+        fastText's stored arguments (``dim``, ``wordNgrams``, ``bucket``, ``minn``, ...).
+    multilabel_ : bool
+        Always False: the model predicts one label per line (use ``predict_topk`` for more).
+    """
+
+    multilabel_ = False
+
+    def __init__(self, parts: dict[str, Any], *, label_prefix: str, source: str, buffer=None):
+        self._buffer = buffer  # keeps the memory map (and the views into it) alive
+        self.source = source
+        self.version = parts["version"]
+        self.args = parts["args"]
+        self.loss = _LOSSES[self.args["loss"]]
+        self.label_prefix = label_prefix
+        self._prefix = label_prefix.encode("utf-8")
+        nwords = parts["nwords"]
+        self.nwords = nwords
+        words = parts["words"]
+        self.words = words[:nwords]
+        self.counts = parts["counts"]
+        self.ntokens = parts["ntokens"]
+        self.labels = words[nwords:]
+        self.label_counts = parts["counts"][nwords:]
+        self._word_id = {w: i for i, w in enumerate(words)}  # later duplicates win
+        self.classes_ = np.array(
+            [
+                w.decode("utf-8", "replace")[len(label_prefix) :]
+                if w.startswith(self._prefix)
+                else w.decode("utf-8", "replace")
+                for w in self.labels
+            ]
+        )
+        self.prune = parts["prune"]
+        self.A = parts["A"]
+        self.B = parts["B"]
+        self.quantized = parts["quantized"]
+        self.qout = parts["qout"]
+        if self.prune is not None:
+            order = np.argsort(self.prune[0])
+            self._prune_keys = self.prune[0][order]
+            self._prune_rows = self.prune[1][order]
+        if self.loss == "hs":
+            self._paths, self._codes = _huffman_paths(self.label_counts)
+
+    # ------------------------------------------------------------------ featurisation
+    def _row_of_hash(self, buckets: np.ndarray) -> np.ndarray:
+        """Input rows of hash buckets (int64; -1 where a pruned model dropped the bucket)."""
+        if self.prune is None:
+            return buckets + self.nwords
+        keys = self._prune_keys
+        if keys.size == 0:
+            return np.full(buckets.shape, -1, np.int64)
+        pos = np.minimum(np.searchsorted(keys, buckets), keys.size - 1)
+        found = keys[pos] == buckets
+        return np.where(found, self._prune_rows[pos] + self.nwords, -1)
+
+    def _token_table(self, tokens: list[bytes]):
+        """Per distinct token: whether it is a feature token, its int64 (sign-extended) hash,
+        and its rows (dictionary row and character n-gram rows) as a CSR-like pair."""
+        n = len(tokens)
+        word_id = self._word_id
+        nwords = self.nwords
+        prefix = self._prefix
+        ids = np.array([word_id.get(t, -1) for t in tokens], dtype=np.int64)
+        is_label = np.array(
+            [
+                (i >= nwords) if i >= 0 else t.startswith(prefix)
+                for t, i in zip(tokens, ids, strict=True)
+            ],
+            dtype=bool,
+        )
+        lengths = np.fromiter(map(len, tokens), np.int64, n)
+        flat = np.frombuffer(b"".join(tokens), dtype=np.uint8)
+        starts = np.zeros(n, np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        h = _fnv1a(flat, starts, lengths)
+        hashes = h.view(np.int32).astype(np.int64)
+        # rows per token: its dictionary row, then its character n-grams
+        own_tok = np.flatnonzero((ids >= 0) & ~is_label)
+        row_tok = [own_tok]
+        row_val = [ids[own_tok]]
+        maxn, minn = self.args["maxn"], self.args["minn"]
+        if maxn > 0:
+            subject = np.flatnonzero(~is_label & np.array([t != EOS for t in tokens], bool))
+            if subject.size:
+                t_ng, r_ng = self._char_ngrams([tokens[i] for i in subject], minn, maxn)
+                row_tok.append(subject[t_ng])
+                row_val.append(r_ng)
+        tok = np.concatenate(row_tok)
+        val = np.concatenate(row_val)
+        order = np.argsort(tok, kind="stable")
+        tok, val = tok[order], val[order]
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(tok, minlength=n), out=indptr[1:])
+        return ~is_label, hashes, indptr, val
+
+    def _char_ngrams(self, tokens: list[bytes], minn: int, maxn: int):
+        """Rows of the character n-grams of ``"<" + token + ">"`` for each token.
+
+        Returns ``(token_index, row)`` pairs.  N-grams run over UTF-8 characters (a byte
+        ``10xxxxxx`` continues a character); the lone markers ``<`` and ``>`` are skipped.
+        """
+        words = [b"<" + t + b">" for t in tokens]
+        lengths = np.fromiter(map(len, words), np.int64, len(words))
+        flat = np.frombuffer(b"".join(words), dtype=np.uint8)
+        word_start = np.zeros(len(words), np.int64)
+        np.cumsum(lengths[:-1], out=word_start[1:])
+        word_of_byte = np.repeat(np.arange(len(words)), lengths)
+        word_end = (word_start + lengths)[word_of_byte]
+        is_start = (flat & 0xC0) != 0x80
+        # a character ends where the next byte starts a character or the word ends
+        nxt = np.ones(flat.size, bool)
+        nxt[:-1] = is_start[1:]
+        ends_char = nxt | (np.arange(flat.size) + 1 == word_end)
+        begin = np.flatnonzero(is_start)  # every n-gram start (a character start)
+        limit = word_end[begin] - begin  # bytes available from there
+        owner = word_of_byte[begin]
+        at_word_start = begin == word_start[owner]
+        sext = flat.view(np.int8).astype(np.int32).view(np.uint32)
+        h = np.full(begin.size, _FNV_BASIS, np.uint32)
+        nchars = np.zeros(begin.size, np.int64)
+        prime = np.uint32(_FNV_PRIME)
+        out_tok, out_hash = [], []
+        k = 0
+        live = np.flatnonzero(limit > 0)
+        while live.size:
+            pos = begin[live] + k
+            h[live] = (h[live] ^ sext[pos]) * prime
+            done = ends_char[pos]
+            nchars[live] += done
+            n = nchars[live]
+            last_byte = pos + 1 == word_end[begin[live]]
+            emit = (
+                done & (n >= minn) & (n <= maxn) & ~((n == 1) & (at_word_start[live] | last_byte))
+            )
+            out_tok.append(owner[live[emit]])
+            out_hash.append(h[live[emit]].copy())
+            k += 1
+            keep = (limit[live] > k) & ~(done & (n >= maxn))
+            live = live[keep]
+        if not out_tok:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        toks = np.concatenate(out_tok)
+        buckets = (np.concatenate(out_hash) % np.uint32(self.args["bucket"])).astype(np.int64)
+        rows = self._row_of_hash(buckets)
+        keep = rows >= 0
+        return toks[keep], rows[keep]
+
+    def featurize(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Input rows of each line, exactly as fastText computes them.
+
+        Returns ``(indptr, rows)``: line ``i`` averages the input rows
+        ``rows[indptr[i]:indptr[i+1]]`` (with repetitions).
+        """
+        texts = _check_texts(texts)
+        lines = []
+        for text in texts:
+            data = text.encode("utf-8", "surrogatepass")
+            cut = data.find(b"\n")
+            if cut >= 0:
+                data = data[:cut]
+            lines.append(data.replace(b"\0", b" ").split() + [EOS])
+        index: dict[bytes, int] = {}
+        distinct: list[bytes] = []
+        tok_ids = []
+        for toks in lines:
+            ids = []
+            for t in toks:
+                j = index.get(t)
+                if j is None:
+                    j = index[t] = len(distinct)
+                    distinct.append(t)
+                ids.append(j)
+            tok_ids.append(ids)
+        n_docs = len(lines)
+        if not distinct:
+            return np.zeros(n_docs + 1, np.int64), np.empty(0, np.int64)
+        is_feature, hashes, t_ptr, t_rows = self._token_table(distinct)
+        doc_len = np.fromiter(map(len, tok_ids), np.int64, n_docs)
+        seq = np.fromiter((j for ids in tok_ids for j in ids), np.int64, int(doc_len.sum()))
+        seq_doc = np.repeat(np.arange(n_docs), doc_len)
+        keep = is_feature[seq]
+        seq, seq_doc = seq[keep], seq_doc[keep]
+        # rows of the tokens themselves (dictionary row + character n-grams)
+        per_tok = (t_ptr[1:] - t_ptr[:-1])[seq]
+        first = t_ptr[seq]
+        total = int(per_tok.sum())
+        offsets = np.arange(total) - np.repeat(np.cumsum(per_tok) - per_tok, per_tok)
+        rows_tok = t_rows[np.repeat(first, per_tok) + offsets]
+        docs_tok = np.repeat(seq_doc, per_tok)
+        parts_rows, parts_docs = [rows_tok], [docs_tok]
+        # word n-grams over consecutive feature tokens of one line
+        nmax = self.args["wordNgrams"]
+        if nmax > 1 and seq.size:
+            hs = hashes[seq].view(np.uint64)
+            g = hs.copy()
+            mul = np.uint64(_NGRAM_PRIME)
+            bucket = np.uint64(self.args["bucket"])
+            for k in range(1, nmax):
+                if seq.size <= k:
+                    break
+                g = g[:-1] * mul + hs[k:]
+                same = seq_doc[: seq.size - k] == seq_doc[k:]
+                rows = self._row_of_hash((g[same] % bucket).astype(np.int64))
+                ok = rows >= 0
+                parts_rows.append(rows[ok])
+                parts_docs.append(seq_doc[: seq.size - k][same][ok])
+        rows = np.concatenate(parts_rows)
+        docs = np.concatenate(parts_docs)
+        order = np.argsort(docs, kind="stable")
+        indptr = np.zeros(n_docs + 1, np.int64)
+        np.cumsum(np.bincount(docs, minlength=n_docs), out=indptr[1:])
+        return indptr, rows[order]
+
+    # ------------------------------------------------------------------ forward
+    def _gather(self, ids: np.ndarray) -> np.ndarray:
+        if isinstance(self.A, _Quantized):
+            return self.A.rows(ids)
+        return np.asarray(self.A[ids], dtype=np.float32)
+
+    def transform(self, texts: Iterable[str]) -> np.ndarray:
+        """Hidden vectors: the mean input row of each line (float32, n×dim; 0 if no rows)."""
+        indptr, rows = self.featurize(texts)
+        n = indptr.size - 1
+        H = np.zeros((n, self.args["dim"]), np.float32)
+        lengths = np.diff(indptr)
+        start = 0
+        while start < n:
+            stop = start + 1
+            while stop < n and indptr[stop + 1] - indptr[start] <= _BATCH_ROWS:
+                stop += 1
+            block = rows[indptr[start] : indptr[stop]]
+            if block.size:
+                vecs = self._gather(block)
+                seg = np.repeat(np.arange(stop - start), lengths[start:stop])
+                _segment_sum(H[start:stop], seg, vecs)
+            start = stop
+        nz = lengths > 0
+        H[nz] /= lengths[nz, None].astype(np.float32)
+        return H
+
+    def _output(self, H: np.ndarray) -> np.ndarray:
+        """Per-label probabilities (float64) from hidden vectors."""
+        S = H.astype(np.float64) @ self.B.T.astype(np.float64)
+        if self.loss == "softmax":
+            S -= S.max(axis=1, keepdims=True)
+            np.exp(S, out=S)
+            S /= S.sum(axis=1, keepdims=True)
+            return S
+        if self.loss in ("ova", "ns"):
+            return _table_sigmoid(S.astype(np.float32)).astype(np.float64)
+        F = 1.0 / (1.0 + np.exp(-S))  # internal node i is output row i
+        P = np.ones((H.shape[0], self.classes_.size))
+        for label, (path, code) in enumerate(zip(self._paths, self._codes, strict=True)):
+            for node, right in zip(path, code, strict=True):
+                P[:, label] *= F[:, node] if right else 1.0 - F[:, node]
+        return P
+
+    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
+        """Label probabilities (n×c, float64, columns in ``classes_`` order): softmax rows sum
+        to 1; ``ova`` gives independent sigmoids (fastText's table); ``hs`` the product along
+        each label's Huffman path (rows sum to 1)."""
+        texts = _check_texts(X)
+        out = [
+            self._output(self.transform(texts[i : i + _DOC_BATCH]))
+            for i in range(0, len(texts), _DOC_BATCH)
+        ]
+        if not out:
+            return np.zeros((0, self.classes_.size))
+        return np.vstack(out)
+
+    def fasttext_scores(self, X: Iterable[str]) -> np.ndarray:
+        """The numbers fastText's ``predict`` reports for every label: ``p + 1e-5`` for
+        softmax/ova (its ``exp(log(p + 1e-5))``) and, for ``hs``, the product of ``(q + 1e-5)``
+        over the branch probabilities ``q`` on the label's path."""
+        if self.loss != "hs":
+            return self.predict_proba(X) + 1e-5
+        texts = _check_texts(X)
+        H = self.transform(texts)
+        F = 1.0 / (1.0 + np.exp(-(H.astype(np.float64) @ self.B.T.astype(np.float64))))
+        P = np.ones((H.shape[0], self.classes_.size))
+        for label, (path, code) in enumerate(zip(self._paths, self._codes, strict=True)):
+            for node, right in zip(path, code, strict=True):
+                P[:, label] *= (F[:, node] if right else 1.0 - F[:, node]) + 1e-5
+        return P
+
+    def predict(self, X: Iterable[str]) -> np.ndarray:
+        """The most probable label of each line."""
+        P = self.predict_proba(X)
+        return self.classes_[np.argmax(P, axis=1)] if P.size else self.classes_[:0]
+
+    def predict_topk(
+        self, X: Iterable[str], k: int = 1, threshold: float = 0.0
+    ) -> list[list[tuple[str, float]]]:
+        """Up to ``k`` ``(label, probability)`` pairs per line, most probable first."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        P = self.predict_proba(X)
+        order = np.argsort(-P, axis=1, kind="stable")[:, :k]
+        out = []
+        for row, idx in zip(P, order, strict=True):
+            out.append([(str(self.classes_[j]), float(row[j])) for j in idx if row[j] >= threshold])
+        return out
+
+    def header(self) -> dict[str, Any]:
+        """A description shaped like a bowclf model header (for ``bowclf info``)."""
+        a = self.args
+        rows, dim = self.A.shape
+        return {
+            "format": "fasttext",
+            "format_version": self.version,
+            "bowclf_version": "n/a (a fastText file)",
+            "created": None,
+            "kind": "FastTextModel",
+            "params": {
+                **{k: v for k, v in a.items() if k != "loss" and k != "model"},
+                "loss": self.loss,
+                "quantized": self.quantized,
+                "qout": self.qout,
+                "pruned": self.prune is not None,
+                "label_prefix": self.label_prefix,
+            },
+            "arrays": {
+                "classifier/A": {"dtype": "<f4", "shape": [rows, dim]},
+                "classifier/B": {"dtype": "<f4", "shape": list(self.B.shape)},
+                "classifier/classes": {"dtype": "<U", "shape": [int(self.classes_.size)]},
+                "vectorizer/words": {"dtype": "|S", "shape": [self.nwords]},
+            },
+        }
+
+
+def _segment_sum(out: np.ndarray, seg: np.ndarray, vecs: np.ndarray) -> None:
+    """``out[s] += Σ vecs[i]`` over the rows ``i`` with ``seg[i] == s`` (``seg`` sorted)."""
+    if not seg.size:
+        return
+    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    out[seg[starts]] += np.add.reduceat(vecs, starts, axis=0)
+
+
+def _table_sigmoid(x: np.ndarray) -> np.ndarray:
+    """fastText's sigmoid: 0 below -8, 1 above 8, else a 513-entry table indexed by
+    ``int((x + 8) * 512 / 8 / 2)`` (float32 arithmetic)."""
+    table = (1.0 / (1.0 + np.exp(-((np.arange(513) * 16).astype(np.float32) / 512 - 8)))).astype(
+        np.float32
+    )
+    x = x.astype(np.float32)
+    idx = ((x + np.float32(8)) * np.float32(512) / np.float32(8) / np.float32(2)).astype(np.float32)
+    inside = (x >= -8) & (x <= 8)
+    out = np.where(x > 8, np.float32(1), np.float32(0)).astype(np.float32)
+    out[inside] = table[np.clip(idx[inside].astype(np.int64), 0, 512)]
+    return out
+
+
+def _huffman_paths(counts: np.ndarray) -> tuple[list[list[int]], list[list[bool]]]:
+    """fastText's hierarchical-softmax tree over labels sorted by decreasing count.
+
+    Leaves ``0..c-1`` hold the counts; internal node ``c + j`` (output row ``j``) joins the two
+    smallest of the remaining leaves (taken from the end) and built nodes (taken in order of
+    creation), the first as left child, the second as right child (``code`` True).
+    Returns each label's path of output rows from the leaf up and its left/right codes.
+    """
+    c = int(counts.size)
+    count = [int(v) for v in counts] + [10**15] * (c - 1)
+    parent = [-1] * (2 * c - 1)
+    right = [False] * (2 * c - 1)
+    leaf, node = c - 1, c
+    for i in range(c, 2 * c - 1):
+        pick = []
+        for _ in range(2):
+            if leaf >= 0 and count[leaf] < count[node]:
+                pick.append(leaf)
+                leaf -= 1
+            else:
+                pick.append(node)
+                node += 1
+        count[i] = count[pick[0]] + count[pick[1]]
+        parent[pick[0]] = parent[pick[1]] = i
+        right[pick[1]] = True
+    paths, codes = [], []
+    for i in range(c):
+        path, code = [], []
+        j = i
+        while parent[j] != -1:
+            path.append(parent[j] - c)
+            code.append(right[j])
+            j = parent[j]
+        paths.append(path)
+        codes.append(code)
+    return paths, codes
+
+
+def _check_texts(X) -> Sequence[str]:
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            "expected an iterable of documents (e.g. a list of str), got a single string"
+        )
+    texts = X if isinstance(X, list) else list(X)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ValueError(f"document {i} is {type(t).__name__}, not str")
+    return texts
+
+
+# ---------------------------------------------------------------------- bowclf model files
+def to_members(model: FastTextModel) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Header and arrays of a bowclf model file holding ``model`` (kind ``FastTextModel``)."""
+    header = {
+        "kind": "FastTextModel",
+        "params": {},
+        "fasttext": {
+            "version": model.version,
+            "args": dict(model.args),
+            "label_prefix": model.label_prefix,
+            "nwords": model.nwords,
+            "ntokens": int(model.ntokens),
+            "qout": model.qout,
+        },
+    }
+    words = model.words + model.labels
+    arrays = {
+        "fasttext/words": np.array(words if words else [b""], dtype=np.bytes_)[: len(words)],
+        "fasttext/counts": np.asarray(model.counts, np.int64),
+        "fasttext/B": np.ascontiguousarray(model.B, np.float32),
+    }
+    if model.prune is not None:
+        arrays["fasttext/prune"] = np.stack(model.prune, axis=1).astype(np.int64).reshape(-1, 2)
+    if isinstance(model.A, _Quantized):
+        arrays.update(quantized_members("fasttext/A", model.A))
+    else:
+        arrays["fasttext/A"] = np.ascontiguousarray(model.A, np.float32)
+    return header, arrays
+
+
+def from_members(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> FastTextModel:
+    """Rebuild a :class:`FastTextModel` from a bowclf model file (checked like a ``.bin``)."""
+    section = header.get("fasttext")
+    if not isinstance(section, dict) or not isinstance(section.get("args"), dict):
+        raise _error(path, "header has no valid fasttext section")
+    args = section["args"]
+    if set(args) != set(_ARG_NAMES) | {"t"}:
+        raise _error(path, "the fasttext section has the wrong arguments")
+    for key in _ARG_NAMES:
+        if not isinstance(args[key], int) or isinstance(args[key], bool):
+            raise _error(path, f"fasttext argument {key} is not an integer")
+    if not isinstance(args["t"], int | float):
+        raise _error(path, "fasttext argument t is not a number")
+    words = [bytes(w) for w in arrays["fasttext/words"].tolist()]
+    counts = np.asarray(arrays["fasttext/counts"], np.int64)
+    nwords, prefix = section.get("nwords"), section.get("label_prefix")
+    if not isinstance(nwords, int) or not isinstance(prefix, str) or len(prefix) > 256:
+        raise _error(path, "the fasttext section has no valid nwords or label_prefix")
+    # Re-serialise to fastText's layout and let the one bounds-checked parser judge it.
+    blob = bytearray(struct.pack("<ii", MAGIC, 12))
+    blob += struct.pack("<12i", *(args[k] for k in _ARG_NAMES)) + struct.pack("<d", args["t"])
+    prune = arrays.get("fasttext/prune")
+    if counts.shape != (len(words),) or (prune is not None and prune.shape[1:] != (2,)):
+        raise _error(path, "inconsistent fasttext members (words, counts, prune index)")
+    blob += struct.pack(
+        "<iiiqq",
+        len(words),
+        nwords,
+        len(words) - nwords,
+        int(section.get("ntokens", 0)),
+        -1 if prune is None else prune.shape[0],
+    )
+    for i, (w, c) in enumerate(zip(words, counts.tolist(), strict=True)):
+        if b"\0" in w:
+            raise _error(path, "a fasttext word contains NUL")
+        blob += w + b"\0" + struct.pack("<qb", c, 0 if i < nwords else 1)
+    if prune is not None:
+        if prune.size and (prune.min() < -(2**31) or prune.max() >= 2**31):
+            raise _error(path, "fasttext prune index out of range")
+        blob += prune.astype("<i4").tobytes()
+    dim = args["dim"]
+    if "fasttext/A_codes" in arrays:
+        try:
+            dense = decode_quantized(arrays, "fasttext/A", dim)
+        except ValueError as exc:
+            raise _error(path, f"inconsistent model file: {exc}") from None
+    else:
+        dense = arrays["fasttext/A"]
+    B = arrays["fasttext/B"]
+    blob += b"\0" + struct.pack("<qq", *dense.shape) + np.asarray(dense, "<f4").tobytes()
+    blob += b"\0" + struct.pack("<qq", *B.shape) + np.asarray(B, "<f4").tobytes()
+    parts = _parse(bytes(blob), path)
+    if "fasttext/A_codes" in arrays:  # keep the codes: rows are decoded when needed
+        parts["quantized"] = True
+        parts["qout"] = bool(section.get("qout", False))
+    return FastTextModel(parts, label_prefix=prefix, source=os.fspath(path))

@@ -1,0 +1,275 @@
+"""Small models: prune features by embedding norm and product-quantise ``A`` (fastText's
+``quantize``, with scikit-learn's k-means).
+
+:func:`quantize` turns a fitted :class:`~bowclf.TextClassifier` into a smaller one:
+
+1. **cutoff** — keep the ``N`` features whose embeddings (columns of ``A``) have the largest
+   L2 norm; the vocabulary keeps only the words among them (the hash buckets are unchanged, so
+   every kept n-gram still lands on its column).
+2. **product quantisation** — each kept embedding is cut into ``⌈dim/dsub⌉`` sub-vectors of
+   ``dsub`` numbers (the last may be shorter); for each position a k-means codebook of up to
+   256 centroids is learnt (:class:`sklearn.cluster.KMeans` started from random rows, on at
+   most 32,768 sampled rows, 25 Lloyd iterations as fastText) and every sub-vector is
+   replaced by the one-byte index of its nearest centroid.  With ``qnorm=True`` the
+   embeddings are first divided by their norms, which get a one-dimensional codebook of their
+   own (one more byte per feature).
+3. **retrain** (optional) — with training documents ``X, y``: the output matrix ``B`` is
+   re-fitted on the hidden vectors of the pruned, quantised model (a logistic regression from
+   scikit-learn without intercept: multinomial for ``softmax``, one binary model per class for
+   ``ova``), so that it adapts to the features that are left and to the quantisation error.
+
+The result predicts with the decoded ``A`` (``centroid`` look-ups: the in-memory model keeps
+the dense decoded matrix).  Saved with :func:`bowclf.save` it is an ordinary bowclf model file
+in which ``classifier/A`` is replaced by (``p`` kept features, ``m = ⌈dim/dsub⌉``)::
+
+    classifier/A_codes           uint8   (p, m)        centroid index of each sub-vector
+    classifier/A_centroids       float32 (m, 256, dsub) codebooks (the last zero-padded)
+    classifier/A_norm_codes      uint8   (p,)           qnorm only: index of each norm
+    classifier/A_norm_centroids  float32 (256,)         qnorm only: the norm codebook
+
+plus a ``quantization`` entry in the header (``cutoff``, ``dsub``, ``qnorm``, ``retrained``).
+Loading decodes ``A`` once (about ``4·dsub`` bytes per stored byte; a few milliseconds for a
+100,000-feature model), so ``predict``/``evaluate``/``info`` read it like any model.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+__all__ = ["quantize"]
+
+_KSUB = 256
+_MAX_POINTS = 1 << 15  # rows a codebook is learnt from (fastText: 65,536)
+_N_ITER = 25  # Lloyd iterations per codebook (fastText's niter_)
+
+
+def quantize(
+    model,
+    *,
+    cutoff: int | None = None,
+    dsub: int = 2,
+    qnorm: bool = False,
+    retrain: bool = False,
+    X=None,
+    y=None,
+    random_state: int = 0,
+):
+    """A smaller copy of a fitted :class:`~bowclf.TextClassifier` (see the module docstring).
+
+    Parameters
+    ----------
+    model : TextClassifier
+        A fitted single- or multi-label text model (it is not modified).
+    cutoff : int or None, default=None
+        Keep this many features (largest embedding norms); ``None`` keeps all.
+    dsub : int, default=2
+        Numbers per sub-vector: one byte then codes ``dsub`` float32 (``4·dsub``:1).
+    qnorm : bool, default=False
+        Quantise the embedding norms separately (better for embeddings of varied length).
+    retrain : bool, default=False
+        Re-fit ``B`` on the pruned, quantised features of ``X`` (single-label models).
+    X, y : documents and labels, optional
+        The training data; required when ``retrain=True``.
+    random_state : int, default=0
+        Seed of the row sampling and of k-means (same seed, same model file).
+
+    Returns
+    -------
+    TextClassifier
+        The quantised model; :func:`bowclf.save` writes its codes, not the dense ``A``.
+
+    Examples
+    --------
+    >>> from bowclf import TextClassifier
+    >>> from bowclf import quantize
+    >>> texts = ["great film", "loved it", "boring film", "hated it"] * 20
+    >>> labels = ["pos", "pos", "neg", "neg"] * 20
+    >>> clf = TextClassifier(epochs=20, random_state=0).fit(texts, labels)
+    >>> small = quantize(clf, dsub=2)
+    >>> small.predict(["loved this film"]).tolist()
+    ['pos']
+    """
+    from .text import TextClassifier
+
+    if not isinstance(model, TextClassifier) or not hasattr(model, "classifier_"):
+        raise TypeError("quantize expects a fitted bowclf TextClassifier")
+    if cutoff is not None and (not isinstance(cutoff, int) or cutoff < 1):
+        raise ValueError(f"cutoff must be a positive integer or None, got {cutoff!r}")
+    if not isinstance(dsub, int) or dsub < 1:
+        raise ValueError(f"dsub must be a positive integer, got {dsub!r}")
+    if retrain and (X is None or y is None):
+        raise ValueError("retrain=True needs the training documents X and labels y")
+    if retrain and model.multilabel_:
+        raise ValueError("retrain is for single-label models")
+    clf = model.classifier_
+    W = np.asarray(clf.A_, dtype=np.float32)  # (dim, p)
+    dim, p = W.shape
+    if dsub > dim:
+        raise ValueError(f"dsub={dsub} is larger than the model's dim={dim}")
+    norms = np.sqrt(np.einsum("ij,ij->j", W, W, dtype=np.float64))
+    keep = np.arange(p)
+    if cutoff is not None and cutoff < p:
+        keep = np.sort(np.argpartition(-norms, cutoff - 1)[:cutoff])
+    rows = np.ascontiguousarray(W[:, keep].T)  # (n_kept, dim)
+    rng = np.random.RandomState(random_state)
+    members = _product_quantize(rows, dsub, qnorm, rng)
+    small = _pruned_copy(model, keep)
+    small.classifier_.A_ = np.ascontiguousarray(_decode(members, dim).T)
+    small._quantized_A = members
+    small._quantization = {
+        "cutoff": cutoff,
+        "dsub": dsub,
+        "qnorm": bool(qnorm),
+        "retrained": bool(retrain),
+    }
+    if retrain:
+        small.classifier_.B_ = _refit_output(small, X, y, random_state)
+    return small
+
+
+def _product_quantize(
+    rows: np.ndarray, dsub: int, qnorm: bool, rng: np.random.RandomState
+) -> dict[str, np.ndarray]:
+    """Codes and codebooks of ``rows`` (n×dim float32), in the layout of the module doc."""
+    n, dim = rows.shape
+    out: dict[str, np.ndarray] = {}
+    if qnorm:
+        norm = np.linalg.norm(rows, axis=1).astype(np.float32)
+        rows = rows / np.where(norm > 0, norm, 1.0)[:, None]
+        codes, book = _codebook(norm[:, None], rng)
+        out["norm_codes"] = codes
+        out["norm_centroids"] = np.zeros(_KSUB, np.float32)
+        out["norm_centroids"][: book.shape[0]] = book[:, 0]
+    nsubq = -(-dim // dsub)
+    codes = np.zeros((n, nsubq), np.uint8)
+    centroids = np.zeros((nsubq, _KSUB, dsub), np.float32)
+    for q in range(nsubq):
+        part = rows[:, q * dsub : (q + 1) * dsub]
+        codes[:, q], book = _codebook(part, rng)
+        centroids[q, : book.shape[0], : part.shape[1]] = book
+    out["codes"] = codes
+    out["centroids"] = centroids
+    return out
+
+
+def _codebook(x: np.ndarray, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """k-means (scikit-learn) of the rows of ``x`` with up to 256 centroids: codes, centroids."""
+    from sklearn.cluster import KMeans
+
+    n = x.shape[0]
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    distinct = np.unique(x, axis=0)
+    if distinct.shape[0] <= _KSUB:  # few distinct rows: each is its own centroid (exact)
+        book = distinct
+    else:
+        sample = x[rng.choice(n, _MAX_POINTS, replace=False)] if n > _MAX_POINTS else x
+        km = KMeans(
+            n_clusters=_KSUB,
+            init="random",  # random rows, as fastText (k-means++ costs 2-3x the whole fit)
+            n_init=1,
+            max_iter=_N_ITER,
+            random_state=rng.randint(2**31 - 1),
+        ).fit(sample)
+        book = km.cluster_centers_.astype(np.float32)
+    return _nearest(x, book), book
+
+
+def _nearest(x: np.ndarray, book: np.ndarray) -> np.ndarray:
+    """Index of the nearest centroid (squared L2) of every row, in blocks of rows."""
+    out = np.empty(x.shape[0], np.uint8)
+    c2 = np.einsum("ij,ij->i", book, book)
+    step = 1 << 15
+    for start in range(0, x.shape[0], step):
+        block = x[start : start + step]
+        d = c2[None, :] - 2.0 * (block @ book.T)
+        out[start : start + step] = np.argmin(d, axis=1)
+    return out
+
+
+def _decode(members: dict[str, np.ndarray], dim: int) -> np.ndarray:
+    from .io.quantized import decode_quantized
+
+    return decode_quantized({f"A_{k}": v for k, v in members.items()}, "A", dim)
+
+
+def _pruned_copy(model, keep: np.ndarray):
+    """A copy of ``model`` whose classifier features are ``keep`` (sorted positions), with the
+    vocabulary reduced to the kept words (bucket columns move with the vocabulary size)."""
+    small = copy.copy(model)
+    clf = copy.copy(model.classifier_)
+    small.classifier_ = clf
+    clf.n_features_in_ = int(keep.size)
+    clf.B_ = np.array(model.classifier_.B_, copy=True)
+    columns = keep if model.feature_columns_ is None else model.feature_columns_[keep]
+    vec = model.vectorizer_
+    state = vec.get_fitted_state()
+    n_words = state["words"].size
+    is_word = columns < n_words
+    word_cols = columns[is_word]
+    if word_cols.size == 0:  # the vectorizer needs a word: keep the most frequent one
+        word_cols = np.array([0])
+    new_vec = model._make_vectorizer()
+    new_vec.set_fitted_state(
+        {
+            **state,
+            "words": state["words"][word_cols],
+            "word_counts": state["word_counts"][word_cols],
+        }
+    )
+    small.vectorizer_ = new_vec
+    # kept words are the new words 0..k-1 (in order); buckets follow the new vocabulary
+    new_columns = np.concatenate(
+        [np.arange(int(is_word.sum())), word_cols.size + (columns[~is_word] - n_words)]
+    )
+    width = int(new_vec.n_features_out_)
+    small._set_columns(new_columns.astype(np.int64), width)
+    if model.idf_ is not None:
+        small.idf_ = np.asarray(model.idf_)[keep]
+    return small
+
+
+def _refit_output(model, X, y, random_state: int) -> np.ndarray:
+    """``B`` re-fitted on the hidden vectors of ``model`` (logistic regression, no intercept)."""
+    from sklearn.linear_model import LogisticRegression
+
+    clf = model.classifier_
+    H = model.transform(X).astype(np.float64)
+    y = np.asarray(y)
+    classes = np.asarray(clf.classes_)
+    B = np.array(clf.B_, dtype=np.float32, copy=True)
+    if clf.loss == "softmax":
+        lr = LogisticRegression(fit_intercept=False, C=100.0, max_iter=500)
+        lr.fit(H, y)
+        coef = lr.coef_
+        if coef.shape[0] == 1:  # two classes: scores s1 - s0 = w·h
+            coef = np.vstack([-coef / 2, coef / 2])
+        index = {c: i for i, c in enumerate(lr.classes_.tolist())}
+        for j, c in enumerate(classes.tolist()):
+            if c in index:
+                B[j] = coef[index[c]]
+        return B
+    for j, c in enumerate(classes.tolist()):
+        target = y == c
+        if target.all() or not target.any():
+            continue
+        lr = LogisticRegression(fit_intercept=False, C=100.0, max_iter=500)
+        B[j] = lr.fit(H, target).coef_[0]
+    return B
+
+
+def quantized_members(model, members: tuple[dict[str, Any], dict[str, np.ndarray]]):
+    """Model-file members of a quantised model: ``classifier/A`` replaced by its codes."""
+    header, arrays = members
+    del arrays["classifier/A"]
+    for key, value in model._quantized_A.items():
+        arrays[f"classifier/A_{key}"] = value
+    header["quantization"] = dict(getattr(model, "_quantization", {}))
+    # small models: 32-bit integers where they fit (the loader widens them)
+    for name in ("text/feature_columns", "vectorizer/word_counts"):
+        arr = arrays.get(name)
+        if arr is not None and (arr.size == 0 or (arr.min() >= 0 and arr.max() < 2**31)):
+            arrays[name] = arr.astype(np.int32)
+    return header, arrays

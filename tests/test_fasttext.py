@@ -1,0 +1,313 @@
+"""fastText ``.bin``/``.ftz`` models run by bowclf: exact agreement, CLI, hostile files.
+
+Reference models are trained here with the ``fasttext`` package (test extra).  They are trained
+with ``thread=12``: fastText initialises only ``thread/10`` of the input matrix when
+``thread < 10`` (``DenseMatrix::uniform``), and the uninitialised rest of a small matrix makes
+its training fail with "Encountered NaN" or save NaN rows.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import make_texts, write_label_text_csv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bowclf.cli import cli
+from bowclf.io.fasttext import MAGIC, is_fasttext_file, load_fasttext
+from bowclf.persist import ModelFileError, info, load
+
+fasttext = pytest.importorskip("fasttext")
+
+FUZZ = settings(
+    max_examples=int(os.environ.get("BOWCLF_FUZZ_EXAMPLES", "300")),
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+EXTRA = [
+    "",
+    "zzz unknown qqq",
+    "the\tgame\x0bwas\x0cwon\r by the team",
+    "__label__sports the team",  # a label token inside the text is not a feature
+    "__label__unseen the oven",  # an unknown label-like token is skipped too
+    "a\x00b the match",
+    "café résumé naïve 日本語 the match",
+    "\x85 sauce\u00a0oven",  # not fastText whitespace: part of the tokens
+]
+
+
+def _corpus(tmp_path_factory, n_labels: int = 3):
+    texts, y = make_texts(3000, seed=1, noise=0.2)
+    rng = np.random.default_rng(0)
+    accents = ["café", "résumé", "naïve", "日本語", "Ωmega"]
+    texts = [t + " " + accents[rng.integers(5)] if rng.random() < 0.3 else t for t in texts]
+    # rarer words: a dictionary of a few hundred words (product quantisation needs 256 rows)
+    texts = [f"{t} w{rng.integers(400)}" for t in texts]
+    if n_labels > 3:
+        y = [f"{lab}{rng.integers(n_labels // 3)}" for lab in y]
+    path = tmp_path_factory.mktemp("ft") / "train.txt"
+    path.write_text("".join(f"__label__{lab} {t}\n" for t, lab in zip(texts, y, strict=True)))
+    return path, texts
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return _corpus(tmp_path_factory)
+
+
+def _train(path, **kw):
+    params = {"dim": 8, "epoch": 5, "thread": 12, "bucket": 20000, "verbose": 0, **kw}
+    return fasttext.train_supervised(str(path), **params)
+
+
+def _agree(model_path, texts):
+    """Top-1 and every reported probability of bowclf equal fastText's on ``texts``."""
+    ref = fasttext.load_model(str(model_path))
+    ours = load_fasttext(model_path)
+    scores = ours.fasttext_scores(texts)
+    column = {f"__label__{c}": j for j, c in enumerate(ours.classes_)}
+    labels, probs = ref.predict(texts, k=-1)
+    for i, (labs, ps) in enumerate(zip(labels, probs, strict=True)):
+        assert labs, texts[i]
+        cols = [column[lab] for lab in labs]
+        np.testing.assert_allclose(scores[i, cols], ps, atol=1e-4, rtol=0)
+        # fastText's first label is a most probable one (ties are ordered arbitrarily)
+        assert scores[i, cols[0]] >= scores[i].max() - 1e-6
+    P = ours.predict_proba(texts)
+    assert np.isfinite(P).all()
+    if ours.loss in ("softmax", "hs"):
+        np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-6)
+    return ours
+
+
+@pytest.mark.parametrize("loss", ["softmax", "ova", "hs"])
+@pytest.mark.parametrize("ngrams", [1, 2, 3])
+@pytest.mark.parametrize("chars", [(0, 0), (2, 4)])
+def test_agreement_bin_and_ftz(corpus, tmp_path, loss, ngrams, chars):
+    path, texts = corpus
+    probe = texts[:300] + EXTRA
+    model = _train(path, loss=loss, wordNgrams=ngrams, minn=chars[0], maxn=chars[1])
+    model.save_model(str(tmp_path / "m.bin"))
+    ours = _agree(tmp_path / "m.bin", probe)
+    assert not ours.quantized and ours.prune is None
+    # quantised input with a pruned dictionary and hash buckets, quantised norms
+    model.quantize(input=str(path), cutoff=300, qnorm=True, retrain=False, dsub=2, qout=False)
+    model.save_model(str(tmp_path / "m.ftz"))
+    ours = _agree(tmp_path / "m.ftz", probe)
+    assert ours.quantized and ours.prune is not None
+    assert ours.A.shape[0] <= 300
+
+
+def test_agreement_quantized_output_without_norms(tmp_path_factory, tmp_path):
+    path, texts = _corpus(tmp_path_factory, n_labels=900)  # qout needs >= 256 labels
+    model = _train(path, wordNgrams=2)
+    assert len(model.get_labels()) >= 256
+    model.quantize(input=str(path), qnorm=False, qout=True, dsub=3)
+    model.save_model(str(tmp_path / "q.ftz"))
+    ours = _agree(tmp_path / "q.ftz", texts[:100] + EXTRA)
+    assert ours.qout and ours.prune is None
+
+
+def test_a_line_ends_at_its_first_newline(corpus, tmp_path):
+    path, _ = corpus
+    _train(path, wordNgrams=2).save_model(str(tmp_path / "m.bin"))
+    ours = load_fasttext(tmp_path / "m.bin")
+    P = ours.predict_proba(["the oven\nthe match team", "the oven"])
+    np.testing.assert_array_equal(P[0], P[1])
+
+
+def test_featurisation_matches_word_and_subword_ids(corpus, tmp_path):
+    path, _ = corpus
+    model = _train(path, minn=2, maxn=3)
+    model.save_model(str(tmp_path / "m.bin"))
+    ours = load_fasttext(tmp_path / "m.bin")
+    for word in ["game", "café", "zzzz", "日本語"]:
+        indptr, rows = ours.featurize([word])
+        expect = sorted(model.get_subwords(word)[1].tolist() + [model.get_word_id("</s>")])
+        assert sorted(rows.tolist()) == expect, word
+
+
+def test_cli_predict_evaluate_info_convert(corpus, tmp_path):
+    path, texts = corpus
+    model = _train(path, wordNgrams=2)
+    model.save_model(str(tmp_path / "m.bin"))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["predict", str(tmp_path / "m.bin"), "--proba"], input=texts[0] + "\n")
+    assert res.exit_code == 0, res.output
+    labels, probs = model.predict(texts[0])
+    label, p = res.stdout.split()
+    assert label == labels[0].removeprefix("__label__")
+    assert abs(float(p) - (probs[0] - 1e-5)) < 1e-4
+    res = runner.invoke(cli, ["info", str(tmp_path / "m.bin")])
+    assert res.exit_code == 0 and "FastTextModel" in res.stdout and "dim 8" in res.stdout
+    assert info(tmp_path / "m.bin")["params"]["wordNgrams"] == 2
+    y = [model.predict(t)[0][0].removeprefix("__label__") for t in texts[:50]]
+    csv_path = write_label_text_csv(tmp_path / "test.csv", texts[:50], y)
+    res = runner.invoke(cli, ["evaluate", str(tmp_path / "m.bin"), str(csv_path), "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"accuracy": 1.0' in res.stdout
+    res = runner.invoke(cli, ["convert", str(tmp_path / "m.bin"), "-o", str(tmp_path / "m.bowclf")])
+    assert res.exit_code == 0, res.output
+    converted = load(tmp_path / "m.bowclf")
+    np.testing.assert_allclose(
+        converted.predict_proba(texts[:100] + EXTRA),
+        load(tmp_path / "m.bin").predict_proba(texts[:100] + EXTRA),
+        atol=1e-6,
+    )
+
+
+# ---------------------------------------------------------------------- hostile files
+@pytest.fixture(scope="module")
+def tiny_bin(tmp_path_factory, corpus):
+    path, _ = corpus
+    model = _train(path, dim=2, bucket=0, epoch=1)
+    out = tmp_path_factory.mktemp("tiny") / "t.bin"
+    model.save_model(str(out))
+    return out.read_bytes()
+
+
+def _outcome(path):
+    """A mutated file either loads and predicts finite probabilities or fails cleanly."""
+    try:
+        model = load(path)
+    except ModelFileError as exc:
+        message = str(exc)
+        assert "\n" not in message and message.startswith(str(path))
+        return
+    assert np.isfinite(model.predict_proba(["the match", "", "x y z"])).all()
+
+
+def test_every_truncation_is_refused(tiny_bin, tmp_path):
+    path = tmp_path / "cut.bin"
+    for size in list(range(0, 200)) + list(range(200, len(tiny_bin), 97)):
+        path.write_bytes(tiny_bin[:size])
+        if size < 4:
+            with pytest.raises(ModelFileError):
+                load_fasttext(path)
+            continue
+        with pytest.raises(ModelFileError, match="truncated|empty|invalid"):
+            load(path)
+    path.write_bytes(tiny_bin + b"\0")
+    with pytest.raises(ModelFileError, match="trailing"):
+        load(path)
+
+
+def _header(**overrides) -> bytes:
+    args = {
+        "dim": 4,
+        "ws": 5,
+        "epoch": 5,
+        "minCount": 1,
+        "neg": 5,
+        "wordNgrams": 1,
+        "loss": 3,
+        "model": 3,
+        "bucket": 0,
+        "minn": 0,
+        "maxn": 0,
+        "lrUpdateRate": 100,
+    }
+    args.update(overrides)
+    return struct.pack("<ii12id", MAGIC, 12, *args.values(), 1e-4)
+
+
+@pytest.mark.parametrize(
+    ("blob", "pattern"),
+    [
+        (struct.pack("<ii", MAGIC, 13), "version 13"),
+        (struct.pack("<ii", 1234, 12), "not a fastText"),
+        (_header(model=2), "sg model"),
+        (_header(loss=9), "unknown loss"),
+        (_header(dim=0), "dim 0"),
+        (_header(dim=2**30), "dim"),
+        (_header(wordNgrams=2), "bucket 0"),
+        (_header() + struct.pack("<iiiqq", 2**31 - 1, 2**31 - 2, 1, 0, -1), "truncated|invalid"),
+        (_header() + struct.pack("<iiiqq", 0, 0, 0, 0, 2**60), "invalid"),
+        (_header() + struct.pack("<iiiqq", 1, 0, 1, 0, 2**60) + b"x" * 10, "prune index"),
+        (
+            _header()
+            + struct.pack("<iiiqq", 1, 0, 1, 0, -1)
+            + b"__label__a\0"
+            + struct.pack("<qb", 1, 0),
+            "type",
+        ),
+    ],
+)
+def test_hostile_headers(tmp_path, blob, pattern):
+    path = tmp_path / "bad.bin"
+    path.write_bytes(blob)
+    with pytest.raises(ModelFileError, match=pattern) as exc:
+        load_fasttext(path)
+    assert "\n" not in str(exc.value)
+
+
+def test_huge_declared_matrix_is_refused_before_allocation(tmp_path):
+    blob = _header() + struct.pack("<iiiqq", 1, 0, 1, 0, -1) + b"__label__a\0"
+    blob += struct.pack("<qb", 1, 1) + b"\0" + struct.pack("<qq", 2**40, 4)
+    path = tmp_path / "huge.bin"
+    path.write_bytes(blob)
+    with pytest.raises(ModelFileError, match="truncated"):
+        load(path)
+
+
+def test_magic_sniffing(tiny_bin, tmp_path):
+    path = tmp_path / "t.bin"
+    path.write_bytes(tiny_bin)
+    assert is_fasttext_file(path) and not is_fasttext_file(tmp_path / "missing.bin")
+    with pytest.raises(ModelFileError, match="no such"):
+        load_fasttext(tmp_path / "missing.bin")
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, 2**31), st.integers(0, 255)), min_size=1, max_size=8))
+def test_fuzz_byte_flips(tiny_bin, tmp_path, flips):
+    data = bytearray(tiny_bin)
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    path = tmp_path / "fuzz.bin"
+    path.write_bytes(bytes(data))
+    _outcome(path)
+
+
+@FUZZ
+@given(st.integers(0, 2**31), st.integers(0, 2**31), st.binary(max_size=64))
+def test_fuzz_truncations_and_insertions(tiny_bin, tmp_path, cut, at, insert):
+    data = tiny_bin
+    if cut % 3 == 0:
+        data = data[: max(4, cut % len(data))]
+    else:
+        pos = 4 + at % (len(data) - 3)
+        data = data[:pos] + insert + data[pos:]
+    path = tmp_path / "fuzz.bin"
+    path.write_bytes(data)
+    _outcome(path)
+
+
+@FUZZ
+@given(st.integers(8, 2**31), st.sampled_from(["<i", "<q", "<b"]), st.integers(-(2**31), 2**31 - 1))
+def test_fuzz_header_integers(tiny_bin, tmp_path, at, fmt, value):
+    """Overwrite one integer near the start (args, dictionary header) with any value."""
+    data = bytearray(tiny_bin)
+    pos = at % min(len(data) - 8, 120)
+    size = struct.calcsize(fmt)
+    value = max(min(value, 2 ** (8 * size - 1) - 1), -(2 ** (8 * size - 1)))
+    data[pos : pos + size] = struct.pack(fmt, value)
+    path = tmp_path / "fuzz.bin"
+    path.write_bytes(bytes(data))
+    _outcome(path)
+
+
+def test_special_files_are_never_opened(tmp_path):
+    fifo = tmp_path / "model.fifo"
+    os.mkfifo(fifo)
+    assert not is_fasttext_file(fifo)
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        load_fasttext(fifo)
+    with pytest.raises(ModelFileError, match="directory"):
+        load_fasttext(tmp_path)
