@@ -716,6 +716,10 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Run ``epochs`` passes of ``source`` through the loop (``rows``: shape and nnz)."""
         n_jobs, p = threads_for(self.n_jobs, rows), self.A_.shape[1]
         W = with_spare_rows(self.A_.T, spare_rows(p, n_jobs))[:p]  # C-ordered; a copy when
+        if not W.flags.writeable:  # A_ memory-mapped from a model file: train on a copy
+            W = np.array(W, order="C")
+        if not self.B_.flags.writeable:
+            self.B_ = np.array(self.B_, order="C")
         self.A_ = W.T  # A_ was set by a user or loaded, or lacks the threads' spare rows
         optimizer = self._optimizer() if setup is None else setup.optimizer
         try:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from conftest import make_texts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -842,3 +843,22 @@ def test_corpus_conventions_round_trip_and_old_files_load(text_model, tmp_path):
     assert "corpus" not in old["text"]
     with pytest.raises(ValueError, match="unknown key"):
         save(text_model, tmp_path / "bad.bowclf", corpus={"command": "rm -rf"})
+
+
+def test_a_memory_mapped_model_keeps_training(tmp_path):
+    """Large members are memory-mapped read-only on load; partial_fit and warm starts train
+    a copy (they used to fail with 'WRITEBACKIFCOPY base is read-only')."""
+    from bowclf.persist import _MAP_MIN_BYTES
+
+    rng = np.random.default_rng(0)
+    p = _MAP_MIN_BYTES // (4 * 8) + 10  # A (dim 8) above the memory-mapping threshold
+    X = sp.random(60, p, density=0.001, format="csr", random_state=0) * 10
+    X.data = np.ceil(X.data)
+    y = rng.integers(0, 2, 60)
+    model = BowClassifier(dim=8, epochs=1, optimizer="sgd", random_state=0).fit(X, y)
+    loaded = load(save(model, tmp_path / "m.bowclf"))
+    assert not loaded.A_.flags.writeable
+    before = np.array(loaded.A_)
+    loaded.partial_fit(X, y)
+    assert loaded.A_.flags.writeable and not np.array_equal(before, loaded.A_)
+    np.testing.assert_array_equal(load(tmp_path / "m.bowclf").A_, before)  # file untouched
