@@ -92,18 +92,7 @@ def quantize(
     >>> small.predict(["loved this film"]).tolist()
     ['pos']
     """
-    from .text import TextClassifier
-
-    if not isinstance(model, TextClassifier) or not hasattr(model, "classifier_"):
-        raise TypeError("quantize expects a fitted bowclf TextClassifier")
-    if cutoff is not None and (not isinstance(cutoff, int) or cutoff < 1):
-        raise ValueError(f"cutoff must be a positive integer or None, got {cutoff!r}")
-    if not isinstance(dsub, int) or dsub < 1:
-        raise ValueError(f"dsub must be a positive integer, got {dsub!r}")
-    if retrain and (X is None or y is None):
-        raise ValueError("retrain=True needs the training documents X and labels y")
-    if retrain and model.multilabel_:
-        raise ValueError("retrain is for single-label models")
+    _check_quantize_args(model, cutoff, dsub, retrain, X, y)
     clf = model.classifier_
     W = np.asarray(clf.A_, dtype=np.float32)  # (dim, p)
     dim, p = W.shape
@@ -128,6 +117,23 @@ def quantize(
     if retrain:
         small.classifier_.B_ = _refit_output(small, X, y, random_state)
     return small
+
+
+def _check_quantize_args(model, cutoff, dsub, retrain: bool, X, y) -> None:
+    """Raise the error :func:`quantize` gives for a bad model or bad parameters (the checks
+    that do not need the model's dimension)."""
+    from .text import TextClassifier
+
+    if not isinstance(model, TextClassifier) or not hasattr(model, "classifier_"):
+        raise TypeError("quantize expects a fitted bowclf TextClassifier")
+    if cutoff is not None and (not isinstance(cutoff, int) or cutoff < 1):
+        raise ValueError(f"cutoff must be a positive integer or None, got {cutoff!r}")
+    if not isinstance(dsub, int) or dsub < 1:
+        raise ValueError(f"dsub must be a positive integer, got {dsub!r}")
+    if retrain and (X is None or y is None):
+        raise ValueError("retrain=True needs the training documents X and labels y")
+    if retrain and model.multilabel_:
+        raise ValueError("retrain is for single-label models")
 
 
 def _product_quantize(
