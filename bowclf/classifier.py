@@ -36,6 +36,7 @@ from .training import (
     TrainingDivergedError,
     check_A_init,
     check_classes,
+    check_label_values,
     initial_parameters,
     resolve_epochs,
     sgd_pass,
@@ -309,6 +310,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return _as_count_matrix(X)
 
     def _check_X_y(self, X, y, *, reset: bool) -> tuple[sp.csr_array, np.ndarray]:
+        if y is not None and not sp.issparse(y):
+            check_label_values(y)
         X, y = validate_data(
             self,
             X,

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _math, defaults
 from .classifier import BowClassifier
 from .losses import get_loss
-from .training import ProgressCallback, check_classes, unknown_labels
+from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
 from .vectorizer import BowVectorizer
 
 __all__ = ["FeatureMap", "TextClassifier"]
@@ -218,6 +218,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
                 self.multilabel_ = True
             return y
         items = list(y) if not isinstance(y, np.ndarray) else y
+        check_label_values(items)
         is_sets = len(items) > 0 and all(
             isinstance(v, (list, tuple, set, frozenset)) for v in items
         )

@@ -84,6 +84,29 @@ def check_classes(classes, n_documents: int | None = None) -> None:
         )
 
 
+def check_label_values(y) -> None:
+    """Labels are of one kind: no missing label (``None``, NaN) and no mix of strings and
+    numbers (numpy would silently turn ``1`` into ``'1'``).  Label sets are checked by their
+    own encoder; numeric and string arrays need no scan beyond NaN."""
+    if isinstance(y, np.ndarray) and y.dtype.kind != "O":
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError("y has missing labels (NaN): give every document a label")
+        return
+    if isinstance(y, list | tuple):
+        values = list(y)
+    else:  # an object array, a pandas Series or any other array-like
+        y = np.asarray(y)
+        if y.dtype.kind != "O":
+            return check_label_values(y)
+        values = y.ravel().tolist()
+    if any(isinstance(v, list | tuple | set | frozenset | np.ndarray) for v in values):
+        return
+    if any(v is None or (isinstance(v, float) and v != v) for v in values):
+        raise ValueError("y has missing labels (None or NaN): give every document a label")
+    if any(isinstance(v, str) for v in values) and not all(isinstance(v, str) for v in values):
+        raise ValueError("y mixes strings and other types (e.g. 1 and '1'): use one label type")
+
+
 @dataclass
 class CorpusStats:
     """What a backend learned about a training corpus before training.

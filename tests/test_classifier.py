@@ -423,3 +423,23 @@ def test_topk_of_an_empty_document_starts_with_the_predicted_class():
     assert clf.predict(empty)[0] == "b" == labels[0, 0]
     assert sorted(labels[0]) == ["a", "b", "c"]
     np.testing.assert_allclose(proba[0], 1 / 3)
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (["a", "b", 1, "a"], "mixes strings"),
+        (["a", None, "b", "a"], "missing labels"),
+        (["a", float("nan"), "b", "a"], "missing labels"),
+        (np.array([1.0, np.nan, 2.0, 1.0]), "missing labels"),
+    ],
+)
+def test_labels_of_one_kind(y, message):
+    """Issue 20 item 12: mixed str/number labels were coerced to strings and None/NaN labels
+    gave raw numpy errors; both are one clear ValueError, for both estimators."""
+    from bowclf import TextClassifier
+
+    with pytest.raises(ValueError, match=message):
+        BowClassifier(epochs=1).fit(np.eye(4), y)
+    with pytest.raises(ValueError, match=message):
+        TextClassifier(epochs=1).fit(["x y", "y z", "z w", "x w"], y)

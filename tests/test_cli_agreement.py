@@ -166,3 +166,23 @@ def test_full_cache_dir_message():
 
     line = _one_line(OSError("187345 requested and 0 written"))
     assert "OSError" not in line and "--cache-dir full" in line
+
+
+def test_full_cache_dir_names_the_directory(tmp_path, monkeypatch):
+    """Issue 20 item 14: a token cache that cannot be written names --cache-dir."""
+    import bowclf.stream
+
+    def full(*args, **kwargs):
+        raise OSError("187345 requested and 0 written")
+
+    monkeypatch.setattr(bowclf.stream, "fit_stream", full)
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("label,text\na,x y\nb,y z\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    result = CliRunner().invoke(
+        cli, ["fit", str(corpus), "--stream", "--cache-dir", str(cache), "-q"]
+    )
+    assert result.exit_code == 1
+    assert f"{cache}: cannot write the token cache" in result.output
+    assert "Traceback" not in result.output and "OSError" not in result.output

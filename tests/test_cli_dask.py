@@ -49,3 +49,23 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path):
     )
     assert result.exit_code == 1
     assert "Traceback" not in result.output
+
+
+def test_an_unreachable_scheduler_fails_fast(tmp_path):
+    """Issue 20 item 15: one line and exit 1 within seconds, not distributed's 30 s retries;
+    an existing model file is kept."""
+    import time
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[1] / "data" / "tickets_train.csv"
+    out = tmp_path / "m.bowclf"
+    out.write_bytes(b"old")
+    started = time.perf_counter()
+    result = CliRunner().invoke(
+        cli, ["fit", str(corpus), "-o", str(out), "--dask-scheduler", "tcp://127.0.0.1:1", "-q"]
+    )
+    assert result.exit_code == 1
+    assert "cannot use the Dask scheduler at tcp://127.0.0.1:1" in result.output
+    assert "Traceback" not in result.output
+    assert time.perf_counter() - started < 20
+    assert out.read_bytes() == b"old"

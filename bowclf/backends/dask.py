@@ -550,6 +550,10 @@ def _merge_B(B: np.ndarray, results: list[dict], merge: str) -> None:
 
 
 # ---------------------------------------------------------------------- training
+#: Seconds to wait for a scheduler given by address (distributed's default is 30 s and retries).
+CONNECT_TIMEOUT = 5
+
+
 def get_client(client: Any, scheduler_address: str | None) -> tuple[Any, bool]:
     distributed = require_distributed()
     if client is not None and scheduler_address is not None:
@@ -557,7 +561,10 @@ def get_client(client: Any, scheduler_address: str | None) -> tuple[Any, bool]:
     if client is not None:
         return client, False
     if scheduler_address is not None:
-        return distributed.Client(scheduler_address), True
+        try:
+            return distributed.Client(scheduler_address, timeout=CONNECT_TIMEOUT), True
+        except OSError as exc:  # refused, unreachable, or no answer within the timeout
+            raise OSError(f"no answer within {CONNECT_TIMEOUT} s ({type(exc).__name__})") from None
     try:
         return distributed.get_client(), False
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -502,6 +503,13 @@ def _fit_stream(model, o: _FitOptions, kw: dict, progress):
                    cache_dir=o.cache_dir, callback=progress)  # fmt: skip
     except ValueError as exc:
         raise _cannot_train(o.corpus, exc) from None
+    except OSError as exc:  # the token cache could not be written (a full disk, ...)
+        where = o.cache_dir if o.cache_dir is not None else tempfile.gettempdir()
+        reason = exc.strerror or "a write came up short: is it full?"
+        raise click.ClickException(
+            f"{where}: cannot write the token cache ({reason}); use --cache-dir DIR "
+            "on a disk with room, or --in-memory"
+        ) from None
     return val
 
 
