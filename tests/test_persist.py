@@ -784,20 +784,20 @@ def test_fit_refuses_what_load_would(params):
 
 def test_load_checks_memory_before_allocating(model_bytes, tmp_path, monkeypatch):
     """Issue 20 item 8: a small file declaring a huge feature lookup is refused up front."""
-    import bowclf.persist as persist
+    import bowclf.io.modelfile as modelfile
 
     def many_buckets(h):
         h["params"]["buckets"] = 2**28  # a 2 GiB dense lookup for a ~100 KB file
 
     path = variant(model_bytes, tmp_path / "lookup.bowclf", header=many_buckets)
-    monkeypatch.setattr(persist, "_available_memory", lambda: 256 * 2**20)
+    monkeypatch.setattr(modelfile, "_available_memory", lambda: 256 * 2**20)
     allocated = []
     real_full = np.full
     monkeypatch.setattr(np, "full", lambda *a, **k: allocated.append(a) or real_full(*a, **k))
     with pytest.raises(ModelFileError, match=r"needs about 2\.\d GiB of memory"):
         load(path)
     assert not allocated
-    monkeypatch.setattr(persist, "_available_memory", lambda: 256 * 2**20)
+    monkeypatch.setattr(modelfile, "_available_memory", lambda: 256 * 2**20)
     assert_usable(load(variant(model_bytes, tmp_path / "ok.bowclf")))  # the real one fits
 
 
