@@ -298,6 +298,12 @@ def row_ids(indptr: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
 
 
+def empty_rows(X: sp.csr_array) -> np.ndarray:
+    """Rows of ``X`` without a non-zero value (documents with no known feature):
+    ``Σⱼ |x_ij| = 0``."""
+    return np.bincount(row_ids(X.indptr), weights=np.abs(X.data), minlength=X.shape[0]) == 0
+
+
 def top_k(P: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` largest values of each row of ``P``, largest first.
 

@@ -16,29 +16,35 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _limits, _math, defaults
 from .backends.memory import InMemoryData, describe_targets
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
-from .optim import OPTIMIZERS, LinearDecay, get_optimizer
+from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer
 from .parallel import spare_rows, threads_for, with_spare_rows
+from .saved_state import check_best_epoch, check_class_prior, check_parameters
+from .targets import (
+    class_weights,
+    codes,
+    example_weights,
+    fit_label_encoder,
+    mean_one,
+    read_targets,
+    target_matrix,
+)
 from .training import (
     CorpusStats,
     ProgressCallback,
     Setup,
     TrainingDivergedError,
+    as_count_matrix,
     check_A_init,
-    check_classes,
     check_label_values,
     initial_parameters,
     resolve_epochs,
+    seed_from,
     sgd_pass,
     split_indices,
     split_validation,
@@ -307,7 +313,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             dtype=[np.float32, np.float64],
             reset=reset,
         )
-        return _as_count_matrix(X)
+        return as_count_matrix(X)
 
     def _check_X_y(self, X, y, *, reset: bool) -> tuple[sp.csr_array, np.ndarray]:
         if y is not None and not sp.issparse(y):
@@ -321,57 +327,28 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             multi_output=True,
             reset=reset,
         )
-        return _as_count_matrix(X), y
+        return as_count_matrix(X), y
 
     def _encode_targets(self, y, *, first_call: bool, classes=None) -> tuple[sp.csr_array, int]:
-        """Turn ``y`` into a CSR target matrix ``Y`` (n×c) and return ``(Y, n_rows)``."""
-        if sp.issparse(y):
-            y = y.toarray()
-        y_arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            y_arr = column_or_1d(y_arr, warn=True)
-        check_classification_targets(y_arr)
-        kind = type_of_target(y_arr)
-        multilabel = kind == "multilabel-indicator"
+        """Turn ``y`` into a CSR target matrix ``Y`` (n×c) and return ``(Y, n_rows)``; the
+        first call sets the classes (see :mod:`bowclf.targets`)."""
+        y_arr, multilabel = read_targets(y)
         if first_call:
             self.multilabel_ = multilabel
             if multilabel:
                 self.classes_ = np.arange(y_arr.shape[1])
             else:
-                self._label_encoder = LabelEncoder()
-                if classes is not None:
-                    self._label_encoder.fit(np.asarray(classes))
-                    self.classes_ = self._label_encoder.classes_
-                    unknown = np.setdiff1d(np.unique(y_arr), self.classes_)
-                    if unknown.size:
-                        raise ValueError(f"y has labels not in `classes`: {unknown[:5].tolist()}")
-                else:
-                    self.classes_ = np.unique(y_arr)
-                    self._label_encoder.classes_ = self.classes_
-                check_classes(self.classes_, y_arr.shape[0])
+                self._label_encoder = fit_label_encoder(y_arr, classes)
+                self.classes_ = self._label_encoder.classes_
         elif multilabel != self.multilabel_:
             raise ValueError(
                 "y is multi-label but the model was fitted on single labels"
                 if multilabel
                 else "y has single labels but the model was fitted on multi-label targets"
             )
-        n = y_arr.shape[0]
-        c = self.classes_.size
-        if multilabel:
-            if y_arr.shape[1] != c:
-                raise ValueError(f"y has {y_arr.shape[1]} label columns, the model has {c}")
-            Y = sp.csr_array(np.asarray(y_arr, dtype=_DTYPE))
-        else:
-            if not first_call or classes is not None:
-                unknown = np.setdiff1d(np.unique(y_arr), self.classes_)
-                if unknown.size:
-                    raise ValueError(
-                        f"y contains labels unknown to the model: {unknown[:5].tolist()}; "
-                        "pass every label in `classes` on the first call to partial_fit"
-                    )
-            codes = np.searchsorted(self.classes_, y_arr)
-            Y = sp.csr_array((np.ones(n, dtype=_DTYPE), codes, np.arange(n + 1)), shape=(n, c))
-        return Y, n
+        check = not first_call or classes is not None
+        Y = target_matrix(y_arr, self.classes_, multilabel, check_unknown=check)
+        return Y, y_arr.shape[0]
 
     def _encode_validation(self, y_val) -> sp.csr_array:
         """Validation targets as a CSR matrix over the fitted classes."""
@@ -381,38 +358,14 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _class_weights(self, class_counts: np.ndarray | None) -> np.ndarray | None:
         """Weight of each class (``class_weight``), from the training documents per class."""
-        if self.class_weight is None:
-            return None
-        if self.multilabel_:
-            raise ValueError("class_weight is not supported for multi-label targets")
-        if self.class_weight == "balanced":
-            counts = np.asarray(class_counts, dtype=np.float64)
-            return counts.sum() / (self.classes_.size * counts)
-        unknown = [k for k in self.class_weight if not np.isin(k, self.classes_).item()]
-        if unknown:
-            raise ValueError(
-                f"class_weight has keys that are not classes: {unknown[:5]!r} "
-                f"(the classes are {self.classes_[:10].tolist()!r})"
-            )
-        return np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
+        return class_weights(self.class_weight, self.classes_, self.multilabel_, class_counts)
 
-    def _example_weights(self, y_codes: np.ndarray | None, sample_weight, n: int, X):
-        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if np.any(w < 0):
-            raise ValueError("sample_weight must be non-negative")
-        cw = self._class_weights(None if y_codes is None else np.bincount(y_codes))
-        if cw is not None:
-            w = w * cw[y_codes]
-        return w.astype(_DTYPE)
-
-    @staticmethod
-    def _mean_one(w: np.ndarray) -> np.ndarray:
-        """Weights scaled to mean 1 (``w·n/Σw``), so they set the relative importance of the
-        examples and ``lr`` the step size (all-equal weights become exactly 1)."""
-        total = float(np.sum(w, dtype=np.float64))
-        if not total > 0:
-            raise ValueError("sample_weight sums to zero: there is nothing to train on")
-        return (w.astype(np.float64) * (w.size / total)).astype(_DTYPE)
+    def _example_weights(self, Y: sp.csr_array, sample_weight, X) -> np.ndarray:
+        """One weight per example: ``sample_weight`` times its class's weight."""
+        y_codes = codes(Y, self.multilabel_)
+        return example_weights(
+            sample_weight, X, y_codes, self.class_weight, self.classes_, self.multilabel_
+        )
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -466,28 +419,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             if warm
             else None
         )
-        Y, n = self._encode_targets(y, first_call=True)
-        w = self._mean_one(self._example_weights(_codes(Y, self.multilabel_), sample_weight, n, X))
+        Y, _ = self._encode_targets(y, first_call=True)
+        w = mean_one(self._example_weights(Y, sample_weight, X))
         if warm:
-            same = (
-                old[1] == self.multilabel_
-                and np.array_equal(old[0], self.classes_)
-                and old[2].shape[1] == X.shape[1]
-                and old[2].shape[0] == self.dim
-                and old[5].name == self.loss
-            )
-            if not same:
-                raise ValueError(
-                    "warm_start needs the same classes, features, dim and loss as the previous fit"
-                )
+            self._check_warm_start(old, X.shape[1])
             self.A_, self.B_, self.t_ = old[2], old[3], old[4]
-        seed = _seed_from(self.random_state)
-        rng = np.random.default_rng(seed)
-        val = None
-        if X_val is not None:
-            val = (self._check_X(X_val, reset=False), self._encode_validation(y_val))
-        elif self.early_stopping:
-            X, Y, w, val = self._split_validation(X, Y, w, rng)
+        rng = np.random.default_rng(seed_from(self.random_state))
+        X, Y, w, val = self._validation_data(X, Y, w, rng, X_val, y_val)
         self._describe(describe_targets(Y, self.multilabel_))  # before A, B: the loss shapes B
         if warm:  # the trained B belongs to the previous fit's loss (hs: its label tree)
             self._fitted_loss = old[5]
@@ -510,10 +448,36 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         dense = X.shape[0] and X.nnz > 0.5 * X.shape[0] * X.shape[1]
         return 1 if dense else defaults.SPARSE_BATCH
 
+    def _check_warm_start(self, old: tuple, n_features: int) -> None:
+        """``warm_start``: the previous fit's ``(classes, multilabel, A, B, t, loss)`` must
+        match the new targets (already encoded), ``n_features``, ``dim`` and ``loss``."""
+        classes, multilabel, A, _, _, loss = old
+        same = (
+            multilabel == self.multilabel_
+            and np.array_equal(classes, self.classes_)
+            and A.shape[1] == n_features
+            and A.shape[0] == self.dim
+            and loss.name == self.loss
+        )
+        if not same:
+            raise ValueError(
+                "warm_start needs the same classes, features, dim and loss as the previous fit"
+            )
+
+    def _validation_data(self, X, Y, w, rng, X_val, y_val):
+        """``(X, Y, w, val)``: the training rows and the validation data ``val = (X, Y)`` —
+        ``X_val, y_val`` when given, else with ``early_stopping`` a held-out split of the
+        rows (drawn from ``rng``), else ``None``."""
+        if X_val is not None:
+            return X, Y, w, (self._check_X(X_val, reset=False), self._encode_validation(y_val))
+        if self.early_stopping:
+            return self._split_validation(X, Y, w, rng)
+        return X, Y, w, None
+
     def _split_validation(self, X, Y, w, rng):
-        codes = None if self.multilabel_ else _codes(Y, False)
+        y_codes = codes(Y, self.multilabel_)
         seed = int(rng.integers(2**31 - 1)) if X.shape[0] else 0
-        tr, va = split_indices(X.shape[0], self.validation_fraction, codes, seed)
+        tr, va = split_indices(X.shape[0], self.validation_fraction, y_codes, seed)
         return X[tr], Y[tr], w[tr], (X[va], Y[va])
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -561,11 +525,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 f"{self.classes_.tolist()!r}"
             )
         Y, n = self._encode_targets(y, first_call=first, classes=classes)
-        w = self._example_weights(_codes(Y, self.multilabel_), sample_weight, n, X)
+        w = self._example_weights(Y, sample_weight, X)
         rng = np.random.default_rng(
             None
             if self.random_state is None
-            else (_seed_from(self.random_state), self.t_ if not first else 0)
+            else (seed_from(self.random_state), self.t_ if not first else 0)
         )
         stats = describe_targets(Y, self.multilabel_)
         if first:
@@ -690,7 +654,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         stats.check_classes()
         self._set_classes(np.asarray(stats.classes), stats.multilabel)
         self.n_features_in_ = int(n_features)
-        seed = _seed_from(self.random_state)
+        seed = seed_from(self.random_state)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)
         rng = np.random.default_rng(seed)
@@ -770,27 +734,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         W = np.ascontiguousarray(W, dtype=_DTYPE)
         B = np.ascontiguousarray(B, dtype=_DTYPE)
         loss = clf._fitted_loss = get_loss(clf.loss).restored(loss_state or {}, classes.size)
-        if W.shape[1] != B.shape[1]:
-            raise ValueError(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
-        if B.shape != loss.output_shape(classes.size, W.shape[1]):
-            raise ValueError(f"B has {B.shape[0]} rows but there are {classes.size} classes")
-        if classes.size < 1 or W.shape[1] < 1:
-            raise ValueError("the model has no classes or dim 0")
-        if classes.dtype.kind == "f" and not np.isfinite(classes).all():
-            raise ValueError("class labels contain NaN or infinity")
-        if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
-            raise ValueError("class labels are not sorted and unique")
-        if not (np.isfinite(W).all() and np.isfinite(B).all()):
-            raise ValueError("model parameters contain NaN or infinity")
-        if fitted["n_features_in_"] != W.shape[0]:
-            raise ValueError(
-                f"n_features_in_ is {fitted['n_features_in_']} but A has {W.shape[0]} rows"
-            )
         multilabel = bool(fitted["multilabel_"])
-        if multilabel and (
-            classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(classes.size))
-        ):
-            raise ValueError("a multi-label classifier's classes must be 0..c-1")
+        check_parameters(W, B, classes, loss, fitted["n_features_in_"], multilabel)
         clf._set_classes(classes, multilabel)
         clf.A_, clf.B_ = W.T, B
         for key in ("n_features_in_", "n_iter_", "t_", "loss_curve_", "validation_scores_",
@@ -799,17 +744,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         clf.threshold_ = float(fitted["threshold_"])
         # Files from before top_label_ existed: the loss's rule of the time.
         clf.top_label_ = bool(fitted.get("top_label_", loss.legacy_top_label(multilabel)))
-        prior = fitted.get("class_prior_")
-        if prior is not None:
-            prior = np.asarray(prior, dtype=np.float64)
-            if prior.shape != (classes.size,) or not ((prior >= 0) & (prior <= 1)).all():
-                raise ValueError("class_prior_ must hold one frequency in [0, 1] per class")
-        clf.class_prior_ = prior
-        best = fitted.get("best_epoch_")
-        if best is not None and not (isinstance(best, int) and 1 <= best <= clf.n_iter_):
-            raise ValueError(f"best_epoch_ {best!r} is not one of the epochs run")
-        clf.best_epoch_ = best
-        clf.optimizer_state_ = _checked_optimizer_state(optimizer_state or {}, W, B)
+        clf.class_prior_ = check_class_prior(fitted.get("class_prior_"), classes.size)
+        clf.best_epoch_ = check_best_epoch(fitted.get("best_epoch_"), clf.n_iter_)
+        clf.optimizer_state_ = checked_state(optimizer_state or {}, W, B)
         return clf
 
     # ------------------------------------------------------------------ prediction
@@ -878,7 +815,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         X = self._check_X(X, reset=False)
         if not self.multilabel_:
             return self.classes_[self._argmax(X)]
-        return self._multilabel_decision(self._proba(X), _empty_rows(X))
+        return self._multilabel_decision(self._proba(X), _math.empty_rows(X))
 
     def _argmax(self, X: sp.csr_array) -> np.ndarray:
         """Index of the most probable class of each row (the most frequent training class for
@@ -887,7 +824,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         parts = [loss.argmax_from_hidden(H, self.B_) for H in self._hidden_chunks(X)]
         best = np.concatenate(parts) if parts else np.zeros(0, np.intp)
         if getattr(self, "class_prior_", None) is not None and best.size:
-            best[_empty_rows(X)] = np.argmax(self.class_prior_)
+            best[_math.empty_rows(X)] = np.argmax(self.class_prior_)
         return best
 
     def _multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
@@ -925,7 +862,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _rank_empty_rows_by_prior(self, X, classes, labels, proba):
         """Rank the tied labels of featureless documents by frequency, as :meth:`predict`."""
-        prior, empty = getattr(self, "class_prior_", None), np.flatnonzero(_empty_rows(X))
+        prior, empty = getattr(self, "class_prior_", None), np.flatnonzero(_math.empty_rows(X))
         if prior is not None and empty.size:
             order = np.argsort(-prior, kind="stable")[: min(labels.shape[1], classes.size)]
             kept = ~np.isnan(proba[empty, : order.size])
@@ -942,54 +879,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _score_targets(self, X: sp.csr_array, Y: sp.csr_array) -> float:
         """Accuracy (single-label) or micro-F1 (multi-label) of the model on CSR targets."""
         if not self.multilabel_:
-            return float(np.mean(self._argmax(X) == _codes(Y, False)))
-        pred = self._multilabel_decision(self._proba(X), _empty_rows(X))
+            return float(np.mean(self._argmax(X) == codes(Y, False)))
+        pred = self._multilabel_decision(self._proba(X), _math.empty_rows(X))
         truth = Y.toarray() > 0
         tp, denom = float(np.sum((pred > 0) & truth)), float(pred.sum() + truth.sum())
         return 2 * tp / denom if denom else 1.0
-
-
-# ---------------------------------------------------------------------- helpers
-def _empty_rows(X: sp.csr_array) -> np.ndarray:
-    """Rows of ``X`` without a non-zero value (documents with no known feature)."""
-    return np.bincount(_math.row_ids(X.indptr), weights=np.abs(X.data), minlength=X.shape[0]) == 0
-
-
-def _as_count_matrix(X) -> sp.csr_array:
-    """``X`` as canonical CSR.  Any real values are accepted: the model ``B·A·x̃`` is defined
-    for them (``'l1'`` scaling divides by ``Σ|x_j|``); counts are the usual input."""
-    X = sp.csr_array(X) if sp.issparse(X) else sp.csr_array(np.asarray(X))
-    if not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()
-    return X
-
-
-def _codes(Y: sp.csr_array, multilabel: bool) -> np.ndarray | None:
-    """Class index of each row of a one-hot CSR target matrix (``None`` for multi-label)."""
-    return None if multilabel else Y.indices.astype(np.intp)
-
-
-def _seed_from(random_state) -> int | None:
-    """An integer seed for ``numpy.random.default_rng`` from a scikit-learn ``random_state``."""
-    if random_state is None:
-        return None
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(np.iinfo(np.int32).max))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(np.iinfo(np.int32).max))
-    return int(random_state)
-
-
-def _checked_optimizer_state(state: dict, W: np.ndarray, B: np.ndarray) -> dict:
-    """Saved accumulators: one finite, non-negative float per feature / row of ``B``."""
-    sizes = {"A_accumulator": W.shape[0], "B_accumulator": B.shape[0]}
-    out = {}
-    for key, value in state.items():
-        value = np.asarray(value, dtype=np.float64)
-        if key not in sizes or value.shape != (sizes[key],):
-            raise ValueError(f"optimizer state {key!r} of shape {value.shape} does not fit")
-        if not (np.isfinite(value).all() and (value >= 0).all()):
-            raise ValueError(f"optimizer state {key!r} must be finite and non-negative")
-        out[key] = value
-    return out

@@ -18,7 +18,15 @@ import numpy as np
 
 from . import _math
 
-__all__ = ["OPTIMIZERS", "SGD", "AdaGrad", "Adaptive", "LinearDecay", "get_optimizer"]
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "AdaGrad",
+    "Adaptive",
+    "LinearDecay",
+    "checked_state",
+    "get_optimizer",
+]
 
 
 class LinearDecay:
@@ -174,3 +182,18 @@ def get_optimizer(name: str = "sgd"):
         raise ValueError(
             f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}"
         ) from None
+
+
+def checked_state(state: dict, W: np.ndarray, B: np.ndarray) -> dict[str, np.ndarray]:
+    """Saved accumulators (``optimizer_state_`` of a model file) checked against the
+    parameters: one finite, non-negative float per feature (row of ``W = Aᵀ``) / row of ``B``."""
+    sizes = {"A_accumulator": W.shape[0], "B_accumulator": B.shape[0]}
+    out = {}
+    for key, value in state.items():
+        value = np.asarray(value, dtype=np.float64)
+        if key not in sizes or value.shape != (sizes[key],):
+            raise ValueError(f"optimizer state {key!r} of shape {value.shape} does not fit")
+        if not (np.isfinite(value).all() and (value >= 0).all()):
+            raise ValueError(f"optimizer state {key!r} must be finite and non-negative")
+        out[key] = value
+    return out

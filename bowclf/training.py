@@ -31,6 +31,8 @@ from .optim import SGD
 from .parallel import SharedRowRounds, spare_rows, with_spare_rows
 
 __all__ = [
+    "as_count_matrix",
+    "seed_from",
     "CorpusStats",
     "Epoch",
     "OneClassError",
@@ -60,6 +62,17 @@ _INIT_CHUNK = 1 << 18  # parameters initialised per chunk (1 MiB of float32)
 
 class TrainingDivergedError(FloatingPointError):
     """Training produced a non-finite loss (the learning rate is too high for this data)."""
+
+
+def seed_from(random_state) -> int | None:
+    """An integer seed for ``numpy.random.default_rng`` from a scikit-learn ``random_state``."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(np.iinfo(np.int32).max))
+    return int(random_state)
 
 
 def resolve_epochs(epochs: int | str, n_samples: int) -> int:
@@ -268,6 +281,16 @@ def check_A_init(A_init, dim: int, n_features: int) -> tuple[np.ndarray, np.ndar
 
 
 # ---------------------------------------------------------------------- data preparation
+def as_count_matrix(X) -> sp.csr_array:
+    """``X`` as canonical CSR.  Any real values are accepted: the model ``B·A·x̃`` is defined
+    for them (``'l1'`` scaling divides by ``Σ|x_j|``); counts are the usual input."""
+    X = sp.csr_array(X) if sp.issparse(X) else sp.csr_array(np.asarray(X))
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
 def canonical_int_dtype(X: sp.csr_array) -> sp.csr_array:
     """Give ``indptr`` and ``indices`` one shared integer dtype (the compiled kernels need it)."""
     idx_dtype = np.int32 if max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max else np.int64
@@ -313,6 +336,35 @@ def sgd_step(batch: Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: Loss, 
     return grads.loss
 
 
+def _batch_of(
+    a: int,
+    s: int,
+    e: int,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    x_data: np.ndarray,
+    Y: sp.csr_array,
+    w: np.ndarray,
+) -> Batch:
+    """Rows ``a+s … a+e−1`` as a :class:`Batch`: ``indptr``, ``indices`` and ``x_data``
+    describe the rows of ``X̃`` from row ``a`` on (views, no copies of the data), ``Y`` and
+    ``w`` the whole pass."""
+    xa, xb = indptr[s], indptr[e]
+    yp = Y.indptr
+    ya, yb = yp[a + s], yp[a + e]
+    return Batch(
+        a + s,
+        e - s,
+        indptr[s : e + 1] - xa,
+        indices[xa:xb],
+        x_data[xa:xb],
+        yp[a + s : a + e + 1] - ya,
+        Y.indices[ya:yb],
+        Y.data[ya:yb],
+        w[a + s : a + e],
+    )
+
+
 def sgd_pass(
     W: np.ndarray,
     B: np.ndarray,
@@ -355,28 +407,15 @@ def sgd_pass(
     loss = get_loss(loss)
     optimizer = SGD() if optimizer is None else optimizer
     explode = loss.divergence_bound(loss.n_targets(B))
-    xd = X.data
-    yp, yi, yd = Y.indptr, Y.indices, Y.data
 
     def train_rows(a, b, indptr, indices, lo, W, B, report=None) -> tuple[float, float]:
         """Batches over rows ``a … b−1`` (see :data:`bowclf.parallel.TrainRows`)."""
         loss_sum = weight_sum = 0.0
+        x_data = X.data[lo:]  # the data of X̃'s rows from row a on
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
             for s in range(0, b - a, batch_size):
                 e = min(s + batch_size, b - a)
-                xa, xb = indptr[s], indptr[e]
-                ya, yb = yp[a + s], yp[a + e]
-                batch = Batch(
-                    a + s,
-                    e - s,
-                    indptr[s : e + 1] - xa,
-                    indices[xa:xb],
-                    xd[lo + xa : lo + xb],
-                    yp[a + s : a + e + 1] - ya,
-                    yi[ya:yb],
-                    yd[ya:yb],
-                    w[a + s : a + e],
-                )
+                batch = _batch_of(a, s, e, indptr, indices, x_data, Y, w)
                 lr = lr_at(batch.start)
                 batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
                 batch_weight = float(batch.w.sum())

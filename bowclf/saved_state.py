@@ -1,0 +1,56 @@
+"""Checks of a saved :class:`bowclf.BowClassifier`'s state before the estimator restores it.
+
+The model-file loader hands the estimator's ``_restore`` arrays and scalars read from a file;
+these functions refuse (``ValueError``) what does not fit together, so a restored model can
+predict.  They only check and convert: the estimator sets its attributes itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .losses import Loss
+
+__all__ = ["check_best_epoch", "check_class_prior", "check_parameters"]
+
+
+def check_parameters(
+    W: np.ndarray, B: np.ndarray, classes: np.ndarray, loss: Loss, n_features: int, multilabel: bool
+) -> None:
+    """``W = Aᵀ`` (p×d, p = ``n_features``), ``B`` (the loss's shape for the classes) finite;
+    ``classes`` sorted, unique and finite (``0..c−1`` for a multi-label model)."""
+    if W.shape[1] != B.shape[1]:
+        raise ValueError(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
+    if B.shape != loss.output_shape(classes.size, W.shape[1]):
+        raise ValueError(f"B has {B.shape[0]} rows but there are {classes.size} classes")
+    if classes.size < 1 or W.shape[1] < 1:
+        raise ValueError("the model has no classes or dim 0")
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ValueError("class labels contain NaN or infinity")
+    if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
+        raise ValueError("class labels are not sorted and unique")
+    if not (np.isfinite(W).all() and np.isfinite(B).all()):
+        raise ValueError("model parameters contain NaN or infinity")
+    if n_features != W.shape[0]:
+        raise ValueError(f"n_features_in_ is {n_features} but A has {W.shape[0]} rows")
+    if multilabel and (
+        classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(classes.size))
+    ):
+        raise ValueError("a multi-label classifier's classes must be 0..c-1")
+
+
+def check_class_prior(prior, n_classes: int) -> np.ndarray | None:
+    """The saved label frequencies as float64, one in [0, 1] per class (``None`` stays)."""
+    if prior is None:
+        return None
+    prior = np.asarray(prior, dtype=np.float64)
+    if prior.shape != (n_classes,) or not ((prior >= 0) & (prior <= 1)).all():
+        raise ValueError("class_prior_ must hold one frequency in [0, 1] per class")
+    return prior
+
+
+def check_best_epoch(best, n_iter: int) -> int | None:
+    """The saved best epoch: ``None`` or an int among the ``n_iter`` epochs run."""
+    if best is not None and not (isinstance(best, int) and 1 <= best <= n_iter):
+        raise ValueError(f"best_epoch_ {best!r} is not one of the epochs run")
+    return best

@@ -1,0 +1,129 @@
+"""Targets and example weights of :class:`bowclf.BowClassifier`, as pure functions.
+
+The estimator calls these and stores what they return (it alone sets its fitted attributes):
+labels become a CSR target matrix ``Y`` (n×c, one-hot rows for single labels, the 0/1
+indicator rows for multi-label), ``class_weight`` and ``sample_weight`` become one weight per
+example.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _check_sample_weight, column_or_1d
+
+from .training import check_classes
+
+__all__ = [
+    "class_weights",
+    "codes",
+    "example_weights",
+    "fit_label_encoder",
+    "mean_one",
+    "read_targets",
+    "target_matrix",
+]
+
+_DTYPE = np.float32
+
+
+def read_targets(y) -> tuple[np.ndarray, bool]:
+    """``y`` as an array checked to be classification targets, and whether it is a
+    multi-label indicator matrix (a single column becomes 1-d, with a warning)."""
+    if sp.issparse(y):
+        y = y.toarray()
+    y_arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        y_arr = column_or_1d(y_arr, warn=True)
+    check_classification_targets(y_arr)
+    return y_arr, type_of_target(y_arr) == "multilabel-indicator"
+
+
+def fit_label_encoder(y_arr: np.ndarray, classes=None) -> LabelEncoder:
+    """The encoder of single labels: over ``classes`` when given (``y_arr`` must use only
+    them), else over the sorted distinct labels of ``y_arr``; at least two classes."""
+    encoder = LabelEncoder()
+    if classes is not None:
+        encoder.fit(np.asarray(classes))
+        unknown = np.setdiff1d(np.unique(y_arr), encoder.classes_)
+        if unknown.size:
+            raise ValueError(f"y has labels not in `classes`: {unknown[:5].tolist()}")
+    else:
+        encoder.classes_ = np.unique(y_arr)
+    check_classes(encoder.classes_, y_arr.shape[0])
+    return encoder
+
+
+def target_matrix(
+    y_arr: np.ndarray, classes: np.ndarray, multilabel: bool, *, check_unknown: bool
+) -> sp.csr_array:
+    """The CSR target matrix ``Y`` (n×c, float32) of ``y_arr`` over ``classes`` (sorted).
+
+    Single labels give one-hot rows (with ``check_unknown``, a label outside ``classes``
+    raises); a multi-label indicator matrix must have one column per class."""
+    n, c = y_arr.shape[0], classes.size
+    if multilabel:
+        if y_arr.shape[1] != c:
+            raise ValueError(f"y has {y_arr.shape[1]} label columns, the model has {c}")
+        return sp.csr_array(np.asarray(y_arr, dtype=_DTYPE))
+    if check_unknown:
+        unknown = np.setdiff1d(np.unique(y_arr), classes)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels unknown to the model: {unknown[:5].tolist()}; "
+                "pass every label in `classes` on the first call to partial_fit"
+            )
+    codes = np.searchsorted(classes, y_arr)
+    return sp.csr_array((np.ones(n, dtype=_DTYPE), codes, np.arange(n + 1)), shape=(n, c))
+
+
+def codes(Y: sp.csr_array, multilabel: bool) -> np.ndarray | None:
+    """Class index of each row of a one-hot CSR target matrix (``None`` for multi-label)."""
+    return None if multilabel else Y.indices.astype(np.intp)
+
+
+def class_weights(
+    class_weight, classes: np.ndarray, multilabel: bool, class_counts: np.ndarray | None
+) -> np.ndarray | None:
+    """Weight of each class (``class_weight``: ``None``, ``'balanced'`` — ``n/(c·nₖ)`` from
+    the training documents per class ``class_counts`` — or a dict, missing classes 1)."""
+    if class_weight is None:
+        return None
+    if multilabel:
+        raise ValueError("class_weight is not supported for multi-label targets")
+    if class_weight == "balanced":
+        counts = np.asarray(class_counts, dtype=np.float64)
+        return counts.sum() / (classes.size * counts)
+    unknown = [k for k in class_weight if not np.isin(k, classes).item()]
+    if unknown:
+        raise ValueError(
+            f"class_weight has keys that are not classes: {unknown[:5]!r} "
+            f"(the classes are {classes[:10].tolist()!r})"
+        )
+    return np.array([class_weight.get(c, 1.0) for c in classes], dtype=np.float64)
+
+
+def example_weights(
+    sample_weight, X, y_codes: np.ndarray | None, class_weight, classes, multilabel: bool
+) -> np.ndarray:
+    """One float32 weight per row of ``X``: ``sample_weight`` (non-negative; default 1)
+    times the weight of the example's class."""
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if np.any(w < 0):
+        raise ValueError("sample_weight must be non-negative")
+    counts = None if y_codes is None else np.bincount(y_codes)
+    cw = class_weights(class_weight, classes, multilabel, counts)
+    if cw is not None:
+        w = w * cw[y_codes]
+    return w.astype(_DTYPE)
+
+
+def mean_one(w: np.ndarray) -> np.ndarray:
+    """Weights scaled to mean 1 (``w·n/Σw``), so they set the relative importance of the
+    examples and ``lr`` the step size (all-equal weights become exactly 1)."""
+    total = float(np.sum(w, dtype=np.float64))
+    if not total > 0:
+        raise ValueError("sample_weight sums to zero: there is nothing to train on")
+    return (w.astype(np.float64) * (w.size / total)).astype(_DTYPE)
