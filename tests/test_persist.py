@@ -848,7 +848,7 @@ def test_corpus_conventions_round_trip_and_old_files_load(text_model, tmp_path):
 def test_a_memory_mapped_model_keeps_training(tmp_path):
     """Large members are memory-mapped read-only on load; partial_fit and warm starts train
     a copy (they used to fail with 'WRITEBACKIFCOPY base is read-only')."""
-    from bowclf.persist import _MAP_MIN_BYTES
+    from bowclf.io.modelfile import _MAP_MIN_BYTES
 
     rng = np.random.default_rng(0)
     p = _MAP_MIN_BYTES // (4 * 8) + 10  # A (dim 8) above the memory-mapping threshold
