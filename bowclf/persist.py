@@ -2,7 +2,7 @@
 
 Layout of a ``.bowclf`` file (format version 1)::
 
-    header.json              JSON: format, format_version, bowclf_version, created, kind,
+    header.json              JSON: format, format_version, bowclf_version, kind,
                              params, fitted scalars, training summary, and a manifest of every
                              array member with its dtype and shape
     classifier/A             Aᵀ, float32, shape (p, dim) (one row per feature)
@@ -33,7 +33,6 @@ from the file is ever executed.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import os
@@ -178,12 +177,19 @@ def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return _to_members_dense(model)
 
 
+def _without_wall_clock(model) -> dict[str, Any]:
+    """The training summary without its wall-clock seconds: the same seed (and ``n_jobs``)
+    gives byte-identical model files, so nothing measured in time is stored."""
+    summary = dict(getattr(model, "training_summary_", {}) or {})
+    summary.pop("seconds", None)
+    return summary
+
+
 def _base_header() -> dict[str, Any]:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "bowclf_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -206,7 +212,7 @@ def _to_members_dense(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         header["text"] = {
             "multilabel": bool(model.multilabel_),
             "binarized": model._binarizer is not None,
-            "training_summary": _jsonable(getattr(model, "training_summary_", {})),
+            "training_summary": _jsonable(_without_wall_clock(model)),
         }
         if model._binarizer is not None:  # label sets: classes live in the binarizer
             arrays["text/classes"] = _label_array(model.classes_)
@@ -238,7 +244,6 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "bowclf_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "classifier": {
             "params": _json_params(clf.get_params()),
             "fitted": {

@@ -84,7 +84,11 @@ def test_save_load_round_trip(text_data, tmp_path):
     again = load(path)
     assert again.predict_proba(Xte).tobytes() == clf.predict_proba(Xte).tobytes()
     assert again.get_params() == clf.get_params()
-    assert again.training_summary_ == clf.training_summary_
+    # every record but the wall-clock seconds, which files leave out so that the same seed
+    # gives byte-identical files
+    assert again.training_summary_ == {
+        k: v for k, v in clf.training_summary_.items() if k != "seconds"
+    }
 
 
 def test_multilabel_label_sets(tmp_path):

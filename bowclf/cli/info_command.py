@@ -49,11 +49,12 @@ def info(model_path, as_json, top_features=None) -> None:
             f"{header['format']} v{header['format_version']} "
             f"(written by bowclf {header.get('bowclf_version')})",
         ),
-        ("Created", header.get("created")),
         ("Kind", header["kind"]),
         ("Classes", _class_list(classes)),
         ("Features", f"{A_shape[0]:,} columns of A, dim {A_shape[1]}"),
     ]
+    if header.get("created") is not None:  # files written before saving became reproducible
+        lines.insert(2, ("Created", header["created"]))
     words = arrays.get("vectorizer/words")
     if words is not None:
         lines.append(("Vocabulary", f"{words['shape'][0]:,} words"))
