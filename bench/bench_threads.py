@@ -9,7 +9,8 @@ Every measurement is a child process (``bench.subproc.run_child``: wall seconds 
 child's own peak RSS from ``os.wait4``), one after the other:
 
 * ``bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 --threads N`` with fastText's
-  hyper-parameters (``--epochs 5 --lr 0.1 --ngrams 2 --no-idf``, dim 100) for every ``N`` of
+  hyper-parameters (``--epochs 5 --lr 0.1 --optimizer sgd --ngrams 2 --no-idf``, dim 100)
+  for every ``N`` of
   ``--threads``, and on imdb also with bowclf's own defaults; run as ``python -m bowclf.cli``
   with this checkout on ``PYTHONPATH`` (the installed ``bowclf`` script may point elsewhere);
 * fastText: a child process that imports ``fasttext``, calls ``train_supervised`` (dim 100,
@@ -49,7 +50,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import REPO, dataset_path  # noqa: E402
 from bench.subproc import run_child  # noqa: E402
 
-FT_SAME = ["--epochs", "5", "--lr", "0.1", "--ngrams", "2", "--no-idf", "--dim", "100"]
+FT_SAME = [
+    "--epochs",
+    "5",
+    "--lr",
+    "0.1",
+    "--optimizer",
+    "sgd",
+    "--ngrams",
+    "2",
+    "--no-idf",
+    "--dim",
+    "100",
+]
 FT_PARAMS = {"dim": 100, "epoch": 5, "lr": 0.1, "wordNgrams": 2, "thread": 2, "seed": 0}
 TIMEOUT = 3600.0
 
