@@ -72,6 +72,7 @@ __all__ = [
     "ModelFileError",
     "info",
     "load",
+    "load_predictor",
     "load_with_header",
     "read_classes",
     "save",
@@ -396,6 +397,64 @@ def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
             if arrays[name] is None:
                 arrays[name] = _read_array(zf, name, spec, path)
     return _build(header, arrays, path), header
+
+
+def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """The prediction path of a model file and its validated header, without importing
+    scikit-learn: a :class:`bowclf.inference.TextPredictor` for a text model (what
+    ``bowclf predict`` uses), else what :func:`load_with_header` returns.
+
+    The predictor predicts exactly as the :func:`load`-ed estimator does (they share
+    :mod:`bowclf.inference`).  The file is validated as by :func:`load` — every header value
+    bounded, every member checked, no code executed — except that the values of a
+    memory-mapped ``A`` are checked row by row when a document first uses them (a prediction
+    reads only the rows it needs), and the optimiser's accumulators are not read.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load` (for a bad row of ``A``: when a prediction uses it).
+    """
+    if _is_fasttext(path):
+        from .io.fasttext import load_fasttext
+
+        return load_fasttext(path), {}
+    with _open_archive(path) as zf:
+        header = _read_header(zf, path)
+        if header["kind"] != "TextClassifier":
+            return load_with_header(path)
+        _check_memory(header, path)
+        arrays = {}
+        for name, spec in header["arrays"].items():
+            if name in _OPTIMIZER_MEMBERS:
+                continue
+            mapped = _map_array(zf, name, spec, path) if name in _MAPPED else None
+            arrays[name] = mapped if mapped is not None else _read_array(zf, name, spec, path)
+    with _one_line_errors(path):
+        from .io.predictor import build_predictor
+
+        predictor = build_predictor(header, arrays, path)
+        _smoke_test(predictor, "TextClassifier")
+        return predictor, header
+
+
+class _one_line_errors:  # noqa: N801 - a context manager used like a function
+    """Turn what a hostile file can provoke while building a model into ModelFileError."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is None or isinstance(exc, MemoryError | ModelFileError):
+            return False
+        if isinstance(exc, _Invalid | ValueError):  # the checks' own messages
+            raise ModelFileError(f"{self.path}: inconsistent model file: {exc}") from None
+        if isinstance(exc, Exception):
+            raise ModelFileError(f"{self.path}: inconsistent model file ({_short(exc)})") from None
+        return False
 
 
 def _build(header: dict, arrays: dict[str, np.ndarray], path):

@@ -15,10 +15,13 @@ __all__ = ["check_best_epoch", "check_class_prior", "check_parameters"]
 
 
 def check_parameters(
-    W: np.ndarray, B: np.ndarray, classes: np.ndarray, loss: Loss, n_features: int, multilabel: bool
-) -> None:
+    W: np.ndarray, B: np.ndarray, classes: np.ndarray, loss: Loss, n_features: int, multilabel: bool,
+    *, check_W_values: bool = True,
+) -> None:  # fmt: skip
     """``W = Aᵀ`` (p×d, p = ``n_features``), ``B`` (the loss's shape for the classes) finite;
-    ``classes`` sorted, unique and finite (``0..c−1`` for a multi-label model)."""
+    ``classes`` sorted, unique and finite (``0..c−1`` for a multi-label model).
+    ``check_W_values=False`` leaves the values of ``W`` to the caller (a memory-mapped ``W``
+    whose rows are checked as prediction uses them, :mod:`bowclf.inference`)."""
     if W.shape[1] != B.shape[1]:
         raise ValueError(f"A has dim {W.shape[1]} but B has dim {B.shape[1]}")
     if B.shape != loss.output_shape(classes.size, W.shape[1]):
@@ -29,7 +32,7 @@ def check_parameters(
         raise ValueError("class labels contain NaN or infinity")
     if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
         raise ValueError("class labels are not sorted and unique")
-    if not (np.isfinite(W).all() and np.isfinite(B).all()):
+    if not ((not check_W_values or np.isfinite(W).all()) and np.isfinite(B).all()):
         raise ValueError("model parameters contain NaN or infinity")
     if n_features != W.shape[0]:
         raise ValueError(f"n_features_in_ is {n_features} but A has {W.shape[0]} rows")

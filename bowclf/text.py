@@ -16,6 +16,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _math, defaults
 from .classifier import BowClassifier
+from .inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
+from .inference import check_texts as _check_texts
 from .losses import get_loss
 from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
 from .vectorizer import BowVectorizer
@@ -244,9 +246,6 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             unknown_labels(list(y_val), self._binarizer.classes_, multilabel=True)
         return self._encode_y(y_val, fit=False)
 
-    def _decode_indicator(self, indicator: np.ndarray) -> list[tuple]:
-        return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in indicator]
-
     # ------------------------------------------------------------------ features
     def _features(self, texts) -> sp.csr_array:
         return self._feature_map()(self.vectorizer_.transform(_check_texts(texts)))
@@ -257,10 +256,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     def _set_columns(self, columns: np.ndarray | None, width: int) -> None:
         """``feature_columns_`` and its lookup (vectorizer column → classifier column or −1)."""
         self.feature_columns_ = columns
-        self._column_lookup = None
-        if columns is not None:
-            self._column_lookup = np.full(width, -1, dtype=np.int64)
-            self._column_lookup[columns] = np.arange(columns.size)
+        self._column_lookup = column_lookup(columns, width)
 
     def _select_columns(self, X: sp.csr_array) -> sp.csr_array:
         """Vectorizer counts restricted to the classifier's columns (no term weighting)."""
@@ -470,29 +466,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         return model
 
     def _restore_features(self, columns, idf, width: int, n_in: int) -> None:
-        if columns is not None:
-            columns = columns.astype(np.int64)
-            if columns.size != n_in:
-                raise ValueError(
-                    f"{columns.size} feature columns but the classifier expects {n_in}"
-                )
-            if columns.size and (columns[0] < 0 or columns[-1] >= width):
-                raise ValueError("feature_columns points outside the vectorizer's features")
-            if columns.size > 1 and not (columns[1:] > columns[:-1]).all():
-                raise ValueError("feature_columns are not sorted and unique")
-        elif width != n_in:
-            raise ValueError(
-                f"the vectorizer makes {width} features but the classifier expects {n_in}"
-            )
-        if idf is not None:
-            if not self.use_idf:
-                raise ValueError("idf weights stored for a model with use_idf=False")
-            if not (np.isfinite(idf).all() and (idf > 0).all()):
-                raise ValueError("idf weights must be finite and positive")
-        elif self.use_idf:
-            raise ValueError("a use_idf model without its idf weights")
+        columns, idf = check_features(columns, idf, width=width, n_in=n_in, use_idf=self.use_idf)
         self._set_columns(columns, width)
-        self.idf_ = None if idf is None else idf.astype(np.float32)
+        self.idf_ = idf
 
     # ------------------------------------------------------------------ prediction
     def decision_function(self, X: Iterable[str]) -> np.ndarray:
@@ -500,10 +476,18 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         check_is_fitted(self)
         return self.classifier_.decision_function(self._features(X))
 
+    def _predictor(self) -> TextPredictor:
+        """This fitted model's prediction path (:mod:`bowclf.inference`, which
+        :func:`bowclf.persist.load_predictor` also builds from a model file)."""
+        return TextPredictor(
+            self.vectorizer_, self._feature_map(), ClassifierCore.of(self.classifier_),
+            self.classes_, multilabel=self.multilabel_, label_sets=self._binarizer is not None,
+        )  # fmt: skip
+
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Class probabilities (n×c), columns in the order of ``classes_``."""
         check_is_fitted(self)
-        return self.classifier_.predict_proba(self._features(X))
+        return self._predictor().predict_proba(X)
 
     def predict_log_proba(self, X: Iterable[str]) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`, computed stably."""
@@ -514,10 +498,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         """Predicted label per document (ndarray); for multi-label models a list of label
         tuples (or an indicator matrix when the model was trained on one)."""
         check_is_fitted(self)
-        pred = self.classifier_.predict(self._features(X))
-        if self.multilabel_ and self._binarizer is not None:
-            return self._decode_indicator(pred)
-        return pred
+        return self._predictor().predict(X)
 
     def predict_topk(
         self, X: Iterable[str], k: int = 1, threshold: float = 0.0
@@ -527,12 +508,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         Returns one list per document of ``(label, probability)`` pairs, most probable first.
         """
         check_is_fitted(self)
-        features = self._features(X)
-        labels, proba = self.classifier_._topk(features, np.asarray(self.classes_), k, threshold)
-        return [
-            [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
-            for row_l, row_p in zip(labels, proba, strict=True)
-        ]
+        return self._predictor().predict_topk(X, k=k, threshold=threshold)
 
     def explain(self, X: Iterable[str], k: int = 1, labels: Sequence[Any] | None = None) -> list:
         """Exact per-feature contributions to the class scores of each document.
@@ -562,50 +538,3 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
                 accuracy_score(self._encode_y(y, fit=False), pred, sample_weight=sample_weight)
             )
         return float(accuracy_score(np.asarray(y), pred, sample_weight=sample_weight))
-
-
-class FeatureMap:
-    """Vectorizer counts to classifier input: keep the ``columns`` training used (``lookup``:
-    vectorizer column → classifier column or −1), then ``f(c)·idf_j`` term weights (``f(c) =
-    1 + ln c`` when ``sublinear``, else ``c``; :func:`bowclf._math.weight_terms`)."""
-
-    def __init__(self, columns, lookup, idf, sublinear: bool) -> None:
-        self.columns = columns
-        self.lookup = lookup
-        self.idf = idf
-        self.sublinear = sublinear
-
-    def __call__(self, X: sp.csr_array) -> sp.csr_array:
-        if self.columns is not None:
-            new_index = self.lookup[X.indices]
-            keep = new_index >= 0
-            if keep.all():  # e.g. the training documents: a relabelling of the columns
-                X = sp.csr_array(
-                    (X.data, new_index.astype(X.indices.dtype, copy=False), X.indptr),
-                    shape=(X.shape[0], self.columns.size),
-                )
-            else:
-                kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before i
-                indptr = kept_before[X.indptr].astype(X.indptr.dtype)
-                X = sp.csr_array(
-                    (X.data[keep], new_index[keep].astype(X.indices.dtype), indptr),
-                    shape=(X.shape[0], self.columns.size),
-                )
-        if self.idf is None and not self.sublinear:
-            return X
-        return _math.weight_terms(X, self.idf, sublinear=self.sublinear)
-
-
-def _check_texts(X) -> Sequence[str]:
-    """Materialise ``X`` as a list of str with clear errors for the common mistakes."""
-    if isinstance(X, (str, bytes)):
-        raise ValueError(
-            "expected an iterable of documents (e.g. a list of str), got a single string"
-        )
-    if isinstance(X, np.ndarray) and X.ndim != 1:
-        raise ValueError(f"expected a 1-d sequence of documents, got an array of shape {X.shape}")
-    texts = X if isinstance(X, list) else list(X)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise ValueError(f"document {i} is {type(t).__name__}, not str")
-    return texts

@@ -196,10 +196,13 @@ def _given(name: str) -> bool:
 
 
 def _load_model(model_path: str):
-    """``(model, corpus conventions)`` of a model file: how its training corpus was read."""
-    from ..persist import load_with_header
+    """``(model, corpus conventions)`` of a model file: how its training corpus was read.
 
-    model, header = load_with_header(model_path)
+    The model is the file's prediction path (:func:`bowclf.persist.load_predictor`: the
+    estimator's own rules without importing scikit-learn)."""
+    from ..persist import load_predictor
+
+    model, header = load_predictor(model_path)
     conventions = (header.get("text") or {}).get("corpus") or {}
     return model, conventions
 

@@ -63,8 +63,17 @@ Modules: :mod:`.hashing` (fastText's hashes), :mod:`.charclass` and
 :mod:`.csr` (output blocks), :mod:`.estimator` (:class:`BowVectorizer`).
 """
 
-from .estimator import STATE_VERSION, BowVectorizer, select_vocabulary
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .hashing import FNV_OFFSET_BASIS, FNV_PRIME, NGRAM_MULTIPLIER, token_hash, token_hashes
+from .transform import STATE_VERSION
+
+# The estimator imports scikit-learn: loaded on first use, so that the sklearn-free transform
+# (:mod:`.transform`, used to predict) does not pay for it.
+_LAZY = {"BowVectorizer": ".estimator", "select_vocabulary": ".estimator"}
 
 __all__ = [
     "BowVectorizer",
@@ -76,3 +85,12 @@ __all__ = [
     "select_vocabulary",
     "token_hashes",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

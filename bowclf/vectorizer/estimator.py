@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from numbers import Integral
 from typing import Any
@@ -17,10 +17,8 @@ from .. import _limits
 from .csr import _counts_csr, _CsrBuilder
 from .keyindex import _KeyIndex
 from .table import _hashed_entries, _TokenTable
-from .tokenizer import _batches, _compile_token_pattern, _Tokenizer
-
-#: Version of the fitted-state layout *and* of the tokenisation/hash rules.
-STATE_VERSION = 1
+from .tokenizer import _batches, _Tokenizer
+from .transform import STATE_VERSION, FittedVectorizer, check_fitted_state, check_transform_params
 
 
 def select_vocabulary(
@@ -198,24 +196,10 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         """Checks spanning several parameters (each one is checked by sklearn)."""
-        if self.token_pattern is not None and self.tokenizer != "default":
-            raise ValueError("token_pattern can only be used with tokenizer='default'")
-        if self.token_pattern is not None:
-            _compile_token_pattern(self.token_pattern)
-        if self.maxn > 0 and not 1 <= self.minn <= self.maxn:
-            raise ValueError(f"need 1 <= minn <= maxn, got minn={self.minn}, maxn={self.maxn}")
-        if self.maxn == 0 and self.minn > 0:
-            raise ValueError(f"minn={self.minn} needs maxn >= minn (maxn=0 disables subwords)")
-        if self._uses_buckets() and self.buckets == 0:
-            raise ValueError("buckets must be > 0 when ngrams > 1 or maxn > 0")
-        try:
-            dtype = np.dtype(self.dtype)
-        except TypeError as exc:
-            raise ValueError(f"dtype={self.dtype!r} is not a numpy dtype") from exc
-        if dtype.kind not in "iuf" or dtype == np.float16:
-            raise ValueError(
-                f"dtype must be an integer or float32/float64 dtype (as scipy.sparse), got {dtype}"
-            )
+        check_transform_params(
+            tokenizer=self.tokenizer, token_pattern=self.token_pattern, ngrams=self.ngrams,
+            buckets=self.buckets, minn=self.minn, maxn=self.maxn, dtype=self.dtype,
+        )  # fmt: skip
 
     def _make_tokenizer(self) -> _Tokenizer:
         return _Tokenizer(self.lowercase, self.tokenizer, self.token_pattern)
@@ -349,33 +333,15 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "vocabulary_")
         self._validate_params()
         self._check_params()
-        dtype = np.dtype(self.dtype)
-        tokenizer = self._make_tokenizer()
-        n_vocab = len(self.vocabulary_)
-        width = self._hash_width()
-        p = n_vocab + width
-        n_rows = len(raw_documents) if isinstance(raw_documents, Sized) else None
-        out = _CsrBuilder(p, dtype, n_rows)
-        table = self._make_table(tokenizer, transform=True)
-        # default-rule unigrams: no per-token data to amortise, a quarter of the temporaries
-        share = 4 if tokenizer.default and not width else 1
-        for batch in _batches(raw_documents, self.chunk_size, share=share):
-            ids, doc = table.encode(batch)
-            table.forget_unknown()
-            keep = ids < n_vocab  # vocabulary ids are the columns
-            if not width:
-                keep &= ids >= 0  # unknown tokens: -1
-            rows, hcols = _hashed_entries(table, ids, doc, self.ngrams, width)
-            out.append(
-                _counts_csr(
-                    _cat([doc[keep], *rows]),
-                    _cat([ids[keep], *(c + n_vocab for c in hcols)]),
-                    (len(batch), p),
-                    dtype,
-                    compact=False,  # the builder copies the block
-                )
-            )
-        return out.finish()
+        return self._fitted().transform(raw_documents, self._key_index())
+
+    def _fitted(self) -> FittedVectorizer:
+        """The sklearn-free transform of this fitted vectorizer (shares ``vocabulary_``)."""
+        return FittedVectorizer(
+            self.vocabulary_, lowercase=self.lowercase, tokenizer=self.tokenizer,
+            token_pattern=self.token_pattern, ngrams=self.ngrams, buckets=self.buckets,
+            minn=self.minn, maxn=self.maxn, dtype=self.dtype, chunk_size=self.chunk_size,
+        )  # fmt: skip
 
     def _key_index(self) -> _KeyIndex:
         """The :class:`_KeyIndex` of ``vocabulary_`` (word keys -> columns), built
@@ -450,27 +416,10 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         ValueError
             If the state is malformed or of another version.
         """
-        missing = {"version", "words", "word_counts", "n_tokens"} - set(state)
-        if missing:
-            raise ValueError(f"fitted state lacks {sorted(missing)}")
-        version = np.asarray(state["version"])
-        if version.shape != (1,) or version.dtype.kind not in "iu" or version[0] != STATE_VERSION:
-            raise ValueError(f"unsupported fitted-state version {version!r}")
-        words = np.asarray(state["words"])
-        counts = np.asarray(state["word_counts"])
-        n_tokens = np.asarray(state["n_tokens"])
-        if words.ndim != 1 or words.dtype.kind != "U" or words.size == 0:
-            raise ValueError("state['words'] must be a non-empty 1-D unicode array")
-        if counts.shape != words.shape or counts.dtype.kind not in "iu":
-            raise ValueError("state['word_counts'] must be integers, one per word")
-        if n_tokens.shape != (1,) or n_tokens.dtype.kind not in "iu":
-            raise ValueError("state['n_tokens'] must be an integer array of shape (1,)")
-        vocabulary = dict(zip(words.tolist(), range(words.size), strict=True))
-        if len(vocabulary) != words.size:
-            raise ValueError("state['words'] contains duplicates")
+        vocabulary, counts, n_tokens = check_fitted_state(state)
         self.vocabulary_ = vocabulary
-        self.word_counts_ = counts.astype(np.int64)
-        self.n_tokens_ = int(n_tokens[0])
+        self.word_counts_ = counts
+        self.n_tokens_ = n_tokens
         return self
 
     def __sklearn_tags__(self):  # noqa: D105

@@ -1,0 +1,302 @@
+"""Prediction without scikit-learn: the fitted arrays, the feature map and the loss's rules.
+
+The estimators are scikit-learn objects, and importing scikit-learn costs about a second —
+more than everything else ``bowclf predict`` does for one line.  This module holds what
+prediction needs and nothing more, on numpy and scipy only:
+
+- :class:`FeatureMap`: vectorizer counts → classifier input (kept columns, term weights);
+- :class:`ClassifierCore`: ``W = Aᵀ``, ``B``, the loss and the decision rule of a fitted
+  :class:`~bowclf.BowClassifier` — hidden vectors ``H = X̃·Aᵀ`` chunk by chunk, then the
+  loss's probabilities, arg-max, multi-label decision and top-k;
+- :class:`TextPredictor`: a fitted :class:`~bowclf.TextClassifier`'s vectorizer, feature map
+  and classifier core, with ``predict``/``predict_proba``/``predict_topk`` on raw text.
+
+:meth:`TextClassifier.predict <bowclf.TextClassifier.predict>` (and ``predict_proba``,
+``predict_topk``) run through :class:`TextPredictor`, and
+:func:`bowclf.persist.load_predictor` builds one straight from a model file, so the command
+line and the Python API share one prediction path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _limits, _math
+from .losses import Loss, topk_from_proba
+
+__all__ = ["PREDICT_CHUNK", "ClassifierCore", "FeatureMap", "TextPredictor", "check_texts"]
+
+#: Rows per forward pass when predicting (bounds the n×d temporaries).
+PREDICT_CHUNK = 8192
+_DTYPE = np.float32
+
+
+class FeatureMap:
+    """Vectorizer counts to classifier input: keep the ``columns`` training used (``lookup``:
+    vectorizer column → classifier column or −1), then ``f(c)·idf_j`` term weights (``f(c) =
+    1 + ln c`` when ``sublinear``, else ``c``; :func:`bowclf._math.weight_terms`)."""
+
+    def __init__(self, columns, lookup, idf, sublinear: bool) -> None:
+        self.columns = columns
+        self.lookup = lookup
+        self.idf = idf
+        self.sublinear = sublinear
+
+    def __call__(self, X: sp.csr_array) -> sp.csr_array:
+        if self.columns is not None:
+            new_index = self.lookup[X.indices]
+            keep = new_index >= 0
+            if keep.all():  # e.g. the training documents: a relabelling of the columns
+                X = sp.csr_array(
+                    (X.data, new_index.astype(X.indices.dtype, copy=False), X.indptr),
+                    shape=(X.shape[0], self.columns.size),
+                )
+            else:
+                kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before i
+                indptr = kept_before[X.indptr].astype(X.indptr.dtype)
+                X = sp.csr_array(
+                    (X.data[keep], new_index[keep].astype(X.indices.dtype), indptr),
+                    shape=(X.shape[0], self.columns.size),
+                )
+        if self.idf is None and not self.sublinear:
+            return X
+        return _math.weight_terms(X, self.idf, sublinear=self.sublinear)
+
+
+def column_lookup(columns: np.ndarray | None, width: int) -> np.ndarray | None:
+    """Vectorizer column → classifier column (or −1) of kept ``columns`` (``None``: all)."""
+    if columns is None:
+        return None
+    lookup = np.full(width, -1, dtype=np.int64)
+    lookup[columns] = np.arange(columns.size)
+    return lookup
+
+
+def check_features(columns, idf, *, width: int, n_in: int, use_idf: bool):
+    """``(columns as int64, idf as float32)`` of a saved model, checked against the
+    vectorizer's ``width`` and the classifier's ``n_in`` features (``ValueError``)."""
+    if columns is not None:
+        columns = columns.astype(np.int64)
+        if columns.size != n_in:
+            raise ValueError(f"{columns.size} feature columns but the classifier expects {n_in}")
+        if columns.size and (columns[0] < 0 or columns[-1] >= width):
+            raise ValueError("feature_columns points outside the vectorizer's features")
+        if columns.size > 1 and not (columns[1:] > columns[:-1]).all():
+            raise ValueError("feature_columns are not sorted and unique")
+    elif width != n_in:
+        raise ValueError(f"the vectorizer makes {width} features but the classifier expects {n_in}")
+    if idf is not None:
+        if not use_idf:
+            raise ValueError("idf weights stored for a model with use_idf=False")
+        if not (np.isfinite(idf).all() and (idf > 0).all()):
+            raise ValueError("idf weights must be finite and positive")
+    elif use_idf:
+        raise ValueError("a use_idf model without its idf weights")
+    return columns, None if idf is None else idf.astype(np.float32)
+
+
+class ClassifierCore:
+    """The prediction state of a fitted :class:`~bowclf.BowClassifier` and its rules.
+
+    ``A`` is d×p (``Aᵀ`` may be a read-only memory map), ``B`` the loss's output matrix,
+    ``classes`` the classifier's classes.  ``checked_rows``: ``None`` when every row of ``Aᵀ``
+    is known finite and bounded (:func:`bowclf._limits.weight_problem`); else a boolean mask
+    of the rows checked so far — the others are checked when a document first uses them, so
+    one prediction reads only the rows it needs of a memory-mapped ``A`` (a bad row raises
+    :class:`~bowclf.persist.ModelFileError` naming ``source``).
+    """
+
+    def __init__(
+        self, A: np.ndarray, B: np.ndarray, classes: np.ndarray, loss: Loss, *,
+        normalize: str | None, multilabel: bool, threshold: float, top_label: bool,
+        class_prior: np.ndarray | None, checked_rows: np.ndarray | None = None,
+        source: str = "model file",
+    ) -> None:  # fmt: skip
+        self.A = A
+        self.B = B
+        self.classes = classes
+        self.loss = loss
+        self.normalize = normalize
+        self.multilabel = bool(multilabel)
+        self.threshold = threshold
+        self.top_label = bool(top_label)
+        self.class_prior = class_prior
+        self.checked_rows = checked_rows
+        self.source = source
+
+    @classmethod
+    def of(cls, clf) -> ClassifierCore:
+        """The core of a fitted :class:`~bowclf.BowClassifier` (shares its arrays)."""
+        return cls(
+            clf.A_, clf.B_, clf.classes_, clf._loss(), normalize=clf.normalize,
+            multilabel=clf.multilabel_, threshold=getattr(clf, "threshold_", 0.5),
+            top_label=getattr(clf, "top_label_", False),
+            class_prior=getattr(clf, "class_prior_", None),
+        )  # fmt: skip
+
+    def _check_rows(self, X: sp.csr_array) -> None:
+        """Refuse (``ModelFileError``) rows of ``Aᵀ`` used by ``X`` that are not finite or so
+        large that scores overflow; each row is checked once."""
+        if self.checked_rows is None or not X.nnz:
+            return
+        used = X.indices[~self.checked_rows[X.indices]]
+        if not used.size:
+            return
+        rows = np.unique(used)
+        problem = _limits.weight_problem(np.asarray(self.A.T[rows]), self.B)
+        if problem is not None:
+            from .io.modelfile import ModelFileError
+
+            raise ModelFileError(f"{self.source}: inconsistent model file: {problem}")
+        self.checked_rows[rows] = True
+
+    def hidden_chunks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
+        """Yield hidden vectors ``H = X̃·Aᵀ`` for consecutive row chunks of ``X``."""
+        self._check_rows(X)
+        scale = _math.row_scale(X, self.normalize)
+        for start in range(0, X.shape[0], PREDICT_CHUNK):
+            rows = slice(start, start + PREDICT_CHUNK)
+            yield _math.hidden(_math.scale_rows(X[rows], scale[rows], dtype=_DTYPE), self.A)
+
+    def _stack(self, parts: list[np.ndarray], dtype) -> np.ndarray:
+        if not parts:
+            return np.zeros((0, self.classes.size), dtype=dtype)
+        return np.vstack(parts)
+
+    def proba(self, X: sp.csr_array) -> np.ndarray:
+        """Probabilities (n×c, float64), see :meth:`BowClassifier.predict_proba`."""
+        parts = [
+            self.loss.proba_from_hidden(H, self.B, self.multilabel) for H in self.hidden_chunks(X)
+        ]
+        return self._stack(parts, np.float64)
+
+    def log_proba(self, X: sp.csr_array) -> np.ndarray:
+        """Logarithm of :meth:`proba`, computed stably."""
+        parts = [
+            self.loss.log_proba_from_hidden(H, self.B, self.multilabel)
+            for H in self.hidden_chunks(X)
+        ]
+        return self._stack(parts, np.float64)
+
+    def decision(self, X: sp.csr_array) -> np.ndarray:
+        """Scores (n×c, float64), see :meth:`BowClassifier.decision_function`."""
+        parts = [self.loss.decision_from_hidden(H, self.B) for H in self.hidden_chunks(X)]
+        return self._stack(parts, np.float64)
+
+    def argmax(self, X: sp.csr_array) -> np.ndarray:
+        """Index of the most probable class of each row (the most frequent training class for
+        rows with no known feature)."""
+        parts = [self.loss.argmax_from_hidden(H, self.B) for H in self.hidden_chunks(X)]
+        best = np.concatenate(parts) if parts else np.zeros(0, np.intp)
+        if self.class_prior is not None and best.size:
+            best[_math.empty_rows(X)] = np.argmax(self.class_prior)
+        return best
+
+    def predict(self, X: sp.csr_array) -> np.ndarray:
+        """Class labels, or a multi-label model's indicator matrix (see
+        :meth:`BowClassifier.predict`)."""
+        if not self.multilabel:
+            return self.classes[self.argmax(X)]
+        return self.multilabel_decision(self.proba(X), _math.empty_rows(X))
+
+    def multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
+        """Labels with probability ≥ ``threshold`` (plus the most probable one when
+        ``top_label``).  A document with no known feature (``empty``) has no evidence for
+        any label: it gets the most frequent training label when ``top_label``, else none."""
+        pred = (P >= self.threshold).astype(np.int64)
+        if self.top_label and P.shape[0]:
+            pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = 1
+        if self.class_prior is not None and empty.any():
+            pred[empty] = 0
+            if self.top_label:
+                pred[np.flatnonzero(empty), np.argmax(self.class_prior)] = 1
+        return pred
+
+    def topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
+        """``(labels, proba)`` (n×k) of the ``k`` most probable ``classes``, see
+        :meth:`BowClassifier.predict_topk`."""
+        parts = []
+        for H in self.hidden_chunks(X):
+            parts.append(
+                self.loss.topk_from_hidden(H, self.B, classes, k, threshold, self.multilabel)
+            )
+        if not parts:
+            return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
+        labels, proba = np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+        return self._rank_empty_rows_by_prior(X, classes, labels, proba)
+
+    def _rank_empty_rows_by_prior(self, X, classes, labels, proba):
+        """Rank the tied labels of featureless documents by frequency, as :meth:`predict`."""
+        prior, empty = self.class_prior, np.flatnonzero(_math.empty_rows(X))
+        if prior is not None and empty.size:
+            order = np.argsort(-prior, kind="stable")[: min(labels.shape[1], classes.size)]
+            kept = ~np.isnan(proba[empty, : order.size])
+            labels[empty, : order.size] = np.where(kept, classes[order].astype(object), None)
+        return labels, proba
+
+
+class TextPredictor:
+    """Raw text to predictions, as a fitted :class:`~bowclf.TextClassifier` gives them.
+
+    ``vectorizer``: anything with ``transform(texts) → csr_array`` (a fitted
+    ``BowVectorizer`` or a :class:`bowclf.vectorizer.transform.FittedVectorizer`);
+    ``classes``: the model's ``classes_``; ``label_sets``: whether a multi-label model was
+    trained on label collections (its predictions are then tuples of labels, else an
+    indicator matrix).
+    """
+
+    def __init__(
+        self, vectorizer: Any, features: FeatureMap, classifier: ClassifierCore,
+        classes: np.ndarray, *, multilabel: bool, label_sets: bool,
+    ) -> None:  # fmt: skip
+        self.vectorizer = vectorizer
+        self.features = features
+        self.classifier = classifier
+        self.classes_ = classes
+        self.multilabel_ = bool(multilabel)
+        self.label_sets = bool(label_sets)
+
+    def transform_features(self, X: Iterable[str]) -> sp.csr_array:
+        """Classifier input ``x̃`` of documents ``X``."""
+        return self.features(self.vectorizer.transform(check_texts(X)))
+
+    def predict(self, X: Iterable[str]):
+        """See :meth:`TextClassifier.predict`."""
+        pred = self.classifier.predict(self.transform_features(X))
+        if self.multilabel_ and self.label_sets:
+            return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in pred]
+        return pred
+
+    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
+        """See :meth:`TextClassifier.predict_proba`."""
+        return self.classifier.proba(self.transform_features(X))
+
+    def predict_topk(
+        self, X: Iterable[str], k: int = 1, threshold: float = 0.0
+    ) -> list[list[tuple[Any, float]]]:
+        """See :meth:`TextClassifier.predict_topk`."""
+        features = self.transform_features(X)
+        labels, proba = self.classifier.topk(features, np.asarray(self.classes_), k, threshold)
+        return [
+            [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
+            for row_l, row_p in zip(labels, proba, strict=True)
+        ]
+
+
+def check_texts(X) -> Sequence[str]:
+    """Materialise ``X`` as a list of str with clear errors for the common mistakes."""
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            "expected an iterable of documents (e.g. a list of str), got a single string"
+        )
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        raise ValueError(f"expected a 1-d sequence of documents, got an array of shape {X.shape}")
+    texts = X if isinstance(X, list) else list(X)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ValueError(f"document {i} is {type(t).__name__}, not str")
+    return texts

@@ -1,0 +1,162 @@
+"""A text model's prediction path built straight from a model file's arrays (no scikit-learn).
+
+:func:`build_predictor` checks what :meth:`TextClassifier._restore
+<bowclf.TextClassifier._restore>` and :meth:`BowClassifier._restore
+<bowclf.BowClassifier._restore>` check of the state prediction uses — the parameters that
+shape the features and the decision, the vocabulary, the kept columns and idf weights, the
+classes, the loss's arrays, the fitted decision rule — and builds a
+:class:`bowclf.inference.TextPredictor`.  Parameters prediction never reads (learning rate,
+epochs, ...) are bounded by the header checks of :mod:`bowclf.io.modelfile` and otherwise
+ignored.  Problems raise ``ValueError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import defaults
+from ..inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
+from ..losses import LOSSES, get_loss
+from ..saved_state import check_best_epoch, check_class_prior, check_parameters
+from ..vectorizer.transform import FittedVectorizer, check_fitted_state, check_transform_params
+from .modelfile import _CLASSIFIER_MEMBERS, _MAX_FEATURES, _OPTIMIZER_MEMBERS
+
+__all__ = ["build_predictor"]
+
+# Text-model parameters prediction reads, with the estimator's default for files without them.
+_TEXT_DEFAULTS: dict[str, Any] = {
+    "lowercase": True,
+    "tokenizer": defaults.TOKENIZER,
+    "token_pattern": None,
+    "ngrams": defaults.NGRAMS,
+    "buckets": defaults.BUCKETS,
+    "minn": defaults.MINN,
+    "maxn": defaults.MAXN,
+    "use_idf": False,  # files written before idf weighting existed: raw counts
+    "sublinear_tf": defaults.SUBLINEAR_TF,
+}
+_BOOLEANS = ("lowercase", "use_idf", "sublinear_tf")
+_INTEGERS = ("ngrams", "buckets", "minn", "maxn")  # bounded by bowclf._limits.param_problem
+
+
+def _text_params(params: dict) -> dict[str, Any]:
+    out = {k: params.get(k, v) for k, v in _TEXT_DEFAULTS.items()}
+    for key in _BOOLEANS:
+        if not isinstance(out[key], bool):
+            raise ValueError(f"parameter {key} must be a boolean, got {_shown(out[key])}")
+    for key in _INTEGERS:
+        if isinstance(out[key], bool) or not isinstance(out[key], int):
+            raise ValueError(f"parameter {key} must be an integer, got {_shown(out[key])}")
+    if out["tokenizer"] not in ("default", "whitespace"):
+        raise ValueError(f"unknown tokenizer {_shown(out['tokenizer'])}")
+    if out["token_pattern"] is not None and not isinstance(out["token_pattern"], str):
+        raise ValueError("token_pattern must be a string")
+    if out["buckets"] > _MAX_FEATURES:
+        raise ValueError(f"implausible number of buckets {out['buckets']!r}")
+    check_transform_params(
+        tokenizer=out["tokenizer"], token_pattern=out["token_pattern"], ngrams=out["ngrams"],
+        buckets=out["buckets"], minn=out["minn"], maxn=out["maxn"], dtype=np.float32,
+    )  # fmt: skip
+    return out
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:40]
+
+
+def _classifier(section: dict, arrays: dict[str, np.ndarray], path) -> ClassifierCore:
+    """The classifier core of a file's ``classifier`` section and arrays."""
+    params, fitted = section["params"], section["fitted"]
+    loss_name = params.get("loss", defaults.LOSS)
+    if not isinstance(loss_name, str) or loss_name not in LOSSES:
+        raise ValueError(f"unknown loss {_shown(loss_name)}")
+    normalize = params.get("normalize", defaults.NORMALIZE)
+    if normalize not in ("l1", "l2", None):
+        raise ValueError(f"unknown normalize {_shown(normalize)}")
+    W, B = arrays["classifier/A"], np.ascontiguousarray(arrays["classifier/B"], np.float32)
+    mapped = isinstance(W, np.memmap)
+    if not mapped:
+        W = np.ascontiguousarray(W, dtype=np.float32)
+    classes = arrays["classifier/classes"]
+    loss_state = {
+        n.split("/", 1)[1]: a
+        for n, a in arrays.items()
+        if n.startswith("classifier/") and n not in _CLASSIFIER_MEMBERS + _OPTIMIZER_MEMBERS
+    }
+    loss = get_loss(loss_name).restored(loss_state, classes.size)
+    multilabel = bool(fitted["multilabel_"])
+    check_parameters(
+        W, B, classes, loss, fitted["n_features_in_"], multilabel, check_W_values=not mapped
+    )
+    check_best_epoch(fitted.get("best_epoch_"), fitted["n_iter_"])
+    return ClassifierCore(
+        W.T, B, np.arange(classes.size) if multilabel else np.asarray(classes), loss,
+        normalize=normalize, multilabel=multilabel, threshold=float(fitted["threshold_"]),
+        top_label=bool(fitted.get("top_label_", loss.legacy_top_label(multilabel))),
+        class_prior=check_class_prior(fitted.get("class_prior_"), classes.size),
+        checked_rows=np.zeros(W.shape[0], bool) if mapped else None, source=str(path),
+    )  # fmt: skip
+
+
+def build_predictor(header: dict, arrays: dict[str, np.ndarray], path) -> TextPredictor:
+    """The :class:`TextPredictor` of a ``TextClassifier`` file's validated header and arrays
+    (``ValueError`` when they do not fit together); a memory-mapped ``A``'s values are checked
+    row by row as prediction uses them, every other array's here."""
+    if "classifier/A_codes" in arrays:  # quantised A: decode it (bounded by the codes)
+        from .quantized import decode_quantized
+
+        width = arrays["classifier/B"].shape[1]
+        arrays["classifier/A"] = decode_quantized(arrays, "classifier/A", width)
+    from .._limits import weight_problem
+
+    A = arrays["classifier/A"]
+    problem = weight_problem(A[:0] if isinstance(A, np.memmap) else A, arrays["classifier/B"])
+    if problem is not None:
+        raise ValueError(problem)
+    params = _text_params(header["params"])
+    core = _classifier(header["classifier"], arrays, path)
+    state = {n.split("/", 1)[1]: a for n, a in arrays.items() if n.startswith("vectorizer/")}
+    vocabulary, _, _ = check_fitted_state(state)
+    vectorizer = FittedVectorizer(
+        vocabulary, lowercase=params["lowercase"], tokenizer=params["tokenizer"],
+        token_pattern=params["token_pattern"], ngrams=params["ngrams"], buckets=params["buckets"],
+        minn=params["minn"], maxn=params["maxn"],
+    )  # fmt: skip
+    width = vectorizer.width
+    if width > _MAX_FEATURES:
+        raise ValueError(f"the vectorizer declares an implausible {width} features")
+    section = header["text"]
+    multilabel, label_sets = bool(section["multilabel"]), bool(section["binarized"])
+    if label_sets:
+        classes = arrays["text/classes"]
+        if not (multilabel and core.multilabel):
+            raise ValueError("label sets stored for a single-label model")
+        if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
+            raise ValueError("label set is not sorted and unique")
+        if classes.size != core.classes.size:
+            raise ValueError("label set does not match the classifier's outputs")
+        classes = _label_set_classes(classes.tolist())
+    else:
+        if multilabel != core.multilabel:
+            raise ValueError("multi-label flags of the text model and its classifier disagree")
+        classes = core.classes
+    columns, idf = check_features(
+        arrays.get("text/feature_columns"), arrays.get("text/idf"), width=width,
+        n_in=header["classifier"]["fitted"]["n_features_in_"], use_idf=params["use_idf"],
+    )  # fmt: skip
+    features = FeatureMap(columns, column_lookup(columns, width), idf, params["sublinear_tf"])
+    return TextPredictor(
+        vectorizer, features, core, classes, multilabel=multilabel, label_sets=label_sets
+    )
+
+
+def _label_set_classes(labels: list) -> np.ndarray:
+    """The ``classes_`` a loaded multi-label model has for a stored label set: integers stay
+    an int array, other labels become an object array (as scikit-learn's
+    ``MultiLabelBinarizer`` makes them)."""
+    dtype = int if all(isinstance(c, int) for c in labels) else object
+    out = np.empty(len(labels), dtype=dtype)
+    out[:] = labels
+    return out

@@ -1,0 +1,178 @@
+"""The fitted vectorizer's transform without scikit-learn: documents to count matrices.
+
+:class:`FittedVectorizer` holds what a transform needs — the tokenisation parameters and the
+vocabulary — and nothing of the estimator machinery, so that prediction (``bowclf predict``,
+:func:`bowclf.persist.load_predictor`) does not import scikit-learn.
+:meth:`BowVectorizer.transform <bowclf.vectorizer.BowVectorizer.transform>` runs this same
+code, so both give the same matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sized
+from typing import Any
+
+import numpy as np
+
+from .csr import _counts_csr, _CsrBuilder
+from .keyindex import _KeyIndex
+from .table import _hashed_entries, _TokenTable
+from .tokenizer import _batches, _compile_token_pattern, _Tokenizer
+
+__all__ = ["STATE_VERSION", "FittedVectorizer", "check_fitted_state"]
+
+#: Version of the fitted-state layout *and* of the tokenisation/hash rules.
+STATE_VERSION = 1
+
+
+def check_fitted_state(state: dict[str, np.ndarray]) -> tuple[dict[str, int], np.ndarray, int]:
+    """``(vocabulary, word_counts, n_tokens)`` of a saved fitted state (see
+    :meth:`BowVectorizer.get_fitted_state`); ``ValueError`` when it is malformed or of
+    another version."""
+    missing = {"version", "words", "word_counts", "n_tokens"} - set(state)
+    if missing:
+        raise ValueError(f"fitted state lacks {sorted(missing)}")
+    version = np.asarray(state["version"])
+    if version.shape != (1,) or version.dtype.kind not in "iu" or version[0] != STATE_VERSION:
+        raise ValueError(f"unsupported fitted-state version {version!r}")
+    words = np.asarray(state["words"])
+    counts = np.asarray(state["word_counts"])
+    n_tokens = np.asarray(state["n_tokens"])
+    if words.ndim != 1 or words.dtype.kind != "U" or words.size == 0:
+        raise ValueError("state['words'] must be a non-empty 1-D unicode array")
+    if counts.shape != words.shape or counts.dtype.kind not in "iu":
+        raise ValueError("state['word_counts'] must be integers, one per word")
+    if n_tokens.shape != (1,) or n_tokens.dtype.kind not in "iu":
+        raise ValueError("state['n_tokens'] must be an integer array of shape (1,)")
+    vocabulary = dict(zip(words.tolist(), range(words.size), strict=True))
+    if len(vocabulary) != words.size:
+        raise ValueError("state['words'] contains duplicates")
+    return vocabulary, counts.astype(np.int64), int(n_tokens[0])
+
+
+def check_transform_params(
+    *, tokenizer: Any, token_pattern: str | None, ngrams: int, buckets: int, minn: int, maxn: int,
+    dtype: Any,
+) -> None:  # fmt: skip
+    """The checks spanning several parameters (``ValueError``); each parameter's own range is
+    checked by the estimator's constraints or, for a model file, by :mod:`bowclf._limits`."""
+    if token_pattern is not None and tokenizer != "default":
+        raise ValueError("token_pattern can only be used with tokenizer='default'")
+    if token_pattern is not None:
+        _compile_token_pattern(token_pattern)
+    if maxn > 0 and not 1 <= minn <= maxn:
+        raise ValueError(f"need 1 <= minn <= maxn, got minn={minn}, maxn={maxn}")
+    if maxn == 0 and minn > 0:
+        raise ValueError(f"minn={minn} needs maxn >= minn (maxn=0 disables subwords)")
+    if (ngrams > 1 or maxn > 0) and buckets == 0:
+        raise ValueError("buckets must be > 0 when ngrams > 1 or maxn > 0")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise ValueError(f"dtype={dtype!r} is not a numpy dtype") from exc
+    if dt.kind not in "iuf" or dt == np.float16:
+        raise ValueError(
+            f"dtype must be an integer or float32/float64 dtype (as scipy.sparse), got {dt}"
+        )
+
+
+class FittedVectorizer:
+    """Transform documents under a fitted vocabulary (``vocabulary``: word → column).
+
+    Columns are the vocabulary words, then ``buckets`` hash buckets shared by word n-grams
+    (``ngrams > 1``) and character n-grams (``maxn > 0``).  The parameters mean what they
+    mean for :class:`~bowclf.vectorizer.BowVectorizer`; they are assumed checked.
+    """
+
+    def __init__(
+        self,
+        vocabulary: dict[str, int],
+        *,
+        lowercase: bool = True,
+        tokenizer: str | Callable[[str], list[str]] = "default",
+        token_pattern: str | None = None,
+        ngrams: int = 1,
+        buckets: int = 2_000_000,
+        minn: int = 0,
+        maxn: int = 0,
+        dtype: Any = np.float32,
+        chunk_size: int = 10_000,
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.lowercase = lowercase
+        self.tokenizer = tokenizer
+        self.token_pattern = token_pattern
+        self.ngrams = ngrams
+        self.buckets = buckets
+        self.minn = minn
+        self.maxn = maxn
+        self.dtype = np.dtype(dtype)
+        self.chunk_size = chunk_size
+        self._index: _KeyIndex | None = None
+
+    @property
+    def width(self) -> int:
+        """Number of output columns: the vocabulary and the hash buckets (when used)."""
+        return len(self.vocabulary) + self.hash_width
+
+    @property
+    def hash_width(self) -> int:
+        uses_buckets = self.ngrams > 1 or self.maxn > 0
+        return self.buckets if uses_buckets else 0
+
+    def key_index(self) -> _KeyIndex:
+        """The :class:`_KeyIndex` of the vocabulary (word keys → columns), built by the first
+        transform and kept (about 32 bytes a word)."""
+        if self._index is None:
+            self._index = _KeyIndex.of_words(list(self.vocabulary))
+        return self._index
+
+    def table(self, tokenizer: _Tokenizer, index: _KeyIndex | None) -> _TokenTable:
+        """The token table of a transform: unknown tokens get ids only if n-grams need them."""
+        use = self.hash_width > 0
+        return _TokenTable(
+            tokenizer,
+            vocabulary=self.vocabulary,
+            vocabulary_index=index if tokenizer.default else None,
+            new_ids=use,
+            hashes=use and self.ngrams > 1,
+            char_ngrams=(self.minn, self.maxn) if self.maxn > 0 else None,
+            buckets=self.buckets if use else 0,
+        )
+
+    def transform(self, raw_documents: Iterable[str], index: _KeyIndex | None = None):
+        """Count matrix (``csr_array`` of shape (n_documents, :attr:`width`)), consumed
+        ``chunk_size`` documents at a time; unknown words add no unigram feature but still
+        take part in hashed n-grams.  ``index``: a prebuilt :meth:`key_index`."""
+        tokenizer = _Tokenizer(self.lowercase, self.tokenizer, self.token_pattern)
+        if index is None and tokenizer.default:
+            index = self.key_index()
+        n_vocab = len(self.vocabulary)
+        width = self.hash_width
+        p = n_vocab + width
+        n_rows = len(raw_documents) if isinstance(raw_documents, Sized) else None
+        out = _CsrBuilder(p, self.dtype, n_rows)
+        table = self.table(tokenizer, index)
+        # default-rule unigrams: no per-token data to amortise, a quarter of the temporaries
+        share = 4 if tokenizer.default and not width else 1
+        for batch in _batches(raw_documents, self.chunk_size, share=share):
+            ids, doc = table.encode(batch)
+            table.forget_unknown()
+            keep = ids < n_vocab  # vocabulary ids are the columns
+            if not width:
+                keep &= ids >= 0  # unknown tokens: -1
+            rows, hcols = _hashed_entries(table, ids, doc, self.ngrams, width)
+            out.append(
+                _counts_csr(
+                    _cat([doc[keep], *rows]),
+                    _cat([ids[keep], *(c + n_vocab for c in hcols)]),
+                    (len(batch), p),
+                    self.dtype,
+                    compact=False,  # the builder copies the block
+                )
+            )
+        return out.finish()
+
+
+def _cat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.empty(0, np.intp)
