@@ -15,9 +15,15 @@ __all__ = ["check_best_epoch", "check_class_prior", "check_parameters"]
 
 
 def check_parameters(
-    W: np.ndarray, B: np.ndarray, classes: np.ndarray, loss: Loss, n_features: int, multilabel: bool,
-    *, check_W_values: bool = True,
-) -> None:  # fmt: skip
+    W: np.ndarray,
+    B: np.ndarray,
+    classes: np.ndarray,
+    loss: Loss,
+    n_features: int,
+    multilabel: bool,
+    *,
+    check_W_values: bool = True,
+) -> None:
     """``W = Aᵀ`` (p×d, p = ``n_features``), ``B`` (the loss's shape for the classes) finite;
     ``classes`` sorted, unique and finite (``0..c−1`` for a multi-label model).
     ``check_W_values=False`` leaves the values of ``W`` to the caller (a memory-mapped ``W``
