@@ -28,7 +28,14 @@ import scipy.sparse as sp
 from . import _limits, _math
 from .losses import Loss, topk_from_proba
 
-__all__ = ["PREDICT_CHUNK", "ClassifierCore", "FeatureMap", "TextPredictor", "check_texts"]
+__all__ = [
+    "PREDICT_CHUNK",
+    "ClassifierCore",
+    "FeatureMap",
+    "LazyRows",
+    "TextPredictor",
+    "check_texts",
+]
 
 #: Rows per forward pass when predicting (bounds the n×d temporaries).
 PREDICT_CHUNK = 8192
@@ -99,22 +106,71 @@ def check_features(columns, idf, *, width: int, n_in: int, use_idf: bool):
     return columns, None if idf is None else idf.astype(np.float32)
 
 
+class LazyRows:
+    """Rows of ``W = Aᵀ`` (p×d) made ready when a prediction first uses them, so that one
+    prediction reads only the rows it needs of a large model.
+
+    Ready means checked: finite and small enough that no score overflows
+    (:func:`bowclf._limits.weight_problem` with ``B``; a bad row raises
+    :class:`~bowclf.persist.ModelFileError` naming ``source``).  With ``decode`` (rows →
+    their float32 values, e.g. of a product-quantised ``A``) ``W`` is a zero-filled buffer
+    that the decoded rows are written into.  When a prediction needs many rows at once, all
+    of ``W`` is made ready in contiguous blocks (cheaper than gathering them).
+    """
+
+    _BLOCK = 1 << 16  # rows per block when the whole matrix is made ready
+
+    def __init__(self, W: np.ndarray, B: np.ndarray, source: str, decode=None) -> None:
+        self.W = W
+        self.B = B
+        self.source = source
+        self.decode = decode
+        self.ready = np.zeros(W.shape[0], dtype=bool)
+        self.all_ready = W.shape[0] == 0
+
+    def prepare(self, indices: np.ndarray) -> None:
+        """Make the rows ``indices`` (any order, repeats allowed) ready."""
+        if self.all_ready or not indices.size:
+            return
+        wanted = np.zeros(self.W.shape[0], dtype=bool)
+        wanted[indices] = True
+        wanted &= ~self.ready
+        rows = np.flatnonzero(wanted)
+        if rows.size * 8 > self.W.shape[0]:  # many rows: all of them, block by block
+            for start in range(0, self.W.shape[0], self._BLOCK):
+                self._make_ready(slice(start, start + self._BLOCK))
+            self.all_ready = True
+        elif rows.size:
+            self._make_ready(rows)
+        self.ready[rows] = True
+
+    def _make_ready(self, rows) -> None:
+        if self.decode is not None:
+            values = self.decode(rows)
+        else:
+            values = np.asarray(self.W[rows])
+        problem = _limits.weight_problem(values, self.B)
+        if problem is not None:
+            from .io.modelfile import ModelFileError
+
+            raise ModelFileError(f"{self.source}: inconsistent model file: {problem}")
+        if self.decode is not None:
+            self.W[rows] = values
+
+
 class ClassifierCore:
     """The prediction state of a fitted :class:`~bowclf.BowClassifier` and its rules.
 
     ``A`` is d×p (``Aᵀ`` may be a read-only memory map), ``B`` the loss's output matrix,
-    ``classes`` the classifier's classes.  ``checked_rows``: ``None`` when every row of ``Aᵀ``
-    is known finite and bounded (:func:`bowclf._limits.weight_problem`); else a boolean mask
-    of the rows checked so far — the others are checked when a document first uses them, so
-    one prediction reads only the rows it needs of a memory-mapped ``A`` (a bad row raises
-    :class:`~bowclf.persist.ModelFileError` naming ``source``).
+    ``classes`` the classifier's classes.  ``lazy_rows``: ``None`` when every row of ``Aᵀ``
+    is ready (known finite and bounded); else a :class:`LazyRows` that makes the rows a
+    document uses ready before they are read.
     """
 
     def __init__(
         self, A: np.ndarray, B: np.ndarray, classes: np.ndarray, loss: Loss, *,
         normalize: str | None, multilabel: bool, threshold: float, top_label: bool,
-        class_prior: np.ndarray | None, checked_rows: np.ndarray | None = None,
-        source: str = "model file",
+        class_prior: np.ndarray | None, lazy_rows: LazyRows | None = None,
     ) -> None:  # fmt: skip
         self.A = A
         self.B = B
@@ -125,8 +181,7 @@ class ClassifierCore:
         self.threshold = threshold
         self.top_label = bool(top_label)
         self.class_prior = class_prior
-        self.checked_rows = checked_rows
-        self.source = source
+        self.lazy_rows = lazy_rows
 
     @classmethod
     def of(cls, clf) -> ClassifierCore:
@@ -138,25 +193,10 @@ class ClassifierCore:
             class_prior=getattr(clf, "class_prior_", None),
         )  # fmt: skip
 
-    def _check_rows(self, X: sp.csr_array) -> None:
-        """Refuse (``ModelFileError``) rows of ``Aᵀ`` used by ``X`` that are not finite or so
-        large that scores overflow; each row is checked once."""
-        if self.checked_rows is None or not X.nnz:
-            return
-        used = X.indices[~self.checked_rows[X.indices]]
-        if not used.size:
-            return
-        rows = np.unique(used)
-        problem = _limits.weight_problem(np.asarray(self.A.T[rows]), self.B)
-        if problem is not None:
-            from .io.modelfile import ModelFileError
-
-            raise ModelFileError(f"{self.source}: inconsistent model file: {problem}")
-        self.checked_rows[rows] = True
-
     def hidden_chunks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
         """Yield hidden vectors ``H = X̃·Aᵀ`` for consecutive row chunks of ``X``."""
-        self._check_rows(X)
+        if self.lazy_rows is not None:
+            self.lazy_rows.prepare(X.indices)
         scale = _math.row_scale(X, self.normalize)
         for start in range(0, X.shape[0], PREDICT_CHUNK):
             rows = slice(start, start + PREDICT_CHUNK)

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from .. import defaults
-from ..inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
+from ..inference import (
+    ClassifierCore,
+    FeatureMap,
+    LazyRows,
+    TextPredictor,
+    check_features,
+    column_lookup,
+)
 from ..losses import LOSSES, get_loss
 from ..saved_state import check_best_epoch, check_class_prior, check_parameters
 from ..vectorizer.transform import FittedVectorizer, check_fitted_state, check_transform_params
@@ -66,7 +73,7 @@ def _shown(value: Any) -> str:
     return repr(value)[:40]
 
 
-def _classifier(section: dict, arrays: dict[str, np.ndarray], path) -> ClassifierCore:
+def _classifier(section: dict, arrays: dict[str, np.ndarray], lazy) -> ClassifierCore:
     """The classifier core of a file's ``classifier`` section and arrays."""
     params, fitted = section["params"], section["fitted"]
     loss_name = params.get("loss", defaults.LOSS)
@@ -76,8 +83,7 @@ def _classifier(section: dict, arrays: dict[str, np.ndarray], path) -> Classifie
     if normalize not in ("l1", "l2", None):
         raise ValueError(f"unknown normalize {_shown(normalize)}")
     W, B = arrays["classifier/A"], np.ascontiguousarray(arrays["classifier/B"], np.float32)
-    mapped = isinstance(W, np.memmap)
-    if not mapped:
+    if lazy is None:
         W = np.ascontiguousarray(W, dtype=np.float32)
     classes = arrays["classifier/classes"]
     loss_state = {
@@ -88,7 +94,7 @@ def _classifier(section: dict, arrays: dict[str, np.ndarray], path) -> Classifie
     loss = get_loss(loss_name).restored(loss_state, classes.size)
     multilabel = bool(fitted["multilabel_"])
     check_parameters(
-        W, B, classes, loss, fitted["n_features_in_"], multilabel, check_W_values=not mapped
+        W, B, classes, loss, fitted["n_features_in_"], multilabel, check_W_values=lazy is None
     )
     check_best_epoch(fitted.get("best_epoch_"), fitted["n_iter_"])
     return ClassifierCore(
@@ -96,27 +102,51 @@ def _classifier(section: dict, arrays: dict[str, np.ndarray], path) -> Classifie
         normalize=normalize, multilabel=multilabel, threshold=float(fitted["threshold_"]),
         top_label=bool(fitted.get("top_label_", loss.legacy_top_label(multilabel))),
         class_prior=check_class_prior(fitted.get("class_prior_"), classes.size),
-        checked_rows=np.zeros(W.shape[0], bool) if mapped else None, source=str(path),
+        lazy_rows=lazy,
     )  # fmt: skip
+
+
+def _lazy_weights(arrays: dict[str, np.ndarray], path) -> LazyRows | None:
+    """Sets ``classifier/A`` to what the classifier reads: a memory map or a zero-filled
+    buffer for a product-quantised ``A`` (their rows are checked, or decoded and checked, as
+    prediction uses them: the returned :class:`LazyRows`), else the stored array, checked
+    here (then ``None``)."""
+    from .._limits import weight_problem
+
+    B = arrays["classifier/B"]
+    if "classifier/A_codes" in arrays:  # quantised: decoded row by row as they are used
+        from .quantized import decode_quantized
+
+        width = B.shape[1]
+        stored = {n: a for n, a in arrays.items() if n.startswith("classifier/A_")}
+
+        def decode(rows) -> np.ndarray:
+            part = dict(stored)
+            for name in ("classifier/A_codes", "classifier/A_norm_codes"):
+                if name in part:
+                    part[name] = part[name][rows]
+            return decode_quantized(part, "classifier/A", width)
+
+        decode(slice(0, 0))  # checks the members' shapes and values (decodes no row)
+        W = np.zeros((stored["classifier/A_codes"].shape[0], width), np.float32)
+        arrays["classifier/A"] = W
+        return LazyRows(W, B, str(path), decode)
+    A = arrays["classifier/A"]
+    if isinstance(A, np.memmap) and A.dtype == np.float32 and A.dtype.isnative:
+        return LazyRows(A, B, str(path))  # B's values: check_parameters
+    problem = weight_problem(A, B)
+    if problem is not None:
+        raise ValueError(problem)
+    return None
 
 
 def build_predictor(header: dict, arrays: dict[str, np.ndarray], path) -> TextPredictor:
     """The :class:`TextPredictor` of a ``TextClassifier`` file's validated header and arrays
-    (``ValueError`` when they do not fit together); a memory-mapped ``A``'s values are checked
-    row by row as prediction uses them, every other array's here."""
-    if "classifier/A_codes" in arrays:  # quantised A: decode it (bounded by the codes)
-        from .quantized import decode_quantized
-
-        width = arrays["classifier/B"].shape[1]
-        arrays["classifier/A"] = decode_quantized(arrays, "classifier/A", width)
-    from .._limits import weight_problem
-
-    A = arrays["classifier/A"]
-    problem = weight_problem(A[:0] if isinstance(A, np.memmap) else A, arrays["classifier/B"])
-    if problem is not None:
-        raise ValueError(problem)
+    (``ValueError`` when they do not fit together); a memory-mapped or product-quantised
+    ``A``'s rows are checked (decoded) as prediction uses them, every other array here."""
+    lazy = _lazy_weights(arrays, path)
     params = _text_params(header["params"])
-    core = _classifier(header["classifier"], arrays, path)
+    core = _classifier(header["classifier"], arrays, lazy)
     state = {n.split("/", 1)[1]: a for n, a in arrays.items() if n.startswith("vectorizer/")}
     vocabulary, _, _ = check_fitted_state(state)
     vectorizer = FittedVectorizer(

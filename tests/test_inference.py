@@ -1,0 +1,184 @@
+"""The sklearn-free prediction path (issue 17 item 3): ``persist.load_predictor`` and
+:mod:`bowclf.inference` predict exactly as the loaded estimator does, for every loss,
+multi-label models, quantised and memory-mapped models; ``bowclf predict`` does not import
+scikit-learn; a memory-mapped ``A`` is read (and checked) only where a prediction uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import make_texts
+from test_persist import members, npy, read_npy, variant
+
+from bowclf import TextClassifier, quantize
+from bowclf.cli import cli
+from bowclf.inference import TextPredictor
+from bowclf.persist import ModelFileError, load, load_predictor, save
+
+REPO = Path(__file__).resolve().parents[1]
+LOSSES = ["softmax", "ova", "hs"]
+KINDS = ["single", "multi"]
+
+
+def _docs():
+    texts, y = make_texts(200, seed=5, noise=0.2)
+    sets = [(lab,) + (("extra",) if i % 3 == 0 else ()) for i, lab in enumerate(y)]
+    return texts, y, sets
+
+
+PROBE = _docs()[0][:50] + ["", "zzz qqq unknown words", "   "]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    texts, y, sets = _docs()
+    out = {}
+    for loss in LOSSES:
+        for kind in KINDS:
+            model = TextClassifier(dim=8, epochs=2, lr=0.1, loss=loss, random_state=0)
+            model.fit(texts, y if kind == "single" else sets)
+            out[loss, kind] = save(model, tmp_path_factory.mktemp("m") / f"{loss}-{kind}.bowclf")
+    return out
+
+
+def _assert_same_predictions(model, predictor) -> None:
+    """Labels, probabilities and top-k of ``predictor`` equal ``model``'s, exactly."""
+    np.testing.assert_array_equal(predictor.classes_, model.classes_)
+    assert predictor.multilabel_ == model.multilabel_
+    expected, got = model.predict(PROBE), predictor.predict(PROBE)
+    if isinstance(expected, list):
+        assert got == expected
+    else:
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(predictor.predict_proba(PROBE), model.predict_proba(PROBE))
+    for k, threshold in [(1, 0.0), (3, 0.0), (2, 0.4)]:
+        assert predictor.predict_topk(PROBE, k=k, threshold=threshold) == model.predict_topk(
+            PROBE, k=k, threshold=threshold
+        )
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_load_predictor_predicts_as_the_loaded_estimator(models, loss, kind):
+    path = models[loss, kind]
+    predictor, header = load_predictor(path)
+    assert isinstance(predictor, TextPredictor)
+    assert header["kind"] == "TextClassifier"
+    _assert_same_predictions(load(path), predictor)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_cli_predict_prints_what_the_loaded_estimator_returns(models, loss):
+    """The CLI's route (load_predictor) against the API's (load): every loss, -k, --proba."""
+    path = models[loss, "single"]
+    model = load(path)
+    data = "\n".join(PROBE) + "\n"
+    result = CliRunner().invoke(cli, ["predict", str(path), "-k", "2", "--format", "jsonl"],
+                                input=data)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = model.predict_topk(PROBE, k=2)
+    assert [list(zip(r["labels"], r["probabilities"], strict=True)) for r in rows] == expected
+    result = CliRunner().invoke(cli, ["predict", str(path)], input=data)
+    assert result.stdout.splitlines() == [str(lab) for lab in model.predict(PROBE)]
+
+
+def test_a_quantized_model_decodes_only_the_rows_it_uses(models, tmp_path):
+    small = save(quantize(load(models["softmax", "single"])), tmp_path / "q.bowclf")
+    predictor, _ = load_predictor(small)
+    lazy = predictor.classifier.lazy_rows
+    before = lazy.ready.sum()  # the loader's smoke test predicted two tiny documents
+    predictor.predict(["zzz qqq", PROBE[0]])
+    assert before < lazy.ready.sum() < lazy.ready.size
+    _assert_same_predictions(load(small), predictor)
+
+
+@pytest.fixture()
+def mapped(monkeypatch):
+    """Every stored A is memory-mapped, whatever its size."""
+    import bowclf.io.modelfile as modelfile
+
+    monkeypatch.setattr(modelfile, "_MAP_MIN_BYTES", 1)
+
+
+def test_a_memory_mapped_A_is_checked_where_it_is_used(models, mapped):
+    path = models["ova", "single"]
+    predictor, _ = load_predictor(path)
+    lazy = predictor.classifier.lazy_rows
+    assert isinstance(lazy.W, np.memmap)
+    before = lazy.ready.sum()
+    predictor.predict([PROBE[0]])
+    assert before < lazy.ready.sum() < lazy.ready.size
+    _assert_same_predictions(load(path), predictor)
+
+
+def test_a_bad_row_of_a_mapped_A_is_refused_when_used(models, mapped, tmp_path):
+    source = models["softmax", "single"].read_bytes()
+    model = load(models["softmax", "single"])
+    safe = model._features(["zzz qqq", "", "a b"]).indices  # + the loader's smoke test
+    row = np.setdiff1d(model._features([PROBE[1]]).indices, safe)[0]
+    A = read_npy(members(source)["classifier/A"]).copy()
+    A[row] = np.nan
+    path = variant(source, tmp_path / "nan.bowclf", replace={"classifier/A": npy(A)})
+    with pytest.raises(ModelFileError, match="NaN or infinity"):
+        load(path)
+    predictor, _ = load_predictor(path)
+    predictor.predict(["zzz qqq"])  # its rows are fine
+    with pytest.raises(ModelFileError, match=r"nan\.bowclf: inconsistent model file: .*NaN"):
+        predictor.predict([PROBE[1]])
+    A[row] = np.float32(1e37)
+    path = variant(source, tmp_path / "huge.bowclf", replace={"classifier/A": npy(A)})
+    result = CliRunner().invoke(cli, ["predict", str(path)], input="zzz qqq\n" + PROBE[1] + "\n")
+    assert result.exit_code == 1
+    assert "scores overflow" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [
+        (lambda h: h["params"].update(tokenizer="bogus"), "tokenizer"),
+        (lambda h: h["params"].update(lowercase="yes"), "lowercase"),
+        (lambda h: h["params"].update(use_idf=1), "use_idf"),
+        (lambda h: h["params"].update(minn=3), "minn"),
+        (lambda h: h["classifier"]["params"].update(loss="nope"), "loss"),
+        (lambda h: h["classifier"]["params"].update(normalize="l3"), "normalize"),
+        (lambda h: h["classifier"]["fitted"].update(class_prior_=[2.0, 0.5]), "class_prior_"),
+        (lambda h: h["text"].update(multilabel=True), "multi-label"),
+    ],
+    ids=["tokenizer", "lowercase", "use_idf", "minn", "loss", "normalize", "prior", "flags"],
+)
+def test_load_predictor_refuses_what_load_refuses(models, tmp_path, edit, pattern):
+    source = models["softmax", "single"].read_bytes()
+    path = variant(source, tmp_path / "bad.bowclf", header=edit)
+    with pytest.raises(ModelFileError):
+        load(path)
+    with pytest.raises(ModelFileError, match=pattern):
+        load_predictor(path)
+
+
+def test_bowclf_predict_does_not_import_sklearn(models, tmp_path):
+    """Start-up: the CLI predicts one line without importing scikit-learn (about a second)."""
+    code = (
+        "import sys\n"
+        "from bowclf.cli import main\n"
+        "sys.argv = ['bowclf', 'predict', sys.argv[1]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')\n"
+        "print('IMPORTED', bad, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for path in (models["hs", "multi"], models["softmax", "single"]):
+        done = subprocess.run([sys.executable, "-c", code, str(path)], input=PROBE[0] + "\n",
+                              capture_output=True, text=True, env=env, check=True)  # fmt: skip
+        assert done.stdout.strip() in {str(c) for c in load(path).classes_} | {""}
+        assert "IMPORTED []" in done.stderr, done.stderr
