@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _limits, _math, defaults
 from .backends.memory import InMemoryData, describe_targets
+from .inference import PREDICT_CHUNK, ClassifierCore
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer
 from .parallel import spare_rows, threads_for, with_spare_rows
@@ -65,7 +66,6 @@ __all__ = [  # InMemoryData and sgd_pass: re-exported from their new homes (back
     "topk_from_proba",
 ]
 
-PREDICT_CHUNK = 8192  # rows per forward pass when predicting (bounds the n×d temporaries)
 _DTYPE = np.float32
 
 
@@ -750,33 +750,23 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return clf
 
     # ------------------------------------------------------------------ prediction
+    def _core(self) -> ClassifierCore:
+        """This model's prediction path (:class:`bowclf.inference.ClassifierCore`, which
+        ``TextClassifier`` and :func:`bowclf.persist.load_predictor` use too)."""
+        return ClassifierCore.of(self)
+
     def _hidden_chunks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
         """Yield hidden vectors ``H = X̃·Aᵀ`` for consecutive row chunks of ``X``."""
-        scale = _math.row_scale(X, self.normalize)
-        for start in range(0, X.shape[0], PREDICT_CHUNK):
-            rows = slice(start, start + PREDICT_CHUNK)
-            yield _math.hidden(_math.scale_rows(X[rows], scale[rows], dtype=_DTYPE), self.A_)
-
-    def _stack(self, parts: list[np.ndarray], dtype) -> np.ndarray:
-        if not parts:
-            return np.zeros((0, self.classes_.size), dtype=dtype)
-        return np.vstack(parts)
+        return self._core().hidden_chunks(X)
 
     def _proba(self, X: sp.csr_array) -> np.ndarray:
-        loss = self._loss()
-        parts = [
-            loss.proba_from_hidden(H, self.B_, self.multilabel_) for H in self._hidden_chunks(X)
-        ]
-        return self._stack(parts, np.float64)
+        return self._core().proba(X)
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores ``S = B·A·x̃`` (n×c, float64 products of the float32 hidden vectors and
         ``B``); for two classes ``s₁ − s₀`` (shape (n,))."""
         check_is_fitted(self)
-        loss = self._loss()
-        X = self._check_X(X, reset=False)
-        S = self._stack([loss.decision_from_hidden(H, self.B_) for H in self._hidden_chunks(X)],
-                        np.float64)  # fmt: skip
+        S = self._core().decision(self._check_X(X, reset=False))
         if S.shape[1] == 2 and not self.multilabel_:
             return S[:, 1] - S[:, 0]
         return S
@@ -794,12 +784,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`, computed stably (log-softmax / log-sigmoid)."""
         check_is_fitted(self)
-        loss = self._loss()
-        X = self._check_X(X, reset=False)
-        parts = [
-            loss.log_proba_from_hidden(H, self.B_, self.multilabel_) for H in self._hidden_chunks(X)
-        ]
-        return self._stack(parts, np.float64)
+        return self._core().log_proba(self._check_X(X, reset=False))
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels: the most probable class, or for multi-label models an indicator
@@ -812,34 +797,16 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         an empty set.  Models saved before ``class_prior_`` existed predict the arg-max.
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        if not self.multilabel_:
-            return self.classes_[self._argmax(X)]
-        return self._multilabel_decision(self._proba(X), _math.empty_rows(X))
+        return self._core().predict(self._check_X(X, reset=False))
 
     def _argmax(self, X: sp.csr_array) -> np.ndarray:
         """Index of the most probable class of each row (the most frequent training class for
         rows with no known feature)."""
-        loss = self._loss()
-        parts = [loss.argmax_from_hidden(H, self.B_) for H in self._hidden_chunks(X)]
-        best = np.concatenate(parts) if parts else np.zeros(0, np.intp)
-        if getattr(self, "class_prior_", None) is not None and best.size:
-            best[_math.empty_rows(X)] = np.argmax(self.class_prior_)
-        return best
+        return self._core().argmax(X)
 
     def _multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
-        """Labels with probability ≥ ``threshold_`` (plus the most probable one when
-        ``top_label_``).  A document with no known feature (``empty``) has no evidence for
-        any label: it gets the most frequent training label when ``top_label_``, else none."""
-        pred = (P >= self.threshold_).astype(np.int64)
-        if self.top_label_ and P.shape[0]:
-            pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = 1
-        prior = getattr(self, "class_prior_", None)
-        if prior is not None and empty.any():
-            pred[empty] = 0
-            if self.top_label_:
-                pred[np.flatnonzero(empty), np.argmax(prior)] = 1
-        return pred
+        """Labels with probability ≥ ``threshold_`` (see :meth:`predict`)."""
+        return self._core().multilabel_decision(P, empty)
 
     def predict_topk(self, X, k: int = 1, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most probable classes per document and their probabilities.
@@ -852,22 +819,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return self._topk(self._check_X(X, reset=False), self.classes_, k, threshold)
 
     def _topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
-        loss, parts = self._loss(), []
-        for H in self._hidden_chunks(X):
-            parts.append(loss.topk_from_hidden(H, self.B_, classes, k, threshold, self.multilabel_))
-        if not parts:
-            return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
-        labels, proba = np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
-        return self._rank_empty_rows_by_prior(X, classes, labels, proba)
-
-    def _rank_empty_rows_by_prior(self, X, classes, labels, proba):
-        """Rank the tied labels of featureless documents by frequency, as :meth:`predict`."""
-        prior, empty = getattr(self, "class_prior_", None), np.flatnonzero(_math.empty_rows(X))
-        if prior is not None and empty.size:
-            order = np.argsort(-prior, kind="stable")[: min(labels.shape[1], classes.size)]
-            kept = ~np.isnan(proba[empty, : order.size])
-            labels[empty, : order.size] = np.where(kept, classes[order].astype(object), None)
-        return labels, proba
+        return self._core().topk(X, classes, k, threshold)
 
     def transform(self, X) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×d, float32)."""

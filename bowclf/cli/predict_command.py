@@ -140,7 +140,7 @@ def predict(
     else:
         _require_stdout()
     out_format = out_format or _format_from_extension(output)
-    model, conventions = _load_model(model_path)
+    model, conventions = _load_model(model_path, predictor=True)
     if not _given("text_column"):
         text_column = conventions.get("text_column")
     tty = "-" in sources and _isatty(sys.stdin)
@@ -195,14 +195,14 @@ def _given(name: str) -> bool:
     return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
-def _load_model(model_path: str):
+def _load_model(model_path: str, *, predictor: bool = False):
     """``(model, corpus conventions)`` of a model file: how its training corpus was read.
 
-    The model is the file's prediction path (:func:`bowclf.persist.load_predictor`: the
-    estimator's own rules without importing scikit-learn)."""
-    from ..persist import load_predictor
+    ``predictor``: the file's prediction path (:func:`bowclf.persist.load_predictor`: the
+    estimator's own rules without importing scikit-learn) instead of the estimator."""
+    from ..persist import load_predictor, load_with_header
 
-    model, header = load_predictor(model_path)
+    model, header = (load_predictor if predictor else load_with_header)(model_path)
     conventions = (header.get("text") or {}).get("corpus") or {}
     return model, conventions
 
