@@ -19,6 +19,7 @@ line and the Python API share one prediction path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -39,6 +40,9 @@ __all__ = [
 
 #: Rows per forward pass when predicting (bounds the n×d temporaries).
 PREDICT_CHUNK = 8192
+#: Threads computing hidden vectors of large inputs, and the non-zeros from which they pay.
+_PREDICT_THREADS = max(1, min(os.cpu_count() or 1, 4))
+_THREADED_NNZ = 1 << 18
 _DTYPE = np.float32
 
 
@@ -63,10 +67,10 @@ class FeatureMap:
                     shape=(X.shape[0], self.columns.size),
                 )
             else:
-                kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept entries before i
-                indptr = kept_before[X.indptr].astype(X.indptr.dtype)
+                kept = np.flatnonzero(keep)  # positions of the kept entries, ascending
+                indptr = np.searchsorted(kept, X.indptr).astype(X.indptr.dtype)  # kept before
                 X = sp.csr_array(
-                    (X.data[keep], new_index[keep].astype(X.indices.dtype), indptr),
+                    (X.data[kept], new_index[kept].astype(X.indices.dtype), indptr),
                     shape=(X.shape[0], self.columns.size),
                 )
         if self.idf is None and not self.sublinear:
@@ -75,10 +79,12 @@ class FeatureMap:
 
 
 def column_lookup(columns: np.ndarray | None, width: int) -> np.ndarray | None:
-    """Vectorizer column → classifier column (or −1) of kept ``columns`` (``None``: all)."""
+    """Vectorizer column → classifier column (or −1) of kept ``columns`` (``None``: all);
+    int32 when the columns allow (half the memory and time of int64)."""
     if columns is None:
         return None
-    lookup = np.full(width, -1, dtype=np.int64)
+    dtype = np.int32 if columns.size < np.iinfo(np.int32).max else np.int64
+    lookup = np.full(width, -1, dtype=dtype)
     lookup[columns] = np.arange(columns.size)
     return lookup
 
@@ -87,7 +93,7 @@ def check_features(columns, idf, *, width: int, n_in: int, use_idf: bool):
     """``(columns as int64, idf as float32)`` of a saved model, checked against the
     vectorizer's ``width`` and the classifier's ``n_in`` features (``ValueError``)."""
     if columns is not None:
-        columns = columns.astype(np.int64)
+        columns = columns.astype(np.int64, copy=False)
         if columns.size != n_in:
             raise ValueError(f"{columns.size} feature columns but the classifier expects {n_in}")
         if columns.size and (columns[0] < 0 or columns[-1] >= width):
@@ -194,13 +200,32 @@ class ClassifierCore:
         )  # fmt: skip
 
     def hidden_chunks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
-        """Yield hidden vectors ``H = X̃·Aᵀ`` for consecutive row chunks of ``X``."""
+        """Yield hidden vectors ``H = X̃·Aᵀ`` for consecutive row chunks of ``X``.
+
+        Large inputs are cut into one chunk per core (at most :data:`PREDICT_CHUNK` rows) and
+        the chunks computed side by side in threads (scipy's sparse product releases the GIL);
+        every row's vector is computed alone, so the result does not depend on the chunks.
+        """
         if self.lazy_rows is not None:
             self.lazy_rows.prepare(X.indices)
         scale = _math.row_scale(X, self.normalize)
-        for start in range(0, X.shape[0], PREDICT_CHUNK):
-            rows = slice(start, start + PREDICT_CHUNK)
-            yield _math.hidden(_math.scale_rows(X[rows], scale[rows], dtype=_DTYPE), self.A)
+        n = X.shape[0]
+        threads = _PREDICT_THREADS if X.nnz >= _THREADED_NNZ else 1
+        step = min(PREDICT_CHUNK, -(-n // threads)) if n else PREDICT_CHUNK
+
+        def hidden(start: int) -> np.ndarray:
+            rows = slice(start, start + step)
+            return _math.hidden(_math.scale_rows(X[rows], scale[rows], dtype=_DTYPE), self.A)
+
+        starts = range(0, n, step)
+        if threads == 1 or len(starts) == 1:
+            yield from map(hidden, starts)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            for wave in range(0, len(starts), threads):  # at most `threads` chunks held at once
+                yield from pool.map(hidden, starts[wave : wave + threads])
 
     def _stack(self, parts: list[np.ndarray], dtype) -> np.ndarray:
         if not parts:
