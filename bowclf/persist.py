@@ -495,7 +495,7 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
 
 def _is_fasttext(path) -> bool:
     """Whether ``path`` starts with fastText's magic number (its models are not zip files)."""
-    from .io.fasttext import is_fasttext_file
+    from .io.fasttext_reader import is_fasttext_file  # not the whole reader: start-up
 
     return is_fasttext_file(path)
 

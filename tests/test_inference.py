@@ -182,3 +182,18 @@ def test_bowclf_predict_does_not_import_sklearn(models, tmp_path):
                               capture_output=True, text=True, env=env, check=True)  # fmt: skip
         assert done.stdout.strip() in {str(c) for c in load(path).classes_} | {""}
         assert "IMPORTED []" in done.stderr, done.stderr
+
+
+def test_threaded_hidden_vectors_equal_one_thread(models, monkeypatch):
+    """Large inputs are cut into one chunk per core and computed in threads: same result."""
+    import bowclf.inference as inference
+
+    predictor, _ = load_predictor(models["softmax", "single"])
+    X = predictor.transform_features(_docs()[0] * 3)
+    single = np.vstack(list(predictor.classifier.hidden_chunks(X)))
+    monkeypatch.setattr(inference, "_PREDICT_THREADS", 3)
+    monkeypatch.setattr(inference, "_THREADED_NNZ", 1)
+    monkeypatch.setattr(inference, "PREDICT_CHUNK", 50)  # several waves of 3 chunks
+    parts = list(predictor.classifier.hidden_chunks(X))
+    assert len(parts) == -(-X.shape[0] // 50)
+    np.testing.assert_array_equal(np.vstack(parts), single)

@@ -666,12 +666,12 @@ def test_warnings_do_not_leak(model):
     """Row 38 (item 11): numpy/scikit-learn warnings are not printed (--debug shows them)."""
     code = (
         "import sys, warnings\n"
-        "from bowclf.text import TextClassifier\n"
-        "real = TextClassifier.predict_proba\n"
+        "from bowclf.inference import TextPredictor\n"  # what `bowclf predict` loads
+        "real = TextPredictor.predict_proba\n"
         "def noisy(self, X):\n"
         "    warnings.warn('overflow encountered in exp', RuntimeWarning, stacklevel=1)\n"
         "    return real(self, X)\n"
-        "TextClassifier.predict_proba = noisy\n"
+        "TextPredictor.predict_proba = noisy\n"
         "from bowclf.cli import main\n"
         "main(sys.argv[1:])\n"
     )
