@@ -10,6 +10,7 @@ Public API (imported lazily, so ``import bowclf`` stays cheap):
 - :class:`BowVectorizer` — raw text to sparse counts with hashed word n-grams.
 - :class:`TextClassifier` — vectorizer + classifier on raw text.
 - :func:`save` / :func:`load` — safe, pickle-free model files.
+- :func:`load_predictor` — a model file's prediction path without scikit-learn (fast start-up).
 - :func:`evaluate` — evaluation reports.
 - :func:`load_fasttext` — run a fastText supervised ``.bin``/``.ftz`` model.
 - :func:`quantize` — a small copy of a model (pruned, product-quantised embeddings).
@@ -28,6 +29,7 @@ _LAZY = {
     "TextClassifier": "bowclf.text",
     "save": "bowclf.persist",
     "load": "bowclf.persist",
+    "load_predictor": "bowclf.persist",
     "ModelFileError": "bowclf.persist",
     "read_corpus": "bowclf.corpus",
     "CorpusError": "bowclf.corpus",
