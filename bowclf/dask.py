@@ -222,20 +222,15 @@ def fit_dask(
     require_distributed()
     if not isinstance(model, TextClassifier):
         raise TypeError("fit_dask trains a TextClassifier")
-    model._validate_params()
     _check_options(n_shards, sync_per_epoch, merge, hot_features)
     if model.early_stopping and X_val is None:
         raise ValueError("early_stopping with fit_dask needs X_val and y_val")
-    client, own = get_client(client, scheduler_address)
-    try:
-        with DaskCorpus(
-            client, texts, labels, n_shards=n_shards, sync_per_epoch=sync_per_epoch,
-            merge=merge, hot_features=hot_features,
-        ) as backend:  # fmt: skip
-            return model._fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)
-    finally:
-        if own:
-            client.close()
+    with DaskCorpus(
+        texts, labels, client=client, scheduler_address=scheduler_address, n_shards=n_shards,
+        sync_per_epoch=sync_per_epoch, merge=merge, hot_features=hot_features,
+    ) as backend:  # fmt: skip
+        # fit_backend validates the model before the backend connects to the cluster
+        return model.fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)
 
 
 def _check_options(n_shards, sync_per_epoch, merge, hot_features) -> None:

@@ -248,8 +248,9 @@ def tree_reduce(items: list, combine: Callable, submit: Callable) -> Any:
 
 
 def check_vectorizer(vectorizer: BowVectorizer) -> None:
-    vectorizer._validate_params()
-    vectorizer._check_params()
+    """Raise the error ``vectorizer.fit`` would raise for its parameters (``count_tokens``
+    validates them exactly as ``fit`` does, and counting no documents costs nothing)."""
+    vectorizer.count_tokens(())
 
 
 def compute(dask: Any, client: Any, obj: Any) -> Any:
@@ -630,10 +631,12 @@ class DaskCorpus:
     :mod:`bowclf.dask` for the scheme).  Use as a context manager (releases the actors)."""
 
     def __init__(
-        self, client: Any, texts: Any, labels: Any, *, n_shards: int | None,
-        sync_per_epoch: int | None, merge: str, hot_features: int,
+        self, texts: Any, labels: Any, *, client: Any = None, scheduler_address: str | None = None,
+        n_shards: int | None = None, sync_per_epoch: int | None = None, merge: str = "sum",
+        hot_features: int = 20_000,
     ) -> None:  # fmt: skip
-        self.client = client
+        self._client_args = (client, scheduler_address)  # connected in scan (after validation)
+        self.client, self._own_client = None, False
         self.texts, self.labels = texts, labels
         self.n_shards = n_shards
         self.sync_per_epoch = sync_per_epoch
@@ -649,14 +652,17 @@ class DaskCorpus:
         self.feats = None
         if self.data is not None:
             self.data.actors = self.data.actor_futures = None
+        if self._own_client:
+            self.client.close()
 
     def scan(self, vectorizer, callback: Callable | None = None) -> CorpusStats:
         """Load the partitions; count words and labels (pass 1, fits ``vectorizer``); transform
         every partition once and count document frequencies (pass 2)."""
         started = time.perf_counter()
-        client = self.client
-        self.workers = list_workers(client)
         check_vectorizer(vectorizer)
+        client, self._own_client = get_client(*self._client_args)
+        self.client = client
+        self.workers = list_workers(client)
         parts = _load_futures(client, self.texts, self.labels)
         if not parts:
             raise ValueError("no partitions")
