@@ -136,13 +136,9 @@ def fit_vectorizer_dask(vectorizer: BowVectorizer, texts: Any, *, client: Any = 
     BowVectorizer
         ``vectorizer``, fitted: equal to ``vectorizer.fit(concatenated documents)``.
     """
-    dask = require_dask()
     check_vectorizer(vectorizer)
-    parts = partitions_of(texts, "texts")
-    vec = model_key(dask, counting_vectorizer(vectorizer))
-    counted = [dask.delayed(count_words)(vec, p) for p in parts]
-    total = tree_reduce(counted, merge_words, lambda f, *a: dask.delayed(f)(*a))
-    words, counts, n_tokens = compute(dask, client, total)
+    counting = counting_vectorizer(vectorizer)
+    words, counts, n_tokens = _map_reduce(count_words, counting, merge_words, texts, client)
     return install_vocabulary(vectorizer, words, counts, n_tokens)
 
 
@@ -152,12 +148,17 @@ def used_columns_dask(vectorizer: BowVectorizer, texts: Any, *, client: Any = No
     The union over partitions of the columns used by ``vectorizer.transform(partition)``
     (what ``TextClassifier(prune_features=True)`` keeps).
     """
+    return _map_reduce(used_columns, vectorizer, union, texts, client)
+
+
+def _map_reduce(task: Callable, vectorizer: Any, combine: Callable, texts: Any, client: Any):
+    """``task(vectorizer, partition)`` on every partition of ``texts``, reduced by ``combine``
+    in a tree (the vectorizer is one graph input, shipped once)."""
     dask = require_dask()
     parts = partitions_of(texts, "texts")
     vec = model_key(dask, vectorizer)
-    used = [dask.delayed(used_columns)(vec, p) for p in parts]
-    total = tree_reduce(used, union, lambda f, *a: dask.delayed(f)(*a))
-    return compute(dask, client, total)
+    mapped = [dask.delayed(task)(vec, p) for p in parts]
+    return compute(dask, client, tree_reduce(mapped, combine, lambda f, *a: dask.delayed(f)(*a)))
 
 
 def fit_dask(
