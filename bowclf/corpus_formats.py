@@ -505,24 +505,21 @@ def _json_keys(
     if label_key is None and opts.label_column is None and text_key and len(obj) == 2:
         if opts.require_labels:
             label_key = next(k for k in obj if k != text_key)
-    if text_key is None:
-        what = (
-            f"no key {_short(opts.text_column)}"
-            if opts.text_column is not None
-            else f"no text key (looked for {', '.join(TEXT_COLUMN_NAMES)})"
-        )
-        raise CorpusError(
-            f"{what} in the record (keys: {keys}); pass --text-column", source=name, line=lineno
-        )
-    if label_key is None and (opts.require_labels or opts.label_column is not None):
-        what = (
-            f"no key {_short(opts.label_column)}"
-            if opts.label_column is not None
-            else f"no label key (looked for {', '.join(LABEL_COLUMN_NAMES)})"
-        )
-        raise CorpusError(
-            f"{what} in the record (keys: {keys}); pass --label-column", source=name, line=lineno
-        )
+    for kind, key, column, known in (
+        ("text", text_key, opts.text_column, TEXT_COLUMN_NAMES),
+        ("label", label_key, opts.label_column, LABEL_COLUMN_NAMES),
+    ):
+        if key is None and (kind == "text" or opts.require_labels or column is not None):
+            what = (
+                f"no key {_short(column)}"
+                if column is not None
+                else f"no {kind} key (looked for {', '.join(known)})"
+            )
+            raise CorpusError(
+                f"{what} in the record (keys: {keys}); pass --{kind}-column",
+                source=name,
+                line=lineno,
+            )
     if label_key == text_key:
         raise CorpusError(
             f"the text and label keys are the same ({_short(text_key)})", source=name, line=lineno

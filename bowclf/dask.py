@@ -136,13 +136,9 @@ def fit_vectorizer_dask(vectorizer: BowVectorizer, texts: Any, *, client: Any = 
     BowVectorizer
         ``vectorizer``, fitted: equal to ``vectorizer.fit(concatenated documents)``.
     """
-    dask = require_dask()
     check_vectorizer(vectorizer)
-    parts = partitions_of(texts, "texts")
-    vec = model_key(dask, counting_vectorizer(vectorizer))
-    counted = [dask.delayed(count_words)(vec, p) for p in parts]
-    total = tree_reduce(counted, merge_words, lambda f, *a: dask.delayed(f)(*a))
-    words, counts, n_tokens = compute(dask, client, total)
+    counting = counting_vectorizer(vectorizer)
+    words, counts, n_tokens = _map_reduce(count_words, counting, merge_words, texts, client)
     return install_vocabulary(vectorizer, words, counts, n_tokens)
 
 
@@ -152,12 +148,17 @@ def used_columns_dask(vectorizer: BowVectorizer, texts: Any, *, client: Any = No
     The union over partitions of the columns used by ``vectorizer.transform(partition)``
     (what ``TextClassifier(prune_features=True)`` keeps).
     """
+    return _map_reduce(used_columns, vectorizer, union, texts, client)
+
+
+def _map_reduce(task: Callable, vectorizer: Any, combine: Callable, texts: Any, client: Any):
+    """``task(vectorizer, partition)`` on every partition of ``texts``, reduced by ``combine``
+    in a tree (the vectorizer is one graph input, shipped once)."""
     dask = require_dask()
     parts = partitions_of(texts, "texts")
     vec = model_key(dask, vectorizer)
-    used = [dask.delayed(used_columns)(vec, p) for p in parts]
-    total = tree_reduce(used, union, lambda f, *a: dask.delayed(f)(*a))
-    return compute(dask, client, total)
+    mapped = [dask.delayed(task)(vec, p) for p in parts]
+    return compute(dask, client, tree_reduce(mapped, combine, lambda f, *a: dask.delayed(f)(*a)))
 
 
 def fit_dask(
@@ -222,20 +223,15 @@ def fit_dask(
     require_distributed()
     if not isinstance(model, TextClassifier):
         raise TypeError("fit_dask trains a TextClassifier")
-    model._validate_params()
     _check_options(n_shards, sync_per_epoch, merge, hot_features)
     if model.early_stopping and X_val is None:
         raise ValueError("early_stopping with fit_dask needs X_val and y_val")
-    client, own = get_client(client, scheduler_address)
-    try:
-        with DaskCorpus(
-            client, texts, labels, n_shards=n_shards, sync_per_epoch=sync_per_epoch,
-            merge=merge, hot_features=hot_features,
-        ) as backend:  # fmt: skip
-            return model._fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)
-    finally:
-        if own:
-            client.close()
+    with DaskCorpus(
+        texts, labels, client=client, scheduler_address=scheduler_address, n_shards=n_shards,
+        sync_per_epoch=sync_per_epoch, merge=merge, hot_features=hot_features,
+    ) as backend:  # fmt: skip
+        # fit_backend validates the model before the backend connects to the cluster
+        return model.fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)
 
 
 def _check_options(n_shards, sync_per_epoch, merge, hot_features) -> None:

@@ -45,26 +45,26 @@ import numpy as np
 
 from . import __version__
 from .io.modelfile import (
-    _CLASSIFIER_MEMBERS,
-    _CLASSIFIER_SCALARS,
-    _HEADER,
-    _MAPPED,
-    _MAX_FEATURES,
-    _OPTIMIZER_MEMBERS,
-    _OPTIONAL_SCALARS,
-    _SCHEMA,
+    CLASSIFIER_MEMBERS,
+    CLASSIFIER_SCALARS,
     FORMAT,
     FORMAT_VERSION,
+    HEADER,
+    MAPPED,
+    MAX_FEATURES,
+    OPTIMIZER_MEMBERS,
+    OPTIONAL_SCALARS,
+    SCHEMA,
     ModelFileError,
-    _check_memory,
-    _check_weight_scale,
-    _corpus_problem,
-    _map_array,
-    _open_archive,
-    _peek_arrays,
-    _read_array,
-    _read_header,
-    _short,
+    check_memory,
+    check_weight_scale,
+    corpus_problem,
+    map_array,
+    open_archive,
+    peek_arrays,
+    read_array,
+    read_header,
+    short,
 )
 
 __all__ = [
@@ -123,7 +123,7 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
     try:
         with os.fdopen(fd, "wb") as raw:
             with zipfile.ZipFile(raw, "w") as zf:
-                header_info = zipfile.ZipInfo(_HEADER, date_time=(1980, 1, 1, 0, 0, 0))
+                header_info = zipfile.ZipInfo(HEADER, date_time=(1980, 1, 1, 0, 0, 0))
                 header_info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(header_info, header_bytes)
                 for name, arr in arrays.items():
@@ -219,10 +219,10 @@ def _to_members_dense(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             arrays["text/classes"] = _label_array(model.classes_)
         for key, value in model.vectorizer_.get_fitted_state().items():
             name = f"vectorizer/{key}"
-            if name not in _SCHEMA:
+            if name not in SCHEMA:
                 raise ValueError(
                     f"unknown vectorizer state {key!r}: the model file format "
-                    "cannot store it (update bowclf.persist._SCHEMA)"
+                    "cannot store it (update bowclf.io.modelfile.SCHEMA)"
                 )
             arrays[name] = np.asarray(value)
         if model.feature_columns_ is not None:
@@ -248,7 +248,7 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "classifier": {
             "params": _json_params(clf.get_params()),
             "fitted": {
-                k: _jsonable(getattr(clf, k)) for k in _CLASSIFIER_SCALARS + _OPTIONAL_SCALARS
+                k: _jsonable(getattr(clf, k)) for k in CLASSIFIER_SCALARS + OPTIONAL_SCALARS
             },
         },
     }
@@ -265,7 +265,7 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def _corpus_section(corpus: dict[str, Any]) -> dict[str, Any]:
-    problem = _corpus_problem(corpus)
+    problem = corpus_problem(corpus)
     if problem:
         raise ValueError(f"corpus conventions: {problem}")
     return dict(corpus)
@@ -340,9 +340,9 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
         from .io.fasttext import fasttext_info
 
         return fasttext_info(path)
-    with _open_archive(path) as zf:
-        header = _read_header(zf, path)
-        _peek_arrays(zf, header, path)
+    with open_archive(path) as zf:
+        header = read_header(zf, path)
+        peek_arrays(zf, header, path)
     arrays = header["arrays"]
     if "classifier/A_codes" in arrays:  # quantised: describe the A that loading decodes
         arrays["classifier/A"] = {
@@ -360,10 +360,10 @@ def read_classes(path: str | os.PathLike) -> np.ndarray:
         from .io.fasttext import load_fasttext
 
         return np.asarray(load_fasttext(path).classes_)
-    with _open_archive(path) as zf:
-        header = _read_header(zf, path)
+    with open_archive(path) as zf:
+        header = read_header(zf, path)
         name = "text/classes" if "text/classes" in header["arrays"] else "classifier/classes"
-        return _read_array(zf, name, header["arrays"][name], path)
+        return read_array(zf, name, header["arrays"][name], path)
 
 
 def load(path: str | os.PathLike):
@@ -386,16 +386,16 @@ def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         from .io.fasttext import load_fasttext
 
         return load_fasttext(path), {}
-    with _open_archive(path) as zf:
-        header = _read_header(zf, path)
-        _check_memory(header, path)
+    with open_archive(path) as zf:
+        header = read_header(zf, path)
+        check_memory(header, path)
         arrays = {
-            name: _map_array(zf, name, spec, path) if name in _MAPPED else None
+            name: map_array(zf, name, spec, path) if name in MAPPED else None
             for name, spec in header["arrays"].items()
         }
         for name, spec in header["arrays"].items():
             if arrays[name] is None:
-                arrays[name] = _read_array(zf, name, spec, path)
+                arrays[name] = read_array(zf, name, spec, path)
     return _build(header, arrays, path), header
 
 
@@ -469,7 +469,7 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
 
             width = arrays["classifier/B"].shape[1]
             arrays["classifier/A"] = decode_quantized(arrays, "classifier/A", width)
-        _check_weight_scale(arrays, path)
+        check_weight_scale(arrays, path)
         if header["kind"] == "BowClassifier":
             model = _build_classifier(header, arrays)
         else:
@@ -490,7 +490,7 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
     except _Invalid as exc:
         raise ModelFileError(f"{path}: inconsistent model file: {exc}") from None
     except Exception as exc:  # anything a hostile header can provoke in the constructors
-        raise ModelFileError(f"{path}: inconsistent model file ({_short(exc)})") from None
+        raise ModelFileError(f"{path}: inconsistent model file ({short(exc)})") from None
 
 
 def _is_fasttext(path) -> bool:
@@ -514,7 +514,7 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
             loss_state={
                 n.split("/", 1)[1]: a
                 for n, a in arrays.items()
-                if n.startswith("classifier/") and n not in _CLASSIFIER_MEMBERS + _OPTIMIZER_MEMBERS
+                if n.startswith("classifier/") and n not in CLASSIFIER_MEMBERS + OPTIMIZER_MEMBERS
             },
         )  # fmt: skip
     except ValueError as exc:
@@ -526,7 +526,7 @@ def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray]):
     from .text import TextClassifier
 
     buckets = header["params"].get("buckets", 0)
-    if not isinstance(buckets, int) or buckets > _MAX_FEATURES:
+    if not isinstance(buckets, int) or buckets > MAX_FEATURES:
         raise _Invalid(f"implausible number of buckets {buckets!r}")
     classifier = _build_classifier(header, arrays)
     section = header["text"]
@@ -537,7 +537,7 @@ def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray]):
             multilabel=section["multilabel"],
             label_set=arrays["text/classes"] if section["binarized"] else None,
             feature_columns=arrays.get("text/feature_columns"), idf=arrays.get("text/idf"),
-            training_summary=section.get("training_summary", {}), max_columns=_MAX_FEATURES,
+            training_summary=section.get("training_summary", {}), max_columns=MAX_FEATURES,
         )  # fmt: skip
     except ValueError as exc:
         raise _Invalid(str(exc)) from None

@@ -83,4 +83,4 @@ def fit_stream(
         source, corpus_kw=corpus_kw, multilabel=multilabel, cache_dir=cache_dir,
         keep_cache=keep_cache, chunk_size=chunk_size, block_docs=block_docs,
     ) as backend:  # fmt: skip
-        return model._fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)
+        return model.fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)

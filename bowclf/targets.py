@@ -51,7 +51,7 @@ def fit_label_encoder(y_arr: np.ndarray, classes=None) -> LabelEncoder:
         if unknown.size:
             raise ValueError(f"y has labels not in `classes`: {unknown[:5].tolist()}")
     else:
-        encoder.classes_ = np.unique(y_arr)
+        encoder.fit(y_arr)
     check_classes(encoder.classes_, y_arr.shape[0])
     return encoder
 

@@ -352,9 +352,18 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         )
         return self
 
-    def _fit_backend(self, backend, *, X_val=None, y_val=None, callback=None) -> TextClassifier:
-        """Fit on a corpus held by a backend (:mod:`bowclf.backends`): the backend fits the
-        vectorizer and describes the corpus; this model sets its fitted state from that."""
+    def fit_backend(self, backend, *, X_val=None, y_val=None, callback=None) -> TextClassifier:
+        """Fit on a corpus held by a backend (the protocol of :mod:`bowclf.backends`).
+
+        The entry point of out-of-core and Dask training (:func:`bowclf.stream.fit_stream`,
+        :func:`bowclf.dask.fit_dask`): the parameters are validated first, then
+        ``backend.scan(vectorizer, callback)`` fits the vectorizer and returns the corpus's
+        :class:`~bowclf.training.CorpusStats`, ``backend.source(...)`` the training source
+        for :func:`bowclf.training.train`, and ``backend.finish()`` the backend's entries of
+        ``training_summary_``.  This model alone sets its fitted state, from those values.
+        ``X_val``/``y_val`` (in memory) are scored after every epoch; ``callback`` gets the
+        progress events of :meth:`fit`.  Returns ``self``.
+        """
         self._validate_params()
         started = time.perf_counter()
         vectorizer = self._make_vectorizer()

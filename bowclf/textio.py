@@ -90,11 +90,8 @@ def _lookup_encoding(encoding: str) -> str:
     try:
         info = codecs.lookup(encoding)
     except LookupError:
-        raise CorpusError(
-            f"unknown encoding {_short(encoding)} (use a Python codec name such as "
-            "utf-8, latin-1, cp1252 or utf-16)"
-        ) from None
-    if info.name == "undefined":  # a codec that exists only to refuse every use
+        info = None
+    if info is None or info.name == "undefined":  # 'undefined' exists to refuse every use
         raise CorpusError(
             f"unknown encoding {_short(encoding)} (use a Python codec name such as "
             "utf-8, latin-1, cp1252 or utf-16)"

@@ -110,9 +110,10 @@ def as_list(part: Any) -> list:
 
 
 def _load_partition(index: int, texts: Any, labels: Any) -> tuple[list[str], list]:
-    """``(texts, labels)`` of one partition as lists, checked (runs on a worker)."""
+    """``(texts, labels)`` of one partition as lists, checked (runs on a worker); with
+    ``labels=None``, ``texts`` holds ``(text, label)`` pairs."""
     texts = as_list(texts)
-    if labels is _PAIRS:
+    if labels is None:
         pairs = texts
         texts, labels = [], []
         for j, item in enumerate(pairs):
@@ -143,21 +144,6 @@ def _plain_label(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-class _PairsMarker:
-    def __repr__(self) -> str:  # pragma: no cover - cosmetic
-        return "<(text, label) pairs>"
-
-    def __reduce__(self):
-        return (_pairs_marker, ())
-
-
-def _pairs_marker() -> _PairsMarker:
-    return _PAIRS
-
-
-_PAIRS = _PairsMarker()
-
-
 # ---------------------------------------------------------------------- vocabulary
 def counting_vectorizer(vectorizer: BowVectorizer) -> BowVectorizer:
     from sklearn.base import clone
@@ -178,17 +164,21 @@ def count_words(vectorizer: BowVectorizer, texts: Any) -> tuple[np.ndarray, np.n
     return vec.words_, vec.word_counts_, int(vec.n_tokens_)
 
 
-def merge_words(*parts: tuple[np.ndarray, np.ndarray, int]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Sum the word counts of several partitions (a reduction step)."""
-    n_tokens = sum(p[2] for p in parts)
-    words = np.concatenate([p[0] for p in parts])
+def _sum_by_key(parts: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys of several ``(keys, counts)`` pairs, sorted, with summed counts."""
+    keys = np.concatenate([p[0] for p in parts])
     counts = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    if words.size == 0:
-        return words, counts, n_tokens
-    unique, inverse = np.unique(words, return_inverse=True)
+    if keys.size == 0:
+        return keys, counts
+    unique, inverse = np.unique(keys, return_inverse=True)
     summed = np.zeros(unique.size, np.int64)
     np.add.at(summed, inverse.ravel(), counts)
-    return unique, summed, n_tokens
+    return unique, summed
+
+
+def merge_words(*parts: tuple[np.ndarray, np.ndarray, int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sum the word counts of several partitions (a reduction step)."""
+    return (*_sum_by_key(parts), sum(p[2] for p in parts))
 
 
 def install_vocabulary(
@@ -227,12 +217,7 @@ def union(*arrays: np.ndarray) -> np.ndarray:
 
 def _merge_df(*pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Sum sparse ``(columns, document frequencies)`` of several partitions."""
-    columns = np.concatenate([p[0] for p in pairs])
-    counts = np.concatenate([p[1] for p in pairs]).astype(np.int64)
-    unique, inverse = np.unique(columns, return_inverse=True)
-    summed = np.zeros(unique.size, np.int64)
-    np.add.at(summed, inverse.ravel(), counts)
-    return unique, summed
+    return _sum_by_key(pairs)
 
 
 def tree_reduce(items: list, combine: Callable, submit: Callable) -> Any:
@@ -248,8 +233,9 @@ def tree_reduce(items: list, combine: Callable, submit: Callable) -> Any:
 
 
 def check_vectorizer(vectorizer: BowVectorizer) -> None:
-    vectorizer._validate_params()
-    vectorizer._check_params()
+    """Raise the error ``vectorizer.fit`` would raise for its parameters (``count_tokens``
+    validates them exactly as ``fit`` does, and counting no documents costs nothing)."""
+    vectorizer.count_tokens(())
 
 
 def compute(dask: Any, client: Any, obj: Any) -> Any:
@@ -594,7 +580,7 @@ def _load_futures(client: Any, texts: Any, labels: Any) -> list:
     if isinstance(texts, list) and texts and all(isinstance(f, Future) for f in texts):
         return texts  # already loaded (fit_dask_file)
     tparts = partitions_of(texts, "texts")
-    lparts = [_PAIRS] * len(tparts) if labels is None else partitions_of(labels, "labels")
+    lparts = [None] * len(tparts) if labels is None else partitions_of(labels, "labels")
     if len(lparts) != len(tparts):
         raise ValueError(
             f"texts have {len(tparts)} partitions but labels {len(lparts)}: "
@@ -630,10 +616,12 @@ class DaskCorpus:
     :mod:`bowclf.dask` for the scheme).  Use as a context manager (releases the actors)."""
 
     def __init__(
-        self, client: Any, texts: Any, labels: Any, *, n_shards: int | None,
-        sync_per_epoch: int | None, merge: str, hot_features: int,
+        self, texts: Any, labels: Any, *, client: Any = None, scheduler_address: str | None = None,
+        n_shards: int | None = None, sync_per_epoch: int | None = None, merge: str = "sum",
+        hot_features: int = 20_000,
     ) -> None:  # fmt: skip
-        self.client = client
+        self._client_args = (client, scheduler_address)  # connected in scan (after validation)
+        self.client, self._own_client = None, False
         self.texts, self.labels = texts, labels
         self.n_shards = n_shards
         self.sync_per_epoch = sync_per_epoch
@@ -649,14 +637,17 @@ class DaskCorpus:
         self.feats = None
         if self.data is not None:
             self.data.actors = self.data.actor_futures = None
+        if self._own_client:
+            self.client.close()
 
     def scan(self, vectorizer, callback: Callable | None = None) -> CorpusStats:
         """Load the partitions; count words and labels (pass 1, fits ``vectorizer``); transform
         every partition once and count document frequencies (pass 2)."""
         started = time.perf_counter()
-        client = self.client
-        self.workers = list_workers(client)
         check_vectorizer(vectorizer)
+        client, self._own_client = get_client(*self._client_args)
+        self.client = client
+        self.workers = list_workers(client)
         parts = _load_futures(client, self.texts, self.labels)
         if not parts:
             raise ValueError("no partitions")

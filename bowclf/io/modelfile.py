@@ -33,7 +33,7 @@ from .. import __version__, _limits
 
 FORMAT = "bowclf-model"
 FORMAT_VERSION = 1
-_HEADER = "header.json"
+HEADER = "header.json"
 _MAX_HEADER_BYTES = 16 * 2**20  # the header holds no large data; refuse anything bigger
 _MAX_ARRAY_BYTES = 32 * 2**30  # hard cap on one array's declared size, checked before reading
 _MAX_NPY_HEADER = 65536  # room for the .npy header inside a member, beyond the data
@@ -41,7 +41,7 @@ _MAX_DEFLATE_RATIO = 1100  # deflate cannot expand more than ~1032:1: more means
 # The vectorizer's width (vocabulary + hash buckets): TextClassifier builds a dense int64
 # lookup of this many entries when it loads pruned features, so a header may not ask for more
 # than 2 GiB of it (the default 2M buckets need 16 MiB).
-_MAX_FEATURES = 2**28
+MAX_FEATURES = 2**28
 _READ_CHUNK = 1 << 20
 _MEMBER_NAME = re.compile(r"^(classifier|vectorizer|text|fasttext)/[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
@@ -53,7 +53,7 @@ _QUANTIZED_SCHEMA = {
     "norm_centroids": ("f", 1),
 }
 # member name -> (allowed dtype kinds, number of dimensions); nothing else may be in a file.
-_SCHEMA: dict[str, tuple[str, int]] = {
+SCHEMA: dict[str, tuple[str, int]] = {
     "classifier/A": ("f", 2),
     "classifier/B": ("f", 2),
     "classifier/classes": ("Uiubf", 1),
@@ -80,9 +80,9 @@ _SCHEMA: dict[str, tuple[str, int]] = {
 }
 _QUANTIZED_A = ("classifier/A_codes", "classifier/A_centroids")
 _QUANTIZED_A_NORMS = ("classifier/A_norm_codes", "classifier/A_norm_centroids")
-_CLASSIFIER_MEMBERS = ("classifier/A", "classifier/B", "classifier/classes")
+CLASSIFIER_MEMBERS = ("classifier/A", "classifier/B", "classifier/classes")
 # The optimiser's accumulators (optimizer_state_), written since optimizer= exists; optional.
-_OPTIMIZER_MEMBERS = ("classifier/A_accumulator", "classifier/B_accumulator")
+OPTIMIZER_MEMBERS = ("classifier/A_accumulator", "classifier/B_accumulator")
 _VECTORIZER_MEMBERS = (
     "vectorizer/version",
     "vectorizer/words",
@@ -90,7 +90,7 @@ _VECTORIZER_MEMBERS = (
     "vectorizer/n_tokens",
 )
 
-_CLASSIFIER_SCALARS = (
+CLASSIFIER_SCALARS = (
     "n_features_in_",
     "multilabel_",
     "threshold_",
@@ -101,7 +101,7 @@ _CLASSIFIER_SCALARS = (
     "best_validation_score_",
 )
 # Fitted values added after format version 1 was released: absent from older files.
-_OPTIONAL_SCALARS = ("top_label_", "class_prior_", "best_epoch_")
+OPTIONAL_SCALARS = ("top_label_", "class_prior_", "best_epoch_")
 
 
 class ModelFileError(ValueError):
@@ -114,12 +114,12 @@ class ModelFileError(ValueError):
 _CORPUS_KEYS = ("format", "text_column", "label_column", "label_sep", "encoding")
 
 
-def _corpus_problem(corpus: Any) -> str | None:
+def corpus_problem(corpus: Any) -> str | None:
     if not isinstance(corpus, dict):
         return "not a mapping"
     for key, value in corpus.items():
         if key not in _CORPUS_KEYS:
-            return f"unknown key {_short(key, 40)}"
+            return f"unknown key {short(key, 40)}"
         if value is not None and not (
             (isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable())
             or (_is_int(value) and 0 <= value < 2**31)
@@ -128,7 +128,7 @@ def _corpus_problem(corpus: Any) -> str | None:
     return None
 
 
-def _open_archive(path) -> zipfile.ZipFile:
+def open_archive(path) -> zipfile.ZipFile:
     p = Path(path)
     try:
         st = p.stat()
@@ -179,12 +179,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
+def read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     infos = zf.infolist()
     names = [i.filename for i in infos]
     _check(len(names) == len(set(names)), path, "duplicate members in model file")
-    _check(_HEADER in names, path, f"not a bowclf model file (no {_HEADER})")
-    hinfo = zf.getinfo(_HEADER)
+    _check(HEADER in names, path, f"not a bowclf model file (no {HEADER})")
+    hinfo = zf.getinfo(HEADER)
     _check(
         hinfo.file_size <= _MAX_HEADER_BYTES,
         path,
@@ -196,7 +196,7 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
             _read_member(zf, hinfo, path).decode("utf-8"), parse_constant=_no_constant
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ModelFileError(f"{path}: header is not valid JSON ({_short(exc)})") from None
+        raise ModelFileError(f"{path}: header is not valid JSON ({short(exc)})") from None
     _check(
         isinstance(header, dict) and header.get("format") == FORMAT,
         path,
@@ -219,7 +219,7 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     _check(
         kind in ("TextClassifier", "BowClassifier"),
         path,
-        f"unknown model kind {_short(kind, 40)}",
+        f"unknown model kind {short(kind, 40)}",
     )
     _check(isinstance(header.get("params"), dict), path, "header has no params")
     _check_params(header["params"], path)
@@ -240,8 +240,8 @@ def _read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
 def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) -> None:
     """The text section, the manifest and the archive's members agree; sizes plausible."""
     kind = header["kind"]
-    required = set(_CLASSIFIER_MEMBERS)
-    allowed = set(_CLASSIFIER_MEMBERS) | set(_OPTIMIZER_MEMBERS)
+    required = set(CLASSIFIER_MEMBERS)
+    allowed = set(CLASSIFIER_MEMBERS) | set(OPTIMIZER_MEMBERS)
     if header["classifier"]["params"].get("loss") == "hs":  # the tree of hierarchical softmax
         required |= {"classifier/hs_parent", "classifier/hs_code"}
         allowed |= {"classifier/hs_parent", "classifier/hs_code"}
@@ -255,7 +255,7 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
             and isinstance(text.get("multilabel"), bool)
             and isinstance(text.get("binarized"), bool)
             and isinstance(text.get("training_summary", {}), dict)
-            and _corpus_problem(text.get("corpus", {})) is None,
+            and corpus_problem(text.get("corpus", {})) is None,
             path,
             "header has no valid text section",
         )
@@ -267,12 +267,12 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
     manifest = header.get("arrays")
     _check(isinstance(manifest, dict), path, "header has no array manifest")
     for name in names:
-        if name != _HEADER and not _MEMBER_NAME.match(name):
-            raise ModelFileError(f"{path}: illegal member name {_short(name, 80)} in model file")
-    unexpected = sorted(((set(names) - {_HEADER}) | set(manifest)) - allowed)
+        if name != HEADER and not _MEMBER_NAME.match(name):
+            raise ModelFileError(f"{path}: illegal member name {short(name, 80)} in model file")
+    unexpected = sorted(((set(names) - {HEADER}) | set(manifest)) - allowed)
     if unexpected:
-        raise ModelFileError(f"{path}: unexpected member {_short(unexpected[0], 80)} in model file")
-    unlisted = sorted(set(names) - set(manifest) - {_HEADER})
+        raise ModelFileError(f"{path}: unexpected member {short(unexpected[0], 80)} in model file")
+    unlisted = sorted(set(names) - set(manifest) - {HEADER})
     if unlisted:
         raise ModelFileError(f"{path}: member {unlisted[0]!r} is not in the header's manifest")
     missing = sorted((required | set(manifest)) - set(names))
@@ -312,11 +312,11 @@ def _read_fasttext_header(zf: zipfile.ZipFile, header: dict, path) -> dict[str, 
     """Checks of a converted fastText model's manifest (its values are checked at load)."""
     manifest = header.get("arrays")
     _check(isinstance(manifest, dict), path, "header has no array manifest")
-    names = {i.filename for i in zf.infolist()} - {_HEADER}
-    allowed = {n for n in _SCHEMA if n.startswith("fasttext/")}
+    names = {i.filename for i in zf.infolist()} - {HEADER}
+    allowed = {n for n in SCHEMA if n.startswith("fasttext/")}
     unexpected = sorted((names | set(manifest)) - allowed)
     if unexpected:
-        raise ModelFileError(f"{path}: unexpected member {_short(unexpected[0], 80)} in model file")
+        raise ModelFileError(f"{path}: unexpected member {short(unexpected[0], 80)} in model file")
     _check(names == set(manifest), path, "the manifest does not list exactly the members")
     dense = "fasttext/A" in names
     quantized = {"fasttext/A_codes", "fasttext/A_centroids"} <= names
@@ -397,7 +397,7 @@ def _memory_needed(header: dict) -> int:
     return total
 
 
-def _check_memory(header: dict, path) -> None:
+def check_memory(header: dict, path) -> None:
     needed = _memory_needed(header)
     available = _available_memory()
     if available is not None and needed > available:
@@ -407,7 +407,7 @@ def _check_memory(header: dict, path) -> None:
         )
 
 
-def _check_weight_scale(arrays: dict[str, np.ndarray], path) -> None:
+def check_weight_scale(arrays: dict[str, np.ndarray], path) -> None:
     problem = _limits.weight_problem(arrays["classifier/A"], arrays["classifier/B"])
     _check(problem is None, path, f"inconsistent model file: {problem}")
 
@@ -421,7 +421,7 @@ def _check_fitted(fitted: dict, path) -> None:
         and isinstance(fitted.get("multilabel_"), bool)
         and number(fitted.get("threshold_"))
         and 0.0 <= fitted["threshold_"] <= 1.0
-        and all(k in fitted for k in _CLASSIFIER_SCALARS)
+        and all(k in fitted for k in CLASSIFIER_SCALARS)
         and isinstance(fitted.get("loss_curve_"), list)
         and isinstance(fitted.get("validation_scores_"), list)
         and isinstance(fitted.get("top_label_", False), bool)
@@ -452,7 +452,7 @@ def _check_member_sizes(member: zipfile.ZipInfo, path) -> None:
 
 
 def _check_spec(name: str, spec: Any, path) -> tuple[np.dtype, list[int]]:
-    kinds, ndim = _SCHEMA[name]
+    kinds, ndim = SCHEMA[name]
     _check(
         isinstance(spec, dict)
         and isinstance(spec.get("dtype"), str)
@@ -465,13 +465,11 @@ def _check_spec(name: str, spec: Any, path) -> tuple[np.dtype, list[int]]:
     try:
         dtype = np.dtype(spec["dtype"])
     except Exception:
-        raise ModelFileError(
-            f"{path}: bad dtype {_short(spec['dtype'], 40)} for {name!r}"
-        ) from None
+        raise ModelFileError(f"{path}: bad dtype {short(spec['dtype'], 40)} for {name!r}") from None
     _check(
         dtype.kind in kinds and not dtype.hasobject and dtype.fields is None,
         path,
-        f"dtype {_short(spec['dtype'], 40)} is not allowed for {name!r}",
+        f"dtype {short(spec['dtype'], 40)} is not allowed for {name!r}",
     )
     _check(dtype.kind != "f" or dtype.itemsize in (4, 8), path, f"dtype {dtype} for {name!r}")
     _check(
@@ -488,9 +486,7 @@ def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, path) -> bytes:
     except MemoryError:
         raise
     except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError, OSError, ...
-        raise ModelFileError(
-            f"{path}: corrupt member {member.filename!r} ({_short(exc)})"
-        ) from None
+        raise ModelFileError(f"{path}: corrupt member {member.filename!r} ({short(exc)})") from None
 
 
 def _read_npy_header(f, name: str, spec: dict, path) -> tuple[tuple, bool, np.dtype]:
@@ -506,11 +502,9 @@ def _read_npy_header(f, name: str, spec: dict, path) -> tuple[tuple, bool, np.dt
     except (zipfile.BadZipFile, OSError, EOFError):
         raise
     except Exception as exc:  # ValueError/TypeError/SyntaxError on bad .npy headers
-        raise ModelFileError(
-            f"{path}: {name!r} is not a valid .npy array ({_short(exc)})"
-        ) from None
+        raise ModelFileError(f"{path}: {name!r} is not a valid .npy array ({short(exc)})") from None
     _check(
-        not dtype.hasobject and dtype.kind in _SCHEMA[name][0] and dtype.fields is None,
+        not dtype.hasobject and dtype.kind in SCHEMA[name][0] and dtype.fields is None,
         path,
         f"{name!r} holds a disallowed dtype {dtype}"
         + (" (pickled objects are never loaded)" if dtype.hasobject else ""),
@@ -524,7 +518,7 @@ def _read_npy_header(f, name: str, spec: dict, path) -> tuple[tuple, bool, np.dt
     return shape, fortran, dtype
 
 
-def _peek_arrays(zf: zipfile.ZipFile, header: dict, path) -> None:
+def peek_arrays(zf: zipfile.ZipFile, header: dict, path) -> None:
     """Check every member's ``.npy`` header against the manifest without reading data."""
     for name, spec in header["arrays"].items():
         try:
@@ -533,10 +527,10 @@ def _peek_arrays(zf: zipfile.ZipFile, header: dict, path) -> None:
         except (ModelFileError, MemoryError):
             raise
         except Exception as exc:  # BadZipFile, zlib.error, EOFError, OSError, ...
-            raise ModelFileError(f"{path}: corrupt member {name!r} ({_short(exc)})") from None
+            raise ModelFileError(f"{path}: corrupt member {name!r} ({short(exc)})") from None
 
 
-def _read_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray:
+def read_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray:
     """Read one ``.npy`` member into a buffer of exactly the declared size (no pickle)."""
     try:
         with zf.open(name) as f:
@@ -554,7 +548,7 @@ def _read_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray:
     except (ModelFileError, MemoryError):
         raise
     except Exception as exc:  # BadZipFile (bad CRC), zlib.error, EOFError, OSError, ...
-        raise ModelFileError(f"{path}: corrupt member {name!r} ({_short(exc)})") from None
+        raise ModelFileError(f"{path}: corrupt member {name!r} ({short(exc)})") from None
     arr = buf.view(dtype)
     if fortran:
         return arr.reshape(tuple(shape)[::-1]).T
@@ -564,11 +558,11 @@ def _read_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray:
 # Large uncompressed float members are memory-mapped instead of read: a prediction then reads
 # only the rows of A it needs (the pages the OS brings in), and nothing is copied.  The
 # member's bounds are checked against the archive; its CRC is not (it would read it all).
-_MAPPED = ("classifier/A", "fasttext/A")
+MAPPED = ("classifier/A", "fasttext/A")
 _MAP_MIN_BYTES = 1 << 22
 
 
-def _map_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray | None:
+def map_array(zf: zipfile.ZipFile, name: str, spec: dict, path) -> np.ndarray | None:
     """A read-only memory map of a stored (uncompressed) ``.npy`` member, or None when the
     member is small, compressed or not laid out as a plain ``.npy`` inside the file."""
     import struct
@@ -602,7 +596,7 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def _short(exc: Any, limit: int = 200) -> str:
+def short(exc: Any, limit: int = 200) -> str:
     if isinstance(exc, BaseException):
         text = " ".join(str(exc).split()) or type(exc).__name__
     else:
