@@ -567,6 +567,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return fitted
         return get_loss(self.loss)
 
+    def loss_object(self) -> Loss:
+        """The loss object of this model (see :mod:`bowclf.losses`): its probabilities,
+        decision rule and top-k search, and the state a model file stores (e.g. the
+        hierarchical softmax's label tree)."""
+        return self._loss()
+
     def _optimizer_name(self) -> str:
         """The optimiser ``optimizer='auto'`` stands for with this model's loss."""
         if self.optimizer != "auto":

@@ -259,7 +259,7 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     }
     for key, value in getattr(clf, "optimizer_state_", {}).items():  # optimiser accumulators
         arrays[f"classifier/{key}"] = np.ascontiguousarray(value, dtype=np.float64)
-    for name, value in clf._loss().state().items():  # e.g. hierarchical softmax's tree
+    for name, value in clf.loss_object().state().items():  # e.g. hierarchical softmax's tree
         arrays[f"classifier/{name}"] = value
     return header, arrays
 
@@ -419,17 +419,17 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         from .io.fasttext import load_fasttext
 
         return load_fasttext(path), {}
-    with _open_archive(path) as zf:
-        header = _read_header(zf, path)
+    with open_archive(path) as zf:
+        header = read_header(zf, path)
         if header["kind"] != "TextClassifier":
             return load_with_header(path)
-        _check_memory(header, path)
+        check_memory(header, path)
         arrays = {}
         for name, spec in header["arrays"].items():
-            if name in _OPTIMIZER_MEMBERS:
+            if name in OPTIMIZER_MEMBERS:
                 continue
-            mapped = _map_array(zf, name, spec, path) if name in _MAPPED else None
-            arrays[name] = mapped if mapped is not None else _read_array(zf, name, spec, path)
+            mapped = map_array(zf, name, spec, path) if name in MAPPED else None
+            arrays[name] = mapped if mapped is not None else read_array(zf, name, spec, path)
     with _one_line_errors(path):
         from .io.predictor import build_predictor
 
@@ -453,7 +453,7 @@ class _one_line_errors:  # noqa: N801 - a context manager used like a function
         if isinstance(exc, _Invalid | ValueError):  # the checks' own messages
             raise ModelFileError(f"{self.path}: inconsistent model file: {exc}") from None
         if isinstance(exc, Exception):
-            raise ModelFileError(f"{self.path}: inconsistent model file ({_short(exc)})") from None
+            raise ModelFileError(f"{self.path}: inconsistent model file ({short(exc)})") from None
         return False
 
 

@@ -28,7 +28,7 @@ from ..inference import (
 from ..losses import LOSSES, get_loss
 from ..saved_state import check_best_epoch, check_class_prior, check_parameters
 from ..vectorizer.transform import FittedVectorizer, check_fitted_state, check_transform_params
-from .modelfile import _CLASSIFIER_MEMBERS, _MAX_FEATURES, _OPTIMIZER_MEMBERS
+from .modelfile import CLASSIFIER_MEMBERS, MAX_FEATURES, OPTIMIZER_MEMBERS
 
 __all__ = ["build_predictor"]
 
@@ -60,7 +60,7 @@ def _text_params(params: dict) -> dict[str, Any]:
         raise ValueError(f"unknown tokenizer {_shown(out['tokenizer'])}")
     if out["token_pattern"] is not None and not isinstance(out["token_pattern"], str):
         raise ValueError("token_pattern must be a string")
-    if out["buckets"] > _MAX_FEATURES:
+    if out["buckets"] > MAX_FEATURES:
         raise ValueError(f"implausible number of buckets {out['buckets']!r}")
     check_transform_params(
         tokenizer=out["tokenizer"], token_pattern=out["token_pattern"], ngrams=out["ngrams"],
@@ -89,7 +89,7 @@ def _classifier(section: dict, arrays: dict[str, np.ndarray], lazy) -> Classifie
     loss_state = {
         n.split("/", 1)[1]: a
         for n, a in arrays.items()
-        if n.startswith("classifier/") and n not in _CLASSIFIER_MEMBERS + _OPTIMIZER_MEMBERS
+        if n.startswith("classifier/") and n not in CLASSIFIER_MEMBERS + OPTIMIZER_MEMBERS
     }
     loss = get_loss(loss_name).restored(loss_state, classes.size)
     multilabel = bool(fitted["multilabel_"])
@@ -155,7 +155,7 @@ def build_predictor(header: dict, arrays: dict[str, np.ndarray], path) -> TextPr
         minn=params["minn"], maxn=params["maxn"],
     )  # fmt: skip
     width = vectorizer.width
-    if width > _MAX_FEATURES:
+    if width > MAX_FEATURES:
         raise ValueError(f"the vectorizer declares an implausible {width} features")
     section = header["text"]
     multilabel, label_sets = bool(section["multilabel"]), bool(section["binarized"])
