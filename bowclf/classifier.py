@@ -755,6 +755,20 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         clf.optimizer_state_ = checked_state(optimizer_state or {}, W, B)
         return clf
 
+    def _with_parameters(self, W: np.ndarray, B: np.ndarray, features: np.ndarray):
+        """A new classifier like this one on its input ``features`` (sorted positions) with
+        ``W = Aᵀ`` (a row per kept feature) and ``B``, built by :meth:`_restore` (no shared
+        state; the per-feature accumulator follows the features): bowclf.quantize's models."""
+        keys = ("n_features_in_ multilabel_ threshold_ n_iter_ t_ best_validation_score_ "
+                "top_label_ class_prior_ best_epoch_").split()  # fmt: skip
+        fitted = {k: getattr(self, k) for k in keys} | {"n_features_in_": len(features)}
+        fitted |= {k: list(getattr(self, k)) for k in ("loss_curve_", "validation_scores_")}
+        state = {k: v[features] if k == "A_accumulator" else np.array(v, copy=True)
+                 for k, v in self.optimizer_state_.items()}  # fmt: skip
+        return type(self)._restore(self.get_params(), fitted, np.array(W, copy=True),
+                                   np.array(B, copy=True), self.classes_, state,
+                                   self._loss().state())  # fmt: skip
+
     # ------------------------------------------------------------------ prediction
     def _core(self) -> ClassifierCore:
         """This model's prediction path (:class:`bowclf.inference.ClassifierCore`, which

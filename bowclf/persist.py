@@ -171,7 +171,7 @@ def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if isinstance(model, FastTextModel):
             header, arrays = to_members(model)
             return {**_base_header(), **header}, arrays
-    if getattr(model, "_quantized_A", None) is not None:  # bowclf.quantize output
+    if getattr(model, "_quantized", None) is not None:  # bowclf.quantize output
         from .quantization import quantized_members
 
         return quantized_members(model, _to_members_dense(model))
@@ -343,13 +343,9 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
     with open_archive(path) as zf:
         header = read_header(zf, path)
         peek_arrays(zf, header, path)
-    arrays = header["arrays"]
-    if "classifier/A_codes" in arrays:  # quantised: describe the A that loading decodes
-        arrays["classifier/A"] = {
-            "dtype": "<f4",
-            "shape": [arrays["classifier/A_codes"]["shape"][0], arrays["classifier/B"]["shape"][1]],
-            "decoded_from": "classifier/A_codes",
-        }
+    from .io.quantized import decoded_manifest
+
+    decoded_manifest(header)  # quantised: describe the A (and B) that loading decodes
     return header
 
 
@@ -464,23 +460,14 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
             from .io.fasttext import from_members
 
             return from_members(header, arrays, path)
-        if "classifier/A_codes" in arrays:  # quantised A: decode it (bounded by the codes)
-            from .io.quantized import decode_quantized
+        from .io.quantized import decode_model_arrays
 
-            width = arrays["classifier/B"].shape[1]
-            arrays["classifier/A"] = decode_quantized(arrays, "classifier/A", width)
+        quantized = decode_model_arrays(header, arrays)  # bowclf.quantize's codes: dense A, B
         check_weight_scale(arrays, path)
         if header["kind"] == "BowClassifier":
             model = _build_classifier(header, arrays)
         else:
-            model = _build_text_classifier(header, arrays)
-        if "classifier/A_codes" in arrays:  # saving it again keeps the codes
-            model._quantized_A = {
-                name.split("_", 1)[1]: arr
-                for name, arr in arrays.items()
-                if name.startswith("classifier/A_")
-            }
-            model._quantization = header.get("quantization", {})
+            model = _build_text_classifier(header, arrays, quantized)
         _smoke_test(model, header["kind"])
         return model
     except MemoryError:
@@ -521,8 +508,9 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
         raise _Invalid(str(exc)) from None
 
 
-def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray]):
-    """A text model, restored by :meth:`TextClassifier._restore`."""
+def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray], quantized=None):
+    """A text model, restored by :meth:`TextClassifier._restore` (``quantized``: its codes,
+    kept so that saving it again writes them)."""
     from .text import TextClassifier
 
     buckets = header["params"].get("buckets", 0)
@@ -538,6 +526,7 @@ def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray]):
             label_set=arrays["text/classes"] if section["binarized"] else None,
             feature_columns=arrays.get("text/feature_columns"), idf=arrays.get("text/idf"),
             training_summary=section.get("training_summary", {}), max_columns=MAX_FEATURES,
+            quantized=quantized,
         )  # fmt: skip
     except ValueError as exc:
         raise _Invalid(str(exc)) from None

@@ -17,24 +17,36 @@
    re-fitted on the hidden vectors of the pruned, quantised model (a logistic regression from
    scikit-learn without intercept: multinomial for ``softmax``, one binary model per class for
    ``ova``), so that it adapts to the features that are left and to the quantisation error.
+4. **qout** (optional, fastText's ``-qout``) — ``B`` (after retraining) is product-quantised
+   too, with ``dsub = 2`` and the same ``qnorm`` as fastText; its codebooks hold
+   ``k = min(256, rows)`` centroids, so a model of up to 256 classes gets ``B`` back exactly
+   (fastText refuses ``-qout`` below 256 labels).  For ``loss='hs'`` ``B`` is the (c−1)×dim
+   matrix of the label tree's inner nodes and is quantised the same way.
 
-The result predicts with the decoded ``A`` (``centroid`` look-ups: the in-memory model keeps
-the dense decoded matrix).  Saved with :func:`bowclf.save` it is an ordinary bowclf model file
-in which ``classifier/A`` is replaced by (``p`` kept features, ``m = ⌈dim/dsub⌉``)::
+The result predicts with the decoded matrices (``centroid`` look-ups: the in-memory model
+keeps the dense decoded ``A`` and ``B``); it is built by the estimators' own ``_restore`` (the
+model-file loader's entry point), so it shares no state with ``model``.  Saved with
+:func:`bowclf.save` it is an ordinary bowclf model file in which ``classifier/A`` is replaced
+by (``p`` kept features, ``m = ⌈dim/dsub⌉``)::
 
     classifier/A_codes           uint8   (p, m)        centroid index of each sub-vector
     classifier/A_centroids       float32 (m, 256, dsub) codebooks (the last zero-padded)
     classifier/A_norm_codes      uint8   (p,)           qnorm only: index of each norm
     classifier/A_norm_centroids  float32 (256,)         qnorm only: the norm codebook
 
-plus a ``quantization`` entry in the header (``cutoff``, ``dsub``, ``qnorm``, ``retrained``).
-Loading decodes ``A`` once (about ``4·dsub`` bytes per stored byte; a few milliseconds for a
-100,000-feature model), so ``predict``/``evaluate``/``info`` read it like any model.
+and, with ``qout``, ``classifier/B`` by ``classifier/B_codes`` (rows, ⌈dim/2⌉),
+``classifier/B_centroids`` (⌈dim/2⌉, k, 2) and with ``qnorm`` ``classifier/B_norm_codes``
+(rows,), ``classifier/B_norm_centroids`` (k,); plus a ``quantization`` entry in the header
+(``cutoff``, ``dsub``, ``qnorm``, ``retrained``).  The loader checks every code against its
+codebook and the shapes against the header, bounds the decoded size before reading, and
+decodes ``A`` and ``B`` once (:mod:`bowclf.io.quantized`; a few milliseconds for a
+100,000-feature model), so ``predict``/``evaluate``/``info``/``serve``/``explain`` read it
+like any model.  A quantised model changed afterwards (``partial_fit``, ``fit``) no longer
+matches its codes and is saved dense.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -52,6 +64,7 @@ def quantize(
     cutoff: int | None = None,
     dsub: int = 2,
     qnorm: bool = False,
+    qout: bool = False,
     retrain: bool = False,
     X=None,
     y=None,
@@ -66,9 +79,12 @@ def quantize(
     cutoff : int or None, default=None
         Keep this many features (largest embedding norms); ``None`` keeps all.
     dsub : int, default=2
-        Numbers per sub-vector: one byte then codes ``dsub`` float32 (``4·dsub``:1).
+        Numbers per sub-vector of ``A``: one byte then codes ``dsub`` float32 (``4·dsub``:1).
     qnorm : bool, default=False
         Quantise the embedding norms separately (better for embeddings of varied length).
+    qout : bool, default=False
+        Also product-quantise the output matrix ``B`` (``dsub = 2``, as fastText's ``-qout``;
+        exact for up to 256 rows).
     retrain : bool, default=False
         Re-fit ``B`` on the pruned, quantised features of ``X`` (single-label models).
     X, y : documents and labels, optional
@@ -79,7 +95,7 @@ def quantize(
     Returns
     -------
     TextClassifier
-        The quantised model; :func:`bowclf.save` writes its codes, not the dense ``A``.
+        The quantised model; :func:`bowclf.save` writes its codes, not the dense matrices.
 
     Examples
     --------
@@ -88,7 +104,7 @@ def quantize(
     >>> texts = ["great film", "loved it", "boring film", "hated it"] * 20
     >>> labels = ["pos", "pos", "neg", "neg"] * 20
     >>> clf = TextClassifier(epochs=20, random_state=0).fit(texts, labels)
-    >>> small = quantize(clf, dsub=2)
+    >>> small = quantize(clf, dsub=2, qout=True)
     >>> small.predict(["loved this film"]).tolist()
     ['pos']
     """
@@ -104,19 +120,26 @@ def quantize(
         keep = np.sort(np.argpartition(-norms, cutoff - 1)[:cutoff])
     rows = np.ascontiguousarray(W[:, keep].T)  # (n_kept, dim)
     rng = np.random.RandomState(random_state)
-    members = _product_quantize(rows, dsub, qnorm, rng)
-    small = _pruned_copy(model, keep)
-    small.classifier_.A_ = np.ascontiguousarray(_decode(members, dim).T)
-    small._quantized_A = members
-    small._quantization = {
-        "cutoff": cutoff,
-        "dsub": dsub,
-        "qnorm": bool(qnorm),
-        "retrained": bool(retrain),
-    }
+    members = {"A": _product_quantize(rows, dsub, qnorm, rng)}
+    A = _decode(members["A"], "A", dim)  # Aᵀ of the small model, (n_kept, dim)
+    parts = _pruned_parts(model, keep)
+    settings = {"cutoff": cutoff, "dsub": dsub, "qnorm": bool(qnorm), "retrained": bool(retrain)}
+    B = np.asarray(clf.B_, dtype=np.float32)
     if retrain:
-        small.classifier_.B_ = _refit_output(small, X, y, random_state)
-    return small
+        interim = _rebuild(model, keep, A, B, parts, None)
+        B = _refit_output(interim, X, y, random_state)
+    if qout:
+        ksub = min(_KSUB, B.shape[0])
+        members["B"] = _product_quantize(B, min(2, dim), qnorm, rng, ksub)
+        B = _decode(members["B"], "B", dim)
+    return _rebuild(model, keep, A, B, parts, {"settings": settings, **members})
+
+
+def _rebuild(model, keep: np.ndarray, A: np.ndarray, B: np.ndarray, parts, quantized):
+    """The small model, built by the estimators (``_restore``): classifier then text model."""
+    classifier = model.classifier_._with_parameters(A, B, keep)
+    vectorizer_state, columns, idf = parts
+    return model._with_features(classifier, vectorizer_state, columns, idf, quantized)
 
 
 def _check_quantize_args(model, cutoff, dsub, retrain: bool, X, y) -> None:
@@ -137,21 +160,23 @@ def _check_quantize_args(model, cutoff, dsub, retrain: bool, X, y) -> None:
 
 
 def _product_quantize(
-    rows: np.ndarray, dsub: int, qnorm: bool, rng: np.random.RandomState
+    rows: np.ndarray, dsub: int, qnorm: bool, rng: np.random.RandomState, ksub: int = _KSUB
 ) -> dict[str, np.ndarray]:
-    """Codes and codebooks of ``rows`` (n×dim float32), in the layout of the module doc."""
+    """Codes and codebooks (``ksub`` centroids each) of ``rows`` (n×dim float32), in the
+    layout of the module doc."""
     n, dim = rows.shape
+    rows = np.ascontiguousarray(rows, dtype=np.float32)
     out: dict[str, np.ndarray] = {}
     if qnorm:
         norm = np.linalg.norm(rows, axis=1).astype(np.float32)
         rows = rows / np.where(norm > 0, norm, 1.0)[:, None]
         codes, book = _codebook(norm[:, None], rng)
         out["norm_codes"] = codes
-        out["norm_centroids"] = np.zeros(_KSUB, np.float32)
+        out["norm_centroids"] = np.zeros(ksub, np.float32)
         out["norm_centroids"][: book.shape[0]] = book[:, 0]
     nsubq = -(-dim // dsub)
     codes = np.zeros((n, nsubq), np.uint8)
-    centroids = np.zeros((nsubq, _KSUB, dsub), np.float32)
+    centroids = np.zeros((nsubq, ksub, dsub), np.float32)
     for q in range(nsubq):
         part = rows[:, q * dsub : (q + 1) * dsub]
         codes[:, q], book = _codebook(part, rng)
@@ -195,46 +220,34 @@ def _nearest(x: np.ndarray, book: np.ndarray) -> np.ndarray:
     return out
 
 
-def _decode(members: dict[str, np.ndarray], dim: int) -> np.ndarray:
+def _decode(members: dict[str, np.ndarray], matrix: str, dim: int) -> np.ndarray:
     from .io.quantized import decode_quantized
 
-    return decode_quantized({f"A_{k}": v for k, v in members.items()}, "A", dim)
+    return decode_quantized({f"{matrix}_{k}": v for k, v in members.items()}, matrix, dim)
 
 
-def _pruned_copy(model, keep: np.ndarray):
-    """A copy of ``model`` whose classifier features are ``keep`` (sorted positions), with the
-    vocabulary reduced to the kept words (bucket columns move with the vocabulary size)."""
-    small = copy.copy(model)
-    clf = copy.copy(model.classifier_)
-    small.classifier_ = clf
-    clf.n_features_in_ = int(keep.size)
-    clf.B_ = np.array(model.classifier_.B_, copy=True)
+def _pruned_parts(model, keep: np.ndarray):
+    """The vectorizer state, feature columns and idf weights of ``model`` restricted to its
+    classifier features ``keep`` (sorted positions): the vocabulary keeps only the kept words
+    (bucket columns move with the vocabulary size)."""
     columns = keep if model.feature_columns_ is None else model.feature_columns_[keep]
-    vec = model.vectorizer_
-    state = vec.get_fitted_state()
+    state = model.vectorizer_.get_fitted_state()
     n_words = state["words"].size
     is_word = columns < n_words
     word_cols = columns[is_word]
     if word_cols.size == 0:  # the vectorizer needs a word: keep the most frequent one
         word_cols = np.array([0])
-    new_vec = model._make_vectorizer()
-    new_vec.set_fitted_state(
-        {
-            **state,
-            "words": state["words"][word_cols],
-            "word_counts": state["word_counts"][word_cols],
-        }
-    )
-    small.vectorizer_ = new_vec
+    state = {
+        **state,
+        "words": state["words"][word_cols],
+        "word_counts": state["word_counts"][word_cols],
+    }
     # kept words are the new words 0..k-1 (in order); buckets follow the new vocabulary
     new_columns = np.concatenate(
         [np.arange(int(is_word.sum())), word_cols.size + (columns[~is_word] - n_words)]
-    )
-    width = int(new_vec.n_features_out_)
-    small._set_columns(new_columns.astype(np.int64), width)
-    if model.idf_ is not None:
-        small.idf_ = np.asarray(model.idf_)[keep]
-    return small
+    ).astype(np.int64)
+    idf = None if model.idf_ is None else np.asarray(model.idf_)[keep]
+    return state, new_columns, idf
 
 
 def _refit_output(model, X, y, random_state: int) -> np.ndarray:
@@ -267,12 +280,25 @@ def _refit_output(model, X, y, random_state: int) -> np.ndarray:
 
 
 def quantized_members(model, members: tuple[dict[str, Any], dict[str, np.ndarray]]):
-    """Model-file members of a quantised model: ``classifier/A`` replaced by its codes."""
+    """Model-file members of a quantised model: ``classifier/A`` (and ``classifier/B``)
+    replaced by their codes.  A model whose matrices no longer decode from its codes (trained
+    further after quantising) keeps the dense members it was given."""
     header, arrays = members
-    del arrays["classifier/A"]
-    for key, value in model._quantized_A.items():
-        arrays[f"classifier/A_{key}"] = value
-    header["quantization"] = dict(getattr(model, "_quantization", {}))
+    quantized = model._quantized
+    clf = model.classifier_
+    dense = {"A": np.asarray(clf.A_).T, "B": np.asarray(clf.B_)}
+    dim = dense["B"].shape[1]
+    for matrix in ("A", "B"):
+        if matrix in quantized and not np.array_equal(
+            _decode(quantized[matrix], matrix, dim), dense[matrix]
+        ):
+            return header, arrays
+    for matrix in ("A", "B"):
+        if matrix in quantized:
+            del arrays[f"classifier/{matrix}"]
+            for key, value in quantized[matrix].items():
+                arrays[f"classifier/{matrix}_{key}"] = value
+    header["quantization"] = dict(quantized["settings"])
     # small models: 32-bit integers where they fit (the loader widens them)
     for name in ("text/feature_columns", "vectorizer/word_counts"):
         arr = arrays.get(name)

@@ -439,10 +439,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         idf: np.ndarray | None,
         training_summary: dict,
         max_columns: int,
+        quantized: dict | None = None,
     ) -> TextClassifier:
         """A fitted model from saved state (the model-file loader's one entry point), checked
         to fit together (``ValueError`` otherwise); ``label_set``: the labels of a model
-        trained on label collections."""
+        trained on label collections; ``quantized``: the codes of a product-quantised model
+        (:mod:`bowclf.quantization`; saving it again writes them, not the dense matrices)."""
         known = cls().get_params()
         model = cls(**{k: v for k, v in params.items() if k in known})
         if "use_idf" not in params:  # files written before idf weighting existed: raw counts
@@ -472,7 +474,20 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             raise ValueError(f"the vectorizer declares an implausible {width} features")
         model._restore_features(feature_columns, idf, width, classifier.n_features_in_)
         model.training_summary_ = training_summary
+        model._quantized = quantized
         return model
+
+    def _with_features(self, classifier, vectorizer_state, columns, idf, quantized):
+        """A new model like this one with another ``classifier``, vocabulary and feature
+        ``columns`` (bowclf.quantize's pruned models), built and checked by :meth:`_restore`."""
+        check_is_fitted(self)
+        return type(self)._restore(
+            self.get_params(), classifier, vectorizer_state, multilabel=self.multilabel_,
+            label_set=None if self._binarizer is None else np.asarray(self.classes_),
+            feature_columns=columns, idf=idf, quantized=quantized,
+            training_summary=dict(getattr(self, "training_summary_", {})),
+            max_columns=int(self.vectorizer_.n_features_out_),  # pruning only narrows
+        )  # fmt: skip
 
     def _restore_features(self, columns, idf, width: int, n_in: int) -> None:
         columns, idf = check_features(columns, idf, width=width, n_in=n_in, use_idf=self.use_idf)

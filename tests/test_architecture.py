@@ -9,7 +9,8 @@ Production code is every module under ``bowclf/`` (``tests/`` and ``bench/`` are
    fitted state, and an object may set its own.  Nor does it call an estimator's private
    method (``model._fit_source(…)``; the private methods are those the estimator classes
    define, plus scikit-learn's ``_validate_params``) — except the model-file loader
-   (:data:`LOADER_MAY_CALL`), which hands a file's contents to ``_restore``.  Backends and
+   and the quantizer (:data:`LOADER_MAY_CALL`: ``_restore``, ``_with_parameters``,
+   ``_with_features``, the estimators' own constructors from arrays).  Backends and
    entry points go through public methods (``TextClassifier.fit_backend``).
 2. **Privacy stops at the package boundary.**  A package is a directory of ``bowclf/``.  A
    private name (``_name``, not a dunder) defined in a module may be imported — or read as
@@ -32,9 +33,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "bowclf"
 ESTIMATOR_MODULES = {"bowclf/classifier.py", "bowclf/text.py", "bowclf/vectorizer/estimator.py"}
-#: The model-file module hands a file's contents to ``_restore`` and saves the fitted loss's
-#: arrays (``_loss().state()``: the hierarchical-softmax tree).
-LOADER_MAY_CALL = {"bowclf/persist.py": {"_restore"}}
+#: The model-file module hands a file's contents to ``_restore``; the quantizer builds its
+#: small model through the estimators' ``_with_parameters``/``_with_features``.
+LOADER_MAY_CALL = {
+    "bowclf/persist.py": {"_restore"},
+    # quantize's small model is made by the estimators' own constructors from new arrays
+    "bowclf/quantization.py": {"_with_parameters", "_with_features"},
+}
 MAX_MODULE_LINES = 900
 MAX_FUNCTION_LINES = 80
 

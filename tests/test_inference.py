@@ -100,6 +100,13 @@ def test_a_quantized_model_decodes_only_the_rows_it_uses(models, tmp_path):
     _assert_same_predictions(load(small), predictor)
 
 
+@pytest.mark.parametrize("key", [("softmax", "single"), ("hs", "single"), ("ova", "multi")])
+def test_a_model_with_quantized_output_predicts_as_its_estimator(models, tmp_path, key):
+    small = save(quantize(load(models[key]), qout=True), tmp_path / "qout.bowclf")
+    predictor, _ = load_predictor(small)
+    _assert_same_predictions(load(small), predictor)
+
+
 @pytest.fixture()
 def mapped(monkeypatch):
     """Every stored A is memory-mapped, whatever its size."""

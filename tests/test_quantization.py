@@ -158,3 +158,322 @@ def test_commands_exist_when_run_as_a_module():
         [sys.executable, "-m", "bowclf.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "quantize" in out and "convert" in out
+
+
+# ---------------------------------------------------------------------- qout: quantised B
+def _rewrite(src, dst, *, header=None, members=None, drop=()):
+    """A copy of model file ``src`` with its header edited by ``header(h)`` and members
+    replaced (name -> bytes) or dropped."""
+    import json
+
+    with zipfile.ZipFile(src) as zf:
+        items = {i.filename: zf.read(i) for i in zf.infolist()}
+    if header is not None:
+        h = json.loads(items["header.json"])
+        header(h)
+        items["header.json"] = json.dumps(h).encode()
+    items.update(members or {})
+    with zipfile.ZipFile(dst, "w") as zf:
+        for name, blob in items.items():
+            if name not in drop:
+                zf.writestr(name, blob)
+    return dst
+
+
+def _npy(arr) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def test_qout_round_trip_is_exact_for_few_classes(model, data, tmp_path):
+    _, _, test, _ = data
+    plain = bowclf.quantize(model, cutoff=300)
+    small = bowclf.quantize(model, cutoff=300, qout=True)
+    # up to 256 rows: every sub-vector of B is its own centroid, so B comes back exactly
+    np.testing.assert_array_equal(small.classifier_.B_, model.classifier_.B_)
+    np.testing.assert_array_equal(small.classifier_.A_, plain.classifier_.A_)  # same A codes
+    save(small, tmp_path / "q.bowclf")
+    with zipfile.ZipFile(tmp_path / "q.bowclf") as zf:
+        names = set(zf.namelist())
+        cents = np.load(zf.open("classifier/B_centroids"))
+    assert {"classifier/B_codes", "classifier/B_centroids"} <= names
+    assert "classifier/B" not in names and "classifier/A" not in names
+    c = model.classifier_.B_.shape[0]
+    assert cents.shape == (8, c, 2)  # dim 16 in sub-vectors of 2, one centroid per class
+    loaded = load(tmp_path / "q.bowclf")
+    np.testing.assert_array_equal(loaded.classifier_.B_, model.classifier_.B_)
+    np.testing.assert_allclose(loaded.predict_proba(test), plain.predict_proba(test), atol=1e-6)
+    save(loaded, tmp_path / "again.bowclf")  # a loaded model stays quantised
+    with zipfile.ZipFile(tmp_path / "again.bowclf") as zf:
+        assert "classifier/B_codes" in zf.namelist()
+
+
+@pytest.fixture(scope="module")
+def many_classes():
+    """A model with 300 classes: B has more rows than a codebook has centroids."""
+    rng = np.random.RandomState(0)
+    labels = [f"c{i}" for i in range(300)]
+    y = [labels[i % 300] for i in range(3000)]
+    texts = [f"w{lab} w{lab}b " + " ".join(f"n{k}" for k in rng.randint(0, 50, 3)) for lab in y]
+    clf = TextClassifier(dim=8, buckets=2000, epochs=10, random_state=0).fit(texts, y)
+    return clf, texts, y
+
+
+def test_qout_quantises_a_large_output_matrix_closely(many_classes, tmp_path):
+    clf, texts, y = many_classes
+    plain = bowclf.quantize(clf)
+    small = bowclf.quantize(clf, qout=True, qnorm=True)
+    B, Bq = clf.classifier_.B_, small.classifier_.B_
+    assert Bq.shape == B.shape == (300, 8) and not np.array_equal(Bq, B)
+    assert np.linalg.norm(Bq - B) < 0.2 * np.linalg.norm(B)
+    probe = texts[:600]
+    agree = np.mean(small.predict(probe) == plain.predict(probe))
+    assert agree >= 0.9
+    assert small.score(probe, y[:600]) >= plain.score(probe, y[:600]) - 0.05
+    save(small, tmp_path / "q.bowclf")
+    with zipfile.ZipFile(tmp_path / "q.bowclf") as zf:
+        assert np.load(zf.open("classifier/B_centroids")).shape == (4, 256, 2)
+        assert np.load(zf.open("classifier/B_norm_centroids")).shape == (256,)
+    loaded = load(tmp_path / "q.bowclf")
+    np.testing.assert_array_equal(loaded.classifier_.B_, Bq)
+    np.testing.assert_allclose(loaded.predict_proba(probe), small.predict_proba(probe), atol=1e-6)
+
+
+def test_qout_hierarchical_softmax_quantises_the_inner_nodes(data, tmp_path):
+    texts, y, test, _ = data
+    hs = TextClassifier(dim=16, buckets=20000, loss="hs", random_state=0).fit(texts, y)
+    c = len(hs.classes_)
+    small = bowclf.quantize(hs, cutoff=300, qout=True)
+    assert small.classifier_.B_.shape == (c - 1, 16)
+    np.testing.assert_array_equal(small.classifier_.B_, hs.classifier_.B_)
+    save(small, tmp_path / "hs.bowclf")
+    with zipfile.ZipFile(tmp_path / "hs.bowclf") as zf:
+        assert np.load(zf.open("classifier/B_codes")).shape == (c - 1, 8)
+    loaded = load(tmp_path / "hs.bowclf")
+    np.testing.assert_allclose(loaded.predict_proba(test), small.predict_proba(test), atol=1e-6)
+    assert list(loaded.predict(test)) == list(small.predict(test))
+
+
+@pytest.fixture(scope="module")
+def qout_file(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("qout") / "q.bowclf"
+    save(bowclf.quantize(model, cutoff=300, qout=True, qnorm=True), path)
+    return path
+
+
+def _one_line_error(path, match: str) -> None:
+    with pytest.raises(ModelFileError) as err:
+        load(path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    assert match in message, message
+
+
+def test_truncated_b_codes_are_refused(qout_file, tmp_path):
+    with zipfile.ZipFile(qout_file) as zf:
+        blob = zf.read("classifier/B_codes")
+    bad = _rewrite(qout_file, tmp_path / "t.bowclf", members={"classifier/B_codes": blob[:-5]})
+    _one_line_error(bad, "'classifier/B_codes' is truncated")
+    bad = _rewrite(qout_file, tmp_path / "m.bowclf", drop={"classifier/B_centroids"})
+    _one_line_error(bad, "missing member 'classifier/B_centroids'")
+
+
+def test_hostile_b_codes_are_refused(qout_file, tmp_path):
+    with zipfile.ZipFile(qout_file) as zf:
+        codes = np.load(zf.open("classifier/B_codes"))
+        norm_codes = np.load(zf.open("classifier/B_norm_codes"))
+        B_header = zf.read("classifier/B_codes")
+    ksub = codes.max() + 1  # few classes: the codebooks hold one centroid per class
+    outside = codes.copy()
+    outside[0, 0] = 255
+    bad = _rewrite(qout_file, tmp_path / "o.bowclf", members={"classifier/B_codes": _npy(outside)})
+    _one_line_error(bad, "outside its codebook")
+    norm_outside = norm_codes.copy()
+    norm_outside[-1] = ksub
+    bad = _rewrite(
+        qout_file, tmp_path / "n.bowclf", members={"classifier/B_norm_codes": _npy(norm_outside)}
+    )
+    _one_line_error(bad, "outside its codebook")
+
+    def fewer_rows(h):
+        h["arrays"]["classifier/B_codes"]["shape"][0] -= 1
+
+    short = _npy(codes[:-1])
+    bad = _rewrite(
+        qout_file, tmp_path / "r.bowclf", header=fewer_rows, members={"classifier/B_codes": short}
+    )
+    _one_line_error(bad, "B has")
+    # a dense B beside its codes, and codes of the wrong dtype
+    bad = _rewrite(qout_file, tmp_path / "d.bowclf", members={"classifier/B": B_header})
+    _one_line_error(bad, "unexpected member 'classifier/B'")
+
+    with zipfile.ZipFile(qout_file) as zf:
+        cents = np.load(zf.open("classifier/B_centroids"))
+    nan = cents.copy()
+    nan[0, 0, 0] = np.nan
+    bad = _rewrite(
+        qout_file, tmp_path / "nan.bowclf", members={"classifier/B_centroids": _npy(nan)}
+    )
+    _one_line_error(bad, "centroids finite")
+
+
+def test_both_matrices_quantised_take_their_width_from_the_header(qout_file, tmp_path):
+    def no_dim(h):
+        h["classifier"]["params"]["dim"] = None
+
+    _one_line_error(_rewrite(qout_file, tmp_path / "x.bowclf", header=no_dim), "dim")
+
+    def too_wide(h):
+        h["classifier"]["params"]["dim"] = 17  # 8 sub-vectors of 2 make at most 16 numbers
+
+    _one_line_error(_rewrite(qout_file, tmp_path / "y.bowclf", header=too_wide), "width 17")
+
+
+def test_decoded_size_counts_against_available_memory(qout_file, monkeypatch):
+    from bowclf.io import modelfile
+    from bowclf.io.quantized import decoded_bytes
+
+    header = info(qout_file)
+    manifest = {k: v for k, v in header["arrays"].items() if "decoded_from" not in v}
+    decoded = decoded_bytes(manifest)
+    assert decoded == 4 * 16 * (300 + header["arrays"]["classifier/B"]["shape"][0])
+    stored = modelfile._memory_needed({**header, "arrays": manifest}) - decoded
+    monkeypatch.setattr(modelfile, "_available_memory", lambda: stored + decoded // 2)
+    _one_line_error(qout_file, "memory")
+
+
+def test_cli_qout_and_info(model, data, tmp_path):
+    _, _, test, _ = data
+    save(model, tmp_path / "m.bowclf")
+    runner = CliRunner()
+    out = tmp_path / "s.bowclf"
+    res = runner.invoke(cli, ["quantize", str(tmp_path / "m.bowclf"), "-o", str(out), "--qout"])
+    assert res.exit_code == 0, res.output
+    with zipfile.ZipFile(out) as zf:
+        assert "classifier/B_codes" in zf.namelist()
+    small = load(out)
+    res = runner.invoke(cli, ["predict", str(out)], input="\n".join(test[:5]) + "\n")
+    assert res.exit_code == 0 and res.stdout.split() == [str(v) for v in small.predict(test[:5])]
+    res = runner.invoke(cli, ["info", str(out)])
+    assert res.exit_code == 0, res.output
+    line = next(s for s in res.stdout.splitlines() if s.startswith("Quantised:"))
+    assert "B (" in line and "B dense" not in line and "A (" in line
+    plain = tmp_path / "p.bowclf"
+    res = runner.invoke(cli, ["quantize", str(tmp_path / "m.bowclf"), "-o", str(plain)])
+    res = runner.invoke(cli, ["info", str(plain)])
+    assert "B dense" in res.stdout
+    res = runner.invoke(cli, ["info", str(tmp_path / "m.bowclf")])
+    assert "Quantised" not in res.stdout
+
+
+# ---------------------------------------------------------------------- estimators own the state
+def _reference_small(model, keep, members, settings):
+    """How quantize built its model before the estimators owned it (attributes set from
+    outside, kept here only as the reference the new construction must match byte for byte)."""
+    import copy
+
+    from bowclf.io.quantized import decode_quantized
+
+    small = copy.copy(model)
+    clf = copy.copy(model.classifier_)
+    small.classifier_ = clf
+    clf.n_features_in_ = int(keep.size)
+    clf.B_ = np.array(model.classifier_.B_, copy=True)
+    columns = keep if model.feature_columns_ is None else model.feature_columns_[keep]
+    state = model.vectorizer_.get_fitted_state()
+    n_words = state["words"].size
+    is_word = columns < n_words
+    word_cols = columns[is_word]
+    new_vec = model._make_vectorizer()
+    new_vec.set_fitted_state(
+        {
+            **state,
+            "words": state["words"][word_cols],
+            "word_counts": state["word_counts"][word_cols],
+        }
+    )
+    small.vectorizer_ = new_vec
+    new_columns = np.concatenate(
+        [np.arange(int(is_word.sum())), word_cols.size + (columns[~is_word] - n_words)]
+    )
+    small._set_columns(new_columns.astype(np.int64), int(new_vec.n_features_out_))
+    if model.idf_ is not None:
+        small.idf_ = np.asarray(model.idf_)[keep]
+    dim = model.classifier_.A_.shape[0]
+    A = decode_quantized({f"A_{k}": v for k, v in members.items()}, "A", dim)
+    clf.A_ = np.ascontiguousarray(A.T)
+    small._quantized = {"settings": settings, "A": members}
+    return small
+
+
+@pytest.mark.parametrize("kwargs", [{"cutoff": 300}, {"cutoff": 250, "qnorm": True, "dsub": 3}])
+def test_same_file_as_the_attribute_setting_construction(model, tmp_path, kwargs):
+    small = bowclf.quantize(model, random_state=5, **kwargs)
+    W = model.classifier_.A_
+    keep = np.argpartition(-np.linalg.norm(W, axis=0), kwargs["cutoff"] - 1)
+    keep = np.sort(keep[: kwargs["cutoff"]])
+    settings = {"cutoff": kwargs["cutoff"], "dsub": kwargs.get("dsub", 2)}
+    settings |= {"qnorm": kwargs.get("qnorm", False), "retrained": False}
+    reference = _reference_small(model, keep, small._quantized["A"], settings)
+    save(small, tmp_path / "new.bowclf")
+    save(reference, tmp_path / "old.bowclf")
+    assert (tmp_path / "new.bowclf").read_bytes() == (tmp_path / "old.bowclf").read_bytes()
+    again = bowclf.quantize(model, random_state=5, **kwargs)
+    save(again, tmp_path / "again.bowclf")
+    assert (tmp_path / "again.bowclf").read_bytes() == (tmp_path / "new.bowclf").read_bytes()
+
+
+def test_quantize_sets_no_fitted_attribute_from_outside():
+    import ast
+    import inspect
+
+    import bowclf.quantization as q
+
+    for node in ast.walk(ast.parse(inspect.getsource(q))):
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        targets += [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else []
+        for target in targets:
+            assert not isinstance(target, ast.Attribute), ast.unparse(target)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in (
+            "setattr",
+            "object.__setattr__",
+        ):
+            raise AssertionError(ast.unparse(node))
+
+
+def test_small_model_shares_no_state_with_the_original(model, data):
+    texts, y, test, _ = data
+    before = model.predict_proba(test[:50])
+    curve = list(model.classifier_.loss_curve_)
+    small = bowclf.quantize(model, cutoff=300)
+    small.classifier_.partial_fit(small._features(texts[:100]), y[:100])
+    assert model.classifier_.loss_curve_ == curve
+    np.testing.assert_array_equal(model.predict_proba(test[:50]), before)
+
+
+def test_adaptive_optimizer_accumulators_follow_the_kept_features(data, tmp_path):
+    texts, y, test, _ = data
+    m = TextClassifier(dim=8, buckets=5000, optimizer="adagrad", random_state=0).fit(texts, y)
+    small = bowclf.quantize(m, cutoff=100)
+    acc = small.classifier_.optimizer_state_["A_accumulator"]
+    assert acc.shape == (100,)
+    save(small, tmp_path / "a.bowclf")  # loads: the accumulator has one entry per kept feature
+    np.testing.assert_allclose(
+        load(tmp_path / "a.bowclf").predict_proba(test), small.predict_proba(test), atol=1e-6
+    )
+
+
+def test_a_quantised_model_trained_further_is_saved_dense(model, data, tmp_path):
+    texts, y, test, _ = data
+    small = bowclf.quantize(model, cutoff=300, qout=True)
+    small.classifier_.partial_fit(small._features(texts[:200]), y[:200])
+    save(small, tmp_path / "d.bowclf")
+    with zipfile.ZipFile(tmp_path / "d.bowclf") as zf:
+        names = set(zf.namelist())
+    assert "classifier/A" in names and "classifier/A_codes" not in names
+    assert "classifier/B" in names and "classifier/B_codes" not in names
+    loaded = load(tmp_path / "d.bowclf")
+    np.testing.assert_allclose(loaded.predict_proba(test), small.predict_proba(test), atol=1e-6)

@@ -55,6 +55,8 @@ def info(model_path, as_json, top_features=None) -> None:
     ]
     if header.get("created") is not None:  # files written before saving became reproducible
         lines.insert(2, ("Created", header["created"]))
+    if any("decoded_from" in arrays.get(f"classifier/{m}", {}) for m in "AB"):
+        lines.append(("Quantised", _quantized_line(header)))
     words = arrays.get("vectorizer/words")
     if words is not None:
         lines.append(("Vocabulary", f"{words['shape'][0]:,} words"))
@@ -83,6 +85,28 @@ def _class_list(classes: list, shown: int = 20) -> str:
     names = ", ".join(str(c) for c in classes[:shown])
     more = f", … ({len(classes) - shown:,} more)" if len(classes) > shown else ""
     return f"{len(classes):,}: {names}{more}"
+
+
+def _quantized_line(header: dict) -> str:
+    """Which matrices are product-quantised (bowclf.quantize) and how."""
+    arrays, parts = header["arrays"], []
+    for matrix in ("A", "B"):
+        name = f"classifier/{matrix}"
+        if "decoded_from" in arrays[name]:
+            nsubq, ksub, dsub = arrays[f"{name}_centroids"]["shape"]
+            norms = ", norms coded" if f"{name}_norm_codes" in arrays else ""
+            parts.append(
+                f"{matrix} ({arrays[name]['shape'][0]:,} rows: {nsubq} codes of {dsub} numbers, "
+                f"{ksub} centroids each{norms})"
+            )
+        else:
+            parts.append(f"{matrix} dense")
+    settings = header.get("quantization")
+    if isinstance(settings, dict) and isinstance(settings.get("cutoff"), int):
+        parts.append(f"cutoff {settings['cutoff']:,}")
+    if isinstance(settings, dict) and settings.get("retrained") is True:
+        parts.append("B retrained")
+    return "; ".join(parts)
 
 
 def _multilabel_line(text: dict, header: dict) -> str:

@@ -62,6 +62,12 @@ def convert(model_path, output, label_prefix) -> None:
 )
 @click.option("--qnorm", is_flag=True, help="Quantise the embedding norms separately.")
 @click.option(
+    "--qout",
+    is_flag=True,
+    help="Also product-quantise the output matrix B (dsub 2, as fastText's -qout; exact for "
+    "up to 256 classes; for loss 'hs' the tree's inner nodes).",
+)
+@click.option(
     "--retrain",
     is_flag=True,
     help="Re-fit the output layer on the pruned, quantised features of --input.",
@@ -75,6 +81,7 @@ def quantize_command(
     cutoff,
     dsub,
     qnorm,
+    qout,
     retrain,
     train_path,
     fmt,
@@ -84,7 +91,8 @@ def quantize_command(
     encoding,
     seed,
 ) -> None:
-    """Write a small copy of MODEL: prune features, product-quantise the embeddings.
+    """Write a small copy of MODEL: prune features, product-quantise the embeddings (and
+    with --qout the output matrix).
 
     The output is an ordinary bowclf model file (predict, evaluate and info read it).
     """
@@ -108,6 +116,7 @@ def quantize_command(
         cutoff=cutoff,
         dsub=dsub,
         qnorm=qnorm,
+        qout=qout,
         retrain=retrain,
         X=texts,
         y=y,

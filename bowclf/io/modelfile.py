@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, _limits
+from .quantized import decoded_bytes, decoded_shapes
 
 FORMAT = "bowclf-model"
 FORMAT_VERSION = 1
@@ -68,8 +69,9 @@ SCHEMA: dict[str, tuple[str, int]] = {
     "vectorizer/words": ("U", 1),
     "vectorizer/word_counts": ("iu", 1),
     "vectorizer/n_tokens": ("iu", 1),
-    # a product-quantised A (bowclf.quantize): replaces classifier/A, decoded at load
+    # a product-quantised A and B (bowclf.quantize): replace classifier/A, B; decoded at load
     **{f"classifier/A_{k}": v for k, v in _QUANTIZED_SCHEMA.items()},
+    **{f"classifier/B_{k}": v for k, v in _QUANTIZED_SCHEMA.items()},
     # a converted fastText model (kind FastTextModel, bowclf.io.fasttext)
     "fasttext/words": ("S", 1),
     "fasttext/counts": ("i", 1),
@@ -78,8 +80,7 @@ SCHEMA: dict[str, tuple[str, int]] = {
     "fasttext/B": ("f", 2),
     **{f"fasttext/A_{k}": v for k, v in _QUANTIZED_SCHEMA.items()},
 }
-_QUANTIZED_A = ("classifier/A_codes", "classifier/A_centroids")
-_QUANTIZED_A_NORMS = ("classifier/A_norm_codes", "classifier/A_norm_centroids")
+_NORM = ("codes", "centroids")  # suffixes of quantised norms: <matrix>_norm_codes, ...
 CLASSIFIER_MEMBERS = ("classifier/A", "classifier/B", "classifier/classes")
 # The optimiser's accumulators (optimizer_state_), written since optimizer= exists; optional.
 OPTIMIZER_MEMBERS = ("classifier/A_accumulator", "classifier/B_accumulator")
@@ -245,9 +246,11 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
     if header["classifier"]["params"].get("loss") == "hs":  # the tree of hierarchical softmax
         required |= {"classifier/hs_parent", "classifier/hs_code"}
         allowed |= {"classifier/hs_parent", "classifier/hs_code"}
-    if isinstance(header.get("arrays"), dict) and "classifier/A_codes" in header["arrays"]:
-        required = required - {"classifier/A"} | set(_QUANTIZED_A)
-        allowed = allowed - {"classifier/A"} | set(_QUANTIZED_A) | set(_QUANTIZED_A_NORMS)
+    for matrix in ("classifier/A", "classifier/B"):  # product-quantised (bowclf.quantize)
+        if isinstance(header.get("arrays"), dict) and f"{matrix}_codes" in header["arrays"]:
+            codes = {f"{matrix}_codes", f"{matrix}_centroids"}
+            required = required - {matrix} | codes
+            allowed = allowed - {matrix} | codes | {f"{matrix}_norm_{k}" for k in _NORM}
     if kind == "TextClassifier":
         text = header.get("text")
         _check(
@@ -282,8 +285,10 @@ def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) ->
         )
     _check_declared_sizes(zf, manifest, path)
     shapes = {name: spec["shape"] for name, spec in manifest.items()}
-    if "classifier/A_codes" in shapes:  # quantised: A has one row per code row
-        shapes["classifier/A"] = [shapes["classifier/A_codes"][0], shapes["classifier/B"][1]]
+    try:  # quantised: A (B) has one row per code row
+        shapes = decoded_shapes(header, shapes)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: inconsistent model file: {exc}") from None
     _check_shapes(header, shapes, path)
     return header
 
@@ -391,6 +396,7 @@ def _memory_needed(header: dict) -> int:
     total = 0
     for spec in arrays.values():
         total += 2 * np.dtype(spec["dtype"]).itemsize * math.prod(spec["shape"])
+    total += decoded_bytes(arrays)  # quantised matrices are decoded at load
     if "text/feature_columns" in arrays:
         words = arrays["vectorizer/words"]["shape"][0]
         total += 8 * (words + int(header["params"].get("buckets") or 0))

@@ -144,6 +144,9 @@ def build_predictor(header: dict, arrays: dict[str, np.ndarray], path) -> TextPr
     """The :class:`TextPredictor` of a ``TextClassifier`` file's validated header and arrays
     (``ValueError`` when they do not fit together); a memory-mapped or product-quantised
     ``A``'s rows are checked (decoded) as prediction uses them, every other array here."""
+    from .quantized import decode_output
+
+    decode_output(header, arrays)
     lazy = _lazy_weights(arrays, path)
     params = _text_params(header["params"])
     core = _classifier(header["classifier"], arrays, lazy)

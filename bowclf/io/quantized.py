@@ -1,10 +1,16 @@
 """Product-quantised matrices in bowclf model files (``bowclf.quantize``, converted ``.ftz``).
 
 A matrix of ``rows × width`` float32 is stored as ``m = ⌈width/dsub⌉`` one-byte codes per row
-and ``m`` codebooks of 256 centroids of ``dsub`` numbers; row ``i`` is
+and ``m`` codebooks of ``k ≤ 256`` centroids of ``dsub`` numbers; row ``i`` is
 ``norm_i · concat_q centroids[q, codes[i, q]]`` cut to ``width`` (``norm_i = 1`` unless the
-norms are quantised too).  Decoding is bounded by the stored codes (``4·dsub`` bytes of output
-per code byte) and done in blocks.
+norms are quantised too).  Every code must be below ``k``.  Decoding is bounded by the stored
+codes (``4·dsub`` bytes of output per code byte, counted by :func:`decoded_bytes` before a
+file is read) and done in blocks.
+
+In a bowclf model file ``classifier/A`` (``bowclf.quantize``) and ``classifier/B``
+(``bowclf.quantize(qout=True)``) may each be replaced by such members
+(``classifier/A_codes``, ...); :func:`decode_model_arrays` puts the dense matrices back.  Their
+width is the other matrix's when that one is dense, else the header's ``dim``.
 """
 
 from __future__ import annotations
@@ -13,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["decode_quantized", "quantized_members"]
+__all__ = [
+    "decode_model_arrays",
+    "decode_quantized",
+    "decoded_bytes",
+    "decoded_manifest",
+    "quantized_members",
+]
 
 _KSUB = 256
 
@@ -45,17 +57,20 @@ def quantized_members(prefix: str, q: Any) -> dict[str, np.ndarray]:
 def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> np.ndarray:
     """The dense float32 matrix (rows × width) stored by :func:`quantized_members`.
 
-    Raises ``ValueError`` when the members do not fit together (shapes, non-finite values).
+    Raises ``ValueError`` when the members do not fit together (shapes, a code outside its
+    codebook, non-finite values).
     """
     codes = arrays[f"{prefix}_codes"]
     cents = arrays[f"{prefix}_centroids"]
-    if codes.ndim != 2 or cents.ndim != 3 or cents.shape[1] != _KSUB:
+    if codes.ndim != 2 or cents.ndim != 3 or not 1 <= cents.shape[1] <= _KSUB:
         raise ValueError(f"{prefix}: quantised members of shapes {codes.shape}, {cents.shape}")
-    nsubq, _, dsub = cents.shape
+    nsubq, ksub, dsub = cents.shape
     if codes.shape[1] != nsubq or not (nsubq - 1) * dsub < width <= nsubq * dsub:
         raise ValueError(f"{prefix}: {nsubq} sub-quantisers of {dsub} cannot make width {width}")
     if codes.dtype != np.uint8 or not np.isfinite(cents).all():
         raise ValueError(f"{prefix}: codes must be uint8 and centroids finite")
+    if ksub < _KSUB and codes.size and int(codes.max()) >= ksub:
+        raise ValueError(f"{prefix}: a code points outside its codebook of {ksub} centroids")
     rows = codes.shape[0]
     out = np.empty((rows, width), np.float32)
     step = max(1, (1 << 22) // max(width, 1))
@@ -65,8 +80,16 @@ def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> 
     if (norm_codes is None) != (norms is None):
         raise ValueError(f"{prefix}: norm codes without norm centroids (or the reverse)")
     if norms is not None:
-        if norm_codes.shape != (rows,) or norms.shape != (_KSUB,) or not np.isfinite(norms).all():
+        if (
+            norm_codes.shape != (rows,)
+            or norm_codes.dtype != np.uint8
+            or norms.ndim != 1
+            or not 1 <= norms.size <= _KSUB
+            or not np.isfinite(norms).all()
+        ):
             raise ValueError(f"{prefix}: quantised norms of the wrong shape or not finite")
+        if norms.size < _KSUB and rows and int(norm_codes.max()) >= norms.size:
+            raise ValueError(f"{prefix}: a norm code points outside its codebook")
     for start in range(0, rows, step):
         block = cents[q_index, codes[start : start + step]]  # (b, nsubq, dsub)
         dense = block.reshape(block.shape[0], nsubq * dsub)[:, :width]
@@ -74,3 +97,82 @@ def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> 
             dense = dense * norms[norm_codes[start : start + step]][:, None]
         out[start : start + step] = dense
     return out
+
+
+# ---------------------------------------------------------------------- bowclf model files
+_MATRICES = ("classifier/A", "classifier/B")
+
+
+def _width(header: dict, shapes: dict[str, list[int]]) -> int:
+    """Width of a model file's quantised matrices: the dense one's, else the header's dim."""
+    for name in _MATRICES:
+        if name in shapes:
+            return int(shapes[name][1])
+    dim = header.get("classifier", {}).get("params", {}).get("dim")
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise ValueError(f"both A and B are quantised but the header's dim is {dim!r}")
+    return dim
+
+
+def decoded_shapes(header: dict, shapes: dict[str, list[int]]) -> dict[str, list[int]]:
+    """``shapes`` (member → declared shape) with the shape of every quantised matrix added
+    (one row per code row), so the loader checks them like dense ones before reading."""
+    out = dict(shapes)
+    quantized = [name for name in _MATRICES if f"{name}_codes" in shapes]
+    if quantized:
+        width = _width(header, shapes)
+        for name in quantized:
+            out[name] = [shapes[f"{name}_codes"][0], width]
+    return out
+
+
+def decoded_bytes(manifest: dict[str, dict]) -> int:
+    """An upper bound on the bytes decoding a file's quantised matrices allocates (rows ×
+    sub-quantisers × dsub float32 each), from the manifest alone."""
+    total = 0
+    for name in _MATRICES:
+        codes, cents = manifest.get(f"{name}_codes"), manifest.get(f"{name}_centroids")
+        if codes and cents and len(codes["shape"]) == 2 and len(cents["shape"]) == 3:
+            total += 4 * codes["shape"][0] * cents["shape"][0] * cents["shape"][2]
+    return total
+
+
+def decoded_manifest(header: dict) -> None:
+    """Describe every quantised matrix in ``header["arrays"]`` as the dense float32 member
+    loading decodes (``decoded_from`` names its codes), in place."""
+    arrays = header["arrays"]
+    shapes = decoded_shapes(header, {name: spec["shape"] for name, spec in arrays.items()})
+    for name in _MATRICES:
+        if f"{name}_codes" in arrays:
+            arrays[name] = {"dtype": "<f4", "shape": shapes[name], "decoded_from": f"{name}_codes"}
+
+
+def decode_model_arrays(header: dict, arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    """Put the dense ``classifier/A`` and ``classifier/B`` of a bowclf model file back into
+    ``arrays`` from their codes; return the quantisation record the model keeps (``settings``:
+    the header's ``quantization`` entry; ``A``/``B``: the members by suffix), or None when
+    nothing is quantised.  Raises ``ValueError`` when the members do not fit together."""
+    quantized = [name for name in _MATRICES if f"{name}_codes" in arrays]
+    if not quantized:
+        return None
+    width = _width(header, {n: list(arrays[n].shape) for n in _MATRICES if n in arrays})
+    settings = header.get("quantization", {})
+    if not isinstance(settings, dict):
+        raise ValueError("the header's quantization entry is not a mapping")
+    record: dict[str, Any] = {"settings": dict(settings)}
+    for name in quantized:
+        arrays[name] = decode_quantized(arrays, name, width)
+        record[name[-1]] = {
+            suffix: arrays[f"{name}_{suffix}"]
+            for suffix in ("codes", "centroids", "norm_codes", "norm_centroids")
+            if f"{name}_{suffix}" in arrays
+        }
+    return record
+
+
+def decode_output(header: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Put a product-quantised ``classifier/B`` back into ``arrays`` as its dense float32
+    matrix (prediction's loader decodes ``A`` lazily, row by row, but needs all of ``B``)."""
+    if "classifier/B_codes" in arrays:
+        shapes = {n: list(arrays[n].shape) for n in _MATRICES if n in arrays}
+        arrays["classifier/B"] = decode_quantized(arrays, "classifier/B", _width(header, shapes))
