@@ -591,7 +591,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             A_init = check_A_init(A_init, self.dim, n_features)
         W, self.B_ = initial_parameters(
             n_features, self.dim, self._loss().output_shape(self.classes_.size, self.dim), rng,
-            A_init,
+            A_init, resolve_n_jobs(self.n_jobs),
         )  # fmt: skip
         self.A_ = W.T
         self.t_ = 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,7 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 DTYPE = np.float32
 _INIT_CHUNK = 1 << 18  # parameters initialised per chunk (1 MiB of float32)
+_INIT_PIECE = 1 << 15  # rows of W per generator of initial_parameters (fixed: values by seed)
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -179,21 +181,36 @@ def initial_parameters(
     output_shape: tuple[int, int],
     rng: np.random.Generator,
     A_init: tuple[np.ndarray, np.ndarray] | None = None,
+    n_jobs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``W = Aᵀ`` (p×d, C-ordered) with ``A ~ U(−1/d, 1/d)`` and ``B = 0``; ``A_init``
     ``(columns, vectors)`` then overwrites columns of ``A`` with pretrained vectors.
 
-    ``W`` is filled a few thousand rows at a time (the same values as one call: the
-    generator's stream is sequential) so that each chunk is drawn, scaled and shifted while it
-    is in cache.
+    ``W`` is cut into pieces of :data:`_INIT_PIECE` rows, each drawn from its own generator
+    (child ``i`` of a seed sequence seeded by one draw of ``rng``), so the pieces can be
+    filled on ``n_jobs`` threads (numpy's generators release the GIL) with values that do not
+    depend on ``n_jobs``.  Each piece is drawn, scaled and shifted a few thousand rows at a
+    time, while they are in cache.
     """
     W = np.empty((n_features, dim), dtype=DTYPE)
+    starts = range(0, n_features, _INIT_PIECE)
+    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(len(starts))
     step = max(1, _INIT_CHUNK // max(dim, 1))
-    for start in range(0, n_features, step):
-        chunk = W[start : start + step]
-        rng.random(out=chunk, dtype=DTYPE)
-        chunk *= 2.0 / dim
-        chunk -= 1.0 / dim
+
+    def fill(start: int, seed: np.random.SeedSequence) -> None:
+        gen = np.random.Generator(np.random.PCG64(seed))
+        for a in range(start, min(start + _INIT_PIECE, n_features), step):
+            chunk = W[a : min(a + step, start + _INIT_PIECE)]
+            gen.random(out=chunk, dtype=DTYPE)
+            chunk *= 2.0 / dim
+            chunk -= 1.0 / dim
+
+    if n_jobs > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(min(n_jobs, len(starts))) as pool:
+            list(pool.map(fill, starts, seeds))
+    else:
+        for start, seed in zip(starts, seeds, strict=True):
+            fill(start, seed)
     if A_init is not None:
         W[A_init[0]] = A_init[1]
     return W, np.zeros(output_shape, dtype=DTYPE)

@@ -93,6 +93,22 @@ def test_kernel_threads_need_two_threads():
         KernelThreads(1)
 
 
+def test_initial_parameters_do_not_depend_on_the_threads():
+    from bowclf.training import _INIT_PIECE, initial_parameters
+
+    p, d = 2 * _INIT_PIECE + 100, 3  # three pieces, the last one short
+    runs = [
+        initial_parameters(p, d, (2, d), np.random.default_rng(7), n_jobs=n)[0] for n in (1, 2, 3)
+    ]
+    assert runs[0].tobytes() == runs[1].tobytes() == runs[2].tobytes()
+    W = runs[0]
+    assert W.shape == (p, d) and W.flags.c_contiguous
+    assert W.min() >= -1 / d and W.max() < 1 / d and abs(float(W.mean())) < 0.01
+    assert not np.array_equal(W[:100], W[_INIT_PIECE : _INIT_PIECE + 100])  # own streams
+    other = initial_parameters(p, d, (2, d), np.random.default_rng(8))[0]
+    assert not np.array_equal(W, other)
+
+
 def test_resolve_n_jobs():
     import os
 
