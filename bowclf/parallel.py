@@ -155,15 +155,28 @@ T = TypeVar("T")
 def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     """Yield ``items`` in their order while a background thread already produces the next
     ``depth`` of them (e.g. reads and prepares the next block of an out-of-core corpus while
-    the current one trains).  An exception of the producer is raised here; if the consumer
-    stops early the producer is stopped before its next item and joined."""
+    the current one trains).  The producer starts an item only when fewer than ``depth``
+    produced items wait to be taken, so at most ``depth + 1`` items are alive at once (the
+    consumer's and ``depth`` ahead, one of them possibly in the making).  An exception of the
+    producer is raised here; if the consumer stops early the producer is stopped before its
+    next item and joined."""
     q: queue.Queue = queue.Queue(maxsize=depth)
+    slots = threading.Semaphore(depth)  # items the producer may make before one is taken
     stop = threading.Event()
     done = object()
 
     def produce() -> None:
         try:
-            for item in items:
+            iterator = iter(items)
+            while True:
+                while not slots.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                item = next(iterator, done)
+                if item is done:
+                    break
                 while not stop.is_set():
                     try:
                         q.put((True, item), timeout=0.1)
@@ -185,6 +198,7 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
                 raise item
             if item is done:
                 return
+            slots.release()  # the producer may start the next item
             yield item
     finally:
         stop.set()

@@ -323,3 +323,24 @@ def test_prefetch_keeps_the_order_raises_the_producers_error_and_stops_early():
         if item == 3:
             break
     assert len(produced) <= 6  # stopped, not run to the end
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_prefetch_makes_at_most_depth_items_ahead_of_the_consumer(depth):
+    import time
+
+    from bowclf.parallel import prefetch
+
+    started: list[int] = []
+
+    def items():
+        for i in range(8):
+            started.append(i)
+            yield i
+
+    ahead = []
+    for taken, item in enumerate(prefetch(items(), depth=depth), start=1):
+        time.sleep(0.05)  # training: the producer has all the time it needs
+        ahead.append(len(started) - taken)
+        assert item == taken - 1
+    assert max(ahead) == depth  # made ahead while the consumer works, but no more
