@@ -26,11 +26,11 @@ of an out-of-core corpus with training on the current one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -58,20 +58,64 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     return max(1, int(n_jobs))
 
 
+class _Worker:
+    """A thread that runs one task at a time when handed one: two locks as the hand-off (the
+    leanest wake-up CPython has; an executor's futures cost several times more per task)."""
+
+    def __init__(self, name: str) -> None:
+        self._go = threading.Lock()
+        self._done = threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._task: Callable[[], None] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._go.acquire()
+            task = self._task
+            if task is None:
+                return
+            try:
+                task()
+            except BaseException as exc:  # handed to the caller of wait()
+                self._error = exc
+            self._done.release()
+
+    def start(self, task: Callable[[], None]) -> None:
+        self._task = task
+        self._go.release()
+
+    def wait(self) -> None:
+        self._done.acquire()
+        self._task = None
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def stop(self) -> None:
+        self._task = None
+        self._go.release()
+        self._thread.join()
+
+
 class KernelThreads:
     """The two sparse kernels of a minibatch step split over ``n_jobs`` threads (the calling
-    one and a pool of ``n_jobs − 1``); see the module docstring.  Close it (or use it as a
-    context manager) to stop the pool."""
+    one and ``n_jobs − 1`` workers); see the module docstring.  Close it (or use it as a
+    context manager) to stop the workers."""
 
     def __init__(self, n_jobs: int, min_work: int | None = None) -> None:
         if n_jobs < 2:
             raise ValueError("KernelThreads needs at least 2 threads")
         self.n_jobs = int(n_jobs)
         self.min_work = MIN_SPLIT_WORK if min_work is None else int(min_work)
-        self._pool = ThreadPoolExecutor(self.n_jobs - 1, thread_name_prefix="bowclf-kernel")
+        self._workers = [_Worker(f"bowclf-kernel-{k}") for k in range(1, self.n_jobs)]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        for worker in self._workers:
+            worker.stop()
 
     def __enter__(self) -> KernelThreads:
         return self
@@ -83,14 +127,22 @@ class KernelThreads:
         """Threads for a kernel call: 1 when the work is too small to pay a hand-off."""
         return 1 if nnz * d < self.min_work else min(self.n_jobs, rows)
 
-    def _run(self, part, K: int) -> None:
-        """``part(k)`` for ``k = 1 … K−1`` on the pool and ``k = 0`` here, then wait."""
-        jobs = [self._pool.submit(part, k) for k in range(1, K)]
+    def _run(self, part: Callable[[int], None], K: int) -> None:
+        """``part(k)`` for ``k = 1 … K−1`` on the workers and ``k = 0`` here, then wait."""
+        workers = self._workers[: K - 1]
+        for k, worker in enumerate(workers, start=1):
+            worker.start(functools.partial(part, k))
         try:
             part(0)
         finally:
-            for job in jobs:
-                job.result()
+            errors = []
+            for worker in workers:
+                try:
+                    worker.wait()
+                except BaseException as exc:
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
 
     def hidden_into(self, indptr, indices, data, W, out) -> np.ndarray:
         """``out += X̃_b·W`` (:func:`bowclf._math.sparse_hidden_into`), thread ``k``

@@ -88,6 +88,23 @@ def test_kernels_split_only_large_work_and_only_inside_the_context(monkeypatch):
         assert none is None and _math.KERNEL_THREADS.get() is None
 
 
+def test_an_error_on_a_worker_is_raised_to_the_caller_and_the_workers_go_on():
+    calls: list[int] = []
+
+    def part(k: int) -> None:
+        calls.append(k)
+        if k == 2:
+            raise FloatingPointError("worker failed")
+
+    with KernelThreads(3) as threads:
+        with pytest.raises(FloatingPointError, match="worker failed"):
+            threads._run(part, 3)
+        assert sorted(calls) == [0, 1, 2]  # every part ran, the caller waited for all
+        calls.clear()
+        threads._run(lambda k: calls.append(k), 3)
+        assert sorted(calls) == [0, 1, 2]
+
+
 def test_kernel_threads_need_two_threads():
     with pytest.raises(ValueError, match="2 threads"):
         KernelThreads(1)
