@@ -16,7 +16,8 @@ thread** (same seed ⇒ same model file, for every ``n_jobs``), however the thre
 scheduled; only the speed changes.  Everything else in a step (the loss, the gradients, the
 update of ``B``, the optimiser's state) stays on the calling thread.  A kernel call with
 little work (:data:`MIN_SPLIT_WORK`) runs on the calling thread: handing it to another thread
-would cost more than it saves.
+would cost more than it saves; so does any call while splitting measures slower than not
+splitting (the other cores busy with other work, :class:`_Choice`).
 
 :func:`kernel_threads` installs the threads for the current context (``contextvars``: other
 threads and concurrent fits are unaffected); :func:`prefetch` overlaps reading the next block
@@ -30,6 +31,7 @@ import functools
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -43,6 +45,8 @@ __all__ = ["MIN_SPLIT_WORK", "KernelThreads", "kernel_threads", "prefetch", "res
 #: Below it the hand-off to another thread (tens of microseconds) costs about what it saves:
 #: short-text batches (trec, sst2: ~20 non-zeros a row) stay on one thread.
 MIN_SPLIT_WORK = 1 << 18
+#: Calls between two tries of the slower way (split or not) of a kernel (:class:`_Choice`).
+RETRY = 50
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
@@ -101,6 +105,29 @@ class _Worker:
         self._thread.join()
 
 
+class _Choice:
+    """Whether splitting a kernel pays right now: running means of the seconds per unit of
+    work with and without the split, the faster way taken, the other tried again every
+    :data:`RETRY` calls (the other cores may have become busy or free).  Either way gives
+    the same values, so this choice changes the speed only."""
+
+    def __init__(self) -> None:
+        self.rate: list[float | None] = [None, None]  # [one thread, split]
+        self.calls = 0
+
+    def split(self) -> bool:
+        self.calls += 1
+        one, split = self.rate
+        if split is None or one is None:
+            return split is None  # measure both ways first
+        faster = split <= one
+        return faster != (self.calls % RETRY == 0)
+
+    def record(self, split: bool, seconds: float, work: int) -> None:
+        rate, old = seconds / max(work, 1), self.rate[split]
+        self.rate[split] = rate if old is None else old + 0.1 * (rate - old)
+
+
 class KernelThreads:
     """The two sparse kernels of a minibatch step split over ``n_jobs`` threads (the calling
     one and ``n_jobs − 1`` workers); see the module docstring.  Close it (or use it as a
@@ -112,6 +139,7 @@ class KernelThreads:
         self.n_jobs = int(n_jobs)
         self.min_work = MIN_SPLIT_WORK if min_work is None else int(min_work)
         self._workers = [_Worker(f"bowclf-kernel-{k}") for k in range(1, self.n_jobs)]
+        self._hidden, self._update = _Choice(), _Choice()
 
     def close(self) -> None:
         for worker in self._workers:
@@ -127,13 +155,15 @@ class KernelThreads:
         """Threads for a kernel call: 1 when the work is too small to pay a hand-off."""
         return 1 if nnz * d < self.min_work else min(self.n_jobs, rows)
 
-    def _run(self, part: Callable[[int], None], K: int) -> None:
-        """``part(k)`` for ``k = 1 … K−1`` on the workers and ``k = 0`` here, then wait."""
-        workers = self._workers[: K - 1]
-        for k, worker in enumerate(workers, start=1):
-            worker.start(functools.partial(part, k))
+    def _run(self, kernel: Callable[..., object], parts: list[tuple]) -> None:
+        """``kernel(*parts[k])`` for ``k ≥ 1`` on the workers and ``k = 0`` here, then wait.
+        The parts are cut beforehand, on this thread: the workers then hold the GIL only to
+        enter the compiled kernel, which releases it."""
+        workers = self._workers[: len(parts) - 1]
+        for worker, args in zip(workers, parts[1:], strict=False):
+            worker.start(functools.partial(kernel, *args))
         try:
-            part(0)
+            kernel(*parts[0])
         finally:
             errors = []
             for worker in workers:
@@ -152,17 +182,20 @@ class KernelThreads:
         K = self._split(nnz, out.shape[1], n)
         if K < 2:
             return _math.hidden_kernel(indptr, indices, data, W, out)
+        split, started = self._hidden.split(), time.perf_counter()
+        if not split:
+            _math.hidden_kernel(indptr, indices, data, W, out)
+            self._hidden.record(False, time.perf_counter() - started, nnz)
+            return out
         goals = indptr[0] + nnz * np.arange(1, K) // K
-        cuts = [0, *np.searchsorted(indptr, goals, side="left").tolist(), n]
-
-        def part(k: int) -> None:
-            r0, r1 = min(cuts[k], n), min(cuts[k + 1], n)
+        cuts = [0, *np.minimum(np.searchsorted(indptr, goals), n).tolist(), n]
+        parts = []
+        for r0, r1 in zip(cuts[:-1], cuts[1:], strict=True):
             if r1 > r0:
                 a, b = indptr[r0], indptr[r1]
-                ptr = indptr[r0 : r1 + 1] - a
-                _math.hidden_kernel(ptr, indices[a:b], data[a:b], W, out[r0:r1])
-
-        self._run(part, K)
+                parts.append((indptr[r0 : r1 + 1] - a, indices[a:b], data[a:b], W, out[r0:r1]))
+        self._run(_math.hidden_kernel, parts)
+        self._hidden.record(True, time.perf_counter() - started, nnz)
         return out
 
     def update_into(self, indptr, indices, data, GB, W) -> np.ndarray:
@@ -172,17 +205,22 @@ class KernelThreads:
         K = self._split(nnz, GB.shape[1], W.shape[0])
         if K < 2:
             return _math.update_kernel(indptr, indices, data, GB, W)
+        split, started = self._update.split(), time.perf_counter()
+        if not split:
+            _math.update_kernel(indptr, indices, data, GB, W)
+            self._update.record(False, time.perf_counter() - started, nnz)
+            return W
         lo = indptr[0]
         indptr, indices, data = indptr - lo, indices[lo : lo + nnz], data[lo : lo + nnz]
         owner = indices % K
-
-        def part(k: int) -> None:
+        before = np.zeros(nnz + 1, dtype=indptr.dtype)  # thread k's entries before each
+        parts = []
+        for k in range(K):
             mine = owner == k
-            before = np.zeros(nnz + 1, dtype=indptr.dtype)  # thread k's entries before each
             np.cumsum(mine, dtype=indptr.dtype, out=before[1:])
-            _math.update_kernel(before[indptr], indices[mine], data[mine], GB, W)
-
-        self._run(part, K)
+            parts.append((before[indptr], indices[mine], data[mine], GB, W))
+        self._run(_math.update_kernel, parts)
+        self._update.record(True, time.perf_counter() - started, nnz)
         return W
 
 

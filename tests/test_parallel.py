@@ -98,11 +98,28 @@ def test_an_error_on_a_worker_is_raised_to_the_caller_and_the_workers_go_on():
 
     with KernelThreads(3) as threads:
         with pytest.raises(FloatingPointError, match="worker failed"):
-            threads._run(part, 3)
+            threads._run(part, [(0,), (1,), (2,)])
         assert sorted(calls) == [0, 1, 2]  # every part ran, the caller waited for all
         calls.clear()
-        threads._run(lambda k: calls.append(k), 3)
+        threads._run(calls.append, [(0,), (1,), (2,)])
         assert sorted(calls) == [0, 1, 2]
+
+
+def test_the_kernels_take_the_faster_way_and_retry_the_other_now_and_then():
+    from bowclf.parallel import RETRY, _Choice
+
+    choice = _Choice()
+    first = [choice.split() for _ in range(2)]
+    assert first == [True, True]  # no measurement yet: split first
+    choice.record(True, 3.0, 1000)
+    assert choice.split() is False  # then measure one thread
+    choice.record(False, 1.0, 1000)  # one thread measured faster
+    picks = [choice.split() for _ in range(4 * RETRY)]
+    assert picks.count(True) == 4  # the slower way, once every RETRY calls
+    for _ in range(60):
+        choice.record(True, 0.1, 1000)  # splitting became faster
+    picks = [choice.split() for _ in range(2 * RETRY)]
+    assert picks.count(False) == 2
 
 
 def test_kernel_threads_need_two_threads():
