@@ -2,7 +2,7 @@
 
     python bench/bench_threads.py [--corpora imdb synth10M] [--threads 1 2]
                                   [--no-defaults] [--no-predict] [--out bench/out/threads.md]
-    python bench/bench_threads.py accuracy [--corpora trec sst2 imdb] [--seeds 0 1 2]
+    python bench/bench_threads.py epochs [--corpora imdb synth10M] [--optimizers sgd adaptive]
     python bench/bench_threads.py kernels
 
 Every measurement is a child process (``bench.subproc.run_child``: wall seconds and the
@@ -20,9 +20,9 @@ child's own peak RSS from ``os.wait4``), one after the other:
 * predict (imdb): ``bowclf predict MODEL TEST.csv`` (25k reviews) against a fastText child
   that loads its model and predicts every test line, both whole processes: documents/s.
 
-``accuracy``: ``TextClassifier(n_jobs=1)`` against ``n_jobs=2`` in this process, with
-fastText's hyper-parameters and with bowclf's defaults, test accuracy (mean over ``--seeds``;
-imdb one seed) and ``fit`` seconds (median).
+``epochs``: one training pass (``sgd_pass``, batch 32, d = 100) over a prepared corpus on one
+thread and on two, interleaved ``--repeats`` times, wall and CPU seconds (best and median);
+checks that both train the same parameters.
 
 ``kernels``: scipy's ``csr_matvecs`` (the hidden-vector kernel) on a random 4000×2M matrix
 with 460 non-zeros a row and a 2M×100 float32 ``W``, five products twice on one thread and
@@ -191,39 +191,67 @@ def _predict_rows(pair, bow_model: str, ft_model: str, workdir: Path) -> list[st
     ]
 
 
-def accuracy(argv: list[str]) -> int:
-    """1 thread against 2: accuracy and fit seconds of the API (see the module docstring)."""
+def epochs(argv: list[str]) -> int:
+    """Seconds per epoch (``sgd_pass`` over a prepared corpus), 1 and 2 threads interleaved."""
     import statistics
 
-    from bench.common import load_dataset
-    from bowclf import TextClassifier
+    import numpy as np
+    import scipy.sparse as sp
 
-    parser = argparse.ArgumentParser(prog="bench_threads.py accuracy")
-    parser.add_argument("--corpora", nargs="+", default=["trec", "sst2", "imdb"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    from bench.common import load_dataset
+    from bowclf import BowVectorizer
+    from bowclf.corpus import read_corpus
+    from bowclf.losses import get_loss
+    from bowclf.optim import get_optimizer
+    from bowclf.parallel import kernel_threads
+    from bowclf.training import initial_parameters, prepare_counts, sgd_pass
+
+    parser = argparse.ArgumentParser(prog="bench_threads.py epochs")
+    parser.add_argument("--corpora", nargs="+", default=["imdb", "synth10M"])
+    parser.add_argument("--optimizers", nargs="+", default=["sgd", "adaptive"])
+    parser.add_argument("--repeats", type=int, default=4)
     args = parser.parse_args(argv)
-    same = {"dim": 100, "epochs": 5, "lr": 0.1, "ngrams": 2, "use_idf": False}
-    print("| corpus | parameters | n_jobs | accuracy % (mean) | per seed | fit s (median) |")
-    print("| --- | --- | ---: | ---: | --- | ---: |")
+    print("| corpus | optimizer | threads | wall s best | wall s median | CPU s median |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
     for name in args.corpora:
-        tr_x, tr_y = load_dataset(name, "train")
-        te_x, te_y = load_dataset(name, "test")
-        seeds = args.seeds[:1] if name == "imdb" else args.seeds
-        for label, params in (("fastText's", same), ("defaults", {})):
+        if name.startswith("synth"):
+            corpus = read_corpus(_corpus(name)["train_csv"])
+            texts, labels = corpus.texts, [labs[0] for labs in corpus.labels]
+        else:
+            texts, labels = load_dataset(name, "train")
+        X = prepare_counts(BowVectorizer(ngrams=2).fit_transform(texts), "l1")
+        classes, y = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
+        loss = get_loss("softmax")
+        ones = np.ones(y.size, np.float32)
+        Y = loss.prepare_targets(
+            sp.csr_array((ones, y, np.arange(y.size + 1)), shape=(y.size, classes.size)), False
+        )
+        for opt in args.optimizers:
+            wall: dict[int, list[float]] = {1: [], 2: []}
+            cpu: dict[int, list[float]] = {1: [], 2: []}
+            digests = set()
+            for _ in range(args.repeats):
+                for n_jobs in (1, 2):
+                    rng = np.random.default_rng(0)
+                    W, B = initial_parameters(X.shape[1], 100, (classes.size, 100), rng)
+                    optimizer = get_optimizer(opt)
+                    optimizer.start(W, B)
+                    with kernel_threads(n_jobs):
+                        t, c = time.perf_counter(), time.process_time()
+                        sgd_pass(W, B, X, Y, ones, loss=loss, batch_size=32,
+                                 lr_at=lambda i: 0.1, optimizer=optimizer)  # fmt: skip
+                        wall[n_jobs].append(time.perf_counter() - t)
+                        cpu[n_jobs].append(time.process_time() - c)
+                    digests.add(hash(W.tobytes()) ^ hash(B.tobytes()))
+            assert len(digests) == 1, "1 and 2 threads trained different parameters"
             for n_jobs in (1, 2):
-                accs, secs = [], []
-                for seed in seeds:
-                    model = TextClassifier(random_state=seed, n_jobs=n_jobs, **params)
-                    t = time.perf_counter()
-                    model.fit(tr_x, tr_y)
-                    secs.append(time.perf_counter() - t)
-                    accs.append(100 * model.score(te_x, te_y))
-                each = " ".join(f"{a:.2f}" for a in accs)
+                med_wall, med_cpu = statistics.median(wall[n_jobs]), statistics.median(cpu[n_jobs])
                 print(
-                    f"| {name} | {label} | {n_jobs} | {statistics.mean(accs):.2f} | {each} "
-                    f"| {statistics.median(secs):.2f} |",
+                    f"| {name} | {opt} | {n_jobs} | {min(wall[n_jobs]):.2f} | {med_wall:.2f} "
+                    f"| {med_cpu:.2f} |",
                     flush=True,
                 )
+    print(f"(load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     return 0
 
 
@@ -265,8 +293,8 @@ def kernels() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["accuracy"]:
-        return accuracy(argv[1:])
+    if argv[:1] == ["epochs"]:
+        return epochs(argv[1:])
     if argv[:1] == ["kernels"]:
         return kernels()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -21,6 +21,7 @@ Nothing here does I/O or keeps state; every function works for float32 and float
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Literal
 
 import numpy as np
@@ -35,6 +36,13 @@ try:  # scipy's compiled sparse×dense kernels, called without per-call validati
     _csc_matvecs = _st.csc_matvecs
 except (ImportError, AttributeError):  # pragma: no cover - depends on scipy internals
     _csr_matvecs = _csc_matvecs = None
+
+#: Threads that :func:`sparse_hidden_into` and :func:`add_scaled_gradient_A` split their work
+#: over in the current context (``None``: the calling thread; set by
+#: :func:`bowclf.parallel.kernel_threads` during multi-threaded training).  Splitting changes
+#: no value: each output row is computed by one thread with the same operations in the same
+#: order as on one thread.
+KERNEL_THREADS: ContextVar = ContextVar("bowclf_kernel_threads", default=None)
 
 
 def idf_weights(document_frequency: np.ndarray, n_documents: int) -> np.ndarray:
@@ -250,6 +258,14 @@ def sparse_hidden_into(
     With ``out`` zeroed this is the batch's hidden matrix ``H_b = X̃_b·Aᵀ``.  ``W`` and ``out``
     must be C-contiguous and share ``data``'s dtype; ``indptr`` must start at 0.
     """
+    threads = KERNEL_THREADS.get()
+    if threads is not None:
+        return threads.hidden_into(indptr, indices, data, W, out)
+    return hidden_kernel(indptr, indices, data, W, out)
+
+
+def hidden_kernel(indptr, indices, data, W, out) -> np.ndarray:
+    """:func:`sparse_hidden_into` on the calling thread only."""
     n, d = out.shape
     if _csr_matvecs is not None:
         _csr_matvecs(n, W.shape[0], d, indptr, indices, data, W.reshape(-1), out.reshape(-1))
@@ -272,6 +288,14 @@ def add_scaled_gradient_A(
     rows of ``W`` (columns of ``A``) of features present in the batch: O(nnz·d) work, no p×d
     temporary.  ``W`` and ``GB`` must be C-contiguous and share ``data``'s dtype.
     """
+    threads = KERNEL_THREADS.get()
+    if threads is not None:
+        return threads.update_into(indptr, indices, data, GB, W)
+    return update_kernel(indptr, indices, data, GB, W)
+
+
+def update_kernel(indptr, indices, data, GB, W) -> np.ndarray:
+    """:func:`add_scaled_gradient_A` on the calling thread only."""
     n, d = GB.shape
     if _csc_matvecs is not None:
         # The CSR arrays of X̃_b (n×p) are the CSC arrays of X̃_bᵀ (p×n).

@@ -24,7 +24,7 @@ from .backends.memory import InMemoryData, describe_targets
 from .inference import PREDICT_CHUNK, ClassifierCore
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer
-from .parallel import spare_rows, threads_for, with_spare_rows
+from .parallel import resolve_n_jobs
 from .saved_state import check_best_epoch, check_class_prior, check_parameters
 from .targets import (
     class_weights,
@@ -161,14 +161,14 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``lr`` to 0 over them, as in :meth:`fit`; ``None`` keeps it constant at ``lr``.
     random_state : int, RandomState or None, default=None
         Seeds the initialisation of ``A``, the shuffling and the validation split.  A fixed
-        value and ``n_jobs`` make ``fit`` reproducible bit for bit on the same CPU kernels and
-        library builds (numpy, scipy, BLAS), however the threads are scheduled.
+        value makes ``fit`` reproducible bit for bit on the same CPU kernels and library
+        builds (numpy, scipy, BLAS), for any ``n_jobs`` and however the threads are scheduled.
     verbose : int, default=0
         Print one line per epoch to stdout when > 0.
     n_jobs : int or None, default=None
-        Training threads (``None``: every core); the model depends on it (an integer gives the
-        same model on every machine).  Threads sum their updates of shared rows in a fixed
-        order (:mod:`bowclf.parallel`); short or dense rows train on one thread.
+        Training threads (``None``: every core).  They share the sparse kernels of each
+        step (:mod:`bowclf.parallel`), so the model does not depend on ``n_jobs``: any
+        number of threads trains bit for bit the model of one.
 
     Attributes
     ----------
@@ -437,8 +437,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
         epochs = resolve_epochs(self.epochs, X.shape[0])
         self._train(source, rng, epochs=epochs, schedule=LinearDecay(self.lr, epochs * X.shape[0]),
-                    val=val, callback=callback, batch_size=self._batch_size(X),
-                    rows=(*X.shape, X.nnz))  # fmt: skip
+                    val=val, callback=callback, batch_size=self._batch_size(X))  # fmt: skip
         return self
 
     def _batch_size(self, X: sp.csr_array) -> int:
@@ -550,8 +549,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
         self._train(source, rng, epochs=1, schedule=self._incremental_schedule(), val=None,
-                    callback=callback, batch_size=self._batch_size(X),
-                    rows=(*X.shape, X.nnz))  # fmt: skip
+                    callback=callback, batch_size=self._batch_size(X))  # fmt: skip
         return self
 
     def _incremental_schedule(self) -> LinearDecay:
@@ -599,7 +597,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             A_init = check_A_init(A_init, self.dim, n_features)
         W, self.B_ = initial_parameters(
             n_features, self.dim, self._loss().output_shape(self.classes_.size, self.dim), rng,
-            A_init, spare_rows(n_features, threads_for(self.n_jobs)),
+            A_init, resolve_n_jobs(self.n_jobs),
         )  # fmt: skip
         self.A_ = W.T
         self.t_ = 0
@@ -679,21 +677,20 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             class_weights=self._class_weights(stats.class_counts),
         )  # fmt: skip
         self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val,
-                    callback=callback, batch_size=setup.batch_size,
-                    rows=(stats.documents, n_features, stats.nnz), setup=setup)  # fmt: skip
+                    callback=callback, batch_size=setup.batch_size, setup=setup)  # fmt: skip
         return self
 
     def _train(
-        self, source, rng, *, epochs, schedule, val, callback, batch_size, rows, setup=None
+        self, source, rng, *, epochs, schedule, val, callback, batch_size, setup=None
     ) -> None:
-        """Run ``epochs`` passes of ``source`` through the loop (``rows``: shape and nnz)."""
-        n_jobs, p = threads_for(self.n_jobs, rows), self.A_.shape[1]
-        W = with_spare_rows(self.A_.T, spare_rows(p, n_jobs))[:p]  # C-ordered; a copy when
+        """Run ``epochs`` passes of ``source`` through the loop."""
+        n_jobs = resolve_n_jobs(self.n_jobs)
+        W = np.ascontiguousarray(self.A_.T)  # the model's own array unless A_ was set by hand
         if not W.flags.writeable:  # A_ memory-mapped from a model file: train on a copy
             W = np.array(W, order="C")
         if not self.B_.flags.writeable:
             self.B_ = np.array(self.B_, order="C")
-        self.A_ = W.T  # A_ was set by a user or loaded, or lacks the threads' spare rows
+        self.A_ = W.T
         optimizer = self._optimizer() if setup is None else setup.optimizer
         try:
             history = train(

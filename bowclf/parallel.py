@@ -1,74 +1,59 @@
-"""Multi-core SGD passes: Python threads over scipy's compiled sparse kernels, which release
-the GIL, with a result that depends only on the data, the seed and the number of threads.
+"""Multi-core training: Python threads over scipy's compiled sparse kernels (which release
+the GIL), with results that do not depend on the number of threads.
 
-The scheme (:class:`SharedRowRounds`), for ``K`` threads over a block of shuffled rows:
+Each minibatch step spends most of its time in two sparse kernels (:mod:`bowclf._math`):
 
-1. The block is cut into consecutive *pieces* of at most ``round_docs`` rows and ``round_nnz``
-   non-zeros (at least one row); ``K`` consecutive pieces form a *round*, piece ``k`` of a
-   round is trained by thread ``k`` with the ordinary minibatch steps, at the learning rate of
-   its rows' places in the block (the same schedule as one thread).
-2. A parameter row of ``W = Aᵀ`` (a feature) used by one piece of the round only is updated in
-   place: no other thread reads or writes it during the round.  A row used by two or more
-   pieces is *shared*: every thread that uses it trains a private copy of it instead (one of
-   the spare rows after ``W``'s ``p`` rows — the kernels index one array), and every thread
-   trains its own copy of ``B``.  Nothing one thread writes is read or written by another.
-3. After the round the copies are merged with the rule of the Dask backend's ``merge='sum'``:
-   ``W ← W + Σ_k (W_k − W)`` for each shared row and ``B ← B + Σ_k (B_k − B)``, the
-   differences taken before any is applied and applied for ``k = 0 … K−1`` in that order.
+- the hidden vectors ``H = X̃_b·W`` (:func:`~bowclf._math.sparse_hidden_into`): the batch's
+  rows are cut into ``K`` runs of consecutive rows with about equal non-zeros, and thread
+  ``k`` computes the rows of ``H`` of run ``k``;
+- the update ``W += X̃_bᵀ·GB`` (:func:`~bowclf._math.add_scaled_gradient_A`): thread ``k``
+  applies the batch's entries of the features ``j`` with ``j mod K = k``, in the batch's
+  order, so it alone writes those rows of ``W``.
 
-So every floating-point operation and its order is fixed by the data, the seed, ``K`` and the
-round sizes: the same ``n_jobs`` gives bit-for-bit the same model, on any machine with the same
-numpy/scipy/BLAS builds, however the threads are scheduled.  ``n_jobs=1`` runs the plain
-sequential pass (no rounds).  A different ``n_jobs`` gives a different (equally valid) model:
-shared rows and ``B`` see the other threads' updates of a round only at its end.
+Every output row is thus computed by one thread with exactly the operations, in exactly the
+order, of the one-thread kernel: **any number of threads gives bit-for-bit the model of one
+thread** (same seed ⇒ same model file, for every ``n_jobs``), however the threads are
+scheduled; only the speed changes.  Everything else in a step (the loss, the gradients, the
+update of ``B``, the optimiser's state) stays on the calling thread.  A kernel call with
+little work (:data:`MIN_SPLIT_WORK`) runs on the calling thread: handing it to another thread
+would cost more than it saves; so does any call while splitting measures slower than not
+splitting (the other cores busy with other work, :class:`_Choice`).
 
-A round whose piece has more non-zeros than a thread has spare rows (a single document longer
-than ``round_nnz``) is trained piece after piece on one thread, in order — still deterministic.
-
-Bookkeeping per round, on the calling thread: two passes of integer writes over the round's
-non-zeros (first and last piece using each feature, to find the shared rows) and the merge of
-the shared rows.  Memory: ``K·min(p, round_nnz)`` spare rows of ``W`` (allocated with the
-parameters, see :func:`spare_rows`) and ``8 + 4K`` bytes per feature of index tables.
+:func:`kernel_threads` installs the threads for the current context (``contextvars``: other
+threads and concurrent fits are unaffected); :func:`prefetch` overlaps reading the next block
+of an out-of-core corpus with training on the current one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
-import scipy.sparse as sp
 
-__all__ = [
-    "MAX_DENSITY",
-    "MIN_ROW_NNZ",
-    "ROUND_DOCS",
-    "ROUND_NNZ",
-    "SharedRowRounds",
-    "prefetch",
-    "resolve_n_jobs",
-    "spare_rows",
-    "threads_for",
-    "with_spare_rows",
-]
+from . import _math
 
-#: Rows per piece (per thread and round): how long shared rows and ``B`` go without seeing the
-#: other threads' updates.  Shorter rounds stay closer to one thread's accuracy, longer ones
-#: spend less on the per-round bookkeeping and hand-offs; bench/RESULTS-threads.md has the
-#: measurements behind 128.
-ROUND_DOCS = 128
-#: Non-zeros per piece: bounds the shared rows a thread may need (its spare rows: 64 Ki rows of
-#: ``W``, 25 MiB per thread at d = 100) and keeps rounds of long documents short.
-ROUND_NNZ = 1 << 16
+__all__ = ["MIN_SPLIT_WORK", "KernelThreads", "kernel_threads", "prefetch", "resolve_n_jobs"]
+
+#: Kernel calls with fewer multiply-adds (non-zeros × d) than this run on the calling thread.
+#: Below it the hand-off to another thread (tens of microseconds) costs about what it saves:
+#: short-text batches (trec, sst2: ~20 non-zeros a row) stay on one thread.
+MIN_SPLIT_WORK = 1 << 18
+#: Calls between two tries of the slower way (split or not) of a kernel (:class:`_Choice`).
+RETRY = 50
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
     """Threads for ``n_jobs``: ``None`` → every core (``os.cpu_count()``); ``-1`` too; a
-    negative ``-k`` → all cores but ``k − 1``; at least 1."""
+    negative ``-k`` → all cores but ``k − 1``; at least 1.  ``0`` is refused."""
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 is not a number of threads: use None (every core) or >= 1")
     cores = os.cpu_count() or 1
     if n_jobs is None:
         return cores
@@ -77,57 +62,181 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     return max(1, int(n_jobs))
 
 
-#: Rows with fewer non-zeros than this on average train on one thread: their steps are mostly
-#: numpy call overhead, which holds the GIL, so threads only add the rounds' bookkeeping
-#: (bench/RESULTS-threads.md: trec and sst2, ~20 non-zeros a row, trained slower on two threads).
-MIN_ROW_NNZ = 50
-#: Rows using more than this share of the features on average train on one thread: with a small
-#: vocabulary every round's rows are shared, and summing the threads' updates of them acts like
-#: a batch n_jobs times larger (small dense problems diverged on two threads, not on one).
-MAX_DENSITY = 0.01
+class _Worker:
+    """A thread that runs one task at a time when handed one: two locks as the hand-off (the
+    leanest wake-up CPython has; an executor's futures cost several times more per task)."""
+
+    def __init__(self, name: str) -> None:
+        self._go = threading.Lock()
+        self._done = threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._task: Callable[[], None] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._go.acquire()
+            task = self._task
+            if task is None:
+                return
+            try:
+                task()
+            except BaseException as exc:  # handed to the caller of wait()
+                self._error = exc
+            self._done.release()
+
+    def start(self, task: Callable[[], None]) -> None:
+        self._task = task
+        self._go.release()
+
+    def wait(self) -> None:
+        self._done.acquire()
+        self._task = None
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def stop(self) -> None:
+        self._task = None
+        self._go.release()
+        self._thread.join()
 
 
-def threads_for(n_jobs: int | None, rows: tuple[int, int, int] | None = None) -> int:
-    """Training threads for ``n_jobs`` (:func:`resolve_n_jobs`) and training rows
-    ``(n_rows, n_features, nnz)``: 1 for short rows (< :data:`MIN_ROW_NNZ` non-zeros a row on
-    average) or dense ones (> :data:`MAX_DENSITY` of the features); ``rows=None``: the most
-    it can be."""
-    if n_jobs == 0:
-        raise ValueError("n_jobs=0 is not a number of threads: use None (every core) or >= 1")
-    if rows is not None:
-        n, p, nnz = rows
-        if nnz < MIN_ROW_NNZ * n or nnz > MAX_DENSITY * n * p:
-            return 1
-    return resolve_n_jobs(n_jobs)
+class _Choice:
+    """Whether splitting a kernel pays right now: running means of the seconds per unit of
+    work with and without the split, the faster way taken, the other tried again every
+    :data:`RETRY` calls (the other cores may have become busy or free).  Either way gives
+    the same values, so this choice changes the speed only."""
+
+    def __init__(self) -> None:
+        self.rate: list[float | None] = [None, None]  # [one thread, split]
+        self.calls = 0
+
+    def split(self) -> bool:
+        self.calls += 1
+        one, split = self.rate
+        if split is None or one is None:
+            return split is None  # measure both ways first
+        faster = split <= one
+        return faster != (self.calls % RETRY == 0)
+
+    def record(self, split: bool, seconds: float, work: int) -> None:
+        rate, old = seconds / max(work, 1), self.rate[split]
+        self.rate[split] = rate if old is None else old + 0.1 * (rate - old)
 
 
-def spare_rows(n_features: int, n_jobs: int, round_nnz: int = ROUND_NNZ) -> int:
-    """Rows :class:`SharedRowRounds` needs after the ``p`` rows of ``W`` (0 for one thread)."""
-    return 0 if n_jobs <= 1 else n_jobs * min(n_features, round_nnz)
+class KernelThreads:
+    """The two sparse kernels of a minibatch step split over ``n_jobs`` threads (the calling
+    one and ``n_jobs − 1`` workers); see the module docstring.  Close it (or use it as a
+    context manager) to stop the workers."""
 
+    def __init__(self, n_jobs: int, min_work: int | None = None) -> None:
+        if n_jobs < 2:
+            raise ValueError("KernelThreads needs at least 2 threads")
+        self.n_jobs = int(n_jobs)
+        self.min_work = MIN_SPLIT_WORK if min_work is None else int(min_work)
+        self._workers = [_Worker(f"bowclf-kernel-{k}") for k in range(1, self.n_jobs)]
+        self._hidden, self._update = _Choice(), _Choice()
 
-def with_spare_rows(W: np.ndarray, rows: int) -> np.ndarray:
-    """A C-ordered ``(p + rows)×d`` array whose first ``p`` rows are ``W`` itself when ``W`` is
-    the head of such an array already (as :func:`bowclf.training.initial_parameters` makes
-    it), else a new array holding a copy of ``W``."""
-    p, d = W.shape
-    base = W.base
-    if (
-        isinstance(base, np.ndarray)
-        and base.ndim == 2
-        and base.shape[0] >= p + rows
-        and base.shape[1] == d
-        and base.dtype == W.dtype
-        and base.flags.c_contiguous
-        and W.strides == base.strides
-        and W.__array_interface__["data"][0] == base.__array_interface__["data"][0]
-    ):
-        return base[: p + rows]
-    if rows == 0 and W.flags.c_contiguous:
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+
+    def __enter__(self) -> KernelThreads:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _split(self, nnz: int, d: int, rows: int) -> int:
+        """Threads for a kernel call: 1 when the work is too small to pay a hand-off."""
+        return 1 if nnz * d < self.min_work else min(self.n_jobs, rows)
+
+    def _run(self, kernel: Callable[..., object], parts: list[tuple]) -> None:
+        """``kernel(*parts[k])`` for ``k ≥ 1`` on the workers and ``k = 0`` here, then wait.
+        The parts are cut beforehand, on this thread: the workers then hold the GIL only to
+        enter the compiled kernel, which releases it."""
+        workers = self._workers[: len(parts) - 1]
+        for worker, args in zip(workers, parts[1:], strict=False):
+            worker.start(functools.partial(kernel, *args))
+        try:
+            kernel(*parts[0])
+        finally:
+            errors = []
+            for worker in workers:
+                try:
+                    worker.wait()
+                except BaseException as exc:
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+
+    def hidden_into(self, indptr, indices, data, W, out) -> np.ndarray:
+        """``out += X̃_b·W`` (:func:`bowclf._math.sparse_hidden_into`), thread ``k``
+        computing the ``k``-th run of rows (runs of about equal non-zeros)."""
+        n = out.shape[0]
+        nnz = int(indptr[-1] - indptr[0])
+        K = self._split(nnz, out.shape[1], n)
+        if K < 2:
+            return _math.hidden_kernel(indptr, indices, data, W, out)
+        split, started = self._hidden.split(), time.perf_counter()
+        if not split:
+            _math.hidden_kernel(indptr, indices, data, W, out)
+            self._hidden.record(False, time.perf_counter() - started, nnz)
+            return out
+        goals = indptr[0] + nnz * np.arange(1, K) // K
+        cuts = [0, *np.minimum(np.searchsorted(indptr, goals), n).tolist(), n]
+        parts = []
+        for r0, r1 in zip(cuts[:-1], cuts[1:], strict=True):
+            if r1 > r0:
+                a, b = indptr[r0], indptr[r1]
+                parts.append((indptr[r0 : r1 + 1] - a, indices[a:b], data[a:b], W, out[r0:r1]))
+        self._run(_math.hidden_kernel, parts)
+        self._hidden.record(True, time.perf_counter() - started, nnz)
+        return out
+
+    def update_into(self, indptr, indices, data, GB, W) -> np.ndarray:
+        """``W += X̃_bᵀ·GB`` (:func:`bowclf._math.add_scaled_gradient_A`), thread ``k``
+        applying the entries of the features ``j ≡ k (mod K)`` in the batch's order."""
+        nnz = int(indptr[-1] - indptr[0])
+        K = self._split(nnz, GB.shape[1], W.shape[0])
+        if K < 2:
+            return _math.update_kernel(indptr, indices, data, GB, W)
+        split, started = self._update.split(), time.perf_counter()
+        if not split:
+            _math.update_kernel(indptr, indices, data, GB, W)
+            self._update.record(False, time.perf_counter() - started, nnz)
+            return W
+        lo = indptr[0]
+        indptr, indices, data = indptr - lo, indices[lo : lo + nnz], data[lo : lo + nnz]
+        owner = indices % K
+        before = np.zeros(nnz + 1, dtype=indptr.dtype)  # thread k's entries before each
+        parts = []
+        for k in range(K):
+            mine = owner == k
+            np.cumsum(mine, dtype=indptr.dtype, out=before[1:])
+            parts.append((before[indptr], indices[mine], data[mine], GB, W))
+        self._run(_math.update_kernel, parts)
+        self._update.record(True, time.perf_counter() - started, nnz)
         return W
-    big = np.empty((p + rows, d), W.dtype)
-    big[:p] = W
-    return big
+
+
+@contextlib.contextmanager
+def kernel_threads(n_jobs: int) -> Iterator[KernelThreads | None]:
+    """Split the sparse kernels of :mod:`bowclf._math` over ``n_jobs`` threads in this
+    context (nothing for ``n_jobs ≤ 1``); the pool is stopped on exit."""
+    if n_jobs <= 1:
+        yield None
+        return
+    with KernelThreads(n_jobs) as threads:
+        token = _math.KERNEL_THREADS.set(threads)
+        try:
+            yield threads
+        finally:
+            _math.KERNEL_THREADS.reset(token)
 
 
 T = TypeVar("T")
@@ -136,15 +245,28 @@ T = TypeVar("T")
 def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     """Yield ``items`` in their order while a background thread already produces the next
     ``depth`` of them (e.g. reads and prepares the next block of an out-of-core corpus while
-    the current one trains).  An exception of the producer is raised here; if the consumer
-    stops early the producer is stopped before its next item and joined."""
+    the current one trains).  The producer starts an item only when fewer than ``depth``
+    produced items wait to be taken, so at most ``depth + 1`` items are alive at once (the
+    consumer's and ``depth`` ahead, one of them possibly in the making).  An exception of the
+    producer is raised here; if the consumer stops early the producer is stopped before its
+    next item and joined."""
     q: queue.Queue = queue.Queue(maxsize=depth)
+    slots = threading.Semaphore(depth)  # items the producer may make before one is taken
     stop = threading.Event()
     done = object()
 
     def produce() -> None:
         try:
-            for item in items:
+            iterator = iter(items)
+            while True:
+                while not slots.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                item = next(iterator, done)
+                if item is done:
+                    break
                 while not stop.is_set():
                     try:
                         q.put((True, item), timeout=0.1)
@@ -166,6 +288,7 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
                 raise item
             if item is done:
                 return
+            slots.release()  # the producer may start the next item
             yield item
     finally:
         stop.set()
@@ -175,160 +298,3 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
             except queue.Empty:
                 pass
         worker.join()
-
-
-#: ``train_rows(a, b, indptr, indices, lo, W, B) -> (loss_sum, weight_sum)``: minibatch steps
-#: over rows ``a … b−1`` of the block with the rebased ``indptr`` (``b − a + 1`` entries), the
-#: column ``indices`` of those rows (possibly redirected to spare rows) and their data starting
-#: at position ``lo`` of the block's ``data``, updating ``W`` (the array with spare rows) and
-#: ``B`` in place.
-TrainRows = Callable[..., tuple[float, float]]
-
-
-class _Span:
-    """Rows ``start … start+n−1`` of a block, reported to progress callbacks as one batch."""
-
-    __slots__ = ("start", "n", "data")
-
-    def __init__(self, start: int, n: int, data: np.ndarray) -> None:
-        self.start, self.n, self.data = start, n, data
-
-
-class SharedRowRounds:
-    """The state of multi-threaded passes over ``W`` with ``n_features`` rows: the index
-    tables (see the module docstring).  :meth:`run` makes one pass over a block on the calling
-    thread and a pool of ``n_jobs − 1`` threads that lives as long as the pass."""
-
-    def __init__(
-        self,
-        n_features: int,
-        n_jobs: int,
-        *,
-        round_docs: int = ROUND_DOCS,
-        round_nnz: int = ROUND_NNZ,
-    ) -> None:
-        if n_jobs < 2:
-            raise ValueError("SharedRowRounds needs at least 2 threads")
-        self.p = int(n_features)
-        self.n_jobs = int(n_jobs)
-        self.round_docs = int(round_docs)
-        self.round_nnz = int(round_nnz)
-        self.cap = min(self.p, self.round_nnz)  # spare rows per thread
-        self._first = np.full(self.p, -1, dtype=np.int32)  # code of the first piece using a row
-        self._last = np.full(self.p, -1, dtype=np.int32)  # … and of the last one
-        self._slot = [
-            np.zeros(
-                self.p, dtype=np.int64 if self.p + self.n_jobs * self.cap > 2**31 - 1 else np.int32
-            )
-            for _ in range(self.n_jobs)
-        ]
-        self._round = 0
-
-    def pieces(self, indptr: np.ndarray) -> list[tuple[int, int]]:
-        """Consecutive ``(start, stop)`` row ranges of at most ``round_docs`` rows and
-        ``round_nnz`` non-zeros, at least one row each."""
-        n = indptr.size - 1
-        out, a = [], 0
-        limits = np.searchsorted(indptr, indptr[:-1] + self.round_nnz, side="right") - 1
-        while a < n:
-            b = min(max(int(limits[a]), a + 1), a + self.round_docs, n)
-            out.append((a, b))
-            a = b
-        return out
-
-    def run(
-        self,
-        W: np.ndarray,
-        B: np.ndarray,
-        X: sp.csr_array,
-        train_rows: TrainRows,
-        on_round: Callable | None = None,
-    ) -> tuple[float, float]:
-        """One pass over the rows of the prepared block ``X̃`` (its targets and weights are
-        ``train_rows``' business), updating ``W`` (``p + spare_rows`` rows, see
-        :func:`spare_rows`) and ``B`` in place; returns ``(Σ wᵢ ℓᵢ, Σ wᵢ)``.
-
-        ``on_round(span, loss_sum, weight_sum)`` is called after each round with the rows it
-        covered (``span.start``, ``span.n``, ``span.data``) and the pass's running sums.
-        """
-        K, p, cap = self.n_jobs, self.p, self.cap
-        if W.shape[0] < p + K * cap:
-            raise ValueError(f"W needs {K * cap} spare rows after its {p} rows")
-        xp, xi = X.indptr, X.indices
-        if xi.dtype == np.int32 and W.shape[0] > np.iinfo(np.int32).max:  # spare row ids
-            xp, xi = xp.astype(np.int64), xi.astype(np.int64)
-        pieces = self.pieces(xp)
-        with ThreadPoolExecutor(K - 1, thread_name_prefix="bowclf-sgd") as pool:
-            return self._rounds(pool, pieces, W, B, X, xp, xi, train_rows, on_round)
-
-    def _rounds(self, pool, pieces, W, B, X, xp, xi, train_rows, on_round):
-        K, p, cap = self.n_jobs, self.p, self.cap
-        loss_sum = weight_sum = 0.0
-        for q in range(0, len(pieces), K):
-            bounds = pieces[q : q + K]
-            if cap < p and any(xp[b] - xp[a] > cap for a, b in bounds):
-                results = [self._alone(a, b, xp, xi, W, B, train_rows) for a, b in bounds]
-            else:
-                self._mark(bounds, xp, xi)
-                jobs = [  # pieces 1 … K−1 on the pool, piece 0 on this thread meanwhile
-                    pool.submit(self._train_piece, k, bounds[k], xp, xi, W, B, train_rows)
-                    for k in range(1, len(bounds))
-                ]
-                first = self._train_piece(0, bounds[0], xp, xi, W, B, train_rows)
-                results = [first, *(job.result() for job in jobs)]
-                Wp = W[:p]
-                for U, D, DB, _, _ in results:  # the merge, in the fixed thread order
-                    Wp[U] += D
-                    B += DB
-            for *_, ls, ws in results:
-                loss_sum += ls
-                weight_sum += ws
-            if on_round is not None:
-                r0, r1 = bounds[0][0], bounds[-1][1]
-                on_round(_Span(r0, r1 - r0, X.data[xp[r0] : xp[r1]]), loss_sum, weight_sum)
-        return loss_sum, weight_sum
-
-    def _mark(self, bounds, xp, xi) -> None:
-        """Record, for every row used in the round, the first and the last piece using it."""
-        self._round += 1
-        if (self._round + 1) * self.n_jobs > np.iinfo(np.int32).max:  # codes wrap: start again
-            self._first.fill(-1)
-            self._last.fill(-1)
-            self._round = 1
-        base = self._round * self.n_jobs
-        for k, (a, b) in enumerate(bounds):
-            self._last[xi[xp[a] : xp[b]]] = base + k
-        for k in range(len(bounds) - 1, -1, -1):
-            a, b = bounds[k]
-            self._first[xi[xp[a] : xp[b]]] = base + k
-
-    def _train_piece(self, k, bounds, xp, xi, W, B, train_rows):
-        a, b = bounds
-        p = self.p
-        lo, hi = xp[a], xp[b]
-        idx = xi[lo:hi]
-        shared = self._first[idx] != self._last[idx]
-        idx_sh = idx[shared]
-        slot = self._slot[k]
-        # distinct shared rows in a fixed order: the occurrence whose position numpy's
-        # sequential scatter leaves in ``slot`` (deterministic) represents each row
-        pos = np.arange(idx_sh.size, dtype=slot.dtype)
-        slot[idx_sh] = pos
-        U = idx_sh[slot[idx_sh] == pos]
-        slot[U] = np.arange(U.size, dtype=slot.dtype)
-        start = p + k * self.cap
-        private = W[start : start + U.size]
-        np.take(W, U, axis=0, out=private)
-        local = idx.copy()
-        local[shared] = slot[idx_sh] + start
-        Bk = B.copy()
-        ls, ws = train_rows(a, b, xp[a : b + 1] - lo, local, lo, W, Bk)
-        private -= W[U]  # W's shared rows are untouched during the round: D = W_k − W
-        Bk -= B
-        return U, private, Bk, ls, ws
-
-    @staticmethod
-    def _alone(a, b, xp, xi, W, B, train_rows):
-        lo, hi = xp[a], xp[b]
-        ls, ws = train_rows(a, b, xp[a : b + 1] - lo, xi[lo:hi], lo, W, B)
-        return None, None, None, ls, ws

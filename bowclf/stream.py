@@ -9,10 +9,10 @@ backend (:mod:`bowclf.backends.disk`) in three steps:
 2. **Tokenisation pass** — the file is streamed again; each chunk is turned into counts and
    appended to a CSR cache on disk (``indptr``/``indices``/``data`` plus label arrays), and
    the set of feature columns that occur is recorded (for ``prune_features``).
-3. **Epochs** — every epoch reads the cache in blocks of ``block_docs`` documents, in a random
-   block order with the rows of each block shuffled (a bounded shuffle), and runs the same
-   training loop as in-memory training (:func:`bowclf.training.train`).  Later epochs cost no
-   tokenisation.
+3. **Epochs** — every epoch reads the cache in blocks of ``block_docs`` documents (fewer when
+   they hold over ``block_nnz`` non-zeros), in a random block order with the rows of each
+   block shuffled (a bounded shuffle), and runs the same training loop as in-memory training
+   (:func:`bowclf.training.train`).  Later epochs cost no tokenisation.
 
 Blocks are read with plain file reads (not memory maps), so the resident memory of the
 process is the model, the vocabulary and one block, whatever the corpus size.  The cache is
@@ -42,6 +42,7 @@ def fit_stream(
     keep_cache: bool = False,
     chunk_size: int = 10_000,
     block_docs: int = 65_536,
+    block_nnz: int = 1 << 22,
     callback: Callable[[dict[str, Any]], None] | None = None,
 ):
     """Train ``model`` (a :class:`~bowclf.TextClassifier`) on the corpus file ``source``
@@ -69,6 +70,9 @@ def fit_stream(
         Documents read and tokenised at a time.
     block_docs : int
         Documents per training block (the shuffle buffer).
+    block_nnz : int
+        Non-zeros per training block at most (fewer documents when they are long): bounds
+        the memory a block takes, one block training and one being read at a time.
     callback : callable, optional
         Training progress, as for :meth:`BowClassifier.fit`; also called with
         ``event='pass'`` after each of the two reading passes.
@@ -82,5 +86,6 @@ def fit_stream(
     with DiskCorpus(
         source, corpus_kw=corpus_kw, multilabel=multilabel, cache_dir=cache_dir,
         keep_cache=keep_cache, chunk_size=chunk_size, block_docs=block_docs,
+        block_nnz=block_nnz,
     ) as backend:  # fmt: skip
         return model.fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)

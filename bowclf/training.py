@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from threadpoolctl import ThreadpoolController
 from . import _math
 from .losses import Loss, get_loss
 from .optim import SGD
-from .parallel import SharedRowRounds, spare_rows, with_spare_rows
+from .parallel import kernel_threads
 
 __all__ = [
     "as_count_matrix",
@@ -58,6 +59,7 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 DTYPE = np.float32
 _INIT_CHUNK = 1 << 18  # parameters initialised per chunk (1 MiB of float32)
+_INIT_PIECE = 1 << 15  # rows of W per generator of initial_parameters (fixed: values by seed)
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -179,23 +181,36 @@ def initial_parameters(
     output_shape: tuple[int, int],
     rng: np.random.Generator,
     A_init: tuple[np.ndarray, np.ndarray] | None = None,
-    spare_rows: int = 0,
+    n_jobs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``W = Aᵀ`` (p×d, C-ordered) with ``A ~ U(−1/d, 1/d)`` and ``B = 0``; ``A_init``
     ``(columns, vectors)`` then overwrites columns of ``A`` with pretrained vectors.
 
-    ``W`` is filled a few thousand rows at a time (the same values as one call: the
-    generator's stream is sequential) so that each chunk is drawn, scaled and shifted while it
-    is in cache.  With ``spare_rows``, ``W`` is the head of a ``(p + spare_rows)×d`` array
-    (the scratch rows of multi-threaded training, :mod:`bowclf.parallel`).
+    ``W`` is cut into pieces of :data:`_INIT_PIECE` rows, each drawn from its own generator
+    (child ``i`` of a seed sequence seeded by one draw of ``rng``), so the pieces can be
+    filled on ``n_jobs`` threads (numpy's generators release the GIL) with values that do not
+    depend on ``n_jobs``.  Each piece is drawn, scaled and shifted a few thousand rows at a
+    time, while they are in cache.
     """
-    W = np.empty((n_features + spare_rows, dim), dtype=DTYPE)[:n_features]
+    W = np.empty((n_features, dim), dtype=DTYPE)
+    starts = range(0, n_features, _INIT_PIECE)
+    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(len(starts))
     step = max(1, _INIT_CHUNK // max(dim, 1))
-    for start in range(0, n_features, step):
-        chunk = W[start : start + step]
-        rng.random(out=chunk, dtype=DTYPE)
-        chunk *= 2.0 / dim
-        chunk -= 1.0 / dim
+
+    def fill(start: int, seed: np.random.SeedSequence) -> None:
+        gen = np.random.Generator(np.random.PCG64(seed))
+        for a in range(start, min(start + _INIT_PIECE, n_features), step):
+            chunk = W[a : min(a + step, start + _INIT_PIECE)]
+            gen.random(out=chunk, dtype=DTYPE)
+            chunk *= 2.0 / dim
+            chunk -= 1.0 / dim
+
+    if n_jobs > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(min(n_jobs, len(starts))) as pool:
+            list(pool.map(fill, starts, seeds))
+    else:
+        for start, seed in zip(starts, seeds, strict=True):
+            fill(start, seed)
     if A_init is not None:
         W[A_init[0]] = A_init[1]
     return W, np.zeros(output_shape, dtype=DTYPE)
@@ -377,7 +392,6 @@ def sgd_pass(
     lr_at: Callable[[int], float],
     on_batch: Callable | None = None,
     optimizer=None,
-    rounds: SharedRowRounds | None = None,
 ) -> tuple[float, float]:
     """One pass over the rows of ``(X̃, Y, w)`` in their stored order, updating ``W = Aᵀ``
     and ``B`` in place; returns ``(Σ wᵢ ℓᵢ, Σ wᵢ)`` over the pass.
@@ -388,9 +402,8 @@ def sgd_pass(
         B ← B − η·Gᵀ·H          A ← A − η·(G·B_old)ᵀ·X̃_b   (only the columns used by b)
 
     ``X̃`` must come from :func:`prepare_counts` and ``Y`` from the loss's
-    ``prepare_targets``.  With ``rounds`` (an entered :class:`bowclf.parallel.SharedRowRounds`)
-    the pass runs on its threads, ``W`` being the head of an array with its spare rows;
-    ``on_batch`` is then called once per round, with the round's rows as the batch.
+    ``prepare_targets``.  Inside :func:`bowclf.parallel.kernel_threads` the sparse kernels of
+    each step run on its threads (the same result).
 
     BLAS is held to one thread during the pass.  The batch products (``n_b×d`` by ``d×c``) are
     far too small to be worth splitting, but OpenBLAS splits them across threads from about
@@ -408,32 +421,24 @@ def sgd_pass(
     optimizer = SGD() if optimizer is None else optimizer
     explode = loss.divergence_bound(loss.n_targets(B))
 
-    def train_rows(a, b, indptr, indices, lo, W, B, report=None) -> tuple[float, float]:
-        """Batches over rows ``a … b−1`` (see :data:`bowclf.parallel.TrainRows`)."""
-        loss_sum = weight_sum = 0.0
-        x_data = X.data[lo:]  # the data of X̃'s rows from row a on
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # per thread
-            for s in range(0, b - a, batch_size):
-                e = min(s + batch_size, b - a)
-                batch = _batch_of(a, s, e, indptr, indices, x_data, Y, w)
-                lr = lr_at(batch.start)
-                batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
-                batch_weight = float(batch.w.sum())
-                if not np.isfinite(batch_loss) or batch_loss > explode * batch_weight:
-                    raise TrainingDivergedError("non-finite or exploding training loss")
-                loss_sum += batch_loss
-                weight_sum += batch_weight
-                if report is not None:
-                    report(batch, lr, loss_sum, weight_sum)
-        return loss_sum, weight_sum
-
-    with _blas_controller().limit(limits=1, user_api="blas"):
-        if rounds is None:
-            return train_rows(0, X.shape[0], X.indptr, X.indices, 0, W, B, on_batch)
-        on_round = None
-        if on_batch is not None:
-            on_round = lambda span, ls, ws: on_batch(span, lr_at(span.start), ls, ws)  # noqa: E731
-        return rounds.run(W, B, X, train_rows, on_round)
+    loss_sum = weight_sum = 0.0
+    n = X.shape[0]
+    with (
+        _blas_controller().limit(limits=1, user_api="blas"),
+        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+    ):
+        for s in range(0, n, batch_size):
+            batch = _batch_of(0, s, min(s + batch_size, n), X.indptr, X.indices, X.data, Y, w)
+            lr = lr_at(batch.start)
+            batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
+            batch_weight = float(batch.w.sum())
+            if not np.isfinite(batch_loss) or batch_loss > explode * batch_weight:
+                raise TrainingDivergedError("non-finite or exploding training loss")
+            loss_sum += batch_loss
+            weight_sum += batch_weight
+            if on_batch is not None:
+                on_batch(batch, lr, loss_sum, weight_sum)
+    return loss_sum, weight_sum
 
 
 @functools.cache
@@ -531,7 +536,7 @@ class Epoch:
             history.examples += batch.n
 
         ls, ws = sgd_pass(
-            loop.W if loop.rounds is None else loop.W_spare,
+            loop.W,
             loop.B,
             X,
             Y,
@@ -541,7 +546,6 @@ class Epoch:
             lr_at=lambda i: self.schedule(offset + i),
             on_batch=count if loop.progress.callback is None else report,
             optimizer=loop.optimizer,
-            rounds=loop.rounds,
         )
         self.loss_sum += ls
         self.weight_sum += ws
@@ -577,8 +581,6 @@ class _Loop:
     batch_size: int
     progress: Progress
     history: History
-    rounds: SharedRowRounds | None = None
-    W_spare: np.ndarray | None = None  # W's rows followed by the threads' spare rows
 
 
 def train(
@@ -609,11 +611,8 @@ def train(
     stops after ``n_iter_no_change`` epochs without an improvement over ``tol`` and the best
     epoch's parameters are restored (``History.best_epoch``, 1-based).
 
-    With ``n_jobs > 1`` local blocks train on that many threads (:mod:`bowclf.parallel`:
-    deterministic for a given ``n_jobs``); ``W`` must then be the head of an array with
-    :func:`bowclf.parallel.spare_rows` rows after it (:func:`initial_parameters`'
-    ``spare_rows``).  Optimisers other than plain :class:`~bowclf.optim.SGD` may keep
-    per-row state and train on one thread.
+    With ``n_jobs > 1`` the sparse kernels of local steps run on that many threads
+    (:mod:`bowclf.parallel`): the parameters are bit-for-bit those of one thread.
 
     Raises
     ------
@@ -624,36 +623,37 @@ def train(
     optimizer.start(W, B)
     loop = _Loop(
         W, B, source.n, epochs, rng, schedule, loss, optimizer, batch_size,
-        Progress(callback, epochs), History(), *_threads(W, n_jobs, optimizer),
+        Progress(callback, epochs), History(),
     )  # fmt: skip
     if setup is not None and hasattr(source, "start"):
         source.start(setup)
     tracker = _BestEpoch(W, B, keep=early_stopping, tol=tol)
     synced = False
-    for index in range(epochs):
-        ctx = Epoch(loop, index)
-        try:
-            source.epoch(ctx)
-        except TrainingDivergedError:
-            raise TrainingDivergedError(
-                f"training diverged (loss exploded at epoch {index + 1}) with "
-                f"lr={lr:g}: lower the learning rate (e.g. lr={lr / 10:g})"
-            ) from None
-        epoch_loss = ctx.loss_sum / max(ctx.weight_sum, 1e-12)
-        loop.history.loss_curve.append(epoch_loss)
-        loop.history.n_iter = index + 1
-        val_score, synced = None, False
-        if validate is not None:
-            synced = _sync(source)
-            val_score = validate()
-            loop.history.validation_scores.append(val_score)
-            tracker.update(val_score, index + 1)
-        loop.progress.epoch(index, epoch_loss, val_score)
-        if verbose:
-            extra = "" if val_score is None else f", validation score {val_score:.4f}"
-            print(f"-- Epoch {index + 1}/{epochs}: loss {epoch_loss:.4f}{extra}", flush=True)
-        if early_stopping and validate is not None and tracker.stale >= n_iter_no_change:
-            break
+    with kernel_threads(n_jobs):  # the same parameters for any n_jobs
+        for index in range(epochs):
+            ctx = Epoch(loop, index)
+            try:
+                source.epoch(ctx)
+            except TrainingDivergedError:
+                raise TrainingDivergedError(
+                    f"training diverged (loss exploded at epoch {index + 1}) with "
+                    f"lr={lr:g}: lower the learning rate (e.g. lr={lr / 10:g})"
+                ) from None
+            epoch_loss = ctx.loss_sum / max(ctx.weight_sum, 1e-12)
+            loop.history.loss_curve.append(epoch_loss)
+            loop.history.n_iter = index + 1
+            val_score, synced = None, False
+            if validate is not None:
+                synced = _sync(source)
+                val_score = validate()
+                loop.history.validation_scores.append(val_score)
+                tracker.update(val_score, index + 1)
+            loop.progress.epoch(index, epoch_loss, val_score)
+            if verbose:
+                extra = "" if val_score is None else f", validation score {val_score:.4f}"
+                print(f"-- Epoch {index + 1}/{epochs}: loss {epoch_loss:.4f}{extra}", flush=True)
+            if early_stopping and validate is not None and tracker.stale >= n_iter_no_change:
+                break
     if not synced:
         _sync(source)
     if tracker.restore():
@@ -684,19 +684,6 @@ class _BestEpoch:
             return False
         self.W[...], self.B[...] = self.saved
         return True
-
-
-def _threads(W: np.ndarray, n_jobs: int, optimizer) -> tuple[SharedRowRounds | None, Any]:
-    """The rounds and the spare-row array for ``n_jobs`` threads (``(None, None)``: one)."""
-    if n_jobs <= 1 or type(optimizer) is not SGD or W.shape[0] == 0:
-        return None, None
-    W_spare = with_spare_rows(W, spare_rows(W.shape[0], n_jobs))
-    if not np.shares_memory(W_spare, W):
-        raise ValueError(
-            "n_jobs > 1 needs W to be the head of an array with spare rows "
-            "(initial_parameters(..., spare_rows=spare_rows(p, n_jobs)))"
-        )
-    return SharedRowRounds(W.shape[0], n_jobs), W_spare
 
 
 def _sync(source) -> bool:

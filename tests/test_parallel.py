@@ -1,162 +1,158 @@
-"""bowclf.parallel: pieces, the shared-row rule, the merge order, the one-thread fallback.
-
-Threads train plain SGD only (the adaptive optimisers keep one thread), so these tests fit
-with optimizer="sgd"."""
+"""bowclf.parallel: the split kernels equal the one-thread kernels bit for bit, the context
+that installs them, and the estimators' promise: any ``n_jobs`` trains the model of one thread."""
 
 from __future__ import annotations
 
-import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bowclf.parallel import (
-    SharedRowRounds,
-    resolve_n_jobs,
-    spare_rows,
-    threads_for,
-    with_spare_rows,
-)
+from bowclf import _math
+from bowclf.parallel import KernelThreads, kernel_threads, resolve_n_jobs
 
 
-def _block(rows: list[list[int]], p: int) -> sp.csr_array:
-    indptr = np.cumsum([0] + [len(r) for r in rows]).astype(np.int32)
-    indices = np.asarray([c for r in rows for c in r], dtype=np.int32)
-    data = np.ones(indices.size, dtype=np.float32)
-    return sp.csr_array((data, indices, indptr), shape=(len(rows), p))
+def _random_csr(n, p, density, seed, index_dtype=np.int32) -> sp.csr_array:
+    rng = np.random.default_rng(seed)
+    X = sp.random_array((n, p), density=density, format="csr", rng=rng, dtype=np.float32)
+    X.indices = X.indices.astype(index_dtype)
+    X.indptr = X.indptr.astype(index_dtype)
+    return X
 
 
-def _counting_rows(log: list | None = None):
-    """A stand-in for the SGD steps: every row used by a document gets +1 per use, B gets +1
-    per document; the loss sum counts documents, the weight sum non-zeros."""
-
-    def train_rows(a, b, indptr, indices, lo, W, B):
-        if log is not None:
-            log.append((a, b, indices.copy()))
-        np.add.at(W, indices, 1.0)
-        B += b - a
-        return float(b - a), float(indptr[-1])
-
-    return train_rows
-
-
-def test_pieces_respect_both_limits_and_cover_every_row():
-    X = _block([[0]] * 5 + [[0, 1, 2, 3, 4, 5, 6, 7]] + [[1, 2]] * 4, 10)
-    rounds = SharedRowRounds(10, 2, round_docs=3, round_nnz=4)
-    pieces = rounds.pieces(X.indptr)
-    assert pieces[0][0] == 0 and pieces[-1][1] == X.shape[0]
-    assert all(b == a2 for (_, b), (a2, _) in zip(pieces, pieces[1:], strict=False))
-    for a, b in pieces:
-        assert 1 <= b - a <= 3
-        assert b - a == 1 or X.indptr[b] - X.indptr[a] <= 4
-    assert (5, 6) in pieces  # the long document alone
+@pytest.mark.parametrize("K", [2, 3, 5])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_split_kernels_give_the_one_thread_results_bit_for_bit(K, index_dtype):
+    X = _random_csr(40, 300, 0.2, seed=K, index_dtype=index_dtype)
+    X.data[::7] *= 1e-6  # values of mixed magnitude: any change of order would show
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((300, 6)).astype(np.float32)
+    GB = rng.standard_normal((40, 6)).astype(np.float32)
+    H1 = _math.hidden_kernel(X.indptr, X.indices, X.data, W, np.zeros((40, 6), np.float32))
+    W1 = _math.update_kernel(X.indptr, X.indices, X.data, GB, W.copy())
+    with KernelThreads(K, min_work=0) as threads:
+        H2 = threads.hidden_into(X.indptr, X.indices, X.data, W, np.zeros((40, 6), np.float32))
+        W2 = threads.update_into(X.indptr, X.indices, X.data, GB, W.copy())
+    assert H1.tobytes() == H2.tobytes()
+    assert W1.tobytes() == W2.tobytes()
 
 
-def test_shared_rows_are_summed_and_exclusive_rows_updated_in_place():
-    # round 1: piece 0 = docs 0-1 (rows 0,1,2), piece 1 = docs 2-3 (rows 2,3): row 2 shared
-    X = _block([[0, 1], [2], [2, 3], [3]], 6)
-    p, K = 6, 2
-    rounds = SharedRowRounds(p, K, round_docs=2, round_nnz=100)
-    W = np.zeros((p + spare_rows(p, K, 100), 3), np.float32)
-    B = np.zeros((2, 3), np.float32)
-    log: list = []
-    ls, ws = rounds.run(W, B, X, _counting_rows(log))
-    # every use counted once, whether the row was private (shared) or not
-    np.testing.assert_array_equal(W[:p, 0], [1, 1, 2, 2, 0, 0])
-    np.testing.assert_array_equal(B, np.full((2, 3), 4.0))
-    assert (ls, ws) == (4.0, 6.0)
-    # the shared row 2 was redirected to a spare row in both threads, no other row was
-    by_piece = {a: idx for a, _, idx in log}
-    assert by_piece[0][:2].tolist() == [0, 1] and by_piece[0][2] >= p
-    assert by_piece[2][0] >= p and by_piece[2][1] == 3
-    assert by_piece[0][2] != by_piece[2][0]
+def test_split_kernels_accept_a_batch_that_starts_inside_the_arrays():
+    X = _random_csr(30, 50, 0.3, seed=3)
+    lo = int(X.indptr[10])
+    ptr = X.indptr[10:21]  # rows 10-19, pointers into the whole arrays
+    W = np.arange(50 * 4, dtype=np.float32).reshape(50, 4) / 7
+    GB = np.linspace(-1, 1, 40, dtype=np.float32).reshape(10, 4)
+    sub = (ptr - lo, X.indices[lo : ptr[-1]], X.data[lo : ptr[-1]])
+    H1 = _math.hidden_kernel(*sub, W, np.zeros((10, 4), np.float32))
+    W1 = _math.update_kernel(*sub, GB, W.copy())
+    with KernelThreads(2, min_work=0) as threads:
+        H2 = threads.hidden_into(ptr, X.indices, X.data, W, np.zeros((10, 4), np.float32))
+        W2 = threads.update_into(ptr, X.indices, X.data, GB, W.copy())
+    np.testing.assert_array_equal(H1, H2)
+    np.testing.assert_array_equal(W1, W2)
 
 
-def test_each_thread_starts_the_round_from_the_merged_parameters():
-    seen: list = []
+def test_kernels_split_only_large_work_and_only_inside_the_context(monkeypatch):
+    seen: list[str] = []
+    real = _math.hidden_kernel
 
-    def train_rows(a, b, indptr, indices, lo, W, B):
-        seen.append((a, W[indices, 0].copy(), float(B[0, 0])))
-        W[indices] += 1.0
-        B += 1.0
-        return 0.0, 0.0
+    def spy(*args):
+        seen.append(threading.current_thread().name)
+        return real(*args)
 
-    X = _block([[0], [0], [0], [0]], 2)  # row 0 shared by both pieces of both rounds
-    rounds = SharedRowRounds(2, 2, round_docs=1, round_nnz=100)
-    W = np.zeros((2 + spare_rows(2, 2, 100), 1), np.float32)
-    B = np.zeros((1, 1), np.float32)
-    rounds.run(W, B, X, train_rows)
-    first = {a: (w0.tolist(), b0) for a, w0, b0 in seen}
-    assert first[0] == ([0.0], 0.0) and first[1] == ([0.0], 0.0)  # round 1: both from 0
-    assert first[2] == ([2.0], 2.0) and first[3] == ([2.0], 2.0)  # round 2: both merged
-    assert W[0, 0] == 4.0 and B[0, 0] == 4.0
+    monkeypatch.setattr(_math, "hidden_kernel", spy)
+    X = _random_csr(64, 2000, 0.05, seed=0)  # 6,400 non-zeros
+    W = np.ones((2000, 64), np.float32)
+
+    def hidden():
+        seen.clear()
+        _math.sparse_hidden_into(X.indptr, X.indices, X.data, W, np.zeros((64, 64), np.float32))
+        return sorted(seen)
+
+    assert hidden() == ["MainThread"]  # no threads installed
+    with kernel_threads(2) as threads:
+        assert _math.KERNEL_THREADS.get() is threads
+        assert len(hidden()) == 2 and "MainThread" in seen  # 6,400 × 64 ≥ MIN_SPLIT_WORK
+        threads.min_work = 10**9
+        assert hidden() == ["MainThread"]  # too little work: one thread
+        other: list = []
+        worker = threading.Thread(target=lambda: other.append(_math.KERNEL_THREADS.get()))
+        worker.start()
+        worker.join()
+        assert other == [None]  # another thread trains on its own
+    assert _math.KERNEL_THREADS.get() is None
+    with kernel_threads(1) as none:
+        assert none is None and _math.KERNEL_THREADS.get() is None
 
 
-def test_a_piece_longer_than_the_spare_rows_trains_its_round_in_order_on_one_thread():
-    X = _block([[0, 1, 2, 3, 4, 5], [0, 1], [6]], 8)
-    log: list = []
-    rounds = SharedRowRounds(8, 2, round_docs=1, round_nnz=4)
-    W = np.zeros((8 + spare_rows(8, 2, 4), 1), np.float32)
-    B = np.zeros((1, 1), np.float32)
-    rounds.run(W, B, X, _counting_rows(log))
-    assert [a for a, _, _ in log] == [0, 1, 2]
-    assert all(int(idx.max()) < 8 for _, _, idx in log[:2])  # no redirection in that round
-    np.testing.assert_array_equal(W[:8, 0], [2, 2, 1, 1, 1, 1, 1, 0])
+def test_an_error_on_a_worker_is_raised_to_the_caller_and_the_workers_go_on():
+    calls: list[int] = []
+
+    def part(k: int) -> None:
+        calls.append(k)
+        if k == 2:
+            raise FloatingPointError("worker failed")
+
+    with KernelThreads(3) as threads:
+        with pytest.raises(FloatingPointError, match="worker failed"):
+            threads._run(part, [(0,), (1,), (2,)])
+        assert sorted(calls) == [0, 1, 2]  # every part ran, the caller waited for all
+        calls.clear()
+        threads._run(calls.append, [(0,), (1,), (2,)])
+        assert sorted(calls) == [0, 1, 2]
 
 
-def test_same_input_same_result_bit_for_bit():
-    rng = np.random.default_rng(0)
-    X = sp.random_array((300, 50), density=0.2, format="csr", rng=rng, dtype=np.float32)
-    X.indices = X.indices.astype(np.int32)
-    X.indptr = X.indptr.astype(np.int32)
+def test_the_kernels_take_the_faster_way_and_retry_the_other_now_and_then():
+    from bowclf.parallel import RETRY, _Choice
 
-    def train_rows(a, b, indptr, indices, lo, W, B):  # order-sensitive float updates
-        for i in range(b - a):
-            cols = indices[indptr[i] : indptr[i + 1]]
-            W[cols] = W[cols] * np.float32(0.9) + np.float32(0.37) * (a + i)
-            B *= np.float32(1.01)
-        return 0.0, 0.0
+    choice = _Choice()
+    first = [choice.split() for _ in range(2)]
+    assert first == [True, True]  # no measurement yet: split first
+    choice.record(True, 3.0, 1000)
+    assert choice.split() is False  # then measure one thread
+    choice.record(False, 1.0, 1000)  # one thread measured faster
+    picks = [choice.split() for _ in range(4 * RETRY)]
+    assert picks.count(True) == 4  # the slower way, once every RETRY calls
+    for _ in range(60):
+        choice.record(True, 0.1, 1000)  # splitting became faster
+    picks = [choice.split() for _ in range(2 * RETRY)]
+    assert picks.count(False) == 2
 
-    results = []
-    for _ in range(3):
-        rounds = SharedRowRounds(50, 3, round_docs=7, round_nnz=40)
-        W = np.ones((50 + spare_rows(50, 3, 40), 4), np.float32)
-        B = np.ones((2, 4), np.float32)
-        rounds.run(W, B, X, train_rows)
-        results.append((W[:50].tobytes(), B.tobytes()))
-    assert results[0] == results[1] == results[2]
+
+def test_kernel_threads_need_two_threads():
+    with pytest.raises(ValueError, match="2 threads"):
+        KernelThreads(1)
+
+
+def test_initial_parameters_do_not_depend_on_the_threads():
+    from bowclf.training import _INIT_PIECE, initial_parameters
+
+    p, d = 2 * _INIT_PIECE + 100, 3  # three pieces, the last one short
+    runs = [
+        initial_parameters(p, d, (2, d), np.random.default_rng(7), n_jobs=n)[0] for n in (1, 2, 3)
+    ]
+    assert runs[0].tobytes() == runs[1].tobytes() == runs[2].tobytes()
+    W = runs[0]
+    assert W.shape == (p, d) and W.flags.c_contiguous
+    assert W.min() >= -1 / d and W.max() < 1 / d and abs(float(W.mean())) < 0.01
+    assert not np.array_equal(W[:100], W[_INIT_PIECE : _INIT_PIECE + 100])  # own streams
+    other = initial_parameters(p, d, (2, d), np.random.default_rng(8))[0]
+    assert not np.array_equal(W, other)
 
 
 def test_resolve_n_jobs():
+    import os
+
     cores = os.cpu_count() or 1
     assert resolve_n_jobs(None) == cores
     assert resolve_n_jobs(-1) == cores
     assert resolve_n_jobs(1) == 1 and resolve_n_jobs(3) == 3
     assert resolve_n_jobs(-cores - 5) == 1
-
-
-def test_with_spare_rows_reuses_the_head_of_a_larger_array_and_copies_otherwise():
-    big = np.zeros((10, 4), np.float32)  # owns its memory, as initial_parameters' array
-    head = big[:6]
-    assert with_spare_rows(head, 4).base is big
-    assert np.shares_memory(with_spare_rows(head, 4), head)
-    plain = np.arange(24, dtype=np.float32).reshape(6, 4)
-    grown = with_spare_rows(plain, 3)
-    assert grown.shape == (9, 4) and not np.shares_memory(grown, plain)
-    np.testing.assert_array_equal(grown[:6], plain)
-    assert with_spare_rows(plain, 0) is plain
-
-
-def test_rounds_need_two_threads_and_their_spare_rows():
-    with pytest.raises(ValueError, match="2 threads"):
-        SharedRowRounds(5, 1)
-    rounds = SharedRowRounds(5, 2)
-    with pytest.raises(ValueError, match="spare rows"):
-        rounds.run(
-            np.zeros((5, 1), np.float32), np.zeros((1, 1)), _block([[0]], 5), _counting_rows()
-        )
+    with pytest.raises(ValueError, match="n_jobs=0"):
+        resolve_n_jobs(0)
 
 
 # ---------------------------------------------------------------------- through the estimators
@@ -183,15 +179,35 @@ def topical():
     return tr[0], tr[1], te[0], te[1]
 
 
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Every kernel call of the estimators splits (none is too small), and the number of
+    calls that ran on another thread is counted."""
+    import bowclf.parallel
+
+    monkeypatch.setattr(bowclf.parallel, "MIN_SPLIT_WORK", 0)
+    calls = {"elsewhere": 0}
+    real = _math.update_kernel
+
+    def spy(*args):
+        if threading.current_thread() is not threading.main_thread():
+            calls["elsewhere"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(_math, "update_kernel", spy)
+    return calls
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "auto"])
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_same_seed_and_n_jobs_give_identical_model_files(topical, tmp_path, n_jobs):
+def test_same_seed_and_n_jobs_give_identical_model_files(topical, tmp_path, n_jobs, optimizer):
     from bowclf import TextClassifier
     from bowclf.persist import save
 
     Xtr, ytr, _, _ = topical
     files = []
     for run in range(2):
-        model = TextClassifier(optimizer="sgd", random_state=5, n_jobs=n_jobs).fit(Xtr, ytr)
+        model = TextClassifier(optimizer=optimizer, random_state=5, n_jobs=n_jobs).fit(Xtr, ytr)
         files.append(_members(save(model, tmp_path / f"m{run}.bowclf")))
     assert files[0] == files[1]
     assert "classifier/A" in files[0]
@@ -207,67 +223,67 @@ def _members(path) -> dict[str, bytes]:
     return members
 
 
-def test_two_threads_train_a_different_model_within_noise_of_one(topical):
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"optimizer": "sgd"},
+        {"optimizer": "adaptive"},
+        {"optimizer": "adagrad"},
+        {"optimizer": "sgd", "loss": "hs", "early_stopping": True},
+        {"optimizer": "sgd", "loss": "ova", "batch_size": 7},
+    ],
+)
+def test_two_and_three_threads_train_the_one_thread_model_bit_for_bit(
+    topical, tmp_path, split_everything, params
+):
     from bowclf import TextClassifier
+    from bowclf.persist import save
 
-    Xtr, ytr, Xte, yte = topical
-    one = TextClassifier(optimizer="sgd", random_state=0, n_jobs=1).fit(Xtr, ytr)
-    two = TextClassifier(optimizer="sgd", random_state=0, n_jobs=2).fit(Xtr, ytr)
-    assert not np.array_equal(one.classifier_.A_, two.classifier_.A_)  # the threads ran
-    assert two.classifier_.n_jobs == 2
-    assert abs(one.score(Xte, yte) - two.score(Xte, yte)) <= 0.02
+    Xtr, ytr, _, _ = topical
+    Xtr, ytr = Xtr[:1200], ytr[:1200]
+    files = []
+    for n_jobs in (1, 2, 3):
+        before = split_everything["elsewhere"]
+        model = TextClassifier(**params, epochs=2, random_state=0, n_jobs=n_jobs).fit(Xtr, ytr)
+        assert (split_everything["elsewhere"] > before) == (n_jobs > 1)  # the threads ran
+        model.set_params(n_jobs=1).classifier_.set_params(n_jobs=1)  # the files' only difference
+        files.append(_members(save(model, tmp_path / f"{n_jobs}.bowclf")))
+    assert files[0] == files[1] == files[2]
 
 
-def test_out_of_core_training_uses_the_threads_deterministically(topical, tmp_path):
+def test_out_of_core_training_on_threads_is_the_one_thread_model(
+    topical, tmp_path, split_everything
+):
     from conftest import write_label_text_csv
 
     from bowclf import TextClassifier
     from bowclf.stream import fit_stream
 
-    Xtr, ytr, Xte, yte = topical
+    Xtr, ytr, Xte, _ = topical
     path = write_label_text_csv(tmp_path / "train.csv", Xtr, ytr)
     runs = [
-        fit_stream(TextClassifier(optimizer="sgd", random_state=3, n_jobs=j), path, block_docs=700)
-        for j in (2, 2, 1)
+        fit_stream(TextClassifier(random_state=3, n_jobs=j), path, block_docs=700) for j in (2, 1)
     ]
+    assert split_everything["elsewhere"] > 0
     assert runs[0].predict_proba(Xte).tobytes() == runs[1].predict_proba(Xte).tobytes()
-    assert runs[0].predict_proba(Xte).tobytes() != runs[2].predict_proba(Xte).tobytes()
-    assert abs(runs[0].score(Xte, yte) - runs[2].score(Xte, yte)) <= 0.02
 
 
-def test_a_loaded_model_continues_on_two_threads(topical, tmp_path):
+def test_a_loaded_model_continues_on_two_threads(topical, tmp_path, split_everything):
     from bowclf import BowClassifier, BowVectorizer
     from bowclf.persist import load, save
 
     Xtr, ytr, Xte, yte = topical
     vec = BowVectorizer(ngrams=2).fit(Xtr)
-    X, Xt = vec.transform(Xtr), vec.transform(Xte)
-    model = BowClassifier(optimizer="sgd", random_state=0, n_jobs=1).partial_fit(
-        X, ytr, classes=sorted(set(ytr))
-    )
-    assert threads_for(2, (*X.shape, X.nnz)) == 2  # rows long and sparse enough for threads
-    loaded = load(save(model.set_params(n_jobs=1), tmp_path / "m.bowclf"))
+    X = vec.transform(Xtr)
+    model = BowClassifier(random_state=0, n_jobs=1).partial_fit(X, ytr, classes=sorted(set(ytr)))
+    loaded = load(save(model, tmp_path / "m.bowclf"))  # members memory-mapped: read-only
     twin = load(tmp_path / "m.bowclf")
-    loaded.set_params(n_jobs=2).partial_fit(X, ytr)  # W gets its spare rows (a copy)
+    loaded.set_params(n_jobs=2).partial_fit(X, ytr)
     twin.partial_fit(X, ytr)
-    assert loaded.A_.shape == twin.A_.shape and np.isfinite(loaded.A_).all()
-    assert not np.array_equal(loaded.A_, twin.A_)
-    assert abs(loaded.score(Xt, yte) - twin.score(Xt, yte)) <= 0.03
-
-
-def test_short_or_dense_rows_train_on_one_thread():
-    from conftest import make_texts
-
-    from bowclf import TextClassifier
-
-    texts, labels = make_texts(600)  # ~20 non-zeros a row
-    one = TextClassifier(optimizer="sgd", random_state=0, n_jobs=1).fit(texts, labels)
-    two = TextClassifier(optimizer="sgd", random_state=0, n_jobs=2).fit(texts, labels)
-    np.testing.assert_array_equal(one.classifier_.A_, two.classifier_.A_)
-    assert threads_for(2, (1000, 100_000, 400_000)) == 2  # 400 a row, 0.4 %
-    assert threads_for(2, (1000, 100_000, 20_000)) == 1  # short rows
-    assert threads_for(2, (1000, 5_000, 400_000)) == 1  # 8 % of the features
-    assert threads_for(2) == 2 and threads_for(1, (1000, 100_000, 400_000)) == 1
+    assert split_everything["elsewhere"] > 0
+    assert np.isfinite(loaded.A_).all()
+    np.testing.assert_array_equal(loaded.A_, twin.A_)
+    np.testing.assert_array_equal(loaded.B_, twin.B_)
 
 
 def test_n_jobs_zero_is_refused():
@@ -275,8 +291,6 @@ def test_n_jobs_zero_is_refused():
 
     with pytest.raises(ValueError, match="n_jobs=0"):
         BowClassifier(n_jobs=0).fit(sp.csr_array(np.eye(4)), [0, 1, 0, 1])
-    with pytest.raises(ValueError, match="n_jobs=0"):
-        threads_for(0)
 
 
 def test_cli_threads_option_reaches_the_model_and_is_reproducible(topical, tmp_path):
@@ -343,3 +357,24 @@ def test_prefetch_keeps_the_order_raises_the_producers_error_and_stops_early():
         if item == 3:
             break
     assert len(produced) <= 6  # stopped, not run to the end
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_prefetch_makes_at_most_depth_items_ahead_of_the_consumer(depth):
+    import time
+
+    from bowclf.parallel import prefetch
+
+    started: list[int] = []
+
+    def items():
+        for i in range(8):
+            started.append(i)
+            yield i
+
+    ahead = []
+    for taken, item in enumerate(prefetch(items(), depth=depth), start=1):
+        time.sleep(0.05)  # training: the producer has all the time it needs
+        ahead.append(len(started) - taken)
+        assert item == taken - 1
+    assert max(ahead) == depth  # made ahead while the consumer works, but no more

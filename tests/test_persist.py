@@ -862,3 +862,13 @@ def test_a_memory_mapped_model_keeps_training(tmp_path):
     loaded.partial_fit(X, y)
     assert loaded.A_.flags.writeable and not np.array_equal(before, loaded.A_)
     np.testing.assert_array_equal(load(tmp_path / "m.bowclf").A_, before)  # file untouched
+
+
+def test_the_finiteness_check_reads_every_block():
+    from bowclf.persist import _all_finite
+
+    A = np.zeros((5, 3), np.float32)
+    assert _all_finite(A, block=4) and _all_finite(A[:0])
+    for bad in (np.inf, -np.inf, np.nan):
+        A[4, 2] = bad  # in the last, short block
+        assert not _all_finite(A, block=4)

@@ -156,3 +156,31 @@ def test_cli_fit_stream_on_a_pipe_fails_with_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["fit", str(fifo), "--stream", "-o", str(tmp_path / "m")])
     assert result.exit_code == 1
     assert "can be read only once" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_blocks_hold_at_most_block_docs_documents_and_block_nnz_non_zeros(tmp_path):
+    from bowclf.backends.disk import _block_starts
+
+    nnz = np.array([5, 1, 1, 9, 1, 1, 1, 2, 2, 30, 1], dtype=np.int64)
+    path = tmp_path / "row_nnz.offsets"
+    np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64).tofile(path)
+    starts = _block_starts(path, nnz.size, block_docs=3, block_nnz=10)
+    assert starts[0] == 0 and starts[-1] == nnz.size and (np.diff(starts) >= 1).all()
+    for a, b in zip(starts[:-1], starts[1:], strict=True):
+        assert b - a <= 3
+        assert b - a == 1 or nnz[a:b].sum() <= 10  # a document longer than the limit: alone
+        assert b == nnz.size or b - a == 3 or nnz[a : b + 1].sum() > 10  # as long as allowed
+    assert starts.tolist() == [0, 3, 5, 8, 9, 10, 11]
+
+
+def test_out_of_core_blocks_by_non_zeros_train_the_same_model_on_two_threads(tmp_path):
+    texts = [" ".join(f"w{(i * 7 + j) % 50}" for j in range(5 + i % 40)) for i in range(300)]
+    labels = ["ab"[i % 2] for i in range(300)]
+    path = write_label_text_csv(tmp_path / "train.csv", texts, labels)
+    models = [
+        fit_stream(TextClassifier(random_state=1, n_jobs=n), path, block_docs=64, block_nnz=n_nnz)
+        for n, n_nnz in ((1, 500), (2, 500), (1, 10**6))
+    ]
+    A = [m.classifier_.A_ for m in models]
+    np.testing.assert_array_equal(A[0], A[1])
+    assert not np.array_equal(A[0], A[2])  # other blocks: another shuffle

@@ -7,8 +7,9 @@
 2. **Tokenisation pass** — each chunk is turned into counts and appended to a CSR cache on disk
    (``indptr``/``indices``/``data`` plus label arrays); document frequencies are counted.
 
-Then every epoch (:class:`DiskData`) reads the cache in blocks of ``block_docs`` documents, in a
-random block order with the rows of each block shuffled (a bounded shuffle).  Blocks are read
+Then every epoch (:class:`DiskData`) reads the cache in blocks of ``block_docs`` documents (fewer
+when they would hold over ``block_nnz`` non-zeros), in a random block order with the rows of
+each block shuffled (a bounded shuffle).  Blocks are read
 with plain file reads (not memory maps), so the resident memory of the process is the model,
 the vocabulary and one block, whatever the corpus size.
 """
@@ -131,6 +132,19 @@ def _offsets(directory: Path, name: str) -> Path:
     return path
 
 
+def _block_starts(row_start: Path, n_docs: int, block_docs: int, block_nnz: int) -> np.ndarray:
+    """First documents of the training blocks and ``n_docs`` after the last: consecutive runs
+    of at most ``block_docs`` documents and ``block_nnz`` non-zeros (at least one document),
+    so that a block of long documents takes no more memory than one of short ones."""
+    ptr = np.fromfile(row_start, dtype=np.int64, count=n_docs + 1)
+    starts, first = [0], 0
+    while first < n_docs:
+        by_nnz = int(np.searchsorted(ptr, ptr[first] + block_nnz, side="right")) - 1
+        first = min(max(by_nnz, first + 1), first + block_docs, n_docs)
+        starts.append(first)
+    return np.asarray(starts, dtype=np.int64)
+
+
 def _read(path: Path, dtype, start: int, stop: int) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     with open(path, "rb") as f:
@@ -158,6 +172,7 @@ class DiskData:
         loss: Loss,
         multilabel: bool,
         block_docs: int,
+        block_nnz: int = 1 << 22,
     ) -> None:
         self.directory = directory
         self.n = n_docs
@@ -172,6 +187,7 @@ class DiskData:
         # Per-document offsets, kept on disk too: read the block's slice when needed.
         self.row_start = _offsets(directory, "row_nnz")
         self.label_start = _offsets(directory, "label_count")
+        self.starts = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
 
     def _block(self, first: int, last: int) -> tuple[sp.csr_array, sp.csr_array]:
         d = self.directory
@@ -188,11 +204,10 @@ class DiskData:
         return self.features(X), Y
 
     def blocks(self, rng: np.random.Generator):
-        starts = np.arange(0, self.n, self.block_docs)
-        for first in rng.permutation(starts):
-            last = min(int(first) + self.block_docs, self.n)
-            X, Y = self._block(int(first), last)
-            order = rng.permutation(last - int(first))
+        for b in rng.permutation(self.starts.size - 1):
+            first, last = int(self.starts[b]), int(self.starts[b + 1])
+            X, Y = self._block(first, last)
+            order = rng.permutation(last - first)
             X = prepare_counts(X[order], self.normalize)
             Y = self.loss.prepare_targets(Y[order], self.multilabel)
             yield canonical_int_dtype(X), Y, np.ones(X.shape[0], DTYPE)
@@ -219,6 +234,7 @@ class DiskCorpus:
         keep_cache: bool = False,
         chunk_size: int = 10_000,
         block_docs: int = 65_536,
+        block_nnz: int = 1 << 22,
     ) -> None:
         self.path = path
         self.corpus_kw = dict(corpus_kw or {})
@@ -227,6 +243,7 @@ class DiskCorpus:
         self.keep_cache = keep_cache
         self.chunk_size = chunk_size
         self.block_docs = block_docs
+        self.block_nnz = block_nnz
         self.directory: Path | None = None
         self.summary: dict[str, Any] = {"out_of_core": True}
 
@@ -326,7 +343,7 @@ class DiskCorpus:
             self.directory, stats.documents, n_features=n_features,
             n_classes=stats.classes.size, features=features, width=self.width,
             normalize=normalize, loss=loss, multilabel=stats.multilabel,
-            block_docs=self.block_docs,
+            block_docs=self.block_docs, block_nnz=self.block_nnz,
         )  # fmt: skip
 
     def finish(self) -> dict[str, Any]:

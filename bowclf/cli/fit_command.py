@@ -225,14 +225,14 @@ from .app import (
     type=int,
     default=0,
     show_default=True,
-    help="Random seed: the same seed and --threads give the same model, bit for bit on the "
-    "same CPU and library builds.",
+    help="Random seed: the same seed gives the same model, bit for bit on the same CPU and "
+    "library builds, whatever --threads.",
 )
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Training threads [default: every core]; the model depends on the number.",
+    help="Training threads [default: every core]; any number trains the same model.",
 )
 @click.option(
     "--stream/--in-memory",
