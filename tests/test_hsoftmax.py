@@ -337,7 +337,7 @@ def test_top_k_is_exact_even_with_a_narrow_beam(k, beam):
     tree = _random_tree(c, k)
     H = rng.normal(size=(50, d)).astype(np.float32)
     B = (rng.normal(size=(c - 1, d)) * 2).astype(np.float32)
-    labels, lp = hs.top_k(H, B, tree, k, step=beam)
+    labels, lp = hs.top_k(H, B, tree, k, beam=beam)
     L = hs.log_proba(H, B, tree)
     want, want_lp = _reference_top_k(L, k)
     np.testing.assert_allclose(lp, want_lp, atol=1e-5)
