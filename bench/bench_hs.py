@@ -11,7 +11,7 @@ document) plus a test set from another document stream of the same model.  Each 
 runs in its own child process, which reports its own peak RSS (``ru_maxrss``):
 
 * bowclf ``TextClassifier(loss='hs')`` and (up to ``--softmax-max`` labels) ``loss='softmax'``,
-  unigrams, no idf — the same model as fastText's;
+  unigrams, no idf, ``optimizer='sgd'`` — the same model and optimiser as fastText's;
 * fastText ``-loss hs`` and (up to ``--softmax-max``) ``-loss softmax``, ``thread=2``,
   ``wordNgrams=1``, ``minCount=1``, the same dim / epoch / lr.
 
@@ -68,7 +68,7 @@ single = all(len(g) == 1 for g in labels)
 y = [g[0] for g in labels] if single else labels
 del labels
 model = TextClassifier(loss={loss!r}, dim={dim}, epochs={epochs}, lr={lr}, ngrams=1,
-                       use_idf=False, random_state=0)
+                       use_idf=False, optimizer="sgd", random_state=0)
 t = time.perf_counter()
 model.fit(texts, y)
 fit_s = time.perf_counter() - t

@@ -60,11 +60,11 @@ __all__ = [
 #: ~91 deep (its depth grows like the Fibonacci index of the total count), so deeper trees
 #: only come from corrupt files, whose O(c·depth) path arrays could be huge.
 MAX_DEPTH = 128
-CHUNK = 2048  # most documents searched together (top_k)
-OPEN_NODES = 1 << 18  # open (document, node) pairs aimed at per chunk (top_k)
+CHUNK = 1024  # most documents searched together (top_k)
+OPEN_NODES = 1 << 17  # open (document, node) pairs aimed at per chunk (top_k)
 PAIRS = 1 << 15  # (document, node) pairs scored at a time (top_k): 2·PAIRS·d floats
-_KEY_SPAN = 4096.0  # −log-probabilities are clipped to this in _mth_best's sort key
 TOP_NODES = 2048  # nodes nearest the root scored densely for a chunk (top_k): CHUNK·TOP_NODES
+_KEY_SPAN = 4096.0  # −log-probabilities are clipped to this in _mth_best's sort key
 
 
 # ---------------------------------------------------------------------- the tree
@@ -432,7 +432,7 @@ def top_k(
     log_p = np.full((n, k), -np.inf)
     log_threshold = np.log(threshold) if threshold > 0 else -np.inf
     top, column = _top_nodes(tree)
-    a, chunk = 0, 256
+    a, chunk = 0, 16
     while a < n:
         rows = slice(a, min(n, a + chunk))
         score = _Scorer(H[rows], B, top, column)
@@ -443,7 +443,7 @@ def top_k(
         # the next chunk: as many documents as keep the open nodes near OPEN_NODES, given
         # this chunk's peak per document (a flat model leaves many open), growing gradually
         per_doc = max(peak / (rows.stop - rows.start), 1.0)
-        chunk = int(min(2 * chunk, CHUNK, max(8, OPEN_NODES // per_doc)))
+        chunk = int(min(2 * chunk, CHUNK, max(4, OPEN_NODES // per_doc)))
     return labels, log_p
 
 
@@ -451,8 +451,9 @@ class _Scorer:
     """``z = H_doc·B_node`` for (document, node) pairs of one chunk of documents.
 
     The :data:`TOP_NODES` inner nodes nearest the root are met by most documents: their
-    scores come from one dense product ``H·B_topᵀ`` (BLAS); the other pairs are gathered
-    dot products, :data:`PAIRS` at a time."""
+    scores come from one dense product ``H·B_topᵀ`` (BLAS) and a lookup; the other pairs are
+    gathered dot products, :data:`PAIRS` at a time (gathering the rows of ``B`` costs more
+    than the dense product for these nodes)."""
 
     def __init__(self, H: np.ndarray, B: np.ndarray, top: np.ndarray, column: np.ndarray):
         self.H, self.B, self.column, self.width = H, B, column, top.size
@@ -552,8 +553,8 @@ def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):
             z = score(docs, nodes)
             kid = tree.children[nodes].ravel()
             kid_lp = np.empty(kid.size)
-            kid_lp[0::2] = lps + _math.log_sigmoid(-z)
             kid_lp[1::2] = lps + _math.log_sigmoid(z)
+            np.subtract(kid_lp[1::2], z, out=kid_lp[0::2])  # log σ(−z) = log σ(z) − z
             kid_doc = np.repeat(docs, 2)
             keep = kid_lp >= floor[kid_doc]
             kid, kid_lp, kid_doc = kid[keep], kid_lp[keep], kid_doc[keep]
@@ -565,7 +566,8 @@ def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):
             later.append((kid_doc[~now], kid[~now], kid_lp[~now]))
             docs, nodes, lps = kid_doc[now], kid[now], kid_lp[now]
             peak = max(peak, docs.size + sum(part[0].size for part in later))
-        found = _top_per_doc(n, k, *(np.concatenate(p) for p in zip(*reached, strict=True)))
+        found = _top_per_doc(n, k, *(np.concatenate(p) for p in zip(*reached, strict=True)),
+                             exact=False)  # fmt: skip
         f_doc, f_lp = found[0], found[2]
         count = np.bincount(f_doc, minlength=n)
         kth = np.full(n, -np.inf)
@@ -578,7 +580,7 @@ def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):
         docs, nodes, lps = docs[keep], nodes[keep], lps[keep]
         tau = _mth_best(n, m, docs, lps, floor)
         m *= 2
-    return (*_best_leaves(n, k, *found), peak)
+    return (*_best_leaves(n, k, *_top_per_doc(n, k, *found, exact=True)), peak)
 
 
 def _ranks(doc: np.ndarray, n: int) -> np.ndarray:
@@ -586,10 +588,15 @@ def _ranks(doc: np.ndarray, n: int) -> np.ndarray:
     return np.arange(doc.size) - np.searchsorted(doc, np.arange(n))[doc]
 
 
-def _top_per_doc(n: int, k: int, doc, label, lp):
-    """The entries among the k best (by ``lp``, ties: smaller label) of every document,
-    sorted by document then rank."""
-    order = np.lexsort((label, -lp, doc))
+def _top_per_doc(n: int, k: int, doc, label, lp, *, exact: bool):
+    """The entries among the k best of every document, sorted by document then rank.
+
+    ``exact``: by decreasing ``lp``, ties by smaller label.  Otherwise by one float key
+    (document, then ``−lp`` to ~1e-9): enough for a pruning bound, faster."""
+    if exact:
+        order = np.lexsort((label, -lp, doc))
+    else:
+        order = np.argsort(doc * _KEY_SPAN + np.clip(-lp, 0.0, _KEY_SPAN - 1.0))
     doc, label, lp = doc[order], label[order], lp[order]
     top = _ranks(doc, n) < k
     return doc[top], label[top], lp[top]
