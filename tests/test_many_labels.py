@@ -171,6 +171,7 @@ def test_ranked_report_agrees_with_the_dense_report(monkeypatch, multilabel):
         assert [(x.true, x.pred, x.count) for x in many.confusions] == [
             (x.true, x.pred, x.count) for x in dense.confusions
         ]
+    assert f"{c - 12} other {'labels' if multilabel else 'classes'} (mean)" in many.render_html()
     back = type(many).from_dict(json.loads(many.to_json()))
     assert back.per_class_omitted == omitted
     assert "per_class_omitted" not in dense.to_dict()
