@@ -222,3 +222,28 @@ def test_text_classifier_label_sets_are_encoded_sparse():
     assert sp.issparse(model._encode_y(y, fit=True))
     model.fit(texts, y)
     assert model.score(texts, y) >= 0.0
+
+
+def test_cli_evaluate_of_many_classes_writes_html_and_misclassified(tmp_path, monkeypatch):
+    texts, y = _tag_texts(30, 300, seed=6)
+    texts[:40] = [f"w{k} v{k} n1" for k in range(40, 80)]  # words unseen: some errors
+    model = TextClassifier(loss="hs", epochs=5, lr=0.5, random_state=0).fit(texts[40:], y[40:])
+    save(model, tmp_path / "m.bowclf")
+    (tmp_path / "t.csv").write_text(
+        "label,text\n" + "".join(f"{lab},{t}\n" for lab, t in zip(y, texts, strict=True)),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(ranked_mod, "DENSE_REPORT_BYTES", 0)
+    monkeypatch.setattr(ranked_mod, "SUMMARY_CLASSES", 10)
+    html, bad = tmp_path / "r.html", tmp_path / "bad.csv"
+    args = ["evaluate", tmp_path / "m.bowclf", tmp_path / "t.csv", "--json"]
+    result = CliRunner().invoke(
+        cli, [str(a) for a in args + ["--html", html, "--misclassified", bad]]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    others = len(model.classes_) - 10
+    assert report["per_class_omitted"]["n_classes"] == others and report["log_loss"] is None
+    errors = sum(p != t for p, t in zip(model.predict(texts), y, strict=True))
+    assert errors > 0 and len(bad.read_text(encoding="utf-8").splitlines()) == errors + 1
+    assert f"{others} other classes (mean)" in html.read_text(encoding="utf-8")
