@@ -61,6 +61,7 @@ __all__ = [
 #: only come from corrupt files, whose O(c·depth) path arrays could be huge.
 MAX_DEPTH = 128
 CHUNK = 1024  # most documents searched together (top_k)
+LOG_PROBA_CELLS = 1 << 22  # float64 working cells of log_proba (32 MiB)
 OPEN_NODES = 1 << 17  # open (document, node) pairs aimed at per chunk (top_k)
 PAIRS = 1 << 15  # (document, node) pairs scored at a time (top_k): 2·PAIRS·d floats
 TOP_NODES = 2048  # nodes nearest the root scored densely for a chunk (top_k): CHUNK·TOP_NODES
@@ -376,10 +377,24 @@ def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
 
     One top-down pass: ``log p(root) = 0`` and, for inner node v with children l, r,
     ``log p(r) = log p(v) + log σ(z_v)``, ``log p(l) = log p(v) + log σ(−z_v)`` with
-    ``Z = H·Bᵀ``.  Costs O(n·c·d); callers chunk the rows (the result is n×c anyway).
+    ``Z = H·Bᵀ``.  Costs O(n·c·d); the result is n×c, the working arrays (scores and the
+    log-probabilities of all 2c − 1 nodes) are kept to :data:`LOG_PROBA_CELLS` floats by
+    doing the rows in blocks.
     """
     c = tree.n_classes
-    Z = H.astype(np.float64) @ B.T.astype(np.float64)  # row-wise exact: subset-invariant
+    out = np.empty((H.shape[0], c))
+    rows = max(1, LOG_PROBA_CELLS // (3 * c))
+    for a in range(0, H.shape[0], rows):
+        out[a : a + rows] = _log_proba_rows(H[a : a + rows], B, tree)
+    return out
+
+
+def _log_proba_rows(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
+    """:func:`log_proba` of one block of rows."""
+    c = tree.n_classes
+    Z = H.astype(np.float64) @ B.T.astype(
+        np.float64
+    )  # float64 scores (blocks of rows may differ in the last bit)
     L = np.empty((H.shape[0], 2 * c - 1), dtype=np.float64)
     L[:, 2 * c - 2] = 0.0
     for level in tree.levels:
