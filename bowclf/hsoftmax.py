@@ -379,22 +379,21 @@ def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
     ``log p(r) = log p(v) + log σ(z_v)``, ``log p(l) = log p(v) + log σ(−z_v)`` with
     ``Z = H·Bᵀ``.  Costs O(n·c·d); the result is n×c, the working arrays (scores and the
     log-probabilities of all 2c − 1 nodes) are kept to :data:`LOG_PROBA_CELLS` floats by
-    doing the rows in blocks.
+    doing the rows in blocks (plus one float64 copy of B).
     """
     c = tree.n_classes
     out = np.empty((H.shape[0], c))
     rows = max(1, LOG_PROBA_CELLS // (3 * c))
+    Bt = B.T.astype(np.float64)  # once, not per block
     for a in range(0, H.shape[0], rows):
-        out[a : a + rows] = _log_proba_rows(H[a : a + rows], B, tree)
+        out[a : a + rows] = _log_proba_rows(H[a : a + rows], Bt, tree)
     return out
 
 
-def _log_proba_rows(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
-    """:func:`log_proba` of one block of rows."""
+def _log_proba_rows(H: np.ndarray, Bt: np.ndarray, tree: HuffmanTree) -> np.ndarray:
+    """:func:`log_proba` of one block of rows (``Bt``: ``Bᵀ`` in float64)."""
     c = tree.n_classes
-    Z = H.astype(np.float64) @ B.T.astype(
-        np.float64
-    )  # float64 scores (blocks of rows may differ in the last bit)
+    Z = H.astype(np.float64) @ Bt  # blocks of rows may differ in the last bit
     L = np.empty((H.shape[0], 2 * c - 1), dtype=np.float64)
     L[:, 2 * c - 2] = 0.0
     for level in tree.levels:
