@@ -267,12 +267,8 @@ def compute_report(
         On inconsistent shapes, invalid probabilities or parameters, or predicted
         labels that are not classes.
     """
-    if isinstance(proba, Ranked):
-        classes_list, n = _as_list(classes), proba.indices.shape[0]
-        _check_classes(classes_list)
-    else:
-        classes_list, proba_arr = _check_proba(classes, proba)
-        n = proba_arr.shape[0]
+    classes_list, proba_arr = _check_proba(classes, proba)
+    n = proba_arr.shape[0] if proba_arr is not None else proba.indices.shape[0]
     texts = _check_options(
         k, n_bins, top_confusions, examples_per_confusion, texts, n, predict_seconds
     )
@@ -309,10 +305,13 @@ def _check_classes(classes_list: list[Label]) -> None:
         raise ValueError("classes contains duplicates")
 
 
-def _check_proba(classes: Any, proba: Any) -> tuple[list[Label], np.ndarray]:
+def _check_proba(classes: Any, proba: Any) -> tuple[list[Label], np.ndarray | None]:
+    """The classes as a list and the checked probabilities (``None`` for ranked ones)."""
     classes_list = _as_list(classes)
     c = len(classes_list)
     _check_classes(classes_list)
+    if isinstance(proba, Ranked):
+        return classes_list, None
     proba_arr = np.asarray(proba, dtype=np.float64)
     if proba_arr.ndim != 2 or proba_arr.shape[1] != c:
         raise ValueError(f"proba must have shape (n_documents, {c}), got {proba_arr.shape}")
@@ -678,14 +677,24 @@ def _multilabel_prediction(model: Any, texts: list[Any], proba: Any, classes: li
     return indicator
 
 
-def _ranked_lookup(ranked: Ranked):
-    """``(row, class) -> probability`` from ranked classes (nan when not among them)."""
+def _proba_lookup(proba: Any, c: int):
+    """``((row, class) -> probability, rows)`` of an n×c matrix or of ranked classes (nan
+    for a class outside a document's ranked ones)."""
+    if isinstance(proba, Ranked):
 
-    def proba_of(i: int, j: int) -> float:
-        at = np.flatnonzero(ranked.indices[i] == j)
-        return float(ranked.proba[i, at[0]]) if at.size else float("nan")
+        def ranked_of(i: int, j: int) -> float:
+            at = np.flatnonzero(proba.indices[i] == j)
+            return float(proba.proba[i, at[0]]) if at.size else float("nan")
 
-    return proba_of
+        return ranked_of, proba.indices.shape[0]
+    proba_arr = np.asarray(proba, dtype=np.float64)
+    if proba_arr.ndim != 2 or proba_arr.shape[1] != c:
+        raise ValueError(f"proba must have shape (n, {c})")
+
+    def dense_of(i: int, j: int) -> float:
+        return float(proba_arr[i, j])
+
+    return dense_of, proba_arr.shape[0]
 
 
 def write_misclassified(
@@ -725,18 +734,7 @@ def write_misclassified(
     """
     classes_list = _as_list(classes)
     index = {lab: i for i, lab in enumerate(classes_list)}
-    if isinstance(proba, Ranked):
-        proba_of = _ranked_lookup(proba)
-        n_rows = proba.indices.shape[0]
-    else:
-        proba_arr = np.asarray(proba, dtype=np.float64)
-        if proba_arr.ndim != 2 or proba_arr.shape[1] != len(classes_list):
-            raise ValueError(f"proba must have shape (n, {len(classes_list)})")
-        n_rows = proba_arr.shape[0]
-
-        def proba_of(i: int, j: int) -> float:
-            return float(proba_arr[i, j])
-
+    proba_of, n_rows = _proba_lookup(proba, len(classes_list))
     texts = list(texts)
     yt = _as_list(y_true)
     yp = _as_list(y_pred)
