@@ -60,8 +60,12 @@ __all__ = [
 #: ~91 deep (its depth grows like the Fibonacci index of the total count), so deeper trees
 #: only come from corrupt files, whose O(c·depth) path arrays could be huge.
 MAX_DEPTH = 128
-CHUNK = 512  # documents per best-first search (top_k): memory O(CHUNK·open nodes)
-GROW = 4  # rounds between doublings of the best-first step (top_k)
+CHUNK = 1024  # most documents searched together (top_k)
+LOG_PROBA_CELLS = 1 << 22  # float64 working cells of log_proba (32 MiB)
+OPEN_NODES = 1 << 17  # open (document, node) pairs aimed at per chunk (top_k)
+PAIRS = 1 << 15  # (document, node) pairs scored at a time (top_k): 2·PAIRS·d floats
+TOP_NODES = 2048  # nodes nearest the root scored densely for a chunk (top_k): CHUNK·TOP_NODES
+_KEY_SPAN = 4096.0  # −log-probabilities are clipped to this in _mth_best's sort key
 
 
 # ---------------------------------------------------------------------- the tree
@@ -373,10 +377,23 @@ def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
 
     One top-down pass: ``log p(root) = 0`` and, for inner node v with children l, r,
     ``log p(r) = log p(v) + log σ(z_v)``, ``log p(l) = log p(v) + log σ(−z_v)`` with
-    ``Z = H·Bᵀ``.  Costs O(n·c·d); callers chunk the rows (the result is n×c anyway).
+    ``Z = H·Bᵀ``.  Costs O(n·c·d); the result is n×c, the working arrays (scores and the
+    log-probabilities of all 2c − 1 nodes) are kept to :data:`LOG_PROBA_CELLS` floats by
+    doing the rows in blocks (plus one float64 copy of B).
     """
     c = tree.n_classes
-    Z = H.astype(np.float64) @ B.T.astype(np.float64)  # row-wise exact: subset-invariant
+    out = np.empty((H.shape[0], c))
+    rows = max(1, LOG_PROBA_CELLS // (3 * c))
+    Bt = B.T.astype(np.float64)  # once, not per block
+    for a in range(0, H.shape[0], rows):
+        out[a : a + rows] = _log_proba_rows(H[a : a + rows], Bt, tree)
+    return out
+
+
+def _log_proba_rows(H: np.ndarray, Bt: np.ndarray, tree: HuffmanTree) -> np.ndarray:
+    """:func:`log_proba` of one block of rows (``Bt``: ``Bᵀ`` in float64)."""
+    c = tree.n_classes
+    Z = H.astype(np.float64) @ Bt  # blocks of rows may differ in the last bit
     L = np.empty((H.shape[0], 2 * c - 1), dtype=np.float64)
     L[:, 2 * c - 2] = 0.0
     for level in tree.levels:
@@ -395,7 +412,7 @@ def top_k(
     k: int,
     threshold: float = 0.0,
     *,
-    step: int = 4,
+    beam: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The exact ``k`` most probable labels per document, without scoring every label.
 
@@ -403,86 +420,221 @@ def top_k(
     smaller label first); slots without a label (probability below ``threshold``, or fewer
     than k labels) hold label −1 and ``−inf``.
 
-    Best-first search, for all documents at once: every document keeps its open inner nodes
-    and its k best labels so far; each round expands the ``step`` most probable open nodes of
-    every document (one gathered dot product per node).  A node's probability bounds every
-    label below it, so a node is dropped as soon as it is below ``threshold`` (as fastText's
-    ``dfs``) or not above the document's k-th best label; a document is done when no open node
-    is left.  The step doubles every :data:`GROW` rounds, so the few documents with a flat
-    distribution (many open nodes) finish in few rounds.  The result is exact; the nodes
-    expanded are those more probable than the k-th best label plus the rest of each round's
-    step.  Documents are searched :data:`CHUNK` at a time, so memory is O(CHUNK·(open nodes +
-    k)), never O(n·c); the open nodes are those above the k-th best label, few for a trained
-    model (at most c − 1 for a uniform one).
+    Two passes, each over all the documents of a chunk at once (numpy over arrays of
+    (document, node) pairs, no per-document Python loop):
+
+    1. *Bound*: a beam search of width ``max(beam, k)`` (default k) descends the tree level
+       by level, keeping each document's most probable nodes; the k-th best of the leaves it
+       reaches is a probability ``ℓᵢ`` that document i's true k-th best label attains.
+    2. *Exact*: a level-by-level expansion from the root of every node whose log-probability
+       is at least ``ℓᵢ`` (and ``threshold``, as fastText's ``dfs`` prunes).  A node's
+       probability bounds every label below it, so no label of the true top k is pruned; the
+       top k of the leaves reached are the answer.
+
+    Work is the nodes above the k-th best label (plus the beam's ``k·depth``), as in a
+    best-first search.  Documents are searched in chunks of at most :data:`CHUNK`, sized
+    from the previous chunk so that about :data:`OPEN_NODES` nodes are open at once (the open
+    nodes of a document are those above its k-th best label: few for a trained model, up to
+    c − 1 for a uniform one), and node pairs are scored :data:`PAIRS` at a time: memory is
+    O(OPEN_NODES + CHUNK·TOP_NODES), never O(n·c).
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    width = max(k, 1 if beam is None else int(beam))
     n = H.shape[0]
     labels = np.full((n, k), -1, dtype=np.int64)
     log_p = np.full((n, k), -np.inf)
     log_threshold = np.log(threshold) if threshold > 0 else -np.inf
-    chunk = CHUNK  # documents searched together (a flat distribution leaves many nodes open)
-    for a in range(0, n, chunk):
+    top, column = _top_nodes(tree)
+    a, chunk = 0, 16
+    while a < n:
         rows = slice(a, min(n, a + chunk))
-        labels[rows], log_p[rows] = _best_first(H[rows], B, tree, k, log_threshold, step)
+        score = _Scorer(H[rows], B, top, column)
+        _, kth = _beam_bound(score, H[rows].shape[0], tree, k, width, log_threshold)
+        bound = np.maximum(kth, log_threshold)
+        labels[rows], log_p[rows], peak = _expand_above(score, tree, k, bound)
+        a = rows.stop
+        # the next chunk: as many documents as keep the open nodes near OPEN_NODES, given
+        # this chunk's peak per document (a flat model leaves many open), growing gradually
+        per_doc = max(peak / (rows.stop - rows.start), 1.0)
+        chunk = int(min(2 * chunk, CHUNK, max(4, OPEN_NODES // per_doc)))
     return labels, log_p
 
 
-def _best_first(H, B, tree: HuffmanTree, k: int, log_threshold: float, step: int):
-    """:func:`top_k` over the rows of ``H`` (see there)."""
-    n, c = H.shape[0], tree.n_classes
-    best = np.full((n, k), -1, dtype=np.int64)
-    best_lp = np.full((n, k), -np.inf)
-    active = np.arange(n)  # documents with open nodes; rows of the arrays below
-    open_node = np.full((n, 1), c - 2, dtype=np.int64)  # inner-node index (row of B)
-    open_lp = np.zeros((n, 1))
-    Ha = H
-    rounds = 0
-    while active.size:
-        # pop the `step` most probable open nodes of every active document; the step doubles
-        # every 4 rounds so that the few documents with many open nodes finish in few rounds
-        take = min(step << (rounds // GROW), open_lp.shape[1])
-        rounds += 1
-        if take < open_lp.shape[1]:
-            pick = np.argpartition(-open_lp, take - 1, axis=1)[:, :take]
-        else:
-            pick = np.broadcast_to(np.arange(take), (active.size, take))
-        rows = np.arange(active.size)[:, None]
-        node, lp = open_node[rows, pick], open_lp[rows, pick]
-        open_lp[rows, pick] = -np.inf
-        valid = lp > -np.inf  # rows with fewer open nodes than the step pad with −inf
-        r_valid = np.broadcast_to(rows, valid.shape)[valid]
-        z = np.zeros(valid.shape)
-        z[valid] = np.einsum("md,md->m", B[node[valid]], Ha[r_valid])
-        kids = tree.children[node].reshape(active.size, -1)
-        kid_lp = np.stack([lp + _math.log_sigmoid(-z), lp + _math.log_sigmoid(z)], 2)
-        kid_lp = kid_lp.reshape(active.size, -1)
+class _Scorer:
+    """``z = H_doc·B_node`` for (document, node) pairs of one chunk of documents.
+
+    The :data:`TOP_NODES` inner nodes nearest the root are met by most documents: their
+    scores come from one dense product ``H·B_topᵀ`` (BLAS) and a lookup; the other pairs are
+    gathered dot products, :data:`PAIRS` at a time (gathering the rows of ``B`` costs more
+    than the dense product for these nodes)."""
+
+    def __init__(self, H: np.ndarray, B: np.ndarray, top: np.ndarray, column: np.ndarray):
+        self.H, self.B, self.column, self.width = H, B, column, top.size
+        self.Z = (H @ B[top].T).ravel() if top.size else None
+
+    def __call__(self, docs: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        col = self.column[nodes]
+        dense = col >= 0
+        if self.Z is not None and dense.all():
+            return self.Z[docs * self.width + col].astype(np.float64)
+        z = np.empty(docs.size)
+        if self.Z is not None:
+            at = np.flatnonzero(dense)
+            z[at] = self.Z[docs[at] * self.width + col[at]]
+        rest = np.flatnonzero(~dense)
+        for a in range(0, rest.size, PAIRS):
+            m = rest[a : a + PAIRS]
+            z[m] = np.einsum("md,md->m", self.H[docs[m]], self.B[nodes[m]])
+        return z
+
+
+def _top_nodes(tree: HuffmanTree) -> tuple[np.ndarray, np.ndarray]:
+    """The :data:`TOP_NODES` inner nodes nearest the root and each inner node's column
+    among them (−1 for the others)."""
+    top = np.concatenate(tree.levels)[: min(TOP_NODES, tree.n_classes - 1)]
+    column = np.full(tree.n_classes - 1, -1, dtype=np.int64)
+    column[top] = np.arange(top.size)
+    return top, column
+
+
+def _beam_bound(
+    score: _Scorer, n: int, tree: HuffmanTree, k: int, width: int, log_threshold: float
+):
+    """``(best, kth)`` per row: the best and the k-th best log-probability among the leaves a
+    beam search of ``width`` reaches (−inf when it reaches fewer).  ``kth`` is a lower bound
+    of the true k-th best label's."""
+    c = tree.n_classes
+    node = np.full((n, width), -1, dtype=np.int64)  # node numbers (leaves < c); −1 empty
+    node[:, 0] = 2 * c - 2
+    lp = np.full((n, width), -np.inf)
+    lp[:, 0] = 0.0
+    rows = np.arange(n)
+    best, kth = np.full(n, -np.inf), np.full(n, -np.inf)
+    while rows.size:
+        inner = node >= c
+        r, s = np.nonzero(inner)
+        z = score(rows[r], node[r, s] - c)
+        kid = np.full((rows.size, width, 2), -1, dtype=np.int64)
+        kid_lp = np.full((rows.size, width, 2), -np.inf)
+        leaf = ~inner & (node >= 0)
+        kid[leaf, 0], kid_lp[leaf, 0] = node[leaf], lp[leaf]  # a leaf stays in the beam
+        kid[r, s] = tree.children[node[r, s] - c]
+        base = lp[r, s]
+        kid_lp[r, s, 0] = base + _math.log_sigmoid(-z)
+        kid_lp[r, s, 1] = base + _math.log_sigmoid(z)
         kid_lp[kid_lp < log_threshold] = -np.inf
-        leaf = kids < c
-        # leaves: merge into the k best so far
-        cand = np.concatenate([best[active], np.where(leaf, kids, -1)], axis=1)
-        cand_lp = np.concatenate([best_lp[active], np.where(leaf, kid_lp, -np.inf)], axis=1)
-        top = np.argsort(-cand_lp, axis=1, kind="stable")[:, :k]
-        best[active], best_lp[active] = cand[rows, top], cand_lp[rows, top]
-        kth = best_lp[active, -1:]
-        # inner children join the open nodes; nodes not above the k-th best are dropped
-        open_node = np.concatenate([open_node, np.where(leaf, 0, kids - c)], axis=1)
-        open_lp = np.concatenate([open_lp, np.where(leaf, -np.inf, kid_lp)], axis=1)
-        open_lp[open_lp <= kth] = -np.inf
-        live = open_lp > -np.inf
-        n_live = live.sum(axis=1)
-        keep_rows = n_live > 0
-        width = int(n_live.max(initial=0))
-        if not keep_rows.all() or width < 0.75 * open_lp.shape[1]:
-            # compact: drop finished documents and dead columns (live nodes first, stable)
-            order = np.argsort(~live[keep_rows], axis=1, kind="stable")[:, :width]
-            r = np.arange(order.shape[0])[:, None]
-            open_node = open_node[keep_rows][r, order]
-            open_lp = open_lp[keep_rows][r, order]
-            active, Ha = active[keep_rows], Ha[keep_rows]
-    # deterministic order: decreasing probability, then smaller label
-    rows = np.arange(n)[:, None]
-    order = np.lexsort((np.where(best < 0, np.iinfo(np.int64).max, best), -best_lp), axis=1)
-    best, best_lp = best[rows, order], best_lp[rows, order]
-    best[best_lp == -np.inf] = -1
-    return best, best_lp
+        kid, kid_lp = kid.reshape(rows.size, -1), kid_lp.reshape(rows.size, -1)
+        pick = np.argpartition(-kid_lp, width - 1, axis=1)[:, :width]
+        node = np.take_along_axis(kid, pick, 1)
+        lp = np.take_along_axis(kid_lp, pick, 1)
+        node[lp == -np.inf] = -1
+        done = ~(node >= c).any(axis=1)
+        if done.any():
+            kth[rows[done]] = -np.partition(-lp[done], k - 1, axis=1)[:, k - 1]
+            best[rows[done]] = lp[done].max(axis=1)
+            keep = ~done
+            rows, node, lp = rows[keep], node[keep], lp[keep]
+    return best, kth
+
+
+def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):
+    """Top ``k`` labels per row among the leaves with log-probability ≥ ``bound`` (per row),
+    and the most nodes that were open at once.
+
+    Rounds of a level-by-level expansion: a round expands, down to the leaves, every open
+    node at or above a per-row level ``τ`` and leaves the nodes below ``τ`` open.  A row is
+    done once k of its leaves are at or above ``τ``: every node above ``τ`` has been
+    expanded, so no better label is left.  Between rounds nodes below the k-th best leaf
+    found are dropped, and ``τ`` drops to the log-probability of the row's m-th best open
+    node (m = 4, 8, 16, … by round), so a round's work stays near the best-first minimum.
+    """
+    n, c = bound.size, tree.n_classes
+    peak = 0  # most open nodes at once
+    floor = bound - 1e-9 * (1.0 + np.abs(bound))  # rounding of the sums must not drop a leaf
+    tau = np.zeros(n)
+    docs = np.arange(n)
+    nodes = np.full(n, c - 2, dtype=np.int64)  # open inner nodes (rows of B)
+    lps = np.zeros(n)
+    found = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))  # leaves reached
+    m = 4
+    while docs.size:
+        now = lps >= tau[docs]
+        later = [(docs[~now], nodes[~now], lps[~now])]
+        docs, nodes, lps = docs[now], nodes[now], lps[now]
+        reached = [found]
+        while docs.size:  # one level of the nodes at or above τ
+            z = score(docs, nodes)
+            kid = tree.children[nodes].ravel()
+            kid_lp = np.empty(kid.size)
+            kid_lp[1::2] = lps + _math.log_sigmoid(z)
+            np.subtract(kid_lp[1::2], z, out=kid_lp[0::2])  # log σ(−z) = log σ(z) − z
+            kid_doc = np.repeat(docs, 2)
+            keep = kid_lp >= floor[kid_doc]
+            kid, kid_lp, kid_doc = kid[keep], kid_lp[keep], kid_doc[keep]
+            leaf = kid < c
+            reached.append((kid_doc[leaf], kid[leaf], kid_lp[leaf]))
+            inner = ~leaf
+            kid, kid_lp, kid_doc = kid[inner] - c, kid_lp[inner], kid_doc[inner]
+            now = kid_lp >= tau[kid_doc]
+            later.append((kid_doc[~now], kid[~now], kid_lp[~now]))
+            docs, nodes, lps = kid_doc[now], kid[now], kid_lp[now]
+            peak = max(peak, docs.size + sum(part[0].size for part in later))
+        found = _top_per_doc(n, k, *(np.concatenate(p) for p in zip(*reached, strict=True)),
+                             exact=False)  # fmt: skip
+        f_doc, f_lp = found[0], found[2]
+        count = np.bincount(f_doc, minlength=n)
+        kth = np.full(n, -np.inf)
+        full = count >= k
+        kth[f_doc[_ranks(f_doc, n) == k - 1]] = f_lp[_ranks(f_doc, n) == k - 1]
+        floor = np.maximum(floor, kth - 1e-9 * (1.0 + np.abs(kth)))
+        open_rows = ~(full & (kth >= tau))
+        docs, nodes, lps = (np.concatenate(p) for p in zip(*later, strict=True))
+        keep = open_rows[docs] & (lps >= floor[docs])
+        docs, nodes, lps = docs[keep], nodes[keep], lps[keep]
+        tau = _mth_best(n, m, docs, lps, floor)
+        m *= 2
+    return (*_best_leaves(n, k, *_top_per_doc(n, k, *found, exact=True)), peak)
+
+
+def _ranks(doc: np.ndarray, n: int) -> np.ndarray:
+    """Position of every entry within its document's run (``doc`` sorted)."""
+    return np.arange(doc.size) - np.searchsorted(doc, np.arange(n))[doc]
+
+
+def _top_per_doc(n: int, k: int, doc, label, lp, *, exact: bool):
+    """The entries among the k best of every document, sorted by document then rank.
+
+    ``exact``: by decreasing ``lp``, ties by smaller label.  Otherwise by one float key
+    (document, then ``−lp`` to ~1e-9): enough for a pruning bound, faster."""
+    if exact:
+        order = np.lexsort((label, -lp, doc))
+    else:
+        order = np.argsort(doc * _KEY_SPAN + np.clip(-lp, 0.0, _KEY_SPAN - 1.0))
+    doc, label, lp = doc[order], label[order], lp[order]
+    top = _ranks(doc, n) < k
+    return doc[top], label[top], lp[top]
+
+
+def _mth_best(n: int, m: int, doc, lp, floor):
+    """Per document, about the m-th best of its ``lp`` (its worst when it has fewer;
+    ``floor`` when it has none), never below ``floor``.  Sorted on one float key (document,
+    then ``−lp`` to ~1e-8): the search only needs a level near the m-th best, not exactly it."""
+    tau = floor.copy()
+    if doc.size:
+        order = np.argsort(doc * _KEY_SPAN + np.clip(-lp, 0.0, _KEY_SPAN - 1.0))
+        doc, lp = doc[order], lp[order]
+        rank = _ranks(doc, n)
+        last = np.r_[doc[1:] != doc[:-1], True]
+        pick = (rank == m - 1) | (last & (rank < m - 1))
+        tau[doc[pick]] = np.maximum(lp[pick], floor[doc[pick]])
+    return tau
+
+
+def _best_leaves(n: int, k: int, doc, label, lp):
+    """:func:`_top_per_doc`'s entries as (n, k) arrays, padded with −1 and −inf."""
+    rank = _ranks(doc, n)
+    labels = np.full((n, k), -1, dtype=np.int64)
+    log_p = np.full((n, k), -np.inf)
+    labels[doc, rank], log_p[doc, rank] = label, lp
+    return labels, log_p

@@ -29,11 +29,21 @@ __all__ = [
 _DTYPE = np.float32
 
 
-def read_targets(y) -> tuple[np.ndarray, bool]:
+def read_targets(y) -> tuple[np.ndarray | sp.csr_array, bool]:
     """``y`` as an array checked to be classification targets, and whether it is a
-    multi-label indicator matrix (a single column becomes 1-d, with a warning)."""
+    multi-label indicator matrix (a single column becomes 1-d, with a warning).
+
+    A sparse indicator stays sparse (CSR): with many labels the dense n×c matrix would not
+    fit, and :func:`target_matrix` only needs its non-zeros."""
     if sp.issparse(y):
-        y = y.toarray()
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.toarray()
+        else:
+            y = sp.csr_array(y)
+            check_classification_targets(y)
+            if type_of_target(y) != "multilabel-indicator":
+                raise ValueError("a sparse y must be a 0/1 multi-label indicator matrix")
+            return y, True
     y_arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = column_or_1d(y_arr, warn=True)
@@ -67,6 +77,11 @@ def target_matrix(
     if multilabel:
         if y_arr.shape[1] != c:
             raise ValueError(f"y has {y_arr.shape[1]} label columns, the model has {c}")
+        if sp.issparse(y_arr):
+            Y = sp.csr_array(y_arr, dtype=_DTYPE)
+            Y.eliminate_zeros()
+            Y.sum_duplicates()
+            return Y
         return sp.csr_array(np.asarray(y_arr, dtype=_DTYPE))
     if check_unknown:
         unknown = np.setdiff1d(np.unique(y_arr), classes)

@@ -226,7 +226,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         )
         if fit:
             self.multilabel_ = is_sets
-            self._binarizer = MultiLabelBinarizer() if is_sets else None
+            self._binarizer = MultiLabelBinarizer(sparse_output=True) if is_sets else None
             if is_sets:
                 return self._binarizer.fit_transform(items)
             return np.asarray(items)
@@ -373,7 +373,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self.multilabel_ = stats.multilabel
         self._binarizer = None
         if stats.multilabel:
-            self._binarizer = MultiLabelBinarizer(classes=stats.classes.tolist()).fit([])
+            self._binarizer = MultiLabelBinarizer(
+                classes=stats.classes.tolist(), sparse_output=True
+            ).fit([])
         clf = self._make_classifier()
         kept = stats.document_frequency
         if self.feature_columns_ is not None:
@@ -461,7 +463,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
                 raise ValueError("label sets stored for a single-label model")
             if label_set.size > 1 and not (label_set[1:] > label_set[:-1]).all():
                 raise ValueError("label set is not sorted and unique")
-            model._binarizer = MultiLabelBinarizer(classes=label_set.tolist()).fit([])
+            model._binarizer = MultiLabelBinarizer(
+                classes=label_set.tolist(), sparse_output=True
+            ).fit([])
             model.classes_ = model._binarizer.classes_
             if model.classes_.size != classifier.classes_.size:
                 raise ValueError("label set does not match the classifier's outputs")
@@ -558,7 +562,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         check_is_fitted(self)
         pred = self.classifier_.predict(self._features(X))
         if self.multilabel_:
-            return float(
-                accuracy_score(self._encode_y(y, fit=False), pred, sample_weight=sample_weight)
-            )
+            truth = self._encode_y(y, fit=False)
+            truth = truth.toarray() if sp.issparse(truth) else truth  # pred is dense too
+            return float(accuracy_score(truth, pred, sample_weight=sample_weight))
         return float(accuracy_score(np.asarray(y), pred, sample_weight=sample_weight))

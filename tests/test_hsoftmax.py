@@ -337,7 +337,7 @@ def test_top_k_is_exact_even_with_a_narrow_beam(k, beam):
     tree = _random_tree(c, k)
     H = rng.normal(size=(50, d)).astype(np.float32)
     B = (rng.normal(size=(c - 1, d)) * 2).astype(np.float32)
-    labels, lp = hs.top_k(H, B, tree, k, step=beam)
+    labels, lp = hs.top_k(H, B, tree, k, beam=beam)
     L = hs.log_proba(H, B, tree)
     want, want_lp = _reference_top_k(L, k)
     np.testing.assert_allclose(lp, want_lp, atol=1e-5)
@@ -374,3 +374,18 @@ def test_top_k_never_builds_a_documents_by_labels_array():
     assert peak < n * c  # an n×c float64 matrix would take 8·n·c bytes
     L = hs.log_proba(H[:20], B, tree)
     np.testing.assert_allclose(lp[:20], np.sort(L, axis=1)[:, ::-1][:, :5], atol=1e-4)
+
+
+def test_log_proba_works_in_row_blocks_with_bounded_temporaries(monkeypatch):
+    rng = np.random.default_rng(11)
+    c, n = 3_000, 200
+    tree = hs.HuffmanTree.from_counts(1e4 / np.arange(1, c + 1))
+    H, B = rng.normal(size=(n, 8)), rng.normal(size=(c - 1, 8))
+    whole = hs.log_proba(H, B, tree)
+    monkeypatch.setattr(hs, "LOG_PROBA_CELLS", 3 * c * 7)  # blocks of 7 rows
+    tracemalloc.start()
+    blocks = hs.log_proba(H, B, tree)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_allclose(blocks, whole, rtol=1e-12, atol=1e-12)
+    assert peak < n * c * 8 + 40 * 7 * c * 8  # the result plus a few blocks' temporaries

@@ -73,6 +73,7 @@ def evaluate(
     """
     from ..corpus import read_corpus
     from ..report import evaluate as evaluate_model
+    from ..report import predict_for_report
 
     _require_stdout()
     for path in (html_path, misclassified):
@@ -91,7 +92,9 @@ def evaluate(
     if multilabel and kw["label_sep"] is None:
         _check_label_cells(test.name, y, model.classes_)
     started = time.perf_counter()
-    P = model.predict_proba(texts)  # once, for the report and the misclassified file
+    # once, for the report and the misclassified file: n×c probabilities, or for many
+    # classes each document's best classes (the report then lists the most frequent ones)
+    P = predict_for_report(model, texts, tuple(ks) or (1, 5))
     report = evaluate_model(
         model,
         texts,

@@ -44,6 +44,23 @@ column for it); it counts as a gold label that was missed for ``R@k`` and makes
 its document wrong for subset accuracy; the indicator-based metrics (F1,
 Hamming loss, per-label table) ignore it.
 
+Many classes
+------------
+When the n×c probability matrix would exceed 64 MiB
+(:data:`bowclf.report.ranked.DENSE_REPORT_BYTES`), :func:`evaluate` and
+``bowclf evaluate`` report from each document's best classes
+(``model.predict_topk``; :func:`predict_for_report`) and no n×c array is built
+(multi-label indicators are sparse). Such a report differs from the dense one
+in: ``per_class`` lists the 50 classes with the most true documents and a
+``per_class_omitted`` key aggregates the others (``{"n_classes",
+"n_with_support", "support", "predicted", "precision", "recall", "f1"}``, the
+scores unweighted means over those classes); the confusion matrix and its
+cells cover the listed classes only (the top confusions still cover all);
+``log_loss`` is ``null``; calibration is of the top-1 probability (also for
+multi-label); an example's ``true_proba`` is ``null`` when the true class is
+not among the document's best; top-k accuracy counts the true class among
+the k best (ties as ranked by the model). See :mod:`bowclf.report.ranked`.
+
 JSON keys (``Report.to_dict()``, schema version 1)
 --------------------------------------------------
 Every key below is always present; a value that does not apply is ``null``.
@@ -80,7 +97,9 @@ Floats are plain numbers (never NaN), labels are JSON strings or numbers.
     One row per class, in the order of ``classes``:
     ``{"label", "precision", "recall", "f1", "support", "predicted"}`` where
     ``support`` is the number of documents with that true label and
-    ``predicted`` the number of documents it was predicted for.
+    ``predicted`` the number of documents it was predicted for. In a report
+    over many classes (below) only the most frequent classes, most true
+    documents first.
 ``confusion_matrix``
     Single-label: ``{"labels": [...], "matrix": [[...]]}``, rows are true
     classes and columns predicted ones, in ``labels`` order. ``null`` for
@@ -123,7 +142,7 @@ Floats are plain numbers (never NaN), labels are JSON strings or numbers.
 from __future__ import annotations
 
 from .html import render_html
-from .metrics import compute_report, evaluate, write_misclassified
+from .metrics import compute_report, evaluate, predict_for_report, write_misclassified
 from .schema import (
     SCHEMA_VERSION,
     Averages,
@@ -132,6 +151,8 @@ from .schema import (
     ClassMetrics,
     Confusion,
     Example,
+    OmittedClasses,
+    Ranked,
     Report,
     TopK,
 )
@@ -145,10 +166,13 @@ __all__ = [
     "ClassMetrics",
     "Confusion",
     "Example",
+    "OmittedClasses",
+    "Ranked",
     "Report",
     "TopK",
     "compute_report",
     "evaluate",
+    "predict_for_report",
     "render_html",
     "render_text",
     "write_misclassified",

@@ -289,6 +289,15 @@ def _html_per_class(report: Report) -> str:
             f'<tr><td class="l"><i>{name}</i></td><td>{a.precision:.3f}</td>'
             f"<td>{a.recall:.3f}</td><td><b>{a.f1:.3f}</b></td><td></td><td></td><td></td></tr>"
         )
+    o = report.per_class_omitted  # a report over many classes lists the most frequent only
+    if o is not None:
+        avg_rows.insert(
+            0,
+            f'<tr><td class="l"><i>{o.n_classes:,} other '
+            f"{'labels' if report.multilabel else 'classes'} (mean)</i></td>"
+            f"<td>{o.precision:.3f}</td><td>{o.recall:.3f}</td><td><b>{o.f1:.3f}</b></td>"
+            f"<td>{o.support:,}</td><td>{o.predicted:,}</td><td></td></tr>",
+        )
     return (
         f"<section><h2>Per-{noun} metrics</h2>"
         f'<p class="sub">Sorted by F1, worst first. Support: documents with the {noun}; '

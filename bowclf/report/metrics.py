@@ -28,6 +28,7 @@ from .schema import (
     Confusion,
     Example,
     Label,
+    Ranked,
     Report,
     TopK,
     _as_list,
@@ -229,9 +230,13 @@ def compute_report(
         length-``c`` lists of 0/1) or a sequence of label collections (unseen labels
         are counted); sets are always label collections (use them, or a numpy
         indicator, when integer classes make it ambiguous).
-    proba : array-like of shape (n, c)
+    proba : array-like of shape (n, c), or Ranked
         Predicted probabilities, columns aligned with ``classes``. Single-label
         rows must sum to 1; multi-label entries are per-label probabilities.
+        Or, for many classes, each document's k best classes
+        (:class:`~bowclf.report.schema.Ranked`, k at least the largest ``k``):
+        the report is then computed without any n×c array, see
+        :mod:`bowclf.report.ranked` for what it holds.
     classes : sequence
         The model's classes (e.g. ``model.classes_``).
     y_pred : array-like, optional
@@ -263,14 +268,19 @@ def compute_report(
         labels that are not classes.
     """
     classes_list, proba_arr = _check_proba(classes, proba)
-    n = proba_arr.shape[0]
+    n = proba_arr.shape[0] if proba_arr is not None else proba.indices.shape[0]
     texts = _check_options(
         k, n_bins, top_confusions, examples_per_confusion, texts, n, predict_seconds
     )
     ks, n_bins, top_confusions = _check_k(k), int(n_bins), int(top_confusions)
     how = _Settings(classes_list, texts, ks, n_bins, top_confusions, int(examples_per_confusion))
-    build = _multilabel_report if multilabel else _single_label_report
-    report = build(y_true, proba_arr, y_pred, how)
+    if isinstance(proba, Ranked):
+        from .ranked import ranked_report
+
+        report = ranked_report(y_true, proba, y_pred, how, multilabel)
+    else:
+        build = _multilabel_report if multilabel else _single_label_report
+        report = build(y_true, proba_arr, y_pred, how)
     report.unseen_counts = _merge_unseen(Counter(report.unseen_counts), unseen_labels)
     report.predict_seconds = None if predict_seconds is None else float(predict_seconds)
     return report
@@ -288,13 +298,20 @@ class _Settings:
     examples_per_confusion: int
 
 
-def _check_proba(classes: Any, proba: Any) -> tuple[list[Label], np.ndarray]:
+def _check_classes(classes_list: list[Label]) -> None:
+    if not classes_list:
+        raise ValueError("classes is empty")
+    if len(set(classes_list)) != len(classes_list):
+        raise ValueError("classes contains duplicates")
+
+
+def _check_proba(classes: Any, proba: Any) -> tuple[list[Label], np.ndarray | None]:
+    """The classes as a list and the checked probabilities (``None`` for ranked ones)."""
     classes_list = _as_list(classes)
     c = len(classes_list)
-    if c == 0:
-        raise ValueError("classes is empty")
-    if len(set(classes_list)) != c:
-        raise ValueError("classes contains duplicates")
+    _check_classes(classes_list)
+    if isinstance(proba, Ranked):
+        return classes_list, None
     proba_arr = np.asarray(proba, dtype=np.float64)
     if proba_arr.ndim != 2 or proba_arr.shape[1] != c:
         raise ValueError(f"proba must have shape (n_documents, {c}), got {proba_arr.shape}")
@@ -609,19 +626,75 @@ def evaluate(
     """
     texts = list(texts)
     classes = list(model.classes_)
+    multilabel = bool(getattr(model, "multilabel_", False))
     start = time.perf_counter()
     if proba is None:
-        proba = model.predict_proba(texts)
+        proba = predict_for_report(model, texts, k)
     seconds = time.perf_counter() - start
-    multilabel = bool(getattr(model, "multilabel_", False))
     kwargs.setdefault("predict_seconds", seconds)
     kwargs.setdefault("texts", texts)
     if multilabel and "y_pred" not in kwargs:
-        pred = model.predict(texts)
-        kwargs["y_pred"], _ = _to_indicator(
-            pred, [_py(x) for x in classes], len(texts), "model.predict", allow_unseen=False
-        )
+        kwargs["y_pred"] = _multilabel_prediction(model, texts, proba, classes)
     return compute_report(y, proba, classes, k=k, multilabel=multilabel, **kwargs)
+
+
+def predict_for_report(model: Any, texts: Sequence[Any], k: int | Iterable[int] = (1, 5)):
+    """What :func:`evaluate` reports from: ``model.predict_proba(texts)`` (n×c), or when that
+    matrix would exceed :data:`bowclf.report.ranked.DENSE_REPORT_BYTES`, each document's
+    best classes by ``model.predict_topk`` (a :class:`~bowclf.report.schema.Ranked`: the
+    largest ``k``, and for multi-label models every class that can reach the model's
+    ``threshold_``)."""
+    from .ranked import needs_ranked, rank_documents, ranked_width
+
+    if not needs_ranked(len(texts), len(model.classes_)):
+        return model.predict_proba(texts)
+    multilabel = bool(getattr(model, "multilabel_", False))
+    width = ranked_width(_check_k(k), multilabel, _model_attr(model, "threshold_"))
+    return rank_documents(model, texts, width)
+
+
+def _model_attr(model: Any, name: str) -> Any:
+    """``model.name``, or its inner ``classifier_``'s (a TextClassifier's decision rule)."""
+    if hasattr(model, name):
+        return getattr(model, name)
+    return getattr(getattr(model, "classifier_", None), name, None)
+
+
+def _multilabel_prediction(model: Any, texts: list[Any], proba: Any, classes: list[Any]):
+    """The model's multi-label decision as an indicator: ``model.predict`` for dense
+    reports; from the ranked classes (``threshold_``, ``top_label_``) otherwise."""
+    if isinstance(proba, Ranked):
+        from .ranked import _ranked_indicator, decision_of
+
+        threshold = _model_attr(model, "threshold_")
+        keep = decision_of(proba, 0.5 if threshold is None else float(threshold),
+                           bool(_model_attr(model, "top_label_")))  # fmt: skip
+        return _ranked_indicator(proba, keep, len(classes))
+    pred = model.predict(texts)
+    indicator, _ = _to_indicator(
+        pred, [_py(x) for x in classes], len(texts), "model.predict", allow_unseen=False
+    )
+    return indicator
+
+
+def _proba_lookup(proba: Any, c: int):
+    """``((row, class) -> probability, rows)`` of an n×c matrix or of ranked classes (nan
+    for a class outside a document's ranked ones)."""
+    if isinstance(proba, Ranked):
+
+        def ranked_of(i: int, j: int) -> float:
+            at = np.flatnonzero(proba.indices[i] == j)
+            return float(proba.proba[i, at[0]]) if at.size else float("nan")
+
+        return ranked_of, proba.indices.shape[0]
+    proba_arr = np.asarray(proba, dtype=np.float64)
+    if proba_arr.ndim != 2 or proba_arr.shape[1] != c:
+        raise ValueError(f"proba must have shape (n, {c})")
+
+    def dense_of(i: int, j: int) -> float:
+        return float(proba_arr[i, j])
+
+    return dense_of, proba_arr.shape[0]
 
 
 def write_misclassified(
@@ -647,8 +720,10 @@ def write_misclassified(
         The documents.
     y_true, y_pred : array-like
         True and predicted labels, one per document.
-    proba : array-like of shape (n, c)
-        Predicted probabilities, columns aligned with ``classes``.
+    proba : array-like of shape (n, c), or Ranked
+        Predicted probabilities, columns aligned with ``classes``; or each document's best
+        classes (:class:`~bowclf.report.schema.Ranked`), where a probability of a class
+        outside them is written empty.
     classes : sequence
         The model's classes.
 
@@ -659,18 +734,16 @@ def write_misclassified(
     """
     classes_list = _as_list(classes)
     index = {lab: i for i, lab in enumerate(classes_list)}
-    proba_arr = np.asarray(proba, dtype=np.float64)
+    proba_of, n_rows = _proba_lookup(proba, len(classes_list))
     texts = list(texts)
     yt = _as_list(y_true)
     yp = _as_list(y_pred)
     n = len(texts)
-    if not (len(yt) == len(yp) == proba_arr.shape[0] == n):
+    if not (len(yt) == len(yp) == n_rows == n):
         raise ValueError("texts, y_true, y_pred and proba must have the same length")
-    if proba_arr.ndim != 2 or proba_arr.shape[1] != len(classes_list):
-        raise ValueError(f"proba must have shape (n, {len(classes_list)})")
 
     def fmt(x: float) -> str:
-        return f"{x:.6g}"
+        return "" if x != x else f"{x:.6g}"
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -689,8 +762,8 @@ def write_misclassified(
                 texts[i],
                 yt[i],
                 yp[i],
-                "" if q is None else fmt(proba_arr[i, q]),
-                "" if t is None else fmt(proba_arr[i, t]),
+                "" if q is None else fmt(proba_of(i, q)),
+                "" if t is None else fmt(proba_of(i, t)),
             ]
         )
         written += 1

@@ -58,6 +58,48 @@ class ClassMetrics:
 
 
 @dataclass(frozen=True)
+class OmittedClasses:
+    """The classes a report over many classes leaves out of ``per_class``, aggregated.
+
+    ``precision``, ``recall`` and ``f1`` are their unweighted means (as ``macro``, over
+    these classes only); ``support`` and ``predicted`` count documents."""
+
+    n_classes: int
+    n_with_support: int
+    support: int
+    predicted: int
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The ``k`` most probable classes of every document, the input of a report over many
+    classes (see :func:`bowclf.report.compute_report`).
+
+    ``indices`` (n, k) are column numbers into the classes, best first (−1: no label), and
+    ``proba`` (n, k) their probabilities (``nan`` where there is no label)."""
+
+    indices: np.ndarray
+    proba: np.ndarray
+
+    def __post_init__(self) -> None:
+        idx, p = np.asarray(self.indices), np.asarray(self.proba, dtype=np.float64)
+        if idx.ndim != 2 or p.shape != idx.shape or idx.shape[1] < 1:
+            raise ValueError("ranked indices and proba must be two (n, k) arrays, k >= 1")
+        if not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError("ranked indices must be integers")
+        object.__setattr__(self, "indices", idx.astype(np.int64, copy=False))
+        object.__setattr__(self, "proba", p)
+
+    @property
+    def k(self) -> int:
+        """Labels per document."""
+        return self.indices.shape[1]
+
+
+@dataclass(frozen=True)
 class CalibrationBin:
     """One bin of the reliability table, covering ``[lower, upper)``."""
 
@@ -112,6 +154,11 @@ class Report:
     bounded by the number of documents, never by ``n_classes²``.  ``confusion_matrix`` is
     ``(labels, matrix)`` with ``matrix`` the dense list of rows only up to
     :data:`DENSE_CONFUSION_MAX` classes (``None`` above it).
+
+    A report over many classes (built from :class:`Ranked` predictions) lists only the most
+    frequent classes in ``per_class``, aggregates the others in ``per_class_omitted``, and
+    limits ``confusion_matrix`` and ``confusion_cells`` to the listed classes (indices into
+    ``per_class``).
     """
 
     n_documents: int
@@ -134,6 +181,7 @@ class Report:
     label_cardinality: dict[str, dict[str, Any]] | None = None
     predict_seconds: float | None = None
     confusion_cells: list[tuple[int, int, int]] | None = None
+    per_class_omitted: OmittedClasses | None = None
 
     # -- derived values -----------------------------------------------------
 
@@ -156,7 +204,7 @@ class Report:
             if self.confusion_matrix is None or self.confusion_matrix[1] is None:
                 return None
             return sp.csr_array(np.asarray(self.confusion_matrix[1], dtype=np.int64))
-        c = self.n_classes
+        c = self.n_classes if self.confusion_matrix is None else len(self.confusion_matrix[0])
         cells = np.asarray(self.confusion_cells, dtype=np.int64).reshape(-1, 3)
         return sp.csr_array((cells[:, 2], (cells[:, 0], cells[:, 1])), shape=(c, c))
 
@@ -196,6 +244,8 @@ class Report:
             "label_cardinality": self.label_cardinality,
             "throughput": throughput,
         }
+        if self.per_class_omitted is not None:  # reports over many classes only
+            out["per_class_omitted"] = _plain(self.per_class_omitted)
         return _json_safe(out)
 
     def _confusion_dict(self) -> dict[str, Any] | None:
@@ -273,6 +323,9 @@ class Report:
             unseen_counts={u["label"]: u["count"] for u in data["unseen_labels"]["labels"]},
             label_cardinality=data["label_cardinality"],
             predict_seconds=None if tp is None else tp["seconds"],
+            per_class_omitted=None
+            if data.get("per_class_omitted") is None
+            else OmittedClasses(**data["per_class_omitted"]),
         )
 
     # -- rendering shortcuts -------------------------------------------------

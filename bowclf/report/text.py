@@ -296,7 +296,21 @@ def _text_per_class(report: Report, width: int, st: _Style, max_rows: int) -> li
         )
         lines.append("  " + st(_trunc(note, width - 2), "dim"))
         lines += [row_line(i) for i in best]
-    return lines
+    return lines + _text_omitted(report, width, st)
+
+
+def _text_omitted(report: Report, width: int, st: _Style) -> list[str]:
+    """The aggregate row of the classes a report over many classes does not list."""
+    o = report.per_class_omitted
+    if o is None:
+        return []
+    plural = "labels" if report.multilabel else "classes"
+    note = (
+        f"+ {o.n_classes:,} other {plural} ({o.n_with_support:,} with support), not listed: "
+        f"support {o.support:,}, predicted {o.predicted:,}, mean precision {o.precision:.3f}, "
+        f"recall {o.recall:.3f}, F1 {o.f1:.3f}"
+    )
+    return ["  " + st(x, "dim") for x in _wrap(note, width - 2, "")]
 
 
 def _text_confusion_matrix(report: Report, width: int, st: _Style) -> list[str]:
