@@ -58,7 +58,8 @@ def test_autotune_first_candidate_is_the_base_configuration():
     X, y = _corpus(200)
     Xv, yv = _corpus(100, seed=1)
     result = autotune(X, y, X_valid=Xv, y_valid=yv, time_budget=4, metric="macro-f1")
-    first = result.trials[0]
+    assert result.trials[0]["round"] == "defaults"  # the bar, then the search's trials
+    first = result.trials[1]
     assert first["round"] == 0
     defaults = TextClassifier().get_params()
     assert all(first["params"][k] == defaults[k] for k in first["params"] if k != "lr") or (
@@ -155,3 +156,25 @@ def test_cli_fit_autotune_writes_the_tuned_model_and_info_shows_it(tmp_path):
     assert info.exit_code == 0 and "autotune" in info.output
     bad = runner.invoke(main, ["fit", str(corpus), "--autotune", "--autotune-metric", "auc"])
     assert bad.exit_code == 2 and "p@K" in bad.output
+
+
+def test_the_defaults_at_their_own_epochs_are_the_bar_every_candidate_must_beat():
+    """A short search stops its candidates at a few epochs; the base configuration is also
+    trained as it would be without a search, and wins unless a candidate scores higher."""
+    X, y = _corpus(400)
+    Xv, yv = _corpus(150, seed=2)
+    # every drawn candidate has a learning rate far too small to learn anything
+    result = autotune(
+        X, y, X_valid=Xv, y_valid=yv, time_budget=8, search_space={"lr": [1e-6]}, random_state=0
+    )
+    first = result.trials[0]
+    assert first["round"] == "defaults" and first["params"] == {}
+    defaults = TextClassifier(random_state=0).fit(X, y)
+    assert first["epochs"] == defaults.classifier_.n_iter_
+    assert first["score"] == pytest.approx(defaults.score(Xv, yv))
+    others = [t["score"] for t in result.trials[1:]]
+    assert others and max(others) < first["score"]
+    assert result.best_score == first["score"]
+    assert result.best_params == {"epochs": first["epochs"]}
+    assert result.model.get_params()["lr"] == TextClassifier().lr
+    assert result.refitted and result.model.training_summary_["documents"] == len(X) + len(Xv)
