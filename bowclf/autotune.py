@@ -228,7 +228,8 @@ def autotune(
         else _search(base, candidates, plan, data, score, metric, say, probe, baseline)
     )
     # 3. refit the winner on all the data
-    model, refitted, interrupted = _refit_winner(base, best, data, interrupted)
+    X_all, y_all = (list(X), list(y)) if X_valid is None else (data[0] + data[2], data[1] + data[3])
+    model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted)
     return _result(model, best, metric, k, trials, budget, interrupted, refitted, start)
 
 
@@ -337,7 +338,13 @@ def _baseline(base, plan: _Budget, data, score, metric, say) -> tuple[dict | Non
     row = {"round": "defaults", "epochs": int(model.classifier_.n_iter_), "score": value,
            "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
     say(f"  defaults: {metric} {value:.4f}  epochs {row['epochs']:3d}")
-    return {"score": value, "model": model, "params": {}, "epochs": row["epochs"], "row": row}, False
+    return {
+        "score": value,
+        "model": model,
+        "params": {},
+        "epochs": row["epochs"],
+        "row": row,
+    }, False
 
 
 def _probe_best(probe, data, score) -> dict[str, Any]:
@@ -400,14 +407,15 @@ def _search(base, candidates, plan: _Budget, data, score, metric, say, probe, ba
     return trials, best, interrupted
 
 
-def _refit_winner(base, best, data, interrupted: bool) -> tuple[TextClassifier, bool, bool]:
-    """Refit the winner on all the data unless interrupted: ``(model, refitted, interrupted)``."""
-    X_tr, y_tr, X_va, y_va = data
+def _refit_winner(base, best, X, y, interrupted: bool) -> tuple[TextClassifier, bool, bool]:
+    """Refit the winner on all the data ``(X, y)`` — the documents in the order they were
+    given, when the validation data was split from them — unless interrupted:
+    ``(model, refitted, interrupted)``."""
     model, refitted = best["model"], False
     if not interrupted:
         try:
             winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
-            model, refitted = winner.fit(X_tr + X_va, y_tr + y_va), True
+            model, refitted = winner.fit(X, y), True
         except KeyboardInterrupt:
             interrupted = True
     return model, refitted, interrupted

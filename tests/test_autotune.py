@@ -58,8 +58,7 @@ def test_autotune_first_candidate_is_the_base_configuration():
     X, y = _corpus(200)
     Xv, yv = _corpus(100, seed=1)
     result = autotune(X, y, X_valid=Xv, y_valid=yv, time_budget=4, metric="macro-f1")
-    assert result.trials[0]["round"] == "defaults"  # the bar, then the search's trials
-    first = result.trials[1]
+    first = next(t for t in result.trials if t["round"] != "defaults")  # the search's first
     assert first["round"] == 0
     defaults = TextClassifier().get_params()
     assert all(first["params"][k] == defaults[k] for k in first["params"] if k != "lr") or (
@@ -172,9 +171,19 @@ def test_the_defaults_at_their_own_epochs_are_the_bar_every_candidate_must_beat(
     defaults = TextClassifier(random_state=0).fit(X, y)
     assert first["epochs"] == defaults.classifier_.n_iter_
     assert first["score"] == pytest.approx(defaults.score(Xv, yv))
-    others = [t["score"] for t in result.trials[1:]]
-    assert others and max(others) < first["score"]
-    assert result.best_score == first["score"]
-    assert result.best_params == {"epochs": first["epochs"]}
+    starved = [t["score"] for t in result.trials if t["params"].get("lr") == 1e-6]
+    assert starved and max(starved) < first["score"]  # the starved candidates never win
+    assert result.best_score == max(t["score"] for t in result.trials) >= first["score"]
     assert result.model.get_params()["lr"] == TextClassifier().lr
     assert result.refitted and result.model.training_summary_["documents"] == len(X) + len(Xv)
+
+
+def test_the_refit_trains_on_the_documents_in_their_given_order():
+    """With the validation split from the data, the winner is refitted on the documents in
+    their given order: the same model as fitting its parameters directly."""
+    X, y = _corpus(400, seed=3)
+    result = autotune(X, y, time_budget=6, search_space={"lr": [1e-6]}, random_state=0)
+    assert result.refitted
+    params = {"random_state": 0, **result.best_params}
+    direct = TextClassifier(**params).fit(X, y)
+    assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
