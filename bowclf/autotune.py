@@ -311,7 +311,7 @@ def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Cal
             f"  trial {len(trials):3d}: {metric} {value:.4f}  epochs {row['epochs']:3d}  "
             f"{row['params']}"
         )
-        if value > best["score"]:
+        if value > max(best["score"], best.get("bar", -np.inf)):
             changed = {key: est_params[key] for key in varied if est_params[key] != defaults[key]}
             best.update(score=value, model=estimator, params=changed, epochs=row["epochs"])
         return value
@@ -321,8 +321,10 @@ def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Cal
 
 def _baseline(base, plan: _Budget, data, score, metric, say) -> tuple[dict | None, bool]:
     """The base configuration trained as it would be without a search (its own ``epochs``)
-    and scored: the bar every candidate must beat, so that a short search whose rounds stop
-    at a few epochs cannot return a model worse than the defaults.  Skipped (``None``) when
+    and scored ``s`` on the ``m`` validation documents: a candidate wins only with a score
+    above ``s + √(s(1−s)/m)`` (one standard error), so that neither a short search whose
+    rounds stop at a few epochs nor the luckiest of many candidates on a small validation
+    split replaces the defaults with a worse model.  Skipped (``None``) when
     its estimated time exceeds a quarter of the time left before ``plan.deadline``.
     Returns ``(best, interrupted)``."""
     X_tr, y_tr, X_va, y_va = data
@@ -337,14 +339,12 @@ def _baseline(base, plan: _Budget, data, score, metric, say) -> tuple[dict | Non
         return None, True
     row = {"round": "defaults", "epochs": int(model.classifier_.n_iter_), "score": value,
            "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
-    say(f"  defaults: {metric} {value:.4f}  epochs {row['epochs']:3d}")
-    return {
-        "score": value,
-        "model": model,
-        "params": {},
-        "epochs": row["epochs"],
-        "row": row,
-    }, False
+    # a candidate must beat the defaults by one standard error of a proportion measured on
+    # the validation documents: the best of many candidates on a small split overestimates
+    bar = value + math.sqrt(max(value * (1.0 - value), 0.0) / max(len(X_va), 1))
+    say(f"  defaults: {metric} {value:.4f}  epochs {row['epochs']:3d}  (bar {bar:.4f})")
+    best = {"score": value, "bar": bar, "model": model, "params": {}, "epochs": row["epochs"]}
+    return {**best, "row": row}, False
 
 
 def _probe_best(probe, data, score) -> dict[str, Any]:
