@@ -44,6 +44,7 @@ from sklearn.model_selection import ParameterSampler, train_test_split
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from .text import TextClassifier
+from .training import resolve_epochs
 
 __all__ = [
     "METRICS",
@@ -220,9 +221,15 @@ def autotune(
         f"to {plan.max_epochs} epochs; probe: {plan.t_fixed:.1f} s to vectorise, "
         f"{plan.t_epoch:.2f} s per epoch"
     )
-    trials, best, interrupted = _search(base, candidates, plan, data, score, metric, say, probe)
+    baseline, interrupted = _baseline(base, plan, data, score, metric, say)
+    trials, best, interrupted = (
+        ([], baseline or _probe_best(probe, data, score), True)
+        if interrupted
+        else _search(base, candidates, plan, data, score, metric, say, probe, baseline)
+    )
     # 3. refit the winner on all the data
-    model, refitted, interrupted = _refit_winner(base, best, data, interrupted)
+    X_all, y_all = (list(X), list(y)) if X_valid is None else (data[0] + data[2], data[1] + data[3])
+    model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted)
     return _result(model, best, metric, k, trials, budget, interrupted, refitted, start)
 
 
@@ -304,7 +311,7 @@ def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Cal
             f"  trial {len(trials):3d}: {metric} {value:.4f}  epochs {row['epochs']:3d}  "
             f"{row['params']}"
         )
-        if value > best["score"]:
+        if value > max(best["score"], best.get("bar", -np.inf)):
             changed = {key: est_params[key] for key in varied if est_params[key] != defaults[key]}
             best.update(score=value, model=estimator, params=changed, epochs=row["epochs"])
         return value
@@ -312,8 +319,43 @@ def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Cal
     return trial_scorer
 
 
-def _search(base, candidates, plan: _Budget, data, score, metric, say, probe) -> tuple:
-    """Run the halving search until ``plan.deadline``: ``(trials, best, interrupted)``."""
+def _baseline(base, plan: _Budget, data, score, metric, say) -> tuple[dict | None, bool]:
+    """The base configuration trained as it would be without a search (its own ``epochs``)
+    and scored ``s`` on the ``m`` validation documents: a candidate wins only with a score
+    above ``s + √(s(1−s)/m)`` (one standard error), so that neither a short search whose
+    rounds stop at a few epochs nor the luckiest of many candidates on a small validation
+    split replaces the defaults with a worse model.  Skipped (``None``) when
+    its estimated time exceeds a quarter of the time left before ``plan.deadline``.
+    Returns ``(best, interrupted)``."""
+    X_tr, y_tr, X_va, y_va = data
+    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr))
+    left = plan.deadline - time.perf_counter()
+    if _SAFETY * (plan.t_fixed + epochs * plan.t_epoch) > 0.25 * left:
+        return None, False
+    try:
+        model = TextClassifier(**base).fit(X_tr, y_tr)
+        value = float(score(model, X_va, y_va))
+    except KeyboardInterrupt:
+        return None, True
+    row = {"round": "defaults", "epochs": int(model.classifier_.n_iter_), "score": value,
+           "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
+    # a candidate must beat the defaults by one standard error of a proportion measured on
+    # the validation documents: the best of many candidates on a small split overestimates
+    bar = value + math.sqrt(max(value * (1.0 - value), 0.0) / max(len(X_va), 1))
+    say(f"  defaults: {metric} {value:.4f}  epochs {row['epochs']:3d}  (bar {bar:.4f})")
+    best = {"score": value, "bar": bar, "model": model, "params": {}, "epochs": row["epochs"]}
+    return {**best, "row": row}, False
+
+
+def _probe_best(probe, data, score) -> dict[str, Any]:
+    """The probe as the best model so far (nothing else finished)."""
+    _, _, X_va, y_va = data
+    return {"score": score(probe, X_va, y_va), "model": probe, "params": {}, "epochs": 1}
+
+
+def _search(base, candidates, plan: _Budget, data, score, metric, say, probe, baseline) -> tuple:
+    """Run the halving search until ``plan.deadline``: ``(trials, best, interrupted)``; a
+    candidate replaces ``baseline`` (see :func:`_baseline`) only with a higher score."""
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingGridSearchCV, PredefinedSplit
 
@@ -322,6 +364,8 @@ def _search(base, candidates, plan: _Budget, data, score, metric, say, probe) ->
     grid = [{key: [value] for key, value in c.items()} for c in candidates]
     trials: list[dict[str, Any]] = []
     best: dict[str, Any] = {"score": -np.inf, "model": probe, "params": {}, "epochs": 1}
+    if baseline is not None:
+        best.update({k: v for k, v in baseline.items() if k != "row"})
     trial_scorer = _recording_scorer(score, metric, say, base, candidates, trials, best)
 
     def deadline_cb(info: dict[str, Any]) -> None:
@@ -356,19 +400,22 @@ def _search(base, candidates, plan: _Budget, data, score, metric, say, probe) ->
                 raise
         if hasattr(search, "n_resources_"):
             _number_rounds(trials, search)
+    if baseline is not None:
+        trials.insert(0, baseline["row"])
     if best["score"] == -np.inf:  # nothing finished: the probe is all there is
         best["score"] = score(probe, X_va, y_va)
     return trials, best, interrupted
 
 
-def _refit_winner(base, best, data, interrupted: bool) -> tuple[TextClassifier, bool, bool]:
-    """Refit the winner on all the data unless interrupted: ``(model, refitted, interrupted)``."""
-    X_tr, y_tr, X_va, y_va = data
+def _refit_winner(base, best, X, y, interrupted: bool) -> tuple[TextClassifier, bool, bool]:
+    """Refit the winner on all the data ``(X, y)`` — the documents in the order they were
+    given, when the validation data was split from them — unless interrupted:
+    ``(model, refitted, interrupted)``."""
     model, refitted = best["model"], False
     if not interrupted:
         try:
             winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
-            model, refitted = winner.fit(X_tr + X_va, y_tr + y_va), True
+            model, refitted = winner.fit(X, y), True
         except KeyboardInterrupt:
             interrupted = True
     return model, refitted, interrupted

@@ -12,7 +12,8 @@ OPTIMIZER = "auto"  # "adaptive" for softmax, "sgd" (fastText's plain SGD) for o
 BATCH_SIZE = "auto"  # 1 on dense rows, else SPARSE_BATCH
 SPARSE_BATCH = 32
 LOSS = "softmax"
-NORMALIZE = "l1"
+NORMALIZE = "l1"  # BowClassifier; TextClassifier: TEXT_NORMALIZE
+TEXT_NORMALIZE = "auto"  # "l2" for long documents with an adaptive optimiser, else "l1"
 N_ITER_NO_CHANGE = 3
 VALIDATION_FRACTION = 0.1
 TOL = 1e-4
@@ -23,7 +24,13 @@ MINN = 0
 MAXN = 0
 TOKENIZER = "default"
 USE_IDF = True
-SUBLINEAR_TF = False
+SUBLINEAR_TF = "auto"  # True for long documents
+MIN_DF = "auto"  # LONG_MIN_DF for long documents, else 1
+#: TextClassifier's 'auto' inputs: a corpus is of *long documents* when its documents hold on
+#: average at least this many distinct vocabulary words.
+LONG_DOCUMENT_WORDS = 64
+#: ``min_df='auto'`` for long documents: features of a single training document are dropped.
+LONG_MIN_DF = 2
 PRUNE_FEATURES = True
 
 #: Corpora with more text than this are trained out of core by ``bowclf fit``.  In memory a

@@ -221,6 +221,7 @@ def _to_members_dense(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             "multilabel": bool(model.multilabel_),
             "binarized": model._binarizer is not None,
             "training_summary": _jsonable(_without_wall_clock(model)),
+            "inputs": _jsonable(model.inputs_),
         }
         if model._binarizer is not None:  # label sets: classes live in the binarizer
             arrays["text/classes"] = _label_array(model.classes_)
@@ -534,6 +535,7 @@ def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray], quantize
             feature_columns=arrays.get("text/feature_columns"), idf=arrays.get("text/idf"),
             training_summary=section.get("training_summary", {}), max_columns=MAX_FEATURES,
             quantized=quantized,
+            inputs=section.get("inputs"),
         )  # fmt: skip
     except ValueError as exc:
         raise _Invalid(str(exc)) from None

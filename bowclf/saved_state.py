@@ -11,7 +11,7 @@ import numpy as np
 
 from .losses import Loss
 
-__all__ = ["check_best_epoch", "check_class_prior", "check_parameters"]
+__all__ = ["check_best_epoch", "check_class_prior", "check_parameters", "restored_inputs"]
 
 
 def check_parameters(
@@ -63,3 +63,26 @@ def check_best_epoch(best, n_iter: int) -> int | None:
     if best is not None and not (isinstance(best, int) and 1 <= best <= n_iter):
         raise ValueError(f"best_epoch_ {best!r} is not one of the epochs run")
     return best
+
+
+def restored_inputs(params: dict, inputs: dict | None, normalize) -> dict:
+    """``inputs_`` of a loaded model, checked against its classifier's ``normalize``."""
+    if inputs is None:  # written before the 'auto' inputs: the parameters are the values
+        inputs = {
+            "normalize": params.get("normalize", normalize),
+            "sublinear_tf": params.get("sublinear_tf", False),
+            "min_df": params.get("min_df", 1),
+        }
+    if not isinstance(inputs, dict):
+        raise ValueError("the saved input settings are not a mapping")
+    inputs = dict(inputs)
+    if inputs.get("normalize") != normalize:
+        raise ValueError("the saved input normalisation does not match the classifier's")
+    if not isinstance(inputs.get("sublinear_tf"), bool):
+        raise ValueError(
+            f"sublinear_tf must be saved as a boolean, not {inputs.get('sublinear_tf')!r}"
+        )
+    min_df = inputs.get("min_df")
+    if not isinstance(min_df, int) or isinstance(min_df, bool) or min_df < 1:
+        raise ValueError(f"min_df must be saved as a positive integer, not {min_df!r}")
+    return inputs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _math, defaults
@@ -19,10 +21,11 @@ from .classifier import BowClassifier
 from .inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
 from .inference import check_texts as _check_texts
 from .losses import get_loss
+from .saved_state import restored_inputs
 from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
 from .vectorizer import BowVectorizer
 
-__all__ = ["FeatureMap", "TextClassifier"]
+__all__ = ["FeatureMap", "TextClassifier", "resolve_inputs"]
 
 _CLASSIFIER_PARAMS = (
     "dim",
@@ -78,17 +81,36 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    dim, epochs, lr, optimizer, batch_size, normalize, loss, class_weight, threshold, \
+    dim, epochs, lr, optimizer, batch_size, loss, class_weight, threshold, \
 early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbose, n_jobs
         Passed to :class:`~bowclf.BowClassifier` (see there).
+    normalize : {'auto', 'l1', 'l2'} or None, default='auto'
+        Row scaling of the weighted counts (see :class:`~bowclf.BowClassifier`).  ``'auto'``
+        (resolved once per fit from the training corpus, see :func:`resolve_inputs`):
+        ``'l2'`` for a corpus of *long documents* — on average at least
+        ``defaults.LONG_DOCUMENT_WORDS`` (64) distinct vocabulary words per document — when
+        the optimiser is adaptive (``optimizer`` ``'auto'`` with a softmax or ``hs`` loss,
+        ``'adaptive'``, ``'adagrad'``), else ``'l1'``.  With ``l1`` a document's input is the
+        average of hundreds of word vectors, dominated by its many rare words; ``l2`` keeps
+        the document's total weight at 1 whatever its length.  Plain SGD (``'sgd'``, and
+        ``'auto'`` with ``loss='ova'``) keeps ``'l1'``: its summed batch steps with ``l2``
+        rows can diverge at the default rate.
     lowercase, tokenizer, token_pattern, min_count, max_features, ngrams, buckets, minn, maxn
         Passed to :class:`~bowclf.BowVectorizer` (see there).  ``ngrams=2`` (unigrams and
         bigrams) is the default because it beats unigrams on the benchmarks (bench/RESULTS.md).
     use_idf : bool, default=True
         Weight each feature by its smoothed inverse document frequency in the training
         documents (see above); ``False`` feeds raw counts, as fastText does.
-    sublinear_tf : bool, default=False
-        Replace each count ``c`` by ``1 + ln c`` (before the idf weight).
+    sublinear_tf : bool or 'auto', default='auto'
+        Replace each count ``c`` by ``1 + ln c`` (before the idf weight).  ``'auto'``:
+        ``True`` for a corpus of long documents (see ``normalize``), where repeated words
+        would otherwise outweigh the rest of the document, else ``False``.
+    min_df : int or 'auto', default='auto'
+        With ``prune_features``, also drop the features found in fewer than ``min_df``
+        training documents.  ``'auto'``: ``defaults.LONG_MIN_DF`` (2) for a corpus of long
+        documents — there nearly every n-gram seen in one document only is noise and, with
+        the highest idf weight, would dominate its document — else 1 (keep every feature
+        seen in training).  Without ``prune_features`` every column is kept.
     prune_features : bool, default=True
         Keep only the feature columns seen in training (see above).
     pretrained_vectors : path or None, default=None
@@ -97,6 +119,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
 
     Attributes
     ----------
+    inputs_ : dict
+        The resolved input settings of the last fit: ``normalize``, ``sublinear_tf``,
+        ``min_df`` (never ``'auto'``) and the corpus statistic the ``'auto'`` rule used,
+        ``words_per_document`` (mean distinct vocabulary words per training document).  Kept
+        in model files and shown in ``training_summary_`` and by ``bowclf info``.
     vectorizer_ : BowVectorizer
     classifier_ : BowClassifier
     classes_ : ndarray
@@ -126,7 +153,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         **{k: v for k, v in BowClassifier._parameter_constraints.items() if k != "warm_start"},
         **{k: BowVectorizer._parameter_constraints[k] for k in _VECTORIZER_PARAMS},
         "use_idf": ["boolean"],
-        "sublinear_tf": ["boolean"],
+        "normalize": [StrOptions({"auto", "l1", "l2"}), None],
+        "sublinear_tf": ["boolean", StrOptions({"auto"})],
+        "min_df": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "prune_features": ["boolean"],
         "pretrained_vectors": [str, os.PathLike, None],
     }
@@ -139,7 +168,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         lr: float = defaults.LR,
         optimizer: str = defaults.OPTIMIZER,
         batch_size: int | str = defaults.BATCH_SIZE,
-        normalize: str | None = defaults.NORMALIZE,
+        normalize: str | None = defaults.TEXT_NORMALIZE,
         loss: str = defaults.LOSS,
         class_weight: dict | str | None = None,
         threshold: float | None = None,
@@ -160,7 +189,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         minn: int = defaults.MINN,
         maxn: int = defaults.MAXN,
         use_idf: bool = defaults.USE_IDF,
-        sublinear_tf: bool = defaults.SUBLINEAR_TF,
+        sublinear_tf: bool | str = defaults.SUBLINEAR_TF,
+        min_df: int | str = defaults.MIN_DF,
         prune_features: bool = defaults.PRUNE_FEATURES,
         pretrained_vectors: str | os.PathLike | None = None,
     ) -> None:
@@ -191,6 +221,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self.maxn = maxn
         self.use_idf = use_idf
         self.sublinear_tf = sublinear_tf
+        self.min_df = min_df
         self.prune_features = prune_features
         self.pretrained_vectors = pretrained_vectors
 
@@ -209,7 +240,22 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         return BowVectorizer(**{k: getattr(self, k) for k in _VECTORIZER_PARAMS})
 
     def _make_classifier(self) -> BowClassifier:
-        return BowClassifier(**{k: getattr(self, k) for k in _CLASSIFIER_PARAMS})
+        """The classifier part, with ``normalize`` as resolved by the last fit."""
+        params = {k: getattr(self, k) for k in _CLASSIFIER_PARAMS}
+        params["normalize"] = self.inputs_["normalize"]
+        return BowClassifier(**params)
+
+    def _resolve_inputs(self, document_frequency: np.ndarray, n_documents: int) -> None:
+        """``inputs_`` for a corpus (the ``'auto'`` rules, see :func:`resolve_inputs`)."""
+        params = {k: getattr(self, k) for k in ("normalize", "sublinear_tf", "min_df")}
+        optimizer = BowClassifier(optimizer=self.optimizer, loss=self.loss)._optimizer_name()
+        self.inputs_ = resolve_inputs(
+            params,
+            document_frequency=document_frequency,
+            n_documents=n_documents,
+            n_words=len(self.vectorizer_.vocabulary_),
+            optimizer=optimizer,
+        )
 
     # ------------------------------------------------------------------ targets
     def _encode_y(self, y, *, fit: bool):
@@ -251,7 +297,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         return self._feature_map()(self.vectorizer_.transform(_check_texts(texts)))
 
     def _feature_map(self) -> FeatureMap:
-        return FeatureMap(self.feature_columns_, self._column_lookup, self.idf_, self.sublinear_tf)
+        sublinear = self.inputs_["sublinear_tf"]
+        return FeatureMap(self.feature_columns_, self._column_lookup, self.idf_, sublinear)
 
     def _set_columns(self, columns: np.ndarray | None, width: int) -> None:
         """``feature_columns_`` and its lookup (vectorizer column → classifier column or −1)."""
@@ -263,13 +310,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         return FeatureMap(self.feature_columns_, self._column_lookup, None, False)(X)
 
     def _set_features(self, document_frequency: np.ndarray, n_documents: int) -> int:
-        """``feature_columns_`` (with ``prune_features``: the columns used in training) and
-        ``idf_`` from the document frequency of every vectorizer column; returns the number
-        of classifier features."""
+        """``feature_columns_`` (with ``prune_features``: the columns of at least
+        ``inputs_['min_df']`` training documents) and ``idf_`` from the document frequency of
+        every vectorizer column; returns the number of classifier features."""
+        self._resolve_inputs(document_frequency, n_documents)
         width = document_frequency.size
         columns = None
         if self.prune_features:
-            used = np.flatnonzero(document_frequency)
+            used = np.flatnonzero(document_frequency >= max(1, self.inputs_["min_df"]))
             if used.size < width:
                 columns = used
         self._set_columns(columns, width)
@@ -380,8 +428,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         kept = stats.document_frequency
         if self.feature_columns_ is not None:
             kept = kept[self.feature_columns_]
+        normalize = self.inputs_["normalize"]
         source = backend.source(self._feature_map(), stats, n_features=p, document_frequency=kept,
-                                normalize=self.normalize, loss=get_loss(self.loss))  # fmt: skip
+                                normalize=normalize, loss=get_loss(self.loss))  # fmt: skip
         clf._fit_source(
             source, stats, n_features=p, callback=callback,
             X_val=None if X_val is None else self._features(X_val),
@@ -413,6 +462,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             "seconds": round(time.perf_counter() - started, 3),
             "loss": float(clf.loss_curve_[-1]),
             "validation_score": clf.best_validation_score_,
+            **self.inputs_,
             **extra,
         }
 
@@ -442,11 +492,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         training_summary: dict,
         max_columns: int,
         quantized: dict | None = None,
+        inputs: dict | None = None,
     ) -> TextClassifier:
         """A fitted model from saved state (the model-file loader's one entry point), checked
         to fit together (``ValueError`` otherwise); ``label_set``: the labels of a model
         trained on label collections; ``quantized``: the codes of a product-quantised model
-        (:mod:`bowclf.quantization`; saving it again writes them, not the dense matrices)."""
+        (:mod:`bowclf.quantization`; saving it again writes them, not the dense matrices);
+        ``inputs``: the saved ``inputs_`` (files written before the ``'auto'`` inputs existed
+        have none: their parameters are the resolved values)."""
         known = cls().get_params()
         model = cls(**{k: v for k, v in params.items() if k in known})
         if "use_idf" not in params:  # files written before idf weighting existed: raw counts
@@ -454,6 +507,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         if "optimizer" not in params:  # files written before optimizer= existed: plain SGD
             model.optimizer = "sgd"
         model._validate_params()
+        model.inputs_ = restored_inputs(params, inputs, classifier.normalize)
         model.classifier_ = classifier
         model.vectorizer_ = model._make_vectorizer().set_fitted_state(vectorizer_state)
         model.multilabel_ = bool(multilabel)
@@ -488,7 +542,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         return type(self)._restore(
             self.get_params(), classifier, vectorizer_state, multilabel=self.multilabel_,
             label_set=None if self._binarizer is None else np.asarray(self.classes_),
-            feature_columns=columns, idf=idf, quantized=quantized,
+            feature_columns=columns, idf=idf, quantized=quantized, inputs=dict(self.inputs_),
             training_summary=dict(getattr(self, "training_summary_", {})),
             max_columns=int(self.vectorizer_.n_features_out_),  # pruning only narrows
         )  # fmt: skip
@@ -566,3 +620,38 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             truth = truth.toarray() if sp.issparse(truth) else truth  # pred is dense too
             return float(accuracy_score(truth, pred, sample_weight=sample_weight))
         return float(accuracy_score(np.asarray(y), pred, sample_weight=sample_weight))
+
+
+def resolve_inputs(
+    params: dict, *, document_frequency: np.ndarray, n_documents: int, n_words: int, optimizer: str
+) -> dict:
+    """The input settings for a training corpus: ``params`` (``normalize``, ``sublinear_tf``,
+    ``min_df``) with every ``'auto'`` replaced by its value for this corpus.
+
+    The corpus statistic is ``words_per_document``: the mean number of distinct vocabulary
+    words per document, ``Σ_j df_j / n`` over the ``n_words`` vocabulary columns (they come
+    first) of the per-column ``document_frequency``; it is the same whichever backend
+    counted the corpus.  The corpus is of *long documents* when it is at least
+    ``defaults.LONG_DOCUMENT_WORDS``; then ``'auto'`` means ``normalize='l2'`` (``'l1'``
+    when ``optimizer`` — the resolved optimiser name — is ``'sgd'``), ``sublinear_tf=True``
+    and ``min_df=defaults.LONG_MIN_DF`` (1 when no feature reaches it); otherwise ``'l1'``,
+    ``False`` and 1.  Deterministic: integers in, the same settings out.
+    """
+    n_words = min(int(n_words), document_frequency.size)
+    words = float(np.sum(document_frequency[:n_words], dtype=np.int64)) / max(1, n_documents)
+    long = words >= defaults.LONG_DOCUMENT_WORDS
+    normalize, sublinear, min_df = params["normalize"], params["sublinear_tf"], params["min_df"]
+    if normalize == "auto":
+        normalize = "l2" if long and optimizer != "sgd" else "l1"
+    if sublinear == "auto":
+        sublinear = long
+    if min_df == "auto":
+        min_df = 1
+        if long and np.any(document_frequency >= defaults.LONG_MIN_DF):
+            min_df = defaults.LONG_MIN_DF
+    return {
+        "normalize": normalize,
+        "sublinear_tf": bool(sublinear),
+        "min_df": int(min_df),
+        "words_per_document": round(words, 2),
+    }

@@ -40,7 +40,11 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
     assert isinstance(result.model, TextClassifier)
     assert len(result.model.predict(["great film", "awful film"])) == 2
     assert result.trials, "at least one candidate was trained"
-    assert result.best_score == max(t["score"] for t in result.trials)
+    top = max(t["score"] for t in result.trials)
+    bar = result.trials[0]  # the defaults: the winner unless a candidate clears their bar
+    assert result.best_score == top or (
+        bar["round"] == "defaults" and result.best_score == bar["score"] < top
+    )
     assert result.best_params["epochs"] >= 1
     # the refit used the winner's parameters, on training + validation data
     assert result.model.training_summary_["documents"] == len(X)
@@ -51,14 +55,14 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
     table = trials_table(result, limit=None).splitlines()
     assert table[0].split()[:3] == ["round", "epochs", "accuracy"]
     assert len(table) == 1 + len(result.trials)
-    assert float(table[1].split()[2]) == pytest.approx(result.best_score, abs=1e-4)
+    assert float(table[1].split()[2]) == pytest.approx(top, abs=1e-4)
 
 
 def test_autotune_first_candidate_is_the_base_configuration():
     X, y = _corpus(200)
     Xv, yv = _corpus(100, seed=1)
     result = autotune(X, y, X_valid=Xv, y_valid=yv, time_budget=4, metric="macro-f1")
-    first = result.trials[0]
+    first = next(t for t in result.trials if t["round"] != "defaults")  # the search's first
     assert first["round"] == 0
     defaults = TextClassifier().get_params()
     assert all(first["params"][k] == defaults[k] for k in first["params"] if k != "lr") or (
@@ -155,3 +159,57 @@ def test_cli_fit_autotune_writes_the_tuned_model_and_info_shows_it(tmp_path):
     assert info.exit_code == 0 and "autotune" in info.output
     bad = runner.invoke(main, ["fit", str(corpus), "--autotune", "--autotune-metric", "auc"])
     assert bad.exit_code == 2 and "p@K" in bad.output
+
+
+def test_the_defaults_at_their_own_epochs_are_the_bar_every_candidate_must_beat():
+    """A short search stops its candidates at a few epochs; the base configuration is also
+    trained as it would be without a search, and wins unless a candidate scores higher."""
+    X, y = _corpus(400)
+    Xv, yv = _corpus(150, seed=2)
+    # every drawn candidate has a learning rate far too small to learn anything
+    result = autotune(
+        X, y, X_valid=Xv, y_valid=yv, time_budget=8, search_space={"lr": [1e-6]}, random_state=0
+    )
+    first = result.trials[0]
+    assert first["round"] == "defaults" and first["params"] == {}
+    defaults = TextClassifier(random_state=0).fit(X, y)
+    assert first["epochs"] == defaults.classifier_.n_iter_
+    assert first["score"] == pytest.approx(defaults.score(Xv, yv))
+    starved = [t["score"] for t in result.trials if t["params"].get("lr") == 1e-6]
+    assert starved and max(starved) < first["score"]  # the starved candidates never win
+    assert result.best_score == max(t["score"] for t in result.trials) >= first["score"]
+    assert result.model.get_params()["lr"] == TextClassifier().lr
+    assert result.refitted and result.model.training_summary_["documents"] == len(X) + len(Xv)
+
+
+def test_the_refit_trains_on_the_documents_in_their_given_order():
+    """With the validation split from the data, the winner is refitted on the documents in
+    their given order: the same model as fitting its parameters directly."""
+    X, y = _corpus(400, seed=3)
+    result = autotune(X, y, time_budget=6, search_space={"lr": [1e-6]}, random_state=0)
+    assert result.refitted
+    params = {"random_state": 0, **result.best_params}
+    direct = TextClassifier(**params).fit(X, y)
+    assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
+
+
+def test_a_candidate_must_clear_the_bar_of_the_defaults():
+    """Above the defaults' validation score but below their bar (one standard error more) a
+    candidate does not win; above the bar it does."""
+    from bowclf.autotune import _recording_scorer
+
+    X, y = _corpus(60)
+    est = TextClassifier(epochs=1, lr=0.5, random_state=0).fit(X, y)
+    trials: list = []
+    best = {"score": 0.80, "bar": 0.85, "model": None, "params": {}, "epochs": 10}
+    values = iter([0.84, 0.86])
+    scorer = _recording_scorer(
+        lambda *_: next(values), "accuracy", lambda _m: None, {"random_state": 0},
+        [{}, {"lr": 0.5}], trials, best,
+    )  # fmt: skip
+    assert scorer(est, X, y) == 0.84
+    assert best["model"] is None and best["score"] == 0.80 and best["epochs"] == 10
+    assert scorer(est, X, y) == 0.86
+    assert best["model"] is est and best["score"] == 0.86
+    assert best["params"] == {"lr": 0.5} and best["epochs"] == 1
+    assert [t["score"] for t in trials] == [0.84, 0.86]

@@ -512,9 +512,12 @@ def test_fit_option_defaults_match_the_estimator():
         "maxn",
         "loss",
         "use_idf",
-        "sublinear_tf",
+        "normalize",
     ):
         assert options[name] == defaults[name], name
+    # tri-state options: not given (None) stands for the estimator's 'auto'
+    for name in ("sublinear_tf", "min_df"):
+        assert options[name] is None and defaults[name] == "auto", name
 
 
 @pytest.mark.parametrize("stream", [False, True])

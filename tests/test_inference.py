@@ -204,3 +204,20 @@ def test_threaded_hidden_vectors_equal_one_thread(models, monkeypatch):
     parts = list(predictor.classifier.hidden_chunks(X))
     assert len(parts) == -(-X.shape[0] // 50)
     np.testing.assert_array_equal(np.vstack(parts), single)
+
+
+def test_long_documents_predict_with_the_inputs_resolved_at_fit(tmp_path):
+    """A corpus of long documents resolves ``'auto'`` to l2, sublinear tf and min_df 2; the
+    file predictor applies the saved settings, not the ``'auto'`` parameters."""
+    texts, y = make_texts(120, seed=3, noise=0.2)
+    rng = np.random.default_rng(0)
+    vocab = [f"w{i}" for i in range(400)]
+    long_texts = [t + " " + " ".join(rng.choice(vocab, 90)) for t in texts]
+    model = TextClassifier(dim=8, epochs=2, random_state=0).fit(long_texts, y)
+    assert model.inputs_["sublinear_tf"] is True and model.inputs_["normalize"] == "l2"
+    path = save(model, tmp_path / "long.bowclf")
+    predictor, _ = load_predictor(path)
+    assert predictor.features.sublinear is True and predictor.classifier.normalize == "l2"
+    _assert_same_predictions(load(path), predictor)
+    probe = long_texts[:20] + ["w1 w1 w1 w1 w2"]
+    np.testing.assert_array_equal(predictor.predict_proba(probe), model.predict_proba(probe))

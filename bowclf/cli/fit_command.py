@@ -133,10 +133,11 @@ from .app import (
 )
 @click.option(
     "--normalize",
-    type=click.Choice(["l1", "l2", "none"]),
-    default=defaults.NORMALIZE,
+    type=click.Choice(["auto", "l1", "l2", "none"]),
+    default=defaults.TEXT_NORMALIZE,
     show_default=True,
-    help="Row scaling of counts (l1 = average, as fastText).",
+    help="Row scaling of counts (l1 = average, as fastText; auto: l2 for long documents "
+    "with the adaptive optimiser, else l1).",
 )
 @click.option(
     "--idf/--no-idf",
@@ -146,10 +147,15 @@ from .app import (
     help="Weight counts by inverse document frequency (--no-idf: raw counts, as fastText).",
 )
 @click.option(
-    "--sublinear-tf",
-    is_flag=True,
-    default=defaults.SUBLINEAR_TF,
-    help="Use 1 + ln(count) instead of the count.",
+    "--sublinear-tf/--no-sublinear-tf",
+    default=None,
+    help="Use 1 + ln(count) instead of the count (default: auto, on for long documents).",
+)
+@click.option(
+    "--min-df",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Drop features of fewer training documents (default: auto, 2 for long documents, else 1).",
 )
 @click.option(
     "--ngrams",
@@ -358,6 +364,8 @@ def _model_params(o: _FitOptions) -> dict[str, Any]:
     return {
         **{name: getattr(o, name) for name in same},
         "normalize": None if o.normalize == "none" else o.normalize,
+        "sublinear_tf": "auto" if o.sublinear_tf is None else o.sublinear_tf,
+        "min_df": "auto" if o.min_df is None else o.min_df,
         "class_weight": None if o.class_weight == "none" else o.class_weight,
         "n_iter_no_change": o.patience,
         "random_state": o.seed,
@@ -389,6 +397,13 @@ def _print_fit_summary(model, output: str, val, started: float) -> None:
     if clf.best_validation_score_ is not None:
         line += f", best validation score {clf.best_validation_score_:.4f}"
     _stderr(line)
+    inputs = getattr(model, "inputs_", None)
+    if inputs:
+        _stderr(
+            f"Inputs: normalize {inputs['normalize']}, sublinear_tf {inputs['sublinear_tf']}, "
+            f"min_df {inputs['min_df']} ({inputs.get('words_per_document', '?')} distinct "
+            "words per document)"
+        )
     if val is not None:
         from ..report import evaluate
 

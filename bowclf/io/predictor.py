@@ -26,7 +26,7 @@ from ..inference import (
     column_lookup,
 )
 from ..losses import LOSSES, get_loss
-from ..saved_state import check_best_epoch, check_class_prior, check_parameters
+from ..saved_state import check_best_epoch, check_class_prior, check_parameters, restored_inputs
 from ..vectorizer.transform import FittedVectorizer, check_fitted_state, check_transform_params
 from .modelfile import CLASSIFIER_MEMBERS, MAX_FEATURES, OPTIMIZER_MEMBERS
 
@@ -42,9 +42,8 @@ _TEXT_DEFAULTS: dict[str, Any] = {
     "minn": defaults.MINN,
     "maxn": defaults.MAXN,
     "use_idf": False,  # files written before idf weighting existed: raw counts
-    "sublinear_tf": defaults.SUBLINEAR_TF,
 }
-_BOOLEANS = ("lowercase", "use_idf", "sublinear_tf")
+_BOOLEANS = ("lowercase", "use_idf")
 _INTEGERS = ("ngrams", "buckets", "minn", "maxn")  # bounded by bowclf._limits.param_problem
 
 
@@ -179,7 +178,8 @@ def build_predictor(header: dict, arrays: dict[str, np.ndarray], path) -> TextPr
         arrays.get("text/feature_columns"), arrays.get("text/idf"), width=width,
         n_in=header["classifier"]["fitted"]["n_features_in_"], use_idf=params["use_idf"],
     )  # fmt: skip
-    features = FeatureMap(columns, column_lookup(columns, width), idf, params["sublinear_tf"])
+    inputs = restored_inputs(header["params"], section.get("inputs"), core.normalize)
+    features = FeatureMap(columns, column_lookup(columns, width), idf, inputs["sublinear_tf"])
     return TextPredictor(
         vectorizer, features, core, classes, multilabel=multilabel, label_sets=label_sets
     )
