@@ -18,6 +18,7 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from .._math import top_k
+from .ranked import _pred_indices, _true_indices
 from .schema import (
     DENSE_CONFUSION_MAX,
     EXAMPLE_CHARS,
@@ -346,31 +347,15 @@ def _class_indices(y_true: Any, y_pred: Any, proba: np.ndarray, classes: list[La
     """``(y_idx, p_idx, unseen)``: true and predicted class indices (-1: a label the model
     never saw) and the unseen labels' counts."""
     n = proba.shape[0]
-    one_per_doc = "y_true must be one label per document (pass multilabel=True otherwise)"
-    if sp.issparse(y_true) or (isinstance(y_true, np.ndarray) and y_true.ndim != 1):
-        raise ValueError(one_per_doc)
-    y_list = _as_list(y_true)
-    if any(isinstance(v, (list, tuple, set, frozenset, dict, np.ndarray)) for v in y_list):
-        raise ValueError(one_per_doc)
-    if len(y_list) != n:
-        raise ValueError(f"y_true has {len(y_list)} labels, expected {n}")
+    y_idx, unseen = _true_indices(y_true, classes, n)
     if np.abs(proba.sum(axis=1) - 1.0).max() > 1e-3:
         raise ValueError(
             "rows of proba must sum to 1 for single-label data "
             "(pass multilabel=True for per-label probabilities)"
         )
-    index = {lab: i for i, lab in enumerate(classes)}
-    y_idx = np.array([index.get(v, -1) for v in y_list], dtype=np.int64)
-    unseen = Counter(_json_label(v) for v, i in zip(y_list, y_idx.tolist(), strict=True) if i < 0)
     if y_pred is None:
         return y_idx, np.argmax(proba, axis=1), unseen
-    pred_list = _as_list(y_pred)
-    if len(pred_list) != n:
-        raise ValueError(f"y_pred has {len(pred_list)} labels, expected {n}")
-    missing = sorted({str(v) for v in pred_list if v not in index})
-    if missing:
-        raise ValueError(f"y_pred contains labels that are not classes: {missing[:5]}")
-    return y_idx, np.array([index[v] for v in pred_list], dtype=np.int64), unseen
+    return y_idx, _pred_indices(y_pred, classes, n), unseen
 
 
 def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settings) -> Report:
