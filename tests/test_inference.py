@@ -221,3 +221,50 @@ def test_long_documents_predict_with_the_inputs_resolved_at_fit(tmp_path):
     _assert_same_predictions(load(path), predictor)
     probe = long_texts[:20] + ["w1 w1 w1 w1 w2"]
     np.testing.assert_array_equal(predictor.predict_proba(probe), model.predict_proba(probe))
+
+
+def test_chunks_predicted_ahead_come_out_in_input_order(models, tmp_path):
+    """``bowclf predict`` predicts the next chunk on a second thread while writing one: the
+    output is the same, in order, as chunk by chunk (and as the API)."""
+    path = models["softmax", "single"]
+    texts = _docs()[0] * 3
+    src = tmp_path / "in.txt"
+    src.write_text("".join(t + "\n" for t in texts))
+    result = CliRunner().invoke(cli, ["predict", str(path), str(src), "--chunk-size", "7"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [str(lab) for lab in load(path).predict(texts)]
+
+
+def test_a_terminal_is_answered_before_the_next_line_is_read():
+    from bowclf.cli.predict_command import _in_order
+
+    events = []
+
+    def chunks():
+        for i in range(3):
+            events.append(f"read {i}")
+            yield [str(i)], None
+
+    def rows(texts):
+        return texts
+
+    for out in _in_order(chunks(), rows, ahead=0):
+        events.append(f"answer {out[0]}")
+    assert events == ["read 0", "answer 0", "read 1", "answer 1", "read 2", "answer 2"]
+    events.clear()
+    assert [r[0] for r in _in_order(chunks(), rows, ahead=1)] == ["0", "1", "2"]
+
+
+def test_an_error_in_a_chunk_predicted_ahead_reaches_the_caller():
+    from bowclf.cli.predict_command import _in_order
+
+    def rows(texts):
+        if texts == ["1"]:
+            raise ValueError("bad chunk")
+        return texts
+
+    got = []
+    with pytest.raises(ValueError, match="bad chunk"):
+        for out in _in_order((([str(i)], None) for i in range(4)), rows, ahead=1):
+            got.append(out[0])
+    assert got == ["0"]

@@ -146,6 +146,10 @@ def predict(
     tty = "-" in sources and _isatty(sys.stdin)
     chunk_size = 1 if tty else _chunk_limit(model, chunk_size)
     with_proba = proba or out_format == "jsonl"
+
+    def predict_rows(texts):
+        return _predict_rows(model, texts, k, threshold, with_proba)
+
     try:
         with _output(output) as out:
             writer = _PredictionWriter(out, out_format, proba, _columns_k(model, k), header)
@@ -156,14 +160,45 @@ def predict(
                     "encoding": encoding,
                     "require_labels": False,
                 }
-                for texts, _labels in iter_chunks(source, chunk_size=chunk_size, **kw):
-                    writer.write(_predict_rows(model, texts, k, threshold, with_proba))
+                chunks = iter_chunks(source, chunk_size=chunk_size, **kw)
+                for rows in _in_order(chunks, predict_rows, ahead=0 if tty else 1):
+                    writer.write(rows)
                     out.flush()
             writer.close()
     except OSError as exc:  # input errors arrive as CorpusError: this is the output failing
         if _is_broken_pipe(exc):
             raise
         raise click.ClickException(f"{output or '<stdout>'}: {_os_reason(exc)}") from None
+
+
+def _in_order(chunks, predict_rows, ahead: int):
+    """``predict_rows(texts)`` of every chunk, in input order, with the next ``ahead`` chunks
+    read and predicted on a second thread meanwhile.
+
+    A chunk's prediction is tokenising (Python, holding the GIL) then scipy's sparse products
+    (compiled, releasing it): two chunks in flight keep both cores busy.  Every chunk is
+    predicted alone, so the rows are those of one chunk at a time; ``ahead=0`` (a terminal)
+    answers each line before reading the next.
+    """
+    if ahead <= 0:
+        for texts, _labels in chunks:
+            yield predict_rows(texts)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=ahead + 1, thread_name_prefix="bowclf-predict") as pool:
+        pending: deque = deque()
+        try:
+            for texts, _labels in chunks:
+                pending.append(pool.submit(predict_rows, texts))
+                if len(pending) > ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _predict_format(source: str, fmt: str, tty: bool) -> str | None:
