@@ -558,6 +558,42 @@ def _skip_notes(records: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+#: Sections of the topic benchmarks' own reports that RESULTS.md carries too (copied at render
+#: time, so `python -m bench render` keeps them): (file in bench/, its "## " heading's start).
+INCLUDED = (
+    ("RESULTS-threads.md", "## Run 5"),
+    ("RESULTS-startup.md", "## Idle machine, final merge"),
+    ("RESULTS-hs.md", "## Idle-machine run at the final merge"),
+    ("RESULTS-fasttext.md", "## 2. Quantisation"),
+)
+
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def included_sections(bench_dir: Path = BENCH_DIR) -> list[str]:
+    """The :data:`INCLUDED` sections, each under a heading naming its file (a missing file or
+    heading is skipped: the topic report is the source)."""
+    out: list[str] = []
+    for name, heading in INCLUDED:
+        path = bench_dir / name
+        if not path.exists():
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+        if start is None:
+            continue
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        title = lines[start][3:].strip()
+        out += [f"## From bench/{name}: {title}", ""]
+        body = lines[start + 1 : end]
+        out += [("#" + line) if line.startswith("### ") else line for line in body]
+        out += [""]
+    return out
+
+
 def render(raw: Raw) -> str:
     """The whole markdown report."""
     out = [
@@ -579,6 +615,7 @@ def render(raw: Raw) -> str:
         behind += b
     if behind:
         out += ["## Where bowclf is behind", "", *behind]
+    out += included_sections()
     notes = []
     if raw.get("datasets"):
         ds = raw["datasets"]
