@@ -30,6 +30,7 @@ from . import _limits, _math
 from .losses import Loss, topk_from_proba
 
 __all__ = [
+    "DECISION_CELLS",
     "PREDICT_CHUNK",
     "ClassifierCore",
     "FeatureMap",
@@ -40,6 +41,8 @@ __all__ = [
 
 #: Rows per forward pass when predicting (bounds the n×d temporaries).
 PREDICT_CHUNK = 8192
+#: Probabilities a multi-label decision holds at once (:meth:`ClassifierCore.predicted_indices`).
+DECISION_CELLS = 1 << 19
 #: Threads computing hidden vectors of large inputs, and the non-zeros from which they pay.
 _PREDICT_THREADS = max(1, min(os.cpu_count() or 1, 4))
 _THREADED_NNZ = 1 << 18
@@ -268,6 +271,23 @@ class ClassifierCore:
             return self.classes[self.argmax(X)]
         return self.multilabel_decision(self.proba(X), _math.empty_rows(X))
 
+    def predicted_indices(self, X: sp.csr_array) -> list[np.ndarray]:
+        """A multi-label model's predicted class indices per row — the rule of
+        :meth:`multilabel_decision` — computed for a few rows at a time, so that no
+        documents × classes array is built (at most :data:`DECISION_CELLS` probabilities)."""
+        empty = _math.empty_rows(X)
+        step = max(1, DECISION_CELLS // max(self.classes.size, 1))
+        out: list[np.ndarray] = []
+        done = 0
+        for H in self.hidden_chunks(X):
+            for i in range(0, H.shape[0], step):
+                h = H[i : i + step]
+                P = self.loss.proba_from_hidden(h, self.B, True)
+                pred = self.multilabel_decision(P, empty[done + i : done + i + h.shape[0]])
+                out.extend(np.flatnonzero(row) for row in pred)
+            done += H.shape[0]
+        return out
+
     def multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
         """Labels with probability ≥ ``threshold`` (plus the most probable one when
         ``top_label``).  A document with no known feature (``empty``) has no evidence for
@@ -330,11 +350,13 @@ class TextPredictor:
         return self.features(self.vectorizer.transform(check_texts(X)))
 
     def predict(self, X: Iterable[str]):
-        """See :meth:`TextClassifier.predict`."""
-        pred = self.classifier.predict(self.transform_features(X))
+        """See :meth:`TextClassifier.predict` (label sets are decided a few documents at a
+        time: no documents × classes array)."""
+        features = self.transform_features(X)
         if self.multilabel_ and self.label_sets:
-            return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in pred]
-        return pred
+            rows = self.classifier.predicted_indices(features)
+            return [tuple(self.classes_[index].tolist()) for index in rows]
+        return self.classifier.predict(features)
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """See :meth:`TextClassifier.predict_proba`."""

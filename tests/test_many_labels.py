@@ -112,10 +112,19 @@ def test_20k_labels_multilabel_fit_and_evaluate_with_sparse_indicators():
     tracemalloc.start()
     try:
         step("fit", lambda: model.fit(texts, y))
+        sets = step("predict", lambda: model.predict(texts[:n]))
         report = step("evaluate", lambda: evaluate(model, texts[:n], y[:n]))
     finally:
         tracemalloc.stop()
     assert all(v < n * c * 8 // 10 for v in step.steps.values()), step.steps  # 64 MB
+    # the label sets equal the model's own rule applied to its full probabilities
+    P = model.predict_proba(texts[:50])
+    clf = model.classifier_
+    for row, labels in zip(P, sets[:50], strict=True):
+        chosen = set(np.flatnonzero(row >= clf.threshold_).tolist())
+        if clf.top_label_:
+            chosen.add(int(np.argmax(row)))
+        assert set(labels) == {model.classes_[j] for j in chosen}
     assert report.multilabel and report.per_class_omitted is not None
     assert report.label_cardinality["true"]["mean"] == 2.0
     assert report.calibration.kind == "top1" and report.log_loss is None
