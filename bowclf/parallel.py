@@ -182,20 +182,17 @@ class KernelThreads:
         K = self._split(nnz, out.shape[1], n)
         if K < 2:
             return _math.hidden_kernel(indptr, indices, data, W, out)
-        split, started = self._hidden.split(), time.perf_counter()
-        if not split:
-            _math.hidden_kernel(indptr, indices, data, W, out)
-            self._hidden.record(False, time.perf_counter() - started, nnz)
-            return out
-        goals = indptr[0] + nnz * np.arange(1, K) // K
-        cuts = [0, *np.minimum(np.searchsorted(indptr, goals), n).tolist(), n]
-        parts = []
-        for r0, r1 in zip(cuts[:-1], cuts[1:], strict=True):
-            if r1 > r0:
-                a, b = indptr[r0], indptr[r1]
-                parts.append((indptr[r0 : r1 + 1] - a, indices[a:b], data[a:b], W, out[r0:r1]))
-        self._run(_math.hidden_kernel, parts)
-        self._hidden.record(True, time.perf_counter() - started, nnz)
+
+        def parts():
+            goals = indptr[0] + nnz * np.arange(1, K) // K
+            cuts = [0, *np.minimum(np.searchsorted(indptr, goals), n).tolist(), n]
+            for r0, r1 in zip(cuts[:-1], cuts[1:], strict=True):
+                if r1 > r0:
+                    a, b = indptr[r0], indptr[r1]
+                    yield indptr[r0 : r1 + 1] - a, indices[a:b], data[a:b], W, out[r0:r1]
+
+        self._split_or_not(self._hidden, _math.hidden_kernel, (indptr, indices, data, W, out),
+                           parts, nnz)  # fmt: skip
         return out
 
     def update_into(self, indptr, indices, data, GB, W) -> np.ndarray:
@@ -205,23 +202,30 @@ class KernelThreads:
         K = self._split(nnz, GB.shape[1], W.shape[0])
         if K < 2:
             return _math.update_kernel(indptr, indices, data, GB, W)
-        split, started = self._update.split(), time.perf_counter()
-        if not split:
-            _math.update_kernel(indptr, indices, data, GB, W)
-            self._update.record(False, time.perf_counter() - started, nnz)
-            return W
-        lo = indptr[0]
-        indptr, indices, data = indptr - lo, indices[lo : lo + nnz], data[lo : lo + nnz]
-        owner = indices % K
-        before = np.zeros(nnz + 1, dtype=indptr.dtype)  # thread k's entries before each
-        parts = []
-        for k in range(K):
-            mine = owner == k
-            np.cumsum(mine, dtype=indptr.dtype, out=before[1:])
-            parts.append((before[indptr], indices[mine], data[mine], GB, W))
-        self._run(_math.update_kernel, parts)
-        self._update.record(True, time.perf_counter() - started, nnz)
+
+        def parts():
+            lo = indptr[0]
+            ptr, idx, val = indptr - lo, indices[lo : lo + nnz], data[lo : lo + nnz]
+            owner = idx % K
+            before = np.zeros(nnz + 1, dtype=ptr.dtype)  # thread k's entries before each
+            for k in range(K):
+                mine = owner == k
+                np.cumsum(mine, dtype=ptr.dtype, out=before[1:])
+                yield before[ptr], idx[mine], val[mine], GB, W
+
+        self._split_or_not(self._update, _math.update_kernel, (indptr, indices, data, GB, W),
+                           parts, nnz)  # fmt: skip
         return W
+
+    def _split_or_not(self, choice, kernel, args, parts, nnz: int) -> None:
+        """``kernel(*args)`` on the calling thread, or on the threads as ``parts()`` (each
+        thread's arguments), as ``choice`` says; its time is recorded for the next choice."""
+        split, started = choice.split(), time.perf_counter()
+        if split:
+            self._run(kernel, list(parts()))
+        else:
+            kernel(*args)
+        choice.record(split, time.perf_counter() - started, nnz)
 
 
 @contextlib.contextmanager
