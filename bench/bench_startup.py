@@ -39,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_threads import _FT_PREDICT as _FT_MANY  # noqa: E402
 from bench.common import REPO  # noqa: E402
 
 LINE = "a sharp, funny film with a terrible ending but great acting\n"
@@ -51,18 +52,6 @@ import fasttext
 model = fasttext.load_model(sys.argv[1])
 labels, probs = model.predict(sys.stdin.readline().rstrip("\\n"), k=1)
 print(labels[0], probs[0])
-"""
-
-_FT_MANY = """
-import sys
-import fasttext
-model = fasttext.load_model(sys.argv[1])
-with open(sys.argv[2], encoding="utf-8") as f:
-    lines = [line.split(" ", 1)[1].rstrip("\\n") if line.startswith("__label__") else line
-             for line in f]
-labels, _ = model.predict(lines, k=1)
-with open(sys.argv[3], "w") as out:
-    out.writelines(row[0] + "\\n" for row in labels)
 """
 
 _FT_FIT = """
