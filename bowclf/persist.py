@@ -393,14 +393,20 @@ def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     with open_archive(path) as zf:
         header = read_header(zf, path)
         check_memory(header, path)
-        arrays = {
-            name: map_array(zf, name, spec, path) if name in MAPPED else None
-            for name, spec in header["arrays"].items()
-        }
-        for name, spec in header["arrays"].items():
-            if arrays[name] is None:
-                arrays[name] = read_array(zf, name, spec, path)
+        arrays = _read_members(zf, header, path)
     return _build(header, arrays, path), header
+
+
+def _read_members(zf, header: dict, path, skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The header's members but ``skip``: large uncompressed ones memory-mapped, the rest
+    read (each checked against its declared dtype and shape)."""
+    arrays = {}
+    for name, spec in header["arrays"].items():
+        if name in skip:
+            continue
+        mapped = map_array(zf, name, spec, path) if name in MAPPED else None
+        arrays[name] = mapped if mapped is not None else read_array(zf, name, spec, path)
+    return arrays
 
 
 def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
@@ -425,15 +431,11 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         return load_fasttext(path), {}
     with open_archive(path) as zf:
         header = read_header(zf, path)
-        if header["kind"] != "TextClassifier":
-            return load_with_header(path)
         check_memory(header, path)
-        arrays = {}
-        for name, spec in header["arrays"].items():
-            if name in OPTIMIZER_MEMBERS:
-                continue
-            mapped = map_array(zf, name, spec, path) if name in MAPPED else None
-            arrays[name] = mapped if mapped is not None else read_array(zf, name, spec, path)
+        text = header["kind"] == "TextClassifier"
+        arrays = _read_members(zf, header, path, skip=OPTIMIZER_MEMBERS if text else ())
+    if not text:
+        return _build(header, arrays, path), header
     with _one_line_errors(path):
         from .io.predictor import build_predictor
 
