@@ -11,7 +11,13 @@ import numpy as np
 
 from .losses import Loss
 
-__all__ = ["check_best_epoch", "check_class_prior", "check_parameters", "restored_inputs"]
+__all__ = [
+    "check_best_epoch",
+    "check_class_prior",
+    "check_label_set",
+    "check_parameters",
+    "restored_inputs",
+]
 
 
 def check_parameters(
@@ -86,3 +92,20 @@ def restored_inputs(params: dict, inputs: dict | None, normalize) -> dict:
     if not isinstance(min_df, int) or isinstance(min_df, bool) or min_df < 1:
         raise ValueError(f"min_df must be saved as a positive integer, not {min_df!r}")
     return inputs
+
+
+def check_label_set(
+    label_set: np.ndarray | None, multilabel: bool, classifier_multilabel: bool, n_outputs: int
+) -> None:
+    """Raise ``ValueError`` unless a text model's saved label set (``None``: labels are the
+    classifier's classes) fits its multi-label flag and its classifier's ``n_outputs``."""
+    if label_set is None:
+        if multilabel != classifier_multilabel:
+            raise ValueError("multi-label flags of the text model and its classifier disagree")
+        return
+    if not (multilabel and classifier_multilabel):
+        raise ValueError("label sets stored for a single-label model")
+    if label_set.size > 1 and not (label_set[1:] > label_set[:-1]).all():
+        raise ValueError("label set is not sorted and unique")
+    if label_set.size != n_outputs:
+        raise ValueError("label set does not match the classifier's outputs")

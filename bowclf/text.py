@@ -21,7 +21,7 @@ from .classifier import BowClassifier
 from .inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
 from .inference import check_texts as _check_texts
 from .losses import get_loss
-from .saved_state import restored_inputs
+from .saved_state import check_label_set, restored_inputs
 from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
 from .vectorizer import BowVectorizer
 
@@ -512,20 +512,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         model.vectorizer_ = model._make_vectorizer().set_fitted_state(vectorizer_state)
         model.multilabel_ = bool(multilabel)
         model._binarizer = None
+        check_label_set(label_set, model.multilabel_, classifier.multilabel_,
+                        classifier.classes_.size)  # fmt: skip
         if label_set is not None:
-            if not (model.multilabel_ and classifier.multilabel_):
-                raise ValueError("label sets stored for a single-label model")
-            if label_set.size > 1 and not (label_set[1:] > label_set[:-1]).all():
-                raise ValueError("label set is not sorted and unique")
             model._binarizer = MultiLabelBinarizer(
                 classes=label_set.tolist(), sparse_output=True
             ).fit([])
             model.classes_ = model._binarizer.classes_
-            if model.classes_.size != classifier.classes_.size:
-                raise ValueError("label set does not match the classifier's outputs")
         else:
-            if model.multilabel_ != classifier.multilabel_:
-                raise ValueError("multi-label flags of the text model and its classifier disagree")
             model.classes_ = classifier.classes_
         width = int(model.vectorizer_.n_features_out_)
         if width > max_columns:

@@ -26,7 +26,13 @@ from ..inference import (
     column_lookup,
 )
 from ..losses import LOSSES, get_loss
-from ..saved_state import check_best_epoch, check_class_prior, check_parameters, restored_inputs
+from ..saved_state import (
+    check_best_epoch,
+    check_class_prior,
+    check_label_set,
+    check_parameters,
+    restored_inputs,
+)
 from ..vectorizer.transform import FittedVectorizer, check_fitted_state, check_transform_params
 from .modelfile import CLASSIFIER_MEMBERS, MAX_FEATURES, OPTIMIZER_MEMBERS
 
@@ -161,19 +167,9 @@ def build_predictor(header: dict, arrays: dict[str, np.ndarray], path) -> TextPr
         raise ValueError(f"the vectorizer declares an implausible {width} features")
     section = header["text"]
     multilabel, label_sets = bool(section["multilabel"]), bool(section["binarized"])
-    if label_sets:
-        classes = arrays["text/classes"]
-        if not (multilabel and core.multilabel):
-            raise ValueError("label sets stored for a single-label model")
-        if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
-            raise ValueError("label set is not sorted and unique")
-        if classes.size != core.classes.size:
-            raise ValueError("label set does not match the classifier's outputs")
-        classes = _label_set_classes(classes.tolist())
-    else:
-        if multilabel != core.multilabel:
-            raise ValueError("multi-label flags of the text model and its classifier disagree")
-        classes = core.classes
+    label_set = arrays["text/classes"] if label_sets else None
+    check_label_set(label_set, multilabel, core.multilabel, core.classes.size)
+    classes = core.classes if label_set is None else _label_set_classes(label_set.tolist())
     columns, idf = check_features(
         arrays.get("text/feature_columns"), arrays.get("text/idf"), width=width,
         n_in=header["classifier"]["fitted"]["n_features_in_"], use_idf=params["use_idf"],
