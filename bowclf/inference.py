@@ -230,30 +230,23 @@ class ClassifierCore:
             for wave in range(0, len(starts), threads):  # at most `threads` chunks held at once
                 yield from pool.map(hidden, starts[wave : wave + threads])
 
-    def _stack(self, parts: list[np.ndarray], dtype) -> np.ndarray:
-        if not parts:
-            return np.zeros((0, self.classes.size), dtype=dtype)
-        return np.vstack(parts)
+    def _per_class(self, X: sp.csr_array, of_hidden) -> np.ndarray:
+        """``of_hidden(H)`` (n×c float64 per chunk of hidden vectors) for all of ``X``."""
+        parts = [of_hidden(H) for H in self.hidden_chunks(X)]
+        return np.vstack(parts) if parts else np.zeros((0, self.classes.size))
 
     def proba(self, X: sp.csr_array) -> np.ndarray:
         """Probabilities (n×c, float64), see :meth:`BowClassifier.predict_proba`."""
-        parts = [
-            self.loss.proba_from_hidden(H, self.B, self.multilabel) for H in self.hidden_chunks(X)
-        ]
-        return self._stack(parts, np.float64)
+        return self._per_class(X, lambda H: self.loss.proba_from_hidden(H, self.B, self.multilabel))
 
     def log_proba(self, X: sp.csr_array) -> np.ndarray:
         """Logarithm of :meth:`proba`, computed stably."""
-        parts = [
-            self.loss.log_proba_from_hidden(H, self.B, self.multilabel)
-            for H in self.hidden_chunks(X)
-        ]
-        return self._stack(parts, np.float64)
+        ml = self.multilabel
+        return self._per_class(X, lambda H: self.loss.log_proba_from_hidden(H, self.B, ml))
 
     def decision(self, X: sp.csr_array) -> np.ndarray:
         """Scores (n×c, float64), see :meth:`BowClassifier.decision_function`."""
-        parts = [self.loss.decision_from_hidden(H, self.B) for H in self.hidden_chunks(X)]
-        return self._stack(parts, np.float64)
+        return self._per_class(X, lambda H: self.loss.decision_from_hidden(H, self.B))
 
     def argmax(self, X: sp.csr_array) -> np.ndarray:
         """Index of the most probable class of each row (the most frequent training class for

@@ -380,6 +380,11 @@ def load(path: str | os.PathLike):
 def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     """:func:`load` the model and also return its validated header (see :func:`info`); a
     fastText ``.bin``/``.ftz`` file (read by :mod:`bowclf.io.fasttext`) has none: ``{}``."""
+    return _load(path, predictor=False)
+
+
+def _load(path, *, predictor: bool) -> tuple[Any, dict[str, Any]]:
+    """:func:`load_with_header`, or with ``predictor`` :func:`load_predictor`."""
     if _is_fasttext(path):
         from .io.fasttext import load_fasttext
 
@@ -387,20 +392,27 @@ def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     with open_archive(path) as zf:
         header = read_header(zf, path)
         check_memory(header, path)
-        arrays = _read_members(zf, header, path)
-    return _build(header, arrays, path), header
+        text = predictor and header["kind"] == "TextClassifier"
+        # large uncompressed members memory-mapped, the rest read (each checked); the
+        # predictor needs no optimiser accumulators
+        arrays = {
+            name: _read_member(zf, name, spec, path)
+            for name, spec in header["arrays"].items()
+            if not (text and name in OPTIMIZER_MEMBERS)
+        }
+    if not text:
+        return _build(header, arrays, path), header
+    with _one_line_errors(path):
+        from .io.predictor import build_predictor
+
+        model = build_predictor(header, arrays, path)
+        _smoke_test(model, "TextClassifier")
+        return model, header
 
 
-def _read_members(zf, header: dict, path, skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """The header's members but ``skip``: large uncompressed ones memory-mapped, the rest
-    read (each checked against its declared dtype and shape)."""
-    arrays = {}
-    for name, spec in header["arrays"].items():
-        if name in skip:
-            continue
-        mapped = map_array(zf, name, spec, path) if name in MAPPED else None
-        arrays[name] = mapped if mapped is not None else read_array(zf, name, spec, path)
-    return arrays
+def _read_member(zf, name: str, spec: dict, path) -> np.ndarray:
+    mapped = map_array(zf, name, spec, path) if name in MAPPED else None
+    return mapped if mapped is not None else read_array(zf, name, spec, path)
 
 
 def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
@@ -419,23 +431,7 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     ModelFileError
         As :func:`load` (for a bad row of ``A``: when a prediction uses it).
     """
-    if _is_fasttext(path):
-        from .io.fasttext import load_fasttext
-
-        return load_fasttext(path), {}
-    with open_archive(path) as zf:
-        header = read_header(zf, path)
-        check_memory(header, path)
-        text = header["kind"] == "TextClassifier"
-        arrays = _read_members(zf, header, path, skip=OPTIMIZER_MEMBERS if text else ())
-    if not text:
-        return _build(header, arrays, path), header
-    with _one_line_errors(path):
-        from .io.predictor import build_predictor
-
-        predictor = build_predictor(header, arrays, path)
-        _smoke_test(predictor, "TextClassifier")
-        return predictor, header
+    return _load(path, predictor=True)
 
 
 class _one_line_errors:  # noqa: N801 - a context manager used like a function
