@@ -101,16 +101,10 @@ def _nested_repeat(tree: Any, parser: Any, *, inside_unbounded: bool) -> bool:
     return False
 
 
-def _options_class() -> type:
-    from sklearn.utils._param_validation import Options
-
-    return Options
-
-
 def safe_pattern_constraint() -> Any:
     """A scikit-learn parameter constraint: a ``str`` ``token_pattern`` that
     :func:`pattern_problem` accepts (for ``_parameter_constraints``)."""
-    Options = _options_class()
+    from sklearn.utils._param_validation import Options
 
     class SafePattern(Options):
         def __init__(self) -> None:
