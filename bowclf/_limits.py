@@ -10,6 +10,8 @@ run for minutes or allocate gigabytes.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from typing import Any
 
@@ -99,16 +101,10 @@ def _nested_repeat(tree: Any, parser: Any, *, inside_unbounded: bool) -> bool:
     return False
 
 
-def _options_class() -> type:
-    from sklearn.utils._param_validation import Options
-
-    return Options
-
-
 def safe_pattern_constraint() -> Any:
     """A scikit-learn parameter constraint: a ``str`` ``token_pattern`` that
     :func:`pattern_problem` accepts (for ``_parameter_constraints``)."""
-    Options = _options_class()
+    from sklearn.utils._param_validation import Options
 
     class SafePattern(Options):
         def __init__(self) -> None:
@@ -126,33 +122,144 @@ def safe_pattern_constraint() -> Any:
     return SafePattern()
 
 
-# header params -> (minimum, maximum) of the integers fit accepts
-_INT_BOUNDS: dict[str, tuple[int, int]] = {
-    "ngrams": (1, MAX_NGRAMS),
-    "minn": (0, MAX_CHAR_NGRAM),
-    "maxn": (0, MAX_CHAR_NGRAM),
-    "buckets": (0, MAX_BUCKETS),
-    "dim": (1, MAX_DIM),
-    "max_features": (1, MAX_VOCABULARY),
-    "min_count": (1, 2**63 - 1),
-}
-_BOUND_NAMES = {"buckets": "number of buckets", "dim": "dimension dim"}
+_INT64 = 2**63 - 1
+_Rule = tuple[Any, str]  # (accepts(value) -> bool, what is accepted, in words)
 
 
-def param_problem(params: dict) -> str | None:
-    """What in a model file's ``params`` ``fit`` would refuse, or None."""
-    for key, (low, high) in _INT_BOUNDS.items():
-        value = params.get(key)
-        if key not in params or (value is None and key == "max_features"):
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            shown = repr(value)[:40]
-            return f"implausible {_BOUND_NAMES.get(key, key)} {shown} (fit accepts {low}..{high})"
-    pattern = params.get("token_pattern")
-    if pattern is not None:
-        problem = pattern_problem(pattern)
+def _ints(low: int, high: int | None = None, words: str | None = None) -> _Rule:
+    """Integers (not booleans) in ``low..high``; an open top is bounded by int64."""
+    top = _INT64 if high is None else high
+    shown = words or (f"{low}..{high}" if high is not None else f"an integer >= {low}")
+    return (lambda v: _is_int(v) and low <= v <= top), shown
+
+
+def _reals(low: float, high: float | None, closed: str) -> _Rule:
+    """Finite numbers between ``low`` and ``high`` (``closed``: which ends are included)."""
+    left, right = closed in ("left", "both"), closed in ("right", "both")
+
+    def accepts(v: Any) -> bool:
+        if not (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)):
+            return False
+        return (v >= low if left else v > low) and (
+            high is None or (v <= high if right else v < high)
+        )
+
+    if high is None:
+        return accepts, f"a number {'>=' if left else '>'} {low}"
+    return accepts, f"a number in {'[' if left else '('}{low}, {high}{']' if right else ')'}"
+
+
+def _names(*names: str) -> _Rule:
+    return (lambda v: isinstance(v, str) and v in names), " or ".join(map(repr, sorted(names)))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_BOOL: _Rule = (lambda v: isinstance(v, bool), "true or false")
+_NONE: _Rule = (lambda v: v is None, "null")
+_WEIGHTS: _Rule = (
+    lambda v: isinstance(v, dict) and all(_reals(0, None, "left")[0](w) for w in v.values()),
+    "a mapping of labels to weights",
+)
+
+
+@functools.cache
+def _rules(text: bool) -> dict[str, tuple[_Rule, ...]]:
+    """Parameter -> the values ``fit`` accepts: the estimators' ``_parameter_constraints``
+    without scikit-learn (a test checks that they agree), with every number finite and every
+    integer within int64.  ``text``: :class:`~bowclf.TextClassifier`'s, else
+    :class:`~bowclf.BowClassifier`'s (a text model's classifier section)."""
+    from .losses import LOSSES  # the registries: each name is written once
+    from .optim import OPTIMIZERS
+
+    rules = {
+        "dim": (_ints(1, MAX_DIM),),
+        "epochs": (_ints(1), _names("auto")),
+        "lr": (_reals(0, None, "neither"),),
+        "optimizer": (_names(*OPTIMIZERS, "auto"),),
+        "batch_size": (_ints(1), _names("auto")),
+        "normalize": (_names("l1", "l2"), _NONE),
+        "loss": (_names(*LOSSES),),
+        "class_weight": (_names("balanced"), _WEIGHTS, _NONE),
+        "threshold": (_reals(0, 1, "both"), _NONE),
+        "early_stopping": (_BOOL,),
+        "validation_fraction": (_reals(0, 1, "neither"),),
+        "n_iter_no_change": (_ints(1),),
+        "tol": (_reals(0, None, "left"),),
+        "random_state": (_ints(0, 2**32 - 1), _NONE),
+        "verbose": (_ints(0), _BOOL),
+        "n_jobs": (_ints(-_INT64, _INT64, "an integer"), _NONE),
+    }
+    if not text:
+        return rules | {"warm_start": (_BOOL,), "total_examples": (_ints(1), _NONE)}
+    return rules | {
+        "normalize": (_names("auto", "l1", "l2"), _NONE),
+        "lowercase": (_BOOL,),
+        "tokenizer": (_names("default", "whitespace"),),  # a function is never saved
+        "token_pattern": (_NONE,),  # a string: pattern_problem
+        "min_count": (_ints(1),),
+        "max_features": (_ints(1, MAX_VOCABULARY), _NONE),
+        "ngrams": (_ints(1, MAX_NGRAMS),),
+        "buckets": (_ints(0, MAX_BUCKETS),),
+        "minn": (_ints(0, MAX_CHAR_NGRAM),),
+        "maxn": (_ints(0, MAX_CHAR_NGRAM),),
+        "use_idf": (_BOOL,),
+        "sublinear_tf": (_BOOL, _names("auto")),
+        "min_df": (_ints(1), _names("auto")),
+        "prune_features": (_BOOL,),
+        "pretrained_vectors": ((lambda v: isinstance(v, str), "a path"), _NONE),
+    }
+
+
+_SHOWN_NAMES = {"buckets": "number of buckets", "dim": "dimension dim"}
+
+
+def param_problem(params: dict, *, text: bool) -> str | None:
+    """What in a model file's ``params`` ``fit`` would refuse, or None: every parameter of
+    :class:`~bowclf.TextClassifier` (``text``) or :class:`~bowclf.BowClassifier` in the range
+    ``fit`` accepts (names neither has are ignored, as the loader ignores them), a text
+    model's ``token_pattern`` safe and its tokenisation parameters consistent.  The one check
+    of a file's parameters, for :func:`bowclf.load` and :func:`bowclf.persist.load_predictor`
+    alike; it imports no scikit-learn."""
+    for key, value in params.items():
+        problem = _value_problem(key, value, text=text)
         if problem is not None:
-            return f"token_pattern {repr(pattern)[:60]} {problem}"
+            return problem
+    return _tokenisation_problem(params) if text else None
+
+
+def _value_problem(key: str, value: Any, *, text: bool) -> str | None:
+    """Why ``fit`` would refuse ``value`` for the parameter ``key`` on its own, or None (also
+    for a name the estimator does not have).  A number or an integer is never a boolean."""
+    if key == "token_pattern" and text and value is not None:
+        problem = pattern_problem(value)
+        return None if problem is None else f"token_pattern {repr(value)[:60]} {problem}"
+    rules = _rules(text).get(key, ())
+    if not rules or any(accepts(value) for accepts, _ in rules):
+        return None
+    accepted = " or ".join(words for _, words in rules)
+    return f"implausible {_SHOWN_NAMES.get(key, key)} {repr(value)[:40]} (fit accepts {accepted})"
+
+
+def _tokenisation_problem(params: dict) -> str | None:
+    """The checks spanning a text model's tokenisation parameters
+    (:func:`bowclf.vectorizer.transform.check_transform_params`), defaults for those missing."""
+    from . import defaults
+    from .vectorizer.transform import check_transform_params
+
+    try:
+        check_transform_params(
+            tokenizer=params.get("tokenizer", defaults.TOKENIZER),
+            token_pattern=params.get("token_pattern"),
+            ngrams=params.get("ngrams", defaults.NGRAMS),
+            buckets=params.get("buckets", defaults.BUCKETS),
+            minn=params.get("minn", defaults.MINN), maxn=params.get("maxn", defaults.MAXN),
+            dtype="float32",
+        )  # fmt: skip
+    except ValueError as exc:
+        return str(exc)
     return None
 
 

@@ -450,7 +450,7 @@ def top_k(
     while a < n:
         rows = slice(a, min(n, a + chunk))
         score = _Scorer(H[rows], B, top, column)
-        _, kth = _beam_bound(score, H[rows].shape[0], tree, k, width, log_threshold)
+        kth = _beam_bound(score, H[rows].shape[0], tree, k, width, log_threshold)
         bound = np.maximum(kth, log_threshold)
         labels[rows], log_p[rows], peak = _expand_above(score, tree, k, bound)
         a = rows.stop
@@ -501,16 +501,15 @@ def _top_nodes(tree: HuffmanTree) -> tuple[np.ndarray, np.ndarray]:
 def _beam_bound(
     score: _Scorer, n: int, tree: HuffmanTree, k: int, width: int, log_threshold: float
 ):
-    """``(best, kth)`` per row: the best and the k-th best log-probability among the leaves a
-    beam search of ``width`` reaches (−inf when it reaches fewer).  ``kth`` is a lower bound
-    of the true k-th best label's."""
+    """The k-th best log-probability per row among the leaves a beam search of ``width``
+    reaches (−inf when it reaches fewer): a lower bound of the true k-th best label's."""
     c = tree.n_classes
     node = np.full((n, width), -1, dtype=np.int64)  # node numbers (leaves < c); −1 empty
     node[:, 0] = 2 * c - 2
     lp = np.full((n, width), -np.inf)
     lp[:, 0] = 0.0
     rows = np.arange(n)
-    best, kth = np.full(n, -np.inf), np.full(n, -np.inf)
+    kth = np.full(n, -np.inf)
     while rows.size:
         inner = node >= c
         r, s = np.nonzero(inner)
@@ -532,10 +531,9 @@ def _beam_bound(
         done = ~(node >= c).any(axis=1)
         if done.any():
             kth[rows[done]] = -np.partition(-lp[done], k - 1, axis=1)[:, k - 1]
-            best[rows[done]] = lp[done].max(axis=1)
             keep = ~done
             rows, node, lp = rows[keep], node[keep], lp[keep]
-    return best, kth
+    return kth
 
 
 def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):

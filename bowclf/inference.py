@@ -230,30 +230,23 @@ class ClassifierCore:
             for wave in range(0, len(starts), threads):  # at most `threads` chunks held at once
                 yield from pool.map(hidden, starts[wave : wave + threads])
 
-    def _stack(self, parts: list[np.ndarray], dtype) -> np.ndarray:
-        if not parts:
-            return np.zeros((0, self.classes.size), dtype=dtype)
-        return np.vstack(parts)
+    def _per_class(self, X: sp.csr_array, of_hidden) -> np.ndarray:
+        """``of_hidden(H)`` (n×c float64 per chunk of hidden vectors) for all of ``X``."""
+        parts = [of_hidden(H) for H in self.hidden_chunks(X)]
+        return np.vstack(parts) if parts else np.zeros((0, self.classes.size))
 
     def proba(self, X: sp.csr_array) -> np.ndarray:
         """Probabilities (n×c, float64), see :meth:`BowClassifier.predict_proba`."""
-        parts = [
-            self.loss.proba_from_hidden(H, self.B, self.multilabel) for H in self.hidden_chunks(X)
-        ]
-        return self._stack(parts, np.float64)
+        return self._per_class(X, lambda H: self.loss.proba_from_hidden(H, self.B, self.multilabel))
 
     def log_proba(self, X: sp.csr_array) -> np.ndarray:
         """Logarithm of :meth:`proba`, computed stably."""
-        parts = [
-            self.loss.log_proba_from_hidden(H, self.B, self.multilabel)
-            for H in self.hidden_chunks(X)
-        ]
-        return self._stack(parts, np.float64)
+        ml = self.multilabel
+        return self._per_class(X, lambda H: self.loss.log_proba_from_hidden(H, self.B, ml))
 
     def decision(self, X: sp.csr_array) -> np.ndarray:
         """Scores (n×c, float64), see :meth:`BowClassifier.decision_function`."""
-        parts = [self.loss.decision_from_hidden(H, self.B) for H in self.hidden_chunks(X)]
-        return self._stack(parts, np.float64)
+        return self._per_class(X, lambda H: self.loss.decision_from_hidden(H, self.B))
 
     def argmax(self, X: sp.csr_array) -> np.ndarray:
         """Index of the most probable class of each row (the most frequent training class for
@@ -263,6 +256,24 @@ class ClassifierCore:
         if self.class_prior is not None and best.size:
             best[_math.empty_rows(X)] = np.argmax(self.class_prior)
         return best
+
+    def predicted_proba(self, X: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+        """A single-label model's predicted class index per row (:meth:`argmax`) and its
+        probability (the loss's ``top1_from_hidden``: :meth:`proba`'s value, or for a loss
+        that never scores every class, that of its top-1 search, as :meth:`topk` gives it)."""
+        parts = [self.loss.top1_from_hidden(H, self.B) for H in self.hidden_chunks(X)]
+        best = np.concatenate([b for b, _ in parts]) if parts else np.zeros(0, np.intp)
+        proba = np.concatenate([p for _, p in parts]) if parts else np.zeros(0)
+        if self.class_prior is not None and best.size:
+            empty, frequent = _math.empty_rows(X), np.argmax(self.class_prior)
+            best[empty], proba[empty] = frequent, self._featureless_proba()[frequent]
+        return best, proba
+
+    def _featureless_proba(self) -> np.ndarray:
+        """The probabilities (c,) of a document with no known feature (``H = 0``), as
+        :meth:`proba` computes them for such a row."""
+        H = np.zeros((1, self.B.shape[1]), dtype=_DTYPE)
+        return self.loss.proba_from_hidden(H, self.B, self.multilabel)[0]
 
     def predict(self, X: sp.csr_array) -> np.ndarray:
         """Class labels, or a multi-label model's indicator matrix (see
@@ -312,15 +323,19 @@ class ClassifierCore:
         if not parts:
             return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
         labels, proba = np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
-        return self._rank_empty_rows_by_prior(X, classes, labels, proba)
+        return self._rank_empty_rows_by_prior(X, classes, labels, proba, threshold)
 
-    def _rank_empty_rows_by_prior(self, X, classes, labels, proba):
-        """Rank the tied labels of featureless documents by frequency, as :meth:`predict`."""
+    def _rank_empty_rows_by_prior(self, X, classes, labels, proba, threshold: float):
+        """Rank the labels of featureless documents by frequency, as :meth:`predict` picks
+        their label, each with its probability (equal for softmax and one-vs-all; by depth in
+        the tree for hierarchical softmax)."""
         prior, empty = self.class_prior, np.flatnonzero(_math.empty_rows(X))
         if prior is not None and empty.size:
             order = np.argsort(-prior, kind="stable")[: min(labels.shape[1], classes.size)]
-            kept = ~np.isnan(proba[empty, : order.size])
+            p = self._featureless_proba()[order]
+            kept = p >= threshold
             labels[empty, : order.size] = np.where(kept, classes[order].astype(object), None)
+            proba[empty, : order.size] = np.where(kept, p, np.nan)
         return labels, proba
 
 
@@ -357,6 +372,13 @@ class TextPredictor:
             rows = self.classifier.predicted_indices(features)
             return [tuple(self.classes_[index].tolist()) for index in rows]
         return self.classifier.predict(features)
+
+    def predict_with_proba(self, X: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """A single-label model's :meth:`predict` and each predicted label's probability: that
+        of :meth:`predict_proba`, or for hierarchical softmax of ``predict_topk(X, k=1)`` (the
+        exact search, no documents × classes probabilities)."""
+        index, proba = self.classifier.predicted_proba(self.transform_features(X))
+        return np.asarray(self.classes_)[index], proba
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """See :meth:`TextClassifier.predict_proba`."""

@@ -157,6 +157,12 @@ class Loss:
         """Index of the most probable class of each hidden vector: ``argmax_k S_ik``."""
         return np.argmax(_math.scores(H, B), axis=1)
 
+    def top1_from_hidden(self, H: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A single-label model's most probable class of each row (:meth:`argmax_from_hidden`)
+        and its probability (:meth:`proba_from_hidden`'s)."""
+        best = self.argmax_from_hidden(H, B)
+        return best, self.proba_from_hidden(H, B, False)[np.arange(best.size), best]
+
     def decision_from_hidden(self, H: np.ndarray, B: np.ndarray) -> np.ndarray:
         """Scores ``S = H·Bᵀ`` in float64 (``decision_function``)."""
         return H.astype(np.float64) @ B.astype(np.float64).T
@@ -353,6 +359,13 @@ class HierarchicalSoftmax(Loss):
     def argmax_from_hidden(self, H, B) -> np.ndarray:
         """The most probable label of each row, by the pruned search (no n×c scores)."""
         return hsoftmax.top_k(H, B, self._tree(), 1)[0][:, 0]
+
+    def top1_from_hidden(self, H, B) -> tuple[np.ndarray, np.ndarray]:
+        """The most probable label and its probability by the pruned search (k = 1, as
+        :meth:`topk_from_hidden`): no n×c probabilities.  The search sums the same path terms
+        as :meth:`log_proba_from_hidden` in another order: the last bits may differ."""
+        idx, log_p = hsoftmax.top_k(H, B, self._tree(), 1)
+        return idx[:, 0], np.exp(log_p[:, 0])
 
     def decision_from_hidden(self, H, B) -> np.ndarray:
         """``log P(k | h)``: the tree has no per-class scores, and log-probabilities rank

@@ -79,10 +79,6 @@ __all__ = [
 ]
 
 
-class _Invalid(Exception):
-    """Internal: a consistency problem; :func:`load` prefixes the path."""
-
-
 # ---------------------------------------------------------------------- saving
 def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None) -> Path:
     """Write a fitted :class:`~bowclf.TextClassifier` or :class:`~bowclf.BowClassifier` to
@@ -250,9 +246,7 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if not hasattr(clf, "A_"):
         raise ValueError("the model is not fitted: call fit() before saving it")
     header = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "bowclf_version": __version__,
+        **_base_header(),
         "classifier": {
             "params": _json_params(clf.get_params()),
             "fitted": {
@@ -386,6 +380,11 @@ def load(path: str | os.PathLike):
 def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     """:func:`load` the model and also return its validated header (see :func:`info`); a
     fastText ``.bin``/``.ftz`` file (read by :mod:`bowclf.io.fasttext`) has none: ``{}``."""
+    return _load(path, predictor=False)
+
+
+def _load(path, *, predictor: bool) -> tuple[Any, dict[str, Any]]:
+    """:func:`load_with_header`, or with ``predictor`` :func:`load_predictor`."""
     if _is_fasttext(path):
         from .io.fasttext import load_fasttext
 
@@ -393,20 +392,27 @@ def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     with open_archive(path) as zf:
         header = read_header(zf, path)
         check_memory(header, path)
-        arrays = _read_members(zf, header, path)
-    return _build(header, arrays, path), header
+        text = predictor and header["kind"] == "TextClassifier"
+        # large uncompressed members memory-mapped, the rest read (each checked); the
+        # predictor needs no optimiser accumulators
+        arrays = {
+            name: _read_member(zf, name, spec, path)
+            for name, spec in header["arrays"].items()
+            if not (text and name in OPTIMIZER_MEMBERS)
+        }
+    if not text:
+        return _build(header, arrays, path), header
+    with _one_line_errors(path):
+        from .io.predictor import build_predictor
+
+        model = build_predictor(header, arrays, path)
+        _smoke_test(model, "TextClassifier")
+        return model, header
 
 
-def _read_members(zf, header: dict, path, skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """The header's members but ``skip``: large uncompressed ones memory-mapped, the rest
-    read (each checked against its declared dtype and shape)."""
-    arrays = {}
-    for name, spec in header["arrays"].items():
-        if name in skip:
-            continue
-        mapped = map_array(zf, name, spec, path) if name in MAPPED else None
-        arrays[name] = mapped if mapped is not None else read_array(zf, name, spec, path)
-    return arrays
+def _read_member(zf, name: str, spec: dict, path) -> np.ndarray:
+    mapped = map_array(zf, name, spec, path) if name in MAPPED else None
+    return mapped if mapped is not None else read_array(zf, name, spec, path)
 
 
 def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
@@ -425,27 +431,12 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     ModelFileError
         As :func:`load` (for a bad row of ``A``: when a prediction uses it).
     """
-    if _is_fasttext(path):
-        from .io.fasttext import load_fasttext
-
-        return load_fasttext(path), {}
-    with open_archive(path) as zf:
-        header = read_header(zf, path)
-        check_memory(header, path)
-        text = header["kind"] == "TextClassifier"
-        arrays = _read_members(zf, header, path, skip=OPTIMIZER_MEMBERS if text else ())
-    if not text:
-        return _build(header, arrays, path), header
-    with _one_line_errors(path):
-        from .io.predictor import build_predictor
-
-        predictor = build_predictor(header, arrays, path)
-        _smoke_test(predictor, "TextClassifier")
-        return predictor, header
+    return _load(path, predictor=True)
 
 
 class _one_line_errors:  # noqa: N801 - a context manager used like a function
-    """Turn what a hostile file can provoke while building a model into ModelFileError."""
+    """Turn what a hostile file can provoke while building a model into ModelFileError: the
+    checks' own ``ValueError`` messages, or the name of anything else that went wrong."""
 
     def __init__(self, path) -> None:
         self.path = path
@@ -456,8 +447,8 @@ class _one_line_errors:  # noqa: N801 - a context manager used like a function
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is None or isinstance(exc, MemoryError | ModelFileError):
             return False
-        if isinstance(exc, _Invalid | ValueError):  # the checks' own messages
-            raise ModelFileError(f"{self.path}: inconsistent model file: {exc}") from None
+        if isinstance(exc, ValueError):  # the checks' own messages
+            raise ModelFileError(f"{self.path}: inconsistent model file: {short(exc)}") from None
         if isinstance(exc, Exception):
             raise ModelFileError(f"{self.path}: inconsistent model file ({short(exc)})") from None
         return False
@@ -465,7 +456,7 @@ class _one_line_errors:  # noqa: N801 - a context manager used like a function
 
 def _build(header: dict, arrays: dict[str, np.ndarray], path):
     """The model of a file's validated header and arrays (one-line errors otherwise)."""
-    try:
+    with _one_line_errors(path):
         if header["kind"] == "FastTextModel":
             from .io.fasttext import from_members
 
@@ -480,14 +471,6 @@ def _build(header: dict, arrays: dict[str, np.ndarray], path):
             model = _build_text_classifier(header, arrays, quantized)
         _smoke_test(model, header["kind"])
         return model
-    except MemoryError:
-        raise
-    except ModelFileError:
-        raise
-    except _Invalid as exc:
-        raise ModelFileError(f"{path}: inconsistent model file: {exc}") from None
-    except Exception as exc:  # anything a hostile header can provoke in the constructors
-        raise ModelFileError(f"{path}: inconsistent model file ({short(exc)})") from None
 
 
 def _is_fasttext(path) -> bool:
@@ -502,20 +485,17 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
     from .classifier import BowClassifier
 
     section = header["classifier"]
-    try:
-        return BowClassifier._restore(
-            section["params"], section["fitted"], arrays["classifier/A"],
-            arrays["classifier/B"], arrays["classifier/classes"],
-            {k: arrays[f"classifier/{k}"] for k in ("A_accumulator", "B_accumulator")
-             if f"classifier/{k}" in arrays},
-            loss_state={
-                n.split("/", 1)[1]: a
-                for n, a in arrays.items()
-                if n.startswith("classifier/") and n not in CLASSIFIER_MEMBERS + OPTIMIZER_MEMBERS
-            },
-        )  # fmt: skip
-    except ValueError as exc:
-        raise _Invalid(str(exc)) from None
+    return BowClassifier._restore(
+        section["params"], section["fitted"], arrays["classifier/A"],
+        arrays["classifier/B"], arrays["classifier/classes"],
+        {k: arrays[f"classifier/{k}"] for k in ("A_accumulator", "B_accumulator")
+         if f"classifier/{k}" in arrays},
+        loss_state={
+            n.split("/", 1)[1]: a
+            for n, a in arrays.items()
+            if n.startswith("classifier/") and n not in CLASSIFIER_MEMBERS + OPTIMIZER_MEMBERS
+        },
+    )  # fmt: skip
 
 
 def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray], quantized=None):
@@ -523,24 +503,17 @@ def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray], quantize
     kept so that saving it again writes them)."""
     from .text import TextClassifier
 
-    buckets = header["params"].get("buckets", 0)
-    if not isinstance(buckets, int) or buckets > MAX_FEATURES:
-        raise _Invalid(f"implausible number of buckets {buckets!r}")
-    classifier = _build_classifier(header, arrays)
+    classifier = _build_classifier(header, arrays)  # the header's buckets: _limits' bound
     section = header["text"]
-    try:
-        return TextClassifier._restore(
-            header["params"], classifier,
-            {n.split("/", 1)[1]: a for n, a in arrays.items() if n.startswith("vectorizer/")},
-            multilabel=section["multilabel"],
-            label_set=arrays["text/classes"] if section["binarized"] else None,
-            feature_columns=arrays.get("text/feature_columns"), idf=arrays.get("text/idf"),
-            training_summary=section.get("training_summary", {}), max_columns=MAX_FEATURES,
-            quantized=quantized,
-            inputs=section.get("inputs"),
-        )  # fmt: skip
-    except ValueError as exc:
-        raise _Invalid(str(exc)) from None
+    return TextClassifier._restore(
+        header["params"], classifier,
+        {n.split("/", 1)[1]: a for n, a in arrays.items() if n.startswith("vectorizer/")},
+        multilabel=section["multilabel"],
+        label_set=arrays["text/classes"] if section["binarized"] else None,
+        feature_columns=arrays.get("text/feature_columns"), idf=arrays.get("text/idf"),
+        training_summary=section.get("training_summary", {}), max_columns=MAX_FEATURES,
+        quantized=quantized, inputs=section.get("inputs"),
+    )  # fmt: skip
 
 
 def _smoke_test(model, kind: str) -> None:
@@ -552,4 +525,4 @@ def _smoke_test(model, kind: str) -> None:
 
         P = model.predict_proba(sp.csr_array((1, model.n_features_in_), dtype=np.float64))
     if not np.isfinite(P).all():
-        raise _Invalid("it predicts non-finite probabilities")
+        raise ValueError("it predicts non-finite probabilities")

@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 
+from .explain import _plain
+
 try:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
@@ -202,10 +204,6 @@ def _run_op(model, op: tuple, texts: list[str]) -> list:
     if op[0] == "proba":
         return model.predict_proba(texts).tolist()
     raise AssertionError(op)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 # ---------------------------------------------------------------------- validation

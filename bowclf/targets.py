@@ -8,6 +8,8 @@ example.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import LabelEncoder
@@ -17,6 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d
 from .training import check_classes
 
 __all__ = [
+    "check_target_type",
     "class_weights",
     "codes",
     "example_weights",
@@ -40,14 +43,14 @@ def read_targets(y) -> tuple[np.ndarray | sp.csr_array, bool]:
             y = y.toarray()
         else:
             y = sp.csr_array(y)
-            check_classification_targets(y)
+            check_target_type(y)
             if type_of_target(y) != "multilabel-indicator":
                 raise ValueError("a sparse y must be a 0/1 multi-label indicator matrix")
             return y, True
     y_arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = column_or_1d(y_arr, warn=True)
-    check_classification_targets(y_arr)
+    check_target_type(y_arr)
     return y_arr, type_of_target(y_arr) == "multilabel-indicator"
 
 
@@ -63,7 +66,37 @@ def fit_label_encoder(y_arr: np.ndarray, classes=None) -> LabelEncoder:
     else:
         encoder.fit(y_arr)
     check_classes(encoder.classes_, y_arr.shape[0])
+    warn_if_labels_are_distinct(encoder.classes_.size, y_arr.shape[0])
     return encoder
+
+
+#: scikit-learn's warning when distinct labels outnumber half the examples (see below).
+_MANY_CLASSES_WARNING = "The number of unique classes is greater than 50%"
+
+
+def check_target_type(y) -> None:
+    """Refuse targets that are not classes — continuous values, ... (scikit-learn's
+    ``check_classification_targets``) — without its warning that more distinct labels than
+    half the examples "could represent a regression problem": a text classifier's labels
+    are categories, and many labels with a few documents each is extreme classification
+    (fastText's use), not a sign of regression.  Non-integral numbers are still refused, and
+    labels that are all distinct get :func:`warn_if_labels_are_distinct`'s warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_MANY_CLASSES_WARNING, category=UserWarning)
+        check_classification_targets(y)
+
+
+def warn_if_labels_are_distinct(n_classes: int, n_documents: int) -> None:
+    """Warn when each of more than 20 documents has a label of its own: one document per
+    class teaches nothing (an identifier or a quantity read as the label?)."""
+    if n_documents > 20 and n_classes >= n_documents:
+        warnings.warn(
+            f"each of the {n_documents:,} documents has a label of its own: a classifier "
+            "learns nothing from one document per class (is the label an identifier or a "
+            "quantity?)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def target_matrix(

@@ -444,3 +444,42 @@ def test_labels_of_one_kind(y, message):
         BowClassifier(epochs=1).fit(np.eye(4), y)
     with pytest.raises(ValueError, match=message):
         TextClassifier(epochs=1).fit(["x y", "y z", "z w", "x w"], y)
+
+
+# ---------------------------------------------------------------------- many labels: warnings
+def test_many_labels_give_no_regression_warning_but_continuous_targets_are_refused():
+    """scikit-learn warns that more distinct labels than half the examples "could represent a
+    regression problem": for a text classifier that is extreme classification, not a sign of
+    regression (int or str labels alike).  Continuous targets are still refused, and labels
+    that are all distinct get a warning of their own."""
+    import warnings
+
+    from bowclf import TextClassifier
+
+    texts = [f"w{i} w{i % 7} common" for i in range(100)]
+    for labels in ([i % 60 for i in range(100)], [f"c{i % 60}" for i in range(100)]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            TextClassifier(dim=4, epochs=1, random_state=0).fit(texts, labels)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        TextClassifier(dim=4, epochs=1).fit(texts, [i + 0.5 for i in range(100)])
+    with pytest.warns(UserWarning, match="each of the 100 documents has a label of its own"):
+        TextClassifier(dim=4, epochs=1, random_state=0).fit(texts, list(range(100)))
+
+
+def test_dask_corpus_stats_do_not_warn_about_their_distinct_classes():
+    """The Dask backend checked the type of its (distinct) classes with scikit-learn's check,
+    whose ratio then always exceeded 50%: it warned for any corpus of more than 20 labels."""
+    import warnings
+    from collections import Counter
+
+    from bowclf.backends.dask import _corpus_stats
+
+    labels = Counter({i: 4 for i in range(30)})
+    total = {"n": 120, "kinds": {False}, "labels": labels, "label_items": 120, "unlabelled": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats = _corpus_stats(total)
+    assert stats.classes.tolist() == list(range(30))
+    with pytest.raises(ValueError, match="continuous"):
+        _corpus_stats({**total, "labels": Counter({i + 0.5: 4 for i in range(30)})})

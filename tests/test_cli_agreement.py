@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import make_texts
 
 from bowclf import TextClassifier
-from bowclf.cli import cli
+from bowclf.cli import _format_p, cli
 from bowclf.persist import load, save
 
 LOSSES = ["softmax", "ova"]
@@ -186,3 +186,64 @@ def test_full_cache_dir_names_the_directory(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert f"{cache}: cannot write the token cache" in result.output
     assert "Traceback" not in result.output and "OSError" not in result.output
+
+
+@pytest.fixture(scope="module")
+def hs_model(tmp_path_factory):
+    texts, y, _ = _docs()
+    model = TextClassifier(dim=8, epochs=2, lr=0.1, loss="hs", random_state=0).fit(texts, y)
+    return save(model, tmp_path_factory.mktemp("hs") / "hs.bowclf")
+
+
+def test_hs_proba_without_k_takes_the_top_label_from_the_search(hs_model, monkeypatch):
+    """Hierarchical softmax, ``--proba`` without ``-k``: the predicted label and its
+    probability come from the exact top-1 search — exactly ``predict_topk(k=1)``, whose labels
+    are ``predict``'s — and no documents × classes probabilities are computed."""
+    from bowclf.inference import TextPredictor
+
+    model = load(hs_model)
+    expected = [[(str(lab), p) for lab, p in row] for row in model.predict_topk(PROBE, k=1)]
+    assert [row[0][0] for row in expected] == model.predict(PROBE).tolist()
+    P = model.predict_proba(PROBE)
+    column = {c: j for j, c in enumerate(model.classes_.tolist())}
+    np.testing.assert_allclose(
+        [p for (lab, p), in expected], [P[i, column[row[0][0]]] for i, row in enumerate(expected)],
+        rtol=1e-9,
+    )  # fmt: skip
+
+    real, sizes = TextPredictor.predict_proba, []
+
+    def every_class(self, X):
+        sizes.append(len(X))
+        return real(self, X)
+
+    monkeypatch.setattr(TextPredictor, "predict_proba", every_class)
+    data = "\n".join(PROBE) + "\n"
+    lines = _run("predict", hs_model, "--format", "jsonl", input=data).splitlines()
+    rows = [list(zip(r["labels"], r["probabilities"], strict=True)) for r in map(json.loads, lines)]
+    assert rows == expected
+    text = _run("predict", hs_model, "--proba", input=data).splitlines()
+    assert text == [f"{lab} {_format_p(p)}" for ((lab, p),) in expected]
+
+
+def test_hs_top_k_of_a_featureless_document_gives_each_label_its_probability(hs_model, tmp_path):
+    """A document with no known feature gets its labels by training frequency (as predict
+    picks its label); under hierarchical softmax their probabilities differ (by depth in the
+    tree) and each label is shown with its own.  Here the frequencies (a file's class_prior_)
+    rank the labels against the tree's depths."""
+    from test_persist import variant
+
+    def reverse_prior(h):
+        h["classifier"]["fitted"]["class_prior_"] = [0.2, 0.3, 0.5]
+
+    path = variant(hs_model.read_bytes(), tmp_path / "prior.bowclf", header=reverse_prior)
+    model = load(path)
+    P = model.predict_proba([""])[0]
+    assert P[2] < P.max()  # the most frequent label is not the shallowest
+    column = {c: j for j, c in enumerate(model.classes_.tolist())}
+    for k in (1, 2, 3):
+        row = model.predict_topk([""], k=k)[0]
+        assert row[0][0] == model.predict([""])[0] == model.classes_[2]
+        assert [p for _, p in row] == [P[column[lab]] for lab, _ in row]
+    line = _run("predict", path, "--format", "jsonl", input="\n")
+    assert json.loads(line) == {"labels": [model.classes_[2]], "probabilities": [P[2]]}

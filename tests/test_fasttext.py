@@ -66,16 +66,31 @@ def _train(path, **kw):
     return fasttext.train_supervised(str(path), **params)
 
 
+def _on_a_table_step(ours, texts) -> np.ndarray:
+    """Where a one-vs-all score lies within float rounding of a step of fastText's sigmoid
+    table (``x = −8 + j/32``): fastText sums a line's rows and the dot products in float32, in
+    its own order, so there the table entry it picks may be the neighbour of ours."""
+    S = ours.transform(texts).astype(np.float64) @ np.asarray(ours.B, np.float64).T
+    t = (S + 8.0) * 32.0
+    return np.abs(t - np.round(t)) < 32.0 * 2e-6 * (1.0 + np.abs(S))  # ~30 float32 ulps
+
+
 def _agree(model_path, texts):
-    """Top-1 and every reported probability of bowclf equal fastText's on ``texts``."""
+    """Top-1 and every reported probability of bowclf equal fastText's on ``texts`` (for
+    one-vs-all, up to one table step where a score is within rounding of a step)."""
     ref = fasttext.load_model(str(model_path))
     ours = load_fasttext(model_path)
     scores = ours.fasttext_scores(texts)
     column = {f"__label__{c}": j for j, c in enumerate(ours.classes_)}
     labels, probs = ref.predict(texts, k=-1)
+    on_step = _on_a_table_step(ours, texts) if ours.loss in ("ova", "ns") else None
     for i, (labs, ps) in enumerate(zip(labels, probs, strict=True)):
         assert labs, texts[i]
         cols = [column[lab] for lab in labs]
+        if on_step is not None and on_step[i, cols].any():
+            ok = np.abs(scores[i, cols] - ps) <= np.where(on_step[i, cols], 0.008, 1e-4)
+            assert ok.all(), (texts[i], scores[i, cols], ps)
+            continue
         np.testing.assert_allclose(scores[i, cols], ps, atol=1e-4, rtol=0)
         # fastText's first label is a most probable one (ties are ordered arbitrarily)
         assert scores[i, cols[0]] >= scores[i].max() - 1e-6

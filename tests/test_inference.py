@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import make_texts
-from test_persist import members, npy, read_npy, variant
+from test_persist import build_zip, members, npy, read_npy, variant
 
 from bowclf import TextClassifier, quantize
 from bowclf.cli import cli
@@ -268,3 +268,112 @@ def test_an_error_in_a_chunk_predicted_ahead_reaches_the_caller():
         for out in _in_order((([str(i)], None) for i in range(4)), rows, ahead=1):
             got.append(out[0])
     assert got == ["0"]
+
+
+def _param(where: str, **values):
+    def edit(h):
+        (h["classifier"][where] if where in ("params", "fitted") else h[where]).update(values)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda h: h["params"].update(lr=-1),
+        lambda h: h["params"].update(tokenizer="whitespace", token_pattern="a+"),
+        _param("params", lr=0),
+        _param("params", optimizer="newton"),
+        _param("params", warm_start="no"),
+        _param("params", total_examples=0),
+        _param("params", class_weight={"a": "heavy"}),
+        _param("params", random_state=-1),
+        _param("fitted", t_="many"),
+        _param("fitted", n_iter_=-1),
+        _param("fitted", loss_curve_=["x"]),
+        _param("fitted", best_validation_score_=[1]),
+        *(
+            (lambda h, k=k, v=v: h["params"].update({k: v}))
+            for k, v in [
+                ("epochs", "forever"),
+                ("batch_size", 0),
+                ("threshold", 2),
+                ("early_stopping", 1),
+                ("validation_fraction", 1.0),
+                ("n_iter_no_change", 0),
+                ("tol", -1),
+                ("verbose", -1),
+                ("n_jobs", 1.5),
+                ("min_count", 0),
+                ("max_features", 0),
+                ("sublinear_tf", "yes"),
+                ("min_df", 0),
+                ("prune_features", None),
+                ("pretrained_vectors", 3),
+                ("normalize", "l3"),
+                ("maxn", 2),
+                ("token_pattern", "(a+)+$"),
+                ("class_weight", "even"),
+            ]
+        ),  # fmt: skip
+    ],
+)
+def test_both_loaders_refuse_every_header_value_alike(models, tmp_path, edit):
+    """Every header value ``fit`` would refuse is refused by :func:`load` and by the predictor
+    ``bowclf predict`` loads, with the same one-line message (one sklearn-free check)."""
+    path = variant(models["softmax", "single"].read_bytes(), tmp_path / "bad.bowclf", edit)
+    with pytest.raises(ModelFileError) as by_load:
+        load(path)
+    with pytest.raises(ModelFileError) as by_predictor:
+        load_predictor(path)
+    message = str(by_load.value)
+    assert str(by_predictor.value) == message and "\n" not in message
+    assert "inconsistent model file" in message or "invalid fitted values" in message
+    result = CliRunner().invoke(cli, ["predict", str(path)], input="a b\n")
+    assert result.exit_code == 1 and result.stderr.strip().endswith(message)
+
+
+def test_a_non_finite_header_number_is_refused(models, tmp_path):
+    """JSON's 1e999 parses as infinity: no parameter or fitted number may be infinite."""
+    source = models["softmax", "single"].read_bytes()
+    for key in ('"lr": 0.1', '"tol": 0.0001'):
+        items = members(source)
+        text = items["header.json"].decode()
+        assert key in text
+        items["header.json"] = text.replace(key, key.split(":")[0] + ": 1e999").encode()
+        path = build_zip(tmp_path / "inf.bowclf", items)
+        for loader in (load, load_predictor):
+            with pytest.raises(ModelFileError, match=r"implausible (lr|tol) inf"):
+                loader(path)
+
+
+def _probes() -> list:
+    return [None, True, False, -1, 0, 1, 2, 3, 16, 17, 33, 2**14, 2**14 + 1, 2**28 + 1,
+            2**32, -(2**40), 0.0, 0.5, 1.0, 1.5, -0.5, 1e-9, "auto", "l1", "l2", "l3",
+            "softmax", "ova", "hs", "hinge", "sgd", "adagrad", "adaptive", "balanced",
+            "default", "whitespace", "x", "\\w+", {}, {"a": 2.0}, [], [1]]  # fmt: skip
+
+
+@pytest.mark.parametrize("estimator", ["TextClassifier", "BowClassifier"])
+def test_header_rules_are_the_estimators_constraints(estimator):
+    """The model-file check of each parameter (:mod:`bowclf._limits`, no scikit-learn) accepts
+    exactly the JSON values the estimator's ``_parameter_constraints`` accept — except a
+    boolean where a number is meant (scikit-learn takes ``True`` as the integer 1; no file
+    holds one)."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
+    import bowclf
+    from bowclf._limits import _value_problem
+
+    cls = getattr(bowclf, estimator)
+    for key in cls().get_params():
+        constraints = cls._parameter_constraints[key]
+        booleans = any(c in ("boolean", "verbose") for c in constraints if isinstance(c, str))
+        for value in _probes():
+            try:
+                validate_parameter_constraints({key: constraints}, {key: value}, estimator)
+                fit_accepts = not isinstance(value, bool) or booleans
+            except (ValueError, TypeError):
+                fit_accepts = False
+            problem = _value_problem(key, value, text=estimator == "TextClassifier")
+            assert (problem is None) == fit_accepts, (key, value, problem)

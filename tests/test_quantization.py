@@ -477,3 +477,30 @@ def test_a_quantised_model_trained_further_is_saved_dense(model, data, tmp_path)
     assert "classifier/B" in names and "classifier/B_codes" not in names
     loaded = load(tmp_path / "d.bowclf")
     np.testing.assert_allclose(loaded.predict_proba(test), small.predict_proba(test), atol=1e-6)
+
+
+def test_info_of_a_quantized_model_shows_what_the_file_holds(model, tmp_path):
+    """``bowclf info``: the vocabulary and columns the quantised file holds, the training
+    corpus's sizes only as before quantisation, and the resolved 'auto' input settings."""
+    small = bowclf.quantize(model, cutoff=50, dsub=16)
+    save(small, tmp_path / "small.bowclf")
+    out = CliRunner().invoke(cli, ["info", str(tmp_path / "small.bowclf")]).stdout
+    lines = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in out.splitlines()}
+    words = len(small.vectorizer_.vocabulary_)
+    trained = model.training_summary_
+    assert words < trained["vocabulary"]
+    assert lines["Vocabulary"] == f"{words:,} words"
+    assert lines["Features"].startswith("50 columns of A")
+    assert f"vocabulary {trained['vocabulary']}," not in lines["Training"]
+    assert lines["Training"].endswith(
+        f"before quantisation vocabulary {trained['vocabulary']} and columns {trained['columns']}"
+    )
+    inputs = small.inputs_
+    assert lines["Inputs"] == (
+        f"normalize {inputs['normalize']}, sublinear_tf {inputs['sublinear_tf']}, "
+        f"min_df {inputs['min_df']}"
+    )
+    params = lines["Parameters"].split(", ")
+    assert small.normalize == "auto" and f"normalize=auto ({inputs['normalize']})" in params
+    assert f"min_df=auto ({inputs['min_df']})" in params and "normalize=auto" not in params
+    assert "normalize" not in lines["Training"]

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.multiclass import check_classification_targets
 
 from ..losses import Loss
+from ..targets import check_target_type, warn_if_labels_are_distinct
 from ..training import (
     CorpusStats,
     Epoch,
@@ -751,7 +751,8 @@ def _corpus_stats(total: dict) -> CorpusStats:
         classes = np.asarray(sorted(total["labels"]))
     else:
         classes = np.unique(np.asarray(list(total["labels"])))
-        check_classification_targets(classes)
+        check_target_type(classes)  # distinct by construction: scikit-learn's ratio warns
+        warn_if_labels_are_distinct(classes.size, n)
     stats = CorpusStats(
         documents=n, classes=classes, multilabel=multilabel,
         mean_labels=total["label_items"] / n, every_row_labelled=total["unlabelled"] == 0,

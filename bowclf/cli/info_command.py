@@ -60,14 +60,22 @@ def info(model_path, as_json, top_features=None) -> None:
     words = arrays.get("vectorizer/words")
     if words is not None:
         lines.append(("Vocabulary", f"{words['shape'][0]:,} words"))
+    inputs = text.get("inputs") if isinstance(text.get("inputs"), dict) else {}
     if text:
         lines.append(("Multi-label", _multilabel_line(text, header)))
+        if inputs:
+            lines.append(("Inputs", ", ".join(f"{k} {inputs.get(k)}" for k in _INPUTS)))
         if text.get("training_summary"):
-            lines.append(("Training", _training_line(text["training_summary"])))
+            quantized = "quantization" in header
+            lines.append(("Training", _training_line(text["training_summary"], quantized)))
         if text.get("corpus"):
             lines.append(("Corpus read as", _corpus_line(text["corpus"])))
     params = header.get("params", {})
-    lines.append(("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(params.items()))))
+    shown = [
+        f"{k}={v} ({inputs[k]})" if v == "auto" and k in _INPUTS and k in inputs else f"{k}={v}"
+        for k, v in sorted(params.items())
+    ]
+    lines.append(("Parameters", ", ".join(shown)))
     click.echo("\n".join(f"{name + ':':<17}{_printable(str(value))}" for name, value in lines))
     if top is not None:
         click.echo("\n".join(top[1]))
@@ -117,7 +125,16 @@ def _multilabel_line(text: dict, header: dict) -> str:
     return f"yes (labels with probability >= {fitted['threshold_']:.4g}{fallback})"
 
 
-def _training_line(summary: dict) -> str:
+#: TextClassifier's input settings ('auto' parameters resolved from the training corpus).
+_INPUTS = ("normalize", "sublinear_tf", "min_df")
+#: Training-summary keys that describe the fitted model's size (quantize prunes it).
+_MODEL_SIZE = ("vocabulary", "columns")
+
+
+def _training_line(summary: dict, quantized: bool = False) -> str:
+    """The training summary; the input settings have their own line, and a quantised model's
+    vocabulary and columns at training time are said to be from before quantisation."""
+
     def number(key: str, fmt: str = ",") -> str | None:
         value = summary.get(key)
         return format(value, fmt) if isinstance(value, int | float) else None
@@ -131,8 +148,13 @@ def _training_line(summary: dict) -> str:
         else None,
         f"{number('seconds', '.1f')} s" if number("seconds", ".1f") else None,
     ]
-    known = {"documents", "epochs", "loss", "validation_score", "seconds"}
+    known = {"documents", "epochs", "loss", "validation_score", "seconds", *_INPUTS}
+    if quantized:
+        known |= set(_MODEL_SIZE)
     parts += [f"{k} {v}" for k, v in sorted(summary.items()) if k not in known and v is not None]
+    before = [f"{k} {summary[k]}" for k in _MODEL_SIZE if quantized and k in summary]
+    if before:
+        parts.append(f"before quantisation {' and '.join(before)}")
     return ", ".join(p for p in parts if p)
 
 

@@ -28,8 +28,9 @@ _PREDICT_EPILOG = (
     "Output: one line (row) per input document, in input order; every line of plain-text "
     "input is a document, so a blank line gets a prediction too. Without -k and --threshold "
     "the labels are the model's own prediction (model.predict in Python: the most probable "
-    "class, or a multi-label model's label set, in class order); with either, the most "
-    "probable labels first (model.predict_topk).\n\n"
+    "class, or a multi-label model's label set, in class order; with --proba, their "
+    "predict_proba probabilities, of predict_topk for hierarchical softmax); with either, "
+    "the most probable labels first (model.predict_topk).\n\n"
     "\b\n"
     "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
     "  csv    a header row, then label[,probability] for k=1, or\n"
@@ -290,12 +291,20 @@ def _predict_rows(
 
     Without ``-k`` and ``--threshold`` the labels are ``model.predict`` (the model's own
     decision rule: the arg-max, or for multi-label models its threshold and fallback), with
-    ``predict_proba`` probabilities when they are printed; otherwise ``model.predict_topk``.
+    ``predict_proba`` probabilities when they are printed (a single-label model's
+    ``predict_with_proba``: for hierarchical softmax those of ``predict_topk(k=1)``);
+    otherwise ``model.predict_topk``.
     """
+    multilabel = getattr(model, "multilabel_", False)
+    if k is None and threshold is None and with_proba and not multilabel:
+        if hasattr(model, "predict_with_proba"):  # one pass (hs: no n×c probabilities)
+            labels, p = model.predict_with_proba(texts)
+            p = _finite(p.reshape(-1, 1))[:, 0]
+            return [[(_plain(lab), float(q))] for lab, q in zip(labels, p, strict=True)]
     if k is None and threshold is None:
         predicted = model.predict(texts)
         classes = [_plain(c) for c in model.classes_]
-        if getattr(model, "multilabel_", False):
+        if multilabel:
             if hasattr(predicted, "ndim") and predicted.ndim == 2:  # an indicator matrix
                 rows = [[classes[j] for j in row.nonzero()[0]] for row in predicted]
             else:
@@ -308,7 +317,7 @@ def _predict_rows(
         column = {lab: j for j, lab in enumerate(classes)}
         return [[(lab, float(P[i, column[lab]])) for lab in row] for i, row in enumerate(rows)]
     if k is None:
-        k = len(model.classes_) if getattr(model, "multilabel_", False) else 1
+        k = len(model.classes_) if multilabel else 1
     rows = model.predict_topk(texts, k=k, threshold=0.0 if threshold is None else threshold)
     return [[(_plain(lab), float(p)) for lab, p in row] for row in rows]
 

@@ -22,7 +22,9 @@ and dropped when ``b`` is not kept.  FNV-1a uses sign-extended bytes (fastText's
 
 Output layers: the hidden vector is the mean of the rows (a quantised row is its centroids
 times its quantised norm); ``softmax`` gives ``softmax(B·h)``; ``ova`` (and ``ns``) give
-``σ(B·h)`` per label through fastText's 512-entry sigmoid table (what fastText predicts);
+``σ(B·h)`` per label through fastText's 512-entry sigmoid table (what fastText predicts; a
+score within float32 rounding of one of the table's steps may take the neighbouring entry,
+as fastText sums in float32 in its own order);
 ``hs`` builds fastText's Huffman tree from the label counts and gives each label the
 product of ``σ(B_node·h)`` or ``1 − σ(B_node·h)`` along its path.  A line with no rows at
 all gets ``h = 0`` (fastText prints no label for it).

@@ -223,7 +223,7 @@ def read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         f"unknown model kind {short(kind, 40)}",
     )
     _check(isinstance(header.get("params"), dict), path, "header has no params")
-    _check_params(header["params"], path)
+    _check_params(header["params"], path, text=kind == "TextClassifier")
     section = header.get("classifier")
     _check(
         isinstance(section, dict)
@@ -233,7 +233,7 @@ def read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         "header has no classifier section",
     )
     _check_fitted(section["fitted"], path)
-    _check_params(section["params"], path)
+    _check_params(section["params"], path, text=False)
     _check_members(zf, header, names, path)
     return header
 
@@ -379,10 +379,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number in strict JSON")
 
 
-def _check_params(params: dict, path) -> None:
-    """Every bounded parameter in the header lies where ``fit`` accepts it (so a hostile
-    header cannot make prediction run for minutes or allocate gigabytes)."""
-    problem = _limits.param_problem(params)
+def _check_params(params: dict, path, *, text: bool) -> None:
+    """Every parameter in the header lies where ``fit`` accepts it (so a hostile header cannot
+    make prediction run for minutes or allocate gigabytes, and whatever loads a file —
+    :func:`bowclf.load` or the predictor — refuses the same files with the same message)."""
+    problem = _limits.param_problem(params, text=text)
     _check(problem is None, path, f"inconsistent model file: {problem}")
 
 
@@ -422,14 +423,21 @@ def _check_fitted(fitted: dict, path) -> None:
     def number(v: Any) -> bool:
         return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
+    def count(v: Any) -> bool:
+        return _is_int(v) and 0 <= v < 2**63
+
+    def numbers(v: Any) -> bool:  # a non-finite score is saved as null
+        return isinstance(v, list) and all(x is None or number(x) for x in v)
+
     ok = (
-        _is_int(fitted.get("n_features_in_"))
-        and isinstance(fitted.get("multilabel_"), bool)
-        and number(fitted.get("threshold_"))
+        all(k in fitted for k in CLASSIFIER_SCALARS)
+        and all(count(fitted[k]) for k in ("n_features_in_", "n_iter_", "t_"))
+        and isinstance(fitted["multilabel_"], bool)
+        and number(fitted["threshold_"])
         and 0.0 <= fitted["threshold_"] <= 1.0
-        and all(k in fitted for k in CLASSIFIER_SCALARS)
-        and isinstance(fitted.get("loss_curve_"), list)
-        and isinstance(fitted.get("validation_scores_"), list)
+        and numbers(fitted["loss_curve_"])
+        and numbers(fitted["validation_scores_"])
+        and (fitted["best_validation_score_"] is None or number(fitted["best_validation_score_"]))
         and isinstance(fitted.get("top_label_", False), bool)
     )
     _check(ok, path, "header has invalid fitted values")

@@ -5,9 +5,10 @@
 <bowclf.BowClassifier._restore>` check of the state prediction uses — the parameters that
 shape the features and the decision, the vocabulary, the kept columns and idf weights, the
 classes, the loss's arrays, the fitted decision rule — and builds a
-:class:`bowclf.inference.TextPredictor`.  Parameters prediction never reads (learning rate,
-epochs, ...) are bounded by the header checks of :mod:`bowclf.io.modelfile` and otherwise
-ignored.  Problems raise ``ValueError`` with a one-line message.
+:class:`bowclf.inference.TextPredictor`.  Every parameter (those prediction never reads too:
+learning rate, epochs, ...) has been checked by the header's reader
+(:func:`bowclf._limits.param_problem`, the check :func:`bowclf.load` makes as well).
+Problems raise ``ValueError`` with a one-line message.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..inference import (
     check_features,
     column_lookup,
 )
-from ..losses import LOSSES, get_loss
+from ..losses import get_loss
 from ..saved_state import (
     check_best_epoch,
     check_class_prior,
@@ -33,7 +34,7 @@ from ..saved_state import (
     check_parameters,
     restored_inputs,
 )
-from ..vectorizer.transform import FittedVectorizer, check_fitted_state, check_transform_params
+from ..vectorizer.transform import FittedVectorizer, check_fitted_state
 from .modelfile import CLASSIFIER_MEMBERS, MAX_FEATURES, OPTIMIZER_MEMBERS
 
 __all__ = ["build_predictor"]
@@ -49,44 +50,19 @@ _TEXT_DEFAULTS: dict[str, Any] = {
     "maxn": defaults.MAXN,
     "use_idf": False,  # files written before idf weighting existed: raw counts
 }
-_BOOLEANS = ("lowercase", "use_idf")
-_INTEGERS = ("ngrams", "buckets", "minn", "maxn")  # bounded by bowclf._limits.param_problem
 
 
 def _text_params(params: dict) -> dict[str, Any]:
-    out = {k: params.get(k, v) for k, v in _TEXT_DEFAULTS.items()}
-    for key in _BOOLEANS:
-        if not isinstance(out[key], bool):
-            raise ValueError(f"parameter {key} must be a boolean, got {_shown(out[key])}")
-    for key in _INTEGERS:
-        if isinstance(out[key], bool) or not isinstance(out[key], int):
-            raise ValueError(f"parameter {key} must be an integer, got {_shown(out[key])}")
-    if out["tokenizer"] not in ("default", "whitespace"):
-        raise ValueError(f"unknown tokenizer {_shown(out['tokenizer'])}")
-    if out["token_pattern"] is not None and not isinstance(out["token_pattern"], str):
-        raise ValueError("token_pattern must be a string")
-    if out["buckets"] > MAX_FEATURES:
-        raise ValueError(f"implausible number of buckets {out['buckets']!r}")
-    check_transform_params(
-        tokenizer=out["tokenizer"], token_pattern=out["token_pattern"], ngrams=out["ngrams"],
-        buckets=out["buckets"], minn=out["minn"], maxn=out["maxn"], dtype=np.float32,
-    )  # fmt: skip
-    return out
-
-
-def _shown(value: Any) -> str:
-    return repr(value)[:40]
+    """The prediction parameters of a file's (checked, :func:`bowclf._limits.param_problem`)
+    ``params``, defaults for those it lacks."""
+    return {k: params.get(k, v) for k, v in _TEXT_DEFAULTS.items()}
 
 
 def _classifier(section: dict, arrays: dict[str, np.ndarray], lazy) -> ClassifierCore:
     """The classifier core of a file's ``classifier`` section and arrays."""
-    params, fitted = section["params"], section["fitted"]
+    params, fitted = section["params"], section["fitted"]  # checked by the header's reader
     loss_name = params.get("loss", defaults.LOSS)
-    if not isinstance(loss_name, str) or loss_name not in LOSSES:
-        raise ValueError(f"unknown loss {_shown(loss_name)}")
     normalize = params.get("normalize", defaults.NORMALIZE)
-    if normalize not in ("l1", "l2", None):
-        raise ValueError(f"unknown normalize {_shown(normalize)}")
     W, B = arrays["classifier/A"], np.ascontiguousarray(arrays["classifier/B"], np.float32)
     if lazy is None:
         W = np.ascontiguousarray(W, dtype=np.float32)

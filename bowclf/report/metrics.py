@@ -360,8 +360,7 @@ def _class_indices(y_true: Any, y_pred: Any, proba: np.ndarray, classes: list[La
 
 def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settings) -> Report:
     n, c = proba.shape
-    classes, texts, ks, n_bins = how.classes, how.texts, how.ks, how.n_bins
-    top_confusions, examples_per_confusion = how.top_confusions, how.examples_per_confusion
+    classes = how.classes
     y_idx, p_idx, unseen = _class_indices(y_true, y_pred, proba, classes)
     known = y_idx >= 0
     n_known = int(known.sum())
@@ -379,7 +378,7 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
         log_loss = _log_loss(yk, pk)
     cm = _confusion(yk, p_idx[known], c)
     top1 = np.argmax(proba, axis=1)
-    examples = (texts, examples_per_confusion)
+    examples = (how.texts, how.examples_per_confusion)
     return Report(
         n_documents=n,
         n_classes=c,
@@ -391,15 +390,15 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
         samples=None,
         log_loss=log_loss,
         hamming_loss=None,
-        top_k={kk: _single_label_top_k(y_idx, proba, kk) for kk in ks},
+        top_k={kk: _single_label_top_k(y_idx, proba, kk) for kk in how.ks},
         per_class=per_class,
         confusion_matrix=(
             [_json_label(x) for x in classes],
             cm.toarray().tolist() if c <= DENSE_CONFUSION_MAX else None,
         ),
         confusion_cells=_cells(cm),
-        calibration=_calibration(proba[np.arange(n), top1], top1 == y_idx, n_bins, "top1"),
-        confusions=_top_confusions(cm, y_idx, p_idx, proba, classes, top_confusions, examples),
+        calibration=_calibration(proba[np.arange(n), top1], top1 == y_idx, how.n_bins, "top1"),
+        confusions=_top_confusions(cm, y_idx, p_idx, proba, classes, how.top_confusions, examples),
         unseen_documents=n - n_known,
         unseen_counts=dict(unseen),
     )
@@ -482,8 +481,7 @@ def _top_confusions(cm, y_idx, p_idx, proba, classes, top, examples) -> list[Con
 
 def _multilabel_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settings) -> Report:
     n, c = proba.shape
-    classes, texts, ks, n_bins = how.classes, how.texts, how.ks, how.n_bins
-    top_confusions, examples_per_confusion = how.top_confusions, how.examples_per_confusion
+    classes = how.classes
     Y, unseen_rows = _to_indicator(y_true, classes, n, "y_true", allow_unseen=True)
     if y_pred is None:
         P = (proba >= 0.5).astype(np.int8)
@@ -498,7 +496,7 @@ def _multilabel_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settin
     clean = n_unseen == 0  # documents with an unseen gold label are never exactly right
     exact = skm.accuracy_score(Y[clean], P[clean], normalize=False) if clean.any() else 0.0
     gold = Y.sum(axis=1) + n_unseen
-    examples = (texts, examples_per_confusion)
+    examples = (how.texts, how.examples_per_confusion)
     return Report(
         n_documents=n,
         n_classes=c,
@@ -510,11 +508,11 @@ def _multilabel_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settin
         samples=_averages(Y, P, labels, "samples"),
         log_loss=_f(skm.log_loss(Y.ravel(), proba.ravel(), labels=[0, 1])),
         hamming_loss=_f(skm.hamming_loss(Y, P)),
-        top_k={kk: _multilabel_top_k(Y, gold, proba, kk) for kk in ks},
+        top_k={kk: _multilabel_top_k(Y, gold, proba, kk) for kk in how.ks},
         per_class=per_class,
         confusion_matrix=None,
-        calibration=_calibration(proba.ravel(), Y.ravel().astype(bool), n_bins, "per_label"),
-        confusions=_multilabel_confusions(Y, P, proba, classes, top_confusions, examples),
+        calibration=_calibration(proba.ravel(), Y.ravel().astype(bool), how.n_bins, "per_label"),
+        confusions=_multilabel_confusions(Y, P, proba, classes, how.top_confusions, examples),
         unseen_documents=int((n_unseen > 0).sum()),
         unseen_counts=dict(unseen),
         label_cardinality={"true": _cardinality(gold), "pred": _cardinality(P.sum(axis=1))},
