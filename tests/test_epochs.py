@@ -26,9 +26,12 @@ def binary(text_data):
     Xtr, ytr, Xte, yte = text_data
     keep = [i for i, y in enumerate(ytr) if y != "tech"]
     test = [i for i, y in enumerate(yte) if y != "tech"]
-    return [Xtr[i] for i in keep], [ytr[i] for i in keep], [Xte[i] for i in test], [
-        yte[i] for i in test
-    ]
+    return (
+        [Xtr[i] for i in keep],
+        [ytr[i] for i in keep],
+        [Xte[i] for i in test],
+        [yte[i] for i in test],
+    )
 
 
 def test_binary_fit_makes_binary_epochs_passes(binary, text_data):
@@ -62,3 +65,18 @@ def test_out_of_core_binary_uses_the_same_passes(binary, tmp_path):
     ooc = fit_stream(TextClassifier(random_state=0), path, block_docs=64, cache_dir=tmp_path)
     assert ooc.training_summary_["epochs"] == mem.classifier_.n_iter_ == defaults.BINARY_EPOCHS
     assert ooc.classifier_.t_ == mem.classifier_.t_
+
+
+def test_cli_prints_the_passes_the_library_makes(binary, tmp_path):
+    from click.testing import CliRunner
+
+    from bowclf import load
+    from bowclf.cli import cli
+
+    Xtr, ytr, _, _ = binary
+    path = write_label_text_csv(tmp_path / "train.csv", Xtr, ytr)
+    out = tmp_path / "m.bowclf"
+    result = CliRunner().invoke(cli, ["fit", str(path), "-o", str(out), "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert f"{defaults.BINARY_EPOCHS} epochs, dim 100" in result.stderr
+    assert load(out).classifier_.n_iter_ == defaults.BINARY_EPOCHS
