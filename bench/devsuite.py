@@ -19,6 +19,12 @@ opinion2   short opinion phrases, 2 classes, with negators (``not good``), ``but
            (the second clause decides), intensifiers and label noise
 grades5    5-grade sentiment sentences: a latent score, words whose polarity follows it
            noisily, the grade is the score's quintile
+phrases2   very short opinion phrases (~3 tokens), 2 classes 69/31, a large polar lexicon
+           each word of which is seen a few times, negators (imitates opinion-polarity
+           phrase corpora)
+subj2      subjective vs objective sentences: two broad class vocabularies, 30 % shared
+reviews2   opinion2's grammar on a small (4k), skewed (64/36), noisier corpus
+grades5s   grades5 with 3,000 training sentences
 ========== ================================================================================
 
 Every generator is deterministic (``numpy.random.default_rng(seed)``); sizes scale with
@@ -325,6 +331,72 @@ def gen_grades5(n_train: int, n_test: int, rng: np.random.Generator) -> Corpus:
     return _split(texts, labels, n_train)
 
 
+def gen_phrases2(n_train: int, n_test: int, rng: np.random.Generator) -> Corpus:
+    """Very short opinion phrases (1-8 tokens, ~3 on average), 2 unequal classes (~69 %
+    negative): a large polar lexicon seen only a few times each, negators, a few neutral words,
+    phrases with no polar word labelled by the prior, 4 % label noise."""
+    vocab = make_vocab(20_000)
+    ids = rng.choice(np.arange(150, 20_000), 7000, replace=False)
+    pos, neg = [vocab[i] for i in ids[:1800]], [vocab[i] for i in ids[1800:4500]]
+    neutral = [vocab[i] for i in ids[4500:]] + vocab[:150]
+    pp, pn, pz = _zipf_p(len(pos), 0.8, 3.0), _zipf_p(len(neg), 0.8, 3.0), _zipf_p(len(neutral))
+    texts, labels = [], []
+    for _ in range(n_train + n_test):
+        y = int(rng.random() < 0.31)
+        m = int(min(8, 1 + rng.geometric(0.5)))
+        words = [neutral[i] for i in rng.choice(len(neutral), m - 1, p=pz)]
+        if rng.random() < 0.9:  # one polar word (two in long phrases), sometimes negated
+            for _ in range(1 + (m > 5)):
+                flip = rng.random() < 0.1
+                lex, p = (pos, pp) if (y == 1) != flip else (neg, pn)
+                term = [lex[rng.choice(len(lex), p=p)]]
+                if flip:
+                    term.insert(0, _NEGATORS[rng.integers(len(_NEGATORS))])
+                words[rng.integers(len(words) + 1) : 0] = term
+        if rng.random() < 0.04:
+            y = 1 - y
+        texts.append(" ".join(words))
+        labels.append("pos" if y else "neg")
+    return _split(texts, labels, n_train)
+
+
+def gen_subj2(n_train: int, n_test: int, rng: np.random.Generator) -> Corpus:
+    """Subjective vs objective sentences (~23 tokens, 2 balanced classes): each class a
+    broad vocabulary (evaluative words vs plot/event words), 30 % of it shared."""
+    return _topic_corpus(
+        n_train,
+        n_test,
+        rng,
+        n_classes=2,
+        prior=np.ones(2),
+        mean_len=23,
+        strength=0.18,
+        topic_size=1500,
+        vocab_size=30_000,
+        overlap=0.3,
+    )
+
+
+def gen_reviews2(n_train: int, n_test: int, rng: np.random.Generator) -> Corpus:
+    """Short product-review sentences (opinion2's grammar), 3.4k documents, 64/36 classes,
+    10 % label noise: a small, noisier opinion corpus."""
+    texts, labels, te_x, te_y = gen_opinion2(n_train + n_test, 0, rng)
+    keep = [i for i, y in enumerate(labels) if y == "pos" or rng.random() < 0.56]
+    out_x, out_y = [], []
+    for i in keep:
+        y = labels[i]
+        if rng.random() < 0.05:  # on top of opinion2's 6 %
+            y = "neg" if y == "pos" else "pos"
+        out_x.append(texts[i])
+        out_y.append(y)
+    return _split(out_x, out_y, int(len(out_x) * n_train / (n_train + n_test)))
+
+
+def gen_grades5s(n_train: int, n_test: int, rng: np.random.Generator) -> Corpus:
+    """grades5 with fewer training sentences (the generator is the same)."""
+    return gen_grades5(n_train, n_test, rng)
+
+
 #: name -> (generator, training docs, test docs) at scale 1.
 GENERATORS: dict[str, tuple[Callable[..., Corpus], int, int]] = {
     "long20": (gen_long20, 6000, 2000),
@@ -333,6 +405,18 @@ GENERATORS: dict[str, tuple[Callable[..., Corpus], int, int]] = {
     "pairs": (gen_pairs, 10000, 4000),
     "opinion2": (gen_opinion2, 9500, 2000),
     "grades5": (gen_grades5, 8500, 2500),
+    "phrases2": (gen_phrases2, 9500, 1100),
+    "subj2": (gen_subj2, 9000, 1000),
+    "reviews2": (gen_reviews2, 3000, 1000),
+    "grades5s": (gen_grades5s, 3000, 2500),
+}
+#: Each generator's random stream (the first six kept their index when more were added).
+_STREAM = {
+    name: i
+    for i, name in enumerate(
+        ["grades5", "imbalance", "long20", "many100", "opinion2", "pairs"]
+        + ["grades5s", "phrases2", "reviews2", "subj2"]
+    )
 }
 #: Shared corpora of the matrix by default (ag_news: fold 1 only; imdb with --shared imdb).
 SHARED = ["sst2", "trec", "sms_spam", "ag_news", "tweeteval_emoji"]
@@ -361,7 +445,7 @@ def generate_corpus(
         if meta.get("key") == key:
             return meta
     d.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng([seed, sorted(GENERATORS).index(name)])
+    rng = np.random.default_rng([seed, _STREAM[name]])
     tr_x, tr_y, te_x, te_y = gen(n_train, n_test, rng)
     _write_csv_gz(d / "train.csv.gz", tr_x, tr_y)
     _write_csv_gz(d / "test.csv.gz", te_x, te_y)

@@ -7,6 +7,9 @@ numpy or scikit-learn.  The reasons for each value are in the estimators' docstr
 
 DIM = 100
 EPOCHS = "auto"
+#: ``epochs='auto'`` with two classes: a binary task has one decision direction, learnt in
+#: fewer passes; more of them fit the training set's noise (bench/RESULTS-devsuite.md).
+BINARY_EPOCHS = 5
 LR = 0.25
 OPTIMIZER = "auto"  # "adaptive" for softmax, "sgd" (fastText's plain SGD) for ova
 BATCH_SIZE = "auto"  # 1 on dense rows, else SPARSE_BATCH

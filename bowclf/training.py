@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from threadpoolctl import ThreadpoolController
 
-from . import _math
+from . import _math, defaults
 from .losses import Loss, get_loss
 from .optim import SGD
 from .parallel import kernel_threads
@@ -77,9 +77,12 @@ def seed_from(random_state) -> int | None:
     return int(random_state)
 
 
-def resolve_epochs(epochs: int | str, n_samples: int) -> int:
-    """The number of passes for ``epochs`` (``'auto'``: ``min(10, max(5, ⌈200000/n⌉))``)."""
+def resolve_epochs(epochs: int | str, n_samples: int, n_classes: int | None = None) -> int:
+    """The number of passes for ``epochs`` (``'auto'``: ``min(10, max(5, ⌈200000/n⌉))``, and
+    ``defaults.BINARY_EPOCHS`` when ``n_classes`` is 2)."""
     if epochs == "auto":
+        if n_classes == 2:
+            return defaults.BINARY_EPOCHS
         return int(min(10, max(5, -(-200_000 // max(n_samples, 1)))))
     return int(epochs)
 

@@ -79,7 +79,7 @@ from .app import (
     default=defaults.EPOCHS,
     show_default=True,
     help="Passes over the training data, or 'auto': 10 for small corpora down to 5 from "
-    "40,000 documents.",
+    "40,000 documents; 5 with two classes.",
 )
 @click.option(
     "--lr",
@@ -469,7 +469,7 @@ def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
         valid_note = f", {len(val[0]):,} for validation" if val is not None else ""
         _stderr(
             f"Training on {len(texts):,} documents{valid_note} ({what}{n_classes} classes): "
-            f"{resolve_epochs(o.epochs, len(texts))} epochs, dim {o.dim}"
+            f"{resolve_epochs(o.epochs, len(texts), n_classes)} epochs, dim {o.dim}"
         )
     try:
         model.fit(texts, y, X_val=val and val[0], y_val=val and val[1], callback=progress)

@@ -1,0 +1,240 @@
+"""Prototype: training mechanisms against the overfitting of short noisy corpora (issue 14).
+
+    python -m bench.proto_defaults --corpora opinion2 grades5 --shared sst2 trec \
+        --config base='{}' --config avg50='{"_avg": 0.5}' --seeds 0 1
+
+Runs ``TextClassifier(random_state=seed, **params)`` in this process on dev-suite corpora and
+prints accuracy and fit seconds per corpus, configuration and seed, then a summary table (mean
+over seeds).  Keys starting with ``_`` are prototype mechanisms patched into the training loop
+instead of estimator parameters:
+
+- ``_avg: f`` — tail averaging: the final parameters are the mean of the parameters at the
+  ends of the last ``⌈f·epochs⌉`` epochs (snapshots of ``W = Aᵀ`` and ``B``);
+- ``_avg_every: m`` — with ``_avg``, also snapshot ``m`` times per epoch (every ``n/m``
+  batches) instead of once;
+- ``_wd_A: λ``, ``_wd_B: μ`` — weight decay after each step: the rows of ``W`` the batch
+  touched are multiplied by ``1 − η·λ``, ``B`` by ``1 − η·μ``;
+- ``_l2_A: λ``, ``_l2_B: μ`` — uniform decay at each epoch's end: ``W`` multiplied by
+  ``exp(−λ·Σ_i η_i)`` over the epoch's examples (``B`` likewise with ``μ``);
+- ``_smooth: ε`` — softmax label smoothing: targets ``(1 − ε)·y + ε/c``;
+- ``_idf_pow: q`` — idf weights raised to the power ``q``;
+- ``_brate: r`` — ``optim.ADAGRAD_RATE`` (``B``'s AdaGrad rate is ``r·lr``);
+- ``_eos: true`` — a token appended to every document (fastText's ``</s>``: a bias feature).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.common import read_csv_gz
+from bench.devsuite import GENERATORS, _score, _shared_pairs, generate_corpus
+
+PROTO: dict[str, Any] = {}
+PROTO_HOOKS: list = []
+
+
+class _Averager:
+    """Accumulates snapshots of ``W`` and ``B`` (float64) and writes their mean back."""
+
+    def __init__(self, W, B) -> None:
+        self.W, self.B = W, B
+        self.sW = np.zeros(W.shape, dtype=np.float64)
+        self.sB = np.zeros(B.shape, dtype=np.float64)
+        self.k = 0
+
+    def add(self) -> None:
+        self.sW += self.W
+        self.sB += self.B
+        self.k += 1
+
+    def finish(self) -> None:
+        if self.k:
+            self.W[...] = self.sW / self.k
+            self.B[...] = self.sB / self.k
+
+
+def install() -> None:
+    from bowclf import classifier, training
+
+    real_train = training.train
+    real_pass = training.sgd_pass
+
+    def patched_train(source, W, B, *, epochs, **kw):
+        frac = PROTO.get("_avg")
+        lam, mu = PROTO.get("_l2_A", 0.0), PROTO.get("_l2_B", 0.0)
+        if not frac and not lam and not mu:
+            return real_train(source, W, B, epochs=epochs, **kw)
+        frac = frac or 0.0
+        # 0-based index of the first averaged epoch
+        first = epochs - max(1, math.ceil(frac * epochs)) if frac else epochs
+        avg = _Averager(W, B)
+        every = int(PROTO.get("_avg_every", 1))
+        state = {"epoch": -1}
+
+        class Proxy:
+            n = source.n
+
+            def epoch(self, ctx):
+                state["epoch"] = ctx.index
+                source.epoch(ctx)
+                if lam or mu:
+                    sched, n = kw["schedule"], source.n
+                    s = n * 0.5 * (sched(ctx.index * n) + sched((ctx.index + 1) * n))
+                    if lam:
+                        np.multiply(W, np.float32(math.exp(-lam * s)), out=W)
+                    if mu:
+                        np.multiply(B, np.float32(math.exp(-mu * s)), out=B)
+                if ctx.index >= first:
+                    avg.add()
+
+        def pass_hook(*a, on_batch=None, **k):
+            if every <= 1 or state["epoch"] < first:
+                return real_pass(*a, on_batch=on_batch, **k)
+            n = a[2].shape[0]
+            bs = k["batch_size"]
+            n_batches = -(-n // bs)
+            marks = {round(n_batches * j / every) for j in range(1, every)}
+            count = {"b": 0}
+
+            def hook(batch, lr, ls, ws):
+                count["b"] += 1
+                if count["b"] in marks:
+                    avg.add()
+                if on_batch is not None:
+                    on_batch(batch, lr, ls, ws)
+
+            return real_pass(*a, on_batch=hook, **k)
+
+        training.sgd_pass = pass_hook
+        try:
+            hist = real_train(Proxy(), W, B, epochs=epochs, **kw)
+        finally:
+            training.sgd_pass = real_pass
+        avg.finish()
+        return hist
+
+    classifier.train = patched_train
+    _install_decay()
+    _install_inputs()
+
+
+def _install_decay() -> None:
+    from bowclf import classifier
+
+    real_opt = classifier.BowClassifier._optimizer
+
+    def patched_opt(self):
+        inner = real_opt(self)
+        wd_a, wd_b = PROTO.get("_wd_A", 0.0), PROTO.get("_wd_B", 0.0)
+        if not (wd_a or wd_b):
+            return inner
+
+        class Decayed:
+            def __getattr__(self, name):
+                return getattr(inner, name)
+
+            def step(self, W, B, batch, grads, lr):
+                inner.step(W, B, batch, grads, lr)
+                if wd_a:
+                    rows = np.unique(batch.indices)
+                    W[rows] *= np.float32(1.0 - lr * wd_a)
+                if wd_b:
+                    B *= np.float32(1.0 - lr * wd_b)
+
+        return Decayed()
+
+    classifier.BowClassifier._optimizer = patched_opt
+
+
+def _install_inputs() -> None:
+    from bowclf import _math, losses, optim, text
+
+    real_targets = losses.Softmax.batch_targets
+
+    def smoothed(self, batch, B):
+        Y = real_targets(self, batch, B)
+        eps = PROTO.get("_smooth", 0.0)
+        if eps:
+            Y = (1.0 - eps) * Y + (eps / Y.shape[1]) * Y.sum(axis=1, keepdims=True)
+        return Y
+
+    losses.Softmax.batch_targets = smoothed
+    real_idf = _math.idf_weights
+
+    def idf(df, n):
+        w = real_idf(df, n)
+        power = PROTO.get("_idf_pow")
+        if power is not None:
+            w = (w**power).astype(np.float32)
+        return w
+
+    text._math.idf_weights = idf
+    real_rate = optim.ADAGRAD_RATE
+
+    def rate_hook():
+        optim.ADAGRAD_RATE = PROTO.get("_brate", real_rate)
+
+    PROTO_HOOKS.append(rate_hook)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpora", nargs="*", default=list(GENERATORS))
+    ap.add_argument("--shared", nargs="*", default=["sst2", "trec", "sms_spam", "ag_news"])
+    ap.add_argument("--config", action="append", default=[], metavar="NAME=JSON")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0])
+    args = ap.parse_args(argv)
+    install()
+    from bowclf import TextClassifier
+
+    configs = [c.partition("=")[::2] for c in args.config] or [("base", "{}")]
+    pairs = [generate_corpus(c) for c in args.corpora] + _shared_pairs(args.shared)
+    results: dict[tuple[str, str], list[float]] = {}
+    times: dict[tuple[str, str], list[float]] = {}
+    for pair in pairs:
+        X, y = read_csv_gz(pair["train_csv"])
+        Xt, yt = read_csv_gz(pair["test_csv"])
+        for name, spec in configs:
+            allp = json.loads(spec)
+            params = {k: v for k, v in allp.items() if not k.startswith("_")}
+            PROTO.clear()
+            PROTO.update({k: v for k, v in allp.items() if k.startswith("_")})
+            for hook in PROTO_HOOKS:
+                hook()
+            Xa, Xta = X, Xt
+            if PROTO.get("_eos"):
+                Xa, Xta = [t + " qqeosqq" for t in X], [t + " qqeosqq" for t in Xt]
+            for seed in args.seeds:
+                t0 = time.perf_counter()
+                model = TextClassifier(random_state=seed, **params).fit(Xa, y)
+                fit_s = time.perf_counter() - t0
+                acc, f1 = _score(list(model.predict(Xta)), yt)
+                results.setdefault((pair["pair"], name), []).append(acc)
+                times.setdefault((pair["pair"], name), []).append(fit_s)
+                print(
+                    f"{name:<12} {pair['pair']:<18} seed {seed} acc {acc:6.2f} F1 {f1:6.2f} "
+                    f"fit {fit_s:6.2f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    names = [n for n, _ in configs]
+    print("| corpus | " + " | ".join(names) + " |")
+    print("| --- |" + " ---: |" * len(names))
+    for pair in pairs:
+        cells = []
+        for n in names:
+            a, t = results[(pair["pair"], n)], times[(pair["pair"], n)]
+            cells.append(f"{np.mean(a):.2f} ({np.min(t):.2f} s)")
+        print(f"| {pair['pair']} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
