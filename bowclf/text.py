@@ -150,7 +150,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     """
 
     _parameter_constraints: dict = {
-        **{k: v for k, v in BowClassifier._parameter_constraints.items() if k != "warm_start"},
+        **{
+            k: v
+            for k, v in BowClassifier._parameter_constraints.items()
+            if k not in ("warm_start", "total_examples")  # not TextClassifier parameters
+        },
         **{k: BowVectorizer._parameter_constraints[k] for k in _VECTORIZER_PARAMS},
         "use_idf": ["boolean"],
         "normalize": [StrOptions({"auto", "l1", "l2"}), None],
