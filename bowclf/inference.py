@@ -280,7 +280,7 @@ class ClassifierCore:
         :meth:`BowClassifier.predict`)."""
         if not self.multilabel:
             return self.classes[self.argmax(X)]
-        if self.loss.searched_decision:  # no documents × classes probabilities
+        if self.loss.searched_decision(self.classes.size):  # no documents × classes array
             pred = np.zeros((X.shape[0], self.classes.size), dtype=np.int64)
             for i, row in enumerate(self.predicted_indices(X)):
                 pred[i, row] = 1
@@ -291,10 +291,10 @@ class ClassifierCore:
         """A multi-label model's predicted class indices per row — the rule of
         :meth:`multilabel_decision` — computed for a few rows at a time, so that no
         documents × classes array is built (at most :data:`DECISION_CELLS` probabilities).
-        A loss with a ``searched_decision`` (hierarchical softmax) finds them by its
-        ``multilabel_indices`` instead, without every class's probability."""
+        A loss whose ``searched_decision`` holds (hierarchical softmax, many labels) finds
+        them by its ``multilabel_indices`` instead, without every class's probability."""
         empty = _math.empty_rows(X)
-        if self.loss.searched_decision:
+        if self.loss.searched_decision(self.classes.size):
             return self._searched_indices(X, empty)
         step = max(1, DECISION_CELLS // max(self.classes.size, 1))
         out: list[np.ndarray] = []

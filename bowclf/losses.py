@@ -36,6 +36,8 @@ _DTYPE = np.float32
 #: Log-probabilities of the hs search this close to ``log t`` (or to each other, for the top
 #: label) are decided from the dense probabilities (:meth:`HierarchicalSoftmax.multilabel_indices`).
 _DECISION_MARGIN = 1e-9
+#: Fewest labels from which hierarchical softmax decides multi-label predictions by search.
+HS_SEARCH_MIN_CLASSES = 1024
 
 
 @dataclass(slots=True)
@@ -156,9 +158,11 @@ class Loss:
         it."""
         return topk_from_proba(self.proba_from_hidden(H, B, multilabel), classes, k, threshold)
 
-    #: Whether :meth:`multilabel_indices` finds the predicted labels without every class's
-    #: probability (else the estimator thresholds :meth:`proba_from_hidden` block by block).
-    searched_decision: bool = False
+    def searched_decision(self, n_classes: int) -> bool:
+        """Whether :meth:`multilabel_indices` finds a model's predicted labels without every
+        class's probability (else the estimator thresholds :meth:`proba_from_hidden` a block
+        of rows at a time)."""
+        return False
 
     def multilabel_indices(
         self, H: np.ndarray, B: np.ndarray, threshold: float, top_label: bool
@@ -402,7 +406,10 @@ class HierarchicalSoftmax(Loss):
         proba = np.where(found, np.exp(log_p), np.nan)
         return labels, proba
 
-    searched_decision = True
+    def searched_decision(self, n_classes: int) -> bool:
+        """Above :data:`HS_SEARCH_MIN_CLASSES` labels: with fewer the search's overhead costs
+        more than scoring every label (measured in bench/RESULTS-hs.md)."""
+        return n_classes > HS_SEARCH_MIN_CLASSES
 
     def multilabel_indices(self, H, B, threshold, top_label) -> list[np.ndarray]:
         """The labels with ``P(k | h) ≥ t`` (plus the most probable when ``top_label``) from

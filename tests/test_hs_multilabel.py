@@ -16,12 +16,18 @@ import scipy.sparse as sp
 from click.testing import CliRunner
 from test_hs_model import _tags
 
-from bowclf import BowClassifier, TextClassifier
+from bowclf import BowClassifier, TextClassifier, losses
 from bowclf import hsoftmax as hs
 from bowclf.cli import cli
 from bowclf.inference import ClassifierCore
 from bowclf.losses import HierarchicalSoftmax, Loss
 from bowclf.persist import load, load_predictor, save
+
+
+@pytest.fixture(autouse=True)
+def search_any_model(monkeypatch):
+    """These models have few labels: search them too (the default searches above 1024)."""
+    monkeypatch.setattr(losses, "HS_SEARCH_MIN_CLASSES", 0)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +70,7 @@ THRESHOLDS += [1e-300, 5e-324, 0.0, 2.0]  # k capped at c; nothing reaches t > 1
 def test_search_equals_the_dense_rule_for_every_threshold(fitted, top_label):
     model, X = fitted
     core = ClassifierCore.of(model)
-    assert core.loss.searched_decision and model.multilabel_
+    assert core.loss.searched_decision(40) and model.multilabel_
     core.top_label = top_label
     P = core.proba(X)
     for t in THRESHOLDS + _boundary_thresholds(P) + [0.5 ** (1 + i) for i in range(8)]:
@@ -182,3 +188,27 @@ def test_exact_log_probabilities_do_not_depend_on_the_block_of_rows():
     for size in [1, 2, 3, 5, 17]:
         parts = [hs.log_proba(H[a : a + size], B, tree) for a in range(0, 37, size)]
         assert np.array_equal(np.vstack(parts), whole), size
+
+
+def test_few_labels_are_decided_densely_many_by_search(fitted, monkeypatch):
+    """Up to ``HS_SEARCH_MIN_CLASSES`` labels the dense rule is cheaper than the search's
+    overhead and is used; above it the search — with the same predictions."""
+    model, X = fitted
+    expected = model.predict(X)
+    used = []
+    real = HierarchicalSoftmax.multilabel_indices
+
+    def spy(self, *args):
+        used.append("search")
+        return real(self, *args)
+
+    monkeypatch.setattr(HierarchicalSoftmax, "multilabel_indices", spy)
+    for cutoff, searched in [(40, False), (39, True)]:
+        monkeypatch.setattr(losses, "HS_SEARCH_MIN_CLASSES", cutoff)
+        used.clear()
+        assert np.array_equal(model.predict(X), expected)
+        assert bool(used) is searched
+    monkeypatch.undo()  # the module's own cutoff
+    assert losses.HS_SEARCH_MIN_CLASSES == 1024
+    assert HierarchicalSoftmax().searched_decision(1025)
+    assert not HierarchicalSoftmax().searched_decision(1024)
