@@ -66,6 +66,10 @@ OPEN_NODES = 1 << 17  # open (document, node) pairs aimed at per chunk (top_k)
 PAIRS = 1 << 15  # (document, node) pairs scored at a time (top_k): 2·PAIRS·d floats
 TOP_NODES = 2048  # nodes nearest the root scored densely for a chunk (top_k): CHUNK·TOP_NODES
 _KEY_SPAN = 4096.0  # −log-probabilities are clipped to this in _mth_best's sort key
+#: log_proba scores blocks of a multiple of this many rows (zero rows pad the last one): BLAS
+#: computes the rows left over from its kernel's row count in another order, so without it a
+#: row's last bits would depend on the size of the block it falls in.
+ROW_ALIGN = 16
 
 
 # ---------------------------------------------------------------------- the tree
@@ -379,11 +383,13 @@ def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
     ``log p(r) = log p(v) + log σ(z_v)``, ``log p(l) = log p(v) + log σ(−z_v)`` with
     ``Z = H·Bᵀ``.  Costs O(n·c·d); the result is n×c, the working arrays (scores and the
     log-probabilities of all 2c − 1 nodes) are kept to :data:`LOG_PROBA_CELLS` floats by
-    doing the rows in blocks (plus one float64 copy of B).
+    doing the rows in blocks (plus one float64 copy of B).  Blocks are padded to a multiple
+    of :data:`ROW_ALIGN` rows, so a row's result does not depend on which block or call it is
+    computed in (the multi-label decision recomputes single rows and must agree bit for bit).
     """
     c = tree.n_classes
     out = np.empty((H.shape[0], c))
-    rows = max(1, LOG_PROBA_CELLS // (3 * c))
+    rows = ROW_ALIGN * max(1, LOG_PROBA_CELLS // (3 * c * ROW_ALIGN))
     Bt = B.T.astype(np.float64)  # once, not per block
     for a in range(0, H.shape[0], rows):
         out[a : a + rows] = _log_proba_rows(H[a : a + rows], Bt, tree)
@@ -392,8 +398,10 @@ def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
 
 def _log_proba_rows(H: np.ndarray, Bt: np.ndarray, tree: HuffmanTree) -> np.ndarray:
     """:func:`log_proba` of one block of rows (``Bt``: ``Bᵀ`` in float64)."""
-    c = tree.n_classes
-    Z = H.astype(np.float64) @ Bt  # blocks of rows may differ in the last bit
+    c, n = tree.n_classes, H.shape[0]
+    H64 = np.zeros((n + (-n % ROW_ALIGN), H.shape[1]))  # padded: see ROW_ALIGN
+    H64[:n] = H
+    Z = (H64 @ Bt)[:n]
     L = np.empty((H.shape[0], 2 * c - 1), dtype=np.float64)
     L[:, 2 * c - 2] = 0.0
     for level in tree.levels:

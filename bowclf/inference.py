@@ -280,13 +280,22 @@ class ClassifierCore:
         :meth:`BowClassifier.predict`)."""
         if not self.multilabel:
             return self.classes[self.argmax(X)]
+        if self.loss.searched_decision(self.classes.size):  # no documents × classes array
+            pred = np.zeros((X.shape[0], self.classes.size), dtype=np.int64)
+            for i, row in enumerate(self.predicted_indices(X)):
+                pred[i, row] = 1
+            return pred
         return self.multilabel_decision(self.proba(X), _math.empty_rows(X))
 
     def predicted_indices(self, X: sp.csr_array) -> list[np.ndarray]:
         """A multi-label model's predicted class indices per row — the rule of
         :meth:`multilabel_decision` — computed for a few rows at a time, so that no
-        documents × classes array is built (at most :data:`DECISION_CELLS` probabilities)."""
+        documents × classes array is built (at most :data:`DECISION_CELLS` probabilities).
+        A loss whose ``searched_decision`` holds (hierarchical softmax, many labels) finds
+        them by its ``multilabel_indices`` instead, without every class's probability."""
         empty = _math.empty_rows(X)
+        if self.loss.searched_decision(self.classes.size):
+            return self._searched_indices(X, empty)
         step = max(1, DECISION_CELLS // max(self.classes.size, 1))
         out: list[np.ndarray] = []
         done = 0
@@ -297,6 +306,25 @@ class ClassifierCore:
                 pred = self.multilabel_decision(P, empty[done + i : done + i + h.shape[0]])
                 out.extend(np.flatnonzero(row) for row in pred)
             done += H.shape[0]
+        return out
+
+    def _searched_indices(self, X: sp.csr_array, empty: np.ndarray) -> list[np.ndarray]:
+        """:meth:`predicted_indices` by the loss's ``multilabel_indices``, chunk by chunk of
+        hidden vectors; documents with no known feature get :meth:`multilabel_decision`'s
+        choice for them (the most frequent label when ``top_label``, else none) unsearched."""
+        if self.class_prior is None:
+            empty, frequent = np.zeros_like(empty), []
+        else:
+            frequent = [np.argmax(self.class_prior)] if self.top_label else []
+        out: list[np.ndarray] = []
+        for H in self.hidden_chunks(X):
+            here = empty[len(out) : len(out) + H.shape[0]]
+            live = np.flatnonzero(~here)
+            rows = [np.array(frequent, dtype=np.intp) for _ in range(H.shape[0])]
+            found = self.loss.multilabel_indices(H[live], self.B, self.threshold, self.top_label)
+            for i, row in zip(live.tolist(), found, strict=True):
+                rows[i] = row
+            out.extend(rows)
         return out
 
     def multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:

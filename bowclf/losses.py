@@ -33,6 +33,11 @@ __all__ = [
 ]
 
 _DTYPE = np.float32
+#: Log-probabilities of the hs search this close to ``log t`` (or to each other, for the top
+#: label) are decided from the dense probabilities (:meth:`HierarchicalSoftmax.multilabel_indices`).
+_DECISION_MARGIN = 1e-9
+#: Fewest labels from which hierarchical softmax decides multi-label predictions by search.
+HS_SEARCH_MIN_CLASSES = 1024
 
 
 @dataclass(slots=True)
@@ -152,6 +157,23 @@ class Loss:
         :func:`topk_from_proba`); a loss that never materialises n×c probabilities overrides
         it."""
         return topk_from_proba(self.proba_from_hidden(H, B, multilabel), classes, k, threshold)
+
+    def searched_decision(self, n_classes: int) -> bool:
+        """Whether :meth:`multilabel_indices` finds a model's predicted labels without every
+        class's probability (else the estimator thresholds :meth:`proba_from_hidden` a block
+        of rows at a time)."""
+        return False
+
+    def multilabel_indices(
+        self, H: np.ndarray, B: np.ndarray, threshold: float, top_label: bool
+    ) -> list[np.ndarray]:
+        """A multi-label model's predicted class indices per hidden vector (ascending): those
+        with probability ≥ ``threshold``, plus the most probable one when ``top_label``."""
+        P = self.proba_from_hidden(H, B, True)
+        pred = P >= threshold
+        if top_label and P.shape[0]:
+            pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = True
+        return [np.flatnonzero(row) for row in pred]
 
     def argmax_from_hidden(self, H: np.ndarray, B: np.ndarray) -> np.ndarray:
         """Index of the most probable class of each hidden vector: ``argmax_k S_ik``."""
@@ -384,6 +406,65 @@ class HierarchicalSoftmax(Loss):
         proba = np.where(found, np.exp(log_p), np.nan)
         return labels, proba
 
+    def searched_decision(self, n_classes: int) -> bool:
+        """Above :data:`HS_SEARCH_MIN_CLASSES` labels: with fewer the search's overhead costs
+        more than scoring every label (measured in bench/RESULTS-hs.md)."""
+        return n_classes > HS_SEARCH_MIN_CLASSES
+
+    def multilabel_indices(self, H, B, threshold, top_label) -> list[np.ndarray]:
+        """The labels with ``P(k | h) ≥ t`` (plus the most probable when ``top_label``) from
+        the pruned search, not from every label's probability.
+
+        The c probabilities of a document sum to 1, so at most ``⌊1/t⌋`` of them reach
+        ``t > 0``: the labels kept are among the ``k = min(c, ⌊1/t⌋ + 1)`` most probable
+        (:func:`bowclf.hsoftmax.top_k`, one more than needed, searched in float64 and pruned
+        just below ``t``), and the most probable label is its first.  The search sums the path
+        terms in another order than :meth:`proba_from_hidden`, so a label whose log-probability
+        lies within ``1e-9`` of ``log t`` (or a near tie for the top label, or k labels near
+        ``t``) is not decided from it: such rows (rare; exact ties, as in an all-zero row,
+        among them) get :meth:`proba_from_hidden`'s probabilities (bit-identical for a row in
+        any block, see :data:`bowclf.hsoftmax.ROW_ALIGN`) and the dense rule.  The result is
+        therefore that of the dense rule; work is that of a top-k search."""
+        t, n, c = float(threshold), H.shape[0], self._tree().n_classes
+        if not t > 0.0:  # every probability is ≥ t
+            return [np.arange(c) for _ in range(n)]
+        k = c if 1.0 / t >= c - 1 else int(1.0 / t) + 1
+        H64, B64 = H.astype(np.float64), B.astype(np.float64)
+        labels, lp = hsoftmax.top_k(H64, B64, self._tree(), k, t * (1.0 - 1e-6))
+        log_t = np.log(t)
+        keep = lp >= log_t + _DECISION_MARGIN
+        unsure = ((lp > log_t - _DECISION_MARGIN) & ~keep).any(axis=1)
+        if k < c:  # k labels near t: more may follow (only rounding could do this)
+            unsure |= lp[:, -1] > log_t - _DECISION_MARGIN
+        top = np.full(n, c)  # c: no extra label
+        if top_label:
+            top, tied = self._top_label(H64, B64, labels, lp, np.log(t * (1.0 - 1e-6)))
+            unsure |= tied
+        rows = [_row_labels(labels[i][keep[i]], top[i], c) for i in range(n)]
+        dense = np.flatnonzero(unsure)
+        if dense.size:
+            redo = Loss.multilabel_indices(self, H[dense], B, t, top_label)
+            for i, row in zip(dense.tolist(), redo, strict=True):
+                rows[i] = row
+        return rows
+
+    def _top_label(self, H64, B64, labels, lp, log_bound):
+        """The most probable label per row from the search's first slot (``log_bound``:
+        below it nothing was searched), searching the top 2 again for rows where it is not
+        clear; and whether it is a near tie (within ``1e-9``)."""
+        c = self._tree().n_classes
+        second = lp[:, 1] if lp.shape[1] > 1 else np.full(lp.shape[0], -np.inf)
+        clear = lp[:, 0] - np.maximum(second, log_bound) > _DECISION_MARGIN
+        top, tied = labels[:, 0].copy(), np.zeros(lp.shape[0], dtype=bool)
+        again = np.flatnonzero(~clear)
+        if again.size and c > 1:
+            best, best_lp = hsoftmax.top_k(H64[again], B64, self._tree(), 2)
+            top[again] = best[:, 0]
+            tied[again] = best_lp[:, 0] - best_lp[:, 1] <= _DECISION_MARGIN
+        elif again.size:
+            top[again] = 0
+        return top, tied
+
     # ---------------------------------------------------------------- training
     def prepare_targets(self, Y: sp.csr_array, multilabel: bool) -> sp.csr_array:
         """As softmax: multi-label rows scaled to sum to 1."""
@@ -440,6 +521,13 @@ def get_loss(name: str | Loss) -> Loss:
         return LOSSES[name]()
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}") from None
+
+
+def _row_labels(kept: np.ndarray, top: int, c: int) -> np.ndarray:
+    """Sorted unique class indices of ``kept`` plus ``top`` (``c``: none)."""
+    if top < c and not (kept == top).any():
+        kept = np.append(kept, top)
+    return np.sort(kept)
 
 
 def topk_from_proba(
