@@ -16,6 +16,7 @@ the vocabulary and one block, whatever the corpus size.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -99,15 +100,13 @@ class _CacheWriter:
         self.n_docs = 0
         self.nnz = 0
 
-    def append(self, X: sp.csr_array, label_codes: list[list[int]]) -> None:
+    def append(self, X: sp.csr_array, label_count: np.ndarray, labels: np.ndarray) -> None:
+        """Append the rows of ``X``, the number of labels of each and their codes (flat)."""
         np.diff(X.indptr).astype(np.int32).tofile(self.files["row_nnz"])
-        X.indices.astype(np.int32).tofile(self.files["indices"])
-        X.data.astype(DTYPE).tofile(self.files["data"])
-        np.fromiter((len(c) for c in label_codes), np.int32, len(label_codes)).tofile(
-            self.files["label_count"]
-        )
-        flat = [code for codes in label_codes for code in codes]
-        np.asarray(flat, dtype=np.int32).tofile(self.files["labels"])
+        X.indices.astype(np.int32, copy=False).tofile(self.files["indices"])
+        X.data.astype(DTYPE, copy=False).tofile(self.files["data"])
+        label_count.astype(np.int32).tofile(self.files["label_count"])
+        labels.astype(np.int32).tofile(self.files["labels"])
         self.n_docs += X.shape[0]
         self.nnz += X.nnz
 
@@ -319,11 +318,12 @@ class DiskCorpus:
                 df += np.bincount(X.indices, minlength=width)
                 tokens += int(X.data.sum())
                 codes = [[code[lab] for lab in doc] for doc in labs]
-                for doc in codes:
-                    class_counts[doc] += 1
-                    labels += len(doc)
-                    unlabelled = unlabelled or not doc
-                writer.append(X, codes)
+                per_doc = np.fromiter(map(len, codes), np.int64, len(codes))
+                flat = np.fromiter(itertools.chain.from_iterable(codes), np.int64, per_doc.sum())
+                class_counts += np.bincount(flat, minlength=class_counts.size)
+                labels += flat.size
+                unlabelled = unlabelled or bool(per_doc.size and per_doc.min() == 0)
+                writer.append(X, per_doc, flat)
         finally:
             writer.close()
         if writer.n_docs != stats.documents:
