@@ -193,3 +193,23 @@ def test_out_of_core_reading_ahead_is_the_one_thread_model(read_ahead_always, tm
     assert read_ahead_always["worker"] > 0
     assert runs[0].classifier_.A_.tobytes() == runs[1].classifier_.A_.tobytes()
     assert _math.KERNEL_THREADS.get() is None
+
+
+def test_out_of_core_defaults_bound_blocks_and_release_the_passes_memory(tmp_path, monkeypatch):
+    import inspect
+
+    from conftest import make_texts, write_label_text_csv
+
+    import bowclf.backends.disk as disk
+    from bowclf import TextClassifier
+    from bowclf.stream import fit_stream
+
+    for function in (fit_stream, disk.DiskCorpus, disk.DiskData):
+        assert inspect.signature(function).parameters["block_nnz"].default == disk.BLOCK_NNZ
+    assert disk.release_free_memory() in (True, False)
+    calls = []
+    monkeypatch.setattr(disk, "release_free_memory", lambda: calls.append(1) or True)
+    texts, labels = make_texts(200, seed=6)
+    path = write_label_text_csv(tmp_path / "train.csv", texts, labels)
+    fit_stream(TextClassifier(random_state=0, epochs=1), path)
+    assert calls == [1]  # once, after the reading passes
