@@ -19,6 +19,14 @@ little work (:data:`MIN_SPLIT_WORK`) runs on the calling thread: handing it to a
 would cost more than it saves; so does any call while splitting measures slower than not
 splitting (the other cores busy with other work, :class:`_Choice`).
 
+The kernels are bound by memory latency: ``W`` (p×d, hundreds of MB) is read at the batch's
+random feature rows.  :meth:`KernelThreads.step_reading_ahead` therefore offers a second
+way to use a worker: while the calling thread runs a whole step unsplit, a worker copies
+the *next* batch's rows of ``W`` into a scratch buffer that nobody reads, so the next step
+finds them in the shared cache.  Those reads change no value (the step's arithmetic is the
+one-thread step's), so this too gives the one-thread model; it is kept only while it
+measures faster than the step without it (:data:`READ_AHEAD`).
+
 :func:`kernel_threads` installs the threads for the current context (``contextvars``: other
 threads and concurrent fits are unaffected); :func:`prefetch` overlaps reading the next block
 of an out-of-core corpus with training on the current one.
