@@ -127,7 +127,7 @@ def _bowclf_fit(pair, flags, workdir: Path, tag: str, code: str | None = None) -
         _bowclf("fit", pair["train_csv"], "-o", str(model), "--quiet", "--seed", "0", *flags),
         TIMEOUT,
         env=_env(code),
-        cwd=str(REPO),
+        cwd=str(code or REPO),  # `python -m` imports from the working directory first
     )
     if fit.returncode != 0:
         return {"error": fit.error_line()}
@@ -135,7 +135,7 @@ def _bowclf_fit(pair, flags, workdir: Path, tag: str, code: str | None = None) -
         _bowclf("evaluate", str(model), pair["test_csv"], "--json"),
         TIMEOUT,
         env=_env(code),
-        cwd=str(REPO),
+        cwd=str(code or REPO),  # `python -m` imports from the working directory first
     )
     acc = json.loads(ev.stdout).get("accuracy") if ev.returncode == 0 else None
     return {"wall_s": fit.wall_s, "rss_mb": fit.maxrss_mb, "accuracy": acc, "model": str(model)}
@@ -305,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-predict", action="store_true")
     parser.add_argument("--out", default=str(REPO / "bench" / "out" / "threads.md"))
     parser.add_argument(
+        "--stream", action="store_true", help="bowclf fits out of core (`bowclf fit --stream`)"
+    )
+    parser.add_argument(
         "--baseline",
         metavar="DIR",
         help="also run every bowclf fit with the bowclf of DIR (an older checkout, e.g. "
@@ -335,8 +338,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             runs = [
                 (
-                    f"bowclf fit, fastText's hyper-parameters, --threads {t}",
-                    [*FT_SAME, "--threads", str(t)],
+                    f"bowclf fit{' --stream' * args.stream}, fastText's hyper-parameters, "
+                    f"--threads {t}",
+                    [*FT_SAME, "--threads", str(t), *(["--stream"] if args.stream else [])],
                     f"ft{t}",
                 )
                 for t in args.threads
