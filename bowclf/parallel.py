@@ -24,8 +24,8 @@ random feature rows.  :meth:`KernelThreads.step_reading_ahead` therefore offers 
 way to use a worker: while the calling thread runs a whole step unsplit, a worker copies
 the *next* batch's rows of ``W`` into a scratch buffer that nobody reads, so the next step
 finds them in the shared cache.  Those reads change no value (the step's arithmetic is the
-one-thread step's), so this too gives the one-thread model; it is kept only while it
-measures faster than the step without it (:data:`READ_AHEAD`).
+one-thread step's), so this too gives the one-thread model.  It is off unless
+:data:`READ_AHEAD` says otherwise (``None``: kept while it measures faster).
 
 :func:`kernel_threads` installs the threads for the current context (``contextvars``: other
 threads and concurrent fits are unaffected); :func:`prefetch` overlaps reading the next block
@@ -60,8 +60,10 @@ RETRY = 50
 _AHEAD_BYTES = 4 << 20
 
 #: Whether a worker reads the next step's rows ahead (:meth:`KernelThreads.step_reading_ahead`):
-#: ``None`` — when it measures faster; ``True``/``False`` — always/never (tests, benchmarks).
-READ_AHEAD: bool | None = None
+#: ``False`` — never (the default: not yet shown to pay; on a machine whose second core was
+#: busy it was 5-10 % slower than the kernel splits); ``None`` — when it measures faster than
+#: the step without it; ``True`` — always.  Every setting trains the same model.
+READ_AHEAD: bool | None = False
 
 T = TypeVar("T")
 
@@ -190,9 +192,10 @@ class KernelThreads:
 
         The reads change nothing (the scratch buffer is never used), so the step's values
         are those of one thread whatever the timing; its kernels run unsplit meanwhile.
-        Whether reading ahead pays is measured like the kernel splits (:class:`_Choice`,
-        against this step without reading ahead, its kernels split as they choose); a
-        step with less than :attr:`min_work` multiply-adds just runs.
+        :data:`READ_AHEAD` says whether to read ahead (with ``None`` it is measured like
+        the kernel splits, :class:`_Choice`, against this step without reading ahead, its
+        kernels split as they choose); a step with less than :attr:`min_work`
+        multiply-adds just runs.
         """
         d = W.shape[1]
         ahead = READ_AHEAD

@@ -148,9 +148,12 @@ def test_reading_ahead_runs_the_step_unsplit_and_reads_on_a_worker(read_ahead_al
     assert read_ahead_always == {"worker": 1, "here": 0}
 
 
-def test_reading_ahead_is_measured_against_not_reading_ahead(monkeypatch):
-    monkeypatch.setattr(bowclf.parallel, "READ_AHEAD", None)
+def test_reading_ahead_is_off_by_default_and_can_be_measured(monkeypatch):
     W = np.ones((100, 8), np.float32)
+    with bowclf.parallel.KernelThreads(2, min_work=0) as threads:
+        threads.step_reading_ahead(W, np.arange(50), lambda: None)
+        assert threads._ahead.rate[True] is None  # never read ahead
+    monkeypatch.setattr(bowclf.parallel, "READ_AHEAD", None)
     with bowclf.parallel.KernelThreads(2, min_work=0) as threads:
         for _ in range(4):
             threads.step_reading_ahead(W, np.arange(50), lambda: None)
