@@ -91,9 +91,10 @@ with open(sys.argv[3], "w") as out:
 """
 
 
-def _env() -> dict[str, str]:
+def _env(code: str | Path | None = None) -> dict[str, str]:
+    """The children's environment: bowclf imported from ``code`` (default: this checkout)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = str(code or REPO)
     return env
 
 
@@ -120,21 +121,21 @@ def _corpus(name: str) -> dict[str, Any]:
     raise SystemExit(f"unknown corpus {name!r}")
 
 
-def _bowclf_fit(pair, flags, workdir: Path, tag: str) -> dict[str, Any]:
+def _bowclf_fit(pair, flags, workdir: Path, tag: str, code: str | None = None) -> dict[str, Any]:
     model = workdir / f"{tag}.bowclf"
     fit = run_child(
         _bowclf("fit", pair["train_csv"], "-o", str(model), "--quiet", "--seed", "0", *flags),
         TIMEOUT,
-        env=_env(),
-        cwd=str(REPO),
+        env=_env(code),
+        cwd=str(code or REPO),  # `python -m` imports from the working directory first
     )
     if fit.returncode != 0:
         return {"error": fit.error_line()}
     ev = run_child(
         _bowclf("evaluate", str(model), pair["test_csv"], "--json"),
         TIMEOUT,
-        env=_env(),
-        cwd=str(REPO),
+        env=_env(code),
+        cwd=str(code or REPO),  # `python -m` imports from the working directory first
     )
     acc = json.loads(ev.stdout).get("accuracy") if ev.returncode == 0 else None
     return {"wall_s": fit.wall_s, "rss_mb": fit.maxrss_mb, "accuracy": acc, "model": str(model)}
@@ -303,6 +304,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-defaults", action="store_true", help="skip bowclf defaults")
     parser.add_argument("--no-predict", action="store_true")
     parser.add_argument("--out", default=str(REPO / "bench" / "out" / "threads.md"))
+    parser.add_argument(
+        "--stream", action="store_true", help="bowclf fits out of core (`bowclf fit --stream`)"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run every bowclf fit with the bowclf of DIR (an older checkout, e.g. "
+        "`git archive REV | tar -x -C DIR`), interleaved: before/after in one run",
+    )
     args = parser.parse_args(argv)
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at start "
@@ -328,8 +338,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             runs = [
                 (
-                    f"bowclf fit, fastText's hyper-parameters, --threads {t}",
-                    [*FT_SAME, "--threads", str(t)],
+                    f"bowclf fit{' --stream' * args.stream}, fastText's hyper-parameters, "
+                    f"--threads {t}",
+                    [*FT_SAME, "--threads", str(t), *(["--stream"] if args.stream else [])],
                     f"ft{t}",
                 )
                 for t in args.threads
@@ -339,10 +350,18 @@ def main(argv: list[str] | None = None) -> int:
                     (f"bowclf fit, defaults, --threads {t}", ["--threads", str(t)], f"def{t}")
                     for t in args.threads
                 ]
+            if args.baseline:
+                runs = [
+                    (f"{label} [{which}]", flags, f"{tag}{which}", code)
+                    for label, flags, tag in runs
+                    for which, code in (("baseline", args.baseline), ("this", None))
+                ]
+            else:
+                runs = [(*run, None) for run in runs]
             first_model = None
-            for label, flags, tag in runs:
+            for label, flags, tag, code in runs:
                 print(f"[{name}] {label}", file=sys.stderr, flush=True)
-                r = _bowclf_fit(pair, flags, workdir, tag)
+                r = _bowclf_fit(pair, flags, workdir, tag, code)
                 if "error" in r:
                     lines.append(f"| {name} | {label} | failed: {r['error']} | | | | |")
                     continue
@@ -365,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         if predict
         else []
     )
+    lines.append(f"\n(load average at the end {os.getloadavg()[0]:.1f})")
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

@@ -19,6 +19,14 @@ little work (:data:`MIN_SPLIT_WORK`) runs on the calling thread: handing it to a
 would cost more than it saves; so does any call while splitting measures slower than not
 splitting (the other cores busy with other work, :class:`_Choice`).
 
+The kernels are bound by memory latency: ``W`` (p×d, hundreds of MB) is read at the batch's
+random feature rows.  :meth:`KernelThreads.step_reading_ahead` therefore offers a second
+way to use a worker: while the calling thread runs a whole step unsplit, a worker copies
+the *next* batch's rows of ``W`` into a scratch buffer that nobody reads, so the next step
+finds them in the shared cache.  Those reads change no value (the step's arithmetic is the
+one-thread step's), so this too gives the one-thread model.  It is off unless
+:data:`READ_AHEAD` says otherwise (``None``: kept while it measures faster).
+
 :func:`kernel_threads` installs the threads for the current context (``contextvars``: other
 threads and concurrent fits are unaffected); :func:`prefetch` overlaps reading the next block
 of an out-of-core corpus with training on the current one.
@@ -47,6 +55,23 @@ __all__ = ["MIN_SPLIT_WORK", "KernelThreads", "kernel_threads", "prefetch", "res
 MIN_SPLIT_WORK = 1 << 18
 #: Calls between two tries of the slower way (split or not) of a kernel (:class:`_Choice`).
 RETRY = 50
+#: Largest read-ahead (bytes of rows of ``W``) a worker makes for the next step: more than
+#: the caches hold would evict the rows the calling thread is working on.
+_AHEAD_BYTES = 4 << 20
+
+#: Whether a worker reads the next step's rows ahead (:meth:`KernelThreads.step_reading_ahead`):
+#: ``False`` — never (the default: not yet shown to pay; on a machine whose second core was
+#: busy it was 5-10 % slower than the kernel splits); ``None`` — when it measures faster than
+#: the step without it; ``True`` — always.  Every setting trains the same model.
+READ_AHEAD: bool | None = False
+
+T = TypeVar("T")
+
+
+def _read_rows(W: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """Copy the rows ``rows`` of ``W`` into ``out`` (numpy releases the GIL meanwhile): this
+    brings them into the caches the calling thread's next kernels read them from."""
+    np.take(W, rows, axis=0, out=out)
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
@@ -139,7 +164,9 @@ class KernelThreads:
         self.n_jobs = int(n_jobs)
         self.min_work = MIN_SPLIT_WORK if min_work is None else int(min_work)
         self._workers = [_Worker(f"bowclf-kernel-{k}") for k in range(1, self.n_jobs)]
-        self._hidden, self._update = _Choice(), _Choice()
+        self._hidden, self._update, self._ahead = _Choice(), _Choice(), _Choice()
+        self._scratch: np.ndarray | None = None
+        self._reading = False  # a worker is reading ahead: the kernels run unsplit
 
     def close(self) -> None:
         for worker in self._workers:
@@ -152,8 +179,48 @@ class KernelThreads:
         self.close()
 
     def _split(self, nnz: int, d: int, rows: int) -> int:
-        """Threads for a kernel call: 1 when the work is too small to pay a hand-off."""
-        return 1 if nnz * d < self.min_work else min(self.n_jobs, rows)
+        """Threads for a kernel call: 1 when the work is too small to pay a hand-off (or
+        while a worker reads ahead)."""
+        if self._reading or nnz * d < self.min_work:
+            return 1
+        return min(self.n_jobs, rows)
+
+    def step_reading_ahead(self, W: np.ndarray, rows: np.ndarray, step: Callable[[], T]) -> T:
+        """``step()`` (a minibatch step, on the calling thread) while a worker reads the rows
+        ``rows`` of ``W`` (the next batch's features) into a scratch buffer, so that the next
+        step finds them in cache instead of waiting on memory.
+
+        The reads change nothing (the scratch buffer is never used), so the step's values
+        are those of one thread whatever the timing; its kernels run unsplit meanwhile.
+        :data:`READ_AHEAD` says whether to read ahead (with ``None`` it is measured like
+        the kernel splits, :class:`_Choice`, against this step without reading ahead, its
+        kernels split as they choose); a step with less than :attr:`min_work`
+        multiply-adds just runs.
+        """
+        d = W.shape[1]
+        ahead = READ_AHEAD
+        if rows.size * d < self.min_work or not (self._ahead.split() if ahead is None else ahead):
+            started = time.perf_counter()
+            result = step()
+            if rows.size * d >= self.min_work:
+                self._ahead.record(False, time.perf_counter() - started, rows.size)
+            return result
+        started = time.perf_counter()
+        cap = max(1, _AHEAD_BYTES // (d * W.itemsize))
+        rows = rows[:cap]
+        scratch = self._scratch
+        if scratch is None or scratch.shape[1] != d or scratch.dtype != W.dtype:
+            scratch = self._scratch = np.empty((cap, d), dtype=W.dtype)
+        worker = self._workers[0]
+        worker.start(functools.partial(_read_rows, W, rows, scratch[: rows.size]))
+        self._reading = True
+        try:
+            result = step()
+        finally:
+            self._reading = False
+            worker.wait()
+        self._ahead.record(True, time.perf_counter() - started, rows.size)
+        return result
 
     def _run(self, kernel: Callable[..., object], parts: list[tuple]) -> None:
         """``kernel(*parts[k])`` for ``k ≥ 1`` on the workers and ``k = 0`` here, then wait.
@@ -241,9 +308,6 @@ def kernel_threads(n_jobs: int) -> Iterator[KernelThreads | None]:
             yield threads
         finally:
             _math.KERNEL_THREADS.reset(token)
-
-
-T = TypeVar("T")
 
 
 def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .backends.disk import DiskCorpus
+from .backends.disk import BLOCK_NNZ, DiskCorpus
 
 __all__ = ["fit_stream"]
 
@@ -42,7 +42,7 @@ def fit_stream(
     keep_cache: bool = False,
     chunk_size: int = 10_000,
     block_docs: int = 65_536,
-    block_nnz: int = 1 << 22,
+    block_nnz: int = BLOCK_NNZ,
     callback: Callable[[dict[str, Any]], None] | None = None,
 ):
     """Train ``model`` (a :class:`~bowclf.TextClassifier`) on the corpus file ``source``

@@ -426,14 +426,21 @@ def sgd_pass(
 
     loss_sum = weight_sum = 0.0
     n = X.shape[0]
+    threads = _math.KERNEL_THREADS.get()
     with (
         _blas_controller().limit(limits=1, user_api="blas"),
         np.errstate(over="ignore", invalid="ignore", divide="ignore"),
     ):
         for s in range(0, n, batch_size):
-            batch = _batch_of(0, s, min(s + batch_size, n), X.indptr, X.indices, X.data, Y, w)
+            e = min(s + batch_size, n)
+            batch = _batch_of(0, s, e, X.indptr, X.indices, X.data, Y, w)
             lr = lr_at(batch.start)
-            batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
+            if threads is not None and e < n:  # a worker reads the next batch's rows meanwhile
+                following = X.indices[X.indptr[e] : X.indptr[min(e + batch_size, n)]]
+                step = functools.partial(sgd_step, batch, W, B, lr, loss, optimizer)
+                batch_loss = threads.step_reading_ahead(W, following, step)
+            else:
+                batch_loss = sgd_step(batch, W, B, lr, loss, optimizer)
             batch_weight = float(batch.w.sum())
             if not np.isfinite(batch_loss) or batch_loss > explode * batch_weight:
                 raise TrainingDivergedError("non-finite or exploding training loss")

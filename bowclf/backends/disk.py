@@ -16,6 +16,8 @@ the vocabulary and one block, whatever the corpus size.
 
 from __future__ import annotations
 
+import ctypes
+import itertools
 import os
 import shutil
 import socket
@@ -34,11 +36,22 @@ from ..losses import Loss
 from ..parallel import prefetch
 from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
 
-__all__ = ["CACHE_PREFIX", "DiskCorpus", "DiskData", "check_rereadable", "remove_stale_caches"]
+__all__ = [
+    "BLOCK_NNZ",
+    "CACHE_PREFIX",
+    "DiskCorpus",
+    "DiskData",
+    "check_rereadable",
+    "remove_stale_caches",
+]
 
 #: Name prefix of the cache directories (stale ones are removed by :func:`remove_stale_caches`).
 CACHE_PREFIX = "bowclf-cache-"
 _OWNER = "owner.pid"  # the process that made a cache directory
+#: Non-zeros per training block at most (the default of ``block_nnz``): one block trains while
+#: the next is read and prepared, each ~12 bytes a non-zero plus its temporaries while being
+#: prepared, so this bounds the memory of out-of-core training above the model.
+BLOCK_NNZ = 1 << 20
 
 
 def check_rereadable(path: str | os.PathLike) -> None:
@@ -78,6 +91,19 @@ def remove_stale_caches(directory: str | os.PathLike | None = None) -> list[Path
     return removed
 
 
+def release_free_memory() -> bool:
+    """Hand the C heap's free memory back to the system (glibc's ``malloc_trim``; returns
+    whether it ran).  The reading passes free millions of small strings and chunk arrays;
+    without this the freed heap stays in the process's resident memory under the model,
+    whose allocation comes next.  No-op where the C library has no ``malloc_trim``."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc
+        return False
+    trim(0)
+    return True
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -99,15 +125,13 @@ class _CacheWriter:
         self.n_docs = 0
         self.nnz = 0
 
-    def append(self, X: sp.csr_array, label_codes: list[list[int]]) -> None:
+    def append(self, X: sp.csr_array, label_count: np.ndarray, labels: np.ndarray) -> None:
+        """Append the rows of ``X``, the number of labels of each and their codes (flat)."""
         np.diff(X.indptr).astype(np.int32).tofile(self.files["row_nnz"])
-        X.indices.astype(np.int32).tofile(self.files["indices"])
-        X.data.astype(DTYPE).tofile(self.files["data"])
-        np.fromiter((len(c) for c in label_codes), np.int32, len(label_codes)).tofile(
-            self.files["label_count"]
-        )
-        flat = [code for codes in label_codes for code in codes]
-        np.asarray(flat, dtype=np.int32).tofile(self.files["labels"])
+        X.indices.astype(np.int32, copy=False).tofile(self.files["indices"])
+        X.data.astype(DTYPE, copy=False).tofile(self.files["data"])
+        label_count.astype(np.int32).tofile(self.files["label_count"])
+        labels.astype(np.int32).tofile(self.files["labels"])
         self.n_docs += X.shape[0]
         self.nnz += X.nnz
 
@@ -172,7 +196,7 @@ class DiskData:
         loss: Loss,
         multilabel: bool,
         block_docs: int,
-        block_nnz: int = 1 << 22,
+        block_nnz: int = BLOCK_NNZ,
     ) -> None:
         self.directory = directory
         self.n = n_docs
@@ -234,7 +258,7 @@ class DiskCorpus:
         keep_cache: bool = False,
         chunk_size: int = 10_000,
         block_docs: int = 65_536,
-        block_nnz: int = 1 << 22,
+        block_nnz: int = BLOCK_NNZ,
     ) -> None:
         self.path = path
         self.corpus_kw = dict(corpus_kw or {})
@@ -301,6 +325,7 @@ class DiskCorpus:
             callback({"event": "pass", "pass": 2, "documents": n_docs, "seconds": seconds,
                       "features": stats.nnz})  # fmt: skip
         self._epochs_started = time.perf_counter()
+        release_free_memory()  # the passes' freed strings and chunks, before the model is made
         return stats
 
     def _tokenise(self, vectorizer, stats: CorpusStats) -> None:
@@ -319,11 +344,12 @@ class DiskCorpus:
                 df += np.bincount(X.indices, minlength=width)
                 tokens += int(X.data.sum())
                 codes = [[code[lab] for lab in doc] for doc in labs]
-                for doc in codes:
-                    class_counts[doc] += 1
-                    labels += len(doc)
-                    unlabelled = unlabelled or not doc
-                writer.append(X, codes)
+                per_doc = np.fromiter(map(len, codes), np.int64, len(codes))
+                flat = np.fromiter(itertools.chain.from_iterable(codes), np.int64, per_doc.sum())
+                class_counts += np.bincount(flat, minlength=class_counts.size)
+                labels += flat.size
+                unlabelled = unlabelled or bool(per_doc.size and per_doc.min() == 0)
+                writer.append(X, per_doc, flat)
         finally:
             writer.close()
         if writer.n_docs != stats.documents:
