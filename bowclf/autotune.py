@@ -6,25 +6,32 @@ that stops when the time is up.  Here the search is scikit-learn's successive ha
 (:class:`~sklearn.model_selection.HalvingGridSearchCV`) with **epochs as the resource**:
 many candidates are trained for a few epochs, the best third of them three times as long,
 and so on, so most of the budget goes to the promising configurations.  The candidates
-are bowclf's defaults plus configurations drawn at random
-(:class:`~sklearn.model_selection.ParameterSampler`) from :data:`SEARCH_SPACE`; the grid
-search over that explicit list is what guarantees the defaults are among them, so the
-winner scores at least as well as the defaults on the validation data.
+are the base configuration plus configurations drawn at random
+(:class:`~sklearn.model_selection.ParameterSampler`) from :data:`SEARCH_SPACE`.
 
-The budget is planned, then enforced:
+The base configuration (bowclf's defaults unless ``params`` says otherwise) is the answer
+unless a candidate beats it:
 
-1. a probe fits the base configuration for one epoch and measures the time of vectorising
-   and of one epoch;
-2. the time of the final refit (the winner on all the data) is set aside, and the number of
-   candidates is chosen so that the halving rounds fit in what is left;
-3. a progress callback stops any fit that would run past the search's deadline (that trial
-   scores ``nan`` and is ranked last), so a mis-estimate costs at most the length of one
-   callback interval, not a whole fit.
+1. it is trained first, on the training part, exactly as without a search (its own
+   ``epochs``), and scored on the validation data; its score plus one standard error is
+   the bar every candidate must clear.  This fit also times vectorising and an epoch;
+2. the halving rounds are planned in the time left after setting aside the final refit
+   (at least the base configuration's own fit on all the data), and a progress callback
+   stops any trial that would run past the search's deadline (it scores ``nan``);
+3. the winner is refitted on all the data (the documents in their given order: a winning
+   base configuration gives exactly the model fitted without a search).
+
+When the first fit shows that the base configuration cannot be trained twice within the
+budget (once to be scored, once on all the data), it is stopped after its first epoch: if
+one fit on all the data still fits, that is the answer (no search: nothing else could be
+compared with it); otherwise the budget is too short for the base configuration's epochs
+and a smaller search over fewer epochs, without the bar, is all there is.
 
 Ctrl-C (``KeyboardInterrupt``) during the search or the refit returns the best model
 trained so far (fitted on the training part only when the refit did not finish), with
-``interrupted=True``.  The number of candidates depends on the machine's speed, so results
-are reproducible for a fixed ``random_state`` only up to that number.
+``interrupted=True``; before any model is trained it propagates.  The number of candidates
+depends on the machine's speed, so results are reproducible for a fixed ``random_state``
+only up to that number.
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ _FACTOR = 3  # successive halving: keep the best third, give it three times the 
 _MIN_EPOCHS = 1
 _MAX_EPOCHS = 27
 _SAFETY = 1.25  # refit-time estimate margin
+_MAX_CANDIDATES = 2187  # 3^7: a long search on a small corpus keeps drawing candidates
 
 
 class _OutOfTime(Exception):
@@ -121,7 +129,7 @@ class AutotuneResult:
         """A JSON-safe digest (stored with the model: ``bowclf info`` shows it)."""
         return {
             "metric": self.metric,
-            "best_score": float(self.best_score),
+            "best_score": None if math.isnan(self.best_score) else float(self.best_score),
             "best_params": _jsonable(self.best_params),
             "trials": len(self.trials),
             "seconds": round(self.seconds, 1),
@@ -212,36 +220,62 @@ def autotune(
     base = {**(params or {}), "random_state": random_state}
     base.pop("epochs", None)
     data = _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state)
+    X_all, y_all = (list(X), list(y)) if X_valid is None else (data[0] + data[2], data[1] + data[3])
+    clock = _Clock(start, budget, grow=len(X_all) / max(len(data[0]), 1))
     score = _scorer(metric, k)
-    # 1. probe: vectorising + one epoch; 2. plan: the refit is set aside, the rounds fill the rest
-    probe, plan = _plan_budget(base, data, score, start, budget)
+    # 1. the base configuration as it is: the bar to beat, and the timing of a fit
+    baseline, timing = _baseline(base, data, score, metric, say, clock)
+    if baseline is None and _SAFETY * clock.grow * timing.base_cost <= clock.left():
+        say("autotune: the budget fits the base configuration once, with no time to compare")
+        return _result(*_base_only(base, X_all, y_all, timing), metric, k, budget, start)
+    # 2. successive halving in the time left once the refit is set aside
+    plan = _plan_search(timing, clock, with_baseline=baseline is not None)
     candidates = _candidates(base, search_space, plan.n_candidates, random_state)
     say(
-        f"autotune: {len(candidates)} candidates, {plan.rounds} rounds of successive halving up "
-        f"to {plan.max_epochs} epochs; probe: {plan.t_fixed:.1f} s to vectorise, "
-        f"{plan.t_epoch:.2f} s per epoch"
+        f"autotune: {len(candidates) if plan.n_candidates else 0} candidates, {plan.rounds} "
+        f"rounds of successive halving up to {plan.max_epochs} epochs; {timing.t_fixed:.1f} s "
+        f"to vectorise, {timing.t_epoch:.2f} s per epoch"
     )
-    baseline, interrupted = _baseline(base, plan, data, score, metric, say)
-    trials, best, interrupted = (
-        ([], baseline or _probe_best(probe, data, score), True)
-        if interrupted
-        else _search(base, candidates, plan, data, score, metric, say, probe, baseline)
-    )
+    trials, best, interrupted = _search(base, candidates, plan, data, score, metric, say, baseline)
     # 3. refit the winner on all the data
-    X_all, y_all = (list(X), list(y)) if X_valid is None else (data[0] + data[2], data[1] + data[3])
-    model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted)
-    return _result(model, best, metric, k, trials, budget, interrupted, refitted, start)
+    model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted, clock)
+    return _result(model, best, trials, interrupted, refitted, metric, k, budget, start)
+
+
+@dataclass
+class _Clock:
+    """The budget: ``start`` (``perf_counter``), ``budget`` seconds; ``grow``: all the data
+    over the training part (what a refit costs more than a trial)."""
+
+    start: float
+    budget: float
+    grow: float
+
+    def left(self) -> float:
+        return self.start + self.budget - time.perf_counter()
+
+
+@dataclass
+class _Timing:
+    """Measured on the base configuration's first fit (training part)."""
+
+    t_fixed: float  # vectorising and setting up
+    t_epoch: float  # one epoch
+    t_score: float  # scoring the validation data
+    epochs: int  # the base configuration's own epochs
+
+    @property
+    def base_cost(self) -> float:
+        return self.t_fixed + self.epochs * self.t_epoch
 
 
 @dataclass
 class _Budget:
-    """The search's shape and timing, planned from the probe fit."""
+    """The search's shape (``n_candidates`` 0: no search) and its deadline."""
 
     rounds: int
     n_candidates: int
     max_epochs: int
-    t_fixed: float
-    t_epoch: float
     deadline: float
 
 
@@ -258,27 +292,78 @@ def _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state) -> tu
     return X_tr, y_tr, X_va, y_va
 
 
-def _plan_budget(base, data, score, start: float, budget: float) -> tuple[TextClassifier, _Budget]:
-    """Fit and time the probe (one epoch of ``base``), then plan the search around it."""
+def _baseline(base, data, score, metric, say, clock: _Clock) -> tuple[dict | None, _Timing]:
+    """Train the base configuration as it would be without a search (its own ``epochs``) on
+    the training part and score it ``s`` on the ``m`` validation documents: a candidate wins
+    only with a score above ``s + √(s(1−s)/m)`` (one standard error), so that neither a short
+    search whose rounds stop at a few epochs nor the luckiest of many candidates on a small
+    validation split replaces the base configuration with a worse model.
+
+    The fit is timed as it runs; it is stopped (``None``) after its first epoch when the rest
+    of it plus its refit on all the data would overrun the budget, or as soon as it has
+    taken half the budget.  Returns ``(baseline, timing)``."""
     X_tr, y_tr, X_va, y_va = data
-    probe_times: dict[str, float] = {}
-
-    def probe_cb(info: dict[str, Any]) -> None:
-        if info["event"] == "epoch" and "epoch" not in probe_times:
-            probe_times["epoch"] = info["seconds"]
-
+    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr))
+    seen = {"fixed": 0.0, "epoch": 0.0}
     t0 = time.perf_counter()
-    probe = TextClassifier(**base, epochs=_MIN_EPOCHS).fit(X_tr, y_tr, callback=probe_cb)
-    t_fit = time.perf_counter() - t0
-    t_epoch = max(probe_times.get("epoch", t_fit / 2), 1e-3) / _MIN_EPOCHS
-    t_fixed = max(t_fit - t_epoch * _MIN_EPOCHS, 1e-3)
-    t_score = _timed(lambda: score(probe, X_va, y_va))
-    grow = (len(X_tr) + len(X_va)) / max(len(X_tr), 1)
-    remaining = budget - (time.perf_counter() - start)
-    rounds, n_candidates, max_epochs = _plan(remaining, t_fixed + t_score, t_epoch, grow)
-    refit_reserve = _SAFETY * grow * (t_fixed + max_epochs * t_epoch)
-    deadline = start + budget - refit_reserve
-    return probe, _Budget(rounds, n_candidates, max_epochs, t_fixed, t_epoch, deadline)
+
+    def measure(info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if info["event"] not in ("batch", "epoch"):
+            return
+        done = info["epoch"] if info["event"] == "epoch" else info["progress"] * epochs
+        seen["epoch"] = info["seconds"] / max(done, 1e-9)
+        seen["fixed"] = now - t0 - info["seconds"]
+        if info["event"] == "batch" and now - clock.start > clock.budget / 2:
+            raise _OutOfTime("the base configuration takes more than half the budget")
+        if info["event"] == "epoch" and info["epoch"] == 1:
+            refit = clock.grow * (seen["fixed"] + epochs * seen["epoch"])
+            if _SAFETY * ((epochs - 1) * seen["epoch"] + refit) > clock.left():
+                raise _OutOfTime("the base configuration does not fit twice")
+
+    try:
+        model = TextClassifier(**base).fit(X_tr, y_tr, callback=measure)
+    except _OutOfTime:
+        elapsed = time.perf_counter() - t0
+        fixed, epoch = seen["fixed"] or elapsed, seen["epoch"] or elapsed
+        return None, _Timing(fixed, epoch, 0.1 * fixed, epochs)
+    n_iter = int(model.classifier_.n_iter_)
+    t_fixed = max(time.perf_counter() - t0 - n_iter * seen["epoch"], 1e-3)
+    t1 = time.perf_counter()
+    value = float(score(model, X_va, y_va))
+    timing = _Timing(t_fixed, max(seen["epoch"], 1e-3), time.perf_counter() - t1, epochs)
+    row = {"round": "defaults", "epochs": n_iter, "score": value,
+           "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
+    bar = value + math.sqrt(max(value * (1.0 - value), 0.0) / max(len(X_va), 1))
+    say(f"  defaults: {metric} {value:.4f}  epochs {n_iter:3d}  (bar {bar:.4f})")
+    best = {"score": value, "bar": bar, "model": model, "params": {}, "epochs": n_iter}
+    return {**best, "row": row}, timing
+
+
+def _base_only(base, X, y, timing: _Timing) -> tuple:
+    """The base configuration fitted on all the data, with no validation score: what a
+    budget that fits it once but not twice allows.  ``(model, best, trials, interrupted,
+    refitted)`` for :func:`_result`."""
+    model = TextClassifier(**base).fit(X, y)
+    n_iter = int(model.classifier_.n_iter_)
+    best = {"score": math.nan, "params": {}, "epochs": n_iter}
+    row = {"round": "defaults", "epochs": n_iter, "score": math.nan,
+           "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
+    return model, best, [row], False, True
+
+
+def _plan_search(timing: _Timing, clock: _Clock, *, with_baseline: bool) -> _Budget:
+    """The halving rounds that fit the time left once the refit is set aside: with a
+    baseline, at least the base configuration's own refit (no search when nothing fits);
+    without, the largest search that fits, down to one candidate."""
+    floor = timing.base_cost if with_baseline else 0.0
+    rounds, n, max_epochs = _plan(
+        clock.left(), timing.t_fixed + timing.t_score, timing.t_epoch, clock.grow, floor
+    )
+    if not with_baseline:
+        n = max(n, 1)
+    reserve = _SAFETY * clock.grow * max(floor, timing.t_fixed + max_epochs * timing.t_epoch)
+    return _Budget(rounds, n, max_epochs, clock.start + clock.budget - reserve)
 
 
 def _candidates(base, search_space, n_candidates: int, random_state) -> list[dict[str, Any]]:
@@ -319,43 +404,9 @@ def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Cal
     return trial_scorer
 
 
-def _baseline(base, plan: _Budget, data, score, metric, say) -> tuple[dict | None, bool]:
-    """The base configuration trained as it would be without a search (its own ``epochs``)
-    and scored ``s`` on the ``m`` validation documents: a candidate wins only with a score
-    above ``s + √(s(1−s)/m)`` (one standard error), so that neither a short search whose
-    rounds stop at a few epochs nor the luckiest of many candidates on a small validation
-    split replaces the defaults with a worse model.  Skipped (``None``) when
-    its estimated time exceeds a quarter of the time left before ``plan.deadline``.
-    Returns ``(best, interrupted)``."""
-    X_tr, y_tr, X_va, y_va = data
-    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr))
-    left = plan.deadline - time.perf_counter()
-    if _SAFETY * (plan.t_fixed + epochs * plan.t_epoch) > 0.25 * left:
-        return None, False
-    try:
-        model = TextClassifier(**base).fit(X_tr, y_tr)
-        value = float(score(model, X_va, y_va))
-    except KeyboardInterrupt:
-        return None, True
-    row = {"round": "defaults", "epochs": int(model.classifier_.n_iter_), "score": value,
-           "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
-    # a candidate must beat the defaults by one standard error of a proportion measured on
-    # the validation documents: the best of many candidates on a small split overestimates
-    bar = value + math.sqrt(max(value * (1.0 - value), 0.0) / max(len(X_va), 1))
-    say(f"  defaults: {metric} {value:.4f}  epochs {row['epochs']:3d}  (bar {bar:.4f})")
-    best = {"score": value, "bar": bar, "model": model, "params": {}, "epochs": row["epochs"]}
-    return {**best, "row": row}, False
-
-
-def _probe_best(probe, data, score) -> dict[str, Any]:
-    """The probe as the best model so far (nothing else finished)."""
-    _, _, X_va, y_va = data
-    return {"score": score(probe, X_va, y_va), "model": probe, "params": {}, "epochs": 1}
-
-
-def _search(base, candidates, plan: _Budget, data, score, metric, say, probe, baseline) -> tuple:
+def _search(base, candidates, plan: _Budget, data, score, metric, say, baseline) -> tuple:
     """Run the halving search until ``plan.deadline``: ``(trials, best, interrupted)``; a
-    candidate replaces ``baseline`` (see :func:`_baseline`) only with a higher score."""
+    candidate replaces ``baseline`` (see :func:`_baseline`) only by clearing its bar."""
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingGridSearchCV, PredefinedSplit
 
@@ -363,7 +414,7 @@ def _search(base, candidates, plan: _Budget, data, score, metric, say, probe, ba
     cv = PredefinedSplit(np.r_[np.full(len(X_tr), -1), np.zeros(len(X_va), dtype=int)])
     grid = [{key: [value] for key, value in c.items()} for c in candidates]
     trials: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"score": -np.inf, "model": probe, "params": {}, "epochs": 1}
+    best: dict[str, Any] = {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
     if baseline is not None:
         best.update({k: v for k, v in baseline.items() if k != "row"})
     trial_scorer = _recording_scorer(score, metric, say, base, candidates, trials, best)
@@ -388,7 +439,7 @@ def _search(base, candidates, plan: _Budget, data, score, metric, say, probe, ba
         return_train_score=False,  # the scorer records validation trials only
         n_jobs=1,
     )
-    if len(candidates) > 1 or plan.rounds > 0:
+    if plan.n_candidates > 0:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -402,26 +453,32 @@ def _search(base, candidates, plan: _Budget, data, score, metric, say, probe, ba
             _number_rounds(trials, search)
     if baseline is not None:
         trials.insert(0, baseline["row"])
-    if best["score"] == -np.inf:  # nothing finished: the probe is all there is
-        best["score"] = score(probe, X_va, y_va)
     return trials, best, interrupted
 
 
-def _refit_winner(base, best, X, y, interrupted: bool) -> tuple[TextClassifier, bool, bool]:
+def _refit_winner(base, best, X, y, interrupted: bool, clock: _Clock) -> tuple:
     """Refit the winner on all the data ``(X, y)`` — the documents in the order they were
-    given, when the validation data was split from them — unless interrupted:
-    ``(model, refitted, interrupted)``."""
-    model, refitted = best["model"], False
-    if not interrupted:
-        try:
-            winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
-            model, refitted = winner.fit(X, y), True
-        except KeyboardInterrupt:
-            interrupted = True
-    return model, refitted, interrupted
+    given, when the validation data was split from them — unless interrupted, or unless its
+    refit (estimated from its trial) would overrun the budget by more than 5 %:
+    ``(model, refitted, interrupted)``.  Without a trained model (nothing finished in
+    time) the winner is the base configuration at one epoch, refitted whatever the time."""
+    model = best["model"]
+    if interrupted:
+        return model, False, True
+    if model is not None:
+        cost = _SAFETY * clock.grow * float(model.training_summary_["seconds"])
+        if cost > clock.left() + 0.05 * clock.budget:
+            return model, False, False
+    try:
+        winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
+        return winner.fit(X, y), True, False
+    except KeyboardInterrupt:
+        if model is None:
+            raise
+        return model, False, True
 
 
-def _result(model, best, metric, k, trials, budget, interrupted, refitted, start) -> AutotuneResult:
+def _result(model, best, trials, interrupted, refitted, metric, k, budget, start):
     """Assemble the :class:`AutotuneResult`, recording its summary in the model's."""
     result = AutotuneResult(
         model=model,
@@ -493,27 +550,31 @@ def _split(X, y, fraction, random_state, multilabel):
     return list(X_tr), list(X_va), list(y_tr), list(y_va)
 
 
-def _plan(remaining: float, t_fixed: float, t_epoch: float, grow: float) -> tuple[int, int, int]:
+def _plan(
+    remaining: float, t_fixed: float, t_epoch: float, grow: float, floor: float = 0.0
+) -> tuple[int, int, int]:
     """``(rounds, candidates, max_epochs)`` whose halving rounds and refit fit ``remaining``.
 
     Round ``i`` trains ``n/3^i`` candidates for ``e·3^(i−R+1)`` epochs (``e``: the last
     round's epochs), each costing ``t_fixed + epochs·t_epoch``; the refit costs
-    ``grow·(t_fixed + e·t_epoch)`` (with a margin).  The most rounds (up to 4) and epochs
-    (up to 27) that still leave room for ``3^(R−1)`` candidates win.
+    ``grow·max(floor, t_fixed + e·t_epoch)`` (with a margin).  The most rounds (up to 4) and
+    epochs (up to 27) that still leave room for ``3^(R−1)`` candidates win (at most
+    ``_MAX_CANDIDATES`` of them); ``(1, 0, 3)``
+    when not even one candidate fits.
     """
     for rounds in (4, 3, 2, 1):
         for max_epochs in (_MAX_EPOCHS, 9, 3):
             if max_epochs < _FACTOR ** (rounds - 1):
                 continue
-            refit = _SAFETY * grow * (t_fixed + max_epochs * t_epoch)
+            refit = _SAFETY * grow * max(floor, t_fixed + max_epochs * t_epoch)
             per_candidate = sum(
                 (t_fixed + max_epochs / _FACTOR ** (rounds - 1 - i) * t_epoch) / _FACTOR**i
                 for i in range(rounds)
             )
             n = int((remaining - refit) / (_SAFETY * per_candidate))
             if n >= _FACTOR ** (rounds - 1):
-                return rounds, min(n, 500), max_epochs
-    return 1, 1, 3
+                return rounds, min(n, _MAX_CANDIDATES), max_epochs
+    return 1, 0, 3
 
 
 def _rounded(candidate: dict[str, Any]) -> dict[str, Any]:
@@ -529,12 +590,6 @@ def _number_rounds(trials: list[dict[str, Any]], search) -> None:
     by_epochs = {int(r): i for i, r in enumerate(search.n_resources_)}
     for row in trials:
         row["round"] = by_epochs.get(row["epochs"])
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def _scorer(metric: str, k: int) -> Callable[[TextClassifier, Sequence[str], Sequence], float]:

@@ -104,16 +104,29 @@ def test_autotune_ctrl_c_keeps_the_best_model_so_far(monkeypatch):
 
     def fit(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 4:  # the probe, then two trials, then Ctrl-C
+        if calls["n"] == 4:  # the defaults, then two trials, then Ctrl-C
             raise KeyboardInterrupt
         return real_fit(self, *args, **kwargs)
 
     monkeypatch.setattr(TextClassifier, "fit", fit)
     result = autotune(X, y, time_budget=30)
     assert result.interrupted and not result.refitted
-    assert len(result.trials) == 2
-    assert result.best_score == max(t["score"] for t in result.trials)
+    assert [t["round"] for t in result.trials] == ["defaults", 0, 0]
+    assert result.best_score in [t["score"] for t in result.trials]
+    assert result.best_score >= result.trials[0]["score"]
     assert len(result.model.predict(["great"])) == 1
+    assert result.model.training_summary_["documents"] < len(X)  # trained on the split
+
+
+def test_ctrl_c_before_any_model_is_trained_propagates(monkeypatch):
+    X, y = _corpus(100)
+
+    def fit(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TextClassifier, "fit", fit)
+    with pytest.raises(KeyboardInterrupt):
+        autotune(X, y, time_budget=30)
 
 
 def test_parse_duration():
@@ -133,7 +146,12 @@ def test_plan_fits_the_budget():
         n / 3**i * (1.0 + epochs / 3 ** (rounds - 1 - i) * 0.2) for i in range(rounds)
     ) + 1.1 * (1.0 + epochs * 0.2)
     assert n >= 3 ** (rounds - 1) and cost <= 60
-    assert _plan(remaining=0.1, t_fixed=1.0, t_epoch=1.0, grow=1.0) == (1, 1, 3)
+    assert _plan(remaining=0.1, t_fixed=1.0, t_epoch=1.0, grow=1.0) == (1, 0, 3)
+    # the refit set aside is at least ``floor`` (the base configuration's own fit)
+    assert _plan(remaining=60, t_fixed=1.0, t_epoch=0.2, grow=1.1, floor=50.0)[1] == 0
+    r2, n2, e2 = _plan(remaining=60, t_fixed=1.0, t_epoch=0.2, grow=1.1, floor=20.0)
+    cost2 = sum(n2 / 3**i * (1.0 + e2 / 3 ** (r2 - 1 - i) * 0.2) for i in range(r2))
+    assert n2 >= 3 ** (r2 - 1) and cost2 + 1.1 * max(20.0, 1.0 + e2 * 0.2) <= 60
 
 
 def test_cli_fit_autotune_writes_the_tuned_model_and_info_shows_it(tmp_path):
@@ -213,3 +231,45 @@ def test_a_candidate_must_clear_the_bar_of_the_defaults():
     assert best["model"] is est and best["score"] == 0.86
     assert best["params"] == {"lr": 0.5} and best["epochs"] == 1
     assert [t["score"] for t in trials] == [0.84, 0.86]
+
+
+def _slow_fits(monkeypatch, seconds: float) -> None:
+    """Every fit takes ``seconds`` more, as on a corpus whose fits fill the budget."""
+    real_fit = TextClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        time.sleep(seconds)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextClassifier, "fit", fit)
+
+
+def test_defaults_taking_a_third_of_the_budget_still_are_the_bar(monkeypatch):
+    """When the base configuration's fit takes a large share of the budget it is still
+    trained first and refitted when nothing beats it: the answer is then exactly the model
+    of a plain fit, and the budget is kept."""
+    X, y = _corpus(300, seed=4)
+    _slow_fits(monkeypatch, 0.5)
+    t0 = time.perf_counter()
+    result = autotune(X, y, time_budget=2.0, search_space={"lr": [1e-6]}, random_state=0)
+    assert time.perf_counter() - t0 <= 2.2
+    assert result.trials[0]["round"] == "defaults"
+    assert result.refitted and result.best_params == {"epochs": result.trials[0]["epochs"]}
+    direct = TextClassifier(random_state=0).fit(X, y)
+    assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
+
+
+def test_a_budget_that_fits_the_defaults_once_returns_them_fitted_on_all_data(monkeypatch):
+    """When the first fit shows the base configuration cannot be trained twice but once on
+    all the data fits, that fit is the answer (nothing else could be compared with it)."""
+    import bowclf.autotune as at
+
+    X, y = _corpus(300, seed=5)
+    monkeypatch.setattr(at, "_baseline", lambda *a, **k: (None, at._Timing(0.01, 0.001, 0.001, 10)))
+    result = autotune(X, y, time_budget=30, random_state=0)
+    assert result.refitted and not result.interrupted
+    assert [t["round"] for t in result.trials] == ["defaults"]
+    assert np.isnan(result.best_score) and result.summary()["best_score"] is None
+    direct = TextClassifier(random_state=0).fit(X, y)
+    assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
+    assert "autotune" in result.model.training_summary_
