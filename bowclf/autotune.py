@@ -230,7 +230,9 @@ def autotune(
         return _result(*_base_only(base, X_all, y_all, timing), metric, k, budget, start)
     # 2. successive halving in the time left once the refit is set aside
     plan = _plan_search(timing, clock, with_baseline=baseline is not None)
-    candidates = _candidates(base, search_space, plan.n_candidates, random_state)
+    # the base configuration at fewer epochs is a candidate unless there are only one or two
+    with_base = baseline is None or plan.n_candidates >= _FACTOR
+    candidates = _candidates(base, search_space, plan.n_candidates, random_state, with_base)
     say(
         f"autotune: {len(candidates) if plan.n_candidates else 0} candidates, {plan.rounds} "
         f"rounds of successive halving up to {plan.max_epochs} epochs; {timing.t_fixed:.1f} s "
@@ -366,14 +368,18 @@ def _plan_search(timing: _Timing, clock: _Clock, *, with_baseline: bool) -> _Bud
     return _Budget(rounds, n, max_epochs, clock.start + clock.budget - reserve)
 
 
-def _candidates(base, search_space, n_candidates: int, random_state) -> list[dict[str, Any]]:
-    """The base configuration (``{}``) then ``n_candidates - 1`` draws from the space."""
+def _candidates(
+    base, search_space, n_candidates: int, random_state, with_base: bool = True
+) -> list[dict[str, Any]]:
+    """The base configuration (``{}``, when ``with_base``) then draws from the space:
+    ``n_candidates`` in all (at least one)."""
     rng_seed = None if random_state is None else int(random_state)
     space = dict(search_space if search_space is not None else SEARCH_SPACE)
     lr0 = float(base.get("lr", TextClassifier().lr))
     space.setdefault("lr", loguniform(lr0 / 5, lr0 * 5))
-    drawn = list(ParameterSampler(space, max(n_candidates - 1, 0), random_state=rng_seed))
-    return [{}] + [_rounded(c) for c in drawn]
+    n_drawn = max(n_candidates - 1, 0) if with_base else max(n_candidates, 1)
+    drawn = [_rounded(c) for c in ParameterSampler(space, n_drawn, random_state=rng_seed)]
+    return [{}] + drawn if with_base else drawn
 
 
 def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Callable:

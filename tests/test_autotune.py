@@ -273,3 +273,14 @@ def test_a_budget_that_fits_the_defaults_once_returns_them_fitted_on_all_data(mo
     direct = TextClassifier(random_state=0).fit(X, y)
     assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
     assert "autotune" in result.model.training_summary_
+
+
+def test_one_or_two_candidates_after_the_defaults_are_drawn_ones():
+    """With the defaults already trained, a search of one or two candidates does not spend
+    them on the base configuration at fewer epochs."""
+    from bowclf.autotune import _candidates
+
+    base = {"random_state": 0}
+    assert _candidates(base, None, 5, 0)[0] == {} and len(_candidates(base, None, 5, 0)) == 5
+    drawn = _candidates(base, None, 2, 0, with_base=False)
+    assert len(drawn) == 2 and all(c and "lr" in c for c in drawn)
