@@ -94,6 +94,7 @@ def run_one(name: str, run: str, log=print) -> dict[str, Any]:
     ml = bool(pair["multilabel"])
     rec: dict[str, Any] = {"corpus": pair["pair"], "run": run, "train_docs": len(X)}
     rec["started"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rec["commit"] = _commit()
     with _LoadSampler() as load:
         t0 = time.perf_counter()
         if run == "defaults":
@@ -122,11 +123,21 @@ def run_one(name: str, run: str, log=print) -> dict[str, Any]:
     return rec
 
 
+def _commit() -> str:
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
 def _winner(res) -> str:
     params = {k: v for k, v in res.best_params.items() if k != "epochs"}
     first = res.trials[0] if res.trials else {}
-    if not params and first.get("round") == "defaults" and res.best_score == first["score"]:
-        return "defaults"
+    if not params and first.get("round") == "defaults":
+        if res.best_params["epochs"] == first["epochs"]:
+            return "defaults" if res.best_score == res.best_score else "defaults (not scored)"
     shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "base configuration"
     return f"{shown}; epochs={res.best_params['epochs']}"
 
@@ -163,10 +174,11 @@ def render(records: list[dict[str, Any]]) -> str:
             r = latest.get((c, k))
             if r:
                 dv = r.get("defaults_valid")
-                dv = f"{dv:.2f}" if dv is not None else "not trained"
+                dv = f"{dv:.2f}" if dv is not None and dv == dv else "not scored"
+                vs = f"{r['valid_score']:.2f}" if r["valid_score"] == r["valid_score"] else "-"
                 lines.append(
-                    f"- {c}, {int(float(k)) // 60} min: {r['winner']} (validation "
-                    f"{r['valid_score']:.2f}, defaults {dv})"
+                    f"- {c}, {int(float(k)) // 60} min: {r['winner']} (validation {vs}, "
+                    f"defaults {dv})"
                 )
     return "\n".join(lines) + "\n"
 

@@ -81,7 +81,8 @@ _FACTOR = 3  # successive halving: keep the best third, give it three times the 
 _MIN_EPOCHS = 1
 _MAX_EPOCHS = 27
 _SAFETY = 1.25  # refit-time estimate margin
-_MAX_CANDIDATES = 2187  # 3^7: a long search on a small corpus keeps drawing candidates
+_MAX_CANDIDATES = 729  # per halving batch (3^6); a long search runs several batches
+_MAX_BATCHES = 100
 
 
 class _OutOfTime(Exception):
@@ -229,16 +230,10 @@ def autotune(
         say("autotune: the budget fits the base configuration once, with no time to compare")
         return _result(*_base_only(base, X_all, y_all, timing), metric, k, budget, start)
     # 2. successive halving in the time left once the refit is set aside
-    plan = _plan_search(timing, clock, with_baseline=baseline is not None)
-    # the base configuration at fewer epochs is a candidate unless there are only one or two
-    with_base = baseline is None or plan.n_candidates >= _FACTOR
-    candidates = _candidates(base, search_space, plan.n_candidates, random_state, with_base)
-    say(
-        f"autotune: {len(candidates) if plan.n_candidates else 0} candidates, {plan.rounds} "
-        f"rounds of successive halving up to {plan.max_epochs} epochs; {timing.t_fixed:.1f} s "
-        f"to vectorise, {timing.t_epoch:.2f} s per epoch"
-    )
-    trials, best, interrupted = _search(base, candidates, plan, data, score, metric, say, baseline)
+    trials = [baseline.pop("row")] if baseline is not None else []
+    best = baseline or {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
+    run = _Run(base, search_space, data, score, metric, say, random_state)
+    interrupted = _halving_batches(run, timing, clock, trials, best, scored=baseline is not None)
     # 3. refit the winner on all the data
     model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted, clock)
     return _result(model, best, trials, interrupted, refitted, metric, k, budget, start)
@@ -339,7 +334,7 @@ def _baseline(base, data, score, metric, say, clock: _Clock) -> tuple[dict | Non
     bar = value + math.sqrt(max(value * (1.0 - value), 0.0) / max(len(X_va), 1))
     say(f"  defaults: {metric} {value:.4f}  epochs {n_iter:3d}  (bar {bar:.4f})")
     best = {"score": value, "bar": bar, "model": model, "params": {}, "epochs": n_iter}
-    return {**best, "row": row}, timing
+    return {**best, "is_base": True, "row": row}, timing
 
 
 def _base_only(base, X, y, timing: _Timing) -> tuple:
@@ -354,18 +349,79 @@ def _base_only(base, X, y, timing: _Timing) -> tuple:
     return model, best, [row], False, True
 
 
-def _plan_search(timing: _Timing, clock: _Clock, *, with_baseline: bool) -> _Budget:
-    """The halving rounds that fit the time left once the refit is set aside: with a
-    baseline, at least the base configuration's own refit (no search when nothing fits);
-    without, the largest search that fits, down to one candidate."""
-    floor = timing.base_cost if with_baseline else 0.0
+def _plan_search(timing: _Timing, clock: _Clock, *, floor: bool, at_least_one: bool) -> _Budget:
+    """The halving rounds that fit the time left once the refit is set aside (with
+    ``floor``: at least the base configuration's own refit); ``n_candidates`` 0 when
+    nothing fits, unless ``at_least_one``."""
+    floor_cost = timing.base_cost if floor else 0.0
     rounds, n, max_epochs = _plan(
-        clock.left(), timing.t_fixed + timing.t_score, timing.t_epoch, clock.grow, floor
+        clock.left(), timing.t_fixed + timing.t_score, timing.t_epoch, clock.grow, floor_cost
     )
-    if not with_baseline:
+    if at_least_one:
         n = max(n, 1)
-    reserve = _SAFETY * clock.grow * max(floor, timing.t_fixed + max_epochs * timing.t_epoch)
+    reserve = _SAFETY * clock.grow * max(floor_cost, timing.t_fixed + max_epochs * timing.t_epoch)
     return _Budget(rounds, n, max_epochs, clock.start + clock.budget - reserve)
+
+
+@dataclass
+class _Run:
+    """What every halving batch of one :func:`autotune` call shares."""
+
+    base: dict[str, Any]
+    search_space: dict[str, Any] | None
+    data: tuple
+    score: Callable
+    metric: str
+    say: Callable[[str], None]
+    random_state: int | None
+
+
+def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *, scored) -> bool:
+    """Successive-halving searches one after another until the time left (once the refit is
+    set aside) fits no candidate: each is planned with the fit times measured so far and
+    draws fresh candidates, so a search that finishes early — the first fit of a process
+    is slower than the next ones, the machine's load changes — leaves its time to another
+    instead of ending the call early.  ``scored``: the base configuration was trained and
+    scored (the bar); without it the first batch trains at least one candidate.  Updates
+    ``trials`` and ``best``; returns whether Ctrl-C stopped the search."""
+    for batch in range(_MAX_BATCHES):
+        plan = _plan_search(timing, clock, floor=scored, at_least_one=batch == 0 and not scored)
+        if plan.n_candidates == 0:
+            break
+        # the base configuration at fewer epochs is a candidate of the first batch, unless
+        # the defaults were trained and there is room for only one or two candidates
+        with_base = batch == 0 and (not scored or plan.n_candidates >= _FACTOR)
+        seed = None if run.random_state is None else int(run.random_state) + batch
+        candidates = _candidates(run.base, run.search_space, plan.n_candidates, seed, with_base)
+        run.say(
+            f"autotune: {len(candidates)} candidates, {plan.rounds} rounds of successive "
+            f"halving up to {plan.max_epochs} epochs; {timing.t_fixed:.2f} s to vectorise, "
+            f"{timing.t_epoch:.2f} s per epoch, {clock.left():.0f} s left"
+        )
+        done = len(trials)
+        if _search(run, candidates, plan, trials, best):
+            return True
+        if len(trials) == done:
+            break
+        timing = _measured(timing, trials[done:])
+    return False
+
+
+def _measured(timing: _Timing, rows: list[dict[str, Any]]) -> _Timing:
+    """``timing`` with the fixed and per-epoch times of a fit re-estimated from trials (a
+    least-squares line through their seconds against their epochs)."""
+    rows = [r for r in rows if np.isfinite(r["score"])]
+    if len(rows) < 3:
+        return timing
+    epochs = np.array([r["epochs"] for r in rows], dtype=float)
+    seconds = np.array([r["seconds"] for r in rows], dtype=float)
+    if np.unique(epochs).size >= 2:
+        t_epoch, t_fixed = np.polyfit(epochs, seconds, 1)
+    else:
+        t_epoch = timing.t_epoch
+        t_fixed = seconds.mean() - t_epoch * epochs.mean()
+    return _Timing(max(float(t_fixed), 1e-3), max(float(t_epoch), 1e-4), timing.t_score,
+                   timing.epochs)  # fmt: skip
 
 
 def _candidates(
@@ -378,7 +434,10 @@ def _candidates(
     lr0 = float(base.get("lr", TextClassifier().lr))
     space.setdefault("lr", loguniform(lr0 / 5, lr0 * 5))
     n_drawn = max(n_candidates - 1, 0) if with_base else max(n_candidates, 1)
-    drawn = [_rounded(c) for c in ParameterSampler(space, n_drawn, random_state=rng_seed)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a finite space smaller than n_drawn: all of it
+        sampler = ParameterSampler(space, n_drawn, random_state=rng_seed)
+        drawn = [_rounded(c) for c in sampler]
     return [{}] + drawn if with_base else drawn
 
 
@@ -405,33 +464,33 @@ def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Cal
         if value > max(best["score"], best.get("bar", -np.inf)):
             changed = {key: est_params[key] for key in varied if est_params[key] != defaults[key]}
             best.update(score=value, model=estimator, params=changed, epochs=row["epochs"])
+            best["is_base"] = False
         return value
 
     return trial_scorer
 
 
-def _search(base, candidates, plan: _Budget, data, score, metric, say, baseline) -> tuple:
-    """Run the halving search until ``plan.deadline``: ``(trials, best, interrupted)``; a
-    candidate replaces ``baseline`` (see :func:`_baseline`) only by clearing its bar."""
+def _search(run: _Run, candidates, plan: _Budget, trials, best) -> bool:
+    """One halving search over ``candidates`` until ``plan.deadline``, appending to
+    ``trials`` and updating ``best`` (a candidate replaces the base configuration only by
+    clearing its bar, see :func:`_baseline`); returns whether Ctrl-C stopped it."""
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingGridSearchCV, PredefinedSplit
 
-    X_tr, y_tr, X_va, y_va = data
+    X_tr, y_tr, X_va, y_va = run.data
     cv = PredefinedSplit(np.r_[np.full(len(X_tr), -1), np.zeros(len(X_va), dtype=int)])
     grid = [{key: [value] for key, value in c.items()} for c in candidates]
-    trials: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
-    if baseline is not None:
-        best.update({k: v for k, v in baseline.items() if k != "row"})
-    trial_scorer = _recording_scorer(score, metric, say, base, candidates, trials, best)
+    done = len(trials)
+    trial_scorer = _recording_scorer(
+        run.score, run.metric, run.say, run.base, candidates, trials, best
+    )
 
     def deadline_cb(info: dict[str, Any]) -> None:
         if time.perf_counter() > plan.deadline:
             raise _OutOfTime("time budget reached")
 
-    interrupted = False
     search = HalvingGridSearchCV(
-        TextClassifier(**base),
+        TextClassifier(**run.base),
         grid,
         factor=_FACTOR,
         resource="epochs",
@@ -445,21 +504,19 @@ def _search(base, candidates, plan: _Budget, data, score, metric, say, baseline)
         return_train_score=False,  # the scorer records validation trials only
         n_jobs=1,
     )
-    if plan.n_candidates > 0:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                search.fit(X_tr + X_va, y_tr + y_va, callback=deadline_cb)
-        except KeyboardInterrupt:
-            interrupted = True
-        except ValueError as exc:  # every fit of a round stopped by the deadline
-            if "fits failed" not in str(exc) or not trials:
-                raise
-        if hasattr(search, "n_resources_"):
-            _number_rounds(trials, search)
-    if baseline is not None:
-        trials.insert(0, baseline["row"])
-    return trials, best, interrupted
+    interrupted = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search.fit(X_tr + X_va, y_tr + y_va, callback=deadline_cb)
+    except KeyboardInterrupt:
+        interrupted = True
+    except ValueError as exc:  # every fit of a round stopped by the deadline
+        if "fits failed" not in str(exc):
+            raise
+    if hasattr(search, "n_resources_"):
+        _number_rounds(trials[done:], search)
+    return interrupted
 
 
 def _refit_winner(base, best, X, y, interrupted: bool, clock: _Clock) -> tuple:
@@ -471,7 +528,7 @@ def _refit_winner(base, best, X, y, interrupted: bool, clock: _Clock) -> tuple:
     model = best["model"]
     if interrupted:
         return model, False, True
-    if model is not None:
+    if model is not None and not best.get("is_base"):  # the defaults' refit was planned
         cost = _SAFETY * clock.grow * float(model.training_summary_["seconds"])
         if cost > clock.left() + 0.05 * clock.budget:
             return model, False, False
