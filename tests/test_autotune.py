@@ -35,6 +35,8 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
     result = autotune(X, y, time_budget=5, random_state=0)
     elapsed = time.perf_counter() - t0
     assert elapsed <= 5.5
+    # halving batches follow one another until the time left fits no candidate
+    assert elapsed >= 3.0
     assert result.seconds <= 5.5
     assert result.refitted and not result.interrupted
     assert isinstance(result.model, TextClassifier)
@@ -284,3 +286,16 @@ def test_one_or_two_candidates_after_the_defaults_are_drawn_ones():
     assert _candidates(base, None, 5, 0)[0] == {} and len(_candidates(base, None, 5, 0)) == 5
     drawn = _candidates(base, None, 2, 0, with_base=False)
     assert len(drawn) == 2 and all(c and "lr" in c for c in drawn)
+
+
+def test_fit_times_are_re_estimated_from_the_trials():
+    """Each halving batch is planned with a line through the trials' seconds against their
+    epochs (the first fit of a process is slower than the next ones)."""
+    from bowclf.autotune import _measured, _Timing
+
+    first = _Timing(t_fixed=5.0, t_epoch=2.0, t_score=0.1, epochs=10)
+    rows = [{"epochs": e, "seconds": 0.5 + 0.2 * e, "score": 0.8} for e in (1, 1, 3, 9)]
+    got = _measured(first, rows + [{"epochs": 27, "seconds": 99.0, "score": float("nan")}])
+    assert got.t_fixed == pytest.approx(0.5) and got.t_epoch == pytest.approx(0.2)
+    assert (got.t_score, got.epochs) == (0.1, 10)
+    assert _measured(first, rows[:2]) is first  # too few trials: kept
