@@ -233,8 +233,12 @@ def autotune(
     trials = [baseline.pop("row")] if baseline is not None else []
     best = baseline or {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
     run = _Run(base, search_space, data, score, metric, say, random_state)
+    defaults = dict(best)  # the baseline as it was, before any candidate replaced it
     interrupted = _halving_batches(run, timing, clock, trials, best, scored=baseline is not None)
-    # 3. refit the winner on all the data
+    # 3. a candidate that beat the defaults must beat them again on a second split
+    if baseline is not None and not best.get("is_base") and not interrupted:
+        best, interrupted = _confirm(run, best, defaults, (X_all, y_all), valid_fraction, trials)
+    # 4. refit the winner on all the data
     model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted, clock)
     return _result(model, best, trials, interrupted, refitted, metric, k, budget, start)
 
@@ -279,9 +283,8 @@ class _Budget:
 def _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state) -> tuple:
     """``(X_tr, y_tr, X_va, y_va)``: the given validation data, or a split of ``(X, y)``."""
     X, y = list(X), list(y)
-    multilabel = bool(y) and not isinstance(y[0], (str, bytes)) and isinstance(y[0], Sequence)
     if X_valid is None:
-        X_tr, X_va, y_tr, y_va = _split(X, y, valid_fraction, random_state, multilabel)
+        X_tr, X_va, y_tr, y_va = _split(X, y, valid_fraction, random_state, _is_multilabel(y))
     else:
         if y_valid is None:
             raise ValueError("X_valid needs y_valid")
@@ -354,12 +357,15 @@ def _plan_search(timing: _Timing, clock: _Clock, *, floor: bool, at_least_one: b
     ``floor``: at least the base configuration's own refit); ``n_candidates`` 0 when
     nothing fits, unless ``at_least_one``."""
     floor_cost = timing.base_cost if floor else 0.0
+    # with the defaults as the bar, a winner is also confirmed (:func:`_confirm`: two fits of
+    # the training part, at most ``max(floor, winner)`` each) before the refit
+    grow = clock.grow + 2 if floor else clock.grow
     rounds, n, max_epochs = _plan(
-        clock.left(), timing.t_fixed + timing.t_score, timing.t_epoch, clock.grow, floor_cost
+        clock.left(), timing.t_fixed + timing.t_score, timing.t_epoch, grow, floor_cost
     )
     if at_least_one:
         n = max(n, 1)
-    reserve = _SAFETY * clock.grow * max(floor_cost, timing.t_fixed + max_epochs * timing.t_epoch)
+    reserve = _SAFETY * grow * max(floor_cost, timing.t_fixed + max_epochs * timing.t_epoch)
     return _Budget(rounds, n, max_epochs, clock.start + clock.budget - reserve)
 
 
@@ -519,6 +525,35 @@ def _search(run: _Run, candidates, plan: _Budget, trials, best) -> bool:
     return interrupted
 
 
+def _confirm(run: _Run, best, defaults, all_data, fraction: float, trials) -> tuple:
+    """The winner and the base configuration trained on a second split of all the data
+    (another seed) and scored on its validation part: the winner stays only if it scores
+    higher there too, else the base configuration is the answer.  The winner of many
+    candidates on one validation split overestimates its score (it is also the luckiest);
+    the second split is an estimate free of that selection.  Both rows are added to
+    ``trials`` (round ``'confirm'``).  Returns ``(best, interrupted)``."""
+    X, y = all_data
+    seed = 1 if run.random_state is None else int(run.random_state) + 1
+    X_tr, X_va, y_tr, y_va = _split(X, y, fraction, seed, _is_multilabel(y))
+    scores = []
+    for params in ({}, {**best["params"], "epochs": best["epochs"]}):
+        try:
+            model = TextClassifier(**{**run.base, **params}).fit(X_tr, y_tr)
+        except KeyboardInterrupt:
+            return best, True
+        value = float(run.score(model, X_va, y_va))
+        scores.append(value)
+        trials.append({"round": "confirm", "epochs": int(model.classifier_.n_iter_),
+                       "score": value, "seconds": float(model.training_summary_["seconds"]),
+                       "params": dict(best["params"]) if params else {}})  # fmt: skip
+    kept = scores[1] > scores[0]
+    run.say(
+        f"  second split: {run.metric} {scores[1]:.4f} for the winner, {scores[0]:.4f} for the "
+        f"defaults: {'the winner stays' if kept else 'the defaults are the answer'}"
+    )
+    return (best if kept else defaults), False
+
+
 def _refit_winner(base, best, X, y, interrupted: bool, clock: _Clock) -> tuple:
     """Refit the winner on all the data ``(X, y)`` — the documents in the order they were
     given, when the validation data was split from them — unless interrupted, or unless its
@@ -598,6 +633,10 @@ def _checked(time_budget, metric: str, k: int) -> tuple[float, str, int]:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     return budget, metric, k
+
+
+def _is_multilabel(y: list) -> bool:
+    return bool(y) and not isinstance(y[0], (str, bytes)) and isinstance(y[0], Sequence)
 
 
 def _split(X, y, fraction, random_state, multilabel):

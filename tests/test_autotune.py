@@ -42,7 +42,8 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
     assert isinstance(result.model, TextClassifier)
     assert len(result.model.predict(["great film", "awful film"])) == 2
     assert result.trials, "at least one candidate was trained"
-    top = max(t["score"] for t in result.trials)
+    searched = [t for t in result.trials if t["round"] != "confirm"]  # not the second split
+    top = max(t["score"] for t in searched)
     bar = result.trials[0]  # the defaults: the winner unless a candidate clears their bar
     assert result.best_score == top or (
         bar["round"] == "defaults" and result.best_score == bar["score"] < top
@@ -57,7 +58,8 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
     table = trials_table(result, limit=None).splitlines()
     assert table[0].split()[:3] == ["round", "epochs", "accuracy"]
     assert len(table) == 1 + len(result.trials)
-    assert float(table[1].split()[2]) == pytest.approx(top, abs=1e-4)
+    top_row = max(t["score"] for t in result.trials)
+    assert float(table[1].split()[2]) == pytest.approx(top_row, abs=1e-4)
 
 
 def test_autotune_first_candidate_is_the_base_configuration():
@@ -299,3 +301,29 @@ def test_fit_times_are_re_estimated_from_the_trials():
     assert got.t_fixed == pytest.approx(0.5) and got.t_epoch == pytest.approx(0.2)
     assert (got.t_score, got.epochs) == (0.1, 10)
     assert _measured(first, rows[:2]) is first  # too few trials: kept
+
+
+@pytest.mark.parametrize("winner_second", [0.70, 0.90])
+def test_a_winner_must_beat_the_defaults_again_on_a_second_split(winner_second):
+    """The winner of the search is trained with the defaults on another split of all the
+    data; it stays only if it scores higher there too."""
+    from bowclf.autotune import _confirm, _Run
+
+    X, y = _corpus(120)
+    lr0 = TextClassifier().lr  # whatever the defaults are
+
+    def score(model, *_):
+        return 0.80 if model.lr == lr0 else winner_second
+
+    run = _Run({"random_state": 0}, None, None, score, "accuracy", lambda _m: None, 0)
+    best = {"score": 0.95, "model": "winner", "params": {"lr": 2 * lr0}, "epochs": 2}
+    defaults = {"score": 0.85, "model": "defaults", "params": {}, "epochs": 10, "is_base": True}
+    trials: list = []
+    got, interrupted = _confirm(run, best, defaults, (X, y), 0.2, trials)
+    assert not interrupted
+    assert got is (best if winner_second > 0.80 else defaults)
+    assert [(t["round"], t["score"], t["params"]) for t in trials] == [
+        ("confirm", 0.80, {}),
+        ("confirm", winner_second, {"lr": 2 * lr0}),
+    ]
+    assert trials[1]["epochs"] == 2
