@@ -17,8 +17,13 @@ unless a candidate beats it:
    the bar every candidate must clear.  This fit also times vectorising and an epoch;
 2. the halving rounds are planned in the time left after setting aside the final refit
    (at least the base configuration's own fit on all the data), and a progress callback
-   stops any trial that would run past the search's deadline (it scores ``nan``);
-3. the winner is refitted on all the data (the documents in their given order: a winning
+   stops any trial that would run past the search's deadline (it scores ``nan``); a search
+   that ends early is followed by another with fresh candidates, planned with the fit
+   times measured so far;
+3. a candidate that clears the bar is trained again, with the base configuration, on a
+   second split of the data (another seed) and stays the winner only if it scores higher
+   there too;
+4. the winner is refitted on all the data (the documents in their given order: a winning
    base configuration gives exactly the model fitted without a search).
 
 When the first fit shows that the base configuration cannot be trained twice within the
