@@ -21,8 +21,8 @@ unless a candidate beats it:
    that ends early is followed by another with fresh candidates, planned with the fit
    times measured so far;
 3. a candidate that clears the bar is trained again, with the base configuration, on a
-   second split of the data (another seed) and stays the winner only if it scores higher
-   there too;
+   second split of the data (another seed) and stays the winner only if it clears the
+   same bar there too;
 4. the winner is refitted on all the data (the documents in their given order: a winning
    base configuration gives exactly the model fitted without a search).
 
@@ -339,7 +339,7 @@ def _baseline(base, data, score, metric, say, clock: _Clock) -> tuple[dict | Non
     timing = _Timing(t_fixed, max(seen["epoch"], 1e-3), time.perf_counter() - t1, epochs)
     row = {"round": "defaults", "epochs": n_iter, "score": value,
            "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
-    bar = value + math.sqrt(max(value * (1.0 - value), 0.0) / max(len(X_va), 1))
+    bar = _bar(value, len(X_va))
     say(f"  defaults: {metric} {value:.4f}  epochs {n_iter:3d}  (bar {bar:.4f})")
     best = {"score": value, "bar": bar, "model": model, "params": {}, "epochs": n_iter}
     return {**best, "is_base": True, "row": row}, timing
@@ -532,8 +532,9 @@ def _search(run: _Run, candidates, plan: _Budget, trials, best) -> bool:
 
 def _confirm(run: _Run, best, defaults, all_data, fraction: float, trials) -> tuple:
     """The winner and the base configuration trained on a second split of all the data
-    (another seed) and scored on its validation part: the winner stays only if it scores
-    higher there too, else the base configuration is the answer.  The winner of many
+    (another seed) and scored on its validation part: the winner stays only if it beats the
+    base configuration there too by one standard error (:func:`_bar`), else the base
+    configuration is the answer.  The winner of many
     candidates on one validation split overestimates its score (it is also the luckiest);
     the second split is an estimate free of that selection.  Both rows are added to
     ``trials`` (round ``'confirm'``).  Returns ``(best, interrupted)``."""
@@ -551,7 +552,7 @@ def _confirm(run: _Run, best, defaults, all_data, fraction: float, trials) -> tu
         trials.append({"round": "confirm", "epochs": int(model.classifier_.n_iter_),
                        "score": value, "seconds": float(model.training_summary_["seconds"]),
                        "params": dict(best["params"]) if params else {}})  # fmt: skip
-    kept = scores[1] > scores[0]
+    kept = scores[1] > _bar(scores[0], len(X_va))
     run.say(
         f"  second split: {run.metric} {scores[1]:.4f} for the winner, {scores[0]:.4f} for the "
         f"defaults: {'the winner stays' if kept else 'the defaults are the answer'}"
@@ -638,6 +639,12 @@ def _checked(time_budget, metric: str, k: int) -> tuple[float, str, int]:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     return budget, metric, k
+
+
+def _bar(score: float, m: int) -> float:
+    """``s + √(s(1−s)/m)``: a score ``s`` on ``m`` validation documents plus one standard
+    error (of a proportion)."""
+    return score + math.sqrt(max(score * (1.0 - score), 0.0) / max(m, 1))
 
 
 def _is_multilabel(y: list) -> bool:

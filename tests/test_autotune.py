@@ -303,10 +303,11 @@ def test_fit_times_are_re_estimated_from_the_trials():
     assert _measured(first, rows[:2]) is first  # too few trials: kept
 
 
-@pytest.mark.parametrize("winner_second", [0.70, 0.90])
+@pytest.mark.parametrize("winner_second", [0.70, 0.81, 0.90])
 def test_a_winner_must_beat_the_defaults_again_on_a_second_split(winner_second):
     """The winner of the search is trained with the defaults on another split of all the
-    data; it stays only if it scores higher there too."""
+    data; it stays only if it clears their bar there too (0.80 + √(0.8·0.2/24) ≈ 0.88 on
+    the 24 validation documents)."""
     from bowclf.autotune import _confirm, _Run
 
     X, y = _corpus(120)
@@ -321,7 +322,7 @@ def test_a_winner_must_beat_the_defaults_again_on_a_second_split(winner_second):
     trials: list = []
     got, interrupted = _confirm(run, best, defaults, (X, y), 0.2, trials)
     assert not interrupted
-    assert got is (best if winner_second > 0.80 else defaults)
+    assert got is (best if winner_second > 0.88 else defaults)
     assert [(t["round"], t["score"], t["params"]) for t in trials] == [
         ("confirm", 0.80, {}),
         ("confirm", winner_second, {"lr": 2 * lr0}),
