@@ -60,6 +60,7 @@ from .training import resolve_epochs
 
 __all__ = [
     "METRICS",
+    "MULTILABEL_RECIPE",
     "SEARCH_SPACE",
     "AutotuneResult",
     "autotune",
@@ -82,6 +83,8 @@ SEARCH_SPACE: dict[str, Any] = {
     "use_idf": [True, False],
     "sublinear_tf": [False, True],
 }
+#: Tried first on multi-label data (see ``_recipes``).
+MULTILABEL_RECIPE: dict[str, Any] = {"loss": "ova", "normalize": "l2", "lr": 0.2, "batch_size": 4}
 _FACTOR = 3  # successive halving: keep the best third, give it three times the epochs
 _MIN_EPOCHS = 1
 _MAX_EPOCHS = 27
@@ -237,7 +240,7 @@ def autotune(
     # 2. successive halving in the time left once the refit is set aside
     trials = [baseline.pop("row")] if baseline is not None else []
     best = baseline or {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
-    run = _Run(base, search_space, data, score, metric, say, random_state)
+    run = _Run(base, search_space, data, score, metric, say, random_state, _is_multilabel(y_all))
     defaults = dict(best)  # the baseline as it was, before any candidate replaced it
     interrupted = _halving_batches(run, timing, clock, trials, best, scored=baseline is not None)
     # 3. a candidate that beat the defaults must beat them again on a second split
@@ -385,6 +388,7 @@ class _Run:
     metric: str
     say: Callable[[str], None]
     random_state: int | None
+    multilabel: bool = False
 
 
 def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *, scored) -> bool:
@@ -403,7 +407,8 @@ def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *,
         # the defaults were trained and there is room for only one or two candidates
         with_base = batch == 0 and (not scored or plan.n_candidates >= _FACTOR)
         seed = None if run.random_state is None else int(run.random_state) + batch
-        candidates = _candidates(run.base, run.search_space, plan.n_candidates, seed, with_base)
+        fixed = ([{}] if with_base else []) + (_recipes(run) if batch == 0 else [])
+        candidates = _candidates(run.base, run.search_space, plan.n_candidates, seed, fixed)
         run.say(
             f"autotune: {len(candidates)} candidates, {plan.rounds} rounds of successive "
             f"halving up to {plan.max_epochs} epochs; {timing.t_fixed:.2f} s to vectorise, "
@@ -416,6 +421,17 @@ def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *,
             break
         timing = _measured(timing, trials[done:])
     return False
+
+
+def _recipes(run: _Run) -> list[dict[str, Any]]:
+    """Configurations the first batch always tries, besides the base configuration: for
+    multi-label data with the default search space, the one-vs-all configuration of
+    ``bench/RESULTS.md`` (independent sigmoids, ``l2`` inputs, small batches), which the
+    softmax-centred space does not reach."""
+    if not run.multilabel or run.search_space is not None:
+        return []
+    recipe = dict(MULTILABEL_RECIPE)
+    return [] if all(run.base.get(k) == v for k, v in recipe.items()) else [recipe]
 
 
 def _measured(timing: _Timing, rows: list[dict[str, Any]]) -> _Timing:
@@ -436,20 +452,21 @@ def _measured(timing: _Timing, rows: list[dict[str, Any]]) -> _Timing:
 
 
 def _candidates(
-    base, search_space, n_candidates: int, random_state, with_base: bool = True
+    base, search_space, n_candidates: int, random_state, fixed: Sequence[dict] = ({},)
 ) -> list[dict[str, Any]]:
-    """The base configuration (``{}``, when ``with_base``) then draws from the space:
-    ``n_candidates`` in all (at least one)."""
+    """The ``fixed`` candidates (``{}``: the base configuration) then draws from the space:
+    ``n_candidates`` in all, at least one drawn unless the fixed ones fill them."""
     rng_seed = None if random_state is None else int(random_state)
     space = dict(search_space if search_space is not None else SEARCH_SPACE)
     lr0 = float(base.get("lr", TextClassifier().lr))
     space.setdefault("lr", loguniform(lr0 / 5, lr0 * 5))
-    n_drawn = max(n_candidates - 1, 0) if with_base else max(n_candidates, 1)
+    fixed = [dict(c) for c in fixed][: max(n_candidates, 1)]
+    n_drawn = max(n_candidates - len(fixed), 0 if fixed else 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a finite space smaller than n_drawn: all of it
         sampler = ParameterSampler(space, n_drawn, random_state=rng_seed)
         drawn = [_rounded(c) for c in sampler]
-    return [{}] + drawn if with_base else drawn
+    return fixed + drawn
 
 
 def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Callable:

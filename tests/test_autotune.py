@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bowclf import TextClassifier
-from bowclf.autotune import _plan, autotune, parse_duration, trials_table
+from bowclf.autotune import MULTILABEL_RECIPE, _plan, autotune, parse_duration, trials_table
 
 
 def _corpus(n=300, seed=0):
@@ -88,6 +88,9 @@ def test_autotune_multilabel_p_at_k():
     y = [(label, "any") if i % 3 else (label,) for i, label in enumerate(y)]
     result = autotune(X, y, time_budget=3, metric="p@k", k=2)
     assert result.model.multilabel_
+    # the one-vs-all configuration is always among the first batch's candidates
+    tried = [t["params"] for t in result.trials if t["round"] == 0]
+    assert any(all(p.get(k) == v for k, v in MULTILABEL_RECIPE.items()) for p in tried)
     assert 0.0 <= result.best_score <= 1.0
 
 
@@ -286,7 +289,7 @@ def test_one_or_two_candidates_after_the_defaults_are_drawn_ones():
 
     base = {"random_state": 0}
     assert _candidates(base, None, 5, 0)[0] == {} and len(_candidates(base, None, 5, 0)) == 5
-    drawn = _candidates(base, None, 2, 0, with_base=False)
+    drawn = _candidates(base, None, 2, 0, fixed=[])
     assert len(drawn) == 2 and all(c and "lr" in c for c in drawn)
 
 
