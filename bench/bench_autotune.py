@@ -94,7 +94,7 @@ def run_one(name: str, run: str, log=print) -> dict[str, Any]:
     ml = bool(pair["multilabel"])
     rec: dict[str, Any] = {"corpus": pair["pair"], "run": run, "train_docs": len(X)}
     rec["started"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rec["commit"] = _commit()
+    rec["commit"] = _COMMIT
     with _LoadSampler() as load:
         t0 = time.perf_counter()
         if run == "defaults":
@@ -130,6 +130,9 @@ def _commit() -> str:
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     )
     return out.stdout.strip()
+
+
+_COMMIT = _commit()  # the code this process runs (HEAD may move while it runs)
 
 
 def _winner(res) -> str:
