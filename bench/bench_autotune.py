@@ -147,6 +147,7 @@ def _winner(res) -> str:
 
 def render(records: list[dict[str, Any]]) -> str:
     """Markdown: per corpus the defaults, then every budget's latest record."""
+    records = [r for r in records if "commit" in r]  # earlier drafts of the script: not shown
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for r in records:
         latest[(r["corpus"], r["run"])] = r
@@ -180,8 +181,8 @@ def render(records: list[dict[str, Any]]) -> str:
                 dv = f"{dv:.2f}" if dv is not None and dv == dv else "not scored"
                 vs = f"{r['valid_score']:.2f}" if r["valid_score"] == r["valid_score"] else "-"
                 lines.append(
-                    f"- {c}, {int(float(k)) // 60} min: {r['winner']} (validation {vs}, "
-                    f"defaults {dv})"
+                    f"- {c}, {int(float(k)) // 60} min (at {r['commit']}, {r['started']}): "
+                    f"{r['winner']} (validation {vs}, defaults {dv})"
                 )
     return "\n".join(lines) + "\n"
 

@@ -83,7 +83,7 @@ SEARCH_SPACE: dict[str, Any] = {
     "use_idf": [True, False],
     "sublinear_tf": [False, True],
 }
-#: Tried first on multi-label data (see ``_recipes``).
+#: Tried at the defaults' epochs on multi-label data (see ``_try_recipes``).
 MULTILABEL_RECIPE: dict[str, Any] = {"loss": "ova", "normalize": "l2", "lr": 0.2, "batch_size": 4}
 _FACTOR = 3  # successive halving: keep the best third, give it three times the epochs
 _MIN_EPOCHS = 1
@@ -242,7 +242,10 @@ def autotune(
     best = baseline or {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
     run = _Run(base, search_space, data, score, metric, say, random_state, _is_multilabel(y_all))
     defaults = dict(best)  # the baseline as it was, before any candidate replaced it
-    interrupted = _halving_batches(run, timing, clock, trials, best, scored=baseline is not None)
+    scored = baseline is not None
+    interrupted = scored and _try_recipes(run, timing, clock, trials, best)
+    if not interrupted:
+        interrupted = _halving_batches(run, timing, clock, trials, best, scored=scored)
     # 3. a candidate that beat the defaults must beat them again on a second split
     if baseline is not None and not best.get("is_base") and not interrupted:
         best, interrupted = _confirm(run, best, defaults, (X_all, y_all), valid_fraction, trials)
@@ -407,7 +410,7 @@ def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *,
         # the defaults were trained and there is room for only one or two candidates
         with_base = batch == 0 and (not scored or plan.n_candidates >= _FACTOR)
         seed = None if run.random_state is None else int(run.random_state) + batch
-        fixed = ([{}] if with_base else []) + (_recipes(run) if batch == 0 else [])
+        fixed = [{}] if with_base else []
         candidates = _candidates(run.base, run.search_space, plan.n_candidates, seed, fixed)
         run.say(
             f"autotune: {len(candidates)} candidates, {plan.rounds} rounds of successive "
@@ -423,9 +426,41 @@ def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *,
     return False
 
 
+def _try_recipes(run: _Run, timing: _Timing, clock: _Clock, trials, best) -> bool:
+    """Train each of :func:`_recipes` at the base configuration's epochs, as the baseline
+    is, when that and the refit and confirmation after it fit the time left; each competes
+    with the defaults' bar like any candidate (round ``'recipe'``).  They are not halving
+    candidates: one-vs-all with plain SGD starts slowly and its first-round score (one
+    epoch) would eliminate it.  Returns whether Ctrl-C stopped it."""
+    X_tr, y_tr, X_va, y_va = run.data
+    for recipe in _recipes(run):
+        params = {**run.base, **recipe, "epochs": timing.epochs}
+        # a fit of small batches costs up to ~2x the defaults'; then the refit and the
+        # confirmation of the winner
+        needed = _SAFETY * timing.base_cost * (2 + clock.grow + 2)
+        if needed > clock.left():
+            break
+        deadline = clock.start + clock.budget - _SAFETY * timing.base_cost * (clock.grow + 2)
+
+        def stop(info: dict[str, Any], deadline: float = deadline) -> None:
+            if time.perf_counter() > deadline:
+                raise _OutOfTime("time budget reached")
+
+        scorer = _recording_scorer(run.score, run.metric, run.say, run.base, [recipe], trials, best)
+        try:
+            model = TextClassifier(**params).fit(X_tr, y_tr, callback=stop)
+        except KeyboardInterrupt:
+            return True
+        except (_OutOfTime, FloatingPointError, ValueError):  # out of time, or diverged
+            continue
+        scorer(model, X_va, y_va)
+        trials[-1]["round"] = "recipe"
+    return False
+
+
 def _recipes(run: _Run) -> list[dict[str, Any]]:
-    """Configurations the first batch always tries, besides the base configuration: for
-    multi-label data with the default search space, the one-vs-all configuration of
+    """Configurations tried besides the base configuration and the search's candidates:
+    for multi-label data with the default search space, the one-vs-all configuration of
     ``bench/RESULTS.md`` (independent sigmoids, ``l2`` inputs, small batches), which the
     softmax-centred space does not reach."""
     if not run.multilabel or run.search_space is not None:
