@@ -237,21 +237,28 @@ def autotune(
     if baseline is None and _SAFETY * clock.grow * timing.base_cost <= clock.left():
         say("autotune: the budget fits the base configuration once, with no time to compare")
         return _result(*_base_only(base, X_all, y_all, timing), metric, k, budget, start)
-    # 2. successive halving in the time left once the refit is set aside
-    trials = [baseline.pop("row")] if baseline is not None else []
-    best = baseline or {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
+    # 2. the search; 3. a winner must beat the defaults again on a second split
     run = _Run(base, search_space, data, score, metric, say, random_state, _is_multilabel(y_all))
-    defaults = dict(best)  # the baseline as it was, before any candidate replaced it
-    scored = baseline is not None
-    interrupted = scored and _try_recipes(run, timing, clock, trials, best)
-    if not interrupted:
-        interrupted = _halving_batches(run, timing, clock, trials, best, scored=scored)
-    # 3. a candidate that beat the defaults must beat them again on a second split
-    if baseline is not None and not best.get("is_base") and not interrupted:
-        best, interrupted = _confirm(run, best, defaults, (X_all, y_all), valid_fraction, trials)
+    trials, best, interrupted = _tune(run, baseline, timing, clock, (X_all, y_all), valid_fraction)
     # 4. refit the winner on all the data
     model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted, clock)
     return _result(model, best, trials, interrupted, refitted, metric, k, budget, start)
+
+
+def _tune(run, baseline, timing, clock, all_data, valid_fraction: float) -> tuple:
+    """The recipes and the halving batches in the time left once the refit is set aside,
+    then the second split for a candidate that beat the baseline: ``(trials, best,
+    interrupted)``."""
+    scored = baseline is not None
+    trials = [baseline.pop("row")] if scored else []
+    best = baseline or {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
+    defaults = dict(best)  # the baseline as it was, before any candidate replaced it
+    interrupted = scored and _try_recipes(run, timing, clock, trials, best)
+    if not interrupted:
+        interrupted = _halving_batches(run, timing, clock, trials, best, scored=scored)
+    if scored and not best.get("is_base") and not interrupted:
+        best, interrupted = _confirm(run, best, defaults, all_data, valid_fraction, trials)
+    return trials, best, interrupted
 
 
 @dataclass
