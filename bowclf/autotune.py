@@ -112,8 +112,10 @@ class AutotuneResult:
         Its validation score (``metric``).
     metric : str
     trials : list of dict
-        One row per trained candidate and round: ``round``, ``epochs``, ``score``,
-        ``seconds`` and the candidate's ``params``.
+        One row per trained candidate and round: ``round`` (the halving round of its
+        batch, ``'defaults'`` for the base configuration at its own epochs, ``'recipe'``,
+        or ``'confirm'`` for the second split), ``epochs``, ``score`` (``nan``: not
+        scored), ``seconds`` and the candidate's ``params``.
     seconds : float
         Wall time of the whole call.
     budget : float
