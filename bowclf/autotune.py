@@ -6,25 +6,37 @@ that stops when the time is up.  Here the search is scikit-learn's successive ha
 (:class:`~sklearn.model_selection.HalvingGridSearchCV`) with **epochs as the resource**:
 many candidates are trained for a few epochs, the best third of them three times as long,
 and so on, so most of the budget goes to the promising configurations.  The candidates
-are bowclf's defaults plus configurations drawn at random
-(:class:`~sklearn.model_selection.ParameterSampler`) from :data:`SEARCH_SPACE`; the grid
-search over that explicit list is what guarantees the defaults are among them, so the
-winner scores at least as well as the defaults on the validation data.
+are the base configuration plus configurations drawn at random
+(:class:`~sklearn.model_selection.ParameterSampler`) from :data:`SEARCH_SPACE`.
 
-The budget is planned, then enforced:
+The base configuration (bowclf's defaults unless ``params`` says otherwise) is the answer
+unless a candidate beats it:
 
-1. a probe fits the base configuration for one epoch and measures the time of vectorising
-   and of one epoch;
-2. the time of the final refit (the winner on all the data) is set aside, and the number of
-   candidates is chosen so that the halving rounds fit in what is left;
-3. a progress callback stops any fit that would run past the search's deadline (that trial
-   scores ``nan`` and is ranked last), so a mis-estimate costs at most the length of one
-   callback interval, not a whole fit.
+1. it is trained first, on the training part, exactly as without a search (its own
+   ``epochs``), and scored on the validation data; its score plus one standard error is
+   the bar every candidate must clear.  This fit also times vectorising and an epoch;
+2. the halving rounds are planned in the time left after setting aside the final refit
+   (at least the base configuration's own fit on all the data), and a progress callback
+   stops any trial that would run past the search's deadline (it scores ``nan``); a search
+   that ends early is followed by another with fresh candidates, planned with the fit
+   times measured so far;
+3. a candidate that clears the bar is trained again, with the base configuration, on a
+   second split of the data (another seed) and stays the winner only if it clears the
+   same bar there too;
+4. the winner is refitted on all the data (the documents in their given order: a winning
+   base configuration gives exactly the model fitted without a search).
+
+When the first fit shows that the base configuration cannot be trained twice within the
+budget (once to be scored, once on all the data), it is stopped after its first epoch: if
+one fit on all the data still fits, that is the answer (no search: nothing else could be
+compared with it); otherwise the budget is too short for the base configuration's epochs
+and a smaller search over fewer epochs, without the bar, is all there is.
 
 Ctrl-C (``KeyboardInterrupt``) during the search or the refit returns the best model
 trained so far (fitted on the training part only when the refit did not finish), with
-``interrupted=True``.  The number of candidates depends on the machine's speed, so results
-are reproducible for a fixed ``random_state`` only up to that number.
+``interrupted=True``; before any model is trained it propagates.  The number of candidates
+depends on the machine's speed, so results are reproducible for a fixed ``random_state``
+only up to that number.
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ from .training import resolve_epochs
 
 __all__ = [
     "METRICS",
+    "MULTILABEL_RECIPE",
     "SEARCH_SPACE",
     "AutotuneResult",
     "autotune",
@@ -70,10 +83,14 @@ SEARCH_SPACE: dict[str, Any] = {
     "use_idf": [True, False],
     "sublinear_tf": [False, True],
 }
+#: Tried at the defaults' epochs on multi-label data (see ``_try_recipes``).
+MULTILABEL_RECIPE: dict[str, Any] = {"loss": "ova", "normalize": "l2", "lr": 0.2, "batch_size": 4}
 _FACTOR = 3  # successive halving: keep the best third, give it three times the epochs
 _MIN_EPOCHS = 1
 _MAX_EPOCHS = 27
 _SAFETY = 1.25  # refit-time estimate margin
+_MAX_CANDIDATES = 729  # per halving batch (3^6); a long search runs several batches
+_MAX_BATCHES = 100
 
 
 class _OutOfTime(Exception):
@@ -95,8 +112,10 @@ class AutotuneResult:
         Its validation score (``metric``).
     metric : str
     trials : list of dict
-        One row per trained candidate and round: ``round``, ``epochs``, ``score``,
-        ``seconds`` and the candidate's ``params``.
+        One row per trained candidate and round: ``round`` (the halving round of its
+        batch, ``'defaults'`` for the base configuration at its own epochs, ``'recipe'``,
+        or ``'confirm'`` for the second split), ``epochs``, ``score`` (``nan``: not
+        scored), ``seconds`` and the candidate's ``params``.
     seconds : float
         Wall time of the whole call.
     budget : float
@@ -121,7 +140,7 @@ class AutotuneResult:
         """A JSON-safe digest (stored with the model: ``bowclf info`` shows it)."""
         return {
             "metric": self.metric,
-            "best_score": float(self.best_score),
+            "best_score": None if math.isnan(self.best_score) else float(self.best_score),
             "best_params": _jsonable(self.best_params),
             "trials": len(self.trials),
             "seconds": round(self.seconds, 1),
@@ -212,45 +231,80 @@ def autotune(
     base = {**(params or {}), "random_state": random_state}
     base.pop("epochs", None)
     data = _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state)
-    score = _scorer(metric, k)
-    # 1. probe: vectorising + one epoch; 2. plan: the refit is set aside, the rounds fill the rest
-    probe, plan = _plan_budget(base, data, score, start, budget)
-    candidates = _candidates(base, search_space, plan.n_candidates, random_state)
-    say(
-        f"autotune: {len(candidates)} candidates, {plan.rounds} rounds of successive halving up "
-        f"to {plan.max_epochs} epochs; probe: {plan.t_fixed:.1f} s to vectorise, "
-        f"{plan.t_epoch:.2f} s per epoch"
-    )
-    baseline, interrupted = _baseline(base, plan, data, score, metric, say)
-    trials, best, interrupted = (
-        ([], baseline or _probe_best(probe, data, score), True)
-        if interrupted
-        else _search(base, candidates, plan, data, score, metric, say, probe, baseline)
-    )
-    # 3. refit the winner on all the data
     X_all, y_all = (list(X), list(y)) if X_valid is None else (data[0] + data[2], data[1] + data[3])
-    model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted)
-    return _result(model, best, metric, k, trials, budget, interrupted, refitted, start)
+    clock = _Clock(start, budget, grow=len(X_all) / max(len(data[0]), 1))
+    score = _scorer(metric, k)
+    # 1. the base configuration as it is: the bar to beat, and the timing of a fit
+    baseline, timing = _baseline(base, data, score, metric, say, clock)
+    if baseline is None and _SAFETY * clock.grow * timing.base_cost <= clock.left():
+        say("autotune: the budget fits the base configuration once, with no time to compare")
+        return _result(*_base_only(base, X_all, y_all, timing), metric, k, budget, start)
+    # 2. the search; 3. a winner must beat the defaults again on a second split
+    run = _Run(base, search_space, data, score, metric, say, random_state, _is_multilabel(y_all))
+    trials, best, interrupted = _tune(run, baseline, timing, clock, (X_all, y_all), valid_fraction)
+    # 4. refit the winner on all the data
+    model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted, clock)
+    return _result(model, best, trials, interrupted, refitted, metric, k, budget, start)
+
+
+def _tune(run, baseline, timing, clock, all_data, valid_fraction: float) -> tuple:
+    """The recipes and the halving batches in the time left once the refit is set aside,
+    then the second split for a candidate that beat the baseline: ``(trials, best,
+    interrupted)``."""
+    scored = baseline is not None
+    trials = [baseline.pop("row")] if scored else []
+    best = baseline or {"score": -np.inf, "model": None, "params": {}, "epochs": 1}
+    defaults = dict(best)  # the baseline as it was, before any candidate replaced it
+    interrupted = scored and _try_recipes(run, timing, clock, trials, best)
+    if not interrupted:
+        interrupted = _halving_batches(run, timing, clock, trials, best, scored=scored)
+    if scored and not best.get("is_base") and not interrupted:
+        best, interrupted = _confirm(run, best, defaults, all_data, valid_fraction, trials)
+    return trials, best, interrupted
+
+
+@dataclass
+class _Clock:
+    """The budget: ``start`` (``perf_counter``), ``budget`` seconds; ``grow``: all the data
+    over the training part (what a refit costs more than a trial)."""
+
+    start: float
+    budget: float
+    grow: float
+
+    def left(self) -> float:
+        return self.start + self.budget - time.perf_counter()
+
+
+@dataclass
+class _Timing:
+    """Measured on the base configuration's first fit (training part)."""
+
+    t_fixed: float  # vectorising and setting up
+    t_epoch: float  # one epoch
+    t_score: float  # scoring the validation data
+    epochs: int  # the base configuration's own epochs
+
+    @property
+    def base_cost(self) -> float:
+        return self.t_fixed + self.epochs * self.t_epoch
 
 
 @dataclass
 class _Budget:
-    """The search's shape and timing, planned from the probe fit."""
+    """The search's shape (``n_candidates`` 0: no search) and its deadline."""
 
     rounds: int
     n_candidates: int
     max_epochs: int
-    t_fixed: float
-    t_epoch: float
     deadline: float
 
 
 def _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state) -> tuple:
     """``(X_tr, y_tr, X_va, y_va)``: the given validation data, or a split of ``(X, y)``."""
     X, y = list(X), list(y)
-    multilabel = bool(y) and not isinstance(y[0], (str, bytes)) and isinstance(y[0], Sequence)
     if X_valid is None:
-        X_tr, X_va, y_tr, y_va = _split(X, y, valid_fraction, random_state, multilabel)
+        X_tr, X_va, y_tr, y_va = _split(X, y, valid_fraction, random_state, _is_multilabel(y))
     else:
         if y_valid is None:
             raise ValueError("X_valid needs y_valid")
@@ -258,37 +312,205 @@ def _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state) -> tu
     return X_tr, y_tr, X_va, y_va
 
 
-def _plan_budget(base, data, score, start: float, budget: float) -> tuple[TextClassifier, _Budget]:
-    """Fit and time the probe (one epoch of ``base``), then plan the search around it."""
+def _baseline(base, data, score, metric, say, clock: _Clock) -> tuple[dict | None, _Timing]:
+    """Train the base configuration as it would be without a search (its own ``epochs``) on
+    the training part and score it ``s`` on the ``m`` validation documents: a candidate wins
+    only with a score above ``s + √(s(1−s)/m)`` (one standard error), so that neither a short
+    search whose rounds stop at a few epochs nor the luckiest of many candidates on a small
+    validation split replaces the base configuration with a worse model.
+
+    The fit is timed as it runs; it is stopped (``None``) after its first epoch when the rest
+    of it plus its refit on all the data would overrun the budget, or as soon as it has
+    taken half the budget.  Returns ``(baseline, timing)``."""
     X_tr, y_tr, X_va, y_va = data
-    probe_times: dict[str, float] = {}
-
-    def probe_cb(info: dict[str, Any]) -> None:
-        if info["event"] == "epoch" and "epoch" not in probe_times:
-            probe_times["epoch"] = info["seconds"]
-
+    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr))
+    seen = {"fixed": 0.0, "epoch": 0.0}
     t0 = time.perf_counter()
-    probe = TextClassifier(**base, epochs=_MIN_EPOCHS).fit(X_tr, y_tr, callback=probe_cb)
-    t_fit = time.perf_counter() - t0
-    t_epoch = max(probe_times.get("epoch", t_fit / 2), 1e-3) / _MIN_EPOCHS
-    t_fixed = max(t_fit - t_epoch * _MIN_EPOCHS, 1e-3)
-    t_score = _timed(lambda: score(probe, X_va, y_va))
-    grow = (len(X_tr) + len(X_va)) / max(len(X_tr), 1)
-    remaining = budget - (time.perf_counter() - start)
-    rounds, n_candidates, max_epochs = _plan(remaining, t_fixed + t_score, t_epoch, grow)
-    refit_reserve = _SAFETY * grow * (t_fixed + max_epochs * t_epoch)
-    deadline = start + budget - refit_reserve
-    return probe, _Budget(rounds, n_candidates, max_epochs, t_fixed, t_epoch, deadline)
+
+    def measure(info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if info["event"] not in ("batch", "epoch"):
+            return
+        done = info["epoch"] if info["event"] == "epoch" else info["progress"] * epochs
+        seen["epoch"] = info["seconds"] / max(done, 1e-9)
+        seen["fixed"] = now - t0 - info["seconds"]
+        if info["event"] == "batch" and now - clock.start > clock.budget / 2:
+            raise _OutOfTime("the base configuration takes more than half the budget")
+        if info["event"] == "epoch" and info["epoch"] == 1:
+            refit = clock.grow * (seen["fixed"] + epochs * seen["epoch"])
+            if _SAFETY * ((epochs - 1) * seen["epoch"] + refit) > clock.left():
+                raise _OutOfTime("the base configuration does not fit twice")
+
+    try:
+        model = TextClassifier(**base).fit(X_tr, y_tr, callback=measure)
+    except _OutOfTime:
+        elapsed = time.perf_counter() - t0
+        fixed, epoch = seen["fixed"] or elapsed, seen["epoch"] or elapsed
+        return None, _Timing(fixed, epoch, 0.1 * fixed, epochs)
+    n_iter = int(model.classifier_.n_iter_)
+    t_fixed = max(time.perf_counter() - t0 - n_iter * seen["epoch"], 1e-3)
+    t1 = time.perf_counter()
+    value = float(score(model, X_va, y_va))
+    timing = _Timing(t_fixed, max(seen["epoch"], 1e-3), time.perf_counter() - t1, epochs)
+    row = {"round": "defaults", "epochs": n_iter, "score": value,
+           "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
+    bar = _bar(value, len(X_va))
+    say(f"  defaults: {metric} {value:.4f}  epochs {n_iter:3d}  (bar {bar:.4f})")
+    best = {"score": value, "bar": bar, "model": model, "params": {}, "epochs": n_iter}
+    return {**best, "is_base": True, "row": row}, timing
 
 
-def _candidates(base, search_space, n_candidates: int, random_state) -> list[dict[str, Any]]:
-    """The base configuration (``{}``) then ``n_candidates - 1`` draws from the space."""
+def _base_only(base, X, y, timing: _Timing) -> tuple:
+    """The base configuration fitted on all the data, with no validation score: what a
+    budget that fits it once but not twice allows.  ``(model, best, trials, interrupted,
+    refitted)`` for :func:`_result`."""
+    model = TextClassifier(**base).fit(X, y)
+    n_iter = int(model.classifier_.n_iter_)
+    best = {"score": math.nan, "params": {}, "epochs": n_iter}
+    row = {"round": "defaults", "epochs": n_iter, "score": math.nan,
+           "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
+    return model, best, [row], False, True
+
+
+def _plan_search(timing: _Timing, clock: _Clock, *, floor: bool, at_least_one: bool) -> _Budget:
+    """The halving rounds that fit the time left once the refit is set aside (with
+    ``floor``: at least the base configuration's own refit); ``n_candidates`` 0 when
+    nothing fits, unless ``at_least_one``."""
+    floor_cost = timing.base_cost if floor else 0.0
+    # with the defaults as the bar, a winner is also confirmed (:func:`_confirm`: two fits of
+    # the training part, at most ``max(floor, winner)`` each) before the refit
+    grow = clock.grow + 2 if floor else clock.grow
+    rounds, n, max_epochs = _plan(
+        clock.left(), timing.t_fixed + timing.t_score, timing.t_epoch, grow, floor_cost
+    )
+    if at_least_one:
+        n = max(n, 1)
+    reserve = _SAFETY * grow * max(floor_cost, timing.t_fixed + max_epochs * timing.t_epoch)
+    return _Budget(rounds, n, max_epochs, clock.start + clock.budget - reserve)
+
+
+@dataclass
+class _Run:
+    """What every halving batch of one :func:`autotune` call shares."""
+
+    base: dict[str, Any]
+    search_space: dict[str, Any] | None
+    data: tuple
+    score: Callable
+    metric: str
+    say: Callable[[str], None]
+    random_state: int | None
+    multilabel: bool = False
+
+
+def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *, scored) -> bool:
+    """Successive-halving searches one after another until the time left (once the refit is
+    set aside) fits no candidate: each is planned with the fit times measured so far and
+    draws fresh candidates, so a search that finishes early — the first fit of a process
+    is slower than the next ones, the machine's load changes — leaves its time to another
+    instead of ending the call early.  ``scored``: the base configuration was trained and
+    scored (the bar); without it the first batch trains at least one candidate.  Updates
+    ``trials`` and ``best``; returns whether Ctrl-C stopped the search."""
+    for batch in range(_MAX_BATCHES):
+        plan = _plan_search(timing, clock, floor=scored, at_least_one=batch == 0 and not scored)
+        if plan.n_candidates == 0:
+            break
+        # the base configuration at fewer epochs is a candidate of the first batch, unless
+        # the defaults were trained and there is room for only one or two candidates
+        with_base = batch == 0 and (not scored or plan.n_candidates >= _FACTOR)
+        seed = None if run.random_state is None else int(run.random_state) + batch
+        fixed = [{}] if with_base else []
+        candidates = _candidates(run.base, run.search_space, plan.n_candidates, seed, fixed)
+        run.say(
+            f"autotune: {len(candidates)} candidates, {plan.rounds} rounds of successive "
+            f"halving up to {plan.max_epochs} epochs; {timing.t_fixed:.2f} s to vectorise, "
+            f"{timing.t_epoch:.2f} s per epoch, {clock.left():.0f} s left"
+        )
+        done = len(trials)
+        if _search(run, candidates, plan, trials, best):
+            return True
+        if len(trials) == done:
+            break
+        timing = _measured(timing, trials[done:])
+    return False
+
+
+def _try_recipes(run: _Run, timing: _Timing, clock: _Clock, trials, best) -> bool:
+    """Train each of :func:`_recipes` at the base configuration's epochs, as the baseline
+    is, when that and the refit and confirmation after it fit the time left; each competes
+    with the defaults' bar like any candidate (round ``'recipe'``).  They are not halving
+    candidates: one-vs-all with plain SGD starts slowly and its first-round score (one
+    epoch) would eliminate it.  Returns whether Ctrl-C stopped it."""
+    X_tr, y_tr, X_va, y_va = run.data
+    for recipe in _recipes(run):
+        params = {**run.base, **recipe, "epochs": timing.epochs}
+        # a fit of small batches costs up to ~2x the defaults'; then the refit and the
+        # confirmation of the winner
+        needed = _SAFETY * timing.base_cost * (2 + clock.grow + 2)
+        if needed > clock.left():
+            break
+        deadline = clock.start + clock.budget - _SAFETY * timing.base_cost * (clock.grow + 2)
+
+        def stop(info: dict[str, Any], deadline: float = deadline) -> None:
+            if time.perf_counter() > deadline:
+                raise _OutOfTime("time budget reached")
+
+        scorer = _recording_scorer(run.score, run.metric, run.say, run.base, [recipe], trials, best)
+        try:
+            model = TextClassifier(**params).fit(X_tr, y_tr, callback=stop)
+        except KeyboardInterrupt:
+            return True
+        except (_OutOfTime, FloatingPointError, ValueError):  # out of time, or diverged
+            continue
+        scorer(model, X_va, y_va)
+        trials[-1]["round"] = "recipe"
+    return False
+
+
+def _recipes(run: _Run) -> list[dict[str, Any]]:
+    """Configurations tried besides the base configuration and the search's candidates:
+    for multi-label data with the default search space, the one-vs-all configuration of
+    ``bench/RESULTS.md`` (independent sigmoids, ``l2`` inputs, small batches), which the
+    softmax-centred space does not reach."""
+    if not run.multilabel or run.search_space is not None:
+        return []
+    recipe = dict(MULTILABEL_RECIPE)
+    return [] if all(run.base.get(k) == v for k, v in recipe.items()) else [recipe]
+
+
+def _measured(timing: _Timing, rows: list[dict[str, Any]]) -> _Timing:
+    """``timing`` with the fixed and per-epoch times of a fit re-estimated from trials (a
+    least-squares line through their seconds against their epochs)."""
+    rows = [r for r in rows if np.isfinite(r["score"])]
+    if len(rows) < 3:
+        return timing
+    epochs = np.array([r["epochs"] for r in rows], dtype=float)
+    seconds = np.array([r["seconds"] for r in rows], dtype=float)
+    if np.unique(epochs).size >= 2:
+        t_epoch, t_fixed = np.polyfit(epochs, seconds, 1)
+    else:
+        t_epoch = timing.t_epoch
+        t_fixed = seconds.mean() - t_epoch * epochs.mean()
+    return _Timing(max(float(t_fixed), 1e-3), max(float(t_epoch), 1e-4), timing.t_score,
+                   timing.epochs)  # fmt: skip
+
+
+def _candidates(
+    base, search_space, n_candidates: int, random_state, fixed: Sequence[dict] = ({},)
+) -> list[dict[str, Any]]:
+    """The ``fixed`` candidates (``{}``: the base configuration) then draws from the space:
+    ``n_candidates`` in all, at least one drawn unless the fixed ones fill them."""
     rng_seed = None if random_state is None else int(random_state)
     space = dict(search_space if search_space is not None else SEARCH_SPACE)
     lr0 = float(base.get("lr", TextClassifier().lr))
     space.setdefault("lr", loguniform(lr0 / 5, lr0 * 5))
-    drawn = list(ParameterSampler(space, max(n_candidates - 1, 0), random_state=rng_seed))
-    return [{}] + [_rounded(c) for c in drawn]
+    fixed = [dict(c) for c in fixed][: max(n_candidates, 1)]
+    n_drawn = max(n_candidates - len(fixed), 0 if fixed else 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a finite space smaller than n_drawn: all of it
+        sampler = ParameterSampler(space, n_drawn, random_state=rng_seed)
+        drawn = [_rounded(c) for c in sampler]
+    return fixed + drawn
 
 
 def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Callable:
@@ -314,67 +536,33 @@ def _recording_scorer(score, metric, say, base, candidates, trials, best) -> Cal
         if value > max(best["score"], best.get("bar", -np.inf)):
             changed = {key: est_params[key] for key in varied if est_params[key] != defaults[key]}
             best.update(score=value, model=estimator, params=changed, epochs=row["epochs"])
+            best["is_base"] = False
         return value
 
     return trial_scorer
 
 
-def _baseline(base, plan: _Budget, data, score, metric, say) -> tuple[dict | None, bool]:
-    """The base configuration trained as it would be without a search (its own ``epochs``)
-    and scored ``s`` on the ``m`` validation documents: a candidate wins only with a score
-    above ``s + √(s(1−s)/m)`` (one standard error), so that neither a short search whose
-    rounds stop at a few epochs nor the luckiest of many candidates on a small validation
-    split replaces the defaults with a worse model.  Skipped (``None``) when
-    its estimated time exceeds a quarter of the time left before ``plan.deadline``.
-    Returns ``(best, interrupted)``."""
-    X_tr, y_tr, X_va, y_va = data
-    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr))
-    left = plan.deadline - time.perf_counter()
-    if _SAFETY * (plan.t_fixed + epochs * plan.t_epoch) > 0.25 * left:
-        return None, False
-    try:
-        model = TextClassifier(**base).fit(X_tr, y_tr)
-        value = float(score(model, X_va, y_va))
-    except KeyboardInterrupt:
-        return None, True
-    row = {"round": "defaults", "epochs": int(model.classifier_.n_iter_), "score": value,
-           "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
-    # a candidate must beat the defaults by one standard error of a proportion measured on
-    # the validation documents: the best of many candidates on a small split overestimates
-    bar = value + math.sqrt(max(value * (1.0 - value), 0.0) / max(len(X_va), 1))
-    say(f"  defaults: {metric} {value:.4f}  epochs {row['epochs']:3d}  (bar {bar:.4f})")
-    best = {"score": value, "bar": bar, "model": model, "params": {}, "epochs": row["epochs"]}
-    return {**best, "row": row}, False
-
-
-def _probe_best(probe, data, score) -> dict[str, Any]:
-    """The probe as the best model so far (nothing else finished)."""
-    _, _, X_va, y_va = data
-    return {"score": score(probe, X_va, y_va), "model": probe, "params": {}, "epochs": 1}
-
-
-def _search(base, candidates, plan: _Budget, data, score, metric, say, probe, baseline) -> tuple:
-    """Run the halving search until ``plan.deadline``: ``(trials, best, interrupted)``; a
-    candidate replaces ``baseline`` (see :func:`_baseline`) only with a higher score."""
+def _search(run: _Run, candidates, plan: _Budget, trials, best) -> bool:
+    """One halving search over ``candidates`` until ``plan.deadline``, appending to
+    ``trials`` and updating ``best`` (a candidate replaces the base configuration only by
+    clearing its bar, see :func:`_baseline`); returns whether Ctrl-C stopped it."""
     from sklearn.experimental import enable_halving_search_cv  # noqa: F401
     from sklearn.model_selection import HalvingGridSearchCV, PredefinedSplit
 
-    X_tr, y_tr, X_va, y_va = data
+    X_tr, y_tr, X_va, y_va = run.data
     cv = PredefinedSplit(np.r_[np.full(len(X_tr), -1), np.zeros(len(X_va), dtype=int)])
     grid = [{key: [value] for key, value in c.items()} for c in candidates]
-    trials: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"score": -np.inf, "model": probe, "params": {}, "epochs": 1}
-    if baseline is not None:
-        best.update({k: v for k, v in baseline.items() if k != "row"})
-    trial_scorer = _recording_scorer(score, metric, say, base, candidates, trials, best)
+    done = len(trials)
+    trial_scorer = _recording_scorer(
+        run.score, run.metric, run.say, run.base, candidates, trials, best
+    )
 
     def deadline_cb(info: dict[str, Any]) -> None:
         if time.perf_counter() > plan.deadline:
             raise _OutOfTime("time budget reached")
 
-    interrupted = False
     search = HalvingGridSearchCV(
-        TextClassifier(**base),
+        TextClassifier(**run.base),
         grid,
         factor=_FACTOR,
         resource="epochs",
@@ -388,40 +576,74 @@ def _search(base, candidates, plan: _Budget, data, score, metric, say, probe, ba
         return_train_score=False,  # the scorer records validation trials only
         n_jobs=1,
     )
-    if len(candidates) > 1 or plan.rounds > 0:
+    interrupted = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search.fit(X_tr + X_va, y_tr + y_va, callback=deadline_cb)
+    except KeyboardInterrupt:
+        interrupted = True
+    except ValueError as exc:  # every fit of a round stopped by the deadline
+        if "fits failed" not in str(exc):
+            raise
+    if hasattr(search, "n_resources_"):
+        _number_rounds(trials[done:], search)
+    return interrupted
+
+
+def _confirm(run: _Run, best, defaults, all_data, fraction: float, trials) -> tuple:
+    """The winner and the base configuration trained on a second split of all the data
+    (another seed) and scored on its validation part: the winner stays only if it beats the
+    base configuration there too by one standard error (:func:`_bar`), else the base
+    configuration is the answer.  The winner of many
+    candidates on one validation split overestimates its score (it is also the luckiest);
+    the second split is an estimate free of that selection.  Both rows are added to
+    ``trials`` (round ``'confirm'``).  Returns ``(best, interrupted)``."""
+    X, y = all_data
+    seed = 1 if run.random_state is None else int(run.random_state) + 1
+    X_tr, X_va, y_tr, y_va = _split(X, y, fraction, seed, _is_multilabel(y))
+    scores = []
+    for params in ({}, {**best["params"], "epochs": best["epochs"]}):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                search.fit(X_tr + X_va, y_tr + y_va, callback=deadline_cb)
+            model = TextClassifier(**{**run.base, **params}).fit(X_tr, y_tr)
         except KeyboardInterrupt:
-            interrupted = True
-        except ValueError as exc:  # every fit of a round stopped by the deadline
-            if "fits failed" not in str(exc) or not trials:
-                raise
-        if hasattr(search, "n_resources_"):
-            _number_rounds(trials, search)
-    if baseline is not None:
-        trials.insert(0, baseline["row"])
-    if best["score"] == -np.inf:  # nothing finished: the probe is all there is
-        best["score"] = score(probe, X_va, y_va)
-    return trials, best, interrupted
+            return best, True
+        value = float(run.score(model, X_va, y_va))
+        scores.append(value)
+        trials.append({"round": "confirm", "epochs": int(model.classifier_.n_iter_),
+                       "score": value, "seconds": float(model.training_summary_["seconds"]),
+                       "params": dict(best["params"]) if params else {}})  # fmt: skip
+    kept = scores[1] > _bar(scores[0], len(X_va))
+    run.say(
+        f"  second split: {run.metric} {scores[1]:.4f} for the winner, {scores[0]:.4f} for the "
+        f"defaults: {'the winner stays' if kept else 'the defaults are the answer'}"
+    )
+    return (best if kept else defaults), False
 
 
-def _refit_winner(base, best, X, y, interrupted: bool) -> tuple[TextClassifier, bool, bool]:
+def _refit_winner(base, best, X, y, interrupted: bool, clock: _Clock) -> tuple:
     """Refit the winner on all the data ``(X, y)`` — the documents in the order they were
-    given, when the validation data was split from them — unless interrupted:
-    ``(model, refitted, interrupted)``."""
-    model, refitted = best["model"], False
-    if not interrupted:
-        try:
-            winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
-            model, refitted = winner.fit(X, y), True
-        except KeyboardInterrupt:
-            interrupted = True
-    return model, refitted, interrupted
+    given, when the validation data was split from them — unless interrupted, or unless its
+    refit (estimated from its trial) would overrun the budget by more than 5 %:
+    ``(model, refitted, interrupted)``.  Without a trained model (nothing finished in
+    time) the winner is the base configuration at one epoch, refitted whatever the time."""
+    model = best["model"]
+    if interrupted:
+        return model, False, True
+    if model is not None and not best.get("is_base"):  # the defaults' refit was planned
+        cost = _SAFETY * clock.grow * float(model.training_summary_["seconds"])
+        if cost > clock.left() + 0.05 * clock.budget:
+            return model, False, False
+    try:
+        winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
+        return winner.fit(X, y), True, False
+    except KeyboardInterrupt:
+        if model is None:
+            raise
+        return model, False, True
 
 
-def _result(model, best, metric, k, trials, budget, interrupted, refitted, start) -> AutotuneResult:
+def _result(model, best, trials, interrupted, refitted, metric, k, budget, start):
     """Assemble the :class:`AutotuneResult`, recording its summary in the model's."""
     result = AutotuneResult(
         model=model,
@@ -480,6 +702,16 @@ def _checked(time_budget, metric: str, k: int) -> tuple[float, str, int]:
     return budget, metric, k
 
 
+def _bar(score: float, m: int) -> float:
+    """``s + √(s(1−s)/m)``: a score ``s`` on ``m`` validation documents plus one standard
+    error (of a proportion)."""
+    return score + math.sqrt(max(score * (1.0 - score), 0.0) / max(m, 1))
+
+
+def _is_multilabel(y: list) -> bool:
+    return bool(y) and not isinstance(y[0], (str, bytes)) and isinstance(y[0], Sequence)
+
+
 def _split(X, y, fraction, random_state, multilabel):
     stratify = None
     if not multilabel:
@@ -493,27 +725,31 @@ def _split(X, y, fraction, random_state, multilabel):
     return list(X_tr), list(X_va), list(y_tr), list(y_va)
 
 
-def _plan(remaining: float, t_fixed: float, t_epoch: float, grow: float) -> tuple[int, int, int]:
+def _plan(
+    remaining: float, t_fixed: float, t_epoch: float, grow: float, floor: float = 0.0
+) -> tuple[int, int, int]:
     """``(rounds, candidates, max_epochs)`` whose halving rounds and refit fit ``remaining``.
 
     Round ``i`` trains ``n/3^i`` candidates for ``e·3^(i−R+1)`` epochs (``e``: the last
     round's epochs), each costing ``t_fixed + epochs·t_epoch``; the refit costs
-    ``grow·(t_fixed + e·t_epoch)`` (with a margin).  The most rounds (up to 4) and epochs
-    (up to 27) that still leave room for ``3^(R−1)`` candidates win.
+    ``grow·max(floor, t_fixed + e·t_epoch)`` (with a margin).  The most rounds (up to 4) and
+    epochs (up to 27) that still leave room for ``3^(R−1)`` candidates win (at most
+    ``_MAX_CANDIDATES`` of them); ``(1, 0, 3)``
+    when not even one candidate fits.
     """
     for rounds in (4, 3, 2, 1):
         for max_epochs in (_MAX_EPOCHS, 9, 3):
             if max_epochs < _FACTOR ** (rounds - 1):
                 continue
-            refit = _SAFETY * grow * (t_fixed + max_epochs * t_epoch)
+            refit = _SAFETY * grow * max(floor, t_fixed + max_epochs * t_epoch)
             per_candidate = sum(
                 (t_fixed + max_epochs / _FACTOR ** (rounds - 1 - i) * t_epoch) / _FACTOR**i
                 for i in range(rounds)
             )
             n = int((remaining - refit) / (_SAFETY * per_candidate))
             if n >= _FACTOR ** (rounds - 1):
-                return rounds, min(n, 500), max_epochs
-    return 1, 1, 3
+                return rounds, min(n, _MAX_CANDIDATES), max_epochs
+    return 1, 0, 3
 
 
 def _rounded(candidate: dict[str, Any]) -> dict[str, Any]:
@@ -529,12 +765,6 @@ def _number_rounds(trials: list[dict[str, Any]], search) -> None:
     by_epochs = {int(r): i for i, r in enumerate(search.n_resources_)}
     for row in trials:
         row["round"] = by_epochs.get(row["epochs"])
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def _scorer(metric: str, k: int) -> Callable[[TextClassifier, Sequence[str], Sequence], float]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bowclf import TextClassifier
-from bowclf.autotune import _plan, autotune, parse_duration, trials_table
+from bowclf.autotune import MULTILABEL_RECIPE, _plan, autotune, parse_duration, trials_table
 
 
 def _corpus(n=300, seed=0):
@@ -35,12 +35,15 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
     result = autotune(X, y, time_budget=5, random_state=0)
     elapsed = time.perf_counter() - t0
     assert elapsed <= 5.5
+    # halving batches follow one another until the time left fits no candidate
+    assert elapsed >= 3.0
     assert result.seconds <= 5.5
     assert result.refitted and not result.interrupted
     assert isinstance(result.model, TextClassifier)
     assert len(result.model.predict(["great film", "awful film"])) == 2
     assert result.trials, "at least one candidate was trained"
-    top = max(t["score"] for t in result.trials)
+    searched = [t for t in result.trials if t["round"] != "confirm"]  # not the second split
+    top = max(t["score"] for t in searched)
     bar = result.trials[0]  # the defaults: the winner unless a candidate clears their bar
     assert result.best_score == top or (
         bar["round"] == "defaults" and result.best_score == bar["score"] < top
@@ -55,7 +58,8 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
     table = trials_table(result, limit=None).splitlines()
     assert table[0].split()[:3] == ["round", "epochs", "accuracy"]
     assert len(table) == 1 + len(result.trials)
-    assert float(table[1].split()[2]) == pytest.approx(top, abs=1e-4)
+    top_row = max(t["score"] for t in result.trials)
+    assert float(table[1].split()[2]) == pytest.approx(top_row, abs=1e-4)
 
 
 def test_autotune_first_candidate_is_the_base_configuration():
@@ -84,6 +88,10 @@ def test_autotune_multilabel_p_at_k():
     y = [(label, "any") if i % 3 else (label,) for i, label in enumerate(y)]
     result = autotune(X, y, time_budget=3, metric="p@k", k=2)
     assert result.model.multilabel_
+    # the one-vs-all configuration is trained at the defaults' epochs, like the defaults
+    tried = [t for t in result.trials if t["round"] == "recipe"]
+    assert len(tried) == 1 and tried[0]["epochs"] == result.trials[0]["epochs"]
+    assert all(tried[0]["params"][k] == v for k, v in MULTILABEL_RECIPE.items())
     assert 0.0 <= result.best_score <= 1.0
 
 
@@ -104,16 +112,29 @@ def test_autotune_ctrl_c_keeps_the_best_model_so_far(monkeypatch):
 
     def fit(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 4:  # the probe, then two trials, then Ctrl-C
+        if calls["n"] == 4:  # the defaults, then two trials, then Ctrl-C
             raise KeyboardInterrupt
         return real_fit(self, *args, **kwargs)
 
     monkeypatch.setattr(TextClassifier, "fit", fit)
     result = autotune(X, y, time_budget=30)
     assert result.interrupted and not result.refitted
-    assert len(result.trials) == 2
-    assert result.best_score == max(t["score"] for t in result.trials)
+    assert [t["round"] for t in result.trials] == ["defaults", 0, 0]
+    assert result.best_score in [t["score"] for t in result.trials]
+    assert result.best_score >= result.trials[0]["score"]
     assert len(result.model.predict(["great"])) == 1
+    assert result.model.training_summary_["documents"] < len(X)  # trained on the split
+
+
+def test_ctrl_c_before_any_model_is_trained_propagates(monkeypatch):
+    X, y = _corpus(100)
+
+    def fit(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TextClassifier, "fit", fit)
+    with pytest.raises(KeyboardInterrupt):
+        autotune(X, y, time_budget=30)
 
 
 def test_parse_duration():
@@ -133,7 +154,12 @@ def test_plan_fits_the_budget():
         n / 3**i * (1.0 + epochs / 3 ** (rounds - 1 - i) * 0.2) for i in range(rounds)
     ) + 1.1 * (1.0 + epochs * 0.2)
     assert n >= 3 ** (rounds - 1) and cost <= 60
-    assert _plan(remaining=0.1, t_fixed=1.0, t_epoch=1.0, grow=1.0) == (1, 1, 3)
+    assert _plan(remaining=0.1, t_fixed=1.0, t_epoch=1.0, grow=1.0) == (1, 0, 3)
+    # the refit set aside is at least ``floor`` (the base configuration's own fit)
+    assert _plan(remaining=60, t_fixed=1.0, t_epoch=0.2, grow=1.1, floor=50.0)[1] == 0
+    r2, n2, e2 = _plan(remaining=60, t_fixed=1.0, t_epoch=0.2, grow=1.1, floor=20.0)
+    cost2 = sum(n2 / 3**i * (1.0 + e2 / 3 ** (r2 - 1 - i) * 0.2) for i in range(r2))
+    assert n2 >= 3 ** (r2 - 1) and cost2 + 1.1 * max(20.0, 1.0 + e2 * 0.2) <= 60
 
 
 def test_cli_fit_autotune_writes_the_tuned_model_and_info_shows_it(tmp_path):
@@ -213,3 +239,96 @@ def test_a_candidate_must_clear_the_bar_of_the_defaults():
     assert best["model"] is est and best["score"] == 0.86
     assert best["params"] == {"lr": 0.5} and best["epochs"] == 1
     assert [t["score"] for t in trials] == [0.84, 0.86]
+
+
+def _slow_fits(monkeypatch, seconds: float) -> None:
+    """Every fit takes ``seconds`` more, as on a corpus whose fits fill the budget."""
+    real_fit = TextClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        time.sleep(seconds)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextClassifier, "fit", fit)
+
+
+def test_defaults_taking_a_third_of_the_budget_still_are_the_bar(monkeypatch):
+    """When the base configuration's fit takes a large share of the budget it is still
+    trained first and refitted when nothing beats it: the answer is then exactly the model
+    of a plain fit, and the budget is kept."""
+    X, y = _corpus(300, seed=4)
+    _slow_fits(monkeypatch, 0.5)
+    t0 = time.perf_counter()
+    result = autotune(X, y, time_budget=2.0, search_space={"lr": [1e-6]}, random_state=0)
+    assert time.perf_counter() - t0 <= 2.2
+    assert result.trials[0]["round"] == "defaults"
+    assert result.refitted and result.best_params == {"epochs": result.trials[0]["epochs"]}
+    direct = TextClassifier(random_state=0).fit(X, y)
+    assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
+
+
+def test_a_budget_that_fits_the_defaults_once_returns_them_fitted_on_all_data(monkeypatch):
+    """When the first fit shows the base configuration cannot be trained twice but once on
+    all the data fits, that fit is the answer (nothing else could be compared with it)."""
+    import bowclf.autotune as at
+
+    X, y = _corpus(300, seed=5)
+    monkeypatch.setattr(at, "_baseline", lambda *a, **k: (None, at._Timing(0.01, 0.001, 0.001, 10)))
+    result = autotune(X, y, time_budget=30, random_state=0)
+    assert result.refitted and not result.interrupted
+    assert [t["round"] for t in result.trials] == ["defaults"]
+    assert np.isnan(result.best_score) and result.summary()["best_score"] is None
+    direct = TextClassifier(random_state=0).fit(X, y)
+    assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
+    assert "autotune" in result.model.training_summary_
+
+
+def test_one_or_two_candidates_after_the_defaults_are_drawn_ones():
+    """With the defaults already trained, a search of one or two candidates does not spend
+    them on the base configuration at fewer epochs."""
+    from bowclf.autotune import _candidates
+
+    base = {"random_state": 0}
+    assert _candidates(base, None, 5, 0)[0] == {} and len(_candidates(base, None, 5, 0)) == 5
+    drawn = _candidates(base, None, 2, 0, fixed=[])
+    assert len(drawn) == 2 and all(c and "lr" in c for c in drawn)
+
+
+def test_fit_times_are_re_estimated_from_the_trials():
+    """Each halving batch is planned with a line through the trials' seconds against their
+    epochs (the first fit of a process is slower than the next ones)."""
+    from bowclf.autotune import _measured, _Timing
+
+    first = _Timing(t_fixed=5.0, t_epoch=2.0, t_score=0.1, epochs=10)
+    rows = [{"epochs": e, "seconds": 0.5 + 0.2 * e, "score": 0.8} for e in (1, 1, 3, 9)]
+    got = _measured(first, rows + [{"epochs": 27, "seconds": 99.0, "score": float("nan")}])
+    assert got.t_fixed == pytest.approx(0.5) and got.t_epoch == pytest.approx(0.2)
+    assert (got.t_score, got.epochs) == (0.1, 10)
+    assert _measured(first, rows[:2]) is first  # too few trials: kept
+
+
+@pytest.mark.parametrize("winner_second", [0.70, 0.81, 0.90])
+def test_a_winner_must_beat_the_defaults_again_on_a_second_split(winner_second):
+    """The winner of the search is trained with the defaults on another split of all the
+    data; it stays only if it clears their bar there too (0.80 + √(0.8·0.2/24) ≈ 0.88 on
+    the 24 validation documents)."""
+    from bowclf.autotune import _confirm, _Run
+
+    X, y = _corpus(120)
+    lr0 = TextClassifier().lr  # whatever the defaults are
+
+    def score(model, *_):
+        return 0.80 if model.lr == lr0 else winner_second
+
+    run = _Run({"random_state": 0}, None, None, score, "accuracy", lambda _m: None, 0)
+    best = {"score": 0.95, "model": "winner", "params": {"lr": 2 * lr0}, "epochs": 2}
+    defaults = {"score": 0.85, "model": "defaults", "params": {}, "epochs": 10, "is_base": True}
+    trials: list = []
+    got, interrupted = _confirm(run, best, defaults, (X, y), 0.2, trials)
+    assert not interrupted
+    assert got is (best if winner_second > 0.88 else defaults)
+    assert [(t["round"], t["score"], t["params"]) for t in trials] == [
+        ("confirm", 0.80, {}),
+        ("confirm", winner_second, {"lr": 2 * lr0}),
+    ]
+    assert trials[1]["epochs"] == 2

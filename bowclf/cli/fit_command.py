@@ -499,8 +499,13 @@ def _fit_autotune(o: _FitOptions, kw: dict):
         raise _cannot_train(train.name, exc) from None
     say(trials_table(result))
     note = " (interrupted: the best model so far, not refitted)" if result.interrupted else ""
-    say(f"Chosen{note}: {result.best_params}; validation {result.metric} "
-        f"{result.best_score:.4f}; {result.seconds:.1f}s of {result.budget:.0f}s")  # fmt: skip
+    if not result.refitted and not result.interrupted:
+        note = " (no time to refit on all the data: trained on the training part)"
+    scored = "not scored: the budget fits the base configuration once"
+    if result.best_score == result.best_score:  # not NaN
+        scored = f"validation {result.metric} {result.best_score:.4f}"
+    say(f"Chosen{note}: {result.best_params}; {scored}; "
+        f"{result.seconds:.1f}s of {result.budget:.0f}s")  # fmt: skip
     return result.model, None
 
 
