@@ -24,8 +24,8 @@ random feature rows.  :meth:`KernelThreads.step_reading_ahead` therefore offers 
 way to use a worker: while the calling thread runs a whole step unsplit, a worker copies
 the *next* batch's rows of ``W`` into a scratch buffer that nobody reads, so the next step
 finds them in the shared cache.  Those reads change no value (the step's arithmetic is the
-one-thread step's), so this too gives the one-thread model.  It is off unless
-:data:`READ_AHEAD` says otherwise (``None``: kept while it measures faster).
+one-thread step's), so this too gives the one-thread model.  It is on unless
+:data:`READ_AHEAD` says otherwise (``None``: kept while it measures faster; ``False``: never).
 
 :func:`kernel_threads` installs the threads for the current context (``contextvars``: other
 threads and concurrent fits are unaffected); :func:`prefetch` overlaps reading the next block
@@ -60,10 +60,12 @@ RETRY = 50
 _AHEAD_BYTES = 4 << 20
 
 #: Whether a worker reads the next step's rows ahead (:meth:`KernelThreads.step_reading_ahead`):
-#: ``False`` — never (the default: not yet shown to pay; on a machine whose second core was
-#: busy it was 5-10 % slower than the kernel splits); ``None`` — when it measures faster than
-#: the step without it; ``True`` — always.  Every setting trains the same model.
-READ_AHEAD: bool | None = False
+#: ``True`` — always (the default: with a free second core, whole-process ``bowclf fit`` of a
+#: 10M-token corpus took ~6 % less time than with the kernel splits, imdb the same; with the
+#: second core busy it was 5-10 % slower, bench/RESULTS-threads.md); ``None`` — when it
+#: measures faster than the step without it (the timings proved too noisy to choose well);
+#: ``False`` — never.  Every setting trains the same model.
+READ_AHEAD: bool | None = True
 
 T = TypeVar("T")
 

@@ -148,8 +148,9 @@ def test_reading_ahead_runs_the_step_unsplit_and_reads_on_a_worker(read_ahead_al
     assert read_ahead_always == {"worker": 1, "here": 0}
 
 
-def test_reading_ahead_is_off_by_default_and_can_be_measured(monkeypatch):
+def test_reading_ahead_can_be_turned_off_or_measured(monkeypatch):
     W = np.ones((100, 8), np.float32)
+    monkeypatch.setattr(bowclf.parallel, "READ_AHEAD", False)
     with bowclf.parallel.KernelThreads(2, min_work=0) as threads:
         threads.step_reading_ahead(W, np.arange(50), lambda: None)
         assert threads._ahead.rate[True] is None  # never read ahead
