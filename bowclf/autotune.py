@@ -323,7 +323,7 @@ def _baseline(base, data, score, metric, say, clock: _Clock) -> tuple[dict | Non
     of it plus its refit on all the data would overrun the budget, or as soon as it has
     taken half the budget.  Returns ``(baseline, timing)``."""
     X_tr, y_tr, X_va, y_va = data
-    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr))
+    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr), _n_classes(y_tr))
     seen = {"fixed": 0.0, "epoch": 0.0}
     t0 = time.perf_counter()
 
@@ -706,6 +706,12 @@ def _bar(score: float, m: int) -> float:
     """``s + √(s(1−s)/m)``: a score ``s`` on ``m`` validation documents plus one standard
     error (of a proportion)."""
     return score + math.sqrt(max(score * (1.0 - score), 0.0) / max(m, 1))
+
+
+def _n_classes(y: list) -> int:
+    """Distinct labels of ``y`` (single- or multi-label): ``epochs='auto'`` depends on it."""
+    flat = [label for labels in y for label in labels] if _is_multilabel(y) else y
+    return len(np.unique(np.asarray(flat, dtype=object).astype(str)))
 
 
 def _is_multilabel(y: list) -> bool:

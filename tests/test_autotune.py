@@ -332,3 +332,18 @@ def test_a_winner_must_beat_the_defaults_again_on_a_second_split(winner_second):
         ("confirm", winner_second, {"lr": 2 * lr0}),
     ]
     assert trials[1]["epochs"] == 2
+
+
+@pytest.mark.parametrize("n_classes, expected", [(2, 5), (3, 10)])
+def test_the_baseline_plans_with_the_passes_the_fit_makes(n_classes, expected):
+    # epochs='auto' makes 5 passes with two classes: the time plan must count those, not 10
+    import bowclf.autotune as at
+
+    texts = [f"word{i % n_classes} filler{i % 7} text" for i in range(120)]
+    labels = [f"c{i % n_classes}" for i in range(120)]
+    data = (texts[:100], labels[:100], texts[100:], labels[100:])
+    clock = at._Clock(time.perf_counter(), 60.0, 1.2)
+    best, timing = at._baseline({"random_state": 0}, data, lambda m, X, y: m.score(X, y),
+                                "accuracy", lambda *_: None, clock)  # fmt: skip
+    assert timing.epochs == expected
+    assert best["epochs"] == expected
