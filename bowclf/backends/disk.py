@@ -98,7 +98,7 @@ def release_free_memory() -> bool:
     whose allocation comes next.  No-op where the C library has no ``malloc_trim``."""
     try:
         trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):  # not glibc
+    except (AttributeError, OSError, TypeError):  # not glibc (Windows: no CDLL(None))
         return False
     trim(0)
     return True
