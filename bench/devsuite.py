@@ -443,6 +443,10 @@ def generate_corpus(
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("key") == key:
+            # the cache may have been written from another checkout: its files are here
+            for field in ("train_csv", "test_csv", "train_ft", "train_vw", "test_ft", "test_vw"):
+                if field in meta:
+                    meta[field] = str(d / Path(meta[field]).name)
             return meta
     d.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, _STREAM[name]])
