@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _limits, _math
-from .losses import Loss, topk_from_proba
+from .losses import Loss, featureless_labels, multilabel_rule, topk_from_proba
 
 __all__ = [
     "DECISION_CELLS",
@@ -237,7 +237,19 @@ class ClassifierCore:
 
     def proba(self, X: sp.csr_array) -> np.ndarray:
         """Probabilities (n×c, float64), see :meth:`BowClassifier.predict_proba`."""
-        return self._per_class(X, lambda H: self.loss.proba_from_hidden(H, self.B, self.multilabel))
+        parts = list(self._proba_blocks(X))
+        return np.vstack(parts) if parts else np.zeros((0, self.classes.size))
+
+    def _proba_blocks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
+        """The probabilities of ``X`` block by block: each chunk of hidden vectors in blocks
+        of ``max(1, DECISION_CELLS // c)`` rows.  BLAS's last bits of a row's scores depend
+        on the block of rows they are computed in, so :meth:`proba` and
+        :meth:`predicted_indices` both compute them in these blocks: a multi-label decision
+        at a threshold equal to a probability :meth:`proba` gives is the same by either."""
+        step = max(1, DECISION_CELLS // max(self.classes.size, 1))
+        for H in self.hidden_chunks(X):
+            for i in range(0, H.shape[0], step):
+                yield self.loss.proba_from_hidden(H[i : i + step], self.B, self.multilabel)
 
     def log_proba(self, X: sp.csr_array) -> np.ndarray:
         """Logarithm of :meth:`proba`, computed stably."""
@@ -296,16 +308,10 @@ class ClassifierCore:
         empty = _math.empty_rows(X)
         if self.loss.searched_decision(self.classes.size):
             return self._searched_indices(X, empty)
-        step = max(1, DECISION_CELLS // max(self.classes.size, 1))
         out: list[np.ndarray] = []
-        done = 0
-        for H in self.hidden_chunks(X):
-            for i in range(0, H.shape[0], step):
-                h = H[i : i + step]
-                P = self.loss.proba_from_hidden(h, self.B, True)
-                pred = self.multilabel_decision(P, empty[done + i : done + i + h.shape[0]])
-                out.extend(np.flatnonzero(row) for row in pred)
-            done += H.shape[0]
+        for P in self._proba_blocks(X):
+            pred = self.multilabel_decision(P, empty[len(out) : len(out) + P.shape[0]])
+            out.extend(np.flatnonzero(row) for row in pred)
         return out
 
     def _searched_indices(self, X: sp.csr_array, empty: np.ndarray) -> list[np.ndarray]:
@@ -313,14 +319,13 @@ class ClassifierCore:
         hidden vectors; documents with no known feature get :meth:`multilabel_decision`'s
         choice for them (the most frequent label when ``top_label``, else none) unsearched."""
         if self.class_prior is None:
-            empty, frequent = np.zeros_like(empty), []
-        else:
-            frequent = [np.argmax(self.class_prior)] if self.top_label else []
+            empty = np.zeros_like(empty)
+        featureless = featureless_labels(self.top_label, self._frequent())
         out: list[np.ndarray] = []
         for H in self.hidden_chunks(X):
             here = empty[len(out) : len(out) + H.shape[0]]
             live = np.flatnonzero(~here)
-            rows = [np.array(frequent, dtype=np.intp) for _ in range(H.shape[0])]
+            rows = [featureless.copy() for _ in range(H.shape[0])]
             found = self.loss.multilabel_indices(H[live], self.B, self.threshold, self.top_label)
             for i, row in zip(live.tolist(), found, strict=True):
                 rows[i] = row
@@ -331,14 +336,14 @@ class ClassifierCore:
         """Labels with probability ≥ ``threshold`` (plus the most probable one when
         ``top_label``).  A document with no known feature (``empty``) has no evidence for
         any label: it gets the most frequent training label when ``top_label``, else none."""
-        pred = (P >= self.threshold).astype(np.int64)
-        if self.top_label and P.shape[0]:
-            pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = 1
-        if self.class_prior is not None and empty.any():
-            pred[empty] = 0
-            if self.top_label:
-                pred[np.flatnonzero(empty), np.argmax(self.class_prior)] = 1
-        return pred
+        empty = None if self.class_prior is None else empty
+        pred = multilabel_rule(P, self.threshold, self.top_label, empty=empty,
+                               frequent=self._frequent())  # fmt: skip
+        return pred.astype(np.int64)
+
+    def _frequent(self) -> int:
+        """The most frequent training label (0 for a model without a class prior)."""
+        return 0 if self.class_prior is None else int(np.argmax(self.class_prior))
 
     def topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
         """``(labels, proba)`` (n×k) of the ``k`` most probable ``classes``, see
