@@ -454,10 +454,11 @@ def top_k(
     log_p = np.full((n, k), -np.inf)
     log_threshold = np.log(threshold) if threshold > 0 else -np.inf
     top, column = _top_nodes(tree)
+    B_top = B[top]  # gathered once per call, not per chunk
     a, chunk = 0, 16
     while a < n:
         rows = slice(a, min(n, a + chunk))
-        score = _Scorer(H[rows], B, top, column)
+        score = _Scorer(H[rows], B, B_top, column)
         kth = _beam_bound(score, H[rows].shape[0], tree, k, width, log_threshold)
         bound = np.maximum(kth, log_threshold)
         labels[rows], log_p[rows], peak = _expand_above(score, tree, k, bound)
@@ -475,11 +476,13 @@ class _Scorer:
     The :data:`TOP_NODES` inner nodes nearest the root are met by most documents: their
     scores come from one dense product ``H·B_topᵀ`` (BLAS) and a lookup; the other pairs are
     gathered dot products, :data:`PAIRS` at a time (gathering the rows of ``B`` costs more
-    than the dense product for these nodes)."""
+    than the dense product for these nodes).  ``B_top``: the rows ``B[top]`` of those nodes
+    (:func:`_top_nodes`), gathered once by the caller for all its chunks; ``column``: each
+    inner node's row in ``B_top`` (−1: not among them)."""
 
-    def __init__(self, H: np.ndarray, B: np.ndarray, top: np.ndarray, column: np.ndarray):
-        self.H, self.B, self.column, self.width = H, B, column, top.size
-        self.Z = (H @ B[top].T).ravel() if top.size else None
+    def __init__(self, H: np.ndarray, B: np.ndarray, B_top: np.ndarray, column: np.ndarray):
+        self.H, self.B, self.column, self.width = H, B, column, B_top.shape[0]
+        self.Z = (H @ B_top.T).ravel() if B_top.shape[0] else None
 
     def __call__(self, docs: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         col = self.column[nodes]
