@@ -857,7 +857,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Accuracy (single-label) or micro-F1 (multi-label) of the model on CSR targets."""
         if not self.multilabel_:
             return float(np.mean(self._argmax(X) == codes(Y, False)))
-        pred = self._multilabel_decision(self._proba(X), _math.empty_rows(X))
-        truth = Y.toarray() > 0
-        tp, denom = float(np.sum((pred > 0) & truth)), float(pred.sum() + truth.sum())
+        pred = self._core().predicted_indicator(X)  # no documents × classes array
+        truth = sp.csr_array(Y > 0, dtype=np.int64)
+        truth.eliminate_zeros()
+        tp, denom = float(pred.multiply(truth).sum()), float(pred.nnz + truth.nnz)
         return 2 * tp / denom if denom else 1.0

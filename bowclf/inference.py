@@ -37,6 +37,7 @@ __all__ = [
     "LazyRows",
     "TextPredictor",
     "check_texts",
+    "indicator_of",
 ]
 
 #: Rows per forward pass when predicting (bounds the n×d temporaries).
@@ -292,12 +293,14 @@ class ClassifierCore:
         :meth:`BowClassifier.predict`)."""
         if not self.multilabel:
             return self.classes[self.argmax(X)]
-        if self.loss.searched_decision(self.classes.size):  # no documents × classes array
-            pred = np.zeros((X.shape[0], self.classes.size), dtype=np.int64)
-            for i, row in enumerate(self.predicted_indices(X)):
-                pred[i, row] = 1
-            return pred
+        if self.loss.searched_decision(self.classes.size):  # no documents × classes floats
+            return self.predicted_indicator(X).toarray()  # the documented (dense) indicator
         return self.multilabel_decision(self.proba(X), _math.empty_rows(X))
+
+    def predicted_indicator(self, X: sp.csr_array) -> sp.csr_array:
+        """A multi-label model's decision as a sparse n×c indicator (int64 ones): the label
+        sets of :meth:`predicted_indices`, no documents × classes array."""
+        return indicator_of(self.predicted_indices(X), self.classes.size)
 
     def predicted_indices(self, X: sp.csr_array) -> list[np.ndarray]:
         """A multi-label model's predicted class indices per row — the rule of
@@ -427,6 +430,17 @@ class TextPredictor:
             [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
             for row_l, row_p in zip(labels, proba, strict=True)
         ]
+
+
+def indicator_of(rows: Sequence[np.ndarray], n_classes: int) -> sp.csr_array:
+    """The sparse n×c indicator (int64 ones) of label sets given as class indices per row
+    (ascending)."""
+    lengths = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+    data = np.ones(indices.size, dtype=np.int64)
+    return sp.csr_array((data, indices, indptr), shape=(len(rows), n_classes))
 
 
 def check_texts(X) -> Sequence[str]:

@@ -212,3 +212,70 @@ def test_few_labels_are_decided_densely_many_by_search(fitted, monkeypatch):
     assert losses.HS_SEARCH_MIN_CLASSES == 1024
     assert HierarchicalSoftmax().searched_decision(1025)
     assert not HierarchicalSoftmax().searched_decision(1024)
+
+
+def _many_label_model(n_labels: int = 2000, n_docs: int = 4000):
+    """A multi-label hs model over more than ``HS_SEARCH_MIN_CLASSES`` labels (the default
+    cut-off: the search decides) and its documents' targets."""
+    X, y = _tags(n_labels, n_docs, seed=9)
+    Y = sp.csr_array(
+        (np.ones(2 * n_docs, np.int64),
+         (np.repeat(np.arange(n_docs), 2), np.column_stack([y, (y + 1) % n_labels]).ravel())),
+        shape=(n_docs, n_labels),
+    )  # fmt: skip
+    model = BowClassifier(loss="hs", dim=8, epochs=2, lr=0.3, random_state=0).fit(X, Y)
+    return model, sp.csr_array(X, dtype=np.float32), Y
+
+
+def test_scoring_a_many_label_model_builds_no_documents_by_labels_array(monkeypatch):
+    """Validation scores (micro-F1) and ``TextClassifier.score`` (subset accuracy) of a
+    many-label hs model come from sparse indicators of the searched label sets: the values of
+    the dense decision, with neither every label's probability nor an n×c indicator."""
+    import tracemalloc
+
+    from sklearn.metrics import f1_score
+
+    monkeypatch.undo()  # the module's own cut-off: 1500 labels are searched
+    model, X, Y = _many_label_model()
+    n, c = X.shape[0], model.classes_.size
+    dense = model.predict(X)  # the documented return: a dense indicator
+    core = ClassifierCore.of(model)
+    assert np.array_equal(core.predicted_indicator(X).toarray(), dense)
+    want = f1_score(Y.toarray(), dense, average="micro")
+    real = HierarchicalSoftmax.proba_from_hidden
+
+    def no_dense(self, H, B, multilabel):
+        assert H.shape[0] <= 1, "documents × classes probabilities computed"
+        return real(self, H, B, multilabel)
+
+    monkeypatch.setattr(HierarchicalSoftmax, "proba_from_hidden", no_dense)
+    tracemalloc.start()
+    got = model._score_targets(X, Y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert got == pytest.approx(want, abs=1e-12)
+    # the search's buffers (≤ 2 float64 arrays of CHUNK·TOP_NODES) and an n×c byte matrix
+    # at most: the dense decision took 8·n·c bytes for each of its probabilities, indicator
+    # and truth
+    assert peak < 16 * hs.CHUNK * hs.TOP_NODES + n * c
+
+
+def test_text_score_of_a_many_label_model_is_subset_accuracy_without_dense_arrays(monkeypatch):
+    import tracemalloc
+
+    monkeypatch.undo()
+    rng = np.random.default_rng(3)
+    n_labels, n_docs = 2000, 4000
+    first = np.concatenate([np.arange(n_labels), rng.integers(0, n_labels, n_docs - n_labels)])
+    sets = [(f"l{k}", f"l{(k + 1) % n_labels}") for k in first]
+    texts = [f"w{k} v{(k + 1) % n_labels} noise{rng.integers(30)}" for k in first]
+    model = TextClassifier(loss="hs", dim=8, epochs=2, random_state=0).fit(texts, sets)
+    pred = model.predict(texts)
+    want = float(np.mean([set(p) == set(s) for p, s in zip(pred, sets, strict=True)]))
+    tracemalloc.start()
+    got = model.score(texts, sets)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert got == pytest.approx(want, abs=1e-12)
+    # as above: the dense int64 indicators of prediction and truth took 16·n·c bytes
+    assert peak < 16 * hs.CHUNK * hs.TOP_NODES + n_docs * n_labels
