@@ -396,6 +396,31 @@ def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
     return out
 
 
+def label_log_proba(
+    H: np.ndarray, B: np.ndarray, tree: HuffmanTree, indptr: np.ndarray, labels: np.ndarray
+) -> np.ndarray:
+    """Exact ``log P(k | hᵢ)`` of given labels only: ``labels[indptr[i]:indptr[i+1]]`` of
+    row i (CSR), one float64 value per label.
+
+    ``log P(k | h) = Σ_{v ∈ path(k)} log σ(s_kv · B_v·h)`` (``s_kv = ±1``, the branch k's path
+    takes at v), in float64: O(d·depth) per label instead of :func:`log_proba`'s O(d·c) per
+    row.  The values are :func:`log_proba`'s up to the rounding of the dot products (summed in
+    another order).  Pairs are scored :data:`PAIRS` at a time."""
+    ones = np.ones(labels.size, dtype=np.float32)
+    _, nodes, codes, _ = path_pairs(tree, indptr, labels, ones, np.ones(indptr.size - 1))
+    length = tree.path_length[labels]
+    owner = np.repeat(np.arange(labels.size), length)  # pair → its (row, label) entry
+    doc = np.repeat(np.repeat(np.arange(indptr.size - 1), np.diff(indptr)), length)
+    z = np.empty(nodes.size)
+    for a in range(0, nodes.size, PAIRS):
+        at = slice(a, a + PAIRS)
+        z[at] = np.einsum(
+            "md,md->m", H[doc[at]].astype(np.float64), B[nodes[at]].astype(np.float64)
+        )
+    terms = _math.log_sigmoid((2.0 * codes - 1.0) * z)
+    return np.bincount(owner, weights=terms, minlength=labels.size)
+
+
 def _log_proba_rows(H: np.ndarray, Bt: np.ndarray, tree: HuffmanTree) -> np.ndarray:
     """:func:`log_proba` of one block of rows (``Bt``: ``Bᵀ`` in float64)."""
     c, n = tree.n_classes, H.shape[0]

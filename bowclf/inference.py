@@ -321,19 +321,44 @@ class ClassifierCore:
         """:meth:`predicted_indices` by the loss's ``multilabel_indices``, chunk by chunk of
         hidden vectors; documents with no known feature get :meth:`multilabel_decision`'s
         choice for them (the most frequent label when ``top_label``, else none) unsearched."""
+        return [row for _, rows in self._searched_chunks(X, empty) for row in rows]
+
+    def _searched_chunks(self, X: sp.csr_array, empty: np.ndarray):
+        """Yield ``(H, rows)``: each chunk of hidden vectors and its rows' labels as
+        :meth:`_searched_indices` decides them."""
         if self.class_prior is None:
             empty = np.zeros_like(empty)
         featureless = featureless_labels(self.top_label, self._frequent())
-        out: list[np.ndarray] = []
+        done = 0
         for H in self.hidden_chunks(X):
-            here = empty[len(out) : len(out) + H.shape[0]]
+            here = empty[done : done + H.shape[0]]
             live = np.flatnonzero(~here)
             rows = [featureless.copy() for _ in range(H.shape[0])]
             found = self.loss.multilabel_indices(H[live], self.B, self.threshold, self.top_label)
             for i, row in zip(live.tolist(), found, strict=True):
                 rows[i] = row
-            out.extend(rows)
-        return out
+            done += H.shape[0]
+            yield H, rows
+
+    def predicted_with_proba(self, X: sp.csr_array) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """A multi-label model's :meth:`predicted_indices` and each predicted label's
+        probability: :meth:`proba`'s value (computed in the same blocks), or where the loss
+        decides by search (hierarchical softmax, many labels) its ``label_proba`` of those
+        labels only — no documents × classes probabilities."""
+        empty = _math.empty_rows(X)
+        rows: list[np.ndarray] = []
+        probas: list[np.ndarray] = []
+        if self.loss.searched_decision(self.classes.size):
+            for H, found in self._searched_chunks(X, empty):
+                rows.extend(found)
+                probas.extend(self.loss.label_proba(H, self.B, found))
+            return rows, probas
+        for P in self._proba_blocks(X):
+            pred = self.multilabel_decision(P, empty[len(rows) : len(rows) + P.shape[0]])
+            for p, row in zip(P, pred, strict=True):
+                rows.append(np.flatnonzero(row))
+                probas.append(p[rows[-1]])
+        return rows, probas
 
     def multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
         """Labels with probability ≥ ``threshold`` (plus the most probable one when
@@ -415,6 +440,18 @@ class TextPredictor:
         exact search, no documents × classes probabilities)."""
         index, proba = self.classifier.predicted_proba(self.transform_features(X))
         return np.asarray(self.classes_)[index], proba
+
+    def predict_sets_with_proba(self, X: Iterable[str]) -> list[list[tuple[Any, float]]]:
+        """A multi-label model's predicted labels (those of :meth:`predict`, in class order)
+        with their probabilities, ``(label, probability)`` pairs per document: those of
+        :meth:`predict_proba`, or for hierarchical softmax over many labels those of the
+        labels' paths (equal up to rounding: no documents × classes probabilities)."""
+        rows, probas = self.classifier.predicted_with_proba(self.transform_features(X))
+        classes = np.asarray(self.classes_)
+        return [
+            list(zip(classes[row].tolist(), p.tolist(), strict=True))
+            for row, p in zip(rows, probas, strict=True)
+        ]
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """See :meth:`TextClassifier.predict_proba`."""

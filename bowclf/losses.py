@@ -174,6 +174,12 @@ class Loss:
         pred = multilabel_rule(self.proba_from_hidden(H, B, True), threshold, top_label)
         return [np.flatnonzero(row) for row in pred]
 
+    def label_proba(self, H: np.ndarray, B: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
+        """The probabilities of given classes only: ``rows[i]`` (class indices) of hidden
+        vector ``i``, one array per row (here picked from :meth:`proba_from_hidden`)."""
+        P = self.proba_from_hidden(H, B, True)
+        return [P[i, row] for i, row in enumerate(rows)]
+
     def argmax_from_hidden(self, H: np.ndarray, B: np.ndarray) -> np.ndarray:
         """Index of the most probable class of each hidden vector: ``argmax_k S_ik``."""
         return np.argmax(_math.scores(H, B), axis=1)
@@ -446,6 +452,17 @@ class HierarchicalSoftmax(Loss):
             for i, row in zip(dense.tolist(), redo, strict=True):
                 rows[i] = row
         return rows
+
+    def label_proba(self, H, B, rows) -> list[np.ndarray]:
+        """``P(k | hᵢ)`` of the labels ``rows[i]`` only, from their paths
+        (:func:`bowclf.hsoftmax.label_log_proba`): no n×c probabilities; equal to
+        :meth:`proba_from_hidden`'s up to rounding."""
+        lengths = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        labels = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+        p = np.exp(hsoftmax.label_log_proba(H, B, self._tree(), indptr, labels))
+        return np.split(p, indptr[1:-1])
 
     def _top_label(self, H64, B64, labels, lp, log_bound):
         """The most probable label per row from the search's first slot (``log_bound``:

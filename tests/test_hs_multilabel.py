@@ -19,6 +19,7 @@ from test_hs_model import _tags
 from bowclf import BowClassifier, TextClassifier, losses
 from bowclf import hsoftmax as hs
 from bowclf.cli import cli
+from bowclf.cli.predict_command import _format_p
 from bowclf.inference import ClassifierCore
 from bowclf.losses import HierarchicalSoftmax, Loss
 from bowclf.persist import load, load_predictor, save
@@ -279,3 +280,63 @@ def test_text_score_of_a_many_label_model_is_subset_accuracy_without_dense_array
     assert got == pytest.approx(want, abs=1e-12)
     # as above: the dense int64 indicators of prediction and truth took 16·n·c bytes
     assert peak < 16 * hs.CHUNK * hs.TOP_NODES + n_docs * n_labels
+
+
+def test_label_log_proba_is_log_proba_of_the_given_labels_only():
+    rng = np.random.default_rng(5)
+    tree = hs.HuffmanTree.from_counts(rng.integers(1, 100, 300))
+    H = rng.standard_normal((40, 12)).astype(np.float32)
+    H[3] = 0.0
+    B = (0.5 * rng.standard_normal((299, 12))).astype(np.float32)
+    rows = [np.sort(rng.choice(300, rng.integers(0, 5), replace=False)) for _ in range(40)]
+    indptr = np.r_[0, np.cumsum([r.size for r in rows])]
+    got = hs.label_log_proba(H, B, tree, indptr, np.concatenate(rows).astype(np.int64))
+    L = hs.log_proba(H, B, tree)
+    want = np.concatenate([L[i, r] for i, r in enumerate(rows)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize(("loss", "searched"), [("hs", True), ("hs", False), ("ova", False),
+                                                ("softmax", False)])  # fmt: skip
+def test_cli_proba_prints_what_predict_sets_with_proba_returns(tmp_path, monkeypatch, loss,
+                                                               searched):  # fmt: skip
+    """``bowclf predict --proba`` (text and JSON Lines) of a multi-label model prints
+    ``predict_sets_with_proba``: ``predict``'s labels with ``predict_proba``'s probabilities
+    (bit for bit, or for the hs search from the labels' paths: equal up to rounding, and
+    never every label's probability)."""
+    monkeypatch.setattr(losses, "HS_SEARCH_MIN_CLASSES", 0 if searched else 10**6)
+    texts, sets = _text_corpus()
+    model = TextClassifier(loss=loss, dim=8, epochs=3, random_state=0).fit(texts, sets)
+    path = save(model, tmp_path / "m.bowclf")
+    probe = texts[:60] + ["", "zzz qqq unknown words"]
+    predictor, _ = load_predictor(path)
+    P = predictor.predict_proba(probe)
+    column = {lab: j for j, lab in enumerate(predictor.classes_.tolist())}
+    real = HierarchicalSoftmax.proba_from_hidden
+
+    def guarded(self, H, B, multilabel):  # (loading a file predicts two documents)
+        assert not searched or H.shape[0] <= 2, "documents × classes probabilities computed"
+        return real(self, H, B, multilabel)
+
+    monkeypatch.setattr(HierarchicalSoftmax, "proba_from_hidden", guarded)
+    rows = predictor.predict_sets_with_proba(probe)
+    assert [[lab for lab, _ in r] for r in rows] == [list(s) for s in predictor.predict(probe)]
+    for i, row in enumerate(rows):
+        got = np.array([p for _, p in row])
+        want = np.array([P[i, column[lab]] for lab, _ in row])
+        if searched:
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        else:
+            assert got.tobytes() == want.tobytes()
+    data = "\n".join(probe) + "\n"
+    runner = CliRunner()
+    lines = runner.invoke(cli, ["predict", str(path), "--format", "jsonl"], input=data)
+    assert lines.exit_code == 0, lines.output
+    printed = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert [(d["labels"], d["probabilities"]) for d in printed] == [
+        ([lab for lab, _ in r], [p for _, p in r]) for r in rows
+    ]
+    text = runner.invoke(cli, ["predict", str(path), "--proba"], input=data)
+    assert text.stdout.splitlines() == [
+        " ".join(f"{lab} {_format_p(p)}" for lab, p in r) for r in rows
+    ]
