@@ -228,15 +228,30 @@ def _many_label_model(n_labels: int = 2000, n_docs: int = 4000):
     return model, sp.csr_array(X, dtype=np.float32), Y
 
 
-def test_scoring_a_many_label_model_builds_no_documents_by_labels_array(monkeypatch):
-    """Validation scores (micro-F1) and ``TextClassifier.score`` (subset accuracy) of a
-    many-label hs model come from sparse indicators of the searched label sets: the values of
-    the dense decision, with neither every label's probability nor an n×c indicator."""
+def _traced_peak(f):
+    """``(f(), the peak of the memory traced while it ran)``."""
     import tracemalloc
 
+    tracemalloc.start()
+    try:
+        return f(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+#: Bytes of the search's own buffers (at most 2 float64 arrays of CHUNK·TOP_NODES): the
+#: scoring below takes them and at most an n×c byte matrix more, where a dense decision took
+#: 8·n·c bytes for each of its probabilities, predicted indicator and truth.
+_SEARCH_BYTES = 16 * hs.CHUNK * hs.TOP_NODES
+
+
+def test_scoring_a_many_label_model_builds_no_documents_by_labels_array(monkeypatch):
+    """Validation scores (micro-F1) of a many-label hs model come from sparse indicators of
+    the searched label sets: the values of the dense decision, with neither every label's
+    probability nor an n×c indicator."""
     from sklearn.metrics import f1_score
 
-    monkeypatch.undo()  # the module's own cut-off: 1500 labels are searched
+    monkeypatch.undo()  # the module's own cut-off: 2000 labels are searched
     model, X, Y = _many_label_model()
     n, c = X.shape[0], model.classes_.size
     dense = model.predict(X)  # the documented return: a dense indicator
@@ -250,20 +265,14 @@ def test_scoring_a_many_label_model_builds_no_documents_by_labels_array(monkeypa
         return real(self, H, B, multilabel)
 
     monkeypatch.setattr(HierarchicalSoftmax, "proba_from_hidden", no_dense)
-    tracemalloc.start()
-    got = model._score_targets(X, Y)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    got, peak = _traced_peak(lambda: model._score_targets(X, Y))
     assert got == pytest.approx(want, abs=1e-12)
-    # the search's buffers (≤ 2 float64 arrays of CHUNK·TOP_NODES) and an n×c byte matrix
-    # at most: the dense decision took 8·n·c bytes for each of its probabilities, indicator
-    # and truth
-    assert peak < 16 * hs.CHUNK * hs.TOP_NODES + n * c
+    assert peak < _SEARCH_BYTES + n * c
 
 
 def test_text_score_of_a_many_label_model_is_subset_accuracy_without_dense_arrays(monkeypatch):
-    import tracemalloc
-
+    """``TextClassifier.score`` (subset accuracy) of a many-label hs model, from sparse
+    indicators: no dense indicators of prediction and truth."""
     monkeypatch.undo()
     rng = np.random.default_rng(3)
     n_labels, n_docs = 2000, 4000
@@ -273,13 +282,9 @@ def test_text_score_of_a_many_label_model_is_subset_accuracy_without_dense_array
     model = TextClassifier(loss="hs", dim=8, epochs=2, random_state=0).fit(texts, sets)
     pred = model.predict(texts)
     want = float(np.mean([set(p) == set(s) for p, s in zip(pred, sets, strict=True)]))
-    tracemalloc.start()
-    got = model.score(texts, sets)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    got, peak = _traced_peak(lambda: model.score(texts, sets))
     assert got == pytest.approx(want, abs=1e-12)
-    # as above: the dense int64 indicators of prediction and truth took 16·n·c bytes
-    assert peak < 16 * hs.CHUNK * hs.TOP_NODES + n_docs * n_labels
+    assert peak < _SEARCH_BYTES + n_docs * n_labels
 
 
 def test_label_log_proba_is_log_proba_of_the_given_labels_only():
