@@ -131,3 +131,14 @@ def test_cli_prints_the_passes_of_a_two_label_multilabel_corpus(tmp_path):
     assert result.exit_code == 0, result.output
     assert "(multi-label, 2 classes): 10 epochs, dim 100" in result.stderr
     assert load(out).classifier_.n_iter_ == 10
+
+
+def test_autotune_base_configuration_of_a_two_label_multilabel_corpus_keeps_the_size_rule():
+    """autotune trains the base configuration at its own 'auto' epochs: 10 for these 360
+    training documents of two labels, not the binary 5."""
+    from bowclf.autotune import autotune
+
+    texts, sets = _two_label_sets()
+    result = autotune(texts, sets, time_budget=3, random_state=0)
+    base = result.trials[0]
+    assert base["round"] == "defaults" and base["epochs"] == 10

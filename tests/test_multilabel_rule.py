@@ -100,3 +100,18 @@ def test_the_rule_itself():
     assert featureless_labels(True, 4).tolist() == [4]
     assert featureless_labels(False, 4).tolist() == []
     assert multilabel_rule(np.zeros((0, 3)), 0.5, True).shape == (0, 3)
+
+
+def test_label_proba_picks_the_given_labels_probabilities(fitted):
+    """``Loss.label_proba``: the probabilities of given labels only, one array per row (the
+    per-class losses pick them from every label's; hs sums their paths)."""
+    model, X = fitted
+    core = ClassifierCore.of(model)
+    H = next(core.hidden_chunks(X))
+    P = core.loss.proba_from_hidden(H, core.B, True)
+    rows = [np.flatnonzero(P[i] >= np.sort(P[i])[-2]) for i in range(H.shape[0])]
+    rows[3] = np.zeros(0, dtype=np.intp)
+    got = core.loss.label_proba(H, core.B, rows)
+    assert [g.size for g in got] == [r.size for r in rows]
+    for i, (g, r) in enumerate(zip(got, rows, strict=True)):
+        np.testing.assert_allclose(g, P[i, r], rtol=1e-12)
