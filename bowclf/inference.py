@@ -42,8 +42,9 @@ __all__ = [
 
 #: Rows per forward pass when predicting (bounds the n×d temporaries).
 PREDICT_CHUNK = 8192
-#: Probabilities a multi-label decision holds at once (:meth:`ClassifierCore.predicted_indices`).
-DECISION_CELLS = 1 << 19
+#: Probabilities a multi-label decision holds at once (:meth:`ClassifierCore.predicted_indices`):
+#: 16 MiB of float64; blocks of fewer rows make BLAS's products slow (bench/RESULTS-hs.md).
+DECISION_CELLS = 1 << 21
 #: Threads computing hidden vectors of large inputs, and the non-zeros from which they pay.
 _PREDICT_THREADS = max(1, min(os.cpu_count() or 1, 4))
 _THREADED_NNZ = 1 << 18
@@ -238,19 +239,20 @@ class ClassifierCore:
 
     def proba(self, X: sp.csr_array) -> np.ndarray:
         """Probabilities (n×c, float64), see :meth:`BowClassifier.predict_proba`."""
-        parts = list(self._proba_blocks(X))
-        return np.vstack(parts) if parts else np.zeros((0, self.classes.size))
+        return self._per_class(X, lambda H: self.loss.proba_from_hidden(H, self.B, self.multilabel))
 
-    def _proba_blocks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
-        """The probabilities of ``X`` block by block: each chunk of hidden vectors in blocks
-        of ``max(1, DECISION_CELLS // c)`` rows.  BLAS's last bits of a row's scores depend
-        on the block of rows they are computed in, so :meth:`proba` and
-        :meth:`predicted_indices` both compute them in these blocks: a multi-label decision
-        at a threshold equal to a probability :meth:`proba` gives is the same by either."""
+    def _decision_blocks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
+        """The probabilities a multi-label decision reads, block by block: each chunk of
+        hidden vectors in blocks of ``max(1, DECISION_CELLS // c)`` rows.  BLAS's last bits
+        of a row's scores depend on the block of rows they are computed in, so every dense
+        route to a decision (:meth:`predict`, :meth:`predicted_indices`,
+        :meth:`predicted_with_proba`) computes them in these blocks and decides alike even at
+        a threshold equal to a probability (:meth:`proba` computes whole chunks: with more
+        than ``DECISION_CELLS / PREDICT_CHUNK`` classes its last bits may differ)."""
         step = max(1, DECISION_CELLS // max(self.classes.size, 1))
         for H in self.hidden_chunks(X):
             for i in range(0, H.shape[0], step):
-                yield self.loss.proba_from_hidden(H[i : i + step], self.B, self.multilabel)
+                yield self.loss.proba_from_hidden(H[i : i + step], self.B, True)
 
     def log_proba(self, X: sp.csr_array) -> np.ndarray:
         """Logarithm of :meth:`proba`, computed stably."""
@@ -295,7 +297,12 @@ class ClassifierCore:
             return self.classes[self.argmax(X)]
         if self.loss.searched_decision(self.classes.size):  # no documents × classes floats
             return self.predicted_indicator(X).toarray()  # the documented (dense) indicator
-        return self.multilabel_decision(self.proba(X), _math.empty_rows(X))
+        pred = np.zeros((X.shape[0], self.classes.size), dtype=np.int64)
+        empty, done = _math.empty_rows(X), 0
+        for P in self._decision_blocks(X):  # the indicator, and one block of probabilities
+            rows = slice(done, done + P.shape[0])
+            pred[rows], done = self.multilabel_decision(P, empty[rows]), rows.stop
+        return pred
 
     def predicted_indicator(self, X: sp.csr_array) -> sp.csr_array:
         """A multi-label model's decision as a sparse n×c indicator (int64 ones): the label
@@ -312,7 +319,7 @@ class ClassifierCore:
         if self.loss.searched_decision(self.classes.size):
             return self._searched_indices(X, empty)
         out: list[np.ndarray] = []
-        for P in self._proba_blocks(X):
+        for P in self._decision_blocks(X):
             pred = self.multilabel_decision(P, empty[len(out) : len(out) + P.shape[0]])
             out.extend(np.flatnonzero(row) for row in pred)
         return out
@@ -342,7 +349,8 @@ class ClassifierCore:
 
     def predicted_with_proba(self, X: sp.csr_array) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """A multi-label model's :meth:`predicted_indices` and each predicted label's
-        probability: :meth:`proba`'s value (computed in the same blocks), or where the loss
+        probability: the value the decision read (:meth:`proba`'s, up to its last bit with many
+        classes), or where the loss
         decides by search (hierarchical softmax, many labels) its ``label_proba`` of those
         labels only — no documents × classes probabilities."""
         empty = _math.empty_rows(X)
@@ -353,7 +361,7 @@ class ClassifierCore:
                 rows.extend(found)
                 probas.extend(self.loss.label_proba(H, self.B, found))
             return rows, probas
-        for P in self._proba_blocks(X):
+        for P in self._decision_blocks(X):
             pred = self.multilabel_decision(P, empty[len(rows) : len(rows) + P.shape[0]])
             for p, row in zip(P, pred, strict=True):
                 rows.append(np.flatnonzero(row))
@@ -443,9 +451,11 @@ class TextPredictor:
 
     def predict_sets_with_proba(self, X: Iterable[str]) -> list[list[tuple[Any, float]]]:
         """A multi-label model's predicted labels (those of :meth:`predict`, in class order)
-        with their probabilities, ``(label, probability)`` pairs per document: those of
-        :meth:`predict_proba`, or for hierarchical softmax over many labels those of the
-        labels' paths (equal up to rounding: no documents × classes probabilities)."""
+        with their probabilities, ``(label, probability)`` pairs per document: those the
+        decision read — :meth:`predict_proba`'s (up to the last bit with more than 64 classes,
+        see :meth:`ClassifierCore._decision_blocks`), or for hierarchical softmax over many
+        labels those of the labels' paths (equal up to rounding: no documents × classes
+        probabilities)."""
         rows, probas = self.classifier.predicted_with_proba(self.transform_features(X))
         classes = np.asarray(self.classes_)
         return [

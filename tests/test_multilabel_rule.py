@@ -1,7 +1,7 @@
 """One multi-label decision rule (:func:`bowclf.losses.multilabel_rule`) on every route.
 
-The routes to a multi-label prediction — ``ClassifierCore.predict`` (every probability at
-once), ``predicted_indices`` (a few rows at a time), a loss's ``multilabel_indices`` and the
+The routes to a multi-label prediction — ``ClassifierCore.predict`` (the whole indicator),
+``predicted_indices`` (label sets), a loss's ``multilabel_indices`` and the
 hierarchical-softmax search — must give the same label sets at thresholds exactly equal to a
 probability and one ulp either side, with tied probabilities, featureless documents, and
 ``top_label`` on or off, for softmax, one-vs-all and hs models.
@@ -44,18 +44,24 @@ def _thresholds(P: np.ndarray) -> list[float]:
     return [float(p) for p in [*picks, *near]] + [0.5, 1 / 3, 0.0, 1.0]
 
 
-@pytest.mark.parametrize("cells", [inference.DECISION_CELLS, 30 * 7])
+@pytest.mark.parametrize("small_blocks", [False, True])
 @pytest.mark.parametrize("searched", [False, True])
 @pytest.mark.parametrize("top_label", [True, False])
-def test_every_route_gives_the_rules_label_sets(fitted, top_label, searched, cells, monkeypatch):
-    """``cells``: the probabilities decided at once (30 * 7: blocks of 7 rows, as a model of
-    many labels has them): ``proba`` computes its values in the same blocks."""
+def test_every_route_gives_the_rules_label_sets(
+    fitted, top_label, searched, small_blocks, monkeypatch
+):
+    """``small_blocks``: 7 rows' probabilities decided at once, as a model of many labels
+    decides them (else a whole chunk of rows, as ``predict_proba`` computes them)."""
     model, X = fitted
     monkeypatch.setattr(losses, "HS_SEARCH_MIN_CLASSES", 0 if searched else 10**6)
-    monkeypatch.setattr(inference, "DECISION_CELLS", cells)
+    if small_blocks:
+        monkeypatch.setattr(inference, "DECISION_CELLS", 30 * 7)
     core = ClassifierCore.of(model)
     core.top_label = top_label
     P, empty = core.proba(X), _math.empty_rows(X)
+    if not small_blocks:  # one block per chunk: proba's bits
+        assert np.vstack(list(core._decision_blocks(X))).tobytes() == P.tobytes()
+    P = np.vstack(list(core._decision_blocks(X)))  # the values every decision reads
     frequent = int(np.argmax(core.class_prior))
     for t in _thresholds(P):
         core.threshold = t
