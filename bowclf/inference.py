@@ -452,7 +452,7 @@ class TextPredictor:
     def predict_sets_with_proba(self, X: Iterable[str]) -> list[list[tuple[Any, float]]]:
         """A multi-label model's predicted labels (those of :meth:`predict`, in class order)
         with their probabilities, ``(label, probability)`` pairs per document: those the
-        decision read — :meth:`predict_proba`'s (up to the last bit with more than 64 classes,
+        decision read — :meth:`predict_proba`'s (up to the last bit with more than 256 classes,
         see :meth:`ClassifierCore._decision_blocks`), or for hierarchical softmax over many
         labels those of the labels' paths (equal up to rounding: no documents × classes
         probabilities)."""
