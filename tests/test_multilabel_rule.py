@@ -121,3 +121,25 @@ def test_label_proba_picks_the_given_labels_probabilities(fitted):
     assert [g.size for g in got] == [r.size for r in rows]
     for i, (g, r) in enumerate(zip(got, rows, strict=True)):
         np.testing.assert_allclose(g, P[i, r], rtol=1e-12)
+
+
+@pytest.mark.parametrize("top_label", [True, False])
+def test_the_ranked_report_decides_by_the_same_rule(top_label):
+    """``report.ranked.decision_of`` (reports over many classes) applies
+    :func:`multilabel_rule` to the ranked classes: with every class ranked, the same sets."""
+    from bowclf.report.ranked import decision_of
+    from bowclf.report.schema import Ranked
+
+    rng = np.random.default_rng(2)
+    P = rng.dirichlet(np.ones(6), size=40)
+    P[3] = 1 / 6  # a six-way tie
+    order = np.lexsort((np.tile(np.arange(6), (40, 1)), -P), axis=1)  # ties: smaller first
+    ranked = Ranked(order, np.take_along_axis(P, order, axis=1))
+    for t in [0.5, 1 / 6, float(P[0].max()), float(np.nextafter(P[0].max(), 1.0)), 0.0]:
+        keep = decision_of(ranked, t, top_label)
+        got = [sorted(order[i][keep[i]].tolist()) for i in range(40)]
+        want = [np.flatnonzero(r).tolist() for r in multilabel_rule(P, t, top_label)]
+        assert got == want, t
+    partial = Ranked(np.where(np.arange(6) < 2, order, -1), np.where(np.arange(6) < 2,
+                     np.take_along_axis(P, order, axis=1), np.nan))  # fmt: skip
+    assert not decision_of(partial, 0.0, top_label)[:, 2:].any()
