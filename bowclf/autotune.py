@@ -117,7 +117,9 @@ class AutotuneResult:
         or ``'confirm'`` for the second split), ``epochs``, ``score`` (``nan``: not
         scored), ``seconds`` and the candidate's ``params``.
     seconds : float
-        Wall time of the whole call.
+        Wall time of the whole call: :attr:`search_seconds` + ``refit_seconds``.
+    refit_seconds : float
+        Wall time of the final refit on all the data (0.0 when ``model`` was not refitted).
     budget : float
         The time budget in seconds.
     interrupted : bool
@@ -135,6 +137,13 @@ class AutotuneResult:
     budget: float = 0.0
     interrupted: bool = False
     refitted: bool = False
+    refit_seconds: float = 0.0
+
+    @property
+    def search_seconds(self) -> float:
+        """Wall time before the refit (the validation split, the base configuration's fit,
+        the search and the confirmation): ``seconds − refit_seconds``."""
+        return max(0.0, self.seconds - self.refit_seconds)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-safe digest (stored with the model: ``bowclf info`` shows it)."""
@@ -238,13 +247,17 @@ def autotune(
     baseline, timing = _baseline(base, data, score, metric, say, clock)
     if baseline is None and _SAFETY * clock.grow * timing.base_cost <= clock.left():
         say("autotune: the budget fits the base configuration once, with no time to compare")
-        return _result(*_base_only(base, X_all, y_all, timing), metric, k, budget, start)
+        refit_start = time.perf_counter()
+        outcome = _base_only(base, X_all, y_all, timing)
+        return _result(*outcome, metric, k, budget, start, refit_start)
     # 2. the search; 3. a winner must beat the defaults again on a second split
     run = _Run(base, search_space, data, score, metric, say, random_state, _is_multilabel(y_all))
     trials, best, interrupted = _tune(run, baseline, timing, clock, (X_all, y_all), valid_fraction)
     # 4. refit the winner on all the data
+    refit_start = time.perf_counter()
     model, refitted, interrupted = _refit_winner(base, best, X_all, y_all, interrupted, clock)
-    return _result(model, best, trials, interrupted, refitted, metric, k, budget, start)
+    return _result(model, best, trials, interrupted, refitted, metric, k, budget, start,
+                   refit_start)  # fmt: skip
 
 
 def _tune(run, baseline, timing, clock, all_data, valid_fraction: float) -> tuple:
@@ -323,7 +336,8 @@ def _baseline(base, data, score, metric, say, clock: _Clock) -> tuple[dict | Non
     of it plus its refit on all the data would overrun the budget, or as soon as it has
     taken half the budget.  Returns ``(baseline, timing)``."""
     X_tr, y_tr, X_va, y_va = data
-    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr), _n_classes(y_tr))
+    epochs = resolve_epochs(TextClassifier(**base).epochs, len(X_tr), _n_classes(y_tr),
+                            multilabel=_is_multilabel(y_tr))  # fmt: skip
     seen = {"fixed": 0.0, "epoch": 0.0}
     t0 = time.perf_counter()
 
@@ -643,8 +657,9 @@ def _refit_winner(base, best, X, y, interrupted: bool, clock: _Clock) -> tuple:
         return model, False, True
 
 
-def _result(model, best, trials, interrupted, refitted, metric, k, budget, start):
-    """Assemble the :class:`AutotuneResult`, recording its summary in the model's."""
+def _result(model, best, trials, interrupted, refitted, metric, k, budget, start, refit_start):
+    """Assemble the :class:`AutotuneResult` (``start``, ``refit_start``: ``perf_counter`` at
+    the call's start and the refit's), recording its summary in the model's."""
     result = AutotuneResult(
         model=model,
         best_params={**best["params"], "epochs": best["epochs"]},
@@ -655,7 +670,9 @@ def _result(model, best, trials, interrupted, refitted, metric, k, budget, start
         interrupted=interrupted,
         refitted=refitted,
     )
-    result.seconds = time.perf_counter() - start
+    end = time.perf_counter()
+    result.seconds = end - start
+    result.refit_seconds = end - refit_start if refitted else 0.0
     # the choice travels with the model (model files keep the training summary)
     summary = getattr(model, "training_summary_", None)
     if isinstance(summary, dict):

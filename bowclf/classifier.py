@@ -94,11 +94,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         updates, within 5 to 10 passes: ``min(10, max(5, ⌈200000/n⌉))`` — 10 passes up to
         20,000 documents, 5 from 40,000.  Small corpora need the extra passes (bundled tickets
         0.864 → 0.903, trec 0.890 → 0.898 at ``lr=0.25``) while large noisy ones overfit with
-        them (tweeteval 0.282 → 0.263), see bench/RESULTS.md.  With two classes ``'auto'`` is
-        ``defaults.BINARY_EPOCHS`` (5) passes whatever the size: a binary task has a single
-        decision direction, which the first passes learn, and further passes mostly fit the
-        noise of the training labels; tasks with more classes have more directions to
-        separate and use the longer budget (bench/RESULTS-devsuite.md).  ``partial_fit``
+        them (tweeteval 0.282 → 0.263), see bench/RESULTS.md.  With two classes of a
+        single-label task ``'auto'`` is ``defaults.BINARY_EPOCHS`` (5) passes whatever the
+        size: a binary task has a single decision direction, which the first passes learn,
+        and further passes mostly fit the noise of the training labels; tasks with more
+        classes have more directions to separate and use the longer budget
+        (bench/RESULTS-devsuite.md), as do multi-label tasks of two labels (two independent
+        decisions).  ``partial_fit``
         always makes one pass.
     lr : float, default=0.25
         Initial learning rate (per example, as in fastText).  fastText's default 0.1 leaves
@@ -439,7 +441,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         source = InMemoryData(
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
-        epochs = resolve_epochs(self.epochs, X.shape[0], self.classes_.size)
+        epochs = resolve_epochs(self.epochs, X.shape[0], self.classes_.size,
+                                multilabel=self.multilabel_)  # fmt: skip
         self._train(source, rng, epochs=epochs, schedule=LinearDecay(self.lr, epochs * X.shape[0]),
                     val=val, callback=callback, batch_size=self._batch_size(X))  # fmt: skip
         return self
@@ -672,7 +675,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         val = None
         if X_val is not None:
             val = (sp.csr_array(X_val), self._encode_validation(y_val))
-        epochs = resolve_epochs(self.epochs, stats.documents, self.classes_.size)
+        epochs = resolve_epochs(self.epochs, stats.documents, self.classes_.size,
+                                multilabel=self.multilabel_)  # fmt: skip
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
             optimizer=self._optimizer(), epochs=epochs,
@@ -853,7 +857,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Accuracy (single-label) or micro-F1 (multi-label) of the model on CSR targets."""
         if not self.multilabel_:
             return float(np.mean(self._argmax(X) == codes(Y, False)))
-        pred = self._multilabel_decision(self._proba(X), _math.empty_rows(X))
-        truth = Y.toarray() > 0
-        tp, denom = float(np.sum((pred > 0) & truth)), float(pred.sum() + truth.sum())
+        pred = self._core().predicted_indicator(X)  # no documents × classes array
+        truth = sp.csr_array(Y > 0, dtype=np.int64)
+        truth.eliminate_zeros()
+        tp, denom = float(pred.multiply(truth).sum()), float(pred.nnz + truth.nnz)
         return 2 * tp / denom if denom else 1.0

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _limits, _math
-from .losses import Loss, topk_from_proba
+from .losses import Loss, featureless_labels, multilabel_rule, topk_from_proba
 
 __all__ = [
     "DECISION_CELLS",
@@ -37,12 +37,14 @@ __all__ = [
     "LazyRows",
     "TextPredictor",
     "check_texts",
+    "indicator_of",
 ]
 
 #: Rows per forward pass when predicting (bounds the n×d temporaries).
 PREDICT_CHUNK = 8192
-#: Probabilities a multi-label decision holds at once (:meth:`ClassifierCore.predicted_indices`).
-DECISION_CELLS = 1 << 19
+#: Probabilities a multi-label decision holds at once (:meth:`ClassifierCore.predicted_indices`):
+#: 16 MiB of float64; blocks of fewer rows make BLAS's products slow (bench/RESULTS-hs.md).
+DECISION_CELLS = 1 << 21
 #: Threads computing hidden vectors of large inputs, and the non-zeros from which they pay.
 _PREDICT_THREADS = max(1, min(os.cpu_count() or 1, 4))
 _THREADED_NNZ = 1 << 18
@@ -239,6 +241,19 @@ class ClassifierCore:
         """Probabilities (n×c, float64), see :meth:`BowClassifier.predict_proba`."""
         return self._per_class(X, lambda H: self.loss.proba_from_hidden(H, self.B, self.multilabel))
 
+    def _decision_blocks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
+        """The probabilities a multi-label decision reads, block by block: each chunk of
+        hidden vectors in blocks of ``max(1, DECISION_CELLS // c)`` rows.  BLAS's last bits
+        of a row's scores depend on the block of rows they are computed in, so every dense
+        route to a decision (:meth:`predict`, :meth:`predicted_indices`,
+        :meth:`predicted_with_proba`) computes them in these blocks and decides alike even at
+        a threshold equal to a probability (:meth:`proba` computes whole chunks: with more
+        than ``DECISION_CELLS / PREDICT_CHUNK`` classes its last bits may differ)."""
+        step = max(1, DECISION_CELLS // max(self.classes.size, 1))
+        for H in self.hidden_chunks(X):
+            for i in range(0, H.shape[0], step):
+                yield self.loss.proba_from_hidden(H[i : i + step], self.B, True)
+
     def log_proba(self, X: sp.csr_array) -> np.ndarray:
         """Logarithm of :meth:`proba`, computed stably."""
         ml = self.multilabel
@@ -280,12 +295,19 @@ class ClassifierCore:
         :meth:`BowClassifier.predict`)."""
         if not self.multilabel:
             return self.classes[self.argmax(X)]
-        if self.loss.searched_decision(self.classes.size):  # no documents × classes array
-            pred = np.zeros((X.shape[0], self.classes.size), dtype=np.int64)
-            for i, row in enumerate(self.predicted_indices(X)):
-                pred[i, row] = 1
-            return pred
-        return self.multilabel_decision(self.proba(X), _math.empty_rows(X))
+        if self.loss.searched_decision(self.classes.size):  # no documents × classes floats
+            return self.predicted_indicator(X).toarray()  # the documented (dense) indicator
+        pred = np.zeros((X.shape[0], self.classes.size), dtype=np.int64)
+        empty, done = _math.empty_rows(X), 0
+        for P in self._decision_blocks(X):  # the indicator, and one block of probabilities
+            rows = slice(done, done + P.shape[0])
+            pred[rows], done = self.multilabel_decision(P, empty[rows]), rows.stop
+        return pred
+
+    def predicted_indicator(self, X: sp.csr_array) -> sp.csr_array:
+        """A multi-label model's decision as a sparse n×c indicator (int64 ones): the label
+        sets of :meth:`predicted_indices`, no documents × classes array."""
+        return indicator_of(self.predicted_indices(X), self.classes.size)
 
     def predicted_indices(self, X: sp.csr_array) -> list[np.ndarray]:
         """A multi-label model's predicted class indices per row — the rule of
@@ -296,49 +318,68 @@ class ClassifierCore:
         empty = _math.empty_rows(X)
         if self.loss.searched_decision(self.classes.size):
             return self._searched_indices(X, empty)
-        step = max(1, DECISION_CELLS // max(self.classes.size, 1))
         out: list[np.ndarray] = []
-        done = 0
-        for H in self.hidden_chunks(X):
-            for i in range(0, H.shape[0], step):
-                h = H[i : i + step]
-                P = self.loss.proba_from_hidden(h, self.B, True)
-                pred = self.multilabel_decision(P, empty[done + i : done + i + h.shape[0]])
-                out.extend(np.flatnonzero(row) for row in pred)
-            done += H.shape[0]
+        for P in self._decision_blocks(X):
+            pred = self.multilabel_decision(P, empty[len(out) : len(out) + P.shape[0]])
+            out.extend(np.flatnonzero(row) for row in pred)
         return out
 
     def _searched_indices(self, X: sp.csr_array, empty: np.ndarray) -> list[np.ndarray]:
         """:meth:`predicted_indices` by the loss's ``multilabel_indices``, chunk by chunk of
         hidden vectors; documents with no known feature get :meth:`multilabel_decision`'s
         choice for them (the most frequent label when ``top_label``, else none) unsearched."""
+        return [row for _, rows in self._searched_chunks(X, empty) for row in rows]
+
+    def _searched_chunks(self, X: sp.csr_array, empty: np.ndarray):
+        """Yield ``(H, rows)``: each chunk of hidden vectors and its rows' labels as
+        :meth:`_searched_indices` decides them."""
         if self.class_prior is None:
-            empty, frequent = np.zeros_like(empty), []
-        else:
-            frequent = [np.argmax(self.class_prior)] if self.top_label else []
-        out: list[np.ndarray] = []
+            empty = np.zeros_like(empty)
+        featureless = featureless_labels(self.top_label, self._frequent())
+        done = 0
         for H in self.hidden_chunks(X):
-            here = empty[len(out) : len(out) + H.shape[0]]
+            here = empty[done : done + H.shape[0]]
             live = np.flatnonzero(~here)
-            rows = [np.array(frequent, dtype=np.intp) for _ in range(H.shape[0])]
+            rows = [featureless.copy() for _ in range(H.shape[0])]
             found = self.loss.multilabel_indices(H[live], self.B, self.threshold, self.top_label)
             for i, row in zip(live.tolist(), found, strict=True):
                 rows[i] = row
-            out.extend(rows)
-        return out
+            done += H.shape[0]
+            yield H, rows
+
+    def predicted_with_proba(self, X: sp.csr_array) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """A multi-label model's :meth:`predicted_indices` and each predicted label's
+        probability: the value the decision read (:meth:`proba`'s, up to its last bit with many
+        classes), or where the loss
+        decides by search (hierarchical softmax, many labels) its ``label_proba`` of those
+        labels only — no documents × classes probabilities."""
+        empty = _math.empty_rows(X)
+        rows: list[np.ndarray] = []
+        probas: list[np.ndarray] = []
+        if self.loss.searched_decision(self.classes.size):
+            for H, found in self._searched_chunks(X, empty):
+                rows.extend(found)
+                probas.extend(self.loss.label_proba(H, self.B, found))
+            return rows, probas
+        for P in self._decision_blocks(X):
+            pred = self.multilabel_decision(P, empty[len(rows) : len(rows) + P.shape[0]])
+            for p, row in zip(P, pred, strict=True):
+                rows.append(np.flatnonzero(row))
+                probas.append(p[rows[-1]])
+        return rows, probas
 
     def multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
         """Labels with probability ≥ ``threshold`` (plus the most probable one when
         ``top_label``).  A document with no known feature (``empty``) has no evidence for
         any label: it gets the most frequent training label when ``top_label``, else none."""
-        pred = (P >= self.threshold).astype(np.int64)
-        if self.top_label and P.shape[0]:
-            pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = 1
-        if self.class_prior is not None and empty.any():
-            pred[empty] = 0
-            if self.top_label:
-                pred[np.flatnonzero(empty), np.argmax(self.class_prior)] = 1
-        return pred
+        empty = None if self.class_prior is None else empty
+        pred = multilabel_rule(P, self.threshold, self.top_label, empty=empty,
+                               frequent=self._frequent())  # fmt: skip
+        return pred.astype(np.int64)
+
+    def _frequent(self) -> int:
+        """The most frequent training label (0 for a model without a class prior)."""
+        return 0 if self.class_prior is None else int(np.argmax(self.class_prior))
 
     def topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
         """``(labels, proba)`` (n×k) of the ``k`` most probable ``classes``, see
@@ -408,6 +449,20 @@ class TextPredictor:
         index, proba = self.classifier.predicted_proba(self.transform_features(X))
         return np.asarray(self.classes_)[index], proba
 
+    def predict_sets_with_proba(self, X: Iterable[str]) -> list[list[tuple[Any, float]]]:
+        """A multi-label model's predicted labels (those of :meth:`predict`, in class order)
+        with their probabilities, ``(label, probability)`` pairs per document: those the
+        decision read — :meth:`predict_proba`'s (up to the last bit with more than 256 classes,
+        see :meth:`ClassifierCore._decision_blocks`), or for hierarchical softmax over many
+        labels those of the labels' paths (equal up to rounding: no documents × classes
+        probabilities)."""
+        rows, probas = self.classifier.predicted_with_proba(self.transform_features(X))
+        classes = np.asarray(self.classes_)
+        return [
+            list(zip(classes[row].tolist(), p.tolist(), strict=True))
+            for row, p in zip(rows, probas, strict=True)
+        ]
+
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """See :meth:`TextClassifier.predict_proba`."""
         return self.classifier.proba(self.transform_features(X))
@@ -422,6 +477,17 @@ class TextPredictor:
             [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
             for row_l, row_p in zip(labels, proba, strict=True)
         ]
+
+
+def indicator_of(rows: Sequence[np.ndarray], n_classes: int) -> sp.csr_array:
+    """The sparse n×c indicator (int64 ones) of label sets given as class indices per row
+    (ascending)."""
+    lengths = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+    data = np.ones(indices.size, dtype=np.int64)
+    return sp.csr_array((data, indices, indptr), shape=(len(rows), n_classes))
 
 
 def check_texts(X) -> Sequence[str]:

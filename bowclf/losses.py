@@ -28,7 +28,9 @@ __all__ = [
     "Loss",
     "OneVsAll",
     "Softmax",
+    "featureless_labels",
     "get_loss",
+    "multilabel_rule",
     "topk_from_proba",
 ]
 
@@ -169,11 +171,14 @@ class Loss:
     ) -> list[np.ndarray]:
         """A multi-label model's predicted class indices per hidden vector (ascending): those
         with probability ≥ ``threshold``, plus the most probable one when ``top_label``."""
-        P = self.proba_from_hidden(H, B, True)
-        pred = P >= threshold
-        if top_label and P.shape[0]:
-            pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = True
+        pred = multilabel_rule(self.proba_from_hidden(H, B, True), threshold, top_label)
         return [np.flatnonzero(row) for row in pred]
+
+    def label_proba(self, H: np.ndarray, B: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
+        """The probabilities of given classes only: ``rows[i]`` (class indices) of hidden
+        vector ``i``, one array per row (here picked from :meth:`proba_from_hidden`)."""
+        P = self.proba_from_hidden(H, B, True)
+        return [P[i, row] for i, row in enumerate(rows)]
 
     def argmax_from_hidden(self, H: np.ndarray, B: np.ndarray) -> np.ndarray:
         """Index of the most probable class of each hidden vector: ``argmax_k S_ik``."""
@@ -448,6 +453,17 @@ class HierarchicalSoftmax(Loss):
                 rows[i] = row
         return rows
 
+    def label_proba(self, H, B, rows) -> list[np.ndarray]:
+        """``P(k | hᵢ)`` of the labels ``rows[i]`` only, from their paths
+        (:func:`bowclf.hsoftmax.label_log_proba`): no n×c probabilities; equal to
+        :meth:`proba_from_hidden`'s up to rounding."""
+        lengths = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        labels = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+        p = np.exp(hsoftmax.label_log_proba(H, B, self._tree(), indptr, labels))
+        return np.split(p, indptr[1:-1])
+
     def _top_label(self, H64, B64, labels, lp, log_bound):
         """The most probable label per row from the search's first slot (``log_bound``:
         below it nothing was searched), searching the top 2 again for rows where it is not
@@ -528,6 +544,51 @@ def _row_labels(kept: np.ndarray, top: int, c: int) -> np.ndarray:
     if top < c and not (kept == top).any():
         kept = np.append(kept, top)
     return np.sort(kept)
+
+
+def multilabel_rule(
+    P: np.ndarray,
+    threshold: float,
+    top_label: bool,
+    *,
+    empty: np.ndarray | None = None,
+    frequent: int = 0,
+) -> np.ndarray:
+    """The multi-label decision rule (n×c bool): the one place it is written.
+
+    Row i predicts ``{k : P_ik ≥ t}``, plus ``argmax_k P_ik`` (the first of tied maxima) when
+    ``top_label``.  A row of ``empty`` (a document with no known feature: no evidence for
+    any label) predicts :func:`featureless_labels` instead; ``empty=None`` (a model without
+    a class prior) applies the threshold rule to every row.  Every route to a multi-label
+    prediction — the dense one, the one a few rows at a time, and the hierarchical-softmax
+    search's rows it cannot decide — ends here.
+
+    Parameters
+    ----------
+    P : ndarray of shape (n, c)
+        Probabilities.
+    threshold : float
+        ``t``: a label is predicted when its probability is at least ``t``.
+    top_label : bool
+        Whether the most probable label is always predicted too.
+    empty : ndarray of shape (n,) of bool, optional
+        Rows without evidence.
+    frequent : int, default=0
+        The most frequent training label (what an ``empty`` row predicts with ``top_label``).
+    """
+    pred = P >= threshold
+    if top_label and P.shape[0]:
+        pred[np.arange(P.shape[0]), np.argmax(P, axis=1)] = True
+    if empty is not None and empty.any():
+        pred[empty] = False
+        pred[np.ix_(np.flatnonzero(empty), featureless_labels(top_label, frequent))] = True
+    return pred
+
+
+def featureless_labels(top_label: bool, frequent: int) -> np.ndarray:
+    """The labels of a document with no known feature under :func:`multilabel_rule`: the
+    most frequent training label ``frequent`` when ``top_label``, else none."""
+    return np.array([frequent] if top_label else [], dtype=np.intp)
 
 
 def topk_from_proba(

@@ -612,11 +612,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     def score(self, X: Iterable[str], y, sample_weight=None) -> float:
         """Accuracy (single-label) or subset accuracy (multi-label) on ``(X, y)``."""
         check_is_fitted(self)
-        pred = self.classifier_.predict(self._features(X))
-        if self.multilabel_:
-            truth = self._encode_y(y, fit=False)
-            truth = truth.toarray() if sp.issparse(truth) else truth  # pred is dense too
+        features = self._features(X)
+        if self.multilabel_:  # sparse indicators: no documents × classes array
+            pred = self._predictor().classifier.predicted_indicator(features)
+            truth = sp.csr_array(self._encode_y(y, fit=False), dtype=np.int64)
             return float(accuracy_score(truth, pred, sample_weight=sample_weight))
+        pred = self.classifier_.predict(features)
         return float(accuracy_score(np.asarray(y), pred, sample_weight=sample_weight))
 
 

@@ -77,11 +77,14 @@ def seed_from(random_state) -> int | None:
     return int(random_state)
 
 
-def resolve_epochs(epochs: int | str, n_samples: int, n_classes: int | None = None) -> int:
+def resolve_epochs(
+    epochs: int | str, n_samples: int, n_classes: int | None = None, *, multilabel: bool = False
+) -> int:
     """The number of passes for ``epochs`` (``'auto'``: ``min(10, max(5, ⌈200000/n⌉))``, and
-    ``defaults.BINARY_EPOCHS`` when ``n_classes`` is 2)."""
+    ``defaults.BINARY_EPOCHS`` for a single-label task of 2 classes — not a ``multilabel``
+    one: two labels there are two independent decisions, not one direction)."""
     if epochs == "auto":
-        if n_classes == 2:
+        if n_classes == 2 and not multilabel:
             return defaults.BINARY_EPOCHS
         return int(min(10, max(5, -(-200_000 // max(n_samples, 1)))))
     return int(epochs)

@@ -347,3 +347,49 @@ def test_the_baseline_plans_with_the_passes_the_fit_makes(n_classes, expected):
                                 "accuracy", lambda *_: None, clock)  # fmt: skip
     assert timing.epochs == expected
     assert best["epochs"] == expected
+
+
+def test_cli_fit_autotune_prints_the_search_and_the_refit_times_the_api_returns(
+    tmp_path, monkeypatch
+):
+    """``Trained … in Xs`` is the refit's time, not the whole search's; the search's time,
+    its trials and the refit's time are the :class:`AutotuneResult`'s, printed as given."""
+    from click.testing import CliRunner
+
+    from bowclf import autotune as tuning
+    from bowclf.cli import cli as main
+
+    returned, real = [], tuning.autotune
+
+    def recording(*args, **kwargs):
+        returned.append(real(*args, **kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(tuning, "autotune", recording)
+    X, y = _corpus(200)
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("label,text\n" + "".join(f"{b},{a}\n" for a, b in zip(X, y, strict=True)))
+    args = ["fit", str(corpus), "-o", str(tmp_path / "m.bowclf"), "--autotune",
+            "--autotune-time", "3s"]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    (result,) = returned
+    assert result.refitted and 0 < result.refit_seconds < result.seconds
+    assert result.search_seconds == pytest.approx(result.seconds - result.refit_seconds)
+    assert (
+        f"search {result.search_seconds:.1f}s ({len(result.trials)} trials), "
+        f"refit {result.refit_seconds:.1f}s: {result.seconds:.1f}s of 3s"
+    ) in res.stderr
+    trained = [line for line in res.stderr.splitlines() if line.startswith("Trained ")]
+    assert len(trained) == 1
+    assert f" in {result.refit_seconds:.1f}s (the refit); " in trained[0]
+    assert f"Trained {result.model.classifier_.n_iter_} epochs on 200 documents" in trained[0]
+
+
+def test_autotune_result_times_add_up():
+    X, y = _corpus(200)
+    result = autotune(X, y, time_budget=3, random_state=0)
+    assert result.refitted
+    model_fit = float(result.model.training_summary_["seconds"])
+    assert model_fit <= result.refit_seconds < result.seconds
+    assert result.search_seconds + result.refit_seconds == pytest.approx(result.seconds)

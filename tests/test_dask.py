@@ -257,3 +257,16 @@ def test_input_errors(client, parts):
         fit_dask(TextClassifier(), texts, labels, client=client, merge="median")
     with pytest.raises(TypeError, match="partitions"):
         fit_dask(TextClassifier(), ["a", "b"], ["x", "y"], client=client)
+
+
+def test_two_label_multilabel_training_keeps_the_size_rule_of_auto_epochs(client):
+    """A multi-label corpus of two labels has two independent decisions: not the binary
+    5-pass rule of ``epochs='auto'`` (as in memory: 10 passes for 400 documents)."""
+    from test_epochs import _two_label_sets
+
+    from bowclf.dask import fit_dask
+
+    texts, sets = _two_label_sets()
+    model = fit_dask(TextClassifier(random_state=0), [texts[:200], texts[200:]],
+                     [sets[:200], sets[200:]], client=client)  # fmt: skip
+    assert model.multilabel_ and model.training_summary_["epochs"] == 10

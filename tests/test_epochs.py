@@ -80,3 +80,65 @@ def test_cli_prints_the_passes_the_library_makes(binary, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"{defaults.BINARY_EPOCHS} epochs, dim 100" in result.stderr
     assert load(out).classifier_.n_iter_ == defaults.BINARY_EPOCHS
+
+
+def _two_label_sets(n: int = 400, seed: int = 0):
+    """A multi-label corpus of two labels (its 4 label sets: none, a, b, both)."""
+    rng = np.random.default_rng(seed)
+    words = {"a": "alpha apple acorn", "b": "beta banana bread"}
+    texts, sets = [], []
+    for _ in range(n):
+        chosen = tuple(lab for lab in "ab" if rng.random() < 0.5) or ("a",)
+        texts.append(" ".join(w for lab in chosen for w in words[lab].split()) + " the of")
+        sets.append(chosen)
+    return texts, sets
+
+
+def test_resolve_epochs_multilabel_two_labels_uses_the_size_rule():
+    assert resolve_epochs("auto", 900, 2, multilabel=True) == 10
+    assert resolve_epochs("auto", 100_000, 2, multilabel=True) == 5
+    assert resolve_epochs("auto", 900, 2, multilabel=False) == defaults.BINARY_EPOCHS
+
+
+def test_multilabel_two_labels_in_memory_keeps_the_size_rule():
+    texts, sets = _two_label_sets()
+    clf = TextClassifier(random_state=0).fit(texts, sets)
+    assert clf.multilabel_ and clf.classifier_.n_iter_ == 10 != defaults.BINARY_EPOCHS
+    Y = np.array([[lab in s for lab in "ab"] for s in sets], dtype=int)  # an indicator
+    X = np.random.default_rng(0).poisson(0.3, size=(len(sets), 30))
+    assert BowClassifier(random_state=0).fit(X, Y).n_iter_ == 10
+
+
+def test_multilabel_two_labels_out_of_core_keeps_the_size_rule(tmp_path):
+    texts, sets = _two_label_sets()
+    path = write_label_text_csv(tmp_path / "ml.csv", texts, [" ".join(s) for s in sets])
+    model = fit_stream(TextClassifier(random_state=0), path, corpus_kw={"label_sep": " "},
+                       block_docs=64, cache_dir=tmp_path)  # fmt: skip
+    assert model.multilabel_ and model.training_summary_["epochs"] == 10
+
+
+def test_cli_prints_the_passes_of_a_two_label_multilabel_corpus(tmp_path):
+    from click.testing import CliRunner
+
+    from bowclf import load
+    from bowclf.cli import cli
+
+    texts, sets = _two_label_sets()
+    path = write_label_text_csv(tmp_path / "ml.csv", texts, [" ".join(s) for s in sets])
+    out = tmp_path / "m.bowclf"
+    args = ["fit", str(path), "-o", str(out), "--seed", "0", "--label-sep", " "]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "(multi-label, 2 classes): 10 epochs, dim 100" in result.stderr
+    assert load(out).classifier_.n_iter_ == 10
+
+
+def test_autotune_base_configuration_of_a_two_label_multilabel_corpus_keeps_the_size_rule():
+    """autotune trains the base configuration at its own 'auto' epochs: 10 for these 360
+    training documents of two labels, not the binary 5."""
+    from bowclf.autotune import autotune
+
+    texts, sets = _two_label_sets()
+    result = autotune(texts, sets, time_budget=3, random_state=0)
+    base = result.trials[0]
+    assert base["round"] == "defaults" and base["epochs"] == 10

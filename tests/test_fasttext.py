@@ -326,3 +326,30 @@ def test_special_files_are_never_opened(tmp_path):
         load_fasttext(fifo)
     with pytest.raises(ModelFileError, match="directory"):
         load_fasttext(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("one string", "got a single string"),
+        (b"bytes", "got a single string"),
+        (np.array([["a", "b"]]), r"1-d sequence of documents, got an array of shape \(1, 2\)"),
+        (["fine", 3], "document 1 is int, not str"),
+        (iter(["fine", None]), "document 1 is NoneType, not str"),
+    ],
+)
+def test_bad_documents_get_the_estimators_messages(tiny_bin, tmp_path, bad, message):
+    """A fastText model checks its documents with the estimators' own function: the same
+    one-line errors."""
+    from bowclf import TextClassifier
+
+    path = tmp_path / "t.bin"
+    path.write_bytes(tiny_bin)
+    ft = load_fasttext(path)
+    texts, y = make_texts(60, seed=0)
+    ours = TextClassifier(epochs=1, random_state=0).fit(texts, y)
+    for predict in (ft.predict, ft.predict_proba, ft.featurize, ours.predict, ours.predict_proba):
+        if isinstance(bad, type(iter([]))):
+            bad = iter(["fine", None])  # a fresh iterator per call
+        with pytest.raises(ValueError, match=message):
+            predict(bad)

@@ -19,6 +19,7 @@ from test_hs_model import _tags
 from bowclf import BowClassifier, TextClassifier, losses
 from bowclf import hsoftmax as hs
 from bowclf.cli import cli
+from bowclf.cli.predict_command import _format_p
 from bowclf.inference import ClassifierCore
 from bowclf.losses import HierarchicalSoftmax, Loss
 from bowclf.persist import load, load_predictor, save
@@ -212,3 +213,135 @@ def test_few_labels_are_decided_densely_many_by_search(fitted, monkeypatch):
     assert losses.HS_SEARCH_MIN_CLASSES == 1024
     assert HierarchicalSoftmax().searched_decision(1025)
     assert not HierarchicalSoftmax().searched_decision(1024)
+
+
+def _many_label_model(n_labels: int = 2000, n_docs: int = 4000):
+    """A multi-label hs model over more than ``HS_SEARCH_MIN_CLASSES`` labels (the default
+    cut-off: the search decides) and its documents' targets."""
+    X, y = _tags(n_labels, n_docs, seed=9)
+    Y = sp.csr_array(
+        (np.ones(2 * n_docs, np.int64),
+         (np.repeat(np.arange(n_docs), 2), np.column_stack([y, (y + 1) % n_labels]).ravel())),
+        shape=(n_docs, n_labels),
+    )  # fmt: skip
+    model = BowClassifier(loss="hs", dim=8, epochs=2, lr=0.3, random_state=0).fit(X, Y)
+    return model, sp.csr_array(X, dtype=np.float32), Y
+
+
+def _traced_peak(f):
+    """``(f(), the peak of the memory traced while it ran)``."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        return f(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+#: Bytes of the search's own buffers (at most 2 float64 arrays of CHUNK·TOP_NODES): the
+#: scoring below takes them and at most an n×c byte matrix more, where a dense decision took
+#: 8·n·c bytes for each of its probabilities, predicted indicator and truth.
+_SEARCH_BYTES = 16 * hs.CHUNK * hs.TOP_NODES
+
+
+def test_scoring_a_many_label_model_builds_no_documents_by_labels_array(monkeypatch):
+    """Validation scores (micro-F1) of a many-label hs model come from sparse indicators of
+    the searched label sets: the values of the dense decision, with neither every label's
+    probability nor an n×c indicator."""
+    from sklearn.metrics import f1_score
+
+    monkeypatch.undo()  # the module's own cut-off: 2000 labels are searched
+    model, X, Y = _many_label_model()
+    n, c = X.shape[0], model.classes_.size
+    dense = model.predict(X)  # the documented return: a dense indicator
+    core = ClassifierCore.of(model)
+    assert np.array_equal(core.predicted_indicator(X).toarray(), dense)
+    want = f1_score(Y.toarray(), dense, average="micro")
+    real = HierarchicalSoftmax.proba_from_hidden
+
+    def no_dense(self, H, B, multilabel):
+        assert H.shape[0] <= 1, "documents × classes probabilities computed"
+        return real(self, H, B, multilabel)
+
+    monkeypatch.setattr(HierarchicalSoftmax, "proba_from_hidden", no_dense)
+    got, peak = _traced_peak(lambda: model._score_targets(X, Y))
+    assert got == pytest.approx(want, abs=1e-12)
+    assert peak < _SEARCH_BYTES + n * c
+
+
+def test_text_score_of_a_many_label_model_is_subset_accuracy_without_dense_arrays(monkeypatch):
+    """``TextClassifier.score`` (subset accuracy) of a many-label hs model, from sparse
+    indicators: no dense indicators of prediction and truth."""
+    monkeypatch.undo()
+    rng = np.random.default_rng(3)
+    n_labels, n_docs = 2000, 4000
+    first = np.concatenate([np.arange(n_labels), rng.integers(0, n_labels, n_docs - n_labels)])
+    sets = [(f"l{k}", f"l{(k + 1) % n_labels}") for k in first]
+    texts = [f"w{k} v{(k + 1) % n_labels} noise{rng.integers(30)}" for k in first]
+    model = TextClassifier(loss="hs", dim=8, epochs=2, random_state=0).fit(texts, sets)
+    pred = model.predict(texts)
+    want = float(np.mean([set(p) == set(s) for p, s in zip(pred, sets, strict=True)]))
+    got, peak = _traced_peak(lambda: model.score(texts, sets))
+    assert got == pytest.approx(want, abs=1e-12)
+    assert peak < _SEARCH_BYTES + n_docs * n_labels
+
+
+def test_label_log_proba_is_log_proba_of_the_given_labels_only():
+    rng = np.random.default_rng(5)
+    tree = hs.HuffmanTree.from_counts(rng.integers(1, 100, 300))
+    H = rng.standard_normal((40, 12)).astype(np.float32)
+    H[3] = 0.0
+    B = (0.5 * rng.standard_normal((299, 12))).astype(np.float32)
+    rows = [np.sort(rng.choice(300, rng.integers(0, 5), replace=False)) for _ in range(40)]
+    indptr = np.r_[0, np.cumsum([r.size for r in rows])]
+    got = hs.label_log_proba(H, B, tree, indptr, np.concatenate(rows).astype(np.int64))
+    L = hs.log_proba(H, B, tree)
+    want = np.concatenate([L[i, r] for i, r in enumerate(rows)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize(("loss", "searched"), [("hs", True), ("hs", False), ("ova", False),
+                                                ("softmax", False)])  # fmt: skip
+def test_cli_proba_prints_what_predict_sets_with_proba_returns(tmp_path, monkeypatch, loss,
+                                                               searched):  # fmt: skip
+    """``bowclf predict --proba`` (text and JSON Lines) of a multi-label model prints
+    ``predict_sets_with_proba``: ``predict``'s labels with ``predict_proba``'s probabilities
+    (bit for bit, or for the hs search from the labels' paths: equal up to rounding, and
+    never every label's probability)."""
+    monkeypatch.setattr(losses, "HS_SEARCH_MIN_CLASSES", 0 if searched else 10**6)
+    texts, sets = _text_corpus()
+    model = TextClassifier(loss=loss, dim=8, epochs=3, random_state=0).fit(texts, sets)
+    path = save(model, tmp_path / "m.bowclf")
+    probe = texts[:60] + ["", "zzz qqq unknown words"]
+    predictor, _ = load_predictor(path)
+    P = predictor.predict_proba(probe)
+    column = {lab: j for j, lab in enumerate(predictor.classes_.tolist())}
+    real = HierarchicalSoftmax.proba_from_hidden
+
+    def guarded(self, H, B, multilabel):  # (loading a file predicts two documents)
+        assert not searched or H.shape[0] <= 2, "documents × classes probabilities computed"
+        return real(self, H, B, multilabel)
+
+    monkeypatch.setattr(HierarchicalSoftmax, "proba_from_hidden", guarded)
+    rows = predictor.predict_sets_with_proba(probe)
+    assert [[lab for lab, _ in r] for r in rows] == [list(s) for s in predictor.predict(probe)]
+    for i, row in enumerate(rows):
+        got = np.array([p for _, p in row])
+        want = np.array([P[i, column[lab]] for lab, _ in row])
+        if searched:
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        else:
+            assert got.tobytes() == want.tobytes()
+    data = "\n".join(probe) + "\n"
+    runner = CliRunner()
+    lines = runner.invoke(cli, ["predict", str(path), "--format", "jsonl"], input=data)
+    assert lines.exit_code == 0, lines.output
+    printed = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert [(d["labels"], d["probabilities"]) for d in printed] == [
+        ([lab for lab, _ in r], [p for _, p in r]) for r in rows
+    ]
+    text = runner.invoke(cli, ["predict", str(path), "--proba"], input=data)
+    assert text.stdout.splitlines() == [
+        " ".join(f"{lab} {_format_p(p)}" for lab, p in r) for r in rows
+    ]

@@ -389,3 +389,34 @@ def test_log_proba_works_in_row_blocks_with_bounded_temporaries(monkeypatch):
     tracemalloc.stop()
     np.testing.assert_allclose(blocks, whole, rtol=1e-12, atol=1e-12)
     assert peak < n * c * 8 + 40 * 7 * c * 8  # the result plus a few blocks' temporaries
+
+
+def test_top_k_gathers_the_top_rows_once_per_call_with_the_same_bits(monkeypatch):
+    """``B[top]`` is gathered once per call (not per chunk of documents), and the labels and
+    log-probabilities are bit for bit those of a scorer gathering them for every chunk."""
+    rng = np.random.default_rng(4)
+    tree = hs.HuffmanTree.from_counts(rng.integers(1, 100, 3000))
+    B = (0.3 * rng.standard_normal((2999, 16))).astype(np.float32)
+    H = rng.standard_normal((700, 16)).astype(np.float32)
+    monkeypatch.setattr(hs, "TOP_NODES", 64)
+    real = hs._Scorer
+    seen = []
+
+    class Spy(real):
+        def __init__(self, H, B, B_top, column):
+            seen.append(B_top)
+            super().__init__(H, B, B_top, column)
+
+    class PerChunk(real):  # the former scorer: B[top] gathered for every chunk
+        def __init__(self, H, B, B_top, column):
+            top = np.flatnonzero(column >= 0)[np.argsort(column[column >= 0])]
+            super().__init__(H, B, B[top], column)
+
+    monkeypatch.setattr(hs, "_Scorer", Spy)
+    got = hs.top_k(H, B, tree, 3)
+    assert len(seen) > 1 and all(b is seen[0] for b in seen)  # several chunks, one gather
+    top, _ = hs._top_nodes(tree)
+    assert np.array_equal(seen[0], B[top])
+    monkeypatch.setattr(hs, "_Scorer", PerChunk)
+    want = hs.top_k(H, B, tree, 3)
+    assert np.array_equal(got[0], want[0]) and got[1].tobytes() == want[1].tobytes()

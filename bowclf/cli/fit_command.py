@@ -288,9 +288,11 @@ def fit(**opts: Any) -> None:
 
     model = TextClassifier(**_model_params(o))
     progress = _Progress(enabled=not o.quiet)
+    tuned = None
     try:
         if o.autotune:
-            model, val = _fit_autotune(o, kw)
+            tuned = _fit_autotune(o, kw)
+            model, val = tuned.model, None
         elif o.dask_scheduler is not None:
             val = _fit_dask(model, o, kw, progress)
         elif stream:
@@ -301,7 +303,7 @@ def fit(**opts: Any) -> None:
         progress.close()
     _save_model(model, o.output, kw)
     if not o.quiet:
-        _print_fit_summary(model, o.output, val, started)
+        _print_fit_summary(model, o.output, val, started, tuned)
 
 
 class _FitOptions:
@@ -385,14 +387,22 @@ def _save_model(model, output: str, corpus: dict[str, Any]) -> None:
         ) from None
 
 
-def _print_fit_summary(model, output: str, val, started: float) -> None:
+def _print_fit_summary(model, output: str, val, started: float, tuned=None) -> None:
+    """The summary lines; after ``--autotune`` (``tuned``: the
+    :class:`~bowclf.autotune.AutotuneResult`) the model's own training time: its refit's,
+    or that of the search's trial it comes from."""
     seconds = time.perf_counter() - started
     clf = model.classifier_
     documents = model.training_summary_.get("documents", "?")
+    trained = f"in {seconds:.1f}s"
+    if tuned is not None and tuned.refitted:
+        trained = f"in {tuned.refit_seconds:.1f}s (the refit)"
+    elif tuned is not None:
+        trained = f"in {model.training_summary_['seconds']:.1f}s (a trial of the search)"
     line = (
         f"Trained {clf.n_iter_} epochs on {documents:,} documents "
         f"({len(model.vectorizer_.vocabulary_):,} words, {clf.n_features_in_:,} features) "
-        f"in {seconds:.1f}s; final loss {clf.loss_curve_[-1]:.4f}"
+        f"{trained}; final loss {clf.loss_curve_[-1]:.4f}"
     )
     if clf.best_validation_score_ is not None:
         line += f", best validation score {clf.best_validation_score_:.4f}"
@@ -469,7 +479,8 @@ def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
         valid_note = f", {len(val[0]):,} for validation" if val is not None else ""
         _stderr(
             f"Training on {len(texts):,} documents{valid_note} ({what}{n_classes} classes): "
-            f"{resolve_epochs(o.epochs, len(texts), n_classes)} epochs, dim {o.dim}"
+            f"{resolve_epochs(o.epochs, len(texts), n_classes, multilabel=multilabel)} epochs, "
+            f"dim {o.dim}"
         )
     try:
         model.fit(texts, y, X_val=val and val[0], y_val=val and val[1], callback=progress)
@@ -480,7 +491,8 @@ def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
 
 def _fit_autotune(o: _FitOptions, kw: dict):
     """``--autotune``: read the corpus (and --valid), call :func:`bowclf.autotune.autotune`
-    with the other options as the base configuration; print the trials and the choice."""
+    with the other options as the base configuration; print the trials and the choice and
+    return the :class:`~bowclf.autotune.AutotuneResult`."""
     from ..autotune import autotune, trials_table
     from ..corpus import read_corpus
 
@@ -504,9 +516,10 @@ def _fit_autotune(o: _FitOptions, kw: dict):
     scored = "not scored: the budget fits the base configuration once"
     if result.best_score == result.best_score:  # not NaN
         scored = f"validation {result.metric} {result.best_score:.4f}"
-    say(f"Chosen{note}: {result.best_params}; {scored}; "
+    say(f"Chosen{note}: {result.best_params}; {scored}; search {result.search_seconds:.1f}s "
+        f"({len(result.trials)} trials), refit {result.refit_seconds:.1f}s: "
         f"{result.seconds:.1f}s of {result.budget:.0f}s")  # fmt: skip
-    return result.model, None
+    return result
 
 
 def _fit_stream(model, o: _FitOptions, kw: dict, progress):

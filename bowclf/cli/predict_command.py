@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -29,7 +30,8 @@ _PREDICT_EPILOG = (
     "input is a document, so a blank line gets a prediction too. Without -k and --threshold "
     "the labels are the model's own prediction (model.predict in Python: the most probable "
     "class, or a multi-label model's label set, in class order; with --proba, their "
-    "predict_proba probabilities, of predict_topk for hierarchical softmax); with either, "
+    "predict_proba probabilities, for hierarchical softmax of predict_topk or, multi-label "
+    "over more than 1024 labels, of the labels' paths); with either, "
     "the most probable labels first (model.predict_topk).\n\n"
     "\b\n"
     "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
@@ -292,10 +294,19 @@ def _predict_rows(
     Without ``-k`` and ``--threshold`` the labels are ``model.predict`` (the model's own
     decision rule: the arg-max, or for multi-label models its threshold and fallback), with
     ``predict_proba`` probabilities when they are printed (a single-label model's
-    ``predict_with_proba``: for hierarchical softmax those of ``predict_topk(k=1)``);
-    otherwise ``model.predict_topk``.
+    ``predict_with_proba``: for hierarchical softmax those of ``predict_topk(k=1)``; a
+    multi-label model's ``predict_sets_with_proba``: only the printed labels' probabilities,
+    for hierarchical softmax over many labels from their paths); otherwise
+    ``model.predict_topk``.
     """
     multilabel = getattr(model, "multilabel_", False)
+    if k is None and threshold is None and with_proba and multilabel:
+        if hasattr(model, "predict_sets_with_proba"):  # one pass, only the printed labels
+            rows = model.predict_sets_with_proba(texts)
+            for i, row in enumerate(rows):
+                if not all(math.isfinite(p) for _, p in row):
+                    _non_finite(i)
+            return [[(_plain(lab), float(p)) for lab, p in row] for row in rows]
     if k is None and threshold is None and with_proba and not multilabel:
         if hasattr(model, "predict_with_proba"):  # one pass (hs: no n×c probabilities)
             labels, p = model.predict_with_proba(texts)
@@ -327,11 +338,15 @@ def _finite(P):
 
     bad = ~np.isfinite(P).all(axis=1)
     if bad.any():
-        raise click.ClickException(
-            f"the model gives non-finite probabilities for document {int(bad.argmax()) + 1} of "
-            "this chunk (its weights overflow); it cannot be used for prediction"
-        )
+        _non_finite(int(bad.argmax()))
     return P
+
+
+def _non_finite(i: int) -> None:
+    raise click.ClickException(
+        f"the model gives non-finite probabilities for document {i + 1} of this chunk (its "
+        "weights overflow); it cannot be used for prediction"
+    )
 
 
 def _format_p(p: float) -> str:

@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from ..inference import check_texts
 from .fasttext_reader import (
     _ARG_NAMES,
     _LOSSES,
@@ -279,7 +280,7 @@ class FastTextModel:
         Returns ``(indptr, rows)``: line ``i`` averages the input rows
         ``rows[indptr[i]:indptr[i+1]]`` (with repetitions).
         """
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         lines = []
         for text in texts:
             data = text.encode("utf-8", "surrogatepass")
@@ -387,7 +388,7 @@ class FastTextModel:
         """Label probabilities (n×c, float64, columns in ``classes_`` order): softmax rows sum
         to 1; ``ova`` gives independent sigmoids (fastText's table); ``hs`` the product along
         each label's Huffman path (rows sum to 1)."""
-        texts = _check_texts(X)
+        texts = check_texts(X)
         out = [
             self._output(self.transform(texts[i : i + _DOC_BATCH]))
             for i in range(0, len(texts), _DOC_BATCH)
@@ -402,7 +403,7 @@ class FastTextModel:
         over the branch probabilities ``q`` on the label's path."""
         if self.loss != "hs":
             return self.predict_proba(X) + 1e-5
-        texts = _check_texts(X)
+        texts = check_texts(X)
         H = self.transform(texts)
         F = 1.0 / (1.0 + np.exp(-(H.astype(np.float64) @ self.B.T.astype(np.float64))))
         P = np.ones((H.shape[0], self.classes_.size))
@@ -514,18 +515,6 @@ def _huffman_paths(counts: np.ndarray) -> tuple[list[list[int]], list[list[bool]
         paths.append(path)
         codes.append(code)
     return paths, codes
-
-
-def _check_texts(X) -> Sequence[str]:
-    if isinstance(X, (str, bytes)):
-        raise ValueError(
-            "expected an iterable of documents (e.g. a list of str), got a single string"
-        )
-    texts = X if isinstance(X, list) else list(X)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise ValueError(f"document {i} is {type(t).__name__}, not str")
-    return texts
 
 
 # ---------------------------------------------------------------------- bowclf model files

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from sklearn import metrics as skm
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from ..losses import multilabel_rule
 from .schema import DENSE_CONFUSION_MAX, OmittedClasses, Ranked, Report, TopK, _as_list, _json_label
 
 #: n×c float64 probabilities above this many bytes make :func:`bowclf.report.evaluate` (and
@@ -71,13 +72,13 @@ def rank_documents(model: Any, texts: Any, k: int) -> Ranked:
 
 
 def decision_of(ranked: Ranked, threshold: float, top_label: bool) -> sp.csr_array:
-    """A multi-label decision from the ranked classes: those with probability ≥
-    ``threshold`` (plus the best one when ``top_label``), as a sparse n×c indicator
-    (``n_classes`` columns are set by the caller through :func:`ranked_report`)."""
-    keep = (ranked.indices >= 0) & (ranked.proba >= threshold)
-    if top_label:
-        keep[:, 0] |= ranked.indices[:, 0] >= 0
-    return keep
+    """A multi-label decision from the ranked classes: the rule of
+    :func:`bowclf.losses.multilabel_rule` (probability ≥ ``threshold``, plus the best one when
+    ``top_label``) over each document's ranked classes, as an n×k mask of them (the caller
+    makes the sparse indicator).  Only the ranked classes can be kept."""
+    ranked_here = ranked.indices >= 0
+    P = np.where(ranked_here, ranked.proba, -np.inf)
+    return multilabel_rule(P, threshold, top_label) & ranked_here
 
 
 def ranked_width(ks: list[int], multilabel: bool, threshold: float | None) -> int:
