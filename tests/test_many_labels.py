@@ -201,6 +201,24 @@ def test_evaluate_switches_to_ranked_predictions_above_the_memory_bound(monkeypa
     assert many.top_k[5].recall == pytest.approx(dense.top_k[5].recall)
 
 
+def test_ranked_multilabel_report_uses_the_models_own_decision(monkeypatch):
+    """One-vs-all probabilities do not sum to 1 (more than ⌈1/threshold⌉ labels can pass)
+    and a featureless document gets the most frequent label: the ranked report must score
+    ``model.predict``'s label sets, as the dense one does."""
+    texts, y = _tag_texts(30, 400, seed=2, multilabel=True)
+    model = TextClassifier(loss="ova", epochs=1, lr=0.05, threshold=0.02, random_state=0)
+    model.fit(texts, y)
+    ev_texts, ev_y = texts[:100] + ["qqq", ""], y[:100] + [["t1"], ["t2"]]
+    assert max(map(len, model.predict(ev_texts))) > 1 / 0.02 / 2  # many labels pass
+    dense = evaluate(model, ev_texts, ev_y)
+    monkeypatch.setattr(ranked_mod, "DENSE_REPORT_BYTES", 0)
+    ranked = evaluate(model, ev_texts, ev_y)
+    assert ranked.accuracy == dense.accuracy
+    assert ranked.hamming_loss == pytest.approx(dense.hamming_loss)
+    assert ranked.micro == pytest.approx(dense.micro)
+    assert ranked.label_cardinality == dense.label_cardinality
+
+
 def test_write_misclassified_from_ranked_predictions(tmp_path):
     classes = ["a", "b", "c"]
     ranked = Ranked(np.array([[1, 0], [2, 1]]), np.array([[0.7, 0.2], [0.5, 0.4]]))

@@ -644,16 +644,15 @@ def _model_attr(model: Any, name: str) -> Any:
 
 
 def _multilabel_prediction(model: Any, texts: list[Any], proba: Any, classes: list[Any]):
-    """The model's multi-label decision as an indicator: ``model.predict`` for dense
-    reports; from the ranked classes (``threshold_``, ``top_label_``) otherwise."""
-    if isinstance(proba, Ranked):
-        from .ranked import _ranked_indicator, decision_of
-
-        threshold = _model_attr(model, "threshold_")
-        keep = decision_of(proba, 0.5 if threshold is None else float(threshold),
-                           bool(_model_attr(model, "top_label_")))  # fmt: skip
-        return _ranked_indicator(proba, keep, len(classes))
+    """The model's own multi-label decision, ``model.predict`` (its threshold, top-label and
+    featureless-document rules): a dense indicator for dense reports; for ranked ones the
+    label sets as they are (the report makes them a sparse indicator).  It is not derived
+    from the ranked classes: one-vs-all probabilities do not sum to 1, so any number of
+    labels can reach the threshold, and a featureless document gets the most frequent label,
+    not its probabilities' verdict."""
     pred = model.predict(texts)
+    if isinstance(proba, Ranked):
+        return pred
     indicator, _ = _to_indicator(
         pred, [_py(x) for x in classes], len(texts), "model.predict", allow_unseen=False
     )
