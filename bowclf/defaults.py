@@ -41,3 +41,8 @@ PRUNE_FEATURES = True
 #: core 1.4 GB at 4% less speed, bench/RESULTS.md), so 256 MiB keeps in-memory fits under
 #: ~5-8 GB.
 STREAM_BYTES = 256 * 2**20
+
+#: Out-of-core training reads corpora with at least this much text on ``n_jobs`` worker
+#: processes (bench/RESULTS-threads.md); smaller ones are read faster in one process than
+#: worker processes start.
+PARALLEL_PASS_BYTES = 16 * 2**20

@@ -86,6 +86,6 @@ def fit_stream(
     with DiskCorpus(
         source, corpus_kw=corpus_kw, multilabel=multilabel, cache_dir=cache_dir,
         keep_cache=keep_cache, chunk_size=chunk_size, block_docs=block_docs,
-        block_nnz=block_nnz,
+        block_nnz=block_nnz, n_jobs=model.n_jobs,
     ) as backend:  # fmt: skip
         return model.fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)
