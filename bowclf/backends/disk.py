@@ -286,10 +286,10 @@ class DiskCorpus:
         spool = ChunkSpool(self.directory / "chunks.pickle")
         try:
             with PassRunner(workers, self.start_method) as runner:
-                stats = self._vocabulary(runner, vectorizer, spool.keep(self._chunks()), callback)
-                self._tokenise(runner, vectorizer, stats, spool.replay())
+                stats = self._vocabulary(runner, vectorizer, spool, callback)
+                self._tokenise(runner, vectorizer, stats, spool)
         finally:
-            spool.close()
+            spool.remove()
         self.summary["pass_seconds"] = [self.summary.pop("pass1"), self.summary.pop("pass2")]
         self.summary["cache"] = str(self.directory) if self.keep_cache else None
         if callback is not None:
@@ -300,10 +300,11 @@ class DiskCorpus:
         release_free_memory()  # the passes' freed strings and chunks, before the model is made
         return stats
 
-    def _vocabulary(self, runner: PassRunner, vectorizer, chunks, callback) -> CorpusStats:
-        """Pass 1: the vocabulary fitted, the labels collected (:class:`~.passes.VocabularyJob`)."""
+    def _vocabulary(self, runner: PassRunner, vectorizer, spool, callback) -> CorpusStats:
+        """Pass 1: the vocabulary fitted, the labels collected (:class:`~.passes.VocabularyJob`);
+        the chunks kept in ``spool`` for pass 2."""
         started = time.perf_counter()
-        for _ in runner.run(VocabularyJob(vectorizer), chunks):
+        for _ in runner.run(VocabularyJob(vectorizer, spool.path), spool.keep(self._chunks())):
             pass
         parts = runner.finish()
         n_docs = sum(part.documents for part in parts)
@@ -332,17 +333,18 @@ class DiskCorpus:
                       "seconds": time.perf_counter() - started})  # fmt: skip
         return stats
 
-    def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, chunks) -> None:
+    def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, spool) -> None:
         """Pass 2: counts into the cache; document frequencies, tokens, label statistics
         (:class:`~.passes.CacheJob`; on workers, each chunk's files are appended here, in
         chunk order)."""
         started = time.perf_counter()
         transformer = vectorizer.transformer()
-        job = CacheJob(transformer, stats.classes.tolist(), self.directory, runner.parallel)
+        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spool.path,
+                       parts=runner.parallel)  # fmt: skip
         writer = CacheWriter(self.directory) if runner.parallel else None
         n_docs = nnz = 0
         try:
-            steps = runner.run(job, enumerate(chunks))
+            steps = runner.run(job, enumerate(spool.refs))
             for i, (docs, entries) in enumerate(steps):
                 if writer is not None:
                     writer.append_part(job.part_prefix(i), docs, entries)

@@ -18,8 +18,7 @@ import contextlib
 import os
 import pickle
 import shutil
-import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -66,35 +65,41 @@ def merge_counts(parts: Iterable[tuple[list[str], np.ndarray]]) -> tuple[list[st
 class ChunkSpool:
     """The chunks of pass 1, pickled, kept in a file (``path``, in the private cache
     directory) for pass 2, which then reads neither the corpus again nor parses it.  The
-    chunks travel as these pickles to the workers too (:meth:`keep` yields them): pickled
-    once, here.  Written and read by this process only, never a file of someone else."""
-
-    _LENGTH = struct.Struct("<Q")
+    jobs get a chunk's place in the file (:meth:`keep` yields them) and read it from there
+    (:func:`spool_reader`), so a chunk is pickled once and no process sends it through a
+    pipe.  The file is written and read by this process and its workers only."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = open(path, "wb")  # noqa: SIM115 - closed by replay() or close()
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.refs: list[tuple[int, int]] = []
 
-    def keep(self, chunks: Iterable[Any]) -> Iterator[bytes]:
-        """Pickle, keep and yield every chunk."""
-        write = self._file.write
+    def keep(self, chunks: Iterable[Any]) -> Iterator[tuple[int, int]]:
+        """Pickle and keep every chunk; yield its place ``(offset, size)`` once written."""
+        f = self._file
         for chunk in chunks:
             blob = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
-            write(self._LENGTH.pack(len(blob)))
-            write(blob)
-            yield blob
+            ref = (f.tell(), len(blob))
+            f.write(blob)
+            f.flush()  # readable by the workers from now on
+            self.refs.append(ref)
+            yield ref
 
-    def replay(self) -> Iterator[bytes]:
-        """The kept chunks' pickles, in order; the file is deleted once read."""
+    def remove(self) -> None:
+        """Close and delete the file."""
         self._file.close()
-        with open(self.path, "rb") as f:
-            while head := f.read(self._LENGTH.size):
-                (size,) = self._LENGTH.unpack(head)
-                yield f.read(size)
-        self.path.unlink()
+        self.path.unlink(missing_ok=True)
 
-    def close(self) -> None:
-        self._file.close()
+
+def spool_reader(path: Path) -> Callable[[tuple[int, int]], Any]:
+    """The chunk at a place ``(offset, size)`` of a :class:`ChunkSpool`'s file."""
+    f = open(path, "rb")  # noqa: SIM115 - closed when the reader is freed (end of the job)
+
+    def read(ref: tuple[int, int]) -> Any:
+        f.seek(ref[0])
+        return pickle.loads(f.read(ref[1]))
+
+    return read
 
 
 class PassRunner:
@@ -153,21 +158,24 @@ class Vocabulary:
 
 
 class VocabularyJob:
-    """Pass 1 of a chunk ``(texts, labels)`` (pickled, :class:`ChunkSpool`): its tokens
+    """Pass 1 of a chunk ``(texts, labels)`` (its place in the :class:`ChunkSpool` file
+    ``spool``): its tokens
     counted under ``vectorizer``'s rule (:meth:`~bowclf.vectorizer.BowVectorizer.token_counter`)
     and its labels collected."""
 
-    def __init__(self, vectorizer: Any) -> None:
+    def __init__(self, vectorizer: Any, spool: Path) -> None:
         self.vectorizer = vectorizer
+        self.spool = spool
 
     def start(self) -> None:
+        self.read = spool_reader(self.spool)
         self.counter = self.vectorizer.token_counter()
         self.labels: set[str] = set()
         self.several = False
         self.documents = 0
 
-    def step(self, chunk: bytes) -> None:
-        texts, labels = pickle.loads(chunk)
+    def step(self, ref: tuple[int, int]) -> None:
+        texts, labels = self.read(ref)
         self.counter.add(texts)
         self.labels.update(chain.from_iterable(labels))
         self.several = self.several or any(len(labs) != 1 for labs in labels)
@@ -175,7 +183,7 @@ class VocabularyJob:
 
     def finish(self) -> Vocabulary:
         tokens, counts = self.counter.result()
-        del self.counter
+        del self.counter, self.read
         return Vocabulary(tokens, counts, self.labels, self.several, self.documents)
 
 
@@ -252,7 +260,7 @@ class CacheCounts:
 
 
 class CacheJob:
-    """Pass 2 of a chunk ``(i, pickled (texts, labels))`` (:class:`ChunkSpool`): its counts
+    """Pass 2 of chunk ``i`` ``(texts, labels)`` (``(i, its place in spool)``): its counts
     under the fitted vectorizer ``transformer`` (a
     :class:`~bowclf.vectorizer.transform.FittedVectorizer`) and the codes of its labels
     (positions in ``classes``) written to the cache in ``directory`` — straight into the flat
@@ -261,7 +269,10 @@ class CacheJob:
     with :meth:`part_prefix`).  Each step returns the chunk's numbers of documents and of
     non-zeros."""
 
-    def __init__(self, transformer: Any, classes: list[str], directory: Path, parts: bool):
+    def __init__(
+        self, transformer: Any, classes: list[str], directory: Path, spool: Path, *, parts: bool
+    ) -> None:
+        self.spool = spool
         self.transformer = transformer
         self.classes = classes
         self.directory = directory
@@ -273,6 +284,7 @@ class CacheJob:
         return f"part{i}."
 
     def start(self) -> None:
+        self.read = spool_reader(self.spool)
         self.transform = self.transformer.chunk_transform()
         self.code = {label: i for i, label in enumerate(self.classes)}
         self.counts = CacheCounts(
@@ -280,10 +292,9 @@ class CacheJob:
         )
         self.writer = None if self.parts else CacheWriter(self.directory)
 
-    def step(self, item: tuple[int, bytes]) -> tuple[int, int]:
-        i, chunk = item
-        texts, labels = pickle.loads(chunk)
-        del chunk
+    def step(self, item: tuple[int, tuple[int, int]]) -> tuple[int, int]:
+        i, ref = item
+        texts, labels = self.read(ref)
         X = self.transform(texts)
         c = self.counts
         c.document_frequency += np.bincount(X.indices, minlength=c.document_frequency.size)
@@ -307,7 +318,7 @@ class CacheJob:
 
     def finish(self) -> CacheCounts:
         self.close()
-        del self.transform
+        del self.transform, self.read
         return self.counts
 
     def close(self) -> None:

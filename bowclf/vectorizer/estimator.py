@@ -136,7 +136,10 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
     :meth:`count_tokens` counts the tokens of a corpus (no fitting needed;
     used for tokens/s figures).  Multi-process transform was measured on 2
     shared cores: from 1.3x faster to 2x slower depending on the load, with
-    twice the memory, so there is no ``n_jobs`` parameter.
+    twice the memory, so there is no ``n_jobs`` parameter; out-of-core
+    training counts and transforms a large corpus on worker processes through
+    :meth:`token_counter`, :meth:`fit_counts` and :meth:`transformer`
+    (:mod:`bowclf.backends.passes`).
 
     Examples
     --------
