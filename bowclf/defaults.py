@@ -43,6 +43,7 @@ PRUNE_FEATURES = True
 STREAM_BYTES = 256 * 2**20
 
 #: Out-of-core training reads corpora with at least this much text on ``n_jobs`` worker
-#: processes (bench/RESULTS-threads.md); smaller ones are read faster in one process than
-#: worker processes start.
-PARALLEL_PASS_BYTES = 16 * 2**20
+#: processes; smaller ones are read faster in one process than the workers start and share
+#: the work (the break-even, measured in bench/RESULTS-threads.md, is ~32 MB with ``fork``;
+#: ``spawn``/``forkserver`` workers take seconds more to start).
+PARALLEL_PASS_BYTES = 64 * 2**20

@@ -79,6 +79,13 @@ def fit_stream(
     callback : callable, optional
         Training progress, as for :meth:`BowClassifier.fit`; also called with
         ``event='pass'`` after each of the two reading passes.
+
+    Notes
+    -----
+    A corpus of at least :data:`bowclf.defaults.PARALLEL_PASS_BYTES` is read by
+    ``model.n_jobs`` worker processes (:mod:`multiprocessing`); where they start by
+    ``spawn`` or ``forkserver`` (Windows, macOS, Python ≥ 3.14), the script that calls this
+    needs multiprocessing's ``if __name__ == "__main__":`` guard.
     """
     from .text import TextClassifier
 
