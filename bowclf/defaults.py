@@ -41,3 +41,9 @@ PRUNE_FEATURES = True
 #: core 1.4 GB at 4% less speed, bench/RESULTS.md), so 256 MiB keeps in-memory fits under
 #: ~5-8 GB.
 STREAM_BYTES = 256 * 2**20
+
+#: Out-of-core training reads corpora with at least this much text on ``n_jobs`` worker
+#: processes; smaller ones are read faster in one process than the workers start and share
+#: the work (the break-even, measured in bench/RESULTS-threads.md, is ~32 MB with ``fork``;
+#: ``spawn``/``forkserver`` workers take seconds more to start).
+PARALLEL_PASS_BYTES = 64 * 2**20

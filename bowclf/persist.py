@@ -185,7 +185,8 @@ def _without_wall_clock(model) -> dict[str, Any]:
     """The training summary without its wall-clock seconds: the same seed (and ``n_jobs``)
     gives byte-identical model files, so nothing measured in time is stored."""
     summary = dict(getattr(model, "training_summary_", {}) or {})
-    summary.pop("seconds", None)
+    for timing in ("seconds", "pass_seconds", "epoch_seconds"):  # the last two: out of core
+        summary.pop(timing, None)
     return summary
 
 

@@ -6,17 +6,20 @@ backend (:mod:`bowclf.backends.disk`) in three steps:
 1. **Vocabulary pass** — the file is streamed once; the vectorizer counts words (memory ∝ the
    number of distinct words; bound it with ``min_count``/``max_features``) and the label set
    is collected.
-2. **Tokenisation pass** — the file is streamed again; each chunk is turned into counts and
-   appended to a CSR cache on disk (``indptr``/``indices``/``data`` plus label arrays), and
-   the set of feature columns that occur is recorded (for ``prune_features``).
+2. **Tokenisation pass** — the chunks of pass 1 (kept in the cache directory, so the file is
+   read and parsed once) are turned into counts and appended to a CSR cache on disk
+   (``indptr``/``indices``/``data`` plus label arrays), and the set of feature columns that
+   occur is recorded (for ``prune_features``).
 3. **Epochs** — every epoch reads the cache in blocks of ``block_docs`` documents (fewer when
    they hold over ``block_nnz`` non-zeros), in a random block order with the rows of each
    block shuffled (a bounded shuffle), and runs the same training loop as in-memory training
    (:func:`bowclf.training.train`).  Later epochs cost no tokenisation.
 
-Blocks are read with plain file reads (not memory maps), so the resident memory of the
-process is the model, the vocabulary and one block, whatever the corpus size.  The cache is
-deleted afterwards unless ``keep_cache=True``.
+Both passes run on ``model.n_jobs`` worker processes for corpora of at least
+:data:`bowclf.defaults.PARALLEL_PASS_BYTES` (:mod:`bowclf.backends.passes`; the same model
+for any ``n_jobs``).  Blocks are read with plain file reads (not memory maps), so the
+resident memory of the process is the model, the vocabulary and one block, whatever the
+corpus size.  The cache is deleted afterwards unless ``keep_cache=True``.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def fit_stream(
         Its parameters are used; ``sample_weight`` and ``class_weight`` are not supported
         out of core.
     source : path
-        A labelled corpus readable by :func:`bowclf.corpus.iter_chunks` (read twice).
+        A labelled corpus readable by :func:`bowclf.corpus.iter_chunks` (a regular file).
     corpus_kw : dict, optional
         Options for the corpus reader (format, columns, ``label_sep``, encoding).
     multilabel : bool, optional
@@ -76,6 +79,13 @@ def fit_stream(
     callback : callable, optional
         Training progress, as for :meth:`BowClassifier.fit`; also called with
         ``event='pass'`` after each of the two reading passes.
+
+    Notes
+    -----
+    A corpus of at least :data:`bowclf.defaults.PARALLEL_PASS_BYTES` is read by
+    ``model.n_jobs`` worker processes (:mod:`multiprocessing`); where they start by
+    ``spawn`` or ``forkserver`` (Windows, macOS, Python ≥ 3.14), the script that calls this
+    needs multiprocessing's ``if __name__ == "__main__":`` guard.
     """
     from .text import TextClassifier
 
@@ -86,6 +96,6 @@ def fit_stream(
     with DiskCorpus(
         source, corpus_kw=corpus_kw, multilabel=multilabel, cache_dir=cache_dir,
         keep_cache=keep_cache, chunk_size=chunk_size, block_docs=block_docs,
-        block_nnz=block_nnz,
+        block_nnz=block_nnz, n_jobs=model.n_jobs,
     ) as backend:  # fmt: skip
         return model.fit_backend(backend, X_val=X_val, y_val=y_val, callback=callback)

@@ -83,7 +83,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     ----------
     dim, epochs, lr, optimizer, batch_size, loss, class_weight, threshold, \
 early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbose, n_jobs
-        Passed to :class:`~bowclf.BowClassifier` (see there).
+        Passed to :class:`~bowclf.BowClassifier` (see there).  Out of core
+        (:func:`~bowclf.stream.fit_stream`) ``n_jobs`` is also the number of worker processes
+        that read a large corpus (:mod:`bowclf.backends.passes`), with the same model.
     normalize : {'auto', 'l1', 'l2'} or None, default='auto'
         Row scaling of the weighted counts (see :class:`~bowclf.BowClassifier`).  ``'auto'``
         (resolved once per fit from the training corpus, see :func:`resolve_inputs`):

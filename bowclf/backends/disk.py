@@ -1,10 +1,12 @@
 """Out-of-core training data: a corpus file tokenised once into an on-disk CSR cache.
 
-:class:`DiskCorpus` reads a labelled corpus file twice:
+:class:`DiskCorpus` reads a labelled corpus file once and makes two passes over its chunks
+(:mod:`.passes`; on worker processes for large corpora, :mod:`.workers`):
 
 1. **Vocabulary pass** — the vectorizer is fitted on the streamed texts (memory ∝ the number of
-   distinct words; bound it with ``min_count``/``max_features``) and the label set collected.
-2. **Tokenisation pass** — each chunk is turned into counts and appended to a CSR cache on disk
+   distinct words; bound it with ``min_count``/``max_features``) and the label set collected;
+   the chunks are kept, pickled, in a file of the cache directory (as large as the text).
+2. **Tokenisation pass** — each kept chunk is turned into counts and appended to a CSR cache on disk
    (``indptr``/``indices``/``data`` plus label arrays); document frequencies are counted.
 
 Then every epoch (:class:`DiskData`) reads the cache in blocks of ``block_docs`` documents (fewer
@@ -17,7 +19,6 @@ the vocabulary and one block, whatever the corpus size.
 from __future__ import annotations
 
 import ctypes
-import itertools
 import os
 import shutil
 import socket
@@ -33,8 +34,17 @@ import scipy.sparse as sp
 
 from ..corpus import CorpusError, iter_chunks
 from ..losses import Loss
-from ..parallel import prefetch
+from ..parallel import prefetch, resolve_n_jobs
 from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
+from .passes import (
+    CacheJob,
+    CacheWriter,
+    ChunkSpool,
+    PassRunner,
+    VocabularyJob,
+    merge_counts,
+    pass_workers,
+)  # fmt: skip
 
 __all__ = [
     "BLOCK_NNZ",
@@ -112,32 +122,6 @@ def _running(pid: int) -> bool:
     except (PermissionError, OSError):
         return True  # alive but another user's, or unknown: leave it
     return True
-
-
-class _CacheWriter:
-    """Appends CSR rows and their label sets to flat binary files in ``directory``."""
-
-    def __init__(self, directory: Path) -> None:
-        self.files = {
-            name: open(directory / f"{name}.bin", "wb")  # noqa: SIM115 - closed in close()
-            for name in ("row_nnz", "indices", "data", "label_count", "labels")
-        }
-        self.n_docs = 0
-        self.nnz = 0
-
-    def append(self, X: sp.csr_array, label_count: np.ndarray, labels: np.ndarray) -> None:
-        """Append the rows of ``X``, the number of labels of each and their codes (flat)."""
-        np.diff(X.indptr).astype(np.int32).tofile(self.files["row_nnz"])
-        X.indices.astype(np.int32, copy=False).tofile(self.files["indices"])
-        X.data.astype(DTYPE, copy=False).tofile(self.files["data"])
-        label_count.astype(np.int32).tofile(self.files["label_count"])
-        labels.astype(np.int32).tofile(self.files["labels"])
-        self.n_docs += X.shape[0]
-        self.nnz += X.nnz
-
-    def close(self) -> None:
-        for f in self.files.values():
-            f.close()
 
 
 def _offsets(directory: Path, name: str) -> Path:
@@ -246,6 +230,10 @@ class DiskCorpus:
     """A labelled corpus file trained out of core (see the module doc).
 
     Use as a context manager: the cache directory is removed on exit unless ``keep_cache``.
+    ``n_jobs`` (the estimator's: ``None`` is every core) worker processes run the reading
+    passes of a corpus of at least :data:`bowclf.defaults.PARALLEL_PASS_BYTES`
+    (:mod:`.passes`; the same cache and statistics for any ``n_jobs``); ``start_method`` is
+    their :mod:`multiprocessing` start method (default: the platform's).
     """
 
     def __init__(
@@ -259,8 +247,12 @@ class DiskCorpus:
         chunk_size: int = 10_000,
         block_docs: int = 65_536,
         block_nnz: int = BLOCK_NNZ,
+        n_jobs: int | None = None,
+        start_method: str | None = None,
     ) -> None:
         self.path = path
+        self.n_jobs = n_jobs
+        self.start_method = start_method
         self.corpus_kw = dict(corpus_kw or {})
         self.multilabel = multilabel
         self.cache_dir = cache_dir
@@ -282,84 +274,100 @@ class DiskCorpus:
         return iter_chunks(self.path, chunk_size=self.chunk_size, **self.corpus_kw)
 
     def scan(self, vectorizer, callback: Callable | None = None) -> CorpusStats:
-        """Fit ``vectorizer`` (pass 1), write the token cache (pass 2), describe the corpus."""
+        """Fit ``vectorizer`` (pass 1), write the token cache (pass 2), describe the corpus.
+
+        The passes run on :func:`~.passes.pass_workers` processes (``n_jobs`` for a large
+        corpus); the workers are gone when this returns, before the model is allocated."""
         check_rereadable(self.path)
-        started = time.perf_counter()
-        labels_seen: set[str] = set()
-        multi_seen = False
-        n_docs = 0
-
-        def texts():
-            nonlocal multi_seen, n_docs
-            for chunk, labels in self._chunks():
-                for labs in labels:
-                    labels_seen.update(labs)
-                    multi_seen = multi_seen or len(labs) != 1
-                n_docs += len(chunk)
-                yield from chunk
-
-        vectorizer.fit(texts())
-        pass1 = time.perf_counter() - started
-        if n_docs == 0:
-            raise CorpusError(f"{self.path}: contains no documents")
-        multilabel = self.multilabel
-        if multilabel is None:
-            multilabel = self.corpus_kw.get("label_sep") is not None or multi_seen
-        if not multilabel and multi_seen:
-            raise CorpusError(
-                f"{self.path}: some documents have several labels; use a label separator"
-            )
-        stats = CorpusStats(documents=n_docs, classes=np.array(sorted(labels_seen)),
-                            multilabel=bool(multilabel))  # fmt: skip
-        stats.check_classes()
-        if callback is not None:
-            callback({"event": "pass", "pass": 1, "documents": n_docs, "seconds": pass1})
+        workers = pass_workers(self.path, resolve_n_jobs(self.n_jobs), vectorizer)
         remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))
         (self.directory / _OWNER).write_text(f"{os.getpid()} {socket.gethostname()}")
-        self._tokenise(vectorizer, stats)
-        self.summary["pass_seconds"] = [round(pass1, 3), self.summary.pop("pass2")]
+        spool = ChunkSpool(self.directory / "chunks.pickle")
+        try:
+            with PassRunner(workers, self.start_method) as runner:
+                stats = self._vocabulary(runner, vectorizer, spool, callback)
+                self._tokenise(runner, vectorizer, stats, spool)
+        finally:
+            spool.remove()
+        self.summary["pass_seconds"] = [self.summary.pop("pass1"), self.summary.pop("pass2")]
         self.summary["cache"] = str(self.directory) if self.keep_cache else None
         if callback is not None:
             seconds = self.summary["pass_seconds"][1]
-            callback({"event": "pass", "pass": 2, "documents": n_docs, "seconds": seconds,
-                      "features": stats.nnz})  # fmt: skip
+            callback({"event": "pass", "pass": 2, "documents": stats.documents,
+                      "seconds": seconds, "features": stats.nnz})  # fmt: skip
         self._epochs_started = time.perf_counter()
         release_free_memory()  # the passes' freed strings and chunks, before the model is made
         return stats
 
-    def _tokenise(self, vectorizer, stats: CorpusStats) -> None:
-        """Pass 2: counts into the cache; document frequencies, tokens, label statistics."""
-        t2 = time.perf_counter()
-        code = {label: i for i, label in enumerate(stats.classes.tolist())}
-        writer = _CacheWriter(self.directory)
-        width = int(vectorizer.n_features_out_)
-        df = np.zeros(width, dtype=np.int64)
-        class_counts = np.zeros(stats.classes.size, dtype=np.int64)
-        tokens = labels = 0
-        unlabelled = False
+    def _vocabulary(self, runner: PassRunner, vectorizer, spool, callback) -> CorpusStats:
+        """Pass 1: the vocabulary fitted, the labels collected (:class:`~.passes.VocabularyJob`);
+        the chunks kept in ``spool`` for pass 2."""
+        started = time.perf_counter()
+        for _ in runner.run(VocabularyJob(vectorizer, spool.path), spool.keep(self._chunks())):
+            pass
+        parts = runner.finish()
+        n_docs = sum(part.documents for part in parts)
+        labels = set().union(*(part.labels for part in parts))
+        several = any(part.several for part in parts)
+        if n_docs == 0:
+            raise CorpusError(f"{self.path}: contains no documents")
+        tokens, counts = merge_counts((p.tokens, p.counts) for p in parts) if len(parts) > 1 else (
+            parts[0].tokens, parts[0].counts)  # fmt: skip
+        del parts  # the strings of the workers' tables, before the vocabulary is made
+        vectorizer.fit_counts(tokens, counts)
+        del tokens, counts
+        multilabel = self.multilabel
+        if multilabel is None:
+            multilabel = self.corpus_kw.get("label_sep") is not None or several
+        if not multilabel and several:
+            raise CorpusError(
+                f"{self.path}: some documents have several labels; use a label separator"
+            )
+        stats = CorpusStats(documents=n_docs, classes=np.array(sorted(labels)),
+                            multilabel=bool(multilabel))  # fmt: skip
+        stats.check_classes()
+        self.summary["pass1"] = round(time.perf_counter() - started, 3)
+        if callback is not None:
+            callback({"event": "pass", "pass": 1, "documents": n_docs,
+                      "seconds": time.perf_counter() - started})  # fmt: skip
+        return stats
+
+    def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, spool) -> None:
+        """Pass 2: counts into the cache; document frequencies, tokens, label statistics
+        (:class:`~.passes.CacheJob`; on workers, each chunk's files are appended here, in
+        chunk order)."""
+        started = time.perf_counter()
+        transformer = vectorizer.transformer()
+        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spool.path,
+                       parts=runner.parallel)  # fmt: skip
+        writer = CacheWriter(self.directory) if runner.parallel else None
+        n_docs = nnz = 0
         try:
-            for texts, labs in self._chunks():
-                X = vectorizer.transform(texts)
-                df += np.bincount(X.indices, minlength=width)
-                tokens += int(X.data.sum())
-                codes = [[code[lab] for lab in doc] for doc in labs]
-                per_doc = np.fromiter(map(len, codes), np.int64, len(codes))
-                flat = np.fromiter(itertools.chain.from_iterable(codes), np.int64, per_doc.sum())
-                class_counts += np.bincount(flat, minlength=class_counts.size)
-                labels += flat.size
-                unlabelled = unlabelled or bool(per_doc.size and per_doc.min() == 0)
-                writer.append(X, per_doc, flat)
+            steps = runner.run(job, enumerate(spool.refs))
+            for i, (docs, entries) in enumerate(steps):
+                if writer is not None:
+                    writer.append_part(job.part_prefix(i), docs, entries)
+                n_docs += docs
+                nnz += entries
+            parts = runner.finish()
         finally:
-            writer.close()
-        if writer.n_docs != stats.documents:
-            raise CorpusError(f"{self.path}: the file changed while it was being read")
-        stats.document_frequency, stats.tokens, stats.nnz = df, tokens, writer.nnz
-        stats.class_counts = class_counts
-        stats.mean_labels = labels / stats.documents
-        stats.every_row_labelled = not unlabelled
-        self.width = width
-        self.summary["pass2"] = round(time.perf_counter() - t2, 3)
+            if writer is not None:
+                writer.close()
+        assert n_docs == stats.documents, "pass 2 replays the chunks of pass 1"
+        total = parts[0]
+        for part in parts[1:]:
+            total.add(part)
+        stats.document_frequency, stats.tokens, stats.nnz = (
+            total.document_frequency,
+            total.tokens,
+            nnz,
+        )
+        stats.class_counts = total.class_counts
+        stats.mean_labels = total.labels / stats.documents
+        stats.every_row_labelled = not total.unlabelled
+        self.width = int(transformer.width)
+        self.summary["pass2"] = round(time.perf_counter() - started, 3)
 
     def source(
         self, features, stats: CorpusStats, *, n_features: int, normalize, loss: Loss, **_: Any

@@ -528,7 +528,7 @@ def _fit_stream(model, o: _FitOptions, kw: dict, progress):
     val = _validation_file(o, kw)
     if not o.quiet:
         _stderr(
-            f"Training out of core on {o.corpus} (read twice, tokens cached on disk): "
+            f"Training out of core on {o.corpus} (tokens cached on disk): "
             f"{o.epochs} epochs, dim {o.dim}".replace("auto epochs", "'auto' epochs")
         )
     try:

@@ -136,7 +136,10 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
     :meth:`count_tokens` counts the tokens of a corpus (no fitting needed;
     used for tokens/s figures).  Multi-process transform was measured on 2
     shared cores: from 1.3x faster to 2x slower depending on the load, with
-    twice the memory, so there is no ``n_jobs`` parameter.
+    twice the memory, so there is no ``n_jobs`` parameter; out-of-core
+    training counts and transforms a large corpus on worker processes through
+    :meth:`token_counter`, :meth:`fit_counts` and :meth:`transformer`
+    (:mod:`bowclf.backends.passes`).
 
     Examples
     --------
@@ -261,15 +264,40 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        table = _TokenTable(self._make_tokenizer())  # counts only: no per-id data
-        counts = np.zeros(0, np.int64)
-        for batch in _batches(raw_documents, self.chunk_size):
-            ids, _ = table.encode(batch)
-            counts = _add_counts(counts, ids, len(table))
-        tokens = list(table.lookup)
-        del table  # so that the vocabulary is allocated after the table is freed
+        counter = TokenCounter(self._make_tokenizer(), self.chunk_size)
+        counter.add(raw_documents)
+        tokens, counts = counter.result()
+        del counter  # so that the vocabulary is allocated after the table is freed
         self._set_vocabulary(tokens, counts)
         return self
+
+    def token_counter(self) -> TokenCounter:
+        """A :class:`TokenCounter` under this vectorizer's tokenisation rule (parameters
+        checked; nothing fitted): the counts :meth:`fit` makes a vocabulary of, for corpora
+        counted piece by piece (e.g. in several processes) and then :meth:`fit_counts`."""
+        self._validate_params()
+        self._check_params()
+        return TokenCounter(self._make_tokenizer(), self.chunk_size)
+
+    def fit_counts(self, tokens: list[str], counts: np.ndarray) -> BowVectorizer:
+        """Learn the vocabulary from token counts (``tokens[i]`` occurs ``counts[i]`` times,
+        each token once, in any order: e.g. the sums of :meth:`TokenCounter.result` of the
+        parts of a corpus).  Equal to :meth:`fit` on
+        the documents that were counted, which depends on the counts only."""
+        self._validate_params()
+        self._check_params()
+        self._set_vocabulary(tokens, np.asarray(counts, np.int64))
+        return self
+
+    def transformer(self) -> FittedVectorizer:
+        """The sklearn-free transform of this fitted vectorizer (a picklable
+        :class:`~bowclf.vectorizer.transform.FittedVectorizer`, sharing ``vocabulary_``);
+        its :meth:`~bowclf.vectorizer.transform.FittedVectorizer.chunk_transform` serves a
+        corpus read chunk by chunk.  Gives what :meth:`transform` gives."""
+        check_is_fitted(self, "vocabulary_")
+        self._validate_params()
+        self._check_params()
+        return self._fitted()
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, raw_documents: Iterable[str], y: Any = None) -> sp.csr_array:
@@ -445,6 +473,27 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         self.vocabulary_ = dict(zip(words, range(len(words)), strict=True))
         self.word_counts_ = word_counts
         self.n_tokens_ = n_tokens
+
+
+class TokenCounter:
+    """The corpus count of every token, documents added in any number of calls (the counts
+    :meth:`BowVectorizer.fit` selects its vocabulary from)."""
+
+    def __init__(self, tokenizer: _Tokenizer, chunk_size: int) -> None:
+        self.table = _TokenTable(tokenizer)  # counts only: no per-id data
+        self.counts = np.zeros(0, np.int64)
+        self.chunk_size = chunk_size
+
+    def add(self, raw_documents: Iterable[str]) -> None:
+        """Count the tokens of ``raw_documents``."""
+        for batch in _batches(raw_documents, self.chunk_size):
+            ids, _ = self.table.encode(batch)
+            self.counts = _add_counts(self.counts, ids, len(self.table))
+
+    def result(self) -> tuple[list[str], np.ndarray]:
+        """The tokens seen (each once, in first-seen order) and their counts."""
+        tokens = list(self.table.lookup)
+        return tokens, self.counts[: len(tokens)]
 
 
 def _fresh_copies(words: list[str]) -> list[str]:

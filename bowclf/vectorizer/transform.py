@@ -19,7 +19,7 @@ from .keyindex import _KeyIndex
 from .table import _hashed_entries, _TokenTable
 from .tokenizer import _batches, _compile_token_pattern, _Tokenizer
 
-__all__ = ["STATE_VERSION", "FittedVectorizer", "check_fitted_state"]
+__all__ = ["STATE_VERSION", "ChunkTransform", "FittedVectorizer", "check_fitted_state"]
 
 #: Version of the fitted-state layout *and* of the tokenisation/hash rules.
 STATE_VERSION = 1
@@ -144,30 +144,61 @@ class FittedVectorizer:
         """Count matrix (``csr_array`` of shape (n_documents, :attr:`width`)), consumed
         ``chunk_size`` documents at a time; unknown words add no unigram feature but still
         take part in hashed n-grams.  ``index``: a prebuilt :meth:`key_index`."""
-        tokenizer = _Tokenizer(self.lowercase, self.tokenizer, self.token_pattern)
-        if index is None and tokenizer.default:
-            index = self.key_index()
-        n_vocab = len(self.vocabulary)
-        width = self.hash_width
+        return ChunkTransform(self, index)(raw_documents)
+
+    def chunk_transform(self, index: _KeyIndex | None = None) -> ChunkTransform:
+        """A transform for many chunks of documents in turn (a corpus read chunk by chunk):
+        each call returns what :meth:`transform` returns for its chunk, but the token table
+        is kept between calls, so the per-word data of the vocabulary (token hashes,
+        character n-grams) is computed once, not once per chunk."""
+        return ChunkTransform(self, index)
+
+
+class ChunkTransform:
+    """:meth:`FittedVectorizer.transform` of chunk after chunk with one token table (see
+    :meth:`FittedVectorizer.chunk_transform`).  The table is renewed when the ids it gave
+    to tokens outside the vocabulary (kept for their n-gram data) outnumber
+    :data:`RENEW_UNKNOWN_IDS` and the vocabulary, so its memory stays bounded; the output
+    does not depend on when that happens (an unknown token's n-gram data depends on its
+    string only)."""
+
+    #: Ids of unknown tokens kept at most (beside as many as the vocabulary's words).
+    RENEW_UNKNOWN_IDS = 1 << 20
+
+    def __init__(self, fitted: FittedVectorizer, index: _KeyIndex | None = None) -> None:
+        self.fitted = fitted
+        self.tokenizer = _Tokenizer(fitted.lowercase, fitted.tokenizer, fitted.token_pattern)
+        if index is None and self.tokenizer.default:
+            index = fitted.key_index()
+        self.index = index
+        self.table = fitted.table(self.tokenizer, index)
+
+    def __call__(self, raw_documents: Iterable[str]):
+        """The count matrix of ``raw_documents`` (see :meth:`FittedVectorizer.transform`)."""
+        f = self.fitted
+        n_vocab = len(f.vocabulary)
+        if len(self.table) > 2 * n_vocab + self.RENEW_UNKNOWN_IDS:
+            self.table = f.table(self.tokenizer, self.index)
+        width = f.hash_width
         p = n_vocab + width
         n_rows = len(raw_documents) if isinstance(raw_documents, Sized) else None
-        out = _CsrBuilder(p, self.dtype, n_rows)
-        table = self.table(tokenizer, index)
+        out = _CsrBuilder(p, f.dtype, n_rows)
+        table = self.table
         # default-rule unigrams: no per-token data to amortise, a quarter of the temporaries
-        share = 4 if tokenizer.default and not width else 1
-        for batch in _batches(raw_documents, self.chunk_size, share=share):
+        share = 4 if self.tokenizer.default and not width else 1
+        for batch in _batches(raw_documents, f.chunk_size, share=share):
             ids, doc = table.encode(batch)
             table.forget_unknown()
             keep = ids < n_vocab  # vocabulary ids are the columns
             if not width:
                 keep &= ids >= 0  # unknown tokens: -1
-            rows, hcols = _hashed_entries(table, ids, doc, self.ngrams, width)
+            rows, hcols = _hashed_entries(table, ids, doc, f.ngrams, width)
             out.append(
                 _counts_csr(
                     _cat([doc[keep], *rows]),
                     _cat([ids[keep], *(c + n_vocab for c in hcols)]),
                     (len(batch), p),
-                    self.dtype,
+                    f.dtype,
                     compact=False,  # the builder copies the block
                 )
             )

@@ -1,0 +1,328 @@
+"""The two reading passes of out-of-core training, in this process or on worker processes.
+
+Pass 1 (:class:`VocabularyJob`) counts the tokens and collects the labels of every chunk of
+the corpus; pass 2 (:class:`CacheJob`) writes each chunk's counts and label codes to the token
+cache and counts document frequencies, tokens and labels.  The caller reads the corpus once
+(so a reading error is the same one-line :class:`~bowclf.corpus.CorpusError` however the
+passes run) and keeps its chunks for pass 2 (:class:`ChunkSpool`: no second reading and
+parsing); a :class:`PassRunner` runs the jobs: in this process, or, for corpora of at least
+:data:`bowclf.defaults.PARALLEL_PASS_BYTES`, on ``n_jobs`` worker processes
+(:mod:`.workers`: tokenising holds the GIL, so threads would not help).  Every result is
+merged in chunk (or worker) order from exact integer counts, so the vocabulary, the cache
+and the statistics — hence the model — do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import defaults
+from ..training import DTYPE
+from . import text_size_estimate
+from .workers import Job, WorkerPool
+
+__all__ = [
+    "CacheJob", "CacheWriter", "ChunkSpool", "PassRunner", "VocabularyJob", "merge_counts",
+    "pass_workers",
+]  # fmt: skip
+
+#: The cache's flat files, one value (or run of values) per document appended in order.
+CACHE_FILES = ("row_nnz", "indices", "data", "label_count", "labels")
+
+
+def pass_workers(path: str | os.PathLike, n_jobs: int, vectorizer: Any) -> int:
+    """Worker processes for the reading passes of ``path``: ``n_jobs`` for a corpus of at
+    least :data:`~bowclf.defaults.PARALLEL_PASS_BYTES` of text, else 1 (this process: a
+    small corpus is read faster than processes start); 1 too for a callable tokenizer (it
+    may not survive being sent to another process)."""
+    if n_jobs <= 1 or callable(getattr(vectorizer, "tokenizer", None)):
+        return 1
+    return n_jobs if text_size_estimate(path) >= defaults.PARALLEL_PASS_BYTES else 1
+
+
+def merge_counts(parts: Iterable[tuple[list[str], np.ndarray]]) -> tuple[list[str], np.ndarray]:
+    """Token counts of several parts of a corpus (:meth:`TokenCounter.result` of each)
+    summed into those of the whole: each token once, in first-seen order over the parts."""
+    total: dict[str, int] = {}
+    get = total.get
+    for tokens, counts in parts:
+        for token, n in zip(tokens, counts.tolist(), strict=True):
+            total[token] = get(token, 0) + n
+    return list(total), np.fromiter(total.values(), np.int64, len(total))
+
+
+class ChunkSpool:
+    """The chunks of pass 1, pickled, kept in a file (``path``, in the private cache
+    directory) for pass 2, which then reads neither the corpus again nor parses it.  The
+    jobs get a chunk's place in the file (:meth:`keep` yields them) and read it from there
+    (:func:`spool_reader`), so a chunk is pickled once and no process sends it through a
+    pipe.  The file is written and read by this process and its workers only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.refs: list[tuple[int, int]] = []
+
+    def keep(self, chunks: Iterable[Any]) -> Iterator[tuple[int, int]]:
+        """Pickle and keep every chunk; yield its place ``(offset, size)`` once written."""
+        f = self._file
+        for chunk in chunks:
+            blob = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+            ref = (f.tell(), len(blob))
+            f.write(blob)
+            f.flush()  # readable by the workers from now on
+            self.refs.append(ref)
+            yield ref
+
+    def remove(self) -> None:
+        """Close and delete the file."""
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+def spool_reader(path: Path) -> Callable[[tuple[int, int]], Any]:
+    """The chunk at a place ``(offset, size)`` of a :class:`ChunkSpool`'s file."""
+    f = open(path, "rb")  # noqa: SIM115 - closed when the reader is freed (end of the job)
+
+    def read(ref: tuple[int, int]) -> Any:
+        f.seek(ref[0])
+        return pickle.loads(f.read(ref[1]))
+
+    return read
+
+
+class PassRunner:
+    """Runs :class:`~.workers.Job` objects over chunks on ``n_workers`` processes
+    (:class:`~.workers.WorkerPool`) or, with one worker, here.  A context manager: the
+    workers are gone when it exits."""
+
+    def __init__(self, n_workers: int, start_method: str | None = None) -> None:
+        self.pool = WorkerPool(n_workers, start_method=start_method) if n_workers > 1 else None
+        self._job: Job | None = None
+
+    @property
+    def parallel(self) -> bool:
+        return self.pool is not None
+
+    def __enter__(self) -> PassRunner:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(abort=exc_type is not None)
+
+    def close(self, *, abort: bool = False) -> None:
+        """Stop the workers (at once when ``abort``), or close the job run here."""
+        if self.pool is not None:
+            self.pool.close(abort=abort)
+        job, self._job = self._job, None
+        if job is not None and hasattr(job, "close"):
+            job.close()
+
+    def run(self, job: Job, items: Iterable[Any]) -> Iterator[Any]:
+        """``job.step(item)`` of every item, in order; then :meth:`finish`."""
+        if self.pool is not None:
+            return self.pool.run(job, items)
+        job.start()
+        self._job = job
+        return map(job.step, items)
+
+    def finish(self) -> list[Any]:
+        """The job's ``finish()`` of every worker, in worker order (one here)."""
+        if self.pool is not None:
+            return self.pool.finish()
+        job, self._job = self._job, None
+        return [job.finish()]
+
+
+@dataclass
+class Vocabulary:
+    """Pass 1's counts of a part of the corpus: tokens (each once) and their counts, the
+    labels seen, whether a document had other than one label, the number of documents."""
+
+    tokens: list[str]
+    counts: np.ndarray
+    labels: set[str]
+    several: bool
+    documents: int
+
+
+class VocabularyJob:
+    """Pass 1 of a chunk ``(texts, labels)`` (its place in the :class:`ChunkSpool` file
+    ``spool``): its tokens
+    counted under ``vectorizer``'s rule (:meth:`~bowclf.vectorizer.BowVectorizer.token_counter`)
+    and its labels collected."""
+
+    def __init__(self, vectorizer: Any, spool: Path) -> None:
+        self.vectorizer = vectorizer
+        self.spool = spool
+
+    def start(self) -> None:
+        self.read = spool_reader(self.spool)
+        self.counter = self.vectorizer.token_counter()
+        self.labels: set[str] = set()
+        self.several = False
+        self.documents = 0
+
+    def step(self, ref: tuple[int, int]) -> None:
+        texts, labels = self.read(ref)
+        self.counter.add(texts)
+        self.labels.update(chain.from_iterable(labels))
+        self.several = self.several or any(len(labs) != 1 for labs in labels)
+        self.documents += len(texts)
+
+    def finish(self) -> Vocabulary:
+        tokens, counts = self.counter.result()
+        del self.counter, self.read
+        return Vocabulary(tokens, counts, self.labels, self.several, self.documents)
+
+
+class CacheWriter:
+    """Appends CSR rows and their label sets to the cache's flat files in ``directory``
+    (``prefix`` starts their names: ``{prefix}{name}.bin``)."""
+
+    def __init__(self, directory: Path, prefix: str = "") -> None:
+        self.directory = directory
+        self.files = {
+            name: open(directory / f"{prefix}{name}.bin", "wb")  # noqa: SIM115 - see close()
+            for name in CACHE_FILES
+        }
+        self.n_docs = 0
+        self.nnz = 0
+
+    def append(self, X: sp.csr_array, label_count: np.ndarray, labels: np.ndarray) -> None:
+        """Append the rows of ``X``, the number of labels of each and their codes (flat)."""
+        np.diff(X.indptr).astype(np.int32).tofile(self.files["row_nnz"])
+        X.indices.astype(np.int32, copy=False).tofile(self.files["indices"])
+        X.data.astype(DTYPE, copy=False).tofile(self.files["data"])
+        label_count.astype(np.int32).tofile(self.files["label_count"])
+        labels.astype(np.int32).tofile(self.files["labels"])
+        self.n_docs += X.shape[0]
+        self.nnz += X.nnz
+
+    def append_part(self, prefix: str, n_docs: int, nnz: int) -> None:
+        """Append the files another writer wrote with ``prefix`` (``n_docs`` documents,
+        ``nnz`` non-zeros) and delete them."""
+        for name, f in self.files.items():
+            part = self.directory / f"{prefix}{name}.bin"
+            with open(part, "rb") as src:
+                _copy(src, f)
+            part.unlink()
+        self.n_docs += n_docs
+        self.nnz += nnz
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+
+def _copy(src, dst) -> None:
+    """The rest of file ``src`` appended to ``dst``: in the kernel where it can
+    (``os.copy_file_range``), else through a buffer."""
+    dst.flush()
+    copied = 0
+    with contextlib.suppress(AttributeError, OSError):
+        while n := os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
+            copied += n
+        return
+    if copied:  # failed midway: unlikely, but the offsets moved; start this file over
+        raise OSError(f"could not copy {src.name} into the token cache")
+    shutil.copyfileobj(src, dst)
+
+
+@dataclass
+class CacheCounts:
+    """Pass 2's counts of a part of the corpus."""
+
+    document_frequency: np.ndarray
+    class_counts: np.ndarray
+    tokens: int = 0
+    labels: int = 0
+    unlabelled: bool = False
+
+    def add(self, other: CacheCounts) -> None:
+        """Add the counts of another part (exact integers: any order gives the same)."""
+        self.document_frequency += other.document_frequency
+        self.class_counts += other.class_counts
+        self.tokens += other.tokens
+        self.labels += other.labels
+        self.unlabelled = self.unlabelled or other.unlabelled
+
+
+class CacheJob:
+    """Pass 2 of chunk ``i`` ``(texts, labels)`` (``(i, its place in spool)``): its counts
+    under the fitted vectorizer ``transformer`` (a
+    :class:`~bowclf.vectorizer.transform.FittedVectorizer`) and the codes of its labels
+    (positions in ``classes``) written to the cache in ``directory`` — straight into the flat
+    files, or (``parts``: on a worker, while other chunks are done elsewhere) into files of
+    the chunk's own that the caller appends in chunk order (:meth:`CacheWriter.append_part`
+    with :meth:`part_prefix`).  Each step returns the chunk's numbers of documents and of
+    non-zeros."""
+
+    def __init__(
+        self, transformer: Any, classes: list[str], directory: Path, spool: Path, *, parts: bool
+    ) -> None:
+        self.spool = spool
+        self.transformer = transformer
+        self.classes = classes
+        self.directory = directory
+        self.parts = parts
+
+    @staticmethod
+    def part_prefix(i: int) -> str:
+        """Name prefix of chunk ``i``'s own files."""
+        return f"part{i}."
+
+    def start(self) -> None:
+        self.read = spool_reader(self.spool)
+        self.transform = self.transformer.chunk_transform()
+        self.code = {label: i for i, label in enumerate(self.classes)}
+        self.counts = CacheCounts(
+            np.zeros(self.transformer.width, np.int64), np.zeros(len(self.classes), np.int64)
+        )
+        self.writer = None if self.parts else CacheWriter(self.directory)
+
+    def step(self, item: tuple[int, tuple[int, int]]) -> tuple[int, int]:
+        i, ref = item
+        texts, labels = self.read(ref)
+        X = self.transform(texts)
+        c = self.counts
+        c.document_frequency += np.bincount(X.indices, minlength=c.document_frequency.size)
+        c.tokens += int(X.data.sum())
+        per_doc = np.fromiter(map(len, labels), np.int64, len(labels))
+        flat = np.fromiter(
+            map(self.code.__getitem__, chain.from_iterable(labels)), np.int64, per_doc.sum()
+        )
+        c.class_counts += np.bincount(flat, minlength=c.class_counts.size)
+        c.labels += flat.size
+        c.unlabelled = c.unlabelled or bool(per_doc.size and per_doc.min() == 0)
+        if self.writer is not None:
+            self.writer.append(X, per_doc, flat)
+        else:
+            writer = CacheWriter(self.directory, self.part_prefix(i))
+            try:
+                writer.append(X, per_doc, flat)
+            finally:
+                writer.close()
+        return X.shape[0], X.nnz
+
+    def finish(self) -> CacheCounts:
+        self.close()
+        del self.transform, self.read
+        return self.counts
+
+    def close(self) -> None:
+        """Close the flat files (written here when not ``parts``)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

@@ -1,0 +1,274 @@
+"""The reading passes of out-of-core training on worker processes (bowclf.backends.passes):
+the same vocabulary, cache, statistics and model file for every number of workers and start
+method; errors and interruptions that leave no process and no cache behind."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_texts
+
+from bowclf import defaults
+from bowclf.backends import passes, workers
+from bowclf.backends.disk import DiskCorpus
+from bowclf.corpus import CorpusError
+
+METHODS = ["fork", "spawn"] if "fork" in multiprocessing.get_all_start_methods() else ["spawn"]
+
+
+@pytest.fixture
+def pools(monkeypatch):
+    """Every corpus takes the parallel path; returns the worker counts of the pools made."""
+    monkeypatch.setattr(defaults, "PARALLEL_PASS_BYTES", 0)
+    made: list[int] = []
+
+    class Recorded(workers.WorkerPool):
+        def __init__(self, n_workers, **kw):
+            made.append(n_workers)
+            super().__init__(n_workers, **kw)
+
+    monkeypatch.setattr(passes, "WorkerPool", Recorded)
+    return made
+
+
+def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "text"])
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    texts, labels = make_texts(1500, seed=3)
+    texts[7] = "Ünïcode wörds, emoji 🙂 and CJK 中文 " + texts[7]
+    return _write(tmp_path / "train.csv", list(zip(labels, texts, strict=True)))
+
+
+def _fit(path, n_jobs, tmp_path, *, start_method=None, corpus_kw=None, keep=True, **params):
+    """A model trained out of core with ``n_jobs`` pass workers, its file's members and a
+    digest of its token cache."""
+    from bowclf import TextClassifier
+    from bowclf.persist import save
+
+    model = TextClassifier(random_state=0, epochs=2, n_jobs=1, ngrams=2, **params)
+    with DiskCorpus(
+        path, n_jobs=n_jobs, start_method=start_method, chunk_size=97, keep_cache=keep,
+        cache_dir=tmp_path, corpus_kw=corpus_kw,
+    ) as backend:  # fmt: skip
+        model.fit_backend(backend)
+        digest = hashlib.sha256()
+        for name in passes.CACHE_FILES:
+            digest.update((backend.directory / f"{name}.bin").read_bytes())
+        names = {p.name for p in backend.directory.iterdir()}
+        assert not {n for n in names if n.startswith("part") or n.startswith("chunks")}
+    model.training_summary_.pop("cache")
+    file = save(model, tmp_path / f"model-{n_jobs}-{start_method}.bowclf")
+    with zipfile.ZipFile(file) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    return model, members, digest.hexdigest(), file.read_bytes()
+
+
+@pytest.mark.parametrize("start_method", METHODS)
+def test_two_workers_make_the_one_process_cache_and_model_file(
+    corpus, tmp_path, pools, start_method
+):
+    one = _fit(corpus, 1, tmp_path)
+    two = _fit(corpus, 2, tmp_path, start_method=start_method)
+    assert pools == [2]  # the first run read in this process, the second on two workers
+    assert two[1] == one[1]  # every member of the model files
+    assert two[2] == one[2]  # the token caches
+    assert two[3] == one[3]  # the files, byte for byte
+    assert one[0].vectorizer_.vocabulary_ == two[0].vectorizer_.vocabulary_
+
+
+def test_multilabel_statistics_do_not_depend_on_the_workers(tmp_path, pools):
+    rng = np.random.default_rng(0)
+    texts, labels = make_texts(900, seed=5)
+    rows = []
+    for text, label in zip(texts, labels, strict=True):
+        extra = ["x", "y", ""][rng.integers(3)]
+        rows.append(("|".join(filter(None, [label, extra])), text))
+    path = _write(tmp_path / "multi.csv", rows)
+    kw = {"label_sep": "|"}
+    one = _fit(path, 1, tmp_path, corpus_kw=kw, loss="ova")
+    three = _fit(path, 3, tmp_path, corpus_kw=kw, loss="ova")
+    assert pools == [3]
+    assert three[1] == one[1] and three[2] == one[2]
+    assert one[0].multilabel_
+
+
+def test_small_corpora_are_read_in_this_process(corpus, tmp_path, monkeypatch):
+    made = []
+    monkeypatch.setattr(passes, "WorkerPool", lambda *a, **k: made.append(a))
+    _fit(corpus, 2, tmp_path)  # far below defaults.PARALLEL_PASS_BYTES
+    assert made == []
+    assert passes.pass_workers(corpus, 2, None) == 1
+    monkeypatch.setattr(defaults, "PARALLEL_PASS_BYTES", corpus.stat().st_size)
+    assert passes.pass_workers(corpus, 2, None) == 2
+    assert passes.pass_workers(corpus, 1, None) == 1
+
+
+def _bad_corpus(tmp_path, kind: str) -> Path:
+    """A corpus with an undecodable byte, or a row of three fields, late in the file."""
+    texts, labels = make_texts(700, seed=1)
+    good = _write(tmp_path / "good.csv", list(zip(labels, texts, strict=True))).read_bytes()
+    lines = good.split(b"\r\n")
+    bad = b"sports,caf\xe9 au lait" if kind == "undecodable" else b"sports,one,two"
+    path = tmp_path / f"{kind}.csv"
+    path.write_bytes(b"\r\n".join(lines[:600] + [bad] + lines[600:]))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["undecodable", "malformed"])
+def test_bad_input_gives_the_one_process_error_and_leaves_nothing(tmp_path, pools, kind):
+    path = _bad_corpus(tmp_path, kind)
+    messages = []
+    for n_jobs in (1, 2):
+        cache = tmp_path / f"cache{n_jobs}"
+        cache.mkdir()
+        with pytest.raises(CorpusError) as info:
+            _fit(path, n_jobs, cache, keep=False)
+        messages.append(str(info.value))
+        assert list(cache.iterdir()) == []  # no cache directory left
+        assert multiprocessing.active_children() == []  # no worker left
+    assert pools == [2]
+    assert messages[0] == messages[1]
+    assert "line" in messages[0]
+
+
+class _Failing:
+    """A job whose step fails at item ``at`` (raising, or ending its process)."""
+
+    def __init__(self, at: int, how: str) -> None:
+        self.at, self.how = at, how
+
+    def start(self) -> None:
+        self.seen = 0
+
+    def step(self, item: int) -> int:
+        if item == self.at:
+            if self.how == "exit":
+                os._exit(7)
+            raise ValueError(f"bad item {item}")
+        self.seen += 1
+        return item * item
+
+    def finish(self) -> int:
+        return self.seen
+
+
+def test_the_pool_returns_results_in_item_order_and_each_workers_finish():
+    with workers.WorkerPool(3) as pool:
+        assert list(pool.run(_Failing(-1, "raise"), range(20))) == [i * i for i in range(20)]
+        assert pool.finish() == [7, 7, 6]  # items i % 3 == k ran on worker k
+        assert list(pool.run(_Failing(-1, "raise"), [])) == []
+        assert pool.finish() == [0, 0, 0]
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("how", ["raise", "exit"])
+def test_a_failing_worker_raises_here_and_the_pool_ends(how):
+    with pytest.raises(workers.WorkerError if how == "exit" else ValueError) as info:
+        with workers.WorkerPool(2) as pool:
+            for _ in pool.run(_Failing(5, how), range(50)):
+                pass
+    assert str(info.value) == ("bad item 5" if how == "raise" else str(info.value))
+    if how == "exit":
+        assert "exit code 7" in str(info.value)
+    assert multiprocessing.active_children() == []
+
+
+def test_merged_counts_fit_the_vocabulary_of_the_whole_corpus():
+    from bowclf import BowVectorizer
+
+    texts, _ = make_texts(400, seed=2)
+    vec = BowVectorizer(min_count=2, max_features=30)
+    counters = []
+    for part in (texts[:150], texts[150:151], texts[151:]):
+        counter = vec.token_counter()
+        counter.add(part)
+        counters.append(counter.result())
+    merged = BowVectorizer(min_count=2, max_features=30).fit_counts(*passes.merge_counts(counters))
+    whole = BowVectorizer(min_count=2, max_features=30).fit(texts)
+    assert list(merged.vocabulary_.items()) == list(whole.vocabulary_.items())
+    np.testing.assert_array_equal(merged.word_counts_, whole.word_counts_)
+    assert merged.n_tokens_ == whole.n_tokens_
+
+
+@pytest.mark.parametrize("params", [{"ngrams": 2}, {"minn": 2, "maxn": 4}, {"ngrams": 1}])
+def test_a_chunk_transform_gives_each_chunk_its_transform(monkeypatch, params):
+    from bowclf import BowVectorizer
+    from bowclf.vectorizer.transform import ChunkTransform
+
+    texts, _ = make_texts(300, seed=4)
+    vec = BowVectorizer(buckets=1000, min_count=3, **params).fit(texts[:100])
+    new = [f"{t} unseenword another{i}" for i, t in enumerate(texts[100:])]
+    monkeypatch.setattr(ChunkTransform, "RENEW_UNKNOWN_IDS", 0)  # a new table now and then
+    chunks = vec.transformer().chunk_transform()
+    for start in range(0, len(new), 37):
+        got, want = chunks(new[start : start + 37]), vec.transform(new[start : start + 37])
+        assert (got != want).nnz == 0 and got.dtype == want.dtype and got.shape == want.shape
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the worker processes")
+def test_ctrl_c_leaves_no_worker_process_and_no_cache(tmp_path):
+    texts, labels = make_texts(30000, seed=6)
+    path = _write(tmp_path / "big.csv", list(zip(labels, texts, strict=True)))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    script = textwrap.dedent(f"""
+        from bowclf import TextClassifier, defaults
+        from bowclf.stream import fit_stream
+        defaults.PARALLEL_PASS_BYTES = 0
+        try:
+            fit_stream(TextClassifier(n_jobs=2, epochs=50), {str(path)!r},
+                       cache_dir={str(cache)!r}, chunk_size=50)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE)
+    children = _wait_for_children(proc.pid, 2)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert out.decode().strip() == "interrupted"
+    assert len(children) == 2
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
+    assert list(cache.iterdir()) == []
+
+
+def _wait_for_children(pid: int, n: int) -> list[int]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            found = []
+        if len(found) >= n:
+            time.sleep(0.3)  # the workers are at work
+            return [int(p) for p in found]
+        time.sleep(0.02)
+    raise AssertionError("the worker processes did not start")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
