@@ -390,6 +390,6 @@ def test_autotune_result_times_add_up():
     X, y = _corpus(200)
     result = autotune(X, y, time_budget=3, random_state=0)
     assert result.refitted
-    model_fit = float(result.model.training_summary_["seconds"])
-    assert model_fit <= result.refit_seconds < result.seconds
+    model_fit = float(result.model.training_summary_["seconds"])  # rounded to 1 ms
+    assert model_fit <= result.refit_seconds + 5e-4 and result.refit_seconds < result.seconds
     assert result.search_seconds + result.refit_seconds == pytest.approx(result.seconds)
