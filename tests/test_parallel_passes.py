@@ -59,7 +59,8 @@ def corpus(tmp_path) -> Path:
     return _write(tmp_path / "train.csv", list(zip(labels, texts, strict=True)))
 
 
-def _fit(path, n_jobs, tmp_path, *, start_method=None, corpus_kw=None, keep=True, **params):
+def _fit(path, n_jobs, tmp_path, *, start_method=None, corpus_kw=None, keep=True,
+         chunk_size=97, **params):  # fmt: skip
     """A model trained out of core with ``n_jobs`` pass workers, its file's members and a
     digest of its token cache."""
     from bowclf import TextClassifier
@@ -67,7 +68,7 @@ def _fit(path, n_jobs, tmp_path, *, start_method=None, corpus_kw=None, keep=True
 
     model = TextClassifier(random_state=0, epochs=2, n_jobs=1, ngrams=2, **params)
     with DiskCorpus(
-        path, n_jobs=n_jobs, start_method=start_method, chunk_size=97, keep_cache=keep,
+        path, n_jobs=n_jobs, start_method=start_method, chunk_size=chunk_size, keep_cache=keep,
         cache_dir=tmp_path, corpus_kw=corpus_kw,
     ) as backend:  # fmt: skip
         model.fit_backend(backend)
@@ -94,6 +95,15 @@ def test_two_workers_make_the_one_process_cache_and_model_file(
     assert two[2] == one[2]  # the token caches
     assert two[3] == one[3]  # the files, byte for byte
     assert one[0].vectorizer_.vocabulary_ == two[0].vectorizer_.vocabulary_
+
+
+def test_fewer_chunks_than_workers_give_the_one_process_model(corpus, tmp_path, pools):
+    """A worker given no chunk returns empty counts (its table holds only the document
+    separator): merged with the others' they give the serial vocabulary and model."""
+    one = _fit(corpus, 1, tmp_path, chunk_size=10_000)
+    three = _fit(corpus, 3, tmp_path, chunk_size=1_000)  # two chunks for three workers
+    assert pools == [3]
+    assert three[1] == one[1] and three[3] == one[3]
 
 
 def test_multilabel_statistics_do_not_depend_on_the_workers(tmp_path, pools):
@@ -272,3 +282,41 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_dead_workers_message_says_why_it_may_have_died():
+    assert "killed (out of memory?)" in workers._death_message(-9, "fork")
+    assert workers._death_message(7, "fork").endswith("(exit code 7)")
+    for method in ("spawn", "forkserver"):
+        message = workers._death_message(1, method)
+        assert f"{method!r} start method" in message and "__main__" in message
+
+
+def test_a_script_without_a_main_guard_under_spawn_gets_the_reason(tmp_path):
+    """Under spawn every worker first imports the calling script: one that trains at import
+    time starts a pool inside the worker, which dies; the caller says why."""
+    texts, labels = make_texts(300, seed=7)
+    path = _write(tmp_path / "c.csv", list(zip(labels, texts, strict=True)))
+    script = tmp_path / "train.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import multiprocessing
+        from bowclf import TextClassifier, defaults
+        from bowclf.stream import fit_stream
+        multiprocessing.set_start_method("spawn", force=True)
+        defaults.PARALLEL_PASS_BYTES = 0
+        try:
+            fit_stream(TextClassifier(n_jobs=2, epochs=1), {str(path)!r})
+        except RuntimeError as exc:  # in the workers too, which then die
+            print("caught:", type(exc).__name__, exc, flush=True)
+            raise
+    """)
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          timeout=120, cwd=tmp_path)  # fmt: skip
+    out = done.stdout.decode()
+    assert done.returncode != 0
+    line = "caught: WorkerError a worker process ended unexpectedly (exit code 1): with the "
+    assert f"{line}'spawn' start method" in out, (out, done.stderr.decode())
+    assert "under `if __name__ == '__main__':`" in out

@@ -92,6 +92,22 @@ def _serve(conn: Connection, parent: int) -> None:  # pragma: no cover - runs in
             conn.send((False, _portable(exc)))
 
 
+def _death_message(exitcode: int | None, method: str) -> str:
+    """Why a worker may have died: killed (a negative exit code: out of memory, most often),
+    or, when it was started afresh (``spawn``/``forkserver``: the worker first re-imports the
+    calling script), a script that trains at import time, without a ``__main__`` guard."""
+    message = f"a worker process ended unexpectedly (exit code {exitcode})"
+    if exitcode is not None and exitcode < 0:
+        return f"{message}: it was killed (out of memory?)"
+    if method != "fork":
+        return (
+            f"{message}: with the {method!r} start method every worker first imports the "
+            "script that started it, so a script that trains at import time must do it "
+            "under `if __name__ == '__main__':`"
+        )
+    return message
+
+
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """SIGINT ignored while workers start, so that they inherit the disposition (a fork or an
@@ -116,6 +132,7 @@ class WorkerPool:
         if n_workers < 1:
             raise ValueError(f"a pool needs at least one worker, got {n_workers}")
         context = multiprocessing.get_context(start_method)
+        self.method = context.get_start_method()
         self.depth = depth
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
@@ -202,9 +219,7 @@ class WorkerPool:
                 except (EOFError, OSError):
                     pass  # died while sending: reported below
             proc.join(_JOIN_SECONDS)
-            raise WorkerError(
-                f"a worker process ended unexpectedly (exit code {proc.exitcode}; out of memory?)"
-            )
+            raise WorkerError(_death_message(proc.exitcode, self.method))
 
     def close(self, *, abort: bool = False) -> None:
         """Stop the workers (``abort``: at once, e.g. on an error or Ctrl-C) and wait for

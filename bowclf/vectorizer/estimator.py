@@ -491,9 +491,12 @@ class TokenCounter:
             self.counts = _add_counts(self.counts, ids, len(self.table))
 
     def result(self) -> tuple[list[str], np.ndarray]:
-        """The tokens seen (each once, in first-seen order) and their counts."""
+        """The tokens seen (each once, in first-seen order) and their counts: as many
+        counts as tokens, also for ids never counted (the table's document separator, the
+        only entry of a counter that was given no documents)."""
         tokens = list(self.table.lookup)
-        return tokens, self.counts[: len(tokens)]
+        counts = _add_counts(self.counts, np.zeros(0, np.intp), len(self.table))
+        return tokens, counts[: len(tokens)]
 
 
 def _fresh_copies(words: list[str]) -> list[str]:
