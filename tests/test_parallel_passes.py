@@ -320,3 +320,21 @@ def test_a_script_without_a_main_guard_under_spawn_gets_the_reason(tmp_path):
     line = "caught: WorkerError a worker process ended unexpectedly (exit code 1): with the "
     assert f"{line}'spawn' start method" in out, (out, done.stderr.decode())
     assert "under `if __name__ == '__main__':`" in out
+
+
+def test_the_cache_writer_appends_parts_and_rows_in_call_order(tmp_path):
+    import scipy.sparse as sp
+
+    X = sp.csr_array(np.array([[1, 0, 2], [0, 3, 0]], dtype=np.float32))
+    part = passes.CacheWriter(tmp_path, "part0.")
+    part.append(X[[1]], np.array([1]), np.array([5]))
+    part.close()
+    writer = passes.CacheWriter(tmp_path)
+    writer.append(X, np.array([1, 1]), np.array([0, 1]))
+    writer.append_part("part0.", 1, 1)  # copied by the kernel where it can
+    writer.append(X[[0]], np.array([2]), np.array([2, 3]))
+    writer.close()
+    assert np.fromfile(tmp_path / "indices.bin", np.int32).tolist() == [0, 2, 1, 1, 0, 2]
+    assert np.fromfile(tmp_path / "labels.bin", np.int32).tolist() == [0, 1, 5, 2, 3]
+    assert (writer.n_docs, writer.nnz) == (4, 6)
+    assert not list(tmp_path.glob("part0.*"))

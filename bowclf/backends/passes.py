@@ -234,6 +234,7 @@ def _copy(src, dst) -> None:
     with contextlib.suppress(AttributeError, OSError):
         while n := os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
             copied += n
+        dst.seek(0, os.SEEK_END)  # the file object's position, moved under it by the kernel
         return
     if copied:  # failed midway: unlikely, but the offsets moved; start this file over
         raise OSError(f"could not copy {src.name} into the token cache")
