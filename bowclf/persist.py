@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from ._limits import all_finite
 from .io.modelfile import (
     CLASSIFIER_MEMBERS,
     CLASSIFIER_SCALARS,
@@ -104,7 +105,7 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
             raise ValueError("corpus conventions are stored for TextClassifier models only")
         header["text"]["corpus"] = _corpus_section(corpus)
     for name in ("classifier/A", "classifier/B", "fasttext/A", "fasttext/B"):
-        if name in arrays and not _all_finite(arrays[name]):
+        if name in arrays and not all_finite(arrays[name]):
             raise ValueError("the model's parameters contain NaN or infinity; it was not saved")
     header["arrays"] = {
         name: {"dtype": arr.dtype.str, "shape": list(arr.shape)} for name, arr in arrays.items()
@@ -144,13 +145,6 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
         raise
     _fsync_directory(directory)
     return path
-
-
-def _all_finite(arr: np.ndarray, block: int = 1 << 20) -> bool:
-    """``np.isfinite(arr).all()`` a block of values at a time: no boolean temporary of the
-    array's size (200 MB for a 2M×100 ``A``, the peak memory of saving)."""
-    flat = arr.reshape(-1)
-    return all(np.isfinite(flat[i : i + block]).all() for i in range(0, flat.size, block))
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._limits import all_finite
 from .losses import Loss
 
 __all__ = [
@@ -44,7 +45,7 @@ def check_parameters(
         raise ValueError("class labels contain NaN or infinity")
     if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
         raise ValueError("class labels are not sorted and unique")
-    if not ((not check_W_values or np.isfinite(W).all()) and np.isfinite(B).all()):
+    if not ((not check_W_values or all_finite(W)) and all_finite(B)):
         raise ValueError("model parameters contain NaN or infinity")
     if n_features != W.shape[0]:
         raise ValueError(f"n_features_in_ is {n_features} but A has {W.shape[0]} rows")
