@@ -482,7 +482,6 @@ def test_fit_streams_large_files_by_itself(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-", "--stream"], "cannot be stdin"),
         ([TRAIN, "--stream", "--valid-fraction", "0.1"], "--valid-fraction is not supported"),
         ([TRAIN, "--stream", "--class-weight", "balanced"], "--class-weight is not supported"),
     ],

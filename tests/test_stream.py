@@ -103,18 +103,40 @@ def test_out_of_core_multilabel_with_validation(tmp_path):
 
 # ---------------------------------------------------------------------- issue 20, item 13
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")
-def test_a_pipe_is_refused_before_it_is_opened(tmp_path):
-    """A FIFO (or `<(…)`) can be read once; the second pass used to hang.  It is refused up
-    front, without opening it (nothing writes to this one: opening it would block)."""
+def test_a_pipe_trains_out_of_core_like_its_file(corpus_file, tmp_path):
+    """The corpus is read once (the parsed chunks are kept for the second pass), so a FIFO
+    (or `<(…)`) trains the model its file trains."""
+    import os
+    import threading
+
+    from bowclf.persist import save
+
+    fifo = tmp_path / "corpus.fifo"
+    os.mkfifo(fifo)
+    feed = threading.Thread(target=lambda: fifo.write_bytes(corpus_file.read_bytes()))
+    feed.start()
+    piped = fit_stream(TextClassifier(random_state=0), fifo, cache_dir=tmp_path)
+    feed.join()
+    whole = fit_stream(TextClassifier(random_state=0), corpus_file, cache_dir=tmp_path)
+    a = save(piped, tmp_path / "piped.bowclf").read_bytes()
+    assert a == save(whole, tmp_path / "whole.bowclf").read_bytes()
+    from bowclf.backends.disk import CACHE_PREFIX
+
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(CACHE_PREFIX)]
+
+
+def test_dask_training_refuses_a_pipe_before_it_is_opened(tmp_path):
+    """The Dask route reads the corpus twice: a FIFO is refused up front, without opening it
+    (nothing writes to this one: opening it would block)."""
     import os
 
+    from bowclf.backends.disk import check_rereadable
     from bowclf.corpus import CorpusError
 
     fifo = tmp_path / "corpus.fifo"
     os.mkfifo(fifo)
-    with pytest.raises(CorpusError, match="can be read only once"):
-        fit_stream(TextClassifier(), fifo, cache_dir=tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.fifo"]
+    with pytest.raises(CorpusError, match="Dask cluster reads the corpus twice"):
+        check_rereadable(fifo)
 
 
 def test_stale_caches_of_dead_processes_are_removed(corpus_file, tmp_path):
@@ -144,18 +166,21 @@ def test_stale_caches_of_dead_processes_are_removed(corpus_file, tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")
-def test_cli_fit_stream_on_a_pipe_fails_with_one_line(tmp_path):
-    import os
-
+def test_cli_fit_stream_reads_stdin(corpus_file, tmp_path):
     from click.testing import CliRunner
 
     from bowclf.cli import cli
 
-    fifo = tmp_path / "corpus.fifo"
-    os.mkfifo(fifo)
-    result = CliRunner().invoke(cli, ["fit", str(fifo), "--stream", "-o", str(tmp_path / "m")])
-    assert result.exit_code == 1
-    assert "can be read only once" in result.stderr and "Traceback" not in result.stderr
+    runner = CliRunner()
+    piped = runner.invoke(cli, ["fit", "-", "--stream", "--seed", "0", "-o",
+                                str(tmp_path / "piped.bowclf")],
+                          input=corpus_file.read_bytes())  # fmt: skip
+    assert piped.exit_code == 0, piped.stderr
+    assert "Training out of core on <stdin>" in piped.stderr
+    whole = runner.invoke(cli, ["fit", str(corpus_file), "--stream", "--seed", "0", "-o",
+                                str(tmp_path / "whole.bowclf")])  # fmt: skip
+    assert whole.exit_code == 0
+    assert (tmp_path / "piped.bowclf").read_bytes() == (tmp_path / "whole.bowclf").read_bytes()
 
 
 def test_blocks_hold_at_most_block_docs_documents_and_block_nnz_non_zeros(tmp_path):

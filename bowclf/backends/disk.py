@@ -66,7 +66,8 @@ BLOCK_NNZ = 1 << 20
 
 def check_rereadable(path: str | os.PathLike) -> None:
     """Refuse a corpus that cannot be read twice (a pipe: a FIFO, ``<(…)``, stdin), before
-    anything opens it: the second pass would hang or find the pipe empty."""
+    anything opens it, for the Dask route, which reads it twice: the second pass would hang
+    or find the pipe empty.  (:class:`DiskCorpus` reads its corpus once.)"""
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):
@@ -74,7 +75,7 @@ def check_rereadable(path: str | os.PathLike) -> None:
     if not stat.S_ISREG(mode):
         raise CorpusError(
             f"{path}: not a regular file (a pipe or device) so it can be read only once, but "
-            "out-of-core training reads the corpus twice: train in memory, or save it to a "
+            "training on a Dask cluster reads the corpus twice: use --stream, or save it to a "
             "file first"
         )
 
@@ -278,7 +279,6 @@ class DiskCorpus:
 
         The passes run on :func:`~.passes.pass_workers` processes (``n_jobs`` for a large
         corpus); the workers are gone when this returns, before the model is allocated."""
-        check_rereadable(self.path)
         workers = pass_workers(self.path, resolve_n_jobs(self.n_jobs), vectorizer)
         remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))

@@ -244,16 +244,17 @@ from .app import (
     "--stream/--in-memory",
     "stream",
     default=None,
-    help="Train out of core: read CORPUS twice (vocabulary, then a token cache on disk) so "
+    help="Train out of core: read CORPUS once (vocabulary, then a token cache on disk) so "
     "memory does not grow with the corpus [default: --stream for corpora over 256 MiB of "
-    "text; compressed files count 4x their size]. Not "
-    "with stdin, --valid-fraction or --class-weight.",
+    "text; compressed files count 4x their size]. Works with stdin and pipes; not with "
+    "--valid-fraction or --class-weight.",
 )
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Directory for the --stream token cache (deleted afterwards) [default: the temp dir].",
+    help="Directory for the --stream token cache and the parsed chunks (deleted afterwards) "
+    "[default: the temp dir].",
 )
 @click.option(
     "--dask-scheduler",
@@ -347,8 +348,6 @@ def _use_stream(o: _FitOptions) -> bool:
     else:
         stream, why = o.stream, "--stream"
     if stream:
-        if o.corpus == "-":
-            raise click.UsageError("--stream reads CORPUS twice, so it cannot be stdin")
         if o.valid_fraction is not None:
             raise click.UsageError(
                 f"{why}: --valid-fraction is not supported; use --valid FILE (or --in-memory)"
@@ -528,7 +527,8 @@ def _fit_stream(model, o: _FitOptions, kw: dict, progress):
     val = _validation_file(o, kw)
     if not o.quiet:
         _stderr(
-            f"Training out of core on {o.corpus} (tokens cached on disk): "
+            f"Training out of core on {'<stdin>' if o.corpus == '-' else o.corpus} "
+            "(tokens cached on disk): "
             f"{o.epochs} epochs, dim {o.dim}".replace("auto epochs", "'auto' epochs")
         )
     try:
