@@ -57,7 +57,8 @@ def fit_stream(
         Its parameters are used; ``sample_weight`` and ``class_weight`` are not supported
         out of core.
     source : path
-        A labelled corpus readable by :func:`bowclf.corpus.iter_chunks` (a regular file).
+        A labelled corpus readable by :func:`bowclf.corpus.iter_chunks`: a file, a pipe or
+        ``"-"`` (stdin); it is read once.
     corpus_kw : dict, optional
         Options for the corpus reader (format, columns, ``label_sep``, encoding).
     multilabel : bool, optional
