@@ -288,19 +288,29 @@ def available_memory() -> int | None:
 MAX_SCORE_BOUND = 1e30
 
 
+def _row_blocks(X: Any, cells: int) -> Any:
+    """``X`` a block of rows of about ``cells`` values at a time (a 1-D ``X`` whole): what
+    the checks below scan instead of making temporaries of ``X``'s size."""
+    if X.ndim < 2:
+        yield X
+        return
+    step = max(1, cells // max(1, math.prod(X.shape[1:])))
+    for i in range(0, X.shape[0], step):
+        yield X[i : i + step]
+
+
 def _max_abs(X: Any, cells: int = 1 << 20) -> float:
-    """``max |x|`` over the 2-D array ``X``, a block of about ``cells`` values at a time: no
-    temporary of ``X``'s size (840 MB for a 2.1M×100 ``A``, which doubled the peak memory of
-    loading a model).  NaN or infinity as soon as a block holds one."""
+    """``max |x|`` over ``X``, a block at a time (:func:`_row_blocks`: no temporary of
+    ``X``'s size, 840 MB for a 2.1M×100 ``A``, which doubled the peak memory of loading a
+    model).  NaN or infinity as soon as a block holds one."""
     import math
 
     import numpy as np
 
-    step = max(1, cells // max(1, X.shape[1]))
     best = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        for i in range(0, X.shape[0], step):
-            m = float(np.max(np.abs(X[i : i + step])))
+        for block in _row_blocks(X, cells):
+            m = float(np.max(np.abs(block)))
             if not math.isfinite(m):
                 return m
             best = max(best, m)
@@ -308,14 +318,11 @@ def _max_abs(X: Any, cells: int = 1 << 20) -> float:
 
 
 def all_finite(X: Any, cells: int = 1 << 20) -> bool:
-    """``np.isfinite(X).all()`` a block of about ``cells`` values at a time (rows of a 2-D
-    ``X``): no boolean temporary of ``X``'s size (210 MB for a 2.1M×100 ``A``)."""
+    """``np.isfinite(X).all()`` a block at a time (:func:`_row_blocks`): no boolean
+    temporary of ``X``'s size (210 MB for a 2.1M×100 ``A``)."""
     import numpy as np
 
-    if X.ndim < 2:
-        return bool(np.isfinite(X).all())
-    step = max(1, cells // max(1, X.shape[1] if X.ndim == 2 else X[0].size))
-    return all(bool(np.isfinite(X[i : i + step]).all()) for i in range(0, X.shape[0], step))
+    return all(bool(np.isfinite(block).all()) for block in _row_blocks(X, cells))
 
 
 def weight_problem(A: Any, B: Any) -> str | None:
