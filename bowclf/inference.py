@@ -254,6 +254,15 @@ class ClassifierCore:
             for i in range(0, H.shape[0], step):
                 yield self.loss.proba_from_hidden(H[i : i + step], self.B, True)
 
+    def _decided_blocks(self, X: sp.csr_array) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(P, pred)`` for each block of :meth:`_decision_blocks`: its probabilities and
+        their :meth:`multilabel_decision` (the rows' own featureless flags), for the dense
+        routes to a multi-label decision."""
+        empty, done = _math.empty_rows(X), 0
+        for P in self._decision_blocks(X):
+            yield P, self.multilabel_decision(P, empty[done : done + P.shape[0]])
+            done += P.shape[0]
+
     def log_proba(self, X: sp.csr_array) -> np.ndarray:
         """Logarithm of :meth:`proba`, computed stably."""
         ml = self.multilabel
@@ -298,10 +307,10 @@ class ClassifierCore:
         if self.loss.searched_decision(self.classes.size):  # no documents × classes floats
             return self.predicted_indicator(X).toarray()  # the documented (dense) indicator
         pred = np.zeros((X.shape[0], self.classes.size), dtype=np.int64)
-        empty, done = _math.empty_rows(X), 0
-        for P in self._decision_blocks(X):  # the indicator, and one block of probabilities
-            rows = slice(done, done + P.shape[0])
-            pred[rows], done = self.multilabel_decision(P, empty[rows]), rows.stop
+        done = 0
+        for _, block in self._decided_blocks(X):  # the indicator, one block of probabilities
+            pred[done : done + block.shape[0]] = block
+            done += block.shape[0]
         return pred
 
     def predicted_indicator(self, X: sp.csr_array) -> sp.csr_array:
@@ -315,14 +324,9 @@ class ClassifierCore:
         documents × classes array is built (at most :data:`DECISION_CELLS` probabilities).
         A loss whose ``searched_decision`` holds (hierarchical softmax, many labels) finds
         them by its ``multilabel_indices`` instead, without every class's probability."""
-        empty = _math.empty_rows(X)
         if self.loss.searched_decision(self.classes.size):
-            return self._searched_indices(X, empty)
-        out: list[np.ndarray] = []
-        for P in self._decision_blocks(X):
-            pred = self.multilabel_decision(P, empty[len(out) : len(out) + P.shape[0]])
-            out.extend(np.flatnonzero(row) for row in pred)
-        return out
+            return self._searched_indices(X, _math.empty_rows(X))
+        return [np.flatnonzero(row) for _, pred in self._decided_blocks(X) for row in pred]
 
     def _searched_indices(self, X: sp.csr_array, empty: np.ndarray) -> list[np.ndarray]:
         """:meth:`predicted_indices` by the loss's ``multilabel_indices``, chunk by chunk of
@@ -353,16 +357,14 @@ class ClassifierCore:
         classes), or where the loss
         decides by search (hierarchical softmax, many labels) its ``label_proba`` of those
         labels only — no documents × classes probabilities."""
-        empty = _math.empty_rows(X)
         rows: list[np.ndarray] = []
         probas: list[np.ndarray] = []
         if self.loss.searched_decision(self.classes.size):
-            for H, found in self._searched_chunks(X, empty):
+            for H, found in self._searched_chunks(X, _math.empty_rows(X)):
                 rows.extend(found)
                 probas.extend(self.loss.label_proba(H, self.B, found))
             return rows, probas
-        for P in self._decision_blocks(X):
-            pred = self.multilabel_decision(P, empty[len(rows) : len(rows) + P.shape[0]])
+        for P, pred in self._decided_blocks(X):
             for p, row in zip(P, pred, strict=True):
                 rows.append(np.flatnonzero(row))
                 probas.append(p[rows[-1]])
