@@ -20,6 +20,8 @@ instead of estimator parameters:
 - ``_idf_pow: q`` — idf weights raised to the power ``q``;
 - ``_brate: r`` — ``optim.ADAGRAD_RATE`` (``B``'s AdaGrad rate is ``r·lr``);
 - ``_eos: true`` — a token appended to every document (fastText's ``</s>``: a bias feature).
+- ``_ngram_w: f`` — the idf weights of the n-gram features (not the words) multiplied by
+  ``f`` (needs ``use_idf``).
 """
 
 from __future__ import annotations
@@ -182,6 +184,19 @@ def _install_inputs() -> None:
         optim.ADAGRAD_RATE = PROTO.get("_brate", real_rate)
 
     PROTO_HOOKS.append(rate_hook)
+    real_features = text.TextClassifier._set_features
+
+    def weighted_features(self, document_frequency, n_documents):
+        p = real_features(self, document_frequency, n_documents)
+        factor = PROTO.get("_ngram_w")
+        if factor is not None and self.idf_ is not None:
+            columns = self.feature_columns_
+            columns = np.arange(p) if columns is None else columns
+            ngram = columns >= len(self.vectorizer_.vocabulary_)  # words come first
+            self.idf_ = np.where(ngram, self.idf_ * factor, self.idf_).astype(np.float32)
+        return p
+
+    text.TextClassifier._set_features = weighted_features
 
 
 def main(argv: list[str] | None = None) -> int:
