@@ -14,6 +14,8 @@ instead of estimator parameters:
   batches) instead of once;
 - ``_wd_A: λ``, ``_wd_B: μ`` — weight decay after each step: the rows of ``W`` the batch
   touched are multiplied by ``1 − η·λ``, ``B`` by ``1 − η·μ``;
+- ``_wd_Adf: λ`` — the decay of the touched rows scaled by ``df_j^(−q)`` (``_wd_Adf_q``,
+  default 0.5; ``q = 1``: about the same decay per epoch for every feature);
 - ``_wd_Angram: λ`` — the decay of the touched rows for the n-gram features only;
 - ``_wd_Acls: λ`` — the same decay of the touched rows scaled by the batch's class
   frequencies (see ``_class_scaled_decay``; ``_wd_Acls_min: true`` for the minimum;
@@ -144,6 +146,21 @@ def _install_decay() -> None:
         wd_a, wd_b = PROTO.get("_wd_A", 0.0), PROTO.get("_wd_B", 0.0)
         wd_c = PROTO.get("_wd_Acls", 0.0)
         wd_g = PROTO.get("_wd_Angram", 0.0)
+        wd_q = PROTO.get("_wd_Adf", 0.0)
+        if wd_q:
+            q = float(PROTO.get("_wd_Adf_q", 0.5))
+            scale = PROTO["df"] ** -q
+
+            class DfDecayed:
+                def __getattr__(self, name):
+                    return getattr(inner, name)
+
+                def step(self, W, B, batch, grads, lr):
+                    inner.step(W, B, batch, grads, lr)
+                    rows = np.unique(batch.indices)
+                    W[rows] *= (1.0 - lr * wd_q * scale[rows]).astype(W.dtype)[:, None]
+
+            return DfDecayed()
         if wd_g:
 
             class NgramDecayed:
@@ -250,6 +267,8 @@ def _install_inputs() -> None:
         columns = self.feature_columns_
         vocab = len(self.vectorizer_.vocabulary_)
         PROTO["n_word_columns"] = vocab if columns is None else int(np.sum(columns < vocab))
+        df = document_frequency if columns is None else document_frequency[columns]
+        PROTO["df"] = np.maximum(np.asarray(df, dtype=np.float64), 1.0)
         factor = PROTO.get("_ngram_w")
         if factor is not None and self.idf_ is not None:
             columns = self.feature_columns_
