@@ -14,12 +14,23 @@ instead of estimator parameters:
   batches) instead of once;
 - ``_wd_A: λ``, ``_wd_B: μ`` — weight decay after each step: the rows of ``W`` the batch
   touched are multiplied by ``1 − η·λ``, ``B`` by ``1 − η·μ``;
+- ``_wd_Adf: λ`` — the decay of the touched rows scaled by ``df_j^(−q)`` (``_wd_Adf_q``,
+  default 0.5; ``q = 1``: about the same decay per epoch for every feature);
+- ``_wd_Angram: λ`` — the decay of the touched rows for the n-gram features only;
+- ``_wd_Acls: λ`` — the same decay of the touched rows scaled by the batch's class
+  frequencies (see ``_class_scaled_decay``; ``_wd_Acls_min: true`` for the minimum;
+  ``_wd_Acls_inv: true``: ``ω_k = min(1, 1/(c·prior_k))``, sparing the frequent classes);
 - ``_l2_A: λ``, ``_l2_B: μ`` — uniform decay at each epoch's end: ``W`` multiplied by
   ``exp(−λ·Σ_i η_i)`` over the epoch's examples (``B`` likewise with ``μ``);
 - ``_smooth: ε`` — softmax label smoothing: targets ``(1 − ε)·y + ε/c``;
 - ``_idf_pow: q`` — idf weights raised to the power ``q``;
+- ``_idf_add: a`` — idf weights ``ln((1 + n)/(1 + df)) + a`` (the default adds 1);
 - ``_brate: r`` — ``optim.ADAGRAD_RATE`` (``B``'s AdaGrad rate is ``r·lr``);
 - ``_eos: true`` — a token appended to every document (fastText's ``</s>``: a bias feature).
+- ``_b0: a`` — AdaGrad accumulators start at ``a`` instead of 0 (bounds the first steps of
+  ``B``: ``ρ·g/√(a + ‖g‖²/d)``);
+- ``_ngram_w: f`` — the idf weights of the n-gram features (not the words) multiplied by
+  ``f`` (needs ``use_idf``).
 """
 
 from __future__ import annotations
@@ -133,6 +144,39 @@ def _install_decay() -> None:
     def patched_opt(self):
         inner = real_opt(self)
         wd_a, wd_b = PROTO.get("_wd_A", 0.0), PROTO.get("_wd_B", 0.0)
+        wd_c = PROTO.get("_wd_Acls", 0.0)
+        wd_g = PROTO.get("_wd_Angram", 0.0)
+        wd_q = PROTO.get("_wd_Adf", 0.0)
+        if wd_q:
+            q = float(PROTO.get("_wd_Adf_q", 0.5))
+            scale = PROTO["df"] ** -q
+
+            class DfDecayed:
+                def __getattr__(self, name):
+                    return getattr(inner, name)
+
+                def step(self, W, B, batch, grads, lr):
+                    inner.step(W, B, batch, grads, lr)
+                    rows = np.unique(batch.indices)
+                    W[rows] *= (1.0 - lr * wd_q * scale[rows]).astype(W.dtype)[:, None]
+
+            return DfDecayed()
+        if wd_g:
+
+            class NgramDecayed:
+                def __getattr__(self, name):
+                    return getattr(inner, name)
+
+                def step(self, W, B, batch, grads, lr):
+                    inner.step(W, B, batch, grads, lr)
+                    rows = np.unique(batch.indices)
+                    rows = rows[rows >= PROTO["n_word_columns"]]
+                    W[rows] *= np.float32(1.0 - lr * wd_g)
+
+            return NgramDecayed()
+        if wd_c:
+            return _class_scaled_decay(inner, self, wd_c, PROTO.get("_wd_Acls_min", False),
+                                       PROTO.get("_wd_Acls_inv", False))  # fmt: skip
         if not (wd_a or wd_b):
             return inner
 
@@ -153,6 +197,37 @@ def _install_decay() -> None:
     classifier.BowClassifier._optimizer = patched_opt
 
 
+def _class_scaled_decay(inner, model, lam: float, by_min: bool, inverse: bool = False):
+    """``_wd_Acls: λ``: after each step the rows ``j`` of ``W`` the batch touched are
+    multiplied by ``1 − η·λ·ω_j``, ``ω_j`` the mean (``_wd_Acls_min``: the minimum) of
+    ``ω_k = min(1, c·prior_k)`` over the batch's documents (class ``k``) that contain ``j``:
+    features of rare classes' documents decay less (balanced corpora: ``_wd_A``)."""
+    prior = np.asarray(model.class_prior_, dtype=np.float64)
+    omega = np.minimum(1.0, prior.size * prior)
+    if inverse:  # spare the frequent classes' features instead
+        omega = np.minimum(1.0, 1.0 / np.maximum(prior.size * prior, 1e-12))
+
+    class Decayed:
+        def __getattr__(self, name):
+            return getattr(inner, name)
+
+        def step(self, W, B, batch, grads, lr):
+            inner.step(W, B, batch, grads, lr)
+            docs = np.repeat(np.arange(batch.n), np.diff(batch.indptr))
+            first = batch.y_indptr[:-1]
+            w_doc = omega[batch.y_indices[np.minimum(first, batch.y_indices.size - 1)]]
+            w_nz = w_doc[docs]
+            rows, inv = np.unique(batch.indices, return_inverse=True)
+            if by_min:
+                w_row = np.ones(rows.size)
+                np.minimum.at(w_row, inv, w_nz)
+            else:
+                w_row = np.bincount(inv, w_nz, rows.size) / np.bincount(inv, None, rows.size)
+            W[rows] *= (1.0 - lr * lam * w_row).astype(W.dtype)[:, None]
+
+    return Decayed()
+
+
 def _install_inputs() -> None:
     from bowclf import _math, losses, optim, text
 
@@ -170,6 +245,9 @@ def _install_inputs() -> None:
 
     def idf(df, n):
         w = real_idf(df, n)
+        add = PROTO.get("_idf_add")
+        if add is not None:  # ln((1 + n)/(1 + df)) + add instead of + 1
+            w = (w + np.float32(add - 1.0)).astype(np.float32)
         power = PROTO.get("_idf_pow")
         if power is not None:
             w = (w**power).astype(np.float32)
@@ -182,6 +260,33 @@ def _install_inputs() -> None:
         optim.ADAGRAD_RATE = PROTO.get("_brate", real_rate)
 
     PROTO_HOOKS.append(rate_hook)
+    real_features = text.TextClassifier._set_features
+
+    def weighted_features(self, document_frequency, n_documents):
+        p = real_features(self, document_frequency, n_documents)
+        columns = self.feature_columns_
+        vocab = len(self.vectorizer_.vocabulary_)
+        PROTO["n_word_columns"] = vocab if columns is None else int(np.sum(columns < vocab))
+        df = document_frequency if columns is None else document_frequency[columns]
+        PROTO["df"] = np.maximum(np.asarray(df, dtype=np.float64), 1.0)
+        factor = PROTO.get("_ngram_w")
+        if factor is not None and self.idf_ is not None:
+            columns = self.feature_columns_
+            columns = np.arange(p) if columns is None else columns
+            ngram = columns >= len(self.vectorizer_.vocabulary_)  # words come first
+            self.idf_ = np.where(ngram, self.idf_ * factor, self.idf_).astype(np.float32)
+        return p
+
+    text.TextClassifier._set_features = weighted_features
+    real_accumulator = optim._accumulator
+
+    def accumulator(current, size):
+        out = real_accumulator(current, size)
+        if current is None and PROTO.get("_b0"):
+            out += PROTO["_b0"]
+        return out
+
+    optim._accumulator = accumulator
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -177,7 +177,7 @@ def _rules(text: bool) -> dict[str, tuple[_Rule, ...]]:
     rules = {
         "dim": (_ints(1, MAX_DIM),),
         "epochs": (_ints(1), _names("auto")),
-        "lr": (_reals(0, None, "neither"),),
+        "lr": (_reals(0, None, "neither"), _names("auto")),
         "optimizer": (_names(*OPTIMIZERS, "auto"),),
         "batch_size": (_ints(1), _names("auto")),
         "normalize": (_names("l1", "l2"), _NONE),

@@ -55,6 +55,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import ParameterSampler, train_test_split
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from .defaults import BASE_LR
 from .text import TextClassifier
 from .training import resolve_epochs
 
@@ -73,7 +74,8 @@ __all__ = [
 METRICS = ("accuracy", "macro-f1", "micro-f1", "p@k")
 
 #: What the search draws from (distributions or lists, as in ``ParameterSampler``); the
-#: learning rate is drawn around the base configuration's ``lr`` (× 1/5 … × 5).
+#: learning rate is drawn around the base configuration's ``lr`` (× 1/5 … × 5; ``'auto'``:
+#: around ``defaults.BASE_LR``).
 SEARCH_SPACE: dict[str, Any] = {
     "dim": [25, 50, 100, 200],
     "ngrams": [1, 2, 3],
@@ -516,7 +518,8 @@ def _candidates(
     ``n_candidates`` in all, at least one drawn unless the fixed ones fill them."""
     rng_seed = None if random_state is None else int(random_state)
     space = dict(search_space if search_space is not None else SEARCH_SPACE)
-    lr0 = float(base.get("lr", TextClassifier().lr))
+    lr0 = base.get("lr", TextClassifier().lr)
+    lr0 = BASE_LR if lr0 == "auto" else float(lr0)  # 'auto' resolves to 0.25 or 0.35: inside
     space.setdefault("lr", loguniform(lr0 / 5, lr0 * 5))
     fixed = [dict(c) for c in fixed][: max(n_candidates, 1)]
     n_drawn = max(n_candidates - len(fixed), 0 if fixed else 1)

@@ -45,6 +45,7 @@ from .training import (
     check_label_values,
     initial_parameters,
     resolve_epochs,
+    resolve_lr,
     seed_from,
     sgd_pass,
     split_indices,
@@ -102,13 +103,21 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         (bench/RESULTS-devsuite.md), as do multi-label tasks of two labels (two independent
         decisions).  ``partial_fit``
         always makes one pass.
-    lr : float, default=0.25
-        Initial learning rate (per example, as in fastText).  fastText's default 0.1 leaves
-        small corpora barely trained after 5 epochs (bundled tickets: 30% accuracy, imdb
-        0.860); 0.5 is best on small corpora but overfits noisy ones (tweeteval 0.267 vs
-        0.289 at 0.1); 0.25 is within 1–4 points of the best on every benchmark corpus
-        (bench/RESULTS.md).  With ``optimizer='adaptive'`` it is the rate of ``A``'s SGD step
-        and ``B``'s AdaGrad rate is ``0.2·lr``; with ``'adagrad'`` both rates are ``0.2·lr``.
+    lr : float or 'auto', default='auto'
+        Initial learning rate (per example, as in fastText).  ``'auto'``
+        (:func:`bowclf.training.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
+        single-label task of three or more classes with ``loss='softmax'``, the adaptive
+        optimiser and ``normalize='l1'`` rows, else 0.25 (``defaults.BASE_LR``); the
+        resolved value is ``lr_``.  With ``l1`` rows a document moves its hidden vector by
+        ``lr·‖x̃‖²·∂ℓ/∂h`` (``‖x̃‖² ≈ 1/length``) and ``B``'s AdaGrad steps shrink before the
+        rows of many classes separate: those models are underfit at 0.25
+        (bench/RESULTS-devsuite.md), while two classes, ``l2`` rows (long
+        documents, whose steps are already at the full rate) and the other optimisers and
+        losses do best at 0.25.  fastText's default 0.1 leaves small corpora barely trained
+        after 5 epochs (bundled tickets: 30% accuracy, imdb 0.860); 0.5 is best on small
+        corpora but overfits noisy ones (tweeteval 0.267 vs 0.289 at 0.1) (bench/RESULTS.md).
+        With ``optimizer='adaptive'`` it is the rate of ``A``'s SGD step and ``B``'s AdaGrad
+        rate is ``0.2·lr``; with ``'adagrad'`` both rates are ``0.2·lr``.
     optimizer : {'auto', 'adaptive', 'adagrad', 'sgd'}, default='auto'
         How a batch's gradients move the parameters (:mod:`bowclf.optim`).  ``'auto'``:
         ``'adaptive'`` for ``loss='softmax'``, ``'sgd'`` for ``loss='ova'`` (on Reuters'
@@ -194,6 +203,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Whether multi-label :meth:`predict` always includes the most probable label.
     n_iter_ : int
         Epochs run by the last ``fit`` (fewer than ``epochs`` after early stopping).
+    lr_ : float
+        The initial learning rate of the training runs (``lr``, with ``'auto'`` resolved for
+        this model's classes, loss, optimiser and ``normalize``).
     t_ : int
         Training examples processed since initialisation.
     loss_curve_ : list of float
@@ -229,7 +241,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "dim": [Interval(Integral, 1, _limits.MAX_DIM, closed="both")],
         "epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "optimizer": [StrOptions(set(OPTIMIZERS) | {"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "normalize": [StrOptions({"l1", "l2"}), None],
@@ -252,7 +264,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         *,
         dim: int = defaults.DIM,
         epochs: int | str = defaults.EPOCHS,
-        lr: float = defaults.LR,
+        lr: float | str = defaults.LR,
         optimizer: str = defaults.OPTIMIZER,
         batch_size: int | str = "auto",
         normalize: str | None = defaults.NORMALIZE,
@@ -443,8 +455,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
         epochs = resolve_epochs(self.epochs, X.shape[0], self.classes_.size,
                                 multilabel=self.multilabel_)  # fmt: skip
-        self._train(source, rng, epochs=epochs, schedule=LinearDecay(self.lr, epochs * X.shape[0]),
-                    val=val, callback=callback, batch_size=self._batch_size(X))  # fmt: skip
+        schedule = LinearDecay(self._lr(), epochs * X.shape[0])
+        self._train(source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback,
+                    batch_size=self._batch_size(X))  # fmt: skip
         return self
 
     def _batch_size(self, X: sp.csr_array) -> int:
@@ -561,7 +574,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _incremental_schedule(self) -> LinearDecay:
         """``partial_fit``'s rate: the decay over ``total_examples`` continued from ``t_``."""
-        return LinearDecay(self.lr, self.total_examples, start=self.t_)
+        return LinearDecay(self._lr(), self.total_examples, start=self.t_)
 
     # ------------------------------------------------------------------ fitted state
     def _loss(self) -> Loss:
@@ -583,6 +596,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.optimizer != "auto":
             return self.optimizer
         return "sgd" if self.loss == "ova" else "adaptive"
+
+    def _lr(self) -> float:
+        """The initial learning rate ``lr`` stands for with this model's classes (``'auto'``:
+        :func:`bowclf.training.resolve_lr`); needs ``classes_`` and ``multilabel_``."""
+        return resolve_lr(self.lr, self.classes_.size, multilabel=self.multilabel_,
+                          loss=self.loss, optimizer=self._optimizer_name(),
+                          normalize=self.normalize)  # fmt: skip
 
     def _trained_loss(self) -> Loss:
         """The loss ``B_`` was trained with, whatever ``loss`` says now (warm starts)."""
@@ -681,7 +701,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
             optimizer=self._optimizer(), epochs=epochs,
             batch_size=defaults.SPARSE_BATCH if self.batch_size == "auto" else int(self.batch_size),
-            schedule=LinearDecay(self.lr, epochs * source.n),
+            schedule=LinearDecay(self._lr(), epochs * source.n),
             class_weights=self._class_weights(stats.class_counts),
         )  # fmt: skip
         self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val,
@@ -703,7 +723,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         try:
             history = train(
                 source, W, self.B_, epochs=epochs, rng=rng, schedule=schedule,
-                loss=self._loss(), batch_size=batch_size, lr=self.lr, optimizer=optimizer,
+                loss=self._loss(), batch_size=batch_size, lr=self._lr(), optimizer=optimizer,
                 validate=None if val is None else functools.partial(self._score_targets, *val),
                 early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol, callback=callback, verbose=self.verbose, setup=setup,
@@ -713,6 +733,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             self._forget_fit()
             raise
         self.optimizer_state_ = optimizer.state()
+        self.lr_ = self._lr()
         self.t_ += history.examples
         self.n_iter_ = history.n_iter
         self.loss_curve_.extend(history.loss_curve)
@@ -758,6 +779,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         clf.class_prior_ = check_class_prior(fitted.get("class_prior_"), classes.size)
         clf.best_epoch_ = check_best_epoch(fitted.get("best_epoch_"), clf.n_iter_)
         clf.optimizer_state_ = checked_state(optimizer_state or {}, W, B)
+        clf.lr_ = clf._lr()
         return clf
 
     def _with_parameters(self, W: np.ndarray, B: np.ndarray, features: np.ndarray):

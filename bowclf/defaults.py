@@ -10,7 +10,13 @@ EPOCHS = "auto"
 #: ``epochs='auto'`` with two classes: a binary task has one decision direction, learnt in
 #: fewer passes; more of them fit the training set's noise (bench/RESULTS-devsuite.md).
 BINARY_EPOCHS = 5
-LR = 0.25
+LR = "auto"
+#: ``lr='auto'``: the initial learning rate of every task but those of MULTICLASS_LR.
+BASE_LR = 0.25
+#: ``lr='auto'`` for single-label softmax tasks of three or more classes trained by the
+#: adaptive optimiser on ``l1`` rows (short documents): their many rows of ``B`` are underfit
+#: at BASE_LR before AdaGrad's steps shrink (bench/RESULTS-devsuite.md).
+MULTICLASS_LR = 0.35
 OPTIMIZER = "auto"  # "adaptive" for softmax, "sgd" (fastText's plain SGD) for ova
 BATCH_SIZE = "auto"  # 1 on dense rows, else SPARSE_BATCH
 SPARSE_BATCH = 32

@@ -83,7 +83,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     ----------
     dim, epochs, lr, optimizer, batch_size, loss, class_weight, threshold, \
 early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbose, n_jobs
-        Passed to :class:`~bowclf.BowClassifier` (see there).  Out of core
+        Passed to :class:`~bowclf.BowClassifier` (see there); ``lr='auto'`` is resolved
+        with the resolved ``normalize`` (below), so it is 0.25 for long documents and 0.35
+        for three or more classes of short ones (softmax, adaptive optimiser).  Out of core
         (:func:`~bowclf.stream.fit_stream`) ``n_jobs`` is also the number of worker processes
         that read a large corpus (:mod:`bowclf.backends.passes`), with the same model.
     normalize : {'auto', 'l1', 'l2'} or None, default='auto'
@@ -138,8 +140,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         Vectorizer columns kept by ``prune_features`` (classifier feature j is vectorizer
         column ``feature_columns_[j]``); ``None`` when every column is kept.
     training_summary_ : dict
-        Documents, features, classes, epochs, seconds, final loss and validation score of the
-        last fit.
+        Documents, features, classes, epochs, the initial learning rate ``lr`` (resolved:
+        ``classifier_.lr_``), seconds, final loss and validation score of the last fit.
 
     Examples
     --------
@@ -171,7 +173,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         *,
         dim: int = defaults.DIM,
         epochs: int | str = defaults.EPOCHS,
-        lr: float = defaults.LR,
+        lr: float | str = defaults.LR,
         optimizer: str = defaults.OPTIMIZER,
         batch_size: int | str = defaults.BATCH_SIZE,
         normalize: str | None = defaults.TEXT_NORMALIZE,
@@ -465,6 +467,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             "vocabulary": int(len(self.vectorizer_.vocabulary_)),
             "columns": int(columns),
             "epochs": int(clf.n_iter_),
+            "lr": float(clf.lr_),
             "seconds": round(time.perf_counter() - started, 3),
             "loss": float(clf.loss_curve_[-1]),
             "validation_score": clf.best_validation_score_,

@@ -47,6 +47,7 @@ __all__ = [
     "initial_parameters",
     "prepare_counts",
     "resolve_epochs",
+    "resolve_lr",
     "sgd_pass",
     "split_indices",
     "split_validation",
@@ -88,6 +89,42 @@ def resolve_epochs(
             return defaults.BINARY_EPOCHS
         return int(min(10, max(5, -(-200_000 // max(n_samples, 1)))))
     return int(epochs)
+
+
+def resolve_lr(
+    lr: float | str,
+    n_classes: int,
+    *,
+    multilabel: bool = False,
+    loss: str = defaults.LOSS,
+    optimizer: str = "adaptive",
+    normalize: str | None = "l1",
+) -> float:
+    """The initial learning rate for ``lr`` (a number is kept as it is).
+
+    ``'auto'``: ``defaults.MULTICLASS_LR`` (0.35) for a single-label task of ``n_classes ≥ 3``
+    with ``loss='softmax'``, the resolved ``optimizer`` ``'adaptive'`` and ``normalize='l1'``
+    rows; ``defaults.BASE_LR`` (0.25) otherwise.  Every input is known before the first
+    step on every route (in memory, out of core, Dask, ``partial_fit``, a loaded model), so
+    each resolves the same value.  Why these conditions: with ``l1`` rows (short documents:
+    :class:`~bowclf.TextClassifier`'s ``'auto'`` inputs) a document moves its hidden vector
+    by ``lr·‖x̃‖₂²·∂ℓ/∂h`` with ``‖x̃‖₂² ≈ 1/length``, and ``B``'s AdaGrad steps (rate
+    ``0.2·lr``) shrink before many classes' rows separate, so such models are underfit at
+    0.25; ``l2`` rows (long documents) already move ``h`` by the full ``lr·∂ℓ/∂h``; a binary
+    task has a single decision direction; plain SGD, ``'adagrad'``, one-vs-all and
+    hierarchical softmax keep the rate they were measured with.
+    """
+    if lr != "auto":
+        return float(lr)
+    if (
+        n_classes >= 3
+        and not multilabel
+        and loss == "softmax"
+        and optimizer == "adaptive"
+        and normalize == "l1"
+    ):
+        return defaults.MULTICLASS_LR
+    return defaults.BASE_LR
 
 
 class OneClassError(ValueError):

@@ -16,6 +16,7 @@ import pytest
 from conftest import write_label_text_csv
 
 from bowclf import BowVectorizer, TextClassifier
+from bowclf.defaults import MULTICLASS_LR
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,8 @@ def test_distributed_fit_matches_local_accuracy_and_attributes(
         assert key in dask_model.training_summary_
     s = dask_model.training_summary_
     assert s["documents"] == len(text_data[0]) and s["epochs"] == local_model.classifier_.n_iter_
+    # lr='auto' resolves as in memory (3 classes of short documents)
+    assert s["lr"] == dask_model.classifier_.lr_ == local_model.classifier_.lr_ == MULTICLASS_LR
     path = save(dask_model, tmp_path / "m.bowclf")
     again = load(path)
     assert again.predict_proba(Xte).tobytes() == dask_model.predict_proba(Xte).tobytes()

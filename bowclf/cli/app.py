@@ -45,6 +45,20 @@ class _FiniteFloat(click.FloatRange):
         return rv
 
 
+class _RateType(_FiniteFloat):
+    """A positive finite learning rate, or 'auto' (see ``bowclf.training.resolve_lr``)."""
+
+    name = "FLOAT|auto"
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value, param, ctx):
+        if value == "auto":
+            return value
+        return super().convert(value, param, ctx)
+
+
 class _EpochsType(click.ParamType):
     """A positive number of epochs, or 'auto'."""
 

@@ -21,6 +21,7 @@ from .app import (
     _isatty,
     _labels_of,
     _one_line,
+    _RateType,
     _stderr,
     _summary_line,
     cli,
@@ -83,10 +84,11 @@ from .app import (
 )
 @click.option(
     "--lr",
-    type=_FiniteFloat(min=0, min_open=True),
+    type=_RateType(),
     default=defaults.LR,
     show_default=True,
-    help="Initial learning rate (decays linearly to 0).",
+    help="Initial learning rate (decays linearly to 0), or 'auto': 0.35 for 3 or more classes "
+    "of short documents (softmax), else 0.25.",
 )
 @click.option(
     "--optimizer",
@@ -401,7 +403,7 @@ def _print_fit_summary(model, output: str, val, started: float, tuned=None) -> N
     line = (
         f"Trained {clf.n_iter_} epochs on {documents:,} documents "
         f"({len(model.vectorizer_.vocabulary_):,} words, {clf.n_features_in_:,} features) "
-        f"{trained}; final loss {clf.loss_curve_[-1]:.4f}"
+        f"{trained}; lr {clf.lr_:g}, final loss {clf.loss_curve_[-1]:.4f}"
     )
     if clf.best_validation_score_ is not None:
         line += f", best validation score {clf.best_validation_score_:.4f}"

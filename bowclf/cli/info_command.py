@@ -71,8 +71,12 @@ def info(model_path, as_json, top_features=None) -> None:
         if text.get("corpus"):
             lines.append(("Corpus read as", _corpus_line(text["corpus"])))
     params = header.get("params", {})
+    resolved = dict(inputs)  # what each 'auto' parameter stood for in this model's fit
+    summary = text.get("training_summary")
+    if isinstance(summary, dict) and isinstance(summary.get("lr"), int | float):
+        resolved["lr"] = summary["lr"]
     shown = [
-        f"{k}={v} ({inputs[k]})" if v == "auto" and k in _INPUTS and k in inputs else f"{k}={v}"
+        f"{k}={v} ({resolved[k]})" if v == "auto" and k in resolved else f"{k}={v}"
         for k, v in sorted(params.items())
     ]
     lines.append(("Parameters", ", ".join(shown)))
