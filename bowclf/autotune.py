@@ -794,29 +794,23 @@ def _number_rounds(trials: list[dict[str, Any]], search) -> None:
 
 
 def _scorer(metric: str, k: int) -> Callable[[TextClassifier, Sequence[str], Sequence], float]:
-    """``score(model, X, y)`` for ``metric`` (single- or multi-label ``y``)."""
+    """``score(model, X, y)`` for ``metric`` (single- or multi-label ``y``).  No documents ×
+    classes array is built: multi-label truths and predictions are sparse indicators, and
+    ``p@k`` reads the model's own ``k`` best labels (:meth:`TextClassifier.predict_topk`)."""
 
     def score(model: TextClassifier, X, y) -> float:
-        classes = np.asarray(model.classes_)
+        if metric == "p@k":
+            return _precision_at_k(model, X, y, k)
         if model.multilabel_:
-            mlb = MultiLabelBinarizer(classes=classes.tolist())
+            mlb = MultiLabelBinarizer(classes=np.asarray(model.classes_).tolist(),
+                                      sparse_output=True)  # fmt: skip
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # labels unseen in training
                 Y = mlb.fit_transform([tuple(labels) for labels in y])
-            if metric == "p@k":
-                P = model.predict_proba(X)
-                top = np.argsort(-P, axis=1, kind="stable")[:, :k]
-                return float(np.take_along_axis(Y, top, axis=1).sum() / (k * len(X)))
             pred = mlb.transform(model.predict(X))
             if metric == "accuracy":
                 return float(accuracy_score(Y, pred))
             return float(f1_score(Y, pred, average=metric.split("-")[0], zero_division=0))
-        if metric == "p@k":  # share of documents whose label is among the k most probable
-            P = model.predict_proba(X)
-            top = np.argsort(-P, axis=1, kind="stable")[:, :k]
-            index = {label: i for i, label in enumerate(classes.tolist())}
-            truth = np.array([index.get(label, -1) for label in np.asarray(y).tolist()])
-            return float((top == truth[:, None]).any(axis=1).mean())
         pred = model.predict(X)
         if metric == "accuracy":
             return float(accuracy_score(y, pred))
@@ -830,6 +824,24 @@ def _scorer(metric: str, k: int) -> Callable[[TextClassifier, Sequence[str], Seq
         )
 
     return score
+
+
+def _precision_at_k(model: TextClassifier, X, y, k: int) -> float:
+    """Precision at ``k``: the share of the ``k·n`` best-ranked labels of the ``n`` documents
+    that are true labels (single-label: the share of documents whose label is among their
+    ``k`` most probable)."""
+    ranked = model.predict_topk(X, k=k)
+    if model.multilabel_:
+        hits = sum(
+            len(set(labels) & {label for label, _ in best})
+            for labels, best in zip(y, ranked, strict=True)
+        )
+        return float(hits / (k * len(ranked))) if ranked else 0.0
+    hits = sum(
+        any(label == truth for label, _ in best)
+        for truth, best in zip(np.asarray(y).tolist(), ranked, strict=True)
+    )
+    return float(hits / len(ranked)) if ranked else 0.0
 
 
 def _jsonable(value: Any) -> Any:

@@ -394,3 +394,40 @@ def test_autotune_result_times_add_up():
     model_fit = float(result.model.training_summary_["seconds"])  # rounded to 1 ms
     assert model_fit <= result.refit_seconds + 5e-4 and result.refit_seconds < result.seconds
     assert result.search_seconds + result.refit_seconds == pytest.approx(result.seconds)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_scorers_build_no_documents_by_classes_array(monkeypatch, multilabel):
+    """The search's scores read the model's k best labels and sparse indicators: they match
+    the dense reference (predict_proba, argsort) without ever calling predict_proba."""
+    from sklearn.metrics import f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    from bowclf.autotune import _scorer
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(40)]
+    X = [" ".join(rng.choice(words, 6)) for _ in range(200)]
+    if multilabel:
+        y = [tuple(sorted(set(rng.choice(list("abcde"), 2)))) for _ in range(200)]
+    else:
+        y = [str(v) for v in rng.integers(0, 6, 200)]
+    model = TextClassifier(epochs=3, random_state=0).fit(X, y)
+    P = model.predict_proba(X)
+    top = np.argsort(-P, axis=1, kind="stable")[:, :3]
+    classes = model.classes_.tolist()
+    Y = MultiLabelBinarizer(classes=classes).fit_transform(y if multilabel else [[v] for v in y])
+    expected = {
+        "p@k": np.take_along_axis(Y, top, axis=1).sum() / (3 * len(X) if multilabel else len(X))
+    }
+    if multilabel:
+        pred = MultiLabelBinarizer(classes=classes).fit_transform(model.predict(X))
+        expected["micro-f1"] = f1_score(Y, pred, average="micro", zero_division=0)
+        expected["accuracy"] = float((pred == Y).all(axis=1).mean())
+
+    def dense(*args, **kwargs):
+        raise AssertionError("predict_proba called")
+
+    monkeypatch.setattr(TextClassifier, "predict_proba", dense)
+    for metric, value in expected.items():
+        assert _scorer(metric, 3)(model, X, y) == pytest.approx(value)
