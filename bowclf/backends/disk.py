@@ -19,6 +19,7 @@ the vocabulary and one block, whatever the corpus size.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import shutil
 import socket
@@ -33,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..corpus import CorpusError, iter_chunks
+from ..corpus_ranges import csv_layout, split_points
 from ..losses import Loss
 from ..parallel import prefetch, resolve_n_jobs
 from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
@@ -40,6 +42,7 @@ from .passes import (
     CacheJob,
     CacheWriter,
     ChunkSpool,
+    PartVocabularyJob,
     PassRunner,
     VocabularyJob,
     merge_counts,
@@ -283,13 +286,22 @@ class DiskCorpus:
         remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))
         (self.directory / _OWNER).write_text(f"{os.getpid()} {socket.gethostname()}")
-        spool = ChunkSpool(self.directory / "chunks.pickle")
+        spools: list[Path] = []  # the chunks kept for pass 2 (ChunkSpool files)
         try:
-            with PassRunner(workers, self.start_method) as runner:
-                stats = self._vocabulary(runner, vectorizer, spool, callback)
-                self._tokenise(runner, vectorizer, stats, spool)
+            stats = self._scan_parts(workers, vectorizer, spools, callback)
+            if stats is None:
+                with PassRunner(workers, self.start_method) as runner:
+                    spool = ChunkSpool(self.directory / "chunks.pickle")
+                    spools.append(spool.path)
+                    try:
+                        stats = self._vocabulary(runner, VocabularyJob(vectorizer, spools),
+                                                 spool.keep(self._chunks()), callback)  # fmt: skip
+                    finally:
+                        spool.close()
+                    self._tokenise(runner, vectorizer, stats, spools, spool.refs)
         finally:
-            spool.remove()
+            for path in spools:
+                path.unlink(missing_ok=True)
         self.summary["pass_seconds"] = [self.summary.pop("pass1"), self.summary.pop("pass2")]
         self.summary["cache"] = str(self.directory) if self.keep_cache else None
         if callback is not None:
@@ -300,12 +312,42 @@ class DiskCorpus:
         release_free_memory()  # the passes' freed strings and chunks, before the model is made
         return stats
 
-    def _vocabulary(self, runner: PassRunner, vectorizer, spool, callback) -> CorpusStats:
-        """Pass 1: the vocabulary fitted, the labels collected (:class:`~.passes.VocabularyJob`);
-        the chunks kept in ``spool`` for pass 2."""
+    def _scan_parts(self, workers: int, vectorizer, spools: list[Path], callback):
+        """Both passes on ``workers`` processes each reading and parsing its own part of the
+        file (:mod:`bowclf.corpus_ranges`, :class:`~.passes.PartVocabularyJob`), the chunks
+        kept in ``spools``; ``None`` (and ``spools`` empty) when the corpus cannot be read
+        in parts, or a part failed: the caller then reads it in one piece, which gives the
+        same statistics and cache, or reports the file's first problem."""
+        layout = csv_layout(self.path, **self.corpus_kw) if workers > 1 else None
+        points = split_points(self.path, workers, layout["lines"]) if layout is not None else []
+        if len(points) < 3:
+            return None
+        spools.extend(self.directory / f"chunks{k}.pickle" for k in range(len(points) - 1))
+        job = PartVocabularyJob(vectorizer, spools, self.path, layout, self.corpus_kw,
+                                self.chunk_size)  # fmt: skip
+        refs: list = []
+        with PassRunner(workers, self.start_method) as runner:
+            try:
+                parts = [(k, a, b) for k, (a, b) in enumerate(itertools.pairwise(points))]
+                stats = self._vocabulary(runner, job, parts, callback, refs.extend)
+            except CorpusError:
+                runner.close(abort=True)
+                for path in spools:
+                    path.unlink(missing_ok=True)
+                spools.clear()
+                return None
+            self._tokenise(runner, vectorizer, stats, spools, refs)
+        return stats
+
+    def _vocabulary(self, runner: PassRunner, job, items, callback, keep=None) -> CorpusStats:
+        """Pass 1: the vocabulary fitted, the labels collected (``job`` over ``items``:
+        :class:`~.passes.VocabularyJob` over spooled chunks, or
+        :class:`~.passes.PartVocabularyJob` over parts of the file, whose replies, the
+        places of their chunks, go to ``keep``)."""
         started = time.perf_counter()
-        for _ in runner.run(VocabularyJob(vectorizer, spool.path), spool.keep(self._chunks())):
-            pass
+        for reply in runner.run(job, items):
+            if keep is not None:
+                keep(reply)
         parts = runner.finish()
         n_docs = sum(part.documents for part in parts)
         labels = set().union(*(part.labels for part in parts))
@@ -315,7 +357,7 @@ class DiskCorpus:
         tokens, counts = merge_counts((p.tokens, p.counts) for p in parts) if len(parts) > 1 else (
             parts[0].tokens, parts[0].counts)  # fmt: skip
         del parts  # the strings of the workers' tables, before the vocabulary is made
-        vectorizer.fit_counts(tokens, counts)
+        job.vectorizer.fit_counts(tokens, counts)
         del tokens, counts
         multilabel = self.multilabel
         if multilabel is None:
@@ -333,18 +375,18 @@ class DiskCorpus:
                       "seconds": time.perf_counter() - started})  # fmt: skip
         return stats
 
-    def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, spool) -> None:
+    def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, spools, refs) -> None:
         """Pass 2: counts into the cache; document frequencies, tokens, label statistics
         (:class:`~.passes.CacheJob`; on workers, each chunk's files are appended here, in
         chunk order)."""
         started = time.perf_counter()
         transformer = vectorizer.transformer()
-        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spool.path,
+        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spools,
                        parts=runner.parallel)  # fmt: skip
         writer = CacheWriter(self.directory) if runner.parallel else None
         n_docs = nnz = 0
         try:
-            steps = runner.run(job, enumerate(spool.refs))
+            steps = runner.run(job, enumerate(refs))
             for i, (docs, entries) in enumerate(steps):
                 if writer is not None:
                     writer.append_part(job.part_prefix(i), docs, entries)

@@ -18,7 +18,7 @@ import contextlib
 import os
 import pickle
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -28,13 +28,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import defaults
+from ..corpus_ranges import iter_part_chunks
 from ..training import DTYPE
 from . import text_size_estimate
 from .workers import Job, WorkerPool
 
 __all__ = [
-    "CacheJob", "CacheWriter", "ChunkSpool", "PassRunner", "VocabularyJob", "merge_counts",
-    "pass_workers",
+    "CacheJob", "CacheWriter", "ChunkSpool", "PartVocabularyJob", "PassRunner",
+    "VocabularyJob", "merge_counts", "pass_workers",
 ]  # fmt: skip
 
 #: The cache's flat files, one value (or run of values) per document appended in order.
@@ -62,28 +63,38 @@ def merge_counts(parts: Iterable[tuple[list[str], np.ndarray]]) -> tuple[list[st
     return list(total), np.fromiter(total.values(), np.int64, len(total))
 
 
+#: A chunk's place in the spool files: ``(file, offset, size)``, ``file`` an index into the
+#: list of spool paths the jobs get.
+Ref = tuple[int, int, int]
+
+
 class ChunkSpool:
     """The chunks of pass 1, pickled, kept in a file (``path``, in the private cache
-    directory) for pass 2, which then reads neither the corpus again nor parses it.  The
-    jobs get a chunk's place in the file (:meth:`keep` yields them) and read it from there
-    (:func:`spool_reader`), so a chunk is pickled once and no process sends it through a
-    pipe.  The file is written and read by this process and its workers only."""
+    directory; number ``index`` of the spool files) for pass 2, which then reads neither
+    the corpus again nor parses it.  The jobs get a chunk's place (:data:`Ref`;
+    :meth:`keep` yields them) and read it from there (:func:`spool_reader`), so a chunk is
+    pickled once and no process sends it through a pipe.  The file is written and read by
+    this process and its workers only."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, index: int = 0) -> None:
         self.path = path
+        self.index = index
         self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self.refs: list[tuple[int, int]] = []
+        self.refs: list[Ref] = []
 
-    def keep(self, chunks: Iterable[Any]) -> Iterator[tuple[int, int]]:
-        """Pickle and keep every chunk; yield its place ``(offset, size)`` once written."""
+    def keep(self, chunks: Iterable[Any]) -> Iterator[Ref]:
+        """Pickle and keep every chunk; yield its place once written."""
         f = self._file
         for chunk in chunks:
             blob = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
-            ref = (f.tell(), len(blob))
+            ref = (self.index, f.tell(), len(blob))
             f.write(blob)
             f.flush()  # readable by the workers from now on
             self.refs.append(ref)
             yield ref
+
+    def close(self) -> None:
+        self._file.close()
 
     def remove(self) -> None:
         """Close and delete the file."""
@@ -91,13 +102,17 @@ class ChunkSpool:
         self.path.unlink(missing_ok=True)
 
 
-def spool_reader(path: Path) -> Callable[[tuple[int, int]], Any]:
-    """The chunk at a place ``(offset, size)`` of a :class:`ChunkSpool`'s file."""
-    f = open(path, "rb")  # noqa: SIM115 - closed when the reader is freed (end of the job)
+def spool_reader(paths: Sequence[Path]) -> Callable[[Ref], Any]:
+    """The chunk at a place :data:`Ref` of the spool files ``paths``."""
+    files: dict[int, Any] = {}  # closed when the reader is freed (end of the job)
 
-    def read(ref: tuple[int, int]) -> Any:
-        f.seek(ref[0])
-        return pickle.loads(f.read(ref[1]))
+    def read(ref: Ref) -> Any:
+        k, offset, size = ref
+        f = files.get(k)
+        if f is None:
+            f = files[k] = open(paths[k], "rb")  # noqa: SIM115
+        f.seek(offset)
+        return pickle.loads(f.read(size))
 
     return read
 
@@ -158,33 +173,69 @@ class Vocabulary:
 
 
 class VocabularyJob:
-    """Pass 1 of a chunk ``(texts, labels)`` (its place in the :class:`ChunkSpool` file
-    ``spool``): its tokens
+    """Pass 1 of a chunk ``(texts, labels)`` (its place in the :class:`ChunkSpool` files
+    ``spools``): its tokens
     counted under ``vectorizer``'s rule (:meth:`~bowclf.vectorizer.BowVectorizer.token_counter`)
     and its labels collected."""
 
-    def __init__(self, vectorizer: Any, spool: Path) -> None:
+    def __init__(self, vectorizer: Any, spools: Sequence[Path]) -> None:
         self.vectorizer = vectorizer
-        self.spool = spool
+        self.spools = list(spools)
 
     def start(self) -> None:
-        self.read = spool_reader(self.spool)
+        self.read = spool_reader(self.spools)
         self.counter = self.vectorizer.token_counter()
         self.labels: set[str] = set()
         self.several = False
         self.documents = 0
 
-    def step(self, ref: tuple[int, int]) -> None:
-        texts, labels = self.read(ref)
+    def count(self, chunk: tuple[list[str], list[tuple[str, ...]]]) -> None:
+        texts, labels = chunk
         self.counter.add(texts)
         self.labels.update(chain.from_iterable(labels))
         self.several = self.several or any(len(labs) != 1 for labs in labels)
         self.documents += len(texts)
 
+    def step(self, ref: Ref) -> None:
+        self.count(self.read(ref))
+
     def finish(self) -> Vocabulary:
         tokens, counts = self.counter.result()
         del self.counter, self.read
         return Vocabulary(tokens, counts, self.labels, self.several, self.documents)
+
+
+class PartVocabularyJob(VocabularyJob):
+    """Pass 1 of part ``k`` of a CSV/TSV file (``(k, start, stop)``, bytes of
+    :func:`~bowclf.corpus_ranges.split_points`), read and parsed here
+    (:func:`~bowclf.corpus_ranges.iter_part_chunks` with ``layout`` and ``corpus_kw``):
+    its chunks counted as by :class:`VocabularyJob` and kept in spool file ``spools[k]``.
+    Each step returns the places (:data:`Ref`) of its part's chunks, in order.  Any error
+    of a part means the file must be read in one piece (:mod:`bowclf.corpus_ranges`)."""
+
+    def __init__(
+        self, vectorizer: Any, spools: Sequence[Path], path: Any, layout: dict[str, Any],
+        corpus_kw: dict[str, Any], chunk_size: int,
+    ) -> None:  # fmt: skip
+        super().__init__(vectorizer, spools)
+        self.path, self.layout, self.corpus_kw = path, layout, corpus_kw
+        self.chunk_size = chunk_size
+
+    def step(self, part: tuple[int, int, int]) -> list[Ref]:  # type: ignore[override]
+        k, start, stop = part
+        chunks = iter_part_chunks(self.path, start, stop, self.layout, self.chunk_size,
+                                  **self.corpus_kw)  # fmt: skip
+        spool = ChunkSpool(self.spools[k], k)
+        try:
+            for _ in spool.keep(map(self._counted, chunks)):
+                pass
+        finally:
+            spool.close()
+        return spool.refs
+
+    def _counted(self, chunk):
+        self.count(chunk)
+        return chunk
 
 
 class CacheWriter:
@@ -261,7 +312,7 @@ class CacheCounts:
 
 
 class CacheJob:
-    """Pass 2 of chunk ``i`` ``(texts, labels)`` (``(i, its place in spool)``): its counts
+    """Pass 2 of chunk ``i`` ``(texts, labels)`` (``(i, its place in spools)``): its counts
     under the fitted vectorizer ``transformer`` (a
     :class:`~bowclf.vectorizer.transform.FittedVectorizer`) and the codes of its labels
     (positions in ``classes``) written to the cache in ``directory`` — straight into the flat
@@ -271,9 +322,10 @@ class CacheJob:
     non-zeros."""
 
     def __init__(
-        self, transformer: Any, classes: list[str], directory: Path, spool: Path, *, parts: bool
-    ) -> None:
-        self.spool = spool
+        self, transformer: Any, classes: list[str], directory: Path, spools: Sequence[Path],
+        *, parts: bool,
+    ) -> None:  # fmt: skip
+        self.spools = list(spools)
         self.transformer = transformer
         self.classes = classes
         self.directory = directory
@@ -285,7 +337,7 @@ class CacheJob:
         return f"part{i}."
 
     def start(self) -> None:
-        self.read = spool_reader(self.spool)
+        self.read = spool_reader(self.spools)
         self.transform = self.transformer.chunk_transform()
         self.code = {label: i for i, label in enumerate(self.classes)}
         self.counts = CacheCounts(
@@ -293,7 +345,7 @@ class CacheJob:
         )
         self.writer = None if self.parts else CacheWriter(self.directory)
 
-    def step(self, item: tuple[int, tuple[int, int]]) -> tuple[int, int]:
+    def step(self, item: tuple[int, Ref]) -> tuple[int, int]:
         i, ref = item
         texts, labels = self.read(ref)
         X = self.transform(texts)
