@@ -73,10 +73,11 @@ def _fit(path, n_jobs, tmp_path, *, start_method=None, corpus_kw=None, keep=True
     ) as backend:  # fmt: skip
         model.fit_backend(backend)
         digest = hashlib.sha256()
-        for name in passes.CACHE_FILES:
-            digest.update((backend.directory / f"{name}.bin").read_bytes())
+        for name in passes.CACHE_FILES:  # each array: its segments one after the other
+            digest.update(b"".join((backend.directory / f"{prefix}{name}.bin").read_bytes()
+                                   for prefix in backend.segments))  # fmt: skip
         names = {p.name for p in backend.directory.iterdir()}
-        assert not {n for n in names if n.startswith("part") or n.startswith("chunks")}
+        assert not {n for n in names if n.startswith("chunks")}
     model.training_summary_.pop("cache")
     file = save(model, tmp_path / f"model-{n_jobs}-{start_method}.bowclf")
     with zipfile.ZipFile(file) as zf:
@@ -322,22 +323,33 @@ def test_a_script_without_a_main_guard_under_spawn_gets_the_reason(tmp_path):
     assert "under `if __name__ == '__main__':`" in out
 
 
-def test_the_cache_writer_appends_parts_and_rows_in_call_order(tmp_path):
+def test_the_cache_writer_appends_rows_in_call_order(tmp_path):
     import scipy.sparse as sp
 
     X = sp.csr_array(np.array([[1, 0, 2], [0, 3, 0]], dtype=np.float32))
-    part = passes.CacheWriter(tmp_path, "part0.")
-    part.append(X[[1]], np.array([1]), np.array([5]))
-    part.close()
-    writer = passes.CacheWriter(tmp_path)
+    writer = passes.CacheWriter(tmp_path, "seg0.")
     writer.append(X, np.array([1, 1]), np.array([0, 1]))
-    writer.append_part("part0.", 1, 1)  # copied by the kernel where it can
     writer.append(X[[0]], np.array([2]), np.array([2, 3]))
     writer.close()
-    assert np.fromfile(tmp_path / "indices.bin", np.int32).tolist() == [0, 2, 1, 1, 0, 2]
-    assert np.fromfile(tmp_path / "labels.bin", np.int32).tolist() == [0, 1, 5, 2, 3]
-    assert (writer.n_docs, writer.nnz) == (4, 6)
-    assert not list(tmp_path.glob("part0.*"))
+    assert np.fromfile(tmp_path / "seg0.indices.bin", np.int32).tolist() == [0, 2, 1, 0, 2]
+    assert np.fromfile(tmp_path / "seg0.labels.bin", np.int32).tolist() == [0, 1, 2, 3]
+    assert (writer.n_docs, writer.nnz) == (3, 5)
+
+
+def test_the_cache_is_read_across_its_segments(tmp_path):
+    """DiskData reads values across segment files (some empty) as from one file."""
+    from bowclf.backends.disk import _Segmented
+
+    values = np.arange(20, dtype=np.int32)
+    paths = []
+    for k, (a, b) in enumerate([(0, 7), (7, 7), (7, 8), (8, 20), (20, 20)]):
+        paths.append(tmp_path / f"seg{k}.bin")
+        values[a:b].tofile(paths[-1])
+    seg = _Segmented(paths, np.int32)
+    for start in range(21):
+        for stop in range(start, 21):
+            assert seg.read(start, stop).tolist() == values[start:stop].tolist()
+    assert np.concatenate(list(seg.blocks(3))).tolist() == values.tolist()
 
 
 def _variant(tmp_path, kind: str) -> Path:

@@ -40,7 +40,6 @@ from ..parallel import prefetch, resolve_n_jobs
 from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
 from .passes import (
     CacheJob,
-    CacheWriter,
     ChunkSpool,
     PartVocabularyJob,
     PassRunner,
@@ -128,16 +127,49 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _offsets(directory: Path, name: str) -> Path:
+class _Segmented:
+    """The values (``dtype``) of the files ``paths`` read as one array, one file after the
+    other: the cache's segments (:class:`~.passes.CacheJob`) without copying them into
+    one file."""
+
+    def __init__(self, paths: list[Path], dtype) -> None:
+        self.paths = paths
+        self.dtype = np.dtype(dtype)
+        sizes = [p.stat().st_size // self.dtype.itemsize for p in paths]
+        self.bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Values ``start … stop − 1``."""
+        pieces = []
+        k = int(np.searchsorted(self.bounds, start, side="right")) - 1
+        while start < stop:
+            first = int(self.bounds[k])
+            end = min(stop, int(self.bounds[k + 1]))
+            pieces.append(_read(self.paths[k], self.dtype, start - first, end - first))
+            start, k = end, k + 1
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces) if pieces else np.empty(0, self.dtype)
+
+    def blocks(self, count: int):
+        """All values, at most ``count`` at a time."""
+        for path in self.paths:
+            with open(path, "rb") as src:
+                while (values := np.fromfile(src, dtype=self.dtype, count=count)).size:
+                    yield values
+
+
+def _segment_files(directory: Path, segments: list[str], name: str, dtype) -> _Segmented:
+    return _Segmented([directory / f"{prefix}{name}.bin" for prefix in segments], dtype)
+
+
+def _offsets(directory: Path, segments: list[str], name: str) -> Path:
     """Write the running sums of a per-document count file (int64, n+1 values)."""
     path = directory / f"{name}.offsets"
-    with open(directory / f"{name}.bin", "rb") as src, open(path, "wb") as dst:
+    with open(path, "wb") as dst:
         total = 0
         np.zeros(1, np.int64).tofile(dst)
-        while True:
-            counts = np.fromfile(src, dtype=np.int32, count=1 << 20)
-            if counts.size == 0:
-                break
+        for counts in _segment_files(directory, segments, name, np.int32).blocks(1 << 20):
             sums = np.cumsum(counts, dtype=np.int64) + total
             sums.tofile(dst)
             total = int(sums[-1])
@@ -168,7 +200,8 @@ class DiskData:
     """The cache served as shuffled, prepared ``(X̃, Y, w)`` blocks, one pass per epoch.
 
     ``features`` maps vectorizer counts to classifier input (column selection and term
-    weighting, :class:`bowclf.text.FeatureMap`).
+    weighting, :class:`bowclf.text.FeatureMap`).  ``segments``: the name prefixes of the
+    cache's segments, read one after the other (default: one set of unprefixed files).
     """
 
     def __init__(
@@ -185,8 +218,10 @@ class DiskData:
         multilabel: bool,
         block_docs: int,
         block_nnz: int = BLOCK_NNZ,
+        segments: list[str] | None = None,
     ) -> None:
         self.directory = directory
+        segments = [""] if segments is None else segments
         self.n = n_docs
         self.n_features = n_features
         self.n_classes = n_classes
@@ -197,18 +232,20 @@ class DiskData:
         self.multilabel = multilabel
         self.block_docs = block_docs
         # Per-document offsets, kept on disk too: read the block's slice when needed.
-        self.row_start = _offsets(directory, "row_nnz")
-        self.label_start = _offsets(directory, "label_count")
+        self.row_start = _offsets(directory, segments, "row_nnz")
+        self.label_start = _offsets(directory, segments, "label_count")
+        self.indices = _segment_files(directory, segments, "indices", np.int32)
+        self.data = _segment_files(directory, segments, "data", DTYPE)
+        self.labels = _segment_files(directory, segments, "labels", np.int32)
         self.starts = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
 
     def _block(self, first: int, last: int) -> tuple[sp.csr_array, sp.csr_array]:
-        d = self.directory
         ptr = _read(self.row_start, np.int64, first, last + 1)
-        indices = _read(d / "indices.bin", np.int32, int(ptr[0]), int(ptr[-1]))
-        data = _read(d / "data.bin", DTYPE, int(ptr[0]), int(ptr[-1]))
+        indices = self.indices.read(int(ptr[0]), int(ptr[-1]))
+        data = self.data.read(int(ptr[0]), int(ptr[-1]))
         X = sp.csr_array((data, indices, ptr - ptr[0]), shape=(last - first, self.width))
         lptr = _read(self.label_start, np.int64, first, last + 1)
-        codes = _read(d / "labels.bin", np.int32, int(lptr[0]), int(lptr[-1]))
+        codes = self.labels.read(int(lptr[0]), int(lptr[-1]))
         Y = sp.csr_array(
             (np.ones(codes.size, DTYPE), codes, lptr - lptr[0]),
             shape=(last - first, self.n_classes),
@@ -377,25 +414,19 @@ class DiskCorpus:
 
     def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, spools, refs) -> None:
         """Pass 2: counts into the cache; document frequencies, tokens, label statistics
-        (:class:`~.passes.CacheJob`; on workers, each chunk's files are appended here, in
-        chunk order)."""
+        (:class:`~.passes.CacheJob`: the chunks cut into one run of consecutive chunks per
+        worker, each run written to a segment of the cache)."""
         started = time.perf_counter()
         transformer = vectorizer.transformer()
-        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spools,
-                       parts=runner.parallel)  # fmt: skip
-        writer = CacheWriter(self.directory) if runner.parallel else None
+        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spools)
+        cuts = np.linspace(0, len(refs), runner.n_workers + 1).round().astype(int)
+        runs = [list(refs[a:b]) for a, b in itertools.pairwise(cuts.tolist())]
         n_docs = nnz = 0
-        try:
-            steps = runner.run(job, enumerate(refs))
-            for i, (docs, entries) in enumerate(steps):
-                if writer is not None:
-                    writer.append_part(job.part_prefix(i), docs, entries)
-                n_docs += docs
-                nnz += entries
-            parts = runner.finish()
-        finally:
-            if writer is not None:
-                writer.close()
+        for docs, entries in runner.run(job, enumerate(runs)):
+            n_docs += docs
+            nnz += entries
+        parts = runner.finish()
+        self.segments = [job.segment_prefix(g) for g in range(len(runs))]
         assert n_docs == stats.documents, "pass 2 replays the chunks of pass 1"
         total = parts[0]
         for part in parts[1:]:
@@ -419,7 +450,7 @@ class DiskCorpus:
             self.directory, stats.documents, n_features=n_features,
             n_classes=stats.classes.size, features=features, width=self.width,
             normalize=normalize, loss=loss, multilabel=stats.multilabel,
-            block_docs=self.block_docs, block_nnz=self.block_nnz,
+            block_docs=self.block_docs, block_nnz=self.block_nnz, segments=self.segments,
         )  # fmt: skip
 
     def finish(self) -> dict[str, Any]:

@@ -14,10 +14,8 @@ and the statistics — hence the model — do not depend on the number of worker
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -123,6 +121,7 @@ class PassRunner:
     workers are gone when it exits."""
 
     def __init__(self, n_workers: int, start_method: str | None = None) -> None:
+        self.n_workers = n_workers
         self.pool = WorkerPool(n_workers, start_method=start_method) if n_workers > 1 else None
         self._job: Job | None = None
 
@@ -261,35 +260,9 @@ class CacheWriter:
         self.n_docs += X.shape[0]
         self.nnz += X.nnz
 
-    def append_part(self, prefix: str, n_docs: int, nnz: int) -> None:
-        """Append the files another writer wrote with ``prefix`` (``n_docs`` documents,
-        ``nnz`` non-zeros) and delete them."""
-        for name, f in self.files.items():
-            part = self.directory / f"{prefix}{name}.bin"
-            with open(part, "rb") as src:
-                _copy(src, f)
-            part.unlink()
-        self.n_docs += n_docs
-        self.nnz += nnz
-
     def close(self) -> None:
         for f in self.files.values():
             f.close()
-
-
-def _copy(src, dst) -> None:
-    """The rest of file ``src`` appended to ``dst``: in the kernel where it can
-    (``os.copy_file_range``), else through a buffer."""
-    dst.flush()
-    copied = 0
-    with contextlib.suppress(AttributeError, OSError):
-        while n := os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
-            copied += n
-        dst.seek(0, os.SEEK_END)  # the file object's position, moved under it by the kernel
-        return
-    if copied:  # failed midway: unlikely, but the offsets moved; start this file over
-        raise OSError(f"could not copy {src.name} into the token cache")
-    shutil.copyfileobj(src, dst)
 
 
 @dataclass
@@ -312,29 +285,28 @@ class CacheCounts:
 
 
 class CacheJob:
-    """Pass 2 of chunk ``i`` ``(texts, labels)`` (``(i, its place in spools)``): its counts
-    under the fitted vectorizer ``transformer`` (a
+    """Pass 2 of a run of consecutive chunks ``(g, [their places in spools])``: each
+    chunk's counts under the fitted vectorizer ``transformer`` (a
     :class:`~bowclf.vectorizer.transform.FittedVectorizer`) and the codes of its labels
-    (positions in ``classes``) written to the cache in ``directory`` — straight into the flat
-    files, or (``parts``: on a worker, while other chunks are done elsewhere) into files of
-    the chunk's own that the caller appends in chunk order (:meth:`CacheWriter.append_part`
-    with :meth:`part_prefix`).  Each step returns the chunk's numbers of documents and of
-    non-zeros."""
+    (positions in ``classes``) appended, in order, to segment ``g`` of the cache in
+    ``directory`` (its files ``{segment_prefix(g)}{name}.bin``).  The cache is its segments
+    one after the other (:class:`~.disk.DiskData` reads them so: nothing is copied), so runs
+    done on different workers at once make the cache of one process.  Each step returns
+    the run's numbers of documents and of non-zeros."""
 
     def __init__(
-        self, transformer: Any, classes: list[str], directory: Path, spools: Sequence[Path],
-        *, parts: bool,
-    ) -> None:  # fmt: skip
+        self, transformer: Any, classes: list[str], directory: Path, spools: Sequence[Path]
+    ) -> None:
         self.spools = list(spools)
         self.transformer = transformer
         self.classes = classes
         self.directory = directory
-        self.parts = parts
+        self.writer: CacheWriter | None = None
 
     @staticmethod
-    def part_prefix(i: int) -> str:
-        """Name prefix of chunk ``i``'s own files."""
-        return f"part{i}."
+    def segment_prefix(g: int) -> str:
+        """Name prefix of segment ``g``'s files."""
+        return f"seg{g}."
 
     def start(self) -> None:
         self.read = spool_reader(self.spools)
@@ -343,11 +315,18 @@ class CacheJob:
         self.counts = CacheCounts(
             np.zeros(self.transformer.width, np.int64), np.zeros(len(self.classes), np.int64)
         )
-        self.writer = None if self.parts else CacheWriter(self.directory)
 
-    def step(self, item: tuple[int, Ref]) -> tuple[int, int]:
-        i, ref = item
-        texts, labels = self.read(ref)
+    def step(self, item: tuple[int, list[Ref]]) -> tuple[int, int]:
+        g, refs = item
+        writer = self.writer = CacheWriter(self.directory, self.segment_prefix(g))
+        try:
+            for ref in refs:
+                self._chunk(writer, *self.read(ref))
+        finally:
+            self.close()
+        return writer.n_docs, writer.nnz
+
+    def _chunk(self, writer: CacheWriter, texts: list[str], labels: list[tuple]) -> None:
         X = self.transform(texts)
         c = self.counts
         c.document_frequency += np.bincount(X.indices, minlength=c.document_frequency.size)
@@ -359,15 +338,7 @@ class CacheJob:
         c.class_counts += np.bincount(flat, minlength=c.class_counts.size)
         c.labels += flat.size
         c.unlabelled = c.unlabelled or bool(per_doc.size and per_doc.min() == 0)
-        if self.writer is not None:
-            self.writer.append(X, per_doc, flat)
-        else:
-            writer = CacheWriter(self.directory, self.part_prefix(i))
-            try:
-                writer.append(X, per_doc, flat)
-            finally:
-                writer.close()
-        return X.shape[0], X.nnz
+        writer.append(X, per_doc, flat)
 
     def finish(self) -> CacheCounts:
         self.close()
@@ -375,7 +346,7 @@ class CacheJob:
         return self.counts
 
     def close(self) -> None:
-        """Close the flat files (written here when not ``parts``)."""
+        """Close the segment being written."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None
