@@ -5,9 +5,12 @@
 
 1. **Vocabulary pass** — the vectorizer is fitted on the streamed texts (memory ∝ the number of
    distinct words; bound it with ``min_count``/``max_features``) and the label set collected;
-   the chunks are kept, pickled, in a file of the cache directory (as large as the text).
+   the chunks are kept, pickled, in files of the cache directory (as large as the text).  On
+   worker processes, each worker reads and parses its own part of a CSV/TSV file
+   (:mod:`bowclf.corpus_ranges`); other inputs (stdin, pipes, compressed files) are read here.
 2. **Tokenisation pass** — each kept chunk is turned into counts and appended to a CSR cache on disk
-   (``indptr``/``indices``/``data`` plus label arrays); document frequencies are counted.
+   (``indptr``/``indices``/``data`` plus label arrays; on workers, one segment of consecutive
+   chunks per worker, read one after the other); document frequencies are counted.
 
 Then every epoch (:class:`DiskData`) reads the cache in blocks of ``block_docs`` documents (fewer
 when they would hold over ``block_nnz`` non-zeros), in a random block order with the rows of
