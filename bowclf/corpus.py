@@ -352,6 +352,17 @@ def iter_records(
     error. Calling this raises the process-wide ``csv.field_size_limit`` to the
     maximum so that fields of any size can be read.
     """
+    return _iter_records(
+        source,
+        *_prepared(format, text_column, label_column, label_sep, has_header, encoding,
+                   require_labels, delimiter),
+    )  # fmt: skip
+
+
+def _prepared(
+    format, text_column, label_column, label_sep, has_header, encoding, require_labels, delimiter
+) -> tuple[str | None, str, _Options]:
+    """``(format, encoding, options)`` of :func:`iter_records`'s arguments, checked."""
     fmt = "auto-text" if format == "auto-text" else _check_format(format)
     opts = _Options(
         text_column=text_column,
@@ -363,7 +374,7 @@ def iter_records(
     )
     _check_options(opts, fmt)
     _lookup_encoding(encoding)
-    return _iter_records(source, fmt, encoding, opts)
+    return fmt, encoding, opts
 
 
 def _check_options(opts: _Options, fmt: str | None) -> None:
@@ -387,13 +398,23 @@ def _check_options(opts: _Options, fmt: str | None) -> None:
 
 
 def _iter_records(
-    source: Source, fmt: str | None, encoding: str, opts: _Options
+    source: Source,
+    fmt: str | None,
+    encoding: str,
+    opts: _Options,
+    layout: dict[str, Any] | None = None,
 ) -> Iterator[Record]:
+    """The records of ``source``; ``layout``: see :func:`~.corpus_formats._csv_records`
+    (given filled, ``source`` is a part of a CSV/TSV file after its first row)."""
     stream = cast(_TextReader, open_text(source, encoding, newline="\n"))
     try:
         name = stream.name
         sample: list[str] = []
         truncated = False
+        if layout:  # a part of a CSV/TSV file: its format and layout are known
+            stream._set_universal()
+            yield from _csv_records([], False, stream.iter_lines(), "csv", name, opts, layout)
+            return
         if fmt in (None, "auto-text", "csv", "tsv"):
             total = 0
             while line := stream.readline():
@@ -408,7 +429,7 @@ def _iter_records(
                 _check_json_columns(opts.text_column, opts.label_column, name)
         if fmt in ("csv", "tsv"):
             stream._set_universal()
-            yield from _csv_records(sample, truncated, stream.iter_lines(), fmt, name, opts)
+            yield from _csv_records(sample, truncated, stream.iter_lines(), fmt, name, opts, layout)
             return
         all_lines = itertools.chain(sample, stream.iter_lines())
         if fmt == "jsonl":

@@ -314,15 +314,11 @@ def _csv_error(exc: csv.Error, name: str, start: int, current: int) -> CorpusErr
     return CorpusError(f"malformed CSV ({msg}; check the CSV quoting)", source=name, line=current)
 
 
-def _csv_records(
-    sample: list[str],
-    truncated: bool,
-    rest: Iterator[str],
-    fmt: str,
-    name: str,
-    opts: _Options,
-) -> Iterator[Record]:
-    _raise_field_limit()
+def _csv_delimiter(
+    sample: list[str], truncated: bool, fmt: str, opts: _Options
+) -> tuple[str, list[str], int]:
+    """``(delimiter, sample, lines before it)``: the given delimiter, an Excel ``sep=X``
+    first line's (then dropped from the sample), a tab for TSV, or the sniffed one."""
     offset = 0
     delim = opts.delimiter
     if sample:
@@ -336,6 +332,28 @@ def _csv_records(
             delim = "\t"
         else:
             delim = _sniff_delimiter(list(_universal(sample)), truncated) or ","
+    return delim, sample, offset
+
+
+def _csv_records(
+    sample: list[str],
+    truncated: bool,
+    rest: Iterator[str],
+    fmt: str,
+    name: str,
+    opts: _Options,
+    layout: dict[str, Any] | None = None,
+) -> Iterator[Record]:
+    """The records of CSV/TSV lines.  ``layout``: an empty dict is filled with the
+    delimiter, the row width and the text and label columns once the first row has set
+    them; a filled one gives them for lines that start after the first row (a part of the
+    file: no sniffing, no header, every row is data of that width)."""
+    _raise_field_limit()
+    known = bool(layout)
+    if known:
+        delim, offset = layout["delimiter"], 0  # type: ignore[index]
+    else:
+        delim, sample, offset = _csv_delimiter(sample, truncated, fmt, opts)
     reader = csv.reader(
         itertools.chain(_universal(sample), rest),
         delimiter=delim,
@@ -346,6 +364,8 @@ def _csv_records(
     width: int | None = None
     text_idx = 0
     label_idx: int | None = None
+    if known:
+        width, text_idx, label_idx = layout["width"], layout["text"], layout["label"]  # type: ignore[index]
     prev = offset
     require = opts.require_labels
     label_sep = opts.label_sep
@@ -367,6 +387,9 @@ def _csv_records(
                     )
                 width = len(row)
                 is_header, text_idx, label_idx = _resolve_csv_columns(row, opts, name, start, delim)
+                if layout is not None:
+                    layout.update(format=fmt, delimiter=delim, width=width, text=text_idx,
+                                  label=label_idx)  # fmt: skip
                 if is_header:
                     continue
             if label_idx is None:

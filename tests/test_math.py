@@ -186,3 +186,21 @@ def test_scale_rows_block_by_block_equals_the_one_shot_product(monkeypatch):
     np.testing.assert_array_equal(Xs.data, expected)
     assert Xs.dtype == np.float32 and np.shares_memory(Xs.indices, X.indices)
     np.testing.assert_array_equal(_math.scale_rows(sp.csr_array((4, 3)), np.ones(4)).data, [])
+
+
+def test_l1_row_scale_of_counts_sums_in_float64_without_a_copy():
+    """Non-negative values are summed in float64 as they are read: the same scale, to the
+    bit, as summing their float64 absolute values (rows longer than numpy's buffer too);
+    negative values still go through |x|."""
+    rng = np.random.default_rng(3)
+    lens = np.array([0, 3, 20_000, 1, 0, 9_000, 70])
+    indptr = np.concatenate([[0], np.cumsum(lens)])
+    data = rng.integers(1, 50, indptr[-1]).astype(np.float32) / 7
+    columns = np.concatenate([np.arange(n) for n in lens])
+    X = sp.csr_array((data, columns, indptr), shape=(lens.size, lens.max()))
+    want = _math.row_sums(X.indptr, np.abs(X.data, dtype=np.float64))
+    np.testing.assert_array_equal(_math.row_sums(X.indptr, X.data, dtype=np.float64), want)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(_math.row_scale(X, "l1"), np.where(want > 0, 1 / want, 0))
+    X.data[::3] *= -1
+    assert np.array_equal(_math.row_scale(X, "l1"), _math.row_scale(abs(X), "l1"))

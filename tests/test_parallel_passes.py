@@ -73,10 +73,11 @@ def _fit(path, n_jobs, tmp_path, *, start_method=None, corpus_kw=None, keep=True
     ) as backend:  # fmt: skip
         model.fit_backend(backend)
         digest = hashlib.sha256()
-        for name in passes.CACHE_FILES:
-            digest.update((backend.directory / f"{name}.bin").read_bytes())
+        for name in passes.CACHE_FILES:  # each array: its segments one after the other
+            digest.update(b"".join((backend.directory / f"{prefix}{name}.bin").read_bytes()
+                                   for prefix in backend.segments))  # fmt: skip
         names = {p.name for p in backend.directory.iterdir()}
-        assert not {n for n in names if n.startswith("part") or n.startswith("chunks")}
+        assert not {n for n in names if n.startswith("chunks")}
     model.training_summary_.pop("cache")
     file = save(model, tmp_path / f"model-{n_jobs}-{start_method}.bowclf")
     with zipfile.ZipFile(file) as zf:
@@ -156,7 +157,7 @@ def test_bad_input_gives_the_one_process_error_and_leaves_nothing(tmp_path, pool
         messages.append(str(info.value))
         assert list(cache.iterdir()) == []  # no cache directory left
         assert multiprocessing.active_children() == []  # no worker left
-    assert pools == [2]
+    assert pools == [2, 2]  # the parts failed; the file was then read in one piece
     assert messages[0] == messages[1]
     assert "line" in messages[0]
 
@@ -322,19 +323,71 @@ def test_a_script_without_a_main_guard_under_spawn_gets_the_reason(tmp_path):
     assert "under `if __name__ == '__main__':`" in out
 
 
-def test_the_cache_writer_appends_parts_and_rows_in_call_order(tmp_path):
+def test_the_cache_writer_appends_rows_in_call_order(tmp_path):
     import scipy.sparse as sp
 
     X = sp.csr_array(np.array([[1, 0, 2], [0, 3, 0]], dtype=np.float32))
-    part = passes.CacheWriter(tmp_path, "part0.")
-    part.append(X[[1]], np.array([1]), np.array([5]))
-    part.close()
-    writer = passes.CacheWriter(tmp_path)
+    writer = passes.CacheWriter(tmp_path, "seg0.")
     writer.append(X, np.array([1, 1]), np.array([0, 1]))
-    writer.append_part("part0.", 1, 1)  # copied by the kernel where it can
     writer.append(X[[0]], np.array([2]), np.array([2, 3]))
     writer.close()
-    assert np.fromfile(tmp_path / "indices.bin", np.int32).tolist() == [0, 2, 1, 1, 0, 2]
-    assert np.fromfile(tmp_path / "labels.bin", np.int32).tolist() == [0, 1, 5, 2, 3]
-    assert (writer.n_docs, writer.nnz) == (4, 6)
-    assert not list(tmp_path.glob("part0.*"))
+    assert np.fromfile(tmp_path / "seg0.indices.bin", np.int32).tolist() == [0, 2, 1, 0, 2]
+    assert np.fromfile(tmp_path / "seg0.labels.bin", np.int32).tolist() == [0, 1, 2, 3]
+    assert (writer.n_docs, writer.nnz) == (3, 5)
+
+
+def test_the_cache_is_read_across_its_segments(tmp_path):
+    """DiskData reads values across segment files (some empty) as from one file."""
+    from bowclf.backends.disk import _Segmented
+
+    values = np.arange(20, dtype=np.int32)
+    paths = []
+    for k, (a, b) in enumerate([(0, 7), (7, 7), (7, 8), (8, 20), (20, 20)]):
+        paths.append(tmp_path / f"seg{k}.bin")
+        values[a:b].tofile(paths[-1])
+    seg = _Segmented(paths, np.int32)
+    for start in range(21):
+        for stop in range(start, 21):
+            assert seg.read(start, stop).tolist() == values[start:stop].tolist()
+    assert np.concatenate(list(seg.blocks(3))).tolist() == values.tolist()
+
+
+def _variant(tmp_path, kind: str) -> Path:
+    """A corpus whose rows are read in parts by the workers (or, where a cut falls inside a
+    quoted field, in one piece): CRLF line ends, a byte-order mark, a ``sep=`` line,
+    quoted fields with line breaks, one such field spanning the middle of the file."""
+    texts, labels = make_texts(900, seed=7)
+    if kind in ("multiline", "spanning"):
+        texts = [t.replace(" ", "\n", 2) if i % 3 else t for i, t in enumerate(texts)]
+    if kind == "spanning":  # a field of half the file's lines, across the middle
+        texts[450] = "\r\n".join(texts[:450]) + ' with "quotes", commas\r\n\r\nand blank lines'
+    path = _write(tmp_path / f"{kind}.csv", list(zip(labels, texts, strict=True)))
+    if kind == "bom":
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    if kind == "sep":
+        path.write_bytes(b"sep=;\n" + path.read_bytes().replace(b",", b";"))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["bom", "sep", "multiline", "spanning"])
+def test_workers_parsing_their_parts_make_the_one_process_model(tmp_path, pools, kind):
+    path = _variant(tmp_path, kind)
+    one = _fit(path, 1, tmp_path)
+    two = _fit(path, 2, tmp_path)
+    assert two[2] == one[2] and two[3] == one[3]  # the caches and the model files
+    assert one[0].training_summary_["documents"] == 900
+    if kind == "spanning":  # the cut fell inside the field: the file was read in one piece
+        assert pools == [2, 2]
+    elif kind in ("bom", "sep"):  # no quoted line break: the parts were read by the workers
+        assert pools == [2]
+
+
+def test_parts_read_by_workers_are_the_whole_files_records(tmp_path, pools, monkeypatch):
+    """The parts path is taken (no reading of the file in one piece) and its chunks hold
+    the file's documents in order."""
+    path = _variant(tmp_path, "bom")
+    read_whole = []
+    monkeypatch.setattr(DiskCorpus, "_chunks", lambda self: read_whole.append(1) or iter(()))
+    model, *_ = _fit(path, 2, tmp_path)
+    assert read_whole == [] and pools == [2]
+    assert model.training_summary_["documents"] == 900

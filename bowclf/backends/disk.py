@@ -5,9 +5,12 @@
 
 1. **Vocabulary pass** — the vectorizer is fitted on the streamed texts (memory ∝ the number of
    distinct words; bound it with ``min_count``/``max_features``) and the label set collected;
-   the chunks are kept, pickled, in a file of the cache directory (as large as the text).
+   the chunks are kept, pickled, in files of the cache directory (as large as the text).  On
+   worker processes, each worker reads and parses its own part of a CSV/TSV file
+   (:mod:`bowclf.corpus_ranges`); other inputs (stdin, pipes, compressed files) are read here.
 2. **Tokenisation pass** — each kept chunk is turned into counts and appended to a CSR cache on disk
-   (``indptr``/``indices``/``data`` plus label arrays); document frequencies are counted.
+   (``indptr``/``indices``/``data`` plus label arrays; on workers, one segment of consecutive
+   chunks per worker, read one after the other); document frequencies are counted.
 
 Then every epoch (:class:`DiskData`) reads the cache in blocks of ``block_docs`` documents (fewer
 when they would hold over ``block_nnz`` non-zeros), in a random block order with the rows of
@@ -19,6 +22,7 @@ the vocabulary and one block, whatever the corpus size.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import shutil
 import socket
@@ -33,13 +37,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..corpus import CorpusError, iter_chunks
+from ..corpus_ranges import csv_layout, split_points
 from ..losses import Loss
 from ..parallel import prefetch, resolve_n_jobs
 from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
 from .passes import (
     CacheJob,
-    CacheWriter,
     ChunkSpool,
+    PartVocabularyJob,
     PassRunner,
     VocabularyJob,
     merge_counts,
@@ -125,16 +130,49 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _offsets(directory: Path, name: str) -> Path:
+class _Segmented:
+    """The values (``dtype``) of the files ``paths`` read as one array, one file after the
+    other: the cache's segments (:class:`~.passes.CacheJob`) without copying them into
+    one file."""
+
+    def __init__(self, paths: list[Path], dtype) -> None:
+        self.paths = paths
+        self.dtype = np.dtype(dtype)
+        sizes = [p.stat().st_size // self.dtype.itemsize for p in paths]
+        self.bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Values ``start … stop − 1``."""
+        pieces = []
+        k = int(np.searchsorted(self.bounds, start, side="right")) - 1
+        while start < stop:
+            first = int(self.bounds[k])
+            end = min(stop, int(self.bounds[k + 1]))
+            pieces.append(_read(self.paths[k], self.dtype, start - first, end - first))
+            start, k = end, k + 1
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces) if pieces else np.empty(0, self.dtype)
+
+    def blocks(self, count: int):
+        """All values, at most ``count`` at a time."""
+        for path in self.paths:
+            with open(path, "rb") as src:
+                while (values := np.fromfile(src, dtype=self.dtype, count=count)).size:
+                    yield values
+
+
+def _segment_files(directory: Path, segments: list[str], name: str, dtype) -> _Segmented:
+    return _Segmented([directory / f"{prefix}{name}.bin" for prefix in segments], dtype)
+
+
+def _offsets(directory: Path, segments: list[str], name: str) -> Path:
     """Write the running sums of a per-document count file (int64, n+1 values)."""
     path = directory / f"{name}.offsets"
-    with open(directory / f"{name}.bin", "rb") as src, open(path, "wb") as dst:
+    with open(path, "wb") as dst:
         total = 0
         np.zeros(1, np.int64).tofile(dst)
-        while True:
-            counts = np.fromfile(src, dtype=np.int32, count=1 << 20)
-            if counts.size == 0:
-                break
+        for counts in _segment_files(directory, segments, name, np.int32).blocks(1 << 20):
             sums = np.cumsum(counts, dtype=np.int64) + total
             sums.tofile(dst)
             total = int(sums[-1])
@@ -165,7 +203,8 @@ class DiskData:
     """The cache served as shuffled, prepared ``(X̃, Y, w)`` blocks, one pass per epoch.
 
     ``features`` maps vectorizer counts to classifier input (column selection and term
-    weighting, :class:`bowclf.text.FeatureMap`).
+    weighting, :class:`bowclf.text.FeatureMap`).  ``segments``: the name prefixes of the
+    cache's segments, read one after the other (default: one set of unprefixed files).
     """
 
     def __init__(
@@ -182,8 +221,10 @@ class DiskData:
         multilabel: bool,
         block_docs: int,
         block_nnz: int = BLOCK_NNZ,
+        segments: list[str] | None = None,
     ) -> None:
         self.directory = directory
+        segments = [""] if segments is None else segments
         self.n = n_docs
         self.n_features = n_features
         self.n_classes = n_classes
@@ -194,18 +235,20 @@ class DiskData:
         self.multilabel = multilabel
         self.block_docs = block_docs
         # Per-document offsets, kept on disk too: read the block's slice when needed.
-        self.row_start = _offsets(directory, "row_nnz")
-        self.label_start = _offsets(directory, "label_count")
+        self.row_start = _offsets(directory, segments, "row_nnz")
+        self.label_start = _offsets(directory, segments, "label_count")
+        self.indices = _segment_files(directory, segments, "indices", np.int32)
+        self.data = _segment_files(directory, segments, "data", DTYPE)
+        self.labels = _segment_files(directory, segments, "labels", np.int32)
         self.starts = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
 
     def _block(self, first: int, last: int) -> tuple[sp.csr_array, sp.csr_array]:
-        d = self.directory
         ptr = _read(self.row_start, np.int64, first, last + 1)
-        indices = _read(d / "indices.bin", np.int32, int(ptr[0]), int(ptr[-1]))
-        data = _read(d / "data.bin", DTYPE, int(ptr[0]), int(ptr[-1]))
+        indices = self.indices.read(int(ptr[0]), int(ptr[-1]))
+        data = self.data.read(int(ptr[0]), int(ptr[-1]))
         X = sp.csr_array((data, indices, ptr - ptr[0]), shape=(last - first, self.width))
         lptr = _read(self.label_start, np.int64, first, last + 1)
-        codes = _read(d / "labels.bin", np.int32, int(lptr[0]), int(lptr[-1]))
+        codes = self.labels.read(int(lptr[0]), int(lptr[-1]))
         Y = sp.csr_array(
             (np.ones(codes.size, DTYPE), codes, lptr - lptr[0]),
             shape=(last - first, self.n_classes),
@@ -283,13 +326,22 @@ class DiskCorpus:
         remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))
         (self.directory / _OWNER).write_text(f"{os.getpid()} {socket.gethostname()}")
-        spool = ChunkSpool(self.directory / "chunks.pickle")
+        spools: list[Path] = []  # the chunks kept for pass 2 (ChunkSpool files)
         try:
-            with PassRunner(workers, self.start_method) as runner:
-                stats = self._vocabulary(runner, vectorizer, spool, callback)
-                self._tokenise(runner, vectorizer, stats, spool)
+            stats = self._scan_parts(workers, vectorizer, spools, callback)
+            if stats is None:
+                with PassRunner(workers, self.start_method) as runner:
+                    spool = ChunkSpool(self.directory / "chunks.pickle")
+                    spools.append(spool.path)
+                    try:
+                        stats = self._vocabulary(runner, VocabularyJob(vectorizer, spools),
+                                                 spool.keep(self._chunks()), callback)  # fmt: skip
+                    finally:
+                        spool.close()
+                    self._tokenise(runner, vectorizer, stats, spools, spool.refs)
         finally:
-            spool.remove()
+            for path in spools:
+                path.unlink(missing_ok=True)
         self.summary["pass_seconds"] = [self.summary.pop("pass1"), self.summary.pop("pass2")]
         self.summary["cache"] = str(self.directory) if self.keep_cache else None
         if callback is not None:
@@ -300,12 +352,42 @@ class DiskCorpus:
         release_free_memory()  # the passes' freed strings and chunks, before the model is made
         return stats
 
-    def _vocabulary(self, runner: PassRunner, vectorizer, spool, callback) -> CorpusStats:
-        """Pass 1: the vocabulary fitted, the labels collected (:class:`~.passes.VocabularyJob`);
-        the chunks kept in ``spool`` for pass 2."""
+    def _scan_parts(self, workers: int, vectorizer, spools: list[Path], callback):
+        """Both passes on ``workers`` processes each reading and parsing its own part of the
+        file (:mod:`bowclf.corpus_ranges`, :class:`~.passes.PartVocabularyJob`), the chunks
+        kept in ``spools``; ``None`` (and ``spools`` empty) when the corpus cannot be read
+        in parts, or a part failed: the caller then reads it in one piece, which gives the
+        same statistics and cache, or reports the file's first problem."""
+        layout = csv_layout(self.path, **self.corpus_kw) if workers > 1 else None
+        points = split_points(self.path, workers, layout["lines"]) if layout is not None else []
+        if len(points) < 3:
+            return None
+        spools.extend(self.directory / f"chunks{k}.pickle" for k in range(len(points) - 1))
+        job = PartVocabularyJob(vectorizer, spools, self.path, layout, self.corpus_kw,
+                                self.chunk_size)  # fmt: skip
+        refs: list = []
+        with PassRunner(workers, self.start_method) as runner:
+            try:
+                parts = [(k, a, b) for k, (a, b) in enumerate(itertools.pairwise(points))]
+                stats = self._vocabulary(runner, job, parts, callback, refs.extend)
+            except CorpusError:
+                runner.close(abort=True)
+                for path in spools:
+                    path.unlink(missing_ok=True)
+                spools.clear()
+                return None
+            self._tokenise(runner, vectorizer, stats, spools, refs)
+        return stats
+
+    def _vocabulary(self, runner: PassRunner, job, items, callback, keep=None) -> CorpusStats:
+        """Pass 1: the vocabulary fitted, the labels collected (``job`` over ``items``:
+        :class:`~.passes.VocabularyJob` over spooled chunks, or
+        :class:`~.passes.PartVocabularyJob` over parts of the file, whose replies, the
+        places of their chunks, go to ``keep``)."""
         started = time.perf_counter()
-        for _ in runner.run(VocabularyJob(vectorizer, spool.path), spool.keep(self._chunks())):
-            pass
+        for reply in runner.run(job, items):
+            if keep is not None:
+                keep(reply)
         parts = runner.finish()
         n_docs = sum(part.documents for part in parts)
         labels = set().union(*(part.labels for part in parts))
@@ -315,7 +397,7 @@ class DiskCorpus:
         tokens, counts = merge_counts((p.tokens, p.counts) for p in parts) if len(parts) > 1 else (
             parts[0].tokens, parts[0].counts)  # fmt: skip
         del parts  # the strings of the workers' tables, before the vocabulary is made
-        vectorizer.fit_counts(tokens, counts)
+        job.vectorizer.fit_counts(tokens, counts)
         del tokens, counts
         multilabel = self.multilabel
         if multilabel is None:
@@ -333,27 +415,21 @@ class DiskCorpus:
                       "seconds": time.perf_counter() - started})  # fmt: skip
         return stats
 
-    def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, spool) -> None:
+    def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, spools, refs) -> None:
         """Pass 2: counts into the cache; document frequencies, tokens, label statistics
-        (:class:`~.passes.CacheJob`; on workers, each chunk's files are appended here, in
-        chunk order)."""
+        (:class:`~.passes.CacheJob`: the chunks cut into one run of consecutive chunks per
+        worker, each run written to a segment of the cache)."""
         started = time.perf_counter()
         transformer = vectorizer.transformer()
-        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spool.path,
-                       parts=runner.parallel)  # fmt: skip
-        writer = CacheWriter(self.directory) if runner.parallel else None
+        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spools)
+        cuts = np.linspace(0, len(refs), runner.n_workers + 1).round().astype(int)
+        runs = [list(refs[a:b]) for a, b in itertools.pairwise(cuts.tolist())]
         n_docs = nnz = 0
-        try:
-            steps = runner.run(job, enumerate(spool.refs))
-            for i, (docs, entries) in enumerate(steps):
-                if writer is not None:
-                    writer.append_part(job.part_prefix(i), docs, entries)
-                n_docs += docs
-                nnz += entries
-            parts = runner.finish()
-        finally:
-            if writer is not None:
-                writer.close()
+        for docs, entries in runner.run(job, enumerate(runs)):
+            n_docs += docs
+            nnz += entries
+        parts = runner.finish()
+        self.segments = [job.segment_prefix(g) for g in range(len(runs))]
         assert n_docs == stats.documents, "pass 2 replays the chunks of pass 1"
         total = parts[0]
         for part in parts[1:]:
@@ -377,7 +453,7 @@ class DiskCorpus:
             self.directory, stats.documents, n_features=n_features,
             n_classes=stats.classes.size, features=features, width=self.width,
             normalize=normalize, loss=loss, multilabel=stats.multilabel,
-            block_docs=self.block_docs, block_nnz=self.block_nnz,
+            block_docs=self.block_docs, block_nnz=self.block_nnz, segments=self.segments,
         )  # fmt: skip
 
     def finish(self) -> dict[str, Any]:

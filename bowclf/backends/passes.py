@@ -14,11 +14,9 @@ and the statistics — hence the model — do not depend on the number of worker
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
-import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -28,13 +26,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import defaults
+from ..corpus_ranges import iter_part_chunks
 from ..training import DTYPE
 from . import text_size_estimate
 from .workers import Job, WorkerPool
 
 __all__ = [
-    "CacheJob", "CacheWriter", "ChunkSpool", "PassRunner", "VocabularyJob", "merge_counts",
-    "pass_workers",
+    "CacheJob", "CacheWriter", "ChunkSpool", "PartVocabularyJob", "PassRunner",
+    "VocabularyJob", "merge_counts", "pass_workers",
 ]  # fmt: skip
 
 #: The cache's flat files, one value (or run of values) per document appended in order.
@@ -62,28 +61,38 @@ def merge_counts(parts: Iterable[tuple[list[str], np.ndarray]]) -> tuple[list[st
     return list(total), np.fromiter(total.values(), np.int64, len(total))
 
 
+#: A chunk's place in the spool files: ``(file, offset, size)``, ``file`` an index into the
+#: list of spool paths the jobs get.
+Ref = tuple[int, int, int]
+
+
 class ChunkSpool:
     """The chunks of pass 1, pickled, kept in a file (``path``, in the private cache
-    directory) for pass 2, which then reads neither the corpus again nor parses it.  The
-    jobs get a chunk's place in the file (:meth:`keep` yields them) and read it from there
-    (:func:`spool_reader`), so a chunk is pickled once and no process sends it through a
-    pipe.  The file is written and read by this process and its workers only."""
+    directory; number ``index`` of the spool files) for pass 2, which then reads neither
+    the corpus again nor parses it.  The jobs get a chunk's place (:data:`Ref`;
+    :meth:`keep` yields them) and read it from there (:func:`spool_reader`), so a chunk is
+    pickled once and no process sends it through a pipe.  The file is written and read by
+    this process and its workers only."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, index: int = 0) -> None:
         self.path = path
+        self.index = index
         self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self.refs: list[tuple[int, int]] = []
+        self.refs: list[Ref] = []
 
-    def keep(self, chunks: Iterable[Any]) -> Iterator[tuple[int, int]]:
-        """Pickle and keep every chunk; yield its place ``(offset, size)`` once written."""
+    def keep(self, chunks: Iterable[Any]) -> Iterator[Ref]:
+        """Pickle and keep every chunk; yield its place once written."""
         f = self._file
         for chunk in chunks:
             blob = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
-            ref = (f.tell(), len(blob))
+            ref = (self.index, f.tell(), len(blob))
             f.write(blob)
             f.flush()  # readable by the workers from now on
             self.refs.append(ref)
             yield ref
+
+    def close(self) -> None:
+        self._file.close()
 
     def remove(self) -> None:
         """Close and delete the file."""
@@ -91,13 +100,17 @@ class ChunkSpool:
         self.path.unlink(missing_ok=True)
 
 
-def spool_reader(path: Path) -> Callable[[tuple[int, int]], Any]:
-    """The chunk at a place ``(offset, size)`` of a :class:`ChunkSpool`'s file."""
-    f = open(path, "rb")  # noqa: SIM115 - closed when the reader is freed (end of the job)
+def spool_reader(paths: Sequence[Path]) -> Callable[[Ref], Any]:
+    """The chunk at a place :data:`Ref` of the spool files ``paths``."""
+    files: dict[int, Any] = {}  # closed when the reader is freed (end of the job)
 
-    def read(ref: tuple[int, int]) -> Any:
-        f.seek(ref[0])
-        return pickle.loads(f.read(ref[1]))
+    def read(ref: Ref) -> Any:
+        k, offset, size = ref
+        f = files.get(k)
+        if f is None:
+            f = files[k] = open(paths[k], "rb")  # noqa: SIM115
+        f.seek(offset)
+        return pickle.loads(f.read(size))
 
     return read
 
@@ -108,6 +121,7 @@ class PassRunner:
     workers are gone when it exits."""
 
     def __init__(self, n_workers: int, start_method: str | None = None) -> None:
+        self.n_workers = n_workers
         self.pool = WorkerPool(n_workers, start_method=start_method) if n_workers > 1 else None
         self._job: Job | None = None
 
@@ -158,33 +172,69 @@ class Vocabulary:
 
 
 class VocabularyJob:
-    """Pass 1 of a chunk ``(texts, labels)`` (its place in the :class:`ChunkSpool` file
-    ``spool``): its tokens
+    """Pass 1 of a chunk ``(texts, labels)`` (its place in the :class:`ChunkSpool` files
+    ``spools``): its tokens
     counted under ``vectorizer``'s rule (:meth:`~bowclf.vectorizer.BowVectorizer.token_counter`)
     and its labels collected."""
 
-    def __init__(self, vectorizer: Any, spool: Path) -> None:
+    def __init__(self, vectorizer: Any, spools: Sequence[Path]) -> None:
         self.vectorizer = vectorizer
-        self.spool = spool
+        self.spools = list(spools)
 
     def start(self) -> None:
-        self.read = spool_reader(self.spool)
+        self.read = spool_reader(self.spools)
         self.counter = self.vectorizer.token_counter()
         self.labels: set[str] = set()
         self.several = False
         self.documents = 0
 
-    def step(self, ref: tuple[int, int]) -> None:
-        texts, labels = self.read(ref)
+    def count(self, chunk: tuple[list[str], list[tuple[str, ...]]]) -> None:
+        texts, labels = chunk
         self.counter.add(texts)
         self.labels.update(chain.from_iterable(labels))
         self.several = self.several or any(len(labs) != 1 for labs in labels)
         self.documents += len(texts)
 
+    def step(self, ref: Ref) -> None:
+        self.count(self.read(ref))
+
     def finish(self) -> Vocabulary:
         tokens, counts = self.counter.result()
         del self.counter, self.read
         return Vocabulary(tokens, counts, self.labels, self.several, self.documents)
+
+
+class PartVocabularyJob(VocabularyJob):
+    """Pass 1 of part ``k`` of a CSV/TSV file (``(k, start, stop)``, bytes of
+    :func:`~bowclf.corpus_ranges.split_points`), read and parsed here
+    (:func:`~bowclf.corpus_ranges.iter_part_chunks` with ``layout`` and ``corpus_kw``):
+    its chunks counted as by :class:`VocabularyJob` and kept in spool file ``spools[k]``.
+    Each step returns the places (:data:`Ref`) of its part's chunks, in order.  Any error
+    of a part means the file must be read in one piece (:mod:`bowclf.corpus_ranges`)."""
+
+    def __init__(
+        self, vectorizer: Any, spools: Sequence[Path], path: Any, layout: dict[str, Any],
+        corpus_kw: dict[str, Any], chunk_size: int,
+    ) -> None:  # fmt: skip
+        super().__init__(vectorizer, spools)
+        self.path, self.layout, self.corpus_kw = path, layout, corpus_kw
+        self.chunk_size = chunk_size
+
+    def step(self, part: tuple[int, int, int]) -> list[Ref]:  # type: ignore[override]
+        k, start, stop = part
+        chunks = iter_part_chunks(self.path, start, stop, self.layout, self.chunk_size,
+                                  **self.corpus_kw)  # fmt: skip
+        spool = ChunkSpool(self.spools[k], k)
+        try:
+            for _ in spool.keep(map(self._counted, chunks)):
+                pass
+        finally:
+            spool.close()
+        return spool.refs
+
+    def _counted(self, chunk):
+        self.count(chunk)
+        return chunk
 
 
 class CacheWriter:
@@ -210,35 +260,9 @@ class CacheWriter:
         self.n_docs += X.shape[0]
         self.nnz += X.nnz
 
-    def append_part(self, prefix: str, n_docs: int, nnz: int) -> None:
-        """Append the files another writer wrote with ``prefix`` (``n_docs`` documents,
-        ``nnz`` non-zeros) and delete them."""
-        for name, f in self.files.items():
-            part = self.directory / f"{prefix}{name}.bin"
-            with open(part, "rb") as src:
-                _copy(src, f)
-            part.unlink()
-        self.n_docs += n_docs
-        self.nnz += nnz
-
     def close(self) -> None:
         for f in self.files.values():
             f.close()
-
-
-def _copy(src, dst) -> None:
-    """The rest of file ``src`` appended to ``dst``: in the kernel where it can
-    (``os.copy_file_range``), else through a buffer."""
-    dst.flush()
-    copied = 0
-    with contextlib.suppress(AttributeError, OSError):
-        while n := os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
-            copied += n
-        dst.seek(0, os.SEEK_END)  # the file object's position, moved under it by the kernel
-        return
-    if copied:  # failed midway: unlikely, but the offsets moved; start this file over
-        raise OSError(f"could not copy {src.name} into the token cache")
-    shutil.copyfileobj(src, dst)
 
 
 @dataclass
@@ -261,41 +285,48 @@ class CacheCounts:
 
 
 class CacheJob:
-    """Pass 2 of chunk ``i`` ``(texts, labels)`` (``(i, its place in spool)``): its counts
-    under the fitted vectorizer ``transformer`` (a
+    """Pass 2 of a run of consecutive chunks ``(g, [their places in spools])``: each
+    chunk's counts under the fitted vectorizer ``transformer`` (a
     :class:`~bowclf.vectorizer.transform.FittedVectorizer`) and the codes of its labels
-    (positions in ``classes``) written to the cache in ``directory`` — straight into the flat
-    files, or (``parts``: on a worker, while other chunks are done elsewhere) into files of
-    the chunk's own that the caller appends in chunk order (:meth:`CacheWriter.append_part`
-    with :meth:`part_prefix`).  Each step returns the chunk's numbers of documents and of
-    non-zeros."""
+    (positions in ``classes``) appended, in order, to segment ``g`` of the cache in
+    ``directory`` (its files ``{segment_prefix(g)}{name}.bin``).  The cache is its segments
+    one after the other (:class:`~.disk.DiskData` reads them so: nothing is copied), so runs
+    done on different workers at once make the cache of one process.  Each step returns
+    the run's numbers of documents and of non-zeros."""
 
     def __init__(
-        self, transformer: Any, classes: list[str], directory: Path, spool: Path, *, parts: bool
+        self, transformer: Any, classes: list[str], directory: Path, spools: Sequence[Path]
     ) -> None:
-        self.spool = spool
+        self.spools = list(spools)
         self.transformer = transformer
         self.classes = classes
         self.directory = directory
-        self.parts = parts
+        self.writer: CacheWriter | None = None
 
     @staticmethod
-    def part_prefix(i: int) -> str:
-        """Name prefix of chunk ``i``'s own files."""
-        return f"part{i}."
+    def segment_prefix(g: int) -> str:
+        """Name prefix of segment ``g``'s files."""
+        return f"seg{g}."
 
     def start(self) -> None:
-        self.read = spool_reader(self.spool)
+        self.read = spool_reader(self.spools)
         self.transform = self.transformer.chunk_transform()
         self.code = {label: i for i, label in enumerate(self.classes)}
         self.counts = CacheCounts(
             np.zeros(self.transformer.width, np.int64), np.zeros(len(self.classes), np.int64)
         )
-        self.writer = None if self.parts else CacheWriter(self.directory)
 
-    def step(self, item: tuple[int, tuple[int, int]]) -> tuple[int, int]:
-        i, ref = item
-        texts, labels = self.read(ref)
+    def step(self, item: tuple[int, list[Ref]]) -> tuple[int, int]:
+        g, refs = item
+        writer = self.writer = CacheWriter(self.directory, self.segment_prefix(g))
+        try:
+            for ref in refs:
+                self._chunk(writer, *self.read(ref))
+        finally:
+            self.close()
+        return writer.n_docs, writer.nnz
+
+    def _chunk(self, writer: CacheWriter, texts: list[str], labels: list[tuple]) -> None:
         X = self.transform(texts)
         c = self.counts
         c.document_frequency += np.bincount(X.indices, minlength=c.document_frequency.size)
@@ -307,15 +338,7 @@ class CacheJob:
         c.class_counts += np.bincount(flat, minlength=c.class_counts.size)
         c.labels += flat.size
         c.unlabelled = c.unlabelled or bool(per_doc.size and per_doc.min() == 0)
-        if self.writer is not None:
-            self.writer.append(X, per_doc, flat)
-        else:
-            writer = CacheWriter(self.directory, self.part_prefix(i))
-            try:
-                writer.append(X, per_doc, flat)
-            finally:
-                writer.close()
-        return X.shape[0], X.nnz
+        writer.append(X, per_doc, flat)
 
     def finish(self) -> CacheCounts:
         self.close()
@@ -323,7 +346,7 @@ class CacheJob:
         return self.counts
 
     def close(self) -> None:
-        """Close the flat files (written here when not ``parts``)."""
+        """Close the segment being written."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from numbers import Integral
 from typing import Any
@@ -311,38 +312,30 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         table = self._make_table(self._make_tokenizer())
         width = self._hash_width()
         counts = np.zeros(0, np.int64)
-        parts = []
-        for batch in _batches(raw_documents, self.chunk_size):
-            ids, doc = table.encode(batch)
-            counts = _add_counts(counts, ids, len(table))
-            n = len(batch)
-            uni = _counts_csr(doc, ids, (n, len(table)), dtype)
-            rows, cols = _hashed_entries(table, ids, doc, self.ngrams, width)
-            hashed = _counts_csr(_cat(rows), _cat(cols), (n, max(width, 1)), dtype)
-            parts.append((uni, hashed))
-        self._set_vocabulary(list(table.lookup), counts)
-        remap = np.full(len(table), -1, np.int64)
-        n_vocab = len(self.vocabulary_)
-        remap[[table.lookup[w] for w in self.vocabulary_]] = np.arange(n_vocab)
-        del table, counts
-        out = _CsrBuilder(n_vocab + width, dtype, sum(uni.shape[0] for uni, _ in parts))
-        parts.reverse()
-        while parts:
-            uni, hashed = parts.pop()
-            n = uni.shape[0]
-            cols = remap[uni.indices]
-            keep = cols >= 0
-            urows = np.repeat(np.arange(n), np.diff(uni.indptr))[keep]
-            hrows = np.repeat(np.arange(n), np.diff(hashed.indptr))
-            out.append(
-                _counts_csr(
-                    np.concatenate([urows, hrows]),
-                    np.concatenate([cols[keep], hashed.indices + n_vocab]),
-                    (n, n_vocab + width),
-                    dtype,
-                    data=np.concatenate([uni.data[keep], hashed.data]),
-                )
+        with ThreadPoolExecutor(1, thread_name_prefix="bowclf-csr") as pool:
+            # a batch's COO -> CSR sorts (numpy, without the GIL) run on the pool while the
+            # next batch is tokenised here; the results are taken in batch order
+            pending = []
+            for batch in _batches(raw_documents, self.chunk_size):
+                ids, doc = table.encode(batch)
+                counts = _add_counts(counts, ids, len(table))
+                rows, cols = _hashed_entries(table, ids, doc, self.ngrams, width)
+                shapes = ((len(batch), len(table)), (len(batch), max(width, 1)))
+                pending.append(pool.submit(_batch_csr, doc, ids, rows, cols, shapes, dtype))
+            parts = [future.result() for future in pending]
+            del pending
+            self._set_vocabulary(list(table.lookup), counts)
+            remap = np.full(len(table), -1, np.int64)
+            n_vocab = len(self.vocabulary_)
+            remap[[table.lookup[w] for w in self.vocabulary_]] = np.arange(n_vocab)
+            del table, counts
+            out = _CsrBuilder(n_vocab + width, dtype, sum(uni.shape[0] for uni, _ in parts))
+            parts.reverse()
+            blocks = (
+                _joined(*parts.pop(), remap, n_vocab, width, dtype) for _ in range(len(parts))
             )
+            for block in _ahead(pool, blocks):
+                out.append(block)
         return out.finish()
 
     def transform(self, raw_documents: Iterable[str]) -> sp.csr_array:
@@ -519,6 +512,46 @@ def _fresh_copies(words: list[str]) -> list[str]:
                 w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass") for w in part
             ]
     return out
+
+
+def _batch_csr(doc, ids, rows, cols, shapes, dtype) -> tuple[sp.csr_array, sp.csr_array]:
+    """A batch's unigram counts (by token id) and hashed n-gram counts, canonical CSR."""
+    uni = _counts_csr(doc, ids, shapes[0], dtype)
+    return uni, _counts_csr(_cat(rows), _cat(cols), shapes[1], dtype)
+
+
+def _joined(uni, hashed, remap, n_vocab: int, width: int, dtype) -> Callable[[], sp.csr_array]:
+    """The batch's rows of the output (a call, to run on a thread): unigram columns mapped
+    to the vocabulary (``remap``; dropped words: −1), hashed columns after them."""
+
+    def join() -> sp.csr_array:
+        n = uni.shape[0]
+        cols = remap[uni.indices]
+        keep = cols >= 0
+        urows = np.repeat(np.arange(n), np.diff(uni.indptr))[keep]
+        hrows = np.repeat(np.arange(n), np.diff(hashed.indptr))
+        return _counts_csr(
+            np.concatenate([urows, hrows]),
+            np.concatenate([cols[keep], hashed.indices + n_vocab]),
+            (n, n_vocab + width),
+            dtype,
+            data=np.concatenate([uni.data[keep], hashed.data]),
+        )
+
+    return join
+
+
+def _ahead(pool: ThreadPoolExecutor, calls: Iterable[Callable[[], Any]]) -> Iterator[Any]:
+    """The results of ``calls`` in order, each run on ``pool`` while the previous one's
+    result is used here (one call ahead: at most two results alive)."""
+    future = None
+    for call in calls:
+        following = pool.submit(call)
+        if future is not None:
+            yield future.result()
+        future = following
+    if future is not None:
+        yield future.result()
 
 
 def _add_counts(counts: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
