@@ -150,30 +150,15 @@ def _install_decay() -> None:
         if wd_q:
             q = float(PROTO.get("_wd_Adf_q", 0.5))
             scale = PROTO["df"] ** -q
-
-            class DfDecayed:
-                def __getattr__(self, name):
-                    return getattr(inner, name)
-
-                def step(self, W, B, batch, grads, lr):
-                    inner.step(W, B, batch, grads, lr)
-                    rows = np.unique(batch.indices)
-                    W[rows] *= (1.0 - lr * wd_q * scale[rows]).astype(W.dtype)[:, None]
-
-            return DfDecayed()
+            return _touched_rows_decayed(
+                inner, lambda rows, lr: (rows, (1.0 - lr * wd_q * scale[rows])[:, None])
+            )
         if wd_g:
 
-            class NgramDecayed:
-                def __getattr__(self, name):
-                    return getattr(inner, name)
+            def ngram_rows(rows, lr):
+                return rows[rows >= PROTO["n_word_columns"]], 1.0 - lr * wd_g
 
-                def step(self, W, B, batch, grads, lr):
-                    inner.step(W, B, batch, grads, lr)
-                    rows = np.unique(batch.indices)
-                    rows = rows[rows >= PROTO["n_word_columns"]]
-                    W[rows] *= np.float32(1.0 - lr * wd_g)
-
-            return NgramDecayed()
+            return _touched_rows_decayed(inner, ngram_rows)
         if wd_c:
             return _class_scaled_decay(inner, self, wd_c, PROTO.get("_wd_Acls_min", False),
                                        PROTO.get("_wd_Acls_inv", False))  # fmt: skip
@@ -195,6 +180,22 @@ def _install_decay() -> None:
         return Decayed()
 
     classifier.BowClassifier._optimizer = patched_opt
+
+
+def _touched_rows_decayed(inner, factor):
+    """``inner``'s optimiser whose every step then multiplies the rows ``r`` of ``A`` chosen
+    by ``factor(rows the batch touched, lr) -> (r, multiplier)`` by their multiplier."""
+
+    class Decayed:
+        def __getattr__(self, name):
+            return getattr(inner, name)
+
+        def step(self, W, B, batch, grads, lr):
+            inner.step(W, B, batch, grads, lr)
+            rows, multiplier = factor(np.unique(batch.indices), lr)
+            W[rows] *= np.asarray(multiplier, dtype=W.dtype)
+
+    return Decayed()
 
 
 def _class_scaled_decay(inner, model, lam: float, by_min: bool, inverse: bool = False):
