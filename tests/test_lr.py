@@ -126,3 +126,19 @@ def test_cli_prints_and_info_shows_the_resolved_rate(text_data, tmp_path):
     assert fixed.exit_code == 0 and "lr 0.1, final loss" in fixed.stderr
     bad = CliRunner().invoke(cli, [*args, "--lr", "fast"])
     assert bad.exit_code == 2 and "fast" in bad.output
+
+
+def test_info_shows_the_resolved_rate_of_a_count_matrix_model(tmp_path):
+    """A BowClassifier's file has no text summary: the resolved rate is kept in its fitted
+    values, and ``bowclf info`` shows it beside 'auto'."""
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+
+    X, y = _three_classes()
+    path = tmp_path / "bow.bowclf"
+    save(BowClassifier(random_state=0, epochs=2).fit(X, y), path)
+    info = CliRunner().invoke(cli, ["info", str(path)])
+    assert info.exit_code == 0, info.output
+    assert f"lr=auto ({MULTI:g})" in info.output
+    assert load(path).lr_ == MULTI

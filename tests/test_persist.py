@@ -442,6 +442,15 @@ def _hostile_cases(model_bytes: bytes, tmp: Path, marker: str) -> dict[str, tupl
         "invalid fitted values",
     )
 
+    def rate(h):
+        h["classifier"]["fitted"]["lr_"] = -0.5
+
+    add(
+        "negative resolved learning rate",
+        variant(model_bytes, tmp / "lr.bowclf", header=rate),
+        "invalid fitted values",
+    )
+
     def bad_param(h):
         h["classifier"]["params"]["dim"] = -3
 
@@ -536,6 +545,7 @@ HOSTILE = [
     "classes not sorted and unique",
     "n_features_in_ disagrees with A",
     "threshold out of range",
+    "negative resolved learning rate",
     "invalid parameter value",
     "huge number of hash buckets",
     "missing text section",

@@ -102,7 +102,7 @@ CLASSIFIER_SCALARS = (
     "best_validation_score_",
 )
 # Fitted values added after format version 1 was released: absent from older files.
-OPTIONAL_SCALARS = ("top_label_", "class_prior_", "best_epoch_")
+OPTIONAL_SCALARS = ("top_label_", "class_prior_", "best_epoch_", "lr_")
 
 
 class ModelFileError(ValueError):
@@ -439,6 +439,7 @@ def _check_fitted(fitted: dict, path) -> None:
         and numbers(fitted["validation_scores_"])
         and (fitted["best_validation_score_"] is None or number(fitted["best_validation_score_"]))
         and isinstance(fitted.get("top_label_", False), bool)
+        and ("lr_" not in fitted or (number(fitted["lr_"]) and fitted["lr_"] > 0))
     )
     _check(ok, path, "header has invalid fitted values")
 
