@@ -433,23 +433,18 @@ def _hostile_cases(model_bytes: bytes, tmp: Path, marker: str) -> dict[str, tupl
         "n_features_in_",
     )
 
-    def threshold(h):
-        h["classifier"]["fitted"]["threshold_"] = 7
+    def fitted_value(key, value):
+        def edit(h):
+            h["classifier"]["fitted"][key] = value
 
-    add(
-        "threshold out of range",
-        variant(model_bytes, tmp / "thr.bowclf", header=threshold),
-        "invalid fitted values",
-    )
+        return edit
 
-    def rate(h):
-        h["classifier"]["fitted"]["lr_"] = -0.5
-
-    add(
-        "negative resolved learning rate",
-        variant(model_bytes, tmp / "lr.bowclf", header=rate),
-        "invalid fitted values",
-    )
+    for name, key, value in (
+        ("threshold out of range", "threshold_", 7),
+        ("negative resolved learning rate", "lr_", -0.5),
+    ):
+        edited = variant(model_bytes, tmp / f"{key}.bowclf", header=fitted_value(key, value))
+        add(name, edited, "invalid fitted values")
 
     def bad_param(h):
         h["classifier"]["params"]["dim"] = -3
