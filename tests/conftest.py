@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,12 @@ _TOPICS = {
     "food": "recipe dinner bake flavour kitchen chef spicy sauce taste menu fresh oven",
 }
 _COMMON = "the a of and to in is it was for on with this that very really quite just".split()
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a child that must act on SIGINT: a parent run in the background
+    (``cmd &`` in a script) ignores SIGINT, and an ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write_label_text_csv(path: Path, texts, labels) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_texts
+from conftest import default_sigint, make_texts
 
 from bowclf import defaults
 from bowclf.backends import passes, workers
@@ -236,6 +236,29 @@ def test_a_chunk_transform_gives_each_chunk_its_transform(monkeypatch, params):
         assert (got != want).nnz == 0 and got.dtype == want.dtype and got.shape == want.shape
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_ctrl_c_while_the_workers_start_interrupts_the_caller(monkeypatch):
+    """A Ctrl-C that comes while the workers are being started is not lost: it interrupts
+    the caller once they are (and the pool it was making is taken down)."""
+    from bowclf.backends.workers import WorkerPool
+
+    context = multiprocessing.get_context("fork")
+    start = context.Process.start
+
+    def start_then_ctrl_c(self):
+        start(self)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(context.Process, "start", start_then_ctrl_c)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if run with
+    try:  # SIGINT ignored (in the background)
+        with pytest.raises(KeyboardInterrupt):
+            WorkerPool(2, start_method="fork")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert multiprocessing.active_children() == []
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the worker processes")
 def test_ctrl_c_leaves_no_worker_process_and_no_cache(tmp_path):
     texts, labels = make_texts(30000, seed=6)
@@ -253,7 +276,8 @@ def test_ctrl_c_leaves_no_worker_process_and_no_cache(tmp_path):
             print("interrupted", flush=True)
     """)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                            preexec_fn=default_sigint)  # fmt: skip
     children = _wait_for_children(proc.pid, 2)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import make_texts
+from conftest import default_sigint, make_texts
 
 from bowclf.cli import cli
 from bowclf.persist import load
@@ -431,10 +431,6 @@ SIGNALS = {
 }
 
 
-def _default_sigint():  # a parent that ignores SIGINT must not make the child ignore it
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.fixture(scope="module")
 def interrupted_fits(model, tmp_path_factory):
     """One ``bowclf fit -o m.bowclf`` per signal over an existing m.bowclf, started together
@@ -450,7 +446,7 @@ def interrupted_fits(model, tmp_path_factory):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=_default_sigint,
+            preexec_fn=default_sigint,
         )
         runs[name] = (proc, directory, out, out.read_bytes())
     results = {}

@@ -65,7 +65,9 @@ def _portable(exc: BaseException) -> BaseException:
 
 def _serve(conn: Connection, parent: int) -> None:  # pragma: no cover - runs in a worker
     """A worker's loop: one reply ``(ok, value)`` per message, in order."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C interrupts the caller only
+    if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (_sigint_deferred)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     job: Any = None
     while True:
         while not conn.poll(_POLL_SECONDS):
@@ -109,18 +111,20 @@ def _death_message(exitcode: int | None, method: str) -> str:
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while workers start, so that they inherit the disposition (a fork or an
-    exec keeps an ignored signal) before their own code runs; the caller's handler after."""
+def _sigint_deferred() -> Iterator[None]:
+    """SIGINT blocked in this thread while workers start: a fork or an exec keeps the blocked
+    mask, so no worker acts on a Ctrl-C before its own code ignores it (:func:`_serve`), and
+    a Ctrl-C meanwhile stays pending here and interrupts the caller as the block ends.
+    (Ignoring SIGINT instead, as before, lost a Ctrl-C that came while the workers started.)"""
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread: the workers ignore it once they run
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (AttributeError, ValueError, OSError):  # no POSIX signal masks here
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class WorkerPool:
@@ -138,7 +142,7 @@ class WorkerPool:
         self._procs: list[Any] = []
         self._pending: list[deque[bool]] = []  # per worker: True for a step's reply
         try:
-            with _sigint_ignored():
+            with _sigint_deferred():
                 for k in range(n_workers):
                     here, there = context.Pipe()
                     proc = context.Process(
