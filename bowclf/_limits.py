@@ -303,8 +303,6 @@ def _max_abs(X: Any, cells: int = 1 << 20) -> float:
     """``max |x|`` over ``X``, a block at a time (:func:`_row_blocks`: no temporary of
     ``X``'s size, 840 MB for a 2.1M×100 ``A``, which doubled the peak memory of loading a
     model).  NaN or infinity as soon as a block holds one."""
-    import math
-
     import numpy as np
 
     best = 0.0
@@ -327,8 +325,6 @@ def all_finite(X: Any, cells: int = 1 << 20) -> bool:
 
 def weight_problem(A: Any, B: Any) -> str | None:
     """Why the weights ``A`` (p×d) and ``B`` (c×d) cannot be used, or None."""
-    import math
-
     if not (A.size and B.size):
         return None
     a, b = _max_abs(A), _max_abs(B)
