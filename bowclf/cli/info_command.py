@@ -72,11 +72,8 @@ def info(model_path, as_json, top_features=None) -> None:
             lines.append(("Corpus read as", _corpus_line(text["corpus"])))
     params = header.get("params", {})
     resolved = dict(inputs)  # what each 'auto' parameter stood for in this model's fit
-    summary = text.get("training_summary")
-    if isinstance(summary, dict) and isinstance(summary.get("lr"), int | float):
-        resolved["lr"] = summary["lr"]
-    elif "lr_" in (fitted := header.get("classifier", {}).get("fitted", {})):
-        resolved["lr"] = fitted["lr_"]  # BowClassifier files since lr='auto' (checked on reading)
+    if "lr_" in (fitted := header.get("classifier", {}).get("fitted", {})):
+        resolved["lr"] = fitted["lr_"]  # the resolved rate (checked on reading)
     shown = [
         f"{k}={v} ({resolved[k]})" if v == "auto" and k in resolved else f"{k}={v}"
         for k, v in sorted(params.items())
