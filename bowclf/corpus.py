@@ -354,15 +354,25 @@ def iter_records(
     """
     return _iter_records(
         source,
-        *_prepared(format, text_column, label_column, label_sep, has_header, encoding,
-                   require_labels, delimiter),
+        *_prepared(format=format, text_column=text_column, label_column=label_column,
+                   label_sep=label_sep, has_header=has_header, encoding=encoding,
+                   require_labels=require_labels, delimiter=delimiter),
     )  # fmt: skip
 
 
 def _prepared(
-    format, text_column, label_column, label_sep, has_header, encoding, require_labels, delimiter
+    *,
+    format: str | None = None,
+    text_column: Column = None,
+    label_column: Column = None,
+    label_sep: str | None = None,
+    has_header: bool | None = None,
+    encoding: str = "utf-8",
+    require_labels: bool = True,
+    delimiter: str | None = None,
 ) -> tuple[str | None, str, _Options]:
-    """``(format, encoding, options)`` of :func:`iter_records`'s arguments, checked."""
+    """``(format, encoding, options)`` of :func:`iter_records`'s keyword arguments (the same
+    defaults), checked; an unknown keyword is a ``TypeError``."""
     fmt = "auto-text" if format == "auto-text" else _check_format(format)
     opts = _Options(
         text_column=text_column,

@@ -46,7 +46,7 @@ def csv_layout(path: Any, **kw: Any) -> dict[str, Any] | None:
     file cannot be read in parts (see the module doc), has fewer than two records, or its
     start cannot be read (the reading in one piece reports why)."""
     try:
-        fmt, encoding, opts = _prepared(**_record_args(kw))
+        fmt, encoding, opts = _prepared(**kw)
         if not _splittable(path, encoding):
             return None
         layout: dict[str, Any] = {}
@@ -59,19 +59,6 @@ def csv_layout(path: Any, **kw: Any) -> dict[str, Any] | None:
     except (CorpusError, StopIteration, OSError, TypeError):
         return None
     return layout if "width" in layout else None
-
-
-def _record_args(kw: dict[str, Any]) -> dict[str, Any]:
-    names = ("format", "text_column", "label_column", "label_sep", "has_header", "encoding",
-             "require_labels", "delimiter")  # fmt: skip
-    unknown = set(kw) - set(names)
-    if unknown:
-        raise TypeError(f"unexpected arguments {sorted(unknown)}")
-    args = {"format": None, "text_column": None, "label_column": None, "label_sep": None,
-            "has_header": None, "encoding": "utf-8", "require_labels": True,
-            "delimiter": None}  # fmt: skip
-    args.update(kw)
-    return args
 
 
 def _splittable(path: Any, encoding: str) -> bool:
@@ -182,10 +169,7 @@ def iter_part_chunks(
     chunks ``(texts, labels)`` of at most ``chunk_size``.  The first part is read as the
     file's start (header, ``sep=`` line, byte-order mark); the others with ``layout``.
     Raises :class:`~bowclf.corpus.CorpusError` for any problem (see the module doc)."""
-    args = _record_args(kw)
-    if start == 0:
-        args["format"] = layout["format"]
-    fmt, encoding, opts = _prepared(**args)
+    fmt, encoding, opts = _prepared(**(kw | {"format": layout["format"]} if start == 0 else kw))
     with io.BufferedReader(_Part(path, start, stop), 1 << 16) as raw:
         records = _iter_records(raw, fmt, encoding, opts, None if start == 0 else layout)
         while batch := list(itertools.islice(records, chunk_size)):
