@@ -242,7 +242,6 @@ class CacheWriter:
     (``prefix`` starts their names: ``{prefix}{name}.bin``)."""
 
     def __init__(self, directory: Path, prefix: str = "") -> None:
-        self.directory = directory
         self.files = {
             name: open(directory / f"{prefix}{name}.bin", "wb")  # noqa: SIM115 - see close()
             for name in CACHE_FILES
