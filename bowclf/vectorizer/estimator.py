@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 from numbers import Integral
@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _limits
+from ..parallel import prefetch
 from .csr import _counts_csr, _CsrBuilder
 from .keyindex import _KeyIndex
 from .table import _hashed_entries, _TokenTable
@@ -323,19 +324,17 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
                 shapes = ((len(batch), len(table)), (len(batch), max(width, 1)))
                 pending.append(pool.submit(_batch_csr, doc, ids, rows, cols, shapes, dtype))
             parts = [future.result() for future in pending]
-            del pending
-            self._set_vocabulary(list(table.lookup), counts)
-            remap = np.full(len(table), -1, np.int64)
-            n_vocab = len(self.vocabulary_)
-            remap[[table.lookup[w] for w in self.vocabulary_]] = np.arange(n_vocab)
-            del table, counts
-            out = _CsrBuilder(n_vocab + width, dtype, sum(uni.shape[0] for uni, _ in parts))
-            parts.reverse()
-            blocks = (
-                _joined(*parts.pop(), remap, n_vocab, width, dtype) for _ in range(len(parts))
-            )
-            for block in _ahead(pool, blocks):
-                out.append(block)
+        del pending
+        self._set_vocabulary(list(table.lookup), counts)
+        remap = np.full(len(table), -1, np.int64)
+        n_vocab = len(self.vocabulary_)
+        remap[[table.lookup[w] for w in self.vocabulary_]] = np.arange(n_vocab)
+        del table, counts
+        out = _CsrBuilder(n_vocab + width, dtype, sum(uni.shape[0] for uni, _ in parts))
+        parts.reverse()
+        blocks = (_joined(*parts.pop(), remap, n_vocab, width, dtype) for _ in range(len(parts)))
+        for block in prefetch(blocks):  # each block joined one ahead, on a thread
+            out.append(block)
         return out.finish()
 
     def transform(self, raw_documents: Iterable[str]) -> sp.csr_array:
@@ -520,38 +519,21 @@ def _batch_csr(doc, ids, rows, cols, shapes, dtype) -> tuple[sp.csr_array, sp.cs
     return uni, _counts_csr(_cat(rows), _cat(cols), shapes[1], dtype)
 
 
-def _joined(uni, hashed, remap, n_vocab: int, width: int, dtype) -> Callable[[], sp.csr_array]:
-    """The batch's rows of the output (a call, to run on a thread): unigram columns mapped
-    to the vocabulary (``remap``; dropped words: −1), hashed columns after them."""
-
-    def join() -> sp.csr_array:
-        n = uni.shape[0]
-        cols = remap[uni.indices]
-        keep = cols >= 0
-        urows = np.repeat(np.arange(n), np.diff(uni.indptr))[keep]
-        hrows = np.repeat(np.arange(n), np.diff(hashed.indptr))
-        return _counts_csr(
-            np.concatenate([urows, hrows]),
-            np.concatenate([cols[keep], hashed.indices + n_vocab]),
-            (n, n_vocab + width),
-            dtype,
-            data=np.concatenate([uni.data[keep], hashed.data]),
-        )
-
-    return join
-
-
-def _ahead(pool: ThreadPoolExecutor, calls: Iterable[Callable[[], Any]]) -> Iterator[Any]:
-    """The results of ``calls`` in order, each run on ``pool`` while the previous one's
-    result is used here (one call ahead: at most two results alive)."""
-    future = None
-    for call in calls:
-        following = pool.submit(call)
-        if future is not None:
-            yield future.result()
-        future = following
-    if future is not None:
-        yield future.result()
+def _joined(uni, hashed, remap, n_vocab: int, width: int, dtype) -> sp.csr_array:
+    """The batch's rows of the output: unigram columns mapped to the vocabulary (``remap``;
+    dropped words: −1), hashed columns after them."""
+    n = uni.shape[0]
+    cols = remap[uni.indices]
+    keep = cols >= 0
+    urows = np.repeat(np.arange(n), np.diff(uni.indptr))[keep]
+    hrows = np.repeat(np.arange(n), np.diff(hashed.indptr))
+    return _counts_csr(
+        np.concatenate([urows, hrows]),
+        np.concatenate([cols[keep], hashed.indices + n_vocab]),
+        (n, n_vocab + width),
+        dtype,
+        data=np.concatenate([uni.data[keep], hashed.data]),
+    )
 
 
 def _add_counts(counts: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
