@@ -55,6 +55,7 @@ label cell into several labels.
 from __future__ import annotations
 
 import csv
+import inspect
 import itertools
 import json
 import os
@@ -361,18 +362,10 @@ def iter_records(
 
 
 def _prepared(
-    *,
-    format: str | None = None,
-    text_column: Column = None,
-    label_column: Column = None,
-    label_sep: str | None = None,
-    has_header: bool | None = None,
-    encoding: str = "utf-8",
-    require_labels: bool = True,
-    delimiter: str | None = None,
-) -> tuple[str | None, str, _Options]:
-    """``(format, encoding, options)`` of :func:`iter_records`'s keyword arguments (the same
-    defaults), checked; an unknown keyword is a ``TypeError``."""
+    *, format, text_column, label_column, label_sep, has_header, encoding, require_labels,
+    delimiter,
+) -> tuple[str | None, str, _Options]:  # fmt: skip
+    """``(format, encoding, options)`` of :func:`iter_records`'s keyword arguments, checked."""
     fmt = "auto-text" if format == "auto-text" else _check_format(format)
     opts = _Options(
         text_column=text_column,
@@ -385,6 +378,16 @@ def _prepared(
     _check_options(opts, fmt)
     _lookup_encoding(encoding)
     return fmt, encoding, opts
+
+
+def _prepared_keywords(kw: dict[str, Any]) -> tuple[str | None, str, _Options]:
+    """:func:`_prepared` of some of :func:`iter_records`'s keyword arguments, the others at
+    its defaults (read from its signature, so they are stated once); an unknown keyword is
+    a ``TypeError``."""
+    bound = inspect.signature(iter_records).bind(None, **kw)
+    bound.apply_defaults()
+    bound.arguments.pop("source")
+    return _prepared(**bound.arguments)
 
 
 def _check_options(opts: _Options, fmt: str | None) -> None:

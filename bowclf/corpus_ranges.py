@@ -27,7 +27,7 @@ import stat
 from collections.abc import Iterator
 from typing import Any
 
-from .corpus import _iter_records, _prepared
+from .corpus import _iter_records, _prepared_keywords
 from .textio import CorpusError, _compression_from_name, _display_name, _magic_kind
 
 __all__ = ["csv_layout", "iter_part_chunks", "split_points"]
@@ -46,7 +46,7 @@ def csv_layout(path: Any, **kw: Any) -> dict[str, Any] | None:
     file cannot be read in parts (see the module doc), has fewer than two records, or its
     start cannot be read (the reading in one piece reports why)."""
     try:
-        fmt, encoding, opts = _prepared(**kw)
+        fmt, encoding, opts = _prepared_keywords(kw)
         if not _splittable(path, encoding):
             return None
         layout: dict[str, Any] = {}
@@ -169,7 +169,9 @@ def iter_part_chunks(
     chunks ``(texts, labels)`` of at most ``chunk_size``.  The first part is read as the
     file's start (header, ``sep=`` line, byte-order mark); the others with ``layout``.
     Raises :class:`~bowclf.corpus.CorpusError` for any problem (see the module doc)."""
-    fmt, encoding, opts = _prepared(**(kw | {"format": layout["format"]} if start == 0 else kw))
+    fmt, encoding, opts = _prepared_keywords(
+        kw | {"format": layout["format"]} if start == 0 else kw
+    )
     with io.BufferedReader(_Part(path, start, stop), 1 << 16) as raw:
         records = _iter_records(raw, fmt, encoding, opts, None if start == 0 else layout)
         while batch := list(itertools.islice(records, chunk_size)):
