@@ -23,7 +23,7 @@ from . import _limits, _math, defaults
 from .backends.memory import InMemoryData, describe_targets
 from .inference import PREDICT_CHUNK, ClassifierCore
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
-from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer
+from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer, resolve_optimizer
 from .parallel import resolve_n_jobs
 from .saved_state import check_best_epoch, check_class_prior, check_parameters
 from .targets import (
@@ -593,9 +593,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _optimizer_name(self) -> str:
         """The optimiser ``optimizer='auto'`` stands for with this model's loss."""
-        if self.optimizer != "auto":
-            return self.optimizer
-        return "sgd" if self.loss == "ova" else "adaptive"
+        return resolve_optimizer(self.optimizer, self.loss)
 
     def _lr(self) -> float:
         """The initial learning rate ``lr`` stands for with this model's classes (``'auto'``:

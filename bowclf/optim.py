@@ -26,6 +26,7 @@ __all__ = [
     "LinearDecay",
     "checked_state",
     "get_optimizer",
+    "resolve_optimizer",
 ]
 
 
@@ -172,6 +173,15 @@ def _accumulator(current, size: int) -> np.ndarray:
 
 #: Optimiser name → class (a new optimiser: a class here and its name in the estimators).
 OPTIMIZERS: dict[str, type] = {"adaptive": Adaptive, "adagrad": AdaGrad, "sgd": SGD}
+
+
+def resolve_optimizer(optimizer: str, loss: str) -> str:
+    """The optimiser ``optimizer`` stands for with ``loss``: ``'auto'`` is ``'sgd'`` for the
+    one-vs-all loss (the adaptive steps trained it worse, bench/RESULTS-devsuite.md) and
+    ``'adaptive'`` otherwise; any other name is itself."""
+    if optimizer != "auto":
+        return optimizer
+    return "sgd" if loss == "ova" else "adaptive"
 
 
 def get_optimizer(name: str = "sgd"):

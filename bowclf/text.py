@@ -21,6 +21,7 @@ from .classifier import BowClassifier
 from .inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
 from .inference import check_texts as _check_texts
 from .losses import get_loss
+from .optim import resolve_optimizer
 from .saved_state import check_label_set, restored_inputs
 from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
 from .vectorizer import BowVectorizer
@@ -256,7 +257,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     def _resolve_inputs(self, document_frequency: np.ndarray, n_documents: int) -> None:
         """``inputs_`` for a corpus (the ``'auto'`` rules, see :func:`resolve_inputs`)."""
         params = {k: getattr(self, k) for k in ("normalize", "sublinear_tf", "min_df")}
-        optimizer = BowClassifier(optimizer=self.optimizer, loss=self.loss)._optimizer_name()
+        optimizer = resolve_optimizer(self.optimizer, self.loss)
         self.inputs_ = resolve_inputs(
             params,
             document_frequency=document_frequency,

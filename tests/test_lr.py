@@ -122,6 +122,7 @@ def test_cli_prints_and_info_shows_the_resolved_rate(text_data, tmp_path):
     info = CliRunner().invoke(cli, ["info", str(out)])
     assert info.exit_code == 0, info.output
     assert f"lr=auto ({rate:g})" in info.output and f"lr {rate:g}" in info.output
+    assert "optimizer=auto (adaptive)" in info.output  # what 'auto' stood for, like lr
     fixed = CliRunner().invoke(cli, [*args[:-2], "--lr", "0.1", "--epochs", "2"])
     assert fixed.exit_code == 0 and "lr 0.1, final loss" in fixed.stderr
     bad = CliRunner().invoke(cli, [*args, "--lr", "fast"])
@@ -142,3 +143,6 @@ def test_info_shows_the_resolved_rate_of_a_count_matrix_model(tmp_path):
     assert info.exit_code == 0, info.output
     assert f"lr=auto ({MULTI:g})" in info.output
     assert load(path).lr_ == MULTI
+    save(BowClassifier(random_state=0, epochs=2, loss="ova").fit(X, y), path)
+    info = CliRunner().invoke(cli, ["info", str(path)])
+    assert "optimizer=auto (sgd)" in info.output

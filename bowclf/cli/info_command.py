@@ -7,6 +7,7 @@ import os
 
 import click
 
+from ..optim import resolve_optimizer
 from .app import _EPILOG, _require_stdout, cli
 from .explain_commands import _top_features_lines
 
@@ -74,6 +75,8 @@ def info(model_path, as_json, top_features=None) -> None:
     resolved = dict(inputs)  # what each 'auto' parameter stood for in this model's fit
     if "lr_" in (fitted := header.get("classifier", {}).get("fitted", {})):
         resolved["lr"] = fitted["lr_"]  # the resolved rate (checked on reading)
+    if isinstance(params.get("loss"), str):
+        resolved["optimizer"] = resolve_optimizer("auto", params["loss"])
     shown = [
         f"{k}={v} ({resolved[k]})" if v == "auto" and k in resolved else f"{k}={v}"
         for k, v in sorted(params.items())
