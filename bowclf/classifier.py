@@ -750,22 +750,30 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         classes: np.ndarray,
         optimizer_state: dict | None = None,
         loss_state: dict[str, np.ndarray] | None = None,
+        *,
+        values_checked: bool = False,
     ) -> BowClassifier:
         """A fitted model from saved state (the model-file loader's one entry point): the
         parameters, the fitted scalars, ``W = Aᵀ``, ``B``, the classes, the optimiser's
         accumulators and the loss's arrays (hierarchical softmax: its label tree), checked to
-        fit together (``ValueError`` otherwise).  Files written before ``optimizer`` existed
-        were trained with plain SGD and continue with it."""
+        fit together (``ValueError`` otherwise).  ``values_checked``: the caller has already
+        checked that ``W``'s values are finite (the model-file loader's weight-scale check),
+        so the pass over ``W`` is not made twice (unless ``W`` is cast to float32, which
+        could overflow).  Files written before ``optimizer``
+        existed were trained with plain SGD and continue with it."""
         known = cls().get_params()
         clf = cls(**{k: v for k, v in params.items() if k in known})
         if "optimizer" not in params:
             clf.optimizer = "sgd"
         clf._validate_params()
-        W = np.ascontiguousarray(W, dtype=_DTYPE)
-        B = np.ascontiguousarray(B, dtype=_DTYPE)
+        values_checked = values_checked and W.dtype == _DTYPE  # a cast could overflow
+        with np.errstate(over="ignore"):  # an overflow is refused just below, not warned
+            W = np.ascontiguousarray(W, dtype=_DTYPE)
+            B = np.ascontiguousarray(B, dtype=_DTYPE)
         loss = clf._fitted_loss = get_loss(clf.loss).restored(loss_state or {}, classes.size)
         multilabel = bool(fitted["multilabel_"])
-        check_parameters(W, B, classes, loss, fitted["n_features_in_"], multilabel)
+        check_parameters(W, B, classes, loss, fitted["n_features_in_"], multilabel,
+                         check_W_values=not values_checked)  # fmt: skip
         clf._set_classes(classes, multilabel)
         clf.A_, clf.B_ = W.T, B
         for key in ("n_features_in_", "n_iter_", "t_", "loss_curve_", "validation_scores_",

@@ -490,6 +490,7 @@ def _build_classifier(header: dict, arrays: dict[str, np.ndarray]):
             for n, a in arrays.items()
             if n.startswith("classifier/") and n not in CLASSIFIER_MEMBERS + OPTIMIZER_MEMBERS
         },
+        values_checked=True,  # check_weight_scale (_build) scanned A for NaN/inf already
     )  # fmt: skip
 
 

@@ -897,3 +897,38 @@ def test_the_finiteness_check_reads_every_block():
     for bad in (np.inf, -np.inf, np.nan):
         A[4, 2] = bad  # in the last, short block
         assert not all_finite(A, cells=6)
+
+
+def test_loading_scans_A_for_nan_once(model_bytes, tmp_path, monkeypatch):
+    """Issue 19: the loader's weight-scale check already finds NaN/inf in A; restoring the
+    classifier does not make a second pass over A's values."""
+    from bowclf import saved_state
+
+    A = read_npy(members(model_bytes)["classifier/A"])
+    scanned = []
+    real = saved_state.all_finite
+    monkeypatch.setattr(saved_state, "all_finite", lambda X: scanned.append(X.size) or real(X))
+    assert_usable(load(variant(model_bytes, tmp_path / "m.bowclf")))
+    assert A.size not in scanned
+    bad = A.copy()
+    bad[-1, -1] = np.nan
+    with pytest.raises(ModelFileError, match="NaN or infinity"):
+        load(variant(model_bytes, tmp_path / "nan.bowclf", replace={"classifier/A": npy(bad)}))
+
+
+def test_float64_weights_that_overflow_float32_are_refused(model_bytes, tmp_path):
+    """A float64 A within the score bound (B tiny) whose values are inf once cast to the
+    float32 the model computes in: the check after the cast still refuses it."""
+    items = members(model_bytes)
+    A = read_npy(items["classifier/A"]).astype(np.float64)
+    B = read_npy(items["classifier/B"]).astype(np.float64)
+    A[0, 0], B[...] = 1e300, 1e-300
+
+    def as_float64(head):
+        for name in ("classifier/A", "classifier/B"):
+            head["arrays"][name]["dtype"] = "<f8"
+
+    path = variant(model_bytes, tmp_path / "f8.bowclf", header=as_float64,
+                   replace={"classifier/A": npy(A), "classifier/B": npy(B)})  # fmt: skip
+    with pytest.raises(ModelFileError, match="NaN or infinity"):
+        load(path)
