@@ -80,7 +80,7 @@ from .app import (
     default=defaults.EPOCHS,
     show_default=True,
     help="Passes over the training data, or 'auto': 10 for small corpora down to 5 from "
-    "40,000 documents; 5 with two classes.",
+    "40,000 documents (up to 15 for long documents of 3+ classes); 5 with two classes.",
 )
 @click.option(
     "--lr",
