@@ -129,5 +129,8 @@ def test_cli_says_auto_before_and_the_count_after(tmp_path):
     assert "(3 classes): 'auto' epochs, dim 100" in result.stderr
     assert f"Trained {LONG} epochs on 120 documents" in result.stderr
     assert load(out).classifier_.n_iter_ == LONG
+    info = CliRunner().invoke(cli, ["info", str(out)])
+    assert info.exit_code == 0, info.output
+    assert f"epochs=auto ({LONG})" in info.output and f"{LONG} epochs" in info.output
     fixed = CliRunner().invoke(cli, ["fit", str(path), "-o", str(out), "--epochs", "3"])
     assert fixed.exit_code == 0 and "(3 classes): 3 epochs, dim 100" in fixed.stderr
