@@ -573,11 +573,41 @@ def render(records: list[dict[str, Any]], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def single_label_reuters(out: Path = OUT) -> dict[str, Any]:
+    """``reuters1``: the Reuters-21578 documents with exactly one topic (cached), a real
+    single-label corpus of long documents with many classes (test documents of a topic no
+    training document has are left out)."""
+    from bench.common import read_csv_gz
+    from bench.prep import _build_pair, _source_splits
+
+    _, train_src, test_src = _source_splits("reuters21578")[0]
+    d = out / "reuters1"
+    key = {"name": "reuters1", "sizes": [train_src.stat().st_size, test_src.stat().st_size]}
+    meta_path = d / "meta.json"
+    if meta_path.exists() and json.loads(meta_path.read_text()).get("key") == key:
+        return json.loads(meta_path.read_text())
+    d.mkdir(parents=True, exist_ok=True)
+    texts, labels = read_csv_gz(train_src)
+    train = [(t, y) for t, y in zip(texts, labels, strict=True) if len(y.split()) == 1]
+    seen = {y for _, y in train}
+    texts, labels = read_csv_gz(test_src)
+    test = [(t, y) for t, y in zip(texts, labels, strict=True) if y in seen]
+    for name, rows in (("train", train), ("test", test)):
+        _write_csv_gz(d / f"{name}.csv.gz", [t for t, _ in rows], [y for _, y in rows])
+    meta = _build_pair("reuters1", d / "train.csv.gz", d / "test.csv.gz", d, False)
+    meta["key"] = key
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return meta
+
+
 def _shared_pairs(names: list[str]) -> list[dict[str, Any]]:
     from bench.prep import prepare_pairs
 
     pairs = []
     for name in names:
+        if name == "reuters1":  # derived from a shared corpus
+            pairs.append(single_label_reuters())
+            continue
         got = prepare_pairs(name)
         pairs.append(got[0])  # ag_news: fold 1 of its 5
     return pairs

@@ -26,6 +26,8 @@ instead of estimator parameters:
 - ``_idf_pow: q`` — idf weights raised to the power ``q``;
 - ``_idf_add: a`` — idf weights ``ln((1 + n)/(1 + df)) + a`` (the default adds 1);
 - ``_brate: r`` — ``optim.ADAGRAD_RATE`` (``B``'s AdaGrad rate is ``r·lr``);
+- ``_arate: f`` — the adaptive optimiser's step on ``A`` at ``f·lr`` (``B``'s stays
+  ``ADAGRAD_RATE·lr``): the ratio of the two rates;
 - ``_eos: true`` — a token appended to every document (fastText's ``</s>``: a bias feature).
 - ``_b0: a`` — AdaGrad accumulators start at ``a`` instead of 0 (bounds the first steps of
   ``B``: ``ρ·g/√(a + ‖g‖²/d)``);
@@ -261,6 +263,13 @@ def _install_inputs() -> None:
         optim.ADAGRAD_RATE = PROTO.get("_brate", real_rate)
 
     PROTO_HOOKS.append(rate_hook)
+    real_update_A = _math.normalized_update_A
+
+    def update_A(indptr, indices, data, hidden, W, lr, floor):
+        lr = lr * PROTO.get("_arate", 1.0)
+        return real_update_A(indptr, indices, data, hidden, W, lr, floor)
+
+    _math.normalized_update_A = update_A
     real_features = text.TextClassifier._set_features
 
     def weighted_features(self, document_frequency, n_documents):

@@ -347,14 +347,15 @@ def _baseline(base, data, score, metric, say, clock: _Clock) -> tuple[dict | Non
         now = time.perf_counter()
         if info["event"] not in ("batch", "epoch"):
             return
-        done = info["epoch"] if info["event"] == "epoch" else info["progress"] * epochs
+        seen["epochs"] = total = info["epochs"]  # resolved by the fit (inputs included)
+        done = info["epoch"] if info["event"] == "epoch" else info["progress"] * total
         seen["epoch"] = info["seconds"] / max(done, 1e-9)
         seen["fixed"] = now - t0 - info["seconds"]
         if info["event"] == "batch" and now - clock.start > clock.budget / 2:
             raise _OutOfTime("the base configuration takes more than half the budget")
         if info["event"] == "epoch" and info["epoch"] == 1:
-            refit = clock.grow * (seen["fixed"] + epochs * seen["epoch"])
-            if _SAFETY * ((epochs - 1) * seen["epoch"] + refit) > clock.left():
+            refit = clock.grow * (seen["fixed"] + total * seen["epoch"])
+            if _SAFETY * ((total - 1) * seen["epoch"] + refit) > clock.left():
                 raise _OutOfTime("the base configuration does not fit twice")
 
     try:
@@ -362,12 +363,13 @@ def _baseline(base, data, score, metric, say, clock: _Clock) -> tuple[dict | Non
     except _OutOfTime:
         elapsed = time.perf_counter() - t0
         fixed, epoch = seen["fixed"] or elapsed, seen["epoch"] or elapsed
-        return None, _Timing(fixed, epoch, 0.1 * fixed, epochs)
+        return None, _Timing(fixed, epoch, 0.1 * fixed, seen.get("epochs", epochs))
     n_iter = int(model.classifier_.n_iter_)
     t_fixed = max(time.perf_counter() - t0 - n_iter * seen["epoch"], 1e-3)
     t1 = time.perf_counter()
     value = float(score(model, X_va, y_va))
-    timing = _Timing(t_fixed, max(seen["epoch"], 1e-3), time.perf_counter() - t1, epochs)
+    timing = _Timing(t_fixed, max(seen["epoch"], 1e-3), time.perf_counter() - t1,
+                     seen.get("epochs", epochs))  # fmt: skip
     row = {"round": "defaults", "epochs": n_iter, "score": value,
            "seconds": float(model.training_summary_["seconds"]), "params": {}}  # fmt: skip
     bar = _bar(value, len(X_va))

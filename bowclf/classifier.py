@@ -101,8 +101,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         and further passes mostly fit the noise of the training labels; tasks with more
         classes have more directions to separate and use the longer budget
         (bench/RESULTS-devsuite.md), as do multi-label tasks of two labels (two independent
-        decisions).  ``partial_fit``
-        always makes one pass.
+        decisions).  Single-label softmax tasks of three or more classes trained by the
+        adaptive optimiser on ``normalize='l2'`` rows (long documents) have the ceiling
+        ``defaults.LONG_MULTICLASS_EPOCHS`` (15) instead of 10
+        (:func:`bowclf.training.resolve_epochs`): small corpora of long documents and many
+        classes are still underfit after 10 passes (bench/RESULTS-devsuite.md).
+        ``partial_fit`` always makes one pass.
     lr : float or 'auto', default='auto'
         Initial learning rate (per example, as in fastText).  ``'auto'``
         (:func:`bowclf.training.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
@@ -453,8 +457,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         source = InMemoryData(
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
-        epochs = resolve_epochs(self.epochs, X.shape[0], self.classes_.size,
-                                multilabel=self.multilabel_)  # fmt: skip
+        epochs = self._epochs(X.shape[0])
         schedule = LinearDecay(self._lr(), epochs * X.shape[0])
         self._train(source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback,
                     batch_size=self._batch_size(X))  # fmt: skip
@@ -602,6 +605,14 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                           loss=self.loss, optimizer=self._optimizer_name(),
                           normalize=self.normalize)  # fmt: skip
 
+    def _epochs(self, n_samples: int) -> int:
+        """The passes ``epochs`` stands for over ``n_samples`` documents with this model's
+        classes, loss, optimiser and row scaling (:func:`bowclf.training.resolve_epochs`)."""
+        return resolve_epochs(self.epochs, n_samples, self.classes_.size,
+                              multilabel=self.multilabel_, loss=self.loss,
+                              optimizer=self._optimizer_name(),
+                              normalize=self.normalize)  # fmt: skip
+
     def _trained_loss(self) -> Loss:
         """The loss ``B_`` was trained with, whatever ``loss`` says now (warm starts)."""
         fitted = self.__dict__.get("_fitted_loss")
@@ -693,8 +704,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         val = None
         if X_val is not None:
             val = (sp.csr_array(X_val), self._encode_validation(y_val))
-        epochs = resolve_epochs(self.epochs, stats.documents, self.classes_.size,
-                                multilabel=self.multilabel_)  # fmt: skip
+        epochs = self._epochs(stats.documents)
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
             optimizer=self._optimizer(), epochs=epochs,

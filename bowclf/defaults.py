@@ -10,6 +10,10 @@ EPOCHS = "auto"
 #: ``epochs='auto'`` with two classes: a binary task has one decision direction, learnt in
 #: fewer passes; more of them fit the training set's noise (bench/RESULTS-devsuite.md).
 BINARY_EPOCHS = 5
+#: ``epochs='auto'`` ceiling (instead of 10) for single-label softmax tasks of three or more
+#: classes trained by the adaptive optimiser on ``l2`` rows (long documents): small corpora
+#: of them are still underfit after 10 passes (bench/RESULTS-devsuite.md).
+LONG_MULTICLASS_EPOCHS = 15
 LR = "auto"
 #: ``lr='auto'``: the initial learning rate of every task but those of MULTICLASS_LR.
 BASE_LR = 0.25

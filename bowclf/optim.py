@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _math
+from . import _math, defaults
 
 __all__ = [
     "OPTIMIZERS",
@@ -175,7 +175,7 @@ def _accumulator(current, size: int) -> np.ndarray:
 OPTIMIZERS: dict[str, type] = {"adaptive": Adaptive, "adagrad": AdaGrad, "sgd": SGD}
 
 
-def resolve_optimizer(optimizer: str, loss: str) -> str:
+def resolve_optimizer(optimizer: str, loss: str = defaults.LOSS) -> str:
     """The optimiser ``optimizer`` stands for with ``loss``: ``'auto'`` is ``'sgd'`` for the
     one-vs-all loss (the adaptive steps trained it worse, bench/RESULTS-devsuite.md) and
     ``'adaptive'`` otherwise; any other name is itself."""

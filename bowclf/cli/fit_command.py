@@ -80,7 +80,7 @@ from .app import (
     default=defaults.EPOCHS,
     show_default=True,
     help="Passes over the training data, or 'auto': 10 for small corpora down to 5 from "
-    "40,000 documents; 5 with two classes.",
+    "40,000 documents (up to 15 for long documents of 3+ classes); 5 with two classes.",
 )
 @click.option(
     "--lr",
@@ -462,7 +462,7 @@ def _fit_dask(model, o: _FitOptions, kw: dict, progress):
 
 def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
     from ..corpus import read_corpus
-    from ..training import resolve_epochs, split_validation
+    from ..training import epochs_before_inputs, split_validation
 
     train = read_corpus(o.corpus, **kw)
     texts, y, multilabel = _labels_of(train, o.label_sep)
@@ -478,10 +478,15 @@ def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
         n_classes = len({lab for labs in y for lab in labs} if multilabel else set(y))
         what = "multi-label, " if multilabel else ""
         valid_note = f", {len(val[0]):,} for validation" if val is not None else ""
+        params = model.get_params()
+        epochs = epochs_before_inputs(
+            o.epochs, len(texts), n_classes, multilabel=multilabel, loss=params["loss"],
+            optimizer=params["optimizer"], normalize=params["normalize"],
+        )  # fmt: skip
+        shown = "'auto'" if epochs is None else epochs  # set by the inputs (document length)
         _stderr(
             f"Training on {len(texts):,} documents{valid_note} ({what}{n_classes} classes): "
-            f"{resolve_epochs(o.epochs, len(texts), n_classes, multilabel=multilabel)} epochs, "
-            f"dim {o.dim}"
+            f"{shown} epochs, dim {o.dim}"
         )
     try:
         model.fit(texts, y, X_val=val and val[0], y_val=val and val[1], callback=progress)

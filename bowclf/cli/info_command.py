@@ -77,6 +77,9 @@ def info(model_path, as_json, top_features=None) -> None:
         resolved["lr"] = fitted["lr_"]  # the resolved rate (checked on reading)
     if isinstance(params.get("loss"), str):
         resolved["optimizer"] = resolve_optimizer("auto", params["loss"])
+    summary = text.get("training_summary")
+    if isinstance(summary, dict) and "epochs" in summary and not params.get("early_stopping"):
+        resolved["epochs"] = summary["epochs"]  # the passes 'auto' made (no early stop)
     shown = [
         f"{k}={v} ({resolved[k]})" if v == "auto" and k in resolved else f"{k}={v}"
         for k, v in sorted(params.items())
