@@ -594,15 +594,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         hierarchical softmax's label tree)."""
         return self._loss()
 
-    def _optimizer_name(self) -> str:
-        """The optimiser ``optimizer='auto'`` stands for with this model's loss."""
-        return resolve_optimizer(self.optimizer, self.loss)
-
     def _lr(self) -> float:
         """The initial learning rate ``lr`` stands for with this model's classes (``'auto'``:
         :func:`bowclf.training.resolve_lr`); needs ``classes_`` and ``multilabel_``."""
         return resolve_lr(self.lr, self.classes_.size, multilabel=self.multilabel_,
-                          loss=self.loss, optimizer=self._optimizer_name(),
+                          loss=self.loss, optimizer=resolve_optimizer(self.optimizer, self.loss),
                           normalize=self.normalize)  # fmt: skip
 
     def _epochs(self, n_samples: int) -> int:
@@ -610,7 +606,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         classes, loss, optimiser and row scaling (:func:`bowclf.training.resolve_epochs`)."""
         return resolve_epochs(self.epochs, n_samples, self.classes_.size,
                               multilabel=self.multilabel_, loss=self.loss,
-                              optimizer=self._optimizer_name(),
+                              optimizer=resolve_optimizer(self.optimizer, self.loss),
                               normalize=self.normalize)  # fmt: skip
 
     def _trained_loss(self) -> Loss:
@@ -621,7 +617,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _optimizer(self):
         """The optimiser of a training run (see :mod:`bowclf.optim`), continuing from
         ``optimizer_state_`` (empty after :meth:`_initialize`)."""
-        optimizer = get_optimizer(self._optimizer_name())
+        optimizer = get_optimizer(resolve_optimizer(self.optimizer, self.loss))
         state = getattr(self, "optimizer_state_", None)
         if state:
             optimizer.resume(state)
@@ -766,17 +762,16 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """A fitted model from saved state (the model-file loader's one entry point): the
         parameters, the fitted scalars, ``W = Aᵀ``, ``B``, the classes, the optimiser's
         accumulators and the loss's arrays (hierarchical softmax: its label tree), checked to
-        fit together (``ValueError`` otherwise).  ``values_checked``: the caller has already
-        checked that ``W``'s values are finite (the model-file loader's weight-scale check),
-        so the pass over ``W`` is not made twice (unless ``W`` is cast to float32, which
-        could overflow).  Files written before ``optimizer``
-        existed were trained with plain SGD and continue with it."""
+        fit together (``ValueError`` otherwise); ``values_checked``: ``W``'s values were found
+        finite by the caller (the loader's weight-scale check), no second pass unless a cast
+        to float32 could overflow.  Files written before ``optimizer`` existed were trained
+        with plain SGD and continue with it."""
         known = cls().get_params()
         clf = cls(**{k: v for k, v in params.items() if k in known})
         if "optimizer" not in params:
             clf.optimizer = "sgd"
         clf._validate_params()
-        values_checked = values_checked and W.dtype == _DTYPE  # a cast could overflow
+        values_checked = values_checked and W.dtype == _DTYPE
         with np.errstate(over="ignore"):  # an overflow is refused just below, not warned
             W = np.ascontiguousarray(W, dtype=_DTYPE)
             B = np.ascontiguousarray(B, dtype=_DTYPE)
