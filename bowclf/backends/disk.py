@@ -40,7 +40,8 @@ from ..corpus import CorpusError, iter_chunks
 from ..corpus_ranges import csv_layout, split_points
 from ..losses import Loss
 from ..parallel import prefetch, resolve_n_jobs
-from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
+from ..training import DTYPE, CorpusStats, Epoch, prepare_counts
+from .memory import take_rows
 from .passes import (
     CacheJob,
     ChunkSpool,
@@ -179,17 +180,21 @@ def _offsets(directory: Path, segments: list[str], name: str) -> Path:
     return path
 
 
-def _block_starts(row_start: Path, n_docs: int, block_docs: int, block_nnz: int) -> np.ndarray:
+def _block_starts(
+    row_start: Path, n_docs: int, block_docs: int, block_nnz: int
+) -> tuple[np.ndarray, int]:
     """First documents of the training blocks and ``n_docs`` after the last: consecutive runs
     of at most ``block_docs`` documents and ``block_nnz`` non-zeros (at least one document),
-    so that a block of long documents takes no more memory than one of short ones."""
+    so that a block of long documents takes no more memory than one of short ones; and the
+    most non-zeros of a block."""
     ptr = np.fromfile(row_start, dtype=np.int64, count=n_docs + 1)
     starts, first = [0], 0
     while first < n_docs:
         by_nnz = int(np.searchsorted(ptr, ptr[first] + block_nnz, side="right")) - 1
         first = min(max(by_nnz, first + 1), first + block_docs, n_docs)
         starts.append(first)
-    return np.asarray(starts, dtype=np.int64)
+    starts = np.asarray(starts, dtype=np.int64)
+    return starts, int(np.diff(ptr[starts]).max(initial=0))
 
 
 def _read(path: Path, dtype, start: int, stop: int) -> np.ndarray:
@@ -199,12 +204,92 @@ def _read(path: Path, dtype, start: int, stop: int) -> np.ndarray:
         return np.fromfile(f, dtype=dtype, count=stop - start)
 
 
+class _Buffers:
+    """Arrays reused from block to block, by name: a request returns the first ``size``
+    values of the named array, made with room for ``capacity[name]`` values (the largest
+    block's: memory the process touches only as far as blocks fill it) and replaced by a
+    larger one only when a block needs more, so blocks allocate nothing once it exists."""
+
+    def __init__(self, capacity: dict[str, int] | None = None) -> None:
+        self.capacity = dict(capacity or {})
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, size: int, dtype) -> np.ndarray:
+        array = self.arrays.get(name)
+        if array is None or array.size < size or array.dtype != np.dtype(dtype):
+            room = self.capacity.get(name, 0) if array is None else array.size + array.size // 4
+            array = self.arrays[name] = np.empty(max(size, room), dtype=dtype)
+        return array[:size]
+
+
+def _read_into(path: Path, offset: int, out: np.ndarray) -> np.ndarray:
+    """``out`` filled with the bytes of ``path`` from ``offset``: read straight into the
+    array's memory (an unbuffered ``readinto``: no new array, no memory map)."""
+    view = memoryview(out).cast("B")
+    with open(path, "rb", buffering=0) as f:
+        f.seek(offset)
+        done = 0
+        while done < view.nbytes:
+            got = f.readinto(view[done:])
+            if not got:
+                raise OSError(f"{path}: the prepared token cache ended early")
+            done += got
+    return out
+
+
+class _PreparedBlocks:
+    """The training blocks as ``prepare_counts`` makes them (features mapped, rows scaled,
+    one index dtype), each written once to files of the cache directory in the order they
+    were first prepared, then read back into reused arrays.
+
+    Row scaling and the feature map act on each row alone, so a block prepared once and then
+    shuffled has the values of the block shuffled and then prepared, bit for bit."""
+
+    _PARTS = ("indptr", "indices", "data")
+
+    def __init__(self, directory: Path, n_blocks: int) -> None:
+        self.paths = {part: directory / f"prepared.{part}.bin" for part in self._PARTS}
+        for path in self.paths.values():
+            path.write_bytes(b"")
+        self.where: list[tuple | None] = [None] * n_blocks  # per block: dtypes and offsets
+
+    def __contains__(self, b: int) -> bool:
+        return self.where[b] is not None
+
+    def write(self, b: int, X: sp.csr_array) -> None:
+        arrays = dict(zip(self._PARTS, (X.indptr, X.indices, X.data), strict=True))
+        place = []
+        for part, array in arrays.items():
+            with open(self.paths[part], "ab", buffering=0) as f:
+                offset = f.seek(0, os.SEEK_END)  # after any bytes of a write that failed
+                view, done = memoryview(np.ascontiguousarray(array)).cast("B"), 0
+                while done < view.nbytes:
+                    done += f.write(view[done:])
+            place.append((offset, array.dtype, array.size))
+        self.where[b] = (X.shape, place)
+
+    def read(self, b: int, buffers: _Buffers) -> sp.csr_array:
+        shape, place = self.where[b]
+        indptr, indices, data = (
+            _read_into(self.paths[part], offset, buffers.get(part, size, dtype))
+            for part, (offset, dtype, size) in zip(self._PARTS, place, strict=True)
+        )
+        return sp.csr_array((data, indices, indptr), shape=shape, copy=False)
+
+
 class DiskData:
     """The cache served as shuffled, prepared ``(X̃, Y, w)`` blocks, one pass per epoch.
 
     ``features`` maps vectorizer counts to classifier input (column selection and term
     weighting, :class:`bowclf.text.FeatureMap`).  ``segments``: the name prefixes of the
     cache's segments, read one after the other (default: one set of unprefixed files).
+
+    Each block is prepared (features mapped, rows scaled: :func:`prepare_counts`) the first
+    time an epoch reads it and kept so in the cache (:class:`_PreparedBlocks`); later epochs
+    read it back and only shuffle its rows.  Blocks are read into arrays reused from block to
+    block and their shuffled rows gathered into one of two sets of reused arrays (the block
+    training and the next, :func:`bowclf.parallel.prefetch` makes no more), so after the
+    first epoch no block allocates memory.
     """
 
     def __init__(
@@ -240,29 +325,53 @@ class DiskData:
         self.indices = _segment_files(directory, segments, "indices", np.int32)
         self.data = _segment_files(directory, segments, "data", DTYPE)
         self.labels = _segment_files(directory, segments, "labels", np.int32)
-        self.starts = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
+        self.starts, most = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
+        self.prepared = _PreparedBlocks(directory, self.starts.size - 1)
+        # a prepared block has at most the non-zeros of the cache's (columns may be dropped)
+        room = {"indptr": int(np.diff(self.starts).max(initial=0)) + 1, "indices": most,
+                "data": most}  # fmt: skip
+        self._read = _Buffers(room)  # the block read back from the prepared cache
+        self._shuffled = (_Buffers(room), _Buffers(room))  # its rows shuffled, in turns
+        self._turn = 0
 
-    def _block(self, first: int, last: int) -> tuple[sp.csr_array, sp.csr_array]:
+    def _counts(self, first: int, last: int) -> sp.csr_array:
+        """Rows ``first … last − 1`` of the cache as classifier input (``features``)."""
         ptr = _read(self.row_start, np.int64, first, last + 1)
         indices = self.indices.read(int(ptr[0]), int(ptr[-1]))
         data = self.data.read(int(ptr[0]), int(ptr[-1]))
         X = sp.csr_array((data, indices, ptr - ptr[0]), shape=(last - first, self.width))
+        return self.features(X)
+
+    def _targets(self, first: int, last: int) -> sp.csr_array:
         lptr = _read(self.label_start, np.int64, first, last + 1)
         codes = self.labels.read(int(lptr[0]), int(lptr[-1]))
-        Y = sp.csr_array(
+        return sp.csr_array(
             (np.ones(codes.size, DTYPE), codes, lptr - lptr[0]),
             shape=(last - first, self.n_classes),
         )
-        return self.features(X), Y
+
+    def _prepared_block(self, b: int) -> sp.csr_array:
+        """Block ``b`` prepared (:func:`prepare_counts`), rows in the cache's order: read
+        back into reused arrays, or prepared now and written to the prepared cache."""
+        if b in self.prepared:
+            return self.prepared.read(b, self._read)
+        first, last = int(self.starts[b]), int(self.starts[b + 1])
+        X = prepare_counts(self._counts(first, last), self.normalize)
+        self.prepared.write(b, X)
+        return X
 
     def blocks(self, rng: np.random.Generator):
         for b in rng.permutation(self.starts.size - 1):
             first, last = int(self.starts[b]), int(self.starts[b + 1])
-            X, Y = self._block(first, last)
             order = rng.permutation(last - first)
-            X = prepare_counts(X[order], self.normalize)
-            Y = self.loss.prepare_targets(Y[order], self.multilabel)
-            yield canonical_int_dtype(X), Y, np.ones(X.shape[0], DTYPE)
+            X = self._prepared_block(int(b))
+            out = self._shuffled[self._turn]
+            self._turn ^= 1
+            X = take_rows(X, order, (out.get("indptr", X.indptr.size, X.indptr.dtype),
+                                     out.get("indices", X.nnz, X.indices.dtype),
+                                     out.get("data", X.nnz, X.data.dtype)))  # fmt: skip
+            Y = self.loss.prepare_targets(self._targets(first, last)[order], self.multilabel)
+            yield X, Y, np.ones(X.shape[0], DTYPE)
 
     def epoch(self, ctx: Epoch) -> None:
         # the next block is read and prepared on a background thread while this one trains
