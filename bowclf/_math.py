@@ -102,7 +102,7 @@ def row_scale(X: sp.csr_array, normalize: Normalize, dtype=np.float64) -> np.nda
     return scale.astype(dtype, copy=False)
 
 
-_SCALE_BLOCK = 1 << 20  # values scaled at a time by scale_rows
+_SCALE_BLOCK = 1 << 16  # values scaled at a time by scale_rows (~1 MB of float64 temporaries)
 
 
 def row_sums(indptr: np.ndarray, values: np.ndarray, dtype=None) -> np.ndarray:
@@ -125,7 +125,7 @@ def scale_rows(X: sp.csr_array, scale: np.ndarray, dtype=None) -> sp.csr_array:
     by default) and ``X``'s index arrays (shared, not copied: neither is modified).
 
     Each value is ``x_ij·s_i`` computed in the wider of the two dtypes and then cast, a block
-    of rows at a time (about a million values), so the temporaries stay small.
+    of rows at a time (about :data:`_SCALE_BLOCK` values), so the temporaries stay small.
     """
     X = sp.csr_array(X)
     dtype = X.dtype if dtype is None else dtype

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.model_selection import train_test_split
 from threadpoolctl import ThreadpoolController
 
 from . import _math, defaults
@@ -265,6 +264,8 @@ def split_indices(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted ``(train, validation)`` row indices holding out ``⌈fraction·n⌉`` rows, stratified
     by ``stratify`` (class codes) when every class has two rows, else at random."""
+    from sklearn.model_selection import train_test_split  # only a fit that splits imports it
+
     n_val = int(np.ceil(fraction * n))
     if n_val < 1 or n - n_val < 1:
         raise ValueError(

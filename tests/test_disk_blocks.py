@@ -140,3 +140,81 @@ def test_buffers_grow_only_when_a_block_needs_more():
     bigger = buffers.get("x", 11, np.int32)
     assert bigger.size == 11 and not np.shares_memory(first, bigger)
     assert buffers.arrays["x"].size >= 12  # grown with room, not one value at a time
+
+
+def test_segments_are_read_into_a_given_array(tmp_path):
+    from bowclf.backends.disk import _Segmented
+
+    values = np.arange(20, dtype=np.int32)
+    paths = []
+    for k, (a, b) in enumerate([(0, 7), (7, 7), (7, 8), (8, 20)]):
+        paths.append(tmp_path / f"seg{k}.bin")
+        values[a:b].tofile(paths[-1])
+    seg = _Segmented(paths, np.int32)
+    room = np.full(25, -1, np.int32)
+    for start in range(21):
+        for stop in range(start, 21):
+            got = seg.read(start, stop, room[: stop - start])
+            assert np.shares_memory(got, room) or got.size == 0
+            assert got.tolist() == values[start:stop].tolist()
+
+
+def test_the_first_epoch_reads_the_cache_into_the_reused_arrays(corpus, tmp_path):
+    backend, data = _source(corpus, tmp_path, prune=False)
+    with backend:
+        rng = np.random.default_rng(2)
+        first = next(data.blocks(rng))  # a block prepared from the raw cache
+        assert first[0].nnz > 0
+        arrays = dict(data._read.arrays)
+        first, last = int(data.starts[1]), int(data.starts[2])
+        X = data._counts(first, last)
+        assert data._read.arrays == arrays  # no new array: read into the same ones
+        np.testing.assert_array_equal(arrays["data"][: X.nnz], X.data)
+        np.testing.assert_array_equal(arrays["indices"][: X.nnz], X.indices)
+        assert X.indptr.dtype == X.indices.dtype  # no index copy for a common dtype
+
+
+def test_the_document_frequencies_are_freed_before_training(corpus, tmp_path):
+    """The column statistics of the passes (8 bytes a vectorizer column) are not kept in
+    memory under the model while it trains."""
+    import weakref
+
+    from bowclf import TextClassifier
+
+    seen = {}
+
+    class Backend(DiskCorpus):
+        def scan(self, vectorizer, callback=None):
+            stats = super().scan(vectorizer, callback)
+            seen["df"] = weakref.ref(stats.document_frequency)
+            return stats
+
+        def source(self, *args, **kw):
+            data = super().source(*args, **kw)
+            epoch = data.epoch
+
+            def checked(ctx):
+                seen["alive while training"] = seen["df"]() is not None
+                epoch(ctx)
+
+            data.epoch = checked
+            return data
+
+    with Backend(corpus, n_jobs=1, cache_dir=tmp_path) as backend:
+        TextClassifier(random_state=0, epochs=1, use_idf=True).fit_backend(backend)
+    assert seen["alive while training"] is False
+
+
+def test_the_fit_path_leaves_out_sklearn_metrics_and_model_selection():
+    """``bowclf fit`` imports neither (several MB of resident memory under the model): the
+    validation split and ``score`` import them when they run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bowclf.cli.fit_command, bowclf.text, bowclf.stream, bowclf.backends.disk;"
+        "print(sorted(m for m in sys.modules if m.startswith(('sklearn.metrics', "
+        "'sklearn.model_selection'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

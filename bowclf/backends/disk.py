@@ -142,8 +142,18 @@ class _Segmented:
         sizes = [p.stat().st_size // self.dtype.itemsize for p in paths]
         self.bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Values ``start … stop − 1``."""
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Values ``start … stop − 1`` (read into ``out``, of their number, when given)."""
+        if out is not None:
+            k = int(np.searchsorted(self.bounds, start, side="right")) - 1
+            at = 0
+            while at < out.size:
+                first = int(self.bounds[k])
+                end = min(stop, int(self.bounds[k + 1]))
+                piece = out[at : at + end - start]
+                _read_into(self.paths[k], (start - first) * self.dtype.itemsize, piece)
+                at, start, k = at + piece.size, end, k + 1
+            return out
         pieces = []
         k = int(np.searchsorted(self.bounds, start, side="right")) - 1
         while start < stop:
@@ -180,21 +190,23 @@ def _offsets(directory: Path, segments: list[str], name: str) -> Path:
     return path
 
 
-def _block_starts(
-    row_start: Path, n_docs: int, block_docs: int, block_nnz: int
-) -> tuple[np.ndarray, int]:
+def _block_starts(row_start: Path, n_docs: int, block_docs: int, block_nnz: int) -> np.ndarray:
     """First documents of the training blocks and ``n_docs`` after the last: consecutive runs
     of at most ``block_docs`` documents and ``block_nnz`` non-zeros (at least one document),
-    so that a block of long documents takes no more memory than one of short ones; and the
-    most non-zeros of a block."""
+    so that a block of long documents takes no more memory than one of short ones."""
     ptr = np.fromfile(row_start, dtype=np.int64, count=n_docs + 1)
     starts, first = [0], 0
     while first < n_docs:
         by_nnz = int(np.searchsorted(ptr, ptr[first] + block_nnz, side="right")) - 1
         first = min(max(by_nnz, first + 1), first + block_docs, n_docs)
         starts.append(first)
-    starts = np.asarray(starts, dtype=np.int64)
-    return starts, int(np.diff(ptr[starts]).max(initial=0))
+    return np.asarray(starts, dtype=np.int64)
+
+
+def _most_nnz(row_start: Path, starts: np.ndarray) -> int:
+    """The most non-zeros of a block (``starts``: :func:`_block_starts`)."""
+    ends = [int(_read(row_start, np.int64, s, s + 1)[0]) for s in starts.tolist()]
+    return int(np.diff(ends).max(initial=0))
 
 
 def _read(path: Path, dtype, start: int, stop: int) -> np.ndarray:
@@ -325,7 +337,8 @@ class DiskData:
         self.indices = _segment_files(directory, segments, "indices", np.int32)
         self.data = _segment_files(directory, segments, "data", DTYPE)
         self.labels = _segment_files(directory, segments, "labels", np.int32)
-        self.starts, most = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
+        self.starts = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
+        most = _most_nnz(self.row_start, self.starts)
         self.prepared = _PreparedBlocks(directory, self.starts.size - 1)
         # a prepared block has at most the non-zeros of the cache's (columns may be dropped)
         room = {"indptr": int(np.diff(self.starts).max(initial=0)) + 1, "indices": most,
@@ -335,11 +348,16 @@ class DiskData:
         self._turn = 0
 
     def _counts(self, first: int, last: int) -> sp.csr_array:
-        """Rows ``first … last − 1`` of the cache as classifier input (``features``)."""
+        """Rows ``first … last − 1`` of the cache as classifier input (``features``), read
+        into the arrays that later epochs read prepared blocks into."""
         ptr = _read(self.row_start, np.int64, first, last + 1)
-        indices = self.indices.read(int(ptr[0]), int(ptr[-1]))
-        data = self.data.read(int(ptr[0]), int(ptr[-1]))
-        X = sp.csr_array((data, indices, ptr - ptr[0]), shape=(last - first, self.width))
+        a, b = int(ptr[0]), int(ptr[-1])
+        indices = self.indices.read(a, b, self._read.get("indices", b - a, np.int32))
+        data = self.data.read(a, b, self._read.get("data", b - a, DTYPE))
+        ptr = ptr - ptr[0]
+        if max(b - a, self.width) < np.iinfo(np.int32).max:  # the indices' dtype: no copies
+            ptr = ptr.astype(np.int32)
+        X = sp.csr_array((data, indices, ptr), shape=(last - first, self.width), copy=False)
         return self.features(X)
 
     def _targets(self, first: int, last: int) -> sp.csr_array:
@@ -557,13 +575,18 @@ class DiskCorpus:
     def source(
         self, features, stats: CorpusStats, *, n_features: int, normalize, loss: Loss, **_: Any
     ):
-        """The training source over the cache (after :meth:`scan`)."""
-        return DiskData(
+        """The training source over the cache (after :meth:`scan`).  The C heap's free
+        memory is handed back first (:func:`release_free_memory`): the model is allocated
+        next, and arrays freed since the passes (the column statistics, the offsets read
+        here) would otherwise stay resident under it."""
+        data = DiskData(
             self.directory, stats.documents, n_features=n_features,
             n_classes=stats.classes.size, features=features, width=self.width,
             normalize=normalize, loss=loss, multilabel=stats.multilabel,
             block_docs=self.block_docs, block_nnz=self.block_nnz, segments=self.segments,
         )  # fmt: skip
+        release_free_memory()
+        return data
 
     def finish(self) -> dict[str, Any]:
         """Summary entries of the run (pass and epoch times, the kept cache)."""
