@@ -360,9 +360,10 @@ def canonical_int_dtype(X: sp.csr_array) -> sp.csr_array:
     )
 
 
-def prepare_counts(X: sp.csr_array, normalize) -> sp.csr_array:
-    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`."""
-    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=DTYPE)
+def prepare_counts(X: sp.csr_array, normalize, out: np.ndarray | None = None) -> sp.csr_array:
+    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`
+    (its values written into ``out``, ``X.nnz`` float32 values, when given)."""
+    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=DTYPE, out=out)
     return canonical_int_dtype(X)
 
 

@@ -218,3 +218,24 @@ def test_the_fit_path_leaves_out_sklearn_metrics_and_model_selection():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_first_epoch_scales_each_block_in_the_arrays_it_was_read_into(tmp_path):
+    """Epoch 1 reads every block into the reused arrays and scales its values there, in
+    place: the prepared blocks written to the cache hold the memory of those arrays."""
+    texts, labels = make_texts(3000, seed=8)
+    path = tmp_path / "big.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("label", "text"), *zip(labels, texts, strict=True)])
+    backend = DiskCorpus(path, n_jobs=1, cache_dir=tmp_path, block_docs=300, block_nnz=10**6)
+    stats = backend.scan(BowVectorizer(ngrams=2))
+    data = backend.source(FeatureMap(None, None, None, False), stats, n_features=backend.width,
+                          normalize="l1", loss=get_loss("softmax"))  # fmt: skip
+    with backend:
+        written = []
+        write = data.prepared.write
+        data.prepared.write = lambda b, X: written.append(X) or write(b, X)
+        for _ in data.blocks(np.random.default_rng(0)):
+            assert np.shares_memory(written[-1].data, data._read.arrays["data"])
+            assert np.shares_memory(written[-1].indices, data._read.arrays["indices"])
+        assert len(written) == data.starts.size - 1 == 10

@@ -300,8 +300,9 @@ class DiskData:
     time an epoch reads it and kept so in the cache (:class:`_PreparedBlocks`); later epochs
     read it back and only shuffle its rows.  Blocks are read into arrays reused from block to
     block and their shuffled rows gathered into one of two sets of reused arrays (the block
-    training and the next, :func:`bowclf.parallel.prefetch` makes no more), so after the
-    first epoch no block allocates memory.
+    training and the next, :func:`bowclf.parallel.prefetch` makes no more); the first epoch
+    reads the cache into the same arrays and scales them in place, so no block allocates
+    memory of its size (but for a feature map that drops columns or weights terms).
     """
 
     def __init__(
@@ -374,7 +375,9 @@ class DiskData:
         if b in self.prepared:
             return self.prepared.read(b, self._read)
         first, last = int(self.starts[b]), int(self.starts[b + 1])
-        X = prepare_counts(self._counts(first, last), self.normalize)
+        X = self._counts(first, last)
+        # scaled in place (each row's scale is computed first): its counts are not read again
+        X = prepare_counts(X, self.normalize, out=X.data if X.data.dtype == DTYPE else None)
         self.prepared.write(b, X)
         return X
 
