@@ -218,4 +218,5 @@ def test_out_of_core_defaults_bound_blocks_and_release_the_passes_memory(tmp_pat
     texts, labels = make_texts(200, seed=6)
     path = write_label_text_csv(tmp_path / "train.csv", texts, labels)
     fit_stream(TextClassifier(random_state=0, epochs=1), path)
-    assert calls == ["scan", "source"]  # after the reading passes, and before A is made
+    # after the reading passes, before A is made, and when the cache is gone (before a save)
+    assert calls == ["scan", "source", "__exit__"]

@@ -443,6 +443,7 @@ class DiskCorpus:
     def __exit__(self, *exc) -> None:
         if self.directory is not None and not self.keep_cache:
             shutil.rmtree(self.directory, ignore_errors=True)
+        release_free_memory()  # the blocks' arrays, before the caller's next step (the save)
 
     def _chunks(self):
         return iter_chunks(self.path, chunk_size=self.chunk_size, **self.corpus_kw)
