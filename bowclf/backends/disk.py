@@ -14,9 +14,11 @@
 
 Then every epoch (:class:`DiskData`) reads the cache in blocks of ``block_docs`` documents (fewer
 when they would hold over ``block_nnz`` non-zeros), in a random block order with the rows of
-each block shuffled (a bounded shuffle).  Blocks are read
-with plain file reads (not memory maps), so the resident memory of the process is the model,
-the vocabulary and one block, whatever the corpus size.
+each block shuffled (a bounded shuffle).  The first epoch prepares each block (features
+mapped, rows scaled) and keeps it so in the cache; later epochs read it back and only shuffle
+its rows.  Blocks are read with plain file reads (not memory maps) into arrays reused from
+block to block, so the resident memory of the process is the model, the vocabulary and three
+blocks' arrays (the one training, the next, and the one read), whatever the corpus size.
 """
 
 from __future__ import annotations
