@@ -102,7 +102,7 @@ def row_scale(X: sp.csr_array, normalize: Normalize, dtype=np.float64) -> np.nda
     return scale.astype(dtype, copy=False)
 
 
-_SCALE_BLOCK = 1 << 20  # values scaled at a time by scale_rows
+_SCALE_BLOCK = 1 << 16  # values scaled at a time by scale_rows (~1 MB of float64 temporaries)
 
 
 def row_sums(indptr: np.ndarray, values: np.ndarray, dtype=None) -> np.ndarray:
@@ -120,23 +120,24 @@ def row_sums(indptr: np.ndarray, values: np.ndarray, dtype=None) -> np.ndarray:
     return sums
 
 
-def scale_rows(X: sp.csr_array, scale: np.ndarray, dtype=None) -> sp.csr_array:
+def scale_rows(X: sp.csr_array, scale: np.ndarray, dtype=None, out=None) -> sp.csr_array:
     """Return ``X̃ = diag(s)·X`` as a new ``csr_array`` with new values of ``dtype`` (``X``'s
-    by default) and ``X``'s index arrays (shared, not copied: neither is modified).
+    by default; written into ``out``, ``X.nnz`` values of that dtype, when given) and ``X``'s
+    index arrays (shared, not copied: neither is modified).
 
     Each value is ``x_ij·s_i`` computed in the wider of the two dtypes and then cast, a block
-    of rows at a time (about a million values), so the temporaries stay small.
+    of rows at a time (about :data:`_SCALE_BLOCK` values), so the temporaries stay small.
     """
     X = sp.csr_array(X)
     dtype = X.dtype if dtype is None else dtype
     indptr, counts = X.indptr, np.diff(X.indptr)
-    data = np.empty(X.nnz, dtype=dtype)
+    data = np.empty(X.nnz, dtype=dtype) if out is None else out
     cuts = np.searchsorted(indptr, np.arange(0, X.nnz, _SCALE_BLOCK), side="right") - 1
     bounds = np.unique(np.concatenate([cuts, [X.shape[0]]])) if X.nnz else np.array([0])
     for r0, r1 in zip(bounds[:-1], bounds[1:], strict=False):
         a, b = indptr[r0], indptr[r1]
         data[a:b] = X.data[a:b] * np.repeat(scale[r0:r1], counts[r0:r1])
-    return sp.csr_array((data, X.indices, X.indptr), shape=X.shape)
+    return sp.csr_array((data, X.indices, X.indptr), shape=X.shape, copy=False)
 
 
 def hidden(X_scaled: sp.csr_array, A: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -440,6 +439,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         normalize = self.inputs_["normalize"]
         source = backend.source(self._feature_map(), stats, n_features=p, document_frequency=kept,
                                 normalize=normalize, loss=get_loss(self.loss))  # fmt: skip
+        stats.document_frequency = kept = None  # used: not kept in memory while training
         clf._fit_source(
             source, stats, n_features=p, callback=callback,
             X_val=None if X_val is None else self._features(X_val),
@@ -617,6 +617,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
 
     def score(self, X: Iterable[str], y, sample_weight=None) -> float:
         """Accuracy (single-label) or subset accuracy (multi-label) on ``(X, y)``."""
+        from sklearn.metrics import accuracy_score  # not imported by a fit: its memory
+
         check_is_fitted(self)
         features = self._features(X)
         if self.multilabel_:  # sparse indicators: no documents × classes array

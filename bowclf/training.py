@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.model_selection import train_test_split
 from threadpoolctl import ThreadpoolController
 
 from . import _math, defaults
@@ -316,6 +315,8 @@ def split_indices(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted ``(train, validation)`` row indices holding out ``⌈fraction·n⌉`` rows, stratified
     by ``stratify`` (class codes) when every class has two rows, else at random."""
+    from sklearn.model_selection import train_test_split  # only a fit that splits imports it
+
     n_val = int(np.ceil(fraction * n))
     if n_val < 1 or n - n_val < 1:
         raise ValueError(
@@ -410,9 +411,10 @@ def canonical_int_dtype(X: sp.csr_array) -> sp.csr_array:
     )
 
 
-def prepare_counts(X: sp.csr_array, normalize) -> sp.csr_array:
-    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`."""
-    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=DTYPE)
+def prepare_counts(X: sp.csr_array, normalize, out: np.ndarray | None = None) -> sp.csr_array:
+    """``X̃ = diag(s)·X`` as float32 CSR with one index dtype, ready for :func:`sgd_pass`
+    (its values written into ``out``, ``X.nnz`` float32 values, when given)."""
+    X = _math.scale_rows(X, _math.row_scale(X, normalize), dtype=DTYPE, out=out)
     return canonical_int_dtype(X)
 
 

@@ -14,9 +14,11 @@
 
 Then every epoch (:class:`DiskData`) reads the cache in blocks of ``block_docs`` documents (fewer
 when they would hold over ``block_nnz`` non-zeros), in a random block order with the rows of
-each block shuffled (a bounded shuffle).  Blocks are read
-with plain file reads (not memory maps), so the resident memory of the process is the model,
-the vocabulary and one block, whatever the corpus size.
+each block shuffled (a bounded shuffle).  The first epoch prepares each block (features
+mapped, rows scaled) and keeps it so in the cache; later epochs read it back and only shuffle
+its rows.  Blocks are read with plain file reads (not memory maps) into arrays reused from
+block to block, so the resident memory of the process is the model, the vocabulary and three
+blocks' arrays (the one training, the next, and the one read), whatever the corpus size.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from ..corpus import CorpusError, iter_chunks
 from ..corpus_ranges import csv_layout, split_points
 from ..losses import Loss
 from ..parallel import prefetch, resolve_n_jobs
-from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
+from ..training import DTYPE, CorpusStats, Epoch, prepare_counts
+from .memory import take_rows
 from .passes import (
     CacheJob,
     ChunkSpool,
@@ -141,8 +144,18 @@ class _Segmented:
         sizes = [p.stat().st_size // self.dtype.itemsize for p in paths]
         self.bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Values ``start … stop − 1``."""
+    def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Values ``start … stop − 1`` (read into ``out``, of their number, when given)."""
+        if out is not None:
+            k = int(np.searchsorted(self.bounds, start, side="right")) - 1
+            at = 0
+            while at < out.size:
+                first = int(self.bounds[k])
+                end = min(stop, int(self.bounds[k + 1]))
+                piece = out[at : at + end - start]
+                _read_into(self.paths[k], (start - first) * self.dtype.itemsize, piece)
+                at, start, k = at + piece.size, end, k + 1
+            return out
         pieces = []
         k = int(np.searchsorted(self.bounds, start, side="right")) - 1
         while start < stop:
@@ -192,11 +205,90 @@ def _block_starts(row_start: Path, n_docs: int, block_docs: int, block_nnz: int)
     return np.asarray(starts, dtype=np.int64)
 
 
+def _most_nnz(row_start: Path, starts: np.ndarray) -> int:
+    """The most non-zeros of a block (``starts``: :func:`_block_starts`)."""
+    ends = [int(_read(row_start, np.int64, s, s + 1)[0]) for s in starts.tolist()]
+    return int(np.diff(ends).max(initial=0))
+
+
 def _read(path: Path, dtype, start: int, stop: int) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     with open(path, "rb") as f:
         f.seek(start * itemsize)
         return np.fromfile(f, dtype=dtype, count=stop - start)
+
+
+class _Buffers:
+    """Arrays reused from block to block, by name: a request returns the first ``size``
+    values of the named array, made with room for ``capacity[name]`` values (the largest
+    block's: memory the process touches only as far as blocks fill it) and replaced by a
+    larger one only when a block needs more, so blocks allocate nothing once it exists."""
+
+    def __init__(self, capacity: dict[str, int] | None = None) -> None:
+        self.capacity = dict(capacity or {})
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, size: int, dtype) -> np.ndarray:
+        array = self.arrays.get(name)
+        if array is None or array.size < size or array.dtype != np.dtype(dtype):
+            room = self.capacity.get(name, 0) if array is None else array.size + array.size // 4
+            array = self.arrays[name] = np.empty(max(size, room), dtype=dtype)
+        return array[:size]
+
+
+def _read_into(path: Path, offset: int, out: np.ndarray) -> np.ndarray:
+    """``out`` filled with the bytes of ``path`` from ``offset``: read straight into the
+    array's memory (an unbuffered ``readinto``: no new array, no memory map)."""
+    view = memoryview(out).cast("B")
+    with open(path, "rb", buffering=0) as f:
+        f.seek(offset)
+        done = 0
+        while done < view.nbytes:
+            got = f.readinto(view[done:])
+            if not got:
+                raise OSError(f"{path}: the prepared token cache ended early")
+            done += got
+    return out
+
+
+class _PreparedBlocks:
+    """The training blocks as ``prepare_counts`` makes them (features mapped, rows scaled,
+    one index dtype), each written once to files of the cache directory in the order they
+    were first prepared, then read back into reused arrays.
+
+    Row scaling and the feature map act on each row alone, so a block prepared once and then
+    shuffled has the values of the block shuffled and then prepared, bit for bit."""
+
+    _PARTS = ("indptr", "indices", "data")
+
+    def __init__(self, directory: Path, n_blocks: int) -> None:
+        self.paths = {part: directory / f"prepared.{part}.bin" for part in self._PARTS}
+        for path in self.paths.values():
+            path.write_bytes(b"")
+        self.where: list[tuple | None] = [None] * n_blocks  # per block: dtypes and offsets
+
+    def __contains__(self, b: int) -> bool:
+        return self.where[b] is not None
+
+    def write(self, b: int, X: sp.csr_array) -> None:
+        arrays = dict(zip(self._PARTS, (X.indptr, X.indices, X.data), strict=True))
+        place = []
+        for part, array in arrays.items():
+            with open(self.paths[part], "ab", buffering=0) as f:
+                offset = f.seek(0, os.SEEK_END)  # after any bytes of a write that failed
+                view, done = memoryview(np.ascontiguousarray(array)).cast("B"), 0
+                while done < view.nbytes:
+                    done += f.write(view[done:])
+            place.append((offset, array.dtype, array.size))
+        self.where[b] = (X.shape, place)
+
+    def read(self, b: int, buffers: _Buffers) -> sp.csr_array:
+        shape, place = self.where[b]
+        indptr, indices, data = (
+            _read_into(self.paths[part], offset, buffers.get(part, size, dtype))
+            for part, (offset, dtype, size) in zip(self._PARTS, place, strict=True)
+        )
+        return sp.csr_array((data, indices, indptr), shape=shape, copy=False)
 
 
 class DiskData:
@@ -205,6 +297,14 @@ class DiskData:
     ``features`` maps vectorizer counts to classifier input (column selection and term
     weighting, :class:`bowclf.text.FeatureMap`).  ``segments``: the name prefixes of the
     cache's segments, read one after the other (default: one set of unprefixed files).
+
+    Each block is prepared (features mapped, rows scaled: :func:`prepare_counts`) the first
+    time an epoch reads it and kept so in the cache (:class:`_PreparedBlocks`); later epochs
+    read it back and only shuffle its rows.  Blocks are read into arrays reused from block to
+    block and their shuffled rows gathered into one of two sets of reused arrays (the block
+    training and the next, :func:`bowclf.parallel.prefetch` makes no more); the first epoch
+    reads the cache into the same arrays and scales them in place, so no block allocates
+    memory of its size (but for a feature map that drops columns or weights terms).
     """
 
     def __init__(
@@ -241,28 +341,60 @@ class DiskData:
         self.data = _segment_files(directory, segments, "data", DTYPE)
         self.labels = _segment_files(directory, segments, "labels", np.int32)
         self.starts = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
+        most = _most_nnz(self.row_start, self.starts)
+        self.prepared = _PreparedBlocks(directory, self.starts.size - 1)
+        # a prepared block has at most the non-zeros of the cache's (columns may be dropped)
+        room = {"indptr": int(np.diff(self.starts).max(initial=0)) + 1, "indices": most,
+                "data": most}  # fmt: skip
+        self._read = _Buffers(room)  # the block read back from the prepared cache
+        self._shuffled = (_Buffers(room), _Buffers(room))  # its rows shuffled, in turns
+        self._turn = 0
 
-    def _block(self, first: int, last: int) -> tuple[sp.csr_array, sp.csr_array]:
+    def _counts(self, first: int, last: int) -> sp.csr_array:
+        """Rows ``first … last − 1`` of the cache as classifier input (``features``), read
+        into the arrays that later epochs read prepared blocks into."""
         ptr = _read(self.row_start, np.int64, first, last + 1)
-        indices = self.indices.read(int(ptr[0]), int(ptr[-1]))
-        data = self.data.read(int(ptr[0]), int(ptr[-1]))
-        X = sp.csr_array((data, indices, ptr - ptr[0]), shape=(last - first, self.width))
+        a, b = int(ptr[0]), int(ptr[-1])
+        indices = self.indices.read(a, b, self._read.get("indices", b - a, np.int32))
+        data = self.data.read(a, b, self._read.get("data", b - a, DTYPE))
+        ptr = ptr - ptr[0]
+        if max(b - a, self.width) < np.iinfo(np.int32).max:  # the indices' dtype: no copies
+            ptr = ptr.astype(np.int32)
+        X = sp.csr_array((data, indices, ptr), shape=(last - first, self.width), copy=False)
+        return self.features(X)
+
+    def _targets(self, first: int, last: int) -> sp.csr_array:
         lptr = _read(self.label_start, np.int64, first, last + 1)
         codes = self.labels.read(int(lptr[0]), int(lptr[-1]))
-        Y = sp.csr_array(
+        return sp.csr_array(
             (np.ones(codes.size, DTYPE), codes, lptr - lptr[0]),
             shape=(last - first, self.n_classes),
         )
-        return self.features(X), Y
+
+    def _prepared_block(self, b: int) -> sp.csr_array:
+        """Block ``b`` prepared (:func:`prepare_counts`), rows in the cache's order: read
+        back into reused arrays, or prepared now and written to the prepared cache."""
+        if b in self.prepared:
+            return self.prepared.read(b, self._read)
+        first, last = int(self.starts[b]), int(self.starts[b + 1])
+        X = self._counts(first, last)
+        # scaled in place (each row's scale is computed first): its counts are not read again
+        X = prepare_counts(X, self.normalize, out=X.data if X.data.dtype == DTYPE else None)
+        self.prepared.write(b, X)
+        return X
 
     def blocks(self, rng: np.random.Generator):
         for b in rng.permutation(self.starts.size - 1):
             first, last = int(self.starts[b]), int(self.starts[b + 1])
-            X, Y = self._block(first, last)
             order = rng.permutation(last - first)
-            X = prepare_counts(X[order], self.normalize)
-            Y = self.loss.prepare_targets(Y[order], self.multilabel)
-            yield canonical_int_dtype(X), Y, np.ones(X.shape[0], DTYPE)
+            X = self._prepared_block(int(b))
+            out = self._shuffled[self._turn]
+            self._turn ^= 1
+            X = take_rows(X, order, (out.get("indptr", X.indptr.size, X.indptr.dtype),
+                                     out.get("indices", X.nnz, X.indices.dtype),
+                                     out.get("data", X.nnz, X.data.dtype)))  # fmt: skip
+            Y = self.loss.prepare_targets(self._targets(first, last)[order], self.multilabel)
+            yield X, Y, np.ones(X.shape[0], DTYPE)
 
     def epoch(self, ctx: Epoch) -> None:
         # the next block is read and prepared on a background thread while this one trains
@@ -313,6 +445,7 @@ class DiskCorpus:
     def __exit__(self, *exc) -> None:
         if self.directory is not None and not self.keep_cache:
             shutil.rmtree(self.directory, ignore_errors=True)
+        release_free_memory()  # the blocks' arrays, before the caller's next step (the save)
 
     def _chunks(self):
         return iter_chunks(self.path, chunk_size=self.chunk_size, **self.corpus_kw)
@@ -448,13 +581,18 @@ class DiskCorpus:
     def source(
         self, features, stats: CorpusStats, *, n_features: int, normalize, loss: Loss, **_: Any
     ):
-        """The training source over the cache (after :meth:`scan`)."""
-        return DiskData(
+        """The training source over the cache (after :meth:`scan`).  The C heap's free
+        memory is handed back first (:func:`release_free_memory`): the model is allocated
+        next, and arrays freed since the passes (the column statistics, the offsets read
+        here) would otherwise stay resident under it."""
+        data = DiskData(
             self.directory, stats.documents, n_features=n_features,
             n_classes=stats.classes.size, features=features, width=self.width,
             normalize=normalize, loss=loss, multilabel=stats.multilabel,
             block_docs=self.block_docs, block_nnz=self.block_nnz, segments=self.segments,
         )  # fmt: skip
+        release_free_memory()
+        return data
 
     def finish(self) -> dict[str, Any]:
         """Summary entries of the run (pass and epoch times, the kept cache)."""
