@@ -164,29 +164,6 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
     return path
 
 
-_WRITE_CHUNK = 16 << 20  # bytes handed to the zip member at a time
-
-
-def _write_npy(member, arr: np.ndarray) -> None:
-    """``np.lib.format.write_array(member, arr)``, byte for byte, without its copy of the
-    data: numpy writes a file-like object that is not a real file (a zip member) through
-    ``tobytes`` copies of 16 MiB pieces; a C-ordered array of numbers is written here as
-    views of its own memory after the same version-1.0 header.  Anything else (strings,
-    other orders, a header that needs format 2.0) goes through numpy's writer."""
-    fmt = np.lib.format
-    if arr.dtype.kind in "biuf" and arr.flags.c_contiguous:
-        try:
-            fmt.write_array_header_1_0(member, fmt.header_data_from_array_1_0(arr))
-        except ValueError:  # too long for format 1.0 (raised before anything is written)
-            pass
-        else:
-            data = memoryview(arr.reshape(-1)).cast("B")
-            for start in range(0, len(data), _WRITE_CHUNK):
-                member.write(data[start : start + _WRITE_CHUNK])
-            return
-    fmt.write_array(member, arr, allow_pickle=False)
-
-
 def _fsync_directory(directory: Path) -> None:
     """Make the rename durable (best effort: not every platform can open a directory)."""
     try:

@@ -932,29 +932,3 @@ def test_float64_weights_that_overflow_float32_are_refused(model_bytes, tmp_path
                    replace={"classifier/A": npy(A), "classifier/B": npy(B)})  # fmt: skip
     with pytest.raises(ModelFileError, match="NaN or infinity"):
         load(path)
-
-
-@pytest.mark.parametrize(
-    "arr",
-    [
-        np.arange(12, dtype=np.float32).reshape(3, 4),
-        np.asfortranarray(np.arange(12, dtype=np.float64).reshape(3, 4)),
-        np.arange(7, dtype=np.int32)[::2],
-        np.zeros((0, 5), np.float32),
-        np.array(3.5),
-        np.array([True, False]),
-        np.array(["ab", "ç"]),
-        np.ones((2, 3), ">f4"),
-    ],
-)
-def test_members_are_written_as_numpy_writes_them(arr, monkeypatch):
-    """save writes numbers straight from the array's memory (no tobytes copies): the bytes
-    are numpy's own writer's, whatever the order, dtype or shape (pieces of 5 bytes here)."""
-    from bowclf import persist
-    from bowclf.persist import _write_npy
-
-    monkeypatch.setattr(persist, "_WRITE_CHUNK", 5)
-    ours, numpys = io.BytesIO(), io.BytesIO()
-    _write_npy(ours, arr)
-    np.lib.format.write_array(numpys, arr, allow_pickle=False)
-    assert ours.getvalue() == numpys.getvalue()

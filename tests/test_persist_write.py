@@ -18,6 +18,8 @@ from bowclf import persist
         np.array(["ab", "c"]),
         np.arange(600_000, dtype=np.float32).reshape(-1, 100),
         np.asfortranarray(np.ones((3, 4))),
+        np.array(3.5),
+        np.array([True, False]),
     ],
 )
 def test_arrays_are_written_as_write_array_writes_them(arr):
