@@ -259,6 +259,38 @@ def test_ctrl_c_while_the_workers_start_interrupts_the_caller(monkeypatch):
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_ctrl_c_to_another_thread_while_the_workers_start_leaves_no_worker(monkeypatch):
+    """The start's SIGINT mask is this thread's: with another thread in the process, the
+    kernel gives that thread the Ctrl-C and the starting thread is interrupted right after a
+    worker started; that worker is still stopped (it was missed, and the test above flaky)."""
+    import threading
+
+    from bowclf.backends.workers import WorkerPool
+
+    context = multiprocessing.get_context("fork")
+    start = context.Process.start
+
+    def start_then_ctrl_c(self):
+        start(self)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # the other thread takes it; this one is interrupted here
+
+    done = threading.Event()
+    other = threading.Thread(target=done.wait, daemon=True)
+    other.start()
+    monkeypatch.setattr(context.Process, "start", start_then_ctrl_c)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            WorkerPool(2, start_method="fork")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        done.set()
+        other.join()
+    assert multiprocessing.active_children() == []
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the worker processes")
 def test_ctrl_c_leaves_no_worker_process_and_no_cache(tmp_path):
     texts, labels = make_texts(30000, seed=6)

@@ -149,11 +149,16 @@ class WorkerPool:
                         target=_serve, args=(there, os.getpid()), name=f"bowclf-pass-{k}",
                         daemon=True,
                     )  # fmt: skip
-                    proc.start()
-                    there.close()
+                    # Kept before it starts: a Ctrl-C that another thread of this process
+                    # receives (the mask above is this thread's) interrupts this one at once,
+                    # and close() must still find every worker that started.
                     self._conns.append(here)
                     self._procs.append(proc)
                     self._pending.append(deque())
+                    try:
+                        proc.start()
+                    finally:
+                        there.close()
         except BaseException:
             self.close(abort=True)
             raise
@@ -228,16 +233,18 @@ class WorkerPool:
     def close(self, *, abort: bool = False) -> None:
         """Stop the workers (``abort``: at once, e.g. on an error or Ctrl-C) and wait for
         them; idempotent."""
-        for conn, proc in zip(self._conns, self._procs, strict=True):
+        started = [(c, p) for c, p in zip(self._conns, self._procs, strict=True) if p.pid]
+        for conn, proc in started:  # not the one a Ctrl-C stopped before it started
             if abort:
                 proc.terminate()
             else:
                 with contextlib.suppress(OSError, ValueError):
                     conn.send(("stop", None))
-        for conn, proc in zip(self._conns, self._procs, strict=True):
+        for _, proc in started:
             proc.join(_JOIN_SECONDS)
             if proc.is_alive():
                 proc.kill()
                 proc.join()
+        for conn in self._conns:
             conn.close()
         self._conns, self._procs, self._pending = [], [], []
