@@ -32,6 +32,14 @@ def write_label_text_csv(path: Path, texts, labels) -> Path:
     return path
 
 
+def three_class_counts(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A small count matrix (``n`` × 40 Poisson counts) with three classes read off it."""
+    rng = np.random.default_rng(seed)
+    X = rng.poisson(0.3, size=(n, 40))
+    y = (X[:, 0] > X[:, 1]).astype(int) + (X[:, 2] > 0)
+    return X, y
+
+
 def make_texts(n: int = 600, seed: int = 0, noise: float = 0.1) -> tuple[list[str], list[str]]:
     """A 3-class topical corpus: topic words mixed with common words and some label noise."""
     rng = np.random.default_rng(seed)

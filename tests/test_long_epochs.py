@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import write_label_text_csv
+from conftest import three_class_counts, write_label_text_csv
 
 from bowclf import BowClassifier, TextClassifier, defaults, load, save
 from bowclf.optim import resolve_optimizer
@@ -47,15 +47,8 @@ def test_resolve_optimizer_and_epochs_before_inputs():
     assert epochs_before_inputs(4, 900, 3) == 4
 
 
-def _three_classes(n: int = 240, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    X = rng.poisson(0.3, size=(n, 40))
-    y = (X[:, 0] > X[:, 1]).astype(int) + (X[:, 2] > 0)
-    return X, y
-
-
 def test_count_matrix_estimator_l2_rows_train_the_long_count():
-    X, y = _three_classes()
+    X, y = three_class_counts(240)
     auto = BowClassifier(random_state=0, normalize="l2").fit(X, y)
     assert auto.n_iter_ == LONG and len(auto.loss_curve_) == LONG
     explicit = BowClassifier(random_state=0, normalize="l2", epochs=LONG).fit(X, y)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_label_text_csv
+from conftest import three_class_counts, write_label_text_csv
 
 from bowclf import BowClassifier, TextClassifier, defaults, load, save
 from bowclf._limits import param_problem
@@ -28,15 +28,8 @@ def test_resolve_lr_rule():
     assert resolve_lr(0.1, 20) == 0.1 and resolve_lr(1, 2, optimizer="sgd") == 1.0
 
 
-def _three_classes(n: int = 300, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    X = rng.poisson(0.3, size=(n, 40))
-    y = (X[:, 0] > X[:, 1]).astype(int) + (X[:, 2] > 0)
-    return X, y
-
-
 def test_count_matrix_estimator_resolves_and_matches_the_explicit_rate():
-    X, y = _three_classes()
+    X, y = three_class_counts()
     auto = BowClassifier(random_state=0, epochs=3).fit(X, y)
     assert auto.lr == "auto" and auto.lr_ == MULTI
     explicit = BowClassifier(random_state=0, epochs=3, lr=MULTI).fit(X, y)
@@ -51,7 +44,7 @@ def test_count_matrix_estimator_resolves_and_matches_the_explicit_rate():
 
 
 def test_partial_fit_resolves_the_rate_of_fit_and_continues_it():
-    X, y = _three_classes()
+    X, y = three_class_counts()
     kw = {"random_state": 0, "total_examples": 3 * len(y)}
     auto, explicit = BowClassifier(**kw), BowClassifier(lr=MULTI, **kw)
     for model in (auto, explicit):
@@ -103,7 +96,7 @@ def test_model_file_parameter_check_accepts_auto_only():
 
 def test_invalid_lr_string_is_refused():
     with pytest.raises(ValueError, match="lr"):
-        BowClassifier(lr="fast").fit(*_three_classes())
+        BowClassifier(lr="fast").fit(*three_class_counts())
 
 
 def test_cli_prints_and_info_shows_the_resolved_rate(text_data, tmp_path):
@@ -136,7 +129,7 @@ def test_info_shows_the_resolved_rate_of_a_count_matrix_model(tmp_path):
 
     from bowclf.cli import cli
 
-    X, y = _three_classes()
+    X, y = three_class_counts()
     path = tmp_path / "bow.bowclf"
     save(BowClassifier(random_state=0, epochs=2).fit(X, y), path)
     info = CliRunner().invoke(cli, ["info", str(path)])
