@@ -145,27 +145,18 @@ class _Segmented:
         self.bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
 
     def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Values ``start … stop − 1`` (read into ``out``, of their number, when given)."""
-        if out is not None:
-            k = int(np.searchsorted(self.bounds, start, side="right")) - 1
-            at = 0
-            while at < out.size:
-                first = int(self.bounds[k])
-                end = min(stop, int(self.bounds[k + 1]))
-                piece = out[at : at + end - start]
-                _read_into(self.paths[k], (start - first) * self.dtype.itemsize, piece)
-                at, start, k = at + piece.size, end, k + 1
-            return out
-        pieces = []
+        """Values ``start … stop − 1``, read straight into ``out`` (of their number) or into a
+        new array."""
+        out = np.empty(stop - start, self.dtype) if out is None else out
         k = int(np.searchsorted(self.bounds, start, side="right")) - 1
-        while start < stop:
+        at = 0
+        while at < out.size:
             first = int(self.bounds[k])
             end = min(stop, int(self.bounds[k + 1]))
-            pieces.append(_read(self.paths[k], self.dtype, start - first, end - first))
-            start, k = end, k + 1
-        if len(pieces) == 1:
-            return pieces[0]
-        return np.concatenate(pieces) if pieces else np.empty(0, self.dtype)
+            piece = out[at : at + end - start]
+            _read_into(self.paths[k], (start - first) * self.dtype.itemsize, piece)
+            at, start, k = at + piece.size, end, k + 1
+        return out
 
     def blocks(self, count: int):
         """All values, at most ``count`` at a time."""
@@ -246,7 +237,7 @@ def _read_into(path: Path, offset: int, out: np.ndarray) -> np.ndarray:
         while done < view.nbytes:
             got = f.readinto(view[done:])
             if not got:
-                raise OSError(f"{path}: the prepared token cache ended early")
+                raise OSError(f"{path}: the token cache ended early")
             done += got
     return out
 
