@@ -189,13 +189,14 @@ def test_blocks_hold_at_most_block_docs_documents_and_block_nnz_non_zeros(tmp_pa
     nnz = np.array([5, 1, 1, 9, 1, 1, 1, 2, 2, 30, 1], dtype=np.int64)
     path = tmp_path / "row_nnz.offsets"
     np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64).tofile(path)
-    starts = _block_starts(path, nnz.size, block_docs=3, block_nnz=10)
+    starts, most = _block_starts(path, nnz.size, block_docs=3, block_nnz=10)
     assert starts[0] == 0 and starts[-1] == nnz.size and (np.diff(starts) >= 1).all()
     for a, b in zip(starts[:-1], starts[1:], strict=True):
         assert b - a <= 3
         assert b - a == 1 or nnz[a:b].sum() <= 10  # a document longer than the limit: alone
         assert b == nnz.size or b - a == 3 or nnz[a : b + 1].sum() > 10  # as long as allowed
     assert starts.tolist() == [0, 3, 5, 8, 9, 10, 11]
+    assert most == 30  # the largest block's non-zeros (the reused arrays' size)
 
 
 def test_out_of_core_blocks_by_non_zeros_train_the_same_model_on_two_threads(tmp_path):

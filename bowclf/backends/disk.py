@@ -183,23 +183,21 @@ def _offsets(directory: Path, segments: list[str], name: str) -> Path:
     return path
 
 
-def _block_starts(row_start: Path, n_docs: int, block_docs: int, block_nnz: int) -> np.ndarray:
+def _block_starts(
+    row_start: Path, n_docs: int, block_docs: int, block_nnz: int
+) -> tuple[np.ndarray, int]:
     """First documents of the training blocks and ``n_docs`` after the last: consecutive runs
     of at most ``block_docs`` documents and ``block_nnz`` non-zeros (at least one document),
-    so that a block of long documents takes no more memory than one of short ones."""
+    so that a block of long documents takes no more memory than one of short ones; and the
+    most non-zeros of a block."""
     ptr = np.fromfile(row_start, dtype=np.int64, count=n_docs + 1)
     starts, first = [0], 0
     while first < n_docs:
         by_nnz = int(np.searchsorted(ptr, ptr[first] + block_nnz, side="right")) - 1
         first = min(max(by_nnz, first + 1), first + block_docs, n_docs)
         starts.append(first)
-    return np.asarray(starts, dtype=np.int64)
-
-
-def _most_nnz(row_start: Path, starts: np.ndarray) -> int:
-    """The most non-zeros of a block (``starts``: :func:`_block_starts`)."""
-    ends = [int(_read(row_start, np.int64, s, s + 1)[0]) for s in starts.tolist()]
-    return int(np.diff(ends).max(initial=0))
+    starts_array = np.asarray(starts, dtype=np.int64)
+    return starts_array, int(np.diff(ptr[starts_array]).max(initial=0))
 
 
 def _read(path: Path, dtype, start: int, stop: int) -> np.ndarray:
@@ -331,8 +329,7 @@ class DiskData:
         self.indices = _segment_files(directory, segments, "indices", np.int32)
         self.data = _segment_files(directory, segments, "data", DTYPE)
         self.labels = _segment_files(directory, segments, "labels", np.int32)
-        self.starts = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
-        most = _most_nnz(self.row_start, self.starts)
+        self.starts, most = _block_starts(self.row_start, n_docs, block_docs, block_nnz)
         self.prepared = _PreparedBlocks(directory, self.starts.size - 1)
         # a prepared block has at most the non-zeros of the cache's (columns may be dropped)
         room = {"indptr": int(np.diff(self.starts).max(initial=0)) + 1, "indices": most,
