@@ -585,7 +585,12 @@ def single_label_reuters(out: Path = OUT) -> dict[str, Any]:
     key = {"name": "reuters1", "sizes": [train_src.stat().st_size, test_src.stat().st_size]}
     meta_path = d / "meta.json"
     if meta_path.exists() and json.loads(meta_path.read_text()).get("key") == key:
-        return json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text())
+        # the cache may have been written from another checkout: its files are the ones here
+        for field, value in meta.items():
+            if isinstance(value, str) and value.startswith("/") and not Path(value).exists():
+                meta[field] = str(d / Path(value).name)
+        return meta
     d.mkdir(parents=True, exist_ok=True)
     texts, labels = read_csv_gz(train_src)
     train = [(t, y) for t, y in zip(texts, labels, strict=True) if len(y.split()) == 1]

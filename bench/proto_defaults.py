@@ -33,6 +33,19 @@ instead of estimator parameters:
   ``B``: ``ρ·g/√(a + ‖g‖²/d)``);
 - ``_ngram_w: f`` — the idf weights of the n-gram features (not the words) multiplied by
   ``f`` (needs ``use_idf``).
+- (since the ramped margin became the default of single-label multi-class tasks, ``base``
+  is that default; ``{"_margin": 0.0, "_margin_sched": "up"}`` is not the old model — patch
+  ``defaults.MULTICLASS_MARGIN`` or use ``bench.devsuite --bowclf`` at the previous commit)
+- ``_margin: m`` — softmax with an additive margin on the true class (single-label, ≥ 3
+  classes): ``G = softmax(S − m·Y) − Y`` (the loss of ``S − m·Y``);
+- ``_drop: p`` — feature dropout: each non-zero of a training batch is dropped with
+  probability ``p`` and the others scaled by ``1/(1 − p)`` (≥ 3 classes);
+- ``_sched_pow: q`` — schedule ``η₀·(1 − t/T)^q`` instead of linear (``q = 1``);
+- ``_sched_floor: f`` — schedule ``η₀·max(f, 1 − t/T)`` (≥ 3 classes not checked);
+- ``_margin_only: "A" | "B"`` — the margin's gradient for that matrix only;
+- ``_margin_ok: true`` — the margin only on examples whose true class already scores highest;
+- ``_margin_sched: "up" | "down"`` — the margin times ``t/T`` / ``1 − t/T``;
+- ``_maxnorm: r`` — after each step the touched rows of ``W`` are scaled to norm ≤ ``r``.
 """
 
 from __future__ import annotations
@@ -136,6 +149,78 @@ def install() -> None:
     classifier.train = patched_train
     _install_decay()
     _install_inputs()
+    _install_multiclass()
+
+
+def _install_multiclass() -> None:
+    from bowclf import losses, optim, training
+
+    real_grad = losses.Softmax.batch_loss_and_score_gradient
+
+    def margin_grad(self, S, Y, w, **kw):
+        m = PROTO.get("_margin", 0.0)
+        if m and PROTO.get("_margin_sched") is not None:
+            left = PROTO.get("_left", 1.0)  # 1 − t/T of the current batch
+            m = m * (left if PROTO["_margin_sched"] == "down" else 1.0 - left)
+        if m and S.shape[1] >= 3:
+            if PROTO.get("_margin_ok"):  # only where the true class already scores highest
+                ok = (S * Y).sum(axis=1) >= S.max(axis=1)
+                S = S - np.float32(m) * Y * ok[:, None]
+            else:
+                S = S - np.float32(m) * Y
+        return real_grad(self, S, Y, w, **kw)
+
+    losses.Softmax.batch_loss_and_score_gradient = margin_grad
+    real_bg = losses.Softmax.batch_gradients
+
+    def split_margin(self, H, B, Y, w, **kw):
+        part = PROTO.get("_margin_only")  # "A" or "B": the margin's gradient for that one
+        if not part or B.shape[0] < 3:
+            return real_bg(self, H, B, Y, w, **kw)
+        from bowclf import _math
+        from bowclf.losses import BatchGradients
+
+        S = _math.scores(H, B)
+        loss, G_m = margin_grad(self, S, Y, w)
+        _, G_0 = real_grad(self, S, Y, w)
+        G_A, G_B = (G_m, G_0) if part == "A" else (G_0, G_m)
+        return BatchGradients(loss, G_A @ B, _math.gradient_B(G_B, H))
+
+    losses.Softmax.batch_gradients = split_margin
+    real_step = training.sgd_step
+    rng = {"g": np.random.default_rng(0)}
+
+    def drop_step(batch, W, B, lr, loss, optimizer):
+        p = PROTO.get("_drop", 0.0)
+        if p and B.shape[0] >= 3:
+            keep = rng["g"].random(batch.data.size) >= p
+            batch = training.Batch(batch.start, batch.n, batch.indptr, batch.indices,
+                                   batch.data * (keep / (1.0 - p)).astype(batch.data.dtype),
+                                   batch.y_indptr, batch.y_indices, batch.y_data, batch.w)  # fmt: skip
+        return real_step(batch, W, B, lr, loss, optimizer)
+
+    training.sgd_step = drop_step
+    real_call = optim.LinearDecay.__call__
+
+    def sched(self, t):
+        if self.total:
+            PROTO["_left"] = max(0.0, 1.0 - (self.start + t) / self.total)
+        q, f = PROTO.get("_sched_pow"), PROTO.get("_sched_floor")
+        if (q is None and f is None) or not self.total:
+            return real_call(self, t)
+        frac = max(0.0, 1.0 - (self.start + t) / self.total)
+        if q is not None:
+            frac = frac**q
+        if f is not None:
+            frac = max(f, frac)
+        return self.lr * frac
+
+    optim.LinearDecay.__call__ = sched
+
+    def reseed():
+        rng["g"] = np.random.default_rng(0)
+
+    PROTO_HOOKS.append(reseed)
 
 
 def _install_decay() -> None:
@@ -149,6 +234,26 @@ def _install_decay() -> None:
         wd_c = PROTO.get("_wd_Acls", 0.0)
         wd_g = PROTO.get("_wd_Angram", 0.0)
         wd_q = PROTO.get("_wd_Adf", 0.0)
+        if PROTO.get("_maxnorm") and self.classes_.size >= 3:
+            r = float(PROTO["_maxnorm"])
+
+            def capped(rows, lr):
+                norms = np.sqrt(np.einsum("ij,ij->i", self_W[0][rows], self_W[0][rows]))
+                return rows, np.minimum(1.0, r / np.maximum(norms, 1e-12))[:, None]
+
+            self_W = [None]
+
+            class Capped:
+                def __getattr__(self, name):
+                    return getattr(inner, name)
+
+                def step(self, W, B, batch, grads, lr):
+                    self_W[0] = W
+                    inner.step(W, B, batch, grads, lr)
+                    rows, mult = capped(np.unique(batch.indices), lr)
+                    W[rows] *= mult.astype(W.dtype)
+
+            return Capped()
         if wd_q:
             q = float(PROTO.get("_wd_Adf_q", 0.5))
             scale = PROTO["df"] ** -q

@@ -470,3 +470,27 @@ def normalized_update_A(
         np.maximum(scale, 1.0, out=scale, where=norms > 0)
     factor = (-lr * scale).astype(GB.dtype)
     return add_scaled_gradient_A(indptr, indices, data, GB * factor[:, None], W)
+
+
+def margin_scores(S: np.ndarray, Y: np.ndarray, margin: float) -> np.ndarray:
+    """Scores with an additive margin on the true classes: ``S̃ = S − m·Y`` (a new array).
+
+    Training a softmax on ``S̃`` (``G = softmax(S̃) − Y`` for one-hot ``Y``) asks the true
+    class to lead every other class by ``m`` before its gradient fades: with ``P̃_y`` the
+    shifted probability, ``1 − P̃_y ≈ eᵐ·(1 − P_y)`` for a confident example, so correctly
+    classified examples keep pulling their features (a smooth multi-class hinge).
+    """
+    return S - np.asarray(margin, dtype=S.dtype) * Y
+
+
+def ramped_margin(margin: float, lr: float, lr0: float) -> float:
+    """The margin of a step at rate ``η`` of a run that started at ``η₀``:
+    ``m(η) = m·clip(1 − η/η₀, 0, 1)``.
+
+    Under the linear decay ``η = η₀·(1 − t/T)`` this is ``m·t/T``: 0 at the first step (plain
+    cross-entropy while the signal is learnt) growing to ``m`` as the rate anneals.  With a
+    constant rate (``η = η₀``) it stays 0.
+    """
+    if margin <= 0.0 or lr0 <= 0.0:
+        return 0.0
+    return float(margin) * min(1.0, max(0.0, 1.0 - float(lr) / float(lr0)))

@@ -46,6 +46,7 @@ from .training import (
     initial_parameters,
     resolve_epochs,
     resolve_lr,
+    resolve_margin,
     seed_from,
     sgd_pass,
     split_indices,
@@ -617,7 +618,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _optimizer(self):
         """The optimiser of a training run (see :mod:`bowclf.optim`), continuing from
         ``optimizer_state_`` (empty after :meth:`_initialize`)."""
-        optimizer = get_optimizer(resolve_optimizer(self.optimizer, self.loss))
+        name = resolve_optimizer(self.optimizer, self.loss)  # margin: training.resolve_margin
+        optimizer = get_optimizer(name, margin=resolve_margin(self.classes_.size, multilabel=
+            self.multilabel_, loss=self.loss, optimizer=name), lr=self._lr())  # fmt: skip
         state = getattr(self, "optimizer_state_", None)
         if state:
             optimizer.resume(state)

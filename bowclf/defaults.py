@@ -21,6 +21,10 @@ BASE_LR = 0.25
 #: adaptive optimiser on ``l1`` rows (short documents): their many rows of ``B`` are underfit
 #: at BASE_LR before AdaGrad's steps shrink (bench/RESULTS-devsuite.md).
 MULTICLASS_LR = 0.35
+#: The softmax margin a single-label task of three or more classes trained by the adaptive
+#: optimiser reaches at the end of its schedule (``training.resolve_margin``,
+#: ``_math.ramped_margin``; bench/RESULTS-devsuite.md).
+MULTICLASS_MARGIN = 2.0
 OPTIMIZER = "auto"  # "adaptive" for softmax, "sgd" (fastText's plain SGD) for ova
 BATCH_SIZE = "auto"  # 1 on dense rows, else SPARSE_BATCH
 SPARSE_BATCH = 32

@@ -125,12 +125,16 @@ class Loss:
         raise NotImplementedError
 
     def batch_gradients(
-        self, H: np.ndarray, B: np.ndarray, Y: np.ndarray, w: np.ndarray
+        self, H: np.ndarray, B: np.ndarray, Y: np.ndarray, w: np.ndarray, margin: float = 0.0
     ) -> BatchGradients:
         """Summed loss and gradients of a batch with hidden vectors ``H``:
-        ``∂/∂H = G·B`` and ``∂/∂B = Gᵀ·H`` (both from ``B`` before its update, as fastText)."""
+        ``∂/∂H = G·B`` and ``∂/∂B = Gᵀ·H`` (both from ``B`` before its update, as fastText).
+        A non-zero ``margin`` (softmax only) takes ``G`` from the scores ``S − m·Y``."""
         S = _math.scores(H, B)
-        batch_loss, G = self.batch_loss_and_score_gradient(S, Y, w)
+        if margin:
+            batch_loss, G = self.batch_loss_and_score_gradient(S, Y, w, margin=margin)
+        else:
+            batch_loss, G = self.batch_loss_and_score_gradient(S, Y, w)
         return BatchGradients(batch_loss, G @ B, _math.gradient_B(G, H))
 
     def divergence_bound(self, n_classes: int) -> float:
@@ -237,11 +241,15 @@ class Softmax(Loss):
         inv = np.divide(1.0, sums, out=np.zeros_like(sums, dtype=np.float64), where=sums > 0)
         return _math.scale_rows(Y, inv, dtype=_DTYPE)
 
-    def batch_loss_and_score_gradient(self, S, Y, w):
+    def batch_loss_and_score_gradient(self, S, Y, w, margin: float = 0.0):
         """``Σᵢ wᵢ ℓᵢ`` from ``log P``; ``G`` from ``P = exp(max(log P, −80))`` (probabilities
-        below e⁻⁸⁰ < 2e-35 flushed to 0: float32 denormals are slow)."""
+        below e⁻⁸⁰ < 2e-35 flushed to 0: float32 denormals are slow).  With a ``margin`` m,
+        ``G`` is the gradient at the shifted scores ``S − m·Y``
+        (:func:`bowclf._math.margin_scores`); the loss stays that of ``S``."""
         log_P = _math.log_softmax(S)
         batch_loss = -float(w @ (Y * log_P).sum(axis=1))
+        if margin:
+            log_P = _math.log_softmax(_math.margin_scores(S, Y, margin))
         return batch_loss, _math.softmax_score_gradient(np.exp(np.maximum(log_P, -80.0)), Y, w)
 
     def divergence_bound(self, n_classes: int) -> float:

@@ -150,9 +150,22 @@ class Adaptive(AdaGrad):
     short documents (``‖x̃_i‖² ≥ φ``) take exactly fastText's step.  ``B``'s rows adapt to
     the scale of the hidden vectors and to how often their class is seen, which is what
     trains many-class and imbalanced corpora.  Keeps one accumulator per row of ``B``.
+
+    With a ``margin`` m (``lr``: the run's initial rate η₀) each step's softmax gradient is
+    taken at the scores ``S − m(η)·Y``, ``m(η) = m·(1 − η/η₀)`` (:meth:`margin_at`; the
+    estimators pass ``training.resolve_margin``: single-label tasks of ≥ 3 classes).
     """
 
     name = "adaptive"
+
+    def __init__(self, A_accumulator=None, B_accumulator=None, *, margin=0.0, lr=0.0) -> None:
+        super().__init__(A_accumulator, B_accumulator)
+        self.margin, self.lr = float(margin), float(lr)
+
+    def margin_at(self, lr: float) -> float:
+        """The softmax margin of a step at rate ``lr`` (:func:`bowclf._math.ramped_margin`
+        from ``margin`` and the run's initial rate ``self.lr``; 0 when ``margin`` is 0)."""
+        return _math.ramped_margin(self.margin, lr, self.lr)
 
     def start(self, W: np.ndarray, B: np.ndarray) -> None:
         self.A_accumulator = None
@@ -184,14 +197,14 @@ def resolve_optimizer(optimizer: str, loss: str = defaults.LOSS) -> str:
     return "sgd" if loss == "ova" else "adaptive"
 
 
-def get_optimizer(name: str = "sgd"):
-    """A fresh optimiser object for ``name``."""
-    try:
-        return OPTIMIZERS[name]()
-    except KeyError:
-        raise ValueError(
-            f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}"
-        ) from None
+def get_optimizer(name: str = "sgd", *, margin: float = 0.0, lr: float = 0.0):
+    """A fresh optimiser object for ``name``; ``'adaptive'`` takes the softmax ``margin`` its
+    steps ramp up to over a run started at rate ``lr`` (:meth:`Adaptive.margin_at`)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
+    if name == "adaptive":
+        return Adaptive(margin=margin, lr=lr)
+    return OPTIMIZERS[name]()
 
 
 def checked_state(state: dict, W: np.ndarray, B: np.ndarray) -> dict[str, np.ndarray]:
