@@ -194,9 +194,10 @@ def _install_multiclass() -> None:
         p = PROTO.get("_drop", 0.0)
         if p and B.shape[0] >= 3:
             keep = rng["g"].random(batch.data.size) >= p
-            batch = training.Batch(batch.start, batch.n, batch.indptr, batch.indices,
-                                   batch.data * (keep / (1.0 - p)).astype(batch.data.dtype),
-                                   batch.y_indptr, batch.y_indices, batch.y_data, batch.w)  # fmt: skip
+            data = batch.data * (keep / (1.0 - p)).astype(batch.data.dtype)
+            b = batch
+            batch = training.Batch(b.start, b.n, b.indptr, b.indices, data,
+                                   b.y_indptr, b.y_indices, b.y_data, b.w)  # fmt: skip
         return real_step(batch, W, B, lr, loss, optimizer)
 
     training.sgd_step = drop_step
