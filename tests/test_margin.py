@@ -138,3 +138,22 @@ def test_partial_fit_ramps_the_margin_with_total_examples(monkeypatch):
     monkeypatch.setattr(defaults, "MULTICLASS_MARGIN", 0.0)
     assert _halves(total_examples=total).A_.tobytes() != ramped.A_.tobytes()
     assert _halves().A_.tobytes() == constant.A_.tobytes()
+
+
+def test_out_of_core_training_takes_the_margin(tmp_path, text_data, monkeypatch):
+    from conftest import write_label_text_csv
+
+    from bowclf import TextClassifier
+    from bowclf.stream import fit_stream
+
+    Xtr, ytr, _, _ = text_data  # 3 classes
+    path = write_label_text_csv(tmp_path / "train.csv", Xtr, ytr)
+
+    def stream():
+        model = TextClassifier(random_state=0, epochs=2)
+        return fit_stream(model, path, block_docs=64, cache_dir=tmp_path).classifier_.B_
+
+    ramped, again = stream(), stream()
+    assert ramped.tobytes() == again.tobytes()
+    monkeypatch.setattr(defaults, "MULTICLASS_MARGIN", 0.0)
+    assert stream().tobytes() != ramped.tobytes()
