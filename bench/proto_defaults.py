@@ -45,6 +45,7 @@ instead of estimator parameters:
 - ``_margin_only: "A" | "B"`` — the margin's gradient for that matrix only;
 - ``_margin_ok: true`` — the margin only on examples whose true class already scores highest;
 - ``_margin_sched: "up" | "down"`` — the margin times ``t/T`` / ``1 − t/T``;
+- ``_mcm: m`` — ``defaults.MULTICLASS_MARGIN`` (0: the model before the ramped margin);
 - ``_maxnorm: r`` — after each step the touched rows of ``W`` are scaled to norm ≤ ``r``.
 """
 
@@ -153,7 +154,9 @@ def install() -> None:
 
 
 def _install_multiclass() -> None:
-    from bowclf import losses, optim, training
+    from bowclf import defaults, losses, optim, training
+
+    real_margin = defaults.MULTICLASS_MARGIN
 
     real_grad = losses.Softmax.batch_loss_and_score_gradient
 
@@ -220,6 +223,7 @@ def _install_multiclass() -> None:
 
     def reseed():
         rng["g"] = np.random.default_rng(0)
+        defaults.MULTICLASS_MARGIN = PROTO.get("_mcm", real_margin)
 
     PROTO_HOOKS.append(reseed)
 
