@@ -43,6 +43,7 @@ from .training import (
     as_count_matrix,
     check_A_init,
     check_label_values,
+    check_warm_start,
     initial_parameters,
     resolve_epochs,
     resolve_lr,
@@ -445,7 +446,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Y, _ = self._encode_targets(y, first_call=True)
         w = mean_one(self._example_weights(Y, sample_weight, X))
         if warm:
-            self._check_warm_start(old, X.shape[1])
+            check_warm_start(old, self.classes_, self.multilabel_, X.shape[1], self.dim, self.loss)
             self.A_, self.B_, self.t_ = old[2], old[3], old[4]
         rng = np.random.default_rng(seed_from(self.random_state))
         X, Y, w, val = self._validation_data(X, Y, w, rng, X_val, y_val)
@@ -470,22 +471,6 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return int(self.batch_size)
         dense = X.shape[0] and X.nnz > 0.5 * X.shape[0] * X.shape[1]
         return 1 if dense else defaults.SPARSE_BATCH
-
-    def _check_warm_start(self, old: tuple, n_features: int) -> None:
-        """``warm_start``: the previous fit's ``(classes, multilabel, A, B, t, loss)`` must
-        match the new targets (already encoded), ``n_features``, ``dim`` and ``loss``."""
-        classes, multilabel, A, _, _, loss = old
-        same = (
-            multilabel == self.multilabel_
-            and np.array_equal(classes, self.classes_)
-            and A.shape[1] == n_features
-            and A.shape[0] == self.dim
-            and loss.name == self.loss
-        )
-        if not same:
-            raise ValueError(
-                "warm_start needs the same classes, features, dim and loss as the previous fit"
-            )
 
     def _validation_data(self, X, Y, w, rng, X_val, y_val):
         """``(X, Y, w, val)``: the training rows and the validation data ``val = (X, Y)`` —
@@ -595,20 +580,26 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         hierarchical softmax's label tree)."""
         return self._loss()
 
+    def _rule_inputs(self) -> dict:
+        """What the ``'auto'`` training rules (:func:`bowclf.training.resolve_lr`,
+        ``resolve_epochs``, ``resolve_margin``) read of this model besides its class count:
+        needs ``multilabel_``."""
+        return {
+            "multilabel": self.multilabel_,
+            "loss": self.loss,
+            "normalize": self.normalize,
+            "optimizer": resolve_optimizer(self.optimizer, self.loss),
+        }
+
     def _lr(self) -> float:
         """The initial learning rate ``lr`` stands for with this model's classes (``'auto'``:
         :func:`bowclf.training.resolve_lr`); needs ``classes_`` and ``multilabel_``."""
-        return resolve_lr(self.lr, self.classes_.size, multilabel=self.multilabel_,
-                          loss=self.loss, optimizer=resolve_optimizer(self.optimizer, self.loss),
-                          normalize=self.normalize)  # fmt: skip
+        return resolve_lr(self.lr, self.classes_.size, **self._rule_inputs())
 
     def _epochs(self, n_samples: int) -> int:
         """The passes ``epochs`` stands for over ``n_samples`` documents with this model's
         classes, loss, optimiser and row scaling (:func:`bowclf.training.resolve_epochs`)."""
-        return resolve_epochs(self.epochs, n_samples, self.classes_.size,
-                              multilabel=self.multilabel_, loss=self.loss,
-                              optimizer=resolve_optimizer(self.optimizer, self.loss),
-                              normalize=self.normalize)  # fmt: skip
+        return resolve_epochs(self.epochs, n_samples, self.classes_.size, **self._rule_inputs())
 
     def _trained_loss(self) -> Loss:
         """The loss ``B_`` was trained with, whatever ``loss`` says now (warm starts)."""
@@ -618,9 +609,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _optimizer(self):
         """The optimiser of a training run (see :mod:`bowclf.optim`), continuing from
         ``optimizer_state_`` (empty after :meth:`_initialize`)."""
-        name = resolve_optimizer(self.optimizer, self.loss)  # margin: training.resolve_margin
-        optimizer = get_optimizer(name, margin=resolve_margin(self.classes_.size, multilabel=
-            self.multilabel_, loss=self.loss, optimizer=name), lr=self._lr())  # fmt: skip
+        task = self._rule_inputs()
+        margin = resolve_margin(self.classes_.size, **task)
+        optimizer = get_optimizer(task["optimizer"], margin=margin, lr=self._lr())
         state = getattr(self, "optimizer_state_", None)
         if state:
             optimizer.resume(state)

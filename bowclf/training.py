@@ -31,6 +31,7 @@ from .optim import SGD, resolve_optimizer
 from .parallel import kernel_threads
 
 __all__ = [
+    "check_warm_start",
     "as_count_matrix",
     "seed_from",
     "CorpusStats",
@@ -179,7 +180,12 @@ def resolve_lr(
 
 
 def resolve_margin(
-    n_classes: int, *, multilabel: bool = False, loss: str = defaults.LOSS, optimizer: str
+    n_classes: int,
+    *,
+    multilabel: bool = False,
+    loss: str = defaults.LOSS,
+    optimizer: str = "adaptive",
+    normalize: str | None = "l1",
 ) -> float:
     """The softmax margin the training steps ramp up to (:func:`bowclf._math.ramped_margin`).
 
@@ -190,11 +196,32 @@ def resolve_margin(
     the start, a margin of ``m`` nats for the true class as the rate anneals, so the
     examples the model already classifies keep training their features (the multi-class
     corpora of the dev suite are underfit; a margin from the first step costs the noisy
-    5-grade corpora, a late one does not).  Known before the first step on every route.
+    5-grade corpora, a late one does not).  ``normalize`` is accepted for the signature the
+    other ``'auto'`` rules share and does not change the margin.  Known before the first
+    step on every route.
     """
     if _adaptive_multiclass(n_classes, multilabel, loss, optimizer):
         return defaults.MULTICLASS_MARGIN
     return 0.0
+
+
+def check_warm_start(
+    old: tuple, classes: np.ndarray, multilabel: bool, n_features: int, dim: int, loss: str
+) -> None:
+    """``warm_start``: the previous fit's ``(classes, multilabel, A, B, t, loss)`` must match
+    the new targets' ``classes`` and ``multilabel`` (already encoded), ``n_features``, ``dim``
+    and ``loss`` (a name); raises ``ValueError`` otherwise."""
+    old_classes, old_multilabel, A, _, _, old_loss = old
+    same = (
+        old_multilabel == multilabel
+        and np.array_equal(old_classes, classes)
+        and A.shape == (dim, n_features)
+        and old_loss.name == loss
+    )
+    if not same:
+        raise ValueError(
+            "warm_start needs the same classes, features, dim and loss as the previous fit"
+        )
 
 
 class OneClassError(ValueError):
