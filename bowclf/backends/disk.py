@@ -475,7 +475,9 @@ class DiskCorpus:
         """Fit ``vectorizer`` (pass 1), write the token cache (pass 2), describe the corpus.
 
         The passes run on :func:`~.passes.pass_workers` processes (``n_jobs`` for a large
-        corpus); the workers are gone when this returns, before the model is allocated."""
+        corpus); the workers are gone when this returns, before the model is allocated, and
+        the vectorizer's vocabulary is packed (:meth:`~bowclf.BowVectorizer.pack_vocabulary`:
+        training does not look words up)."""
         workers = pass_workers(self.path, resolve_n_jobs(self.n_jobs), vectorizer)
         remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))
@@ -503,6 +505,7 @@ class DiskCorpus:
             callback({"event": "pass", "pass": 2, "documents": stats.documents,
                       "seconds": seconds, "features": stats.nnz})  # fmt: skip
         self._epochs_started = time.perf_counter()
+        vectorizer.pack_vocabulary()  # not looked up again while the model trains
         release_free_memory()  # the passes' freed strings and chunks, before the model is made
         return stats
 
