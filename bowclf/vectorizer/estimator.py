@@ -395,10 +395,11 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     def pack_vocabulary(self) -> BowVectorizer:
         """Keep ``vocabulary_`` as a :class:`~bowclf.vectorizer.packed.PackedVocabulary`
-        (one string of the words and their offsets, a tenth of the dictionary's memory)
-        until a lookup needs the dictionary, which it then builds again: for a vocabulary
-        that is kept but not looked up for a while, e.g. during out-of-core training once
-        the token cache is written.  Columns, transforms and saved states are unchanged."""
+        (one string of the words and one offset a word, instead of a string object, an
+        integer and a hash-table entry a word) until a lookup needs the dictionary, which it
+        then builds again: for a vocabulary that is kept but not looked up for a while,
+        e.g. during out-of-core training once the token cache is written.  Columns,
+        transforms and saved states are unchanged."""
         check_is_fitted(self, "vocabulary_")
         if not isinstance(self.vocabulary_, PackedVocabulary):
             self.vocabulary_ = PackedVocabulary.of(self.vocabulary_)
