@@ -280,35 +280,3 @@ def test_a_map_dropping_columns_writes_every_part(corpus, tmp_path):
         list(data.blocks(np.random.default_rng(0)))
         assert not any(data.prepared.values_only(b) for b in range(data.starts.size - 1))
         assert all(path.stat().st_size > 0 for path in data.prepared.paths.values())
-
-
-def _cache_of(directory, row_nnz, width):
-    """A token cache (one segment) of documents with ``row_nnz`` non-zeros each, one label."""
-    rng = np.random.default_rng(0)
-    nnz = int(row_nnz.sum())
-    row_nnz.astype(np.int32).tofile(directory / "row_nnz.bin")
-    rng.integers(0, width, nnz, dtype=np.int32).tofile(directory / "indices.bin")
-    np.ones(nnz, np.float32).tofile(directory / "data.bin")
-    np.ones(row_nnz.size, np.int32).tofile(directory / "label_count.bin")
-    rng.integers(0, 2, row_nnz.size, dtype=np.int32).tofile(directory / "labels.bin")
-
-
-def test_the_default_blocks_keep_a_few_mib_of_arrays(tmp_path):
-    """Out of core, three sets of a block's arrays stay resident beside the model; with the
-    default ``block_nnz`` they hold at most BLOCK_NNZ non-zeros each, a few MiB in all,
-    however long the corpus and its documents."""
-    from bowclf.backends.disk import BLOCK_NNZ, DiskData
-
-    row_nnz = np.full(3000, 200)  # 600k non-zeros: one block of 2,000 documents before
-    _cache_of(tmp_path, row_nnz, width=1000)
-    data = DiskData(tmp_path, row_nnz.size, n_features=1000, n_classes=2,
-                    features=lambda X: X, width=1000, normalize="l1",
-                    loss=get_loss("softmax"), multilabel=False, block_docs=65_536)  # fmt: skip
-    rng = np.random.default_rng(0)
-    for _ in range(2):
-        sizes = [X.nnz for X, _, _ in data.blocks(rng)]
-        assert sum(sizes) == row_nnz.sum() and max(sizes) <= BLOCK_NNZ
-    sets = [data._read, *data._shuffled]
-    held = sum(a.nbytes for buffers in sets for a in buffers.arrays.values())
-    assert held <= 3 * (BLOCK_NNZ * 8 + 4 * 65_537)
-    assert held <= 7 << 20  # MiB: three sets of 256Ki non-zeros and their row pointers

@@ -66,13 +66,10 @@ __all__ = [
 #: Name prefix of the cache directories (stale ones are removed by :func:`remove_stale_caches`).
 CACHE_PREFIX = "bowclf-cache-"
 _OWNER = "owner.pid"  # the process that made a cache directory
-#: Non-zeros per training block at most (the default of ``block_nnz``): three sets of a
-#: block's arrays (~8 bytes a non-zero each) stay resident beside the model — the block read
-#: back and two shuffled (the one training and the next, gathered meanwhile) — so this bounds
-#: the memory of out-of-core training above the model (~6 MiB at 256Ki).  Smaller blocks
-#: shuffle less (rows move within their block; the blocks' order is shuffled too): 256Ki
-#: non-zeros are ~1,300 documents of 100 words with their bigrams.
-BLOCK_NNZ = 1 << 18
+#: Non-zeros per training block at most (the default of ``block_nnz``): one block trains while
+#: the next is read and prepared, each ~12 bytes a non-zero plus its temporaries while being
+#: prepared, so this bounds the memory of out-of-core training above the model.
+BLOCK_NNZ = 1 << 20
 
 
 def check_rereadable(path: str | os.PathLike) -> None:
