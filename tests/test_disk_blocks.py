@@ -234,8 +234,49 @@ def test_the_first_epoch_scales_each_block_in_the_arrays_it_was_read_into(tmp_pa
     with backend:
         written = []
         write = data.prepared.write
-        data.prepared.write = lambda b, X: written.append(X) or write(b, X)
+        data.prepared.write = lambda b, X, **kw: written.append(X) or write(b, X, **kw)
         for _ in data.blocks(np.random.default_rng(0)):
             assert np.shares_memory(written[-1].data, data._read.arrays["data"])
             assert np.shares_memory(written[-1].indices, data._read.arrays["indices"])
         assert len(written) == data.starts.size - 1 == 10
+
+
+def _copying(features):
+    """``features`` whose result owns new index arrays (what a map dropping columns gives)."""
+
+    def apply(X):
+        X = features(X)
+        return sp.csr_array((X.data, X.indices.copy(), X.indptr.copy()), shape=X.shape)
+
+    return apply
+
+
+@pytest.mark.parametrize("normalize", ["l1", "l2", None])
+def test_a_map_keeping_every_column_writes_only_the_values(corpus, tmp_path, normalize):
+    """Every column kept (fastText's settings): the prepared blocks share the token cache's
+    index arrays, so only their values are written; reading the indices back from the token
+    cache gives the blocks, bit for bit, of writing all three parts."""
+    backend, data = _source(corpus, tmp_path, normalize, prune=False)
+    other, full = _source(corpus, tmp_path, normalize, prune=False)
+    full.features = _copying(full.features)
+    with backend, other:
+        rng, full_rng = np.random.default_rng(7), np.random.default_rng(7)
+        for _ in range(3):
+            for (X, Y, _), (X_full, Y_full, _) in zip(data.blocks(rng), full.blocks(full_rng),
+                                                      strict=True):  # fmt: skip
+                _same(X, X_full)
+                _same(Y, Y_full)
+        blocks = range(data.starts.size - 1)
+        assert all(data.prepared.values_only(b) for b in blocks)
+        assert not any(full.prepared.values_only(b) for b in blocks)
+        sizes = {part: path.stat().st_size for part, path in data.prepared.paths.items()}
+        assert sizes["indptr"] == sizes["indices"] == 0
+        assert sizes["data"] == full.prepared.paths["data"].stat().st_size > 0
+
+
+def test_a_map_dropping_columns_writes_every_part(corpus, tmp_path):
+    backend, data = _source(corpus, tmp_path, prune=True)
+    with backend:
+        list(data.blocks(np.random.default_rng(0)))
+        assert not any(data.prepared.values_only(b) for b in range(data.starts.size - 1))
+        assert all(path.stat().st_size > 0 for path in data.prepared.paths.values())

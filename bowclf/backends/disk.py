@@ -207,6 +207,13 @@ def _read(path: Path, dtype, start: int, stop: int) -> np.ndarray:
         return np.fromfile(f, dtype=dtype, count=stop - start)
 
 
+def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are views of the very same values (same memory, dtype and
+    layout): then they hold the same values, without comparing them."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides)  # fmt: skip
+
+
 class _Buffers:
     """Arrays reused from block to block, by name: a request returns the first ``size``
     values of the named array, made with room for ``capacity[name]`` values (the largest
@@ -245,6 +252,10 @@ class _PreparedBlocks:
     one index dtype), each written once to files of the cache directory in the order they
     were first prepared, then read back into reused arrays.
 
+    A block whose preparation kept the cache's ``indptr`` and ``indices`` arrays (a feature
+    map keeping every column, e.g. fastText's settings) is written as its values alone
+    (``values_only``): its indices are read back from the token cache instead.
+
     Row scaling and the feature map act on each row alone, so a block prepared once and then
     shuffled has the values of the block shuffled and then prepared, bit for bit."""
 
@@ -259,25 +270,34 @@ class _PreparedBlocks:
     def __contains__(self, b: int) -> bool:
         return self.where[b] is not None
 
-    def write(self, b: int, X: sp.csr_array) -> None:
+    def values_only(self, b: int) -> bool:
+        """Whether block ``b`` was written as its values alone."""
+        return len(self.where[b][1]) == 1
+
+    def write(self, b: int, X: sp.csr_array, values_only: bool = False) -> None:
         arrays = dict(zip(self._PARTS, (X.indptr, X.indices, X.data), strict=True))
         place = []
         for part, array in arrays.items():
+            if values_only and part != "data":
+                continue
             with open(self.paths[part], "ab", buffering=0) as f:
                 offset = f.seek(0, os.SEEK_END)  # after any bytes of a write that failed
                 view, done = memoryview(np.ascontiguousarray(array)).cast("B"), 0
                 while done < view.nbytes:
                     done += f.write(view[done:])
-            place.append((offset, array.dtype, array.size))
+            place.append((part, offset, array.dtype, array.size))
         self.where[b] = (X.shape, place)
 
-    def read(self, b: int, buffers: _Buffers) -> sp.csr_array:
-        shape, place = self.where[b]
-        indptr, indices, data = (
-            _read_into(self.paths[part], offset, buffers.get(part, size, dtype))
-            for part, (offset, dtype, size) in zip(self._PARTS, place, strict=True)
-        )
-        return sp.csr_array((data, indices, indptr), shape=shape, copy=False)
+    def read(self, b: int, buffers: _Buffers) -> list[np.ndarray]:
+        """The parts written of block ``b`` (all three, or the values alone), read into
+        ``buffers``."""
+        return [_read_into(self.paths[part], offset, buffers.get(part, size, dtype))
+                for part, offset, dtype, size in self.where[b][1]]  # fmt: skip
+
+    def read_block(self, b: int, buffers: _Buffers) -> sp.csr_array:
+        """Block ``b`` (written with its three parts) read into ``buffers``."""
+        data, indices, indptr = self.read(b, buffers)[::-1]
+        return sp.csr_array((data, indices, indptr), shape=self.where[b][0], copy=False)
 
 
 class DiskData:
@@ -341,15 +361,20 @@ class DiskData:
     def _counts(self, first: int, last: int) -> sp.csr_array:
         """Rows ``first … last − 1`` of the cache as classifier input (``features``), read
         into the arrays that later epochs read prepared blocks into."""
+        return self.features(self._raw(first, last))
+
+    def _raw(self, first: int, last: int, data: np.ndarray | None = None) -> sp.csr_array:
+        """Rows ``first … last − 1`` of the cache (counts, or ``data`` as their values when
+        given), read into the arrays that later epochs read prepared blocks into."""
         ptr = _read(self.row_start, np.int64, first, last + 1)
         a, b = int(ptr[0]), int(ptr[-1])
         indices = self.indices.read(a, b, self._read.get("indices", b - a, np.int32))
-        data = self.data.read(a, b, self._read.get("data", b - a, DTYPE))
+        if data is None:
+            data = self.data.read(a, b, self._read.get("data", b - a, DTYPE))
         ptr = ptr - ptr[0]
         if max(b - a, self.width) < np.iinfo(np.int32).max:  # the indices' dtype: no copies
             ptr = ptr.astype(np.int32)
-        X = sp.csr_array((data, indices, ptr), shape=(last - first, self.width), copy=False)
-        return self.features(X)
+        return sp.csr_array((data, indices, ptr), shape=(last - first, self.width), copy=False)
 
     def _targets(self, first: int, last: int) -> sp.csr_array:
         lptr = _read(self.label_start, np.int64, first, last + 1)
@@ -361,14 +386,19 @@ class DiskData:
 
     def _prepared_block(self, b: int) -> sp.csr_array:
         """Block ``b`` prepared (:func:`prepare_counts`), rows in the cache's order: read
-        back into reused arrays, or prepared now and written to the prepared cache."""
-        if b in self.prepared:
-            return self.prepared.read(b, self._read)
+        back into reused arrays, or prepared now and written to the prepared cache (its
+        values alone when the preparation kept the cache's index arrays)."""
         first, last = int(self.starts[b]), int(self.starts[b + 1])
-        X = self._counts(first, last)
+        if b in self.prepared:
+            if self.prepared.values_only(b):
+                return self._raw(first, last, data=self.prepared.read(b, self._read)[0])
+            return self.prepared.read_block(b, self._read)
+        counts = self._raw(first, last)
+        X = self.features(counts)
         # scaled in place (each row's scale is computed first): its counts are not read again
         X = prepare_counts(X, self.normalize, out=X.data if X.data.dtype == DTYPE else None)
-        self.prepared.write(b, X)
+        kept = _same_memory(X.indices, counts.indices) and _same_memory(X.indptr, counts.indptr)
+        self.prepared.write(b, X, values_only=kept and X.shape == counts.shape)
         return X
 
     def blocks(self, rng: np.random.Generator):
@@ -442,7 +472,9 @@ class DiskCorpus:
         """Fit ``vectorizer`` (pass 1), write the token cache (pass 2), describe the corpus.
 
         The passes run on :func:`~.passes.pass_workers` processes (``n_jobs`` for a large
-        corpus); the workers are gone when this returns, before the model is allocated."""
+        corpus); the workers are gone when this returns, before the model is allocated, and
+        the vectorizer's vocabulary is packed (:meth:`~bowclf.BowVectorizer.pack_vocabulary`:
+        training does not look words up)."""
         workers = pass_workers(self.path, resolve_n_jobs(self.n_jobs), vectorizer)
         remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))
@@ -470,6 +502,7 @@ class DiskCorpus:
             callback({"event": "pass", "pass": 2, "documents": stats.documents,
                       "seconds": seconds, "features": stats.nnz})  # fmt: skip
         self._epochs_started = time.perf_counter()
+        vectorizer.pack_vocabulary()  # not looked up again while the model trains
         release_free_memory()  # the passes' freed strings and chunks, before the model is made
         return stats
 

@@ -18,6 +18,7 @@ from .. import _limits
 from ..parallel import prefetch
 from .csr import _counts_csr, _CsrBuilder
 from .keyindex import _KeyIndex
+from .packed import PackedVocabulary
 from .table import _hashed_entries, _TokenTable
 from .tokenizer import _batches, _Tokenizer
 from .transform import STATE_VERSION, FittedVectorizer, check_fitted_state, check_transform_params
@@ -386,9 +387,24 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         4 x longest-word bytes per word, often more than the dictionary).
         """
         check_is_fitted(self, "vocabulary_")
+        if isinstance(self.vocabulary_, PackedVocabulary):
+            return self.vocabulary_.words_array()
         if not self.vocabulary_:
             return np.empty(0, "<U1")
         return np.array(list(self.vocabulary_), dtype=str)
+
+    def pack_vocabulary(self) -> BowVectorizer:
+        """Keep ``vocabulary_`` as a :class:`~bowclf.vectorizer.packed.PackedVocabulary`
+        (one string of the words and one offset a word, instead of a string object, an
+        integer and a hash-table entry a word) until a lookup needs the dictionary, which it
+        then builds again: for a vocabulary that is kept but not looked up for a while,
+        e.g. during out-of-core training once the token cache is written.  Columns,
+        transforms and saved states are unchanged."""
+        check_is_fitted(self, "vocabulary_")
+        if not isinstance(self.vocabulary_, PackedVocabulary):
+            self.vocabulary_ = PackedVocabulary.of(self.vocabulary_)
+            self.__dict__.pop("_key_index_cache", None)  # it refers to the dictionary
+        return self
 
     @property
     def n_features_out_(self) -> int:
