@@ -180,13 +180,9 @@ def resolve_lr(
 
 
 def resolve_margin(
-    n_classes: int,
-    *,
-    multilabel: bool = False,
-    loss: str = defaults.LOSS,
-    optimizer: str = "adaptive",
-    normalize: str | None = "l1",
-) -> float:
+    n_classes: int, *, multilabel: bool = False, loss: str = defaults.LOSS,
+    optimizer: str = "adaptive", **other_inputs: object,
+) -> float:  # fmt: skip
     """The softmax margin the training steps ramp up to (:func:`bowclf._math.ramped_margin`).
 
     ``defaults.MULTICLASS_MARGIN`` (2) for a single-label softmax task of ``n_classes ≥ 3``
@@ -196,9 +192,9 @@ def resolve_margin(
     the start, a margin of ``m`` nats for the true class as the rate anneals, so the
     examples the model already classifies keep training their features (the multi-class
     corpora of the dev suite are underfit; a margin from the first step costs the noisy
-    5-grade corpora, a late one does not).  ``normalize`` is accepted for the signature the
-    other ``'auto'`` rules share and does not change the margin.  Known before the first
-    step on every route.
+    5-grade corpora, a late one does not).  ``other_inputs`` (``normalize``: the other
+    ``'auto'`` rules' inputs, passed alike) do not change the margin.  Known before the
+    first step on every route.
     """
     if _adaptive_multiclass(n_classes, multilabel, loss, optimizer):
         return defaults.MULTICLASS_MARGIN
