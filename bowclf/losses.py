@@ -119,9 +119,10 @@ class Loss:
         return sp.csr_array(Y, dtype=_DTYPE)
 
     def batch_loss_and_score_gradient(
-        self, S: np.ndarray, Y: np.ndarray, w: np.ndarray
+        self, S: np.ndarray, Y: np.ndarray, w: np.ndarray, margin: float = 0.0
     ) -> tuple[float, np.ndarray]:
-        """``(Σᵢ wᵢ ℓᵢ, G)`` of a training batch (dense targets ``Y``)."""
+        """``(Σᵢ wᵢ ℓᵢ, G)`` of a training batch (dense targets ``Y``); ``margin``: see
+        :meth:`batch_gradients`."""
         raise NotImplementedError
 
     def batch_gradients(
@@ -129,12 +130,10 @@ class Loss:
     ) -> BatchGradients:
         """Summed loss and gradients of a batch with hidden vectors ``H``:
         ``∂/∂H = G·B`` and ``∂/∂B = Gᵀ·H`` (both from ``B`` before its update, as fastText).
-        A non-zero ``margin`` (softmax only) takes ``G`` from the scores ``S − m·Y``."""
+        A non-zero ``margin`` (softmax only: the other losses refuse one) takes ``G`` from
+        the scores ``S − m·Y``."""
         S = _math.scores(H, B)
-        if margin:
-            batch_loss, G = self.batch_loss_and_score_gradient(S, Y, w, margin=margin)
-        else:
-            batch_loss, G = self.batch_loss_and_score_gradient(S, Y, w)
+        batch_loss, G = self.batch_loss_and_score_gradient(S, Y, w, margin=margin)
         return BatchGradients(batch_loss, G @ B, _math.gradient_B(G, H))
 
     def divergence_bound(self, n_classes: int) -> float:
@@ -206,6 +205,13 @@ class Loss:
     def batch_targets(self, batch, B: np.ndarray):
         """A training batch's targets as :meth:`batch_gradients` takes them (dense n×c)."""
         return batch.targets(self.n_targets(B))
+
+
+def _no_margin(loss: Loss, margin: float) -> None:
+    """A softmax margin (``training.resolve_margin`` gives one to softmax only) is refused
+    by the other losses."""
+    if margin:
+        raise ValueError(f"the {loss.name!r} loss takes no margin, got {margin}")
 
 
 class Softmax(Loss):
@@ -305,8 +311,9 @@ class OneVsAll(Loss):
         """``G_i = wᵢ (σ(S_i) − Y_i)``."""
         return _math.ova_score_gradient(S, Y, sample_weight)
 
-    def batch_loss_and_score_gradient(self, S, Y, w):
+    def batch_loss_and_score_gradient(self, S, Y, w, margin: float = 0.0):
         """``Σᵢ wᵢ ℓᵢ`` from ``log σ(±S)`` and ``G = w·(σ(S) − Y)``."""
+        _no_margin(self, margin)
         log_p, log_q = _math.log_sigmoid(S), _math.log_sigmoid(-S)
         batch_loss = -float(w @ (Y * log_p + (1 - Y) * log_q).sum(axis=1))
         return batch_loss, _math.ova_score_gradient(S, Y, w)
@@ -498,9 +505,10 @@ class HierarchicalSoftmax(Loss):
         """The batch itself: :meth:`batch_gradients` reads its CSR targets (no n×c array)."""
         return batch
 
-    def batch_gradients(self, H, B, Y, w) -> BatchGradients:
+    def batch_gradients(self, H, B, Y, w, margin: float = 0.0) -> BatchGradients:
         """Path pairs of the batch's targets ``Y`` (a training batch, see
         :meth:`batch_targets`); ``∂/∂H = G·B``, ``∂/∂B`` on the rows of the paths only."""
+        _no_margin(self, margin)
         tree = self._tree()
         indptr, nodes, codes, weights = hsoftmax.path_pairs(
             tree, Y.y_indptr, Y.y_indices, Y.y_data, w

@@ -485,12 +485,9 @@ def sgd_step(batch: Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: Loss, 
     returns the batch's summed weighted loss."""
     H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
     _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
-    margin_at = getattr(optimizer, "margin_at", None)
+    margin_at = getattr(optimizer, "margin_at", None)  # optional (optim: Adaptive only)
     margin = 0.0 if margin_at is None else margin_at(lr)
-    if margin:
-        grads = loss.batch_gradients(H, B, loss.batch_targets(batch, B), batch.w, margin=margin)
-    else:
-        grads = loss.batch_gradients(H, B, loss.batch_targets(batch, B), batch.w)
+    grads = loss.batch_gradients(H, B, loss.batch_targets(batch, B), batch.w, margin=margin)
     optimizer.step(W, B, batch, grads, lr)
     return grads.loss
 

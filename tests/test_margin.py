@@ -157,3 +157,16 @@ def test_out_of_core_training_takes_the_margin(tmp_path, text_data, monkeypatch)
     assert ramped.tobytes() == again.tobytes()
     monkeypatch.setattr(defaults, "MULTICLASS_MARGIN", 0.0)
     assert stream().tobytes() != ramped.tobytes()
+
+
+@pytest.mark.parametrize("name", ["ova", "hs"])
+def test_losses_without_a_margin_refuse_one(name, monkeypatch):
+    """``sgd_step`` hands every loss the optimiser's margin; only softmax honours one, the
+    others refuse a non-zero margin instead of training without it."""
+    import bowclf.classifier
+
+    X, y = three_class_counts()
+    monkeypatch.setattr(bowclf.classifier, "resolve_margin", lambda *a, **kw: 1.0)
+    with pytest.raises(ValueError, match="takes no margin"):
+        _fit(X, y, loss=name, optimizer="adaptive")
+    assert _fit(X, y, loss="softmax", optimizer="adaptive").n_iter_ == 4  # softmax takes it
