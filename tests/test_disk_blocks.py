@@ -50,7 +50,7 @@ def _reference_blocks(data, rng):
     the rows, then map the features and scale the rows."""
     for b in rng.permutation(data.starts.size - 1):
         first, last = int(data.starts[b]), int(data.starts[b + 1])
-        X, Y = data._counts(first, last), data._targets(first, last)
+        X, Y = data.features(data._raw(first, last)), data._targets(first, last)
         order = rng.permutation(last - first)
         X = canonical_int_dtype(prepare_counts(X[order], data.normalize))
         yield X, data.loss.prepare_targets(Y[order], data.multilabel)
@@ -167,7 +167,7 @@ def test_the_first_epoch_reads_the_cache_into_the_reused_arrays(corpus, tmp_path
         assert first[0].nnz > 0
         arrays = dict(data._read.arrays)
         first, last = int(data.starts[1]), int(data.starts[2])
-        X = data._counts(first, last)
+        X = data.features(data._raw(first, last))
         assert data._read.arrays == arrays  # no new array: read into the same ones
         np.testing.assert_array_equal(arrays["data"][: X.nnz], X.data)
         np.testing.assert_array_equal(arrays["indices"][: X.nnz], X.indices)

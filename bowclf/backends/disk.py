@@ -358,11 +358,6 @@ class DiskData:
         self._shuffled = (_Buffers(room), _Buffers(room))  # its rows shuffled, in turns
         self._turn = 0
 
-    def _counts(self, first: int, last: int) -> sp.csr_array:
-        """Rows ``first … last − 1`` of the cache as classifier input (``features``), read
-        into the arrays that later epochs read prepared blocks into."""
-        return self.features(self._raw(first, last))
-
     def _raw(self, first: int, last: int, data: np.ndarray | None = None) -> sp.csr_array:
         """Rows ``first … last − 1`` of the cache (counts, or ``data`` as their values when
         given), read into the arrays that later epochs read prepared blocks into."""
