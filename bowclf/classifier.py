@@ -14,7 +14,6 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -30,7 +29,7 @@ from .targets import (
     class_weights,
     codes,
     example_weights,
-    fit_label_encoder,
+    fit_classes,
     mean_one,
     read_targets,
     target_matrix,
@@ -362,8 +361,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             if multilabel:
                 self.classes_ = np.arange(y_arr.shape[1])
             else:
-                self._label_encoder = fit_label_encoder(y_arr, classes)
-                self.classes_ = self._label_encoder.classes_
+                self.classes_ = fit_classes(y_arr, classes)
         elif multilabel != self.multilabel_:
             raise ValueError(
                 "y is multi-label but the model was fitted on single labels"
@@ -665,8 +663,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if multilabel:
             self.classes_ = np.arange(classes.size)
         else:
-            self._label_encoder = LabelEncoder()
-            self._label_encoder.classes_ = self.classes_ = np.asarray(classes)
+            self.classes_ = np.asarray(classes)
 
     def _fit_source(
         self,

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -22,6 +21,7 @@ from .inference import check_texts as _check_texts
 from .losses import get_loss
 from .optim import resolve_optimizer
 from .saved_state import check_label_set, restored_inputs
+from .targets import label_set_binarizer
 from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
 from .vectorizer import BowVectorizer
 
@@ -280,7 +280,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         )
         if fit:
             self.multilabel_ = is_sets
-            self._binarizer = MultiLabelBinarizer(sparse_output=True) if is_sets else None
+            self._binarizer = label_set_binarizer() if is_sets else None
             if is_sets:
                 return self._binarizer.fit_transform(items)
             return np.asarray(items)
@@ -429,9 +429,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self.multilabel_ = stats.multilabel
         self._binarizer = None
         if stats.multilabel:
-            self._binarizer = MultiLabelBinarizer(
-                classes=stats.classes.tolist(), sparse_output=True
-            ).fit([])
+            self._binarizer = label_set_binarizer(stats.classes.tolist())
         clf = self._make_classifier()
         kept = stats.document_frequency
         if self.feature_columns_ is not None:
@@ -525,9 +523,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         check_label_set(label_set, model.multilabel_, classifier.multilabel_,
                         classifier.classes_.size)  # fmt: skip
         if label_set is not None:
-            model._binarizer = MultiLabelBinarizer(
-                classes=label_set.tolist(), sparse_output=True
-            ).fit([])
+            model._binarizer = label_set_binarizer(label_set.tolist())
             model.classes_ = model._binarizer.classes_
         else:
             model.classes_ = classifier.classes_

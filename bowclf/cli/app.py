@@ -437,4 +437,7 @@ def cli(debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (exits with the documented exit code)."""
+    from .deferred_imports import defer
+
+    defer()  # this process is the CLI's own: see deferred_imports
     cli.main(args=argv)
