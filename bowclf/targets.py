@@ -13,9 +13,10 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-# LabelEncoder's own sorting of distinct labels, without sklearn.preprocessing: importing that
-# package loads scipy.interpolate and scipy.optimize (~23 MiB resident, ~0.3 s), which a
-# single-label fit never needs (see fit_classes).
+# LabelEncoder's own sorting of distinct labels, without sklearn.preprocessing: that package
+# loads scipy.interpolate and scipy.optimize, which a single-label fit never needs; with
+# scipy.stats deferred too (bowclf.cli.deferred_imports) the CLI's process starts ~36 MiB
+# smaller.
 from sklearn.utils._encode import _unique
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, column_or_1d
