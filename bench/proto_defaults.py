@@ -382,8 +382,8 @@ def _install_inputs() -> None:
     _math.normalized_update_A = update_A
     real_features = text.TextClassifier._set_features
 
-    def weighted_features(self, document_frequency, n_documents):
-        p = real_features(self, document_frequency, n_documents)
+    def weighted_features(self, document_frequency, n_documents, class_df=None):
+        p = real_features(self, document_frequency, n_documents, class_df)
         columns = self.feature_columns_
         vocab = len(self.vectorizer_.vocabulary_)
         PROTO["n_word_columns"] = vocab if columns is None else int(np.sum(columns < vocab))
@@ -395,9 +395,18 @@ def _install_inputs() -> None:
             columns = np.arange(p) if columns is None else columns
             ngram = columns >= len(self.vectorizer_.vocabulary_)  # words come first
             self.idf_ = np.where(ngram, self.idf_ * factor, self.idf_).astype(np.float32)
+        if PROTO.get("_nb") is not None and self.idf_ is not None:
+            self.idf_ = _nb_weights(self, PROTO["_train"], columns, self.idf_)
         return p
 
     text.TextClassifier._set_features = weighted_features
+    real_fit = text.TextClassifier.fit
+
+    def fit_keeping_labels(self, X, y, *a, **k):
+        PROTO["_train"] = (X, y)
+        return real_fit(self, X, y, *a, **k)
+
+    text.TextClassifier.fit = fit_keeping_labels
     real_accumulator = optim._accumulator
 
     def accumulator(current, size):
@@ -407,6 +416,48 @@ def _install_inputs() -> None:
         return out
 
     optim._accumulator = accumulator
+
+
+def _nb_weights(model, train, columns, idf):
+    """``idf_j · (1 + β·g_j)`` (``_nb: β``), ``g_j = max_k |r_jk|`` over the classes ``k`` of
+    the one-vs-rest log-count ratios ``r_jk = ln((p_jk/‖p_k‖₁)/(q_jk/‖q_k‖₁))``,
+    ``p_jk = α + df_jk`` (documents of class ``k`` containing ``j``), ``q_jk = α + df_j −
+    df_jk`` (``_nb_a: α``, default 1).  ``_nb_rep``: ``1 + β·g_j`` without idf;
+    ``_nb_bin``: two-class tasks only; ``_nb_pow: q``: ``g^q``; ``_nb_clip: t``: ``min(g, t)``."""
+    X, y = train
+    y = np.asarray(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if PROTO.get("_nb_bin") and classes.size != 2:
+        return idf
+    counts = model.vectorizer_.transform(list(X))
+    counts.data[:] = 1
+    if columns is not None:
+        counts = counts[:, columns]
+    import scipy.sparse as sp
+
+    Y = sp.csr_array((np.ones(y.size), (np.arange(y.size), codes)), shape=(y.size, classes.size))
+    dfk = np.asarray((counts.T @ Y).todense(), dtype=np.float64)  # p × c
+    df = dfk.sum(axis=1, keepdims=True)
+    a = float(PROTO.get("_nb_a", 1.0))
+    if PROTO.get("_nb_kl"):  # KL(P(k|j) ‖ π), P(k|j) = (df_jk + a·π_k)/(df_j + a)
+        prior = np.bincount(codes, minlength=classes.size) / y.size
+        P = (dfk + a * prior) / (df + a)
+        g = np.sum(P * np.log(P / prior), axis=1)
+    else:
+        if PROTO.get("_nb_prior"):  # pseudo-counts in proportion to the class's token mass
+            share = dfk.sum(axis=0) / dfk.sum()
+            pk, qk = dfk + 2 * a * share, df - dfk + 2 * a * (1 - share)
+        else:
+            pk, qk = dfk + a, df - dfk + a
+        r = np.log(pk / pk.sum(axis=0)) - np.log(qk / qk.sum(axis=0))
+        g = np.abs(r).max(axis=1) if classes.size > 2 else np.abs(r[:, 0])
+    if PROTO.get("_nb_pow") is not None:
+        g = g ** float(PROTO["_nb_pow"])
+    if PROTO.get("_nb_clip") is not None:
+        g = np.minimum(g, float(PROTO["_nb_clip"]))
+    w = 1.0 + float(PROTO["_nb"]) * g
+    base = 1.0 if PROTO.get("_nb_rep") else idf.astype(np.float64)
+    return (base * w).astype(np.float32)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -206,6 +206,7 @@ def _rules(text: bool) -> dict[str, tuple[_Rule, ...]]:
         "minn": (_ints(0, MAX_CHAR_NGRAM),),
         "maxn": (_ints(0, MAX_CHAR_NGRAM),),
         "use_idf": (_BOOL,),
+        "supervised_weight": (_reals(0, None, "left"),),
         "sublinear_tf": (_BOOL, _names("auto")),
         "min_df": (_ints(1), _names("auto")),
         "prune_features": (_BOOL,),

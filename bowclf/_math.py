@@ -59,6 +59,89 @@ def idf_weights(document_frequency: np.ndarray, n_documents: int) -> np.ndarray:
     return (np.log((1.0 + n_documents) / (1.0 + df)) + 1.0).astype(np.float32)
 
 
+def class_document_frequency(X: sp.csr_array, codes: np.ndarray, n_classes: int) -> sp.csr_array:
+    """``D_jk``: the number of documents of class ``k`` that contain column ``j``.
+
+    ``X`` is an n×p count matrix with canonical rows (no repeated column in a row), ``codes``
+    the class index of each row.  Returns a p×c ``csr_array`` of int64 (``D = (X > 0)ᵀ·Y``
+    with ``Y`` the one-hot class matrix); summing the matrices of row blocks gives that of
+    their concatenation exactly, in any order.
+    """
+    X = sp.csr_array(X)
+    n = X.shape[0]
+    present = sp.csr_array((np.ones(X.nnz, np.int64), X.indices, X.indptr), shape=X.shape)
+    onehot = sp.csr_array(
+        (np.ones(n, np.int64), np.asarray(codes, np.int64), np.arange(n + 1)),
+        shape=(n, n_classes),
+    )
+    return sp.csr_array(present.T @ onehot)
+
+
+def sum_counts(matrices: list[sp.csr_array], shape: tuple[int, int]) -> sp.csr_array:
+    """The sum of integer sparse matrices of one ``shape`` as a canonical ``csr_array``
+    (one concatenation and one sort, so summing many chunks' matrices costs their total size
+    once; integers: exact, and the same in any order)."""
+    coo = [sp.coo_array(m) for m in matrices if m.nnz]
+    if not coo:
+        return sp.csr_array(shape, dtype=np.int64)
+    rows = np.concatenate([m.row.astype(np.int64) for m in coo])
+    cols = np.concatenate([m.col.astype(np.int64) for m in coo])
+    data = np.concatenate([m.data.astype(np.int64) for m in coo])
+    out = sp.csr_array((data, (rows, cols)), shape=shape)
+    out.sum_duplicates()
+    return out
+
+
+def supervised_term_weights(
+    class_df: sp.csr_array | np.ndarray, strength: float, smoothing: float = 2.0
+) -> np.ndarray:
+    """Supervised term weights ``w_j = 1 + β·max_k |r_jk|`` from per-class document counts.
+
+    ``r_jk`` is the log-count ratio of NBSVM (Wang & Manning 2012) of column ``j`` for class
+    ``k`` against the other classes, with pseudo-counts in proportion to the classes' shares:
+
+    ``r_jk = ln(D_jk / s_k + a) − ln(D̄_jk / (1 − s_k) + a)``
+
+    where ``D_jk`` counts the documents of class ``k`` containing ``j`` (p×c,
+    :func:`class_document_frequency`), ``D̄_jk = Σ_{i≠k} D_ji``, ``s_k = Σ_j D_jk / Σ_ji D_ji``
+    (class ``k``'s share of the document–column pairs), ``a = smoothing`` and ``β =
+    strength``.  This is ``ln((p_j/‖p‖₁)/(q_j/‖q‖₁))`` with ``p = D_·k + a·s_k`` and ``q =
+    D̄_·k + a·(1 − s_k)`` over any set of columns (the norms cancel), so a column seen in no
+    document, or in every class in proportion to its share, gets ``r = 0`` and ``w = 1``, and
+    dropping unused columns changes no weight.  Two classes: ``r_j1 = −r_j0``.  A class with
+    ``s_k`` 0 or 1 contributes ``r = 0``.  Returns float64 weights ``≥ 1`` (``β ≥ 0``),
+    computed in blocks of columns (a few MiB of temporaries whatever ``c``).
+    """
+    D = sp.csr_array(class_df)
+    p, c = D.shape
+    mass = np.asarray(D.sum(axis=0), dtype=np.float64).ravel()
+    total = mass.sum()
+    out = np.ones(p, np.float64)
+    if total == 0 or strength == 0:
+        return out
+    share = mass / total
+    live = (share > 0) & (share < 1)
+    if not live.any():
+        return out
+    share = share[live]
+    step = max(1, (1 << 18) // c)  # 2 MiB of float64 per temporary block
+    for start in range(0, p, step):
+        rows = D[start : start + step]
+        df = np.asarray(rows.sum(axis=1), dtype=np.float64).reshape(-1, 1)
+        block = rows.toarray()[:, live].astype(np.float64)
+        rest = df - block
+        rest /= 1.0 - share
+        rest += smoothing
+        np.log(rest, out=rest)
+        block /= share
+        block += smoothing
+        np.log(block, out=block)
+        block -= rest
+        np.abs(block, out=block)
+        out[start : start + step] += strength * block.max(axis=1)
+    return out
+
+
 def weight_terms(
     X: sp.csr_array, column_weights: np.ndarray | None, sublinear: bool = False
 ) -> sp.csr_array:

@@ -41,6 +41,10 @@ MINN = 0
 MAXN = 0
 TOKENIZER = "default"
 USE_IDF = True
+#: ``TextClassifier(supervised_weight=…)``: idf weights times ``1 + β·max_k |r_jk|`` (the
+#: features' log-count ratios between classes) for single-label tasks
+#: (bench/RESULTS-devsuite.md).
+SUPERVISED_WEIGHT = 0.5
 SUBLINEAR_TF = "auto"  # True for long documents
 MIN_DF = "auto"  # LONG_MIN_DF for long documents, else 1
 #: TextClassifier's 'auto' inputs: a corpus is of *long documents* when its documents hold on

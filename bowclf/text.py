@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,16 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     use_idf : bool, default=True
         Weight each feature by its smoothed inverse document frequency in the training
         documents (see above); ``False`` feeds raw counts, as fastText does.
+    supervised_weight : float, default=0.5
+        Strength ``β`` of the supervised term weights of a single-label task with
+        ``use_idf``: each feature's idf weight is multiplied by ``1 + β·max_k |r_jk|``, where
+        ``r_jk`` is the smoothed log-count ratio (NBSVM's, Wang & Manning 2012) of the
+        feature in the training documents of class ``k`` against the others
+        (:func:`bowclf._math.supervised_term_weights`), so features that tell the classes
+        apart weigh more in the document's average than those spread over every class.
+        Computed from the training corpus's per-class document counts on every route (in
+        memory, out of core, Dask) and stored with the idf weights in ``idf_``.  ``0``:
+        plain idf.  Multi-label tasks and ``use_idf=False`` are not affected.
     sublinear_tf : bool or 'auto', default='auto'
         Replace each count ``c`` by ``1 + ln c`` (before the idf weight).  ``'auto'``:
         ``True`` for a corpus of long documents (see ``normalize``), where repeated words
@@ -161,6 +171,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         },
         **{k: BowVectorizer._parameter_constraints[k] for k in _VECTORIZER_PARAMS},
         "use_idf": ["boolean"],
+        "supervised_weight": [Interval(Real, 0, None, closed="left")],
         "normalize": [StrOptions({"auto", "l1", "l2"}), None],
         "sublinear_tf": ["boolean", StrOptions({"auto"})],
         "min_df": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -197,6 +208,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         minn: int = defaults.MINN,
         maxn: int = defaults.MAXN,
         use_idf: bool = defaults.USE_IDF,
+        supervised_weight: float = defaults.SUPERVISED_WEIGHT,
         sublinear_tf: bool | str = defaults.SUBLINEAR_TF,
         min_df: int | str = defaults.MIN_DF,
         prune_features: bool = defaults.PRUNE_FEATURES,
@@ -228,6 +240,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self.minn = minn
         self.maxn = maxn
         self.use_idf = use_idf
+        self.supervised_weight = supervised_weight
         self.sublinear_tf = sublinear_tf
         self.min_df = min_df
         self.prune_features = prune_features
@@ -317,10 +330,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         """Vectorizer counts restricted to the classifier's columns (no term weighting)."""
         return FeatureMap(self.feature_columns_, self._column_lookup, None, False)(X)
 
-    def _set_features(self, document_frequency: np.ndarray, n_documents: int) -> int:
+    def _set_features(
+        self, document_frequency: np.ndarray, n_documents: int, class_df: sp.csr_array | None
+    ) -> int:
         """``feature_columns_`` (with ``prune_features``: the columns of at least
         ``inputs_['min_df']`` training documents) and ``idf_`` from the document frequency of
-        every vectorizer column; returns the number of classifier features."""
+        every vectorizer column, times the supervised term weights from ``class_df`` (the
+        per-class document frequencies, :func:`_math.class_document_frequency`; ``None``
+        for multi-label corpora); returns the number of classifier features."""
         self._resolve_inputs(document_frequency, n_documents)
         width = document_frequency.size
         columns = None
@@ -331,6 +348,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self._set_columns(columns, width)
         df = document_frequency if columns is None else document_frequency[columns]
         self.idf_ = _math.idf_weights(df, n_documents) if self.use_idf else None
+        if self.idf_ is not None and class_df is not None and self.supervised_weight > 0:
+            class_df = class_df if columns is None else class_df[columns]
+            weights = _math.supervised_term_weights(class_df, self.supervised_weight)
+            self.idf_ = (self.idf_ * weights).astype(np.float32)
         return width if columns is None else int(columns.size)
 
     # ------------------------------------------------------------------ fitting
@@ -385,7 +406,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         if callback is not None:
             seconds = time.perf_counter() - start
             callback({"event": "vectorize", "documents": len(texts), "seconds": seconds})
-        self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0])
+        class_df = None
+        if not self.multilabel_ and self.use_idf and self.supervised_weight > 0:
+            codes = np.unique(np.asarray(Y), return_inverse=True)[1].ravel()
+            class_df = _math.class_document_frequency(Xc, codes, int(codes.max()) + 1)
+        self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0], class_df)
+        del class_df
         tokens = Xc.sum()
         Xc = self._feature_map()(Xc)
         fit_kw: dict[str, Any] = {"callback": callback}
@@ -425,7 +451,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         vectorizer = self._make_vectorizer()
         stats = backend.scan(vectorizer, callback)
         self.vectorizer_ = vectorizer
-        p = self._set_features(stats.document_frequency, stats.documents)
+        p = self._set_features(
+            stats.document_frequency, stats.documents, stats.class_document_frequency
+        )
+        stats.class_document_frequency = None  # used: not kept in memory while training
         self.multilabel_ = stats.multilabel
         self._binarizer = None
         if stats.multilabel:
@@ -514,6 +543,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             model.use_idf = False
         if "optimizer" not in params:  # files written before optimizer= existed: plain SGD
             model.optimizer = "sgd"
+        if "supervised_weight" not in params:  # files written before it existed: plain idf
+            model.supervised_weight = 0.0
         model._validate_params()
         model.inputs_ = restored_inputs(params, inputs, classifier.normalize)
         model.classifier_ = classifier

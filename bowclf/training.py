@@ -264,7 +264,10 @@ class CorpusStats:
 
     ``classes``: sorted labels (for multi-label data, the label names); ``mean_labels``: labels
     per document; ``class_counts``: documents per class (single-label); ``document_frequency``:
-    documents containing each feature column (``None`` when unknown); ``tokens`` and ``nnz``:
+    documents containing each feature column (``None`` when unknown);
+    ``class_document_frequency``: single-label corpora's documents of each class containing
+    each column (a columns×classes ``csr_array``, :func:`bowclf._math.class_document_frequency`;
+    ``None`` for multi-label corpora or when unknown); ``tokens`` and ``nnz``:
     total counts and non-zeros of the count matrix.
     """
 
@@ -275,6 +278,7 @@ class CorpusStats:
     every_row_labelled: bool = True
     class_counts: np.ndarray | None = None
     document_frequency: np.ndarray | None = None
+    class_document_frequency: Any = None
     tokens: int = 0
     nnz: int = 0
     extra: dict[str, Any] = field(default_factory=dict)

@@ -101,6 +101,11 @@ def test_one_shard_reproduces_the_local_fit_bit_for_bit(client, parts, text_data
     assert one.classifier_.loss_curve_ == local_model.classifier_.loss_curve_
 
 
+def test_supervised_weights_equal_the_local_fit(dask_model, local_model):
+    plain = local_model.get_params()["supervised_weight"]
+    assert plain == 0.5 and dask_model.idf_.tobytes() == local_model.idf_.tobytes()
+
+
 def test_distributed_fit_matches_local_accuracy_and_attributes(
     dask_model, local_model, text_data, tmp_path
 ):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from .. import _math
 from ..losses import Loss
 from ..targets import check_target_type, warn_if_labels_are_distinct
 from ..training import (
@@ -220,6 +221,11 @@ def _merge_df(*pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.nda
     return _sum_by_key(pairs)
 
 
+def _merge_class_df(*matrices: sp.csr_array) -> sp.csr_array:
+    """Sum the per-class document frequencies of several partitions (exact integers)."""
+    return _math.sum_counts(list(matrices), matrices[0].shape)
+
+
 def tree_reduce(items: list, combine: Callable, submit: Callable) -> Any:
     """Reduce ``items`` with ``combine`` in a tree of fan-in :data:`_SPLIT_EVERY`."""
     if not items:
@@ -329,6 +335,7 @@ def _partition_features(
         "Y": Y,
         "codes": codes,
         "df": np.unique(X.indices.astype(np.int64), return_counts=True),
+        "class_df": None if multilabel else _math.class_document_frequency(X, codes, c),
         "nnz": int(X.nnz),
         "tokens": int(X.data.astype(np.int64).sum()),
     }
@@ -698,6 +705,12 @@ class DaskCorpus:
         stats.nnz, stats.tokens = total("nnz"), total("tokens")
         stats.document_frequency = np.zeros(int(vectorizer.n_features_out_), np.int64)
         stats.document_frequency[used] = df
+        if not stats.multilabel:
+            stats.class_document_frequency = tree_reduce(
+                [client.submit(_get, f, "class_df", pure=False) for f in self.feats],
+                _merge_class_df,
+                lambda f, *a: client.submit(f, *a, pure=False),
+            ).result()
 
     def source(
         self, features, stats: CorpusStats, *, n_features: int, document_frequency: np.ndarray,

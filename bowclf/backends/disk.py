@@ -570,7 +570,8 @@ class DiskCorpus:
         worker, each run written to a segment of the cache)."""
         started = time.perf_counter()
         transformer = vectorizer.transformer()
-        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spools)
+        job = CacheJob(transformer, stats.classes.tolist(), self.directory, spools,
+                       single_label=not stats.multilabel)  # fmt: skip
         cuts = np.linspace(0, len(refs), runner.n_workers + 1).round().astype(int)
         runs = [list(refs[a:b]) for a, b in itertools.pairwise(cuts.tolist())]
         n_docs = nnz = 0
@@ -589,6 +590,7 @@ class DiskCorpus:
             nnz,
         )
         stats.class_counts = total.class_counts
+        stats.class_document_frequency = total.class_document_frequency()
         stats.mean_labels = total.labels / stats.documents
         stats.every_row_labelled = not total.unlabelled
         self.width = int(transformer.width)

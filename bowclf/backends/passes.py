@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .. import defaults
+from .. import _math, defaults
 from ..corpus_ranges import iter_part_chunks
 from ..training import DTYPE
 from . import text_size_estimate
@@ -264,15 +264,22 @@ class CacheWriter:
             f.close()
 
 
+#: Per-class document frequencies of this many chunks are summed into one matrix.
+_CLASS_DF_RUN = 16
+
+
 @dataclass
 class CacheCounts:
-    """Pass 2's counts of a part of the corpus."""
+    """Pass 2's counts of a part of the corpus; ``class_df``: for single-label corpora the
+    columns×classes matrices of :func:`bowclf._math.class_document_frequency` of its chunks
+    (summed every ``_CLASS_DF_RUN`` chunks), else ``None``."""
 
     document_frequency: np.ndarray
     class_counts: np.ndarray
     tokens: int = 0
     labels: int = 0
     unlabelled: bool = False
+    class_df: list | None = None
 
     def add(self, other: CacheCounts) -> None:
         """Add the counts of another part (exact integers: any order gives the same)."""
@@ -281,6 +288,22 @@ class CacheCounts:
         self.tokens += other.tokens
         self.labels += other.labels
         self.unlabelled = self.unlabelled or other.unlabelled
+        if self.class_df is not None and other.class_df is not None:
+            self.add_class_df(*other.class_df)
+
+    def add_class_df(self, *matrices: sp.csr_array) -> None:
+        """Keep per-class document frequency matrices, summing them when they pile up."""
+        assert self.class_df is not None
+        self.class_df.extend(matrices)
+        if len(self.class_df) >= _CLASS_DF_RUN:
+            self.class_df = [self.class_document_frequency()]
+
+    def class_document_frequency(self) -> sp.csr_array | None:
+        """The sum of the kept matrices (``None`` for a multi-label corpus)."""
+        if self.class_df is None:
+            return None
+        shape = (self.document_frequency.size, self.class_counts.size)
+        return _math.sum_counts(self.class_df, shape)
 
 
 class CacheJob:
@@ -294,8 +317,14 @@ class CacheJob:
     the run's numbers of documents and of non-zeros."""
 
     def __init__(
-        self, transformer: Any, classes: list[str], directory: Path, spools: Sequence[Path]
+        self,
+        transformer: Any,
+        classes: list[str],
+        directory: Path,
+        spools: Sequence[Path],
+        single_label: bool = False,
     ) -> None:
+        self.single_label = single_label  # count per-class document frequencies
         self.spools = list(spools)
         self.transformer = transformer
         self.classes = classes
@@ -312,7 +341,9 @@ class CacheJob:
         self.transform = self.transformer.chunk_transform()
         self.code = {label: i for i, label in enumerate(self.classes)}
         self.counts = CacheCounts(
-            np.zeros(self.transformer.width, np.int64), np.zeros(len(self.classes), np.int64)
+            np.zeros(self.transformer.width, np.int64),
+            np.zeros(len(self.classes), np.int64),
+            class_df=[] if self.single_label else None,
         )
 
     def step(self, item: tuple[int, list[Ref]]) -> tuple[int, int]:
@@ -337,11 +368,16 @@ class CacheJob:
         c.class_counts += np.bincount(flat, minlength=c.class_counts.size)
         c.labels += flat.size
         c.unlabelled = c.unlabelled or bool(per_doc.size and per_doc.min() == 0)
+        if c.class_df is not None and flat.size:  # single-label: the labelled rows
+            rows = X if flat.size == per_doc.size else X[per_doc == 1]
+            c.add_class_df(_math.class_document_frequency(rows, flat, c.class_counts.size))
         writer.append(X, per_doc, flat)
 
     def finish(self) -> CacheCounts:
         self.close()
         del self.transform, self.read
+        if self.counts.class_df is not None:  # one matrix to send back
+            self.counts.class_df = [self.counts.class_document_frequency()]
         return self.counts
 
     def close(self) -> None:

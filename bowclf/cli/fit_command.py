@@ -149,6 +149,14 @@ from .app import (
     help="Weight counts by inverse document frequency (--no-idf: raw counts, as fastText).",
 )
 @click.option(
+    "--supervised-weight",
+    type=click.FloatRange(min=0),
+    default=defaults.SUPERVISED_WEIGHT,
+    show_default=True,
+    help="Strength of the supervised term weights: idf times 1 + w·(the feature's largest "
+    "log-count ratio between a class and the rest); 0: plain idf. Single-label only.",
+)
+@click.option(
     "--sublinear-tf/--no-sublinear-tf",
     default=None,
     help="Use 1 + ln(count) instead of the count (default: auto, on for long documents).",
@@ -361,7 +369,8 @@ def _use_stream(o: _FitOptions) -> bool:
 
 def _model_params(o: _FitOptions) -> dict[str, Any]:
     """TextClassifier parameters from the options (names and 'none' spellings differ)."""
-    same = ("dim", "epochs", "lr", "optimizer", "batch_size", "loss", "use_idf", "sublinear_tf",
+    same = ("dim", "epochs", "lr", "optimizer", "batch_size", "loss", "use_idf",
+            "supervised_weight", "sublinear_tf",
             "ngrams", "buckets", "min_count", "max_features", "minn", "maxn", "tokenizer",
             "lowercase", "threshold", "early_stopping", "pretrained_vectors")  # fmt: skip
     return {
