@@ -109,10 +109,16 @@ def supervised_term_weights(
     D̄_·k + a·(1 − s_k)`` over any set of columns (the norms cancel), so a column seen in no
     document, or in every class in proportion to its share, gets ``r = 0`` and ``w = 1``, and
     dropping unused columns changes no weight.  Two classes: ``r_j1 = −r_j0``.  A class with
-    ``s_k`` 0 or 1 contributes ``r = 0``.  Returns float64 weights ``≥ 1`` (``β ≥ 0``),
-    computed in blocks of columns (a few MiB of temporaries whatever ``c``).
+    ``s_k`` 0 or 1 contributes ``r = 0``.  Returns float64 weights ``≥ 1`` (``β ≥ 0``).
+
+    Cost ``O(nnz(D) + p)``, not ``O(p·c)``: for the classes with ``D_jk = 0``, ``|r_jk| =
+    ln(df_j/(1 − s_k) + a) − ln a`` grows with ``s_k``, so their maximum is that of the
+    class of largest share absent from column ``j`` (the values are those of the dense
+    formula, operation for operation).
     """
-    D = sp.csr_array(class_df)
+    D = sp.csr_array(class_df, dtype=np.int64)
+    D.sum_duplicates()
+    D.eliminate_zeros()
     p, c = D.shape
     mass = np.asarray(D.sum(axis=0), dtype=np.float64).ravel()
     total = mass.sum()
@@ -123,22 +129,33 @@ def supervised_term_weights(
     live = (share > 0) & (share < 1)
     if not live.any():
         return out
-    share = share[live]
-    step = max(1, (1 << 18) // c)  # 2 MiB of float64 per temporary block
-    for start in range(0, p, step):
-        rows = D[start : start + step]
-        df = np.asarray(rows.sum(axis=1), dtype=np.float64).reshape(-1, 1)
-        block = rows.toarray()[:, live].astype(np.float64)
-        rest = df - block
-        rest /= 1.0 - share
-        rest += smoothing
-        np.log(rest, out=rest)
-        block /= share
-        block += smoothing
-        np.log(block, out=block)
-        block -= rest
-        np.abs(block, out=block)
-        out[start : start + step] += strength * block.max(axis=1)
+    rank = np.full(c, -1, np.int64)  # live classes by decreasing share (ties: by index)
+    order = np.flatnonzero(live)[np.argsort(-share[live], kind="stable")]
+    rank[order] = np.arange(order.size)
+    rows = row_ids(D.indptr)
+    df = np.bincount(rows, weights=D.data.astype(np.float64), minlength=p)
+    # the present classes: r of each stored entry (dead classes' entries left out)
+    kept = rank[D.indices] >= 0
+    k, j, d = D.indices[kept], rows[kept], D.data[kept].astype(np.float64)
+    s = share[k]
+    r = np.abs(np.log(d / s + smoothing) - np.log((df[j] - d) / (1.0 - s) + smoothing))
+    best = np.zeros(p, np.float64)
+    if j.size:  # j is sorted (CSR order): the maximum of each column's run
+        first = np.flatnonzero(np.r_[True, j[1:] != j[:-1]])
+        best[j[first]] = np.maximum.reduceat(r, first)
+    # the absent classes: the first rank missing from column j's (sorted, distinct) ranks
+    key = j * order.size + rank[k]
+    key.sort()
+    j_sorted, ranks = np.divmod(key, order.size)
+    start = np.searchsorted(j_sorted, j_sorted, side="left")
+    leading = np.bincount(j_sorted[ranks == np.arange(ranks.size) - start], minlength=p)
+    absent = leading < order.size
+    cls = order[leading[absent]]
+    gap = np.abs(
+        np.log(0.0 / share[cls] + smoothing) - np.log(df[absent] / (1.0 - share[cls]) + smoothing)
+    )
+    best[absent] = np.maximum(best[absent], gap)
+    out += strength * best
     return out
 
 
