@@ -78,16 +78,19 @@ def class_document_frequency(X: sp.csr_array, codes: np.ndarray, n_classes: int)
 
 
 def sum_counts(matrices: list[sp.csr_array], shape: tuple[int, int]) -> sp.csr_array:
-    """The sum of integer sparse matrices of one ``shape`` as a canonical ``csr_array``
-    (one concatenation and one sort, so summing many chunks' matrices costs their total size
-    once; integers: exact, and the same in any order)."""
-    coo = [sp.coo_array(m) for m in matrices if m.nnz]
-    if not coo:
+    """The sum of integer sparse matrices of one ``shape`` as a canonical ``csr_array``,
+    added in pairs, smallest first (each sum is a merge of two sorted matrices: memory about
+    twice the result's; integers: exact, and the same in any order)."""
+    parts = sorted((sp.csr_array(m) for m in matrices if m.nnz), key=lambda m: m.nnz)
+    if not parts:
         return sp.csr_array(shape, dtype=np.int64)
-    rows = np.concatenate([m.row.astype(np.int64) for m in coo])
-    cols = np.concatenate([m.col.astype(np.int64) for m in coo])
-    data = np.concatenate([m.data.astype(np.int64) for m in coo])
-    out = sp.csr_array((data, (rows, cols)), shape=shape)
+    while len(parts) > 1:
+        parts = sorted(
+            [a + b for a, b in zip(parts[::2], parts[1::2], strict=False)]
+            + parts[len(parts) // 2 * 2 :],
+            key=lambda m: m.nnz,
+        )
+    out = parts[0]
     out.sum_duplicates()
     return out
 
@@ -116,9 +119,7 @@ def supervised_term_weights(
     class of largest share absent from column ``j`` (the values are those of the dense
     formula, operation for operation).
     """
-    D = sp.csr_array(class_df, dtype=np.int64)
-    D.sum_duplicates()
-    D.eliminate_zeros()
+    D = sp.csr_array(class_df)
     p, c = D.shape
     mass = np.asarray(D.sum(axis=0), dtype=np.float64).ravel()
     total = mass.sum()
@@ -132,6 +133,19 @@ def supervised_term_weights(
     rank = np.full(c, -1, np.int64)  # live classes by decreasing share (ties: by index)
     order = np.flatnonzero(live)[np.argsort(-share[live], kind="stable")]
     rank[order] = np.arange(order.size)
+    step = max(1, (1 << 20) * p // max(1, D.nnz))  # ~1M stored counts per block of columns
+    for a in range(0, p, step):
+        block = D[a : a + step]
+        out[a : a + step] += strength * _largest_log_ratio(block, share, order, rank, smoothing)
+    return out
+
+
+def _largest_log_ratio(D, share, order, rank, smoothing: float) -> np.ndarray:
+    """``max_k |r_jk|`` of :func:`supervised_term_weights` for the columns (rows) of ``D``."""
+    D = sp.csr_array(D, dtype=np.int64)
+    D.sum_duplicates()
+    D.eliminate_zeros()
+    p = D.shape[0]
     rows = row_ids(D.indptr)
     df = np.bincount(rows, weights=D.data.astype(np.float64), minlength=p)
     # the present classes: r of each stored entry (dead classes' entries left out)
@@ -155,8 +169,7 @@ def supervised_term_weights(
         np.log(0.0 / share[cls] + smoothing) - np.log(df[absent] / (1.0 - share[cls]) + smoothing)
     )
     best[absent] = np.maximum(best[absent], gap)
-    out += strength * best
-    return out
+    return best
 
 
 def weight_terms(
