@@ -423,7 +423,11 @@ def _nb_weights(model, train, columns, idf):
     the one-vs-rest log-count ratios ``r_jk = ln((p_jk/‖p_k‖₁)/(q_jk/‖q_k‖₁))``,
     ``p_jk = α + df_jk`` (documents of class ``k`` containing ``j``), ``q_jk = α + df_j −
     df_jk`` (``_nb_a: α``, default 1).  ``_nb_rep``: ``1 + β·g_j`` without idf;
-    ``_nb_bin``: two-class tasks only; ``_nb_pow: q``: ``g^q``; ``_nb_clip: t``: ``min(g, t)``."""
+    ``_nb_bin``: two-class tasks only; ``_nb_pow: q``: ``g^q``; ``_nb_clip: t``: ``min(g, t)``;
+    ``_nb_prior``: pseudo-counts ``2α·s_k`` / ``2α·(1 − s_k)`` in proportion to the class's
+    share ``s_k`` of the document–column pairs (what ``supervised_weight`` does);
+    ``_nb_kl``: ``g_j = KL(P(·|j) ‖ π)`` instead; ``_nb_mean``: ``Σ_k s_k·|r_jk|`` (with
+    ``_nb_prior``) instead of the maximum over classes."""
     X, y = train
     y = np.asarray(y)
     classes, codes = np.unique(y, return_inverse=True)
@@ -451,6 +455,8 @@ def _nb_weights(model, train, columns, idf):
             pk, qk = dfk + a, df - dfk + a
         r = np.log(pk / pk.sum(axis=0)) - np.log(qk / qk.sum(axis=0))
         g = np.abs(r).max(axis=1) if classes.size > 2 else np.abs(r[:, 0])
+        if PROTO.get("_nb_mean") and classes.size > 2:  # Σ_k s_k·|r_jk| instead of the max
+            g = np.abs(r) @ share if PROTO.get("_nb_prior") else np.abs(r).mean(axis=1)
     if PROTO.get("_nb_pow") is not None:
         g = g ** float(PROTO["_nb_pow"])
     if PROTO.get("_nb_clip") is not None:

@@ -78,16 +78,19 @@ def class_document_frequency(X: sp.csr_array, codes: np.ndarray, n_classes: int)
 
 
 def sum_counts(matrices: list[sp.csr_array], shape: tuple[int, int]) -> sp.csr_array:
-    """The sum of integer sparse matrices of one ``shape`` as a canonical ``csr_array``
-    (one concatenation and one sort, so summing many chunks' matrices costs their total size
-    once; integers: exact, and the same in any order)."""
-    coo = [sp.coo_array(m) for m in matrices if m.nnz]
-    if not coo:
+    """The sum of integer sparse matrices of one ``shape`` as a canonical ``csr_array``,
+    added in pairs, smallest first (each sum is a merge of two sorted matrices: memory about
+    twice the result's; integers: exact, and the same in any order)."""
+    parts = sorted((sp.csr_array(m) for m in matrices if m.nnz), key=lambda m: m.nnz)
+    if not parts:
         return sp.csr_array(shape, dtype=np.int64)
-    rows = np.concatenate([m.row.astype(np.int64) for m in coo])
-    cols = np.concatenate([m.col.astype(np.int64) for m in coo])
-    data = np.concatenate([m.data.astype(np.int64) for m in coo])
-    out = sp.csr_array((data, (rows, cols)), shape=shape)
+    while len(parts) > 1:
+        parts = sorted(
+            [a + b for a, b in zip(parts[::2], parts[1::2], strict=False)]
+            + parts[len(parts) // 2 * 2 :],
+            key=lambda m: m.nnz,
+        )
+    out = parts[0]
     out.sum_duplicates()
     return out
 
@@ -109,8 +112,12 @@ def supervised_term_weights(
     D̄_·k + a·(1 − s_k)`` over any set of columns (the norms cancel), so a column seen in no
     document, or in every class in proportion to its share, gets ``r = 0`` and ``w = 1``, and
     dropping unused columns changes no weight.  Two classes: ``r_j1 = −r_j0``.  A class with
-    ``s_k`` 0 or 1 contributes ``r = 0``.  Returns float64 weights ``≥ 1`` (``β ≥ 0``),
-    computed in blocks of columns (a few MiB of temporaries whatever ``c``).
+    ``s_k`` 0 or 1 contributes ``r = 0``.  Returns float64 weights ``≥ 1`` (``β ≥ 0``).
+
+    Cost ``O(nnz(D) + p)``, not ``O(p·c)``: for the classes with ``D_jk = 0``, ``|r_jk| =
+    ln(df_j/(1 − s_k) + a) − ln a`` grows with ``s_k``, so their maximum is that of the
+    class of largest share absent from column ``j`` (the values are those of the dense
+    formula, operation for operation).
     """
     D = sp.csr_array(class_df)
     p, c = D.shape
@@ -123,23 +130,46 @@ def supervised_term_weights(
     live = (share > 0) & (share < 1)
     if not live.any():
         return out
-    share = share[live]
-    step = max(1, (1 << 18) // c)  # 2 MiB of float64 per temporary block
-    for start in range(0, p, step):
-        rows = D[start : start + step]
-        df = np.asarray(rows.sum(axis=1), dtype=np.float64).reshape(-1, 1)
-        block = rows.toarray()[:, live].astype(np.float64)
-        rest = df - block
-        rest /= 1.0 - share
-        rest += smoothing
-        np.log(rest, out=rest)
-        block /= share
-        block += smoothing
-        np.log(block, out=block)
-        block -= rest
-        np.abs(block, out=block)
-        out[start : start + step] += strength * block.max(axis=1)
+    rank = np.full(c, -1, np.int64)  # live classes by decreasing share (ties: by index)
+    order = np.flatnonzero(live)[np.argsort(-share[live], kind="stable")]
+    rank[order] = np.arange(order.size)
+    step = max(1, (1 << 20) * p // max(1, D.nnz))  # ~1M stored counts per block of columns
+    for a in range(0, p, step):
+        block = D[a : a + step]
+        out[a : a + step] += strength * _largest_log_ratio(block, share, order, rank, smoothing)
     return out
+
+
+def _largest_log_ratio(D, share, order, rank, smoothing: float) -> np.ndarray:
+    """``max_k |r_jk|`` of :func:`supervised_term_weights` for the columns (rows) of ``D``."""
+    D = sp.csr_array(D, dtype=np.int64)
+    D.sum_duplicates()
+    D.eliminate_zeros()
+    p = D.shape[0]
+    rows = row_ids(D.indptr)
+    df = np.bincount(rows, weights=D.data.astype(np.float64), minlength=p)
+    # the present classes: r of each stored entry (dead classes' entries left out)
+    kept = rank[D.indices] >= 0
+    k, j, d = D.indices[kept], rows[kept], D.data[kept].astype(np.float64)
+    s = share[k]
+    r = np.abs(np.log(d / s + smoothing) - np.log((df[j] - d) / (1.0 - s) + smoothing))
+    best = np.zeros(p, np.float64)
+    if j.size:  # j is sorted (CSR order): the maximum of each column's run
+        first = np.flatnonzero(np.r_[True, j[1:] != j[:-1]])
+        best[j[first]] = np.maximum.reduceat(r, first)
+    # the absent classes: the first rank missing from column j's (sorted, distinct) ranks
+    key = j * order.size + rank[k]
+    key.sort()
+    j_sorted, ranks = np.divmod(key, order.size)
+    start = np.searchsorted(j_sorted, j_sorted, side="left")
+    leading = np.bincount(j_sorted[ranks == np.arange(ranks.size) - start], minlength=p)
+    absent = leading < order.size
+    cls = order[leading[absent]]
+    gap = np.abs(
+        np.log(0.0 / share[cls] + smoothing) - np.log(df[absent] / (1.0 - share[cls]) + smoothing)
+    )
+    best[absent] = np.maximum(best[absent], gap)
+    return best
 
 
 def weight_terms(
