@@ -330,6 +330,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         """Vectorizer counts restricted to the classifier's columns (no term weighting)."""
         return FeatureMap(self.feature_columns_, self._column_lookup, None, False)(X)
 
+    def _supervised(self) -> bool:
+        """Whether a single-label fit weighs its features by class (and needs the per-class
+        document frequencies)."""
+        return self.use_idf and self.supervised_weight > 0
+
     def _set_features(
         self, document_frequency: np.ndarray, n_documents: int, class_df: sp.csr_array | None
     ) -> int:
@@ -407,7 +412,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             seconds = time.perf_counter() - start
             callback({"event": "vectorize", "documents": len(texts), "seconds": seconds})
         class_df = None
-        if not self.multilabel_ and self.use_idf and self.supervised_weight > 0:
+        if not self.multilabel_ and self._supervised():
             codes = np.unique(np.asarray(Y), return_inverse=True)[1].ravel()
             class_df = _math.class_document_frequency(Xc, codes, int(codes.max()) + 1)
         self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0], class_df)
@@ -449,7 +454,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self._validate_params()
         started = time.perf_counter()
         vectorizer = self._make_vectorizer()
-        stats = backend.scan(vectorizer, callback)
+        stats = backend.scan(vectorizer, callback, class_frequencies=self._supervised())
         self.vectorizer_ = vectorizer
         p = self._set_features(
             stats.document_frequency, stats.documents, stats.class_document_frequency

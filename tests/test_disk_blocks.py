@@ -184,8 +184,8 @@ def test_the_document_frequencies_are_freed_before_training(corpus, tmp_path):
     seen = {}
 
     class Backend(DiskCorpus):
-        def scan(self, vectorizer, callback=None):
-            stats = super().scan(vectorizer, callback)
+        def scan(self, vectorizer, callback=None, **kw):
+            stats = super().scan(vectorizer, callback, **kw)
             seen["df"] = weakref.ref(stats.document_frequency)
             return stats
 

@@ -117,6 +117,31 @@ def test_the_same_weights_in_memory_out_of_core_and_loaded(text_data, tmp_path):
     assert loaded.predict_proba(Xte).tobytes() == mem.predict_proba(Xte).tobytes()
 
 
+@pytest.mark.parametrize(
+    "params, counted", [({}, True), ({"use_idf": False}, False), ({"supervised_weight": 0}, False)]
+)
+def test_out_of_core_counts_by_class_only_for_supervised_weights(
+    text_data, tmp_path, params, counted
+):
+    """Pass 2 counts the per-class document frequencies only when the fit uses them (a
+    fastText-like ``use_idf=False`` fit of a large corpus does not pay for them)."""
+    from bowclf.backends.disk import DiskCorpus
+
+    Xtr, ytr, _, _ = text_data
+    path = write_label_text_csv(tmp_path / "train.csv", Xtr, ytr)
+    seen = {}
+
+    class Backend(DiskCorpus):
+        def scan(self, vectorizer, callback=None, **kw):
+            stats = super().scan(vectorizer, callback, **kw)
+            seen["counted"] = stats.class_document_frequency is not None
+            return stats
+
+    with Backend(path, cache_dir=tmp_path) as backend:
+        TextClassifier(random_state=0, epochs=1, **params).fit_backend(backend)
+    assert seen["counted"] is counted
+
+
 def test_multilabel_and_raw_counts_are_not_affected():
     texts = ["red apple", "green apple", "red car", "blue car", "green tree", "blue sky"] * 10
     labels = [("fruit",), ("fruit", "green"), ("car",), ("car",), ("green",), ("sky",)] * 10

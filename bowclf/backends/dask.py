@@ -309,9 +309,14 @@ def _merge_stats(*stats: dict) -> dict:
 
 # ---------------------------------------------------------------------- transform
 def _partition_features(
-    part: tuple[list[str], list], vectorizer: BowVectorizer, classes: np.ndarray, multilabel: bool
+    part: tuple[list[str], list],
+    vectorizer: BowVectorizer,
+    classes: np.ndarray,
+    multilabel: bool,
+    class_frequencies: bool = True,
 ) -> dict:
-    """Counts (all vectorizer columns) and CSR targets of one partition (runs on a worker)."""
+    """Counts (all vectorizer columns) and CSR targets of one partition (runs on a worker);
+    with ``class_frequencies`` and single labels, its per-class document frequencies too."""
     texts, labels = part
     X = vectorizer.transform(texts)
     n, c = len(texts), classes.size
@@ -335,7 +340,9 @@ def _partition_features(
         "Y": Y,
         "codes": codes,
         "df": np.unique(X.indices.astype(np.int64), return_counts=True),
-        "class_df": None if multilabel else _math.class_document_frequency(X, codes, c),
+        "class_df": _math.class_document_frequency(X, codes, c)
+        if class_frequencies and not multilabel
+        else None,
         "nnz": int(X.nnz),
         "tokens": int(X.data.astype(np.int64).sum()),
     }
@@ -647,9 +654,12 @@ class DaskCorpus:
         if self._own_client:
             self.client.close()
 
-    def scan(self, vectorizer, callback: Callable | None = None) -> CorpusStats:
+    def scan(
+        self, vectorizer, callback: Callable | None = None, *, class_frequencies: bool = True
+    ) -> CorpusStats:
         """Load the partitions; count words and labels (pass 1, fits ``vectorizer``); transform
-        every partition once and count document frequencies (pass 2)."""
+        every partition once and count document frequencies (pass 2), per class too for
+        single labels when ``class_frequencies``."""
         started = time.perf_counter()
         check_vectorizer(vectorizer)
         client, self._own_client = get_client(*self._client_args)
@@ -665,7 +675,7 @@ class DaskCorpus:
         if callback is not None:
             callback({"event": "pass", "pass": 1, "documents": stats.documents, "seconds": pass1})
         t2 = time.perf_counter()
-        self._pass2(parts, vectorizer, stats)
+        self._pass2(parts, vectorizer, stats, class_frequencies)
         pass2 = time.perf_counter() - t2
         if callback is not None:
             callback({"event": "pass", "pass": 2, "documents": stats.documents, "seconds": pass2,
@@ -684,12 +694,18 @@ class DaskCorpus:
             stats, _merge_stats, lambda f, *a: client.submit(f, *a, pure=False)
         ).result()
 
-    def _pass2(self, parts: list, vectorizer, stats: CorpusStats) -> None:
+    def _pass2(self, parts: list, vectorizer, stats: CorpusStats, class_frequencies: bool) -> None:
         client = self.client
         fitted = client.scatter(vectorizer, broadcast=True, hash=False)
         self.feats = [
             client.submit(
-                _partition_features, p, fitted, stats.classes, stats.multilabel, pure=False
+                _partition_features,
+                p,
+                fitted,
+                stats.classes,
+                stats.multilabel,
+                class_frequencies,
+                pure=False,
             )  # fmt: skip
             for p in parts
         ]
@@ -705,7 +721,7 @@ class DaskCorpus:
         stats.nnz, stats.tokens = total("nnz"), total("tokens")
         stats.document_frequency = np.zeros(int(vectorizer.n_features_out_), np.int64)
         stats.document_frequency[used] = df
-        if not stats.multilabel:
+        if class_frequencies and not stats.multilabel:
             stats.class_document_frequency = tree_reduce(
                 [client.submit(_get, f, "class_df", pure=False) for f in self.feats],
                 _merge_class_df,

@@ -463,13 +463,17 @@ class DiskCorpus:
     def _chunks(self):
         return iter_chunks(self.path, chunk_size=self.chunk_size, **self.corpus_kw)
 
-    def scan(self, vectorizer, callback: Callable | None = None) -> CorpusStats:
+    def scan(
+        self, vectorizer, callback: Callable | None = None, *, class_frequencies: bool = True
+    ) -> CorpusStats:
         """Fit ``vectorizer`` (pass 1), write the token cache (pass 2), describe the corpus.
 
         The passes run on :func:`~.passes.pass_workers` processes (``n_jobs`` for a large
         corpus); the workers are gone when this returns, before the model is allocated, and
         the vectorizer's vocabulary is packed (:meth:`~bowclf.BowVectorizer.pack_vocabulary`:
-        training does not look words up)."""
+        training does not look words up).  ``class_frequencies``: count, for a single-label
+        corpus, the documents of each class containing each column
+        (``stats.class_document_frequency``; only supervised term weights need them)."""
         workers = pass_workers(self.path, resolve_n_jobs(self.n_jobs), vectorizer)
         remove_stale_caches(self.cache_dir)
         self.directory = Path(tempfile.mkdtemp(prefix=CACHE_PREFIX, dir=self.cache_dir))
@@ -486,7 +490,7 @@ class DiskCorpus:
                                                  spool.keep(self._chunks()), callback)  # fmt: skip
                     finally:
                         spool.close()
-                    self._tokenise(runner, vectorizer, stats, spools, spool.refs)
+                    self._tokenise(runner, vectorizer, stats, spools, spool.refs, class_frequencies)
         finally:
             for path in spools:
                 path.unlink(missing_ok=True)
@@ -564,14 +568,16 @@ class DiskCorpus:
                       "seconds": time.perf_counter() - started})  # fmt: skip
         return stats
 
-    def _tokenise(self, runner: PassRunner, vectorizer, stats: CorpusStats, spools, refs) -> None:
+    def _tokenise(
+        self, runner: PassRunner, vectorizer, stats: CorpusStats, spools, refs, by_class: bool
+    ) -> None:
         """Pass 2: counts into the cache; document frequencies, tokens, label statistics
         (:class:`~.passes.CacheJob`: the chunks cut into one run of consecutive chunks per
         worker, each run written to a segment of the cache)."""
         started = time.perf_counter()
         transformer = vectorizer.transformer()
         job = CacheJob(transformer, stats.classes.tolist(), self.directory, spools,
-                       single_label=not stats.multilabel)  # fmt: skip
+                       single_label=by_class and not stats.multilabel)  # fmt: skip
         cuts = np.linspace(0, len(refs), runner.n_workers + 1).round().astype(int)
         runs = [list(refs[a:b]) for a, b in itertools.pairwise(cuts.tolist())]
         n_docs = nnz = 0
