@@ -480,7 +480,7 @@ class DiskCorpus:
         (self.directory / _OWNER).write_text(f"{os.getpid()} {socket.gethostname()}")
         spools: list[Path] = []  # the chunks kept for pass 2 (ChunkSpool files)
         try:
-            stats = self._scan_parts(workers, vectorizer, spools, callback)
+            stats = self._scan_parts(workers, vectorizer, spools, callback, class_frequencies)
             if stats is None:
                 with PassRunner(workers, self.start_method) as runner:
                     spool = ChunkSpool(self.directory / "chunks.pickle")
@@ -505,7 +505,7 @@ class DiskCorpus:
         release_free_memory()  # the passes' freed strings and chunks, before the model is made
         return stats
 
-    def _scan_parts(self, workers: int, vectorizer, spools: list[Path], callback):
+    def _scan_parts(self, workers: int, vectorizer, spools: list[Path], callback, by_class: bool):
         """Both passes on ``workers`` processes each reading and parsing its own part of the
         file (:mod:`bowclf.corpus_ranges`, :class:`~.passes.PartVocabularyJob`), the chunks
         kept in ``spools``; ``None`` (and ``spools`` empty) when the corpus cannot be read
@@ -529,7 +529,7 @@ class DiskCorpus:
                     path.unlink(missing_ok=True)
                 spools.clear()
                 return None
-            self._tokenise(runner, vectorizer, stats, spools, refs)
+            self._tokenise(runner, vectorizer, stats, spools, refs, by_class)
         return stats
 
     def _vocabulary(self, runner: PassRunner, job, items, callback, keep=None) -> CorpusStats:
