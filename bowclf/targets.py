@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 # LabelEncoder's own sorting of distinct labels, without sklearn.preprocessing: that package
 # loads scipy.interpolate and scipy.optimize, which a single-label fit never needs; with
-# scipy.stats deferred too (bowclf.cli.deferred_imports) the CLI's process starts ~36 MiB
+# scipy.stats deferred too (bowclf.cli.deferred_imports) the CLI's process starts tens of MiB
 # smaller.
 from sklearn.utils._encode import _unique
 from sklearn.utils.multiclass import check_classification_targets, type_of_target

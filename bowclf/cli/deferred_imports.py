@@ -2,9 +2,9 @@
 
 scikit-learn imports ``scipy.stats`` as it starts (``sklearn.utils.fixes``, for one function
 no command calls on its main path), and ``scipy.stats`` brings scipy's optimisation,
-interpolation, spatial and integration packages with it: ~36 MiB resident and a large part of
-the CLI's start-up, in every command, where a whole ``bowclf fit`` out of core on 100M tokens
-peaks at ~950 MiB.  The command line owns its process, so before it imports the library it
+interpolation, spatial and integration packages with it: tens of MiB resident and a large part
+of the start-up of every command (bench/RESULTS-threads.md, run 16, has the figures).  The
+command line owns its process, so before it imports the library it
 puts a stand-in for such a module into :data:`sys.modules`: the first time anything reads an
 attribute of the stand-in that it does not have, the real module is imported and the
 stand-in forwards to it from then on (a command that does use ``scipy.stats`` — ``--autotune``
