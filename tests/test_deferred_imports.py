@@ -73,7 +73,7 @@ def test_defer_leaves_imported_and_unknown_modules_alone(package):
 
 def test_cli_fit_and_predict_do_not_load_scipy_stats(tmp_path):
     """``bowclf fit``/``predict`` (single labels) run without scipy.stats and
-    sklearn.preprocessing: ~36 MiB and part of the start-up saved in the CLI's process."""
+    sklearn.preprocessing, which the CLI's process does not need."""
     corpus = tmp_path / "c.csv"
     rows = [f"{'ab'[i % 2]},word{i % 7} other{i % 3} text" for i in range(60)]
     corpus.write_text("label,text\n" + "\n".join(rows) + "\n")
