@@ -353,7 +353,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self._set_columns(columns, width)
         df = document_frequency if columns is None else document_frequency[columns]
         self.idf_ = _math.idf_weights(df, n_documents) if self.use_idf else None
-        if self.idf_ is not None and class_df is not None and self.supervised_weight > 0:
+        if class_df is not None and self._supervised():  # idf_ is set: use_idf
             class_df = class_df if columns is None else class_df[columns]
             weights = _math.supervised_term_weights(class_df, self.supervised_weight)
             self.idf_ = (self.idf_ * weights).astype(np.float32)

@@ -577,7 +577,7 @@ class DiskCorpus:
         started = time.perf_counter()
         transformer = vectorizer.transformer()
         job = CacheJob(transformer, stats.classes.tolist(), self.directory, spools,
-                       single_label=by_class and not stats.multilabel)  # fmt: skip
+                       by_class=by_class and not stats.multilabel)  # fmt: skip
         cuts = np.linspace(0, len(refs), runner.n_workers + 1).round().astype(int)
         runs = [list(refs[a:b]) for a, b in itertools.pairwise(cuts.tolist())]
         n_docs = nnz = 0

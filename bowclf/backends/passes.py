@@ -270,9 +270,10 @@ _CLASS_DF_RUN = 16
 
 @dataclass
 class CacheCounts:
-    """Pass 2's counts of a part of the corpus; ``class_df``: for single-label corpora the
-    columns×classes matrices of :func:`bowclf._math.class_document_frequency` of its chunks
-    (summed every ``_CLASS_DF_RUN`` chunks), else ``None``."""
+    """Pass 2's counts of a part of the corpus; ``class_df``: when counted by class (a
+    single-label corpus whose fit uses them) the columns×classes matrices of
+    :func:`bowclf._math.class_document_frequency` of its chunks (summed every
+    ``_CLASS_DF_RUN`` chunks), else ``None``."""
 
     document_frequency: np.ndarray
     class_counts: np.ndarray
@@ -299,7 +300,7 @@ class CacheCounts:
             self.class_df = [self.class_document_frequency()]
 
     def class_document_frequency(self) -> sp.csr_array | None:
-        """The sum of the kept matrices (``None`` for a multi-label corpus)."""
+        """The sum of the kept matrices (``None`` when not counted by class)."""
         if self.class_df is None:
             return None
         shape = (self.document_frequency.size, self.class_counts.size)
@@ -322,9 +323,9 @@ class CacheJob:
         classes: list[str],
         directory: Path,
         spools: Sequence[Path],
-        single_label: bool = False,
+        by_class: bool = False,
     ) -> None:
-        self.single_label = single_label  # count per-class document frequencies
+        self.by_class = by_class  # count per-class document frequencies (single labels only)
         self.spools = list(spools)
         self.transformer = transformer
         self.classes = classes
@@ -343,7 +344,7 @@ class CacheJob:
         self.counts = CacheCounts(
             np.zeros(self.transformer.width, np.int64),
             np.zeros(len(self.classes), np.int64),
-            class_df=[] if self.single_label else None,
+            class_df=[] if self.by_class else None,
         )
 
     def step(self, item: tuple[int, list[Ref]]) -> tuple[int, int]:
