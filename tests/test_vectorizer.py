@@ -173,28 +173,28 @@ def test_matches_real_fasttext_ids() -> None:
     lines = ["the cat sat on the mat", "naïve café über", "日本 語 👍 é", "the dog ate the cat"]
     path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bowclf_ft_{os.getpid()}.txt")
     with open(path, "w", encoding="utf-8") as f:
-        # repeated: fastText misbehaves (NaN) on very small inputs
+        # repeated, so that each of fastText's training threads has lines to read
         f.write("".join(f"__label__{i % 2} {line}\n" for i, line in enumerate(lines)) * 25)
     try:
         configs = ({"wordNgrams": 3, "minn": 0, "maxn": 0}, {"wordNgrams": 1, "minn": 2, "maxn": 4})
         for kw in configs:
-            for _attempt in range(10):  # fastText sporadically reports NaN on 4 lines
-                try:
-                    m = fasttext.train_supervised(
-                        path,
-                        bucket=1000,
-                        dim=4,
-                        epoch=1,
-                        lr=0.0,
-                        minCount=1,
-                        verbose=0,
-                        thread=1,
-                        **kw,
-                    )
-                    break
-                except RuntimeError:
-                    continue
-            # training on 4 lines leaves garbage rows: use a known input matrix
+            # thread=12: fastText fills its input matrix with random values in tenths, one
+            # per training thread, and leaves the other tenths as the allocator returned
+            # them; with fewer than 10 threads those rows are leftover heap bytes, sometimes
+            # NaN once the process has churned its heap (as in a full test run), and training
+            # then fails with "Encountered NaN".
+            m = fasttext.train_supervised(
+                path,
+                bucket=1000,
+                dim=4,
+                epoch=1,
+                lr=0.0,
+                minCount=1,
+                verbose=0,
+                thread=12,
+                **kw,
+            )
+            # a known input matrix rather than the random initial one
             shape = m.get_input_matrix().shape
             rng = np.random.default_rng(0)
             m.set_matrices(rng.standard_normal(shape).astype(np.float32), m.get_output_matrix())
