@@ -84,6 +84,8 @@ SEARCH_SPACE: dict[str, Any] = {
     "normalize": ["l1", "l2"],
     "use_idf": [True, False],
     "sublinear_tf": [False, True],
+    # with use_idf only (the weights scale idf); 0 is plain idf
+    "supervised_weight": [0.0, 0.25, 0.5, 1.0],
 }
 #: Tried at the defaults' epochs on multi-label data (see ``_try_recipes``).
 MULTILABEL_RECIPE: dict[str, Any] = {"loss": "ova", "normalize": "l2", "lr": 0.2, "batch_size": 4}

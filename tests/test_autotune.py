@@ -294,6 +294,16 @@ def test_one_or_two_candidates_after_the_defaults_are_drawn_ones():
     assert len(drawn) == 2 and all(c and "lr" in c for c in drawn)
 
 
+def test_the_search_space_draws_every_supervised_weight_and_only_estimator_parameters():
+    """Every key of the space is a TextClassifier parameter, and the drawn candidates cover
+    the supervised weights' values (0: plain idf)."""
+    from bowclf.autotune import SEARCH_SPACE, _candidates
+
+    assert set(SEARCH_SPACE) <= set(TextClassifier().get_params())
+    drawn = _candidates({"random_state": 0}, None, 80, 0, fixed=[])
+    assert {c["supervised_weight"] for c in drawn} == set(SEARCH_SPACE["supervised_weight"])
+
+
 def test_fit_times_are_re_estimated_from_the_trials():
     """Each halving batch is planned with a line through the trials' seconds against their
     epochs (the first fit of a process is slower than the next ones)."""
