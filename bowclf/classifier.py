@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _limits, _math, defaults
+from .allocator import release_free_memory
 from .backends.memory import InMemoryData, describe_targets
 from .inference import PREDICT_CHUNK, ClassifierCore
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
@@ -619,6 +620,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """``A ~ U(−1/d, 1/d)`` over the whole matrix (then ``A_init``), ``B = 0``."""
         if A_init is not None:
             A_init = check_A_init(A_init, self.dim, n_features)
+        release_free_memory()  # what vectorising freed, before the largest allocation (A)
         W, self.B_ = initial_parameters(
             n_features, self.dim, self._loss().output_shape(self.classes_.size, self.dim), rng,
             A_init, resolve_n_jobs(self.n_jobs),
