@@ -9,7 +9,10 @@ from .. import _math
 from ..losses import Loss
 from ..training import DTYPE, CorpusStats, Epoch, canonical_int_dtype, prepare_counts
 
-__all__ = ["InMemoryData", "describe_targets", "take_rows"]
+__all__ = ["BLOCK_ROWS", "InMemoryData", "describe_targets", "take_rows"]
+
+#: Rows per block of an in-memory epoch (rounded up to a whole number of batches).
+BLOCK_ROWS = 1 << 15
 
 try:  # scipy's compiled row gather (what ``X[order]`` calls), writing into arrays we reuse
     from scipy.sparse._sparsetools import csr_row_index as _csr_row_index
@@ -20,19 +23,22 @@ except (ImportError, AttributeError):  # pragma: no cover - depends on scipy int
 def take_rows(
     X: sp.csr_array, order: np.ndarray, out: tuple[np.ndarray, ...] | None = None
 ) -> sp.csr_array:
-    """``X[order]`` for a permutation ``order`` of the rows of ``X`` (CSR whose ``indptr`` and
-    ``indices`` share one dtype, :func:`~bowclf.training.canonical_int_dtype`), written
-    into ``out = (indptr, indices, data)`` when given (arrays of ``X``'s sizes and dtypes,
-    e.g. those of the previous result): the same values as scipy's ``X[order]``, without
-    allocating (and page-faulting in) a matrix of ``X``'s size every epoch."""
+    """``X[order]`` for rows ``order`` of ``X`` (distinct row indices, e.g. a permutation or
+    a run of one; CSR whose ``indptr`` and ``indices`` share one dtype,
+    :func:`~bowclf.training.canonical_int_dtype`), written into the leading parts of ``out =
+    (indptr, indices, data)`` when given (arrays at least as long as the result's, of
+    ``X``'s dtypes, e.g. those of an earlier result): the same values as scipy's
+    ``X[order]``, without allocating (and page-faulting in) new arrays every epoch."""
     if _csr_row_index is None or out is None:
         return canonical_int_dtype(X[order])
-    indptr, indices, data = out
     idx = order.astype(X.indptr.dtype, copy=False)
+    indptr = out[0][: idx.size + 1]
     indptr[0] = 0
     np.cumsum((X.indptr[1:] - X.indptr[:-1])[idx], out=indptr[1:])
+    nnz = int(indptr[-1])
+    indices, data = out[1][:nnz], out[2][:nnz]
     _csr_row_index(idx.size, idx, X.indptr, X.indices, X.data, indices, data)
-    return sp.csr_array((data, indices, indptr), shape=X.shape, copy=False)
+    return sp.csr_array((data, indices, indptr), shape=(idx.size, X.shape[1]), copy=False)
 
 
 def describe_targets(Y: sp.csr_array, multilabel: bool) -> CorpusStats:
@@ -55,8 +61,11 @@ class InMemoryData:
     """Training data held in memory, prepared once: rows scaled (``X̃ = diag(s)·X``, float32,
     one shared index dtype) and targets as the loss trains on them.
 
-    Every epoch is one block in a fresh random row order, its rows gathered into the
-    arrays of the previous epoch's block (:func:`take_rows`).
+    Every epoch draws a fresh random row order and trains on it in blocks of about
+    :data:`BLOCK_ROWS` rows (a whole number of batches, so the batches and the model are
+    those of one block), each gathered (:func:`take_rows`) into arrays reused from block to
+    block and epoch to epoch: a gathered copy of a block, not of the whole matrix, is what
+    training adds to the memory the matrix itself takes.
     """
 
     def __init__(
@@ -66,14 +75,30 @@ class InMemoryData:
         self.Y = loss.prepare_targets(Y, multilabel)
         self.w = np.asarray(w, dtype=DTYPE)
         self.n = self.X.shape[0]
-        self._rows: tuple[np.ndarray, ...] | None = None  # the last block's arrays, reused
+        self._rows: tuple[np.ndarray, ...] | None = None  # the gathering arrays, reused
 
-    def blocks(self, rng: np.random.Generator):
+    def blocks(self, rng: np.random.Generator, batch_size: int | None = None):
+        """The epoch's blocks ``(X̃, Y, w)`` in a random row order drawn from ``rng``: one
+        block of every row without ``batch_size``, else blocks of a whole number of
+        batches."""
         order = rng.permutation(self.n)
-        X = take_rows(self.X, order, self._rows)
-        self._rows = (X.indptr, X.indices, X.data)
-        yield X, self.Y[order], self.w[order]
+        step = self.n if batch_size is None else -(-BLOCK_ROWS // batch_size) * batch_size
+        step = max(1, min(step, self.n))
+        starts = np.arange(0, self.n, step)
+        lengths = np.diff(self.X.indptr)[order]
+        nnz = int(np.add.reduceat(lengths, starts).max()) if self.n else 0
+        rows = self._rows
+        if rows is None or rows[0].size < step + 1 or rows[1].size < nnz:
+            self._rows = rows = None  # the old arrays go before the larger ones come
+            self._rows = rows = (
+                np.empty(step + 1, self.X.indptr.dtype),
+                np.empty(nnz, self.X.indices.dtype),
+                np.empty(nnz, self.X.data.dtype),
+            )
+        for a in starts:
+            run = order[a : a + step]
+            yield take_rows(self.X, run, rows), self.Y[run], self.w[run]
 
     def epoch(self, ctx: Epoch) -> None:
-        for X, Y, w in self.blocks(ctx.rng):
+        for X, Y, w in self.blocks(ctx.rng, ctx.loop.batch_size):
             ctx.train_block(X, Y, w)
