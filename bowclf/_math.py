@@ -166,8 +166,11 @@ def _mean_log_ratio(D, share, live, smoothing: float) -> np.ndarray:
     if_absent = np.log(df[j] / (1.0 - s) + smoothing)  # ln(D̄_jk/(1 − s_k) + a) with D_jk = 0
     present = np.abs(np.log(d / s + smoothing) - np.log((df[j] - d) / (1.0 - s) + smoothing))
     s_live = share[live]
-    values, where = np.unique(df, return_inverse=True)  # Σ_k s_k·ln(df/(1 − s_k) + a) by df
-    every = (np.log(values[:, None] / (1.0 - s_live) + smoothing) @ s_live)[where.ravel()]
+    counts = df.astype(np.int64)  # Σ_k s_k·ln(df/(1 − s_k) + a) for each value of df
+    seen = np.bincount(counts) > 0
+    values = np.flatnonzero(seen).astype(np.float64)
+    table = np.log(values[:, None] / (1.0 - s_live) + smoothing) @ s_live
+    every = table[(np.cumsum(seen) - 1)[counts]]
     absent = (
         every
         - np.bincount(j, s * if_absent, p)
