@@ -120,12 +120,12 @@ def supervised_term_weights(
     mean adds the weight of a feature that separates the frequent classes or several at
     once.  Returns float64 weights ``≥ 1`` (``β ≥ 0``).
 
-    Cost ``O(nnz(D) + p + u·c)`` (``u`` distinct values of ``df_j = Σ_k D_jk``), not
-    ``O(p·c)``: for the classes with ``D_jk = 0``, ``|r_jk| = ln(df_j/(1 − s_k) + a) − ln
-    a`` depends on ``j`` through ``df_j`` only, and grows with ``s_k``, so their maximum is
-    that of the class of largest share absent from column ``j`` (the values are those of
-    the dense formula, operation for operation) and their share-weighted sum is that of
-    every class, tabulated by ``df_j``, less the present classes' terms.
+    Cost ``O(nnz(D) + p + max_j df_j + u·c)`` (``u`` distinct values of ``df_j = Σ_k
+    D_jk``), not ``O(p·c)``: for the classes with ``D_jk = 0``, ``|r_jk| = ln(df_j/(1 − s_k)
+    + a) − ln a`` depends on ``j`` through ``df_j`` only, and grows with ``s_k``, so their
+    maximum is that of the class of largest share absent from column ``j`` (the values are
+    those of the dense formula, operation for operation) and their share-weighted sum is
+    that of every class, tabulated by ``df_j``, less the present classes' terms.
     """
     D = sp.csr_array(class_df)
     p, c = D.shape
