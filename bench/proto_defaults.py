@@ -47,6 +47,10 @@ instead of estimator parameters:
 - ``_margin_sched: "up" | "down"`` — the margin times ``t/T`` / ``1 − t/T``;
 - ``_mcm: m`` — ``defaults.MULTICLASS_MARGIN`` (0: the model before the ramped margin);
 - ``_maxnorm: r`` — after each step the touched rows of ``W`` are scaled to norm ≤ ``r``.
+- ``_drop2: p`` — two classes only: each non-zero of a training batch is dropped with
+  probability ``p`` and the row's kept entries rescaled to its l1 norm (a row that would
+  lose every entry is kept whole): DAN's word dropout (Iyyer et al. 2015) on the features.
+- ``_nb_both``, ``_nb_beta2`` — see :func:`_nb_weights`.
 """
 
 from __future__ import annotations
@@ -201,6 +205,19 @@ def _install_multiclass() -> None:
             b = batch
             batch = training.Batch(b.start, b.n, b.indptr, b.indices, data,
                                    b.y_indptr, b.y_indices, b.y_data, b.w)  # fmt: skip
+        q = PROTO.get("_drop2", 0.0)
+        if q and B.shape[0] == 2:  # two classes: drop entries, rows keep their l1 norm
+            keep = rng["g"].random(batch.data.size) >= q
+            rows = np.repeat(np.arange(batch.n), np.diff(batch.indptr))
+            kept = np.where(keep, batch.data, 0).astype(np.float64)
+            total = np.bincount(rows, np.abs(batch.data).astype(np.float64), batch.n)
+            left = np.bincount(rows, np.abs(kept), batch.n)
+            scale = np.where(left > 0, total / np.where(left > 0, left, 1.0), 1.0)
+            data = np.where(left[rows] > 0, kept * scale[rows], batch.data)
+            b = batch
+            batch = training.Batch(b.start, b.n, b.indptr, b.indices,
+                                   data.astype(b.data.dtype), b.y_indptr, b.y_indices,
+                                   b.y_data, b.w)  # fmt: skip
         return real_step(batch, W, B, lr, loss, optimizer)
 
     training.sgd_step = drop_step
@@ -427,7 +444,9 @@ def _nb_weights(model, train, columns, idf):
     ``_nb_prior``: pseudo-counts ``2α·s_k`` / ``2α·(1 − s_k)`` in proportion to the class's
     share ``s_k`` of the document–column pairs (what ``supervised_weight`` does);
     ``_nb_kl``: ``g_j = KL(P(·|j) ‖ π)`` instead; ``_nb_mean``: ``Σ_k s_k·|r_jk|`` (with
-    ``_nb_prior``) instead of the maximum over classes."""
+    ``_nb_prior``) instead of the maximum over classes; ``_nb_both: γ`` (with ``_nb_prior``,
+    ≥ 3 classes): ``β·max_k |r_jk| + γ·Σ_k s_k·|r_jk|``; ``_nb_beta2: β₂``: two classes
+    use ``β₂`` instead of ``β``."""
     X, y = train
     y = np.asarray(y)
     classes, codes = np.unique(y, return_inverse=True)
@@ -457,6 +476,11 @@ def _nb_weights(model, train, columns, idf):
         g = np.abs(r).max(axis=1) if classes.size > 2 else np.abs(r[:, 0])
         if PROTO.get("_nb_mean") and classes.size > 2:  # Σ_k s_k·|r_jk| instead of the max
             g = np.abs(r) @ share if PROTO.get("_nb_prior") else np.abs(r).mean(axis=1)
+        if PROTO.get("_nb_both") is not None and classes.size > 2:  # β·max + γ·mean
+            both = float(PROTO["_nb_both"]) / float(PROTO["_nb"])
+            g = np.abs(r).max(axis=1) + both * (np.abs(r) @ share)
+        if PROTO.get("_nb_beta2") is not None and classes.size == 2:
+            g = g * float(PROTO["_nb_beta2"]) / float(PROTO["_nb"])
     if PROTO.get("_nb_pow") is not None:
         g = g ** float(PROTO["_nb_pow"])
     if PROTO.get("_nb_clip") is not None:

@@ -98,10 +98,12 @@ def sum_counts(matrices: list[sp.csr_array], shape: tuple[int, int]) -> sp.csr_a
 def supervised_term_weights(
     class_df: sp.csr_array | np.ndarray, strength: float, smoothing: float = 2.0
 ) -> np.ndarray:
-    """Supervised term weights ``w_j = 1 + β·max_k |r_jk|`` from per-class document counts.
+    """Supervised term weights ``w_j = 1 + β·g_j`` from per-class document counts.
 
-    ``r_jk`` is the log-count ratio of NBSVM (Wang & Manning 2012) of column ``j`` for class
-    ``k`` against the other classes, with pseudo-counts in proportion to the classes' shares:
+    ``g_j = max_k |r_jk|`` for two classes and ``g_j = max_k |r_jk| + Σ_k s_k·|r_jk|`` (the
+    maximum plus the share-weighted mean) for three or more, where ``r_jk`` is the
+    log-count ratio of NBSVM (Wang & Manning 2012) of column ``j`` for class ``k`` against
+    the other classes, with pseudo-counts in proportion to the classes' shares:
 
     ``r_jk = ln(D_jk / s_k + a) − ln(D̄_jk / (1 − s_k) + a)``
 
@@ -111,13 +113,19 @@ def supervised_term_weights(
     strength``.  This is ``ln((p_j/‖p‖₁)/(q_j/‖q‖₁))`` with ``p = D_·k + a·s_k`` and ``q =
     D̄_·k + a·(1 − s_k)`` over any set of columns (the norms cancel), so a column seen in no
     document, or in every class in proportion to its share, gets ``r = 0`` and ``w = 1``, and
-    dropping unused columns changes no weight.  Two classes: ``r_j1 = −r_j0``.  A class with
-    ``s_k`` 0 or 1 contributes ``r = 0``.  Returns float64 weights ``≥ 1`` (``β ≥ 0``).
+    dropping unused columns changes no weight.  A class with ``s_k`` 0 or 1 contributes
+    ``r = 0`` and is not counted among the classes.  Two classes: ``r_j1 = −r_j0``, so the
+    maximum and the share-weighted mean are both ``|r_j0|`` (the sum would double ``β``).
+    With more classes the maximum marks a feature specific to one class, however small; the
+    mean adds the weight of a feature that separates the frequent classes or several at
+    once.  Returns float64 weights ``≥ 1`` (``β ≥ 0``).
 
-    Cost ``O(nnz(D) + p)``, not ``O(p·c)``: for the classes with ``D_jk = 0``, ``|r_jk| =
-    ln(df_j/(1 − s_k) + a) − ln a`` grows with ``s_k``, so their maximum is that of the
-    class of largest share absent from column ``j`` (the values are those of the dense
-    formula, operation for operation).
+    Cost ``O(nnz(D) + p + max_j df_j + u·c)`` (``u`` distinct values of ``df_j = Σ_k
+    D_jk``), not ``O(p·c)``: for the classes with ``D_jk = 0``, ``|r_jk| = ln(df_j/(1 − s_k)
+    + a) − ln a`` depends on ``j`` through ``df_j`` only, and grows with ``s_k``, so their
+    maximum is that of the class of largest share absent from column ``j`` (the values are
+    those of the dense formula, operation for operation) and their share-weighted sum is
+    that of every class, tabulated by ``df_j``, less the present classes' terms.
     """
     D = sp.csr_array(class_df)
     p, c = D.shape
@@ -136,7 +144,40 @@ def supervised_term_weights(
     step = max(1, (1 << 20) * p // max(1, D.nnz))  # ~1M stored counts per block of columns
     for a in range(0, p, step):
         block = D[a : a + step]
-        out[a : a + step] += strength * _largest_log_ratio(block, share, order, rank, smoothing)
+        g = _largest_log_ratio(block, share, order, rank, smoothing)
+        if order.size >= 3:
+            g += _mean_log_ratio(block, share, live, smoothing)
+        out[a : a + step] += strength * g
+    return out
+
+
+def _mean_log_ratio(D, share, live, smoothing: float) -> np.ndarray:
+    """``Σ_k s_k·|r_jk|`` of :func:`supervised_term_weights` over the live classes, for the
+    columns (rows) of ``D``."""
+    D = sp.csr_array(D, dtype=np.int64)
+    D.sum_duplicates()
+    D.eliminate_zeros()
+    p = D.shape[0]
+    rows = row_ids(D.indptr)
+    df = np.bincount(rows, weights=D.data.astype(np.float64), minlength=p)
+    kept = live[D.indices]
+    k, j, d = D.indices[kept], rows[kept], D.data[kept].astype(np.float64)
+    s = share[k]
+    if_absent = np.log(df[j] / (1.0 - s) + smoothing)  # ln(D̄_jk/(1 − s_k) + a) with D_jk = 0
+    present = np.abs(np.log(d / s + smoothing) - np.log((df[j] - d) / (1.0 - s) + smoothing))
+    s_live = share[live]
+    counts = df.astype(np.int64)  # Σ_k s_k·ln(df/(1 − s_k) + a) for each value of df
+    seen = np.bincount(counts) > 0
+    values = np.flatnonzero(seen).astype(np.float64)
+    table = np.log(values[:, None] / (1.0 - s_live) + smoothing) @ s_live
+    every = table[(np.cumsum(seen) - 1)[counts]]
+    absent = (
+        every
+        - np.bincount(j, s * if_absent, p)
+        - np.log(smoothing) * (s_live.sum() - np.bincount(j, s, p))
+    )
+    out = np.bincount(j, s * present, p) + np.maximum(absent, 0.0)  # absent ≥ 0 up to rounding
+    out[df == 0] = 0.0
     return out
 
 

@@ -41,8 +41,9 @@ MINN = 0
 MAXN = 0
 TOKENIZER = "default"
 USE_IDF = True
-#: ``TextClassifier(supervised_weight=…)``: idf weights times ``1 + β·max_k |r_jk|`` (the
-#: features' log-count ratios between classes) for single-label tasks
+#: ``TextClassifier(supervised_weight=…)``: idf weights times ``1 + β·g_j`` (``g_j`` from the
+#: features' log-count ratios between classes: their maximum, plus their share-weighted mean
+#: for three or more classes) for single-label tasks
 #: (bench/RESULTS-devsuite.md).
 SUPERVISED_WEIGHT = 0.5
 SUBLINEAR_TF = "auto"  # True for long documents

@@ -107,9 +107,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         documents (see above); ``False`` feeds raw counts, as fastText does.
     supervised_weight : float, default=0.5
         Strength ``β`` of the supervised term weights of a single-label task with
-        ``use_idf``: each feature's idf weight is multiplied by ``1 + β·max_k |r_jk|``, where
-        ``r_jk`` is the smoothed log-count ratio (NBSVM's, Wang & Manning 2012) of the
-        feature in the training documents of class ``k`` against the others
+        ``use_idf``: each feature's idf weight is multiplied by ``1 + β·g_j``, where ``g_j``
+        is ``max_k |r_jk|`` for two classes and ``max_k |r_jk| + Σ_k s_k·|r_jk|`` (plus the
+        mean weighted by the classes' shares ``s_k``) for three or more, and ``r_jk`` is the
+        smoothed log-count ratio (NBSVM's, Wang & Manning 2012) of the feature in the
+        training documents of class ``k`` against the others
         (:func:`bowclf._math.supervised_term_weights`), so features that tell the classes
         apart weigh more in the document's average than those spread over every class.
         Computed from the training corpus's per-class document counts on every route (in

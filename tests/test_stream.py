@@ -28,7 +28,10 @@ def test_out_of_core_matches_in_memory(corpus_file, text_data, tmp_path):
         chunk_size=100,
         cache_dir=tmp_path,
     )
-    assert abs(ooc.score(Xte, yte) - mem.score(Xte, yte)) <= 0.01
+    # the documents reach training in another order: at most 1 % (3 of 300) more or fewer
+    # right, counted in documents (0.9333 − 0.9233 is 0.010000000000000009 in floats)
+    right = [int(np.sum(m.predict(Xte) == np.asarray(yte))) for m in (ooc, mem)]
+    assert abs(right[0] - right[1]) <= 0.01 * len(yte)
     assert list(ooc.classes_) == list(mem.classes_)
     assert ooc.vectorizer_.vocabulary_ == mem.vectorizer_.vocabulary_
     np.testing.assert_array_equal(ooc.feature_columns_, mem.feature_columns_)

@@ -17,22 +17,24 @@ from bowclf.stream import fit_stream
 
 def _reference_weights(D: np.ndarray, strength: float, a: float) -> np.ndarray:
     """NBSVM's ``r = ln((p/‖p‖₁)/(q/‖q‖₁))`` per class against the rest, with the
-    pseudo-counts ``p = D_k + a·s_k``, ``q = D_rest + a·(1 − s_k)``, loop by loop."""
+    pseudo-counts ``p = D_k + a·s_k``, ``q = D_rest + a·(1 − s_k)``, loop by loop; ``1 + β·g``
+    with ``g`` the maximum of ``|r|`` over the classes, plus (three or more classes) the
+    mean of ``|r|`` weighted by the classes' shares."""
     p, c = D.shape
     total = sum(D[j][k] for j in range(p) for k in range(c))
+    shares = [sum(D[i][k] for i in range(p)) / total for k in range(c)]
+    live = [k for k in range(c) if shares[k] not in (0.0, 1.0)]
     out = []
     for j in range(p):
-        best = 0.0
-        for k in range(c):
-            mass = sum(D[i][k] for i in range(p))
-            s = mass / total
-            if s in (0.0, 1.0):
-                continue
+        best, mean = 0.0, 0.0
+        for k in live:
+            s = shares[k]
             pk = [D[i][k] + a * s for i in range(p)]
             qk = [sum(D[i]) - D[i][k] + a * (1 - s) for i in range(p)]
             r = math.log((pk[j] / sum(pk)) / (qk[j] / sum(qk)))
             best = max(best, abs(r))
-        out.append(1.0 + strength * best)
+            mean += s * abs(r)
+        out.append(1.0 + strength * (best + (mean if len(live) >= 3 else 0.0)))
     return np.array(out)
 
 
@@ -49,6 +51,26 @@ def test_weights_match_the_log_count_ratio_reference(c):
     assert (_math.supervised_term_weights(sp.csr_array(D), 0.0) == 1.0).all()
 
 
+def test_two_classes_take_the_maximum_once_more_classes_add_the_mean():
+    """With two classes ``|r_j0| = |r_j1|``: the weight is ``1 + β·|r_j0|`` (a third class
+    without documents changes nothing); with three, the share-weighted mean is added."""
+    D = np.array([[3, 1], [1, 3], [2, 2], [4, 0], [6, 1]])
+    two = _math.supervised_term_weights(sp.csr_array(D), 0.5)
+    share = D.sum(axis=0) / D.sum()
+    r = np.log(D[:, 0] / share[0] + 2.0) - np.log(D[:, 1] / share[1] + 2.0)
+    np.testing.assert_allclose(two, 1.0 + 0.5 * np.abs(r), rtol=1e-12)
+    padded = np.hstack([D, np.zeros((5, 1), int)])  # a class with no documents
+    np.testing.assert_array_equal(_math.supervised_term_weights(sp.csr_array(padded), 0.5), two)
+    three = np.hstack([D, np.array([[1], [1], [1], [0], [5]])])
+    got = _math.supervised_term_weights(sp.csr_array(three), 0.5)
+    np.testing.assert_allclose(got, _reference_weights(three, 0.5, 2.0), rtol=1e-12)
+    share3 = three.sum(axis=0) / three.sum()
+    rest = three.sum(axis=1, keepdims=True) - three
+    r3 = np.abs(np.log(three / share3 + 2.0) - np.log(rest / (1 - share3) + 2.0))
+    assert np.allclose(got, 1.0 + 0.5 * (r3.max(axis=1) + r3 @ share3), rtol=1e-12)
+    assert (got > 1.0 + 0.5 * r3.max(axis=1)).all()
+
+
 def test_weights_ignore_unused_columns_and_neutral_features():
     D = np.array([[3, 1], [1, 3], [2, 2], [4, 0], [0, 4]])
     padded = np.vstack([D, np.zeros((50, 2), int)])
@@ -59,11 +81,16 @@ def test_weights_ignore_unused_columns_and_neutral_features():
     assert w[2] == 1.0 and w[0] == w[1] > 1.0 and w[3] == w[4] > w[0]
     # computed in blocks of columns (4,096 rows of 64 classes here): the one-block formula
     big = np.random.default_rng(0).integers(0, 3, size=(10_000, 64)).astype(np.float64)
+    big[:, 5] = np.where(big[:, 5] > 1, 0, big[:, 5])  # columns absent from some classes
     share = big.sum(axis=0) / big.sum()
     rest = big.sum(axis=1, keepdims=True) - big
-    r = np.log(big / share + 2.0) - np.log(rest / (1 - share) + 2.0)
-    expected = 1.0 + 0.5 * np.abs(r).max(axis=1)
-    np.testing.assert_array_equal(_math.supervised_term_weights(sp.csr_array(big), 0.5), expected)
+    r = np.abs(np.log(big / share + 2.0) - np.log(rest / (1 - share) + 2.0))
+    expected = 1.0 + 0.5 * (r.max(axis=1) + r @ share)
+    got = _math.supervised_term_weights(sp.csr_array(big), 0.5)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # the share-weighted mean alone (its sum over the absent classes is tabulated by df)
+    mean = _math._mean_log_ratio(sp.csr_array(big), share, np.ones(64, bool), 2.0)
+    np.testing.assert_allclose(mean, r @ share, rtol=1e-12)
 
 
 def test_class_document_frequency_and_its_chunked_sum():

@@ -154,7 +154,8 @@ from .app import (
     default=defaults.SUPERVISED_WEIGHT,
     show_default=True,
     help="Strength of the supervised term weights: idf times 1 + w·(the feature's largest "
-    "log-count ratio between a class and the rest); 0: plain idf. Single-label only.",
+    "log-count ratio between a class and the rest, plus their mean weighted by the classes' "
+    "shares with 3+ classes); 0: plain idf. Single-label only.",
 )
 @click.option(
     "--sublinear-tf/--no-sublinear-tf",
