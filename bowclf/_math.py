@@ -143,28 +143,35 @@ def supervised_term_weights(
     rank[order] = np.arange(order.size)
     step = max(1, (1 << 20) * p // max(1, D.nnz))  # ~1M stored counts per block of columns
     for a in range(0, p, step):
-        block = D[a : a + step]
-        g = _largest_log_ratio(block, share, order, rank, smoothing)
+        df, k, j, s, r = _present_log_ratios(D[a : a + step], share, live, smoothing)
+        g = _largest_log_ratio(df, k, j, r, share, order, rank, smoothing)
         if order.size >= 3:
-            g += _mean_log_ratio(block, share, live, smoothing)
+            g += _mean_log_ratio(df, j, s, r, share, live, smoothing)
         out[a : a + step] += strength * g
     return out
 
 
-def _mean_log_ratio(D, share, live, smoothing: float) -> np.ndarray:
-    """``Σ_k s_k·|r_jk|`` of :func:`supervised_term_weights` over the live classes, for the
-    columns (rows) of ``D``."""
+def _present_log_ratios(D, share, live, smoothing: float):
+    """For the columns (rows) of ``D``: ``df_j = Σ_k D_jk``, and for each stored count of a
+    live class (in CSR order, so ``j`` is sorted) its column ``j``, class ``k``, share
+    ``s_k`` and ``|r_jk|`` of :func:`supervised_term_weights`."""
     D = sp.csr_array(D, dtype=np.int64)
     D.sum_duplicates()
     D.eliminate_zeros()
-    p = D.shape[0]
     rows = row_ids(D.indptr)
-    df = np.bincount(rows, weights=D.data.astype(np.float64), minlength=p)
+    df = np.bincount(rows, weights=D.data.astype(np.float64), minlength=D.shape[0])
     kept = live[D.indices]
     k, j, d = D.indices[kept], rows[kept], D.data[kept].astype(np.float64)
     s = share[k]
+    r = np.abs(np.log(d / s + smoothing) - np.log((df[j] - d) / (1.0 - s) + smoothing))
+    return df, k, j, s, r
+
+
+def _mean_log_ratio(df, j, s, r, share, live, smoothing: float) -> np.ndarray:
+    """``Σ_k s_k·|r_jk|`` of :func:`supervised_term_weights` over the live classes, from
+    :func:`_present_log_ratios`' values for a block of columns."""
+    p = df.size
     if_absent = np.log(df[j] / (1.0 - s) + smoothing)  # ln(D̄_jk/(1 − s_k) + a) with D_jk = 0
-    present = np.abs(np.log(d / s + smoothing) - np.log((df[j] - d) / (1.0 - s) + smoothing))
     s_live = share[live]
     counts = df.astype(np.int64)  # Σ_k s_k·ln(df/(1 − s_k) + a) for each value of df
     seen = np.bincount(counts) > 0
@@ -176,24 +183,15 @@ def _mean_log_ratio(D, share, live, smoothing: float) -> np.ndarray:
         - np.bincount(j, s * if_absent, p)
         - np.log(smoothing) * (s_live.sum() - np.bincount(j, s, p))
     )
-    out = np.bincount(j, s * present, p) + np.maximum(absent, 0.0)  # absent ≥ 0 up to rounding
+    out = np.bincount(j, s * r, p) + np.maximum(absent, 0.0)  # absent ≥ 0 up to rounding
     out[df == 0] = 0.0
     return out
 
 
-def _largest_log_ratio(D, share, order, rank, smoothing: float) -> np.ndarray:
-    """``max_k |r_jk|`` of :func:`supervised_term_weights` for the columns (rows) of ``D``."""
-    D = sp.csr_array(D, dtype=np.int64)
-    D.sum_duplicates()
-    D.eliminate_zeros()
-    p = D.shape[0]
-    rows = row_ids(D.indptr)
-    df = np.bincount(rows, weights=D.data.astype(np.float64), minlength=p)
-    # the present classes: r of each stored entry (dead classes' entries left out)
-    kept = rank[D.indices] >= 0
-    k, j, d = D.indices[kept], rows[kept], D.data[kept].astype(np.float64)
-    s = share[k]
-    r = np.abs(np.log(d / s + smoothing) - np.log((df[j] - d) / (1.0 - s) + smoothing))
+def _largest_log_ratio(df, k, j, r, share, order, rank, smoothing: float) -> np.ndarray:
+    """``max_k |r_jk|`` of :func:`supervised_term_weights`, from
+    :func:`_present_log_ratios`' values for a block of columns."""
+    p = df.size
     best = np.zeros(p, np.float64)
     if j.size:  # j is sorted (CSR order): the maximum of each column's run
         first = np.flatnonzero(np.r_[True, j[1:] != j[:-1]])

@@ -89,7 +89,9 @@ def test_weights_ignore_unused_columns_and_neutral_features():
     got = _math.supervised_term_weights(sp.csr_array(big), 0.5)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     # the share-weighted mean alone (its sum over the absent classes is tabulated by df)
-    mean = _math._mean_log_ratio(sp.csr_array(big), share, np.ones(64, bool), 2.0)
+    live = np.ones(64, bool)
+    df, _, j, s, r_present = _math._present_log_ratios(sp.csr_array(big), share, live, 2.0)
+    mean = _math._mean_log_ratio(df, j, s, r_present, share, live, 2.0)
     np.testing.assert_allclose(mean, r @ share, rtol=1e-12)
 
 
