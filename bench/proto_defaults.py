@@ -161,6 +161,8 @@ def _install_multiclass() -> None:
     from bowclf import defaults, losses, optim, training
 
     real_margin = defaults.MULTICLASS_MARGIN
+    real_gce = defaults.BINARY_GCE
+    real_resolve_gce = training.resolve_gce
 
     real_grad = losses.Softmax.batch_loss_and_score_gradient
 
@@ -175,6 +177,18 @@ def _install_multiclass() -> None:
                 S = S - np.float32(m) * Y * ok[:, None]
             else:
                 S = S - np.float32(m) * Y
+        q = PROTO.get("_gce")
+        if q is not None and (S.shape[1] == 2 or PROTO.get("_gce_mc")):  # GCE: G·p_y^q
+            from bowclf import _math
+
+            p_y = np.exp((_math.log_softmax(S) * Y).sum(axis=1))
+            f = p_y ** float(q)
+            if PROTO.get("_gce_norm"):
+                f = f / max(float(f.mean()), 1e-12)
+            if PROTO.get("_gce_ramp"):  # weights ramp in with the schedule: 1 → f
+                left = PROTO.get("_left", 1.0)
+                f = left + (1.0 - left) * f
+            w = (w * f).astype(w.dtype)
         return real_grad(self, S, Y, w, **kw)
 
     losses.Softmax.batch_loss_and_score_gradient = margin_grad
@@ -241,6 +255,18 @@ def _install_multiclass() -> None:
     def reseed():
         rng["g"] = np.random.default_rng(0)
         defaults.MULTICLASS_MARGIN = PROTO.get("_mcm", real_margin)
+        defaults.BINARY_GCE = PROTO.get("_bgce", real_gce)
+        from bowclf import classifier as _clf
+
+        _clf.resolve_gce = real_resolve_gce
+        if PROTO.get("_mcgce"):  # the generalized cross-entropy for ≥ 3 classes too
+
+            def any_gce(n_classes, **task):
+                if n_classes >= 3 and not task.get("multilabel"):
+                    return float(PROTO["_mcgce"])
+                return real_resolve_gce(n_classes, **task)
+
+            _clf.resolve_gce = any_gce
 
     PROTO_HOOKS.append(reseed)
 

@@ -646,3 +646,35 @@ def ramped_margin(margin: float, lr: float, lr0: float) -> float:
     if margin <= 0.0 or lr0 <= 0.0:
         return 0.0
     return float(margin) * min(1.0, max(0.0, 1.0 - float(lr) / float(lr0)))
+
+
+def gce_sample_weights(P: np.ndarray, Y: np.ndarray, w: np.ndarray | None, q: float) -> np.ndarray:
+    """Example weights that turn the softmax cross-entropy gradient into that of the
+    generalized cross-entropy ``ℓ_q = (1 − p_y^q)/q`` (Zhang & Sabuncu 2018), at the step
+    size each class has in the batch::
+
+        ∂ℓ_q/∂S_i = p_i^q · (P_i − Y_i)                  (p_i = P_i·Y_i: one-hot Y)
+        w'_i = w_i · p_i^q · r_k,   r_k = Σ_{j∈k} w_j / Σ_{j∈k} w_j · p_j^q   (i in class k)
+
+    ``q → 0`` is the cross-entropy; ``q = 1`` is ``1 − p_y``, the absolute error of the
+    probabilities, which is robust to label noise (Ghosh et al. 2017) but on its own trains
+    slowly: an example the model gives a low probability to its label pulls with weight
+    ``p_y`` instead of 1.  The per-class factor ``r_k`` (positive) keeps each class's total
+    weight in the batch, so the learning rate
+    means what it means for the cross-entropy and a rare class — whose examples the model
+    starts out doubting — pulls as hard as before: within each class the step is moved
+    toward the examples the model already agrees with, away from those it would have to
+    memorise (under label noise, mostly the mislabelled ones).  ``P``, ``Y``: (n, c); ``w``
+    (n,) or ``None`` (ones).  Computed in the dtype of ``P`` (a batch's float32: a few
+    small array operations per step).
+    """
+    p = np.einsum("ij,ij->i", P, Y)  # the probability of each example's label
+    f = p if q == 1.0 else p ** np.asarray(q, dtype=p.dtype)
+    if w is None:
+        mass = Y.sum(axis=0)
+    else:
+        w = np.asarray(w, dtype=p.dtype)
+        f, mass = f * w, w @ Y
+    kept = f @ Y  # per class: Σw·p^q (mass: Σw)
+    r = mass / np.where(kept > 0, kept, 1)  # a class without weight: r irrelevant (0)
+    return f * (Y @ r)

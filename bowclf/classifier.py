@@ -46,6 +46,7 @@ from .training import (
     check_warm_start,
     initial_parameters,
     resolve_epochs,
+    resolve_gce,
     resolve_lr,
     resolve_margin,
     seed_from,
@@ -610,7 +611,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``optimizer_state_`` (empty after :meth:`_initialize`)."""
         task = self._rule_inputs()
         margin = resolve_margin(self.classes_.size, **task)
-        optimizer = get_optimizer(task["optimizer"], margin=margin, lr=self._lr())
+        gce = resolve_gce(self.classes_.size, **task)
+        optimizer = get_optimizer(task["optimizer"], margin=margin, lr=self._lr(), gce=gce)
         state = getattr(self, "optimizer_state_", None)
         if state:
             optimizer.resume(state)

@@ -119,21 +119,24 @@ class Loss:
         return sp.csr_array(Y, dtype=_DTYPE)
 
     def batch_loss_and_score_gradient(
-        self, S: np.ndarray, Y: np.ndarray, w: np.ndarray, margin: float = 0.0
-    ) -> tuple[float, np.ndarray]:
-        """``(Σᵢ wᵢ ℓᵢ, G)`` of a training batch (dense targets ``Y``); ``margin``: see
-        :meth:`batch_gradients`."""
+        self, S: np.ndarray, Y: np.ndarray, w: np.ndarray, margin: float = 0.0,
+        gce: float = 0.0,
+    ) -> tuple[float, np.ndarray]:  # fmt: skip
+        """``(Σᵢ wᵢ ℓᵢ, G)`` of a training batch (dense targets ``Y``); ``margin``, ``gce``:
+        see :meth:`batch_gradients`."""
         raise NotImplementedError
 
     def batch_gradients(
-        self, H: np.ndarray, B: np.ndarray, Y: np.ndarray, w: np.ndarray, margin: float = 0.0
-    ) -> BatchGradients:
+        self, H: np.ndarray, B: np.ndarray, Y: np.ndarray, w: np.ndarray, margin: float = 0.0,
+        gce: float = 0.0,
+    ) -> BatchGradients:  # fmt: skip
         """Summed loss and gradients of a batch with hidden vectors ``H``:
         ``∂/∂H = G·B`` and ``∂/∂B = Gᵀ·H`` (both from ``B`` before its update, as fastText).
         A non-zero ``margin`` (softmax only: the other losses refuse one) takes ``G`` from
-        the scores ``S − m·Y``."""
+        the scores ``S − m·Y``; a non-zero ``gce`` exponent q (softmax only) makes ``G`` the
+        generalized cross-entropy's (:func:`bowclf._math.gce_sample_weights`)."""
         S = _math.scores(H, B)
-        batch_loss, G = self.batch_loss_and_score_gradient(S, Y, w, margin=margin)
+        batch_loss, G = self.batch_loss_and_score_gradient(S, Y, w, margin=margin, gce=gce)
         return BatchGradients(batch_loss, G @ B, _math.gradient_B(G, H))
 
     def divergence_bound(self, n_classes: int) -> float:
@@ -207,11 +210,13 @@ class Loss:
         return batch.targets(self.n_targets(B))
 
 
-def _no_margin(loss: Loss, margin: float) -> None:
-    """A softmax margin (``training.resolve_margin`` gives one to softmax only) is refused
-    by the other losses."""
+def _no_margin(loss: Loss, margin: float, gce: float = 0.0) -> None:
+    """A softmax margin or generalized cross-entropy exponent (``training.resolve_margin``
+    and ``resolve_gce`` give them to softmax only) is refused by the other losses."""
     if margin:
         raise ValueError(f"the {loss.name!r} loss takes no margin, got {margin}")
+    if gce:
+        raise ValueError(f"the {loss.name!r} loss takes no gce exponent, got {gce}")
 
 
 class Softmax(Loss):
@@ -247,16 +252,22 @@ class Softmax(Loss):
         inv = np.divide(1.0, sums, out=np.zeros_like(sums, dtype=np.float64), where=sums > 0)
         return _math.scale_rows(Y, inv, dtype=_DTYPE)
 
-    def batch_loss_and_score_gradient(self, S, Y, w, margin: float = 0.0):
+    def batch_loss_and_score_gradient(self, S, Y, w, margin: float = 0.0, gce: float = 0.0):
         """``Σᵢ wᵢ ℓᵢ`` from ``log P``; ``G`` from ``P = exp(max(log P, −80))`` (probabilities
         below e⁻⁸⁰ < 2e-35 flushed to 0: float32 denormals are slow).  With a ``margin`` m,
         ``G`` is the gradient at the shifted scores ``S − m·Y``
-        (:func:`bowclf._math.margin_scores`); the loss stays that of ``S``."""
+        (:func:`bowclf._math.margin_scores`); with a ``gce`` exponent q (one-hot targets),
+        that of the generalized cross-entropy at the batch's step size: the examples
+        reweighted by :func:`bowclf._math.gce_sample_weights`.  The loss
+        stays the cross-entropy of ``S``."""
         log_P = _math.log_softmax(S)
         batch_loss = -float(w @ (Y * log_P).sum(axis=1))
         if margin:
             log_P = _math.log_softmax(_math.margin_scores(S, Y, margin))
-        return batch_loss, _math.softmax_score_gradient(np.exp(np.maximum(log_P, -80.0)), Y, w)
+        P = np.exp(np.maximum(log_P, -80.0))
+        if gce:
+            w = _math.gce_sample_weights(P, Y, w, gce)
+        return batch_loss, _math.softmax_score_gradient(P, Y, w)
 
     def divergence_bound(self, n_classes: int) -> float:
         """``100 + log c`` (the initial loss is ``log c``)."""
@@ -311,9 +322,9 @@ class OneVsAll(Loss):
         """``G_i = wᵢ (σ(S_i) − Y_i)``."""
         return _math.ova_score_gradient(S, Y, sample_weight)
 
-    def batch_loss_and_score_gradient(self, S, Y, w, margin: float = 0.0):
+    def batch_loss_and_score_gradient(self, S, Y, w, margin: float = 0.0, gce: float = 0.0):
         """``Σᵢ wᵢ ℓᵢ`` from ``log σ(±S)`` and ``G = w·(σ(S) − Y)``."""
-        _no_margin(self, margin)
+        _no_margin(self, margin, gce)
         log_p, log_q = _math.log_sigmoid(S), _math.log_sigmoid(-S)
         batch_loss = -float(w @ (Y * log_p + (1 - Y) * log_q).sum(axis=1))
         return batch_loss, _math.ova_score_gradient(S, Y, w)
@@ -505,10 +516,10 @@ class HierarchicalSoftmax(Loss):
         """The batch itself: :meth:`batch_gradients` reads its CSR targets (no n×c array)."""
         return batch
 
-    def batch_gradients(self, H, B, Y, w, margin: float = 0.0) -> BatchGradients:
+    def batch_gradients(self, H, B, Y, w, margin: float = 0.0, gce: float = 0.0) -> BatchGradients:
         """Path pairs of the batch's targets ``Y`` (a training batch, see
         :meth:`batch_targets`); ``∂/∂H = G·B``, ``∂/∂B`` on the rows of the paths only."""
-        _no_margin(self, margin)
+        _no_margin(self, margin, gce)
         tree = self._tree()
         indptr, nodes, codes, weights = hsoftmax.path_pairs(
             tree, Y.y_indptr, Y.y_indices, Y.y_data, w

@@ -153,14 +153,19 @@ class Adaptive(AdaGrad):
 
     With a ``margin`` m (``lr``: the run's initial rate η₀) each step's softmax gradient is
     taken at the scores ``S − m(η)·Y``, ``m(η) = m·(1 − η/η₀)`` (:meth:`margin_at`; the
-    estimators pass ``training.resolve_margin``: single-label tasks of ≥ 3 classes).
+    estimators pass ``training.resolve_margin``: single-label tasks of ≥ 3 classes).  With a
+    ``gce`` exponent q each step's softmax gradient is the generalized cross-entropy's at
+    the batch's step size (:func:`bowclf._math.gce_sample_weights`; the estimators pass
+    ``training.resolve_gce``: single-label two-class tasks).
     """
 
     name = "adaptive"
 
-    def __init__(self, A_accumulator=None, B_accumulator=None, *, margin=0.0, lr=0.0) -> None:
+    def __init__(
+        self, A_accumulator=None, B_accumulator=None, *, margin=0.0, lr=0.0, gce=0.0
+    ) -> None:
         super().__init__(A_accumulator, B_accumulator)
-        self.margin, self.lr = float(margin), float(lr)
+        self.margin, self.lr, self.gce = float(margin), float(lr), float(gce)
 
     def margin_at(self, lr: float) -> float:
         """The softmax margin of a step at rate ``lr`` (:func:`bowclf._math.ramped_margin`
@@ -197,13 +202,14 @@ def resolve_optimizer(optimizer: str, loss: str = defaults.LOSS) -> str:
     return "sgd" if loss == "ova" else "adaptive"
 
 
-def get_optimizer(name: str = "sgd", *, margin: float = 0.0, lr: float = 0.0):
+def get_optimizer(name: str = "sgd", *, margin: float = 0.0, lr: float = 0.0, gce: float = 0.0):
     """A fresh optimiser object for ``name``; ``'adaptive'`` takes the softmax ``margin`` its
-    steps ramp up to over a run started at rate ``lr`` (:meth:`Adaptive.margin_at`)."""
+    steps ramp up to over a run started at rate ``lr`` (:meth:`Adaptive.margin_at`) and the
+    generalized cross-entropy exponent ``gce`` of its steps."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}")
     if name == "adaptive":
-        return Adaptive(margin=margin, lr=lr)
+        return Adaptive(margin=margin, lr=lr, gce=gce)
     return OPTIMIZERS[name]()
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "initial_parameters",
     "prepare_counts",
     "resolve_epochs",
+    "resolve_gce",
     "resolve_lr",
     "resolve_margin",
     "sgd_pass",
@@ -198,6 +199,29 @@ def resolve_margin(
     """
     if _adaptive_multiclass(n_classes, multilabel, loss, optimizer):
         return defaults.MULTICLASS_MARGIN
+    return 0.0
+
+
+def resolve_gce(
+    n_classes: int, *, multilabel: bool = False, loss: str = defaults.LOSS,
+    optimizer: str = "adaptive", **other_inputs: object,
+) -> float:  # fmt: skip
+    """The generalized cross-entropy exponent of the training steps
+    (:func:`bowclf._math.gce_sample_weights`).
+
+    ``defaults.BINARY_GCE`` (1) for a single-label softmax task of two classes trained by the
+    adaptive optimiser, else 0 (plain cross-entropy).  A binary softmax has one decision
+    direction, learnt in the first passes; what the later passes add is mostly the fit of
+    the examples the model disagrees with — under label noise, the mislabelled ones.  With
+    q = 1 an example pulls in proportion to the probability the model gives its label (the
+    batch's total weight kept), so the noisy opinion corpora of the dev suite gain 0.6–2
+    points and the others keep their accuracy (bench/RESULTS-devsuite.md).  Tasks of three
+    or more classes are underfit rather than noisy and take the margin instead
+    (:func:`resolve_margin`).  ``other_inputs`` do not change the exponent.  Known before
+    the first step on every route.
+    """
+    if n_classes == 2 and not multilabel and loss == "softmax" and optimizer == "adaptive":
+        return defaults.BINARY_GCE
     return 0.0
 
 
@@ -491,7 +515,9 @@ def sgd_step(batch: Batch, W: np.ndarray, B: np.ndarray, lr: float, loss: Loss, 
     _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
     margin_at = getattr(optimizer, "margin_at", None)  # optional (optim: Adaptive only)
     margin = 0.0 if margin_at is None else margin_at(lr)
-    grads = loss.batch_gradients(H, B, loss.batch_targets(batch, B), batch.w, margin=margin)
+    gce = getattr(optimizer, "gce", 0.0)  # likewise
+    Y = loss.batch_targets(batch, B)
+    grads = loss.batch_gradients(H, B, Y, batch.w, margin=margin, gce=gce)
     optimizer.step(W, B, batch, grads, lr)
     return grads.loss
 
