@@ -51,6 +51,14 @@ instead of estimator parameters:
   probability ``p`` and the row's kept entries rescaled to its l1 norm (a row that would
   lose every entry is kept whole): DAN's word dropout (Iyyer et al. 2015) on the features.
 - ``_nb_both``, ``_nb_beta2`` — see :func:`_nb_weights`.
+- ``_gce: q`` — two classes (``_gce_mc: true``: any class count): each example's weight
+  times ``p_y^q`` (the generalized cross-entropy's gradient), ``_gce_norm: true``: rescaled
+  so the batch's total weight is kept (over the whole batch, not per class as the library
+  does), ``_gce_ramp: true``: the factor ramps in from 1 with the schedule.  Stacks on the
+  library's own two-class exponent: add ``_bgce: 0`` to measure it alone.
+- ``_bgce: q`` — ``defaults.BINARY_GCE`` (0: the two-class model before the generalized
+  cross-entropy, bit for bit); ``_mcgce: q`` — the library's (per-class) generalized
+  cross-entropy for single-label tasks of three or more classes too.
 """
 
 from __future__ import annotations
