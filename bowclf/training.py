@@ -204,23 +204,32 @@ def resolve_margin(
 
 def resolve_gce(
     n_classes: int, *, multilabel: bool = False, loss: str = defaults.LOSS,
-    optimizer: str = "adaptive", **other_inputs: object,
+    optimizer: str = "adaptive", normalize: str | None = defaults.NORMALIZE,
+    **other_inputs: object,
 ) -> float:  # fmt: skip
     """The generalized cross-entropy exponent of the training steps
     (:func:`bowclf._math.gce_sample_weights`).
 
     ``defaults.BINARY_GCE`` (1) for a single-label softmax task of two classes trained by the
-    adaptive optimiser, else 0 (plain cross-entropy).  A binary softmax has one decision
-    direction, learnt in the first passes; what the later passes add is mostly the fit of
-    the examples the model disagrees with — under label noise, the mislabelled ones.  With
-    q = 1 an example pulls in proportion to the probability the model gives its label (the
-    batch's total weight kept), so the noisy opinion corpora of the dev suite gain 0.6–2
-    points and the others keep their accuracy (bench/RESULTS-devsuite.md).  Tasks of three
-    or more classes are underfit rather than noisy and take the margin instead
+    adaptive optimiser on ``l1`` rows (short documents), else 0 (plain cross-entropy).  A
+    binary softmax has one decision direction, learnt in the first passes; what the later
+    passes add is mostly the fit of the examples the model disagrees with — under label
+    noise, the mislabelled ones, which a short document's few rare features memorise.  With
+    q = 1 an example pulls in proportion to the probability the model gives its label (each
+    class keeps its weight in the batch): the noisy short opinion corpora of the dev suite
+    gain 0.3–1.7 points and the other short binary corpora keep their accuracy, while long
+    reviews (``l2`` rows) lose 0.2 (bench/RESULTS-devsuite.md).  Tasks of three or more
+    classes are underfit rather than noisy and take the margin instead
     (:func:`resolve_margin`).  ``other_inputs`` do not change the exponent.  Known before
     the first step on every route.
     """
-    if n_classes == 2 and not multilabel and loss == "softmax" and optimizer == "adaptive":
+    if (
+        n_classes == 2
+        and not multilabel
+        and loss == "softmax"
+        and optimizer == "adaptive"
+        and normalize == "l1"
+    ):
         return defaults.BINARY_GCE
     return 0.0
 

@@ -101,6 +101,9 @@ def test_resolve_gce_rule():
     for loss in ("ova", "hs"):
         assert resolve_gce(2, loss=loss, optimizer="adaptive") == 0.0
     assert resolve_gce(2, optimizer="sgd") == resolve_gce(2, optimizer="adagrad") == 0.0
+    for rows in ("l2", None):  # long documents' rows, raw counts
+        assert resolve_gce(2, optimizer="adaptive", normalize=rows) == 0.0
+    assert resolve_gce(2, optimizer="adaptive", normalize="l1") == Q
 
 
 def test_adaptive_optimizer_carries_the_exponent():
@@ -129,12 +132,14 @@ def test_binary_training_uses_the_exponent_deterministically(monkeypatch):
     assert a.A_.tobytes() != plain.A_.tobytes()  # the exponent changes the two-class model
 
 
-def test_multiclass_and_sgd_training_are_untouched_by_the_exponent(monkeypatch):
+def test_multiclass_sgd_and_l2_training_are_untouched_by_the_exponent(monkeypatch):
     X, y = three_class_counts()
     multiclass, sgd = _fit(X, y), _fit(X, y > 0, optimizer="sgd")
+    long_rows = _fit(X, y > 0, normalize="l2")
     monkeypatch.setattr(defaults, "BINARY_GCE", 0.5)
     assert _fit(X, y).B_.tobytes() == multiclass.B_.tobytes()
     assert _fit(X, y > 0, optimizer="sgd").B_.tobytes() == sgd.B_.tobytes()
+    assert _fit(X, y > 0, normalize="l2").B_.tobytes() == long_rows.B_.tobytes()
 
 
 def test_partial_fit_takes_the_exponent(monkeypatch):
