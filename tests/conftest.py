@@ -40,6 +40,25 @@ def three_class_counts(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndar
     return X, y
 
 
+def one_hot_targets(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
+    """``n`` random one-hot rows over ``c`` classes (float64)."""
+    Y = np.zeros((n, c))
+    Y[np.arange(n), rng.integers(c, size=n)] = 1.0
+    return Y
+
+
+def score_finite_differences(loss, S: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences ``∂loss/∂S_ik`` of a scalar function of the score matrix."""
+    fd = np.zeros_like(S)
+    for i in range(S.shape[0]):
+        for k in range(S.shape[1]):
+            up, down = S.copy(), S.copy()
+            up[i, k] += eps
+            down[i, k] -= eps
+            fd[i, k] = (loss(up) - loss(down)) / (2 * eps)
+    return fd
+
+
 def make_texts(n: int = 600, seed: int = 0, noise: float = 0.1) -> tuple[list[str], list[str]]:
     """A 3-class topical corpus: topic words mixed with common words and some label noise."""
     rng = np.random.default_rng(seed)

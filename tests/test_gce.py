@@ -1,14 +1,15 @@
 """The generalized cross-entropy of two-class training (``training.resolve_gce``): the weights
 and the gradient against slow references and finite differences, the rule, and training runs
-that use it on every route (deterministic, in memory, out of core, ``partial_fit``) while
-multi-class and plain-SGD tasks train exactly as without it."""
+that use it (through ``partial_fit``; determinism, out of core and the losses that refuse
+it: ``tests/test_margin.py``) while multi-class, long-document and
+plain-SGD tasks train exactly as without it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import three_class_counts
+from conftest import one_hot_targets, score_finite_differences, three_class_counts
 
 from bowclf import BowClassifier, _math, defaults
 from bowclf.losses import get_loss
@@ -18,17 +19,11 @@ from bowclf.training import resolve_gce
 Q = defaults.BINARY_GCE
 
 
-def _one_hot(rng, n, c):
-    Y = np.zeros((n, c))
-    Y[np.arange(n), rng.integers(c, size=n)] = 1.0
-    return Y
-
-
 def test_gce_sample_weights_against_a_loop():
     rng = np.random.default_rng(0)
     n, c = 9, 3
     P = rng.dirichlet(np.ones(c), size=n)
-    Y, w = _one_hot(rng, n, c), rng.uniform(0.5, 2.0, size=n)
+    Y, w = one_hot_targets(rng, n, c), rng.uniform(0.5, 2.0, size=n)
     Y[:, 2] = 0.0  # class 2 absent from the batch
     Y[:, 0] = 1.0 - Y[:, 1]
     for q in (0.5, 1.0, 1.7):
@@ -59,7 +54,7 @@ def test_gce_gradient_matches_a_slow_reference_and_finite_differences(q):
     rng = np.random.default_rng(1)
     n, c, d = 6, 2, 3
     H, B = rng.normal(size=(n, d)), rng.normal(size=(c, d))
-    Y, w = _one_hot(rng, n, c), rng.uniform(0.5, 2.0, size=n)
+    Y, w = one_hot_targets(rng, n, c), rng.uniform(0.5, 2.0, size=n)
     got = get_loss("softmax").batch_gradients(H, B, Y, w, gce=q)
     S = H @ B.T
 
@@ -74,14 +69,7 @@ def test_gce_gradient_matches_a_slow_reference_and_finite_differences(q):
     P, p = p_true(S)
     # the batch's rescaling per class k: Σ_k w / Σ_k w·p^q
     step = (Y @ (Y.T @ w)) / (Y @ (Y.T @ (w * p**q)))
-    eps = 1e-6
-    fd = np.zeros_like(S)
-    for i in range(n):
-        for k in range(c):
-            up, down = S.copy(), S.copy()
-            up[i, k] += eps
-            down[i, k] -= eps
-            fd[i, k] = (gce_loss(up) - gce_loss(down)) / (2 * eps)
+    fd = score_finite_differences(gce_loss, S)
     G = np.zeros_like(S)
     for i in range(n):  # reference: the cross-entropy gradient of row i times wᵢ·p_i^q
         G[i] = w[i] * p[i] ** q * (P[i] - Y[i])
@@ -118,18 +106,8 @@ def _binary():
     return X, (y > 0).astype(int)
 
 
-def _fit(X, y, gce=None, monkeypatch=None, **kw):
-    if gce is not None:
-        monkeypatch.setattr(defaults, "BINARY_GCE", gce)
+def _fit(X, y, **kw):
     return BowClassifier(random_state=0, epochs=4, **kw).fit(X, y)
-
-
-def test_binary_training_uses_the_exponent_deterministically(monkeypatch):
-    X, y = _binary()
-    a, b = _fit(X, y), _fit(X, y)
-    assert a.A_.tobytes() == b.A_.tobytes() and a.B_.tobytes() == b.B_.tobytes()
-    plain = _fit(X, y, 0.0, monkeypatch)
-    assert a.A_.tobytes() != plain.A_.tobytes()  # the exponent changes the two-class model
 
 
 def test_multiclass_sgd_and_l2_training_are_untouched_by_the_exponent(monkeypatch):
@@ -154,39 +132,6 @@ def test_partial_fit_takes_the_exponent(monkeypatch):
     assert robust.tobytes() == again.tobytes()
     monkeypatch.setattr(defaults, "BINARY_GCE", 0.0)
     assert halves().tobytes() != robust.tobytes()
-
-
-def test_out_of_core_training_takes_the_exponent(tmp_path, text_data, monkeypatch):
-    from conftest import write_label_text_csv
-
-    from bowclf import TextClassifier
-    from bowclf.stream import fit_stream
-
-    Xtr, ytr, _, _ = text_data
-    first = sorted(set(ytr))[0]
-    path = write_label_text_csv(tmp_path / "train.csv", Xtr, [y == first for y in ytr])
-
-    def stream():
-        model = TextClassifier(random_state=0, epochs=2)
-        return fit_stream(model, path, block_docs=64, cache_dir=tmp_path).classifier_.B_
-
-    robust, again = stream(), stream()
-    assert robust.tobytes() == again.tobytes()
-    monkeypatch.setattr(defaults, "BINARY_GCE", 0.0)
-    assert stream().tobytes() != robust.tobytes()
-
-
-@pytest.mark.parametrize("name", ["ova", "hs"])
-def test_losses_without_the_exponent_refuse_one(name, monkeypatch):
-    """``sgd_step`` hands every loss the optimiser's exponent; only softmax honours one, the
-    others refuse a non-zero exponent instead of training without it."""
-    import bowclf.classifier
-
-    X, y = _binary()
-    monkeypatch.setattr(bowclf.classifier, "resolve_gce", lambda *a, **kw: 1.0)
-    with pytest.raises(ValueError, match="takes no gce exponent"):
-        _fit(X, y, loss=name, optimizer="adaptive")
-    assert _fit(X, y, loss="softmax", optimizer="adaptive").n_iter_ == 4  # softmax takes it
 
 
 def _noisy_polarity_counts(n: int = 3000, vocab: int = 3000, polar: int = 200, seed: int = 0):

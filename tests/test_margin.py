@@ -1,13 +1,14 @@
 """The softmax margin of multi-class training (``training.resolve_margin``): the formulas
 against slow references and finite differences, the rule, and a training run that uses it on
 every route (deterministic, the same out of core and through ``partial_fit``) while binary
-tasks train exactly as without it."""
+tasks train exactly as without it.  The out-of-core and refusal tests cover the two-class
+generalized cross-entropy (``tests/test_gce.py``) too."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import three_class_counts
+from conftest import one_hot_targets, score_finite_differences, three_class_counts
 
 from bowclf import BowClassifier, _math, defaults
 from bowclf.losses import get_loss
@@ -17,15 +18,9 @@ from bowclf.training import resolve_margin
 M = defaults.MULTICLASS_MARGIN
 
 
-def _one_hot(rng, n, c):
-    Y = np.zeros((n, c))
-    Y[np.arange(n), rng.integers(c, size=n)] = 1.0
-    return Y
-
-
 def test_margin_scores_against_a_loop():
     rng = np.random.default_rng(0)
-    S, Y = rng.normal(size=(6, 4)), _one_hot(rng, 6, 4)
+    S, Y = rng.normal(size=(6, 4)), one_hot_targets(rng, 6, 4)
     ref = S.copy()
     for i in range(6):
         for k in range(4):
@@ -53,7 +48,7 @@ def test_margin_gradient_matches_a_slow_reference_and_finite_differences():
     n, c, d = 5, 4, 3
     H = rng.normal(size=(n, d))
     B = rng.normal(size=(c, d))
-    Y, w = _one_hot(rng, n, c), rng.uniform(0.5, 2.0, size=n)
+    Y, w = one_hot_targets(rng, n, c), rng.uniform(0.5, 2.0, size=n)
     m = 1.3
     got = get_loss("softmax").batch_gradients(H, B, Y, w, margin=m)
 
@@ -69,14 +64,7 @@ def test_margin_gradient_matches_a_slow_reference_and_finite_differences():
     for i in range(n):  # reference: softmax of the shifted row minus the target, weighted
         z = S[i] - m * Y[i]
         G[i] = w[i] * (np.exp(z) / np.exp(z).sum() - Y[i])
-    eps = 1e-6
-    fd = np.zeros_like(S)
-    for i in range(n):
-        for k in range(c):
-            up, down = S.copy(), S.copy()
-            up[i, k] += eps
-            down[i, k] -= eps
-            fd[i, k] = (margin_loss(up) - margin_loss(down)) / (2 * eps)
+    fd = score_finite_differences(margin_loss, S)
     assert np.allclose(G, fd, atol=1e-6)
     assert np.allclose(got.hidden, G @ B) and np.allclose(got.B, G.T @ H)
     plain = get_loss("softmax").batch_gradients(H, B, Y, w)
@@ -108,12 +96,16 @@ def _fit(X, y, margin=None, monkeypatch=None, **kw):
     return BowClassifier(random_state=0, epochs=4, **kw).fit(X, y)
 
 
-def test_multiclass_training_uses_the_margin_deterministically(monkeypatch):
+@pytest.mark.parametrize("attribute, binary", [("MULTICLASS_MARGIN", False), ("BINARY_GCE", True)])
+def test_training_uses_the_rule_deterministically(attribute, binary, monkeypatch):
+    """The margin changes the multi-class model, the generalized cross-entropy the
+    two-class one; both train the same model twice."""
     X, y = three_class_counts()
+    y = (y > 0).astype(int) if binary else y
     a, b = _fit(X, y), _fit(X, y)
     assert a.A_.tobytes() == b.A_.tobytes() and a.B_.tobytes() == b.B_.tobytes()
-    plain = _fit(X, y, 0.0, monkeypatch)
-    assert a.A_.tobytes() != plain.A_.tobytes()  # the margin changes the multi-class model
+    monkeypatch.setattr(defaults, attribute, 0.0)
+    assert a.A_.tobytes() != _fit(X, y).A_.tobytes()
 
 
 def test_binary_and_sgd_training_are_untouched_by_the_margin(monkeypatch):
@@ -140,33 +132,44 @@ def test_partial_fit_ramps_the_margin_with_total_examples(monkeypatch):
     assert _halves().A_.tobytes() == constant.A_.tobytes()
 
 
-def test_out_of_core_training_takes_the_margin(tmp_path, text_data, monkeypatch):
+@pytest.mark.parametrize("attribute, binary", [("MULTICLASS_MARGIN", False), ("BINARY_GCE", True)])
+def test_out_of_core_training_takes_the_rule(tmp_path, text_data, monkeypatch, attribute, binary):
+    """The margin (three classes) and the generalized cross-entropy (two classes,
+    ``tests/test_gce.py``) reach out-of-core training: deterministic, and a model without
+    them differs."""
     from conftest import write_label_text_csv
 
     from bowclf import TextClassifier
     from bowclf.stream import fit_stream
 
     Xtr, ytr, _, _ = text_data  # 3 classes
-    path = write_label_text_csv(tmp_path / "train.csv", Xtr, ytr)
+    labels = [y == sorted(set(ytr))[0] for y in ytr] if binary else ytr
+    path = write_label_text_csv(tmp_path / "train.csv", Xtr, labels)
 
     def stream():
         model = TextClassifier(random_state=0, epochs=2)
         return fit_stream(model, path, block_docs=64, cache_dir=tmp_path).classifier_.B_
 
-    ramped, again = stream(), stream()
-    assert ramped.tobytes() == again.tobytes()
-    monkeypatch.setattr(defaults, "MULTICLASS_MARGIN", 0.0)
-    assert stream().tobytes() != ramped.tobytes()
+    shaped, again = stream(), stream()
+    assert shaped.tobytes() == again.tobytes()
+    monkeypatch.setattr(defaults, attribute, 0.0)
+    assert stream().tobytes() != shaped.tobytes()
 
 
 @pytest.mark.parametrize("name", ["ova", "hs"])
-def test_losses_without_a_margin_refuse_one(name, monkeypatch):
-    """``sgd_step`` hands every loss the optimiser's margin; only softmax honours one, the
-    others refuse a non-zero margin instead of training without it."""
+@pytest.mark.parametrize(
+    "resolver, binary, message",
+    [("resolve_margin", False, "takes no margin"), ("resolve_gce", True, "takes no gce exponent")],
+)
+def test_losses_without_a_margin_refuse_one(name, resolver, binary, message, monkeypatch):
+    """``sgd_step`` hands every loss the optimiser's margin and generalized cross-entropy
+    exponent; only softmax honours them, the others refuse a non-zero value instead of
+    training without it."""
     import bowclf.classifier
 
     X, y = three_class_counts()
-    monkeypatch.setattr(bowclf.classifier, "resolve_margin", lambda *a, **kw: 1.0)
-    with pytest.raises(ValueError, match="takes no margin"):
+    y = (y > 0).astype(int) if binary else y
+    monkeypatch.setattr(bowclf.classifier, resolver, lambda *a, **kw: 1.0)
+    with pytest.raises(ValueError, match=message):
         _fit(X, y, loss=name, optimizer="adaptive")
     assert _fit(X, y, loss="softmax", optimizer="adaptive").n_iter_ == 4  # softmax takes it
