@@ -660,13 +660,12 @@ def gce_sample_weights(P: np.ndarray, Y: np.ndarray, w: np.ndarray | None, q: fl
     probabilities, which is robust to label noise (Ghosh et al. 2017) but on its own trains
     slowly: an example the model gives a low probability to its label pulls with weight
     ``p_y`` instead of 1.  The per-class factor ``r_k`` (positive) keeps each class's total
-    weight in the batch, so the learning rate
-    means what it means for the cross-entropy and a rare class — whose examples the model
-    starts out doubting — pulls as hard as before: within each class the step is moved
-    toward the examples the model already agrees with, away from those it would have to
-    memorise (under label noise, mostly the mislabelled ones).  ``P``, ``Y``: (n, c); ``w``
-    (n,) or ``None`` (ones).  Computed in the dtype of ``P`` (a batch's float32: a few
-    small array operations per step).
+    weight in the batch, so the learning rate means what it means for the cross-entropy and
+    a rare class — whose examples the model starts out doubting — pulls as hard as before:
+    within each class the step moves toward the examples the model already agrees with, away
+    from those it would have to memorise (under label noise, mostly the mislabelled ones).
+    ``P``, ``Y``: (n, c); ``w``: (n,) or ``None`` (ones).  Computed in the dtype of ``P``
+    (a batch's float32): a few small array operations per step.
     """
     p = np.einsum("ij,ij->i", P, Y)  # the probability of each example's label
     f = p if q == 1.0 else p ** np.asarray(q, dtype=p.dtype)
@@ -676,5 +675,5 @@ def gce_sample_weights(P: np.ndarray, Y: np.ndarray, w: np.ndarray | None, q: fl
         w = np.asarray(w, dtype=p.dtype)
         f, mass = f * w, w @ Y
     kept = f @ Y  # per class: Σw·p^q (mass: Σw)
-    r = mass / np.where(kept > 0, kept, 1)  # a class without weight: r irrelevant (0)
+    r = mass / np.where(kept > 0, kept, 1)  # a class absent from the batch: r unused
     return f * (Y @ r)

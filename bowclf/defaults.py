@@ -25,10 +25,10 @@ MULTICLASS_LR = 0.35
 #: optimiser reaches at the end of its schedule (``training.resolve_margin``,
 #: ``_math.ramped_margin``; bench/RESULTS-devsuite.md).
 MULTICLASS_MARGIN = 2.0
-#: The generalized cross-entropy exponent of single-label two-class softmax tasks trained by
-#: the adaptive optimiser (``training.resolve_gce``, ``_math.gce_sample_weights``;
-#: bench/RESULTS-devsuite.md): each example's gradient weighted by the probability the
-#: model gives its label, the batch's total weight kept.
+#: The generalized cross-entropy exponent of single-label two-class softmax tasks of short
+#: documents (``l1`` rows) trained by the adaptive optimiser (``training.resolve_gce``,
+#: ``_math.gce_sample_weights``; bench/RESULTS-devsuite.md): each example's gradient weighted
+#: by the probability the model gives its label, each class's weight in the batch kept.
 BINARY_GCE = 1.0
 OPTIMIZER = "auto"  # "adaptive" for softmax, "sgd" (fastText's plain SGD) for ova
 BATCH_SIZE = "auto"  # 1 on dense rows, else SPARSE_BATCH

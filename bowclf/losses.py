@@ -257,9 +257,9 @@ class Softmax(Loss):
         below e⁻⁸⁰ < 2e-35 flushed to 0: float32 denormals are slow).  With a ``margin`` m,
         ``G`` is the gradient at the shifted scores ``S − m·Y``
         (:func:`bowclf._math.margin_scores`); with a ``gce`` exponent q (one-hot targets),
-        that of the generalized cross-entropy at the batch's step size: the examples
-        reweighted by :func:`bowclf._math.gce_sample_weights`.  The loss
-        stays the cross-entropy of ``S``."""
+        that of the generalized cross-entropy at each class's step size in the batch (the
+        examples reweighted by :func:`bowclf._math.gce_sample_weights`).  The loss stays the
+        cross-entropy of ``S``."""
         log_P = _math.log_softmax(S)
         batch_loss = -float(w @ (Y * log_P).sum(axis=1))
         if margin:

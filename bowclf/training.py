@@ -216,12 +216,13 @@ def resolve_gce(
     passes add is mostly the fit of the examples the model disagrees with — under label
     noise, the mislabelled ones, which a short document's few rare features memorise.  With
     q = 1 an example pulls in proportion to the probability the model gives its label (each
-    class keeps its weight in the batch): the noisy short opinion corpora of the dev suite
-    gain 0.3–1.7 points and the other short binary corpora keep their accuracy, while long
-    reviews (``l2`` rows) lose 0.2 (bench/RESULTS-devsuite.md).  Tasks of three or more
-    classes are underfit rather than noisy and take the margin instead
-    (:func:`resolve_margin`).  ``other_inputs`` do not change the exponent.  Known before
-    the first step on every route.
+    class keeps its weight in the batch), so the later passes fit the examples the model
+    agrees with instead of memorising the others.  A long document (``l2`` rows) is not
+    memorised through a few rare features, and there the exponent only costs signal; tasks
+    of three or more classes are underfit rather than noisy and take the margin instead
+    (:func:`resolve_margin`); bench/RESULTS-devsuite.md has the measurements.
+    ``other_inputs`` do not change the exponent.  Known before the first step on every
+    route.
     """
     if (
         n_classes == 2
