@@ -402,10 +402,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             raise ValueError(
                 f"{len(texts)} documents but {Y.shape[0]} labels: the lengths must match"
             )
+        codes = None  # single-label: each document's class index (sorted classes)
         if self._binarizer is not None:
             check_classes(self._binarizer.classes_, len(texts))
         elif np.ndim(Y) == 1:
-            check_classes(np.unique(Y), len(texts))
+            classes, codes = np.unique(Y, return_inverse=True)
+            check_classes(classes, len(texts))
         if callback is not None:
             callback({"event": "vectorize", "documents": len(texts), "seconds": None})
         self.vectorizer_ = self._make_vectorizer()
@@ -414,9 +416,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             seconds = time.perf_counter() - start
             callback({"event": "vectorize", "documents": len(texts), "seconds": seconds})
         class_df = None
-        if not self.multilabel_ and self._supervised():
-            codes = np.unique(np.asarray(Y), return_inverse=True)[1].ravel()
-            class_df = _math.class_document_frequency(Xc, codes, int(codes.max()) + 1)
+        if codes is not None and self._supervised():
+            class_df = _math.class_document_frequency(Xc, codes.ravel(), int(codes.max()) + 1)
         self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0], class_df)
         del class_df
         tokens = Xc.sum()
