@@ -102,18 +102,19 @@ def epochs_before_inputs(
     return counts.pop() if len(counts) == 1 else None
 
 
+def _adaptive_softmax(multilabel: bool, loss: str, optimizer: str) -> bool:
+    """A single-label softmax task trained by the adaptive optimiser: the tasks the ``'auto'``
+    rules below shape by class count and row scaling."""
+    return not multilabel and loss == "softmax" and optimizer == "adaptive"
+
+
 def _adaptive_multiclass(
     n_classes: int | None, multilabel: bool, loss: str, optimizer: str
 ) -> bool:
     """A single-label softmax task of three or more classes trained by the adaptive
     optimiser: the tasks whose ``'auto'`` rate and epochs depend on the row scaling."""
-    return (
-        n_classes is not None
-        and n_classes >= 3
-        and not multilabel
-        and loss == "softmax"
-        and optimizer == "adaptive"
-    )
+    multiclass = n_classes is not None and n_classes >= 3
+    return multiclass and _adaptive_softmax(multilabel, loss, optimizer)
 
 
 def resolve_epochs(
@@ -224,13 +225,7 @@ def resolve_gce(
     ``other_inputs`` do not change the exponent.  Known before the first step on every
     route.
     """
-    if (
-        n_classes == 2
-        and not multilabel
-        and loss == "softmax"
-        and optimizer == "adaptive"
-        and normalize == "l1"
-    ):
+    if n_classes == 2 and normalize == "l1" and _adaptive_softmax(multilabel, loss, optimizer):
         return defaults.BINARY_GCE
     return 0.0
 
