@@ -210,7 +210,7 @@ class Loss:
         return batch.targets(self.n_targets(B))
 
 
-def _no_margin(loss: Loss, margin: float, gce: float = 0.0) -> None:
+def _softmax_only(loss: Loss, margin: float, gce: float = 0.0) -> None:
     """A softmax margin or generalized cross-entropy exponent (``training.resolve_margin``
     and ``resolve_gce`` give them to softmax only) is refused by the other losses."""
     if margin:
@@ -324,7 +324,7 @@ class OneVsAll(Loss):
 
     def batch_loss_and_score_gradient(self, S, Y, w, margin: float = 0.0, gce: float = 0.0):
         """``Σᵢ wᵢ ℓᵢ`` from ``log σ(±S)`` and ``G = w·(σ(S) − Y)``."""
-        _no_margin(self, margin, gce)
+        _softmax_only(self, margin, gce)
         log_p, log_q = _math.log_sigmoid(S), _math.log_sigmoid(-S)
         batch_loss = -float(w @ (Y * log_p + (1 - Y) * log_q).sum(axis=1))
         return batch_loss, _math.ova_score_gradient(S, Y, w)
@@ -519,7 +519,7 @@ class HierarchicalSoftmax(Loss):
     def batch_gradients(self, H, B, Y, w, margin: float = 0.0, gce: float = 0.0) -> BatchGradients:
         """Path pairs of the batch's targets ``Y`` (a training batch, see
         :meth:`batch_targets`); ``∂/∂H = G·B``, ``∂/∂B`` on the rows of the paths only."""
-        _no_margin(self, margin, gce)
+        _softmax_only(self, margin, gce)
         tree = self._tree()
         indptr, nodes, codes, weights = hsoftmax.path_pairs(
             tree, Y.y_indptr, Y.y_indices, Y.y_data, w
