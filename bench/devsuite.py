@@ -61,7 +61,7 @@ import numpy as np
 from bench.common import REPO
 from bench.synth import make_vocab
 
-__all__ = ["GENERATORS", "SHARED", "generate_corpus", "main", "run_matrix"]
+__all__ = ["GENERATORS", "SHARED", "generate_corpus", "main", "run_matrix", "score_card"]
 
 OUT = REPO / "bench" / "out" / "devsuite"
 Corpus = tuple[list[str], list[str], list[str], list[str]]  # train texts/labels, test texts/labels
@@ -478,6 +478,11 @@ SYSTEM_ROWS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
+#: runner name -> its seed parameter: ``--runs N`` trains such a system N times (seeds 0…N−1);
+#: the others (VW) are deterministic and run once
+SEED_PARAM = {"bowclf_api": "random_state", "fasttext": "seed", "sk_tfidf_sgd": "random_state"}
+
+
 def _score(pred: list[str], truth: list[str]) -> tuple[float, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -520,65 +525,143 @@ def run_matrix(
     log: Callable[[str], None] = print,
     inprocess: bool = False,
     timeout: float = 600,
+    runs: int = 1,
 ) -> list[dict[str, Any]]:
     """Run every system on every pair (each cell in a child process unless ``inprocess``:
-    fastText trained in a process that already ran other systems can fail with NaNs)."""
+    fastText trained in a process that already ran other systems can fail with NaNs).
+
+    With ``runs`` > 1 a system with a seed (:data:`SEED_PARAM`) is trained ``runs`` times,
+    seeds 0…runs−1, one record each (``seed``): one run of a small noisy corpus moves by a
+    point or more with the seed, for bowclf and its peers alike."""
     from bench.prep import read_csv_gz
 
     records = []
     for pair in pairs:
         truth = read_csv_gz(pair["test_csv"])[1]
         for name, (label, runner, params) in systems.items():
-            rec: dict[str, Any] = {"corpus": pair["pair"], "system": name, "label": label}
-            try:
-                out = _run_cell(runner, params, pair, inprocess, timeout)
-                acc, f1 = _score(out["pred"], truth)
-                rec.update(accuracy=acc, macro_f1=f1, fit_s=out["fit_s"])
-            except Exception as exc:  # noqa: BLE001 - a failed cell must not stop the run
-                rec["error"] = f"{type(exc).__name__}: {exc}"[:200]
-            records.append(rec)
-            log(_cell(rec))
+            key = SEED_PARAM.get(runner)
+            seeds = list(range(runs)) if runs > 1 and key else [params.get(key or "", None)]
+            for seed in seeds:
+                rec: dict[str, Any] = {"corpus": pair["pair"], "system": name, "label": label}
+                run_params = dict(params)
+                if key and seed is not None:
+                    run_params[key] = rec["seed"] = seed
+                try:
+                    out = _run_cell(runner, run_params, pair, inprocess, timeout)
+                    acc, f1 = _score(out["pred"], truth)
+                    rec.update(accuracy=acc, macro_f1=f1, fit_s=out["fit_s"])
+                except Exception as exc:  # noqa: BLE001 - a failed cell must not stop the run
+                    rec["error"] = f"{type(exc).__name__}: {exc}"[:200]
+                records.append(rec)
+                log(_cell(rec))
     return records
 
 
 def _cell(rec: dict[str, Any]) -> str:
+    name = rec["system"] + (f" #{rec['seed']}" if "seed" in rec else "")
     if "error" in rec:
-        return f"{rec['corpus']:<18} {rec['system']:<14} failed: {rec['error']}"
+        return f"{rec['corpus']:<18} {name:<17} failed: {rec['error']}"
     return (
-        f"{rec['corpus']:<18} {rec['system']:<14} acc {rec['accuracy']:6.2f}  "
+        f"{rec['corpus']:<18} {name:<17} acc {rec['accuracy']:6.2f}  "
         f"macro-F1 {rec['macro_f1']:6.2f}  fit {rec['fit_s']:7.2f} s"
     )
 
 
+def summarize(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (corpus, system): the mean accuracy, macro-F1 and fit seconds over the runs that
+    finished, their number, the accuracy's range and the failed runs."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["corpus"], r["system"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        ok = [r for r in rs if "error" not in r]
+        s: dict[str, Any] = {"n": len(ok), "failed": len(rs) - len(ok), "label": rs[0]["label"]}
+        if ok:
+            acc = [r["accuracy"] for r in ok]
+            s.update(
+                accuracy=float(np.mean(acc)),
+                low=min(acc),
+                high=max(acc),
+                macro_f1=float(np.mean([r["macro_f1"] for r in ok])),
+                fit_s=float(np.mean([r["fit_s"] for r in ok])),
+            )
+        out[key] = s
+    return out
+
+
+def score_card(records: list[dict[str, Any]], ours: str = "bowclf") -> list[str]:
+    """Issue 14's two counts on these records (means over runs): corpora where ``ours`` is
+    ≥ every fastText row, and ≥ the best of all other systems; with the shortfalls."""
+    summ = summarize(records)
+    corpora = list(dict.fromkeys(r["corpus"] for r in records))
+    n = n_ft = n_peer = 0
+    behind = []
+    for c in corpora:
+        me = summ.get((c, ours), {}).get("accuracy")
+        if me is None:
+            continue
+        others = {
+            s: v["accuracy"]
+            for (cc, s), v in summ.items()
+            if cc == c and s != ours and not s.startswith("bowclf") and "accuracy" in v
+        }
+        ft = [a for s, a in others.items() if s.startswith("fasttext")]
+        n += 1
+        if not ft or me >= max(ft):
+            n_ft += 1
+        else:
+            behind.append(f"{c} fastText −{max(ft) - me:.2f}")
+        if not others or me >= max(others.values()):
+            n_peer += 1
+        elif not (best := max(others, key=others.__getitem__)).startswith("fasttext"):
+            behind.append(f"{c} {best} −{others[best] - me:.2f}")  # fastText's is above
+    lines = [
+        f"Score card ({ours}): ≥ fastText's defaults on {n_ft} of {n} corpora, ≥ the best "
+        f"peer on {n_peer} of {n}."
+    ]
+    if behind:
+        lines.append("Behind: " + "; ".join(behind) + ".")
+    return lines
+
+
 def render(records: list[dict[str, Any]], title: str) -> str:
-    """A markdown table: one row per corpus, accuracy % (fit s) per system."""
+    """A markdown table: one row per corpus, accuracy % (macro-F1 %, fit s) per system —
+    means over its runs, with the accuracy's range when there were several — and the score
+    card."""
+    summ = summarize(records)
     corpora = list(dict.fromkeys(r["corpus"] for r in records))
     systems = list(dict.fromkeys(r["system"] for r in records))
-    by = {(r["corpus"], r["system"]): r for r in records}
-    labels = {r["system"]: r["label"] for r in records}
+    runs = max(v["n"] + v["failed"] for v in summ.values()) if summ else 1
+    what = "accuracy %" if runs == 1 else f"mean accuracy % over up to {runs} seeds [range]"
     lines = [
         f"### {title}",
         "",
-        "accuracy % (macro-F1 %, fit s); **bold**: best accuracy of the row",
+        f"{what} (macro-F1 %, fit s); **bold**: best accuracy of the row",
         "",
-        "| corpus | " + " | ".join(labels[s] for s in systems) + " |",
+        "| corpus | " + " | ".join(summ[(corpora[0], s)]["label"] for s in systems) + " |",
         "| --- |" + " ---: |" * len(systems),
     ]
     for c in corpora:
-        accs = [by[(c, s)].get("accuracy", -1) for s in systems if (c, s) in by]
+        accs = [summ[(c, s)].get("accuracy", -1) for s in systems if (c, s) in summ]
         best = max(accs) if accs else None
         cells = []
         for s in systems:
-            r = by.get((c, s))
-            if r is None:
+            v = summ.get((c, s))
+            if v is None:
                 cells.append("")
-            elif "error" in r:
+            elif not v["n"]:
                 cells.append("failed")
             else:
-                a = f"{r['accuracy']:.2f}"
-                a = f"**{a}**" if r["accuracy"] == best else a
-                cells.append(f"{a} ({r['macro_f1']:.1f}, {r['fit_s']:.2f} s)")
+                a = f"{v['accuracy']:.2f}"
+                a = f"**{a}**" if v["accuracy"] == best else a
+                if v["n"] > 1:
+                    a += f" [{v['low']:.2f}–{v['high']:.2f}]"
+                if v["failed"]:
+                    a += f" ({v['failed']} failed)"
+                cells.append(f"{a} ({v['macro_f1']:.1f}, {v['fit_s']:.2f} s)")
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines += ["", *score_card(records)]
     return "\n".join(lines) + "\n"
 
 
@@ -662,6 +745,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="write the markdown table (and NAME.json records) here",
     )
+    ap.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="train each seeded system (bowclf, fastText, tf-idf+SGD) this many times, "
+        "seeds 0…N−1, and report means",
+    )
     ap.add_argument("--title", default="dev suite")
     args = ap.parse_args(argv)
 
@@ -677,7 +767,9 @@ def main(argv: list[str] | None = None) -> int:
         f"[devsuite] {len(pairs)} corpora ready in {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
     )
-    records = run_matrix(pairs, systems, log=lambda s: print(s, file=sys.stderr, flush=True))
+    records = run_matrix(
+        pairs, systems, log=lambda s: print(s, file=sys.stderr, flush=True), runs=args.runs
+    )
     table = render(records, args.title)
     print(table)
     if args.out:

@@ -530,12 +530,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", nargs="*", default=["sst2", "trec", "sms_spam", "ag_news"])
     ap.add_argument("--config", action="append", default=[], metavar="NAME=JSON")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0])
+    ap.add_argument(
+        "--corpus-seeds",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="draw each generated corpus with these seeds (0: the dev suite's own corpora)",
+    )
     args = ap.parse_args(argv)
     install()
     from bowclf import TextClassifier
 
     configs = [c.partition("=")[::2] for c in args.config] or [("base", "{}")]
-    pairs = [generate_corpus(c) for c in args.corpora] + _shared_pairs(args.shared)
+    pairs = [generate_corpus(c, seed=s) for s in args.corpus_seeds for c in args.corpora]
+    pairs += _shared_pairs(args.shared)
     results: dict[tuple[str, str], list[float]] = {}
     times: dict[tuple[str, str], list[float]] = {}
     for pair in pairs:

@@ -500,7 +500,7 @@ def run_sk_tfidf_sgd(pair: dict[str, Any], params: dict[str, Any], workdir: Path
         pair,
         lambda: make_pipeline(
             TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-            SGDClassifier(random_state=0, **params),
+            SGDClassifier(**{"random_state": 0, **params}),
         ),
         _n_iter,
     )
