@@ -540,7 +540,10 @@ def run_matrix(
         truth = read_csv_gz(pair["test_csv"])[1]
         for name, (label, runner, params) in systems.items():
             key = SEED_PARAM.get(runner)
-            seeds = list(range(runs)) if runs > 1 and key else [params.get(key or "", None)]
+            if runs > 1 and key:
+                seeds: list[int | None] = list(range(runs))
+            else:  # one run: the system's own seed, if it has one
+                seeds = [params.get(key)] if key else [None]
             for seed in seeds:
                 rec: dict[str, Any] = {"corpus": pair["pair"], "system": name, "label": label}
                 run_params = dict(params)
@@ -632,6 +635,7 @@ def render(records: list[dict[str, Any]], title: str) -> str:
     summ = summarize(records)
     corpora = list(dict.fromkeys(r["corpus"] for r in records))
     systems = list(dict.fromkeys(r["system"] for r in records))
+    labels = {r["system"]: r["label"] for r in records}
     runs = max(v["n"] + v["failed"] for v in summ.values()) if summ else 1
     what = "accuracy %" if runs == 1 else f"mean accuracy % over up to {runs} seeds [range]"
     lines = [
@@ -639,7 +643,7 @@ def render(records: list[dict[str, Any]], title: str) -> str:
         "",
         f"{what} (macro-F1 %, fit s); **bold**: best accuracy of the row",
         "",
-        "| corpus | " + " | ".join(summ[(corpora[0], s)]["label"] for s in systems) + " |",
+        "| corpus | " + " | ".join(labels[s] for s in systems) + " |",
         "| --- |" + " ---: |" * len(systems),
     ]
     for c in corpora:
