@@ -73,7 +73,7 @@ def test_score_card_counts_and_names_each_shortfall_once(devsuite):
         _rec("c", "sk-tfidf-sgd", 52.25),
         _rec("c", "bowclf-variant", 99.0),
     ]
-    card = devsuite.score_card(recs)
+    card = devsuite.score_card(devsuite.summarize(recs))
     assert card[0] == (
         "Score card (bowclf): ≥ fastText's defaults on 2 of 3 corpora, ≥ the best peer on 1 of 3."
     )
