@@ -32,7 +32,8 @@ instead of estimator parameters:
 - ``_b0: a`` — AdaGrad accumulators start at ``a`` instead of 0 (bounds the first steps of
   ``B``: ``ρ·g/√(a + ‖g‖²/d)``);
 - ``_ngram_w: f`` — the idf weights of the n-gram features (not the words) multiplied by
-  ``f`` (needs ``use_idf``).
+  ``f`` (needs ``use_idf``), on top of the library's ``ngram_weight`` (add
+  ``"ngram_weight": 1.0`` to measure it alone).
 - (since the ramped margin became the default of single-label multi-class tasks, ``base``
   is that default; ``{"_margin": 0.0, "_margin_sched": "up"}`` is not the old model — patch
   ``defaults.MULTICLASS_MARGIN`` or use ``bench.devsuite --bowclf`` at the previous commit)
@@ -433,8 +434,8 @@ def _install_inputs() -> None:
     _math.normalized_update_A = update_A
     real_features = text.TextClassifier._set_features
 
-    def weighted_features(self, document_frequency, n_documents, class_df=None):
-        p = real_features(self, document_frequency, n_documents, class_df)
+    def weighted_features(self, document_frequency, n_documents, class_df=None, **task):
+        p = real_features(self, document_frequency, n_documents, class_df, **task)
         columns = self.feature_columns_
         vocab = len(self.vectorizer_.vocabulary_)
         PROTO["n_word_columns"] = vocab if columns is None else int(np.sum(columns < vocab))

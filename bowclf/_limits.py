@@ -207,6 +207,7 @@ def _rules(text: bool) -> dict[str, tuple[_Rule, ...]]:
         "maxn": (_ints(0, MAX_CHAR_NGRAM),),
         "use_idf": (_BOOL,),
         "supervised_weight": (_reals(0, None, "left"),),
+        "ngram_weight": (_reals(0, None, "neither"), _names("auto")),
         "sublinear_tf": (_BOOL, _names("auto")),
         "min_df": (_ints(1), _names("auto")),
         "prune_features": (_BOOL,),

@@ -95,6 +95,17 @@ def sum_counts(matrices: list[sp.csr_array], shape: tuple[int, int]) -> sp.csr_a
     return out
 
 
+def ngram_scaled_weights(weights: np.ndarray, hashed: np.ndarray, factor: float) -> np.ndarray:
+    """Term weights with the hashed n-gram columns scaled: ``w'_j = f·w_j`` where
+    ``hashed[j]`` (word n-grams, and character n-grams with ``minn > 0``), else ``w'_j = w_j``.
+
+    With ``l1`` rows the scaling moves a document's weight from its n-grams to its words:
+    ``x̃_j = x_j·w'_j / Σ_i x_i·w'_i``.  Returns float32 (the dtype of feature weights).
+    """
+    scale = np.where(hashed, np.float32(factor), np.float32(1.0))
+    return (np.asarray(weights, np.float32) * scale).astype(np.float32)
+
+
 def supervised_term_weights(
     class_df: sp.csr_array | np.ndarray, strength: float, smoothing: float = 2.0
 ) -> np.ndarray:

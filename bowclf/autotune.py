@@ -55,9 +55,9 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import ParameterSampler, train_test_split
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from .auto_rules import resolve_epochs
 from .defaults import BASE_LR
 from .text import TextClassifier
-from .training import resolve_epochs
 
 __all__ = [
     "METRICS",

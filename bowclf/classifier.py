@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _limits, _math, defaults
 from .allocator import release_free_memory
+from .auto_rules import resolve_epochs, resolve_gce, resolve_lr, resolve_margin
 from .backends.memory import InMemoryData, describe_targets
 from .inference import PREDICT_CHUNK, ClassifierCore
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
@@ -45,10 +46,6 @@ from .training import (
     check_label_values,
     check_warm_start,
     initial_parameters,
-    resolve_epochs,
-    resolve_gce,
-    resolve_lr,
-    resolve_margin,
     seed_from,
     sgd_pass,
     split_indices,
@@ -107,12 +104,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         decisions).  Single-label softmax tasks of three or more classes trained by the
         adaptive optimiser on ``normalize='l2'`` rows (long documents) have the ceiling
         ``defaults.LONG_MULTICLASS_EPOCHS`` (15) instead of 10
-        (:func:`bowclf.training.resolve_epochs`): small corpora of long documents and many
+        (:func:`bowclf.auto_rules.resolve_epochs`): small corpora of long documents and many
         classes are still underfit after 10 passes (bench/RESULTS-devsuite.md).
         ``partial_fit`` always makes one pass.
     lr : float or 'auto', default='auto'
         Initial learning rate (per example, as in fastText).  ``'auto'``
-        (:func:`bowclf.training.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
+        (:func:`bowclf.auto_rules.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
         single-label task of three or more classes with ``loss='softmax'``, the adaptive
         optimiser and ``normalize='l1'`` rows, else 0.25 (``defaults.BASE_LR``); the
         resolved value is ``lr_``.  With ``l1`` rows a document moves its hidden vector by
@@ -581,7 +578,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return self._loss()
 
     def _rule_inputs(self) -> dict:
-        """What the ``'auto'`` training rules (:func:`bowclf.training.resolve_lr`,
+        """What the ``'auto'`` training rules (:func:`bowclf.auto_rules.resolve_lr`,
         ``resolve_epochs``, ``resolve_margin``) read of this model besides its class count:
         needs ``multilabel_``."""
         return {
@@ -593,12 +590,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _lr(self) -> float:
         """The initial learning rate ``lr`` stands for with this model's classes (``'auto'``:
-        :func:`bowclf.training.resolve_lr`); needs ``classes_`` and ``multilabel_``."""
+        :func:`bowclf.auto_rules.resolve_lr`); needs ``classes_`` and ``multilabel_``."""
         return resolve_lr(self.lr, self.classes_.size, **self._rule_inputs())
 
     def _epochs(self, n_samples: int) -> int:
         """The passes ``epochs`` stands for over ``n_samples`` documents with this model's
-        classes, loss, optimiser and row scaling (:func:`bowclf.training.resolve_epochs`)."""
+        classes, loss, optimiser and row scaling (:func:`bowclf.auto_rules.resolve_epochs`)."""
         return resolve_epochs(self.epochs, n_samples, self.classes_.size, **self._rule_inputs())
 
     def _trained_loss(self) -> Loss:

@@ -22,14 +22,19 @@ BASE_LR = 0.25
 #: at BASE_LR before AdaGrad's steps shrink (bench/RESULTS-devsuite.md).
 MULTICLASS_LR = 0.35
 #: The softmax margin a single-label task of three or more classes trained by the adaptive
-#: optimiser reaches at the end of its schedule (``training.resolve_margin``,
+#: optimiser reaches at the end of its schedule (``auto_rules.resolve_margin``,
 #: ``_math.ramped_margin``; bench/RESULTS-devsuite.md).
 MULTICLASS_MARGIN = 2.0
 #: The generalized cross-entropy exponent of single-label two-class softmax tasks of short
-#: documents (``l1`` rows) trained by the adaptive optimiser (``training.resolve_gce``,
+#: documents (``l1`` rows) trained by the adaptive optimiser (``auto_rules.resolve_gce``,
 #: ``_math.gce_sample_weights``; bench/RESULTS-devsuite.md): each example's gradient weighted
 #: by the probability the model gives its label, each class's weight in the batch kept.
 BINARY_GCE = 1.0
+#: ``TextClassifier(ngram_weight='auto')``: the factor on the term weights of the hashed
+#: n-gram columns for the tasks of BINARY_GCE (``auto_rules.resolve_ngram_weight``;
+#: bench/RESULTS-devsuite.md); every other task keeps 1.
+BINARY_NGRAM_WEIGHT = 0.7
+NGRAM_WEIGHT = "auto"
 OPTIMIZER = "auto"  # "adaptive" for softmax, "sgd" (fastText's plain SGD) for ova
 BATCH_SIZE = "auto"  # 1 on dense rows, else SPARSE_BATCH
 SPARSE_BATCH = 32

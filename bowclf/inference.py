@@ -94,9 +94,10 @@ def column_lookup(columns: np.ndarray | None, width: int) -> np.ndarray | None:
     return lookup
 
 
-def check_features(columns, idf, *, width: int, n_in: int, use_idf: bool):
+def check_features(columns, idf, *, width: int, n_in: int, use_idf: bool, weighted: bool):
     """``(columns as int64, idf as float32)`` of a saved model, checked against the
-    vectorizer's ``width`` and the classifier's ``n_in`` features (``ValueError``)."""
+    vectorizer's ``width`` and the classifier's ``n_in`` features (``ValueError``);
+    ``weighted``: the model has feature weights without ``use_idf`` (an ``ngram_weight``)."""
     if columns is not None:
         columns = columns.astype(np.int64, copy=False)
         if columns.size != n_in:
@@ -108,12 +109,14 @@ def check_features(columns, idf, *, width: int, n_in: int, use_idf: bool):
     elif width != n_in:
         raise ValueError(f"the vectorizer makes {width} features but the classifier expects {n_in}")
     if idf is not None:
-        if not use_idf:
+        if not (use_idf or weighted):
             raise ValueError("idf weights stored for a model with use_idf=False")
         if not (np.isfinite(idf).all() and (idf > 0).all()):
             raise ValueError("idf weights must be finite and positive")
     elif use_idf:
         raise ValueError("a use_idf model without its idf weights")
+    elif weighted:
+        raise ValueError("a model with an ngram_weight other than 1 without its feature weights")
     return columns, None if idf is None else idf.astype(np.float32)
 
 

@@ -211,7 +211,7 @@ class Loss:
 
 
 def _softmax_only(loss: Loss, margin: float, gce: float = 0.0) -> None:
-    """A softmax margin or generalized cross-entropy exponent (``training.resolve_margin``
+    """A softmax margin or generalized cross-entropy exponent (``auto_rules.resolve_margin``
     and ``resolve_gce`` give them to softmax only) is refused by the other losses."""
     if margin:
         raise ValueError(f"the {loss.name!r} loss takes no margin, got {margin}")

@@ -153,10 +153,10 @@ class Adaptive(AdaGrad):
 
     With a ``margin`` m (``lr``: the run's initial rate η₀) each step's softmax gradient is
     taken at the scores ``S − m(η)·Y``, ``m(η) = m·(1 − η/η₀)`` (:meth:`margin_at`; the
-    estimators pass ``training.resolve_margin``: single-label tasks of ≥ 3 classes).  With a
+    estimators pass ``auto_rules.resolve_margin``: single-label tasks of ≥ 3 classes).  With a
     ``gce`` exponent q each step's softmax gradient is the generalized cross-entropy's, each
     class keeping its step size in the batch (:func:`bowclf._math.gce_sample_weights`; the
-    estimators pass ``training.resolve_gce``: single-label two-class tasks on ``l1`` rows).
+    estimators pass ``auto_rules.resolve_gce``: single-label two-class tasks on ``l1`` rows).
     """
 
     name = "adaptive"

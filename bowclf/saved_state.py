@@ -7,6 +7,8 @@ predict.  They only check and convert: the estimator sets its attributes itself.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._limits import all_finite
@@ -92,6 +94,12 @@ def restored_inputs(params: dict, inputs: dict | None, normalize) -> dict:
     min_df = inputs.get("min_df")
     if not isinstance(min_df, int) or isinstance(min_df, bool) or min_df < 1:
         raise ValueError(f"min_df must be saved as a positive integer, not {min_df!r}")
+    # files written before the n-gram weight existed: every column at its term weight
+    factor = inputs.setdefault("ngram_weight", 1.0)
+    real = isinstance(factor, (int, float)) and not isinstance(factor, bool)
+    if not (real and math.isfinite(factor) and factor > 0):
+        raise ValueError(f"ngram_weight must be saved as a positive number, not {factor!r}")
+    inputs["ngram_weight"] = float(factor)
     return inputs
 
 

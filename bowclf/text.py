@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _math, defaults
+from .auto_rules import resolve_ngram_weight
 from .classifier import BowClassifier
 from .inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
 from .inference import check_texts as _check_texts
@@ -22,7 +23,12 @@ from .losses import get_loss
 from .optim import resolve_optimizer
 from .saved_state import check_label_set, restored_inputs
 from .targets import label_set_binarizer
-from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
+from .training import (
+    ProgressCallback,
+    check_classes,
+    check_label_values,
+    unknown_labels,
+)
 from .vectorizer import BowVectorizer
 
 __all__ = ["FeatureMap", "TextClassifier", "resolve_inputs"]
@@ -117,6 +123,18 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         Computed from the training corpus's per-class document counts on every route (in
         memory, out of core, Dask) and stored with the idf weights in ``idf_``.  ``0``:
         plain idf.  Multi-label tasks and ``use_idf=False`` are not affected.
+    ngram_weight : float or 'auto', default='auto'
+        Factor on the weights of the hashed columns — word n-grams, and character n-grams
+        with ``minn > 0`` — relative to the words: with ``l1`` rows it moves a document's
+        weight from its n-grams to its words (``< 1``) or back (``> 1``).  ``'auto'``
+        (resolved once per fit, :func:`bowclf.auto_rules.resolve_ngram_weight`):
+        ``defaults.BINARY_NGRAM_WEIGHT`` (0.7) for a single-label task of two classes of
+        short documents (``normalize`` resolved to ``'l1'``) with the softmax loss, the
+        adaptive optimiser and ``use_idf``, else 1.  In a short noisy two-class corpus most
+        bigrams are seen once or twice, and at full weight the later passes fit their noise;
+        three or more classes keep their phrases at full weight, as do raw counts
+        (``use_idf=False`` is fastText's input unless ``ngram_weight`` is given).  The
+        resolved factor is ``inputs_['ngram_weight']``; the weights are in ``idf_``.
     sublinear_tf : bool or 'auto', default='auto'
         Replace each count ``c`` by ``1 + ln c`` (before the idf weight).  ``'auto'``:
         ``True`` for a corpus of long documents (see ``normalize``), where repeated words
@@ -137,9 +155,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     ----------
     inputs_ : dict
         The resolved input settings of the last fit: ``normalize``, ``sublinear_tf``,
-        ``min_df`` (never ``'auto'``) and the corpus statistic the ``'auto'`` rule used,
-        ``words_per_document`` (mean distinct vocabulary words per training document).  Kept
-        in model files and shown in ``training_summary_`` and by ``bowclf info``.
+        ``min_df``, ``ngram_weight`` (never ``'auto'``) and the corpus statistic the
+        ``'auto'`` rules used, ``words_per_document`` (mean distinct vocabulary words per
+        training document).  Kept in model files and shown in ``training_summary_`` and by
+        ``bowclf info``.
     vectorizer_ : BowVectorizer
     classifier_ : BowClassifier
     classes_ : ndarray
@@ -147,7 +166,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     multilabel_ : bool
         Whether the model was trained on label sets (``y`` items are collections).
     idf_ : ndarray of float32 or None
-        Weight of each classifier feature (``use_idf=True``), else ``None``.
+        Weight of each classifier feature (``use_idf=True``, or an ``ngram_weight`` other
+        than 1), else ``None``.
     feature_columns_ : ndarray of int or None
         Vectorizer columns kept by ``prune_features`` (classifier feature j is vectorizer
         column ``feature_columns_[j]``); ``None`` when every column is kept.
@@ -174,6 +194,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         **{k: BowVectorizer._parameter_constraints[k] for k in _VECTORIZER_PARAMS},
         "use_idf": ["boolean"],
         "supervised_weight": [Interval(Real, 0, None, closed="left")],
+        "ngram_weight": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "normalize": [StrOptions({"auto", "l1", "l2"}), None],
         "sublinear_tf": ["boolean", StrOptions({"auto"})],
         "min_df": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -211,6 +232,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         maxn: int = defaults.MAXN,
         use_idf: bool = defaults.USE_IDF,
         supervised_weight: float = defaults.SUPERVISED_WEIGHT,
+        ngram_weight: float | str = defaults.NGRAM_WEIGHT,
         sublinear_tf: bool | str = defaults.SUBLINEAR_TF,
         min_df: int | str = defaults.MIN_DF,
         prune_features: bool = defaults.PRUNE_FEATURES,
@@ -243,6 +265,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self.maxn = maxn
         self.use_idf = use_idf
         self.supervised_weight = supervised_weight
+        self.ngram_weight = ngram_weight
         self.sublinear_tf = sublinear_tf
         self.min_df = min_df
         self.prune_features = prune_features
@@ -268,16 +291,23 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         params["normalize"] = self.inputs_["normalize"]
         return BowClassifier(**params)
 
-    def _resolve_inputs(self, document_frequency: np.ndarray, n_documents: int) -> None:
+    def _resolve_inputs(
+        self, document_frequency: np.ndarray, n_documents: int, n_classes: int, multilabel: bool
+    ) -> None:
         """``inputs_`` for a corpus (the ``'auto'`` rules, see :func:`resolve_inputs`)."""
         params = {k: getattr(self, k) for k in ("normalize", "sublinear_tf", "min_df")}
-        optimizer = resolve_optimizer(self.optimizer, self.loss)
+        # raw counts stay raw unless asked: use_idf=False is fastText's input
+        raw = self.ngram_weight == "auto" and not self.use_idf
+        params["ngram_weight"] = 1.0 if raw else self.ngram_weight
         self.inputs_ = resolve_inputs(
             params,
             document_frequency=document_frequency,
             n_documents=n_documents,
             n_words=len(self.vectorizer_.vocabulary_),
-            optimizer=optimizer,
+            optimizer=resolve_optimizer(self.optimizer, self.loss),
+            n_classes=n_classes,
+            multilabel=multilabel,
+            loss=self.loss,
         )
 
     # ------------------------------------------------------------------ targets
@@ -338,14 +368,21 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         return self.use_idf and self.supervised_weight > 0
 
     def _set_features(
-        self, document_frequency: np.ndarray, n_documents: int, class_df: sp.csr_array | None
+        self,
+        document_frequency: np.ndarray,
+        n_documents: int,
+        class_df: sp.csr_array | None,
+        *,
+        n_classes: int,
+        multilabel: bool,
     ) -> int:
         """``feature_columns_`` (with ``prune_features``: the columns of at least
         ``inputs_['min_df']`` training documents) and ``idf_`` from the document frequency of
         every vectorizer column, times the supervised term weights from ``class_df`` (the
         per-class document frequencies, :func:`_math.class_document_frequency`; ``None``
-        for multi-label corpora); returns the number of classifier features."""
-        self._resolve_inputs(document_frequency, n_documents)
+        for multi-label corpora) and ``inputs_['ngram_weight']`` on the hashed columns (the
+        task: ``n_classes``, ``multilabel``); returns the number of classifier features."""
+        self._resolve_inputs(document_frequency, n_documents, n_classes, multilabel)
         width = document_frequency.size
         columns = None
         if self.prune_features:
@@ -359,6 +396,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             class_df = class_df if columns is None else class_df[columns]
             weights = _math.supervised_term_weights(class_df, self.supervised_weight)
             self.idf_ = (self.idf_ * weights).astype(np.float32)
+        factor = self.inputs_["ngram_weight"]
+        if factor != 1.0:
+            n_words = len(self.vectorizer_.vocabulary_)  # the hashed columns come after them
+            kept = np.arange(width) if columns is None else columns
+            base = np.ones(kept.size, np.float32) if self.idf_ is None else self.idf_
+            self.idf_ = _math.ngram_scaled_weights(base, kept >= n_words, factor)
         return width if columns is None else int(columns.size)
 
     # ------------------------------------------------------------------ fitting
@@ -418,7 +461,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         class_df = None
         if codes is not None and self._supervised():
             class_df = _math.class_document_frequency(Xc, codes.ravel(), int(codes.max()) + 1)
-        self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0], class_df)
+        n_classes = classes.size if codes is not None else Y.shape[1]  # else: indicators
+        self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0], class_df,
+                           n_classes=n_classes, multilabel=self.multilabel_)  # fmt: skip
         del class_df
         tokens = Xc.sum()
         Xc = self._feature_map()(Xc)
@@ -460,8 +505,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         stats = backend.scan(vectorizer, callback, class_frequencies=self._supervised())
         self.vectorizer_ = vectorizer
         p = self._set_features(
-            stats.document_frequency, stats.documents, stats.class_document_frequency
-        )
+            stats.document_frequency, stats.documents, stats.class_document_frequency,
+            n_classes=stats.classes.size, multilabel=stats.multilabel,
+        )  # fmt: skip
         stats.class_document_frequency = None  # used: not kept in memory while training
         self.multilabel_ = stats.multilabel
         self._binarizer = None
@@ -553,6 +599,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             model.optimizer = "sgd"
         if "supervised_weight" not in params:  # files written before it existed: plain idf
             model.supervised_weight = 0.0
+        if "ngram_weight" not in params:  # likewise: n-grams at their term weights
+            model.ngram_weight = 1.0
         model._validate_params()
         model.inputs_ = restored_inputs(params, inputs, classifier.normalize)
         model.classifier_ = classifier
@@ -587,7 +635,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         )  # fmt: skip
 
     def _restore_features(self, columns, idf, width: int, n_in: int) -> None:
-        columns, idf = check_features(columns, idf, width=width, n_in=n_in, use_idf=self.use_idf)
+        columns, idf = check_features(columns, idf, width=width, n_in=n_in, use_idf=self.use_idf,
+                                      weighted=self.inputs_["ngram_weight"] != 1.0)  # fmt: skip
         self._set_columns(columns, width)
         self.idf_ = idf
 
@@ -665,10 +714,19 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
 
 
 def resolve_inputs(
-    params: dict, *, document_frequency: np.ndarray, n_documents: int, n_words: int, optimizer: str
+    params: dict,
+    *,
+    document_frequency: np.ndarray,
+    n_documents: int,
+    n_words: int,
+    optimizer: str,
+    n_classes: int | None = None,
+    multilabel: bool = False,
+    loss: str = defaults.LOSS,
 ) -> dict:
     """The input settings for a training corpus: ``params`` (``normalize``, ``sublinear_tf``,
-    ``min_df``) with every ``'auto'`` replaced by its value for this corpus.
+    ``min_df``, optionally ``ngram_weight``) with every ``'auto'`` replaced by its value for
+    this corpus and task.
 
     The corpus statistic is ``words_per_document``: the mean number of distinct vocabulary
     words per document, ``Σ_j df_j / n`` over the ``n_words`` vocabulary columns (they come
@@ -677,7 +735,10 @@ def resolve_inputs(
     ``defaults.LONG_DOCUMENT_WORDS``; then ``'auto'`` means ``normalize='l2'`` (``'l1'``
     when ``optimizer`` — the resolved optimiser name — is ``'sgd'``), ``sublinear_tf=True``
     and ``min_df=defaults.LONG_MIN_DF`` (1 when no feature reaches it); otherwise ``'l1'``,
-    ``False`` and 1.  Deterministic: integers in, the same settings out.
+    ``False`` and 1.  ``ngram_weight`` (1 when absent) depends on the task — ``n_classes``,
+    ``multilabel``, ``loss``, ``optimizer`` — and the resolved ``normalize``
+    (:func:`bowclf.auto_rules.resolve_ngram_weight`).  Deterministic: integers in, the same
+    settings out.
     """
     n_words = min(int(n_words), document_frequency.size)
     words = float(np.sum(document_frequency[:n_words], dtype=np.int64)) / max(1, n_documents)
@@ -691,9 +752,14 @@ def resolve_inputs(
         min_df = 1
         if long and np.any(document_frequency >= defaults.LONG_MIN_DF):
             min_df = defaults.LONG_MIN_DF
+    ngram_weight = resolve_ngram_weight(
+        params.get("ngram_weight", 1.0), n_classes, multilabel=multilabel, loss=loss,
+        optimizer=optimizer, normalize=normalize,
+    )  # fmt: skip
     return {
         "normalize": normalize,
         "sublinear_tf": bool(sublinear),
         "min_df": int(min_df),
+        "ngram_weight": ngram_weight,
         "words_per_document": round(words, 2),
     }

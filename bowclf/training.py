@@ -25,13 +25,24 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from . import _math, defaults
+from . import _math
+
+# the 'auto' rules have their own module; they stay importable from here
+from .auto_rules import (
+    epochs_before_inputs,
+    resolve_epochs,
+    resolve_gce,
+    resolve_lr,
+    resolve_margin,
+    resolve_ngram_weight,
+)
 from .losses import Loss, get_loss
-from .optim import SGD, resolve_optimizer
+from .optim import SGD
 from .parallel import kernel_threads
 
 __all__ = [
     "check_warm_start",
+    "epochs_before_inputs",
     "as_count_matrix",
     "seed_from",
     "CorpusStats",
@@ -50,6 +61,7 @@ __all__ = [
     "resolve_gce",
     "resolve_lr",
     "resolve_margin",
+    "resolve_ngram_weight",
     "sgd_pass",
     "split_indices",
     "split_validation",
@@ -78,156 +90,6 @@ def seed_from(random_state) -> int | None:
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(np.iinfo(np.int32).max))
     return int(random_state)
-
-
-def epochs_before_inputs(
-    epochs: int | str,
-    n_samples: int,
-    n_classes: int | None,
-    *,
-    multilabel: bool = False,
-    loss: str = defaults.LOSS,
-    optimizer: str = "auto",
-    normalize: str | None = "auto",
-) -> int | None:
-    """The passes :func:`resolve_epochs` gives before a text model's inputs are resolved
-    (``normalize='auto'`` becomes ``'l1'`` or ``'l2'`` by document length), or ``None``
-    when they depend on that choice."""
-    scalings = ("l1", "l2") if normalize == "auto" else (normalize,)
-    counts = {
-        resolve_epochs(epochs, n_samples, n_classes, multilabel=multilabel, loss=loss,
-                       optimizer=resolve_optimizer(optimizer, loss), normalize=scaling)
-        for scaling in scalings
-    }  # fmt: skip
-    return counts.pop() if len(counts) == 1 else None
-
-
-def _adaptive_softmax(multilabel: bool, loss: str, optimizer: str) -> bool:
-    """A single-label softmax task trained by the adaptive optimiser: the tasks the ``'auto'``
-    rules below shape by class count and row scaling."""
-    return not multilabel and loss == "softmax" and optimizer == "adaptive"
-
-
-def _adaptive_multiclass(
-    n_classes: int | None, multilabel: bool, loss: str, optimizer: str
-) -> bool:
-    """A single-label softmax task of three or more classes trained by the adaptive
-    optimiser: the tasks whose ``'auto'`` rate and epochs depend on the row scaling."""
-    multiclass = n_classes is not None and n_classes >= 3
-    return multiclass and _adaptive_softmax(multilabel, loss, optimizer)
-
-
-def resolve_epochs(
-    epochs: int | str,
-    n_samples: int,
-    n_classes: int | None = None,
-    *,
-    multilabel: bool = False,
-    loss: str = defaults.LOSS,
-    optimizer: str = "adaptive",
-    normalize: str | None = "l1",
-) -> int:
-    """The number of passes for ``epochs`` (a number is kept as it is).
-
-    ``'auto'``: ``min(m, max(5, ⌈200000/n⌉))`` passes over ``n`` documents, with the
-    ceiling ``m = defaults.LONG_MULTICLASS_EPOCHS`` (15) for a single-label softmax task of
-    ``n_classes ≥ 3`` trained by the adaptive optimiser on ``normalize='l2'`` rows (long
-    documents: :class:`~bowclf.TextClassifier`'s ``'auto'`` inputs), else 10; and
-    ``defaults.BINARY_EPOCHS`` for a single-label task of 2 classes — not a ``multilabel``
-    one: two labels there are two independent decisions, not one direction.  Why the long
-    documents' ceiling: their many features per class, each a small share of a document's
-    unit-norm row, are still learning after 10 passes when the corpus is small (both
-    long-document multi-class corpora of the dev suite, one of them real, gain at 15; the
-    short ones are measured at 10).  Every input is known before the first step on every
-    route (in memory, out of core, Dask), so each resolves the same count.
-    """
-    if epochs != "auto":
-        return int(epochs)
-    if n_classes == 2 and not multilabel:
-        return defaults.BINARY_EPOCHS
-    ceiling = 10
-    if _adaptive_multiclass(n_classes, multilabel, loss, optimizer) and normalize == "l2":
-        ceiling = defaults.LONG_MULTICLASS_EPOCHS
-    return int(min(ceiling, max(5, -(-200_000 // max(n_samples, 1)))))
-
-
-def resolve_lr(
-    lr: float | str,
-    n_classes: int,
-    *,
-    multilabel: bool = False,
-    loss: str = defaults.LOSS,
-    optimizer: str = "adaptive",
-    normalize: str | None = "l1",
-) -> float:
-    """The initial learning rate for ``lr`` (a number is kept as it is).
-
-    ``'auto'``: ``defaults.MULTICLASS_LR`` (0.35) for a single-label task of ``n_classes ≥ 3``
-    with ``loss='softmax'``, the resolved ``optimizer`` ``'adaptive'`` and ``normalize='l1'``
-    rows; ``defaults.BASE_LR`` (0.25) otherwise.  Every input is known before the first
-    step on every route (in memory, out of core, Dask, ``partial_fit``, a loaded model), so
-    each resolves the same value.  Why these conditions: with ``l1`` rows (short documents:
-    :class:`~bowclf.TextClassifier`'s ``'auto'`` inputs) a document moves its hidden vector
-    by ``lr·‖x̃‖₂²·∂ℓ/∂h`` with ``‖x̃‖₂² ≈ 1/length``, and ``B``'s AdaGrad steps (rate
-    ``0.2·lr``) shrink before many classes' rows separate, so such models are underfit at
-    0.25; ``l2`` rows (long documents) already move ``h`` by the full ``lr·∂ℓ/∂h``; a binary
-    task has a single decision direction; plain SGD, ``'adagrad'``, one-vs-all and
-    hierarchical softmax keep the rate they were measured with.
-    """
-    if lr != "auto":
-        return float(lr)
-    if _adaptive_multiclass(n_classes, multilabel, loss, optimizer) and normalize == "l1":
-        return defaults.MULTICLASS_LR
-    return defaults.BASE_LR
-
-
-def resolve_margin(
-    n_classes: int, *, multilabel: bool = False, loss: str = defaults.LOSS,
-    optimizer: str = "adaptive", **other_inputs: object,
-) -> float:  # fmt: skip
-    """The softmax margin the training steps ramp up to (:func:`bowclf._math.ramped_margin`).
-
-    ``defaults.MULTICLASS_MARGIN`` (2) for a single-label softmax task of ``n_classes ≥ 3``
-    trained by the adaptive optimiser, else 0 (plain cross-entropy: two classes, multi-label,
-    one-vs-all, ``hs``, plain SGD, ``'adagrad'``).  A step at rate ``η`` of a run started at
-    ``η₀`` takes its gradient from the scores ``S − m·(1 − η/η₀)·Y``: plain cross-entropy at
-    the start, a margin of ``m`` nats for the true class as the rate anneals, so the
-    examples the model already classifies keep training their features (the multi-class
-    corpora of the dev suite are underfit; a margin from the first step costs the noisy
-    5-grade corpora, a late one does not).  ``other_inputs`` (``normalize``: the other
-    ``'auto'`` rules' inputs, passed alike) do not change the margin.  Known before the
-    first step on every route.
-    """
-    if _adaptive_multiclass(n_classes, multilabel, loss, optimizer):
-        return defaults.MULTICLASS_MARGIN
-    return 0.0
-
-
-def resolve_gce(
-    n_classes: int, *, multilabel: bool = False, loss: str = defaults.LOSS,
-    optimizer: str = "adaptive", normalize: str | None = defaults.NORMALIZE,
-    **other_inputs: object,
-) -> float:  # fmt: skip
-    """The generalized cross-entropy exponent of the training steps
-    (:func:`bowclf._math.gce_sample_weights`).
-
-    ``defaults.BINARY_GCE`` (1) for a single-label softmax task of two classes trained by the
-    adaptive optimiser on ``l1`` rows (short documents), else 0 (plain cross-entropy).  A
-    binary softmax has one decision direction, learnt in the first passes; what the later
-    passes add is mostly the fit of the examples the model disagrees with — under label
-    noise, the mislabelled ones, which a short document's few rare features memorise.  With
-    q = 1 an example pulls in proportion to the probability the model gives its label (each
-    class keeps its weight in the batch), so the later passes fit the examples the model
-    agrees with instead of memorising the others.  A long document (``l2`` rows) is not
-    memorised through a few rare features, and there the exponent only costs signal; tasks
-    of three or more classes are underfit rather than noisy and take the margin instead
-    (:func:`resolve_margin`); bench/RESULTS-devsuite.md has the measurements.
-    ``other_inputs`` do not change the exponent.  Known before the first step on every
-    route.
-    """
-    if n_classes == 2 and normalize == "l1" and _adaptive_softmax(multilabel, loss, optimizer):
-        return defaults.BINARY_GCE
-    return 0.0
 
 
 def check_warm_start(

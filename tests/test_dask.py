@@ -101,6 +101,21 @@ def test_one_shard_reproduces_the_local_fit_bit_for_bit(client, parts, text_data
     assert one.classifier_.loss_curve_ == local_model.classifier_.loss_curve_
 
 
+def test_two_classes_weigh_their_ngrams_as_the_local_fit_bit_for_bit(client, parts):
+    from bowclf.dask import fit_dask
+
+    dropped = parts[1][0][0]  # one of the three topics
+    keep = [[i for i, y in enumerate(ys) if y != dropped] for ys in parts[1]]
+    texts = [[t[i] for i in k] for t, k in zip(parts[0], keep, strict=True)]
+    labels = [[y[i] for i in k] for y, k in zip(parts[1], keep, strict=True)]
+    flat_x, flat_y = sum(texts, []), sum(labels, [])
+    local = TextClassifier(random_state=0, n_jobs=1).fit(flat_x, flat_y)
+    one = fit_dask(TextClassifier(random_state=0), texts, labels, client=client, n_shards=1)
+    assert one.inputs_ == local.inputs_ and one.inputs_["ngram_weight"] == 0.7
+    assert one.idf_.tobytes() == local.idf_.tobytes()
+    np.testing.assert_array_equal(one.classifier_.A_, local.classifier_.A_)
+
+
 def test_supervised_weights_equal_the_local_fit(dask_model, local_model):
     plain = local_model.get_params()["supervised_weight"]
     assert plain == 0.5 and dask_model.idf_.tobytes() == local_model.idf_.tobytes()

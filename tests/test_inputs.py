@@ -29,7 +29,13 @@ def test_short_documents_keep_fasttexts_inputs():
     got = resolve_inputs(
         AUTO, document_frequency=_df(20, 100), n_documents=100, n_words=500, optimizer="adaptive"
     )
-    assert got == {"normalize": "l1", "sublinear_tf": False, "min_df": 1, "words_per_document": 20}
+    assert got == {
+        "normalize": "l1",
+        "sublinear_tf": False,
+        "min_df": 1,
+        "ngram_weight": 1.0,
+        "words_per_document": 20,
+    }
 
 
 @pytest.mark.parametrize(
@@ -52,6 +58,7 @@ def test_long_documents_threshold_and_optimiser(optimizer, normalize):
         "normalize": normalize,
         "sublinear_tf": True,
         "min_df": defaults.LONG_MIN_DF,
+        "ngram_weight": 1.0,
         "words_per_document": at,
     }
 
@@ -117,7 +124,7 @@ def test_restored_inputs_of_old_and_damaged_files():
     from bowclf.saved_state import restored_inputs
 
     old = restored_inputs({"normalize": "l2", "sublinear_tf": True}, None, "l2")
-    assert old == {"normalize": "l2", "sublinear_tf": True, "min_df": 1}
+    assert old == {"normalize": "l2", "sublinear_tf": True, "min_df": 1, "ngram_weight": 1.0}
     with pytest.raises(ValueError, match="does not match"):
         restored_inputs({}, {"normalize": "l1", "sublinear_tf": False, "min_df": 1}, "l2")
     with pytest.raises(ValueError, match="boolean"):
@@ -148,9 +155,9 @@ def test_cli_fit_prints_and_info_shows_the_resolved_inputs(tmp_path):
     data = write_label_text_csv(tmp_path / "long.csv", texts, labels)
     model = tmp_path / "m.bowclf"
     result = ok(run("fit", data, "-o", model, "--dim", "8", "--epochs", "2"))
-    assert "Inputs: normalize l2, sublinear_tf True, min_df 2" in result.stderr
+    assert "Inputs: normalize l2, sublinear_tf True, min_df 2, ngram_weight 1 (" in result.stderr
     info = ok(run("info", model)).stdout
     assert "min_df 2" in info and "normalize l2" in info and "sublinear_tf True" in info
     result = ok(run("fit", data, "-o", model, "--dim", "8", "--epochs", "2",
                     "--no-sublinear-tf", "--min-df", "1", "--normalize", "l1"))  # fmt: skip
-    assert "Inputs: normalize l1, sublinear_tf False, min_df 1" in result.stderr
+    assert "Inputs: normalize l1, sublinear_tf False, min_df 1, ngram_weight 0.7 (" in result.stderr

@@ -498,7 +498,7 @@ def test_info_of_a_quantized_model_shows_what_the_file_holds(model, tmp_path):
     inputs = small.inputs_
     assert lines["Inputs"] == (
         f"normalize {inputs['normalize']}, sublinear_tf {inputs['sublinear_tf']}, "
-        f"min_df {inputs['min_df']}"
+        f"min_df {inputs['min_df']}, ngram_weight {inputs['ngram_weight']}"
     )
     params = lines["Parameters"].split(", ")
     assert small.normalize == "auto" and f"normalize=auto ({inputs['normalize']})" in params

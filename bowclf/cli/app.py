@@ -45,8 +45,9 @@ class _FiniteFloat(click.FloatRange):
         return rv
 
 
-class _RateType(_FiniteFloat):
-    """A positive finite learning rate, or 'auto' (see ``bowclf.training.resolve_lr``)."""
+class _PositiveOrAuto(_FiniteFloat):
+    """A positive finite number, or 'auto' (``--lr``: ``bowclf.auto_rules.resolve_lr``;
+    ``--ngram-weight``: ``resolve_ngram_weight``)."""
 
     name = "FLOAT|auto"
 

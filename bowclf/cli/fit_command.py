@@ -21,7 +21,7 @@ from .app import (
     _isatty,
     _labels_of,
     _one_line,
-    _RateType,
+    _PositiveOrAuto,
     _stderr,
     _summary_line,
     cli,
@@ -84,7 +84,7 @@ from .app import (
 )
 @click.option(
     "--lr",
-    type=_RateType(),
+    type=_PositiveOrAuto(),
     default=defaults.LR,
     show_default=True,
     help="Initial learning rate (decays linearly to 0), or 'auto': 0.35 for 3 or more classes "
@@ -156,6 +156,14 @@ from .app import (
     help="Strength of the supervised term weights: idf times 1 + w·(the feature's largest "
     "log-count ratio between a class and the rest, plus their mean weighted by the classes' "
     "shares with 3+ classes); 0: plain idf. Single-label only.",
+)
+@click.option(
+    "--ngram-weight",
+    type=_PositiveOrAuto(),
+    default=defaults.NGRAM_WEIGHT,
+    show_default=True,
+    help="Factor on the weights of the hashed n-gram columns relative to the words; auto: "
+    f"{defaults.BINARY_NGRAM_WEIGHT:g} for two classes of short documents (with idf), else 1.",
 )
 @click.option(
     "--sublinear-tf/--no-sublinear-tf",
@@ -371,7 +379,7 @@ def _use_stream(o: _FitOptions) -> bool:
 def _model_params(o: _FitOptions) -> dict[str, Any]:
     """TextClassifier parameters from the options (names and 'none' spellings differ)."""
     same = ("dim", "epochs", "lr", "optimizer", "batch_size", "loss", "use_idf",
-            "supervised_weight", "sublinear_tf",
+            "supervised_weight", "ngram_weight", "sublinear_tf",
             "ngrams", "buckets", "min_count", "max_features", "minn", "maxn", "tokenizer",
             "lowercase", "threshold", "early_stopping", "pretrained_vectors")  # fmt: skip
     return {
@@ -422,8 +430,8 @@ def _print_fit_summary(model, output: str, val, started: float, tuned=None) -> N
     if inputs:
         _stderr(
             f"Inputs: normalize {inputs['normalize']}, sublinear_tf {inputs['sublinear_tf']}, "
-            f"min_df {inputs['min_df']} ({inputs.get('words_per_document', '?')} distinct "
-            "words per document)"
+            f"min_df {inputs['min_df']}, ngram_weight {inputs['ngram_weight']:g} "
+            f"({inputs.get('words_per_document', '?')} distinct words per document)"
         )
     if val is not None:
         from ..report import evaluate
@@ -471,8 +479,9 @@ def _fit_dask(model, o: _FitOptions, kw: dict, progress):
 
 
 def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
+    from ..auto_rules import epochs_before_inputs
     from ..corpus import read_corpus
-    from ..training import epochs_before_inputs, split_validation
+    from ..training import split_validation
 
     train = read_corpus(o.corpus, **kw)
     texts, y, multilabel = _labels_of(train, o.label_sep)

@@ -65,7 +65,8 @@ def info(model_path, as_json, top_features=None) -> None:
     if text:
         lines.append(("Multi-label", _multilabel_line(text, header)))
         if inputs:
-            lines.append(("Inputs", ", ".join(f"{k} {inputs.get(k)}" for k in _INPUTS)))
+            shown = {**_INPUT_DEFAULTS, **inputs}
+            lines.append(("Inputs", ", ".join(f"{k} {shown.get(k)}" for k in _INPUTS)))
         if text.get("training_summary"):
             quantized = "quantization" in header
             lines.append(("Training", _training_line(text["training_summary"], quantized)))
@@ -135,7 +136,9 @@ def _multilabel_line(text: dict, header: dict) -> str:
 
 
 #: TextClassifier's input settings ('auto' parameters resolved from the training corpus).
-_INPUTS = ("normalize", "sublinear_tf", "min_df")
+_INPUTS = ("normalize", "sublinear_tf", "min_df", "ngram_weight")
+#: What files written before a setting existed trained with.
+_INPUT_DEFAULTS = {"ngram_weight": 1.0}
 #: Training-summary keys that describe the fitted model's size (quantize prunes it).
 _MODEL_SIZE = ("vocabulary", "columns")
 

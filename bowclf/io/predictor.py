@@ -146,11 +146,12 @@ def build_predictor(header: dict, arrays: dict[str, np.ndarray], path) -> TextPr
     label_set = arrays["text/classes"] if label_sets else None
     check_label_set(label_set, multilabel, core.multilabel, core.classes.size)
     classes = core.classes if label_set is None else _label_set_classes(label_set.tolist())
+    inputs = restored_inputs(header["params"], section.get("inputs"), core.normalize)
     columns, idf = check_features(
         arrays.get("text/feature_columns"), arrays.get("text/idf"), width=width,
         n_in=header["classifier"]["fitted"]["n_features_in_"], use_idf=params["use_idf"],
+        weighted=inputs["ngram_weight"] != 1.0,
     )  # fmt: skip
-    inputs = restored_inputs(header["params"], section.get("inputs"), core.normalize)
     features = FeatureMap(columns, column_lookup(columns, width), idf, inputs["sublinear_tf"])
     return TextPredictor(
         vectorizer, features, core, classes, multilabel=multilabel, label_sets=label_sets
