@@ -23,12 +23,7 @@ from .losses import get_loss
 from .optim import resolve_optimizer
 from .saved_state import check_label_set, restored_inputs
 from .targets import label_set_binarizer
-from .training import (
-    ProgressCallback,
-    check_classes,
-    check_label_values,
-    unknown_labels,
-)
+from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
 from .vectorizer import BowVectorizer
 
 __all__ = ["FeatureMap", "TextClassifier", "resolve_inputs"]
