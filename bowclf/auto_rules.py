@@ -195,9 +195,9 @@ def resolve_ngram_weight(
     a noisy two-class corpus most of them are seen once or twice and, at full weight, the
     passes after the first fit their noise.  Weighted down, the words carry the decision
     and the phrases that recur (negations) still count.  Three or more classes keep 1:
-    there the phrases tell apart classes that share their words (the two-word-phrase
-    corpus of the dev suite loses 2.5 points at 0.7).  Known before the first step on every
-    route: the class count and the resolved ``normalize``.
+    there the phrases tell apart classes that share their words (measurements in
+    bench/RESULTS-devsuite.md).  Known before the first step on every route: the class count
+    and the resolved ``normalize``.
     """
     if ngram_weight != "auto":
         return float(ngram_weight)
