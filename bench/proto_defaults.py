@@ -57,6 +57,9 @@ instead of estimator parameters:
   so the batch's total weight is kept (over the whole batch, not per class as the library
   does), ``_gce_ramp: true``: the factor ramps in from 1 with the schedule.  Stacks on the
   library's own two-class exponent: add ``_bgce: 0`` to measure it alone.
+- ``_pv: true`` — progressive validation of the first pass: the accuracy of each quarter of
+  the first pass, every batch scored before its step (printed per run; the model is not
+  changed).
 - ``_bgce: q`` — ``defaults.BINARY_GCE`` (0: the two-class model before the generalized
   cross-entropy, bit for bit); ``_mcgce: q`` — the library's (per-class) generalized
   cross-entropy for single-label tasks of three or more classes too.
@@ -164,6 +167,41 @@ def install() -> None:
     _install_decay()
     _install_inputs()
     _install_multiclass()
+    _install_progressive()
+
+
+def _install_progressive() -> None:
+    """``_pv: true``: record, for every training batch, how many of its examples the current
+    parameters classify right before the step (single-label softmax: the argmax of
+    ``B·A·x̃``); :func:`first_pass_quarters` turns the first pass's records into accuracies."""
+    from bowclf import _math, training
+
+    real_step = training.sgd_step
+
+    def step(batch, W, B, lr, loss, optimizer):
+        if PROTO.get("_pv"):
+            H = np.zeros((batch.n, W.shape[1]), dtype=W.dtype)
+            _math.sparse_hidden_into(batch.indptr, batch.indices, batch.data, W, H)
+            Y = batch.targets(B.shape[0])
+            right = int((Y[np.arange(batch.n), (H @ B.T).argmax(axis=1)] > 0).sum())
+            PROTO.setdefault("_pv_records", []).append((right, batch.n))
+        return real_step(batch, W, B, lr, loss, optimizer)
+
+    training.sgd_step = step
+
+
+def first_pass_quarters(records: list[tuple[int, int]], n: int) -> list[float]:
+    """Accuracy % of each quarter of the first pass over ``n`` examples from the
+    ``(right, batch size)`` records of :func:`_install_progressive` (progressive validation:
+    every example is scored before the model has seen it)."""
+    right = np.array([r for r, _ in records], dtype=np.float64)
+    size = np.array([b for _, b in records], dtype=np.float64)
+    seen = np.cumsum(size)
+    out = []
+    for a, b in ((0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)):
+        part = (seen > a * n) & (seen <= b * n)
+        out.append(100.0 * right[part].sum() / max(1.0, size[part].sum()))
+    return out
 
 
 def _install_multiclass() -> None:
@@ -561,10 +599,18 @@ def main(argv: list[str] | None = None) -> int:
             if PROTO.get("_eos"):
                 Xa, Xta = [t + " qqeosqq" for t in X], [t + " qqeosqq" for t in Xt]
             for seed in args.seeds:
+                PROTO.pop("_pv_records", None)
                 t0 = time.perf_counter()
                 model = TextClassifier(random_state=seed, **params).fit(Xa, y)
                 fit_s = time.perf_counter() - t0
                 acc, f1 = _score(list(model.predict(Xta)), yt)
+                if PROTO.get("_pv"):
+                    quarters = first_pass_quarters(PROTO.pop("_pv_records", []), len(Xa))
+                    print(
+                        f"{name:<12} {pair['pair']:<18} seed {seed} first-pass accuracy by "
+                        "quarter " + " / ".join(f"{q:.1f}" for q in quarters),
+                        file=sys.stderr,
+                    )
                 results.setdefault((pair["pair"], name), []).append(acc)
                 times.setdefault((pair["pair"], name), []).append(fit_s)
                 print(
