@@ -103,7 +103,7 @@ def ngram_scaled_weights(weights: np.ndarray, hashed: np.ndarray, factor: float)
     ``x̃_j = x_j·w'_j / Σ_i x_i·w'_i``.  Returns float32 (the dtype of feature weights).
     """
     scale = np.where(hashed, np.float32(factor), np.float32(1.0))
-    return (np.asarray(weights, np.float32) * scale).astype(np.float32)
+    return np.asarray(weights, np.float32) * scale
 
 
 def supervised_term_weights(

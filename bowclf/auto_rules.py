@@ -184,23 +184,24 @@ def _short_binary(
 def resolve_ngram_weight(
     ngram_weight: float | str, n_classes: int | None, *, multilabel: bool = False,
     loss: str = defaults.LOSS, optimizer: str = "adaptive",
-    normalize: str | None = defaults.NORMALIZE,
+    normalize: str | None = defaults.NORMALIZE, use_idf: bool = True,
 ) -> float:  # fmt: skip
     """The factor on the term weights of the hashed n-gram columns (a number is kept as it is).
 
     ``'auto'``: ``defaults.BINARY_NGRAM_WEIGHT`` (0.7) for the tasks that take the
     generalized cross-entropy (:func:`resolve_gce`: single-label softmax, two classes,
-    adaptive optimiser, ``l1`` rows), else 1.  A short document's bigrams are nearly all
-    rarer than its words, so with idf weights they hold about half of its ``l1`` average; in
-    a noisy two-class corpus most of them are seen once or twice and, at full weight, the
-    passes after the first fit their noise.  Weighted down, the words carry the decision
-    and the phrases that recur (negations) still count.  Three or more classes keep 1:
-    there the phrases tell apart classes that share their words (measurements in
-    bench/RESULTS-devsuite.md).  Known before the first step on every route: the class count
-    and the resolved ``normalize``.
+    adaptive optimiser, ``l1`` rows) when the features are idf-weighted (``use_idf``), else
+    1: raw counts (``use_idf=False``) are fastText's input and stay raw unless asked.  A
+    short document's bigrams are nearly all rarer than its words, so with idf weights they
+    hold about half of its ``l1`` average; in a noisy two-class corpus most of them are
+    seen once or twice and, at full weight, the passes after the first fit their noise.
+    Weighted down, the words carry the decision and the phrases that recur (negations) still
+    count.  Three or more classes keep 1: there the phrases tell apart classes that share
+    their words (measurements in bench/RESULTS-devsuite.md).  Known before the first step on
+    every route: the class count, ``use_idf`` and the resolved ``normalize``.
     """
     if ngram_weight != "auto":
         return float(ngram_weight)
-    if _short_binary(n_classes, multilabel, loss, optimizer, normalize):
+    if use_idf and _short_binary(n_classes, multilabel, loss, optimizer, normalize):
         return defaults.BINARY_NGRAM_WEIGHT
     return 1.0

@@ -290,12 +290,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self, document_frequency: np.ndarray, n_documents: int, n_classes: int, multilabel: bool
     ) -> None:
         """``inputs_`` for a corpus (the ``'auto'`` rules, see :func:`resolve_inputs`)."""
-        params = {k: getattr(self, k) for k in ("normalize", "sublinear_tf", "min_df")}
-        # raw counts stay raw unless asked: use_idf=False is fastText's input
-        raw = self.ngram_weight == "auto" and not self.use_idf
-        params["ngram_weight"] = 1.0 if raw else self.ngram_weight
+        names = ("normalize", "sublinear_tf", "min_df", "ngram_weight")
         self.inputs_ = resolve_inputs(
-            params,
+            {k: getattr(self, k) for k in names},
             document_frequency=document_frequency,
             n_documents=n_documents,
             n_words=len(self.vectorizer_.vocabulary_),
@@ -303,6 +300,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             n_classes=n_classes,
             multilabel=multilabel,
             loss=self.loss,
+            use_idf=self.use_idf,
         )
 
     # ------------------------------------------------------------------ targets
@@ -718,6 +716,7 @@ def resolve_inputs(
     n_classes: int | None = None,
     multilabel: bool = False,
     loss: str = defaults.LOSS,
+    use_idf: bool = True,
 ) -> dict:
     """The input settings for a training corpus: ``params`` (``normalize``, ``sublinear_tf``,
     ``min_df``, optionally ``ngram_weight``) with every ``'auto'`` replaced by its value for
@@ -731,7 +730,7 @@ def resolve_inputs(
     when ``optimizer`` — the resolved optimiser name — is ``'sgd'``), ``sublinear_tf=True``
     and ``min_df=defaults.LONG_MIN_DF`` (1 when no feature reaches it); otherwise ``'l1'``,
     ``False`` and 1.  ``ngram_weight`` (1 when absent) depends on the task — ``n_classes``,
-    ``multilabel``, ``loss``, ``optimizer`` — and the resolved ``normalize``
+    ``multilabel``, ``loss``, ``optimizer``, ``use_idf`` — and the resolved ``normalize``
     (:func:`bowclf.auto_rules.resolve_ngram_weight`).  Deterministic: integers in, the same
     settings out.
     """
@@ -749,7 +748,7 @@ def resolve_inputs(
             min_df = defaults.LONG_MIN_DF
     ngram_weight = resolve_ngram_weight(
         params.get("ngram_weight", 1.0), n_classes, multilabel=multilabel, loss=loss,
-        optimizer=optimizer, normalize=normalize,
+        optimizer=optimizer, normalize=normalize, use_idf=use_idf,
     )  # fmt: skip
     return {
         "normalize": normalize,

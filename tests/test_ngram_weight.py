@@ -38,6 +38,8 @@ def test_the_rule_weighs_down_the_short_binary_tasks_only():
         {"optimizer": "adagrad"},
     ]:
         assert resolve_ngram_weight("auto", 2, **{**SHORT_BINARY, **change}) == 1.0, change
+    assert resolve_ngram_weight("auto", 2, **SHORT_BINARY, use_idf=False) == 1.0  # raw counts
+    assert resolve_ngram_weight(0.5, 2, **SHORT_BINARY, use_idf=False) == 0.5
     assert resolve_ngram_weight("auto", 3, **SHORT_BINARY) == 1.0
     assert resolve_ngram_weight("auto", None, **SHORT_BINARY) == 1.0
     assert resolve_ngram_weight(0.25, 5, **SHORT_BINARY) == 0.25  # a number is kept
