@@ -66,10 +66,6 @@ OPEN_NODES = 1 << 17  # open (document, node) pairs aimed at per chunk (top_k)
 PAIRS = 1 << 15  # (document, node) pairs scored at a time (top_k): 2·PAIRS·d floats
 TOP_NODES = 2048  # nodes nearest the root scored densely for a chunk (top_k): CHUNK·TOP_NODES
 _KEY_SPAN = 4096.0  # −log-probabilities are clipped to this in _mth_best's sort key
-#: log_proba scores blocks of a multiple of this many rows (zero rows pad the last one): BLAS
-#: computes the rows left over from its kernel's row count in another order, so without it a
-#: row's last bits would depend on the size of the block it falls in.
-ROW_ALIGN = 16
 
 
 # ---------------------------------------------------------------------- the tree
@@ -383,16 +379,16 @@ def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
     ``log p(r) = log p(v) + log σ(z_v)``, ``log p(l) = log p(v) + log σ(−z_v)`` with
     ``Z = H·Bᵀ``.  Costs O(n·c·d); the result is n×c, the working arrays (scores and the
     log-probabilities of all 2c − 1 nodes) are kept to :data:`LOG_PROBA_CELLS` floats by
-    doing the rows in blocks (plus one float64 copy of B).  Blocks are padded to a multiple
-    of :data:`ROW_ALIGN` rows, so a row's result does not depend on which block or call it is
-    computed in (the multi-label decision recomputes single rows and must agree bit for bit).
+    doing the rows in blocks (plus one float64 copy of B).  A row's result does not depend
+    on the other rows, the block or the call it is computed in, bit for bit (the multi-label
+    decision recomputes single rows and must agree): see :func:`_row_scores`.
     """
     c = tree.n_classes
     out = np.empty((H.shape[0], c))
-    rows = ROW_ALIGN * max(1, LOG_PROBA_CELLS // (3 * c * ROW_ALIGN))
-    Bt = B.T.astype(np.float64)  # once, not per block
+    rows = max(1, LOG_PROBA_CELLS // (3 * c))
+    B64 = np.ascontiguousarray(B, dtype=np.float64)  # once, not per block
     for a in range(0, H.shape[0], rows):
-        out[a : a + rows] = _log_proba_rows(H[a : a + rows], Bt, tree)
+        out[a : a + rows] = _log_proba_rows(H[a : a + rows], B64, tree)
     return out
 
 
@@ -421,12 +417,27 @@ def label_log_proba(
     return np.bincount(owner, weights=terms, minlength=labels.size)
 
 
-def _log_proba_rows(H: np.ndarray, Bt: np.ndarray, tree: HuffmanTree) -> np.ndarray:
-    """:func:`log_proba` of one block of rows (``Bt``: ``Bᵀ`` in float64)."""
-    c, n = tree.n_classes, H.shape[0]
-    H64 = np.zeros((n + (-n % ROW_ALIGN), H.shape[1]))  # padded: see ROW_ALIGN
-    H64[:n] = H
-    Z = (H64 @ Bt)[:n]
+def _row_scores(H: np.ndarray, B64: np.ndarray) -> np.ndarray:
+    """``Z = H·Bᵀ`` (n×(c − 1), float64) with each row's bits a function of that row alone.
+
+    Each row is one matrix–vector product ``B·hᵢ`` (BLAS ``gemv``) read from the same
+    buffer: every call has the same shapes and addresses, so its sums run in the same order
+    whatever the block.  A matrix–matrix product would be faster, but its kernels order a
+    row's sums by the row's place in the block and by the threads' split of the work, so a
+    row's last bits changed with the block it fell in (OpenBLAS, AVX-512, one thread or two).
+    """
+    Z = np.empty((H.shape[0], B64.shape[0]))
+    h = np.empty(H.shape[1])
+    for i in range(H.shape[0]):
+        h[:] = H[i]
+        np.dot(B64, h, out=Z[i])
+    return Z
+
+
+def _log_proba_rows(H: np.ndarray, B64: np.ndarray, tree: HuffmanTree) -> np.ndarray:
+    """:func:`log_proba` of one block of rows (``B64``: ``B`` in float64, C order)."""
+    c = tree.n_classes
+    Z = _row_scores(H, B64)
     L = np.empty((H.shape[0], 2 * c - 1), dtype=np.float64)
     L[:, 2 * c - 2] = 0.0
     for level in tree.levels:

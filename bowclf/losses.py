@@ -454,7 +454,7 @@ class HierarchicalSoftmax(Loss):
         lies within ``1e-9`` of ``log t`` (or a near tie for the top label, or k labels near
         ``t``) is not decided from it: such rows (rare; exact ties, as in an all-zero row,
         among them) get :meth:`proba_from_hidden`'s probabilities (bit-identical for a row in
-        any block, see :data:`bowclf.hsoftmax.ROW_ALIGN`) and the dense rule.  The result is
+        any block, see :func:`bowclf.hsoftmax.log_proba`) and the dense rule.  The result is
         therefore that of the dense rule; work is that of a top-k search."""
         t, n, c = float(threshold), H.shape[0], self._tree().n_classes
         if not t > 0.0:  # every probability is ≥ t
