@@ -60,6 +60,18 @@ instead of estimator parameters:
 - ``_pv: true`` — progressive validation of the first pass: the accuracy of each quarter of
   the first pass, every batch scored before its step (printed per run; the model is not
   changed).
+- ``_curve: f`` — learning curves: a slice of ``f`` of the training rows (drawn with a fixed
+  seed) gets weight 0 for the whole run, and after every pass the slice's accuracy and the
+  test set's are recorded (printed per run; ``f = 0``: the test curve of the model itself).
+- ``_plateau: {"f": 0.1, "m": 2, "delta": 0.0}`` — passes chosen on a held-out slice
+  without a refit: a slice of ``f`` of the rows gets weight 0 for the first ``m`` passes,
+  scored after each; if no pass after the first beats the first by more than ``delta``
+  points, one last pass over every row with the rate falling from its current value to 0
+  ends training (``m + 1`` passes); otherwise the slice rejoins and the schedule runs on.
+  ``"metric": "loss"``: the slice's mean log-loss decides instead of its accuracy.
+  ``"restart": r``: instead of that last pass, the parameters and the optimiser's state
+  go back to their initial values and a fresh ``r``-pass schedule trains on every row
+  (``m + r`` passes).
 - ``_bgce: q`` — ``defaults.BINARY_GCE`` (0: the two-class model before the generalized
   cross-entropy, bit for bit); ``_mcgce: q`` — the library's (per-class) generalized
   cross-entropy for single-label tasks of three or more classes too.
@@ -110,6 +122,10 @@ def install() -> None:
     real_pass = training.sgd_pass
 
     def patched_train(source, W, B, *, epochs, **kw):
+        if PROTO.get("_curve") is not None:
+            return _curve_train(real_train, source, W, B, epochs=epochs, **kw)
+        if PROTO.get("_plateau") is not None:
+            return _plateau_train(real_train, source, W, B, epochs=epochs, **kw)
         frac = PROTO.get("_avg")
         lam, mu = PROTO.get("_l2_A", 0.0), PROTO.get("_l2_B", 0.0)
         if not frac and not lam and not mu:
@@ -168,6 +184,104 @@ def install() -> None:
     _install_inputs()
     _install_multiclass()
     _install_progressive()
+
+
+def _curve_train(real_train, source, W, B, *, epochs, **kw):
+    """``_curve``: train with a zero-weight slice, recording slice and test accuracy per
+    pass (single-label softmax: the argmax of ``B·A·x̃``)."""
+    from bowclf import training
+
+    f = float(PROTO["_curve"])
+    held = np.random.default_rng(777).random(source.n) < f
+    source.w = np.where(held, 0.0, source.w).astype(source.w.dtype)
+    Y = source.Y.tocsr()
+    codes = np.asarray(Y.argmax(axis=1)).ravel()
+    Xs = source.X[np.flatnonzero(held)]
+    tc = PROTO["_tc"]
+    norm = tc.inputs_["normalize"]
+    Xt = training.prepare_counts(tc._features(PROTO["_Xt"]), norm)
+    classes = np.unique(PROTO["_ytrain"])
+    yt = np.asarray(PROTO["_yt"], dtype=object)
+    rec = PROTO.setdefault("_curve_rec", [])
+
+    def score(X):
+        return (X @ W @ B.T).argmax(axis=1)
+
+    class Proxy:
+        n = source.n
+
+        def epoch(self, ctx):
+            source.epoch(ctx)
+            sl = float((score(Xs) == codes[held]).mean() * 100) if held.any() else float("nan")
+            te = float((classes[score(Xt)].astype(object) == yt).mean() * 100)
+            rec.append((sl, te))
+
+    return real_train(Proxy(), W, B, epochs=epochs, **kw)
+
+
+def _plateau_train(real_train, source, W, B, *, epochs, **kw):
+    """``_plateau``: see the module docstring (in-memory route, single-label softmax)."""
+    cfg = PROTO["_plateau"]
+    f, m, delta = float(cfg.get("f", 0.1)), int(cfg.get("m", 2)), float(cfg.get("delta", 0.0))
+    held = np.random.default_rng(777).random(source.n) < f
+    w_all = source.w
+    source.w = np.where(held, 0.0, w_all).astype(w_all.dtype)
+    Y = source.Y.tocsr()
+    codes = np.asarray(Y.argmax(axis=1)).ravel()[held]
+    Xs = source.X[np.flatnonzero(held)]
+    state: dict[str, Any] = {"acc": [], "mode": "probe" if m < epochs else "full", "passes": 0}
+    if state["mode"] == "full":
+        source.w = w_all
+    schedule = kw["schedule"]
+    restart = cfg.get("restart")
+    W0, B0 = W.copy(), B.copy()
+
+    class Proxy:
+        n = source.n
+
+        def epoch(self, ctx):
+            mode = state["mode"]
+            if mode == "done":
+                return
+            if mode == "anneal" and restart:
+                if "start" not in state:
+                    W[...], B[...] = W0, B0
+                    opt = kw["optimizer"]
+                    opt.A_accumulator = opt.B_accumulator = None
+                    opt.start(W, B)
+                    state["start"] = ctx.index * ctx.n
+                start, total, lr0 = state["start"], int(restart) * ctx.n, schedule(0)
+                ctx.schedule = lambda t: lr0 * max(0.0, 1.0 - (t - start) / total)
+                source.epoch(ctx)
+                state["passes"] += 1
+                if ctx.index * ctx.n + ctx.n - start >= total:
+                    state["mode"] = "done"
+                return
+            if mode == "anneal":
+                start, n = ctx.index * ctx.n, ctx.n
+                lr0 = schedule(start)
+                ctx.schedule = lambda t: lr0 * max(0.0, 1.0 - (t - start) / n)
+                source.epoch(ctx)
+                state["mode"], state["passes"] = "done", state["passes"] + 1
+                return
+            source.epoch(ctx)
+            state["passes"] += 1
+            if mode == "probe":
+                S = (Xs @ W @ B.T).astype(np.float64)
+                S -= S.max(axis=1, keepdims=True)
+                logp = S[np.arange(codes.size), codes] - np.log(np.exp(S).sum(axis=1))
+                state["acc"].append(float((S.argmax(axis=1) == codes).mean() * 100))
+                state.setdefault("loss", []).append(float(-logp.mean()))
+                a = state["acc"] if cfg.get("metric") != "loss" else [-v for v in state["loss"]]
+                if len(a) == m:
+                    state["mode"] = "anneal" if max(a[1:]) <= a[0] + delta else "full"
+                    source.w = w_all
+
+    hist = real_train(Proxy(), W, B, epochs=epochs, **kw)
+    PROTO.setdefault("_plateau_rec", []).append(
+        (state["acc"] + [f"L{v:.3f}" for v in state.get("loss", [])], state["passes"])
+    )
+    return hist
 
 
 def _install_progressive() -> None:
@@ -493,7 +607,7 @@ def _install_inputs() -> None:
     real_fit = text.TextClassifier.fit
 
     def fit_keeping_labels(self, X, y, *a, **k):
-        PROTO["_train"] = (X, y)
+        PROTO["_train"], PROTO["_tc"] = (X, y), self
         return real_fit(self, X, y, *a, **k)
 
     text.TextClassifier.fit = fit_keeping_labels
@@ -598,8 +712,10 @@ def main(argv: list[str] | None = None) -> int:
             Xa, Xta = X, Xt
             if PROTO.get("_eos"):
                 Xa, Xta = [t + " qqeosqq" for t in X], [t + " qqeosqq" for t in Xt]
+            PROTO["_Xt"], PROTO["_yt"], PROTO["_ytrain"] = Xta, yt, y
             for seed in args.seeds:
                 PROTO.pop("_pv_records", None)
+                PROTO.pop("_curve_rec", None)
                 t0 = time.perf_counter()
                 model = TextClassifier(random_state=seed, **params).fit(Xa, y)
                 fit_s = time.perf_counter() - t0
@@ -609,6 +725,23 @@ def main(argv: list[str] | None = None) -> int:
                     print(
                         f"{name:<12} {pair['pair']:<18} seed {seed} first-pass accuracy by "
                         "quarter " + " / ".join(f"{q:.1f}" for q in quarters),
+                        file=sys.stderr,
+                    )
+                if PROTO.get("_plateau") is not None:
+                    for a, passes in PROTO.pop("_plateau_rec", []):
+                        print(
+                            f"{name:<12} {pair['pair']:<18} seed {seed} slice "
+                            + " ".join(v if isinstance(v, str) else f"{v:.1f}" for v in a)
+                            + f" → {passes} passes",
+                            file=sys.stderr,
+                        )
+                if PROTO.get("_curve") is not None:
+                    curve = PROTO.pop("_curve_rec", [])
+                    print(
+                        f"{name:<12} {pair['pair']:<18} seed {seed} curve slice "
+                        + " ".join(f"{a:.1f}" for a, _ in curve)
+                        + " | test "
+                        + " ".join(f"{b:.2f}" for _, b in curve),
                         file=sys.stderr,
                     )
                 results.setdefault((pair["pair"], name), []).append(acc)
