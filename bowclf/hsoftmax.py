@@ -420,11 +420,12 @@ def label_log_proba(
 def _row_scores(H: np.ndarray, B64: np.ndarray) -> np.ndarray:
     """``Z = H·Bᵀ`` (n×(c − 1), float64) with each row's bits a function of that row alone.
 
-    Each row is one matrix–vector product ``B·hᵢ`` (BLAS ``gemv``) read from the same
-    buffer: every call has the same shapes and addresses, so its sums run in the same order
-    whatever the block.  A matrix–matrix product would be faster, but its kernels order a
-    row's sums by the row's place in the block and by the threads' split of the work, so a
-    row's last bits changed with the block it fell in (OpenBLAS, AVX-512, one thread or two).
+    Each row is one matrix–vector product ``B·hᵢ`` (BLAS ``gemv``, the row copied into one
+    contiguous buffer): every call multiplies the same ``B`` by a vector of the same length,
+    so the kernel sums each score in the same order whatever the block.  A matrix–matrix
+    product would be faster, but its kernels order a row's sums by the row's place in the
+    block and by the threads' split of the work: a row's last bits changed with the block it
+    fell in (OpenBLAS on AVX-512, one thread or two; tests/test_hs_multilabel.py).
     """
     Z = np.empty((H.shape[0], B64.shape[0]))
     h = np.empty(H.shape[1])
