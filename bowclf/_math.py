@@ -309,8 +309,23 @@ def hidden(X_scaled: sp.csr_array, A: np.ndarray) -> np.ndarray:
 
 
 def scores(H: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Class scores ``S = H·Bᵀ`` (n×c)."""
+    """Class scores ``S = H·Bᵀ`` (n×c) as one matrix product (training batches: their rows
+    are always scored together; predictions use :func:`row_scores`)."""
     return H @ B.T
+
+
+def row_scores(H: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Class scores ``S = H·Bᵀ`` (n×c) with each row's values a function of that row alone.
+
+    ``Sᵢ = hᵢ·Bᵀ`` is one vector–matrix product per row (a stacked ``matmul`` of n 1×d
+    rows): the same ``B`` times a vector of the same length every time, so the kernel sums a
+    row's scores in the same order alone, in any batch or in any chunk.  One matrix product
+    ``H·Bᵀ`` is faster for many classes, but BLAS orders a row's sums by its place in the
+    block and by the threads' split of the work: on AVX-512 OpenBLAS a document's
+    probabilities changed in their last bits with the documents scored beside it.
+    """
+    H = np.ascontiguousarray(H)
+    return np.matmul(H[:, None, :], B.T)[:, 0, :]
 
 
 def log_softmax(S: np.ndarray) -> np.ndarray:

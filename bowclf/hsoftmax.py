@@ -381,7 +381,7 @@ def log_proba(H: np.ndarray, B: np.ndarray, tree: HuffmanTree) -> np.ndarray:
     log-probabilities of all 2c − 1 nodes) are kept to :data:`LOG_PROBA_CELLS` floats by
     doing the rows in blocks (plus one float64 copy of B).  A row's result does not depend
     on the other rows, the block or the call it is computed in, bit for bit (the multi-label
-    decision recomputes single rows and must agree): see :func:`_row_scores`.
+    decision recomputes single rows and must agree): see :func:`bowclf._math.row_scores`.
     """
     c = tree.n_classes
     out = np.empty((H.shape[0], c))
@@ -417,28 +417,10 @@ def label_log_proba(
     return np.bincount(owner, weights=terms, minlength=labels.size)
 
 
-def _row_scores(H: np.ndarray, B64: np.ndarray) -> np.ndarray:
-    """``Z = H·Bᵀ`` (n×(c − 1), float64) with each row's bits a function of that row alone.
-
-    Each row is one matrix–vector product ``B·hᵢ`` (BLAS ``gemv``, the row copied into one
-    contiguous buffer): every call multiplies the same ``B`` by a vector of the same length,
-    so the kernel sums each score in the same order whatever the block.  A matrix–matrix
-    product would be faster, but its kernels order a row's sums by the row's place in the
-    block and by the threads' split of the work: a row's last bits changed with the block it
-    fell in (OpenBLAS on AVX-512, one thread or two; tests/test_hs_multilabel.py).
-    """
-    Z = np.empty((H.shape[0], B64.shape[0]))
-    h = np.empty(H.shape[1])
-    for i in range(H.shape[0]):
-        h[:] = H[i]
-        np.dot(B64, h, out=Z[i])
-    return Z
-
-
 def _log_proba_rows(H: np.ndarray, B64: np.ndarray, tree: HuffmanTree) -> np.ndarray:
     """:func:`log_proba` of one block of rows (``B64``: ``B`` in float64, C order)."""
     c = tree.n_classes
-    Z = _row_scores(H, B64)
+    Z = _math.row_scores(H.astype(np.float64), B64)  # a row's bits: that row's alone
     L = np.empty((H.shape[0], 2 * c - 1), dtype=np.float64)
     L[:, 2 * c - 2] = 0.0
     for level in tree.levels:
@@ -519,7 +501,7 @@ class _Scorer:
 
     def __init__(self, H: np.ndarray, B: np.ndarray, B_top: np.ndarray, column: np.ndarray):
         self.H, self.B, self.column, self.width = H, B, column, B_top.shape[0]
-        self.Z = (H @ B_top.T).ravel() if B_top.shape[0] else None
+        self.Z = _math.row_scores(H, B_top).ravel() if B_top.shape[0] else None
 
     def __call__(self, docs: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         col = self.column[nodes]

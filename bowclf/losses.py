@@ -97,11 +97,11 @@ class Loss:
 
     def proba_from_hidden(self, H: np.ndarray, B: np.ndarray, multilabel: bool) -> np.ndarray:
         """Probabilities of hidden vectors ``H``: ``proba(H·Bᵀ)``."""
-        return self.proba(_math.scores(H, B).astype(np.float64), multilabel)
+        return self.proba(_math.row_scores(H, B).astype(np.float64), multilabel)
 
     def log_proba_from_hidden(self, H: np.ndarray, B: np.ndarray, multilabel: bool) -> np.ndarray:
         """Log-probabilities of hidden vectors ``H``: ``log_proba(H·Bᵀ)``."""
-        return self.log_proba(_math.scores(H, B).astype(np.float64), multilabel)
+        return self.log_proba(_math.row_scores(H, B).astype(np.float64), multilabel)
 
     # ---------------------------------------------------------------- training
     def loss(self, S: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
@@ -188,7 +188,7 @@ class Loss:
 
     def argmax_from_hidden(self, H: np.ndarray, B: np.ndarray) -> np.ndarray:
         """Index of the most probable class of each hidden vector: ``argmax_k S_ik``."""
-        return np.argmax(_math.scores(H, B), axis=1)
+        return np.argmax(_math.row_scores(H, B), axis=1)
 
     def top1_from_hidden(self, H: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A single-label model's most probable class of each row (:meth:`argmax_from_hidden`)
@@ -197,8 +197,8 @@ class Loss:
         return best, self.proba_from_hidden(H, B, False)[np.arange(best.size), best]
 
     def decision_from_hidden(self, H: np.ndarray, B: np.ndarray) -> np.ndarray:
-        """Scores ``S = H·Bᵀ`` in float64 (``decision_function``)."""
-        return H.astype(np.float64) @ B.astype(np.float64).T
+        """Scores ``S = H·Bᵀ`` in float64 (``decision_function``), row by row."""
+        return _math.row_scores(H.astype(np.float64), B.astype(np.float64))
 
     def restored(self, state: dict[str, np.ndarray], n_classes: int) -> Loss:
         """The loss of a model file from the arrays :meth:`state` stored (validated);

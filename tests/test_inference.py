@@ -191,6 +191,23 @@ def test_bowclf_predict_does_not_import_sklearn(models, tmp_path):
         assert "IMPORTED []" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_document_scores_the_same_bits_alone_as_in_any_batch(models, loss, kind):
+    """What a document gets does not depend on the documents scored with it (the server
+    batches concurrent requests): its probabilities, log-probabilities and scores alone, in
+    blocks of 2, 3 and 7, and in the whole input are equal bit for bit."""
+    model = load(models[loss, kind])
+    texts = _docs()[0][:40] * 2
+    for method in ("predict_proba", "predict_log_proba", "decision_function"):
+        whole = getattr(model, method)(texts)
+        for size in (1, 2, 3, 7):
+            parts = [getattr(model, method)(texts[a : a + size]) for a in range(0, 80, size)]
+            np.testing.assert_array_equal(np.vstack(parts), whole, err_msg=f"{method} {size}")
+    top = model.predict_topk(texts, k=3)
+    assert [model.predict_topk([t], k=3)[0] for t in texts] == top
+
+
 def test_threaded_hidden_vectors_equal_one_thread(models, monkeypatch):
     """Large inputs are cut into one chunk per core and computed in threads: same result."""
     import bowclf.inference as inference

@@ -204,3 +204,23 @@ def test_l1_row_scale_of_counts_sums_in_float64_without_a_copy():
         np.testing.assert_array_equal(_math.row_scale(X, "l1"), np.where(want > 0, 1 / want, 0))
     X.data[::3] *= -1
     assert np.array_equal(_math.row_scale(X, "l1"), _math.row_scale(abs(X), "l1"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_scores_are_the_product_and_a_rows_bits_are_its_own(dtype):
+    """``row_scores(H, B)`` is ``H·Bᵀ`` (up to rounding), and each row's values are the same
+    bits whether the row is scored alone, in a block of any size, or from a copy at another
+    address; a matrix product does not promise that (its kernels split the rows)."""
+    rng = np.random.default_rng(3)
+    for c, d in [(2, 1), (3, 7), (17, 33), (200, 100), (1000, 300)]:
+        H = rng.standard_normal((45, d)).astype(dtype)
+        B = rng.standard_normal((c, d)).astype(dtype)
+        whole = _math.row_scores(H, B)
+        assert whole.shape == (45, c) and whole.dtype == dtype
+        tol = 1e-4 if dtype == np.float32 else 1e-10
+        np.testing.assert_allclose(whole, H @ B.T, rtol=tol, atol=tol * d)
+        for size in (1, 2, 3, 5, 17):
+            parts = [_math.row_scores(H[a : a + size], B) for a in range(0, 45, size)]
+            np.testing.assert_array_equal(np.vstack(parts), whole)
+        np.testing.assert_array_equal(_math.row_scores(H[7:].copy(), B), whole[7:])
+        np.testing.assert_array_equal(_math.row_scores(H[:, :][::2], B), whole[::2])
