@@ -15,16 +15,23 @@ DATA = Path(__file__).parent / "data"
 
 def test_model_files_written_at_4640339_still_load_and_predict_the_same():
     """Files written by the code before the fitting refactor (tests/data, generated at commit
-    4640339) load, and predict exactly what that code predicted."""
+    4640339) load, and predict what that code predicted: the same most probable classes, and
+    probabilities equal up to the float32 rounding of the scores (their sums' order is the
+    BLAS kernel's, which differs between CPUs and between a row scored alone or in a block)."""
     expected = np.load(DATA / "legacy-4640339-expected.npz")
     docs = ["good film", "boring plot", ""]
     text = load(DATA / "legacy-4640339-text.bowclf")
-    np.testing.assert_array_equal(text.predict_proba(docs), expected["text_proba"])
+    _same_probabilities(text.predict_proba(docs), expected["text_proba"])
     multi = load(DATA / "legacy-4640339-multilabel-ova.bowclf")
-    np.testing.assert_array_equal(multi.predict_proba(docs), expected["ml_proba"])
+    _same_probabilities(multi.predict_proba(docs), expected["ml_proba"])
     assert multi.multilabel_ and multi.classifier_.loss == "ova"
     bow = load(DATA / "legacy-4640339-bow.bowclf")
-    np.testing.assert_array_equal(bow.predict_proba(expected["bow_X"]), expected["bow_proba"])
+    _same_probabilities(bow.predict_proba(expected["bow_X"]), expected["bow_proba"])
+
+
+def _same_probabilities(got: np.ndarray, want: np.ndarray) -> None:
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(got.argmax(axis=1), want.argmax(axis=1))
 
 
 # Losses with one score per class; hierarchical softmax scores inner nodes of its label tree
