@@ -129,6 +129,21 @@ def test_agreement_quantized_output_without_norms(tmp_path_factory, tmp_path):
     assert ours.qout and ours.prune is None
 
 
+@pytest.mark.parametrize("loss", ["softmax", "ova", "hs"])
+def test_a_document_gets_the_same_numbers_alone_as_in_a_batch(corpus, tmp_path, loss):
+    """A fastText model's probabilities and scores of a document do not depend on the
+    documents beside it, bit for bit."""
+    path, texts = corpus
+    _train(path, loss=loss, dim=16).save_model(str(tmp_path / "m.bin"))
+    ours = load_fasttext(tmp_path / "m.bin")
+    docs = texts[:60]
+    for method in (ours.predict_proba, ours.fasttext_scores):
+        whole = method(docs)
+        for size in (1, 7):
+            parts = [method(docs[a : a + size]) for a in range(0, len(docs), size)]
+            np.testing.assert_array_equal(np.vstack(parts), whole)
+
+
 def test_a_line_ends_at_its_first_newline(corpus, tmp_path):
     path, _ = corpus
     _train(path, wordNgrams=2).save_model(str(tmp_path / "m.bin"))

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _math
 from ..inference import check_texts
 from .fasttext_reader import (
     _ARG_NAMES,
@@ -367,9 +368,14 @@ class FastTextModel:
         H[nz] /= lengths[nz, None].astype(np.float32)
         return H
 
+    def _scores(self, H: np.ndarray) -> np.ndarray:
+        """``H·Bᵀ`` in float64, each row alone (:func:`bowclf._math.row_scores`): a document
+        gets the same numbers in any batch."""
+        return _math.row_scores(H.astype(np.float64), self.B.astype(np.float64))
+
     def _output(self, H: np.ndarray) -> np.ndarray:
         """Per-label probabilities (float64) from hidden vectors."""
-        S = H.astype(np.float64) @ self.B.T.astype(np.float64)
+        S = self._scores(H)
         if self.loss == "softmax":
             S -= S.max(axis=1, keepdims=True)
             np.exp(S, out=S)
@@ -405,7 +411,7 @@ class FastTextModel:
             return self.predict_proba(X) + 1e-5
         texts = check_texts(X)
         H = self.transform(texts)
-        F = 1.0 / (1.0 + np.exp(-(H.astype(np.float64) @ self.B.T.astype(np.float64))))
+        F = 1.0 / (1.0 + np.exp(-self._scores(H)))
         P = np.ones((H.shape[0], self.classes_.size))
         for label, (path, code) in enumerate(zip(self._paths, self._codes, strict=True)):
             for node, right in zip(path, code, strict=True):
