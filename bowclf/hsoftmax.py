@@ -64,7 +64,11 @@ CHUNK = 1024  # most documents searched together (top_k)
 LOG_PROBA_CELLS = 1 << 22  # float64 working cells of log_proba (32 MiB)
 OPEN_NODES = 1 << 17  # open (document, node) pairs aimed at per chunk (top_k)
 PAIRS = 1 << 15  # (document, node) pairs scored at a time (top_k): 2·PAIRS·d floats
-TOP_NODES = 2048  # nodes nearest the root scored densely for a chunk (top_k): CHUNK·TOP_NODES
+#: Inner nodes nearest the root scored densely for a chunk (top_k): CHUNK·TOP_NODES floats.
+#: Each document's row is its own vector–matrix product (see _Scorer), which costs more per
+#: node than one matrix product did, so fewer nodes than the 2048 measured for that pay off
+#: (bench/RESULTS-hs.md, "Top nodes scored row by row").
+TOP_NODES = 256
 _KEY_SPAN = 4096.0  # −log-probabilities are clipped to this in _mth_best's sort key
 
 
@@ -493,9 +497,10 @@ class _Scorer:
     """``z = H_doc·B_node`` for (document, node) pairs of one chunk of documents.
 
     The :data:`TOP_NODES` inner nodes nearest the root are met by most documents: their
-    scores come from one dense product ``H·B_topᵀ`` (BLAS) and a lookup; the other pairs are
-    gathered dot products, :data:`PAIRS` at a time (gathering the rows of ``B`` costs more
-    than the dense product for these nodes).  ``B_top``: the rows ``B[top]`` of those nodes
+    scores come from a dense product ``H·B_topᵀ`` (:func:`bowclf._math.row_scores`: each
+    document's row alone, so its result does not depend on its chunk) and a lookup; the other
+    pairs are gathered dot products, :data:`PAIRS` at a time (gathering the rows of ``B``
+    costs more than the dense product for these nodes).  ``B_top``: the rows ``B[top]`` of those nodes
     (:func:`_top_nodes`), gathered once by the caller for all its chunks; ``column``: each
     inner node's row in ``B_top`` (−1: not among them)."""
 

@@ -239,10 +239,11 @@ def _traced_peak(f):
         tracemalloc.stop()
 
 
-#: Bytes of the search's own buffers (at most 2 float64 arrays of CHUNK·TOP_NODES): the
-#: scoring below takes them and at most an n×c byte matrix more, where a dense decision took
-#: 8·n·c bytes for each of its probabilities, predicted indicator and truth.
-_SEARCH_BYTES = 16 * hs.CHUNK * hs.TOP_NODES
+#: Bytes allowed for the search's own buffers (dense top-node scores, open pairs, gathered
+#: rows of B): 32 MiB, two float64 arrays of CHUNK·2048, whatever TOP_NODES is. The scoring
+#: below takes them and at most an n×c byte matrix more, where a dense decision took 8·n·c
+#: bytes (64 MB here) for each of its probabilities, predicted indicator and truth.
+_SEARCH_BYTES = 16 * hs.CHUNK * 2048
 
 
 def test_scoring_a_many_label_model_builds_no_documents_by_labels_array(monkeypatch):
