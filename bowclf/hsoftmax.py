@@ -500,9 +500,9 @@ class _Scorer:
     scores come from a dense product ``H·B_topᵀ`` (:func:`bowclf._math.row_scores`: each
     document's row alone, so its result does not depend on its chunk) and a lookup; the other
     pairs are gathered dot products, :data:`PAIRS` at a time (gathering the rows of ``B``
-    costs more than the dense product for these nodes).  ``B_top``: the rows ``B[top]`` of those nodes
-    (:func:`_top_nodes`), gathered once by the caller for all its chunks; ``column``: each
-    inner node's row in ``B_top`` (−1: not among them)."""
+    costs more than the dense product for these nodes).  ``B_top``: the rows ``B[top]`` of
+    those nodes (:func:`_top_nodes`), gathered once by the caller for all its chunks;
+    ``column``: each inner node's row in ``B_top`` (−1: not among them)."""
 
     def __init__(self, H: np.ndarray, B: np.ndarray, B_top: np.ndarray, column: np.ndarray):
         self.H, self.B, self.column, self.width = H, B, column, B_top.shape[0]

@@ -38,8 +38,9 @@ _DTYPE = np.float32
 #: Log-probabilities of the hs search this close to ``log t`` (or to each other, for the top
 #: label) are decided from the dense probabilities (:meth:`HierarchicalSoftmax.multilabel_indices`).
 _DECISION_MARGIN = 1e-9
-#: Fewest labels from which hierarchical softmax decides multi-label predictions by search.
-HS_SEARCH_MIN_CLASSES = 1024
+#: Fewest labels from which hierarchical softmax decides multi-label predictions by search
+#: (the crossover measured in bench/RESULTS-hs.md since predictions score rows alone).
+HS_SEARCH_MIN_CLASSES = 512
 
 
 @dataclass(slots=True)

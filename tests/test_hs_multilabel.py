@@ -210,9 +210,9 @@ def test_few_labels_are_decided_densely_many_by_search(fitted, monkeypatch):
         assert np.array_equal(model.predict(X), expected)
         assert bool(used) is searched
     monkeypatch.undo()  # the module's own cutoff
-    assert losses.HS_SEARCH_MIN_CLASSES == 1024
-    assert HierarchicalSoftmax().searched_decision(1025)
-    assert not HierarchicalSoftmax().searched_decision(1024)
+    assert losses.HS_SEARCH_MIN_CLASSES == 512
+    assert HierarchicalSoftmax().searched_decision(513)
+    assert not HierarchicalSoftmax().searched_decision(512)
 
 
 def _many_label_model(n_labels: int = 2000, n_docs: int = 4000):
