@@ -15,6 +15,7 @@ from ._limits import all_finite
 from .losses import Loss
 
 __all__ = [
+    "LEGACY_INPUTS",
     "check_best_epoch",
     "check_class_prior",
     "check_label_set",
@@ -74,6 +75,11 @@ def check_best_epoch(best, n_iter: int) -> int | None:
     return best
 
 
+#: What files written before an input setting existed trained with: every n-gram column at
+#: its term weight.
+LEGACY_INPUTS = {"ngram_weight": 1.0}
+
+
 def restored_inputs(params: dict, inputs: dict | None, normalize) -> dict:
     """``inputs_`` of a loaded model, checked against its classifier's ``normalize``."""
     if inputs is None:  # written before the 'auto' inputs: the parameters are the values
@@ -94,8 +100,9 @@ def restored_inputs(params: dict, inputs: dict | None, normalize) -> dict:
     min_df = inputs.get("min_df")
     if not isinstance(min_df, int) or isinstance(min_df, bool) or min_df < 1:
         raise ValueError(f"min_df must be saved as a positive integer, not {min_df!r}")
-    # files written before the n-gram weight existed: every column at its term weight
-    factor = inputs.setdefault("ngram_weight", 1.0)
+    for key, value in LEGACY_INPUTS.items():
+        inputs.setdefault(key, value)
+    factor = inputs["ngram_weight"]
     real = isinstance(factor, (int, float)) and not isinstance(factor, bool)
     if not (real and math.isfinite(factor) and factor > 0):
         raise ValueError(f"ngram_weight must be saved as a positive number, not {factor!r}")

@@ -8,6 +8,7 @@ import os
 import click
 
 from ..optim import resolve_optimizer
+from ..saved_state import LEGACY_INPUTS
 from .app import _EPILOG, _require_stdout, cli
 from .explain_commands import _top_features_lines
 
@@ -65,7 +66,7 @@ def info(model_path, as_json, top_features=None) -> None:
     if text:
         lines.append(("Multi-label", _multilabel_line(text, header)))
         if inputs:
-            shown = {**_INPUT_DEFAULTS, **inputs}
+            shown = {**LEGACY_INPUTS, **inputs}
             lines.append(("Inputs", ", ".join(f"{k} {shown.get(k)}" for k in _INPUTS)))
         if text.get("training_summary"):
             quantized = "quantization" in header
@@ -137,8 +138,6 @@ def _multilabel_line(text: dict, header: dict) -> str:
 
 #: TextClassifier's input settings ('auto' parameters resolved from the training corpus).
 _INPUTS = ("normalize", "sublinear_tf", "min_df", "ngram_weight")
-#: What files written before a setting existed trained with.
-_INPUT_DEFAULTS = {"ngram_weight": 1.0}
 #: Training-summary keys that describe the fitted model's size (quantize prunes it).
 _MODEL_SIZE = ("vocabulary", "columns")
 
