@@ -186,17 +186,22 @@ def install() -> None:
     _install_progressive()
 
 
+def _zero_weight_slice(source, f: float):
+    """Give a fixed random slice of ``f`` of an in-memory source's rows weight 0; return
+    ``(mask, the original weights, the slice's prepared rows, their class indices)``."""
+    held = np.random.default_rng(777).random(source.n) < f
+    w_all = source.w
+    source.w = np.where(held, 0.0, w_all).astype(w_all.dtype)
+    codes = np.asarray(source.Y.tocsr().argmax(axis=1)).ravel()[held]
+    return held, w_all, source.X[np.flatnonzero(held)], codes
+
+
 def _curve_train(real_train, source, W, B, *, epochs, **kw):
     """``_curve``: train with a zero-weight slice, recording slice and test accuracy per
     pass (single-label softmax: the argmax of ``B·A·x̃``)."""
     from bowclf import training
 
-    f = float(PROTO["_curve"])
-    held = np.random.default_rng(777).random(source.n) < f
-    source.w = np.where(held, 0.0, source.w).astype(source.w.dtype)
-    Y = source.Y.tocsr()
-    codes = np.asarray(Y.argmax(axis=1)).ravel()
-    Xs = source.X[np.flatnonzero(held)]
+    held, _, Xs, codes = _zero_weight_slice(source, float(PROTO["_curve"]))
     tc = PROTO["_tc"]
     norm = tc.inputs_["normalize"]
     Xt = training.prepare_counts(tc._features(PROTO["_Xt"]), norm)
@@ -212,7 +217,7 @@ def _curve_train(real_train, source, W, B, *, epochs, **kw):
 
         def epoch(self, ctx):
             source.epoch(ctx)
-            sl = float((score(Xs) == codes[held]).mean() * 100) if held.any() else float("nan")
+            sl = float((score(Xs) == codes).mean() * 100) if held.any() else float("nan")
             te = float((classes[score(Xt)].astype(object) == yt).mean() * 100)
             rec.append((sl, te))
 
@@ -223,12 +228,7 @@ def _plateau_train(real_train, source, W, B, *, epochs, **kw):
     """``_plateau``: see the module docstring (in-memory route, single-label softmax)."""
     cfg = PROTO["_plateau"]
     f, m, delta = float(cfg.get("f", 0.1)), int(cfg.get("m", 2)), float(cfg.get("delta", 0.0))
-    held = np.random.default_rng(777).random(source.n) < f
-    w_all = source.w
-    source.w = np.where(held, 0.0, w_all).astype(w_all.dtype)
-    Y = source.Y.tocsr()
-    codes = np.asarray(Y.argmax(axis=1)).ravel()[held]
-    Xs = source.X[np.flatnonzero(held)]
+    _, w_all, Xs, codes = _zero_weight_slice(source, f)
     state: dict[str, Any] = {"acc": [], "mode": "probe" if m < epochs else "full", "passes": 0}
     if state["mode"] == "full":
         source.w = w_all
