@@ -271,7 +271,7 @@ def test_the_private_method_rule_sees_calls(where, source, expected):
 def test_the_privacy_rule_sees_crossings():
     disk = PACKAGE / "backends" / "disk.py"
     root_module = PACKAGE / "stream.py"
-    assert _access_problem(root_module, "bowclf.backends.dask._merge_rows")
+    assert _access_problem(root_module, "bowclf.backends.dask._piece_bounds")
     assert _access_problem(disk, "bowclf.text._check_texts")
     assert _access_problem(disk, "bowclf.backends.memory._anything") is None
     assert _access_problem(disk, "bowclf._math.top_k") is None  # private module, subpackage
