@@ -14,6 +14,7 @@ from .optim import resolve_optimizer
 
 __all__ = [
     "epochs_before_inputs",
+    "probes_overfitting",
     "resolve_epochs",
     "resolve_gce",
     "resolve_lr",
@@ -205,3 +206,29 @@ def resolve_ngram_weight(
     if use_idf and _short_binary(n_classes, multilabel, loss, optimizer, normalize):
         return defaults.BINARY_NGRAM_WEIGHT
     return 1.0
+
+
+def probes_overfitting(
+    epochs: int | str, n_samples: int, n_classes: int | None, *, multilabel: bool = False,
+    loss: str = defaults.LOSS, optimizer: str = "adaptive", normalize: str | None = "l1",
+) -> bool:  # fmt: skip
+    """Whether a run holds a slice out of its first passes to tell early overfitting
+    (:mod:`bowclf.overfit_probe`): ``epochs='auto'`` resolving to at least
+    ``defaults.OVERFIT_PROBE_MIN_EPOCHS`` (10) passes, a single-label softmax task of three or
+    more classes trained by the adaptive optimiser, and at least
+    ``defaults.OVERFIT_PROBE_MIN_DOCUMENTS`` (2,000) documents.  Why: such a task's 'auto'
+    passes overfit noisy graded sentences (5-grade sentiment) after two or three, and a
+    restart with two fresh passes gains there while every other multi-class corpus of the
+    dev suite stays within noise (bench/RESULTS-devsuite.md); two classes already train
+    few passes (``defaults.BINARY_EPOCHS``); a slice of fewer than ~200 documents compares
+    losses too noisily; a number of epochs is the user's.  The estimators also leave out
+    runs with validation data or early stopping (those choose their passes already) and
+    warm starts.  Known before the first step on every route.
+    """
+    if epochs != "auto" or n_samples < defaults.OVERFIT_PROBE_MIN_DOCUMENTS:
+        return False
+    if not _adaptive_multiclass(n_classes, multilabel, loss, optimizer):
+        return False
+    passes = resolve_epochs(epochs, n_samples, n_classes, multilabel=multilabel, loss=loss,
+                            optimizer=optimizer, normalize=normalize)  # fmt: skip
+    return passes >= defaults.OVERFIT_PROBE_MIN_EPOCHS

@@ -20,11 +20,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _limits, _math, defaults
 from .allocator import release_free_memory
-from .auto_rules import resolve_epochs, resolve_gce, resolve_lr, resolve_margin
+from .auto_rules import probes_overfitting, resolve_epochs, resolve_gce, resolve_lr, resolve_margin
 from .backends.memory import InMemoryData, describe_targets
 from .inference import PREDICT_CHUNK, ClassifierCore
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer, resolve_optimizer
+from .overfit_probe import OverfitProbe
 from .parallel import resolve_n_jobs
 from .saved_state import check_best_epoch, check_class_prior, check_parameters
 from .targets import (
@@ -91,22 +92,21 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     dim : int, default=100
         Embedding dimension d.
     epochs : int or 'auto', default='auto'
-        Passes over the training data (``fit``).  ``'auto'`` makes about 200,000 example
-        updates, within 5 to 10 passes: ``min(10, max(5, ⌈200000/n⌉))`` — 10 passes up to
-        20,000 documents, 5 from 40,000.  Small corpora need the extra passes (bundled tickets
-        0.864 → 0.903, trec 0.890 → 0.898 at ``lr=0.25``) while large noisy ones overfit with
-        them (tweeteval 0.282 → 0.263), see bench/RESULTS.md.  With two classes of a
-        single-label task ``'auto'`` is ``defaults.BINARY_EPOCHS`` (5) passes whatever the
-        size: a binary task has a single decision direction, which the first passes learn,
-        and further passes mostly fit the noise of the training labels; tasks with more
-        classes have more directions to separate and use the longer budget
-        (bench/RESULTS-devsuite.md), as do multi-label tasks of two labels (two independent
-        decisions).  Single-label softmax tasks of three or more classes trained by the
-        adaptive optimiser on ``normalize='l2'`` rows (long documents) have the ceiling
-        ``defaults.LONG_MULTICLASS_EPOCHS`` (15) instead of 10
-        (:func:`bowclf.auto_rules.resolve_epochs`): small corpora of long documents and many
-        classes are still underfit after 10 passes (bench/RESULTS-devsuite.md).
-        ``partial_fit`` always makes one pass.
+        Passes over the training data (``fit``).  ``'auto'``
+        (:func:`bowclf.auto_rules.resolve_epochs`) makes about 200,000 example updates in 5
+        to 10 passes, ``min(10, max(5, ⌈200000/n⌉))``: small corpora need the passes
+        (bundled tickets 0.864 → 0.903, trec 0.890 → 0.898 at ``lr=0.25``), large noisy ones
+        overfit with them (tweeteval 0.282 → 0.263; bench/RESULTS.md).  A single-label task
+        of two classes makes ``defaults.BINARY_EPOCHS`` (5) passes at any size: its one
+        decision direction is learnt first, further passes mostly fit label noise; a
+        multi-label task of two labels (two decisions) keeps the size rule.  Single-label
+        softmax tasks of three or more classes trained by the adaptive optimiser have the
+        ceiling ``defaults.LONG_MULTICLASS_EPOCHS`` (15) on ``normalize='l2'`` rows (small
+        corpora of long documents are still underfit after 10), and when they get 10 or more
+        passes over 2,000 or more documents a probe (:mod:`bowclf.overfit_probe`) holds a
+        hashed 10 % slice out of the first two and, if its log-loss did not fall, starts over
+        with two fresh passes (noisy graded sentences learn all they can in one or two).
+        ``n_iter_`` is the passes made; ``partial_fit`` always makes one.
     lr : float or 'auto', default='auto'
         Initial learning rate (per example, as in fastText).  ``'auto'``
         (:func:`bowclf.auto_rules.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
@@ -422,8 +422,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             ``epochs``, ``progress`` in [0, 1], ``loss``, ``lr``, ``examples``, ``features``,
             ``seconds``, ``features_per_second``, and at epoch ends ``val_score``) at most
             ~10 times a second and at every epoch end; after early stopping once more with
-            ``event='early_stop'``, ``best_epoch`` (whose parameters were kept),
-            ``epochs_run`` and ``val_score``.
+            ``event='early_stop'``, ``best_epoch`` (kept), ``epochs_run`` and ``val_score``;
+            on a restart (:mod:`bowclf.overfit_probe`) with ``event='restart'``,
+            ``epochs_run``, ``epochs`` (the new total) and the held-out ``slice_losses``.
         A_init : (columns, vectors), optional
             Pretrained embeddings: after the random initialisation, column ``columns[i]`` of
             ``A`` is set to ``vectors[i]`` (shape ``len(columns)×dim``).  Ignored with
@@ -458,8 +459,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
         epochs = self._epochs(X.shape[0])
         schedule = LinearDecay(self._lr(), epochs * X.shape[0])
+        probe = None if warm or val is not None else self._overfit_probe(X.shape[0], rng, A_init)
         self._train(source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback,
-                    batch_size=self._batch_size(X))  # fmt: skip
+                    batch_size=self._batch_size(X), probe=probe)  # fmt: skip
         return self
 
     def _batch_size(self, X: sp.csr_array) -> int:
@@ -598,6 +600,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         classes, loss, optimiser and row scaling (:func:`bowclf.auto_rules.resolve_epochs`)."""
         return resolve_epochs(self.epochs, n_samples, self.classes_.size, **self._rule_inputs())
 
+    def _overfit_probe(self, n_samples: int, rng, A_init) -> OverfitProbe | None:
+        """A fresh run's early-overfitting probe (``auto_rules.probes_overfitting``) or None."""
+        task = (self.epochs, n_samples, self.classes_.size)
+        if probes_overfitting(*task, **self._rule_inputs()):
+            return OverfitProbe(n_samples, rng, A_init=A_init, n_jobs=resolve_n_jobs(self.n_jobs))
+        return None
+
     def _trained_loss(self) -> Loss:
         """The loss ``B_`` was trained with, whatever ``loss`` says now (warm starts)."""
         fitted = self.__dict__.get("_fitted_loss")
@@ -693,21 +702,23 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if X_val is not None:
             val = (sp.csr_array(X_val), self._encode_validation(y_val))
         epochs = self._epochs(stats.documents)
+        probe = None if val is not None else self._overfit_probe(source.n, rng, A_init)
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
             optimizer=self._optimizer(), epochs=epochs,
             batch_size=defaults.SPARSE_BATCH if self.batch_size == "auto" else int(self.batch_size),
             schedule=LinearDecay(self._lr(), epochs * source.n),
             class_weights=self._class_weights(stats.class_counts),
+            probe=None if probe is None else probe.spec,
         )  # fmt: skip
-        self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val,
-                    callback=callback, batch_size=setup.batch_size, setup=setup)  # fmt: skip
+        self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val, callback=callback,
+                    batch_size=setup.batch_size, setup=setup, probe=probe)  # fmt: skip
         return self
 
     def _train(
-        self, source, rng, *, epochs, schedule, val, callback, batch_size, setup=None
+        self, source, rng, *, epochs, schedule, val, callback, batch_size, setup=None, probe=None
     ) -> None:
-        """Run ``epochs`` passes of ``source`` through the loop."""
+        """Run ``epochs`` passes of ``source`` through the loop (with ``probe``, if any)."""
         n_jobs = resolve_n_jobs(self.n_jobs)
         W = np.ascontiguousarray(self.A_.T)  # the model's own array unless A_ was set by hand
         if not W.flags.writeable:  # A_ memory-mapped from a model file: train on a copy
@@ -723,7 +734,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 validate=None if val is None else functools.partial(self._score_targets, *val),
                 early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol, callback=callback, verbose=self.verbose, setup=setup,
-                n_jobs=n_jobs,
+                n_jobs=n_jobs, probe=probe,
             )  # fmt: skip
         except TrainingDivergedError:
             self._forget_fit()

@@ -14,6 +14,10 @@ BINARY_EPOCHS = 5
 #: classes trained by the adaptive optimiser on ``l2`` rows (long documents): small corpora
 #: of them are still underfit after 10 passes (bench/RESULTS-devsuite.md).
 LONG_MULTICLASS_EPOCHS = 15
+#: Runs of ``epochs='auto'`` probed for early overfitting (``auto_rules.probes_overfitting``,
+#: :mod:`bowclf.overfit_probe`): at least this many resolved passes and documents.
+OVERFIT_PROBE_MIN_EPOCHS = 10
+OVERFIT_PROBE_MIN_DOCUMENTS = 2000
 LR = "auto"
 #: ``lr='auto'``: the initial learning rate of every task but those of MULTICLASS_LR.
 BASE_LR = 0.25

@@ -61,6 +61,9 @@ class SGD:
     def start(self, W: np.ndarray, B: np.ndarray) -> None:
         """Prepare for training ``W`` and ``B`` (plain SGD keeps no state)."""
 
+    def restart(self, W: np.ndarray, B: np.ndarray) -> None:
+        """Start over on re-initialised ``W`` and ``B`` (nothing to clear)."""
+
     def state(self) -> dict[str, np.ndarray]:
         """Nothing to keep between runs."""
         return {}
@@ -117,6 +120,13 @@ class AdaGrad:
         """Allocate (or keep) the accumulators for ``W = Aᵀ`` (p×d) and ``B``."""
         self.A_accumulator = _accumulator(self.A_accumulator, W.shape[0])
         self.B_accumulator = _accumulator(self.B_accumulator, B.shape[0])
+
+    def restart(self, W: np.ndarray, B: np.ndarray) -> None:
+        """Start over on re-initialised ``W`` and ``B``: every accumulator back to 0."""
+        self.start(W, B)
+        for accumulator in (self.A_accumulator, self.B_accumulator):
+            if accumulator is not None:
+                accumulator[...] = 0
 
     def step(self, W: np.ndarray, B: np.ndarray, batch, grads, lr: float) -> None:
         """Apply one batch's gradients with base rate ``lr``."""

@@ -5,8 +5,9 @@ object with ``n`` (examples per epoch) and ``epoch(ctx)``, which runs one pass o
 through the :class:`Epoch` context ``ctx``: either locally, block by block
 (``ctx.train_block(X̃, Y, w)`` runs minibatch SGD on the loop's parameters), or remotely (the
 Dask backend trains replicas and reports each round with ``ctx.record``).  Optional source hooks:
-``start(setup)`` before the first epoch and ``sync()`` before the parameters are read
-(validation, the end of training).
+``start(setup)`` before the first epoch, ``sync()`` before the parameters are read
+(validation, the early-overfitting probe, the end of training) and ``restart(seed, schedule)``
+when the probe starts the run over (:mod:`bowclf.overfit_probe`).
 
 The loop never writes estimator attributes: it updates the parameter arrays it is given in
 place and returns a :class:`History`, which the estimator stores.
@@ -37,7 +38,8 @@ from .auto_rules import (
     resolve_ngram_weight,
 )
 from .losses import Loss, get_loss
-from .optim import SGD
+from .optim import SGD, LinearDecay
+from .overfit_probe import RESTART_PASSES, OverfitProbe
 from .parallel import kernel_threads
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "TrainingDivergedError",
     "canonical_int_dtype",
     "check_A_init",
+    "fill_initial",
     "initial_parameters",
     "prepare_counts",
     "resolve_epochs",
@@ -193,6 +196,8 @@ class Setup:
     epochs: int
     schedule: Callable[[float], float]
     class_weights: np.ndarray | None = None
+    #: the early-overfitting probe's slice (``OverfitProbe.spec``), or None
+    probe: dict | None = None
 
 
 @dataclass
@@ -204,6 +209,7 @@ class History:
     n_iter: int = 0
     examples: int = 0
     best_epoch: int | None = None
+    restart_epoch: int | None = None
 
 
 def initial_parameters(
@@ -215,17 +221,34 @@ def initial_parameters(
     n_jobs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``W = Aᵀ`` (p×d, C-ordered) with ``A ~ U(−1/d, 1/d)`` and ``B = 0``; ``A_init``
-    ``(columns, vectors)`` then overwrites columns of ``A`` with pretrained vectors.
-
-    ``W`` is cut into pieces of :data:`_INIT_PIECE` rows, each drawn from its own generator
-    (child ``i`` of a seed sequence seeded by one draw of ``rng``), so the pieces can be
-    filled on ``n_jobs`` threads (numpy's generators release the GIL) with values that do not
-    depend on ``n_jobs``.  Each piece is drawn, scaled and shifted a few thousand rows at a
-    time, while they are in cache.
+    ``(columns, vectors)`` then overwrites columns of ``A`` with pretrained vectors.  Takes
+    one draw of ``rng``, the seed of :func:`fill_initial`.
     """
     W = np.empty((n_features, dim), dtype=DTYPE)
+    B = np.empty(output_shape, dtype=DTYPE)
+    fill_initial(W, B, int(rng.integers(2**63)), A_init, n_jobs)
+    return W, B
+
+
+def fill_initial(
+    W: np.ndarray,
+    B: np.ndarray,
+    seed: int,
+    A_init: tuple[np.ndarray, np.ndarray] | None = None,
+    n_jobs: int = 1,
+) -> None:
+    """Write the initial parameters of seed ``seed`` into ``W = Aᵀ`` (p×d) and ``B``, in
+    place: ``A ~ U(−1/d, 1/d)``, then ``A_init``; ``B = 0``.
+
+    ``W`` is cut into pieces of :data:`_INIT_PIECE` rows, each drawn from its own generator
+    (child ``i`` of ``SeedSequence(seed)``), so the pieces can be filled on ``n_jobs``
+    threads (numpy's generators release the GIL) with values that do not depend on
+    ``n_jobs``.  Each piece is drawn, scaled and shifted a few thousand rows at a time, while
+    they are in cache.
+    """
+    n_features, dim = W.shape
     starts = range(0, n_features, _INIT_PIECE)
-    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(len(starts))
+    seeds = np.random.SeedSequence(seed).spawn(len(starts))
     step = max(1, _INIT_CHUNK // max(dim, 1))
 
     def fill(start: int, seed: np.random.SeedSequence) -> None:
@@ -244,7 +267,7 @@ def initial_parameters(
             fill(start, seed)
     if A_init is not None:
         W[A_init[0]] = A_init[1]
-    return W, np.zeros(output_shape, dtype=DTYPE)
+    B[...] = 0
 
 
 # ---------------------------------------------------------------------- validation data
@@ -556,10 +579,29 @@ class Epoch:
         self.done = 0
         self.loss_sum = 0.0
         self.weight_sum = 0.0
+        probe = loop.probe
+        #: the run's overfitting probe while it holds its slice out, else None
+        self.probe = probe if probe is not None and probe.holding else None
+
+    def hold_out(self, X: sp.csr_array, Y: sp.csr_array, w: np.ndarray) -> np.ndarray:
+        """``w`` with the probe's held-out rows of the prepared block at 0 (the rows are kept
+        for scoring in the first pass); ``w`` itself when nothing is held out."""
+        held = self.probe.mask(X) if self.probe is not None else None
+        if held is None or not held.any():
+            return w
+        if self.index == 0:
+            self.add_held_rows(X[held], Y[held])
+        return np.where(held, 0, w).astype(w.dtype, copy=False)
+
+    def add_held_rows(self, X: sp.csr_array, Y: sp.csr_array) -> None:
+        """Give the probe held-out rows trained elsewhere (e.g. on Dask workers)."""
+        self.probe.add_rows(X, Y)
 
     def train_block(self, X: sp.csr_array, Y: sp.csr_array, w: np.ndarray) -> None:
-        """Minibatch SGD on a prepared block, at its place in the epoch's schedule."""
+        """Minibatch SGD on a prepared block, at its place in the epoch's schedule (the
+        probe's held-out rows, while it holds them out, with weight 0)."""
         loop = self.loop
+        w = self.hold_out(X, Y, w)
         offset = self.index * self.n + self.done
         prior = (self.loss_sum, self.weight_sum)
         total = loop.epochs * self.n
@@ -626,6 +668,7 @@ class _Loop:
     batch_size: int
     progress: Progress
     history: History
+    probe: OverfitProbe | None = None
 
 
 def train(
@@ -648,6 +691,7 @@ def train(
     verbose: int = 0,
     setup: Setup | None = None,
     n_jobs: int = 1,
+    probe: OverfitProbe | None = None,
 ) -> History:
     """Run ``epochs`` passes of ``source`` over ``W = Aᵀ`` and ``B`` (updated in place).
 
@@ -659,6 +703,12 @@ def train(
     With ``n_jobs > 1`` the sparse kernels of local steps run on that many threads
     (:mod:`bowclf.parallel`): the parameters are bit-for-bit those of one thread.
 
+    With a ``probe`` (:mod:`bowclf.overfit_probe`) its slice is held out of the first passes
+    and scored after each; when it says so the parameters are drawn anew, the optimiser
+    starts over and a fresh schedule from ``schedule(0)`` trains ``RESTART_PASSES`` more
+    passes, which end the run (``History.restart_epoch``: the passes before the restart; the
+    source's ``restart(seed, schedule)`` hook, if any, does the same to its replicas).
+
     Raises
     ------
     TrainingDivergedError
@@ -668,26 +718,21 @@ def train(
     optimizer.start(W, B)
     loop = _Loop(
         W, B, source.n, epochs, rng, schedule, loss, optimizer, batch_size,
-        Progress(callback, epochs), History(),
+        Progress(callback, epochs), History(), probe,
     )  # fmt: skip
     if setup is not None and hasattr(source, "start"):
         source.start(setup)
     tracker = _BestEpoch(W, B, keep=early_stopping, tol=tol)
     synced = False
+    index = -1
     with kernel_threads(n_jobs):  # the same parameters for any n_jobs
-        for index in range(epochs):
+        while index + 1 < loop.epochs:
+            index += 1
             ctx = Epoch(loop, index)
-            try:
-                source.epoch(ctx)
-            except TrainingDivergedError:
-                raise TrainingDivergedError(
-                    f"training diverged (loss exploded at epoch {index + 1}) with "
-                    f"lr={lr:g}: lower the learning rate (e.g. lr={lr / 10:g})"
-                ) from None
-            epoch_loss = ctx.loss_sum / max(ctx.weight_sum, 1e-12)
-            loop.history.loss_curve.append(epoch_loss)
-            loop.history.n_iter = index + 1
+            epoch_loss = _pass(source, ctx, lr)
             val_score, synced = None, False
+            if ctx.probe is not None and (synced := _sync(source)) and ctx.probe.after_pass(W, B):
+                _restart(loop, source, index + 1, schedule(0))
             if validate is not None:
                 synced = _sync(source)
                 val_score = validate()
@@ -695,8 +740,7 @@ def train(
                 tracker.update(val_score, index + 1)
             loop.progress.epoch(index, epoch_loss, val_score)
             if verbose:
-                extra = "" if val_score is None else f", validation score {val_score:.4f}"
-                print(f"-- Epoch {index + 1}/{epochs}: loss {epoch_loss:.4f}{extra}", flush=True)
+                _print_epoch(loop, index, epoch_loss, val_score)
             if early_stopping and validate is not None and tracker.stale >= n_iter_no_change:
                 break
     if not synced:
@@ -706,6 +750,48 @@ def train(
         loop.progress.event("early_stop", best_epoch=tracker.epoch,
                             epochs_run=loop.history.n_iter, val_score=tracker.score)  # fmt: skip
     return loop.history
+
+
+def _pass(source, ctx: Epoch, lr: float) -> float:
+    """Run pass ``ctx`` of ``source`` and record its mean training loss, which it returns."""
+    try:
+        source.epoch(ctx)
+    except TrainingDivergedError:
+        raise TrainingDivergedError(
+            f"training diverged (loss exploded at epoch {ctx.index + 1}) with "
+            f"lr={lr:g}: lower the learning rate (e.g. lr={lr / 10:g})"
+        ) from None
+    epoch_loss = ctx.loss_sum / max(ctx.weight_sum, 1e-12)
+    ctx.loop.history.loss_curve.append(epoch_loss)
+    ctx.loop.history.n_iter = ctx.index + 1
+    return epoch_loss
+
+
+def _print_epoch(loop: _Loop, index: int, epoch_loss: float, val_score: float | None) -> None:
+    """``verbose`` output at the end of pass ``index``."""
+    extra = "" if val_score is None else f", validation score {val_score:.4f}"
+    print(f"-- Epoch {index + 1}/{loop.epochs}: loss {epoch_loss:.4f}{extra}", flush=True)
+    if loop.history.restart_epoch == index + 1:
+        first, last = loop.probe.losses[0], loop.probe.losses[-1]
+        print(f"-- Held-out slice's loss {first:.4f} -> {last:.4f}: starting over with "
+              f"{RESTART_PASSES} passes", flush=True)  # fmt: skip
+
+
+def _restart(loop: _Loop, source, passes: int, lr0: float) -> None:
+    """Start the run over after ``passes`` passes (see :func:`train`): new initial
+    parameters of the probe's seed, the optimiser's state cleared, ``RESTART_PASSES`` passes
+    on a fresh schedule from ``lr0`` to 0."""
+    probe, n = loop.probe, loop.n
+    fill_initial(loop.W, loop.B, probe.seed, probe.A_init, probe.n_jobs)
+    loop.optimizer.restart(loop.W, loop.B)
+    loop.schedule = LinearDecay(lr0, RESTART_PASSES * n, start=-passes * n)
+    loop.epochs = loop.progress.epochs = passes + RESTART_PASSES
+    loop.history.restart_epoch = passes
+    restart = getattr(source, "restart", None)
+    if restart is not None:
+        restart(probe.seed, loop.schedule)
+    loop.progress.event("restart", epochs_run=passes, epochs=loop.epochs,
+                        slice_losses=list(probe.losses))  # fmt: skip
 
 
 class _BestEpoch:

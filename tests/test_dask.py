@@ -293,3 +293,32 @@ def test_two_label_multilabel_training_keeps_the_size_rule_of_auto_epochs(client
     model = fit_dask(TextClassifier(random_state=0), [texts[:200], texts[200:]],
                      [sets[:200], sets[200:]], client=client)  # fmt: skip
     assert model.multilabel_ and model.training_summary_["epochs"] == 10
+
+
+def test_an_overfitting_run_restarts_on_shards_as_in_memory(client):
+    """The early-overfitting probe (bowclf.overfit_probe): shards hold out the documents
+    memory holds out, the driver scores them alike and the replicas restart with it; one
+    shard is the in-memory run bit for bit."""
+    from conftest import make_texts
+
+    from bowclf.dask import fit_dask
+
+    texts, labels = make_texts(2400, seed=3, noise=0.4)
+    cuts = [0, 700, 1500, 2400]
+    parts = ([texts[a:b] for a, b in zip(cuts, cuts[1:], strict=False)],
+             [labels[a:b] for a, b in zip(cuts, cuts[1:], strict=False)])  # fmt: skip
+    events = []
+    local = TextClassifier(random_state=0, n_jobs=1).fit(texts, labels, callback=events.append)
+    restarts = [e for e in events if e["event"] == "restart"]
+    assert len(restarts) == 1 and local.classifier_.n_iter_ == 4
+    for shards in (1, 2):
+        events = []
+        model = fit_dask(TextClassifier(random_state=0), *parts, client=client, n_shards=shards,
+                         callback=events.append)  # fmt: skip
+        mine = [e for e in events if e["event"] == "restart"]
+        assert len(mine) == 1 and model.classifier_.n_iter_ == 4
+        if shards == 1:
+            assert mine[0]["slice_losses"] == restarts[0]["slice_losses"]
+            np.testing.assert_array_equal(model.classifier_.A_, local.classifier_.A_)
+            np.testing.assert_array_equal(model.classifier_.B_, local.classifier_.B_)
+            assert model.classifier_.loss_curve_ == local.classifier_.loss_curve_

@@ -19,12 +19,14 @@ import scipy.sparse as sp
 
 from .. import _math
 from ..losses import Loss
+from ..overfit_probe import held_out
 from ..targets import check_target_type, warn_if_labels_are_distinct
 from ..training import (
     CorpusStats,
     Epoch,
     Setup,
     canonical_int_dtype,
+    fill_initial,
     initial_parameters,
     prepare_counts,
     sgd_pass,
@@ -372,6 +374,8 @@ class _ShardTrainer:
             codes = np.concatenate([p["codes"] for p in parts])
             self.w = np.asarray(cw, dtype=np.float64)[codes].astype(_DTYPE)
         self.n = self.X.shape[0]
+        probe = config.get("probe")
+        self.held = None if probe is None else held_out(self.X, probe["salt"], probe["fraction"])
         rng = np.random.default_rng(config["seed"])
         self.W, self.B = initial_parameters(
             config["n_features"], config["dim"], config["output_shape"], rng, config["A_init"]
@@ -400,8 +404,26 @@ class _ShardTrainer:
         """The rows only this shard trains, with their current values."""
         return self.private, self.W[self.private]
 
-    def step(self, update: dict | None, epoch: int, piece: int) -> dict:
-        """Apply the merged rows of the last round, train on one piece, report the changes.
+    def held_rows(self) -> tuple[sp.csr_array, sp.csr_array]:
+        """The prepared rows and targets this shard holds out of the probe passes (none
+        without a probe)."""
+        rows = np.flatnonzero(self.held) if self.held is not None else np.empty(0, np.intp)
+        return self.X[rows], self.Y[rows]
+
+    def restart(self, seed: int, schedule: Callable[[float], float]) -> None:
+        """Start over as the driver does (:func:`bowclf.training.train`): the initial
+        parameters of ``seed``, the optimiser's state cleared, the new ``schedule``."""
+        cfg = self.config
+        fill_initial(self.W, self.B, seed, cfg["A_init"])
+        cfg["optimizer"].restart(self.W, self.B)
+        cfg["schedule"] = schedule
+        self.pending[:] = False
+        self.examples_since = 0
+        self._epoch = (-1, None, None, None)
+
+    def step(self, update: dict | None, epoch: int, piece: int, hold: bool = False) -> dict:
+        """Apply the merged rows of the last round, train on one piece, report the changes
+        (``hold``: the probe's held-out rows with weight 0).
 
         Returns the examples trained (``m``), loss sums, the touched hot rows and ``B``, and
         after the last piece of the epoch also every cold row touched during the epoch.
@@ -412,7 +434,8 @@ class _ShardTrainer:
             self.B[...] = update["B"]
         if self._epoch[0] != epoch:
             order = self.rng.permutation(self.n)
-            self._epoch = (epoch, canonical_int_dtype(self.X[order]), self.Y[order], self.w[order])
+            w = self.w if not hold or self.held is None else np.where(self.held, 0, self.w)
+            self._epoch = (epoch, canonical_int_dtype(self.X[order]), self.Y[order], w[order])
         _, Xe, Ye, we = self._epoch
         a, b = self.bounds[piece], self.bounds[piece + 1]
         out: dict[str, Any] = {"m": b - a, "loss": 0.0, "weight": 0.0, "nnz": 0, "lr": None}
@@ -733,6 +756,7 @@ class DaskData:
             "class_weights": setup.class_weights, "schedule": setup.schedule,
             "optimizer": setup.optimizer, "batch_size": setup.batch_size,
             "loss": setup.loss,  # the fitted loss (hierarchical softmax: with its tree)
+            "probe": setup.probe,
         }  # fmt: skip
         client = self.client
         features = client.scatter(self.features, broadcast=True, hash=False)
@@ -759,9 +783,13 @@ class DaskData:
             call.result()
 
     def epoch(self, ctx: Epoch) -> None:
+        hold = ctx.probe is not None
+        if hold and ctx.index == 0:
+            for X, Y in [c.result() for c in [a.held_rows() for a in self.actors]]:
+                ctx.add_held_rows(X, Y)
         for r in range(self.R):
             calls = [
-                actor.step(None if self.updates is None else self.updates[k], ctx.index, r)
+                actor.step(None if self.updates is None else self.updates[k], ctx.index, r, hold)
                 for k, actor in enumerate(self.actors)
             ]
             results = [c.result() for c in calls]
@@ -794,6 +822,13 @@ class DaskData:
             }  # fmt: skip
             for k in range(len(self.actors))
         ]
+
+    def restart(self, seed: int, schedule: Callable[[float], float]) -> None:
+        """Start every replica over (the driver's parameters were by the loop); no merged
+        rows of the passes before are sent."""
+        for call in [a.restart(seed, schedule) for a in self.actors]:
+            call.result()
+        self.updates = None
 
     def sync(self) -> None:
         """Copy the rows only one shard trains (never merged) into the driver's parameters."""

@@ -607,6 +607,15 @@ class _Progress:
                 f"in {info.get('seconds', 0.0):.1f}s"
             )
             return
+        if info.get("event") == "restart":  # bowclf.overfit_probe
+            self.close()
+            self.done = 0  # the next bar counts the shorter run from its start
+            first, last = info["slice_losses"][0], info["slice_losses"][-1]
+            _stderr(
+                f"the held-out slice's loss rose after epoch {info['epochs_run']} ({first:.4f} "
+                f"-> {last:.4f}): training again from the start, {info['epochs']} epochs in all"
+            )
+            return
         if info.get("event") == "early_stop":
             self.close()
             _stderr(

@@ -1,0 +1,158 @@
+"""A held-out slice that tells an early-overfitting corpus, and the short restart it gets.
+
+Some corpora are learnt in two or three passes and overfit after: noisy sentences graded on a
+scale (5-grade sentiment), where the passes ``epochs='auto'`` gives a multi-class task
+memorise rare words' noise.  The first :data:`PASSES` passes of a probed run therefore hold a
+slice of the training documents out (their weight is 0) and score it after each pass:
+
+* the slice's mean log-loss after the last probe pass is below the one after the first: the
+  run is still learning; the slice rejoins the training set and the schedule goes on;
+* it is not: the held-out documents are being fitted worse as the training ones are fitted
+  better.  The parameters are drawn anew (the same rule as the first draw, from a seed of
+  their own), the optimiser's state is cleared and a fresh :data:`RESTART_PASSES`-pass
+  schedule trains on every document.
+
+Which documents are held out depends on their prepared feature rows only (a hash of each
+row's columns and values, :func:`held_out`), and the slice is scored in an order of its own
+(by hash), so the in-memory, out-of-core and Dask routes hold out, score and decide alike;
+the restart's seed is derived from the run's generator as training starts, before any
+route draws from it.  :func:`bowclf.auto_rules.probes_overfitting` says which runs are probed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _math
+
+__all__ = ["FRACTION", "MAX_ROWS", "PASSES", "RESTART_PASSES", "OverfitProbe", "held_out",
+           "row_hashes", "slice_log_loss"]  # fmt: skip
+
+#: Share of the training documents held out during the probe passes.
+FRACTION = 0.1
+#: At most about this many documents are held out (a smaller share of larger corpora): the
+#: slice is copied and scored twice, and more rows do not make the comparison surer.
+MAX_ROWS = 20_000
+#: Passes trained with the slice held out; the loss after the last is compared with the first.
+PASSES = 2
+#: Passes of the fresh schedule a restarted run trains on every document.
+RESTART_PASSES = 2
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, elementwise on ``uint64`` (wrapping arithmetic)::
+
+    z ← (z ⊕ z≫30)·0xBF58476D1CE4E5B9;  z ← (z ⊕ z≫27)·0x94D049BB133111EB;  z ⊕ z≫31
+    """
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def row_hashes(X: sp.csr_array, salt: int) -> np.ndarray:
+    """A 64-bit hash of each row of ``X`` from its columns and values and ``salt``::
+
+        h_i = mix(salt ⊕ Σ_{j ∈ row i} mix(j·φ ⊕ bits(x_ij)))      (sums modulo 2⁶⁴)
+
+    with ``mix`` SplitMix64's finaliser, ``φ`` the 64-bit golden ratio and ``bits`` the
+    float32 bit pattern of a value.  The sum does not depend on the order of a row's
+    entries, so equal rows hash alike whatever block, copy or dtype of indices holds them.
+    """
+    X = sp.csr_array(X)
+    columns = X.indices.astype(np.uint64)
+    values = np.ascontiguousarray(X.data, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        entry = _mix64(columns * _GOLDEN ^ values)
+        running = np.zeros(entry.size + 1, np.uint64)
+        np.cumsum(entry, out=running[1:])
+        sums = running[X.indptr[1:]] - running[X.indptr[:-1]]
+        return _mix64(sums ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
+
+
+def held_out(X: sp.csr_array, salt: int, fraction: float) -> np.ndarray:
+    """The rows of ``X`` a probe holds out: ``h_i / 2⁶⁴ < fraction`` (:func:`row_hashes`)."""
+    hashes = row_hashes(X, salt)
+    return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
+
+
+def slice_log_loss(X: sp.csr_array, codes: np.ndarray, W: np.ndarray, B: np.ndarray) -> float:
+    """The mean softmax log-loss of the rows ``X̃`` (prepared) with classes ``codes``::
+
+        −(1/n)·Σ_i log ŷ_{i,c_i},   ŷ_i = softmax(B·Wᵀ·x̃_i)
+
+    Each row is scored alone (:func:`bowclf._math.row_scores`) and the sum is taken in the
+    rows' order, so the value depends on the rows and the parameters only.
+    """
+    if X.shape[0] == 0:
+        return 0.0
+    S = _math.row_scores(np.asarray(X @ W, dtype=np.float64), B.astype(np.float64))
+    S -= S.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(S).sum(axis=1))
+    return float(np.mean(log_norm - S[np.arange(S.shape[0]), codes]))
+
+
+class OverfitProbe:
+    """The probe of one training run (see the module doc).
+
+    ``n``: documents per pass; ``rng``: the run's generator as training starts (the slice's
+    salt and the restart's seed are derived from it without drawing from it); ``A_init``
+    and ``n_jobs``: as for the first draw of the parameters (:func:`bowclf.training.fill_initial`).
+    The training loop asks :attr:`holding`, feeds the held-out rows (:meth:`add_rows`), and
+    calls :meth:`after_pass` after each pass.
+    """
+
+    def __init__(self, n: int, rng: np.random.Generator, *, A_init=None, n_jobs: int = 1) -> None:
+        derived = np.random.Generator(rng.bit_generator.jumped())
+        self.salt = int(derived.integers(2**63))
+        self.seed = int(derived.integers(2**63))
+        self.fraction = min(FRACTION, MAX_ROWS / max(n, 1))
+        self.A_init, self.n_jobs = A_init, n_jobs
+        self.holding = True
+        self.restarted = False
+        self.losses: list[float] = []
+        self._rows: list[tuple[np.ndarray, sp.csr_array, np.ndarray]] = []
+        self._slice: tuple[sp.csr_array, np.ndarray] | None = None
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """What a remote trainer needs to hold out the same rows."""
+        return {"salt": self.salt, "fraction": self.fraction}
+
+    def mask(self, X: sp.csr_array) -> np.ndarray:
+        """Which rows of the prepared block ``X`` are held out (:func:`held_out`)."""
+        return held_out(X, self.salt, self.fraction)
+
+    def add_rows(self, X: sp.csr_array, Y: sp.csr_array) -> None:
+        """Keep held-out rows ``X̃`` (prepared) and their one-hot targets ``Y`` (first pass)."""
+        if X.shape[0]:
+            codes = np.asarray(sp.csr_array(Y).argmax(axis=1)).ravel()
+            self._rows.append((row_hashes(X, self.salt), sp.csr_array(X), codes))
+
+    def _held(self) -> tuple[sp.csr_array, np.ndarray]:
+        if self._slice is None:
+            if self._rows:
+                hashes = np.concatenate([h for h, _, _ in self._rows])
+                codes = np.concatenate([c for _, _, c in self._rows])
+                X = sp.csr_array(sp.vstack([x for _, x, _ in self._rows], format="csr"))
+                order = np.lexsort((codes, hashes))  # an order of the rows, not of the route
+                self._slice = (sp.csr_array(X[order]), codes[order])
+            else:
+                self._slice = (sp.csr_array((0, 0), dtype=np.float32), np.zeros(0, np.intp))
+            self._rows = []
+        return self._slice
+
+    def after_pass(self, W: np.ndarray, B: np.ndarray) -> bool:
+        """Score the slice after a probe pass; whether the run restarts now.  After the last
+        probe pass (or a restart) :attr:`holding` is False and the slice is dropped."""
+        X, codes = self._held()
+        self.losses.append(slice_log_loss(X, codes, W, B) if codes.size else 0.0)
+        if len(self.losses) < PASSES:
+            return False
+        self.holding, self._slice = False, None
+        self.restarted = codes.size > 0 and self.losses[-1] >= self.losses[0]
+        return self.restarted

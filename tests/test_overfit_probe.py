@@ -1,0 +1,237 @@
+"""The early-overfitting probe: a hashed slice held out of the first passes, and the restart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import make_texts, write_label_text_csv
+from scipy.special import log_softmax
+
+from bowclf import TextClassifier
+from bowclf import overfit_probe as op
+from bowclf.auto_rules import probes_overfitting
+from bowclf.optim import AdaGrad, Adaptive
+from bowclf.training import fill_initial, initial_parameters
+
+
+def _counts(n: int = 400, p: int = 60, seed: int = 0) -> sp.csr_array:
+    X = sp.random(n, p, density=0.1, random_state=seed, format="csr", dtype=np.float32)
+    X.data[:] = np.random.default_rng(seed).integers(1, 4, X.nnz)
+    return sp.csr_array(X)
+
+
+def test_a_rows_hash_depends_on_its_entries_only():
+    X = _counts()
+    h = op.row_hashes(X, salt=5)
+    assert h.dtype == np.uint64 and h.shape == (X.shape[0],)
+    # any block, row order, entry order or index dtype gives each row its hash
+    order = np.random.default_rng(1).permutation(X.shape[0])
+    np.testing.assert_array_equal(op.row_hashes(X[order], 5), h[order])
+    np.testing.assert_array_equal(op.row_hashes(X[10:17], 5), h[10:17])
+    shuffled = X.copy()
+    for i in range(shuffled.shape[0]):  # entries of each row reversed
+        a, b = shuffled.indptr[i], shuffled.indptr[i + 1]
+        shuffled.indices[a:b] = shuffled.indices[a:b][::-1].copy()
+        shuffled.data[a:b] = shuffled.data[a:b][::-1].copy()
+    shuffled.has_sorted_indices = False
+    np.testing.assert_array_equal(op.row_hashes(shuffled, 5), h)
+    wide = sp.csr_array((X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), X.shape)
+    np.testing.assert_array_equal(op.row_hashes(wide, 5), h)
+    # equal rows hash alike; other rows, values or salts do not (here: all distinct)
+    distinct = np.unique(X.toarray(), axis=0).shape[0]
+    assert np.unique(h).size == distinct
+    X2 = X.copy()
+    X2.data[0] += 1
+    assert op.row_hashes(X2, 5)[0] != h[0] and (op.row_hashes(X2, 5)[1:] == h[1:]).all()
+    assert (op.row_hashes(X, 6) != h).all()
+    assert op.row_hashes(sp.csr_array((3, 4), dtype=np.float32), 5).shape == (3,)
+
+
+def test_the_held_out_share_is_the_fraction():
+    X = sp.csr_array(sp.random(20000, 500, density=0.01, random_state=2, format="csr"))
+    for fraction in (0.05, 0.1, 0.5):
+        share = op.held_out(X, 11, fraction).mean()
+        assert abs(share - fraction) < 4 * np.sqrt(fraction * (1 - fraction) / 20000)
+
+
+def test_the_slices_log_loss_is_the_mean_softmax_log_loss():
+    X = _counts(50)
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(X.shape[1], 7)).astype(np.float32)
+    B = rng.normal(size=(4, 7)).astype(np.float32)
+    codes = rng.integers(0, 4, X.shape[0])
+    S = X.toarray().astype(np.float64) @ W.astype(np.float64) @ B.T.astype(np.float64)
+    want = -log_softmax(S, axis=1)[np.arange(codes.size), codes].mean()
+    assert op.slice_log_loss(X, codes, W, B) == pytest.approx(want, rel=1e-6)
+
+
+def test_which_runs_are_probed():
+    task = {"multilabel": False, "loss": "softmax", "optimizer": "adaptive", "normalize": "l1"}
+    assert probes_overfitting("auto", 5000, 5, **task)
+    assert probes_overfitting("auto", 2000, 3, **task)
+    assert not probes_overfitting("auto", 1999, 5, **task)  # a slice too small to compare
+    assert not probes_overfitting(10, 5000, 5, **task)  # the user's number of passes
+    assert not probes_overfitting("auto", 5000, 2, **task)  # binary: few passes already
+    assert not probes_overfitting("auto", 25000, 5, **task)  # 'auto' gives 8 passes
+    assert probes_overfitting("auto", 20000, 5, **task)  # 10 passes
+    assert probes_overfitting("auto", 15000, 5, **{**task, "normalize": "l2"})  # 14 passes
+    for other in ({"multilabel": True}, {"loss": "ova"}, {"loss": "hs"}, {"optimizer": "sgd"}):
+        assert not probes_overfitting("auto", 5000, 5, **{**task, **other})
+
+
+def test_fill_initial_is_the_first_draw_in_place():
+    rng, A_init = np.random.default_rng(4), (np.array([2]), [[1.0] * 8])
+    W, B = initial_parameters(70000, 8, (3, 8), np.random.default_rng(4), A_init)
+    seed = int(rng.integers(2**63))
+    W2, B2 = np.full_like(W, 7.0), np.full_like(B, 7.0)
+    fill_initial(W2, B2, seed, A_init, n_jobs=2)
+    np.testing.assert_array_equal(W2, W)
+    np.testing.assert_array_equal(B2, B)
+    assert (W[2] == 1).all() and (B == 0).all()
+
+
+@pytest.mark.parametrize("optimizer", [AdaGrad(), Adaptive(margin=2.0, lr=0.35)])
+def test_an_optimisers_restart_clears_its_state(optimizer):
+    W, B = np.zeros((5, 3), np.float32), np.zeros((4, 3), np.float32)
+    optimizer.start(W, B)
+    for acc in (optimizer.A_accumulator, optimizer.B_accumulator):
+        if acc is not None:
+            acc += 3.0
+    optimizer.restart(W, B)
+    assert all(
+        (acc == 0).all() for acc in optimizer.state().values()
+    ) and optimizer.state().keys() == {"A_accumulator", "B_accumulator"} - (
+        {"A_accumulator"} if isinstance(optimizer, Adaptive) else set()
+    )
+
+
+def _noisy(n: int = 2400, seed: int = 3) -> tuple[list[str], list[str]]:
+    """Three topics, 40 % of the labels drawn at random: overfit after a pass or two."""
+    return make_texts(n, seed=seed, noise=0.4)
+
+
+def _fit(model, X, y, **kw):
+    events = []
+    model.fit(X, y, callback=events.append, **kw)
+    return model, [e for e in events if e["event"] == "restart"]
+
+
+def test_an_overfitting_run_restarts_with_two_fresh_passes():
+    X, y = _noisy()
+    model, restarts = _fit(TextClassifier(random_state=0), X, y)
+    clf = model.classifier_
+    assert len(restarts) == 1
+    first, last = restarts[0]["slice_losses"]
+    assert last >= first and restarts[0]["epochs_run"] == 2 and restarts[0]["epochs"] == 4
+    assert clf.n_iter_ == 4 and len(clf.loss_curve_) == 4
+    assert clf.t_ == 4 * len(X)
+    assert model.training_summary_["epochs"] == 4
+    again, _ = _fit(TextClassifier(random_state=0), X, y)
+    np.testing.assert_array_equal(again.classifier_.A_, clf.A_)
+    np.testing.assert_array_equal(again.classifier_.B_, clf.B_)
+    threads, _ = _fit(TextClassifier(random_state=0, n_jobs=2), X, y)
+    np.testing.assert_array_equal(threads.classifier_.A_, clf.A_)
+
+
+def test_the_restart_gains_on_an_overfitting_corpus():
+    X, y = _noisy()
+    Xt, yt = make_texts(1000, seed=9, noise=0.0)
+    probed = TextClassifier(random_state=0).fit(X, y)
+    plain = TextClassifier(random_state=0, epochs=10).fit(X, y)  # a number: not probed
+    assert plain.classifier_.n_iter_ == 10
+    assert probed.score(Xt, yt) > plain.score(Xt, yt) + 0.02
+
+
+def _many_words(n: int, seed: int) -> tuple[list[str], list[str]]:
+    """Ten classes of 300 words each, eight words a document, half of them common words:
+    most class words are seen a few times, so the passes keep learning."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    texts = [
+        " ".join(
+            f"w{c}_{j}" if rng.random() < 0.5 else f"c{rng.integers(300)}"
+            for j in rng.integers(0, 300, 8)
+        )  # fmt: skip
+        for c in y
+    ]
+    return texts, [str(c) for c in y]
+
+
+def test_a_run_still_learning_keeps_its_schedule():
+    X, y = _many_words(3000, seed=1)
+    model, restarts = _fit(TextClassifier(random_state=0), X, y)
+    assert restarts == [] and model.classifier_.n_iter_ == 10
+    assert model.classifier_.t_ == 10 * len(X)
+
+
+def test_held_out_rows_do_not_train_during_the_probe_passes():
+    """Each document has a column of its own: after a probe pass the held-out documents'
+    columns keep their initial values, the others' moved."""
+    from bowclf.backends.memory import InMemoryData
+    from bowclf.losses import get_loss
+    from bowclf.optim import LinearDecay
+    from bowclf.training import prepare_counts, train
+
+    n, shared = 3000, 20
+    rng = np.random.default_rng(6)
+    rows = np.repeat(np.arange(n), 4)
+    cols = np.column_stack([np.arange(n), n + rng.integers(0, shared, (n, 3))]).ravel()
+    X = sp.csr_array((np.ones(rows.size, np.float32), (rows, cols)), shape=(n, n + shared))
+    X.sum_duplicates()
+    y = rng.integers(0, 3, n)
+    Y = sp.csr_array((np.ones(n, np.float32), y, np.arange(n + 1)), shape=(n, 3))
+    gen = np.random.default_rng(0)
+    W, B = initial_parameters(X.shape[1], 16, (3, 16), gen)
+    start = W.copy()
+    probe = op.OverfitProbe(n, gen)
+    held = probe.mask(prepare_counts(X, "l1"))
+    assert 0.05 < held.mean() < 0.15
+    loss = get_loss("softmax")
+    source = InMemoryData(X, Y, np.ones(n, np.float32), normalize="l1", loss=loss,
+                          multilabel=False)  # fmt: skip
+    history = train(source, W, B, epochs=1, rng=gen, schedule=LinearDecay(0.5, n), loss=loss,
+                    batch_size=32, lr=0.5, optimizer=Adaptive(), probe=probe)  # fmt: skip
+    assert history.n_iter == 1 and probe.holding and len(probe.losses) == 1
+    own = np.arange(n)
+    np.testing.assert_array_equal(W[own[held]], start[own[held]])
+    moved = (W[own[~held]] != start[own[~held]]).any(axis=1)
+    assert moved.mean() > 0.97  # not those of the first batches, while B is still ~0
+
+
+def test_out_of_core_training_probes_and_restarts_alike(tmp_path):
+    from bowclf.stream import fit_stream
+
+    X, y = _noisy()
+    path = write_label_text_csv(tmp_path / "noisy.csv", X, y)
+    events = []
+    ooc = fit_stream(TextClassifier(random_state=0), path, block_docs=256, chunk_size=300,
+                     cache_dir=tmp_path, callback=events.append)  # fmt: skip
+    restarts = [e for e in events if e["event"] == "restart"]
+    _, mem = _fit(TextClassifier(random_state=0), X, y)
+    assert len(restarts) == 1 and ooc.classifier_.n_iter_ == 4
+    assert ooc.training_summary_["epochs"] == 4
+    # the same documents held out, scored in the same order: the first pass's slice loss
+    # differs only by the order the routes train in
+    assert restarts[0]["slice_losses"][0] == pytest.approx(mem[0]["slice_losses"][0], abs=0.05)
+
+
+def test_the_cli_says_the_run_restarted_and_trains_the_api_model(tmp_path):
+    from click.testing import CliRunner
+
+    from bowclf import load
+    from bowclf.cli import cli
+
+    X, y = _noisy()
+    path = write_label_text_csv(tmp_path / "noisy.csv", X, y)
+    out = tmp_path / "m.bowclf"
+    result = CliRunner().invoke(cli, ["fit", str(path), "--seed", "0", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    model, restarts = _fit(TextClassifier(random_state=0), X, y)
+    first, last = restarts[0]["slice_losses"]
+    assert (
+        f"the held-out slice's loss rose after epoch 2 ({first:.4f} -> {last:.4f}): training "
+        "again from the start, 4 epochs in all"
+    ) in result.stderr
+    assert "Trained 4 epochs on 2,400 documents" in result.stderr
+    np.testing.assert_array_equal(load(out).classifier_.A_, model.classifier_.A_)
