@@ -72,6 +72,11 @@ instead of estimator parameters:
   ``"restart": r``: instead of that last pass, the parameters and the optimiser's state
   go back to their initial values and a fresh ``r``-pass schedule trains on every row
   (``m + r`` passes).
+  (The library's early-overfitting probe, :mod:`bowclf.overfit_probe`, is this with
+  ``{"f": 0.1, "m": 2, "restart": 2, "metric": "loss"}`` on a hashed slice; it is switched
+  off while ``_plateau`` is set.)
+- ``_noprobe: true`` — no early-overfitting probe (:mod:`bowclf.overfit_probe`): the model
+  before it.
 - ``_bgce: q`` — ``defaults.BINARY_GCE`` (0: the two-class model before the generalized
   cross-entropy, bit for bit); ``_mcgce: q`` — the library's (per-class) generalized
   cross-entropy for single-label tasks of three or more classes too.
@@ -180,6 +185,14 @@ def install() -> None:
         return hist
 
     classifier.train = patched_train
+    real_probes = classifier.probes_overfitting
+
+    def probes(*args, **kw):
+        if PROTO.get("_noprobe") or PROTO.get("_plateau") is not None:
+            return False
+        return real_probes(*args, **kw)
+
+    classifier.probes_overfitting = probes
     _install_decay()
     _install_inputs()
     _install_multiclass()
