@@ -99,11 +99,48 @@ def test_an_optimisers_restart_clears_its_state(optimizer):
         if acc is not None:
             acc += 3.0
     optimizer.restart(W, B)
-    assert all(
-        (acc == 0).all() for acc in optimizer.state().values()
-    ) and optimizer.state().keys() == {"A_accumulator", "B_accumulator"} - (
-        {"A_accumulator"} if isinstance(optimizer, Adaptive) else set()
+    state = optimizer.state()
+    kept = (
+        {"B_accumulator"} if isinstance(optimizer, Adaptive) else {"A_accumulator", "B_accumulator"}
     )
+    assert state.keys() == kept and all((acc == 0).all() for acc in state.values())
+
+
+def test_a_restart_is_a_fresh_two_pass_run_from_the_probes_seed():
+    """After the restart the loop trains exactly what a new two-pass run from the initial
+    parameters of the probe's seed trains, with the run's generator where the probe passes
+    left it."""
+    from bowclf.backends.memory import InMemoryData
+    from bowclf.losses import get_loss
+    from bowclf.optim import LinearDecay
+    from bowclf.training import train
+
+    n, p, lr = 2400, 300, 0.35
+    X = _counts(n, p, seed=7)
+    y = np.random.default_rng(7).integers(0, 4, n)  # labels without signal: overfit at once
+    Y = sp.csr_array((np.ones(n, np.float32), y, np.arange(n + 1)), shape=(n, 4))
+    loss = get_loss("softmax")
+
+    def run(W, B, rng, epochs, probe=None):
+        source = InMemoryData(X, Y, np.ones(n, np.float32), normalize="l1", loss=loss,
+                              multilabel=False)  # fmt: skip
+        return train(source, W, B, epochs=epochs, rng=rng, schedule=LinearDecay(lr, epochs * n),
+                     loss=loss, batch_size=32, lr=lr, optimizer=Adaptive(margin=2.0, lr=lr),
+                     probe=probe)  # fmt: skip
+
+    gen = np.random.default_rng(0)
+    W, B = initial_parameters(p, 16, (4, 16), gen)
+    probe = op.OverfitProbe(n, gen)
+    history = run(W, B, gen, 10, probe)
+    assert history.restart_epoch == 2 and history.n_iter == 4 and probe.restarted
+
+    ref = np.random.default_rng(0)
+    W2, B2 = initial_parameters(p, 16, (4, 16), ref)
+    ref.permutation(n), ref.permutation(n)  # the two probe passes' row orders
+    fill_initial(W2, B2, probe.seed)
+    run(W2, B2, ref, 2)
+    np.testing.assert_array_equal(W, W2)
+    np.testing.assert_array_equal(B, B2)
 
 
 def _noisy(n: int = 2400, seed: int = 3) -> tuple[list[str], list[str]]:
