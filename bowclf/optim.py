@@ -3,8 +3,9 @@
 An optimiser turns a batch's gradients (:class:`bowclf.losses.BatchGradients`) into parameter
 updates; the training loop (:mod:`bowclf.training`) calls :meth:`SGD.step` once per batch.  An
 optimiser implements ``start`` (allocate its state for the parameters ``W = Aᵀ`` and ``B``),
-``step``, and ``state`` / ``resume`` (the arrays a continued run needs, kept by the estimator
-as ``optimizer_state_`` and in model files).
+``step``, ``state`` / ``resume`` (the arrays a continued run needs, kept by the estimator as
+``optimizer_state_`` and in model files) and ``restart`` (clear its state for parameters drawn
+anew: the early-overfitting probe's restart, :mod:`bowclf.overfit_probe`).
 
 - :class:`SGD` — fastText's plain SGD (``optimizer='sgd'``);
 - :class:`Adaptive` — SGD on ``A`` raised for long documents, row-wise AdaGrad on ``B``

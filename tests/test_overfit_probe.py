@@ -251,6 +251,12 @@ def test_out_of_core_training_probes_and_restarts_alike(tmp_path):
     # the same documents held out, scored in the same order: the first pass's slice loss
     # differs only by the order the routes train in
     assert restarts[0]["slice_losses"][0] == pytest.approx(mem[0]["slice_losses"][0], abs=0.05)
+    # early stopping chooses the passes itself: no probe, even without validation data here
+    events = []
+    stopped = fit_stream(TextClassifier(random_state=0, early_stopping=True), path,
+                         cache_dir=tmp_path, callback=events.append)  # fmt: skip
+    assert [e for e in events if e["event"] == "restart"] == []
+    assert stopped.classifier_.n_iter_ == 10
 
 
 def test_the_cli_says_the_run_restarted_and_trains_the_api_model(tmp_path):
