@@ -730,9 +730,8 @@ def train(
             index += 1
             ctx = Epoch(loop, index)
             epoch_loss = _pass(source, ctx, lr)
-            val_score, synced = None, False
-            if ctx.probe is not None and (synced := _sync(source)) and ctx.probe.after_pass(W, B):
-                _restart(loop, source, index + 1, schedule(0))
+            val_score, synced = None, ctx.probe is not None and _sync(source)  # probe: synced
+            restart = synced and ctx.probe.after_pass(W, B)
             if validate is not None:
                 synced = _sync(source)
                 val_score = validate()
@@ -740,7 +739,9 @@ def train(
                 tracker.update(val_score, index + 1)
             loop.progress.epoch(index, epoch_loss, val_score)
             if verbose:
-                _print_epoch(loop, index, epoch_loss, val_score)
+                _print_epoch(loop, index, epoch_loss, val_score, restart)
+            if restart:  # after the pass's reports, which count it in the run it ended
+                _restart(loop, source, index + 1, schedule(0))
             if early_stopping and validate is not None and tracker.stale >= n_iter_no_change:
                 break
     if not synced:
@@ -767,11 +768,11 @@ def _pass(source, ctx: Epoch, lr: float) -> float:
     return epoch_loss
 
 
-def _print_epoch(loop: _Loop, index: int, epoch_loss: float, val_score: float | None) -> None:
-    """``verbose`` output at the end of pass ``index``."""
+def _print_epoch(loop: _Loop, index: int, epoch_loss, val_score, restart: bool) -> None:
+    """``verbose`` output at the end of pass ``index`` (``restart``: the run starts over)."""
     extra = "" if val_score is None else f", validation score {val_score:.4f}"
     print(f"-- Epoch {index + 1}/{loop.epochs}: loss {epoch_loss:.4f}{extra}", flush=True)
-    if loop.history.restart_epoch == index + 1:
+    if restart:
         first, last = loop.probe.losses[0], loop.probe.losses[-1]
         print(f"-- Held-out slice's loss {first:.4f} -> {last:.4f}: starting over with "
               f"{RESTART_PASSES} passes", flush=True)  # fmt: skip
