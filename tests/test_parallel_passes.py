@@ -269,30 +269,39 @@ def test_ctrl_c_to_another_thread_while_the_workers_start_leaves_no_worker(monke
     """The start's SIGINT mask is this thread's: with another thread in the process, the
     kernel gives that thread the Ctrl-C and the starting thread is interrupted right after a
     worker started; that worker is still stopped (it was missed, and the test above flaky)."""
+    import select
     import threading
 
     from bowclf.backends.workers import WorkerPool
 
     context = multiprocessing.get_context("fork")
     start = context.Process.start
+    received, wakeup = os.pipe()  # the signal's C handler writes here, in whichever thread
+    os.set_blocking(wakeup, False)
 
     def start_then_ctrl_c(self):
         start(self)
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.5)  # the other thread takes it; this one is interrupted here
+        # another thread takes it (this one blocks SIGINT); once its handler has run, this
+        # one is interrupted at its next step: here, not after a second worker has started
+        assert select.select([received], [], [], 60)[0], "the SIGINT was never handled"
 
     done = threading.Event()
     other = threading.Thread(target=done.wait, daemon=True)
     other.start()
     monkeypatch.setattr(context.Process, "start", start_then_ctrl_c)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_fd = signal.set_wakeup_fd(wakeup)
     try:
         with pytest.raises(KeyboardInterrupt):
             WorkerPool(2, start_method="fork")
     finally:
+        signal.set_wakeup_fd(previous_fd)
         signal.signal(signal.SIGINT, previous)
         done.set()
         other.join()
+        os.close(received)
+        os.close(wakeup)
     assert multiprocessing.active_children() == []
 
 
