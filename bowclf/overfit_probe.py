@@ -91,9 +91,7 @@ def slice_log_loss(X: sp.csr_array, codes: np.ndarray, W: np.ndarray, B: np.ndar
     if X.shape[0] == 0:
         return 0.0
     S = _math.row_scores(np.asarray(X @ W, dtype=np.float64), B.astype(np.float64))
-    S -= S.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(S).sum(axis=1))
-    return float(np.mean(log_norm - S[np.arange(S.shape[0]), codes]))
+    return float(-np.mean(_math.log_softmax(S)[np.arange(S.shape[0]), codes]))
 
 
 class OverfitProbe:
@@ -150,7 +148,7 @@ class OverfitProbe:
         """Score the slice after a probe pass; whether the run restarts now.  After the last
         probe pass (or a restart) :attr:`holding` is False and the slice is dropped."""
         X, codes = self._held()
-        self.losses.append(slice_log_loss(X, codes, W, B) if codes.size else 0.0)
+        self.losses.append(slice_log_loss(X, codes, W, B))  # 0 for an empty slice
         if len(self.losses) < PASSES:
             return False
         self.holding, self._slice = False, None
