@@ -190,6 +190,13 @@ def install() -> None:
     def probes(*args, **kw):
         if PROTO.get("_noprobe") or PROTO.get("_plateau") is not None:
             return False
+        if PROTO.get("_probe2") is not None:  # two classes probed too
+            epochs, n, c = args[:3]
+            restart = int(PROTO["_probe2"])
+            training.RESTART_PASSES = restart if c == 2 else 2
+            if c == 2 and epochs == "auto" and n >= PROTO.get("_probe2_min", 2000):
+                return (kw.get("optimizer") == "adaptive" and not kw.get("multilabel")
+                        and kw.get("loss") == "softmax" and kw.get("normalize") == "l1")
         return real_probes(*args, **kw)
 
     classifier.probes_overfitting = probes
@@ -703,6 +710,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[0],
         help="draw each generated corpus with these seeds (0: the dev suite's own corpora)",
     )
+    ap.add_argument("--train-docs", type=int, default=0,
+                    help="train on random subsets of this many training documents instead")
+    ap.add_argument("--subsets", type=int, default=2, help="with --train-docs: how many subsets")
     args = ap.parse_args(argv)
     install()
     from bowclf import TextClassifier
@@ -712,9 +722,16 @@ def main(argv: list[str] | None = None) -> int:
     pairs += _shared_pairs(args.shared)
     results: dict[tuple[str, str], list[float]] = {}
     times: dict[tuple[str, str], list[float]] = {}
+    if args.train_docs:  # each corpus also as random subsets of its training documents
+        pairs = [{**p, "pair": f"{p['pair']}/n{args.train_docs}#{d}", "subset": d}
+                 for p in pairs for d in range(args.subsets)]  # fmt: skip
     for pair in pairs:
         X, y = read_csv_gz(pair["train_csv"])
         Xt, yt = read_csv_gz(pair["test_csv"])
+        if "subset" in pair and args.train_docs < len(X):
+            pick = np.random.default_rng(1000 + pair["subset"]).permutation(len(X))
+            pick = np.sort(pick[: args.train_docs])
+            X, y = [X[i] for i in pick], [y[i] for i in pick]
         for name, spec in configs:
             allp = json.loads(spec)
             params = {k: v for k, v in allp.items() if not k.startswith("_")}
