@@ -94,19 +94,19 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     epochs : int or 'auto', default='auto'
         Passes over the training data (``fit``).  ``'auto'``
         (:func:`bowclf.auto_rules.resolve_epochs`) makes about 200,000 example updates in 5
-        to 10 passes, ``min(10, max(5, ⌈200000/n⌉))``: small corpora need the passes
-        (bundled tickets 0.864 → 0.903, trec 0.890 → 0.898 at ``lr=0.25``), large noisy ones
-        overfit with them (tweeteval 0.282 → 0.263; bench/RESULTS.md).  A single-label task
-        of two classes makes ``defaults.BINARY_EPOCHS`` (5) passes at any size: its one
-        decision direction is learnt first, further passes mostly fit label noise; a
-        multi-label task of two labels (two decisions) keeps the size rule.  Single-label
-        softmax tasks of three or more classes trained by the adaptive optimiser have the
-        ceiling ``defaults.LONG_MULTICLASS_EPOCHS`` (15) on ``normalize='l2'`` rows (small
-        corpora of long documents are still underfit after 10), and when they get 10 or more
-        passes over 2,000 or more documents a probe (:mod:`bowclf.overfit_probe`) holds a
-        hashed 10 % slice out of the first two and, if its log-loss did not fall, starts over
-        with two fresh passes (noisy graded sentences learn all they can in one or two).
-        ``n_iter_`` is the passes made; ``partial_fit`` always makes one.
+        to 10 passes, ``min(10, max(5, ⌈200000/n⌉))``: small corpora need the passes, large
+        noisy ones overfit with them.  A single-label task of two classes makes
+        ``defaults.BINARY_EPOCHS`` (5) passes at any size: its one decision direction is
+        learnt first, further passes mostly fit label noise; a multi-label task of two labels
+        (two decisions) keeps the size rule.  Single-label softmax tasks of three or more
+        classes trained by the adaptive optimiser have the ceiling
+        ``defaults.LONG_MULTICLASS_EPOCHS`` (15) on ``normalize='l2'`` rows (small corpora of
+        long documents are still underfit after 10), and when they get 10 or more passes over
+        2,000 or more documents a probe (:mod:`bowclf.overfit_probe`) holds a hashed 10 %
+        slice out of the first two and, if its log-loss did not fall, starts over with two
+        fresh passes (noisy graded sentences learn all they can in one or two).  ``n_iter_``
+        is the passes made; ``partial_fit`` always makes one.  The measurements behind these
+        rules are in bench/RESULTS.md and bench/RESULTS-devsuite.md.
     lr : float or 'auto', default='auto'
         Initial learning rate (per example, as in fastText).  ``'auto'``
         (:func:`bowclf.auto_rules.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
@@ -114,36 +114,32 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         optimiser and ``normalize='l1'`` rows, else 0.25 (``defaults.BASE_LR``); the
         resolved value is ``lr_``.  With ``l1`` rows a document moves its hidden vector by
         ``lr·‖x̃‖²·∂ℓ/∂h`` (``‖x̃‖² ≈ 1/length``) and ``B``'s AdaGrad steps shrink before the
-        rows of many classes separate: those models are underfit at 0.25
-        (bench/RESULTS-devsuite.md), while two classes, ``l2`` rows (long
-        documents, whose steps are already at the full rate) and the other optimisers and
-        losses do best at 0.25.  fastText's default 0.1 leaves small corpora barely trained
-        after 5 epochs (bundled tickets: 30% accuracy, imdb 0.860); 0.5 is best on small
-        corpora but overfits noisy ones (tweeteval 0.267 vs 0.289 at 0.1) (bench/RESULTS.md).
-        With ``optimizer='adaptive'`` it is the rate of ``A``'s SGD step and ``B``'s AdaGrad
-        rate is ``0.2·lr``; with ``'adagrad'`` both rates are ``0.2·lr``.
+        rows of many classes separate, so those models need the larger rate; two classes,
+        ``l2`` rows (long documents, whose steps are already at the full rate) and the other
+        optimisers and losses keep 0.25.  fastText's default 0.1 leaves small corpora barely
+        trained after 5 epochs; much larger rates overfit noisy ones.  With
+        ``optimizer='adaptive'`` it is the rate of ``A``'s SGD step and ``B``'s AdaGrad rate
+        is ``0.2·lr``; with ``'adagrad'`` both rates are ``0.2·lr``.
     optimizer : {'auto', 'adaptive', 'adagrad', 'sgd'}, default='auto'
         How a batch's gradients move the parameters (:mod:`bowclf.optim`).  ``'auto'``:
-        ``'adaptive'`` for ``loss='softmax'``, ``'sgd'`` for ``loss='ova'`` (on Reuters'
-        90 one-vs-all sigmoids AdaGrad on ``B`` lost 4.8 micro-F1 points to plain SGD, while
-        softmax gained 6.7; bench/RESULTS-devsuite.md).  ``'sgd'``:
-        fastText's plain SGD, which moves a document's hidden vector by ``lr·‖x̃‖²·∂ℓ/∂h`` —
-        ``‖x̃‖² ≈ 1/length`` with ``l1`` rows, so documents of hundreds of words barely train
-        ``A``, and with many classes the rows of ``B`` (starting at 0) barely move either
-        (20 classes of 600-token posts: 23 % accuracy; 100 classes: 30 %; bench/devsuite.py).
-        ``'adaptive'``: the same SGD step on ``A`` for short documents, raised for long ones to
-        at least ``lr/32·∂ℓ/∂h`` in hidden space, and row-wise AdaGrad on ``B`` (one
-        accumulator per class) — within noise of ``'sgd'`` on short-text corpora, far ahead on
-        long documents, many classes and imbalanced ones (bench/RESULTS-devsuite.md).
-        ``'adagrad'``: row-wise AdaGrad on both (one accumulator per feature and per class).
-        The accumulators are kept in ``optimizer_state_`` (and in model files) so that
-        ``partial_fit`` and ``warm_start`` continue a run.
+        ``'adaptive'`` for ``loss='softmax'``, ``'sgd'`` for ``loss='ova'`` (AdaGrad on ``B``
+        trains independent sigmoids worse than plain SGD).  ``'sgd'``: fastText's plain SGD,
+        which moves a document's hidden vector by ``lr·‖x̃‖²·∂ℓ/∂h`` — ``‖x̃‖² ≈ 1/length``
+        with ``l1`` rows, so documents of hundreds of words barely train ``A``, and with many
+        classes the rows of ``B`` (starting at 0) barely move either.  ``'adaptive'``: the
+        same SGD step on ``A`` for short documents, raised for long ones to at least
+        ``lr/32·∂ℓ/∂h`` in hidden space, and row-wise AdaGrad on ``B`` (one accumulator per
+        class): about ``'sgd'``'s model on short texts, and trained where ``'sgd'`` is not
+        (long documents, many classes, skewed classes).  ``'adagrad'``: row-wise AdaGrad on
+        both (one accumulator per feature and per class).  The accumulators are kept in
+        ``optimizer_state_`` (and in model files) so that ``partial_fit`` and ``warm_start``
+        continue a run.  bench/RESULTS-devsuite.md has the measurements.
     batch_size : int or 'auto', default='auto'
         Documents per SGD step.  ``'auto'``: 32, or 1 when the rows are dense (on average more
         than half of the features non-zero).  The batch's gradients are summed, so
-        ``batch_size × lr`` bounds stability where documents share features.  On sparse text
-        32 is as accurate as 16 on every benchmark and dev-suite corpus and costs less per
-        document (bench/RESULTS-threads.md).
+        ``batch_size × lr`` bounds stability where documents share features; on sparse text
+        32 costs less per document than smaller batches at the same accuracy
+        (bench/RESULTS-threads.md).
     normalize : {'l1', 'l2'} or None, default='l1'
         Row scaling of ``x`` before embedding: ``x/‖x‖₁`` (average of word vectors, fastText),
         ``x/‖x‖₂``, or raw counts.

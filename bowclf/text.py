@@ -69,12 +69,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     Counts are weighted by their inverse document frequency before they reach the model
     (``use_idf=True``): ``x_j · (ln((1 + n)/(1 + df_j)) + 1)``, so the embedding average
-    ``A·x/‖x‖₁`` leans on the informative words rather than on "the" and punctuation.  On the
-    benchmark corpora this gained 0.6–1.1 points on trec, sst2, ag_news and imdb, cost 1.5 on
-    tweeteval_emoji and was neutral on sms_spam (bench/RESULTS.md).  The weighting spreads the
-    learning over more, rarer features, so it needs the default training budget: with
-    fastText's short schedule (``lr=0.1, epochs=5``) raw counts (``use_idf=False``) learn
-    faster (trec 81.6 % raw vs 69.8 % with idf after 5 epochs at lr 0.1).
+    ``A·x/‖x‖₁`` leans on the informative words rather than on "the" and punctuation
+    (bench/RESULTS.md compares both).  The weighting spreads the learning over more, rarer
+    features, so it needs the default training budget: with fastText's short schedule
+    (``lr=0.1, epochs=5``) raw counts (``use_idf=False``) learn faster.
 
     Features that never occur in the training data (hash buckets no training n-gram fell
     into) are dropped when ``prune_features=True``: their embeddings would never be trained,
@@ -102,7 +100,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         rows can diverge at the default rate.
     lowercase, tokenizer, token_pattern, min_count, max_features, ngrams, buckets, minn, maxn
         Passed to :class:`~bowclf.BowVectorizer` (see there).  ``ngrams=2`` (unigrams and
-        bigrams) is the default because it beats unigrams on the benchmarks (bench/RESULTS.md).
+        bigrams) is the default: word pairs carry negation and phrases that single words do
+        not (bench/RESULTS.md has both settings side by side).
     use_idf : bool, default=True
         Weight each feature by its smoothed inverse document frequency in the training
         documents (see above); ``False`` feeds raw counts, as fastText does.

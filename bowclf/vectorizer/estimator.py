@@ -85,7 +85,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         * every other character — punctuation, symbols (``#``, ``@``, ``$``,
           ``%``), variation selectors, ZWJ — one token per character: they
           carry signal (``!`` for sentiment, ``#``/``@`` and emoji residue in
-          tweets: tweeteval 28% → 41% accuracy, bench/RESULTS.md).
+          tweets; bench/RESULTS.md).
 
         White space and control characters only separate tokens.  Words
         mixing BMP and astral-plane letters are split at the plane change;
