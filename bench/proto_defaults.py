@@ -195,8 +195,12 @@ def install() -> None:
             restart = int(PROTO["_probe2"])
             training.RESTART_PASSES = restart if c == 2 else 2
             if c == 2 and epochs == "auto" and n >= PROTO.get("_probe2_min", 2000):
-                return (kw.get("optimizer") == "adaptive" and not kw.get("multilabel")
-                        and kw.get("loss") == "softmax" and kw.get("normalize") == "l1")
+                return (
+                    kw.get("optimizer") == "adaptive"
+                    and not kw.get("multilabel")
+                    and kw.get("loss") == "softmax"
+                    and kw.get("normalize") == "l1"
+                )
         return real_probes(*args, **kw)
 
     classifier.probes_overfitting = probes
@@ -710,8 +714,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[0],
         help="draw each generated corpus with these seeds (0: the dev suite's own corpora)",
     )
-    ap.add_argument("--train-docs", type=int, default=0,
-                    help="train on random subsets of this many training documents instead")
+    ap.add_argument(
+        "--train-docs",
+        type=int,
+        default=0,
+        help="train on random subsets of this many training documents instead",
+    )
     ap.add_argument("--subsets", type=int, default=2, help="with --train-docs: how many subsets")
     args = ap.parse_args(argv)
     install()
