@@ -255,31 +255,52 @@ def row_scale(X: sp.csr_array, normalize: Normalize, dtype=np.float64) -> np.nda
     if normalize not in ("l1", "l2"):
         raise ValueError(f"normalize must be 'l1', 'l2' or None, got {normalize!r}")
     if normalize == "l1" and (X.data.size == 0 or X.data.min() >= 0):  # counts: Σ|x| = Σx,
-        sums = row_sums(X.indptr, X.data, dtype=np.float64)  # summed without a float64 copy
+        sums = row_sums(X.indptr, X.data, dtype=np.float64)
     elif normalize == "l1":
-        sums = row_sums(X.indptr, np.abs(X.data, dtype=np.float64))
+        sums = row_sums(X.indptr, X.data, dtype=np.float64, of=np.abs)
     else:
-        sums = np.sqrt(row_sums(X.indptr, np.square(X.data, dtype=np.float64)))
+        sums = np.sqrt(row_sums(X.indptr, X.data, dtype=np.float64, of=np.square))
     with np.errstate(divide="ignore"):
         scale = np.where(sums > 0, 1.0 / np.where(sums > 0, sums, 1.0), 0.0)
     return scale.astype(dtype, copy=False)
 
 
 _SCALE_BLOCK = 1 << 16  # values scaled at a time by scale_rows (~1 MB of float64 temporaries)
+_SUM_BLOCK = 1 << 20  # values cast at a time by row_sums when it sums in a wider dtype
 
 
-def row_sums(indptr: np.ndarray, values: np.ndarray, dtype=None) -> np.ndarray:
-    """``Σ_{j ∈ row i} values_j`` for every row of a CSR layout ``indptr`` (0 for empty rows),
-    accumulated in ``dtype`` (``values``' by default; each value is cast as it is added, so
-    no cast copy of ``values`` is made).
+def row_sums(indptr: np.ndarray, values: np.ndarray, dtype=None, of=None) -> np.ndarray:
+    """``Σ_{j ∈ row i} f(values_j)`` for every row of a CSR layout ``indptr`` (0 for empty
+    rows), with ``f`` the elementwise ufunc ``of`` (e.g. ``np.abs``, ``np.square``; none: the
+    values themselves), computed and accumulated in ``dtype`` (``values``' by default).
 
-    One ``np.add.reduceat`` over the starts of the non-empty rows: no per-entry row-id array
-    (a ``bincount`` over ``repeat(arange(n), diff(indptr))`` costs ~15× more on imdb).
+    ``np.add.reduceat`` over the starts of the non-empty rows: no per-entry row-id array (a
+    ``bincount`` over ``repeat(arange(n), diff(indptr))`` costs ~15× more on imdb).  When the
+    values have to be cast or transformed first, that is done for blocks of whole rows of
+    about :data:`_SUM_BLOCK` values at a time, not for the whole array at once (a float64
+    copy of a 10M-token corpus's values is ~150 MB); each row's sum is the same sequence of
+    additions either way.
     """
-    sums = np.zeros(indptr.size - 1, dtype=values.dtype if dtype is None else dtype)
-    nonempty = indptr[1:] > indptr[:-1]
-    if values.size:
-        sums[nonempty] = np.add.reduceat(values, indptr[:-1][nonempty], dtype=sums.dtype)
+    dtype = values.dtype if dtype is None else np.dtype(dtype)
+    sums = np.zeros(indptr.size - 1, dtype=dtype)
+    rows = np.flatnonzero(indptr[1:] > indptr[:-1])
+    if not rows.size:
+        return sums
+    starts, end = indptr[:-1][rows], int(indptr[-1])
+
+    def terms(a: int, b: int) -> np.ndarray:
+        if of is not None:
+            return of(values[a:b], dtype=dtype)
+        return values[a:b].astype(dtype, copy=False)
+
+    if end <= _SUM_BLOCK or (of is None and values.dtype == dtype):
+        sums[rows] = np.add.reduceat(terms(0, end), starts)
+        return sums
+    cuts = np.unique(np.searchsorted(starts, np.arange(0, end, _SUM_BLOCK)))
+    cuts = cuts[cuts < rows.size]  # positions in rows where a block starts (the first: 0)
+    for p, q in zip(cuts, [*cuts[1:], rows.size], strict=True):
+        a, b = int(starts[p]), (int(starts[q]) if q < rows.size else end)
+        sums[rows[p:q]] = np.add.reduceat(terms(a, b), starts[p:q] - a)
     return sums
 
 

@@ -188,8 +188,8 @@ def test_scale_rows_block_by_block_equals_the_one_shot_product(monkeypatch):
     np.testing.assert_array_equal(_math.scale_rows(sp.csr_array((4, 3)), np.ones(4)).data, [])
 
 
-def test_l1_row_scale_of_counts_sums_in_float64_without_a_copy():
-    """Non-negative values are summed in float64 as they are read: the same scale, to the
+def test_l1_row_scale_of_counts_sums_their_float64_values():
+    """Non-negative values are summed in float64 without taking |x|: the same scale, to the
     bit, as summing their float64 absolute values (rows longer than numpy's buffer too);
     negative values still go through |x|."""
     rng = np.random.default_rng(3)
@@ -204,6 +204,43 @@ def test_l1_row_scale_of_counts_sums_in_float64_without_a_copy():
         np.testing.assert_array_equal(_math.row_scale(X, "l1"), np.where(want > 0, 1 / want, 0))
     X.data[::3] *= -1
     assert np.array_equal(_math.row_scale(X, "l1"), _math.row_scale(abs(X), "l1"))
+
+
+@pytest.mark.parametrize("of", [None, np.abs, np.square])
+def test_row_sums_in_blocks_of_rows_are_the_one_shot_sums_to_the_bit(monkeypatch, of):
+    """Cast (or transformed) values are summed a block of whole rows at a time: the same
+    bits as one ``reduceat`` over a float64 copy of every value, empty rows and rows longer
+    than a block included."""
+    rng = np.random.default_rng(6)
+    lens = rng.choice([0, 1, 5, 40, 333], size=400)
+    indptr = np.concatenate([[0], np.cumsum(lens)])
+    values = (rng.standard_normal(indptr[-1]) * 9).astype(np.float32)
+    terms = values.astype(np.float64) if of is None else of(values, dtype=np.float64)
+    nonempty = lens > 0
+    want = np.zeros(lens.size)
+    want[nonempty] = np.add.reduceat(terms, indptr[:-1][nonempty])
+    for block in (1 << 20, 100, 7, 1):
+        monkeypatch.setattr(_math, "_SUM_BLOCK", block)
+        got = _math.row_sums(indptr, values, dtype=np.float64, of=of)
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == np.float64
+
+
+def test_row_scale_does_not_copy_the_values_to_float64(monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setattr(_math, "_SUM_BLOCK", 1 << 16)
+    n = 2_000_000
+    indptr = np.arange(0, n + 1, 50)
+    X = sp.csr_array((np.ones(n, np.float32), np.zeros(n, np.int32), indptr), shape=(n // 50, 1))
+    for normalize in ("l1", "l2"):
+        tracemalloc.start()
+        try:
+            _math.row_scale(X, normalize)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < n * 8 / 4  # a float64 copy of the values would be n·8 bytes
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
