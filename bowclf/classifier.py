@@ -385,7 +385,6 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------------ fitting
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self,
         X,
@@ -430,13 +429,19 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         self : BowClassifier
         """
+        return self._fit(X, y, sample_weight, X_val=X_val, y_val=y_val, callback=callback,
+                         A_init=A_init)  # fmt: skip
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, callback=None,
+             A_init=None, scale_in_place: bool = False) -> BowClassifier:  # fmt: skip
+        """:meth:`fit`; ``scale_in_place``: ``X`` is the caller's to give away, and its values
+        become the scaled rows ``X̃`` instead of a second copy (TextClassifier's counts)."""
         X, y = self._check_X_y(X, y, reset=True)
         warm = self.warm_start and hasattr(self, "A_")
-        old = (
-            (self.classes_, self.multilabel_, self.A_, self.B_, self.t_, self._trained_loss())
-            if warm
-            else None
-        )
+        old = None  # what a warm start continues from
+        if warm:
+            old = self.classes_, self.multilabel_, self.A_, self.B_, self.t_, self._trained_loss()
         Y, _ = self._encode_targets(y, first_call=True)
         w = mean_one(self._example_weights(Y, sample_weight, X))
         if warm:
@@ -450,9 +455,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         else:
             self._initialize(X.shape[1], rng, A_init)
         self._reset_history()
-        source = InMemoryData(
-            X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
-        )
+        source = InMemoryData(X, Y, w, normalize=self.normalize, loss=self._loss(),
+                              multilabel=self.multilabel_, in_place=scale_in_place)  # fmt: skip
         epochs = self._epochs(X.shape[0])
         schedule = LinearDecay(self._lr(), epochs * X.shape[0])
         probe = None if warm else self._overfit_probe(X.shape[0], rng, A_init, val)

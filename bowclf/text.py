@@ -459,13 +459,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         del class_df
         tokens = Xc.sum()
         Xc = self._feature_map()(Xc)
-        fit_kw: dict[str, Any] = {"callback": callback}
-        if X_val is not None:
-            fit_kw["X_val"] = self._features(X_val)
-            fit_kw["y_val"] = self._encode_validation_y(y_val)
-        if self.pretrained_vectors is not None:
-            fit_kw["A_init"] = self._pretrained_columns()
-        self.classifier_ = self._make_classifier().fit(Xc, Y, sample_weight, **fit_kw)
+        self.classifier_ = self._train_classifier(Xc, Y, sample_weight, X_val, y_val, callback)
         if self._binarizer is not None:  # plain str/int array, not an object array of np.str_
             self.classes_ = np.asarray(self._binarizer.classes_.tolist())
         else:
@@ -478,6 +472,17 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             started=start,
         )
         return self
+
+    def _train_classifier(self, Xc, Y, sample_weight, X_val, y_val, callback) -> BowClassifier:
+        """A new classifier trained on this fit's own counts ``Xc``, which it may overwrite:
+        their values become the scaled rows instead of a second copy."""
+        fit_kw: dict[str, Any] = {"callback": callback}
+        if X_val is not None:
+            fit_kw["X_val"] = self._features(X_val)
+            fit_kw["y_val"] = self._encode_validation_y(y_val)
+        if self.pretrained_vectors is not None:
+            fit_kw["A_init"] = self._pretrained_columns()
+        return self._make_classifier()._fit(Xc, Y, sample_weight, scale_in_place=True, **fit_kw)
 
     def fit_backend(self, backend, *, X_val=None, y_val=None, callback=None) -> TextClassifier:
         """Fit on a corpus held by a backend (the protocol of :mod:`bowclf.backends`).

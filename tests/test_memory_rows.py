@@ -80,3 +80,49 @@ def test_the_model_does_not_depend_on_the_block_size(monkeypatch, batch_size):
         models.append(model)
     np.testing.assert_array_equal(models[0].A_, models[1].A_)
     np.testing.assert_array_equal(models[0].B_, models[1].B_)
+
+
+def test_in_place_scaling_reuses_the_values_and_prepares_the_same_rows():
+    rng = np.random.default_rng(4)
+    X = sp.csr_array(_counts(rng).astype(np.float32))
+    Y = sp.csr_array((np.ones(300), rng.integers(0, 3, 300), np.arange(301)), shape=(300, 3))
+    want = prepare_counts(X.copy(), "l1")
+    kept = X.data
+    data = InMemoryData(X, Y, np.ones(300), normalize="l1", loss=get_loss("softmax"),
+                        multilabel=False, in_place=True)  # fmt: skip
+    assert np.shares_memory(data.X.data, kept)  # X̃ took the counts' place: no second copy
+    np.testing.assert_array_equal(data.X.data, want.data)
+    np.testing.assert_array_equal(data.X.indices, want.indices)
+    float64 = _counts(rng)  # values of another dtype cannot hold X̃: a copy, X untouched
+    before = float64.data.copy()
+    InMemoryData(float64, Y, np.ones(300), normalize="l1", loss=get_loss("softmax"),
+                 multilabel=False, in_place=True)  # fmt: skip
+    np.testing.assert_array_equal(float64.data, before)
+
+
+def test_fit_leaves_the_callers_counts_alone_and_text_fit_scales_its_own(monkeypatch):
+    """BowClassifier.fit never writes into X; TextClassifier.fit hands its own count matrix
+    over (scaled in place) and trains the model of BowClassifier.fit on the same counts."""
+    import bowclf.classifier as classifier
+    from bowclf import BowClassifier, TextClassifier
+
+    routes = []
+
+    class Recording(InMemoryData):
+        def __init__(self, *args, in_place=False, **kw):
+            routes.append(in_place)
+            super().__init__(*args, in_place=in_place, **kw)
+
+    monkeypatch.setattr(classifier, "InMemoryData", Recording)
+    texts = [f"w{i % 7} w{i % 11} w{i % 5} x{i % 3}" for i in range(200)]
+    y = [i % 3 for i in range(200)]
+    text_model = TextClassifier(dim=8, epochs=3, random_state=0).fit(texts, y)
+    X = text_model._feature_map()(text_model.vectorizer_.transform(texts))
+    before = X.data.copy()
+    params = text_model.classifier_.get_params()
+    params["normalize"] = text_model.inputs_["normalize"]
+    bow = BowClassifier(**params).fit(X, y)
+    np.testing.assert_array_equal(X.data, before)
+    np.testing.assert_array_equal(bow.A_, text_model.classifier_.A_)
+    np.testing.assert_array_equal(bow.B_, text_model.classifier_.B_)
+    assert routes == [True, False]

@@ -69,9 +69,12 @@ class InMemoryData:
     """
 
     def __init__(
-        self, X: sp.csr_array, Y: sp.csr_array, w, *, normalize, loss: Loss, multilabel: bool
-    ) -> None:
-        self.X = prepare_counts(X, normalize)
+        self, X: sp.csr_array, Y: sp.csr_array, w, *, normalize, loss: Loss, multilabel: bool,
+        in_place: bool = False,
+    ) -> None:  # fmt: skip
+        # in_place: X is ours to overwrite, so X̃'s values take the place of X's (float32 X)
+        out = X.data if in_place and X.data.dtype == DTYPE and X.data.flags.writeable else None
+        self.X = prepare_counts(X, normalize, out=out)
         self.Y = loss.prepare_targets(Y, multilabel)
         self.w = np.asarray(w, dtype=DTYPE)
         self.n = self.X.shape[0]
