@@ -57,6 +57,11 @@ instead of estimator parameters:
   so the batch's total weight is kept (over the whole batch, not per class as the library
   does), ``_gce_ramp: true``: the factor ramps in from 1 with the schedule.  Stacks on the
   library's own two-class exponent: add ``_bgce: 0`` to measure it alone.
+- ``_probe2: r`` — the early-overfitting probe for single-label two-class tasks too
+  (``epochs='auto'``, at least ``_probe2_min`` documents, default 2,000; adaptive optimiser,
+  softmax, ``l1`` rows), restarting with ``r`` passes; other tasks keep the library's rule.
+- ``--train-docs N --subsets K`` (options, not keys) — every corpus also as ``K`` random
+  subsets of ``N`` of its training documents (named ``…/nN#k``).
 - ``_pv: true`` — progressive validation of the first pass: the accuracy of each quarter of
   the first pass, every batch scored before its step (printed per run; the model is not
   changed).
@@ -186,15 +191,16 @@ def install() -> None:
 
     classifier.train = patched_train
     real_probes = classifier.probes_overfitting
+    real_restart = training.RESTART_PASSES
 
     def probes(*args, **kw):
         if PROTO.get("_noprobe") or PROTO.get("_plateau") is not None:
             return False
-        if PROTO.get("_probe2") is not None:  # two classes probed too
-            epochs, n, c = args[:3]
-            restart = int(PROTO["_probe2"])
-            training.RESTART_PASSES = restart if c == 2 else 2
-            if c == 2 and epochs == "auto" and n >= PROTO.get("_probe2_min", 2000):
+        epochs, n, c = args[:3]
+        two = PROTO.get("_probe2") is not None and c == 2
+        training.RESTART_PASSES = int(PROTO["_probe2"]) if two else real_restart
+        if two:  # two classes probed too
+            if epochs == "auto" and n >= PROTO.get("_probe2_min", 2000):
                 return (
                     kw.get("optimizer") == "adaptive"
                     and not kw.get("multilabel")
