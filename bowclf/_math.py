@@ -236,8 +236,9 @@ def weight_terms(
     if sublinear:
         positive = data > 0
         data[positive] = 1.0 + np.log(data[positive])
-    if column_weights is not None:
-        data *= column_weights[X.indices]
+    if column_weights is not None:  # a block at a time: no nnz-long gathered copy of w
+        for a in range(0, data.size, _SUM_BLOCK):
+            data[a : a + _SUM_BLOCK] *= column_weights[X.indices[a : a + _SUM_BLOCK]]
     return sp.csr_array((data, X.indices, X.indptr), shape=X.shape)
 
 

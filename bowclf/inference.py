@@ -71,12 +71,13 @@ class FeatureMap:
                     (X.data, new_index.astype(X.indices.dtype, copy=False), X.indptr),
                     shape=(X.shape[0], self.columns.size),
                 )
-            else:
-                kept = np.flatnonzero(keep)  # positions of the kept entries, ascending
-                indptr = np.searchsorted(kept, X.indptr).astype(X.indptr.dtype)  # kept before
+            else:  # boolean masks, not index arrays: no nnz-long int64 temporaries
+                indptr = np.zeros_like(X.indptr)
+                np.cumsum(_math.row_sums(X.indptr, keep, dtype=np.int64), out=indptr[1:])
+                indices = new_index[keep].astype(X.indices.dtype, copy=False)
+                del new_index
                 X = sp.csr_array(
-                    (X.data[kept], new_index[kept].astype(X.indices.dtype), indptr),
-                    shape=(X.shape[0], self.columns.size),
+                    (X.data[keep], indices, indptr), shape=(X.shape[0], self.columns.size)
                 )
         if self.idf is None and not self.sublinear:
             return X

@@ -394,3 +394,36 @@ def test_header_rules_are_the_estimators_constraints(estimator):
                 fit_accepts = False
             problem = _value_problem(key, value, text=estimator == "TextClassifier")
             assert (problem is None) == fit_accepts, (key, value, problem)
+
+
+@pytest.mark.parametrize("sublinear", [False, True])
+def test_feature_map_keeps_the_training_columns_and_weights_them(monkeypatch, sublinear):
+    """Dropping the columns training did not keep (boolean masks, weights a block at a
+    time) gives exactly the entries of a dense reference: empty rows, rows that lose every
+    entry and blocks that cut rows included."""
+    import scipy.sparse as sp
+
+    from bowclf import _math
+    from bowclf.inference import FeatureMap, column_lookup
+
+    rng = np.random.default_rng(7)
+    width = 40
+    dense = rng.integers(1, 5, (60, width)) * (rng.random((60, width)) < 0.3)
+    dense[[0, 17, 59]] = 0
+    columns = np.sort(rng.choice(width, 25, replace=False))
+    dense[5, :] = 0
+    dense[5, np.setdiff1d(np.arange(width), columns)[:3]] = 2  # only dropped columns
+    X = sp.csr_array(dense.astype(np.float32))
+    idf = rng.uniform(0.5, 3.0, columns.size).astype(np.float32)
+    kept = dense[:, columns].astype(np.float32)
+    if sublinear:
+        kept = np.where(kept > 0, 1 + np.log(np.where(kept > 0, kept, 1)), 0).astype(np.float32)
+    want = kept * idf
+    for block in (1 << 20, 7):
+        monkeypatch.setattr(_math, "_SUM_BLOCK", block)
+        got = FeatureMap(columns, column_lookup(columns, width), idf, sublinear)(X)
+        assert got.shape == (60, columns.size) and got.has_canonical_format
+        np.testing.assert_allclose(got.toarray(), want, rtol=1e-6)
+        counts = FeatureMap(columns, column_lookup(columns, width), None, False)(X)
+        np.testing.assert_array_equal(counts.toarray(), dense[:, columns])
+        assert counts.indptr[6] == counts.indptr[5]  # row 5 lost every entry
