@@ -529,8 +529,9 @@ def row_ids(indptr: np.ndarray) -> np.ndarray:
 
 def empty_rows(X: sp.csr_array) -> np.ndarray:
     """Rows of ``X`` without a non-zero value (documents with no known feature):
-    ``Σⱼ |x_ij| = 0``."""
-    return np.bincount(row_ids(X.indptr), weights=np.abs(X.data), minlength=X.shape[0]) == 0
+    ``Σⱼ |x_ij| = 0`` (:func:`row_sums`: no entry-long temporaries)."""
+    X = sp.csr_array(X)
+    return row_sums(X.indptr, X.data, dtype=np.float64, of=np.abs) == 0
 
 
 def top_k(P: np.ndarray, k: int) -> np.ndarray:

@@ -226,6 +226,15 @@ def test_row_sums_in_blocks_of_rows_are_the_one_shot_sums_to_the_bit(monkeypatch
         assert got.dtype == np.float64
 
 
+def test_empty_rows_are_the_rows_without_a_non_zero_value(monkeypatch):
+    indptr = np.array([0, 0, 2, 3, 3, 6, 7])
+    data = np.array([1.0, -1.0, 0.0, 0.0, 1e-30, 0.0, -2.0], dtype=np.float32)
+    X = sp.csr_array((data, [0, 1, 0, 0, 1, 2, 2], indptr), shape=(6, 3))
+    for block in (1 << 20, 2):  # explicit zeros, cancelling signs, a tiny value
+        monkeypatch.setattr(_math, "_SUM_BLOCK", block)
+        np.testing.assert_array_equal(_math.empty_rows(X), [True, False, True, True, False, False])
+
+
 def test_row_scale_does_not_copy_the_values_to_float64(monkeypatch):
     import tracemalloc
 
