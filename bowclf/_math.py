@@ -267,7 +267,7 @@ def row_scale(X: sp.csr_array, normalize: Normalize, dtype=np.float64) -> np.nda
 
 
 _SCALE_BLOCK = 1 << 16  # values scaled at a time by scale_rows (~1 MB of float64 temporaries)
-_SUM_BLOCK = 1 << 20  # values cast at a time by row_sums when it sums in a wider dtype
+_SUM_BLOCK = 1 << 20  # entries at a time for row_sums (cast or transformed) and weight_terms
 
 
 def row_sums(indptr: np.ndarray, values: np.ndarray, dtype=None, of=None) -> np.ndarray:
@@ -511,17 +511,6 @@ def update_kernel(indptr, indices, data, GB, W) -> np.ndarray:
     return W
 
 
-def _row_sums(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Sum of ``values`` over each row of a CSR structure (0 for empty rows)."""
-    starts = indptr[:-1]
-    if values.size and starts[-1] < values.size and (np.diff(indptr) > 0).all():
-        return np.add.reduceat(values, starts)  # the common case: no empty row
-    padded = np.append(values, np.zeros(1, values.dtype))  # every row start is a valid index
-    sums = np.add.reduceat(padded, starts)
-    sums[indptr[1:] == starts] = 0  # reduceat gives an empty row the next value
-    return sums
-
-
 def row_ids(indptr: np.ndarray) -> np.ndarray:
     """The row of every stored entry of a CSR matrix with row pointers ``indptr``."""
     return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
@@ -662,7 +651,7 @@ def normalized_update_A(
     raised to that hidden-space step.  Empty documents do not move ``W``.  Cost O(nnz·d)
     plus O(nnz); stateless.
     """
-    norms = _row_sums(indptr, data * data)  # ‖x̃_i‖² per document
+    norms = row_sums(indptr, data, of=np.square)  # ‖x̃_i‖² per document
     if floor is not None and norms.min(initial=np.inf) >= floor:  # all short: plain SGD
         return add_scaled_gradient_A(indptr, indices, data, GB * np.asarray(-lr, GB.dtype), W)
     top = 1.0 if floor is None else float(floor)
