@@ -305,6 +305,37 @@ def test_ctrl_c_to_another_thread_while_the_workers_start_leaves_no_worker(monke
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_ctrl_c_while_the_pool_closes_and_again_while_it_aborts_leaves_no_worker():
+    """A Ctrl-C while the workers finish (a graceful close) turns the close into an abort;
+    a second one during the abort is held until every worker is stopped and its pipe
+    closed, then interrupts the caller."""
+    import threading
+
+    from bowclf.backends.workers import WorkerPool
+
+    def ctrl_c_then_join(join):
+        def joined(timeout=None):
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+            return join(timeout)
+
+        return joined
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        pool = WorkerPool(2, start_method="fork")
+        conns = list(pool._conns)
+        for proc in pool._procs:
+            proc.join = ctrl_c_then_join(proc.join)
+        with pytest.raises(KeyboardInterrupt):
+            pool.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert multiprocessing.active_children() == []
+    assert all(conn.closed for conn in conns)
+    assert pool.pids == []
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the worker processes")
 def test_ctrl_c_leaves_no_worker_process_and_no_cache(tmp_path):
     texts, labels = make_texts(30000, seed=6)

@@ -232,19 +232,32 @@ class WorkerPool:
 
     def close(self, *, abort: bool = False) -> None:
         """Stop the workers (``abort``: at once, e.g. on an error or Ctrl-C) and wait for
-        them; idempotent."""
+        them; idempotent.  A Ctrl-C while they finish their last items turns the stop into an
+        abort and is raised once every worker is gone; the abort itself runs with SIGINT
+        deferred (:func:`_sigint_deferred`), so a second Ctrl-C cannot leave a worker
+        running or a pipe open."""
         started = [(c, p) for c, p in zip(self._conns, self._procs, strict=True) if p.pid]
-        for conn, proc in started:  # not the one a Ctrl-C stopped before it started
-            if abort:
-                proc.terminate()
-            else:
-                with contextlib.suppress(OSError, ValueError):
-                    conn.send(("stop", None))
-        for _, proc in started:
-            proc.join(_JOIN_SECONDS)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-        for conn in self._conns:
-            conn.close()
-        self._conns, self._procs, self._pending = [], [], []
+        interrupted: KeyboardInterrupt | None = None
+        if not abort:
+            try:
+                for conn, _ in started:
+                    with contextlib.suppress(OSError, ValueError):
+                        conn.send(("stop", None))
+                for _, proc in started:
+                    proc.join(_JOIN_SECONDS)
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+        with _sigint_deferred():
+            for _, proc in started:  # not the one a Ctrl-C stopped before it started
+                if proc.exitcode is None:
+                    proc.terminate()
+            for _, proc in started:
+                proc.join(_JOIN_SECONDS)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+            for conn in self._conns:
+                conn.close()
+            self._conns, self._procs, self._pending = [], [], []
+        if interrupted is not None:
+            raise interrupted
