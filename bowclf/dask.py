@@ -103,6 +103,9 @@ from .backends.dask import (
 )
 from .classifier import PREDICT_CHUNK
 
+#: Documents per chunk that :func:`fit_dask_file` reads and sends to the cluster at a time.
+READ_CHUNK = 10_000
+
 if TYPE_CHECKING:  # pragma: no cover
     from .text import TextClassifier
     from .vectorizer import BowVectorizer
@@ -259,10 +262,13 @@ def fit_dask_file(
     """Train ``model`` on a corpus file on a Dask cluster (the ``bowclf fit --dask-scheduler``
     entry point).
 
-    The file is read on the driver with :func:`bowclf.corpus.iter_chunks` (twice: once to
-    count documents and labels, once to send ``partitions`` equal partitions to the workers),
-    so it must be readable where the driver runs.  For data that does not fit on the driver,
-    read it on the workers instead: ``fit_dask(model, read_labelled_text('data/*.csv'))``.
+    The file is read once, on the driver, with :func:`bowclf.corpus.iter_chunks` (so it must
+    be readable where the driver runs; a pipe or ``'-'``, standard input, will do): every
+    chunk of :data:`READ_CHUNK` documents goes to the cluster as it is read, and once the
+    documents are counted the workers join the chunks into ``partitions`` partitions of
+    ``ceil(n / partitions)`` consecutive documents (for a moment the cluster holds both).
+    For data that does not fit on the driver, read it on the workers instead:
+    ``fit_dask(model, read_labelled_text('data/*.csv'))``.
 
     Parameters
     ----------
@@ -284,34 +290,49 @@ def fit_dask_file(
     -------
     TextClassifier
     """
-    from .backends.disk import check_rereadable
     from .corpus import CorpusError, iter_chunks
 
-    check_rereadable(path)  # read twice: a pipe would hang
     corpus_kw = dict(corpus_kw or {})
     client, own = get_client(client, scheduler_address)
     try:
-        n_docs, multi = 0, False
-        for _, labels in iter_chunks(path, chunk_size=10_000, **corpus_kw):
-            n_docs += len(labels)
+        chunks, sizes, multi = [], [], False
+        for texts, labels in iter_chunks(path, chunk_size=READ_CHUNK, **corpus_kw):
             multi = multi or any(len(labs) != 1 for labs in labels)
+            chunks.append(client.scatter([(texts, list(labels))], hash=False)[0])
+            sizes.append(len(texts))
+        n_docs = sum(sizes)
         if n_docs == 0:
             raise CorpusError(f"{path}: contains no documents")
         multilabel = multi or corpus_kw.get("label_sep") is not None
         n_parts = partitions or len(list_workers(client))
         size = max(1, math.ceil(n_docs / n_parts))
+        ends = np.cumsum(sizes)
         futures = []
-        read = 0
-        for texts, labels in iter_chunks(path, chunk_size=size, **corpus_kw):
-            labs = list(labels) if multilabel else [lab[0] for lab in labels]
-            futures.append(client.scatter([(texts, labs)], hash=False)[0])
-            read += len(texts)
-        if read != n_docs:
-            raise CorpusError(f"{path}: the file changed while it was being read")
+        for start in range(0, n_docs, size):
+            stop = min(start + size, n_docs)
+            first = int(np.searchsorted(ends, start, side="right"))
+            last = int(np.searchsorted(ends, stop, side="left"))
+            offset = int(ends[first] - sizes[first])
+            futures.append(client.submit(
+                _join_chunks, chunks[first : last + 1], start - offset, stop - offset,
+                multilabel, pure=False,
+            ))  # fmt: skip
+        del chunks  # each is freed once the partitions that need it are made
         return fit_dask(model, futures, client=client, **fit_kw)
     finally:
         if own:
             client.close()
+
+
+def _join_chunks(
+    chunks: list[tuple[list[str], list]], start: int, stop: int, multilabel: bool
+) -> tuple[list[str], list]:
+    """Documents ``start:stop`` of the concatenated ``(texts, label tuples)`` chunks, as one
+    partition of :func:`fit_dask_file` (runs on a worker); single labels unwrapped unless
+    ``multilabel``."""
+    texts = [t for chunk_texts, _ in chunks for t in chunk_texts][start:stop]
+    labels = [lab for _, chunk_labels in chunks for lab in chunk_labels][start:stop]
+    return texts, (labels if multilabel else [lab[0] for lab in labels])
 
 
 def _records_of(lines: list[str], options: dict) -> list[tuple[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import pytest
 from click.testing import CliRunner
 
@@ -35,9 +37,22 @@ def test_fit_on_a_dask_scheduler(tmp_path):
                 "0",
             ],
         )
-    assert result.exit_code == 0, result.output
+        assert result.exit_code == 0, result.output
+        piped = tmp_path / "piped.bowclf"
+        result = CliRunner().invoke(
+            cli,
+            ["fit", "-", "-o", str(piped), "--dask-scheduler", cluster.scheduler_address,
+             "--seed", "0"],
+            input=corpus.read_text(encoding="utf-8"),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
     model = load(model_path)
     assert list(model.predict(["the match was won", "software crashed"])) == ["sport", "tech"]
+    # standard input (read once) trains the same model; the header differs in timings only
+    with zipfile.ZipFile(model_path) as a, zipfile.ZipFile(piped) as b:
+        names = [n for n in a.namelist() if n != "header.json"]
+        assert names and names == [n for n in b.namelist() if n != "header.json"]
+        assert all(a.read(n) == b.read(n) for n in names)
 
 
 def test_unreachable_scheduler_is_a_one_line_error(tmp_path):

@@ -249,6 +249,40 @@ def test_fit_from_a_corpus_file_and_a_scheduler_address(client, text_data, tmp_p
     assert model.score(Xte, yte) >= 0.9
 
 
+def test_a_corpus_file_is_read_once_into_the_partitions_of_its_documents(
+    client, text_data, tmp_path, monkeypatch
+):
+    """``fit_dask_file`` reads the file once, in chunks, and the workers join them into
+    ``ceil(n / partitions)`` consecutive documents per partition: the model is the one trained
+    on those partitions given as lists (chunks cut inside partitions and across)."""
+    import bowclf.corpus
+    from bowclf import dask as bdask
+
+    Xtr, ytr, _, _ = text_data
+    path = write_label_text_csv(tmp_path / "train.csv", Xtr, ytr)
+    opened = []
+    iter_chunks = bowclf.corpus.iter_chunks
+    monkeypatch.setattr(
+        bowclf.corpus, "iter_chunks", lambda *a, **k: opened.append(a) or iter_chunks(*a, **k)
+    )
+    monkeypatch.setattr(bdask, "READ_CHUNK", 37)
+    size = -(-len(Xtr) // 3)
+    by_lists = bdask.fit_dask(
+        TextClassifier(random_state=0),
+        [list(Xtr[i : i + size]) for i in range(0, len(Xtr), size)],
+        [list(ytr[i : i + size]) for i in range(0, len(Xtr), size)],
+        client=client,
+    )
+    from_file = bdask.fit_dask_file(TextClassifier(random_state=0), path, client=client,
+                                    partitions=3)  # fmt: skip
+    assert len(opened) == 1
+    assert from_file.training_summary_["distributed"]["partitions"] == 3
+    np.testing.assert_array_equal(from_file.classifier_.A_, by_lists.classifier_.A_)
+    np.testing.assert_array_equal(from_file.classifier_.B_, by_lists.classifier_.B_)
+    assert from_file.classifier_.loss_curve_ == by_lists.classifier_.loss_curve_
+    assert list(from_file.classes_) == list(by_lists.classes_)
+
+
 def test_read_labelled_text_parses_on_the_workers(client, tmp_path):
     from bowclf.corpus import read_corpus
     from bowclf.dask import read_labelled_text

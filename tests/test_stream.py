@@ -128,20 +128,6 @@ def test_a_pipe_trains_out_of_core_like_its_file(corpus_file, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(CACHE_PREFIX)]
 
 
-def test_dask_training_refuses_a_pipe_before_it_is_opened(tmp_path):
-    """The Dask route reads the corpus twice: a FIFO is refused up front, without opening it
-    (nothing writes to this one: opening it would block)."""
-    import os
-
-    from bowclf.backends.disk import check_rereadable
-    from bowclf.corpus import CorpusError
-
-    fifo = tmp_path / "corpus.fifo"
-    os.mkfifo(fifo)
-    with pytest.raises(CorpusError, match="Dask cluster reads the corpus twice"):
-        check_rereadable(fifo)
-
-
 def test_stale_caches_of_dead_processes_are_removed(corpus_file, tmp_path):
     """A cache left by a killed process (SIGKILL/SIGHUP/SIGQUIT skip the clean-up) is removed
     by the next out-of-core fit in the same directory; live and foreign ones are kept."""

@@ -28,7 +28,6 @@ import itertools
 import os
 import shutil
 import socket
-import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -59,7 +58,6 @@ __all__ = [
     "CACHE_PREFIX",
     "DiskCorpus",
     "DiskData",
-    "check_rereadable",
     "remove_stale_caches",
 ]
 
@@ -70,22 +68,6 @@ _OWNER = "owner.pid"  # the process that made a cache directory
 #: the next is read and prepared, each ~12 bytes a non-zero plus its temporaries while being
 #: prepared, so this bounds the memory of out-of-core training above the model.
 BLOCK_NNZ = 1 << 20
-
-
-def check_rereadable(path: str | os.PathLike) -> None:
-    """Refuse a corpus that cannot be read twice (a pipe: a FIFO, ``<(…)``, stdin), before
-    anything opens it, for the Dask route, which reads it twice: the second pass would hang
-    or find the pipe empty.  (:class:`DiskCorpus` reads its corpus once.)"""
-    try:
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError):
-        return  # missing files are reported by the corpus reader
-    if not stat.S_ISREG(mode):
-        raise CorpusError(
-            f"{path}: not a regular file (a pipe or device) so it can be read only once, but "
-            "training on a Dask cluster reads the corpus twice: use --stream, or save it to a "
-            "file first"
-        )
 
 
 def remove_stale_caches(directory: str | os.PathLike | None = None) -> list[Path]:

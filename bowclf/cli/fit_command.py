@@ -465,8 +465,6 @@ def _fit_dask(model, o: _FitOptions, kw: dict, progress):
     """Train on a Dask cluster through :func:`bowclf.dask.fit_dask_file`."""
     from ..dask import fit_dask_file
 
-    if o.corpus == "-":
-        raise click.UsageError("--dask-scheduler reads CORPUS twice, so it cannot be stdin")
     val = _validation_file(o, kw)
     try:
         fit_dask_file(model, o.corpus, o.dask_scheduler, corpus_kw=kw, callback=progress,
