@@ -45,13 +45,20 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser, elementwise on ``uint64`` (wrapping arithmetic)::
+    """SplitMix64's finaliser, elementwise and in place on ``uint64`` (wrapping arithmetic)::
 
     z ← (z ⊕ z≫30)·0xBF58476D1CE4E5B9;  z ← (z ⊕ z≫27)·0x94D049BB133111EB;  z ⊕ z≫31
-    """
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+
+    Returns ``z``; one temporary of its size."""
+    shifted = np.right_shift(z, np.uint64(30))
+    z ^= shifted
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    np.right_shift(z, np.uint64(27), out=shifted)
+    z ^= shifted
+    z *= np.uint64(0x94D049BB133111EB)
+    np.right_shift(z, np.uint64(31), out=shifted)
+    z ^= shifted
+    return z
 
 
 def row_hashes(X: sp.csr_array, salt: int) -> np.ndarray:
@@ -62,16 +69,20 @@ def row_hashes(X: sp.csr_array, salt: int) -> np.ndarray:
     with ``mix`` SplitMix64's finaliser, ``φ`` the 64-bit golden ratio and ``bits`` the
     float32 bit pattern of a value.  The sum does not depend on the order of a row's
     entries, so equal rows hash alike whatever block, copy or dtype of indices holds them.
+    Works in place on one ``uint64`` array of the entries (plus one temporary of its size).
     """
     X = sp.csr_array(X)
-    columns = X.indices.astype(np.uint64)
-    values = np.ascontiguousarray(X.data, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    entry = X.indices.astype(np.uint64)
     with np.errstate(over="ignore"):
-        entry = _mix64(columns * _GOLDEN ^ values)
-        running = np.zeros(entry.size + 1, np.uint64)
-        np.cumsum(entry, out=running[1:])
-        sums = running[X.indptr[1:]] - running[X.indptr[:-1]]
-        return _mix64(sums ^ np.uint64(salt & 0xFFFFFFFFFFFFFFFF))
+        entry *= _GOLDEN
+        entry ^= np.ascontiguousarray(X.data, dtype=np.float32).view(np.uint32)
+        running = np.cumsum(_mix64(entry), out=entry)  # running[k] = Σ of entries 0..k
+        before = np.zeros(X.shape[0] + 1, np.uint64)  # Σ of the entries before indptr[i]
+        starts = X.indptr > 0
+        before[starts] = running[X.indptr[starts] - 1]
+        sums = before[1:] - before[:-1]
+        sums ^= np.uint64(salt & 0xFFFFFFFFFFFFFFFF)
+        return _mix64(sums)
 
 
 def held_out(X: sp.csr_array, salt: int, fraction: float) -> np.ndarray:

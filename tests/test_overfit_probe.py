@@ -48,6 +48,35 @@ def test_a_rows_hash_depends_on_its_entries_only():
     assert op.row_hashes(sp.csr_array((3, 4), dtype=np.float32), 5).shape == (3,)
 
 
+def _mix_reference(z: int) -> int:
+    """SplitMix64's finaliser on one Python int (modulo 2⁶⁴ by masking)."""
+    m = (1 << 64) - 1
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return z ^ (z >> 31)
+
+
+def test_row_hashes_are_the_formula_computed_one_entry_at_a_time():
+    """``h_i = mix(salt ⊕ Σ_j mix(j·φ ⊕ bits(x_ij)))`` in Python integers; the matrix has
+    empty rows (first, inside and last) and a salt wider than 64 bits is cut to 64."""
+    import struct
+
+    X = _counts(60, 40, seed=3).toarray()
+    X[[0, 7, 59]] = 0
+    X[5, :] = -2.5
+    X = sp.csr_array(X)
+    m, phi = (1 << 64) - 1, 0x9E3779B97F4A7C15
+    for salt in (5, (1 << 70) + 9):
+        want = []
+        for i in range(X.shape[0]):
+            total = 0
+            for k in range(X.indptr[i], X.indptr[i + 1]):
+                bits = struct.unpack("<I", struct.pack("<f", float(X.data[k])))[0]
+                total = (total + _mix_reference(((int(X.indices[k]) * phi) & m) ^ bits)) & m
+            want.append(_mix_reference(total ^ (salt & m)))
+        assert op.row_hashes(X, salt).tolist() == want
+
+
 def test_the_held_out_share_is_the_fraction():
     X = sp.csr_array(sp.random(20000, 500, density=0.01, random_state=2, format="csr"))
     for fraction in (0.05, 0.1, 0.5):
