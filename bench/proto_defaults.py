@@ -57,6 +57,10 @@ instead of estimator parameters:
   so the batch's total weight is kept (over the whole batch, not per class as the library
   does), ``_gce_ramp: true``: the factor ramps in from 1 with the schedule.  Stacks on the
   library's own two-class exponent: add ``_bgce: 0`` to measure it alone.
+- ``_gce_lambda: λ`` — the library's two-class generalized cross-entropy with its per-class
+  factor blended toward the whole batch's: ``r_k = (Σ_k w / Σ_k w·p^q)^(1−λ)·(Σ w / Σ
+  w·p^q)^λ`` (``λ = 0``: the library; ``λ = 1``: the batch's total weight kept, as
+  ``_gce_norm``).
 - ``_probe2: r`` — the early-overfitting probe for single-label two-class tasks too
   (``epochs='auto'``, at least ``_probe2_min`` documents, default 2,000; adaptive optimiser,
   softmax, ``l1`` rows), restarting with ``r`` passes; other tasks keep the library's rule.
@@ -349,7 +353,7 @@ def first_pass_quarters(records: list[tuple[int, int]], n: int) -> list[float]:
 
 
 def _install_multiclass() -> None:
-    from bowclf import defaults, losses, optim, training
+    from bowclf import _math, defaults, losses, optim, training
 
     real_margin = defaults.MULTICLASS_MARGIN
     real_gce = defaults.BINARY_GCE
@@ -383,6 +387,28 @@ def _install_multiclass() -> None:
         return real_grad(self, S, Y, w, **kw)
 
     losses.Softmax.batch_loss_and_score_gradient = margin_grad
+    real_gce_weights = _math.gce_sample_weights
+
+    def blended_gce_weights(P, Y, w, q):
+        lam = PROTO.get("_gce_lambda")
+        if not lam:
+            return real_gce_weights(P, Y, w, q)
+        # r_k = (mass_k/kept_k)^(1-λ) · (mass/kept)^λ: λ = 0 keeps each class's weight (the
+        # library), λ = 1 the batch's (a class the model doubts loses weight)
+        p = np.einsum("ij,ij->i", P, Y)
+        f = p if q == 1.0 else p ** np.asarray(q, dtype=p.dtype)
+        if w is None:
+            mass = Y.sum(axis=0)
+        else:
+            w = np.asarray(w, dtype=p.dtype)
+            f, mass = f * w, w @ Y
+        kept = f @ Y
+        per_class = mass / np.where(kept > 0, kept, 1)
+        whole = float(mass.sum()) / max(float(kept.sum()), 1e-30)
+        r = per_class ** (1.0 - lam) * whole**lam
+        return f * (Y @ r.astype(p.dtype))
+
+    _math.gce_sample_weights = blended_gce_weights
     real_bg = losses.Softmax.batch_gradients
 
     def split_margin(self, H, B, Y, w, **kw):
