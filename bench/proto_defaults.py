@@ -84,6 +84,9 @@ instead of estimator parameters:
   (The library's early-overfitting probe, :mod:`bowclf.overfit_probe`, is this with
   ``{"f": 0.1, "m": 2, "restart": 2, "metric": "loss"}`` on a hashed slice; it is switched
   off while ``_plateau`` is set.)
+- ``_probe_force: "restart" | "continue"`` — the early-overfitting probe's decision forced
+  either way, its slice losses printed per run (every rule's accuracy follows from the two
+  runs: they are the same up to the decision).
 - ``_noprobe: true`` — no early-overfitting probe (:mod:`bowclf.overfit_probe`): the model
   before it.
 - ``_bgce: q`` — ``defaults.BINARY_GCE`` (0: the two-class model before the generalized
@@ -130,7 +133,7 @@ class _Averager:
 
 
 def install() -> None:
-    from bowclf import classifier, training
+    from bowclf import classifier, overfit_probe, training
 
     real_train = training.train
     real_pass = training.sgd_pass
@@ -214,6 +217,21 @@ def install() -> None:
         return real_probes(*args, **kw)
 
     classifier.probes_overfitting = probes
+    real_after_pass = overfit_probe.OverfitProbe.after_pass
+
+    def after_pass(self, W, B):
+        restart = real_after_pass(self, W, B)
+        force = PROTO.get("_probe_force")
+        if force is None or self.holding:
+            return restart
+        L = self.losses
+        print(f"probe: slice loss {L[0]:.4f} -> {L[-1]:.4f} ({(L[-1] / L[0] - 1) * 100:+.2f} %), "
+              f"the rule says {'restart' if restart else 'go on'}, forced: {force}",
+              file=sys.stderr)  # fmt: skip
+        self.restarted = force == "restart"
+        return self.restarted
+
+    overfit_probe.OverfitProbe.after_pass = after_pass
     _install_decay()
     _install_inputs()
     _install_multiclass()

@@ -84,6 +84,25 @@ def test_the_held_out_share_is_the_fraction():
         assert abs(share - fraction) < 4 * np.sqrt(fraction * (1 - fraction) / 20000)
 
 
+@pytest.mark.parametrize(
+    ("second", "restarts"),
+    [(1.10, True), (1.0, True), (0.99, True), (0.9801, True), (0.979, False), (0.5, False)],
+)
+def test_a_run_restarts_unless_the_slices_loss_fell_by_min_fall(monkeypatch, second, restarts):
+    """The slice's loss after the last probe pass against the first: a rise, no change or a
+    fall of less than MIN_FALL (2 %) restarts the run; a larger fall lets it go on."""
+    assert op.MIN_FALL == 0.02
+    losses = iter([1.0, second])
+    monkeypatch.setattr(op, "slice_log_loss", lambda *a: next(losses))
+    probe = op.OverfitProbe(1000, np.random.default_rng(0))
+    X = _counts(20, 10)
+    probe.add_rows(X, sp.csr_array(np.eye(2, dtype=np.float32)[np.arange(20) % 2]))
+    W, B = np.zeros((10, 3), np.float32), np.zeros((2, 3), np.float32)
+    assert probe.after_pass(W, B) is False and probe.holding
+    assert probe.after_pass(W, B) is restarts
+    assert probe.restarted is restarts and not probe.holding and probe.losses == [1.0, second]
+
+
 def test_the_slices_log_loss_is_the_mean_softmax_log_loss():
     X = _counts(50)
     rng = np.random.default_rng(3)
@@ -302,8 +321,8 @@ def test_the_cli_says_the_run_restarted_and_trains_the_api_model(tmp_path):
     model, restarts = _fit(TextClassifier(random_state=0), X, y)
     first, last = restarts[0]["slice_losses"]
     assert (
-        f"the held-out slice's loss rose after epoch 2 ({first:.4f} -> {last:.4f}): training "
-        "again from the start, 4 epochs in all"
+        f"the held-out slice's loss did not fall by 2% by epoch 2 ({first:.4f} -> {last:.4f}): "
+        "training again from the start, 4 epochs in all"
     ) in result.stderr
     assert "Trained 4 epochs on 2,400 documents" in result.stderr
     np.testing.assert_array_equal(load(out).classifier_.A_, model.classifier_.A_)

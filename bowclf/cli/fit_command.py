@@ -606,12 +606,15 @@ class _Progress:
             )
             return
         if info.get("event") == "restart":  # bowclf.overfit_probe
+            from ..overfit_probe import MIN_FALL
+
             self.close()
             self.done = 0  # the next bar counts the shorter run from its start
             first, last = info["slice_losses"][0], info["slice_losses"][-1]
             _stderr(
-                f"the held-out slice's loss rose after epoch {info['epochs_run']} ({first:.4f} "
-                f"-> {last:.4f}): training again from the start, {info['epochs']} epochs in all"
+                f"the held-out slice's loss did not fall by {MIN_FALL:.0%} by epoch "
+                f"{info['epochs_run']} ({first:.4f} -> {last:.4f}): training again from the "
+                f"start, {info['epochs']} epochs in all"
             )
             return
         if info.get("event") == "early_stop":
