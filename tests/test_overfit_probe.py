@@ -321,8 +321,23 @@ def test_the_cli_says_the_run_restarted_and_trains_the_api_model(tmp_path):
     model, restarts = _fit(TextClassifier(random_state=0), X, y)
     first, last = restarts[0]["slice_losses"]
     assert (
-        f"the held-out slice's loss did not fall by 2% by epoch 2 ({first:.4f} -> {last:.4f}): "
-        "training again from the start, 4 epochs in all"
+        f"the held-out slice's loss rose by epoch 2 ({first:.4f} -> {last:.4f}): training "
+        "again from the start, 4 epochs in all"
     ) in result.stderr
     assert "Trained 4 epochs on 2,400 documents" in result.stderr
     np.testing.assert_array_equal(load(out).classifier_.A_, model.classifier_.A_)
+
+
+def test_the_cli_says_whether_the_slices_loss_rose_or_fell_too_little():
+    from bowclf.cli.fit_command import restart_line
+
+    info = {"epochs_run": 2, "epochs": 4, "slice_losses": [1.0893, 1.0765]}
+    assert restart_line(info) == (
+        "the held-out slice's loss fell by only 1.2% by epoch 2 (1.0893 -> 1.0765), less than "
+        "2%: training again from the start, 4 epochs in all"
+    )
+    info["slice_losses"] = [0.4076, 0.4437]
+    assert restart_line(info) == (
+        "the held-out slice's loss rose by epoch 2 (0.4076 -> 0.4437): training again from "
+        "the start, 4 epochs in all"
+    )

@@ -461,6 +461,23 @@ def _cannot_train(corpus: str, exc: ValueError) -> click.ClickException:
     return click.ClickException(f"{corpus}: cannot train: {_one_line(exc)}{hint}")
 
 
+def restart_line(info: dict[str, Any]) -> str:
+    """What ``bowclf fit`` says when the early-overfitting probe restarts a run (a progress
+    event ``'restart'``, :mod:`bowclf.overfit_probe`)."""
+    from ..overfit_probe import MIN_FALL
+
+    first, last = info["slice_losses"][0], info["slice_losses"][-1]
+    epoch, losses = info["epochs_run"], f"({first:.4f} -> {last:.4f})"
+    if last >= first:
+        why = f"the held-out slice's loss rose by epoch {epoch} {losses}"
+    else:
+        why = (
+            f"the held-out slice's loss fell by only {1 - last / first:.1%} by epoch {epoch} "
+            f"{losses}, less than {MIN_FALL:.0%}"
+        )
+    return f"{why}: training again from the start, {info['epochs']} epochs in all"
+
+
 def _fit_dask(model, o: _FitOptions, kw: dict, progress):
     """Train on a Dask cluster through :func:`bowclf.dask.fit_dask_file`."""
     from ..dask import fit_dask_file
@@ -606,16 +623,9 @@ class _Progress:
             )
             return
         if info.get("event") == "restart":  # bowclf.overfit_probe
-            from ..overfit_probe import MIN_FALL
-
             self.close()
             self.done = 0  # the next bar counts the shorter run from its start
-            first, last = info["slice_losses"][0], info["slice_losses"][-1]
-            _stderr(
-                f"the held-out slice's loss did not fall by {MIN_FALL:.0%} by epoch "
-                f"{info['epochs_run']} ({first:.4f} -> {last:.4f}): training again from the "
-                f"start, {info['epochs']} epochs in all"
-            )
+            _stderr(restart_line(info))
             return
         if info.get("event") == "early_stop":
             self.close()
