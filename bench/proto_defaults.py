@@ -409,22 +409,19 @@ def _install_multiclass() -> None:
 
     def blended_gce_weights(P, Y, w, q):
         lam = PROTO.get("_gce_lambda")
+        weights = real_gce_weights(P, Y, w, q)  # w·p^q·r_k: each class's total kept
         if not lam:
-            return real_gce_weights(P, Y, w, q)
-        # r_k = (mass_k/kept_k)^(1-λ) · (mass/kept)^λ: λ = 0 keeps each class's weight (the
-        # library), λ = 1 the batch's (a class the model doubts loses weight)
-        p = np.einsum("ij,ij->i", P, Y)
-        f = p if q == 1.0 else p ** np.asarray(q, dtype=p.dtype)
-        if w is None:
-            mass = Y.sum(axis=0)
-        else:
-            w = np.asarray(w, dtype=p.dtype)
-            f, mass = f * w, w @ Y
-        kept = f @ Y
-        per_class = mass / np.where(kept > 0, kept, 1)
-        whole = float(mass.sum()) / max(float(kept.sum()), 1e-30)
-        r = per_class ** (1.0 - lam) * whole**lam
-        return f * (Y @ r.astype(p.dtype))
+            return weights
+        # r_k^(1-λ)·r^λ = r_k·(r/r_k)^λ with r_k = Σ_k w / Σ_k w·p^q and r the same over the
+        # batch: λ = 0 keeps each class's weight (the library), λ = 1 the batch's (a class the
+        # model doubts loses weight)
+        scaled = np.einsum("ij,ij->i", P, Y) ** np.asarray(q, dtype=P.dtype)
+        if w is not None:
+            scaled = scaled * np.asarray(w, dtype=P.dtype)
+        per_class = (weights @ Y) / np.where(scaled @ Y > 0, scaled @ Y, 1)
+        whole = float(weights.sum()) / max(float(scaled.sum()), 1e-30)
+        ratio = (whole / np.where(per_class > 0, per_class, 1)) ** lam
+        return weights * (Y @ ratio.astype(weights.dtype))
 
     _math.gce_sample_weights = blended_gce_weights
     real_bg = losses.Softmax.batch_gradients
