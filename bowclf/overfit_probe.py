@@ -45,7 +45,7 @@ RESTART_PASSES = 2
 #: The share of its first value by which the slice's loss must fall over the probe passes for
 #: a run to go on.  Measured (bench/RESULTS-devsuite.md): the overfitting kind's falls are at
 #: most 1.2 % (most rise), every corpus still learning falls by 4.5 % or more, and the runs in
-#: between (near-flat ones of a 100-pair corpus) gain from the restart too.
+#: between (near-flat runs of the two-word-phrase corpus) gain from the restart too.
 MIN_FALL = 0.02
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
