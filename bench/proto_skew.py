@@ -1,0 +1,186 @@
+"""Prototype defaults on altered copies of a corpus: a skewed class, flipped labels, fewer
+documents.
+
+The dev suite's generated kinds carry their own label noise and class balance; this asks how
+a configuration of :mod:`bench.proto_defaults` (its ``_``-keys included) and the peers do
+when a *real* corpus is made skewed or noisy, the same way for every configuration:
+
+* ``--minority-share s``: the smallest class of a two-class corpus is subsampled to a share
+  ``s`` of the documents, in the training and the test set alike;
+* ``--flip f``: a share ``f`` of the training labels is flipped to the other class (the test
+  labels stay as they are);
+* ``--train-docs n``: a random ``n`` of the training documents.
+
+Each configuration is trained once per seed; the table gives mean accuracy / macro-F1 %.
+``--peers`` adds fastText's defaults (a run that stops on "Encountered NaN" is retried with
+another seed) and ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)`` +
+``SGDClassifier()``.
+
+Usage::
+
+    python -m bench.proto_skew --corpus sst2 --minority-share 0.2 --config base='{}' \\
+        --config cw='{"class_weight": "balanced"}' --peers
+    python -m bench.proto_skew --corpus sst2 --flip 0.1 --config base='{}' \\
+        --config r='{"_probe2": 3, "_probe_force": "restart"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from bench import proto_defaults as proto
+from bench.common import read_csv_gz
+from bench.devsuite import _shared_pairs, generate_corpus
+from bench.prep import ft_line, normalise
+
+__all__ = ["alter", "main"]
+
+
+def alter(
+    train: tuple[list[str], list[str]],
+    test: tuple[list[str], list[str]],
+    *,
+    minority_share: float | None = None,
+    flip: float = 0.0,
+    train_docs: int | None = None,
+    seed: int = 5,
+) -> tuple[tuple[list[str], list[str]], tuple[list[str], list[str]]]:
+    """The altered ``(texts, labels)`` training and test sets (see the module doc).  The
+    same ``seed`` gives the same documents: the training set is skewed with the generator of
+    ``seed``, the test set with ``seed + 1``, and the subset and the flips come from
+    ``seed + 6``."""
+    (X, y), (Xt, yt) = train, test
+    if minority_share is not None:
+        labels, counts = np.unique(y, return_counts=True)
+        if labels.size != 2:
+            raise SystemExit("--minority-share needs a two-class corpus")
+        minority = labels[np.argmin(counts)]
+        X, y = _skew(X, y, minority, minority_share, np.random.default_rng(seed))
+        Xt, yt = _skew(Xt, yt, minority, minority_share, np.random.default_rng(seed + 1))
+    if train_docs is not None or flip:
+        rng = np.random.default_rng(seed + 6)
+        keep = np.sort(rng.permutation(len(X))[: train_docs or len(X)])
+        X, y = [X[i] for i in keep], [y[i] for i in keep]
+        labels = np.unique(y)
+        if flip and labels.size != 2:
+            raise SystemExit("--flip needs a two-class corpus")
+        flipped = rng.random(len(y)) < flip
+        other = dict(zip(labels.tolist(), labels.tolist()[::-1], strict=True))
+        y = [other[lab] if f else lab for lab, f in zip(y, flipped, strict=True)]
+    return (list(X), list(y)), (list(Xt), list(yt))
+
+
+def _skew(X, y, minority, share: float, rng) -> tuple[list[str], list[str]]:
+    y = np.asarray(y)
+    major, minor = np.flatnonzero(y != minority), np.flatnonzero(y == minority)
+    k = min(minor.size, int(round(share / (1.0 - share) * major.size)))
+    keep = np.sort(np.concatenate([major, rng.choice(minor, k, replace=False)]))
+    return [X[i] for i in keep], y[keep].tolist()
+
+
+def _score(pred, truth) -> tuple[float, float]:
+    from sklearn.metrics import f1_score
+
+    acc = 100.0 * float(np.mean(np.asarray(pred) == np.asarray(truth)))
+    return acc, 100.0 * float(f1_score(truth, pred, average="macro"))
+
+
+def _bowclf(spec: dict[str, Any], seed: int, train, test) -> tuple[tuple[float, float], str]:
+    """One fit of a proto_defaults configuration; its score and what it printed (the
+    probe's lines with ``_probe_force``)."""
+    from bowclf import TextClassifier
+
+    proto.PROTO.clear()
+    proto.PROTO.update({k: v for k, v in spec.items() if k.startswith("_")})
+    for hook in proto.PROTO_HOOKS:
+        hook()
+    params = {k: v for k, v in spec.items() if not k.startswith("_")}
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        model = TextClassifier(random_state=seed, **params).fit(*train)
+    return _score(list(model.predict(test[0])), test[1]), said.getvalue()
+
+
+def _peers(seed: int, train, test, workdir: str) -> dict[str, tuple[float, float]]:
+    import fasttext
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+
+    path = os.path.join(workdir, "train.ft.txt")
+    if not os.path.exists(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(ft_line(lab, text, False) + "\n" for text, lab in zip(*train, strict=True))
+    for attempt in range(10):  # fastText stops with "Encountered NaN" on some small corpora
+        try:
+            ft = fasttext.train_supervised(input=path, verbose=0, seed=seed + 1000 * attempt)
+            break
+        except RuntimeError:
+            continue
+    labels, _ = ft.predict([normalise(t) for t in test[0]], k=1)
+    sk = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), SGDClassifier(random_state=seed)
+    ).fit(*train)
+    return {
+        "fastText": _score([row[0].removeprefix("__label__") for row in labels], test[1]),
+        "tf-idf+SGD": _score(list(sk.predict(test[0])), test[1]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.proto_skew", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument(
+        "--corpus", required=True, help="a shared corpus (sst2, ...) or a generated kind"
+    )
+    ap.add_argument("--corpus-seed", type=int, default=0, help="a generated kind's draw")
+    ap.add_argument("--minority-share", type=float, default=None)
+    ap.add_argument("--flip", type=float, default=0.0)
+    ap.add_argument("--train-docs", type=int, default=None)
+    ap.add_argument("--config", action="append", default=[], metavar="NAME=JSON")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--peers", action="store_true", help="also fastText and tf-idf+SGD")
+    args = ap.parse_args(argv)
+    proto.install()
+    if args.corpus in proto.GENERATORS:
+        pair = generate_corpus(args.corpus, seed=args.corpus_seed)
+    else:
+        pair = _shared_pairs([args.corpus])[0]
+    train, test = alter(
+        read_csv_gz(pair["train_csv"]), read_csv_gz(pair["test_csv"]),
+        minority_share=args.minority_share, flip=args.flip, train_docs=args.train_docs,
+    )  # fmt: skip
+    configs = [(name, json.loads(js)) for name, _, js in (c.partition("=") for c in args.config)]
+    scores: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in configs}
+    with tempfile.TemporaryDirectory() as workdir:
+        for seed in args.seeds:
+            for name, spec in configs:
+                score, said = _bowclf(spec, seed, train, test)
+                scores[name].append(score)
+                for line in re.findall(r"probe: .*", said):
+                    print(f"{name} seed {seed}: {line}", file=sys.stderr)
+            if args.peers:
+                for name, score in _peers(seed, train, test, workdir).items():
+                    scores.setdefault(name, []).append(score)
+    print(f"{args.corpus}: {len(train[1]):,} training / {len(test[1]):,} test documents "
+          f"(minority share {args.minority_share}, flip {args.flip}); accuracy / macro-F1 %, "
+          f"mean of {len(args.seeds)} seeds")  # fmt: skip
+    for name, got in scores.items():
+        acc, f1 = np.mean(got, axis=0)
+        print(f"  {name:<14} {acc:6.2f} / {f1:6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
