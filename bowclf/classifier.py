@@ -103,7 +103,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``defaults.LONG_MULTICLASS_EPOCHS`` (15) on ``normalize='l2'`` rows (small corpora of
         long documents are still underfit after 10), and when they get 10 or more passes over
         2,000 or more documents a probe (:mod:`bowclf.overfit_probe`) holds a hashed 10 %
-        slice out of the first two and, if its log-loss did not fall, starts over with two
+        slice out of the first two and, unless its log-loss fell by 2 %, starts over with two
         fresh passes (noisy graded sentences learn all they can in one or two).  ``n_iter_``
         is the passes made; ``partial_fit`` always makes one.  The measurements behind these
         rules are in bench/RESULTS.md and bench/RESULTS-devsuite.md.
