@@ -40,7 +40,7 @@ import numpy as np
 
 from bench import proto_defaults as proto
 from bench.common import read_csv_gz
-from bench.devsuite import _shared_pairs, generate_corpus
+from bench.devsuite import _score, _shared_pairs, generate_corpus
 from bench.prep import ft_line, normalise
 
 __all__ = ["alter", "main"]
@@ -86,13 +86,6 @@ def _skew(X, y, minority, share: float, rng) -> tuple[list[str], list[str]]:
     k = min(minor.size, int(round(share / (1.0 - share) * major.size)))
     keep = np.sort(np.concatenate([major, rng.choice(minor, k, replace=False)]))
     return [X[i] for i in keep], y[keep].tolist()
-
-
-def _score(pred, truth) -> tuple[float, float]:
-    from sklearn.metrics import f1_score
-
-    acc = 100.0 * float(np.mean(np.asarray(pred) == np.asarray(truth)))
-    return acc, 100.0 * float(f1_score(truth, pred, average="macro"))
 
 
 def _bowclf(spec: dict[str, Any], seed: int, train, test) -> tuple[tuple[float, float], str]:
