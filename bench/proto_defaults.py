@@ -61,9 +61,10 @@ instead of estimator parameters:
   factor blended toward the whole batch's: ``r_k = (Σ_k w / Σ_k w·p^q)^(1−λ)·(Σ w / Σ
   w·p^q)^λ`` (``λ = 0``: the library; ``λ = 1``: the batch's total weight kept, as
   ``_gce_norm``).
-- ``_probe2: r`` — the early-overfitting probe for single-label two-class tasks too
-  (``epochs='auto'``, at least ``_probe2_min`` documents, default 2,000; adaptive optimiser,
-  softmax, ``l1`` rows), restarting with ``r`` passes; other tasks keep the library's rule.
+- ``_noprobe2: true`` — no early-overfitting probe for two-class tasks (the library's
+  ``overfit_probe.BINARY`` rule): their model before it; other tasks keep the library's
+  probe.  (``_probe2: r``, the prototype of that rule, measured in bench/RESULTS-devsuite.md,
+  is now the library's with ``r = 3``.)
 - ``--train-docs N --subsets K`` (options, not keys) — every corpus also as ``K`` random
   subsets of ``N`` of its training documents (named ``…/nN#k``).
 - ``_pv: true`` — progressive validation of the first pass: the accuracy of each quarter of
@@ -198,38 +199,28 @@ def install() -> None:
 
     classifier.train = patched_train
     real_probes = classifier.probes_overfitting
-    real_restart = training.RESTART_PASSES
 
     def probes(*args, **kw):
         if PROTO.get("_noprobe") or PROTO.get("_plateau") is not None:
             return False
-        epochs, n, c = args[:3]
-        two = PROTO.get("_probe2") is not None and c == 2
-        training.RESTART_PASSES = int(PROTO["_probe2"]) if two else real_restart
-        if two:  # two classes probed too
-            if epochs == "auto" and n >= PROTO.get("_probe2_min", 2000):
-                return (
-                    kw.get("optimizer") == "adaptive"
-                    and not kw.get("multilabel")
-                    and kw.get("loss") == "softmax"
-                    and kw.get("normalize") == "l1"
-                )
+        if PROTO.get("_noprobe2") and args[2] == 2:
+            return False
         return real_probes(*args, **kw)
 
     classifier.probes_overfitting = probes
     real_after_pass = overfit_probe.OverfitProbe.after_pass
 
     def after_pass(self, W, B):
-        restart = real_after_pass(self, W, B)
+        fresh = real_after_pass(self, W, B)
         force = PROTO.get("_probe_force")
         if force is None or self.holding:
-            return restart
+            return fresh
         L = self.losses
         print(f"probe: slice loss {L[0]:.4f} -> {L[-1]:.4f} ({(L[-1] / L[0] - 1) * 100:+.2f} %), "
-              f"the rule says {'restart' if restart else 'go on'}, forced: {force}",
+              f"the rule says {'restart' if self.overfitting else 'go on'}, forced: {force}",
               file=sys.stderr)  # fmt: skip
-        self.restarted = force == "restart"
-        return self.restarted
+        self.overfitting = force == "restart"
+        return self.fresh_passes()
 
     overfit_probe.OverfitProbe.after_pass = after_pass
     _install_decay()

@@ -20,8 +20,8 @@ Usage::
 
     python -m bench.proto_skew --corpus sst2 --minority-share 0.2 --config base='{}' \\
         --config cw='{"class_weight": "balanced"}' --peers
-    python -m bench.proto_skew --corpus sst2 --flip 0.1 --config base='{}' \\
-        --config r='{"_probe2": 3, "_probe_force": "restart"}'
+    python -m bench.proto_skew --corpus sst2 --flip 0.1 --config noprobe='{"_noprobe2": true}' \\
+        --config r='{"_probe_force": "restart"}' --config c='{"_probe_force": "continue"}'
 """
 
 from __future__ import annotations

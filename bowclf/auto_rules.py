@@ -213,20 +213,30 @@ def probes_overfitting(
     loss: str = defaults.LOSS, optimizer: str = "adaptive", normalize: str | None = "l1",
 ) -> bool:  # fmt: skip
     """Whether a run holds a slice out of its first passes to tell early overfitting
-    (:mod:`bowclf.overfit_probe`): ``epochs='auto'`` resolving to at least
-    ``defaults.OVERFIT_PROBE_MIN_EPOCHS`` (10) passes, a single-label softmax task of three or
-    more classes trained by the adaptive optimiser, and at least
-    ``defaults.OVERFIT_PROBE_MIN_DOCUMENTS`` (2,000) documents.  Why: such a task's 'auto'
-    passes overfit noisy graded sentences (5-grade sentiment) after two or three, and a
-    restart with two fresh passes gains there while every other multi-class corpus of the
-    dev suite stays within noise (bench/RESULTS-devsuite.md); two classes already train
-    few passes (``defaults.BINARY_EPOCHS``); a slice of fewer than ~200 documents compares
-    losses too noisily; a number of epochs is the user's.  The estimators also leave out
-    runs with validation data or early stopping (those choose their passes already) and
-    warm starts.  Known before the first step on every route.
+    (:mod:`bowclf.overfit_probe`): ``epochs='auto'``, at least
+    ``defaults.OVERFIT_PROBE_MIN_DOCUMENTS`` (2,000) documents (a slice of fewer than ~200
+    compares losses too noisily) and either
+
+    * a single-label softmax task of three or more classes trained by the adaptive optimiser
+      whose passes resolve to at least ``defaults.OVERFIT_PROBE_MIN_EPOCHS`` (10): such a
+      task's 'auto' passes overfit noisy graded sentences (5-grade sentiment) after two or
+      three, and a restart with two fresh passes gains there while every other multi-class
+      corpus of the dev suite stays within noise; or
+    * the two-class tasks of the generalized cross-entropy (single-label softmax, adaptive
+      optimiser, ``l1`` rows: :func:`resolve_gce`) of at most
+      ``defaults.BINARY_PROBE_MAX_DOCUMENTS`` (15,000) documents: with noisy labels their
+      five passes fit the mislabelled documents and a three-pass restart gains, while a run
+      still learning starts over with its five passes (the model it would have trained,
+      from another draw); larger corpora gained nothing from the restart.
+
+    The measurements are in bench/RESULTS-devsuite.md.  A number of epochs is the user's;
+    the estimators also leave out runs with validation data or early stopping (those choose
+    their passes already) and warm starts.  Known before the first step on every route.
     """
     if epochs != "auto" or n_samples < defaults.OVERFIT_PROBE_MIN_DOCUMENTS:
         return False
+    if _short_binary(n_classes, multilabel, loss, optimizer, normalize):
+        return n_samples <= defaults.BINARY_PROBE_MAX_DOCUMENTS
     if not _adaptive_multiclass(n_classes, multilabel, loss, optimizer):
         return False
     passes = resolve_epochs(epochs, n_samples, n_classes, multilabel=multilabel, loss=loss,

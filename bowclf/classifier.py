@@ -25,7 +25,7 @@ from .backends.memory import InMemoryData, describe_targets
 from .inference import PREDICT_CHUNK, ClassifierCore
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer, resolve_optimizer
-from .overfit_probe import OverfitProbe
+from .overfit_probe import OverfitProbe, rule_for
 from .parallel import resolve_n_jobs
 from .saved_state import check_best_epoch, check_class_prior, check_parameters
 from .targets import (
@@ -96,17 +96,16 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         (:func:`bowclf.auto_rules.resolve_epochs`) makes about 200,000 example updates in 5
         to 10 passes, ``min(10, max(5, ⌈200000/n⌉))``: small corpora need the passes, large
         noisy ones overfit with them.  A single-label task of two classes makes
-        ``defaults.BINARY_EPOCHS`` (5) passes at any size: its one decision direction is
-        learnt first, further passes mostly fit label noise; a multi-label task of two labels
-        (two decisions) keeps the size rule.  Single-label softmax tasks of three or more
-        classes trained by the adaptive optimiser have the ceiling
-        ``defaults.LONG_MULTICLASS_EPOCHS`` (15) on ``normalize='l2'`` rows (small corpora of
-        long documents are still underfit after 10), and when they get 10 or more passes over
-        2,000 or more documents a probe (:mod:`bowclf.overfit_probe`) holds a hashed 10 %
-        slice out of the first two and, unless its log-loss fell by 2 %, starts over with two
-        fresh passes (noisy graded sentences learn all they can in one or two).  ``n_iter_``
-        is the passes made; ``partial_fit`` always makes one.  The measurements behind these
-        rules are in bench/RESULTS.md and bench/RESULTS-devsuite.md.
+        ``defaults.BINARY_EPOCHS`` (5) passes at any size (one decision direction, learnt
+        first).  Single-label softmax tasks of three or more classes trained by the adaptive
+        optimiser have the ceiling ``defaults.LONG_MULTICLASS_EPOCHS`` (15) on ``l2`` rows.  Their
+        runs of 10 or more passes over 2,000 or more documents, and short two-class runs over
+        2,000 to 15,000, are probed (:func:`bowclf.auto_rules.probes_overfitting`): a hashed
+        10 % slice is held out of the first two passes and, unless its log-loss fell by 2 %
+        (two classes: 4 %), the run starts over with two (three) fresh passes; a two-class
+        run still learning starts over with its five (:mod:`bowclf.overfit_probe`).
+        ``n_iter_`` is the passes made; ``partial_fit`` always makes one.  Measurements:
+        bench/RESULTS-devsuite.md.
     lr : float or 'auto', default='auto'
         Initial learning rate (per example, as in fastText).  ``'auto'``
         (:func:`bowclf.auto_rules.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
@@ -418,8 +417,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             ``seconds``, ``features_per_second``, and at epoch ends ``val_score``) at most
             ~10 times a second and at every epoch end; after early stopping once more with
             ``event='early_stop'``, ``best_epoch`` (kept), ``epochs_run`` and ``val_score``;
-            on a restart (:mod:`bowclf.overfit_probe`) with ``event='restart'``,
-            ``epochs_run``, ``epochs`` (the new total) and the held-out ``slice_losses``.
+            on a restart (:mod:`bowclf.overfit_probe`) with ``event='restart'``, ``epochs_run``,
+            ``epochs`` (new total), ``slice_losses``, ``overfitting`` and the rule's ``min_fall``.
         A_init : (columns, vectors), optional
             Pretrained embeddings: after the random initialisation, column ``columns[i]`` of
             ``A`` is set to ``vectors[i]`` (shape ``len(columns)×dim``).  Ignored with
@@ -459,7 +458,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                               multilabel=self.multilabel_, in_place=scale_in_place)  # fmt: skip
         epochs = self._epochs(X.shape[0])
         schedule = LinearDecay(self._lr(), epochs * X.shape[0])
-        probe = None if warm else self._overfit_probe(X.shape[0], rng, A_init, val)
+        probe = None if warm else self._overfit_probe(X.shape[0], epochs, rng, A_init, val)
         self._train(source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback,
                     batch_size=self._batch_size(X), probe=probe)  # fmt: skip
         return self
@@ -600,12 +599,13 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         classes, loss, optimiser and row scaling (:func:`bowclf.auto_rules.resolve_epochs`)."""
         return resolve_epochs(self.epochs, n_samples, self.classes_.size, **self._rule_inputs())
 
-    def _overfit_probe(self, n_samples: int, rng, A_init, val) -> OverfitProbe | None:
+    def _overfit_probe(self, n_samples: int, epochs: int, rng, A_init, val) -> OverfitProbe | None:
         """A fresh run's early-overfitting probe (``auto_rules.probes_overfitting``) or None."""
         task = (self.epochs, n_samples, self.classes_.size)
-        if not (val or self.early_stopping) and probes_overfitting(*task, **self._rule_inputs()):
-            return OverfitProbe(n_samples, rng, A_init=A_init, n_jobs=resolve_n_jobs(self.n_jobs))
-        return None
+        if (val or self.early_stopping) or not probes_overfitting(*task, **self._rule_inputs()):
+            return None
+        return OverfitProbe(n_samples, rng, epochs=epochs, rule=rule_for(task[2]), A_init=A_init,
+                            n_jobs=resolve_n_jobs(self.n_jobs))  # fmt: skip
 
     def _trained_loss(self) -> Loss:
         """The loss ``B_`` was trained with, whatever ``loss`` says now (warm starts)."""
@@ -702,7 +702,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if X_val is not None:
             val = (sp.csr_array(X_val), self._encode_validation(y_val))
         epochs = self._epochs(stats.documents)
-        probe = self._overfit_probe(source.n, rng, A_init, val)
+        probe = self._overfit_probe(source.n, epochs, rng, A_init, val)
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
             optimizer=self._optimizer(), epochs=epochs,

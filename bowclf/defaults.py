@@ -18,6 +18,10 @@ LONG_MULTICLASS_EPOCHS = 15
 #: :mod:`bowclf.overfit_probe`): at least this many resolved passes and documents.
 OVERFIT_PROBE_MIN_EPOCHS = 10
 OVERFIT_PROBE_MIN_DOCUMENTS = 2000
+#: Two-class runs of short documents are probed up to this many documents: the restart's gain
+#: on noisy labels was measured up to ~10,000 and had gone by 19,000, while the two passes a
+#: run still learning adds grow with the corpus (bench/RESULTS-devsuite.md).
+BINARY_PROBE_MAX_DOCUMENTS = 15_000
 LR = "auto"
 #: ``lr='auto'``: the initial learning rate of every task but those of MULTICLASS_LR.
 BASE_LR = 0.25

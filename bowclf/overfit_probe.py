@@ -2,27 +2,33 @@
 
 Some corpora are learnt in two or three passes and overfit after: noisy sentences graded on a
 scale (5-grade sentiment), where the passes ``epochs='auto'`` gives a multi-class task
-memorise rare words' noise.  The first :data:`PASSES` passes of a probed run therefore hold a
-slice of the training documents out (their weight is 0) and score it after each pass:
+memorise rare words' noise, and short two-class documents with noisy labels, whose five
+passes fit the mislabelled ones.  The first :data:`PASSES` passes of a probed run therefore
+hold a slice of the training documents out (their weight is 0) and score it after each pass:
 
-* the slice's mean log-loss after the last probe pass is at least :data:`MIN_FALL` (2 %)
-  below the one after the first: the run is still learning; the slice rejoins the training
-  set and the schedule goes on;
+* the slice's mean log-loss after the last probe pass is at least the rule's ``min_fall``
+  below the one after the first: the run is still learning.  With three or more classes the
+  slice rejoins the training set and the schedule goes on (its many passes make up the two
+  the slice missed); with two classes the run starts over with its whole schedule on every
+  document, because a five-pass run whose slice missed two of them is left short;
 * it is not: the held-out documents are fitted no better (or worse) as the training ones are
   fitted better: the corpus has given what it can in one pass, and more passes at a high
-  rate memorise its noise.  The parameters are drawn anew (the same rule as the first draw,
-  from a seed of their own), the optimiser's state is cleared and a fresh
-  :data:`RESTART_PASSES`-pass schedule trains on every document.
+  rate memorise its noise.  A short fresh schedule (the rule's ``restart_passes``) trains
+  on every document.
 
-Which documents are held out depends on their prepared feature rows only (a hash of each
-row's columns and values, :func:`held_out`), and the slice is scored in an order of its own
-(by hash), so the in-memory, out-of-core and Dask routes hold out, score and decide alike;
-the restart's seed is derived from the run's generator as training starts, before any
-route draws from it.  :func:`bowclf.auto_rules.probes_overfitting` says which runs are probed.
+Starting over, the parameters are drawn anew (the same rule as the first draw, from a seed
+of their own) and the optimiser's state is cleared.  Which documents are held out depends on
+their prepared feature rows only (a hash of each row's columns and values, :func:`held_out`),
+and the slice is scored in an order of its own (by hash), so the in-memory, out-of-core and
+Dask routes hold out, score and decide alike; the restart's seed is derived from the run's
+generator as training starts, before any route draws from it.
+:func:`bowclf.auto_rules.probes_overfitting` says which runs are probed, :func:`rule_for`
+with which rule.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,8 +36,8 @@ import scipy.sparse as sp
 
 from . import _math
 
-__all__ = ["FRACTION", "MAX_ROWS", "MIN_FALL", "PASSES", "RESTART_PASSES", "OverfitProbe",
-           "held_out", "row_hashes", "slice_log_loss"]  # fmt: skip
+__all__ = ["BINARY", "FRACTION", "MAX_ROWS", "MULTICLASS", "PASSES", "OverfitProbe", "ProbeRule",
+           "held_out", "row_hashes", "rule_for", "slice_log_loss"]  # fmt: skip
 
 #: Share of the training documents held out during the probe passes.
 FRACTION = 0.1
@@ -40,13 +46,39 @@ FRACTION = 0.1
 MAX_ROWS = 20_000
 #: Passes trained with the slice held out; the loss after the last is compared with the first.
 PASSES = 2
-#: Passes of the fresh schedule a restarted run trains on every document.
-RESTART_PASSES = 2
-#: The share of its first value by which the slice's loss must fall over the probe passes for
-#: a run to go on.  Measured (bench/RESULTS-devsuite.md): the overfitting kind's falls are at
-#: most 1.2 % (most rise), every corpus still learning falls by 4.5 % or more, and the runs in
-#: between (near-flat runs of the two-word-phrase corpus) gain from the restart too.
-MIN_FALL = 0.02
+
+
+@dataclass(frozen=True)
+class ProbeRule:
+    """What a probed run decides and trains after the probe passes.
+
+    ``min_fall``: the share of its first value by which the slice's loss must fall over the
+    probe passes for the run to count as still learning; ``restart_passes``: the passes of
+    the fresh schedule an overfitting run starts over with; ``start_over_if_learning``: a run
+    still learning starts over with its whole schedule (else it goes on).
+    """
+
+    min_fall: float
+    restart_passes: int
+    start_over_if_learning: bool
+
+
+#: Three or more classes.  Measured (bench/RESULTS-devsuite.md): the overfitting kind's
+#: slice losses fall by at most 1.2 % (most rise), every corpus still learning falls by 4.5 %
+#: or more, and the runs in between (near-flat runs of the two-word-phrase corpus) gain from
+#: the restart too.  Two fresh passes: noisy graded sentences learn all they can in one or two.
+MULTICLASS = ProbeRule(min_fall=0.02, restart_passes=2, start_over_if_learning=False)
+#: Two classes.  Measured (bench/RESULTS-devsuite.md) with the restart forced and refused:
+#: real corpora with clean labels fall by 5 % or more and lose by a restart; with 10–20 % of
+#: their labels flipped they fall by less than 4 % (or rise) and gain; three fresh passes
+#: gain more than two on the noisy generated kinds.
+BINARY = ProbeRule(min_fall=0.04, restart_passes=3, start_over_if_learning=True)
+
+
+def rule_for(n_classes: int) -> ProbeRule:
+    """The probe's rule for a single-label task of ``n_classes`` classes."""
+    return BINARY if n_classes == 2 else MULTICLASS
+
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -116,20 +148,26 @@ class OverfitProbe:
     """The probe of one training run (see the module doc).
 
     ``n``: documents per pass; ``rng``: the run's generator as training starts (the slice's
-    salt and the restart's seed are derived from it without drawing from it); ``A_init``
-    and ``n_jobs``: as for the first draw of the parameters (:func:`bowclf.training.fill_initial`).
-    The training loop asks :attr:`holding`, feeds the held-out rows (:meth:`add_rows`), and
+    salt and the restart's seed are derived from it without drawing from it); ``epochs``:
+    the run's planned passes; ``rule``: its :class:`ProbeRule`; ``A_init`` and ``n_jobs``:
+    as for the first draw of the parameters (:func:`bowclf.training.fill_initial`).  The
+    training loop asks :attr:`holding`, feeds the held-out rows (:meth:`add_rows`), and
     calls :meth:`after_pass` after each pass.
     """
 
-    def __init__(self, n: int, rng: np.random.Generator, *, A_init=None, n_jobs: int = 1) -> None:
+    def __init__(
+        self, n: int, rng: np.random.Generator, *, epochs: int = 10,
+        rule: ProbeRule = MULTICLASS, A_init=None, n_jobs: int = 1,
+    ) -> None:  # fmt: skip
         derived = np.random.Generator(rng.bit_generator.jumped())
         self.salt = int(derived.integers(2**63))
         self.seed = int(derived.integers(2**63))
         self.fraction = min(FRACTION, MAX_ROWS / max(n, 1))
+        self.epochs, self.rule = epochs, rule
         self.A_init, self.n_jobs = A_init, n_jobs
         self.holding = True
-        self.restarted = False
+        #: the decision: the slice's loss did not fall by ``rule.min_fall``
+        self.overfitting = False
         self.losses: list[float] = []
         self._rows: list[tuple[np.ndarray, sp.csr_array, np.ndarray]] = []
         self._slice: tuple[sp.csr_array, np.ndarray] | None = None
@@ -162,13 +200,25 @@ class OverfitProbe:
             self._rows = []
         return self._slice
 
-    def after_pass(self, W: np.ndarray, B: np.ndarray) -> bool:
-        """Score the slice after a probe pass; whether the run restarts now.  After the last
-        probe pass (or a restart) :attr:`holding` is False and the slice is dropped."""
+    def after_pass(self, W: np.ndarray, B: np.ndarray) -> int | None:
+        """Score the slice after a probe pass.  Returns the passes of the fresh schedule the
+        run starts over with now (:meth:`fresh_passes`), or None while the probe goes on and
+        when the run goes on.  After the last probe pass :attr:`holding` is False and the
+        slice is dropped; an empty slice (nothing held out, nothing missed) lets the run go
+        on."""
         X, codes = self._held()
         self.losses.append(slice_log_loss(X, codes, W, B))  # 0 for an empty slice
         if len(self.losses) < PASSES:
-            return False
+            return None
         self.holding, self._slice = False, None
-        self.restarted = codes.size > 0 and self.losses[-1] > (1.0 - MIN_FALL) * self.losses[0]
-        return self.restarted
+        if codes.size == 0:
+            return None
+        self.overfitting = self.losses[-1] > (1.0 - self.rule.min_fall) * self.losses[0]
+        return self.fresh_passes()
+
+    def fresh_passes(self) -> int | None:
+        """The passes a decided run starts over with (see :class:`ProbeRule`), or None: it
+        goes on."""
+        if self.overfitting:
+            return self.rule.restart_passes
+        return self.epochs if self.rule.start_over_if_learning else None

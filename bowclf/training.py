@@ -39,7 +39,7 @@ from .auto_rules import (
 )
 from .losses import Loss, get_loss
 from .optim import SGD, LinearDecay
-from .overfit_probe import RESTART_PASSES, OverfitProbe
+from .overfit_probe import OverfitProbe
 from .parallel import kernel_threads
 
 __all__ = [
@@ -705,9 +705,9 @@ def train(
 
     With a ``probe`` (:mod:`bowclf.overfit_probe`) its slice is held out of the first passes
     and scored after each; when it says so the parameters are drawn anew, the optimiser
-    starts over and a fresh schedule from ``schedule(0)`` trains ``RESTART_PASSES`` more
-    passes, which end the run (``History.restart_epoch``: the passes before the restart; the
-    source's ``restart(seed, schedule)`` hook, if any, does the same to its replicas).
+    starts over and a fresh schedule from ``schedule(0)`` trains the passes it names, which
+    end the run (``History.restart_epoch``: the passes before the restart; the source's
+    ``restart(seed, schedule)`` hook, if any, does the same to its replicas).
 
     Raises
     ------
@@ -731,7 +731,7 @@ def train(
             ctx = Epoch(loop, index)
             epoch_loss = _pass(source, ctx, lr)
             val_score, synced = None, ctx.probe is not None and _sync(source)  # probe: synced
-            restart = synced and ctx.probe.after_pass(W, B)
+            fresh = ctx.probe.after_pass(W, B) if synced else None  # passes to start over with
             if validate is not None:
                 synced = _sync(source)
                 val_score = validate()
@@ -739,9 +739,9 @@ def train(
                 tracker.update(val_score, index + 1)
             loop.progress.epoch(index, epoch_loss, val_score)
             if verbose:
-                _print_epoch(loop, index, epoch_loss, val_score, restart)
-            if restart:  # after the pass's reports, which count it in the run it ended
-                _restart(loop, source, index + 1, schedule(0))
+                _print_epoch(loop, index, epoch_loss, val_score, fresh)
+            if fresh:  # after the pass's reports, which count it in the run it ended
+                _restart(loop, source, index + 1, schedule(0), fresh)
             if early_stopping and validate is not None and tracker.stale >= n_iter_no_change:
                 break
     if not synced:
@@ -768,31 +768,33 @@ def _pass(source, ctx: Epoch, lr: float) -> float:
     return epoch_loss
 
 
-def _print_epoch(loop: _Loop, index: int, epoch_loss, val_score, restart: bool) -> None:
-    """``verbose`` output at the end of pass ``index`` (``restart``: the run starts over)."""
+def _print_epoch(loop: _Loop, index: int, epoch_loss, val_score, fresh: int | None) -> None:
+    """``verbose`` output at the end of pass ``index`` (``fresh``: the run starts over with
+    that many passes)."""
     extra = "" if val_score is None else f", validation score {val_score:.4f}"
     print(f"-- Epoch {index + 1}/{loop.epochs}: loss {epoch_loss:.4f}{extra}", flush=True)
-    if restart:
+    if fresh:
         first, last = loop.probe.losses[0], loop.probe.losses[-1]
         print(f"-- Held-out slice's loss {first:.4f} -> {last:.4f}: starting over with "
-              f"{RESTART_PASSES} passes", flush=True)  # fmt: skip
+              f"{fresh} passes", flush=True)  # fmt: skip
 
 
-def _restart(loop: _Loop, source, passes: int, lr0: float) -> None:
+def _restart(loop: _Loop, source, passes: int, lr0: float, fresh: int) -> None:
     """Start the run over after ``passes`` passes (see :func:`train`): new initial
-    parameters of the probe's seed, the optimiser's state cleared, ``RESTART_PASSES`` passes
-    on a fresh schedule from ``lr0`` to 0."""
+    parameters of the probe's seed, the optimiser's state cleared, ``fresh`` passes on a
+    fresh schedule from ``lr0`` to 0."""
     probe, n = loop.probe, loop.n
     fill_initial(loop.W, loop.B, probe.seed, probe.A_init, probe.n_jobs)
     loop.optimizer.restart(loop.W, loop.B)
-    loop.schedule = LinearDecay(lr0, RESTART_PASSES * n, start=-passes * n)
-    loop.epochs = loop.progress.epochs = passes + RESTART_PASSES
+    loop.schedule = LinearDecay(lr0, fresh * n, start=-passes * n)
+    loop.epochs = loop.progress.epochs = passes + fresh
     loop.history.restart_epoch = passes
     restart = getattr(source, "restart", None)
     if restart is not None:
         restart(probe.seed, loop.schedule)
     loop.progress.event("restart", epochs_run=passes, epochs=loop.epochs,
-                        slice_losses=list(probe.losses))  # fmt: skip
+                        slice_losses=list(probe.losses), overfitting=probe.overfitting,
+                        min_fall=probe.rule.min_fall)  # fmt: skip
 
 
 class _BestEpoch:

@@ -85,6 +85,22 @@ def make_texts(n: int = 600, seed: int = 0, noise: float = 0.1) -> tuple[list[st
     return texts, y
 
 
+def make_two_class_texts(n: int, seed: int, flip: float) -> tuple[list[str], list[str]]:
+    """Two classes of 300 words each, eight words a document (40 % class words, the others
+    from 300 common ones), a share ``flip`` of the labels flipped."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    texts = [
+        " ".join(
+            f"w{c}_{j}" if rng.random() < 0.4 else f"c{rng.integers(300)}"
+            for j in rng.integers(0, 300, 8)
+        )  # fmt: skip
+        for c in y
+    ]
+    y = np.where(rng.random(n) < flip, 1 - y, y)
+    return texts, [("neg", "pos")[c] for c in y]
+
+
 @pytest.fixture(scope="session")
 def text_data():
     """(train_texts, train_labels, test_texts, test_labels)."""

@@ -329,28 +329,35 @@ def test_two_label_multilabel_training_keeps_the_size_rule_of_auto_epochs(client
     assert model.multilabel_ and model.training_summary_["epochs"] == 10
 
 
-def test_an_overfitting_run_restarts_on_shards_as_in_memory(client):
+@pytest.mark.parametrize("two_classes", [False, True])
+def test_a_probed_run_restarts_on_shards_as_in_memory(client, two_classes):
     """The early-overfitting probe (bowclf.overfit_probe): shards hold out the documents
-    memory holds out, the driver scores them alike and the replicas restart with it; one
+    memory holds out, the driver scores them alike and the replicas restart with it (an
+    overfitting multi-class run: 2 + 2 passes; a two-class run still learning: 2 + 5); one
     shard is the in-memory run bit for bit."""
-    from conftest import make_texts
+    from conftest import make_texts, make_two_class_texts
 
     from bowclf.dask import fit_dask
 
-    texts, labels = make_texts(2400, seed=3, noise=0.4)
+    if two_classes:
+        texts, labels = make_two_class_texts(2400, seed=0, flip=0.0)
+    else:
+        texts, labels = make_texts(2400, seed=3, noise=0.4)
+    passes = 7 if two_classes else 4
     cuts = [0, 700, 1500, 2400]
     parts = ([texts[a:b] for a, b in zip(cuts, cuts[1:], strict=False)],
              [labels[a:b] for a, b in zip(cuts, cuts[1:], strict=False)])  # fmt: skip
     events = []
     local = TextClassifier(random_state=0, n_jobs=1).fit(texts, labels, callback=events.append)
     restarts = [e for e in events if e["event"] == "restart"]
-    assert len(restarts) == 1 and local.classifier_.n_iter_ == 4
+    assert len(restarts) == 1 and local.classifier_.n_iter_ == passes
+    assert restarts[0]["overfitting"] is not two_classes
     for shards in (1, 2):
         events = []
         model = fit_dask(TextClassifier(random_state=0), *parts, client=client, n_shards=shards,
                          callback=events.append)  # fmt: skip
         mine = [e for e in events if e["event"] == "restart"]
-        assert len(mine) == 1 and model.classifier_.n_iter_ == 4
+        assert len(mine) == 1 and model.classifier_.n_iter_ == passes
         if shards == 1:
             assert mine[0]["slice_losses"] == restarts[0]["slice_losses"]
             np.testing.assert_array_equal(model.classifier_.A_, local.classifier_.A_)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import make_texts, write_label_text_csv
+from conftest import make_texts, make_two_class_texts, write_label_text_csv
 from scipy.special import log_softmax
 
 from bowclf import TextClassifier
@@ -85,22 +85,38 @@ def test_the_held_out_share_is_the_fraction():
 
 
 @pytest.mark.parametrize(
-    ("second", "restarts"),
-    [(1.10, True), (1.0, True), (0.99, True), (0.9801, True), (0.979, False), (0.5, False)],
-)
-def test_a_run_restarts_unless_the_slices_loss_fell_by_min_fall(monkeypatch, second, restarts):
+    ("rule", "second", "fresh"),
+    [
+        (op.MULTICLASS, 1.10, 2), (op.MULTICLASS, 1.0, 2), (op.MULTICLASS, 0.99, 2),
+        (op.MULTICLASS, 0.9801, 2), (op.MULTICLASS, 0.979, None), (op.MULTICLASS, 0.5, None),
+        (op.BINARY, 1.10, 3), (op.BINARY, 0.97, 3), (op.BINARY, 0.9601, 3),
+        (op.BINARY, 0.959, 5), (op.BINARY, 0.5, 5),
+    ],
+)  # fmt: skip
+def test_a_run_restarts_unless_the_slices_loss_fell_by_min_fall(monkeypatch, rule, second, fresh):
     """The slice's loss after the last probe pass against the first: a rise, no change or a
-    fall of less than MIN_FALL (2 %) restarts the run; a larger fall lets it go on."""
-    assert op.MIN_FALL == 0.02
+    fall of less than the rule's ``min_fall`` (2 %; two classes 4 %) restarts the run with
+    the rule's fresh passes (2; 3); a larger fall lets a multi-class run go on and starts a
+    two-class run over with its whole schedule (5 passes)."""
+    assert (op.MULTICLASS.min_fall, op.BINARY.min_fall) == (0.02, 0.04)
+    assert op.rule_for(2) is op.BINARY and op.rule_for(3) is op.rule_for(20) is op.MULTICLASS
     losses = iter([1.0, second])
     monkeypatch.setattr(op, "slice_log_loss", lambda *a: next(losses))
-    probe = op.OverfitProbe(1000, np.random.default_rng(0))
+    probe = op.OverfitProbe(1000, np.random.default_rng(0), epochs=5, rule=rule)
     X = _counts(20, 10)
     probe.add_rows(X, sp.csr_array(np.eye(2, dtype=np.float32)[np.arange(20) % 2]))
     W, B = np.zeros((10, 3), np.float32), np.zeros((2, 3), np.float32)
-    assert probe.after_pass(W, B) is False and probe.holding
-    assert probe.after_pass(W, B) is restarts
-    assert probe.restarted is restarts and not probe.holding and probe.losses == [1.0, second]
+    assert probe.after_pass(W, B) is None and probe.holding
+    assert probe.after_pass(W, B) == fresh
+    assert probe.overfitting is (fresh == rule.restart_passes)
+    assert not probe.holding and probe.losses == [1.0, second]
+
+
+def test_an_empty_slice_lets_the_run_go_on():
+    probe = op.OverfitProbe(1000, np.random.default_rng(0), epochs=5, rule=op.BINARY)
+    W, B = np.zeros((10, 3), np.float32), np.zeros((2, 3), np.float32)
+    assert probe.after_pass(W, B) is None and probe.after_pass(W, B) is None
+    assert not probe.holding and not probe.overfitting and probe.losses == [0.0, 0.0]
 
 
 def test_the_slices_log_loss_is_the_mean_softmax_log_loss():
@@ -120,12 +136,19 @@ def test_which_runs_are_probed():
     assert probes_overfitting("auto", 2000, 3, **task)
     assert not probes_overfitting("auto", 1999, 5, **task)  # a slice too small to compare
     assert not probes_overfitting(10, 5000, 5, **task)  # the user's number of passes
-    assert not probes_overfitting("auto", 5000, 2, **task)  # binary: few passes already
+    # two classes of short documents, 2,000 to 15,000 of them
+    assert probes_overfitting("auto", 2000, 2, **task)
+    assert probes_overfitting("auto", 15000, 2, **task)
+    assert not probes_overfitting("auto", 15001, 2, **task)
+    assert not probes_overfitting("auto", 1999, 2, **task)
+    assert not probes_overfitting(5, 5000, 2, **task)
+    assert not probes_overfitting("auto", 5000, 2, **{**task, "normalize": "l2"})  # long ones
     assert not probes_overfitting("auto", 25000, 5, **task)  # 'auto' gives 8 passes
     assert probes_overfitting("auto", 20000, 5, **task)  # 10 passes
     assert probes_overfitting("auto", 15000, 5, **{**task, "normalize": "l2"})  # 14 passes
     for other in ({"multilabel": True}, {"loss": "ova"}, {"loss": "hs"}, {"optimizer": "sgd"}):
         assert not probes_overfitting("auto", 5000, 5, **{**task, **other})
+        assert not probes_overfitting("auto", 5000, 2, **{**task, **other})
 
 
 def test_fill_initial_is_the_first_draw_in_place():
@@ -154,10 +177,18 @@ def test_an_optimisers_restart_clears_its_state(optimizer):
     assert state.keys() == kept and all((acc == 0).all() for acc in state.values())
 
 
-def test_a_restart_is_a_fresh_two_pass_run_from_the_probes_seed():
-    """After the restart the loop trains exactly what a new two-pass run from the initial
-    parameters of the probe's seed trains, with the run's generator where the probe passes
-    left it."""
+@pytest.mark.parametrize(
+    ("classes", "epochs", "fresh", "still_learning"),
+    [(4, 10, 2, False), (2, 5, 3, False), (2, 5, 5, True)],
+)
+def test_a_restart_is_a_fresh_run_from_the_probes_seed(
+    monkeypatch, classes, epochs, fresh, still_learning
+):
+    """After the probe passes the loop trains exactly what a new run of the rule's passes
+    from the initial parameters of the probe's seed trains, with the run's generator where
+    the probe passes left it: an overfitting run's two (multi-class) or three (two classes)
+    fresh passes, or a two-class run still learning (its slice's loss made to halve) its
+    whole five."""
     from bowclf.backends.memory import InMemoryData
     from bowclf.losses import get_loss
     from bowclf.optim import LinearDecay
@@ -165,9 +196,12 @@ def test_a_restart_is_a_fresh_two_pass_run_from_the_probes_seed():
 
     n, p, lr = 2400, 300, 0.35
     X = _counts(n, p, seed=7)
-    y = np.random.default_rng(7).integers(0, 4, n)  # labels without signal: overfit at once
-    Y = sp.csr_array((np.ones(n, np.float32), y, np.arange(n + 1)), shape=(n, 4))
+    y = np.random.default_rng(7).integers(0, classes, n)  # no signal: overfit at once
+    Y = sp.csr_array((np.ones(n, np.float32), y, np.arange(n + 1)), shape=(n, classes))
     loss = get_loss("softmax")
+    if still_learning:
+        losses = iter([1.0, 0.5])
+        monkeypatch.setattr(op, "slice_log_loss", lambda *a: next(losses))
 
     def run(W, B, rng, epochs, probe=None):
         source = InMemoryData(X, Y, np.ones(n, np.float32), normalize="l1", loss=loss,
@@ -177,16 +211,17 @@ def test_a_restart_is_a_fresh_two_pass_run_from_the_probes_seed():
                      probe=probe)  # fmt: skip
 
     gen = np.random.default_rng(0)
-    W, B = initial_parameters(p, 16, (4, 16), gen)
-    probe = op.OverfitProbe(n, gen)
-    history = run(W, B, gen, 10, probe)
-    assert history.restart_epoch == 2 and history.n_iter == 4 and probe.restarted
+    W, B = initial_parameters(p, 16, (classes, 16), gen)
+    probe = op.OverfitProbe(n, gen, epochs=epochs, rule=op.rule_for(classes))
+    history = run(W, B, gen, epochs, probe)
+    assert history.restart_epoch == 2 and history.n_iter == 2 + fresh
+    assert probe.overfitting is not still_learning
 
     ref = np.random.default_rng(0)
-    W2, B2 = initial_parameters(p, 16, (4, 16), ref)
+    W2, B2 = initial_parameters(p, 16, (classes, 16), ref)
     ref.permutation(n), ref.permutation(n)  # the two probe passes' row orders
     fill_initial(W2, B2, probe.seed)
-    run(W2, B2, ref, 2)
+    run(W2, B2, ref, fresh)
     np.testing.assert_array_equal(W, W2)
     np.testing.assert_array_equal(B, B2)
 
@@ -248,6 +283,36 @@ def test_a_run_still_learning_keeps_its_schedule():
     model, restarts = _fit(TextClassifier(random_state=0), X, y)
     assert restarts == [] and model.classifier_.n_iter_ == 10
     assert model.classifier_.t_ == 10 * len(X)
+
+
+def test_a_noisy_two_class_run_restarts_with_three_fresh_passes_and_gains():
+    X, y = make_two_class_texts(2400, seed=0, flip=0.2)
+    Xt, yt = make_two_class_texts(2000, seed=9, flip=0.0)
+    model, restarts = _fit(TextClassifier(random_state=0), X, y)
+    assert len(restarts) == 1 and restarts[0]["overfitting"] and restarts[0]["min_fall"] == 0.04
+    first, last = restarts[0]["slice_losses"]
+    assert last > 0.96 * first and restarts[0]["epochs_run"] == 2 and restarts[0]["epochs"] == 5
+    assert model.classifier_.n_iter_ == 5 and model.classifier_.t_ == 5 * len(X)
+    plain = TextClassifier(random_state=0, epochs=5).fit(X, y)  # a number: not probed
+    assert model.score(Xt, yt) > plain.score(Xt, yt) + 0.015
+
+
+def test_a_two_class_run_still_learning_starts_over_with_its_five_passes():
+    X, y = make_two_class_texts(2400, seed=0, flip=0.0)
+    model, restarts = _fit(TextClassifier(random_state=0), X, y)
+    assert len(restarts) == 1 and not restarts[0]["overfitting"]
+    first, last = restarts[0]["slice_losses"]
+    assert last <= 0.96 * first and restarts[0]["epochs"] == 7
+    assert model.classifier_.n_iter_ == 7 and model.classifier_.t_ == 7 * len(X)
+    again, _ = _fit(TextClassifier(random_state=0, n_jobs=2), X, y)
+    np.testing.assert_array_equal(again.classifier_.A_, model.classifier_.A_)
+    # more than 15,000 documents, or long ones: not probed, five passes
+    big, restarts = _fit(
+        TextClassifier(random_state=0), *make_two_class_texts(15001, seed=1, flip=0.0)
+    )
+    assert restarts == [] and big.classifier_.n_iter_ == 5
+    long, restarts = _fit(TextClassifier(random_state=0, normalize="l2"), X, y)
+    assert restarts == [] and long.classifier_.n_iter_ == 5
 
 
 def test_held_out_rows_do_not_train_during_the_probe_passes():
@@ -328,10 +393,33 @@ def test_the_cli_says_the_run_restarted_and_trains_the_api_model(tmp_path):
     np.testing.assert_array_equal(load(out).classifier_.A_, model.classifier_.A_)
 
 
+def test_the_cli_says_a_two_class_run_still_learning_starts_over(tmp_path):
+    from click.testing import CliRunner
+
+    from bowclf import load
+    from bowclf.cli import cli
+
+    X, y = make_two_class_texts(2400, seed=0, flip=0.0)
+    path = write_label_text_csv(tmp_path / "clean.csv", X, y)
+    out = tmp_path / "m.bowclf"
+    result = CliRunner().invoke(cli, ["fit", str(path), "--seed", "0", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    model, restarts = _fit(TextClassifier(random_state=0), X, y)
+    first, last = restarts[0]["slice_losses"]
+    assert (
+        f"the held-out slice's loss fell by {1 - last / first:.1%} by epoch 2 ({first:.4f} -> "
+        f"{last:.4f}), not overfitting: training again from the start with every document, 7 "
+        "epochs in all"
+    ) in result.stderr
+    assert "Trained 7 epochs on 2,400 documents" in result.stderr
+    np.testing.assert_array_equal(load(out).classifier_.A_, model.classifier_.A_)
+
+
 def test_the_cli_says_whether_the_slices_loss_rose_or_fell_too_little():
     from bowclf.cli.fit_command import restart_line
 
-    info = {"epochs_run": 2, "epochs": 4, "slice_losses": [1.0893, 1.0765]}
+    info = {"epochs_run": 2, "epochs": 4, "slice_losses": [1.0893, 1.0765], "overfitting": True,
+            "min_fall": 0.02}  # fmt: skip
     assert restart_line(info) == (
         "the held-out slice's loss fell by only 1.2% by epoch 2 (1.0893 -> 1.0765), less than "
         "2%: training again from the start, 4 epochs in all"
@@ -340,4 +428,14 @@ def test_the_cli_says_whether_the_slices_loss_rose_or_fell_too_little():
     assert restart_line(info) == (
         "the held-out slice's loss rose by epoch 2 (0.4076 -> 0.4437): training again from "
         "the start, 4 epochs in all"
+    )
+    info.update(epochs=5, slice_losses=[0.3360, 0.3240], min_fall=0.04)
+    assert restart_line(info) == (
+        "the held-out slice's loss fell by only 3.6% by epoch 2 (0.3360 -> 0.3240), less than "
+        "4%: training again from the start, 5 epochs in all"
+    )
+    info.update(epochs=7, slice_losses=[0.0805, 0.0530], overfitting=False)
+    assert restart_line(info) == (
+        "the held-out slice's loss fell by 34.2% by epoch 2 (0.0805 -> 0.0530), not overfitting: "
+        "training again from the start with every document, 7 epochs in all"
     )

@@ -462,20 +462,23 @@ def _cannot_train(corpus: str, exc: ValueError) -> click.ClickException:
 
 
 def restart_line(info: dict[str, Any]) -> str:
-    """What ``bowclf fit`` says when the early-overfitting probe restarts a run (a progress
-    event ``'restart'``, :mod:`bowclf.overfit_probe`)."""
-    from ..overfit_probe import MIN_FALL
-
+    """What ``bowclf fit`` says when the early-overfitting probe starts a run over (a progress
+    event ``'restart'``, :mod:`bowclf.overfit_probe`): why, and the passes in all."""
     first, last = info["slice_losses"][0], info["slice_losses"][-1]
     epoch, losses = info["epochs_run"], f"({first:.4f} -> {last:.4f})"
-    if last >= first:
-        why = f"the held-out slice's loss rose by epoch {epoch} {losses}"
-    else:
-        why = (
-            f"the held-out slice's loss fell by only {1 - last / first:.1%} by epoch {epoch} "
-            f"{losses}, less than {MIN_FALL:.0%}"
+    total = f"{info['epochs']} epochs in all"
+    if not info["overfitting"]:  # a two-class run still learning (overfit_probe.BINARY)
+        return (
+            f"the held-out slice's loss fell by {1 - last / first:.1%} by epoch {epoch} {losses}, "
+            f"not overfitting: training again from the start with every document, {total}"
         )
-    return f"{why}: training again from the start, {info['epochs']} epochs in all"
+    again = f"training again from the start, {total}"
+    if last >= first:
+        return f"the held-out slice's loss rose by epoch {epoch} {losses}: {again}"
+    return (
+        f"the held-out slice's loss fell by only {1 - last / first:.1%} by epoch {epoch} "
+        f"{losses}, less than {info['min_fall']:.0%}: {again}"
+    )
 
 
 def _fit_dask(model, o: _FitOptions, kw: dict, progress):
