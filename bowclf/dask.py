@@ -76,6 +76,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -330,8 +331,8 @@ def _join_chunks(
     """Documents ``start:stop`` of the concatenated ``(texts, label tuples)`` chunks, as one
     partition of :func:`fit_dask_file` (runs on a worker); single labels unwrapped unless
     ``multilabel``."""
-    texts = [t for chunk_texts, _ in chunks for t in chunk_texts][start:stop]
-    labels = [lab for _, chunk_labels in chunks for lab in chunk_labels][start:stop]
+    texts = list(islice(chain.from_iterable(t for t, _ in chunks), start, stop))
+    labels = list(islice(chain.from_iterable(lab for _, lab in chunks), start, stop))
     return texts, (labels if multilabel else [lab[0] for lab in labels])
 
 
