@@ -64,7 +64,8 @@ instead of estimator parameters:
 - ``_noprobe2: true`` — no early-overfitting probe for two-class tasks (the library's
   ``overfit_probe.BINARY`` rule): their model before it; other tasks keep the library's
   probe.  (``_probe2: r``, the prototype of that rule, measured in bench/RESULTS-devsuite.md,
-  is now the library's with ``r = 3``.)
+  is now the library's with ``r = 3``.)  ``_probe2_max: n`` — two-class runs probed up to
+  ``n`` documents instead of ``defaults.BINARY_PROBE_MAX_DOCUMENTS``.
 - ``--train-docs N --subsets K`` (options, not keys) — every corpus also as ``K`` random
   subsets of ``N`` of its training documents (named ``…/nN#k``).
 - ``_pv: true`` — progressive validation of the first pass: the accuracy of each quarter of
@@ -134,7 +135,7 @@ class _Averager:
 
 
 def install() -> None:
-    from bowclf import classifier, overfit_probe, training
+    from bowclf import classifier, defaults, overfit_probe, training
 
     real_train = training.train
     real_pass = training.sgd_pass
@@ -200,11 +201,14 @@ def install() -> None:
     classifier.train = patched_train
     real_probes = classifier.probes_overfitting
 
+    real_max = defaults.BINARY_PROBE_MAX_DOCUMENTS
+
     def probes(*args, **kw):
         if PROTO.get("_noprobe") or PROTO.get("_plateau") is not None:
             return False
         if PROTO.get("_noprobe2") and args[2] == 2:
             return False
+        defaults.BINARY_PROBE_MAX_DOCUMENTS = PROTO.get("_probe2_max", real_max)
         return real_probes(*args, **kw)
 
     classifier.probes_overfitting = probes

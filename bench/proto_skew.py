@@ -9,7 +9,10 @@ when a *real* corpus is made skewed or noisy, the same way for every configurati
   ``s`` of the documents, in the training and the test set alike;
 * ``--flip f``: a share ``f`` of the training labels is flipped to the other class (the test
   labels stay as they are);
-* ``--train-docs n``: a random ``n`` of the training documents.
+* ``--train-docs n``: a random ``n`` of the training documents;
+* ``--classes A,B``: only the documents of these classes (train and test), before the rest:
+  e.g. two classes of a multi-class corpus;
+* ``--scale s`` (a generated kind): the corpus drawn at ``s`` times its sizes, in memory.
 
 Each configuration is trained once per seed; the table gives mean accuracy / macro-F1 %.
 ``--peers`` adds fastText's defaults (a run that stops on "Encountered NaN" is retried with
@@ -40,7 +43,7 @@ import numpy as np
 
 from bench import proto_defaults as proto
 from bench.common import read_csv_gz
-from bench.devsuite import _score, _shared_pairs, generate_corpus
+from bench.devsuite import _STREAM, GENERATORS, _score, _shared_pairs, generate_corpus
 from bench.prep import ft_line, normalise
 
 __all__ = ["alter", "main"]
@@ -78,6 +81,30 @@ def alter(
         other = dict(zip(labels.tolist(), labels.tolist()[::-1], strict=True))
         y = [other[lab] if f else lab for lab, f in zip(y, flipped, strict=True)]
     return (list(X), list(y)), (list(Xt), list(yt))
+
+
+def _corpus(name: str, seed: int, scale: float | None):
+    """``(train, test)`` of a shared corpus or a generated kind's draw ``seed`` (at ``scale``
+    times its sizes: drawn in memory, the dev suite's cache keeps its own)."""
+    if name in GENERATORS and scale is not None:
+        gen, n_train, n_test = GENERATORS[name]
+        rng = np.random.default_rng([seed, _STREAM[name]])
+        tr_x, tr_y, te_x, te_y = gen(int(n_train * scale), int(n_test * scale), rng)
+        return (tr_x, tr_y), (te_x, te_y)
+    if scale is not None:
+        raise SystemExit("--scale needs a generated kind")
+    if name in GENERATORS:
+        pair = generate_corpus(name, seed=seed)
+    else:
+        pair = _shared_pairs([name])[0]
+    return read_csv_gz(pair["train_csv"]), read_csv_gz(pair["test_csv"])
+
+
+def _only(keep: set[str], texts: list[str], labels: list[str]) -> tuple[list[str], list[str]]:
+    picked = [i for i, lab in enumerate(labels) if lab in keep]
+    if not picked:
+        raise SystemExit(f"--classes: none of {sorted(keep)} in the corpus")
+    return [texts[i] for i in picked], [labels[i] for i in picked]
 
 
 def _skew(X, y, minority, share: float, rng) -> tuple[list[str], list[str]]:
@@ -141,17 +168,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minority-share", type=float, default=None)
     ap.add_argument("--flip", type=float, default=0.0)
     ap.add_argument("--train-docs", type=int, default=None)
+    ap.add_argument("--classes", default=None, help="keep only these classes: A,B,...")
+    ap.add_argument("--scale", type=float, default=None, help="a generated kind's size factor")
     ap.add_argument("--config", action="append", default=[], metavar="NAME=JSON")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--peers", action="store_true", help="also fastText and tf-idf+SGD")
     args = ap.parse_args(argv)
     proto.install()
-    if args.corpus in proto.GENERATORS:
-        pair = generate_corpus(args.corpus, seed=args.corpus_seed)
-    else:
-        pair = _shared_pairs([args.corpus])[0]
+    train, test = _corpus(args.corpus, args.corpus_seed, args.scale)
+    if args.classes is not None:
+        keep = set(args.classes.split(","))
+        train, test = (_only(keep, *train), _only(keep, *test))
     train, test = alter(
-        read_csv_gz(pair["train_csv"]), read_csv_gz(pair["test_csv"]),
+        train, test,
         minority_share=args.minority_share, flip=args.flip, train_docs=args.train_docs,
     )  # fmt: skip
     configs = [(name, json.loads(js)) for name, _, js in (c.partition("=") for c in args.config)]
