@@ -372,6 +372,21 @@ def test_out_of_core_training_probes_and_restarts_alike(tmp_path):
     assert stopped.classifier_.n_iter_ == 10
 
 
+def test_out_of_core_training_starts_a_clean_two_class_run_over_alike(tmp_path):
+    from bowclf.stream import fit_stream
+
+    X, y = make_two_class_texts(2400, seed=0, flip=0.0)
+    path = write_label_text_csv(tmp_path / "clean.csv", X, y)
+    events = []
+    ooc = fit_stream(TextClassifier(random_state=0), path, block_docs=256, chunk_size=300,
+                     cache_dir=tmp_path, callback=events.append)  # fmt: skip
+    restarts = [e for e in events if e["event"] == "restart"]
+    _, mem = _fit(TextClassifier(random_state=0), X, y)
+    assert len(restarts) == 1 and not restarts[0]["overfitting"] and not mem[0]["overfitting"]
+    assert ooc.classifier_.n_iter_ == 7 and ooc.training_summary_["epochs"] == 7
+    assert restarts[0]["slice_losses"][0] == pytest.approx(mem[0]["slice_losses"][0], abs=0.05)
+
+
 def test_the_cli_says_the_run_restarted_and_trains_the_api_model(tmp_path):
     from click.testing import CliRunner
 
