@@ -85,20 +85,31 @@ def make_texts(n: int = 600, seed: int = 0, noise: float = 0.1) -> tuple[list[st
     return texts, y
 
 
-def make_two_class_texts(n: int, seed: int, flip: float) -> tuple[list[str], list[str]]:
-    """Two classes of 300 words each, eight words a document (40 % class words, the others
-    from 300 common ones), a share ``flip`` of the labels flipped."""
+def make_class_word_texts(
+    n: int, seed: int, *, classes: int, share: float, flip: float = 0.0
+) -> tuple[list[str], list[str]]:
+    """``classes`` classes of 300 words each, eight words a document: each a word of its
+    class with probability ``share``, else one of 300 common words; a share ``flip`` of the
+    labels moved to another class at random.  Two classes are named ``neg`` and ``pos``, more
+    by their number."""
     rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
+    y = rng.integers(0, classes, n)
     texts = [
         " ".join(
-            f"w{c}_{j}" if rng.random() < 0.4 else f"c{rng.integers(300)}"
+            f"w{c}_{j}" if rng.random() < share else f"c{rng.integers(300)}"
             for j in rng.integers(0, 300, 8)
         )  # fmt: skip
         for c in y
     ]
-    y = np.where(rng.random(n) < flip, 1 - y, y)
-    return texts, [("neg", "pos")[c] for c in y]
+    if flip:
+        flipped = rng.random(n) < flip
+        y = np.where(flipped, (y + rng.integers(1, classes, n)) % classes, y)
+    return texts, [("neg", "pos")[c] for c in y] if classes == 2 else [str(c) for c in y]
+
+
+def make_two_class_texts(n: int, seed: int, flip: float) -> tuple[list[str], list[str]]:
+    """:func:`make_class_word_texts` with two classes, 40 % class words."""
+    return make_class_word_texts(n, seed, classes=2, share=0.4, flip=flip)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import make_texts, make_two_class_texts, write_label_text_csv
+from conftest import (
+    make_class_word_texts,
+    make_texts,
+    make_two_class_texts,
+    write_label_text_csv,
+)
 from scipy.special import log_softmax
 
 from bowclf import TextClassifier
@@ -264,18 +269,9 @@ def test_the_restart_gains_on_an_overfitting_corpus():
 
 
 def _many_words(n: int, seed: int) -> tuple[list[str], list[str]]:
-    """Ten classes of 300 words each, eight words a document, half of them common words:
-    most class words are seen a few times, so the passes keep learning."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 10, n)
-    texts = [
-        " ".join(
-            f"w{c}_{j}" if rng.random() < 0.5 else f"c{rng.integers(300)}"
-            for j in rng.integers(0, 300, 8)
-        )  # fmt: skip
-        for c in y
-    ]
-    return texts, [str(c) for c in y]
+    """Ten classes, half of each document's words of its class: most class words are seen a
+    few times, so the passes keep learning."""
+    return make_class_word_texts(n, seed, classes=10, share=0.5)
 
 
 def test_a_run_still_learning_keeps_its_schedule():
@@ -349,18 +345,22 @@ def test_held_out_rows_do_not_train_during_the_probe_passes():
     assert moved.mean() > 0.97  # not those of the first batches, while B is still ~0
 
 
-def test_out_of_core_training_probes_and_restarts_alike(tmp_path):
+@pytest.mark.parametrize("clean_two_classes", [False, True])
+def test_out_of_core_training_probes_and_restarts_alike(tmp_path, clean_two_classes):
+    """An overfitting run (2 + 2 passes) and a two-class run still learning (2 + 5)."""
     from bowclf.stream import fit_stream
 
-    X, y = _noisy()
-    path = write_label_text_csv(tmp_path / "noisy.csv", X, y)
+    X, y = make_two_class_texts(2400, seed=0, flip=0.0) if clean_two_classes else _noisy()
+    passes = 7 if clean_two_classes else 4
+    path = write_label_text_csv(tmp_path / "corpus.csv", X, y)
     events = []
     ooc = fit_stream(TextClassifier(random_state=0), path, block_docs=256, chunk_size=300,
                      cache_dir=tmp_path, callback=events.append)  # fmt: skip
     restarts = [e for e in events if e["event"] == "restart"]
     _, mem = _fit(TextClassifier(random_state=0), X, y)
-    assert len(restarts) == 1 and ooc.classifier_.n_iter_ == 4
-    assert ooc.training_summary_["epochs"] == 4
+    assert len(restarts) == 1 and ooc.classifier_.n_iter_ == passes
+    assert ooc.training_summary_["epochs"] == passes
+    assert restarts[0]["overfitting"] is mem[0]["overfitting"] is not clean_two_classes
     # the same documents held out, scored in the same order: the first pass's slice loss
     # differs only by the order the routes train in
     assert restarts[0]["slice_losses"][0] == pytest.approx(mem[0]["slice_losses"][0], abs=0.05)
@@ -369,64 +369,37 @@ def test_out_of_core_training_probes_and_restarts_alike(tmp_path):
     stopped = fit_stream(TextClassifier(random_state=0, early_stopping=True), path,
                          cache_dir=tmp_path, callback=events.append)  # fmt: skip
     assert [e for e in events if e["event"] == "restart"] == []
-    assert stopped.classifier_.n_iter_ == 10
+    assert stopped.classifier_.n_iter_ == (5 if clean_two_classes else 10)
 
 
-def test_out_of_core_training_starts_a_clean_two_class_run_over_alike(tmp_path):
-    from bowclf.stream import fit_stream
-
-    X, y = make_two_class_texts(2400, seed=0, flip=0.0)
-    path = write_label_text_csv(tmp_path / "clean.csv", X, y)
-    events = []
-    ooc = fit_stream(TextClassifier(random_state=0), path, block_docs=256, chunk_size=300,
-                     cache_dir=tmp_path, callback=events.append)  # fmt: skip
-    restarts = [e for e in events if e["event"] == "restart"]
-    _, mem = _fit(TextClassifier(random_state=0), X, y)
-    assert len(restarts) == 1 and not restarts[0]["overfitting"] and not mem[0]["overfitting"]
-    assert ooc.classifier_.n_iter_ == 7 and ooc.training_summary_["epochs"] == 7
-    assert restarts[0]["slice_losses"][0] == pytest.approx(mem[0]["slice_losses"][0], abs=0.05)
-
-
-def test_the_cli_says_the_run_restarted_and_trains_the_api_model(tmp_path):
+@pytest.mark.parametrize("clean_two_classes", [False, True])
+def test_the_cli_says_why_the_run_started_over_and_trains_the_api_model(
+    tmp_path, clean_two_classes
+):
+    """An overfitting run (noisy topics: the slice's loss rose) and a two-class run still
+    learning (it starts over with its five passes)."""
     from click.testing import CliRunner
 
     from bowclf import load
     from bowclf.cli import cli
 
-    X, y = _noisy()
-    path = write_label_text_csv(tmp_path / "noisy.csv", X, y)
+    X, y = make_two_class_texts(2400, seed=0, flip=0.0) if clean_two_classes else _noisy()
+    path = write_label_text_csv(tmp_path / "corpus.csv", X, y)
     out = tmp_path / "m.bowclf"
     result = CliRunner().invoke(cli, ["fit", str(path), "--seed", "0", "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     model, restarts = _fit(TextClassifier(random_state=0), X, y)
     first, last = restarts[0]["slice_losses"]
-    assert (
-        f"the held-out slice's loss rose by epoch 2 ({first:.4f} -> {last:.4f}): training "
-        "again from the start, 4 epochs in all"
-    ) in result.stderr
-    assert "Trained 4 epochs on 2,400 documents" in result.stderr
-    np.testing.assert_array_equal(load(out).classifier_.A_, model.classifier_.A_)
-
-
-def test_the_cli_says_a_two_class_run_still_learning_starts_over(tmp_path):
-    from click.testing import CliRunner
-
-    from bowclf import load
-    from bowclf.cli import cli
-
-    X, y = make_two_class_texts(2400, seed=0, flip=0.0)
-    path = write_label_text_csv(tmp_path / "clean.csv", X, y)
-    out = tmp_path / "m.bowclf"
-    result = CliRunner().invoke(cli, ["fit", str(path), "--seed", "0", "-o", str(out)])
-    assert result.exit_code == 0, result.stderr
-    model, restarts = _fit(TextClassifier(random_state=0), X, y)
-    first, last = restarts[0]["slice_losses"]
-    assert (
-        f"the held-out slice's loss fell by {1 - last / first:.1%} by epoch 2 ({first:.4f} -> "
-        f"{last:.4f}), not overfitting: training again from the start with every document, 7 "
-        "epochs in all"
-    ) in result.stderr
-    assert "Trained 7 epochs on 2,400 documents" in result.stderr
+    losses = f"({first:.4f} -> {last:.4f})"
+    epochs = 7 if clean_two_classes else 4
+    if clean_two_classes:
+        why = f"fell by {1 - last / first:.1%} by epoch 2 {losses}, not overfitting"
+        again = "training again from the start with every document"
+    else:
+        why, again = f"rose by epoch 2 {losses}", "training again from the start"
+    said = f"the held-out slice's loss {why}: {again}, {epochs} epochs in all"
+    assert said in result.stderr
+    assert f"Trained {epochs} epochs on 2,400 documents" in result.stderr
     np.testing.assert_array_equal(load(out).classifier_.A_, model.classifier_.A_)
 
 
