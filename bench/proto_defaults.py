@@ -66,6 +66,8 @@ instead of estimator parameters:
   probe.  (``_probe2: r``, the prototype of that rule, measured in bench/RESULTS-devsuite.md,
   is now the library's with ``r = 3``.)  ``_probe2_max: n`` — two-class runs probed up to
   ``n`` documents instead of ``defaults.BINARY_PROBE_MAX_DOCUMENTS``.
+- ``_restart2_lr: f``, ``_restart2_passes: r`` — an overfitting two-class run restarts at
+  ``f`` times the initial learning rate, with ``r`` fresh passes (the library: 1, 3).
 - ``--train-docs N --subsets K`` (options, not keys) — every corpus also as ``K`` random
   subsets of ``N`` of its training documents (named ``…/nN#k``).
 - ``_pv: true`` — progressive validation of the first pass: the accuracy of each quarter of
@@ -99,6 +101,7 @@ instead of estimator parameters:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -227,6 +230,19 @@ def install() -> None:
         return self.fresh_passes()
 
     overfit_probe.OverfitProbe.after_pass = after_pass
+    real_binary, real_restart = overfit_probe.BINARY, training._restart
+
+    def restart(loop, source, passes, lr0, fresh):
+        if loop.probe.rule is overfit_probe.BINARY and loop.probe.overfitting:
+            lr0 *= PROTO.get("_restart2_lr", 1.0)
+        return real_restart(loop, source, passes, lr0, fresh)
+
+    def binary_rule():
+        r = PROTO.get("_restart2_passes", real_binary.restart_passes)
+        overfit_probe.BINARY = dataclasses.replace(real_binary, restart_passes=int(r))
+
+    training._restart = restart
+    PROTO_HOOKS.append(binary_rule)
     _install_decay()
     _install_inputs()
     _install_multiclass()
