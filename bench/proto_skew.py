@@ -33,10 +33,10 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import re
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,8 @@ import numpy as np
 from bench import proto_defaults as proto
 from bench.common import read_csv_gz
 from bench.devsuite import _STREAM, GENERATORS, _score, _shared_pairs, generate_corpus
-from bench.prep import ft_line, normalise
+from bench.prep import _build_pair, _write_csv_gz
+from bench.systems import run_fasttext, run_sk_tfidf_sgd
 
 __all__ = ["alter", "main"]
 
@@ -131,30 +132,33 @@ def _bowclf(spec: dict[str, Any], seed: int, train, test) -> tuple[tuple[float, 
     return _score(list(model.predict(test[0])), test[1]), said.getvalue()
 
 
-def _peers(seed: int, train, test, workdir: str) -> dict[str, tuple[float, float]]:
-    import fasttext
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import SGDClassifier
-    from sklearn.pipeline import make_pipeline
+def _pair(train, test, workdir: str) -> dict[str, Any]:
+    """The altered corpus written out as a benchmark pair (:func:`bench.prep._build_pair`:
+    CSV, fastText and VW files), once per run, for :mod:`bench.systems`' runners."""
+    out = Path(workdir) / "pair"
+    if not (out / "meta.json").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        for split, (texts, labels) in (("train", train), ("test", test)):
+            _write_csv_gz(out / f"{split}.csv.gz", zip(labels, texts, strict=True))
+        meta = _build_pair("altered", out / "train.csv.gz", out / "test.csv.gz", out, False)
+        (out / "meta.json").write_text(json.dumps(meta))
+    return json.loads((out / "meta.json").read_text())
 
-    path = os.path.join(workdir, "train.ft.txt")
-    if not os.path.exists(path):
-        with open(path, "w", encoding="utf-8") as f:
-            f.writelines(ft_line(lab, text, False) + "\n" for text, lab in zip(*train, strict=True))
-    for attempt in range(10):  # fastText stops with "Encountered NaN" on some small corpora
+
+def _peers(seed: int, train, test, workdir: str) -> dict[str, tuple[float, float]]:
+    """fastText's defaults (retried with another seed when it stops on "Encountered NaN")
+    and tf-idf(1,2)+SGD, through :mod:`bench.systems`' runners."""
+    pair, where = _pair(train, test, workdir), Path(workdir)
+    for attempt in range(10):
         try:
-            ft = fasttext.train_supervised(input=path, verbose=0, seed=seed + 1000 * attempt)
+            ft = run_fasttext(pair, {"seed": seed + 1000 * attempt}, where)
             break
-        except RuntimeError:
-            continue
-    labels, _ = ft.predict([normalise(t) for t in test[0]], k=1)
-    sk = make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), SGDClassifier(random_state=seed)
-    ).fit(*train)
-    return {
-        "fastText": _score([row[0].removeprefix("__label__") for row in labels], test[1]),
-        "tf-idf+SGD": _score(list(sk.predict(test[0])), test[1]),
-    }
+        except RuntimeError as exc:
+            error = exc
+    else:
+        raise SystemExit(f"fastText stopped on all 10 seeds tried: {error}")
+    sk = run_sk_tfidf_sgd(pair, {"random_state": seed}, where)
+    return {"fastText": _score(ft["pred"], test[1]), "tf-idf+SGD": _score(sk["pred"], test[1])}
 
 
 def main(argv: list[str] | None = None) -> int:
