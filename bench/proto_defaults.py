@@ -217,8 +217,8 @@ def install() -> None:
     classifier.probes_overfitting = probes
     real_after_pass = overfit_probe.OverfitProbe.after_pass
 
-    def after_pass(self, W, B):
-        fresh = real_after_pass(self, W, B)
+    def after_pass(self, W, B, epochs):
+        fresh = real_after_pass(self, W, B, epochs)
         force = PROTO.get("_probe_force")
         if force is None or self.holding:
             return fresh
@@ -227,7 +227,7 @@ def install() -> None:
               f"the rule says {'restart' if self.overfitting else 'go on'}, forced: {force}",
               file=sys.stderr)  # fmt: skip
         self.overfitting = force == "restart"
-        return self.fresh_passes()
+        return self.fresh_passes(epochs)
 
     overfit_probe.OverfitProbe.after_pass = after_pass
     real_binary, real_restart = overfit_probe.BINARY, training._restart

@@ -458,7 +458,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                               multilabel=self.multilabel_, in_place=scale_in_place)  # fmt: skip
         epochs = self._epochs(X.shape[0])
         schedule = LinearDecay(self._lr(), epochs * X.shape[0])
-        probe = None if warm else self._overfit_probe(X.shape[0], epochs, rng, A_init, val)
+        probe = None if warm else self._overfit_probe(X.shape[0], rng, A_init, val)
         self._train(source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback,
                     batch_size=self._batch_size(X), probe=probe)  # fmt: skip
         return self
@@ -599,12 +599,12 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         classes, loss, optimiser and row scaling (:func:`bowclf.auto_rules.resolve_epochs`)."""
         return resolve_epochs(self.epochs, n_samples, self.classes_.size, **self._rule_inputs())
 
-    def _overfit_probe(self, n_samples: int, epochs: int, rng, A_init, val) -> OverfitProbe | None:
+    def _overfit_probe(self, n_samples: int, rng, A_init, val) -> OverfitProbe | None:
         """A fresh run's early-overfitting probe (``auto_rules.probes_overfitting``) or None."""
         task = (self.epochs, n_samples, self.classes_.size)
         if (val or self.early_stopping) or not probes_overfitting(*task, **self._rule_inputs()):
             return None
-        return OverfitProbe(n_samples, rng, epochs=epochs, rule=rule_for(task[2]), A_init=A_init,
+        return OverfitProbe(n_samples, rng, rule=rule_for(task[2]), A_init=A_init,
                             n_jobs=resolve_n_jobs(self.n_jobs))  # fmt: skip
 
     def _trained_loss(self) -> Loss:
@@ -702,7 +702,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if X_val is not None:
             val = (sp.csr_array(X_val), self._encode_validation(y_val))
         epochs = self._epochs(stats.documents)
-        probe = self._overfit_probe(source.n, epochs, rng, A_init, val)
+        probe = self._overfit_probe(source.n, rng, A_init, val)
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
             optimizer=self._optimizer(), epochs=epochs,

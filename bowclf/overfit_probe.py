@@ -148,22 +148,21 @@ class OverfitProbe:
     """The probe of one training run (see the module doc).
 
     ``n``: documents per pass; ``rng``: the run's generator as training starts (the slice's
-    salt and the restart's seed are derived from it without drawing from it); ``epochs``:
-    the run's planned passes; ``rule``: its :class:`ProbeRule`; ``A_init`` and ``n_jobs``:
-    as for the first draw of the parameters (:func:`bowclf.training.fill_initial`).  The
-    training loop asks :attr:`holding`, feeds the held-out rows (:meth:`add_rows`), and
-    calls :meth:`after_pass` after each pass.
+    salt and the restart's seed are derived from it without drawing from it); ``rule``: its
+    :class:`ProbeRule`; ``A_init`` and ``n_jobs``: as for the first draw of the parameters
+    (:func:`bowclf.training.fill_initial`).  The training loop asks :attr:`holding`, feeds
+    the held-out rows (:meth:`add_rows`), and calls :meth:`after_pass` after each pass.
     """
 
     def __init__(
-        self, n: int, rng: np.random.Generator, *, epochs: int = 10,
-        rule: ProbeRule = MULTICLASS, A_init=None, n_jobs: int = 1,
+        self, n: int, rng: np.random.Generator, *, rule: ProbeRule = MULTICLASS,
+        A_init=None, n_jobs: int = 1,
     ) -> None:  # fmt: skip
         derived = np.random.Generator(rng.bit_generator.jumped())
         self.salt = int(derived.integers(2**63))
         self.seed = int(derived.integers(2**63))
         self.fraction = min(FRACTION, MAX_ROWS / max(n, 1))
-        self.epochs, self.rule = epochs, rule
+        self.rule = rule
         self.A_init, self.n_jobs = A_init, n_jobs
         self.holding = True
         #: the decision: the slice's loss did not fall by ``rule.min_fall``
@@ -200,12 +199,12 @@ class OverfitProbe:
             self._rows = []
         return self._slice
 
-    def after_pass(self, W: np.ndarray, B: np.ndarray) -> int | None:
-        """Score the slice after a probe pass.  Returns the passes of the fresh schedule the
-        run starts over with now (:meth:`fresh_passes`), or None while the probe goes on and
-        when the run goes on.  After the last probe pass :attr:`holding` is False and the
-        slice is dropped; an empty slice (nothing held out, nothing missed) lets the run go
-        on."""
+    def after_pass(self, W: np.ndarray, B: np.ndarray, epochs: int) -> int | None:
+        """Score the slice after a probe pass of a run planned for ``epochs`` passes.
+        Returns the passes of the fresh schedule the run starts over with now
+        (:meth:`fresh_passes`), or None while the probe goes on and when the run goes on.
+        After the last probe pass :attr:`holding` is False and the slice is dropped; an empty
+        slice (nothing held out, nothing missed) lets the run go on."""
         X, codes = self._held()
         self.losses.append(slice_log_loss(X, codes, W, B))  # 0 for an empty slice
         if len(self.losses) < PASSES:
@@ -214,11 +213,11 @@ class OverfitProbe:
         if codes.size == 0:
             return None
         self.overfitting = self.losses[-1] > (1.0 - self.rule.min_fall) * self.losses[0]
-        return self.fresh_passes()
+        return self.fresh_passes(epochs)
 
-    def fresh_passes(self) -> int | None:
-        """The passes a decided run starts over with (see :class:`ProbeRule`), or None: it
-        goes on."""
+    def fresh_passes(self, epochs: int) -> int | None:
+        """The passes a decided run planned for ``epochs`` starts over with (see
+        :class:`ProbeRule`), or None: it goes on."""
         if self.overfitting:
             return self.rule.restart_passes
-        return self.epochs if self.rule.start_over_if_learning else None
+        return epochs if self.rule.start_over_if_learning else None

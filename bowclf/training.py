@@ -731,7 +731,7 @@ def train(
             ctx = Epoch(loop, index)
             epoch_loss = _pass(source, ctx, lr)
             val_score, synced = None, ctx.probe is not None and _sync(source)  # probe: synced
-            fresh = ctx.probe.after_pass(W, B) if synced else None  # passes to start over with
+            fresh = ctx.probe.after_pass(W, B, loop.epochs) if synced else None  # start over
             if validate is not None:
                 synced = _sync(source)
                 val_score = validate()

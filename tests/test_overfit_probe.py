@@ -107,20 +107,20 @@ def test_a_run_restarts_unless_the_slices_loss_fell_by_min_fall(monkeypatch, rul
     assert op.rule_for(2) is op.BINARY and op.rule_for(3) is op.rule_for(20) is op.MULTICLASS
     losses = iter([1.0, second])
     monkeypatch.setattr(op, "slice_log_loss", lambda *a: next(losses))
-    probe = op.OverfitProbe(1000, np.random.default_rng(0), epochs=5, rule=rule)
+    probe = op.OverfitProbe(1000, np.random.default_rng(0), rule=rule)
     X = _counts(20, 10)
     probe.add_rows(X, sp.csr_array(np.eye(2, dtype=np.float32)[np.arange(20) % 2]))
     W, B = np.zeros((10, 3), np.float32), np.zeros((2, 3), np.float32)
-    assert probe.after_pass(W, B) is None and probe.holding
-    assert probe.after_pass(W, B) == fresh
+    assert probe.after_pass(W, B, 5) is None and probe.holding
+    assert probe.after_pass(W, B, 5) == fresh
     assert probe.overfitting is (fresh == rule.restart_passes)
     assert not probe.holding and probe.losses == [1.0, second]
 
 
 def test_an_empty_slice_lets_the_run_go_on():
-    probe = op.OverfitProbe(1000, np.random.default_rng(0), epochs=5, rule=op.BINARY)
+    probe = op.OverfitProbe(1000, np.random.default_rng(0), rule=op.BINARY)
     W, B = np.zeros((10, 3), np.float32), np.zeros((2, 3), np.float32)
-    assert probe.after_pass(W, B) is None and probe.after_pass(W, B) is None
+    assert probe.after_pass(W, B, 5) is None and probe.after_pass(W, B, 5) is None
     assert not probe.holding and not probe.overfitting and probe.losses == [0.0, 0.0]
 
 
@@ -217,7 +217,7 @@ def test_a_restart_is_a_fresh_run_from_the_probes_seed(
 
     gen = np.random.default_rng(0)
     W, B = initial_parameters(p, 16, (classes, 16), gen)
-    probe = op.OverfitProbe(n, gen, epochs=epochs, rule=op.rule_for(classes))
+    probe = op.OverfitProbe(n, gen, rule=op.rule_for(classes))
     history = run(W, B, gen, epochs, probe)
     assert history.restart_epoch == 2 and history.n_iter == 2 + fresh
     assert probe.overfitting is not still_learning
