@@ -126,7 +126,11 @@ def row_hashes(X: sp.csr_array, salt: int) -> np.ndarray:
 
 def held_out(X: sp.csr_array, salt: int, fraction: float) -> np.ndarray:
     """The rows of ``X`` a probe holds out: ``h_i / 2⁶⁴ < fraction`` (:func:`row_hashes`)."""
-    hashes = row_hashes(X, salt)
+    return _below(row_hashes(X, salt), fraction)
+
+
+def _below(hashes: np.ndarray, fraction: float) -> np.ndarray:
+    """``h / 2⁶⁴ < fraction`` for 64-bit hashes (their top 53 bits)."""
     return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
 
 
@@ -151,7 +155,8 @@ class OverfitProbe:
     salt and the restart's seed are derived from it without drawing from it); ``rule``: its
     :class:`ProbeRule`; ``A_init`` and ``n_jobs``: as for the first draw of the parameters
     (:func:`bowclf.training.fill_initial`).  The training loop asks :attr:`holding`, feeds
-    the held-out rows (:meth:`add_rows`), and calls :meth:`after_pass` after each pass.
+    the blocks it trains through :meth:`hold` (or the held-out rows trained elsewhere
+    through :meth:`add_rows`), and calls :meth:`after_pass` after each pass.
     """
 
     def __init__(
@@ -176,15 +181,25 @@ class OverfitProbe:
         """What a remote trainer needs to hold out the same rows."""
         return {"salt": self.salt, "fraction": self.fraction}
 
-    def mask(self, X: sp.csr_array) -> np.ndarray:
-        """Which rows of the prepared block ``X`` are held out (:func:`held_out`)."""
-        return held_out(X, self.salt, self.fraction)
+    def hold(self, X: sp.csr_array, Y: sp.csr_array, *, keep: bool) -> np.ndarray:
+        """Which rows of the prepared block ``X̃`` are held out (:func:`held_out`); with
+        ``keep`` (the first pass) they are kept, with their one-hot targets ``Y``, for
+        scoring.  Each row is hashed once."""
+        hashes = row_hashes(X, self.salt)
+        held = _below(hashes, self.fraction)
+        if keep and held.any():
+            self._keep(hashes[held], X[held], Y[held])
+        return held
 
     def add_rows(self, X: sp.csr_array, Y: sp.csr_array) -> None:
-        """Keep held-out rows ``X̃`` (prepared) and their one-hot targets ``Y`` (first pass)."""
+        """Keep held-out rows ``X̃`` (prepared) trained elsewhere (e.g. on Dask workers) and
+        their one-hot targets ``Y`` (first pass)."""
         if X.shape[0]:
-            codes = np.asarray(sp.csr_array(Y).argmax(axis=1)).ravel()
-            self._rows.append((row_hashes(X, self.salt), sp.csr_array(X), codes))
+            self._keep(row_hashes(X, self.salt), X, Y)
+
+    def _keep(self, hashes: np.ndarray, X: sp.csr_array, Y: sp.csr_array) -> None:
+        codes = np.asarray(sp.csr_array(Y).argmax(axis=1)).ravel()
+        self._rows.append((hashes, sp.csr_array(X), codes))
 
     def _held(self) -> tuple[sp.csr_array, np.ndarray]:
         if self._slice is None:

@@ -586,11 +586,11 @@ class Epoch:
     def hold_out(self, X: sp.csr_array, Y: sp.csr_array, w: np.ndarray) -> np.ndarray:
         """``w`` with the probe's held-out rows of the prepared block at 0 (the rows are kept
         for scoring in the first pass); ``w`` itself when nothing is held out."""
-        held = self.probe.mask(X) if self.probe is not None else None
-        if held is None or not held.any():
+        if self.probe is None:
             return w
-        if self.index == 0:
-            self.add_held_rows(X[held], Y[held])
+        held = self.probe.hold(X, Y, keep=self.index == 0)
+        if not held.any():
+            return w
         return np.where(held, 0, w).astype(w.dtype, copy=False)
 
     def add_held_rows(self, X: sp.csr_array, Y: sp.csr_array) -> None:

@@ -331,7 +331,7 @@ def test_held_out_rows_do_not_train_during_the_probe_passes():
     W, B = initial_parameters(X.shape[1], 16, (3, 16), gen)
     start = W.copy()
     probe = op.OverfitProbe(n, gen)
-    held = probe.mask(prepare_counts(X, "l1"))
+    held = op.held_out(prepare_counts(X, "l1"), probe.salt, probe.fraction)
     assert 0.05 < held.mean() < 0.15
     loss = get_loss("softmax")
     source = InMemoryData(X, Y, np.ones(n, np.float32), normalize="l1", loss=loss,
