@@ -45,8 +45,6 @@ seconds are the ``fit`` call or the training call of fastText/VW, as in :mod:`be
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import json
 import math
 import sys
@@ -61,7 +59,15 @@ import numpy as np
 from bench.common import REPO
 from bench.synth import make_vocab
 
-__all__ = ["GENERATORS", "SHARED", "generate_corpus", "main", "run_matrix", "score_card"]
+__all__ = [
+    "GENERATORS",
+    "SHARED",
+    "draw_corpus",
+    "generate_corpus",
+    "main",
+    "run_matrix",
+    "score_card",
+]
 
 OUT = REPO / "bench" / "out" / "devsuite"
 Corpus = tuple[list[str], list[str], list[str], list[str]]  # train texts/labels, test texts/labels
@@ -422,11 +428,16 @@ _STREAM = {
 SHARED = ["sst2", "trec", "sms_spam", "ag_news", "tweeteval_emoji"]
 
 
-def _write_csv_gz(path: Path, texts: list[str], labels: list[str]) -> None:
-    with gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=1) as f:
-        w = csv.writer(f)
-        w.writerow(["label", "text"])
-        w.writerows(zip(labels, texts, strict=True))
+def _sizes(name: str, scale: float) -> tuple[int, int]:
+    _, n_train, n_test = GENERATORS[name]
+    return max(50, int(n_train * scale)), max(50, int(n_test * scale))
+
+
+def draw_corpus(name: str, scale: float = 1.0, seed: int = 0) -> Corpus:
+    """Draw ``seed`` of generated kind ``name`` at ``scale`` times its sizes, in memory
+    (:func:`generate_corpus` caches it and writes its benchmark files)."""
+    n_train, n_test = _sizes(name, scale)
+    return GENERATORS[name][0](n_train, n_test, np.random.default_rng([seed, _STREAM[name]]))
 
 
 def generate_corpus(
@@ -438,10 +449,9 @@ def generate_corpus(
     were chosen on seed 0's corpora, so other seeds are corpora nobody tuned for.  Seed 0
     is cached in ``out/<name>`` and named ``dev/<name>``; seed s in ``out/seed<s>/<name>``,
     named ``dev/<name>@s``."""
-    from bench.prep import _build_pair
+    from bench.prep import _build_pair, _write_csv_gz
 
-    gen, n_train, n_test = GENERATORS[name]
-    n_train, n_test = max(50, int(n_train * scale)), max(50, int(n_test * scale))
+    n_train, n_test = _sizes(name, scale)
     key = {"name": name, "n_train": n_train, "n_test": n_test, "seed": seed, "version": 3}
     d = out / name if seed == 0 else out / f"seed{seed}" / name
     meta_path = d / "meta.json"
@@ -454,10 +464,9 @@ def generate_corpus(
                     meta[field] = str(d / Path(meta[field]).name)
             return meta
     d.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng([seed, _STREAM[name]])
-    tr_x, tr_y, te_x, te_y = gen(n_train, n_test, rng)
-    _write_csv_gz(d / "train.csv.gz", tr_x, tr_y)
-    _write_csv_gz(d / "test.csv.gz", te_x, te_y)
+    tr_x, tr_y, te_x, te_y = draw_corpus(name, scale, seed)
+    _write_csv_gz(d / "train.csv.gz", zip(tr_y, tr_x, strict=True))
+    _write_csv_gz(d / "test.csv.gz", zip(te_y, te_x, strict=True))
     label = f"dev/{name}" if seed == 0 else f"dev/{name}@{seed}"
     meta = _build_pair(label, d / "train.csv.gz", d / "test.csv.gz", d, False)
     meta["key"] = key
@@ -674,7 +683,7 @@ def single_label_reuters(out: Path = OUT) -> dict[str, Any]:
     single-label corpus of long documents with many classes (test documents of a topic no
     training document has are left out)."""
     from bench.common import read_csv_gz
-    from bench.prep import _build_pair, _source_splits
+    from bench.prep import _build_pair, _source_splits, _write_csv_gz
 
     _, train_src, test_src = _source_splits("reuters21578")[0]
     d = out / "reuters1"
@@ -694,7 +703,7 @@ def single_label_reuters(out: Path = OUT) -> dict[str, Any]:
     texts, labels = read_csv_gz(test_src)
     test = [(t, y) for t, y in zip(texts, labels, strict=True) if y in seen]
     for name, rows in (("train", train), ("test", test)):
-        _write_csv_gz(d / f"{name}.csv.gz", [t for t, _ in rows], [y for _, y in rows])
+        _write_csv_gz(d / f"{name}.csv.gz", ((y, t) for t, y in rows))
     meta = _build_pair("reuters1", d / "train.csv.gz", d / "test.csv.gz", d, False)
     meta["key"] = key
     meta_path.write_text(json.dumps(meta, indent=1))

@@ -43,7 +43,7 @@ import numpy as np
 
 from bench import proto_defaults as proto
 from bench.common import read_csv_gz
-from bench.devsuite import _STREAM, GENERATORS, _score, _shared_pairs, generate_corpus
+from bench.devsuite import GENERATORS, _score, _shared_pairs, draw_corpus, generate_corpus
 from bench.prep import _build_pair, _write_csv_gz
 from bench.systems import run_fasttext, run_sk_tfidf_sgd
 
@@ -88,9 +88,7 @@ def _corpus(name: str, seed: int, scale: float | None):
     """``(train, test)`` of a shared corpus or a generated kind's draw ``seed`` (at ``scale``
     times its sizes: drawn in memory, the dev suite's cache keeps its own)."""
     if name in GENERATORS and scale is not None:
-        gen, n_train, n_test = GENERATORS[name]
-        rng = np.random.default_rng([seed, _STREAM[name]])
-        tr_x, tr_y, te_x, te_y = gen(int(n_train * scale), int(n_test * scale), rng)
+        tr_x, tr_y, te_x, te_y = draw_corpus(name, scale, seed)
         return (tr_x, tr_y), (te_x, te_y)
     if scale is not None:
         raise SystemExit("--scale needs a generated kind")
