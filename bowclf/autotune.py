@@ -647,7 +647,12 @@ def _refit_winner(base, best, X, y, interrupted: bool, clock: _Clock) -> tuple:
     given, when the validation data was split from them — unless interrupted, or unless its
     refit (estimated from its trial) would overrun the budget by more than 5 %:
     ``(model, refitted, interrupted)``.  Without a trained model (nothing finished in
-    time) the winner is the base configuration at one epoch, refitted whatever the time."""
+    time) the winner is the base configuration at one epoch, refitted whatever the time.
+
+    When the base configuration wins it is refitted as it is, with its own ``epochs``
+    (``'auto'`` resolves them from all the data, and an early-overfitting probe decides
+    them again on it): the answer is then exactly the model a plain fit would give, not its
+    passes on the training part fixed; ``best['epochs']`` becomes the refit's."""
     model = best["model"]
     if interrupted:
         return model, False, True
@@ -656,6 +661,10 @@ def _refit_winner(base, best, X, y, interrupted: bool, clock: _Clock) -> tuple:
         if cost > clock.left() + 0.05 * clock.budget:
             return model, False, False
     try:
+        if best.get("is_base"):
+            winner = TextClassifier(**base).fit(X, y)
+            best["epochs"] = int(winner.classifier_.n_iter_)
+            return winner, True, False
         winner = TextClassifier(**{**base, **best["params"], "epochs": best["epochs"]})
         return winner.fit(X, y), True, False
     except KeyboardInterrupt:

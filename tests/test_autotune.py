@@ -267,6 +267,21 @@ def test_defaults_taking_a_third_of_the_budget_still_are_the_bar(monkeypatch):
     assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
 
 
+def test_winning_defaults_are_refitted_as_a_plain_fit_probe_included():
+    """When the defaults win on a corpus the early-overfitting probe decides on (two classes,
+    2,400 documents: it starts over with 7 passes), the answer is refitted with
+    ``epochs='auto'``, so the probe decides again on all the data: the plain fit's model bit
+    for bit, not the training part's passes fixed (which would skip the probe)."""
+    from conftest import make_two_class_texts
+
+    X, y = make_two_class_texts(2400, seed=0, flip=0.0)
+    result = autotune(X, y, time_budget=8, search_space={"lr": [1e-6]}, random_state=0)
+    direct = TextClassifier(random_state=0).fit(X, y)
+    assert result.refitted and direct.classifier_.n_iter_ == 7
+    assert result.best_params == {"epochs": 7}
+    assert result.model.predict_proba(X).tobytes() == direct.predict_proba(X).tobytes()
+
+
 def test_a_budget_that_fits_the_defaults_once_returns_them_fitted_on_all_data(monkeypatch):
     """When the first fit shows the base configuration cannot be trained twice but once on
     all the data fits, that fit is the answer (nothing else could be compared with it)."""
