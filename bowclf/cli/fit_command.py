@@ -466,18 +466,18 @@ def restart_line(info: dict[str, Any]) -> str:
     event ``'restart'``, :mod:`bowclf.overfit_probe`): why, and the passes in all."""
     first, last = info["slice_losses"][0], info["slice_losses"][-1]
     epoch, losses = info["epochs_run"], f"({first:.4f} -> {last:.4f})"
+    fall = f"{1 - last / first:.1%} by epoch {epoch} {losses}"
     total = f"{info['epochs']} epochs in all"
     if not info["overfitting"]:  # a two-class run still learning (overfit_probe.BINARY)
         return (
-            f"the held-out slice's loss fell by {1 - last / first:.1%} by epoch {epoch} {losses}, "
-            f"not overfitting: training again from the start with every document, {total}"
+            f"the held-out slice's loss fell by {fall}, not overfitting: training again from the "
+            f"start with every document, {total}"
         )
     again = f"training again from the start, {total}"
     if last >= first:
         return f"the held-out slice's loss rose by epoch {epoch} {losses}: {again}"
     return (
-        f"the held-out slice's loss fell by only {1 - last / first:.1%} by epoch {epoch} "
-        f"{losses}, less than {info['min_fall']:.0%}: {again}"
+        f"the held-out slice's loss fell by only {fall}, less than {info['min_fall']:.0%}: {again}"
     )
 
 
