@@ -138,9 +138,9 @@ _COMMIT = _commit()  # the code this process runs (HEAD may move while it runs)
 def _winner(res) -> str:
     params = {k: v for k, v in res.best_params.items() if k != "epochs"}
     first = res.trials[0] if res.trials else {}
-    if not params and first.get("round") == "defaults":
-        if res.best_params["epochs"] == first["epochs"]:
-            return "defaults" if res.best_score == res.best_score else "defaults (not scored)"
+    # the base configuration won: refitted as it is (its epochs 'auto', not a trial's count)
+    if not params and first.get("round") == "defaults" and res.model.epochs == "auto":
+        return "defaults" if res.best_score == res.best_score else "defaults (not scored)"
     shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "base configuration"
     return f"{shown}; epochs={res.best_params['epochs']}"
 

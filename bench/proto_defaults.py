@@ -68,6 +68,10 @@ instead of estimator parameters:
   ``n`` documents instead of ``defaults.BINARY_PROBE_MAX_DOCUMENTS``.
 - ``_restart2_lr: f``, ``_restart2_passes: r`` — an overfitting two-class run restarts at
   ``f`` times the initial learning rate, with ``r`` fresh passes (the library: 1, 3).
+- ``_icpt: κ`` — two classes (``_icpt_mc: true``: any class count): a learnt intercept, as a
+  hidden dimension ``d + 1`` whose column of ``W`` is fixed at ``κ`` (with ``l1`` rows every
+  non-empty document's ``h_{d+1} = κ``), so ``B``'s column ``d + 1`` times ``κ`` is a bias on the
+  scores, trained by ``B``'s AdaGrad steps with the rest of its row.
 - ``--train-docs N --subsets K`` (options, not keys) — every corpus also as ``K`` random
   subsets of ``N`` of its training documents (named ``…/nN#k``).
 - ``_pv: true`` — progressive validation of the first pass: the accuracy of each quarter of
@@ -628,7 +632,7 @@ def _class_scaled_decay(inner, model, lam: float, by_min: bool, inverse: bool = 
 
 
 def _install_inputs() -> None:
-    from bowclf import _math, losses, optim, text
+    from bowclf import _math, classifier, losses, optim, text, training
 
     real_targets = losses.Softmax.batch_targets
 
@@ -663,9 +667,33 @@ def _install_inputs() -> None:
 
     def update_A(indptr, indices, data, hidden, W, lr, floor):
         lr = lr * PROTO.get("_arate", 1.0)
+        if W.shape[1] == PROTO.get("_icpt_width"):  # the intercept column of W stays fixed
+            hidden = hidden.copy()
+            hidden[:, -1] = 0
         return real_update_A(indptr, indices, data, hidden, W, lr, floor)
 
     _math.normalized_update_A = update_A
+    real_initial = classifier.initial_parameters
+
+    def initial_with_intercept(n_features, dim, output_shape, rng, A_init=None, n_jobs=1):
+        kappa = PROTO.get("_icpt")
+        PROTO.pop("_icpt_width", None)
+        if not kappa or (output_shape[0] != 2 and not PROTO.get("_icpt_mc")):
+            return real_initial(n_features, dim, output_shape, rng, A_init, n_jobs)
+        W, B = real_initial(n_features, dim + 1, (output_shape[0], dim + 1), rng, A_init, n_jobs)
+        W[:, -1] = kappa
+        PROTO["_icpt_width"] = dim + 1
+        return W, B
+
+    classifier.initial_parameters = initial_with_intercept
+    real_fill = training.fill_initial
+
+    def fill_with_intercept(W, B, seed, A_init=None, n_jobs=1):
+        real_fill(W, B, seed, A_init, n_jobs)
+        if W.shape[1] == PROTO.get("_icpt_width"):
+            W[:, -1] = PROTO["_icpt"]
+
+    training.fill_initial = fill_with_intercept
     real_features = text.TextClassifier._set_features
 
     def weighted_features(self, document_frequency, n_documents, class_df=None, **task):
