@@ -49,10 +49,15 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
         bar["round"] == "defaults" and result.best_score == bar["score"] < top
     )
     assert result.best_params["epochs"] >= 1
-    # the refit used the winner's parameters, on training + validation data
+    # the refit used the winner's parameters, on training + validation data, and trained the
+    # passes best_params reports (winning defaults keep epochs='auto': they are refitted as is)
     assert result.model.training_summary_["documents"] == len(X)
+    assert result.model.classifier_.n_iter_ == result.best_params["epochs"]
+    params = result.model.get_params()
+    if params["epochs"] == "auto":
+        assert list(result.best_params) == ["epochs"]
     for key, value in result.best_params.items():
-        assert result.model.get_params()[key] == value
+        assert params[key] == value or (key, params[key]) == ("epochs", "auto")
     summary = result.summary()
     assert summary["metric"] == "accuracy" and summary["trials"] == len(result.trials)
     table = trials_table(result, limit=None).splitlines()
