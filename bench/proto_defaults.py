@@ -121,6 +121,16 @@ PROTO: dict[str, Any] = {}
 PROTO_HOOKS: list = []
 
 
+def configure(spec: dict[str, Any]) -> dict[str, Any]:
+    """Make the ``_``-keys of configuration ``spec`` the prototype mechanisms in force (and
+    run the hooks that read them once per configuration); returns its estimator parameters."""
+    PROTO.clear()
+    PROTO.update({k: v for k, v in spec.items() if k.startswith("_")})
+    for hook in PROTO_HOOKS:
+        hook()
+    return {k: v for k, v in spec.items() if not k.startswith("_")}
+
+
 class _Averager:
     """Accumulates snapshots of ``W`` and ``B`` (float64) and writes their mean back."""
 
@@ -215,7 +225,6 @@ def install() -> None:
             return False
         if PROTO.get("_noprobe2") and args[2] == 2:
             return False
-        defaults.BINARY_PROBE_MAX_DOCUMENTS = PROTO.get("_probe2_max", real_max)
         return real_probes(*args, **kw)
 
     classifier.probes_overfitting = probes
@@ -244,6 +253,7 @@ def install() -> None:
     def binary_rule():
         r = PROTO.get("_restart2_passes", real_binary.restart_passes)
         overfit_probe.BINARY = dataclasses.replace(real_binary, restart_passes=int(r))
+        defaults.BINARY_PROBE_MAX_DOCUMENTS = PROTO.get("_probe2_max", real_max)
 
     training._restart = restart
     PROTO_HOOKS.append(binary_rule)
@@ -827,12 +837,7 @@ def main(argv: list[str] | None = None) -> int:
             pick = np.sort(pick[: args.train_docs])
             X, y = [X[i] for i in pick], [y[i] for i in pick]
         for name, spec in configs:
-            allp = json.loads(spec)
-            params = {k: v for k, v in allp.items() if not k.startswith("_")}
-            PROTO.clear()
-            PROTO.update({k: v for k, v in allp.items() if k.startswith("_")})
-            for hook in PROTO_HOOKS:
-                hook()
+            params = configure(json.loads(spec))
             Xa, Xta = X, Xt
             if PROTO.get("_eos"):
                 Xa, Xta = [t + " qqeosqq" for t in X], [t + " qqeosqq" for t in Xt]

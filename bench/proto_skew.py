@@ -119,11 +119,7 @@ def _bowclf(spec: dict[str, Any], seed: int, train, test) -> tuple[tuple[float, 
     probe's lines with ``_probe_force``)."""
     from bowclf import TextClassifier
 
-    proto.PROTO.clear()
-    proto.PROTO.update({k: v for k, v in spec.items() if k.startswith("_")})
-    for hook in proto.PROTO_HOOKS:
-        hook()
-    params = {k: v for k, v in spec.items() if not k.startswith("_")}
+    params = proto.configure(spec)
     said = io.StringIO()
     with contextlib.redirect_stderr(said):
         model = TextClassifier(random_state=seed, **params).fit(*train)
