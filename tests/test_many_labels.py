@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
+from sklearn import metrics as skm
+from sklearn.preprocessing import MultiLabelBinarizer
 
 from bowclf import BowClassifier, TextClassifier
 from bowclf.cli import cli
@@ -184,6 +186,39 @@ def test_ranked_report_agrees_with_the_dense_report(monkeypatch, multilabel):
     back = type(many).from_dict(json.loads(many.to_json()))
     assert back.per_class_omitted == omitted
     assert "per_class_omitted" not in dense.to_dict()
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_ranked_and_dense_reports_agree_on_gold_labels_the_model_never_saw(multilabel):
+    rng = np.random.default_rng(4)
+    n, c = 200, 12
+    classes = [f"c{j}" for j in range(c)]
+    logits = rng.normal(size=(n, c)) * 2
+    pool = classes + ["ghost", "zz"]
+    if multilabel:
+        P = 1 / (1 + np.exp(-logits))
+        y_true = [list(rng.choice(pool, rng.integers(1, 3), replace=False)) for _ in range(n)]
+    else:
+        P = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        y_true = list(rng.choice(pool, n))
+    dense = compute_report(y_true, P, classes, k=(1, 3), multilabel=multilabel)
+    many = compute_report(y_true, _ranked_from(P, c), classes, k=(1, 3), multilabel=multilabel)
+    assert dense.unseen_documents > 0 and many.unseen_counts == dense.unseen_counts
+    names = ["accuracy", "macro", "micro", "weighted"]
+    names += ["samples", "hamming_loss"] if multilabel else []
+    for name in names:
+        assert getattr(many, name) == pytest.approx(getattr(dense, name)), name
+    # and both are scikit-learn's scores on the raw labels (the union of gold and classes)
+    if multilabel:
+        union = MultiLabelBinarizer(classes=pool)
+        gold = union.fit_transform(y_true)
+        pred = union.transform([[classes[j] for j in np.flatnonzero(row >= 0.5)] for row in P])
+    else:
+        gold, pred = y_true, [classes[j] for j in P.argmax(axis=1)]
+    for avg in ("macro", "micro", "weighted"):
+        want = skm.precision_recall_fscore_support(gold, pred, average=avg, zero_division=0)
+        got = getattr(many, avg)
+        assert (got.precision, got.recall, got.f1) == pytest.approx(want[:3]), avg
 
 
 def test_evaluate_switches_to_ranked_predictions_above_the_memory_bound(monkeypatch):

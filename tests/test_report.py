@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from sklearn.preprocessing import MultiLabelBinarizer
 
 from bowclf.report import (
     Report,
@@ -332,6 +333,14 @@ def test_unseen_labels_single_label(case6):
     )
     assert [r.precision for r in rep.per_class] == pytest.approx(pr)
     assert [r.support for r in rep.per_class] == sup.tolist()
+    # the averages run over the model's classes and the unseen labels, as scikit-learn's do
+    # on the raw labels: weighted and micro recall are the accuracy
+    for avg in ("macro", "micro", "weighted"):
+        want = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0)[:3]
+        got = getattr(rep, avg)
+        assert (got.precision, got.recall, got.f1) == pytest.approx(want), avg
+    assert rep.weighted.recall == pytest.approx(rep.accuracy)
+    assert rep.micro.recall == pytest.approx(rep.accuracy)
     # left out of log-loss and the confusion matrix
     yk = [classes.index(v) for v in np.asarray(y)[known]]
     assert rep.log_loss == pytest.approx(skm.log_loss(yk, p[known], labels=range(6)))
@@ -364,6 +373,16 @@ def test_unseen_labels_multilabel():
     # P@1: a (gold), b (gold), a (not): 2/3. R@1: 2 correct / 4 gold (ghosts count)
     assert rep.top_k[1].precision == pytest.approx(2 / 3)
     assert rep.top_k[1].recall == pytest.approx(2 / 4)
+    # averages and Hamming loss over the union of labels, as scikit-learn on the raw sets
+    union = MultiLabelBinarizer(classes=["a", "b", "ghost"])
+    Yu = union.fit_transform(y)
+    Pu = union.transform([["a"], ["b"], ["a"]])  # probabilities ≥ 0.5
+    for avg in ("macro", "micro", "weighted", "samples"):
+        want = skm.precision_recall_fscore_support(Yu, Pu, average=avg, zero_division=0)[:3]
+        got = getattr(rep, avg)
+        assert (got.precision, got.recall, got.f1) == pytest.approx(want), avg
+    assert rep.hamming_loss == pytest.approx(skm.hamming_loss(Yu, Pu))
+    assert [r.support for r in rep.per_class] == [1, 1]
     with pytest.raises(ValueError, match="not in classes"):
         compute_report(y, proba, classes, multilabel=True, y_pred=[["zzz"], [], []])
 

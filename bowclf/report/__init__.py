@@ -31,18 +31,25 @@ counted and listed under ``unseen_labels``. The rule for the metrics:
 - they **count as errors** wherever no class index is needed: accuracy (and
   multi-label subset accuracy), ``P@k``/``R@k`` and top-k accuracy (a miss),
   calibration (an incorrect top-1 prediction), and the false positives of the
-  class that was predicted for them (so they lower that class's precision and
-  the micro/macro/weighted precision; supports and recalls of known classes
-  are unaffected);
-- they are **left out** wherever the index of the true class is needed: the
-  confusion matrix, the top-confusions list and log-loss.
+  class that was predicted for them (so they lower that class's precision;
+  supports and recalls of known classes are unaffected);
+- the macro/micro/weighted (and samples) averages run over the model's classes
+  **and** the unseen labels, each a class that is never predicted (precision,
+  recall and F1 0 with ``zero_division=0``): the averages equal scikit-learn's
+  on the raw labels (``labels=None``: the union of true and predicted), so
+  weighted and micro recall equal the accuracy;
+- they are **left out** of the per-class table and wherever the index of the
+  true class is needed: the confusion matrix, the top-confusions list and
+  log-loss.
 
 fastText instead drops unknown labels when it reads the test file, which
 silently inflates its scores; here they are visible. In multi-label data an
 unseen label can only come from label collections (an indicator matrix has no
-column for it); it counts as a gold label that was missed for ``R@k`` and makes
-its document wrong for subset accuracy; the indicator-based metrics (F1,
-Hamming loss, per-label table) ignore it.
+column for it); it counts as a gold label that was missed for ``R@k``, makes
+its document wrong for subset accuracy, and is a label column that is never
+predicted in the averages and the Hamming loss (as scikit-learn scores
+``MultiLabelBinarizer`` sets over the union of labels); the per-label table
+leaves it out.
 
 Many classes
 ------------
@@ -75,8 +82,9 @@ Floats are plain numbers (never NaN), labels are JSON strings or numbers.
     Single-label: fraction of documents whose predicted label is the true one.
     Multi-label: subset accuracy (predicted label set equals the gold set).
 ``macro``, ``micro``, ``weighted``
-    ``{"precision", "recall", "f1"}`` averaged over classes
-    (``sklearn.metrics.precision_recall_fscore_support``, ``zero_division=0``).
+    ``{"precision", "recall", "f1"}`` averaged over classes and unseen gold
+    labels (``sklearn.metrics.precision_recall_fscore_support``,
+    ``zero_division=0``; see "Labels the model never saw").
 ``samples``
     Multi-label only: the same averaged over documents; ``null`` otherwise.
 ``log_loss``

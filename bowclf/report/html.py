@@ -243,11 +243,16 @@ def _html_unseen(report: Report) -> str:
     if len(labels) > 30:
         items += f", … {len(labels) - 30} more"
     if report.multilabel:
-        rule = "They count as missed gold labels for R@k and subset accuracy and are ignored by F1."
+        rule = (
+            "They count as missed gold labels for R@k, subset accuracy and the averaged "
+            "precision, recall and F1 (as labels never predicted), and are left out of the "
+            "per-label table."
+        )
     else:
         rule = (
-            "They count as errors in accuracy, precision, P@k/R@k and calibration, and are "
-            "left out of log-loss, the confusion matrix and the top confusions."
+            "They count as errors in accuracy, precision, P@k/R@k and calibration, as "
+            "classes never predicted in the averaged precision, recall and F1, and are left "
+            "out of log-loss, the confusion matrix and the top confusions."
         )
     return (
         f'<div class="warn"><b>Gold labels the model never saw, in '

@@ -18,7 +18,7 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from .._math import top_k
-from .ranked import _pred_indices, _true_indices
+from .ranked import _pred_indices, _true_indices, average_labels, with_unseen_columns
 from .schema import (
     DENSE_CONFUSION_MAX,
     EXAMPLE_CHARS,
@@ -364,12 +364,13 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
     y_idx, p_idx, unseen = _class_indices(y_true, y_pred, proba, classes)
     known = y_idx >= 0
     n_known = int(known.sum())
-    labels = list(range(c))
-    # Unseen rows carry the index -1: never equal to a prediction (an error),
-    # a false positive for the predicted class, outside every class's support.
+    # Unseen rows carry a negative code: never equal to a prediction (an error), a false
+    # positive for the predicted class, outside every class's support; the averages count
+    # each unseen label as a class that is never predicted.
     p, r, f, s = skm.precision_recall_fscore_support(
-        y_idx, p_idx, labels=labels, average=None, zero_division=0
+        y_idx, p_idx, labels=list(range(c)), average=None, zero_division=0
     )
+    labels = average_labels(c, y_idx)
     predicted = np.bincount(p_idx, minlength=c)
     per_class = _per_class(classes, p, r, f, s, predicted)
     yk, pk = y_idx[known], proba[known]
@@ -492,7 +493,7 @@ def _multilabel_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settin
     p, r, f, s = skm.precision_recall_fscore_support(Y, P, average=None, zero_division=0)
     predicted = P.sum(axis=0)
     per_class = _per_class(classes, p, r, f, s, predicted)
-    labels = list(range(c))
+    Ya, Pa, labels = with_unseen_columns(Y, P, unseen_rows)
     clean = n_unseen == 0  # documents with an unseen gold label are never exactly right
     exact = skm.accuracy_score(Y[clean], P[clean], normalize=False) if clean.any() else 0.0
     gold = Y.sum(axis=1) + n_unseen
@@ -502,12 +503,12 @@ def _multilabel_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settin
         n_classes=c,
         multilabel=True,
         accuracy=float(exact) / n,
-        macro=_averages(Y, P, labels, "macro"),
-        micro=_averages(Y, P, labels, "micro"),
-        weighted=_averages(Y, P, labels, "weighted"),
-        samples=_averages(Y, P, labels, "samples"),
+        macro=_averages(Ya, Pa, labels, "macro"),
+        micro=_averages(Ya, Pa, labels, "micro"),
+        weighted=_averages(Ya, Pa, labels, "weighted"),
+        samples=_averages(Ya, Pa, labels, "samples"),
         log_loss=_f(skm.log_loss(Y.ravel(), proba.ravel(), labels=[0, 1])),
-        hamming_loss=_f(skm.hamming_loss(Y, P)),
+        hamming_loss=_f(skm.hamming_loss(Ya, Pa)),
         top_k={kk: _multilabel_top_k(Y, gold, proba, kk) for kk in how.ks},
         per_class=per_class,
         confusion_matrix=None,

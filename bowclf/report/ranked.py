@@ -113,10 +113,10 @@ def _single_label(y_true: Any, R: Ranked, y_pred: Any, how: Any) -> Report:
     n, c, classes = R.indices.shape[0], len(how.classes), how.classes
     y_idx, unseen = _true_indices(y_true, classes, n)
     p_idx = R.indices[:, 0] if y_pred is None else _pred_indices(y_pred, classes, n)
-    labels = list(range(c))
     p, r, f, s = skm.precision_recall_fscore_support(
-        y_idx, p_idx, labels=labels, average=None, zero_division=0
+        y_idx, p_idx, labels=list(range(c)), average=None, zero_division=0
     )
+    labels = average_labels(c, y_idx)
     predicted = np.bincount(p_idx[p_idx >= 0], minlength=c)
     shown, omitted = _summarise(p, r, f, s, predicted)
     known = y_idx >= 0
@@ -158,9 +158,45 @@ def _true_indices(y_true: Any, classes: list, n: int) -> tuple[np.ndarray, Count
     if len(y_list) != n:
         raise ValueError(f"y_true has {len(y_list)} labels, expected {n}")
     index = {lab: i for i, lab in enumerate(classes)}
-    y_idx = np.array([index.get(v, -1) for v in y_list], dtype=np.int64)
+    codes: dict[Any, int] = {}  # unseen label -> -1, -2, … in order of first appearance
+    y_idx = np.array(
+        [index[v] if v in index else -1 - codes.setdefault(v, len(codes)) for v in y_list],
+        dtype=np.int64,
+    )
     unseen = Counter(_json_label(v) for v, i in zip(y_list, y_idx.tolist(), strict=True) if i < 0)
     return y_idx, unseen
+
+
+def average_labels(c: int, y_idx: np.ndarray) -> list[int]:
+    """The labels the averaged scores run over: the ``c`` classes, then every gold label the
+    model never saw (its negative code from :func:`_true_indices`), a class that is never
+    predicted, as scikit-learn averages over the union of true and predicted labels."""
+    return list(range(c)) + sorted(set(y_idx[y_idx < 0].tolist()), reverse=True)
+
+
+def with_unseen_columns(Y: Any, P: Any, unseen_rows: list[list[Any]]) -> tuple[Any, Any, list]:
+    """``(Y', P', labels)``: multi-label indicators with one more column per gold label the
+    model never saw (gold where it occurs, never predicted) and the labels to average over,
+    so that averages count those labels as scikit-learn does on the raw label sets."""
+    n, c = Y.shape
+    codes: dict[Any, int] = {}
+    rows, cols = [], []
+    for i, labs in enumerate(unseen_rows):
+        for lab in dict.fromkeys(labs):
+            rows.append(i)
+            cols.append(codes.setdefault(lab, len(codes)))
+    if not codes:
+        return Y, P, list(range(c))
+    U = sp.csr_array(
+        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, len(codes)), dtype=np.int8
+    )
+    zeros = sp.csr_array((n, len(codes)), dtype=np.int8)
+    if sp.issparse(Y):
+        Y2, P2 = sp.hstack([Y, U], format="csr"), sp.hstack([P, zeros], format="csr")
+    else:
+        Y2 = np.hstack([Y, U.toarray()])
+        P2 = np.hstack([P, zeros.toarray()])
+    return Y2, P2, list(range(c + len(codes)))
 
 
 def _pred_indices(y_pred: Any, classes: list, n: int) -> np.ndarray:
@@ -312,7 +348,7 @@ def _multilabel(y_true: Any, R: Ranked, y_pred: Any, how: Any) -> Report:
     p, r, f, s = skm.precision_recall_fscore_support(Y, P, average=None, zero_division=0)
     predicted = np.asarray(P.sum(axis=0)).ravel()
     shown, omitted = _summarise(p, r, f, s, predicted)
-    labels = list(range(c))
+    Ya, Pa, labels = with_unseen_columns(Y, P, unseen_rows)
     diff = np.asarray((Y != P).sum(axis=1)).ravel()
     gold = np.asarray(Y.sum(axis=1)).ravel() + n_unseen
     rows = np.arange(n)
@@ -321,12 +357,12 @@ def _multilabel(y_true: Any, R: Ranked, y_pred: Any, how: Any) -> Report:
         n_classes=c,
         multilabel=True,
         accuracy=float(((diff == 0) & (n_unseen == 0)).sum()) / n,
-        macro=_averages(Y, P, labels, "macro"),
-        micro=_averages(Y, P, labels, "micro"),
-        weighted=_averages(Y, P, labels, "weighted"),
-        samples=_averages(Y, P, labels, "samples"),
+        macro=_averages(Ya, Pa, labels, "macro"),
+        micro=_averages(Ya, Pa, labels, "micro"),
+        weighted=_averages(Ya, Pa, labels, "weighted"),
+        samples=_averages(Ya, Pa, labels, "samples"),
         log_loss=None,
-        hamming_loss=float(diff.sum()) / (n * c),
+        hamming_loss=float((Ya != Pa).sum()) / (n * len(labels)),
         top_k={kk: _multi_top_k(Y, gold, R, kk, c) for kk in how.ks},
         per_class=_per_class(
             [classes[j] for j in shown], *(a[shown] for a in (p, r, f, s)), predicted[shown]

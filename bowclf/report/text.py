@@ -234,9 +234,15 @@ def _text_unseen(report: Report, width: int, st: _Style) -> list[str]:
     if len(labels) > 8:
         shown += f", … {len(labels) - 8} more"
     if report.multilabel:
-        where = "missed gold labels by R@k and subset accuracy, ignored by F1"
+        where = (
+            "missed gold labels by R@k, subset accuracy and the averaged P/R/F1 (labels never "
+            "predicted), left out of the per-label table"
+        )
     else:
-        where = "errors in accuracy, P/R and calibration, left out of log-loss and confusions"
+        where = (
+            "errors in accuracy, P/R and calibration and, in the averages, classes never "
+            "predicted; left out of log-loss and confusions"
+        )
     docs = report.unseen_documents
     text = (
         f"! Gold labels the model never saw, in {_plural(docs, 'document')}: {shown}. "
