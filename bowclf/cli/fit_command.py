@@ -511,8 +511,8 @@ def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
             raise _cannot_train(train.name, exc) from None
         val = [texts[i] for i in va], [y[i] for i in va]
         texts, y = [texts[i] for i in tr], [y[i] for i in tr]
-    if not o.quiet:
-        n_classes = len({lab for labs in y for lab in labs} if multilabel else set(y))
+    n_classes = len({lab for labs in y for lab in labs} if multilabel else set(y))
+    if not o.quiet and n_classes >= 2:  # fewer: the fit below refuses, and says why
         what = "multi-label, " if multilabel else ""
         valid_note = f", {len(val[0]):,} for validation" if val is not None else ""
         params = model.get_params()
