@@ -39,6 +39,7 @@ EXTRA = [
     "a\x00b the match",
     "café résumé naïve 日本語 the match",
     "\x85 sauce\u00a0oven",  # not fastText whitespace: part of the tokens
+    "the oven </s> the match won by the team",  # a literal </s> ends the line
 ]
 
 
@@ -190,6 +191,18 @@ def test_cli_predict_evaluate_info_convert(corpus, tmp_path):
         load(tmp_path / "m.bin").predict_proba(texts[:100] + EXTRA),
         atol=1e-6,
     )
+    # `info` describes the converted file as it does the .bin (plus what the file is)
+    res = runner.invoke(cli, ["info", str(tmp_path / "m.bowclf")])
+    assert res.exit_code == 0, res.output
+    assert "converted from a fastText file" in res.stdout and "dim 8" in res.stdout
+    assert "Format:          bowclf-model v1" in res.stdout and "wordNgrams=2" in res.stdout
+    # commands that need a model trained by bowclf say why they refuse a fastText model
+    (tmp_path / "d.txt").write_text("the oven\n", encoding="utf-8")
+    for target in ("m.bin", "m.bowclf"):
+        for args in (["explain", str(tmp_path / target), str(tmp_path / "d.txt")],
+                     ["info", "--top-features", "2", str(tmp_path / target)]):  # fmt: skip
+            res = runner.invoke(cli, args)
+            assert res.exit_code == 1 and "does not read fastText models" in res.stderr, args
 
 
 # ---------------------------------------------------------------------- hostile files

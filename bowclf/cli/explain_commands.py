@@ -20,10 +20,15 @@ def _text_model(model_path: str):
 
     model = load(model_path)
     if not hasattr(model, "vectorizer_"):
-        raise click.ClickException(
-            f"{model_path}: a BowClassifier model has no vectorizer; this command needs a text "
-            "model (trained by 'bowclf fit')"
+        kind = type(model).__name__
+        why = (
+            "this command does not read fastText models (a .bin/.ftz file or its "
+            "conversion); it needs a model trained by 'bowclf fit'"
+            if kind == "FastTextModel"
+            else f"a {kind} model has no vectorizer; this command needs a text model "
+            "(trained by 'bowclf fit')"
         )
+        raise click.ClickException(f"{model_path}: {why}")
     return model
 
 

@@ -40,9 +40,18 @@ def info(model_path, as_json, top_features=None) -> None:
             header = {**header, "top_features": top[0]}
         click.echo(json.dumps(header, indent=2, sort_keys=True, allow_nan=False))
         return
+    converted = header.get("kind") == "FastTextModel" and header.get("format") != "fasttext"
+    if converted:  # `bowclf convert`'s file: its fastText model describes itself
+        from ..persist import load
+
+        model = load(model_path)
+        kept = ("format", "format_version", "bowclf_version", "created")
+        header = {**model.header(), **{k: header.get(k) for k in kept}}
+        classes = model.classes_.tolist()
+    else:
+        classes = read_classes(model_path).tolist()
     arrays = header["arrays"]
     A_shape = arrays["classifier/A"]["shape"]
-    classes = read_classes(model_path).tolist()
     text = header.get("text") or {}
     lines = [
         ("File", f"{model_path} ({_human_size(os.path.getsize(model_path))})"),
@@ -51,7 +60,7 @@ def info(model_path, as_json, top_features=None) -> None:
             f"{header['format']} v{header['format_version']} "
             f"(written by bowclf {header.get('bowclf_version')})",
         ),
-        ("Kind", header["kind"]),
+        ("Kind", header["kind"] + (" (converted from a fastText file)" if converted else "")),
         ("Classes", _class_list(classes)),
         ("Features", f"{A_shape[0]:,} columns of A, dim {A_shape[1]}"),
     ]

@@ -10,7 +10,8 @@ layout and the bounds checked).
 
 Featurisation of one line (fastText's ``Dictionary::getStringNoNewline`` and ``getLine``):
 tokens are the maximal runs of bytes other than space, ``\\t \\n \\v \\f \\r \\0`` in the
-UTF-8 text up to its first newline, followed by the end-of-line token ``</s>``.  A token
+UTF-8 text up to its first newline (or up to a literal ``</s>`` token, where ``getLine``
+stops too), followed by the end-of-line token ``</s>``.  A token
 that is a dictionary label, or an unknown token starting with the label prefix, is skipped.
 Every other token contributes its dictionary row (if known), the rows of its character
 n-grams (``minn..maxn`` characters of ``"<" + token + ">"``, not the lone ``<``/``>``, none
@@ -288,7 +289,10 @@ class FastTextModel:
             cut = data.find(b"\n")
             if cut >= 0:
                 data = data[:cut]
-            lines.append(data.replace(b"\0", b" ").split() + [EOS])
+            toks = data.replace(b"\0", b" ").split()
+            if EOS in toks:  # fastText's getLine ends the line at a literal </s> token too
+                toks = toks[: toks.index(EOS)]
+            lines.append(toks + [EOS])
         index: dict[bytes, int] = {}
         distinct: list[bytes] = []
         tok_ids = []
