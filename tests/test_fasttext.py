@@ -130,6 +130,22 @@ def test_agreement_quantized_output_without_norms(tmp_path_factory, tmp_path):
     assert ours.qout and ours.prune is None
 
 
+def test_sub_vectors_wider_than_dim_are_read_and_converted(corpus, tmp_path):
+    """fastText accepts ``-dsub`` above ``dim`` (one sub-quantiser of ``dim`` numbers)."""
+    path, texts = corpus
+    model = _train(path, dim=3)
+    model.quantize(input=str(path), qnorm=True, retrain=False, dsub=4)
+    model.save_model(str(tmp_path / "w.ftz"))
+    ours = _agree(tmp_path / "w.ftz", texts[:100] + EXTRA)
+    assert ours.quantized
+    out = str(tmp_path / "w.bowclf")
+    res = CliRunner().invoke(cli, ["convert", str(tmp_path / "w.ftz"), "-o", out])
+    assert res.exit_code == 0, res.output
+    np.testing.assert_array_equal(
+        load(out).predict_proba(texts[:100]), ours.predict_proba(texts[:100])
+    )
+
+
 @pytest.mark.parametrize("loss", ["softmax", "ova", "hs"])
 def test_a_document_gets_the_same_numbers_alone_as_in_a_batch(corpus, tmp_path, loss):
     """A fastText model's probabilities and scores of a document do not depend on the

@@ -323,6 +323,16 @@ def _hostile_cases(model_bytes: bytes, tmp: Path, marker: str) -> dict[str, tupl
         "not allowed",
     )
 
+    def zero_width(h):  # 0 bytes declared whatever the shape: no size bound would hold
+        h["arrays"]["classifier/classes"]["dtype"] = "<U0"
+        h["arrays"]["classifier/classes"]["shape"] = [10**12]
+
+    add(
+        "zero-width dtype in the manifest",
+        variant(model_bytes, tmp / "zerowidth.bowclf", header=zero_width),
+        "not allowed",
+    )
+
     def absurd(h):
         h["arrays"]["classifier/A"]["shape"] = [10**12, 100]
 
@@ -521,6 +531,7 @@ HOSTILE = [
     "manifest dtype differs from the .npy dtype",
     "integer parameters",
     "disallowed dtype in the manifest",
+    "zero-width dtype in the manifest",
     "absurd declared size",
     "newer format version",
     "format version 0",
@@ -589,7 +600,8 @@ def test_load_refuses(hostile, case):
 
 def test_info_refuses_what_it_can_see_without_arrays(hostile):
     cases, marker = hostile
-    for case in ["raw pickle renamed .bowclf", "absurd declared size", "newer format version"]:
+    seen = ["raw pickle renamed .bowclf", "absurd declared size", "newer format version"]
+    for case in [*seen, "zero-width dtype in the manifest"]:
         with pytest.raises(ModelFileError):
             info(cases[case][0])
     assert not marker.exists()

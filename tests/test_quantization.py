@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -12,7 +13,7 @@ from conftest import make_texts, write_label_text_csv
 import bowclf
 from bowclf import TextClassifier, load, save
 from bowclf.cli import cli
-from bowclf.persist import ModelFileError, info
+from bowclf.persist import ModelFileError, info, load_predictor
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +149,37 @@ def test_hostile_quantized_members(model, tmp_path):
             zf.writestr(name, blob)
     with pytest.raises(ModelFileError):
         load(tmp_path / "bad.bowclf")
+
+
+def test_codebooks_wider_than_the_matrix_are_refused_before_decoding(model, tmp_path):
+    """One sub-quantiser of 250,000 numbers "makes" any width: a 20-kB file would decode to
+    gigabytes (rows × dsub) before the cut to the real width.  Refused from the manifest."""
+    small = bowclf.quantize(model, cutoff=300)
+    save(small, tmp_path / "s.bowclf")
+    rows, dsub = 300, 250_000
+
+    def one_huge_codebook(h):
+        h["arrays"]["classifier/A_codes"]["shape"] = [rows, 1]
+        h["arrays"]["classifier/A_centroids"]["shape"] = [1, 1, dsub]
+
+    bad = _rewrite(
+        tmp_path / "s.bowclf",
+        tmp_path / "wide.bowclf",
+        header=one_huge_codebook,
+        members={
+            "classifier/A_codes": _npy(np.zeros((rows, 1), np.uint8)),
+            "classifier/A_centroids": _npy(np.zeros((1, 1, dsub), np.float32)),
+        },
+    )
+    tracemalloc.start()
+    try:
+        for read in (info, load, load_predictor):
+            with pytest.raises(ModelFileError, match="sub-quantisers of 250000 cannot make"):
+                read(bad)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20
 
 
 def test_commands_exist_when_run_as_a_module():

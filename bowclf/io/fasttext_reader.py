@@ -161,7 +161,8 @@ def _read_pq(r: _Reader, what: str, expect_dim: int) -> tuple[list[np.ndarray], 
     dim, nsubq, dsub, lastdsub = r.unpack("<iiii", f"the {what} quantiser")
     ok = (
         dim == expect_dim
-        and 1 <= dsub <= dim
+        and 1 <= dsub
+        and (dsub <= dim or nsubq == 1)  # fastText takes any dsub: one of ``dim`` if larger
         and nsubq == -(-dim // dsub)
         and lastdsub == dim - (nsubq - 1) * dsub
     )

@@ -482,7 +482,7 @@ def _check_spec(name: str, spec: Any, path) -> tuple[np.dtype, list[int]]:
     except Exception:
         raise ModelFileError(f"{path}: bad dtype {short(spec['dtype'], 40)} for {name!r}") from None
     _check(
-        dtype.kind in kinds and not dtype.hasobject and dtype.fields is None,
+        dtype.kind in kinds and not dtype.hasobject and dtype.fields is None and dtype.itemsize,
         path,
         f"dtype {short(spec['dtype'], 40)} is not allowed for {name!r}",
     )

@@ -43,7 +43,9 @@ def quantized_members(prefix: str, q: Any) -> dict[str, np.ndarray]:
     """
     if isinstance(q, dict):
         return {f"{prefix}_{k}": v for k, v in q.items()}
-    dsub = q.dsub
+    # fastText's last sub-quantiser may be narrower than dsub and, when dsub > dim, the only
+    # one: pad to the widest stored, so that dsub never exceeds the matrix width
+    dsub = max([q.dsub if len(q.centroids) > 1 else 0] + [c.shape[1] for c in q.centroids])
     cents = np.zeros((len(q.centroids), _KSUB, dsub), np.float32)
     for j, c in enumerate(q.centroids):
         cents[j, :, : c.shape[1]] = c
@@ -52,6 +54,14 @@ def quantized_members(prefix: str, q: Any) -> dict[str, np.ndarray]:
         out[f"{prefix}_norm_codes"] = np.ascontiguousarray(q.norm_codes)
         out[f"{prefix}_norm_centroids"] = np.ascontiguousarray(q.norm_centroids, np.float32)
     return out
+
+
+def _check_layout(prefix: str, nsubq: int, dsub: int, width: int) -> None:
+    """``nsubq`` sub-quantisers of ``dsub`` numbers make rows of ``width``: ``⌈width/dsub⌉ =
+    nsubq`` and ``dsub ≤ width``, so decoding never builds more than ``2·width`` numbers a
+    row (a file may not declare huge codebooks for a narrow matrix)."""
+    if not (dsub <= width and (nsubq - 1) * dsub < width <= nsubq * dsub):
+        raise ValueError(f"{prefix}: {nsubq} sub-quantisers of {dsub} cannot make width {width}")
 
 
 def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> np.ndarray:
@@ -65,7 +75,8 @@ def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> 
     if codes.ndim != 2 or cents.ndim != 3 or not 1 <= cents.shape[1] <= _KSUB:
         raise ValueError(f"{prefix}: quantised members of shapes {codes.shape}, {cents.shape}")
     nsubq, ksub, dsub = cents.shape
-    if codes.shape[1] != nsubq or not (nsubq - 1) * dsub < width <= nsubq * dsub:
+    _check_layout(prefix, nsubq, dsub, width)
+    if codes.shape[1] != nsubq:
         raise ValueError(f"{prefix}: {nsubq} sub-quantisers of {dsub} cannot make width {width}")
     if codes.dtype != np.uint8 or not np.isfinite(cents).all():
         raise ValueError(f"{prefix}: codes must be uint8 and centroids finite")
@@ -122,6 +133,9 @@ def decoded_shapes(header: dict, shapes: dict[str, list[int]]) -> dict[str, list
     if quantized:
         width = _width(header, shapes)
         for name in quantized:
+            cents = shapes.get(f"{name}_centroids")
+            if cents is not None and len(cents) == 3:  # checked before any member is read
+                _check_layout(name, cents[0], cents[2], width)
             out[name] = [shapes[f"{name}_codes"][0], width]
     return out
 
@@ -130,7 +144,7 @@ def decoded_bytes(manifest: dict[str, dict]) -> int:
     """An upper bound on the bytes decoding a file's quantised matrices allocates (rows ×
     sub-quantisers × dsub float32 each), from the manifest alone."""
     total = 0
-    for name in _MATRICES:
+    for name in (*_MATRICES, "fasttext/A"):  # and a converted .ftz's input matrix
         codes, cents = manifest.get(f"{name}_codes"), manifest.get(f"{name}_centroids")
         if codes and cents and len(codes["shape"]) == 2 and len(cents["shape"]) == 3:
             total += 4 * codes["shape"][0] * cents["shape"][0] * cents["shape"][2]
