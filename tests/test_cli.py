@@ -222,6 +222,27 @@ def test_evaluate_outputs(tickets_model, tmp_path):
     assert all(r["true_label"] != r["predicted_label"] for r in rows)
 
 
+def test_evaluate_scores_the_models_own_predictions(tickets_model, tmp_path):
+    """Documents without a known word get the most frequent class from ``predict``, not the
+    first class of their uniform probabilities: the report and the misclassified file
+    score what ``predict`` returns."""
+    model = load(tickets_model)
+    texts = ["", "qqqzzz", "I was charged twice for my order", "   "]
+    pred = model.predict(texts)
+    frequent = model.classes_[np.argmax(model.classifier_.class_prior_)]
+    assert pred[0] == frequent != model.classes_[np.argmax(model.predict_proba(texts)[0])]
+    y = [frequent, frequent, "billing", frequent]  # predict: 4 right; the arg-max: 1
+    path = tmp_path / "t.csv"
+    rows = "".join(f"{a},{t}\n" for a, t in zip(y, texts, strict=True))
+    path.write_text("label,text\n" + rows, "utf-8")
+    mis = tmp_path / "mis.csv"
+    report = json.loads(
+        ok(run("evaluate", tickets_model, path, "--json", "--misclassified", mis)).stdout
+    )
+    assert report["accuracy"] == float(np.mean(pred == np.asarray(y))) == 1.0
+    assert not mis.exists() or not list(csv.DictReader(mis.open()))
+
+
 # ---------------------------------------------------------------------- predict
 TEXTS = ["I was charged twice for my order", "", "my parcel never arrived", "   "]
 

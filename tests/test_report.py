@@ -728,6 +728,20 @@ def test_evaluate_single_label(case6):
     assert rep.accuracy == compute_report(y, p, classes).accuracy
 
 
+def test_evaluate_single_label_uses_predict():
+    """A document without a known word has uniform probabilities; ``predict`` gives it the
+    most frequent class, and the report scores ``predict``, not the arg-max."""
+    from bowclf import TextClassifier
+
+    texts = ["great film", "loved it", "boring film", "superb acting", "fine plot"] * 20
+    labels = ["pos", "pos", "neg", "pos", "pos"] * 20
+    model = TextClassifier(epochs=5, random_state=0).fit(texts, labels)
+    X, y = ["", "zzz", "boring film"], ["pos", "pos", "neg"]
+    rep = evaluate(model, X, y)
+    assert rep.accuracy == skm.accuracy_score(y, model.predict(X)) == 1.0
+    assert [r.predicted for r in rep.per_class] == [1, 2]
+
+
 def test_evaluate_multilabel_uses_predict():
     classes = ["a", "b", "c"]
     proba = np.array([[0.9, 0.6, 0.1], [0.2, 0.3, 0.4]])

@@ -95,13 +95,11 @@ def evaluate(
     # once, for the report and the misclassified file: n×c probabilities, or for many
     # classes each document's best classes (the report then lists the most frequent ones)
     P = predict_for_report(model, texts, tuple(ks) or (1, 5))
+    seconds = time.perf_counter() - started
+    # the model's own decision rule, for the report and the misclassified file
+    pred = {} if multilabel else {"y_pred": model.predict(texts)}
     report = evaluate_model(
-        model,
-        texts,
-        y,
-        k=tuple(ks) or (1, 5),
-        proba=P,
-        predict_seconds=time.perf_counter() - started,
+        model, texts, y, k=tuple(ks) or (1, 5), proba=P, predict_seconds=seconds, **pred
     )
     if as_json:
         click.echo(report.to_json())
@@ -112,9 +110,8 @@ def evaluate(
     if misclassified:
         from ..report import write_misclassified
 
-        pred = model.predict(texts)  # the model's own decision rule
         with _writing(misclassified), _OutputFile(misclassified) as f:
-            n = write_misclassified(f, texts, y, pred, P, model.classes_)
+            n = write_misclassified(f, texts, y, pred["y_pred"], P, model.classes_)
         _stderr(f"{n:,} misclassified documents written to {misclassified}")
 
 

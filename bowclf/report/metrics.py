@@ -586,10 +586,13 @@ def evaluate(
     Parameters
     ----------
     model : object
-        Anything with ``predict_proba(texts)`` and ``classes_``. If it has an
-        attribute ``multilabel_`` that is true, the task is multi-label and
-        ``model.predict(texts)`` (label collections or an indicator) gives
-        ``y_pred``.
+        Anything with ``predict_proba(texts)`` and ``classes_``. Its own
+        ``predict(texts)``, when it has one, gives ``y_pred`` (unless given): the
+        report scores the labels the model predicts, whose rules (e.g. the most
+        frequent class for a document without a known word) the arg-max of the
+        probabilities does not follow. If it has an attribute ``multilabel_``
+        that is true, the task is multi-label (``predict`` gives label
+        collections or an indicator).
     texts : sequence of str
         The documents.
     y : array-like
@@ -619,6 +622,8 @@ def evaluate(
     kwargs.setdefault("texts", texts)
     if multilabel and "y_pred" not in kwargs:
         kwargs["y_pred"] = _multilabel_prediction(model, texts, proba, classes)
+    elif "y_pred" not in kwargs and hasattr(model, "predict"):
+        kwargs["y_pred"] = model.predict(texts)
     return compute_report(y, proba, classes, k=k, multilabel=multilabel, **kwargs)
 
 
