@@ -15,13 +15,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _limits, _math, defaults
 from .allocator import release_free_memory
 from .auto_rules import probes_overfitting, resolve_epochs, resolve_gce, resolve_lr, resolve_margin
 from .backends.memory import InMemoryData, describe_targets
+from .fit_state import unchanged_on_error
 from .inference import PREDICT_CHUNK, ClassifierCore
 from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer, resolve_optimizer
@@ -29,6 +29,7 @@ from .overfit_probe import OverfitProbe, rule_for
 from .parallel import resolve_n_jobs
 from .saved_state import check_best_epoch, check_class_prior, check_parameters
 from .targets import (
+    check_partial_fit_classes,
     class_weights,
     codes,
     example_weights,
@@ -436,29 +437,32 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
              A_init=None, scale_in_place: bool = False) -> BowClassifier:  # fmt: skip
         """:meth:`fit`; ``scale_in_place``: ``X`` is the caller's to give away, and its values
         become the scaled rows ``X̃`` instead of a second copy (TextClassifier's counts)."""
-        X, y = self._check_X_y(X, y, reset=True)
-        warm = self.warm_start and hasattr(self, "A_")
-        old = None  # what a warm start continues from
-        if warm:
-            old = self.classes_, self.multilabel_, self.A_, self.B_, self.t_, self._trained_loss()
-        Y, _ = self._encode_targets(y, first_call=True)
-        w = mean_one(self._example_weights(Y, sample_weight, X))
-        if warm:
-            check_warm_start(old, self.classes_, self.multilabel_, X.shape[1], self.dim, self.loss)
-            self.A_, self.B_, self.t_ = old[2], old[3], old[4]
-        rng = np.random.default_rng(seed_from(self.random_state))
-        X, Y, w, val = self._validation_data(X, Y, w, rng, X_val, y_val)
-        self._describe(describe_targets(Y, self.multilabel_))  # before A, B: the loss shapes B
-        if warm:  # the trained B belongs to the previous fit's loss (hs: its label tree)
-            self._fitted_loss = old[5]
-        else:
-            self._initialize(X.shape[1], rng, A_init)
-        self._reset_history()
-        source = InMemoryData(X, Y, w, normalize=self.normalize, loss=self._loss(),
-                              multilabel=self.multilabel_, in_place=scale_in_place)  # fmt: skip
-        epochs = self._epochs(X.shape[0])
-        schedule = LinearDecay(self._lr(), epochs * X.shape[0])
-        probe = None if warm else self._overfit_probe(X.shape[0], rng, A_init, val)
+        with unchanged_on_error(self, interrupts=False):  # refused: the model stays as it was
+            X, y = self._check_X_y(X, y, reset=True)
+            warm = self.warm_start and hasattr(self, "A_")
+            old = None  # what a warm start continues from
+            if warm:
+                old = self.classes_, self.multilabel_, self.A_, self.B_, self.t_
+                old += (self._trained_loss(),)
+            Y, _ = self._encode_targets(y, first_call=True)
+            w = mean_one(self._example_weights(Y, sample_weight, X))
+            if warm:
+                check_warm_start(old, self.classes_, self.multilabel_, X.shape[1], self.dim,
+                                 self.loss)  # fmt: skip
+                self.A_, self.B_, self.t_ = old[2], old[3], old[4]
+            rng = np.random.default_rng(seed_from(self.random_state))
+            X, Y, w, val = self._validation_data(X, Y, w, rng, X_val, y_val)
+            self._describe(describe_targets(Y, self.multilabel_))  # before A, B: shapes B
+            if warm:  # the trained B belongs to the previous fit's loss (hs: its label tree)
+                self._fitted_loss = old[5]
+            else:
+                self._initialize(X.shape[1], rng, A_init)
+            self._reset_history()
+            source = InMemoryData(X, Y, w, normalize=self.normalize, loss=self._loss(),
+                                  multilabel=self.multilabel_, in_place=scale_in_place)  # fmt: skip
+            epochs = self._epochs(X.shape[0])
+            schedule = LinearDecay(self._lr(), epochs * X.shape[0])
+            probe = None if warm else self._overfit_probe(X.shape[0], rng, A_init, val)
         self._train(source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback,
                     batch_size=self._batch_size(X), probe=probe)  # fmt: skip
         return self
@@ -518,20 +522,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "(sklearn.utils.compute_class_weight), or use fit"
             )
         first = not hasattr(self, "A_")
-        X, y = self._check_X_y(X, y, reset=first)
-        if first and classes is None and type_of_target(y) != "multilabel-indicator":
-            raise ValueError("classes must be passed on the first call to partial_fit")
-        if (
-            not first
-            and classes is not None
-            and not np.array_equal(np.unique(np.asarray(classes)), self.classes_)
-        ):
-            raise ValueError(
-                f"classes={list(classes)!r} differs from the classes of the first call "
-                f"{self.classes_.tolist()!r}"
-            )
-        Y, n = self._encode_targets(y, first_call=first, classes=classes)
-        w = self._example_weights(Y, sample_weight, X)
+        with unchanged_on_error(self, interrupts=False):  # refused: the model stays as it was
+            X, y = self._check_X_y(X, y, reset=first)
+            check_partial_fit_classes(classes, y, None if first else self.classes_)
+            Y, n = self._encode_targets(y, first_call=first, classes=classes)
+            w = self._example_weights(Y, sample_weight, X)
         rng = np.random.default_rng(
             None
             if self.random_state is None

@@ -105,6 +105,19 @@ def check_target_type(y) -> None:
         check_classification_targets(y)
 
 
+def check_partial_fit_classes(classes, y, fitted: np.ndarray | None) -> None:
+    """``partial_fit``'s ``classes``: required on the first call (``fitted`` None) unless
+    ``y`` is an indicator matrix, and on later calls, when given, the first call's."""
+    if fitted is None and classes is None and type_of_target(y) != "multilabel-indicator":
+        raise ValueError("classes must be passed on the first call to partial_fit")
+    if fitted is not None and classes is not None:
+        if not np.array_equal(np.unique(np.asarray(classes)), fitted):
+            raise ValueError(
+                f"classes={list(classes)!r} differs from the classes of the first call "
+                f"{fitted.tolist()!r}"
+            )
+
+
 def warn_if_labels_are_distinct(n_classes: int, n_documents: int) -> None:
     """Warn when each of more than 20 documents has a label of its own: one document per
     class teaches nothing (an identifier or a quantity read as the label?)."""

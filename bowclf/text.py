@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _math, defaults
 from .auto_rules import resolve_ngram_weight
 from .classifier import BowClassifier
+from .fit_state import keeps_state_on_error
 from .inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
 from .inference import check_texts as _check_texts
 from .losses import get_loss
@@ -398,6 +399,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
+    @keeps_state_on_error
     def fit(
         self,
         X: Iterable[str],
@@ -429,6 +431,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         Returns
         -------
         self : TextClassifier
+            A fit that raises (or is interrupted) leaves the model as it was: a fitted model
+            keeps its vectorizer, classifier and classes.
         """
         start = time.perf_counter()
         texts = _check_texts(X)
@@ -484,6 +488,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             fit_kw["A_init"] = self._pretrained_columns()
         return self._make_classifier()._fit(Xc, Y, sample_weight, scale_in_place=True, **fit_kw)
 
+    @keeps_state_on_error
     def fit_backend(self, backend, *, X_val=None, y_val=None, callback=None) -> TextClassifier:
         """Fit on a corpus held by a backend (the protocol of :mod:`bowclf.backends`).
 
@@ -494,7 +499,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         for :func:`bowclf.training.train`, and ``backend.finish()`` the backend's entries of
         ``training_summary_``.  This model alone sets its fitted state, from those values.
         ``X_val``/``y_val`` (in memory) are scored after every epoch; ``callback`` gets the
-        progress events of :meth:`fit`.  Returns ``self``.
+        progress events of :meth:`fit`.  Returns ``self``; a fit that raises (or is
+        interrupted) leaves the model as it was.
         """
         self._validate_params()
         started = time.perf_counter()
