@@ -27,7 +27,12 @@ from .losses import LOSSES, Loss, get_loss, topk_from_proba
 from .optim import OPTIMIZERS, LinearDecay, checked_state, get_optimizer, resolve_optimizer
 from .overfit_probe import OverfitProbe, rule_for
 from .parallel import resolve_n_jobs
-from .saved_state import check_best_epoch, check_class_prior, check_parameters
+from .saved_state import (
+    check_best_epoch,
+    check_class_prior,
+    check_parameters,
+    restored_class_weight,
+)
 from .targets import (
     check_partial_fit_classes,
     class_weights,
@@ -440,10 +445,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         with unchanged_on_error(self, interrupts=False):  # refused: the model stays as it was
             X, y = self._check_X_y(X, y, reset=True)
             warm = self.warm_start and hasattr(self, "A_")
-            old = None  # what a warm start continues from
-            if warm:
-                old = self.classes_, self.multilabel_, self.A_, self.B_, self.t_
-                old += (self._trained_loss(),)
+            old = None if not warm else (  # what a warm start continues from
+                self.classes_, self.multilabel_, self.A_, self.B_, self.t_, self._trained_loss()
+            )  # fmt: skip
             Y, _ = self._encode_targets(y, first_call=True)
             w = mean_one(self._example_weights(Y, sample_weight, X))
             if warm:
@@ -768,6 +772,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         clf = cls(**{k: v for k, v in params.items() if k in known})
         if "optimizer" not in params:
             clf.optimizer = "sgd"
+        clf.class_weight = restored_class_weight(clf.class_weight, classes)
         clf._validate_params()
         values_checked = values_checked and W.dtype == _DTYPE
         with np.errstate(over="ignore"):  # an overflow is refused just below, not warned

@@ -8,6 +8,7 @@ predict.  They only check and convert: the estimator sets its attributes itself.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,18 @@ def check_parameters(
         classes.dtype.kind not in "iu" or not np.array_equal(classes, np.arange(classes.size))
     ):
         raise ValueError("a multi-label classifier's classes must be 0..c-1")
+
+
+def restored_class_weight(class_weight: Any, classes: np.ndarray) -> Any:
+    """A saved ``class_weight`` dict with the class labels as its keys again: parameters are
+    stored as JSON, whose keys are strings, so labels such as ``1`` or ``True`` come back as
+    ``"1"``, ``"True"``.  A key that is no class's text stays as it is."""
+    if not isinstance(class_weight, dict):
+        return class_weight
+    by_text: dict[str, Any] = {}
+    for label in np.asarray(classes).tolist():
+        by_text.setdefault(str(label), label)
+    return {by_text.get(k, k) if isinstance(k, str) else k: w for k, w in class_weight.items()}
 
 
 def check_class_prior(prior, n_classes: int) -> np.ndarray | None:

@@ -60,6 +60,29 @@ def read_targets(y) -> tuple[np.ndarray | sp.csr_array, bool]:
     return y_arr, type_of_target(y_arr) == "multilabel-indicator"
 
 
+def as_indicator_or_labels(y):
+    """``y`` of :class:`~bowclf.TextClassifier` with scikit-learn's reading of two shapes
+    that are otherwise ambiguous: a single column (array or sparse) becomes one label per
+    document (``column_or_1d``, warning), and a sequence of equal-length rows holding only
+    0/1 numbers (``type_of_target``: ``'multilabel-indicator'``) becomes that indicator
+    array instead of label collections.  Anything else is returned as it is."""
+    if sp.issparse(y):
+        return column_or_1d(y.toarray(), warn=True) if y.shape[1:] == (1,) else y
+    if isinstance(y, np.ndarray):
+        return column_or_1d(y, warn=True) if y.ndim == 2 and y.shape[1] == 1 else y
+    if not isinstance(y, (list, tuple)) or not y:
+        return y
+    rows = [r for r in y if isinstance(r, (list, tuple))]
+    if len(rows) < len(y) or len({len(r) for r in rows}) != 1:
+        return y
+    binary = all(
+        isinstance(v, (bool, int, np.bool_, np.integer)) and v in (0, 1) for r in rows for v in r
+    )
+    if binary and type_of_target(np.asarray(rows)) == "multilabel-indicator":
+        return np.asarray(rows)
+    return y
+
+
 def fit_classes(y_arr: np.ndarray, classes=None) -> np.ndarray:
     """The classes of single labels: ``classes`` when given (``y_arr`` must use only them),
     else the distinct labels of ``y_arr``, sorted as :class:`~sklearn.preprocessing.LabelEncoder`

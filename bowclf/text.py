@@ -22,8 +22,8 @@ from .inference import ClassifierCore, FeatureMap, TextPredictor, check_features
 from .inference import check_texts as _check_texts
 from .losses import get_loss
 from .optim import resolve_optimizer
-from .saved_state import check_label_set, restored_inputs
-from .targets import label_set_binarizer
+from .saved_state import check_label_set, restored_class_weight, restored_inputs
+from .targets import as_indicator_or_labels, label_set_binarizer
 from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
 from .vectorizer import BowVectorizer
 
@@ -305,7 +305,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
 
     # ------------------------------------------------------------------ targets
     def _encode_y(self, y, *, fit: bool):
-        """Single labels pass through; label collections become an indicator matrix."""
+        """Single labels pass through; label collections become an indicator matrix.
+
+        As in scikit-learn (and :class:`BowClassifier`), a single column is one label per
+        document (with a ``DataConversionWarning``) and rows of equal length holding only
+        0/1 numbers are an indicator matrix, not label collections."""
+        y = as_indicator_or_labels(y)
         if sp.issparse(y) or (isinstance(y, np.ndarray) and y.ndim == 2):
             if fit:
                 self._binarizer = None
@@ -617,6 +622,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             model.classes_ = model._binarizer.classes_
         else:
             model.classes_ = classifier.classes_
+        model.class_weight = restored_class_weight(model.class_weight, model.classes_)
         width = int(model.vectorizer_.n_features_out_)
         if width > max_columns:
             raise ValueError(f"the vectorizer declares an implausible {width} features")

@@ -119,3 +119,54 @@ def test_bad_inputs_are_clear_value_errors():
         TextClassifier(**SMALL).fit(["a b", "c d"], ["x"])
     with pytest.raises(ValueError, match="only one class"):
         TextClassifier(**SMALL).fit(["a b", "c d"], ["x", "x"])
+
+
+TEXTS = ["great film", "loved it", "boring film", "hated it"] * 20
+
+
+def test_a_single_column_of_labels_is_one_label_per_document(tmp_path):
+    """As scikit-learn reads y of shape (n, 1): 1-d, with a DataConversionWarning."""
+    from sklearn.exceptions import DataConversionWarning
+
+    import bowclf
+
+    column = np.array(["pos", "pos", "neg", "neg"] * 20)[:, None]
+    with pytest.warns(DataConversionWarning):
+        model = TextClassifier(**SMALL).fit(TEXTS, column)
+    assert not model.multilabel_ and model.classes_.tolist() == ["neg", "pos"]
+    assert model.score(TEXTS, column) == model.score(TEXTS, column.ravel()) == 1.0
+    bowclf.save(model, tmp_path / "m.bowclf")  # loads: one label per document, as fitted
+    assert (
+        bowclf.load(tmp_path / "m.bowclf").predict(TEXTS[:4]).tolist()
+        == model.predict(TEXTS[:4]).tolist()
+    )
+
+
+def test_rows_of_0_1_numbers_are_an_indicator_as_in_scikit_learn():
+    rows = [[1, 0, 0], [1, 0, 1], [0, 1, 0], [0, 1, 1]] * 20
+    as_lists = TextClassifier(**SMALL).fit(TEXTS, rows)
+    as_array = TextClassifier(**SMALL).fit(TEXTS, np.array(rows))
+    assert as_lists.classes_.tolist() == as_array.classes_.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(as_lists.predict(TEXTS), as_array.predict(TEXTS))
+    # label collections stay label collections (other labels, or unequal lengths)
+    sets = TextClassifier(**SMALL).fit(TEXTS, [(0,), (0, 2), (1,), (1, 2)] * 20)
+    assert sets.classes_.tolist() == [0, 1, 2] and isinstance(sets.predict(TEXTS[:1])[0], tuple)
+
+
+def test_float_label_sets_and_non_string_class_weight_keys_survive_a_model_file(tmp_path):
+    """JSON keys are strings: class_weight={1: 2.0} must come back keyed by the label 1, and
+    a refit of the loaded (or cloned) model must accept it."""
+    import bowclf
+
+    floats = TextClassifier(**SMALL).fit(TEXTS, [(1.5,), (1.5, 2.5), (2.5,), (2.5,)] * 20)
+    bowclf.save(floats, tmp_path / "f.bowclf")
+    loaded = bowclf.load(tmp_path / "f.bowclf")
+    assert loaded.predict(TEXTS[:4]) == floats.predict(TEXTS[:4])
+    y = [1, 1, 0, 0] * 20
+    weighted = TextClassifier(**SMALL, class_weight={1: 2.0}).fit(TEXTS, y)
+    bowclf.save(weighted, tmp_path / "w.bowclf")
+    loaded = bowclf.load(tmp_path / "w.bowclf")
+    assert loaded.class_weight == {1: 2.0} and loaded.classifier_.class_weight == {1: 2.0}
+    np.testing.assert_array_equal(
+        clone(loaded).fit(TEXTS, y).predict_proba(TEXTS), weighted.predict_proba(TEXTS)
+    )

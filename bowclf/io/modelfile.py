@@ -62,7 +62,7 @@ SCHEMA: dict[str, tuple[str, int]] = {
     "classifier/B_accumulator": ("f", 1),
     "classifier/hs_parent": ("i", 1),  # loss='hs': the label tree (bowclf.hsoftmax)
     "classifier/hs_code": ("u", 1),
-    "text/classes": ("Uiub", 1),
+    "text/classes": ("Uiubf", 1),
     "text/feature_columns": ("iu", 1),
     "text/idf": ("f", 1),
     "vectorizer/version": ("iu", 1),
