@@ -205,7 +205,19 @@ def class_weights(
             f"class_weight has keys that are not classes: {unknown[:5]!r} "
             f"(the classes are {classes[:10].tolist()!r})"
         )
+    bad = {k: w for k, w in class_weight.items() if not _is_weight(w)}
+    if bad:
+        raise ValueError(f"class_weight values must be finite numbers >= 0, got {bad!r}"[:300])
     return np.array([class_weight.get(c, 1.0) for c in classes], dtype=np.float64)
+
+
+def _is_weight(w) -> bool:
+    return (
+        isinstance(w, (int, float, np.integer, np.floating))
+        and not isinstance(w, (bool, np.bool_))
+        and bool(np.isfinite(w))
+        and w >= 0
+    )
 
 
 def example_weights(
@@ -228,5 +240,8 @@ def mean_one(w: np.ndarray) -> np.ndarray:
     examples and ``lr`` the step size (all-equal weights become exactly 1)."""
     total = float(np.sum(w, dtype=np.float64))
     if not total > 0:
-        raise ValueError("sample_weight sums to zero: there is nothing to train on")
+        raise ValueError(
+            "the example weights (sample_weight times class_weight) sum to zero: there is "
+            "nothing to train on"
+        )
     return (w.astype(np.float64) * (w.size / total)).astype(_DTYPE)

@@ -709,15 +709,27 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         return self.classifier_.transform(self._features(X))
 
     def score(self, X: Iterable[str], y, sample_weight=None) -> float:
-        """Accuracy (single-label) or subset accuracy (multi-label) on ``(X, y)``."""
+        """Accuracy (single-label) or subset accuracy (multi-label) on ``(X, y)``.
+
+        A gold label the model never saw makes its document wrong (the label cannot be
+        predicted), as in :func:`bowclf.report.evaluate`."""
         from sklearn.metrics import accuracy_score  # not imported by a fit: its memory
 
         check_is_fitted(self)
         features = self._features(X)
         if self.multilabel_:  # sparse indicators: no documents × classes array
+            y = as_indicator_or_labels(y)
+            unseen = np.zeros(features.shape[0], dtype=bool)
+            sets = (list, tuple, set, frozenset)
+            if self._binarizer is not None and not hasattr(y, "shape"):
+                known = set(self._binarizer.classes_.tolist())
+                y = list(y)
+                unseen = np.array([isinstance(r, sets) and not known.issuperset(r) for r in y])
+                y = [tuple(v for v in r if v in known) if isinstance(r, sets) else r for r in y]
             pred = self._predictor().classifier.predicted_indicator(features)
             truth = sp.csr_array(self._encode_y(y, fit=False), dtype=np.int64)
-            return float(accuracy_score(truth, pred, sample_weight=sample_weight))
+            right = (np.asarray((truth != pred).sum(axis=1)).ravel() == 0) & ~unseen
+            return float(np.average(right, weights=sample_weight))
         pred = self.classifier_.predict(features)
         return float(accuracy_score(np.asarray(y), pred, sample_weight=sample_weight))
 

@@ -170,3 +170,24 @@ def test_float_label_sets_and_non_string_class_weight_keys_survive_a_model_file(
     np.testing.assert_array_equal(
         clone(loaded).fit(TEXTS, y).predict_proba(TEXTS), weighted.predict_proba(TEXTS)
     )
+
+
+def test_multilabel_score_counts_unseen_gold_labels_as_wrong():
+    """scikit-learn's binarizer would drop 'funny' (with a warning) and call it right."""
+    import warnings
+
+    model = TextClassifier(**SMALL).fit(TEXTS, [("pos",), ("pos",), ("neg",), ("neg",)] * 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.score(["loved it"], [("pos", "funny")]) == 0.0
+        assert model.score(["loved it", "hated it"], [("pos",), ("neg", "x")]) == 0.5
+    with pytest.raises(ValueError, match="label collections"):
+        model.score(["loved it"], ["pos"])
+
+
+@pytest.mark.parametrize("weight", [-0.5, float("nan"), float("inf"), "x", True])
+def test_class_weight_values_are_checked(weight):
+    with pytest.raises(ValueError, match="class_weight values must be finite numbers >= 0"):
+        TextClassifier(**SMALL, class_weight={"pos": weight}).fit(TEXTS, ["pos", "neg"] * 40)
+    with pytest.raises(ValueError, match=r"sample_weight times class_weight\) sum to zero"):
+        TextClassifier(**SMALL, class_weight={"pos": 0, "neg": 0}).fit(TEXTS, ["pos", "neg"] * 40)
