@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from bowclf import TextClassifier
+from bowclf import TextClassifier, load
 from bowclf.autotune import MULTILABEL_RECIPE, _plan, autotune, parse_duration, trials_table
 
 
@@ -190,6 +190,42 @@ def test_cli_fit_autotune_writes_the_tuned_model_and_info_shows_it(tmp_path):
     assert info.exit_code == 0 and "autotune" in info.output
     bad = runner.invoke(main, ["fit", str(corpus), "--autotune", "--autotune-metric", "auc"])
     assert bad.exit_code == 2 and "p@K" in bad.output
+
+
+@pytest.mark.parametrize("signal", ["ctrl-c", "sigterm"])
+def test_cli_fit_autotune_interrupted_writes_the_best_model_and_exits_non_zero(
+    tmp_path, monkeypatch, signal
+):
+    """The model so far is written (the issue asks for it), but the exit code says the run
+    was cut short, so that `bowclf fit --autotune … && deploy` does not deploy it."""
+    from click.testing import CliRunner
+
+    from bowclf.cli import app
+    from bowclf.cli import cli as main
+
+    X, y = _corpus(200)
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("label,text\n" + "".join(f"{b},{a}\n" for a, b in zip(X, y, strict=True)))
+    calls = {"n": 0}
+    real_fit = TextClassifier.fit
+
+    def fit(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the defaults, two trials, then the interruption
+            if signal == "sigterm":
+                app._on_sigterm(15, None)
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextClassifier, "fit", fit)
+    model = tmp_path / "m.bowclf"
+    res = CliRunner().invoke(
+        main, ["fit", str(corpus), "-o", str(model), "--autotune", "--autotune-time", "30s"]
+    )
+    assert res.exit_code == (143 if signal == "sigterm" else 130), res.output
+    word = "terminated" if signal == "sigterm" else "interrupted"
+    assert f"bowclf: {word}: the best model trained so far was written to" in res.stderr
+    assert load(model).training_summary_["documents"] < len(X)  # a trial's model
 
 
 def test_the_defaults_at_their_own_epochs_are_the_bar_every_candidate_must_beat():

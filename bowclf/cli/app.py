@@ -30,8 +30,8 @@ _EPILOG = (
     "Exit codes: 0 success; 1 bad data, bad model file or failed training (one line "
     "'bowclf: error: ...' on stderr; --debug or BOWCLF_DEBUG=1 shows the traceback); 2 usage "
     "error; 130 interrupted by Ctrl-C (143 by SIGTERM): files being written are removed and an "
-    "existing model file is left unchanged; 141 output pipe closed early (e.g. '| head'), "
-    "silently."
+    "existing model file is left unchanged (but 'fit --autotune' first writes the best model "
+    "trained so far); 141 output pipe closed early (e.g. '| head'), silently."
 )
 
 
@@ -133,8 +133,20 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so cleanup code runs (``except Exception`` does not catch it)."""
 
 
+_SIGNALS = {"terminated": False}  # a SIGTERM arrived during this invocation
+
+
 def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess
+    _SIGNALS["terminated"] = True
     raise _Terminated()
+
+
+def interrupted_exit(what: str) -> click.exceptions.Exit:
+    """The exit of a command that caught an interruption and finished its work anyway
+    (``fit --autotune`` writes the best model so far): one line, and 130 (143 for SIGTERM)
+    so that scripts do not take the result for a completed run."""
+    _stderr(f"bowclf: {'terminated' if _SIGNALS['terminated'] else 'interrupted'}: {what}")
+    return click.exceptions.Exit(EXIT_TERMINATED if _SIGNALS["terminated"] else EXIT_INTERRUPTED)
 
 
 # click >= 8.2 raises this for a bare 'bowclf'; older versions print the help themselves.
@@ -146,6 +158,7 @@ class _Group(click.Group):
 
     def main(self, args=None, prog_name=None, **extra):  # type: ignore[override]
         extra.pop("standalone_mode", None)
+        _SIGNALS["terminated"] = False
         previous = _install_sigterm()
         try:
             try:

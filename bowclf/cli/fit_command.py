@@ -25,6 +25,7 @@ from .app import (
     _stderr,
     _summary_line,
     cli,
+    interrupted_exit,
 )
 
 
@@ -324,6 +325,8 @@ def fit(**opts: Any) -> None:
     _save_model(model, o.output, kw)
     if not o.quiet:
         _print_fit_summary(model, o.output, val, started, tuned)
+    if tuned is not None and tuned.interrupted:
+        raise interrupted_exit(f"the best model trained so far was written to {o.output}")
 
 
 class _FitOptions:
