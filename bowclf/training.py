@@ -762,6 +762,13 @@ def _pass(source, ctx: Epoch, lr: float) -> float:
             f"training diverged (loss exploded at epoch {ctx.index + 1}) with "
             f"lr={lr:g}: lower the learning rate (e.g. lr={lr / 10:g})"
         ) from None
+    state = ctx.loop.optimizer.state()  # the loss can stay finite while they overflow
+    if not (np.isfinite(ctx.loop.B).all() and all(np.isfinite(a).all() for a in state.values())):
+        raise TrainingDivergedError(
+            f"training diverged at epoch {ctx.index + 1} with lr={lr:g}: the output weights "
+            "or the optimiser's accumulators overflowed (huge feature values or pretrained "
+            "vectors?)"
+        )
     epoch_loss = ctx.loss_sum / max(ctx.weight_sum, 1e-12)
     ctx.loop.history.loss_curve.append(epoch_loss)
     ctx.loop.history.n_iter = ctx.index + 1

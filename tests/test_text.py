@@ -169,6 +169,21 @@ def test_pretrained_vectors_errors(text_data, tmp_path, content, message):
         TextClassifier(dim=4, pretrained_vectors=str(vec)).fit(Xtr, ytr)
 
 
+def test_huge_pretrained_vectors_fail_the_fit_instead_of_saving_a_broken_model(text_data, tmp_path):
+    """Finite but huge vectors keep the loss finite (softmax saturates) while the
+    optimiser's accumulators overflow: the fit must fail, not return a model whose file
+    would not load."""
+    from bowclf.training import TrainingDivergedError
+
+    Xtr, ytr, _, _ = text_data
+    vec = tmp_path / "big.vec"
+    vec.write_text("2 3\nrecipe 1e25 1e25 1e25\nmatch 1e25 0.2 0.4\n", encoding="utf-8")
+    model = TextClassifier(dim=3, pretrained_vectors=str(vec), random_state=0)
+    with pytest.raises(TrainingDivergedError, match="overflowed"):
+        model.fit(Xtr, ytr)
+    assert not hasattr(model, "classifier_")
+
+
 def test_idf_weighting_is_what_the_classifier_sees(text_data, tmp_path):
     Xtr, ytr, Xte, _ = text_data
     clf = TextClassifier(random_state=0, supervised_weight=0.0).fit(Xtr, ytr)  # plain idf
