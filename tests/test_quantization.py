@@ -134,6 +134,27 @@ def test_cli_quantize_predict_info(model, data, tmp_path):
     assert res.exit_code != 0 and "--input" in res.output
 
 
+def test_quantize_keeps_how_fit_read_the_corpus(tmp_path):
+    """predict/evaluate read a test file as fit read its corpus; the small copy must too."""
+    rows = ["billing,I was charged twice", "billing,refund my payment",
+            "shipping,my parcel never arrived", "shipping,where is my package"] * 10  # fmt: skip
+    corpus = tmp_path / "m.csv"
+    corpus.write_text(
+        "id,cat,msg\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8"
+    )
+    runner = CliRunner()
+    big, small = tmp_path / "m.bowclf", tmp_path / "q.bowclf"
+    args = ["fit", "-q", str(corpus), "--text-column", "msg", "--label-column", "cat"]
+    assert runner.invoke(cli, [*args, "-o", str(big)]).exit_code == 0
+    res = runner.invoke(cli, ["quantize", str(big), "-o", str(small)])
+    assert res.exit_code == 0, res.output
+    assert "larger" in res.stderr  # a tiny model grows: the codebooks outweigh it
+    assert info(small)["text"]["corpus"] == info(big)["text"]["corpus"]
+    for command in (["predict", str(small), str(corpus)], ["evaluate", str(small), str(corpus)]):
+        res = runner.invoke(cli, command)
+        assert res.exit_code == 0, res.output
+
+
 def test_hostile_quantized_members(model, tmp_path):
     small = bowclf.quantize(model, cutoff=300)
     save(small, tmp_path / "s.bowclf")

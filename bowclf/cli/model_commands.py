@@ -96,13 +96,14 @@ def quantize_command(
 
     The output is an ordinary bowclf model file (predict, evaluate and info read it).
     """
-    from ..persist import load, save
+    from ..persist import load_with_header, save
     from ..quantization import quantize
 
     if retrain and train_path is None:
         raise click.UsageError("--retrain needs the training corpus: --input TRAIN")
     _check_output_path(output, model_path, train_path)
-    model = load(model_path)
+    model, header = load_with_header(model_path)
+    conventions = (header.get("text") or {}).get("corpus")  # how `fit` read its corpus: kept
     texts = y = None
     if retrain:
         from ..corpus import read_corpus
@@ -122,9 +123,8 @@ def quantize_command(
         y=y,
         random_state=seed,
     )
-    save(small, output)
+    save(small, output, corpus=conventions or None)
     before, after = os.path.getsize(model_path), os.path.getsize(output)
-    _stderr(
-        f"{model_path} ({_human_size(before)}) -> {output} ({_human_size(after)}, "
-        f"{before / max(after, 1):.0f}x smaller)"
-    )
+    ratio = before / max(after, 1)
+    change = f"{ratio:.1f}x smaller" if ratio >= 1 else f"{1 / ratio:.1f}x larger"
+    _stderr(f"{model_path} ({_human_size(before)}) -> {output} ({_human_size(after)}, {change})")
