@@ -60,6 +60,7 @@ import itertools
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -92,6 +93,7 @@ from .textio import (
 __all__ = [
     "FORMATS",
     "LABEL_COLUMN_NAMES",
+    "FormatGuessNote",
     "TEXT_COLUMN_NAMES",
     "Corpus",
     "CorpusError",
@@ -103,6 +105,13 @@ __all__ = [
     "open_text",
     "read_corpus",
 ]
+
+
+class FormatGuessNote(UserWarning):
+    """``format='auto-text'`` read its input as something other than plain text: a line of
+    it may have been taken for a header, and a document's commas for a column break, so the
+    caller may want to say so (``bowclf predict`` prints it as a note)."""
+
 
 #: The formats :func:`iter_records` understands.
 FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "fasttext", "text")
@@ -196,7 +205,11 @@ def _format_extension(path_or_name: object) -> str:
 
 
 def detect_format(
-    path_or_name: object, first_lines: Sequence[str], *, guess_tabs: bool = True
+    path_or_name: object,
+    first_lines: Sequence[str],
+    *,
+    guess_tabs: bool = True,
+    columns: Sequence[object] = (),
 ) -> str:
     """Guess a corpus format from its name and first lines.
 
@@ -216,9 +229,9 @@ def detect_format(
         ``'fasttext'`` if a line starts with ``__label__``; for ``.txt`` then
         ``'text'``; else ``'jsonl'`` if the first line is a JSON object (or
         array), ``'csv'``/``'tsv'`` if the first row is a header with a known column
-        name, ``'tsv'`` if at least two lines all have the same number of tabs
-        (not with ``guess_tabs=False``: plain text to predict may hold tabs), and
-        ``'text'`` otherwise.
+        name (or one of the column names in ``columns``), ``'tsv'`` if at least two
+        lines all have the same number of tabs (not with ``guess_tabs=False``: plain
+        text to predict may hold tabs), and ``'text'`` otherwise.
     """
     ext = _format_extension(path_or_name)
     if ext in _EXT_FORMATS:
@@ -245,7 +258,7 @@ def detect_format(
             header = next(csv.reader(split, delimiter=delim, strict=False), [])
         except csv.Error:
             header = []
-        if _looks_like_header(header):
+        if _looks_like_header(header, columns):
             return "tsv" if delim == "\t" else "csv"
     tabs = {line.count("\t") for line in lines}
     if guess_tabs and len(lines) >= 2 and len(tabs) == 1 and min(tabs) >= 1:
@@ -437,7 +450,19 @@ def _iter_records(
                     truncated = True
                     break
         if fmt in (None, "auto-text"):
-            fmt = detect_format(name, sample, guess_tabs=fmt is None)
+            guessed = fmt == "auto-text"
+            named = (opts.text_column, opts.label_column)
+            fmt = detect_format(name, sample, guess_tabs=fmt is None, columns=named)
+            if guessed and fmt != "text":
+                first = sample[0].rstrip("\r\n")[:60] if sample else ""
+                what = f"first line {first!r} taken for a header" if fmt in ("csv", "tsv") else ""
+                warnings.warn(
+                    FormatGuessNote(
+                        f"{name}: read as {fmt}{' (' + what + ')' if what else ''}, not as one "
+                        "document per line"
+                    ),
+                    stacklevel=2,
+                )
             if fmt == "jsonl":
                 _check_json_columns(opts.text_column, opts.label_column, name)
         if fmt in ("csv", "tsv"):

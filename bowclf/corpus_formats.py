@@ -105,10 +105,14 @@ def _sniff_delimiter(lines: Sequence[str], truncated: bool) -> str | None:
     return best
 
 
-def _looks_like_header(cells: Sequence[str]) -> bool:
+def _looks_like_header(cells: Sequence[str], named: Sequence[object] = ()) -> bool:
+    """A first row naming a known column, or one of the columns ``named`` by the caller."""
     norm = {c.strip().lower() for c in cells if len(c) < 100}
-    return any(n in norm for n in TEXT_COLUMN_NAMES) or any(
-        n in norm for n in LABEL_COLUMN_NAMES if n != "y"
+    given = {n.strip().lower() for n in named if isinstance(n, str) and not n.isdigit()}
+    return (
+        any(n in norm for n in TEXT_COLUMN_NAMES)
+        or any(n in norm for n in LABEL_COLUMN_NAMES if n != "y")
+        or bool(given & norm)
     )
 
 

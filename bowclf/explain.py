@@ -263,8 +263,9 @@ def explain_documents(
 
     ``X`` is the classifier input of the texts (pruned, weighted counts: what
     ``TextClassifier`` feeds ``classifier_``); use :meth:`TextClassifier.explain`, which
-    passes it.  Each document explains its ``k`` most probable classes, or the given
-    ``labels`` (in that order).  Scores are the model's ``B·A·x̃`` and probabilities its
+    passes it.  Each document explains its ``k`` most probable classes (single-label: the
+    predicted class first, as ``predict`` breaks ties), or the given ``labels`` (in that
+    order).  Scores are the model's ``B·A·x̃`` and probabilities its
     ``predict_proba``.
     """
     clf = model.classifier_
@@ -283,7 +284,12 @@ def explain_documents(
     S = _math.row_scores(_math.hidden(Xs, clf.A_), B)  # the model's own forward pass
     P = clf.predict_proba(X)
     if labels is None:
-        which = np.argsort(-P, axis=1, kind="stable")[:, : min(k, classes.size)]
+        rank = -P
+        if not clf.multilabel_:  # first the class predict returns (for a document without
+            # a known feature, uniform probabilities: the most frequent class, not the first)
+            rank = rank.copy()
+            rank[np.arange(P.shape[0]), clf._argmax(X)] = -np.inf
+        which = np.argsort(rank, axis=1, kind="stable")[:, : min(k, classes.size)]
     else:
         which = np.broadcast_to(fixed, (len(texts), fixed.size))
     fc = getattr(model, "feature_columns_", None)

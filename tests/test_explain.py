@@ -275,6 +275,32 @@ def test_cli_explain_text_json_html(model_file, tmp_path):
     assert "<b>now" not in page and "&lt;</span>" in page
 
 
+def test_a_document_without_known_words_explains_the_class_predict_returns(model, corpus):
+    docs = ["", "qqqzzz"]
+    explained = [ex.classes[0].label for ex in model.explain(docs)]
+    if model.multilabel_:  # no single prediction: the most probable labels, in order
+        assert len(explained) == 2
+        return
+    assert explained == model.predict(docs).tolist()
+
+
+def test_cli_explain_reads_its_input_as_predict_does(tmp_path):
+    """Piped CSV, and the text column `fit` read, as `bowclf predict` reads them."""
+    rows = ["billing,I was charged twice", "billing,refund my payment",
+            "shipping,my parcel never arrived", "shipping,where is my package"] * 10  # fmt: skip
+    corpus = tmp_path / "m.csv"
+    corpus.write_text(
+        "id,cat,msg\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8"
+    )
+    path = tmp_path / "m.bowclf"
+    _run("fit", "-q", corpus, "--text-column", "msg", "--label-column", "cat", "-o", path)
+    from_file = _run("explain", path, corpus, "--json").stdout.splitlines()
+    assert [json.loads(line)["text"] for line in from_file] == [r.split(",")[1] for r in rows]
+    piped = CliRunner().invoke(cli, ["explain", str(path), "--json"], input=corpus.read_text())
+    assert piped.exit_code == 0 and piped.stdout.splitlines() == from_file
+    assert "note: <stdin>: read as csv" in piped.stderr
+
+
 def test_cli_explain_all_features_and_errors(model_file):
     path, model = model_file
     js = _run("explain", path, "--top", "0", "--json", input="goal match\n").stdout

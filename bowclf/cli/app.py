@@ -189,6 +189,7 @@ class _Group(click.Group):
             with warnings.catch_warnings():
                 if not debug:  # numpy/scikit-learn warnings are not for the command line
                     warnings.simplefilter("ignore")
+                _show_format_notes()
                 rv = super().invoke(ctx)
             _flush_stdout()
             return rv
@@ -207,6 +208,23 @@ class _Group(click.Group):
                 raise
             _stderr(f"bowclf: error: {_one_line(exc)}")
             raise click.exceptions.Exit(EXIT_DATA) from None
+
+
+def _show_format_notes() -> None:
+    """Inside a ``catch_warnings`` block: the corpus reader's guess of a piped input's
+    format (:class:`bowclf.corpus.FormatGuessNote`) is printed as one line on stderr."""
+    from ..corpus import FormatGuessNote
+
+    warnings.simplefilter("always", FormatGuessNote)
+    default = warnings.showwarning
+
+    def show(message, category, *args, **kwargs):
+        if issubclass(category, FormatGuessNote):
+            _stderr(f"bowclf: note: {message}; pass --input-format text if it is not")
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
 
 
 def _interrupted(exc: KeyboardInterrupt) -> int:

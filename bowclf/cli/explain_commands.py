@@ -5,20 +5,24 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from .app import _EPILOG, _check_output_path, _FiniteFloat, _OutputFile, _stderr, cli
+from .app import _EPILOG, _check_output_path, _FiniteFloat, _isatty, _OutputFile, _stderr, cli
 
 
 # ---------------------------------------------------------------------- explain, neighbors, serve
-def _text_model(model_path: str):
-    """Load a model that reads raw text (a TextClassifier), or fail with one line."""
-    from ..persist import load
+def _text_model(model_path: str, conventions: dict | None = None):
+    """Load a model that reads raw text (a TextClassifier), or fail with one line;
+    ``conventions``: filled with how ``fit`` read its corpus (the file's ``text.corpus``)."""
+    from ..persist import load_with_header
 
-    model = load(model_path)
+    model, header = load_with_header(model_path)
+    if conventions is not None:
+        conventions.update((header.get("text") or {}).get("corpus") or {})
     if not hasattr(model, "vectorizer_"):
         kind = type(model).__name__
         why = (
@@ -102,17 +106,22 @@ def explain(model_path, inputs, k, labels, top, as_json, html_path, fmt, text_co
     """
     from ..corpus import iter_chunks
     from ..explain import explanations_page
+    from .predict_command import _given, _predict_format
 
     sources = list(inputs) or ["-"]
     if html_path is not None:
         _check_output_path(html_path, model_path, *sources)
-    model = _text_model(model_path)
+    conventions: dict = {}
+    model = _text_model(model_path, conventions)
+    if not _given("text_column"):  # as predict: the column fit read the texts from
+        text_column = conventions.get("text_column")
     wanted = _label_values(model, labels)
+    tty = "-" in sources and _isatty(sys.stdin)
     pages = []
     n_doc = 0
     for source in sources:
         kw = {
-            "format": ("text" if source == "-" else None) if fmt == "auto" else fmt,
+            "format": _predict_format(source, fmt, tty),
             "text_column": text_column,
             "encoding": encoding,
             "require_labels": False,
