@@ -288,7 +288,8 @@ def explain_documents(
         if not clf.multilabel_:  # first the class predict returns (for a document without
             # a known feature, uniform probabilities: the most frequent class, not the first)
             rank = rank.copy()
-            rank[np.arange(P.shape[0]), clf._argmax(X)] = -np.inf
+            top = np.searchsorted(clf.classes_, clf.predict(X))  # classes_ are sorted
+            rank[np.arange(P.shape[0]), top] = -np.inf
         which = np.argsort(rank, axis=1, kind="stable")[:, : min(k, classes.size)]
     else:
         which = np.broadcast_to(fixed, (len(texts), fixed.size))

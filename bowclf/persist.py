@@ -133,6 +133,8 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
         # os.replace would put the model in place of a directory, a device or a FIFO
         raise ValueError(f"{path}: exists and is not a regular file; not replaced")
     directory = path.parent if str(path.parent) else Path(".")
+    from .atomic import final_mode
+
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as raw:
@@ -150,9 +152,7 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
                         _write_npy(member, arr)
             raw.flush()
             os.fsync(raw.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp_name, 0o666 & ~mask)
+        os.chmod(tmp_name, final_mode(path))  # an existing file's mode, else the umask's
         os.replace(tmp_name, path)
     except BaseException:
         try:

@@ -228,6 +228,25 @@ def test_saved_file_permissions_follow_umask(text_model, tmp_path):
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+def test_replacing_a_file_keeps_its_permissions(text_model, tmp_path):
+    """A private model (chmod 600) stays private when refitted or re-saved over; the CLI's
+    output files alike."""
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+
+    path = save(text_model, tmp_path / "m.bowclf")
+    path.chmod(0o600)
+    save(text_model, path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    out = tmp_path / "p.txt"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    res = CliRunner().invoke(cli, ["predict", str(path), "-o", str(out)], input="goal match\n")
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_mode & 0o777 == 0o640 and out.read_text() != "old\n"
+
+
 # ---------------------------------------------------------------------- hostile files
 def _hostile_cases(model_bytes: bytes, tmp: Path, marker: str) -> dict[str, tuple[Path, str]]:
     """name -> (file, regex the error message must match)."""

@@ -397,9 +397,9 @@ class _OutputFile:
             self._discard()
             return
         try:
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(self.tmp, 0o666 & ~mask)
+            from ..atomic import final_mode
+
+            os.chmod(self.tmp, final_mode(self.path))  # an existing file's mode, else umask's
             os.replace(self.tmp, self.path)
         except BaseException:
             self._discard()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
@@ -79,6 +80,9 @@ def evaluate(
     for path in (html_path, misclassified):
         if path is not None:
             _check_output_path(path, model_path, test_path)
+    if html_path is not None and misclassified is not None:
+        if os.path.abspath(html_path) == os.path.abspath(misclassified):
+            raise click.UsageError("--html and --misclassified name the same file")
     model, conventions = _load_model(model_path)
     multilabel = bool(getattr(model, "multilabel_", False))
     if misclassified and multilabel:
