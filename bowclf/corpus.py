@@ -478,7 +478,7 @@ def _iter_records(
             if opts.require_labels:
                 raise CorpusError(
                     "plain text (one document per line) has no labels; training needs csv, "
-                    "tsv, jsonl or fastText input (pass --format if detection was wrong)",
+                    "tsv, jsonl or fastText input (pass --input-format if detection was wrong)",
                     source=name,
                 )
             new = _new_record

@@ -290,7 +290,7 @@ def _check_columns(
         if cols.width == 1:
             raise cols.error(
                 f"only one column found (delimiter {delim}), so there are no labels; "
-                "expected label,text columns (check the delimiter, or pass --format)"
+                "expected label,text columns (check the delimiter, or pass --input-format)"
             )
         raise cols.error(
             f"no label column found (header: {cols.listing}; looked for "
@@ -572,7 +572,7 @@ def _fasttext_records(lines: Iterable[str], name: str, opts: _Options) -> Iterat
         if require and not found:
             raise CorpusError(
                 "no __label__ found (fastText lines look like '__label__pos some text'; pass "
-                "--format if this is not fastText input)",
+                "--input-format if this is not fastText input)",
                 source=name,
                 line=lineno,
             )

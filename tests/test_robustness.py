@@ -409,6 +409,9 @@ def test_divergence(tmp_path):
         (["--minn", "5", "--maxn", "3"], "--minn 5 is larger than --maxn 3"),
         (["--dim", "ten"], "'ten' is not a valid integer"),
         (["--no-such-option"], "No such option '--no-such-option'"),
+        (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"),
+        (["--seed", "99999999999"], "'--seed': 99999999999 is not in the range"),
+        (["--label-sep", ""], "'--label-sep': must not be empty"),
     ],
 )
 def test_invalid_hyper_parameters(tmp_path, args, pattern):

@@ -35,6 +35,13 @@ _EPILOG = (
 )
 
 
+def _non_empty(value: str | None, option: str) -> str | None:
+    """An option's string value, refused (usage error) when given empty."""
+    if value is not None and value == "":
+        raise click.BadParameter("must not be empty", param_hint=f"'{option}'")
+    return value
+
+
 class _FiniteFloat(click.FloatRange):
     """A FloatRange that also refuses nan and inf (which compare false with any bound)."""
 
@@ -98,6 +105,7 @@ _CORPUS_OPTIONS = [
     click.option(
         "--label-sep",
         default=None,
+        callback=lambda _ctx, _param, value: _non_empty(value, "--label-sep"),
         help="Split label cells on this separator (multi-label data), e.g. ' ' or ','.",
     ),
     click.option(

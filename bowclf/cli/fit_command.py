@@ -248,7 +248,7 @@ from .app import (
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(0, 2**32 - 1),
     default=0,
     show_default=True,
     help="Random seed: the same seed gives the same model, bit for bit on the same CPU and "

@@ -74,7 +74,13 @@ def convert(model_path, output, label_prefix) -> None:
 )
 @click.option("--input", "train_path", default=None, help="Training corpus (for --retrain).")
 @_corpus_options
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of k-means.",
+)
 def quantize_command(
     model_path,
     output,
