@@ -51,6 +51,7 @@ from .training import (
     as_count_matrix,
     check_A_init,
     check_label_values,
+    check_validation_pair,
     check_warm_start,
     initial_parameters,
     seed_from,
@@ -329,14 +330,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ input checks
     def _check_X(self, X, *, reset: bool) -> sp.csr_array:
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float32, np.float64],
-            reset=reset,
-        )
-        return as_count_matrix(X)
+        """``X`` checked against the fit (``reset``: for a fit); predicting 0 rows is allowed."""
+        kw = {"accept_sparse": ["csr", "csc", "coo"], "dtype": [np.float32, np.float64]}
+        return as_count_matrix(validate_data(self, X, reset=reset, ensure_min_samples=reset, **kw))
 
     def _check_X_y(self, X, y, *, reset: bool) -> tuple[sp.csr_array, np.ndarray]:
         if y is not None and not sp.issparse(y):
@@ -443,6 +439,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """:meth:`fit`; ``scale_in_place``: ``X`` is the caller's to give away, and its values
         become the scaled rows ``X̃`` instead of a second copy (TextClassifier's counts)."""
         with unchanged_on_error(self, interrupts=False):  # refused: the model stays as it was
+            check_validation_pair(X_val, y_val)
             X, y = self._check_X_y(X, y, reset=True)
             warm = self.warm_start and hasattr(self, "A_")
             old = None if not warm else (  # what a warm start continues from
@@ -762,12 +759,11 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         values_checked: bool = False,
     ) -> BowClassifier:
         """A fitted model from saved state (the model-file loader's one entry point): the
-        parameters, the fitted scalars, ``W = Aᵀ``, ``B``, the classes, the optimiser's
-        accumulators and the loss's arrays (hierarchical softmax: its label tree), checked to
-        fit together (``ValueError`` otherwise); ``values_checked``: ``W``'s values were found
-        finite by the caller (the loader's weight-scale check), no second pass unless a cast
-        to float32 could overflow.  Files written before ``optimizer`` existed were trained
-        with plain SGD and continue with it."""
+        parameters, fitted scalars, ``W = Aᵀ``, ``B``, classes, optimiser's accumulators and
+        loss's arrays (hierarchical softmax: its label tree), checked to fit together
+        (``ValueError`` otherwise); ``values_checked``: ``W`` was found finite by the loader's
+        weight-scale check (no second pass unless a cast to float32 could overflow).  Files
+        from before ``optimizer`` existed were trained with plain SGD and continue with it."""
         known = cls().get_params()
         clf = cls(**{k: v for k, v in params.items() if k in known})
         if "optimizer" not in params:
@@ -797,9 +793,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return clf
 
     def _with_parameters(self, W: np.ndarray, B: np.ndarray, features: np.ndarray):
-        """A new classifier like this one on its input ``features`` (sorted positions) with
-        ``W = Aᵀ`` (a row per kept feature) and ``B``, built by :meth:`_restore` (no shared
-        state; the per-feature accumulator follows the features): bowclf.quantize's models."""
+        """bowclf.quantize's models: a classifier like this one on its input ``features`` (sorted)
+        with ``W = Aᵀ`` (a row per kept feature; the accumulators follow) and ``B``."""
         keys = ("n_features_in_ multilabel_ threshold_ n_iter_ t_ best_validation_score_ "
                 "top_label_ class_prior_ best_epoch_").split()  # fmt: skip
         fitted = {k: getattr(self, k) for k in keys} | {"n_features_in_": len(features)}

@@ -24,7 +24,13 @@ from .losses import get_loss
 from .optim import resolve_optimizer
 from .saved_state import check_label_set, restored_class_weight, restored_inputs
 from .targets import as_indicator_or_labels, label_set_binarizer
-from .training import ProgressCallback, check_classes, check_label_values, unknown_labels
+from .training import (
+    ProgressCallback,
+    check_classes,
+    check_label_values,
+    check_validation_pair,
+    unknown_labels,
+)
 from .vectorizer import BowVectorizer
 
 __all__ = ["FeatureMap", "TextClassifier", "resolve_inputs"]
@@ -340,7 +346,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     def _encode_validation_y(self, y_val):
         """Validation labels encoded like training labels; labels unseen in training raise."""
         if self._binarizer is not None and not sp.issparse(y_val):
-            unknown_labels(list(y_val), self._binarizer.classes_, multilabel=True)
+            y_val = list(y_val)
+            if not all(isinstance(v, (list, tuple, set, frozenset)) for v in y_val):
+                raise ValueError("y_val must be label collections for a multi-label model")
+            unknown_labels(y_val, self._binarizer.classes_, multilabel=True)
         return self._encode_y(y_val, fit=False)
 
     # ------------------------------------------------------------------ features
@@ -440,6 +449,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             keeps its vectorizer, classifier and classes.
         """
         start = time.perf_counter()
+        X_val = None if X_val is None else _check_texts(X_val)
+        check_validation_pair(X_val, y_val)
         texts = _check_texts(X)
         Y = self._encode_y(y, fit=True)
         if len(texts) != Y.shape[0]:
@@ -508,6 +519,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         interrupted) leaves the model as it was.
         """
         self._validate_params()
+        X_val = None if X_val is None else _check_texts(X_val)
+        check_validation_pair(X_val, y_val)
         started = time.perf_counter()
         vectorizer = self._make_vectorizer()
         stats = backend.scan(vectorizer, callback, class_frequencies=self._supervised())

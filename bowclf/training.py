@@ -55,6 +55,7 @@ __all__ = [
     "ProgressCallback",
     "Setup",
     "TrainingDivergedError",
+    "check_validation_pair",
     "canonical_int_dtype",
     "check_A_init",
     "fill_initial",
@@ -121,6 +122,8 @@ class OneClassError(ValueError):
 def check_classes(classes, n_documents: int | None = None) -> None:
     """The one place that says a classifier needs at least two classes."""
     classes = np.asarray(classes).tolist()
+    if not classes and n_documents == 0:
+        raise OneClassError("no documents to train on: X and y are empty")
     if len(classes) < 2:
         where = "" if n_documents is None else f" in {n_documents:,} documents"
         shown = ", ".join(map(repr, classes)) or "none"
@@ -131,8 +134,8 @@ def check_classes(classes, n_documents: int | None = None) -> None:
 
 def check_label_values(y) -> None:
     """Labels are of one kind: no missing label (``None``, NaN) and no mix of strings and
-    numbers (numpy would silently turn ``1`` into ``'1'``).  Label sets are checked by their
-    own encoder; numeric and string arrays need no scan beyond NaN."""
+    numbers (numpy would silently turn ``1`` into ``'1'``), also across label collections;
+    numeric and string arrays need no scan beyond NaN."""
     if isinstance(y, np.ndarray) and y.dtype.kind != "O":
         if y.dtype.kind == "f" and np.isnan(y).any():
             raise ValueError("y has missing labels (NaN): give every document a label")
@@ -145,6 +148,9 @@ def check_label_values(y) -> None:
             return check_label_values(y)
         values = y.ravel().tolist()
     if any(isinstance(v, list | tuple | set | frozenset | np.ndarray) for v in values):
+        sets = [v for v in values if isinstance(v, list | tuple | set | frozenset)]
+        if len(sets) == len(values):  # label collections: the labels inside, all together
+            return check_label_values([lab for labels in sets for lab in labels])
         return
     if any(v is None or (isinstance(v, float) and v != v) for v in values):
         raise ValueError("y has missing labels (None or NaN): give every document a label")
@@ -294,6 +300,21 @@ def split_indices(
     tr.sort()
     va.sort()
     return tr, va
+
+
+def check_validation_pair(X_val, y_val) -> None:
+    """``X_val`` and ``y_val`` come together (both or neither) and hold as many rows."""
+    if (X_val is None) != (y_val is None):
+        given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
+        raise ValueError(f"{given} was given without {missing}: pass both, or neither")
+    if X_val is not None:
+        from sklearn.utils.validation import _num_samples
+
+        n, m = _num_samples(X_val), _num_samples(y_val)
+        if n != m:
+            raise ValueError(f"X_val has {n} documents but y_val has {m} labels")
+        if n == 0:
+            raise ValueError("X_val and y_val are empty: pass validation documents, or neither")
 
 
 def unknown_labels(y, classes, *, multilabel: bool = False) -> None:

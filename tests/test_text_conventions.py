@@ -191,3 +191,38 @@ def test_class_weight_values_are_checked(weight):
         TextClassifier(**SMALL, class_weight={"pos": weight}).fit(TEXTS, ["pos", "neg"] * 40)
     with pytest.raises(ValueError, match=r"sample_weight times class_weight\) sum to zero"):
         TextClassifier(**SMALL, class_weight={"pos": 0, "neg": 0}).fit(TEXTS, ["pos", "neg"] * 40)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"X_val": ["a", "b"], "y_val": ["pos"]}, "X_val has 2 documents but y_val has 1 labels"),
+        ({"X_val": ["a"]}, "X_val was given without y_val"),
+        ({"y_val": ["pos"]}, "y_val was given without X_val"),
+        ({"X_val": [], "y_val": []}, "X_val and y_val are empty"),
+    ],
+)
+def test_validation_data_errors_say_what_is_wrong(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TextClassifier(**SMALL).fit(TEXTS, ["pos", "neg"] * 40, **kwargs)
+
+
+def test_label_collection_errors_say_what_is_wrong():
+    sets = [("pos",), ("neg",)] * 40
+    with pytest.raises(ValueError, match="y_val must be label collections"):
+        TextClassifier(**SMALL).fit(TEXTS, sets, X_val=["a"], y_val=["pos"])
+    with pytest.raises(ValueError, match="mixes strings and other types"):
+        TextClassifier(**SMALL).fit(TEXTS, [(1, "a"), ("b",)] * 40)
+    with pytest.raises(ValueError, match="no documents to train on"):
+        TextClassifier(**SMALL).fit([], [])
+
+
+@pytest.mark.parametrize("labels", ["binary", "multiclass", "multilabel"])
+def test_no_documents_get_empty_answers(labels):
+    y = {"binary": ["pos", "neg"] * 40, "multiclass": ["a", "b", "c", "d"] * 20,
+         "multilabel": [("a",), ("a", "b")] * 40}[labels]  # fmt: skip
+    model = TextClassifier(**SMALL).fit(TEXTS, y)
+    c = len(model.classes_)
+    assert len(model.predict([])) == 0 and model.explain([]) == []
+    assert model.predict_proba([]).shape == model.predict_log_proba([]).shape == (0, c)
+    assert model.decision_function([]).shape[0] == 0 and model.transform([]).shape == (0, 8)
