@@ -143,7 +143,7 @@ def _finish_labels(labels: list[str], require: bool, name: str, line: int) -> tu
     if not labels:
         if require:
             raise CorpusError(
-                "empty label (every training document needs a label; fix the row or drop it)",
+                "empty label (every labelled document needs one; fix the row or drop it)",
                 source=name,
                 line=line,
             )
@@ -280,9 +280,10 @@ def _check_columns(
                 f"cannot tell which column holds the text: the header ({cols.listing}) has "
                 f"none of {', '.join(TEXT_COLUMN_NAMES)}; pass --text-column"
             )
+        need = "--text-column and --label-column" if opts.require_labels else "--text-column"
         raise cols.error(
             f"{cols.width} columns separated by {delim} and no header naming them; pass "
-            "--text-column and --label-column (names or 0-based indexes)"
+            f"{need} (names or 0-based indexes)"
         )
     if ti == li:
         raise cols.error(f"the text and label columns are the same column ({ti})")

@@ -191,6 +191,24 @@ def test_blank_and_whitespace_only_documents(tmp_path):
     fails(result, 1, r"blank\.csv: cannot train: empty vocabulary")
 
 
+def test_column_and_label_messages_name_only_options_the_command_has(model, tmp_path):
+    rows = write(tmp_path / "r.csv", "1,x,a b\n2,y,c d\n")  # no header: which column?
+    line = fails(run("predict", model, rows), 1, "no header naming them; pass --text-column ")
+    assert "--label-column" not in line  # predict has no such option
+    fails(run("fit", rows, *FIT), 1, "pass --text-column and --label-column")
+    test = write(tmp_path / "t.csv", "label,text\nfood,pasta\n ,two\n")
+    line = fails(run("evaluate", model, test), 1, "line 3: empty label")
+    assert "training" not in line
+
+
+@pytest.mark.parametrize("option", ["--pretrained-vectors", "--valid"])
+def test_missing_side_files_are_named_before_the_corpus_is_read(tmp_path, option):
+    corpus = write(tmp_path / "c.csv", topic_csv())
+    fails(run("fit", corpus, option, tmp_path / "nope.vec", *FIT), 1,
+          f"nope.vec: no such file \\(given to {option}\\)")  # fmt: skip
+    fails(run("fit", corpus, option, tmp_path, *FIT), 1, f"is a directory \\(given to {option}")
+
+
 def test_empty_labels(tmp_path):
     data = "label,text\na,one\n ,two\n"
     fails(run("fit", write(tmp_path / "l.csv", data), *FIT), 1, "line 3: empty label")

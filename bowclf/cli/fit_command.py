@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -346,6 +347,10 @@ def _check_fit_usage(o: _FitOptions) -> None:
         raise click.UsageError(f"--minn {o.minn} is larger than --maxn {o.maxn}")
     if o.output is None and o.corpus == "-":
         raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
+    for option, path in (("--pretrained-vectors", o.pretrained_vectors), ("--valid", o.valid_path)):
+        if path is not None and path != "-" and (os.path.isdir(path) or not os.path.exists(path)):
+            why = "is a directory" if os.path.isdir(path) else "no such file"
+            raise click.ClickException(f"{path}: {why} (given to {option})")
     if o.autotune:
         from ..autotune import check_options
 
