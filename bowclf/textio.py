@@ -385,6 +385,12 @@ class _TextReader(io.TextIOBase):
             text = self._decoder.decode(data, final)
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from exc
+        except UnicodeError as exc:  # e.g. UTF-16 or UTF-32 without a byte-order mark
+            raise CorpusError(
+                f"cannot decode the input as {self._encoding} ({exc}); pass the encoding with "
+                "its byte order, e.g. --encoding utf-16-le (or utf-16-be)",
+                source=self._name,
+            ) from exc
         if final:
             self._eof = True
         if text:

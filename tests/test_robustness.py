@@ -166,6 +166,14 @@ def test_unknown_encoding(tmp_path):
     fails(run("fit", path, "--encoding", "klingon", *FIT), 1, "unknown encoding 'klingon'")
 
 
+def test_utf16_named_without_its_byte_order_mark(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes(topic_csv().encode("utf-16-le"))
+    fails(run("fit", path, "--encoding", "utf-16", *FIT), 1,
+          r"c\.csv: cannot decode the input as utf-16 .*--encoding utf-16-le")  # fmt: skip
+    succeeds(run("fit", path, "--encoding", "utf-16-le", "-o", tmp_path / "m.bowclf", *FIT))
+
+
 @pytest.mark.parametrize("bom", ["utf-8-sig", "utf-16"])
 def test_byte_order_mark(tmp_path, bom):
     path = write(tmp_path / "bom.csv", topic_csv().encode(bom))

@@ -57,7 +57,10 @@ def info(model_path, as_json, top_features=None) -> None:
         ("File", f"{model_path} ({_human_size(os.path.getsize(model_path))})"),
         (
             "Format",
-            f"{header['format']} v{header['format_version']} "
+            f"fastText v{header['format_version']} (read as it is; 'bowclf convert' makes a "
+            "bowclf model file of it)"
+            if header["format"] == "fasttext"
+            else f"{header['format']} v{header['format_version']} "
             f"(written by bowclf {header.get('bowclf_version')})",
         ),
         ("Kind", header["kind"] + (" (converted from a fastText file)" if converted else "")),

@@ -68,13 +68,14 @@ multi-label); an example's ``true_proba`` is ``null`` when the true class is
 not among the document's best; top-k accuracy counts the true class among
 the k best (ties as ranked by the model). See :mod:`bowclf.report.ranked`.
 
-JSON keys (``Report.to_dict()``, schema version 1)
+JSON keys (``Report.to_dict()``, schema version 2)
 --------------------------------------------------
 Every key below is always present; a value that does not apply is ``null``.
 Floats are plain numbers (never NaN), labels are JSON strings or numbers.
 
 ``schema_version``
-    ``1``; bumped on any incompatible change of this layout.
+    ``2`` (version 2 added the confusion matrix's ``cells``; reports of version
+    1 are still read); bumped on any incompatible change of this layout.
 ``n_documents``, ``n_classes``, ``multilabel``
     Number of evaluated documents, number of model classes, and whether the
     task is multi-label.
