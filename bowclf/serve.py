@@ -66,6 +66,17 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 __all__ = ["OPENAPI", "ServeConfig", "app_from_environment", "create_app", "run"]
 
+
+class _EchoJSON(JSONResponse):
+    """A JSON response that may echo the request's texts: one holding an unpaired surrogate
+    (a ``\\ud800`` escape in the request) is sent escaped, not refused as unencodable."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
 ENV_CONFIG = "BOWCLF_SERVE_CONFIG"
 _MAX_K = 1_000_000  # largest k accepted (any k >= the number of classes means all of them)
 
@@ -372,7 +383,7 @@ class _Service:
             return [e.to_dict(top=top) for e in self.model.explain(texts, k=k, labels=labels)]
 
         try:
-            return JSONResponse({"explanations": await self.batcher.call(run)})
+            return _EchoJSON({"explanations": await self.batcher.call(run)})
         except ValueError as exc:  # e.g. a loss without linear scores
             raise _ClientError(422, str(exc)) from None
 

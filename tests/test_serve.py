@@ -162,6 +162,18 @@ def test_explain_endpoint_equals_the_library(server, model):
     )
 
 
+def test_explain_echoes_a_text_with_an_unpaired_surrogate(server, model):
+    """JSON may carry "\\ud800"; /predict answers it, /explain echoes it escaped (not 422)."""
+    body = b'{"texts": ["\\ud800 goal match"]}'
+    headers = {"content-type": "application/json"}
+    for path in ("/predict", "/explain"):
+        r = httpx.post(server.url + path, content=body, headers=headers, timeout=30)
+        assert r.status_code == 200, r.text
+    (got,) = r.json()["explanations"]
+    assert got["text"] == "\ud800 goal match"
+    assert got == json.loads(json.dumps(model.explain(["\ud800 goal match"])[0].to_dict(top=10)))
+
+
 def test_info_health_openapi(server, model):
     info = httpx.get(server.url + "/info").json()
     assert info["classes"] == model.classes_.tolist()
