@@ -77,6 +77,7 @@ class _EchoJSON(JSONResponse):
         except UnicodeEncodeError:
             return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
+
 ENV_CONFIG = "BOWCLF_SERVE_CONFIG"
 _MAX_K = 1_000_000  # largest k accepted (any k >= the number of classes means all of them)
 
