@@ -221,6 +221,27 @@ def test_ranked_and_dense_reports_agree_on_gold_labels_the_model_never_saw(multi
         assert (got.precision, got.recall, got.f1) == pytest.approx(want[:3]), avg
 
 
+def test_ranked_multilabel_confusions_show_the_same_examples_as_the_dense_report():
+    """Most confident mistakes first in both: a missed label's least probable documents."""
+    rng = np.random.default_rng(5)
+    n, c = 200, 8
+    classes = [f"c{j}" for j in range(c)]
+    P = 1 / (1 + np.exp(-rng.normal(size=(n, c)) * 2))
+    Y = (rng.random((n, c)) < 0.2).astype(np.int8)
+    texts = [f"doc {i}" for i in range(n)]
+    kw = {"k": (1,), "multilabel": True, "texts": texts, "top_confusions": 100}
+    kw["y_pred"] = (P >= 0.5).astype(np.int8)
+    dense = compute_report(Y, P, classes, **kw)
+    kw["y_pred"] = sp.csr_array(kw["y_pred"])
+    many = compute_report(sp.csr_array(Y), _ranked_from(P, c), classes, **kw)
+
+    def shown(report):
+        return [(x.true, x.pred, x.count, [e.index for e in x.examples]) for x in report.confusions]
+
+    assert shown(many) == shown(dense)
+    assert any(x.pred is None for x in dense.confusions)
+
+
 def test_evaluate_switches_to_ranked_predictions_above_the_memory_bound(monkeypatch):
     texts, y = _tag_texts(30, 400, seed=2)
     model = TextClassifier(loss="hs", epochs=5, lr=0.5, random_state=0).fit(texts, y)

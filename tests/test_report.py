@@ -24,6 +24,7 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from bowclf.report import (
+    Ranked,
     Report,
     compute_report,
     evaluate,
@@ -740,6 +741,27 @@ def test_evaluate_single_label_uses_predict():
     rep = evaluate(model, X, y)
     assert rep.accuracy == skm.accuracy_score(y, model.predict(X)) == 1.0
     assert [r.predicted for r in rep.per_class] == [1, 2]
+
+
+def test_ties_are_ranked_one_way_with_the_prediction_first():
+    """Tied probabilities (documents without a known word): top-k accuracy, P@k/R@k and
+    calibration rank the predicted class first, then by probability (ties: lower index);
+    single-label top-k accuracy is R@k, and P@1 the accuracy of the predictions."""
+    classes = ["a", "b", "c"]
+    proba = np.array([[0.4, 0.4, 0.2], [0.4, 0.4, 0.2], [0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+    y = ["a", "b", "c", "c"]
+    for y_pred in (None, ["b", "b", "c", "c"]):  # the arg-max, or a model's own rule
+        rep = compute_report(y, proba, classes, k=(1, 2), y_pred=y_pred)
+        for kk in (1, 2):
+            assert rep.top_k[kk].accuracy == rep.top_k[kk].recall
+        assert rep.top_k[1].precision == rep.accuracy
+    assert rep.accuracy == 0.75 and rep.top_k[2].recall == 1.0
+    assert rep.calibration.bins  # the predicted class's probability, right or wrong
+    ranked = compute_report(y, Ranked(np.array([[1, 0, 2], [1, 0, 2], [2, 1, 0], [2, 0, 1]]),
+                                      np.sort(proba, axis=1)[:, ::-1]),
+                            classes, k=(1, 2), y_pred=["b", "b", "c", "c"])  # fmt: skip
+    for kk in (1, 2):
+        assert ranked.top_k[kk] == rep.top_k[kk]
 
 
 def test_evaluate_multilabel_uses_predict():

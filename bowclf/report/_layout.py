@@ -154,9 +154,8 @@ def _summary_rows(report: Report) -> list[list[Item]]:
             ]
         )
     for k, t in sorted(report.top_k.items()):
-        if k > report.n_classes:
-            continue
-        row = [item(f"P@{k}", t.precision), item(f"R@{k}", t.recall)]
+        clip = f" (k={t.k_effective})" if t.k_effective != k else ""  # as the HTML report
+        row = [item(f"P@{k}{clip}", t.precision), item(f"R@{k}{clip}", t.recall)]
         if not ml and k == 1:
             row.append(item("ECE", report.calibration.ece))
         elif t.accuracy is not None and k > 1:

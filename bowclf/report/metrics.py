@@ -378,7 +378,7 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
     if n_known and c >= 2:
         log_loss = _log_loss(yk, pk)
     cm = _confusion(yk, p_idx[known], c)
-    top1 = np.argmax(proba, axis=1)
+    top1 = p_idx  # the prediction scored: calibration and top-k rank it first
     examples = (how.texts, how.examples_per_confusion)
     return Report(
         n_documents=n,
@@ -391,7 +391,7 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
         samples=None,
         log_loss=log_loss,
         hamming_loss=None,
-        top_k={kk: _single_label_top_k(y_idx, proba, kk) for kk in how.ks},
+        top_k={kk: _single_label_top_k(y_idx, proba, kk, p_idx) for kk in how.ks},
         per_class=per_class,
         confusion_matrix=(
             [_json_label(x) for x in classes],
@@ -435,29 +435,22 @@ def _cells(cm: sp.csr_array) -> list[tuple[int, int, int]]:
     return list(zip(rows.tolist(), cols.tolist(), counts.tolist(), strict=True))
 
 
-def _single_label_top_k(y_idx: np.ndarray, proba: np.ndarray, kk: int) -> TopK:
+def _single_label_top_k(y_idx: np.ndarray, proba: np.ndarray, kk: int, first) -> TopK:
+    """fastText's P@k/R@k and top-k accuracy from one ranking: the predicted class ``first``
+    (``y_pred``, the model's own decision), then the others by probability, ties by lower
+    class index.  Not scikit-learn's ``top_k_accuracy_score``: it breaks ties the other
+    way, so with tied probabilities (a document without a known word) top-1 accuracy,
+    ``R@1`` and the accuracy of the predictions would disagree."""
     n, c = proba.shape
-    known = y_idx >= 0
-    n_known = int(known.sum())
     keff = min(kk, c)
-    yk, pk = y_idx[known], proba[known]
-    labels = list(range(c))
-    if n_known == 0:
-        hits_sk = 0.0
-    elif keff >= c:
-        hits_sk = float(n_known)  # every class is in the top k
-    elif c == 2:  # binary: sklearn wants the positive-class score
-        hits_sk = skm.top_k_accuracy_score(yk, pk[:, 1], k=keff, labels=labels, normalize=False)
-    else:
-        hits_sk = skm.top_k_accuracy_score(yk, pk, k=keff, labels=labels, normalize=False)
-    # fastText P@k/R@k: count correct labels among the k best of every
-    # document (ties broken like argmax, by lower class index).
-    ranked = _rank(proba, keff)
-    correct = int((ranked == y_idx[:, None]).any(axis=1).sum())
+    scores = np.array(proba, dtype=np.float64, copy=True)
+    scores[np.arange(n), first] = np.inf
+    ranked = _rank(scores, keff)
+    correct = int((ranked == y_idx[:, None]).any(axis=1).sum())  # single-label: top-k hits
     return TopK(
         k=kk,
         k_effective=keff,
-        accuracy=float(hits_sk) / n,
+        accuracy=correct / n,
         precision=correct / (n * keff),
         recall=correct / n,
     )

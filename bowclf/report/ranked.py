@@ -421,9 +421,10 @@ def _multilabel_confusions(Y, P, R: Ranked, how) -> list:
     for (t, q), cnt in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[: how.top_confusions]:
         rows = np.asarray(rows_of[(t, q)], dtype=np.int64)
         pp = None if q < 0 else np.nan_to_num(_proba_of(R, rows, q), nan=0.0)
-        found = _examples(rows, how.texts, pp, None, how.examples_per_confusion)
-        if t >= 0:
-            tp = _proba_of(R, rows, t)
+        tp = None if t < 0 else _proba_of(R, rows, t)  # nan: outside the document's best
+        order_tp = None if tp is None else np.nan_to_num(tp, nan=0.0)  # least probable first
+        found = _examples(rows, how.texts, pp, order_tp, how.examples_per_confusion)
+        if tp is not None:
             found = [_with_true(e, tp[rows.tolist().index(e.index)]) for e in found]
         out.append(Confusion(how.classes[t] if t >= 0 else None,
                              how.classes[q] if q >= 0 else None, int(cnt), found))  # fmt: skip
