@@ -761,6 +761,11 @@ def _split(X, y, fraction, random_state, multilabel):
     X_tr, X_va, y_tr, y_va = train_test_split(
         X, y, test_size=fraction, random_state=random_state, stratify=stratify
     )
+    if not multilabel and len({str(v) for v in y_tr}) < 2:
+        raise ValueError(
+            f"{len(y)} documents are too few to hold out {fraction:g} of them for the search's "
+            "validation and still train on two classes: use more data or a validation file"
+        )
     return list(X_tr), list(X_va), list(y_tr), list(y_va)
 
 

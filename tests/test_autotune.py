@@ -110,6 +110,11 @@ def test_autotune_rejects_bad_arguments():
         autotune(X, y, time_budget="soon")
 
 
+def test_a_corpus_too_small_to_split_says_so():
+    with pytest.raises(ValueError, match="2 documents are too few to hold out 0.1"):
+        autotune(["hello there", "bye now"], ["a", "b"], time_budget=2)
+
+
 def test_autotune_ctrl_c_keeps_the_best_model_so_far(monkeypatch):
     X, y = _corpus(200)
     calls = {"n": 0}
