@@ -40,6 +40,7 @@ from .targets import (
     example_weights,
     fit_classes,
     mean_one,
+    mean_one_class_weights,
     read_targets,
     target_matrix,
 )
@@ -704,7 +705,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             optimizer=self._optimizer(), epochs=epochs,
             batch_size=defaults.SPARSE_BATCH if self.batch_size == "auto" else int(self.batch_size),
             schedule=LinearDecay(self._lr(), epochs * source.n),
-            class_weights=self._class_weights(stats.class_counts),
+            class_weights=mean_one_class_weights(
+                self._class_weights(stats.class_counts), stats.class_counts
+            ),
             probe=None if probe is None else probe.spec,
         )  # fmt: skip
         self._train(source, rng, epochs=epochs, schedule=setup.schedule, val=val, callback=callback,

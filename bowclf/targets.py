@@ -31,6 +31,7 @@ __all__ = [
     "fit_classes",
     "label_set_binarizer",
     "mean_one",
+    "mean_one_class_weights",
     "read_targets",
     "target_matrix",
 ]
@@ -233,6 +234,24 @@ def example_weights(
     if cw is not None:
         w = w * cw[y_codes]
     return w.astype(_DTYPE)
+
+
+def mean_one_class_weights(cw: np.ndarray | None, class_counts: np.ndarray) -> np.ndarray | None:
+    """Per-class weights ``cw`` (of classes with ``class_counts`` training documents) scaled
+    so that ``result[codes]`` is, bit for bit, :func:`mean_one` of the examples' weights
+    ``cw[codes]``: for backends that weight their shards' examples without seeing them all
+    (a class's examples share one weight; the float64 sums are exact)."""
+    if cw is None:
+        return None
+    w = np.asarray(cw, dtype=np.float64).astype(_DTYPE).astype(np.float64)
+    counts = np.asarray(class_counts, dtype=np.float64)
+    total = float(np.dot(counts, w))
+    if not total > 0:
+        raise ValueError(
+            "the example weights (sample_weight times class_weight) sum to zero: there is "
+            "nothing to train on"
+        )
+    return (w * (counts.sum() / total)).astype(_DTYPE)
 
 
 def mean_one(w: np.ndarray) -> np.ndarray:

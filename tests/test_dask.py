@@ -101,6 +101,27 @@ def test_one_shard_reproduces_the_local_fit_bit_for_bit(client, parts, text_data
     assert one.classifier_.loss_curve_ == local_model.classifier_.loss_curve_
 
 
+@pytest.mark.parametrize("weights", ["balanced", {"uniform": 5.0}, {"skewed": 5.0}])
+def test_one_shard_class_weights_equal_the_local_fit_bit_for_bit(client, parts, text_data, weights):
+    """Weights are scaled to mean 1 over the whole training set on every route (uniform
+    weights of 5 are exactly no weights), so `lr` alone sets the step size."""
+    from bowclf.dask import fit_dask
+
+    Xtr, ytr = text_data[0], text_data[1]
+    classes = sorted(set(ytr))
+    if weights != "balanced":
+        weights = {c: 5.0 for c in classes} if "uniform" in weights else {classes[0]: 5.0}
+    local = TextClassifier(random_state=0, n_jobs=1, class_weight=weights).fit(Xtr, ytr)
+    one = fit_dask(
+        TextClassifier(random_state=0, class_weight=weights), *parts, client=client, n_shards=1
+    )
+    np.testing.assert_array_equal(one.classifier_.A_, local.classifier_.A_)
+    np.testing.assert_array_equal(one.classifier_.B_, local.classifier_.B_)
+    if isinstance(weights, dict) and len(weights) == len(classes):
+        plain = TextClassifier(random_state=0, n_jobs=1).fit(Xtr, ytr)
+        np.testing.assert_array_equal(plain.classifier_.A_, local.classifier_.A_)
+
+
 def test_two_classes_weigh_their_ngrams_as_the_local_fit_bit_for_bit(client, parts):
     from bowclf.dask import fit_dask
 
