@@ -346,9 +346,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     def _encode_validation_y(self, y_val):
         """Validation labels encoded like training labels; labels unseen in training raise."""
         if self._binarizer is not None and not sp.issparse(y_val):
-            y_val = list(y_val)
-            if not all(isinstance(v, (list, tuple, set, frozenset)) for v in y_val):
-                raise ValueError("y_val must be label collections for a multi-label model")
+            sets = (list, tuple, set, frozenset)  # a single label: a one-label collection
+            y_val = [v if isinstance(v, sets) else (v,) for v in y_val]
             unknown_labels(y_val, self._binarizer.classes_, multilabel=True)
         return self._encode_y(y_val, fit=False)
 
@@ -436,7 +435,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         sample_weight : array-like of shape (n_samples,), default=None
         X_val, y_val : optional
             Validation documents and labels, scored after every epoch (and used for early
-            stopping when ``early_stopping=True``).
+            stopping when ``early_stopping=True``); for a multi-label model a single label
+            of ``y_val`` is a one-label collection.
         callback : callable, optional
             Progress reports, see :meth:`BowClassifier.fit`; before training also
             ``event='vectorize'`` with ``documents`` when the vectorizer starts (``seconds``

@@ -438,11 +438,18 @@ def test_divergence(tmp_path):
         (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"),
         (["--seed", "99999999999"], "'--seed': 99999999999 is not in the range"),
         (["--label-sep", ""], "'--label-sep': must not be empty"),
+        (
+            ["--dask-scheduler", "tcp://127.0.0.1:9", "--valid-fraction", "0.2"],
+            "--dask-scheduler: --valid-fraction is not supported; use --valid FILE",
+        ),
+        (["--stream", "--dask-scheduler", "tcp://127.0.0.1:9"], "--stream and --dask-scheduler"),
+        (["--valid", "-"], "--valid cannot both be stdin"),
     ],
 )
 def test_invalid_hyper_parameters(tmp_path, args, pattern):
     out = tmp_path / "m.bowclf"
-    result = run("fit", write(tmp_path / "c.csv", topic_csv()), "-o", out, *args)
+    corpus = "-" if args[:2] == ["--valid", "-"] else write(tmp_path / "c.csv", topic_csv())
+    result = run("fit", corpus, "-o", out, *args, input=topic_csv())
     line = fails(result, 2, re.escape(pattern))
     assert line.endswith("(see 'bowclf fit --help')")
     assert not out.exists()

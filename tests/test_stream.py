@@ -172,6 +172,28 @@ def test_cli_fit_stream_reads_stdin(corpus_file, tmp_path):
     assert (tmp_path / "piped.bowclf").read_bytes() == (tmp_path / "whole.bowclf").read_bytes()
 
 
+def test_cli_fit_stream_multilabel_with_a_validation_file_of_single_labels(tmp_path, text_data):
+    """The validation file is read before the corpus says it is multi-label: its single
+    labels are one-label collections (was: 'y_val must be label collections')."""
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+
+    Xtr, ytr, Xte, yte = text_data
+    lines = [f"__label__{y} " + (f"__label__x{y} " if i % 4 == 0 else "") + t
+             for i, (t, y) in enumerate(zip(Xtr, ytr, strict=True))]  # fmt: skip
+    (tmp_path / "ml.ft").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    valid = [f"__label__{y} {t}" for t, y in zip(Xte[:60], yte[:60], strict=True)]
+    (tmp_path / "v.ft").write_text("\n".join(valid) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    for route in ("--stream", "--in-memory"):
+        res = runner.invoke(cli, ["fit", str(tmp_path / "ml.ft"), route, "--epochs", "2",
+                                  "--valid", str(tmp_path / "v.ft"), "-o",
+                                  str(tmp_path / f"m{route}.bowclf")])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert "validation" in res.stderr
+
+
 def test_blocks_hold_at_most_block_docs_documents_and_block_nnz_non_zeros(tmp_path):
     from bowclf.backends.disk import _block_starts
 

@@ -209,8 +209,10 @@ def test_validation_data_errors_say_what_is_wrong(kwargs, message):
 
 def test_label_collection_errors_say_what_is_wrong():
     sets = [("pos",), ("neg",)] * 40
-    with pytest.raises(ValueError, match="y_val must be label collections"):
-        TextClassifier(**SMALL).fit(TEXTS, sets, X_val=["a"], y_val=["pos"])
+    one_label = TextClassifier(**SMALL).fit(TEXTS, sets, X_val=["a"], y_val=["pos"])
+    assert one_label.classifier_.validation_scores_  # 'pos' read as ('pos',), not 'p','o','s'
+    with pytest.raises(ValueError, match="validation labels not in the training data: 'x'"):
+        TextClassifier(**SMALL).fit(TEXTS, sets, X_val=["a"], y_val=["x"])
     with pytest.raises(ValueError, match="mixes strings and other types"):
         TextClassifier(**SMALL).fit(TEXTS, [(1, "a"), ("b",)] * 40)
     with pytest.raises(ValueError, match="no documents to train on"):

@@ -347,6 +347,15 @@ def _check_fit_usage(o: _FitOptions) -> None:
         raise click.UsageError(f"--minn {o.minn} is larger than --maxn {o.maxn}")
     if o.output is None and o.corpus == "-":
         raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
+    if o.corpus == "-" and o.valid_path == "-":
+        raise click.UsageError("the corpus and --valid cannot both be stdin ('-')")
+    if o.dask_scheduler is not None:
+        if o.valid_fraction is not None:
+            raise click.UsageError(
+                "--dask-scheduler: --valid-fraction is not supported; use --valid FILE"
+            )
+        if o.stream:
+            raise click.UsageError("--stream and --dask-scheduler: choose one")
     for option, path in (("--pretrained-vectors", o.pretrained_vectors), ("--valid", o.valid_path)):
         if path is not None and path != "-" and (os.path.isdir(path) or not os.path.exists(path)):
             why = "is a directory" if os.path.isdir(path) else "no such file"
