@@ -162,6 +162,29 @@ def test_bad_input_gives_the_one_process_error_and_leaves_nothing(tmp_path, pool
     assert "line" in messages[0]
 
 
+def test_the_cli_aborting_its_workers_prints_one_error_line_not_their_tracebacks(tmp_path):
+    """The workers inherit the CLI's SIGTERM handler (it raises to unwind the caller); the
+    pool stops them with SIGTERM when a part fails, and each printed a traceback."""
+    path = _bad_corpus(tmp_path, "malformed")
+    script = tmp_path / "cli.py"
+    script.write_text(
+        textwrap.dedent("""
+        import sys
+        from bowclf import defaults
+        from bowclf.cli import main
+        defaults.PARALLEL_PASS_BYTES = 0
+        main(sys.argv[1:])
+    """)
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    args = [str(path), "--stream", "--threads", "2", "-q", "-o", str(tmp_path / "m.bowclf")]
+    done = subprocess.run([sys.executable, str(script), "fit", *args], env=env,
+                          capture_output=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    err = done.stderr.decode()
+    assert done.returncode == 1 and "Traceback" not in err, err
+    assert len(err.splitlines()) == 1 and err.startswith("bowclf: error: ")
+
+
 class _Failing:
     """A job whose step fails at item ``at`` (raising, or ending its process)."""
 

@@ -66,6 +66,9 @@ def _portable(exc: BaseException) -> BaseException:
 def _serve(conn: Connection, parent: int) -> None:  # pragma: no cover - runs in a worker
     """A worker's loop: one reply ``(ok, value)`` per message, in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C interrupts the caller only
+    # the caller's SIGTERM handler (the CLI's raises an exception) is not the worker's: it
+    # is stopped with SIGTERM when the caller aborts, and must exit without a traceback
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (_sigint_deferred)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     job: Any = None
