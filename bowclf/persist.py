@@ -193,11 +193,16 @@ def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def _without_wall_clock(model) -> dict[str, Any]:
-    """The training summary without its wall-clock seconds: the same seed (and ``n_jobs``)
-    gives byte-identical model files, so nothing measured in time is stored."""
+    """The training summary without its wall-clock seconds and the path of a kept token
+    cache (a fresh temporary directory): the same seed (and ``n_jobs``) gives byte-identical
+    model files, so nothing measured in time or drawn at random is stored."""
     summary = dict(getattr(model, "training_summary_", {}) or {})
-    for timing in ("seconds", "pass_seconds", "epoch_seconds"):  # the last two: out of core
-        summary.pop(timing, None)
+    for key in ("seconds", "pass_seconds", "epoch_seconds", "cache"):  # those: out of core
+        summary.pop(key, None)
+    if isinstance(summary.get("distributed"), dict):  # Dask's own timings
+        summary["distributed"] = {
+            k: v for k, v in summary["distributed"].items() if not k.endswith("_seconds")
+        }
     return summary
 
 

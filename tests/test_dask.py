@@ -137,6 +137,17 @@ def test_two_classes_weigh_their_ngrams_as_the_local_fit_bit_for_bit(client, par
     np.testing.assert_array_equal(one.classifier_.A_, local.classifier_.A_)
 
 
+def test_the_same_seed_gives_the_same_model_file_bytes(client, parts, dask_model, tmp_path):
+    """No wall-clock timing (the Dask passes' and epochs' seconds) reaches the file."""
+    from bowclf import save
+    from bowclf.dask import fit_dask
+
+    again = fit_dask(TextClassifier(random_state=0), *parts, client=client)
+    a = save(dask_model, tmp_path / "a.bowclf").read_bytes()
+    assert a == save(again, tmp_path / "b.bowclf").read_bytes()
+    assert "epoch_seconds" in again.training_summary_["distributed"]  # kept in memory
+
+
 def test_supervised_weights_equal_the_local_fit(dask_model, local_model):
     plain = local_model.get_params()["supervised_weight"]
     assert plain == 0.5 and dask_model.idf_.tobytes() == local_model.idf_.tobytes()

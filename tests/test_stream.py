@@ -55,6 +55,15 @@ def test_out_of_core_is_reproducible_and_can_keep_its_cache(corpus_file, text_da
     assert a.predict_proba(Xte).tobytes() == b.predict_proba(Xte).tobytes()
     cache = b.training_summary_["cache"]
     assert cache and (tmp_path / cache).exists()
+    # the kept cache's (random) path is not stored: same seed, same file bytes
+    from bowclf import save
+
+    c = fit_stream(TextClassifier(random_state=3), corpus_file, block_docs=100,
+                   keep_cache=True, cache_dir=tmp_path)  # fmt: skip
+    assert c.training_summary_["cache"] != cache
+    assert (
+        save(b, tmp_path / "b.bowclf").read_bytes() == save(c, tmp_path / "c.bowclf").read_bytes()
+    )
 
 
 def test_out_of_core_multilabel(tmp_path):
