@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 
 import numpy as np
@@ -89,6 +90,26 @@ def test_vocabulary_equals_local_fit(client, parts, text_data, params):
         assert vec.vocabulary_ == local.vocabulary_
     used = used_columns_dask(local, parts[0])
     np.testing.assert_array_equal(used, np.unique(local.transform(Xtr).indices))
+
+
+def test_a_port_that_never_answers_fails_within_the_deadline(monkeypatch):
+    """distributed's own timeout bounds the connection, not the handshake after it."""
+    import socket
+
+    pytest.importorskip("dask.distributed")
+    from bowclf.backends import dask as backend
+
+    monkeypatch.setattr(backend, "CONNECT_TIMEOUT", 1)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(5)
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        start = time.perf_counter()
+        with pytest.raises(OSError, match="no answer within 2 s"):
+            backend.get_client(None, address)
+        assert time.perf_counter() - start < 5
+    with pytest.raises(ValueError, match="not a usable Dask scheduler address"):
+        backend.get_client(None, "inproc://nowhere")
 
 
 def test_one_shard_reproduces_the_local_fit_bit_for_bit(client, parts, text_data, local_model):

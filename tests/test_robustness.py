@@ -444,6 +444,8 @@ def test_divergence(tmp_path):
         ),
         (["--stream", "--dask-scheduler", "tcp://127.0.0.1:9"], "--stream and --dask-scheduler"),
         (["--valid", "-"], "--valid cannot both be stdin"),
+        (["--dask-scheduler", "inproc://x"], "'inproc://x' is not an address like tcp://host"),
+        (["--dask-scheduler", "tls://h:1"], "'tls://h:1' is not an address like tcp://host"),
     ],
 )
 def test_invalid_hyper_parameters(tmp_path, args, pattern):

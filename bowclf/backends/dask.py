@@ -496,10 +496,7 @@ def get_client(client: Any, scheduler_address: str | None) -> tuple[Any, bool]:
     if client is not None:
         return client, False
     if scheduler_address is not None:
-        try:
-            return distributed.Client(scheduler_address, timeout=CONNECT_TIMEOUT), True
-        except OSError as exc:  # refused, unreachable, or no answer within the timeout
-            raise OSError(f"no answer within {CONNECT_TIMEOUT} s ({type(exc).__name__})") from None
+        return _connect(distributed, scheduler_address), True
     try:
         return distributed.get_client(), False
     except ValueError:
@@ -507,6 +504,34 @@ def get_client(client: Any, scheduler_address: str | None) -> tuple[Any, bool]:
             "no Dask client: pass client=Client(...) or scheduler_address='tcp://host:8786', "
             "or create a dask.distributed.Client first"
         ) from None
+
+
+def _connect(distributed: Any, address: str) -> Any:
+    """A client of the scheduler at ``address``, or ``OSError`` after ``2·CONNECT_TIMEOUT``
+    seconds at most.  ``Client(timeout=…)`` bounds the connection only: a port that accepts
+    and never answers would hold the handshake for ever, so the client is made on a daemon
+    thread (it cannot keep the process alive) and given up on at the deadline."""
+    import threading
+
+    done: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            done["client"] = distributed.Client(address, timeout=CONNECT_TIMEOUT)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            done["error"] = exc
+
+    thread = threading.Thread(target=make, name="bowclf-dask-connect", daemon=True)
+    thread.start()
+    thread.join(2 * CONNECT_TIMEOUT)
+    if thread.is_alive():
+        raise OSError(f"no answer within {2 * CONNECT_TIMEOUT} s")
+    exc = done.get("error")
+    if isinstance(exc, OSError):  # refused, unreachable, or no answer within the timeout
+        raise OSError(f"no answer within {CONNECT_TIMEOUT} s ({type(exc).__name__})") from None
+    if exc is not None:  # a malformed address: distributed's own ValueError, TypeError…
+        raise ValueError(f"{address!r} is not a usable Dask scheduler address ({exc})") from None
+    return done["client"]
 
 
 def list_workers(client: Any) -> list[str]:

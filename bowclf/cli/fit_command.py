@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -337,6 +338,10 @@ class _FitOptions:
         self.__dict__.update(opts)
 
 
+#: What --dask-scheduler accepts: tcp://host:port (or host:port), host a name, IPv4 or [IPv6].
+_SCHEDULER_ADDRESS = re.compile(r"(tcp://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}")
+
+
 def _check_fit_usage(o: _FitOptions) -> None:
     """Usage errors that need several options together (checked before any work)."""
     if o.valid_path is not None and o.valid_fraction is not None:
@@ -350,6 +355,12 @@ def _check_fit_usage(o: _FitOptions) -> None:
     if o.corpus == "-" and o.valid_path == "-":
         raise click.UsageError("the corpus and --valid cannot both be stdin ('-')")
     if o.dask_scheduler is not None:
+        if not _SCHEDULER_ADDRESS.fullmatch(o.dask_scheduler):
+            raise click.UsageError(
+                f"--dask-scheduler: {o.dask_scheduler!r} is not an address like "
+                "tcp://host:8786 (tcp:// or no scheme; TLS and other transports need settings "
+                "bowclf does not take: pass a Client to bowclf.dask.fit_dask instead)"
+            )
         if o.valid_fraction is not None:
             raise click.UsageError(
                 "--dask-scheduler: --valid-fraction is not supported; use --valid FILE"
