@@ -215,6 +215,8 @@ def test_missing_side_files_are_named_before_the_corpus_is_read(tmp_path, option
     fails(run("fit", corpus, option, tmp_path / "nope.vec", *FIT), 1,
           f"nope.vec: no such file \\(given to {option}\\)")  # fmt: skip
     fails(run("fit", corpus, option, tmp_path, *FIT), 1, f"is a directory \\(given to {option}")
+    fails(run("fit", corpus, "--stream", "--cache-dir", tmp_path / "none", *FIT), 1,
+          "none: no such directory \\(given to --cache-dir\\)")  # fmt: skip
 
 
 def test_empty_labels(tmp_path):

@@ -639,7 +639,7 @@ class DaskCorpus:
         pass2 = time.perf_counter() - t2
         if callback is not None:
             callback({"event": "pass", "pass": 2, "documents": stats.documents, "seconds": pass2,
-                      "features": stats.nnz})  # fmt: skip
+                      "features": stats.nnz, "what": "features on the workers"})  # fmt: skip
         self.summary["pass_seconds"] = [round(pass1, 3), round(pass2, 3)]
         return stats
 

@@ -367,6 +367,8 @@ def _check_fit_usage(o: _FitOptions) -> None:
             )
         if o.stream:
             raise click.UsageError("--stream and --dask-scheduler: choose one")
+    if o.cache_dir is not None and not os.path.isdir(o.cache_dir):
+        raise click.ClickException(f"{o.cache_dir}: no such directory (given to --cache-dir)")
     for option, path in (("--pretrained-vectors", o.pretrained_vectors), ("--valid", o.valid_path)):
         if path is not None and path != "-" and (os.path.isdir(path) or not os.path.exists(path)):
             why = "is a directory" if os.path.isdir(path) else "no such file"
@@ -517,6 +519,8 @@ def _fit_dask(model, o: _FitOptions, kw: dict, progress):
     try:
         fit_dask_file(model, o.corpus, o.dask_scheduler, corpus_kw=kw, callback=progress,
                       X_val=val and val[0], y_val=val and val[1])  # fmt: skip
+    except ValueError as exc:  # the corpus cannot train a model (one class, ...)
+        raise _cannot_train(o.corpus, exc) from None
     except OSError as exc:
         raise click.ClickException(
             f"cannot use the Dask scheduler at {o.dask_scheduler} ({_one_line(exc)})"
@@ -647,7 +651,7 @@ class _Progress:
             _stderr(f"{what} {info['documents']:,} documents{done}")
             return
         if info.get("event") == "pass":  # out-of-core training read the corpus
-            what = "vocabulary" if info.get("pass") == 1 else "token cache"
+            what = "vocabulary" if info.get("pass") == 1 else info.get("what", "token cache")
             _stderr(
                 f"pass {info.get('pass')}/2 ({what}): {info.get('documents', 0):,} documents "
                 f"in {info.get('seconds', 0.0):.1f}s"
