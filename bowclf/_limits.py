@@ -41,8 +41,10 @@ def pattern_problem(pattern: str) -> str | None:
     """Why ``pattern`` is not an acceptable ``token_pattern``, or None when it is.
 
     Refused: patterns longer than :data:`MAX_PATTERN_CHARS`, invalid ones, and those with
-    a repeat nested in an unbounded repeat (``(a+)+``, ``(a*)*``, ``(a|aa)+`` style
-    backtracking is exponential in the length of a document: "catastrophic").
+    a repeat nested in an unbounded repeat (``(a+)+``, ``(a*)*``), an alternation inside a
+    repeat (``(a|aa)+``, ``(?:a|a)*b``), or a repeat of "almost anything" (``.``, a
+    negated class) beside other items inside a repeat (``(.*a){20}``): their backtracking
+    is exponential (or of a high degree) in the length of a document, "catastrophic".
     """
     if not isinstance(pattern, str):
         return "is not a string"
@@ -56,8 +58,9 @@ def pattern_problem(pattern: str) -> str | None:
         return f"is not a valid regular expression ({exc})"
     if _nested_repeat(tree, parser, inside_unbounded=False):
         return (
-            "nests a repeat inside an unbounded repeat (such as (a+)+), which can take "
-            "exponential time on long documents"
+            "nests a repeat or an alternation inside a repeat (such as (a+)+, (a|aa)+ or "
+            "(.*a){20}), which can take exponential time on long documents; use a character "
+            "class for alternatives of one character ([\\w-]+)"
         )
     return None
 
@@ -74,9 +77,44 @@ def _body(sub: Any) -> list:
     return items
 
 
+def _has_branch(items: Any) -> bool:
+    """An alternation among ``items`` or in their groups (not in nested repeats, which are
+    checked on their own)."""
+    for op, arg in items:
+        name = str(op)
+        if name == "BRANCH":
+            return True
+        if name == "SUBPATTERN" and _has_branch(arg[-1]):
+            return True
+    return False
+
+
+def _broad(op: Any, arg: Any) -> bool:
+    """An item matching almost any character: ``.``, a negated literal or class."""
+    name = str(op)
+    if name in ("ANY", "NOT_LITERAL"):
+        return True
+    return name == "IN" and any(str(o) == "NEGATE" for o, _ in arg)
+
+
+def _broad_repeat_beside_others(body: list) -> bool:
+    """A variable repeat of a broad item next to other items (``.*a``): repeated, the
+    split between them is ambiguous at every position."""
+    if len(body) < 2:
+        return False
+    for op, arg in body:
+        if str(op) in _REPEATS and arg[0] != arg[1]:
+            inner = _body(arg[2])
+            if len(inner) == 1 and _broad(*inner[0]):
+                return True
+    return False
+
+
 def _nested_repeat(tree: Any, parser: Any, *, inside_unbounded: bool) -> bool:
-    """A variable repeat directly inside an unbounded one whose body has no fixed part:
-    ``(a+)+`` and ``(\\s*\\w+)*`` are flagged, ``[a-z]+(?:-[a-z]+)*`` is not."""
+    """A variable repeat directly inside an unbounded one whose body has no fixed part, an
+    alternation inside a repeat, or a broad repeat beside other items inside a repeat:
+    ``(a+)+``, ``(\\s*\\w+)*``, ``(a|aa)+`` and ``(.*a){20}`` are flagged,
+    ``[a-z]+(?:-[a-z]+)*`` and ``\\w+(?:-\\w+)*`` are not."""
     for op, arg in tree:
         name = str(op)
         if name in _REPEATS:
@@ -85,6 +123,8 @@ def _nested_repeat(tree: Any, parser: Any, *, inside_unbounded: bool) -> bool:
                 return True
             unbounded = high == parser.MAXREPEAT or high > 1000
             body = _body(sub)
+            if high > 1 and (_has_branch(body) or _broad_repeat_beside_others(body)):
+                return True
             fixed = any(str(item[0]) in _FIXED for item in body)
             if _nested_repeat(body, parser, inside_unbounded=unbounded and not fixed):
                 return True
@@ -116,7 +156,7 @@ def safe_pattern_constraint() -> Any:
         def __str__(self) -> str:
             return (
                 f"a regular expression of at most {MAX_PATTERN_CHARS} characters without a "
-                "repeat nested in an unbounded repeat"
+                "repeat or an alternation nested in a repeat"
             )
 
     return SafePattern()

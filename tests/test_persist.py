@@ -818,6 +818,36 @@ def test_fit_refuses_what_load_would(params):
         TextClassifier(**params).fit(["a b", "c d"], ["x", "y"])
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(?:a|a)*b|\w+", r"(a|aa)+", r"(a|ab)*c", r"(.*a){20}", r"([^x]*a)*", r"(?:x(?:a|a))*"],
+)
+def test_backtracking_patterns_are_refused_at_fit_and_load(pattern, model_bytes, tmp_path):
+    """Alternations and broad repeats inside repeats backtrack exponentially too (a model
+    file with (?:a|a)*b took 12 s to predict one 29-character line)."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError):
+        TextClassifier(token_pattern=pattern).fit(["a b", "c d"], ["x", "y"])
+    path = variant(
+        model_bytes,
+        tmp_path / "p.bowclf",
+        header=lambda h: h["params"].update(token_pattern=pattern),
+    )
+    with pytest.raises(ModelFileError, match="token_pattern .* nests"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(?u)\b\w\w+\b", r"[\w']+|[^\w\s]", r"\w+(?:[-']\w+)*", r"https?://\S+|\w+",
+     r"\d{1,3}(?:,\d{3})*", r".+"],
+)  # fmt: skip
+def test_usual_patterns_are_accepted(pattern):
+    docs = ["ab cd 1,000 http://x.org it's", "ef gh 25 well-known"]
+    assert TextClassifier(token_pattern=pattern, epochs=1).fit(docs, ["x", "y"])
+
+
 def test_load_checks_memory_before_allocating(model_bytes, tmp_path, monkeypatch):
     """Issue 20 item 8: a small file declaring a huge feature lookup is refused up front."""
     import bowclf.io.modelfile as modelfile
