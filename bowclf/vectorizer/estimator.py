@@ -112,7 +112,8 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         Character n-gram lengths (fastText subwords of ``<word>``);
         ``maxn=0`` disables them, otherwise ``1 <= minn <= maxn``.
     dtype : numpy dtype, default=np.float32
-        Dtype of the output values.
+        Dtype of the output values: a 32- or 64-bit integer or float (narrower integers
+        would wrap around on large counts).
     chunk_size : int, default=10_000
         Documents taken from the input at a time; each chunk is processed in
         batches of about a quarter of a million characters, so generators are

@@ -70,9 +70,10 @@ def check_transform_params(
         dt = np.dtype(dtype)
     except TypeError as exc:
         raise ValueError(f"dtype={dtype!r} is not a numpy dtype") from exc
-    if dt.kind not in "iuf" or dt == np.float16:
+    if dt.kind not in "iuf" or dt.itemsize < 4:  # narrower counts would wrap around
         raise ValueError(
-            f"dtype must be an integer or float32/float64 dtype (as scipy.sparse), got {dt}"
+            "dtype must be a 32- or 64-bit integer or float dtype (narrower counts would "
+            f"overflow), got {dt}"
         )
 
 
