@@ -170,9 +170,13 @@ def document_occurrences(vectorizer, tokens: Sequence[str]) -> list[Occurrence]:
     return out
 
 
-def _bucket_name(vectorizer, column: int) -> str:
+def _bucket_name(vectorizer, column: int, words: Any = None) -> str:
+    """A column's name: its vocabulary word, else ``ngram#b`` (``words``: the
+    vectorizer's ``words_``, which is rebuilt on every access, for callers naming many)."""
     V = len(vectorizer.vocabulary_)
-    return str(vectorizer.words_[column]) if column < V else f"ngram#{column - V}"
+    if column >= V:
+        return f"ngram#{column - V}"
+    return str((vectorizer.words_ if words is None else words)[column])
 
 
 # ---------------------------------------------------------------------- explanations
@@ -395,13 +399,14 @@ def top_features(model, n: int = 10) -> dict[Any, list[tuple[str, float, float]]
         best_j = np.take_along_axis(jj, keep, axis=1)
     fc = getattr(model, "feature_columns_", None)
     vec = model.vectorizer_
+    words = vec.words_  # once: the property builds the whole array
     out: dict[Any, list[tuple[str, float, float]]] = {}
     for k in range(c):
         js = best_j[k]
         vals = np.ones(js.size, np.float32) if weights is None else weights[js]
         X1 = sp.csr_array((vals, js, np.arange(js.size + 1)), shape=(js.size, p))
         S = _math.row_scores(_math.hidden(scaled_inputs(X1, clf.normalize), clf.A_), B)[:, k]
-        names = [_bucket_name(vec, int(col)) for col in (js if fc is None else fc[js])]
+        names = [_bucket_name(vec, int(col), words) for col in (js if fc is None else fc[js])]
         out[_plain(classes[k])] = [
             (name, float(np.exp(lp)), float(s))
             for name, lp, s in zip(names, best_lp[k], S, strict=True)
