@@ -846,6 +846,14 @@ def test_bad_params_raise(params: dict) -> None:
         BowVectorizer(**params).fit(["a b"])
 
 
+@pytest.mark.parametrize("ngrams", [1, 2])
+@pytest.mark.parametrize("token", [1, b"ab"])
+def test_a_tokenizer_returning_non_str_tokens_is_named(ngrams, token) -> None:
+    v = BowVectorizer(tokenizer=lambda s: [token, "x"], ngrams=ngrams, buckets=10)
+    with pytest.raises(TypeError, match="tokenizer must return str tokens"):
+        v.fit_transform(["ab"])
+
+
 def test_bad_params_raise_outside_fit() -> None:
     with pytest.raises(ValueError):
         BowVectorizer(ngrams=0).tokenize("a")

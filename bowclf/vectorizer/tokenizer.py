@@ -130,7 +130,11 @@ class _Tokenizer:
         doc = self._prepare(doc)
         if self.func is not None:
             tokens = self.func(doc)
-            return tokens if isinstance(tokens, list) else list(tokens)
+            tokens = tokens if isinstance(tokens, list) else list(tokens)
+            if not all(isinstance(t, str) for t in tokens):  # bytes, ints… fail later
+                bad = next(t for t in tokens if not isinstance(t, str))
+                raise TypeError(f"tokenizer must return str tokens, got {type(bad).__name__}")
+            return tokens
         assert self.pattern is not None
         return self._split(doc, self.pattern)
 
