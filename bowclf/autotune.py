@@ -58,6 +58,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from .auto_rules import resolve_epochs
 from .defaults import BASE_LR
 from .text import TextClassifier
+from .training import check_classes
 
 __all__ = [
     "METRICS",
@@ -153,7 +154,7 @@ class AutotuneResult:
         """A JSON-safe digest (stored with the model: ``bowclf info`` shows it)."""
         return {
             "metric": self.metric,
-            "best_score": None if math.isnan(self.best_score) else float(self.best_score),
+            "best_score": float(self.best_score) if math.isfinite(self.best_score) else None,
             "best_params": _jsonable(self.best_params),
             "trials": len(self.trials),
             "seconds": round(self.seconds, 1),
@@ -208,7 +209,8 @@ def autotune(
     ----------
     X, y : documents and their labels (label collections for multi-label data).
     X_valid, y_valid : optional
-        Validation data scoring the candidates.  Without them a stratified
+        Validation data scoring the candidates (never trained on: the winner is refitted on
+        ``(X, y)``, as fastText's autotune does).  Without them a stratified
         ``valid_fraction`` of ``(X, y)`` is held out (random split for multi-label data).
     valid_fraction : float, default=0.1
     time_budget : float or str, default=300
@@ -222,7 +224,8 @@ def autotune(
         ``k`` of ``p@k``.
     params : dict, optional
         The base configuration (``TextClassifier`` parameters; its defaults otherwise): the
-        first candidate, and fixed for the others except where the search space varies them.
+        first candidate, trained as it is (its ``epochs`` too), and fixed for the others
+        except where the search space varies them (the halving sets their epochs).
     search_space : dict, optional
         Replaces :data:`SEARCH_SPACE` (plus ``lr``, which is always searched).
     random_state : int or None, default=0
@@ -241,10 +244,11 @@ def autotune(
     if not 0 < valid_fraction < 1:
         raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
     say = (log or print) if verbose else (lambda _msg: None)
-    base = {**(params or {}), "random_state": random_state}
-    base.pop("epochs", None)
+    if not _is_multilabel(list(y)):  # one class: say so, not that no split leaves two
+        check_classes(np.unique(np.asarray(list(y), dtype=object).astype(str)), len(y))
+    base = {**(params or {}), "random_state": random_state}  # a given ``epochs`` included
     data = _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state)
-    X_all, y_all = (list(X), list(y)) if X_valid is None else (data[0] + data[2], data[1] + data[3])
+    X_all, y_all = list(X), list(y)  # the refit's: given validation data only scores
     clock = _Clock(start, budget, grow=len(X_all) / max(len(data[0]), 1))
     score = _scorer(metric, k)
     # 1. the base configuration as it is: the bar to beat, and the timing of a fit
@@ -276,6 +280,10 @@ def _tune(run, baseline, timing, clock, all_data, valid_fraction: float) -> tupl
     if not interrupted:
         interrupted = _halving_batches(run, timing, clock, trials, best, scored=scored)
     if scored and not best.get("is_base") and not interrupted:
+        winner = float(best["model"].training_summary_["seconds"])
+        if _SAFETY * (winner * (clock.grow + 1) + timing.base_cost) > clock.left():
+            run.say("  no time left to confirm and refit the winner: the defaults are the answer")
+            return trials, defaults, False
         best, interrupted = _confirm(run, best, defaults, all_data, valid_fraction, trials)
     return trials, best, interrupted
 
@@ -392,21 +400,30 @@ def _base_only(base, X, y, timing: _Timing) -> tuple:
     return model, best, [row], False, True
 
 
-def _plan_search(timing: _Timing, clock: _Clock, *, floor: bool, at_least_one: bool) -> _Budget:
+def _plan_search(
+    timing: _Timing, clock: _Clock, *, floor: bool, at_least_one: bool, best=None
+) -> _Budget:
     """The halving rounds that fit the time left once the refit is set aside (with
-    ``floor``: at least the base configuration's own refit); ``n_candidates`` 0 when
-    nothing fits, unless ``at_least_one``."""
+    ``floor``: at least the base configuration's own refit; with a winner ``best`` found by
+    an earlier batch, also its own confirmation and refit, from its measured fit: a slow
+    winner costs more than the average trial); ``n_candidates`` 0 when nothing fits, unless
+    ``at_least_one``."""
     floor_cost = timing.base_cost if floor else 0.0
     # with the defaults as the bar, a winner is also confirmed (:func:`_confirm`: two fits of
     # the training part, at most ``max(floor, winner)`` each) before the refit
     grow = clock.grow + 2 if floor else clock.grow
+    held = 0.0
+    model = None if best is None or best.get("is_base") else best.get("model")
+    if model is not None:
+        winner = float(model.training_summary_.get("seconds", 0.0))
+        held = _SAFETY * (winner * (clock.grow + 1) + floor_cost)
     rounds, n, max_epochs = _plan(
-        clock.left(), timing.t_fixed + timing.t_score, timing.t_epoch, grow, floor_cost
+        clock.left() - held, timing.t_fixed + timing.t_score, timing.t_epoch, grow, floor_cost
     )
     if at_least_one:
         n = max(n, 1)
     reserve = _SAFETY * grow * max(floor_cost, timing.t_fixed + max_epochs * timing.t_epoch)
-    return _Budget(rounds, n, max_epochs, clock.start + clock.budget - reserve)
+    return _Budget(rounds, n, max_epochs, clock.start + clock.budget - max(reserve, held))
 
 
 @dataclass
@@ -432,7 +449,9 @@ def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *,
     scored (the bar); without it the first batch trains at least one candidate.  Updates
     ``trials`` and ``best``; returns whether Ctrl-C stopped the search."""
     for batch in range(_MAX_BATCHES):
-        plan = _plan_search(timing, clock, floor=scored, at_least_one=batch == 0 and not scored)
+        plan = _plan_search(
+            timing, clock, floor=scored, at_least_one=batch == 0 and not scored, best=best
+        )
         if plan.n_candidates == 0:
             break
         # the base configuration at fewer epochs is a candidate of the first batch, unless

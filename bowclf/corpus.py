@@ -178,7 +178,7 @@ class Corpus:
                 what = "no label" if not labels else f"{len(labels)} labels"
                 raise CorpusError(
                     f"document {i + 1} has {what}, so the corpus has no single label per "
-                    "document (use .labels for multi-label data)",
+                    "document (multi-label data: read its label sets, Corpus.labels)",
                     source=self.name,
                 )
             out.append(labels[0])

@@ -110,6 +110,31 @@ def test_autotune_rejects_bad_arguments():
         autotune(X, y, time_budget="soon")
 
 
+def test_a_given_number_of_epochs_is_the_base_configurations():
+    X, y = _corpus(300)
+    result = autotune(X, y, time_budget=3, params={"epochs": 2}, search_space={"lr": [1e-6]})
+    assert result.trials[0]["round"] == "defaults" and result.trials[0]["epochs"] == 2
+    assert result.best_params == {"epochs": 2} and result.model.classifier_.n_iter_ == 2
+
+
+def test_one_class_is_named_before_any_split():
+    with pytest.raises(ValueError, match="only one class"):
+        autotune([f"doc {i}" for i in range(50)], ["a"] * 50, time_budget=2)
+
+
+def test_cli_autotune_options_need_autotune(tmp_path):
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli as main
+
+    X, y = _corpus(50)
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("label,text\n" + "".join(f"{b},{a}\n" for a, b in zip(X, y, strict=True)))
+    for args in (["--autotune-time", "5s"], ["--autotune-metric", "macro-f1"]):
+        res = CliRunner().invoke(main, ["fit", str(corpus), *args])
+        assert res.exit_code == 2 and "is for --autotune" in res.stderr
+
+
 def test_a_corpus_too_small_to_split_says_so():
     with pytest.raises(ValueError, match="2 documents are too few to hold out 0.1"):
         autotune(["hello there", "bye now"], ["a", "b"], time_budget=2)
@@ -251,7 +276,9 @@ def test_the_defaults_at_their_own_epochs_are_the_bar_every_candidate_must_beat(
     assert starved and max(starved) < first["score"]  # the starved candidates never win
     assert result.best_score == max(t["score"] for t in result.trials) >= first["score"]
     assert result.model.get_params()["lr"] == TextClassifier().lr
-    assert result.refitted and result.model.training_summary_["documents"] == len(X) + len(Xv)
+    # given validation data only scores: the winning defaults are the plain fit of (X, y)
+    assert result.refitted and result.model.training_summary_["documents"] == len(X)
+    assert result.model.predict_proba(Xv).tobytes() == defaults.predict_proba(Xv).tobytes()
 
 
 def test_the_refit_trains_on_the_documents_in_their_given_order():

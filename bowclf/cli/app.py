@@ -452,6 +452,12 @@ def _labels_of(corpus, label_sep, multilabel: bool | None = None):
         multilabel = label_sep is not None or corpus.is_multilabel
     if multilabel:
         return corpus.texts, [tuple(labels) for labels in corpus.labels], True
+    several = next((i for i, labels in enumerate(corpus.labels) if len(labels) > 1), None)
+    if several is not None:  # a single-label model (or corpus) given label sets
+        raise click.ClickException(
+            f"{corpus.name}: document {several + 1} has {len(corpus.labels[several])} labels, "
+            "but the model predicts one label per document"
+        )
     return corpus.texts, corpus.y, False
 
 

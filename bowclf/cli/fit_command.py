@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -48,7 +49,9 @@ from .app import (
     "valid_path",
     type=str,
     default=None,
-    help="Validation file (same format options): scored after every epoch.",
+    help="Validation file (same format options): scored after every epoch (with "
+    "--epochs auto, no early-overfitting probe then); with --autotune it scores the "
+    "candidates and is never trained on.",
 )
 @click.option(
     "--valid-fraction",
@@ -314,7 +317,7 @@ def fit(**opts: Any) -> None:
     tuned = None
     try:
         if o.autotune:
-            tuned = _fit_autotune(o, kw)
+            tuned = _fit_autotune(o, kw, started)
             model, val = tuned.model, None
         elif o.dask_scheduler is not None:
             val = _fit_dask(model, o, kw, progress)
@@ -373,6 +376,13 @@ def _check_fit_usage(o: _FitOptions) -> None:
         if path is not None and path != "-" and (os.path.isdir(path) or not os.path.exists(path)):
             why = "is a directory" if os.path.isdir(path) else "no such file"
             raise click.ClickException(f"{path}: {why} (given to {option})")
+    if not o.autotune:
+        from .predict_command import _given
+
+        for option in ("autotune_time", "autotune_metric"):
+            if _given(option):
+                flag = "--" + option.replace("_", "-")
+                raise click.UsageError(f"{flag} is for --autotune (no search was asked for)")
     if o.autotune:
         from ..autotune import check_options
 
@@ -564,21 +574,28 @@ def _fit_in_memory(model, o: _FitOptions, kw: dict, progress):
     return val
 
 
-def _fit_autotune(o: _FitOptions, kw: dict):
+#: Seconds set aside from --autotune-time for writing the model file after the search.
+_SAVE_SECONDS = 0.2
+
+
+def _fit_autotune(o: _FitOptions, kw: dict, started: float):
     """``--autotune``: read the corpus (and --valid), call :func:`bowclf.autotune.autotune`
-    with the other options as the base configuration; print the trials and the choice and
-    return the :class:`~bowclf.autotune.AutotuneResult`."""
-    from ..autotune import autotune, trials_table
+    with the other options as the base configuration and the budget left since the command
+    ``started`` (reading the corpus counts); print the trials and the choice and return the
+    :class:`~bowclf.autotune.AutotuneResult`."""
+    from ..autotune import autotune, parse_duration, trials_table
     from ..corpus import read_corpus
 
     train = read_corpus(o.corpus, **kw)
     texts, y, multilabel = _labels_of(train, o.label_sep)
     val = _validation_file(o, kw, multilabel)
     say = (lambda _msg: None) if o.quiet else _stderr
+    budget = parse_duration(o.autotune_time)
+    left = max(budget - (time.perf_counter() - started) - _SAVE_SECONDS, 0.05 * budget)
     try:
         result = autotune(
             texts, y, X_valid=val and val[0], y_valid=val and val[1],
-            valid_fraction=o.valid_fraction or 0.1, time_budget=o.autotune_time,
+            valid_fraction=o.valid_fraction or 0.1, time_budget=left,
             metric=o.autotune_metric, params=_model_params(o), random_state=o.seed,
             verbose=0 if o.quiet else 1, log=say,
         )  # fmt: skip
@@ -589,11 +606,14 @@ def _fit_autotune(o: _FitOptions, kw: dict):
     if not result.refitted and not result.interrupted:
         note = " (no time to refit on all the data: trained on the training part)"
     scored = "not scored: the budget fits the base configuration once"
-    if result.best_score == result.best_score:  # not NaN
+    if result.best_score == -math.inf:
+        scored = "not scored: no trial finished within the budget"
+    elif result.best_score == result.best_score:  # not NaN
         scored = f"validation {result.metric} {result.best_score:.4f}"
+    wall = time.perf_counter() - started
     say(f"Chosen{note}: {result.best_params}; {scored}; search {result.search_seconds:.1f}s "
         f"({len(result.trials)} trials), refit {result.refit_seconds:.1f}s: "
-        f"{result.seconds:.1f}s of {result.budget:.0f}s")  # fmt: skip
+        f"{wall:.1f}s of {budget:g}s since the command started")  # fmt: skip
     return result
 
 
