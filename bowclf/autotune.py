@@ -252,14 +252,15 @@ def autotune(
     clock = _Clock(start, budget, grow=len(X_all) / max(len(data[0]), 1))
     score = _scorer(metric, k)
     # 1. the base configuration as it is: the bar to beat, and the timing of a fit
-    baseline, timing = _baseline(base, data, score, metric, say, clock)
+    shown = f"p@{k}" if metric == "p@k" else metric  # as the trials table names it
+    baseline, timing = _baseline(base, data, score, shown, say, clock)
     if baseline is None and _SAFETY * clock.grow * timing.base_cost <= clock.left():
         say("autotune: the budget fits the base configuration once, with no time to compare")
         refit_start = time.perf_counter()
         outcome = _base_only(base, X_all, y_all, timing)
         return _result(*outcome, metric, k, budget, start, refit_start)
     # 2. the search; 3. a winner must beat the defaults again on a second split
-    run = _Run(base, search_space, data, score, metric, say, random_state, _is_multilabel(y_all))
+    run = _Run(base, search_space, data, score, shown, say, random_state, _is_multilabel(y_all))
     trials, best, interrupted = _tune(run, baseline, timing, clock, (X_all, y_all), valid_fraction)
     # 4. refit the winner on all the data
     refit_start = time.perf_counter()
