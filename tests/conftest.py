@@ -32,6 +32,26 @@ def write_label_text_csv(path: Path, texts, labels) -> Path:
     return path
 
 
+#: Tickets of :func:`write_named_columns_csv`: ``label,text`` pairs.
+TICKET_ROWS = [
+    ("billing", "I was charged twice"),
+    ("billing", "refund my payment"),
+    ("shipping", "my parcel never arrived"),
+    ("shipping", "where is my package"),
+]
+
+
+def write_named_columns_csv(path: Path, repeat: int = 10) -> Path:
+    """An ``id,cat,msg`` CSV of :data:`TICKET_ROWS` (``repeat`` times): columns no reader
+    finds by name, so ``fit`` needs ``--text-column msg --label-column cat``."""
+    rows = TICKET_ROWS * repeat
+    path.write_text(
+        "id,cat,msg\n" + "".join(f"{i},{c},{t}\n" for i, (c, t) in enumerate(rows)),
+        encoding="utf-8",
+    )
+    return path
+
+
 def three_class_counts(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A small count matrix (``n`` × 40 Poisson counts) with three classes read off it."""
     rng = np.random.default_rng(seed)

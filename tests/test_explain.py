@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import make_texts
+from conftest import TICKET_ROWS, make_texts, write_named_columns_csv
 
 from bowclf import TextClassifier
 from bowclf.cli import cli
@@ -286,16 +286,11 @@ def test_a_document_without_known_words_explains_the_class_predict_returns(model
 
 def test_cli_explain_reads_its_input_as_predict_does(tmp_path):
     """Piped CSV, and the text column `fit` read, as `bowclf predict` reads them."""
-    rows = ["billing,I was charged twice", "billing,refund my payment",
-            "shipping,my parcel never arrived", "shipping,where is my package"] * 10  # fmt: skip
-    corpus = tmp_path / "m.csv"
-    corpus.write_text(
-        "id,cat,msg\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8"
-    )
+    corpus = write_named_columns_csv(tmp_path / "m.csv")
     path = tmp_path / "m.bowclf"
     _run("fit", "-q", corpus, "--text-column", "msg", "--label-column", "cat", "-o", path)
     from_file = _run("explain", path, corpus, "--json").stdout.splitlines()
-    assert [json.loads(line)["text"] for line in from_file] == [r.split(",")[1] for r in rows]
+    assert [json.loads(line)["text"] for line in from_file] == [t for _, t in TICKET_ROWS * 10]
     piped = CliRunner().invoke(cli, ["explain", str(path), "--json"], input=corpus.read_text())
     assert piped.exit_code == 0 and piped.stdout.splitlines() == from_file
     assert "note: <stdin>: read as csv" in piped.stderr

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import make_texts, write_label_text_csv
+from conftest import make_texts, write_label_text_csv, write_named_columns_csv
 
 import bowclf
 from bowclf import TextClassifier, load, save
@@ -136,12 +136,7 @@ def test_cli_quantize_predict_info(model, data, tmp_path):
 
 def test_quantize_keeps_how_fit_read_the_corpus(tmp_path):
     """predict/evaluate read a test file as fit read its corpus; the small copy must too."""
-    rows = ["billing,I was charged twice", "billing,refund my payment",
-            "shipping,my parcel never arrived", "shipping,where is my package"] * 10  # fmt: skip
-    corpus = tmp_path / "m.csv"
-    corpus.write_text(
-        "id,cat,msg\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)), encoding="utf-8"
-    )
+    corpus = write_named_columns_csv(tmp_path / "m.csv")
     runner = CliRunner()
     big, small = tmp_path / "m.bowclf", tmp_path / "q.bowclf"
     args = ["fit", "-q", str(corpus), "--text-column", "msg", "--label-column", "cat"]
