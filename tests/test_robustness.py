@@ -219,6 +219,14 @@ def test_missing_side_files_are_named_before_the_corpus_is_read(tmp_path, option
           "none: no such directory \\(given to --cache-dir\\)")  # fmt: skip
 
 
+def test_dash_as_output(model, tmp_path):
+    """'-o -' is standard output for predict, and no file named '-' for a model."""
+    res = run("predict", model, "-o", "-", input="pasta sauce\n")
+    assert res.exit_code == 0 and res.stdout.strip() and not (tmp_path / "-").exists()
+    fails(run("fit", write(tmp_path / "c.csv", topic_csv()), "-o", "-", *FIT), 2,
+          "'-' is not an output file name")  # fmt: skip
+
+
 def test_empty_labels(tmp_path):
     data = "label,text\na,one\n ,two\n"
     fails(run("fit", write(tmp_path / "l.csv", data), *FIT), 1, "line 3: empty label")

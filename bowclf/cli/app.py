@@ -336,6 +336,8 @@ def _same_file(a: str, b: str) -> bool:
 
 def _check_output_path(output: str, *inputs: str | None, regular_only: bool = False) -> None:
     """Fail before the work, not after it, when a file cannot be written where asked."""
+    if output == "-":  # not a file named '-'
+        raise click.UsageError("'-' is not an output file name here; give a file name")
     for source in inputs:
         if source not in (None, "-") and _same_file(output, source):
             raise click.UsageError(f"the output {output} is also an input; choose another name")

@@ -138,6 +138,7 @@ def predict(
     from ..corpus import iter_chunks
 
     sources = list(inputs) or ["-"]
+    output = None if output == "-" else output  # '-o -': standard output, as without -o
     if output is not None:
         _check_output_path(output, model_path, *sources)
     else:
