@@ -29,6 +29,8 @@ from .training import (
     check_classes,
     check_label_values,
     check_validation_pair,
+    seed_from,
+    split_validation,
     unknown_labels,
 )
 from .vectorizer import BowVectorizer
@@ -93,7 +95,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         with the resolved ``normalize`` (below), so it is 0.25 for long documents and 0.35
         for three or more classes of short ones (softmax, adaptive optimiser).  Out of core
         (:func:`~bowclf.stream.fit_stream`) ``n_jobs`` is also the number of worker processes
-        that read a large corpus (:mod:`bowclf.backends.passes`), with the same model.
+        that read a large corpus (:mod:`bowclf.backends.passes`), with the same model.  With
+        ``early_stopping`` and no ``X_val`` the held-out documents are split off before the
+        vocabulary and term weights are fitted: nothing about them reaches the features.
     normalize : {'auto', 'l1', 'l2'} or None, default='auto'
         Row scaling of the weighted counts (see :class:`~bowclf.BowClassifier`).  ``'auto'``
         (resolved once per fit from the training corpus, see :func:`resolve_inputs`):
@@ -457,6 +461,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             raise ValueError(
                 f"{len(texts)} documents but {Y.shape[0]} labels: the lengths must match"
             )
+        if self.early_stopping and X_val is None:  # held out before the vectorizer and the
+            # term weights see them (BowClassifier's own split would come after both)
+            texts, Y, sample_weight, X_val, y_val = self._held_out(texts, Y, sample_weight)
         codes = None  # single-label: each document's class index (sorted classes)
         if self._binarizer is not None:
             check_classes(self._binarizer.classes_, len(texts))
@@ -492,6 +499,29 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             started=start,
         )
         return self
+
+    def _held_out(self, texts: list, Y, sample_weight) -> tuple:
+        """``(texts, Y, sample_weight, X_val, y_val)``: the ``validation_fraction`` of the
+        documents early stopping scores, split off (:func:`~bowclf.training.split_validation`:
+        stratified; a held-out document with a label no training document has stays in
+        training) so that the vocabulary, idf and supervised weights never see them."""
+        if sample_weight is not None and len(sample_weight) != len(texts):
+            raise ValueError(
+                f"sample_weight has {len(sample_weight)} values for {len(texts)} documents"
+            )
+        seed = seed_from(self.random_state)
+        seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else seed
+        if sp.issparse(Y) or np.ndim(Y) == 2:  # label sets, as indicator rows
+            rows = sp.csr_array(Y)
+            sets = [
+                rows.indices[rows.indptr[i] : rows.indptr[i + 1]].tolist()
+                for i in range(len(texts))
+            ]
+            tr, va = split_validation(sets, self.validation_fraction, seed, multilabel=True)
+        else:
+            tr, va = split_validation(Y, self.validation_fraction, seed)
+        weights = None if sample_weight is None else np.asarray(sample_weight)[tr]
+        return [texts[i] for i in tr], Y[tr], weights, [texts[i] for i in va], Y[va]
 
     def _train_classifier(self, Xc, Y, sample_weight, X_val, y_val, callback) -> BowClassifier:
         """A new classifier trained on this fit's own counts ``Xc``, which it may overwrite:

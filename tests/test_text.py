@@ -184,6 +184,22 @@ def test_huge_pretrained_vectors_fail_the_fit_instead_of_saving_a_broken_model(t
     assert not hasattr(model, "classifier_")
 
 
+def test_early_stopping_holds_its_documents_out_of_the_features():
+    """The held-out documents are split off before the vocabulary, idf and supervised
+    weights are fitted: a word only they contain is not a feature (was: 60 held-out words
+    kept, weighted by their held-out labels, never trained)."""
+    docs = [f"common{i % 5} uniq{i}" for i in range(200)]
+    y = ["a" if i % 2 else "b" for i in range(200)]
+    params = {"early_stopping": True, "validation_fraction": 0.3, "random_state": 0}
+    model = TextClassifier(epochs=3, **params).fit(docs, y)
+    vocabulary = model.vectorizer_.vocabulary_
+    held = [i for i in range(200) if f"uniq{i}" not in vocabulary]
+    assert len(held) == 60 and model.training_summary_["documents"] == 140
+    assert len(model.classifier_.validation_scores_) >= 1
+    again = TextClassifier(epochs=3, **params).fit(docs, y)
+    assert again.predict_proba(docs).tobytes() == model.predict_proba(docs).tobytes()
+
+
 def test_idf_weighting_is_what_the_classifier_sees(text_data, tmp_path):
     Xtr, ytr, Xte, _ = text_data
     clf = TextClassifier(random_state=0, supervised_weight=0.0).fit(Xtr, ytr)  # plain idf
