@@ -244,8 +244,6 @@ def autotune(
     if not 0 < valid_fraction < 1:
         raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
     say = (log or print) if verbose else (lambda _msg: None)
-    if not _is_multilabel(list(y)):  # one class: say so, not that no split leaves two
-        check_classes(np.unique(np.asarray(list(y), dtype=object).astype(str)), len(y))
     base = {**(params or {}), "random_state": random_state}  # a given ``epochs`` included
     data = _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state)
     X_all, y_all = list(X), list(y)  # the refit's: given validation data only scores
@@ -329,6 +327,8 @@ class _Budget:
 def _validation_data(X, y, X_valid, y_valid, valid_fraction, random_state) -> tuple:
     """``(X_tr, y_tr, X_va, y_va)``: the given validation data, or a split of ``(X, y)``."""
     X, y = list(X), list(y)
+    if not _is_multilabel(y):  # one class: say so, not that no split leaves two
+        check_classes(np.unique(np.asarray(y, dtype=object).astype(str)), len(y))
     if X_valid is None:
         X_tr, X_va, y_tr, y_va = _split(X, y, valid_fraction, random_state, _is_multilabel(y))
     else:

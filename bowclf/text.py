@@ -453,17 +453,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             keeps its vectorizer, classifier and classes.
         """
         start = time.perf_counter()
-        X_val = None if X_val is None else _check_texts(X_val)
-        check_validation_pair(X_val, y_val)
-        texts = _check_texts(X)
-        Y = self._encode_y(y, fit=True)
-        if len(texts) != Y.shape[0]:
-            raise ValueError(
-                f"{len(texts)} documents but {Y.shape[0]} labels: the lengths must match"
-            )
-        if self.early_stopping and X_val is None:  # held out before the vectorizer and the
-            # term weights see them (BowClassifier's own split would come after both)
-            texts, Y, sample_weight, X_val, y_val = self._held_out(texts, Y, sample_weight)
+        texts, Y, sample_weight, X_val, y_val = self._checked_inputs(X, y, sample_weight,
+                                                                     X_val, y_val)  # fmt: skip
         codes = None  # single-label: each document's class index (sorted classes)
         if self._binarizer is not None:
             check_classes(self._binarizer.classes_, len(texts))
@@ -499,6 +490,23 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             started=start,
         )
         return self
+
+    def _checked_inputs(self, X, y, sample_weight, X_val, y_val) -> tuple:
+        """``(texts, Y, sample_weight, X_val, y_val)`` of :meth:`fit`: checked, labels
+        encoded, and with ``early_stopping`` and no ``X_val`` the held-out documents split off
+        before the vectorizer and the term weights see them (BowClassifier's own split would
+        come after both)."""
+        X_val = None if X_val is None else _check_texts(X_val)
+        check_validation_pair(X_val, y_val)
+        texts = _check_texts(X)
+        Y = self._encode_y(y, fit=True)
+        if len(texts) != Y.shape[0]:
+            raise ValueError(
+                f"{len(texts)} documents but {Y.shape[0]} labels: the lengths must match"
+            )
+        if self.early_stopping and X_val is None:
+            return self._held_out(texts, Y, sample_weight)
+        return texts, Y, sample_weight, X_val, y_val
 
     def _held_out(self, texts: list, Y, sample_weight) -> tuple:
         """``(texts, Y, sample_weight, X_val, y_val)``: the ``validation_fraction`` of the
