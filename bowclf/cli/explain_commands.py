@@ -18,11 +18,11 @@ from .app import _EPILOG, _check_output_path, _FiniteFloat, _isatty, _OutputFile
 def _text_model(model_path: str, conventions: dict | None = None):
     """Load a model that reads raw text (a TextClassifier), or fail with one line;
     ``conventions``: filled with how ``fit`` read its corpus (the file's ``text.corpus``)."""
-    from ..persist import load_with_header
+    from .predict_command import _load_model
 
-    model, header = load_with_header(model_path)
+    model, stored = _load_model(model_path)
     if conventions is not None:
-        conventions.update((header.get("text") or {}).get("corpus") or {})
+        conventions.update(stored)
     if not hasattr(model, "vectorizer_"):
         kind = type(model).__name__
         why = (

@@ -102,14 +102,14 @@ def quantize_command(
 
     The output is an ordinary bowclf model file (predict, evaluate and info read it).
     """
-    from ..persist import load_with_header, save
+    from ..persist import save
     from ..quantization import quantize
+    from .predict_command import _load_model
 
     if retrain and train_path is None:
         raise click.UsageError("--retrain needs the training corpus: --input TRAIN")
     _check_output_path(output, model_path, train_path)
-    model, header = load_with_header(model_path)
-    conventions = (header.get("text") or {}).get("corpus")  # how `fit` read its corpus: kept
+    model, conventions = _load_model(model_path)  # how `fit` read its corpus: kept
     texts = y = None
     if retrain:
         from ..corpus import read_corpus
