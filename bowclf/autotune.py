@@ -279,8 +279,7 @@ def _tune(run, baseline, timing, clock, all_data, valid_fraction: float) -> tupl
     if not interrupted:
         interrupted = _halving_batches(run, timing, clock, trials, best, scored=scored)
     if scored and not best.get("is_base") and not interrupted:
-        winner = float(best["model"].training_summary_["seconds"])
-        if _SAFETY * (winner * (clock.grow + 1) + timing.base_cost) > clock.left():
+        if _winner_reserve(best, clock, timing.base_cost) > clock.left():
             run.say("  no time left to confirm and refit the winner: the defaults are the answer")
             return trials, defaults, False
         best, interrupted = _confirm(run, best, defaults, all_data, valid_fraction, trials)
@@ -413,11 +412,8 @@ def _plan_search(
     # with the defaults as the bar, a winner is also confirmed (:func:`_confirm`: two fits of
     # the training part, at most ``max(floor, winner)`` each) before the refit
     grow = clock.grow + 2 if floor else clock.grow
-    held = 0.0
-    model = None if best is None or best.get("is_base") else best.get("model")
-    if model is not None:
-        winner = float(model.training_summary_.get("seconds", 0.0))
-        held = _SAFETY * (winner * (clock.grow + 1) + floor_cost)
+    winner = best is not None and not best.get("is_base") and best.get("model") is not None
+    held = _winner_reserve(best, clock, floor_cost) if winner else 0.0
     rounds, n, max_epochs = _plan(
         clock.left() - held, timing.t_fixed + timing.t_score, timing.t_epoch, grow, floor_cost
     )
@@ -425,6 +421,13 @@ def _plan_search(
         n = max(n, 1)
     reserve = _SAFETY * grow * max(floor_cost, timing.t_fixed + max_epochs * timing.t_epoch)
     return _Budget(rounds, n, max_epochs, clock.start + clock.budget - max(reserve, held))
+
+
+def _winner_reserve(best: dict, clock: _Clock, base_cost: float) -> float:
+    """Seconds a winner's confirmation (:func:`_confirm`: it and the base configuration on
+    the training part) and refit on all the data take, from the winner's own measured fit."""
+    winner = float(best["model"].training_summary_["seconds"])
+    return _SAFETY * (winner * (clock.grow + 1) + base_cost)
 
 
 @dataclass
