@@ -245,22 +245,22 @@ def mean_one_class_weights(cw: np.ndarray | None, class_counts: np.ndarray) -> n
         return None
     w = np.asarray(cw, dtype=np.float64).astype(_DTYPE).astype(np.float64)
     counts = np.asarray(class_counts, dtype=np.float64)
-    total = float(np.dot(counts, w))
-    if not total > 0:
-        raise ValueError(
-            "the example weights (sample_weight times class_weight) sum to zero: there is "
-            "nothing to train on"
-        )
+    total = _positive_total(float(np.dot(counts, w)))
     return (w * (counts.sum() / total)).astype(_DTYPE)
 
 
 def mean_one(w: np.ndarray) -> np.ndarray:
     """Weights scaled to mean 1 (``w·n/Σw``), so they set the relative importance of the
     examples and ``lr`` the step size (all-equal weights become exactly 1)."""
-    total = float(np.sum(w, dtype=np.float64))
+    total = _positive_total(float(np.sum(w, dtype=np.float64)))
+    return (w.astype(np.float64) * (w.size / total)).astype(_DTYPE)
+
+
+def _positive_total(total: float) -> float:
+    """``total``, the examples' summed weight, refused when there is nothing to train on."""
     if not total > 0:
         raise ValueError(
             "the example weights (sample_weight times class_weight) sum to zero: there is "
             "nothing to train on"
         )
-    return (w.astype(np.float64) * (w.size / total)).astype(_DTYPE)
+    return total
