@@ -37,6 +37,9 @@ from .vectorizer import BowVectorizer
 
 __all__ = ["FeatureMap", "TextClassifier", "resolve_inputs"]
 
+#: What a document's label collection may be (multi-label ``y``).
+_LABEL_SETS = (list, tuple, set, frozenset)
+
 _CLASSIFIER_PARAMS = (
     "dim",
     "epochs",
@@ -328,9 +331,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             return y
         items = list(y) if not isinstance(y, np.ndarray) else y
         check_label_values(items)
-        is_sets = len(items) > 0 and all(
-            isinstance(v, (list, tuple, set, frozenset)) for v in items
-        )
+        is_sets = len(items) > 0 and all(isinstance(v, _LABEL_SETS) for v in items)
         if fit:
             self.multilabel_ = is_sets
             self._binarizer = label_set_binarizer() if is_sets else None
@@ -350,8 +351,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
     def _encode_validation_y(self, y_val):
         """Validation labels encoded like training labels; labels unseen in training raise."""
         if self._binarizer is not None and not sp.issparse(y_val):
-            sets = (list, tuple, set, frozenset)  # a single label: a one-label collection
-            y_val = [v if isinstance(v, sets) else (v,) for v in y_val]
+            # a single label: a one-label collection
+            y_val = [v if isinstance(v, _LABEL_SETS) else (v,) for v in y_val]
             unknown_labels(y_val, self._binarizer.classes_, multilabel=True)
         return self._encode_y(y_val, fit=False)
 
@@ -771,9 +772,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         if self.multilabel_:  # sparse indicators: no documents × classes array
             y = as_indicator_or_labels(y)
             unseen = np.zeros(features.shape[0], dtype=bool)
-            sets = (list, tuple, set, frozenset)
             if self._binarizer is not None and not hasattr(y, "shape"):
-                known = set(self._binarizer.classes_.tolist())
+                known, sets = set(self._binarizer.classes_.tolist()), _LABEL_SETS
                 y = list(y)
                 unseen = np.array([isinstance(r, sets) and not known.issuperset(r) for r in y])
                 y = [tuple(v for v in r if v in known) if isinstance(r, sets) else r for r in y]
