@@ -379,6 +379,7 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
         log_loss = _log_loss(yk, pk)
     cm = _confusion(yk, p_idx[known], c)
     top1 = p_idx  # the prediction scored: calibration and top-k rank it first
+    ranked = _prediction_first_ranking(proba, p_idx, max(how.ks))  # one for every k
     examples = (how.texts, how.examples_per_confusion)
     return Report(
         n_documents=n,
@@ -391,7 +392,7 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
         samples=None,
         log_loss=log_loss,
         hamming_loss=None,
-        top_k={kk: _single_label_top_k(y_idx, proba, kk, p_idx) for kk in how.ks},
+        top_k={kk: _single_label_top_k(y_idx, ranked, kk, c) for kk in how.ks},
         per_class=per_class,
         confusion_matrix=(
             [_json_label(x) for x in classes],
@@ -435,18 +436,23 @@ def _cells(cm: sp.csr_array) -> list[tuple[int, int, int]]:
     return list(zip(rows.tolist(), cols.tolist(), counts.tolist(), strict=True))
 
 
-def _single_label_top_k(y_idx: np.ndarray, proba: np.ndarray, kk: int, first) -> TopK:
-    """fastText's P@k/R@k and top-k accuracy from one ranking: the predicted class ``first``
-    (``y_pred``, the model's own decision), then the others by probability, ties by lower
-    class index.  Not scikit-learn's ``top_k_accuracy_score``: it breaks ties the other
-    way, so with tied probabilities (a document without a known word) top-1 accuracy,
-    ``R@1`` and the accuracy of the predictions would disagree."""
-    n, c = proba.shape
-    keff = min(kk, c)
+def _prediction_first_ranking(proba: np.ndarray, first: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best classes of each document: the predicted class ``first`` (``y_pred``,
+    the model's own decision), then the others by probability, ties by lower class index.
+    Not scikit-learn's ``top_k_accuracy_score``: it breaks ties the other way, so with tied
+    probabilities (a document without a known word) top-1 accuracy, ``R@1`` and the
+    accuracy of the predictions would disagree."""
     scores = np.array(proba, dtype=np.float64, copy=True)
-    scores[np.arange(n), first] = np.inf
-    ranked = _rank(scores, keff)
-    correct = int((ranked == y_idx[:, None]).any(axis=1).sum())  # single-label: top-k hits
+    scores[np.arange(scores.shape[0]), first] = np.inf
+    return _rank(scores, k)
+
+
+def _single_label_top_k(y_idx: np.ndarray, ranked: np.ndarray, kk: int, c: int) -> TopK:
+    """fastText's P@k/R@k and top-k accuracy at ``kk`` from the documents' ``ranked``
+    classes (:func:`_prediction_first_ranking`, at least ``kk`` of them, or all ``c``)."""
+    n = y_idx.size
+    keff = min(kk, c)
+    correct = int((ranked[:, :keff] == y_idx[:, None]).any(axis=1).sum())  # top-k hits
     return TopK(
         k=kk,
         k_effective=keff,

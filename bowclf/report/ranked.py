@@ -362,7 +362,7 @@ def _multilabel(y_true: Any, R: Ranked, y_pred: Any, how: Any) -> Report:
         weighted=_averages(Ya, Pa, labels, "weighted"),
         samples=_averages(Ya, Pa, labels, "samples"),
         log_loss=None,
-        hamming_loss=float((Ya != Pa).sum()) / (n * len(labels)),
+        hamming_loss=float(diff.sum() + Ya.nnz - Y.nnz) / (n * len(labels)),  # + unseen
         top_k={kk: _multi_top_k(Y, gold, R, kk, c) for kk in how.ks},
         per_class=_per_class(
             [classes[j] for j in shown], *(a[shown] for a in (p, r, f, s)), predicted[shown]
