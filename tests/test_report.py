@@ -27,6 +27,7 @@ from bowclf.report import (
     Ranked,
     Report,
     compute_report,
+    default_ks,
     evaluate,
     render_html,
     render_text,
@@ -888,3 +889,14 @@ def test_numeric_classes_are_listed_numerically():
     assert grid.split() == ["1", "2", "3", "10"]
     per_class = text.split("Per-class metrics")[1].splitlines()[2:6]
     assert [row.split()[0] for row in per_class] == ["1", "2", "3", "10"]
+
+
+@pytest.mark.parametrize("n_classes, expected", [(2, {1}), (5, {1}), (6, {1, 5}), (20, {1, 5})])
+def test_default_k_skips_ranking_every_class(n_classes, expected):
+    """Without ``k``, the report ranks 5 classes only when there are more than five: with
+    every class ranked, top-k accuracy and R@k are 1 whatever the model (P@5 (k=2) 0.500 on
+    every binary report)."""
+    classes, y, p, _ = make_case(n_classes, 60, seed=n_classes)
+    assert set(compute_report(y, p, classes).top_k) == expected
+    assert set(compute_report(y, p, classes, k=5).top_k) == {5}  # asked for: kept
+    assert default_ks(n_classes) == sorted(expected)

@@ -32,7 +32,8 @@ from .predict_command import _given, _load_model, _os_reason
     "ks",
     type=click.IntRange(min=1),
     multiple=True,
-    help="k for top-k accuracy / P@k / R@k (repeatable) [default: 1 and 5].",
+    help="k for top-k accuracy / P@k / R@k (repeatable) [default: 1, and 5 when the model "
+    "has more than five classes].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
@@ -98,12 +99,12 @@ def evaluate(
     started = time.perf_counter()
     # once, for the report and the misclassified file: n×c probabilities, or for many
     # classes each document's best classes (the report then lists the most frequent ones)
-    P = predict_for_report(model, texts, tuple(ks) or (1, 5))
+    P = predict_for_report(model, texts, tuple(ks) or None)
     seconds = time.perf_counter() - started
     # the model's own decision rule, for the report and the misclassified file
     pred = {} if multilabel else {"y_pred": model.predict(texts)}
     report = evaluate_model(
-        model, texts, y, k=tuple(ks) or (1, 5), proba=P, predict_seconds=seconds, **pred
+        model, texts, y, k=tuple(ks) or None, proba=P, predict_seconds=seconds, **pred
     )
     if as_json:
         click.echo(report.to_json())

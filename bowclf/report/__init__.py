@@ -96,7 +96,8 @@ Floats are plain numbers (never NaN), labels are JSON strings or numbers.
     Multi-label only: fraction of wrong document-label decisions.
 ``top_k``
     ``{"1": {"k", "k_effective", "accuracy", "precision", "recall"}, ...}``,
-    one entry per requested ``k`` (string keys). ``k_effective`` is
+    one entry per requested ``k`` (string keys; by default 1, and 5 when there
+    are more than five classes, see ``default_ks``). ``k_effective`` is
     ``min(k, n_classes)``, the number of labels taken per document.
     ``accuracy`` is the top-k accuracy (true label among the ``k`` best;
     ``sklearn.metrics.top_k_accuracy_score``), ``null`` for multi-label;
@@ -151,7 +152,13 @@ Floats are plain numbers (never NaN), labels are JSON strings or numbers.
 from __future__ import annotations
 
 from .html import render_html
-from .metrics import compute_report, evaluate, predict_for_report, write_misclassified
+from .metrics import (
+    compute_report,
+    default_ks,
+    evaluate,
+    predict_for_report,
+    write_misclassified,
+)
 from .schema import (
     SCHEMA_VERSION,
     Averages,
@@ -180,6 +187,7 @@ __all__ = [
     "Report",
     "TopK",
     "compute_report",
+    "default_ks",
     "evaluate",
     "predict_for_report",
     "render_html",

@@ -50,7 +50,19 @@ def _clean_text(text: Any, limit: int = EXAMPLE_CHARS) -> str:
     return s
 
 
-def _check_k(k: int | Iterable[int]) -> list[int]:
+DEFAULT_KS = (1, 5)
+
+
+def default_ks(n_classes: int) -> list[int]:
+    """The ``k`` of a report that names none: 1 and 5, but 5 only when there are more than five
+    classes (ranking every class scores every document's gold labels as found: top-k accuracy
+    and ``R@k`` 1, ``P@k`` labels per document ÷ classes, which says nothing)."""
+    return [k for k in DEFAULT_KS if k == 1 or k < n_classes]
+
+
+def _check_k(k: int | Iterable[int] | None, n_classes: int) -> list[int]:
+    if k is None:
+        return default_ks(n_classes)
     ks = [k] if isinstance(k, (int, np.integer)) else list(k)
     out = []
     for v in ks:
@@ -212,7 +224,7 @@ def compute_report(
     *,
     y_pred: Any = None,
     texts: Sequence[Any] | None = None,
-    k: int | Iterable[int] = (1, 5),
+    k: int | Iterable[int] | None = None,
     multilabel: bool = False,
     n_bins: int = 10,
     top_confusions: int = 10,
@@ -245,8 +257,9 @@ def compute_report(
         or label collections (default ``proba >= 0.5``).
     texts : sequence of str, optional
         The documents, used for the examples of the top confusions.
-    k : int or iterable of int, default (1, 5)
-        The ``k`` of top-k accuracy, ``P@k`` and ``R@k``.
+    k : int or iterable of int, optional
+        The ``k`` of top-k accuracy, ``P@k`` and ``R@k``; by default 1, and 5 when there are
+        more than five classes (:func:`default_ks`).
     multilabel : bool, default False
         Treat the task as multi-label.
     n_bins, top_confusions, examples_per_confusion : int, default 10, 10, 3
@@ -270,10 +283,11 @@ def compute_report(
     """
     classes_list, proba_arr = _check_proba(classes, proba)
     n = proba_arr.shape[0] if proba_arr is not None else proba.indices.shape[0]
+    ks = _check_k(k, len(classes_list))
     texts = _check_options(
-        k, n_bins, top_confusions, examples_per_confusion, texts, n, predict_seconds
+        n_bins, top_confusions, examples_per_confusion, texts, n, predict_seconds
     )
-    ks, n_bins, top_confusions = _check_k(k), int(n_bins), int(top_confusions)
+    n_bins, top_confusions = int(n_bins), int(top_confusions)
     how = _Settings(classes_list, texts, ks, n_bins, top_confusions, int(examples_per_confusion))
     if isinstance(proba, Ranked):
         from .ranked import ranked_report
@@ -326,9 +340,8 @@ def _check_proba(classes: Any, proba: Any) -> tuple[list[Label], np.ndarray | No
 
 
 def _check_options(
-    k: Any, n_bins: Any, top_confusions: int, examples: int, texts: Any, n: int, predict_seconds
+    n_bins: Any, top_confusions: int, examples: int, texts: Any, n: int, predict_seconds
 ) -> list[Any] | None:
-    _check_k(k)
     if predict_seconds is not None and predict_seconds < 0:
         raise ValueError("predict_seconds must be >= 0")
     if not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
@@ -576,7 +589,7 @@ def evaluate(
     texts: Sequence[Any],
     y: Any,
     *,
-    k: int | Iterable[int] = (1, 5),
+    k: int | Iterable[int] | None = None,
     proba: np.ndarray | None = None,
     **kwargs: Any,
 ) -> Report:
@@ -596,8 +609,8 @@ def evaluate(
         The documents.
     y : array-like
         True labels (see :func:`compute_report`).
-    k : int or iterable of int, default (1, 5)
-        The ``k`` of top-k accuracy, ``P@k`` and ``R@k``.
+    k : int or iterable of int, optional
+        The ``k`` of top-k accuracy, ``P@k`` and ``R@k`` (default: :func:`default_ks`).
     proba : ndarray of shape (n_documents, n_classes), optional
         ``model.predict_proba(texts)`` when the caller has it already (pass the time it took
         as ``predict_seconds``); computed here otherwise.
@@ -626,7 +639,7 @@ def evaluate(
     return compute_report(y, proba, classes, k=k, multilabel=multilabel, **kwargs)
 
 
-def predict_for_report(model: Any, texts: Sequence[Any], k: int | Iterable[int] = (1, 5)):
+def predict_for_report(model: Any, texts: Sequence[Any], k: int | Iterable[int] | None = None):
     """What :func:`evaluate` reports from: ``model.predict_proba(texts)`` (n×c), or when that
     matrix would exceed :data:`bowclf.report.ranked.DENSE_REPORT_BYTES`, each document's
     best classes by ``model.predict_topk`` (a :class:`~bowclf.report.schema.Ranked`: the
@@ -637,7 +650,9 @@ def predict_for_report(model: Any, texts: Sequence[Any], k: int | Iterable[int] 
     if not needs_ranked(len(texts), len(model.classes_)):
         return model.predict_proba(texts)
     multilabel = bool(getattr(model, "multilabel_", False))
-    width = ranked_width(_check_k(k), multilabel, _model_attr(model, "threshold_"))
+    width = ranked_width(
+        _check_k(k, len(model.classes_)), multilabel, _model_attr(model, "threshold_")
+    )
     return rank_documents(model, texts, width)
 
 
