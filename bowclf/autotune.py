@@ -56,6 +56,7 @@ from sklearn.model_selection import ParameterSampler, train_test_split
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from .auto_rules import resolve_epochs
+from .autotune_trials import format_trials, stored_trials
 from .defaults import BASE_LR
 from .text import TextClassifier
 from .training import check_classes
@@ -117,10 +118,11 @@ class AutotuneResult:
         Its validation score (``metric``).
     metric : str
     trials : list of dict
-        One row per trained candidate and round: ``round`` (the halving round of its
-        batch, ``'defaults'`` for the base configuration at its own epochs, ``'recipe'``,
-        or ``'confirm'`` for the second split), ``epochs``, ``score`` (``nan``: not
-        scored), ``seconds`` and the candidate's ``params``.
+        One row per trained candidate and round: ``round`` (the halving round within its
+        ``batch``, the halving search it belongs to, 1, 2, …; ``'defaults'`` for the base
+        configuration at its own epochs, ``'recipe'``, or ``'confirm'`` for the second
+        split), ``epochs``, ``score`` (``nan``: not scored), ``seconds`` and the
+        candidate's ``params``.
     seconds : float
         Wall time of the whole call: :attr:`search_seconds` + ``refit_seconds``.
     refit_seconds : float
@@ -161,6 +163,7 @@ class AutotuneResult:
             "budget_seconds": round(self.budget, 1),
             "interrupted": bool(self.interrupted),
             "refitted": bool(self.refitted),
+            "best_trials": stored_trials(self.trials),
         }
 
 
@@ -470,7 +473,10 @@ def _halving_batches(run: _Run, timing: _Timing, clock: _Clock, trials, best, *,
             f"{timing.t_epoch:.2f} s per epoch, {clock.left():.0f} s left"
         )
         done = len(trials)
-        if _search(run, candidates, plan, trials, best):
+        stopped = _search(run, candidates, plan, trials, best)
+        for row in trials[done:]:
+            row["batch"] = batch + 1
+        if stopped:
             return True
         if len(trials) == done:
             break
@@ -721,20 +727,7 @@ def _result(model, best, trials, interrupted, refitted, metric, k, budget, start
 
 def trials_table(result: AutotuneResult, limit: int | None = 20) -> str:
     """The trials as a plain-text table, best first (``limit`` rows; ``None``: all)."""
-    rows = sorted(result.trials, key=lambda t: (-t["score"], -t["epochs"]))
-    shown = rows if limit is None else rows[:limit]
-    keys = sorted({k for t in shown for k in t["params"]})
-    head = ["round", "epochs", result.metric] + keys
-    body = [
-        [str(t["round"]), str(t["epochs"]), f"{t['score']:.4f}"]
-        + [str(t["params"].get(k, "")) for k in keys]
-        for t in shown
-    ]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *body]]
-    if len(rows) > len(shown):
-        lines.append(f"... {len(rows) - len(shown)} more trials")
-    return "\n".join(lines)
+    return format_trials(result.trials, result.metric, limit)
 
 
 def check_options(time_budget: str | float, metric: str) -> None:

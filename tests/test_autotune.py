@@ -9,6 +9,7 @@ import pytest
 
 from bowclf import TextClassifier, load
 from bowclf.autotune import MULTILABEL_RECIPE, _plan, autotune, parse_duration, trials_table
+from bowclf.autotune_trials import describe_choice
 
 
 def _corpus(n=300, seed=0):
@@ -27,6 +28,13 @@ def _corpus(n=300, seed=0):
         X.append(" ".join(rng.permutation(doc)))
         y.append(label)
     return X, y
+
+
+def _column(table: list[str], name: str, row: int) -> float:
+    """The number in column ``name`` of a right-aligned table's ``row`` (blank cells, e.g. the
+    defaults' batch, would shift a plain split)."""
+    end = table[0].index(name) + len(name)
+    return float(table[row][:end].split()[-1])
 
 
 def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
@@ -61,10 +69,11 @@ def test_autotune_keeps_a_5_second_budget_and_returns_a_fitted_model():
     summary = result.summary()
     assert summary["metric"] == "accuracy" and summary["trials"] == len(result.trials)
     table = trials_table(result, limit=None).splitlines()
-    assert table[0].split()[:3] == ["round", "epochs", "accuracy"]
+    head = table[0].split()  # a "batch" column first when several halving searches ran
+    assert head[head.index("round") :][:3] == ["round", "epochs", "accuracy"]
     assert len(table) == 1 + len(result.trials)
     top_row = max(t["score"] for t in result.trials)
-    assert float(table[1].split()[2]) == pytest.approx(top_row, abs=1e-4)
+    assert _column(table, "accuracy", 1) == pytest.approx(top_row, abs=1e-4)
 
 
 def test_autotune_first_candidate_is_the_base_configuration():
@@ -217,7 +226,19 @@ def test_cli_fit_autotune_writes_the_tuned_model_and_info_shows_it(tmp_path):
     assert time.perf_counter() - t0 < 8
     assert "Chosen" in res.output and "p@1" in res.output
     info = runner.invoke(main, ["info", str(model)])
-    assert info.exit_code == 0 and "autotune" in info.output
+    assert info.exit_code == 0, info.output
+    tuned = load(model).training_summary_["autotune"]  # what the file keeps, as info shows it
+    line = next(s for s in info.output.splitlines() if s.startswith("Autotune:"))
+    assert f"validation p@1 {tuned['best_score']:.4f}" in line
+    assert f"{tuned['trials']:,} trials" in line and "{" not in line  # no raw dict
+    best = tuned["best_trials"]
+    assert 1 <= len(best) <= min(10, tuned["trials"])
+    assert [t["score"] for t in best] == sorted((t["score"] for t in best), reverse=True)
+    assert all(set(t) == {"round", "batch", "epochs", "score", "params"} for t in best)
+    table = info.output.split(f"Best trials (of {tuned['trials']:,}):\n", 1)[1].splitlines()
+    head = table[0].split()
+    assert head[head.index("round") + 1 : head.index("round") + 3] == ["epochs", "p@1"]
+    assert _column(table, "p@1", 1) == pytest.approx(best[0]["score"], abs=1e-4)
     bad = runner.invoke(main, ["fit", str(corpus), "--autotune", "--autotune-metric", "auc"])
     assert bad.exit_code == 2 and "p@K" in bad.output
 
@@ -479,6 +500,8 @@ def test_cli_fit_autotune_prints_the_search_and_the_refit_times_the_api_returns(
         f"search {result.search_seconds:.1f}s ({len(result.trials)} trials), "
         f"refit {result.refit_seconds:.1f}s: {result.seconds:.1f}s of 3s"
     ) in res.stderr
+    chosen = f"Chosen: {describe_choice(result.best_params)}; "  # words, not a raw dict
+    assert chosen in res.stderr and "{" not in chosen
     trained = [line for line in res.stderr.splitlines() if line.startswith("Trained ")]
     assert len(trained) == 1
     assert f" in {result.refit_seconds:.1f}s (the refit); " in trained[0]

@@ -584,6 +584,7 @@ def _fit_autotune(o: _FitOptions, kw: dict, started: float):
     ``started`` (reading the corpus counts); print the trials and the choice and return the
     :class:`~bowclf.autotune.AutotuneResult`."""
     from ..autotune import autotune, parse_duration, trials_table
+    from ..autotune_trials import describe_choice
     from ..corpus import read_corpus
 
     train = read_corpus(o.corpus, **kw)
@@ -611,8 +612,9 @@ def _fit_autotune(o: _FitOptions, kw: dict, started: float):
     elif result.best_score == result.best_score:  # not NaN
         scored = f"validation {result.metric} {result.best_score:.4f}"
     wall = time.perf_counter() - started
-    say(f"Chosen{note}: {result.best_params}; {scored}; search {result.search_seconds:.1f}s "
-        f"({len(result.trials)} trials), refit {result.refit_seconds:.1f}s: "
+    say(f"Chosen{note}: {describe_choice(result.best_params)}; {scored}; "
+        f"search {result.search_seconds:.1f}s ({len(result.trials)} trials), "
+        f"refit {result.refit_seconds:.1f}s: "
         f"{wall:.1f}s of {budget:g}s since the command started")  # fmt: skip
     return result
 

@@ -85,6 +85,18 @@ def info(model_path, as_json, top_features=None) -> None:
             lines.append(("Training", _training_line(text["training_summary"], quantized)))
         if text.get("corpus"):
             lines.append(("Corpus read as", _corpus_line(text["corpus"])))
+        if isinstance(tuned := (text.get("training_summary") or {}).get("autotune"), dict):
+            lines.append(("Autotune", _autotune_line(tuned)))
+    lines.append(("Parameters", _parameters_line(header, text, inputs)))
+    click.echo("\n".join(f"{name + ':':<17}{_printable(str(value))}" for name, value in lines))
+    if any(name == "Autotune" for name, _ in lines):
+        _echo_best_trials(text["training_summary"]["autotune"])
+    if top is not None:
+        click.echo("\n".join(top[1]))
+
+
+def _parameters_line(header: dict, text: dict, inputs: dict) -> str:
+    """The estimator's parameters, each ``'auto'`` with what it stood for in this fit."""
     params = header.get("params", {})
     resolved = dict(inputs)  # what each 'auto' parameter stood for in this model's fit
     if "lr_" in (fitted := header.get("classifier", {}).get("fitted", {})):
@@ -94,14 +106,10 @@ def info(model_path, as_json, top_features=None) -> None:
     summary = text.get("training_summary")
     if isinstance(summary, dict) and "epochs" in summary and not params.get("early_stopping"):
         resolved["epochs"] = summary["epochs"]  # the passes 'auto' made (no early stop)
-    shown = [
+    return ", ".join(
         f"{k}={v} ({resolved[k]})" if v == "auto" and k in resolved else f"{k}={v}"
         for k, v in sorted(params.items())
-    ]
-    lines.append(("Parameters", ", ".join(shown)))
-    click.echo("\n".join(f"{name + ':':<17}{_printable(str(value))}" for name, value in lines))
-    if top is not None:
-        click.echo("\n".join(top[1]))
+    )
 
 
 def _printable(text: str) -> str:
@@ -171,14 +179,58 @@ def _training_line(summary: dict, quantized: bool = False) -> str:
         else None,
         f"{number('seconds', '.1f')} s" if number("seconds", ".1f") else None,
     ]
-    known = {"documents", "epochs", "loss", "validation_score", "seconds", *_INPUTS}
+    known = {"documents", "epochs", "loss", "validation_score", "seconds", "autotune", *_INPUTS}
     if quantized:
         known |= set(_MODEL_SIZE)
-    parts += [f"{k} {v}" for k, v in sorted(summary.items()) if k not in known and v is not None]
+    parts += [f"{k} {_grouped(v)}" for k, v in sorted(summary.items())
+              if k not in known and v is not None]  # fmt: skip
     before = [f"{k} {summary[k]}" for k in _MODEL_SIZE if quantized and k in summary]
     if before:
         parts.append(f"before quantisation {' and '.join(before)}")
     return ", ".join(p for p in parts if p)
+
+
+def _autotune_line(tuned: dict) -> str:
+    """What ``--autotune`` chose and how (the search's summary, :meth:`AutotuneResult.summary`)."""
+    from ..autotune_trials import describe_choice
+
+    metric = tuned.get("metric") if isinstance(tuned.get("metric"), str) else "score"
+    chosen = tuned.get("best_params") if isinstance(tuned.get("best_params"), dict) else {}
+    parts = [
+        f"chose {describe_choice(chosen)}",
+        f"validation {metric} {tuned['best_score']:.4f}" if _is_number(tuned.get("best_score"))
+        else None,
+        f"{tuned['trials']:,} trials" if _is_number(tuned.get("trials")) else None,
+        f"search and refit {tuned['seconds']:.1f} s of {tuned['budget_seconds']:.1f} s"
+        if _is_number(tuned.get("seconds")) and _is_number(tuned.get("budget_seconds"))
+        else None,
+        "interrupted (Ctrl-C)" if tuned.get("interrupted") is True else None,
+        None if tuned.get("refitted") is not False else "not refitted on all the data",
+    ]  # fmt: skip
+    return ", ".join(p for p in parts if p)
+
+
+def _echo_best_trials(tuned: dict) -> None:
+    """The best trials the model file keeps, as ``bowclf fit --autotune`` printed them."""
+    rows = tuned.get("best_trials")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return
+    from ..autotune_trials import format_trials
+
+    metric = tuned.get("metric") if isinstance(tuned.get("metric"), str) else "score"
+    total = tuned["trials"] if _is_number(tuned.get("trials")) else None
+    click.echo(f"Best trials (of {total:,}):" if total else "Best trials:")
+    table = format_trials(rows, metric, limit=None, total=total)
+    click.echo("\n".join("  " + _printable(line) for line in table.splitlines()))
+
+
+def _grouped(value):
+    """Integers with thousands separators, anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _corpus_line(corpus: dict) -> str:

@@ -258,8 +258,7 @@ def compute_report(
     texts : sequence of str, optional
         The documents, used for the examples of the top confusions.
     k : int or iterable of int, optional
-        The ``k`` of top-k accuracy, ``P@k`` and ``R@k``; by default 1, and 5 when there are
-        more than five classes (:func:`default_ks`).
+        The ``k`` of top-k accuracy, ``P@k`` and ``R@k`` (default: :func:`default_ks`).
     multilabel : bool, default False
         Treat the task as multi-label.
     n_bins, top_confusions, examples_per_confusion : int, default 10, 10, 3
@@ -283,12 +282,10 @@ def compute_report(
     """
     classes_list, proba_arr = _check_proba(classes, proba)
     n = proba_arr.shape[0] if proba_arr is not None else proba.indices.shape[0]
-    ks = _check_k(k, len(classes_list))
-    texts = _check_options(
-        n_bins, top_confusions, examples_per_confusion, texts, n, predict_seconds
-    )
-    n_bins, top_confusions = int(n_bins), int(top_confusions)
-    how = _Settings(classes_list, texts, ks, n_bins, top_confusions, int(examples_per_confusion))
+    texts = _check_options(n_bins, top_confusions, examples_per_confusion, texts, n,
+                           predict_seconds)  # fmt: skip
+    how = _Settings(classes_list, texts, _check_k(k, len(classes_list)), int(n_bins),
+                    int(top_confusions), int(examples_per_confusion))  # fmt: skip
     if isinstance(proba, Ranked):
         from .ranked import ranked_report
 
