@@ -966,3 +966,43 @@ def test_documents_containing_batch_separators(tok: str) -> None:
     else:
         assert [v.tokenize(d) for d in docs] == [_ref_whitespace(d) for d in docs]
     assert v.count_tokens(docs) == sum(len(v.tokenize(d)) for d in docs)
+
+
+WORDS = st.lists(
+    st.text(st.characters(codec="utf-8") | st.sampled_from("aé日👍\ud800<>"), max_size=12),
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(WORDS, st.integers(1, 7), st.integers(0, 4))
+def test_subword_hashes_match_the_pure_python_subwords(words, minn, extra) -> None:
+    """The vectorised subword hashes are those of ``_char_ngrams``'s strings, word by word
+    and in its order (start, then length), lone surrogates and 4-byte characters included."""
+    from bowclf.vectorizer.hashing import _char_ngrams, subword_hashes
+
+    maxn = minn + extra
+    encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+    owner, hashes = subword_hashes(encoded, minn, maxn)
+    grams = [_char_ngrams(w, minn, maxn) for w in words]
+    assert owner.tolist() == [i for i, g in enumerate(grams) for _ in g]
+    assert hashes.tolist() == token_hashes([s for g in grams for s in g]).tolist()
+
+
+def test_a_huge_word_with_subwords_takes_memory_in_proportion() -> None:
+    """A 200,000-character token with ``minn=3, maxn=6`` has 800,000 subwords: built as
+    Python strings they took ~170 MB; hashed in place, a few bytes each beyond the row."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    word = "".join(rng.choice(list("abcdefgé"), 200_000))
+    v = BowVectorizer(minn=3, maxn=6, buckets=100_003)
+    tracemalloc.start()
+    try:
+        X = v.fit_transform([f"hello {word} world"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # hello and world: 1 + 14 subwords each; the word: 1 + (200,002 − n + 1) for n = 3..6
+    assert X.sum() == 2 * 15 + 1 + (4 * 200_000 - 6)
+    assert peak < 60 * 2**20, f"peak {peak / 2**20:.0f} MB"

@@ -47,6 +47,7 @@ import numpy as np
 
 from .. import _math
 from ..inference import check_texts
+from ..vectorizer.hashing import NGRAM_MULTIPLIER, bytes_hashes, subword_hashes
 from .fasttext_reader import (
     _ARG_NAMES,
     _LOSSES,
@@ -62,9 +63,6 @@ from .quantized import decode_quantized, quantized_members
 __all__ = ["FastTextModel", "is_fasttext_file", "load_fasttext", "fasttext_info"]
 
 EOS = b"</s>"
-_FNV_BASIS = 2166136261
-_FNV_PRIME = 16777619
-_NGRAM_PRIME = 116049371
 _BATCH_ROWS = 1 << 18  # rows gathered at once when averaging (bounds the temporaries)
 _DOC_BATCH = 4096
 
@@ -106,17 +104,6 @@ def fasttext_info(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- hashing
-def _fnv1a(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """32-bit FNV-1a (sign-extended bytes) of the strings ``flat[s : s+len]`` (uint32)."""
-    h = np.full(starts.size, _FNV_BASIS, dtype=np.uint32)
-    sext = flat.view(np.int8).astype(np.int32).view(np.uint32)
-    prime = np.uint32(_FNV_PRIME)
-    for k in range(int(lengths.max()) if lengths.size else 0):
-        idx = np.flatnonzero(lengths > k)
-        h[idx] = (h[idx] ^ sext[starts[idx] + k]) * prime
-    return h
-
-
 # ---------------------------------------------------------------------- the model
 class FastTextModel:
     """A fastText supervised model, read from its ``.bin``/``.ftz`` file (see the module).
@@ -199,12 +186,7 @@ class FastTextModel:
             ],
             dtype=bool,
         )
-        lengths = np.fromiter(map(len, tokens), np.int64, n)
-        flat = np.frombuffer(b"".join(tokens), dtype=np.uint8)
-        starts = np.zeros(n, np.int64)
-        np.cumsum(lengths[:-1], out=starts[1:])
-        h = _fnv1a(flat, starts, lengths)
-        hashes = h.view(np.int32).astype(np.int64)
+        hashes = bytes_hashes(tokens).view(np.int32).astype(np.int64)
         # rows per token: its dictionary row, then its character n-grams
         own_tok = np.flatnonzero((ids >= 0) & ~is_label)
         row_tok = [own_tok]
@@ -227,51 +209,11 @@ class FastTextModel:
     def _char_ngrams(self, tokens: list[bytes], minn: int, maxn: int):
         """Rows of the character n-grams of ``"<" + token + ">"`` for each token.
 
-        Returns ``(token_index, row)`` pairs.  N-grams run over UTF-8 characters (a byte
-        ``10xxxxxx`` continues a character); the lone markers ``<`` and ``>`` are skipped.
+        Returns ``(token_index, row)`` pairs (:func:`~bowclf.vectorizer.hashing.subword_hashes`:
+        n-grams run over UTF-8 characters; the lone markers ``<`` and ``>`` are skipped).
         """
-        words = [b"<" + t + b">" for t in tokens]
-        lengths = np.fromiter(map(len, words), np.int64, len(words))
-        flat = np.frombuffer(b"".join(words), dtype=np.uint8)
-        word_start = np.zeros(len(words), np.int64)
-        np.cumsum(lengths[:-1], out=word_start[1:])
-        word_of_byte = np.repeat(np.arange(len(words)), lengths)
-        word_end = (word_start + lengths)[word_of_byte]
-        is_start = (flat & 0xC0) != 0x80
-        # a character ends where the next byte starts a character or the word ends
-        nxt = np.ones(flat.size, bool)
-        nxt[:-1] = is_start[1:]
-        ends_char = nxt | (np.arange(flat.size) + 1 == word_end)
-        begin = np.flatnonzero(is_start)  # every n-gram start (a character start)
-        limit = word_end[begin] - begin  # bytes available from there
-        owner = word_of_byte[begin]
-        at_word_start = begin == word_start[owner]
-        sext = flat.view(np.int8).astype(np.int32).view(np.uint32)
-        h = np.full(begin.size, _FNV_BASIS, np.uint32)
-        nchars = np.zeros(begin.size, np.int64)
-        prime = np.uint32(_FNV_PRIME)
-        out_tok, out_hash = [], []
-        k = 0
-        live = np.flatnonzero(limit > 0)
-        while live.size:
-            pos = begin[live] + k
-            h[live] = (h[live] ^ sext[pos]) * prime
-            done = ends_char[pos]
-            nchars[live] += done
-            n = nchars[live]
-            last_byte = pos + 1 == word_end[begin[live]]
-            emit = (
-                done & (n >= minn) & (n <= maxn) & ~((n == 1) & (at_word_start[live] | last_byte))
-            )
-            out_tok.append(owner[live[emit]])
-            out_hash.append(h[live[emit]].copy())
-            k += 1
-            keep = (limit[live] > k) & ~(done & (n >= maxn))
-            live = live[keep]
-        if not out_tok:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        toks = np.concatenate(out_tok)
-        buckets = (np.concatenate(out_hash) % np.uint32(self.args["bucket"])).astype(np.int64)
+        toks, hashes = subword_hashes(tokens, minn, maxn)
+        buckets = (hashes % np.uint32(self.args["bucket"])).astype(np.int64)
         rows = self._row_of_hash(buckets)
         keep = rows >= 0
         return toks[keep], rows[keep]
@@ -327,7 +269,7 @@ class FastTextModel:
         if nmax > 1 and seq.size:
             hs = hashes[seq].view(np.uint64)
             g = hs.copy()
-            mul = np.uint64(_NGRAM_PRIME)
+            mul = np.uint64(NGRAM_MULTIPLIER)
             bucket = np.uint64(self.args["bucket"])
             for k in range(1, nmax):
                 if seq.size <= k:

@@ -1,15 +1,27 @@
 """fastText's token and n-gram hashes (the formulas are in :mod:`bowclf.vectorizer`).
 
 ``token_hash`` is the pure-Python statement of the rule; ``token_hashes``
-computes it for many tokens at once with numpy, and the tests check one against
-the other.
+computes it for many tokens at once with numpy, and ``subword_hashes`` for every
+character n-gram of many words without building them (``_char_ngrams`` is its
+pure-Python statement); the tests check each against its reference.  fastText's model
+reader (:mod:`bowclf.io.fasttext`) hashes with the same functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["FNV_OFFSET_BASIS", "FNV_PRIME", "NGRAM_MULTIPLIER", "token_hash", "token_hashes"]
+__all__ = [
+    "FNV_OFFSET_BASIS",
+    "FNV_PRIME",
+    "NGRAM_MULTIPLIER",
+    "bytes_hashes",
+    "subword_hashes",
+    "token_hash",
+    "token_hashes",
+]
 
 FNV_OFFSET_BASIS = 2166136261
 FNV_PRIME = 16777619
@@ -51,13 +63,17 @@ def token_hashes(tokens: list[str]) -> np.ndarray:
     -------
     ndarray of uint32, shape (len(tokens),)
     """
-    n = len(tokens)
+    return bytes_hashes([t.encode("utf-8", "surrogatepass") for t in tokens])
+
+
+def bytes_hashes(strings: Sequence[bytes]) -> np.ndarray:
+    """:func:`token_hash` of byte strings (already encoded), as ``uint32``."""
+    n = len(strings)
     if n == 0:
         return np.empty(0, np.uint32)
-    enc = [t.encode("utf-8", "surrogatepass") for t in tokens]
-    lens = np.fromiter(map(len, enc), np.int64, n)
+    lens = np.fromiter(map(len, strings), np.int64, n)
     # int8 -> uint32 is a C cast: negative bytes wrap, i.e. sign-extend.
-    data = np.frombuffer(b"".join(enc), np.int8).astype(np.uint32)
+    data = np.frombuffer(b"".join(strings), np.int8).astype(np.uint32)
     starts = np.zeros(n, np.int64)
     np.cumsum(lens[:-1], out=starts[1:])
     order = np.argsort(-lens, kind="stable")  # longest first: active set is a prefix
@@ -75,6 +91,65 @@ def token_hashes(tokens: list[str]) -> np.ndarray:
     out = np.empty(n, np.uint32)
     out[order] = h
     return out
+
+
+def subword_hashes(words: Sequence[bytes], minn: int, maxn: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`token_hash` of every fastText subword of each ``"<" + word + ">"`` (``words``
+    UTF-8 encoded), without building the subwords: the vectorised :func:`_char_ngrams`.
+
+    Subwords are the runs of ``minn..maxn`` characters (a byte ``10xxxxxx`` continues a
+    character), the lone markers ``<`` and ``>`` excepted.  Each start's hash is extended
+    one byte at a time, so the work is O(characters × ``maxn``) numpy operations over
+    arrays the size of the text, and memory stays a few dozen bytes per input byte plus the
+    output (a 1 MB word with ``minn=3, maxn=6``: ~4 M hashes; built as strings they took
+    over 1 GB).
+
+    Returns
+    -------
+    owner : ndarray of int64
+        The index in ``words`` of each subword.
+    hashes : ndarray of uint32
+        Their hashes, in :func:`_char_ngrams`'s order: by word, then by start, then by
+        length.
+    """
+    if not words or maxn < 1:
+        return np.empty(0, np.int64), np.empty(0, np.uint32)
+    marked = [b"<" + w + b">" for w in words]
+    lengths = np.fromiter(map(len, marked), np.int64, len(marked))
+    flat = np.frombuffer(b"".join(marked), dtype=np.uint8)
+    word_end = np.cumsum(lengths)
+    word_start = word_end - lengths
+    is_start = (flat & 0xC0) != 0x80
+    ends_char = np.ones(flat.size, bool)  # the next byte starts a character or a word
+    ends_char[:-1] = is_start[1:]
+    ends_char[word_end - 1] = True
+    begin = np.flatnonzero(is_start)  # every subword starts at a character
+    owner = np.searchsorted(word_end, begin, side="right")
+    edge = (begin == word_start[owner]) | (begin + 1 == word_end[owner])  # '<' or '>' alone
+    # subwords of each start: minn..maxn characters, as many as remain in its word
+    remaining = np.searchsorted(begin, word_end)[owner] - np.arange(begin.size)
+    count = np.maximum(np.minimum(remaining, maxn) - minn + 1, 0) - (edge & (minn == 1))
+    del remaining
+    slot = np.cumsum(count) - count  # where each start's next subword goes in the output
+    hashes = np.empty(int(count.sum()), np.uint32)
+    sext = flat.view(np.int8).astype(np.uint32)  # fastText's int8 -> uint32 cast
+    h = np.full(begin.size, FNV_OFFSET_BASIS, np.uint32)
+    chars = np.zeros(begin.size, np.int32)
+    prime = np.uint32(FNV_PRIME)
+    live = np.arange(begin.size)
+    k = 0
+    while live.size:  # byte k of every subword still growing; at most 4·maxn rounds
+        pos = begin[live] + k
+        h[live] = (h[live] ^ sext[pos]) * prime
+        done = ends_char[pos]
+        chars[live] += done
+        n = chars[live]
+        at = live[done & (n >= minn) & ~((n == 1) & edge[live])]  # n <= maxn: see below
+        hashes[slot[at]] = h[at]
+        slot[at] += 1
+        k += 1
+        live = live[(pos + 1 < word_end[owner[live]]) & ~(done & (n >= maxn))]
+    return np.repeat(owner, count), hashes
 
 
 def _sign_extend(h: np.ndarray) -> np.ndarray:

@@ -11,12 +11,12 @@ up in a ``dict``.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import chain, count, islice, repeat
+from itertools import count, islice, repeat
 from typing import Any
 
 import numpy as np
 
-from .hashing import NGRAM_MULTIPLIER, _char_ngrams, _sign_extend, token_hashes
+from .hashing import NGRAM_MULTIPLIER, _sign_extend, subword_hashes, token_hashes
 from .keyindex import _CHAR_KEY, _LONG_KEY, _KeyIndex, _span_keys, _take_two
 from .tokenizer import _SEP, _Spans, _Tokenizer
 
@@ -162,15 +162,14 @@ class _TokenTable:
         if self.hashes is not None:
             self.hashes.put(new_ids, _sign_extend(token_hashes(new_tokens)))
         if self.char_ngrams is not None:
-            minn, maxn = self.char_ngrams
-            grams = [_char_ngrams(t, minn, maxn) for t in new_tokens]
-            lens = np.fromiter(map(len, grams), np.int64, len(grams))
-            starts = np.zeros(len(grams), np.int64)
+            words = [t.encode("utf-8", "surrogatepass") for t in new_tokens]
+            owner, hashes = subword_hashes(words, *self.char_ngrams)
+            lens = np.bincount(owner, minlength=len(words)).astype(np.int64)
+            starts = np.zeros(len(words), np.int64)
             np.cumsum(lens[:-1], out=starts[1:])
             self.cg_start.put(new_ids, starts + len(self.cg_data.array))
             self.cg_len.put(new_ids, lens)
-            flat = list(chain.from_iterable(grams))
-            self.cg_data.extend(token_hashes(flat).astype(np.int64) % self._buckets)
+            self.cg_data.extend(hashes.astype(np.int64) % self._buckets)
 
     def _register_new(self, strings_of: Any, ids: np.ndarray, old: int) -> None:
         """Register the ids ``>= old`` (new) among ``ids``; ``strings_of(pos)`` is
