@@ -1006,3 +1006,16 @@ def test_a_huge_word_with_subwords_takes_memory_in_proportion() -> None:
     # hello and world: 1 + 14 subwords each; the word: 1 + (200,002 − n + 1) for n = 3..6
     assert X.sum() == 2 * 15 + 1 + (4 * 200_000 - 6)
     assert peak < 60 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+@pytest.mark.parametrize(
+    "kw", [{"tokenizer": lambda s: s.split(" ")}, {"token_pattern": r"\S+"}], ids=["func", "regex"]
+)
+def test_custom_tokens_lose_trailing_nuls(kw) -> None:
+    """A NUL-ending token (a corpus with stray NUL bytes, split on spaces) is fitted and found
+    again as the word without its NULs; fit refused the whole corpus before."""
+    v = BowVectorizer(**kw)
+    X = v.fit_transform(["ab\x00 cd", "ab cd\x00\x00", "\x00 a\x00b"])
+    assert v.words_.tolist() == ["ab", "cd", "a\x00b"]  # an inner NUL is kept
+    assert X.toarray().tolist() == [[1, 1, 0], [1, 1, 0], [0, 0, 1]]
+    assert v.transform(["cd\x00"]).toarray().tolist() == [[0, 1, 0]]

@@ -95,6 +95,9 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         of characters other than space, ``\t \n \v \f \r`` and ``\0``
         (nothing else is special).  A callable maps a (lower-cased) document
         to a list of str tokens; it cannot be saved by :mod:`bowclf.persist`.
+        Its tokens, and a ``token_pattern``'s, lose any trailing NUL
+        characters (``'\0'``; a token of NULs only is dropped): the
+        vocabulary is a numpy string array, which cannot end a word with one.
     token_pattern : str or None, default=None
         Regex whose ``re.findall`` matches are the tokens (at most one
         capturing group, whose match is then the token).  Replaces the

@@ -134,9 +134,10 @@ class _Tokenizer:
             if not all(isinstance(t, str) for t in tokens):  # bytes, ints… fail later
                 bad = next(t for t in tokens if not isinstance(t, str))
                 raise TypeError(f"tokenizer must return str tokens, got {type(bad).__name__}")
-            return tokens
+            return _without_trailing_nul(tokens) if "\x00" in "".join(tokens) else tokens
         assert self.pattern is not None
-        return self._split(doc, self.pattern)
+        tokens = self._split(doc, self.pattern)
+        return _without_trailing_nul(tokens) if "\x00" in doc else tokens
 
     def _ascii_spans(self, docs: list[str]) -> tuple[_Spans, np.ndarray]:
         """Default-rule tokens of ASCII documents, found with numpy on bytes.
@@ -229,6 +230,13 @@ class _Tokenizer:
                 spans, lens = self._unicode_spans(sub)
                 yield _Segment([], sub_pos, lens, spans)
                 del spans
+
+
+def _without_trailing_nul(tokens: list[str]) -> list[str]:
+    """``tokens`` without trailing NULs, empty ones dropped: numpy's ``<U`` arrays, which hold
+    the vocabulary, drop a string's trailing NULs, so ``"ab\\0"`` would be stored as
+    ``"ab"`` and never found again (the built-in rules treat NUL as a separator)."""
+    return [s for t in tokens if (s := t.rstrip("\x00"))]
 
 
 def _char_runs(lengths: Iterable[int], max_chars: int) -> Iterator[tuple[int, int]]:
