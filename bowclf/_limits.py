@@ -141,6 +141,21 @@ def _nested_repeat(tree: Any, parser: Any, *, inside_unbounded: bool) -> bool:
     return False
 
 
+def check_token_pattern(estimator: Any) -> None:
+    """Raise scikit-learn's ``InvalidParameterError`` saying why ``estimator.token_pattern``
+    is refused (:func:`pattern_problem`), before its ``_parameter_constraints`` would say only
+    what is accepted; call it first in ``_validate_params``."""
+    pattern = getattr(estimator, "token_pattern", None)
+    problem = pattern_problem(pattern) if isinstance(pattern, str) else None
+    if problem is not None:
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        raise InvalidParameterError(
+            f"The 'token_pattern' parameter of {type(estimator).__name__}, "
+            f"{repr(pattern)[:60]}, {problem}."
+        )
+
+
 def safe_pattern_constraint() -> Any:
     """A scikit-learn parameter constraint: a ``str`` ``token_pattern`` that
     :func:`pattern_problem` accepts (for ``_parameter_constraints``)."""

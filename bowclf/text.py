@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _math, defaults
+from . import _limits, _math, defaults
 from .auto_rules import resolve_ngram_weight
 from .classifier import BowClassifier
 from .fit_state import keeps_state_on_error
@@ -414,6 +414,10 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             base = np.ones(kept.size, np.float32) if self.idf_ is None else self.idf_
             self.idf_ = _math.ngram_scaled_weights(base, kept >= n_words, factor)
         return width if columns is None else int(columns.size)
+
+    def _validate_params(self) -> None:
+        _limits.check_token_pattern(self)  # the reason, not only what is accepted
+        super()._validate_params()
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)

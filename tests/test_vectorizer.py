@@ -1019,3 +1019,21 @@ def test_custom_tokens_lose_trailing_nuls(kw) -> None:
     assert v.words_.tolist() == ["ab", "cd", "a\x00b"]  # an inner NUL is kept
     assert X.toarray().tolist() == [[1, 1, 0], [1, 1, 0], [0, 0, 1]]
     assert v.transform(["cd\x00"]).toarray().tolist() == [[0, 1, 0]]
+
+
+@pytest.mark.parametrize(
+    "pattern, reason",
+    [
+        ("(abc", r"is not a valid regular expression \(missing \)"),
+        ("(a+)+b", "nests a repeat"),
+        ("a" * 1001, "is longer than 1000 characters"),
+    ],
+)
+def test_a_refused_token_pattern_says_why(pattern, reason) -> None:
+    """Both estimators name the pattern's problem (the parameter constraint alone could only
+    list what is accepted: "a regular expression of at most 1000 characters without…")."""
+    from bowclf import TextClassifier
+
+    for est in (BowVectorizer(token_pattern=pattern), TextClassifier(token_pattern=pattern)):
+        with pytest.raises(ValueError, match=f"'token_pattern' parameter of .*, {reason}"):
+            est.fit(["a b", "c d"], [0, 1])

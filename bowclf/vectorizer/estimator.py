@@ -234,6 +234,10 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     # -- public API ---------------------------------------------------------
 
+    def _validate_params(self) -> None:
+        _limits.check_token_pattern(self)  # the reason, not only what is accepted
+        super()._validate_params()
+
     def tokenize(self, doc: str) -> list[str]:
         """Tokens of one document under the current parameters (unigrams only)."""
         self._validate_params()
