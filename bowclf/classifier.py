@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _limits, _math, defaults
 from .allocator import release_free_memory
@@ -224,8 +225,9 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     best_epoch_ : int or None
         With early stopping: the epoch (1-based) whose parameters were kept.
     class_prior_ : ndarray of shape (n_classes,) or None
-        Share of the training documents with each class (``None`` for models saved before it
-        existed); decides the prediction for documents with no known feature.
+        Share of the training documents with each class, weighted by ``sample_weight`` when
+        given (``None`` for models saved before it existed); decides the prediction for
+        documents with no known feature.
     optimizer_state_ : dict of str to ndarray
         What the optimiser needs to continue the run (``partial_fit``, ``warm_start``):
         ``B_accumulator`` (one per class) for ``'adaptive'`` and ``'adagrad'``, plus
@@ -448,13 +450,15 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             )  # fmt: skip
             Y, _ = self._encode_targets(y, first_call=True)
             w = mean_one(self._example_weights(Y, sample_weight, X))
+            sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+            prior = describe_targets(Y, self.multilabel_, sw).class_prior  # all rows given
             if warm:
                 check_warm_start(old, self.classes_, self.multilabel_, X.shape[1], self.dim,
                                  self.loss)  # fmt: skip
                 self.A_, self.B_, self.t_ = old[2], old[3], old[4]
             rng = np.random.default_rng(seed_from(self.random_state))
             X, Y, w, val = self._validation_data(X, Y, w, rng, X_val, y_val)
-            self._describe(describe_targets(Y, self.multilabel_))  # before A, B: shapes B
+            self._describe(replace(describe_targets(Y, self.multilabel_), class_prior=prior))
             if warm:  # the trained B belongs to the previous fit's loss (hs: its label tree)
                 self._fitted_loss = old[5]
             else:
@@ -534,7 +538,8 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             if self.random_state is None
             else (seed_from(self.random_state), self.t_ if not first else 0)
         )
-        stats = describe_targets(Y, self.multilabel_)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        stats = describe_targets(Y, self.multilabel_, sw)
         if first:
             self._describe(stats)
             self._initialize(X.shape[1], rng)
@@ -644,17 +649,14 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             mean_labels=stats.mean_labels,
             every_row_labelled=stats.every_row_labelled,
         )
-        self.class_prior_ = None
-        if stats.class_counts is not None:
-            self.class_prior_ = np.asarray(stats.class_counts, np.float64) / max(stats.documents, 1)
+        self.class_prior_ = stats.label_shares()
 
     def _describe_more(self, stats: CorpusStats) -> None:
         """``partial_fit``: running label frequencies; an unlabelled document means empty
         predictions can be right, so a multi-label model stops forcing the top label."""
         if getattr(self, "class_prior_", None) is not None:
             seen, n = self.t_, stats.documents  # one pass per call: examples are documents
-            frequencies = np.asarray(stats.class_counts, np.float64) / n
-            self.class_prior_ = (self.class_prior_ * seen + frequencies * n) / (seen + n)
+            self.class_prior_ = (self.class_prior_ * seen + stats.label_shares() * n) / (seen + n)
         if self.multilabel_ and self.top_label_ and not stats.every_row_labelled:
             self.top_label_ = self._loss().decision_rule(
                 self.threshold, True, mean_labels=1.0, every_row_labelled=False

@@ -163,8 +163,9 @@ class CorpusStats:
     """What a backend learned about a training corpus before training.
 
     ``classes``: sorted labels (for multi-label data, the label names); ``mean_labels``: labels
-    per document; ``class_counts``: documents per class (single-label); ``document_frequency``:
-    documents containing each feature column (``None`` when unknown);
+    per document; ``class_counts``: documents per class (single-label); ``class_prior``: each
+    class's share of the sample weights (``None``: unweighted, ``class_counts / documents``);
+    ``document_frequency``: documents containing each feature column (``None`` when unknown);
     ``class_document_frequency``: single-label corpora's documents of each class containing
     each column (a columns×classes ``csr_array``, :func:`bowclf._math.class_document_frequency`;
     ``None`` for multi-label corpora or when unknown); ``tokens`` and ``nnz``:
@@ -177,11 +178,21 @@ class CorpusStats:
     mean_labels: float = 1.0
     every_row_labelled: bool = True
     class_counts: np.ndarray | None = None
+    class_prior: np.ndarray | None = None
     document_frequency: np.ndarray | None = None
     class_document_frequency: Any = None
     tokens: int = 0
     nnz: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def label_shares(self) -> np.ndarray | None:
+        """Each class's share of the documents (of their weight when ``class_prior`` is
+        known); ``None`` without ``class_counts``."""
+        if self.class_prior is not None:
+            return np.asarray(self.class_prior, np.float64)
+        if self.class_counts is None:
+            return None
+        return np.asarray(self.class_counts, np.float64) / max(self.documents, 1)
 
     def check_classes(self) -> None:
         """A classifier needs two classes (see :func:`check_classes`)."""

@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from bowclf import BowClassifier
+from bowclf import BowClassifier, TextClassifier
 from bowclf.classifier import TrainingDivergedError
 
 EXPECTED_FAILED_CHECKS = {
@@ -424,6 +424,28 @@ def test_topk_of_an_empty_document_starts_with_the_predicted_class():
     assert clf.predict(empty)[0] == "b" == labels[0, 0]
     assert sorted(labels[0]) == ["a", "b", "c"]
     np.testing.assert_allclose(proba[0], 1 / 3)
+
+
+def test_the_class_prior_weighs_documents_by_sample_weight():
+    """The most frequent class an empty document gets is counted in sample weight, as
+    scikit-learn's DummyClassifier counts it: 'b' is on 3 documents of 4, but 'a' weighs more
+    (fit, a TextClassifier, and partial_fit's running shares, call by call)."""
+    from sklearn.dummy import DummyClassifier
+
+    X = sp.csr_array(np.array([[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]]))
+    y, sw = np.array(["a", "b", "b", "b"]), np.array([9.0, 1.0, 1.0, 1.0])
+    empty = sp.csr_array((1, 3), dtype=np.int64)
+    dummy = DummyClassifier(strategy="prior").fit(X, y, sample_weight=sw)
+    clf = BowClassifier(dim=3, epochs=2, random_state=0).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(clf.class_prior_, dummy.class_prior_)
+    assert clf.predict(empty)[0] == "a" == dummy.predict(empty)[0]
+    assert BowClassifier(dim=3, epochs=2, random_state=0).fit(X, y).predict(empty)[0] == "b"
+    text = TextClassifier(epochs=2, random_state=0).fit(["x", "y", "y", "z"], y, sample_weight=sw)
+    assert text.predict(["unseen"])[0] == "a"
+    part = BowClassifier(dim=3, random_state=0).partial_fit(X[:2], y[:2], ["a", "b"], sw[:2])
+    np.testing.assert_allclose(part.class_prior_, [0.9, 0.1])
+    part.partial_fit(X[2:], y[2:], sample_weight=sw[2:])  # two documents more: all 'b'
+    np.testing.assert_allclose(part.class_prior_, [0.45, 0.55])
 
 
 @pytest.mark.parametrize(

@@ -41,13 +41,23 @@ def take_rows(
     return sp.csr_array((data, indices, indptr), shape=(idx.size, X.shape[1]), copy=False)
 
 
-def describe_targets(Y: sp.csr_array, multilabel: bool) -> CorpusStats:
+def describe_targets(
+    Y: sp.csr_array, multilabel: bool, sample_weight: np.ndarray | None = None
+) -> CorpusStats:
     """The corpus description of a CSR target matrix (n×c): documents, labels per document,
-    whether every document has one, and documents per class."""
+    whether every document has one, and documents per class; with ``sample_weight`` (one
+    per row) also each class's share of the weight (``class_prior``, as scikit-learn's
+    ``DummyClassifier`` weighs its most frequent class)."""
     positive = Y.data > 0
-    per_row = np.bincount(_math.row_ids(Y.indptr)[positive], minlength=Y.shape[0])
+    rows = _math.row_ids(Y.indptr)[positive]
+    per_row = np.bincount(rows, minlength=Y.shape[0])
     counts = np.bincount(Y.indices[positive], minlength=Y.shape[1])
+    prior = None
+    if sample_weight is not None and float(np.sum(sample_weight)) > 0:
+        w = np.asarray(sample_weight, np.float64)
+        prior = np.bincount(Y.indices[positive], w[rows], Y.shape[1]) / float(w.sum())
     return CorpusStats(
+        class_prior=prior,
         documents=Y.shape[0],
         classes=np.arange(Y.shape[1]),
         multilabel=multilabel,
