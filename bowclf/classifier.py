@@ -6,7 +6,6 @@ The estimator works on any count matrix (sparse or dense; real values are accept
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +13,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -80,7 +85,9 @@ __all__ = [  # InMemoryData and sgd_pass: re-exported from their new homes (back
 _DTYPE = np.float32
 
 
-class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
+class BowClassifier(
+    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator
+):
     """fastText-style linear text classifier ``ŷ = softmax(B·A·x)`` over count vectors.
 
     Each document's count vector ``x`` (p features) is scaled (``normalize``), embedded by
@@ -119,13 +126,10 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Initial learning rate (per example, as in fastText).  ``'auto'``
         (:func:`bowclf.auto_rules.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
         single-label task of three or more classes with ``loss='softmax'``, the adaptive
-        optimiser and ``normalize='l1'`` rows, else 0.25 (``defaults.BASE_LR``); the
-        resolved value is ``lr_``.  With ``l1`` rows a document moves its hidden vector by
-        ``lr·‖x̃‖²·∂ℓ/∂h`` (``‖x̃‖² ≈ 1/length``) and ``B``'s AdaGrad steps shrink before the
-        rows of many classes separate, so those models need the larger rate; two classes,
-        ``l2`` rows (long documents, whose steps are already at the full rate) and the other
-        optimisers and losses keep 0.25.  fastText's default 0.1 leaves small corpora barely
-        trained after 5 epochs; much larger rates overfit noisy ones.  With
+        optimiser and ``normalize='l1'`` rows (short steps, see ``optimizer``: ``B``'s
+        AdaGrad steps shrink before the rows of many classes separate), else 0.25
+        (``defaults.BASE_LR``); the resolved value is ``lr_``.  fastText's default 0.1 leaves
+        small corpora barely trained after 5 epochs; much larger rates overfit noisy ones.  With
         ``optimizer='adaptive'`` it is the rate of ``A``'s SGD step and ``B``'s AdaGrad rate
         is ``0.2·lr``; with ``'adagrad'`` both rates are ``0.2·lr``.
     optimizer : {'auto', 'adaptive', 'adagrad', 'sgd'}, default='auto'
@@ -732,7 +736,7 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             history = train(
                 source, W, self.B_, epochs=epochs, rng=rng, schedule=schedule,
                 loss=self._loss(), batch_size=batch_size, lr=self._lr(), optimizer=optimizer,
-                validate=None if val is None else functools.partial(self._score_targets, *val),
+                validate=None if val is None else lambda: self._core().score_targets(*val),
                 early_stopping=self.early_stopping, n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol, callback=callback, verbose=self.verbose, setup=setup,
                 n_jobs=n_jobs, probe=probe,
@@ -882,19 +886,14 @@ class BowClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
         return self._core().topk(X, classes, k, threshold)
 
+    @property
+    def _n_features_out(self) -> int:
+        """``transform``'s columns (``get_feature_names_out``: ``bowclassifier0``, …)."""
+        return self.A_.shape[0]
+
     def transform(self, X) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×d, float32)."""
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         scale = _math.row_scale(X, self.normalize)
         return _math.hidden(_math.scale_rows(X, scale, dtype=_DTYPE), self.A_)
-
-    def _score_targets(self, X: sp.csr_array, Y: sp.csr_array) -> float:
-        """Accuracy (single-label) or micro-F1 (multi-label) of the model on CSR targets."""
-        if not self.multilabel_:
-            return float(np.mean(self._argmax(X) == codes(Y, False)))
-        pred = self._core().predicted_indicator(X)  # no documents × classes array
-        truth = sp.csr_array(Y > 0, dtype=np.int64)
-        truth.eliminate_zeros()
-        tp, denom = float(pred.multiply(truth).sum()), float(pred.nnz + truth.nnz)
-        return 2 * tp / denom if denom else 1.0

@@ -317,6 +317,19 @@ class ClassifierCore:
             done += block.shape[0]
         return pred
 
+    def score_targets(self, X: sp.csr_array, Y: sp.csr_array) -> float:
+        """Accuracy (single-label) or micro-F1 (multi-label) on CSR targets ``Y`` (n×c): a
+        validation score during training, with no documents × classes array."""
+        from .targets import codes  # training only: it imports scikit-learn's label tools
+
+        if not self.multilabel:
+            return float(np.mean(self.argmax(X) == codes(Y, False)))
+        pred = self.predicted_indicator(X)
+        truth = sp.csr_array(Y > 0, dtype=np.int64)
+        truth.eliminate_zeros()
+        tp, denom = float(pred.multiply(truth).sum()), float(pred.nnz + truth.nnz)
+        return 2 * tp / denom if denom else 1.0
+
     def predicted_indicator(self, X: sp.csr_array) -> sp.csr_array:
         """A multi-label model's decision as a sparse n×c indicator (int64 ones): the label
         sets of :meth:`predicted_indices`, no documents × classes array."""
@@ -505,7 +518,8 @@ def check_texts(X) -> Sequence[str]:
     if isinstance(X, np.ndarray) and X.ndim != 1:
         raise ValueError(f"expected a 1-d sequence of documents, got an array of shape {X.shape}")
     texts = X if isinstance(X, list) else list(X)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise ValueError(f"document {i} is {type(t).__name__}, not str")
+    if not all(isinstance(t, str) for t in texts):
+        from .vectorizer.tokenizer import decoded_documents
+
+        return decoded_documents(texts)  # UTF-8 bytes decoded, as by scikit-learn's vectorizers
     return texts

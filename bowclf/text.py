@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -71,7 +77,9 @@ _VECTORIZER_PARAMS = (
 )
 
 
-class TextClassifier(ClassifierMixin, BaseEstimator):
+class TextClassifier(
+    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator
+):
     """fastText-style text classifier on raw documents: hashed bag of n-grams + ``B·A·x``.
 
     One estimator with the parameters of both parts (so ``GridSearchCV`` can tune
@@ -758,6 +766,11 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         check_is_fitted(self)
         texts = _check_texts(X)
         return explain_documents(self, texts, self._features(texts), k=k, labels=labels)
+
+    @property
+    def _n_features_out(self) -> int:
+        """``transform``'s columns (``get_feature_names_out``: ``textclassifier0``, …)."""
+        return self.classifier_.A_.shape[0]
 
     def transform(self, X: Iterable[str]) -> np.ndarray:
         """Document embeddings ``h = A·x̃`` (n×dim)."""

@@ -126,6 +126,18 @@ def test_bad_documents(texts, message):
         TextClassifier().fit(texts, ["a", "b", "a"])
 
 
+def test_bytes_documents_are_utf8_text():
+    """As scikit-learn's text vectorizers read them (``encoding='utf-8'``)."""
+    texts, y = [b"good film", b"bad film", b"caf\xc3\xa9 good"], ["p", "n", "p"]
+    model = TextClassifier(epochs=2, random_state=0).fit(texts, y)
+    assert "café" in model.vectorizer_.words_.tolist()
+    np.testing.assert_array_equal(
+        model.predict_proba([b"good film"]), model.predict_proba(["good film"])
+    )
+    with pytest.raises(ValueError, match="document 0 is bytes that are not UTF-8"):
+        model.predict([b"\xff"])
+
+
 def test_length_mismatch_and_one_class():
     with pytest.raises(ValueError, match="lengths must match"):
         TextClassifier().fit(["a b", "c d"], ["x"])

@@ -228,3 +228,29 @@ def test_no_documents_get_empty_answers(labels):
     assert len(model.predict([])) == 0 and model.explain([]) == []
     assert model.predict_proba([]).shape == model.predict_log_proba([]).shape == (0, c)
     assert model.decision_function([]).shape[0] == 0 and model.transform([]).shape == (0, 8)
+
+
+def test_embeddings_have_feature_names_and_pipelines_take_set_output(fitted, text_data):
+    """transform's columns are named as scikit-learn names a classifier-transformer's
+    (LinearDiscriminantAnalysis: ``lineardiscriminantanalysis0``, …), so a pipeline holding
+    one can ``set_output`` and ``get_feature_names_out``."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from bowclf import BowClassifier, BowVectorizer
+
+    Xtr, ytr, _, _ = text_data
+    names = fitted.get_feature_names_out()
+    assert names.tolist() == [f"textclassifier{i}" for i in range(SMALL["dim"])]
+    assert fitted.transform(Xtr[:3]).shape == (3, names.size)
+    bow = BowClassifier(dim=4, epochs=2, random_state=0).fit(sp.csr_array(np.eye(6)), [0, 1] * 3)
+    assert bow.get_feature_names_out().tolist() == [f"bowclassifier{i}" for i in range(4)]
+    chain = make_pipeline(BowVectorizer(), BowClassifier(dim=4, epochs=2, random_state=0),
+                          LogisticRegression()).set_output(transform="default")  # fmt: skip
+    chain.fit(Xtr, ytr)
+    assert chain[:-1].get_feature_names_out().tolist() == [f"bowclassifier{i}" for i in range(4)]
+    text_first = make_pipeline(TextClassifier(**SMALL), LogisticRegression())
+    assert text_first.set_output(transform="default").fit(Xtr, ytr).score(Xtr, ytr) > 0.5
+    with pytest.raises(NotFittedError):
+        TextClassifier().get_feature_names_out()

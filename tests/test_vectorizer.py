@@ -803,10 +803,14 @@ def test_input_errors() -> None:
     v.fit(["a"])
     with pytest.raises(ValueError, match="Iterable over raw text documents expected"):
         v.transform("a")
-    with pytest.raises(TypeError, match="item 1 is int"):
+    with pytest.raises(TypeError, match="document 1 is int, not str"):
         v.transform(["a", 3])
-    with pytest.raises(TypeError, match="item 0 is bytes"):
-        BowVectorizer().fit([b"a"])
+    with pytest.raises(ValueError, match="document 1 is int, not str"):  # both, as TextClassifier
+        v.transform(["a", 3])
+    # bytes are UTF-8 text, as for scikit-learn's vectorizers
+    assert BowVectorizer().fit([b"a", "caf\xe9".encode()]).words_.tolist() == ["a", "caf\xe9"]
+    with pytest.raises(ValueError, match=r"document 1 is bytes that are not UTF-8 \(unexpected"):
+        BowVectorizer().fit(["a", b"caf\xe9"])
     with pytest.raises(TypeError, match="iterable of str"):
         BowVectorizer().fit(42)
     with pytest.raises(NotFittedError):

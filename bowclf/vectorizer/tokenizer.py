@@ -328,6 +328,38 @@ def _compile_token_pattern(token_pattern: str) -> re.Pattern[str]:
     return pattern
 
 
+class DocumentTypeError(ValueError, TypeError):
+    """A document that is neither ``str`` nor UTF-8 ``bytes``: both a ``ValueError`` (what
+    :class:`~bowclf.TextClassifier` and the CLI's error handling catch) and a ``TypeError``
+    (what :class:`~bowclf.BowVectorizer` raised), as scikit-learn's ``InvalidParameterError``
+    is both."""
+
+
+def decoded_documents(docs: list, start: int = 0) -> list[str]:
+    """``docs`` with ``bytes`` documents decoded as UTF-8 (scikit-learn's text vectorizers'
+    default ``encoding``); ``start``: the index of ``docs[0]`` in the input, for messages.
+
+    Raises
+    ------
+    ValueError
+        For bytes that are not UTF-8.
+    DocumentTypeError
+        For a document that is neither ``str`` nor ``bytes``.
+    """
+    out = []
+    for i, doc in enumerate(docs, start):
+        if isinstance(doc, bytes):
+            try:
+                doc = doc.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"document {i} is bytes that are not UTF-8 ({exc.reason} "
+                                 f"at byte {exc.start}); decode it first") from None  # fmt: skip
+        elif not isinstance(doc, str):
+            raise DocumentTypeError(f"document {i} is {type(doc).__name__}, not str")
+        out.append(doc)
+    return out
+
+
 def _batches(
     raw_documents: Iterable[str], chunk_size: int, max_chars: int | None = None, share: int = 1
 ) -> Iterator[list[str]]:
@@ -349,11 +381,7 @@ def _batches(
     start = 0
     while chunk := list(islice(it, chunk_size)):
         if not all(map(isinstance, chunk, repeat(str))):
-            i = next(i for i, d in enumerate(chunk) if not isinstance(d, str))
-            raise TypeError(
-                f"raw_documents must contain str only; item {start + i} is "
-                f"{type(chunk[i]).__name__}"
-            )
+            chunk = decoded_documents(chunk, start)
         start += len(chunk)
         for begin, end in _char_runs(map(len, chunk), max_chars):
             yield chunk if end - begin == len(chunk) else chunk[begin:end]
