@@ -469,7 +469,10 @@ def _iter_records(
             stream._set_universal()
             yield from _csv_records(sample, truncated, stream.iter_lines(), fmt, name, opts, layout)
             return
-        all_lines = itertools.chain(sample, stream.iter_lines())
+        # lone '\r' ends a line in every format (old Mac files), as the csv module reads it;
+        # fastText itself would take it for a space and merge the lines
+        stream._set_universal()
+        all_lines = itertools.chain(_universal(sample), stream.iter_lines())
         if fmt == "jsonl":
             yield from _jsonl_records(all_lines, name, opts)
         elif fmt == "fasttext":
@@ -483,7 +486,7 @@ def _iter_records(
                 )
             new = _new_record
             for lineno, line in enumerate(all_lines, 1):
-                if line.endswith("\n"):
+                if line.endswith(("\n", "\r")):
                     line = line[:-2] if line.endswith("\r\n") else line[:-1]
                 yield new(("" if line.isspace() else line, (), lineno))
     finally:

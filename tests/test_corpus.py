@@ -685,3 +685,26 @@ def test_lone_surrogate_label_in_jsonl_is_refused(tmp_path):
     path.write_text('{"label": "\\ud800", "text": "x"}\n', encoding="utf-8")
     with pytest.raises(CorpusError, match="unpaired surrogate"):
         read_corpus(path)
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+@pytest.mark.parametrize(
+    "fmt, lines, expected",
+    [
+        ("text", ["apple banana", "car truck", "bus road"],
+         [("apple banana", ()), ("car truck", ()), ("bus road", ())]),
+        ("fasttext", ["__label__a apple banana", "__label__b car truck", "__label__a pie"],
+         [("apple banana", ("a",)), ("car truck", ("b",)), ("pie", ("a",))]),
+        ("jsonl", ['{"text": "x y", "label": "a"}', '{"text": "z", "label": "b"}'],
+         [("x y", ("a",)), ("z", ("b",))]),
+        ("csv", ["label,text", "a,x y", "b,z"], [("x y", ("a",)), ("z", ("b",))]),
+    ],
+)  # fmt: skip
+def test_every_line_end_ends_a_record_in_every_format(tmp_path, fmt, lines, expected, end):
+    """Lone CR line ends (old Mac files) are line ends in every format, as
+    docs/failure-modes.md says: a text file of three CR-ended lines was read as one document
+    (fastText input as one document with two labels, JSON Lines as invalid JSON)."""
+    for last in (end, ""):  # with and without a final line end
+        path = write(tmp_path / f"c.{'txt' if fmt in ('text', 'fasttext') else fmt}",
+                     end.join(lines) + last)  # fmt: skip
+        assert pairs(path, format=fmt, require_labels=fmt != "text") == expected
