@@ -385,12 +385,11 @@ class BowClassifier(
         """Weight of each class (``class_weight``), from the training documents per class."""
         return class_weights(self.class_weight, self.classes_, self.multilabel_, class_counts)
 
-    def _example_weights(self, Y: sp.csr_array, sample_weight, X) -> np.ndarray:
+    def _example_weights(self, Y: sp.csr_array, sample_weight, X, relative=True) -> np.ndarray:
         """One weight per example: ``sample_weight`` times its class's weight."""
         y_codes = codes(Y, self.multilabel_)
-        return example_weights(
-            sample_weight, X, y_codes, self.class_weight, self.classes_, self.multilabel_
-        )
+        return example_weights(sample_weight, X, y_codes, self.class_weight, self.classes_,
+                               self.multilabel_, relative=relative)  # fmt: skip
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -536,7 +535,7 @@ class BowClassifier(
             X, y = self._check_X_y(X, y, reset=first)
             check_partial_fit_classes(classes, y, None if first else self.classes_)
             Y, n = self._encode_targets(y, first_call=first, classes=classes)
-            w = self._example_weights(Y, sample_weight, X)
+            w = self._example_weights(Y, sample_weight, X, relative=False)
         rng = np.random.default_rng(
             None
             if self.random_state is None

@@ -222,10 +222,20 @@ def _is_weight(w) -> bool:
 
 
 def example_weights(
-    sample_weight, X, y_codes: np.ndarray | None, class_weight, classes, multilabel: bool
+    sample_weight,
+    X,
+    y_codes: np.ndarray | None,
+    class_weight,
+    classes,
+    multilabel: bool,
+    *,
+    relative: bool = True,
 ) -> np.ndarray:
     """One float32 weight per row of ``X``: ``sample_weight`` (non-negative; default 1)
-    times the weight of the example's class."""
+    times the weight of the example's class.  ``relative``: only their ratios matter (``fit``
+    scales them to mean 1, :func:`mean_one`), so weights beyond float32's range are divided
+    by the largest first instead of becoming inf or 0; else (``partial_fit``'s steps as
+    given) a weight beyond float32's range is refused."""  # fmt: skip
     w = _check_sample_weight(sample_weight, X, dtype=np.float64)
     if np.any(w < 0):
         raise ValueError("sample_weight must be non-negative")
@@ -233,7 +243,20 @@ def example_weights(
     cw = class_weights(class_weight, classes, multilabel, counts)
     if cw is not None:
         w = w * cw[y_codes]
+    top = float(w.max()) if w.size else 0.0
+    if relative and not _FLOAT32_SAFE[0] <= top <= _FLOAT32_SAFE[1] and top > 0:
+        w = w / top  # ratios kept; weights in the usual range are never touched (bit for bit)
+    elif top > float(np.finfo(_DTYPE).max):
+        raise ValueError(
+            f"sample_weight values up to {top:.3g} exceed float32's range; partial_fit "
+            "multiplies each example's step by its weight as given: scale them down"
+        )
     return w.astype(_DTYPE)
+
+
+#: The largest example weight :func:`example_weights` takes as it is when only ratios matter:
+#: wider, a float32 weight (or their float64 sum) would be 0 or inf.
+_FLOAT32_SAFE = (1e-30, 1e30)
 
 
 def mean_one_class_weights(cw: np.ndarray | None, class_counts: np.ndarray) -> np.ndarray | None:

@@ -372,6 +372,23 @@ def test_sample_weights_are_relative(count_data):
         BowClassifier().fit(Xtr, ytr, sample_weight=np.zeros(Xtr.shape[0]))
 
 
+@pytest.mark.parametrize("scale", [1e308, 1e39, 1e-46, 5e-324])
+def test_sample_weights_beyond_float32_are_still_relative(count_data, scale):
+    """Finite positive weights outside float32's range train as their ratios say (they were
+    cast to float32 first: inf made training 'diverge', 0 had 'nothing to train on')."""
+    Xtr, ytr, _, _ = count_data
+    n = Xtr.shape[0]
+    plain = BowClassifier(epochs=2, random_state=0).fit(Xtr, ytr)
+    equal = BowClassifier(epochs=2, random_state=0).fit(Xtr, ytr, sample_weight=np.full(n, scale))
+    np.testing.assert_array_equal(equal.B_, plain.B_)
+    np.testing.assert_allclose(equal.class_prior_, plain.class_prior_)  # not inf / inf
+    mixed = np.ones(n)
+    mixed[0] = 1e39  # one example a billion-billion times the rest: still trains
+    assert np.isfinite(BowClassifier(epochs=1, random_state=0).fit(Xtr, ytr, mixed).B_).all()
+    with pytest.raises(ValueError, match="exceed float32's range; partial_fit"):
+        BowClassifier().partial_fit(Xtr, ytr, np.unique(ytr), np.full(n, 1e39))
+
+
 def test_partial_fit_past_total_examples_warns(count_data):
     """Past total_examples the learning rate is 0: say so instead of training silently at 0."""
     Xtr, ytr, _, _ = count_data

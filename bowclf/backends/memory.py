@@ -53,8 +53,8 @@ def describe_targets(
     per_row = np.bincount(rows, minlength=Y.shape[0])
     counts = np.bincount(Y.indices[positive], minlength=Y.shape[1])
     prior = None
-    if sample_weight is not None and float(np.sum(sample_weight)) > 0:
-        w = np.asarray(sample_weight, np.float64)
+    if sample_weight is not None and np.max(sample_weight, initial=0) > 0:
+        w = np.asarray(sample_weight, np.float64) / np.max(sample_weight)  # no inf sum
         prior = np.bincount(Y.indices[positive], w[rows], Y.shape[1]) / float(w.sum())
     return CorpusStats(
         class_prior=prior,
