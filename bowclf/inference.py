@@ -402,15 +402,28 @@ class ClassifierCore:
 
     def topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
         """``(labels, proba)`` (n×k) of the ``k`` most probable ``classes``, see
-        :meth:`BowClassifier.predict_topk`."""
-        parts = []
-        for H in self.hidden_chunks(X):
-            parts.append(
-                self.loss.topk_from_hidden(H, self.B, classes, k, threshold, self.multilabel)
-            )
+        :meth:`BowClassifier.predict_topk`.  The ranking holds at most ``c`` columns, and
+        a loss that scores every class does so :data:`DECISION_CELLS` probabilities at a
+        time (a chunk of rows × thousands of classes, and ``top_k``'s temporaries of that
+        size, took gigabytes); the columns past ``c`` are masked padding."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        kk = min(k, classes.size)
+        whole = self.loss.searched_decision(classes.size)  # a pruned search: no n×c floats
+        step = PREDICT_CHUNK if whole else max(1, DECISION_CELLS // max(classes.size, 1))
+        parts = [
+            self.loss.topk_from_hidden(
+                H[i : i + step], self.B, classes, kk, threshold, self.multilabel
+            )  # fmt: skip
+            for H in self.hidden_chunks(X)
+            for i in range(0, H.shape[0], step)
+        ]
         if not parts:
             return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
-        labels, proba = np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+        labels = np.full((X.shape[0], k), None, dtype=object)
+        proba = np.full((X.shape[0], k), np.nan)
+        labels[:, :kk] = np.vstack([p[0] for p in parts])
+        proba[:, :kk] = np.vstack([p[1] for p in parts])
         return self._rank_empty_rows_by_prior(X, classes, labels, proba, threshold)
 
     def _rank_empty_rows_by_prior(self, X, classes, labels, proba, threshold: float):
@@ -490,8 +503,10 @@ class TextPredictor:
         self, X: Iterable[str], k: int = 1, threshold: float = 0.0
     ) -> list[list[tuple[Any, float]]]:
         """See :meth:`TextClassifier.predict_topk`."""
-        features = self.transform_features(X)
-        labels, proba = self.classifier.topk(features, np.asarray(self.classes_), k, threshold)
+        features, classes = self.transform_features(X), np.asarray(self.classes_)
+        if k >= 1:  # up to k labels: none past the class count (k = 10⁸ allocated n×10⁸)
+            k = min(k, classes.size)
+        labels, proba = self.classifier.topk(features, classes, k, threshold)
         return [
             [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
             for row_l, row_p in zip(labels, proba, strict=True)

@@ -427,3 +427,35 @@ def test_feature_map_keeps_the_training_columns_and_weights_them(monkeypatch, su
         counts = FeatureMap(columns, column_lookup(columns, width), None, False)(X)
         np.testing.assert_array_equal(counts.toarray(), dense[:, columns])
         assert counts.indptr[6] == counts.indptr[5]  # row 5 lost every entry
+
+
+def test_topk_of_many_classes_holds_a_block_not_a_chunk_of_probabilities():
+    """predict_topk over thousands of classes ranks DECISION_CELLS probabilities at a time
+    (8,192 rows × 3,000 classes and top_k's temporaries of that size peaked at 550 MB), agrees
+    with predict, and a k past the class count costs its padding, not a ranking of k."""
+    import tracemalloc
+
+    import scipy.sparse as sp
+
+    from bowclf import BowClassifier
+    from bowclf.text import TextClassifier
+
+    rng = np.random.default_rng(0)
+    c = 3000
+    X = sp.random_array((2 * c, 50), density=0.1, rng=rng, format="csr")
+    model = BowClassifier(dim=4, epochs=1, random_state=0).fit(X, np.repeat(np.arange(c), 2))
+    Xt = sp.random_array((8000, 50), density=0.1, rng=rng, format="csr")
+    tracemalloc.start()
+    try:
+        labels, proba = model.predict_topk(Xt, k=3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 120 * 2**20, f"{peak / 2**20:.0f} MB"
+    np.testing.assert_array_equal(labels[:, 0].astype(np.int64), model.predict(Xt))
+    assert (np.diff(proba, axis=1) <= 0).all()
+    wide, wide_p = model.predict_topk(Xt[:2], k=c + 5)
+    assert wide.shape == (2, c + 5) and (wide[:, c:] == None).all()  # noqa: E711
+    assert np.isnan(wide_p[:, c:]).all() and set(wide[0, :c]) == set(range(c))
+    text = TextClassifier(epochs=1, random_state=0).fit(["a b", "c d", "a c"], ["x", "y", "x"])
+    assert len(text.predict_topk(["a"], k=10**9)[0]) == 2  # up to k: no 10⁹-wide arrays
