@@ -236,6 +236,18 @@ class ClassifierCore:
             for wave in range(0, len(starts), threads):  # at most `threads` chunks held at once
                 yield from pool.map(hidden, starts[wave : wave + threads])
 
+    def _blocks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
+        """Hidden vectors of ``X`` in the blocks of rows every ranking route scores
+        (:meth:`argmax`, :meth:`predicted_proba`, :meth:`topk`): ``DECISION_CELLS``
+        probabilities at a time for a loss that scores every class, whole chunks for one
+        that searches.  BLAS's last bits depend on the block, so one blocking keeps
+        ``predict`` and the first of ``predict_topk`` the same class even at a tie."""
+        c = max(self.classes.size, 1)
+        step = PREDICT_CHUNK if self.loss.searched_decision(c) else max(1, DECISION_CELLS // c)
+        for H in self.hidden_chunks(X):
+            for i in range(0, H.shape[0], step):
+                yield H[i : i + step]
+
     def _per_class(self, X: sp.csr_array, of_hidden) -> np.ndarray:
         """``of_hidden(H)`` (n×c float64 per chunk of hidden vectors) for all of ``X``."""
         parts = [of_hidden(H) for H in self.hidden_chunks(X)]
@@ -279,7 +291,7 @@ class ClassifierCore:
     def argmax(self, X: sp.csr_array) -> np.ndarray:
         """Index of the most probable class of each row (the most frequent training class for
         rows with no known feature)."""
-        parts = [self.loss.argmax_from_hidden(H, self.B) for H in self.hidden_chunks(X)]
+        parts = [self.loss.argmax_from_hidden(H, self.B) for H in self._blocks(X)]
         best = np.concatenate(parts) if parts else np.zeros(0, np.intp)
         if self.class_prior is not None and best.size:
             best[_math.empty_rows(X)] = np.argmax(self.class_prior)
@@ -289,7 +301,7 @@ class ClassifierCore:
         """A single-label model's predicted class index per row (:meth:`argmax`) and its
         probability (the loss's ``top1_from_hidden``: :meth:`proba`'s value, or for a loss
         that never scores every class, that of its top-1 search, as :meth:`topk` gives it)."""
-        parts = [self.loss.top1_from_hidden(H, self.B) for H in self.hidden_chunks(X)]
+        parts = [self.loss.top1_from_hidden(H, self.B) for H in self._blocks(X)]
         best = np.concatenate([b for b, _ in parts]) if parts else np.zeros(0, np.intp)
         proba = np.concatenate([p for _, p in parts]) if parts else np.zeros(0)
         if self.class_prior is not None and best.size:
@@ -402,21 +414,16 @@ class ClassifierCore:
 
     def topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
         """``(labels, proba)`` (n×k) of the ``k`` most probable ``classes``, see
-        :meth:`BowClassifier.predict_topk`.  The ranking holds at most ``c`` columns, and
-        a loss that scores every class does so :data:`DECISION_CELLS` probabilities at a
-        time (a chunk of rows × thousands of classes, and ``top_k``'s temporaries of that
-        size, took gigabytes); the columns past ``c`` are masked padding."""
+        :meth:`BowClassifier.predict_topk`.  The ranking holds at most ``c`` columns and
+        works block by block (:meth:`_blocks`: a chunk of rows × thousands of classes, and
+        ``top_k``'s temporaries of that size, took gigabytes); the columns past ``c`` are
+        masked padding."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         kk = min(k, classes.size)
-        whole = self.loss.searched_decision(classes.size)  # a pruned search: no n×c floats
-        step = PREDICT_CHUNK if whole else max(1, DECISION_CELLS // max(classes.size, 1))
         parts = [
-            self.loss.topk_from_hidden(
-                H[i : i + step], self.B, classes, kk, threshold, self.multilabel
-            )  # fmt: skip
-            for H in self.hidden_chunks(X)
-            for i in range(0, H.shape[0], step)
+            self.loss.topk_from_hidden(H, self.B, classes, kk, threshold, self.multilabel)
+            for H in self._blocks(X)
         ]
         if not parts:
             return topk_from_proba(np.zeros((0, classes.size)), classes, k, threshold)
