@@ -1041,3 +1041,35 @@ def test_a_refused_token_pattern_says_why(pattern, reason) -> None:
     for est in (BowVectorizer(token_pattern=pattern), TextClassifier(token_pattern=pattern)):
         with pytest.raises(ValueError, match=f"'token_pattern' parameter of .*, {reason}"):
             est.fit(["a b", "c d"], [0, 1])
+
+
+def test_transform_keeps_its_table_between_calls_and_its_result_never_depends_on_it() -> None:
+    """Repeated transforms reuse one validated transform and token table (building them was
+    most of a small call's time): the counts are those of a fresh vectorizer whatever came
+    before, from any thread; set_params is still validated and used; pickles leave it out."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = [f"w{i % 7} w{i % 11} shared x{i}" for i in range(300)]
+    v = BowVectorizer(ngrams=2, minn=2, maxn=3, buckets=1009).fit(docs[:100])
+    kept = v._transformer()
+    queries = [docs[i : i + 17] for i in range(0, 300, 17)]
+    expected = [BowVectorizer(ngrams=2, minn=2, maxn=3, buckets=1009).fit(docs[:100])
+                .transform(q).toarray() for q in queries]  # fmt: skip
+    for q, e in zip(queries, expected, strict=True):
+        np.testing.assert_array_equal(v.transform(q).toarray(), e)
+    assert v._transformer() is kept and kept._kept is not None
+    with ThreadPoolExecutor(4) as pool:  # threads finding the table busy build their own
+        got = list(pool.map(lambda q: v.transform(q).toarray(), queries * 4))
+    for g, e in zip(got, expected * 4, strict=True):
+        np.testing.assert_array_equal(g, e)
+    twin = pickle.loads(pickle.dumps(v))
+    assert "_transformer_cache" not in twin.__dict__
+    np.testing.assert_array_equal(twin.transform(queries[0]).toarray(), expected[0])
+    fitted = pickle.loads(pickle.dumps(kept))
+    np.testing.assert_array_equal(fitted.transform(queries[1]).toarray(), expected[1])
+    v.set_params(ngrams=0)  # validated at the next call, not served from the kept one
+    with pytest.raises(ValueError, match="ngrams"):
+        v.transform(queries[0])
+    v.set_params(ngrams=1)
+    assert v.transform(queries[0]).shape[1] == len(v.vocabulary_) + 1009  # the new setting

@@ -360,9 +360,30 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         csr_array of shape (n_documents, n_features_out_)
         """
         check_is_fitted(self, "vocabulary_")
-        self._validate_params()
-        self._check_params()
-        return self._fitted().transform(raw_documents, self._key_index())
+        return self._transformer().transform(raw_documents, self._key_index())
+
+    def _transformer(self) -> FittedVectorizer:
+        """:meth:`_fitted`, validated, kept while the parameters and ``vocabulary_`` stay
+        the same (a :meth:`set_params` after fit is validated and used at the next call):
+        validating scikit-learn's constraints and building a new transform (and token
+        table) on every call was most of the time of a transform of a few documents."""
+        key = (self.vocabulary_, *(getattr(self, k) for k in self._parameter_constraints))
+        kept = self.__dict__.get("_transformer_cache")
+        if (
+            kept is None
+            or len(kept[0]) != len(key)
+            or any(a is not b and a != b for a, b in zip(kept[0], key, strict=True))
+        ):
+            self._validate_params()
+            self._check_params()
+            kept = self._transformer_cache = (key, self._fitted())
+        return kept[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the kept transform (:meth:`_transformer`; rebuilt on demand)."""
+        state = super().__getstate__()
+        state.pop("_transformer_cache", None)
+        return state
 
     def _fitted(self) -> FittedVectorizer:
         """The sklearn-free transform of this fitted vectorizer (shares ``vocabulary_``)."""

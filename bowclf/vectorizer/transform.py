@@ -9,6 +9,7 @@ code, so both give the same matrix.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sized
 from typing import Any
 
@@ -110,6 +111,16 @@ class FittedVectorizer:
         self.dtype = np.dtype(dtype)
         self.chunk_size = chunk_size
         self._index: _KeyIndex | None = None
+        self._kept: ChunkTransform | None = None  # transform's table, kept between calls
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the kept token table (rebuilt on demand) and its lock."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_kept", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._kept, self._lock = None, threading.Lock()
 
     @property
     def width(self) -> int:
@@ -144,8 +155,24 @@ class FittedVectorizer:
     def transform(self, raw_documents: Iterable[str], index: _KeyIndex | None = None):
         """Count matrix (``csr_array`` of shape (n_documents, :attr:`width`)), consumed
         ``chunk_size`` documents at a time; unknown words add no unigram feature but still
-        take part in hashed n-grams.  ``index``: a prebuilt :meth:`key_index`."""
-        return ChunkTransform(self, index)(raw_documents)
+        take part in hashed n-grams.  ``index``: a prebuilt :meth:`key_index`.
+
+        The token table (the vocabulary words' hashes and subwords, filled as documents use
+        them) is kept for the next call, as :meth:`chunk_transform` keeps it: building it
+        anew was most of the time of a call on a few documents.  A call while another
+        thread holds it builds its own; one that fails drops it (it may be half filled).
+        The result never depends on the table's history."""
+        if not self._lock.acquire(blocking=False):
+            return ChunkTransform(self, index)(raw_documents)
+        try:
+            if self._kept is None or (index is not None and self._kept.index is not index):
+                self._kept = ChunkTransform(self, index)
+            return self._kept(raw_documents)
+        except BaseException:
+            self._kept = None
+            raise
+        finally:
+            self._lock.release()
 
     def chunk_transform(self, index: _KeyIndex | None = None) -> ChunkTransform:
         """A transform for many chunks of documents in turn (a corpus read chunk by chunk):
