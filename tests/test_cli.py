@@ -441,6 +441,20 @@ def test_process_version_console_script():
     assert result.stdout.strip() == f"bowclf, version {__version__}"
 
 
+def test_process_python_dash_m_bowclf():
+    """``python -m bowclf`` is the command line too; --help loads neither numpy nor scipy
+    (the deferred ``scipy.stats`` is found without importing its parents)."""
+    result = subprocess.run([sys.executable, "-m", "bowclf", "--version"], capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0 and result.stdout.strip() == f"bowclf, version {__version__}"
+    code = ("import sys; sys.argv = ['bowclf', '--help']; from bowclf.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))")  # fmt: skip
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+    assert shown.stdout.strip().splitlines()[-1] == "[]", shown.stdout[-300:]
+
+
 def test_process_predict_pipes_and_formats(tickets_model, tmp_path):
     """Real stdin as '-' among compressed files, jsonl output to -o (stdin without any INPUT
     is tested in test_robustness.py::test_stdin_closed)."""

@@ -7,8 +7,6 @@ import os
 
 import click
 
-from ..optim import resolve_optimizer
-from ..saved_state import LEGACY_INPUTS
 from .app import _EPILOG, _require_stdout, cli
 from .explain_commands import _top_features_lines
 
@@ -78,6 +76,8 @@ def info(model_path, as_json, top_features=None) -> None:
     if text:
         lines.append(("Multi-label", _multilabel_line(text, header)))
         if inputs:
+            from ..saved_state import LEGACY_INPUTS  # numpy: not for `bowclf --help`
+
             shown = {**LEGACY_INPUTS, **inputs}
             lines.append(("Inputs", ", ".join(f"{k} {shown.get(k)}" for k in _INPUTS)))
         if text.get("training_summary"):
@@ -102,6 +102,8 @@ def _parameters_line(header: dict, text: dict, inputs: dict) -> str:
     if "lr_" in (fitted := header.get("classifier", {}).get("fitted", {})):
         resolved["lr"] = fitted["lr_"]  # the resolved rate (checked on reading)
     if isinstance(params.get("loss"), str):
+        from ..optim import resolve_optimizer  # scipy: not for `bowclf --help`
+
         resolved["optimizer"] = resolve_optimizer("auto", params["loss"])
     summary = text.get("training_summary")
     if isinstance(summary, dict) and "epochs" in summary and not params.get("early_stopping"):
