@@ -51,14 +51,14 @@ def read_targets(y) -> tuple[np.ndarray | sp.csr_array, bool]:
         else:
             y = sp.csr_array(y)
             check_target_type(y)
-            if type_of_target(y) != "multilabel-indicator":
+            if _target_type(y) != "multilabel-indicator":
                 raise ValueError("a sparse y must be a 0/1 multi-label indicator matrix")
             return y, True
     y_arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = column_or_1d(y_arr, warn=True)
     check_target_type(y_arr)
-    return y_arr, type_of_target(y_arr) == "multilabel-indicator"
+    return y_arr, _target_type(y_arr) == "multilabel-indicator"
 
 
 def as_indicator_or_labels(y):
@@ -79,7 +79,7 @@ def as_indicator_or_labels(y):
     binary = all(
         isinstance(v, (bool, int, np.bool_, np.integer)) and v in (0, 1) for r in rows for v in r
     )
-    if binary and type_of_target(np.asarray(rows)) == "multilabel-indicator":
+    if binary and _target_type(np.asarray(rows)) == "multilabel-indicator":
         return np.asarray(rows)
     return y
 
@@ -117,6 +117,14 @@ def label_set_binarizer(classes=None):
 _MANY_CLASSES_WARNING = "The number of unique classes is greater than 50%"
 
 
+def _target_type(y) -> str:
+    """scikit-learn's ``type_of_target`` without its "could represent a regression problem"
+    warning (scikit-learn 1.7 raises it there too; see :func:`check_target_type`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_MANY_CLASSES_WARNING, category=UserWarning)
+        return type_of_target(y)
+
+
 def check_target_type(y) -> None:
     """Refuse targets that are not classes — continuous values, ... (scikit-learn's
     ``check_classification_targets``) — without its warning that more distinct labels than
@@ -132,7 +140,7 @@ def check_target_type(y) -> None:
 def check_partial_fit_classes(classes, y, fitted: np.ndarray | None) -> None:
     """``partial_fit``'s ``classes``: required on the first call (``fitted`` None) unless
     ``y`` is an indicator matrix, and on later calls, when given, the first call's."""
-    if fitted is None and classes is None and type_of_target(y) != "multilabel-indicator":
+    if fitted is None and classes is None and _target_type(y) != "multilabel-indicator":
         raise ValueError("classes must be passed on the first call to partial_fit")
     if fitted is not None and classes is not None:
         if not np.array_equal(np.unique(np.asarray(classes)), fitted):

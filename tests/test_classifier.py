@@ -368,7 +368,7 @@ def test_sample_weights_are_relative(count_data):
         Xtr, ytr, sample_weight=np.full(Xtr.shape[0], 1 / Xtr.shape[0])
     )
     np.testing.assert_allclose(tiny.B_, plain.B_, rtol=1e-5, atol=1e-7)
-    with pytest.raises(ValueError, match="at least one non-zero"):
+    with pytest.raises(ValueError, match="at least one non-zero|sum to zero"):  # sklearn <1.7: ours
         BowClassifier().fit(Xtr, ytr, sample_weight=np.zeros(Xtr.shape[0]))
 
 

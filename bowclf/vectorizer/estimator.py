@@ -451,7 +451,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         width = self._hash_width()
         if not width:
             return self.words_.copy()
-        names = np.strings.add("ngram#", np.arange(width).astype(str))
+        names = np.char.add("ngram#", np.arange(width).astype(str))
         return np.concatenate([self.words_, names])
 
     def get_fitted_state(self) -> dict[str, np.ndarray]:
