@@ -147,10 +147,14 @@ class LazyRows:
         """Make the rows ``indices`` (any order, repeats allowed) ready."""
         if self.all_ready or not indices.size:
             return
-        wanted = np.zeros(self.W.shape[0], dtype=bool)
-        wanted[indices] = True
-        wanted &= ~self.ready
-        rows = np.flatnonzero(wanted)
+        if indices.size * 8 < self.W.shape[0]:  # a few documents: sort what they use
+            rows = np.unique(indices)
+            rows = rows[~self.ready[rows]]
+        else:  # a mask over every row costs less than sorting many indices
+            wanted = np.zeros(self.W.shape[0], dtype=bool)
+            wanted[indices] = True
+            wanted &= ~self.ready
+            rows = np.flatnonzero(wanted)
         if rows.size * 8 > self.W.shape[0]:  # many rows: all of them, block by block
             for start in range(0, self.W.shape[0], self._BLOCK):
                 self._make_ready(slice(start, start + self._BLOCK))

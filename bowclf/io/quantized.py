@@ -101,8 +101,11 @@ def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> 
             raise ValueError(f"{prefix}: quantised norms of the wrong shape or not finite")
         if norms.size < _KSUB and rows and int(norm_codes.max()) >= norms.size:
             raise ValueError(f"{prefix}: a norm code points outside its codebook")
+    flat = cents.reshape(nsubq * ksub, dsub)  # centroid j of sub-quantiser q: row q·ksub + j
+    offsets = (q_index * ksub).astype(np.intp)
     for start in range(0, rows, step):
-        block = cents[q_index, codes[start : start + step]]  # (b, nsubq, dsub)
+        # one take along the first axis (a 2-D fancy index was 4-5x slower)
+        block = flat.take(codes[start : start + step] + offsets, axis=0)  # (b, nsubq, dsub)
         dense = block.reshape(block.shape[0], nsubq * dsub)[:, :width]
         if norms is not None:
             dense = dense * norms[norm_codes[start : start + step]][:, None]
