@@ -49,7 +49,8 @@ import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from . import _math
-from .vectorizer import NGRAM_MULTIPLIER, token_hash, token_hashes
+from .vectorizer import NGRAM_MULTIPLIER, token_hashes
+from .vectorizer.hashing import char_ngrams
 
 __all__ = [
     "ClassExplanation",
@@ -158,15 +159,11 @@ def document_occurrences(vectorizer, tokens: Sequence[str]) -> list[Occurrence]:
                 span = tuple(range(i, i + n))
                 out.append(Occurrence(col, " ".join(tokens[i : i + n]), span))
     if vectorizer.maxn > 0:
-        minn, maxn = vectorizer.minn, vectorizer.maxn
-        for i, tok in enumerate(tokens):
-            s = f"<{tok}>"
-            for a in range(len(s)):
-                for n in range(minn, min(maxn, len(s) - a) + 1):
-                    if n == 1 and (a == 0 or a == len(s) - 1):
-                        continue
-                    gram = s[a : a + n]
-                    out.append(Occurrence(V + token_hash(gram) % buckets, gram, (i,)))
+        grams = [char_ngrams(tok, vectorizer.minn, vectorizer.maxn) for tok in tokens]
+        flat = [g for gs in grams for g in gs]
+        cols = (V + token_hashes(flat).astype(np.int64) % buckets).tolist()  # one batch
+        owners = [i for i, gs in enumerate(grams) for _ in gs]
+        out.extend(Occurrence(c, g, (i,)) for c, g, i in zip(cols, flat, owners, strict=True))
     return out
 
 
@@ -347,7 +344,7 @@ def _name_features(vectorizer, tokens: list[str], vec_cols: np.ndarray):
     for o in occ:
         by_col.setdefault(o.column, []).append(o)
     share = np.zeros((vec_cols.size, len(tokens)))
-    names = []
+    names, rows, cols, vals = [], [], [], []
     for j, col in enumerate(vec_cols.tolist()):
         found = by_col.get(col)
         if not found:
@@ -355,7 +352,10 @@ def _name_features(vectorizer, tokens: list[str], vec_cols: np.ndarray):
             continue
         names.append(" | ".join(dict.fromkeys(o.text for o in found)))
         for o in found:
-            share[j, list(o.tokens)] += 1.0 / (len(found) * len(o.tokens))
+            rows += [j] * len(o.tokens)
+            cols += o.tokens
+            vals += [1.0 / (len(found) * len(o.tokens))] * len(o.tokens)
+    np.add.at(share, (rows, cols), vals)  # one update: a numpy call per occurrence was slow
     return names, share
 
 

@@ -981,14 +981,14 @@ WORDS = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(WORDS, st.integers(1, 7), st.integers(0, 4))
 def test_subword_hashes_match_the_pure_python_subwords(words, minn, extra) -> None:
-    """The vectorised subword hashes are those of ``_char_ngrams``'s strings, word by word
+    """The vectorised subword hashes are those of ``char_ngrams``'s strings, word by word
     and in its order (start, then length), lone surrogates and 4-byte characters included."""
-    from bowclf.vectorizer.hashing import _char_ngrams, subword_hashes
+    from bowclf.vectorizer.hashing import char_ngrams, subword_hashes
 
     maxn = minn + extra
     encoded = [w.encode("utf-8", "surrogatepass") for w in words]
     owner, hashes = subword_hashes(encoded, minn, maxn)
-    grams = [_char_ngrams(w, minn, maxn) for w in words]
+    grams = [char_ngrams(w, minn, maxn) for w in words]
     assert owner.tolist() == [i for i, g in enumerate(grams) for _ in g]
     assert hashes.tolist() == token_hashes([s for g in grams for s in g]).tolist()
 

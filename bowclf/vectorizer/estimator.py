@@ -240,9 +240,7 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     def tokenize(self, doc: str) -> list[str]:
         """Tokens of one document under the current parameters (unigrams only)."""
-        self._validate_params()
-        self._check_params()
-        return self._make_tokenizer().tokenize(doc)
+        return self._kept("_tokenizer_cache", (), self._make_tokenizer).tokenize(doc)
 
     def count_tokens(self, raw_documents: Iterable[str]) -> int:
         """Number of tokens in a corpus under the current tokenisation rule.
@@ -367,8 +365,13 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         the same (a :meth:`set_params` after fit is validated and used at the next call):
         validating scikit-learn's constraints and building a new transform (and token
         table) on every call was most of the time of a transform of a few documents."""
-        key = (self.vocabulary_, *(getattr(self, k) for k in self._parameter_constraints))
-        kept = self.__dict__.get("_transformer_cache")
+        return self._kept("_transformer_cache", (self.vocabulary_,), self._fitted)
+
+    def _kept(self, name: str, extra: tuple, build: Callable[[], Any]) -> Any:
+        """``build()``, run after validating the parameters and kept in ``name`` until a
+        parameter (or an object of ``extra``) changes."""
+        key = (*extra, *(getattr(self, k) for k in self._parameter_constraints))
+        kept = self.__dict__.get(name)
         if (
             kept is None
             or len(kept[0]) != len(key)
@@ -376,13 +379,15 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         ):
             self._validate_params()
             self._check_params()
-            kept = self._transformer_cache = (key, self._fitted())
+            kept = (key, build())
+            self.__dict__[name] = kept
         return kept[1]
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the kept transform (:meth:`_transformer`; rebuilt on demand)."""
+        """Pickled without the kept transform and tokenizer (:meth:`_kept`; rebuilt)."""
         state = super().__getstate__()
         state.pop("_transformer_cache", None)
+        state.pop("_tokenizer_cache", None)
         return state
 
     def _fitted(self) -> FittedVectorizer:

@@ -2,7 +2,7 @@
 
 ``token_hash`` is the pure-Python statement of the rule; ``token_hashes``
 computes it for many tokens at once with numpy, and ``subword_hashes`` for every
-character n-gram of many words without building them (``_char_ngrams`` is its
+character n-gram of many words without building them (``char_ngrams`` is its
 pure-Python statement); the tests check each against its reference.  fastText's model
 reader (:mod:`bowclf.io.fasttext`) hashes with the same functions.
 """
@@ -18,6 +18,7 @@ __all__ = [
     "FNV_PRIME",
     "NGRAM_MULTIPLIER",
     "bytes_hashes",
+    "char_ngrams",
     "subword_hashes",
     "token_hash",
     "token_hashes",
@@ -95,7 +96,7 @@ def bytes_hashes(strings: Sequence[bytes]) -> np.ndarray:
 
 def subword_hashes(words: Sequence[bytes], minn: int, maxn: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`token_hash` of every fastText subword of each ``"<" + word + ">"`` (``words``
-    UTF-8 encoded), without building the subwords: the vectorised :func:`_char_ngrams`.
+    UTF-8 encoded), without building the subwords: the vectorised :func:`char_ngrams`.
 
     Subwords are the runs of ``minn..maxn`` characters (a byte ``10xxxxxx`` continues a
     character), the lone markers ``<`` and ``>`` excepted.  Each start's hash is extended
@@ -109,7 +110,7 @@ def subword_hashes(words: Sequence[bytes], minn: int, maxn: int) -> tuple[np.nda
     owner : ndarray of int64
         The index in ``words`` of each subword.
     hashes : ndarray of uint32
-        Their hashes, in :func:`_char_ngrams`'s order: by word, then by start, then by
+        Their hashes, in :func:`char_ngrams`'s order: by word, then by start, then by
         length.
     """
     if not words or maxn < 1:
@@ -157,7 +158,7 @@ def _sign_extend(h: np.ndarray) -> np.ndarray:
     return h.view(np.int32).astype(np.int64).view(np.uint64)
 
 
-def _char_ngrams(token: str, minn: int, maxn: int) -> list[str]:
+def char_ngrams(token: str, minn: int, maxn: int) -> list[str]:
     """fastText subwords of ``"<" + token + ">"`` with ``minn..maxn`` characters."""
     s = f"<{token}>"
     size = len(s)
