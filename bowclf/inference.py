@@ -34,6 +34,7 @@ __all__ = [
     "PREDICT_CHUNK",
     "ClassifierCore",
     "FeatureMap",
+    "FeaturizedPredictor",
     "LazyRows",
     "TextPredictor",
     "check_texts",
@@ -522,6 +523,26 @@ class TextPredictor:
             [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
             for row_l, row_p in zip(labels, proba, strict=True)
         ]
+
+
+class FeaturizedPredictor(TextPredictor):
+    """A :class:`TextPredictor` that vectorises the documents ``texts`` once, for every
+    prediction asked of that same list (probabilities, ranking, labels: an evaluation asks
+    for two or three, and vectorising was most of each); other inputs as usual.  The
+    features are those :meth:`TextPredictor.transform_features` gives, so every answer is."""
+
+    def __init__(self, base: TextPredictor, texts: list[str]) -> None:
+        super().__init__(base.vectorizer, base.features, base.classifier, base.classes_,
+                         multilabel=base.multilabel_, label_sets=base.label_sets)  # fmt: skip
+        self._texts = texts
+        self._featurized: sp.csr_array | None = None  # on the first call that needs them
+
+    def transform_features(self, X: Iterable[str]) -> sp.csr_array:
+        if X is not self._texts:
+            return super().transform_features(X)
+        if self._featurized is None:
+            self._featurized = super().transform_features(X)
+        return self._featurized
 
 
 def indicator_of(rows: Sequence[np.ndarray], n_classes: int) -> sp.csr_array:

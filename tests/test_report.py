@@ -744,6 +744,50 @@ def test_evaluate_single_label_uses_predict():
     assert [r.predicted for r in rep.per_class] == [1, 2]
 
 
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_an_evaluation_vectorizes_its_documents_once(monkeypatch, tmp_path, multilabel):
+    """evaluate (and ``bowclf evaluate``) ask a TextClassifier for probabilities and its own
+    labels of the same documents: they are vectorised once, and the report is the one of
+    the model's separate calls."""
+    from click.testing import CliRunner
+
+    from bowclf import TextClassifier, save
+    from bowclf.cli import cli
+    from bowclf.vectorizer.transform import FittedVectorizer
+
+    texts = ["great film", "loved it", "boring film", "superb acting", "dull plot"] * 20
+    y = [("pos",), ("pos", "fun"), ("neg",), ("pos",), ("neg", "dull")] * 20
+    y = y if multilabel else [labels[0] for labels in y]
+    model = TextClassifier(epochs=3, random_state=0).fit(texts, y)
+    X, y_test = texts[:7] + ["zzz"], y[:7] + [y[2]]
+    expected = compute_report(y_test, model.predict_proba(X), model.classes_,
+                              y_pred=None if multilabel else model.predict(X),
+                              multilabel=multilabel, texts=X)  # fmt: skip
+    calls, transform = [], FittedVectorizer.transform
+
+    def counted(self, docs, index=None):
+        calls.append(len(docs))
+        return transform(self, docs, index)
+
+    monkeypatch.setattr(FittedVectorizer, "transform", counted)
+    rep = evaluate(model, X, y_test)
+    assert calls == [len(X)]
+    if not multilabel:  # the model's labels for the featureless document too
+        assert rep.to_json() == compute_report(
+            y_test, model.predict_proba(X), model.classes_, y_pred=model.predict(X), texts=X,
+            predict_seconds=rep.predict_seconds).to_json()  # fmt: skip
+    assert rep.accuracy == expected.accuracy and rep.top_k == expected.top_k
+    path = save(model, tmp_path / "m.bowclf")
+    corpus = tmp_path / "t.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t, "label": list(lab) if multilabel else lab})
+                              + "\n" for t, lab in zip(X, y_test, strict=True)))  # fmt: skip
+    calls.clear()
+    out = CliRunner().invoke(cli, ["evaluate", str(path), str(corpus), "--json"])
+    assert out.exit_code == 0, out.output
+    assert calls.count(len(X)) == 1  # (and bowclf.load's check of two documents)
+    assert json.loads(out.stdout)["accuracy"] == rep.accuracy
+
+
 def test_ties_are_ranked_one_way_with_the_prediction_first():
     """Tied probabilities (documents without a known word): top-k accuracy, P@k/R@k and
     calibration rank the predicted class first, then by probability (ties: lower index);

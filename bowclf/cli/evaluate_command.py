@@ -76,6 +76,7 @@ def evaluate(
     from ..corpus import read_corpus
     from ..report import evaluate as evaluate_model
     from ..report import predict_for_report
+    from ..report.metrics import vectorized_once
 
     _require_stdout()
     for path in (html_path, misclassified):
@@ -97,6 +98,7 @@ def evaluate(
     if multilabel and kw["label_sep"] is None:
         _check_label_cells(test.name, y, model.classes_)
     started = time.perf_counter()
+    model = vectorized_once(model, texts)  # the documents vectorised once for all of these
     # once, for the report and the misclassified file: n×c probabilities, or for many
     # classes each document's best classes (the report then lists the most frequent ones)
     P = predict_for_report(model, texts, tuple(ks) or None)

@@ -620,7 +620,8 @@ def evaluate(
     Report
         With ``throughput`` from the time spent in ``predict_proba``.
     """
-    texts = list(texts)
+    texts = texts if isinstance(texts, list) else list(texts)
+    model = vectorized_once(model, texts)
     classes = list(model.classes_)
     multilabel = bool(getattr(model, "multilabel_", False))
     start = time.perf_counter()
@@ -651,6 +652,36 @@ def predict_for_report(model: Any, texts: Sequence[Any], k: int | Iterable[int] 
         _check_k(k, len(model.classes_)), multilabel, _model_attr(model, "threshold_")
     )
     return rank_documents(model, texts, width)
+
+
+def vectorized_once(model: Any, texts: list[Any]) -> Any:
+    """``model`` for the predictions of one report over the list ``texts``: a
+    :class:`~bowclf.TextClassifier` then vectorises them once for its probabilities, its
+    ranking and its own labels (:class:`~bowclf.inference.FeaturizedPredictor`; the same
+    answers), any other model is returned as it is."""
+    if isinstance(model, _Vectorized):
+        if model._predictor_view._texts is texts:
+            return model
+        model = model._model
+    if not callable(getattr(model, "_predictor", None)) or not hasattr(model, "vectorizer_"):
+        return model
+    from ..inference import FeaturizedPredictor
+
+    return _Vectorized(model, FeaturizedPredictor(model._predictor(), texts))
+
+
+class _Vectorized:
+    """:func:`vectorized_once`'s view: predictions from the featurised predictor, every other
+    attribute (``threshold_``, ``classifier_``, …) the model's."""
+
+    _PREDICTIONS = ("predict", "predict_proba", "predict_topk", "predict_with_proba")
+
+    def __init__(self, model: Any, predictor: Any) -> None:
+        self._model, self._predictor_view = model, predictor
+
+    def __getattr__(self, name: str) -> Any:
+        source = self._predictor_view if name in self._PREDICTIONS else self._model
+        return getattr(source, name)
 
 
 def _model_attr(model: Any, name: str) -> Any:
