@@ -32,8 +32,11 @@ event loop stays free to answer ``/health``).  The library computes each row ind
 so a batched answer is exactly the per-request one.  While one batch is computed the next
 accumulates, so batches grow, and throughput with them, as concurrency rises.
 
-One model per worker process: :func:`create_app` loads it once; ``--workers N`` starts N
-uvicorn processes, each building its app from :func:`app_from_environment`.  uvicorn stops
+One model per worker process: :func:`create_app` reads the file's prediction path once
+(:func:`bowclf.persist.load_predictor`: no scikit-learn, ``A`` memory-mapped, so N workers
+share its pages), and the whole model (:func:`bowclf.load`) when ``/explain`` is first asked;
+``--workers N`` starts N uvicorn processes, each building its app from
+:func:`app_from_environment`.  uvicorn stops
 on SIGTERM gracefully: it stops accepting, finishes the requests in flight, then the app's
 lifespan drains the batch queue.
 """
@@ -281,14 +284,21 @@ def _json_type(value: Any) -> str:
 
 # ---------------------------------------------------------------------- the app
 def create_app(config: ServeConfig, model=None) -> Starlette:
-    """The ASGI app serving ``model`` (loaded from ``config.model_path`` when not given)."""
+    """The ASGI app serving ``model``, a fitted :class:`~bowclf.TextClassifier`, or when
+    not given the model file ``config.model_path`` (its prediction path at once, the whole
+    model for ``/explain`` on first use, see the module)."""
     if model is None:
-        from .persist import load
+        from .inference import TextPredictor
+        from .persist import load_predictor
 
-        model = load(config.model_path)
-    if not hasattr(model, "vectorizer_"):
+        predictor, header = load_predictor(config.model_path)
+        if not isinstance(predictor, TextPredictor):
+            raise ValueError(f"{config.model_path}: a TextClassifier model is needed to serve text")
+        service = _Service(predictor, config, _file_info(predictor, header))
+    elif not hasattr(model, "vectorizer_"):
         raise ValueError(f"{config.model_path}: a TextClassifier model is needed to serve text")
-    service = _Service(model, config)
+    else:
+        service = _Service(model, config, _model_info(model), explainer=model)
     return Starlette(
         routes=[
             Route("/predict", service.counted(service.predict), methods=["POST"]),
@@ -309,12 +319,21 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
 class _Service:
     """The routes' shared state: the model, its batcher, and the requests in flight."""
 
-    def __init__(self, model, config: ServeConfig) -> None:
+    def __init__(self, model, config: ServeConfig, info: dict, explainer=None) -> None:
         self.model, self.config = model, config
         self.classes = [_plain(c) for c in np.asarray(model.classes_).tolist()]
-        self.model_info = _model_info(model, config, self.classes)
+        self.model_info = _described(info, config, self.classes)
+        self.explainer = explainer  # the whole model, read from the file when first needed
         self.in_flight = 0
         self.batcher: _Batcher | None = None
+
+    def _explainer(self):
+        """The model :meth:`explain` asks (in the batch thread: one load, never two)."""
+        if self.explainer is None:
+            from .persist import load
+
+            self.explainer = load(self.config.model_path)
+        return self.explainer
 
     @asynccontextmanager
     async def lifespan(self, app):
@@ -381,7 +400,8 @@ class _Service:
         def run() -> list:
             if not texts:
                 return []
-            return [e.to_dict(top=top) for e in self.model.explain(texts, k=k, labels=labels)]
+            found = self._explainer().explain(texts, k=k, labels=labels)
+            return [e.to_dict(top=top) for e in found]
 
         try:
             return _EchoJSON({"explanations": await self.batcher.call(run)})
@@ -439,20 +459,42 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "internal server error"}, status_code=500)
 
 
-def _model_info(model, config: ServeConfig, classes: list) -> dict[str, Any]:
-    from . import __version__
-
+def _model_info(model) -> dict[str, Any]:
+    """What ``/info`` tells of a fitted TextClassifier."""
     clf = model.classifier_
     return {
-        "model": os.path.basename(config.model_path),
-        "bowclf_version": __version__,
-        "classes": classes,
         "multilabel": bool(getattr(model, "multilabel_", False)),
         "loss": clf.loss,
         "dim": int(clf.A_.shape[0]),
         "features": int(clf.A_.shape[1]),
         "vocabulary": len(model.vectorizer_.vocabulary_),
         "training_summary": getattr(model, "training_summary_", None),
+    }
+
+
+def _file_info(predictor, header: dict) -> dict[str, Any]:
+    """:func:`_model_info` of a model file, from its validated header (what the file holds,
+    as :func:`bowclf.load` would read it)."""
+    features, dim = header["arrays"]["classifier/A"]["shape"]  # stored as Aᵀ: one row a feature
+    return {
+        "multilabel": predictor.multilabel_,
+        "loss": header["params"]["loss"],
+        "dim": int(dim),
+        "features": int(features),
+        "vocabulary": len(predictor.vectorizer.vocabulary),
+        "training_summary": (header.get("text") or {}).get("training_summary"),
+    }
+
+
+def _described(info: dict[str, Any], config: ServeConfig, classes: list) -> dict[str, Any]:
+    from . import __version__
+
+    return {
+        "model": os.path.basename(config.model_path),
+        "bowclf_version": __version__,
+        "classes": classes,
+        "multilabel": bool(info.pop("multilabel", False)),
+        **info,
         "limits": {k: v for k, v in asdict(config).items() if k != "model_path"},
         "pid": os.getpid(),
     }

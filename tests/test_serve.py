@@ -357,3 +357,36 @@ def test_serve_on_a_taken_port_fails_with_one_line(model_path):
     assert result.exit_code == 1, result.output
     assert result.stderr.splitlines()[-1].startswith("bowclf: error: the server could not start")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with")  # starlette asks for httpx2
+def test_a_served_file_predicts_from_its_prediction_path_and_loads_the_model_for_explain(
+    model_path, model, monkeypatch
+):
+    """Served from its file, a model answers /predict from the file's prediction path
+    (load_predictor: memory-mapped, no scikit-learn) and reads the whole model once, on the
+    first /explain; /info says what it says of the fitted model."""
+    from starlette.testclient import TestClient
+
+    import bowclf.persist
+    from bowclf.serve import ServeConfig, create_app
+
+    loads, real_load = [], bowclf.persist.load
+    monkeypatch.setattr(bowclf.persist, "load", lambda p: loads.append(p) or real_load(p))
+    config = ServeConfig(model_path=str(model_path))
+    docs = ["goal match team", "bake oven code", ""]
+    with (
+        TestClient(create_app(config)) as from_file,
+        TestClient(create_app(config, model=model)) as from_model,
+    ):
+        assert from_file.get("/info").json() == from_model.get("/info").json()
+        for body in ({"texts": docs}, {"texts": docs, "k": 2, "proba": True}):
+            assert (from_file.post("/predict", json=body).json()
+                    == from_model.post("/predict", json=body).json())  # fmt: skip
+        assert loads == []
+        for _ in range(2):
+            got = from_file.post("/explain", json={"texts": docs[:2], "k": 2})
+            assert (
+                got.json() == from_model.post("/explain", json={"texts": docs[:2], "k": 2}).json()
+            )
+        assert loads == [str(model_path)]
