@@ -4,7 +4,7 @@ Runs against whichever ``bowclf`` is importable, so that two checkouts can be co
 
     PYTHONPATH=<checkout> python bench/bench_hs_decisions.py
 
-Routes: the validation score (micro-F1, ``BowClassifier._score_targets``), ``predict``'s
+Routes: the validation score (micro-F1, ``ClassifierCore.score_targets``), ``predict``'s
 indicator, ``predict --proba``'s rows (``predict_sets_with_proba`` where it exists, else
 ``predict`` + ``predict_proba`` as the command line did) and ``hsoftmax.top_k``.  A checksum
 per route shows both checkouts computed the same thing.
@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from bowclf import BowClassifier, TextClassifier
 from bowclf import hsoftmax as hs
+from bowclf.inference import ClassifierCore
 
 C, N_TRAIN, N = 20_000, 30_000, 5_000
 
@@ -47,7 +48,8 @@ def main() -> None:
     Y = sp.csr_array((np.ones(pairs.size, np.int64), (np.repeat(np.arange(N_TRAIN), 2), pairs)),
                      shape=(N_TRAIN, C))  # fmt: skip
     model = BowClassifier(loss="hs", dim=16, epochs=2, lr=0.3, random_state=0).fit(X, Y)
-    _measure("validation micro-F1", lambda: round(model._score_targets(X[:N], Y[:N]), 9))
+    core = ClassifierCore.of(model)
+    _measure("validation micro-F1", lambda: round(core.score_targets(X[:N], Y[:N]), 9))
     _measure("BowClassifier.predict (indicator)", lambda: int(model.predict(X[:N]).sum()))
     sets = [(f"l{k}", f"l{(k + 1) % C}") for k in first]
     texts = [f"w{k} v{(k + 1) % C} noise{rng.integers(50)}" for k in first]

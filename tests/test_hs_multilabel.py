@@ -266,7 +266,7 @@ def test_scoring_a_many_label_model_builds_no_documents_by_labels_array(monkeypa
         return real(self, H, B, multilabel)
 
     monkeypatch.setattr(HierarchicalSoftmax, "proba_from_hidden", no_dense)
-    got, peak = _traced_peak(lambda: model._score_targets(X, Y))
+    got, peak = _traced_peak(lambda: core.score_targets(X, Y))
     assert got == pytest.approx(want, abs=1e-12)
     assert peak < _SEARCH_BYTES + n * c
 
