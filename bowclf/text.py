@@ -159,8 +159,9 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         With ``prune_features``, also drop the features found in fewer than ``min_df``
         training documents.  ``'auto'``: ``defaults.LONG_MIN_DF`` (2) for a corpus of long
         documents — there nearly every n-gram seen in one document only is noise and, with
-        the highest idf weight, would dominate its document — else 1 (keep every feature
-        seen in training).  Without ``prune_features`` every column is kept.
+        the highest idf weight, would dominate its document — unless that keeps under 1 %
+        of the features seen (a few documents sharing almost nothing); else 1 (keep every
+        feature seen in training).  Without ``prune_features`` every column is kept.
     prune_features : bool, default=True
         Keep only the feature columns seen in training (see above).
     pretrained_vectors : path or None, default=None
@@ -824,7 +825,8 @@ def resolve_inputs(
     counted the corpus.  The corpus is of *long documents* when it is at least
     ``defaults.LONG_DOCUMENT_WORDS``; then ``'auto'`` means ``normalize='l2'`` (``'l1'``
     when ``optimizer`` — the resolved optimiser name — is ``'sgd'``), ``sublinear_tf=True``
-    and ``min_df=defaults.LONG_MIN_DF`` (1 when no feature reaches it); otherwise ``'l1'``,
+    and ``min_df=defaults.LONG_MIN_DF`` (1 when it would keep under
+    ``defaults.LONG_MIN_DF_KEEP`` of the features seen, or none); otherwise ``'l1'``,
     ``False`` and 1.  ``ngram_weight`` (1 when absent) depends on the task — ``n_classes``,
     ``multilabel``, ``loss``, ``optimizer``, ``use_idf`` — and the resolved ``normalize``
     (:func:`bowclf.auto_rules.resolve_ngram_weight`).  Deterministic: integers in, the same
@@ -839,9 +841,10 @@ def resolve_inputs(
     if sublinear == "auto":
         sublinear = long
     if min_df == "auto":
-        min_df = 1
-        if long and np.any(document_frequency >= defaults.LONG_MIN_DF):
-            min_df = defaults.LONG_MIN_DF
+        kept = int(np.count_nonzero(document_frequency >= defaults.LONG_MIN_DF))
+        seen = int(np.count_nonzero(document_frequency))
+        enough = kept > 0 and kept >= defaults.LONG_MIN_DF_KEEP * seen
+        min_df = defaults.LONG_MIN_DF if long and enough else 1
     ngram_weight = resolve_ngram_weight(
         params.get("ngram_weight", 1.0), n_classes, multilabel=multilabel, loss=loss,
         optimizer=optimizer, normalize=normalize, use_idf=use_idf,

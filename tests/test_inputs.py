@@ -77,6 +77,27 @@ def test_explicit_values_are_kept_and_min_df_needs_a_feature_to_keep():
     assert got["words_per_document"] == 100 and got["min_df"] == 1 and got["sublinear_tf"]
 
 
+def test_min_df_2_needs_to_keep_a_share_of_the_features():
+    """Two long documents sharing one feature: min_df 2 kept that one alone and the model
+    predicted one class for both training documents; under 1 % kept means min_df 1."""
+    n = 100_000
+    one_shared = np.ones(n, dtype=np.int64)
+    one_shared[0] = 2
+    got = resolve_inputs(AUTO, document_frequency=one_shared, n_documents=2, n_words=n,
+                         optimizer="adaptive")  # fmt: skip
+    assert got["words_per_document"] > defaults.LONG_DOCUMENT_WORDS and got["min_df"] == 1
+    share = np.ones(n, dtype=np.int64)
+    share[: int(n * defaults.LONG_MIN_DF_KEEP)] = 2  # exactly the share: min_df 2
+    got = resolve_inputs(AUTO, document_frequency=share, n_documents=1000, n_words=n,
+                         optimizer="adaptive")  # fmt: skip
+    assert got["min_df"] == defaults.LONG_MIN_DF
+    rng = np.random.default_rng(0)
+    long = " ".join(f"w{i}" for i in rng.permutation(3000)) + " shared"
+    model = TextClassifier(random_state=0).fit([long, "small doc here shared"], ["a", "b"])
+    assert model.inputs_["min_df"] == 1
+    assert model.predict([long, "small doc here shared"]).tolist() == ["a", "b"]
+
+
 def _long_corpus(n_docs: int = 60, seed: int = 0):
     """Two classes of ~120-word documents: a few class words among many shared ones."""
     rng = np.random.default_rng(seed)
