@@ -534,11 +534,11 @@ class FeaturizedPredictor(TextPredictor):
     def __init__(self, base: TextPredictor, texts: list[str]) -> None:
         super().__init__(base.vectorizer, base.features, base.classifier, base.classes_,
                          multilabel=base.multilabel_, label_sets=base.label_sets)  # fmt: skip
-        self._texts = texts
+        self.texts = texts
         self._featurized: sp.csr_array | None = None  # on the first call that needs them
 
     def transform_features(self, X: Iterable[str]) -> sp.csr_array:
-        if X is not self._texts:
+        if X is not self.texts:
             return super().transform_features(X)
         if self._featurized is None:
             self._featurized = super().transform_features(X)

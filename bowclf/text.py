@@ -24,7 +24,14 @@ from . import _limits, _math, defaults
 from .auto_rules import resolve_ngram_weight
 from .classifier import BowClassifier
 from .fit_state import keeps_state_on_error
-from .inference import ClassifierCore, FeatureMap, TextPredictor, check_features, column_lookup
+from .inference import (
+    ClassifierCore,
+    FeatureMap,
+    FeaturizedPredictor,
+    TextPredictor,
+    check_features,
+    column_lookup,
+)
 from .inference import check_texts as _check_texts
 from .losses import get_loss
 from .optim import resolve_optimizer
@@ -727,6 +734,14 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             self.vectorizer_, self._feature_map(), ClassifierCore.of(self.classifier_),
             self.classes_, multilabel=self.multilabel_, label_sets=self._binarizer is not None,
         )  # fmt: skip
+
+    def for_documents(self, texts: list[str]) -> FeaturizedPredictor:
+        """This model's predictions (``predict``, ``predict_proba``, ``predict_topk``,
+        ``predict_with_proba``) with the list ``texts`` vectorised once for all of them —
+        the same answers, for a caller asking several of the same documents (an evaluation
+        report)."""
+        check_is_fitted(self)
+        return FeaturizedPredictor(self._predictor(), texts)
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Class probabilities (n×c), columns in the order of ``classes_``."""

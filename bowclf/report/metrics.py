@@ -657,17 +657,15 @@ def predict_for_report(model: Any, texts: Sequence[Any], k: int | Iterable[int] 
 def vectorized_once(model: Any, texts: list[Any]) -> Any:
     """``model`` for the predictions of one report over the list ``texts``: a
     :class:`~bowclf.TextClassifier` then vectorises them once for its probabilities, its
-    ranking and its own labels (:class:`~bowclf.inference.FeaturizedPredictor`; the same
+    ranking and its own labels (:meth:`~bowclf.TextClassifier.for_documents`; the same
     answers), any other model is returned as it is."""
     if isinstance(model, _Vectorized):
-        if model._predictor_view._texts is texts:
+        if model._predictor_view.texts is texts:
             return model
         model = model._model
-    if not callable(getattr(model, "_predictor", None)) or not hasattr(model, "vectorizer_"):
+    if not callable(getattr(model, "for_documents", None)):
         return model
-    from ..inference import FeaturizedPredictor
-
-    return _Vectorized(model, FeaturizedPredictor(model._predictor(), texts))
+    return _Vectorized(model, model.for_documents(texts))
 
 
 class _Vectorized:
