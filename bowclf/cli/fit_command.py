@@ -180,7 +180,8 @@ from .app import (
     "--min-df",
     type=click.IntRange(min=1),
     default=None,
-    help="Drop features of fewer training documents (default: auto, 2 for long documents, else 1).",
+    help="Drop features of fewer training documents (default: auto, 2 for long documents "
+    "when that keeps at least 1% of the features, else 1).",
 )
 @click.option(
     "--ngrams",

@@ -31,7 +31,7 @@ _PREDICT_EPILOG = (
     "the labels are the model's own prediction (model.predict in Python: the most probable "
     "class, or a multi-label model's label set, in class order; with --proba, their "
     "predict_proba probabilities, for hierarchical softmax of predict_topk or, multi-label "
-    "over more than 1024 labels, of the labels' paths); with either, "
+    "over more than 512 labels, of the labels' paths); with either, "
     "the most probable labels first (model.predict_topk).\n\n"
     "\b\n"
     "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
@@ -61,7 +61,9 @@ _PREDICT_EPILOG = (
     "--threshold",
     type=_FiniteFloat(0, 1),
     default=None,
-    help="Only print labels with at least this probability.",
+    help="Only print labels with at least this probability (among the k most probable; "
+    "without -k, k is 1 for a single-label model, as in fastText, and every label for a "
+    "multi-label one).",
 )
 @click.option("--proba", is_flag=True, help="Print probabilities next to the labels.")
 @click.option(
