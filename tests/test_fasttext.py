@@ -120,6 +120,14 @@ def test_agreement_bin_and_ftz(corpus, tmp_path, loss, ngrams, chars):
     assert ours.A.shape[0] <= 300
 
 
+def test_agreement_with_minn_0_and_subwords(corpus, tmp_path):
+    """fastText takes minn=0 (with maxn > 0) as one character: so do we (the vectorised
+    subword hashes left slots of a zero-character subword unwritten)."""
+    path, texts = corpus
+    _train(path, minn=0, maxn=3).save_model(str(tmp_path / "m0.bin"))
+    _agree(tmp_path / "m0.bin", texts[:200] + EXTRA)
+
+
 def test_agreement_quantized_output_without_norms(tmp_path_factory, tmp_path):
     path, texts = _corpus(tmp_path_factory, n_labels=900)  # qout needs >= 256 labels
     model = _train(path, wordNgrams=2)

@@ -115,6 +115,7 @@ def subword_hashes(words: Sequence[bytes], minn: int, maxn: int) -> tuple[np.nda
     """
     if not words or maxn < 1:
         return np.empty(0, np.int64), np.empty(0, np.uint32)
+    minn = max(minn, 1)  # a subword has a character at least (fastText reads minn=0 as 1)
     marked = [b"<" + w + b">" for w in words]
     lengths = np.fromiter(map(len, marked), np.int64, len(marked))
     flat = np.frombuffer(b"".join(marked), dtype=np.uint8)
