@@ -993,6 +993,17 @@ def test_subword_hashes_match_the_pure_python_subwords(words, minn, extra) -> No
     assert hashes.tolist() == token_hashes([s for g in grams for s in g]).tolist()
 
 
+def test_subword_hashes_read_minn_0_as_1() -> None:
+    """fastText files may say minn=0 (its loop counts from one character): the same subwords
+    as minn=1, every output slot written (unwritten ones held garbage)."""
+    from bowclf.vectorizer.hashing import subword_hashes
+
+    words = [b"ab", "caf\xe9".encode(), b""]
+    for maxn in (1, 2, 5):
+        zero, one = subword_hashes(words, 0, maxn), subword_hashes(words, 1, maxn)
+        assert zero[0].tolist() == one[0].tolist() and zero[1].tolist() == one[1].tolist()
+
+
 def test_a_huge_word_with_subwords_takes_memory_in_proportion() -> None:
     """A 200,000-character token with ``minn=3, maxn=6`` has 800,000 subwords: built as
     Python strings they took ~170 MB; hashed in place, a few bytes each beyond the row."""
@@ -1073,3 +1084,37 @@ def test_transform_keeps_its_table_between_calls_and_its_result_never_depends_on
         v.transform(queries[0])
     v.set_params(ngrams=1)
     assert v.transform(queries[0]).shape[1] == len(v.vocabulary_) + 1009  # the new setting
+
+
+def test_the_kept_table_lets_go_of_unknown_tokens_and_of_a_replaced_vocabulary() -> None:
+    """A transform of many unknown tokens does not leave their n-gram data attached to the
+    model (248 MB after 400,000 unknown words with subwords), and a packed vocabulary
+    replaces the dict in the kept transform (comparing them word by word made every later
+    call O(V) and kept both alive)."""
+    import gc
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    docs = [" ".join("".join(rng.choice(letters, 10)) for _ in range(100)) for _ in range(1000)]
+    v = BowVectorizer(minn=3, maxn=6, buckets=100_000, ngrams=2).fit(["hello world"] * 3)
+    v.transform(["hello"])
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        v.transform(docs)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 8 * 2**20, f"{held / 2**20:.0f} MB held"
+    fresh = BowVectorizer(minn=3, maxn=6, buckets=100_000, ngrams=2).fit(["hello world"] * 3)
+    np.testing.assert_array_equal(v.transform(docs[:3]).toarray(),
+                                  fresh.transform(docs[:3]).toarray())  # fmt: skip
+    words = BowVectorizer().fit(docs[:50])
+    words.transform(docs[:2])
+    words.pack_vocabulary()
+    assert words._transformer().vocabulary is words.vocabulary_
+    expected = BowVectorizer().fit(docs[:50]).transform(docs[:5]).toarray()
+    np.testing.assert_array_equal(words.transform(docs[:5]).toarray(), expected)

@@ -369,19 +369,21 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     def _kept(self, name: str, extra: tuple, build: Callable[[], Any]) -> Any:
         """``build()``, run after validating the parameters and kept in ``name`` until a
-        parameter (or an object of ``extra``) changes."""
-        key = (*extra, *(getattr(self, k) for k in self._parameter_constraints))
+        parameter changes or an object of ``extra`` is replaced (compared by identity: a
+        vocabulary is replaced, e.g. packed, never compared word by word)."""
+        params = tuple(getattr(self, k) for k in self._parameter_constraints)
         kept = self.__dict__.get(name)
         if (
             kept is None
-            or len(kept[0]) != len(key)
-            or any(a is not b and a != b for a, b in zip(kept[0], key, strict=True))
+            or len(kept[0]) != len(extra)
+            or any(a is not b for a, b in zip(kept[0], extra, strict=True))
+            or any(a is not b and a != b for a, b in zip(kept[1], params, strict=True))
         ):
             self._validate_params()
             self._check_params()
-            kept = (key, build())
+            kept = (extra, params, build())
             self.__dict__[name] = kept
-        return kept[1]
+        return kept[2]
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the kept transform and tokenizer (:meth:`_kept`; rebuilt)."""

@@ -152,6 +152,9 @@ class FittedVectorizer:
             buckets=self.buckets if use else 0,
         )
 
+    #: Ids of unknown tokens (their n-gram data) the table kept between calls may hold.
+    KEPT_UNKNOWN_IDS = 1 << 16
+
     def transform(self, raw_documents: Iterable[str], index: _KeyIndex | None = None):
         """Count matrix (``csr_array`` of shape (n_documents, :attr:`width`)), consumed
         ``chunk_size`` documents at a time; unknown words add no unigram feature but still
@@ -160,14 +163,19 @@ class FittedVectorizer:
         The token table (the vocabulary words' hashes and subwords, filled as documents use
         them) is kept for the next call, as :meth:`chunk_transform` keeps it: building it
         anew was most of the time of a call on a few documents.  A call while another
-        thread holds it builds its own; one that fails drops it (it may be half filled).
-        The result never depends on the table's history."""
+        thread holds it builds its own; one that fails drops it (it may be half filled), and
+        so does one that leaves it holding more than :attr:`KEPT_UNKNOWN_IDS` unknown
+        tokens beyond the vocabulary's words.  The result never depends on the table's
+        history."""
         if not self._lock.acquire(blocking=False):
             return ChunkTransform(self, index)(raw_documents)
         try:
             if self._kept is None or (index is not None and self._kept.index is not index):
                 self._kept = ChunkTransform(self, index)
-            return self._kept(raw_documents)
+            out = self._kept(raw_documents)
+            if len(self._kept.table) > 2 * len(self.vocabulary) + self.KEPT_UNKNOWN_IDS:
+                self._kept = None  # many unknown tokens' data: not worth holding on to
+            return out
         except BaseException:
             self._kept = None
             raise
