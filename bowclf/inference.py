@@ -245,8 +245,9 @@ class ClassifierCore:
         """Hidden vectors of ``X`` in the blocks of rows every ranking route scores
         (:meth:`argmax`, :meth:`predicted_proba`, :meth:`topk`): ``DECISION_CELLS``
         probabilities at a time for a loss that scores every class, whole chunks for one
-        that searches.  BLAS's last bits depend on the block, so one blocking keeps
-        ``predict`` and the first of ``predict_topk`` the same class even at a tie."""
+        that searches.  BLAS's last bits depend on the block, so one blocking keeps, for a
+        loss that scores every class, ``predict`` and the first of ``predict_topk`` the same
+        class even at a tie (hierarchical softmax's search breaks exact ties its own way)."""
         c = max(self.classes.size, 1)
         step = PREDICT_CHUNK if self.loss.searched_decision(c) else max(1, DECISION_CELLS // c)
         for H in self.hidden_chunks(X):

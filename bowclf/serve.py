@@ -291,10 +291,12 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
         from .inference import TextPredictor
         from .persist import load_predictor
 
+        served = _file_identity(config.model_path)
         predictor, header = load_predictor(config.model_path)
         if not isinstance(predictor, TextPredictor):
             raise ValueError(f"{config.model_path}: a TextClassifier model is needed to serve text")
         service = _Service(predictor, config, _file_info(predictor, header))
+        service.served_file = served
     elif not hasattr(model, "vectorizer_"):
         raise ValueError(f"{config.model_path}: a TextClassifier model is needed to serve text")
     else:
@@ -324,14 +326,23 @@ class _Service:
         self.classes = [_plain(c) for c in np.asarray(model.classes_).tolist()]
         self.model_info = _described(info, config, self.classes)
         self.explainer = explainer  # the whole model, read from the file when first needed
+        self.served_file: tuple | None = None  # the file's identity when it was read
         self.in_flight = 0
         self.batcher: _Batcher | None = None
 
     def _explainer(self):
-        """The model :meth:`explain` asks (in the batch thread: one load, never two)."""
+        """The model :meth:`explain` asks (in the batch thread: one load, never two): the
+        file's whole model, read only if it is still the file ``/predict`` answers from."""
         if self.explainer is None:
             from .persist import load
 
+            if _file_identity(self.config.model_path) != self.served_file:
+                raise _ClientError(
+                    503,
+                    f"{os.path.basename(self.config.model_path)} changed since the server "
+                    "started (/predict answers with the model read then): restart the server "
+                    "to serve and explain the new one",
+                )
             self.explainer = load(self.config.model_path)
         return self.explainer
 
@@ -459,6 +470,16 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "internal server error"}, status_code=500)
 
 
+def _file_identity(path: str) -> tuple | None:
+    """What tells a model file from one that replaced it (atomic saves rename a new file into
+    place: a new inode), or None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _model_info(model) -> dict[str, Any]:
     """What ``/info`` tells of a fitted TextClassifier."""
     clf = model.classifier_
@@ -540,6 +561,7 @@ def _errors(*codes: int) -> dict:
         404: "Unknown route",
         413: "Body or number of texts over the limits",
         422: "Wrong field types or values",
+        503: "The model file changed since the server started (restart it)",
     }
     return {
         str(c): {
@@ -587,7 +609,7 @@ OPENAPI: dict[str, Any] = {
                 "requestBody": _json_body("ExplainRequest"),
                 "responses": {
                     **_ok({"$ref": "#/components/schemas/ExplainResponse"}, "One per text"),
-                    **_errors(400, 413, 422),
+                    **_errors(400, 413, 422, 503),
                 },
             }
         },

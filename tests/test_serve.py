@@ -390,3 +390,24 @@ def test_a_served_file_predicts_from_its_prediction_path_and_loads_the_model_for
                 got.json() == from_model.post("/explain", json={"texts": docs[:2], "k": 2}).json()
             )
         assert loads == [str(model_path)]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with")  # starlette asks for httpx2
+def test_explain_refuses_a_model_file_replaced_since_the_server_started(tmp_path):
+    """/predict keeps answering with the model the server read; /explain, which reads the
+    whole model on first use, must not explain another one saved over it meanwhile (it did:
+    a retrained model's labels and probabilities)."""
+    from starlette.testclient import TestClient
+
+    from bowclf.serve import ServeConfig, create_app
+
+    texts, y = make_texts(120, seed=1)
+    path = tmp_path / "m.bowclf"
+    save(TextClassifier(dim=8, epochs=2, random_state=0).fit(texts, y), path)
+    with TestClient(create_app(ServeConfig(model_path=str(path)))) as client:
+        before = client.post("/predict", json={"texts": texts[:3]}).json()
+        other = ["x" if i % 2 else "z" for i in range(len(texts))]
+        save(TextClassifier(dim=8, epochs=2, random_state=0).fit(texts, other), path)
+        got = client.post("/explain", json={"texts": texts[:1]})
+        assert got.status_code == 503 and "restart the server" in got.json()["error"]
+        assert client.post("/predict", json={"texts": texts[:3]}).json() == before
