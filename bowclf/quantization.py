@@ -47,11 +47,12 @@ matches its codes and is saved dense.
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
-__all__ = ["quantize"]
+__all__ = ["check_options", "quantize"]
 
 _KSUB = 256
 _MAX_POINTS = 1 << 15  # rows a codebook is learnt from (fastText: 65,536)
@@ -109,6 +110,7 @@ def quantize(
     ['pos']
     """
     _check_quantize_args(model, cutoff, dsub, retrain, X, y)
+    cutoff, dsub = None if cutoff is None else int(cutoff), int(dsub)  # numpy integers too
     clf = model.classifier_
     W = np.asarray(clf.A_, dtype=np.float32)  # (dim, p)
     dim, p = W.shape
@@ -123,7 +125,8 @@ def quantize(
     members = {"A": _product_quantize(rows, dsub, qnorm, rng)}
     A = _decode(members["A"], "A", dim)  # Aᵀ of the small model, (n_kept, dim)
     parts = _pruned_parts(model, keep)
-    settings = {"cutoff": cutoff, "dsub": dsub, "qnorm": bool(qnorm), "retrained": bool(retrain)}
+    pruned = cutoff if keep.size < p else None  # a cutoff of every feature prunes nothing
+    settings = {"cutoff": pruned, "dsub": dsub, "qnorm": bool(qnorm), "retrained": bool(retrain)}
     B = np.asarray(clf.B_, dtype=np.float32)
     if retrain:
         interim = _rebuild(model, keep, A, B, parts, None)
@@ -142,21 +145,48 @@ def _rebuild(model, keep: np.ndarray, A: np.ndarray, B: np.ndarray, parts, quant
     return model._with_features(classifier, vectorizer_state, columns, idf, quantized)
 
 
-def _check_quantize_args(model, cutoff, dsub, retrain: bool, X, y) -> None:
-    """Raise the error :func:`quantize` gives for a bad model or bad parameters (the checks
-    that do not need the model's dimension)."""
+def check_options(model: Any, *, cutoff: Any = None, dsub: Any = 2, retrain: bool = False) -> None:
+    """Raise the error :func:`quantize` gives for this model and these options, before any
+    work (``bowclf quantize`` calls it before reading a ``--retrain`` corpus).
+
+    Raises
+    ------
+    TypeError
+        For anything but a fitted :class:`~bowclf.TextClassifier`.
+    ValueError
+        For a model quantised already (its decoded codes would be quantised again, losing
+        accuracy for nothing), a ``cutoff`` or ``dsub`` that is not a positive integer, or
+        ``retrain`` on a multi-label or hierarchical-softmax model.
+    """
     from .text import TextClassifier
 
     if not isinstance(model, TextClassifier) or not hasattr(model, "classifier_"):
-        raise TypeError("quantize expects a fitted bowclf TextClassifier")
-    if cutoff is not None and (not isinstance(cutoff, int) or cutoff < 1):
-        raise ValueError(f"cutoff must be a positive integer or None, got {cutoff!r}")
-    if not isinstance(dsub, int) or dsub < 1:
-        raise ValueError(f"dsub must be a positive integer, got {dsub!r}")
-    if retrain and (X is None or y is None):
-        raise ValueError("retrain=True needs the training documents X and labels y")
+        raise TypeError(
+            "quantize expects a fitted bowclf TextClassifier (fastText models are quantised "
+            "by fastText itself: its .ftz files are read as they are)"
+        )
+    if getattr(model, "_quantized", None):
+        raise ValueError("the model is quantised already: quantise the model it was made from")
+    for name, value in (("cutoff", cutoff), ("dsub", dsub)):
+        if (value is not None or name == "dsub") and (
+            isinstance(value, bool) or not isinstance(value, Integral) or value < 1
+        ):
+            what = "a positive integer" + (" or None" if name == "cutoff" else "")
+            raise ValueError(f"{name} must be {what}, got {value!r}")
     if retrain and model.multilabel_:
         raise ValueError("retrain is for single-label models")
+    if retrain and model.classifier_.loss == "hs":
+        raise ValueError(
+            "retrain is for softmax and ova models (a hierarchical softmax's output rows are "
+            "its label tree's inner nodes, not one per class)"
+        )
+
+
+def _check_quantize_args(model, cutoff, dsub, retrain: bool, X, y) -> None:
+    """:func:`check_options`, and the training data ``retrain`` needs."""
+    check_options(model, cutoff=cutoff, dsub=dsub, retrain=retrain)
+    if retrain and (X is None or y is None):
+        raise ValueError("retrain=True needs the training documents X and labels y")
 
 
 def _product_quantize(

@@ -112,6 +112,37 @@ def test_bad_arguments(model):
         bowclf.quantize(model, dsub=17)
     with pytest.raises(TypeError):
         bowclf.quantize(TextClassifier())
+    with pytest.raises(ValueError, match="cutoff must be a positive integer"):
+        bowclf.quantize(model, cutoff=True)  # was read as cutoff 1
+    small = bowclf.quantize(model, cutoff=np.int64(500), dsub=np.int64(4))  # were refused
+    assert small.classifier_.A_.shape[1] == 500
+    with pytest.raises(ValueError, match="quantised already"):
+        bowclf.quantize(small)
+
+
+def test_options_that_make_no_sense_are_refused_before_any_work(model, data, tmp_path):
+    """quantize --retrain on hs (it crashed: an IndexError), --input without --retrain
+    (ignored), a quantised model (k-means again on its decoded codes), a multi-label model
+    with --retrain (refused only after reading the corpus, with a wrong reason); a cutoff of
+    every feature prunes nothing and the file says no cutoff."""
+    texts, y, _, _ = data
+    train = write_label_text_csv(tmp_path / "t.csv", texts, y)
+    hs = save(TextClassifier(loss="hs", dim=8, epochs=2, random_state=0).fit(texts, y),
+              tmp_path / "hs.bowclf")  # fmt: skip
+    plain = save(model, tmp_path / "m.bowclf")
+    quantized = save(bowclf.quantize(model), tmp_path / "q.bowclf")
+    runner = CliRunner()
+    for args, code, message in [
+        ([hs, "--retrain", "--input", train], 1, "retrain is for softmax and ova models"),
+        ([plain, "--input", train], 2, "--input is the training corpus of --retrain"),
+        ([quantized], 1, "quantised already"),
+    ]:
+        res = runner.invoke(cli, ["quantize", str(args[0]), "-o", str(tmp_path / "o.bowclf"),
+                                  *map(str, args[1:])])  # fmt: skip
+        assert res.exit_code == code and message in res.output, res.output
+        assert "Traceback" not in res.output
+    wide = bowclf.quantize(model, cutoff=10**6)
+    assert info(save(wide, tmp_path / "w.bowclf"))["quantization"]["cutoff"] is None
 
 
 def test_cli_quantize_predict_info(model, data, tmp_path):

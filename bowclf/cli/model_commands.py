@@ -103,13 +103,19 @@ def quantize_command(
     The output is an ordinary bowclf model file (predict, evaluate and info read it).
     """
     from ..persist import save
-    from ..quantization import quantize
+    from ..quantization import check_options, quantize
     from .predict_command import _load_model
 
     if retrain and train_path is None:
         raise click.UsageError("--retrain needs the training corpus: --input TRAIN")
+    if train_path is not None and not retrain:
+        raise click.UsageError("--input is the training corpus of --retrain; add --retrain")
     _check_output_path(output, model_path, train_path)
     model, conventions = _load_model(model_path)  # how `fit` read its corpus: kept
+    try:  # the model and options, before reading a --retrain corpus
+        check_options(model, cutoff=cutoff, dsub=dsub, retrain=retrain)
+    except (TypeError, ValueError) as exc:
+        raise click.ClickException(f"{model_path}: {exc}") from None
     texts = y = None
     if retrain:
         from ..corpus import read_corpus
