@@ -8,6 +8,7 @@ its training fail with "Encountered NaN" or save NaN rows.
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 
@@ -126,6 +127,29 @@ def test_agreement_with_minn_0_and_subwords(corpus, tmp_path):
     path, texts = corpus
     _train(path, minn=0, maxn=3).save_model(str(tmp_path / "m0.bin"))
     _agree(tmp_path / "m0.bin", texts[:200] + EXTRA)
+
+
+def test_evaluate_scores_a_one_vs_all_fasttext_model(corpus, tmp_path):
+    """fastText's one-vs-all probabilities are independent sigmoids: evaluate reads each row
+    divided by its sum (same ranking and predictions); it refused every such model with a
+    Python-API hint ("pass multilabel=True")."""
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+    from bowclf.report import evaluate
+
+    path, texts = corpus
+    _train(path, loss="ova").save_model(str(tmp_path / "ova.bin"))
+    model = load_fasttext(tmp_path / "ova.bin")
+    labels = [line.split(" ", 1)[0][len("__label__"):] for line in
+              path.read_text().splitlines()[:500]]  # fmt: skip
+    report = evaluate(model, texts[:500], labels)
+    P = model.predict_proba(texts[:500])
+    assert report.accuracy == np.mean(model.classes_[P.argmax(axis=1)] == np.array(labels))
+    assert report.log_loss is not None and np.isfinite(report.log_loss)
+    out = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "ova.bin"), str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["n_documents"] == len(texts)
 
 
 def test_agreement_quantized_output_without_norms(tmp_path_factory, tmp_path):

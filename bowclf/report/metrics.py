@@ -595,7 +595,9 @@ def evaluate(
     Parameters
     ----------
     model : object
-        Anything with ``predict_proba(texts)`` and ``classes_``. Its own
+        Anything with ``predict_proba(texts)`` and ``classes_``; a single-label model whose
+        ``loss`` is ``'ova'`` or ``'ns'`` (fastText's one-vs-all) is scored on its
+        probabilities divided by each row's sum. Its own
         ``predict(texts)``, when it has one, gives ``y_pred`` (unless given): the
         report scores the labels the model predicts, whose rules (e.g. the most
         frequent class for a document without a known word) the arg-max of the
@@ -628,6 +630,8 @@ def evaluate(
     if proba is None:
         proba = predict_for_report(model, texts, k)
     seconds = time.perf_counter() - start
+    if not multilabel and getattr(model, "loss", None) in _INDEPENDENT:
+        proba = _as_distribution(proba)
     kwargs.setdefault("predict_seconds", seconds)
     kwargs.setdefault("texts", texts)
     if multilabel and "y_pred" not in kwargs:
@@ -652,6 +656,21 @@ def predict_for_report(model: Any, texts: Sequence[Any], k: int | Iterable[int] 
         _check_k(k, len(model.classes_)), multilabel, _model_attr(model, "threshold_")
     )
     return rank_documents(model, texts, width)
+
+
+#: Losses whose probabilities are one independent sigmoid per class (fastText's one-vs-all
+#: and negative sampling): a single-label report of such a model reads each row divided by
+#: its sum — the same ranking and predictions, and log-loss and calibration of a distribution.
+_INDEPENDENT = ("ova", "ns")
+
+
+def _as_distribution(proba: Any) -> Any:
+    """Rows of independent per-class probabilities scaled to sum to 1 (a ranked report's
+    top classes are left as they are)."""
+    if not isinstance(proba, np.ndarray) or not proba.size:
+        return proba
+    sums = proba.sum(axis=1, keepdims=True)
+    return proba / np.where(sums > 0, sums, 1.0)
 
 
 def vectorized_once(model: Any, texts: list[Any]) -> Any:
