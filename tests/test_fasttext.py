@@ -250,7 +250,8 @@ def test_cli_predict_evaluate_info_convert(corpus, tmp_path):
         for args in (["explain", str(tmp_path / target), str(tmp_path / "d.txt")],
                      ["info", "--top-features", "2", str(tmp_path / target)]):  # fmt: skip
             res = runner.invoke(cli, args)
-            assert res.exit_code == 1 and "does not read fastText models" in res.stderr, args
+            assert res.exit_code == 1 and "is read by predict, evaluate and info" in res.stderr
+            assert "need a model trained by 'bowclf fit'" in res.stderr, args
 
 
 # ---------------------------------------------------------------------- hostile files

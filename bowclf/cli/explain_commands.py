@@ -26,8 +26,9 @@ def _text_model(model_path: str, conventions: dict | None = None):
     if not hasattr(model, "vectorizer_"):
         kind = type(model).__name__
         why = (
-            "this command does not read fastText models (a .bin/.ftz file or its "
-            "conversion); it needs a model trained by 'bowclf fit'"
+            "a fastText model (a .bin/.ftz file or its conversion) is read by predict, "
+            "evaluate and info, but explanations, top features and neighbours need a model "
+            "trained by 'bowclf fit'"
             if kind == "FastTextModel"
             else f"a {kind} model has no vectorizer; this command needs a text model "
             "(trained by 'bowclf fit')"
