@@ -231,6 +231,10 @@ def test_cli_predict_evaluate_info_convert(corpus, tmp_path):
     res = runner.invoke(cli, ["evaluate", str(tmp_path / "m.bin"), str(csv_path), "--json"])
     assert res.exit_code == 0, res.output
     assert '"accuracy": 1.0' in res.stdout
+    res = runner.invoke(cli, ["convert", str(tmp_path / "m.bin"), "-o", str(tmp_path / "x.bowclf"),
+                              "--label-prefix", "lbl_"])  # fmt: skip
+    assert res.exit_code == 2 and "no label of" in res.stderr and "'lbl_'" in res.stderr
+    assert not (tmp_path / "x.bowclf").exists()  # a typo strips nothing: nothing written
     res = runner.invoke(cli, ["convert", str(tmp_path / "m.bin"), "-o", str(tmp_path / "m.bowclf")])
     assert res.exit_code == 0, res.output
     converted = load(tmp_path / "m.bowclf")

@@ -40,6 +40,12 @@ def convert(model_path, output, label_prefix) -> None:
 
     _check_output_path(output, model_path)
     model = load_fasttext(model_path, label_prefix=label_prefix)
+    if not any(raw.startswith(label_prefix.encode("utf-8")) for raw in model.labels):
+        shown = ", ".join(raw.decode("utf-8", "replace") for raw in model.labels[:3])
+        raise click.UsageError(  # a prefix that strips nothing is a typo, not a request
+            f"no label of {model_path} starts with --label-prefix {label_prefix!r} "
+            f"(its labels: {shown}{', …' if len(model.labels) > 3 else ''})"
+        )
     save(model, output)
     _stderr(f"{model_path} -> {output} ({_human_size(os.path.getsize(output))})")
 
