@@ -583,3 +583,26 @@ def test_info_of_a_quantized_model_shows_what_the_file_holds(model, tmp_path):
     assert small.normalize == "auto" and f"normalize=auto ({inputs['normalize']})" in params
     assert f"min_df=auto ({inputs['min_df']})" in params and "normalize=auto" not in params
     assert "normalize" not in lines["Training"]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda h: h.update(quantization=[1]), "quantization entry is not valid"),
+        (lambda h: h["quantization"].update(cutoff=0), "quantization entry is not valid"),
+        (lambda h: h["quantization"].update(extra=1), "quantization entry is not valid"),
+        (lambda h: h["params"].update(dim=8), "params say dim 8"),
+    ],
+)
+def test_every_reader_checks_the_header_alike(model, tmp_path, edit, message):
+    """info and load_predictor (predict) accepted a quantisation record that bowclf.load
+    refused, and a params dim its matrices contradict; now the header check refuses both for
+    every reader."""
+    quantized = "quantization" in message
+    good = save(bowclf.quantize(model, cutoff=300) if quantized else model, tmp_path / "g.bowclf")
+    bad = _rewrite(good, tmp_path / "bad.bowclf", header=edit)
+    for read in (info, load_predictor, load):
+        with pytest.raises(ModelFileError, match=message):
+            read(bad)
+    res = CliRunner().invoke(cli, ["predict", str(bad), "-"], input="a document\n")
+    assert res.exit_code == 1 and message.split(" (")[0] in res.stderr

@@ -235,7 +235,34 @@ def read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     _check_fitted(section["fitted"], path)
     _check_params(section["params"], path, text=False)
     _check_members(zf, header, names, path)
+    _check(
+        _quantization_ok(header.get("quantization")), path,
+        "header's quantization entry is not valid (cutoff, dsub, qnorm, retrained)",
+    )  # fmt: skip
+    A = header["arrays"].get("classifier/A")
+    shape = list(A.get("shape", [])) if isinstance(A, dict) else None
+    dim = header["params"].get("dim")
+    _check(
+        shape is None or dim is None or shape[1:] == [dim], path,
+        f"header's params say dim {short(dim, 20)}, its A is {short(shape, 40)}",
+    )  # fmt: skip
     return header
+
+
+def _quantization_ok(entry: Any) -> bool:
+    """A header's ``quantization`` record (:func:`bowclf.quantize`'s settings), when present:
+    both readers (``bowclf.load`` and ``load_predictor``/``info``) check it here alike."""
+    if entry is None:
+        return True
+    if not isinstance(entry, dict) or not set(entry) <= {"cutoff", "dsub", "qnorm", "retrained"}:
+        return False
+    cutoff, dsub = entry.get("cutoff"), entry.get("dsub", 1)
+    return (
+        (cutoff is None or (_is_int(cutoff) and cutoff >= 1))
+        and _is_int(dsub)
+        and dsub >= 1
+        and all(isinstance(entry.get(k, False), bool) for k in ("qnorm", "retrained"))
+    )
 
 
 def _check_members(zf: zipfile.ZipFile, header: dict, names: list[str], path) -> None:
