@@ -454,7 +454,7 @@ class BowClassifier(
             Y, _ = self._encode_targets(y, first_call=True)
             w = mean_one(self._example_weights(Y, sample_weight, X))
             sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
-            prior = describe_targets(Y, self.multilabel_, sw).class_prior  # all rows given
+            prior = None if sw is None else describe_targets(Y, self.multilabel_, sw).class_prior
             if warm:
                 check_warm_start(old, self.classes_, self.multilabel_, X.shape[1], self.dim,
                                  self.loss)  # fmt: skip
