@@ -122,9 +122,10 @@ def subword_hashes(words: Sequence[bytes], minn: int, maxn: int) -> tuple[np.nda
     word_end = np.cumsum(lengths)
     word_start = word_end - lengths
     is_start = (flat & 0xC0) != 0x80
-    ends_char = np.ones(flat.size, bool)  # the next byte starts a character or a word
+    # a character ends where the next byte starts one (a word's last byte is its '>', and
+    # the next word starts with '<')
+    ends_char = np.ones(flat.size, bool)
     ends_char[:-1] = is_start[1:]
-    ends_char[word_end - 1] = True
     begin = np.flatnonzero(is_start)  # every subword starts at a character
     owner = np.searchsorted(word_end, begin, side="right")
     edge = (begin == word_start[owner]) | (begin + 1 == word_end[owner])  # '<' or '>' alone
