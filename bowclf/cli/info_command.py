@@ -196,7 +196,7 @@ def _autotune_line(tuned: dict) -> str:
     """What ``--autotune`` chose and how (the search's summary, :meth:`AutotuneResult.summary`)."""
     from ..autotune_trials import describe_choice
 
-    metric = tuned.get("metric") if isinstance(tuned.get("metric"), str) else "score"
+    metric = _metric(tuned)
     chosen = tuned.get("best_params") if isinstance(tuned.get("best_params"), dict) else {}
     parts = [
         f"chose {describe_choice(chosen)}",
@@ -219,11 +219,16 @@ def _echo_best_trials(tuned: dict) -> None:
         return
     from ..autotune_trials import format_trials
 
-    metric = tuned.get("metric") if isinstance(tuned.get("metric"), str) else "score"
+    metric = _metric(tuned)
     total = tuned["trials"] if _is_number(tuned.get("trials")) else None
     click.echo(f"Best trials (of {total:,}):" if total else "Best trials:")
     table = format_trials(rows, metric, limit=None, total=total)
     click.echo("\n".join("  " + _printable(line) for line in table.splitlines()))
+
+
+def _metric(tuned: dict) -> str:
+    """The name of the score the search maximised (``'score'`` when the file lacks it)."""
+    return tuned["metric"] if isinstance(tuned.get("metric"), str) else "score"
 
 
 def _grouped(value):
