@@ -465,13 +465,12 @@ def _iter_records(
                 )
             if fmt == "jsonl":
                 _check_json_columns(opts.text_column, opts.label_column, name)
-        if fmt in ("csv", "tsv"):
-            stream._set_universal()
-            yield from _csv_records(sample, truncated, stream.iter_lines(), fmt, name, opts, layout)
-            return
         # lone '\r' ends a line in every format (old Mac files), as the csv module reads it;
         # fastText itself would take it for a space and merge the lines
         stream._set_universal()
+        if fmt in ("csv", "tsv"):  # the CSV reader takes its sample as it was read
+            yield from _csv_records(sample, truncated, stream.iter_lines(), fmt, name, opts, layout)
+            return
         all_lines = itertools.chain(_universal(sample), stream.iter_lines())
         if fmt == "jsonl":
             yield from _jsonl_records(all_lines, name, opts)
