@@ -7,9 +7,9 @@ The estimator works on any count matrix (sparse or dense; real values are accept
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from dataclasses import replace
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -578,10 +578,23 @@ class BowClassifier(
         return get_loss(self.loss)
 
     def loss_object(self) -> Loss:
-        """The loss object of this model (see :mod:`bowclf.losses`): its probabilities,
-        decision rule and top-k search, and the state a model file stores (e.g. the
-        hierarchical softmax's label tree)."""
-        return self._loss()
+        """The loss ``B_`` was trained with (see :mod:`bowclf.losses`), whatever ``loss`` says
+        since: its probabilities, decision rule and top-k search, and the state a model file
+        stores (e.g. the hierarchical softmax's label tree)."""
+        return self._trained_loss()
+
+    def row_scaling(self) -> str | None:
+        """The row scaling ``A_`` was trained with (``normalize`` at the last training call),
+        which prediction, :meth:`transform` and explanations apply."""
+        return self.__dict__.get("_fitted_normalize", self.normalize)
+
+    def trained_params(self) -> dict[str, Any]:
+        """``get_params()`` with the ``loss`` and ``normalize`` the model was trained with
+        (:meth:`loss_object`, :meth:`row_scaling`): a model file's parameters."""
+        return self.get_params() | {
+            "loss": self._trained_loss().name,
+            "normalize": self.row_scaling(),
+        }
 
     def _rule_inputs(self) -> dict:
         """What the ``'auto'`` training rules (:func:`bowclf.auto_rules.resolve_lr`,
@@ -743,7 +756,7 @@ class BowClassifier(
         except TrainingDivergedError:
             self._forget_fit()
             raise
-        self.optimizer_state_ = optimizer.state()
+        self.optimizer_state_, self._fitted_normalize = optimizer.state(), self.normalize
         self.lr_ = self._lr()
         self.t_ += history.examples
         self.n_iter_ = history.n_iter
@@ -809,22 +822,15 @@ class BowClassifier(
         fitted |= {k: list(getattr(self, k)) for k in ("loss_curve_", "validation_scores_")}
         state = {k: v[features] if k == "A_accumulator" else np.array(v, copy=True)
                  for k, v in self.optimizer_state_.items()}  # fmt: skip
-        return type(self)._restore(self.get_params(), fitted, np.array(W, copy=True),
+        return type(self)._restore(self.trained_params(), fitted, np.array(W, copy=True),
                                    np.array(B, copy=True), self.classes_, state,
-                                   self._loss().state())  # fmt: skip
+                                   self._trained_loss().state())  # fmt: skip
 
     # ------------------------------------------------------------------ prediction
     def _core(self) -> ClassifierCore:
         """This model's prediction path (:class:`bowclf.inference.ClassifierCore`, which
         ``TextClassifier`` and :func:`bowclf.persist.load_predictor` use too)."""
         return ClassifierCore.of(self)
-
-    def _hidden_chunks(self, X: sp.csr_array) -> Iterator[np.ndarray]:
-        """Yield hidden vectors ``H = X̃·Aᵀ`` for consecutive row chunks of ``X``."""
-        return self._core().hidden_chunks(X)
-
-    def _proba(self, X: sp.csr_array) -> np.ndarray:
-        return self._core().proba(X)
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores ``S = B·A·x̃`` (n×c, float64 products of the float32 hidden vectors and
@@ -843,7 +849,7 @@ class BowClassifier(
         independent per-label probabilities in [0, 1].  See :mod:`bowclf.losses`.
         """
         check_is_fitted(self)
-        return self._proba(self._check_X(X, reset=False))
+        return self._core().proba(self._check_X(X, reset=False))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`, computed stably (log-softmax / log-sigmoid)."""
@@ -863,15 +869,6 @@ class BowClassifier(
         check_is_fitted(self)
         return self._core().predict(self._check_X(X, reset=False))
 
-    def _argmax(self, X: sp.csr_array) -> np.ndarray:
-        """Index of the most probable class of each row (the most frequent training class for
-        rows with no known feature)."""
-        return self._core().argmax(X)
-
-    def _multilabel_decision(self, P: np.ndarray, empty: np.ndarray) -> np.ndarray:
-        """Labels with probability ≥ ``threshold_`` (see :meth:`predict`)."""
-        return self._core().multilabel_decision(P, empty)
-
     def predict_topk(self, X, k: int = 1, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most probable classes per document and their probabilities.
 
@@ -880,10 +877,7 @@ class BowClassifier(
         label ``None`` in an object array and probability ``nan``.
         """
         check_is_fitted(self)
-        return self._topk(self._check_X(X, reset=False), self.classes_, k, threshold)
-
-    def _topk(self, X: sp.csr_array, classes: np.ndarray, k: int, threshold: float):
-        return self._core().topk(X, classes, k, threshold)
+        return self._core().topk(self._check_X(X, reset=False), self.classes_, k, threshold)
 
     @property
     def _n_features_out(self) -> int:
@@ -894,5 +888,5 @@ class BowClassifier(
         """Document embeddings ``h = A·x̃`` (n×d, float32)."""
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        scale = _math.row_scale(X, self.normalize)
+        scale = _math.row_scale(X, self.row_scaling())
         return _math.hidden(_math.scale_rows(X, scale, dtype=_DTYPE), self.A_)

@@ -281,7 +281,7 @@ def explain_documents(
         fixed = np.array([index[_plain(lab)] for lab in wanted], dtype=np.intp)
     elif k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    Xs = scaled_inputs(X, clf.normalize)
+    Xs = scaled_inputs(X, clf.row_scaling())
     S = _math.row_scores(_math.hidden(Xs, clf.A_), B)  # the model's own forward pass
     P = clf.predict_proba(X)
     if labels is None:
@@ -405,7 +405,7 @@ def top_features(model, n: int = 10) -> dict[Any, list[tuple[str, float, float]]
         js = best_j[k]
         vals = np.ones(js.size, np.float32) if weights is None else weights[js]
         X1 = sp.csr_array((vals, js, np.arange(js.size + 1)), shape=(js.size, p))
-        S = _math.row_scores(_math.hidden(scaled_inputs(X1, clf.normalize), clf.A_), B)[:, k]
+        S = _math.row_scores(_math.hidden(scaled_inputs(X1, clf.row_scaling()), clf.A_), B)[:, k]
         names = [_bucket_name(vec, int(col), words) for col in (js if fc is None else fc[js])]
         out[_plain(classes[k])] = [
             (name, float(np.exp(lp)), float(s))

@@ -207,7 +207,7 @@ class ClassifierCore:
     def of(cls, clf) -> ClassifierCore:
         """The core of a fitted :class:`~bowclf.BowClassifier` (shares its arrays)."""
         return cls(
-            clf.A_, clf.B_, clf.classes_, clf.loss_object(), normalize=clf.normalize,
+            clf.A_, clf.B_, clf.classes_, clf.loss_object(), normalize=clf.row_scaling(),
             multilabel=clf.multilabel_, threshold=getattr(clf, "threshold_", 0.5),
             top_label=getattr(clf, "top_label_", False),
             class_prior=getattr(clf, "class_prior_", None),

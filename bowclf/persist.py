@@ -265,7 +265,7 @@ def _classifier_members(clf) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     header = {
         **_base_header(),
         "classifier": {
-            "params": _json_params(clf.get_params()),
+            "params": _json_params(clf.trained_params()),
             "fitted": {
                 k: _jsonable(getattr(clf, k)) for k in CLASSIFIER_SCALARS + OPTIONAL_SCALARS
             },

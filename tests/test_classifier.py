@@ -522,3 +522,27 @@ def test_dask_corpus_stats_do_not_warn_about_their_distinct_classes():
     assert stats.classes.tolist() == list(range(30))
     with pytest.raises(ValueError, match="continuous"):
         _corpus_stats({**total, "labels": Counter({i + 0.5: 4 for i in range(30)})})
+
+
+@pytest.mark.parametrize("change", [{"normalize": "l2"}, {"normalize": None}, {"loss": "ova"}])
+def test_parameters_changed_after_fit_do_not_change_the_fitted_model(tmp_path, change):
+    """``set_params`` after ``fit`` takes effect at the next fit: prediction, ``transform``
+    and explanations keep the row scaling and loss the arrays were trained with, and so does
+    the model file (it once predicted with the new ``normalize`` on the old ``A``)."""
+    from bowclf import load, save
+
+    rng = np.random.default_rng(0)
+    X = sp.csr_array(rng.poisson(0.3, (200, 50)).astype(float))
+    y = rng.integers(0, 3, 200)
+    clf = BowClassifier(random_state=0).fit(X, y)
+    before = clf.predict_proba(X), clf.transform(X), clf.predict(X)
+    clf.set_params(**change)
+    after = clf.predict_proba(X), clf.transform(X), clf.predict(X)
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    save(clf, tmp_path / "m.bowclf")
+    loaded = load(tmp_path / "m.bowclf")
+    assert loaded.get_params()["normalize"] == "l1" and loaded.get_params()["loss"] == "softmax"
+    np.testing.assert_array_equal(loaded.predict_proba(X), before[0])
+    refit = clf.fit(X, y)  # the next fit trains with the new parameters
+    assert refit.row_scaling() == clf.normalize and refit.loss_object().name == clf.loss
