@@ -156,6 +156,22 @@ def check_label_values(y) -> None:
         raise ValueError("y has missing labels (None or NaN): give every document a label")
     if any(isinstance(v, str) for v in values) and not all(isinstance(v, str) for v in values):
         raise ValueError("y mixes strings and other types (e.g. 1 and '1'): use one label type")
+    for label in {v for v in values if isinstance(v, str)}:
+        _check_label_text(label)
+
+
+def _check_label_text(label: str) -> None:
+    """A string label survives numpy's string arrays and a model file: numpy drops trailing
+    NULs (``'a\\0'`` would become the class ``'a'``) and UTF-8 has no lone surrogates."""
+    if label.endswith("\0"):
+        merged = label.rstrip("\0")
+        raise ValueError(f"label {label!r} ends in a NUL character, which numpy's string arrays "
+                         f"drop (it would merge with {merged!r}): remove it")  # fmt: skip
+    try:
+        label.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"label {label!r} is not valid Unicode text (a lone surrogate): "
+                         "a model file could not store it") from None  # fmt: skip
 
 
 @dataclass

@@ -472,6 +472,10 @@ def test_the_class_prior_weighs_documents_by_sample_weight():
         (["a", None, "b", "a"], "missing labels"),
         (["a", float("nan"), "b", "a"], "missing labels"),
         (np.array([1.0, np.nan, 2.0, 1.0]), "missing labels"),
+        # numpy's string arrays drop trailing NULs: 'b\0' would have become the class 'b'
+        (["a", "b", "b\0", "a"], r"ends in a NUL character.*merge with 'b'"),
+        ([("a",), ("b\0",), ("a", "b"), ("a",)], "ends in a NUL character"),
+        (["a", "\ud800", "b", "a"], "lone surrogate"),  # no model file could store it
     ],
 )
 def test_labels_of_one_kind(y, message):
