@@ -42,7 +42,6 @@ from . import _math
 __all__ = [
     "MAX_DEPTH",
     "HuffmanTree",
-    "add_scaled_path_gradient_B",
     "huffman_tree",
     "log_proba",
     "path_gradient_B",
@@ -52,7 +51,6 @@ __all__ = [
     "path_pairs",
     "path_score_gradient",
     "path_scores",
-    "sgd_step",
     "top_k",
 ]
 
@@ -326,53 +324,6 @@ def path_gradient_B(
     D = np.zeros((rows.size, H.shape[1]), dtype=H.dtype)
     H = np.ascontiguousarray(H)
     return rows, _math.add_scaled_gradient_A(indptr, local, g.astype(H.dtype, copy=False), H, D)
-
-
-def add_scaled_path_gradient_B(
-    g: np.ndarray, H_scaled: np.ndarray, indptr: np.ndarray, nodes: np.ndarray, B: np.ndarray
-) -> np.ndarray:
-    """In place ``B += Gᵀ·H'``: with ``H' = −η·H`` the SGD step ``B ← B − η·∂L/∂B``.
-
-    Touches only the rows of B on the batch's paths: O(m·d) work for m pairs.  ``B`` and
-    ``H_scaled`` must be C-contiguous and of ``g``'s dtype; ``indptr`` and ``nodes`` must share
-    one integer dtype.
-    """
-    return _math.add_scaled_gradient_A(indptr, nodes, g, H_scaled, B)
-
-
-def sgd_step(
-    tree: HuffmanTree,
-    x_indptr: np.ndarray,
-    x_indices: np.ndarray,
-    x_data: np.ndarray,
-    y_indptr: np.ndarray,
-    y_indices: np.ndarray,
-    y_data: np.ndarray,
-    sample_weight: np.ndarray,
-    W: np.ndarray,
-    B: np.ndarray,
-    lr: float,
-) -> float:
-    """One summed-gradient SGD step of hierarchical softmax on a batch; returns its loss.
-
-    ``X̃_b`` (already row-scaled) and the targets come as raw CSR arrays, ``W = Aᵀ`` (p×d) and
-    ``B`` ((c−1)×d) are updated in place::
-
-        H = X̃_b·Aᵀ      z, g from the path pairs      B ← B − η·Gᵀ·H      A ← A − η·(G·B_old)ᵀ·X̃_b
-
-    Only the columns of A used by the batch and the rows of B on its paths are touched.
-    """
-    H = np.zeros((len(x_indptr) - 1, W.shape[1]), dtype=W.dtype)
-    _math.sparse_hidden_into(x_indptr, x_indices, x_data, W, H)
-    indptr, nodes, codes, weights = path_pairs(tree, y_indptr, y_indices, y_data, sample_weight)
-    z = path_scores(H, B, indptr, nodes)
-    loss, g = path_loss_and_gradient(z, codes, weights)
-    GB = path_gradient_H(g, B, indptr, nodes)  # uses B before its update, like fastText
-    GB *= -lr
-    H *= -lr
-    add_scaled_path_gradient_B(g, H, indptr, nodes, B)
-    _math.add_scaled_gradient_A(x_indptr, x_indices, x_data, GB, W)
-    return loss
 
 
 # ---------------------------------------------------------------------- prediction

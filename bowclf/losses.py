@@ -141,8 +141,9 @@ class Loss:
         return BatchGradients(batch_loss, G @ B, _math.gradient_B(G, H))
 
     def divergence_bound(self, n_classes: int) -> float:
-        """A mean loss per example above this only comes from parameters blowing up:
-        100 nats over the loss of the initial (all-zero) output layer."""
+        """A mean loss per example above this only comes from parameters blowing up: far
+        above the loss of the initial (all-zero) output layer (100 nats over it, or more for
+        losses that sum a term per class; see each loss)."""
         raise NotImplementedError
 
     # ---------------------------------------------------------------- decisions
@@ -309,11 +310,11 @@ class OneVsAll(Loss):
         return _math.sigmoid(S)
 
     def log_proba(self, S: np.ndarray, multilabel: bool) -> np.ndarray:
-        """``log σ(S)``; single-label: ``log σ(S_ik) − log Σ_j σ(S_ij)`` (log-sum-exp)."""
+        """``log σ(S)``; single-label: ``log σ(S_ik) − log Σ_j σ(S_ij)``, the log-softmax of the
+        ``log σ(S_ij)`` (their row maximum subtracted first, so rows of very negative scores
+        still sum to 1)."""
         log_P = _math.log_sigmoid(S)
-        if not multilabel:
-            log_P = log_P - np.logaddexp.reduce(log_P, axis=1, keepdims=True)
-        return log_P
+        return log_P if multilabel else _math.log_softmax(log_P)
 
     def loss(self, S, Y, sample_weight=None) -> float:
         """``Σᵢ wᵢ ℓᵢ / Σᵢ wᵢ`` with the binary cross-entropy ``ℓᵢ`` above."""
@@ -331,7 +332,9 @@ class OneVsAll(Loss):
         return batch_loss, _math.ova_score_gradient(S, Y, w)
 
     def divergence_bound(self, n_classes: int) -> float:
-        """``100 + c·log c`` (the initial loss is ``c·log 2``)."""
+        """``100 + c·log c``: the initial loss ``c·log 2`` plus a margin growing with the c
+        per-class terms the loss sums (a wide many-label model is not stopped by one bad
+        batch)."""
         return 100.0 + np.log(n_classes) * n_classes
 
     def decision_rule(self, threshold, multilabel, *, mean_labels, every_row_labelled):

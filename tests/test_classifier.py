@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import WEIGHTS_ARE_STEPS
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -16,10 +17,8 @@ from bowclf import BowClassifier, TextClassifier
 from bowclf.classifier import TrainingDivergedError
 
 EXPECTED_FAILED_CHECKS = {
-    # SGD over shuffled rows: a weight of 2 is a doubled step at one position in the epoch,
-    # a repeated row is two steps at two positions, so the fits differ (as for SGDClassifier).
-    "check_sample_weight_equivalence_on_dense_data": "stochastic training: weights are steps",
-    "check_sample_weight_equivalence_on_sparse_data": "stochastic training: weights are steps",
+    "check_sample_weight_equivalence_on_dense_data": WEIGHTS_ARE_STEPS,
+    "check_sample_weight_equivalence_on_sparse_data": WEIGHTS_ARE_STEPS,
 }
 
 

@@ -249,44 +249,75 @@ def test_gradients_for_B_and_H_by_finite_differences():
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
-def test_add_scaled_path_gradient_B_touches_only_path_rows():
-    tree, H, B, Y, w = _batch(3)
-    indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
-    g = hs.path_score_gradient(hs.path_scores(H, B, indptr, nodes), codes, weights)
-    rows, D = hs.path_gradient_B(g, H, indptr, nodes)
-    want = B.copy()
-    want[rows] -= 0.1 * D
-    got = B.copy()
-    hs.add_scaled_path_gradient_B(
-        g.astype(B.dtype), np.ascontiguousarray(-0.1 * H), indptr, nodes.astype(indptr.dtype), got
-    )
-    np.testing.assert_allclose(got, want, rtol=1e-12)
-    untouched = np.setdiff1d(np.arange(B.shape[0]), rows)
-    assert np.array_equal(got[untouched], B[untouched])
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
+def test_the_training_step_is_the_dense_chain_rule_and_its_loss_has_those_gradients(optimizer):
+    """What training runs for ``loss='hs'`` — :func:`bowclf.training.sgd_step` with the loss's
+    ``batch_targets``/``batch_gradients`` and the optimiser's update on the paths' rows of
+    ``B`` only — against the dense chain rule; its gradients against finite differences of the
+    path loss (multi-label rows with label weights, a zero example weight)."""
+    from bowclf.losses import HierarchicalSoftmax
+    from bowclf.optim import ADAGRAD_RATE, get_optimizer
+    from bowclf.training import Batch, sgd_step
 
-
-def test_sgd_step_matches_the_dense_chain_rule():
     rng = np.random.default_rng(4)
-    tree, _, B, Y, w = _batch(4, n=5, d=4, c=11)
-    p = 9
-    X = sp.random_array((5, p), density=0.5, rng=rng, format="csr", dtype=np.float64)
-    X = sp.csr_array((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)), shape=X.shape)
-    W = rng.normal(size=(p, 4))
+    n, p, d, c = 5, 9, 4, 11
+    tree = _random_tree(c, seed=4)
+    Y = _targets([[0], [3, 7], [10], [2], [5, 6, 1]], c)
+    Y.data[1:3] = [0.25, 0.75]  # one document's two labels, weighted
+    w = np.array([1.0, 2.0, 0.0, 0.5, 1.0])
+    indptr = np.array([0, 2, 4, 5, 8, 9], dtype=np.int32)
+    indices = np.array([0, 3, 1, 8, 4, 2, 6, 7, 2], dtype=np.int32)  # canonical, as training's
+    data = rng.uniform(0.1, 1.0, indices.size)
+    X = sp.csr_array((data, indices, indptr), shape=(n, p))
+    W = rng.normal(size=(p, d))
+    B = rng.normal(size=(c - 1, d))
+    loss = HierarchicalSoftmax(tree)
+    batch = Batch(0, n, indptr, indices, data, Y.indptr, Y.indices, Y.data, w)
     H = np.asarray(X @ W)
-    indptr, nodes, codes, weights = hs.path_pairs(tree, Y.indptr, Y.indices, Y.data, w)
-    z = hs.path_scores(H, B, indptr, nodes)
-    g = hs.path_score_gradient(z, codes, weights)
-    rows, D = hs.path_gradient_B(g, H, indptr, nodes)
-    want_B = B.copy()
-    want_B[rows] -= 0.3 * D
-    want_W = W - 0.3 * np.asarray(X.T @ hs.path_gradient_H(g, B, indptr, nodes))
-    loss = hs.sgd_step(tree, X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data, w, W, B, 0.3)
-    assert loss == pytest.approx(hs.path_loss(z, codes, weights))
-    np.testing.assert_allclose(B, want_B, rtol=1e-12)
-    np.testing.assert_allclose(W, want_W, rtol=1e-12)
+    grads = loss.batch_gradients(H, B, loss.batch_targets(batch, B), w)
+    assert grads.loss == pytest.approx(_total_loss(H, B, tree, Y, w), rel=1e-12)
+    eps = 1e-6
+    for P, name in ((B, "B"), (H, "H")):
+        fd = np.zeros_like(P)
+        for idx in np.ndindex(*P.shape):
+            old = P[idx]
+            P[idx] = old + eps
+            up = _total_loss(H, B, tree, Y, w)
+            P[idx] = old - eps
+            fd[idx] = (up - _total_loss(H, B, tree, Y, w)) / (2 * eps)
+            P[idx] = old
+        got = grads.hidden if name == "H" else np.zeros_like(B)
+        if name == "B":
+            got[grads.B_rows] = grads.B  # the paths' rows only
+            assert set(grads.B_rows.tolist()) == set(np.flatnonzero(fd.any(axis=1)).tolist())
+        np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-7, err_msg=name)
+    dB = np.zeros_like(B)
+    dB[grads.B_rows] = grads.B
+    GB = grads.hidden.copy()  # the step consumes grads.hidden
+    dW = np.asarray(X.T @ GB)  # ∂L/∂Aᵀ = X̃ᵀ·(G·B)
+    lr, W1, B1 = 0.3, W.copy(), B.copy()
+    if optimizer == "sgd":
+        want_W, want_B = W - lr * dW, B - lr * dB
+    else:  # AdaGrad's first step (bowclf.optim.AdaGrad), written out densely
+        rate, paths = lr * ADAGRAD_RATE, grads.B_rows
+        a = np.asarray((X.power(2)).T @ (GB**2).sum(axis=1)) / d  # a_j = Σᵢ x̃ᵢⱼ²‖(G·B)ᵢ‖²/d
+        b = (dB**2).sum(axis=1) / d
+        want_W = W - rate * dW / (np.sqrt(a) + 1e-8)[:, None]
+        want_B = B.copy()
+        want_B[paths] -= rate * dB[paths] / (np.sqrt(b[paths]) + 1e-8)[:, None]
+    opt = get_optimizer(optimizer)
+    opt.start(W1, B1)
+    total = sgd_step(batch, W1, B1, lr, loss, opt)
+    assert total == pytest.approx(grads.loss, rel=1e-12)
+    np.testing.assert_allclose(B1, want_B, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(W1, want_W, rtol=1e-9, atol=1e-12)
 
 
-def test_sgd_step_lowers_the_loss_in_float32():
+def test_the_training_step_lowers_the_loss_in_float32():
+    from bowclf.losses import HierarchicalSoftmax
+    from bowclf.optim import get_optimizer
+    from bowclf.training import Batch, sgd_step
+
     rng = np.random.default_rng(5)
     c, p, d = 40, 30, 8
     tree = hs.HuffmanTree.from_counts(rng.integers(1, 20, c))
@@ -298,10 +329,9 @@ def test_sgd_step_lowers_the_loss_in_float32():
     w = np.ones(20, dtype=np.float32)
     W = rng.normal(scale=0.1, size=(p, d)).astype(np.float32)
     B = np.zeros((c - 1, d), dtype=np.float32)
-    losses = [
-        hs.sgd_step(tree, X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data, w, W, B, 0.05)
-        for _ in range(30)
-    ]
+    batch = Batch(0, 20, X.indptr, X.indices, X.data, Y.indptr, Y.indices, Y.data, w)
+    loss, sgd = HierarchicalSoftmax(tree), get_optimizer("sgd")
+    losses = [sgd_step(batch, W, B, 0.05, loss, sgd) for _ in range(30)]
     assert losses[-1] < 0.5 * losses[0]
     assert W.dtype == B.dtype == np.float32
 

@@ -70,6 +70,12 @@ def test_loss_probabilities_and_log_probabilities_agree(name):
         np.testing.assert_allclose(np.log(P), loss.log_proba(S.copy(), multilabel), rtol=1e-10)
         if not multilabel:
             np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    # Rows of equal, very negative scores: single-label ova's normalised sigmoids are still
+    # uniform (their log-sum-exp once rounded away: rows [1, 1, 0], summing to 2).
+    for value in (-1e3, -1e9, -1e20):
+        S = np.full((2, 3), value)
+        np.testing.assert_allclose(loss.proba(S.copy(), False), 1 / 3, rtol=1e-12)
+        np.testing.assert_allclose(loss.log_proba(S.copy(), False), -np.log(3), rtol=1e-12)
 
 
 def test_unknown_loss_is_refused():
