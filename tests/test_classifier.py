@@ -23,12 +23,18 @@ EXPECTED_FAILED_CHECKS = {
 
 
 @parametrize_with_checks(
-    [BowClassifier(random_state=0), BowClassifier(loss="ova", random_state=0)],
+    [
+        BowClassifier(random_state=0),
+        BowClassifier(loss="ova", random_state=0),
+        BowClassifier(optimizer="sgd", random_state=0),  # the defaults' optimisers are above
+        BowClassifier(optimizer="adagrad", random_state=0),
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_estimator(estimator, check):
-    """Every scikit-learn check passes for both losses, negative and dense features included,
-    except the two sample-weight equivalence checks (issue 20, item 6)."""
+    """Every scikit-learn check passes for both losses and every optimiser, negative and dense
+    features included, except the two sample-weight equivalence checks (issue 20, item 6;
+    tests/test_hs_model.py: the third loss)."""
     check(estimator)
 
 
