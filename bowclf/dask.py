@@ -103,6 +103,7 @@ from .backends.dask import (
     used_columns,
 )
 from .classifier import PREDICT_CHUNK
+from .textio import compression_of_name
 
 #: Documents per chunk that :func:`fit_dask_file` reads and sends to the cluster at a time.
 READ_CHUNK = 10_000
@@ -405,7 +406,9 @@ def read_labelled_text(
     if format not in ("csv", "tsv", "fasttext"):
         raise ValueError(f"format must be 'csv', 'tsv' or 'fasttext', got {format!r}")
     paths = [urlpath] if isinstance(urlpath, str) else list(urlpath)
-    if any(str(pth).endswith((".gz", ".bz2", ".xz")) for pth in paths):
+    kinds = {compression_of_name(pth) for pth in paths}  # fsspec's own guess misses .gzip
+    compression = next(iter(kinds)) if len(kinds) == 1 else "infer"
+    if kinds != {None}:
         blocksize = None  # compressed streams cannot be split
     options: dict[str, Any] = {"format": format, "encoding": "utf-8"}
     skip: set[str] = set()
@@ -420,12 +423,12 @@ def read_labelled_text(
         if header:
             from fsspec import open_files
 
-            for f in open_files(paths, mode="rt", compression="infer", encoding=encoding):
+            for f in open_files(paths, mode="rt", compression=compression, encoding=encoding):
                 with f as stream:
                     skip.add(stream.readline().rstrip("\r\n"))
     options["skip"] = skip
     options["multilabel"] = label_sep is not None if multilabel is None else bool(multilabel)
-    lines = db.read_text(paths, blocksize=blocksize, encoding=encoding)
+    lines = db.read_text(paths, blocksize=blocksize, encoding=encoding, compression=compression)
     return lines.map_partitions(lambda part: _records_of(list(part), dict(options)))
 
 

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, TextIO, TypeAlias, cast
 
-__all__ = ["CorpusError", "Source", "open_text"]
+__all__ = ["CorpusError", "Source", "compression_of_name", "open_text"]
 
 Source: TypeAlias = "str | os.PathLike[str] | IO[bytes] | IO[str]"
 
@@ -145,6 +145,12 @@ def _magic_kind(head: bytes) -> str | None:
     if head.startswith(b"\x28\xb5\x2f\xfd"):
         return "zstd"
     return None
+
+
+def compression_of_name(path: str | os.PathLike[str]) -> str | None:
+    """The compression a file's name announces (``.gz``/``.gzip``: ``'gzip'``, ``.bz2``,
+    ``.xz``; any case), else ``None``: the one list every reader and size estimate uses."""
+    return _compression_from_name(os.fspath(path))[0]
 
 
 def _compression_from_name(name: str) -> tuple[str | None, str]:

@@ -121,6 +121,7 @@ def test_fit_default_path_then_evaluate(tmp_path):
     [
         ("a/train.csv", "a/train.bowclf"),
         ("train.csv.gz", "train.bowclf"),
+        ("train.csv.gzip", "train.bowclf"),
         ("train.tsv.XZ", "train.bowclf"),
         ("data/train", "data/train.bowclf"),
         ("v1.2/train.jsonl.bz2", "v1.2/train.bowclf"),
@@ -574,4 +575,6 @@ def test_compressed_corpora_count_four_times_their_size(tmp_path):
     packed.write_bytes(b"x" * 100)
     assert _text_size_estimate(str(plain)) == 100
     assert _text_size_estimate(str(packed)) == 400
+    (tmp_path / "a.csv.gzip").write_bytes(b"x" * 100)  # every suffix the reader decompresses
+    assert _text_size_estimate(str(tmp_path / "a.csv.gzip")) == 400
     assert _text_size_estimate(str(tmp_path / "missing.csv")) == 0

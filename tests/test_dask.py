@@ -6,6 +6,7 @@ it is skipped when ``dask.distributed`` is not installed (``pip install 'bowclf[
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 import textwrap
@@ -353,6 +354,10 @@ def test_read_labelled_text_parses_on_the_workers(client, tmp_path):
         ("some text", ("a", "b")),
         ("more text", ("c",)),
     ]
+    # any name the corpus reader decompresses, .gzip too (fsspec's guess misses it)
+    packed = tmp_path / "c.csv.gzip"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_labelled_text(str(packed), blocksize=300).compute() == bag.compute()
 
 
 def test_input_errors(client, parts):

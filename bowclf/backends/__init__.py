@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 
 from .. import defaults
+from ..textio import compression_of_name
 
 __all__ = ["prefers_out_of_core", "text_size_estimate"]
 
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 _COMPRESSION_FACTOR = 4  # text is typically 3-5x its gzip/bzip2/xz size
 
 
@@ -30,7 +30,7 @@ def text_size_estimate(path: str | os.PathLike) -> int:
         size = os.stat(path).st_size
     except (OSError, ValueError):
         return 0  # the corpus reader reports a missing file
-    compressed = os.fspath(path).lower().endswith(_COMPRESSED_SUFFIXES)
+    compressed = compression_of_name(path) is not None
     return size * _COMPRESSION_FACTOR if compressed else size
 
 

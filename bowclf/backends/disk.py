@@ -23,7 +23,6 @@ blocks' arrays (the one training, the next, and the one read), whatever the corp
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import os
 import shutil
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..allocator import release_free_memory
 from ..corpus import CorpusError, iter_chunks
 from ..corpus_ranges import csv_layout, split_points
 from ..losses import Loss
@@ -90,19 +90,6 @@ def remove_stale_caches(directory: str | os.PathLike | None = None) -> list[Path
             shutil.rmtree(cache, ignore_errors=True)
             removed.append(cache)
     return removed
-
-
-def release_free_memory() -> bool:
-    """Hand the C heap's free memory back to the system (glibc's ``malloc_trim``; returns
-    whether it ran).  The reading passes free millions of small strings and chunk arrays;
-    without this the freed heap stays in the process's resident memory under the model,
-    whose allocation comes next.  No-op where the C library has no ``malloc_trim``."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError, TypeError):  # not glibc (Windows: no CDLL(None))
-        return False
-    trim(0)
-    return True
 
 
 def _running(pid: int) -> bool:

@@ -646,12 +646,12 @@ def _fit_stream(model, o: _FitOptions, kw: dict, progress):
 
 
 def _default_model_path(corpus: str) -> Path:
+    from ..textio import compression_of_name
+
     path = Path(corpus)
     name = path.name
-    for ext in (".gz", ".gzip", ".bz2", ".xz"):
-        if name.lower().endswith(ext):
-            name = name[: -len(ext)]
-            break
+    if compression_of_name(name) is not None:
+        name = name.rsplit(".", 1)[0]
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
     return path.with_name(stem + ".bowclf")
 
