@@ -354,6 +354,11 @@ def _check_fit_usage(o: _FitOptions) -> None:
         raise click.UsageError("--early-stopping needs --valid FILE or --valid-fraction F")
     if o.minn > o.maxn:
         raise click.UsageError(f"--minn {o.minn} is larger than --maxn {o.maxn}")
+    from .._limits import param_problem  # the library's rule, before the corpus is read
+
+    problem = param_problem(_model_params(o), text=True)
+    if problem is not None:  # e.g. --minn 0 --maxn 3, --buckets 0 with word n-grams
+        raise click.UsageError(problem)
     if o.output is None and o.corpus == "-":
         raise click.UsageError("reading the corpus from stdin needs -o/--output MODEL")
     if o.corpus == "-" and o.valid_path == "-":
