@@ -52,14 +52,14 @@ from typing import Any
 import numpy as np
 from scipy.stats import loguniform
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import ParameterSampler, train_test_split
+from sklearn.model_selection import ParameterSampler
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from .auto_rules import resolve_epochs
 from .autotune_trials import format_trials, stored_trials
 from .defaults import BASE_LR
 from .text import TextClassifier
-from .training import check_classes
+from .training import check_classes, seed_from, split_validation
 
 __all__ = [
     "METRICS",
@@ -768,21 +768,21 @@ def _is_multilabel(y: list) -> bool:
 
 
 def _split(X, y, fraction, random_state, multilabel):
-    stratify = None
-    if not multilabel:
-        _, counts = np.unique(np.asarray(y, dtype=object).astype(str), return_counts=True)
-        n_valid = math.ceil(fraction * len(y))
-        if counts.min() >= 2 and n_valid >= counts.size and len(y) - n_valid >= counts.size:
-            stratify = y
-    X_tr, X_va, y_tr, y_va = train_test_split(
-        X, y, test_size=fraction, random_state=random_state, stratify=stratify
+    """``(X_tr, X_va, y_tr, y_va)``: the split every validation fraction gets
+    (:func:`~bowclf.training.split_validation`, as ``fit --valid-fraction`` and early
+    stopping: stratified, no held-out label unseen in training)."""
+    too_few = ValueError(
+        f"{len(y)} documents are too few to hold out {fraction:g} of them for the search's "
+        "validation and still train on two classes: use more data or a validation file"
     )
+    try:
+        tr, va = split_validation(y, fraction, seed_from(random_state), multilabel=multilabel)
+    except ValueError:  # no validation document left
+        raise too_few from None
+    y_tr = [y[i] for i in tr]
     if not multilabel and len({str(v) for v in y_tr}) < 2:
-        raise ValueError(
-            f"{len(y)} documents are too few to hold out {fraction:g} of them for the search's "
-            "validation and still train on two classes: use more data or a validation file"
-        )
-    return list(X_tr), list(X_va), list(y_tr), list(y_va)
+        raise too_few
+    return [X[i] for i in tr], [X[i] for i in va], y_tr, [y[i] for i in va]
 
 
 def _plan(

@@ -557,3 +557,19 @@ def test_scorers_build_no_documents_by_classes_array(monkeypatch, multilabel):
     monkeypatch.setattr(TextClassifier, "predict_proba", dense)
     for metric, value in expected.items():
         assert _scorer(metric, 3)(model, X, y) == pytest.approx(value)
+
+
+def test_the_search_splits_its_validation_part_as_fit_does():
+    """``--autotune --valid-fraction F`` holds out the documents ``fit --valid-fraction F``
+    does (:func:`bowclf.training.split_validation`): stratified, and a held-out document whose
+    label no training document has stays in training (it once validated on a class the
+    search never trained on)."""
+    from bowclf.autotune import _split
+    from bowclf.training import split_validation
+
+    X = [f"doc {i}" for i in range(21)]
+    y = ["a"] * 10 + ["b"] * 10 + ["rare"]
+    X_tr, X_va, y_tr, y_va = _split(X, y, 0.3, 0, False)
+    tr, va = split_validation(y, 0.3, 0)
+    assert X_tr == [X[i] for i in tr] and X_va == [X[i] for i in va]
+    assert "rare" in y_tr and "rare" not in y_va
