@@ -109,19 +109,19 @@ class BowClassifier(
         Embedding dimension d.
     epochs : int or 'auto', default='auto'
         Passes over the training data (``fit``).  ``'auto'``
-        (:func:`bowclf.auto_rules.resolve_epochs`) makes about 200,000 example updates in 5
-        to 10 passes, ``min(10, max(5, ⌈200000/n⌉))``: small corpora need the passes, large
-        noisy ones overfit with them.  A single-label task of two classes makes
-        ``defaults.BINARY_EPOCHS`` (5) passes at any size (one decision direction, learnt
-        first).  Single-label softmax tasks of three or more classes trained by the adaptive
-        optimiser have the ceiling ``defaults.LONG_MULTICLASS_EPOCHS`` (15) on ``l2`` rows.  Their
-        runs of 10 or more passes over 2,000 or more documents, and short two-class runs over
-        2,000 to 15,000, are probed (:func:`bowclf.auto_rules.probes_overfitting`): a hashed
-        10 % slice is held out of the first two passes and, unless its log-loss fell by 2 %
-        (two classes: 4 %), the run starts over with two (three) fresh passes; a two-class
-        run still learning starts over with its five (:mod:`bowclf.overfit_probe`).
-        ``n_iter_`` is the passes made; ``partial_fit`` always makes one.  Measurements:
-        bench/RESULTS-devsuite.md.
+        (:func:`bowclf.auto_rules.resolve_epochs`) makes about 200,000 example updates in 5 to 10
+        passes, ``min(10, max(5, ⌈200000/n⌉))``: small corpora need the passes, large noisy ones
+        overfit with them.  A single-label task of two classes makes ``defaults.BINARY_EPOCHS`` (5)
+        passes at any size (one decision direction, learnt first).  Single-label softmax tasks of
+        three or more classes trained by the adaptive optimiser have the ceiling
+        ``defaults.LONG_MULTICLASS_EPOCHS`` (15) on ``l2`` rows.  Their runs of 10 or more passes
+        over ``defaults.OVERFIT_PROBE_MIN_DOCUMENTS`` (2,000) or more documents, and short two-class
+        runs of that many up to ``defaults.BINARY_PROBE_MAX_DOCUMENTS`` (15,000), are probed
+        (:func:`bowclf.auto_rules.probes_overfitting`): a hashed slice (``overfit_probe.FRACTION``,
+        10 %) is held out of the first two passes and, unless its log-loss fell by ``min_fall``
+        (``overfit_probe.MULTICLASS``: 2 %; ``BINARY``: 4 %), the run starts over with two (three)
+        fresh passes; a two-class run still learning starts over with its five.  ``n_iter_`` is the
+        passes made; ``partial_fit`` always makes one.  Measurements: bench/RESULTS-devsuite.md.
     lr : float or 'auto', default='auto'
         Initial learning rate (per example, as in fastText).  ``'auto'``
         (:func:`bowclf.auto_rules.resolve_lr`): 0.35 (``defaults.MULTICLASS_LR``) for a
