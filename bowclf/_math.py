@@ -276,11 +276,11 @@ def row_sums(indptr: np.ndarray, values: np.ndarray, dtype=None, of=None) -> np.
     values themselves), computed and accumulated in ``dtype`` (``values``' by default).
 
     ``np.add.reduceat`` over the starts of the non-empty rows: no per-entry row-id array (a
-    ``bincount`` over ``repeat(arange(n), diff(indptr))`` costs ~15× more on imdb).  When the
-    values have to be cast or transformed first, that is done for blocks of whole rows of
-    about :data:`_SUM_BLOCK` values at a time, not for the whole array at once (a float64
-    copy of a 10M-token corpus's values is ~150 MB); each row's sum is the same sequence of
-    additions either way.
+    ``bincount`` over ``repeat(arange(n), diff(indptr))`` is slower, bench/RESULTS-threads.md).
+    When the values have to be cast or transformed first, that is done for blocks of whole
+    rows of about :data:`_SUM_BLOCK` values at a time, not for the whole array at once (no
+    float64 copy of a corpus's values, bench/RESULTS-threads.md); each row's sum is the same
+    sequence of additions either way.
     """
     dtype = values.dtype if dtype is None else np.dtype(dtype)
     sums = np.zeros(indptr.size - 1, dtype=dtype)

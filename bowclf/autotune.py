@@ -493,8 +493,8 @@ def _try_recipes(run: _Run, timing: _Timing, clock: _Clock, trials, best) -> boo
     X_tr, y_tr, X_va, y_va = run.data
     for recipe in _recipes(run):
         params = {**run.base, **recipe, "epochs": timing.epochs}
-        # a fit of small batches costs up to ~2x the defaults'; then the refit and the
-        # confirmation of the winner
+        # a fit of small batches counted as 2 of the defaults' (it costs more); then the refit
+        # and the confirmation of the winner
         needed = _SAFETY * timing.base_cost * (2 + clock.grow + 2)
         if needed > clock.left():
             break

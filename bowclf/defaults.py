@@ -19,8 +19,8 @@ LONG_MULTICLASS_EPOCHS = 15
 OVERFIT_PROBE_MIN_EPOCHS = 10
 OVERFIT_PROBE_MIN_DOCUMENTS = 2000
 #: Two-class runs of short documents are probed up to this many documents: the restart's gain
-#: on noisy labels was measured up to ~10,000 and had gone by 19,000, while the two passes a
-#: run still learning adds grow with the corpus (bench/RESULTS-devsuite.md).
+#: on noisy labels was gone on larger corpora, while the two passes a run still learning adds
+#: grow with the corpus (bench/RESULTS-devsuite.md).
 BINARY_PROBE_MAX_DOCUMENTS = 15_000
 LR = "auto"
 #: ``lr='auto'``: the initial learning rate of every task but those of MULTICLASS_LR.
@@ -73,18 +73,17 @@ LONG_DOCUMENT_WORDS = 64
 LONG_MIN_DF = 2
 #: ... unless that would keep fewer than this share of the features seen: a corpus of a few
 #: documents that share almost nothing (two documents: every feature but one dropped).  The
-#: long corpora measured keep 12 % (60 documents) to 53 % (6,000), and gain from it.
+#: long corpora measured keep far more, and gain from ``min_df=2`` (bench/RESULTS-devsuite.md).
 LONG_MIN_DF_KEEP = 0.01
 PRUNE_FEATURES = True
 
 #: Corpora with more text than this are trained out of core by ``bowclf fit``.  In memory a
-#: fit peaks at ~17-30x the CSV's size (100M tokens: 518 MB of CSV, 9.1 GB peak RSS; out of
-#: core 1.4 GB at 4% less speed, bench/RESULTS.md), so 256 MiB keeps in-memory fits under
-#: ~5-8 GB.
+#: fit peaks at many times the CSV's size; out of core its peak does not grow with the corpus
+#: (bench/RESULTS-outofcore.md), so this bounds the peak of in-memory fits.
 STREAM_BYTES = 256 * 2**20
 
 #: Out-of-core training reads corpora with at least this much text on ``n_jobs`` worker
 #: processes; smaller ones are read faster in one process than the workers start and share
-#: the work (the break-even, measured in bench/RESULTS-threads.md, is ~32 MB with ``fork``;
+#: the work (the break-even with ``fork`` is measured in bench/RESULTS-threads.md;
 #: ``spawn``/``forkserver`` workers take seconds more to start).
 PARALLEL_PASS_BYTES = 64 * 2**20

@@ -296,8 +296,8 @@ def explain_documents(
         which = np.broadcast_to(fixed, (len(texts), fixed.size))
     fc = getattr(model, "feature_columns_", None)
     vec = model.vectorizer_
-    # one small product per document: BLAS threads only add synchronisation (10-100x slower
-    # on a loaded machine), so they are limited to one here
+    # one small product per document: BLAS threads only add synchronisation (much slower on
+    # a loaded machine), so they are limited to one here
     with _blas().limit(limits=1, user_api="blas"):
         return [
             _explain_one(vec, text, Xs, i, fc, clf.A_, B, which[i], S[i], P[i], classes)

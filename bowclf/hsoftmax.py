@@ -64,7 +64,7 @@ OPEN_NODES = 1 << 17  # open (document, node) pairs aimed at per chunk (top_k)
 PAIRS = 1 << 15  # (document, node) pairs scored at a time (top_k): 2·PAIRS·d floats
 #: Inner nodes nearest the root scored densely for a chunk (top_k): CHUNK·TOP_NODES floats.
 #: Each document's row is its own vector–matrix product (see _Scorer), which costs more per
-#: node than one matrix product did, so fewer nodes than the 2048 measured for that pay off
+#: node than one matrix product did, so fewer nodes pay off than did with one product
 #: (bench/RESULTS-hs.md, "Top nodes scored row by row").
 TOP_NODES = 256
 _KEY_SPAN = 4096.0  # −log-probabilities are clipped to this in _mth_best's sort key
@@ -312,7 +312,7 @@ def path_gradient_B(
     ``rows`` are the sorted distinct inner nodes met by the batch (every other row of B has a
     zero gradient) and ``D_r = Σ_{m: v(m) = r} g_m H_{i(m)}``.
     """
-    # np.unique(nodes, return_inverse=True), spelled out: 4x faster on a batch's few pairs
+    # np.unique(nodes, return_inverse=True), spelled out: faster on a batch's few pairs
     order = np.argsort(nodes, kind="stable")
     sorted_nodes = nodes[order]
     new = np.empty(sorted_nodes.size, dtype=bool)

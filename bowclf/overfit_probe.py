@@ -64,14 +64,14 @@ class ProbeRule:
 
 
 #: Three or more classes.  Measured (bench/RESULTS-devsuite.md): the overfitting kind's
-#: slice losses fall by at most 1.2 % (most rise), every corpus still learning falls by 4.5 %
-#: or more, and the runs in between (near-flat runs of the two-word-phrase corpus) gain from
+#: slice losses fall by less than ``min_fall`` (most rise), every corpus still learning falls
+#: by more, and the runs in between (near-flat runs of the two-word-phrase corpus) gain from
 #: the restart too.  Two fresh passes: noisy graded sentences learn all they can in one or two.
 MULTICLASS = ProbeRule(min_fall=0.02, restart_passes=2, start_over_if_learning=False)
 #: Two classes.  Measured (bench/RESULTS-devsuite.md) with the restart forced and refused:
-#: real corpora with clean labels (or 5 % flipped) fall by 4.7 % or more and lose by a
-#: restart; with 10–20 % of their labels flipped most fall by at most 3.2 % or rise, and
-#: gain; three fresh passes gain more than two on the noisy generated kinds.
+#: real corpora with clean (or slightly noisy) labels fall by more than ``min_fall`` and lose
+#: by a restart; with many labels flipped most fall by less or rise, and gain; three fresh
+#: passes gain more than two on the noisy generated kinds.
 BINARY = ProbeRule(min_fall=0.04, restart_passes=3, start_over_if_learning=True)
 
 

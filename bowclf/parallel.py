@@ -50,7 +50,7 @@ from . import _math
 __all__ = ["MIN_SPLIT_WORK", "KernelThreads", "kernel_threads", "prefetch", "resolve_n_jobs"]
 
 #: Kernel calls with fewer multiply-adds (non-zeros × d) than this run on the calling thread.
-#: Below it the hand-off to another thread (tens of microseconds) costs about what it saves:
+#: Below it the hand-off to another thread costs about what it saves (bench/RESULTS-threads.md):
 #: short-text batches (trec, sst2: ~20 non-zeros a row) stay on one thread.
 MIN_SPLIT_WORK = 1 << 18
 #: Calls between two tries of the slower way (split or not) of a kernel (:class:`_Choice`).
@@ -60,10 +60,10 @@ RETRY = 50
 _AHEAD_BYTES = 4 << 20
 
 #: Whether a worker reads the next step's rows ahead (:meth:`KernelThreads.step_reading_ahead`):
-#: ``True`` — always (the default: with a free second core, whole-process ``bowclf fit`` of a
-#: 10M-token corpus took ~6 % less time than with the kernel splits, imdb the same; with the
-#: second core busy it was 5-10 % slower, bench/RESULTS-threads.md); ``None`` — when it
-#: measures faster than the step without it (the timings proved too noisy to choose well);
+#: ``True`` — always (the default: a whole-process ``bowclf fit`` took less time than with the
+#: kernel splits when the second core was free, more when it was busy,
+#: bench/RESULTS-threads.md); ``None`` — when it measures faster than the step without it (the
+#: timings proved too noisy to choose well);
 #: ``False`` — never.  Every setting trains the same model.
 READ_AHEAD: bool | None = True
 
@@ -75,7 +75,7 @@ def _read_rows(W: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
     brings them into the caches the calling thread's next kernels read them from.
     ``mode='clip'`` (the rows are valid feature indices, so it changes nothing) copies
     straight into ``out``; the default mode first copies into a temporary of its size, which
-    raised the peak memory of a 10M-token fit by ~70 MB."""
+    raised the peak memory of a fit (bench/RESULTS-threads.md)."""
     np.take(W, rows, axis=0, out=out, mode="clip")
 
 

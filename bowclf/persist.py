@@ -88,7 +88,7 @@ def _write_npy(member, arr: np.ndarray) -> None:
     """``arr`` in ``.npy`` format (``np.lib.format.write_array``'s bytes), the values of a
     C-contiguous numeric array written from its own memory a megabyte at a time:
     ``write_array`` copies 16 MB chunks to ``bytes`` first, which made the save the peak
-    memory of a 100M-token out-of-core fit."""
+    memory of an out-of-core fit (bench/RESULTS-threads.md)."""
     if not arr.flags.c_contiguous or arr.dtype.hasobject or arr.dtype.kind == "U":
         np.lib.format.write_array(member, arr, allow_pickle=False)
         return

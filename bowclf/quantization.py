@@ -229,7 +229,7 @@ def _codebook(x: np.ndarray, rng: np.random.RandomState) -> tuple[np.ndarray, np
         sample = x[rng.choice(n, _MAX_POINTS, replace=False)] if n > _MAX_POINTS else x
         km = KMeans(
             n_clusters=_KSUB,
-            init="random",  # random rows, as fastText (k-means++ costs 2-3x the whole fit)
+            init="random",  # random rows, as fastText (k-means++ costs more than the whole fit)
             n_init=1,
             max_iter=_N_ITER,
             random_state=rng.randint(2**31 - 1),

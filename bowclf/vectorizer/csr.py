@@ -49,7 +49,7 @@ def _sortable(shape: tuple[int, int], dtype: Any) -> bool:
 
 def _counts_csr_sorted(rows, cols, shape, dtype: np.dtype, data) -> sp.csr_array | None:
     """:func:`_counts_csr` by one numpy sort of the keys ``row·width + column`` (numpy's
-    vectorised sort; scipy sorts each row separately, several times slower), or ``None``
+    vectorised sort; scipy sorts each row separately, slower: bench/RESULTS-threads.md), or ``None``
     when it could differ from scipy's result: duplicate entries with given values that are
     not integers (scipy sums them in an order of its own)."""
     n, width = shape

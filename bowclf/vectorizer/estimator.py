@@ -141,9 +141,9 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
     -----
     :meth:`tokenize` shows the tokens of one document and
     :meth:`count_tokens` counts the tokens of a corpus (no fitting needed;
-    used for tokens/s figures).  Multi-process transform was measured on 2
-    shared cores: from 1.3x faster to 2x slower depending on the load, with
-    twice the memory, so there is no ``n_jobs`` parameter; out-of-core
+    used for tokens/s figures).  A parallel transform did not pay reliably
+    on shared cores and costs memory (bench/RESULTS-vectorizer-split.md), so
+    there is no ``n_jobs`` parameter; out-of-core
     training counts and transforms a large corpus on worker processes through
     :meth:`token_counter`, :meth:`fit_counts` and :meth:`transformer`
     (:mod:`bowclf.backends.passes`).

@@ -102,8 +102,8 @@ def subword_hashes(words: Sequence[bytes], minn: int, maxn: int) -> tuple[np.nda
     character), the lone markers ``<`` and ``>`` excepted.  Each start's hash is extended
     one byte at a time, so the work is O(characters × ``maxn``) numpy operations over
     arrays the size of the text, and memory stays a few dozen bytes per input byte plus the
-    output (a 1 MB word with ``minn=3, maxn=6``: ~4 M hashes; built as strings they took
-    over 1 GB).
+    output (a 1 MB word with ``minn=3, maxn=6``: ~4 M hashes, each of which would be a
+    Python string if the subwords were built).
 
     Returns
     -------
