@@ -121,6 +121,11 @@ def test_one_shard_reproduces_the_local_fit_bit_for_bit(client, parts, text_data
     assert one.predict_proba(Xte).tobytes() == local_model.predict_proba(Xte).tobytes()
     np.testing.assert_array_equal(one.classifier_.A_, local_model.classifier_.A_)
     assert one.classifier_.loss_curve_ == local_model.classifier_.loss_curve_
+    # what partial_fit / warm_start continue from: the shard's accumulators (were all zero)
+    state, local = one.classifier_.optimizer_state_, local_model.classifier_.optimizer_state_
+    assert state.keys() == local.keys() and state
+    for key, value in local.items():
+        np.testing.assert_array_equal(state[key], value)
 
 
 @pytest.mark.parametrize("weights", ["balanced", {"uniform": 5.0}, {"skewed": 5.0}])
@@ -213,6 +218,30 @@ def test_distributed_fit_is_deterministic(client, parts, dask_model, text_data):
     assert bags.npartitions == 2
     other = fit_dask(TextClassifier(random_state=0, epochs=2), bags, client=client)
     assert other.training_summary_["documents"] == 2 * len(Xtr)
+
+
+def test_in_process_workers_train_the_model_worker_processes_do(parts, dask_model, text_data):
+    """Shard actors on in-process workers each have their own optimiser: they shared the
+    driver's (its AdaGrad accumulators raced between the shards), so every run differed.
+    Several shards' accumulators are merged as their summed increments."""
+    distributed = pytest.importorskip("dask.distributed")
+    from bowclf.dask import fit_dask
+
+    Xte = text_data[2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        )
+    with cluster, distributed.Client(cluster) as threads:
+        runs = [fit_dask(TextClassifier(random_state=0), *parts, client=threads) for _ in "ab"]
+    for run in runs:
+        assert run.predict_proba(Xte).tobytes() == dask_model.predict_proba(Xte).tobytes()
+        state = run.classifier_.optimizer_state_
+        assert state.keys() == dask_model.classifier_.optimizer_state_.keys() and state
+        for key, value in dask_model.classifier_.optimizer_state_.items():
+            np.testing.assert_array_equal(state[key], value)
+            assert (value > 0).any()
 
 
 @pytest.mark.parametrize("npartitions", [1, 3, 7])

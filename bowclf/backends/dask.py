@@ -7,6 +7,7 @@ actor (:class:`_ShardTrainer`), the merge rules and the training source (:class:
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import uuid
@@ -31,7 +32,7 @@ from ..training import (
     prepare_counts,
     sgd_pass,
 )
-from .replica_merge import merge_B, merge_rows
+from .replica_merge import merge_B, merge_optimizer_states, merge_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..vectorizer import BowVectorizer
@@ -354,13 +355,19 @@ def _get(d: dict, key: str) -> Any:
     return d[key]
 
 
+def _copied(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {key: np.array(value, copy=True) for key, value in state.items()}
+
+
 # ---------------------------------------------------------------------- shard actor
 class _ShardTrainer:
     """One data shard and a replica of the parameters, living on a worker (a Dask actor)."""
 
     def __init__(self, shard: int, parts: list[dict], features: Any, config: dict) -> None:
         self.shard = shard
-        self.config = config
+        # its own optimiser: in-process workers would otherwise share one object (and its
+        # accumulators) between every shard and the driver, racing on it
+        self.config = {**config, "optimizer": copy.deepcopy(config["optimizer"])}
         Xs = [features(p["X"]) for p in parts]
         X = sp.csr_array(sp.vstack(Xs, format="csr")) if len(Xs) > 1 else Xs[0]
         Ys = [p["Y"] for p in parts]
@@ -409,6 +416,11 @@ class _ShardTrainer:
         without a probe)."""
         rows = np.flatnonzero(self.held) if self.held is not None else np.empty(0, np.intp)
         return self.X[rows], self.Y[rows]
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """This replica's optimiser state (its accumulators: the run's start plus its own
+        steps)."""
+        return self.config["optimizer"].state()
 
     def restart(self, seed: int, schedule: Callable[[float], float]) -> None:
         """Start over as the driver does (:func:`bowclf.training.train`): the initial
@@ -775,6 +787,8 @@ class DaskData:
     def start(self, setup: Setup) -> None:
         """Create one actor per shard; each rebuilds the initial parameters from the seed."""
         self.W, self.B = setup.W, setup.B
+        self.optimizer = setup.optimizer  # the driver's: never steps, gets the merged state
+        self.optimizer_start = _copied(setup.optimizer.state())
         config = {
             **self.config, "seed": setup.seed, "A_init": setup.A_init, "dim": setup.W.shape[1],
             "n_features": setup.W.shape[0], "output_shape": setup.B.shape,
@@ -854,8 +868,13 @@ class DaskData:
         for call in [a.restart(seed, schedule) for a in self.actors]:
             call.result()
         self.updates = None
+        self.optimizer_start = _copied(self.optimizer.state())  # cleared by the loop
 
     def sync(self) -> None:
-        """Copy the rows only one shard trains (never merged) into the driver's parameters."""
+        """Copy the rows only one shard trains (never merged) into the driver's parameters, and
+        the shards' optimiser states, merged, into the driver's optimiser."""
         for rows, values in [c.result() for c in [a.private_rows() for a in self.actors]]:
             self.W[rows] = values
+        states = [c.result() for c in [a.optimizer_state() for a in self.actors]]
+        if any(states):  # what partial_fit / warm_start continue from, as in memory
+            self.optimizer.resume(merge_optimizer_states(self.optimizer_start, states))

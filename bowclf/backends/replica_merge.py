@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MERGE_ROWS", "merge_B", "merge_rows"]
+__all__ = ["MERGE_ROWS", "merge_B", "merge_optimizer_states", "merge_rows"]
 
 MERGE_ROWS = 1 << 16  # parameter rows merged at a time on the driver (bounds float64 temporaries)
 
@@ -101,3 +101,21 @@ def merge_B(B: np.ndarray, results: list[dict], merge: str) -> None:
         for r in active:
             acc += (r["m"] / total) * r["B"].astype(np.float64)
     B[...] = acc
+
+
+def merge_optimizer_states(
+    base: dict[str, np.ndarray], states: list[dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """The optimiser state of the whole run from its shards' own: each accumulator the run
+    started from (``base``; zeros where missing) plus every shard's increment over it,
+    ``a = a₀ + Σ_k (a_k − a₀)``.  AdaGrad's accumulators are sums of squared gradients, so
+    this is the sum the shards' steps made together; one shard gives its own state."""
+    merged = {}
+    for key in states[0] if states else ():
+        start = base.get(key)
+        start = np.zeros_like(states[0][key]) if start is None else np.asarray(start)
+        total = np.array(start, dtype=np.float64, copy=True)
+        for state in states:
+            total += state[key] - start
+        merged[key] = total
+    return merged
