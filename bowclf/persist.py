@@ -105,7 +105,9 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
     ``corpus`` records how the training corpus was read (keys ``format``, ``text_column``,
     ``label_column``, ``label_sep``, ``encoding``; str, int or None values) so that
     ``bowclf evaluate`` and ``predict`` read test data the same way by default.  It is
-    stored in the header's ``text`` section (files without it still load).
+    stored in the header's ``text`` section (files without it still load); a model loaded
+    from a file that has it keeps it (saved again unless ``corpus`` is given, dropped by a
+    new fit).
 
     Raises
     ------
@@ -117,6 +119,8 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
         no temporary file remains.
     """
     header, arrays = _to_members(model)
+    if corpus is None:  # a loaded model's own, saved again
+        corpus = getattr(model, "_corpus", None)
     if corpus is not None:
         if "text" not in header:
             raise ValueError("corpus conventions are stored for TextClassifier models only")
@@ -142,7 +146,7 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
                 header_info = zipfile.ZipInfo(HEADER, date_time=(1980, 1, 1, 0, 0, 0))
                 header_info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(header_info, header_bytes)
-                for name, arr in arrays.items():
+                for name, arr in sorted(arrays.items()):  # one order however it was built
                     member_info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                     # Numbers barely compress; vocabularies (unicode arrays) do.
                     member_info.compress_type = (
@@ -530,7 +534,7 @@ def _build_text_classifier(header: dict, arrays: dict[str, np.ndarray], quantize
         label_set=arrays["text/classes"] if section["binarized"] else None,
         feature_columns=arrays.get("text/feature_columns"), idf=arrays.get("text/idf"),
         training_summary=section.get("training_summary", {}), max_columns=MAX_FEATURES,
-        quantized=quantized, inputs=section.get("inputs"),
+        quantized=quantized, inputs=section.get("inputs"), corpus=section.get("corpus"),
     )  # fmt: skip
 
 

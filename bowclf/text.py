@@ -496,16 +496,17 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self._set_features(np.bincount(Xc.indices, minlength=Xc.shape[1]), Xc.shape[0], class_df,
                            n_classes=n_classes, multilabel=self.multilabel_)  # fmt: skip
         del class_df
-        tokens = Xc.sum()
+        tokens, features = Xc.sum(), Xc.nnz  # as the other backends count: before the map
         Xc = self._feature_map()(Xc)
         self.classifier_ = self._train_classifier(Xc, Y, sample_weight, X_val, y_val, callback)
         if self._binarizer is not None:  # plain str/int array, not an object array of np.str_
             self.classes_ = np.asarray(self._binarizer.classes_.tolist())
         else:
             self.classes_ = self.classifier_.classes_
+        self._quantized = self._corpus = None  # a loaded model's codes and corpus: not this fit's
         self.training_summary_ = self._summary(
             documents=len(texts),
-            features=Xc.nnz,
+            features=features,
             tokens=tokens,
             columns=Xc.shape[1],
             started=start,
@@ -611,6 +612,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         self.classes_ = (
             np.asarray(self._binarizer.classes_.tolist()) if stats.multilabel else clf.classes_
         )
+        self._quantized = self._corpus = None  # a loaded model's codes and corpus: not this fit's
         self.training_summary_ = self._summary(
             documents=stats.documents, features=stats.nnz, tokens=stats.tokens, columns=p,
             started=started, **backend.finish(),
@@ -664,13 +666,15 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         max_columns: int,
         quantized: dict | None = None,
         inputs: dict | None = None,
+        corpus: dict | None = None,
     ) -> TextClassifier:
         """A fitted model from saved state (the model-file loader's one entry point), checked
         to fit together (``ValueError`` otherwise); ``label_set``: the labels of a model
         trained on label collections; ``quantized``: the codes of a product-quantised model
         (:mod:`bowclf.quantization`; saving it again writes them, not the dense matrices);
         ``inputs``: the saved ``inputs_`` (files written before the ``'auto'`` inputs existed
-        have none: their parameters are the resolved values)."""
+        have none: their parameters are the resolved values); ``corpus``: how the training
+        corpus was read (saved again with the model, see :func:`bowclf.save`)."""
         known = cls().get_params()
         model = cls(**{k: v for k, v in params.items() if k in known})
         if "use_idf" not in params:  # files written before idf weighting existed: raw counts
@@ -700,7 +704,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             raise ValueError(f"the vectorizer declares an implausible {width} features")
         model._restore_features(feature_columns, idf, width, classifier.n_features_in_)
         model.training_summary_ = training_summary
-        model._quantized = quantized
+        model._quantized, model._corpus = quantized, corpus
         return model
 
     def _with_features(self, classifier, vectorizer_state, columns, idf, quantized):
@@ -713,6 +717,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             feature_columns=columns, idf=idf, quantized=quantized, inputs=dict(self.inputs_),
             training_summary=dict(getattr(self, "training_summary_", {})),
             max_columns=int(self.vectorizer_.n_features_out_),  # pruning only narrows
+            corpus=getattr(self, "_corpus", None),
         )  # fmt: skip
 
     def _restore_features(self, columns, idf, width: int, n_in: int) -> None:

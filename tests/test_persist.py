@@ -931,6 +931,28 @@ def test_corpus_conventions_round_trip_and_old_files_load(text_model, tmp_path):
         save(text_model, tmp_path / "bad.bowclf", corpus={"command": "rm -rf"})
 
 
+def test_a_loaded_model_saves_again_as_it_was_read_and_a_refit_forgets_its_file(tmp_path):
+    """save(load(m)) is m byte for byte: its corpus conventions and (quantised) codes are
+    written again (they were dropped: evaluate then misread a label-set corpus).  A new fit
+    drops both: the refit of a loaded quantised model was saved with the old codes."""
+    from bowclf import quantize
+    from bowclf.persist import load_with_header
+
+    texts, y = make_texts(300, seed=2)
+    corpus = {"format": "csv", "label_sep": "|", "text_column": "text", "encoding": "utf-8"}
+    model = TextClassifier(dim=8, random_state=0).fit(texts, y)
+    for original in (model, quantize(model, cutoff=50, qnorm=True)):
+        first = save(original, tmp_path / "a.bowclf", corpus=corpus).read_bytes()
+        again = save(load(tmp_path / "a.bowclf"), tmp_path / "b.bowclf")
+        assert again.read_bytes() == first
+    refit = load(tmp_path / "a.bowclf").set_params(dim=4).fit(texts, y)
+    _, header = load_with_header(save(refit, tmp_path / "c.bowclf"))
+    assert "corpus" not in header["text"] and "quantization" not in header
+    assert load(tmp_path / "c.bowclf").predict_proba(texts).tobytes() == (
+        refit.predict_proba(texts).tobytes()
+    )
+
+
 def test_a_memory_mapped_model_keeps_training(tmp_path):
     """Large members are memory-mapped read-only on load; partial_fit and warm starts train
     a copy (they used to fail with 'WRITEBACKIFCOPY base is read-only')."""

@@ -7,6 +7,7 @@ import csv
 import numpy as np
 import pytest
 from conftest import write_label_text_csv
+from sklearn.base import clone
 
 from bowclf import TextClassifier
 from bowclf.stream import fit_stream
@@ -40,6 +41,13 @@ def test_out_of_core_matches_in_memory(corpus_file, text_data, tmp_path):
     assert s["out_of_core"] and s["documents"] == len(Xtr) and s["epochs"] == 10
     assert s["cache"] is None
     assert list(tmp_path.iterdir()) == [corpus_file]  # the cache is gone
+    # the summary counts alike on every route: features before min_df (it counted after it
+    # in memory); min_df=2 prunes here
+    pruned = TextClassifier(random_state=0, min_df=2, epochs=1)
+    by_route = [pruned.fit(Xtr, ytr), fit_stream(clone(pruned), corpus_file, cache_dir=tmp_path)]
+    assert by_route[0].feature_columns_.size < by_route[0].vectorizer_.n_features_out_
+    for key in ("features", "tokens", "documents", "columns", "vocabulary"):
+        assert by_route[0].training_summary_[key] == by_route[1].training_summary_[key], key
 
 
 def test_out_of_core_is_reproducible_and_can_keep_its_cache(corpus_file, text_data, tmp_path):
