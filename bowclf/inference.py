@@ -39,6 +39,7 @@ __all__ = [
     "TextPredictor",
     "check_texts",
     "indicator_of",
+    "topk_request",
 ]
 
 #: Rows per forward pass when predicting (bounds the n×d temporaries).
@@ -544,6 +545,21 @@ class FeaturizedPredictor(TextPredictor):
         if self._featurized is None:
             self._featurized = super().transform_features(X)
         return self._featurized
+
+
+def topk_request(
+    k: int | None, threshold: float | None, *, n_classes: int, multilabel: bool
+) -> tuple[int, float]:
+    """``(k, threshold)`` of a top-k prediction asked for with ``k`` and/or ``threshold``
+    (``bowclf predict -k/--threshold``, the server's ``/predict``: one rule for both).
+
+    ``k`` is capped at the class count (a larger one answers as that count does); without
+    it, 1 for a single-label model (as fastText's ``predict``) and every class for a
+    multi-label one.  No ``threshold`` is 0.
+    """
+    if k is None:
+        k = n_classes if multilabel else 1
+    return min(int(k), n_classes), 0.0 if threshold is None else float(threshold)
 
 
 def indicator_of(rows: Sequence[np.ndarray], n_classes: int) -> sp.csr_array:

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from .explain import _plain
+from .inference import topk_request
 
 try:
     from starlette.applications import Starlette
@@ -380,8 +381,8 @@ class _Service:
             rows = await self.batcher.submit(("predict",), texts)
             preds = [{"labels": r} for r in rows]
         else:
-            # k beyond the number of classes gives what k = that number gives (library rule)
-            op = ("topk", min(n_classes if k is None else k, n_classes), float(threshold or 0.0))
+            multilabel = bool(getattr(self.model, "multilabel_", False))
+            op = ("topk", *topk_request(k, threshold, n_classes=n_classes, multilabel=multilabel))
             rows = await self.batcher.submit(op, texts)
             preds = [
                 {"labels": [_plain(lab) for lab, _ in r], "probabilities": [p for _, p in r]}

@@ -22,7 +22,10 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
+from click.testing import CliRunner  # noqa: E402
+
 from bowclf import TextClassifier  # noqa: E402
+from bowclf.cli import cli as cli_main  # noqa: E402
 from bowclf.persist import load, save  # noqa: E402
 
 MAX_BODY = 50_000
@@ -102,7 +105,7 @@ def _post(server, path, payload, **kw):
     return httpx.post(server.url + path, json=payload, timeout=30, **kw)
 
 
-def test_predictions_equal_the_library(server, model, docs):
+def test_predictions_equal_the_library(server, model, model_path, docs):
     r = _post(server, "/predict", {"texts": docs})
     assert r.status_code == 200
     assert [p["labels"] for p in r.json()["predictions"]] == [[x] for x in model.predict(docs)]
@@ -116,11 +119,15 @@ def test_predictions_equal_the_library(server, model, docs):
     np.testing.assert_array_equal(
         [p["proba"] for p in body["predictions"]], model.predict_proba(docs)
     )
-    # threshold alone: every label at least that probable
+    # threshold alone: k as `bowclf predict --threshold` takes it (inference.topk_request:
+    # 1 for this single-label model, as fastText; it was every class here, 1 there)
     r = _post(server, "/predict", {"texts": docs[:5], "threshold": 0.2})
-    assert [len(p["labels"]) for p in r.json()["predictions"]] == [
-        len(row) for row in model.predict_topk(docs[:5], k=3, threshold=0.2)
+    assert [p["labels"] for p in r.json()["predictions"]] == [
+        [lab for lab, _ in row] for row in model.predict_topk(docs[:5], k=1, threshold=0.2)
     ]
+    cli = CliRunner().invoke(cli_main, ["predict", str(model_path), "-", "--threshold", "0.2"],
+                             input="\n".join(docs[:5]) + "\n")  # fmt: skip
+    assert cli.output.splitlines() == [" ".join(p["labels"]) for p in r.json()["predictions"]]
     assert _post(server, "/predict", {"texts": []}).json() == {"predictions": []}
     r = _post(server, "/predict", {"texts": docs[:5], "k": 50})  # more than the classes
     assert [

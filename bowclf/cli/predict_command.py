@@ -330,9 +330,10 @@ def _predict_rows(
         P = _finite(model.predict_proba(texts))
         column = {lab: j for j, lab in enumerate(classes)}
         return [[(lab, float(P[i, column[lab]])) for lab in row] for i, row in enumerate(rows)]
-    if k is None:
-        k = len(model.classes_) if multilabel else 1
-    rows = model.predict_topk(texts, k=k, threshold=0.0 if threshold is None else threshold)
+    from ..inference import topk_request
+
+    k, threshold = topk_request(k, threshold, n_classes=len(model.classes_), multilabel=multilabel)
+    rows = model.predict_topk(texts, k=k, threshold=threshold)
     return [[(_plain(lab), float(p)) for lab, p in row] for row in rows]
 
 
