@@ -441,7 +441,8 @@ def touched_columns_gradient_A(
     """The non-zero part of ``∂/∂A = (G·B)ᵀ·X̃``: ``(cols, D)`` with ``∂/∂A[:, cols] = Dᵀ``.
 
     ``cols`` are the sorted distinct features present in the batch (the only columns of A with a
-    non-zero gradient) and ``D = X̃[:, cols]ᵀ·(G·B)`` (|cols|×d).
+    non-zero gradient) and ``D = X̃[:, cols]ᵀ·(G·B)`` (|cols|×d).  A reference for checks, as
+    :func:`gradient_A`: training applies it in place (:func:`add_scaled_gradient_A`).
     """
     X_scaled = sp.csr_array(X_scaled)
     cols, local = np.unique(X_scaled.indices, return_inverse=True)

@@ -92,7 +92,6 @@ SEARCH_SPACE: dict[str, Any] = {
 #: Tried at the defaults' epochs on multi-label data (see ``_try_recipes``).
 MULTILABEL_RECIPE: dict[str, Any] = {"loss": "ova", "normalize": "l2", "lr": 0.2, "batch_size": 4}
 _FACTOR = 3  # successive halving: keep the best third, give it three times the epochs
-_MIN_EPOCHS = 1
 _MAX_EPOCHS = 27
 _SAFETY = 1.25  # refit-time estimate margin
 _MAX_CANDIDATES = 729  # per halving batch (3^6); a long search runs several batches

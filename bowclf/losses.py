@@ -64,7 +64,7 @@ class Loss:
     The defaults here serve every loss with one row of ``B`` per class; a loss with another
     output layer overrides :meth:`output_shape`, :meth:`proba_from_hidden`,
     :meth:`log_proba_from_hidden`, :meth:`batch_gradients` and (for persisted extra state)
-    :meth:`state` / :meth:`from_state`.
+    :meth:`state` / :meth:`restored`.
     """
 
     name: str = ""
