@@ -88,10 +88,11 @@ def resolve_epochs(
         return int(epochs)
     if n_classes == 2 and not multilabel:
         return defaults.BINARY_EPOCHS
-    ceiling = 10
+    ceiling = defaults.AUTO_MAX_EPOCHS
     if _adaptive_multiclass(n_classes, multilabel, loss, optimizer) and normalize == "l2":
         ceiling = defaults.LONG_MULTICLASS_EPOCHS
-    return int(min(ceiling, max(5, -(-200_000 // max(n_samples, 1)))))
+    by_updates = -(-defaults.AUTO_EPOCH_UPDATES // max(n_samples, 1))
+    return int(min(ceiling, max(defaults.AUTO_MIN_EPOCHS, by_updates)))
 
 
 def resolve_lr(

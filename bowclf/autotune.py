@@ -57,7 +57,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from .auto_rules import resolve_epochs
 from .autotune_trials import format_trials, stored_trials
-from .defaults import BASE_LR
+from .defaults import AUTOTUNE_METRIC, AUTOTUNE_TIME, BASE_LR, VALIDATION_FRACTION
 from .text import TextClassifier
 from .training import check_classes, seed_from, split_validation
 
@@ -194,9 +194,9 @@ def autotune(
     *,
     X_valid: Sequence[str] | None = None,
     y_valid: Sequence[Any] | None = None,
-    valid_fraction: float = 0.1,
-    time_budget: float | str = 300.0,
-    metric: str = "accuracy",
+    valid_fraction: float = VALIDATION_FRACTION,
+    time_budget: float | str = AUTOTUNE_TIME,
+    metric: str = AUTOTUNE_METRIC,
     k: int = 1,
     params: dict[str, Any] | None = None,
     search_space: dict[str, Any] | None = None,

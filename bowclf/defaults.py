@@ -7,6 +7,11 @@ numpy or scikit-learn.  The reasons for each value are in the estimators' docstr
 
 DIM = 100
 EPOCHS = "auto"
+#: ``epochs='auto'``: about this many example updates, in AUTO_MIN_EPOCHS to AUTO_MAX_EPOCHS
+#: passes (``min(10, max(5, ⌈200000/n⌉))`` over n documents; ``auto_rules.resolve_epochs``).
+AUTO_EPOCH_UPDATES = 200_000
+AUTO_MIN_EPOCHS = 5
+AUTO_MAX_EPOCHS = 10
 #: ``epochs='auto'`` with two classes: a binary task has one decision direction, learnt in
 #: fewer passes; more of them fit the training set's noise (bench/RESULTS-devsuite.md).
 BINARY_EPOCHS = 5
@@ -77,6 +82,10 @@ LONG_MIN_DF = 2
 LONG_MIN_DF_KEEP = 0.01
 PRUNE_FEATURES = True
 
+#: A compressed corpus (gzip, bzip2, xz) counts this many times its size as text when
+#: choosing in memory or out of core (text is typically 3-5 times its compressed size).
+COMPRESSION_FACTOR = 4
+
 #: Corpora with more text than this are trained out of core by ``bowclf fit``.  In memory a
 #: fit peaks at many times the CSV's size; out of core its peak does not grow with the corpus
 #: (bench/RESULTS-outofcore.md), so this bounds the peak of in-memory fits.
@@ -87,3 +96,19 @@ STREAM_BYTES = 256 * 2**20
 #: the work (the break-even with ``fork`` is measured in bench/RESULTS-threads.md;
 #: ``spawn``/``forkserver`` workers take seconds more to start).
 PARALLEL_PASS_BYTES = 64 * 2**20
+
+#: Fewest labels from which hierarchical softmax decides multi-label predictions by search
+#: (the crossover measured in bench/RESULTS-hs.md since predictions score rows alone).
+HS_SEARCH_MIN_CLASSES = 512
+
+#: ``bowclf.autotune`` / ``bowclf fit --autotune``: the search's budget and metric.
+AUTOTUNE_TIME = "5m"
+AUTOTUNE_METRIC = "accuracy"
+
+#: ``bowclf serve``: the largest request body, the most documents a request may hold, the
+#: most documents a batched model call takes, and how long (seconds) a batch waits for more
+#: under concurrent load (``bowclf.serve.ServeConfig``).
+SERVE_MAX_BODY_BYTES = 4 << 20
+SERVE_MAX_TEXTS = 1000
+SERVE_MAX_BATCH = 2048
+SERVE_BATCH_WINDOW = 0.002

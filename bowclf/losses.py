@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from . import _math, hsoftmax
+from . import _math, defaults, hsoftmax
 from .hsoftmax import HuffmanTree
 
 __all__ = [
@@ -38,9 +38,7 @@ _DTYPE = np.float32
 #: Log-probabilities of the hs search this close to ``log t`` (or to each other, for the top
 #: label) are decided from the dense probabilities (:meth:`HierarchicalSoftmax.multilabel_indices`).
 _DECISION_MARGIN = 1e-9
-#: Fewest labels from which hierarchical softmax decides multi-label predictions by search
-#: (the crossover measured in bench/RESULTS-hs.md since predictions score rows alone).
-HS_SEARCH_MIN_CLASSES = 512
+HS_SEARCH_MIN_CLASSES = defaults.HS_SEARCH_MIN_CLASSES  # see there
 
 
 @dataclass(slots=True)

@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from . import defaults
 from .explain import _plain
 from .inference import topk_request
 
@@ -103,10 +104,10 @@ class ServeConfig:
     """
 
     model_path: str
-    max_body_bytes: int = 4 << 20
-    max_texts: int = 1000
-    max_batch: int = 2048
-    batch_window: float = 0.002
+    max_body_bytes: int = defaults.SERVE_MAX_BODY_BYTES
+    max_texts: int = defaults.SERVE_MAX_TEXTS
+    max_batch: int = defaults.SERVE_MAX_BATCH
+    batch_window: float = defaults.SERVE_BATCH_WINDOW
 
 
 class _ClientError(Exception):

@@ -578,3 +578,24 @@ def test_compressed_corpora_count_four_times_their_size(tmp_path):
     (tmp_path / "a.csv.gzip").write_bytes(b"x" * 100)  # every suffix the reader decompresses
     assert _text_size_estimate(str(tmp_path / "a.csv.gzip")) == 400
     assert _text_size_estimate(str(tmp_path / "missing.csv")) == 0
+
+
+def test_help_texts_quote_the_library_values():
+    """The numbers the help states are the library's constants (they were literals, which
+    drift when a rule changes)."""
+    from click.testing import CliRunner
+
+    from bowclf import defaults
+    from bowclf.cli import cli
+
+    def help_of(command: str) -> str:
+        return " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
+
+    fit = help_of("fit")
+    assert f"over {defaults.STREAM_BYTES >> 20} MiB of text" in fit
+    assert f"count {defaults.COMPRESSION_FACTOR} times their size" in fit
+    assert f"'auto': {defaults.MULTICLASS_LR} for 3 or more classes" in fit
+    assert f"{defaults.BINARY_EPOCHS} with two classes" in fit
+    assert f"[default: {defaults.AUTOTUNE_TIME}]" in fit
+    assert f"from {defaults.HS_SEARCH_MIN_CLASSES} labels on" in help_of("predict")
+    assert f"[default: {defaults.SERVE_MAX_TEXTS};" in help_of("serve")

@@ -20,18 +20,16 @@ from ..textio import compression_of_name
 
 __all__ = ["prefers_out_of_core", "text_size_estimate"]
 
-_COMPRESSION_FACTOR = 4  # text is typically 3-5x its gzip/bzip2/xz size
-
 
 def text_size_estimate(path: str | os.PathLike) -> int:
-    """Bytes of text in a corpus file: its size, times 4 when it is compressed (0 when it
-    cannot be seen: stdin, a missing file)."""
+    """Bytes of text in a corpus file: its size, times ``defaults.COMPRESSION_FACTOR`` when
+    it is compressed (0 when it cannot be seen: stdin, a missing file)."""
     try:
         size = os.stat(path).st_size
     except (OSError, ValueError):
         return 0  # the corpus reader reports a missing file
     compressed = compression_of_name(path) is not None
-    return size * _COMPRESSION_FACTOR if compressed else size
+    return size * defaults.COMPRESSION_FACTOR if compressed else size
 
 
 def prefers_out_of_core(path: str | os.PathLike) -> bool:

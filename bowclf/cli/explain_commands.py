@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from .. import defaults
 from .app import _EPILOG, _check_output_path, _FiniteFloat, _isatty, _OutputFile, _stderr, cli
 
 
@@ -216,28 +217,28 @@ def _top_features_lines(model_path: str, n: int) -> tuple[dict, list[str]]:
 @click.option(
     "--max-body-bytes",
     type=click.IntRange(min=1),
-    default=4 << 20,
+    default=defaults.SERVE_MAX_BODY_BYTES,
     show_default=True,
     help="Largest request body (413 above).",
 )
 @click.option(
     "--max-texts",
     type=click.IntRange(min=1),
-    default=1000,
+    default=defaults.SERVE_MAX_TEXTS,
     show_default=True,
     help="Most documents per request (413 above).",
 )
 @click.option(
     "--max-batch",
     type=click.IntRange(min=1),
-    default=2048,
+    default=defaults.SERVE_MAX_BATCH,
     show_default=True,
     help="Most documents per batched model call.",
 )
 @click.option(
     "--batch-window-ms",
     type=_FiniteFloat(0, 1000),
-    default=2.0,
+    default=defaults.SERVE_BATCH_WINDOW * 1000,
     show_default=True,
     help="Under concurrent load, wait this long for more requests before a batch (a lone "
     "client is not delayed; 0: take only what is queued).",

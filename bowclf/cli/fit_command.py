@@ -31,9 +31,26 @@ from .app import (
     interrupted_exit,
 )
 
+#: The corpus size from which ``fit`` trains out of core, as the help text says it.
+_STREAM_MIB = defaults.STREAM_BYTES >> 20
+
+
+_FIT_HELP = f"""Train a model on CORPUS (CSV, TSV, JSON Lines or fastText format; '-' for stdin).
+
+Labels and texts are found by header name (label/text, case-insensitive), or given with
+--label-column/--text-column; a headerless two-column file is label,text. A document
+with several labels (fastText lines with several __label__s, or cells split with
+--label-sep) makes a multi-label model. gzip, bzip2 and xz input is decompressed.
+
+Corpora over {_STREAM_MIB} MiB of text (compressed files count {defaults.COMPRESSION_FACTOR}
+times their size) are trained out of core (--stream): memory then stays bounded whatever the
+corpus size. Progress goes to stderr (a bar on a terminal, one line per epoch otherwise),
+then the path of the model file written.
+"""
+
 
 # ---------------------------------------------------------------------- fit
-@cli.command(epilog=_EPILOG)
+@cli.command(epilog=_EPILOG, help=_FIT_HELP)
 @click.argument("corpus", type=str)
 @click.option(
     "-o",
@@ -85,16 +102,20 @@ from .app import (
     type=_EPOCHS,
     default=defaults.EPOCHS,
     show_default=True,
-    help="Passes over the training data, or 'auto': 10 for small corpora down to 5 from "
-    "40,000 documents (up to 15 for long documents of 3+ classes); 5 with two classes.",
+    help=f"Passes over the training data, or 'auto': {defaults.AUTO_MAX_EPOCHS} for small "
+    f"corpora down to {defaults.AUTO_MIN_EPOCHS} from "
+    f"{defaults.AUTO_EPOCH_UPDATES // defaults.AUTO_MIN_EPOCHS:,} documents (up to "
+    f"{defaults.LONG_MULTICLASS_EPOCHS} for long documents of 3+ classes); "
+    f"{defaults.BINARY_EPOCHS} with two classes.",
 )
 @click.option(
     "--lr",
     type=_PositiveOrAuto(),
     default=defaults.LR,
     show_default=True,
-    help="Initial learning rate (decays linearly to 0), or 'auto': 0.35 for 3 or more classes "
-    "of short documents (softmax), else 0.25.",
+    help="Initial learning rate (decays linearly to 0), or 'auto': "
+    f"{defaults.MULTICLASS_LR} for 3 or more classes of short documents (softmax), else "
+    f"{defaults.BASE_LR}.",
 )
 @click.option(
     "--optimizer",
@@ -108,18 +129,19 @@ from .app import (
     "--autotune",
     is_flag=True,
     help="Search the hyper-parameters (successive halving over epochs, scored on --valid or "
-    "--valid-fraction, default 0.1) within --autotune-time, then refit the best on all data.",
+    f"--valid-fraction, default {defaults.VALIDATION_FRACTION}) within --autotune-time, then "
+    "refit the best on all data.",
 )
 @click.option(
     "--autotune-time",
-    default="5m",
+    default=defaults.AUTOTUNE_TIME,
     show_default=True,
     metavar="DURATION",
     help="Time budget of --autotune, refit included (e.g. 90s, 5m, 1h).",
 )
 @click.option(
     "--autotune-metric",
-    default="accuracy",
+    default=defaults.AUTOTUNE_METRIC,
     show_default=True,
     metavar="METRIC",
     help="What --autotune maximises: accuracy, macro-f1, micro-f1 or p@K (e.g. p@1).",
@@ -180,8 +202,9 @@ from .app import (
     "--min-df",
     type=click.IntRange(min=1),
     default=None,
-    help="Drop features of fewer training documents (default: auto, 2 for long documents "
-    "when that keeps at least 1% of the features, else 1).",
+    help="Drop features of fewer training documents (default: auto, "
+    f"{defaults.LONG_MIN_DF} for long documents when that keeps at least "
+    f"{defaults.LONG_MIN_DF_KEEP:.0%} of the features, else 1).",
 )
 @click.option(
     "--ngrams",
@@ -271,8 +294,9 @@ from .app import (
     "stream",
     default=None,
     help="Train out of core: read CORPUS once (vocabulary, then a token cache on disk) so "
-    "memory does not grow with the corpus [default: --stream for corpora over 256 MiB of "
-    "text; compressed files count 4x their size]. Works with stdin and pipes; not with "
+    f"memory does not grow with the corpus [default: --stream for corpora over {_STREAM_MIB} "
+    f"MiB of text; compressed files count {defaults.COMPRESSION_FACTOR}x their size]. Works "
+    "with stdin and pipes; not with "
     "--valid-fraction or --class-weight.",
 )
 @click.option(
@@ -291,18 +315,7 @@ from .app import (
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary on stderr.")
 def fit(**opts: Any) -> None:
-    """Train a model on CORPUS (CSV, TSV, JSON Lines or fastText format; '-' for stdin).
-
-    Labels and texts are found by header name (label/text, case-insensitive), or given with
-    --label-column/--text-column; a headerless two-column file is label,text. A document
-    with several labels (fastText lines with several __label__s, or cells split with
-    --label-sep) makes a multi-label model. gzip, bzip2 and xz input is decompressed.
-
-    Corpora over 256 MiB of text (compressed files count four times their size) are trained
-    out of core (--stream): memory then stays bounded whatever the corpus size. Progress goes
-    to stderr (a bar on a terminal, one line per epoch otherwise), then the path of the model
-    file written.
-    """
+    """Train a model on CORPUS (the command's help: :data:`_FIT_HELP`)."""
     o = _FitOptions(**opts)
     started = time.perf_counter()
     _check_fit_usage(o)
@@ -409,7 +422,7 @@ def _use_stream(o: _FitOptions) -> bool:
 
     if o.stream is None:
         stream = prefers_out_of_core(o.corpus)
-        why = "CORPUS is over 256 MiB, so it is trained out of core (--stream)"
+        why = f"CORPUS is over {_STREAM_MIB} MiB, so it is trained out of core (--stream)"
     else:
         stream, why = o.stream, "--stream"
     if stream:
@@ -602,7 +615,7 @@ def _fit_autotune(o: _FitOptions, kw: dict, started: float):
     try:
         result = autotune(
             texts, y, X_valid=val and val[0], y_valid=val and val[1],
-            valid_fraction=o.valid_fraction or 0.1, time_budget=left,
+            valid_fraction=o.valid_fraction or defaults.VALIDATION_FRACTION, time_budget=left,
             metric=o.autotune_metric, params=_model_params(o), random_state=o.seed,
             verbose=0 if o.quiet else 1, log=say,
         )  # fmt: skip

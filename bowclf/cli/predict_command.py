@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import click
 
+from .. import defaults
 from .app import (
     _EPILOG,
     _check_output_path,
@@ -31,7 +32,7 @@ _PREDICT_EPILOG = (
     "the labels are the model's own prediction (model.predict in Python: the most probable "
     "class, or a multi-label model's label set, in class order; with --proba, their "
     "predict_proba probabilities, for hierarchical softmax of predict_topk or, multi-label "
-    "over more than 512 labels, of the labels' paths); with either, "
+    f"from {defaults.HS_SEARCH_MIN_CLASSES} labels on, of the labels' paths); with either, "
     "the most probable labels first (model.predict_topk).\n\n"
     "\b\n"
     "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
