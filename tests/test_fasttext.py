@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -434,3 +435,58 @@ def test_bad_documents_get_the_estimators_messages(tiny_bin, tmp_path, bad, mess
             bad = iter(["fine", None])  # a fresh iterator per call
         with pytest.raises(ValueError, match=message):
             predict(bad)
+
+
+def _model_blob(label_counts, *, loss: int = 3, dim: int = 4, matrices: bytes | None = None):
+    """A whole fastText model file: one word, the labels with these counts, zero matrices
+    (or ``matrices``, the bytes after the dictionary)."""
+    blob = _header(dim=dim, loss=loss) + struct.pack("<iiiqq", 1 + len(label_counts), 1,
+                                                      len(label_counts), 10, -1)  # fmt: skip
+    blob += b"a\0" + struct.pack("<qb", 1, 0)
+    for i, count in enumerate(label_counts):
+        blob += b"__label__%d\0" % i + struct.pack("<qb", count, 1)
+    if matrices is None:
+        A, B = np.zeros((1, dim), "<f4"), np.zeros((len(label_counts), dim), "<f4")
+        matrices = b"".join(b"\0" + struct.pack("<qq", *M.shape) + M.tobytes() for M in (A, B))
+    return blob + matrices
+
+
+@pytest.mark.parametrize(
+    ("counts", "pattern"),
+    [
+        ([2 * 10**15, 1, 1], "label counts"),  # the tree builder's sentinel: it hung
+        ([2**62, 2**62], "label counts"),  # an IndexError
+        ([1, 5, 2], "label counts"),  # fastText stores them by decreasing count
+        ([3, 0], "label counts"),
+    ],
+)
+def test_implausible_hs_label_counts_are_refused_in_one_line(tmp_path, counts, pattern):
+    path = tmp_path / "hs.bin"
+    path.write_bytes(_model_blob(counts, loss=1))
+    with pytest.raises(ModelFileError, match=pattern) as exc:
+        load(path)
+    assert "\n" not in str(exc.value) and str(exc.value).startswith(str(path))
+    path.write_bytes(_model_blob([5, 3, 3, 1], loss=1))  # plausible: loads, rows sum to 1
+    np.testing.assert_allclose(load(path).predict_proba(["a", "b"]).sum(axis=1), 1.0)
+
+
+def test_a_quantised_output_is_checked_against_the_labels_before_it_is_decoded(tmp_path):
+    """Each code byte decodes to a whole sub-vector: 4 million declared output rows of a 6 MB
+    file asked for 15 GiB before the row count was compared with the labels'."""
+    dim = 1024
+
+    def quantized(rows: int) -> bytes:  # no norms; one sub-quantiser as wide as dim
+        return (b"\0" + struct.pack("<qqi", rows, dim, rows) + bytes(rows)
+                + struct.pack("<iiii", dim, 1, dim, dim) + bytes(4 * dim * 256))  # fmt: skip
+
+    path = tmp_path / "q.bin"
+    path.write_bytes(_model_blob([1, 1], dim=dim, matrices=b"\1" + quantized(2) + b"\1"
+                                 + quantized(400_000)))  # fmt: skip
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="400000 output rows, 2 labels"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20

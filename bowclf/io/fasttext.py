@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from .. import _math
-from ..inference import check_texts
+from ..hsoftmax import HuffmanTree
+from ..inference import DECISION_CELLS, check_texts
 from ..vectorizer.hashing import NGRAM_MULTIPLIER, bytes_hashes, subword_hashes
 from .fasttext_reader import (
     _ARG_NAMES,
@@ -94,7 +95,10 @@ def load_fasttext(path: str | os.PathLike, *, label_prefix: str = "__label__") -
         except BufferError:  # views into the map are still referenced: the GC closes it
             pass
         raise
-    return FastTextModel(parts, label_prefix=label_prefix, source=os.fspath(path), buffer=buf)
+    try:
+        return FastTextModel(parts, label_prefix=label_prefix, source=os.fspath(path), buffer=buf)
+    except ValueError as exc:  # what the parts cannot make (e.g. hs's label tree)
+        raise _error(path, f"invalid fastText model file ({exc})") from None
 
 
 def fasttext_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -157,7 +161,7 @@ class FastTextModel:
             self._prune_keys = self.prune[0][order]
             self._prune_rows = self.prune[1][order]
         if self.loss == "hs":
-            self._paths, self._codes = _huffman_paths(self.label_counts)
+            self._paths, self._codes = _label_paths(self.label_counts)
 
     # ------------------------------------------------------------------ featurisation
     def _row_of_hash(self, buckets: np.ndarray) -> np.ndarray:
@@ -323,31 +327,36 @@ class FastTextModel:
         """Per-label probabilities (float64) from hidden vectors."""
         S = self._scores(H)
         if self.loss == "softmax":
-            S -= S.max(axis=1, keepdims=True)
-            np.exp(S, out=S)
-            S /= S.sum(axis=1, keepdims=True)
-            return S
+            return _math.softmax(S)
         if self.loss in ("ova", "ns"):
             return _table_sigmoid(S.astype(np.float32)).astype(np.float64)
-        F = 1.0 / (1.0 + np.exp(-S))  # internal node i is output row i
-        P = np.ones((H.shape[0], self.classes_.size))
+        return self._path_products(S)
+
+    def _path_products(self, S: np.ndarray, plus: float = 0.0) -> np.ndarray:
+        """hs: each label's product of ``q + plus`` over the branch probabilities ``q`` on its
+        path, from the scores ``S`` of the inner nodes (inner node i is output row i)."""
+        F = 1.0 / (1.0 + np.exp(-S))
+        P = np.ones((S.shape[0], self.classes_.size))
         for label, (path, code) in enumerate(zip(self._paths, self._codes, strict=True)):
             for node, right in zip(path, code, strict=True):
-                P[:, label] *= F[:, node] if right else 1.0 - F[:, node]
+                P[:, label] *= (F[:, node] if right else 1.0 - F[:, node]) + plus
         return P
+
+    def _in_batches(self, X: Iterable[str], output: Callable[[np.ndarray], np.ndarray]):
+        """``output`` of the hidden vectors of ``X``'s lines, a bounded batch of them at a
+        time (n×c float64; at most :data:`~bowclf.inference.DECISION_CELLS` hidden or output
+        values a batch, and :data:`_DOC_BATCH` lines)."""
+        texts = check_texts(X)
+        width = max(self.args["dim"], self.classes_.size)
+        step = max(1, min(_DOC_BATCH, DECISION_CELLS // width))
+        out = [output(self.transform(texts[i : i + step])) for i in range(0, len(texts), step)]
+        return np.vstack(out) if out else np.zeros((0, self.classes_.size))
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
         """Label probabilities (n×c, float64, columns in ``classes_`` order): softmax rows sum
         to 1; ``ova`` gives independent sigmoids (fastText's table); ``hs`` the product along
         each label's Huffman path (rows sum to 1)."""
-        texts = check_texts(X)
-        out = [
-            self._output(self.transform(texts[i : i + _DOC_BATCH]))
-            for i in range(0, len(texts), _DOC_BATCH)
-        ]
-        if not out:
-            return np.zeros((0, self.classes_.size))
-        return np.vstack(out)
+        return self._in_batches(X, self._output)
 
     def fasttext_scores(self, X: Iterable[str]) -> np.ndarray:
         """The numbers fastText's ``predict`` reports for every label: ``p + 1e-5`` for
@@ -355,14 +364,7 @@ class FastTextModel:
         over the branch probabilities ``q`` on the label's path."""
         if self.loss != "hs":
             return self.predict_proba(X) + 1e-5
-        texts = check_texts(X)
-        H = self.transform(texts)
-        F = 1.0 / (1.0 + np.exp(-self._scores(H)))
-        P = np.ones((H.shape[0], self.classes_.size))
-        for label, (path, code) in enumerate(zip(self._paths, self._codes, strict=True)):
-            for node, right in zip(path, code, strict=True):
-                P[:, label] *= (F[:, node] if right else 1.0 - F[:, node]) + 1e-5
-        return P
+        return self._in_batches(X, lambda H: self._path_products(self._scores(H), 1e-5))
 
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """The most probable label of each line."""
@@ -431,42 +433,25 @@ def _table_sigmoid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _huffman_paths(counts: np.ndarray) -> tuple[list[list[int]], list[list[bool]]]:
-    """fastText's hierarchical-softmax tree over labels sorted by decreasing count.
+def _label_paths(counts: np.ndarray) -> tuple[list[list[int]], list[list[bool]]]:
+    """fastText's hierarchical-softmax tree over its labels, as stored: each label's path of
+    output rows from the leaf up, and its branch codes (True: right child).
 
-    Leaves ``0..c-1`` hold the counts; internal node ``c + j`` (output row ``j``) joins the two
-    smallest of the remaining leaves (taken from the end) and built nodes (taken in order of
-    creation), the first as left child, the second as right child (``code`` True).
-    Returns each label's path of output rows from the leaf up and its left/right codes.
+    The tree is :func:`bowclf.hsoftmax.huffman_tree`'s, which builds it as fastText's
+    ``buildTree`` does over labels in decreasing count, as fastText always stores them.
+    Counts fastText never writes are refused (``ValueError``): below 1, increasing, or so
+    large that their sums are not exact; one label has the empty path (probability 1).
     """
-    c = int(counts.size)
-    count = [int(v) for v in counts] + [10**15] * (c - 1)
-    parent = [-1] * (2 * c - 1)
-    right = [False] * (2 * c - 1)
-    leaf, node = c - 1, c
-    for i in range(c, 2 * c - 1):
-        pick = []
-        for _ in range(2):
-            if leaf >= 0 and count[leaf] < count[node]:
-                pick.append(leaf)
-                leaf -= 1
-            else:
-                pick.append(node)
-                node += 1
-        count[i] = count[pick[0]] + count[pick[1]]
-        parent[pick[0]] = parent[pick[1]] = i
-        right[pick[1]] = True
-    paths, codes = [], []
-    for i in range(c):
-        path, code = [], []
-        j = i
-        while parent[j] != -1:
-            path.append(parent[j] - c)
-            code.append(right[j])
-            j = parent[j]
-        paths.append(path)
-        codes.append(code)
-    return paths, codes
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.size == 1:
+        return [[]], [[]]
+    if counts.min() < 1 or np.any(np.diff(counts) > 0) or counts.max() >= 2**52 // counts.size:
+        raise ValueError("hierarchical softmax label counts must decrease from a plausible size")
+    tree = HuffmanTree.from_counts(counts)
+    bounds = tree.path_indptr.tolist()
+    nodes, codes = tree.path_nodes.tolist(), tree.path_codes.astype(bool).tolist()
+    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+    return [nodes[a:b] for a, b in spans], [codes[a:b] for a, b in spans]
 
 
 # ---------------------------------------------------------------------- bowclf model files

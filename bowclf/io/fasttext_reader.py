@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from .._limits import MAX_DIM
+
 MAGIC = 793712314
 VERSIONS = (11, 12)
 _KSUB = 256
@@ -61,7 +63,7 @@ _ARG_NAMES = (
     "maxn",
     "lrUpdateRate",
 )
-_MAX_DIM = 1 << 16  # fastText vectors are a few hundred wide
+_MAX_DIM = MAX_DIM  # bowclf's own bound (fastText vectors are a few hundred wide)
 _MAX_NGRAMS = 64  # wordNgrams
 _MAX_CHARS = 64  # maxn
 _SCAN_MAX_BYTES = 1 << 22  # input matrices up to this size are checked for NaN/inf at load
@@ -311,17 +313,23 @@ def _read_prune_index(r: _Reader, prune_size: int, bucket: int) -> tuple[np.ndar
     return keys[last], rows[last]
 
 
-def _read_matrices(r: _Reader, dim: int) -> tuple[Any, np.ndarray, bool, bool]:
+def _read_matrices(r: _Reader, dim: int, nlabels: int) -> tuple[Any, np.ndarray, bool, bool]:
     """The input matrix (dense or :class:`_Quantized`), the output matrix (dense), whether
-    the input is quantised and whether the output was; nothing may follow them."""
+    the input is quantised and whether the output was; nothing may follow them.  A quantised
+    output matrix is decoded only once its rows are the labels' (each code byte decodes to a
+    whole sub-vector: a small file could declare gigabytes)."""
     quant_input = r.flag("the quantised-input")
     A = _read_quantized(r, "input", dim) if quant_input else _read_dense(r, "input", dim)
     qout = r.flag("the quantised-output")
-    B = (
-        _read_quantized(r, "output", dim).dense()
-        if quant_input and qout
-        else _read_dense(r, "output", dim)
-    )
+    if quant_input and qout:
+        quantized = _read_quantized(r, "output", dim)
+        rows = quantized.codes.shape[0]
+        if rows != nlabels:
+            what = f"{rows} output rows, {nlabels} labels"
+            raise _error(r.path, f"invalid fastText model file ({what})")
+        B = quantized.dense()
+    else:
+        B = _read_dense(r, "output", dim)
     if r.remaining():
         raise _error(
             r.path, f"invalid fastText model file ({r.remaining()} bytes of trailing data)"
@@ -360,7 +368,7 @@ def _parse(buf, path) -> dict[str, Any]:
     r = _Reader(buf, path)
     version, args = _read_args(r)
     vocab = _read_dictionary(r, args["bucket"])
-    A, B, quant_input, qout = _read_matrices(r, args["dim"])
+    A, B, quant_input, qout = _read_matrices(r, args["dim"], vocab["nlabels"])
     _check_matrices(A, B, args, vocab, path)
     return {
         "version": version,
