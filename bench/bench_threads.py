@@ -9,8 +9,8 @@ Every measurement is a child process (``bench.subproc.run_child``: wall seconds 
 child's own peak RSS from ``os.wait4``), one after the other:
 
 * ``bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 --threads N`` with fastText's
-  hyper-parameters (``--epochs 5 --lr 0.1 --optimizer sgd --ngrams 2 --no-idf``, dim 100)
-  for every ``N`` of
+  hyper-parameters (``FT_SAME``: ``--epochs 5 --lr 0.1 --optimizer sgd --ngrams 2 --no-idf
+  --no-sublinear-tf --min-df 1 --normalize l1 …``, dim 100) for every ``N`` of
   ``--threads``, and on imdb also with bowclf's own defaults; run as ``python -m bowclf.cli``
   with this checkout on ``PYTHONPATH`` (the installed ``bowclf`` script may point elsewhere);
 * fastText: a child process that imports ``fasttext``, calls ``train_supervised`` (dim 100,
@@ -49,20 +49,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import REPO, dataset_path  # noqa: E402
 from bench.subproc import run_child  # noqa: E402
+from bench.systems import BOWCLF_FT_PARAMS, cli_flags  # noqa: E402
 
-FT_SAME = [
-    "--epochs",
-    "5",
-    "--lr",
-    "0.1",
-    "--optimizer",
-    "sgd",
-    "--ngrams",
-    "2",
-    "--no-idf",
-    "--dim",
-    "100",
-]
+#: ``bowclf fit`` flags of fastText's hyper-parameters: every setting of
+#: :data:`bench.systems.BOWCLF_FT_PARAMS` (raw counts: ``--no-idf --no-sublinear-tf --min-df 1
+#: --normalize l1 …``), so that no 'auto' rule changes the model on long documents.
+FT_SAME = cli_flags(BOWCLF_FT_PARAMS)
 FT_PARAMS = {"dim": 100, "epoch": 5, "lr": 0.1, "wordNgrams": 2, "thread": 2, "seed": 0}
 TIMEOUT = 3600.0
 

@@ -12,7 +12,8 @@ Scans (every point is one synthetic train/test pair; the base point is 1M traini
 * ``vocab``: 10k, 100k, 1M-word vocabularies at 1M tokens.
 
 bowclf runs as ``bowclf fit TRAIN.csv -o MODEL --quiet --seed 0 --epochs 5 --lr 0.1
---optimizer sgd --ngrams 2 --no-idf --dim D`` (the way big corpora are trained; fastText's
+--optimizer sgd --ngrams 2 --no-idf …raw-count flags… --dim D`` (:data:`CLI_SAME_PARAMS`:
+``bench.systems.BOWCLF_FT_PARAMS`` but ``dim``; the way big corpora are trained; fastText's
 hyper-parameters, so that both do the same work) and ``bowclf evaluate``; fastText as
 ``train_supervised`` with the same hyper-parameters (bigrams, dim, 5 epochs, lr 0.1,
 thread=2). Each in its own process; fit
@@ -35,7 +36,7 @@ from bench.prep import CACHE_DIR
 from bench.systems import BOWCLF_FT_PARAMS, FT_PARAMS
 
 #: ``bowclf fit`` options giving fastText's hyper-parameters (5 epochs, lr 0.1, bigrams, raw
-#: counts).
+#: counts with every 'auto' input pinned; see ``bench.systems.BOWCLF_FT_PARAMS``).
 CLI_SAME_PARAMS = {k: v for k, v in BOWCLF_FT_PARAMS.items() if k != "dim"}
 
 BASE_TOKENS = 1_000_000

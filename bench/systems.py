@@ -34,10 +34,12 @@ from bench.prep import normalise, read_csv_gz
 __all__ = [
     "ABLATION_DATASETS",
     "SYSTEMS",
+    "FT_INPUTS",
     "FT_PARAMS",
     "System",
     "available",
     "bowclf_cli_argv",
+    "cli_flags",
     "get_runner",
 ]
 
@@ -50,16 +52,34 @@ FT_PARAMS: dict[str, Any] = {
     "thread": 2,
     "seed": 0,
 }
-#: The same, spelled as bowclf parameters.
-#: fastText's hyper-parameters for bowclf.  fastText feeds raw counts, so idf weighting is off:
-#: the same model doing the same work (idf also needs more than 5 epochs at lr 0.1 to pay).
+#: fastText's hyper-parameters, spelled as bowclf parameters: the same model doing the same
+#: work.  fastText feeds raw counts averaged over the document, so every input setting whose
+#: default (or ``'auto'`` rule) departs from that is pinned: no idf or supervised weights, no
+#: sublinear tf, every feature kept (``min_df=1``; ``'auto'`` drops features of one document
+#: on long documents), ``l1`` rows and n-grams at the words' weight.  ``optimizer='sgd'`` also
+#: turns off the adaptive optimiser's softmax margin, generalized cross-entropy and overfit
+#: probe (``bowclf.auto_rules``).  One difference is left: bowclf steps on minibatches of 32
+#: documents (``batch_size``, pinned so that 'auto' cannot move it), fastText on one.
 BOWCLF_FT_PARAMS: dict[str, Any] = {
     "dim": 100,
     "epochs": 5,
     "lr": 0.1,
     "optimizer": "sgd",
+    "batch_size": 32,
     "ngrams": 2,
     "use_idf": False,
+    "supervised_weight": 0.0,
+    "sublinear_tf": False,
+    "min_df": 1,
+    "normalize": "l1",
+    "ngram_weight": 1.0,
+}
+#: The input settings a fastText-equivalent model must resolve to (``inputs_``).
+FT_INPUTS: dict[str, Any] = {
+    "normalize": "l1",
+    "sublinear_tf": False,
+    "min_df": 1,
+    "ngram_weight": 1.0,
 }
 VW_PASSES = 5
 #: bowclf parameters recorded with every bowclf run (bowclf's defaults may change over time).
@@ -76,7 +96,21 @@ SHOWN_PARAMS = [
     "tokenizer",
     "loss",
     "use_idf",
+    "supervised_weight",
+    "ngram_weight",
     "sublinear_tf",
+    "min_df",
+]
+#: Keys of a fitted model's ``training_summary_`` recorded with its parameters (what the
+#: ``'auto'`` settings resolved to) as ``params_used["resolved"]``.
+RESOLVED_KEYS = [
+    "epochs",
+    "lr",
+    "normalize",
+    "sublinear_tf",
+    "min_df",
+    "ngram_weight",
+    "words_per_document",
 ]
 #: Datasets of the bigrams-vs-unigrams ablation (``bowclf`` against ``bowclf-uni``).
 ABLATION_DATASETS = ("sst2", "trec", "ag_news")
@@ -293,7 +327,7 @@ def run_bowclf_api(pair: dict[str, Any], params: dict[str, Any], workdir: Path) 
     out.update(
         {
             "epochs": int(model.training_summary_["epochs"]),
-            "params_used": _shown(model.get_params()),
+            "params_used": _used(model.get_params(), model.training_summary_),
         }
     )
     if pair["multilabel"]:
@@ -316,6 +350,15 @@ def _shown(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _used(params: dict[str, Any], summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The :data:`SHOWN_PARAMS` as given, plus ``resolved``: the :data:`RESOLVED_KEYS` of the
+    fitted model's training summary (what ``'auto'`` became), so drift is visible."""
+    used = _shown(params)
+    if summary:
+        used["resolved"] = _shown({k: summary[k] for k in RESOLVED_KEYS if k in summary})
+    return used
+
+
 def bowclf_cli_argv() -> list[str]:
     """The ``bowclf`` console script of this interpreter (no pyenv shim), or ``-m``."""
     script = Path(sys.executable).with_name("bowclf")
@@ -325,13 +368,24 @@ def bowclf_cli_argv() -> list[str]:
     return [found] if found else [sys.executable, "-m", "bowclf.cli"]
 
 
-def _cli_flags(params: dict[str, Any]) -> list[str]:
-    """``{"dim": 50, "stream": True}`` → ``["--dim", "50", "--stream"]``."""
+#: Parameters that are ``--x/--no-x`` switches of ``bowclf fit`` (``False`` must be said, as
+#: the default may be on or 'auto'), with the CLI's name of the switch.
+_SWITCHES = {
+    "use_idf": "idf",
+    "sublinear_tf": "sublinear-tf",
+    "lowercase": "lowercase",
+    "early_stopping": "early-stopping",
+}
+
+
+def cli_flags(params: dict[str, Any]) -> list[str]:
+    """``{"dim": 50, "stream": True, "sublinear_tf": False}`` →
+    ``["--dim", "50", "--stream", "--no-sublinear-tf"]``."""
     flags = []
     for key, value in params.items():
         flag = f"--{key.replace('_', '-')}"
-        if key == "use_idf":  # the CLI's --idf/--no-idf switch
-            flags.append("--idf" if value else "--no-idf")
+        if key in _SWITCHES:
+            flags.append(f"--{'' if value else 'no-'}{_SWITCHES[key]}")
         elif value is True:
             flags.append(flag)
         elif value is not False and value is not None:
@@ -352,7 +406,7 @@ def run_bowclf_cli(
     sep = ["--label-sep", " "] if pair["multilabel"] else []
     exe = bowclf_cli_argv()
     fit = run_child(
-        [*exe, "fit", pair["train_csv"], "-o", str(model), "--quiet", *sep, *_cli_flags(params)],
+        [*exe, "fit", pair["train_csv"], "-o", str(model), "--quiet", *sep, *cli_flags(params)],
         timeout,
         new_session=False,
     )
@@ -401,7 +455,7 @@ def _cli_model_info(
         info = json.loads(res.stdout)
         summary = (info.get("text") or {}).get("training_summary") or {}
         epochs = summary.get("epochs") or info["classifier"]["fitted"]["n_iter_"]
-        return float(epochs), _shown(info.get("params") or {})
+        return float(epochs), _used(info.get("params") or {}, summary)
     except (ValueError, KeyError, TypeError):
         given = params.get("epochs", 5)
         return float(given if isinstance(given, (int, float)) else 5), {}

@@ -549,18 +549,31 @@ def params_notes(records: Sequence[Record], systems: Sequence[Any]) -> list[str]
         if s.family != "bowclf":
             continue
         seen: dict[str, list[str]] = {}
+        resolved: dict[str, str] = {}  # dataset -> what 'auto' resolved to there
         for r in records:
             if r["system"] == s.name and r.get("params_used"):
-                key = ", ".join(f"{k}={v!r}" for k, v in r["params_used"].items())
+                given = {k: v for k, v in r["params_used"].items() if k != "resolved"}
+                key = ", ".join(f"{k}={v!r}" for k, v in given.items())
                 datasets = seen.setdefault(key, [])
                 if r["dataset"] not in datasets:
                     datasets.append(r["dataset"])
+                if r["params_used"].get("resolved"):
+                    resolved.setdefault(
+                        r["dataset"],
+                        ", ".join(f"{k}={v!r}" for k, v in r["params_used"]["resolved"].items()),
+                    )
         if len(seen) == 1:
             notes.append(f"*{s.label}* ran with {next(iter(seen))}.")
         elif seen:
             variants = "; ".join(f"{k} ({', '.join(v)})" for k, v in seen.items())
             notes.append(
                 f"**Warning:** bowclf changed during the run — *{s.label}* ran with {variants}."
+            )
+        if resolved:
+            notes.append(
+                f"*{s.label}* resolved to: "
+                + "; ".join(f"{d}: {v}" for d, v in resolved.items())
+                + "."
             )
     notes += _code_notes(records)
     return notes
