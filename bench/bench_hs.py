@@ -2,7 +2,8 @@
 
     python bench/bench_hs.py [--labels 100 1k 10k 100k] [--tokens 10M] [--test-docs 20k]
                              [--epochs 5] [--lr 0.25] [--dim 100] [--softmax-max 1000]
-                             [--timeout 3600] [--workdir /tmp/bowclf-hs] [--out bench/RESULTS-hs.md]
+                             [--timeout 3600] [--workdir /tmp/bowclf-hs] [--json RUNS.jsonl]
+    python bench/bench_hs.py --table-from RUNS.jsonl   # only print the table of stored runs
 
 For every label count c a synthetic corpus is generated once into ``--workdir`` with
 bench/synth.py (fastText format, one label per document, label priors ∝ ``(k + 1)⁻¹`` — a

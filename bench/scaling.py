@@ -280,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or not argv[0].lstrip().startswith("{"):
+        print(
+            "usage: python -m bench.scaling POINT_JSON (a child entry point of the benchmark); "
+            "run the scaling scans with 'python -m bench scaling' (--help for its options)",
+            file=sys.stderr,
+        )
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
     print(json.dumps(corpus_pair(Point(**json.loads(argv[0])))))
     return 0
 
