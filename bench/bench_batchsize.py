@@ -85,8 +85,14 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         print("(bench/devsuite.py not found: shared corpora only)", file=sys.stderr)
     extra = json.loads(args.params)
+    first = args.sizes[0]
     print(
-        "| corpus | batch | accuracy % (mean) | Δ vs 16 (points) | fit s (median) | speed vs 16 |"
+        f"Baseline: batch {first}, the first of --sizes (on a corpus where it diverged, the "
+        "corpus's first row that trained)\n"
+    )
+    print(
+        f"| corpus | batch | accuracy % (mean) | Δ vs {first} (points) | fit s (median) "
+        f"| speed vs {first} |"
     )
     print("|---|---:|---:|---:|---:|---:|")
     for name, load in corpora:

@@ -106,20 +106,23 @@ def prepare(workdir: Path) -> dict[str, str]:
         "bin": workdir / "ft.bin",
         "ftz": workdir / "ft.ftz",
     }
+    # (outputs, command): a step runs when any of its outputs is missing (the fastText step
+    # writes ft.bin and its quantized ft.ftz, so a lost ft.ftz retrains both)
     steps = [
-        ("bow", _bowclf("fit", pair["train_csv"], "-o", str(paths["bow"]), "--quiet",
+        (("bow",), _bowclf("fit", pair["train_csv"], "-o", str(paths["bow"]), "--quiet",
                         "--seed", "0")),
-        ("small", _bowclf("quantize", str(paths["bow"]), "--cutoff", str(CUTOFF),
+        (("small",), _bowclf("quantize", str(paths["bow"]), "--cutoff", str(CUTOFF),
                           "-o", str(paths["small"]))),
-        ("bin", [sys.executable, "-c", _FT_FIT, pair["train_ft"], str(paths["bin"]),
+        (("bin", "ftz"), [sys.executable, "-c", _FT_FIT, pair["train_ft"], str(paths["bin"]),
                  json.dumps(FT_PARAMS), str(paths["ftz"]), str(CUTOFF)]),
     ]  # fmt: skip
-    for key, argv in steps:
-        if not paths[key].exists():
+    for keys, argv in steps:
+        if not all(paths[k].exists() for k in keys):
+            built = " and ".join(str(paths[k]) for k in keys)
             wall, _, code, tail = run(argv)
             if code:
-                raise SystemExit(f"preparing {paths[key]} failed: {tail}")
-            print(f"built {paths[key]} in {wall:.1f} s", file=sys.stderr)
+                raise SystemExit(f"preparing {built} failed: {tail}")
+            print(f"built {built} in {wall:.1f} s", file=sys.stderr)
     return {**{k: str(v) for k, v in paths.items()}, **pair}
 
 

@@ -168,7 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-docs", type=int, default=None)
     ap.add_argument("--classes", default=None, help="keep only these classes: A,B,...")
     ap.add_argument("--scale", type=float, default=None, help="a generated kind's size factor")
-    ap.add_argument("--config", action="append", default=[], metavar="NAME=JSON")
+    ap.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="a configuration of bench.proto_defaults (default: base='{}', the defaults)",
+    )
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--peers", action="store_true", help="also fastText and tf-idf+SGD")
     args = ap.parse_args(argv)
@@ -181,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         train, test,
         minority_share=args.minority_share, flip=args.flip, train_docs=args.train_docs,
     )  # fmt: skip
-    configs = [(name, json.loads(js)) for name, _, js in (c.partition("=") for c in args.config)]
+    specs = args.config or ["base={}"]
+    configs = [(name, json.loads(js)) for name, _, js in (c.partition("=") for c in specs)]
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in configs}
     with tempfile.TemporaryDirectory() as workdir:
         for seed in args.seeds:
