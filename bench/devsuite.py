@@ -30,7 +30,9 @@ grades5s   grades5 with 3,000 training sentences
 Every generator is deterministic (``numpy.random.default_rng(seed)``); sizes scale with
 ``--scale``.  The corpora are written once into ``bench/out/devsuite/<name>`` in the
 benchmark's pair format (:func:`bench.prep._build_pair`: ``label,text`` CSV, fastText and VW
-files), so the runners of :mod:`bench.systems` train on them unchanged.
+files), so the runners of :mod:`bench.systems` train on them unchanged.  A peer whose library
+is not installed (fastText, VW) gets a *skipped: not installed* cell, named under the score
+card, instead of a failure per run.
 
 Usage::
 
@@ -545,9 +547,15 @@ def run_matrix(
     from bench.prep import read_csv_gz
 
     records = []
+    missing = {runner: why for _, runner, _ in systems.values() if (why := _missing(runner))}
     for pair in pairs:
         truth = read_csv_gz(pair["test_csv"])[1]
         for name, (label, runner, params) in systems.items():
+            if runner in missing:  # a clear skipped row, as ``python -m bench`` records
+                rec = {"corpus": pair["pair"], "system": name, "label": label}
+                records.append({**rec, "skipped": missing[runner]})
+                log(_cell(records[-1]))
+                continue
             key = SEED_PARAM.get(runner)
             if runs > 1 and key:
                 seeds: list[int | None] = list(range(runs))
@@ -569,8 +577,20 @@ def run_matrix(
     return records
 
 
+def _missing(runner: str) -> str | None:
+    """Why ``runner``'s system cannot run here (its library is not installed), or None."""
+    from bench.systems import SYSTEMS, available
+
+    system = next((s for s in SYSTEMS if s.runner == runner), None)
+    if system is None or available(system):
+        return None
+    return f"not installed ({system.module})"
+
+
 def _cell(rec: dict[str, Any]) -> str:
     name = rec["system"] + (f" #{rec['seed']}" if "seed" in rec else "")
+    if "skipped" in rec:
+        return f"{rec['corpus']:<18} {name:<17} skipped: {rec['skipped']}"
     if "error" in rec:
         return f"{rec['corpus']:<18} {name:<17} failed: {rec['error']}"
     return (
@@ -587,8 +607,13 @@ def summarize(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, 
         groups.setdefault((r["corpus"], r["system"]), []).append(r)
     out = {}
     for key, rs in groups.items():
+        label = rs[0]["label"]
+        skipped = [r["skipped"] for r in rs if "skipped" in r]
+        rs = [r for r in rs if "skipped" not in r]
         ok = [r for r in rs if "error" not in r]
-        s: dict[str, Any] = {"n": len(ok), "failed": len(rs) - len(ok), "label": rs[0]["label"]}
+        s: dict[str, Any] = {"n": len(ok), "failed": len(rs) - len(ok), "label": label}
+        if skipped:
+            s["skipped"] = skipped[0]
         if ok:
             acc = [r["accuracy"] for r in ok]
             s.update(
@@ -663,6 +688,8 @@ def render(records: list[dict[str, Any]], title: str) -> str:
             v = summ.get((c, s))
             if v is None:
                 cells.append("")
+            elif v.get("skipped"):
+                cells.append(f"skipped: {v['skipped']}")
             elif not v["n"]:
                 cells.append("failed")
             else:
@@ -675,6 +702,13 @@ def render(records: list[dict[str, Any]], title: str) -> str:
                 cells.append(f"{a} ({v['macro_f1']:.1f}, {v['fit_s']:.2f} s)")
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
     lines += ["", *score_card(summ)]
+    skipped = {labels[s]: v["skipped"] for (_, s), v in summ.items() if v.get("skipped")}
+    if skipped:
+        lines.append(
+            "Skipped (the score card counts without them): "
+            + "; ".join(f"{k}: {v}" for k, v in skipped.items())
+            + "."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -92,6 +92,7 @@ def test_run_matrix_trains_seeded_systems_once_per_seed(devsuite, tmp_path, monk
         return {"pred": ["x", "y"] if right else ["y", "y"], "fit_s": 0.1}
 
     monkeypatch.setattr(devsuite, "_run_cell", fake_cell)
+    monkeypatch.setattr(devsuite, "_missing", lambda runner: None)  # every peer installed
     systems = {
         "bowclf": ("bowclf", "bowclf_api", {"random_state": 0}),
         "fasttext": ("fastText", "fasttext", {"thread": 2, "seed": 0}),
@@ -115,3 +116,45 @@ def test_run_matrix_trains_seeded_systems_once_per_seed(devsuite, tmp_path, monk
     calls.clear()
     devsuite.run_matrix([pair], systems, log=lambda s: None)
     assert [p.get("random_state", p.get("seed")) for _, p in calls] == [0, 0, None]
+
+
+def test_missing_peer_is_a_skipped_row_not_a_failure(devsuite, tmp_path, monkeypatch):
+    test_csv = tmp_path / "test.csv.gz"
+    with gzip.open(test_csv, "wt", newline="") as f:
+        csv.writer(f).writerows([["label", "text"], ["x", "a"], ["y", "b"]])
+    calls = []
+
+    def fake_cell(runner, params, pair, inprocess, timeout):
+        calls.append(runner)
+        return {"pred": ["x", "y"], "fit_s": 0.1}
+
+    monkeypatch.setattr(devsuite, "_run_cell", fake_cell)
+    monkeypatch.setattr(
+        devsuite, "_missing", lambda r: "not installed (vowpalwabbit)" if r == "vw" else None
+    )
+    systems = {
+        "bowclf": ("bowclf", "bowclf_api", {"random_state": 0}),
+        "vw": ("VW", "vw", {}),
+    }
+    pair = {"pair": "p", "test_csv": str(test_csv)}
+    recs = devsuite.run_matrix([pair], systems, log=lambda s: None, runs=2)
+    assert calls == ["bowclf_api", "bowclf_api"]
+    assert recs[-1] == {
+        "corpus": "p",
+        "system": "vw",
+        "label": "VW",
+        "skipped": "not installed (vowpalwabbit)",
+    }
+    summ = devsuite.summarize(recs)
+    assert summ[("p", "vw")]["failed"] == 0 and summ[("p", "vw")]["skipped"]
+    table = devsuite.render(recs, "t")
+    assert "skipped: not installed (vowpalwabbit)" in table and "failed" not in table
+    assert "Skipped (the score card counts without them): VW: not installed" in table
+
+
+def test_missing_names_the_uninstalled_library(devsuite, monkeypatch):
+    import bench.systems
+
+    monkeypatch.setattr(bench.systems, "available", lambda s: s.module != "vowpalwabbit")
+    assert devsuite._missing("vw") == "not installed (vowpalwabbit)"
+    assert devsuite._missing("fasttext") is None and devsuite._missing("no-such") is None
