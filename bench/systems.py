@@ -341,11 +341,11 @@ def run_bowclf_api(pair: dict[str, Any], params: dict[str, Any], workdir: Path) 
     return out
 
 
-def _shown(params: dict[str, Any]) -> dict[str, Any]:
-    """The :data:`SHOWN_PARAMS` of a parameter dict, JSON-safe."""
+def _shown(params: dict[str, Any], keys: Sequence[str] = SHOWN_PARAMS) -> dict[str, Any]:
+    """The ``keys`` (:data:`SHOWN_PARAMS`) of a parameter dict, JSON-safe."""
     return {
         k: (params[k] if isinstance(params[k], (int, float, str, type(None))) else repr(params[k]))
-        for k in SHOWN_PARAMS
+        for k in keys
         if k in params
     }
 
@@ -355,7 +355,7 @@ def _used(params: dict[str, Any], summary: dict[str, Any] | None) -> dict[str, A
     fitted model's training summary (what ``'auto'`` became), so drift is visible."""
     used = _shown(params)
     if summary:
-        used["resolved"] = _shown({k: summary[k] for k in RESOLVED_KEYS if k in summary})
+        used["resolved"] = _shown(summary, RESOLVED_KEYS)
     return used
 
 

@@ -5,7 +5,7 @@ bowclf's ``'auto'`` input rules choose there (sublinear tf, ``min_df=2``)."""
 from __future__ import annotations
 
 import csv
-import sys
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def systems(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))  # ``bench`` is not an installed package
-    import bench.systems
-
-    return bench.systems
+    return importlib.import_module("bench.systems")
 
 
 def _long_corpus(n=40, words=300, seed=0):
@@ -56,6 +54,7 @@ def test_ft_params_resolve_to_fasttext_inputs_on_long_documents(systems):
     used = systems._used(ft.get_params(), ft.training_summary_)
     assert used["resolved"]["sublinear_tf"] is False and used["resolved"]["min_df"] == 1
     assert used["resolved"]["normalize"] == "l1" and used["resolved"]["ngram_weight"] == 1.0
+    assert used["resolved"]["words_per_document"] >= 64 and used["resolved"]["epochs"] == 1
 
 
 def test_ft_cli_flags_resolve_to_fasttext_inputs(systems, tmp_path):
@@ -74,8 +73,6 @@ def test_ft_cli_flags_resolve_to_fasttext_inputs(systems, tmp_path):
     assert {k: inputs[k] for k in systems.FT_INPUTS} == systems.FT_INPUTS
 
 
-def test_bench_threads_ft_same_is_the_systems_params(systems, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["x"])
-    import bench.bench_threads
-
-    assert bench.bench_threads.FT_SAME == systems.cli_flags(systems.BOWCLF_FT_PARAMS)
+def test_bench_threads_ft_same_is_the_systems_params(systems):
+    threads = importlib.import_module("bench.bench_threads")
+    assert threads.FT_SAME == systems.cli_flags(systems.BOWCLF_FT_PARAMS)

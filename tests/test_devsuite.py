@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import importlib
 import sys
 from pathlib import Path
 
@@ -153,8 +154,7 @@ def test_missing_peer_is_a_skipped_row_not_a_failure(devsuite, tmp_path, monkeyp
 
 
 def test_missing_names_the_uninstalled_library(devsuite, monkeypatch):
-    import bench.systems
-
-    monkeypatch.setattr(bench.systems, "available", lambda s: s.module != "vowpalwabbit")
+    systems = importlib.import_module("bench.systems")  # what devsuite._missing imports
+    monkeypatch.setattr(systems, "available", lambda s: s.module != "vowpalwabbit")
     assert devsuite._missing("vw") == "not installed (vowpalwabbit)"
     assert devsuite._missing("fasttext") is None and devsuite._missing("no-such") is None
