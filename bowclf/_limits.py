@@ -62,10 +62,19 @@ def pattern_problem(pattern: str) -> str | None:
             "(.*a){20}), which can take exponential time on long documents; use a character "
             "class for alternatives of one character ([\\w-]+)"
         )
+    if _adjacent_overlapping_repeats(tree, _sample_characters(pattern)):
+        return (
+            "has two unbounded repeats in a row that can match the same characters (such as "
+            "\\w*\\w* or \\d+\\w+), which can take polynomial time of a high degree on long "
+            "documents; merge them into one repeat"
+        )
     return None
 
 
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+#: Repeats of more than this many times count as unbounded for nesting: ``(?:a?){25}a{25}``
+#: backtracks through 2²⁵ splits, ``(?:\\d{1,3}\\.){3}`` stays acceptable.
+_LONG_REPEAT = 8
 _FIXED = ("LITERAL", "NOT_LITERAL", "IN", "ANY", "RANGE", "CATEGORY")
 
 
@@ -121,7 +130,7 @@ def _nested_repeat(tree: Any, parser: Any, *, inside_unbounded: bool) -> bool:
             low, high, sub = arg
             if inside_unbounded and high != low:
                 return True
-            unbounded = high == parser.MAXREPEAT or high > 1000
+            unbounded = high == parser.MAXREPEAT or high > _LONG_REPEAT
             body = _body(sub)
             if high > 1 and (_has_branch(body) or _broad_repeat_beside_others(body)):
                 return True
@@ -138,6 +147,105 @@ def _nested_repeat(tree: Any, parser: Any, *, inside_unbounded: bool) -> bool:
         elif name in ("ASSERT", "ASSERT_NOT"):
             if _nested_repeat(arg[1], parser, inside_unbounded=inside_unbounded):
                 return True
+    return False
+
+
+def _sample_characters(pattern: str) -> list[str]:
+    """Characters that tell character sets apart: ASCII, a few of other scripts, digits and
+    spaces, and every character the pattern names (so two ranges overlap exactly when one
+    holds an end of the other)."""
+    extra = "\u00a0\u00e9\u00df\u0416\u4e2d\u0663\u2028\u3000\U0001f600"
+    return [chr(i) for i in range(128)] + list(extra) + list(set(pattern))
+
+
+def _char_matcher(item: Any) -> Any:
+    """A predicate of the characters one item (a literal, ``.``, a class) matches, or None for
+    anything else."""
+    op, arg = str(item[0]), item[1]
+    if op == "LITERAL":
+        return lambda ch: ord(ch) == arg
+    if op == "NOT_LITERAL":
+        return lambda ch: ord(ch) != arg
+    if op == "ANY":
+        return lambda ch: ch != "\n"
+    if op != "IN":
+        return None
+    negate = any(str(o) == "NEGATE" for o, _ in arg)
+    tests = []
+    for o, a in arg:
+        name = str(o)
+        if name == "LITERAL":
+            tests.append(lambda ch, a=a: ord(ch) == a)
+        elif name == "RANGE":
+            tests.append(lambda ch, a=a: a[0] <= ord(ch) <= a[1])
+        elif name == "CATEGORY":
+            tests.append(lambda ch, a=str(a): _in_category(ch, a))
+        elif name != "NEGATE":
+            return None  # anything unusual: not compared
+    return lambda ch: any(t(ch) for t in tests) != negate
+
+
+def _in_category(ch: str, category: str) -> bool:
+    base = {
+        "DIGIT": ch.isdecimal(),
+        "SPACE": ch.isspace(),
+        "WORD": ch.isalnum() or ch == "_",
+        "LINEBREAK": ch in "\n\r\u2028\u2029",
+    }
+    for name, value in base.items():
+        if category.endswith("NOT_" + name):
+            return not value
+        if category.endswith(name):
+            return value
+    return True  # unknown: as if it matched
+
+
+def _unbounded_class(item: Any) -> Any:
+    """The predicate of an unbounded repeat of one character item (``\\w*``, ``[a-z]+``,
+    ``.*``), or None."""
+    if str(item[0]) not in _REPEATS:
+        return None
+    low, high, sub = item[1]
+    body = _body(sub)
+    if high <= _LONG_REPEAT or len(body) != 1:
+        return None
+    return _char_matcher(body[0])
+
+
+def _adjacent_overlapping_repeats(tree: Any, sample: list[str], *, top: bool = True) -> bool:
+    """Two unbounded repeats of one character item in a row (items that may match nothing
+    between them) whose sets share a character, with something after them that can fail:
+    ``\\w*\\w*!``, ``\\d+-?\\w+x``.  When it fails, every split of a run of shared
+    characters between them is tried, so k of them take n^k steps.  At the very end of the
+    pattern they are fine (the first, greedy, attempt matches), as are ``\\w+(?:-\\w+)*``
+    and ``[a-z]+[0-9]*x``.  Checked in every sequence of the pattern (inside a group,
+    whatever follows the group counts: flagged)."""
+    items = list(tree)
+    for i, item in enumerate(items):
+        first = _unbounded_class(item)
+        if first is None:
+            continue
+        for j in range(i + 1, len(items)):
+            second = _unbounded_class(items[j])
+            if second is not None and any(first(ch) and second(ch) for ch in sample):
+                if not (top and j == len(items) - 1):
+                    return True
+            later = items[j]
+            if str(later[0]) not in _REPEATS or later[1][0] != 0:
+                break  # an item that must match something ends the run
+    for op, arg in items:
+        name = str(op)
+        nested = []
+        if name in _REPEATS:
+            nested = [arg[2]]
+        elif name == "SUBPATTERN":
+            nested = [arg[-1]]
+        elif name == "BRANCH":
+            nested = list(arg[1])
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            nested = [arg[1]]
+        if any(_adjacent_overlapping_repeats(sub, sample, top=False) for sub in nested):
+            return True
     return False
 
 
