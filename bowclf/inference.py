@@ -36,6 +36,7 @@ __all__ = [
     "FeatureMap",
     "FeaturizedPredictor",
     "LazyRows",
+    "SortedLookup",
     "TextPredictor",
     "check_texts",
     "indicator_of",
@@ -86,15 +87,42 @@ class FeatureMap:
         return _math.weight_terms(X, self.idf, sublinear=self.sublinear)
 
 
-def column_lookup(columns: np.ndarray | None, width: int) -> np.ndarray | None:
-    """Vectorizer column → classifier column (or −1) of kept ``columns`` (``None``: all);
-    int32 when the columns allow (half the memory and time of int64)."""
+#: A dense column lookup is built up to this width, or up to DENSE_LOOKUP_RATIO times the
+#: kept columns; wider, with few columns kept (a pruned model over millions of hashed
+#: buckets, or a file declaring a huge vocabulary), :class:`SortedLookup` finds them instead.
+DENSE_LOOKUP_WIDTH = 1 << 24
+DENSE_LOOKUP_RATIO = 16
+
+
+def column_lookup(columns: np.ndarray | None, width: int):
+    """Vectorizer column → classifier column (or −1) of kept ``columns`` (sorted, unique;
+    ``None``: all): an array indexed by column (int32 when the columns allow: half the memory
+    and time of int64), or for a wide vectorizer keeping few columns a :class:`SortedLookup`
+    indexed alike, whose memory is the kept columns' rather than the width's."""
     if columns is None:
         return None
+    if width > max(DENSE_LOOKUP_WIDTH, DENSE_LOOKUP_RATIO * columns.size):
+        return SortedLookup(columns)
     dtype = np.int32 if columns.size < np.iinfo(np.int32).max else np.int64
     lookup = np.full(width, -1, dtype=dtype)
     lookup[columns] = np.arange(columns.size)
     return lookup
+
+
+class SortedLookup:
+    """``lookup[j]``: the position of column ``j`` in the sorted unique ``columns``, or −1
+    (binary search, for scalars and integer arrays)."""
+
+    def __init__(self, columns: np.ndarray) -> None:
+        self.columns = np.asarray(columns, dtype=np.int64)
+
+    def __getitem__(self, j):
+        columns = self.columns
+        pos = np.searchsorted(columns, j)
+        if not columns.size:
+            return np.full(np.shape(j), -1, np.int64) if np.ndim(j) else -1
+        found = columns[np.minimum(pos, columns.size - 1)] == j
+        return np.where(found, pos, -1) if np.ndim(j) else (int(pos) if found else -1)
 
 
 def check_features(columns, idf, *, width: int, n_in: int, use_idf: bool, weighted: bool):

@@ -1020,3 +1020,32 @@ def test_float64_weights_that_overflow_float32_are_refused(model_bytes, tmp_path
                    replace={"classifier/A": npy(A), "classifier/B": npy(B)})  # fmt: skip
     with pytest.raises(ModelFileError, match="NaN or infinity"):
         load(path)
+
+
+def test_a_pruned_model_declaring_a_huge_vectorizer_stays_small(tmp_path, monkeypatch):
+    """A 36 KB pruned model whose header declares 2²⁸ hashed buckets made the loader build a
+    1 GiB column lookup; a wide vectorizer keeping few columns is searched instead (the same
+    predictions as the dense lookup)."""
+    import bowclf.inference as inference
+    from bowclf import quantize
+    from bowclf.persist import load_predictor
+
+    texts, y = make_texts(300, seed=3)
+    small = quantize(TextClassifier(dim=8, random_state=0).fit(texts, y), cutoff=200)
+    dense = small.predict_proba(texts)
+    path = save(small, tmp_path / "q.bowclf")
+    huge = variant(path.read_bytes(), tmp_path / "huge.bowclf",
+                   header=lambda h: h["params"].update(buckets=2**28 - 10_000))  # fmt: skip
+    tracemalloc.start()
+    try:
+        for loaded in (load(huge), load_predictor(huge)[0]):
+            assert loaded.predict_proba(texts[:5]).shape == (5, len(small.classes_))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20
+    monkeypatch.setattr(inference, "DENSE_LOOKUP_WIDTH", 0)
+    monkeypatch.setattr(inference, "DENSE_LOOKUP_RATIO", 0)
+    searched = load(path)
+    assert isinstance(searched._column_lookup, inference.SortedLookup)
+    assert searched.predict_proba(texts).tobytes() == dense.tobytes()
