@@ -106,8 +106,8 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
     ``label_column``, ``label_sep``, ``encoding``; str, int or None values) so that
     ``bowclf evaluate`` and ``predict`` read test data the same way by default.  It is
     stored in the header's ``text`` section (files without it still load); a model loaded
-    from a file that has it keeps it (saved again unless ``corpus`` is given, dropped by a
-    new fit).
+    from a file that has it keeps it (saved again unless ``corpus`` is given; ``{}``: none;
+    dropped by a new fit).
 
     Raises
     ------
@@ -121,7 +121,7 @@ def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None
     header, arrays = _to_members(model)
     if corpus is None:  # a loaded model's own, saved again
         corpus = getattr(model, "_corpus", None)
-    if corpus is not None:
+    if corpus:
         if "text" not in header:
             raise ValueError("corpus conventions are stored for TextClassifier models only")
         header["text"]["corpus"] = _corpus_section(corpus)

@@ -658,7 +658,7 @@ def test_evaluate_multilabel_without_separator_is_refused(tmp_path):
     corpus = write(tmp_path / "ml.csv", _multilabel_csv())
     model = tmp_path / "ml.bowclf"
     succeeds(run("fit", corpus, "-o", model, "--label-sep", " ", *FIT))
-    old = save(load(model), tmp_path / "old.bowclf")  # no corpus conventions in the header
+    old = save(load(model), tmp_path / "old.bowclf", corpus={})  # as files before conventions
     fails(run("evaluate", old, corpus), 2, r"ml\.csv: the label cell '\w+ extra' is not a class "
           r"of this multi-label model, but its parts are: pass --label-sep ' '")  # fmt: skip
 

@@ -489,3 +489,46 @@ def main(argv: list[str] | None = None) -> None:
 
     defer()  # this process is the CLI's own: see deferred_imports
     cli.main(args=argv)
+
+
+# ---------------------------------------------------------------------- shared by the commands
+def _given(name: str) -> bool:
+    """Whether the user set option ``name`` (on the command line or in the environment)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _load_model(model_path: str, *, predictor: bool = False):
+    """``(model, corpus conventions)`` of a model file: how its training corpus was read.
+
+    ``predictor``: the file's prediction path (:func:`bowclf.persist.load_predictor`: the
+    estimator's own rules without importing scikit-learn) instead of the estimator."""
+    from ..persist import load_predictor, load_with_header
+
+    model, header = (load_predictor if predictor else load_with_header)(model_path)
+    conventions = (header.get("text") or {}).get("corpus") or {}
+    return model, conventions
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _printable(text: Any) -> str:
+    """Text as shown on a terminal or as one token of a line: control characters (escape
+    codes, line breaks) escaped, never sent raw (a label could otherwise split one document's
+    line in two)."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
+def _human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -12,14 +12,16 @@ from .app import (
     _check_output_path,
     _corpus_kwargs,
     _corpus_options,
+    _given,
     _is_broken_pipe,
     _labels_of,
+    _load_model,
+    _os_reason,
     _OutputFile,
     _require_stdout,
     _stderr,
     cli,
 )
-from .predict_command import _given, _load_model, _os_reason
 
 
 # ---------------------------------------------------------------------- evaluate

@@ -12,14 +12,23 @@ from typing import Any
 import click
 
 from .. import defaults
-from .app import _EPILOG, _check_output_path, _FiniteFloat, _isatty, _OutputFile, _stderr, cli
+from .app import (
+    _EPILOG,
+    _check_output_path,
+    _FiniteFloat,
+    _given,
+    _isatty,
+    _load_model,
+    _OutputFile,
+    _stderr,
+    cli,
+)
 
 
 # ---------------------------------------------------------------------- explain, neighbors, serve
 def _text_model(model_path: str, conventions: dict | None = None):
     """Load a model that reads raw text (a TextClassifier), or fail with one line;
     ``conventions``: filled with how ``fit`` read its corpus (the file's ``text.corpus``)."""
-    from .predict_command import _load_model
 
     model, stored = _load_model(model_path)
     if conventions is not None:
@@ -108,7 +117,7 @@ def explain(model_path, inputs, k, labels, top, as_json, html_path, fmt, text_co
     """
     from ..corpus import iter_chunks
     from ..explain import explanations_page
-    from .predict_command import _given, _predict_format
+    from .predict_command import _predict_format
 
     sources = list(inputs) or ["-"]
     if html_path is not None:

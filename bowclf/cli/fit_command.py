@@ -21,6 +21,7 @@ from .app import (
     _corpus_kwargs,
     _corpus_options,
     _FiniteFloat,
+    _given,
     _isatty,
     _labels_of,
     _one_line,
@@ -396,8 +397,6 @@ def _check_fit_usage(o: _FitOptions) -> None:
             why = "is a directory" if os.path.isdir(path) else "no such file"
             raise click.ClickException(f"{path}: {why} (given to {option})")
     if not o.autotune:
-        from .predict_command import _given
-
         for option in ("autotune_time", "autotune_metric"):
             if _given(option):
                 flag = "--" + option.replace("_", "-")

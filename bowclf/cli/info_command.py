@@ -7,7 +7,7 @@ import os
 
 import click
 
-from .app import _EPILOG, _require_stdout, cli
+from .app import _EPILOG, _human_size, _printable, _require_stdout, cli
 from .explain_commands import _top_features_lines
 
 
@@ -112,14 +112,6 @@ def _parameters_line(header: dict, text: dict, inputs: dict) -> str:
         f"{k}={v} ({resolved[k]})" if v == "auto" and k in resolved else f"{k}={v}"
         for k, v in sorted(params.items())
     )
-
-
-def _printable(text: str) -> str:
-    """Header strings as shown on a terminal: control characters (escape codes, line
-    breaks) escaped, never sent raw."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def _class_list(classes: list, shown: int = 20) -> str:
@@ -250,11 +242,3 @@ def _corpus_line(corpus: dict) -> str:
     }
     parts = [f"{names[k]} {v!r}" for k, v in corpus.items() if k in names and v is not None]
     return ", ".join(parts) or "defaults (format detected, one label per cell)"
-
-
-def _human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"

@@ -11,11 +11,12 @@ from .app import (
     _check_output_path,
     _corpus_kwargs,
     _corpus_options,
+    _human_size,
     _labels_of,
+    _load_model,
     _stderr,
     cli,
 )
-from .info_command import _human_size
 
 
 # ---------------------------------------------------------------------- convert / quantize
@@ -110,7 +111,6 @@ def quantize_command(
     """
     from ..persist import save
     from ..quantization import check_options, quantize
-    from .predict_command import _load_model
 
     if retrain and train_path is None:
         raise click.UsageError("--retrain needs the training corpus: --input TRAIN")

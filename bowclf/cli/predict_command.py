@@ -18,9 +18,13 @@ from .app import (
     _EPILOG,
     _check_output_path,
     _FiniteFloat,
+    _given,
     _is_broken_pipe,
     _isatty,
+    _load_model,
+    _os_reason,
     _OutputFile,
+    _printable,
     _require_stdout,
     cli,
 )
@@ -229,30 +233,6 @@ def _format_from_extension(output: str | None) -> str:
     return _OUTPUT_EXTENSIONS.get(os.path.splitext(output)[1].lower(), "text")
 
 
-def _given(name: str) -> bool:
-    """Whether the user set option ``name`` (on the command line or in the environment)."""
-    from click.core import ParameterSource
-
-    source = click.get_current_context().get_parameter_source(name)
-    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-
-
-def _load_model(model_path: str, *, predictor: bool = False):
-    """``(model, corpus conventions)`` of a model file: how its training corpus was read.
-
-    ``predictor``: the file's prediction path (:func:`bowclf.persist.load_predictor`: the
-    estimator's own rules without importing scikit-learn) instead of the estimator."""
-    from ..persist import load_predictor, load_with_header
-
-    model, header = (load_predictor if predictor else load_with_header)(model_path)
-    conventions = (header.get("text") or {}).get("corpus") or {}
-    return model, conventions
-
-
-def _os_reason(exc: OSError) -> str:
-    return exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
-
-
 class _output:  # noqa: N801 - used like open()
     """stdout, or an atomically written file."""
 
@@ -364,15 +344,6 @@ def _format_p(p: float) -> str:
     return text
 
 
-def _text_cell(label: Any) -> str:
-    """A label as one token of a line: line breaks and other control characters escaped
-    (a label could otherwise split one document's line in two)."""
-    text = str(label)
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
-
-
 class _PredictionWriter:
     def __init__(self, out, fmt: str, proba: bool, k: int, header: bool) -> None:
         self.out = out
@@ -420,10 +391,10 @@ class _PredictionWriter:
         elif self.fmt == "text":
             if self.proba:
                 lines = [
-                    " ".join(f"{_text_cell(lab)} {_format_p(p)}" for lab, p in row) for row in rows
+                    " ".join(f"{_printable(lab)} {_format_p(p)}" for lab, p in row) for row in rows
                 ]
             else:
-                lines = [" ".join(_text_cell(lab) for lab, _ in row) for row in rows]
+                lines = [" ".join(_printable(lab) for lab, _ in row) for row in rows]
             self.out.write("".join(line + "\n" for line in lines))
         else:
             self._write_header()
