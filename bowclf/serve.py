@@ -34,7 +34,9 @@ accumulates, so batches grow, and throughput with them, as concurrency rises.
 
 One model per worker process: :func:`create_app` reads the file's prediction path once
 (:func:`bowclf.persist.load_predictor`: no scikit-learn, ``A`` memory-mapped, so N workers
-share its pages), and the whole model (:func:`bowclf.load`) when ``/explain`` is first asked;
+share its pages), and the whole model (:func:`bowclf.load`) when ``/explain`` is first asked
+(explanations run on a thread of their own, so a long one never holds up ``/predict``);
+:func:`run` serves a private copy of the file, so that it may be overwritten or replaced;
 ``--workers N`` starts N uvicorn processes, each building its app from
 :func:`app_from_environment`.  uvicorn stops
 on SIGTERM gracefully: it stops accepting, finishes the requests in flight, then the app's
@@ -51,7 +53,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -100,7 +102,9 @@ class ServeConfig:
     holds at least one request); ``batch_window``: seconds the batcher waits for more
     requests once one arrived, while requests arrive together (the previous batch held more
     than one, or more are queued); a lone client is never delayed (0: only those already
-    queued).
+    queued).  ``snapshot``: the private copy of ``model_path`` the server reads (made by
+    :func:`run`, so that overwriting or replacing the file changes nothing served), or None:
+    ``model_path`` itself.
     """
 
     model_path: str
@@ -108,6 +112,12 @@ class ServeConfig:
     max_texts: int = defaults.SERVE_MAX_TEXTS
     max_batch: int = defaults.SERVE_MAX_BATCH
     batch_window: float = defaults.SERVE_BATCH_WINDOW
+    snapshot: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The file the server reads its model from."""
+        return self.snapshot or self.model_path
 
 
 class _ClientError(Exception):
@@ -293,8 +303,8 @@ def create_app(config: ServeConfig, model=None) -> Starlette:
         from .inference import TextPredictor
         from .persist import load_predictor
 
-        served = _file_identity(config.model_path)
-        predictor, header = load_predictor(config.model_path)
+        served = _file_identity(config.source)
+        predictor, header = load_predictor(config.source)
         if not isinstance(predictor, TextPredictor):
             raise ValueError(f"{config.model_path}: a TextClassifier model is needed to serve text")
         service = _Service(predictor, config, _file_info(predictor, header))
@@ -331,21 +341,23 @@ class _Service:
         self.served_file: tuple | None = None  # the file's identity when it was read
         self.in_flight = 0
         self.batcher: _Batcher | None = None
+        # explanations on a thread of their own: a long one never holds up /predict's batches
+        self.explain_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bowclf-explain")
 
     def _explainer(self):
-        """The model :meth:`explain` asks (in the batch thread: one load, never two): the
+        """The model :meth:`explain` asks (in the explanation thread: one load, never two): the
         file's whole model, read only if it is still the file ``/predict`` answers from."""
         if self.explainer is None:
             from .persist import load
 
-            if _file_identity(self.config.model_path) != self.served_file:
+            if _file_identity(self.config.source) != self.served_file:
                 raise _ClientError(
                     503,
                     f"{os.path.basename(self.config.model_path)} changed since the server "
                     "started (/predict answers with the model read then): restart the server "
                     "to serve and explain the new one",
                 )
-            self.explainer = load(self.config.model_path)
+            self.explainer = load(self.config.source)
         return self.explainer
 
     @asynccontextmanager
@@ -359,6 +371,7 @@ class _Service:
             yield
         finally:
             await batcher.stop()
+            self.explain_thread.shutdown(wait=True)
 
     def counted(self, handler):
         """Count the requests inside ``handler`` (reported as ``in_flight`` by /health)."""
@@ -416,8 +429,9 @@ class _Service:
             found = self._explainer().explain(texts, k=k, labels=labels)
             return [e.to_dict(top=top) for e in found]
 
+        loop = asyncio.get_running_loop()
         try:
-            return _EchoJSON({"explanations": await self.batcher.call(run)})
+            return _EchoJSON({"explanations": await loop.run_in_executor(self.explain_thread, run)})
         except ValueError as exc:  # e.g. a loss without linear scores
             raise _ClientError(422, str(exc)) from None
 
@@ -518,7 +532,7 @@ def _described(info: dict[str, Any], config: ServeConfig, classes: list) -> dict
         "classes": classes,
         "multilabel": bool(info.pop("multilabel", False)),
         **info,
-        "limits": {k: v for k, v in asdict(config).items() if k != "model_path"},
+        "limits": {k: v for k, v in asdict(config).items() if k not in ("model_path", "snapshot")},
         "pid": os.getpid(),
     }
 
@@ -537,15 +551,44 @@ def run(
     workers: int = 1,
     log_level: str = "info",
 ) -> None:
-    """Serve until SIGTERM/SIGINT (graceful: requests in flight are answered)."""
+    """Serve until SIGTERM/SIGINT (graceful: requests in flight are answered).
+
+    The workers read a private copy of the model file made first (``config.snapshot``,
+    removed when the server stops): the file may then be overwritten in place or replaced
+    without changing, or breaking, what is served (its large matrix is memory-mapped, and
+    a file rewritten under a mapping gives wrong numbers or a crash); restart to serve a new
+    model.  ``OSError`` if the copy cannot be written (e.g. a full temporary directory).
+    """
     import uvicorn
 
     common = {"host": host, "port": port, "log_level": log_level, "timeout_graceful_shutdown": 30}
-    if workers > 1:
-        os.environ[ENV_CONFIG] = json.dumps(asdict(config))
-        uvicorn.run("bowclf.serve:app_from_environment", factory=True, workers=workers, **common)
-    else:
-        uvicorn.run(create_app(config), **common)
+    snapshot = _snapshot(config.model_path)
+    try:
+        config = replace(config, snapshot=snapshot)
+        if workers > 1:
+            os.environ[ENV_CONFIG] = json.dumps(asdict(config))
+            uvicorn.run("bowclf.serve:app_from_environment", factory=True, workers=workers,
+                        **common)  # fmt: skip
+        else:
+            uvicorn.run(create_app(config), **common)
+    finally:
+        os.unlink(snapshot)
+
+
+def _snapshot(path: str) -> str:
+    """A read-only private copy of the file ``path`` in the temporary directory (its path)."""
+    import shutil
+    import tempfile
+
+    fd, copy = tempfile.mkstemp(prefix="bowclf-serve-", suffix=os.path.splitext(path)[1])
+    try:
+        with os.fdopen(fd, "wb") as out, open(path, "rb") as source:
+            shutil.copyfileobj(source, out, 1 << 24)
+        os.chmod(copy, 0o400)
+    except BaseException:
+        os.unlink(copy)
+        raise
+    return copy
 
 
 # ---------------------------------------------------------------------- OpenAPI

@@ -19,6 +19,7 @@ from .app import (
     _given,
     _isatty,
     _load_model,
+    _os_reason,
     _OutputFile,
     _stderr,
     cli,
@@ -308,6 +309,10 @@ def serve(
         previous[s] = signal.signal(s, on_signal)
     try:
         server.run(config, host=host, port=port, workers=workers, log_level=log_level)
+    except OSError as exc:  # the private copy of the model could not be written
+        raise click.ClickException(
+            f"{model_path}: cannot copy it to serve it ({_os_reason(exc)})"
+        ) from None
     except SystemExit as exc:  # uvicorn's start-up failure (e.g. the port is taken), logged
         if exc.code not in (0, None):
             raise click.ClickException(
