@@ -123,7 +123,9 @@ __all__ = [
 ]
 
 
-def fit_vectorizer_dask(vectorizer: BowVectorizer, texts: Any, *, client: Any = None):
+def fit_vectorizer_dask(
+    vectorizer: BowVectorizer, texts: Any, *, client: Any = None
+) -> BowVectorizer:
     """Learn ``vectorizer``'s vocabulary from partitioned documents (map/reduce).
 
     Parameters
@@ -152,6 +154,20 @@ def used_columns_dask(vectorizer: BowVectorizer, texts: Any, *, client: Any = No
 
     The union over partitions of the columns used by ``vectorizer.transform(partition)``
     (what ``TextClassifier(prune_features=True)`` keeps).
+
+    Parameters
+    ----------
+    vectorizer : BowVectorizer
+        A fitted vectorizer.
+    texts : dask.bag.Bag of str, dask dataframe Series, or list of partitions
+        The documents.
+    client : dask.distributed.Client, optional
+        Run on this client (default: Dask's current scheduler).
+
+    Returns
+    -------
+    ndarray of int
+        The sorted column indices.
     """
     return _map_reduce(used_columns, vectorizer, union, texts, client)
 
@@ -545,6 +561,19 @@ def predict_proba_dask(model: TextClassifier, texts: Any, *, exact: bool = True)
     Chunks follow the partitions of ``texts`` (a Bag of str or a dataframe Series); columns
     follow ``model.classes_``.  With ``exact=True`` (default) the result equals
     ``model.predict_proba(all documents)`` byte for byte (see :func:`predict_dask`).
+
+    Parameters
+    ----------
+    model : TextClassifier
+        A fitted model; put into the task graph once.
+    texts : dask.bag.Bag of str or dask dataframe Series of str
+    exact : bool, default=True
+        As for :func:`predict_dask`.
+
+    Returns
+    -------
+    dask.array.Array of shape (n, c)
+        Lazy; the row counts of the chunks are unknown (NaN) when ``exact=False``.
     """
     require_dask()
     import dask.array as da

@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -51,6 +51,11 @@ from threadpoolctl import ThreadpoolController
 from . import _math
 from .vectorizer import NGRAM_MULTIPLIER, token_hashes
 from .vectorizer.hashing import char_ngrams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .classifier import BowClassifier
+    from .text import TextClassifier
+    from .vectorizer import BowVectorizer
 
 __all__ = [
     "ClassExplanation",
@@ -74,7 +79,20 @@ LINEAR_LOSSES = ("softmax", "ova")
 # ---------------------------------------------------------------------- the formulas
 def scaled_inputs(X: sp.csr_array, normalize: _math.Normalize) -> sp.csr_array:
     """``X̃ = diag(σ)·X`` as the model computes it (float32 values, ``σ`` from
-    :func:`bowclf._math.row_scale`): the ``x̃`` whose contributions are explained."""
+    :func:`bowclf._math.row_scale`): the ``x̃`` whose contributions are explained.
+
+    Parameters
+    ----------
+    X : sparse matrix of shape (n, p)
+        Classifier inputs (weighted counts).
+    normalize : {'l1', 'l2'} or None
+        The classifier's row scaling (:meth:`BowClassifier.row_scaling`).
+
+    Returns
+    -------
+    scipy.sparse.csr_array of shape (n, p)
+        The scaled rows, float32.
+    """
     X = sp.csr_array(X)
     return _math.scale_rows(X, _math.row_scale(X, normalize), dtype=np.float32)
 
@@ -84,19 +102,45 @@ def contributions(
 ) -> np.ndarray:
     """Per-feature contributions ``C_kj = x̃_j · (B·A[:, j])_k`` (r×m, float64).
 
-    ``values``: the m non-zero ``x̃_j`` of one document, ``columns``: their features j,
-    ``A``: d×p, ``B_rows``: r×d (the rows of the classes explained).  ``C.sum(axis=1)`` is
-    ``B_rows·A·x̃``, the scores, exactly (in float64 arithmetic).
+    Parameters
+    ----------
+    values : ndarray of shape (m,)
+        The non-zero ``x̃_j`` of one document.
+    columns : ndarray of shape (m,)
+        Their features ``j``.
+    A : ndarray of shape (d, p)
+        The embedding matrix.
+    B_rows : ndarray of shape (r, d)
+        The rows of ``B`` of the classes explained.
+
+    Returns
+    -------
+    ndarray of shape (r, m)
+        ``C``; ``C.sum(axis=1)`` is ``B_rows·A·x̃``, the scores, exactly (in float64
+        arithmetic).
     """
     weights = np.asarray(B_rows, np.float64) @ np.asarray(A[:, columns], np.float64)
     return weights * np.asarray(values, np.float64)[None, :]
 
 
-def linear_heads(classifier) -> np.ndarray:
+def linear_heads(classifier: BowClassifier) -> np.ndarray:
     """The c×d rows whose products with ``h = A·x̃`` are the class scores (``B_``).
 
-    Raises ``ValueError`` for a loss whose scores are not linear in ``x̃`` (see the module
-    docstring: hierarchical softmax explains node logits, left to its own branch).
+    Parameters
+    ----------
+    classifier : BowClassifier
+        A fitted classifier (``TextClassifier.classifier_``).
+
+    Returns
+    -------
+    ndarray of shape (c, d)
+        ``classifier.B_``.
+
+    Raises
+    ------
+    ValueError
+        For a loss whose scores are not linear in ``x̃`` (see the module docstring:
+        hierarchical softmax explains node logits, left to its own branch).
     """
     loss = getattr(classifier, "loss", "softmax")
     if loss not in LINEAR_LOSSES:
@@ -124,7 +168,7 @@ class Occurrence:
     tokens: tuple[int, ...]
 
 
-def document_occurrences(vectorizer, tokens: Sequence[str]) -> list[Occurrence]:
+def document_occurrences(vectorizer: BowVectorizer, tokens: Sequence[str]) -> list[Occurrence]:
     """Every vectorizer column occurrence of a tokenised document, with its text.
 
     Re-applies the formulas of :mod:`bowclf.vectorizer` (its module docstring): a vocabulary
@@ -134,6 +178,18 @@ def document_occurrences(vectorizer, tokens: Sequence[str]) -> list[Occurrence]:
     (``minn..maxn`` characters, not a lone ``<`` or ``>``) in ``V + (hash(s) mod buckets)``.
     Written here rather than inside the vectorizer's vectorised batch code, which never keeps
     n-gram texts; the tests check the columns against ``vectorizer.transform``.
+
+    Parameters
+    ----------
+    vectorizer : BowVectorizer
+        A fitted vectorizer.
+    tokens : sequence of str
+        The document's tokens (``vectorizer.tokenize(text)``).
+
+    Returns
+    -------
+    list of Occurrence
+        Vocabulary words first, then word n-grams by length, then character n-grams.
     """
     vocabulary = vectorizer.vocabulary_
     V = len(vocabulary)
@@ -195,7 +251,19 @@ class ClassExplanation:
 
     def top(self, n: int, *, negative: bool = False) -> list[tuple[int, float]]:
         """The ``n`` (feature index, contribution) pairs pushing the score most up (or down
-        with ``negative=True``), strongest first; only contributions of that sign."""
+        with ``negative=True``), strongest first; only contributions of that sign.
+
+        Parameters
+        ----------
+        n : int
+            Pairs at most.
+        negative : bool, default=False
+            Return the negative contributions instead of the positive ones.
+
+        Returns
+        -------
+        list of (int, float)
+        """
         c = self.contributions
         order = np.argsort(c if negative else -c, kind="stable")[:n]
         return [(int(j), float(c[j])) for j in order if (c[j] < 0 if negative else c[j] > 0)]
@@ -218,8 +286,19 @@ class Explanation:
     classes: list[ClassExplanation] = field(default_factory=list)
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
-        """JSON-ready dict; ``top`` keeps only the ``top`` strongest positive and negative
-        features of each class (``None``: every feature, by decreasing |contribution|)."""
+        """JSON-ready dict of the explanation.
+
+        Parameters
+        ----------
+        top : int or None, default=None
+            Keep only the ``top`` strongest positive and negative features of each class
+            (``None``: every feature, by decreasing |contribution|).
+
+        Returns
+        -------
+        dict
+            Keys ``text``, ``tokens`` and ``classes`` (one dict per explained class).
+        """
         out_classes = []
         for ce in self.classes:
             if top is None:
@@ -253,7 +332,7 @@ class Explanation:
 
 
 def explain_documents(
-    model,
+    model: TextClassifier,
     texts: Sequence[str],
     X: sp.csr_array,
     *,
@@ -268,6 +347,29 @@ def explain_documents(
     predicted class first, as ``predict`` breaks ties), or the given ``labels`` (in that
     order).  Scores are the model's ``B·A·x̃`` and probabilities its
     ``predict_proba``.
+
+    Parameters
+    ----------
+    model : TextClassifier
+        A fitted model whose loss is linear (:func:`linear_heads`).
+    texts : sequence of str
+        The documents.
+    X : scipy.sparse.csr_array of shape (len(texts), p)
+        Their classifier inputs.
+    k : int, default=1
+        Classes explained per document, when ``labels`` is not given.
+    labels : sequence, optional
+        The classes to explain for every document.
+
+    Returns
+    -------
+    list of Explanation
+        One per document, in order.
+
+    Raises
+    ------
+    ValueError
+        For an unknown label, ``k < 1`` or a loss without linear scores.
     """
     clf = model.classifier_
     B = linear_heads(clf)
@@ -368,14 +470,31 @@ def _plain(value: Any) -> Any:
 _VIEW_CHUNK = 16384  # features or words per forward pass in the model-level views
 
 
-def top_features(model, n: int = 10) -> dict[Any, list[tuple[str, float, float]]]:
+def top_features(model: TextClassifier, n: int = 10) -> dict[Any, list[tuple[str, float, float]]]:
     """The ``n`` most indicative features of each class.
 
     A feature's indicativeness for class k is the model's log-probability of k for a
     document holding that feature once (``predict_log_proba`` of the one-feature input,
-    weighted as training weighted it); returns per class ``(name, probability, score)``
-    triples, most indicative first (the score is ``(B·A·x̃)_k`` of that document).  Hashed
-    columns are named ``ngram#b`` (no document tells their n-gram text).
+    weighted as training weighted it).  Hashed columns are named ``ngram#b`` (no document
+    tells their n-gram text).
+
+    Parameters
+    ----------
+    model : TextClassifier
+        A fitted model whose loss is linear (:func:`linear_heads`).
+    n : int, default=10
+        Features per class.
+
+    Returns
+    -------
+    dict
+        Per class label, ``(name, probability, score)`` triples, most indicative first (the
+        score is ``(B·A·x̃)_k`` of the one-feature document).
+
+    Raises
+    ------
+    ValueError
+        If ``n < 1`` or the loss has no linear scores.
     """
     clf = model.classifier_
     B = linear_heads(clf)
@@ -414,13 +533,31 @@ def top_features(model, n: int = 10) -> dict[Any, list[tuple[str, float, float]]
     return out
 
 
-def neighbors(model, word: str, n: int = 10) -> list[tuple[str, float]]:
+def neighbors(model: TextClassifier, word: str, n: int = 10) -> list[tuple[str, float]]:
     """The ``n`` vocabulary words nearest to ``word`` by cosine similarity of embeddings.
 
     A word's embedding is the model's document embedding of the one-word document
     (``model.transform([word])``: ``A·x̃`` — its column of ``A``, averaged with its character
     n-grams when the model has them, so unknown words with known subwords work too).
-    Returns ``(word, cosine)`` pairs, most similar first, the word itself left out.
+
+    Parameters
+    ----------
+    model : TextClassifier
+        A fitted model.
+    word : str
+        The query word (need not be in the vocabulary).
+    n : int, default=10
+        Neighbours at most.
+
+    Returns
+    -------
+    list of (str, float)
+        ``(word, cosine)`` pairs, most similar first, the word itself left out.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 1`` or ``word`` has no feature known to the model.
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -490,7 +627,19 @@ def explanation_html(explanation: Explanation, *, top: int = 5, which: int = 0) 
     """An HTML fragment (inline styles, no script) showing one explained class of a document:
     its words highlighted by their contribution and its top positive and negative features.
 
-    ``which`` selects the class (index in ``explanation.classes``; 0 = most probable).
+    Parameters
+    ----------
+    explanation : Explanation
+        The explained document.
+    top : int, default=5
+        Positive and negative features listed, each.
+    which : int, default=0
+        The class shown (index in ``explanation.classes``; 0 = most probable).
+
+    Returns
+    -------
+    str
+        The HTML fragment (just the escaped text when no class was explained).
     """
     e = html.escape
     if not explanation.classes:
@@ -535,7 +684,22 @@ def explanations_page(
     explanations: Sequence[Explanation], *, title: str = "bowclf explanations", top: int = 5
 ) -> str:
     """A self-contained HTML page (inline CSS, no script, no external reference) with one
-    :func:`explanation_html` block per document and explained class."""
+    :func:`explanation_html` block per document and explained class.
+
+    Parameters
+    ----------
+    explanations : sequence of Explanation
+        The explained documents.
+    title : str, default="bowclf explanations"
+        The page title and heading.
+    top : int, default=5
+        Positive and negative features listed per block, each.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
     blocks = [
         explanation_html(ex, top=top, which=w)
         for ex in explanations
@@ -554,13 +718,26 @@ def explanations_page(
     )
 
 
-def confusion_explainer(model, *, top: int = 5) -> Any:
+def confusion_explainer(model: TextClassifier, *, top: int = 5) -> Callable[[Any, Any], str]:
     """The evaluation report's hook: ``explain(example, confusion) -> HTML fragment``.
 
     ``example`` has ``text``; ``confusion`` has ``pred`` and ``true`` (labels, or ``None``
     for the multi-label "nothing extra" / "none missed" sides).  The fragment explains the
     predicted label and then the true one (each a :func:`explanation_html` block), so a
     reader sees which words pulled the document to the wrong class and which held it back.
+
+    Parameters
+    ----------
+    model : TextClassifier
+        A fitted model whose loss is linear (:func:`linear_heads`).
+    top : int, default=5
+        Positive and negative features listed per block, each.
+
+    Returns
+    -------
+    callable
+        ``explain(example, confusion) -> str``; ``""`` when neither label is a class of
+        the model.
     """
     known = {_plain(c) for c in np.asarray(model.classes_).tolist()}
 

@@ -39,7 +39,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,6 +67,12 @@ from .io.modelfile import (
     read_header,
     short,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .classifier import BowClassifier
+    from .inference import TextPredictor
+    from .io.fasttext import FastTextModel
+    from .text import TextClassifier
 
 __all__ = [
     "FORMAT_VERSION",
@@ -98,16 +104,28 @@ def _write_npy(member, arr: np.ndarray) -> None:
         member.write(values[start : start + _WRITE_CHUNK])
 
 
-def save(model, path: str | os.PathLike, *, corpus: dict[str, Any] | None = None) -> Path:
+def save(
+    model: TextClassifier | BowClassifier | FastTextModel, path: str | os.PathLike, *,
+    corpus: dict[str, Any] | None = None,
+) -> Path:  # fmt: skip
     """Write a fitted :class:`~bowclf.TextClassifier` or :class:`~bowclf.BowClassifier` to
     ``path`` atomically (temporary file + rename) and return the path.
 
-    ``corpus`` records how the training corpus was read (keys ``format``, ``text_column``,
-    ``label_column``, ``label_sep``, ``encoding``; str, int or None values) so that
-    ``bowclf evaluate`` and ``predict`` read test data the same way by default.  It is
-    stored in the header's ``text`` section (files without it still load); a model loaded
-    from a file that has it keeps it (saved again unless ``corpus`` is given; ``{}``: none;
-    dropped by a new fit).
+    Parameters
+    ----------
+    model : TextClassifier, BowClassifier or FastTextModel
+        The fitted model (not modified); a loaded fastText model is written as a bowclf file.
+    path : str or path-like
+        The file to write; an existing regular file is replaced.
+    corpus : dict, optional
+        How the training corpus was read (keys ``format``, ``text_column``, ``label_column``,
+        ``label_sep``, ``encoding``; str, int or None values), stored in the header's ``text``
+        section (text models only) so that ``bowclf evaluate`` and ``predict`` read test data
+        alike.  ``None``: those a loaded model came with (a new fit drops them); ``{}``: none.
+
+    Returns
+    -------
+    pathlib.Path
 
     Raises
     ------
@@ -354,6 +372,16 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
     """The validated JSON header of a model file (the arrays' data is not read, only their
     ``.npy`` headers are checked against the manifest).
 
+    Parameters
+    ----------
+    path : str or path-like
+        A bowclf model file, or a fastText ``.bin``/``.ftz`` file.
+
+    Returns
+    -------
+    dict
+        The header (for a fastText file, a dict of the same shape describing it).
+
     Raises
     ------
     ModelFileError
@@ -385,8 +413,19 @@ def read_classes(path: str | os.PathLike) -> np.ndarray:
         return read_array(zf, name, header["arrays"][name], path)
 
 
-def load(path: str | os.PathLike):
+def load(path: str | os.PathLike) -> TextClassifier | BowClassifier | FastTextModel:
     """Load a model saved by :func:`save`, validating every member; no code is executed.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`, or a fastText ``.bin``/``.ftz`` file (read by
+        :mod:`bowclf.io.fasttext`).
+
+    Returns
+    -------
+    TextClassifier, BowClassifier or FastTextModel
+        The fitted model, of the kind recorded in the file.
 
     Raises
     ------
@@ -398,7 +437,9 @@ def load(path: str | os.PathLike):
     return load_with_header(path)[0]
 
 
-def load_with_header(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+def load_with_header(
+    path: str | os.PathLike,
+) -> tuple[TextClassifier | BowClassifier | FastTextModel, dict[str, Any]]:
     """:func:`load` the model and also return its validated header (see :func:`info`); a
     fastText ``.bin``/``.ftz`` file (read by :mod:`bowclf.io.fasttext`) has none: ``{}``."""
     return _load(path, predictor=False)
@@ -436,7 +477,9 @@ def _read_member(zf, name: str, spec: dict, path) -> np.ndarray:
     return mapped if mapped is not None else read_array(zf, name, spec, path)
 
 
-def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+def load_predictor(
+    path: str | os.PathLike,
+) -> tuple[TextPredictor | BowClassifier | FastTextModel, dict[str, Any]]:
     """The prediction path of a model file and its validated header, without importing
     scikit-learn: a :class:`bowclf.inference.TextPredictor` for a text model (what
     ``bowclf predict`` uses), else what :func:`load_with_header` returns.
@@ -446,6 +489,18 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     bounded, every member checked, no code executed — except that the values of a
     memory-mapped ``A`` are checked row by row when a document first uses them (a prediction
     reads only the rows it needs), and the optimiser's accumulators are not read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`, or a fastText ``.bin``/``.ftz`` file.
+
+    Returns
+    -------
+    model : TextPredictor, BowClassifier or FastTextModel
+        A :class:`~bowclf.inference.TextPredictor` for a text model, else the loaded model.
+    header : dict
+        The validated header (``{}`` for a fastText file).
 
     Raises
     ------

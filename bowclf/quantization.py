@@ -47,10 +47,14 @@ matches its codes and is saved dense.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from numbers import Integral
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .text import TextClassifier
 
 __all__ = ["check_options", "quantize"]
 
@@ -60,17 +64,17 @@ _N_ITER = 25  # Lloyd iterations per codebook (fastText's niter_)
 
 
 def quantize(
-    model,
+    model: TextClassifier,
     *,
     cutoff: int | None = None,
     dsub: int = 2,
     qnorm: bool = False,
     qout: bool = False,
     retrain: bool = False,
-    X=None,
-    y=None,
+    X: Iterable[str] | None = None,
+    y: Any = None,
     random_state: int = 0,
-):
+) -> TextClassifier:
     """A smaller copy of a fitted :class:`~bowclf.TextClassifier` (see the module docstring).
 
     Parameters
@@ -309,7 +313,9 @@ def _refit_output(model, X, y, random_state: int) -> np.ndarray:
     return B
 
 
-def quantized_members(model, members: tuple[dict[str, Any], dict[str, np.ndarray]]):
+def quantized_members(
+    model: TextClassifier, members: tuple[dict[str, Any], dict[str, np.ndarray]]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Model-file members of a quantised model: ``classifier/A`` (and ``classifier/B``)
     replaced by their codes.  A model whose matrices no longer decode from its codes (trained
     further after quantising) keeps the dense members it was given."""

@@ -54,7 +54,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,6 +70,9 @@ try:
     from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("bowclf serve needs the 'serve' extra: pip install 'bowclf[serve]'") from exc
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .text import TextClassifier
 
 __all__ = ["OPENAPI", "ServeConfig", "app_from_environment", "create_app", "run"]
 
@@ -295,10 +298,31 @@ def _json_type(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------- the app
-def create_app(config: ServeConfig, model=None) -> Starlette:
+def create_app(config: ServeConfig, model: TextClassifier | None = None) -> Starlette:
     """The ASGI app serving ``model``, a fitted :class:`~bowclf.TextClassifier`, or when
     not given the model file ``config.model_path`` (its prediction path at once, the whole
-    model for ``/explain`` on first use, see the module)."""
+    model for ``/explain`` on first use, see the module).
+
+    Parameters
+    ----------
+    config : ServeConfig
+        The model path and the server's limits.
+    model : TextClassifier, optional
+        A fitted model to serve instead of loading ``config.model_path``.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        The app (routes ``/predict``, ``/explain``, ``/health``, ``/info``,
+        ``/openapi.json``).
+
+    Raises
+    ------
+    ValueError
+        If the model (given or loaded) is not a text model.
+    ModelFileError
+        If the model file cannot be loaded (:func:`bowclf.persist.load_predictor`).
+    """
     if model is None:
         from .inference import TextPredictor
         from .persist import load_predictor
@@ -539,7 +563,13 @@ def _described(info: dict[str, Any], config: ServeConfig, classes: list) -> dict
 
 def app_from_environment() -> Starlette:
     """App factory for uvicorn worker processes: the config comes as JSON in
-    ``$BOWCLF_SERVE_CONFIG`` (set by :func:`run`)."""
+    ``$BOWCLF_SERVE_CONFIG`` (set by :func:`run`).
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        :func:`create_app` of that config.
+    """
     return create_app(ServeConfig(**json.loads(os.environ[ENV_CONFIG])))
 
 

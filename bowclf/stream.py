@@ -25,29 +25,32 @@ corpus size.  The cache is deleted afterwards unless ``keep_cache=True``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .backends.disk import BLOCK_NNZ, DiskCorpus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .text import TextClassifier
 
 __all__ = ["fit_stream"]
 
 
 def fit_stream(
-    model,
+    model: TextClassifier,
     source: str | os.PathLike,
     *,
     corpus_kw: dict[str, Any] | None = None,
     multilabel: bool | None = None,
-    X_val=None,
-    y_val=None,
+    X_val: Iterable[str] | None = None,
+    y_val: Any = None,
     cache_dir: str | os.PathLike | None = None,
     keep_cache: bool = False,
     chunk_size: int = 10_000,
     block_docs: int = 65_536,
     block_nnz: int = BLOCK_NNZ,
     callback: Callable[[dict[str, Any]], None] | None = None,
-):
+) -> TextClassifier:
     """Train ``model`` (a :class:`~bowclf.TextClassifier`) on the corpus file ``source``
     out of core, and return it fitted.
 
@@ -80,6 +83,18 @@ def fit_stream(
     callback : callable, optional
         Training progress, as for :meth:`BowClassifier.fit`; also called with
         ``event='pass'`` after each of the two reading passes.
+
+    Returns
+    -------
+    TextClassifier
+        ``model``, fitted.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`~bowclf.TextClassifier`.
+    ValueError
+        If ``model.class_weight`` is set.
 
     Notes
     -----

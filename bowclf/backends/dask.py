@@ -35,6 +35,7 @@ from ..training import (
 from .replica_merge import merge_B, merge_optimizer_states, merge_rows
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..inference import FeatureMap
     from ..vectorizer import BowVectorizer
 
 _DTYPE = np.float32
@@ -69,6 +70,7 @@ def require_distributed() -> Any:
 
 # ---------------------------------------------------------------------- input partitions
 def is_dataframe_like(obj: Any) -> bool:
+    """Whether ``obj`` is a partitioned two-dimensional collection (a dask DataFrame)."""
     return hasattr(obj, "npartitions") and getattr(obj, "ndim", None) == 2
 
 
@@ -106,6 +108,7 @@ def partitions_of(obj: Any, what: str) -> list[Any]:
 
 
 def as_list(part: Any) -> list:
+    """A partition as a list (``None``: empty; arrays and Series through ``tolist``)."""
     if part is None:
         return []
     if hasattr(part, "tolist") and not isinstance(part, list):
@@ -150,6 +153,7 @@ def _plain_label(v: Any) -> Any:
 
 # ---------------------------------------------------------------------- vocabulary
 def counting_vectorizer(vectorizer: BowVectorizer) -> BowVectorizer:
+    """An unfitted clone of ``vectorizer`` that keeps every word (``min_count=1``, no cap)."""
     from sklearn.base import clone
 
     return clone(vectorizer).set_params(min_count=1, max_features=None)
@@ -211,11 +215,13 @@ def install_vocabulary(
 
 
 def used_columns(vectorizer: BowVectorizer, texts: Any) -> np.ndarray:
+    """Sorted feature columns of the fitted ``vectorizer`` occurring in one partition."""
     X = vectorizer.transform(as_list(texts))
     return np.unique(X.indices).astype(np.int64)
 
 
 def union(*arrays: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of several column arrays (a reduction step of ``used_columns``)."""
     return np.unique(np.concatenate(arrays)) if arrays else np.empty(0, np.int64)
 
 
@@ -248,6 +254,7 @@ def check_vectorizer(vectorizer: BowVectorizer) -> None:
 
 
 def compute(dask: Any, client: Any, obj: Any) -> Any:
+    """The value of the lazy ``obj``: on ``client`` if given, else Dask's current scheduler."""
     if client is not None:
         return client.compute(obj).result()
     return dask.compute(obj)[0]
@@ -502,6 +509,8 @@ CONNECT_TIMEOUT = 5
 
 
 def get_client(client: Any, scheduler_address: str | None) -> tuple[Any, bool]:
+    """``(client, owned)``: the given client, a new one connected to ``scheduler_address``
+    (``owned=True``: the caller closes it) or the current one; ``ValueError`` if none."""
     distributed = require_distributed()
     if client is not None and scheduler_address is not None:
         raise ValueError("pass either client or scheduler_address, not both")
@@ -547,6 +556,7 @@ def _connect(distributed: Any, address: str) -> Any:
 
 
 def list_workers(client: Any) -> list[str]:
+    """The sorted addresses of the cluster's workers (waits for one when there are none)."""
     try:
         info = client.scheduler_info(n_workers=-1)
     except TypeError:  # older distributed
@@ -627,8 +637,9 @@ class DaskCorpus:
             self.client.close()
 
     def scan(
-        self, vectorizer, callback: Callable | None = None, *, class_frequencies: bool = True
-    ) -> CorpusStats:
+        self, vectorizer: BowVectorizer, callback: Callable | None = None, *,
+        class_frequencies: bool = True,
+    ) -> CorpusStats:  # fmt: skip
         """Load the partitions; count words and labels (pass 1, fits ``vectorizer``); transform
         every partition once and count document frequencies (pass 2), per class too for
         single labels when ``class_frequencies``."""
@@ -701,8 +712,8 @@ class DaskCorpus:
             ).result()
 
     def source(
-        self, features, stats: CorpusStats, *, n_features: int, document_frequency: np.ndarray,
-        normalize, loss: Loss,
+        self, features: FeatureMap, stats: CorpusStats, *, n_features: int,
+        document_frequency: np.ndarray, normalize: _math.Normalize, loss: Loss,
     ) -> DaskData:  # fmt: skip
         """The training source: shards of the transformed partitions (actors made at start)."""
         nonempty = [i for i, s in enumerate(self.sizes) if s > 0]
@@ -768,8 +779,9 @@ class DaskData:
     (every shard trains one piece, the driver merges, merged rows go back)."""
 
     def __init__(
-        self, client, shard_parts, workers, features, *, n, n_features, sync_per_epoch, merge,
-        hot, config,
+        self, client: Any, shard_parts: list[list[Any]], workers: list[str],
+        features: FeatureMap, *, n: int, n_features: int, sync_per_epoch: int, merge: str,
+        hot: np.ndarray, config: dict[str, Any],
     ) -> None:  # fmt: skip
         self.client = client
         self.shard_parts = shard_parts
@@ -822,6 +834,7 @@ class DaskData:
             call.result()
 
     def epoch(self, ctx: Epoch) -> None:
+        """One epoch: ``sync_per_epoch`` rounds of training on every shard and merging."""
         hold = ctx.probe is not None
         if hold and ctx.index == 0:
             for X, Y in [c.result() for c in [a.held_rows() for a in self.actors]]:

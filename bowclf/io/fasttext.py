@@ -353,28 +353,80 @@ class FastTextModel:
         return np.vstack(out) if out else np.zeros((0, self.classes_.size))
 
     def predict_proba(self, X: Iterable[str]) -> np.ndarray:
-        """Label probabilities (n×c, float64, columns in ``classes_`` order): softmax rows sum
-        to 1; ``ova`` gives independent sigmoids (fastText's table); ``hs`` the product along
-        each label's Huffman path (rows sum to 1)."""
+        """Label probabilities: softmax rows sum to 1; ``ova`` gives independent sigmoids
+        (fastText's table); ``hs`` the product along each label's Huffman path (rows sum to 1).
+
+        Parameters
+        ----------
+        X : iterable of str
+            The documents (lines), tokenised as fastText does.
+
+        Returns
+        -------
+        ndarray of shape (n, c), float64
+            Columns in ``classes_`` order.
+        """
         return self._in_batches(X, self._output)
 
     def fasttext_scores(self, X: Iterable[str]) -> np.ndarray:
         """The numbers fastText's ``predict`` reports for every label: ``p + 1e-5`` for
         softmax/ova (its ``exp(log(p + 1e-5))``) and, for ``hs``, the product of ``(q + 1e-5)``
-        over the branch probabilities ``q`` on the label's path."""
+        over the branch probabilities ``q`` on the label's path.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The documents (lines), tokenised as fastText does.
+
+        Returns
+        -------
+        ndarray of shape (n, c), float64
+            Columns in ``classes_`` order.
+        """
         if self.loss != "hs":
             return self.predict_proba(X) + 1e-5
         return self._in_batches(X, lambda H: self._path_products(self._scores(H), 1e-5))
 
     def predict(self, X: Iterable[str]) -> np.ndarray:
-        """The most probable label of each line."""
+        """The most probable label of each line.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The documents (lines), tokenised as fastText does.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Labels from ``classes_`` (the first of equally probable ones).
+        """
         P = self.predict_proba(X)
         return self.classes_[np.argmax(P, axis=1)] if P.size else self.classes_[:0]
 
     def predict_topk(
         self, X: Iterable[str], k: int = 1, threshold: float = 0.0
     ) -> list[list[tuple[str, float]]]:
-        """Up to ``k`` ``(label, probability)`` pairs per line, most probable first."""
+        """Up to ``k`` ``(label, probability)`` pairs per line, most probable first.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The documents (lines), tokenised as fastText does.
+        k : int, default=1
+            Labels per line at most.
+        threshold : float, default=0.0
+            Leave out labels whose probability is below it.
+
+        Returns
+        -------
+        list of list of (str, float)
+            One list per line.
+
+        Raises
+        ------
+        ValueError
+            If ``k < 1``.
+        """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         P = self.predict_proba(X)

@@ -641,12 +641,30 @@ def evaluate(
     return compute_report(y, proba, classes, k=k, multilabel=multilabel, **kwargs)
 
 
-def predict_for_report(model: Any, texts: Sequence[Any], k: int | Iterable[int] | None = None):
+def predict_for_report(
+    model: Any, texts: Sequence[Any], k: int | Iterable[int] | None = None
+) -> np.ndarray | Ranked:
     """What :func:`evaluate` reports from: ``model.predict_proba(texts)`` (n×c), or when that
     matrix would exceed :data:`bowclf.report.ranked.DENSE_REPORT_BYTES`, each document's
-    best classes by ``model.predict_topk`` (a :class:`~bowclf.report.schema.Ranked`: the
-    largest ``k``, and for multi-label models every class that can reach the model's
-    ``threshold_``)."""
+    best classes by ``model.predict_topk``.
+
+    Parameters
+    ----------
+    model : object
+        Anything with ``classes_`` and ``predict_proba``, as for :func:`evaluate`;
+        ``predict_topk`` is used only for the ranked form.
+    texts : sequence
+        The documents.
+    k : int, iterable of int or None
+        The report's top-k cut-offs; the largest bounds the classes kept per document.
+
+    Returns
+    -------
+    ndarray of shape (n, c) or Ranked
+        The probabilities, or a :class:`~bowclf.report.schema.Ranked` of the largest ``k``
+        classes per document (for multi-label models also every class that can reach the
+        model's ``threshold_``).
+    """
     from .ranked import needs_ranked, rank_documents, ranked_width
 
     if not needs_ranked(len(texts), len(model.classes_)):

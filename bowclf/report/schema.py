@@ -331,13 +331,37 @@ class Report:
     # -- rendering shortcuts -------------------------------------------------
 
     def render_text(self, **kwargs: Any) -> str:
-        """Shortcut for :func:`~bowclf.report.render_text` ``(self, **kwargs)``."""
+        """Shortcut for :func:`~bowclf.report.render_text` ``(self, **kwargs)``.
+
+        Parameters
+        ----------
+        **kwargs
+            Keyword arguments of :func:`~bowclf.report.render_text` (``width``, ``color``,
+            ``max_rows``).
+
+        Returns
+        -------
+        str
+            The report as terminal text.
+        """
         from .text import render_text
 
         return render_text(self, **kwargs)
 
     def render_html(self, **kwargs: Any) -> str:
-        """Shortcut for :func:`~bowclf.report.render_html` ``(self, **kwargs)``."""
+        """Shortcut for :func:`~bowclf.report.render_html` ``(self, **kwargs)``.
+
+        Parameters
+        ----------
+        **kwargs
+            Keyword arguments of :func:`~bowclf.report.render_html` (``title``,
+            ``explain``).
+
+        Returns
+        -------
+        str
+            A self-contained HTML page.
+        """
         from .html import render_html
 
         return render_html(self, **kwargs)

@@ -32,6 +32,18 @@ def select_vocabulary(
     ``tokens[i]`` has corpus count ``counts[i]``.  Words with a count below
     ``min_count`` are dropped; of the rest the ``max_features`` most frequent
     are kept (ties at the cut broken by code-point order).
+
+    Returns
+    -------
+    words : list of str
+    counts : ndarray of int64
+
+    Raises
+    ------
+    TypeError
+        If a token is not a str.
+    ValueError
+        If a kept token ends with ``'\\x00'`` (a ``<U`` array cannot hold it).
     """
     cand = np.flatnonzero(counts >= min_count)
     if max_features is not None and cand.size > max_features:
@@ -239,13 +251,39 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         super()._validate_params()
 
     def tokenize(self, doc: str) -> list[str]:
-        """Tokens of one document under the current parameters (unigrams only)."""
+        """Tokens of one document under the current parameters (unigrams only).
+
+        Parameters
+        ----------
+        doc : str
+            The document.
+
+        Returns
+        -------
+        list of str
+            Its tokens, in order.
+        """
         return self._kept("_tokenizer_cache", (), self._make_tokenizer).tokenize(doc)
 
     def count_tokens(self, raw_documents: Iterable[str]) -> int:
         """Number of tokens in a corpus under the current tokenisation rule.
 
         Needs no fitting; used for tokens/s throughput figures.
+
+        Parameters
+        ----------
+        raw_documents : iterable of str
+            Consumed once, ``chunk_size`` documents at a time.
+
+        Returns
+        -------
+        int
+            The total number of (unigram) tokens.
+
+        Raises
+        ------
+        ValueError
+            If the parameters are invalid (as :meth:`fit` would raise).
         """
         self._validate_params()
         self._check_params()
@@ -283,7 +321,13 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
     def token_counter(self) -> TokenCounter:
         """A :class:`TokenCounter` under this vectorizer's tokenisation rule (parameters
         checked; nothing fitted): the counts :meth:`fit` makes a vocabulary of, for corpora
-        counted piece by piece (e.g. in several processes) and then :meth:`fit_counts`."""
+        counted piece by piece (e.g. in several processes) and then :meth:`fit_counts`.
+
+        Returns
+        -------
+        TokenCounter
+            A new, empty counter.
+        """
         self._validate_params()
         self._check_params()
         return TokenCounter(self._make_tokenizer(), self.chunk_size)
@@ -292,7 +336,25 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         """Learn the vocabulary from token counts (``tokens[i]`` occurs ``counts[i]`` times,
         each token once, in any order: e.g. the sums of :meth:`TokenCounter.result` of the
         parts of a corpus).  Equal to :meth:`fit` on
-        the documents that were counted, which depends on the counts only."""
+        the documents that were counted, which depends on the counts only.
+
+        Parameters
+        ----------
+        tokens : list of str
+            The distinct tokens.
+        counts : array-like of int, shape (len(tokens),)
+            Their corpus counts.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If the parameters are invalid or no token is left (no tokens, or none occurs
+            ``min_count`` times).
+        """
         self._validate_params()
         self._check_params()
         self._set_vocabulary(tokens, np.asarray(counts, np.int64))
@@ -302,7 +364,12 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         """The sklearn-free transform of this fitted vectorizer (a picklable
         :class:`~bowclf.vectorizer.transform.FittedVectorizer`, sharing ``vocabulary_``);
         its :meth:`~bowclf.vectorizer.transform.FittedVectorizer.chunk_transform` serves a
-        corpus read chunk by chunk.  Gives what :meth:`transform` gives."""
+        corpus read chunk by chunk.  Gives what :meth:`transform` gives.
+
+        Returns
+        -------
+        FittedVectorizer
+        """
         check_is_fitted(self, "vocabulary_")
         self._validate_params()
         self._check_params()
@@ -314,6 +381,16 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
         Equal to ``fit(raw_documents).transform(raw_documents)`` but reads
         (and tokenises) the input only once.
+
+        Parameters
+        ----------
+        raw_documents : iterable of str
+            Consumed once, ``chunk_size`` documents at a time.
+        y : ignored
+
+        Returns
+        -------
+        csr_array of shape (n_documents, n_features_out_)
         """
         self._check_params()
         dtype = np.dtype(self.dtype)
@@ -435,7 +512,12 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
         integer and a hash-table entry a word) until a lookup needs the dictionary, which it
         then builds again: for a vocabulary that is kept but not looked up for a while,
         e.g. during out-of-core training once the token cache is written.  Columns,
-        transforms and saved states are unchanged."""
+        transforms and saved states are unchanged.
+
+        Returns
+        -------
+        self
+        """
         check_is_fitted(self, "vocabulary_")
         if not isinstance(self.vocabulary_, PackedVocabulary):
             self.vocabulary_ = PackedVocabulary.of(self.vocabulary_)
@@ -453,6 +535,15 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
         The ``ngram#b`` columns are hash buckets shared by word n-grams and
         character n-grams (a whitespace-mode word could look the same).
+
+        Parameters
+        ----------
+        input_features : ignored
+            Accepted for scikit-learn compatibility.
+
+        Returns
+        -------
+        ndarray of str, shape (n_features_out_,)
         """
         check_is_fitted(self, "vocabulary_")
         width = self._hash_width()
@@ -482,6 +573,16 @@ class BowVectorizer(TransformerMixin, BaseEstimator):
 
     def set_fitted_state(self, state: dict[str, np.ndarray]) -> BowVectorizer:
         """Restore a state from :meth:`get_fitted_state` (same parameters).
+
+        Parameters
+        ----------
+        state : dict of str to ndarray
+            ``version``, ``words``, ``word_counts`` and ``n_tokens``, as
+            :meth:`get_fitted_state` returns them.
+
+        Returns
+        -------
+        self
 
         Raises
         ------
@@ -537,7 +638,13 @@ class TokenCounter:
     def result(self) -> tuple[list[str], np.ndarray]:
         """The tokens seen (each once, in first-seen order) and their counts: as many
         counts as tokens, also for ids never counted (the table's document separator, the
-        only entry of a counter that was given no documents)."""
+        only entry of a counter that was given no documents).
+
+        Returns
+        -------
+        tokens : list of str
+        counts : ndarray of int64, shape (len(tokens),)
+        """
         tokens = list(self.table.lookup)
         counts = _add_counts(self.counts, np.zeros(0, np.intp), len(self.table))
         return tokens, counts[: len(tokens)]
