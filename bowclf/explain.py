@@ -49,7 +49,7 @@ import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from . import _math
-from .vectorizer import NGRAM_MULTIPLIER, token_hashes
+from .vectorizer import token_hashes, word_ngram_hashes
 from .vectorizer.hashing import char_ngrams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -203,13 +203,7 @@ def document_occurrences(vectorizer: BowVectorizer, tokens: Sequence[str]) -> li
         return out
     if vectorizer.ngrams > 1 and len(tokens) > 1:
         t = token_hashes(list(tokens)).view(np.int32).astype(np.int64).view(np.uint64)
-        g = t
-        mult = np.uint64(NGRAM_MULTIPLIER)
-        for n in range(2, vectorizer.ngrams + 1):
-            m = len(tokens) - n + 1
-            if m <= 0:
-                break
-            g = g[:m] * mult + t[n - 1 :]
+        for n, g in enumerate(word_ngram_hashes(t, vectorizer.ngrams), start=2):
             cols = (V + (g % np.uint64(buckets)).astype(np.int64)).tolist()
             for i, col in enumerate(cols):
                 span = tuple(range(i, i + n))

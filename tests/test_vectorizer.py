@@ -1118,3 +1118,21 @@ def test_the_kept_table_lets_go_of_unknown_tokens_and_of_a_replaced_vocabulary()
     assert words._transformer().vocabulary is words.vocabulary_
     expected = BowVectorizer().fit(docs[:50]).transform(docs[:5]).toarray()
     np.testing.assert_array_equal(words.transform(docs[:5]).toarray(), expected)
+
+
+def test_word_ngram_hashes_follow_fasttexts_recurrence():
+    """One pure function for the word n-gram recurrence the vectorizer, explanations and the
+    fastText reader share: against fastText's loop written out in Python integers."""
+    from bowclf.vectorizer import NGRAM_MULTIPLIER, token_hashes, word_ngram_hashes
+
+    words = ["the", "cat", "sat", "on", "the", "mat"]
+    h = token_hashes(words).view(np.int32).astype(np.int64).view(np.uint64)
+    got = list(word_ngram_hashes(h, 4))
+    assert [g.size for g in got] == [5, 4, 3]
+    for n, g in enumerate(got, start=2):
+        for i in range(len(words) - n + 1):
+            want = int(h[i])
+            for j in range(i + 1, i + n):
+                want = (want * NGRAM_MULTIPLIER + int(h[j])) % 2**64
+            assert int(g[i]) == want
+    assert list(word_ngram_hashes(h[:1], 3)) == []

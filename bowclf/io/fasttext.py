@@ -48,7 +48,7 @@ import numpy as np
 from .. import _math
 from ..hsoftmax import HuffmanTree
 from ..inference import DECISION_CELLS, check_texts
-from ..vectorizer.hashing import NGRAM_MULTIPLIER, bytes_hashes, subword_hashes
+from ..vectorizer.hashing import bytes_hashes, subword_hashes, word_ngram_hashes
 from .fasttext_reader import (
     _ARG_NAMES,
     _LOSSES,
@@ -271,14 +271,8 @@ class FastTextModel:
         # word n-grams over consecutive feature tokens of one line
         nmax = self.args["wordNgrams"]
         if nmax > 1 and seq.size:
-            hs = hashes[seq].view(np.uint64)
-            g = hs.copy()
-            mul = np.uint64(NGRAM_MULTIPLIER)
             bucket = np.uint64(self.args["bucket"])
-            for k in range(1, nmax):
-                if seq.size <= k:
-                    break
-                g = g[:-1] * mul + hs[k:]
+            for k, g in enumerate(word_ngram_hashes(hashes[seq].view(np.uint64), nmax), start=1):
                 same = seq_doc[: seq.size - k] == seq_doc[k:]
                 rows = self._row_of_hash((g[same] % bucket).astype(np.int64))
                 ok = rows >= 0

@@ -68,7 +68,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .hashing import FNV_OFFSET_BASIS, FNV_PRIME, NGRAM_MULTIPLIER, token_hash, token_hashes
+from .hashing import (
+    FNV_OFFSET_BASIS,
+    FNV_PRIME,
+    NGRAM_MULTIPLIER,
+    token_hash,
+    token_hashes,
+    word_ngram_hashes,
+)
 from .transform import STATE_VERSION
 
 # The estimator imports scikit-learn: loaded on first use, so that the sklearn-free transform
@@ -80,6 +87,7 @@ __all__ = [
     "FNV_OFFSET_BASIS",
     "FNV_PRIME",
     "NGRAM_MULTIPLIER",
+    "word_ngram_hashes",
     "STATE_VERSION",
     "token_hash",
     "select_vocabulary",

@@ -9,7 +9,7 @@ reader (:mod:`bowclf.io.fasttext`) hashes with the same functions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -22,11 +22,29 @@ __all__ = [
     "subword_hashes",
     "token_hash",
     "token_hashes",
+    "word_ngram_hashes",
 ]
 
 FNV_OFFSET_BASIS = 2166136261
 FNV_PRIME = 16777619
 NGRAM_MULTIPLIER = 116049371
+
+
+def word_ngram_hashes(hashes: np.ndarray, max_n: int) -> Iterator[np.ndarray]:
+    """fastText's hashes of the word n-grams of a token sequence, for n = 2 … ``max_n``.
+
+    ``hashes``: the tokens' hashes as uint64 (a token's 32-bit hash sign-extended, as
+    fastText's ``int32`` to ``uint64``).  Yields ``g_n`` (length ``len(hashes) − n + 1``,
+    uint64, wrapping) with ``g_1 = h`` and ``g_n[i] = g_{n−1}[i]·116049371 + h[i + n − 1]``,
+    while a sequence is long enough; the n-gram's bucket is ``g_n mod buckets``.
+    """
+    g = hashes
+    for n in range(2, max_n + 1):
+        m = hashes.size - n + 1
+        if m <= 0:
+            return
+        g = g[:m] * np.uint64(NGRAM_MULTIPLIER) + hashes[n - 1 :]
+        yield g
 
 
 def token_hash(token: str) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .hashing import NGRAM_MULTIPLIER, _sign_extend, subword_hashes, token_hashes
+from .hashing import _sign_extend, subword_hashes, token_hashes, word_ngram_hashes
 from .keyindex import _CHAR_KEY, _LONG_KEY, _KeyIndex, _span_keys, _take_two
 from .tokenizer import _SEP, _Spans, _Tokenizer
 
@@ -312,13 +312,8 @@ def _hashed_entries(
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     if table.hashes is not None and ngrams > 1 and len(ids) > 1:
-        t = table.hashes.array[ids]
-        g = t
-        for n in range(2, ngrams + 1):
-            m = len(ids) - n + 1
-            if m <= 0:
-                break
-            g = g[:m] * np.uint64(NGRAM_MULTIPLIER) + t[n - 1 :]
+        for n, g in enumerate(word_ngram_hashes(table.hashes.array[ids], ngrams), start=2):
+            m = g.size
             valid = doc[:m] == doc[n - 1 :]
             rows.append(doc[:m][valid])
             cols.append((g[valid] % np.uint64(buckets)).astype(np.int64))
