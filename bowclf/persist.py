@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,50 +153,21 @@ def save(
     if path.exists() and not path.is_file():
         # os.replace would put the model in place of a directory, a device or a FIFO
         raise ValueError(f"{path}: exists and is not a regular file; not replaced")
-    directory = path.parent if str(path.parent) else Path(".")
-    from .atomic import final_mode
+    from .atomic import atomic_write
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with zipfile.ZipFile(raw, "w") as zf:
-                header_info = zipfile.ZipInfo(HEADER, date_time=(1980, 1, 1, 0, 0, 0))
-                header_info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(header_info, header_bytes)
-                for name, arr in sorted(arrays.items()):  # one order however it was built
-                    member_info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                    # Numbers barely compress; vocabularies (unicode arrays) do.
-                    member_info.compress_type = (
-                        zipfile.ZIP_DEFLATED if arr.dtype.kind == "U" else zipfile.ZIP_STORED
-                    )
-                    with zf.open(member_info, "w", force_zip64=True) as member:
-                        _write_npy(member, arr)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(tmp_name, final_mode(path))  # an existing file's mode, else the umask's
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
+    with atomic_write(path, "wb", durable=True) as raw, zipfile.ZipFile(raw, "w") as zf:
+        header_info = zipfile.ZipInfo(HEADER, date_time=(1980, 1, 1, 0, 0, 0))
+        header_info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(header_info, header_bytes)
+        for name, arr in sorted(arrays.items()):  # one order however it was built
+            member_info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            # Numbers barely compress; vocabularies (unicode arrays) do.
+            member_info.compress_type = (
+                zipfile.ZIP_DEFLATED if arr.dtype.kind == "U" else zipfile.ZIP_STORED
+            )
+            with zf.open(member_info, "w", force_zip64=True) as member:
+                _write_npy(member, arr)
     return path
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (best effort: not every platform can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _to_members(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

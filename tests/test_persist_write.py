@@ -45,3 +45,22 @@ def test_large_arrays_are_written_in_chunks_of_their_own_memory(monkeypatch):
     assert len(pieces) == 10 and max(p.nbytes for p in pieces) == 4096
     assert all(np.shares_memory(np.frombuffer(p, np.uint8), arr) for p in pieces)
     assert np.lib.format.read_array(io.BytesIO(member.getvalue())).tolist() == arr.tolist()
+
+
+def test_atomic_write_replaces_only_on_success_and_keeps_the_mode(tmp_path):
+    """The one atomic write model files and the command line's outputs share."""
+    import os
+
+    from bowclf.atomic import atomic_write
+
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    os.chmod(target, 0o600)
+    with pytest.raises(RuntimeError), atomic_write(target, "w", encoding="utf-8") as f:
+        f.write("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    with atomic_write(target, "w", encoding="utf-8", durable=True) as f:
+        f.write("new")
+    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]

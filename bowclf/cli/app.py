@@ -372,7 +372,8 @@ def _is_special(path: str) -> bool:
 
 
 class _OutputFile:
-    """A text file written atomically: to ``.NAME.XXXX.tmp`` beside it, renamed at the end.
+    """A text file written atomically (:func:`bowclf.atomic.atomic_write`: to
+    ``.NAME.XXXX.tmp`` beside it, renamed at the end).
 
     If the work fails or is interrupted, the temporary file is removed and an existing file
     is left unchanged.  Special files (``/dev/null``, FIFOs, terminals) are written directly.
@@ -380,47 +381,28 @@ class _OutputFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.tmp: str | None = None
         self.file: IO[str]
+        self._atomic: Any = None
 
     def __enter__(self) -> IO[str]:
         if _is_special(self.path):
             self.file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
             return self.file
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, self.tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=directory
-        )
-        self.file = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        from ..atomic import atomic_write
+
+        self._atomic = atomic_write(self.path, "w", encoding="utf-8", newline="")
+        self.file = self._atomic.__enter__()
         return self.file
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self._atomic is not None:
+            self._atomic.__exit__(exc_type, exc, tb)
+            return
         try:
             self.file.close()
         except BaseException:
             if exc_type is None:
-                self._discard()
                 raise
-        if self.tmp is None:
-            return
-        if exc_type is not None:
-            self._discard()
-            return
-        try:
-            from ..atomic import final_mode
-
-            os.chmod(self.tmp, final_mode(self.path))  # an existing file's mode, else umask's
-            os.replace(self.tmp, self.path)
-        except BaseException:
-            self._discard()
-            raise
-
-    def _discard(self) -> None:
-        if self.tmp is not None:
-            try:
-                os.unlink(self.tmp)
-            except OSError:
-                pass
 
 
 # ---------------------------------------------------------------------- shared by commands
