@@ -33,7 +33,15 @@ from .backends.disk import BLOCK_NNZ, DiskCorpus
 if TYPE_CHECKING:  # pragma: no cover
     from .text import TextClassifier
 
-__all__ = ["fit_stream"]
+__all__ = ["fit_stream", "out_of_core_problem"]
+
+
+def out_of_core_problem(params: dict[str, Any]) -> str | None:
+    """Why a :class:`~bowclf.TextClassifier` with these parameters cannot be trained out of
+    core, or None: the one rule for :func:`fit_stream` and ``bowclf fit --stream``."""
+    if params.get("class_weight") is not None:
+        return "class_weight is not supported by out-of-core training"
+    return None
 
 
 def fit_stream(
@@ -107,8 +115,9 @@ def fit_stream(
 
     if not isinstance(model, TextClassifier):
         raise TypeError("fit_stream trains a TextClassifier")
-    if model.class_weight is not None:
-        raise ValueError("class_weight is not supported by out-of-core training")
+    problem = out_of_core_problem(model.get_params())
+    if problem is not None:
+        raise ValueError(problem)
     with DiskCorpus(
         source, corpus_kw=corpus_kw, multilabel=multilabel, cache_dir=cache_dir,
         keep_cache=keep_cache, chunk_size=chunk_size, block_docs=block_docs,

@@ -519,7 +519,7 @@ def test_fit_streams_large_files_by_itself(tmp_path, monkeypatch):
     ("args", "message"),
     [
         ([TRAIN, "--stream", "--valid-fraction", "0.1"], "--valid-fraction is not supported"),
-        ([TRAIN, "--stream", "--class-weight", "balanced"], "--class-weight is not supported"),
+        ([TRAIN, "--stream", "--class-weight", "balanced"], "class_weight is not supported by"),
     ],
 )
 def test_fit_stream_usage_errors(tmp_path, args, message):

@@ -429,8 +429,11 @@ def _use_stream(o: _FitOptions) -> bool:
             raise click.UsageError(
                 f"{why}: --valid-fraction is not supported; use --valid FILE (or --in-memory)"
             )
-        if o.class_weight != "none":
-            raise click.UsageError(f"{why}: --class-weight is not supported (or --in-memory)")
+        from ..stream import out_of_core_problem
+
+        problem = out_of_core_problem(_model_params(o))
+        if problem is not None:  # e.g. --class-weight
+            raise click.UsageError(f"{why}: {problem} (train --in-memory)")
     return stream
 
 
