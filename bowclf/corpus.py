@@ -102,6 +102,7 @@ __all__ = [
     "iter_chunks",
     "iter_records",
     "iter_texts",
+    "makes_multilabel",
     "open_text",
     "read_corpus",
 ]
@@ -132,6 +133,13 @@ _SAMPLE_CHARS = 1 << 16
 _CR_SPLIT = re.compile(r"(?<=\r)(?!\n)")
 
 
+def makes_multilabel(label_sep: str | None, several: bool) -> bool:
+    """Whether a corpus makes a multi-label model: its label cells are split (``label_sep``
+    given) or some document has several labels (``several``: a fastText line with several
+    ``__label__`` tokens) — the one rule of every training route."""
+    return label_sep is not None or several
+
+
 @dataclass
 class Corpus:
     """An in-memory corpus, as returned by :func:`read_corpus`.
@@ -152,6 +160,11 @@ class Corpus:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def makes_multilabel(self, label_sep: str | None) -> bool:
+        """Whether the corpus, read with ``label_sep``, makes a multi-label model
+        (:func:`makes_multilabel`)."""
+        return makes_multilabel(label_sep, self.is_multilabel)
 
     @property
     def is_multilabel(self) -> bool:

@@ -308,20 +308,20 @@ def fit_dask_file(
     -------
     TextClassifier
     """
-    from .corpus import CorpusError, iter_chunks
+    from .corpus import CorpusError, iter_chunks, makes_multilabel
 
     corpus_kw = dict(corpus_kw or {})
     client, own = get_client(client, scheduler_address)
     try:
         chunks, sizes, multi = [], [], False
         for texts, labels in iter_chunks(path, chunk_size=READ_CHUNK, **corpus_kw):
-            multi = multi or any(len(labs) != 1 for labs in labels)
+            multi = multi or any(len(labs) > 1 for labs in labels)
             chunks.append(client.scatter([(texts, list(labels))], hash=False)[0])
             sizes.append(len(texts))
         n_docs = sum(sizes)
         if n_docs == 0:
             raise CorpusError(f"{path}: contains no documents")
-        multilabel = multi or corpus_kw.get("label_sep") is not None
+        multilabel = makes_multilabel(corpus_kw.get("label_sep"), multi)
         n_parts = partitions or len(list_workers(client))
         size = max(1, math.ceil(n_docs / n_parts))
         ends = np.cumsum(sizes)

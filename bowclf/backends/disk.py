@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..allocator import release_free_memory
-from ..corpus import CorpusError, iter_chunks
+from ..corpus import CorpusError, iter_chunks, makes_multilabel
 from ..corpus_ranges import csv_layout, split_points
 from ..losses import Loss
 from ..parallel import prefetch, resolve_n_jobs
@@ -523,7 +523,7 @@ class DiskCorpus:
         del tokens, counts
         multilabel = self.multilabel
         if multilabel is None:
-            multilabel = self.corpus_kw.get("label_sep") is not None or several
+            multilabel = makes_multilabel(self.corpus_kw.get("label_sep"), several)
         if not multilabel and several:
             raise CorpusError(
                 f"{self.path}: some documents have several labels; use a label separator"

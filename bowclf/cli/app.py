@@ -433,7 +433,7 @@ def _isatty(stream) -> bool:
 def _labels_of(corpus, label_sep, multilabel: bool | None = None):
     """``(texts, y, multilabel)``: single labels as str, label sets as tuples."""
     if multilabel is None:
-        multilabel = label_sep is not None or corpus.is_multilabel
+        multilabel = corpus.makes_multilabel(label_sep)
     if multilabel:
         return corpus.texts, [tuple(labels) for labels in corpus.labels], True
     several = next((i for i, labels in enumerate(corpus.labels) if len(labels) > 1), None)
