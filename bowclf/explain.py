@@ -49,6 +49,7 @@ import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from . import _math
+from ._json import plain
 from .vectorizer import token_hashes, word_ngram_hashes
 from .vectorizer.hashing import char_ngrams
 
@@ -306,7 +307,7 @@ class Explanation:
                 }
             out_classes.append(
                 {
-                    "label": _plain(ce.label),
+                    "label": plain(ce.label),
                     "score": ce.score,
                     "probability": ce.probability,
                     "contribution_sum": float(ce.contributions.sum()),
@@ -370,11 +371,11 @@ def explain_documents(
     classes = np.asarray(model.classes_)
     if labels is not None:
         wanted = list(labels)
-        index = {_plain(c): i for i, c in enumerate(classes.tolist())}
-        missing = [lab for lab in wanted if _plain(lab) not in index]
+        index = {plain(c): i for i, c in enumerate(classes.tolist())}
+        missing = [lab for lab in wanted if plain(lab) not in index]
         if missing:
             raise ValueError(f"unknown label(s) {missing!r}; the model's classes are {index}")
-        fixed = np.array([index[_plain(lab)] for lab in wanted], dtype=np.intp)
+        fixed = np.array([index[plain(lab)] for lab in wanted], dtype=np.intp)
     elif k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     Xs = scaled_inputs(X, clf.row_scaling())
@@ -420,7 +421,7 @@ def _explain_one(vec, text, Xs, i, fc, A, B, which, s, p, classes) -> Explanatio
         values=vals.astype(np.float64),
         classes=[
             ClassExplanation(
-                label=_plain(classes[c]),
+                label=plain(classes[c]),
                 score=float(s[c]),
                 probability=float(p[c]),
                 contributions=C[r],
@@ -453,11 +454,6 @@ def _name_features(vectorizer, tokens: list[str], vec_cols: np.ndarray):
             vals += [1.0 / (len(found) * len(o.tokens))] * len(o.tokens)
     np.add.at(share, (rows, cols), vals)  # one update: a numpy call per occurrence was slow
     return names, share
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value (labels compare and serialise as such)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 # ---------------------------------------------------------------------- model-level views
@@ -520,7 +516,7 @@ def top_features(model: TextClassifier, n: int = 10) -> dict[Any, list[tuple[str
         X1 = sp.csr_array((vals, js, np.arange(js.size + 1)), shape=(js.size, p))
         S = _math.row_scores(_math.hidden(scaled_inputs(X1, clf.row_scaling()), clf.A_), B)[:, k]
         names = [_bucket_name(vec, int(col), words) for col in (js if fc is None else fc[js])]
-        out[_plain(classes[k])] = [
+        out[plain(classes[k])] = [
             (name, float(np.exp(lp)), float(s))
             for name, lp, s in zip(names, best_lp[k], S, strict=True)
         ]
@@ -733,13 +729,13 @@ def confusion_explainer(model: TextClassifier, *, top: int = 5) -> Callable[[Any
         ``explain(example, confusion) -> str``; ``""`` when neither label is a class of
         the model.
     """
-    known = {_plain(c) for c in np.asarray(model.classes_).tolist()}
+    known = {plain(c) for c in np.asarray(model.classes_).tolist()}
 
     def explain(example, confusion) -> str:
         labels = [
             lab
             for lab in dict.fromkeys((confusion.pred, confusion.true))
-            if lab is not None and _plain(lab) in known
+            if lab is not None and plain(lab) in known
         ]
         if not labels:
             return ""

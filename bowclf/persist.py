@@ -34,7 +34,6 @@ from the file is ever executed.
 from __future__ import annotations
 
 import json
-import math
 import os
 import zipfile
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
+from ._json import json_safe
 from ._limits import all_finite
 from .io.modelfile import (
     CLASSIFIER_MEMBERS,
@@ -317,19 +317,13 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # strict JSON has no NaN; a non-finite summary value is not worth keeping
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
+def _jsonable(value: Any) -> Any:
+    """A header value as strict JSON (:func:`bowclf._json.json_safe`); a dtype is stored by
+    name, and any other value no model file can hold is refused (``ValueError``)."""
+    return json_safe(value, _stored_name)
+
+
+def _stored_name(value: Any) -> str:
     if isinstance(value, type):  # e.g. a dtype class such as numpy.float32
         return np.dtype(value).name
     if isinstance(value, np.dtype):

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import defaults
-from .explain import _plain
+from ._json import plain
 from .inference import topk_request
 
 try:
@@ -227,7 +227,7 @@ def _run_op(model, op: tuple, texts: list[str]) -> list:
     if op[0] == "predict":
         pred = model.predict(texts)
         if getattr(model, "multilabel_", False):
-            return [[_plain(v) for v in labels] for labels in pred]
+            return [[plain(v) for v in labels] for labels in pred]
         return [[v] for v in np.asarray(pred).tolist()]
     if op[0] == "topk":
         return model.predict_topk(texts, k=op[1], threshold=op[2])
@@ -359,7 +359,7 @@ class _Service:
 
     def __init__(self, model, config: ServeConfig, info: dict, explainer=None) -> None:
         self.model, self.config = model, config
-        self.classes = [_plain(c) for c in np.asarray(model.classes_).tolist()]
+        self.classes = [plain(c) for c in np.asarray(model.classes_).tolist()]
         self.model_info = _described(info, config, self.classes)
         self.explainer = explainer  # the whole model, read from the file when first needed
         self.served_file: tuple | None = None  # the file's identity when it was read
@@ -423,7 +423,7 @@ class _Service:
             op = ("topk", *topk_request(k, threshold, n_classes=n_classes, multilabel=multilabel))
             rows = await self.batcher.submit(op, texts)
             preds = [
-                {"labels": [_plain(lab) for lab, _ in r], "probabilities": [p for _, p in r]}
+                {"labels": [plain(lab) for lab, _ in r], "probabilities": [p for _, p in r]}
                 for r in rows
             ]
         out: dict[str, Any] = {"predictions": preds}

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _math
+from .._json import plain
 from ..losses import Loss
 from ..overfit_probe import held_out
 from ..targets import check_target_type, warn_if_labels_are_distinct
@@ -148,7 +149,7 @@ def _plain_label(v: Any) -> Any:
     """numpy scalars to Python scalars (labels read from pandas), collections to tuples."""
     if isinstance(v, (list, tuple, set, frozenset)):
         return tuple(_plain_label(x) for x in (sorted(v) if isinstance(v, (set, frozenset)) else v))
-    return v.item() if isinstance(v, np.generic) else v
+    return plain(v)
 
 
 # ---------------------------------------------------------------------- vocabulary

@@ -265,11 +265,6 @@ def _chunk_limit(model, chunk_size: int) -> int:
 _PROBA_CELLS = 2**24  # float64 cells of one chunk's probability matrix (128 MiB)
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the equivalent Python scalar (for str() and JSON)."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
-
-
 def _predict_rows(
     model, texts: Sequence[str], k: int | None, threshold: float | None, with_proba: bool
 ) -> list[list[tuple[Any, float | None]]]:
@@ -283,6 +278,8 @@ def _predict_rows(
     for hierarchical softmax over many labels from their paths); otherwise
     ``model.predict_topk``.
     """
+    from .._json import plain  # imports numpy: not at the command line's start
+
     multilabel = getattr(model, "multilabel_", False)
     if k is None and threshold is None and with_proba and multilabel:
         if hasattr(model, "predict_sets_with_proba"):  # one pass, only the printed labels
@@ -290,22 +287,22 @@ def _predict_rows(
             for i, row in enumerate(rows):
                 if not all(math.isfinite(p) for _, p in row):
                     _non_finite(i)
-            return [[(_plain(lab), float(p)) for lab, p in row] for row in rows]
+            return [[(plain(lab), float(p)) for lab, p in row] for row in rows]
     if k is None and threshold is None and with_proba and not multilabel:
         if hasattr(model, "predict_with_proba"):  # one pass (hs: no n×c probabilities)
             labels, p = model.predict_with_proba(texts)
             p = _finite(p.reshape(-1, 1))[:, 0]
-            return [[(_plain(lab), float(q))] for lab, q in zip(labels, p, strict=True)]
+            return [[(plain(lab), float(q))] for lab, q in zip(labels, p, strict=True)]
     if k is None and threshold is None:
         predicted = model.predict(texts)
-        classes = [_plain(c) for c in model.classes_]
+        classes = [plain(c) for c in model.classes_]
         if multilabel:
             if hasattr(predicted, "ndim") and predicted.ndim == 2:  # an indicator matrix
                 rows = [[classes[j] for j in row.nonzero()[0]] for row in predicted]
             else:
-                rows = [[_plain(lab) for lab in labels] for labels in predicted]
+                rows = [[plain(lab) for lab in labels] for labels in predicted]
         else:
-            rows = [[_plain(lab)] for lab in predicted]
+            rows = [[plain(lab)] for lab in predicted]
         if not with_proba:
             return [[(lab, None) for lab in row] for row in rows]
         P = _finite(model.predict_proba(texts))
@@ -315,7 +312,7 @@ def _predict_rows(
 
     k, threshold = topk_request(k, threshold, n_classes=len(model.classes_), multilabel=multilabel)
     rows = model.predict_topk(texts, k=k, threshold=threshold)
-    return [[(_plain(lab), float(p)) for lab, p in row] for row in rows]
+    return [[(plain(lab), float(p)) for lab, p in row] for row in rows]
 
 
 def _finite(P):

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from sklearn import metrics as skm
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from .._json import plain
 from .._math import top_k
 from .ranked import _pred_indices, _true_indices, average_labels, with_unseen_columns
 from .schema import (
@@ -34,7 +35,6 @@ from .schema import (
     TopK,
     _as_list,
     _json_label,
-    _py,
 )
 
 
@@ -179,12 +179,12 @@ def _to_indicator(
     rows = [list(r) if not isinstance(r, str) else [r] for r in y]
     if len(rows) != n:
         raise ValueError(f"{what} has {len(rows)} rows, expected {n}")
-    known = {(_py(lab)): i for i, lab in enumerate(classes)}
-    unseen = [[_py(lab) for lab in r if _py(lab) not in known] for r in rows]
+    known = {(plain(lab)): i for i, lab in enumerate(classes)}
+    unseen = [[plain(lab) for lab in r if plain(lab) not in known] for r in rows]
     if not allow_unseen and any(unseen):
         bad = sorted({str(lab) for r in unseen for lab in r})
         raise ValueError(f"{what} contains labels not in classes: {bad[:5]}")
-    kept = [[_py(lab) for lab in r if _py(lab) in known] for r in rows]
+    kept = [[plain(lab) for lab in r if plain(lab) in known] for r in rows]
     mlb = MultiLabelBinarizer(classes=classes)
     arr = mlb.fit_transform(kept)
     return np.asarray(arr, dtype=np.int8), unseen
@@ -737,7 +737,7 @@ def _multilabel_prediction(model: Any, texts: list[Any], proba: Any, classes: li
     if isinstance(proba, Ranked):
         return pred
     indicator, _ = _to_indicator(
-        pred, [_py(x) for x in classes], len(texts), "model.predict", allow_unseen=False
+        pred, [plain(x) for x in classes], len(texts), "model.predict", allow_unseen=False
     )
     return indicator
 

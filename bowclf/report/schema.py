@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from .._json import json_safe, plain
 
 SCHEMA_VERSION = 2
 #: Largest number of classes whose confusion matrix is also kept (and written) dense.
@@ -228,14 +229,14 @@ class Report:
             "n_classes": self.n_classes,
             "multilabel": self.multilabel,
             "accuracy": self.accuracy,
-            **{name: _plain(getattr(self, name)) for name in _AVERAGES},
+            **{name: _as_dict(getattr(self, name)) for name in _AVERAGES},
             "log_loss": self.log_loss,
             "hamming_loss": self.hamming_loss,
-            "top_k": {str(k): _plain(t) for k, t in sorted(self.top_k.items())},
-            "per_class": [_plain(r) for r in self.per_class],
+            "top_k": {str(k): _as_dict(t) for k, t in sorted(self.top_k.items())},
+            "per_class": [_as_dict(r) for r in self.per_class],
             "confusion_matrix": self._confusion_dict(),
-            "calibration": _plain(self.calibration),
-            "confusions": [_plain(c) for c in self.confusions],
+            "calibration": _as_dict(self.calibration),
+            "confusions": [_as_dict(c) for c in self.confusions],
             "unseen_labels": {
                 "n_documents": self.unseen_documents,
                 "n_occurrences": int(sum(self.unseen_counts.values())),
@@ -245,8 +246,8 @@ class Report:
             "throughput": throughput,
         }
         if self.per_class_omitted is not None:  # reports over many classes only
-            out["per_class_omitted"] = _plain(self.per_class_omitted)
-        return _json_safe(out)
+            out["per_class_omitted"] = _as_dict(self.per_class_omitted)
+        return json_safe(out)
 
     def _confusion_dict(self) -> dict[str, Any] | None:
         if self.confusion_matrix is None:
@@ -373,7 +374,7 @@ class Report:
 _AVERAGES = ("macro", "micro", "weighted", "samples")
 
 
-def _plain(obj: Any) -> Any:
+def _as_dict(obj: Any) -> Any:
     """A dataclass as nested dicts (their field names are the JSON keys)."""
     return None if obj is None else dataclasses.asdict(obj)
 
@@ -387,38 +388,15 @@ def _calibration(cal: Mapping[str, Any]) -> Calibration:
     return Calibration(cal["kind"], cal["n_bins"], cal["ece"], cal["mce"], bins)
 
 
-def _py(value: Any) -> Any:
-    """Convert numpy scalars to the equivalent Python scalar."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _as_list(values: Any) -> list[Any]:
     """A list of Python scalars from a list, tuple, array or pandas object."""
     if hasattr(values, "tolist"):
         values = values.tolist()
-    return [_py(v) for v in values]
+    return [plain(v) for v in values]
 
 
 def _json_label(value: Any) -> Any:
-    value = _py(value)
+    value = plain(value)
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
-
-
-def _json_safe(obj: Any) -> Any:
-    """Recursively turn numpy values into JSON-safe Python values (NaN -> None)."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_json_safe(v) for v in obj.tolist()]
-    obj = _py(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    return str(obj)
