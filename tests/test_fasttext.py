@@ -490,3 +490,39 @@ def test_a_quantised_output_is_checked_against_the_labels_before_it_is_decoded(t
     finally:
         tracemalloc.stop()
     assert peak < 50 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [
+        (lambda ft: ft["args"].update(dim=2**40), "argument dim is not a 32-bit integer"),
+        (lambda ft: ft["args"].update(epoch=True), "argument epoch is not a 32-bit integer"),
+        (lambda ft: ft.update(ntokens=None), "ntokens is not a plausible integer"),
+        (lambda ft: ft.update(version="x"), "version is not a plausible integer"),
+        (lambda ft: ft.update(qout="x"), "qout is not true or false"),
+    ],
+)
+def test_a_converted_files_fasttext_section_is_checked_field_by_field(tiny_bin, tmp_path,
+                                                                    edit, pattern):  # fmt: skip
+    """Each value of a converted model's fasttext section is checked and named (they were
+    accepted, or refused as 'argument out of range' / a NoneType message)."""
+    import json
+    import zipfile
+
+    from bowclf.persist import save
+
+    source = tmp_path / "t.bin"
+    source.write_bytes(tiny_bin)
+    converted = save(load_fasttext(source), tmp_path / "c.bowclf")
+    with zipfile.ZipFile(converted) as zf:
+        items = {name: zf.read(name) for name in zf.namelist()}
+    header = json.loads(items["header.json"])
+    edit(header["fasttext"])
+    items["header.json"] = json.dumps(header).encode()
+    edited = tmp_path / "e.bowclf"
+    with zipfile.ZipFile(edited, "w") as zf:
+        for name, data in items.items():
+            zf.writestr(name, data)
+    with pytest.raises(ModelFileError, match=pattern) as exc:
+        load(edited)
+    assert "\n" not in str(exc.value)

@@ -530,6 +530,11 @@ def to_members(model: FastTextModel) -> tuple[dict[str, Any], dict[str, np.ndarr
     return header, arrays
 
 
+def _is_int(value: Any, bound: int) -> bool:
+    """An integer (not a boolean) in ``[-bound, bound)``."""
+    return isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
+
+
 def from_members(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> FastTextModel:
     """Rebuild a :class:`FastTextModel` from a bowclf model file (checked like a ``.bin``)."""
     section = header.get("fasttext")
@@ -538,11 +543,16 @@ def from_members(header: dict[str, Any], arrays: dict[str, np.ndarray], path) ->
     args = section["args"]
     if set(args) != set(_ARG_NAMES) | {"t"}:
         raise _error(path, "the fasttext section has the wrong arguments")
-    for key in _ARG_NAMES:
-        if not isinstance(args[key], int) or isinstance(args[key], bool):
-            raise _error(path, f"fasttext argument {key} is not an integer")
-    if not isinstance(args["t"], int | float):
+    for key in _ARG_NAMES:  # int32 in fastText's layout
+        if not _is_int(args[key], 2**31):
+            raise _error(path, f"fasttext argument {key} is not a 32-bit integer")
+    if not isinstance(args["t"], int | float) or isinstance(args["t"], bool):
         raise _error(path, "fasttext argument t is not a number")
+    for key, bound in (("version", 2**31), ("ntokens", 2**63)):
+        if not _is_int(section.get(key, 0), bound):
+            raise _error(path, f"the fasttext section's {key} is not a plausible integer")
+    if not isinstance(section.get("qout", False), bool):
+        raise _error(path, "the fasttext section's qout is not true or false")
     words = [bytes(w) for w in arrays["fasttext/words"].tolist()]
     counts = np.asarray(arrays["fasttext/counts"], np.int64)
     nwords, prefix = section.get("nwords"), section.get("label_prefix")
