@@ -944,3 +944,32 @@ def test_default_k_skips_ranking_every_class(n_classes, expected):
     assert set(compute_report(y, p, classes).top_k) == expected
     assert set(compute_report(y, p, classes, k=5).top_k) == {5}  # asked for: kept
     assert default_ks(n_classes) == sorted(expected)
+
+
+def test_averages_run_over_the_labels_of_the_test_set_as_sklearn_does():
+    """A class of the model absent from the test set and never predicted says nothing of it:
+    the averages run over the gold and predicted labels (and gold labels the model never
+    saw), as scikit-learn's on the raw labels (a perfect model on 3 of its 30 classes had a
+    macro F1 of 0.1).  Both report paths, single- and multi-label."""
+    from bowclf.report import Ranked
+
+    classes = ["a", "b", "c", "d"]
+    y, pred = ["a", "a", "b", "z"], ["a", "b", "b", "a"]
+    P = np.array([[0.7, 0.1, 0.1, 0.1], [0.2, 0.6, 0.1, 0.1], [0.1, 0.8, 0.05, 0.05],
+                  [0.6, 0.2, 0.1, 0.1]])  # fmt: skip
+    ranked = Ranked(np.argsort(-P, axis=1, kind="stable")[:, :2], -np.sort(-P, axis=1)[:, :2])
+    for proba in (P, ranked):
+        rep = compute_report(y, proba, classes, y_pred=pred)
+        for avg in ("macro", "micro", "weighted"):
+            want = skm.precision_recall_fscore_support(y, pred, average=avg, zero_division=0)
+            got = getattr(rep, avg)
+            assert (got.precision, got.recall, got.f1) == pytest.approx(want[:3]), avg
+    gold = [["a"], ["a", "b"], ["b"], ["a"]]
+    guess = [("a",), ("a",), ("b",), ("b",)]
+    mlb = MultiLabelBinarizer().fit(gold + [list(g) for g in guess])  # the raw label sets
+    Yt, Yp = mlb.transform(gold), mlb.transform(guess)
+    rep = compute_report(gold, np.full((4, 4), 0.2), classes, multilabel=True, y_pred=guess)
+    for avg in ("macro", "micro", "weighted", "samples"):
+        want = skm.precision_recall_fscore_support(Yt, Yp, average=avg, zero_division=0)
+        got = getattr(rep, avg)
+        assert (got.precision, got.recall, got.f1) == pytest.approx(want[:3]), avg

@@ -380,7 +380,7 @@ def _single_label_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Sett
     p, r, f, s = skm.precision_recall_fscore_support(
         y_idx, p_idx, labels=list(range(c)), average=None, zero_division=0
     )
-    labels = average_labels(c, y_idx)
+    labels = average_labels(c, y_idx, p_idx)
     predicted = np.bincount(p_idx, minlength=c)
     per_class = _per_class(classes, p, r, f, s, predicted)
     yk, pk = y_idx[known], proba[known]

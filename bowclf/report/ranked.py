@@ -116,7 +116,7 @@ def _single_label(y_true: Any, R: Ranked, y_pred: Any, how: Any) -> Report:
     p, r, f, s = skm.precision_recall_fscore_support(
         y_idx, p_idx, labels=list(range(c)), average=None, zero_division=0
     )
-    labels = average_labels(c, y_idx)
+    labels = average_labels(c, y_idx, p_idx)
     predicted = np.bincount(p_idx[p_idx >= 0], minlength=c)
     shown, omitted = _summarise(p, r, f, s, predicted)
     known = y_idx >= 0
@@ -167,11 +167,14 @@ def _true_indices(y_true: Any, classes: list, n: int) -> tuple[np.ndarray, Count
     return y_idx, unseen
 
 
-def average_labels(c: int, y_idx: np.ndarray) -> list[int]:
-    """The labels the averaged scores run over: the ``c`` classes, then every gold label the
-    model never saw (its negative code from :func:`_true_indices`), a class that is never
-    predicted, as scikit-learn averages over the union of true and predicted labels."""
-    return list(range(c)) + sorted(set(y_idx[y_idx < 0].tolist()), reverse=True)
+def average_labels(c: int, y_idx: np.ndarray, p_idx: np.ndarray) -> list[int]:
+    """The labels the averaged scores run over, as scikit-learn averages over the union of
+    the true and predicted labels: the classes among the gold labels or the predictions (a
+    class of the model absent from both says nothing of this test set), then every gold
+    label the model never saw (its negative code from :func:`_true_indices`: a class that is
+    never predicted)."""
+    present = np.union1d(y_idx[(y_idx >= 0) & (y_idx < c)], p_idx[(p_idx >= 0) & (p_idx < c)])
+    return present.tolist() + sorted(set(y_idx[y_idx < 0].tolist()), reverse=True)
 
 
 def with_unseen_columns(Y: Any, P: Any, unseen_rows: list[list[Any]]) -> tuple[Any, Any, list]:
@@ -185,8 +188,9 @@ def with_unseen_columns(Y: Any, P: Any, unseen_rows: list[list[Any]]) -> tuple[A
         for lab in dict.fromkeys(labs):
             rows.append(i)
             cols.append(codes.setdefault(lab, len(codes)))
+    present = _present_columns(Y, P, c)
     if not codes:
-        return Y, P, list(range(c))
+        return Y, P, present
     U = sp.csr_array(
         (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, len(codes)), dtype=np.int8
     )
@@ -196,7 +200,17 @@ def with_unseen_columns(Y: Any, P: Any, unseen_rows: list[list[Any]]) -> tuple[A
     else:
         Y2 = np.hstack([Y, U.toarray()])
         P2 = np.hstack([P, zeros.toarray()])
-    return Y2, P2, list(range(c + len(codes)))
+    return Y2, P2, present + list(range(c, c + len(codes)))
+
+
+def _present_columns(Y: Any, P: Any, c: int) -> list[int]:
+    """The columns of the ``c`` classes that hold a gold label or a prediction (the labels
+    scikit-learn averages over on the raw label sets)."""
+    used = np.zeros(c, dtype=bool)
+    for M in (Y, P):
+        counts = M.sum(axis=0)
+        used |= np.asarray(counts).ravel()[:c] > 0
+    return np.flatnonzero(used).tolist()
 
 
 def _pred_indices(y_pred: Any, classes: list, n: int) -> np.ndarray:
@@ -290,7 +304,8 @@ def _with_true(example, true_p: float):
 def sparse_indicator(y: Any, classes: list, n: int, what: str, allow_unseen: bool):
     """``(Y, unseen_rows)``: a CSR 0/1 indicator of ``y`` (an indicator, sparse or dense, or
     label collections) over ``classes``, and per row the labels not in ``classes``."""
-    from .metrics import _is_indicator, _py
+    from .._json import plain
+    from .metrics import _is_indicator
 
     c = len(classes)
     if sp.issparse(y) or _is_indicator(y, c):
@@ -304,12 +319,12 @@ def sparse_indicator(y: Any, classes: list, n: int, what: str, allow_unseen: boo
     rows = [list(r) if not isinstance(r, str) else [r] for r in y]
     if len(rows) != n:
         raise ValueError(f"{what} has {len(rows)} rows, expected {n}")
-    known = {_py(lab) for lab in classes}
-    unseen = [[_py(lab) for lab in r if _py(lab) not in known] for r in rows]
+    known = {plain(lab) for lab in classes}
+    unseen = [[plain(lab) for lab in r if plain(lab) not in known] for r in rows]
     if not allow_unseen and any(unseen):
         bad = sorted({str(lab) for r in unseen for lab in r})
         raise ValueError(f"{what} contains labels not in classes: {bad[:5]}")
-    kept = [[_py(lab) for lab in r if _py(lab) in known] for r in rows]
+    kept = [[plain(lab) for lab in r if plain(lab) in known] for r in rows]
     Y = MultiLabelBinarizer(classes=classes, sparse_output=True).fit_transform(kept)
     return sp.csr_array(Y, dtype=np.int8), unseen
 
