@@ -119,33 +119,34 @@ def _broad_repeat_beside_others(body: list) -> bool:
     return False
 
 
-def _nested_repeat(tree: Any, parser: Any, *, inside_unbounded: bool) -> bool:
+def _nested_repeat(
+    tree: Any, parser: Any, *, inside_unbounded: bool, inside_repeat: bool = False
+) -> bool:
     """A variable repeat directly inside an unbounded one whose body has no fixed part, an
     alternation inside a repeat, or a broad repeat beside other items inside a repeat:
-    ``(a+)+``, ``(\\s*\\w+)*``, ``(a|aa)+`` and ``(.*a){20}`` are flagged,
+    ``(a+)+``, ``(\\s*\\w+)*``, ``(a|aa)+`` and ``(.*a){20}`` are flagged, as is an
+    unbounded repeat inside any repeat of its group whose body has no fixed part
+    (``(?:\\w+){1,8}!``: the group's copies split a run between them);
     ``[a-z]+(?:-[a-z]+)*`` and ``\\w+(?:-\\w+)*`` are not."""
     for op, arg in tree:
         name = str(op)
         if name in _REPEATS:
             low, high, sub = arg
-            if inside_unbounded and high != low:
-                return True
             unbounded = high == parser.MAXREPEAT or high > _LONG_REPEAT
+            if (inside_unbounded and high != low) or (inside_repeat and unbounded):
+                return True
             body = _body(sub)
             if high > 1 and (_has_branch(body) or _broad_repeat_beside_others(body)):
                 return True
             fixed = any(str(item[0]) in _FIXED for item in body)
-            if _nested_repeat(body, parser, inside_unbounded=unbounded and not fixed):
+            if _nested_repeat(body, parser, inside_unbounded=unbounded and not fixed,
+                              inside_repeat=high > 1 and not fixed):  # fmt: skip
                 return True
-        elif name == "SUBPATTERN":
-            if _nested_repeat(arg[-1], parser, inside_unbounded=inside_unbounded):
-                return True
-        elif name == "BRANCH":
-            for branch in arg[1]:
-                if _nested_repeat(branch, parser, inside_unbounded=inside_unbounded):
-                    return True
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            if _nested_repeat(arg[1], parser, inside_unbounded=inside_unbounded):
+        elif name in ("SUBPATTERN", "BRANCH", "ASSERT", "ASSERT_NOT"):
+            subs = [arg[-1]] if name == "SUBPATTERN" else [arg[1]]
+            subs = list(arg[1]) if name == "BRANCH" else subs  # a branch: (None, alternatives)
+            if any(_nested_repeat(sub, parser, inside_unbounded=inside_unbounded,
+                                  inside_repeat=inside_repeat) for sub in subs):  # fmt: skip
                 return True
     return False
 
@@ -213,26 +214,31 @@ def _unbounded_class(item: Any) -> Any:
 
 
 def _adjacent_overlapping_repeats(tree: Any, sample: list[str], *, top: bool = True) -> bool:
-    """Two unbounded repeats of one character item in a row (items that may match nothing
+    """Unbounded repeats of one character item in a row (items that may match nothing
     between them) whose sets share a character, with something after them that can fail:
     ``\\w*\\w*!``, ``\\d+-?\\w+x``.  When it fails, every split of a run of shared
-    characters between them is tried, so k of them take n^k steps.  At the very end of the
-    pattern they are fine (the first, greedy, attempt matches), as are ``\\w+(?:-\\w+)*``
-    and ``[a-z]+[0-9]*x``.  Checked in every sequence of the pattern (inside a group,
-    whatever follows the group counts: flagged)."""
+    characters between them is tried, so k of them take n^k steps at each start.  Fine: at
+    the very end of the pattern (the first, greedy, attempt matches); two of them in a
+    pattern that starts with an anchor (``\\b\\d+\\.?\\d*\\b``: few starts, so n² in
+    all); ``\\w+(?:-\\w+)*`` and ``[a-z]+[0-9]*x``.  Checked in every sequence of the
+    pattern (inside a group, whatever follows the group counts: flagged)."""
     items = list(tree)
+    anchored = top and bool(items) and str(items[0][0]) == "AT"
     for i, item in enumerate(items):
         first = _unbounded_class(item)
         if first is None:
             continue
+        run, last = 1, i  # the repeats sharing characters with this one, and the last of them
         for j in range(i + 1, len(items)):
             second = _unbounded_class(items[j])
             if second is not None and any(first(ch) and second(ch) for ch in sample):
-                if not (top and j == len(items) - 1):
-                    return True
+                run, last = run + 1, j
             later = items[j]
             if str(later[0]) not in _REPEATS or later[1][0] != 0:
                 break  # an item that must match something ends the run
+        at_end = top and last == len(items) - 1
+        if run >= 2 and not at_end and (run >= 3 or not anchored):
+            return True
     for op, arg in items:
         name = str(op)
         nested = []

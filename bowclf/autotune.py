@@ -215,7 +215,7 @@ def autotune(
         ``(X, y)``, as fastText's autotune does).  Without them a stratified
         ``valid_fraction`` of ``(X, y)`` is held out (random split for multi-label data).
     valid_fraction : float, default=0.1
-    time_budget : float or str, default=300
+    time_budget : float or str, default='5m'
         Seconds (or a duration such as ``"5m"``, see :func:`parse_duration`) for the
         whole call, refit included.
     metric : {'accuracy', 'macro-f1', 'micro-f1', 'p@k'} or 'p@K', default='accuracy'

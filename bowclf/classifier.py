@@ -742,7 +742,7 @@ class BowClassifier(
             W = np.array(W, order="C")
         if not self.B_.flags.writeable:
             self.B_ = np.array(self.B_, order="C")
-        self.A_ = W.T
+        self.A_, self._fitted_normalize = W.T, self.normalize  # as trained: validation too
         optimizer = self._optimizer() if setup is None else setup.optimizer
         try:
             history = train(
@@ -756,7 +756,7 @@ class BowClassifier(
         except TrainingDivergedError:
             self._forget_fit()
             raise
-        self.optimizer_state_, self._fitted_normalize = optimizer.state(), self.normalize
+        self.optimizer_state_ = optimizer.state()
         self.lr_ = self._lr()
         self.t_ += history.examples
         self.n_iter_ = history.n_iter

@@ -97,7 +97,7 @@ STREAM_BYTES = 256 * 2**20
 #: ``spawn``/``forkserver`` workers take seconds more to start).
 PARALLEL_PASS_BYTES = 64 * 2**20
 
-#: Fewest labels from which hierarchical softmax decides multi-label predictions by search
+#: Hierarchical softmax decides multi-label predictions by search above this many labels
 #: (the crossover measured in bench/RESULTS-hs.md since predictions score rows alone).
 HS_SEARCH_MIN_CLASSES = 512
 

@@ -221,7 +221,7 @@ def _to_members_dense(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             )
         header, arrays = _classifier_members(model.classifier_)
         header["kind"] = "TextClassifier"
-        header["params"] = _json_params(model.get_params())
+        header["params"] = _json_params(model.trained_params())
         header["text"] = {
             "multilabel": bool(model.multilabel_),
             "binarized": model._binarizer is not None,
@@ -246,7 +246,7 @@ def _to_members_dense(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if isinstance(model, BowClassifier):
         header, arrays = _classifier_members(model)
         header["kind"] = "BowClassifier"
-        header["params"] = _json_params(model.get_params())
+        header["params"] = _json_params(model.trained_params())
         return header, arrays
     raise TypeError(f"cannot save a {type(model).__name__}: expected a bowclf model")
 

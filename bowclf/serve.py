@@ -12,8 +12,9 @@ Routes
     Without ``k`` and ``threshold`` each document gets ``{"labels": [...]}`` from the model's
     :meth:`~bowclf.TextClassifier.predict` (its own decision rule: the arg-max, or the
     multi-label threshold); with either, ``{"labels", "probabilities"}`` from
-    :meth:`~bowclf.TextClassifier.predict_topk` (``k`` defaults to the number of classes
-    when only ``threshold`` is given).  ``proba: true`` adds every class probability
+    :meth:`~bowclf.TextClassifier.predict_topk` (only ``threshold`` given: ``k`` is 1 for a
+    single-label model, every class for a multi-label one, as ``bowclf predict``:
+    :func:`bowclf.inference.topk_request`).  ``proba: true`` adds every class probability
     (``predict_proba``, columns in the order of ``classes``, returned alongside).
 ``POST /explain``  ``{"texts": [...], "k": int?, "labels": [...]?, "top": int?}``
     :meth:`~bowclf.TextClassifier.explain` per document (``top`` strongest positive and
@@ -365,8 +366,9 @@ class _Service:
         self.served_file: tuple | None = None  # the file's identity when it was read
         self.in_flight = 0
         self.batcher: _Batcher | None = None
-        # explanations on a thread of their own: a long one never holds up /predict's batches
-        self.explain_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bowclf-explain")
+        # explanations on a thread of their own (one for each lifespan of the app): a long one
+        # never holds up /predict's batches
+        self.explain_thread: ThreadPoolExecutor | None = None
 
     def _explainer(self):
         """The model :meth:`explain` asks (in the explanation thread: one load, never two): the
@@ -386,6 +388,7 @@ class _Service:
 
     @asynccontextmanager
     async def lifespan(self, app):
+        self.explain_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bowclf-explain")
         batcher = _Batcher(self.model, self.config.max_batch, self.config.batch_window)
         await batcher.call(lambda: self.model.predict(["warm up"]))  # build lazy caches now
         batcher.start()
@@ -395,7 +398,7 @@ class _Service:
             yield
         finally:
             await batcher.stop()
-            self.explain_thread.shutdown(wait=True)
+            await asyncio.to_thread(self.explain_thread.shutdown, True)
 
     def counted(self, handler):
         """Count the requests inside ``handler`` (reported as ``in_flight`` by /health)."""
@@ -584,7 +587,7 @@ def run(
     """Serve until SIGTERM/SIGINT (graceful: requests in flight are answered).
 
     The workers read a private copy of the model file made first (``config.snapshot``,
-    removed when the server stops): the file may then be overwritten in place or replaced
+    beside it, removed when the server stops): the file may then be overwritten in place or replaced
     without changing, or breaking, what is served (its large matrix is memory-mapped, and
     a file rewritten under a mapping gives wrong numbers or a crash); restart to serve a new
     model.  ``OSError`` if the copy cannot be written (e.g. a full temporary directory).
@@ -606,14 +609,20 @@ def run(
 
 
 def _snapshot(path: str) -> str:
-    """A read-only private copy of the file ``path`` in the temporary directory (its path)."""
+    """A read-only private copy of the file ``path`` (its path): beside it as a hidden file
+    (the same file system: no memory taken by a RAM-backed temporary directory), else in
+    the temporary directory when that directory cannot be written."""
     import shutil
     import tempfile
 
-    fd, copy = tempfile.mkstemp(prefix="bowclf-serve-", suffix=os.path.splitext(path)[1])
+    directory, name = os.path.split(os.path.abspath(path))
     try:
-        with os.fdopen(fd, "wb") as out, open(path, "rb") as source:
-            shutil.copyfileobj(source, out, 1 << 24)
+        fd, copy = tempfile.mkstemp(prefix=f".{name}.serving-", dir=directory)
+    except OSError:
+        fd, copy = tempfile.mkstemp(prefix="bowclf-serve-", suffix=os.path.splitext(name)[1])
+    os.close(fd)
+    try:
+        shutil.copyfile(path, copy)  # the kernel's copy (and a reflink where it can)
         os.chmod(copy, 0o400)
     except BaseException:
         os.unlink(copy)
@@ -636,7 +645,8 @@ def _errors(*codes: int) -> dict:
         404: "Unknown route",
         413: "Body or number of texts over the limits",
         422: "Wrong field types or values",
-        503: "The model file changed since the server started (restart it)",
+        503: "The model file changed since the server started (an app reading the file itself, "
+        "not the copy bowclf serve reads: restart it)",
     }
     return {
         str(c): {

@@ -504,6 +504,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         else:
             self.classes_ = self.classifier_.classes_
         self._quantized = self._corpus = None  # a loaded model's codes and corpus: not this fit's
+        self._fitted_params = self.get_params()
         self.training_summary_ = self._summary(
             documents=len(texts),
             features=features,
@@ -613,6 +614,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             np.asarray(self._binarizer.classes_.tolist()) if stats.multilabel else clf.classes_
         )
         self._quantized = self._corpus = None  # a loaded model's codes and corpus: not this fit's
+        self._fitted_params = self.get_params()
         self.training_summary_ = self._summary(
             documents=stats.documents, features=stats.nnz, tokens=stats.tokens, columns=p,
             started=started, **backend.finish(),
@@ -705,6 +707,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         model._restore_features(feature_columns, idf, width, classifier.n_features_in_)
         model.training_summary_ = training_summary
         model._quantized, model._corpus = quantized, corpus
+        model._fitted_params = model.get_params()
         return model
 
     def _with_features(self, classifier, vectorizer_state, columns, idf, quantized):
@@ -712,7 +715,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         ``columns`` (bowclf.quantize's pruned models), built and checked by :meth:`_restore`."""
         check_is_fitted(self)
         return type(self)._restore(
-            self.get_params(), classifier, vectorizer_state, multilabel=self.multilabel_,
+            self.trained_params(), classifier, vectorizer_state, multilabel=self.multilabel_,
             label_set=None if self._binarizer is None else np.asarray(self.classes_),
             feature_columns=columns, idf=idf, quantized=quantized, inputs=dict(self.inputs_),
             training_summary=dict(getattr(self, "training_summary_", {})),
@@ -739,6 +742,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
             self.vectorizer_, self._feature_map(), ClassifierCore.of(self.classifier_),
             self.classes_, multilabel=self.multilabel_, label_sets=self._binarizer is not None,
         )  # fmt: skip
+
+    def trained_params(self) -> dict[str, Any]:
+        """``get_params()`` as the model was fitted (``set_params`` since changes the next fit,
+        not this model): a model file's parameters."""
+        check_is_fitted(self)
+        return dict(self.__dict__.get("_fitted_params") or self.get_params())
 
     def for_documents(self, texts: list[str]) -> FeaturizedPredictor:
         """This model's predictions (``predict``, ``predict_proba``, ``predict_topk``,

@@ -597,5 +597,5 @@ def test_help_texts_quote_the_library_values():
     assert f"'auto': {defaults.MULTICLASS_LR} for 3 or more classes" in fit
     assert f"{defaults.BINARY_EPOCHS} with two classes" in fit
     assert f"[default: {defaults.AUTOTUNE_TIME}]" in fit
-    assert f"from {defaults.HS_SEARCH_MIN_CLASSES} labels on" in help_of("predict")
+    assert f"more than {defaults.HS_SEARCH_MIN_CLASSES} labels" in help_of("predict")
     assert f"[default: {defaults.SERVE_MAX_TEXTS};" in help_of("serve")

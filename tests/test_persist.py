@@ -821,7 +821,8 @@ def test_fit_refuses_what_load_would(params):
 @pytest.mark.parametrize(
     "pattern",
     [r"(?:a|a)*b|\w+", r"(a|aa)+", r"(a|ab)*c", r"(.*a){20}", r"([^x]*a)*", r"(?:x(?:a|a))*",
-     r"(?:a?){25}a{25}", r"\w*" * 12 + "!", r"\d+-?\w+x", r"(\w*\w*)+"],
+     r"(?:a?){25}a{25}", r"\w*" * 12 + "!", r"\d+-?\w+x", r"(\w*\w*)+", r"(?:\w+){1,8}!",
+     r"(?:\w+\s?){1,8}!", r"\w+(?:\w+){0,7}!", r"\b\w*\w*\w*!"],
 )  # fmt: skip
 def test_backtracking_patterns_are_refused_at_fit_and_load(pattern, model_bytes, tmp_path):
     """Alternations and broad repeats inside repeats backtrack exponentially too (a model
@@ -846,7 +847,7 @@ def test_backtracking_patterns_are_refused_at_fit_and_load(pattern, model_bytes,
     "pattern",
     [r"(?u)\b\w\w+\b", r"[\w']+|[^\w\s]", r"\w+(?:[-']\w+)*", r"https?://\S+|\w+",
      r"\d{1,3}(?:,\d{3})*", r".+", r"[A-Za-z]+'?[a-z]*", r"(?:\d{1,3}\.){3}\d{1,3}",
-     r"[a-z]+[0-9]*x"],
+     r"[a-z]+[0-9]*x", r"\b\d+\.?\d*\b"],
 )  # fmt: skip
 def test_usual_patterns_are_accepted(pattern):
     docs = ["ab cd 1,000 http://x.org it's 10.0.0.1 ab12x", "ef gh 25 well-known 1.2.3.4 kx"]
@@ -1050,3 +1051,20 @@ def test_a_pruned_model_declaring_a_huge_vectorizer_stays_small(tmp_path, monkey
     searched = load(path)
     assert isinstance(searched._column_lookup, inference.SortedLookup)
     assert searched.predict_proba(texts).tobytes() == dense.tobytes()
+
+
+def test_a_model_saved_after_set_params_is_the_fitted_model():
+    """set_params after fit changes the next fit, not the fitted model: its file keeps the
+    parameters it was fitted with (a model saved after set_params(ngrams=3) was loaded with
+    a vectorizer hashing trigrams for a classifier trained on bigrams: other predictions)."""
+    import tempfile
+
+    texts, y = make_texts(200, seed=6)
+    model = TextClassifier(dim=8, random_state=0).fit(texts, y)
+    fitted, P = model.get_params(), model.predict_proba(texts)
+    model.set_params(ngrams=3, loss="ova", lowercase=False, normalize="l2")
+    assert model.trained_params() == fitted
+    with tempfile.TemporaryDirectory() as tmp:
+        loaded = load(save(model, Path(tmp) / "m.bowclf"))
+    assert loaded.get_params() == fitted
+    assert loaded.predict_proba(texts).tobytes() == P.tobytes()

@@ -442,7 +442,7 @@ def test_divergence(tmp_path):
         (["--valid-fraction", "1.5"], "'--valid-fraction'"),
         (["--threshold", "2"], "'--threshold'"),
         (["--loss", "hinge"], "'--loss'"),
-        (["--minn", "5", "--maxn", "3"], "--minn 5 is larger than --maxn 3"),
+        (["--minn", "5", "--maxn", "3"], "need 1 <= minn <= maxn, got minn=5, maxn=3"),
         # the library's own rules, before the corpus is read (exit 1 after reading it once)
         (["--minn", "0", "--maxn", "3"], "need 1 <= minn <= maxn, got minn=0, maxn=3"),
         (["--buckets", "0"], "buckets must be > 0 when ngrams > 1 or maxn > 0"),

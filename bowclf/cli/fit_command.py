@@ -366,8 +366,6 @@ def _check_fit_usage(o: _FitOptions) -> None:
         raise click.UsageError("use either --valid or --valid-fraction, not both")
     if o.early_stopping and o.valid_path is None and o.valid_fraction is None:
         raise click.UsageError("--early-stopping needs --valid FILE or --valid-fraction F")
-    if o.minn > o.maxn:
-        raise click.UsageError(f"--minn {o.minn} is larger than --maxn {o.maxn}")
     from .._limits import param_problem  # the library's rule, before the corpus is read
 
     problem = param_problem(_model_params(o), text=True)

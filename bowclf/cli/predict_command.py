@@ -36,7 +36,7 @@ _PREDICT_EPILOG = (
     "the labels are the model's own prediction (model.predict in Python: the most probable "
     "class, or a multi-label model's label set, in class order; with --proba, their "
     "predict_proba probabilities, for hierarchical softmax of predict_topk or, multi-label "
-    f"from {defaults.HS_SEARCH_MIN_CLASSES} labels on, of the labels' paths); with either, "
+    f"over more than {defaults.HS_SEARCH_MIN_CLASSES} labels, of the labels' paths); with either, "
     "the most probable labels first (model.predict_topk).\n\n"
     "\b\n"
     "  text   labels separated by spaces; with --proba 'label p label p ...'\n"
