@@ -973,3 +973,28 @@ def test_averages_run_over_the_labels_of_the_test_set_as_sklearn_does():
         want = skm.precision_recall_fscore_support(Yt, Yp, average=avg, zero_division=0)
         got = getattr(rep, avg)
         assert (got.precision, got.recall, got.f1) == pytest.approx(want[:3]), avg
+
+
+def test_cli_evaluate_matches_text_labels_to_a_models_integer_classes(tmp_path):
+    """A model trained in Python on integer labels, evaluated on a CSV (labels read as text):
+    '0' is its class 0 (every label was 'never seen': accuracy 0 and every row
+    misclassified)."""
+    from click.testing import CliRunner
+
+    from bowclf import TextClassifier, save
+    from bowclf.cli import cli
+
+    texts = [f"{w} {w} thing" for w in ("red", "blue", "green")] * 20
+    y = np.array([0, 1, 2] * 20)
+    model = TextClassifier(dim=8, random_state=0).fit(texts, y)
+    save(model, tmp_path / "m.bowclf")
+    test = tmp_path / "t.csv"
+    test.write_text("label,text\n" + "".join(f"{b},{a}\n" for a, b in zip(texts, y, strict=True)))
+    out = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "m.bowclf"), str(test), "--json",
+                                   "--misclassified", str(tmp_path / "bad.csv")])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert report["accuracy"] == pytest.approx(model.score(texts, y))
+    assert not report.get("unseen_counts")
+    wrong = int((model.predict(texts) != y).sum())
+    assert len((tmp_path / "bad.csv").read_text().splitlines()) == wrong + 1

@@ -77,7 +77,7 @@ def evaluate(
     """
     from ..corpus import read_corpus
     from ..report import evaluate as evaluate_model
-    from ..report import predict_for_report
+    from ..report import labels_as_classes, predict_for_report
     from ..report.metrics import vectorized_once
 
     _require_stdout()
@@ -97,6 +97,7 @@ def evaluate(
             kw[key] = conventions[key]
     test = read_corpus(test_path, **kw)
     texts, y, _ = _labels_of(test, kw["label_sep"], multilabel=multilabel)
+    y = labels_as_classes(y, model.classes_, multilabel)  # '3' is the class 3 of a model
     if multilabel and kw["label_sep"] is None:
         _check_label_cells(test.name, y, model.classes_)
     started = time.perf_counter()

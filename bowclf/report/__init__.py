@@ -156,6 +156,7 @@ from .metrics import (
     compute_report,
     default_ks,
     evaluate,
+    labels_as_classes,
     predict_for_report,
     write_misclassified,
 )
@@ -189,6 +190,7 @@ __all__ = [
     "compute_report",
     "default_ks",
     "evaluate",
+    "labels_as_classes",
     "predict_for_report",
     "render_html",
     "render_text",

@@ -762,6 +762,20 @@ def _proba_lookup(proba: Any, c: int):
     return dense_of, proba_arr.shape[0]
 
 
+def labels_as_classes(y: Sequence[Any], classes: Sequence[Any], multilabel: bool = False) -> list:
+    """``y`` with each label given as text (read from a file) replaced by the model's class
+    whose text it is, when the classes are not strings (a model trained on integers: ``'3'``
+    → ``3``); labels that are classes already, and every label of string classes, stay."""
+    if all(isinstance(plain(c), str) for c in classes):
+        return list(y)
+    by_text = {str(plain(c)): plain(c) for c in classes}
+
+    def match(v: Any) -> Any:
+        return by_text.get(v, v) if isinstance(v, str) else v
+
+    return [tuple(map(match, labels)) for labels in y] if multilabel else [match(v) for v in y]
+
+
 def write_misclassified(
     path_or_file: str | os.PathLike[str] | IO[str],
     texts: Sequence[Any],
