@@ -151,6 +151,12 @@ def test_evaluate_scores_a_one_vs_all_fasttext_model(corpus, tmp_path):
     out = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "ova.bin"), str(path), "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["n_documents"] == len(texts)
+    # fastText's table sigmoid is exactly 0 below a score of -8: a row of zeros is uniform
+    # (it was refused: "rows of proba must sum to 1")
+    from bowclf.report.metrics import _as_distribution
+
+    rows = _as_distribution(np.array([[0.0, 0.0, 0.0, 0.0], [0.2, 0.2, 0.0, 0.0]]))
+    np.testing.assert_array_equal(rows, [[0.25] * 4, [0.5, 0.5, 0.0, 0.0]])
 
 
 def test_agreement_quantized_output_without_norms(tmp_path_factory, tmp_path):

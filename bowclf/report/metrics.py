@@ -683,12 +683,15 @@ _INDEPENDENT = ("ova", "ns")
 
 
 def _as_distribution(proba: Any) -> Any:
-    """Rows of independent per-class probabilities scaled to sum to 1 (a ranked report's
-    top classes are left as they are)."""
+    """Rows of independent per-class probabilities scaled to sum to 1; a row of zeros
+    (fastText's table sigmoid is exactly 0 below a score of −8: a document of no known word)
+    is uniform.  A ranked report's top classes are left as they are."""
     if not isinstance(proba, np.ndarray) or not proba.size:
         return proba
     sums = proba.sum(axis=1, keepdims=True)
-    return proba / np.where(sums > 0, sums, 1.0)
+    out = proba / np.where(sums > 0, sums, 1.0)
+    out[sums[:, 0] <= 0] = 1.0 / proba.shape[1]
+    return out
 
 
 def vectorized_once(model: Any, texts: list[Any]) -> Any:
