@@ -998,3 +998,21 @@ def test_cli_evaluate_matches_text_labels_to_a_models_integer_classes(tmp_path):
     assert not report.get("unseen_counts")
     wrong = int((model.predict(texts) != y).sum())
     assert len((tmp_path / "bad.csv").read_text().splitlines()) == wrong + 1
+
+
+def test_no_errors_is_said_only_when_there_are_none():
+    """Accuracy 0 on labels the model never saw printed "no errors" in green (and the HTML
+    "No errors."); the shares of the listed confusions are of every wrong document."""
+    classes = ["a", "b"]
+    P = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]])
+    perfect = compute_report(["a", "b", "a", "a"], P, classes)
+    unseen = compute_report(["x", "y", "x", "x"], P, classes)
+    assert "no errors" in perfect.render_text(color=False)
+    assert "No errors." in perfect.render_html()
+    for rendered in (unseen.render_text(color=False), unseen.render_html()):
+        assert "no errors" not in rendered.lower()
+        assert "gold labels it never saw (4)" in " ".join(rendered.split())
+    mixed = compute_report(["a", "a", "b", "x"], P, classes)  # 3 errors: b→a, a→b, x→a
+    text = " ".join(mixed.render_text(color=False).split())
+    shares = [float(m) for m in re.findall(r"(\d+\.\d)% of errors", text)]
+    assert shares and sum(shares) <= 100.0 and 33.3 in shares

@@ -394,8 +394,10 @@ def _html_confusions(report: Report, explain: Callable[[Any, Any], str] | None =
             "(#: row in the input, p: probability of the predicted label, true: probability "
             "of the true label)."
         )
-    if not report.confusions:
-        return f"<section><h2>{title}</h2><p>No errors.</p></section>"
+    note = report.confusions_note()
+    if note is not None:
+        text = html.escape(note[0][:1].upper() + note[0][1:])
+        return f"<section><h2>{title}</h2><p>{text}.</p></section>"
     items = []
     for c in report.confusions:
         t = "<i>(none missed)</i>" if c.true is None else _e(c.true)

@@ -211,6 +211,19 @@ class Report:
 
     # -- serialisation ------------------------------------------------------
 
+    def confusions_note(self) -> tuple[str, bool] | None:
+        """When no confusion is listed: what to say instead, and whether it is good news
+        (there are no errors at all), for every rendering alike; None when some are listed."""
+        if self.confusions:
+            return None
+        if self.accuracy is None or self.accuracy >= 1.0:
+            return "no errors", True
+        if self.unseen_documents and not self.multilabel:
+            unseen = f"{self.unseen_documents:,}"
+            return (f"no confusions between the model's classes: the errors are documents "
+                    f"whose gold labels it never saw ({unseen})"), False  # fmt: skip
+        return "no confusions listed", False
+
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-safe nested dicts and lists.
 

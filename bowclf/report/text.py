@@ -476,15 +476,17 @@ def _text_confusions(report: Report, width: int, st: _Style) -> list[str]:
     else:
         title = "Top confusions (true → predicted)"
     lines = _section(title, width, st)
-    if not report.confusions:
-        lines.append("  " + st("no errors", "green"))
+    note = report.confusions_note()
+    if note is not None:
+        lines.append("  " + st(note[0], "green" if note[1] else "yellow"))
         return lines
     if any(c.examples for c in report.confusions):
         legend = "examples: p(predicted) (p(true)) “document”, most confident mistakes first"
         lines.append("  " + st(_trunc(legend, width - 2), "dim"))
-    total = None
-    cm = report.confusion_sparse()
-    if cm is not None:
+    total = None  # the errors the shares are of: every wrong document (single-label)
+    if not report.multilabel and report.accuracy is not None:
+        total = round((1.0 - report.accuracy) * report.n_documents)
+    elif (cm := report.confusion_sparse()) is not None:
         total = int(cm.sum() - cm.diagonal().sum())
     count_w = max(len(_int(c.count)) for c in report.confusions)
     for c in report.confusions:
