@@ -1016,3 +1016,14 @@ def test_no_errors_is_said_only_when_there_are_none():
     text = " ".join(mixed.render_text(color=False).split())
     shares = [float(m) for m in re.findall(r"(\d+\.\d)% of errors", text)]
     assert shares and sum(shares) <= 100.0 and 33.3 in shares
+
+
+def test_html_figures_draw_labels_with_dollar_signs_as_text():
+    """matplotlib reads '$…$' as math text: a class named '$\\badcmd$' failed the whole HTML
+    report (after the terminal one was printed)."""
+    pytest.importorskip("matplotlib")
+    classes = [r"$\badcmd$", "from $5 to $10", "plain"]
+    P = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.6, 0.3, 0.1]])
+    rep = compute_report([classes[0], classes[1], classes[2], classes[1]], P, classes)
+    page = rep.render_html()
+    assert "data:image/png" in page and "from $5 to $10" in page

@@ -133,7 +133,8 @@ def _fig_confusion(report: Report, mpl: tuple[Any, Any]) -> str:
     cm, ordered = _ordered_confusion(report)
     cm = cm.astype(float)
     c = cm.shape[0]
-    labels = [_trunc(_safe(lab), 22) for lab in ordered]
+    # a '$' would start matplotlib's math text ('$\\badcmd$' failed the whole report)
+    labels = [_trunc(_safe(lab), 22).replace("$", r"\$") for lab in ordered]
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     side = float(np.clip(3.0 + 0.2 * c, 5.0, 12.0))
     fig = Figure(figsize=(side + 1.2, side), layout="constrained")
