@@ -561,7 +561,7 @@ def render_html(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="sub">{report.n_documents:,} documents · {report.n_classes:,} {noun} · '
+        f'<p class="sub">{_plural(report.n_documents, "document")} · {report.n_classes:,} {noun} · '
         f"{_kind(report)}</p>",
     ]
     if mpl is None:

@@ -199,7 +199,8 @@ _TRAILING = re.compile(r"\s+((?:\x1b\[[0-9;]*m)*)$")
 def _text_header(report: Report, width: int, st: _Style) -> list[str]:
     noun = "labels" if report.multilabel else "classes"
     title = "bowclf evaluation report"
-    info = f"{_int(report.n_documents)} documents · {report.n_classes} {noun} · {_kind(report)}"
+    docs = _plural(report.n_documents, "document")
+    info = f"{docs} · {report.n_classes} {noun} · {_kind(report)}"
     line = f"{title}  {info}"
     if _dw(line) > width:
         return [st(_trunc(title, width), "bold"), _trunc(info, width)]
