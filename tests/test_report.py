@@ -1027,3 +1027,19 @@ def test_html_figures_draw_labels_with_dollar_signs_as_text():
     rep = compute_report([classes[0], classes[1], classes[2], classes[1]], P, classes)
     page = rep.render_html()
     assert "data:image/png" in page and "from $5 to $10" in page
+
+
+def test_calibration_bins_are_sklearns():
+    """A confidence exactly on a bin edge (0.5: an empty document under one-vs-all) falls in
+    the bin below, as in scikit-learn's calibration_curve (it fell in the one above)."""
+    from sklearn.calibration import calibration_curve
+
+    P = np.array([[0.5, 0.5], [0.7, 0.3], [0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.5, 0.5]])
+    y = ["a", "a", "b", "a", "a", "b"]
+    rep = compute_report(y, P, ["a", "b"], n_bins=10)
+    top = P.max(axis=1)
+    correct = (np.array(["a", "b"])[P.argmax(axis=1)] == np.array(y)).astype(int)
+    accuracy, confidence = calibration_curve(correct, top, n_bins=10)
+    filled = [b for b in rep.calibration.bins if b.count]
+    assert [b.mean_confidence for b in filled] == pytest.approx(confidence.tolist())
+    assert [b.accuracy for b in filled] == pytest.approx(accuracy.tolist())

@@ -89,7 +89,7 @@ def _averages(y_true: Any, y_pred: Any, labels: Any, average: str) -> Averages:
 def _calibration(conf: np.ndarray, correct: np.ndarray, n_bins: int, kind: str) -> Calibration:
     """Equal-width reliability table and ECE/MCE (bins as in sklearn's calibration_curve)."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.searchsorted(edges[1:-1], conf, side="right")
+    idx = np.searchsorted(edges[1:-1], conf)  # a value on an edge: the lower bin, as sklearn
     counts = np.bincount(idx, minlength=n_bins)
     sum_conf = np.bincount(idx, weights=conf, minlength=n_bins)
     sum_acc = np.bincount(idx, weights=correct.astype(float), minlength=n_bins)
