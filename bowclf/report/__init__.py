@@ -21,7 +21,10 @@ exactly ``min(k, c)``), and
 
 For single-label data ``P@1 == R@1 == accuracy`` (with ``y_pred`` = argmax).
 As in fastText, multi-label documents without any gold label are skipped by
-``P@k``/``R@k``.
+``P@k``/``R@k``.  Labels of equal probability are ranked by class order (the
+model's prediction first); fastText's heap orders ties otherwise, so on a model
+whose probabilities tie (a one-vs-all model's sigmoids of exactly 0) ``P@k``
+may differ from its ``test`` in the last digits.
 
 Labels the model never saw
 --------------------------
