@@ -65,10 +65,11 @@ runs which shard, and timing, do not matter).
 Prediction (:func:`predict_dask`, :func:`predict_proba_dask`)
 -------------------------------------------------------------
 The model is put into the graph once (one key, shipped once per worker) and applied with a
-task per partition.  With ``exact=True`` (default) the partition lengths are computed first
-and every partition is scored in the row blocks :meth:`TextClassifier.predict_proba` would
-use on the whole concatenated input (BLAS results can depend on a matrix's row count), so the
-probabilities equal a local call byte for byte.
+task per partition.  Every row is scored alone (:func:`bowclf._math.row_scores`), so the
+probabilities equal a local call byte for byte; with ``exact=True`` (default) the partition
+lengths are also computed first and every partition is scored in the row blocks
+:meth:`TextClassifier.predict_proba` would use on the whole concatenated input, which
+``exact=False`` skips (one pass fewer, the same numbers).
 """
 
 from __future__ import annotations
@@ -531,8 +532,9 @@ def predict_dask(model: TextClassifier, texts: Any, *, exact: bool = True) -> An
         A fitted model; put into the task graph once.
     texts : dask.bag.Bag of str or dask dataframe Series of str
     exact : bool, default=True
-        Score in the row blocks a local ``model.predict`` on the whole input would use (one
-        extra pass computes the partition lengths), so results equal it exactly.
+        Also score in the row blocks a local ``model.predict`` on the whole input would use
+        (one extra pass computes the partition lengths); every row is scored alone, so the
+        results equal a local call either way.
 
     Returns
     -------

@@ -255,6 +255,9 @@ def test_distributed_prediction_equals_local_exactly(dask_model, text_data, npar
     P = predict_proba_dask(dask_model, bag).compute()
     assert P.tobytes() == dask_model.predict_proba(Xte).tobytes()
     assert predict_dask(dask_model, bag).compute() == dask_model.predict(Xte).tolist()
+    # every row is scored alone (_math.row_scores): no length pass is needed for that
+    fast = predict_proba_dask(dask_model, bag, exact=False).compute()
+    assert fast.tobytes() == P.tobytes()
 
 
 def test_prediction_blocks_follow_the_local_row_blocks():
