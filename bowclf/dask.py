@@ -561,8 +561,8 @@ def predict_proba_dask(model: TextClassifier, texts: Any, *, exact: bool = True)
     """Class probabilities of distributed documents as a ``dask.array`` (n×c, float64).
 
     Chunks follow the partitions of ``texts`` (a Bag of str or a dataframe Series); columns
-    follow ``model.classes_``.  With ``exact=True`` (default) the result equals
-    ``model.predict_proba(all documents)`` byte for byte (see :func:`predict_dask`).
+    follow ``model.classes_``.  The result equals ``model.predict_proba(all documents)``
+    byte for byte (every row is scored alone; see :func:`predict_dask`).
 
     Parameters
     ----------
