@@ -532,3 +532,26 @@ def test_a_converted_files_fasttext_section_is_checked_field_by_field(tiny_bin, 
     with pytest.raises(ModelFileError, match=pattern) as exc:
         load(edited)
     assert "\n" not in str(exc.value)
+
+
+def test_evaluate_featurises_a_fasttext_model_once(corpus, tmp_path, monkeypatch):
+    """evaluate asks a model for probabilities and labels of the same documents: a fastText
+    model computes them once (FastTextModel.for_documents), with the same answers."""
+    import bowclf.io.fasttext as ft
+    from bowclf.report import evaluate
+
+    path, texts = corpus
+    _train(path).save_model(str(tmp_path / "m.bin"))
+    model = load_fasttext(tmp_path / "m.bin")
+    labels = [line.split(" ", 1)[0][len("__label__"):] for line in
+              path.read_text().splitlines()[:300]]  # fmt: skip
+    P, pred = model.predict_proba(texts[:300]), model.predict(texts[:300])
+    calls, transform = [], ft.FastTextModel.transform
+    monkeypatch.setattr(ft.FastTextModel, "transform",
+                        lambda self, t: calls.append(len(t)) or transform(self, t))  # fmt: skip
+    report = evaluate(model, texts[:300], labels)
+    assert calls == [300]
+    assert report.accuracy == np.mean(pred == np.array(labels))
+    view = model.for_documents(texts[:300])
+    assert view.predict_proba(texts[:300]).tobytes() == P.tobytes()
+    assert view.predict_topk(texts[:300], k=2) == model.predict_topk(texts[:300], k=2)

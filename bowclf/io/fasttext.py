@@ -381,6 +381,12 @@ class FastTextModel:
             return self.predict_proba(X) + 1e-5
         return self._in_batches(X, lambda H: self._path_products(self._scores(H), 1e-5))
 
+    def for_documents(self, texts: list[str]) -> _Documents:
+        """This model's predictions (``predict``, ``predict_proba``, ``predict_topk``) with
+        the list ``texts``' probabilities computed once for all of them — the same answers,
+        for a caller asking several of the same documents (an evaluation report)."""
+        return _Documents(self, texts)
+
     def predict(self, X: Iterable[str]) -> np.ndarray:
         """The most probable label of each line.
 
@@ -455,6 +461,24 @@ class FastTextModel:
                 "vectorizer/words": {"dtype": "|S", "shape": [self.nwords]},
             },
         }
+
+
+class _Documents:
+    """:meth:`FastTextModel.for_documents`'s view: the probabilities of its ``texts`` once."""
+
+    def __init__(self, model: FastTextModel, texts: list[str]) -> None:
+        self.model, self.texts, self.classes_ = model, texts, model.classes_
+        self._proba: np.ndarray | None = None
+
+    def predict_proba(self, X: Iterable[str]) -> np.ndarray:
+        if X is not self.texts:
+            return self.model.predict_proba(X)
+        if self._proba is None:
+            self._proba = self.model.predict_proba(X)
+        return self._proba.copy()  # the caller's to change, as a fresh answer is
+
+    predict = FastTextModel.predict  # both read predict_proba and classes_
+    predict_topk = FastTextModel.predict_topk
 
 
 def _segment_sum(out: np.ndarray, seg: np.ndarray, vecs: np.ndarray) -> None:
