@@ -860,21 +860,22 @@ def _scorer(metric: str, k: int) -> Callable[[TextClassifier, Sequence[str], Seq
 
 
 def _precision_at_k(model: TextClassifier, X, y, k: int) -> float:
-    """Precision at ``k``: the share of the ``k·n`` best-ranked labels of the ``n`` documents
-    that are true labels (single-label: the share of documents whose label is among their
-    ``k`` most probable)."""
-    ranked = model.predict_topk(X, k=k)
+    """``P@k`` as ``bowclf evaluate`` reports it (fastText's ``test``): the share of the
+    ``min(k, c)`` best-ranked labels of each document that are true labels, over the
+    documents with a gold label (a multi-label document without one is skipped); for
+    single-label data the share of documents whose label is among their best, divided by
+    ``min(k, c)``."""
+    kk = min(k, len(model.classes_))
+    ranked = model.predict_topk(X, k=kk)
     if model.multilabel_:
-        hits = sum(
-            len(set(labels) & {label for label, _ in best})
-            for labels, best in zip(y, ranked, strict=True)
-        )
-        return float(hits / (k * len(ranked))) if ranked else 0.0
+        scored = [(set(labels), best) for labels, best in zip(y, ranked, strict=True) if labels]
+        hits = sum(len(gold & {label for label, _ in best}) for gold, best in scored)
+        return float(hits / (kk * len(scored))) if scored else 0.0
     hits = sum(
         any(label == truth for label, _ in best)
         for truth, best in zip(np.asarray(y).tolist(), ranked, strict=True)
     )
-    return float(hits / len(ranked)) if ranked else 0.0
+    return float(hits / (kk * len(ranked))) if ranked else 0.0
 
 
 def _jsonable(value: Any) -> Any:

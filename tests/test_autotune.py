@@ -530,6 +530,7 @@ def test_scorers_build_no_documents_by_classes_array(monkeypatch, multilabel):
     from sklearn.preprocessing import MultiLabelBinarizer
 
     from bowclf.autotune import _scorer
+    from bowclf.report import compute_report
 
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in range(40)]
@@ -543,9 +544,10 @@ def test_scorers_build_no_documents_by_classes_array(monkeypatch, multilabel):
     top = np.argsort(-P, axis=1, kind="stable")[:, :3]
     classes = model.classes_.tolist()
     Y = MultiLabelBinarizer(classes=classes).fit_transform(y if multilabel else [[v] for v in y])
-    expected = {
-        "p@k": np.take_along_axis(Y, top, axis=1).sum() / (3 * len(X) if multilabel else len(X))
-    }
+    expected = {"p@k": np.take_along_axis(Y, top, axis=1).sum() / (3 * len(X))}
+    # the P@3 bowclf evaluate reports on the same documents (it was 3x it, single-label)
+    report = compute_report(y, P, classes, multilabel=multilabel, k=3)
+    assert expected["p@k"] == pytest.approx(report.top_k[3].precision)
     if multilabel:
         pred = MultiLabelBinarizer(classes=classes).fit_transform(model.predict(X))
         expected["micro-f1"] = f1_score(Y, pred, average="micro", zero_division=0)
