@@ -745,9 +745,12 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
 
     def trained_params(self) -> dict[str, Any]:
         """``get_params()`` as the model was fitted (``set_params`` since changes the next fit,
-        not this model): a model file's parameters."""
+        not this model; ``n_jobs`` and ``verbose``, which change no model, as set now): a model
+        file's parameters."""
         check_is_fitted(self)
-        return dict(self.__dict__.get("_fitted_params") or self.get_params())
+        now = self.get_params()
+        fitted = self.__dict__.get("_fitted_params") or now
+        return fitted | {key: now[key] for key in ("n_jobs", "verbose")}
 
     def for_documents(self, texts: list[str]) -> FeaturizedPredictor:
         """This model's predictions (``predict``, ``predict_proba``, ``predict_topk``,
