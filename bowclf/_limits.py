@@ -125,20 +125,22 @@ def _nested_repeat(
     """A variable repeat directly inside an unbounded one whose body has no fixed part, an
     alternation inside a repeat, or a broad repeat beside other items inside a repeat:
     ``(a+)+``, ``(\\s*\\w+)*``, ``(a|aa)+`` and ``(.*a){20}`` are flagged, as is an
-    unbounded repeat inside any repeat of its group whose body has no fixed part
-    (``(?:\\w+){1,8}!``: the group's copies split a run between them);
-    ``[a-z]+(?:-[a-z]+)*`` and ``\\w+(?:-\\w+)*`` are not."""
+    variable repeat inside any repeat of its group whose body has no fixed part
+    (``(?:\\w+){1,8}!``, ``(?:\\w{1,8}){1,8}!``: the group's copies split a run between
+    them).  A fixed part counts only if it shares no character with the body's repeats
+    (:func:`_separated`: ``(?:\\w\\w*)*!`` is flagged); ``[a-z]+(?:-[a-z]+)*`` and
+    ``\\w+(?:-\\w+)*`` are not."""
     for op, arg in tree:
         name = str(op)
         if name in _REPEATS:
             low, high, sub = arg
             unbounded = high == parser.MAXREPEAT or high > _LONG_REPEAT
-            if (inside_unbounded and high != low) or (inside_repeat and unbounded):
+            if (inside_unbounded or inside_repeat) and high != low:
                 return True
             body = _body(sub)
             if high > 1 and (_has_branch(body) or _broad_repeat_beside_others(body)):
                 return True
-            fixed = any(str(item[0]) in _FIXED for item in body)
+            fixed = _separated(body)
             if _nested_repeat(body, parser, inside_unbounded=unbounded and not fixed,
                               inside_repeat=high > 1 and not fixed):  # fmt: skip
                 return True
@@ -148,6 +150,24 @@ def _nested_repeat(
             if any(_nested_repeat(sub, parser, inside_unbounded=inside_unbounded,
                                   inside_repeat=inside_repeat) for sub in subs):  # fmt: skip
                 return True
+    return False
+
+
+def _separated(body: list) -> bool:
+    """Whether a repeated body has a fixed item (one character) that none of its repeats can
+    match, so that its copies cannot split a run of characters between them (``-`` in
+    ``(?:-\\w+)*``); an item that is not a plain character class counts, as before."""
+    sample = [chr(i) for i in range(128)] + list("\u00a0\u00e9\u0416\u4e2d\u0663")
+    repeats = [_char_matcher(_body(arg[2])[0]) for op, arg in body
+               if str(op) in _REPEATS and len(_body(arg[2])) == 1]  # fmt: skip
+    for op, arg in body:
+        if str(op) not in _FIXED:
+            continue
+        fixed = _char_matcher((op, arg))
+        if fixed is None or any(r is None for r in repeats):
+            return True
+        if not any(fixed(ch) and r(ch) for r in repeats for ch in sample):
+            return True
     return False
 
 
@@ -218,12 +238,12 @@ def _adjacent_overlapping_repeats(tree: Any, sample: list[str], *, top: bool = T
     between them) whose sets share a character, with something after them that can fail:
     ``\\w*\\w*!``, ``\\d+-?\\w+x``.  When it fails, every split of a run of shared
     characters between them is tried, so k of them take n^k steps at each start.  Fine: at
-    the very end of the pattern (the first, greedy, attempt matches); two of them in a
-    pattern that starts with an anchor (``\\b\\d+\\.?\\d*\\b``: few starts, so n² in
-    all); ``\\w+(?:-\\w+)*`` and ``[a-z]+[0-9]*x``.  Checked in every sequence of the
-    pattern (inside a group, whatever follows the group counts: flagged)."""
+    the very end of the pattern when every item after the first may match nothing (the
+    first, greedy, attempt matches: ``[A-Za-z]+'?[a-z]*``); ``\\w+(?:-\\w+)*`` and
+    ``[a-z]+[0-9]*x``.  An anchor does not save them (``\\B`` is at almost every position,
+    ``\\b`` before ``\\S``-like classes too).  Checked in every sequence of the pattern
+    (inside a group, whatever follows the group counts: flagged)."""
     items = list(tree)
-    anchored = top and bool(items) and str(items[0][0]) == "AT"
     for i, item in enumerate(items):
         first = _unbounded_class(item)
         if first is None:
@@ -236,8 +256,14 @@ def _adjacent_overlapping_repeats(tree: Any, sample: list[str], *, top: bool = T
             later = items[j]
             if str(later[0]) not in _REPEATS or later[1][0] != 0:
                 break  # an item that must match something ends the run
-        at_end = top and last == len(items) - 1
-        if run >= 2 and not at_end and (run >= 3 or not anchored):
+        # at the very end, with every item after the first optional: the first, greedy,
+        # attempt matches (the first repeat takes the run, the others nothing)
+        at_end = (
+            top
+            and last == len(items) - 1
+            and all(str(x[0]) in _REPEATS and x[1][0] == 0 for x in items[i + 1 :])
+        )
+        if run >= 2 and not at_end:
             return True
     for op, arg in items:
         name = str(op)

@@ -822,7 +822,8 @@ def test_fit_refuses_what_load_would(params):
     "pattern",
     [r"(?:a|a)*b|\w+", r"(a|aa)+", r"(a|ab)*c", r"(.*a){20}", r"([^x]*a)*", r"(?:x(?:a|a))*",
      r"(?:a?){25}a{25}", r"\w*" * 12 + "!", r"\d+-?\w+x", r"(\w*\w*)+", r"(?:\w+){1,8}!",
-     r"(?:\w+\s?){1,8}!", r"\w+(?:\w+){0,7}!", r"\b\w*\w*\w*!"],
+     r"(?:\w+\s?){1,8}!", r"\w+(?:\w+){0,7}!", r"\b\w*\w*\w*!", r"\B\d+\d*x", r"\b\S+\S*x",
+     r"\b\w+\d+\d*y", r"(?:\w\w*)*!", r"(?:\w{1,8}){1,8}!"],
 )  # fmt: skip
 def test_backtracking_patterns_are_refused_at_fit_and_load(pattern, model_bytes, tmp_path):
     """Alternations and broad repeats inside repeats backtrack exponentially too (a model
@@ -847,10 +848,10 @@ def test_backtracking_patterns_are_refused_at_fit_and_load(pattern, model_bytes,
     "pattern",
     [r"(?u)\b\w\w+\b", r"[\w']+|[^\w\s]", r"\w+(?:[-']\w+)*", r"https?://\S+|\w+",
      r"\d{1,3}(?:,\d{3})*", r".+", r"[A-Za-z]+'?[a-z]*", r"(?:\d{1,3}\.){3}\d{1,3}",
-     r"[a-z]+[0-9]*x", r"\b\d+\.?\d*\b"],
+     r"[a-z]+[0-9]*x", r"#\w+", r"[\w.+-]+@[\w-]+\.[\w.]+", r"\d+(?:\.\d+)?"],
 )  # fmt: skip
 def test_usual_patterns_are_accepted(pattern):
-    docs = ["ab cd 1,000 http://x.org it's 10.0.0.1 ab12x", "ef gh 25 well-known 1.2.3.4 kx"]
+    docs = ["ab cd 1,000 http://x.org it's 10.0.0.1 ab12x #tag", "ef gh 25 well-known a@b.org kx"]
     assert TextClassifier(token_pattern=pattern, epochs=1).fit(docs, ["x", "y"])
 
 
