@@ -1043,3 +1043,31 @@ def test_calibration_bins_are_sklearns():
     filled = [b for b in rep.calibration.bins if b.count]
     assert [b.mean_confidence for b in filled] == pytest.approx(confidence.tolist())
     assert [b.accuracy for b in filled] == pytest.approx(accuracy.tolist())
+
+
+def test_report_paths_agree_on_hamming_loss_and_edge_cases(monkeypatch):
+    """The Hamming loss runs over the union's columns on both paths (the dense one counted
+    every class: 0.0875 where the ranked one and scikit-learn said 0.175); a test set with
+    no label at all is zeros, not NaN or ZeroDivisionError; a ranked 'no label' (-1) is not
+    the first unseen gold label; the 'errors are unseen labels' note only when they are."""
+    from bowclf.report import Ranked
+
+    classes = ["a", "b", "c"]
+    gold, guess = [["a", "zz"], ["a"], ["b"], ["a"]], [("a",), ("b",), ("b",), ()]
+    mlb = MultiLabelBinarizer().fit(gold + [list(g) for g in guess])
+    want = skm.hamming_loss(mlb.transform(gold), mlb.transform(guess))
+    P = np.full((4, 3), 0.2)
+    ranked = Ranked(np.tile([0, 1], (4, 1)), np.full((4, 2), 0.2))
+    two = Ranked(np.tile([0, 1], (2, 1)), np.full((2, 2), 0.2))
+    for proba, first_two in ((P, P[:2]), (ranked, two)):
+        rep = compute_report(gold, proba, classes, multilabel=True, y_pred=guess, k=1)
+        assert rep.hamming_loss == pytest.approx(want)
+        empty = compute_report([set(), set()], first_two, classes, multilabel=True,
+                               y_pred=[set(), set()], k=1)  # fmt: skip
+        assert empty.macro.f1 == 0.0 and empty.hamming_loss == 0.0
+    none = compute_report(["zz", "a"], Ranked(np.array([[-1], [0]]), np.array([[np.nan], [0.9]])),
+                          ["a", "b"], k=1)  # fmt: skip
+    assert none.accuracy == 0.5
+    rep = compute_report(["b", "zz", "b"], np.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8]]),
+                         ["a", "b"], top_confusions=0, k=1)  # fmt: skip
+    assert rep.confusions_note() == ("no confusions listed", False)

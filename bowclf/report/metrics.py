@@ -517,7 +517,7 @@ def _multilabel_report(y_true: Any, proba: np.ndarray, y_pred: Any, how: _Settin
         weighted=_averages(Ya, Pa, labels, "weighted"),
         samples=_averages(Ya, Pa, labels, "samples"),
         log_loss=_f(skm.log_loss(Y.ravel(), proba.ravel(), labels=[0, 1])),
-        hamming_loss=_f(skm.hamming_loss(Ya, Pa)),
+        hamming_loss=_f(skm.hamming_loss(Ya[:, labels], Pa[:, labels])),  # the union's columns
         top_k={kk: _multilabel_top_k(Y, gold, proba, kk) for kk in how.ks},
         per_class=per_class,
         confusion_matrix=None,

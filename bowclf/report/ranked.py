@@ -158,9 +158,10 @@ def _true_indices(y_true: Any, classes: list, n: int) -> tuple[np.ndarray, Count
     if len(y_list) != n:
         raise ValueError(f"y_true has {len(y_list)} labels, expected {n}")
     index = {lab: i for i, lab in enumerate(classes)}
-    codes: dict[Any, int] = {}  # unseen label -> -1, -2, … in order of first appearance
+    codes: dict[Any, int] = {}  # unseen label -> -2, -3, … in order of first appearance
+    # (-1 is a ranked prediction's "no label": never equal to a gold label)
     y_idx = np.array(
-        [index[v] if v in index else -1 - codes.setdefault(v, len(codes)) for v in y_list],
+        [index[v] if v in index else -2 - codes.setdefault(v, len(codes)) for v in y_list],
         dtype=np.int64,
     )
     unseen = Counter(_json_label(v) for v, i in zip(y_list, y_idx.tolist(), strict=True) if i < 0)
@@ -188,7 +189,7 @@ def with_unseen_columns(Y: Any, P: Any, unseen_rows: list[list[Any]]) -> tuple[A
         for lab in dict.fromkeys(labs):
             rows.append(i)
             cols.append(codes.setdefault(lab, len(codes)))
-    present = _present_columns(Y, P, c)
+    present = _present_columns(Y, P, c) or list(range(c))  # no label at all: every class
     if not codes:
         return Y, P, present
     U = sp.csr_array(

@@ -218,7 +218,8 @@ class Report:
             return None
         if self.accuracy is None or self.accuracy >= 1.0:
             return "no errors", True
-        if self.unseen_documents and not self.multilabel:
+        errors = round((1.0 - self.accuracy) * self.n_documents)
+        if self.unseen_documents and not self.multilabel and errors == self.unseen_documents:
             unseen = f"{self.unseen_documents:,}"
             return (f"no confusions between the model's classes: the errors are documents "
                     f"whose gold labels it never saw ({unseen})"), False  # fmt: skip
