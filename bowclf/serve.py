@@ -388,7 +388,8 @@ class _Service:
 
     @asynccontextmanager
     async def lifespan(self, app):
-        self.explain_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bowclf-explain")
+        explain_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bowclf-explain")
+        self.explain_thread = explain_thread
         batcher = _Batcher(self.model, self.config.max_batch, self.config.batch_window)
         await batcher.call(lambda: self.model.predict(["warm up"]))  # build lazy caches now
         batcher.start()
@@ -398,7 +399,7 @@ class _Service:
             yield
         finally:
             await batcher.stop()
-            await asyncio.to_thread(self.explain_thread.shutdown, True)
+            await asyncio.to_thread(explain_thread.shutdown, True)  # this lifespan's own
 
     def counted(self, handler):
         """Count the requests inside ``handler`` (reported as ``in_flight`` by /health)."""
@@ -586,11 +587,12 @@ def run(
 ) -> None:
     """Serve until SIGTERM/SIGINT (graceful: requests in flight are answered).
 
-    The workers read a private copy of the model file made first (``config.snapshot``,
-    beside it, removed when the server stops): the file may then be overwritten in place or replaced
-    without changing, or breaking, what is served (its large matrix is memory-mapped, and
-    a file rewritten under a mapping gives wrong numbers or a crash); restart to serve a new
-    model.  ``OSError`` if the copy cannot be written (e.g. a full temporary directory).
+    The workers read a private copy of the model file made first (``config.snapshot``:
+    :func:`_snapshot`, removed when the server stops): the file may then be overwritten in
+    place or replaced without changing, or breaking, what is served (its large matrix is
+    memory-mapped, and a file rewritten under a mapping gives wrong numbers or a crash);
+    restart to serve a new model.  ``OSError`` if the copy can be written neither beside
+    the file nor in the temporary directory.
     """
     import uvicorn
 
@@ -611,18 +613,25 @@ def run(
 def _snapshot(path: str) -> str:
     """A read-only private copy of the file ``path`` (its path): beside it as a hidden file
     (the same file system: no memory taken by a RAM-backed temporary directory), else in
-    the temporary directory when that directory cannot be written."""
-    import shutil
+    the temporary directory when it cannot be written there (read-only, full)."""
     import tempfile
 
     directory, name = os.path.split(os.path.abspath(path))
     try:
-        fd, copy = tempfile.mkstemp(prefix=f".{name}.serving-", dir=directory)
+        return _copy_to(path, tempfile.mkstemp(prefix=f".{name}.serving-", dir=directory))
     except OSError:
-        fd, copy = tempfile.mkstemp(prefix="bowclf-serve-", suffix=os.path.splitext(name)[1])
+        suffix = os.path.splitext(name)[1]
+        return _copy_to(path, tempfile.mkstemp(prefix="bowclf-serve-", suffix=suffix))
+
+
+def _copy_to(path: str, made: tuple[int, str]) -> str:
+    """Copy ``path`` into the file ``mkstemp`` made, read-only; removed if that fails."""
+    import shutil
+
+    fd, copy = made
     os.close(fd)
     try:
-        shutil.copyfile(path, copy)  # the kernel's copy (and a reflink where it can)
+        shutil.copyfile(path, copy)
         os.chmod(copy, 0o400)
     except BaseException:
         os.unlink(copy)

@@ -475,7 +475,8 @@ class _Documents:
             return self.model.predict_proba(X)
         if self._proba is None:
             self._proba = self.model.predict_proba(X)
-        return self._proba.copy()  # the caller's to change, as a fresh answer is
+            self._proba.flags.writeable = False  # shared by every answer: never changed
+        return self._proba
 
     predict = FastTextModel.predict  # both read predict_proba and classes_
     predict_topk = FastTextModel.predict_topk

@@ -36,11 +36,13 @@ counted and listed under ``unseen_labels``. The rule for the metrics:
   calibration (an incorrect top-1 prediction), and the false positives of the
   class that was predicted for them (so they lower that class's precision;
   supports and recalls of known classes are unaffected);
-- the macro/micro/weighted (and samples) averages run over the model's classes
-  **and** the unseen labels, each a class that is never predicted (precision,
-  recall and F1 0 with ``zero_division=0``): the averages equal scikit-learn's
-  on the raw labels (``labels=None``: the union of true and predicted), so
-  weighted and micro recall equal the accuracy;
+- the macro/micro/weighted (and samples) averages run over the classes among
+  the gold labels or the predictions (a class of the model absent from both
+  says nothing of the test set) **and** the unseen labels, each a class that is
+  never predicted (precision, recall and F1 0 with ``zero_division=0``): the
+  averages equal scikit-learn's on the raw labels (``labels=None``: the union
+  of true and predicted), so weighted and micro recall equal the accuracy; the
+  multi-label Hamming loss runs over the same labels;
 - they are **left out** of the per-class table and wherever the index of the
   true class is needed: the confusion matrix, the top-confusions list and
   log-loss.
@@ -123,7 +125,8 @@ Floats are plain numbers (never NaN), labels are JSON strings or numbers.
     confidence is the highest probability, accuracy whether that label is the
     true one) or ``"per_label"`` (multi-label: every document-label
     probability against whether the label is gold). Bins are equal-width over
-    [0, 1], ``[lower, upper)`` with 1.0 in the last bin; ``mean_confidence`` and
+    [0, 1], ``(lower, upper]`` with 0.0 in the first bin (as scikit-learn's
+    ``calibration_curve``); ``mean_confidence`` and
     ``accuracy`` are ``null`` for empty bins. ``ece`` is the expected
     calibration error ``sum(count/N * |accuracy - mean_confidence|)``, ``mce``
     the largest gap over non-empty bins.

@@ -102,7 +102,8 @@ class Ranked:
 
 @dataclass(frozen=True)
 class CalibrationBin:
-    """One bin of the reliability table, covering ``[lower, upper)``."""
+    """One bin of the reliability table, covering ``(lower, upper]`` (the first bin holds
+    0.0 too), as scikit-learn's ``calibration_curve``."""
 
     lower: float
     upper: float
