@@ -834,13 +834,10 @@ def _scorer(metric: str, k: int) -> Callable[[TextClassifier, Sequence[str], Seq
     def score(model: TextClassifier, X, y) -> float:
         if metric == "p@k":
             return _precision_at_k(model, X, y, k)
-        if model.multilabel_:
-            mlb = MultiLabelBinarizer(classes=np.asarray(model.classes_).tolist(),
-                                      sparse_output=True)  # fmt: skip
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # labels unseen in training
-                Y = mlb.fit_transform([tuple(labels) for labels in y])
-            pred = mlb.transform(model.predict(X))
+        if model.multilabel_:  # over the union of gold and predicted labels, as evaluate
+            gold, predicted = [tuple(labels) for labels in y], list(model.predict(X))
+            mlb = MultiLabelBinarizer(sparse_output=True).fit(gold + predicted)
+            Y, pred = mlb.transform(gold), mlb.transform(predicted)
             if metric == "accuracy":
                 return float(accuracy_score(Y, pred))
             return float(f1_score(Y, pred, average=metric.split("-")[0], zero_division=0))

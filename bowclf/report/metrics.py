@@ -772,6 +772,9 @@ def labels_as_classes(y: Sequence[Any], classes: Sequence[Any], multilabel: bool
     if all(isinstance(plain(c), str) for c in classes):
         return list(y)
     by_text = {str(plain(c)): plain(c) for c in classes}
+    for c in map(plain, classes):  # a whole float class is also written without '.0'
+        if isinstance(c, float) and c.is_integer():
+            by_text.setdefault(str(int(c)), c)
 
     def match(v: Any) -> Any:
         return by_text.get(v, v) if isinstance(v, str) else v
