@@ -235,18 +235,23 @@ def test_gradients_for_B_and_H_by_finite_differences():
     dense_B[rows] = D
     assert set(rows.tolist()) == set(nodes.tolist())  # only rows on the paths
     GH = hs.path_gradient_H(g, B, indptr, nodes)
-    eps = 1e-6
     for P, grad, name in ((B, dense_B, "B"), (H, GH, "H")):
-        fd = np.zeros_like(P)
-        for idx in np.ndindex(*P.shape):
-            old = P[idx]
-            P[idx] = old + eps
-            up = _total_loss(H, B, tree, Y, w)
-            P[idx] = old - eps
-            down = _total_loss(H, B, tree, Y, w)
-            P[idx] = old
-            fd[idx] = (up - down) / (2 * eps)
+        fd = _finite_differences(P, lambda: _total_loss(H, B, tree, Y, w))
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def _finite_differences(P: np.ndarray, loss) -> np.ndarray:
+    """Central differences of ``loss()`` in every entry of ``P`` (changed in place, then
+    restored)."""
+    eps, fd = 1e-6, np.zeros_like(P)
+    for idx in np.ndindex(*P.shape):
+        old = P[idx]
+        P[idx] = old + eps
+        up = loss()
+        P[idx] = old - eps
+        fd[idx] = (up - loss()) / (2 * eps)
+        P[idx] = old
+    return fd
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
@@ -276,16 +281,8 @@ def test_the_training_step_is_the_dense_chain_rule_and_its_loss_has_those_gradie
     H = np.asarray(X @ W)
     grads = loss.batch_gradients(H, B, loss.batch_targets(batch, B), w)
     assert grads.loss == pytest.approx(_total_loss(H, B, tree, Y, w), rel=1e-12)
-    eps = 1e-6
     for P, name in ((B, "B"), (H, "H")):
-        fd = np.zeros_like(P)
-        for idx in np.ndindex(*P.shape):
-            old = P[idx]
-            P[idx] = old + eps
-            up = _total_loss(H, B, tree, Y, w)
-            P[idx] = old - eps
-            fd[idx] = (up - _total_loss(H, B, tree, Y, w)) / (2 * eps)
-            P[idx] = old
+        fd = _finite_differences(P, lambda: _total_loss(H, B, tree, Y, w))
         got = grads.hidden if name == "H" else np.zeros_like(B)
         if name == "B":
             got[grads.B_rows] = grads.B  # the paths' rows only
