@@ -586,15 +586,17 @@ class BowClassifier(
     def row_scaling(self) -> str | None:
         """The row scaling ``A_`` was trained with (``normalize`` at the last training call),
         which prediction, :meth:`transform` and explanations apply."""
-        return self.__dict__.get("_fitted_normalize", self.normalize)
+        fitted = self.__dict__.get("_fitted_params")
+        return self.normalize if fitted is None else fitted["normalize"]
 
     def trained_params(self) -> dict[str, Any]:
-        """``get_params()`` with the ``loss`` and ``normalize`` the model was trained with
-        (:meth:`loss_object`, :meth:`row_scaling`): a model file's parameters."""
-        return self.get_params() | {
-            "loss": self._trained_loss().name,
-            "normalize": self.row_scaling(),
-        }
+        """``get_params()`` as at the last training call (``set_params`` since changes the next
+        one; ``n_jobs`` and ``verbose``, which change no model, as set now), with the loss of
+        :meth:`loss_object`: a model file's parameters."""
+        now = self.get_params()
+        fitted = self.__dict__.get("_fitted_params") or now
+        return fitted | {"loss": self._trained_loss().name, "n_jobs": now["n_jobs"],
+                         "verbose": now["verbose"]}  # fmt: skip
 
     def _rule_inputs(self) -> dict:
         """What the ``'auto'`` training rules (:func:`bowclf.auto_rules.resolve_lr`,
@@ -742,7 +744,7 @@ class BowClassifier(
             W = np.array(W, order="C")
         if not self.B_.flags.writeable:
             self.B_ = np.array(self.B_, order="C")
-        self.A_, self._fitted_normalize = W.T, self.normalize  # as trained: validation too
+        self.A_, self._fitted_params = W.T, self.get_params()  # as trained: validation too
         optimizer = self._optimizer() if setup is None else setup.optimizer
         try:
             history = train(

@@ -569,3 +569,19 @@ def test_a_refit_after_set_params_scores_validation_with_the_new_row_scaling():
     refit = BowClassifier(normalize="l1", **kw).fit(X, Y)
     refit.set_params(normalize=None).fit(X, Y, X_val=Xv, y_val=Yv)
     assert refit.validation_scores_ == fresh.validation_scores_
+
+
+def test_a_bow_classifier_saved_after_set_params_is_the_fitted_model(tmp_path):
+    """Any parameter changed after fit (here dim) leaves the file as fitted: it was saved
+    with the new dim beside the old A, a file the loader refuses."""
+    from bowclf import load, save
+
+    rng = np.random.default_rng(1)
+    X = sp.csr_array(rng.poisson(0.3, (120, 30)).astype(float))
+    y = rng.integers(0, 3, 120)
+    clf = BowClassifier(dim=6, random_state=0).fit(X, y)
+    P = clf.predict_proba(X)
+    clf.set_params(dim=50, n_jobs=2)
+    loaded = load(save(clf, tmp_path / "m.bowclf"))
+    assert loaded.get_params()["dim"] == 6 and loaded.get_params()["n_jobs"] == 2
+    assert loaded.predict_proba(X).tobytes() == P.tobytes()
