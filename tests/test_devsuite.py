@@ -81,10 +81,16 @@ def test_score_card_counts_and_names_each_shortfall_once(devsuite):
     assert card[1] == "Behind: b fastText −1.50; c sk-tfidf-sgd −2.25."
 
 
-def test_run_matrix_trains_seeded_systems_once_per_seed(devsuite, tmp_path, monkeypatch):
+def _two_document_test(tmp_path):
+    """A test split of two documents, as the dev suite writes them (gzipped CSV)."""
     test_csv = tmp_path / "test.csv.gz"
     with gzip.open(test_csv, "wt", newline="") as f:
         csv.writer(f).writerows([["label", "text"], ["x", "a"], ["y", "b"]])
+    return test_csv
+
+
+def test_run_matrix_trains_seeded_systems_once_per_seed(devsuite, tmp_path, monkeypatch):
+    test_csv = _two_document_test(tmp_path)
     calls = []
 
     def fake_cell(runner, params, pair, inprocess, timeout):
@@ -120,9 +126,7 @@ def test_run_matrix_trains_seeded_systems_once_per_seed(devsuite, tmp_path, monk
 
 
 def test_missing_peer_is_a_skipped_row_not_a_failure(devsuite, tmp_path, monkeypatch):
-    test_csv = tmp_path / "test.csv.gz"
-    with gzip.open(test_csv, "wt", newline="") as f:
-        csv.writer(f).writerows([["label", "text"], ["x", "a"], ["y", "b"]])
+    test_csv = _two_document_test(tmp_path)
     calls = []
 
     def fake_cell(runner, params, pair, inprocess, timeout):
