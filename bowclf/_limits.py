@@ -124,7 +124,7 @@ def _nested_repeat(
 ) -> bool:
     """A variable repeat directly inside an unbounded one whose body has no fixed part, an
     alternation inside a repeat, or a broad repeat beside other items inside a repeat:
-    ``(a+)+``, ``(\\s*\\w+)*``, ``(a|aa)+`` and ``(.*a){20}`` are flagged, as is an
+    ``(a+)+``, ``(\\s*\\w+)*``, ``(a|aa)+`` and ``(.*a){20}`` are flagged, as is a
     variable repeat inside any repeat of its group whose body has no fixed part
     (``(?:\\w+){1,8}!``, ``(?:\\w{1,8}){1,8}!``: the group's copies split a run between
     them).  A fixed part counts only if it shares no character with the body's repeats
@@ -157,7 +157,7 @@ def _separated(body: list) -> bool:
     """Whether a repeated body has a fixed item (one character) that none of its repeats can
     match, so that its copies cannot split a run of characters between them (``-`` in
     ``(?:-\\w+)*``); an item that is not a plain character class counts, as before."""
-    sample = [chr(i) for i in range(128)] + list("\u00a0\u00e9\u0416\u4e2d\u0663")
+    sample = _sample_characters("")
     repeats = [_char_matcher(_body(arg[2])[0]) for op, arg in body
                if str(op) in _REPEATS and len(_body(arg[2])) == 1]  # fmt: skip
     for op, arg in body:
