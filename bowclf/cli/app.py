@@ -141,10 +141,16 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so cleanup code runs (``except Exception`` does not catch it)."""
 
 
-_SIGNALS = {"terminated": False}  # a SIGTERM arrived during this invocation
+_SIGNALS: dict[str, Any] = {"terminated": False, "pid": None}  # this invocation's SIGTERM
 
 
 def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess
+    if _SIGNALS["pid"] not in (None, os.getpid()):
+        # a worker process forked before it installed its own handler: end as SIGTERM ends
+        # a process (its stack is not the command's to unwind, nor its traceback to print)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     _SIGNALS["terminated"] = True
     raise _Terminated()
 
@@ -244,6 +250,7 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
 
 
 def _install_sigterm():
+    _SIGNALS["pid"] = os.getpid()
     try:
         return signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError, AttributeError):  # not the main thread, or no SIGTERM
