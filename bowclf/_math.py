@@ -67,7 +67,7 @@ def class_document_frequency(X: sp.csr_array, codes: np.ndarray, n_classes: int)
     with ``Y`` the one-hot class matrix); summing the matrices of row blocks gives that of
     their concatenation exactly, in any order.
     """
-    X = sp.csr_array(X)
+    X = as_csr(X)
     n = X.shape[0]
     present = sp.csr_array((np.ones(X.nnz, np.int64), X.indices, X.indptr), shape=X.shape)
     onehot = sp.csr_array(
@@ -231,7 +231,7 @@ def weight_terms(
     ``f(c) = c``; ``w`` is one weight per column (e.g. :func:`idf_weights`) or ``None`` for
     ``w = 1``.  Returns a new ``csr_array`` of float32 (the input is not modified).
     """
-    X = sp.csr_array(X)
+    X = as_csr(X)
     data = X.data.astype(np.float32, copy=True)
     if sublinear:
         positive = data > 0
@@ -249,7 +249,7 @@ def row_scale(X: sp.csr_array, normalize: Normalize, dtype=np.float64) -> np.nda
     ``'l2'`` and ``1`` for ``None``.  Empty documents (``‖x_i‖ = 0``) get ``s_i = 0``, so their
     hidden vector is zero and the model predicts ``softmax(0) = uniform`` for them.
     """
-    X = sp.csr_array(X)
+    X = as_csr(X)
     n = X.shape[0]
     if normalize is None:
         return np.ones(n, dtype=dtype)
@@ -313,7 +313,7 @@ def scale_rows(X: sp.csr_array, scale: np.ndarray, dtype=None, out=None) -> sp.c
     Each value is ``x_ij·s_i`` computed in the wider of the two dtypes and then cast, a block
     of rows at a time (about :data:`_SCALE_BLOCK` values), so the temporaries stay small.
     """
-    X = sp.csr_array(X)
+    X = as_csr(X)
     dtype = X.dtype if dtype is None else dtype
     indptr, counts = X.indptr, np.diff(X.indptr)
     data = np.empty(X.nnz, dtype=dtype) if out is None else out
@@ -512,6 +512,12 @@ def update_kernel(indptr, indices, data, GB, W) -> np.ndarray:
     return W
 
 
+def as_csr(X) -> sp.csr_array:
+    """``X`` as a ``csr_array``: itself when it is one (constructing another validates its
+    arrays again, a cost a one-document prediction paid several times over)."""
+    return X if type(X) is sp.csr_array else sp.csr_array(X)
+
+
 def row_ids(indptr: np.ndarray) -> np.ndarray:
     """The row of every stored entry of a CSR matrix with row pointers ``indptr``."""
     return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
@@ -520,7 +526,7 @@ def row_ids(indptr: np.ndarray) -> np.ndarray:
 def empty_rows(X: sp.csr_array) -> np.ndarray:
     """Rows of ``X`` without a non-zero value (documents with no known feature):
     ``Σⱼ |x_ij| = 0`` (:func:`row_sums`: no entry-long temporaries)."""
-    X = sp.csr_array(X)
+    X = as_csr(X)
     return row_sums(X.indptr, X.data, dtype=np.float64, of=np.abs) == 0
 
 
