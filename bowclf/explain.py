@@ -94,7 +94,7 @@ def scaled_inputs(X: sp.csr_array, normalize: _math.Normalize) -> sp.csr_array:
     scipy.sparse.csr_array of shape (n, p)
         The scaled rows, float32.
     """
-    X = sp.csr_array(X)
+    X = _math.as_csr(X)
     return _math.scale_rows(X, _math.row_scale(X, normalize), dtype=np.float32)
 
 
