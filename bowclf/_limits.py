@@ -325,7 +325,7 @@ def _ints(low: int, high: int | None = None, words: str | None = None) -> _Rule:
     """Integers (not booleans) in ``low..high``; an open top is bounded by int64."""
     top = _INT64 if high is None else high
     shown = words or (f"{low}..{high}" if high is not None else f"an integer >= {low}")
-    return (lambda v: _is_int(v) and low <= v <= top), shown
+    return (lambda v: is_int(v) and low <= v <= top), shown
 
 
 def _reals(low: float, high: float | None, closed: str) -> _Rule:
@@ -348,7 +348,9 @@ def _names(*names: str) -> _Rule:
     return (lambda v: isinstance(v, str) and v in names), " or ".join(map(repr, sorted(names)))
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
+    """An integer and not a boolean (``True`` is an ``int`` to Python), as every header
+    value and parameter is checked."""
     return isinstance(v, int) and not isinstance(v, bool)
 
 

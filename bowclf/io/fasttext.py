@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .. import _math
+from .._limits import is_int
 from ..hsoftmax import HuffmanTree
 from ..inference import DECISION_CELLS, check_texts
 from ..vectorizer.hashing import bytes_hashes, subword_hashes, word_ngram_hashes
@@ -556,8 +557,8 @@ def to_members(model: FastTextModel) -> tuple[dict[str, Any], dict[str, np.ndarr
 
 
 def _is_int(value: Any, bound: int) -> bool:
-    """An integer (not a boolean) in ``[-bound, bound)``."""
-    return isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
+    """An integer (:func:`bowclf._limits.is_int`) in ``[-bound, bound)``."""
+    return is_int(value) and -bound <= value < bound
 
 
 def from_members(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> FastTextModel:

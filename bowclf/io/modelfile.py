@@ -123,7 +123,7 @@ def corpus_problem(corpus: Any) -> str | None:
             return f"unknown key {short(key, 40)}"
         if value is not None and not (
             (isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable())
-            or (_is_int(value) and 0 <= value < 2**31)
+            or (_limits.is_int(value) and 0 <= value < 2**31)
         ):
             return f"bad value for {key}"
     return None
@@ -176,10 +176,6 @@ def _check(condition: bool, path, message: str) -> None:
         raise ModelFileError(f"{path}: {message}")
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
     infos = zf.infolist()
     names = [i.filename for i in infos]
@@ -204,7 +200,7 @@ def read_header(zf: zipfile.ZipFile, path) -> dict[str, Any]:
         "not a bowclf model file (wrong format tag)",
     )
     version = header.get("format_version")
-    _check(_is_int(version), path, "header has no valid format_version")
+    _check(_limits.is_int(version), path, "header has no valid format_version")
     if version > FORMAT_VERSION:
         written_by = header.get("bowclf_version")
         written_by = " ".join(written_by.split())[:40] if isinstance(written_by, str) else "?"
@@ -258,8 +254,8 @@ def _quantization_ok(entry: Any) -> bool:
         return False
     cutoff, dsub = entry.get("cutoff"), entry.get("dsub", 1)
     return (
-        (cutoff is None or (_is_int(cutoff) and cutoff >= 1))
-        and _is_int(dsub)
+        (cutoff is None or (_limits.is_int(cutoff) and cutoff >= 1))
+        and _limits.is_int(dsub)
         and dsub >= 1
         and all(isinstance(entry.get(k, False), bool) for k in ("qnorm", "retrained"))
     )
@@ -451,7 +447,7 @@ def _check_fitted(fitted: dict, path) -> None:
         return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
     def count(v: Any) -> bool:
-        return _is_int(v) and 0 <= v < 2**63
+        return _limits.is_int(v) and 0 <= v < 2**63
 
     def numbers(v: Any) -> bool:  # a non-finite score is saved as null
         return isinstance(v, list) and all(x is None or number(x) for x in v)
@@ -500,7 +496,7 @@ def _check_spec(name: str, spec: Any, path) -> tuple[np.dtype, list[int]]:
         and isinstance(spec.get("dtype"), str)
         and len(spec["dtype"]) <= 32
         and isinstance(spec.get("shape"), list)
-        and all(_is_int(s) and s >= 0 for s in spec["shape"]),
+        and all(_limits.is_int(s) and s >= 0 for s in spec["shape"]),
         path,
         f"bad manifest entry for {name!r}",
     )
