@@ -212,14 +212,21 @@ class Report:
 
     # -- serialisation ------------------------------------------------------
 
+    def wrong_documents(self) -> int | None:
+        """Documents whose predicted labels are not exactly their gold ones (from the
+        accuracy, unseen gold labels included), or None without an accuracy."""
+        if self.accuracy is None:
+            return None
+        return round((1.0 - self.accuracy) * self.n_documents)
+
     def confusions_note(self) -> tuple[str, bool] | None:
         """When no confusion is listed: what to say instead, and whether it is good news
         (there are no errors at all), for every rendering alike; None when some are listed."""
         if self.confusions:
             return None
-        if self.accuracy is None or self.accuracy >= 1.0:
+        errors = self.wrong_documents()
+        if not errors:
             return "no errors", True
-        errors = round((1.0 - self.accuracy) * self.n_documents)
         if self.unseen_documents and not self.multilabel and errors == self.unseen_documents:
             unseen = f"{self.unseen_documents:,}"
             return (f"no confusions between the model's classes: the errors are documents "

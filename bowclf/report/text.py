@@ -486,7 +486,7 @@ def _text_confusions(report: Report, width: int, st: _Style) -> list[str]:
         lines.append("  " + st(_trunc(legend, width - 2), "dim"))
     total = None  # the errors the shares are of: every wrong document (single-label)
     if not report.multilabel and report.accuracy is not None:
-        total = round((1.0 - report.accuracy) * report.n_documents)
+        total = report.wrong_documents()
     elif (cm := report.confusion_sparse()) is not None:
         total = int(cm.sum() - cm.diagonal().sum())
     count_w = max(len(_int(c.count)) for c in report.confusions)
