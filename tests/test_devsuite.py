@@ -162,3 +162,60 @@ def test_missing_names_the_uninstalled_library(devsuite, monkeypatch):
     monkeypatch.setattr(systems, "available", lambda s: s.module != "vowpalwabbit")
     assert devsuite._missing("vw") == "not installed (vowpalwabbit)"
     assert devsuite._missing("fasttext") is None and devsuite._missing("no-such") is None
+
+
+@pytest.fixture
+def population(devsuite):
+    import bench.proto_population
+
+    return bench.proto_population
+
+
+def _read(path):
+    with gzip.open(path, "rt", newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return [t for _, t in rows], [y for y, _ in rows]
+
+
+@pytest.mark.parametrize("kind", ["reviews2", "grades5"])
+def test_population_pairs_redraw_the_draw_with_a_large_shared_test_set(
+    population, devsuite, kind, tmp_path
+):
+    tr_x, tr_y, _, _ = devsuite.draw_corpus(kind, 1.0, seed=3)
+    pairs = population.population_pairs(kind, 3, train_sets=2, test_docs=600, out=tmp_path)
+    names = [p["pair"] for p in pairs]
+    own = [p for p in pairs if p["pair"].endswith("#own")]
+    fresh = [p for p in pairs if not p["pair"].endswith("#own")]
+    assert [p["pair"] for p in fresh] == [f"pop/{kind}@3#0", f"pop/{kind}@3#1"]
+    assert len({p["test_csv"] for p in pairs}) == 1 and pairs[0]["test_docs"] == 600
+    sets = [_read(p["train_csv"]) for p in fresh]
+    assert all(len(x) == len(tr_x) for x, _ in sets)
+    assert sets[0][0] != sets[1][0]  # disjoint slices of one pool
+    # the same lexicon: most of the test set's words are the draw's own words (another
+    # draw's test set shares about a third of them)
+    vocab = {w for t in tr_x for w in t.split()}
+    test_words = [w for t in _read(pairs[0]["test_csv"])[0] for w in t.split()]
+    assert sum(w in vocab for w in test_words) / len(test_words) > 0.85
+    if kind == "grades5":  # written in order: set 0 is the draw's training set
+        assert sets[0] == (tr_x, tr_y) and not own
+    else:  # split by share: the draw's own training set is scored too
+        assert names[0] == f"pop/{kind}@3#own" and _read(own[0]["train_csv"]) == (tr_x, tr_y)
+    # cached: the same pairs without drawing again
+    assert population.population_pairs(kind, 3, 2, 600, out=tmp_path) == pairs
+
+
+def test_population_table_leaves_the_own_set_out_of_the_means(population):
+    recs = [
+        {"corpus": "pop/k@1#own", "system": "a", "accuracy": 10.0},
+        {"corpus": "pop/k@1#0", "system": "a", "accuracy": 60.0},
+        {"corpus": "pop/k@1#0", "system": "a", "accuracy": 62.0},
+        {"corpus": "pop/k@1#1", "system": "a", "accuracy": 64.0},
+        {"corpus": "pop/k@1#own", "system": "b", "accuracy": 90.0},
+        {"corpus": "pop/k@1#0", "system": "b", "accuracy": 59.0},
+        {"corpus": "pop/k@1#1", "system": "b", "accuracy": 62.0},
+        {"corpus": "pop/k@1#1", "system": "b", "error": "RuntimeError: Encountered NaN"},
+    ]
+    table = population._table(recs, ["a", "b"])
+    assert "| pop/k@1#own | 10.00 (n=1) | 90.00 (n=1) |" in table
+    assert "| **mean of the disjoint sets** | **62.50** | **60.50** |" in table
+    assert "a − b: mean +2.00 (per training set: +2.00, +2.00)" in table
