@@ -8,10 +8,12 @@ its training fail with "Encountered NaN" or save NaN rows.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
 import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -555,3 +557,91 @@ def test_evaluate_featurises_a_fasttext_model_once(corpus, tmp_path, monkeypatch
     view = model.for_documents(texts[:300])
     assert view.predict_proba(texts[:300]).tobytes() == P.tobytes()
     assert view.predict_topk(texts[:300], k=2) == model.predict_topk(texts[:300], k=2)
+
+
+def _rewrite_members(source, target, **members):
+    """Copy the bowclf model file ``source`` to ``target`` with ``members`` (name with ``/``
+    as ``__``: array) replaced, the header's manifest following them."""
+    with zipfile.ZipFile(source) as zf:
+        items = {name: zf.read(name) for name in zf.namelist()}
+    header = json.loads(items["header.json"])
+    for key, value in members.items():
+        name = key.replace("__", "/")
+        buf = io.BytesIO()
+        np.save(buf, value, allow_pickle=False)
+        items[name] = buf.getvalue()
+        header["arrays"][name].update(dtype=value.dtype.str, shape=list(value.shape))
+    items["header.json"] = json.dumps(header).encode()
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, data in items.items():
+            zf.writestr(name, data)
+
+
+def test_a_converted_model_keeps_its_matrices_as_the_fasttext_file_does(corpus, tmp_path):
+    """Loading a converted model neither copies a large input matrix (it stays memory-mapped,
+    as the ``.bin``'s) nor decodes a quantised one (rows are decoded when used, as the
+    ``.ftz``'s); it predicts what the fastText file predicts, bit for bit."""
+    from bowclf.io.fasttext_reader import _Quantized
+    from bowclf.persist import save
+
+    path, texts = corpus
+    model = _train(path, wordNgrams=2, bucket=200_000)  # A: 6.4 MB, memory-mapped
+    model.save_model(str(tmp_path / "m.bin"))
+    source = load_fasttext(tmp_path / "m.bin")
+    converted = load(save(source, tmp_path / "m.bowclf"))
+    assert converted.A.nbytes > 4 << 20 and not converted.A.flags.writeable  # the file's map
+    tracemalloc.start()
+    load(tmp_path / "m.bowclf")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < converted.A.nbytes / 4, peak  # it held three copies of A before
+    np.testing.assert_array_equal(converted.predict_proba(texts), source.predict_proba(texts))
+
+    model.quantize(input=str(path), cutoff=300, qnorm=True, retrain=False, dsub=3)
+    model.save_model(str(tmp_path / "m.ftz"))
+    ftz = load_fasttext(tmp_path / "m.ftz")
+    small = load(save(ftz, tmp_path / "s.bowclf"))
+    assert isinstance(small.A, _Quantized) and small.quantized and small.prune is not None
+    np.testing.assert_array_equal(small.predict_proba(texts), ftz.predict_proba(texts))
+    again = load(save(small, tmp_path / "s2.bowclf"))  # saved again from its codes
+    np.testing.assert_array_equal(again.A.codes, ftz.A.codes)
+    np.testing.assert_array_equal(again.predict_proba(texts), ftz.predict_proba(texts))
+
+
+@pytest.mark.parametrize(
+    ("members", "pattern"),
+    [
+        ({"fasttext__A": np.zeros((10, 3), np.float32)}, r"input matrix \(10, 3\), dim 2"),
+        ({"fasttext__B": np.zeros((3, 5), np.float32)}, r"output matrix \(3, 5\), dim 2"),
+        ({"fasttext__B": np.zeros((1, 2), np.float32)}, "1 output rows, 3 labels"),
+        ({"fasttext__B": np.full((3, 2), np.inf, np.float32)}, "non-finite values"),
+    ],
+)
+def test_a_converted_files_matrices_are_checked_as_the_fasttext_files(
+    tiny_bin, tmp_path, members, pattern
+):
+    from bowclf.persist import save
+
+    source = tmp_path / "t.bin"
+    source.write_bytes(tiny_bin)
+    converted = save(load_fasttext(source), tmp_path / "c.bowclf")
+    _rewrite_members(converted, tmp_path / "e.bowclf", **members)
+    with pytest.raises(ModelFileError, match=pattern) as exc:
+        load(tmp_path / "e.bowclf")
+    assert "\n" not in str(exc.value)
+
+
+def test_a_converted_ftz_with_a_code_outside_its_codebook_is_refused(corpus, tmp_path):
+    from bowclf.persist import save
+
+    path, _ = corpus
+    model = _train(path, wordNgrams=2)
+    model.quantize(input=str(path), cutoff=300, qnorm=False, retrain=False, dsub=2)
+    model.save_model(str(tmp_path / "m.ftz"))
+    converted = save(load_fasttext(tmp_path / "m.ftz"), tmp_path / "c.bowclf")
+    with zipfile.ZipFile(converted) as zf:
+        cents = np.load(zf.open("fasttext/A_centroids"))
+    _rewrite_members(converted, tmp_path / "e.bowclf", fasttext__A_centroids=cents[:, :100])
+    with pytest.raises(ModelFileError, match="outside its codebook") as exc:
+        load(tmp_path / "e.bowclf")
+    assert "\n" not in str(exc.value)

@@ -60,7 +60,7 @@ from .fasttext_reader import (
     _Quantized,
     is_fasttext_file,
 )
-from .quantized import decode_quantized, quantized_members
+from .quantized import checked_members, quantized_members
 
 __all__ = ["FastTextModel", "is_fasttext_file", "load_fasttext", "fasttext_info"]
 
@@ -584,7 +584,8 @@ def from_members(header: dict[str, Any], arrays: dict[str, np.ndarray], path) ->
     nwords, prefix = section.get("nwords"), section.get("label_prefix")
     if not isinstance(nwords, int) or not isinstance(prefix, str) or len(prefix) > 256:
         raise _error(path, "the fasttext section has no valid nwords or label_prefix")
-    # Re-serialise to fastText's layout and let the one bounds-checked parser judge it.
+    # Re-serialise the header and dictionary to fastText's layout and let the one
+    # bounds-checked parser judge them, with the matrices (checked by it, not copied).
     blob = bytearray(struct.pack("<ii", MAGIC, 12))
     blob += struct.pack("<12i", *(args[k] for k in _ARG_NAMES)) + struct.pack("<d", args["t"])
     prune = arrays.get("fasttext/prune")
@@ -607,18 +608,14 @@ def from_members(header: dict[str, Any], arrays: dict[str, np.ndarray], path) ->
             raise _error(path, "fasttext prune index out of range")
         blob += prune.astype("<i4").tobytes()
     dim = args["dim"]
-    if "fasttext/A_codes" in arrays:
+    quantized = "fasttext/A_codes" in arrays
+    if quantized:  # kept coded, as a .ftz is: rows are decoded when a document needs them
         try:
-            dense = decode_quantized(arrays, "fasttext/A", dim)
+            A = _Quantized.from_members(*checked_members(arrays, "fasttext/A", dim), dim)
         except ValueError as exc:
             raise _error(path, f"inconsistent model file: {exc}") from None
     else:
-        dense = arrays["fasttext/A"]
-    B = arrays["fasttext/B"]
-    blob += b"\0" + struct.pack("<qq", *dense.shape) + np.asarray(dense, "<f4").tobytes()
-    blob += b"\0" + struct.pack("<qq", *B.shape) + np.asarray(B, "<f4").tobytes()
-    parts = _parse(bytes(blob), path)
-    if "fasttext/A_codes" in arrays:  # keep the codes: rows are decoded when needed
-        parts["quantized"] = True
-        parts["qout"] = bool(section.get("qout", False))
+        A = arrays["fasttext/A"]  # a memory map of a large matrix: not copied, not read
+    qout = quantized and bool(section.get("qout", False))
+    parts = _parse(bytes(blob), path, matrices=(A, arrays["fasttext/B"], quantized, qout))
     return FastTextModel(parts, label_prefix=prefix, source=os.fspath(path))

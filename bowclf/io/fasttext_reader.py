@@ -138,6 +138,19 @@ class _Quantized:
         self.norm_centroids = norm_centroids  # (256,) float32 or None
         self.shape = (codes.shape[0], sum(c.shape[1] for c in centroids))
 
+    @classmethod
+    def from_members(cls, codes, centroids, norm_codes, norm_centroids, width: int) -> _Quantized:
+        """The matrix of a bowclf model file's checked members
+        (:func:`bowclf.io.quantized.checked_members`: ``centroids`` of shape
+        ``(nsubq, k, dsub)``, the last sub-quantiser zero-padded to ``dsub``)."""
+        nsubq, _, dsub = centroids.shape
+        last = width - (nsubq - 1) * dsub
+        parts = [
+            np.ascontiguousarray(centroids[q, :, : dsub if q < nsubq - 1 else last])
+            for q in range(nsubq)
+        ]
+        return cls(codes, parts, dsub, last, norm_codes, norm_centroids)
+
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Decode the rows ``ids`` (float32, shape (len(ids), dim))."""
         codes = self.codes[ids]
@@ -363,12 +376,29 @@ def _check_matrices(A, B: np.ndarray, args: dict[str, Any], vocab: dict[str, Any
         _check_finite(A, path, "the input matrix")
 
 
-def _parse(buf, path) -> dict[str, Any]:
-    """The parts of a fastText model file held in ``buf`` (any problem: ModelFileError)."""
+def _parse(buf, path, matrices: tuple | None = None) -> dict[str, Any]:
+    """The parts of a fastText model file held in ``buf`` (any problem: ModelFileError).
+
+    ``matrices``: the input and output matrices given apart, as a converted model file holds
+    them — ``(A, B, quantised input, quantised output)``, ``A`` dense (``(m, dim)``) or
+    :class:`_Quantized` — and ``buf`` ending after the dictionary.  They are checked as the
+    file's own would be, and a large dense ``A`` (a memory map) is neither copied nor read."""
     r = _Reader(buf, path)
     version, args = _read_args(r)
     vocab = _read_dictionary(r, args["bucket"])
-    A, B, quant_input, qout = _read_matrices(r, args["dim"], vocab["nlabels"])
+    if matrices is None:
+        A, B, quant_input, qout = _read_matrices(r, args["dim"], vocab["nlabels"])
+    else:
+        if r.remaining():
+            raise _error(path, "invalid fastText section (data after the dictionary)")
+        A, B, quant_input, qout = matrices
+        for what, M in (("input", A), ("output", B)):
+            if M.shape[1:] != (args["dim"],):
+                raise _error(
+                    path, f"invalid fastText section ({what} matrix {M.shape}, dim {args['dim']})"
+                )
+        if not isinstance(A, _Quantized):
+            A = np.asarray(A, dtype="<f4")  # a float32 memory map stays one
     _check_matrices(A, B, args, vocab, path)
     return {
         "version": version,

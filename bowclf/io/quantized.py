@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "decode_model_arrays",
+    "checked_members",
     "decode_quantized",
     "decoded_bytes",
     "decoded_manifest",
@@ -64,11 +65,15 @@ def _check_layout(prefix: str, nsubq: int, dsub: int, width: int) -> None:
         raise ValueError(f"{prefix}: {nsubq} sub-quantisers of {dsub} cannot make width {width}")
 
 
-def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> np.ndarray:
-    """The dense float32 matrix (rows × width) stored by :func:`quantized_members`.
+def checked_members(
+    arrays: dict[str, np.ndarray], prefix: str, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The members of a matrix stored by :func:`quantized_members`, checked to fit together
+    for rows of ``width``: ``(codes, centroids, norm_codes, norm_centroids)`` (the norms
+    None when they are not quantised).
 
-    Raises ``ValueError`` when the members do not fit together (shapes, a code outside its
-    codebook, non-finite values).
+    Raises ``ValueError`` when they do not (shapes, a code outside its codebook, non-finite
+    centroids).
     """
     codes = arrays[f"{prefix}_codes"]
     cents = arrays[f"{prefix}_centroids"]
@@ -83,9 +88,6 @@ def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> 
     if ksub < _KSUB and codes.size and int(codes.max()) >= ksub:
         raise ValueError(f"{prefix}: a code points outside its codebook of {ksub} centroids")
     rows = codes.shape[0]
-    out = np.empty((rows, width), np.float32)
-    step = max(1, (1 << 22) // max(width, 1))
-    q_index = np.arange(nsubq)
     norm_codes = arrays.get(f"{prefix}_norm_codes")
     norms = arrays.get(f"{prefix}_norm_centroids")
     if (norm_codes is None) != (norms is None):
@@ -101,6 +103,20 @@ def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> 
             raise ValueError(f"{prefix}: quantised norms of the wrong shape or not finite")
         if norms.size < _KSUB and rows and int(norm_codes.max()) >= norms.size:
             raise ValueError(f"{prefix}: a norm code points outside its codebook")
+    return codes, cents, norm_codes, norms
+
+
+def decode_quantized(arrays: dict[str, np.ndarray], prefix: str, width: int) -> np.ndarray:
+    """The dense float32 matrix (rows × width) stored by :func:`quantized_members`.
+
+    Raises ``ValueError`` when the members do not fit together (:func:`checked_members`).
+    """
+    codes, cents, norm_codes, norms = checked_members(arrays, prefix, width)
+    nsubq, ksub, dsub = cents.shape
+    rows = codes.shape[0]
+    out = np.empty((rows, width), np.float32)
+    step = max(1, (1 << 22) // max(width, 1))
+    q_index = np.arange(nsubq)
     flat = cents.reshape(nsubq * ksub, dsub)  # centroid j of sub-quantiser q: row q·ksub + j
     offsets = (q_index * ksub).astype(np.intp)
     for start in range(0, rows, step):
@@ -147,7 +163,7 @@ def decoded_bytes(manifest: dict[str, dict]) -> int:
     """An upper bound on the bytes decoding a file's quantised matrices allocates (rows ×
     sub-quantisers × dsub float32 each), from the manifest alone."""
     total = 0
-    for name in (*_MATRICES, "fasttext/A"):  # and a converted .ftz's input matrix
+    for name in _MATRICES:  # a converted .ftz's input matrix stays coded, as in the .ftz
         codes, cents = manifest.get(f"{name}_codes"), manifest.get(f"{name}_centroids")
         if codes and cents and len(codes["shape"]) == 2 and len(cents["shape"]) == 3:
             total += 4 * codes["shape"][0] * cents["shape"][0] * cents["shape"][2]
