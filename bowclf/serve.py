@@ -613,15 +613,53 @@ def run(
 def _snapshot(path: str) -> str:
     """A read-only private copy of the file ``path`` (its path): beside it as a hidden file
     (the same file system: no memory taken by a RAM-backed temporary directory), else in
-    the temporary directory when it cannot be written there (read-only, full)."""
+    the temporary directory when it cannot be written there (read-only, full).
+
+    The copy's name holds the server's process id.  A server killed with SIGKILL cannot
+    remove its copy, so copies left by servers no longer running are removed first."""
     import tempfile
 
     directory, name = os.path.split(os.path.abspath(path))
+    prefix, suffix = f".{name}.serving-", os.path.splitext(name)[1]
     try:
-        return _copy_to(path, tempfile.mkstemp(prefix=f".{name}.serving-", dir=directory))
+        _remove_orphans(directory, prefix, "")
+        return _copy_to(path, tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", dir=directory))
     except OSError:
-        suffix = os.path.splitext(name)[1]
-        return _copy_to(path, tempfile.mkstemp(prefix="bowclf-serve-", suffix=suffix))
+        _remove_orphans(tempfile.gettempdir(), "bowclf-serve-", suffix)
+        made = tempfile.mkstemp(prefix=f"bowclf-serve-{os.getpid()}-", suffix=suffix)
+        return _copy_to(path, made)
+
+
+def _remove_orphans(directory: str, prefix: str, suffix: str) -> None:
+    """Remove the copies ``<prefix><pid>-<random><suffix>`` in ``directory`` whose server
+    process no longer exists (one that does, or may — another user's — keeps its copy)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for entry in names:
+        if not entry.startswith(prefix) or not entry.endswith(suffix):
+            continue
+        pid, sep, _ = entry[len(prefix) :].partition("-")
+        if not sep or not pid.isdigit() or _process_exists(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass  # another server removed it first, or it is not ours to remove
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether process ``pid`` may exist (True where that cannot be asked safely)."""
+    if pid <= 0 or pid == os.getpid() or os.name == "nt":  # Windows' os.kill terminates
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process (or not a pid this system has): keep it
+    return True
 
 
 def _copy_to(path: str, made: tuple[int, str]) -> str:

@@ -491,3 +491,29 @@ def test_an_app_serves_explanations_in_each_of_its_lifespans(model_path):
     for _ in range(2):
         with TestClient(app) as client:
             assert client.post("/explain", json={"texts": ["goal match"]}).status_code == 200
+
+
+def test_copies_left_by_killed_servers_are_removed_at_start(tmp_path):
+    """A server killed with SIGKILL cannot remove its private copy: the next server started
+    beside the same model removes the copies of servers no longer running (they piled up),
+    and keeps those of servers that are (and files that are not such copies)."""
+    from bowclf.serve import _snapshot
+
+    path = tmp_path / "m.bowclf"
+    path.write_bytes(b"model bytes")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = int(gone.stdout)
+    orphan = tmp_path / f".m.bowclf.serving-{dead}-abc123"
+    running = tmp_path / f".m.bowclf.serving-{os.getppid()}-def456"
+    unrelated = [tmp_path / ".m.bowclf.serving-notapid-x", tmp_path / f".n.bowclf.serving-{dead}-x"]
+    for f in [orphan, running, *unrelated]:
+        f.write_bytes(b"old")
+    copy = _snapshot(str(path))
+    try:
+        assert os.path.basename(copy).startswith(f".m.bowclf.serving-{os.getpid()}-")
+        assert open(copy, "rb").read() == b"model bytes"
+        assert not orphan.exists()
+        assert running.exists() and all(f.exists() for f in unrelated)
+    finally:
+        os.unlink(copy)
