@@ -540,7 +540,11 @@ def _model_info(model) -> dict[str, Any]:
 def _file_info(predictor, header: dict) -> dict[str, Any]:
     """:func:`_model_info` of a model file, from its validated header (what the file holds,
     as :func:`bowclf.load` would read it)."""
-    features, dim = header["arrays"]["classifier/A"]["shape"]  # stored as Aᵀ: one row a feature
+    from .io.quantized import decoded_shapes
+
+    # A is stored as Aᵀ (one row a feature), or as the codes of bowclf.quantize
+    shapes = {name: spec["shape"] for name, spec in header["arrays"].items()}
+    features, dim = decoded_shapes(header, shapes)["classifier/A"]
     return {
         "multilabel": predictor.multilabel_,
         "loss": header["params"]["loss"],

@@ -517,3 +517,23 @@ def test_copies_left_by_killed_servers_are_removed_at_start(tmp_path):
         assert running.exists() and all(f.exists() for f in unrelated)
     finally:
         os.unlink(copy)
+
+
+@pytest.mark.parametrize("qout", [False, True])
+@pytest.mark.filterwarnings("ignore:Using `httpx` with")  # starlette asks for httpx2
+def test_a_quantized_model_is_served(model, tmp_path, qout):
+    """A `bowclf quantize`d file has no classifier/A member, only its codes: the server
+    failed to start on it (KeyError: 'classifier/A'); it serves what load() predicts."""
+    from starlette.testclient import TestClient
+
+    import bowclf
+    from bowclf.serve import ServeConfig, create_app
+
+    small = bowclf.quantize(model, cutoff=300, qout=qout)
+    path = save(small, tmp_path / "q.bowclf")
+    texts = make_texts(20, seed=4)[0]
+    with TestClient(create_app(ServeConfig(model_path=str(path)))) as client:
+        info = client.get("/info").json()
+        got = client.post("/predict", json={"texts": texts}).json()["predictions"]
+    assert info["features"] == 300 and info["dim"] == 8
+    assert [p["labels"][0] for p in got] == load(path).predict(texts).tolist()
