@@ -428,7 +428,7 @@ def top_k(
     log_p = np.full((n, k), -np.inf)
     log_threshold = np.log(threshold) if threshold > 0 else -np.inf
     top, column = _top_nodes(tree)
-    B_top = B[top]  # gathered once per call, not per chunk
+    B_top = B[top].astype(np.float64)  # gathered once per call, not per chunk
     a, chunk = 0, 16
     while a < n:
         rows = slice(a, min(n, a + chunk))
@@ -445,7 +445,9 @@ def top_k(
 
 
 class _Scorer:
-    """``z = H_doc·B_node`` for (document, node) pairs of one chunk of documents.
+    """``z = H_doc·B_node`` for (document, node) pairs of one chunk of documents, in float64
+    as :func:`log_proba` scores them (so a document's top label is ``log_proba``'s argmax,
+    however near its runner-up).
 
     The :data:`TOP_NODES` inner nodes nearest the root are met by most documents: their
     scores come from a dense product ``H·B_topᵀ`` (:func:`bowclf._math.row_scores`: each
@@ -456,14 +458,15 @@ class _Scorer:
     ``column``: each inner node's row in ``B_top`` (−1: not among them)."""
 
     def __init__(self, H: np.ndarray, B: np.ndarray, B_top: np.ndarray, column: np.ndarray):
-        self.H, self.B, self.column, self.width = H, B, column, B_top.shape[0]
-        self.Z = _math.row_scores(H, B_top).ravel() if B_top.shape[0] else None
+        self.H = H.astype(np.float64)
+        self.B, self.column, self.width = B, column, B_top.shape[0]
+        self.Z = _math.row_scores(self.H, B_top).ravel() if B_top.shape[0] else None
 
     def __call__(self, docs: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         col = self.column[nodes]
         dense = col >= 0
         if self.Z is not None and dense.all():
-            return self.Z[docs * self.width + col].astype(np.float64)
+            return self.Z[docs * self.width + col]
         z = np.empty(docs.size)
         if self.Z is not None:
             at = np.flatnonzero(dense)
@@ -471,7 +474,7 @@ class _Scorer:
         rest = np.flatnonzero(~dense)
         for a in range(0, rest.size, PAIRS):
             m = rest[a : a + PAIRS]
-            z[m] = np.einsum("md,md->m", self.H[docs[m]], self.B[nodes[m]])
+            z[m] = np.einsum("md,md->m", self.H[docs[m]], self.B[nodes[m]].astype(np.float64))
         return z
 
 
@@ -564,8 +567,10 @@ def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):
             later.append((kid_doc[~now], kid[~now], kid_lp[~now]))
             docs, nodes, lps = kid_doc[now], kid[now], kid_lp[now]
             peak = max(peak, docs.size + sum(part[0].size for part in later))
+        # the exact order: a cut by the approximate key could drop a label tied with the
+        # k-th (same probability, smaller label) that the final order puts first
         found = _top_per_doc(n, k, *(np.concatenate(p) for p in zip(*reached, strict=True)),
-                             exact=False)  # fmt: skip
+                             exact=True)  # fmt: skip
         f_doc, f_lp = found[0], found[2]
         count = np.bincount(f_doc, minlength=n)
         kth = np.full(n, -np.inf)
@@ -578,7 +583,7 @@ def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):
         docs, nodes, lps = docs[keep], nodes[keep], lps[keep]
         tau = _mth_best(n, m, docs, lps, floor)
         m *= 2
-    return (*_best_leaves(n, k, *_top_per_doc(n, k, *found, exact=True)), peak)
+    return (*_best_leaves(n, k, *found), peak)
 
 
 def _ranks(doc: np.ndarray, n: int) -> np.ndarray:

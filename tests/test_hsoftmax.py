@@ -437,7 +437,7 @@ def test_top_k_gathers_the_top_rows_once_per_call_with_the_same_bits(monkeypatch
     class PerChunk(real):  # the former scorer: B[top] gathered for every chunk
         def __init__(self, H, B, B_top, column):
             top = np.flatnonzero(column >= 0)[np.argsort(column[column >= 0])]
-            super().__init__(H, B, B[top], column)
+            super().__init__(H, B, B[top].astype(np.float64), column)
 
     monkeypatch.setattr(hs, "_Scorer", Spy)
     got = hs.top_k(H, B, tree, 3)
@@ -447,3 +447,36 @@ def test_top_k_gathers_the_top_rows_once_per_call_with_the_same_bits(monkeypatch
     monkeypatch.setattr(hs, "_Scorer", PerChunk)
     want = hs.top_k(H, B, tree, 3)
     assert np.array_equal(got[0], want[0]) and got[1].tobytes() == want[1].tobytes()
+
+
+def test_top_k_breaks_exact_ties_by_the_smaller_label_for_every_k():
+    """Labels of equal probability come smaller first whatever k is (a cut by an inexact key
+    kept label 3 for k = 1 but put label 1 first for k = 2)."""
+    tree = hs.HuffmanTree.from_counts(np.array([176, 275, 137, 237, 375]))
+    H = np.ones((2, 16), np.float32)
+    B = np.zeros((4, 16), np.float32)  # every inner node halves: ties by depth
+    L = hs.log_proba(H, B, tree)
+    want = np.lexsort((np.arange(5), -L[0]))  # by probability, then by label
+    for k in range(1, 6):
+        labels, lp = hs.top_k(H, B, tree, k)
+        assert labels[0].tolist() == want[:k].tolist() == labels[1].tolist(), k
+        np.testing.assert_array_equal(lp[0], L[0, want[:k]])
+
+
+def test_top_k_scores_as_log_proba_does_so_near_ties_agree():
+    """The search scores nodes in float64 like log_proba: its labels are log_proba's order
+    even a hair apart, and its log-probabilities are log_proba's to the last bits (they
+    differed by ~4e-7 when the scores were float32; predict and predict_proba().argmax
+    disagreed on documents near a tie)."""
+    rng = np.random.default_rng(3)
+    c, d = 300, 12
+    tree = hs.HuffmanTree.from_counts(rng.integers(1, 1000, c).astype(float))
+    B = (rng.normal(size=(c - 1, d)) * 0.5).astype(np.float32)
+    H = (rng.normal(size=(400, d)) * 0.5).astype(np.float32)
+    # near the root's decision boundary: the root's score about 1e-7 of the others
+    root = B[c - 2].astype(np.float64)
+    H -= (np.outer(H.astype(np.float64) @ root, root) / (root @ root)).astype(np.float32)
+    labels, lp = hs.top_k(H, B, tree, 3)
+    L = hs.log_proba(H, B, tree)
+    np.testing.assert_allclose(lp, np.take_along_axis(L, labels, 1), rtol=1e-12, atol=1e-12)
+    assert np.array_equal(labels[:, 0], L.argmax(axis=1))
