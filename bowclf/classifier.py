@@ -454,13 +454,15 @@ class BowClassifier(
             Y, _ = self._encode_targets(y, first_call=True)
             w = mean_one(self._example_weights(Y, sample_weight, X))
             sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
-            prior = None if sw is None else describe_targets(Y, self.multilabel_, sw).class_prior
             if warm:
                 check_warm_start(old, self.classes_, self.multilabel_, X.shape[1], self.dim,
                                  self.loss)  # fmt: skip
                 self.A_, self.B_, self.t_ = old[2], old[3], old[4]
             rng = np.random.default_rng(seed_from(self.random_state))
-            X, Y, w, val = self._validation_data(X, Y, w, rng, X_val, y_val)
+            X, Y, (w, sw), val = self._validation_data(X, Y, (w, sw), rng, X_val, y_val)
+            # the prior: the training rows' share of the sample weights (the held-out rows
+            # are not training documents, as without weights)
+            prior = None if sw is None else describe_targets(Y, self.multilabel_, sw).class_prior
             self._describe(replace(describe_targets(Y, self.multilabel_), class_prior=prior))
             if warm:  # the trained B belongs to the previous fit's loss (hs: its label tree)
                 self._fitted_loss = old[5]
@@ -473,31 +475,32 @@ class BowClassifier(
             schedule = LinearDecay(self._lr(), epochs * X.shape[0])
             probe = None if warm else self._overfit_probe(X.shape[0], rng, A_init, val)
         self._train(source, rng, epochs=epochs, schedule=schedule, val=val, callback=callback,
-                    batch_size=self._batch_size(X), probe=probe)  # fmt: skip
+                    batch_size=self._batch_size(X.nnz, *X.shape), probe=probe)  # fmt: skip
         return self
 
-    def _batch_size(self, X: sp.csr_array) -> int:
-        """``batch_size``, with ``'auto'`` resolved for the rows of ``X`` (see the class doc)."""
+    def _batch_size(self, nnz: int, rows: int, columns: int) -> int:
+        """``batch_size``, with ``'auto'`` resolved for a training matrix of ``rows ×
+        columns`` with ``nnz`` non-zeros (see the class doc), on every route alike."""
         if self.batch_size != "auto":
             return int(self.batch_size)
-        dense = X.shape[0] and X.nnz > 0.5 * X.shape[0] * X.shape[1]
+        dense = rows and nnz > 0.5 * rows * columns
         return 1 if dense else defaults.SPARSE_BATCH
 
-    def _validation_data(self, X, Y, w, rng, X_val, y_val):
-        """``(X, Y, w, val)``: the training rows and the validation data ``val = (X, Y)`` —
-        ``X_val, y_val`` when given, else with ``early_stopping`` a held-out split of the
-        rows (drawn from ``rng``), else ``None``."""
+    def _validation_data(self, X, Y, weights, rng, X_val, y_val):
+        """``(X, Y, weights, val)``: the training rows, their ``weights`` (a tuple of
+        per-row arrays or ``None``s) and the validation data ``val = (X, Y)`` — ``X_val,
+        y_val`` when given, else with ``early_stopping`` a held-out split of the rows (drawn
+        from ``rng``), else ``None``."""
         if X_val is not None:
-            return X, Y, w, (self._check_X(X_val, reset=False), self._encode_validation(y_val))
-        if self.early_stopping:
-            return self._split_validation(X, Y, w, rng)
-        return X, Y, w, None
-
-    def _split_validation(self, X, Y, w, rng):
+            val = (self._check_X(X_val, reset=False), self._encode_validation(y_val))
+            return X, Y, weights, val
+        if not self.early_stopping:
+            return X, Y, weights, None
         y_codes = codes(Y, self.multilabel_)
         seed = int(rng.integers(2**31 - 1)) if X.shape[0] else 0
         tr, va = split_indices(X.shape[0], self.validation_fraction, y_codes, seed)
-        return X[tr], Y[tr], w[tr], (X[va], Y[va])
+        kept = tuple(None if a is None else a[tr] for a in weights)
+        return X[tr], Y[tr], kept, (X[va], Y[va])
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
@@ -561,7 +564,7 @@ class BowClassifier(
             X, Y, w, normalize=self.normalize, loss=self._loss(), multilabel=self.multilabel_
         )
         self._train(source, rng, epochs=1, schedule=self._incremental_schedule(), val=None,
-                    callback=callback, batch_size=self._batch_size(X))  # fmt: skip
+                    callback=callback, batch_size=self._batch_size(X.nnz, *X.shape))  # fmt: skip
         return self
 
     def _incremental_schedule(self) -> LinearDecay:
@@ -723,7 +726,10 @@ class BowClassifier(
         setup = Setup(
             W=self.A_.T, B=self.B_, seed=seed, A_init=A_init, loss=self._loss(),
             optimizer=self._optimizer(), epochs=epochs,
-            batch_size=defaults.SPARSE_BATCH if self.batch_size == "auto" else int(self.batch_size),
+            batch_size=self._batch_size(
+                stats.nnz if stats.feature_nnz is None else stats.feature_nnz,
+                stats.documents, n_features,
+            ),
             schedule=LinearDecay(self._lr(), epochs * source.n),
             class_weights=mean_one_class_weights(
                 self._class_weights(stats.class_counts), stats.class_counts

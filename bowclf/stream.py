@@ -102,7 +102,8 @@ def fit_stream(
     TypeError
         If ``model`` is not a :class:`~bowclf.TextClassifier`.
     ValueError
-        If ``model.class_weight`` is set.
+        If ``model.class_weight`` is set, or ``model.early_stopping`` without ``X_val`` and
+        ``y_val`` (no documents are held out of a corpus read in passes).
 
     Notes
     -----

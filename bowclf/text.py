@@ -575,13 +575,19 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         :class:`~bowclf.training.CorpusStats`, ``backend.source(...)`` the training source
         for :func:`bowclf.training.train`, and ``backend.finish()`` the backend's entries of
         ``training_summary_``.  This model alone sets its fitted state, from those values.
-        ``X_val``/``y_val`` (in memory) are scored after every epoch; ``callback`` gets the
-        progress events of :meth:`fit`.  Returns ``self``; a fit that raises (or is
-        interrupted) leaves the model as it was.
+        ``X_val``/``y_val`` (in memory) are scored after every epoch, and ``early_stopping``
+        needs them (no documents are held out of a backend's corpus: ``ValueError``);
+        ``callback`` gets the progress events of :meth:`fit`.  Returns ``self``; a fit that
+        raises (or is interrupted) leaves the model as it was.
         """
         self._validate_params()
         X_val = None if X_val is None else _check_texts(X_val)
         check_validation_pair(X_val, y_val)
+        if self.early_stopping and X_val is None:  # fit() would hold out a share of the rows
+            raise ValueError(
+                "early_stopping without X_val and y_val is not supported when training from "
+                "a corpus file or a cluster (fit_stream, fit_dask): give validation data"
+            )
         started = time.perf_counter()
         vectorizer = self._make_vectorizer()
         stats = backend.scan(vectorizer, callback, class_frequencies=self._supervised())
@@ -599,6 +605,7 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         kept = stats.document_frequency
         if self.feature_columns_ is not None:
             kept = kept[self.feature_columns_]
+            stats.feature_nnz = int(kept.sum())  # a column's documents: its non-zeros
         normalize = self.inputs_["normalize"]
         source = backend.source(self._feature_map(), stats, n_features=p, document_frequency=kept,
                                 normalize=normalize, loss=get_loss(self.loss))  # fmt: skip

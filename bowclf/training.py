@@ -185,7 +185,8 @@ class CorpusStats:
     ``class_document_frequency``: single-label corpora's documents of each class containing
     each column (a columns×classes ``csr_array``, :func:`bowclf._math.class_document_frequency`;
     ``None`` for multi-label corpora or when unknown); ``tokens`` and ``nnz``:
-    total counts and non-zeros of the count matrix.
+    total counts and non-zeros of the count matrix; ``feature_nnz``: non-zeros of the
+    classifier's feature matrix when columns were dropped after counting (``None``: ``nnz``).
     """
 
     documents: int
@@ -199,6 +200,7 @@ class CorpusStats:
     class_document_frequency: Any = None
     tokens: int = 0
     nnz: int = 0
+    feature_nnz: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label_shares(self) -> np.ndarray | None:

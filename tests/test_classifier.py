@@ -46,7 +46,8 @@ def test_negative_features_are_accepted_and_used(loss):
     y = np.where(X[:, 0] > 0, "pos", "neg")
     model = BowClassifier(loss=loss, random_state=0).fit(X, y)
     assert model.score(X, y) > 0.9
-    assert model._batch_size(sp.csr_array(X)) == 1  # dense rows: per-example steps
+    X = sp.csr_array(X)
+    assert model._batch_size(X.nnz, *X.shape) == 1  # dense rows: per-example steps
 
 
 @pytest.mark.parametrize("loss", ["softmax", "ova"])
@@ -585,3 +586,17 @@ def test_a_bow_classifier_saved_after_set_params_is_the_fitted_model(tmp_path):
     loaded = load(save(clf, tmp_path / "m.bowclf"))
     assert loaded.get_params()["dim"] == 6 and loaded.get_params()["n_jobs"] == 2
     assert loaded.predict_proba(X).tobytes() == P.tobytes()
+
+
+def test_the_class_prior_is_the_training_rows_share_with_or_without_weights():
+    """With early stopping the prior covers the training rows only; with sample weights it
+    also covered the held-out ones (all-ones weights gave another prior and another file)."""
+    rng = np.random.default_rng(0)
+    X = sp.csr_array(rng.poisson(0.3, size=(300, 20)).astype(float))
+    y = rng.choice(["a", "b", "c"], size=300, p=[0.5, 0.3, 0.2])
+    plain = BowClassifier(early_stopping=True, random_state=0, epochs=2).fit(X, y)
+    weighted = BowClassifier(early_stopping=True, random_state=0, epochs=2).fit(
+        X, y, sample_weight=np.ones(300)
+    )
+    np.testing.assert_array_equal(weighted.class_prior_, plain.class_prior_)
+    np.testing.assert_array_equal(weighted.A_, plain.A_)

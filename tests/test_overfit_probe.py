@@ -364,12 +364,15 @@ def test_out_of_core_training_probes_and_restarts_alike(tmp_path, clean_two_clas
     # the same documents held out, scored in the same order: the first pass's slice loss
     # differs only by the order the routes train in
     assert restarts[0]["slice_losses"][0] == pytest.approx(mem[0]["slice_losses"][0], abs=0.05)
-    # early stopping chooses the passes itself: no probe, even without validation data here
+    # early stopping chooses the passes itself: no probe
     events = []
     stopped = fit_stream(TextClassifier(random_state=0, early_stopping=True), path,
-                         cache_dir=tmp_path, callback=events.append)  # fmt: skip
+                         cache_dir=tmp_path, callback=events.append,
+                         X_val=X[:300], y_val=y[:300])  # fmt: skip
     assert [e for e in events if e["event"] == "restart"] == []
-    assert stopped.classifier_.n_iter_ == (5 if clean_two_classes else 10)
+    assert 1 <= len(stopped.classifier_.validation_scores_) == stopped.classifier_.n_iter_
+    with pytest.raises(ValueError, match="early_stopping without X_val"):  # none held out
+        fit_stream(TextClassifier(random_state=0, early_stopping=True), path)
 
 
 @pytest.mark.parametrize("clean_two_classes", [False, True])

@@ -238,3 +238,27 @@ def test_out_of_core_blocks_by_non_zeros_train_the_same_model_on_two_threads(tmp
     A = [m.classifier_.A_ for m in models]
     np.testing.assert_array_equal(A[0], A[1])
     assert not np.array_equal(A[0], A[2])  # other blocks: another shuffle
+
+
+@pytest.mark.parametrize("min_df", [1, 2])
+def test_auto_batch_size_is_resolved_alike_out_of_core(tmp_path, min_df):
+    """batch_size='auto' is 1 for dense rows on every route (out of core took 32 whatever the
+    rows: another model than in memory on a small vocabulary), judged on the classifier's
+    columns (min_df=2: each document's two words of its own are dropped, and the rows of
+    the other four words are sparse). One block of documents in file order then trains the
+    same arrays as in memory, bit for bit."""
+    rng = np.random.default_rng(0)
+    if min_df == 1:  # two of three words: dense rows
+        X = [" ".join(rng.permutation(["good", "bad", "ok"])[:2]) for _ in range(600)]
+    else:  # one of four words, and two words no other document has
+        X = [f"{rng.choice(['good', 'bad', 'ok', 'fine'])} u{i} v{i}" for i in range(600)]
+    y = ["pos" if ("good" in x) == (rng.random() < 0.9) else "neg" for x in X]
+    path = write_label_text_csv(tmp_path / "dense.csv", X, y)
+    params = {"random_state": 0, "dim": 8, "ngrams": 1, "min_df": min_df, "epochs": 3}
+    mem = TextClassifier(**params).fit(X, y)
+    ooc = fit_stream(TextClassifier(**params), path, cache_dir=tmp_path)
+    rows = mem._features(X)  # the classifier's columns
+    want = 1 if min_df == 1 else 32
+    assert mem.classifier_._batch_size(rows.nnz, *rows.shape) == want
+    np.testing.assert_array_equal(ooc.classifier_.A_, mem.classifier_.A_)
+    np.testing.assert_array_equal(ooc.classifier_.B_, mem.classifier_.B_)
