@@ -381,14 +381,13 @@ def explain_documents(
     Xs = scaled_inputs(X, clf.row_scaling())
     S = _math.row_scores(_math.hidden(Xs, clf.A_), B)  # the model's own forward pass
     P = clf.predict_proba(X)
-    if labels is None:
-        rank = -P
-        if not clf.multilabel_:  # first the class predict returns (for a document without
-            # a known feature, uniform probabilities: the most frequent class, not the first)
-            rank = rank.copy()
-            top = np.searchsorted(clf.classes_, clf.predict(X))  # classes_ are sorted
-            rank[np.arange(P.shape[0]), top] = -np.inf
-        which = np.argsort(rank, axis=1, kind="stable")[:, : min(k, classes.size)]
+    if labels is None:  # in predict_topk's order (so the first is the class predict gives)
+        which = np.argsort(-P, axis=1, kind="stable")  # ties: the smaller class first
+        prior = getattr(clf, "class_prior_", None)
+        empty = _math.empty_rows(X)
+        if prior is not None and empty.any():  # no known feature: the most frequent first
+            which[empty] = np.argsort(-np.asarray(prior), kind="stable")
+        which = which[:, : min(k, classes.size)]
     else:
         which = np.broadcast_to(fixed, (len(texts), fixed.size))
     fc = getattr(model, "feature_columns_", None)

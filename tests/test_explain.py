@@ -284,6 +284,21 @@ def test_a_document_without_known_words_explains_the_class_predict_returns(model
     assert explained == model.predict(docs).tolist()
 
 
+@pytest.mark.parametrize("loss", ["softmax", "ova"])
+def test_explained_classes_come_in_predict_topks_order(loss):
+    """The classes explained are predict_topk's, in its order, for every document: a
+    multi-label document without a known word explained the first class (uniform scores)
+    where predict and predict_topk give the most frequent label."""
+    texts, y = make_texts(300, seed=3)
+    sets = [(lab,) if i % 3 else (lab, "sports") for i, lab in enumerate(y)]
+    for target in (y, sets):
+        m = TextClassifier(loss=loss, dim=8, epochs=2, random_state=0).fit(texts, target)
+        docs = ["", "qqqzzz", *texts[:20]]
+        ranked = [[lab for lab, _ in row] for row in m.predict_topk(docs, k=3)]
+        explained = [[c.label for c in ex.classes] for ex in m.explain(docs, k=3)]
+        assert explained == ranked, (loss, m.multilabel_)
+
+
 def test_cli_explain_reads_its_input_as_predict_does(tmp_path):
     """Piped CSV, and the text column `fit` read, as `bowclf predict` reads them."""
     corpus = write_named_columns_csv(tmp_path / "m.csv")
