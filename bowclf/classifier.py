@@ -227,7 +227,7 @@ class BowClassifier(
     best_validation_score_ : float or None
         Best of ``validation_scores_``.
     best_epoch_ : int or None
-        With early stopping: the epoch (1-based) whose parameters were kept.
+        With early stopping: the epoch (1-based) whose parameters and accumulators were kept.
     class_prior_ : ndarray of shape (n_classes,) or None
         Share of the training documents with each class, weighted by ``sample_weight`` when
         given (``None`` for models saved before it existed); decides the prediction for

@@ -748,7 +748,8 @@ def train(
     ``schedule(t)`` is the learning rate at example ``t`` of this run.  After every epoch
     ``validate()`` (if given) scores the current parameters; with ``early_stopping`` training
     stops after ``n_iter_no_change`` epochs without an improvement over ``tol`` and the best
-    epoch's parameters are restored (``History.best_epoch``, 1-based).
+    epoch's parameters and optimiser accumulators are restored (``History.best_epoch``,
+    1-based).
 
     With ``n_jobs > 1`` the sparse kernels of local steps run on that many threads
     (:mod:`bowclf.parallel`): the parameters are bit-for-bit those of one thread.
@@ -772,7 +773,7 @@ def train(
     )  # fmt: skip
     if setup is not None and hasattr(source, "start"):
         source.start(setup)
-    tracker = _BestEpoch(W, B, keep=early_stopping, tol=tol)
+    tracker = _BestEpoch(W, B, optimizer, keep=early_stopping, tol=tol)
     synced = False
     index = -1
     with kernel_threads(n_jobs):  # the same parameters for any n_jobs
@@ -855,25 +856,30 @@ def _restart(loop: _Loop, source, passes: int, lr0: float, fresh: int) -> None:
 
 
 class _BestEpoch:
-    """The best validation score so far and (with ``keep``) a copy of its parameters."""
+    """The best validation score so far and (with ``keep``) a copy of its parameters and of
+    the optimiser's accumulators (a continued run goes on from that epoch's state)."""
 
-    def __init__(self, W: np.ndarray, B: np.ndarray, *, keep: bool, tol: float) -> None:
-        self.W, self.B, self.keep, self.tol = W, B, keep, tol
+    def __init__(self, W: np.ndarray, B: np.ndarray, optimizer, *, keep: bool, tol: float):
+        self.W, self.B, self.optimizer, self.keep, self.tol = W, B, optimizer, keep, tol
         self.score, self.epoch, self.stale = -np.inf, None, 0
-        self.saved: tuple[np.ndarray, np.ndarray] | None = None
+        self.saved: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None = None
 
     def update(self, score: float, epoch: int) -> None:
         if score > self.score + self.tol:
             self.score, self.epoch, self.stale = score, epoch, 0
-            self.saved = (self.W.copy(), self.B.copy()) if self.keep else None
+            state = {k: v.copy() for k, v in self.optimizer.state().items()}
+            self.saved = (self.W.copy(), self.B.copy(), state) if self.keep else None
         else:
             self.stale += 1
 
     def restore(self) -> bool:
-        """Put the best epoch's parameters back (early stopping); whether it did."""
+        """Put the best epoch's parameters and accumulators back (early stopping); whether
+        it did."""
         if self.saved is None:
             return False
-        self.W[...], self.B[...] = self.saved
+        self.W[...], self.B[...] = self.saved[:2]
+        for name, array in self.optimizer.state().items():  # the optimiser's own arrays
+            array[...] = self.saved[2][name]
         return True
 
 

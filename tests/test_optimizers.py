@@ -181,3 +181,40 @@ def test_auto_is_adaptive_for_softmax_and_sgd_for_ova(count_data):
     assert ova.optimizer_state_ == {}
     sgd = BowClassifier(loss="ova", optimizer="sgd", epochs=1, random_state=0).fit(Xtr, ytr)
     np.testing.assert_array_equal(ova.B_, sgd.B_)
+
+
+def test_early_stopping_keeps_the_best_epochs_accumulators_with_its_parameters():
+    """The kept epoch's weights go with its own optimiser state (they went with the last
+    epoch's accumulators, 2-3x larger: a continued run took too small steps): a run that
+    stops after 3 epochs, keeping the first, ends as a run of that one epoch does."""
+    from bowclf.backends.memory import InMemoryData
+    from bowclf.losses import get_loss
+    from bowclf.training import LinearDecay, initial_parameters, train
+
+    rng = np.random.default_rng(0)
+    n, p, c = 300, 50, 3
+    X = sp.csr_array(rng.poisson(0.2, size=(n, p)).astype(np.float32))
+    y = rng.integers(0, c, n)
+    Y = sp.csr_array((np.ones(n, np.float32), y, np.arange(n + 1)), shape=(n, c))
+    loss = get_loss("softmax")
+
+    def run(epochs, validate=None):
+        W, B = initial_parameters(p, 8, (c, 8), np.random.default_rng(1))
+        optimizer = AdaGrad()
+        source = InMemoryData(X, Y, np.ones(n, np.float32), normalize="l1", loss=loss,
+                              multilabel=False)  # fmt: skip
+        history = train(source, W, B, epochs=epochs, rng=np.random.default_rng(2),
+                        schedule=LinearDecay(0.5, 3 * n), loss=loss, batch_size=16, lr=0.5,
+                        optimizer=optimizer, validate=validate, early_stopping=True,
+                        n_iter_no_change=2, tol=0.0)  # fmt: skip
+        return history, W, B, optimizer.state()
+
+    scores = iter([1.0, 0.5, 0.5])  # the first epoch is the best
+    stopped, W, B, state = run(3, lambda: next(scores))
+    assert stopped.best_epoch == 1 and stopped.n_iter == 3
+    _, W1, B1, state1 = run(1)
+    np.testing.assert_array_equal(W, W1)
+    np.testing.assert_array_equal(B, B1)
+    assert state.keys() == state1.keys() == {"A_accumulator", "B_accumulator"}
+    for name in state:
+        np.testing.assert_array_equal(state[name], state1[name])
