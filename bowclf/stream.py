@@ -102,8 +102,7 @@ def fit_stream(
     TypeError
         If ``model`` is not a :class:`~bowclf.TextClassifier`.
     ValueError
-        If ``model.class_weight`` is set, or ``model.early_stopping`` without ``X_val`` and
-        ``y_val`` (no documents are held out of a corpus read in passes).
+        If ``model.class_weight`` is set, or ``early_stopping`` without ``X_val``/``y_val``.
 
     Notes
     -----

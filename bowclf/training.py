@@ -748,8 +748,7 @@ def train(
     ``schedule(t)`` is the learning rate at example ``t`` of this run.  After every epoch
     ``validate()`` (if given) scores the current parameters; with ``early_stopping`` training
     stops after ``n_iter_no_change`` epochs without an improvement over ``tol`` and the best
-    epoch's parameters and optimiser accumulators are restored (``History.best_epoch``,
-    1-based).
+    epoch's parameters and accumulators are restored (``History.best_epoch``, 1-based).
 
     With ``n_jobs > 1`` the sparse kernels of local steps run on that many threads
     (:mod:`bowclf.parallel`): the parameters are bit-for-bit those of one thread.
