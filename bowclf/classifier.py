@@ -236,8 +236,8 @@ class BowClassifier(
         What the optimiser needs to continue the run (``partial_fit``, ``warm_start``):
         ``B_accumulator`` (one per class) for ``'adaptive'`` and ``'adagrad'``, plus
         ``A_accumulator`` (one per feature) for ``'adagrad'``; empty for ``'sgd'`` and for
-        models saved before it existed.  After Dask training the accumulators are zeros: each
-        shard adapts its own copy and only the parameters are merged.
+        models saved before it existed.  After Dask training: where the run started plus
+        every shard's increment (docs/dask.md).
 
     Examples
     --------

@@ -262,3 +262,16 @@ def test_auto_batch_size_is_resolved_alike_out_of_core(tmp_path, min_df):
     assert mem.classifier_._batch_size(rows.nnz, *rows.shape) == want
     np.testing.assert_array_equal(ooc.classifier_.A_, mem.classifier_.A_)
     np.testing.assert_array_equal(ooc.classifier_.B_, mem.classifier_.B_)
+
+
+def test_out_of_core_training_closes_the_files_it_reads(tmp_path, corpus_file):
+    """The passes' spool files are closed when a pass ends (they were left to the garbage
+    collector: a ResourceWarning per file and fit)."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        fit_stream(TextClassifier(random_state=0, epochs=1), corpus_file, cache_dir=tmp_path)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -100,19 +100,25 @@ class ChunkSpool:
         self.path.unlink(missing_ok=True)
 
 
-def spool_reader(paths: Sequence[Path]) -> Callable[[Ref], Any]:
-    """The chunk at a place :data:`Ref` of the spool files ``paths``."""
-    files: dict[int, Any] = {}  # closed when the reader is freed (end of the job)
+class spool_reader:  # noqa: N801 - called like the function it was
+    """The chunk at a place :data:`Ref` of the spool files ``paths`` (``reader(ref)``); the
+    files are opened when first read and closed by :meth:`close` (the job's ``finish``)."""
 
-    def read(ref: Ref) -> Any:
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths, self.files = paths, {}
+
+    def __call__(self, ref: Ref) -> Any:
         k, offset, size = ref
-        f = files.get(k)
+        f = self.files.get(k)
         if f is None:
-            f = files[k] = open(paths[k], "rb")  # noqa: SIM115
+            f = self.files[k] = open(self.paths[k], "rb")  # noqa: SIM115
         f.seek(offset)
         return pickle.loads(f.read(size))
 
-    return read
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+        self.files.clear()
 
 
 class PassRunner:
@@ -200,6 +206,7 @@ class VocabularyJob:
 
     def finish(self) -> Vocabulary:
         tokens, counts = self.counter.result()
+        self.read.close()
         del self.counter, self.read
         return Vocabulary(tokens, counts, self.labels, self.several, self.documents)
 
@@ -376,6 +383,7 @@ class CacheJob:
 
     def finish(self) -> CacheCounts:
         self.close()
+        self.read.close()
         del self.transform, self.read
         if self.counts.class_df is not None:  # one matrix to send back
             self.counts.class_df = [self.counts.class_document_frequency()]
