@@ -99,6 +99,7 @@ __all__ = [
     "CorpusError",
     "Record",
     "detect_format",
+    "format_named_by",
     "iter_chunks",
     "iter_records",
     "iter_texts",
@@ -215,6 +216,13 @@ def _format_extension(path_or_name: object) -> str:
     if ext in _COMPRESSION_EXTS:
         ext = os.path.splitext(stem)[1]
     return ext
+
+
+def format_named_by(path_or_name: object) -> str | None:
+    """The format a file's name says (``.csv``, ``.tsv``/``.tab``, ``.jsonl``/``.ndjson``/
+    ``.json``, a compression extension ignored), or None: a name that decides the format
+    before any remembered or guessed one (:func:`detect_format`)."""
+    return _EXT_FORMATS.get(_format_extension(path_or_name))
 
 
 def detect_format(

@@ -223,6 +223,26 @@ def test_evaluate_outputs(tickets_model, tmp_path):
     assert all(r["true_label"] != r["predicted_label"] for r in rows)
 
 
+def test_evaluate_reads_a_test_file_by_its_own_name_before_fits_format(tmp_path):
+    """A model fit from a .txt file read with --input-format csv scores a .jsonl test file
+    as JSON Lines (the remembered csv parsed it as CSV: accuracy 0, every label unseen,
+    exit 0); a test file whose name says nothing is still read as fit read its corpus."""
+    train = tmp_path / "train.txt"
+    shutil.copy(TRAIN, train)
+    model = tmp_path / "m.bowclf"
+    ok(run("fit", train, "--input-format", "csv", "-o", model, *SMALL))
+    with TEST.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    jsonl = tmp_path / "test.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    plain = tmp_path / "test.txt"
+    shutil.copy(TEST, plain)
+    by_name = json.loads(ok(run("evaluate", model, jsonl, "--json")).stdout)
+    as_fit = json.loads(ok(run("evaluate", model, plain, "--json")).stdout)
+    assert by_name["accuracy"] == as_fit["accuracy"] > 0.8
+    assert not by_name["unseen_labels"]["labels"]
+
+
 def test_evaluate_scores_the_models_own_predictions(tickets_model, tmp_path):
     """Documents without a known word get the most frequent class from ``predict``, not the
     first class of their uniform probabilities: the report and the misclassified file

@@ -75,7 +75,7 @@ def evaluate(
     Labels of TEST that the model never saw are counted and listed in the report (they count
     as errors), not an error.
     """
-    from ..corpus import read_corpus
+    from ..corpus import format_named_by, read_corpus
     from ..report import evaluate as evaluate_model
     from ..report import labels_as_classes, predict_for_report
     from ..report.metrics import vectorized_once
@@ -95,6 +95,8 @@ def evaluate(
     for key, option in _REMEMBERED.items():  # what the user left out, as the model was fit
         if not _given(option) and conventions.get(key) is not None:
             kw[key] = conventions[key]
+    if not _given("fmt") and format_named_by(test_path) is not None:
+        kw["format"] = None  # the test file's own name says its format (fit's was another)
     test = read_corpus(test_path, **kw)
     texts, y, _ = _labels_of(test, kw["label_sep"], multilabel=multilabel)
     y = labels_as_classes(y, model.classes_, multilabel)  # '3' is the class 3 of a model
