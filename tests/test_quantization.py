@@ -145,6 +145,22 @@ def test_options_that_make_no_sense_are_refused_before_any_work(model, data, tmp
     assert info(save(wide, tmp_path / "w.bowclf"))["quantization"]["cutoff"] is None
 
 
+def test_cli_quantize_retrains_on_a_corpus_read_as_fit_read_it(tmp_path):
+    """--retrain --input reads the corpus with fit's remembered columns, as evaluate does
+    (it ignored them: "no label column found" for a corpus fit read with --text-column)."""
+    corpus = write_named_columns_csv(tmp_path / "t.csv", repeat=40)
+    model = tmp_path / "m.bowclf"
+    runner = CliRunner()
+    res = runner.invoke(cli, ["fit", str(corpus), "--text-column", "msg", "--label-column",
+                              "cat", "--dim", "8", "-q", "-o", str(model)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["quantize", str(model), "-o", str(tmp_path / "s.bowclf"),
+                              "--cutoff", "8", "--retrain", "--input", str(corpus)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["evaluate", str(tmp_path / "s.bowclf"), str(corpus), "--json"])
+    assert res.exit_code == 0, res.output
+
+
 def test_cli_quantize_predict_info(model, data, tmp_path):
     texts, y, test, yt = data
     save(model, tmp_path / "m.bowclf")

@@ -136,6 +136,31 @@ def _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding) -> dict[
     }
 
 
+# corpus option of fit remembered in the model file -> the click parameter that overrides it
+# (not the encoding: that is a property of each file, and a wrong guess garbles text silently)
+_REMEMBERED = {
+    "format": "fmt",
+    "text_column": "text_column",
+    "label_column": "label_column",
+    "label_sep": "label_sep",
+}
+
+
+def _as_fit_read(kw: dict[str, Any], conventions: dict, path: str) -> dict[str, Any]:
+    """``kw`` (:func:`_corpus_kwargs`) with the options the user left out taken from how
+    ``fit`` read its corpus (``conventions``), for another labelled file ``path`` (evaluate's
+    test file, quantize's retraining corpus) — except the format when ``path``'s own name
+    says its format."""
+    from ..corpus import format_named_by
+
+    for key, option in _REMEMBERED.items():
+        if not _given(option) and conventions.get(key) is not None:
+            kw[key] = conventions[key]
+    if not _given("fmt") and format_named_by(path) is not None:
+        kw["format"] = None  # the file's name decides (fit's corpus was named otherwise)
+    return kw
+
+
 # ---------------------------------------------------------------------- errors and exit codes
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so cleanup code runs (``except Exception`` does not catch it)."""

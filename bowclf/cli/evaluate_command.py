@@ -9,10 +9,10 @@ import click
 
 from .app import (
     _EPILOG,
+    _as_fit_read,
     _check_output_path,
     _corpus_kwargs,
     _corpus_options,
-    _given,
     _is_broken_pipe,
     _labels_of,
     _load_model,
@@ -75,7 +75,7 @@ def evaluate(
     Labels of TEST that the model never saw are counted and listed in the report (they count
     as errors), not an error.
     """
-    from ..corpus import format_named_by, read_corpus
+    from ..corpus import read_corpus
     from ..report import evaluate as evaluate_model
     from ..report import labels_as_classes, predict_for_report
     from ..report.metrics import vectorized_once
@@ -91,12 +91,9 @@ def evaluate(
     multilabel = bool(getattr(model, "multilabel_", False))
     if misclassified and multilabel:
         raise click.UsageError("--misclassified is for single-label models")
-    kw = _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
-    for key, option in _REMEMBERED.items():  # what the user left out, as the model was fit
-        if not _given(option) and conventions.get(key) is not None:
-            kw[key] = conventions[key]
-    if not _given("fmt") and format_named_by(test_path) is not None:
-        kw["format"] = None  # the test file's own name says its format (fit's was another)
+    kw = _as_fit_read(
+        _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding), conventions, test_path
+    )
     test = read_corpus(test_path, **kw)
     texts, y, _ = _labels_of(test, kw["label_sep"], multilabel=multilabel)
     y = labels_as_classes(y, model.classes_, multilabel)  # '3' is the class 3 of a model
@@ -125,16 +122,6 @@ def evaluate(
         with _writing(misclassified), _OutputFile(misclassified) as f:
             n = write_misclassified(f, texts, y, pred["y_pred"], P, model.classes_)
         _stderr(f"{n:,} misclassified documents written to {misclassified}")
-
-
-# corpus option of fit remembered in the model file -> the click parameter that overrides it
-# (not the encoding: that is a property of each file, and a wrong guess garbles text silently)
-_REMEMBERED = {
-    "format": "fmt",
-    "text_column": "text_column",
-    "label_column": "label_column",
-    "label_sep": "label_sep",
-}
 
 
 def _check_label_cells(name: str, y, classes) -> None:

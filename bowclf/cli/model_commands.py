@@ -8,6 +8,7 @@ import click
 
 from .app import (
     _EPILOG,
+    _as_fit_read,
     _check_output_path,
     _corpus_kwargs,
     _corpus_options,
@@ -126,10 +127,9 @@ def quantize_command(
     if retrain:
         from ..corpus import read_corpus
 
-        corpus = read_corpus(
-            train_path, **_corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
-        )
-        texts, y, _ = _labels_of(corpus, label_sep, multilabel=False)
+        kw = _corpus_kwargs(fmt, text_column, label_column, label_sep, encoding)
+        corpus = read_corpus(train_path, **_as_fit_read(kw, conventions, train_path))
+        texts, y, _ = _labels_of(corpus, kw["label_sep"], multilabel=False)
     small = quantize(
         model,
         cutoff=cutoff,
