@@ -258,7 +258,8 @@ class ClassifierCore:
 
         def hidden(start: int) -> np.ndarray:
             rows = slice(start, start + step)
-            return _math.hidden(_math.scale_rows(X[rows], scale[rows], dtype=_DTYPE), self.A)
+            part = X if start == 0 and step >= n else X[rows]  # one chunk: no sliced copy
+            return _math.hidden(_math.scale_rows(part, scale[rows], dtype=_DTYPE), self.A)
 
         starts = range(0, n, step)
         if threads == 1 or len(starts) == 1:
