@@ -204,17 +204,66 @@ def _os_reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _utf16_without_bom(data: bytes) -> str | None:
+def _utf16_or_32_without_bom(data: bytes) -> str | None:
+    """``'utf-16-le'``, ``'utf-16-be'``, ``'utf-32-le'`` or ``'utf-32-be'`` when the first
+    bytes have the zero bytes of that encoding's mostly-ASCII text (no other encoding puts a
+    NUL in every second or in three of every four bytes), else ``None``."""
     sample = data[:4096]
-    half = len(sample) // 2
-    if half < 4:
+    quarter = len(sample) // 4
+    if quarter < 2:
         return None
-    even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    if odd >= 0.9 * half and even <= 0.1 * half:
+    zeros = [sample[k::4].count(0) for k in range(4)]
+    many, few = 0.9 * quarter, 0.1 * quarter
+    if zeros[0] <= few and min(zeros[1:]) >= many:
+        return "utf-32-le"
+    if zeros[3] <= few and min(zeros[:3]) >= many:
+        return "utf-32-be"
+    even, odd = zeros[0] + zeros[2], zeros[1] + zeros[3]
+    if odd >= 2 * many and even <= 2 * few:
         return "utf-16-le"
-    if even >= 0.9 * half and odd <= 0.1 * half:
+    if even >= 2 * many and odd <= 2 * few:
         return "utf-16-be"
     return None
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16-LE's, which it starts with
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+)
+
+
+def _bom_encoding(data: bytes) -> str | None:
+    """The Unicode encoding with its byte order (``'utf-8'``, ``'utf-16-le'``, ...,
+    ``'utf-32-be'``) whose byte-order mark ``data`` starts with, else ``None``."""
+    return next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+
+
+def _check_encoding_fits(data: bytes, codec: str, shown: str, errors: str, name: str) -> None:
+    """Refuse the encoding ``shown`` (the codec ``codec``) when it cannot be the file's: the
+    file starts with the byte-order mark of another Unicode encoding (or byte order), or
+    (``errors='strict'``) has the zero bytes of UTF-16/32 text, which another codec would
+    decode into text with a NUL (read as a space) between every two characters."""
+    bom = _bom_encoding(data)
+    if bom == "utf-32-le" and codec in ("utf-16", "utf-16-le"):
+        bom = "utf-16-le"  # FF FE 00 00: a UTF-16-LE byte-order mark, then U+0000
+    fits = bom is None or codec in (bom, bom[:6], "utf-8-sig" if bom == "utf-8" else bom)
+    if not fits:
+        what = bom[:6] if bom != "utf-8" else bom
+        raise CorpusError(
+            f"starts with a {what.upper()} byte-order mark but is being read as {shown}; pass "
+            f"--encoding {what} (or no --encoding: a byte-order mark selects its encoding)",
+            source=name,
+        )
+    guess = _utf16_or_32_without_bom(data) if errors == "strict" and bom is None else None
+    if guess is not None and not codec.startswith(("utf-16", "utf-32")):
+        raise CorpusError(
+            f"looks like {guess.upper()} text without a byte-order mark, not {shown}; pass "
+            f"its encoding, e.g. --encoding {guess}",
+            source=name,
+        )
 
 
 class _TextReader(io.TextIOBase):
@@ -348,22 +397,12 @@ class _TextReader(io.TextIOBase):
         if self._binary is None:
             return io.IncrementalNewlineDecoder(None, translate=translate)
         codec = self._codec
-        if codec == "utf-8":
-            if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-                codec = "utf-32"
-            elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                codec = "utf-16"
-            else:
-                guess = _utf16_without_bom(data) if self._errors_handler == "strict" else None
-                if guess is not None:
-                    raise CorpusError(
-                        f"looks like {guess.upper()} text without a byte-order mark; pass "
-                        f"its encoding, e.g. --encoding {guess}",
-                        source=self._name,
-                    )
-                codec = "utf-8-sig"
-            if codec != "utf-8-sig":
-                self._encoding = codec
+        bom = _bom_encoding(data)
+        if codec == "utf-8" and bom not in (None, "utf-8"):  # a byte-order mark selects
+            codec = self._encoding = bom[:6]  # 'utf-16' or 'utf-32', which read the mark
+        else:
+            _check_encoding_fits(data, codec, self._encoding, self._errors_handler, self._name)
+            codec = "utf-8-sig" if codec == "utf-8" else codec
         inner = codecs.getincrementaldecoder(codec)(self._errors_handler)
         return io.IncrementalNewlineDecoder(inner, translate=translate)
 
@@ -517,8 +556,10 @@ def open_text(
         compressed accordingly.
     encoding : str, default 'utf-8'
         Any Python codec name, used for binary input. With UTF-8 a BOM is removed
-        and a UTF-16/UTF-32 BOM selects that encoding. Text file objects are read
-        as they are.
+        and a UTF-16/UTF-32 BOM selects that encoding. Another encoding that cannot be
+        the input's is an error when reading: a BOM of another Unicode encoding or byte
+        order, or the zero bytes of UTF-16/UTF-32 text without a BOM. Text file objects
+        are read as they are.
     errors : str, default 'strict'
         Codec error handler ('strict', 'replace', 'ignore', ...). With 'strict',
         undecodable bytes raise :class:`CorpusError` naming the line.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
 import gzip
 import io
@@ -388,6 +389,52 @@ def test_utf16_bom_is_honoured(tmp_path):
 def test_utf16_without_bom_gets_a_hint(tmp_path):
     p = write(tmp_path / "d.tsv", "label\ttext\npos\tcafe\n".encode("utf-16-le"))
     assert "--encoding utf-16-le" in error(p)
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding", "expected"),
+    [
+        ("label,text\npos,cafe\n".encode("utf-16"), "latin-1", "UTF-16 byte-order mark"),
+        ("label,text\npos,cafe\n".encode("utf-32"), "cp1252", "UTF-32 byte-order mark"),
+        ("label,text\npos,cafe\n".encode("utf-8-sig"), "latin-1", "--encoding utf-8 "),
+        (codecs.BOM_UTF16_LE + "label,text\n".encode("utf-16-le"), "utf-16-be", "utf-16 "),
+    ],
+    ids=["utf-16-as-latin-1", "utf-32-as-cp1252", "utf-8-sig-as-latin-1", "le-as-be"],
+)
+def test_a_byte_order_mark_the_encoding_contradicts_is_refused(tmp_path, data, encoding, expected):
+    """A file starting with a UTF-16 byte-order mark read as latin-1 trained on text with a
+    NUL between every two characters (and the mark as the word 'ÿþ'): refused, naming the
+    encoding to pass."""
+    p = write(tmp_path / "d.csv", data)
+    assert expected in error(p, encoding=encoding)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"),
+    [("utf-16-le", "latin-1"), ("utf-16-be", "cp1252"), ("utf-32-le", "utf-8"),
+     ("utf-32-be", "latin-1")],
+)  # fmt: skip
+def test_utf16_or_32_without_bom_is_refused_whatever_the_encoding(tmp_path, encoding, named):
+    """UTF-16/32 text without a byte-order mark decoded with a single-byte codec (or UTF-32
+    as UTF-8) is text with NULs between its characters: refused with the encoding to pass,
+    and read with it."""
+    data = "label,text\npos,caf\u00e9 au lait\nneg,tea\n"
+    p = write(tmp_path / "d.csv", data.encode(encoding))
+    assert f"--encoding {encoding}" in error(p, encoding=named)
+    assert pairs(p, encoding=encoding) == [("caf\u00e9 au lait", ("pos",)), ("tea", ("neg",))]
+
+
+def test_byte_order_marks_that_fit_the_encoding(tmp_path):
+    text = "label,text\npos,caf\u00e9\n"
+    for data, encoding in [
+        (codecs.BOM_UTF16_LE + text.encode("utf-16-le"), "utf-16-le"),
+        (text.encode("utf-16"), "utf-16"),
+        (text.encode("utf-32"), "utf-32"),
+        (text.encode("utf-8-sig"), "utf-8"),
+        (text.encode("utf-8-sig"), "utf-8-sig"),
+    ]:
+        p = write(tmp_path / "d.csv", data)
+        assert pairs(p, encoding=encoding) == [("caf\u00e9", ("pos",))]
 
 
 def test_latin1(tmp_path):

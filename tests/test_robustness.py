@@ -174,6 +174,15 @@ def test_utf16_named_without_its_byte_order_mark(tmp_path):
     succeeds(run("fit", path, "--encoding", "utf-16-le", "-o", tmp_path / "m.bowclf", *FIT))
 
 
+def test_byte_order_mark_of_another_encoding(tmp_path):
+    """``--encoding latin-1`` on a UTF-16 file with its byte-order mark trained silently on
+    text with a NUL between every two characters."""
+    path = write(tmp_path / "c.csv", topic_csv().encode("utf-16"))
+    fails(run("fit", path, "--encoding", "latin-1", *FIT), 1,
+          r"c\.csv: starts with a UTF-16 byte-order mark but is being read as latin-1; "
+          r"pass --encoding utf-16")  # fmt: skip
+
+
 @pytest.mark.parametrize("bom", ["utf-8-sig", "utf-16"])
 def test_byte_order_mark(tmp_path, bom):
     path = write(tmp_path / "bom.csv", topic_csv().encode(bom))
