@@ -34,9 +34,10 @@ The default encoding is UTF-8; a UTF-8 byte-order mark is removed and a UTF-16 o
 UTF-32 byte-order mark switches to that encoding. Any Python codec name is
 accepted, unless the input cannot be in it: a byte-order mark of another Unicode
 encoding, or UTF-16/UTF-32 text without one, is an error naming the encoding to pass.
-NUL characters in the decoded input are removed (they are never meaningful in text and
-usually come from padding; a JSON ``"\\u0000"`` escape inside a string is data and is
-kept). ``\\r\\n`` line ends are handled everywhere.
+NUL characters in the decoded input are read as spaces, the whitespace they are to
+fastText and to bowclf's tokenisers, so a document splits into the same words whether it
+is read from a file or given as a Python string (a JSON ``"\\u0000"`` escape inside a
+string is data and is kept). ``\\r\\n`` line ends are handled everywhere.
 
 Compression
 -----------

@@ -1,6 +1,6 @@
 """Opening corpus input as text: paths, standard input and file objects; gzip, bzip2 and xz
 decompression recognised by content; decoding with any Python codec (BOMs honoured, NUL
-characters removed); every problem a one-line :class:`CorpusError` naming the input.
+characters read as spaces); every problem a one-line :class:`CorpusError` naming the input.
 
 :mod:`bowclf.corpus` reads records from these streams; :mod:`bowclf.vectors` reads word
 vectors.  Memory is bounded by the longest line, never by the file.
@@ -270,7 +270,7 @@ class _TextReader(io.TextIOBase):
     """Line-oriented decoding reader with line-numbered, one-line errors.
 
     Reads a binary stream (decoded with ``encoding``) or a text stream in chunks,
-    strips a leading BOM and NUL characters, and splits lines according to
+    strips a leading BOM, replaces NUL characters with spaces, and splits lines according to
     ``newline`` (``None``: universal and translated to ``\\n``; ``''``: universal,
     untranslated; ``'\\n'``: only at ``\\n``).
     """
@@ -472,8 +472,8 @@ class _TextReader(io.TextIOBase):
             self._first = False
             if text.startswith("\ufeff"):
                 text = text[1:]
-        if "\x00" in text:
-            text = text.replace("\x00", "")
+        if "\x00" in text:  # whitespace, as for the tokenisers: 'a\0b' is two words
+            text = text.replace("\x00", " ")
         if text:
             self._split(text)
 
@@ -572,7 +572,9 @@ def open_text(
     -------
     TextIO
         A readable text stream; closing it closes files opened from a path.
-        NUL characters are removed. Reading raises :class:`CorpusError` for
+        NUL characters are replaced with spaces (fastText and bowclf's tokenisers
+        take NUL for whitespace, so a document read from a file splits into the words
+        it would as a Python string). Reading raises :class:`CorpusError` for
         undecodable bytes, corrupt compressed data and read errors.
 
     Raises
