@@ -37,7 +37,12 @@ encoding, or UTF-16/UTF-32 text without one, is an error naming the encoding to 
 NUL characters in the decoded input are read as spaces, the whitespace they are to
 fastText and to bowclf's tokenisers, so a document splits into the same words whether it
 is read from a file or given as a Python string (a JSON ``"\\u0000"`` escape inside a
-string is data and is kept). ``\\r\\n`` line ends are handled everywhere.
+string is data and is kept).
+
+Lines end at ``\\n`` or ``\\r\\n`` in every format. A lone ``\\r`` is a character of its
+line (whitespace to fastText and to the tokenisers, so a line is one document, as for
+``wc -l`` and the Python API), unless the input's first 64 KiB hold a ``\\r`` but no
+``\\n``: an old Mac file, whose lines end at ``\\r``.
 
 Compression
 -----------
@@ -62,7 +67,6 @@ import inspect
 import itertools
 import json
 import os
-import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +77,7 @@ from .corpus_formats import (
     TEXT_COLUMN_NAMES,
     Column,
     Record,
+    _csv_lines,
     _csv_records,
     _fasttext_records,
     _jsonl_records,
@@ -89,7 +94,6 @@ from .textio import (
     _lookup_encoding,
     _short,
     _TextReader,
-    _universal,
     open_text,
 )
 
@@ -133,8 +137,6 @@ _EXT_FORMATS = {
 _LABEL_PREFIX = "__label__"
 _SAMPLE_LINES = 20
 _SAMPLE_CHARS = 1 << 16
-
-_CR_SPLIT = re.compile(r"(?<=\r)(?!\n)")
 
 
 def makes_multilabel(label_sep: str | None, several: bool) -> bool:
@@ -275,7 +277,7 @@ def detect_format(
             value = None
         if isinstance(value, (dict, list)):
             return "jsonl"
-    split = list(_universal(lines))
+    split = list(_csv_lines(lines))
     delim = _sniff_delimiter(split, truncated=True)
     if delim is not None:
         try:
@@ -462,9 +464,13 @@ def _iter_records(
         sample: list[str] = []
         truncated = False
         if layout:  # a part of a CSV/TSV file: its format and layout are known
-            stream._set_universal()
-            yield from _csv_records([], False, stream.iter_lines(), "csv", name, opts, layout)
+            stream._settle_line_ends(layout["cr_lines"])
+            yield from _csv_records([], False, stream._batches(), "csv", name, opts, layout)
             return
+        # only '\n' and '\r\n' end a line, a lone '\r' is whitespace in it (as for fastText and
+        # the tokenisers), unless the input has no '\n' at all: an old Mac file, read as the
+        # csv module reads it
+        cr_lines = stream._settle_line_ends()
         if fmt in (None, "auto-text", "csv", "tsv"):
             total = 0
             while line := stream.readline():
@@ -489,13 +495,12 @@ def _iter_records(
                 )
             if fmt == "jsonl":
                 _check_json_columns(opts.text_column, opts.label_column, name)
-        # lone '\r' ends a line in every format (old Mac files), as the csv module reads it;
-        # fastText itself would take it for a space and merge the lines
-        stream._set_universal()
         if fmt in ("csv", "tsv"):  # the CSV reader takes its sample as it was read
-            yield from _csv_records(sample, truncated, stream.iter_lines(), fmt, name, opts, layout)
+            yield from _csv_records(
+                sample, truncated, stream._batches(), fmt, name, opts, layout, cr_lines
+            )
             return
-        all_lines = itertools.chain(_universal(sample), stream.iter_lines())
+        all_lines = itertools.chain(sample, stream.iter_lines())
         if fmt == "jsonl":
             yield from _jsonl_records(all_lines, name, opts)
         elif fmt == "fasttext":

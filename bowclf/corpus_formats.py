@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias, cast
 
-from .textio import CorpusError, _short, _universal
+from .textio import CorpusError, _short
 
 #: Header cells / JSON keys recognised as the text column, in order of preference.
 TEXT_COLUMN_NAMES: tuple[str, ...] = ("text", "document", "content", "sentence", "message", "body")
@@ -45,7 +45,7 @@ _DELIMITERS = (",", "\t", ";", "|")
 _SEP_LINE = re.compile(r'sep=([^\r\n"])\r?\n?\Z')
 
 
-_FT_LABEL = re.compile(r"[ \t\v\f]*__label__(\S*)")
+_FT_LABEL = re.compile(r"[ \t\v\f\r]*__label__(\S*)")
 
 
 class Record(NamedTuple):
@@ -77,6 +77,31 @@ def _raise_field_limit() -> None:
             return
         except OverflowError:
             limit = int(limit // 2)
+
+
+def _csv_lines(lines: Iterable[str], found: list[bool] | None = None) -> Iterator[str]:
+    """``lines`` for the csv module, which ends a record at any ``\\r`` outside quotes: a
+    ``\\r`` inside a line (where only ``\\n`` or ``\\r\\n`` ends one) is passed as NUL, which
+    decoded input never holds (it is read as a space), so that it stays in its field;
+    ``found[0]`` is set when one was (:func:`_csv_records` then turns NUL back into ``\\r``)."""
+    for line in lines:
+        end = len(line) - (2 if line.endswith("\r\n") else 1 if line.endswith(("\n", "\r")) else 0)
+        if line.find("\r", 0, end) >= 0:
+            line = line[:end].replace("\r", "\x00") + line[end:]
+            if found is not None:
+                found[0] = True
+        yield line
+
+
+def _csv_batch_lines(batches: Iterable[Sequence[str]], found: list[bool]) -> Iterator[str]:
+    """The lines of ``batches`` as :func:`_csv_lines` gives them, at the cost of one scan
+    per batch of lines without a ``\\r`` that does not end a ``\\r\\n``."""
+    for batch in batches:
+        text = "".join(batch)
+        if "\r" in text and text.count("\r") != text.count("\r\n"):
+            yield from _csv_lines(batch, found)
+        else:
+            yield from batch
 
 
 def _sniff_delimiter(lines: Sequence[str], truncated: bool) -> str | None:
@@ -336,31 +361,35 @@ def _csv_delimiter(
         if fmt == "tsv":
             delim = "\t"
         else:
-            delim = _sniff_delimiter(list(_universal(sample)), truncated) or ","
+            delim = _sniff_delimiter(list(_csv_lines(sample)), truncated) or ","
     return delim, sample, offset
 
 
 def _csv_records(
     sample: list[str],
     truncated: bool,
-    rest: Iterator[str],
+    rest: Iterable[Sequence[str]],
     fmt: str,
     name: str,
     opts: _Options,
     layout: dict[str, Any] | None = None,
+    cr_lines: bool = False,
 ) -> Iterator[Record]:
-    """The records of CSV/TSV lines.  ``layout``: an empty dict is filled with the
-    delimiter, the row width and the text and label columns once the first row has set
-    them; a filled one gives them for lines that start after the first row (a part of the
-    file: no sniffing, no header, every row is data of that width)."""
+    """The records of CSV/TSV lines: ``sample`` then the batches of lines ``rest``.
+    ``layout``: an empty dict is filled with the
+    delimiter, the row width, the text and label columns and ``cr_lines`` (whether a lone
+    ``\\r`` ends a line) once the first row has set them; a filled one gives them for lines
+    that start after the first row (a part of the file: no sniffing, no header, every row is
+    data of that width)."""
     _raise_field_limit()
     known = bool(layout)
     if known:
         delim, offset = layout["delimiter"], 0  # type: ignore[index]
     else:
         delim, sample, offset = _csv_delimiter(sample, truncated, fmt, opts)
+    lone_cr = [False]  # a '\r' inside a line was passed to the csv module as NUL
     reader = csv.reader(
-        itertools.chain(_universal(sample), rest),
+        itertools.chain(_csv_lines(sample, lone_cr), _csv_batch_lines(rest, lone_cr)),
         delimiter=delim,
         quotechar='"',
         doublequote=True,
@@ -379,6 +408,8 @@ def _csv_records(
         for row in reader:
             start = prev + 1
             prev = offset + reader.line_num
+            if lone_cr[0]:
+                row = [cell.replace("\x00", "\r") for cell in row]
             if not row or (width != 1 and len(row) == 1 and (not row[0] or row[0].isspace())):
                 continue
             if len(row) != width:
@@ -394,7 +425,7 @@ def _csv_records(
                 is_header, text_idx, label_idx = _resolve_csv_columns(row, opts, name, start, delim)
                 if layout is not None:
                     layout.update(format=fmt, delimiter=delim, width=width, text=text_idx,
-                                  label=label_idx)  # fmt: skip
+                                  label=label_idx, cr_lines=cr_lines)  # fmt: skip
                 if is_header:
                     continue
             if label_idx is None:

@@ -498,6 +498,24 @@ class _TextReader(io.TextIOBase):
         if end < len(text):
             self._partial.append(text[end:])
 
+    def _settle_line_ends(self, cr_lines: bool | None = None) -> bool:
+        """Decide, before any line is read, whether a lone ``\\r`` ends a line, and return it.
+
+        Only in an old Mac file: one whose first 64 KiB hold a ``\\r`` but no ``\\n``
+        (``cr_lines=None``; else as ``cr_lines`` says, e.g. for a part of a file already
+        decided). Otherwise only ``\\n`` and ``\\r\\n`` end a line and a lone ``\\r`` is a
+        character of its line, whitespace to the tokenisers and to fastText, so the lines
+        are those ``wc -l`` counts and a document is what the Python API would get.
+        """
+        if cr_lines is None:
+            while not (self._eof or self._newlines_seen) and sum(map(len, self._partial)) < _CHUNK:
+                self._fill()
+            pending = itertools.chain(self._partial, self._lines)
+            cr_lines = not self._newlines_seen and any("\r" in part for part in pending)
+        if cr_lines:
+            self._set_universal()
+        return cr_lines
+
     def _set_universal(self) -> None:
         """Switch from ``\\n`` splitting to universal splitting (the csv module's view)."""
         if self._newline == "":

@@ -763,3 +763,38 @@ def test_every_line_end_ends_a_record_in_every_format(tmp_path, fmt, lines, expe
         path = write(tmp_path / f"c.{'txt' if fmt in ('text', 'fasttext') else fmt}",
                      end.join(lines) + last)  # fmt: skip
         assert pairs(path, format=fmt, require_labels=fmt != "text") == expected
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+@pytest.mark.parametrize(
+    "fmt, lines, expected",
+    [
+        ("text", ["refund\rcharged twice", "my parcel"],
+         [("refund\rcharged twice", ()), ("my parcel", ())]),
+        ("fasttext", ["__label__a\r__label__b x\ry", "__label__c z"],
+         [("x\ry", ("a", "b")), ("z", ("c",))]),
+        ("jsonl", ['{"text": "x y",\r"label": "a"}', '{"text": "z", "label": "b"}'],
+         [("x y", ("a",)), ("z", ("b",))]),
+        ("csv", ["label,text", "a\r,x\ry", 'b,"z\rw"', "c,v"],
+         [("x\ry", ("a",)), ("z\rw", ("b",)), ("v", ("c",))]),
+        ("tsv", ["label\ttext", "a\tx\ry", "b\tz"], [("x\ry", ("a",)), ("z", ("b",))]),
+    ],
+)  # fmt: skip
+def test_a_lone_cr_inside_a_line_is_part_of_it(tmp_path, fmt, lines, expected, end):
+    """Only \\n and \\r\\n end a line of a file that has \\n line ends: a lone \\r in a line
+    split it in two, so `predict` printed 3 predictions for 2 lines (and a CSV row broke
+    into two). It stays in its document, whitespace to the tokenisers, as in the API."""
+    name = f"c.{'txt' if fmt in ('text', 'fasttext') else fmt}"
+    path = write(tmp_path / name, end.join(lines) + end)
+    assert pairs(path, format=fmt, require_labels=fmt != "text") == expected
+    if fmt in ("csv", "tsv"):  # detected, and its delimiter sniffed, with the \r in it
+        assert pairs(write(tmp_path / "d", end.join(lines) + end)) == expected
+
+
+def test_a_lone_cr_ends_the_lines_of_a_file_without_line_feeds(tmp_path):
+    """An old Mac file (\\r line ends, no \\n in its first 64 KiB) keeps its lines; the
+    decision is the whole file's, also for the parts of one read on their own."""
+    path = write(tmp_path / "m.txt", "a\rb\r" + "x" * 70_000 + "\nc\rd\n")
+    assert list(iter_texts(path)) == ["a", "b", "x" * 70_000, "c", "d"]
+    path = write(tmp_path / "n.txt", "x" * 70_000 + "\ra\rb\n")  # \n only past 64 KiB
+    assert list(iter_texts(path)) == ["x" * 70_000 + "\ra\rb"]

@@ -123,3 +123,32 @@ def test_tsv_without_header_and_explicit_columns(tmp_path):
             texts += t
             labels += lab
     assert (texts, labels) == _whole(path, **kw)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r"])
+def test_parts_read_a_lone_cr_as_the_whole_file_does(tmp_path, end):
+    """A lone \\r inside a line is part of it in a file of \\n lines, and ends the lines of
+    a file without \\n (an old Mac file): a part read on its own follows the whole file's
+    decision (a last part without \\n would otherwise take its \\r for line ends)."""
+    rows = [(f"c{i % 3}", f"alpha\rbeta {i}") for i in range(300)]
+    if end == "\r":  # \r line ends, and a few \n that parts can be cut at past 64 KiB
+        rows = [(lab, f"alpha beta {i}" + "x" * 300) for i, (lab, _) in enumerate(rows)]
+    path = tmp_path / "r.csv"
+    body = "".join(f"{lab},{text}{end}" for lab, text in rows)
+    if end == "\r":
+        for at in (70_000, 80_000, 90_000):  # some \r\n line ends
+            i = body.index("\r", at)
+            body = body[:i] + "\r\n" + body[i + 1 :]
+    last = "c9,last\rline" if end == "\n" else "c9,last\r"  # no \n after the last cut
+    path.write_text("label,text" + end + body + last, encoding="utf-8")
+    layout = csv_layout(path)
+    assert layout is not None and layout["cr_lines"] == (end == "\r")
+    whole = _whole(path)
+    assert len(whole[0]) == 301
+    cuts = split_points(path, 3, layout["lines"])
+    if end == "\r":  # split_points wants 21 \n in the first part: cut at the \r\n by hand
+        data = path.read_bytes()
+        cuts = [0, data.index(b"\r\n", 80_000) + 2, data.index(b"\r\n", 90_000) + 2, len(data)]
+    else:  # a last part of one line, without \n
+        cuts = [*cuts[:-1], path.read_bytes().rindex(b"\n") + 1, cuts[-1]]
+    assert len(cuts) >= 3 and _parts(path, cuts, layout) == whole

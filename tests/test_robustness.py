@@ -209,6 +209,20 @@ def test_crlf_line_ends(model, tmp_path):
     assert len(result.stdout.splitlines()) == 3
 
 
+def test_lone_carriage_return_inside_a_line(model, tmp_path):
+    """A lone \\r split a line of predict's input in two: 3 predictions for 2 lines. Only
+    \\n and \\r\\n end a line (unless the input has no \\n: an old Mac file)."""
+    texts = ["refund\rcharged twice", "my parcel\r never arrived"]
+    result = succeeds(run("predict", model, "--proba", input="\n".join(texts) + "\r\n"))
+    got = [line.split() for line in result.stdout.splitlines()]
+    want = load(model).predict_topk(texts, k=1)
+    assert [(row[0], round(float(row[1]), 4)) for row in got] == [
+        (label, round(p, 4)) for ((label, p),) in want
+    ]
+    result = succeeds(run("predict", model, input="a b\rc d\re f\r"))  # an old Mac file
+    assert len(result.stdout.splitlines()) == 3
+
+
 def test_blank_and_whitespace_only_documents(tmp_path):
     data = topic_csv() + "food,\nsports,   \ntech,\t\n"
     succeeds(run("fit", write(tmp_path / "b.csv", data), "-o", tmp_path / "m.bowclf", *FIT))
