@@ -23,7 +23,9 @@ Formats
     Blank lines are skipped; a JSON array file is rejected with a hint.
 ``fasttext``
     ``__label__A __label__B some text``: the leading ``__label__`` tokens are the
-    labels, the rest of the line is the text. Blank lines are skipped.
+    labels, the rest of the line is the text. Blank lines are skipped when labels are
+    required (training, evaluation); read for prediction (``require_labels=False``) a
+    blank line is an empty document, so outputs line up with the input lines.
 ``text``
     One document per line and no labels (for prediction). Every line, including
     a blank one, is a document, so outputs line up with the input lines.

@@ -587,11 +587,15 @@ def _json_keys(
 
 
 def _fasttext_records(lines: Iterable[str], name: str, opts: _Options) -> Iterator[Record]:
+    """The records of fastText lines; a blank line is skipped when labels are required, and
+    is an empty document otherwise (prediction: one output per input line, as for text)."""
     require = opts.require_labels
     match = _FT_LABEL.match
     for lineno, raw in enumerate(lines, 1):
         line = _chomp(raw)
         if not line or line.isspace():
+            if not require:
+                yield Record("", (), lineno)
             continue
         labels: list[str] = []
         pos = 0

@@ -224,6 +224,25 @@ def test_fasttext(tmp_path):
     ]
 
 
+def test_fasttext_blank_lines_are_documents_for_prediction(tmp_path):
+    """Read for prediction, every fastText line is a document, so `predict` prints one line
+    per input line (a blank line was skipped: the outputs no longer lined up); training
+    still skips blank lines."""
+    p = write(
+        tmp_path / "d.txt", "__label__pos great product\n\nmy parcel\n \t\n__label__x refund\n"
+    )
+    assert records(p, require_labels=False) == [
+        Record("great product", ("pos",), 1),
+        Record("", (), 2),
+        Record("my parcel", (), 3),
+        Record("", (), 4),
+        Record("refund", ("x",), 5),
+    ]
+    assert list(iter_texts(p)) == ["great product", "", "my parcel", "", "refund"]
+    p = write(tmp_path / "e.txt", "__label__a x\n\n__label__b y\n")
+    assert records(p) == [Record("x", ("a",), 1), Record("y", ("b",), 3)]
+
+
 def test_fasttext_missing_and_empty_label(tmp_path):
     p = write(tmp_path / "d.txt", "__label__pos fine\nno label here\n")
     assert "line 2: no __label__" in error(p)

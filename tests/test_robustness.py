@@ -223,6 +223,14 @@ def test_lone_carriage_return_inside_a_line(model, tmp_path):
     assert len(result.stdout.splitlines()) == 3
 
 
+def test_blank_lines_of_fasttext_input_to_predict(model, tmp_path):
+    """`predict` on fastText input printed 3 predictions for 4 lines: a blank line was
+    skipped, although the help says a blank line gets a prediction too."""
+    path = write(tmp_path / "p.txt", "__label__pos great product\n\nmy parcel\n__label__x refund\n")
+    result = succeeds(run("predict", model, path))
+    assert len(result.stdout.splitlines()) == 4
+
+
 def test_blank_and_whitespace_only_documents(tmp_path):
     data = topic_csv() + "food,\nsports,   \ntech,\t\n"
     succeeds(run("fit", write(tmp_path / "b.csv", data), "-o", tmp_path / "m.bowclf", *FIT))

@@ -32,9 +32,9 @@ from .app import (
 # ---------------------------------------------------------------------- predict
 _PREDICT_EPILOG = (
     "Output: one line (row) per input document, in input order; every line of plain-text "
-    "input is a document, so a blank line gets a prediction too. Without -k and --threshold "
-    "the labels are the model's own prediction (model.predict in Python: the most probable "
-    "class, or a multi-label model's label set, in class order; with --proba, their "
+    "or fastText input is a document, so a blank line gets a prediction too. Without -k and "
+    "--threshold the labels are the model's own prediction (model.predict in Python: the "
+    "most probable class, or a multi-label model's label set, in class order; with --proba, their "
     "predict_proba probabilities, for hierarchical softmax of predict_topk or, multi-label "
     f"over more than {defaults.HS_SEARCH_MIN_CLASSES} labels, of the labels' paths); with either, "
     "the most probable labels first (model.predict_topk).\n\n"
