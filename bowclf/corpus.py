@@ -12,8 +12,12 @@ Formats
     The ``csv`` delimiter is sniffed among ``,`` ``\\t`` ``;`` ``|`` (an Excel
     ``sep=X`` first line is honoured); ``tsv`` always uses a tab. Quoted fields
     may span lines. A header row is recognised when one of its cells is a known
-    column name (:data:`TEXT_COLUMN_NAMES`, or :data:`LABEL_COLUMN_NAMES` other than
-    ``y``) or a column name passed by the caller. Without a header and without
+    column name (:data:`TEXT_COLUMN_NAMES` such as ``text``, ``review``, ``comment``,
+    ``title``, or :data:`LABEL_COLUMN_NAMES` such as ``label``, ``class``,
+    ``sentiment``, other than ``y``) or a column name passed by the caller, unless
+    another of its cells recurs in its column in the next lines, as a label of
+    headerless data does (``pos,review`` then ``pos,great`` is data). A later row
+    equal to the header is an error (two files joined). Without a header and without
     explicit columns a 2-column file is ``label,text`` and a 1-column file is
     text only. Empty lines are skipped.
 ``jsonl``
@@ -64,7 +68,6 @@ label cell into several labels.
 
 from __future__ import annotations
 
-import csv
 import inspect
 import itertools
 import json
@@ -86,6 +89,7 @@ from .corpus_formats import (
     _looks_like_header,
     _new_record,
     _Options,
+    _sample_rows,
     _sniff_delimiter,
 )
 from .textio import (
@@ -282,11 +286,8 @@ def detect_format(
     split = list(_csv_lines(lines))
     delim = _sniff_delimiter(split, truncated=True)
     if delim is not None:
-        try:
-            header = next(csv.reader(split, delimiter=delim, strict=False), [])
-        except csv.Error:
-            header = []
-        if _looks_like_header(header, columns):
+        rows = _sample_rows(split, delim) or [[]]
+        if _looks_like_header(rows[0], columns, rows[1:]):
             return "tsv" if delim == "\t" else "csv"
     tabs = {line.count("\t") for line in lines}
     if guess_tabs and len(lines) >= 2 and len(tabs) == 1 and min(tabs) >= 1:

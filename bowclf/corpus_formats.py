@@ -17,7 +17,27 @@ from typing import Any, NamedTuple, TypeAlias, cast
 from .textio import CorpusError, _short
 
 #: Header cells / JSON keys recognised as the text column, in order of preference.
-TEXT_COLUMN_NAMES: tuple[str, ...] = ("text", "document", "content", "sentence", "message", "body")
+TEXT_COLUMN_NAMES: tuple[str, ...] = (
+    "text",
+    "document",
+    "content",
+    "sentence",
+    "message",
+    "body",
+    "review",
+    "review_text",
+    "reviewtext",
+    "comment",
+    "tweet",
+    "utterance",
+    "question",
+    "query",
+    "description",
+    "abstract",
+    "summary",
+    "headline",
+    "title",
+)
 
 
 #: Header cells / JSON keys recognised as the label column, in order of preference.
@@ -33,7 +53,15 @@ LABEL_COLUMN_NAMES: tuple[str, ...] = (
     "topic",
     "sentiment",
     "intent",
+    "polarity",
+    "emotion",
+    "rating",
+    "stars",
 )
+
+#: Known names that do not make a first row a header on their own: a label value too
+#: (``y,some text`` is the document 'some text' of class ``y``).
+_AMBIGUOUS_NAMES = frozenset({"y"})
 
 
 Column: TypeAlias = "str | int | None"
@@ -104,6 +132,15 @@ def _csv_batch_lines(batches: Iterable[Sequence[str]], found: list[bool]) -> Ite
             yield from batch
 
 
+def _sample_rows(lines: Iterable[str], delim: str) -> list[list[str]]:
+    """The non-blank rows of the sample ``lines`` (``[]`` if the csv module refuses them)."""
+    try:
+        rows = list(csv.reader(_csv_lines(lines), delimiter=delim, strict=False))
+    except csv.Error:
+        return []
+    return [row for row in rows if len(row) > 1 or (row and row[0].strip())]
+
+
 def _sniff_delimiter(lines: Sequence[str], truncated: bool) -> str | None:
     """Pick the delimiter whose parse gives the most consistent field count (>= 2)."""
     _raise_field_limit()
@@ -130,15 +167,24 @@ def _sniff_delimiter(lines: Sequence[str], truncated: bool) -> str | None:
     return best
 
 
-def _looks_like_header(cells: Sequence[str], named: Sequence[object] = ()) -> bool:
-    """A first row naming a known column, or one of the columns ``named`` by the caller."""
-    norm = {c.strip().lower() for c in cells if len(c) < 100}
+def _looks_like_header(
+    cells: Sequence[str], named: Sequence[object] = (), rows: Iterable[Sequence[str]] = ()
+) -> bool:
+    """Whether a first row is a header: the one rule of every reader and of format detection.
+
+    It is when a cell is a known column name (:data:`TEXT_COLUMN_NAMES`, or
+    :data:`LABEL_COLUMN_NAMES` but ``y``) or one of the columns ``named`` by the caller,
+    unless another of its (non-blank) cells recurs in the same column of the ``rows`` that
+    follow it, as a label of headerless data does (``pos,review`` then ``pos,great`` is
+    data).
+    """
+    norm = [c.strip().lower() if len(c) < 100 else "" for c in cells]
     given = {n.strip().lower() for n in named if isinstance(n, str) and not n.isdigit()}
-    return (
-        any(n in norm for n in TEXT_COLUMN_NAMES)
-        or any(n in norm for n in LABEL_COLUMN_NAMES if n != "y")
-        or bool(given & norm)
-    )
+    known = set(TEXT_COLUMN_NAMES) | set(LABEL_COLUMN_NAMES) | given
+    if not any(n in known and n not in _AMBIGUOUS_NAMES or n in given for n in norm):
+        return False
+    others = [(i, c.strip()) for i, c in enumerate(cells) if norm[i] not in known and c.strip()]
+    return not any(i < len(row) and row[i].strip() == c for row in rows for i, c in others)
 
 
 @dataclass(frozen=True)
@@ -263,13 +309,14 @@ class _Columns:
 
 
 def _resolve_csv_columns(
-    row: list[str], opts: _Options, name: str, line: int, delim: str
+    row: list[str], opts: _Options, name: str, line: int, delim: str, ahead: list[list[str]]
 ) -> tuple[bool, int, int | None]:
-    """Decide whether ``row`` is a header and which columns hold text and labels."""
+    """Decide whether ``row`` is a header (``ahead``: the rows of the sample after it) and
+    which columns hold text and labels."""
     cols = _Columns(row, name, line, delim)
     header = opts.has_header
     if header is None:
-        header = _looks_like_header(row) or any(
+        header = _looks_like_header(row, (), ahead) or any(
             isinstance(c, str) and _as_index(c) is None and cols.name_index(c) is not None
             for c in (opts.text_column, opts.label_column)
         )
@@ -344,6 +391,15 @@ def _csv_error(exc: csv.Error, name: str, start: int, current: int) -> CorpusErr
     return CorpusError(f"malformed CSV ({msg}; check the CSV quoting)", source=name, line=current)
 
 
+def _ragged(width: int, found: int, delim: str, name: str, line: int) -> CorpusError:
+    return CorpusError(
+        f"expected {width} field{'s' if width != 1 else ''} but found {found} (a field that "
+        f'contains {_delim_desc(delim)}, a quote or a line break must be quoted with ")',
+        source=name,
+        line=line,
+    )
+
+
 def _csv_delimiter(
     sample: list[str], truncated: bool, fmt: str, opts: _Options
 ) -> tuple[str, list[str], int]:
@@ -365,6 +421,47 @@ def _csv_delimiter(
     return delim, sample, offset
 
 
+def _csv_reader(
+    sample: list[str], truncated: bool, rest: Iterable[Sequence[str]], fmt: str, opts: _Options,
+    layout: dict[str, Any] | None,
+) -> tuple[Any, list[str], int, list[bool]]:  # fmt: skip
+    """``(csv reader, sample, lines before it, lone_cr)`` of :func:`_csv_records`; lone_cr[0]
+    is set once a ``\\r`` inside a line was passed to the reader as NUL (:func:`_csv_lines`)."""
+    _raise_field_limit()
+    if layout:
+        delim, offset = layout["delimiter"], 0
+    else:
+        delim, sample, offset = _csv_delimiter(sample, truncated, fmt, opts)
+    lone_cr = [False]
+    reader = csv.reader(
+        itertools.chain(_csv_lines(sample, lone_cr), _csv_batch_lines(rest, lone_cr)),
+        delimiter=delim,
+        quotechar='"',
+        doublequote=True,
+        strict=True,
+    )
+    return reader, sample, offset, lone_cr
+
+
+def _first_row(
+    row: list[str], sample: list[str], delim: str, opts: _Options, name: str, line: int
+) -> dict[str, Any]:
+    """The layout the first row sets (see :func:`_csv_records`), but ``format`` and
+    ``cr_lines``."""
+    ahead = _sample_rows(sample, delim)[1:]  # the rows after this one
+    is_header, text, label = _resolve_csv_columns(row, opts, name, line, delim, ahead)
+    return {"delimiter": delim, "width": len(row), "text": text, "label": label,
+            "header": row if is_header else []}  # fmt: skip
+
+
+def _repeated_header(name: str, line: int) -> CorpusError:
+    return CorpusError(
+        "this row repeats the header row (two files joined? keep only the first file's header)",
+        source=name,
+        line=line,
+    )
+
+
 def _csv_records(
     sample: list[str],
     truncated: bool,
@@ -376,30 +473,20 @@ def _csv_records(
     cr_lines: bool = False,
 ) -> Iterator[Record]:
     """The records of CSV/TSV lines: ``sample`` then the batches of lines ``rest``.
-    ``layout``: an empty dict is filled with the
-    delimiter, the row width, the text and label columns and ``cr_lines`` (whether a lone
-    ``\\r`` ends a line) once the first row has set them; a filled one gives them for lines
-    that start after the first row (a part of the file: no sniffing, no header, every row is
-    data of that width)."""
-    _raise_field_limit()
-    known = bool(layout)
-    if known:
-        delim, offset = layout["delimiter"], 0  # type: ignore[index]
-    else:
-        delim, sample, offset = _csv_delimiter(sample, truncated, fmt, opts)
-    lone_cr = [False]  # a '\r' inside a line was passed to the csv module as NUL
-    reader = csv.reader(
-        itertools.chain(_csv_lines(sample, lone_cr), _csv_batch_lines(rest, lone_cr)),
-        delimiter=delim,
-        quotechar='"',
-        doublequote=True,
-        strict=True,
-    )
+    ``layout``: an empty dict is filled with the delimiter, the row width, the text and
+    label columns, the header row (``[]`` if none) and ``cr_lines`` (whether a lone ``\\r``
+    ends a line) once the first row has set them; a filled one gives them for lines that
+    start after the first row (a part of the file: no sniffing, no header, every row is data
+    of that width). A later row equal to the header is an error (two files joined)."""
+    reader, sample, offset, lone_cr = _csv_reader(sample, truncated, rest, fmt, opts, layout)
+    delim = reader.dialect.delimiter
     width: int | None = None
     text_idx = 0
     label_idx: int | None = None
-    if known:
-        width, text_idx, label_idx = layout["width"], layout["text"], layout["label"]  # type: ignore[index]
+    header: list[str] = []
+    if layout:
+        width, text_idx, label_idx = layout["width"], layout["text"], layout["label"]
+        header = layout["header"]
     prev = offset
     require = opts.require_labels
     label_sep = opts.label_sep
@@ -414,20 +501,15 @@ def _csv_records(
                 continue
             if len(row) != width:
                 if width is not None:
-                    raise CorpusError(
-                        f"expected {width} field{'s' if width != 1 else ''} but found "
-                        f"{len(row)} (a field that contains "
-                        f'{_delim_desc(delim)}, a quote or a line break must be quoted with ")',
-                        source=name,
-                        line=start,
-                    )
-                width = len(row)
-                is_header, text_idx, label_idx = _resolve_csv_columns(row, opts, name, start, delim)
+                    raise _ragged(width, len(row), delim, name, start)
+                first = _first_row(row, sample, delim, opts, name, start)
+                width, text_idx, label_idx = first["width"], first["text"], first["label"]
                 if layout is not None:
-                    layout.update(format=fmt, delimiter=delim, width=width, text=text_idx,
-                                  label=label_idx, cr_lines=cr_lines)  # fmt: skip
-                if is_header:
+                    layout.update(first, format=fmt, cr_lines=cr_lines)
+                if header := first["header"]:
                     continue
+            elif row == header:
+                raise _repeated_header(name, start)
             if label_idx is None:
                 labels: tuple[str, ...] = ()
             elif label_sep is None:

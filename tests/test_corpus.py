@@ -83,6 +83,50 @@ def test_csv_no_header_two_columns_is_label_text(tmp_path):
     assert pairs(p) == [("great movie", ("pos",)), ("awful", ("neg",))]
 
 
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("id,review", [("my parcel never arrived", ()), ("charged twice", ())]),
+        ("y,review", [("my parcel never arrived", ("1",)), ("charged twice", ("2",))]),
+        ("target,comment", [("my parcel never arrived", ("1",)), ("charged twice", ("2",))]),
+        ("Sentiment,Tweet", [("my parcel never arrived", ("1",)), ("charged twice", ("2",))]),
+        ("polarity,title", [("my parcel never arrived", ("1",)), ("charged twice", ("2",))]),
+        ("rating,question", [("my parcel never arrived", ("1",)), ("charged twice", ("2",))]),
+    ],
+)
+def test_common_column_names_make_a_header(tmp_path, header, expected):
+    """A header of names the reader did not know was read as data: `predict` printed a
+    prediction for 'review' first (every later line shifted) and `fit` trained the class
+    'y'."""
+    p = write(tmp_path / "d.csv", f"{header}\n1,my parcel never arrived\n2,charged twice\n")
+    assert pairs(p, require_labels=not header.startswith("id,")) == expected
+    assert detect_format(None, [header, "1,my parcel never arrived"]) == "csv"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "pos,review\nneg,awful stuff\npos,love it\n",  # 'pos' is a label of the data
+        "y,great stuff\nn,awful stuff\ny,love it\n",  # 'y' alone names nothing
+        "neg,comment\npos,nice\nneg,title\n",
+        "spam,title\nham,message\nspam,text\nham,hello\n",
+    ],
+)
+def test_headerless_data_keeps_its_first_row(tmp_path, data):
+    """A first data row whose text is a column name is data when its label recurs below."""
+    p = write(tmp_path / "d.csv", data)
+    rows = [line.split(",", 1) for line in data.splitlines()]
+    assert pairs(p) == [(text, (label,)) for label, text in rows]
+
+
+def test_a_repeated_header_row_is_refused(tmp_path):
+    """Two CSV files joined: the second header was a document of class 'label'."""
+    p = write(tmp_path / "d.csv", "label,text\npos,great\nneg,bad\nlabel,text\npos,good\n")
+    assert "line 4: this row repeats the header row (two files joined?" in error(p)
+    p = write(tmp_path / "e.csv", "pos,great\nneg,bad\npos,great\n")  # no header: data
+    assert len(records(p)) == 3
+
+
 def test_csv_explicit_columns_by_name_and_index(tmp_path):
     p = write(tmp_path / "d.csv", "id,title,abstract,topic\n1,t1,a1,x\n2,t2,a2,y\n")
     expected = [("a1", ("x",)), ("a2", ("y",))]

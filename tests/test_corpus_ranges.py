@@ -152,3 +152,14 @@ def test_parts_read_a_lone_cr_as_the_whole_file_does(tmp_path, end):
     else:  # a last part of one line, without \n
         cuts = [*cuts[:-1], path.read_bytes().rindex(b"\n") + 1, cuts[-1]]
     assert len(cuts) >= 3 and _parts(path, cuts, layout) == whole
+
+
+def test_a_part_refuses_a_repeated_header_as_the_whole_file_does(tmp_path):
+    rows = _rows(300, breaks=0)
+    path = _csv(tmp_path / "j.csv", rows[:150] + [("label", "text")] + rows[150:])
+    layout = csv_layout(path)
+    assert layout["header"] == ["label", "text"]
+    with pytest.raises(CorpusError, match="repeats the header row"):
+        _whole(path)
+    with pytest.raises(CorpusError, match="repeats the header row"):
+        _parts(path, split_points(path, 3, layout["lines"]), layout)

@@ -231,6 +231,20 @@ def test_blank_lines_of_fasttext_input_to_predict(model, tmp_path):
     assert len(result.stdout.splitlines()) == 4
 
 
+def test_header_detection(model, tmp_path):
+    """A header of names the reader did not know was data: predict printed 3 predictions
+    for 2 rows, fit trained the class 'y'; two files joined trained the class 'label'."""
+    path = write(tmp_path / "r.csv", "id,review\n1,my parcel never arrived\n2,charged twice\n")
+    assert len(succeeds(run("predict", model, path)).stdout.splitlines()) == 2
+    data = topic_csv().replace("label,text", "y,review", 1)
+    out = tmp_path / "y.bowclf"
+    succeeds(run("fit", write(tmp_path / "y.csv", data), "-o", out, *FIT))
+    assert load(out).classes_.tolist() == ["food", "sports", "tech"]
+    joined = write(tmp_path / "j.csv", topic_csv() + topic_csv(seed=1))
+    fails(run("fit", joined, "-o", out, *FIT), 1,
+          r"j\.csv: line 122: this row repeats the header row \(two files joined\?")  # fmt: skip
+
+
 def test_blank_and_whitespace_only_documents(tmp_path):
     data = topic_csv() + "food,\nsports,   \ntech,\t\n"
     succeeds(run("fit", write(tmp_path / "b.csv", data), "-o", tmp_path / "m.bowclf", *FIT))
