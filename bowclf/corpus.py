@@ -11,7 +11,10 @@ Formats
     Delimited text with ``"`` quoting (quotes inside a quoted field are doubled).
     The ``csv`` delimiter is sniffed among ``,`` ``\\t`` ``;`` ``|`` (an Excel
     ``sep=X`` first line is honoured); ``tsv`` always uses a tab. Quoted fields
-    may span lines. A header row is recognised when one of its cells is a known
+    may span lines, but with a tab delimiter not into a line holding a tab: that is a
+    stray ``"`` that swallowed rows, an error (files written by the csv module or pandas
+    quote a field with a tab or a line break; one with both is very rare in text).
+    A header row is recognised when one of its cells is a known
     column name (:data:`TEXT_COLUMN_NAMES` such as ``text``, ``review``, ``comment``,
     ``title``, or :data:`LABEL_COLUMN_NAMES` such as ``label``, ``class``,
     ``sentiment``, other than ``y``) or a column name passed by the caller, unless

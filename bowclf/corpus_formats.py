@@ -73,6 +73,9 @@ _DELIMITERS = (",", "\t", ";", "|")
 _SEP_LINE = re.compile(r'sep=([^\r\n"])\r?\n?\Z')
 
 
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
 _FT_LABEL = re.compile(r"[ \t\v\f\r]*__label__(\S*)")
 
 
@@ -454,6 +457,28 @@ def _first_row(
             "header": row if is_header else []}  # fmt: skip
 
 
+def _swallows_a_row(row: list[str], cr_lines: bool) -> bool:
+    """Whether a cell of a TSV record that spans lines holds a tab after a line break (a
+    ``\\n``, or with ``cr_lines`` a ``\\r`` too): the sign of a stray ``"`` opening a quoted
+    field that swallowed whole rows."""
+    for cell in row:
+        m = _LINE_BREAK.search(cell) if cr_lines else None
+        at = m.start() if m is not None else cell.find("\n")
+        if at >= 0 and "\t" in cell[at:]:
+            return True
+    return False
+
+
+def _stray_quote(name: str, line: int) -> CorpusError:
+    return CorpusError(
+        'a field opened by a " on this line runs over a line break into a line with a tab: '
+        'a stray quote? (a TSV field that starts with " must end with one, its inner quotes '
+        "doubled; for text with tabs and line breaks use CSV or JSON Lines)",
+        source=name,
+        line=line,
+    )
+
+
 def _repeated_header(name: str, line: int) -> CorpusError:
     return CorpusError(
         "this row repeats the header row (two files joined? keep only the first file's header)",
@@ -477,7 +502,9 @@ def _csv_records(
     label columns, the header row (``[]`` if none) and ``cr_lines`` (whether a lone ``\\r``
     ends a line) once the first row has set them; a filled one gives them for lines that
     start after the first row (a part of the file: no sniffing, no header, every row is data
-    of that width). A later row equal to the header is an error (two files joined)."""
+    of that width). A later row equal to the header is an error (two files joined), as is a
+    tab-separated record whose quoted field holds a line break followed by a tab (a stray
+    quote that swallowed rows)."""
     reader, sample, offset, lone_cr = _csv_reader(sample, truncated, rest, fmt, opts, layout)
     delim = reader.dialect.delimiter
     width: int | None = None
@@ -491,12 +518,15 @@ def _csv_records(
     require = opts.require_labels
     label_sep = opts.label_sep
     new = _new_record
+    tsv = delim == "\t"
     try:
         for row in reader:
             start = prev + 1
             prev = offset + reader.line_num
             if lone_cr[0]:
                 row = [cell.replace("\x00", "\r") for cell in row]
+            if prev != start and tsv and _swallows_a_row(row, cr_lines):
+                raise _stray_quote(name, start)
             if not row or (width != 1 and len(row) == 1 and (not row[0] or row[0].isspace())):
                 continue
             if len(row) != width:

@@ -127,6 +127,22 @@ def test_a_repeated_header_row_is_refused(tmp_path):
     assert len(records(p)) == 3
 
 
+def test_a_stray_quote_swallowing_tsv_rows_is_refused(tmp_path):
+    """A stray " at the start of a TSV field made one document of two rows (fit said 4
+    documents for 5 rows); quoting as the csv module and pandas write it still reads."""
+    data = 'label\ttext\npos\t"Best purchase ever\nneg\tI will never buy again"\npos\tok\n'
+    assert 'line 2: a field opened by a " on this line runs over a line break' in error(
+        write(tmp_path / "q.tsv", data)
+    )
+    assert "line 1:" in error(write(tmp_path / "m.tsv", data.replace("\n", "\r")[11:]))
+    buf = io.StringIO(newline="")
+    rows = [("a", 'two\nlines "quoted"'), ("b", "a\ttab"), ("c", '"quoted" start'), ("d", "x")]
+    csv.writer(buf, delimiter="\t").writerows([("label", "text"), *rows])
+    assert pairs(write(tmp_path / "w.tsv", buf.getvalue())) == [(t, (lab,)) for lab, t in rows]
+    data = 'label,text\npos,"Best purchase ever\nneg,I will never buy again"\npos,ok\n'
+    assert len(records(write(tmp_path / "q.csv", data))) == 2  # CSV: a legal quoted field
+
+
 def test_csv_explicit_columns_by_name_and_index(tmp_path):
     p = write(tmp_path / "d.csv", "id,title,abstract,topic\n1,t1,a1,x\n2,t2,a2,y\n")
     expected = [("a1", ("x",)), ("a2", ("y",))]
@@ -762,6 +778,9 @@ def test_fuzz_csv_round_trip(fuzz_dir, rows, dialect):
     writer.writerows(rows)
     path = fuzz_dir / f"rt{ext}"
     path.write_bytes(buf.getvalue().encode("utf-8"))
+    if delim == "\t" and any("\t" in text.partition("\n")[2] for _, text in rows):
+        assert "stray quote" in error(path)  # a TSV field with a line break, then a tab
+        return
     got = pairs(path)
     assert got == [(_expected_text(text), (label,)) for label, text in rows]
 

@@ -245,6 +245,14 @@ def test_header_detection(model, tmp_path):
           r"j\.csv: line 122: this row repeats the header row \(two files joined\?")  # fmt: skip
 
 
+def test_stray_quote_in_tsv(tmp_path):
+    """A stray " opening a TSV field swallowed the next row: fit said 4 documents for 5."""
+    data = 'label\ttext\npos\t"Best purchase ever\nneg\tI will never buy again"\npos\tlove it\n'
+    fails(run("fit", write(tmp_path / "q.tsv", data), *FIT), 1,
+          r"q\.tsv: line 2: a field opened by a \" on this line runs over a line break into a "
+          r"line with a tab: a stray quote\?")  # fmt: skip
+
+
 def test_blank_and_whitespace_only_documents(tmp_path):
     data = topic_csv() + "food,\nsports,   \ntech,\t\n"
     succeeds(run("fit", write(tmp_path / "b.csv", data), "-o", tmp_path / "m.bowclf", *FIT))
