@@ -26,6 +26,7 @@ def atomic_write(
     mode: str = "wb",
     *,
     encoding: str | None = None,
+    errors: str | None = None,
     newline: str | None = None,
     durable: bool = False,
 ) -> Iterator[IO[Any]]:
@@ -35,13 +36,13 @@ def atomic_write(
     Otherwise (an error, Ctrl-C) the temporary file is removed and an existing file is left
     unchanged.  The finished file gets :func:`final_mode`.  ``durable``: the data and the
     rename are flushed to disk (``fsync`` of the file, then of its directory, best effort)
-    before returning.  ``mode``, ``encoding`` and ``newline`` are ``open``'s.
+    before returning.  ``mode``, ``encoding``, ``errors`` and ``newline`` are ``open``'s.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as f:
+        with os.fdopen(fd, mode, encoding=encoding, errors=errors, newline=newline) as f:
             yield f
             f.flush()
             if durable:

@@ -919,3 +919,47 @@ def test_interface_details(model, tmp_path):
     info = succeeds(run("info", model)).stdout
     assert re.search(r"Classes: +\d+: \w+, \w+", info)
     assert re.search(r"Training: +300 documents, 5 epochs, final loss \d", info)
+
+
+def test_unpaired_surrogates_in_documents_are_written_escaped(tmp_path):
+    """Row 42: a document holding an unpaired surrogate (``\\ud800`` in JSON Lines) is read,
+    trained on and predicted; every output that shows it -- explain (text, JSON, HTML),
+    evaluate's confusion examples and --misclassified CSV, neighbors, info --top-features --
+    writes it as the escape ``\\ud800`` (JSON's own: parsed back, it is the same text)."""
+    texts, y = make_texts(120, seed=0, noise=0.0)
+    texts = [t + (" odd\ud800 x\udc00" if i % 2 else "") for i, t in enumerate(texts)]
+    rows = [json.dumps({"label": lab, "text": t}) for lab, t in zip(y, texts, strict=True)]
+    corpus = write(tmp_path / "s.jsonl", "\n".join(rows) + "\n")
+    path = tmp_path / "s.bowclf"
+    succeeds(run("fit", corpus, "-o", path, *FIT))
+    doc = "goal match \ud800 team"
+    test = write(tmp_path / "t.jsonl", json.dumps({"label": "food", "text": doc}) + "\n")
+    html = tmp_path / "e.html"
+    shown = _done(run("explain", path, test, "--html", html)).stdout
+    assert "“goal match \\ud800 team”" in shown
+    assert "\\ud800" in html.read_text(encoding="utf-8")
+    as_json = succeeds(run("explain", path, test, "--json")).stdout
+    assert "\\ud800" in as_json and json.loads(as_json)["text"] == doc
+    wrong = tmp_path / "wrong.csv"
+    report = _done(run("evaluate", path, test, "--misclassified", wrong)).stdout
+    assert "“goal match \\ud800 team”" in report
+    assert "goal match \\ud800 team" in wrong.read_text(encoding="utf-8")
+    near = json.loads(succeeds(run("neighbors", path, "odd", "--json")).stdout)
+    assert any(word in ("\ud800", "\udc00") for word, _ in near)  # vocabulary words
+    assert "\\u" in succeeds(run("neighbors", path, "odd")).stdout
+    assert "\\u" in succeeds(run("info", path, "--top-features", "50")).stdout
+    # a real process, and a terminal narrower than UTF-8: still one valid JSON line (an
+    # ASCII one is taken for a misconfigured UTF-8 one by click, which then writes UTF-8)
+    doc = "café 😀 \ud800"
+    test = write(tmp_path / "u.jsonl", json.dumps({"text": doc}) + "\n")
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    proc = subprocess.run(bowclf_argv("explain", path, test, "--json"), capture_output=True,
+                          env=env, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    assert json.loads(proc.stdout.decode("latin-1"))["text"] == doc
+
+
+def _done(result):
+    """Exit 0, no error: stderr holds only where files were written."""
+    assert result.exit_code == 0 and "error" not in result.stderr, result.stderr
+    return result

@@ -3,6 +3,7 @@ output files, option types, corpus options."""
 
 from __future__ import annotations
 
+import codecs
 import errno
 import io
 import math
@@ -199,6 +200,7 @@ class _Group(click.Group):
         extra.pop("standalone_mode", None)
         _SIGNALS["terminated"] = False
         previous = _install_sigterm()
+        streams = _escape_unencodable_output()
         try:
             try:
                 rv = super().main(
@@ -217,6 +219,7 @@ class _Group(click.Group):
                 sys.exit(_interrupted(exc))
             sys.exit(rv if isinstance(rv, int) else EXIT_OK)
         finally:
+            _restore_errors(streams)
             _restore_sigterm(previous)
 
     def invoke(self, ctx: click.Context):
@@ -358,6 +361,56 @@ def _silence_stdout() -> None:
         pass
 
 
+# ---------------------------------------------------------------------- unencodable text
+#: The codec error handler of every output of the command line (stdout, stderr and the files
+#: it writes: text, JSON, CSV, HTML): a character the output's encoding cannot hold -- a lone
+#: surrogate, which a document may carry (``"\\ud800"`` in JSON Lines), or any character
+#: when the terminal's encoding is narrower than UTF-8 -- is written as the escape ``\\uXXXX``
+#: (two of them, a surrogate pair, above U+FFFF).  That is JSON's own escape, so JSON output
+#: stays valid and parses back to the same text; in text, CSV and HTML it is plain ASCII.
+OUTPUT_ERRORS = "bowclf.escape"
+
+
+def _escape_unencodable(exc: UnicodeError) -> tuple[str, int]:
+    """The :data:`OUTPUT_ERRORS` handler: ``\\uXXXX`` escapes of the unencodable characters."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for ch in exc.object[exc.start : exc.end]:
+        point = ord(ch)
+        if point > 0xFFFF:
+            point -= 0x10000
+            out.append(f"\\u{0xD800 + (point >> 10):04x}\\u{0xDC00 + (point & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{point:04x}")
+    return "".join(out), exc.end
+
+
+codecs.register_error(OUTPUT_ERRORS, _escape_unencodable)
+
+
+def _escape_unencodable_output() -> list[tuple[Any, str]]:
+    """Switch stdout and stderr to :data:`OUTPUT_ERRORS` for this invocation; returns what
+    :func:`_restore_errors` needs to switch them back."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            errors = stream.errors
+            stream.reconfigure(errors=OUTPUT_ERRORS)
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            continue  # closed, or not a TextIOWrapper (a StringIO takes any text)
+        changed.append((stream, errors))
+    return changed
+
+
+def _restore_errors(changed: list[tuple[Any, str]]) -> None:
+    for stream, errors in changed:
+        try:
+            stream.reconfigure(errors=errors)
+        except (ValueError, OSError, io.UnsupportedOperation):
+            pass
+
+
 # ---------------------------------------------------------------------- output files
 def _same_file(a: str, b: str) -> bool:
     try:
@@ -404,8 +457,9 @@ def _is_special(path: str) -> bool:
 
 
 class _OutputFile:
-    """A text file written atomically (:func:`bowclf.atomic.atomic_write`: to
-    ``.NAME.XXXX.tmp`` beside it, renamed at the end).
+    """A UTF-8 text file written atomically (:func:`bowclf.atomic.atomic_write`: to
+    ``.NAME.XXXX.tmp`` beside it, renamed at the end), unencodable text escaped
+    (:data:`OUTPUT_ERRORS`).
 
     If the work fails or is interrupted, the temporary file is removed and an existing file
     is left unchanged.  Special files (``/dev/null``, FIFOs, terminals) are written directly.
@@ -418,11 +472,15 @@ class _OutputFile:
 
     def __enter__(self) -> IO[str]:
         if _is_special(self.path):
-            self.file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            self.file = open(  # noqa: SIM115
+                self.path, "w", encoding="utf-8", errors=OUTPUT_ERRORS, newline=""
+            )
             return self.file
         from ..atomic import atomic_write
 
-        self._atomic = atomic_write(self.path, "w", encoding="utf-8", newline="")
+        self._atomic = atomic_write(
+            self.path, "w", encoding="utf-8", errors=OUTPUT_ERRORS, newline=""
+        )
         self.file = self._atomic.__enter__()
         return self.file
 
