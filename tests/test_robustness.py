@@ -859,9 +859,12 @@ def test_info_escapes_control_characters(model, tmp_path):
     assert "\x1b" not in out and "\\x1b[2J" in out and "gotcha\\n" in out
 
 
-@pytest.mark.parametrize("where", ["--html", "--misclassified"])
-def test_disk_full_while_evaluating(model, tmp_path, monkeypatch, where):
-    """Row 40 (item 14): the error names the file being written."""
+@pytest.mark.parametrize(
+    ("command", "where"),
+    [("evaluate", "--html"), ("evaluate", "--misclassified"), ("explain", "--html")],
+)
+def test_disk_full_while_evaluating(model, tmp_path, monkeypatch, command, where):
+    """Row 40 (item 14): the error names the file being written (explain's named stdout)."""
     import bowclf.cli as cli_module
 
     def full(self):
@@ -871,10 +874,13 @@ def test_disk_full_while_evaluating(model, tmp_path, monkeypatch, where):
     test = write(tmp_path / "t.csv", topic_csv(40, seed=1))
     target = tmp_path / "out.file"
     fails(
-        run("evaluate", model, test, where, target),
+        run(command, model, test, where, target),
         1,
         r"out\.file: cannot write \(No space left on device\); an existing file is unchanged",
     )
+    if os.path.exists("/dev/full"):  # a real full device: the write itself fails
+        monkeypatch.undo()
+        fails(run(command, model, test, where, "/dev/full"), 1, r"^bowclf: error: /dev/full: ")
 
 
 def test_stdout_full_or_closed(model):

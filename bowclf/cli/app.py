@@ -495,6 +495,23 @@ class _OutputFile:
                 raise
 
 
+class _writing:  # noqa: N801 - a context manager used like a function
+    """Turn an OSError while writing ``path`` (disk full, ...) into one line naming it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not _is_broken_pipe(exc):
+            raise click.ClickException(
+                f"{self.path}: cannot write ({_os_reason(exc)}); an existing file is unchanged"
+            ) from None
+        return False
+
+
 # ---------------------------------------------------------------------- shared by commands
 def _summary_line(report) -> str:
     d = report.to_dict()

@@ -13,13 +13,12 @@ from .app import (
     _check_output_path,
     _corpus_kwargs,
     _corpus_options,
-    _is_broken_pipe,
     _labels_of,
     _load_model,
-    _os_reason,
     _OutputFile,
     _require_stdout,
     _stderr,
+    _writing,
     cli,
 )
 
@@ -161,20 +160,3 @@ def _write_html(report, html_path: str, model) -> None:
         )
         f.write(render_html(report, explain=explain))
     _stderr(f"HTML report written to {html_path}")
-
-
-class _writing:  # noqa: N801 - a context manager used like a function
-    """Turn an OSError while writing ``path`` (disk full, ...) into one line naming it."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is not None and isinstance(exc, OSError) and not _is_broken_pipe(exc):
-            raise click.ClickException(
-                f"{self.path}: cannot write ({_os_reason(exc)}); an existing file is unchanged"
-            ) from None
-        return False

@@ -22,6 +22,7 @@ from .app import (
     _os_reason,
     _OutputFile,
     _stderr,
+    _writing,
     cli,
 )
 
@@ -163,7 +164,7 @@ def explain(model_path, inputs, k, labels, top, as_json, html_path, fmt, text_co
                             out.append(f"    {sign} {terms}")
             click.echo("\n".join(out))
     if html_path is not None:
-        with _OutputFile(html_path) as f:
+        with _writing(html_path), _OutputFile(html_path) as f:
             f.write(
                 explanations_page(
                     pages, title=f"Explanations: {os.path.basename(model_path)}", top=top or 5
