@@ -387,7 +387,7 @@ def _rules(text: bool) -> dict[str, tuple[_Rule, ...]]:
         "tol": (_reals(0, None, "left"),),
         "random_state": (_ints(0, 2**32 - 1), _NONE),
         "verbose": (_ints(0), _BOOL),
-        "n_jobs": (_ints(-_INT64, _INT64, "an integer"), _NONE),
+        "n_jobs": (_ints(-_INT64, -1, "an integer <= -1"), _ints(1), _NONE),
     }
     if not text:
         return rules | {"warm_start": (_BOOL,), "total_examples": (_ints(1), _NONE)}
@@ -412,7 +412,11 @@ def _rules(text: bool) -> dict[str, tuple[_Rule, ...]]:
     }
 
 
-_SHOWN_NAMES = {"buckets": "number of buckets", "dim": "dimension dim"}
+_SHOWN_NAMES = {
+    "buckets": "number of buckets",
+    "dim": "dimension dim",
+    "n_jobs": "n_jobs (threads)",
+}
 
 
 def param_problem(params: dict, *, text: bool) -> str | None:

@@ -83,6 +83,7 @@ __all__ = [  # InMemoryData and sgd_pass: re-exported from their new homes (back
 ]
 
 _DTYPE = np.float32
+_NEGATIVE_INT = Interval(Integral, None, -1, closed="right")  # n_jobs=-k: all cores but k - 1
 
 
 class BowClassifier(
@@ -193,9 +194,8 @@ class BowClassifier(
     verbose : int, default=0
         Print one line per epoch to stdout when > 0.
     n_jobs : int or None, default=None
-        Training threads (``None``: every core).  They share the sparse kernels of each
-        step (:mod:`bowclf.parallel`), so the model does not depend on ``n_jobs``: any
-        number of threads trains bit for bit the model of one.
+        Training threads, scikit-learn's convention (:func:`~bowclf.parallel.resolve_n_jobs`;
+        at most one per core); any number trains bit for bit the model of one thread.
 
     Attributes
     ----------
@@ -269,7 +269,7 @@ class BowClassifier(
         "total_examples": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
-        "n_jobs": [Integral, None],
+        "n_jobs": [_NEGATIVE_INT, Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(

@@ -80,8 +80,14 @@ def _read_rows(W: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
-    """Threads for ``n_jobs``: ``None`` → every core (``os.cpu_count()``); ``-1`` too; a
-    negative ``-k`` → all cores but ``k − 1``; at least 1.  ``0`` is refused."""
+    """Threads (or worker processes) for ``n_jobs``, scikit-learn's convention.
+
+    ``None`` → every core (``os.cpu_count()``); ``-1`` too; a negative ``-k`` → all cores
+    but ``k − 1``, at least 1; a positive number → that many, but never more than the cores:
+    threads beyond them cannot run at once, only compete (and ``n_jobs=100000`` ran out of
+    threads the system would start).  Any number trains the same model, so the cap changes
+    only the speed.  ``0`` is refused (the estimators' ``_parameter_constraints`` refuse it
+    first)."""
     if n_jobs == 0:
         raise ValueError("n_jobs=0 is not a number of threads: use None (every core) or >= 1")
     cores = os.cpu_count() or 1
@@ -89,7 +95,7 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
         return cores
     if n_jobs < 0:
         return max(1, cores + 1 + n_jobs)
-    return max(1, int(n_jobs))
+    return min(int(n_jobs), cores)
 
 
 class _Worker:

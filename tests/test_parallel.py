@@ -3,6 +3,7 @@ that installs them, and the estimators' promise: any ``n_jobs`` trains the model
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -149,10 +150,34 @@ def test_resolve_n_jobs():
     cores = os.cpu_count() or 1
     assert resolve_n_jobs(None) == cores
     assert resolve_n_jobs(-1) == cores
-    assert resolve_n_jobs(1) == 1 and resolve_n_jobs(3) == 3
+    assert resolve_n_jobs(1) == 1 and resolve_n_jobs(3) == min(3, cores)
     assert resolve_n_jobs(-cores - 5) == 1
     with pytest.raises(ValueError, match="n_jobs=0"):
         resolve_n_jobs(0)
+
+
+def test_n_jobs_beyond_the_cores_is_capped_and_the_cli_takes_the_librarys_rule(
+    monkeypatch, tmp_path
+):
+    """``n_jobs=100000`` (``--threads 100000``) ran out of threads ('can't start new thread'):
+    more than the cores runs one thread per core; ``--threads`` takes what ``n_jobs`` takes
+    (``-1`` was refused by the command line), and refuses ``0`` before reading the corpus."""
+    from click.testing import CliRunner
+
+    from bowclf.cli import cli
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert resolve_n_jobs(100_000) == 2 and resolve_n_jobs(2) == 2 and resolve_n_jobs(-1) == 2
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("label,text\n" + "a,x y\nb,z w\n" * 20, encoding="utf-8")
+    fit = ["fit", str(corpus), "-o", str(tmp_path / "m.bowclf"), "--epochs", "1", "--dim", "4"]
+    for threads, note in (("-1", False), ("-3", False), ("100000", True)):
+        result = CliRunner().invoke(cli, [*fit, "--threads", threads])
+        assert result.exit_code == 0, result.stderr
+        shown = "bowclf: note: --threads 100000: this machine has 2 cores; using 2"
+        assert (shown in result.stderr) == note
+    result = CliRunner().invoke(cli, [*fit, "--threads", "0"])
+    assert result.exit_code == 2 and "implausible n_jobs (threads) 0" in result.stderr
 
 
 # ---------------------------------------------------------------------- through the estimators
@@ -181,11 +206,13 @@ def topical():
 
 @pytest.fixture
 def split_everything(monkeypatch):
-    """Every kernel call of the estimators splits (none is too small), and the number of
-    calls that ran on another thread is counted."""
+    """Every kernel call of the estimators splits (none is too small), with as many threads
+    as asked on any machine (``n_jobs`` is capped at the cores), and the number of calls
+    that ran on another thread is counted."""
     import bowclf.parallel
 
     monkeypatch.setattr(bowclf.parallel, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
     calls = {"elsewhere": 0}
     real = _math.update_kernel
 
@@ -289,7 +316,7 @@ def test_a_loaded_model_continues_on_two_threads(topical, tmp_path, split_everyt
 def test_n_jobs_zero_is_refused():
     from bowclf import BowClassifier
 
-    with pytest.raises(ValueError, match="n_jobs=0"):
+    with pytest.raises(ValueError, match="'n_jobs' parameter .* Got 0"):
         BowClassifier(n_jobs=0).fit(sp.csr_array(np.eye(4)), [0, 1, 0, 1])
 
 

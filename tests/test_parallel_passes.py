@@ -29,8 +29,10 @@ METHODS = ["fork", "spawn"] if "fork" in multiprocessing.get_all_start_methods()
 
 @pytest.fixture
 def pools(monkeypatch):
-    """Every corpus takes the parallel path; returns the worker counts of the pools made."""
+    """Every corpus takes the parallel path, with as many workers as asked on any machine
+    (``n_jobs`` is capped at the cores); returns the worker counts of the pools made."""
     monkeypatch.setattr(defaults, "PARALLEL_PASS_BYTES", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
     made: list[int] = []
 
     class Recorded(workers.WorkerPool):

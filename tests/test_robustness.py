@@ -511,6 +511,7 @@ def test_divergence(tmp_path):
         (["--dim", "ten"], "'ten' is not a valid integer"),
         (["--no-such-option"], "No such option '--no-such-option'"),
         (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"),
+        (["--threads", "0"], "implausible n_jobs (threads) 0 (fit accepts an integer <= -1 or"),
         (["--seed", "99999999999"], "'--seed': 99999999999 is not in the range"),
         (["--label-sep", ""], "'--label-sep': must not be empty"),
         (

@@ -286,9 +286,10 @@ then the path of the model file written.
 )
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=int,
     default=None,
-    help="Training threads [default: every core]; any number trains the same model.",
+    help="Training threads, as n_jobs in Python [default: every core; -1 too, -k all but "
+    "k-1; at most the number of cores]; any number trains the same model.",
 )
 @click.option(
     "--stream/--in-memory",
@@ -320,6 +321,8 @@ def fit(**opts: Any) -> None:
     o = _FitOptions(**opts)
     started = time.perf_counter()
     _check_fit_usage(o)
+    if not o.quiet:
+        _note_threads(o.threads)
     if o.output is None:
         o.output = str(_default_model_path(o.corpus))
     _check_output_path(o.output, o.corpus, o.valid_path, o.pretrained_vectors, regular_only=True)
@@ -411,6 +414,18 @@ def _check_fit_usage(o: _FitOptions) -> None:
                 "--autotune trains in memory: not with --stream, --dask-scheduler or "
                 "--early-stopping"
             )
+
+
+def _note_threads(threads: int | None) -> None:
+    """One line when --threads asks for more threads than the library runs
+    (:func:`bowclf.parallel.resolve_n_jobs`: at most one per core)."""
+    if threads is None:
+        return
+    from ..parallel import resolve_n_jobs
+
+    used = resolve_n_jobs(threads)
+    if used < threads:
+        _stderr(f"bowclf: note: --threads {threads}: this machine has {used} cores; using {used}")
 
 
 def _use_stream(o: _FitOptions) -> bool:
