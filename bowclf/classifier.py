@@ -878,11 +878,11 @@ class BowClassifier(
         return self._core().predict(self._check_X(X, reset=False))
 
     def predict_topk(self, X, k: int = 1, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` most probable classes per document and their probabilities.
+        """The ``k`` most probable classes per document and their probabilities (``k`` >= 1 and
+        ``threshold`` in [0, 1], else ``ValueError``: :func:`bowclf.inference.check_topk`).
 
-        Returns ``(labels, proba)`` of shape (n, k) sorted by decreasing probability; entries
-        whose probability is below ``threshold`` (or beyond the number of classes) are masked:
-        label ``None`` in an object array and probability ``nan``.
+        Returns ``(labels, proba)`` (n×k) by decreasing probability; entries below ``threshold``
+        or beyond the class count are masked: label ``None`` (object array), probability ``nan``.
         """
         check_is_fitted(self)
         return self._core().topk(self._check_X(X, reset=False), self.classes_, k, threshold)

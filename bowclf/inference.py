@@ -19,8 +19,10 @@ line and the Python API share one prediction path.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ __all__ = [
     "SortedLookup",
     "TextPredictor",
     "check_texts",
+    "check_topk",
     "indicator_of",
     "topk_request",
 ]
@@ -454,8 +457,7 @@ class ClassifierCore:
         works block by block (:meth:`_blocks`: a chunk of rows × thousands of classes, and
         ``top_k``'s temporaries of that size, took gigabytes); the columns past ``c`` are
         masked padding."""
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        k, threshold = check_topk(k, threshold)
         kk = min(k, classes.size)
         parts = [
             self.loss.topk_from_hidden(H, self.B, classes, kk, threshold, self.multilabel)
@@ -546,9 +548,9 @@ class TextPredictor:
         self, X: Iterable[str], k: int = 1, threshold: float = 0.0
     ) -> list[list[tuple[Any, float]]]:
         """See :meth:`TextClassifier.predict_topk`."""
+        k, threshold = check_topk(k, threshold)  # before the documents are vectorised
         features, classes = self.transform_features(X), np.asarray(self.classes_)
-        if k >= 1:  # up to k labels: none past the class count (k = 10⁸ allocated n×10⁸)
-            k = min(k, classes.size)
+        k = min(k, classes.size)  # none past the class count (k = 10⁸ allocated n×10⁸)
         labels, proba = self.classifier.topk(features, classes, k, threshold)
         return [
             [(lab, float(p)) for lab, p in zip(row_l, row_p, strict=True) if lab is not None]
@@ -576,6 +578,42 @@ class FeaturizedPredictor(TextPredictor):
         return self._featurized
 
 
+def check_topk(k: Any = 1, threshold: Any = 0.0) -> tuple[int, float]:
+    """``(k, threshold)`` of a top-k prediction, checked: the one rule of every model's
+    ``predict_topk``, ``bowclf predict -k/--threshold`` and the server's ``/predict``.
+
+    Parameters
+    ----------
+    k : int, default=1
+        Labels per document at most: an integer >= 1 (not a boolean); any number above the
+        class count means every class.
+    threshold : float, default=0.0
+        Leave out labels whose probability is below it: a number in [0, 1].  Above 1 (or
+        NaN) no label could ever be given, so it is refused rather than answered with
+        empty lists.
+
+    Returns
+    -------
+    tuple of (int, float)
+        ``k`` and ``threshold`` as Python numbers.
+
+    Raises
+    ------
+    ValueError
+        If either is out of its range or not a number.
+    """
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+        raise ValueError(f"'k' must be an integer >= 1, got {k!r}")
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, Real)
+        or not math.isfinite(threshold)
+        or not 0 <= threshold <= 1
+    ):
+        raise ValueError(f"'threshold' must be a number in [0, 1], got {threshold!r}")
+    return int(k), float(threshold)
+
+
 def topk_request(
     k: int | None, threshold: float | None, *, n_classes: int, multilabel: bool
 ) -> tuple[int, float]:
@@ -584,8 +622,10 @@ def topk_request(
 
     ``k`` is capped at the class count (a larger one answers as that count does); without
     it, 1 for a single-label model (as fastText's ``predict``) and every class for a
-    multi-label one.  No ``threshold`` is 0.
+    multi-label one.  No ``threshold`` is 0.  Each given one is checked by
+    :func:`check_topk` (``ValueError``).
     """
+    check_topk(1 if k is None else k, 0.0 if threshold is None else threshold)
     if k is None:
         k = n_classes if multilabel else 1
     return min(int(k), n_classes), 0.0 if threshold is None else float(threshold)

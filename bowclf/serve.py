@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import threading
 from collections.abc import Callable
@@ -424,7 +423,11 @@ class _Service:
             preds = [{"labels": r} for r in rows]
         else:
             multilabel = bool(getattr(self.model, "multilabel_", False))
-            op = ("topk", *topk_request(k, threshold, n_classes=n_classes, multilabel=multilabel))
+            try:  # the library's rule for k and threshold, as `bowclf predict` applies it
+                topk = topk_request(k, threshold, n_classes=n_classes, multilabel=multilabel)
+            except ValueError as exc:
+                raise _ClientError(422, str(exc)) from None
+            op = ("topk", *topk)
             rows = await self.batcher.submit(op, texts)
             preds = [
                 {"labels": [plain(lab) for lab, _ in r], "probabilities": [p for _, p in r]}
@@ -480,16 +483,11 @@ class _Service:
 
 
 def _predict_options(data: dict) -> tuple[int | None, float | None, bool]:
-    """``(k, threshold, proba)`` of a /predict request, each checked (422 otherwise)."""
+    """``(k, threshold, proba)`` of a /predict request: ``k`` within the server's bound,
+    ``proba`` a boolean (422 otherwise); ``k`` and ``threshold`` then go to
+    :func:`bowclf.inference.topk_request`, the library's rule."""
     k = _int(data, "k", None, 1, _MAX_K)
     threshold = data.get("threshold")
-    if threshold is not None and (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int | float)
-        or not math.isfinite(threshold)
-        or not 0 <= threshold <= 1
-    ):
-        raise _ClientError(422, "'threshold' must be a number in [0, 1]")
     proba = data.get("proba", False)
     if not isinstance(proba, bool):
         raise _ClientError(422, "'proba' must be true or false")

@@ -789,6 +789,8 @@ early_stopping, validation_fraction, n_iter_no_change, tol, random_state, verbos
         """The up-to-``k`` most probable labels of each document with probability ≥ threshold.
 
         Returns one list per document of ``(label, probability)`` pairs, most probable first.
+        ``k`` must be an integer >= 1 and ``threshold`` a number in [0, 1] (``ValueError``
+        otherwise: :func:`bowclf.inference.check_topk`).
         """
         check_is_fitted(self)
         return self._predictor().predict_topk(X, k=k, threshold=threshold)

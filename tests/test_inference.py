@@ -74,6 +74,49 @@ def test_load_predictor_predicts_as_the_loaded_estimator(models, loss, kind):
     _assert_same_predictions(load(path), predictor)
 
 
+_BAD_TOPK = [(1, 1.5), (1, float("nan")), (1, -0.1), (1, "0.5"), (0, 0.0), (-1, 0.0)]
+
+
+@pytest.mark.parametrize(("k", "threshold"), [*_BAD_TOPK, (2.5, 0.0), (True, 0)])
+def test_every_predict_topk_checks_k_and_threshold_by_one_rule(models, k, threshold):
+    """``threshold=1.5`` or NaN gave every document an empty list (no probability reaches
+    it) while ``bowclf predict --threshold 1.5`` was refused: now one rule,
+    :func:`bowclf.inference.check_topk`, for every model's ``predict_topk``, ``topk_request``
+    (the CLI's and the server's) and the CLI's options, with one message."""
+    import scipy.sparse as sp
+
+    from bowclf import BowClassifier
+    from bowclf.inference import check_topk, topk_request
+    from bowclf.io.fasttext import FastTextModel
+
+    with pytest.raises(ValueError) as expected:
+        check_topk(k, threshold)
+    message = str(expected.value)
+    assert message.startswith("'k' must" if threshold == 0 else "'threshold' must")
+    bow = BowClassifier(dim=2, epochs=1).fit(sp.csr_array(np.eye(4)), [0, 1, 0, 1])
+    calls = [
+        lambda: topk_request(k, threshold, n_classes=3, multilabel=False),
+        lambda: bow.predict_topk(sp.csr_array(np.eye(4)), k=k, threshold=threshold),
+        lambda: FastTextModel.__new__(FastTextModel).predict_topk(["a"], k, threshold),
+    ]
+    for loss in LOSSES:
+        path = models[loss, "single"]
+        calls += [
+            lambda path=path: load(path).predict_topk(PROBE, k=k, threshold=threshold),
+            lambda path=path: load_predictor(path)[0].predict_topk(PROBE, k, threshold),
+        ]
+    for call in calls:
+        with pytest.raises(ValueError) as got:
+            call()
+        assert str(got.value) == message
+    if isinstance(k, int) and not isinstance(k, bool) and not isinstance(threshold, str):
+        path = str(models["softmax", "single"])
+        result = CliRunner().invoke(
+            cli, ["predict", path, "-k", str(k), "--threshold", str(threshold)], input="a\n"
+        )
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_cli_predict_prints_what_the_loaded_estimator_returns(models, loss):
     """The CLI's route (load_predictor) against the API's (load): every loss, -k, --proba."""

@@ -535,7 +535,11 @@ def test_invalid_hyper_parameters(tmp_path, args, pattern):
 
 @pytest.mark.parametrize(
     ("args", "pattern"),
-    [(["-k", "0"], "'-k': 0 is not in the range"), (["--format", "xml"], "'--format'")],
+    [
+        (["-k", "0"], "'-k': 'k' must be an integer >= 1, got 0"),
+        (["--threshold", "1.5"], "'--threshold': 'threshold' must be a number in [0, 1], got 1.5"),
+        (["--format", "xml"], "'--format'"),
+    ],
 )
 def test_invalid_predict_options(model, args, pattern):
     fails(run("predict", model, *args, input="a\n"), 2, re.escape(pattern))

@@ -17,7 +17,6 @@ from .. import defaults
 from .app import (
     _EPILOG,
     _check_output_path,
-    _FiniteFloat,
     _given,
     _is_broken_pipe,
     _isatty,
@@ -51,21 +50,37 @@ _PREDICT_EPILOG = (
 )
 
 
+def _topk_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """``-k`` and ``--threshold``, checked by the library's rule
+    (:func:`bowclf.inference.check_topk`, as ``predict_topk`` and the server check them)."""
+    if value is None:
+        return None
+    from ..inference import check_topk
+
+    try:
+        check_topk(**{str(param.name): value})
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return value
+
+
 @cli.command(epilog=_PREDICT_EPILOG)
 @click.argument("model_path", metavar="MODEL", type=str)
 @click.argument("inputs", metavar="[INPUT]...", nargs=-1, type=str)
 @click.option(
     "-k",
     "k",
-    type=click.IntRange(min=1),
+    type=int,
     default=None,
+    callback=_topk_option,
     help="Print the k most probable labels [default: the model's own prediction: its most "
     "probable label, or a multi-label model's label set (its threshold, else its top label)].",
 )
 @click.option(
     "--threshold",
-    type=_FiniteFloat(0, 1),
+    type=float,
     default=None,
+    callback=_topk_option,
     help="Only print labels with at least this probability (among the k most probable; "
     "without -k, k is 1 for a single-label model, as in fastText, and every label for a "
     "multi-label one).",

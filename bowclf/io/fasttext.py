@@ -48,7 +48,7 @@ import numpy as np
 from .. import _math
 from .._limits import is_int
 from ..hsoftmax import HuffmanTree
-from ..inference import DECISION_CELLS, check_texts
+from ..inference import DECISION_CELLS, check_texts, check_topk
 from ..vectorizer.hashing import bytes_hashes, subword_hashes, word_ngram_hashes
 from .fasttext_reader import (
     _ARG_NAMES,
@@ -414,9 +414,9 @@ class FastTextModel:
         X : iterable of str
             The documents (lines), tokenised as fastText does.
         k : int, default=1
-            Labels per line at most.
+            Labels per line at most (an integer >= 1).
         threshold : float, default=0.0
-            Leave out labels whose probability is below it.
+            Leave out labels whose probability is below it (a number in [0, 1]).
 
         Returns
         -------
@@ -426,10 +426,9 @@ class FastTextModel:
         Raises
         ------
         ValueError
-            If ``k < 1``.
+            If ``k`` or ``threshold`` is out of range (:func:`bowclf.inference.check_topk`).
         """
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        k, threshold = check_topk(k, threshold)
         P = self.predict_proba(X)
         order = np.argsort(-P, axis=1, kind="stable")[:, :k]
         out = []
