@@ -32,7 +32,8 @@ exposes; it refuses losses it does not know, so an hs model gets a clear error u
 branch states what it explains.
 
 Model-level views: :func:`top_features` (the features whose one-feature document is most
-probably each class) and :func:`neighbors` (nearest words by the cosine of their embeddings).
+probably each class, for every loss: it needs only probabilities) and :func:`neighbors`
+(nearest words by the cosine of their embeddings).
 :func:`explanation_html` and :func:`explanations_page` render explanations as HTML.
 """
 
@@ -470,7 +471,7 @@ def top_features(model: TextClassifier, n: int = 10) -> dict[Any, list[tuple[str
     Parameters
     ----------
     model : TextClassifier
-        A fitted model whose loss is linear (:func:`linear_heads`).
+        A fitted model, of any loss.
     n : int, default=10
         Features per class.
 
@@ -478,15 +479,17 @@ def top_features(model: TextClassifier, n: int = 10) -> dict[Any, list[tuple[str
     -------
     dict
         Per class label, ``(name, probability, score)`` triples, most indicative first (the
-        score is ``(B·A·x̃)_k`` of the one-feature document).
+        score is the model's ``decision_function`` of the one-feature document: ``(B·A·x̃)_k``
+        for a linear loss (:func:`linear_heads`), the log-probability for ``loss='hs'``,
+        which has no linear class score).
 
     Raises
     ------
     ValueError
-        If ``n < 1`` or the loss has no linear scores.
+        If ``n < 1``.
     """
     clf = model.classifier_
-    B = linear_heads(clf)
+    B = None if clf.loss == "hs" else linear_heads(clf)  # hs: its score is log P (below)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     p = clf.A_.shape[1]
@@ -513,7 +516,11 @@ def top_features(model: TextClassifier, n: int = 10) -> dict[Any, list[tuple[str
         js = best_j[k]
         vals = np.ones(js.size, np.float32) if weights is None else weights[js]
         X1 = sp.csr_array((vals, js, np.arange(js.size + 1)), shape=(js.size, p))
-        S = _math.row_scores(_math.hidden(scaled_inputs(X1, clf.row_scaling()), clf.A_), B)[:, k]
+        if B is None:  # hs: decision_function is the log-probability
+            S = best_lp[k]
+        else:
+            S = _math.row_scores(_math.hidden(scaled_inputs(X1, clf.row_scaling()), clf.A_), B)
+            S = S[:, k]
         names = [_bucket_name(vec, int(col), words) for col in (js if fc is None else fc[js])]
         out[plain(classes[k])] = [
             (name, float(np.exp(lp)), float(s))

@@ -190,8 +190,11 @@ def test_contributions_formula():
     np.testing.assert_allclose(C[:, 1], vals[1] * (B @ A[:, 5]), rtol=1e-12)
 
 
-def test_top_features_are_the_most_probable_one_word_documents(corpus):
-    model = _fit(corpus, {"ngrams": 1}, False)
+@pytest.mark.parametrize("loss", ["softmax", "hs"])
+def test_top_features_are_the_most_probable_one_word_documents(corpus, loss):
+    """For every loss: they need only probabilities (hs was refused: 'explanations are exact
+    for linear scores'); the score is decision_function's (for hs, the log-probability)."""
+    model = _fit(corpus, {"ngrams": 1, "loss": loss}, False)
     table = top_features(model, 3)
     assert set(table) == set(model.classes_)
     for label, rows in table.items():
@@ -334,6 +337,14 @@ def test_cli_neighbors_and_top_features(model_file):
         assert f"  {label}: " + ", ".join(f"{n} {p:.3f}" for n, p, _ in rows) in info
     data = json.loads(_run("info", path, "--json", "--top-features", "2").stdout)
     assert data["top_features"] == {str(k): [[n, p, s] for n, p, s in v] for k, v in table.items()}
+
+
+def test_cli_top_features_of_a_hierarchical_softmax_model(corpus, tmp_path):
+    model = _fit(corpus, {"loss": "hs"}, False)
+    path = save(model, tmp_path / "hs.bowclf")
+    info = _run("info", path, "--top-features", "2").stdout
+    for label, rows in top_features(model, 2).items():
+        assert f"  {label}: " + ", ".join(f"{n} {p:.3f}" for n, p, _ in rows) in info
 
 
 def test_confusion_explainer_explains_predicted_then_true_label(corpus):
