@@ -532,23 +532,27 @@ def top_features(model: TextClassifier, n: int = 10) -> dict[Any, list[tuple[str
 def neighbors(model: TextClassifier, word: str, n: int = 10) -> list[tuple[str, float]]:
     """The ``n`` vocabulary words nearest to ``word`` by cosine similarity of embeddings.
 
-    A word's embedding is the model's document embedding of the one-word document
-    (``model.transform([word])``: ``A·x̃`` — its column of ``A``, averaged with its character
-    n-grams when the model has them, so unknown words with known subwords work too).
+    The query's embedding is the model's embedding of ``word`` as a document
+    (``model.transform([word])``: ``A·x̃``).  For one word that is its column of ``A``,
+    averaged with its character n-grams when the model has them, so unknown words with known
+    subwords work too; a query that tokenises to several tokens (``'refund!'``, ``'late
+    parcel'``) gets the weighted average of its tokens' (and word n-grams') columns, as any
+    document does.  Each vocabulary word is embedded alone, the same way.
 
     Parameters
     ----------
     model : TextClassifier
         A fitted model.
     word : str
-        The query word (need not be in the vocabulary).
+        The query: a word or a few (need not be in the vocabulary).
     n : int, default=10
         Neighbours at most.
 
     Returns
     -------
     list of (str, float)
-        ``(word, cosine)`` pairs, most similar first, the word itself left out.
+        ``(word, cosine)`` pairs, most similar first.  The query's own tokens (as the model
+        tokenises it: ``'Refund!'`` gives ``refund`` and ``!``) are never listed.
 
     Raises
     ------
@@ -565,13 +569,13 @@ def neighbors(model: TextClassifier, word: str, n: int = 10) -> list[tuple[str, 
     words = list(model.vectorizer_.vocabulary_)
     best_sim = np.zeros(0)
     best_i = np.zeros(0, np.int64)
-    query_tokens = model.vectorizer_.tokenize(word)
+    own = {word, *model.vectorizer_.tokenize(word)}
     for start in range(0, len(words), _VIEW_CHUNK):
         chunk = words[start : start + _VIEW_CHUNK]
         H = np.asarray(model.transform(chunk), np.float64)
         norms = np.linalg.norm(H, axis=1)
         sims = np.where(norms > 0, H @ q / np.where(norms > 0, norms, 1.0), -np.inf)
-        sims[[i for i, w in enumerate(chunk) if [w] == query_tokens or w == word]] = -np.inf
+        sims[[i for i, w in enumerate(chunk) if w in own]] = -np.inf
         sim = np.concatenate([best_sim, sims])
         idx = np.concatenate([best_i, np.arange(start, start + len(chunk))])
         keep = np.argsort(-sim, kind="stable")[:n]

@@ -228,6 +228,27 @@ def test_neighbors_by_cosine(corpus):
         neighbors(model, "zzzzqqq", 3)
 
 
+def test_neighbors_never_list_the_querys_own_tokens(corpus, tmp_path):
+    """'goal!' listed 'goal' first (cosine ~1): only a query of exactly one token was left
+    out.  A query of several tokens is embedded as that document (documented), and none of
+    its tokens is listed."""
+    model = _fit(corpus, {}, False)
+    words = list(model.vectorizer_.vocabulary_)
+    H = model.transform(words).astype(np.float64)
+    H /= np.linalg.norm(H, axis=1, keepdims=True)
+    for query, own in (("goal!", {"goal"}), ("GOAL", {"goal"}), ("goal match", {"goal", "match"})):
+        got = neighbors(model, query, 5)
+        assert not own & {w for w, _ in got}
+        q = model.transform([query])[0].astype(np.float64)
+        cos = H @ (q / np.linalg.norm(q))
+        cos[[words.index(w) for w in own]] = -np.inf
+        best = np.argsort(-cos, kind="stable")[:5]
+        assert [w for w, _ in got] == [words[i] for i in best]
+    path = save(model, tmp_path / "m.bowclf")
+    js = json.loads(_run("neighbors", path, "goal match", "-n", "3", "--json").stdout)
+    assert js == [[w, s] for w, s in neighbors(model, "goal match", 3)]
+
+
 def test_html_escapes_and_highlights(corpus):
     model = _fit(corpus, {}, False)
     ex = model.explain(["<i>goal</i> & match"], k=2)

@@ -175,7 +175,7 @@ def explain(model_path, inputs, k, labels, top, as_json, html_path, fmt, text_co
 
 @cli.command(epilog=_EPILOG)
 @click.argument("model_path", metavar="MODEL", type=str)
-@click.argument("word", type=str)
+@click.argument("word", metavar="QUERY", type=str)
 @click.option(
     "-n",
     "n",
@@ -186,10 +186,12 @@ def explain(model_path, inputs, k, labels, top, as_json, html_path, fmt, text_co
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of [word, cosine].")
 def neighbors(model_path, word, n, as_json):
-    """The vocabulary words nearest to WORD by the cosine of the model's embeddings.
+    """The vocabulary words nearest to QUERY by the cosine of the model's embeddings.
 
-    A word's embedding is the model's embedding of the one-word document (its column of A,
-    averaged with its subwords' when the model has character n-grams).
+    QUERY is embedded as a document: a word's embedding is its column of A, averaged with its
+    subwords' when the model has character n-grams; a query of several tokens ('refund!',
+    'late parcel') averages its tokens' (and word n-grams') columns. The query's own tokens
+    are never listed.
     """
     from ..explain import neighbors as nearest
 
