@@ -617,33 +617,45 @@ def _snapshot(path: str) -> str:
     (the same file system: no memory taken by a RAM-backed temporary directory), else in
     the temporary directory when it cannot be written there (read-only, full).
 
-    The copy's name holds the server's process id.  A server killed with SIGKILL cannot
-    remove its copy, so copies left by servers no longer running are removed first."""
+    The copy's name holds the server's process id and host name.  A server killed with
+    SIGKILL cannot remove its copy, so copies left by servers of this host no longer running
+    are removed first."""
     import tempfile
 
     directory, name = os.path.split(os.path.abspath(path))
     prefix, suffix = f".{name}.serving-", os.path.splitext(name)[1]
+    owner = f"{os.getpid()}@{_host()}-"
     try:
         _remove_orphans(directory, prefix, "")
-        return _copy_to(path, tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", dir=directory))
+        return _copy_to(path, tempfile.mkstemp(prefix=f"{prefix}{owner}", dir=directory))
     except OSError:
         _remove_orphans(tempfile.gettempdir(), "bowclf-serve-", suffix)
-        made = tempfile.mkstemp(prefix=f"bowclf-serve-{os.getpid()}-", suffix=suffix)
+        made = tempfile.mkstemp(prefix=f"bowclf-serve-{owner}", suffix=suffix)
         return _copy_to(path, made)
 
 
+def _host() -> str:
+    import socket
+
+    return socket.gethostname().replace("-", "_") or "host"  # '-' ends the owner in a name
+
+
 def _remove_orphans(directory: str, prefix: str, suffix: str) -> None:
-    """Remove the copies ``<prefix><pid>-<random><suffix>`` in ``directory`` whose server
-    process no longer exists (one that does, or may — another user's — keeps its copy)."""
+    """Remove the copies ``<prefix><pid>@<host>-<random><suffix>`` in ``directory`` made on
+    this host by a server process that no longer exists (a copy of another host — a shared
+    or network directory, another container — or of a process that does or may exist, such
+    as another user's, is kept)."""
     try:
         names = os.listdir(directory)
     except OSError:
         return
+    host = _host()
     for entry in names:
         if not entry.startswith(prefix) or not entry.endswith(suffix):
             continue
-        pid, sep, _ = entry[len(prefix) :].partition("-")
-        if not sep or not pid.isdigit() or _process_exists(int(pid)):
+        owner, sep, _ = entry[len(prefix) :].partition("-")
+        pid, at, where = owner.partition("@")
+        if not (sep and at) or where != host or not pid.isdigit() or _process_exists(int(pid)):
             continue
         try:
             os.unlink(os.path.join(directory, entry))

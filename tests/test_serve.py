@@ -495,26 +495,32 @@ def test_an_app_serves_explanations_in_each_of_its_lifespans(model_path):
 
 def test_copies_left_by_killed_servers_are_removed_at_start(tmp_path):
     """A server killed with SIGKILL cannot remove its private copy: the next server started
-    beside the same model removes the copies of servers no longer running (they piled up),
-    and keeps those of servers that are (and files that are not such copies)."""
-    from bowclf.serve import _snapshot
+    beside the same model removes the copies of this host's servers no longer running (they
+    piled up), and keeps those of servers that are, those of other hosts (a shared
+    directory: their process ids mean nothing here) and files that are not such copies."""
+    from bowclf.serve import _host, _snapshot
 
     path = tmp_path / "m.bowclf"
     path.write_bytes(b"model bytes")
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    dead = int(gone.stdout)
-    orphan = tmp_path / f".m.bowclf.serving-{dead}-abc123"
-    running = tmp_path / f".m.bowclf.serving-{os.getppid()}-def456"
-    unrelated = [tmp_path / ".m.bowclf.serving-notapid-x", tmp_path / f".n.bowclf.serving-{dead}-x"]
-    for f in [orphan, running, *unrelated]:
+    dead, here = int(gone.stdout), _host()
+    orphan = tmp_path / f".m.bowclf.serving-{dead}@{here}-abc123"
+    kept = [
+        tmp_path / f".m.bowclf.serving-{os.getppid()}@{here}-def456",  # running
+        tmp_path / f".m.bowclf.serving-{dead}@otherhost-ghi789",  # another host's
+        tmp_path / f".m.bowclf.serving-{dead}-jkl012",  # no host: not a copy of ours
+        tmp_path / ".m.bowclf.serving-notapid@x-x",
+        tmp_path / f".n.bowclf.serving-{dead}@{here}-x",
+    ]
+    for f in [orphan, *kept]:
         f.write_bytes(b"old")
     copy = _snapshot(str(path))
     try:
-        assert os.path.basename(copy).startswith(f".m.bowclf.serving-{os.getpid()}-")
+        assert os.path.basename(copy).startswith(f".m.bowclf.serving-{os.getpid()}@{here}-")
         assert open(copy, "rb").read() == b"model bytes"
         assert not orphan.exists()
-        assert running.exists() and all(f.exists() for f in unrelated)
+        assert all(f.exists() for f in kept)
     finally:
         os.unlink(copy)
 
