@@ -27,16 +27,10 @@ TEXT_COLUMN_NAMES: tuple[str, ...] = (
     "review",
     "review_text",
     "reviewtext",
-    "comment",
     "tweet",
     "utterance",
-    "question",
-    "query",
-    "description",
     "abstract",
-    "summary",
     "headline",
-    "title",
 )
 
 
@@ -74,6 +68,7 @@ _SEP_LINE = re.compile(r'sep=([^\r\n"])\r?\n?\Z')
 
 
 _LINE_BREAK = re.compile(r"[\r\n]")
+_NEWLINE = re.compile(r"\n")
 
 
 _FT_LABEL = re.compile(r"[ \t\v\f\r]*__label__(\S*)")
@@ -116,12 +111,17 @@ def _csv_lines(lines: Iterable[str], found: list[bool] | None = None) -> Iterato
     decoded input never holds (it is read as a space), so that it stays in its field;
     ``found[0]`` is set when one was (:func:`_csv_records` then turns NUL back into ``\\r``)."""
     for line in lines:
-        end = len(line) - (2 if line.endswith("\r\n") else 1 if line.endswith(("\n", "\r")) else 0)
-        if line.find("\r", 0, end) >= 0:
-            line = line[:end].replace("\r", "\x00") + line[end:]
+        if line.endswith("\n"):
+            body = line.rstrip("\r\n")
+            end = line[len(body) :]  # \n or \r\n as it is; \r\r\n (csv.writer on Windows,
+            end = end if end.count("\r") < 2 else "\r\n"  # without newline='') as \r\n
+        else:
+            body, end = (line[:-1], "\r") if line.endswith("\r") else (line, "")
+        if "\r" in body:
+            body = body.replace("\r", "\x00")
             if found is not None:
                 found[0] = True
-        yield line
+        yield body + end
 
 
 def _csv_batch_lines(batches: Iterable[Sequence[str]], found: list[bool]) -> Iterator[str]:
@@ -179,7 +179,8 @@ def _looks_like_header(
     :data:`LABEL_COLUMN_NAMES` but ``y``) or one of the columns ``named`` by the caller,
     unless another of its (non-blank) cells recurs in the same column of the ``rows`` that
     follow it, as a label of headerless data does (``pos,review`` then ``pos,great`` is
-    data).
+    data).  The names are words that are column names rather than labels or a sentence's
+    first word (not ``question``, ``comment`` or ``title``: intent labels, plain text).
     """
     norm = [c.strip().lower() if len(c) < 100 else "" for c in cells]
     given = {n.strip().lower() for n in named if isinstance(n, str) and not n.isdigit()}
@@ -457,15 +458,19 @@ def _first_row(
             "header": row if is_header else []}  # fmt: skip
 
 
-def _swallows_a_row(row: list[str], cr_lines: bool) -> bool:
-    """Whether a cell of a TSV record that spans lines holds a tab after a line break (a
-    ``\\n``, or with ``cr_lines`` a ``\\r`` too): the sign of a stray ``"`` opening a quoted
-    field that swallowed whole rows."""
+def _swallows_a_row(row: list[str], cr_lines: bool, width: int | None) -> bool:
+    """Whether a cell of a TSV record that spans lines holds, after a line break (a
+    ``\\n``, or with ``cr_lines`` a ``\\r`` too), a line that reads as a row of the file: a
+    non-blank first cell, then as many tabs as the rows have (``width − 1``; any, before the
+    width is known).  The sign of a stray ``"`` opening a quoted field that swallowed whole
+    rows; indented text (a line starting with a tab or a space) is no such sign."""
+    breaks = _LINE_BREAK if cr_lines else _NEWLINE
     for cell in row:
-        m = _LINE_BREAK.search(cell) if cr_lines else None
-        at = m.start() if m is not None else cell.find("\n")
-        if at >= 0 and "\t" in cell[at:]:
-            return True
+        for line in breaks.split(cell)[1:]:
+            tabs = line.count("\t")
+            if tabs and line[:1].strip() and line[: line.index("\t")].strip():
+                if width is None or tabs == width - 1:
+                    return True
     return False
 
 
@@ -525,7 +530,7 @@ def _csv_records(
             prev = offset + reader.line_num
             if lone_cr[0]:
                 row = [cell.replace("\x00", "\r") for cell in row]
-            if prev != start and tsv and _swallows_a_row(row, cr_lines):
+            if prev != start and tsv and _swallows_a_row(row, cr_lines, width):
                 raise _stray_quote(name, start)
             if not row or (width != 1 and len(row) == 1 and (not row[0] or row[0].isspace())):
                 continue
@@ -538,7 +543,7 @@ def _csv_records(
                     layout.update(first, format=fmt, cr_lines=cr_lines)
                 if header := first["header"]:
                     continue
-            elif row == header:
+            elif row == header and len(row) > 1:  # one column: a document may be its name
                 raise _repeated_header(name, start)
             if label_idx is None:
                 labels: tuple[str, ...] = ()

@@ -110,6 +110,9 @@ def test_common_column_names_make_a_header(tmp_path, header, expected):
         "y,great stuff\nn,awful stuff\ny,love it\n",  # 'y' alone names nothing
         "neg,comment\npos,nice\nneg,title\n",
         "spam,title\nham,message\nspam,text\nham,hello\n",
+        # labels that are words, not column names (intent data)
+        "question,how do I reset it\ncomplaint,refund never arrived\nquestion,can I pay\n",
+        "comment,nice post\ntitle,my day\n",
     ],
 )
 def test_headerless_data_keeps_its_first_row(tmp_path, data):
@@ -765,6 +768,15 @@ LABELS = st.text(min_size=1, max_size=12).filter(
 )
 
 
+def _reads_as_a_row(text: str) -> bool:
+    """A line after a line break of ``text`` that reads as a row of a two-column TSV: a
+    non-blank cell, a tab, then no other tab (what the reader takes for a stray quote)."""
+    return any(
+        line.count("\t") == 1 and line.partition("\t")[0].strip() and line[:1].strip()
+        for line in text.split("\n")[1:]
+    )
+
+
 @FUZZ
 @given(
     rows=st.lists(st.tuples(LABELS, st.text(max_size=40)), min_size=1, max_size=30),
@@ -778,8 +790,8 @@ def test_fuzz_csv_round_trip(fuzz_dir, rows, dialect):
     writer.writerows(rows)
     path = fuzz_dir / f"rt{ext}"
     path.write_bytes(buf.getvalue().encode("utf-8"))
-    if delim == "\t" and any("\t" in text.partition("\n")[2] for _, text in rows):
-        assert "stray quote" in error(path)  # a TSV field with a line break, then a tab
+    if delim == "\t" and any(_reads_as_a_row(text) for _, text in rows):
+        assert "stray quote" in error(path)  # a TSV field with a line break, then a row
         return
     got = pairs(path)
     assert got == [(_expected_text(text), (label,)) for label, text in rows]
@@ -880,3 +892,39 @@ def test_a_lone_cr_ends_the_lines_of_a_file_without_line_feeds(tmp_path):
     assert list(iter_texts(path)) == ["a", "b", "x" * 70_000, "c", "d"]
     path = write(tmp_path / "n.txt", "x" * 70_000 + "\ra\rb\n")  # \n only past 64 KiB
     assert list(iter_texts(path)) == ["x" * 70_000 + "\ra\rb"]
+
+
+@pytest.mark.parametrize("line", ["Title, refund not received", "Question, how do I pay"])
+def test_plain_text_starting_with_a_common_word_is_text(line):
+    """Words that begin sentences ('Title, …', 'Question, …') do not make a header of a
+    document piped to predict."""
+    assert detect_format(None, [line]) == "text"
+
+
+def test_a_one_column_file_may_hold_a_document_named_as_its_header(tmp_path):
+    """Only a row of two or more cells can be a repeated header (a one-column file's
+    document 'text' under the header 'text' was refused)."""
+    p = write(tmp_path / "d.csv", "text\nhello\ntext\n")
+    assert [r.text for r in records(p, require_labels=False)] == ["hello", "text"]
+
+
+def test_csv_rows_ending_in_cr_cr_lf_are_read(tmp_path):
+    """csv.writer on a file opened without newline='' on Windows ends rows with \\r\\r\\n: a
+    quoted last field was refused ('unexpected character after a closing quote')."""
+    p = tmp_path / "w.csv"
+    p.write_bytes(b'label,text\r\r\npos,"good, fun movie"\r\r\nneg,bad movie\r\r\n')
+    assert pairs(p) == [("good, fun movie", ("pos",)), ("bad movie", ("neg",))]
+
+
+def test_tsv_quoted_by_the_csv_module_with_indented_lines_reads(tmp_path):
+    """A quoted TSV field holding indented code (a line break, then a tab) is no stray
+    quote: csv.writer(dialect='excel-tab') files of code were refused."""
+    import csv as _csv
+
+    rows = [("code", "def f():\n\treturn 1\n\tpass"), ("prose", "a line\n  indented\ttab")]
+    p = tmp_path / "c.tsv"
+    with p.open("w", newline="") as f:
+        w = _csv.writer(f, dialect="excel-tab")
+        w.writerow(["label", "text"])
+        w.writerows(rows)
+    assert pairs(p) == [(text, (label,)) for label, text in rows]
