@@ -15,8 +15,8 @@ Formats
     stray ``"`` that swallowed rows, an error (files written by the csv module or pandas
     quote a field with a tab or a line break; one with both is very rare in text).
     A header row is recognised when one of its cells is a known
-    column name (:data:`TEXT_COLUMN_NAMES` such as ``text``, ``review``, ``comment``,
-    ``title``, or :data:`LABEL_COLUMN_NAMES` such as ``label``, ``class``,
+    column name (:data:`TEXT_COLUMN_NAMES` such as ``text``, ``review``,
+    ``tweet``, or :data:`LABEL_COLUMN_NAMES` such as ``label``, ``class``,
     ``sentiment``, other than ``y``) or a column name passed by the caller, unless
     another of its cells recurs in its column in the next lines, as a label of
     headerless data does (``pos,review`` then ``pos,great`` is data). A later row
