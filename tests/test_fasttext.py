@@ -615,6 +615,7 @@ def test_a_converted_model_keeps_its_matrices_as_the_fasttext_file_does(corpus, 
         ({"fasttext__B": np.zeros((3, 5), np.float32)}, r"output matrix \(3, 5\), dim 2"),
         ({"fasttext__B": np.zeros((1, 2), np.float32)}, "1 output rows, 3 labels"),
         ({"fasttext__B": np.full((3, 2), np.inf, np.float32)}, "non-finite values"),
+        ({"fasttext__B": np.full((3, 2), 1e300)}, "non-finite values"),  # float64: inf in f4
     ],
 )
 def test_a_converted_files_matrices_are_checked_as_the_fasttext_files(
@@ -631,17 +632,37 @@ def test_a_converted_files_matrices_are_checked_as_the_fasttext_files(
     assert "\n" not in str(exc.value)
 
 
-def test_a_converted_ftz_with_a_code_outside_its_codebook_is_refused(corpus, tmp_path):
+def test_a_converted_ftzs_codebooks_are_checked(corpus, tmp_path):
+    """Codes outside a codebook, centroids or norms not finite as float32 (float64 members
+    were checked before the cast: 1e300 loaded and predicted NaN), centroids times norms
+    overflowing: refused in one line; a codebook of fewer than 256 centroids whose codes fit
+    loads and is saved again (it crashed in quantized_members)."""
     from bowclf.persist import save
 
-    path, _ = corpus
+    path, texts = corpus
     model = _train(path, wordNgrams=2)
-    model.quantize(input=str(path), cutoff=300, qnorm=False, retrain=False, dsub=2)
+    model.quantize(input=str(path), cutoff=300, qnorm=True, retrain=False, dsub=2)
     model.save_model(str(tmp_path / "m.ftz"))
     converted = save(load_fasttext(tmp_path / "m.ftz"), tmp_path / "c.bowclf")
     with zipfile.ZipFile(converted) as zf:
         cents = np.load(zf.open("fasttext/A_centroids"))
-    _rewrite_members(converted, tmp_path / "e.bowclf", fasttext__A_centroids=cents[:, :100])
-    with pytest.raises(ModelFileError, match="outside its codebook") as exc:
-        load(tmp_path / "e.bowclf")
-    assert "\n" not in str(exc.value)
+        codes = np.load(zf.open("fasttext/A_codes"))
+        norms = np.load(zf.open("fasttext/A_norm_centroids"))
+    hostile = [
+        ({"fasttext__A_centroids": cents[:, :100]}, "outside its codebook"),
+        ({"fasttext__A_centroids": np.full(cents.shape, 1e300)}, "centroids finite"),
+        ({"fasttext__A_norm_centroids": np.full(norms.shape, 1e300)}, "not finite"),
+        ({"fasttext__A_centroids": np.full(cents.shape, 1e30, np.float32),
+          "fasttext__A_norm_centroids": np.full(norms.shape, 1e30, np.float32)}, "overflow"),
+    ]  # fmt: skip
+    for members, pattern in hostile:
+        _rewrite_members(converted, tmp_path / "e.bowclf", **members)
+        with pytest.raises(ModelFileError, match=pattern) as exc:
+            load(tmp_path / "e.bowclf")
+        assert "\n" not in str(exc.value)
+    few = np.minimum(codes, 99).astype(np.uint8)  # codes that fit a codebook of 100
+    _rewrite_members(converted, tmp_path / "f.bowclf", fasttext__A_codes=few,
+                     fasttext__A_centroids=cents[:, :100])  # fmt: skip
+    small = load(tmp_path / "f.bowclf")
+    again = load(save(small, tmp_path / "g.bowclf"))
+    np.testing.assert_array_equal(again.predict_proba(texts), small.predict_proba(texts))

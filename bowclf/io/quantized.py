@@ -47,9 +47,10 @@ def quantized_members(prefix: str, q: Any) -> dict[str, np.ndarray]:
     # fastText's last sub-quantiser may be narrower than dsub and, when dsub > dim, the only
     # one: pad to the widest stored, so that dsub never exceeds the matrix width
     dsub = max([q.dsub if len(q.centroids) > 1 else 0] + [c.shape[1] for c in q.centroids])
-    cents = np.zeros((len(q.centroids), _KSUB, dsub), np.float32)
+    ksub = max(c.shape[0] for c in q.centroids)  # 256 from fastText; fewer may be stored
+    cents = np.zeros((len(q.centroids), ksub, dsub), np.float32)
     for j, c in enumerate(q.centroids):
-        cents[j, :, : c.shape[1]] = c
+        cents[j, : c.shape[0], : c.shape[1]] = c
     out = {f"{prefix}_codes": np.ascontiguousarray(q.codes), f"{prefix}_centroids": cents}
     if q.norm_codes is not None:
         out[f"{prefix}_norm_codes"] = np.ascontiguousarray(q.norm_codes)
@@ -83,6 +84,8 @@ def checked_members(
     _check_layout(prefix, nsubq, dsub, width)
     if codes.shape[1] != nsubq:
         raise ValueError(f"{prefix}: {nsubq} sub-quantisers of {dsub} cannot make width {width}")
+    with np.errstate(over="ignore"):  # float64 members: decoded rows are float32 (1e300: inf)
+        cents = np.asarray(cents, dtype=np.float32)
     if codes.dtype != np.uint8 or not np.isfinite(cents).all():
         raise ValueError(f"{prefix}: codes must be uint8 and centroids finite")
     if ksub < _KSUB and codes.size and int(codes.max()) >= ksub:
@@ -93,6 +96,8 @@ def checked_members(
     if (norm_codes is None) != (norms is None):
         raise ValueError(f"{prefix}: norm codes without norm centroids (or the reverse)")
     if norms is not None:
+        with np.errstate(over="ignore"):
+            norms = np.asarray(norms, dtype=np.float32)
         if (
             norm_codes.shape != (rows,)
             or norm_codes.dtype != np.uint8
@@ -103,6 +108,10 @@ def checked_members(
             raise ValueError(f"{prefix}: quantised norms of the wrong shape or not finite")
         if norms.size < _KSUB and rows and int(norm_codes.max()) >= norms.size:
             raise ValueError(f"{prefix}: a norm code points outside its codebook")
+        with np.errstate(over="ignore"):  # a decoded number: a centroid's times a norm
+            largest = np.float32(np.abs(cents).max(initial=0)) * np.abs(norms).max(initial=0)
+        if not np.isfinite(largest):
+            raise ValueError(f"{prefix}: centroids times norms overflow float32")
     return codes, cents, norm_codes, norms
 
 
