@@ -446,8 +446,9 @@ def top_k(
 
 class _Scorer:
     """``z = H_doc·B_node`` for (document, node) pairs of one chunk of documents, in float64
-    as :func:`log_proba` scores them (so a document's top label is ``log_proba``'s argmax,
-    however near its runner-up).
+    as :func:`log_proba` scores them (a document's top label is ``log_proba``'s argmax
+    unless they are within a few ulps: a gathered pair's dot product may sum in another
+    order than ``log_proba``'s matrix product).
 
     The :data:`TOP_NODES` inner nodes nearest the root are met by most documents: their
     scores come from a dense product ``H·B_topᵀ`` (:func:`bowclf._math.row_scores`: each
@@ -555,7 +556,7 @@ def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):
             kid = tree.children[nodes].ravel()
             kid_lp = np.empty(kid.size)
             kid_lp[1::2] = lps + _math.log_sigmoid(z)
-            np.subtract(kid_lp[1::2], z, out=kid_lp[0::2])  # log σ(−z) = log σ(z) − z
+            kid_lp[0::2] = lps + _math.log_sigmoid(-z)  # as log_proba sums it (not σ(z) − z)
             kid_doc = np.repeat(docs, 2)
             keep = kid_lp >= floor[kid_doc]
             kid, kid_lp, kid_doc = kid[keep], kid_lp[keep], kid_doc[keep]

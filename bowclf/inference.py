@@ -19,7 +19,6 @@ line and the Python API share one prediction path.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral, Real
@@ -604,13 +603,11 @@ def check_topk(k: Any = 1, threshold: Any = 0.0) -> tuple[int, float]:
     """
     if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
         raise ValueError(f"'k' must be an integer >= 1, got {k!r}")
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, Real)
-        or not math.isfinite(threshold)
-        or not 0 <= threshold <= 1
-    ):
-        raise ValueError(f"'threshold' must be a number in [0, 1], got {threshold!r}")
+    # NaN fails the comparison; an int too large for a float (10**400) is compared exactly
+    if isinstance(threshold, bool) or not isinstance(threshold, Real) or not 0 <= threshold <= 1:
+        shown = repr(threshold)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ValueError(f"'threshold' must be a number in [0, 1], got {shown}")
     return int(k), float(threshold)
 
 

@@ -502,3 +502,11 @@ def test_topk_of_many_classes_holds_a_block_not_a_chunk_of_probabilities():
     assert np.isnan(wide_p[:, c:]).all() and set(wide[0, :c]) == set(range(c))
     text = TextClassifier(epochs=1, random_state=0).fit(["a b", "c d", "a c"], ["x", "y", "x"])
     assert len(text.predict_topk(["a"], k=10**9)[0]) == 2  # up to k: no 10⁹-wide arrays
+
+
+def test_a_threshold_too_large_for_a_float_is_refused_as_out_of_range():
+    """``threshold=10**400`` raised OverflowError (the server answered 500)."""
+    from bowclf.inference import check_topk
+
+    with pytest.raises(ValueError, match=r"in \[0, 1\], got 1000.*\.\.\.$"):
+        check_topk(1, 10**400)
