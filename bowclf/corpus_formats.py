@@ -8,6 +8,7 @@ import csv
 import functools
 import itertools
 import json
+import math
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -586,6 +587,13 @@ def _json_key(obj: dict[str, Any], col: Column, names: Sequence[str]) -> str | N
 def _json_scalar_label(value: Any, key: str, name: str, line: int) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity, 1e400
+        raise CorpusError(
+            f"the {_short(key)} value is {value!r}, not a label (the estimators refuse NaN "
+            "and infinite labels too)",
+            source=name,
+            line=line,
+        )
     if isinstance(value, (int, float, str)):
         return str(value)
     raise CorpusError(

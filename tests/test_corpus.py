@@ -928,3 +928,13 @@ def test_tsv_quoted_by_the_csv_module_with_indented_lines_reads(tmp_path):
         w.writerow(["label", "text"])
         w.writerows(rows)
     assert pairs(p) == [(text, (label,)) for label, text in rows]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_json_label_that_is_not_a_finite_number_is_refused(tmp_path, value):
+    """Python's JSON reader takes NaN and Infinity: they became the classes 'nan' and
+    'inf' (the estimators refuse such labels given from Python)."""
+    p = write(
+        tmp_path / "d.jsonl", f'{{"text": "a", "label": 1}}\n{{"text": "b", "label": {value}}}\n'
+    )
+    assert "line 2: the 'label' value is" in error(p) and "not a label" in error(p)
