@@ -47,7 +47,14 @@ import numpy as np
 
 from . import _math
 
-__all__ = ["MIN_SPLIT_WORK", "KernelThreads", "kernel_threads", "prefetch", "resolve_n_jobs"]
+__all__ = [
+    "MIN_SPLIT_WORK",
+    "KernelThreads",
+    "kernel_threads",
+    "prefetch",
+    "process_may_exist",
+    "resolve_n_jobs",
+]
 
 #: Kernel calls with fewer multiply-adds (non-zeros × d) than this run on the calling thread.
 #: Below it the hand-off to another thread costs about what it saves (bench/RESULTS-threads.md):
@@ -77,6 +84,22 @@ def _read_rows(W: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
     straight into ``out``; the default mode first copies into a temporary of its size, which
     raised the peak memory of a fit (bench/RESULTS-threads.md)."""
     np.take(W, rows, axis=0, out=out, mode="clip")
+
+
+def process_may_exist(pid: int) -> bool:
+    """Whether process ``pid`` of this host may still run: False only when the system says
+    it does not, so that what it left behind (a token cache, a server's copy of its model)
+    may be removed.  True for this process, for another user's, for a number that is no
+    process id, and on Windows (where ``os.kill`` would signal the process, not ask)."""
+    if pid <= 0 or pid == os.getpid() or os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:

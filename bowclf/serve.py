@@ -649,31 +649,20 @@ def _remove_orphans(directory: str, prefix: str, suffix: str) -> None:
         names = os.listdir(directory)
     except OSError:
         return
+    from .parallel import process_may_exist
+
     host = _host()
     for entry in names:
         if not entry.startswith(prefix) or not entry.endswith(suffix):
             continue
         owner, sep, _ = entry[len(prefix) :].partition("-")
         pid, at, where = owner.partition("@")
-        if not (sep and at) or where != host or not pid.isdigit() or _process_exists(int(pid)):
+        if not (sep and at) or where != host or not pid.isdigit() or process_may_exist(int(pid)):
             continue
         try:
             os.unlink(os.path.join(directory, entry))
         except OSError:
             pass  # another server removed it first, or it is not ours to remove
-
-
-def _process_exists(pid: int) -> bool:
-    """Whether process ``pid`` may exist (True where that cannot be asked safely)."""
-    if pid <= 0 or pid == os.getpid() or os.name == "nt":  # Windows' os.kill terminates
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # another user's process (or not a pid this system has): keep it
-    return True
 
 
 def _copy_to(path: str, made: tuple[int, str]) -> str:

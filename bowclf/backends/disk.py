@@ -40,7 +40,7 @@ from ..allocator import release_free_memory
 from ..corpus import CorpusError, iter_chunks, makes_multilabel
 from ..corpus_ranges import csv_layout, split_points
 from ..losses import Loss
-from ..parallel import prefetch, resolve_n_jobs
+from ..parallel import prefetch, process_may_exist, resolve_n_jobs
 from ..training import DTYPE, CorpusStats, Epoch, prepare_counts
 from .memory import take_rows
 from .passes import (
@@ -86,20 +86,10 @@ def remove_stale_caches(directory: str | os.PathLike | None = None) -> list[Path
             pid = int(pid_text)
         except (OSError, ValueError):
             continue  # not ours, or still being created
-        if host.strip() == socket.gethostname() and pid != os.getpid() and not _running(pid):
+        if host.strip() == socket.gethostname() and not process_may_exist(pid):
             shutil.rmtree(cache, ignore_errors=True)
             removed.append(cache)
     return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # alive but another user's, or unknown: leave it
-    return True
 
 
 class _Segmented:
