@@ -568,15 +568,13 @@ def _expand_above(score: _Scorer, tree: HuffmanTree, k: int, bound: np.ndarray):
             later.append((kid_doc[~now], kid[~now], kid_lp[~now]))
             docs, nodes, lps = kid_doc[now], kid[now], kid_lp[now]
             peak = max(peak, docs.size + sum(part[0].size for part in later))
-        # the exact order: a cut by the approximate key could drop a label tied with the
-        # k-th (same probability, smaller label) that the final order puts first
-        found = _top_per_doc(n, k, *(np.concatenate(p) for p in zip(*reached, strict=True)),
-                             exact=True)  # fmt: skip
+        found = _top_per_doc(n, k, *(np.concatenate(p) for p in zip(*reached, strict=True)))
         f_doc, f_lp = found[0], found[2]
         count = np.bincount(f_doc, minlength=n)
         kth = np.full(n, -np.inf)
         full = count >= k
-        kth[f_doc[_ranks(f_doc, n) == k - 1]] = f_lp[_ranks(f_doc, n) == k - 1]
+        last = _ranks(f_doc, n) == k - 1
+        kth[f_doc[last]] = f_lp[last]
         floor = np.maximum(floor, kth - 1e-9 * (1.0 + np.abs(kth)))
         open_rows = ~(full & (kth >= tau))
         docs, nodes, lps = (np.concatenate(p) for p in zip(*later, strict=True))
@@ -592,15 +590,12 @@ def _ranks(doc: np.ndarray, n: int) -> np.ndarray:
     return np.arange(doc.size) - np.searchsorted(doc, np.arange(n))[doc]
 
 
-def _top_per_doc(n: int, k: int, doc, label, lp, *, exact: bool):
-    """The entries among the k best of every document, sorted by document then rank.
-
-    ``exact``: by decreasing ``lp``, ties by smaller label.  Otherwise by one float key
-    (document, then ``−lp`` to ~1e-9): enough for a pruning bound, faster."""
-    if exact:
-        order = np.lexsort((label, -lp, doc))
-    else:
-        order = np.argsort(doc * _KEY_SPAN + np.clip(-lp, 0.0, _KEY_SPAN - 1.0))
+def _top_per_doc(n: int, k: int, doc, label, lp):
+    """The entries among the k best of every document, sorted by document then rank: by
+    decreasing ``lp``, ties by smaller label, in every round of :func:`_expand_above` (a cut
+    by an approximate key could drop a label tied with the k-th that this order puts
+    first)."""
+    order = np.lexsort((label, -lp, doc))
     doc, label, lp = doc[order], label[order], lp[order]
     top = _ranks(doc, n) < k
     return doc[top], label[top], lp[top]
