@@ -616,7 +616,5 @@ def from_members(header: dict[str, Any], arrays: dict[str, np.ndarray], path) ->
     else:
         A = arrays["fasttext/A"]  # a memory map of a large matrix: not copied, not read
     qout = quantized and bool(section.get("qout", False))
-    with np.errstate(over="ignore"):  # float64 members: checked as the float32 they become
-        B = np.asarray(arrays["fasttext/B"], dtype="<f4")
-    parts = _parse(bytes(blob), path, matrices=(A, B, quantized, qout))
+    parts = _parse(bytes(blob), path, matrices=(A, arrays["fasttext/B"], quantized, qout))
     return FastTextModel(parts, label_prefix=prefix, source=os.fspath(path))

@@ -397,8 +397,10 @@ def _parse(buf, path, matrices: tuple | None = None) -> dict[str, Any]:
                 raise _error(
                     path, f"invalid fastText section ({what} matrix {M.shape}, dim {args['dim']})"
                 )
-        if not isinstance(A, _Quantized):
-            A = np.asarray(A, dtype="<f4")  # a float32 memory map stays one
+        with np.errstate(over="ignore"):  # judged as the float32 they become (1e300: inf)
+            B = np.asarray(B, dtype="<f4")
+            if not isinstance(A, _Quantized):
+                A = np.asarray(A, dtype="<f4")  # a float32 memory map stays one
     _check_matrices(A, B, args, vocab, path)
     return {
         "version": version,
