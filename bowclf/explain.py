@@ -51,6 +51,7 @@ from threadpoolctl import ThreadpoolController
 
 from . import _math
 from ._json import plain
+from .inference import featureless_order
 from .vectorizer import token_hashes, word_ngram_hashes
 from .vectorizer.hashing import char_ngrams
 
@@ -387,7 +388,7 @@ def explain_documents(
         prior = getattr(clf, "class_prior_", None)
         empty = _math.empty_rows(X)
         if prior is not None and empty.any():  # no known feature: the most frequent first
-            which[empty] = np.argsort(-np.asarray(prior), kind="stable")
+            which[empty] = featureless_order(prior)
         which = which[:, : min(k, classes.size)]
     else:
         which = np.broadcast_to(fixed, (len(texts), fixed.size))

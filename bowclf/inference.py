@@ -41,6 +41,7 @@ __all__ = [
     "TextPredictor",
     "check_texts",
     "check_topk",
+    "featureless_order",
     "indicator_of",
     "topk_request",
 ]
@@ -476,7 +477,7 @@ class ClassifierCore:
         the tree for hierarchical softmax)."""
         prior, empty = self.class_prior, np.flatnonzero(_math.empty_rows(X))
         if prior is not None and empty.size:
-            order = np.argsort(-prior, kind="stable")[: min(labels.shape[1], classes.size)]
+            order = featureless_order(prior)[: min(labels.shape[1], classes.size)]
             p = self._featureless_proba()[order]
             kept = p >= threshold
             labels[empty, : order.size] = np.where(kept, classes[order].astype(object), None)
@@ -575,6 +576,13 @@ class FeaturizedPredictor(TextPredictor):
         if self._featurized is None:
             self._featurized = super().transform_features(X)
         return self._featurized
+
+
+def featureless_order(class_prior: np.ndarray) -> np.ndarray:
+    """The classes of a document without a known feature, first to last: by decreasing
+    training frequency (``class_prior``), ties by the smaller class — how ``predict`` picks
+    its label, ``predict_topk`` ranks them and ``explain`` orders the classes it explains."""
+    return np.argsort(-np.asarray(class_prior), kind="stable")
 
 
 def check_topk(k: Any = 1, threshold: Any = 0.0) -> tuple[int, float]:
